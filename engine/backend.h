@@ -1,0 +1,212 @@
+/*
+ * backend.h — the table of operations a compute backend provides.
+ *
+ * What it is: the one seam between layers and hardware. Layers, losses and
+ * optimizers are written once against this table; engine/cpu/ implements it
+ * on OpenBLAS (the reference), engine/cuda/ implements it on cuBLASLt/cuDNN
+ * and custom kernels and must match the CPU within the tolerances of
+ * tests/gpu/. What it is not: a tensor library — operations take raw
+ * pointers and sizes; layouts are fixed below.
+ *
+ * Conventions for every operation:
+ *  - Pointers are backend memory (host memory on the CPU, device memory on
+ *    CUDA) obtained from `alloc`, except where a parameter says "host".
+ *  - float32 everywhere in this table; mixed precision is the CUDA
+ *    backend's internal business (fp32 master weights stay fp32 here).
+ *  - Matrices are row-major. Images are NCHW, conv weights OIHW (PyTorch).
+ *  - Gradient outputs are *written* (=), never accumulated, unless the
+ *    parameter name says `accumulate`.
+ *  - Operations are asynchronous with respect to the host: results are only
+ *    visible to the host after `download` (which synchronises) or `sync`.
+ *  - Scalars that change every step (learning rate, Adam bias corrections)
+ *    are read from backend memory (`scalars`), so a captured CUDA graph can
+ *    replay a step without being re-recorded.
+ *
+ * Threads: a backend instance is used by one thread at a time (a worker's
+ * training thread, or one thread per replica in data-parallel runs).
+ */
+#ifndef TB_BACKEND_H
+#define TB_BACKEND_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum activation {
+	ACT_IDENTITY,
+	ACT_RELU,
+	ACT_GELU,       /* exact erf form, as torch.nn.GELU() */
+	ACT_TANH,
+	ACT_SIGMOID,
+	ACT_LEAKY_RELU, /* param = negative slope */
+};
+
+/* Convolution geometry, shared by forward and both backward passes. */
+struct conv_shape {
+	int n, c, h, w;         /* input */
+	int k, r, s;            /* output channels, kernel height, kernel width */
+	int stride_h, stride_w;
+	int pad_h, pad_w;
+	int dil_h, dil_w;
+	int p, q;               /* output height and width (derived, filled by the caller) */
+};
+
+/* Pooling geometry (max and average; global pooling is kernel = input). */
+struct pool_shape {
+	int n, c, h, w;
+	int kh, kw, stride_h, stride_w, pad_h, pad_w;
+	int p, q;
+	bool count_include_pad; /* avgpool, PyTorch default true */
+};
+
+/* Indices into the optimizer `scalars` vector (backend memory, float32). */
+enum optim_scalar {
+	OPT_LR = 0,       /* current learning rate */
+	OPT_BC1 = 1,      /* adam: 1 - beta1^t */
+	OPT_BC2 = 2,      /* adam: 1 - beta2^t */
+	OPT_CLIP = 3,     /* factor gradients are multiplied by (global-norm clip), 1 = none */
+	OPT_NSCALARS = 8,
+};
+
+/* Hyper-parameters fixed for the whole run. */
+struct optim_hyper {
+	int kind;               /* OPTIM_SGD, OPTIM_ADAM, OPTIM_ADAMW (optim.h) */
+	float momentum, dampening, weight_decay;
+	bool nesterov;
+	float beta1, beta2, eps;
+};
+
+struct backend {
+	const char *name;       /* "cpu", "cuda" */
+	void *impl;             /* backend private state */
+
+	/* --- memory --- */
+	void *(*alloc)(struct backend *be, size_t bytes);         /* zeroed; aborts on OOM */
+	void (*free)(struct backend *be, void *p);
+	void (*upload)(struct backend *be, void *dst, const void *host_src, size_t bytes);
+	void (*download)(struct backend *be, void *host_dst, const void *src, size_t bytes); /* synchronises */
+	void (*copy)(struct backend *be, void *dst, const void *src, size_t bytes);
+	void (*fill)(struct backend *be, float *x, float value, int64_t n);
+	void (*sync)(struct backend *be);
+
+	/* --- dense algebra --- */
+	/* C[m,n] = alpha * op(A) op(B) + beta * C; op(A) is [m,k]; lda/ldb/ldc are row strides. */
+	void (*gemm)(struct backend *be, bool trans_a, bool trans_b, int m, int n, int k,
+		     float alpha, const float *a, int lda, const float *b, int ldb,
+		     float beta, float *c, int ldc);
+	/* y[r, c] += bias[c] for rows × cols; with chw > 1: y[n, c, hw] += bias[c] (rows = n, cols = channels). */
+	void (*bias_add)(struct backend *be, float *y, const float *bias, int rows, int cols, int spatial);
+	/* dbias[c] = sum over rows (and spatial) of dy; `accumulate` adds instead of writing. */
+	void (*bias_grad)(struct backend *be, float *dbias, const float *dy, int rows, int cols, int spatial,
+			  bool accumulate);
+
+	/* --- element-wise --- */
+	void (*act_forward)(struct backend *be, enum activation act, float param,
+			    float *y, const float *x, int64_t n);
+	/* dx = dy * act'(x); x is the forward input, y its output (either may be used). */
+	void (*act_backward)(struct backend *be, enum activation act, float param,
+			     float *dx, const float *dy, const float *x, const float *y, int64_t n);
+	/* y = x * mask / (1-p), mask drawn from (seed, counter) with a counter-based RNG; mask kept for backward. */
+	void (*dropout_forward)(struct backend *be, float p, uint64_t seed, uint64_t counter,
+				float *y, uint8_t *mask, const float *x, int64_t n);
+	void (*dropout_backward)(struct backend *be, float p, float *dx, const float *dy,
+				 const uint8_t *mask, int64_t n);
+	/* y = a + b (residual add); y may alias a or b. */
+	void (*add)(struct backend *be, float *y, const float *a, const float *b, int64_t n);
+	/* y = alpha * x + y */
+	void (*axpy)(struct backend *be, float alpha, const float *x, float *y, int64_t n);
+	void (*scale)(struct backend *be, float *x, float alpha, int64_t n);
+
+	/* --- losses (fused forward + backward) --- */
+	/*
+	 * Softmax cross-entropy over logits [n, classes] with integer labels,
+	 * mean over the batch, label smoothing as torch.nn.CrossEntropyLoss.
+	 * Writes dlogits (gradient of the *mean* loss, times `grad_scale`).
+	 * Adds the *sum* of per-sample losses to stats[0] and the number of
+	 * correct argmax predictions to stats[1] (backend memory), so metrics
+	 * accumulate on the device without a host sync. If predictions is not
+	 * NULL, writes each sample's argmax there (int32, backend memory).
+	 * dlogits may be NULL (evaluation).
+	 */
+	void (*softmax_xent)(struct backend *be, const float *logits, const int32_t *labels,
+			     int n, int classes, float label_smoothing, float grad_scale,
+			     float *dlogits, float *stats, int32_t *predictions);
+	/* Mean squared error against one-hot(labels) (classification) or `target`
+	 * (if non-NULL, same shape as pred); stats as above (stats[1] = correct argmax). */
+	void (*mse)(struct backend *be, const float *pred, const int32_t *labels, const float *target,
+		    int n, int classes, float grad_scale, float *dpred, float *stats);
+
+	/* --- reductions and optimizers --- */
+	/* out[0] = sum of x[i]^2 (backend memory, float). */
+	void (*sum_squares)(struct backend *be, const float *x, int64_t n, float *out);
+	/*
+	 * One optimizer step over a flat parameter group, PyTorch's exact rules:
+	 * SGD (momentum, dampening, nesterov, L2 weight decay), Adam (L2 decay
+	 * added to the gradient), AdamW (decoupled decay p *= 1 - lr*wd).
+	 * `state` holds 1 (sgd momentum) or 2 (adam m, v) buffers of n floats,
+	 * laid out back to back. `step` is the 1-based step number (host);
+	 * `scalars` (backend memory) holds lr, bias corrections, clip factor.
+	 * Gradients are multiplied by scalars[OPT_CLIP] before use.
+	 * `decay_mask` (may be NULL: all decay) is 1 where weight decay applies.
+	 */
+	void (*optim_step)(struct backend *be, const struct optim_hyper *h, int64_t step,
+			   const float *scalars, float *params, const float *grads,
+			   float *state, const uint8_t *decay_mask, int64_t n);
+
+	/* --- convolution (NCHW / OIHW), no bias (bias_add does that) --- */
+	void (*conv2d_forward)(struct backend *be, const struct conv_shape *cs,
+			       const float *x, const float *w, float *y, void *workspace);
+	void (*conv2d_backward_data)(struct backend *be, const struct conv_shape *cs,
+				     const float *dy, const float *w, float *dx, void *workspace);
+	void (*conv2d_backward_filter)(struct backend *be, const struct conv_shape *cs,
+				       const float *x, const float *dy, float *dw, void *workspace);
+	/* Bytes of scratch the three conv calls need for this shape (the caller allocates once). */
+	size_t (*conv2d_workspace)(struct backend *be, const struct conv_shape *cs);
+
+	/* --- batch normalisation over N,(H,W) per channel C; spatial = H*W (1 for batchnorm1d) --- */
+	/*
+	 * Training: uses batch statistics, writes save_mean / save_invstd (per
+	 * channel) for backward, and updates running_mean / running_var with
+	 * PyTorch's momentum rule (running = (1-m)*running + m*batch, unbiased
+	 * variance for the running estimate). Evaluation: uses running stats.
+	 */
+	void (*batchnorm_forward)(struct backend *be, bool training, int n, int c, int spatial,
+				  float momentum, float eps, const float *x, const float *gamma,
+				  const float *beta, float *running_mean, float *running_var,
+				  float *save_mean, float *save_invstd, float *y);
+	void (*batchnorm_backward)(struct backend *be, int n, int c, int spatial,
+				   const float *x, const float *dy, const float *gamma,
+				   const float *save_mean, const float *save_invstd,
+				   float *dx, float *dgamma, float *dbeta);
+
+	/* --- pooling --- */
+	/* argmax (int32, backend memory, one per output) is kept for backward. */
+	void (*maxpool_forward)(struct backend *be, const struct pool_shape *ps,
+				const float *x, float *y, int32_t *argmax);
+	void (*maxpool_backward)(struct backend *be, const struct pool_shape *ps,
+				 const float *dy, const int32_t *argmax, float *dx);
+	void (*avgpool_forward)(struct backend *be, const struct pool_shape *ps,
+				const float *x, float *y);
+	void (*avgpool_backward)(struct backend *be, const struct pool_shape *ps,
+				 const float *dy, float *dx);
+
+	/* Release everything the backend owns (not memory handed out by alloc). */
+	void (*destroy)(struct backend *be);
+};
+
+/* The CPU backend (engine/cpu/). `threads` ≤ 0 means all cores. */
+struct backend *backend_cpu_new(int threads);
+
+/*
+ * Open a backend by device name: "cpu", "cuda", "cuda:N", "auto".
+ * "auto" falls back to the CPU when no usable GPU exists, and says why in
+ * `note`. A CUDA device that cannot be used is an error naming the cause
+ * (no driver, no device, libtrainbook-cuda.so missing). Returns NULL with
+ * err filled on failure.
+ */
+struct backend *backend_open(const char *device, int cpu_threads, char *note, size_t notelen,
+			     char *err, size_t errlen);
+
+void backend_destroy(struct backend *be);
+
+#endif

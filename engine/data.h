@@ -1,0 +1,121 @@
+/*
+ * data.h — data sets held in memory and the loader that cuts them into
+ * shuffled, augmented batches.
+ *
+ * What it is: loading (IDX with or without gzip, CSV, CIFAR-10 binary,
+ * image folders, synthetic), train/validation/test splits, and a
+ * prefetching loader. What it is not: anything about devices; a batch is
+ * host memory, the train loop uploads it.
+ *
+ * Determinism contract (resume is bit-identical): the order of epoch `e`
+ * is a pure function of (seed, e), and the augmentation of a sample is a
+ * pure function of (seed, e, sample index), independent of thread count
+ * and of where in the epoch the loader was started.
+ *
+ * Threads: data_load and dataset_* run on the caller's thread. A loader
+ * owns `workers` threads that fill a bounded ring of batches; loader_next
+ * is called from one consumer thread only.
+ */
+#ifndef TB_DATA_H
+#define TB_DATA_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "spec.h"
+
+/* Samples are stored as uint8 (images, converted to float x/255 in the
+ * loader) or float32 (CSV, synthetic). Layout NCHW, row-major. */
+enum dataset_storage { DATASET_U8, DATASET_F32 };
+
+struct dataset {
+	char name[SPEC_NAME_MAX];
+	int64_t n;              /* number of samples */
+	int c, h, w;            /* per-sample shape; tabular data: c = features, h = w = 1 */
+	int classes;            /* number of classes (labels are 0..classes-1) */
+	enum dataset_storage storage;
+	uint8_t *u8;            /* n*c*h*w when storage == DATASET_U8, else NULL; owned */
+	float *f32;             /* n*c*h*w when storage == DATASET_F32, else NULL; owned */
+	int32_t *labels;        /* n; owned */
+	char **class_names;     /* classes entries or NULL; owned */
+};
+
+/* The three splits a run uses. `validation` is empty (n == 0) unless the
+ * spec asks for a validation fraction; it is carved from train by a
+ * permutation seeded with the run seed. */
+struct data_splits {
+	struct dataset train;
+	struct dataset validation;
+	struct dataset test;
+};
+
+/*
+ * Load what spec->data names. On failure returns -1 with a one-line
+ * message in err that names the missing/bad file and how to fix it, e.g.
+ * "fashion-mnist: /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
+ *  not found (install the Debian package dataset-fashion-mnist, or set data.path)".
+ * Truncated or inconsistent files are errors, never crashes.
+ */
+int data_load(const struct spec_data *spec, uint64_t seed, struct data_splits *out,
+	      char *err, size_t errlen);
+void data_splits_free(struct data_splits *s);
+
+/*
+ * The per-sample shape and class count `data_load` would produce, found
+ * cheaply (IDX/CIFAR headers, the CSV header line, the first image of an
+ * image folder, the spec for synthetic) for shape inference while a user
+ * types. Same error contract as data_load.
+ */
+int data_probe(const struct spec_data *spec, int *c, int *h, int *w, int *classes,
+	       char *err, size_t errlen);
+void dataset_free(struct dataset *d);
+
+/* Per-sample size in floats (c*h*w). */
+static inline int64_t dataset_sample_size(const struct dataset *d)
+{
+	return (int64_t)d->c * d->h * d->w;
+}
+
+/* A batch in host memory: x is [n, c, h, w] float32, y is [n] int32.
+ * Owned by the loader; valid until the next loader_next/loader_free. */
+struct batch {
+	int n;                  /* samples in this batch (the last one may be short) */
+	float *x;
+	int32_t *y;
+	int64_t *index;         /* dataset index of each sample (for sample predictions) */
+	int epoch;
+	int64_t position;       /* batch number within the epoch, from 0 */
+};
+
+struct loader_options {
+	int batch_size;
+	bool shuffle;           /* train: true; evaluation: false */
+	bool drop_last;         /* drop a final short batch (train: false by default, like PyTorch) */
+	bool augment;           /* apply spec augmentation (train only) */
+	int workers;            /* prefetch threads, ≥ 1 */
+	int prefetch;           /* batches buffered ahead, ≥ 2 */
+	uint64_t seed;
+};
+
+struct loader;
+
+/*
+ * Start a loader over `d` (which must outlive it) at batch `position` of
+ * epoch `epoch`. `aug` may be NULL (no augmentation, no normalisation
+ * beyond u8→[0,1]). Returns NULL with err filled on failure.
+ */
+struct loader *loader_new(const struct dataset *d, const struct spec_data *aug,
+			  const struct loader_options *opt, int epoch, int64_t position,
+			  char *err, size_t errlen);
+
+/* Next batch; returns 0, or 1 at the end of the epoch (after which the
+ * loader continues with the next epoch on the following call). */
+int loader_next(struct loader *l, struct batch *out);
+
+/* Batches per epoch for these options. */
+int64_t loader_batches_per_epoch(const struct dataset *d, int batch_size, bool drop_last);
+
+void loader_free(struct loader *l);
+
+#endif
