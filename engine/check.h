@@ -1,0 +1,38 @@
+/*
+ * check.h — validate a spec and infer its shapes without training: what
+ * `trainbook check` prints and what the server's POST /api/validate answers.
+ *
+ * What it is: spec parse + data probe (headers only) + model build on the
+ * host without allocating activations. What it is not: a data loader; it
+ * never reads a whole data set, so it is fast enough to run while a user
+ * types.
+ *
+ * Threads: pure; safe to call from any thread concurrently.
+ */
+#ifndef TB_CHECK_H
+#define TB_CHECK_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#include "spec.h"
+
+/*
+ * Check `len` bytes of YAML with optional overrides. Returns a malloc'd
+ * JSON object (caller frees):
+ *   {"ok":true,"input_shape":[1,28,28],"classes":10,"total_params":101770,
+ *    "layers":[{"name":"1","type":"linear","output_shape":[128],"params":100480},…]}
+ * or
+ *   {"ok":false,"errors":[{"line":3,"column":12,"message":"…"},…]}
+ * Never returns NULL (aborts on out-of-memory only).
+ */
+char *check_spec_json(const char *yaml, size_t len, const char *const *overrides, int noverrides);
+
+/*
+ * The same check, printing the layer table (or the errors as
+ * "file:line:col: error: message") to `out`. Returns 0 when the spec is
+ * valid, 2 otherwise (the CLI exit code).
+ */
+int check_spec_print(const char *path, const char *const *overrides, int noverrides, FILE *out);
+
+#endif
