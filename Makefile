@@ -16,10 +16,10 @@ WARN     = -Wall -Wextra -Werror
 CSTD     = -std=c11 -D_GNU_SOURCE
 OPT     ?= -O3 -march=x86-64-v2 -g
 INCLUDES = -I. -Iengine -I/usr/include/x86_64-linux-gnu/openblas-pthread
-CFLAGS  += $(CSTD) $(WARN) $(OPT) $(INCLUDES) -pthread -fno-strict-aliasing
+CFLAGS  += $(CSTD) $(WARN) $(OPT) $(INCLUDES) -pthread -fopenmp -fno-strict-aliasing
 DEPFLAGS = -MMD -MP
 
-ENGINE_LIBS = -lopenblas -lyaml -lz -lpng -ljpeg -lm -ldl -pthread
+ENGINE_LIBS = -fopenmp -lopenblas -lyaml -lz -lpng -ljpeg -lm -ldl -pthread
 SERVER_LIBS = -lmicrohttpd -lwebsockets -ljansson -lsqlite3
 
 ENGINE_SRC := $(wildcard engine/*.c engine/cpu/*.c)
@@ -75,7 +75,7 @@ $(BUILD)/libtrainbook-cuda.so: $(CUDA_OBJ)
 
 # ---- unit tests under AddressSanitizer + UBSan -----------------------------
 ASAN_FLAGS = $(CSTD) $(WARN) -O1 -g $(INCLUDES) -pthread -fsanitize=address,undefined \
-             -fno-sanitize-recover=undefined -fno-omit-frame-pointer -fno-strict-aliasing
+             -fno-sanitize-recover=undefined -fno-omit-frame-pointer -fno-strict-aliasing -fopenmp
 ENGINE_ASAN_OBJ := $(ENGINE_SRC:%.c=$(BUILD)/asan/%.o)
 SERVER_ASAN_OBJ := $(filter-out $(BUILD)/asan/server/serve_main.o,$(SERVER_SRC:%.c=$(BUILD)/asan/%.o))
 UNIT_ENGINE_SRC := $(wildcard tests/unit/test_*.c)

@@ -61,6 +61,7 @@ struct spec_arg {
  */
 struct spec_layer {
 	char type[SPEC_NAME_MAX];
+	char name[SPEC_NAME_MAX]; /* state_dict prefix; "" = index in the list (nn.Sequential naming). Set by presets. */
 	struct spec_pos pos;      /* position of the type name */
 	bool has_value;
 	struct spec_arg value;    /* the scalar shorthand, name "" */

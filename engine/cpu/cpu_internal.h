@@ -1,0 +1,21 @@
+/*
+ * cpu_internal.h — what the CPU backend's files share: the private state
+ * and the installers that fill the operation table by group.
+ * Threads: see backend.h (one thread uses a backend at a time).
+ */
+#ifndef TB_CPU_INTERNAL_H
+#define TB_CPU_INTERNAL_H
+
+#include "backend.h"
+
+struct cpu_backend {
+	int threads;   /* OpenBLAS and OpenMP threads */
+};
+
+/* Element counts below this run on one thread: spawning costs more than it saves. */
+#define CPU_PARALLEL_MIN 32768
+
+/* Fill the convolution, batch-norm and pooling entries (cpu_conv.c). */
+void cpu_conv_install(struct backend *be);
+
+#endif

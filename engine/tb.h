@@ -1,0 +1,48 @@
+/*
+ * tb.h — the few helpers every engine file uses: assertions that report
+ * file:line, allocation that aborts with a message on out-of-memory, and
+ * bounded string formatting.
+ *
+ * The three error tiers of STYLE.md: a broken invariant is TB_ASSERT (a bug,
+ * abort loudly); out of memory is tb_xmalloc & co. (abort with a message);
+ * everything a user or the world can cause is a return code plus message,
+ * never one of these.
+ */
+#ifndef TB_TB_H
+#define TB_TB_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#define TB_ASSERT(cond)                                                                  \
+	do {                                                                             \
+		if (!(cond))                                                             \
+			tb_assert_fail(#cond, __FILE__, __LINE__);                       \
+	} while (0)
+
+#define TB_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+#define TB_MIN(a, b) ((a) < (b) ? (a) : (b))
+#define TB_MAX(a, b) ((a) > (b) ? (a) : (b))
+
+_Noreturn void tb_assert_fail(const char *cond, const char *file, int line);
+
+void *tb_xmalloc(size_t n);
+void *tb_xcalloc(size_t count, size_t size);
+void *tb_xrealloc(void *p, size_t n);
+char *tb_xstrdup(const char *s);
+
+/* snprintf that never overflows and always terminates; returns dst. */
+char *tb_fmt(char *dst, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* Monotonic seconds. */
+double tb_now(void);
+/* Wall-clock seconds since the epoch (for event timestamps). */
+double tb_wall(void);
+
+/* Read a whole file into a malloc'd, NUL-terminated buffer; -1 and errno on failure. */
+int tb_read_file(const char *path, char **data, size_t *len);
+
+#endif
