@@ -39,6 +39,13 @@ struct dataset {
 	float *f32;             /* n*c*h*w when storage == DATASET_F32, else NULL; owned */
 	int32_t *labels;        /* n; owned */
 	char **class_names;     /* classes entries or NULL; owned */
+	/* Train-set per-channel statistics (c entries each) for `normalize`
+	 * without explicit mean/std. data_load fills them in every split from
+	 * the train split only when the spec asks for that, so evaluation
+	 * loaders normalise test data with train statistics. NULL otherwise;
+	 * owned. */
+	float *channel_mean;
+	float *channel_std;
 };
 
 /* The three splits a run uses. `validation` is empty (n == 0) unless the
@@ -70,6 +77,14 @@ void data_splits_free(struct data_splits *s);
 int data_probe(const struct spec_data *spec, int *c, int *h, int *w, int *classes,
 	       char *err, size_t errlen);
 void dataset_free(struct dataset *d);
+
+/*
+ * Per-channel mean and population standard deviation of `d` as the loader
+ * sees it (u8 data scaled to [0,1]); mean and std hold d->c floats. A
+ * constant channel gets std 1 so normalising it cannot divide by zero; an
+ * empty data set gives mean 0, std 1. One pass over the data.
+ */
+void data_channel_stats(const struct dataset *d, float *mean, float *std);
 
 /* Per-sample size in floats (c*h*w). */
 static inline int64_t dataset_sample_size(const struct dataset *d)
