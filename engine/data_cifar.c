@@ -124,7 +124,7 @@ static int cifar_load_split(const char *dir, const char *const *files, int nfile
 			    const char *split, struct dataset *d, char *err, size_t errlen)
 {
 	char path[DATA_PATH_MAX];
-	int64_t records[CIFAR_TRAIN_BATCHES], total = 0;
+	int64_t records[CIFAR_TRAIN_BATCHES] = {0}, total = 0;
 	uint8_t *chunk = NULL;
 	memset(d, 0, sizeof(*d));
 	for (int i = 0; i < nfiles; i++) {

@@ -327,7 +327,7 @@ static int csv_classes(struct csv_table *tables, int ntables, int32_t **out_labe
 		       char ***out_names, int *out_classes, char *err, size_t errlen)
 {
 	int integers = 1;
-	long max = -1, v;
+	long max = -1, v = 0;
 	int64_t total = 0;
 	const struct csv_table *max_table = NULL;
 	int64_t max_row = 0;
