@@ -1,0 +1,149 @@
+/*
+ * spec_internal.h — what the spec parser's files share among themselves:
+ * the parse context, YAML node helpers and the table-driven section reader.
+ *
+ * What it is: private to engine/spec*.c. What it is not: a contract; the
+ * public interface is spec.h, and nothing outside the spec parser should
+ * include this file (it pulls in libyaml).
+ *
+ * Threads: everything here works on one parse context owned by the calling
+ * thread; no globals.
+ */
+#ifndef TB_SPEC_INTERNAL_H
+#define TB_SPEC_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <yaml.h>
+
+#include "spec.h"
+
+/* One parse: the YAML tree, where errors go, and which nodes came from --set. */
+struct spec_ctx {
+	yaml_document_t *doc;
+	struct spec_errors *errs;
+	const char *const *overrides; /* the --set strings, for error messages */
+	int noverrides;
+	int text_nodes;               /* node ids 1..text_nodes come from the YAML text */
+	int *override_first;          /* override k made node ids [first[k], first[k+1]); noverrides+1 entries */
+};
+
+/* ---- nodes (spec_node.c) ---------------------------------------------- */
+
+yaml_node_t *spec_node(const struct spec_ctx *c, int id);
+/* Position of a node in the source; {0,0} for nodes an override created. */
+struct spec_pos spec_node_pos(const struct spec_ctx *c, const yaml_node_t *n);
+/* Report an error at `at` (NULL: no position); names the override that made `at`, if any. */
+void spec_fail(struct spec_ctx *c, const yaml_node_t *at, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+bool spec_is_null(const yaml_node_t *n);        /* ~, null, empty plain scalar */
+const char *spec_text(const yaml_node_t *n);    /* scalar value, NULL for collections */
+bool spec_is_plain(const yaml_node_t *n);       /* a plain scalar (quoted ones are strings) */
+/* "a mapping", "a sequence", "nothing", 12, "text" (quoted, shortened) — for "got …". */
+void spec_describe(const yaml_node_t *n, char *buf, size_t size);
+bool spec_number(const yaml_node_t *n, double *out);
+bool spec_integer(const yaml_node_t *n, int64_t *out);
+bool spec_unsigned(const yaml_node_t *n, uint64_t *out);
+bool spec_bool(const yaml_node_t *n, bool *out);
+/* Copy a NUL-terminated name, zero-filling the rest (so equal specs compare equal bytewise). */
+void spec_copy_name(char *dst, size_t size, const char *src);
+/* A comma-separated list of names, for "expected one of …". */
+void spec_join(const char *const *names, int n, char *buf, size_t size);
+
+/*
+ * Walk a mapping's pairs against `known` names: a key that is not a name,
+ * unknown (with did-you-mean) or repeated is reported; otherwise values[i]
+ * and keys[i] (keys may be NULL) get the nodes of known[i]. `path` prefixes
+ * messages ("train", "data.augment item 2: normalize"); "" for the top level.
+ */
+void spec_mapping_read(struct spec_ctx *c, const char *path, const yaml_node_t *map,
+		       const char *const *known, int nknown, yaml_node_t **values,
+		       yaml_node_t **keys);
+
+/* ---- the table-driven section reader (spec_node.c) ------------------------ */
+
+enum spec_field_kind {
+	SPEC_F_INT,    /* int */
+	SPEC_F_I64,    /* int64_t */
+	SPEC_F_U64,    /* uint64_t */
+	SPEC_F_NUM,    /* double */
+	SPEC_F_BOOL,   /* bool */
+	SPEC_F_CHOICE, /* char[size], one of `choices` */
+	SPEC_F_TEXT,   /* char[size], any scalar */
+	SPEC_F_CUSTOM, /* `custom` reads it */
+};
+
+/* Range flags for numbers and integers; the default is [lo, hi]. */
+#define SPEC_R_LO_OPEN 1u
+#define SPEC_R_HI_OPEN 2u
+#define SPEC_R_NO_HI 4u
+
+struct spec_field;
+typedef void (*spec_custom_fn)(struct spec_ctx *c, const char *path, const yaml_node_t *value,
+			       void *section);
+
+struct spec_field {
+	const char *key;
+	enum spec_field_kind kind;
+	size_t offset;              /* of the value in the section struct */
+	size_t size;                /* CHOICE/TEXT buffer size */
+	double lo, hi;
+	unsigned range;             /* SPEC_R_* */
+	const char *const *choices; /* CHOICE: NULL-terminated */
+	const char *what;           /* CHOICE: "optimizer" in "unknown optimizer 'x'" */
+	unsigned only;              /* bit v set: applies to variant v; 0 = to every variant */
+	spec_custom_fn custom;
+	long pos_offset;            /* where to store the value's spec_pos, -1 = nowhere */
+};
+
+struct spec_section {
+	const char *name;           /* "optimizer", used as the message prefix */
+	const struct spec_field *fields;
+	int nfields;
+	int variant_field;          /* the field that picks the variant (name/dataset/preset), -1 none */
+	int default_variant;        /* -1: the variant key is required */
+	const char *shorthand;      /* a bare scalar stands for this key; NULL: mapping only */
+	void (*defaults)(void *section, int variant); /* also writes the variant's name */
+};
+
+#define SPEC_MAX_FIELDS 24
+
+/*
+ * Read one section (`value` may be NULL when the section is absent) into
+ * `out`, defaults first. Returns the variant index (the default one when
+ * the name was wrong, so callers can go on checking). present[i] (nfields
+ * entries) gets field i's value node or NULL.
+ */
+int spec_section_read(struct spec_ctx *c, const struct spec_section *s, const yaml_node_t *key,
+		      const yaml_node_t *value, void *out, const yaml_node_t **present);
+
+/* Read a scalar that must be one of `choices` (NULL-terminated) into dst; index or -1. */
+int spec_read_choice(struct spec_ctx *c, const char *path, const char *what,
+		     const char *const *choices, const yaml_node_t *value, char *dst, size_t size);
+
+/* Read an integer in [lo, hi] (messages say "an integer ≥ lo" when hi is the type's limit). */
+bool spec_read_int(struct spec_ctx *c, const char *path, const yaml_node_t *value, int64_t lo,
+		   int64_t hi, bool hi_is_limit, int64_t *out);
+/* Read a number in the range of `f` (lo/hi/range). */
+bool spec_read_number(struct spec_ctx *c, const char *path, const yaml_node_t *value,
+		      const struct spec_field *f, double *out);
+
+/* ---- sections, model, overrides ---------------------------------------------- */
+
+/* Convert the whole document (root must be a mapping) into *s. */
+void spec_convert(struct spec_ctx *c, const yaml_node_t *root, struct spec *s);
+/* model: preset string, preset mapping or layer list (spec_model.c). */
+void spec_model_read(struct spec_ctx *c, const yaml_node_t *key, const yaml_node_t *value,
+		     struct spec_model *m);
+/* data.augment (spec_augment.c). */
+void spec_augment_read(struct spec_ctx *c, const char *path, const yaml_node_t *value,
+		       void *data);
+/* The key a bare scalar stands for in a section (`loss: mse` = {name: mse}), or NULL. */
+const char *spec_section_shorthand(const char *section);
+/* Apply --set overrides to c->doc (spec_override.c); fills c->override_first. */
+void spec_overrides_apply(struct spec_ctx *c);
+
+#endif
