@@ -1,0 +1,228 @@
+/*
+ * auth.c — token, cookie parsing, Host and Origin checks (see auth.h).
+ *
+ * Threads: pure functions over a read-only struct auth.
+ */
+#include "auth.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/random.h>
+
+#include "util.h"
+
+static void add_host(struct auth *a, const char *name)
+{
+	if (a->nhosts >= (int)(sizeof a->hosts / sizeof a->hosts[0]))
+		return;
+	char *dst = a->hosts[a->nhosts];
+	size_t n = 0;
+	/* Stored without brackets so "[::1]" and "::1" compare equal. */
+	for (const char *p = name; *p && n + 1 < sizeof a->hosts[0]; p++)
+		if (*p != '[' && *p != ']')
+			dst[n++] = (char)tolower((unsigned char)*p);
+	dst[n] = '\0';
+	if (n)
+		a->nhosts++;
+}
+
+int auth_init(struct auth *a, const struct cfg *c, char *err, size_t errlen)
+{
+	memset(a, 0, sizeof *a);
+	if (c->token[0]) {
+		srv_strlcpy(a->token, c->token, sizeof a->token);
+	} else {
+		unsigned char raw[24];
+		size_t got = 0;
+		while (got < sizeof raw) {
+			ssize_t n = getrandom(raw + got, sizeof raw - got, 0);
+			if (n < 0) {
+				if (errno == EINTR)
+					continue;
+				snprintf(err, errlen, "getrandom: %s", strerror(errno));
+				return -1;
+			}
+			got += (size_t)n;
+		}
+		for (size_t i = 0; i < sizeof raw; i++)
+			sprintf(a->token + 2 * i, "%02x", raw[i]);
+	}
+	a->token_len = strlen(a->token);
+	add_host(a, "localhost");
+	add_host(a, "127.0.0.1");
+	add_host(a, "::1");
+	if (strcmp(c->ip, "0.0.0.0") && strcmp(c->ip, "::"))
+		add_host(a, c->ip);
+	for (int i = 0; i < c->nallow_hosts; i++) {
+		if (!strcmp(c->allow_hosts[i], "*"))
+			a->any_host = true;
+		else
+			add_host(a, c->allow_hosts[i]);
+	}
+	return 0;
+}
+
+bool auth_token_equal(const struct auth *a, const char *candidate, size_t len)
+{
+	if (!candidate || a->token_len == 0)
+		return false;
+	/* Walk the whole secret whatever the candidate is, so the time taken
+	 * tells nothing about how many leading characters were right. */
+	volatile unsigned diff = (unsigned)(len ^ a->token_len);
+	for (size_t i = 0; i < a->token_len; i++) {
+		unsigned char c = i < len ? (unsigned char)candidate[i] : 0;
+		diff |= c ^ (unsigned char)a->token[i];
+	}
+	return diff == 0;
+}
+
+static bool header_token(const struct auth *a, const char *h)
+{
+	while (*h == ' ')
+		h++;
+	size_t skip = 0;
+	if (!strncasecmp(h, "token ", 6))
+		skip = 6;
+	else if (!strncasecmp(h, "bearer ", 7))
+		skip = 7;
+	else
+		return false;
+	h += skip;
+	while (*h == ' ')
+		h++;
+	size_t n = strlen(h);
+	while (n && h[n - 1] == ' ')
+		n--;
+	return auth_token_equal(a, h, n);
+}
+
+bool auth_cookie_value(const char *cookie_header, const char *name, char *out, size_t outlen)
+{
+	size_t nl = strlen(name);
+	const char *p = cookie_header;
+	while (p && *p) {
+		while (*p == ' ' || *p == ';')
+			p++;
+		const char *end = strchr(p, ';');
+		size_t len = end ? (size_t)(end - p) : strlen(p);
+		if (len > nl && !strncmp(p, name, nl) && p[nl] == '=') {
+			size_t vl = len - nl - 1;
+			if (vl + 1 > outlen)
+				return false;
+			memcpy(out, p + nl + 1, vl);
+			out[vl] = '\0';
+			return true;
+		}
+		p = end;
+	}
+	return false;
+}
+
+bool auth_request_ok(const struct auth *a, const char *authorization, const char *cookie,
+		     const char *query_token)
+{
+	if (authorization && header_token(a, authorization))
+		return true;
+	char value[CFG_TOKEN_MAX + 2];
+	if (cookie && auth_cookie_value(cookie, AUTH_COOKIE_NAME, value, sizeof value) &&
+	    auth_token_equal(a, value, strlen(value)))
+		return true;
+	if (query_token && auth_token_equal(a, query_token, strlen(query_token)))
+		return true;
+	return false;
+}
+
+/*
+ * Split "host[:port]" or "[v6]:port" into a lower-case host name (no
+ * brackets) and a port (0 when absent). False for malformed input.
+ */
+static bool split_host_port(const char *s, size_t len, char *host, size_t hostlen, int *port)
+{
+	const char *end = s + len, *colon = NULL;
+	*port = 0;
+	if (len && s[0] == '[') {
+		const char *rb = memchr(s, ']', len);
+		if (!rb)
+			return false;
+		if (rb + 1 < end) {
+			if (rb[1] != ':')
+				return false;
+			colon = rb + 1;
+		}
+		s++;
+		len = (size_t)(rb - s);
+	} else {
+		colon = memchr(s, ':', len);
+		if (colon && memchr(colon + 1, ':', (size_t)(end - colon - 1)))
+			colon = NULL; /* a bare IPv6 address, no port */
+		else if (colon)
+			len = (size_t)(colon - s);
+	}
+	if (colon) {
+		char digits[8];
+		size_t dl = (size_t)(end - colon - 1);
+		if (dl == 0 || dl >= sizeof digits)
+			return false;
+		memcpy(digits, colon + 1, dl);
+		digits[dl] = '\0';
+		for (size_t i = 0; i < dl; i++)
+			if (!isdigit((unsigned char)digits[i]))
+				return false;
+		*port = atoi(digits);
+	}
+	if (len == 0 || len + 1 > hostlen)
+		return false;
+	for (size_t i = 0; i < len; i++)
+		host[i] = (char)tolower((unsigned char)s[i]);
+	host[len] = '\0';
+	return true;
+}
+
+bool auth_host_ok(const struct auth *a, const char *host)
+{
+	char name[256];
+	int port;
+	if (!host || !split_host_port(host, strlen(host), name, sizeof name, &port))
+		return false;
+	if (a->any_host)
+		return true;
+	for (int i = 0; i < a->nhosts; i++)
+		if (!strcmp(a->hosts[i], name))
+			return true;
+	return false;
+}
+
+bool auth_origin_ok(const char *origin, const char *host)
+{
+	if (!origin)
+		return true;
+	if (!host)
+		return false;
+	int default_port;
+	const char *rest;
+	if (!strncasecmp(origin, "http://", 7)) {
+		default_port = 80;
+		rest = origin + 7;
+	} else if (!strncasecmp(origin, "https://", 8)) {
+		default_port = 443;
+		rest = origin + 8;
+	} else {
+		return false; /* "null", file://, extensions: never same-origin */
+	}
+	size_t len = strcspn(rest, "/");
+	char oname[256], hname[256];
+	int oport, hport;
+	if (!split_host_port(rest, len, oname, sizeof oname, &oport) ||
+	    !split_host_port(host, strlen(host), hname, sizeof hname, &hport))
+		return false;
+	if (!oport)
+		oport = default_port;
+	if (!hport)
+		hport = default_port;
+	return !strcmp(oname, hname) && oport == hport;
+}

@@ -1,0 +1,64 @@
+/*
+ * auth.h — who may talk to the server: the token (constant-time compare),
+ * where a request may carry it (cookie, `Authorization: token …`,
+ * `?token=`), and the Host / Origin checks that stop DNS rebinding and
+ * cross-site requests.
+ *
+ * What it is not: HTTP. Every function takes header values as plain
+ * strings, so the libmicrohttpd routes and the libwebsockets feed apply the
+ * same rules.
+ *
+ * Threads: struct auth is filled once at start-up and read-only afterwards;
+ * every function is safe from any thread.
+ */
+#ifndef TB_SERVER_AUTH_H
+#define TB_SERVER_AUTH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "config.h"
+
+#define AUTH_COOKIE_NAME "trainbook_token"
+
+struct auth {
+	char token[CFG_TOKEN_MAX + 1];  /* the secret; never logged except in the start-up URL */
+	size_t token_len;
+	char hosts[CFG_MAX_ALLOW_HOSTS + 8][256]; /* Host names accepted, lower case */
+	int nhosts;
+	bool any_host;                  /* allow-host = * */
+};
+
+/*
+ * Take the token from cfg (or generate 24 random bytes as 48 hex digits
+ * with getrandom) and the accepted Host names: localhost, 127.0.0.1, ::1,
+ * the bound address and the allow-host list. -1 with err when the system
+ * has no randomness to give.
+ */
+int auth_init(struct auth *a, const struct cfg *c, char *err, size_t errlen);
+
+/* Compare in time that does not depend on where the strings differ. */
+bool auth_token_equal(const struct auth *a, const char *candidate, size_t len);
+
+/*
+ * Find the token a request carries, in this order: Authorization header
+ * (`token X` or `Bearer X`), cookie `trainbook_token`, query `token`.
+ * Any argument may be NULL. Returns true when one of them matches.
+ */
+bool auth_request_ok(const struct auth *a, const char *authorization, const char *cookie,
+		     const char *query_token);
+
+/* Copy the value of cookie `name` out of a Cookie header; false if absent. */
+bool auth_cookie_value(const char *cookie_header, const char *name, char *out, size_t outlen);
+
+/* Host header names this server (port ignored); false for a missing header. */
+bool auth_host_ok(const struct auth *a, const char *host);
+
+/*
+ * Origin, when present, must name the same host and port as the Host
+ * header (default ports by scheme). A missing Origin is fine (curl,
+ * scripts); "null" is not.
+ */
+bool auth_origin_ok(const char *origin, const char *host);
+
+#endif

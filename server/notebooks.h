@@ -1,0 +1,100 @@
+/*
+ * notebooks.h — the workspace's .ipynb files: list, read, create, save
+ * (atomic, with ETag / If-Match conflict detection), rename, delete, seed
+ * from examples, and pull a run cell's YAML out of a notebook.
+ *
+ * What it is: the only module that turns a user-given path into a file
+ * name, so the rules live here: relative, '/'-separated, no '.' or '..' or
+ * hidden components, ending in .ipynb, and after resolving symlinks still
+ * inside the workspace. What it is not: HTTP (routes_notebooks.c maps the
+ * NB_E* codes to statuses).
+ *
+ * Threads: any. nb->lock serialises writers so an If-Match check and the
+ * write that follows it cannot interleave with another save.
+ */
+#ifndef TB_SERVER_NOTEBOOKS_H
+#define TB_SERVER_NOTEBOOKS_H
+
+#include <jansson.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct store;
+
+#define NB_MAX_BYTES (16u << 20) /* a notebook with embedded images, not a data set */
+#define NB_MAX_LIST 5000         /* files returned by a listing */
+#define NB_ETAG_LEN 20           /* "\"" + 16 hex + "\"" + NUL, rounded */
+
+enum nb_err {
+	NB_OK = 0,
+	NB_EBADPATH = -1,  /* escapes the workspace, hidden, not .ipynb: 400 */
+	NB_ENOENT = -2,    /* 404 */
+	NB_EEXIST = -3,    /* 409 */
+	NB_ECONFLICT = -4, /* If-Match does not match: 412 */
+	NB_EINVALID = -5,  /* not nbformat 4: 400 */
+	NB_EIO = -6,       /* the disk said no: 500 */
+	NB_ETOOBIG = -7,   /* 413 */
+};
+
+struct nb_store {
+	char root[PATH_MAX];   /* realpath of the workspace */
+	struct store *store;   /* owner records; may be NULL in tests */
+	char owner[64];        /* the OS user who owns what this server writes */
+	pthread_mutex_t lock;  /* held across check-then-write in save/create/rename/delete */
+};
+
+int nb_init(struct nb_store *nb, const char *workspace, struct store *store, const char *owner);
+void nb_free(struct nb_store *nb);
+
+/*
+ * Turn a workspace-relative notebook path into an absolute one whose parent
+ * directory is inside the workspace. With must_exist the file must exist
+ * (NB_ENOENT otherwise) and, if it is a symlink, point inside too.
+ */
+int nb_resolve(const struct nb_store *nb, const char *rel, bool must_exist, char *abs,
+	       size_t abslen, char *err, size_t errlen);
+
+/* {"notebooks":[{"path","name","modified","size","owner"}…]} sorted by path. */
+json_t *nb_list(struct nb_store *nb);
+
+/* Read a notebook; etag is the quoted strong ETag of the bytes. */
+int nb_read(struct nb_store *nb, const char *rel, char **data, size_t *len,
+	    char etag[NB_ETAG_LEN], int64_t *mtime, char *err, size_t errlen);
+
+/*
+ * Save over (or create) a notebook. `if_match` NULL saves unconditionally;
+ * otherwise the current file's ETag must equal it (NB_ECONFLICT if not, or
+ * if the file is gone).
+ */
+int nb_save(struct nb_store *nb, const char *rel, const char *data, size_t len,
+	    const char *if_match, char etag[NB_ETAG_LEN], int64_t *mtime, char *err, size_t errlen);
+
+/* Create a new notebook; NB_EEXIST if the path is taken. data NULL = empty notebook. */
+int nb_create(struct nb_store *nb, const char *rel, const char *data, size_t len,
+	      char etag[NB_ETAG_LEN], char *err, size_t errlen);
+
+int nb_rename(struct nb_store *nb, const char *from, const char *to, char *err, size_t errlen);
+int nb_delete(struct nb_store *nb, const char *rel, char *err, size_t errlen);
+
+/* nbformat 4 shape check: object, nbformat 4, metadata object, cells with types and sources. */
+int nb_validate(const char *data, size_t len, char *err, size_t errlen);
+
+/* The quoted ETag of some bytes. */
+void nb_etag(const char *data, size_t len, char etag[NB_ETAG_LEN]);
+
+/*
+ * Copy the .ipynb files of examples_dir to <workspace>/examples/ (existing files are
+ * left alone). Returns how many were copied, -1 on error.
+ */
+int nb_seed(struct nb_store *nb, const char *examples_dir);
+
+/*
+ * The YAML source of the code cell with id `cell` (malloc'd), or NULL with
+ * a message.
+ */
+char *nb_cell_source(json_t *notebook, const char *cell, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,509 @@
+/*
+ * runq.c — the queue, the scheduler and the supervisor loop (see runq.h);
+ * what happens to one worker process is in runq_worker.c.
+ *
+ * Threads: the supervisor thread runs supervisor_main; API functions run on
+ * HTTP threads. Both hold q->lock while they touch workers or slots. Lock
+ * order: q->lock, then the store's lock (store never calls back).
+ */
+#include "runq_internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "spec.h"
+#include "store.h"
+#include "tb.h"
+#include "util.h"
+
+#define RUNQ_SCHED_BATCH 256 /* queued runs looked at per scheduling pass */
+
+void runq_run_dir(const struct runq *q, int64_t run, char *buf, size_t len)
+{
+	char rid[32];
+	store_format_run_id(run, rid, sizeof rid);
+	snprintf(buf, len, "%s/%s", q->runs_dir, rid);
+}
+
+int runq_emit(struct runq *q, int64_t run, json_t *event)
+{
+	char *text = json_dumps(event, JSON_COMPACT | JSON_REAL_PRECISION(10));
+	int64_t seq = 0;
+	int rc = text ? store_append_event(q->store, run, text, strlen(text), event, &seq) : -1;
+	if (rc == 0 && q->hooks.event)
+		q->hooks.event(q->hooks.ctx, run, seq, text, strlen(text));
+	free(text);
+	return rc;
+}
+
+int runq_emit_status(struct runq *q, int64_t run, const char *status, const char *reason)
+{
+	json_t *ev = json_pack("{s:s, s:s}", "type", "status", "status", status);
+	if (reason)
+		json_object_set_new(ev, "reason", json_string(reason));
+	int rc = runq_emit(q, run, ev);
+	json_decref(ev);
+	if (q->hooks.run_changed)
+		q->hooks.run_changed(q->hooks.ctx, run);
+	return rc;
+}
+
+static void wake(struct runq *q)
+{
+	char c = 1;
+	ssize_t n = write(q->wake[1], &c, 1);
+	(void)n; /* a full pipe already means "wake up" */
+}
+
+int runq_classify(const char *yaml, size_t len, int gpu_count, struct runq_need *need, char *err,
+		  size_t errlen)
+{
+	memset(need, 0, sizeof *need);
+	need->gpu_index = -1;
+	struct spec *s = tb_xcalloc(1, sizeof *s);
+	struct spec_errors *errs = tb_xcalloc(1, sizeof *errs);
+	int rc = RUNQ_OK;
+	if (spec_parse(yaml, len, "<run>", NULL, 0, s, errs) != 0) {
+		snprintf(err, errlen, "%s", errs->count ? errs->list[0].message : "invalid spec");
+		rc = RUNQ_EINVALID;
+		goto out;
+	}
+	const char *dev = s->train.device;
+	int devices = s->train.devices > 0 ? s->train.devices : 1;
+	if (!strcmp(dev, "cpu")) {
+		need->gpu = false;
+	} else if (!strncmp(dev, "cuda", 4)) {
+		need->gpu = true;
+		if (dev[4] == ':')
+			need->gpu_index = atoi(dev + 5);
+	} else { /* auto */
+		need->gpu = gpu_count > 0;
+	}
+	if (need->gpu) {
+		need->ngpus = need->gpu_index >= 0 ? 1 : devices;
+		if (gpu_count == 0) {
+			snprintf(err, errlen, "this run asks for %s but the server sees no NVIDIA GPU", dev);
+			rc = RUNQ_EINVALID;
+		} else if (need->gpu_index >= gpu_count || need->ngpus > gpu_count) {
+			snprintf(err, errlen, "this run asks for %s (%d GPU%s) but the server has %d", dev,
+				 need->ngpus, need->ngpus > 1 ? "s" : "", gpu_count);
+			rc = RUNQ_EINVALID;
+		}
+	}
+	spec_free(s);
+out:
+	free(s);
+	free(errs);
+	return rc;
+}
+
+int runq_new(const struct runq_config *cfg, struct store *store, const struct runq_hooks *hooks,
+	     struct runq **out, char *err, size_t errlen)
+{
+	struct runq *q = tb_xcalloc(1, sizeof *q);
+	q->wake[0] = q->wake[1] = -1;
+	pthread_mutex_init(&q->lock, NULL);
+	srv_strlcpy(q->workspace, cfg->workspace, sizeof q->workspace);
+	srv_strlcpy(q->exe, cfg->exe ? cfg->exe : "", sizeof q->exe);
+	srv_strlcpy(q->worker_cmd, cfg->worker_cmd ? cfg->worker_cmd : "", sizeof q->worker_cmd);
+	srv_strlcpy(q->owner, cfg->owner ? cfg->owner : "", sizeof q->owner);
+	q->cfg = *cfg;
+	q->cfg.workspace = q->workspace;
+	q->cfg.exe = q->exe;
+	q->cfg.worker_cmd = q->worker_cmd;
+	q->cfg.owner = q->owner;
+	if (q->cfg.gpu_count > RUNQ_MAX_GPUS)
+		q->cfg.gpu_count = RUNQ_MAX_GPUS;
+	q->store = store;
+	if (hooks)
+		q->hooks = *hooks;
+	char dot[PATH_MAX + 16];
+	snprintf(dot, sizeof dot, "%s/.trainbook", q->workspace);
+	snprintf(q->runs_dir, sizeof q->runs_dir, "%s/.trainbook/runs", q->workspace);
+	if ((mkdir(dot, 0700) < 0 && errno != EEXIST) ||
+	    (mkdir(q->runs_dir, 0700) < 0 && errno != EEXIST)) {
+		snprintf(err, errlen, "%s: %s", q->runs_dir, strerror(errno));
+		goto fail;
+	}
+	if (pipe2(q->wake, O_CLOEXEC | O_NONBLOCK) < 0) {
+		snprintf(err, errlen, "pipe: %s", strerror(errno));
+		goto fail;
+	}
+	q->sched_dirty = true;
+	*out = q;
+	return 0;
+fail:
+	runq_free(q);
+	*out = NULL;
+	return -1;
+}
+
+/* A worker of a dead server may still run (it normally dies with us through
+ * PR_SET_PDEATHSIG); make sure it cannot write into a run we restart. */
+static void kill_leftover(const struct runq *q, int64_t run, int pid)
+{
+	if (pid <= 0)
+		return;
+	char path[64], dir[PATH_MAX];
+	snprintf(path, sizeof path, "/proc/%d/cmdline", pid);
+	char *cmd;
+	size_t len;
+	if (srv_read_file(path, 1 << 16, &cmd, &len) < 0)
+		return;
+	for (size_t i = 0; i < len; i++)
+		if (cmd[i] == '\0')
+			cmd[i] = ' ';
+	runq_run_dir(q, run, dir, sizeof dir);
+	if (strstr(cmd, dir)) {
+		srv_log("killing worker %d left over from a previous server (run r%lld)", pid,
+			(long long)run);
+		kill(pid, SIGKILL);
+	}
+	free(cmd);
+}
+
+static void *supervisor_main(void *arg);
+
+int runq_start(struct runq *q)
+{
+	int64_t ids[RUNQ_MAX_WORKERS * 4];
+	int n = store_runs_with_status(q->store, "running", ids, (int)TB_ARRAY_LEN(ids));
+	for (int i = 0; i < n; i++) {
+		struct store_run_info info;
+		if (store_run_info(q->store, ids[i], &info) == 0) {
+			kill_leftover(q, ids[i], info.worker_pid);
+			store_run_info_free(&info);
+		}
+		store_run_set_pid(q->store, ids[i], 0);
+		runq_emit_status(q, ids[i], "interrupted",
+				 "the server stopped while this run was running; resume it to continue "
+				 "from its last checkpoint");
+	}
+	if (n)
+		srv_log("%d run%s marked interrupted", n, n == 1 ? "" : "s");
+	if (pthread_create(&q->thread, NULL, supervisor_main, q) != 0)
+		return -1;
+	q->thread_started = true;
+	return 0;
+}
+
+static struct runq_worker *find_worker(struct runq *q, int64_t run)
+{
+	for (int i = 0; i < q->nworkers; i++)
+		if (q->workers[i]->run == run)
+			return q->workers[i];
+	return NULL;
+}
+
+/* Choose slots for `need`; false when none are free now. */
+static bool pick_slots(struct runq *q, const struct runq_need *need, int *gpus)
+{
+	if (!need->gpu)
+		return q->cpu_busy < q->cfg.cpu_runs;
+	if (need->gpu_index >= 0) {
+		gpus[0] = need->gpu_index;
+		return q->gpu_busy[need->gpu_index] < q->cfg.gpu_runs;
+	}
+	int got = 0;
+	for (int load = 0; load < q->cfg.gpu_runs && got < need->ngpus; load++)
+		for (int g = 0; g < q->cfg.gpu_count && got < need->ngpus; g++)
+			if (q->gpu_busy[g] == load)
+				gpus[got++] = g;
+	return got == need->ngpus;
+}
+
+static void schedule(struct runq *q)
+{
+	if (!q->sched_dirty || q->stopping)
+		return;
+	q->sched_dirty = false;
+	int64_t *ids = tb_xmalloc(RUNQ_SCHED_BATCH * sizeof *ids);
+	int n = store_runs_with_status(q->store, "queued", ids, RUNQ_SCHED_BATCH);
+	for (int i = 0; i < n && q->nworkers < RUNQ_MAX_WORKERS; i++) {
+		if (find_worker(q, ids[i]))
+			continue;
+		struct store_run_info info;
+		if (store_run_info(q->store, ids[i], &info) < 0)
+			continue;
+		struct runq_need need;
+		char err[512];
+		int gpus[RUNQ_MAX_GPUS];
+		if (runq_classify(info.spec, strlen(info.spec), q->cfg.gpu_count, &need, err,
+				  sizeof err) != RUNQ_OK) {
+			runq_emit_status(q, ids[i], "failed", err);
+		} else if (pick_slots(q, &need, gpus)) {
+			if (runq_spawn(q, ids[i], &need, gpus, info.spec, info.resume, err, sizeof err) < 0)
+				runq_emit_status(q, ids[i], "failed", err);
+		}
+		store_run_info_free(&info);
+	}
+	free(ids);
+}
+
+static void *supervisor_main(void *arg)
+{
+	struct runq *q = arg;
+	struct pollfd *fds = tb_xcalloc(RUNQ_MAX_WORKERS + 1, sizeof *fds);
+	struct runq_worker **owners = tb_xcalloc(RUNQ_MAX_WORKERS, sizeof *owners);
+	for (;;) {
+		pthread_mutex_lock(&q->lock);
+		schedule(q);
+		if (q->stopping && q->nworkers == 0) {
+			pthread_mutex_unlock(&q->lock);
+			break;
+		}
+		int nfds = 1, timeout = 1000;
+		fds[0] = (struct pollfd){.fd = q->wake[0], .events = POLLIN};
+		for (int i = 0; i < q->nworkers; i++) {
+			struct runq_worker *w = q->workers[i];
+			if (w->out_fd >= 0) {
+				owners[nfds - 1] = w;
+				fds[nfds++] = (struct pollfd){.fd = w->out_fd, .events = POLLIN};
+			} else {
+				timeout = 50; /* pipe closed: the exit status follows shortly */
+			}
+		}
+		pthread_mutex_unlock(&q->lock);
+
+		if (poll(fds, (nfds_t)nfds, timeout) < 0 && errno != EINTR)
+			srv_log("supervisor: poll: %s", strerror(errno));
+		if (fds[0].revents & POLLIN) {
+			char drain[64];
+			while (read(q->wake[0], drain, sizeof drain) > 0)
+				;
+		}
+
+		pthread_mutex_lock(&q->lock);
+		for (int i = 1; i < nfds; i++)
+			if (fds[i].revents & (POLLIN | POLLHUP | POLLERR))
+				runq_worker_read(q, owners[i - 1]);
+		int64_t now = srv_mono_ms();
+		for (int i = 0; i < q->nworkers;) {
+			struct runq_worker *w = q->workers[i];
+			runq_worker_timers(q, w, now);
+			if (runq_worker_reap(q, w)) {
+				q->workers[i] = q->workers[--q->nworkers];
+				q->sched_dirty = true;
+			} else {
+				i++;
+			}
+		}
+		pthread_mutex_unlock(&q->lock);
+	}
+	free(fds);
+	free(owners);
+	return NULL;
+}
+
+void runq_shutdown(struct runq *q)
+{
+	if (!q || !q->thread_started)
+		return;
+	pthread_mutex_lock(&q->lock);
+	q->stopping = true;
+	for (int i = 0; i < q->nworkers; i++)
+		if (!q->workers[i]->stop_requested)
+			runq_worker_terminate(q, q->workers[i]);
+	if (q->nworkers)
+		srv_log("waiting for %d worker%s to checkpoint and stop", q->nworkers,
+			q->nworkers == 1 ? "" : "s");
+	pthread_mutex_unlock(&q->lock);
+	wake(q);
+	pthread_join(q->thread, NULL);
+	q->thread_started = false;
+}
+
+void runq_free(struct runq *q)
+{
+	if (!q)
+		return;
+	runq_shutdown(q);
+	if (q->wake[0] >= 0)
+		close(q->wake[0]);
+	if (q->wake[1] >= 0)
+		close(q->wake[1]);
+	pthread_mutex_destroy(&q->lock);
+	free(q);
+}
+
+/* ---- API ------------------------------------------------------------------ */
+
+int runq_submit(struct runq *q, const struct runq_submit *sub, int64_t *id, char *err, size_t errlen)
+{
+	struct runq_need need;
+	if (sub->spec_len > RUNQ_SPEC_MAX) {
+		snprintf(err, errlen, "specs are limited to %u bytes", RUNQ_SPEC_MAX);
+		return RUNQ_EINVALID;
+	}
+	int rc = runq_classify(sub->spec, sub->spec_len, q->cfg.gpu_count, &need, err, errlen);
+	if (rc)
+		return rc;
+	char *spec = tb_xmalloc(sub->spec_len + 1);
+	memcpy(spec, sub->spec, sub->spec_len);
+	spec[sub->spec_len] = '\0';
+	char name[128];
+	if (sub->name && *sub->name) {
+		srv_strlcpy(name, sub->name, sizeof name);
+	} else if (sub->notebook) {
+		const char *base = strrchr(sub->notebook, '/');
+		snprintf(name, sizeof name, "%s", base ? base + 1 : sub->notebook);
+		char *dot = strstr(name, ".ipynb");
+		if (dot)
+			*dot = '\0';
+	} else {
+		snprintf(name, sizeof name, "run");
+	}
+	pthread_mutex_lock(&q->lock);
+	if (q->stopping) {
+		snprintf(err, errlen, "the server is shutting down");
+		rc = RUNQ_ESTATE;
+		goto out;
+	}
+	if (store_count_status(q->store, "queued") >= q->cfg.max_queued) {
+		snprintf(err, errlen, "%d runs are waiting already; stop some or wait", q->cfg.max_queued);
+		rc = RUNQ_EFULL;
+		goto out;
+	}
+	struct store_run_new r = {.name = name, .spec = spec, .notebook = sub->notebook,
+				  .cell = sub->cell, .owner = q->owner};
+	if (store_run_create(q->store, &r, id) < 0) {
+		snprintf(err, errlen, "cannot record the run");
+		rc = RUNQ_EIO;
+		goto out;
+	}
+	char dir[PATH_MAX], path[PATH_MAX + 16];
+	runq_run_dir(q, *id, dir, sizeof dir);
+	snprintf(path, sizeof path, "%s/spec.yaml", dir);
+	if ((mkdir(dir, 0700) < 0 && errno != EEXIST) ||
+	    srv_write_atomic(path, spec, sub->spec_len, false) < 0) {
+		snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
+		store_run_delete(q->store, *id);
+		rc = RUNQ_EIO;
+		goto out;
+	}
+	runq_emit_status(q, *id, "queued", NULL);
+	q->sched_dirty = true;
+out:
+	pthread_mutex_unlock(&q->lock);
+	free(spec);
+	if (rc == RUNQ_OK)
+		wake(q);
+	return rc;
+}
+
+static int run_status(struct runq *q, int64_t id, char *status, size_t len, char *err, size_t errlen)
+{
+	struct store_run_info info;
+	if (store_run_info(q->store, id, &info) < 0) {
+		snprintf(err, errlen, "no run r%lld", (long long)id);
+		return RUNQ_ENOENT;
+	}
+	srv_strlcpy(status, info.status, len);
+	store_run_info_free(&info);
+	return RUNQ_OK;
+}
+
+int runq_stop(struct runq *q, int64_t id, char *err, size_t errlen)
+{
+	char status[16];
+	pthread_mutex_lock(&q->lock);
+	int rc = run_status(q, id, status, sizeof status, err, errlen);
+	struct runq_worker *w = find_worker(q, id);
+	if (rc) {
+	} else if (w) {
+		if (!w->stop_requested)
+			runq_worker_terminate(q, w);
+	} else if (!strcmp(status, "queued")) {
+		runq_emit_status(q, id, "stopped", "stopped before it started");
+	} else {
+		snprintf(err, errlen, "run r%lld is %s, not running", (long long)id, status);
+		rc = RUNQ_ESTATE;
+	}
+	pthread_mutex_unlock(&q->lock);
+	return rc;
+}
+
+int runq_resume(struct runq *q, int64_t id, const char *checkpoint_file, char *err, size_t errlen)
+{
+	char status[16], ckpt[PATH_MAX] = "";
+	pthread_mutex_lock(&q->lock);
+	int rc = run_status(q, id, status, sizeof status, err, errlen);
+	if (rc)
+		goto out;
+	if (find_worker(q, id) || (strcmp(status, "stopped") && strcmp(status, "failed") &&
+				   strcmp(status, "interrupted"))) {
+		snprintf(err, errlen, "run r%lld is %s; only stopped, failed or interrupted runs resume",
+			 (long long)id, status);
+		rc = RUNQ_ESTATE;
+		goto out;
+	}
+	if (checkpoint_file) {
+		char dir[PATH_MAX], real[PATH_MAX];
+		runq_run_dir(q, id, dir, sizeof dir);
+		if (store_checkpoint_path(q->store, id, checkpoint_file, ckpt, sizeof ckpt) < 0 ||
+		    !realpath(ckpt, real) || !srv_path_inside(dir, real)) {
+			snprintf(err, errlen, "run r%lld has no checkpoint %s", (long long)id, checkpoint_file);
+			rc = RUNQ_ENOENT;
+			goto out;
+		}
+	} else {
+		store_last_checkpoint(q->store, id, ckpt, sizeof ckpt); /* none: start over */
+	}
+	store_run_set_resume(q->store, id, ckpt[0] ? ckpt : NULL);
+	json_t *ev = json_pack("{s:s, s:s}", "type", "status", "status", "queued");
+	const char *base = strrchr(ckpt, '/');
+	json_object_set_new(ev, "resume", ckpt[0] ? json_string(base ? base + 1 : ckpt) : json_null());
+	runq_emit(q, id, ev);
+	json_decref(ev);
+	if (q->hooks.run_changed)
+		q->hooks.run_changed(q->hooks.ctx, id);
+	q->sched_dirty = true;
+out:
+	pthread_mutex_unlock(&q->lock);
+	if (rc == RUNQ_OK)
+		wake(q);
+	return rc;
+}
+
+int runq_delete(struct runq *q, int64_t id, char *err, size_t errlen)
+{
+	char status[16], dir[PATH_MAX];
+	pthread_mutex_lock(&q->lock);
+	int rc = run_status(q, id, status, sizeof status, err, errlen);
+	if (rc == RUNQ_OK) {
+		struct runq_worker *w = find_worker(q, id);
+		if (store_run_delete(q->store, id) < 0) {
+			snprintf(err, errlen, "cannot delete the records of r%lld", (long long)id);
+			rc = RUNQ_EIO;
+		} else if (w) {
+			/* A deleted run needs no checkpoint: kill now, remove the dir at reap. */
+			w->deleting = true;
+			kill(w->pid, SIGKILL);
+		} else {
+			runq_run_dir(q, id, dir, sizeof dir);
+			srv_rmtree(dir);
+		}
+	}
+	pthread_mutex_unlock(&q->lock);
+	if (rc == RUNQ_OK && q->hooks.run_changed)
+		q->hooks.run_changed(q->hooks.ctx, id);
+	return rc;
+}
+
+int64_t runq_run_of_pid(struct runq *q, int pid)
+{
+	int64_t run = 0;
+	pthread_mutex_lock(&q->lock);
+	for (int i = 0; i < q->nworkers; i++)
+		if (q->workers[i]->pid == pid)
+			run = q->workers[i]->run;
+	pthread_mutex_unlock(&q->lock);
+	return run;
+}

@@ -1,0 +1,99 @@
+/*
+ * runq.h — the run queue and worker supervisor: runs wait in the store as
+ * "queued"; a supervisor thread starts one worker process per run when a
+ * slot is free (one run per GPU, --cpu-runs CPU runs), reads its JSON-lines
+ * events from a pipe, stores each with its sequence number and hands it to
+ * the feed, and turns every way a worker can end (final status, crash,
+ * hang, garbage, stop, server shutdown) into a recorded run status.
+ *
+ * What it is not: HTTP or WebSocket. Routes call runq_submit/stop/resume/
+ * delete; the feed learns of events through struct runq_hooks.
+ *
+ * Threads: the supervisor thread owns the worker processes and their pipes;
+ * the public functions may be called from any thread and take q->lock.
+ * Hooks run on the supervisor thread (events) or the caller's thread
+ * (run changes caused by an API call).
+ */
+#ifndef TB_SERVER_RUNQ_H
+#define TB_SERVER_RUNQ_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct store;
+struct runq;
+
+#define RUNQ_LINE_MAX (1u << 20) /* one event line; a longer one is garbage */
+#define RUNQ_MAX_WORKERS 256
+#define RUNQ_SPEC_MAX (1u << 20)
+
+enum runq_err {
+	RUNQ_OK = 0,
+	RUNQ_ENOENT = -1,   /* no such run: 404 */
+	RUNQ_ESTATE = -2,   /* not in a state that allows it: 409 */
+	RUNQ_EFULL = -3,    /* too many runs waiting: 429 */
+	RUNQ_EINVALID = -4, /* the run cannot be placed (e.g. asks for a GPU there is not): 400 */
+	RUNQ_EIO = -5,      /* disk or store failure: 500 */
+};
+
+struct runq_hooks {
+	/* An event was stored as `seq` of `run`; json is the event object's text. */
+	void (*event)(void *ctx, int64_t run, int64_t seq, const char *json, size_t len);
+	/* A run's status or progress changed, or it was deleted. */
+	void (*run_changed)(void *ctx, int64_t run);
+	void *ctx;
+};
+
+struct runq_config {
+	const char *workspace;  /* runs live in <workspace>/.trainbook/runs/<id>/ */
+	const char *exe;        /* this binary; workers are "<exe> worker …" */
+	const char *worker_cmd; /* test hook: run "<worker_cmd> SPEC --out DIR" instead; NULL/"" = off */
+	const char *owner;      /* recorded on every run */
+	int cpu_runs;           /* CPU slots */
+	int gpu_count;          /* GPUs NVML sees */
+	int gpu_runs;           /* runs per GPU */
+	int worker_timeout;     /* seconds without an event before a worker counts as hung */
+	int stop_timeout;       /* seconds between SIGTERM and SIGKILL */
+	int max_queued;         /* runs waiting at once */
+};
+
+int runq_new(const struct runq_config *cfg, struct store *store, const struct runq_hooks *hooks,
+	     struct runq **out, char *err, size_t errlen);
+/* Mark runs left "running" by a previous server as interrupted; start the supervisor. */
+int runq_start(struct runq *q);
+/* Stop accepting, SIGTERM every worker, wait for them (SIGKILL after stop_timeout). */
+void runq_shutdown(struct runq *q);
+void runq_free(struct runq *q);
+
+struct runq_submit {
+	const char *spec;     /* YAML, already validated */
+	size_t spec_len;
+	const char *name;     /* NULL = derived from the notebook or "run" */
+	const char *notebook; /* or NULL */
+	const char *cell;     /* or NULL */
+};
+
+int runq_submit(struct runq *q, const struct runq_submit *sub, int64_t *id, char *err, size_t errlen);
+int runq_stop(struct runq *q, int64_t id, char *err, size_t errlen);
+/* checkpoint_file NULL = the newest checkpoint (or from scratch when there is none). */
+int runq_resume(struct runq *q, int64_t id, const char *checkpoint_file, char *err, size_t errlen);
+int runq_delete(struct runq *q, int64_t id, char *err, size_t errlen);
+
+/* The run a worker pid belongs to, 0 for none (for GPU process lists). */
+int64_t runq_run_of_pid(struct runq *q, int pid);
+
+/*
+ * Which slot a spec needs: parses train.device and train.devices with the
+ * engine's spec parser. `cpu` → CPU; `cuda`, `cuda:N` → GPU (index N or any);
+ * `auto` → GPU when gpu_count > 0. Exposed for unit tests.
+ */
+struct runq_need {
+	bool gpu;
+	int gpu_index; /* -1 = any */
+	int ngpus;     /* GPUs wanted (train.devices), ≥ 1 when gpu */
+};
+int runq_classify(const char *yaml, size_t len, int gpu_count, struct runq_need *need, char *err,
+		  size_t errlen);
+
+#endif

@@ -1,0 +1,82 @@
+/*
+ * runq_internal.h — state shared by runq.c (queue, scheduler, API) and
+ * runq_worker.c (one worker process: spawn, read, reap). Not for other
+ * modules.
+ */
+#ifndef TB_SERVER_RUNQ_INTERNAL_H
+#define TB_SERVER_RUNQ_INTERNAL_H
+
+#include <jansson.h>
+#include <limits.h>
+#include <pthread.h>
+#include <sys/types.h>
+
+#include "runq.h"
+
+#define RUNQ_MAX_GPUS 16
+
+/* One live worker process. Every field is guarded by q->lock. */
+struct runq_worker {
+	int64_t run;
+	pid_t pid;
+	int out_fd;               /* read end of the worker's stdout; -1 after EOF */
+	char *line;               /* the line being assembled, ≤ RUNQ_LINE_MAX */
+	size_t len, cap;
+	int64_t last_event_ms;    /* monotonic; for --worker-timeout */
+	int64_t kill_at_ms;       /* SIGKILL due at this time after a SIGTERM; 0 = none */
+	int64_t changed_sent_ms;  /* last progress-only run_changed, to throttle them */
+	bool got_final;           /* the worker reported completed/failed/stopped */
+	bool stop_requested;      /* POST stop or shutdown sent SIGTERM */
+	bool deleting;            /* the run is gone; discard output, remove the dir at exit */
+	bool garbage;             /* the worker wrote something that is not an event */
+	bool hung;                /* no event for worker_timeout seconds */
+	char fail_reason[512];    /* why the server ended it (garbage, hang), or "" */
+	struct runq_need need;
+	int gpus[RUNQ_MAX_GPUS];  /* GPU slots held */
+	int ngpus;
+	char run_dir[PATH_MAX];   /* realpath of <workspace>/.trainbook/runs/<id> */
+};
+
+struct runq {
+	char workspace[PATH_MAX];
+	char runs_dir[PATH_MAX];  /* <workspace>/.trainbook/runs */
+	char exe[PATH_MAX];
+	char worker_cmd[PATH_MAX];
+	char owner[64];
+	struct runq_config cfg;   /* string fields point at the copies above */
+	struct store *store;
+	struct runq_hooks hooks;
+	int wake[2];              /* self-pipe: API calls wake the supervisor's poll */
+	pthread_t thread;
+	bool thread_started;
+
+	pthread_mutex_t lock;     /* guards everything below and every runq_worker */
+	struct runq_worker *workers[RUNQ_MAX_WORKERS];
+	int nworkers;
+	int cpu_busy;             /* CPU slots in use */
+	int gpu_busy[RUNQ_MAX_GPUS]; /* runs on each GPU */
+	bool sched_dirty;         /* something changed that may let a queued run start */
+	bool stopping;            /* shutdown began: start nothing new */
+};
+
+/* ---- runq_worker.c (caller holds q->lock) ---- */
+
+/* Start a worker for `run`; on success it is in q->workers and holds its slots. */
+int runq_spawn(struct runq *q, int64_t run, const struct runq_need *need, const int *gpus,
+	       const char *spec, const char *resume, char *err, size_t errlen);
+/* Read what the worker wrote and store/publish each complete line:
+ * 1 read something, 0 nothing there now, -1 end of output. */
+int runq_worker_read(struct runq *q, struct runq_worker *w);
+/* If the worker process has exited, record how it ended, release it and return true. */
+bool runq_worker_reap(struct runq *q, struct runq_worker *w);
+/* Hang detection and SIGKILL deadlines. */
+void runq_worker_timers(struct runq *q, struct runq_worker *w, int64_t now_ms);
+/* SIGTERM now, SIGKILL after stop_timeout. */
+void runq_worker_terminate(struct runq *q, struct runq_worker *w);
+
+/* Store a server-made event (status, log) and publish it. */
+int runq_emit(struct runq *q, int64_t run, json_t *event);
+int runq_emit_status(struct runq *q, int64_t run, const char *status, const char *reason);
+void runq_run_dir(const struct runq *q, int64_t run, char *buf, size_t len);
+
+#endif

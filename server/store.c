@@ -1,0 +1,465 @@
+/*
+ * store.c — opening and migrating the database, run rows and notebook
+ * owners (see store.h). Events, metrics and checkpoints are in
+ * store_events.c.
+ *
+ * Threads: any; every public function holds s->lock for its whole body.
+ */
+#include "store_internal.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tb.h"
+
+/*
+ * Migrations in order; schema_version holds how many have run. Never edit
+ * one that has shipped: add the next.
+ */
+static const char *const migrations[] = {
+	/* 1: the first schema */
+	"CREATE TABLE runs("
+	" id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	" name TEXT NOT NULL, status TEXT NOT NULL, reason TEXT,"
+	" notebook TEXT, cell TEXT, spec TEXT NOT NULL, device TEXT,"
+	" created INTEGER NOT NULL, started INTEGER, ended INTEGER,"
+	" owner TEXT NOT NULL, last_seq INTEGER NOT NULL DEFAULT 0,"
+	" step INTEGER, total_steps INTEGER, epoch INTEGER, epochs INTEGER,"
+	" best_metric TEXT, best_value REAL, worker_pid INTEGER, resume TEXT);"
+	"CREATE INDEX runs_status ON runs(status);"
+	"CREATE TABLE events(run INTEGER NOT NULL, seq INTEGER NOT NULL,"
+	" type TEXT NOT NULL, json TEXT NOT NULL, PRIMARY KEY(run, seq)) WITHOUT ROWID;"
+	"CREATE TABLE metrics(run INTEGER NOT NULL, seq INTEGER NOT NULL, step INTEGER,"
+	" epoch INTEGER, split TEXT, time REAL, vals TEXT NOT NULL,"
+	" PRIMARY KEY(run, seq)) WITHOUT ROWID;"
+	"CREATE TABLE checkpoints(run INTEGER NOT NULL, file TEXT NOT NULL, path TEXT NOT NULL,"
+	" step INTEGER, epoch INTEGER, bytes INTEGER, best INTEGER NOT NULL DEFAULT 0,"
+	" time INTEGER NOT NULL, PRIMARY KEY(run, file)) WITHOUT ROWID;"
+	"CREATE TABLE notebooks(path TEXT PRIMARY KEY, owner TEXT NOT NULL,"
+	" created INTEGER NOT NULL, modified INTEGER NOT NULL);",
+};
+
+int store_exec(struct store *s, const char *sql)
+{
+	char *msg = NULL;
+	if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+		srv_log("store: %s", msg ? msg : sqlite3_errmsg(s->db));
+		sqlite3_free(msg);
+		return -1;
+	}
+	return 0;
+}
+
+sqlite3_stmt *store_prepare(struct store *s, const char *sql)
+{
+	sqlite3_stmt *st = NULL;
+	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
+		srv_log("store: prepare failed: %s", sqlite3_errmsg(s->db));
+		return NULL;
+	}
+	return st;
+}
+
+static int schema_version(struct store *s)
+{
+	sqlite3_stmt *st = store_prepare(s, "SELECT version FROM schema_version");
+	if (!st)
+		return -1;
+	int v = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : 0;
+	sqlite3_finalize(st);
+	return v;
+}
+
+static int migrate(struct store *s, char *err, size_t errlen)
+{
+	if (store_exec(s, "CREATE TABLE IF NOT EXISTS schema_version(version INTEGER NOT NULL)") < 0)
+		goto fail;
+	int have = schema_version(s);
+	int want = (int)TB_ARRAY_LEN(migrations);
+	if (have < 0)
+		goto fail;
+	if (have > want) {
+		snprintf(err, errlen, "database schema version %d is newer than this trainbook (%d)",
+			 have, want);
+		return -1;
+	}
+	for (int v = have; v < want; v++) {
+		char bump[128];
+		snprintf(bump, sizeof bump,
+			 "DELETE FROM schema_version; INSERT INTO schema_version VALUES(%d);", v + 1);
+		if (store_exec(s, "BEGIN IMMEDIATE") < 0)
+			goto fail;
+		if (store_exec(s, migrations[v]) < 0 || store_exec(s, bump) < 0) {
+			store_exec(s, "ROLLBACK");
+			goto fail;
+		}
+		if (store_exec(s, "COMMIT") < 0)
+			goto fail;
+	}
+	return 0;
+fail:
+	snprintf(err, errlen, "database migration failed: %s", sqlite3_errmsg(s->db));
+	return -1;
+}
+
+int store_open(const char *path, struct store **out, char *err, size_t errlen)
+{
+	struct store *s = tb_xcalloc(1, sizeof *s);
+	pthread_mutex_init(&s->lock, NULL);
+	*out = NULL;
+	/* NOMUTEX: our own lock serialises every use of the connection. */
+	int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+	if (sqlite3_open_v2(path, &s->db, flags, NULL) != SQLITE_OK) {
+		snprintf(err, errlen, "%s: %s", path, s->db ? sqlite3_errmsg(s->db) : "cannot open");
+		goto fail;
+	}
+	sqlite3_busy_timeout(s->db, 5000);
+	/* WAL + NORMAL: a crash of this process loses nothing committed; only an
+	 * OS crash may lose the last transactions, which is fine for metrics. */
+	if (store_exec(s, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+			  " PRAGMA foreign_keys=ON;") < 0) {
+		snprintf(err, errlen, "%s: %s", path, sqlite3_errmsg(s->db));
+		goto fail;
+	}
+	if (migrate(s, err, errlen) < 0)
+		goto fail;
+	s->append_event = store_prepare(s, "INSERT INTO events(run, seq, type, json) VALUES(?,?,?,?)");
+	s->bump_seq = store_prepare(s, "UPDATE runs SET last_seq = last_seq + 1 WHERE id = ?"
+				       " RETURNING last_seq");
+	s->insert_metric = store_prepare(s, "INSERT INTO metrics(run, seq, step, epoch, split, time, vals)"
+					    " VALUES(?,?,?,?,?,?,?)");
+	s->update_progress = store_prepare(s, "UPDATE runs SET step = coalesce(?, step),"
+					      " epoch = coalesce(?, epoch) WHERE id = ?");
+	if (!s->append_event || !s->bump_seq || !s->insert_metric || !s->update_progress) {
+		snprintf(err, errlen, "%s: %s", path, sqlite3_errmsg(s->db));
+		goto fail;
+	}
+	*out = s;
+	return 0;
+fail:
+	store_free(s);
+	return -1;
+}
+
+void store_free(struct store *s)
+{
+	if (!s)
+		return;
+	sqlite3_finalize(s->append_event);
+	sqlite3_finalize(s->bump_seq);
+	sqlite3_finalize(s->insert_metric);
+	sqlite3_finalize(s->update_progress);
+	if (s->db) {
+		/* Fold the WAL back so the .db file alone is a complete copy. */
+		sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+		sqlite3_close(s->db);
+	}
+	pthread_mutex_destroy(&s->lock);
+	free(s);
+}
+
+int64_t store_parse_run_id(const char *s)
+{
+	if (!s || s[0] != 'r' || !s[1])
+		return -1;
+	int64_t v = 0;
+	for (const char *p = s + 1; *p; p++) {
+		if (*p < '0' || *p > '9' || v > INT64_MAX / 10 - 10)
+			return -1;
+		v = v * 10 + (*p - '0');
+	}
+	return v > 0 ? v : -1;
+}
+
+void store_format_run_id(int64_t id, char *buf, size_t len)
+{
+	snprintf(buf, len, "r%" PRId64, id);
+}
+
+static void bind_text_or_null(sqlite3_stmt *st, int i, const char *v)
+{
+	if (v)
+		sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT);
+	else
+		sqlite3_bind_null(st, i);
+}
+
+int store_run_create(struct store *s, const struct store_run_new *r, int64_t *id)
+{
+	pthread_mutex_lock(&s->lock);
+	int rc = -1;
+	sqlite3_stmt *st = store_prepare(s, "INSERT INTO runs(name, status, notebook, cell, spec,"
+					    " created, owner) VALUES(?, 'queued', ?, ?, ?, ?, ?)");
+	if (!st)
+		goto out;
+	sqlite3_bind_text(st, 1, r->name, -1, SQLITE_TRANSIENT);
+	bind_text_or_null(st, 2, r->notebook);
+	bind_text_or_null(st, 3, r->cell);
+	sqlite3_bind_text(st, 4, r->spec, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 5, srv_unix_now());
+	sqlite3_bind_text(st, 6, r->owner, -1, SQLITE_TRANSIENT);
+	if (sqlite3_step(st) == SQLITE_DONE) {
+		*id = sqlite3_last_insert_rowid(s->db);
+		rc = 0;
+	} else {
+		srv_log("store: cannot create run: %s", sqlite3_errmsg(s->db));
+	}
+	sqlite3_finalize(st);
+out:
+	pthread_mutex_unlock(&s->lock);
+	return rc;
+}
+
+int store_run_info(struct store *s, int64_t id, struct store_run_info *out)
+{
+	memset(out, 0, sizeof *out);
+	pthread_mutex_lock(&s->lock);
+	int rc = -1;
+	sqlite3_stmt *st = store_prepare(s, "SELECT status, spec, last_seq, coalesce(worker_pid, 0),"
+					    " resume FROM runs WHERE id = ?");
+	if (!st)
+		goto out;
+	sqlite3_bind_int64(st, 1, id);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		out->id = id;
+		srv_strlcpy(out->status, (const char *)sqlite3_column_text(st, 0), sizeof out->status);
+		out->spec = tb_xstrdup((const char *)sqlite3_column_text(st, 1));
+		out->last_seq = sqlite3_column_int64(st, 2);
+		out->worker_pid = sqlite3_column_int(st, 3);
+		const char *resume = (const char *)sqlite3_column_text(st, 4);
+		out->resume = resume ? tb_xstrdup(resume) : NULL;
+		rc = 0;
+	}
+	sqlite3_finalize(st);
+out:
+	pthread_mutex_unlock(&s->lock);
+	return rc;
+}
+
+void store_run_info_free(struct store_run_info *info)
+{
+	free(info->spec);
+	free(info->resume);
+	info->spec = NULL;
+	info->resume = NULL;
+}
+
+#define RUN_COLUMNS                                                                       \
+	"id, name, status, reason, notebook, cell, spec, device, created, started, ended," \
+	" owner, last_seq, step, total_steps, epoch, epochs, best_metric, best_value"
+
+static json_t *col_text(sqlite3_stmt *st, int i)
+{
+	const unsigned char *t = sqlite3_column_text(st, i);
+	return t ? json_string((const char *)t) : json_null();
+}
+
+static json_t *col_int(sqlite3_stmt *st, int i)
+{
+	return sqlite3_column_type(st, i) == SQLITE_NULL ? json_null()
+							 : json_integer(sqlite3_column_int64(st, i));
+}
+
+static json_t *run_row_json(sqlite3_stmt *st)
+{
+	char id[32];
+	store_format_run_id(sqlite3_column_int64(st, 0), id, sizeof id);
+	json_t *best = json_null();
+	if (sqlite3_column_type(st, 17) != SQLITE_NULL)
+		best = json_pack("{s:o, s:o}", "metric", col_text(st, 17), "value",
+				 sqlite3_column_type(st, 18) == SQLITE_NULL
+					 ? json_null()
+					 : json_real(sqlite3_column_double(st, 18)));
+	return json_pack("{s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:I,"
+			 " s:{s:o, s:o, s:o, s:o}, s:o}",
+			 "id", id, "name", col_text(st, 1), "status", col_text(st, 2),
+			 "reason", col_text(st, 3), "notebook", col_text(st, 4),
+			 "cell", col_text(st, 5), "spec", col_text(st, 6), "device", col_text(st, 7),
+			 "created", col_int(st, 8), "started", col_int(st, 9),
+			 "ended", col_int(st, 10), "owner", col_text(st, 11),
+			 "last_seq", (json_int_t)sqlite3_column_int64(st, 12),
+			 "progress", "step", col_int(st, 13), "total_steps", col_int(st, 14),
+			 "epoch", col_int(st, 15), "epochs", col_int(st, 16), "best", best);
+}
+
+json_t *store_run_json(struct store *s, int64_t id)
+{
+	pthread_mutex_lock(&s->lock);
+	json_t *run = NULL;
+	sqlite3_stmt *st = store_prepare(s, "SELECT " RUN_COLUMNS " FROM runs WHERE id = ?");
+	if (st) {
+		sqlite3_bind_int64(st, 1, id);
+		if (sqlite3_step(st) == SQLITE_ROW)
+			run = run_row_json(st);
+		sqlite3_finalize(st);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return run;
+}
+
+json_t *store_runs_json(struct store *s, int limit)
+{
+	json_t *list = json_array();
+	pthread_mutex_lock(&s->lock);
+	sqlite3_stmt *st = store_prepare(s, "SELECT " RUN_COLUMNS " FROM runs ORDER BY id DESC LIMIT ?");
+	if (st) {
+		sqlite3_bind_int(st, 1, limit);
+		while (sqlite3_step(st) == SQLITE_ROW)
+			json_array_append_new(list, run_row_json(st));
+		sqlite3_finalize(st);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return list;
+}
+
+int store_runs_with_status(struct store *s, const char *status, int64_t *ids, int max)
+{
+	int n = 0;
+	pthread_mutex_lock(&s->lock);
+	sqlite3_stmt *st = store_prepare(s, "SELECT id FROM runs WHERE status = ? ORDER BY id LIMIT ?");
+	if (st) {
+		sqlite3_bind_text(st, 1, status, -1, SQLITE_STATIC);
+		sqlite3_bind_int(st, 2, max);
+		while (n < max && sqlite3_step(st) == SQLITE_ROW)
+			ids[n++] = sqlite3_column_int64(st, 0);
+		sqlite3_finalize(st);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return n;
+}
+
+int store_count_status(struct store *s, const char *status)
+{
+	int n = 0;
+	pthread_mutex_lock(&s->lock);
+	sqlite3_stmt *st = store_prepare(s, "SELECT count(*) FROM runs WHERE status = ?");
+	if (st) {
+		sqlite3_bind_text(st, 1, status, -1, SQLITE_STATIC);
+		if (sqlite3_step(st) == SQLITE_ROW)
+			n = sqlite3_column_int(st, 0);
+		sqlite3_finalize(st);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return n;
+}
+
+int store_run_set_pid(struct store *s, int64_t id, int pid)
+{
+	pthread_mutex_lock(&s->lock);
+	int rc = -1;
+	sqlite3_stmt *st = store_prepare(s, "UPDATE runs SET worker_pid = ? WHERE id = ?");
+	if (st) {
+		if (pid)
+			sqlite3_bind_int(st, 1, pid);
+		else
+			sqlite3_bind_null(st, 1);
+		sqlite3_bind_int64(st, 2, id);
+		rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
+		sqlite3_finalize(st);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return rc;
+}
+
+int store_run_set_resume(struct store *s, int64_t id, const char *checkpoint)
+{
+	pthread_mutex_lock(&s->lock);
+	int rc = -1;
+	sqlite3_stmt *st = store_prepare(s, "UPDATE runs SET resume = ? WHERE id = ?");
+	if (st) {
+		bind_text_or_null(st, 1, checkpoint);
+		sqlite3_bind_int64(st, 2, id);
+		rc = sqlite3_step(st) == SQLITE_DONE && sqlite3_changes(s->db) == 1 ? 0 : -1;
+		sqlite3_finalize(st);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return rc;
+}
+
+int store_run_delete(struct store *s, int64_t id)
+{
+	static const char *const tables[] = {"events", "metrics", "checkpoints"};
+	pthread_mutex_lock(&s->lock);
+	int rc = store_exec(s, "BEGIN IMMEDIATE");
+	for (size_t i = 0; rc == 0 && i < TB_ARRAY_LEN(tables) + 1; i++) {
+		char sql[96];
+		if (i < TB_ARRAY_LEN(tables))
+			snprintf(sql, sizeof sql, "DELETE FROM %s WHERE run = ?", tables[i]);
+		else
+			snprintf(sql, sizeof sql, "DELETE FROM runs WHERE id = ?");
+		sqlite3_stmt *st = store_prepare(s, sql);
+		if (!st) {
+			rc = -1;
+			break;
+		}
+		sqlite3_bind_int64(st, 1, id);
+		if (sqlite3_step(st) != SQLITE_DONE)
+			rc = -1;
+		sqlite3_finalize(st);
+	}
+	if (rc == 0)
+		rc = store_exec(s, "COMMIT");
+	else
+		store_exec(s, "ROLLBACK");
+	pthread_mutex_unlock(&s->lock);
+	return rc;
+}
+
+/* ---- notebooks ------------------------------------------------------------ */
+
+static int exec_bound(struct store *s, const char *sql, const char *a, const char *b, int64_t n)
+{
+	pthread_mutex_lock(&s->lock);
+	int rc = -1;
+	sqlite3_stmt *st = store_prepare(s, sql);
+	if (st) {
+		sqlite3_bind_text(st, 1, a, -1, SQLITE_STATIC);
+		if (b)
+			sqlite3_bind_text(st, 2, b, -1, SQLITE_STATIC);
+		if (n)
+			sqlite3_bind_int64(st, 3, n);
+		rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
+		sqlite3_finalize(st);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return rc;
+}
+
+int store_notebook_touch(struct store *s, const char *path, const char *owner)
+{
+	return exec_bound(s,
+			  "INSERT INTO notebooks(path, owner, created, modified) VALUES(?1, ?2, ?3, ?3)"
+			  " ON CONFLICT(path) DO UPDATE SET modified = excluded.modified",
+			  path, owner, srv_unix_now());
+}
+
+int store_notebook_rename(struct store *s, const char *from, const char *to)
+{
+	/* The target may hold a stale record of a file deleted behind our back. */
+	exec_bound(s, "DELETE FROM notebooks WHERE path = ?1", to, NULL, 0);
+	return exec_bound(s, "UPDATE notebooks SET path = ?2 WHERE path = ?1", from, to, 0);
+}
+
+int store_notebook_delete(struct store *s, const char *path)
+{
+	return exec_bound(s, "DELETE FROM notebooks WHERE path = ?1", path, NULL, 0);
+}
+
+bool store_notebook_owner(struct store *s, const char *path, char *owner, size_t len)
+{
+	bool found = false;
+	pthread_mutex_lock(&s->lock);
+	sqlite3_stmt *st = store_prepare(s, "SELECT owner FROM notebooks WHERE path = ?");
+	if (st) {
+		sqlite3_bind_text(st, 1, path, -1, SQLITE_STATIC);
+		if (sqlite3_step(st) == SQLITE_ROW) {
+			srv_strlcpy(owner, (const char *)sqlite3_column_text(st, 0), len);
+			found = true;
+		}
+		sqlite3_finalize(st);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return found;
+}

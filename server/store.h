@@ -1,0 +1,117 @@
+/*
+ * store.h — the server's records in SQLite (WAL) under
+ * <workspace>/.trainbook/trainbook.db: runs, their events with per-run
+ * sequence numbers, metric rows parsed for export, checkpoints, and the
+ * owner of each notebook. A schema_version table drives migrations.
+ *
+ * What it is: the single source of truth a reconnecting client catches up
+ * from; an event is committed here before anyone sees it. What it is not:
+ * the scheduler (runq.c decides what status a run gets) or the HTTP layer.
+ *
+ * Threads: every function takes the store's lock, so any thread may call
+ * any function; calls are short (one statement or one transaction).
+ */
+#ifndef TB_SERVER_STORE_H
+#define TB_SERVER_STORE_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util.h"
+
+struct store;
+
+#define STORE_SCHEMA_VERSION 1
+
+/* Open (creating and migrating) the database file. */
+int store_open(const char *path, struct store **out, char *err, size_t errlen);
+void store_free(struct store *s);
+
+/* ---- runs ---------------------------------------------------------------- */
+
+struct store_run_new {
+	const char *name;     /* shown in lists; required */
+	const char *spec;     /* YAML source; required */
+	const char *notebook; /* workspace-relative path or NULL */
+	const char *cell;     /* cell id or NULL */
+	const char *owner;    /* OS user name */
+};
+
+/* Insert a run with status "queued" and last_seq 0. */
+int store_run_create(struct store *s, const struct store_run_new *r, int64_t *id);
+
+/* What the scheduler needs about a run; `spec` is malloc'd (store_run_info_free). */
+struct store_run_info {
+	int64_t id;
+	char status[16];
+	char *spec;
+	int64_t last_seq;
+	int worker_pid;       /* 0 when none recorded */
+	char *resume;         /* checkpoint the next start resumes from, or NULL */
+};
+int store_run_info(struct store *s, int64_t id, struct store_run_info *out); /* -1: no such run */
+void store_run_info_free(struct store_run_info *info);
+
+/* The run object of docs/api.md; NULL when there is no such run. */
+json_t *store_run_json(struct store *s, int64_t id);
+/* Up to `limit` runs, newest first. */
+json_t *store_runs_json(struct store *s, int limit);
+
+/* Runs in status `status`, oldest first; returns how many (≤ max). */
+int store_runs_with_status(struct store *s, const char *status, int64_t *ids, int max);
+int store_count_status(struct store *s, const char *status);
+
+int store_run_set_pid(struct store *s, int64_t id, int pid);
+/* Checkpoint path the next start passes to --resume; NULL clears it. */
+int store_run_set_resume(struct store *s, int64_t id, const char *checkpoint);
+/* Remove the run and everything recorded about it. */
+int store_run_delete(struct store *s, int64_t id);
+
+/* ---- events ---------------------------------------------------------------- */
+
+/*
+ * Append one event (a JSON object; `text` is its exact serialisation,
+ * stored as is) to run `id` and give it the next sequence number. In the
+ * same transaction: status events update the run's status, reason, device,
+ * times and totals; metric events add a metric row and progress; checkpoint
+ * events with a "path" add a checkpoint row; summary events set "best".
+ */
+int store_append_event(struct store *s, int64_t id, const char *text, size_t len,
+		       json_t *event, int64_t *seq_out);
+
+/* Convenience for events the server writes itself: serialises and appends. */
+int store_append_json(struct store *s, int64_t id, json_t *event, int64_t *seq_out);
+
+/* Calls cb for each event of `id` with seq > since, in order, at most limit. */
+typedef int (*store_event_fn)(void *ctx, int64_t seq, const char *json, size_t len);
+int store_events_foreach(struct store *s, int64_t id, int64_t since, int limit,
+			 store_event_fn cb, void *ctx);
+
+/* ---- exports ----------------------------------------------------------------- */
+
+/* CSV `step,epoch,split,time,<metric>,…` with the union of metric names. */
+int store_metrics_csv(struct store *s, int64_t id, struct srv_buf *out);
+/* {"run":"rN","metrics":[…]} */
+json_t *store_metrics_json(struct store *s, int64_t id);
+
+/* Checkpoint rows, oldest first, each with its absolute "path". */
+json_t *store_checkpoints_json(struct store *s, int64_t id);
+int store_checkpoint_path(struct store *s, int64_t id, const char *file, char *path, size_t len);
+/* Path of the checkpoint with the highest step; -1 when there is none. */
+int store_last_checkpoint(struct store *s, int64_t id, char *path, size_t len);
+
+/* ---- notebooks -------------------------------------------------------------- */
+
+int store_notebook_touch(struct store *s, const char *path, const char *owner);
+int store_notebook_rename(struct store *s, const char *from, const char *to);
+int store_notebook_delete(struct store *s, const char *path);
+/* Owner of a notebook record, or false when it has none yet. */
+bool store_notebook_owner(struct store *s, const char *path, char *owner, size_t len);
+
+/* "r12" <-> 12; parse returns -1 on anything else. */
+int64_t store_parse_run_id(const char *s);
+void store_format_run_id(int64_t id, char *buf, size_t len);
+
+#endif

@@ -1,0 +1,421 @@
+/*
+ * store_events.c — appending worker events with their sequence numbers and
+ * the derived rows (status, progress, metrics, checkpoints, best), and
+ * reading them back for the feed and the exports (see store.h).
+ *
+ * Threads: any; every public function holds s->lock for its whole body, so
+ * sequence numbers are gapless per run whoever appends.
+ */
+#include "store_internal.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "tb.h"
+
+static void bind_json_int(sqlite3_stmt *st, int i, json_t *v)
+{
+	if (json_is_integer(v))
+		sqlite3_bind_int64(st, i, json_integer_value(v));
+	else if (json_is_real(v))
+		sqlite3_bind_int64(st, i, (int64_t)json_real_value(v));
+	else
+		sqlite3_bind_null(st, i);
+}
+
+static void bind_json_text(sqlite3_stmt *st, int i, json_t *v)
+{
+	if (json_is_string(v))
+		sqlite3_bind_text(st, i, json_string_value(v), -1, SQLITE_TRANSIENT);
+	else
+		sqlite3_bind_null(st, i);
+}
+
+static int step_done(struct store *s, sqlite3_stmt *st)
+{
+	int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
+	if (rc < 0)
+		srv_log("store: %s", sqlite3_errmsg(s->db));
+	return rc;
+}
+
+static int apply_status(struct store *s, int64_t id, json_t *ev)
+{
+	const char *status = json_string_value(json_object_get(ev, "status"));
+	if (!status)
+		return 0;
+	static const char *const known[] = {"queued", "running", "completed", "failed",
+					    "stopped", "interrupted"};
+	bool ok = false;
+	for (size_t i = 0; i < TB_ARRAY_LEN(known); i++)
+		ok |= !strcmp(status, known[i]);
+	if (!ok)
+		return 0; /* a status we do not know stays in the event log only */
+	const char *sql;
+	if (!strcmp(status, "queued"))
+		sql = "UPDATE runs SET status = ?2, reason = ?3, ended = NULL WHERE id = ?1";
+	else if (!strcmp(status, "running"))
+		sql = "UPDATE runs SET status = ?2, reason = ?3, started = coalesce(started, ?4),"
+		      " device = coalesce(?5, device), total_steps = coalesce(?6, total_steps),"
+		      " epochs = coalesce(?7, epochs), ended = NULL WHERE id = ?1";
+	else
+		sql = "UPDATE runs SET status = ?2, reason = ?3, ended = ?4 WHERE id = ?1";
+	sqlite3_stmt *st = store_prepare(s, sql);
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_text(st, 2, status, -1, SQLITE_TRANSIENT);
+	bind_json_text(st, 3, json_object_get(ev, "reason"));
+	sqlite3_bind_int64(st, 4, srv_unix_now());
+	if (!strcmp(status, "running")) {
+		bind_json_text(st, 5, json_object_get(ev, "device"));
+		bind_json_int(st, 6, json_object_get(ev, "total_steps"));
+		bind_json_int(st, 7, json_object_get(ev, "epochs"));
+	}
+	int rc = step_done(s, st);
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static int apply_metric(struct store *s, int64_t id, int64_t seq, json_t *ev)
+{
+	json_t *values = json_object_get(ev, "values");
+	if (!json_is_object(values))
+		return 0;
+	char *vals = json_dumps(values, JSON_COMPACT | JSON_REAL_PRECISION(10));
+	sqlite3_stmt *st = s->insert_metric;
+	sqlite3_reset(st);
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_int64(st, 2, seq);
+	bind_json_int(st, 3, json_object_get(ev, "step"));
+	bind_json_int(st, 4, json_object_get(ev, "epoch"));
+	json_t *split = json_object_get(ev, "split");
+	sqlite3_bind_text(st, 5, json_is_string(split) ? json_string_value(split) : "train", -1,
+			  SQLITE_TRANSIENT);
+	json_t *t = json_object_get(ev, "time");
+	if (json_is_number(t))
+		sqlite3_bind_double(st, 6, json_number_value(t));
+	else
+		sqlite3_bind_null(st, 6);
+	sqlite3_bind_text(st, 7, vals, -1, SQLITE_TRANSIENT);
+	int rc = step_done(s, st);
+	free(vals);
+	if (rc < 0)
+		return rc;
+	/* Only training metrics move the progress bar; test metrics repeat the step. */
+	st = s->update_progress;
+	sqlite3_reset(st);
+	bind_json_int(st, 1, json_object_get(ev, "step"));
+	bind_json_int(st, 2, json_object_get(ev, "epoch"));
+	sqlite3_bind_int64(st, 3, id);
+	return step_done(s, st);
+}
+
+static int apply_checkpoint(struct store *s, int64_t id, json_t *ev)
+{
+	const char *file = json_string_value(json_object_get(ev, "file"));
+	const char *path = json_string_value(json_object_get(ev, "path"));
+	if (!file || !path)
+		return 0; /* runq strips "path" when it points outside the run dir */
+	sqlite3_stmt *st = store_prepare(s, "INSERT OR REPLACE INTO checkpoints(run, file, path, step,"
+					    " epoch, bytes, best, time) VALUES(?,?,?,?,?,?,?,?)");
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_text(st, 2, file, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 3, path, -1, SQLITE_TRANSIENT);
+	bind_json_int(st, 4, json_object_get(ev, "step"));
+	bind_json_int(st, 5, json_object_get(ev, "epoch"));
+	bind_json_int(st, 6, json_object_get(ev, "bytes"));
+	sqlite3_bind_int(st, 7, json_is_true(json_object_get(ev, "best")));
+	sqlite3_bind_int64(st, 8, srv_unix_now());
+	int rc = step_done(s, st);
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static int apply_summary(struct store *s, int64_t id, json_t *ev)
+{
+	json_t *best = json_object_get(ev, "best");
+	const char *metric = json_string_value(json_object_get(best, "metric"));
+	json_t *value = json_object_get(best, "value");
+	if (!metric || !json_is_number(value))
+		return 0;
+	sqlite3_stmt *st = store_prepare(s, "UPDATE runs SET best_metric = ?, best_value = ? WHERE id = ?");
+	if (!st)
+		return -1;
+	sqlite3_bind_text(st, 1, metric, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_double(st, 2, json_number_value(value));
+	sqlite3_bind_int64(st, 3, id);
+	int rc = step_done(s, st);
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int store_append_event(struct store *s, int64_t id, const char *text, size_t len, json_t *event,
+		       int64_t *seq_out)
+{
+	const char *type = json_string_value(json_object_get(event, "type"));
+	if (!type)
+		type = "";
+	pthread_mutex_lock(&s->lock);
+	int rc = store_exec(s, "BEGIN IMMEDIATE");
+	if (rc < 0)
+		goto out;
+	sqlite3_stmt *st = s->bump_seq;
+	sqlite3_reset(st);
+	sqlite3_bind_int64(st, 1, id);
+	if (sqlite3_step(st) != SQLITE_ROW) {
+		rc = -1; /* the run was deleted */
+		goto rollback;
+	}
+	int64_t seq = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	st = s->append_event;
+	sqlite3_reset(st);
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_int64(st, 2, seq);
+	sqlite3_bind_text(st, 3, type, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 4, text, (int)len, SQLITE_TRANSIENT);
+	if ((rc = step_done(s, st)) < 0)
+		goto rollback;
+	if (!strcmp(type, "status"))
+		rc = apply_status(s, id, event);
+	else if (!strcmp(type, "metric"))
+		rc = apply_metric(s, id, seq, event);
+	else if (!strcmp(type, "checkpoint"))
+		rc = apply_checkpoint(s, id, event);
+	else if (!strcmp(type, "summary"))
+		rc = apply_summary(s, id, event);
+	if (rc < 0)
+		goto rollback;
+	rc = store_exec(s, "COMMIT");
+	if (rc == 0 && seq_out)
+		*seq_out = seq;
+	if (rc == 0)
+		goto out;
+rollback:
+	store_exec(s, "ROLLBACK");
+out:
+	pthread_mutex_unlock(&s->lock);
+	return rc;
+}
+
+int store_append_json(struct store *s, int64_t id, json_t *event, int64_t *seq_out)
+{
+	char *text = json_dumps(event, JSON_COMPACT | JSON_REAL_PRECISION(10));
+	if (!text)
+		return -1;
+	int rc = store_append_event(s, id, text, strlen(text), event, seq_out);
+	free(text);
+	return rc;
+}
+
+int store_events_foreach(struct store *s, int64_t id, int64_t since, int limit,
+			 store_event_fn cb, void *ctx)
+{
+	pthread_mutex_lock(&s->lock);
+	int rc = -1;
+	sqlite3_stmt *st = store_prepare(s, "SELECT seq, json FROM events WHERE run = ? AND seq > ?"
+					    " ORDER BY seq LIMIT ?");
+	if (st) {
+		sqlite3_bind_int64(st, 1, id);
+		sqlite3_bind_int64(st, 2, since);
+		sqlite3_bind_int(st, 3, limit);
+		rc = 0;
+		while (sqlite3_step(st) == SQLITE_ROW) {
+			const char *json = (const char *)sqlite3_column_text(st, 1);
+			size_t len = (size_t)sqlite3_column_bytes(st, 1);
+			if (cb(ctx, sqlite3_column_int64(st, 0), json, len) != 0)
+				break;
+			rc++;
+		}
+		sqlite3_finalize(st);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return rc;
+}
+
+/* ---- exports ------------------------------------------------------------ */
+
+#define METRIC_ROWS_MAX 1000000 /* one million rows is ~50 h of a run at 5 events/s */
+
+/* Append a CSV field, quoted when it holds a comma, quote or newline. */
+static void csv_field(struct srv_buf *out, const char *v)
+{
+	if (!strpbrk(v, ",\"\n\r")) {
+		srv_buf_puts(out, v);
+		return;
+	}
+	srv_buf_puts(out, "\"");
+	for (const char *p = v; *p; p++) {
+		if (*p == '"')
+			srv_buf_puts(out, "\"\"");
+		else
+			srv_buf_append(out, p, 1);
+	}
+	srv_buf_puts(out, "\"");
+}
+
+int store_metrics_csv(struct store *s, int64_t id, struct srv_buf *out)
+{
+	json_t *doc = store_metrics_json(s, id);
+	if (!doc)
+		return -1;
+	json_t *rows = json_object_get(doc, "metrics");
+	/* Columns: the union of metric names, in order of first appearance. */
+	json_t *names = json_array(), *seen = json_object();
+	size_t i;
+	json_t *row;
+	json_array_foreach(rows, i, row) {
+		const char *key;
+		json_t *v;
+		json_object_foreach(json_object_get(row, "values"), key, v) {
+			if (!json_object_get(seen, key)) {
+				json_object_set_new(seen, key, json_true());
+				json_array_append_new(names, json_string(key));
+			}
+		}
+	}
+	srv_buf_puts(out, "step,epoch,split,time");
+	json_t *name;
+	size_t k;
+	json_array_foreach(names, k, name) {
+		srv_buf_puts(out, ",");
+		csv_field(out, json_string_value(name));
+	}
+	srv_buf_puts(out, "\n");
+	json_array_foreach(rows, i, row) {
+		json_t *step = json_object_get(row, "step"), *epoch = json_object_get(row, "epoch");
+		json_t *time = json_object_get(row, "time");
+		if (json_is_integer(step))
+			srv_buf_printf(out, "%" JSON_INTEGER_FORMAT, json_integer_value(step));
+		srv_buf_puts(out, ",");
+		if (json_is_integer(epoch))
+			srv_buf_printf(out, "%" JSON_INTEGER_FORMAT, json_integer_value(epoch));
+		srv_buf_puts(out, ",");
+		csv_field(out, json_string_value(json_object_get(row, "split")));
+		srv_buf_puts(out, ",");
+		if (json_is_number(time))
+			srv_buf_printf(out, "%.3f", json_number_value(time));
+		json_t *values = json_object_get(row, "values");
+		json_array_foreach(names, k, name) {
+			json_t *v = json_object_get(values, json_string_value(name));
+			srv_buf_puts(out, ",");
+			if (json_is_number(v) && isfinite(json_number_value(v)))
+				srv_buf_printf(out, "%.9g", json_number_value(v));
+			else if (json_is_integer(v))
+				srv_buf_printf(out, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+		}
+		srv_buf_puts(out, "\n");
+	}
+	json_decref(names);
+	json_decref(seen);
+	json_decref(doc);
+	return 0;
+}
+
+json_t *store_metrics_json(struct store *s, int64_t id)
+{
+	char rid[32];
+	store_format_run_id(id, rid, sizeof rid);
+	json_t *rows = json_array();
+	pthread_mutex_lock(&s->lock);
+	sqlite3_stmt *st = store_prepare(s, "SELECT step, epoch, split, time, vals FROM metrics"
+					    " WHERE run = ? ORDER BY seq LIMIT ?");
+	if (st) {
+		sqlite3_bind_int64(st, 1, id);
+		sqlite3_bind_int(st, 2, METRIC_ROWS_MAX);
+		while (sqlite3_step(st) == SQLITE_ROW) {
+			json_t *values = json_loads((const char *)sqlite3_column_text(st, 4), 0, NULL);
+			json_t *row = json_object();
+			json_object_set_new(row, "step", sqlite3_column_type(st, 0) == SQLITE_NULL
+								 ? json_null()
+								 : json_integer(sqlite3_column_int64(st, 0)));
+			json_object_set_new(row, "epoch", sqlite3_column_type(st, 1) == SQLITE_NULL
+								  ? json_null()
+								  : json_integer(sqlite3_column_int64(st, 1)));
+			json_object_set_new(row, "split",
+					    json_string((const char *)sqlite3_column_text(st, 2)));
+			json_object_set_new(row, "time", sqlite3_column_type(st, 3) == SQLITE_NULL
+								 ? json_null()
+								 : json_real(sqlite3_column_double(st, 3)));
+			json_object_set_new(row, "values", values ? values : json_object());
+			json_array_append_new(rows, row);
+		}
+		sqlite3_finalize(st);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return json_pack("{s:s, s:o}", "run", rid, "metrics", rows);
+}
+
+json_t *store_checkpoints_json(struct store *s, int64_t id)
+{
+	json_t *list = json_array();
+	pthread_mutex_lock(&s->lock);
+	sqlite3_stmt *st = store_prepare(s, "SELECT file, path, step, epoch, bytes, best, time"
+					    " FROM checkpoints WHERE run = ? ORDER BY time, step");
+	if (st) {
+		sqlite3_bind_int64(st, 1, id);
+		while (sqlite3_step(st) == SQLITE_ROW) {
+			json_t *c = json_pack("{s:s, s:s, s:I, s:I, s:I, s:b, s:I}",
+					      "file", (const char *)sqlite3_column_text(st, 0),
+					      "path", (const char *)sqlite3_column_text(st, 1),
+					      "step", (json_int_t)sqlite3_column_int64(st, 2),
+					      "epoch", (json_int_t)sqlite3_column_int64(st, 3),
+					      "bytes", (json_int_t)sqlite3_column_int64(st, 4),
+					      "best", sqlite3_column_int(st, 5),
+					      "time", (json_int_t)sqlite3_column_int64(st, 6));
+			if (c)
+				json_array_append_new(list, c);
+		}
+		sqlite3_finalize(st);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return list;
+}
+
+int store_checkpoint_path(struct store *s, int64_t id, const char *file, char *path, size_t len)
+{
+	int rc = -1;
+	pthread_mutex_lock(&s->lock);
+	sqlite3_stmt *st = store_prepare(s, "SELECT path FROM checkpoints WHERE run = ? AND file = ?");
+	if (st) {
+		sqlite3_bind_int64(st, 1, id);
+		sqlite3_bind_text(st, 2, file, -1, SQLITE_STATIC);
+		if (sqlite3_step(st) == SQLITE_ROW &&
+		    srv_strlcpy(path, (const char *)sqlite3_column_text(st, 0), len))
+			rc = 0;
+		sqlite3_finalize(st);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return rc;
+}
+
+int store_last_checkpoint(struct store *s, int64_t id, char *path, size_t len)
+{
+	int rc = -1;
+	pthread_mutex_lock(&s->lock);
+	/* Highest step first, a step file before best.safetensors of the same
+	 * step; the worker prunes old files (keep: N), so skip missing ones. */
+	sqlite3_stmt *st = store_prepare(s, "SELECT path FROM checkpoints WHERE run = ?"
+					    " ORDER BY step DESC, file LIKE 'best%', time DESC");
+	if (st) {
+		sqlite3_bind_int64(st, 1, id);
+		while (sqlite3_step(st) == SQLITE_ROW) {
+			const char *p = (const char *)sqlite3_column_text(st, 0);
+			struct stat sb;
+			if (stat(p, &sb) == 0 && S_ISREG(sb.st_mode) && srv_strlcpy(path, p, len)) {
+				rc = 0;
+				break;
+			}
+		}
+		sqlite3_finalize(st);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return rc;
+}

@@ -1,0 +1,28 @@
+/*
+ * store_internal.h — the struct behind struct store, shared by store.c
+ * (open, migrations, runs, notebooks) and store_events.c (events, metrics,
+ * checkpoints). Not for other modules.
+ */
+#ifndef TB_SERVER_STORE_INTERNAL_H
+#define TB_SERVER_STORE_INTERNAL_H
+
+#include <pthread.h>
+#include <sqlite3.h>
+
+#include "store.h"
+
+struct store {
+	sqlite3 *db;
+	pthread_mutex_t lock; /* guards db and every statement below */
+	sqlite3_stmt *append_event; /* prepared once: the hot path of every run */
+	sqlite3_stmt *bump_seq;
+	sqlite3_stmt *insert_metric;
+	sqlite3_stmt *update_progress;
+};
+
+/* Run `sql` (no results). Caller holds the lock. */
+int store_exec(struct store *s, const char *sql);
+/* Prepare or log; caller holds the lock and finalizes. */
+sqlite3_stmt *store_prepare(struct store *s, const char *sql);
+
+#endif

@@ -1,0 +1,42 @@
+/*
+ * sysmon.h — system stats for GET /api/system and the feed: GPUs through
+ * gpumon (NVML), CPU utilisation and memory from /proc, sampled once a
+ * second by a thread of its own.
+ *
+ * What it is: the sampler and the JSON of docs/api.md. A value that cannot
+ * be read is null, never invented; without a GPU "gpus" is empty and
+ * "gpu_note" says why in plain words. What it is not: the scheduler (it
+ * only tells it how many GPUs there are).
+ *
+ * Threads: sysmon_new/start/free on the main thread; the sampler thread
+ * calls on_sample and run_of_pid; sysmon_json from any thread.
+ */
+#ifndef TB_SERVER_SYSMON_H
+#define TB_SERVER_SYSMON_H
+
+#include <stdint.h>
+
+struct sysmon;
+
+struct sysmon_hooks {
+	/* Called after every sample with the JSON text (owned by sysmon, valid during the call). */
+	void (*on_sample)(void *ctx, const char *json);
+	/* Which run a GPU process belongs to; 0 for none. */
+	int64_t (*run_of_pid)(void *ctx, int pid);
+	void *ctx;
+};
+
+/* Loads NVML (if any) and takes a first sample so /api/system answers at once. */
+struct sysmon *sysmon_new(const struct sysmon_hooks *hooks);
+int sysmon_start(struct sysmon *m);
+void sysmon_free(struct sysmon *m); /* stops the thread */
+
+int sysmon_gpu_count(const struct sysmon *m);
+/* The latest sample as JSON text, malloc'd. */
+char *sysmon_json(struct sysmon *m);
+
+/* Parse /proc-format text (exposed for unit tests). */
+int sysmon_parse_meminfo(const char *text, uint64_t *total, uint64_t *available);
+int sysmon_parse_stat(const char *text, uint64_t *busy, uint64_t *total);
+
+#endif
