@@ -169,9 +169,11 @@ static int descend(struct spec_ctx *c, int k, int map, const char *key, bool top
 	if (v->type == YAML_MAPPING_NODE)
 		return vid;
 	const char *shorthand = top ? spec_section_shorthand(key) : NULL;
-	if (spec_is_null(v) || (v->type == YAML_SCALAR_NODE && shorthand)) {
+	bool empty = spec_is_null(v);
+	if (empty || (v->type == YAML_SCALAR_NODE && shorthand)) {
+		/* Adding nodes moves them all: `v` is not used past this point. */
 		int m = must(yaml_document_add_mapping(c->doc, NULL, YAML_ANY_MAPPING_STYLE));
-		if (!spec_is_null(v))
+		if (!empty)
 			add_key(c, m, shorthand, vid); /* `loss: mse` becomes {name: mse, ...} */
 		pair_set_value(c, map, i, m);
 		return m;
