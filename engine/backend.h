@@ -200,12 +200,18 @@ struct backend *backend_cpu_new(int threads);
 /*
  * Open a backend by device name: "cpu", "cuda", "cuda:N", "auto".
  * "auto" falls back to the CPU when no usable GPU exists, and says why in
- * `note`. A CUDA device that cannot be used is an error naming the cause
+ * `note`. `precision` is fp32|tf32|bf16|fp16; the CPU computes in fp32
+ * and says so in `note` when asked for another. A CUDA device that cannot be used is an error naming the cause
  * (no driver, no device, libtrainbook-cuda.so missing). Returns NULL with
  * err filled on failure.
  */
-struct backend *backend_open(const char *device, int cpu_threads, char *note, size_t notelen,
-			     char *err, size_t errlen);
+struct backend *backend_open(const char *device, const char *precision, int cpu_threads, char *note,
+			     size_t notelen, char *err, size_t errlen);
+
+/* Human-readable name of the device a backend runs on ("cpu (2 threads)", "NVIDIA H100 80GB HBM3"). */
+void backend_device_name(struct backend *be, char *buf, size_t len);
+/* Peak device memory in bytes, 0 when unknown (CPU). */
+size_t backend_peak_memory(struct backend *be);
 
 void backend_destroy(struct backend *be);
 

@@ -1,0 +1,150 @@
+/*
+ * backend.c — choosing and opening a backend by device name.
+ *
+ * The CUDA backend is a separate shared object (libtrainbook-cuda.so)
+ * loaded with dlopen only when a run asks for a GPU, so the CPU path and
+ * the server never need CUDA libraries installed. It is looked for beside
+ * the running binary, or at $TRAINBOOK_CUDA_LIB.
+ *
+ * Threads: called once per run (or per replica) before training starts.
+ */
+#include "backend.h"
+
+#include <dlfcn.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "tb.h"
+
+typedef struct backend *(*cuda_new_fn)(int device, const char *precision, char *err, size_t errlen);
+typedef int (*cuda_count_fn)(char *err, size_t errlen);
+typedef int (*cuda_name_fn)(int device, char *name, size_t len);
+typedef size_t (*cuda_peak_fn)(struct backend *be);
+
+/* The loaded module; dlopen'ed once per process and never closed (backends point into it). */
+static struct {
+	void *handle;
+	cuda_new_fn backend_new;
+	cuda_count_fn device_count;
+	cuda_name_fn device_name;
+	cuda_peak_fn peak_memory;
+} cuda_module;
+
+static int load_cuda_module(char *err, size_t errlen)
+{
+	if (cuda_module.handle)
+		return 0;
+	char path[PATH_MAX];
+	const char *env = getenv("TRAINBOOK_CUDA_LIB");
+	if (env && *env) {
+		snprintf(path, sizeof(path), "%s", env);
+	} else {
+		char exe[PATH_MAX];
+		ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+		if (n < 0)
+			n = 0;
+		exe[n] = 0;
+		char *slash = strrchr(exe, '/');
+		if (slash)
+			*slash = 0;
+		snprintf(path, sizeof(path), "%s/libtrainbook-cuda.so", n ? exe : ".");
+	}
+	if (access(path, R_OK) != 0) {
+		tb_fmt(err, errlen, "%s not found (trainbook was built without CUDA: install the CUDA toolkit and run make)",
+		       path);
+		return -1;
+	}
+	void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+	if (!h) {
+		tb_fmt(err, errlen, "cannot load %s: %s", path, dlerror());
+		return -1;
+	}
+	cuda_module.backend_new = (cuda_new_fn)dlsym(h, "tb_cuda_backend_new");
+	cuda_module.device_count = (cuda_count_fn)dlsym(h, "tb_cuda_device_count");
+	cuda_module.device_name = (cuda_name_fn)dlsym(h, "tb_cuda_device_name");
+	cuda_module.peak_memory = (cuda_peak_fn)dlsym(h, "tb_cuda_peak_memory");
+	if (!cuda_module.backend_new || !cuda_module.device_count) {
+		tb_fmt(err, errlen, "%s does not export tb_cuda_backend_new/tb_cuda_device_count", path);
+		dlclose(h);
+		return -1;
+	}
+	cuda_module.handle = h;
+	return 0;
+}
+
+static struct backend *open_cpu(const char *precision, int threads, char *note, size_t notelen)
+{
+	if (precision && *precision && strcmp(precision, "fp32") != 0)
+		tb_fmt(note, notelen, "the CPU computes in fp32 (precision %s applies to GPUs only)", precision);
+	return backend_cpu_new(threads);
+}
+
+struct backend *backend_open(const char *device, const char *precision, int cpu_threads, char *note,
+			     size_t notelen, char *err, size_t errlen)
+{
+	if (note && notelen)
+		note[0] = 0;
+	if (!device || !*device || strcmp(device, "cpu") == 0)
+		return open_cpu(precision, cpu_threads, note, notelen);
+	bool is_auto = strcmp(device, "auto") == 0;
+	int index = 0;
+	if (!is_auto) {
+		if (strncmp(device, "cuda", 4) != 0 || (device[4] && (device[4] != ':' || sscanf(device + 5, "%d", &index) != 1))) {
+			tb_fmt(err, errlen, "unknown device '%s' (expected auto, cpu, cuda or cuda:N)", device);
+			return NULL;
+		}
+	}
+	char why[512];
+	if (load_cuda_module(why, sizeof(why)) < 0)
+		goto no_gpu;
+	int count = cuda_module.device_count(why, sizeof(why));
+	if (count <= 0) {
+		if (count == 0)
+			tb_fmt(why, sizeof(why), "no CUDA device found");
+		goto no_gpu;
+	}
+	if (index < 0 || index >= count) {
+		tb_fmt(err, errlen, "device cuda:%d does not exist (this machine has %d GPU%s)", index, count,
+		       count == 1 ? "" : "s");
+		return NULL;
+	}
+	struct backend *be = cuda_module.backend_new(index, precision ? precision : "fp32", why, sizeof(why));
+	if (be)
+		return be;
+no_gpu:
+	if (is_auto) {
+		tb_fmt(note, notelen, "running on the CPU: %s", why);
+		return open_cpu(precision, cpu_threads, NULL, 0);
+	}
+	tb_fmt(err, errlen, "device %s is not usable: %s", device, why);
+	return NULL;
+}
+
+void backend_destroy(struct backend *be)
+{
+	if (be)
+		be->destroy(be);
+}
+
+void backend_device_name(struct backend *be, char *buf, size_t len)
+{
+	if (strcmp(be->name, "cpu") == 0) {
+		long cores = sysconf(_SC_NPROCESSORS_ONLN);
+		tb_fmt(buf, len, "cpu (%ld cores)", cores);
+		return;
+	}
+	int device = 0;
+	if (cuda_module.device_name && cuda_module.device_name(device, buf, len) == 0)
+		return;
+	tb_fmt(buf, len, "%s", be->name);
+}
+
+size_t backend_peak_memory(struct backend *be)
+{
+	if (strcmp(be->name, "cpu") == 0 || !cuda_module.peak_memory)
+		return 0;
+	return cuda_module.peak_memory(be);
+}

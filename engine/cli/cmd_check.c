@@ -1,0 +1,48 @@
+/*
+ * cmd_check.c — `trainbook check SPEC [--set key=value]...`: print the
+ * layer table or the errors (file:line:column), exit 2 on error.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "cli.h"
+
+#define MAX_OVERRIDES 64
+
+int cli_check(int argc, char **argv)
+{
+	static const struct option options[] = {
+		{"set", required_argument, NULL, 's'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	const char *overrides[MAX_OVERRIDES];
+	int noverrides = 0, c;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "s:h", options, NULL)) != -1) {
+		switch (c) {
+		case 's':
+			if (noverrides == MAX_OVERRIDES) {
+				fprintf(stderr, "trainbook check: at most %d --set options\n", MAX_OVERRIDES);
+				return 2;
+			}
+			overrides[noverrides++] = optarg;
+			break;
+		case 'h':
+			printf("usage: trainbook check SPEC [--set key.path=value]...\n"
+			       "Validate a run spec and print the model's layers, output shapes and parameter counts.\n"
+			       "Exits 2 and prints file:line:column errors when the spec is not valid.\n");
+			return 0;
+		default:
+			return 2;
+		}
+	}
+	if (optind != argc - 1) {
+		fprintf(stderr, "usage: trainbook check SPEC [--set key.path=value]...\n");
+		return 2;
+	}
+	return check_spec_print(argv[optind], overrides, noverrides, stdout);
+}

@@ -1,0 +1,165 @@
+/*
+ * cmd_train.c — `trainbook train` and `trainbook worker`.
+ *
+ * train:  a person at a terminal: progress bar, readable lines, summary.
+ * worker: the server's child process: JSON-lines events on stdout
+ *         (docs/api.md), nothing else on stdout.
+ * Both: SIGINT/SIGTERM finish the current step, write a checkpoint and end
+ * the run as "stopped"; a second signal ends the process at once.
+ *
+ * Threads: main thread; signal handlers only set a flag.
+ */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "checkpoint.h"
+#include "cli.h"
+#include "spec.h"
+#include "tb.h"
+#include "train.h"
+
+#define MAX_OVERRIDES 64
+
+/* The one piece of process-global state: set from signal handlers, read by the loop. */
+static volatile sig_atomic_t stop_requested;
+
+static void on_stop_signal(int sig)
+{
+	stop_requested = 1;
+	/* A second Ctrl-C should not wait for the checkpoint. */
+	signal(sig, SIG_DFL);
+}
+
+static void install_signals(void)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_stop_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	/* The server may go away; a failed write must not kill a run that can still checkpoint. */
+	signal(SIGPIPE, SIG_IGN);
+}
+
+static void usage(FILE *out, const char *cmd)
+{
+	fprintf(out,
+		"usage: trainbook %s SPEC [options]\n"
+		"       trainbook %s --resume CHECKPOINT [options]\n"
+		"\n"
+		"  --set key.path=value   override a spec value (repeatable), e.g. --set train.epochs=1\n"
+		"  --out DIR              where checkpoints go (default runs/<spec name>-<date>)\n"
+		"  --json                 JSON-lines events on stdout instead of a progress bar\n"
+		"  --resume CHECKPOINT    continue a run from a step-*.safetensors checkpoint\n"
+		"                         (without SPEC, the spec stored in the checkpoint is used)\n"
+		"\n"
+		"SIGINT/SIGTERM finish the current step, write a checkpoint and stop.\n",
+		cmd, cmd);
+}
+
+static void default_out_dir(const char *spec_path, char *out, size_t len)
+{
+	const char *base = spec_path ? strrchr(spec_path, '/') : NULL;
+	base = base ? base + 1 : (spec_path ? spec_path : "resumed");
+	char stem[128];
+	snprintf(stem, sizeof(stem), "%s", base);
+	char *dot = strrchr(stem, '.');
+	if (dot && dot != stem)
+		*dot = 0;
+	time_t now = time(NULL);
+	struct tm tm;
+	localtime_r(&now, &tm);
+	char date[32];
+	strftime(date, sizeof(date), "%Y%m%d-%H%M%S", &tm);
+	snprintf(out, len, "runs/%s-%s", stem, date);
+}
+
+/* Parse the spec from a file, or from the checkpoint when only --resume is given. */
+static int load_spec(const char *spec_path, const char *resume, const char *const *overrides, int noverrides,
+		     struct spec *s)
+{
+	struct spec_errors errs;
+	memset(&errs, 0, sizeof(errs));
+	if (spec_path) {
+		snprintf(errs.filename, sizeof(errs.filename), "%s", spec_path);
+		if (spec_parse_file(spec_path, overrides, noverrides, s, &errs) < 0) {
+			spec_errors_print(&errs, stderr);
+			return -1;
+		}
+		return 0;
+	}
+	char *text = NULL, err[512];
+	if (checkpoint_read_spec(resume, &text, err, sizeof(err)) < 0) {
+		fprintf(stderr, "trainbook: %s\n", err);
+		return -1;
+	}
+	snprintf(errs.filename, sizeof(errs.filename), "%s (stored spec)", resume);
+	int rc = spec_parse(text, strlen(text), errs.filename, overrides, noverrides, s, &errs);
+	if (rc < 0)
+		spec_errors_print(&errs, stderr);
+	free(text);
+	return rc;
+}
+
+int cli_train(int argc, char **argv)
+{
+	bool worker = strcmp(argv[0], "worker") == 0;
+	static const struct option options[] = {
+		{"set", required_argument, NULL, 's'},  {"out", required_argument, NULL, 'o'},
+		{"json", no_argument, NULL, 'j'},       {"resume", required_argument, NULL, 'r'},
+		{"help", no_argument, NULL, 'h'},       {NULL, 0, NULL, 0},
+	};
+	const char *overrides[MAX_OVERRIDES];
+	int noverrides = 0, c;
+	const char *out_dir = NULL, *resume = NULL;
+	bool json = worker;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "s:o:jr:h", options, NULL)) != -1) {
+		switch (c) {
+		case 's':
+			if (noverrides == MAX_OVERRIDES) {
+				fprintf(stderr, "trainbook: at most %d --set options\n", MAX_OVERRIDES);
+				return 2;
+			}
+			overrides[noverrides++] = optarg;
+			break;
+		case 'o': out_dir = optarg; break;
+		case 'j': json = true; break;
+		case 'r': resume = optarg; break;
+		case 'h': usage(stdout, argv[0]); return 0;
+		default: usage(stderr, argv[0]); return 2;
+		}
+	}
+	const char *spec_path = optind < argc ? argv[optind] : NULL;
+	if (optind < argc - 1 || (!spec_path && !resume)) {
+		usage(stderr, argv[0]);
+		return 2;
+	}
+	struct spec s;
+	if (load_spec(spec_path, resume, overrides, noverrides, &s) < 0)
+		return 2;
+	char dir[512];
+	if (!out_dir) {
+		default_out_dir(spec_path, dir, sizeof(dir));
+		out_dir = dir;
+	}
+	if (!json)
+		fprintf(stderr, "checkpoints: %s/\n", out_dir);
+	install_signals();
+	struct train_options opt = {
+		.out_dir = out_dir, .json = json, .events_out = stdout, .resume = resume, .stop = &stop_requested,
+	};
+	enum train_result r = train_run(&s, &opt);
+	spec_free(&s);
+	switch (r) {
+	case TRAIN_COMPLETED:
+	case TRAIN_STOPPED: return 0;
+	case TRAIN_SETUP_ERROR: return 2;
+	default: return 1;
+	}
+}

@@ -1,0 +1,202 @@
+/*
+ * jsonw.c — the JSON writer (see jsonw.h). Strings are escaped per RFC
+ * 8259; bytes ≥ 0x80 pass through (the engine writes UTF-8 or ASCII).
+ */
+#include "jsonw.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "tb.h"
+
+void jsonw_init(struct jsonw *w)
+{
+	memset(w, 0, sizeof(*w));
+	w->cap = 256;
+	w->buf = tb_xmalloc(w->cap);
+	w->buf[0] = 0;
+}
+
+void jsonw_free(struct jsonw *w)
+{
+	free(w->buf);
+	w->buf = NULL;
+	w->len = w->cap = 0;
+}
+
+void jsonw_reset(struct jsonw *w)
+{
+	w->len = 0;
+	w->buf[0] = 0;
+	w->depth = 0;
+	w->after_key = false;
+	memset(w->need_comma, 0, sizeof(w->need_comma));
+}
+
+char *jsonw_take(struct jsonw *w)
+{
+	char *out = w->buf;
+	jsonw_init(w);
+	return out;
+}
+
+static void put(struct jsonw *w, const char *s, size_t n)
+{
+	if (w->len + n + 1 > w->cap) {
+		while (w->len + n + 1 > w->cap)
+			w->cap *= 2;
+		w->buf = tb_xrealloc(w->buf, w->cap);
+	}
+	memcpy(w->buf + w->len, s, n);
+	w->len += n;
+	w->buf[w->len] = 0;
+}
+
+static void puts_(struct jsonw *w, const char *s)
+{
+	put(w, s, strlen(s));
+}
+
+/* Separator before a value at the current level. */
+static void before_value(struct jsonw *w)
+{
+	if (w->after_key) {
+		w->after_key = false;
+		return;
+	}
+	if (w->need_comma[w->depth])
+		put(w, ",", 1);
+	w->need_comma[w->depth] = true;
+}
+
+static void open_(struct jsonw *w, char c)
+{
+	before_value(w);
+	put(w, &c, 1);
+	TB_ASSERT(w->depth < 31);
+	w->depth++;
+	w->need_comma[w->depth] = false;
+}
+
+static void close_(struct jsonw *w, char c)
+{
+	TB_ASSERT(w->depth > 0);
+	w->depth--;
+	put(w, &c, 1);
+}
+
+void jsonw_begin_object(struct jsonw *w) { open_(w, '{'); }
+void jsonw_end_object(struct jsonw *w) { close_(w, '}'); }
+void jsonw_begin_array(struct jsonw *w) { open_(w, '['); }
+void jsonw_end_array(struct jsonw *w) { close_(w, ']'); }
+
+static void escaped(struct jsonw *w, const char *s, size_t n)
+{
+	put(w, "\"", 1);
+	size_t run = 0;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		const char *esc = NULL;
+		char ubuf[8];
+		switch (c) {
+		case '"': esc = "\\\""; break;
+		case '\\': esc = "\\\\"; break;
+		case '\n': esc = "\\n"; break;
+		case '\r': esc = "\\r"; break;
+		case '\t': esc = "\\t"; break;
+		default:
+			if (c < 0x20) {
+				snprintf(ubuf, sizeof(ubuf), "\\u%04x", c);
+				esc = ubuf;
+			}
+		}
+		if (esc) {
+			put(w, s + i - run, run);
+			run = 0;
+			puts_(w, esc);
+		} else {
+			run++;
+		}
+	}
+	put(w, s + n - run, run);
+	put(w, "\"", 1);
+}
+
+void jsonw_key(struct jsonw *w, const char *key)
+{
+	before_value(w);
+	escaped(w, key, strlen(key));
+	put(w, ":", 1);
+	w->after_key = true;
+}
+
+void jsonw_strn(struct jsonw *w, const char *s, size_t n)
+{
+	before_value(w);
+	escaped(w, s, n);
+}
+
+void jsonw_str(struct jsonw *w, const char *s)
+{
+	if (!s) {
+		jsonw_null(w);
+		return;
+	}
+	jsonw_strn(w, s, strlen(s));
+}
+
+void jsonw_num(struct jsonw *w, double v)
+{
+	before_value(w);
+	if (!isfinite(v)) {
+		puts_(w, "null");
+		return;
+	}
+	char buf[40];
+	snprintf(buf, sizeof(buf), "%.9g", v);
+	puts_(w, buf);
+}
+
+void jsonw_fixed(struct jsonw *w, double v, int decimals)
+{
+	before_value(w);
+	if (!isfinite(v)) {
+		puts_(w, "null");
+		return;
+	}
+	char buf[64];
+	snprintf(buf, sizeof(buf), "%.*f", decimals, v);
+	puts_(w, buf);
+}
+
+void jsonw_int(struct jsonw *w, int64_t v)
+{
+	before_value(w);
+	char buf[32];
+	snprintf(buf, sizeof(buf), "%lld", (long long)v);
+	puts_(w, buf);
+}
+
+void jsonw_bool(struct jsonw *w, bool v)
+{
+	before_value(w);
+	puts_(w, v ? "true" : "false");
+}
+
+void jsonw_null(struct jsonw *w)
+{
+	before_value(w);
+	puts_(w, "null");
+}
+
+void jsonw_raw(struct jsonw *w, const char *json)
+{
+	before_value(w);
+	puts_(w, json);
+}
+
+void jsonw_kstr(struct jsonw *w, const char *key, const char *s) { jsonw_key(w, key); jsonw_str(w, s); }
+void jsonw_knum(struct jsonw *w, const char *key, double v) { jsonw_key(w, key); jsonw_num(w, v); }
+void jsonw_kint(struct jsonw *w, const char *key, int64_t v) { jsonw_key(w, key); jsonw_int(w, v); }
+void jsonw_kbool(struct jsonw *w, const char *key, bool v) { jsonw_key(w, key); jsonw_bool(w, v); }

@@ -1,0 +1,480 @@
+/*
+ * train.c — the training loop (see train.h).
+ *
+ * One step: upload the batch, forward, fused loss (writes dlogits and adds
+ * loss/correct counts to a device-side stats pair), backward, optimizer.
+ * Metrics are averaged over the steps since the last metric event; events
+ * go out every `train.log_every` steps, or at most ~20 a second when that
+ * is 0, so a fast run cannot flood the server.
+ *
+ * Everything random is a pure function of (seed, epoch, position, step),
+ * so a run resumed from a checkpoint continues bit for bit.
+ */
+#include "train.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "backend.h"
+#include "checkpoint.h"
+#include "data.h"
+#include "events.h"
+#include "model.h"
+#include "optim.h"
+#include "schedule.h"
+#include "tb.h"
+
+#define METRIC_INTERVAL 0.05 /* seconds between automatic metric events (≤ 20/s) */
+#define EVAL_SAMPLES 16      /* sample predictions per evaluation event */
+
+struct trainer {
+	const struct spec *spec;
+	const struct train_options *opt;
+	struct events ev;
+	struct backend *be;
+	struct data_splits data;
+	struct model *m;
+	struct optim *o;
+	struct schedule sched;
+	float *x_dev;             /* [batch, sample] backend memory */
+	int32_t *y_dev;           /* [batch] */
+	float *dlogits;           /* [batch, classes] */
+	float *stats_dev;         /* loss sum, correct count */
+	int32_t *pred_dev;        /* [batch] predictions for evaluation */
+	bool cheap_sync;          /* host reads are free (CPU): check the loss every step */
+	int64_t steps_per_epoch, total_steps;
+	struct checkpoint_state cs;
+	char out_dir[4096];
+	char reason[512];
+	/* metric accumulation since the last train metric event */
+	double acc_loss;
+	int64_t acc_correct, acc_samples, acc_steps;
+	double interval_start;
+	double last_loss;          /* for the progress bar */
+	double train_seconds;      /* time inside training steps (excludes evaluation) */
+	int64_t images_trained;
+	double last_eval_loss, last_eval_acc;
+	bool have_eval;
+};
+
+static int mkdir_p(const char *path)
+{
+	char buf[4096];
+	snprintf(buf, sizeof(buf), "%s", path);
+	for (char *p = buf + 1; *p; p++) {
+		if (*p == '/') {
+			*p = 0;
+			if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+				return -1;
+			*p = '/';
+		}
+	}
+	return mkdir(buf, 0755) < 0 && errno != EEXIST ? -1 : 0;
+}
+
+static void loss_forward(struct trainer *t, const float *logits, int n, float *dlogits, int32_t *pred)
+{
+	const struct spec_loss *loss = &t->spec->loss;
+	if (strcmp(loss->name, "mse") == 0)
+		t->be->mse(t->be, logits, t->y_dev, NULL, n, t->m->classes, 1.0f, dlogits, t->stats_dev);
+	else
+		t->be->softmax_xent(t->be, logits, t->y_dev, n, t->m->classes, (float)loss->label_smoothing, 1.0f,
+				    dlogits, t->stats_dev, pred);
+}
+
+static void upload_batch(struct trainer *t, const struct batch *b)
+{
+	size_t sample = (size_t)shape_numel(t->m->input);
+	t->be->upload(t->be, t->x_dev, b->x, (size_t)b->n * sample * sizeof(float));
+	t->be->upload(t->be, t->y_dev, b->y, (size_t)b->n * sizeof(int32_t));
+}
+
+static void read_stats(struct trainer *t, double *loss_sum, int64_t *correct)
+{
+	float stats[2];
+	t->be->download(t->be, stats, t->stats_dev, sizeof(stats));
+	t->be->fill(t->be, t->stats_dev, 0.0f, 2);
+	*loss_sum = stats[0];
+	*correct = (int64_t)stats[1];
+}
+
+static void emit_train_metric(struct trainer *t, int64_t step)
+{
+	if (!t->cheap_sync) {
+		double loss;
+		int64_t correct;
+		read_stats(t, &loss, &correct);
+		t->acc_loss += loss;
+		t->acc_correct += correct;
+	}
+	double now = tb_now();
+	double elapsed = now - t->interval_start;
+	double values[4] = {
+		t->acc_loss / (double)t->acc_samples,
+		(double)t->acc_correct / (double)t->acc_samples,
+		schedule_lr(&t->sched, step - 1),
+		elapsed > 0 ? (double)t->acc_samples / elapsed : 0,
+	};
+	static const char *const names[4] = {"loss", "accuracy", "lr", "images_per_sec"};
+	events_metric(&t->ev, "train", step, (int)(step / t->steps_per_epoch), 4, names, values);
+	t->last_loss = values[0];
+	t->acc_loss = 0;
+	t->acc_correct = t->acc_samples = t->acc_steps = 0;
+	t->interval_start = now;
+}
+
+/* Evaluate on a split: metric event, confusion matrix and sample predictions. */
+static int evaluate(struct trainer *t, const struct dataset *d, const char *split, int epochs_done, double *acc_out)
+{
+	struct loader_options lo = {
+		.batch_size = t->spec->data.batch_size, .shuffle = false, .drop_last = false,
+		.augment = false, .workers = TB_MAX(t->spec->data.workers, 1), .prefetch = 4,
+		.seed = t->spec->train.seed,
+	};
+	char err[512];
+	struct loader *l = loader_new(d, &t->spec->data, &lo, 0, 0, err, sizeof(err));
+	if (!l) {
+		tb_fmt(t->reason, sizeof(t->reason), "evaluation on %s: %s", split, err);
+		return -1;
+	}
+	int classes = t->m->classes;
+	int64_t *confusion = tb_xcalloc((size_t)classes * classes, sizeof(int64_t));
+	int32_t *pred = tb_xmalloc((size_t)lo.batch_size * sizeof(int32_t));
+	struct eval_sample samples[EVAL_SAMPLES];
+	int nwrong = 0, nright = 0;
+	struct eval_sample right[EVAL_SAMPLES];
+	double loss_sum = 0;
+	int64_t correct = 0, seen = 0;
+	t->be->fill(t->be, t->stats_dev, 0.0f, 2);
+	struct batch b;
+	while (loader_next(l, &b) == 0) {
+		upload_batch(t, &b);
+		const float *logits = model_forward(t->m, t->x_dev, b.n, false);
+		loss_forward(t, logits, b.n, NULL, t->pred_dev);
+		t->be->download(t->be, pred, t->pred_dev, (size_t)b.n * sizeof(int32_t));
+		for (int i = 0; i < b.n; i++) {
+			confusion[(int64_t)b.y[i] * classes + pred[i]]++;
+			const uint8_t *pixels = d->u8 ? d->u8 + b.index[i] * dataset_sample_size(d) : NULL;
+			struct eval_sample s = {b.index[i], b.y[i], pred[i], pixels};
+			/* Mistakes are the interesting part; fill up with correct ones. */
+			if (pred[i] != b.y[i] && nwrong < EVAL_SAMPLES / 2)
+				samples[nwrong++] = s;
+			else if (pred[i] == b.y[i] && nright < EVAL_SAMPLES)
+				right[nright++] = s;
+		}
+		seen += b.n;
+	}
+	read_stats(t, &loss_sum, &correct);
+	loader_free(l);
+	int nsamples = nwrong;
+	for (int i = 0; i < nright && nsamples < EVAL_SAMPLES; i++)
+		samples[nsamples++] = right[i];
+	double values[2] = {seen ? loss_sum / (double)seen : 0, seen ? (double)correct / (double)seen : 0};
+	static const char *const names[2] = {"loss", "accuracy"};
+	events_metric(&t->ev, split, t->cs.step, epochs_done, 2, names, values);
+	events_evaluation(&t->ev, split, epochs_done, classes, (const char *const *)d->class_names, confusion, d->c,
+			  d->h, d->w, samples, nsamples);
+	free(confusion);
+	free(pred);
+	t->last_eval_loss = values[0];
+	t->last_eval_acc = values[1];
+	t->have_eval = true;
+	*acc_out = values[1];
+	return 0;
+}
+
+static int save_checkpoint(struct trainer *t, const char *file, bool best)
+{
+	char path[4600], err[512];
+	snprintf(path, sizeof(path), "%s/%s", t->out_dir, file);
+	int64_t bytes = checkpoint_save(path, t->m, t->o, t->spec->source, &t->cs, err, sizeof(err));
+	if (bytes < 0) {
+		tb_fmt(t->reason, sizeof(t->reason), "cannot write checkpoint: %s", err);
+		return -1;
+	}
+	if (strncmp(file, "step-", 5) == 0) {
+		events_checkpoint(&t->ev, t->cs.step, t->cs.epoch, file, path, bytes, best);
+		checkpoint_prune(t->out_dir, t->spec->checkpoint.keep);
+	}
+	return 0;
+}
+
+static int checkpoint_step(struct trainer *t, bool best)
+{
+	char file[64];
+	snprintf(file, sizeof(file), "step-%09lld.safetensors", (long long)t->cs.step);
+	if (save_checkpoint(t, file, best) < 0)
+		return -1;
+	if (best && t->spec->checkpoint.keep_best)
+		return save_checkpoint(t, "best.safetensors", false);
+	return 0;
+}
+
+/* End of an epoch: evaluate when due, checkpoint when due. */
+static int end_of_epoch(struct trainer *t, int epochs_done, bool last)
+{
+	const struct spec *s = t->spec;
+	bool eval_due = last || (s->train.eval_every > 0 && epochs_done % s->train.eval_every == 0);
+	bool best = false;
+	if (eval_due) {
+		double acc = 0, test_acc = 0;
+		if (t->data.validation.n > 0 && evaluate(t, &t->data.validation, "validation", epochs_done, &acc) < 0)
+			return -1;
+		if (evaluate(t, &t->data.test, "test", epochs_done, &test_acc) < 0)
+			return -1;
+		if (t->data.validation.n == 0)
+			acc = test_acc;
+		if (!t->cs.has_best || acc > t->cs.best_value) {
+			t->cs.has_best = true;
+			t->cs.best_value = acc;
+			t->cs.best_step = t->cs.step;
+			best = true;
+		}
+	}
+	bool ckpt_due = last || (s->checkpoint.every > 0 && epochs_done % s->checkpoint.every == 0);
+	if (ckpt_due || best)
+		return checkpoint_step(t, best);
+	return 0;
+}
+
+/* One optimizer step on a batch; returns -1 when the loss is not finite. */
+static int train_step(struct trainer *t, const struct batch *b)
+{
+	double t0 = tb_now();
+	upload_batch(t, b);
+	t->m->step = (uint64_t)t->cs.step;
+	const float *logits = model_forward(t->m, t->x_dev, b->n, true);
+	loss_forward(t, logits, b->n, t->dlogits, NULL);
+	model_backward(t->m, t->x_dev, t->dlogits, b->n);
+	double lr = schedule_lr(&t->sched, t->cs.step);
+	if (t->cheap_sync) {
+		double loss;
+		int64_t correct;
+		read_stats(t, &loss, &correct);
+		if (!isfinite(loss))
+			return -1;
+		t->acc_loss += loss;
+		t->acc_correct += correct;
+	}
+	optim_step(t->o, t->m, lr);
+	t->cs.step++;
+	t->cs.position++;
+	t->acc_samples += b->n;
+	t->acc_steps++;
+	t->images_trained += b->n;
+	t->train_seconds += tb_now() - t0;
+	return 0;
+}
+
+static bool metric_due(struct trainer *t)
+{
+	int every = t->spec->train.log_every;
+	if (every > 0)
+		return t->cs.step % every == 0;
+	return tb_now() - t->interval_start >= METRIC_INTERVAL;
+}
+
+static enum train_result run_epochs(struct trainer *t)
+{
+	const struct spec *s = t->spec;
+	struct loader_options lo = {
+		.batch_size = s->data.batch_size, .shuffle = s->data.shuffle, .drop_last = false, .augment = true,
+		.workers = TB_MAX(s->data.workers, 1), .prefetch = 4, .seed = s->train.seed,
+	};
+	char err[512];
+	struct loader *l = loader_new(&t->data.train, &s->data, &lo, t->cs.epoch, t->cs.position, err, sizeof(err));
+	if (!l) {
+		tb_fmt(t->reason, sizeof(t->reason), "%s", err);
+		return TRAIN_SETUP_ERROR;
+	}
+	enum train_result result = TRAIN_COMPLETED;
+	t->interval_start = tb_now();
+	while (t->cs.step < t->total_steps) {
+		struct batch b;
+		if (loader_next(l, &b) != 0) {
+			/* End of epoch: the loader has moved on to the next one. */
+			t->cs.epoch++;
+			t->cs.position = 0;
+			if (t->acc_steps)
+				emit_train_metric(t, t->cs.step);
+			if (end_of_epoch(t, t->cs.epoch, false) < 0) {
+				result = TRAIN_FAILED;
+				break;
+			}
+			continue;
+		}
+		if (train_step(t, &b) < 0) {
+			tb_fmt(t->reason, sizeof(t->reason), "diverged at step %lld (loss is not finite)",
+			       (long long)t->cs.step + 1);
+			result = TRAIN_FAILED;
+			break;
+		}
+		bool epoch_done = t->cs.position == t->steps_per_epoch;
+		if (metric_due(t) || epoch_done || t->cs.step == t->total_steps) {
+			emit_train_metric(t, t->cs.step);
+			if (!isfinite(t->last_loss)) {
+				tb_fmt(t->reason, sizeof(t->reason), "diverged at step %lld (loss is not finite)",
+				       (long long)t->cs.step);
+				result = TRAIN_FAILED;
+				break;
+			}
+		}
+		events_progress(&t->ev, t->cs.epoch, s->train.epochs, t->cs.position, t->steps_per_epoch, t->cs.step,
+				t->total_steps, t->last_loss, t->train_seconds > 0 ? t->images_trained / t->train_seconds : 0,
+				false);
+		if (s->checkpoint.every_steps > 0 && t->cs.step % s->checkpoint.every_steps == 0 && !epoch_done &&
+		    checkpoint_step(t, false) < 0) {
+			result = TRAIN_FAILED;
+			break;
+		}
+		if (t->opt->stop && *t->opt->stop) {
+			if (epoch_done) {
+				t->cs.epoch++;
+				t->cs.position = 0;
+			}
+			result = checkpoint_step(t, false) < 0 ? TRAIN_FAILED : TRAIN_STOPPED;
+			if (result == TRAIN_STOPPED)
+				tb_fmt(t->reason, sizeof(t->reason), "stopped at step %lld", (long long)t->cs.step);
+			break;
+		}
+	}
+	loader_free(l);
+	if (result == TRAIN_COMPLETED) {
+		/* The last epoch's end (or max_steps) gets the final evaluation and checkpoint. */
+		if (t->cs.position == t->steps_per_epoch) {
+			t->cs.epoch++;
+			t->cs.position = 0;
+		}
+		if (end_of_epoch(t, t->cs.epoch, true) < 0)
+			result = TRAIN_FAILED;
+	}
+	return result;
+}
+
+static int setup(struct trainer *t)
+{
+	const struct spec *s = t->spec;
+	char err[512], note[512];
+	t->be = backend_open(s->train.device, s->train.precision, s->train.threads, note, sizeof(note), err,
+			     sizeof(err));
+	if (!t->be) {
+		tb_fmt(t->reason, sizeof(t->reason), "%s", err);
+		return -1;
+	}
+	t->cheap_sync = strcmp(t->be->name, "cpu") == 0;
+	if (data_load(&s->data, s->train.seed, &t->data, err, sizeof(err)) < 0) {
+		tb_fmt(t->reason, sizeof(t->reason), "%s", err);
+		return -1;
+	}
+	const struct dataset *train = &t->data.train;
+	struct shape input = train->h == 1 && train->w == 1 ? shape_vec(train->c) : shape_chw(train->c, train->h, train->w);
+	struct spec_errors errs = {0};
+	t->m = model_build(&s->model, input, train->classes, t->be, &errs);
+	if (!t->m) {
+		tb_fmt(t->reason, sizeof(t->reason), "%d:%d: %s", errs.list[0].pos.line, errs.list[0].pos.column,
+		       errs.list[0].message);
+		return -1;
+	}
+	model_init(t->m, s->train.seed);
+	int batch = s->data.batch_size;
+	model_reserve(t->m, batch);
+	t->o = optim_new(&s->optimizer, t->be, t->m->n_weights);
+	size_t sample = (size_t)shape_numel(input);
+	t->x_dev = t->be->alloc(t->be, (size_t)batch * sample * sizeof(float));
+	t->y_dev = t->be->alloc(t->be, (size_t)batch * sizeof(int32_t));
+	t->dlogits = t->be->alloc(t->be, (size_t)batch * train->classes * sizeof(float));
+	t->pred_dev = t->be->alloc(t->be, (size_t)batch * sizeof(int32_t));
+	t->stats_dev = t->be->alloc(t->be, 2 * sizeof(float));
+
+	t->steps_per_epoch = loader_batches_per_epoch(train, batch, false);
+	if (t->steps_per_epoch < 1) {
+		tb_fmt(t->reason, sizeof(t->reason), "the training split is empty");
+		return -1;
+	}
+	t->total_steps = t->steps_per_epoch * s->train.epochs;
+	if (s->train.max_steps > 0 && s->train.max_steps < t->total_steps)
+		t->total_steps = s->train.max_steps;
+	schedule_init(&t->sched, &s->schedule, s->optimizer.lr, t->total_steps, t->steps_per_epoch);
+
+	if (t->opt->resume && checkpoint_load(t->opt->resume, t->m, t->o, &t->cs, err, sizeof(err)) < 0) {
+		tb_fmt(t->reason, sizeof(t->reason), "cannot resume: %s", err);
+		return -1;
+	}
+	snprintf(t->out_dir, sizeof(t->out_dir), "%s", t->opt->out_dir ? t->opt->out_dir : "runs/latest");
+	if (mkdir_p(t->out_dir) < 0) {
+		tb_fmt(t->reason, sizeof(t->reason), "cannot create %s: %s", t->out_dir, strerror(errno));
+		return -1;
+	}
+	char device_name[256];
+	backend_device_name(t->be, device_name, sizeof(device_name));
+	struct run_info info = {
+		.device = strcmp(t->be->name, "cpu") == 0 ? "cpu" : s->train.device,
+		.device_name = device_name,
+		.precision = t->cheap_sync ? "fp32" : s->train.precision,
+		.note = note,
+		.steps_per_epoch = t->steps_per_epoch,
+		.total_steps = t->total_steps,
+		.epochs = s->train.epochs,
+		.params = model_param_count(t->m),
+		.train_size = train->n,
+		.test_size = t->data.test.n,
+		.validation_size = t->data.validation.n,
+		.start_step = t->cs.step,
+	};
+	events_running(&t->ev, &info);
+	return 0;
+}
+
+static void teardown(struct trainer *t)
+{
+	if (t->be) {
+		struct backend *be = t->be;
+		if (t->x_dev) {
+			be->free(be, t->x_dev);
+			be->free(be, t->y_dev);
+			be->free(be, t->dlogits);
+			be->free(be, t->pred_dev);
+			be->free(be, t->stats_dev);
+		}
+		optim_free(t->o);
+		model_free(t->m);
+		backend_destroy(be);
+	}
+	data_splits_free(&t->data);
+}
+
+static void summarize(struct trainer *t)
+{
+	const char *names[2] = {"test.loss", "test.accuracy"};
+	double values[2] = {t->last_eval_loss, t->last_eval_acc};
+	double seconds = tb_now() - t->ev.started;
+	double ips = t->train_seconds > 0 ? (double)t->images_trained / t->train_seconds : 0;
+	events_summary(&t->ev, t->cs.step, t->cs.epoch, seconds, ips, t->have_eval ? 2 : 0, names, values,
+		       t->cs.has_best ? "test.accuracy" : NULL, t->cs.best_value, t->cs.best_step);
+}
+
+enum train_result train_run(const struct spec *spec, const struct train_options *opt)
+{
+	struct trainer t = {.spec = spec, .opt = opt};
+	events_init(&t.ev, opt->json, opt->events_out ? opt->events_out : stdout);
+	enum train_result result;
+	if (setup(&t) < 0) {
+		result = TRAIN_SETUP_ERROR;
+	} else if (t.cs.step >= t.total_steps) {
+		tb_fmt(t.reason, sizeof(t.reason), "nothing to do: the checkpoint is at step %lld of %lld",
+		       (long long)t.cs.step, (long long)t.total_steps);
+		result = TRAIN_COMPLETED;
+	} else {
+		result = run_epochs(&t);
+	}
+	if (result == TRAIN_COMPLETED || result == TRAIN_STOPPED)
+		summarize(&t);
+	static const char *const status[] = {"completed", "stopped", "failed", "failed"};
+	events_end(&t.ev, status[result], t.reason);
+	teardown(&t);
+	return result;
+}
