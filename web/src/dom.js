@@ -1,0 +1,109 @@
+/*
+ * dom.js — the few DOM helpers the views share: element building, dialogs
+ * (confirm / prompt on <dialog>, keyboard-friendly) and toasts.
+ *
+ * What it is not: a framework. Views build their elements with h() and
+ * update them directly.
+ *
+ * Threads: the page's main thread.
+ */
+
+/*
+ * h('button.primary', {onclick, 'aria-label': 'Run'}, 'Run') — tag with
+ * optional .classes, attributes (on* are listeners, `text`, `html` is
+ * never used with untrusted text), then children (strings or nodes).
+ */
+export function h(spec, attrs, ...children) {
+	const [tag, ...classes] = spec.split('.');
+	const el = document.createElement(tag || 'div');
+	if (classes.length) el.className = classes.join(' ');
+	if (attrs && (typeof attrs !== 'object' || attrs instanceof Node || Array.isArray(attrs))) {
+		children.unshift(attrs);
+		attrs = null;
+	}
+	for (const [k, v] of Object.entries(attrs || {})) {
+		if (v === undefined || v === null || v === false) continue;
+		if (k.startsWith('on') && typeof v === 'function') el.addEventListener(k.slice(2), v);
+		else if (k === 'text') el.textContent = v;
+		else if (k === 'class') el.className = v;
+		else if (k === 'value' || k === 'checked' || k === 'disabled' || k === 'selected') el[k] = v;
+		else el.setAttribute(k, v === true ? '' : String(v));
+	}
+	append(el, children);
+	return el;
+}
+
+function append(el, children) {
+	for (const c of children) {
+		if (c === null || c === undefined || c === false) continue;
+		if (Array.isArray(c)) append(el, c);
+		else el.append(c instanceof Node ? c : document.createTextNode(String(c)));
+	}
+}
+
+export function clear(el) {
+	while (el.firstChild) el.removeChild(el.firstChild);
+	return el;
+}
+
+/* A modal <dialog>; resolves with the button's value or null on Esc. */
+function modal(title, body, buttons) {
+	return new Promise((resolve) => {
+		const form = h('form', { method: 'dialog' },
+			h('h2', { text: title }),
+			body,
+			h('div.dialog-buttons', buttons.map((b) => h('button' + (b.cls ? '.' + b.cls : ''), {
+				value: b.value,
+				/* Cancel is not a submit button, so Enter in a field picks OK (the form's default button) */
+				type: b.value === 'cancel' ? 'button' : 'submit',
+				onclick: b.value === 'cancel' ? () => dlg.close('cancel') : undefined,
+				text: b.label,
+			}))));
+		const dlg = h('dialog.modal', { 'aria-label': title }, form);
+		document.body.append(dlg);
+		dlg.addEventListener('close', () => {
+			const v = dlg.returnValue;
+			dlg.remove();
+			resolve(v && v !== 'cancel' ? v : null);
+		});
+		dlg.showModal();
+		const focus = dlg.querySelector('input') || dlg.querySelector('button:not([value=cancel])');
+		if (focus) focus.focus();
+	});
+}
+
+export async function confirmDialog(title, message, okLabel = 'OK', danger = false) {
+	const v = await modal(title, h('p', { text: message }), [
+		{ label: 'Cancel', value: 'cancel' },
+		{ label: okLabel, value: 'ok', cls: danger ? 'danger' : 'primary' },
+	]);
+	return v === 'ok';
+}
+
+export async function promptDialog(title, label, value = '') {
+	const input = h('input', { type: 'text', value, 'aria-label': label, spellcheck: 'false', autocomplete: 'off' });
+	const body = h('label.field', h('span', { text: label }), input);
+	const v = await modal(title, body, [
+		{ label: 'Cancel', value: 'cancel' },
+		{ label: 'OK', value: 'ok', cls: 'primary' },
+	]);
+	return v === 'ok' ? input.value.trim() : null;
+}
+
+let toastBox = null;
+
+/* A short message at the bottom of the page; kind: info | error. */
+export function toast(message, kind = 'info', ms = 5000) {
+	if (!toastBox) {
+		toastBox = h('div.toasts', { role: 'status', 'aria-live': 'polite' });
+		document.body.append(toastBox);
+	}
+	const t = h('div.toast.' + kind, { text: message });
+	toastBox.append(t);
+	setTimeout(() => t.remove(), ms);
+}
+
+/* Status badge for a run status. */
+export function statusBadge(status) {
+	return h('span.badge.status-' + (status || 'unknown'), { text: status || 'unknown' });
+}

@@ -1,0 +1,107 @@
+/*
+ * main.js — the page's entry: works out the base URL, creates the API
+ * client, the live feed and the system monitor, draws the header with the
+ * connection state, and routes by hash (#/, #/nb/<path>, #/runs) so the
+ * server only ever serves index.html.
+ *
+ * window.trainbook is a read-only look into the running page (feed, run
+ * views, current page) for the end-to-end tests and for curious people.
+ *
+ * Threads: the page's main thread.
+ */
+
+import './style.css';
+import { appBase, wsUrlFor } from './base.js';
+import { createApi } from './api.js';
+import { Feed } from './feed.js';
+import { SystemMonitor } from './system.js';
+import { h, clear } from './dom.js';
+import { WorkspacePage } from './workspace.js';
+import { NotebookPage } from './notebook.js';
+import { RunsPage } from './runs.js';
+import { showLogin } from './login.js';
+
+const base = appBase(location.href);
+const main = document.getElementById('main') || document.body.appendChild(h('main', { id: 'main' }));
+let loggedOut = false;
+
+const api = createApi(base, {
+	onUnauthorized: () => {
+		if (loggedOut) return;
+		loggedOut = true;
+		feed.stop();
+		if (page) page.destroy();
+		page = null;
+		connEl.hidden = true;
+		showLogin(main);
+	},
+});
+const feed = new Feed(wsUrlFor(base));
+const monitor = new SystemMonitor(api, feed);
+const ctx = { api, feed, monitor, registry: new Set(), debug: { page: null } };
+window.trainbook = { base, feed, api, runViews: ctx.registry, debug: ctx.debug, get page() { return ctx.debug.page; } };
+
+/* ---- header: navigation and the connection state ---- */
+const connText = h('span.conn-text', { text: 'connecting…' });
+const retryBtn = h('button.link', { type: 'button', text: 'retry now', hidden: true, onclick: () => feed.retryNow() });
+const connEl = h('div.conn', { role: 'status', 'aria-live': 'polite', 'data-state': 'connecting' }, h('span.dot', { 'aria-hidden': 'true' }), connText, retryBtn);
+const nav = h('nav', { 'aria-label': 'main' },
+	h('a', { href: '#/', 'data-route': 'workspace', text: 'Workspace' }),
+	h('a', { href: '#/runs', 'data-route': 'runs', text: 'Runs' }));
+document.body.insertBefore(h('header.top', h('a.brand', { href: '#/', text: 'trainbook' }), nav, connEl), main);
+
+let countdown = null;
+let authProbe = 0;
+feed.onState((state) => {
+	connEl.dataset.state = state;
+	clearInterval(countdown);
+	retryBtn.hidden = state !== 'waiting';
+	if (state === 'open') connText.textContent = feed.opens > 1 ? 'connected (resumed)' : 'connected';
+	else if (state === 'connecting') connText.textContent = 'connecting…';
+	else if (state === 'waiting') {
+		const tick = () => {
+			const s = Math.max(0, Math.ceil((feed.retryAt - Date.now()) / 1000));
+			connText.textContent = `disconnected — retrying in ${s} s`;
+		};
+		tick();
+		countdown = setInterval(tick, 1000);
+		/* A WebSocket refused for want of a cookie looks like any failure: ask the API once in a while. */
+		if (feed.attempt >= 2 && Date.now() - authProbe > 10000) {
+			authProbe = Date.now();
+			api.get('api/status').catch(() => {});
+		}
+	}
+});
+
+/* ---- routing ---- */
+let page = null;
+
+function route() {
+	if (loggedOut) return;
+	const raw = location.hash.replace(/^#/, '') || '/';
+	if (page) page.destroy();
+	page = null;
+	window.scrollTo(0, 0);
+	let name = 'workspace';
+	if (raw.startsWith('/nb/')) {
+		name = 'notebook';
+		const path = raw.slice(4).split('/').map(decodeURIComponent).join('/');
+		page = new NotebookPage(main, ctx, path);
+	} else if (raw.startsWith('/runs')) {
+		name = 'runs';
+		const q = new URLSearchParams(raw.split('?')[1] || '');
+		const ids = (q.get('ids') || '').split(',').filter(Boolean);
+		page = new RunsPage(main, ctx, ids);
+	} else {
+		page = new WorkspacePage(main, ctx);
+	}
+	for (const a of nav.querySelectorAll('a')) a.toggleAttribute('aria-current', a.dataset.route === name);
+	document.body.dataset.route = name;
+	page.load().catch((e) => {
+		clear(main).append(h('div.banner.error', { role: 'alert', text: 'Something went wrong: ' + e.message }));
+	});
+}
+
+window.addEventListener('hashchange', route);
+feed.start();
+route();

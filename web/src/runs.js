@@ -1,0 +1,159 @@
+/*
+ * runs.js — the runs page: pick runs and overlay their curves, one chart
+ * per split and metric (train loss, test accuracy, …), one colour per run
+ * with a legend, the same smoothing / log / x-axis controls as a run cell.
+ *
+ * The chosen runs live in the hash (#/runs?ids=r1,r2) so a comparison can
+ * be bookmarked. What it is not: a single run's view (run-view.js).
+ *
+ * Threads: the page's main thread.
+ */
+
+import { h, clear, statusBadge } from './dom.js';
+import { LineChart, PALETTE } from './chart.js';
+import { RunSeries, SPLITS } from './series.js';
+import { chartControls, loadPrefs, savePrefs, groupLines, toChartData } from './run-charts.js';
+import { fmtTime } from './format.js';
+
+const METRICS = ['loss', 'accuracy', 'lr', 'images_per_sec'];
+
+export class RunsPage {
+	constructor(root, ctx, ids) {
+		this.root = root;
+		this.ctx = ctx;
+		this.prefs = loadPrefs();
+		this.runs = [];
+		this.follow = new Map(); /* run id → {series, off, color} */
+		this.charts = new Map(); /* "split/metric" → LineChart */
+		this.wanted = new Set(ids);
+		this.listEl = h('ul.run-picker', { 'aria-label': 'runs to compare' });
+		this.chartsEl = h('div.chart-grid.compare');
+		this.legendEl = h('div.run-legend', { 'aria-label': 'legend' });
+		clear(root).append(
+			h('h1', { text: 'Runs' }),
+			h('div.compare-layout',
+				h('aside.panel', h('h2', { text: 'Pick runs' }), this.listEl),
+				h('section.panel.compare-main', { 'aria-label': 'overlaid curves' },
+					chartControls(this.prefs, (p) => {
+						savePrefs(p);
+						this.#redraw();
+					}),
+					this.legendEl, this.chartsEl)));
+		document.title = 'Runs — trainbook';
+		this.offRuns = ctx.feed.onRuns((run) => {
+			const i = this.runs.findIndex((r) => r.id === run.id);
+			if (i >= 0) this.runs[i] = { ...this.runs[i], ...run };
+			else this.runs.unshift(run);
+			this.#renderList();
+		});
+		this.frame = 0;
+		ctx.debug.page = this;
+	}
+
+	async load() {
+		try {
+			this.runs = (await this.ctx.api.get('api/runs')).runs || [];
+		} catch (e) {
+			if (e.status !== 401) this.listEl.append(h('li.error', { text: 'Cannot list runs: ' + e.message }));
+			return;
+		}
+		if (!this.wanted.size) for (const r of this.runs.slice(0, 3)) this.wanted.add(r.id);
+		this.#renderList();
+		for (const id of this.wanted) this.#follow(id);
+		this.#redraw();
+	}
+
+	destroy() {
+		this.offRuns();
+		for (const f of this.follow.values()) f.off();
+		for (const c of this.charts.values()) c.destroy();
+		if (this.frame) cancelAnimationFrame(this.frame);
+		if (this.ctx.debug.page === this) this.ctx.debug.page = null;
+	}
+
+	#color(id) {
+		const used = new Set([...this.follow.values()].map((f) => f.color));
+		return PALETTE.find((c) => !used.has(c)) || PALETTE[this.follow.size % PALETTE.length];
+	}
+
+	#renderList() {
+		clear(this.listEl);
+		if (!this.runs.length) this.listEl.append(h('li.muted', { text: 'No runs yet.' }));
+		for (const r of this.runs) {
+			const f = this.follow.get(r.id);
+			const box = h('input', { type: 'checkbox', checked: this.wanted.has(r.id), id: 'pick-' + r.id });
+			box.addEventListener('change', () => this.#toggle(r.id, box.checked));
+			this.listEl.append(h('li', { 'data-run': r.id },
+				box,
+				h('label', { for: 'pick-' + r.id },
+					h('span.swatch', { style: f ? `background:${f.color}` : 'visibility:hidden' }),
+					h('span.run-id', { text: r.id }), ' ', statusBadge(r.status),
+					h('span.muted.small', { text: ` ${r.notebook ? r.notebook.split('/').pop() + (r.cell ? '/' + r.cell : '') : r.name || ''} · ${fmtTime(r.created)}` }))));
+		}
+	}
+
+	#toggle(id, on) {
+		if (on) {
+			this.wanted.add(id);
+			this.#follow(id);
+		} else {
+			this.wanted.delete(id);
+			const f = this.follow.get(id);
+			if (f) f.off();
+			this.follow.delete(id);
+		}
+		history.replaceState(null, '', '#/runs?ids=' + [...this.wanted].map(encodeURIComponent).join(','));
+		this.#renderList();
+		this.#redraw();
+	}
+
+	#follow(id) {
+		if (this.follow.has(id)) return;
+		const f = { series: new RunSeries(), color: this.#color(id), off: null };
+		this.follow.set(id, f);
+		f.off = this.ctx.feed.subscribeRun(id, (items) => {
+			for (const it of items) f.series.add(it.event);
+			this.#schedule();
+		});
+		this.#renderList();
+	}
+
+	#schedule() {
+		if (!this.frame) this.frame = requestAnimationFrame(() => {
+			this.frame = 0;
+			this.#redraw();
+		});
+	}
+
+	#redraw() {
+		const ids = [...this.follow.keys()];
+		clear(this.legendEl);
+		for (const id of ids) {
+			const run = this.runs.find((r) => r.id === id) || { id };
+			this.legendEl.append(h('span.legend-item', h('span.swatch', { style: `background:${this.follow.get(id).color}` }),
+				h('span', { text: `${id}${run.name ? ' · ' + run.name : ''}` })));
+		}
+		const present = new Set();
+		for (const split of SPLITS) for (const metric of METRICS) {
+			const lines = [];
+			for (const id of ids) {
+				const f = this.follow.get(id);
+				lines.push(...groupLines(f.series, { metric, splits: [split], smooth: metric !== 'lr' }, this.prefs, { label: () => id, color: () => f.color }));
+			}
+			if (!lines.length) continue;
+			const key = `${split}/${metric}`;
+			present.add(key);
+			let chart = this.charts.get(key);
+			if (!chart) {
+				chart = new LineChart(this.chartsEl, { title: `${split} ${metric.replace(/_/g, ' ')}`, syncKey: 'compare', name: key });
+				this.charts.set(key, chart);
+			}
+			chart.update(toChartData(lines), { log: this.prefs.log, xMode: this.prefs.xMode });
+		}
+		for (const [key, chart] of this.charts) if (!present.has(key)) {
+			chart.destroy();
+			this.charts.delete(key);
+		}
+		if (!ids.length) this.legendEl.append(h('p.muted', { text: 'Pick one or more runs on the left.' }));
+	}
+}
