@@ -15,7 +15,9 @@ struct cpu_backend {
 /* Element counts below this run on one thread: spawning costs more than it saves. */
 #define CPU_PARALLEL_MIN 32768
 
-/* Fill the convolution, batch-norm and pooling entries (cpu_conv.c). */
+/* Fill the convolution, batch-norm and pooling entries (cpu_conv.c; it calls
+ * cpu_norm_pool_install from cpu_norm_pool.c for the last two). */
 void cpu_conv_install(struct backend *be);
+void cpu_norm_pool_install(struct backend *be);
 
 #endif

@@ -1,0 +1,267 @@
+/*
+ * cpu_norm_pool.c — batch normalisation and max/average pooling on the CPU.
+ *
+ * What it is: the batchnorm_* and *pool_* entries of the backend table,
+ * following PyTorch's CPU formulas (batch statistics accumulated in double,
+ * the normalisation applied as y = x*a + b per channel, unbiased variance for
+ * the running estimate, max-pool's first maximum wins and NaN propagates,
+ * average pooling's divisor per count_include_pad). What it is not:
+ * convolution (cpu_conv.c).
+ *
+ * Determinism: work is split by channel (batch norm) or by plane (pooling);
+ * every sum is taken by one thread in a fixed order, so results do not
+ * depend on the thread count.
+ *
+ * Threads: called from the training thread; OpenMP fans out inside each
+ * call and joins before it returns.
+ */
+#include <math.h>
+#include <string.h>
+
+#include "cpu_internal.h"
+#include "tb.h"
+
+static int norm_threads(struct backend *be)
+{
+	const struct cpu_backend *cpu = be->impl;
+	return cpu->threads > 0 ? cpu->threads : 1;
+}
+
+/* ---- batch normalisation ---------------------------------------------------- */
+
+/* Channel c's values: n runs of `spatial` floats, `stride` floats apart. */
+static double channel_sum(const float *x, int n, int64_t stride, int spatial)
+{
+	double acc = 0;
+	for (int i = 0; i < n; i++) {
+		const float *p = x + i * stride;
+		for (int s = 0; s < spatial; s++)
+			acc += p[s];
+	}
+	return acc;
+}
+
+static double channel_sq_dev(const float *x, int n, int64_t stride, int spatial, double mean)
+{
+	double acc = 0;
+	for (int i = 0; i < n; i++) {
+		const float *p = x + i * stride;
+		for (int s = 0; s < spatial; s++) {
+			double d = (double)p[s] - mean;
+			acc += d * d;
+		}
+	}
+	return acc;
+}
+
+static void channel_affine(float *y, const float *x, int n, int64_t stride, int spatial, float a, float b)
+{
+	for (int i = 0; i < n; i++) {
+		const float *p = x + i * stride;
+		float *q = y + i * stride;
+		for (int s = 0; s < spatial; s++)
+			q[s] = p[s] * a + b;
+	}
+}
+
+/*
+ * Training: batch mean and biased variance normalise; the running estimate
+ * takes the unbiased variance (PyTorch). A channel with a single value (batch
+ * 1 in batchnorm1d) has no unbiased variance; PyTorch refuses it, here the
+ * biased one (0) is used so a stray last batch cannot poison the estimate
+ * with NaN.
+ */
+static void cpu_batchnorm_forward(struct backend *be, bool training, int n, int c, int spatial, float momentum,
+				  float eps, const float *x, const float *gamma, const float *beta,
+				  float *running_mean, float *running_var, float *save_mean, float *save_invstd,
+				  float *y)
+{
+	const int64_t stride = (int64_t)c * spatial;
+	const int64_t count = (int64_t)n * spatial;
+	const int threads = norm_threads(be);
+#pragma omp parallel for num_threads(threads) if (count * c > CPU_PARALLEL_MIN) schedule(static)
+	for (int ch = 0; ch < c; ch++) {
+		const float *xc = x + (int64_t)ch * spatial;
+		float g = gamma ? gamma[ch] : 1.0f, bt = beta ? beta[ch] : 0.0f;
+		float mean, invstd;
+		if (training) {
+			double m = channel_sum(xc, n, stride, spatial) / (double)count;
+			double var = channel_sq_dev(xc, n, stride, spatial, m) / (double)count;
+			mean = (float)m;
+			invstd = (float)(1.0 / sqrt(var + (double)eps));
+			save_mean[ch] = mean;
+			save_invstd[ch] = invstd;
+			double unbiased = count > 1 ? var * (double)count / (double)(count - 1) : var;
+			running_mean[ch] = (1.0f - momentum) * running_mean[ch] + momentum * (float)m;
+			running_var[ch] = (1.0f - momentum) * running_var[ch] + momentum * (float)unbiased;
+		} else {
+			mean = running_mean[ch];
+			invstd = 1.0f / sqrtf(running_var[ch] + eps);
+		}
+		float a = g * invstd;
+		channel_affine(y + (int64_t)ch * spatial, xc, n, stride, spatial, a, bt - mean * a);
+	}
+}
+
+/*
+ * Gradients of training-mode batch norm (PyTorch's batch_norm_backward):
+ *   dbeta = Σ dy, dgamma = Σ dy·x̂,
+ *   dx = (dy - Σdy/N - (x-μ)·invstd²·Σdy(x-μ)/N) · γ·invstd.
+ */
+static void cpu_batchnorm_backward(struct backend *be, int n, int c, int spatial, const float *x, const float *dy,
+				   const float *gamma, const float *save_mean, const float *save_invstd,
+				   float *dx, float *dgamma, float *dbeta)
+{
+	const int64_t stride = (int64_t)c * spatial;
+	const int64_t count = (int64_t)n * spatial;
+	const int threads = norm_threads(be);
+#pragma omp parallel for num_threads(threads) if (count * c > CPU_PARALLEL_MIN) schedule(static)
+	for (int ch = 0; ch < c; ch++) {
+		const float *xc = x + (int64_t)ch * spatial;
+		const float *gc = dy + (int64_t)ch * spatial;
+		float mean = save_mean[ch], invstd = save_invstd[ch];
+		double sum_dy = 0, dot = 0;
+		for (int i = 0; i < n; i++) {
+			const float *xp = xc + i * stride, *gp = gc + i * stride;
+			for (int s = 0; s < spatial; s++) {
+				sum_dy += gp[s];
+				dot += (double)gp[s] * ((double)xp[s] - mean);
+			}
+		}
+		if (dgamma)
+			dgamma[ch] = (float)(dot * invstd);
+		if (dbeta)
+			dbeta[ch] = (float)sum_dy;
+		if (!dx)
+			continue;
+		float k = (float)(dot * invstd * invstd / (double)count);
+		float grad_mean = (float)(sum_dy / (double)count);
+		float w = (gamma ? gamma[ch] : 1.0f) * invstd;
+		for (int i = 0; i < n; i++) {
+			const float *xp = xc + i * stride, *gp = gc + i * stride;
+			float *dp = dx + (int64_t)ch * spatial + i * stride;
+			for (int s = 0; s < spatial; s++)
+				dp[s] = (gp[s] - grad_mean - (xp[s] - mean) * k) * w;
+		}
+	}
+}
+
+/* ---- pooling ------------------------------------------------------------------ */
+
+/* The input rows/columns of output (p, q)'s window, clipped to the image. */
+struct pool_window {
+	int h0, h1, w0, w1; /* clipped: [h0, h1) × [w0, w1) */
+	int size;           /* divisor with padding counted (before clipping to the image) */
+};
+
+static struct pool_window pool_window_at(const struct pool_shape *ps, int p, int q)
+{
+	struct pool_window win;
+	int hs = p * ps->stride_h - ps->pad_h, ws = q * ps->stride_w - ps->pad_w;
+	int he = TB_MIN(hs + ps->kh, ps->h + ps->pad_h), we = TB_MIN(ws + ps->kw, ps->w + ps->pad_w);
+	win.size = (he - hs) * (we - ws);
+	win.h0 = TB_MAX(hs, 0);
+	win.w0 = TB_MAX(ws, 0);
+	win.h1 = TB_MIN(he, ps->h);
+	win.w1 = TB_MIN(we, ps->w);
+	return win;
+}
+
+static void cpu_maxpool_forward(struct backend *be, const struct pool_shape *ps, const float *x, float *y,
+				int32_t *argmax)
+{
+	const int64_t planes = (int64_t)ps->n * ps->c, hw = (int64_t)ps->h * ps->w, pq = (int64_t)ps->p * ps->q;
+#pragma omp parallel for num_threads(norm_threads(be)) if (planes * hw > CPU_PARALLEL_MIN) schedule(static)
+	for (int64_t pl = 0; pl < planes; pl++) {
+		const float *xp = x + pl * hw;
+		float *yp = y + pl * pq;
+		int32_t *ap = argmax + pl * pq;
+		for (int p = 0; p < ps->p; p++) {
+			for (int q = 0; q < ps->q; q++) {
+				struct pool_window win = pool_window_at(ps, p, q);
+				float best = -INFINITY;
+				int32_t at = win.h0 * ps->w + win.w0;
+				for (int h = win.h0; h < win.h1; h++) {
+					for (int w = win.w0; w < win.w1; w++) {
+						float v = xp[h * ps->w + w];
+						if (v > best || isnan(v)) {
+							best = v;
+							at = h * ps->w + w;
+						}
+					}
+				}
+				yp[p * ps->q + q] = best;
+				ap[p * ps->q + q] = at;
+			}
+		}
+	}
+}
+
+static void cpu_maxpool_backward(struct backend *be, const struct pool_shape *ps, const float *dy,
+				 const int32_t *argmax, float *dx)
+{
+	const int64_t planes = (int64_t)ps->n * ps->c, hw = (int64_t)ps->h * ps->w, pq = (int64_t)ps->p * ps->q;
+#pragma omp parallel for num_threads(norm_threads(be)) if (planes * hw > CPU_PARALLEL_MIN) schedule(static)
+	for (int64_t pl = 0; pl < planes; pl++) {
+		float *dp = dx + pl * hw;
+		const float *gp = dy + pl * pq;
+		const int32_t *ap = argmax + pl * pq;
+		memset(dp, 0, sizeof(float) * (size_t)hw);
+		for (int64_t o = 0; o < pq; o++)
+			dp[ap[o]] += gp[o];
+	}
+}
+
+static void cpu_avgpool_forward(struct backend *be, const struct pool_shape *ps, const float *x, float *y)
+{
+	const int64_t planes = (int64_t)ps->n * ps->c, hw = (int64_t)ps->h * ps->w, pq = (int64_t)ps->p * ps->q;
+#pragma omp parallel for num_threads(norm_threads(be)) if (planes * hw > CPU_PARALLEL_MIN) schedule(static)
+	for (int64_t pl = 0; pl < planes; pl++) {
+		const float *xp = x + pl * hw;
+		float *yp = y + pl * pq;
+		for (int p = 0; p < ps->p; p++) {
+			for (int q = 0; q < ps->q; q++) {
+				struct pool_window win = pool_window_at(ps, p, q);
+				int div = ps->count_include_pad ? win.size : (win.h1 - win.h0) * (win.w1 - win.w0);
+				float acc = 0;
+				for (int h = win.h0; h < win.h1; h++)
+					for (int w = win.w0; w < win.w1; w++)
+						acc += xp[h * ps->w + w];
+				yp[p * ps->q + q] = div > 0 ? acc / (float)div : 0.0f;
+			}
+		}
+	}
+}
+
+static void cpu_avgpool_backward(struct backend *be, const struct pool_shape *ps, const float *dy, float *dx)
+{
+	const int64_t planes = (int64_t)ps->n * ps->c, hw = (int64_t)ps->h * ps->w, pq = (int64_t)ps->p * ps->q;
+#pragma omp parallel for num_threads(norm_threads(be)) if (planes * hw > CPU_PARALLEL_MIN) schedule(static)
+	for (int64_t pl = 0; pl < planes; pl++) {
+		float *dp = dx + pl * hw;
+		const float *gp = dy + pl * pq;
+		memset(dp, 0, sizeof(float) * (size_t)hw);
+		for (int p = 0; p < ps->p; p++) {
+			for (int q = 0; q < ps->q; q++) {
+				struct pool_window win = pool_window_at(ps, p, q);
+				int div = ps->count_include_pad ? win.size : (win.h1 - win.h0) * (win.w1 - win.w0);
+				if (div <= 0)
+					continue;
+				float g = gp[p * ps->q + q] / (float)div;
+				for (int h = win.h0; h < win.h1; h++)
+					for (int w = win.w0; w < win.w1; w++)
+						dp[h * ps->w + w] += g;
+			}
+		}
+	}
+}
+
+void cpu_norm_pool_install(struct backend *be)
+{
+	be->batchnorm_forward = cpu_batchnorm_forward;
+	be->batchnorm_backward = cpu_batchnorm_backward;
+	be->maxpool_forward = cpu_maxpool_forward;
+	be->maxpool_backward = cpu_maxpool_backward;
+	be->avgpool_forward = cpu_avgpool_forward;
+	be->avgpool_backward = cpu_avgpool_backward;
+}
