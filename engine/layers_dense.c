@@ -174,6 +174,7 @@ ACT_KIND(leaky_relu_kind, "leaky_relu", "x or slope*x below 0 (torch.nn.LeakyReL
 
 struct dropout_state {
 	uint8_t *mask; /* backend memory, [batch, in] */
+	bool masked;   /* the last forward applied a mask (training with p > 0) */
 };
 
 static int dropout_build(struct layer *l, struct model *m, struct spec_errors *errs)
@@ -198,7 +199,8 @@ static void dropout_forward(struct layer *l, struct model *m, const float *x, in
 	struct dropout_state *st = l->state;
 	int64_t n = batch * shape_numel(l->in);
 	float p = (float)l->arg[0];
-	if (!training || p == 0) {
+	st->masked = training && p > 0;
+	if (!st->masked) {
 		m->be->copy(m->be, l->y, x, (size_t)n * sizeof(float));
 		return;
 	}
@@ -215,7 +217,7 @@ static void dropout_backward(struct layer *l, struct model *m, const float *x, c
 		return;
 	int64_t n = batch * shape_numel(l->in);
 	float p = (float)l->arg[0];
-	if (p == 0)
+	if (!st->masked)
 		m->be->copy(m->be, l->dx, dy, (size_t)n * sizeof(float));
 	else
 		m->be->dropout_backward(m->be, p, l->dx, dy, st->mask, n);

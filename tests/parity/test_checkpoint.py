@@ -1,0 +1,53 @@
+"""A trainbook checkpoint loads into the equivalent torch.nn module
+(load_state_dict, strict) and gives the same test accuracy trainbook
+reported. Uses the real Fashion-MNIST test set."""
+import gzip
+import json
+import os
+import subprocess
+import tempfile
+
+import numpy as np
+import torch
+
+import st
+from test_parity import ENGINE
+
+CASES = []
+
+FASHION = "/usr/share/datasets/fashion-mnist/"
+
+
+def _idx(path, offset):
+    with gzip.open(path) as f:
+        return np.frombuffer(f.read(), np.uint8, offset=offset)
+
+
+def checkpoint_loads_into_torch_with_same_accuracy():
+    with tempfile.TemporaryDirectory() as d:
+        spec = os.path.join(d, "mlp.yaml")
+        with open(spec, "w") as f:
+            f.write("data: {dataset: fashion-mnist, batch_size: 64}\n"
+                    "model: [flatten, {linear: 128}, relu, {linear: 10}]\n"
+                    "optimizer: {name: adam, lr: 1.0e-3}\n"
+                    "train: {epochs: 1, max_steps: 300, seed: 3}\n")
+        r = subprocess.run([ENGINE, "train", spec, "--json", "--out", d], capture_output=True, text=True)
+        assert r.returncode == 0, f"train failed: {r.stderr.strip()}"
+        events = [json.loads(line) for line in r.stdout.splitlines()]
+        test = [e for e in events if e["type"] == "metric" and e["split"] == "test"][-1]
+        ckpt = [e for e in events if e["type"] == "checkpoint"][-1]["path"]
+        tensors, meta = st.load(ckpt)
+        assert meta.get("format") == "pt", meta
+        model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 128), torch.nn.ReLU(),
+                                    torch.nn.Linear(128, 10))
+        model.load_state_dict({k: torch.from_numpy(v) for k, v in tensors.items()}, strict=True)
+        x = torch.from_numpy(_idx(FASHION + "t10k-images-idx3-ubyte.gz", 16).reshape(-1, 1, 28, 28) / np.float32(255))
+        y = torch.from_numpy(_idx(FASHION + "t10k-labels-idx1-ubyte.gz", 8).astype(np.int64))
+        with torch.no_grad():
+            acc = (model(x.float()).argmax(1) == y).float().mean().item()
+        reported = test["values"]["accuracy"]
+        # Identical weights and inputs; only a near-tie between two logits could flip one sample.
+        assert abs(acc - reported) <= 2e-4, f"torch accuracy {acc:.4f} != trainbook {reported:.4f}"
+
+
+CASES.append(checkpoint_loads_into_torch_with_same_accuracy)
