@@ -41,7 +41,8 @@ export function createApi(base, { onUnauthorized = () => {} } = {}) {
 			try {
 				data = JSON.parse(text);
 			} catch {
-				data = { message: text.slice(0, 200) };
+				/* not JSON (a proxy's error page): say what happened, not its HTML */
+				data = { message: `HTTP ${res.status} ${res.statusText}`.trim() };
 			}
 		}
 		if (res.status === 401) {

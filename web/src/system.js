@@ -147,7 +147,7 @@ export class SystemPanel {
 			const gpus = s.gpus || [];
 			let note;
 			if (this.device === 'cpu') note = 'This run trains on the CPU.';
-			else if (!gpus.length) note = 'No GPU on this machine' + (s.gpu_note ? ` (${s.gpu_note})` : '') + '; showing CPU and memory.';
+			else if (!gpus.length) note = 'No GPU on this machine' + (s.gpu_note ? `: ${s.gpu_note}` : '') + '. Showing CPU and memory.';
 			else note = `GPU ${this.device} not found; showing CPU and memory.`;
 			this.body.append(h('p.gpu-note', { text: note }));
 			const grid = h('div.spark-grid');
