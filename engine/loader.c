@@ -11,6 +11,14 @@
  * starting (epoch, position). What it is not: a device uploader; batches
  * are host memory and the train loop copies them.
  *
+ * The exact draws, for anyone reproducing them elsewhere (a GPU-side
+ * augmenter, a parity test): epoch order = data_permutation(n,
+ * rng_hash(seed, epoch, 0)); sample idx of epoch e uses one struct rng seeded
+ * with rng_hash(rng_hash(seed, LOADER_AUG_TAG, 2), e, idx), and the ops in
+ * spec order draw from it: random_crop dy = rng_below(2p+1) then dx the
+ * same (output(y,x) = padded(y+dy, x+dx)); hflip flips when
+ * rng_uniform() < prob; normalize draws nothing.
+ *
  * Threads: loader_new/loader_next/loader_free run on the one consumer
  * thread; `workers` threads run loader_worker. Shared ring state is
  * guarded by `mu` (named on each field).
