@@ -20,18 +20,10 @@
 #include <string.h>
 
 #include "spec_internal.h"
+#include "tb.h"
 
 #define SPEC_FILE_MAX (1 << 20) /* a spec is a page of YAML; anything bigger is a mistake */
-
-static void *spec_alloc(size_t n)
-{
-	void *p = malloc(n ? n : 1);
-	if (!p) {
-		fprintf(stderr, "trainbook: out of memory (%zu bytes) parsing a spec\n", n);
-		abort();
-	}
-	return p;
-}
+#define SPEC_MAX_DEPTH 64       /* collections inside collections; a spec uses about six */
 
 /* ---- errors -------------------------------------------------------------------- */
 
@@ -177,6 +169,41 @@ static void syntax_error(const yaml_parser_t *p, const char *text, size_t len,
 		spec_error_add(errs, pos, "YAML syntax error: %s", problem);
 }
 
+/*
+ * libyaml's scanner does work proportional to the flow nesting depth for
+ * every token, so 200k nested `[` take minutes. A spec needs six levels;
+ * refuse deep nesting with a cheap event pass that stops as soon as it is
+ * too deep. Returns false after reporting; syntax errors are left to the loader.
+ */
+static bool depth_check(const char *text, size_t len, struct spec_errors *errs)
+{
+	yaml_parser_t p;
+	yaml_event_t ev;
+	int depth = 0;
+	bool ok = true, more = true;
+	if (!yaml_parser_initialize(&p)) {
+		fprintf(stderr, "trainbook: out of memory parsing a spec\n");
+		abort();
+	}
+	yaml_parser_set_input_string(&p, (const unsigned char *)text, len);
+	while (more && yaml_parser_parse(&p, &ev)) {
+		if (ev.type == YAML_SEQUENCE_START_EVENT || ev.type == YAML_MAPPING_START_EVENT)
+			depth++;
+		else if (ev.type == YAML_SEQUENCE_END_EVENT || ev.type == YAML_MAPPING_END_EVENT)
+			depth--;
+		if (depth > SPEC_MAX_DEPTH) {
+			spec_error_add(errs, (struct spec_pos){(int)ev.start_mark.line + 1,
+							       (int)ev.start_mark.column + 1},
+				       "nested more than %d levels deep", SPEC_MAX_DEPTH);
+			ok = false;
+		}
+		more = ok && ev.type != YAML_STREAM_END_EVENT;
+		yaml_event_delete(&ev);
+	}
+	yaml_parser_delete(&p);
+	return ok;
+}
+
 /* A second `---` document would be silently ignored otherwise. */
 static void second_document_check(yaml_parser_t *p, const char *text, size_t len,
 				  struct spec_errors *errs)
@@ -207,7 +234,7 @@ static void buf_append(struct text_buf *b, const char *s, size_t n)
 		size_t cap = b->cap ? b->cap : 1024;
 		while (b->len + n + 1 > cap)
 			cap *= 2;
-		char *d = spec_alloc(cap);
+		char *d = tb_xmalloc(cap);
 		if (b->data)
 			memcpy(d, b->data, b->len);
 		free(b->data);
@@ -280,6 +307,8 @@ int spec_parse(const char *text, size_t len, const char *filename,
 	memset(out, 0, sizeof(*out));
 	if (!text)
 		len = 0;
+	if (!depth_check(text ? text : "", len, errs))
+		return -1;
 	if (!yaml_parser_initialize(&parser)) {
 		fprintf(stderr, "trainbook: out of memory parsing a spec\n");
 		abort();
@@ -321,7 +350,7 @@ int spec_parse(const char *text, size_t len, const char *filename,
 			goto fail;
 		}
 	} else {
-		out->source = spec_alloc(len + 1);
+		out->source = tb_xmalloc(len + 1);
 		memcpy(out->source, text, len);
 		out->source[len] = '\0';
 	}
@@ -353,7 +382,7 @@ int spec_parse_file(const char *path, const char *const *overrides, int noverrid
 			       path ? strerror(errno) : "no file given");
 		return -1;
 	}
-	char *text = spec_alloc(SPEC_FILE_MAX + 1);
+	char *text = tb_xmalloc(SPEC_FILE_MAX + 1);
 	size_t len = fread(text, 1, SPEC_FILE_MAX + 1, f);
 	int failed = ferror(f);
 	fclose(f);

@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "spec_internal.h"
+#include "tb.h"
 
 yaml_node_t *spec_node(const struct spec_ctx *c, int id)
 {
@@ -232,14 +233,16 @@ void spec_mapping_read(struct spec_ctx *c, const char *path, const yaml_node_t *
 		       const char *const *known, int nknown, yaml_node_t **values,
 		       yaml_node_t **keys)
 {
-	char got[64];
+	char got[64], list[160];
 	const char *sep = path[0] ? ": " : "";
+	yaml_node_t *first_key[SPEC_MAX_FIELDS];
+	TB_ASSERT(nknown <= SPEC_MAX_FIELDS);
 	for (int i = 0; i < nknown; i++) {
-		values[i] = NULL;
+		values[i] = first_key[i] = NULL;
 		if (keys)
 			keys[i] = NULL;
 	}
-	/* Pairs are re-fetched by index: no node is added while we read, but be plain about it. */
+	spec_join(known, nknown, list, sizeof(list));
 	for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
 	     p++) {
 		yaml_node_t *k = spec_node(c, p->key);
@@ -255,33 +258,19 @@ void spec_mapping_read(struct spec_ctx *c, const char *path, const yaml_node_t *
 			i++;
 		if (i == nknown) {
 			const char *near = spec_suggest(name, known, nknown);
-			char list[160];
-			spec_join(known, nknown, list, sizeof(list));
-			if (!path[0])
-				spec_fail(c, k, "unknown section '%s' (%s%s%s)", name,
-					  near ? "did you mean '" : "expected one of ", near ? near : list,
-					  near ? "'?" : "");
-			else
-				spec_fail(c, k, "%s: unknown key '%s' (%s%s%s)", path, name,
-					  near ? "did you mean '" : "expected one of ", near ? near : list,
-					  near ? "'?" : "");
+			const char *what = path[0] ? "key" : "section";
+			spec_fail(c, k, "%s%sunknown %s '%.60s' (%s%s%s)", path, sep, what, name,
+				  near ? "did you mean '" : "expected one of ", near ? near : list,
+				  near ? "'?" : "");
 			continue;
 		}
-		if (values[i]) {
-			/* keys[] may be NULL; find the first occurrence again for its position. */
-			const yaml_node_t *first = NULL;
-			for (yaml_node_pair_t *q = map->data.mapping.pairs.start; q < p; q++) {
-				const yaml_node_t *qk = spec_node(c, q->key);
-				if (spec_text(qk) && !strcmp(spec_text(qk), name)) {
-					first = qk;
-					break;
-				}
-			}
-			struct spec_pos fp = spec_node_pos(c, first);
+		if (first_key[i]) {
+			struct spec_pos fp = spec_node_pos(c, first_key[i]);
 			spec_fail(c, k, "%s%sduplicate key '%s' (first at %d:%d)", path, sep, name,
 				  fp.line, fp.column);
 			continue;
 		}
+		first_key[i] = k;
 		values[i] = v;
 		if (keys)
 			keys[i] = k;

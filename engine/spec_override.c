@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "spec_internal.h"
+#include "tb.h"
 
 #define OVERRIDE_MAX_DEPTH 8       /* key path parts */
 #define OVERRIDE_MAX_NODES 4096    /* a flow value bigger than this is not an override */
@@ -261,9 +262,7 @@ static void override_apply(struct spec_ctx *c, int k)
 
 void spec_overrides_apply(struct spec_ctx *c)
 {
-	c->override_first = calloc((size_t)c->noverrides + 1, sizeof(int));
-	if (!c->override_first)
-		must(0);
+	c->override_first = tb_xcalloc((size_t)c->noverrides + 1, sizeof(int));
 	for (int k = 0; k < c->noverrides; k++) {
 		c->override_first[k] = (int)(c->doc->nodes.top - c->doc->nodes.start) + 1;
 		override_apply(c, k);
