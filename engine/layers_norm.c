@@ -1,0 +1,151 @@
+/*
+ * layers_norm.c — batch normalisation layers: batchnorm2d (per channel of
+ * an image), batchnorm1d (per feature of a vector) and `batchnorm`, which
+ * picks one of the two from its input's shape.
+ *
+ * Parameters and buffers follow torch.nn.BatchNorm*d's state_dict: weight,
+ * bias (trainable), running_mean, running_var, num_batches_tracked (a
+ * buffer kept as a float count and saved as I64 by the checkpoint code).
+ * Training normalises with batch statistics and updates the running ones
+ * with PyTorch's momentum rule; evaluation uses the running statistics.
+ * What it is not: the arithmetic (backend batchnorm_forward/backward).
+ *
+ * Threads: building on any thread; running on the replica's training thread.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "layers_conv.h"
+#include "model.h"
+#include "tb.h"
+
+enum { BN_MOMENTUM, BN_EPS };
+
+struct bn_state {
+	int weight, bias, running_mean, running_var, count; /* parameter indices */
+	int channels, spatial;   /* C and H*W (1 for vectors) */
+	float *save_mean;        /* backend memory [C]: batch statistics of the last training forward */
+	float *save_invstd;      /* backend memory [C] */
+	float *one;              /* backend memory, 1.0f: the increment of num_batches_tracked */
+	float *scratch_dx;       /* backend memory [batch, in] when need_dx is false (the backend always writes dx) */
+};
+
+static int bn_build(struct layer *l, struct model *m, struct spec_errors *errs)
+{
+	const char *name = l->kind->name;
+	char buf[48];
+	if (l->kind == &layer_kind_batchnorm2d && l->in.ndim != 3) {
+		spec_error_add(errs, l->pos, "batchnorm2d needs an image input [C, H, W] but gets %s%s",
+			       shape_str(l->in, buf, sizeof(buf)), "; use batchnorm1d for feature vectors");
+		return -1;
+	}
+	if (l->kind == &layer_kind_batchnorm1d && l->in.ndim != 1) {
+		spec_error_add(errs, l->pos, "batchnorm1d needs a feature vector but gets %s; use batchnorm2d for images",
+			       shape_str(l->in, buf, sizeof(buf)));
+		return -1;
+	}
+	if (m->be && !m->be->batchnorm_forward) {
+		spec_error_add(errs, l->pos, "%s: the %s backend has no batch normalisation", name, m->be->name);
+		return -1;
+	}
+	struct bn_state *st = tb_xcalloc(1, sizeof(*st));
+	l->state = st;
+	st->channels = l->in.d[0];
+	st->spatial = l->in.ndim == 3 ? l->in.d[1] * l->in.d[2] : 1;
+	int64_t c = st->channels;
+	st->weight = model_param_add(m, l, "weight", 1, &c, true);
+	st->bias = model_param_add(m, l, "bias", 1, &c, true);
+	st->running_mean = model_param_add(m, l, "running_mean", 1, &c, false);
+	st->running_var = model_param_add(m, l, "running_var", 1, &c, false);
+	st->count = model_param_add(m, l, "num_batches_tracked", 1, (int64_t[]){1}, false);
+	l->out = l->in;
+	return 0;
+}
+
+/* torch.nn.BatchNorm: weight 1, bias 0, running mean 0, running variance 1, no batches seen. */
+static void bn_init(struct layer *l, struct model *m, struct rng *rng)
+{
+	(void)rng;
+	struct bn_state *st = l->state;
+	layer_init_constant(m, st->weight, 1.0f);
+	layer_init_constant(m, st->bias, 0.0f);
+	layer_init_constant(m, st->running_mean, 0.0f);
+	layer_init_constant(m, st->running_var, 1.0f);
+	layer_init_constant(m, st->count, 0.0f);
+}
+
+static void bn_reserve(struct layer *l, struct model *m, int batch)
+{
+	struct bn_state *st = l->state;
+	struct backend *be = m->be;
+	if (!st->save_mean) {
+		st->save_mean = be->alloc(be, (size_t)st->channels * sizeof(float));
+		st->save_invstd = be->alloc(be, (size_t)st->channels * sizeof(float));
+		st->one = be->alloc(be, sizeof(float));
+		be->fill(be, st->one, 1.0f, 1);
+	}
+	if (st->scratch_dx) {
+		be->free(be, st->scratch_dx);
+		st->scratch_dx = NULL;
+	}
+	if (!l->need_dx)
+		st->scratch_dx = be->alloc(be, (size_t)batch * shape_numel(l->in) * sizeof(float));
+}
+
+static void bn_forward(struct layer *l, struct model *m, const float *x, int batch, bool training)
+{
+	struct bn_state *st = l->state;
+	struct backend *be = m->be;
+	be->batchnorm_forward(be, training, batch, st->channels, st->spatial, (float)l->arg[BN_MOMENTUM],
+			      (float)l->arg[BN_EPS], x, model_param_data(m, st->weight),
+			      model_param_data(m, st->bias), model_param_data(m, st->running_mean),
+			      model_param_data(m, st->running_var), st->save_mean, st->save_invstd, l->y);
+	/* Counted on the device so a captured step needs no host round trip. */
+	if (training)
+		be->axpy(be, 1.0f, st->one, model_param_data(m, st->count), 1);
+}
+
+static void bn_backward(struct layer *l, struct model *m, const float *x, const float *dy, int batch)
+{
+	struct bn_state *st = l->state;
+	struct backend *be = m->be;
+	be->batchnorm_backward(be, batch, st->channels, st->spatial, x, dy, model_param_data(m, st->weight),
+			       st->save_mean, st->save_invstd, l->need_dx ? l->dx : st->scratch_dx,
+			       model_param_grad(m, st->weight), model_param_grad(m, st->bias));
+}
+
+static void bn_destroy(struct layer *l, struct model *m)
+{
+	struct bn_state *st = l->state;
+	if (st && m->be) {
+		struct backend *be = m->be;
+		if (st->save_mean) {
+			be->free(be, st->save_mean);
+			be->free(be, st->save_invstd);
+			be->free(be, st->one);
+		}
+		if (st->scratch_dx)
+			be->free(be, st->scratch_dx);
+	}
+	free(st);
+}
+
+#define BN_KIND(ident, kname, ksummary)                                                                 \
+	const struct layer_kind ident = {                                                               \
+		.name = kname,                                                                          \
+		.summary = ksummary,                                                                    \
+		.args = {{"momentum", 0.1, 0, 1, false, false}, {"eps", 1e-5, 1e-12, 1, false, false}}, \
+		.build = bn_build,                                                                      \
+		.init = bn_init,                                                                        \
+		.reserve = bn_reserve,                                                                  \
+		.forward = bn_forward,                                                                  \
+		.backward = bn_backward,                                                                \
+		.destroy = bn_destroy,                                                                  \
+	}
+
+BN_KIND(layer_kind_batchnorm2d, "batchnorm2d",
+	"normalise each channel of an image over the batch (torch.nn.BatchNorm2d); {batchnorm2d: {momentum: 0.1}}");
+BN_KIND(layer_kind_batchnorm1d, "batchnorm1d",
+	"normalise each feature of a vector over the batch (torch.nn.BatchNorm1d)");
+BN_KIND(layer_kind_batchnorm, "batchnorm",
+	"batchnorm2d after an image, batchnorm1d after a feature vector");

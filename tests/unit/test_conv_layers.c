@@ -1,0 +1,397 @@
+/*
+ * test_conv_layers.c — the convolutional layer kinds inside real models:
+ * spec errors located at the layer, ResNet-18's parameter names, shapes and
+ * count (kuangliu CIFAR ResNet-18, 10 classes: 11,173,962), LeNet-5's,
+ * basic_block wiring and every conv layer's gradients by finite
+ * differences through whole models, batch-norm running statistics and
+ * num_batches_tracked, and bit-identical repeated steps. The operations
+ * themselves are checked in test_conv.c.
+ */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "backend.h"
+#include "model.h"
+#include "rng.h"
+#include "spec.h"
+
+static struct backend *be;
+
+static int setup(void **state)
+{
+	(void)state;
+	be = backend_cpu_new(2);
+	return be ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	be->destroy(be);
+	return 0;
+}
+
+/* Build `model: <yaml>` for samples of shape `in`; NULL with errs filled on a model error. */
+static struct model *build(const char *yaml, struct shape in, int classes, struct backend *b, struct spec_errors *errs)
+{
+	char text[1024];
+	snprintf(text, sizeof(text), "model: %s\ndata: {dataset: synthetic}\n", yaml);
+	struct spec *s = calloc(1, sizeof(*s));
+	assert_non_null(s);
+	memset(errs, 0, sizeof(*errs));
+	if (spec_parse(text, strlen(text), "t.yaml", NULL, 0, s, errs) != 0) {
+		free(s);
+		fail_msg("spec does not parse: %s", errs->count ? errs->list[0].message : "?");
+	}
+	struct model *m = model_build(&s->model, in, classes, b, errs);
+	spec_free(s);
+	free(s);
+	return m;
+}
+
+static struct model *build_ok(const char *yaml, struct shape in, int classes, struct backend *b)
+{
+	struct spec_errors errs;
+	struct model *m = build(yaml, in, classes, b, &errs);
+	if (!m)
+		fail_msg("%s: %s", yaml, errs.count ? errs.list[0].message : "no error message");
+	return m;
+}
+
+/* The model fails to build, with `needle` in an error located on line 1. */
+static void expect_error(const char *yaml, struct shape in, int classes, const char *needle)
+{
+	struct spec_errors errs;
+	struct model *m = build(yaml, in, classes, NULL, &errs);
+	if (m) {
+		model_free(m);
+		fail_msg("%s: built, expected error '%s'", yaml, needle);
+	}
+	for (int i = 0; i < errs.count; i++)
+		if (strstr(errs.list[i].message, needle)) {
+			assert_int_equal(errs.list[i].pos.line, 1);
+			assert_true(errs.list[i].pos.column > 7); /* inside the list, not at `model:` */
+			return;
+		}
+	fail_msg("%s: expected '%s', got '%s'", yaml, needle, errs.count ? errs.list[0].message : "nothing");
+}
+
+static void test_shape_errors(void **state)
+{
+	(void)state;
+	struct shape img3 = shape_chw(1, 3, 3), img28 = shape_chw(1, 28, 28);
+	expect_error("[{conv2d: {out: 4, kernel: 5}}, flatten, {linear: 10}]", img3, 10,
+		     "conv2d: kernel 5 (dilated 5) is larger than the padded input 3×3");
+	expect_error("[{conv2d: {out: 4, kernel: 3, dilation: 3}}, flatten, {linear: 10}]", shape_chw(1, 6, 6), 10,
+		     "conv2d: kernel 3 (dilated 7) is larger than the padded input 6×6");
+	expect_error("[flatten, {conv2d: 4}, flatten, {linear: 10}]", img3, 10,
+		     "conv2d needs an image input [C, H, W] but gets [9]");
+	expect_error("[flatten, batchnorm2d, {linear: 10}]", img3, 10, "batchnorm2d needs an image input");
+	expect_error("[batchnorm1d, flatten, {linear: 10}]", img3, 10, "batchnorm1d needs a feature vector");
+	expect_error("[{maxpool2d: {kernel: 2, padding: 2}}, flatten, {linear: 10}]", img28, 10,
+		     "maxpool2d: padding 2 must be at most half the kernel 2");
+	expect_error("[{avgpool2d: 8}, flatten, {linear: 10}]", shape_chw(1, 4, 4), 10,
+		     "avgpool2d: kernel 8 is larger than the padded input 4×4");
+	expect_error("[{adaptive_avgpool: 2}, flatten, {linear: 10}]", img28, 10, "only output 1 is supported");
+	expect_error("[flatten, global_avgpool, {linear: 10}]", img28, 10, "global_avgpool needs an image input");
+	expect_error("[{conv2d: {kernel: 3}}, flatten, {linear: 10}]", img28, 10, "conv2d: missing argument 'out'");
+	expect_error("[{conv2d: {out: 4, strid: 2}}, flatten, {linear: 10}]", img28, 10, "did you mean 'stride'");
+	expect_error("[{conv2d: {out: 4, stride: 0}}, flatten, {linear: 10}]", img28, 10,
+		     "argument 'stride' must be between");
+	expect_error("[flatten, {basic_block: 8}, {linear: 10}]", img28, 10, "basic_block needs an image input");
+	expect_error("[{basic_block: {stride: 2}}, flatten, {linear: 10}]", img28, 10, "missing argument 'out'");
+}
+
+static const struct model_param *param(const struct model *m, const char *name)
+{
+	int i = model_param_find(m, name);
+	if (i < 0)
+		fail_msg("no parameter '%s'", name);
+	return &m->params[i];
+}
+
+static void assert_shape(const struct model *m, const char *name, int ndim, int64_t a, int64_t b, int64_t c,
+			 int64_t d)
+{
+	const struct model_param *p = param(m, name);
+	const int64_t want[4] = {a, b, c, d};
+	assert_int_equal(p->ndim, ndim);
+	for (int i = 0; i < ndim; i++)
+		if (p->shape[i] != want[i])
+			fail_msg("%s: dimension %d is %lld, want %lld", name, i, (long long)p->shape[i],
+				 (long long)want[i]);
+}
+
+struct visit_count {
+	int total, children, max_depth;
+};
+
+static void count_layer(const struct layer *l, int depth, void *ctx)
+{
+	struct visit_count *vc = ctx;
+	vc->total++;
+	vc->children += depth > 0;
+	if (depth > vc->max_depth)
+		vc->max_depth = depth;
+	assert_non_null(l->kind);
+}
+
+static void test_resnet18_parameters(void **state)
+{
+	(void)state;
+	struct model *m = build_ok("resnet18", shape_chw(3, 32, 32), 10, NULL);
+	assert_int_equal(model_param_count(m), 11173962);
+	assert_string_equal(m->params[0].name, "conv1.weight");
+	assert_string_equal(m->params[1].name, "bn1.weight");
+	assert_shape(m, "conv1.weight", 4, 64, 3, 3, 3);
+	assert_shape(m, "layer1.0.conv1.weight", 4, 64, 64, 3, 3);
+	assert_shape(m, "layer2.0.conv1.weight", 4, 128, 64, 3, 3);
+	assert_shape(m, "layer2.0.shortcut.0.weight", 4, 128, 64, 1, 1);
+	assert_shape(m, "layer2.0.shortcut.1.weight", 1, 128, 0, 0, 0);
+	assert_shape(m, "layer4.1.bn2.running_var", 1, 512, 0, 0, 0);
+	assert_shape(m, "linear.weight", 2, 10, 512, 0, 0);
+	assert_false(param(m, "layer2.0.shortcut.1.running_mean")->trainable);
+	assert_true(param(m, "layer3.1.bn1.num_batches_tracked")->is_count);
+	assert_true(model_param_find(m, "layer1.0.shortcut.0.weight") < 0); /* identity shortcut */
+	assert_true(model_param_find(m, "layer2.1.shortcut.0.weight") < 0);
+	/* State-dict order inside a block: conv1, bn1 (weight, bias, buffers), conv2, bn2, shortcut. */
+	int c1 = model_param_find(m, "layer3.0.conv1.weight");
+	assert_string_equal(m->params[c1 + 1].name, "layer3.0.bn1.weight");
+	assert_string_equal(m->params[c1 + 5].name, "layer3.0.bn1.num_batches_tracked");
+	assert_string_equal(m->params[c1 + 6].name, "layer3.0.conv2.weight");
+	assert_string_equal(m->params[c1 + 12].name, "layer3.0.shortcut.0.weight");
+	/* 3 stem layers, 8 blocks, pool, flatten, linear; blocks hold 5 or (with a projection) 7 children. */
+	struct visit_count vc = {0};
+	model_visit(m, count_layer, &vc);
+	assert_int_equal(vc.total - vc.children, 14);
+	assert_int_equal(vc.children, 3 * 7 + 5 * 5);
+	assert_int_equal(vc.max_depth, 1);
+	model_free(m);
+}
+
+static void test_lenet5_and_cnn_parameters(void **state)
+{
+	(void)state;
+	struct model *m = build_ok("lenet5", shape_chw(1, 28, 28), 10, NULL);
+	assert_int_equal(model_param_count(m), 61706);
+	assert_shape(m, "conv1.weight", 4, 6, 1, 5, 5);
+	assert_shape(m, "fc1.weight", 2, 120, 400, 0, 0);
+	model_free(m);
+	m = build_ok("cnn", shape_chw(1, 28, 28), 10, NULL);
+	/* 32·9 + 2·32 + 64·32·9 + 2·64 + 3136·128 + 128 + 128·10 + 10 */
+	assert_int_equal(model_param_count(m), 288 + 64 + 18432 + 128 + 401408 + 128 + 1280 + 10);
+	assert_shape(m, "fc1.weight", 2, 128, 3136, 0, 0);
+	assert_shape(m, "bn2.running_mean", 1, 64, 0, 0, 0);
+	model_free(m);
+}
+
+static float *random_host(int64_t n, uint64_t seed)
+{
+	struct rng r;
+	rng_seed(&r, seed);
+	float *p = be->alloc(be, (size_t)n * sizeof(float));
+	for (int64_t i = 0; i < n; i++)
+		p[i] = rng_uniform(&r) * 2.0f - 1.0f;
+	return p;
+}
+
+/* L = Σ logits · g over a training-mode forward, in double. */
+static double model_loss(struct model *m, const float *x, const float *g, int batch)
+{
+	const float *y = model_forward(m, x, batch, true);
+	double l = 0;
+	for (int64_t i = 0; i < (int64_t)batch * m->classes; i++)
+		l += (double)y[i] * g[i];
+	return l;
+}
+
+static void check_fd(struct model *m, float *v, float analytic, const float *x, const float *g, int batch,
+		     double scale, const char *what, int64_t index)
+{
+	const float eps = 1.0f / 1024;
+	float keep = *v;
+	*v = keep + eps;
+	double lp = model_loss(m, x, g, batch);
+	*v = keep - eps;
+	double lm = model_loss(m, x, g, batch);
+	*v = keep;
+	double fd = (lp - lm) / (2.0 * eps);
+	if (fabs(fd - analytic) > 3e-2 * fmax(fabs(analytic), scale))
+		fail_msg("%s[%lld]: finite difference %.6g, backward %.6g", what, (long long)index, fd, analytic);
+}
+
+/*
+ * Backward of the whole model against central differences of
+ * L = Σ logits·g: up to `per_param` entries of every trainable parameter
+ * and of the input. Batch norm runs in training mode throughout, so the
+ * function being differentiated is the one backward differentiates.
+ */
+static void check_model_gradients(const char *yaml, struct shape in, int classes, int batch, int per_param)
+{
+	struct model *m = build_ok(yaml, in, classes, be);
+	model_init(m, 7);
+	model_want_input_grad(m, true);
+	model_reserve(m, batch);
+	int64_t nx = batch * shape_numel(in);
+	float *x = random_host(nx, 300), *g = random_host((int64_t)batch * classes, 301);
+	model_forward(m, x, batch, true);
+	model_backward(m, x, g, batch);
+	float *grads = malloc(sizeof(float) * (size_t)m->n_weights), *gx = malloc(sizeof(float) * (size_t)nx);
+	memcpy(grads, m->grads, sizeof(float) * (size_t)m->n_weights);
+	memcpy(gx, model_input_grad(m), sizeof(float) * (size_t)nx);
+	for (int p = 0; p < m->nparams; p++) {
+		const struct model_param *mp = &m->params[p];
+		if (!mp->trainable)
+			continue;
+		double scale = 0;
+		for (int64_t i = 0; i < mp->numel; i++)
+			scale = fmax(scale, fabs(grads[mp->offset + i]) / 10);
+		int64_t step = mp->numel / per_param + 1;
+		for (int64_t i = 0; i < mp->numel; i += step)
+			check_fd(m, m->weights + mp->offset + i, grads[mp->offset + i], x, g, batch, fmax(scale, 5e-3),
+				 mp->name, i);
+	}
+	double scale = 0;
+	for (int64_t i = 0; i < nx; i++)
+		scale = fmax(scale, fabs(gx[i]) / 10);
+	for (int64_t i = 0; i < nx; i += nx / per_param + 1)
+		check_fd(m, x + i, gx[i], x, g, batch, fmax(scale, 5e-3), "input", i);
+	free(grads);
+	free(gx);
+	be->free(be, x);
+	be->free(be, g);
+	model_free(m);
+}
+
+static void test_basic_block_gradients(void **state)
+{
+	(void)state;
+	/* A projection block (stride 2, 2→4 channels), then an identity block. */
+	check_model_gradients("[{basic_block: {out: 4, stride: 2}}, {basic_block: 4}, global_avgpool, flatten, "
+			      "{linear: 3}]",
+			      shape_chw(2, 6, 6), 3, 3, 6);
+}
+
+static void test_conv_layers_gradients(void **state)
+{
+	(void)state;
+	check_model_gradients("[{conv2d: {out: 3, kernel: 3, stride: 2, padding: 1}}, batchnorm, relu, "
+			      "{maxpool2d: {kernel: 2, stride: 1}}, {avgpool2d: {kernel: 2, padding: 1}}, "
+			      "{conv2d: {out: 2, kernel: 2, dilation: 2, bias: false}}, adaptive_avgpool, flatten, "
+			      "batchnorm1d, {linear: 3}]",
+			      shape_chw(2, 9, 9), 3, 4, 8);
+}
+
+static void test_batchnorm_layer_statistics(void **state)
+{
+	(void)state;
+	struct model *m = build_ok("[{batchnorm2d: {momentum: 0.25}}, flatten, {linear: 2}]", shape_chw(2, 2, 2), 2,
+				   be);
+	model_init(m, 1);
+	model_reserve(m, 4);
+	float *x = random_host(4 * 8, 400);
+	float *count = model_param_data(m, model_param_find(m, "0.num_batches_tracked"));
+	float *rmean = model_param_data(m, model_param_find(m, "0.running_mean"));
+	float *rvar = model_param_data(m, model_param_find(m, "0.running_var"));
+	double want_mean[2] = {0, 0}, want_var[2] = {1, 1};
+	for (int step = 0; step < 2; step++) {
+		model_forward(m, x, 4, true);
+		for (int c = 0; c < 2; c++) {
+			double s = 0, sq = 0;
+			for (int i = 0; i < 4; i++)
+				for (int k = 0; k < 4; k++)
+					s += x[(i * 2 + c) * 4 + k];
+			double mean = s / 16;
+			for (int i = 0; i < 4; i++)
+				for (int k = 0; k < 4; k++)
+					sq += pow(x[(i * 2 + c) * 4 + k] - mean, 2);
+			want_mean[c] = 0.75 * want_mean[c] + 0.25 * mean;
+			want_var[c] = 0.75 * want_var[c] + 0.25 * sq / 15;
+		}
+	}
+	model_forward(m, x, 4, false); /* evaluation leaves everything alone */
+	assert_true(count[0] == 2.0f);
+	for (int c = 0; c < 2; c++) {
+		assert_true(fabs(rmean[c] - want_mean[c]) < 1e-6);
+		assert_true(fabs(rvar[c] - want_var[c]) < 1e-6);
+	}
+	be->free(be, x);
+	model_free(m);
+}
+
+/* The same seed and input give the same bits: weights, logits, gradients. */
+static void test_cnn_steps_are_reproducible(void **state)
+{
+	(void)state;
+	const int batch = 8;
+	struct model *a = build_ok("cnn", shape_chw(1, 28, 28), 10, be);
+	struct model *b = build_ok("cnn", shape_chw(1, 28, 28), 10, be);
+	model_init(a, 5);
+	model_init(b, 5);
+	assert_memory_equal(a->weights, b->weights, sizeof(float) * (size_t)a->n_weights);
+	model_reserve(a, batch);
+	model_reserve(b, batch);
+	float *x = random_host(batch * 784, 500), *g = random_host(batch * 10, 501);
+	const float *ya = model_forward(a, x, batch, true);
+	const float *yb = model_forward(b, x, batch, true);
+	assert_memory_equal(ya, yb, sizeof(float) * batch * 10);
+	model_backward(a, x, g, batch);
+	model_backward(b, x, g, batch);
+	assert_memory_equal(a->grads, b->grads, sizeof(float) * (size_t)a->n_weights);
+	assert_memory_equal(a->buffers, b->buffers, sizeof(float) * (size_t)a->n_buffers);
+	be->free(be, x);
+	be->free(be, g);
+	model_free(a);
+	model_free(b);
+}
+
+/* ResNet-18 runs end to end on small images: finite logits, gradients reach the stem. */
+static void test_resnet18_runs(void **state)
+{
+	(void)state;
+	const int batch = 2;
+	struct model *m = build_ok("resnet18", shape_chw(3, 16, 16), 10, be);
+	model_init(m, 3);
+	model_reserve(m, batch);
+	float *x = random_host(batch * 3 * 256, 600), *g = random_host(batch * 10, 601);
+	const float *y = model_forward(m, x, batch, true);
+	for (int i = 0; i < batch * 10; i++)
+		assert_true(isfinite(y[i]));
+	model_backward(m, x, g, batch);
+	const char *names[] = {"conv1.weight", "layer1.0.conv1.weight", "layer2.0.shortcut.0.weight",
+			       "layer4.1.bn2.weight", "linear.bias"};
+	for (size_t n = 0; n < sizeof(names) / sizeof(names[0]); n++) {
+		const struct model_param *p = param(m, names[n]);
+		double norm = 0;
+		for (int64_t i = 0; i < p->numel; i++)
+			norm += fabs(m->grads[p->offset + i]);
+		if (!(norm > 0 && isfinite(norm)))
+			fail_msg("%s: gradient norm %g", names[n], norm);
+	}
+	be->free(be, x);
+	be->free(be, g);
+	model_free(m);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_shape_errors),
+		cmocka_unit_test(test_resnet18_parameters),
+		cmocka_unit_test(test_lenet5_and_cnn_parameters),
+		cmocka_unit_test(test_basic_block_gradients),
+		cmocka_unit_test(test_conv_layers_gradients),
+		cmocka_unit_test(test_batchnorm_layer_statistics),
+		cmocka_unit_test(test_cnn_steps_are_reproducible),
+		cmocka_unit_test(test_resnet18_runs),
+	};
+	return cmocka_run_group_tests_name("conv_layers", tests, setup, teardown);
+}
