@@ -1,0 +1,179 @@
+"""The engine's command line, end to end: accuracy of the example recipes,
+bit-identical resume, stop on SIGTERM with a checkpoint, divergence, events
+and errors. Prints "PASS name" / "FAIL name: why" per case."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ENGINE = os.environ.get("TRAINBOOK_ENGINE", os.path.join(ROOT, "build", "trainbook-engine"))
+CASES = []
+
+
+def case(fn):
+    CASES.append(fn)
+    return fn
+
+
+def train(spec_path, *args, check=True):
+    r = subprocess.run([ENGINE, "train", spec_path, "--json", *args], capture_output=True, text=True)
+    events = []
+    for line in r.stdout.splitlines():
+        events.append(json.loads(line))  # every stdout line must be one JSON object
+    if check and r.returncode != 0:
+        raise AssertionError(f"train exited {r.returncode}: {r.stderr.strip()[-500:]}")
+    return r, events
+
+
+def final_test_accuracy(events):
+    tests = [e for e in events if e["type"] == "metric" and e["split"] == "test"]
+    assert tests, "no test metric event"
+    return tests[-1]["values"]["accuracy"]
+
+
+def write(d, name, text):
+    path = os.path.join(d, name)
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
+
+@case
+def fashion_mlp_one_epoch_reaches_084():
+    with tempfile.TemporaryDirectory() as d:
+        _, ev = train(os.path.join(ROOT, "examples/fashion-mlp.yaml"), "--set", "train.epochs=1", "--out", d)
+        acc = final_test_accuracy(ev)
+        assert acc >= 0.84, f"test accuracy {acc:.4f} < 0.84"
+        print(f"# fashion-mlp 1 epoch: test accuracy {acc:.4f}", file=sys.stderr)
+
+
+@case
+def fashion_mlp_long_reaches_0885():
+    with tempfile.TemporaryDirectory() as d:
+        t = time.time()
+        _, ev = train(os.path.join(ROOT, "examples/fashion-mlp-long.yaml"), "--out", d)
+        acc = final_test_accuracy(ev)
+        assert acc >= 0.885, f"test accuracy {acc:.4f} < 0.885"
+        print(f"# fashion-mlp-long: test accuracy {acc:.4f} in {time.time() - t:.0f} s", file=sys.stderr)
+
+
+RESUME_SPEC = """
+data: {dataset: synthetic, shape: [1, 12, 12], classes: 5, train_size: 640, test_size: 64, batch_size: 32,
+       augment: [{random_crop: 2}, hflip]}
+model: [flatten, {linear: 48}, gelu, {dropout: 0.3}, {linear: 5}]
+optimizer: {name: adam, lr: 0.003, weight_decay: 0.01}
+schedule: {name: cosine, warmup_steps: 10}
+train: {epochs: 3, seed: 7, log_every: 1, threads: 1}
+checkpoint: {every: 1, every_steps: 25, keep: 10}
+"""
+
+
+def train_losses(events):
+    return {e["step"]: e["values"]["loss"] for e in events if e["type"] == "metric" and e["split"] == "train"}
+
+
+@case
+def resume_is_bit_identical():
+    with tempfile.TemporaryDirectory() as d:
+        spec = write(d, "spec.yaml", RESUME_SPEC)
+        _, full = train(spec, "--out", os.path.join(d, "a"))
+        ckpt = os.path.join(d, "a", "step-000000025.safetensors")
+        assert os.path.exists(ckpt), "no step-25 checkpoint"
+        _, resumed = train(spec, "--out", os.path.join(d, "b"), "--resume", ckpt)
+        a, b = train_losses(full), train_losses(resumed)
+        assert min(b) == 26, f"resumed run starts at step {min(b)}"
+        diff = [s for s in b if a.get(s) != b[s]]
+        assert not diff, f"losses differ from step {diff[0]}: {a.get(diff[0])!r} vs {b[diff[0]]!r}"
+        assert final_test_accuracy(full) == final_test_accuracy(resumed)
+
+
+@case
+def sigterm_finishes_step_checkpoints_and_resumes():
+    with tempfile.TemporaryDirectory() as d:
+        spec = write(d, "spec.yaml", RESUME_SPEC.replace("epochs: 3", "epochs: 2000"))
+        out = os.path.join(d, "run")
+        p = subprocess.Popen([ENGINE, "worker", spec, "--out", out], stdout=subprocess.PIPE, text=True)
+        events = []
+        for line in p.stdout:
+            events.append(json.loads(line))
+            if events[-1]["type"] == "metric" and events[-1]["step"] >= 40:
+                p.send_signal(signal.SIGTERM)
+                break
+        events += [json.loads(line) for line in p.stdout]
+        rc = p.wait(timeout=60)
+        assert rc == 0, f"worker exited {rc}"
+        assert events[-1] == {"type": "status", "status": "stopped", "reason": events[-1].get("reason")}, events[-1]
+        ckpts = [e for e in events if e["type"] == "checkpoint"]
+        assert ckpts and os.path.exists(ckpts[-1]["path"]), "no checkpoint written on stop"
+        stop_step = ckpts[-1]["step"]
+        _, resumed = train(spec, "--out", out, "--resume", ckpts[-1]["path"], "--set", "train.max_steps=%d" % (stop_step + 5))
+        steps = sorted(train_losses(resumed))
+        assert steps[0] == stop_step + 1 and steps[-1] == stop_step + 5, steps
+        assert resumed[-1]["status"] == "completed"
+
+
+@case
+def nan_loss_stops_with_diverged():
+    with tempfile.TemporaryDirectory() as d:
+        spec = write(d, "spec.yaml", RESUME_SPEC.replace("{name: adam, lr: 0.003, weight_decay: 0.01}",
+                                                          "{name: sgd, lr: 1.0e+30}"))
+        r, ev = train(spec, "--out", d, check=False)
+        assert r.returncode == 1, f"exit {r.returncode}"
+        assert ev[-1]["status"] == "failed" and ev[-1]["reason"].startswith("diverged at step "), ev[-1]
+
+
+@case
+def events_are_ordered_and_complete():
+    with tempfile.TemporaryDirectory() as d:
+        spec = write(d, "spec.yaml", RESUME_SPEC.replace("log_every: 1", "log_every: 0"))
+        _, ev = train(spec, "--out", d)
+        assert ev[0]["type"] == "status" and ev[0]["status"] == "running", ev[0]
+        assert ev[0]["total_steps"] == 60 and ev[0]["steps_per_epoch"] == 20, ev[0]
+        assert ev[-1] == {"type": "status", "status": "completed"}, ev[-1]
+        assert ev[-2]["type"] == "summary" and ev[-2]["steps"] == 60, ev[-2]
+        steps = [e["step"] for e in ev if e["type"] == "metric" and e["split"] == "train"]
+        assert steps == sorted(steps) and steps[-1] == 60, steps
+        evals = [e for e in ev if e["type"] == "evaluation"]
+        assert len(evals) == 3 and len(evals[-1]["confusion"]) == 5, len(evals)
+        assert sum(map(sum, evals[-1]["confusion"])) == 64
+        kept = sorted(f for f in os.listdir(d) if f.startswith("step-") and ".state." not in f)
+        assert kept, "no checkpoints kept"
+
+
+@case
+def missing_dataset_is_a_clear_error():
+    with tempfile.TemporaryDirectory() as d:
+        spec = write(d, "spec.yaml", "data: {dataset: fashion-mnist, path: /nonexistent/fm}\nmodel: mlp\n")
+        r, ev = train(spec, "--out", d, check=False)
+        assert r.returncode == 2, f"exit {r.returncode}"
+        assert ev[-1]["status"] == "failed" and "/nonexistent/fm" in ev[-1]["reason"], ev[-1]
+
+
+@case
+def check_prints_layer_table():
+    r = subprocess.run([ENGINE, "check", os.path.join(ROOT, "examples/fashion-mlp.yaml")], capture_output=True,
+                       text=True)
+    assert r.returncode == 0, r.stderr
+    assert "total trainable parameters: 101,770" in r.stdout, r.stdout
+    assert "[128]" in r.stdout
+
+
+if __name__ == "__main__":
+    only = sys.argv[1:]
+    failed = 0
+    for fn in CASES:
+        if only and fn.__name__ not in only:
+            continue
+        try:
+            fn()
+            print(f"PASS cli.{fn.__name__}", flush=True)
+        except Exception as e:
+            failed += 1
+            print(f"FAIL cli.{fn.__name__}: {e}", flush=True)
+            traceback.print_exc(file=sys.stderr)
+    sys.exit(1 if failed else 0)
