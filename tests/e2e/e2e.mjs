@@ -1,0 +1,495 @@
+// tests/e2e/e2e.mjs — the page in a real browser against the real server.
+//
+// Starts `build/trainbook serve` on a free port with a fresh workspace (the
+// server seeds examples/fashion-mnist.ipynb into it), drives Debian's
+// chromium through playwright-core, and checks what a person would see:
+// login, the workspace, the bundled example notebook, live validation,
+// a real training run's curve and checkpoints, reload and reconnect with no
+// missing point (compared with GET /api/runs/<id>/events), stop, the saved
+// .ipynb (validated by python3-nbformat), evaluation, the runs overlay, an
+// edit conflict, and notebook management. Screenshots go to
+// tests/e2e/screenshots/. One PASS/FAIL line per case.
+import { mkdtempSync, mkdirSync, readFileSync, writeFileSync, rmSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { execFileSync } from 'node:child_process';
+import { freePort, startServer, apiClient, waitFor, allEvents, runCases, sleep } from './lib.mjs';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const SHOTS = join(ROOT, 'tests/e2e/screenshots');
+const { chromium } = await import(join(ROOT, 'web/node_modules/playwright-core/index.mjs'));
+
+const TOKEN = 'e2e' + Math.random().toString(16).slice(2) + Date.now().toString(16);
+const work = mkdtempSync(join(tmpdir(), 'tb-e2e-'));
+const workspace = join(work, 'ws');
+mkdirSync(workspace);
+mkdirSync(SHOTS, { recursive: true });
+mkdirSync(join(ROOT, 'build/test-logs'), { recursive: true });
+const serverLog = join(ROOT, 'build/test-logs/e2e-server.log');
+const EXAMPLE = 'examples/fashion-mnist.ipynb';
+const SHORT = 'e2e-short.ipynb';
+
+const S = { pageErrors: [] }; // state shared by the cases
+let ctx = null;
+let server = null;
+
+const shortSpec = `# A short run for the end-to-end test: 60 steps, then the test evaluation.
+data: {dataset: fashion-mnist, batch_size: 64}
+model: [flatten, {linear: 32}, relu, {linear: 10}]
+loss: cross_entropy
+optimizer: {name: adam, lr: 1.0e-3}
+train: {epochs: 1, max_steps: 60, seed: 0}
+checkpoint: {every: 1, keep: 2}
+`;
+
+function lines(text) {
+	const out = text.split('\n').map((l, i, a) => (i < a.length - 1 ? l + '\n' : l));
+	if (out[out.length - 1] === '') out.pop();
+	return out;
+}
+
+function assert(cond, msg) {
+	if (!cond) throw new Error(msg);
+}
+
+function nbformatValidate(file) {
+	try {
+		execFileSync('/usr/bin/python3', ['-c', 'import sys, nbformat; nbformat.validate(nbformat.read(sys.argv[1], 4))', file], { stdio: 'pipe' });
+		return '';
+	} catch (e) {
+		return String(e.stderr || e.message).trim().split('\n').slice(-2).join(' ');
+	}
+}
+
+/* What the page has received for a run: seqs in order, train-loss steps, chart points. */
+function pageRun(page, runId) {
+	return page.evaluate((id) => {
+		const tb = window.trainbook;
+		const log = tb.feed.logOf(id);
+		const view = [...tb.runViews].find((v) => v.runId === id);
+		if (!log || !view) return null;
+		return {
+			seqs: log.events.map((e) => e.seq),
+			lastSeq: log.lastSeq,
+			contiguous: log.isContiguous(),
+			steps: view.series.get('train', 'loss', 'step').xs,
+			chartPoints: view.charts.charts.loss.points,
+			status: view.run.status,
+			checkpoints: view.checkpoints.length,
+		};
+	}, runId);
+}
+
+/* The page's view of a run must equal the server's record up to the page's last seq. */
+async function assertSameAsServer(api, runId, got) {
+	assert(got.contiguous, `page's seqs are not 1..${got.lastSeq}: ${JSON.stringify(got.seqs.slice(0, 20))}…`);
+	const events = await allEvents(api, runId, got.lastSeq);
+	const serverSeqs = events.map((e) => e.seq);
+	assert(serverSeqs.length === got.seqs.length, `page has ${got.seqs.length} events, server has ${serverSeqs.length} up to seq ${got.lastSeq}`);
+	for (let i = 0; i < serverSeqs.length; i++) assert(serverSeqs[i] === got.seqs[i], `seq mismatch at ${i}: page ${got.seqs[i]}, server ${serverSeqs[i]}`);
+	const serverSteps = events.filter((e) => e.event.type === 'metric' && (e.event.split || 'train') === 'train' && e.event.values && e.event.values.loss !== undefined).map((e) => e.event.step);
+	assert(JSON.stringify(serverSteps) === JSON.stringify(got.steps), `train-loss steps differ: page ${got.steps.length} points, server ${serverSteps.length}`);
+	return { events: serverSeqs.length, steps: serverSteps.length };
+}
+
+async function openNotebook(page, path) {
+	await page.goto(S.base + '#/');
+	await page.locator(`tr[data-path="${path}"] a.nb-link`).click();
+	await page.waitForSelector('.cells .cell');
+	await waitFor(() => page.evaluate(() => window.trainbook.page && window.trainbook.page.state === 'saved'), { what: 'the notebook to open' });
+}
+
+async function waitSaved(page, what) {
+	await waitFor(() => page.evaluate(() => {
+		const p = window.trainbook.page;
+		return p && p.state === 'saved' && !p.dirty && !p.saving;
+	}), { timeout: 20000, what: what || 'the notebook to be saved' });
+}
+
+function checkSavedNotebook(path, runId) {
+	const file = join(workspace, path);
+	const why = nbformatValidate(file);
+	assert(why === '', `${path} does not validate with nbformat: ${why}`);
+	const nb = JSON.parse(readFileSync(file, 'utf8'));
+	const cell = nb.cells.find((c) => c.metadata && c.metadata.trainbook && c.metadata.trainbook.run_id === runId);
+	assert(cell, `no cell of ${path} has metadata.trainbook.run_id = ${runId}`);
+	assert(cell.cell_type === 'code' && cell.metadata.trainbook.kind === 'run', 'the run cell is not a trainbook run cell');
+	const out = (cell.outputs || []).find((o) => o.output_type === 'display_data');
+	assert(out, 'the run cell has no display_data output');
+	const png = Buffer.from(out.data['image/png'] || '', 'base64');
+	assert(png.length > 1000 && png.subarray(1, 4).toString() === 'PNG', `image/png is not a PNG (${png.length} bytes)`);
+	const text = [].concat(out.data['text/plain']).join('');
+	assert(text.includes(runId), `text/plain does not name the run: ${text}`);
+	return text;
+}
+
+const cases = [
+	{
+		name: 'server starts',
+		fn: async () => {
+			const bin = join(ROOT, 'build/trainbook');
+			const port = await freePort();
+			server = await startServer({ bin, port, workspace, token: TOKEN, logPath: serverLog });
+			S.base = server.base;
+			S.api = apiClient(S.base, TOKEN);
+			const profile = join(work, 'chromium-profile');
+			ctx = await chromium.launchPersistentContext(profile, {
+				executablePath: '/usr/bin/chromium',
+				headless: true,
+				viewport: { width: 1360, height: 900 },
+				args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+			});
+			S.page = ctx.pages()[0] || (await ctx.newPage());
+			S.page.on('pageerror', (e) => S.pageErrors.push(e.message));
+			S.page.on('dialog', (d) => d.dismiss()); // beforeunload prompts must not hang the test
+		},
+	},
+	{
+		name: 'without the cookie the page asks for the token and logs in',
+		needs: ['server starts'],
+		fn: async () => {
+			const page = S.page;
+			await page.goto(S.base);
+			const input = page.locator('input[name=token]');
+			await input.waitFor({ timeout: 15000 });
+			await input.fill(TOKEN);
+			await Promise.all([page.waitForNavigation({ timeout: 15000 }), input.press('Enter')]);
+			await page.waitForSelector('h1:has-text("Workspace")', { timeout: 15000 });
+			const cookies = await ctx.cookies(S.base);
+			assert(cookies.some((c) => c.name === 'trainbook_token'), 'no trainbook_token cookie after logging in');
+		},
+	},
+	{
+		name: 'token URL opens the workspace with the example notebook and the system panel',
+		needs: ['server starts'],
+		fn: async () => {
+			const page = S.page;
+			await page.goto(S.base + '?token=' + TOKEN);
+			await page.waitForSelector(`tr[data-path="${EXAMPLE}"]`, { timeout: 15000 });
+			assert(!page.url().includes('token='), `the token stays in the address bar: ${page.url()}`);
+			const sys = await S.api.get('api/system');
+			if (sys.gpus && sys.gpus.length) await page.waitForSelector('.system-panel .gpu h4');
+			else await page.waitForSelector('.system-panel .gpu-note:has-text("No GPU")');
+			await page.waitForSelector('.conn[data-state=open]');
+			await page.screenshot({ path: join(SHOTS, 'workspace.png'), fullPage: true });
+		},
+	},
+	{
+		name: 'the bundled example notebook opens with a model summary from the server',
+		needs: ['token URL opens the workspace with the example notebook and the system panel'],
+		fn: async () => {
+			const page = S.page;
+			await openNotebook(page, EXAMPLE);
+			const kinds = await page.$$eval('.cells > .cell', (els) => els.map((e) => (e.classList.contains('run-cell') ? 'run' : e.classList.contains('markdown-cell') ? 'markdown' : 'other')));
+			assert(JSON.stringify(kinds) === JSON.stringify(['markdown', 'run', 'markdown', 'run']), `cells: ${kinds}`);
+			await page.waitForSelector('.markdown-cell h1:has-text("Fashion-MNIST")');
+			const nb = JSON.parse(readFileSync(join(workspace, EXAMPLE), 'utf8'));
+			S.mlpCell = nb.cells.find((c) => c.metadata.trainbook && c.metadata.trainbook.kind === 'run').id;
+			S.mlpSource = [].concat(nb.cells.find((c) => c.id === S.mlpCell).source).join('');
+			const v = await S.api.post('api/validate', { spec: S.mlpSource });
+			assert(v.ok, `the server says the example's first cell is invalid: ${JSON.stringify(v.errors)}`);
+			const want = v.total_params.toLocaleString('en-US');
+			const cell = page.locator(`.run-cell[data-cell-id="${S.mlpCell}"]`);
+			await cell.locator(`.model-summary:has-text("${want} parameters")`).waitFor({ timeout: 15000 });
+			const rows = await cell.locator('table.layers tbody tr').count();
+			assert(rows === v.layers.length, `summary shows ${rows} layers, the server lists ${v.layers.length}`);
+		},
+	},
+	{
+		name: 'a spec error is marked at its line while typing',
+		needs: ['the bundled example notebook opens with a model summary from the server'],
+		fn: async () => {
+			const page = S.page;
+			const cell = page.locator(`.run-cell[data-cell-id="${S.mlpCell}"]`);
+			const lossLine = cell.locator('.cm-line', { hasText: 'loss: cross_entropy' });
+			await lossLine.click();
+			await page.keyboard.press('End');
+			await page.keyboard.type('y');
+			const mark = cell.locator('.cm-lintRange-error');
+			await mark.first().waitFor({ timeout: 10000 });
+			const marked = await cell.evaluate((el) => {
+				const ls = [...el.querySelectorAll('.cm-content .cm-line')];
+				return ls.findIndex((l) => l.querySelector('.cm-lintRange-error')) + 1;
+			});
+			const text = await page.evaluate((id) => window.trainbook.page.cells.find((c) => c.cell.id === id).cell.source, S.mlpCell);
+			const expectLine = text.split('\n').findIndex((l) => l.startsWith('loss:')) + 1;
+			const v = await S.api.post('api/validate', { spec: text });
+			assert(!v.ok, 'the server accepted the broken spec');
+			assert(v.errors[0].line === expectLine, `the server puts the error at line ${v.errors[0].line}, the loss is on line ${expectLine}`);
+			assert(marked === expectLine, `the page marks line ${marked}, the error is on line ${expectLine}`);
+			await cell.locator(`.spec-errors li:has-text("line ${expectLine}")`).waitFor({ timeout: 5000 });
+			await page.keyboard.press('Backspace');
+			await waitFor(async () => (await mark.count()) === 0, { timeout: 10000, what: 'the error mark to go after fixing the spec' });
+			await cell.locator('table.layers').waitFor({ timeout: 10000 });
+			await page.keyboard.press('Escape');
+			await waitSaved(page);
+		},
+	},
+	{
+		name: 'running the Fashion-MNIST cell draws a growing loss curve',
+		needs: ['the bundled example notebook opens with a model summary from the server'],
+		fn: async () => {
+			const page = S.page;
+			const cell = page.locator(`.run-cell[data-cell-id="${S.mlpCell}"]`);
+			await cell.locator('button[aria-label="run this cell"]').click();
+			const view = cell.locator('.run-view');
+			await view.waitFor({ timeout: 15000 });
+			S.runId = await view.getAttribute('data-run');
+			const run = (await S.api.get(`api/runs/${S.runId}`)).run;
+			assert(run.notebook === EXAMPLE && run.cell === S.mlpCell, `the run is not tied to the cell: ${run.notebook} / ${run.cell}`);
+			await cell.locator('.run-status .badge:has-text("running")').waitFor({ timeout: 60000 });
+			const first = await waitFor(async () => {
+				const r = await pageRun(page, S.runId);
+				return r && r.chartPoints >= 3 ? r : null;
+			}, { timeout: 90000, what: 'loss points on the chart' });
+			await cell.locator('figure[data-chart=loss] canvas').first().waitFor();
+			const later = await waitFor(async () => {
+				const r = await pageRun(page, S.runId);
+				return r && r.chartPoints > first.chartPoints + 2 ? r : null;
+			}, { timeout: 60000, what: 'the loss chart to gain points' });
+			assert(later.steps.every((s, i) => i === 0 || s > later.steps[i - 1]), 'train steps are not increasing');
+			const progress = await cell.locator('.progress-text').textContent();
+			assert(/step [\d,]+ \/ [\d,]+/.test(progress), `progress text: ${progress}`);
+		},
+	},
+	{
+		name: 'reloading mid-run continues the curve with no gap',
+		needs: ['running the Fashion-MNIST cell draws a growing loss curve'],
+		fn: async () => {
+			const page = S.page;
+			await waitSaved(page, 'the run id to be saved in the notebook');
+			const before = await pageRun(page, S.runId);
+			await page.reload();
+			await page.waitForSelector(`.run-view[data-run="${S.runId}"]`, { timeout: 15000 });
+			const after = await waitFor(async () => {
+				const r = await pageRun(page, S.runId);
+				return r && r.lastSeq > before.lastSeq + 3 ? r : null;
+			}, { timeout: 60000, what: 'new events after the reload' });
+			assert(after.status === 'running', `run is ${after.status} after the reload`);
+			const n = await assertSameAsServer(S.api, S.runId, after);
+			assert(n.steps >= before.steps.length, 'fewer points after the reload than before');
+		},
+	},
+	{
+		name: 'a dropped connection reconnects and resumes the feed from the last seq',
+		needs: ['reloading mid-run continues the curve with no gap'],
+		fn: async () => {
+			const page = S.page;
+			const before = await pageRun(page, S.runId);
+			const opens = await page.evaluate(() => {
+				const f = window.trainbook.feed;
+				const n = f.opens;
+				f.ws.close();
+				return n;
+			});
+			await page.waitForSelector('.conn[data-state=open] .conn-text:has-text("resumed")', { timeout: 20000 });
+			assert((await page.evaluate(() => window.trainbook.feed.opens)) === opens + 1, 'the feed did not reconnect exactly once');
+			const after = await waitFor(async () => {
+				const r = await pageRun(page, S.runId);
+				return r && r.lastSeq > before.lastSeq + 3 ? r : null;
+			}, { timeout: 60000, what: 'events after reconnecting' });
+			await assertSameAsServer(S.api, S.runId, after);
+		},
+	},
+	{
+		name: 'a checkpoint appears while training',
+		needs: ['running the Fashion-MNIST cell draws a growing loss curve'],
+		fn: async () => {
+			const page = S.page;
+			const cell = page.locator(`.run-cell[data-cell-id="${S.mlpCell}"]`);
+			const item = cell.locator('li.ckpt').first();
+			await item.waitFor({ timeout: 240000 });
+			const file = await item.getAttribute('data-file');
+			const st = await pageRun(page, S.runId);
+			assert(st.status === 'running', `the run ended (${st.status}) before this check`);
+			const href = await item.locator('a', { hasText: 'Download' }).getAttribute('href');
+			assert(href && !href.startsWith('/') && !/^https?:/.test(href.replace(S.base, '')), `download link is not under the base: ${href}`);
+			const r = await S.api.raw(`api/runs/${S.runId}/checkpoints/${encodeURIComponent(file)}`);
+			assert(r.ok, `GET checkpoint ${file}: HTTP ${r.status}`);
+		},
+	},
+	{
+		name: 'Stop ends the run as stopped',
+		needs: ['running the Fashion-MNIST cell draws a growing loss curve'],
+		fn: async () => {
+			const page = S.page;
+			const cell = page.locator(`.run-cell[data-cell-id="${S.mlpCell}"]`);
+			await cell.locator(`button[aria-label="stop run ${S.runId}"]`).click();
+			await cell.locator('.run-status .badge:has-text("stopped")').waitFor({ timeout: 120000 });
+			const run = (await S.api.get(`api/runs/${S.runId}`)).run;
+			assert(run.status === 'stopped', `server says ${run.status}`);
+			await cell.locator(`button[aria-label="resume run ${S.runId}"]`).waitFor();
+			const got = await pageRun(page, S.runId);
+			await assertSameAsServer(S.api, S.runId, got);
+		},
+	},
+	{
+		name: 'the saved example notebook validates with nbformat and stores the run output',
+		needs: ['Stop ends the run as stopped'],
+		fn: async () => {
+			await waitSaved(S.page, 'the stopped run to be saved');
+			const text = checkSavedNotebook(EXAMPLE, S.runId);
+			assert(text.includes('stopped'), `summary does not say stopped: ${text}`);
+			await S.page.screenshot({ path: join(SHOTS, 'notebook-stopped.png'), fullPage: true });
+		},
+	},
+	{
+		name: 'an uploaded notebook runs to completion with evaluation and checkpoints',
+		needs: ['server starts'],
+		fn: async () => {
+			const page = S.page;
+			const nb = {
+				cells: [
+					{ cell_type: 'markdown', id: 'intro', metadata: {}, source: lines('# Short run\nUploaded by the end-to-end test.') },
+					{ cell_type: 'code', id: 'short', metadata: { trainbook: { kind: 'run' } }, source: lines(shortSpec), execution_count: null, outputs: [] },
+				],
+				metadata: {}, nbformat: 4, nbformat_minor: 5,
+			};
+			const file = join(work, SHORT);
+			writeFileSync(file, JSON.stringify(nb));
+			await page.goto(S.base + '#/');
+			await page.waitForSelector('table.notebooks tbody tr');
+			await page.setInputFiles('input[type=file]', file);
+			await page.waitForSelector(`tr[data-path="${SHORT}"]`, { timeout: 15000 });
+			await openNotebook(page, SHORT);
+			const cell = page.locator('.run-cell[data-cell-id="short"]');
+			await cell.locator('table.layers').waitFor({ timeout: 15000 });
+			await cell.locator('.cm-content').click();
+			await page.keyboard.press('Shift+Enter'); // runs the cell (and adds a new cell below, as Jupyter does)
+			const view = cell.locator('.run-view');
+			await view.waitFor({ timeout: 15000 });
+			S.shortRun = await view.getAttribute('data-run');
+			await cell.locator('.run-status .badge:has-text("completed")').waitFor({ timeout: 240000 });
+			await cell.locator('table.confusion').waitFor({ timeout: 15000 });
+			const samples = await cell.locator('figure.sample').count();
+			assert(samples > 0, 'no sample predictions drawn');
+			const evs = await allEvents(S.api, S.shortRun);
+			const ev = evs.find((e) => e.event.type === 'evaluation');
+			assert(ev, 'the server has no evaluation event for the run');
+			const cells = await cell.locator('table.confusion tbody td').count();
+			assert(cells === ev.event.confusion.length ** 2, `confusion table has ${cells} cells for ${ev.event.confusion.length} classes`);
+			assert(samples === (ev.event.samples || []).length, `${samples} samples drawn, event has ${(ev.event.samples || []).length}`);
+			await cell.locator('li.ckpt').first().waitFor({ timeout: 15000 });
+			await cell.locator('li.ckpt button', { hasText: 'Evaluate' }).first().waitFor({ timeout: 5000 });
+			const got = await pageRun(page, S.shortRun);
+			await assertSameAsServer(S.api, S.shortRun, got);
+			await waitSaved(page);
+			checkSavedNotebook(SHORT, S.shortRun);
+			await cell.scrollIntoViewIfNeeded();
+			await page.screenshot({ path: join(SHOTS, 'notebook.png'), fullPage: true });
+		},
+	},
+	{
+		name: 'reopening a notebook re-attaches its runs',
+		needs: ['an uploaded notebook runs to completion with evaluation and checkpoints'],
+		fn: async () => {
+			const page = S.page;
+			await openNotebook(page, SHORT);
+			const cell = page.locator('.run-cell[data-cell-id="short"]');
+			await cell.locator(`.run-view[data-run="${S.shortRun}"] .badge:has-text("completed")`).waitFor({ timeout: 15000 });
+			await cell.locator('table.confusion').waitFor({ timeout: 15000 });
+			const got = await waitFor(async () => {
+				const r = await pageRun(page, S.shortRun);
+				const last = (await S.api.get(`api/runs/${S.shortRun}`)).run.last_seq;
+				return r && r.lastSeq === last ? r : null;
+			}, { timeout: 15000, what: 'the whole run replayed' });
+			await assertSameAsServer(S.api, S.shortRun, got);
+		},
+	},
+	{
+		name: 'the runs page overlays the curves of two runs with a legend',
+		needs: ['an uploaded notebook runs to completion with evaluation and checkpoints', 'running the Fashion-MNIST cell draws a growing loss curve'],
+		fn: async () => {
+			const page = S.page;
+			await page.goto(S.base + `#/runs?ids=${S.runId},${S.shortRun}`);
+			const chart = page.locator('figure[data-chart="train/loss"]');
+			await chart.waitFor({ timeout: 15000 });
+			await page.locator('.run-legend .legend-item', { hasText: S.runId }).waitFor();
+			await page.locator('.run-legend .legend-item', { hasText: S.shortRun }).waitFor();
+			const labels = await waitFor(async () => {
+				const l = await chart.locator('.chart-legend .legend-label').allTextContents();
+				return l.length === 2 ? l : null;
+			}, { timeout: 15000, what: 'two curves in the train loss chart' });
+			assert(labels.includes(S.runId) && labels.includes(S.shortRun), `legend: ${labels}`);
+			await page.screenshot({ path: join(SHOTS, 'runs.png'), fullPage: true });
+		},
+	},
+	{
+		name: 'an edit conflict (412) is explained and can be resolved',
+		needs: ['the bundled example notebook opens with a model summary from the server'],
+		fn: async () => {
+			const page = S.page;
+			await openNotebook(page, EXAMPLE);
+			const disk = await S.api.get('api/notebooks/' + EXAMPLE);
+			disk.metadata = { ...disk.metadata, changed_elsewhere: true };
+			await S.api.put('api/notebooks/' + EXAMPLE, disk); // no If-Match: another program's save
+			const md = page.locator('.markdown-cell').first();
+			await md.dblclick();
+			await page.keyboard.type(' edited');
+			await page.locator('.banner.conflict').waitFor({ timeout: 15000 });
+			const state = await page.locator('.save-state').textContent();
+			assert(/conflict/i.test(state), `save state says: ${state}`);
+			const onDisk = JSON.parse(readFileSync(join(workspace, EXAMPLE), 'utf8'));
+			assert(onDisk.metadata.changed_elsewhere === true, 'the page overwrote the other save');
+			await page.locator('.banner.conflict button', { hasText: 'Reload from disk' }).click();
+			await waitFor(() => page.evaluate(() => window.trainbook.page && window.trainbook.page.state === 'saved'), { what: 'reload from disk' });
+			assert((await page.locator('.banner.conflict').count()) === 0, 'conflict banner still shown after reloading');
+		},
+	},
+	{
+		name: 'notebooks can be created, renamed and deleted from the workspace',
+		needs: ['token URL opens the workspace with the example notebook and the system panel'],
+		fn: async () => {
+			const page = S.page;
+			await page.goto(S.base + '#/');
+			await page.waitForSelector('table.notebooks tbody tr');
+			await page.getByRole('button', { name: 'New notebook' }).click();
+			await page.locator('dialog input').fill('e2e-new');
+			await page.keyboard.press('Enter');
+			await page.waitForSelector('.nb-title:has-text("e2e-new.ipynb")', { timeout: 15000 });
+			assert(existsSync(join(workspace, 'e2e-new.ipynb')), 'the new notebook is not in the workspace');
+			assert(nbformatValidate(join(workspace, 'e2e-new.ipynb')) === '', 'the new notebook does not validate');
+			await page.goto(S.base + '#/');
+			await page.locator('button[aria-label="rename e2e-new.ipynb"]').click();
+			await page.locator('dialog input').fill('e2e-renamed.ipynb');
+			await page.locator('dialog button', { hasText: 'OK' }).click();
+			await page.waitForSelector('tr[data-path="e2e-renamed.ipynb"]', { timeout: 10000 });
+			assert(!existsSync(join(workspace, 'e2e-new.ipynb')) && existsSync(join(workspace, 'e2e-renamed.ipynb')), 'rename did not move the file');
+			await page.locator('button[aria-label="delete e2e-renamed.ipynb"]').click();
+			await page.locator('dialog button', { hasText: 'Cancel' }).click();
+			assert(existsSync(join(workspace, 'e2e-renamed.ipynb')), 'Cancel deleted the notebook');
+			await page.locator('button[aria-label="delete e2e-renamed.ipynb"]').click();
+			await page.locator('dialog button', { hasText: 'Delete' }).click();
+			await waitFor(async () => (await page.locator('tr[data-path="e2e-renamed.ipynb"]').count()) === 0, { what: 'the row to go' });
+			assert(!existsSync(join(workspace, 'e2e-renamed.ipynb')), 'the file is still there after Delete');
+		},
+	},
+	{
+		name: 'the page raised no uncaught errors',
+		needs: ['server starts'],
+		fn: async () => {
+			assert(S.pageErrors.length === 0, `uncaught errors: ${S.pageErrors.slice(0, 3).join(' | ')}`);
+		},
+	},
+];
+
+let result = { pass: 0, fail: 1 };
+try {
+	result = await runCases(cases, {
+		onFail: async (c) => {
+			if (S.page) await S.page.screenshot({ path: join(SHOTS, 'failed-' + c.name.replace(/[^a-z0-9]+/gi, '-').slice(0, 60) + '.png'), fullPage: true });
+		},
+	});
+} finally {
+	if (ctx) await ctx.close().catch(() => {});
+	if (server) {
+		server.proc.kill('SIGTERM');
+		await Promise.race([new Promise((r) => server.proc.once('exit', r)), sleep(10000)]);
+		if (!server.exitedRef()) server.proc.kill('SIGKILL');
+	}
+	if (result.fail) console.error('server log: ' + serverLog + '\n' + (existsSync(serverLog) ? readFileSync(serverLog, 'utf8').split('\n').slice(-15).join('\n') : ''));
+	rmSync(work, { recursive: true, force: true });
+}
+console.log(`${result.pass} passed, ${result.fail} failed`);
+process.exit(result.fail ? 1 : 0);

@@ -1,0 +1,128 @@
+// tests/e2e/lib.mjs — helpers for the end-to-end suite: a free port, the real
+// `trainbook serve` as a child process, API calls with the token, polling,
+// and a tiny sequential case runner printing PASS/FAIL lines.
+import { spawn } from 'node:child_process';
+import { createServer } from 'node:net';
+import { openSync, readFileSync } from 'node:fs';
+
+export function freePort() {
+	return new Promise((resolve, reject) => {
+		const s = createServer();
+		s.once('error', reject);
+		s.listen(0, '127.0.0.1', () => {
+			const { port } = s.address();
+			s.close(() => resolve(port));
+		});
+	});
+}
+
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/* Poll fn() until it returns a truthy value; throw `what` with the last value on timeout. */
+export async function waitFor(fn, { timeout = 30000, interval = 250, what = 'condition' } = {}) {
+	const end = Date.now() + timeout;
+	let last;
+	let lastErr;
+	while (Date.now() < end) {
+		try {
+			last = await fn();
+			if (last) return last;
+		} catch (e) {
+			lastErr = e;
+		}
+		await sleep(interval);
+	}
+	throw new Error(`timed out after ${timeout / 1000} s waiting for ${what}` + (lastErr ? ` (last error: ${lastErr.message})` : last !== undefined ? ` (last: ${JSON.stringify(last)})` : ''));
+}
+
+/* Start `trainbook serve`; resolves {proc, base, logPath} once /api/status answers. */
+export async function startServer({ bin, port, workspace, token, logPath }) {
+	const out = openSync(logPath, 'w');
+	const proc = spawn(bin, ['serve', '--port', String(port), '--workspace', workspace, '--token', token], { stdio: ['ignore', out, out] });
+	let exited = null;
+	proc.on('exit', (code, sig) => (exited = `exited with ${code ?? sig}`));
+	const base = `http://127.0.0.1:${port}/`;
+	await waitFor(async () => {
+		if (exited) throw new Error(`server ${exited}: ${readFileSync(logPath, 'utf8').slice(-800)}`);
+		const r = await fetch(base + 'api/status', { headers: { Authorization: 'token ' + token } });
+		return r.ok;
+	}, { timeout: 30000, what: 'the server to answer GET api/status' }).catch((e) => {
+		if (exited) throw new Error(`server ${exited}: ${readFileSync(logPath, 'utf8').slice(-800)}`);
+		throw e;
+	});
+	return { proc, base, exitedRef: () => exited };
+}
+
+export function apiClient(base, token) {
+	async function call(method, path, body, headers = {}) {
+		const init = { method, headers: { Authorization: 'token ' + token, ...headers } };
+		if (body !== undefined) {
+			init.headers['Content-Type'] = 'application/json';
+			init.body = JSON.stringify(body);
+		}
+		const r = await fetch(base + path, init);
+		const text = await r.text();
+		let data = null;
+		try {
+			data = text ? JSON.parse(text) : null;
+		} catch {
+			data = text;
+		}
+		if (!r.ok) throw new Error(`${method} ${path}: HTTP ${r.status} ${typeof data === 'string' ? data.slice(0, 200) : JSON.stringify(data)}`);
+		return { data, res: r };
+	}
+	return {
+		get: async (p) => (await call('GET', p)).data,
+		raw: (p) => fetch(base + p, { headers: { Authorization: 'token ' + token } }),
+		post: async (p, b) => (await call('POST', p, b)).data,
+		put: async (p, b, h) => (await call('PUT', p, b, h)).data,
+		call,
+	};
+}
+
+/* Every event of a run from GET api/runs/<id>/events, following pages. */
+export async function allEvents(api, runId, upTo = Infinity) {
+	const out = [];
+	let since = 0;
+	for (let guard = 0; guard < 1000; guard++) {
+		const r = await api.get(`api/runs/${encodeURIComponent(runId)}/events?since=${since}&limit=5000`);
+		const evs = r.events || [];
+		for (const e of evs) if (e.seq <= upTo) out.push(e);
+		if (!evs.length) break;
+		since = evs[evs.length - 1].seq;
+		if (since >= upTo || since >= r.last_seq) break;
+	}
+	return out;
+}
+
+/*
+ * Run named cases in order. A case may name others it needs; when one of
+ * those failed it FAILs too (never skips), saying why.
+ */
+export async function runCases(cases, { onFail } = {}) {
+	const failed = new Set();
+	let pass = 0;
+	let fail = 0;
+	for (const c of cases) {
+		const missing = (c.needs || []).filter((n) => failed.has(n));
+		if (missing.length) {
+			console.log(`FAIL ${c.name}: not run because ${missing.join(', ')} failed`);
+			failed.add(c.name);
+			fail++;
+			continue;
+		}
+		const t0 = Date.now();
+		try {
+			await c.fn();
+			console.log(`PASS ${c.name} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+			pass++;
+		} catch (e) {
+			console.log(`FAIL ${c.name}: ${String(e && e.message ? e.message : e).split('\n')[0]}`);
+			if (e && e.stack) console.error(e.stack.split('\n').slice(0, 6).join('\n'));
+			failed.add(c.name);
+			fail++;
+			if (onFail) await onFail(c, e).catch(() => {});
+		}
+	}
+	return { pass, fail };
+}
