@@ -1,0 +1,388 @@
+/*
+ * cuda_backend.cu — the CUDA backend's entry points and its memory: device
+ * discovery with errors that name the cause, one stream and one memory pool
+ * per backend, cuBLASLt/cuDNN handles, scratch buffers, and the table.
+ *
+ * What it is: everything the engine's dlopen reaches (tb_cuda_backend_new,
+ * tb_cuda_device_count, tb_cuda_device_name, tb_cuda_peak_memory) plus the
+ * memory half of backend.h. What it is not: the compute operations — each
+ * group lives in its own file and installs itself (cuda_internal.h).
+ *
+ * Threads: one thread uses a backend at a time; the current CUDA device is
+ * per host thread, so cuda_enter() re-selects ours when another thread (a
+ * data-parallel replica, the worker's training thread) picks it up.
+ */
+#include <stdarg.h>
+#include <string.h>
+
+#include "cuda_internal.h"
+
+/* cuBLASLt workspace: NVIDIA suggests 32 MiB on Hopper for the best kernels. */
+#define CUDA_LT_WORKSPACE (32u << 20)
+
+static const char *const cuda_precision_names[] = {"fp32", "tf32", "bf16", "fp16"};
+
+void cuda_fatal(const char *what, const char *detail, const char *file, int line)
+{
+	fprintf(stderr, "trainbook: CUDA error at %s:%d: %s: %s\n", file, line, what, detail);
+	fflush(stderr);
+	abort();
+}
+
+static void cuda_errf(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void cuda_errf(char *err, size_t errlen, const char *fmt, ...)
+{
+	if (!err || !errlen)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+/* thread-local: which device this host thread last made current through us. */
+static __thread int cuda_thread_device = -1;
+
+struct cuda_backend *cuda_enter(struct backend *be)
+{
+	struct cuda_backend *cb = (struct cuda_backend *)be->impl;
+	if (cuda_thread_device != cb->device) {
+		CUDA_CHECK(cudaSetDevice(cb->device));
+		cuda_thread_device = cb->device;
+	}
+	return cb;
+}
+
+/*
+ * Count devices, turning the runtime's codes into causes a user can act
+ * on. cudart reports "insufficient driver" both when no driver is
+ * installed and when it is too old; cudaDriverGetVersion tells them apart
+ * (it yields 0 without a driver).
+ */
+static int cuda_probe(char *err, size_t errlen)
+{
+	int count = 0;
+	cudaError_t e = cudaGetDeviceCount(&count);
+	if (e == cudaSuccess && count > 0)
+		return count;
+	int driver = 0;
+	cudaDriverGetVersion(&driver);
+	if (e == cudaSuccess || e == cudaErrorNoDevice) {
+		const char *visible = getenv("CUDA_VISIBLE_DEVICES");
+		cuda_errf(err, errlen, "no CUDA device found%s%s%s", visible ? " (CUDA_VISIBLE_DEVICES=" : "",
+			  visible ? visible : "", visible ? ")" : "");
+	} else if (e == cudaErrorInsufficientDriver && driver == 0) {
+		cuda_errf(err, errlen, "no NVIDIA driver found (libcuda.so.1 missing or the kernel module not loaded)");
+	} else if (e == cudaErrorInsufficientDriver) {
+		cuda_errf(err, errlen, "NVIDIA driver too old: it supports CUDA %d.%d, this build needs CUDA %d.%d",
+			  driver / 1000, driver % 1000 / 10, CUDART_VERSION / 1000, CUDART_VERSION % 1000 / 10);
+	} else {
+		cuda_errf(err, errlen, "CUDA initialisation failed: %s", cudaGetErrorString(e));
+	}
+	cudaGetLastError(); /* clear the sticky-free error so later calls start clean */
+	return -1;
+}
+
+CUDA_EXPORT int tb_cuda_device_count(char *err, size_t errlen)
+{
+	return cuda_probe(err, errlen);
+}
+
+CUDA_EXPORT int tb_cuda_device_name(int device, char *name, size_t len)
+{
+	cudaDeviceProp prop;
+	if (!name || !len || cudaGetDeviceProperties(&prop, device) != cudaSuccess)
+		return -1;
+	snprintf(name, len, "%s", prop.name);
+	return 0;
+}
+
+/* ---- memory --------------------------------------------------------------- */
+
+void *cuda_pool_alloc(struct cuda_backend *cb, size_t bytes)
+{
+	CUDA_ASSERT(!cb->capturing);
+	void *p = NULL;
+	/* Zero-byte requests still get a distinct pointer, as the CPU backend does. */
+	cudaError_t e = cudaMallocFromPoolAsync(&p, bytes ? bytes : 256, cb->pool, cb->stream);
+	if (e != cudaSuccess) {
+		size_t free_b = 0, total_b = 0;
+		cudaMemGetInfo(&free_b, &total_b);
+		fprintf(stderr,
+			"trainbook: CUDA out of memory allocating %zu bytes on device %d (%s): %s; "
+			"%zu MiB free of %zu MiB\n",
+			bytes, cb->device, cb->device_name, cudaGetErrorString(e), free_b >> 20, total_b >> 20);
+		abort();
+	}
+	return p;
+}
+
+void cuda_pool_free(struct cuda_backend *cb, void *p)
+{
+	if (p)
+		CUDA_CHECK(cudaFreeAsync(p, cb->stream));
+}
+
+void *cuda_scratch(struct cuda_backend *cb, enum cuda_scratch_slot slot, size_t bytes)
+{
+	if (cb->scratch_bytes[slot] < bytes) {
+		/* Growth is stream-ordered: work already queued that uses the old
+		 * buffer finishes before the pool reuses it. Grow by half again so
+		 * a slowly rising size does not reallocate every call. */
+		size_t want = cuda_align256(bytes + bytes / 2);
+		cuda_pool_free(cb, cb->scratch[slot]);
+		cb->scratch[slot] = cuda_pool_alloc(cb, want);
+		cb->scratch_bytes[slot] = want;
+	}
+	return cb->scratch[slot];
+}
+
+static void *cuda_alloc(struct backend *be, size_t bytes)
+{
+	struct cuda_backend *cb = cuda_enter(be);
+	void *p = cuda_pool_alloc(cb, bytes);
+	CUDA_CHECK(cudaMemsetAsync(p, 0, bytes ? bytes : 256, cb->stream));
+	return p;
+}
+
+static void cuda_free(struct backend *be, void *p)
+{
+	struct cuda_backend *cb = cuda_enter(be);
+	cuda_pool_free(cb, p);
+}
+
+/* From pageable host memory the copy is staged before this returns, so the
+ * caller may reuse host_src at once (CUDA's documented pageable behaviour). */
+static void cuda_upload(struct backend *be, void *dst, const void *host_src, size_t bytes)
+{
+	struct cuda_backend *cb = cuda_enter(be);
+	if (bytes)
+		CUDA_CHECK(cudaMemcpyAsync(dst, host_src, bytes, cudaMemcpyHostToDevice, cb->stream));
+}
+
+static void cuda_download(struct backend *be, void *host_dst, const void *src, size_t bytes)
+{
+	struct cuda_backend *cb = cuda_enter(be);
+	CUDA_ASSERT(!cb->capturing);
+	if (bytes)
+		CUDA_CHECK(cudaMemcpyAsync(host_dst, src, bytes, cudaMemcpyDeviceToHost, cb->stream));
+	CUDA_CHECK(cudaStreamSynchronize(cb->stream));
+}
+
+/* memmove semantics like the CPU backend: overlapping ranges go through scratch. */
+static void cuda_copy(struct backend *be, void *dst, const void *src, size_t bytes)
+{
+	struct cuda_backend *cb = cuda_enter(be);
+	if (!bytes || dst == src)
+		return;
+	const char *d = (const char *)dst, *s = (const char *)src;
+	if (d < s + bytes && s < d + bytes) {
+		void *tmp = cuda_scratch(cb, CUDA_SCRATCH_WORK, bytes);
+		CUDA_CHECK(cudaMemcpyAsync(tmp, src, bytes, cudaMemcpyDeviceToDevice, cb->stream));
+		src = tmp;
+	}
+	CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, cb->stream));
+}
+
+static void cuda_fill(struct backend *be, float *x, float value, int64_t n)
+{
+	cuda_fill_async(cuda_enter(be), x, value, n);
+}
+
+static void cuda_sync(struct backend *be)
+{
+	struct cuda_backend *cb = cuda_enter(be);
+	CUDA_ASSERT(!cb->capturing);
+	CUDA_CHECK(cudaStreamSynchronize(cb->stream));
+}
+
+/* ---- life cycle ------------------------------------------------------------- */
+
+static void cuda_release(struct cuda_backend *cb)
+{
+	if (cb->stream)
+		cudaStreamSynchronize(cb->stream);
+	cuda_gemm_cache_free(cb->gemm);
+	cuda_conv_cache_free(cb->conv);
+	for (int i = 0; i < CUDA_SCRATCH_NSLOTS; i++)
+		if (cb->scratch[i])
+			cudaFreeAsync(cb->scratch[i], cb->stream);
+	if (cb->lt_workspace)
+		cudaFreeAsync(cb->lt_workspace, cb->stream);
+	if (cb->stream)
+		cudaStreamSynchronize(cb->stream);
+	if (cb->dnn)
+		cudnnDestroy(cb->dnn);
+	if (cb->lt)
+		cublasLtDestroy(cb->lt);
+	if (cb->pool)
+		cudaMemPoolDestroy(cb->pool);
+	if (cb->stream)
+		cudaStreamDestroy(cb->stream);
+	free(cb);
+}
+
+static void cuda_destroy(struct backend *be)
+{
+	struct cuda_backend *cb = cuda_enter(be);
+	cuda_release(cb);
+	free(be);
+}
+
+static int cuda_precision_parse(const char *s)
+{
+	if (!s || !*s)
+		return CUDA_FP32;
+	for (int i = 0; i < (int)(sizeof(cuda_precision_names) / sizeof(cuda_precision_names[0])); i++)
+		if (strcmp(s, cuda_precision_names[i]) == 0)
+			return i;
+	return -1;
+}
+
+/*
+ * Open device `device` for `precision`. Every failure a user can meet
+ * (no driver, old driver, no device, index out of range, a device too old
+ * for this build, a cuBLASLt or cuDNN that will not start) returns NULL
+ * with one line in err; only broken invariants abort.
+ */
+CUDA_EXPORT struct backend *tb_cuda_backend_new(int device, const char *precision, char *err, size_t errlen)
+{
+	struct backend *be = NULL;
+	struct cuda_backend *cb = NULL;
+	cudaDeviceProp prop;
+	cudaError_t e;
+	cublasStatus_t bs;
+	cudnnStatus_t ds;
+	int supports_pools = 0;
+
+	int prec = cuda_precision_parse(precision);
+	if (prec < 0) {
+		cuda_errf(err, errlen, "unknown precision '%s' (expected fp32, tf32, bf16 or fp16)", precision);
+		return NULL;
+	}
+	int count = cuda_probe(err, errlen);
+	if (count < 0)
+		return NULL;
+	if (device < 0 || device >= count) {
+		cuda_errf(err, errlen, "CUDA device %d out of range: %d device%s visible", device, count,
+			  count == 1 ? "" : "s");
+		return NULL;
+	}
+	if ((e = cudaGetDeviceProperties(&prop, device)) != cudaSuccess) {
+		cuda_errf(err, errlen, "cannot query CUDA device %d: %s", device, cudaGetErrorString(e));
+		return NULL;
+	}
+	/* The .so carries sm_80 and sm_90 code and compute_90 PTX: older GPUs have nothing to run. */
+	if (prop.major < 8) {
+		cuda_errf(err, errlen, "CUDA device %d (%s) has compute capability %d.%d; trainbook needs 8.0 or newer",
+			  device, prop.name, prop.major, prop.minor);
+		return NULL;
+	}
+
+	cb = (struct cuda_backend *)calloc(1, sizeof(*cb));
+	be = (struct backend *)calloc(1, sizeof(*be));
+	if (!cb || !be) {
+		cuda_errf(err, errlen, "out of host memory");
+		goto fail;
+	}
+	cb->device = device;
+	cb->precision = (enum cuda_precision)prec;
+	snprintf(cb->precision_name, sizeof(cb->precision_name), "%s", cuda_precision_names[prec]);
+	snprintf(cb->device_name, sizeof(cb->device_name), "%s", prop.name);
+	cb->sm_count = prop.multiProcessorCount;
+
+	if ((e = cudaSetDevice(device)) != cudaSuccess) {
+		cuda_errf(err, errlen, "cannot use CUDA device %d (%s): %s", device, prop.name, cudaGetErrorString(e));
+		goto fail;
+	}
+	cuda_thread_device = device;
+	if ((e = cudaStreamCreateWithFlags(&cb->stream, cudaStreamNonBlocking)) != cudaSuccess) {
+		cuda_errf(err, errlen, "cannot create a CUDA stream on device %d: %s", device, cudaGetErrorString(e));
+		goto fail;
+	}
+	cudaDeviceGetAttribute(&supports_pools, cudaDevAttrMemoryPoolsSupported, device);
+	if (!supports_pools) {
+		cuda_errf(err, errlen, "CUDA device %d (%s) does not support stream-ordered memory pools", device,
+			  prop.name);
+		goto fail;
+	}
+	{
+		/* Our own pool (not the device default) so peak memory is this run's. */
+		cudaMemPoolProps props;
+		memset(&props, 0, sizeof(props));
+		props.allocType = cudaMemAllocationTypePinned;
+		props.location.type = cudaMemLocationTypeDevice;
+		props.location.id = device;
+		if ((e = cudaMemPoolCreate(&cb->pool, &props)) != cudaSuccess) {
+			cuda_errf(err, errlen, "cannot create a CUDA memory pool: %s", cudaGetErrorString(e));
+			cb->pool = NULL;
+			goto fail;
+		}
+		/* Keep freed memory cached in the pool instead of returning it at each sync. */
+		uint64_t keep = UINT64_MAX;
+		cudaMemPoolSetAttribute(cb->pool, cudaMemPoolAttrReleaseThreshold, &keep);
+	}
+	if ((bs = cublasLtCreate(&cb->lt)) != CUBLAS_STATUS_SUCCESS) {
+		cuda_errf(err, errlen, "cuBLASLt init failed: %s", cublasLtGetStatusString(bs));
+		cb->lt = NULL;
+		goto fail;
+	}
+	if ((ds = cudnnCreate(&cb->dnn)) != CUDNN_STATUS_SUCCESS) {
+		cuda_errf(err, errlen, "cuDNN init failed: %s (cuDNN %zu found)", cudnnGetErrorString(ds),
+			  cudnnGetVersion());
+		cb->dnn = NULL;
+		goto fail;
+	}
+	if ((ds = cudnnSetStream(cb->dnn, cb->stream)) != CUDNN_STATUS_SUCCESS) {
+		cuda_errf(err, errlen, "cuDNN init failed: %s", cudnnGetErrorString(ds));
+		goto fail;
+	}
+	cb->lt_workspace_bytes = CUDA_LT_WORKSPACE;
+	if ((e = cudaMallocFromPoolAsync(&cb->lt_workspace, cb->lt_workspace_bytes, cb->pool, cb->stream)) !=
+	    cudaSuccess) {
+		cuda_errf(err, errlen, "cannot allocate the cuBLASLt workspace: %s", cudaGetErrorString(e));
+		cb->lt_workspace = NULL;
+		goto fail;
+	}
+
+	be->name = "cuda";
+	be->impl = cb;
+	be->alloc = cuda_alloc;
+	be->free = cuda_free;
+	be->upload = cuda_upload;
+	be->download = cuda_download;
+	be->copy = cuda_copy;
+	be->fill = cuda_fill;
+	be->sync = cuda_sync;
+	be->destroy = cuda_destroy;
+	cuda_gemm_install(be);
+	cuda_elementwise_install(be);
+	cuda_loss_install(be);
+	cuda_optim_install(be);
+	cuda_conv_install(be);
+	cuda_norm_install(be);
+	cuda_pool_install(be);
+	return be;
+
+fail:
+	if (cb)
+		cuda_release(cb);
+	free(be);
+	return NULL;
+}
+
+/* Most bytes this backend's pool has handed out at once (weights, activations, scratch). */
+CUDA_EXPORT size_t tb_cuda_peak_memory(struct backend *be)
+{
+	struct cuda_backend *cb = cuda_enter(be);
+	uint64_t high = 0;
+	if (cudaMemPoolGetAttribute(cb->pool, cudaMemPoolAttrUsedMemHigh, &high) != cudaSuccess)
+		return 0;
+	return (size_t)high;
+}
+
+/* "fp32", "tf32", "bf16" or "fp16": what the worker reports in its events. */
+CUDA_EXPORT const char *tb_cuda_precision(struct backend *be)
+{
+	return ((struct cuda_backend *)be->impl)->precision_name;
+}

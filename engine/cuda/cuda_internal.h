@@ -1,0 +1,159 @@
+/*
+ * cuda_internal.h — what the CUDA backend's files share: the private state
+ * behind struct backend's `impl`, the error-check macros (file:line, then
+ * abort, as llm.c's cudaCheck), launch-size helpers, scratch buffers and
+ * the installers that fill the operation table by group.
+ *
+ * What it is not: an interface for the engine. The engine sees only
+ * backend.h and the tb_cuda_* functions exported from cuda_backend.cu and
+ * cuda_ext.h; every symbol declared here is hidden in the shared object.
+ *
+ * Threads: a backend is used by one thread at a time (backend.h). The
+ * CUDA current device is per host thread, so every operation starts with
+ * cuda_enter(), which selects the backend's device on the calling thread.
+ */
+#ifndef TB_CUDA_INTERNAL_H
+#define TB_CUDA_INTERNAL_H
+
+#include <cublasLt.h>
+#include <cuda_runtime.h>
+#include <cudnn.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+extern "C" {
+#include "backend.h"
+}
+
+/* Symbols shared between the backend's files but not exported from the .so. */
+#define CUDA_HIDDEN __attribute__((visibility("hidden")))
+/* The few C entry points the engine dlsyms. */
+#define CUDA_EXPORT extern "C" __attribute__((visibility("default")))
+
+/* How gemm and convolution compute; element-wise work is always fp32. */
+enum cuda_precision {
+	CUDA_FP32, /* IEEE fp32 products: no TF32 anywhere (cuBLAS COMPUTE_32F, cuDNN FMA math) */
+	CUDA_TF32, /* fp32 data, TF32 tensor-core products */
+	CUDA_BF16, /* operands rounded to bf16, fp32 accumulation and output */
+	CUDA_FP16, /* operands rounded to fp16, fp32 accumulation and output (loss scaling: cuda_amp.cu) */
+};
+
+/* Scratch slots: each op uses a slot at most once, and ops are serial on
+ * the one stream, so a slot is free again when the next op starts. */
+enum cuda_scratch_slot {
+	CUDA_SCRATCH_REDUCE, /* partial sums of reductions (batch norm, sum_squares) */
+	CUDA_SCRATCH_WORK,   /* conv workspace when the caller passes none; overlapping copies */
+	CUDA_SCRATCH_NSLOTS,
+};
+
+struct cuda_gemm_cache; /* cuda_gemm.cu */
+struct cuda_conv_cache; /* cuda_conv.cu */
+
+struct cuda_backend {
+	int device;                     /* CUDA device index */
+	enum cuda_precision precision;
+	char precision_name[8];         /* "fp32", "tf32", "bf16", "fp16" */
+	char device_name[256];
+	int sm_count;                   /* multiprocessors, for grid sizes */
+	cudaStream_t stream;            /* every operation runs here; never the default stream */
+	cudaMemPool_t pool;             /* this backend's allocations, for peak-memory accounting */
+	cublasLtHandle_t lt;
+	cudnnHandle_t dnn;
+	void *lt_workspace;             /* cuBLASLt workspace, lt_workspace_bytes */
+	size_t lt_workspace_bytes;
+	void *scratch[CUDA_SCRATCH_NSLOTS];
+	size_t scratch_bytes[CUDA_SCRATCH_NSLOTS];
+	struct cuda_gemm_cache *gemm;   /* plans per gemm shape */
+	struct cuda_conv_cache *conv;   /* descriptors and timed algorithms per conv shape */
+	bool capturing;                 /* inside a CUDA-graph capture: no allocation, no sync */
+};
+
+/* ---- error checks: a failing CUDA call mid-step is unrecoverable ---------- */
+
+CUDA_HIDDEN __attribute__((noreturn)) void cuda_fatal(const char *what, const char *detail, const char *file,
+						      int line);
+
+static inline void cuda_check_rt(cudaError_t e, const char *call, const char *file, int line)
+{
+	if (e != cudaSuccess)
+		cuda_fatal(call, cudaGetErrorString(e), file, line);
+}
+
+static inline void cuda_check_blas(cublasStatus_t s, const char *call, const char *file, int line)
+{
+	if (s != CUBLAS_STATUS_SUCCESS)
+		cuda_fatal(call, cublasLtGetStatusString(s), file, line);
+}
+
+static inline void cuda_check_dnn(cudnnStatus_t s, const char *call, const char *file, int line)
+{
+	if (s != CUDNN_STATUS_SUCCESS)
+		cuda_fatal(call, cudnnGetErrorString(s), file, line);
+}
+
+#define CUDA_CHECK(call) cuda_check_rt((call), #call, __FILE__, __LINE__)
+#define CUBLAS_CHECK(call) cuda_check_blas((call), #call, __FILE__, __LINE__)
+#define CUDNN_CHECK(call) cuda_check_dnn((call), #call, __FILE__, __LINE__)
+/* After every kernel launch: catches bad launch configurations without a sync. */
+#define CUDA_LAUNCHED() cuda_check_rt(cudaGetLastError(), "kernel launch", __FILE__, __LINE__)
+#define CUDA_ASSERT(cond)                                                                \
+	do {                                                                             \
+		if (!(cond))                                                             \
+			cuda_fatal("assertion failed", #cond, __FILE__, __LINE__);       \
+	} while (0)
+
+/* ---- shared helpers (cuda_backend.cu) --------------------------------------- */
+
+/* The backend's state, with its device made current on the calling thread. */
+CUDA_HIDDEN struct cuda_backend *cuda_enter(struct backend *be);
+
+/* A scratch buffer of at least `bytes` in `slot`, grown (stream-ordered) when
+ * short. Contents are undefined. Must not grow during graph capture. */
+CUDA_HIDDEN void *cuda_scratch(struct cuda_backend *cb, enum cuda_scratch_slot slot, size_t bytes);
+
+/* Stream-ordered allocation from the backend's pool; aborts on OOM. */
+CUDA_HIDDEN void *cuda_pool_alloc(struct cuda_backend *cb, size_t bytes);
+CUDA_HIDDEN void cuda_pool_free(struct cuda_backend *cb, void *p);
+
+/* Threads per block for element-wise kernels, and a grid that covers n
+ * elements with grid-stride loops (capped so huge n does not mean huge grids). */
+#define CUDA_THREADS 256
+static inline unsigned cuda_grid(const struct cuda_backend *cb, int64_t n, int threads)
+{
+	int64_t blocks = (n + threads - 1) / threads;
+	int64_t cap = (int64_t)cb->sm_count * 32;
+	if (blocks > cap)
+		blocks = cap;
+	return blocks < 1 ? 1u : (unsigned)blocks;
+}
+
+/* Round up to a multiple of 256 bytes (cuBLASLt/cuDNN like 256-byte aligned operands). */
+static inline size_t cuda_align256(size_t bytes)
+{
+	return (bytes + 255) & ~(size_t)255;
+}
+
+/* ---- installers: each file fills its group of backend.h entries ------------- */
+CUDA_HIDDEN void cuda_elementwise_install(struct backend *be);  /* cuda_elementwise.cu */
+CUDA_HIDDEN void cuda_loss_install(struct backend *be);         /* cuda_loss.cu */
+CUDA_HIDDEN void cuda_optim_install(struct backend *be);        /* cuda_optim.cu */
+CUDA_HIDDEN void cuda_norm_install(struct backend *be);         /* cuda_norm.cu */
+CUDA_HIDDEN void cuda_pool_install(struct backend *be);         /* cuda_pooling.cu */
+
+/* cuda_gemm.cu */
+CUDA_HIDDEN void cuda_gemm_install(struct backend *be);
+CUDA_HIDDEN void cuda_gemm_cache_free(struct cuda_gemm_cache *c);
+
+/* cuda_conv.cu */
+CUDA_HIDDEN void cuda_conv_install(struct backend *be);
+CUDA_HIDDEN void cuda_conv_cache_free(struct cuda_conv_cache *c);
+
+/* cuda_elementwise.cu: fp32 <-> bf16/fp16 for the low-precision operands of
+ * convolutions (dst holds n 2-byte values). */
+CUDA_HIDDEN void cuda_to_half(struct cuda_backend *cb, void *dst, const float *src, int64_t n);
+CUDA_HIDDEN void cuda_from_half(struct cuda_backend *cb, float *dst, const void *src, int64_t n);
+/* The element-wise kernels' fill, for ops that need a zeroed or constant buffer. */
+CUDA_HIDDEN void cuda_fill_async(struct cuda_backend *cb, float *x, float value, int64_t n);
+
+#endif

@@ -1,0 +1,249 @@
+/*
+ * cuda_norm.cu — batch normalisation over N and the spatial positions of
+ * each channel (batchnorm2d with spatial = H*W, batchnorm1d with 1):
+ * training forward with batch statistics and PyTorch's running-statistic
+ * update, evaluation forward with running statistics, and backward.
+ *
+ * What it is: own kernels rather than cuDNN's, for three reasons: the
+ * reductions are deterministic (fixed split + fixed order, so a rerun gives
+ * the same bits), any eps is accepted (cuDNN refuses eps < 1e-5), and the
+ * statistics accumulate in double, so large activations do not cancel
+ * catastrophically in E[x²] - E[x]². Each pass is split over
+ * (channel × chunk) blocks, then one small kernel per channel combines.
+ *
+ * Threads: the backend's thread; kernels on the backend's stream.
+ */
+#include "cuda_internal.h"
+
+#define NORM_THREADS 256
+
+/* A block's double sums of two values, in a fixed tree order. */
+static __device__ __forceinline__ void block_sum2(double &a, double &b)
+{
+	__shared__ double sa[NORM_THREADS], sb[NORM_THREADS];
+	sa[threadIdx.x] = a;
+	sb[threadIdx.x] = b;
+	__syncthreads();
+	for (int half = NORM_THREADS / 2; half > 0; half >>= 1) {
+		if ((int)threadIdx.x < half) {
+			sa[threadIdx.x] += sa[threadIdx.x + half];
+			sb[threadIdx.x] += sb[threadIdx.x + half];
+		}
+		__syncthreads();
+	}
+	a = sa[0];
+	b = sb[0];
+}
+
+/* Element e of channel c's N*S values, NCHW with S = spatial. */
+static __device__ __forceinline__ int64_t norm_index(int64_t e, int c, int channels, int spatial)
+{
+	int64_t n = e / spatial, s = e - n * spatial;
+	return (n * channels + c) * spatial + s;
+}
+
+/* partial[(c * splits + split) * 2 + {0,1}] = (Σx, Σx²) over one chunk. */
+static __global__ void bn_stats_partial_kernel(const float *x, int channels, int spatial, int64_t count,
+					       int64_t chunk, double *partial)
+{
+	int c = blockIdx.y, split = blockIdx.x;
+	int64_t e0 = (int64_t)split * chunk, e1 = e0 + chunk < count ? e0 + chunk : count;
+	double sum = 0, sumsq = 0;
+	for (int64_t e = e0 + threadIdx.x; e < e1; e += NORM_THREADS) {
+		double v = x[norm_index(e, c, channels, spatial)];
+		sum += v;
+		sumsq += v * v;
+	}
+	block_sum2(sum, sumsq);
+	if (threadIdx.x == 0) {
+		partial[((int64_t)c * gridDim.x + split) * 2] = sum;
+		partial[((int64_t)c * gridDim.x + split) * 2 + 1] = sumsq;
+	}
+}
+
+/* Per channel: batch mean and 1/sqrt(var + eps) (biased variance, as used
+ * to normalise); running statistics take the unbiased variance. */
+static __global__ void bn_stats_final_kernel(const double *partial, int channels, int splits, int64_t count,
+					     float momentum, float eps, float *running_mean, float *running_var,
+					     float *save_mean, float *save_invstd)
+{
+	int c = blockIdx.x * blockDim.x + threadIdx.x;
+	if (c >= channels)
+		return;
+	double sum = 0, sumsq = 0;
+	for (int j = 0; j < splits; j++) {
+		sum += partial[((int64_t)c * splits + j) * 2];
+		sumsq += partial[((int64_t)c * splits + j) * 2 + 1];
+	}
+	double mean = sum / (double)count;
+	double var = sumsq / (double)count - mean * mean;
+	if (var < 0)
+		var = 0;
+	save_mean[c] = (float)mean;
+	save_invstd[c] = (float)(1.0 / sqrt(var + (double)eps));
+	if (running_mean && running_var) {
+		double unbiased = count > 1 ? var * (double)count / (double)(count - 1) : var;
+		running_mean[c] = (1.0f - momentum) * running_mean[c] + momentum * (float)mean;
+		running_var[c] = (1.0f - momentum) * running_var[c] + momentum * (float)unbiased;
+	}
+}
+
+static __global__ void bn_normalize_kernel(const float *x, float *y, const float *mean, const float *invstd,
+					   const float *gamma, const float *beta, int channels, int spatial,
+					   int64_t total)
+{
+	for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < total;
+	     i += (int64_t)gridDim.x * blockDim.x) {
+		int c = (int)((i / spatial) % channels);
+		float v = (x[i] - mean[c]) * invstd[c];
+		y[i] = v * (gamma ? gamma[c] : 1.0f) + (beta ? beta[c] : 0.0f);
+	}
+}
+
+static __global__ void bn_eval_kernel(const float *x, float *y, const float *running_mean,
+				      const float *running_var, float eps, const float *gamma, const float *beta,
+				      int channels, int spatial, int64_t total)
+{
+	for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < total;
+	     i += (int64_t)gridDim.x * blockDim.x) {
+		int c = (int)((i / spatial) % channels);
+		float v = (x[i] - running_mean[c]) / sqrtf(running_var[c] + eps);
+		y[i] = v * (gamma ? gamma[c] : 1.0f) + (beta ? beta[c] : 0.0f);
+	}
+}
+
+/* Enough (channel × chunk) blocks to fill the GPU, each with real work. */
+static int norm_splits(const struct cuda_backend *cb, int channels, int64_t count, int64_t *chunk)
+{
+	int64_t want = ((int64_t)cb->sm_count * 4 + channels - 1) / channels;
+	int64_t most = (count + NORM_THREADS * 4 - 1) / (NORM_THREADS * 4);
+	if (want > most)
+		want = most;
+	if (want > 1024)
+		want = 1024;
+	if (want < 1)
+		want = 1;
+	*chunk = (count + want - 1) / want;
+	return (int)((count + *chunk - 1) / *chunk);
+}
+
+static void cuda_batchnorm_forward(struct backend *be, bool training, int n, int c, int spatial, float momentum,
+				   float eps, const float *x, const float *gamma, const float *beta,
+				   float *running_mean, float *running_var, float *save_mean, float *save_invstd,
+				   float *y)
+{
+	struct cuda_backend *cb = cuda_enter(be);
+	int64_t count = (int64_t)n * spatial, total = count * c;
+	if (total <= 0)
+		return;
+	unsigned grid = cuda_grid(cb, total, CUDA_THREADS);
+	if (!training) {
+		bn_eval_kernel<<<grid, CUDA_THREADS, 0, cb->stream>>>(x, y, running_mean, running_var, eps, gamma,
+								      beta, c, spatial, total);
+		CUDA_LAUNCHED();
+		return;
+	}
+	CUDA_ASSERT(c <= 65535); /* channels are grid.y */
+	int64_t chunk;
+	int splits = norm_splits(cb, c, count, &chunk);
+	double *partial =
+		(double *)cuda_scratch(cb, CUDA_SCRATCH_REDUCE, (size_t)c * splits * 2 * sizeof(double));
+	bn_stats_partial_kernel<<<dim3(splits, c), NORM_THREADS, 0, cb->stream>>>(x, c, spatial, count, chunk,
+										  partial);
+	CUDA_LAUNCHED();
+	bn_stats_final_kernel<<<(c + 127) / 128, 128, 0, cb->stream>>>(partial, c, splits, count, momentum, eps,
+									running_mean, running_var, save_mean,
+									save_invstd);
+	CUDA_LAUNCHED();
+	bn_normalize_kernel<<<grid, CUDA_THREADS, 0, cb->stream>>>(x, y, save_mean, save_invstd, gamma, beta, c,
+								   spatial, total);
+	CUDA_LAUNCHED();
+}
+
+/* partial = (Σdy, Σdy·x̂) over one chunk, x̂ = (x - mean)·invstd. */
+static __global__ void bn_bwd_partial_kernel(const float *x, const float *dy, const float *mean,
+					     const float *invstd, int channels, int spatial, int64_t count,
+					     int64_t chunk, double *partial)
+{
+	int c = blockIdx.y, split = blockIdx.x;
+	int64_t e0 = (int64_t)split * chunk, e1 = e0 + chunk < count ? e0 + chunk : count;
+	float m = mean[c], is = invstd[c];
+	double sdy = 0, sdyx = 0;
+	for (int64_t e = e0 + threadIdx.x; e < e1; e += NORM_THREADS) {
+		int64_t i = norm_index(e, c, channels, spatial);
+		float g = dy[i];
+		sdy += g;
+		sdyx += (double)g * (double)((x[i] - m) * is);
+	}
+	block_sum2(sdy, sdyx);
+	if (threadIdx.x == 0) {
+		partial[((int64_t)c * gridDim.x + split) * 2] = sdy;
+		partial[((int64_t)c * gridDim.x + split) * 2 + 1] = sdyx;
+	}
+}
+
+/* dbeta = Σdy, dgamma = Σdy·x̂; coef keeps their means for the dx pass. */
+static __global__ void bn_bwd_final_kernel(const double *partial, int channels, int splits, int64_t count,
+					   float *dgamma, float *dbeta, float *coef)
+{
+	int c = blockIdx.x * blockDim.x + threadIdx.x;
+	if (c >= channels)
+		return;
+	double sdy = 0, sdyx = 0;
+	for (int j = 0; j < splits; j++) {
+		sdy += partial[((int64_t)c * splits + j) * 2];
+		sdyx += partial[((int64_t)c * splits + j) * 2 + 1];
+	}
+	if (dbeta)
+		dbeta[c] = (float)sdy;
+	if (dgamma)
+		dgamma[c] = (float)sdyx;
+	coef[2 * c] = (float)(sdy / (double)count);
+	coef[2 * c + 1] = (float)(sdyx / (double)count);
+}
+
+/* dx = (dy - mean(dy) - x̂·mean(dy·x̂)) · invstd · gamma (PyTorch's batch_norm_backward). */
+static __global__ void bn_bwd_dx_kernel(const float *x, const float *dy, const float *mean, const float *invstd,
+					const float *gamma, const float *coef, float *dx, int channels, int spatial,
+					int64_t total)
+{
+	for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < total;
+	     i += (int64_t)gridDim.x * blockDim.x) {
+		int c = (int)((i / spatial) % channels);
+		float xhat = (x[i] - mean[c]) * invstd[c];
+		dx[i] = (dy[i] - coef[2 * c] - xhat * coef[2 * c + 1]) * invstd[c] * (gamma ? gamma[c] : 1.0f);
+	}
+}
+
+static void cuda_batchnorm_backward(struct backend *be, int n, int c, int spatial, const float *x, const float *dy,
+				    const float *gamma, const float *save_mean, const float *save_invstd, float *dx,
+				    float *dgamma, float *dbeta)
+{
+	struct cuda_backend *cb = cuda_enter(be);
+	int64_t count = (int64_t)n * spatial, total = count * c;
+	if (total <= 0)
+		return;
+	CUDA_ASSERT(c <= 65535); /* channels are grid.y */
+	int64_t chunk;
+	int splits = norm_splits(cb, c, count, &chunk);
+	size_t partial_bytes = cuda_align256((size_t)c * splits * 2 * sizeof(double));
+	char *scratch = (char *)cuda_scratch(cb, CUDA_SCRATCH_REDUCE, partial_bytes + (size_t)c * 2 * sizeof(float));
+	double *partial = (double *)scratch;
+	float *coef = (float *)(scratch + partial_bytes);
+	bn_bwd_partial_kernel<<<dim3(splits, c), NORM_THREADS, 0, cb->stream>>>(x, dy, save_mean, save_invstd, c,
+										spatial, count, chunk, partial);
+	CUDA_LAUNCHED();
+	bn_bwd_final_kernel<<<(c + 127) / 128, 128, 0, cb->stream>>>(partial, c, splits, count, dgamma, dbeta, coef);
+	CUDA_LAUNCHED();
+	if (dx) {
+		bn_bwd_dx_kernel<<<cuda_grid(cb, total, CUDA_THREADS), CUDA_THREADS, 0, cb->stream>>>(
+			x, dy, save_mean, save_invstd, gamma, coef, dx, c, spatial, total);
+		CUDA_LAUNCHED();
+	}
+}
+
+void cuda_norm_install(struct backend *be)
+{
+	be->batchnorm_forward = cuda_batchnorm_forward;
+	be->batchnorm_backward = cuda_batchnorm_backward;
+}
