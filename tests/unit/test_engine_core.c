@@ -1,0 +1,326 @@
+/*
+ * test_engine_core.c — unit tests (cmocka, ASan + UBSan) for the engine's
+ * own plumbing: JSON writer, safetensors reader/writer (including hostile
+ * files), model building and its errors, schedules, checkpoints and a
+ * whole tiny training run with stop and resume.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "backend.h"
+#include "checkpoint.h"
+#include "jsonw.h"
+#include "model.h"
+#include "safetensors.h"
+#include "schedule.h"
+#include "spec.h"
+#include "tb.h"
+#include "train.h"
+
+static char tmpdir[256];
+
+static int make_tmpdir(void **state)
+{
+	(void)state;
+	snprintf(tmpdir, sizeof(tmpdir), "/tmp/tb-core-XXXXXX");
+	return mkdtemp(tmpdir) ? 0 : -1;
+}
+
+static int remove_tmpdir(void **state)
+{
+	(void)state;
+	char cmd[300];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+static void test_jsonw_escapes_and_nests(void **state)
+{
+	(void)state;
+	struct jsonw w;
+	jsonw_init(&w);
+	jsonw_begin_object(&w);
+	jsonw_kstr(&w, "s", "a\"b\\c\n\x01");
+	jsonw_key(&w, "a");
+	jsonw_begin_array(&w);
+	jsonw_int(&w, 1);
+	jsonw_num(&w, 0.5);
+	jsonw_num(&w, NAN);
+	jsonw_bool(&w, true);
+	jsonw_end_array(&w);
+	jsonw_end_object(&w);
+	assert_string_equal(w.buf, "{\"s\":\"a\\\"b\\\\c\\n\\u0001\",\"a\":[1,0.5,null,true]}");
+	jsonw_free(&w);
+}
+
+static struct spec parse_or_fail(const char *yaml)
+{
+	struct spec s;
+	struct spec_errors errs;
+	memset(&errs, 0, sizeof(errs));
+	if (spec_parse(yaml, strlen(yaml), "<test>", NULL, 0, &s, &errs) < 0) {
+		for (int i = 0; i < errs.count; i++)
+			fprintf(stderr, "%d:%d: %s\n", errs.list[i].pos.line, errs.list[i].pos.column, errs.list[i].message);
+		fail_msg("spec did not parse");
+	}
+	return s;
+}
+
+static void test_safetensors_round_trip(void **state)
+{
+	(void)state;
+	char path[300], err[512];
+	snprintf(path, sizeof(path), "%s/rt.safetensors", tmpdir);
+	float a[6] = {1, 2, 3, 4, 5, 6};
+	int64_t b = 42;
+	struct st_entry e[2] = {
+		{"layer.weight", tensor_make(a, TENSOR_F32, 2, (int64_t[]){2, 3})},
+		{"bn.num_batches_tracked", tensor_make(&b, TENSOR_I64, 0, NULL)},
+	};
+	struct st_meta meta[1] = {{"trainbook.spec", "data: {dataset: \"x\"}\nmodel: mlp\n"}};
+	assert_int_equal(safetensors_write(path, e, 2, meta, 1, err, sizeof(err)), 0);
+	struct safetensors st;
+	assert_int_equal(safetensors_read(path, &st, err, sizeof(err)), 0);
+	assert_int_equal(st.n, 2);
+	const struct st_tensor *t = safetensors_find(&st, "layer.weight");
+	assert_non_null(t);
+	assert_int_equal(t->t.shape[1], 3);
+	assert_memory_equal(t->t.data, a, sizeof(a));
+	/* Tensor data must start 8-byte aligned for zero-copy readers. */
+	assert_int_equal(((unsigned char *)t->t.data - st.bytes) % 8, 0);
+	assert_string_equal(safetensors_meta(&st, "trainbook.spec"), meta[0].value);
+	safetensors_free(&st);
+}
+
+static void write_bytes(const char *path, const void *data, size_t n)
+{
+	FILE *f = fopen(path, "wb");
+	assert_non_null(f);
+	fwrite(data, 1, n, f);
+	fclose(f);
+}
+
+static void test_safetensors_rejects_hostile_files(void **state)
+{
+	(void)state;
+	char path[300], err[512];
+	snprintf(path, sizeof(path), "%s/bad.safetensors", tmpdir);
+	struct safetensors st;
+	/* Too short. */
+	write_bytes(path, "abc", 3);
+	assert_int_equal(safetensors_read(path, &st, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "not a safetensors file"));
+	/* Header length beyond the file. */
+	unsigned char big[16] = {0xff, 0xff, 0, 0, 0, 0, 0, 0};
+	write_bytes(path, big, sizeof(big));
+	assert_int_equal(safetensors_read(path, &st, err, sizeof(err)), -1);
+	/* Offsets that do not match the shape, and offsets past the end. */
+	const char *headers[] = {
+		"{\"w\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,4]}}",
+		"{\"w\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[0,16]}}",
+		"{\"w\":{\"dtype\":\"Q8\",\"shape\":[1],\"data_offsets\":[0,4]}}",
+		"{\"w\":{\"dtype\":\"F32\",\"shape\":[99999999999999999999],\"data_offsets\":[0,4]}}",
+		"{\"w\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}",
+		"[1,2]",
+	};
+	for (size_t i = 0; i < TB_ARRAY_LEN(headers); i++) {
+		unsigned char buf[256] = {0};
+		size_t hl = strlen(headers[i]);
+		buf[0] = (unsigned char)hl;
+		memcpy(buf + 8, headers[i], hl);
+		write_bytes(path, buf, 8 + hl + 8); /* 8 data bytes */
+		assert_int_equal(safetensors_read(path, &st, err, sizeof(err)), -1);
+		assert_non_null(strstr(err, path));
+	}
+}
+
+static struct model *build(const char *model_yaml, struct shape in, int classes, struct spec_errors *errs)
+{
+	char yaml[1024];
+	snprintf(yaml, sizeof(yaml), "data: {dataset: synthetic}\nmodel: %s\n", model_yaml);
+	struct spec s = parse_or_fail(yaml);
+	memset(errs, 0, sizeof(*errs));
+	struct model *m = model_build(&s.model, in, classes, NULL, errs);
+	spec_free(&s);
+	return m;
+}
+
+static void test_model_names_shapes_and_counts(void **state)
+{
+	(void)state;
+	struct spec_errors errs;
+	struct model *m = build("[flatten, {linear: 128}, relu, {linear: {out: 10, bias: false}}]",
+				shape_chw(1, 28, 28), 10, &errs);
+	assert_non_null(m);
+	assert_int_equal(model_param_count(m), 784 * 128 + 128 + 128 * 10);
+	assert_int_equal(m->nparams, 3);
+	assert_string_equal(m->params[0].name, "1.weight");
+	assert_int_equal(m->params[0].shape[0], 128);
+	assert_int_equal(m->params[0].shape[1], 784);
+	assert_string_equal(m->params[2].name, "3.weight");
+	assert_int_equal(model_param_find(m, "3.bias"), -1);
+	model_free(m);
+
+	m = build("{preset: mlp, hidden: [64, 32], dropout: 0.1}", shape_vec(20), 4, &errs);
+	assert_non_null(m);
+	assert_int_equal(model_param_count(m), 20 * 64 + 64 + 64 * 32 + 32 + 32 * 4 + 4);
+	model_free(m);
+}
+
+static void expect_build_error(const char *model_yaml, struct shape in, int classes, const char *substring)
+{
+	struct spec_errors errs;
+	struct model *m = build(model_yaml, in, classes, &errs);
+	assert_null(m);
+	assert_true(errs.count >= 1);
+	if (!strstr(errs.list[0].message, substring))
+		fail_msg("error '%s' lacks '%s'", errs.list[0].message, substring);
+	assert_int_equal(errs.list[0].pos.line, 2);
+}
+
+static void test_model_build_errors(void **state)
+{
+	(void)state;
+	expect_build_error("[{linear: 10}]", shape_chw(1, 4, 4), 10, "put 'flatten' before it");
+	expect_build_error("[flatten, {linear: 12}]", shape_chw(1, 4, 4), 10, "data has 10 classes");
+	expect_build_error("[flatten, relux, {linear: 10}]", shape_chw(1, 4, 4), 10, "did you mean 'relu'");
+	expect_build_error("[flatten, {linear: {out: 10, bais: 0}}]", shape_chw(1, 4, 4), 10, "did you mean 'bias'");
+	expect_build_error("[flatten, {linear: 2.5}]", shape_chw(1, 4, 4), 10, "must be an integer");
+	expect_build_error("[flatten, {dropout: 1.5}, {linear: 10}]", shape_chw(1, 4, 4), 10, "between");
+	expect_build_error("[flatten, linear]", shape_chw(1, 4, 4), 10, "missing argument 'out'");
+}
+
+static void test_schedules(void **state)
+{
+	(void)state;
+	struct spec_schedule sp = {.gamma = 0.1, .pct_start = 0.3, .div_factor = 25, .final_div_factor = 1e4};
+	struct schedule s;
+	snprintf(sp.name, sizeof(sp.name), "constant");
+	sp.warmup_steps = 10;
+	schedule_init(&s, &sp, 0.1, 100, 10);
+	assert_float_equal(schedule_lr(&s, 0), 0.01, 1e-12);
+	assert_float_equal(schedule_lr(&s, 9), 0.1, 1e-12);
+	assert_float_equal(schedule_lr(&s, 50), 0.1, 1e-12);
+	snprintf(sp.name, sizeof(sp.name), "cosine");
+	schedule_init(&s, &sp, 0.1, 110, 10);
+	assert_float_equal(schedule_lr(&s, 10), 0.1, 1e-12);
+	assert_float_equal(schedule_lr(&s, 60), 0.05, 1e-12);
+	assert_true(schedule_lr(&s, 109) < 1e-3);
+	sp.warmup_steps = 0;
+	snprintf(sp.name, sizeof(sp.name), "step");
+	sp.step_size = 2;
+	schedule_init(&s, &sp, 1.0, 100, 10);
+	assert_float_equal(schedule_lr(&s, 19), 1.0, 1e-12);
+	assert_float_equal(schedule_lr(&s, 20), 0.1, 1e-12);
+	assert_float_equal(schedule_lr(&s, 45), 0.01, 1e-12);
+	snprintf(sp.name, sizeof(sp.name), "onecycle");
+	schedule_init(&s, &sp, 1.0, 100, 10);
+	assert_float_equal(schedule_lr(&s, 0), 1.0 / 25, 1e-9);
+	assert_float_equal(schedule_lr(&s, 29), 1.0, 1e-9);
+	assert_float_equal(schedule_lr(&s, 99), 1.0 / 25 / 1e4, 1e-12);
+}
+
+static const char *tiny_spec =
+	"data: {dataset: synthetic, shape: [1, 6, 6], classes: 3, train_size: 96, test_size: 30, batch_size: 16}\n"
+	"model: [flatten, {linear: 12}, tanh, {dropout: 0.1}, {linear: 3}]\n"
+	"optimizer: {name: sgd, lr: 0.1, momentum: 0.9}\n"
+	"train: {epochs: 2, seed: 5, log_every: 1, threads: 1, device: cpu}\n"
+	"checkpoint: {every: 1, keep: 2}\n";
+
+static enum train_result run_tiny(const char *out_dir, const char *resume, const char *events_path,
+				  volatile sig_atomic_t *stop)
+{
+	struct spec s = parse_or_fail(tiny_spec);
+	FILE *ev = fopen(events_path, "w");
+	assert_non_null(ev);
+	struct train_options opt = {.out_dir = out_dir, .json = true, .events_out = ev, .resume = resume, .stop = stop};
+	enum train_result r = train_run(&s, &opt);
+	fclose(ev);
+	spec_free(&s);
+	return r;
+}
+
+static void test_train_run_checkpoints_and_resumes(void **state)
+{
+	(void)state;
+	char out[300], events[300], ckpt[400];
+	snprintf(out, sizeof(out), "%s/run", tmpdir);
+	snprintf(events, sizeof(events), "%s/events.jsonl", tmpdir);
+	assert_int_equal(run_tiny(out, NULL, events, NULL), TRAIN_COMPLETED);
+	/* 96/16 = 6 steps per epoch, 2 epochs: checkpoints at 6 and 12, both kept. */
+	snprintf(ckpt, sizeof(ckpt), "%s/step-000000006.safetensors", out);
+	assert_int_equal(access(ckpt, R_OK), 0);
+	snprintf(ckpt, sizeof(ckpt), "%s/step-000000012.state.safetensors", out);
+	assert_int_equal(access(ckpt, R_OK), 0);
+	snprintf(ckpt, sizeof(ckpt), "%s/best.safetensors", out);
+	assert_int_equal(access(ckpt, R_OK), 0);
+
+	/* The stored spec is the one we trained. */
+	char *stored = NULL, err[512];
+	snprintf(ckpt, sizeof(ckpt), "%s/step-000000006.safetensors", out);
+	assert_int_equal(checkpoint_read_spec(ckpt, &stored, err, sizeof(err)), 0);
+	assert_non_null(strstr(stored, "synthetic"));
+	free(stored);
+
+	/* Resume from the end of epoch 1 into another directory; it must complete. */
+	char out2[300];
+	snprintf(out2, sizeof(out2), "%s/run2", tmpdir);
+	assert_int_equal(run_tiny(out2, ckpt, events, NULL), TRAIN_COMPLETED);
+	snprintf(ckpt, sizeof(ckpt), "%s/step-000000012.safetensors", out2);
+	assert_int_equal(access(ckpt, R_OK), 0);
+
+	/* A stop request before the first step ends after one step with a checkpoint. */
+	volatile sig_atomic_t stop = 1;
+	char out3[300];
+	snprintf(out3, sizeof(out3), "%s/run3", tmpdir);
+	assert_int_equal(run_tiny(out3, NULL, events, &stop), TRAIN_STOPPED);
+	snprintf(ckpt, sizeof(ckpt), "%s/step-000000001.safetensors", out3);
+	assert_int_equal(access(ckpt, R_OK), 0);
+}
+
+static void test_checkpoint_rejects_other_model(void **state)
+{
+	(void)state;
+	char out[300], events[300], ckpt[400], err[512];
+	snprintf(out, sizeof(out), "%s/run4", tmpdir);
+	snprintf(events, sizeof(events), "%s/events4.jsonl", tmpdir);
+	assert_int_equal(run_tiny(out, NULL, events, NULL), TRAIN_COMPLETED);
+	snprintf(ckpt, sizeof(ckpt), "%s/step-000000012.safetensors", out);
+	struct spec_errors errs;
+	memset(&errs, 0, sizeof(errs));
+	struct backend *be = backend_cpu_new(1);
+	char yaml[256];
+	snprintf(yaml, sizeof(yaml), "data: {dataset: synthetic}\nmodel: [flatten, {linear: 13}, tanh, {linear: 3}]\n");
+	struct spec s = parse_or_fail(yaml);
+	struct model *m = model_build(&s.model, shape_chw(1, 6, 6), 3, be, &errs);
+	assert_non_null(m);
+	assert_int_equal(checkpoint_load(ckpt, m, NULL, NULL, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "1.weight has shape [12, 36]"));
+	model_free(m);
+	spec_free(&s);
+	backend_destroy(be);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_jsonw_escapes_and_nests),
+		cmocka_unit_test(test_safetensors_round_trip),
+		cmocka_unit_test(test_safetensors_rejects_hostile_files),
+		cmocka_unit_test(test_model_names_shapes_and_counts),
+		cmocka_unit_test(test_model_build_errors),
+		cmocka_unit_test(test_schedules),
+		cmocka_unit_test(test_train_run_checkpoints_and_resumes),
+		cmocka_unit_test(test_checkpoint_rejects_other_model),
+	};
+	return cmocka_run_group_tests(tests, make_tmpdir, remove_tmpdir);
+}
