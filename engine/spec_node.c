@@ -460,7 +460,7 @@ int spec_section_read(struct spec_ctx *c, const struct spec_section *s, const ya
 		      const yaml_node_t *value, void *out, const yaml_node_t **present)
 {
 	const char *names[SPEC_MAX_FIELDS];
-	yaml_node_t *values[SPEC_MAX_FIELDS];
+	yaml_node_t *values[SPEC_MAX_FIELDS], *keys[SPEC_MAX_FIELDS];
 	const struct spec_field *vf = s->variant_field >= 0 ? &s->fields[s->variant_field] : NULL;
 	char got[64], list[160];
 	int variant = s->default_variant >= 0 ? s->default_variant : 0;
@@ -494,7 +494,7 @@ int spec_section_read(struct spec_ctx *c, const struct spec_section *s, const ya
 		return variant;
 	}
 
-	spec_mapping_read(c, s->name, value, names, s->nfields, values, NULL);
+	spec_mapping_read(c, s->name, value, names, s->nfields, values, keys);
 	for (int i = 0; i < s->nfields; i++)
 		present[i] = values[i];
 	if (vf && values[s->variant_field]) {
@@ -521,7 +521,7 @@ int spec_section_read(struct spec_ctx *c, const struct spec_section *s, const ya
 			/* With a misspelt name the variant is a guess; do not pile on. */
 			if (variant_known) {
 				only_list(s, f->only, list, sizeof(list));
-				spec_fail(c, values[i], "%s.%s: not used by %s %s (only by %s)", s->name,
+				spec_fail(c, keys[i], "%s.%s: not used by %s %s (only by %s)", s->name,
 					  f->key, vf->what, vf->choices[variant], list);
 			}
 			continue;

@@ -381,7 +381,7 @@ static void test_errors(void **state)
 	expect_error("data:\nmodel: mlp\ntrain: {epochs: 0}\n", 3, 17, "train.epochs");
 	expect_error("data:\nmodel: mlp\ntrain: {epochs: 2.5}\n", 3, 17, "got 2.5");
 	expect_error("data:\nmodel: mlp\ntrain: {epochs: '3'}\n", 3, 17, "got \"3\"");
-	expect_error("data:\nmodel: mlp\noptimizer: {momentum: 0.9}\n", 3, 23, "not used by optimizer adam");
+	expect_error("data:\nmodel: mlp\noptimizer: {momentum: 0.9}\n", 3, 13, "not used by optimizer adam");
 	expect_error("data:\nmodel:\n  - conv2d:\n    out: 3\n", 4, 5, "indent the arguments under 'conv2d'");
 	expect_error("data:\nmodel: [{a: 1, b: 2}]\n", 2, 16, "own list item");
 	expect_error("data:\nmodel: [{conv: {k: [3]}}]\n", 2, 20, "needs one value");
