@@ -142,7 +142,8 @@ const cases = [
 			});
 			S.page = ctx.pages()[0] || (await ctx.newPage());
 			S.page.on('pageerror', (e) => S.pageErrors.push(e.message));
-			S.page.on('dialog', (d) => d.dismiss()); // beforeunload prompts must not hang the test
+			// a "leave the page?" prompt must not hang the test; other native dialogs are not expected
+			S.page.on('dialog', (d) => (d.type() === 'beforeunload' ? d.accept() : d.dismiss()));
 		},
 	},
 	{

@@ -27,7 +27,7 @@ export function createApi(base, { onUnauthorized = () => {} } = {}) {
 		const init = { method, headers: { Accept: 'application/json', ...headers }, credentials: 'same-origin' };
 		if (body !== undefined) {
 			init.headers['Content-Type'] = 'application/json';
-			init.body = JSON.stringify(body);
+			init.body = typeof body === 'string' ? body : JSON.stringify(body);
 		}
 		let res;
 		try {

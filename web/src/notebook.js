@@ -67,10 +67,10 @@ export class NotebookPage {
 		this.stateEl = h('span.save-state', { role: 'status', 'aria-live': 'polite' });
 		this.bannerEl = h('div.banner-slot');
 		this.cellsEl = h('div.cells', { role: 'list', 'aria-label': 'cells' });
-		ctx.debug.page = this;
 	}
 
 	async load() {
+		this.ctx.debug.page = this;
 		clear(this.root).append(h('p.muted', { text: `Opening ${this.path}…` }));
 		let data, res;
 		try {
@@ -351,7 +351,8 @@ export class NotebookPage {
 		const headers = {};
 		if (this.etag && !force) headers['If-Match'] = this.etag;
 		try {
-			const r = await this.ctx.api.put(notebookApiPath(this.path), this.toJSON(), { headers });
+			/* indented like Jupyter writes it, so a notebook under git diffs line by line */
+			const r = await this.ctx.api.put(notebookApiPath(this.path), JSON.stringify(this.toJSON(), null, 1) + '\n', { headers });
 			this.etag = (r && r.etag) || this.etag;
 			if (this.etag && !this.etag.startsWith('"') && !this.etag.startsWith('W/')) this.etag = `"${this.etag}"`;
 			this.savedAt = (r && r.modified) || Date.now() / 1000;

@@ -9,8 +9,8 @@
  * order, replayed from seq 1 on attach and resumed after reconnects). What
  * it is not: the spec editor (cell-run.js).
  *
- * "Evaluate" has no route of its own in docs/api.md: it resumes from a
- * final-epoch checkpoint with the epochs unchanged, so the worker has
+ * "Evaluate" has no route of its own in docs/api.md: it resumes a completed
+ * run from its last checkpoint with the epochs unchanged, so the worker has
  * nothing left to train and only evaluates.
  *
  * Threads: the page's main thread.
@@ -208,6 +208,7 @@ export class RunView {
 			this.messageEl.textContent = `${r.status}${r.reason ? ': ' + r.reason : ''}${failed && lastErr && lastErr.message !== r.reason ? ' — ' + lastErr.message : ''}`;
 			this.messageEl.className = 'run-message' + (failed ? ' error' : '');
 		} else if (!this.messageEl.classList.contains('error')) this.messageEl.textContent = '';
+		if (this.ckptStatus !== r.status) this.#renderCheckpoints(); /* buttons depend on the status */
 		if (this.hooks.onStatus) this.hooks.onStatus(this);
 	}
 
@@ -228,17 +229,20 @@ export class RunView {
 	}
 
 	#renderCheckpoints() {
+		this.ckptStatus = this.run.status;
 		const list = this.checkpoints.slice().sort((a, b) => (a.step ?? 0) - (b.step ?? 0));
 		clear(this.ckptEl).append(h('h3', { text: `Checkpoints (${list.length})` }));
 		if (!list.length) {
 			this.ckptEl.append(h('p.muted', { text: 'None yet.' }));
 			return;
 		}
-		const epochs = this.info.epochs || (this.run.progress && this.run.progress.epochs);
+		/* Resuming a completed run from its last checkpoint trains nothing (its epochs or
+		   max_steps are reached) and only evaluates: that is what "Evaluate" does. */
+		const lastStep = Math.max(...list.map((c) => c.step ?? 0));
 		const ul = h('ul.ckpt-list');
 		for (const c of list) {
 			const url = this.ctx.api.url(`api/runs/${encodeURIComponent(this.runId)}/checkpoints/${encodeURIComponent(c.file)}`);
-			const final = epochs && c.epoch >= epochs;
+			const final = this.run.status === 'completed' && (c.step ?? 0) === lastStep;
 			ul.append(h('li.ckpt', { 'data-file': c.file },
 				h('span.ckpt-name', { text: c.file }),
 				c.best ? h('span.badge.best', { text: 'best' }) : null,
