@@ -1,0 +1,278 @@
+/*
+ * feed.c — per-client delivery rules of the live feed (see feed.h).
+ *
+ * Threads: the libwebsockets service thread only.
+ */
+#include "feed.h"
+
+#include <inttypes.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store.h"
+#include "tb.h"
+
+#define RING_MAX (FEED_QUEUE_MAX + FEED_CONTROL_MAX)
+#define RING_START 16 /* most clients never have more waiting; grow on demand */
+
+struct feed_msg *feed_msg_new(const char *text, size_t len, int64_t run, int64_t seq)
+{
+	struct feed_msg *m = tb_xmalloc(sizeof *m + FEED_HEADROOM + len + 1);
+	m->refs = 1;
+	m->run = run;
+	m->seq = seq;
+	m->len = len;
+	memcpy(m->data + FEED_HEADROOM, text, len);
+	m->data[FEED_HEADROOM + len] = '\0';
+	return m;
+}
+
+struct feed_msg *feed_msg_event(int64_t run, int64_t seq, const char *json, size_t len)
+{
+	char head[96];
+	int n = snprintf(head, sizeof head,
+			 "{\"type\":\"event\",\"run\":\"r%" PRId64 "\",\"seq\":%" PRId64 ",\"event\":",
+			 run, seq);
+	struct feed_msg *m = tb_xmalloc(sizeof *m + FEED_HEADROOM + (size_t)n + len + 2);
+	m->refs = 1;
+	m->run = run;
+	m->seq = seq;
+	m->len = (size_t)n + len + 1;
+	char *p = m->data + FEED_HEADROOM;
+	memcpy(p, head, (size_t)n);
+	memcpy(p + n, json, len);
+	p[(size_t)n + len] = '}';
+	p[(size_t)n + len + 1] = '\0';
+	return m;
+}
+
+void feed_msg_unref(struct feed_msg *m)
+{
+	if (m && --m->refs == 0)
+		free(m);
+}
+
+void feed_client_init(struct feed_client *c)
+{
+	memset(c, 0, sizeof *c);
+}
+
+void feed_client_free(struct feed_client *c)
+{
+	while (c->count)
+		feed_pop(c);
+	free(c->ring);
+	memset(c, 0, sizeof *c);
+}
+
+/* Append without any bound check; the callers decide what may go in. */
+static void push(struct feed_client *c, struct feed_msg *m)
+{
+	TB_ASSERT(c->count < RING_MAX);
+	if (c->count == c->cap) {
+		int cap = c->cap ? c->cap * 2 : RING_START;
+		if (cap > RING_MAX)
+			cap = RING_MAX;
+		struct feed_msg **ring = tb_xmalloc((size_t)cap * sizeof *ring);
+		for (int i = 0; i < c->count; i++)
+			ring[i] = c->ring[(c->head + i) % c->cap];
+		free(c->ring);
+		c->ring = ring;
+		c->cap = cap;
+		c->head = 0;
+	}
+	m->refs++;
+	c->ring[(c->head + c->count) % c->cap] = m;
+	c->count++;
+	c->bytes += m->len;
+}
+
+struct feed_msg *feed_peek(const struct feed_client *c)
+{
+	return c->count ? c->ring[c->head] : NULL;
+}
+
+void feed_pop(struct feed_client *c)
+{
+	if (!c->count)
+		return;
+	struct feed_msg *m = c->ring[c->head];
+	c->head = (c->head + 1) % c->cap;
+	c->count--;
+	c->bytes -= m->len;
+	feed_msg_unref(m);
+}
+
+static bool full(const struct feed_client *c)
+{
+	return c->count >= FEED_QUEUE_MAX || c->bytes >= FEED_QUEUE_BYTES;
+}
+
+/* Control messages may use the extra room; past it the client is hopeless. */
+static int push_control(struct feed_client *c, const char *text)
+{
+	if (c->count >= RING_MAX)
+		return -1;
+	struct feed_msg *m = feed_msg_new(text, strlen(text), 0, 0);
+	push(c, m);
+	feed_msg_unref(m);
+	return 0;
+}
+
+static int push_error(struct feed_client *c, const char *message)
+{
+	json_t *j = json_pack("{s:s, s:s}", "type", "error", "message", message);
+	char *text = json_dumps(j, JSON_COMPACT);
+	int rc = push_control(c, text);
+	free(text);
+	json_decref(j);
+	return rc;
+}
+
+static struct feed_sub *find_sub(struct feed_client *c, int64_t run)
+{
+	for (int i = 0; i < c->nsubs; i++)
+		if (c->subs[i].run == run)
+			return &c->subs[i];
+	return NULL;
+}
+
+static void remove_sub(struct feed_client *c, struct feed_sub *s)
+{
+	*s = c->subs[--c->nsubs];
+}
+
+int feed_on_event(struct feed_client *c, struct feed_msg *m)
+{
+	struct feed_sub *s = find_sub(c, m->run);
+	if (!s || s->catching_up || m->seq <= s->cursor)
+		return 0;
+	if (m->seq > s->cursor + 1) {
+		s->catching_up = true; /* a gap: the store has what we missed */
+		return 0;
+	}
+	if (full(c)) {
+		char text[128];
+		snprintf(text, sizeof text, "{\"type\":\"resync\",\"run\":\"r%" PRId64 "\",\"since\":%" PRId64 "}",
+			 s->run, s->cursor);
+		remove_sub(c, s);
+		c->overflows++;
+		return push_control(c, text);
+	}
+	push(c, m);
+	s->cursor = m->seq;
+	return 0;
+}
+
+int feed_on_run(struct feed_client *c, struct feed_msg *m)
+{
+	if (!c->runs)
+		return 0;
+	if (c->count >= RING_MAX)
+		return -1;
+	push(c, m);
+	return 0;
+}
+
+void feed_on_system(struct feed_client *c, struct feed_msg *m)
+{
+	/* A sample is replaced by the next one a second later: drop it when busy. */
+	if (c->system && !full(c))
+		push(c, m);
+}
+
+void feed_lost(struct feed_client *c)
+{
+	for (int i = 0; i < c->nsubs; i++)
+		c->subs[i].catching_up = true;
+}
+
+struct fill_ctx {
+	struct feed_client *c;
+	struct feed_sub *s;
+};
+
+static int fill_one(void *ctx, int64_t seq, const char *json, size_t len)
+{
+	struct fill_ctx *f = ctx;
+	struct feed_msg *m = feed_msg_event(f->s->run, seq, json, len);
+	push(f->c, m);
+	feed_msg_unref(m);
+	f->s->cursor = seq;
+	return f->c->bytes >= FEED_QUEUE_BYTES / 2; /* stop early on huge events */
+}
+
+void feed_fill(struct feed_client *c, struct store *store)
+{
+	/* Fill to half the queue only, so live events keep room behind the backlog. */
+	for (int i = 0; i < c->nsubs; i++) {
+		struct feed_sub *s = &c->subs[i];
+		if (!s->catching_up)
+			continue;
+		int room = FEED_QUEUE_MAX / 2 - c->count;
+		if (room <= 0 || c->bytes >= FEED_QUEUE_BYTES / 2)
+			return;
+		struct fill_ctx f = {c, s};
+		int got = store_events_foreach(store, s->run, s->cursor, room, fill_one, &f);
+		if (got >= 0 && got < room && c->bytes < FEED_QUEUE_BYTES / 2)
+			s->catching_up = false; /* reached the end of what is stored */
+	}
+}
+
+int feed_handle(struct feed_client *c, struct store *store, const char *text, size_t len)
+{
+	if (len > FEED_IN_MAX)
+		return push_error(c, "message too long");
+	json_t *msg = json_loadb(text, len, 0, NULL);
+	const char *type = json_string_value(json_object_get(msg, "type"));
+	int rc = 0;
+	char err[160];
+	if (!type) {
+		rc = push_error(c, "expected a JSON object with a \"type\"");
+	} else if (!strcmp(type, "subscribe")) {
+		const char *rid = json_string_value(json_object_get(msg, "run"));
+		int64_t run = store_parse_run_id(rid);
+		json_t *since = json_object_get(msg, "since");
+		struct store_run_info info;
+		struct feed_sub *s = find_sub(c, run);
+		if (run < 0) {
+			rc = push_error(c, "subscribe needs \"run\": \"r<number>\"");
+		} else if (since && (!json_is_integer(since) || json_integer_value(since) < 0)) {
+			rc = push_error(c, "\"since\" must be a sequence number ≥ 0");
+		} else if (store_run_info(store, run, &info) < 0) {
+			snprintf(err, sizeof err, "no run %s", rid);
+			rc = push_error(c, err);
+		} else {
+			store_run_info_free(&info);
+			if (!s && c->nsubs >= FEED_MAX_SUBS) {
+				rc = push_error(c, "too many subscriptions");
+			} else {
+				if (!s)
+					s = &c->subs[c->nsubs++];
+				s->run = run;
+				s->cursor = since ? json_integer_value(since) : 0;
+				s->catching_up = true;
+				feed_fill(c, store);
+			}
+		}
+	} else if (!strcmp(type, "unsubscribe")) {
+		struct feed_sub *s = find_sub(c, store_parse_run_id(json_string_value(json_object_get(msg, "run"))));
+		if (s)
+			remove_sub(c, s);
+	} else if (!strcmp(type, "subscribe_system")) {
+		c->system = true;
+	} else if (!strcmp(type, "unsubscribe_system")) {
+		c->system = false;
+	} else if (!strcmp(type, "subscribe_runs")) {
+		c->runs = true;
+	} else if (!strcmp(type, "unsubscribe_runs")) {
+		c->runs = false;
+	} else {
+		snprintf(err, sizeof err, "unknown message type \"%.40s\"", type);
+		rc = push_error(c, err);
+	}
+	json_decref(msg);
+	return rc;
+}

@@ -1,0 +1,238 @@
+/*
+ * frontdoor.c — accept, peek, hand off (see frontdoor.h).
+ *
+ * Threads: the main thread only.
+ */
+#include "frontdoor.h"
+
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "http.h"
+#include "tb.h"
+#include "util.h"
+#include "ws.h"
+
+#define DOOR_PENDING_MAX 4096     /* connections being peeked at */
+#define DOOR_PEEK_DEADLINE_MS 10000 /* a silent client goes to libmicrohttpd, which times it out */
+#define DOOR_RECHECK_MS 10        /* a partial request line is looked at again this often */
+
+struct pending {
+	int fd;
+	struct sockaddr_storage addr;
+	socklen_t addrlen;
+	int64_t deadline_ms;
+	int64_t recheck_ms; /* 0 = wait for poll; else peek again at this time */
+};
+
+struct door {
+	int listen_fd;
+	struct http_server *http;
+	struct ws_server *ws;
+	char base_url[256];
+	char prefix[300];     /* "GET <base>ws" */
+	struct pending *pending;
+	int npending;
+};
+
+int door_listen(const char *ip, int port, int retries, int *bound_port, char *err, size_t errlen)
+{
+	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+				 .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
+	struct addrinfo *ai = NULL;
+	int rc = getaddrinfo(ip, "0", &hints, &ai);
+	if (rc != 0) {
+		snprintf(err, errlen, "cannot use address %s: %s", ip, gai_strerror(rc));
+		return -1;
+	}
+	int last_errno = 0;
+	for (int i = 0; i <= retries && port + i <= 65535; i++) {
+		int p = port ? port + i : 0;
+		int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+		if (fd < 0) {
+			last_errno = errno;
+			break;
+		}
+		int one = 1;
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+		struct sockaddr_storage sa;
+		memcpy(&sa, ai->ai_addr, ai->ai_addrlen);
+		if (sa.ss_family == AF_INET)
+			((struct sockaddr_in *)&sa)->sin_port = htons((uint16_t)p);
+		else
+			((struct sockaddr_in6 *)&sa)->sin6_port = htons((uint16_t)p);
+		if (bind(fd, (struct sockaddr *)&sa, ai->ai_addrlen) == 0 && listen(fd, 1024) == 0) {
+			socklen_t len = sizeof sa;
+			getsockname(fd, (struct sockaddr *)&sa, &len);
+			*bound_port = ntohs(sa.ss_family == AF_INET ? ((struct sockaddr_in *)&sa)->sin_port
+								    : ((struct sockaddr_in6 *)&sa)->sin6_port);
+			freeaddrinfo(ai);
+			return fd;
+		}
+		last_errno = errno;
+		close(fd);
+		if (last_errno != EADDRINUSE || !port)
+			break;
+	}
+	freeaddrinfo(ai);
+	snprintf(err, errlen, "cannot listen on %s port %d%s: %s", ip, port,
+		 retries && last_errno == EADDRINUSE ? " or the ports after it" : "", strerror(last_errno));
+	return -1;
+}
+
+int door_classify(const char *base_url, const char *peek, size_t len)
+{
+	char prefix[300];
+	int n = snprintf(prefix, sizeof prefix, "GET %sws", base_url);
+	size_t plen = (size_t)n;
+	size_t cmp = len < plen ? len : plen;
+	if (memcmp(peek, prefix, cmp))
+		return 0;
+	if (len <= plen)
+		return -1;
+	return peek[plen] == ' ' || peek[plen] == '?' ? 1 : 0;
+}
+
+struct door *door_new(int listen_fd, struct http_server *http, struct ws_server *ws,
+		      const char *base_url)
+{
+	struct door *d = tb_xcalloc(1, sizeof *d);
+	d->listen_fd = listen_fd;
+	d->http = http;
+	d->ws = ws;
+	srv_strlcpy(d->base_url, base_url, sizeof d->base_url);
+	snprintf(d->prefix, sizeof d->prefix, "GET %sws", base_url);
+	d->pending = tb_xcalloc(DOOR_PENDING_MAX, sizeof *d->pending);
+	return d;
+}
+
+static void drop(struct door *d, int i)
+{
+	d->pending[i] = d->pending[--d->npending];
+}
+
+static void hand_off(struct door *d, int i, bool websocket)
+{
+	struct pending *p = &d->pending[i];
+	if (websocket)
+		ws_adopt(d->ws, p->fd);
+	else if (http_add_connection(d->http, p->fd, (struct sockaddr *)&p->addr, p->addrlen) < 0)
+		srv_log("http: could not take a connection"); /* libmicrohttpd closed it */
+	drop(d, i);
+}
+
+static void accept_all(struct door *d)
+{
+	while (d->npending < DOOR_PENDING_MAX) {
+		struct pending *p = &d->pending[d->npending];
+		p->addrlen = sizeof p->addr;
+		int fd = accept4(d->listen_fd, (struct sockaddr *)&p->addr, &p->addrlen,
+				 SOCK_CLOEXEC | SOCK_NONBLOCK);
+		if (fd < 0) {
+			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
+			    errno != ECONNABORTED)
+				srv_log("accept: %s", strerror(errno));
+			return;
+		}
+		int one = 1;
+		/* Small frames (metrics, pongs) should leave at once. */
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+		p->fd = fd;
+		p->deadline_ms = srv_mono_ms() + DOOR_PEEK_DEADLINE_MS;
+		p->recheck_ms = 0;
+		d->npending++;
+	}
+}
+
+/* Look at what pending connection i sent so far; returns true when it is gone from the list. */
+static bool peek_one(struct door *d, int i, int64_t now)
+{
+	struct pending *p = &d->pending[i];
+	char buf[320];
+	size_t want = strlen(d->prefix) + 1;
+	ssize_t n = recv(p->fd, buf, want, MSG_PEEK | MSG_DONTWAIT);
+	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+		close(p->fd);
+		drop(d, i);
+		return true;
+	}
+	int kind = n > 0 ? door_classify(d->base_url, buf, (size_t)n) : -1;
+	if (kind >= 0 || now >= p->deadline_ms) {
+		hand_off(d, i, kind == 1);
+		return true;
+	}
+	/* Part of the prefix came: poll would report it readable again at once,
+	 * so look again after a short pause instead. */
+	p->recheck_ms = n > 0 ? now + DOOR_RECHECK_MS : 0;
+	return false;
+}
+
+int door_run(struct door *d, int stop_fd)
+{
+	struct pollfd *fds = tb_xcalloc(DOOR_PENDING_MAX + 2, sizeof *fds);
+	int *index = tb_xcalloc(DOOR_PENDING_MAX + 2, sizeof *index);
+	for (;;) {
+		int64_t now = srv_mono_ms();
+		int nfds = 0, timeout = 1000;
+		fds[nfds++] = (struct pollfd){.fd = stop_fd, .events = POLLIN};
+		if (d->npending < DOOR_PENDING_MAX)
+			fds[nfds++] = (struct pollfd){.fd = d->listen_fd, .events = POLLIN};
+		int first = nfds;
+		for (int i = 0; i < d->npending; i++) {
+			struct pending *p = &d->pending[i];
+			int64_t wait = (p->recheck_ms ? p->recheck_ms : p->deadline_ms) - now;
+			if (wait < timeout)
+				timeout = wait < 0 ? 0 : (int)wait;
+			if (p->recheck_ms)
+				continue;
+			index[nfds] = i;
+			fds[nfds++] = (struct pollfd){.fd = p->fd, .events = POLLIN};
+		}
+		int rc = poll(fds, (nfds_t)nfds, timeout);
+		if (rc < 0 && errno != EINTR) {
+			srv_log("front door: poll: %s", strerror(errno));
+			break;
+		}
+		if (fds[0].revents)
+			break;
+		now = srv_mono_ms();
+		/* Walk backwards: dropping entry i moves the last one into its place. */
+		bool *ready = tb_xcalloc((size_t)d->npending + 1, sizeof *ready);
+		for (int k = first; k < nfds; k++)
+			if (fds[k].revents)
+				ready[index[k]] = true;
+		for (int i = d->npending - 1; i >= 0; i--) {
+			struct pending *p = &d->pending[i];
+			bool due = p->recheck_ms ? now >= p->recheck_ms : now >= p->deadline_ms;
+			if (ready[i] || due)
+				peek_one(d, i, now);
+		}
+		free(ready);
+		if (first == 2 && fds[1].revents)
+			accept_all(d);
+	}
+	free(fds);
+	free(index);
+	return 0;
+}
+
+void door_free(struct door *d)
+{
+	if (!d)
+		return;
+	for (int i = 0; i < d->npending; i++)
+		close(d->pending[i].fd);
+	if (d->listen_fd >= 0)
+		close(d->listen_fd);
+	free(d->pending);
+	free(d);
+}

@@ -1,0 +1,142 @@
+/*
+ * routes_files.c — what a run leaves behind: metrics as CSV or JSON and
+ * its checkpoints (list and download). A checkpoint is served only when
+ * its real path lies inside the run's directory.
+ *
+ * Threads: libmicrohttpd's polling thread.
+ */
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "app.h"
+#include "routes.h"
+#include "store.h"
+#include "util.h"
+
+void app_run_dir(const struct app *app, int64_t run, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s/.trainbook/runs/r%" PRId64, app->cfg.workspace, run);
+}
+
+/* The run must exist; 404 otherwise. */
+static int64_t existing_run(struct http_req *r, enum MHD_Result *reply)
+{
+	int64_t id = route_run_id(r, reply);
+	if (id < 0)
+		return -1;
+	struct store_run_info info;
+	if (store_run_info(r->app->store, id, &info) < 0) {
+		*reply = http_error(r, 404, "not_found", "no run %s", r->params[0]);
+		return -1;
+	}
+	store_run_info_free(&info);
+	return id;
+}
+
+enum MHD_Result route_metrics_csv(struct http_req *r)
+{
+	enum MHD_Result reply;
+	int64_t id = existing_run(r, &reply);
+	if (id < 0)
+		return reply;
+	struct srv_buf csv = {0};
+	if (store_metrics_csv(r->app->store, id, &csv) < 0) {
+		srv_buf_free(&csv);
+		return http_error(r, 500, "internal", "cannot read metrics");
+	}
+	size_t len = csv.len;
+	char *data = srv_buf_steal(&csv);
+	struct MHD_Response *resp = MHD_create_response_from_buffer(len, data, MHD_RESPMEM_MUST_FREE);
+	char disp[96];
+	snprintf(disp, sizeof disp, "attachment; filename=\"%s-metrics.csv\"", r->params[0]);
+	MHD_add_response_header(resp, "Content-Type", "text/csv; charset=utf-8");
+	MHD_add_response_header(resp, "Content-Disposition", disp);
+	MHD_add_response_header(resp, "Cache-Control", "no-store");
+	return http_send(r, 200, resp);
+}
+
+enum MHD_Result route_metrics_json(struct http_req *r)
+{
+	enum MHD_Result reply;
+	int64_t id = existing_run(r, &reply);
+	if (id < 0)
+		return reply;
+	return http_json(r, 200, store_metrics_json(r->app->store, id));
+}
+
+/* Resolve a recorded checkpoint path; false unless it is a file inside the run dir. */
+static bool inside_run(struct app *app, int64_t id, const char *path, char *real, size_t reallen)
+{
+	char dir[PATH_MAX], real_dir[PATH_MAX], tmp[PATH_MAX];
+	app_run_dir(app, id, dir, sizeof dir);
+	if (!realpath(dir, real_dir) || !realpath(path, tmp) || !srv_path_inside(real_dir, tmp))
+		return false;
+	struct stat st;
+	if (stat(tmp, &st) < 0 || !S_ISREG(st.st_mode))
+		return false;
+	return srv_strlcpy(real, tmp, reallen);
+}
+
+enum MHD_Result route_checkpoint_list(struct http_req *r)
+{
+	enum MHD_Result reply;
+	int64_t id = existing_run(r, &reply);
+	if (id < 0)
+		return reply;
+	json_t *rows = store_checkpoints_json(r->app->store, id), *out = json_array();
+	size_t i;
+	json_t *row;
+	char real[PATH_MAX];
+	/* The worker prunes old checkpoints (keep: N); list what is still there. */
+	json_array_foreach(rows, i, row) {
+		const char *path = json_string_value(json_object_get(row, "path"));
+		if (!path || !inside_run(r->app, id, path, real, sizeof real))
+			continue;
+		json_object_del(row, "path");
+		json_array_append(out, row);
+	}
+	json_decref(rows);
+	return http_json(r, 200, json_pack("{s:o}", "checkpoints", out));
+}
+
+enum MHD_Result route_checkpoint_get(struct http_req *r)
+{
+	enum MHD_Result reply;
+	int64_t id = existing_run(r, &reply);
+	if (id < 0)
+		return reply;
+	const char *file = r->params[1];
+	char path[PATH_MAX], real[PATH_MAX];
+	if (store_checkpoint_path(r->app->store, id, file, path, sizeof path) < 0 ||
+	    !inside_run(r->app, id, path, real, sizeof real))
+		return http_error(r, 404, "not_found", "run %s has no checkpoint %s", r->params[0], file);
+	int fd = open(real, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		if (fd >= 0)
+			close(fd);
+		return http_error(r, 404, "not_found", "run %s has no checkpoint %s", r->params[0], file);
+	}
+	/* libmicrohttpd closes fd when the response is destroyed. */
+	struct MHD_Response *resp = MHD_create_response_from_fd((uint64_t)st.st_size, fd);
+	if (!resp) {
+		close(fd);
+		return http_error(r, 500, "internal", "cannot send the file");
+	}
+	char disp[PATH_MAX + 64];
+	const char *base = strrchr(real, '/');
+	snprintf(disp, sizeof disp, "attachment; filename=\"%s\"", base ? base + 1 : real);
+	/* The name comes from the worker: keep it from breaking the header. */
+	for (char *p = disp + 22; *p && p[1]; p++)
+		if (*p == '"' || *p == '\\' || (unsigned char)*p < 0x20)
+			*p = '_';
+	MHD_add_response_header(resp, "Content-Type", "application/octet-stream");
+	MHD_add_response_header(resp, "Content-Disposition", disp);
+	return http_send(r, 200, resp);
+}

@@ -1,0 +1,275 @@
+/*
+ * routes_static.c — the page: static files from static/ with MIME types and
+ * ETag revalidation (304), the ?token= first visit that turns into a
+ * cookie, and the small login form for pasting the token.
+ *
+ * What it is not: the page itself (web/ builds static/; static/index.html
+ * is its entry). Files are public like Jupyter's static files; the entry
+ * page needs the token and shows the login form without it.
+ *
+ * Threads: libmicrohttpd's polling thread.
+ */
+#include <ctype.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "app.h"
+#include "auth.h"
+#include "routes.h"
+#include "util.h"
+
+#define COOKIE_MAX_AGE 2592000 /* 30 days; a new random token at restart voids it anyway */
+
+static const struct {
+	const char *ext;
+	const char *type;
+} mime_types[] = {
+	{".html", "text/html; charset=utf-8"},
+	{".js", "text/javascript; charset=utf-8"},
+	{".mjs", "text/javascript; charset=utf-8"},
+	{".css", "text/css; charset=utf-8"},
+	{".json", "application/json"},
+	{".map", "application/json"},
+	{".webmanifest", "application/manifest+json"},
+	{".svg", "image/svg+xml"},
+	{".png", "image/png"},
+	{".jpg", "image/jpeg"},
+	{".jpeg", "image/jpeg"},
+	{".gif", "image/gif"},
+	{".webp", "image/webp"},
+	{".ico", "image/x-icon"},
+	{".woff", "font/woff"},
+	{".woff2", "font/woff2"},
+	{".ttf", "font/ttf"},
+	{".wasm", "application/wasm"},
+	{".txt", "text/plain; charset=utf-8"},
+	{".md", "text/markdown; charset=utf-8"},
+	{".yaml", "text/yaml; charset=utf-8"},
+	{".csv", "text/csv; charset=utf-8"},
+	{".ipynb", "application/x-ipynb+json"},
+};
+
+static const char *mime_for(const char *path)
+{
+	const char *dot = strrchr(path, '.');
+	if (dot && !strchr(dot, '/'))
+		for (size_t i = 0; i < sizeof mime_types / sizeof mime_types[0]; i++)
+			if (!strcasecmp(dot, mime_types[i].ext))
+				return mime_types[i].type;
+	return "application/octet-stream";
+}
+
+static void html_escape(struct srv_buf *b, const char *s)
+{
+	for (; *s; s++) {
+		switch (*s) {
+		case '<': srv_buf_puts(b, "&lt;"); break;
+		case '>': srv_buf_puts(b, "&gt;"); break;
+		case '&': srv_buf_puts(b, "&amp;"); break;
+		case '"': srv_buf_puts(b, "&quot;"); break;
+		default: srv_buf_append(b, s, 1);
+		}
+	}
+}
+
+static enum MHD_Result login_page(struct http_req *r, unsigned status, const char *message)
+{
+	struct srv_buf b = {0};
+	srv_buf_puts(&b, "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+			 "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+			 "<title>trainbook: log in</title><style>"
+			 "body{font:16px system-ui,sans-serif;background:#f5f5f4;color:#1c1917;"
+			 "display:flex;min-height:90vh;align-items:center;justify-content:center}"
+			 "form{background:#fff;padding:2rem;border-radius:8px;box-shadow:0 1px 4px #0002;"
+			 "max-width:28rem}input{font:inherit;width:100%;box-sizing:border-box;padding:.5rem;"
+			 "margin:.5rem 0 1rem}button{font:inherit;padding:.5rem 1.2rem}"
+			 "p.err{color:#b91c1c}code{background:#f5f5f4;padding:0 .2rem}</style></head><body>"
+			 "<form method=\"post\" action=\"");
+	html_escape(&b, r->app->cfg.base_url);
+	srv_buf_puts(&b, "login\"><h1>trainbook</h1>");
+	if (message) {
+		srv_buf_puts(&b, "<p class=\"err\">");
+		html_escape(&b, message);
+		srv_buf_puts(&b, "</p>");
+	}
+	srv_buf_puts(&b, "<p>Paste the token that <code>trainbook serve</code> printed when it started "
+			 "(the part after <code>?token=</code>).</p><label for=\"token\">Token</label>"
+			 "<input id=\"token\" name=\"token\" type=\"password\" autocomplete=\"current-password\" "
+			 "autofocus required><button type=\"submit\">Log in</button></form></body></html>\n");
+	enum MHD_Result rc = http_raw(r, status, "text/html; charset=utf-8", b.data, b.len);
+	srv_buf_free(&b);
+	return rc;
+}
+
+static void add_cookie(struct http_req *r, struct MHD_Response *resp)
+{
+	char cookie[512];
+	snprintf(cookie, sizeof cookie, "%s=%s; Path=%s; HttpOnly; SameSite=Strict; Max-Age=%d",
+		 AUTH_COOKIE_NAME, r->app->auth.token, r->app->cfg.base_url, COOKIE_MAX_AGE);
+	MHD_add_response_header(resp, "Set-Cookie", cookie);
+}
+
+static enum MHD_Result redirect_with_cookie(struct http_req *r, unsigned status, const char *to)
+{
+	struct MHD_Response *resp = MHD_create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT);
+	add_cookie(r, resp);
+	MHD_add_response_header(resp, "Location", to);
+	MHD_add_response_header(resp, "Cache-Control", "no-store");
+	return http_send(r, status, resp);
+}
+
+/* Static paths: no empty, '.', '..' or hidden parts, no backslashes. */
+static bool static_path_ok(const char *rel)
+{
+	if (!*rel || strchr(rel, '\\'))
+		return false;
+	for (const char *c = rel; *c;) {
+		size_t len = strcspn(c, "/");
+		if (len == 0 || c[0] == '.')
+			return false;
+		c += len;
+		if (*c == '/')
+			c++;
+	}
+	return true;
+}
+
+static enum MHD_Result serve_file(struct http_req *r, const char *rel)
+{
+	const char *root = r->app->cfg.static_dir;
+	char joined[PATH_MAX * 2], real[PATH_MAX];
+	if (!root[0] || !static_path_ok(rel))
+		return http_error(r, 404, "not_found", "no such file");
+	snprintf(joined, sizeof joined, "%s/%s", root, rel);
+	struct stat st;
+	if (!realpath(joined, real) || !srv_path_inside(root, real) || stat(real, &st) < 0 ||
+	    !S_ISREG(st.st_mode))
+		return http_error(r, 404, "not_found", "no such file: %s", rel);
+	char etag[96];
+	snprintf(etag, sizeof etag, "\"%llx-%llx-%llx\"", (unsigned long long)st.st_mtim.tv_sec * 1000000000ull + (unsigned long long)st.st_mtim.tv_nsec,
+		 (unsigned long long)st.st_size, (unsigned long long)st.st_ino);
+	const char *inm = http_header(r, "If-None-Match");
+	struct MHD_Response *resp;
+	unsigned status = 200;
+	if (inm && !strcmp(inm, etag)) {
+		resp = MHD_create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT);
+		status = 304;
+	} else {
+		int fd = open(real, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			return http_error(r, 404, "not_found", "no such file: %s", rel);
+		resp = MHD_create_response_from_fd((uint64_t)st.st_size, fd);
+		if (!resp) {
+			close(fd);
+			return http_error(r, 500, "internal", "cannot send the file");
+		}
+		MHD_add_response_header(resp, "Content-Type", mime_for(real));
+	}
+	MHD_add_response_header(resp, "ETag", etag);
+	/* Revalidate every time: cheap (304) and never a stale page after `make`. */
+	MHD_add_response_header(resp, "Cache-Control", "no-cache");
+	return http_send(r, status, resp);
+}
+
+static enum MHD_Result no_page(struct http_req *r)
+{
+	static const char page[] =
+		"<!doctype html><meta charset=\"utf-8\"><title>trainbook</title>"
+		"<p>The trainbook server is running, but the page is not built "
+		"(no <code>static/index.html</code>; run <code>make</code> or pass <code>--static DIR</code>). "
+		"The API answers under <code>api/</code>, see docs/api.md.</p>\n";
+	return http_raw(r, 200, "text/html; charset=utf-8", page, sizeof page - 1);
+}
+
+enum MHD_Result route_page(struct http_req *r)
+{
+	const char *path = r->path;
+	if (!strncmp(path, "/api/", 5))
+		return http_error(r, 404, "not_found", "no such route: %s", path);
+	const char *token = http_query(r, "token");
+	if (token) {
+		if (!auth_token_equal(&r->app->auth, token, strlen(token)))
+			return login_page(r, 401, "That token is not right.");
+		/* Trade the URL token for a cookie and drop it from the address bar. */
+		char to[PATH_MAX];
+		snprintf(to, sizeof to, "%s%s", r->app->cfg.base_url, path + 1);
+		return redirect_with_cookie(r, 302, to);
+	}
+	bool entry = !strcmp(path, "/") || !strcmp(path, "/index.html");
+	if (!entry)
+		return serve_file(r, path + 1);
+	if (!r->authorized)
+		return login_page(r, 200, NULL);
+	char index[PATH_MAX + 16];
+	snprintf(index, sizeof index, "%s/index.html", r->app->cfg.static_dir);
+	if (!r->app->cfg.static_dir[0] || access(index, R_OK) < 0)
+		return no_page(r);
+	return serve_file(r, "index.html");
+}
+
+static int hexval(int c)
+{
+	return isdigit(c) ? c - '0' : isxdigit(c) ? (tolower(c) - 'a' + 10) : -1;
+}
+
+/* The value of `name` in an application/x-www-form-urlencoded body, decoded. */
+static bool form_value(const char *body, size_t len, const char *name, char *out, size_t outlen)
+{
+	size_t nl = strlen(name);
+	const char *p = body, *end = body + len;
+	while (p < end) {
+		const char *amp = memchr(p, '&', (size_t)(end - p));
+		const char *stop = amp ? amp : end;
+		if ((size_t)(stop - p) > nl && !strncmp(p, name, nl) && p[nl] == '=') {
+			size_t n = 0;
+			for (const char *q = p + nl + 1; q < stop; q++) {
+				int c = *q;
+				if (c == '+') {
+					c = ' ';
+				} else if (c == '%' && q + 2 < stop && hexval((unsigned char)q[1]) >= 0 &&
+					   hexval((unsigned char)q[2]) >= 0) {
+					c = hexval((unsigned char)q[1]) * 16 + hexval((unsigned char)q[2]);
+					q += 2;
+				}
+				if (n + 1 >= outlen)
+					return false;
+				out[n++] = (char)c;
+			}
+			out[n] = '\0';
+			return true;
+		}
+		p = stop + 1;
+	}
+	return false;
+}
+
+enum MHD_Result route_login(struct http_req *r)
+{
+	char token[CFG_TOKEN_MAX + 2];
+	if (!form_value(r->body.data ? r->body.data : "", r->body.len, "token", token, sizeof token))
+		return login_page(r, 400, "Paste the token into the field.");
+	/* Pasting the whole start-up URL works too. */
+	const char *t = strstr(token, "token=");
+	t = t ? t + 6 : token;
+	while (*t == ' ')
+		t++;
+	size_t n = strlen(t);
+	while (n && t[n - 1] == ' ')
+		n--;
+	if (!auth_token_equal(&r->app->auth, t, n)) {
+		srv_log("login: wrong token");
+		return login_page(r, 401, "That token is not right.");
+	}
+	return redirect_with_cookie(r, 303, r->app->cfg.base_url);
+}
+
+enum MHD_Result route_ws_over_http(struct http_req *r)
+{
+	return http_error(r, 400, "bad_request",
+			  "open the live feed as a WebSocket on a new connection (GET ws with Upgrade)");
+}

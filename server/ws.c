@@ -1,0 +1,384 @@
+/*
+ * ws.c — libwebsockets glue for the live feed (see ws.h).
+ *
+ * Threads: service_main and every callback run on the service thread;
+ * ws_adopt/ws_publish_* run on other threads and touch only the hand-off
+ * queues under ws->lock.
+ */
+#include "ws.h"
+
+#include <libwebsockets.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "auth.h"
+#include "feed.h"
+#include "store.h"
+#include "tb.h"
+#include "util.h"
+
+_Static_assert(LWS_PRE <= FEED_HEADROOM, "feed messages need LWS_PRE bytes of headroom");
+
+#define HUB_MAX 65536   /* publications waiting for the service thread */
+#define ADOPT_MAX 4096  /* sockets waiting to be adopted */
+
+enum hub_kind { HUB_EVENT, HUB_RUN, HUB_SYSTEM };
+
+struct hub_item {
+	enum hub_kind kind;
+	struct feed_msg *msg;
+};
+
+struct ws_session {
+	struct lws *wsi;
+	struct ws_session *prev, *next; /* ws->sessions; service thread only */
+	struct feed_client feed;
+	char *rx;                       /* a client message being reassembled */
+	size_t rxlen;
+	bool rx_too_long;
+};
+
+struct ws_server {
+	const struct auth *auth;
+	struct store *store;
+	char path[300];                 /* base_url + "ws" */
+	struct lws_context *ctx;
+	struct lws_vhost *vhost;
+	struct ws_session *sessions;    /* service thread only */
+	atomic_int nclients;
+	atomic_bool stop;
+	pthread_t thread;
+	bool started;
+
+	pthread_mutex_t lock;           /* guards the hand-off queues below */
+	struct hub_item *hub;           /* HUB_MAX slots */
+	int nhub;
+	bool hub_lost;                  /* an event was dropped: clients must catch up */
+	int *adopt;                     /* ADOPT_MAX fds */
+	int nadopt;
+};
+
+static void header(struct lws *wsi, enum lws_token_indexes h, char *buf, int len, const char **out)
+{
+	*out = NULL;
+	if (lws_hdr_total_length(wsi, h) > 0 && lws_hdr_total_length(wsi, h) < len &&
+	    lws_hdr_copy(wsi, buf, len, h) > 0)
+		*out = buf;
+}
+
+/* The upgrade request must name /ws under our base and carry the token. */
+static bool allowed(struct ws_server *ws, struct lws *wsi)
+{
+	char uri[512], host[256], origin[512], authz[512], cookie[2048], arg[300];
+	const char *u, *h, *o, *a, *c, *t;
+	header(wsi, WSI_TOKEN_GET_URI, uri, sizeof uri, &u);
+	header(wsi, WSI_TOKEN_HOST, host, sizeof host, &h);
+	header(wsi, WSI_TOKEN_ORIGIN, origin, sizeof origin, &o);
+	header(wsi, WSI_TOKEN_HTTP_AUTHORIZATION, authz, sizeof authz, &a);
+	header(wsi, WSI_TOKEN_HTTP_COOKIE, cookie, sizeof cookie, &c);
+	t = lws_get_urlarg_by_name(wsi, "token=", arg, sizeof arg);
+	if (!u || strcmp(u, ws->path))
+		return false;
+	if (!auth_host_ok(ws->auth, h) || !auth_origin_ok(o, h)) {
+		srv_log("ws: refused a connection with Host %s, Origin %s", h ? h : "(none)",
+			o ? o : "(none)");
+		return false;
+	}
+	return auth_request_ok(ws->auth, a, c, t);
+}
+
+static void session_kick(struct ws_session *s)
+{
+	if (feed_peek(&s->feed))
+		lws_callback_on_writable(s->wsi);
+}
+
+static void session_close(struct ws_session *s)
+{
+	lws_set_timeout(s->wsi, PENDING_TIMEOUT_CLOSE_SEND, LWS_TO_KILL_ASYNC);
+}
+
+/* Move queued sockets and publications into lws, on the service thread. */
+static void drain_handoff(struct ws_server *ws)
+{
+	pthread_mutex_lock(&ws->lock);
+	int nadopt = ws->nadopt, nhub = ws->nhub;
+	bool lost = ws->hub_lost;
+	int *fds = NULL;
+	struct hub_item *items = NULL;
+	if (nadopt) {
+		fds = tb_xmalloc((size_t)nadopt * sizeof *fds);
+		memcpy(fds, ws->adopt, (size_t)nadopt * sizeof *fds);
+	}
+	if (nhub) {
+		items = tb_xmalloc((size_t)nhub * sizeof *items);
+		memcpy(items, ws->hub, (size_t)nhub * sizeof *items);
+	}
+	ws->nadopt = ws->nhub = 0;
+	ws->hub_lost = false;
+	pthread_mutex_unlock(&ws->lock);
+
+	for (int i = 0; i < nadopt; i++)
+		if (!lws_adopt_socket_vhost(ws->vhost, fds[i]))
+			srv_log("ws: could not adopt a connection"); /* lws closed it */
+	for (int i = 0; i < nhub; i++) {
+		struct hub_item *it = &items[i];
+		for (struct ws_session *s = ws->sessions, *next; s; s = next) {
+			next = s->next;
+			int rc = 0;
+			if (it->kind == HUB_EVENT)
+				rc = feed_on_event(&s->feed, it->msg);
+			else if (it->kind == HUB_RUN)
+				rc = feed_on_run(&s->feed, it->msg);
+			else
+				feed_on_system(&s->feed, it->msg);
+			if (rc < 0)
+				session_close(s);
+			else
+				session_kick(s);
+		}
+		feed_msg_unref(it->msg);
+	}
+	if (lost) {
+		for (struct ws_session *s = ws->sessions; s; s = s->next) {
+			feed_lost(&s->feed);
+			feed_fill(&s->feed, ws->store);
+			session_kick(s);
+		}
+	}
+	free(fds);
+	free(items);
+}
+
+static int write_one(struct ws_server *ws, struct ws_session *s)
+{
+	struct feed_msg *m = feed_peek(&s->feed);
+	if (!m)
+		return 0;
+	int n = lws_write(s->wsi, (unsigned char *)m->data + FEED_HEADROOM, m->len, LWS_WRITE_TEXT);
+	if (n < (int)m->len)
+		return -1;
+	feed_pop(&s->feed);
+	if (s->feed.count < FEED_QUEUE_MAX / 2)
+		feed_fill(&s->feed, ws->store);
+	session_kick(s);
+	return 0;
+}
+
+static void receive(struct ws_server *ws, struct ws_session *s, const void *in, size_t len)
+{
+	if (!s->rx_too_long) {
+		if (s->rxlen + len > FEED_IN_MAX) {
+			s->rx_too_long = true;
+		} else {
+			s->rx = tb_xrealloc(s->rx, s->rxlen + len + 1);
+			memcpy(s->rx + s->rxlen, in, len);
+			s->rxlen += len;
+		}
+	}
+	if (!lws_is_final_fragment(s->wsi) || lws_remaining_packet_payload(s->wsi))
+		return;
+	int rc = s->rx_too_long ? feed_handle(&s->feed, ws->store, "", FEED_IN_MAX + 1)
+				: feed_handle(&s->feed, ws->store, s->rx ? s->rx : "", s->rxlen);
+	free(s->rx);
+	s->rx = NULL;
+	s->rxlen = 0;
+	s->rx_too_long = false;
+	if (rc < 0)
+		session_close(s);
+	else
+		session_kick(s);
+}
+
+static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+		    size_t len)
+{
+	struct ws_server *ws = lws_context_user(lws_get_context(wsi));
+	struct ws_session *s = user;
+	switch (reason) {
+	case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
+		if (ws)
+			drain_handoff(ws);
+		return 0;
+	case LWS_CALLBACK_HTTP:
+		/* GET /ws without an Upgrade: this port speaks WebSocket here. */
+		lws_return_http_status(wsi, HTTP_STATUS_BAD_REQUEST, "expected a WebSocket upgrade");
+		return -1;
+	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
+		return allowed(ws, wsi) ? 0 : 1;
+	case LWS_CALLBACK_ESTABLISHED:
+		memset(s, 0, sizeof *s);
+		s->wsi = wsi;
+		feed_client_init(&s->feed);
+		s->next = ws->sessions;
+		if (ws->sessions)
+			ws->sessions->prev = s;
+		ws->sessions = s;
+		atomic_fetch_add(&ws->nclients, 1);
+		return 0;
+	case LWS_CALLBACK_RECEIVE:
+		receive(ws, s, in, len);
+		return 0;
+	case LWS_CALLBACK_SERVER_WRITEABLE:
+		return write_one(ws, s);
+	case LWS_CALLBACK_CLOSED:
+		if (s->prev)
+			s->prev->next = s->next;
+		else if (ws->sessions == s)
+			ws->sessions = s->next;
+		if (s->next)
+			s->next->prev = s->prev;
+		feed_client_free(&s->feed);
+		free(s->rx);
+		s->rx = NULL;
+		atomic_fetch_sub(&ws->nclients, 1);
+		return 0;
+	default:
+		return 0;
+	}
+}
+
+static const struct lws_protocols protocols[] = {
+	/* First, so it is the default for upgrades that name no subprotocol. */
+	{"trainbook-feed", callback, sizeof(struct ws_session), FEED_IN_MAX, 0, NULL, 0},
+	{NULL, NULL, 0, 0, 0, NULL, 0},
+};
+
+/* PING after 30 s of silence; hang up when a peer stays silent 90 s more. */
+static const lws_retry_bo_t retry = {
+	.secs_since_valid_ping = 30,
+	.secs_since_valid_hangup = 120,
+};
+
+struct ws_server *ws_new(const struct auth *auth, struct store *store, const char *base_url,
+			 char *err, size_t errlen)
+{
+	struct ws_server *ws = tb_xcalloc(1, sizeof *ws);
+	ws->auth = auth;
+	ws->store = store;
+	snprintf(ws->path, sizeof ws->path, "%sws", base_url);
+	pthread_mutex_init(&ws->lock, NULL);
+	ws->hub = tb_xmalloc(HUB_MAX * sizeof *ws->hub);
+	ws->adopt = tb_xmalloc(ADOPT_MAX * sizeof *ws->adopt);
+	lws_set_log_level(LLL_ERR, NULL);
+	struct lws_context_creation_info info;
+	memset(&info, 0, sizeof info);
+	info.port = CONTEXT_PORT_NO_LISTEN_SERVER; /* the front door accepts for us */
+	info.protocols = protocols;
+	info.user = ws;
+	info.retry_and_idle_policy = &retry;
+	info.options = LWS_SERVER_OPTION_VALIDATE_UTF8;
+	info.timeout_secs = 10;
+	ws->ctx = lws_create_context(&info);
+	if (!ws->ctx) {
+		snprintf(err, errlen, "libwebsockets: cannot create a context");
+		goto fail;
+	}
+	ws->vhost = lws_get_vhost_by_name(ws->ctx, "default");
+	if (!ws->vhost) {
+		snprintf(err, errlen, "libwebsockets: no default vhost");
+		goto fail;
+	}
+	return ws;
+fail:
+	ws_free(ws);
+	return NULL;
+}
+
+static void *service_main(void *arg)
+{
+	struct ws_server *ws = arg;
+	while (!atomic_load(&ws->stop))
+		if (lws_service(ws->ctx, 0) < 0)
+			break;
+	return NULL;
+}
+
+int ws_start(struct ws_server *ws)
+{
+	if (pthread_create(&ws->thread, NULL, service_main, ws) != 0)
+		return -1;
+	ws->started = true;
+	return 0;
+}
+
+void ws_free(struct ws_server *ws)
+{
+	if (!ws)
+		return;
+	if (ws->started) {
+		atomic_store(&ws->stop, true);
+		lws_cancel_service(ws->ctx);
+		pthread_join(ws->thread, NULL);
+	}
+	if (ws->ctx)
+		lws_context_destroy(ws->ctx);
+	for (int i = 0; i < ws->nhub; i++)
+		feed_msg_unref(ws->hub[i].msg);
+	for (int i = 0; i < ws->nadopt; i++)
+		close(ws->adopt[i]);
+	free(ws->hub);
+	free(ws->adopt);
+	pthread_mutex_destroy(&ws->lock);
+	free(ws);
+}
+
+void ws_adopt(struct ws_server *ws, int fd)
+{
+	pthread_mutex_lock(&ws->lock);
+	bool ok = ws->nadopt < ADOPT_MAX;
+	if (ok)
+		ws->adopt[ws->nadopt++] = fd;
+	pthread_mutex_unlock(&ws->lock);
+	if (ok)
+		lws_cancel_service(ws->ctx);
+	else
+		close(fd);
+}
+
+static void hub_push(struct ws_server *ws, enum hub_kind kind, struct feed_msg *m)
+{
+	pthread_mutex_lock(&ws->lock);
+	if (ws->nhub < HUB_MAX) {
+		ws->hub[ws->nhub++] = (struct hub_item){kind, m};
+		m = NULL;
+	} else if (kind == HUB_EVENT) {
+		ws->hub_lost = true; /* stored already; clients re-read it from the store */
+	}
+	pthread_mutex_unlock(&ws->lock);
+	feed_msg_unref(m);
+	lws_cancel_service(ws->ctx);
+}
+
+void ws_publish_event(struct ws_server *ws, int64_t run, int64_t seq, const char *json, size_t len)
+{
+	hub_push(ws, HUB_EVENT, feed_msg_event(run, seq, json, len));
+}
+
+void ws_publish_run(struct ws_server *ws, const char *run_message_json)
+{
+	hub_push(ws, HUB_RUN, feed_msg_new(run_message_json, strlen(run_message_json), 0, 0));
+}
+
+void ws_publish_system(struct ws_server *ws, const char *system_json)
+{
+	static const char head[] = "{\"type\":\"system\",\"system\":";
+	size_t n = strlen(system_json);
+	char *text = tb_xmalloc(sizeof head + n + 1);
+	memcpy(text, head, sizeof head - 1);
+	memcpy(text + sizeof head - 1, system_json, n);
+	text[sizeof head - 1 + n] = '}';
+	text[sizeof head + n] = '\0';
+	hub_push(ws, HUB_SYSTEM, feed_msg_new(text, sizeof head + n, 0, 0));
+	free(text);
+}
+
+int ws_client_count(const struct ws_server *ws)
+{
+	return atomic_load(&ws->nclients);
+}

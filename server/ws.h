@@ -1,0 +1,41 @@
+/*
+ * ws.h — the live feed at /ws on libwebsockets: sockets handed over by the
+ * front door are adopted, checked (path, Host, Origin, token), and each
+ * client then gets the messages feed.c decides it is owed.
+ *
+ * What it is not: the delivery rules (feed.c) or the listening socket
+ * (frontdoor.c). libwebsockets runs without a listen socket.
+ *
+ * Threads: one service thread owns the lws context and every client. Other
+ * threads talk to it only through ws_adopt and ws_publish_*, which queue
+ * under ws->lock and wake the service thread with lws_cancel_service, the
+ * one lws call that is safe from another thread.
+ */
+#ifndef TB_SERVER_WS_H
+#define TB_SERVER_WS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct auth;
+struct store;
+struct ws_server;
+
+struct ws_server *ws_new(const struct auth *auth, struct store *store, const char *base_url,
+			 char *err, size_t errlen);
+int ws_start(struct ws_server *ws);
+/* Stop the service thread and close every client. */
+void ws_free(struct ws_server *ws);
+
+/* Take over an accepted socket whose request line is "GET <base>ws". Any thread. */
+void ws_adopt(struct ws_server *ws, int fd);
+
+/* Any thread; the text is copied. */
+void ws_publish_event(struct ws_server *ws, int64_t run, int64_t seq, const char *json, size_t len);
+void ws_publish_run(struct ws_server *ws, const char *run_message_json);
+void ws_publish_system(struct ws_server *ws, const char *system_json);
+
+/* Connected feed clients (for /api/status and the bench). */
+int ws_client_count(const struct ws_server *ws);
+
+#endif
