@@ -467,6 +467,34 @@ const cases = [
 		},
 	},
 	{
+		name: 'the page works under a --base-url prefix (relative URLs only)',
+		needs: ['server starts'],
+		fn: async () => {
+			const ws2 = join(work, 'ws-prefix');
+			mkdirSync(ws2);
+			const port = await freePort();
+			const other = await startServer({ bin: join(ROOT, 'build/trainbook'), port, workspace: ws2, token: TOKEN, logPath: serverLog + '.prefix', baseUrl: '/tb/' });
+			const page = await ctx.newPage();
+			const outside = [];
+			page.on('request', (r) => {
+				const u = new URL(r.url());
+				if (u.port === String(port) && !u.pathname.startsWith('/tb/')) outside.push(u.pathname);
+			});
+			try {
+				await page.goto(other.base + '?token=' + TOKEN);
+				await page.waitForSelector(`tr[data-path="${EXAMPLE}"]`, { timeout: 15000 });
+				await page.waitForSelector('.conn[data-state=open]', { timeout: 15000 });
+				await page.locator(`tr[data-path="${EXAMPLE}"] a.nb-link`).click();
+				await page.locator('.model-summary table.layers').first().waitFor({ timeout: 15000 });
+				assert(outside.length === 0, `requests outside the prefix: ${outside.slice(0, 5).join(', ')}`);
+			} finally {
+				await page.close();
+				other.proc.kill('SIGTERM');
+				await Promise.race([new Promise((r) => other.proc.once('exit', r)), sleep(10000)]);
+			}
+		},
+	},
+	{
 		name: 'the page raised no uncaught errors',
 		needs: ['server starts'],
 		fn: async () => {

@@ -36,12 +36,14 @@ export async function waitFor(fn, { timeout = 30000, interval = 250, what = 'con
 }
 
 /* Start `trainbook serve`; resolves {proc, base, logPath} once /api/status answers. */
-export async function startServer({ bin, port, workspace, token, logPath }) {
+export async function startServer({ bin, port, workspace, token, logPath, baseUrl = '/' }) {
 	const out = openSync(logPath, 'w');
-	const proc = spawn(bin, ['serve', '--port', String(port), '--workspace', workspace, '--token', token], { stdio: ['ignore', out, out] });
+	const args = ['serve', '--port', String(port), '--workspace', workspace, '--token', token];
+	if (baseUrl !== '/') args.push('--base-url', baseUrl);
+	const proc = spawn(bin, args, { stdio: ['ignore', out, out] });
 	let exited = null;
 	proc.on('exit', (code, sig) => (exited = `exited with ${code ?? sig}`));
-	const base = `http://127.0.0.1:${port}/`;
+	const base = `http://127.0.0.1:${port}${baseUrl}`;
 	await waitFor(async () => {
 		if (exited) throw new Error(`server ${exited}: ${readFileSync(logPath, 'utf8').slice(-800)}`);
 		const r = await fetch(base + 'api/status', { headers: { Authorization: 'token ' + token } });
