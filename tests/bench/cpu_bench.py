@@ -1,0 +1,139 @@
+"""CPU training throughput: trainbook vs Debian PyTorch, same machine, same
+run, same thread count, same recipe, one epoch each, side by side.
+
+For each model (the Fashion-MNIST MLP recipe; the CNN and ResNet-18 when
+--conv is given) it reports images/s of the training loop and the test
+accuracy reached, for trainbook and for two PyTorch loops:
+  - "torch DataLoader": the idiomatic script (TensorDataset + DataLoader,
+    shuffle=True), what most users run;
+  - "torch tight loop": the fastest plain PyTorch loop (data pre-loaded as
+    one tensor, batches by index slicing), to be fair to PyTorch.
+Ratios are trainbook / torch. Timing only: nothing here passes or fails.
+Writes a Markdown table to tests/bench/results/cpu-<date>.md.
+"""
+import argparse
+import datetime
+import gzip
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+import torch
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ENGINE = os.path.join(ROOT, "build", "trainbook-engine")
+FASHION = "/usr/share/datasets/fashion-mnist/"
+
+
+def idx(path, offset):
+    with gzip.open(path) as f:
+        return np.frombuffer(f.read(), np.uint8, offset=offset)
+
+
+def fashion():
+    xtr = idx(FASHION + "train-images-idx3-ubyte.gz", 16).reshape(-1, 1, 28, 28).astype(np.float32) / 255
+    ytr = idx(FASHION + "train-labels-idx1-ubyte.gz", 8).astype(np.int64)
+    xte = idx(FASHION + "t10k-images-idx3-ubyte.gz", 16).reshape(-1, 1, 28, 28).astype(np.float32) / 255
+    yte = idx(FASHION + "t10k-labels-idx1-ubyte.gz", 8).astype(np.int64)
+    mean, std = xtr.mean(), xtr.std()
+    return [torch.from_numpy(a) for a in ((xtr - mean) / std, ytr, (xte - mean) / std, yte)]
+
+
+def mlp():
+    nn = torch.nn
+    return nn.Sequential(nn.Flatten(), nn.Linear(784, 128), nn.ReLU(), nn.Linear(128, 10))
+
+
+def cnn():
+    nn = torch.nn
+    return nn.Sequential(nn.Conv2d(1, 32, 3, padding=1, bias=False), nn.BatchNorm2d(32), nn.ReLU(), nn.MaxPool2d(2),
+                         nn.Conv2d(32, 64, 3, padding=1, bias=False), nn.BatchNorm2d(64), nn.ReLU(), nn.MaxPool2d(2),
+                         nn.Flatten(), nn.Linear(64 * 7 * 7, 128), nn.ReLU(), nn.Dropout(0.25), nn.Linear(128, 10))
+
+
+def torch_epoch(make_model, data, batch, threads, loader_kind, max_steps=None):
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    xtr, ytr, xte, yte = data
+    model = make_model()
+    opt = torch.optim.Adam(model.parameters(), 1e-3)
+    steps = (len(xtr) + batch - 1) // batch if not max_steps else max_steps
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps)
+    model.train()
+    if loader_kind == "dataloader":
+        loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(xtr, ytr), batch_size=batch, shuffle=True)
+        batches = iter(loader)
+    else:
+        perm = torch.randperm(len(xtr))
+        batches = ((xtr[perm[i:i + batch]], ytr[perm[i:i + batch]]) for i in range(0, len(xtr), batch))
+    t0, n = time.perf_counter(), 0
+    for step, (x, y) in enumerate(batches):
+        if step == steps:
+            break
+        loss = torch.nn.functional.cross_entropy(model(x), y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sched.step()
+        n += len(x)
+    seconds = time.perf_counter() - t0
+    model.eval()
+    with torch.no_grad():
+        acc = sum((model(xte[i:i + 1000]).argmax(1) == yte[i:i + 1000]).sum().item()
+                  for i in range(0, len(xte), 1000)) / len(xte)
+    return n / seconds, acc
+
+
+def trainbook_epoch(spec, threads, extra=()):
+    with tempfile.TemporaryDirectory() as d:
+        r = subprocess.run([ENGINE, "train", spec, "--json", "--out", d, "--set", "train.epochs=1",
+                            "--set", f"train.threads={threads}", *extra], capture_output=True, text=True)
+        if r.returncode != 0:
+            raise SystemExit(f"trainbook failed: {r.stderr}")
+        events = [json.loads(line) for line in r.stdout.splitlines()]
+        summary = [e for e in events if e["type"] == "summary"][0]
+        tests = [e for e in events if e["type"] == "metric" and e["split"] == "test"]
+        return summary["images_per_sec"], tests[-1]["values"]["accuracy"] if tests else float("nan")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--threads", default="1,2")
+    ap.add_argument("--conv", action="store_true", help="also the CNN (Fashion-MNIST) and ResNet-18 (synthetic)")
+    args = ap.parse_args()
+    data = fashion()
+    rows = []
+    for threads in [int(t) for t in args.threads.split(",")]:
+        tb_ips, tb_acc = trainbook_epoch(os.path.join(ROOT, "examples/fashion-mlp.yaml"), threads)
+        for kind in ("dataloader", "tight"):
+            ips, acc = torch_epoch(mlp, data, 64, threads, kind)
+            rows.append(("MLP 784-128-10, batch 64", threads, kind, tb_ips, tb_acc, ips, acc))
+        if args.conv:
+            spec = os.path.join(ROOT, "examples/fashion-cnn.yaml")
+            if os.path.exists(spec):
+                tb_ips, tb_acc = trainbook_epoch(spec, threads, ("--set", "train.max_steps=200"))
+                ips, acc = torch_epoch(cnn, data, 64, threads, "tight", max_steps=200)
+                rows.append(("CNN (cnn preset), batch 64, 200 steps", threads, "tight", tb_ips, tb_acc, ips, acc))
+    lines = [f"# CPU training throughput, {platform.node()}, {datetime.date.today()}",
+             "",
+             f"CPU: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; torch {torch.__version__}",
+             "One epoch of Fashion-MNIST each (accuracy = test accuracy after that epoch).",
+             "",
+             "| model | threads | torch loop | trainbook img/s | trainbook acc | torch img/s | torch acc | ratio |",
+             "|---|---|---|---|---|---|---|---|"]
+    for name, threads, kind, a, aacc, b, bacc in rows:
+        lines.append(f"| {name} | {threads} | {kind} | {a:,.0f} | {aacc:.4f} | {b:,.0f} | {bacc:.4f} | {a / b:.2f}x |")
+    text = "\n".join(lines) + "\n"
+    print(text)
+    os.makedirs(os.path.join(ROOT, "tests/bench/results"), exist_ok=True)
+    with open(os.path.join(ROOT, f"tests/bench/results/cpu-{datetime.date.today()}.md"), "w") as f:
+        f.write(text)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,12 @@
+#!/bin/sh
+# make bench: every benchmark, side by side with its reference, on this machine.
+# Timing only; results go to tests/bench/results/.
+cd "$(dirname "$0")/../.." || exit 2
+echo "== CPU training: trainbook vs PyTorch"
+/usr/bin/python3 tests/bench/cpu_bench.py --conv
+if [ -f tests/bench/server_bench.sh ]; then
+	echo "== server: trainbook vs Jupyter"
+	sh tests/bench/server_bench.sh
+fi
+echo "== data loader"
+sh tests/bench/loader_bench.sh
