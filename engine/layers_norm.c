@@ -28,6 +28,11 @@ struct bn_state {
 	float *save_invstd;      /* backend memory [C] */
 	float *one;              /* backend memory, 1.0f: the increment of num_batches_tracked */
 	float *scratch_dx;       /* backend memory [batch, in] when need_dx is false (the backend always writes dx) */
+	int batch_cap;           /* samples the per-batch buffers hold */
+	bool last_eval;          /* the last forward used running statistics */
+	/* Evaluation-mode backward only (fine-tuning with frozen statistics, parity tests): */
+	float *zeros, *ones;     /* backend memory [C] */
+	float *xhat;             /* backend memory [batch, in] */
 };
 
 static int bn_build(struct layer *l, struct model *m, struct spec_errors *errs)
@@ -90,6 +95,11 @@ static void bn_reserve(struct layer *l, struct model *m, int batch)
 	}
 	if (!l->need_dx)
 		st->scratch_dx = be->alloc(be, (size_t)batch * shape_numel(l->in) * sizeof(float));
+	if (st->xhat) {
+		be->free(be, st->xhat);
+		st->xhat = NULL;
+	}
+	st->batch_cap = batch;
 }
 
 static void bn_forward(struct layer *l, struct model *m, const float *x, int batch, bool training)
@@ -103,12 +113,49 @@ static void bn_forward(struct layer *l, struct model *m, const float *x, int bat
 	/* Counted on the device so a captured step needs no host round trip. */
 	if (training)
 		be->axpy(be, 1.0f, st->one, model_param_data(m, st->count), 1);
+	st->last_eval = !training;
+}
+
+/*
+ * Backward through evaluation-mode batch norm, where the statistics are
+ * constants: dx = dy·γ/sqrt(var_r+ε), dγ = Σ dy·x̂, dβ = Σ dy with
+ * x̂ = (x-μ_r)/sqrt(var_r+ε). Built from the two batch-norm operations so
+ * every backend gets it for free: x̂ is an evaluation forward with γ=1, β=0;
+ * the training backward at mean 0, invstd 1 on x̂ yields exactly dγ and dβ;
+ * dx is an evaluation forward of dy with β=0, μ=0.
+ */
+static void bn_backward_eval(struct layer *l, struct model *m, const float *x, const float *dy, int batch)
+{
+	struct bn_state *st = l->state;
+	struct backend *be = m->be;
+	int c = st->channels;
+	float eps = (float)l->arg[BN_EPS];
+	if (!st->zeros) {
+		st->zeros = be->alloc(be, (size_t)c * sizeof(float));
+		st->ones = be->alloc(be, (size_t)c * sizeof(float));
+		be->fill(be, st->ones, 1.0f, c);
+	}
+	if (!st->xhat)
+		st->xhat = be->alloc(be, (size_t)st->batch_cap * shape_numel(l->in) * sizeof(float));
+	float *gamma = model_param_data(m, st->weight), *rv = model_param_data(m, st->running_var);
+	float *dx = l->need_dx ? l->dx : st->scratch_dx;
+	be->batchnorm_forward(be, false, batch, c, st->spatial, 0.0f, eps, x, st->ones, st->zeros,
+			      model_param_data(m, st->running_mean), rv, st->save_mean, st->save_invstd, st->xhat);
+	be->batchnorm_backward(be, batch, c, st->spatial, st->xhat, dy, st->ones, st->zeros, st->ones, dx,
+			       model_param_grad(m, st->weight), model_param_grad(m, st->bias));
+	if (l->need_dx)
+		be->batchnorm_forward(be, false, batch, c, st->spatial, 0.0f, eps, dy, gamma, st->zeros, st->zeros,
+				      rv, st->save_mean, st->save_invstd, l->dx);
 }
 
 static void bn_backward(struct layer *l, struct model *m, const float *x, const float *dy, int batch)
 {
 	struct bn_state *st = l->state;
 	struct backend *be = m->be;
+	if (st->last_eval) {
+		bn_backward_eval(l, m, x, dy, batch);
+		return;
+	}
 	be->batchnorm_backward(be, batch, st->channels, st->spatial, x, dy, model_param_data(m, st->weight),
 			       st->save_mean, st->save_invstd, l->need_dx ? l->dx : st->scratch_dx,
 			       model_param_grad(m, st->weight), model_param_grad(m, st->bias));
@@ -124,8 +171,10 @@ static void bn_destroy(struct layer *l, struct model *m)
 			be->free(be, st->save_invstd);
 			be->free(be, st->one);
 		}
-		if (st->scratch_dx)
-			be->free(be, st->scratch_dx);
+		float *bufs[] = {st->scratch_dx, st->zeros, st->ones, st->xhat};
+		for (size_t i = 0; i < TB_ARRAY_LEN(bufs); i++)
+			if (bufs[i])
+				be->free(be, bufs[i]);
 	}
 	free(st);
 }
