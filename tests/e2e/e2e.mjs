@@ -467,6 +467,26 @@ const cases = [
 		},
 	},
 	{
+		name: 'a stale cookie brings up the token form, which logs back in',
+		needs: ['token URL opens the workspace with the example notebook and the system panel'],
+		fn: async () => {
+			const page = S.page;
+			await page.goto(S.base + '#/');
+			await page.waitForSelector('table.notebooks tbody tr');
+			await ctx.clearCookies();
+			await page.evaluate(() => (location.hash = '#/runs')); // no page load: the API answers 401
+			const input = page.locator('.login input[name=token]');
+			await input.waitFor({ timeout: 15000 });
+			await input.fill('not-the-token');
+			await input.press('Enter');
+			await page.locator('.login .error:has-text("not accepted")').waitFor({ timeout: 10000 });
+			await input.fill(TOKEN);
+			await Promise.all([page.waitForNavigation({ timeout: 15000 }), input.press('Enter')]);
+			await page.waitForSelector('h1:has-text("Runs")', { timeout: 15000 });
+			await page.waitForSelector('.conn[data-state=open]', { timeout: 15000 });
+		},
+	},
+	{
 		name: 'the page works under a --base-url prefix (relative URLs only)',
 		needs: ['server starts'],
 		fn: async () => {

@@ -71,6 +71,7 @@ export class NotebookPage {
 
 	async load() {
 		this.ctx.debug.page = this;
+		clear(this.bannerEl);
 		clear(this.root).append(h('p.muted', { text: `Opening ${this.path}…` }));
 		let data, res;
 		try {
