@@ -206,11 +206,17 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 			drain_handoff(ws);
 		return 0;
 	case LWS_CALLBACK_HTTP:
-		/* GET /ws without an Upgrade: this port speaks WebSocket here. */
-		lws_return_http_status(wsi, HTTP_STATUS_BAD_REQUEST, "expected a WebSocket upgrade");
+		/* GET /ws without an Upgrade: this path speaks WebSocket only, and
+		 * like every token route it says 401 first to a caller without one. */
+		lws_return_http_status(wsi, allowed(ws, wsi) ? HTTP_STATUS_BAD_REQUEST : HTTP_STATUS_UNAUTHORIZED,
+				       NULL);
 		return -1;
 	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
-		return allowed(ws, wsi) ? 0 : 1;
+		if (allowed(ws, wsi))
+			return 0;
+		/* Say why before closing, so clients see 403 rather than a reset. */
+		lws_return_http_status(wsi, HTTP_STATUS_FORBIDDEN, NULL);
+		return 1;
 	case LWS_CALLBACK_ESTABLISHED:
 		memset(s, 0, sizeof *s);
 		s->wsi = wsi;
@@ -227,6 +233,8 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 	case LWS_CALLBACK_SERVER_WRITEABLE:
 		return write_one(ws, s);
 	case LWS_CALLBACK_CLOSED:
+		if (!s->wsi)
+			return 0; /* never established */
 		if (s->prev)
 			s->prev->next = s->next;
 		else if (ws->sessions == s)

@@ -1,0 +1,25 @@
+#!/bin/sh
+# fake_worker.sh SPEC --out DIR [--resume CKPT] — a test-only stand-in for
+# `trainbook worker`, selected with TRAINBOOK_WORKER_CMD, that misbehaves on
+# purpose so the supervisor's fault handling can be tested. The spec line
+# "# fake: MODE" picks what it does. Never used outside tests/.
+spec=$1
+mode=$(sed -n 's/^# fake: *//p' "$spec" | head -n 1)
+echo '{"type":"status","status":"running","device":"cpu","total_steps":10,"epochs":1}'
+case "$mode" in
+garbage) echo 'this is not json'; sleep 30 ;;
+array) echo '[1,2,3]'; sleep 30 ;;
+huge) head -c 1100000 /dev/zero | tr '\0' 'x'; echo; sleep 30 ;;
+hang) sleep 600 ;;
+exit3) echo 'fake worker: something broke' >&2; exit 3 ;;
+noreport) exit 0 ;;
+sleep)
+	i=0
+	while [ $i -lt "${FAKE_STEPS:-20}" ]; do
+		i=$((i + 1))
+		echo "{\"type\":\"metric\",\"split\":\"train\",\"step\":$i,\"epoch\":0,\"values\":{\"loss\":1}}"
+		sleep 0.2
+	done
+	echo '{"type":"status","status":"completed"}' ;;
+*) echo '{"type":"status","status":"completed"}' ;;
+esac
