@@ -161,10 +161,10 @@ int layer_build(struct layer *l, struct model *m, const struct spec_layer *sl, c
 	}
 	if (resolve_args(l, sl, errs) < 0)
 		return -1;
-	int64_t before = m->n_weights;
+	l->weights_offset = m->n_weights;
 	if (l->kind->build(l, m, errs) < 0)
 		return -1;
-	l->nparams = m->n_weights - before;
+	l->nparams = m->n_weights - l->weights_offset;
 	if (shape_numel(l->out) <= 0) {
 		spec_error_add(errs, l->pos, "%s: output would be empty", l->kind->name);
 		return -1;

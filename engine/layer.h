@@ -59,6 +59,7 @@ struct layer {
 	double arg[LAYER_ARGS_MAX]; /* resolved arguments, in the kind's table order */
 	bool need_dx;            /* false for the first layer: nothing consumes its input gradient */
 	int64_t nparams;         /* trainable parameter count (for the layer table) */
+	int64_t weights_offset;  /* its parameters are model->weights[weights_offset, +nparams) */
 	int index;               /* position among all layers of the model, for seeds */
 	float *y;                /* [batch, out] backend memory, owned by the model (or aliased) */
 	float *dx;               /* [batch, in] backend memory, owned by the model (or aliased) */

@@ -198,7 +198,15 @@ void model_backward(struct model *m, const float *x, const float *dlogits, int b
 		const float *in = i == 0 ? x : m->layers[i - 1].y;
 		layer_backward(l, m, in, dy, batch);
 		dy = l->dx;
+		if (m->grads_ready && l->nparams)
+			m->grads_ready(m->grads_ready_ctx, l->weights_offset, l->nparams);
 	}
+}
+
+void model_set_grads_hook(struct model *m, model_grads_ready_fn fn, void *ctx)
+{
+	m->grads_ready = fn;
+	m->grads_ready_ctx = ctx;
 }
 
 const float *model_input_grad(const struct model *m)

@@ -22,6 +22,14 @@
 
 #define MODEL_PARAM_NAME_MAX 160
 
+/*
+ * Data-parallel hook: during model_backward, called after each top-level
+ * layer has written its gradients, with the range of m->grads that is now
+ * final ([offset, offset + count), descending as backward proceeds), so
+ * an all-reduce of those gradients can overlap the rest of backward.
+ */
+typedef void (*model_grads_ready_fn)(void *ctx, int64_t offset, int64_t count);
+
 struct model_param {
 	char name[MODEL_PARAM_NAME_MAX]; /* full state_dict name: "1.weight", "layer1.0.bn1.running_mean" */
 	int ndim;
@@ -50,6 +58,8 @@ struct model {
 	uint64_t seed;                   /* run seed, for dropout masks */
 	uint64_t step;                   /* the current step, for dropout masks (set by the loop) */
 	bool sealed;                     /* parameters allocated; no more model_param_add */
+	model_grads_ready_fn grads_ready; /* data-parallel hook, may be NULL */
+	void *grads_ready_ctx;
 };
 
 /*
@@ -81,6 +91,9 @@ void model_reserve(struct model *m, int batch);
 const float *model_forward(struct model *m, const float *x, int batch, bool training);
 /* Backward from dlogits; writes every parameter gradient. */
 void model_backward(struct model *m, const float *x, const float *dlogits, int batch);
+
+/* Install the data-parallel hook (model_grads_ready_fn above). */
+void model_set_grads_hook(struct model *m, model_grads_ready_fn fn, void *ctx);
 
 /* The input gradient of the last backward ([batch, input]), for tests; NULL unless
  * model_want_input_grad(m, true) was called before model_reserve. */

@@ -25,6 +25,7 @@
 #include "events.h"
 #include "model.h"
 #include "optim.h"
+#include "replica.h"
 #include "schedule.h"
 #include "tb.h"
 
@@ -35,16 +36,12 @@ struct trainer {
 	const struct spec *spec;
 	const struct train_options *opt;
 	struct events ev;
-	struct backend *be;
 	struct data_splits data;
-	struct model *m;
-	struct optim *o;
+	struct replica_group group; /* one replica per device; replica 0 evaluates and checkpoints */
+	struct replica *r0;
+	struct backend *be;       /* r0's */
+	struct model *m;          /* r0's */
 	struct schedule sched;
-	float *x_dev;             /* [batch, sample] backend memory */
-	int32_t *y_dev;           /* [batch] */
-	float *dlogits;           /* [batch, classes] */
-	float *stats_dev;         /* loss sum, correct count */
-	int32_t *pred_dev;        /* [batch] predictions for evaluation */
 	bool cheap_sync;          /* host reads are free (CPU): check the loss every step */
 	int64_t steps_per_epoch, total_steps;
 	struct checkpoint_state cs;
@@ -76,30 +73,21 @@ static int mkdir_p(const char *path)
 	return mkdir(buf, 0755) < 0 && errno != EEXIST ? -1 : 0;
 }
 
-static void loss_forward(struct trainer *t, const float *logits, int n, float *dlogits, int32_t *pred)
+/* Evaluation loss on replica 0 (no gradient), with per-sample predictions. */
+static void eval_loss(struct trainer *t, const float *logits, int n)
 {
+	struct replica *r = t->r0;
 	const struct spec_loss *loss = &t->spec->loss;
 	if (strcmp(loss->name, "mse") == 0)
-		t->be->mse(t->be, logits, t->y_dev, NULL, n, t->m->classes, 1.0f, dlogits, t->stats_dev);
+		r->be->mse(r->be, logits, r->y_dev, NULL, n, t->m->classes, 1.0f, NULL, r->stats_dev);
 	else
-		t->be->softmax_xent(t->be, logits, t->y_dev, n, t->m->classes, (float)loss->label_smoothing, 1.0f,
-				    dlogits, t->stats_dev, pred);
-}
-
-static void upload_batch(struct trainer *t, const struct batch *b)
-{
-	size_t sample = (size_t)shape_numel(t->m->input);
-	t->be->upload(t->be, t->x_dev, b->x, (size_t)b->n * sample * sizeof(float));
-	t->be->upload(t->be, t->y_dev, b->y, (size_t)b->n * sizeof(int32_t));
+		r->be->softmax_xent(r->be, logits, r->y_dev, n, t->m->classes, (float)loss->label_smoothing, 1.0f,
+				    NULL, r->stats_dev, r->pred_dev);
 }
 
 static void read_stats(struct trainer *t, double *loss_sum, int64_t *correct)
 {
-	float stats[2];
-	t->be->download(t->be, stats, t->stats_dev, sizeof(stats));
-	t->be->fill(t->be, t->stats_dev, 0.0f, 2);
-	*loss_sum = stats[0];
-	*correct = (int64_t)stats[1];
+	replica_group_read_stats(&t->group, loss_sum, correct);
 }
 
 static void emit_train_metric(struct trainer *t, int64_t step)
@@ -149,13 +137,16 @@ static int evaluate(struct trainer *t, const struct dataset *d, const char *spli
 	struct eval_sample right[EVAL_SAMPLES];
 	double loss_sum = 0;
 	int64_t correct = 0, seen = 0;
-	t->be->fill(t->be, t->stats_dev, 0.0f, 2);
+	t->be->fill(t->be, t->r0->stats_dev, 0.0f, 2);
 	struct batch b;
+	struct replica *r = t->r0;
 	while (loader_next(l, &b) == 0) {
-		upload_batch(t, &b);
-		const float *logits = model_forward(t->m, t->x_dev, b.n, false);
-		loss_forward(t, logits, b.n, NULL, t->pred_dev);
-		t->be->download(t->be, pred, t->pred_dev, (size_t)b.n * sizeof(int32_t));
+		size_t sample = (size_t)shape_numel(t->m->input);
+		r->be->upload(r->be, r->x_dev, b.x, (size_t)b.n * sample * sizeof(float));
+		r->be->upload(r->be, r->y_dev, b.y, (size_t)b.n * sizeof(int32_t));
+		const float *logits = model_forward(t->m, r->x_dev, b.n, false);
+		eval_loss(t, logits, b.n);
+		r->be->download(r->be, pred, r->pred_dev, (size_t)b.n * sizeof(int32_t));
 		for (int i = 0; i < b.n; i++) {
 			confusion[(int64_t)b.y[i] * classes + pred[i]]++;
 			const uint8_t *pixels = d->u8 ? d->u8 + b.index[i] * dataset_sample_size(d) : NULL;
@@ -191,7 +182,7 @@ static int save_checkpoint(struct trainer *t, const char *file, bool best)
 {
 	char path[4600], err[512];
 	snprintf(path, sizeof(path), "%s/%s", t->out_dir, file);
-	int64_t bytes = checkpoint_save(path, t->m, t->o, t->spec->source, &t->cs, err, sizeof(err));
+	int64_t bytes = checkpoint_save(path, t->m, t->r0->o, t->spec->source, &t->cs, err, sizeof(err));
 	if (bytes < 0) {
 		tb_fmt(t->reason, sizeof(t->reason), "cannot write checkpoint: %s", err);
 		return -1;
@@ -245,12 +236,7 @@ static int end_of_epoch(struct trainer *t, int epochs_done, bool last)
 static int train_step(struct trainer *t, const struct batch *b)
 {
 	double t0 = tb_now();
-	upload_batch(t, b);
-	t->m->step = (uint64_t)t->cs.step;
-	const float *logits = model_forward(t->m, t->x_dev, b->n, true);
-	loss_forward(t, logits, b->n, t->dlogits, NULL);
-	model_backward(t->m, t->x_dev, t->dlogits, b->n);
-	double lr = schedule_lr(&t->sched, t->cs.step);
+	replica_group_step(&t->group, t->spec, b, t->cs.step, schedule_lr(&t->sched, t->cs.step));
 	if (t->cheap_sync) {
 		double loss;
 		int64_t correct;
@@ -260,7 +246,6 @@ static int train_step(struct trainer *t, const struct batch *b)
 		t->acc_loss += loss;
 		t->acc_correct += correct;
 	}
-	optim_step(t->o, t->m, lr);
 	t->cs.step++;
 	t->cs.position++;
 	t->acc_samples += b->n;
@@ -358,38 +343,22 @@ static enum train_result run_epochs(struct trainer *t)
 static int setup(struct trainer *t)
 {
 	const struct spec *s = t->spec;
-	char err[512], note[512];
-	t->be = backend_open(s->train.device, s->train.precision, s->train.threads, note, sizeof(note), err,
-			     sizeof(err));
-	if (!t->be) {
-		tb_fmt(t->reason, sizeof(t->reason), "%s", err);
-		return -1;
-	}
-	t->cheap_sync = strcmp(t->be->name, "cpu") == 0;
+	char err[512], note[512] = "";
 	if (data_load(&s->data, s->train.seed, &t->data, err, sizeof(err)) < 0) {
 		tb_fmt(t->reason, sizeof(t->reason), "%s", err);
 		return -1;
 	}
 	const struct dataset *train = &t->data.train;
 	struct shape input = train->h == 1 && train->w == 1 ? shape_vec(train->c) : shape_chw(train->c, train->h, train->w);
-	struct spec_errors errs = {0};
-	t->m = model_build(&s->model, input, train->classes, t->be, &errs);
-	if (!t->m) {
-		tb_fmt(t->reason, sizeof(t->reason), "%d:%d: %s", errs.list[0].pos.line, errs.list[0].pos.column,
-		       errs.list[0].message);
+	if (replica_group_open(&t->group, s, input, train->classes, note, sizeof(note), err, sizeof(err)) < 0) {
+		tb_fmt(t->reason, sizeof(t->reason), "%s", err);
 		return -1;
 	}
-	model_init(t->m, s->train.seed);
+	t->r0 = &t->group.r[0];
+	t->be = t->r0->be;
+	t->m = t->r0->m;
+	t->cheap_sync = strcmp(t->be->name, "cpu") == 0;
 	int batch = s->data.batch_size;
-	model_reserve(t->m, batch);
-	t->o = optim_new(&s->optimizer, t->be, t->m->n_weights);
-	size_t sample = (size_t)shape_numel(input);
-	t->x_dev = t->be->alloc(t->be, (size_t)batch * sample * sizeof(float));
-	t->y_dev = t->be->alloc(t->be, (size_t)batch * sizeof(int32_t));
-	t->dlogits = t->be->alloc(t->be, (size_t)batch * train->classes * sizeof(float));
-	t->pred_dev = t->be->alloc(t->be, (size_t)batch * sizeof(int32_t));
-	t->stats_dev = t->be->alloc(t->be, 2 * sizeof(float));
-
 	t->steps_per_epoch = loader_batches_per_epoch(train, batch, false);
 	if (t->steps_per_epoch < 1) {
 		tb_fmt(t->reason, sizeof(t->reason), "the training split is empty");
@@ -400,9 +369,12 @@ static int setup(struct trainer *t)
 		t->total_steps = s->train.max_steps;
 	schedule_init(&t->sched, &s->schedule, s->optimizer.lr, t->total_steps, t->steps_per_epoch);
 
-	if (t->opt->resume && checkpoint_load(t->opt->resume, t->m, t->o, &t->cs, err, sizeof(err)) < 0) {
-		tb_fmt(t->reason, sizeof(t->reason), "cannot resume: %s", err);
-		return -1;
+	for (int i = 0; t->opt->resume && i < t->group.n; i++) {
+		struct replica *r = &t->group.r[i];
+		if (checkpoint_load(t->opt->resume, r->m, r->o, &t->cs, err, sizeof(err)) < 0) {
+			tb_fmt(t->reason, sizeof(t->reason), "cannot resume: %s", err);
+			return -1;
+		}
 	}
 	snprintf(t->out_dir, sizeof(t->out_dir), "%s", t->opt->out_dir ? t->opt->out_dir : "runs/latest");
 	if (mkdir_p(t->out_dir) < 0) {
@@ -431,19 +403,7 @@ static int setup(struct trainer *t)
 
 static void teardown(struct trainer *t)
 {
-	if (t->be) {
-		struct backend *be = t->be;
-		if (t->x_dev) {
-			be->free(be, t->x_dev);
-			be->free(be, t->y_dev);
-			be->free(be, t->dlogits);
-			be->free(be, t->pred_dev);
-			be->free(be, t->stats_dev);
-		}
-		optim_free(t->o);
-		model_free(t->m);
-		backend_destroy(be);
-	}
+	replica_group_close(&t->group);
 	data_splits_free(&t->data);
 }
 

@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,7 @@
 
 #include "backend.h"
 #include "checkpoint.h"
+#include "collective.h"
 #include "jsonw.h"
 #include "model.h"
 #include "safetensors.h"
@@ -310,6 +312,65 @@ static void test_checkpoint_rejects_other_model(void **state)
 	backend_destroy(be);
 }
 
+struct allreduce_arg {
+	struct collective *c;
+	float buf[1000];
+};
+
+static void *allreduce_thread(void *p)
+{
+	struct allreduce_arg *a = p;
+	for (int round = 0; round < 20; round++) {
+		for (int i = 0; i < 1000; i++)
+			a->buf[i] = (float)(a->c->rank + 1) * (float)(i + round);
+		a->c->allreduce_sum(a->c, a->buf, 1000 - round); /* sizes vary per round */
+		for (int i = 0; i < 1000 - round; i++)
+			if (a->buf[i] != 6.0f * (float)(i + round)) /* 1 + 2 + 3 */
+				return (void *)1;
+	}
+	a->buf[0] = (float)a->c->rank;
+	a->c->broadcast(a->c, a->buf, 1, 2);
+	return a->buf[0] == 2.0f ? NULL : (void *)1;
+}
+
+static void test_cpu_allreduce_three_ranks(void **state)
+{
+	(void)state;
+	struct collective_cpu_group *g = collective_cpu_group_new(3);
+	pthread_t th[3];
+	struct allreduce_arg *args = calloc(3, sizeof(*args));
+	for (int r = 0; r < 3; r++) {
+		args[r].c = collective_cpu_rank(g, r);
+		assert_int_equal(pthread_create(&th[r], NULL, allreduce_thread, &args[r]), 0);
+	}
+	for (int r = 0; r < 3; r++) {
+		void *ret;
+		pthread_join(th[r], &ret);
+		assert_null(ret);
+	}
+	free(args);
+	collective_cpu_group_free(g);
+}
+
+static void test_train_run_two_replicas(void **state)
+{
+	(void)state;
+	char yaml[1024], out[300], events[300];
+	snprintf(yaml, sizeof(yaml), "%s", tiny_spec);
+	char *p = strstr(yaml, "device: cpu");
+	assert_non_null(p);
+	memcpy(p, "devices: 2 ", 11); /* same length as "device: cpu" */
+	struct spec s = parse_or_fail(yaml);
+	assert_int_equal(s.train.devices, 2);
+	snprintf(out, sizeof(out), "%s/dp", tmpdir);
+	snprintf(events, sizeof(events), "%s/dp.jsonl", tmpdir);
+	FILE *ev = fopen(events, "w");
+	struct train_options opt = {.out_dir = out, .json = true, .events_out = ev};
+	assert_int_equal(train_run(&s, &opt), TRAIN_COMPLETED);
+	fclose(ev);
+	spec_free(&s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -321,6 +382,8 @@ int main(void)
 		cmocka_unit_test(test_schedules),
 		cmocka_unit_test(test_train_run_checkpoints_and_resumes),
 		cmocka_unit_test(test_checkpoint_rejects_other_model),
+		cmocka_unit_test(test_cpu_allreduce_three_ranks),
+		cmocka_unit_test(test_train_run_two_replicas),
 	};
 	return cmocka_run_group_tests(tests, make_tmpdir, remove_tmpdir);
 }

@@ -1,0 +1,36 @@
+/*
+ * collective.h — what data-parallel training needs from the replicas'
+ * interconnect: a sum all-reduce and a broadcast over backend memory.
+ *
+ * Two implementations share this interface: an in-process shared-memory
+ * all-reduce for CPU replicas (collective_cpu.c, so the data-parallel path
+ * runs in CI), and NCCL for GPUs (engine/cuda/, exported by the CUDA
+ * module). Sums are taken in rank order, so the result does not depend on
+ * which replica arrives first.
+ *
+ * Threads: each rank's handle is used by one thread (the replica's
+ * communication thread); the calls are collective — every rank calls the
+ * same operations in the same order.
+ */
+#ifndef TB_COLLECTIVE_H
+#define TB_COLLECTIVE_H
+
+#include <stdint.h>
+
+struct collective {
+	int rank, world;
+	void *impl;
+	/* buf[i] = sum over ranks of buf[i] (in place, backend memory). */
+	void (*allreduce_sum)(struct collective *c, float *buf, int64_t n);
+	/* buf = root's buf on every rank. */
+	void (*broadcast)(struct collective *c, float *buf, int64_t n, int root);
+	void (*destroy)(struct collective *c);
+};
+
+/* A group of `world` in-process CPU ranks; handles are taken per rank. */
+struct collective_cpu_group;
+struct collective_cpu_group *collective_cpu_group_new(int world);
+struct collective *collective_cpu_rank(struct collective_cpu_group *g, int rank);
+void collective_cpu_group_free(struct collective_cpu_group *g);
+
+#endif

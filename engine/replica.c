@@ -1,0 +1,408 @@
+/*
+ * replica.c — data-parallel replicas (see replica.h).
+ *
+ * Gradient buckets: model_backward reports each top-level layer's gradient
+ * range as soon as it is final; ranges are joined until a bucket holds
+ * BUCKET_FLOATS, then handed to the replica's communication thread, which
+ * all-reduces buckets in order while the compute thread carries on with
+ * earlier layers. Every replica forms the same buckets in the same order
+ * (the model is identical), which is what a collective requires.
+ *
+ * Threads: the training thread runs replica 0 and drives replicas 1..N-1,
+ * one thread each, through two barriers per step; each replica also owns a
+ * communication thread. `lock` in struct replica_sync guards its queue.
+ */
+#include "replica.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "tb.h"
+
+#define BUCKET_FLOATS (1 << 20) /* 4 MiB: amortises a collective call, still overlaps with backward */
+#define QUEUE_MAX 64
+
+struct bucket {
+	int64_t offset, count;
+};
+
+struct replica_sync {
+	struct replica *r;
+	pthread_t comm_thread;
+	pthread_mutex_t lock;          /* guards queue, head, tail, pending, quit */
+	pthread_cond_t changed;
+	struct bucket queue[QUEUE_MAX];
+	int head, tail;                /* ring indices */
+	int pending;                   /* buckets queued or being reduced */
+	bool quit;
+	int64_t lo, hi;                /* the bucket being gathered (compute thread only) */
+};
+
+static void *comm_main(void *arg)
+{
+	struct replica_sync *s = arg;
+	pthread_mutex_lock(&s->lock);
+	for (;;) {
+		while (s->head == s->tail && !s->quit)
+			pthread_cond_wait(&s->changed, &s->lock);
+		if (s->head == s->tail)
+			break; /* quit with nothing left */
+		struct bucket b = s->queue[s->head % QUEUE_MAX];
+		pthread_mutex_unlock(&s->lock);
+		s->r->comm->allreduce_sum(s->r->comm, s->r->m->grads + b.offset, b.count);
+		pthread_mutex_lock(&s->lock);
+		s->head++;
+		s->pending--;
+		pthread_cond_broadcast(&s->changed);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return NULL;
+}
+
+static void flush_bucket(struct replica_sync *s)
+{
+	if (s->hi == s->lo)
+		return;
+	pthread_mutex_lock(&s->lock);
+	while (s->tail - s->head == QUEUE_MAX)
+		pthread_cond_wait(&s->changed, &s->lock);
+	s->queue[s->tail % QUEUE_MAX] = (struct bucket){s->lo, s->hi - s->lo};
+	s->tail++;
+	s->pending++;
+	pthread_cond_broadcast(&s->changed);
+	pthread_mutex_unlock(&s->lock);
+	s->lo = s->hi = 0;
+}
+
+/* model_backward's hook: ranges arrive in descending, adjacent order. */
+static void on_grads_ready(void *ctx, int64_t offset, int64_t count)
+{
+	struct replica_sync *s = ctx;
+	if (s->hi == s->lo) {
+		s->lo = offset;
+		s->hi = offset + count;
+	} else {
+		TB_ASSERT(offset + count == s->lo);
+		s->lo = offset;
+	}
+	if (s->hi - s->lo >= BUCKET_FLOATS)
+		flush_bucket(s);
+}
+
+static void wait_all_reduced(struct replica_sync *s)
+{
+	flush_bucket(s);
+	pthread_mutex_lock(&s->lock);
+	while (s->pending > 0)
+		pthread_cond_wait(&s->changed, &s->lock);
+	pthread_mutex_unlock(&s->lock);
+}
+
+static void sync_start(struct replica *r)
+{
+	struct replica_sync *s = tb_xcalloc(1, sizeof(*s));
+	s->r = r;
+	pthread_mutex_init(&s->lock, NULL);
+	pthread_cond_init(&s->changed, NULL);
+	r->sync = s;
+	model_set_grads_hook(r->m, on_grads_ready, s);
+	if (pthread_create(&s->comm_thread, NULL, comm_main, s) != 0) {
+		fprintf(stderr, "trainbook: cannot start a communication thread\n");
+		abort();
+	}
+}
+
+static void sync_stop(struct replica *r)
+{
+	struct replica_sync *s = r->sync;
+	if (!s)
+		return;
+	pthread_mutex_lock(&s->lock);
+	s->quit = true;
+	pthread_cond_broadcast(&s->changed);
+	pthread_mutex_unlock(&s->lock);
+	pthread_join(s->comm_thread, NULL);
+	pthread_mutex_destroy(&s->lock);
+	pthread_cond_destroy(&s->changed);
+	free(s);
+	r->sync = NULL;
+}
+
+/* A replica with no samples in this batch still takes part in every collective. */
+static void empty_backward(struct replica *r)
+{
+	r->be->fill(r->be, r->m->grads, 0.0f, r->m->n_weights);
+	for (int i = r->m->nlayers - 1; i >= 0; i--) {
+		const struct layer *l = &r->m->layers[i];
+		if (l->nparams && r->m->grads_ready)
+			r->m->grads_ready(r->m->grads_ready_ctx, l->weights_offset, l->nparams);
+	}
+}
+
+static void replica_step(struct replica *r, const struct spec *spec, const struct batch *b, int lo, int hi,
+			 int64_t step, double lr)
+{
+	int n = hi - lo;
+	size_t sample = (size_t)shape_numel(r->m->input);
+	float share = (float)n / (float)b->n;
+	if (n > 0) {
+		r->be->upload(r->be, r->x_dev, b->x + (size_t)lo * sample, (size_t)n * sample * sizeof(float));
+		r->be->upload(r->be, r->y_dev, b->y + lo, (size_t)n * sizeof(int32_t));
+		r->m->step = (uint64_t)step;
+		const float *logits = model_forward(r->m, r->x_dev, n, true);
+		if (strcmp(spec->loss.name, "mse") == 0)
+			r->be->mse(r->be, logits, r->y_dev, NULL, n, r->m->classes, share, r->dlogits, r->stats_dev);
+		else
+			r->be->softmax_xent(r->be, logits, r->y_dev, n, r->m->classes, (float)spec->loss.label_smoothing,
+					    share, r->dlogits, r->stats_dev, NULL);
+		model_backward(r->m, r->x_dev, r->dlogits, n);
+	} else {
+		empty_backward(r);
+	}
+	if (r->sync)
+		wait_all_reduced(r->sync);
+	optim_step(r->o, r->m, lr);
+}
+
+/* ---- replica threads ---------------------------------------------------- */
+
+struct group_threads {
+	pthread_t *threads;          /* replicas 1..n-1 */
+	pthread_barrier_t start, done;
+	bool quit;                   /* read after `start` */
+	/* the current job, written by the training thread before `start` */
+	const struct spec *spec;
+	const struct batch *batch;
+	int64_t step;
+	double lr;
+	struct replica_group *g;
+};
+
+struct thread_arg {
+	struct group_threads *gt;
+	int rank;
+};
+
+static void shard_bounds(int n, int world, int rank, int *lo, int *hi)
+{
+	*lo = (int)((int64_t)n * rank / world);
+	*hi = (int)((int64_t)n * (rank + 1) / world);
+}
+
+static void *replica_main(void *arg)
+{
+	struct thread_arg *ta = arg;
+	struct group_threads *gt = ta->gt;
+	int rank = ta->rank;
+	free(ta);
+	for (;;) {
+		pthread_barrier_wait(&gt->start);
+		if (gt->quit)
+			break;
+		int lo, hi;
+		shard_bounds(gt->batch->n, gt->g->n, rank, &lo, &hi);
+		replica_step(&gt->g->r[rank], gt->spec, gt->batch, lo, hi, gt->step, gt->lr);
+		pthread_barrier_wait(&gt->done);
+	}
+	return NULL;
+}
+
+static void check_identical(struct replica_group *g)
+{
+	size_t bytes = (size_t)g->r[0].m->n_weights * sizeof(float);
+	float *first = tb_xmalloc(bytes), *other = tb_xmalloc(bytes);
+	g->r[0].be->download(g->r[0].be, first, g->r[0].m->weights, bytes);
+	for (int i = 1; i < g->n; i++) {
+		g->r[i].be->download(g->r[i].be, other, g->r[i].m->weights, bytes);
+		TB_ASSERT(memcmp(first, other, bytes) == 0); /* replicas drifted apart */
+	}
+	free(first);
+	free(other);
+}
+
+void replica_group_step(struct replica_group *g, const struct spec *spec, const struct batch *b, int64_t step,
+			double lr)
+{
+	TB_ASSERT(b->n <= g->shard_cap * g->n);
+	if (g->n == 1) {
+		replica_step(&g->r[0], spec, b, 0, b->n, step, lr);
+		return;
+	}
+	struct group_threads *gt = g->threads;
+	gt->spec = spec;
+	gt->batch = b;
+	gt->step = step;
+	gt->lr = lr;
+	pthread_barrier_wait(&gt->start);
+	int lo, hi;
+	shard_bounds(b->n, g->n, 0, &lo, &hi);
+	replica_step(&g->r[0], spec, b, lo, hi, step, lr);
+	pthread_barrier_wait(&gt->done);
+	if (g->check_replicas)
+		check_identical(g);
+}
+
+void replica_group_read_stats(struct replica_group *g, double *loss_sum, int64_t *correct)
+{
+	*loss_sum = 0;
+	*correct = 0;
+	for (int i = 0; i < g->n; i++) {
+		struct replica *r = &g->r[i];
+		float stats[2];
+		r->be->download(r->be, stats, r->stats_dev, sizeof(stats));
+		r->be->fill(r->be, r->stats_dev, 0.0f, 2);
+		*loss_sum += stats[0];
+		*correct += (int64_t)stats[1];
+	}
+}
+
+/* ---- opening and closing -------------------------------------------------- */
+
+static void device_for_rank(const char *base, const char *opened, int rank, char *out, size_t len)
+{
+	if (strcmp(opened, "cpu") == 0) {
+		snprintf(out, len, "cpu");
+		return;
+	}
+	int first = 0;
+	if (strncmp(base, "cuda:", 5) == 0)
+		first = atoi(base + 5);
+	snprintf(out, len, "cuda:%d", first + rank);
+}
+
+static int open_replica(struct replica *r, const struct spec *spec, const char *device, int threads,
+			struct shape input, int classes, int shard, char *note, size_t notelen, char *err,
+			size_t errlen)
+{
+	r->be = backend_open(device, spec->train.precision, threads, note, notelen, err, errlen);
+	if (!r->be)
+		return -1;
+	struct spec_errors errs;
+	memset(&errs, 0, sizeof(errs));
+	r->m = model_build(&spec->model, input, classes, r->be, &errs);
+	if (!r->m) {
+		tb_fmt(err, errlen, "%d:%d: %s", errs.list[0].pos.line, errs.list[0].pos.column, errs.list[0].message);
+		return -1;
+	}
+	model_init(r->m, spec->train.seed); /* same seed: every replica starts identical */
+	model_reserve(r->m, shard);
+	r->o = optim_new(&spec->optimizer, r->be, r->m->n_weights);
+	size_t sample = (size_t)shape_numel(input);
+	r->x_dev = r->be->alloc(r->be, (size_t)shard * sample * sizeof(float));
+	r->y_dev = r->be->alloc(r->be, (size_t)shard * sizeof(int32_t));
+	r->dlogits = r->be->alloc(r->be, (size_t)shard * classes * sizeof(float));
+	r->pred_dev = r->be->alloc(r->be, (size_t)shard * sizeof(int32_t));
+	r->stats_dev = r->be->alloc(r->be, 2 * sizeof(float));
+	return 0;
+}
+
+static void close_replica(struct replica *r)
+{
+	sync_stop(r);
+	if (!r->be)
+		return;
+	if (r->x_dev) {
+		r->be->free(r->be, r->x_dev);
+		r->be->free(r->be, r->y_dev);
+		r->be->free(r->be, r->dlogits);
+		r->be->free(r->be, r->pred_dev);
+		r->be->free(r->be, r->stats_dev);
+	}
+	optim_free(r->o);
+	model_free(r->m);
+	backend_destroy(r->be);
+	memset(r, 0, sizeof(*r));
+}
+
+static int start_threads(struct replica_group *g)
+{
+	struct group_threads *gt = tb_xcalloc(1, sizeof(*gt));
+	gt->g = g;
+	gt->threads = tb_xcalloc((size_t)g->n, sizeof(pthread_t));
+	pthread_barrier_init(&gt->start, NULL, (unsigned)g->n);
+	pthread_barrier_init(&gt->done, NULL, (unsigned)g->n);
+	g->threads = gt;
+	for (int i = 1; i < g->n; i++) {
+		struct thread_arg *ta = tb_xmalloc(sizeof(*ta));
+		*ta = (struct thread_arg){gt, i};
+		if (pthread_create(&gt->threads[i], NULL, replica_main, ta) != 0) {
+			fprintf(stderr, "trainbook: cannot start a replica thread\n");
+			abort();
+		}
+	}
+	return 0;
+}
+
+static void stop_threads(struct replica_group *g)
+{
+	struct group_threads *gt = g->threads;
+	if (!gt)
+		return;
+	gt->quit = true;
+	pthread_barrier_wait(&gt->start);
+	for (int i = 1; i < g->n; i++)
+		pthread_join(gt->threads[i], NULL);
+	pthread_barrier_destroy(&gt->start);
+	pthread_barrier_destroy(&gt->done);
+	free(gt->threads);
+	free(gt);
+	g->threads = NULL;
+}
+
+int replica_group_open(struct replica_group *g, const struct spec *spec, struct shape input, int classes,
+		       char *note, size_t notelen, char *err, size_t errlen)
+{
+	memset(g, 0, sizeof(*g));
+	g->n = spec->train.devices > 0 ? spec->train.devices : 1;
+	g->r = tb_xcalloc((size_t)g->n, sizeof(*g->r));
+	g->shard_cap = (spec->data.batch_size + g->n - 1) / g->n;
+	const char *check = getenv("TRAINBOOK_CHECK_REPLICAS");
+	g->check_replicas = check && *check && strcmp(check, "0") != 0;
+	long cores = sysconf(_SC_NPROCESSORS_ONLN);
+	int threads = spec->train.threads > 0 ? spec->train.threads : (int)cores;
+	int per_replica = TB_MAX(1, threads / g->n);
+	for (int i = 0; i < g->n; i++) {
+		char device[64];
+		if (i == 0)
+			snprintf(device, sizeof(device), "%s", spec->train.device);
+		else
+			device_for_rank(spec->train.device, g->r[0].be->name, i, device, sizeof(device));
+		g->r[i].rank = i;
+		int cap = i == 0 ? spec->data.batch_size : g->shard_cap;
+		if (open_replica(&g->r[i], spec, device, g->n == 1 ? spec->train.threads : per_replica, input, classes,
+				 cap, i == 0 ? note : NULL, i == 0 ? notelen : 0, err, errlen) < 0)
+			goto fail;
+	}
+	if (g->n > 1) {
+		if (strcmp(g->r[0].be->name, "cpu") != 0) {
+			tb_fmt(err, errlen, "data-parallel training over %d GPUs needs the NCCL collective, which this "
+					    "build of libtrainbook-cuda.so does not provide yet", g->n);
+			goto fail;
+		}
+		g->cpu_comm = collective_cpu_group_new(g->n);
+		for (int i = 0; i < g->n; i++) {
+			g->r[i].comm = collective_cpu_rank(g->cpu_comm, i);
+			sync_start(&g->r[i]);
+		}
+		start_threads(g);
+	}
+	return 0;
+fail:
+	replica_group_close(g);
+	return -1;
+}
+
+void replica_group_close(struct replica_group *g)
+{
+	if (!g->r)
+		return;
+	stop_threads(g);
+	for (int i = 0; i < g->n; i++)
+		close_replica(&g->r[i]);
+	collective_cpu_group_free(g->cpu_comm);
+	free(g->r);
+	memset(g, 0, sizeof(*g));
+}
