@@ -62,6 +62,13 @@ function nbformatValidate(file) {
 	}
 }
 
+/* A full-page screenshot from the top (sticky bars would otherwise land mid-page). */
+async function shot(page, name) {
+	await page.evaluate(() => window.scrollTo(0, 0));
+	await page.mouse.move(0, 0);
+	await page.screenshot({ path: join(SHOTS, name), fullPage: true });
+}
+
 /* What the page has received for a run: seqs in order, train-loss steps, chart points. */
 function pageRun(page, runId) {
 	return page.evaluate((id) => {
@@ -147,7 +154,7 @@ const cases = [
 		},
 	},
 	{
-		name: 'without the cookie the page asks for the token and logs in',
+		name: 'without the cookie the server\'s login page takes the token and opens the workspace',
 		needs: ['server starts'],
 		fn: async () => {
 			const page = S.page;
@@ -156,7 +163,12 @@ const cases = [
 			await input.waitFor({ timeout: 15000 });
 			await input.fill(TOKEN);
 			await Promise.all([page.waitForNavigation({ timeout: 15000 }), input.press('Enter')]);
-			await page.waitForSelector('h1:has-text("Workspace")', { timeout: 15000 });
+			try {
+				await page.waitForSelector('h1:has-text("Workspace")', { timeout: 15000 });
+			} catch {
+				const body = (await page.locator('body').innerText()).slice(0, 160).replace(/\s+/g, ' ');
+				throw new Error(`after posting the token the browser shows ${page.url()}: ${body}`);
+			}
 			const cookies = await ctx.cookies(S.base);
 			assert(cookies.some((c) => c.name === 'trainbook_token'), 'no trainbook_token cookie after logging in');
 		},
@@ -173,7 +185,6 @@ const cases = [
 			if (sys.gpus && sys.gpus.length) await page.waitForSelector('.system-panel .gpu h4');
 			else await page.waitForSelector('.system-panel .gpu-note:has-text("No GPU")');
 			await page.waitForSelector('.conn[data-state=open]');
-			await page.screenshot({ path: join(SHOTS, 'workspace.png'), fullPage: true });
 		},
 	},
 	{
@@ -332,7 +343,7 @@ const cases = [
 			await waitSaved(S.page, 'the stopped run to be saved');
 			const text = checkSavedNotebook(EXAMPLE, S.runId);
 			assert(text.includes('stopped'), `summary does not say stopped: ${text}`);
-			await S.page.screenshot({ path: join(SHOTS, 'notebook-stopped.png'), fullPage: true });
+			await shot(S.page, 'notebook-stopped.png');
 		},
 	},
 	{
@@ -377,8 +388,7 @@ const cases = [
 			await assertSameAsServer(S.api, S.shortRun, got);
 			await waitSaved(page);
 			checkSavedNotebook(SHORT, S.shortRun);
-			await cell.scrollIntoViewIfNeeded();
-			await page.screenshot({ path: join(SHOTS, 'notebook.png'), fullPage: true });
+			await shot(page, 'notebook.png');
 		},
 	},
 	{
@@ -413,7 +423,7 @@ const cases = [
 				return l.length === 2 ? l : null;
 			}, { timeout: 15000, what: 'two curves in the train loss chart' });
 			assert(labels.includes(S.runId) && labels.includes(S.shortRun), `legend: ${labels}`);
-			await page.screenshot({ path: join(SHOTS, 'runs.png'), fullPage: true });
+			await shot(page, 'runs.png');
 		},
 	},
 	{
@@ -445,6 +455,9 @@ const cases = [
 			const page = S.page;
 			await page.goto(S.base + '#/');
 			await page.waitForSelector('table.notebooks tbody tr');
+			await page.waitForSelector('table.runs tbody tr[data-run]'); // earlier cases made runs
+			await sleep(2500); // a few system samples, so the sparklines have a line
+			await shot(page, 'workspace.png');
 			await page.getByRole('button', { name: 'New notebook' }).click();
 			await page.locator('dialog input').fill('e2e-new');
 			await page.keyboard.press('Enter');

@@ -58,6 +58,12 @@ export class RunCell {
 
 	/* Ask the server; returns the errors for the linter and draws the summary. */
 	async validate(text) {
+		if (!text.trim()) {
+			/* a new, empty cell is not an error yet */
+			clear(this.summaryEl).append(h('p.muted', { text: 'Write a run spec in YAML: data, model, loss, optimizer, train.' }));
+			this.summaryEl.className = 'model-summary';
+			return [];
+		}
 		let r;
 		try {
 			r = await this.page.ctx.api.post('api/validate', { spec: text });
@@ -89,11 +95,10 @@ export class RunCell {
 		}
 		const shape = (s) => (Array.isArray(s) ? s.join('×') : '');
 		const table = h('table.layers',
-			h('caption', { text: `Model: ${fmtInt(r.total_params)} parameters · input ${shape(r.input_shape)}${r.classes ? ' · ' + r.classes + ' classes' : ''}` }),
 			h('thead', h('tr', ['#', 'layer', 'output shape', 'parameters'].map((t) => h('th', { scope: 'col', text: t })))),
 			h('tbody', (r.layers || []).map((l) => h('tr',
 				h('td', { text: l.name }), h('td', { text: l.type }), h('td', { text: shape(l.output_shape) }), h('td.num', { text: fmtInt(l.params) })))));
-		this.summaryEl.append(h('details.layers-box', { open: (r.layers || []).length <= 12 }, h('summary', { text: `${(r.layers || []).length} layers, ${fmtInt(r.total_params)} parameters` }), table));
+		this.summaryEl.append(h('details.layers-box', { open: (r.layers || []).length <= 12 }, h('summary', { text: `${(r.layers || []).length} layers, ${fmtInt(r.total_params)} parameters · input ${shape(r.input_shape)}${r.classes ? ' · ' + r.classes + ' classes' : ''}` }), table));
 	}
 
 	/* A saved output from before (another machine, or the run is gone): show it as stored. */

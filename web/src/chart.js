@@ -14,7 +14,7 @@
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
 import { h, clear } from './dom.js';
-import { fmtMetric, fmtDuration } from './format.js';
+import { fmtMetric, fmtDuration, fmtAxis } from './format.js';
 
 /* Ten colours readable on both themes (matplotlib's tab10). */
 export const PALETTE = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f', '#bcbd22', '#17becf'];
@@ -118,7 +118,7 @@ export class LineChart {
 			scales: { x: { time: false }, y: this.opts.log ? { distr: 3, log: 10 } : {} },
 			axes: [
 				{ stroke: axis, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid }, values: (u, vals) => vals.map((v) => fmtX(mode, v)) },
-				{ stroke: axis, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid }, size: 56, values: (u, vals) => vals.map((v) => fmtMetric(v)) },
+				{ stroke: axis, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid }, size: 50, values: (u, vals) => vals.map((v) => fmtAxis(v)) },
 			],
 			series: [
 				{ label: mode },

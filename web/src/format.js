@@ -57,6 +57,16 @@ export function fmtMetric(v) {
 	return String(Number(v.toPrecision(4)));
 }
 
+/* Axis ticks: short, so "100,000" does not overflow the axis (100k). */
+export function fmtAxis(v) {
+	if (v === null || v === undefined || !Number.isFinite(v)) return '';
+	const a = Math.abs(v);
+	if (a >= 1e9) return Number((v / 1e9).toPrecision(3)) + 'G';
+	if (a >= 1e6) return Number((v / 1e6).toPrecision(3)) + 'M';
+	if (a >= 1e4) return Number((v / 1e3).toPrecision(3)) + 'k';
+	return fmtMetric(v);
+}
+
 export function fmtPercent(v) {
 	if (v === null || v === undefined || !Number.isFinite(v)) return '—';
 	return v.toFixed(0) + '%';

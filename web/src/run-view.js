@@ -26,6 +26,13 @@ import { summaryText } from './summary.js';
 import { estimateEta, fmtBytes, fmtDuration, fmtInt, fmtTime } from './format.js';
 
 export const ACTIVE = new Set(['queued', 'running']);
+
+/* "cpu" and "cpu (2 cores)" say the same: show the longer one alone. */
+function deviceText(device, name) {
+	if (!name) return device || '';
+	if (!device || name.startsWith(device)) return name;
+	return `${device} · ${name}`;
+}
 const MAX_LOG_LINES = 200;
 
 export class RunView {
@@ -56,7 +63,7 @@ export class RunView {
 		this.side = h('div.run-side');
 		this.ckptEl = h('section.checkpoints', { 'aria-label': 'checkpoints' });
 		this.evalEl = h('div.run-eval');
-		this.logEl = h('details.run-log');
+		this.logEl = h('details.run-log', { hidden: true });
 		const main = h('div.run-main');
 		this.root = h('div.run-view', { 'data-run': runId },
 			h('div.run-head', this.statusEl, h('div.progress', this.progressEl, this.progressText), h('div.run-buttons', this.stopBtn, this.resumeBtn)),
@@ -182,7 +189,7 @@ export class RunView {
 		clear(this.statusEl).append(
 			statusBadge(r.status),
 			h('span.run-id', { text: r.id }),
-			r.device || info.device ? h('span.device', { text: info.device_name ? `${info.device || r.device} · ${info.device_name}` : info.device || r.device }) : null,
+			r.device || info.device ? h('span.device', { text: deviceText(info.device || r.device, info.device_name) }) : null,
 			info.precision ? h('span.muted', { text: info.precision }) : null,
 			r.started ? h('span.muted', { text: 'started ' + fmtTime(r.started) }) : null);
 		const total = info.total_steps || (r.progress && r.progress.total_steps) || 0;
@@ -205,7 +212,8 @@ export class RunView {
 		const failed = r.status === 'failed' || r.status === 'interrupted';
 		const lastErr = [...this.logs].reverse().find((l) => l.level === 'error');
 		if (failed || r.reason) {
-			this.messageEl.textContent = `${r.status}${r.reason ? ': ' + r.reason : ''}${failed && lastErr && lastErr.message !== r.reason ? ' — ' + lastErr.message : ''}`;
+			const why = failed ? `${r.status}${r.reason ? ': ' + r.reason : ''}${lastErr && lastErr.message !== r.reason ? ' — ' + lastErr.message : ''}` : r.reason;
+			this.messageEl.textContent = why;
 			this.messageEl.className = 'run-message' + (failed ? ' error' : '');
 		} else if (!this.messageEl.classList.contains('error')) this.messageEl.textContent = '';
 		if (this.ckptStatus !== r.status) this.#renderCheckpoints(); /* buttons depend on the status */
@@ -265,6 +273,7 @@ export class RunView {
 	}
 
 	#renderLog() {
+		this.logEl.hidden = !this.logs.length;
 		clear(this.logEl).append(h('summary', { text: `Log (${this.logs.length})` }));
 		const pre = h('div.log-lines');
 		for (const l of this.logs) pre.append(h('div.log-' + (l.level || 'info'), { text: `${l.level || 'info'}: ${l.message}` }));
