@@ -101,8 +101,9 @@ enum MHD_Result http_send(struct http_req *r, unsigned status, struct MHD_Respon
 {
 	(void)r;
 	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
-	/* The start-up URL carries the token; never let it leak in a Referer. */
-	MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
+	/* The start-up URL carries the token: no Referer to other sites. Not
+	 * no-referrer: under it Chromium sends Origin: null on form posts. */
+	MHD_add_response_header(resp, "Referrer-Policy", "same-origin");
 	MHD_add_response_header(resp, "X-Frame-Options", "DENY");
 	enum MHD_Result rc = MHD_queue_response(r->conn, status, resp);
 	MHD_destroy_response(resp);
@@ -296,8 +297,8 @@ struct http_server *http_new(struct app *app, char *err, size_t errlen)
 	unsigned flags = MHD_USE_NO_LISTEN_SOCKET | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
 			 MHD_USE_ITC | MHD_USE_ERROR_LOG;
 	h->daemon = MHD_start_daemon(flags, 0, NULL, NULL, access_cb, h,
-				     MHD_OPTION_NOTIFY_COMPLETED, completed_cb, h,
 				     MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+				     MHD_OPTION_NOTIFY_COMPLETED, completed_cb, h,
 				     MHD_OPTION_CONNECTION_LIMIT, (unsigned)16384,
 				     MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120,
 				     MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(128 * 1024),

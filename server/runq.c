@@ -437,10 +437,12 @@ int runq_resume(struct runq *q, int64_t id, const char *checkpoint_file, char *e
 	int rc = run_status(q, id, status, sizeof status, err, errlen);
 	if (rc)
 		goto out;
-	if (find_worker(q, id) || (strcmp(status, "stopped") && strcmp(status, "failed") &&
-				   strcmp(status, "interrupted"))) {
-		snprintf(err, errlen, "run r%lld is %s; only stopped, failed or interrupted runs resume",
-			 (long long)id, status);
+	/* A completed run may resume too: from its last checkpoint there is
+	 * nothing left to train, so the worker only evaluates (the page's
+	 * "Evaluate"). */
+	if (find_worker(q, id) || !strcmp(status, "queued") || !strcmp(status, "running")) {
+		snprintf(err, errlen, "run r%lld is %s; it can resume once it has ended", (long long)id,
+			 status);
 		rc = RUNQ_ESTATE;
 		goto out;
 	}

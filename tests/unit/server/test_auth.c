@@ -1,0 +1,109 @@
+/*
+ * test_auth.c — token comparison, where a token may come from, and the
+ * Host / Origin rules of server/auth.c.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "server/auth.h"
+#include "server/config.h"
+
+static struct auth make_auth(const char *token, const char *extra_host)
+{
+	struct cfg c;
+	cfg_defaults(&c);
+	char err[128];
+	if (token)
+		assert_int_equal(cfg_set(&c, "token", token, err, sizeof err), 0);
+	if (extra_host)
+		assert_int_equal(cfg_set(&c, "allow-host", extra_host, err, sizeof err), 0);
+	struct auth a;
+	assert_int_equal(auth_init(&a, &c, err, sizeof err), 0);
+	return a;
+}
+
+static void token_compare(void **state)
+{
+	(void)state;
+	struct auth a = make_auth("s3cret-token", NULL);
+	assert_true(auth_token_equal(&a, "s3cret-token", 12));
+	assert_false(auth_token_equal(&a, "s3cret-toke", 11));
+	assert_false(auth_token_equal(&a, "s3cret-token!", 13));
+	assert_false(auth_token_equal(&a, "S3cret-token", 12));
+	assert_false(auth_token_equal(&a, "", 0));
+	assert_false(auth_token_equal(&a, NULL, 0));
+}
+
+static void random_token(void **state)
+{
+	(void)state;
+	struct auth a = make_auth(NULL, NULL), b = make_auth(NULL, NULL);
+	assert_int_equal(a.token_len, 48);
+	assert_string_not_equal(a.token, b.token);
+	for (size_t i = 0; i < a.token_len; i++)
+		assert_non_null(strchr("0123456789abcdef", a.token[i]));
+}
+
+static void token_sources(void **state)
+{
+	(void)state;
+	struct auth a = make_auth("tok", NULL);
+	assert_true(auth_request_ok(&a, "token tok", NULL, NULL));
+	assert_true(auth_request_ok(&a, "Bearer tok", NULL, NULL));
+	assert_true(auth_request_ok(&a, "  token   tok  ", NULL, NULL));
+	assert_false(auth_request_ok(&a, "Basic tok", NULL, NULL));
+	assert_true(auth_request_ok(&a, NULL, "a=1; trainbook_token=tok; b=2", NULL));
+	assert_false(auth_request_ok(&a, NULL, "trainbook_token=tok2", NULL));
+	assert_false(auth_request_ok(&a, NULL, "xtrainbook_token=tok", NULL));
+	assert_true(auth_request_ok(&a, NULL, NULL, "tok"));
+	assert_false(auth_request_ok(&a, NULL, NULL, NULL));
+	char v[16];
+	assert_true(auth_cookie_value("x=1;y=22", "y", v, sizeof v));
+	assert_string_equal(v, "22");
+	assert_false(auth_cookie_value("y=0123456789abcdefXYZ", "y", v, sizeof v));
+}
+
+static void host_check(void **state)
+{
+	(void)state;
+	struct auth a = make_auth("t", "Trainbook.Example.org");
+	assert_true(auth_host_ok(&a, "localhost:8888"));
+	assert_true(auth_host_ok(&a, "127.0.0.1"));
+	assert_true(auth_host_ok(&a, "[::1]:8888"));
+	assert_true(auth_host_ok(&a, "trainbook.example.org"));
+	assert_false(auth_host_ok(&a, "evil.example:8888"));
+	assert_false(auth_host_ok(&a, "localhost.evil.example"));
+	assert_false(auth_host_ok(&a, NULL));
+	assert_false(auth_host_ok(&a, "localhost:88x"));
+	struct auth any = make_auth("t", "*");
+	assert_true(auth_host_ok(&any, "anything.example"));
+}
+
+static void origin_check(void **state)
+{
+	(void)state;
+	assert_true(auth_origin_ok(NULL, "127.0.0.1:8888"));
+	assert_true(auth_origin_ok("http://127.0.0.1:8888", "127.0.0.1:8888"));
+	assert_true(auth_origin_ok("https://nb.example.org", "nb.example.org"));
+	assert_true(auth_origin_ok("https://nb.example.org:443", "nb.example.org"));
+	assert_true(auth_origin_ok("http://[::1]:8888", "[::1]:8888"));
+	assert_false(auth_origin_ok("http://127.0.0.1:9999", "127.0.0.1:8888"));
+	assert_false(auth_origin_ok("http://evil.example", "127.0.0.1:8888"));
+	assert_false(auth_origin_ok("null", "127.0.0.1:8888"));
+	assert_false(auth_origin_ok("http://nb.example.org", "nb.example.org:443"));
+	assert_false(auth_origin_ok("http://127.0.0.1:8888", NULL));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(token_compare), cmocka_unit_test(random_token),
+		cmocka_unit_test(token_sources), cmocka_unit_test(host_check),
+		cmocka_unit_test(origin_check),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

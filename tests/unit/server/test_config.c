@@ -1,0 +1,117 @@
+/*
+ * test_config.c — defaults, the setter shared by flags and the file, and
+ * `key = value` files with their errors (server/config.c).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "server/config.h"
+
+static void defaults(void **state)
+{
+	(void)state;
+	struct cfg c;
+	cfg_defaults(&c);
+	assert_string_equal(c.ip, "127.0.0.1");
+	assert_int_equal(c.port, 8888);
+	assert_int_equal(c.cpu_runs, 1);
+	assert_int_equal(c.worker_timeout, 600);
+	assert_string_equal(c.base_url, "/");
+	assert_true(c.seed);
+}
+
+static void setter(void **state)
+{
+	(void)state;
+	struct cfg c;
+	char err[256];
+	cfg_defaults(&c);
+	assert_int_equal(cfg_set(&c, "port", "9000", err, sizeof err), 0);
+	assert_int_equal(c.port, 9000);
+	assert_int_equal(cfg_set(&c, "port", "70000", err, sizeof err), -1);
+	assert_non_null(strstr(err, "port"));
+	assert_int_equal(cfg_set(&c, "port", "12ab", err, sizeof err), -1);
+	assert_int_equal(cfg_set(&c, "colour", "blue", err, sizeof err), -1);
+	assert_non_null(strstr(err, "unknown setting"));
+	assert_int_equal(cfg_set(&c, "token", "has space", err, sizeof err), -1);
+	assert_int_equal(cfg_set(&c, "seed", "no", err, sizeof err), 0);
+	assert_false(c.seed);
+	assert_int_equal(cfg_set(&c, "seed", "maybe", err, sizeof err), -1);
+}
+
+static void base_url(void **state)
+{
+	(void)state;
+	struct cfg c;
+	char err[256];
+	cfg_defaults(&c);
+	const char *in[] = {"trainbook", "/trainbook", "trainbook/", "//trainbook//", "/a/b"};
+	const char *out[] = {"/trainbook/", "/trainbook/", "/trainbook/", "/trainbook/", "/a/b/"};
+	for (size_t i = 0; i < sizeof in / sizeof in[0]; i++) {
+		assert_int_equal(cfg_set(&c, "base-url", in[i], err, sizeof err), 0);
+		assert_string_equal(c.base_url, out[i]);
+	}
+	assert_int_equal(cfg_set(&c, "base-url", "/", err, sizeof err), 0);
+	assert_string_equal(c.base_url, "/");
+	assert_int_equal(cfg_set(&c, "base-url", "/a/../b", err, sizeof err), -1);
+	assert_int_equal(cfg_set(&c, "base-url", "/a b", err, sizeof err), -1);
+	assert_int_equal(cfg_set(&c, "base-url", "/x\"y", err, sizeof err), -1);
+}
+
+static char *write_temp(const char *text)
+{
+	char *path = strdup("/tmp/tb-cfg-XXXXXX");
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+	return path;
+}
+
+static void file(void **state)
+{
+	(void)state;
+	struct cfg c;
+	char err[256];
+	cfg_defaults(&c);
+	char *p = write_temp("# comment\n\nport = 7000  # trailing\nip=0.0.0.0\nallow-host = a.example\n"
+			     "allow-host = b.example\nbase-url = \"/nb/\"\n");
+	assert_int_equal(cfg_load_file(&c, p, err, sizeof err), 0);
+	assert_int_equal(c.port, 7000);
+	assert_string_equal(c.ip, "0.0.0.0");
+	assert_int_equal(c.nallow_hosts, 2);
+	assert_string_equal(c.allow_hosts[1], "b.example");
+	assert_string_equal(c.base_url, "/nb/");
+	unlink(p);
+	free(p);
+
+	p = write_temp("port = 7000\nthis line has no equals sign\n");
+	assert_int_equal(cfg_load_file(&c, p, err, sizeof err), -1);
+	assert_non_null(strstr(err, ":2:"));
+	unlink(p);
+	free(p);
+
+	p = write_temp("cpu-runs = lots\n");
+	assert_int_equal(cfg_load_file(&c, p, err, sizeof err), -1);
+	assert_non_null(strstr(err, ":1: cpu-runs"));
+	unlink(p);
+	free(p);
+
+	assert_int_equal(cfg_load_file(&c, "/nonexistent/tb.conf", err, sizeof err), -1);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(defaults), cmocka_unit_test(setter), cmocka_unit_test(base_url),
+		cmocka_unit_test(file),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,197 @@
+/*
+ * test_notebooks.c — server/notebooks.c in a temporary workspace: the path
+ * rules (no escape by '..', hidden parts or symlinks), atomic save with
+ * If-Match, create/rename/delete, nbformat checks, run-cell source, seed.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "server/notebooks.h"
+#include "server/util.h"
+
+#define NB "{\"cells\":[{\"cell_type\":\"code\",\"id\":\"c1\",\"metadata\":{\"trainbook\":{\"kind\":\"run\"}}," \
+	   "\"outputs\":[],\"source\":[\"train:\\n\",\"  epochs: 1\\n\"]},{\"cell_type\":\"markdown\",\"id\":\"m\"," \
+	   "\"metadata\":{},\"source\":\"hi\"}],\"metadata\":{},\"nbformat\":4,\"nbformat_minor\":5}"
+
+struct fixture {
+	char root[64];
+	char outside[64];
+	struct nb_store nb;
+};
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof *f);
+	strcpy(f->root, "/tmp/tb-nb-XXXXXX");
+	strcpy(f->outside, "/tmp/tb-out-XXXXXX");
+	assert_non_null(mkdtemp(f->root));
+	assert_non_null(mkdtemp(f->outside));
+	assert_int_equal(nb_init(&f->nb, f->root, NULL, "tester"), NB_OK);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+	nb_free(&f->nb);
+	srv_rmtree(f->root);
+	srv_rmtree(f->outside);
+	free(f);
+	return 0;
+}
+
+static void path_rules(void **state)
+{
+	struct fixture *f = *state;
+	char abs[4096], err[256], p[512];
+	const char *bad[] = {"../x.ipynb", "a/../../x.ipynb", "/etc/x.ipynb", ".hidden.ipynb", ".trainbook/x.ipynb",
+			     "a//b.ipynb", "./a.ipynb", "a.txt", ".ipynb", "dir/.ipynb", "a\\b.ipynb", "a\nb.ipynb", ""};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+		assert_int_equal(nb_resolve(&f->nb, bad[i], false, abs, sizeof abs, err, sizeof err), NB_EBADPATH);
+	assert_int_equal(nb_resolve(&f->nb, "new.ipynb", false, abs, sizeof abs, err, sizeof err), NB_OK);
+	assert_int_equal(nb_resolve(&f->nb, "new.ipynb", true, abs, sizeof abs, err, sizeof err), NB_ENOENT);
+	assert_int_equal(nb_resolve(&f->nb, "nodir/new.ipynb", false, abs, sizeof abs, err, sizeof err), NB_ENOENT);
+	/* Symlinks that lead out are refused, for files and folders. */
+	snprintf(p, sizeof p, "%s/secret.ipynb", f->outside);
+	FILE *fp = fopen(p, "w");
+	fputs(NB, fp);
+	fclose(fp);
+	char link[512];
+	snprintf(link, sizeof link, "%s/out.ipynb", f->root);
+	assert_int_equal(symlink(p, link), 0);
+	snprintf(link, sizeof link, "%s/outdir", f->root);
+	assert_int_equal(symlink(f->outside, link), 0);
+	assert_int_equal(nb_resolve(&f->nb, "out.ipynb", true, abs, sizeof abs, err, sizeof err), NB_EBADPATH);
+	assert_int_equal(nb_resolve(&f->nb, "outdir/secret.ipynb", true, abs, sizeof abs, err, sizeof err),
+			 NB_EBADPATH);
+	assert_int_equal(nb_resolve(&f->nb, "outdir/new.ipynb", false, abs, sizeof abs, err, sizeof err),
+			 NB_EBADPATH);
+	char etag[NB_ETAG_LEN];
+	assert_int_equal(nb_create(&f->nb, "outdir/new.ipynb", NULL, 0, etag, err, sizeof err), NB_EBADPATH);
+	snprintf(p, sizeof p, "%s/new.ipynb", f->outside);
+	assert_int_equal(access(p, F_OK), -1);
+	/* A symlink inside the workspace is fine. */
+	assert_int_equal(nb_create(&f->nb, "real.ipynb", NULL, 0, etag, err, sizeof err), NB_OK);
+	snprintf(link, sizeof link, "%s/alias.ipynb", f->root);
+	assert_int_equal(symlink("real.ipynb", link), 0);
+	assert_int_equal(nb_resolve(&f->nb, "alias.ipynb", true, abs, sizeof abs, err, sizeof err), NB_OK);
+}
+
+static void save_conflicts(void **state)
+{
+	struct fixture *f = *state;
+	char etag[NB_ETAG_LEN], etag2[NB_ETAG_LEN], etag3[NB_ETAG_LEN], err[256];
+	int64_t mtime;
+	assert_int_equal(nb_create(&f->nb, "a.ipynb", NB, strlen(NB), etag, err, sizeof err), NB_OK);
+	assert_int_equal(nb_create(&f->nb, "a.ipynb", NB, strlen(NB), etag2, err, sizeof err), NB_EEXIST);
+	char *changed = strdup(NB);
+	changed[strlen(changed) - 2] = '6'; /* nbformat_minor 6 */
+	assert_int_equal(nb_save(&f->nb, "a.ipynb", changed, strlen(changed), etag, etag2, &mtime, err, sizeof err),
+			 NB_OK);
+	assert_string_not_equal(etag, etag2);
+	/* Somebody saved since we loaded `etag`: conflict, file unchanged. */
+	assert_int_equal(nb_save(&f->nb, "a.ipynb", NB, strlen(NB), etag, etag3, &mtime, err, sizeof err),
+			 NB_ECONFLICT);
+	char *data;
+	size_t len;
+	assert_int_equal(nb_read(&f->nb, "a.ipynb", &data, &len, etag3, &mtime, err, sizeof err), NB_OK);
+	assert_string_equal(data, changed);
+	assert_string_equal(etag3, etag2);
+	free(data);
+	/* Weak and unquoted forms of the same tag match. */
+	char weak[NB_ETAG_LEN + 2];
+	snprintf(weak, sizeof weak, "W/%s", etag2);
+	assert_int_equal(nb_save(&f->nb, "a.ipynb", NB, strlen(NB), weak, etag3, &mtime, err, sizeof err), NB_OK);
+	assert_int_equal(nb_save(&f->nb, "a.ipynb", "{\"nbformat\":3}", 14, NULL, etag3, &mtime, err, sizeof err),
+			 NB_EINVALID);
+	assert_int_equal(nb_save(&f->nb, "gone.ipynb", NB, strlen(NB), etag2, etag3, &mtime, err, sizeof err),
+			 NB_ECONFLICT);
+	free(changed);
+	/* No temp files are left behind. */
+	json_t *list = nb_list(&f->nb);
+	assert_int_equal(json_array_size(json_object_get(list, "notebooks")), 1);
+	json_decref(list);
+}
+
+static void rename_delete_list(void **state)
+{
+	struct fixture *f = *state;
+	char etag[NB_ETAG_LEN], err[256], dir[128];
+	snprintf(dir, sizeof dir, "%s/sub", f->root);
+	mkdir(dir, 0755);
+	assert_int_equal(nb_create(&f->nb, "sub/b.ipynb", NULL, 0, etag, err, sizeof err), NB_OK);
+	assert_int_equal(nb_create(&f->nb, "a.ipynb", NULL, 0, etag, err, sizeof err), NB_OK);
+	assert_int_equal(nb_rename(&f->nb, "a.ipynb", "sub/b.ipynb", err, sizeof err), NB_EEXIST);
+	assert_int_equal(nb_rename(&f->nb, "a.ipynb", "sub/c.ipynb", err, sizeof err), NB_OK);
+	assert_int_equal(nb_rename(&f->nb, "a.ipynb", "d.ipynb", err, sizeof err), NB_ENOENT);
+	json_t *list = nb_list(&f->nb);
+	json_t *items = json_object_get(list, "notebooks");
+	assert_int_equal(json_array_size(items), 2);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(items, 0), "path")), "sub/b.ipynb");
+	assert_string_equal(json_string_value(json_object_get(json_array_get(items, 1), "owner")), "tester");
+	json_decref(list);
+	assert_int_equal(nb_delete(&f->nb, "sub/c.ipynb", err, sizeof err), NB_OK);
+	assert_int_equal(nb_delete(&f->nb, "sub/c.ipynb", err, sizeof err), NB_ENOENT);
+}
+
+static void validate_and_cells(void **state)
+{
+	(void)state;
+	char err[256];
+	assert_int_equal(nb_validate(NB, strlen(NB), err, sizeof err), NB_OK);
+	const char *bad[] = {"[]", "{", "{\"nbformat\":4,\"nbformat_minor\":0,\"metadata\":{}}",
+			     "{\"nbformat\":4,\"nbformat_minor\":0,\"metadata\":{},\"cells\":[{\"cell_type\":\"x\",\"source\":\"\"}]}",
+			     "{\"nbformat\":4,\"nbformat_minor\":0,\"metadata\":{},\"cells\":[{\"cell_type\":\"code\",\"source\":[1]}]}"};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+		assert_int_equal(nb_validate(bad[i], strlen(bad[i]), err, sizeof err), NB_EINVALID);
+	json_t *nb = json_loads(NB, 0, NULL);
+	char *src = nb_cell_source(nb, "c1", err, sizeof err);
+	assert_string_equal(src, "train:\n  epochs: 1\n");
+	free(src);
+	assert_null(nb_cell_source(nb, "m", err, sizeof err));
+	assert_null(nb_cell_source(nb, "zz", err, sizeof err));
+	json_decref(nb);
+}
+
+static void seed_examples(void **state)
+{
+	struct fixture *f = *state;
+	char p[256], err[256];
+	snprintf(p, sizeof p, "%s/ex.ipynb", f->outside);
+	FILE *fp = fopen(p, "w");
+	fputs(NB, fp);
+	fclose(fp);
+	snprintf(p, sizeof p, "%s/notes.txt", f->outside);
+	fp = fopen(p, "w");
+	fputs("x", fp);
+	fclose(fp);
+	assert_int_equal(nb_seed(&f->nb, f->outside), 1);
+	assert_int_equal(nb_seed(&f->nb, f->outside), 0); /* never overwrites */
+	char *data, etag[NB_ETAG_LEN];
+	size_t len;
+	int64_t mtime;
+	assert_int_equal(nb_read(&f->nb, "examples/ex.ipynb", &data, &len, etag, &mtime, err, sizeof err), NB_OK);
+	free(data);
+	assert_int_equal(nb_seed(&f->nb, "/nonexistent"), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(path_rules, setup, teardown),
+		cmocka_unit_test_setup_teardown(save_conflicts, setup, teardown),
+		cmocka_unit_test_setup_teardown(rename_delete_list, setup, teardown),
+		cmocka_unit_test(validate_and_cells),
+		cmocka_unit_test_setup_teardown(seed_examples, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
