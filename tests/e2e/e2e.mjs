@@ -347,6 +347,28 @@ const cases = [
 		},
 	},
 	{
+		name: 'Resume continues the stopped run from its checkpoint, on the same curve',
+		needs: ['Stop ends the run as stopped'],
+		fn: async () => {
+			const page = S.page;
+			const cell = page.locator(`.run-cell[data-cell-id="${S.mlpCell}"]`);
+			const before = await pageRun(page, S.runId);
+			const lastStep = before.steps[before.steps.length - 1];
+			await cell.locator(`button[aria-label="resume run ${S.runId}"]`).click();
+			await cell.locator('.run-status .badge:has-text("running")').waitFor({ timeout: 60000 });
+			const after = await waitFor(async () => {
+				const r = await pageRun(page, S.runId);
+				return r && r.steps.length > before.steps.length + 2 ? r : null;
+			}, { timeout: 60000, what: 'new points after resuming' });
+			const resumed = after.steps.slice(before.steps.length);
+			assert(resumed[0] > lastStep - 20 && resumed[0] <= lastStep + 50, `resumed at step ${resumed[0]}, stopped at ${lastStep}`);
+			await assertSameAsServer(S.api, S.runId, after);
+			await cell.locator(`button[aria-label="stop run ${S.runId}"]`).click();
+			await cell.locator('.run-status .badge:has-text("stopped")').waitFor({ timeout: 120000 });
+			await waitSaved(page, 'the stopped run to be saved again');
+		},
+	},
+	{
 		name: 'an uploaded notebook runs to completion with evaluation and checkpoints',
 		needs: ['server starts'],
 		fn: async () => {
@@ -464,6 +486,26 @@ const cases = [
 			await page.waitForSelector('.nb-title:has-text("e2e-new.ipynb")', { timeout: 15000 });
 			assert(existsSync(join(workspace, 'e2e-new.ipynb')), 'the new notebook is not in the workspace');
 			assert(nbformatValidate(join(workspace, 'e2e-new.ipynb')) === '', 'the new notebook does not validate');
+			// Jupyter's command-mode keys: B adds a cell below (in edit mode), Esc, D D deletes, Z undoes, Ctrl+S saves
+			await waitFor(() => page.evaluate(() => window.trainbook.page && window.trainbook.page.state === 'saved'), { what: 'the new notebook to open' });
+			const count = () => page.locator('.cells > .cell').count();
+			const n0 = await count();
+			await page.locator('.markdown-cell .markdown-body').first().click();
+			await page.keyboard.press('b');
+			await waitFor(async () => (await count()) === n0 + 1, { timeout: 5000, what: 'B to add a cell' });
+			await page.keyboard.type('model: mlp');
+			const typed = await page.locator('.cells > .cell').nth(1).locator('.cm-content').innerText();
+			assert(typed.includes('model: mlp'), `B did not leave the new cell in edit mode: "${typed}"`);
+			await page.keyboard.press('Escape');
+			await page.keyboard.press('d');
+			await page.keyboard.press('d');
+			await waitFor(async () => (await count()) === n0, { timeout: 5000, what: 'D D to delete the cell' });
+			await page.keyboard.press('z');
+			await waitFor(async () => (await count()) === n0 + 1, { timeout: 5000, what: 'Z to bring the cell back' });
+			await page.keyboard.press('Control+s');
+			await waitSaved(page);
+			const saved = JSON.parse(readFileSync(join(workspace, 'e2e-new.ipynb'), 'utf8'));
+			assert(saved.cells.length === n0 + 1 && [].concat(saved.cells[1].source).join('').includes('model: mlp'), 'the keyboard edits were not saved');
 			await page.goto(S.base + '#/');
 			await page.locator('button[aria-label="rename e2e-new.ipynb"]').click();
 			await page.locator('dialog input').fill('e2e-renamed.ipynb');
