@@ -1,0 +1,232 @@
+/*
+ * test_feed.c — the live feed's delivery rules (server/feed.c) against a
+ * real store: backlog then live events in order, no duplicates, catch-up
+ * after a gap, resync on overflow, droppable system samples.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "server/feed.h"
+#include "server/store.h"
+#include "server/util.h"
+
+struct fixture {
+	char dir[64];
+	struct store *s;
+	int64_t run;
+	struct feed_client c;
+};
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof *f);
+	strcpy(f->dir, "/tmp/tb-feed-XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	char path[128], err[256];
+	snprintf(path, sizeof path, "%s/db", f->dir);
+	assert_int_equal(store_open(path, &f->s, err, sizeof err), 0);
+	struct store_run_new r = {.name = "t", .spec = "x", .owner = "o"};
+	assert_int_equal(store_run_create(f->s, &r, &f->run), 0);
+	feed_client_init(&f->c);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+	feed_client_free(&f->c);
+	store_free(f->s);
+	srv_rmtree(f->dir);
+	free(f);
+	return 0;
+}
+
+/* Store an event and return the message a publisher would hand to the feed. */
+static struct feed_msg *publish(struct fixture *f)
+{
+	json_t *ev = json_pack("{s:s, s:s}", "type", "log", "message", "m");
+	int64_t seq;
+	assert_int_equal(store_append_json(f->s, f->run, ev, &seq), 0);
+	json_decref(ev);
+	const char *text = "{\"type\":\"log\",\"message\":\"m\"}";
+	return feed_msg_event(f->run, seq, text, strlen(text));
+}
+
+static void subscribe(struct fixture *f, int64_t since)
+{
+	char msg[128];
+	snprintf(msg, sizeof msg, "{\"type\":\"subscribe\",\"run\":\"r%lld\",\"since\":%lld}", (long long)f->run,
+		 (long long)since);
+	assert_int_equal(feed_handle(&f->c, f->s, msg, strlen(msg)), 0);
+}
+
+/* Pop everything queued, check event seqs continue from *next, return count. */
+static int drain(struct fixture *f, int64_t *next, int *resyncs, int *errors)
+{
+	int n = 0;
+	struct feed_msg *m;
+	while ((m = feed_peek(&f->c))) {
+		json_t *j = json_loads(feed_msg_text(m), 0, NULL);
+		assert_non_null(j);
+		const char *type = json_string_value(json_object_get(j, "type"));
+		if (!strcmp(type, "event")) {
+			assert_int_equal(json_integer_value(json_object_get(j, "seq")), *next);
+			(*next)++;
+		} else if (!strcmp(type, "resync") && resyncs) {
+			(*resyncs)++;
+			assert_int_equal(json_integer_value(json_object_get(j, "since")), *next - 1);
+		} else if (!strcmp(type, "error") && errors) {
+			(*errors)++;
+		}
+		json_decref(j);
+		feed_pop(&f->c);
+		n++;
+	}
+	return n;
+}
+
+static void backlog_then_live(void **state)
+{
+	struct fixture *f = *state;
+	for (int i = 0; i < 10; i++)
+		feed_msg_unref(publish(f)); /* stored before anyone listens */
+	subscribe(f, 3);
+	int64_t next = 4;
+	assert_int_equal(drain(f, &next, NULL, NULL), 7);
+	/* A live event already read from the store is not sent twice. */
+	struct feed_msg *old = feed_msg_event(f->run, 10, "{}", 2);
+	assert_int_equal(feed_on_event(&f->c, old), 0);
+	feed_msg_unref(old);
+	for (int i = 0; i < 5; i++) {
+		struct feed_msg *m = publish(f);
+		assert_int_equal(feed_on_event(&f->c, m), 0);
+		feed_msg_unref(m);
+	}
+	assert_int_equal(drain(f, &next, NULL, NULL), 5);
+	assert_int_equal(next, 16);
+}
+
+static void gap_catches_up(void **state)
+{
+	struct fixture *f = *state;
+	subscribe(f, 0);
+	int64_t next = 1;
+	/* Publications 1..3 were lost on the way (hub overflow); 4 arrives. */
+	for (int i = 0; i < 3; i++)
+		feed_msg_unref(publish(f));
+	struct feed_msg *m = publish(f);
+	feed_on_event(&f->c, m);
+	feed_msg_unref(m);
+	assert_int_equal(drain(f, &next, NULL, NULL), 0); /* not out of order */
+	feed_fill(&f->c, f->s);
+	assert_int_equal(drain(f, &next, NULL, NULL), 4);
+	m = publish(f);
+	feed_on_event(&f->c, m);
+	feed_msg_unref(m);
+	assert_int_equal(drain(f, &next, NULL, NULL), 1);
+	assert_int_equal(next, 6);
+}
+
+static void big_backlog_in_pages(void **state)
+{
+	struct fixture *f = *state;
+	int total = FEED_QUEUE_MAX * 3;
+	for (int i = 0; i < total; i++)
+		feed_msg_unref(publish(f));
+	subscribe(f, 0);
+	int64_t next = 1;
+	int got = 0;
+	for (int round = 0; round < 20 && got < total; round++) {
+		assert_true(f->c.count <= FEED_QUEUE_MAX);
+		got += drain(f, &next, NULL, NULL);
+		feed_fill(&f->c, f->s);
+	}
+	assert_int_equal(got, total);
+	assert_int_equal(next, total + 1);
+}
+
+static void overflow_resyncs(void **state)
+{
+	struct fixture *f = *state;
+	subscribe(f, 0);
+	int64_t next = 1;
+	int resyncs = 0;
+	/* A client that never reads: the queue fills, then one resync. */
+	for (int i = 0; i < FEED_QUEUE_MAX + 50; i++) {
+		struct feed_msg *m = publish(f);
+		assert_int_equal(feed_on_event(&f->c, m), 0);
+		feed_msg_unref(m);
+	}
+	assert_int_equal(f->c.nsubs, 0);
+	assert_int_equal(f->c.overflows, 1);
+	assert_true(f->c.count <= FEED_QUEUE_MAX + FEED_CONTROL_MAX);
+	drain(f, &next, &resyncs, NULL);
+	assert_int_equal(resyncs, 1);
+	/* Subscribing again from the resync point delivers the rest, in order. */
+	subscribe(f, next - 1);
+	drain(f, &next, NULL, NULL);
+	assert_int_equal(next, FEED_QUEUE_MAX + 51);
+}
+
+static void system_and_runs(void **state)
+{
+	struct fixture *f = *state;
+	struct feed_msg *sys = feed_msg_new("{\"type\":\"system\"}", 17, 0, 0);
+	feed_on_system(&f->c, sys);
+	assert_int_equal(f->c.count, 0); /* not subscribed */
+	assert_int_equal(feed_handle(&f->c, f->s, "{\"type\":\"subscribe_system\"}", 27), 0);
+	feed_on_system(&f->c, sys);
+	assert_int_equal(f->c.count, 1);
+	feed_msg_unref(sys);
+	struct feed_msg *run = feed_msg_new("{\"type\":\"run\"}", 14, 0, 0);
+	assert_int_equal(feed_on_run(&f->c, run), 0);
+	assert_int_equal(f->c.count, 1);
+	assert_int_equal(feed_handle(&f->c, f->s, "{\"type\":\"subscribe_runs\"}", 25), 0);
+	assert_int_equal(feed_on_run(&f->c, run), 0);
+	assert_int_equal(f->c.count, 2);
+	feed_msg_unref(run); /* the queue still holds its own reference */
+	assert_string_equal(feed_msg_text(feed_peek(&f->c)), "{\"type\":\"system\"}");
+}
+
+static void bad_messages(void **state)
+{
+	struct fixture *f = *state;
+	const char *bad[] = {"nope", "{}", "{\"type\":\"dance\"}", "{\"type\":\"subscribe\",\"run\":\"x\"}",
+			     "{\"type\":\"subscribe\",\"run\":\"r999\"}",
+			     "{\"type\":\"subscribe\",\"run\":\"r1\",\"since\":-4}"};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+		assert_int_equal(feed_handle(&f->c, f->s, bad[i], strlen(bad[i])), 0);
+	int errors = 0;
+	int64_t next = 1;
+	drain(f, &next, NULL, &errors);
+	assert_int_equal(errors, (int)(sizeof bad / sizeof bad[0]));
+	assert_int_equal(f->c.nsubs, 0);
+	/* Unsubscribe stops delivery. */
+	subscribe(f, 0);
+	assert_int_equal(feed_handle(&f->c, f->s, "{\"type\":\"unsubscribe\",\"run\":\"r1\"}", 33), 0);
+	struct feed_msg *m = publish(f);
+	feed_on_event(&f->c, m);
+	feed_msg_unref(m);
+	assert_int_equal(f->c.count, 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(backlog_then_live, setup, teardown),
+		cmocka_unit_test_setup_teardown(gap_catches_up, setup, teardown),
+		cmocka_unit_test_setup_teardown(big_backlog_in_pages, setup, teardown),
+		cmocka_unit_test_setup_teardown(overflow_resyncs, setup, teardown),
+		cmocka_unit_test_setup_teardown(system_and_runs, setup, teardown),
+		cmocka_unit_test_setup_teardown(bad_messages, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
