@@ -17,12 +17,16 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "collective.h"
 #include "tb.h"
 
 typedef struct backend *(*cuda_new_fn)(int device, const char *precision, char *err, size_t errlen);
 typedef int (*cuda_count_fn)(char *err, size_t errlen);
 typedef int (*cuda_name_fn)(int device, char *name, size_t len);
 typedef size_t (*cuda_peak_fn)(struct backend *be);
+typedef int (*nccl_id_fn)(void *id, char *err, size_t errlen);
+typedef int (*nccl_open_fn)(struct backend **bes, int n, int rank_base, int world, const void *id,
+			    struct collective **out, char *err, size_t errlen);
 
 /* The loaded module; dlopen'ed once per process and never closed (backends point into it). */
 static struct {
@@ -31,6 +35,8 @@ static struct {
 	cuda_count_fn device_count;
 	cuda_name_fn device_name;
 	cuda_peak_fn peak_memory;
+	nccl_id_fn nccl_unique_id;     /* may be NULL: built without NCCL support */
+	nccl_open_fn nccl_open;
 } cuda_module;
 
 static int load_cuda_module(char *err, size_t errlen)
@@ -66,6 +72,8 @@ static int load_cuda_module(char *err, size_t errlen)
 	cuda_module.device_count = (cuda_count_fn)dlsym(h, "tb_cuda_device_count");
 	cuda_module.device_name = (cuda_name_fn)dlsym(h, "tb_cuda_device_name");
 	cuda_module.peak_memory = (cuda_peak_fn)dlsym(h, "tb_cuda_peak_memory");
+	cuda_module.nccl_unique_id = (nccl_id_fn)dlsym(h, "tb_cuda_nccl_unique_id");
+	cuda_module.nccl_open = (nccl_open_fn)dlsym(h, "tb_cuda_nccl_open");
 	if (!cuda_module.backend_new || !cuda_module.device_count) {
 		tb_fmt(err, errlen, "%s does not export tb_cuda_backend_new/tb_cuda_device_count", path);
 		dlclose(h);
@@ -147,4 +155,27 @@ size_t backend_peak_memory(struct backend *be)
 	if (strcmp(be->name, "cpu") == 0 || !cuda_module.peak_memory)
 		return 0;
 	return cuda_module.peak_memory(be);
+}
+
+int collective_nccl_unique_id(void *id, char *err, size_t errlen)
+{
+	if (load_cuda_module(err, errlen) < 0)
+		return -1;
+	if (!cuda_module.nccl_unique_id) {
+		tb_fmt(err, errlen, "libtrainbook-cuda.so was built without the NCCL collective");
+		return -1;
+	}
+	return cuda_module.nccl_unique_id(id, err, errlen);
+}
+
+int collective_nccl_open(struct backend **bes, int n, int rank_base, int world, const void *id,
+			 struct collective **out, char *err, size_t errlen)
+{
+	if (load_cuda_module(err, errlen) < 0)
+		return -1;
+	if (!cuda_module.nccl_open) {
+		tb_fmt(err, errlen, "libtrainbook-cuda.so was built without the NCCL collective");
+		return -1;
+	}
+	return cuda_module.nccl_open(bes, n, rank_base, world, id, out, err, errlen);
 }

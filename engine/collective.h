@@ -15,7 +15,10 @@
 #ifndef TB_COLLECTIVE_H
 #define TB_COLLECTIVE_H
 
+#include <stddef.h>
 #include <stdint.h>
+
+struct backend;
 
 struct collective {
 	int rank, world;
@@ -32,5 +35,17 @@ struct collective_cpu_group;
 struct collective_cpu_group *collective_cpu_group_new(int world);
 struct collective *collective_cpu_rank(struct collective_cpu_group *g, int rank);
 void collective_cpu_group_free(struct collective_cpu_group *g);
+
+/*
+ * NCCL, provided by the CUDA module (libtrainbook-cuda.so, loaded by
+ * backend.c). A unique id (NCCL_ID_BYTES) is made once by global rank 0
+ * and shared with every process; then each process opens its `n` local
+ * ranks [rank_base, rank_base + n) of `world`, one per CUDA backend in
+ * `bes`. Errors name the cause (module or NCCL missing, NCCL failure).
+ */
+#define NCCL_ID_BYTES 128
+int collective_nccl_unique_id(void *id, char *err, size_t errlen);
+int collective_nccl_open(struct backend **bes, int n, int rank_base, int world, const void *id,
+			 struct collective **out, char *err, size_t errlen);
 
 #endif

@@ -51,6 +51,8 @@ static void human(struct events *ev, const char *fmt, ...)
 
 void events_running(struct events *ev, const struct run_info *info)
 {
+	if (ev->silent)
+		return;
 	if (!ev->json) {
 		human(ev, "training on %s (%s), %s; %lld parameters; %d epoch%s of %lld steps; %lld train / %lld test samples",
 		      info->device, info->device_name, info->precision, (long long)info->params, info->epochs,
@@ -84,6 +86,8 @@ void events_running(struct events *ev, const struct run_info *info)
 void events_metric(struct events *ev, const char *split, int64_t step, int epoch, int n, const char *const *names,
 		   const double *values)
 {
+	if (ev->silent)
+		return;
 	if (!ev->json) {
 		if (strcmp(split, "train") == 0)
 			return; /* the progress bar shows training metrics */
@@ -112,6 +116,8 @@ void events_metric(struct events *ev, const char *split, int64_t step, int epoch
 void events_checkpoint(struct events *ev, int64_t step, int epoch, const char *file, const char *path,
 		       int64_t bytes, bool best)
 {
+	if (ev->silent)
+		return;
 	if (!ev->json) {
 		human(ev, "checkpoint %s (step %lld%s)", path, (long long)step, best ? ", best so far" : "");
 		return;
@@ -153,6 +159,8 @@ void events_evaluation(struct events *ev, const char *split, int epoch, int clas
 		       const char *const *class_names, const int64_t *confusion, int c, int h, int w_,
 		       const struct eval_sample *samples, int nsamples)
 {
+	if (ev->silent)
+		return;
 	if (!ev->json)
 		return; /* the confusion matrix is for the page; terminals get the metric line */
 	struct jsonw w;
@@ -200,6 +208,8 @@ void events_evaluation(struct events *ev, const char *split, int epoch, int clas
 
 void events_log(struct events *ev, const char *level, const char *fmt, ...)
 {
+	if (ev->silent)
+		return;
 	char msg[1024];
 	va_list ap;
 	va_start(ap, fmt);
@@ -219,6 +229,8 @@ void events_log(struct events *ev, const char *level, const char *fmt, ...)
 
 void events_end(struct events *ev, const char *status, const char *reason)
 {
+	if (ev->silent)
+		return;
 	if (!ev->json) {
 		if (reason && *reason)
 			human(ev, "run %s: %s", status, reason);
@@ -238,6 +250,8 @@ void events_summary(struct events *ev, int64_t steps, int epochs, double seconds
 		    int n, const char *const *final_names, const double *final_values, const char *best_metric,
 		    double best_value, int64_t best_step)
 {
+	if (ev->silent)
+		return;
 	if (!ev->json) {
 		char line[512];
 		size_t used = (size_t)snprintf(line, sizeof(line), "summary: %lld steps, %d epoch%s, %.1f s, %.0f img/s",
@@ -287,6 +301,8 @@ static void format_eta(double seconds, char *buf, size_t len)
 void events_progress(struct events *ev, int epoch, int epochs, int64_t step_in_epoch, int64_t steps_per_epoch,
 		     int64_t step, int64_t total_steps, double loss, double images_per_sec, bool force)
 {
+	if (ev->silent)
+		return;
 	if (!ev->progress)
 		return;
 	double now = tb_now();

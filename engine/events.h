@@ -17,6 +17,7 @@
 struct events {
 	bool json;            /* JSON lines on `out` */
 	bool progress;        /* a live progress line on stderr (terminal only) */
+	bool silent;          /* report nothing (non-zero processes of a multi-node run) */
 	FILE *out;
 	double last_progress; /* when the progress line was last redrawn */
 	double started;

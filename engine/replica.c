@@ -20,6 +20,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "dist.h"
 #include "tb.h"
 
 #define BUCKET_FLOATS (1 << 20) /* 4 MiB: amortises a collective call, still overlaps with backward */
@@ -203,7 +204,7 @@ static void *replica_main(void *arg)
 		if (gt->quit)
 			break;
 		int lo, hi;
-		shard_bounds(gt->batch->n, gt->g->n, rank, &lo, &hi);
+		shard_bounds(gt->batch->n, gt->g->world, gt->g->rank_base + rank, &lo, &hi);
 		replica_step(&gt->g->r[rank], gt->spec, gt->batch, lo, hi, gt->step, gt->lr);
 		pthread_barrier_wait(&gt->done);
 	}
@@ -226,21 +227,24 @@ static void check_identical(struct replica_group *g)
 void replica_group_step(struct replica_group *g, const struct spec *spec, const struct batch *b, int64_t step,
 			double lr)
 {
-	TB_ASSERT(b->n <= g->shard_cap * g->n);
-	if (g->n == 1) {
+	TB_ASSERT(b->n <= g->shard_cap * g->world);
+	if (g->world == 1) {
 		replica_step(&g->r[0], spec, b, 0, b->n, step, lr);
 		return;
 	}
 	struct group_threads *gt = g->threads;
+	TB_ASSERT(gt);
 	gt->spec = spec;
 	gt->batch = b;
 	gt->step = step;
 	gt->lr = lr;
-	pthread_barrier_wait(&gt->start);
+	if (g->n > 1)
+		pthread_barrier_wait(&gt->start);
 	int lo, hi;
-	shard_bounds(b->n, g->n, 0, &lo, &hi);
+	shard_bounds(b->n, g->world, g->rank_base, &lo, &hi);
 	replica_step(&g->r[0], spec, b, lo, hi, step, lr);
-	pthread_barrier_wait(&gt->done);
+	if (g->n > 1)
+		pthread_barrier_wait(&gt->done);
 	if (g->check_replicas)
 		check_identical(g);
 }
@@ -352,13 +356,42 @@ static void stop_threads(struct replica_group *g)
 	g->threads = NULL;
 }
 
+/* GPUs: NCCL across the local replicas and, in a multi-node run, across processes. */
+static int open_nccl(struct replica_group *g, const struct dist_env *d, char *err, size_t errlen)
+{
+	unsigned char id[NCCL_ID_BYTES];
+	if (d->rank == 0 && collective_nccl_unique_id(id, err, errlen) < 0)
+		return -1;
+	if (d->world > 1) {
+		const char *path = getenv("TRAINBOOK_RENDEZVOUS");
+		if (dist_rendezvous_file(path && *path ? path : "trainbook-rendezvous.bin", d, id, sizeof(id), 300, err,
+					 errlen) < 0)
+			return -1;
+	}
+	struct backend **bes = tb_xcalloc((size_t)g->n, sizeof(*bes));
+	for (int i = 0; i < g->n; i++)
+		bes[i] = g->r[i].be;
+	g->nccl = tb_xcalloc((size_t)g->n, sizeof(*g->nccl));
+	int rc = collective_nccl_open(bes, g->n, g->rank_base, g->world, id, g->nccl, err, errlen);
+	free(bes);
+	for (int i = 0; rc == 0 && i < g->n; i++)
+		g->r[i].comm = g->nccl[i];
+	return rc;
+}
+
 int replica_group_open(struct replica_group *g, const struct spec *spec, struct shape input, int classes,
 		       char *note, size_t notelen, char *err, size_t errlen)
 {
 	memset(g, 0, sizeof(*g));
+	struct dist_env d;
+	if (dist_env_detect(&d, err, errlen) < 0)
+		return -1;
 	g->n = spec->train.devices > 0 ? spec->train.devices : 1;
+	g->world = g->n * d.world;
+	g->rank_base = g->n * d.rank;
+	g->process_rank = d.rank;
 	g->r = tb_xcalloc((size_t)g->n, sizeof(*g->r));
-	g->shard_cap = (spec->data.batch_size + g->n - 1) / g->n;
+	g->shard_cap = (spec->data.batch_size + g->world - 1) / g->world;
 	const char *check = getenv("TRAINBOOK_CHECK_REPLICAS");
 	g->check_replicas = check && *check && strcmp(check, "0") != 0;
 	long cores = sysconf(_SC_NPROCESSORS_ONLN);
@@ -366,28 +399,36 @@ int replica_group_open(struct replica_group *g, const struct spec *spec, struct 
 	int per_replica = TB_MAX(1, threads / g->n);
 	for (int i = 0; i < g->n; i++) {
 		char device[64];
-		if (i == 0)
+		if (i == 0 && d.local_rank == 0)
 			snprintf(device, sizeof(device), "%s", spec->train.device);
+		else if (i == 0)
+			device_for_rank(spec->train.device, "cuda", d.local_rank * g->n, device, sizeof(device));
 		else
-			device_for_rank(spec->train.device, g->r[0].be->name, i, device, sizeof(device));
-		g->r[i].rank = i;
+			device_for_rank(spec->train.device, g->r[0].be->name, d.local_rank * g->n + i, device, sizeof(device));
+		g->r[i].rank = g->rank_base + i;
 		int cap = i == 0 ? spec->data.batch_size : g->shard_cap;
 		if (open_replica(&g->r[i], spec, device, g->n == 1 ? spec->train.threads : per_replica, input, classes,
 				 cap, i == 0 ? note : NULL, i == 0 ? notelen : 0, err, errlen) < 0)
 			goto fail;
 	}
-	if (g->n > 1) {
-		if (strcmp(g->r[0].be->name, "cpu") != 0) {
-			tb_fmt(err, errlen, "data-parallel training over %d GPUs needs the NCCL collective, which this "
-					    "build of libtrainbook-cuda.so does not provide yet", g->n);
+	if (g->world > 1) {
+		bool cpu = strcmp(g->r[0].be->name, "cpu") == 0;
+		if (cpu && d.world > 1) {
+			tb_fmt(err, errlen, "a multi-process run (%s rank %d of %d) needs GPUs: the CPU collective works "
+					    "within one process only (use train.devices)", d.source, d.rank, d.world);
 			goto fail;
 		}
-		g->cpu_comm = collective_cpu_group_new(g->n);
-		for (int i = 0; i < g->n; i++) {
-			g->r[i].comm = collective_cpu_rank(g->cpu_comm, i);
-			sync_start(&g->r[i]);
+		if (cpu) {
+			g->cpu_comm = collective_cpu_group_new(g->n);
+			for (int i = 0; i < g->n; i++)
+				g->r[i].comm = collective_cpu_rank(g->cpu_comm, i);
+		} else if (open_nccl(g, &d, err, errlen) < 0) {
+			goto fail;
 		}
-		start_threads(g);
+		for (int i = 0; i < g->n; i++)
+			sync_start(&g->r[i]);
+		if (g->n > 1)
+			start_threads(g);
 	}
 	return 0;
 fail:
@@ -400,6 +441,13 @@ void replica_group_close(struct replica_group *g)
 	if (!g->r)
 		return;
 	stop_threads(g);
+	for (int i = 0; i < g->n; i++)
+		sync_stop(&g->r[i]);
+	/* Communicators go before the backends (devices) they live on. */
+	for (int i = 0; g->nccl && i < g->n; i++)
+		if (g->nccl[i])
+			g->nccl[i]->destroy(g->nccl[i]);
+	free(g->nccl);
 	for (int i = 0; i < g->n; i++)
 		close_replica(&g->r[i]);
 	collective_cpu_group_free(g->cpu_comm);

@@ -43,7 +43,10 @@ struct replica {
 };
 
 struct replica_group {
-	int n;
+	int n;                                 /* replicas in this process */
+	int rank_base, world;                  /* global ranks of this process: [rank_base, rank_base + n) of world */
+	int process_rank;                      /* this process in a multi-node run (0 writes events and checkpoints) */
+	struct collective **nccl;              /* owned handles when the replicas are GPUs */
 	struct replica *r;
 	struct collective_cpu_group *cpu_comm; /* owned, for CPU replicas */
 	int shard_cap;                         /* samples per replica the buffers hold (replica 0: a whole

@@ -55,6 +55,7 @@ struct trainer {
 	double train_seconds;      /* time inside training steps (excludes evaluation) */
 	int64_t images_trained;
 	double last_eval_loss, last_eval_acc;
+	bool quiet;                /* not process 0 of a multi-node run: no checkpoints, no output */
 	bool have_eval;
 };
 
@@ -181,6 +182,8 @@ static int evaluate(struct trainer *t, const struct dataset *d, const char *spli
 static int save_checkpoint(struct trainer *t, const char *file, bool best)
 {
 	char path[4600], err[512];
+	if (t->quiet)
+		return 0;
 	snprintf(path, sizeof(path), "%s/%s", t->out_dir, file);
 	int64_t bytes = checkpoint_save(path, t->m, t->r0->o, t->spec->source, &t->cs, err, sizeof(err));
 	if (bytes < 0) {
@@ -355,6 +358,11 @@ static int setup(struct trainer *t)
 		return -1;
 	}
 	t->r0 = &t->group.r[0];
+	if (t->group.process_rank > 0) {
+		/* Other processes of a multi-node run train silently; process 0 reports and checkpoints. */
+		t->ev.silent = true;
+		t->quiet = true;
+	}
 	t->be = t->r0->be;
 	t->m = t->r0->m;
 	t->cheap_sync = strcmp(t->be->name, "cpu") == 0;
