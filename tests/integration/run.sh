@@ -8,7 +8,7 @@
 set -u
 cd "$(dirname "$0")/../.." || exit 2
 ROOT=$(pwd)
-BIN="$ROOT/build/trainbook"
+BIN="${TRAINBOOK_BIN:-$ROOT/build/trainbook}" # TRAINBOOK_BIN: e.g. an ASan build
 HERE="$ROOT/tests/integration"
 PY=/usr/bin/python3
 TOKEN=itest-$$-token
@@ -624,6 +624,11 @@ mkdir -p "$TMP/ws-conf"
 "$BIN" serve --cpu-runs 2 --config "$TMP/tb.conf" --workspace "$TMP/ws-conf" --print-config >"$TMP/conf2.out" 2>&1
 grep -q '^cpu-runs = 3' "$TMP/conf.out" && grep -q '^cpu-runs = 2' "$TMP/conf2.out" &&
 	pass config_file_and_flags || fail config_file_and_flags "$(cat "$TMP/conf.out" "$TMP/conf2.out" | grep cpu-runs)"
+# The shipped default config is valid and changes nothing.
+"$BIN" serve --config "$ROOT/config/trainbook.conf" --workspace "$TMP/ws-conf" --print-config >"$TMP/conf3.out" 2>&1
+"$BIN" serve --workspace "$TMP/ws-conf" --print-config >"$TMP/conf4.out" 2>&1
+cmp -s "$TMP/conf3.out" "$TMP/conf4.out" && pass shipped_config_is_defaults ||
+	fail shipped_config_is_defaults "$(diff "$TMP/conf3.out" "$TMP/conf4.out" | head -n 4)"
 "$BIN" serve --workspace "$TMP/ws-conf" --port 0 --config "$TMP/tb.conf" >"$TMP/conf.log" 2>&1 &
 cpid=$!
 PIDS="$PIDS $cpid"
