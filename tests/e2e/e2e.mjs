@@ -422,6 +422,10 @@ const cases = [
 			const cell = page.locator('.run-cell[data-cell-id="short"]');
 			await cell.locator(`.run-view[data-run="${S.shortRun}"] .badge:has-text("completed")`).waitFor({ timeout: 15000 });
 			await cell.locator('table.confusion').waitFor({ timeout: 15000 });
+			await page.emulateMedia({ colorScheme: 'dark' });
+			await sleep(300);
+			await shot(page, 'notebook-dark.png');
+			await page.emulateMedia({ colorScheme: 'light' });
 			const got = await waitFor(async () => {
 				const r = await pageRun(page, S.shortRun);
 				const last = (await S.api.get(`api/runs/${S.shortRun}`)).run.last_seq;

@@ -36,6 +36,14 @@ function fmtX(mode, v) {
 	return String(Math.round(v));
 }
 
+/* Charts alive on the page, redrawn when the colour scheme flips (axis colours are baked in). */
+const liveCharts = new Set();
+if (typeof window !== 'undefined' && window.matchMedia) {
+	window.matchMedia('(prefers-color-scheme: dark)').addEventListener('change', () => {
+		for (const c of liveCharts) c.refresh();
+	});
+}
+
 /* The colour with alpha, for the faint raw curve behind a smoothed one. */
 function faint(color) {
 	return color.startsWith('#') && color.length === 7 ? color + '55' : color;
@@ -59,6 +67,11 @@ export class LineChart {
 		this.cursorIdx = null;
 		this.ro = new ResizeObserver(() => this.#schedule());
 		this.ro.observe(this.plotEl);
+		liveCharts.add(this);
+	}
+
+	refresh() {
+		this.#schedule();
 	}
 
 	update(data, opts = {}) {
@@ -73,6 +86,7 @@ export class LineChart {
 	}
 
 	destroy() {
+		liveCharts.delete(this);
 		this.ro.disconnect();
 		if (this.frame) cancelAnimationFrame(this.frame);
 		if (this.u) this.u.destroy();
