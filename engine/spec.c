@@ -267,11 +267,23 @@ static char *source_emit(yaml_document_t *doc, const char *const *overrides, int
 		size_t start = b.len + 1;
 		buf_append(&b, i ? ", " : " ", i ? 2 : 1);
 		buf_append(&b, overrides[i], strlen(overrides[i]));
+		/* The comment must stay one line of valid text whatever the override held. */
 		for (size_t j = start; j < b.len; j++)
-			if ((unsigned char)b.data[j] < 0x20)
-				b.data[j] = ' ';
+			if ((unsigned char)b.data[j] < 0x20 || (unsigned char)b.data[j] >= 0x7F)
+				b.data[j] = '?';
 	}
 	buf_append(&b, "\n", 1);
+	/* The emitter writes an empty plain scalar inside [..] or {..} as '', which
+	 * reads back as an empty string, not as null: spell null as ~. */
+	for (yaml_node_t *n = doc->nodes.start; n < doc->nodes.top; n++) {
+		if (spec_is_null(n) && n->data.scalar.length == 0) {
+			yaml_char_t *tilde = tb_xmalloc(2);
+			memcpy(tilde, "~", 2);
+			free(n->data.scalar.value); /* libyaml allocates with malloc */
+			n->data.scalar.value = tilde;
+			n->data.scalar.length = 1;
+		}
+	}
 	if (!yaml_emitter_initialize(&em)) {
 		yaml_document_delete(doc);
 		free(b.data);
@@ -300,7 +312,7 @@ int spec_parse(const char *text, size_t len, const char *filename,
 	yaml_document_t doc;
 	bool have_doc = false;
 	struct spec_ctx c = {.doc = &doc, .errs = errs, .overrides = overrides,
-			     .noverrides = noverrides > 0 ? noverrides : 0};
+			     .noverrides = noverrides > 0 && overrides ? noverrides : 0};
 
 	memset(errs, 0, sizeof(*errs));
 	spec_copy_name(errs->filename, sizeof(errs->filename), filename ? filename : "<cell>");

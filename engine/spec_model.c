@@ -50,9 +50,11 @@ static void model_hidden(struct spec_ctx *c, const char *path, const yaml_node_t
 static const struct spec_field model_fields[] = {
 	{.key = "preset", .kind = SPEC_F_CHOICE, .offset = offsetof(struct spec_model, preset),
 	 .size = SPEC_NAME_MAX, .choices = presets, .what = "preset", .pos_offset = -1},
-	{.key = "hidden", .kind = SPEC_F_CUSTOM, .custom = model_hidden, .pos_offset = -1},
+	/* Only the MLP preset has sizes to choose; the others are fixed architectures. */
+	{.key = "hidden", .kind = SPEC_F_CUSTOM, .custom = model_hidden, .only = 1u << 0,
+	 .pos_offset = -1},
 	{.key = "dropout", .kind = SPEC_F_NUM, .offset = offsetof(struct spec_model, dropout),
-	 .lo = 0, .hi = 1, .range = SPEC_R_HI_OPEN, .pos_offset = -1},
+	 .lo = 0, .hi = 1, .range = SPEC_R_HI_OPEN, .only = 1u << 0, .pos_offset = -1},
 };
 
 /* The model struct is cleared (and its position set) by the caller; only the preset is ours. */

@@ -39,21 +39,30 @@ static void override_error(struct spec_ctx *c, int k, const char *why, const cha
 		       detail);
 }
 
-/* An override's plain value goes into the tree as text, so it must be text YAML can carry. */
+/*
+ * An override's plain value goes into the tree as text, so it must be text
+ * YAML can carry: well-formed UTF-8 (no overlong forms, surrogates or code
+ * points past U+10FFFF, which libyaml would refuse) and no control characters.
+ */
 static bool printable_utf8(const char *s)
 {
 	const unsigned char *p = (const unsigned char *)s;
 	while (*p) {
-		int extra = *p < 0x80 ? 0 : (*p & 0xE0) == 0xC0 ? 1 : (*p & 0xF0) == 0xE0 ? 2
-					 : (*p & 0xF8) == 0xF0 ? 3 : -1;
-		if (extra < 0 || (*p < 0x20 && *p != '\t') || *p == 0x7F)
+		unsigned v = *p;
+		int extra = v < 0x80 ? 0 : (v & 0xE0) == 0xC0 ? 1 : (v & 0xF0) == 0xE0 ? 2
+				 : (v & 0xF8) == 0xF0 ? 3 : -1;
+		if (extra < 0 || (v < 0x20 && v != '\t') || v == 0x7F)
 			return false;
-		if (extra == 1 && *p < 0xC2)
-			return false; /* overlong */
+		v &= extra == 0 ? 0x7F : extra == 1 ? 0x1F : extra == 2 ? 0x0F : 0x07;
 		p++;
-		for (int i = 0; i < extra; i++, p++)
+		for (int i = 0; i < extra; i++, p++) {
 			if ((*p & 0xC0) != 0x80)
 				return false;
+			v = (v << 6) | (*p & 0x3F);
+		}
+		static const unsigned least[] = {0, 0x80, 0x800, 0x10000};
+		if (v < least[extra] || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF))
+			return false;
 	}
 	return true;
 }
@@ -92,6 +101,17 @@ static int copy_node(struct spec_ctx *c, yaml_document_t *src, int id, int depth
 	return map;
 }
 
+/* libyaml loads one document at a time; text after the value must not be dropped silently. */
+static bool nothing_after(yaml_parser_t *parser)
+{
+	yaml_document_t rest;
+	if (!yaml_parser_load(parser, &rest))
+		return false;
+	bool empty = !yaml_document_get_root_node(&rest);
+	yaml_document_delete(&rest);
+	return empty;
+}
+
 /* The value: a flow collection or a quoted scalar is parsed as YAML, anything else is plain text. */
 static int value_node(struct spec_ctx *c, int k, const char *text)
 {
@@ -119,7 +139,8 @@ static int value_node(struct spec_ctx *c, int k, const char *text)
 		return 0;
 	}
 	yaml_node_t *root = yaml_document_get_root_node(&src);
-	if (!root || (text[0] != '[' && text[0] != '{' && root->type != YAML_SCALAR_NODE)) {
+	if (!root || (text[0] != '[' && text[0] != '{' && root->type != YAML_SCALAR_NODE) ||
+	    !nothing_after(&parser)) {
 		override_error(c, k, "expected one value (a quoted scalar, [list] or {mapping})", "");
 	} else {
 		int budget = OVERRIDE_MAX_NODES;
