@@ -12,14 +12,15 @@
 CC      ?= cc
 BUILD   ?= build
 PREFIX  ?= /usr/local
-WARN     = -Wall -Wextra -Werror
+WARN     = -Wall -Wextra -Werror -Wno-format-truncation
 CSTD     = -std=c11 -D_GNU_SOURCE
 OPT     ?= -O3 -march=x86-64-v2 -g
-INCLUDES = -I. -Iengine -I/usr/include/x86_64-linux-gnu/openblas-pthread
+OPENBLAS_DIR = /usr/lib/x86_64-linux-gnu/openblas-openmp
+INCLUDES = -I. -Iengine -I/usr/include/x86_64-linux-gnu/openblas-openmp
 CFLAGS  += $(CSTD) $(WARN) $(OPT) $(INCLUDES) -pthread -fopenmp -fno-strict-aliasing
 DEPFLAGS = -MMD -MP
 
-ENGINE_LIBS = -fopenmp -lopenblas -lyaml -lz -lpng -ljpeg -lm -ldl -pthread
+ENGINE_LIBS = -fopenmp -L$(OPENBLAS_DIR) -Wl,-rpath,$(OPENBLAS_DIR) -lopenblas -lyaml -lz -lpng -ljpeg -lm -ldl -pthread
 SERVER_LIBS = -lmicrohttpd -lwebsockets -ljansson -lsqlite3
 
 ENGINE_SRC := $(wildcard engine/*.c engine/cpu/*.c)

@@ -12,6 +12,7 @@
  */
 #include <cblas.h>
 #include <math.h>
+#include <omp.h>
 #include <string.h>
 
 #include "cpu_internal.h"
@@ -386,8 +387,11 @@ struct backend *backend_cpu_new(int threads)
 {
 	struct backend *be = tb_xcalloc(1, sizeof(*be));
 	struct cpu_backend *cpu = tb_xcalloc(1, sizeof(*cpu));
+	/* One thread budget for OpenBLAS and our own loops: both run on the same
+	 * OpenMP pool (libopenblas0-openmp), so they never compete for cores. */
 	if (threads > 0) {
 		openblas_set_num_threads(threads);
+		omp_set_num_threads(threads);
 		cpu->threads = threads;
 	} else {
 		cpu->threads = openblas_get_num_threads();
