@@ -477,7 +477,7 @@ int spec_section_read(struct spec_ctx *c, const struct spec_section *s, const ya
 		return variant;
 	}
 	if (value->type == YAML_SCALAR_NODE && s->shorthand && vf) {
-		char dummy[SPEC_NAME_MAX];
+		char dummy[SPEC_NAME_MAX]; /* defaults() writes the name of the variant chosen */
 		int v = spec_read_choice(c, s->name, vf->what, vf->choices, value, dummy, sizeof(dummy));
 		variant = v >= 0 ? v : variant;
 		s->defaults(out, variant);
