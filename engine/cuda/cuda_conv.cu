@@ -12,11 +12,14 @@
  * the result back, keeping backend.h's fp32 interface. What it is not: a
  * fused conv+bias+activation (bias_add and act_forward stay separate).
  *
- * Workspace: conv2d_workspace() tunes the shape and promises a size that
- * covers cuDNN's scratch plus the 16-bit copies; the three calls then use
- * the caller's buffer. A shape first seen inside a call (never promised)
- * uses the backend's own scratch instead, so a smaller caller buffer can
- * never be overrun.
+ * Workspace: every call uses the backend's one scratch buffer (cuDNN's
+ * scratch, then the 16-bit copies), never the caller's. Operations are
+ * serial on the backend's stream, so one buffer sized for the largest
+ * layer serves them all, where per-layer buffers (what backend.h lets a
+ * caller allocate) would hold ~20 copies for a ResNet-18. So
+ * conv2d_workspace() tunes the shape, grows the scratch to fit it (no
+ * growth later, e.g. inside graph capture) and asks the caller for 0
+ * bytes; a workspace passed in anyway is ignored.
  *
  * Threads: the backend's thread. Tuning synchronises the stream (cuDNN's
  * Find does), so it must not happen during graph capture.
@@ -38,14 +41,13 @@ struct conv_dir {
 struct conv_plan {
 	struct conv_shape cs;
 	bool lowp;               /* operands in bf16/fp16 (false: fp32 data) */
-	bool promised;           /* conv2d_workspace returned `workspace` for this shape */
 	cudnnTensorDescriptor_t x, y;
 	cudnnFilterDescriptor_t w;
 	cudnnConvolutionDescriptor_t conv;
 	struct conv_dir fwd, bwd_data, bwd_filter;
 	size_t cudnn_bytes;      /* max of the three directions, 256-aligned */
 	size_t x_bytes, w_bytes, y_bytes; /* 16-bit copies, 256-aligned (0 when !lowp) */
-	size_t workspace;        /* total the caller must provide */
+	size_t workspace;        /* total scratch bytes a call needs */
 };
 
 struct cuda_conv_cache {
@@ -281,9 +283,9 @@ struct conv_buffers {
 	void *cudnn, *x, *w, *y;
 };
 
-static struct conv_buffers conv_buffers(struct cuda_backend *cb, const struct conv_plan *p, void *workspace)
+static struct conv_buffers conv_buffers(struct cuda_backend *cb, const struct conv_plan *p)
 {
-	char *base = (char *)(p->promised && workspace ? workspace : cuda_scratch(cb, CUDA_SCRATCH_WORK, p->workspace));
+	char *base = (char *)cuda_scratch(cb, CUDA_SCRATCH_WORK, p->workspace);
 	struct conv_buffers b;
 	b.cudnn = base;
 	b.x = base + p->cudnn_bytes;
@@ -296,8 +298,8 @@ static size_t cuda_conv2d_workspace(struct backend *be, const struct conv_shape 
 {
 	struct cuda_backend *cb = cuda_enter(be);
 	struct conv_plan *p = conv_plan_get(cb, cs);
-	p->promised = true;
-	return p->workspace;
+	cuda_scratch(cb, CUDA_SCRATCH_WORK, p->workspace);
+	return 0;
 }
 
 static void cuda_conv2d_forward(struct backend *be, const struct conv_shape *cs, const float *x, const float *w,
@@ -305,7 +307,8 @@ static void cuda_conv2d_forward(struct backend *be, const struct conv_shape *cs,
 {
 	struct cuda_backend *cb = cuda_enter(be);
 	struct conv_plan *p = conv_plan_get(cb, cs);
-	struct conv_buffers b = conv_buffers(cb, p, workspace);
+	struct conv_buffers b = conv_buffers(cb, p);
+	(void)workspace; /* see the file header */
 	const float one = 1.0f, zero = 0.0f;
 	CUDNN_CHECK(cudnnSetConvolutionMathType(p->conv, p->fwd.math));
 	if (p->lowp) {
@@ -327,7 +330,8 @@ static void cuda_conv2d_backward_data(struct backend *be, const struct conv_shap
 {
 	struct cuda_backend *cb = cuda_enter(be);
 	struct conv_plan *p = conv_plan_get(cb, cs);
-	struct conv_buffers b = conv_buffers(cb, p, workspace);
+	struct conv_buffers b = conv_buffers(cb, p);
+	(void)workspace; /* see the file header */
 	const float one = 1.0f, zero = 0.0f;
 	CUDNN_CHECK(cudnnSetConvolutionMathType(p->conv, p->bwd_data.math));
 	cudnnConvolutionBwdDataAlgo_t algo = (cudnnConvolutionBwdDataAlgo_t)p->bwd_data.algo;
@@ -348,7 +352,8 @@ static void cuda_conv2d_backward_filter(struct backend *be, const struct conv_sh
 {
 	struct cuda_backend *cb = cuda_enter(be);
 	struct conv_plan *p = conv_plan_get(cb, cs);
-	struct conv_buffers b = conv_buffers(cb, p, workspace);
+	struct conv_buffers b = conv_buffers(cb, p);
+	(void)workspace; /* see the file header */
 	const float one = 1.0f, zero = 0.0f;
 	CUDNN_CHECK(cudnnSetConvolutionMathType(p->conv, p->bwd_filter.math));
 	cudnnConvolutionBwdFilterAlgo_t algo = (cudnnConvolutionBwdFilterAlgo_t)p->bwd_filter.algo;

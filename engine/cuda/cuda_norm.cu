@@ -61,11 +61,16 @@ static __global__ void bn_stats_partial_kernel(const float *x, int channels, int
 	}
 }
 
-/* Per channel: batch mean and 1/sqrt(var + eps) (biased variance, as used
- * to normalise); running statistics take the unbiased variance. */
+/*
+ * Per channel: batch mean and 1/sqrt(var + eps) (biased variance, as used
+ * to normalise); running statistics take the unbiased variance. Then the
+ * affine form the CPU applies, y = x·a + b with a = γ·invstd and
+ * b = β - mean·a, rounded exactly as the CPU rounds it (no FMA).
+ */
 static __global__ void bn_stats_final_kernel(const double *partial, int channels, int splits, int64_t count,
-					     float momentum, float eps, float *running_mean, float *running_var,
-					     float *save_mean, float *save_invstd)
+					     float momentum, float eps, const float *gamma, const float *beta,
+					     float *running_mean, float *running_var, float *save_mean,
+					     float *save_invstd, float *affine)
 {
 	int c = blockIdx.x * blockDim.x + threadIdx.x;
 	if (c >= channels)
@@ -79,36 +84,37 @@ static __global__ void bn_stats_final_kernel(const double *partial, int channels
 	double var = sumsq / (double)count - mean * mean;
 	if (var < 0)
 		var = 0;
-	save_mean[c] = (float)mean;
-	save_invstd[c] = (float)(1.0 / sqrt(var + (double)eps));
-	if (running_mean && running_var) {
-		double unbiased = count > 1 ? var * (double)count / (double)(count - 1) : var;
-		running_mean[c] = (1.0f - momentum) * running_mean[c] + momentum * (float)mean;
-		running_var[c] = (1.0f - momentum) * running_var[c] + momentum * (float)unbiased;
-	}
+	float m = (float)mean, invstd = (float)(1.0 / sqrt(var + (double)eps));
+	save_mean[c] = m;
+	save_invstd[c] = invstd;
+	double unbiased = count > 1 ? var * (double)count / (double)(count - 1) : var;
+	running_mean[c] = __fadd_rn(__fmul_rn(1.0f - momentum, running_mean[c]), __fmul_rn(momentum, m));
+	running_var[c] = __fadd_rn(__fmul_rn(1.0f - momentum, running_var[c]), __fmul_rn(momentum, (float)unbiased));
+	float a = __fmul_rn(gamma ? gamma[c] : 1.0f, invstd);
+	affine[2 * c] = a;
+	affine[2 * c + 1] = __fsub_rn(beta ? beta[c] : 0.0f, __fmul_rn(m, a));
 }
 
-static __global__ void bn_normalize_kernel(const float *x, float *y, const float *mean, const float *invstd,
-					   const float *gamma, const float *beta, int channels, int spatial,
-					   int64_t total)
+/* Evaluation: the running statistics give the same affine form. */
+static __global__ void bn_eval_affine_kernel(int channels, float eps, const float *gamma, const float *beta,
+					     const float *running_mean, const float *running_var, float *affine)
+{
+	int c = blockIdx.x * blockDim.x + threadIdx.x;
+	if (c >= channels)
+		return;
+	float invstd = __fdiv_rn(1.0f, __fsqrt_rn(__fadd_rn(running_var[c], eps)));
+	float a = __fmul_rn(gamma ? gamma[c] : 1.0f, invstd);
+	affine[2 * c] = a;
+	affine[2 * c + 1] = __fsub_rn(beta ? beta[c] : 0.0f, __fmul_rn(running_mean[c], a));
+}
+
+static __global__ void bn_affine_kernel(const float *x, float *y, const float *affine, int channels, int spatial,
+					int64_t total)
 {
 	for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < total;
 	     i += (int64_t)gridDim.x * blockDim.x) {
 		int c = (int)((i / spatial) % channels);
-		float v = (x[i] - mean[c]) * invstd[c];
-		y[i] = v * (gamma ? gamma[c] : 1.0f) + (beta ? beta[c] : 0.0f);
-	}
-}
-
-static __global__ void bn_eval_kernel(const float *x, float *y, const float *running_mean,
-				      const float *running_var, float eps, const float *gamma, const float *beta,
-				      int channels, int spatial, int64_t total)
-{
-	for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < total;
-	     i += (int64_t)gridDim.x * blockDim.x) {
-		int c = (int)((i / spatial) % channels);
-		float v = (x[i] - running_mean[c]) / sqrtf(running_var[c] + eps);
-		y[i] = v * (gamma ? gamma[c] : 1.0f) + (beta ? beta[c] : 0.0f);
+		y[i] = __fadd_rn(__fmul_rn(x[i], affine[2 * c]), affine[2 * c + 1]);
 	}
 }
 
@@ -136,82 +142,86 @@ static void cuda_batchnorm_forward(struct backend *be, bool training, int n, int
 	int64_t count = (int64_t)n * spatial, total = count * c;
 	if (total <= 0)
 		return;
-	unsigned grid = cuda_grid(cb, total, CUDA_THREADS);
-	if (!training) {
-		bn_eval_kernel<<<grid, CUDA_THREADS, 0, cb->stream>>>(x, y, running_mean, running_var, eps, gamma,
-								      beta, c, spatial, total);
-		CUDA_LAUNCHED();
-		return;
-	}
 	CUDA_ASSERT(c <= 65535); /* channels are grid.y */
-	int64_t chunk;
-	int splits = norm_splits(cb, c, count, &chunk);
-	double *partial =
-		(double *)cuda_scratch(cb, CUDA_SCRATCH_REDUCE, (size_t)c * splits * 2 * sizeof(double));
-	bn_stats_partial_kernel<<<dim3(splits, c), NORM_THREADS, 0, cb->stream>>>(x, c, spatial, count, chunk,
-										  partial);
+	int64_t chunk = 0;
+	int splits = training ? norm_splits(cb, c, count, &chunk) : 0;
+	size_t partial_bytes = cuda_align256((size_t)c * splits * 2 * sizeof(double));
+	char *scratch = (char *)cuda_scratch(cb, CUDA_SCRATCH_REDUCE, partial_bytes + (size_t)c * 2 * sizeof(float));
+	double *partial = (double *)scratch;
+	float *affine = (float *)(scratch + partial_bytes);
+	if (training) {
+		bn_stats_partial_kernel<<<dim3(splits, c), NORM_THREADS, 0, cb->stream>>>(x, c, spatial, count, chunk,
+											  partial);
+		CUDA_LAUNCHED();
+		bn_stats_final_kernel<<<(c + 127) / 128, 128, 0, cb->stream>>>(partial, c, splits, count, momentum, eps,
+										gamma, beta, running_mean, running_var,
+										save_mean, save_invstd, affine);
+	} else {
+		bn_eval_affine_kernel<<<(c + 127) / 128, 128, 0, cb->stream>>>(c, eps, gamma, beta, running_mean,
+										running_var, affine);
+	}
 	CUDA_LAUNCHED();
-	bn_stats_final_kernel<<<(c + 127) / 128, 128, 0, cb->stream>>>(partial, c, splits, count, momentum, eps,
-									running_mean, running_var, save_mean,
-									save_invstd);
-	CUDA_LAUNCHED();
-	bn_normalize_kernel<<<grid, CUDA_THREADS, 0, cb->stream>>>(x, y, save_mean, save_invstd, gamma, beta, c,
-								   spatial, total);
+	bn_affine_kernel<<<cuda_grid(cb, total, CUDA_THREADS), CUDA_THREADS, 0, cb->stream>>>(x, y, affine, c,
+											   spatial, total);
 	CUDA_LAUNCHED();
 }
 
-/* partial = (Σdy, Σdy·x̂) over one chunk, x̂ = (x - mean)·invstd. */
-static __global__ void bn_bwd_partial_kernel(const float *x, const float *dy, const float *mean,
-					     const float *invstd, int channels, int spatial, int64_t count,
-					     int64_t chunk, double *partial)
+/* partial = (Σdy, Σdy·(x - mean)) over one chunk, in double as the CPU sums. */
+static __global__ void bn_bwd_partial_kernel(const float *x, const float *dy, const float *mean, int channels,
+					     int spatial, int64_t count, int64_t chunk, double *partial)
 {
 	int c = blockIdx.y, split = blockIdx.x;
 	int64_t e0 = (int64_t)split * chunk, e1 = e0 + chunk < count ? e0 + chunk : count;
-	float m = mean[c], is = invstd[c];
-	double sdy = 0, sdyx = 0;
+	double m = mean[c];
+	double sdy = 0, dot = 0;
 	for (int64_t e = e0 + threadIdx.x; e < e1; e += NORM_THREADS) {
 		int64_t i = norm_index(e, c, channels, spatial);
-		float g = dy[i];
+		double g = dy[i];
 		sdy += g;
-		sdyx += (double)g * (double)((x[i] - m) * is);
+		dot += g * ((double)x[i] - m);
 	}
-	block_sum2(sdy, sdyx);
+	block_sum2(sdy, dot);
 	if (threadIdx.x == 0) {
 		partial[((int64_t)c * gridDim.x + split) * 2] = sdy;
-		partial[((int64_t)c * gridDim.x + split) * 2 + 1] = sdyx;
+		partial[((int64_t)c * gridDim.x + split) * 2 + 1] = dot;
 	}
 }
 
-/* dbeta = Σdy, dgamma = Σdy·x̂; coef keeps their means for the dx pass. */
+/*
+ * dbeta = Σdy, dgamma = Σdy·(x-μ)·invstd; coef = (mean of dy,
+ * k = Σdy(x-μ)·invstd²/N, w = γ·invstd) for the dx pass, as cpu_norm_pool.c.
+ */
 static __global__ void bn_bwd_final_kernel(const double *partial, int channels, int splits, int64_t count,
-					   float *dgamma, float *dbeta, float *coef)
+					   const float *gamma, const float *invstd, float *dgamma, float *dbeta,
+					   float *coef)
 {
 	int c = blockIdx.x * blockDim.x + threadIdx.x;
 	if (c >= channels)
 		return;
-	double sdy = 0, sdyx = 0;
+	double sdy = 0, dot = 0;
 	for (int j = 0; j < splits; j++) {
 		sdy += partial[((int64_t)c * splits + j) * 2];
-		sdyx += partial[((int64_t)c * splits + j) * 2 + 1];
+		dot += partial[((int64_t)c * splits + j) * 2 + 1];
 	}
+	double is = invstd[c];
 	if (dbeta)
 		dbeta[c] = (float)sdy;
 	if (dgamma)
-		dgamma[c] = (float)sdyx;
-	coef[2 * c] = (float)(sdy / (double)count);
-	coef[2 * c + 1] = (float)(sdyx / (double)count);
+		dgamma[c] = (float)(dot * is);
+	coef[3 * c] = (float)(sdy / (double)count);
+	coef[3 * c + 1] = (float)(dot * is * is / (double)count);
+	coef[3 * c + 2] = __fmul_rn(gamma ? gamma[c] : 1.0f, (float)is);
 }
 
-/* dx = (dy - mean(dy) - x̂·mean(dy·x̂)) · invstd · gamma (PyTorch's batch_norm_backward). */
-static __global__ void bn_bwd_dx_kernel(const float *x, const float *dy, const float *mean, const float *invstd,
-					const float *gamma, const float *coef, float *dx, int channels, int spatial,
-					int64_t total)
+/* dx = (dy - mean(dy) - (x-μ)·k)·w (PyTorch's batch_norm_backward). */
+static __global__ void bn_bwd_dx_kernel(const float *x, const float *dy, const float *mean, const float *coef,
+					float *dx, int channels, int spatial, int64_t total)
 {
 	for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < total;
 	     i += (int64_t)gridDim.x * blockDim.x) {
 		int c = (int)((i / spatial) % channels);
-		float xhat = (x[i] - mean[c]) * invstd[c];
-		dx[i] = (dy[i] - coef[2 * c] - xhat * coef[2 * c + 1]) * invstd[c] * (gamma ? gamma[c] : 1.0f);
+		float centred = __fmul_rn(__fsub_rn(x[i], mean[c]), coef[3 * c + 1]);
+		dx[i] = __fmul_rn(__fsub_rn(__fsub_rn(dy[i], coef[3 * c]), centred), coef[3 * c + 2]);
 	}
 }
 
@@ -224,20 +234,21 @@ static void cuda_batchnorm_backward(struct backend *be, int n, int c, int spatia
 	if (total <= 0)
 		return;
 	CUDA_ASSERT(c <= 65535); /* channels are grid.y */
-	int64_t chunk;
+	int64_t chunk = 0;
 	int splits = norm_splits(cb, c, count, &chunk);
 	size_t partial_bytes = cuda_align256((size_t)c * splits * 2 * sizeof(double));
-	char *scratch = (char *)cuda_scratch(cb, CUDA_SCRATCH_REDUCE, partial_bytes + (size_t)c * 2 * sizeof(float));
+	char *scratch = (char *)cuda_scratch(cb, CUDA_SCRATCH_REDUCE, partial_bytes + (size_t)c * 3 * sizeof(float));
 	double *partial = (double *)scratch;
 	float *coef = (float *)(scratch + partial_bytes);
-	bn_bwd_partial_kernel<<<dim3(splits, c), NORM_THREADS, 0, cb->stream>>>(x, dy, save_mean, save_invstd, c,
-										spatial, count, chunk, partial);
+	bn_bwd_partial_kernel<<<dim3(splits, c), NORM_THREADS, 0, cb->stream>>>(x, dy, save_mean, c, spatial, count,
+										chunk, partial);
 	CUDA_LAUNCHED();
-	bn_bwd_final_kernel<<<(c + 127) / 128, 128, 0, cb->stream>>>(partial, c, splits, count, dgamma, dbeta, coef);
+	bn_bwd_final_kernel<<<(c + 127) / 128, 128, 0, cb->stream>>>(partial, c, splits, count, gamma, save_invstd,
+								      dgamma, dbeta, coef);
 	CUDA_LAUNCHED();
 	if (dx) {
 		bn_bwd_dx_kernel<<<cuda_grid(cb, total, CUDA_THREADS), CUDA_THREADS, 0, cb->stream>>>(
-			x, dy, save_mean, save_invstd, gamma, coef, dx, c, spatial, total);
+			x, dy, save_mean, coef, dx, c, spatial, total);
 		CUDA_LAUNCHED();
 	}
 }

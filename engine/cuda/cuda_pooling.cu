@@ -133,7 +133,7 @@ static __global__ void avgpool_forward_kernel(struct pool_geom g, const float *x
 		for (int hh = h0; hh < h1; hh++)
 			for (int ww = w0; ww < w1; ww++)
 				sum += plane[hh * g.w + ww];
-		y[o] = sum / (float)div;
+		y[o] = div > 0 ? sum / (float)div : 0.0f;
 	}
 }
 

@@ -1,0 +1,213 @@
+#!/bin/bash
+# tests/gpu/run.sh — everything the CUDA backend must show, in one command,
+# on a machine with an NVIDIA GPU and CUDA 13 (no network needed):
+#
+#   1. build build/libtrainbook-cuda.so (and build/trainbook-engine when the
+#      CPU libraries exist), finding cuDNN/NCCL in pip wheels if need be;
+#   2. CPU-vs-CUDA parity of every backend.h op (tests/gpu/parity_ops),
+#      fp32 / tf32 / bf16 / fp16, fresh random inputs each run;
+#   3. 20-step MLP and ResNet-18 trajectories, CPU vs CUDA, through the CLI;
+#   4. the benchmark: trainbook vs PyTorch eager / torch.compile, plus the
+#      bf16 GEMM ceiling (tests/bench/gpu_bench.py);
+#   5. one table, also written to tests/bench/results/gpu-<device>-<date>.md.
+#
+# Prints `PASS name` / `FAIL name: why` per check and exits 1 if any failed.
+# A step whose prerequisite is missing FAILs with the reason, never skips.
+# Environment: PYTHON (default python3), JOBS (make -j, default nproc),
+# BENCH_BUDGET (seconds for the PyTorch side, default 300), SKIP_BENCH=1.
+cd "$(dirname "$0")/../.." || exit 2
+ROOT=$(pwd)
+PY=${PYTHON:-python3}
+JOBS=${JOBS:-$(nproc 2>/dev/null || echo 4)}
+OUT=build/gpu
+mkdir -p "$OUT"
+START=$(date +%s)
+failures=0
+
+pass() { echo "PASS $1"; }
+fail() { echo "FAIL $1: $2"; failures=$((failures + 1)); }
+elapsed() { echo $(($(date +%s) - START)); }
+
+# ---- 0. toolchain and libraries -------------------------------------------------
+NVCC=$(command -v nvcc || { [ -x /usr/local/cuda/bin/nvcc ] && echo /usr/local/cuda/bin/nvcc; })
+if [ -z "$NVCC" ]; then
+	fail build "nvcc not found (install the CUDA 13 toolkit or put it on PATH)"
+	exit 1
+fi
+CUDA_HOME=${CUDA_HOME:-$(dirname "$(dirname "$NVCC")")}
+command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
+
+# Directories of pip-wheel NVIDIA libraries (nvidia-cudnn-cu13, nvidia-nccl-cu13, ...).
+SITE_DIRS=$("$PY" - <<'EOF' 2>/dev/null
+import site, sys
+dirs = list(site.getsitepackages()) + [site.getusersitepackages()]
+print(" ".join(d for d in dirs if d))
+EOF
+)
+EXTRA_INC=""
+EXTRA_LIB=""
+LIBDIRS=""
+# Wheels ship only versioned sonames (libcudnn.so.9); the linker wants libcudnn.so.
+LINKS="$ROOT/$OUT/links"
+mkdir -p "$LINKS"
+find_lib() { # $1 = library stem (libcudnn), $2 = header (cudnn.h)
+	local so hdr
+	if [ -e "$CUDA_HOME/lib64/$1.so" ] || ldconfig -p 2>/dev/null | grep -q "$1\.so "; then
+		[ -e "$CUDA_HOME/include/$2" ] || [ -e "/usr/include/$2" ] && return 0
+	fi
+	for d in $SITE_DIRS; do
+		[ -d "$d/nvidia" ] || continue
+		so=$(find "$d/nvidia" -name "$1.so*" 2>/dev/null | sort | head -1)
+		hdr=$(find "$d/nvidia" -name "$2" 2>/dev/null | head -1)
+		if [ -n "$so" ]; then
+			ln -sf "$so" "$LINKS/$1.so"
+			LIBDIRS="$LIBDIRS:$(dirname "$so")"
+			[ -n "$hdr" ] && EXTRA_INC="$EXTRA_INC -I$(dirname "$hdr")"
+			echo "using $so${hdr:+ and $hdr}"
+			return 0
+		fi
+	done
+	echo "note: $1 not found in the toolkit or in pip wheels under: $SITE_DIRS"
+	return 1
+}
+for pair in "libcudnn cudnn.h" "libnccl nccl.h" "libcublasLt cublasLt.h" "libcublas cublas_v2.h"; do
+	find_lib $pair
+done
+EXTRA_LIB="-L$LINKS"
+export LD_LIBRARY_PATH="$CUDA_HOME/lib64${LIBDIRS}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+
+# ---- 1. build ---------------------------------------------------------------------
+if make -j"$JOBS" CUDA_EXTRA_INC="$EXTRA_INC" CUDA_EXTRA_LIB="$EXTRA_LIB" build/libtrainbook-cuda.so \
+	>"$OUT/build-cuda.log" 2>&1; then
+	warnings=$(grep -ci "warning" "$OUT/build-cuda.log")
+	if [ "$warnings" -eq 0 ]; then
+		pass "build libtrainbook-cuda.so (no warnings)"
+	else
+		fail "build libtrainbook-cuda.so" "$warnings warning lines (see $OUT/build-cuda.log)"
+	fi
+else
+	fail "build libtrainbook-cuda.so" "$(grep -m3 -i 'error' "$OUT/build-cuda.log" | tr '\n' ' ')"
+	exit 1
+fi
+ENGINE=""
+if make -j"$JOBS" build/trainbook-engine >"$OUT/build-engine.log" 2>&1; then
+	ENGINE=build/trainbook-engine
+	pass "build trainbook-engine"
+else
+	fail "build trainbook-engine" "$(grep -m2 -iE 'error|cannot find' "$OUT/build-engine.log" | tr '\n' ' ') (trajectories and the trainbook column need it)"
+fi
+
+# The parity program: engine/cpu + rng + tb as the reference, the .so by dlopen.
+CBLAS_FLAGS="-I/usr/include/x86_64-linux-gnu/openblas-pthread"
+CBLAS_SRC=""
+CBLAS_LIB="-lopenblas"
+if ! echo 'int main(void){return 0;}' | cc -x c - $CBLAS_FLAGS -lopenblas -o "$OUT/cblas-probe" 2>/dev/null ||
+	! echo '#include <cblas.h>' | cc -E -x c - $CBLAS_FLAGS >/dev/null 2>&1; then
+	echo "note: OpenBLAS missing, the CPU reference uses tests/gpu/cblas_naive.c"
+	CBLAS_FLAGS="-Itests/gpu/fallback"
+	CBLAS_SRC="tests/gpu/cblas_naive.c"
+	CBLAS_LIB=""
+fi
+if cc -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -O2 -fopenmp -I. -Iengine $CBLAS_FLAGS -o "$OUT/parity_ops" \
+	tests/gpu/parity_*.c $CBLAS_SRC engine/cpu/*.c engine/rng.c engine/tb.c $CBLAS_LIB -lm -ldl \
+	>"$OUT/build-parity.log" 2>&1; then
+	pass "build parity_ops"
+else
+	fail "build parity_ops" "$(head -3 "$OUT/build-parity.log" | tr '\n' ' ')"
+fi
+
+# ---- 2. op parity -------------------------------------------------------------------
+echo "== op parity (CPU reference vs CUDA), $(elapsed) s"
+if [ -x "$OUT/parity_ops" ]; then
+	"$OUT/parity_ops" --lib build/libtrainbook-cuda.so fp32 tf32 bf16 fp16 | tee "$OUT/parity.log"
+	if [ "${PIPESTATUS[0]}" -eq 0 ]; then
+		pass "op parity ($(grep -c '^PASS' "$OUT/parity.log") checks)"
+	else
+		fail "op parity" "$(grep -c '^FAIL' "$OUT/parity.log") failing checks (see $OUT/parity.log)"
+	fi
+fi
+
+# ---- 3. training trajectories, CPU vs CUDA ------------------------------------------
+echo "== trajectories (20 steps, CPU vs CUDA), $(elapsed) s"
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+trajectory() { # name spec precision tol; the CPU run of a spec is made once and reused
+	local name=$1 spec=$2 prec=$3 tol=$4 base
+	base=$(basename "$spec" .yaml)
+	if [ ! -f "$TMP/$base-cpu.jsonl" ]; then
+		"$ENGINE" train "$spec" --json --out "$TMP/$base-cpu" --set train.device=cpu \
+			>"$TMP/$base-cpu.jsonl" 2>"$TMP/$base-cpu.err"
+	fi
+	"$ENGINE" train "$spec" --json --out "$TMP/$name-cuda" --set train.device=cuda --set train.precision="$prec" \
+		>"$TMP/$name-cuda.jsonl" 2>"$TMP/$name-cuda.err"
+	if ! "$PY" tests/gpu/compare_losses.py "trajectory $name" "$TMP/$base-cpu.jsonl" "$TMP/$name-cuda.jsonl" "$tol"; then
+		failures=$((failures + 1))
+		tail -n 2 "$TMP/$name-cuda.err" "$TMP/$name-cuda.jsonl" 2>/dev/null
+	fi
+}
+if [ -n "$ENGINE" ]; then
+	# fp32 runs may differ only by summation order; bf16 rounds every operand to 8 bits.
+	trajectory mlp-fp32 tests/gpu/specs/mlp.yaml fp32 1e-3
+	trajectory mlp-bf16 tests/gpu/specs/mlp.yaml bf16 5e-2
+	trajectory resnet18-fp32 tests/gpu/specs/resnet18.yaml fp32 5e-3
+	trajectory resnet18-bf16 tests/gpu/specs/resnet18.yaml bf16 1e-1
+else
+	fail "trajectories" "build/trainbook-engine did not build"
+fi
+
+# ---- 4. benchmark -------------------------------------------------------------------
+if [ "${SKIP_BENCH:-0}" = 1 ]; then
+	echo "SKIP_BENCH=1: benchmark not run"
+	echo "$failures failed"
+	[ "$failures" -eq 0 ]
+	exit
+fi
+echo "== benchmark, $(elapsed) s"
+TB_JSON="$OUT/trainbook-bench.json"
+bench_trainbook() { # key spec batch
+	local key=$1 spec=$2 batch=$3
+	if [ -z "$ENGINE" ]; then
+		echo "\"$key\": {\"error\": \"trainbook-engine not built\"}"
+		return
+	fi
+	"$ENGINE" train "$spec" --json --out "$TMP/bench-$key" --set train.device=cuda --set data.batch_size="$batch" \
+		>"$TMP/bench-$key.jsonl" 2>"$TMP/bench-$key.err"
+	"$PY" - "$key" "$TMP/bench-$key.jsonl" <<'EOF'
+import json, statistics, sys
+key, path = sys.argv[1], sys.argv[2]
+rates, reason = [], None
+for line in open(path):
+    if not line.startswith("{"):
+        continue
+    ev = json.loads(line)
+    if ev.get("type") == "metric" and ev.get("split") == "train":
+        rates.append(ev["values"].get("images_per_sec", 0))
+    if ev.get("type") == "status" and ev.get("status") == "failed":
+        reason = ev.get("reason")
+# The first intervals hold cuDNN's algorithm search and allocation: drop them.
+steady = rates[len(rates) // 3:] if len(rates) >= 3 else rates
+if reason or not steady:
+    print('"%s": %s' % (key, json.dumps({"error": reason or "no metric events"})))
+else:
+    print('"%s": %s' % (key, json.dumps({"images_per_sec": statistics.median(steady)})))
+EOF
+}
+{
+	echo "{"
+	bench_trainbook resnet18_b128 tests/gpu/specs/bench_resnet18.yaml 128
+	echo ","
+	bench_trainbook resnet18_b512 tests/gpu/specs/bench_resnet18.yaml 512
+	echo ","
+	bench_trainbook mlp_b64 tests/gpu/specs/bench_mlp.yaml 64
+	echo "}"
+} >"$TB_JSON"
+cat "$TB_JSON"
+DEVICE_NAME=$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1 | tr -c 'A-Za-z0-9\n' '-' | tr -s '-')
+RESULT="tests/bench/results/gpu-${DEVICE_NAME:-unknown}-$(date +%Y-%m-%d).md"
+if "$PY" tests/bench/gpu_bench.py --trainbook "$TB_JSON" --out "$RESULT" --budget "${BENCH_BUDGET:-300}"; then
+	pass "benchmark (table in $RESULT)"
+else
+	fail "benchmark" "tests/bench/gpu_bench.py failed"
+fi
+echo "total $(elapsed) s; $failures failed"
+[ "$failures" -eq 0 ]
