@@ -26,6 +26,8 @@ import numpy as np
 import torch
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(ROOT, "tests", "parity"))
+import models  # noqa: E402  (the PyTorch modules matching trainbook's presets)
 ENGINE = os.path.join(ROOT, "build", "trainbook-engine")
 FASHION = "/usr/share/datasets/fashion-mnist/"
 
@@ -49,11 +51,23 @@ def mlp():
     return nn.Sequential(nn.Flatten(), nn.Linear(784, 128), nn.ReLU(), nn.Linear(128, 10))
 
 
-def cnn():
-    nn = torch.nn
-    return nn.Sequential(nn.Conv2d(1, 32, 3, padding=1, bias=False), nn.BatchNorm2d(32), nn.ReLU(), nn.MaxPool2d(2),
-                         nn.Conv2d(32, 64, 3, padding=1, bias=False), nn.BatchNorm2d(64), nn.ReLU(), nn.MaxPool2d(2),
-                         nn.Flatten(), nn.Linear(64 * 7 * 7, 128), nn.ReLU(), nn.Dropout(0.25), nn.Linear(128, 10))
+def torch_resnet18_throughput(threads, batch=32, steps=30):
+    """ResNet-18 on synthetic CIFAR-shaped data: SGD steps per second, after 3 warm-up steps."""
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    model = models.ResNet18()
+    opt = torch.optim.SGD(model.parameters(), 0.05, momentum=0.9)
+    x = torch.randn(batch, 3, 32, 32)
+    y = torch.randint(0, 10, (batch,))
+    model.train()
+    for step in range(steps + 3):
+        if step == 3:
+            t0 = time.perf_counter()
+        loss = torch.nn.functional.cross_entropy(model(x), y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+    return steps * batch / (time.perf_counter() - t0)
 
 
 def torch_epoch(make_model, data, batch, threads, loader_kind, max_steps=None):
@@ -114,11 +128,19 @@ def main():
             ips, acc = torch_epoch(mlp, data, 64, threads, kind)
             rows.append(("MLP 784-128-10, batch 64", threads, kind, tb_ips, tb_acc, ips, acc))
         if args.conv:
+            # The CNN with the same recipe on both sides: batch 64, Adam, cosine, no augmentation.
             spec = os.path.join(ROOT, "examples/fashion-cnn.yaml")
-            if os.path.exists(spec):
-                tb_ips, tb_acc = trainbook_epoch(spec, threads, ("--set", "train.max_steps=200"))
-                ips, acc = torch_epoch(cnn, data, 64, threads, "tight", max_steps=200)
-                rows.append(("CNN (cnn preset), batch 64, 200 steps", threads, "tight", tb_ips, tb_acc, ips, acc))
+            tb_ips, tb_acc = trainbook_epoch(spec, threads, ("--set", "train.max_steps=300", "--set", "data.batch_size=64",
+                                                             "--set", "data.augment=[normalize]",
+                                                             "--set", "optimizer={name: adam, lr: 1.0e-3}",
+                                                             "--set", "schedule=cosine"))
+            ips, acc = torch_epoch(models.CNN, data, 64, threads, "tight", max_steps=300)
+            rows.append(("CNN (cnn preset), batch 64, 300 steps", threads, "tight", tb_ips, tb_acc, ips, acc))
+            spec = os.path.join(ROOT, "tests/bench/resnet18-synthetic.yaml")
+            tb_ips, _ = trainbook_epoch(spec, threads, ("--set", "train.max_steps=30",))
+            ips = torch_resnet18_throughput(threads)
+            rows.append(("ResNet-18, synthetic 3x32x32, batch 32, 30 steps", threads, "tight", tb_ips, float("nan"),
+                         ips, float("nan")))
     lines = [f"# CPU training throughput, {platform.node()}, {datetime.date.today()}",
              "",
              f"CPU: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; torch {torch.__version__}",
