@@ -216,16 +216,21 @@ static void print_url(const struct app *app)
 
 static void teardown(struct app *app)
 {
-	/* Reverse order of start-up; publishers stop before the feed does. */
-	runq_free(app->runq);
-	app->runq = NULL;
+	/* HTTP first: no handler may run once the modules it calls are gone.
+	 * The sampler next (it asks the run queue about GPU processes), then
+	 * the run queue, whose workers stop while the feed still carries their
+	 * last events; the feed after every publisher; the store last. */
+	http_free(app->http);
+	app->http = NULL;
 	sysmon_free(app->sysmon);
 	app->sysmon = NULL;
-	http_free(app->http);
+	runq_free(app->runq);
+	app->runq = NULL;
 	ws_free(app->ws);
 	app->ws = NULL;
 	nb_free(&app->nb);
 	store_free(app->store);
+	app->store = NULL;
 }
 
 static int start(struct app *app, int stop_fd)
@@ -269,7 +274,9 @@ static int start(struct app *app, int stop_fd)
 	    !(app->http = http_new(app, err, sizeof err)) ||
 	    (listen_fd = door_listen(app->cfg.ip, app->cfg.port, app->cfg.port_retries, &app->port, err,
 				     sizeof err)) < 0 ||
-	    ws_start(app->ws) < 0 || runq_start(app->runq) < 0 || sysmon_start(app->sysmon) < 0) {
+	    (ws_start(app->ws) < 0 && snprintf(err, sizeof err, "cannot start the feed thread")) ||
+	    (runq_start(app->runq) < 0 && snprintf(err, sizeof err, "cannot start the supervisor")) ||
+	    (sysmon_start(app->sysmon) < 0 && snprintf(err, sizeof err, "cannot start the sampler"))) {
 		fprintf(stderr, "trainbook serve: %s\n", err);
 		if (listen_fd >= 0)
 			close(listen_fd);

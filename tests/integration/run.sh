@@ -507,6 +507,54 @@ else
 	fail worker_faults "fake-worker server did not start: $(tail -n 3 "$TMP/fake.log")"
 fi
 
+# ---- NVML through dlopen, with a stand-in libnvidia-ml.so.1 ------------------------------------------
+mkdir -p "$TMP/nvml"
+if cc -shared -fPIC -O1 -o "$TMP/nvml/libnvidia-ml.so.1" "$HERE/fake_nvml.c" 2>"$TMP/nvml.err"; then
+	: >"$TMP/nvml/pids"
+	if FAKE_NVML_PIDS="$TMP/nvml/pids" LD_LIBRARY_PATH="$TMP/nvml" FAKE_STEPS=100 \
+		TRAINBOOK_WORKER_CMD="$HERE/fake_worker.sh" start_server gpu "$TMP/ws-gpu" --cpu-runs 1; then
+		PG=$PORT_gpu
+		printf '# fake: sleep\n' | cat - "$TMP/small.yaml" >"$TMP/gpu.yaml" # device auto → the GPU
+		spec_json "$TMP/gpu.yaml" >"$TMP/gpu.json"
+		api POST "$PG" /api/runs --data-binary @"$TMP/gpu.json" >/dev/null
+		g1=$(jget "$TMP/body" "d['run']['id']")
+		printf '# fake: sleep\n' | cat - "$TMP/small.yaml" | sed 's/train: {epochs: 2}/train: {epochs: 2, device: cpu}/' >"$TMP/cpu.yaml"
+		spec_json "$TMP/cpu.yaml" >"$TMP/cpu.json"
+		api POST "$PG" /api/runs --data-binary @"$TMP/cpu.json" >/dev/null
+		c1=$(jget "$TMP/body" "d['run']['id']")
+		wait_status "$PG" "$g1" running 20 2>/dev/null
+		wait_status "$PG" "$c1" running 20 2>/dev/null && both=yes || both=no
+		wpid=$(pgrep -f "$TMP/ws-gpu/.trainbook/runs/$g1/spec.yaml" | head -n 1)
+		cvd=$(tr '\0' '\n' <"/proc/${wpid:-0}/environ" 2>/dev/null | sed -n 's/^CUDA_VISIBLE_DEVICES=//p')
+		echo "$wpid" >"$TMP/nvml/pids"
+		sleep 2.5
+		api GET "$PG" /api/system >/dev/null
+		"$PY" - "$TMP/body" "$g1" >"$TMP/check" 2>&1 <<'PYEOF'
+import json, sys
+s = json.load(open(sys.argv[1]))
+g = s['gpus'][0]
+assert s['gpu_note'] is None, s['gpu_note']
+assert g['name'] == 'Fake NVML GPU' and g['utilization'] == 42, g
+assert g['memory_used'] == 1 << 30 and g['memory_total'] == 80 << 30, g
+assert g['temperature'] is None, 'unreadable temperature must be null'
+assert abs(g['power'] - 250) < 0.01, g['power']
+assert [p['run'] for p in g['processes']] == [sys.argv[2]], g['processes']
+print('ok')
+PYEOF
+		code=$(api POST "$PG" /api/runs --data '{"spec":"data: {dataset: synthetic}\nmodel: [flatten, {linear: 4}]\ntrain: {device: \"cuda:3\"}\n"}')
+		if grep -q '^ok' "$TMP/check" && [ "$cvd" = 0 ] && [ "$both" = yes ] && [ "$code" = 400 ]; then
+			pass nvml_gpu_slots
+		else
+			fail nvml_gpu_slots "$(tail -n 1 "$TMP/check"); CUDA_VISIBLE_DEVICES '$cvd'; GPU and CPU run together: $both; cuda:3 -> $code"
+		fi
+		kill "$PID_gpu"
+	else
+		fail nvml_gpu_slots "server with the stand-in NVML did not start"
+	fi
+else
+	fail nvml_gpu_slots "cannot compile the stand-in NVML: $(head -n 3 "$TMP/nvml.err")"
+fi
+
 # ---- fault: kill -9 of the server mid-run, restart, resume -------------------------------------------
 WSK="$TMP/ws-crash"
 if start_server crash "$WSK"; then
