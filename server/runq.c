@@ -417,7 +417,7 @@ int runq_stop(struct runq *q, int64_t id, char *err, size_t errlen)
 	int rc = run_status(q, id, status, sizeof status, err, errlen);
 	struct runq_worker *w = find_worker(q, id);
 	if (rc) {
-	} else if (w) {
+	} else if (w && !w->got_final) {
 		if (!w->stop_requested)
 			runq_worker_terminate(q, w);
 	} else if (!strcmp(status, "queued")) {
@@ -440,7 +440,11 @@ int runq_resume(struct runq *q, int64_t id, const char *checkpoint_file, char *e
 	/* A completed run may resume too: from its last checkpoint there is
 	 * nothing left to train, so the worker only evaluates (the page's
 	 * "Evaluate"). */
-	if (find_worker(q, id) || !strcmp(status, "queued") || !strcmp(status, "running")) {
+	/* A worker that already reported how it ended may still be exiting:
+	 * resume is fine then, and the scheduler starts the run once it is
+	 * reaped (it skips runs that still have a worker). */
+	struct runq_worker *w = find_worker(q, id);
+	if ((w && !w->got_final) || !strcmp(status, "queued") || !strcmp(status, "running")) {
 		snprintf(err, errlen, "run r%lld is %s; it can resume once it has ended", (long long)id,
 			 status);
 		rc = RUNQ_ESTATE;

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "tb.h"
 
@@ -104,10 +105,65 @@ fail:
 	return -1;
 }
 
+#define STORE_CHECKPOINT_MS 2000
+
+static void *checkpoint_main(void *arg)
+{
+	struct store *s = arg;
+	pthread_mutex_lock(&s->checkpoint_lock);
+	while (!s->checkpoint_stop) {
+		struct timespec until;
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += STORE_CHECKPOINT_MS / 1000;
+		pthread_cond_timedwait(&s->checkpoint_wake, &s->checkpoint_lock, &until);
+		if (s->checkpoint_stop)
+			break;
+		pthread_mutex_unlock(&s->checkpoint_lock);
+		/* PASSIVE: copies what it can without blocking writers or readers. */
+		sqlite3_wal_checkpoint_v2(s->checkpoint_db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+		pthread_mutex_lock(&s->checkpoint_lock);
+	}
+	pthread_mutex_unlock(&s->checkpoint_lock);
+	return NULL;
+}
+
+static void start_checkpointer(struct store *s, const char *path)
+{
+	if (sqlite3_open_v2(path, &s->checkpoint_db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) !=
+	    SQLITE_OK)
+		goto fallback;
+	sqlite3_busy_timeout(s->checkpoint_db, 1000);
+	if (pthread_create(&s->checkpoint_thread, NULL, checkpoint_main, s) != 0)
+		goto fallback;
+	s->checkpoint_started = true;
+	store_exec(s, "PRAGMA wal_autocheckpoint=0");
+	return;
+fallback:
+	/* No thread: SQLite checkpoints on commit, as it does by default. */
+	sqlite3_close(s->checkpoint_db);
+	s->checkpoint_db = NULL;
+}
+
+static void stop_checkpointer(struct store *s)
+{
+	if (s->checkpoint_started) {
+		pthread_mutex_lock(&s->checkpoint_lock);
+		s->checkpoint_stop = true;
+		pthread_cond_signal(&s->checkpoint_wake);
+		pthread_mutex_unlock(&s->checkpoint_lock);
+		pthread_join(s->checkpoint_thread, NULL);
+		s->checkpoint_started = false;
+	}
+	sqlite3_close(s->checkpoint_db);
+	s->checkpoint_db = NULL;
+}
+
 int store_open(const char *path, struct store **out, char *err, size_t errlen)
 {
 	struct store *s = tb_xcalloc(1, sizeof *s);
 	pthread_mutex_init(&s->lock, NULL);
+	pthread_mutex_init(&s->checkpoint_lock, NULL);
+	pthread_cond_init(&s->checkpoint_wake, NULL);
 	*out = NULL;
 	/* NOMUTEX: our own lock serialises every use of the connection. */
 	int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
@@ -136,6 +192,7 @@ int store_open(const char *path, struct store **out, char *err, size_t errlen)
 		snprintf(err, errlen, "%s: %s", path, sqlite3_errmsg(s->db));
 		goto fail;
 	}
+	start_checkpointer(s, path);
 	*out = s;
 	return 0;
 fail:
@@ -147,6 +204,7 @@ void store_free(struct store *s)
 {
 	if (!s)
 		return;
+	stop_checkpointer(s);
 	sqlite3_finalize(s->append_event);
 	sqlite3_finalize(s->bump_seq);
 	sqlite3_finalize(s->insert_metric);
@@ -156,6 +214,8 @@ void store_free(struct store *s)
 		sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
 		sqlite3_close(s->db);
 	}
+	pthread_cond_destroy(&s->checkpoint_wake);
+	pthread_mutex_destroy(&s->checkpoint_lock);
 	pthread_mutex_destroy(&s->lock);
 	free(s);
 }

@@ -7,6 +7,7 @@
 #define TB_SERVER_STORE_INTERNAL_H
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <sqlite3.h>
 
 #include "store.h"
@@ -14,6 +15,14 @@
 struct store {
 	sqlite3 *db;
 	pthread_mutex_t lock; /* guards db and every statement below */
+	/* WAL checkpoints (which fsync) run on a thread of their own with a
+	 * second connection, so committing an event never waits for the disk. */
+	sqlite3 *checkpoint_db;     /* checkpoint thread only */
+	pthread_t checkpoint_thread;
+	bool checkpoint_started;
+	pthread_mutex_t checkpoint_lock; /* guards checkpoint_stop */
+	pthread_cond_t checkpoint_wake;
+	bool checkpoint_stop;
 	sqlite3_stmt *append_event; /* prepared once: the hot path of every run */
 	sqlite3_stmt *bump_seq;
 	sqlite3_stmt *insert_metric;
