@@ -41,6 +41,8 @@ spec() { # spec EVENTS RATE DELAY → JSON body for POST /api/runs
 wrk_rps() { sed -n 's/^Requests\/sec: *\([0-9.]*\).*/\1/p' "$1"; }
 wrk_p99() { sed -n 's/^ *99% *\([0-9.]*[a-z]*\).*/\1/p' "$1"; }
 
+load0=$(cut -d' ' -f1-3 /proc/loadavg)
+
 # ---- trainbook ------------------------------------------------------------------
 mkdir -p "$TMP/ws"
 TRAINBOOK_WORKER_CMD="$ROOT/tests/bench/bench_worker.py" "$BIN" serve --workspace "$TMP/ws" --port 0 \
@@ -83,6 +85,8 @@ else
 	: >"$TMP/wrk-jp.txt"
 fi
 kill "$JPID" 2>/dev/null
+wait "$JPID" 2>/dev/null # Jupyter's shutdown must not share the cores with the latency runs
+sleep 2
 tb_rps=$(wrk_rps "$TMP/wrk-tb.txt")
 jp_rps=$(wrk_rps "$TMP/wrk-jp.txt")
 ratio=$(/usr/bin/python3 -c "import sys; a,b=sys.argv[1:]; print(f'{float(a)/float(b):.1f}x' if b else 'n/a')" "${tb_rps:-0}" "${jp_rps:-}")
@@ -110,7 +114,8 @@ mkdir -p "$(dirname "$OUT")"
 {
 	echo "# Server benchmark — $(date +%Y-%m-%d)"
 	echo
-	echo "Machine: $cpu, $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo) RAM; load generator on the same cores."
+	echo "Machine: $cpu, $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo) RAM; load generator on the same cores;"
+	echo "load average at the start: $load0 (other work shares the machine)."
 	echo "trainbook $(git rev-parse --short HEAD), Jupyter Notebook ${jp_version:-?} (Debian), wrk -t2 -c64 -d${DUR}s, node $(node --version)."
 	echo
 	echo "| measure | trainbook | Jupyter Notebook | ratio |"
