@@ -5,6 +5,7 @@
  */
 #include "auth.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <stdint.h>
@@ -13,6 +14,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/random.h>
+#include <unistd.h>
 
 #include "util.h"
 
@@ -58,6 +60,13 @@ int auth_init(struct auth *a, const struct cfg *c, char *err, size_t errlen)
 	add_host(a, "::1");
 	if (strcmp(c->ip, "0.0.0.0") && strcmp(c->ip, "::"))
 		add_host(a, c->ip);
+	/* Reachable from other machines: its own name is a fair Host too. */
+	char hostname[256];
+	if (strcmp(c->ip, "127.0.0.1") && strcmp(c->ip, "::1") && strcmp(c->ip, "localhost") &&
+	    gethostname(hostname, sizeof hostname) == 0) {
+		hostname[sizeof hostname - 1] = '\0';
+		add_host(a, hostname);
+	}
 	for (int i = 0; i < c->nallow_hosts; i++) {
 		if (!strcmp(c->allow_hosts[i], "*"))
 			a->any_host = true;
@@ -190,6 +199,11 @@ bool auth_host_ok(const struct auth *a, const char *host)
 	if (!host || !split_host_port(host, strlen(host), name, sizeof name, &port))
 		return false;
 	if (a->any_host)
+		return true;
+	/* DNS rebinding needs the attacker's host name in Host; an IP address
+	 * there cannot be one, and is how people reach --ip 0.0.0.0 servers. */
+	unsigned char addr[sizeof(struct in6_addr)];
+	if (inet_pton(AF_INET, name, addr) == 1 || inet_pton(AF_INET6, name, addr) == 1)
 		return true;
 	for (int i = 0; i < a->nhosts; i++)
 		if (!strcmp(a->hosts[i], name))

@@ -32,7 +32,8 @@ struct auth {
 /*
  * Take the token from cfg (or generate 24 random bytes as 48 hex digits
  * with getrandom) and the accepted Host names: localhost, 127.0.0.1, ::1,
- * the bound address and the allow-host list. -1 with err when the system
+ * the bound address, the machine's name when bound beyond loopback, and
+ * the allow-host list. -1 with err when the system
  * has no randomness to give.
  */
 int auth_init(struct auth *a, const struct cfg *c, char *err, size_t errlen);
@@ -51,7 +52,10 @@ bool auth_request_ok(const struct auth *a, const char *authorization, const char
 /* Copy the value of cookie `name` out of a Cookie header; false if absent. */
 bool auth_cookie_value(const char *cookie_header, const char *name, char *out, size_t outlen);
 
-/* Host header names this server (port ignored); false for a missing header. */
+/*
+ * Host header names this server (port ignored): an accepted name or any IP
+ * address (a rebinding attack carries a host name). False when missing.
+ */
 bool auth_host_ok(const struct auth *a, const char *host);
 
 /*

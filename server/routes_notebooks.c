@@ -64,8 +64,11 @@ enum MHD_Result route_nb_get(struct http_req *r)
 		const char *name = strrchr(r->params[0], '/');
 		name = name ? name + 1 : r->params[0];
 		char disp[600];
-		/* notebooks.c refuses quotes and control characters in paths. */
 		snprintf(disp, sizeof disp, "attachment; filename=\"%s\"", name);
+		/* A quote in the name would end the parameter early. */
+		for (char *p = disp + 22; *p && p[1]; p++)
+			if (*p == '"')
+				*p = '_';
 		MHD_add_response_header(resp, "Content-Disposition", disp);
 		MHD_add_response_header(resp, "Content-Type", "application/x-ipynb+json");
 	} else {

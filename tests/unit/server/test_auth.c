@@ -79,6 +79,9 @@ static void host_check(void **state)
 	assert_false(auth_host_ok(&a, "localhost.evil.example"));
 	assert_false(auth_host_ok(&a, NULL));
 	assert_false(auth_host_ok(&a, "localhost:88x"));
+	assert_true(auth_host_ok(&a, "192.168.1.20:8888")); /* an address cannot be rebound */
+	assert_true(auth_host_ok(&a, "[fe80::1]:8888"));
+	assert_false(auth_host_ok(&a, "192.168.1.20.evil.example"));
 	struct auth any = make_auth("t", "*");
 	assert_true(auth_host_ok(&any, "anything.example"));
 }
