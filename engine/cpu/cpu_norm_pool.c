@@ -29,29 +29,74 @@ static int norm_threads(struct backend *be)
 
 /* ---- batch normalisation ---------------------------------------------------- */
 
-/* Channel c's values: n runs of `spatial` floats, `stride` floats apart. */
+/*
+ * Channel sums accumulate in double over BN_LANES interleaved partial sums
+ * combined in a fixed order: independent chains let the compiler vectorise
+ * and pipeline the adds (a single chain runs at one add per latency) without
+ * reassociating anything, so the result is the same on every run and thread
+ * count. A channel's values are n runs of `spatial` floats, `stride` apart.
+ */
+#define BN_LANES 8
+
+static double lanes_total(const double *lane, double tail)
+{
+	return ((lane[0] + lane[1]) + (lane[2] + lane[3])) + ((lane[4] + lane[5]) + (lane[6] + lane[7])) + tail;
+}
+
 static double channel_sum(const float *x, int n, int64_t stride, int spatial)
 {
-	double acc = 0;
+	double lane[BN_LANES] = {0}, tail = 0;
 	for (int i = 0; i < n; i++) {
 		const float *p = x + i * stride;
-		for (int s = 0; s < spatial; s++)
-			acc += p[s];
+		int s = 0;
+		for (; s + BN_LANES <= spatial; s += BN_LANES)
+			for (int l = 0; l < BN_LANES; l++)
+				lane[l] += p[s + l];
+		for (; s < spatial; s++)
+			tail += p[s];
 	}
-	return acc;
+	return lanes_total(lane, tail);
 }
 
 static double channel_sq_dev(const float *x, int n, int64_t stride, int spatial, double mean)
 {
-	double acc = 0;
+	double lane[BN_LANES] = {0}, tail = 0;
 	for (int i = 0; i < n; i++) {
 		const float *p = x + i * stride;
-		for (int s = 0; s < spatial; s++) {
+		int s = 0;
+		for (; s + BN_LANES <= spatial; s += BN_LANES)
+			for (int l = 0; l < BN_LANES; l++) {
+				double d = (double)p[s + l] - mean;
+				lane[l] += d * d;
+			}
+		for (; s < spatial; s++) {
 			double d = (double)p[s] - mean;
-			acc += d * d;
+			tail += d * d;
 		}
 	}
-	return acc;
+	return lanes_total(lane, tail);
+}
+
+/* Σ dy and Σ dy·(x - mean) over one channel, in one pass. */
+static void channel_grad_sums(const float *x, const float *dy, int n, int64_t stride, int spatial, double mean,
+			      double *sum_dy, double *dot)
+{
+	double ls[BN_LANES] = {0}, ld[BN_LANES] = {0}, ts = 0, td = 0;
+	for (int i = 0; i < n; i++) {
+		const float *xp = x + i * stride, *gp = dy + i * stride;
+		int s = 0;
+		for (; s + BN_LANES <= spatial; s += BN_LANES)
+			for (int l = 0; l < BN_LANES; l++) {
+				ls[l] += gp[s + l];
+				ld[l] += (double)gp[s + l] * ((double)xp[s + l] - mean);
+			}
+		for (; s < spatial; s++) {
+			ts += gp[s];
+			td += (double)gp[s] * ((double)xp[s] - mean);
+		}
+	}
+	*sum_dy = lanes_total(ls, ts);
+	*dot = lanes_total(ld, td);
 }
 
 static void channel_affine(float *y, const float *x, int n, int64_t stride, int spatial, float a, float b)
@@ -120,14 +165,8 @@ static void cpu_batchnorm_backward(struct backend *be, int n, int c, int spatial
 		const float *xc = x + (int64_t)ch * spatial;
 		const float *gc = dy + (int64_t)ch * spatial;
 		float mean = save_mean[ch], invstd = save_invstd[ch];
-		double sum_dy = 0, dot = 0;
-		for (int i = 0; i < n; i++) {
-			const float *xp = xc + i * stride, *gp = gc + i * stride;
-			for (int s = 0; s < spatial; s++) {
-				sum_dy += gp[s];
-				dot += (double)gp[s] * ((double)xp[s] - mean);
-			}
-		}
+		double sum_dy, dot;
+		channel_grad_sums(xc, gc, n, stride, spatial, mean, &sum_dy, &dot);
 		if (dgamma)
 			dgamma[ch] = (float)(dot * invstd);
 		if (dbeta)
@@ -167,29 +206,57 @@ static struct pool_window pool_window_at(const struct pool_shape *ps, int p, int
 	return win;
 }
 
+/* PyTorch's rule: a later value wins when larger, and any NaN wins (so NaN propagates). */
+static inline void max_take(float v, int32_t at, float *best, int32_t *best_at)
+{
+	if (v > *best || isnan(v)) {
+		*best = v;
+		*best_at = at;
+	}
+}
+
+/* The 2×2, stride 2, unpadded window of LeNet and most CNNs, without window arithmetic. */
+static void maxpool_2x2(const struct pool_shape *ps, const float *xp, float *yp, int32_t *ap)
+{
+	const int W = ps->w;
+	for (int p = 0; p < ps->p; p++) {
+		const float *r0 = xp + (int64_t)2 * p * W, *r1 = r0 + W;
+		for (int q = 0; q < ps->q; q++) {
+			int32_t at = 2 * p * W + 2 * q;
+			float best = r0[2 * q];
+			int32_t best_at = at;
+			max_take(r0[2 * q + 1], at + 1, &best, &best_at);
+			max_take(r1[2 * q], at + W, &best, &best_at);
+			max_take(r1[2 * q + 1], at + W + 1, &best, &best_at);
+			yp[p * ps->q + q] = best;
+			ap[p * ps->q + q] = best_at;
+		}
+	}
+}
+
 static void cpu_maxpool_forward(struct backend *be, const struct pool_shape *ps, const float *x, float *y,
 				int32_t *argmax)
 {
 	const int64_t planes = (int64_t)ps->n * ps->c, hw = (int64_t)ps->h * ps->w, pq = (int64_t)ps->p * ps->q;
+	const bool two_by_two = ps->kh == 2 && ps->kw == 2 && ps->stride_h == 2 && ps->stride_w == 2 &&
+				ps->pad_h == 0 && ps->pad_w == 0;
 #pragma omp parallel for num_threads(norm_threads(be)) if (planes * hw > CPU_PARALLEL_MIN) schedule(static)
 	for (int64_t pl = 0; pl < planes; pl++) {
 		const float *xp = x + pl * hw;
 		float *yp = y + pl * pq;
 		int32_t *ap = argmax + pl * pq;
+		if (two_by_two) {
+			maxpool_2x2(ps, xp, yp, ap);
+			continue;
+		}
 		for (int p = 0; p < ps->p; p++) {
 			for (int q = 0; q < ps->q; q++) {
 				struct pool_window win = pool_window_at(ps, p, q);
 				float best = -INFINITY;
 				int32_t at = win.h0 * ps->w + win.w0;
-				for (int h = win.h0; h < win.h1; h++) {
-					for (int w = win.w0; w < win.w1; w++) {
-						float v = xp[h * ps->w + w];
-						if (v > best || isnan(v)) {
-							best = v;
-							at = h * ps->w + w;
-						}
-					}
-				}
+				for (int h = win.h0; h < win.h1; h++)
+					for (int w = win.w0; w < win.w1; w++)
+						max_take(xp[h * ps->w + w], h * ps->w + w, &best, &at);
 				yp[p * ps->q + q] = best;
 				ap[p * ps->q + q] = at;
 			}
