@@ -394,11 +394,13 @@ bool runq_worker_reap(struct runq *q, struct runq_worker *w)
 	if (w->garbage) {
 		status = "failed";
 		snprintf(reason, sizeof reason, "%s", w->fail_reason);
-	} else if (w->got_final) {
-		status = NULL; /* the worker said how it ended */
 	} else if (w->hung) {
+		/* Even if it checkpointed and said "stopped" on SIGTERM: nobody
+		 * asked it to stop, and the reason is what the user needs. */
 		status = "failed";
 		snprintf(reason, sizeof reason, "%s", w->fail_reason);
+	} else if (w->got_final) {
+		status = NULL; /* the worker said how it ended */
 	} else if (w->stop_requested) {
 		status = "stopped";
 		snprintf(reason, sizeof reason, "%s",
