@@ -20,6 +20,7 @@ pass() { echo "PASS $1"; }
 fail() { echo "FAIL $1: $2"; FAILED=1; }
 cleanup() {
 	for p in $PIDS; do kill -9 "$p" 2>/dev/null; done
+	for p in $PIDS; do wait "$p" 2>/dev/null; done
 	# Workers die with their server (PR_SET_PDEATHSIG); wait a moment for them.
 	sleep 0.2
 	rm -rf "$TMP"
@@ -571,6 +572,7 @@ if start_server crash "$WSK"; then
 	done
 	sleep 0.3
 	kill -9 "$PID_crash"
+	wait "$PID_crash" 2>/dev/null
 	wait "$feed_pid" 2>/dev/null
 	sleep 0.5
 	orphans=$(pgrep -f "$WSK/.trainbook/runs/$CRUN/spec.yaml" | wc -l)
