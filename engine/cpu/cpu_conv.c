@@ -35,7 +35,9 @@
 
 /* Column-matrix floats per chunk: large enough for GEMMs with thousands of
  * columns, small enough (16 MB) that every conv layer can own its scratch. */
+#ifndef CONV_COL_CAP
 #define CONV_COL_CAP ((int64_t)1 << 22)
+#endif
 
 struct conv_plan {
 	int64_t crs;  /* rows of the column matrix: C*R*S */
@@ -81,9 +83,8 @@ static size_t cpu_conv2d_workspace(struct backend *be, const struct conv_shape *
 static void im2col(const struct conv_shape *cs, const struct conv_plan *pl, const float *x, int nb, float *col,
 		   int threads)
 {
-	const int C = cs->c, H = cs->h, W = cs->w, R = cs->r, S = cs->s, P = cs->p, Q = cs->q;
+	const int H = cs->h, W = cs->w, R = cs->r, S = cs->s, P = cs->p, Q = cs->q;
 	const int64_t ld = (int64_t)nb * pl->pq;
-	(void)C;
 #pragma omp parallel for num_threads(threads) if (pl->crs * ld > CPU_PARALLEL_MIN) schedule(static)
 	for (int64_t row = 0; row < pl->crs; row++) {
 		int c = (int)(row / (R * S)), r = (int)(row / S % R), s = (int)(row % S);
