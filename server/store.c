@@ -63,6 +63,35 @@ sqlite3_stmt *store_prepare(struct store *s, const char *sql)
 	return st;
 }
 
+sqlite3_stmt *store_prepare_cached(struct store *s, const char *literal_sql)
+{
+	for (int i = 0; i < s->ncache; i++)
+		if (s->cache[i].sql == literal_sql)
+			return s->cache[i].st;
+	sqlite3_stmt *st = NULL;
+	if (sqlite3_prepare_v3(s->db, literal_sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) != SQLITE_OK) {
+		srv_log("store: prepare failed: %s", sqlite3_errmsg(s->db));
+		return NULL;
+	}
+	TB_ASSERT(s->ncache < (int)TB_ARRAY_LEN(s->cache));
+	s->cache[s->ncache].sql = literal_sql;
+	s->cache[s->ncache].st = st;
+	s->ncache++;
+	return st;
+}
+
+void store_release(struct store *s, sqlite3_stmt *st)
+{
+	for (int i = 0; i < s->ncache; i++) {
+		if (s->cache[i].st == st) {
+			sqlite3_reset(st);
+			sqlite3_clear_bindings(st);
+			return;
+		}
+	}
+	sqlite3_finalize(st);
+}
+
 static int schema_version(struct store *s)
 {
 	sqlite3_stmt *st = store_prepare(s, "SELECT version FROM schema_version");
@@ -205,6 +234,8 @@ void store_free(struct store *s)
 	if (!s)
 		return;
 	stop_checkpointer(s);
+	for (int i = 0; i < s->ncache; i++)
+		sqlite3_finalize(s->cache[i].st);
 	sqlite3_finalize(s->append_event);
 	sqlite3_finalize(s->bump_seq);
 	sqlite3_finalize(s->insert_metric);
@@ -277,7 +308,7 @@ int store_run_info(struct store *s, int64_t id, struct store_run_info *out)
 	memset(out, 0, sizeof *out);
 	pthread_mutex_lock(&s->lock);
 	int rc = -1;
-	sqlite3_stmt *st = store_prepare(s, "SELECT status, spec, last_seq, coalesce(worker_pid, 0),"
+	sqlite3_stmt *st = store_prepare_cached(s, "SELECT status, spec, last_seq, coalesce(worker_pid, 0),"
 					    " resume FROM runs WHERE id = ?");
 	if (!st)
 		goto out;
@@ -292,7 +323,7 @@ int store_run_info(struct store *s, int64_t id, struct store_run_info *out)
 		out->resume = resume ? tb_xstrdup(resume) : NULL;
 		rc = 0;
 	}
-	sqlite3_finalize(st);
+	store_release(s, st);
 out:
 	pthread_mutex_unlock(&s->lock);
 	return rc;
@@ -348,12 +379,12 @@ json_t *store_run_json(struct store *s, int64_t id)
 {
 	pthread_mutex_lock(&s->lock);
 	json_t *run = NULL;
-	sqlite3_stmt *st = store_prepare(s, "SELECT " RUN_COLUMNS " FROM runs WHERE id = ?");
+	sqlite3_stmt *st = store_prepare_cached(s, "SELECT " RUN_COLUMNS " FROM runs WHERE id = ?");
 	if (st) {
 		sqlite3_bind_int64(st, 1, id);
 		if (sqlite3_step(st) == SQLITE_ROW)
 			run = run_row_json(st);
-		sqlite3_finalize(st);
+		store_release(s, st);
 	}
 	pthread_mutex_unlock(&s->lock);
 	return run;
@@ -378,13 +409,13 @@ int store_runs_with_status(struct store *s, const char *status, int64_t *ids, in
 {
 	int n = 0;
 	pthread_mutex_lock(&s->lock);
-	sqlite3_stmt *st = store_prepare(s, "SELECT id FROM runs WHERE status = ? ORDER BY id LIMIT ?");
+	sqlite3_stmt *st = store_prepare_cached(s, "SELECT id FROM runs WHERE status = ? ORDER BY id LIMIT ?");
 	if (st) {
 		sqlite3_bind_text(st, 1, status, -1, SQLITE_STATIC);
 		sqlite3_bind_int(st, 2, max);
 		while (n < max && sqlite3_step(st) == SQLITE_ROW)
 			ids[n++] = sqlite3_column_int64(st, 0);
-		sqlite3_finalize(st);
+		store_release(s, st);
 	}
 	pthread_mutex_unlock(&s->lock);
 	return n;
@@ -394,12 +425,12 @@ int store_count_status(struct store *s, const char *status)
 {
 	int n = 0;
 	pthread_mutex_lock(&s->lock);
-	sqlite3_stmt *st = store_prepare(s, "SELECT count(*) FROM runs WHERE status = ?");
+	sqlite3_stmt *st = store_prepare_cached(s, "SELECT count(*) FROM runs WHERE status = ?");
 	if (st) {
 		sqlite3_bind_text(st, 1, status, -1, SQLITE_STATIC);
 		if (sqlite3_step(st) == SQLITE_ROW)
 			n = sqlite3_column_int(st, 0);
-		sqlite3_finalize(st);
+		store_release(s, st);
 	}
 	pthread_mutex_unlock(&s->lock);
 	return n;
@@ -409,7 +440,7 @@ int store_run_set_pid(struct store *s, int64_t id, int pid)
 {
 	pthread_mutex_lock(&s->lock);
 	int rc = -1;
-	sqlite3_stmt *st = store_prepare(s, "UPDATE runs SET worker_pid = ? WHERE id = ?");
+	sqlite3_stmt *st = store_prepare_cached(s, "UPDATE runs SET worker_pid = ? WHERE id = ?");
 	if (st) {
 		if (pid)
 			sqlite3_bind_int(st, 1, pid);
@@ -417,7 +448,7 @@ int store_run_set_pid(struct store *s, int64_t id, int pid)
 			sqlite3_bind_null(st, 1);
 		sqlite3_bind_int64(st, 2, id);
 		rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
-		sqlite3_finalize(st);
+		store_release(s, st);
 	}
 	pthread_mutex_unlock(&s->lock);
 	return rc;

@@ -220,7 +220,7 @@ int store_events_foreach(struct store *s, int64_t id, int64_t since, int limit,
 {
 	pthread_mutex_lock(&s->lock);
 	int rc = -1;
-	sqlite3_stmt *st = store_prepare(s, "SELECT seq, json FROM events WHERE run = ? AND seq > ?"
+	sqlite3_stmt *st = store_prepare_cached(s, "SELECT seq, json FROM events WHERE run = ? AND seq > ?"
 					    " ORDER BY seq LIMIT ?");
 	if (st) {
 		sqlite3_bind_int64(st, 1, id);
@@ -234,7 +234,7 @@ int store_events_foreach(struct store *s, int64_t id, int64_t since, int limit,
 				break;
 			rc++;
 		}
-		sqlite3_finalize(st);
+		store_release(s, st);
 	}
 	pthread_mutex_unlock(&s->lock);
 	return rc;
@@ -383,14 +383,14 @@ int store_checkpoint_path(struct store *s, int64_t id, const char *file, char *p
 {
 	int rc = -1;
 	pthread_mutex_lock(&s->lock);
-	sqlite3_stmt *st = store_prepare(s, "SELECT path FROM checkpoints WHERE run = ? AND file = ?");
+	sqlite3_stmt *st = store_prepare_cached(s, "SELECT path FROM checkpoints WHERE run = ? AND file = ?");
 	if (st) {
 		sqlite3_bind_int64(st, 1, id);
 		sqlite3_bind_text(st, 2, file, -1, SQLITE_STATIC);
 		if (sqlite3_step(st) == SQLITE_ROW &&
 		    srv_strlcpy(path, (const char *)sqlite3_column_text(st, 0), len))
 			rc = 0;
-		sqlite3_finalize(st);
+		store_release(s, st);
 	}
 	pthread_mutex_unlock(&s->lock);
 	return rc;

@@ -27,11 +27,23 @@ struct store {
 	sqlite3_stmt *bump_seq;
 	sqlite3_stmt *insert_metric;
 	sqlite3_stmt *update_progress;
+	/* Statements of frequent reads (status, feed catch-up), prepared once. */
+	struct {
+		const char *sql;    /* a string literal: its address is the key */
+		sqlite3_stmt *st;
+	} cache[16];
+	int ncache;
 };
 
 /* Run `sql` (no results). Caller holds the lock. */
 int store_exec(struct store *s, const char *sql);
 /* Prepare or log; caller holds the lock and finalizes. */
 sqlite3_stmt *store_prepare(struct store *s, const char *sql);
+/*
+ * The same for a string literal used often: prepared once, kept; give it
+ * back with store_release (which resets it) instead of finalizing.
+ */
+sqlite3_stmt *store_prepare_cached(struct store *s, const char *literal_sql);
+void store_release(struct store *s, sqlite3_stmt *st);
 
 #endif
