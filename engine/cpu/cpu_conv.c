@@ -1,6 +1,6 @@
 /*
- * cpu_conv.c — 2-D convolution on the CPU: im2col + one OpenBLAS sgemm per
- * chunk of samples, for the forward pass and both backward passes.
+ * cpu_conv.c — 2-D convolution on the CPU: im2col + blocked OpenBLAS sgemm
+ * over chunks of samples, for the forward pass and both backward passes.
  *
  * What it is: the conv2d_* entries of the backend table (NCHW input, OIHW
  * weights, no bias — bias_add does that). What it is not: batch norm and
@@ -15,17 +15,21 @@
  *   backward data:    col           = W^T · dY'      then col2im (scatter-add)
  *   backward filter:  dW           += dY' · col^T
  * where Y' is the output with the sample and channel axes swapped ([K, nb,
- * PQ]); a block copy moves it to and from NCHW. One GEMM over many samples
- * keeps OpenBLAS's threads busy where per-sample products (M = K, N = PQ,
- * often 64 × 196) would be dominated by call overhead.
+ * PQ]); a block copy moves it to and from NCHW. One product over many
+ * samples gives the threads large, even blocks where per-sample products
+ * (M = K, N = PQ, often 64 × 196) would be dominated by call overhead.
+ * 1×1 stride-1 unpadded convolutions skip im2col in the forward and
+ * backward-data passes (the input is its own column matrix).
  *
  * Determinism: every output element of im2col, col2im and the copies is
- * written by one thread in a fixed order, the chunk size depends only on the
- * shape, and OpenBLAS splits GEMMs along M and N (never along the reduction),
- * so results do not depend on the thread count.
+ * written by one thread in a fixed order; the chunk size, the GEMM blocks
+ * and the partial sums of the filter gradient depend only on the shape, and
+ * each block is a single-threaded sgemm. So results are bit-identical for
+ * any thread count (test_conv.c checks 1 against 2 threads).
  *
- * Threads: called from the training thread; OpenMP and OpenBLAS fan out
- * inside each call and join before it returns.
+ * Threads: called from the training thread; OpenMP fans out inside each
+ * call (OpenBLAS runs single-threaded inside those regions) and joins
+ * before it returns.
  */
 #include <cblas.h>
 #include <string.h>
@@ -39,6 +43,13 @@
 #define CONV_COL_CAP ((int64_t)1 << 22)
 #endif
 
+/* A filter gradient of at most this many floats (early layers: few channels,
+ * a reduction over every output pixel of the batch) is computed as
+ * FILTER_PARTS partial products over fixed slices of the reduction, run in
+ * parallel and summed in a fixed order; larger ones split their columns. */
+#define FILTER_SPLIT_MAX ((int64_t)1 << 18)
+#define FILTER_PARTS 4
+
 struct conv_plan {
 	int64_t crs;  /* rows of the column matrix: C*R*S */
 	int64_t pq;   /* output pixels per sample */
@@ -46,6 +57,7 @@ struct conv_plan {
 	int64_t kpq;  /* output floats per sample */
 	int chunk;    /* samples per GEMM */
 	bool direct;  /* 1×1, stride 1, no padding: the input already is the column matrix */
+	bool split_filter; /* backward filter sums FILTER_PARTS partial products (small dW, long reduction) */
 };
 
 static struct conv_plan conv_plan_make(const struct conv_shape *cs)
@@ -61,22 +73,25 @@ static struct conv_plan conv_plan_make(const struct conv_shape *cs)
 	int64_t per_sample = pl.crs * pl.pq;
 	int64_t chunk = CONV_COL_CAP / per_sample;
 	pl.chunk = (int)TB_MAX(1, TB_MIN(chunk, (int64_t)cs->n));
+	pl.split_filter = (int64_t)cs->k * pl.crs <= FILTER_SPLIT_MAX;
 	return pl;
 }
 
-/* The scratch splits into the column matrix and the swapped output/gradient. */
-static size_t conv_plan_floats(const struct conv_plan *pl)
+/* The scratch: the column matrix, the swapped output/gradient, and the
+ * partial filter gradients when the backward filter pass is split. */
+static size_t conv_plan_floats(const struct conv_plan *pl, int k)
 {
-	if (pl->direct)
-		return 0;
-	return (size_t)pl->chunk * (size_t)(pl->crs * pl->pq + pl->kpq);
+	size_t floats = (size_t)pl->chunk * (size_t)(pl->crs * pl->pq + pl->kpq);
+	if (pl->split_filter)
+		floats += (size_t)FILTER_PARTS * (size_t)k * (size_t)pl->crs;
+	return floats;
 }
 
 static size_t cpu_conv2d_workspace(struct backend *be, const struct conv_shape *cs)
 {
 	(void)be;
 	struct conv_plan pl = conv_plan_make(cs);
-	return conv_plan_floats(&pl) * sizeof(float);
+	return conv_plan_floats(&pl, cs->k) * sizeof(float);
 }
 
 /* Fill the column matrix for samples x[0..nb) (x points at the chunk's first sample). */
@@ -190,6 +205,72 @@ static int conv_threads(struct backend *be)
 	return cpu->threads > 0 ? cpu->threads : 1;
 }
 
+/*
+ * C = op(A)·op(B) + beta·C (row-major, alpha 1), with the larger of C's two
+ * dimensions cut into fixed-size blocks shared out among the threads, each
+ * block one single-threaded sgemm (OpenBLAS runs on one thread inside a
+ * parallel region). The blocks depend only on the shape, so every element
+ * is computed by the same call whatever the thread count: results are
+ * bit-identical across thread counts, which OpenBLAS's own threading (and
+ * its size-dependent kernel choice) does not promise. Blocks are small
+ * enough that the conv shapes of LeNet to ResNet-18 all yield several.
+ */
+#define GEMM_BLOCK_COLS 256
+#define GEMM_BLOCK_ROWS 64
+
+static void conv_gemm(int threads, bool ta, bool tb, int m, int n, int k, const float *a, int lda,
+		      const float *b, int ldb, float beta, float *c, int ldc)
+{
+	const enum CBLAS_TRANSPOSE opa = ta ? CblasTrans : CblasNoTrans, opb = tb ? CblasTrans : CblasNoTrans;
+	bool split_n = n >= m;
+	int extent = split_n ? n : m, block = split_n ? GEMM_BLOCK_COLS : GEMM_BLOCK_ROWS;
+	int nblocks = (extent + block - 1) / block;
+#pragma omp parallel for num_threads(threads) schedule(static)
+	for (int t = 0; t < nblocks; t++) {
+		int lo = t * block, len = TB_MIN(block, extent - lo);
+		if (split_n)
+			cblas_sgemm(CblasRowMajor, opa, opb, m, len, k, 1.0f, a, lda,
+				    tb ? b + (int64_t)lo * ldb : b + lo, ldb, beta, c + lo, ldc);
+		else
+			cblas_sgemm(CblasRowMajor, opa, opb, len, n, k, 1.0f, ta ? a + lo : a + (int64_t)lo * lda, lda,
+				    b, ldb, beta, c + (int64_t)lo * ldc, ldc);
+	}
+}
+
+/*
+ * dW (+)= dY'[K, cols] · col[CRS, cols]^T for one chunk. Small dW: the
+ * reduction is cut into FILTER_PARTS fixed slices, one single-threaded GEMM
+ * each into `parts`, then summed pairwise in a fixed order — parallel
+ * without the result depending on the thread count.
+ */
+static void filter_gemm(int threads, const struct conv_shape *cs, const struct conv_plan *pl, const float *g,
+			const float *col, int64_t cols, bool first, float *dw, float *parts)
+{
+	const int K = cs->k;
+	if (!pl->split_filter) {
+		conv_gemm(threads, false, true, K, (int)pl->crs, (int)cols, g, (int)cols, col, (int)cols,
+			  first ? 0.0f : 1.0f, dw, (int)pl->crs);
+		return;
+	}
+	const int64_t n = (int64_t)K * pl->crs, span = (cols + FILTER_PARTS - 1) / FILTER_PARTS;
+#pragma omp parallel for num_threads(threads) schedule(static)
+	for (int p = 0; p < FILTER_PARTS; p++) {
+		int64_t lo = p * span, len = TB_MIN(span, cols - lo);
+		float *out = parts + p * n;
+		if (len <= 0)
+			memset(out, 0, sizeof(float) * (size_t)n);
+		else
+			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, K, (int)pl->crs, (int)len, 1.0f, g + lo,
+				    (int)cols, col + lo, (int)cols, 0.0f, out, (int)pl->crs);
+	}
+	_Static_assert(FILTER_PARTS == 4, "the sum below is written for four parts");
+#pragma omp parallel for num_threads(threads) if (n > CPU_PARALLEL_MIN) schedule(static)
+	for (int64_t e = 0; e < n; e++) {
+		float v = (parts[e] + parts[n + e]) + (parts[2 * n + e] + parts[3 * n + e]);
+		dw[e] = first ? v : dw[e] + v;
+	}
+}
+
 static void cpu_conv2d_forward(struct backend *be, const struct conv_shape *cs, const float *x, const float *w,
 			       float *y, void *workspace)
 {
@@ -199,8 +280,8 @@ static void cpu_conv2d_forward(struct backend *be, const struct conv_shape *cs, 
 	if (pl.direct) {
 		/* Y_n[K, HW] = W[K, C] · X_n[C, HW]: the input is its own column matrix. */
 		for (int i = 0; i < cs->n; i++)
-			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, K, (int)pl.pq, cs->c, 1.0f, w, cs->c,
-				    x + i * pl.chw, (int)pl.pq, 0.0f, y + i * pl.kpq, (int)pl.pq);
+			conv_gemm(threads, false, false, K, (int)pl.pq, cs->c, w, cs->c, x + i * pl.chw, (int)pl.pq,
+				  0.0f, y + i * pl.kpq, (int)pl.pq);
 		return;
 	}
 	float *col = workspace;
@@ -211,8 +292,8 @@ static void cpu_conv2d_forward(struct backend *be, const struct conv_shape *cs, 
 		im2col(cs, &pl, x + n0 * pl.chw, nb, col, threads);
 		/* One sample: Y' is already NCHW, write it in place. */
 		float *dst = nb == 1 ? y + n0 * pl.kpq : swapped;
-		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, K, (int)cols, (int)pl.crs, 1.0f, w,
-			    (int)pl.crs, col, (int)cols, 0.0f, dst, (int)cols);
+		conv_gemm(threads, false, false, K, (int)cols, (int)pl.crs, w, (int)pl.crs, col, (int)cols, 0.0f, dst,
+			  (int)cols);
 		if (nb > 1)
 			swap_to_nchw(cs, &pl, swapped, y + n0 * pl.kpq, nb, threads);
 	}
@@ -226,8 +307,8 @@ static void cpu_conv2d_backward_data(struct backend *be, const struct conv_shape
 	const int K = cs->k;
 	if (pl.direct) {
 		for (int i = 0; i < cs->n; i++)
-			cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, cs->c, (int)pl.pq, K, 1.0f, w, cs->c,
-				    dy + i * pl.kpq, (int)pl.pq, 0.0f, dx + i * pl.chw, (int)pl.pq);
+			conv_gemm(threads, true, false, cs->c, (int)pl.pq, K, w, cs->c, dy + i * pl.kpq, (int)pl.pq, 0.0f,
+				  dx + i * pl.chw, (int)pl.pq);
 		return;
 	}
 	float *col = workspace;
@@ -240,8 +321,8 @@ static void cpu_conv2d_backward_data(struct backend *be, const struct conv_shape
 			swap_from_nchw(cs, &pl, g, swapped, nb, threads);
 			g = swapped;
 		}
-		cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)pl.crs, (int)cols, K, 1.0f, w, (int)pl.crs,
-			    g, (int)cols, 0.0f, col, (int)cols);
+		conv_gemm(threads, true, false, (int)pl.crs, (int)cols, K, w, (int)pl.crs, g, (int)cols, 0.0f, col,
+			  (int)cols);
 		col2im(cs, &pl, col, nb, dx + n0 * pl.chw, threads);
 	}
 }
@@ -251,28 +332,20 @@ static void cpu_conv2d_backward_filter(struct backend *be, const struct conv_sha
 {
 	struct conv_plan pl = conv_plan_make(cs);
 	int threads = conv_threads(be);
-	const int K = cs->k;
-	if (pl.direct) {
-		/* Samples are summed in order: dW = Σ_n dY_n · X_n^T. */
-		for (int i = 0; i < cs->n; i++)
-			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, K, cs->c, (int)pl.pq, 1.0f,
-				    dy + i * pl.kpq, (int)pl.pq, x + i * pl.chw, (int)pl.pq, i ? 1.0f : 0.0f, dw,
-				    cs->c);
-		return;
-	}
+	/* The direct 1×1 case goes through im2col too: there it is a layout copy
+	 * that turns a sum of per-sample products into one long reduction. */
 	float *col = workspace;
 	float *swapped = col + (size_t)pl.chunk * pl.crs * pl.pq;
+	float *parts = swapped + (size_t)pl.chunk * pl.kpq;
 	for (int n0 = 0; n0 < cs->n; n0 += pl.chunk) {
 		int nb = TB_MIN(pl.chunk, cs->n - n0);
-		int64_t cols = nb * pl.pq;
 		im2col(cs, &pl, x + n0 * pl.chw, nb, col, threads);
 		const float *g = dy + n0 * pl.kpq;
 		if (nb > 1) {
 			swap_from_nchw(cs, &pl, g, swapped, nb, threads);
 			g = swapped;
 		}
-		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, K, (int)pl.crs, (int)cols, 1.0f, g, (int)cols,
-			    col, (int)cols, n0 ? 1.0f : 0.0f, dw, (int)pl.crs);
+		filter_gemm(threads, cs, &pl, g, col, nb * pl.pq, n0 == 0, dw, parts);
 	}
 }
 

@@ -190,6 +190,63 @@ static void test_conv_multi_chunk(void **state)
 	check_conv(CONV(9, 64, 32, 32, 8, 3, 3, 1, 1, 1, 1, 1, 1), 60);
 }
 
+/* A filter gradient above the split threshold takes the column-blocked path. */
+static void test_conv_wide_filter(void **state)
+{
+	(void)state;
+	check_conv(CONV(2, 128, 5, 5, 256, 3, 3, 1, 1, 1, 1, 1, 1), 65); /* dW 256 × 1152 */
+}
+
+/* One conv shape's three outputs on a backend with `threads` threads. */
+static void conv_outputs(int threads, const struct conv_shape *cs, const float *x, const float *w, const float *dy,
+			 float *y, float *dx, float *dw)
+{
+	struct backend *b = backend_cpu_new(threads);
+	size_t ws_bytes = b->conv2d_workspace(b, cs);
+	void *ws = ws_bytes ? b->alloc(b, ws_bytes) : NULL;
+	b->conv2d_forward(b, cs, x, w, y, ws);
+	b->conv2d_backward_data(b, cs, dy, w, dx, ws);
+	b->conv2d_backward_filter(b, cs, x, dy, dw, ws);
+	b->free(b, ws);
+	b->destroy(b);
+}
+
+/* The same bits with 1 and 2 threads: blocks and partial sums follow the shape, not the thread count. */
+static void test_conv_thread_count_independent(void **state)
+{
+	(void)state;
+	const struct conv_shape shapes[] = {
+		CONV(16, 32, 14, 14, 64, 3, 3, 1, 1, 1, 1, 1, 1), /* cnn conv2: split filter gradient */
+		CONV(8, 1, 28, 28, 32, 3, 3, 1, 1, 1, 1, 1, 1),   /* cnn conv1 */
+		CONV(2, 128, 5, 5, 256, 3, 3, 1, 1, 1, 1, 1, 1),  /* wide: blocked filter gradient */
+		CONV(4, 64, 8, 8, 48, 1, 1, 1, 1, 0, 0, 1, 1),    /* direct 1×1 */
+		CONV(9, 64, 32, 32, 8, 3, 3, 1, 1, 1, 1, 1, 1),   /* several chunks */
+	};
+	for (size_t t = 0; t < sizeof(shapes) / sizeof(shapes[0]); t++) {
+		struct conv_shape cs = shapes[t];
+		conv_geometry(&cs);
+		int64_t nx = (int64_t)cs.n * cs.c * cs.h * cs.w, nw = (int64_t)cs.k * cs.c * cs.r * cs.s;
+		int64_t ny = (int64_t)cs.n * cs.k * cs.p * cs.q;
+		float *x = random_floats(nx, 80 + t), *w = random_floats(nw, 90 + t), *dy = random_floats(ny, 100 + t);
+		float *out[2][3];
+		for (int k = 0; k < 2; k++) {
+			out[k][0] = malloc(sizeof(float) * (size_t)ny);
+			out[k][1] = malloc(sizeof(float) * (size_t)nx);
+			out[k][2] = malloc(sizeof(float) * (size_t)nw);
+			conv_outputs(k + 1, &cs, x, w, dy, out[k][0], out[k][1], out[k][2]);
+		}
+		assert_memory_equal(out[0][0], out[1][0], sizeof(float) * (size_t)ny);
+		assert_memory_equal(out[0][1], out[1][1], sizeof(float) * (size_t)nx);
+		assert_memory_equal(out[0][2], out[1][2], sizeof(float) * (size_t)nw);
+		for (int k = 0; k < 2; k++)
+			for (int o = 0; o < 3; o++)
+				free(out[k][o]);
+		be->free(be, x);
+		be->free(be, w);
+		be->free(be, dy);
+	}
+}
+
 /* The direct loops above are the true gradients: central differences of
  * L = Σ y·g in double agree with them (checks the reference, not the backend). */
 static void test_conv_reference_matches_finite_differences(void **state)
@@ -535,7 +592,9 @@ int main(void)
 		cmocka_unit_test(test_conv_1x1),
 		cmocka_unit_test(test_conv_kernel_covers_image),
 		cmocka_unit_test(test_conv_multi_chunk),
+		cmocka_unit_test(test_conv_wide_filter),
 		cmocka_unit_test(test_conv_reference_matches_finite_differences),
+		cmocka_unit_test(test_conv_thread_count_independent),
 		cmocka_unit_test(test_batchnorm2d),
 		cmocka_unit_test(test_batchnorm1d),
 		cmocka_unit_test(test_batchnorm_parallel),
