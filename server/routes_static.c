@@ -200,6 +200,8 @@ enum MHD_Result route_page(struct http_req *r)
 		snprintf(to, sizeof to, "%s%s", r->app->cfg.base_url, path + 1);
 		return redirect_with_cookie(r, 302, to);
 	}
+	if (!strcmp(path, "/login"))
+		return login_page(r, 200, NULL);
 	bool entry = !strcmp(path, "/") || !strcmp(path, "/index.html");
 	if (!entry)
 		return serve_file(r, path + 1);

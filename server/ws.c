@@ -131,12 +131,17 @@ static void drain_handoff(struct ws_server *ws)
 		for (struct ws_session *s = ws->sessions, *next; s; s = next) {
 			next = s->next;
 			int rc = 0;
-			if (it->kind == HUB_EVENT)
+			if (it->kind == HUB_EVENT) {
 				rc = feed_on_event(&s->feed, it->msg);
-			else if (it->kind == HUB_RUN)
+				/* A gap turns the subscription to catching up; with an
+				 * empty queue no write would trigger the refill. */
+				if (s->feed.count < FEED_QUEUE_MAX / 2)
+					feed_fill(&s->feed, ws->store);
+			} else if (it->kind == HUB_RUN) {
 				rc = feed_on_run(&s->feed, it->msg);
-			else
+			} else {
 				feed_on_system(&s->feed, it->msg);
+			}
 			if (rc < 0)
 				session_close(s);
 			else
