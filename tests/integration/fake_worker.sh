@@ -21,5 +21,15 @@ sleep)
 		sleep 0.2
 	done
 	echo '{"type":"status","status":"completed"}' ;;
+flood)
+	# Big events, fast: a client that does not read falls behind.
+	pad=$(head -c 8000 /dev/zero | tr '\0' 'p')
+	sleep "${FLOOD_DELAY:-2}"
+	i=0
+	while [ $i -lt "${FLOOD_EVENTS:-3000}" ]; do
+		i=$((i + 1))
+		echo "{\"type\":\"log\",\"level\":\"info\",\"message\":\"$i $pad\"}"
+	done
+	echo '{"type":"status","status":"completed"}' ;;
 *) echo '{"type":"status","status":"completed"}' ;;
 esac

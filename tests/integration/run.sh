@@ -501,6 +501,36 @@ if TRAINBOOK_WORKER_CMD="$HERE/fake_worker.sh" start_server fake "$WSF" --worker
 		else
 			fail queue_one_cpu_slot "second run was '$s2' while the first ran"
 		fi
+
+		# A client that stops reading falls behind alone: its queue overflows into
+		# a resync message while a reading client gets every event.
+		printf '# fake: flood\n' | cat - "$TMP/small.yaml" >"$TMP/flood.yaml"
+		spec_json "$TMP/flood.yaml" >"$TMP/flood.json"
+		api POST "$PF" /api/runs --data-binary @"$TMP/flood.json" >/dev/null
+		fr=$(jget "$TMP/body" "d['run']['id']")
+		"$PY" "$HERE/slow_client.py" "$PF" "$TOKEN" "$fr" 12 >"$TMP/slow.out" 2>"$TMP/slow.err" &
+		slow_pid=$!
+		$WSC --url "ws://127.0.0.1:$PF/ws" --token "$TOKEN" --subscribe "$fr" --until-status completed --timeout 60 >"$TMP/fast.out" 2>/dev/null
+		rc=$?
+		wait "$slow_pid"
+		"$PY" - "$TMP/fast.out" "$TMP/slow.out" "$fr" >"$TMP/check" 2>&1 <<'PYEOF'
+import json, sys
+fast = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+seqs = [m['seq'] for m in fast if m['type'] == 'event']
+assert seqs == list(range(1, len(seqs) + 1)) and len(seqs) > 3000, f'reading client: {len(seqs)} events, gapless {seqs == list(range(1, len(seqs) + 1))}'
+slow = [l.strip() for l in open(sys.argv[2]) if l.strip()]
+got = [int(l.split()[1]) for l in slow if l.startswith('event ')]
+resync = [json.loads(l) for l in slow if l.startswith('{') and json.loads(l).get('type') == 'resync']
+assert got == list(range(1, len(got) + 1)), 'slow client events out of order'
+assert resync and resync[0]['run'] == sys.argv[3] and resync[0]['since'] == len(got), f'resync {resync}, got {len(got)}'
+assert len(got) < len(seqs), 'the slow client was not behind'
+print('ok', len(seqs), len(got))
+PYEOF
+		if [ $rc = 0 ] && grep -q '^ok' "$TMP/check"; then
+			pass slow_client_resync_others_unaffected
+		else
+			fail slow_client_resync_others_unaffected "rc $rc; $(tail -n 1 "$TMP/check") $(tail -n 2 "$TMP/slow.err")"
+		fi
 	else
 		fail queue_one_cpu_slot "fake server did not start"
 	fi
