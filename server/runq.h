@@ -11,10 +11,10 @@
  *
  * Threads: the supervisor thread owns the worker processes and their pipes;
  * the public functions may be called from any thread and take q->lock.
- * Hooks run with q->lock held, on the supervisor thread (worker events,
- * exits) or on the caller's thread (status events an API call causes), so
- * a run's events reach the hooks in sequence order; hooks must not call
- * back into runq.
+ * The event hook runs with q->lock held, on the supervisor thread (worker
+ * events, exits) or on the caller's thread (status events an API call
+ * causes), so a run's events reach it in sequence order. Neither hook may
+ * call back into runq.
  */
 #ifndef TB_SERVER_RUNQ_H
 #define TB_SERVER_RUNQ_H
