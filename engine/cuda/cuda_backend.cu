@@ -79,7 +79,7 @@ static int cuda_probe(char *err, size_t errlen)
 	} else {
 		cuda_errf(err, errlen, "CUDA initialisation failed: %s", cudaGetErrorString(e));
 	}
-	cudaGetLastError(); /* clear the sticky-free error so later calls start clean */
+	cudaGetLastError(); /* leave no pending error for the next runtime call to report */
 	return -1;
 }
 
@@ -99,9 +99,22 @@ CUDA_EXPORT int tb_cuda_device_name(int device, char *name, size_t len)
 
 /* ---- memory --------------------------------------------------------------- */
 
+void cuda_not_capturing(const struct cuda_backend *cb, const char *what)
+{
+	if (cb->capturing) {
+		fprintf(stderr,
+			"trainbook: %s inside a CUDA-graph capture: allocate, upload and read back outside "
+			"tb_cuda_capture_begin/end, and run one eager step first so scratch buffers and "
+			"convolution algorithms are settled\n",
+			what);
+		fflush(stderr);
+		abort();
+	}
+}
+
 void *cuda_pool_alloc(struct cuda_backend *cb, size_t bytes)
 {
-	CUDA_ASSERT(!cb->capturing);
+	cuda_not_capturing(cb, "device allocation (alloc, or a scratch buffer growing)");
 	void *p = NULL;
 	/* Zero-byte requests still get a distinct pointer, as the CPU backend does. */
 	cudaError_t e = cudaMallocFromPoolAsync(&p, bytes ? bytes : 256, cb->pool, cb->stream);
@@ -148,6 +161,7 @@ static void *cuda_alloc(struct backend *be, size_t bytes)
 static void cuda_free(struct backend *be, void *p)
 {
 	struct cuda_backend *cb = cuda_enter(be);
+	cuda_not_capturing(cb, "free");
 	cuda_pool_free(cb, p);
 }
 
@@ -156,6 +170,7 @@ static void cuda_free(struct backend *be, void *p)
 static void cuda_upload(struct backend *be, void *dst, const void *host_src, size_t bytes)
 {
 	struct cuda_backend *cb = cuda_enter(be);
+	cuda_not_capturing(cb, "upload");
 	if (bytes)
 		CUDA_CHECK(cudaMemcpyAsync(dst, host_src, bytes, cudaMemcpyHostToDevice, cb->stream));
 }
@@ -163,7 +178,7 @@ static void cuda_upload(struct backend *be, void *dst, const void *host_src, siz
 static void cuda_download(struct backend *be, void *host_dst, const void *src, size_t bytes)
 {
 	struct cuda_backend *cb = cuda_enter(be);
-	CUDA_ASSERT(!cb->capturing);
+	cuda_not_capturing(cb, "download");
 	if (bytes)
 		CUDA_CHECK(cudaMemcpyAsync(host_dst, src, bytes, cudaMemcpyDeviceToHost, cb->stream));
 	CUDA_CHECK(cudaStreamSynchronize(cb->stream));
@@ -192,7 +207,7 @@ static void cuda_fill(struct backend *be, float *x, float value, int64_t n)
 static void cuda_sync(struct backend *be)
 {
 	struct cuda_backend *cb = cuda_enter(be);
-	CUDA_ASSERT(!cb->capturing);
+	cuda_not_capturing(cb, "sync");
 	CUDA_CHECK(cudaStreamSynchronize(cb->stream));
 }
 
@@ -385,4 +400,9 @@ CUDA_EXPORT size_t tb_cuda_peak_memory(struct backend *be)
 CUDA_EXPORT const char *tb_cuda_precision(struct backend *be)
 {
 	return ((struct cuda_backend *)be->impl)->precision_name;
+}
+
+CUDA_EXPORT const char *tb_cuda_backend_device_name(struct backend *be)
+{
+	return ((struct cuda_backend *)be->impl)->device_name;
 }

@@ -225,10 +225,12 @@ static void cuda_act_backward(struct backend *be, enum activation act, float par
 
 /* ---- dropout ------------------------------------------------------------------------- */
 
-static __global__ void dropout_forward_kernel(uint64_t seed, uint64_t counter, uint64_t threshold, float keep_scale,
-				       float *y, uint8_t *mask, const float *x, int64_t n)
+/* counter_dev, when set, replaces the host counter (graph replay, cuda_ext.h). */
+static __global__ void dropout_forward_kernel(uint64_t seed, uint64_t counter, const uint64_t *counter_dev,
+					      uint64_t threshold, float keep_scale, float *y, uint8_t *mask,
+					      const float *x, int64_t n)
 {
-	uint64_t prefix = cuda_rng_prefix(seed, counter);
+	uint64_t prefix = cuda_rng_prefix(seed, counter_dev ? *counter_dev : counter);
 	GRID_STRIDE(i, n)
 	{
 		uint8_t keep = cuda_rng_finish(prefix, (uint64_t)i) >= threshold;
@@ -254,7 +256,7 @@ static void cuda_dropout_forward(struct backend *be, float p, uint64_t seed, uin
 	float keep_scale = 1.0f / (1.0f - p);
 	uint64_t threshold = (uint64_t)((double)p * 18446744073709551616.0);
 	dropout_forward_kernel<<<cuda_grid(cb, n, CUDA_THREADS), CUDA_THREADS, 0, cb->stream>>>(
-		seed, counter, threshold, keep_scale, y, mask, x, n);
+		seed, counter, cb->dropout_counter, threshold, keep_scale, y, mask, x, n);
 	CUDA_LAUNCHED();
 }
 

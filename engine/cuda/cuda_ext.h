@@ -1,12 +1,26 @@
 /*
  * cuda_ext.h — what libtrainbook-cuda.so offers beyond backend.h: plain C
  * declarations the engine may dlsym (a missing symbol means "not
- * available"), for mixed-precision loss scaling, CUDA-graph capture,
- * asynchronous metric read-back and GPU-resident data.
+ * available"): the worker's report fields, fp16/bf16 dynamic loss scaling,
+ * whole-step CUDA-graph capture, asynchronous metric read-back and
+ * GPU-resident data with on-device shuffling and augmentation.
  *
- * What it is: a proposal the engine can adopt without changing backend.h.
+ * What it is: a proposal the engine can adopt without changing backend.h;
+ * every function takes the struct backend that tb_cuda_backend_new made.
  * What it is not: required — a run that uses none of it is a plain
  * backend.h run. Threads: the backend's thread, like every backend call.
+ *
+ * How a train loop uses it (one step, static shapes):
+ *   upload scalars (lr, bias corrections) and the step counter   — outside any graph
+ *   tb_cuda_data_batch(...)                  x, y from the GPU-resident set
+ *   forward; softmax_xent(grad_scale = 1)
+ *   tb_cuda_amp_scale_grad(dlogits)          fp16: multiply by the loss scale
+ *   backward
+ *   tb_cuda_amp_prepare(grads → scalars)     inf/NaN check, unscale, clip, skip flag
+ *   optim_step(scalars)
+ * The middle part (data batch to optimizer) is what tb_cuda_capture_begin/
+ * end records once and tb_cuda_graph_launch replays; losses stay in the
+ * device stats pair and come back through tb_cuda_readback_* every N steps.
  */
 #ifndef TB_CUDA_EXT_H
 #define TB_CUDA_EXT_H
@@ -29,6 +43,134 @@ enum cuda_optim_scalar {
 	CUDA_OPT_SKIP = 4, /* ≠ 0: leave parameters and state untouched this step (fp16 overflow) */
 	CUDA_OPT_STEP = 5, /* > 0: the 1-based step, read on the device instead of the host `step` argument */
 };
+
+/* ---- report fields (cuda_backend.cu) ------------------------------------------- */
+
+/* "fp32", "tf32", "bf16" or "fp16". */
+const char *tb_cuda_precision(struct backend *be);
+/* This backend's device name (tb_cuda_device_name takes an index, this the backend). */
+const char *tb_cuda_backend_device_name(struct backend *be);
+
+/* ---- dynamic loss scaling, PyTorch GradScaler semantics (cuda_amp.cu) ----------- */
+
+struct tb_cuda_amp_config {
+	float init_scale;      /* 65536 (2^16) */
+	float growth_factor;   /* 2 */
+	float backoff_factor;  /* 0.5 */
+	int growth_interval;   /* 2000 clean steps between growths */
+};
+
+struct tb_cuda_amp_stats {
+	float scale;           /* the scale the next step will use */
+	int64_t steps;         /* optimizer steps taken (skipped ones not counted, as Adam's step) */
+	int64_t skipped;       /* steps skipped because a gradient was inf/NaN */
+	float grad_norm;       /* unscaled global gradient norm of the last clean step */
+};
+
+struct tb_cuda_amp;
+
+/* cfg NULL: PyTorch's defaults above. The state lives in device memory. */
+struct tb_cuda_amp *tb_cuda_amp_new(struct backend *be, const struct tb_cuda_amp_config *cfg);
+void tb_cuda_amp_free(struct backend *be, struct tb_cuda_amp *a);
+/* dlogits[0..n) *= current scale, read on the device (call after the loss, before backward). */
+void tb_cuda_amp_scale_grad(struct backend *be, struct tb_cuda_amp *a, float *dlogits, int64_t n);
+/*
+ * After backward and after the host has uploaded the step's scalars (lr):
+ * one deterministic sum-of-squares pass over the n gradients; if it is not
+ * finite the step is skipped (scalars[CUDA_OPT_SKIP] = 1) and the scale
+ * backs off; otherwise scalars[OPT_CLIP] = min(1, clip/(norm+1e-6)) / scale
+ * (norm of the unscaled gradients, clip 0 = off), scalars[CUDA_OPT_STEP],
+ * scalars[OPT_BC1], scalars[OPT_BC2] come from the device's count of
+ * steps taken, and the scale grows after growth_interval clean steps.
+ * No host synchronisation.
+ */
+void tb_cuda_amp_prepare(struct backend *be, struct tb_cuda_amp *a, const float *grads, int64_t n,
+			 double grad_clip, float beta1, float beta2, float *scalars);
+/* Read the state (synchronises; for logging every N steps). */
+void tb_cuda_amp_read(struct backend *be, struct tb_cuda_amp *a, struct tb_cuda_amp_stats *out);
+
+/* ---- CUDA graphs and asynchronous read-back (cuda_graph.cu) ---------------------- */
+
+struct tb_cuda_graph;
+struct tb_cuda_readback;
+
+/*
+ * Record every backend operation issued until tb_cuda_capture_end instead
+ * of running it. Run one eager step first: convolution algorithms are
+ * chosen and scratch buffers sized then, and neither may happen while
+ * capturing. alloc/free/upload/download/sync inside a capture abort with
+ * a message naming the call. Returns 0, or -1 with err.
+ */
+int tb_cuda_capture_begin(struct backend *be, char *err, size_t errlen);
+/* Stop recording and instantiate; NULL with err if capture was invalidated. */
+struct tb_cuda_graph *tb_cuda_capture_end(struct backend *be, char *err, size_t errlen);
+/* Replay on the backend's stream (asynchronous, like any op). Returns 0 or -1 with err. */
+int tb_cuda_graph_launch(struct backend *be, struct tb_cuda_graph *g, char *err, size_t errlen);
+void tb_cuda_graph_free(struct backend *be, struct tb_cuda_graph *g);
+
+/*
+ * Dropout's `counter` argument is a host value, which a graph would freeze.
+ * With a device word set here (a uint64_t from be->alloc), dropout_forward
+ * reads its counter from it instead; the loop uploads the step number
+ * there before each step or replay, so masks still equal the CPU's.
+ * NULL restores the host argument.
+ */
+void tb_cuda_set_dropout_counter(struct backend *be, const uint64_t *counter_dev);
+
+/* A pinned host buffer of `bytes` that device memory is copied into without stalling the host. */
+struct tb_cuda_readback *tb_cuda_readback_new(struct backend *be, size_t bytes);
+/* Queue the copy of `bytes` from device src (stream-ordered after the work already issued). */
+void tb_cuda_readback_start(struct backend *be, struct tb_cuda_readback *r, const void *src);
+/* The host copy once it has landed, NULL while it is in flight or never started. */
+const void *tb_cuda_readback_poll(struct backend *be, struct tb_cuda_readback *r);
+void tb_cuda_readback_free(struct backend *be, struct tb_cuda_readback *r);
+
+/* ---- GPU-resident data (cuda_data.cu) ------------------------------------------------ */
+
+enum tb_cuda_aug_kind { TB_CUDA_AUG_CROP, TB_CUDA_AUG_HFLIP, TB_CUDA_AUG_NORMALIZE };
+
+#define TB_CUDA_AUG_MAX 8
+#define TB_CUDA_AUG_MAX_CHANNELS 16
+
+struct tb_cuda_aug_op {
+	int kind;   /* enum tb_cuda_aug_kind */
+	int pad;    /* crop: zero padding on each side */
+	float prob; /* hflip: probability of flipping */
+};
+
+/*
+ * The loader's augmentation, op for op (engine/loader.c documents the
+ * draws): sample idx of epoch e seeds one rng with rng_hash(aug_key, e,
+ * idx); crop draws dy then dx with rng_below(2*pad+1); hflip flips when
+ * rng_uniform() < prob; normalize is (v - mean[c]) / std[c]. u8 samples are
+ * first converted as (float)v / 255.0f. The result is bit-identical to the
+ * CPU loader's batch.
+ */
+struct tb_cuda_augment {
+	int nops;
+	struct tb_cuda_aug_op ops[TB_CUDA_AUG_MAX];
+	float mean[TB_CUDA_AUG_MAX_CHANNELS], std[TB_CUDA_AUG_MAX_CHANNELS];
+	uint64_t aug_key; /* rng_hash(seed, LOADER_AUG_TAG, 2) */
+};
+
+struct tb_cuda_dataset;
+
+/* Upload a data set once: u8 (images) or f32 samples of c*h*w, and labels. NULL with err on failure. */
+struct tb_cuda_dataset *tb_cuda_dataset_new(struct backend *be, const uint8_t *u8, const float *f32,
+					    const int32_t *labels, int64_t n, int c, int h, int w, char *err,
+					    size_t errlen);
+void tb_cuda_dataset_free(struct backend *be, struct tb_cuda_dataset *d);
+/*
+ * Assemble `batch` samples on the device: x [batch, c, h, w] and y [batch].
+ * cursor_dev (device, 2 int64) holds {epoch, first position in the order};
+ * order_dev (device, n int64, may be NULL for the identity) is the epoch's
+ * permutation, computed on the host (data_permutation) and uploaded once per
+ * epoch. Reading both from device memory lets a graph replay it; the caller
+ * keeps position + batch ≤ n (drop the short last batch in graph mode).
+ * aug NULL: conversion only.
+ */
+void tb_cuda_data_batch(struct backend *be, const struct tb_cuda_dataset *d, const struct tb_cuda_augment *aug,
+			const int64_t *order_dev, const int64_t *cursor_dev, int batch, float *x, int32_t *y);
 
 #ifdef __cplusplus
 }

@@ -67,6 +67,7 @@ struct cuda_backend {
 	struct cuda_gemm_cache *gemm;   /* plans per gemm shape */
 	struct cuda_conv_cache *conv;   /* descriptors and timed algorithms per conv shape */
 	bool capturing;                 /* inside a CUDA-graph capture: no allocation, no sync */
+	const uint64_t *dropout_counter; /* device word dropout reads its counter from, or NULL (cuda_ext.h) */
 };
 
 /* ---- error checks: a failing CUDA call mid-step is unrecoverable ---------- */
@@ -104,6 +105,9 @@ static inline void cuda_check_dnn(cudnnStatus_t s, const char *call, const char 
 	} while (0)
 
 /* ---- shared helpers (cuda_backend.cu) --------------------------------------- */
+
+/* Abort with a message when `what` is called inside a graph capture, where it cannot work. */
+CUDA_HIDDEN void cuda_not_capturing(const struct cuda_backend *cb, const char *what);
 
 /* The backend's state, with its device made current on the calling thread. */
 CUDA_HIDDEN struct cuda_backend *cuda_enter(struct backend *be);

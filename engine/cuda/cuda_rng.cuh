@@ -15,6 +15,8 @@
 #define CUDA_RNG_SALT_SEED 0x243f6a8885a308d3ULL
 #define CUDA_RNG_SALT_A 0x13198a2e03707344ULL
 #define CUDA_RNG_SALT_B 0xa4093822299f31d0ULL
+#define CUDA_RNG_SALT_STREAM 0x082efa98ec4e6c89ULL
+#define CUDA_RNG_GOLDEN 0x9e3779b97f4a7c15ULL
 
 __device__ __forceinline__ uint64_t cuda_rng_mix64(uint64_t z)
 {
@@ -42,6 +44,39 @@ __device__ __forceinline__ uint64_t cuda_rng_prefix(uint64_t seed, uint64_t a)
 __device__ __forceinline__ uint64_t cuda_rng_finish(uint64_t prefix, uint64_t b)
 {
 	return cuda_rng_mix64(prefix ^ (b + CUDA_RNG_SALT_B));
+}
+
+/* struct rng of rng.c: rng_seed, rng_next_u64, rng_uniform, rng_below. */
+__device__ __forceinline__ uint64_t cuda_rng_seed(uint64_t seed)
+{
+	return cuda_rng_mix64(seed ^ CUDA_RNG_SALT_STREAM);
+}
+
+__device__ __forceinline__ uint64_t cuda_rng_next(uint64_t *state)
+{
+	*state += CUDA_RNG_GOLDEN;
+	return cuda_rng_mix64(*state);
+}
+
+__device__ __forceinline__ float cuda_rng_uniform(uint64_t *state)
+{
+	return (float)(cuda_rng_next(state) >> 40) * 0x1.0p-24f;
+}
+
+/* Lemire's multiply-and-reject, the same draws as rng_below. */
+__device__ __forceinline__ uint64_t cuda_rng_below(uint64_t *state, uint64_t n)
+{
+	uint64_t x = cuda_rng_next(state);
+	uint64_t low = x * n, high = __umul64hi(x, n);
+	if (low < n) {
+		uint64_t threshold = (0 - n) % n;
+		while (low < threshold) {
+			x = cuda_rng_next(state);
+			low = x * n;
+			high = __umul64hi(x, n);
+		}
+	}
+	return high;
 }
 
 #endif

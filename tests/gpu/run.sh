@@ -127,6 +127,19 @@ if [ -x "$OUT/parity_ops" ]; then
 	fi
 fi
 
+# GPU batches against the real CPU loader (needs the engine objects and their libraries).
+if [ -n "$ENGINE" ]; then
+	OBJS=$(for f in engine/*.c engine/cpu/*.c; do echo "build/obj/${f%.c}.o"; done)
+	if cc -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -O2 -fopenmp -I. -Iengine $CBLAS_FLAGS -o "$OUT/data_check" \
+		tests/gpu/data_check.c $OBJS -lopenblas -lyaml -lz -lpng -ljpeg -lm -ldl -pthread >"$OUT/data-build.log" 2>&1; then
+		"$OUT/data_check" build/libtrainbook-cuda.so || failures=$((failures + 1))
+	else
+		fail "data_check build" "$(head -2 "$OUT/data-build.log" | tr '\n' ' ')"
+	fi
+else
+	fail "data_check" "build/trainbook-engine did not build"
+fi
+
 # ---- 3. training trajectories, CPU vs CUDA ------------------------------------------
 echo "== trajectories (20 steps, CPU vs CUDA), $(elapsed) s"
 TMP=$(mktemp -d)
