@@ -90,7 +90,7 @@ void cuda_from_half(struct cuda_backend *cb, float *dst, const void *src, int64_
 static __global__ void bias_add_kernel(float *y, const float *bias, int cols, int spatial, int64_t total)
 {
 	GRID_STRIDE(i, total)
-	y[i] += bias[(i / spatial) % cols];
+	y[i] += bias[cuda_channel_of(i, spatial, cols)];
 }
 
 static void cuda_bias_add(struct backend *be, float *y, const float *bias, int rows, int cols, int spatial)
@@ -112,7 +112,8 @@ static __global__ void bias_grad_kernel(float *dbias, const float *dy, int rows,
 	int64_t count = (int64_t)rows * spatial;
 	float acc = 0;
 	for (int64_t e = threadIdx.x; e < count; e += blockDim.x) {
-		int64_t r = e / spatial, s = e - r * spatial;
+		int64_t r, s;
+		cuda_row_of(e, spatial, &r, &s);
 		acc += dy[(r * cols + c) * spatial + s];
 	}
 	part[threadIdx.x] = acc;

@@ -132,6 +132,34 @@ static inline unsigned cuda_grid(const struct cuda_backend *cb, int64_t n, int t
 	return blocks < 1 ? 1u : (unsigned)blocks;
 }
 
+#ifdef __CUDACC__
+/*
+ * Channel of element i in a [rows, channels, spatial] layout. 64-bit
+ * division is a long software sequence on GPUs (it would cost more than the
+ * memory traffic of these element-wise kernels); every realistic tensor
+ * indexes in 32 bits, so that path is the one taken.
+ */
+static __device__ __forceinline__ int cuda_channel_of(int64_t i, int spatial, int channels)
+{
+	if (i <= 0xffffffffLL)
+		return (int)(((uint32_t)i / (uint32_t)spatial) % (uint32_t)channels);
+	return (int)((i / spatial) % channels);
+}
+
+/* (row, position) of element e of one channel's rows*spatial values, as above. */
+static __device__ __forceinline__ void cuda_row_of(int64_t e, int spatial, int64_t *row, int64_t *pos)
+{
+	if (e <= 0xffffffffLL) {
+		uint32_t r = (uint32_t)e / (uint32_t)spatial;
+		*row = r;
+		*pos = (int64_t)((uint32_t)e - r * (uint32_t)spatial);
+	} else {
+		*row = e / spatial;
+		*pos = e - *row * spatial;
+	}
+}
+#endif
+
 /* Round up to a multiple of 256 bytes (cuBLASLt/cuDNN like 256-byte aligned operands). */
 static inline size_t cuda_align256(size_t bytes)
 {

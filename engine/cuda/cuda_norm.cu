@@ -38,7 +38,8 @@ static __device__ __forceinline__ void block_sum2(double &a, double &b)
 /* Element e of channel c's N*S values, NCHW with S = spatial. */
 static __device__ __forceinline__ int64_t norm_index(int64_t e, int c, int channels, int spatial)
 {
-	int64_t n = e / spatial, s = e - n * spatial;
+	int64_t n, s;
+	cuda_row_of(e, spatial, &n, &s);
 	return (n * channels + c) * spatial + s;
 }
 
@@ -113,7 +114,7 @@ static __global__ void bn_affine_kernel(const float *x, float *y, const float *a
 {
 	for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < total;
 	     i += (int64_t)gridDim.x * blockDim.x) {
-		int c = (int)((i / spatial) % channels);
+		int c = cuda_channel_of(i, spatial, channels);
 		y[i] = __fadd_rn(__fmul_rn(x[i], affine[2 * c]), affine[2 * c + 1]);
 	}
 }
@@ -219,7 +220,7 @@ static __global__ void bn_bwd_dx_kernel(const float *x, const float *dy, const f
 {
 	for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < total;
 	     i += (int64_t)gridDim.x * blockDim.x) {
-		int c = (int)((i / spatial) % channels);
+		int c = cuda_channel_of(i, spatial, channels);
 		float centred = __fmul_rn(__fsub_rn(x[i], mean[c]), coef[3 * c + 1]);
 		dx[i] = __fmul_rn(__fsub_rn(__fsub_rn(dy[i], coef[3 * c]), centred), coef[3 * c + 2]);
 	}

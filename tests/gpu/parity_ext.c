@@ -338,6 +338,66 @@ static void check_data(struct parity *pt)
 	check_data_case(pt, true, NULL, "data_batch u8 no augmentation");
 }
 
+/* Library calls inside a capture: conv (cuDNN), batch norm, gemm (cuBLASLt) replayed == eager. */
+static void check_graph_libraries(struct parity *pt)
+{
+	__typeof__(tb_cuda_capture_begin) *begin = EXT(pt, tb_cuda_capture_begin);
+	__typeof__(tb_cuda_capture_end) *end = EXT(pt, tb_cuda_capture_end);
+	__typeof__(tb_cuda_graph_launch) *launch = EXT(pt, tb_cuda_graph_launch);
+	__typeof__(tb_cuda_graph_free) *gfree = EXT(pt, tb_cuda_graph_free);
+	if (!begin || !end || !launch || !gfree)
+		return; /* reported by check_graph */
+	struct backend *g = pt->gpu;
+	struct conv_shape cs = {.n = 8, .c = 16, .h = 12, .w = 12, .k = 32, .r = 3, .s = 3, .stride_h = 1,
+				.stride_w = 1, .pad_h = 1, .pad_w = 1, .dil_h = 1, .dil_w = 1, .p = 12, .q = 12};
+	int64_t nx = 8 * 16 * 144, nw = 32 * 16 * 9, ny = 8 * 32 * 144, nfc = 8 * 10;
+	float *x = parity_rand(pt, nx, -1, 1), *w = parity_rand(pt, nw, -0.3f, 0.3f);
+	float *fw = parity_rand(pt, 10 * 32 * 144, -0.1f, 0.1f);
+	float *gx = parity_up(pt, x, (size_t)nx * 4), *gw = parity_up(pt, w, (size_t)nw * 4);
+	float *gfw = parity_up(pt, fw, (size_t)10 * 32 * 144 * 4);
+	float *gy = parity_up(pt, NULL, (size_t)ny * 4), *gz = parity_up(pt, NULL, (size_t)ny * 4);
+	float *gout = parity_up(pt, NULL, (size_t)nfc * 4), *stat = parity_up(pt, NULL, 32 * 4 * 4);
+	size_t ws_bytes = g->conv2d_workspace(g, &cs);
+	void *ws = ws_bytes ? g->alloc(g, ws_bytes) : NULL;
+	/* conv → batch norm (training, running stats in `stat`) → relu → linear 4608→10 */
+#define STEP_OPS()                                                                                            \
+	do {                                                                                                   \
+		g->conv2d_forward(g, &cs, gx, gw, gy, ws);                                                     \
+		g->batchnorm_forward(g, true, 8, 32, 144, 0.1f, 1e-5f, gy, NULL, NULL, stat, stat + 32,        \
+				     stat + 64, stat + 96, gz);                                               \
+		g->act_forward(g, ACT_RELU, 0, gz, gz, ny);                                                    \
+		g->gemm(g, false, true, 8, 10, 32 * 144, 1.0f, gz, 32 * 144, gfw, 32 * 144, 0.0f, gout, 10);    \
+	} while (0)
+	STEP_OPS(); /* eager: algorithms chosen, scratch sized */
+	float *eager = parity_down(pt, gout, nfc);
+	g->fill(g, gout, 0.0f, nfc);
+	char err[256] = "";
+	struct tb_cuda_graph *graph = NULL;
+	if (begin(g, err, sizeof(err)) == 0) {
+		STEP_OPS();
+		graph = end(g, err, sizeof(err));
+	}
+#undef STEP_OPS
+	if (!graph) {
+		parity_result(pt, "graph capture of conv/bn/gemm", false, "%s", err);
+	} else {
+		launch(g, graph, err, sizeof(err));
+		float *got = parity_down(pt, gout, nfc);
+		parity_check(pt, "graph replay conv+bn+relu+gemm == eager", eager, got, nfc, 1e-6);
+		free(got);
+		gfree(g, graph);
+	}
+	free(eager);
+	free(x);
+	free(w);
+	free(fw);
+	float *dev[] = {gx, gw, gfw, gy, gz, gout, stat};
+	for (size_t i = 0; i < TB_ARRAY_LEN(dev); i++)
+		GPU_FREE(pt, dev[i]);
+	if (ws)
+		GPU_FREE(pt, ws);
+}
+
 void parity_ext_ops(struct parity *pt)
 {
 	if (!pt->cuda_module) {
@@ -346,5 +406,6 @@ void parity_ext_ops(struct parity *pt)
 	}
 	check_amp(pt);
 	check_graph(pt);
+	check_graph_libraries(pt);
 	check_data(pt);
 }

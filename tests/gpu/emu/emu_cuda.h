@@ -33,6 +33,7 @@
 #include <functional>
 
 /* ---- qualifiers and index variables ------------------------------------------ */
+#define __CUDACC__ 1 /* device-only helpers in the backend's headers are compiled too */
 #define __global__
 #define __device__
 #define __host__
