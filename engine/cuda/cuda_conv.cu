@@ -135,8 +135,17 @@ static bool conv_tune(struct cuda_backend *cb, struct conv_plan *p)
 	CUDA_CHECK(cudaMemGetInfo(&free_b, &total_b));
 	size_t ws_max = free_b / 4 < CONV_TUNE_WORKSPACE_MAX ? free_b / 4 : CONV_TUNE_WORKSPACE_MAX;
 
-	void *x = cuda_pool_alloc(cb, xb), *w = cuda_pool_alloc(cb, wb), *y = cuda_pool_alloc(cb, yb);
-	void *ws = cuda_pool_alloc(cb, ws_max);
+	/* Plain cudaMalloc, not the pool: tuning scratch must not count as the run's peak memory. */
+	void *x = NULL, *w = NULL, *y = NULL, *ws = NULL;
+	CUDA_CHECK(cudaMalloc(&x, xb));
+	CUDA_CHECK(cudaMalloc(&w, wb));
+	CUDA_CHECK(cudaMalloc(&y, yb));
+	while (ws_max >= ((size_t)1 << 20) && cudaMalloc(&ws, ws_max) != cudaSuccess) {
+		cudaGetLastError();
+		ws_max /= 2;
+	}
+	if (!ws)
+		ws_max = 0;
 	CUDA_CHECK(cudaMemsetAsync(x, 0, xb, cb->stream));
 	CUDA_CHECK(cudaMemsetAsync(w, 0, wb, cb->stream));
 	CUDA_CHECK(cudaMemsetAsync(y, 0, yb, cb->stream));
@@ -182,10 +191,12 @@ static bool conv_tune(struct cuda_backend *cb, struct conv_plan *p)
 			}
 		}
 	}
-	cuda_pool_free(cb, ws);
-	cuda_pool_free(cb, x);
-	cuda_pool_free(cb, w);
-	cuda_pool_free(cb, y);
+	/* cudaFree waits for the device, so Find's work on these buffers is over. */
+	if (ws)
+		CUDA_CHECK(cudaFree(ws));
+	CUDA_CHECK(cudaFree(x));
+	CUDA_CHECK(cudaFree(w));
+	CUDA_CHECK(cudaFree(y));
 	return ok_f && ok_d && ok_w;
 }
 

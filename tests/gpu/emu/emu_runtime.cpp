@@ -201,6 +201,19 @@ cudaError_t cudaFreeAsync(void *p, cudaStream_t s)
 	return cudaSuccess;
 }
 
+/* Outside the pool: not counted in the pool's high-water mark, like the real thing. */
+cudaError_t cudaMalloc(void **p, size_t bytes)
+{
+	*p = malloc(bytes ? bytes : 1);
+	return *p ? cudaSuccess : cudaErrorMemoryAllocation;
+}
+
+cudaError_t cudaFree(void *p)
+{
+	free(p);
+	return cudaSuccess;
+}
+
 cudaError_t cudaMallocHost(void **p, size_t bytes)
 {
 	*p = malloc(bytes ? bytes : 1);
