@@ -269,14 +269,23 @@ static int parse_uint_array(struct parser *ps, uint64_t *vals, int max)
 	return expect(ps, ']') ? n : -1;
 }
 
-static bool parse_metadata(struct parser *ps, struct safetensors *st)
+/* Consume '{' and, for an empty object, '}': -1 on error, 0 when empty, 1 when members follow. */
+static int begin_object(struct parser *ps)
 {
 	if (!expect(ps, '{'))
-		return false;
+		return -1;
 	if (peek(ps, '}')) {
 		ps->p++;
-		return true;
+		return 0;
 	}
+	return 1;
+}
+
+static bool parse_metadata(struct parser *ps, struct safetensors *st)
+{
+	int members = begin_object(ps);
+	if (members <= 0)
+		return members == 0;
 	do {
 		char *k = parse_string(ps);
 		if (!k)
@@ -354,12 +363,9 @@ static bool parse_tensor(struct parser *ps, struct st_tensor *t, size_t data_siz
 
 static bool parse_header(struct parser *ps, struct safetensors *st, size_t data_size)
 {
-	if (!expect(ps, '{'))
-		return false;
-	if (peek(ps, '}')) {
-		ps->p++;
-		return true;
-	}
+	int members = begin_object(ps);
+	if (members <= 0)
+		return members == 0;
 	do {
 		char *name = parse_string(ps);
 		if (!name || !expect(ps, ':')) {
