@@ -307,14 +307,20 @@ static bool etag_matches(const char *want, const char *have)
 	return wl + 2 == hl && !strncmp(want, have + 1, wl);
 }
 
-int nb_save(struct nb_store *nb, const char *rel, const char *data, size_t len,
-	    const char *if_match, char etag[NB_ETAG_LEN], int64_t *mtime, char *err, size_t errlen)
+/* What every write of a notebook body checks first: its size, then nbformat. */
+static int check_body(const char *data, size_t len, char *err, size_t errlen)
 {
 	if (len > NB_MAX_BYTES) {
 		snprintf(err, errlen, "notebooks are limited to %u bytes", NB_MAX_BYTES);
 		return NB_ETOOBIG;
 	}
-	int rc = nb_validate(data, len, err, errlen);
+	return nb_validate(data, len, err, errlen);
+}
+
+int nb_save(struct nb_store *nb, const char *rel, const char *data, size_t len,
+	    const char *if_match, char etag[NB_ETAG_LEN], int64_t *mtime, char *err, size_t errlen)
+{
+	int rc = check_body(data, len, err, errlen);
 	if (rc)
 		return rc;
 	char abs[PATH_MAX];
@@ -356,11 +362,7 @@ int nb_create(struct nb_store *nb, const char *rel, const char *data, size_t len
 		data = empty_notebook;
 		len = sizeof empty_notebook - 1;
 	}
-	if (len > NB_MAX_BYTES) {
-		snprintf(err, errlen, "notebooks are limited to %u bytes", NB_MAX_BYTES);
-		return NB_ETOOBIG;
-	}
-	int rc = nb_validate(data, len, err, errlen);
+	int rc = check_body(data, len, err, errlen);
 	if (rc)
 		return rc;
 	char abs[PATH_MAX];
