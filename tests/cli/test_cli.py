@@ -62,6 +62,16 @@ def fashion_mlp_long_reaches_0885():
         print(f"# fashion-mlp-long: test accuracy {acc:.4f} in {time.time() - t:.0f} s", file=sys.stderr)
 
 
+@case
+def fashion_cnn_reaches_0925():
+    with tempfile.TemporaryDirectory() as d:
+        t = time.time()
+        _, ev = train(os.path.join(ROOT, "examples/fashion-cnn.yaml"), "--out", d)
+        acc = final_test_accuracy(ev)
+        assert acc >= 0.925, f"test accuracy {acc:.4f} < 0.925"
+        print(f"# fashion-cnn: test accuracy {acc:.4f} in {time.time() - t:.0f} s", file=sys.stderr)
+
+
 RESUME_SPEC = """
 data: {dataset: synthetic, shape: [1, 12, 12], classes: 5, train_size: 640, test_size: 64, batch_size: 32,
        augment: [{random_crop: 2}, hflip]}
