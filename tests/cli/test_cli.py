@@ -72,6 +72,48 @@ def fashion_cnn_reaches_0925():
         print(f"# fashion-cnn: test accuracy {acc:.4f} in {time.time() - t:.0f} s", file=sys.stderr)
 
 
+def write_cifar(d, n_train=300, n_test=100, truncate=False):
+    """CIFAR-10 binary batches: records of 1 label byte + 3072 pixel bytes (R, G, B planes)."""
+    import numpy as np
+    rng = np.random.default_rng(0)
+    def batch(path, n):
+        labels = rng.integers(0, 10, n).astype(np.uint8)
+        # Learnable: each class brightens its own band of rows.
+        pixels = rng.integers(0, 100, (n, 3, 32, 32)).astype(np.uint8)
+        for i, c in enumerate(labels):
+            pixels[i, :, 3 * c:3 * c + 3, :] += 150
+        raw = np.concatenate([labels[:, None], pixels.reshape(n, -1)], axis=1).tobytes()
+        with open(path, "wb") as f:
+            f.write(raw[:-1000] if truncate and path.endswith("test_batch.bin") else raw)
+    for i in range(1, 6):
+        batch(os.path.join(d, f"data_batch_{i}.bin"), n_train // 5)
+    batch(os.path.join(d, "test_batch.bin"), n_test)
+
+
+@case
+def cifar10_files_train_end_to_end():
+    with tempfile.TemporaryDirectory() as d:
+        write_cifar(d)
+        spec = write(d, "spec.yaml", f"data: {{dataset: cifar10, path: {d}, batch_size: 20, augment: [{{random_crop: 4}}, hflip]}}\n"
+                                     "model: lenet5\noptimizer: {name: adam, lr: 0.003}\ntrain: {epochs: 3, seed: 1}\n")
+        _, ev = train(spec, "--out", os.path.join(d, "out"))
+        assert ev[0]["train_size"] == 300 and ev[0]["test_size"] == 100, ev[0]
+        evals = [e for e in ev if e["type"] == "evaluation"]
+        assert evals and evals[-1]["classes"][0] == "airplane" and len(evals[-1]["samples"]) > 0, evals[-1:]
+        assert evals[-1]["samples"][0]["shape"] == [3, 32, 32]
+        assert final_test_accuracy(ev) > 0.3, "LeNet-5 did not learn the synthetic CIFAR classes"
+
+
+@case
+def cifar10_truncated_batch_is_a_clear_error():
+    with tempfile.TemporaryDirectory() as d:
+        write_cifar(d, truncate=True)
+        spec = write(d, "spec.yaml", f"data: {{dataset: cifar10, path: {d}}}\nmodel: lenet5\n")
+        r, ev = train(spec, "--out", os.path.join(d, "out"), check=False)
+        assert r.returncode == 2, f"exit {r.returncode}"
+        assert "test_batch.bin" in ev[-1]["reason"], ev[-1]
+
+
 RESUME_SPEC = """
 data: {dataset: synthetic, shape: [1, 12, 12], classes: 5, train_size: 640, test_size: 64, batch_size: 32,
        augment: [{random_crop: 2}, hflip]}
