@@ -61,6 +61,14 @@ void emu_fatal(const char *what) __attribute__((noreturn));
 /* While a stream is being captured, work is recorded instead of run. */
 bool emu_capturing(void *stream);
 void emu_capture_add(void *stream, const std::function<void()> &work);
+/* Library work on a stream (cuBLASLt, cuDNN): run now, or record it while the stream captures. */
+static inline void emu_stream_work(void *stream, const std::function<void()> &work)
+{
+	if (emu_capturing(stream))
+		emu_capture_add(stream, work);
+	else
+		work();
+}
 
 #define __syncthreads() emu_syncthreads()
 

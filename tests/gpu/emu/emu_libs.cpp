@@ -179,7 +179,7 @@ static bool aligned(const void *ptr, uint64_t promised)
 cublasStatus_t cublasLtMatmul(cublasLtHandle_t, cublasLtMatmulDesc_t d, const void *alpha, const void *A,
 			      cublasLtMatrixLayout_t a, const void *B, cublasLtMatrixLayout_t b, const void *beta,
 			      const void *C, cublasLtMatrixLayout_t c, void *D, cublasLtMatrixLayout_t dl,
-			      const cublasLtMatmulAlgo_t *algo, void *workspace, size_t, cudaStream_t)
+			      const cublasLtMatmulAlgo_t *algo, void *workspace, size_t, cudaStream_t stream)
 {
 	uint32_t promised[4];
 	memcpy(promised, algo->data, sizeof(promised));
@@ -196,27 +196,32 @@ cublasStatus_t cublasLtMatmul(cublasLtHandle_t, cublasLtMatmulDesc_t d, const vo
 		   : d->compute == CUBLAS_COMPUTE_32F_FAST_16BF ? 7
 		   : d->compute == CUBLAS_COMPUTE_32F_FAST_16F ? 10
 							       : 23;
+	/* As with host pointer mode on a GPU: scalars and descriptors are read now, the data when the work runs. */
 	const float *pa = (const float *)A, *pb = (const float *)B, *pc = (const float *)C;
 	float *pd = (float *)D, al = *(const float *)alpha, be = *(const float *)beta;
-	for (uint64_t j = 0; j < n; j++) {
-		for (uint64_t i = 0; i < m; i++) {
-			double acc = 0;
-			for (uint64_t p = 0; p < k; p++) {
-				float x = d->ta == CUBLAS_OP_N ? pa[i + p * a->ld] : pa[p + i * a->ld];
-				float y = d->tb == CUBLAS_OP_N ? pb[p + j * b->ld] : pb[j + p * b->ld];
-				acc += (double)round_mantissa(x, keep) * round_mantissa(y, keep);
+	cublasOperation_t ta = d->ta, tb = d->tb;
+	uint64_t lda = a->ld, ldb = b->ld, ldc = c->ld, ldd = dl->ld;
+	emu_stream_work(stream, [=]() {
+		for (uint64_t j = 0; j < n; j++) {
+			for (uint64_t i = 0; i < m; i++) {
+				double acc = 0;
+				for (uint64_t p = 0; p < k; p++) {
+					float x = ta == CUBLAS_OP_N ? pa[i + p * lda] : pa[p + i * lda];
+					float y = tb == CUBLAS_OP_N ? pb[p + j * ldb] : pb[j + p * ldb];
+					acc += (double)round_mantissa(x, keep) * round_mantissa(y, keep);
+				}
+				double old = be == 0 ? 0.0 : (double)be * pc[i + j * ldc];
+				pd[i + j * ldd] = (float)(al * acc + old);
 			}
-			double old = be == 0 ? 0.0 : (double)be * pc[i + j * c->ld];
-			pd[i + j * dl->ld] = (float)(al * acc + old);
 		}
-	}
+	});
 	return CUBLAS_STATUS_SUCCESS;
 }
 
 /* ---- cuDNN convolutions ---------------------------------------------------------------- */
 
 struct emu_dnn {
-	int unused;
+	cudaStream_t stream; /* cudnnSetStream's: calls run there, or are recorded while it captures */
 };
 struct emu_tensor_desc {
 	cudnnDataType_t type;
@@ -239,8 +244,9 @@ cudnnStatus_t cudnnDestroy(cudnnHandle_t h)
 	return CUDNN_STATUS_SUCCESS;
 }
 
-cudnnStatus_t cudnnSetStream(cudnnHandle_t, cudaStream_t)
+cudnnStatus_t cudnnSetStream(cudnnHandle_t h, cudaStream_t s)
 {
+	((struct emu_dnn *)h)->stream = s;
 	return CUDNN_STATUS_SUCCESS;
 }
 
@@ -483,59 +489,66 @@ static int keep_bits(const struct emu_conv_desc *cd, cudnnDataType_t t)
 	return t == CUDNN_DATA_FLOAT && cd->math != CUDNN_FMA_MATH ? 10 : 23;
 }
 
-cudnnStatus_t cudnnConvolutionForward(cudnnHandle_t, const void *alpha, cudnnTensorDescriptor_t xd, const void *x,
+/*
+ * The three convolutions share one body: acc[out] += in1 * in2 over the
+ * index pairs of the convolution, then out = alpha * acc + beta * out.
+ * Descriptors and scalars are copied now (a GPU library reads them at the
+ * call), the data is read when the work runs (now, or at graph replay).
+ */
+enum conv_dir { CONV_FWD, CONV_BWD_DATA, CONV_BWD_FILTER };
+
+static cudnnStatus_t conv_call(cudnnHandle_t h, enum conv_dir dir, const void *alpha, const void *beta,
+			       const struct emu_tensor_desc *xd, const void *x, const struct emu_tensor_desc *wd,
+			       const void *w, const struct emu_tensor_desc *yd, const void *y, void *out, int algo,
+			       void *ws, size_t ws_bytes, const struct emu_conv_desc *cd)
+{
+	if (!conv_consistent(xd, wd, yd, cd))
+		return CUDNN_STATUS_BAD_PARAM;
+	struct emu_tensor_desc X = *xd, W = *wd, Y = *yd;
+	struct emu_conv_desc C = *cd;
+	int keep = keep_bits(cd, xd->type);
+	float al = *(const float *)alpha, be = *(const float *)beta;
+	emu_stream_work(((struct emu_dnn *)h)->stream, [=]() {
+		use_workspace(algo, ws, ws_bytes);
+		const struct emu_tensor_desc *od = dir == CONV_FWD ? &Y : dir == CONV_BWD_DATA ? &X : &W;
+		std::vector<double> acc((size_t)count(od), 0.0);
+		conv_pairs(&X, &W, &Y, &C, [&](int64_t xi, int64_t wi, int64_t yi) {
+			float xv = dir == CONV_BWD_DATA ? 0 : load(x, X.type, xi);
+			float wv = dir == CONV_BWD_FILTER ? 0 : load(w, W.type, wi);
+			float yv = dir == CONV_FWD ? 0 : load(y, Y.type, yi);
+			if (dir == CONV_FWD)
+				acc[yi] += (double)round_mantissa(xv, keep) * round_mantissa(wv, keep);
+			else if (dir == CONV_BWD_DATA)
+				acc[xi] += (double)round_mantissa(yv, keep) * round_mantissa(wv, keep);
+			else
+				acc[wi] += (double)round_mantissa(xv, keep) * round_mantissa(yv, keep);
+		});
+		for (int64_t i = 0; i < count(od); i++)
+			store(out, od->type, i, (float)(al * acc[i] + (be == 0 ? 0.0 : be * load(out, od->type, i))));
+	});
+	return CUDNN_STATUS_SUCCESS;
+}
+
+cudnnStatus_t cudnnConvolutionForward(cudnnHandle_t h, const void *alpha, cudnnTensorDescriptor_t xd, const void *x,
 				      cudnnFilterDescriptor_t wd, const void *w, cudnnConvolutionDescriptor_t cd,
 				      cudnnConvolutionFwdAlgo_t a, void *ws, size_t ws_bytes, const void *beta,
 				      cudnnTensorDescriptor_t yd, void *y)
 {
-	if (!conv_consistent(xd, wd, yd, cd))
-		return CUDNN_STATUS_BAD_PARAM;
-	use_workspace(a, ws, ws_bytes);
-	int keep = keep_bits(cd, xd->type);
-	std::vector<double> acc((size_t)count(yd), 0.0);
-	conv_pairs(xd, wd, yd, cd, [&](int64_t xi, int64_t wi, int64_t yi) {
-		acc[yi] += (double)round_mantissa(load(x, xd->type, xi), keep) * round_mantissa(load(w, wd->type, wi), keep);
-	});
-	float al = *(const float *)alpha, be = *(const float *)beta;
-	for (int64_t i = 0; i < count(yd); i++)
-		store(y, yd->type, i, (float)(al * acc[i] + (be == 0 ? 0.0 : be * load(y, yd->type, i))));
-	return CUDNN_STATUS_SUCCESS;
+	return conv_call(h, CONV_FWD, alpha, beta, xd, x, wd, w, yd, NULL, y, a, ws, ws_bytes, cd);
 }
 
-cudnnStatus_t cudnnConvolutionBackwardData(cudnnHandle_t, const void *alpha, cudnnFilterDescriptor_t wd,
+cudnnStatus_t cudnnConvolutionBackwardData(cudnnHandle_t h, const void *alpha, cudnnFilterDescriptor_t wd,
 					   const void *w, cudnnTensorDescriptor_t dyd, const void *dy,
 					   cudnnConvolutionDescriptor_t cd, cudnnConvolutionBwdDataAlgo_t a, void *ws,
 					   size_t ws_bytes, const void *beta, cudnnTensorDescriptor_t dxd, void *dx)
 {
-	if (!conv_consistent(dxd, wd, dyd, cd))
-		return CUDNN_STATUS_BAD_PARAM;
-	use_workspace(a, ws, ws_bytes);
-	int keep = keep_bits(cd, dxd->type);
-	std::vector<double> acc((size_t)count(dxd), 0.0);
-	conv_pairs(dxd, wd, dyd, cd, [&](int64_t xi, int64_t wi, int64_t yi) {
-		acc[xi] += (double)round_mantissa(load(dy, dyd->type, yi), keep) * round_mantissa(load(w, wd->type, wi), keep);
-	});
-	float al = *(const float *)alpha, be = *(const float *)beta;
-	for (int64_t i = 0; i < count(dxd); i++)
-		store(dx, dxd->type, i, (float)(al * acc[i] + (be == 0 ? 0.0 : be * load(dx, dxd->type, i))));
-	return CUDNN_STATUS_SUCCESS;
+	return conv_call(h, CONV_BWD_DATA, alpha, beta, dxd, NULL, wd, w, dyd, dy, dx, a, ws, ws_bytes, cd);
 }
 
-cudnnStatus_t cudnnConvolutionBackwardFilter(cudnnHandle_t, const void *alpha, cudnnTensorDescriptor_t xd,
+cudnnStatus_t cudnnConvolutionBackwardFilter(cudnnHandle_t h, const void *alpha, cudnnTensorDescriptor_t xd,
 					     const void *x, cudnnTensorDescriptor_t dyd, const void *dy,
 					     cudnnConvolutionDescriptor_t cd, cudnnConvolutionBwdFilterAlgo_t a, void *ws,
 					     size_t ws_bytes, const void *beta, cudnnFilterDescriptor_t dwd, void *dw)
 {
-	if (!conv_consistent(xd, dwd, dyd, cd))
-		return CUDNN_STATUS_BAD_PARAM;
-	use_workspace(a, ws, ws_bytes);
-	int keep = keep_bits(cd, xd->type);
-	std::vector<double> acc((size_t)count(dwd), 0.0);
-	conv_pairs(xd, dwd, dyd, cd, [&](int64_t xi, int64_t wi, int64_t yi) {
-		acc[wi] += (double)round_mantissa(load(x, xd->type, xi), keep) * round_mantissa(load(dy, dyd->type, yi), keep);
-	});
-	float al = *(const float *)alpha, be = *(const float *)beta;
-	for (int64_t i = 0; i < count(dwd); i++)
-		store(dw, dwd->type, i, (float)(al * acc[i] + (be == 0 ? 0.0 : be * load(dw, dwd->type, i))));
-	return CUDNN_STATUS_SUCCESS;
+	return conv_call(h, CONV_BWD_FILTER, alpha, beta, xd, x, dwd, NULL, dyd, dy, dw, a, ws, ws_bytes, cd);
 }
