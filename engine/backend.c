@@ -144,10 +144,22 @@ void backend_device_name(struct backend *be, char *buf, size_t len)
 		tb_fmt(buf, len, "cpu (%ld cores)", cores);
 		return;
 	}
-	int device = 0;
-	if (cuda_module.device_name && cuda_module.device_name(device, buf, len) == 0)
+	/* The backend's own device (cuda:1 is not cuda:0), when the module can say. */
+	const char *(*own_name)(struct backend *) =
+		(const char *(*)(struct backend *))backend_cuda_symbol("tb_cuda_backend_device_name");
+	const char *name = own_name ? own_name(be) : NULL;
+	if (name && *name) {
+		tb_fmt(buf, len, "%s", name);
+		return;
+	}
+	if (cuda_module.device_name && cuda_module.device_name(0, buf, len) == 0)
 		return;
 	tb_fmt(buf, len, "%s", be->name);
+}
+
+void *backend_cuda_symbol(const char *name)
+{
+	return cuda_module.handle ? dlsym(cuda_module.handle, name) : NULL;
 }
 
 size_t backend_peak_memory(struct backend *be)

@@ -210,6 +210,11 @@ struct backend *backend_open(const char *device, const char *precision, int cpu_
 
 /* Human-readable name of the device a backend runs on ("cpu (2 threads)", "NVIDIA H100 80GB HBM3"). */
 void backend_device_name(struct backend *be, char *buf, size_t len);
+/*
+ * A symbol of the loaded CUDA module (engine/cuda/cuda_ext.h lists the
+ * optional extras), NULL when the module is not loaded or lacks it.
+ */
+void *backend_cuda_symbol(const char *name);
 /* Peak device memory in bytes, 0 when unknown (CPU). */
 size_t backend_peak_memory(struct backend *be);
 

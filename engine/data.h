@@ -128,6 +128,39 @@ struct loader *loader_new(const struct dataset *d, const struct spec_data *aug,
  * loader continues with the next epoch on the following call). */
 int loader_next(struct loader *l, struct batch *out);
 
+enum loader_op_kind { LOADER_CROP, LOADER_HFLIP, LOADER_NORMALIZE };
+
+/* One step of the per-sample pipeline, in spec order. */
+struct loader_op {
+	enum loader_op_kind kind;
+	int pad;     /* crop: zero padding on each side, > 0 */
+	float prob;  /* hflip: probability of flipping */
+};
+
+#define LOADER_PLAN_MAX_CHANNELS 16
+
+/*
+ * What a loader with these options does to each sample, for a device that
+ * repeats it bit for bit (the CUDA batch kernel, engine/cuda/cuda_ext.h):
+ * the ops in order, per-channel mean/std when one normalises, and the key
+ * the per-sample draws start from (loader.c documents the draws). The
+ * epoch order is data_permutation(n, rng_hash(seed, epoch, 0)) when
+ * shuffling, the identity otherwise. Returns -1 with err when the spec is
+ * invalid or the plan does not fit (normalising more than
+ * LOADER_PLAN_MAX_CHANNELS channels).
+ */
+struct loader_plan {
+	int nops;
+	struct loader_op ops[SPEC_MAX_AUGMENT + 1];
+	float mean[LOADER_PLAN_MAX_CHANNELS], std[LOADER_PLAN_MAX_CHANNELS];
+	uint64_t aug_key;
+};
+int loader_describe(const struct dataset *d, const struct spec_data *aug, const struct loader_options *opt,
+		    struct loader_plan *out, char *err, size_t errlen);
+
+/* The epoch order a shuffling loader uses: perm = a permutation of 0..n-1 from `key`. */
+void data_permutation(int64_t *perm, int64_t n, uint64_t key);
+
 /* Batches per epoch for these options. */
 int64_t loader_batches_per_epoch(const struct dataset *d, int batch_size, bool drop_last);
 

@@ -65,9 +65,9 @@ int data_dataset_alloc(struct dataset *d, const char *name, enum dataset_storage
 /* Copy `count` strings into a new owned class_names array. */
 char **data_class_names_copy(const char *const *names, int count);
 
-/* Fisher-Yates shuffle of 0..n-1 into perm, driven by rng_seed(key): the
- * one shuffle used for epoch orders and splits, so both are reproducible. */
-void data_permutation(int64_t *perm, int64_t n, uint64_t key);
+/* data_permutation (data.h) is a Fisher-Yates shuffle driven by
+ * rng_seed(key): the one shuffle used for epoch orders and splits, so both
+ * are reproducible. */
 
 /*
  * Move `count` samples (a random subset drawn with `key`, kept in their

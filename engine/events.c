@@ -248,17 +248,23 @@ void events_end(struct events *ev, const char *status, const char *reason)
 
 void events_summary(struct events *ev, int64_t steps, int epochs, double seconds, double images_per_sec,
 		    int n, const char *const *final_names, const double *final_values, const char *best_metric,
-		    double best_value, int64_t best_step)
+		    double best_value, int64_t best_step, const struct device_summary *device)
 {
 	if (ev->silent)
 		return;
 	if (!ev->json) {
-		char line[512];
+		char line[640];
 		size_t used = (size_t)snprintf(line, sizeof(line), "summary: %lld steps, %d epoch%s, %.1f s, %.0f img/s",
 					       (long long)steps, epochs, epochs == 1 ? "" : "s", seconds, images_per_sec);
 		for (int i = 0; i < n && used < sizeof(line); i++)
 			used += (size_t)snprintf(line + used, sizeof(line) - used, ", %s %.4f", final_names[i],
 						 final_values[i]);
+		if (device && device->peak_memory_bytes > 0 && used < sizeof(line))
+			used += (size_t)snprintf(line + used, sizeof(line) - used, ", peak GPU memory %.0f MiB",
+						 (double)device->peak_memory_bytes / (1 << 20));
+		if (device && device->loss_scaling && used < sizeof(line))
+			snprintf(line + used, sizeof(line) - used, ", loss scale %g (%lld steps skipped)", device->loss_scale,
+				 (long long)device->skipped_steps);
 		printf("%s\n", line);
 		fflush(stdout);
 		return;
@@ -281,6 +287,12 @@ void events_summary(struct events *ev, int64_t steps, int epochs, double seconds
 		jsonw_knum(&w, "value", best_value);
 		jsonw_kint(&w, "step", best_step);
 		jsonw_end_object(&w);
+	}
+	if (device && device->peak_memory_bytes > 0)
+		jsonw_kint(&w, "peak_memory_bytes", device->peak_memory_bytes);
+	if (device && device->loss_scaling) {
+		jsonw_knum(&w, "loss_scale", device->loss_scale);
+		jsonw_kint(&w, "skipped_steps", device->skipped_steps);
 	}
 	emit(ev, &w);
 }

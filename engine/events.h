@@ -59,9 +59,16 @@ void events_log(struct events *ev, const char *level, const char *fmt, ...) __at
 /* Final status: "completed", "failed", "stopped" with an optional reason. */
 void events_end(struct events *ev, const char *status, const char *reason);
 
+/* What a GPU run adds to its summary; NULL for the CPU. */
+struct device_summary {
+	int64_t peak_memory_bytes;  /* 0 = unknown */
+	bool loss_scaling;          /* fp16: the two fields below are meaningful */
+	double loss_scale;
+	int64_t skipped_steps;
+};
 void events_summary(struct events *ev, int64_t steps, int epochs, double seconds, double images_per_sec,
 		    int n, const char *const *final_names, const double *final_values, const char *best_metric,
-		    double best_value, int64_t best_step);
+		    double best_value, int64_t best_step, const struct device_summary *device);
 
 /* Redraw the terminal progress line (rate-limited; no-op unless ev->progress). */
 void events_progress(struct events *ev, int epoch, int epochs, int64_t step_in_epoch, int64_t steps_per_epoch,

@@ -36,14 +36,6 @@
 #define LOADER_AUG_TAG 0x6175676d656e7473ULL /* "augments" */
 #define LOADER_MAX_WORKERS 64
 
-enum loader_op_kind { LOADER_CROP, LOADER_HFLIP, LOADER_NORMALIZE };
-
-/* One step of the per-sample pipeline, in spec order. */
-struct loader_op {
-	enum loader_op_kind kind;
-	int pad;     /* crop: zero padding on each side, > 0 */
-	float prob;  /* hflip: probability of flipping */
-};
 
 struct loader_slot {
 	float *x;           /* batch_size samples; points into loader->x_block */
@@ -474,6 +466,30 @@ struct loader *loader_new(const struct dataset *d, const struct spec_data *aug,
 fail:
 	loader_free(l);
 	return NULL;
+}
+
+int loader_describe(const struct dataset *d, const struct spec_data *aug, const struct loader_options *opt,
+		    struct loader_plan *out, char *err, size_t errlen)
+{
+	/* The plan a real loader would make, without its threads and ring. */
+	struct loader l = {.d = d, .opt = *opt};
+	memset(out, 0, sizeof(*out));
+	int rc = aug ? loader_plan(&l, aug, opt->augment, err, errlen) : 0;
+	if (rc == 0 && l.mean && d->c > LOADER_PLAN_MAX_CHANNELS)
+		rc = data_fail(err, errlen, "normalisation over %d channels (a plan holds at most %d)", d->c,
+			       LOADER_PLAN_MAX_CHANNELS);
+	if (rc == 0) {
+		out->nops = l.nops;
+		memcpy(out->ops, l.ops, sizeof(out->ops));
+		for (int c = 0; l.mean && c < d->c; c++) {
+			out->mean[c] = l.mean[c];
+			out->std[c] = l.std[c];
+		}
+		out->aug_key = rng_hash(opt->seed, LOADER_AUG_TAG, 2);
+	}
+	free(l.mean);
+	free(l.std);
+	return rc ? -1 : 0;
 }
 
 void loader_free(struct loader *l)

@@ -73,7 +73,7 @@ static float clip_factor(struct optim *o, struct model *m)
 	return coef < 1.0 ? (float)coef : 1.0f;
 }
 
-void optim_step(struct optim *o, struct model *m, double lr)
+void optim_begin_step(struct optim *o, struct model *m, double lr, bool host_clip)
 {
 	TB_ASSERT(m->n_weights == o->n);
 	o->step++;
@@ -81,9 +81,19 @@ void optim_step(struct optim *o, struct model *m, double lr)
 	scalars[OPT_LR] = (float)lr;
 	scalars[OPT_BC1] = (float)(1.0 - pow(o->hyper.beta1, (double)o->step));
 	scalars[OPT_BC2] = (float)(1.0 - pow(o->hyper.beta2, (double)o->step));
-	scalars[OPT_CLIP] = clip_factor(o, m);
+	scalars[OPT_CLIP] = host_clip ? clip_factor(o, m) : 1.0f;
 	o->be->upload(o->be, o->scalars, scalars, sizeof(scalars));
+}
+
+void optim_apply(struct optim *o, struct model *m)
+{
 	o->be->optim_step(o->be, &o->hyper, o->step, o->scalars, m->weights, m->grads, o->state, NULL, o->n);
+}
+
+void optim_step(struct optim *o, struct model *m, double lr)
+{
+	optim_begin_step(o, m, lr, true);
+	optim_apply(o, m);
 }
 
 const char *optim_state_name(const struct optim *o, int which)

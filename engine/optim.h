@@ -13,6 +13,7 @@
 #ifndef TB_OPTIM_H
 #define TB_OPTIM_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "backend.h"
@@ -46,6 +47,17 @@ void optim_free(struct optim *o);
  * gradients (clipping first when configured).
  */
 void optim_step(struct optim *o, struct model *m, double lr);
+
+/*
+ * The two halves of optim_step, for a loop that must issue them apart (a
+ * CUDA graph captures the second but not the first): begin counts the step
+ * and uploads the learning rate, bias corrections and — when host_clip —
+ * the clip factor, which needs the gradients; without host_clip the clip
+ * slot is 1 and the caller has the device compute it (gpu_step.c). apply
+ * issues the fused update.
+ */
+void optim_begin_step(struct optim *o, struct model *m, double lr, bool host_clip);
+void optim_apply(struct optim *o, struct model *m);
 
 /* Names of the state buffers as PyTorch calls them ("momentum_buffer", "exp_avg", "exp_avg_sq"). */
 const char *optim_state_name(const struct optim *o, int which);

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "dist.h"
+#include "gpu_step.h"
 #include "tb.h"
 
 #define BUCKET_FLOATS (1 << 20) /* 4 MiB: amortises a collective call, still overlaps with backward */
@@ -143,29 +144,81 @@ static void empty_backward(struct replica *r)
 	}
 }
 
+/* Forward, loss and backward of n samples whose batch is already in x_dev/y_dev. */
+static void forward_backward(struct replica *r, const struct spec *spec, int n, float share)
+{
+	const float *logits = model_forward(r->m, r->x_dev, n, true);
+	if (strcmp(spec->loss.name, "mse") == 0)
+		r->be->mse(r->be, logits, r->y_dev, NULL, n, r->m->classes, share, r->dlogits, r->stats_dev);
+	else
+		r->be->softmax_xent(r->be, logits, r->y_dev, n, r->m->classes, (float)spec->loss.label_smoothing, share,
+				    r->dlogits, r->stats_dev, NULL);
+	if (r->gpu)
+		gpu_step_scale_loss_grad(r->gpu, r->dlogits, (int64_t)n * r->m->classes);
+	model_backward(r->m, r->x_dev, r->dlogits, n);
+}
+
+/*
+ * The device work of a step, from the batch on the device to the
+ * optimizer: what a CUDA graph records. With device_scalars the optimizer
+ * scalars were uploaded before (optim_begin_step) and the device finishes
+ * them (clip, step count); otherwise optim_step computes them on the host,
+ * which reads the gradients.
+ */
+static void step_body(struct replica *r, const struct spec *spec, int n, float share, double lr,
+		      bool device_scalars)
+{
+	if (n > 0) {
+		if (r->gpu && gpu_step_has_data(r->gpu))
+			gpu_step_load_batch(r->gpu, n, r->x_dev, r->y_dev);
+		forward_backward(r, spec, n, share);
+	} else {
+		empty_backward(r);
+	}
+	if (r->sync)
+		wait_all_reduced(r->sync);
+	if (device_scalars) {
+		gpu_step_prepare_optim(r->gpu);
+		optim_apply(r->o, r->m);
+	} else {
+		optim_step(r->o, r->m, lr);
+	}
+}
+
 static void replica_step(struct replica *r, const struct spec *spec, const struct batch *b, int lo, int hi,
 			 int64_t step, double lr)
 {
 	int n = hi - lo;
 	size_t sample = (size_t)shape_numel(r->m->input);
 	float share = (float)n / (float)b->n;
-	if (n > 0) {
+	r->m->step = (uint64_t)step;
+	if (n > 0 && b->x) {
 		r->be->upload(r->be, r->x_dev, b->x + (size_t)lo * sample, (size_t)n * sample * sizeof(float));
 		r->be->upload(r->be, r->y_dev, b->y + lo, (size_t)n * sizeof(int32_t));
-		r->m->step = (uint64_t)step;
-		const float *logits = model_forward(r->m, r->x_dev, n, true);
-		if (strcmp(spec->loss.name, "mse") == 0)
-			r->be->mse(r->be, logits, r->y_dev, NULL, n, r->m->classes, share, r->dlogits, r->stats_dev);
-		else
-			r->be->softmax_xent(r->be, logits, r->y_dev, n, r->m->classes, (float)spec->loss.label_smoothing,
-					    share, r->dlogits, r->stats_dev, NULL);
-		model_backward(r->m, r->x_dev, r->dlogits, n);
-	} else {
-		empty_backward(r);
 	}
-	if (r->sync)
-		wait_all_reduced(r->sync);
-	optim_step(r->o, r->m, lr);
+	struct gpu_step *g = r->gpu;
+	if (g) {
+		gpu_step_begin(g, step);
+		if (n > 0 && !b->x)
+			gpu_step_seek(g, b->epoch, b->position * spec->data.batch_size + lo);
+	}
+	if (!gpu_step_device_clip(g)) {
+		step_body(r, spec, n, share, lr, false);
+		return;
+	}
+	optim_begin_step(r->o, r->m, lr, false);
+	/* A full step has the whole batch: the shape a graph was recorded with. */
+	bool full = n == b->n && n == spec->data.batch_size;
+	if (full && gpu_step_replay(g, n))
+		return;
+	if (gpu_step_capture_due(g, n, full) && gpu_step_capture_begin(g)) {
+		step_body(r, spec, n, share, lr, true);
+		if (gpu_step_capture_end(g, n) && gpu_step_replay(g, n))
+			return;
+		/* The capture failed (graphs are now off) and the recorded work never ran: run it. */
+	}
+	step_body(r, spec, n, share, lr, true);
+	gpu_step_ran_eager(g, full);
 }
 
 /* ---- replica threads ---------------------------------------------------- */
@@ -249,6 +302,26 @@ void replica_group_step(struct replica_group *g, const struct spec *spec, const 
 		check_identical(g);
 }
 
+bool replica_group_use_gpu_data(struct replica_group *g, const struct dataset *train, const struct spec_data *sd,
+				 const struct loader_options *lo, char *why, size_t whylen)
+{
+	for (int i = 0; i < g->n; i++) {
+		if (!gpu_step_use_data(g->r[i].gpu, train, sd, lo, why, whylen)) {
+			/* All or none: replicas share one batch source. */
+			for (int j = 0; j < i; j++)
+				gpu_step_drop_data(g->r[j].gpu);
+			return false;
+		}
+	}
+	return true;
+}
+
+void replica_group_settle(struct replica_group *g)
+{
+	for (int i = 0; i < g->n; i++)
+		gpu_step_settle(g->r[i].gpu);
+}
+
 void replica_group_read_stats(struct replica_group *g, double *loss_sum, int64_t *correct)
 {
 	*loss_sum = 0;
@@ -278,7 +351,7 @@ static void device_for_rank(const char *base, const char *opened, int rank, char
 }
 
 static int open_replica(struct replica *r, const struct spec *spec, const char *device, int threads,
-			struct shape input, int classes, int shard, char *note, size_t notelen, char *err,
+			struct shape input, int classes, int shard, bool graphs, char *note, size_t notelen, char *err,
 			size_t errlen)
 {
 	r->be = backend_open(device, spec->train.precision, threads, note, notelen, err, errlen);
@@ -300,6 +373,7 @@ static int open_replica(struct replica *r, const struct spec *spec, const char *
 	r->dlogits = r->be->alloc(r->be, (size_t)shard * classes * sizeof(float));
 	r->pred_dev = r->be->alloc(r->be, (size_t)shard * sizeof(int32_t));
 	r->stats_dev = r->be->alloc(r->be, 2 * sizeof(float));
+	r->gpu = gpu_step_new(r->be, r->m, r->o, spec, graphs);
 	return 0;
 }
 
@@ -315,6 +389,7 @@ static void close_replica(struct replica *r)
 		r->be->free(r->be, r->pred_dev);
 		r->be->free(r->be, r->stats_dev);
 	}
+	gpu_step_free(r->gpu);
 	optim_free(r->o);
 	model_free(r->m);
 	backend_destroy(r->be);
@@ -394,6 +469,10 @@ int replica_group_open(struct replica_group *g, const struct spec *spec, struct 
 	g->shard_cap = (spec->data.batch_size + g->world - 1) / g->world;
 	const char *check = getenv("TRAINBOOK_CHECK_REPLICAS");
 	g->check_replicas = check && *check && strcmp(check, "0") != 0;
+	/* TRAINBOOK_COLLECTIVE=1 opens the collective for a world of one too, so one GPU can check the
+	 * NCCL path against the plain one: a sum over one rank must leave every bit as it was (tests/gpu). */
+	const char *force = getenv("TRAINBOOK_COLLECTIVE");
+	bool collective = g->world > 1 || (force && *force && strcmp(force, "0") != 0);
 	long cores = sysconf(_SC_NPROCESSORS_ONLN);
 	int threads = spec->train.threads > 0 ? spec->train.threads : (int)cores;
 	int per_replica = TB_MAX(1, threads / g->n);
@@ -407,11 +486,12 @@ int replica_group_open(struct replica_group *g, const struct spec *spec, struct 
 			device_for_rank(spec->train.device, g->r[0].be->name, d.local_rank * g->n + i, device, sizeof(device));
 		g->r[i].rank = g->rank_base + i;
 		int cap = i == 0 ? spec->data.batch_size : g->shard_cap;
+		/* Graphs record one device's stream; an all-reduce from another thread would escape them. */
 		if (open_replica(&g->r[i], spec, device, g->n == 1 ? spec->train.threads : per_replica, input, classes,
-				 cap, i == 0 ? note : NULL, i == 0 ? notelen : 0, err, errlen) < 0)
+				 cap, !collective, i == 0 ? note : NULL, i == 0 ? notelen : 0, err, errlen) < 0)
 			goto fail;
 	}
-	if (g->world > 1) {
+	if (collective) {
 		bool cpu = strcmp(g->r[0].be->name, "cpu") == 0;
 		if (cpu && d.world > 1) {
 			tb_fmt(err, errlen, "a multi-process run (%s rank %d of %d) needs GPUs: the CPU collective works "

@@ -39,6 +39,7 @@ struct replica {
 	float *stats_dev;         /* loss sum, correct count */
 	int32_t *pred_dev;        /* [shard cap] */
 	struct collective *comm;  /* not owned; NULL with one replica */
+	struct gpu_step *gpu;     /* owned; GPU-only step features (gpu_step.h), NULL on the CPU */
 	void *sync;               /* bucket queue and threads (replica.c) */
 };
 
@@ -73,6 +74,18 @@ void replica_group_close(struct replica_group *g);
  */
 void replica_group_step(struct replica_group *g, const struct spec *spec, const struct batch *b, int64_t step,
 			double lr);
+
+/*
+ * Keep the training split on every GPU replica (gpu_step.h); batches
+ * then carry no host data (x == NULL) and replicas assemble their shard
+ * on the device. False, with why when worth telling, when batches come
+ * from the host loader.
+ */
+bool replica_group_use_gpu_data(struct replica_group *g, const struct dataset *train, const struct spec_data *sd,
+				 const struct loader_options *lo, char *why, size_t whylen);
+
+/* Before a checkpoint: the optimizer's host state as the devices kept it. */
+void replica_group_settle(struct replica_group *g);
 
 /* Sum of the replicas' stats (downloads and zeroes them). */
 void replica_group_read_stats(struct replica_group *g, double *loss_sum, int64_t *correct);

@@ -23,6 +23,7 @@
 #include "checkpoint.h"
 #include "data.h"
 #include "events.h"
+#include "gpu_step.h"
 #include "model.h"
 #include "optim.h"
 #include "replica.h"
@@ -57,6 +58,7 @@ struct trainer {
 	double last_eval_loss, last_eval_acc;
 	bool quiet;                /* not process 0 of a multi-node run: no checkpoints, no output */
 	bool have_eval;
+	bool gpu_data;             /* the training set lives on the GPUs (gpu_step.h) */
 };
 
 static int mkdir_p(const char *path)
@@ -162,6 +164,7 @@ static int evaluate(struct trainer *t, const struct dataset *d, const char *spli
 	}
 	read_stats(t, &loss_sum, &correct);
 	loader_free(l);
+	gpu_step_invalidate(r->gpu); /* evaluation shapes may have regrown scratch a step graph points into */
 	int nsamples = nwrong;
 	for (int i = 0; i < nright && nsamples < EVAL_SAMPLES; i++)
 		samples[nsamples++] = right[i];
@@ -185,6 +188,7 @@ static int save_checkpoint(struct trainer *t, const char *file, bool best)
 	if (t->quiet)
 		return 0;
 	snprintf(path, sizeof(path), "%s/%s", t->out_dir, file);
+	replica_group_settle(&t->group);
 	int64_t bytes = checkpoint_save(path, t->m, t->r0->o, t->spec->source, &t->cs, err, sizeof(err));
 	if (bytes < 0) {
 		tb_fmt(t->reason, sizeof(t->reason), "cannot write checkpoint: %s", err);
@@ -266,24 +270,53 @@ static bool metric_due(struct trainer *t)
 	return tb_now() - t->interval_start >= METRIC_INTERVAL;
 }
 
-static enum train_result run_epochs(struct trainer *t)
+static struct loader_options train_loader_options(const struct spec *s)
 {
-	const struct spec *s = t->spec;
-	struct loader_options lo = {
+	return (struct loader_options){
 		.batch_size = s->data.batch_size, .shuffle = s->data.shuffle, .drop_last = false, .augment = true,
 		.workers = TB_MAX(s->data.workers, 1), .prefetch = 4, .seed = s->train.seed,
 	};
+}
+
+/*
+ * The next training batch: from the loader, or — when the training set
+ * lives on the GPUs — a batch that only says where it is (epoch,
+ * position, size; x == NULL) and the replicas assemble it on the device.
+ * Returns 1 at the end of an epoch, as loader_next.
+ */
+static int next_batch(struct trainer *t, struct loader *l, struct batch *b)
+{
+	if (l)
+		return loader_next(l, b);
+	if (t->cs.position >= t->steps_per_epoch)
+		return 1;
+	int64_t first = t->cs.position * t->spec->data.batch_size;
+	*b = (struct batch){
+		.n = (int)TB_MIN((int64_t)t->spec->data.batch_size, t->data.train.n - first),
+		.epoch = (int)t->cs.epoch,
+		.position = t->cs.position,
+	};
+	return 0;
+}
+
+static enum train_result run_epochs(struct trainer *t)
+{
+	const struct spec *s = t->spec;
+	struct loader_options lo = train_loader_options(s);
 	char err[512];
-	struct loader *l = loader_new(&t->data.train, &s->data, &lo, t->cs.epoch, t->cs.position, err, sizeof(err));
-	if (!l) {
-		tb_fmt(t->reason, sizeof(t->reason), "%s", err);
-		return TRAIN_SETUP_ERROR;
+	struct loader *l = NULL;
+	if (!t->gpu_data) {
+		l = loader_new(&t->data.train, &s->data, &lo, t->cs.epoch, t->cs.position, err, sizeof(err));
+		if (!l) {
+			tb_fmt(t->reason, sizeof(t->reason), "%s", err);
+			return TRAIN_SETUP_ERROR;
+		}
 	}
 	enum train_result result = TRAIN_COMPLETED;
 	t->interval_start = tb_now();
 	while (t->cs.step < t->total_steps) {
 		struct batch b;
-		if (loader_next(l, &b) != 0) {
+		if (next_batch(t, l, &b) != 0) {
 			/* End of epoch: the loader has moved on to the next one. */
 			t->cs.epoch++;
 			t->cs.position = 0;
@@ -389,6 +422,14 @@ static int setup(struct trainer *t)
 		tb_fmt(t->reason, sizeof(t->reason), "cannot create %s: %s", t->out_dir, strerror(errno));
 		return -1;
 	}
+	if (t->r0->gpu) {
+		struct loader_options lo = train_loader_options(s);
+		char why[256], features[256];
+		t->gpu_data = replica_group_use_gpu_data(&t->group, train, &s->data, &lo, why, sizeof(why));
+		gpu_step_describe(t->r0->gpu, features, sizeof(features));
+		size_t used = strlen(note);
+		tb_fmt(note + used, sizeof(note) - used, "%s%s%s%s", used ? "; " : "", features, *why ? "; " : "", why);
+	}
 	char device_name[256];
 	backend_device_name(t->be, device_name, sizeof(device_name));
 	struct run_info info = {
@@ -421,8 +462,11 @@ static void summarize(struct trainer *t)
 	double values[2] = {t->last_eval_loss, t->last_eval_acc};
 	double seconds = tb_now() - t->ev.started;
 	double ips = t->train_seconds > 0 ? (double)t->images_trained / t->train_seconds : 0;
+	struct device_summary device = {.peak_memory_bytes = (int64_t)backend_peak_memory(t->be)};
+	device.loss_scaling = gpu_step_amp_stats(t->r0->gpu, &device.loss_scale, &device.skipped_steps);
 	events_summary(&t->ev, t->cs.step, t->cs.epoch, seconds, ips, t->have_eval ? 2 : 0, names, values,
-		       t->cs.has_best ? "test.accuracy" : NULL, t->cs.best_value, t->cs.best_step);
+		       t->cs.has_best ? "test.accuracy" : NULL, t->cs.best_value, t->cs.best_step,
+		       t->cheap_sync ? NULL : &device);
 }
 
 enum train_result train_run(const struct spec *spec, const struct train_options *opt)

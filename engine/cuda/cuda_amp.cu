@@ -129,6 +129,16 @@ CUDA_EXPORT void tb_cuda_amp_prepare(struct backend *be, struct tb_cuda_amp *a, 
 	CUDA_LAUNCHED();
 }
 
+/* A resumed run continues Adam's step count from the checkpoint. */
+CUDA_EXPORT void tb_cuda_amp_set_steps(struct backend *be, struct tb_cuda_amp *a, int64_t steps)
+{
+	struct amp_state st;
+	be->download(be, &st, a->state, sizeof(st));
+	st.steps = (long long)steps;
+	be->upload(be, a->state, &st, sizeof(st));
+	be->sync(be); /* `st` is a stack variable */
+}
+
 CUDA_EXPORT void tb_cuda_amp_read(struct backend *be, struct tb_cuda_amp *a, struct tb_cuda_amp_stats *out)
 {
 	struct amp_state st;

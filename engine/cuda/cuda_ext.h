@@ -86,6 +86,8 @@ void tb_cuda_amp_scale_grad(struct backend *be, struct tb_cuda_amp *a, float *dl
  */
 void tb_cuda_amp_prepare(struct backend *be, struct tb_cuda_amp *a, const float *grads, int64_t n,
 			 double grad_clip, float beta1, float beta2, float *scalars);
+/* Set the count of steps taken (resuming from a checkpoint at that step). Synchronises. */
+void tb_cuda_amp_set_steps(struct backend *be, struct tb_cuda_amp *a, int64_t steps);
 /* Read the state (synchronises; for logging every N steps). */
 void tb_cuda_amp_read(struct backend *be, struct tb_cuda_amp *a, struct tb_cuda_amp_stats *out);
 

@@ -22,7 +22,7 @@
 
 #define LOADER_AUG_TAG 0x6175676d656e7473ULL /* loader.c's private tag, as documented there */
 
-void data_permutation(int64_t *perm, int64_t n, uint64_t key); /* data.c */
+
 
 typedef struct backend *(*cuda_new_fn)(int, const char *, char *, size_t);
 

@@ -1,0 +1,369 @@
+/*
+ * gpu_step.c — GPU-only parts of a training step (see gpu_step.h).
+ *
+ * The CUDA module's extras are looked up by name (backend_cuda_symbol) so
+ * the engine links without CUDA and an older module simply offers less.
+ * Device-side optimizer scalars: whenever clipping must not read the
+ * gradients on the host (fp16, or any graph), a tb_cuda_amp object runs
+ * after backward. For fp16 it is PyTorch's GradScaler; otherwise it is
+ * configured with scale 1 and no growth, so it only computes the clip
+ * factor, the step count and Adam's bias corrections on the device —
+ * the same values optim.c computes on the host (double precision, then
+ * float), so a graph changes nothing in the numbers.
+ */
+#include "gpu_step.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cuda/cuda_ext.h"
+#include "rng.h"
+#include "tb.h"
+
+/* Training sets larger than this stay on the host (one copy per GPU replica). */
+#define GPU_DATA_MAX_BYTES ((int64_t)4 << 30)
+
+/* The module's extras; any may be NULL. */
+struct cuda_extras {
+	__typeof__(tb_cuda_amp_new) *amp_new;
+	__typeof__(tb_cuda_amp_free) *amp_free;
+	__typeof__(tb_cuda_amp_scale_grad) *amp_scale_grad;
+	__typeof__(tb_cuda_amp_prepare) *amp_prepare;
+	__typeof__(tb_cuda_amp_set_steps) *amp_set_steps;
+	__typeof__(tb_cuda_amp_read) *amp_read;
+	__typeof__(tb_cuda_capture_begin) *capture_begin;
+	__typeof__(tb_cuda_capture_end) *capture_end;
+	__typeof__(tb_cuda_graph_launch) *graph_launch;
+	__typeof__(tb_cuda_graph_free) *graph_free;
+	__typeof__(tb_cuda_set_dropout_counter) *set_dropout_counter;
+	__typeof__(tb_cuda_dataset_new) *dataset_new;
+	__typeof__(tb_cuda_dataset_free) *dataset_free;
+	__typeof__(tb_cuda_data_batch) *data_batch;
+};
+
+struct gpu_step {
+	struct backend *be;       /* not owned */
+	struct model *m;          /* not owned */
+	struct optim *o;          /* not owned */
+	struct cuda_extras fn;
+	bool fp16;                /* dynamic loss scaling */
+	bool graphs;              /* capture allowed */
+	bool device_clip;         /* an amp object prepares the optimizer scalars */
+	struct tb_cuda_amp *amp;  /* created on the first step (after a resume has set o->step) */
+
+	/* the step graph */
+	struct tb_cuda_graph *graph;
+	int graph_n;
+	bool settled;             /* an eager full-size step ran since the last invalidation */
+	bool capturing;
+	uint64_t *counter_dev;    /* dropout counter read by replays */
+
+	/* training data on the GPU */
+	struct tb_cuda_dataset *data;
+	struct tb_cuda_augment aug;
+	bool shuffle;
+	uint64_t seed;
+	int64_t n_train;
+	int64_t *order_host;      /* the current epoch's order (host copy for upload) */
+	int64_t *order_dev;       /* NULL: identity order */
+	int order_epoch;          /* epoch whose order is on the device, -1 none */
+	int64_t *cursor_dev;      /* {epoch, first} */
+};
+
+static bool env_off(const char *name)
+{
+	const char *v = getenv(name);
+	return v && strcmp(v, "0") == 0;
+}
+
+static void load_extras(struct cuda_extras *fn)
+{
+#define LOOK(field, sym) fn->field = (__typeof__(sym) *)backend_cuda_symbol(#sym)
+	LOOK(amp_new, tb_cuda_amp_new);
+	LOOK(amp_free, tb_cuda_amp_free);
+	LOOK(amp_scale_grad, tb_cuda_amp_scale_grad);
+	LOOK(amp_prepare, tb_cuda_amp_prepare);
+	LOOK(amp_set_steps, tb_cuda_amp_set_steps);
+	LOOK(amp_read, tb_cuda_amp_read);
+	LOOK(capture_begin, tb_cuda_capture_begin);
+	LOOK(capture_end, tb_cuda_capture_end);
+	LOOK(graph_launch, tb_cuda_graph_launch);
+	LOOK(graph_free, tb_cuda_graph_free);
+	LOOK(set_dropout_counter, tb_cuda_set_dropout_counter);
+	LOOK(dataset_new, tb_cuda_dataset_new);
+	LOOK(dataset_free, tb_cuda_dataset_free);
+	LOOK(data_batch, tb_cuda_data_batch);
+#undef LOOK
+}
+
+static bool have_amp(const struct cuda_extras *fn)
+{
+	return fn->amp_new && fn->amp_free && fn->amp_scale_grad && fn->amp_prepare && fn->amp_set_steps &&
+	       fn->amp_read;
+}
+
+struct gpu_step *gpu_step_new(struct backend *be, struct model *m, struct optim *o, const struct spec *spec,
+			      bool graphs)
+{
+	if (strcmp(be->name, "cpu") == 0)
+		return NULL;
+	struct gpu_step *g = tb_xcalloc(1, sizeof(*g));
+	g->be = be;
+	g->m = m;
+	g->o = o;
+	g->order_epoch = -1;
+	load_extras(&g->fn);
+	bool amp = have_amp(&g->fn);
+	g->fp16 = amp && strcmp(spec->train.precision, "fp16") == 0;
+	g->graphs = graphs && amp && !env_off("TRAINBOOK_CUDA_GRAPH") && g->fn.capture_begin && g->fn.capture_end &&
+		    g->fn.graph_launch && g->fn.graph_free && g->fn.set_dropout_counter;
+	g->device_clip = g->fp16 || g->graphs;
+	if (g->graphs) {
+		g->counter_dev = be->alloc(be, sizeof(uint64_t));
+		g->fn.set_dropout_counter(be, g->counter_dev);
+	}
+	return g;
+}
+
+static void drop_graph(struct gpu_step *g)
+{
+	if (g->graph)
+		g->fn.graph_free(g->be, g->graph);
+	g->graph = NULL;
+	g->settled = false;
+}
+
+void gpu_step_drop_data(struct gpu_step *g)
+{
+	if (!g)
+		return;
+	if (g->data)
+		g->fn.dataset_free(g->be, g->data);
+	if (g->order_dev)
+		g->be->free(g->be, g->order_dev);
+	if (g->cursor_dev)
+		g->be->free(g->be, g->cursor_dev);
+	free(g->order_host);
+	g->data = NULL;
+	g->order_dev = g->cursor_dev = g->order_host = NULL;
+	g->order_epoch = -1;
+}
+
+void gpu_step_free(struct gpu_step *g)
+{
+	if (!g)
+		return;
+	drop_graph(g);
+	if (g->counter_dev) {
+		g->fn.set_dropout_counter(g->be, NULL);
+		g->be->free(g->be, g->counter_dev);
+	}
+	if (g->amp)
+		g->fn.amp_free(g->be, g->amp);
+	gpu_step_drop_data(g);
+	free(g);
+}
+
+/* ---- data on the GPU ---------------------------------------------------- */
+
+static bool plan_to_augment(const struct loader_plan *p, int channels, struct tb_cuda_augment *aug)
+{
+	memset(aug, 0, sizeof(*aug));
+	if (p->nops > TB_CUDA_AUG_MAX || channels > TB_CUDA_AUG_MAX_CHANNELS)
+		return false;
+	static const int kinds[] = {[LOADER_CROP] = TB_CUDA_AUG_CROP, [LOADER_HFLIP] = TB_CUDA_AUG_HFLIP,
+				    [LOADER_NORMALIZE] = TB_CUDA_AUG_NORMALIZE};
+	for (int i = 0; i < p->nops; i++)
+		aug->ops[i] = (struct tb_cuda_aug_op){kinds[p->ops[i].kind], p->ops[i].pad, p->ops[i].prob};
+	aug->nops = p->nops;
+	for (int c = 0; c < channels && c < LOADER_PLAN_MAX_CHANNELS; c++) {
+		aug->mean[c] = p->mean[c];
+		aug->std[c] = p->std[c];
+	}
+	aug->aug_key = p->aug_key;
+	return true;
+}
+
+bool gpu_step_use_data(struct gpu_step *g, const struct dataset *train, const struct spec_data *sd,
+		       const struct loader_options *lo, char *why, size_t whylen)
+{
+	if (why && whylen)
+		why[0] = 0;
+	if (!g || env_off("TRAINBOOK_GPU_DATA") || !g->fn.dataset_new || !g->fn.dataset_free || !g->fn.data_batch)
+		return false;
+	int64_t bytes = train->n * dataset_sample_size(train) * (train->u8 ? 1 : (int64_t)sizeof(float));
+	if (bytes > GPU_DATA_MAX_BYTES) {
+		tb_fmt(why, whylen, "the training set (%lld MB) stays on the host", (long long)(bytes >> 20));
+		return false;
+	}
+	struct loader_plan plan;
+	char err[256] = "more augmentation steps or channels than the GPU kernel takes";
+	if (loader_describe(train, sd, lo, &plan, err, sizeof(err)) < 0 || !plan_to_augment(&plan, train->c, &g->aug)) {
+		tb_fmt(why, whylen, "batches come from the host loader (%s)", err);
+		return false;
+	}
+	g->data = g->fn.dataset_new(g->be, train->u8, train->u8 ? NULL : train->f32, train->labels, train->n, train->c,
+				    train->h, train->w, err, sizeof(err));
+	if (!g->data) {
+		tb_fmt(why, whylen, "the training set stays on the host: %s", err);
+		return false;
+	}
+	g->shuffle = lo->shuffle;
+	g->seed = lo->seed;
+	g->n_train = train->n;
+	g->cursor_dev = g->be->alloc(g->be, 2 * sizeof(int64_t));
+	if (g->shuffle) {
+		g->order_host = tb_xmalloc((size_t)train->n * sizeof(int64_t));
+		g->order_dev = g->be->alloc(g->be, (size_t)train->n * sizeof(int64_t));
+	}
+	return true;
+}
+
+bool gpu_step_has_data(const struct gpu_step *g)
+{
+	return g && g->data;
+}
+
+void gpu_step_seek(struct gpu_step *g, int epoch, int64_t first)
+{
+	TB_ASSERT(g->data && !g->capturing);
+	if (g->shuffle && g->order_epoch != epoch) {
+		/* The loader's order for this epoch (loader.c), uploaded once per epoch. */
+		data_permutation(g->order_host, g->n_train, rng_hash(g->seed, (uint64_t)epoch, 0));
+		g->be->upload(g->be, g->order_dev, g->order_host, (size_t)g->n_train * sizeof(int64_t));
+		g->order_epoch = epoch;
+	}
+	int64_t cursor[2] = {epoch, first};
+	g->be->upload(g->be, g->cursor_dev, cursor, sizeof(cursor));
+}
+
+void gpu_step_load_batch(struct gpu_step *g, int n, float *x, int32_t *y)
+{
+	g->fn.data_batch(g->be, g->data, g->aug.nops ? &g->aug : NULL, g->order_dev, g->cursor_dev, n, x, y);
+}
+
+/* ---- loss scaling and device-side optimizer scalars ------------------- */
+
+void gpu_step_begin(struct gpu_step *g, int64_t step)
+{
+	if (g->device_clip && !g->amp) {
+		struct tb_cuda_amp_config unit = {1.0f, 1.0f, 1.0f, 1 << 30};
+		g->amp = g->fn.amp_new(g->be, g->fp16 ? NULL : &unit);
+		if (g->o->step > 0)
+			g->fn.amp_set_steps(g->be, g->amp, g->o->step); /* resumed */
+	}
+	if (g->counter_dev) {
+		uint64_t counter = (uint64_t)step;
+		g->be->upload(g->be, g->counter_dev, &counter, sizeof(counter));
+	}
+}
+
+bool gpu_step_device_clip(const struct gpu_step *g)
+{
+	return g && g->device_clip;
+}
+
+void gpu_step_scale_loss_grad(struct gpu_step *g, float *dlogits, int64_t n)
+{
+	if (g->fp16)
+		g->fn.amp_scale_grad(g->be, g->amp, dlogits, n);
+}
+
+void gpu_step_prepare_optim(struct gpu_step *g)
+{
+	if (!g->device_clip)
+		return;
+	const struct optim_hyper *h = &g->o->hyper;
+	g->fn.amp_prepare(g->be, g->amp, g->m->grads, g->m->n_weights, g->o->grad_clip, h->beta1, h->beta2,
+			  g->o->scalars);
+}
+
+void gpu_step_settle(struct gpu_step *g)
+{
+	if (!g || !g->amp)
+		return;
+	struct tb_cuda_amp_stats st;
+	g->fn.amp_read(g->be, g->amp, &st);
+	g->o->step = st.steps;
+	g->o->last_grad_norm = st.grad_norm;
+}
+
+bool gpu_step_amp_stats(struct gpu_step *g, double *scale, int64_t *skipped)
+{
+	if (!g || !g->fp16 || !g->amp)
+		return false;
+	struct tb_cuda_amp_stats st;
+	g->fn.amp_read(g->be, g->amp, &st);
+	*scale = st.scale;
+	*skipped = st.skipped;
+	return true;
+}
+
+/* ---- the step graph ---------------------------------------------------- */
+
+bool gpu_step_replay(struct gpu_step *g, int n)
+{
+	if (!g->graph || g->graph_n != n)
+		return false;
+	char err[256];
+	if (g->fn.graph_launch(g->be, g->graph, err, sizeof(err)) < 0) {
+		fprintf(stderr, "trainbook: CUDA graph replay failed, continuing without graphs: %s\n", err);
+		drop_graph(g);
+		g->graphs = false;
+		return false;
+	}
+	return true;
+}
+
+bool gpu_step_capture_due(struct gpu_step *g, int n, bool full)
+{
+	(void)n;
+	return g->graphs && full && g->settled && !g->graph;
+}
+
+bool gpu_step_capture_begin(struct gpu_step *g)
+{
+	char err[256];
+	if (g->fn.capture_begin(g->be, err, sizeof(err)) < 0) {
+		fprintf(stderr, "trainbook: cannot capture a CUDA graph, continuing without graphs: %s\n", err);
+		g->graphs = false;
+		return false;
+	}
+	g->capturing = true;
+	return true;
+}
+
+bool gpu_step_capture_end(struct gpu_step *g, int n)
+{
+	char err[256];
+	g->capturing = false;
+	g->graph = g->fn.capture_end(g->be, err, sizeof(err));
+	if (!g->graph) {
+		fprintf(stderr, "trainbook: CUDA graph capture failed, continuing without graphs: %s\n", err);
+		g->graphs = false;
+		return false;
+	}
+	g->graph_n = n;
+	return true;
+}
+
+void gpu_step_ran_eager(struct gpu_step *g, bool full)
+{
+	if (g->graph)
+		drop_graph(g);
+	g->settled = full;
+}
+
+void gpu_step_invalidate(struct gpu_step *g)
+{
+	if (g)
+		drop_graph(g);
+}
+
+void gpu_step_describe(const struct gpu_step *g, char *buf, size_t len)
+{
+	tb_fmt(buf, len, "%s%s%s", g->graphs ? "CUDA graph" : "no CUDA graph",
+	       g->data ? ", data on the GPU" : ", data from the host loader",
+	       g->fp16 ? ", dynamic loss scaling" : "");
+}
