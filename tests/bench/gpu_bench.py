@@ -163,7 +163,8 @@ def report(args):
     lines.append("# GPU training throughput: trainbook vs PyTorch (%s)" % device)
     lines.append("")
     lines.append("Date %s; PyTorch %s, CUDA %s, cuDNN %s. Images/s of whole training steps after warm-up; "
-                 "PyTorch reads synthetic data already on the GPU, trainbook runs its own loader and upload."
+                 "PyTorch reads synthetic data already on the GPU; so does trainbook (its data set is uploaded "
+                 "once and batches are assembled on the GPU), replaying one CUDA graph per step."
                  % (datetime.date.today().isoformat(), torch.__version__, torch.version.cuda,
                     torch.backends.cudnn.version()))
     lines.append("")
@@ -187,6 +188,16 @@ def report(args):
     lines.append("bf16 GEMM ceiling (8192³ torch.matmul, cuBLASLt): %.1f TFLOP/s. Training FLOPs per image "
                  "(FlopCounterMode, forward + backward): ResNet-18 %.2f GFLOP, MLP %.3f MFLOP."
                  % (ceiling, flops["resnet18"] / 1e9, flops["mlp"] / 1e6))
+    extra = sorted(k for k in tb if k not in {"%s_b%d" % w for w in WORKLOADS})
+    if extra:
+        lines.append("")
+        lines.append("trainbook variants (`_eager`: TRAINBOOK_CUDA_GRAPH=0 TRAINBOOK_GPU_DATA=0, i.e. host loader, "
+                     "upload and one launch per operation):")
+        lines.append("")
+        lines.append("| run | images/s |")
+        lines.append("|---|---|")
+        for k in extra:
+            lines.append("| %s | %s |" % (k, fmt(tb[k]) if "images_per_sec" in tb[k] else tb[k].get("error", "—")))
     notes = [(k, m, r["error"]) for (k, m), r in results.items() if "error" in r]
     if notes:
         lines.append("")

@@ -151,15 +151,20 @@ fi
 echo "== trajectories (20 steps, CPU vs CUDA), $(elapsed) s"
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
-trajectory() { # name spec precision tol; the CPU run of a spec is made once and reused
+trajectory() { # name spec precision tol [VAR=VALUE...]; the CPU run of a spec is made once and reused
 	local name=$1 spec=$2 prec=$3 tol=$4 base
+	local envs=("${@:5}")
 	base=$(basename "$spec" .yaml)
 	if [ ! -f "$TMP/$base-cpu.jsonl" ]; then
 		"$ENGINE" train "$spec" --json --out "$TMP/$base-cpu" --set train.device=cpu \
 			>"$TMP/$base-cpu.jsonl" 2>"$TMP/$base-cpu.err"
 	fi
-	"$ENGINE" train "$spec" --json --out "$TMP/$name-cuda" --set train.device=cuda --set train.precision="$prec" \
-		>"$TMP/$name-cuda.jsonl" 2>"$TMP/$name-cuda.err"
+	env "${envs[@]}" "$ENGINE" train "$spec" --json --out "$TMP/$name-cuda" --set train.device=cuda \
+		--set train.precision="$prec" >"$TMP/$name-cuda.jsonl" 2>"$TMP/$name-cuda.err"
+	if grep -q "without graphs" "$TMP/$name-cuda.err"; then
+		fail "trajectory $name" "$(grep -m1 "without graphs" "$TMP/$name-cuda.err")"
+		return
+	fi
 	if ! "$PY" tests/gpu/compare_losses.py "trajectory $name" "$TMP/$base-cpu.jsonl" "$TMP/$name-cuda.jsonl" "$tol"; then
 		failures=$((failures + 1))
 		tail -n 2 "$TMP/$name-cuda.err" "$TMP/$name-cuda.jsonl" 2>/dev/null
@@ -167,8 +172,11 @@ trajectory() { # name spec precision tol; the CPU run of a spec is made once and
 }
 if [ -n "$ENGINE" ]; then
 	# fp32 runs may differ only by summation order; bf16 rounds every operand to 8 bits.
+	# By default a GPU run replays a captured step graph and keeps the data set on the GPU; -eager turns both off.
 	trajectory mlp-fp32 tests/gpu/specs/mlp.yaml fp32 1e-3
+	trajectory mlp-fp32-eager tests/gpu/specs/mlp.yaml fp32 1e-3 TRAINBOOK_CUDA_GRAPH=0 TRAINBOOK_GPU_DATA=0
 	trajectory mlp-bf16 tests/gpu/specs/mlp.yaml bf16 5e-2
+	trajectory mlp-fp16 tests/gpu/specs/mlp.yaml fp16 5e-2
 	trajectory resnet18-fp32 tests/gpu/specs/resnet18.yaml fp32 5e-3
 	trajectory resnet18-bf16 tests/gpu/specs/resnet18.yaml bf16 1e-1
 else
@@ -184,14 +192,15 @@ if [ "${SKIP_BENCH:-0}" = 1 ]; then
 fi
 echo "== benchmark, $(elapsed) s"
 TB_JSON="$OUT/trainbook-bench.json"
-bench_trainbook() { # key spec batch
+bench_trainbook() { # key spec batch [VAR=VALUE...]
 	local key=$1 spec=$2 batch=$3
+	local envs=("${@:4}")
 	if [ -z "$ENGINE" ]; then
 		echo "\"$key\": {\"error\": \"trainbook-engine not built\"}"
 		return
 	fi
-	"$ENGINE" train "$spec" --json --out "$TMP/bench-$key" --set train.device=cuda --set data.batch_size="$batch" \
-		>"$TMP/bench-$key.jsonl" 2>"$TMP/bench-$key.err"
+	env "${envs[@]}" "$ENGINE" train "$spec" --json --out "$TMP/bench-$key" --set train.device=cuda \
+		--set data.batch_size="$batch" >"$TMP/bench-$key.jsonl" 2>"$TMP/bench-$key.err"
 	"$PY" - "$key" "$TMP/bench-$key.jsonl" <<'EOF'
 import json, statistics, sys
 key, path = sys.argv[1], sys.argv[2]
@@ -219,6 +228,11 @@ EOF
 	bench_trainbook resnet18_b512 tests/gpu/specs/bench_resnet18.yaml 512
 	echo ","
 	bench_trainbook mlp_b64 tests/gpu/specs/bench_mlp.yaml 64
+	echo ","
+	# What the step graph and GPU-resident data are worth: the same runs without them.
+	bench_trainbook mlp_b64_eager tests/gpu/specs/bench_mlp.yaml 64 TRAINBOOK_CUDA_GRAPH=0 TRAINBOOK_GPU_DATA=0
+	echo ","
+	bench_trainbook resnet18_b128_eager tests/gpu/specs/bench_resnet18.yaml 128 TRAINBOOK_CUDA_GRAPH=0 TRAINBOOK_GPU_DATA=0
 	echo "}"
 } >"$TB_JSON"
 cat "$TB_JSON"
