@@ -165,14 +165,42 @@ static void cuda_free(struct backend *be, void *p)
 	cuda_pool_free(cb, p);
 }
 
-/* From pageable host memory the copy is staged before this returns, so the
- * caller may reuse host_src at once (CUDA's documented pageable behaviour). */
+/* Uploads up to this size travel as a kernel argument (see cuda_upload). */
+#define SMALL_UPLOAD_BYTES 256
+
+struct small_upload {
+	unsigned char bytes[SMALL_UPLOAD_BYTES];
+};
+
+static __global__ void small_upload_kernel(unsigned char *dst, struct small_upload src, unsigned n)
+{
+	unsigned i = threadIdx.x;
+	if (i < n)
+		dst[i] = src.bytes[i];
+}
+
+/*
+ * The per-step scalars (learning rate, step counter, batch cursor) are a
+ * few bytes each. From pageable memory cudaMemcpyAsync may synchronise
+ * with the stream to stage them, which would make the host wait for the
+ * previous step every step; a kernel argument is copied at launch, so the
+ * host runs ahead and may reuse host_src at once. Larger copies are staged
+ * before cudaMemcpyAsync returns (CUDA's documented pageable behaviour).
+ */
 static void cuda_upload(struct backend *be, void *dst, const void *host_src, size_t bytes)
 {
 	struct cuda_backend *cb = cuda_enter(be);
 	cuda_not_capturing(cb, "upload");
-	if (bytes)
-		CUDA_CHECK(cudaMemcpyAsync(dst, host_src, bytes, cudaMemcpyHostToDevice, cb->stream));
+	if (bytes == 0)
+		return;
+	if (bytes <= SMALL_UPLOAD_BYTES) {
+		struct small_upload arg;
+		memcpy(arg.bytes, host_src, bytes);
+		small_upload_kernel<<<1, SMALL_UPLOAD_BYTES, 0, cb->stream>>>((unsigned char *)dst, arg, (unsigned)bytes);
+		CUDA_LAUNCHED();
+		return;
+	}
+	CUDA_CHECK(cudaMemcpyAsync(dst, host_src, bytes, cudaMemcpyHostToDevice, cb->stream));
 }
 
 static void cuda_download(struct backend *be, void *host_dst, const void *src, size_t bytes)
