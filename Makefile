@@ -71,8 +71,10 @@ $(BUILD)/obj/%.o: %.cu
 	@mkdir -p $(dir $@)
 	$(NVCC) $(NVCCFLAGS) -MMD -MP -c $< -o $@
 
+# No -lnccl: engine/cuda/cuda_nccl.cu dlopens libnccl.so.2 when a run has more than one rank,
+# so the module loads (and single-GPU runs work) on machines without NCCL.
 $(BUILD)/libtrainbook-cuda.so: $(CUDA_OBJ)
-	$(NVCC) -shared $(CUDA_ARCH) -o $@ $^ $(CUDA_EXTRA_LIB) -lcublasLt -lcublas -lcudnn -lnccl -lcudart
+	$(NVCC) -shared $(CUDA_ARCH) -o $@ $^ $(CUDA_EXTRA_LIB) -lcublasLt -lcublas -lcudnn -lcudart -ldl
 
 # ---- unit tests under AddressSanitizer + UBSan -----------------------------
 ASAN_FLAGS = $(CSTD) $(WARN) -O1 -g $(INCLUDES) -pthread -fsanitize=address,undefined \
