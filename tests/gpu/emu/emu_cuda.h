@@ -9,6 +9,12 @@
  * warp-synchronous code really run cooperatively. Blocks run one after
  * another, `__shared__` is `static` (one copy, reused by the next block).
  * The runtime calls (memory, streams, pools) are synchronous host versions.
+ * EMU_DEVICES=N (default 1, at most 8) makes N devices; the current device
+ * is per host thread, streams and events belong to the device current when
+ * they were made, and the rules CUDA enforces between them are enforced
+ * here (a kernel goes to a stream of the current device; an event is
+ * recorded on a stream of its own device), so multi-GPU code that forgets
+ * cudaSetDevice on some thread fails here as it would on a GPU.
  * A barrier that some threads of a block (or warp) never reach, or a
  * shuffle with an exited lane, aborts with a message: on a GPU that is a
  * hang or undefined behaviour.
@@ -18,7 +24,9 @@
  * cuBLASLt/cuDNN interpret their arguments (emu_libs.cpp mocks them with
  * naive loops written from the same reading of their documentation).
  *
- * Threads: one host thread.
+ * Threads: any number of host threads (data-parallel replicas, their
+ * communication threads); grids run one at a time under a lock, so kernels
+ * of different threads never share the fiber scheduler or `__shared__`.
  */
 #ifndef TB_EMU_CUDA_H
 #define TB_EMU_CUDA_H
@@ -61,6 +69,8 @@ void emu_fatal(const char *what) __attribute__((noreturn));
 /* While a stream is being captured, work is recorded instead of run. */
 bool emu_capturing(void *stream);
 void emu_capture_add(void *stream, const std::function<void()> &work);
+/* Abort unless `stream` (NULL: the legacy stream) belongs to the calling thread's current device. */
+void emu_check_launch(void *stream);
 /* Library work on a stream (cuBLASLt, cuDNN): run now, or record it while the stream captures. */
 static inline void emu_stream_work(void *stream, const std::function<void()> &work)
 {
@@ -79,6 +89,7 @@ template <typename K, typename... A> void emu_launch(K kernel, dim3 grid, dim3 b
 	(void)stream;
 	if (grid.x == 0 || grid.y > 65535 || block.x * block.y * block.z == 0 || block.x * block.y * block.z > 1024)
 		emu_fatal("invalid launch configuration");
+	emu_check_launch(stream);
 	if (emu_capturing(stream)) {
 		emu_capture_add(stream, [=]() { emu_run_grid(grid, block, [=]() { kernel(args...); }); });
 		return;
@@ -199,6 +210,8 @@ typedef enum cudaError {
 	cudaErrorMemoryAllocation = 2,
 	cudaErrorInsufficientDriver = 35,
 	cudaErrorNoDevice = 100,
+	cudaErrorInvalidDevice = 101,
+	cudaErrorInvalidResourceHandle = 400,
 	cudaErrorNotReady = 600,
 	cudaErrorStreamCaptureUnsupported = 900,
 	cudaErrorStreamCaptureInvalidated = 901,
@@ -266,10 +279,13 @@ cudaError_t cudaGetDeviceCount(int *count);
 cudaError_t cudaDriverGetVersion(int *version);
 cudaError_t cudaGetDeviceProperties(cudaDeviceProp *prop, int device);
 cudaError_t cudaSetDevice(int device);
+cudaError_t cudaGetDevice(int *device);
 cudaError_t cudaDeviceGetAttribute(int *value, enum cudaDeviceAttr attr, int device);
 cudaError_t cudaStreamCreateWithFlags(cudaStream_t *s, unsigned flags);
 cudaError_t cudaStreamDestroy(cudaStream_t s);
 cudaError_t cudaStreamSynchronize(cudaStream_t s);
+cudaError_t cudaStreamQuery(cudaStream_t s);
+cudaError_t cudaStreamWaitEvent(cudaStream_t s, cudaEvent_t e, unsigned flags);
 cudaError_t cudaMemPoolCreate(cudaMemPool_t *pool, const struct cudaMemPoolProps *props);
 cudaError_t cudaMemPoolDestroy(cudaMemPool_t pool);
 cudaError_t cudaMemPoolSetAttribute(cudaMemPool_t pool, enum cudaMemPoolAttr attr, void *value);
@@ -299,5 +315,7 @@ cudaError_t cudaGraphDestroy(cudaGraph_t graph);
 
 /* Bytes of live emulated device memory, for leak checks. */
 size_t emu_live_bytes(void);
+/* The device a stream belongs to (NULL: the calling thread's current device), for the emulated NCCL. */
+int emu_stream_device(cudaStream_t s);
 
 #endif

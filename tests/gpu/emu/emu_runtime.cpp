@@ -2,11 +2,15 @@
  * emu_runtime.cpp — the CUDA emulator's engine (see emu_cuda.h): fibers
  * for the threads of a block with block and warp barriers, and synchronous
  * host versions of the runtime calls the backend makes, including a
- * recording form of stream capture.
- * Threads: one host thread (fibers switch only inside this file).
+ * recording form of stream capture, and EMU_DEVICES emulated devices.
+ * Threads: any host thread. Fibers switch only inside this file, and a
+ * whole grid runs under grid_lock, so the scheduler's state and kernels'
+ * `__shared__` statics are never used by two grids at once; the memory
+ * table has memory_lock.
  */
 #include <ucontext.h>
 
+#include <mutex>
 #include <unordered_map>
 #include <vector>
 
@@ -145,8 +149,11 @@ static void run_block(int n, const std::function<void()> &body)
 	}
 }
 
+static std::mutex grid_lock; /* guards the fiber scheduler, the index variables and kernels' statics */
+
 void emu_run_grid(dim3 grid, dim3 block, const std::function<void()> &body)
 {
+	std::lock_guard<std::mutex> hold(grid_lock);
 	emu_gridDim = grid;
 	emu_blockDim = block;
 	int n = (int)(block.x * block.y * block.z);
@@ -160,11 +167,13 @@ void emu_run_grid(dim3 grid, dim3 block, const std::function<void()> &body)
 
 /* ---- memory -------------------------------------------------------------------------- */
 
+static std::mutex memory_lock; /* guards live, live_bytes, high_bytes */
 static std::unordered_map<void *, size_t> live;
 static size_t live_bytes, high_bytes;
 
 size_t emu_live_bytes(void)
 {
+	std::lock_guard<std::mutex> hold(memory_lock);
 	return live_bytes;
 }
 
@@ -181,6 +190,7 @@ cudaError_t cudaMallocFromPoolAsync(void **p, size_t bytes, cudaMemPool_t pool, 
 	if (!m)
 		return cudaErrorMemoryAllocation;
 	memset(m, 0xa5, bytes < 4096 ? bytes : 4096);
+	std::lock_guard<std::mutex> hold(memory_lock);
 	live[m] = bytes;
 	live_bytes += bytes;
 	if (live_bytes > high_bytes)
@@ -192,6 +202,7 @@ cudaError_t cudaMallocFromPoolAsync(void **p, size_t bytes, cudaMemPool_t pool, 
 cudaError_t cudaFreeAsync(void *p, cudaStream_t s)
 {
 	(void)s;
+	std::lock_guard<std::mutex> hold(memory_lock);
 	auto it = live.find(p);
 	if (it == live.end())
 		emu_fatal("cudaFreeAsync of a pointer not from cudaMallocFromPoolAsync");
@@ -246,6 +257,7 @@ cudaError_t cudaMemPoolSetAttribute(cudaMemPool_t, enum cudaMemPoolAttr, void *)
 
 cudaError_t cudaMemPoolGetAttribute(cudaMemPool_t, enum cudaMemPoolAttr attr, void *value)
 {
+	std::lock_guard<std::mutex> hold(memory_lock);
 	uint64_t v = attr == cudaMemPoolAttrUsedMemHigh || attr == cudaMemPoolAttrReservedMemHigh ? high_bytes
 												 : live_bytes;
 	memcpy(value, &v, sizeof(v));
@@ -269,10 +281,43 @@ struct emu_graph_exec {
 };
 struct emu_stream {
 	struct emu_graph *capture; /* non-NULL while capturing */
+	int device;                /* current when the stream was made */
 };
 struct emu_event {
-	int unused;
+	int device; /* current when the event was made */
 };
+
+static thread_local int current_device; /* CUDA's current device is per host thread, 0 until set */
+
+/* EMU_DEVICES, read once: how many devices the emulator shows. */
+static int device_count(void)
+{
+	static int count;
+	static std::once_flag once;
+	std::call_once(once, [] {
+		const char *v = getenv("EMU_DEVICES");
+		count = v && *v ? atoi(v) : 1;
+		if (count < 1 || count > 8)
+			emu_fatal("EMU_DEVICES must be 1..8");
+	});
+	return count;
+}
+
+int emu_stream_device(cudaStream_t s)
+{
+	return s ? s->device : current_device;
+}
+
+void emu_check_launch(void *stream)
+{
+	int device = emu_stream_device((cudaStream_t)stream);
+	if (device != current_device) {
+		char what[160];
+		snprintf(what, sizeof(what), "kernel launched into a stream of device %d while device %d is current "
+					     "(a GPU fails it: invalid resource handle)", device, current_device);
+		emu_fatal(what);
+	}
+}
 
 bool emu_capturing(void *stream)
 {
@@ -287,6 +332,7 @@ void emu_capture_add(void *stream, const std::function<void()> &work)
 cudaError_t cudaStreamCreateWithFlags(cudaStream_t *s, unsigned)
 {
 	*s = (cudaStream_t)calloc(1, sizeof(struct emu_stream));
+	(*s)->device = current_device;
 	return cudaSuccess;
 }
 
@@ -299,6 +345,19 @@ cudaError_t cudaStreamDestroy(cudaStream_t s)
 cudaError_t cudaStreamSynchronize(cudaStream_t s)
 {
 	return emu_capturing(s) ? cudaErrorStreamCaptureUnsupported : cudaSuccess;
+}
+
+/* Work runs when it is issued, so every stream is always idle. */
+cudaError_t cudaStreamQuery(cudaStream_t s)
+{
+	return emu_capturing(s) ? cudaErrorStreamCaptureUnsupported : cudaSuccess;
+}
+
+/* Allowed across devices, as on a GPU; there is nothing to wait for here. */
+cudaError_t cudaStreamWaitEvent(cudaStream_t s, cudaEvent_t e, unsigned flags)
+{
+	(void)s;
+	return e && flags == 0 ? cudaSuccess : cudaErrorInvalidValue;
 }
 
 cudaError_t cudaMemsetAsync(void *p, int value, size_t bytes, cudaStream_t s)
@@ -380,6 +439,7 @@ cudaError_t cudaGraphDestroy(cudaGraph_t graph)
 cudaError_t cudaEventCreateWithFlags(cudaEvent_t *e, unsigned)
 {
 	*e = (cudaEvent_t)calloc(1, sizeof(struct emu_event));
+	(*e)->device = current_device;
 	return cudaSuccess;
 }
 
@@ -389,9 +449,10 @@ cudaError_t cudaEventDestroy(cudaEvent_t e)
 	return cudaSuccess;
 }
 
-cudaError_t cudaEventRecord(cudaEvent_t, cudaStream_t)
+/* CUDA refuses an event and a stream of different devices. */
+cudaError_t cudaEventRecord(cudaEvent_t e, cudaStream_t s)
 {
-	return cudaSuccess;
+	return e->device == emu_stream_device(s) ? cudaSuccess : cudaErrorInvalidResourceHandle;
 }
 
 cudaError_t cudaEventQuery(cudaEvent_t)
@@ -415,6 +476,10 @@ const char *cudaGetErrorString(cudaError_t e)
 		return "out of memory";
 	case cudaErrorStreamCaptureUnsupported:
 		return "operation not permitted when stream is capturing";
+	case cudaErrorInvalidDevice:
+		return "invalid device ordinal";
+	case cudaErrorInvalidResourceHandle:
+		return "invalid resource handle";
 	default:
 		return "emulated CUDA error";
 	}
@@ -427,7 +492,7 @@ cudaError_t cudaGetLastError(void)
 
 cudaError_t cudaGetDeviceCount(int *count)
 {
-	*count = 1;
+	*count = device_count();
 	return cudaSuccess;
 }
 
@@ -439,8 +504,8 @@ cudaError_t cudaDriverGetVersion(int *version)
 
 cudaError_t cudaGetDeviceProperties(cudaDeviceProp *prop, int device)
 {
-	if (device != 0)
-		return cudaErrorInvalidValue;
+	if (device < 0 || device >= device_count())
+		return cudaErrorInvalidDevice;
 	memset(prop, 0, sizeof(*prop));
 	snprintf(prop->name, sizeof(prop->name), "trainbook CUDA emulator");
 	prop->major = 9;
@@ -452,7 +517,16 @@ cudaError_t cudaGetDeviceProperties(cudaDeviceProp *prop, int device)
 
 cudaError_t cudaSetDevice(int device)
 {
-	return device == 0 ? cudaSuccess : cudaErrorInvalidValue;
+	if (device < 0 || device >= device_count())
+		return cudaErrorInvalidDevice;
+	current_device = device;
+	return cudaSuccess;
+}
+
+cudaError_t cudaGetDevice(int *device)
+{
+	*device = current_device;
+	return cudaSuccess;
 }
 
 cudaError_t cudaDeviceGetAttribute(int *value, enum cudaDeviceAttr, int)

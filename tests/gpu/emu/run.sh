@@ -2,7 +2,9 @@
 # tests/gpu/emu/run.sh — the CUDA backend's own logic checked on a machine
 # without a GPU: engine/cuda/*.cu compiled by g++ against a CPU emulator
 # of CUDA (emu_cuda.h, emu_runtime.cpp) and naive cuBLASLt/cuDNN stand-ins
-# (emu_libs.cpp), then tests/gpu/parity_ops run against that library.
+# (emu_libs.cpp), built by build.sh, then tests/gpu/parity_ops run against
+# that library. The NCCL path has its own checks (check_nccl.sh); the
+# "emu" suite (tests/emu/run.sh) runs this script and every check_*.sh.
 #
 # What it proves: indexing, reductions (block and warp), the row-major to
 # column-major gemm mapping, workspace layout, precision plumbing and the
@@ -11,18 +13,7 @@
 # arguments). Prints the parity program's PASS/FAIL lines; exit 1 on failure.
 cd "$(dirname "$0")/../../.." || exit 2
 OUT=build/emu
-mkdir -p "$OUT/src"
-CXX=${CXX:-g++}
-for f in engine/cuda/*.cu; do
-	python3 tests/gpu/emu/translate.py "$f" "$OUT/src/$(basename "$f" .cu).cpp" || exit 1
-done
-if ! $CXX -std=c++17 -O1 -g -fPIC -shared -ffp-contract=off -Wall -Wextra -Wno-unused-parameter \
-	-Wno-missing-field-initializers -include tests/gpu/emu/emu_cuda.h -Itests/gpu/emu/include -Iengine/cuda \
-	-I. -Iengine -o "$OUT/libtrainbook-cuda-emu.so" "$OUT"/src/*.cpp tests/gpu/emu/emu_runtime.cpp \
-	tests/gpu/emu/emu_libs.cpp 2>"$OUT/build.log"; then
-	echo "FAIL emu build: $(grep -m3 error "$OUT/build.log" | tr '\n' ' ')"
-	exit 1
-fi
+bash tests/gpu/emu/build.sh || exit 1
 echo "PASS emu build"
 CBLAS_FLAGS="-I/usr/include/x86_64-linux-gnu/openblas-pthread"
 CBLAS_SRC=""
