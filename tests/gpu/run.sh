@@ -9,6 +9,8 @@
 #   3. 20-step MLP and ResNet-18 trajectories, CPU vs CUDA, through the CLI
 #      (with and without the step graph, fp32/bf16/fp16), and the
 #      Fashion-MNIST CNN's test accuracy on the GPU against the CPU's;
+#      data parallel over NCCL: world size 1 against the plain CUDA step,
+#      and 2 GPUs against 1 where nvidia-smi -L lists two;
 #   4. the benchmark: trainbook vs PyTorch eager / torch.compile, plus the
 #      bf16 GEMM ceiling (tests/bench/gpu_bench.py);
 #   5. one table, also written to tests/bench/results/gpu-<device>-<date>.md.
@@ -43,7 +45,8 @@ fi
 CUDA_HOME=${CUDA_HOME:-$(dirname "$(dirname "$NVCC")")}
 command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
 
-# Directories of pip-wheel NVIDIA libraries (nvidia-cudnn-cu13, nvidia-nccl-cu13, ...).
+# Directories of pip-wheel NVIDIA libraries (nvidia-cudnn-cu13, nvidia-nccl-cu13, ...),
+# where PyTorch's wheels put them.
 SITE_DIRS=$("$PY" - <<'EOF' 2>/dev/null
 import site, sys
 dirs = list(site.getsitepackages()) + [site.getusersitepackages()]
@@ -79,13 +82,30 @@ find_lib() { # $1 = library stem (libcudnn), $2 = header (cudnn.h)
 for pair in "libcudnn cudnn.h" "libcublasLt cublasLt.h" "libcublas cublas_v2.h"; do
 	find_lib $pair
 done
-# The Makefile links -lnccl for the multi-GPU work; the backend itself calls no NCCL
-# function, so without NCCL an empty stand-in lets the library link and load.
-if ! find_lib libnccl nccl.h; then
-	echo "note: building an empty libnccl.so stand-in (no NCCL on this machine)"
-	echo 'void tb_nccl_stand_in(void) {}' | cc -shared -fPIC -x c - -Wl,-soname,libnccl.so -o "$LINKS/libnccl.so"
-	LIBDIRS="$LIBDIRS:$LINKS"
+# NCCL is never linked: engine/cuda/cuda_nccl.cu dlopens libnccl.so.2 when a run has more
+# than one rank. The build wants nccl.h (without it the module has no NCCL collective and the
+# NCCL checks below fail); the checks want libnccl.so.2, from the system or PyTorch's wheel
+# (nvidia/nccl/lib), handed to the engine as TRAINBOOK_NCCL_LIB.
+NCCL_LIB=""
+if ldconfig -p 2>/dev/null | grep -q 'libnccl\.so\.2 '; then
+	NCCL_LIB=libnccl.so.2
+elif [ -e "$CUDA_HOME/lib64/libnccl.so.2" ]; then
+	NCCL_LIB="$CUDA_HOME/lib64/libnccl.so.2"
 fi
+NCCL_HEADER=""
+for h in "$CUDA_HOME/include/nccl.h" /usr/include/nccl.h; do
+	[ -e "$h" ] && NCCL_HEADER=$h && break
+done
+for d in $SITE_DIRS; do
+	[ -d "$d/nvidia" ] || continue
+	[ -z "$NCCL_LIB" ] && NCCL_LIB=$(find "$d/nvidia" -name 'libnccl.so.2' 2>/dev/null | sort | head -1)
+	if [ -z "$NCCL_HEADER" ]; then
+		NCCL_HEADER=$(find "$d/nvidia" -name 'nccl.h' 2>/dev/null | head -1)
+		[ -n "$NCCL_HEADER" ] && EXTRA_INC="$EXTRA_INC -I$(dirname "$NCCL_HEADER")"
+	fi
+done
+echo "NCCL: library ${NCCL_LIB:-not found}, header ${NCCL_HEADER:-not found}"
+[ -n "$NCCL_LIB" ] && export TRAINBOOK_NCCL_LIB="$NCCL_LIB"
 EXTRA_LIB="-L$LINKS"
 export LD_LIBRARY_PATH="$CUDA_HOME/lib64${LIBDIRS}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 
@@ -236,6 +256,52 @@ sys.exit(0 if ok else 1)
 EOF
 		failures=$((failures + 1))
 		tail -n 2 "$TMP/fashion-cnn.err" "$TMP/fashion-cnn.jsonl"
+	fi
+fi
+
+# ---- 3c. data parallel over NCCL ----------------------------------------------------
+# nccl_run NAME DEVICES [VAR=VALUE...]: tests/gpu/specs/dp_mlp.yaml into $TMP/nccl-NAME, the
+# replicas compared after every step (the run aborts if they drift apart).
+nccl_run() {
+	local name=$1 devices=$2
+	shift 2
+	env TRAINBOOK_CHECK_REPLICAS=1 "$@" "$ENGINE" train tests/gpu/specs/dp_mlp.yaml --json --out "$TMP/nccl-$name" \
+		--set train.device=cuda --set train.devices="$devices" >"$TMP/nccl-$name.jsonl" 2>"$TMP/nccl-$name.err"
+	local rc=$?
+	if [ $rc -ne 0 ] || ! grep -q '"status":"completed"' "$TMP/nccl-$name.jsonl"; then
+		fail "nccl run $name" "exit $rc: $(tail -c 300 "$TMP/nccl-$name.err" | tr '\n' ' ') $(grep -o '"reason":"[^"]*"' "$TMP/nccl-$name.jsonl")"
+		return 1
+	fi
+}
+# nccl_compare NAME GOT WANT TOL: step-10 parameters; WANT must have moved since its step 5.
+nccl_compare() {
+	"$PY" tests/gpu/compare_params.py "$1" "$TMP/nccl-$2/step-000000010.safetensors" \
+		"$TMP/nccl-$3/step-000000010.safetensors" "$4" --moved-from "$TMP/nccl-$3/step-000000005.safetensors" ||
+		failures=$((failures + 1))
+}
+GPUS=$(nvidia-smi -L 2>/dev/null | grep -c '^GPU ')
+if [ -z "$ENGINE" ]; then
+	fail "nccl" "no trainbook-engine"
+elif ! nm -D build/libtrainbook-cuda.so 2>/dev/null | grep -q ' tb_cuda_nccl_open$'; then
+	fail "nccl" "libtrainbook-cuda.so was built without nccl.h (pip install nvidia-nccl-cu13, or NCCL's dev package)"
+elif [ -z "$NCCL_LIB" ]; then
+	fail "nccl" "libnccl.so.2 not found in the system or in pip wheels under: $SITE_DIRS"
+else
+	echo "== data parallel over NCCL ($GPUS GPUs), $(elapsed) s"
+	# World size 1: every gradient bucket goes through an ncclAllReduce of one rank, which must
+	# leave every bit of the plain step's result. The plain run must not need NCCL at all.
+	if nccl_run plain 1 TRAINBOOK_NCCL_LIB=/nonexistent/libnccl.so.2 && nccl_run world1 1 TRAINBOOK_COLLECTIVE=1; then
+		nccl_compare "nccl world 1 == plain CUDA (10 steps)" world1 plain 0
+	fi
+	if [ "$GPUS" -ge 2 ]; then
+		# Two half-batch gradients summed by NCCL vs one whole-batch gradient, fp32 without TF32:
+		# the summation order differs (cuBLASLt may also pick other kernels for the half batch),
+		# a few ulps per step over 10 steps — the CPU collective's tolerance (tests/cli).
+		if nccl_run 2gpu 2; then
+			nccl_compare "nccl 2 GPUs == 1 GPU at batch 64 (10 steps)" 2gpu plain 1e-5
+		fi
+	else
+		echo "note: nvidia-smi -L lists $GPUS GPU(s); the 2-GPU vs 1-GPU NCCL check needs two"
 	fi
 fi
 
