@@ -12,6 +12,19 @@ struct cpu_backend {
 	int threads;   /* OpenBLAS and OpenMP threads */
 };
 
+/*
+ * Hot loops compiled for AVX-512 and AVX2 besides the baseline, picked at
+ * run time. Without -ffast-math, and with -ffp-contract=off (GCC's default
+ * under the Makefile's -std=c11), the compiler neither reassociates nor
+ * fuses a multiply-add, so every version rounds alike: only the vector
+ * width differs.
+ */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+#define CPU_VECTOR_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define CPU_VECTOR_CLONES
+#endif
+
 /* Element counts below this run on one thread: spawning costs more than it saves. */
 #define CPU_PARALLEL_MIN 32768
 

@@ -30,82 +30,103 @@ static int norm_threads(struct backend *be)
 /* ---- batch normalisation ---------------------------------------------------- */
 
 /*
- * Channel sums accumulate in double over BN_LANES interleaved partial sums
- * combined in a fixed order: independent chains let the compiler vectorise
- * and pipeline the adds (a single chain runs at one add per latency) without
- * reassociating anything, so the result is the same on every run and thread
- * count. A channel's values are n runs of `spatial` floats, `stride` apart.
+ * Channel sums accumulate in double (as PyTorch's CPU kernels do) over
+ * BN_LANES interleaved partial sums combined pairwise in a fixed order:
+ * independent chains let the compiler vectorise and pipeline the adds (one
+ * chain runs at one add per latency; 32 lanes are four AVX-512 chains)
+ * without reassociating anything, so the result is the same on every run
+ * and thread count. A channel's values are n runs of `spatial` floats,
+ * `stride` apart; element s of a run goes to lane s mod BN_LANES, so short
+ * runs (4×4 images) still spread over lanes.
  */
-#define BN_LANES 8
+#define BN_LANES 32
 
-static double lanes_total(const double *lane, double tail)
+static double lanes_total(const double *lane)
 {
-	return ((lane[0] + lane[1]) + (lane[2] + lane[3])) + ((lane[4] + lane[5]) + (lane[6] + lane[7])) + tail;
+	double v[BN_LANES];
+	memcpy(v, lane, sizeof(v));
+	for (int width = BN_LANES / 2; width > 0; width /= 2)
+		for (int l = 0; l < width; l++)
+			v[l] = v[l] + v[l + width];
+	return v[0];
 }
 
-static double channel_sum(const float *x, int n, int64_t stride, int spatial)
+CPU_VECTOR_CLONES static double channel_sum(const float *x, int n, int64_t stride, int spatial)
 {
-	double lane[BN_LANES] = {0}, tail = 0;
+	double lane[BN_LANES] = {0};
+	const int whole = spatial - spatial % BN_LANES;
 	for (int i = 0; i < n; i++) {
 		const float *p = x + i * stride;
-		int s = 0;
-		for (; s + BN_LANES <= spatial; s += BN_LANES)
+		for (int s = 0; s < whole; s += BN_LANES)
 			for (int l = 0; l < BN_LANES; l++)
 				lane[l] += p[s + l];
-		for (; s < spatial; s++)
-			tail += p[s];
+		for (int s = whole; s < spatial; s++)
+			lane[s - whole] += p[s];
 	}
-	return lanes_total(lane, tail);
+	return lanes_total(lane);
 }
 
-static double channel_sq_dev(const float *x, int n, int64_t stride, int spatial, double mean)
+CPU_VECTOR_CLONES static double channel_sq_dev(const float *x, int n, int64_t stride, int spatial, double mean)
 {
-	double lane[BN_LANES] = {0}, tail = 0;
+	double lane[BN_LANES] = {0};
+	const int whole = spatial - spatial % BN_LANES;
 	for (int i = 0; i < n; i++) {
 		const float *p = x + i * stride;
-		int s = 0;
-		for (; s + BN_LANES <= spatial; s += BN_LANES)
+		for (int s = 0; s < whole; s += BN_LANES)
 			for (int l = 0; l < BN_LANES; l++) {
 				double d = (double)p[s + l] - mean;
 				lane[l] += d * d;
 			}
-		for (; s < spatial; s++) {
+		for (int s = whole; s < spatial; s++) {
 			double d = (double)p[s] - mean;
-			tail += d * d;
+			lane[s - whole] += d * d;
 		}
 	}
-	return lanes_total(lane, tail);
+	return lanes_total(lane);
 }
 
 /* Σ dy and Σ dy·(x - mean) over one channel, in one pass. */
-static void channel_grad_sums(const float *x, const float *dy, int n, int64_t stride, int spatial, double mean,
-			      double *sum_dy, double *dot)
+CPU_VECTOR_CLONES static void channel_grad_sums(const float *x, const float *dy, int n, int64_t stride,
+						int spatial, double mean, double *sum_dy, double *dot)
 {
-	double ls[BN_LANES] = {0}, ld[BN_LANES] = {0}, ts = 0, td = 0;
+	double ls[BN_LANES] = {0}, ld[BN_LANES] = {0};
+	const int whole = spatial - spatial % BN_LANES;
 	for (int i = 0; i < n; i++) {
 		const float *xp = x + i * stride, *gp = dy + i * stride;
-		int s = 0;
-		for (; s + BN_LANES <= spatial; s += BN_LANES)
+		for (int s = 0; s < whole; s += BN_LANES)
 			for (int l = 0; l < BN_LANES; l++) {
 				ls[l] += gp[s + l];
 				ld[l] += (double)gp[s + l] * ((double)xp[s + l] - mean);
 			}
-		for (; s < spatial; s++) {
-			ts += gp[s];
-			td += (double)gp[s] * ((double)xp[s] - mean);
+		for (int s = whole; s < spatial; s++) {
+			ls[s - whole] += gp[s];
+			ld[s - whole] += (double)gp[s] * ((double)xp[s] - mean);
 		}
 	}
-	*sum_dy = lanes_total(ls, ts);
-	*dot = lanes_total(ld, td);
+	*sum_dy = lanes_total(ls);
+	*dot = lanes_total(ld);
 }
 
-static void channel_affine(float *y, const float *x, int n, int64_t stride, int spatial, float a, float b)
+CPU_VECTOR_CLONES static void channel_affine(float *y, const float *x, int n, int64_t stride, int spatial, float a,
+					     float b)
 {
 	for (int i = 0; i < n; i++) {
 		const float *p = x + i * stride;
 		float *q = y + i * stride;
 		for (int s = 0; s < spatial; s++)
 			q[s] = p[s] * a + b;
+	}
+}
+
+/* dx = (dy - mean(dy) - (x - mean)·k) · w over one channel. */
+CPU_VECTOR_CLONES static void channel_input_grad(float *dx, const float *x, const float *dy, int n, int64_t stride,
+						 int spatial, float mean, float grad_mean, float k, float w)
+{
+	for (int i = 0; i < n; i++) {
+		const float *xp = x + i * stride, *gp = dy + i * stride;
+		float *dp = dx + i * stride;
+		for (int s = 0; s < spatial; s++)
+			dp[s] = (gp[s] - grad_mean - (xp[s] - mean) * k) * w;
 	}
 }
 
@@ -176,12 +197,7 @@ static void cpu_batchnorm_backward(struct backend *be, int n, int c, int spatial
 		float k = (float)(dot * invstd * invstd / (double)count);
 		float grad_mean = (float)(sum_dy / (double)count);
 		float w = (gamma ? gamma[ch] : 1.0f) * invstd;
-		for (int i = 0; i < n; i++) {
-			const float *xp = xc + i * stride, *gp = gc + i * stride;
-			float *dp = dx + (int64_t)ch * spatial + i * stride;
-			for (int s = 0; s < spatial; s++)
-				dp[s] = (gp[s] - grad_mean - (xp[s] - mean) * k) * w;
-		}
+		channel_input_grad(dx + (int64_t)ch * spatial, xc, gc, n, stride, spatial, mean, grad_mean, k, w);
 	}
 }
 
@@ -206,30 +222,34 @@ static struct pool_window pool_window_at(const struct pool_shape *ps, int p, int
 	return win;
 }
 
-/* PyTorch's rule: a later value wins when larger, and any NaN wins (so NaN propagates). */
+/* PyTorch's rule: a later value wins when larger, and any NaN wins (so NaN
+ * propagates). Selects, not a branch: which value wins is data, and a
+ * mispredicted branch per window cost more than the memory traffic. */
 static inline void max_take(float v, int32_t at, float *best, int32_t *best_at)
 {
-	if (v > *best || isnan(v)) {
-		*best = v;
-		*best_at = at;
-	}
+	bool take = v > *best || v != v;
+	*best = take ? v : *best;
+	*best_at = take ? at : *best_at;
 }
 
 /* The 2×2, stride 2, unpadded window of LeNet and most CNNs, without window arithmetic. */
 static void maxpool_2x2(const struct pool_shape *ps, const float *xp, float *yp, int32_t *ap)
 {
-	const int W = ps->w;
+	const int W = ps->w, Q = ps->q;
 	for (int p = 0; p < ps->p; p++) {
 		const float *r0 = xp + (int64_t)2 * p * W, *r1 = r0 + W;
-		for (int q = 0; q < ps->q; q++) {
-			int32_t at = 2 * p * W + 2 * q;
+		float *y = yp + (int64_t)p * Q;
+		int32_t *a = ap + (int64_t)p * Q;
+		const int32_t row = 2 * p * W;
+		for (int q = 0; q < Q; q++) {
+			int32_t at = row + 2 * q;
 			float best = r0[2 * q];
 			int32_t best_at = at;
 			max_take(r0[2 * q + 1], at + 1, &best, &best_at);
 			max_take(r1[2 * q], at + W, &best, &best_at);
 			max_take(r1[2 * q + 1], at + W + 1, &best, &best_at);
-			yp[p * ps->q + q] = best;
-			ap[p * ps->q + q] = best_at;
+			y[q] = best;
+			a[q] = best_at;
 		}
 	}
 }
