@@ -40,6 +40,17 @@ static void cpu_free(struct backend *be, void *p)
 	free(p);
 }
 
+float *cpu_scratch(struct backend *be, size_t floats)
+{
+	struct cpu_backend *cpu = be->impl;
+	if (floats > cpu->scratch_floats) {
+		free(cpu->scratch);
+		cpu->scratch = cpu_alloc(be, floats * sizeof(float));
+		cpu->scratch_floats = floats;
+	}
+	return cpu->scratch;
+}
+
 static void cpu_memcpy(struct backend *be, void *dst, const void *src, size_t bytes)
 {
 	(void)be;
@@ -384,6 +395,8 @@ static void cpu_optim_step(struct backend *be, const struct optim_hyper *h, int6
 
 static void cpu_destroy(struct backend *be)
 {
+	struct cpu_backend *cpu = be->impl;
+	free(cpu->scratch);
 	free(be->impl);
 	free(be);
 }

@@ -1,203 +1,88 @@
 /*
- * cpu_conv.c — 2-D convolution on the CPU: im2col + blocked OpenBLAS sgemm
- * over chunks of samples, for the forward pass and both backward passes.
+ * cpu_conv.c — 2-D convolution on the CPU: im2col + OpenBLAS sgemm over
+ * cache-sized column blocks, for the forward pass and both backward passes.
  *
  * What it is: the conv2d_* entries of the backend table (NCHW input, OIHW
  * weights, no bias — bias_add does that). What it is not: batch norm and
- * pooling (cpu_norm_pool.c), or a direct/Winograd convolution — im2col
- * turns every convolution into a large matrix product, which OpenBLAS runs
- * near the machine's peak, and keeps the code small enough to check.
+ * pooling (cpu_norm_pool.c), the column-matrix copies (cpu_im2col.c), or a
+ * Winograd convolution — im2col turns every convolution into matrix
+ * products, which OpenBLAS runs near the machine's peak.
  *
- * Layout of the scratch ("column") matrix for a chunk of nb samples:
- *   col[(c*R + r)*S + s][i*P*Q + p*Q + q] = x[i][c][p*sh - ph + r*dh][q*sw - pw + s*dw]
- * so that for the whole chunk
- *   forward:          Y'[K, nb*PQ]  = W[K, CRS] · col
- *   backward data:    col           = W^T · dY'      then col2im (scatter-add)
- *   backward filter:  dW           += dY' · col^T
- * where Y' is the output with the sample and channel axes swapped ([K, nb,
- * PQ]); a block copy moves it to and from NCHW. One product over many
- * samples gives the threads large, even blocks where per-sample products
- * (M = K, N = PQ, often 64 × 196) would be dominated by call overhead.
- * 1×1 stride-1 unpadded convolutions skip im2col in the forward and
- * backward-data passes (the input is its own column matrix).
+ * Blocks. A pass is cut into blocks of output pixels that depend only on
+ * the shape: a slice of one sample's pixels (large images) or a group of
+ * whole samples side by side (small ones), about CONV_BLOCK_COLS columns.
+ * Each block is one thread's work from start to end: it expands its own
+ * column matrix (C·R·S rows × the block's columns, sized to stay in cache,
+ * in the thread's slice of the backend scratch) and multiplies it at once,
+ * where expanding a whole batch first (tens of MB for ResNet-18's first
+ * stage) streamed the matrix through memory twice. A block of one sample
+ * reads and writes NCHW in place; a group is copied to and from NCHW
+ * through the thread's scratch. The layout of a block's column matrix:
+ *   col[(c*R + r)*S + s][g*len + j] = x[i0+g][c][h(p_j, r)][w(q_j, s)]
+ * for its samples g and pixels j (0 outside the image), so
+ *   forward:          Y_blk[K, cols]   = W[K, CRS] · col
+ *   backward data:    stride 1 — the forward of dY with the flipped,
+ *                     transposed kernel W'[C, K·R·S] (a gather, no
+ *                     scatter-add); otherwise col = Wᵀ · dY_blk per group
+ *                     of whole samples, then col2im
+ *   backward filter:  dW = Σ_blk dY_blk · colᵀ
+ * 1×1 stride-1 unpadded convolutions skip im2col (the input is its own
+ * column matrix).
  *
- * Determinism: every output element of im2col, col2im and the copies is
- * written by one thread in a fixed order; the chunk size, the GEMM blocks
- * and the partial sums of the filter gradient depend only on the shape, and
- * each block is a single-threaded sgemm. So results are bit-identical for
- * any thread count (test_conv.c checks 1 against 2 threads).
+ * The filter gradient. Small dW (early layers: few channels, a reduction
+ * over every output pixel of the batch): the blocks are cut into
+ * FILTER_PARTS fixed runs, each summed by one thread into its own partial
+ * dW, and the partials are added in a fixed order. Large dW (late layers:
+ * many channels, few pixels): the whole batch's column matrix (in chunks of
+ * samples) and dY are laid out once and dW is cut into fixed blocks of
+ * rows or columns, each a full reduction.
+ *
+ * Determinism: every output element is computed by one single-threaded
+ * sgemm call whose shape depends only on the convolution's shape, or by a
+ * copy or a sum in a fixed order. So results are bit-identical for any
+ * thread count (test_conv.c checks 1 against 2 threads).
+ *
+ * Scratch: one buffer owned by the backend (cpu_scratch), shared by every
+ * layer since operations run one at a time; conv2d_workspace grows it for
+ * the shape and asks the caller for 0 bytes, so a model holds one
+ * convolution scratch instead of one per layer (~290 MB for ResNet-18).
  *
  * Threads: called from the training thread; OpenMP fans out inside each
- * call (OpenBLAS runs single-threaded inside those regions) and joins
- * before it returns.
+ * call and joins before it returns. With more than one thread every sgemm
+ * is issued inside a parallel region, even a pass of one block: there
+ * OpenBLAS runs single-threaded, where outside it would split the product
+ * its own way and change the bits.
  */
 #include <cblas.h>
+#include <omp.h>
 #include <string.h>
 
+#include "cpu_im2col.h"
 #include "cpu_internal.h"
 #include "tb.h"
 
-/* Column-matrix floats per chunk: large enough for GEMMs with thousands of
- * columns, small enough (16 MB) that every conv layer can own its scratch. */
+/* Columns a block aims at: at least this many, so each sgemm amortises
+ * packing the weights, and more when the column matrix is short
+ * (CONV_BLOCK_FLOATS per thread keeps it in the L2 cache). */
+#ifndef CONV_BLOCK_COLS
+#define CONV_BLOCK_COLS 256
+#endif
+#define CONV_BLOCK_COLS_MAX 1024
+#define CONV_BLOCK_FLOATS ((int64_t)1 << 17)
+
+/* Large-dW filter gradient: column-matrix floats per chunk of samples. */
 #ifndef CONV_COL_CAP
 #define CONV_COL_CAP ((int64_t)1 << 22)
 #endif
 
-/* A filter gradient of at most this many floats (early layers: few channels,
- * a reduction over every output pixel of the batch) is computed as
- * FILTER_PARTS partial products over fixed slices of the reduction, run in
- * parallel and summed in a fixed order; larger ones split their columns. */
-#define FILTER_SPLIT_MAX ((int64_t)1 << 18)
-#define FILTER_PARTS 4
+/* Partial sums of a small filter gradient (a fixed count: it decides the
+ * rounding). A filter gradient takes the blocked path when FILTER_PARTS
+ * partial dW would outweigh a quarter of the batch's column matrix. */
+#define FILTER_PARTS 8
 
-struct conv_plan {
-	int64_t crs;  /* rows of the column matrix: C*R*S */
-	int64_t pq;   /* output pixels per sample */
-	int64_t chw;  /* input floats per sample */
-	int64_t kpq;  /* output floats per sample */
-	int chunk;    /* samples per GEMM */
-	bool direct;  /* 1×1, stride 1, no padding: the input already is the column matrix */
-	bool split_filter; /* backward filter sums FILTER_PARTS partial products (small dW, long reduction) */
-};
-
-static struct conv_plan conv_plan_make(const struct conv_shape *cs)
-{
-	TB_ASSERT(cs->p > 0 && cs->q > 0 && cs->n > 0);
-	struct conv_plan pl;
-	pl.crs = (int64_t)cs->c * cs->r * cs->s;
-	pl.pq = (int64_t)cs->p * cs->q;
-	pl.chw = (int64_t)cs->c * cs->h * cs->w;
-	pl.kpq = (int64_t)cs->k * pl.pq;
-	pl.direct = cs->r == 1 && cs->s == 1 && cs->stride_h == 1 && cs->stride_w == 1 && cs->pad_h == 0 &&
-		    cs->pad_w == 0;
-	int64_t per_sample = pl.crs * pl.pq;
-	int64_t chunk = CONV_COL_CAP / per_sample;
-	pl.chunk = (int)TB_MAX(1, TB_MIN(chunk, (int64_t)cs->n));
-	pl.split_filter = (int64_t)cs->k * pl.crs <= FILTER_SPLIT_MAX;
-	return pl;
-}
-
-/* The scratch: the column matrix, the swapped output/gradient, and the
- * partial filter gradients when the backward filter pass is split. */
-static size_t conv_plan_floats(const struct conv_plan *pl, int k)
-{
-	size_t floats = (size_t)pl->chunk * (size_t)(pl->crs * pl->pq + pl->kpq);
-	if (pl->split_filter)
-		floats += (size_t)FILTER_PARTS * (size_t)k * (size_t)pl->crs;
-	return floats;
-}
-
-static size_t cpu_conv2d_workspace(struct backend *be, const struct conv_shape *cs)
-{
-	(void)be;
-	struct conv_plan pl = conv_plan_make(cs);
-	return conv_plan_floats(&pl, cs->k) * sizeof(float);
-}
-
-/* Fill the column matrix for samples x[0..nb) (x points at the chunk's first sample). */
-static void im2col(const struct conv_shape *cs, const struct conv_plan *pl, const float *x, int nb, float *col,
-		   int threads)
-{
-	const int H = cs->h, W = cs->w, R = cs->r, S = cs->s, P = cs->p, Q = cs->q;
-	const int64_t ld = (int64_t)nb * pl->pq;
-#pragma omp parallel for num_threads(threads) if (pl->crs * ld > CPU_PARALLEL_MIN) schedule(static)
-	for (int64_t row = 0; row < pl->crs; row++) {
-		int c = (int)(row / (R * S)), r = (int)(row / S % R), s = (int)(row % S);
-		int w0 = s * cs->dil_w - cs->pad_w;
-		/* Output columns q whose input column w0 + q*sw lies inside [0, W). */
-		int q_lo = 0, q_hi = Q;
-		while (q_lo < Q && w0 + q_lo * cs->stride_w < 0)
-			q_lo++;
-		while (q_hi > q_lo && w0 + (q_hi - 1) * cs->stride_w >= W)
-			q_hi--;
-		for (int i = 0; i < nb; i++) {
-			const float *plane = x + i * pl->chw + (int64_t)c * H * W;
-			float *dst = col + row * ld + i * pl->pq;
-			for (int p = 0; p < P; p++, dst += Q) {
-				int h = p * cs->stride_h - cs->pad_h + r * cs->dil_h;
-				if (h < 0 || h >= H) {
-					memset(dst, 0, sizeof(float) * (size_t)Q);
-					continue;
-				}
-				const float *src = plane + (int64_t)h * W + w0;
-				for (int q = 0; q < q_lo; q++)
-					dst[q] = 0;
-				if (cs->stride_w == 1) {
-					memcpy(dst + q_lo, src + q_lo, sizeof(float) * (size_t)(q_hi - q_lo));
-				} else {
-					for (int q = q_lo; q < q_hi; q++)
-						dst[q] = src[q * cs->stride_w];
-				}
-				for (int q = q_hi; q < Q; q++)
-					dst[q] = 0;
-			}
-		}
-	}
-}
-
-/* dx[0..nb) = the scatter-add of the column matrix: each input plane is summed
- * by one thread in (r, s, p, q) order, so the result is thread-count free. */
-static void col2im(const struct conv_shape *cs, const struct conv_plan *pl, const float *col, int nb, float *dx,
-		   int threads)
-{
-	const int C = cs->c, H = cs->h, W = cs->w, R = cs->r, S = cs->s, P = cs->p, Q = cs->q;
-	const int64_t ld = (int64_t)nb * pl->pq;
-	const int64_t planes = (int64_t)nb * C;
-#pragma omp parallel for num_threads(threads) if (pl->crs * ld > CPU_PARALLEL_MIN) schedule(static)
-	for (int64_t ic = 0; ic < planes; ic++) {
-		int i = (int)(ic / C), c = (int)(ic % C);
-		float *plane = dx + ic * H * W;
-		memset(plane, 0, sizeof(float) * (size_t)H * W);
-		for (int r = 0; r < R; r++) {
-			for (int s = 0; s < S; s++) {
-				int64_t row = ((int64_t)c * R + r) * S + s;
-				const float *src = col + row * ld + i * pl->pq;
-				int w0 = s * cs->dil_w - cs->pad_w;
-				int q_lo = 0, q_hi = Q;
-				while (q_lo < Q && w0 + q_lo * cs->stride_w < 0)
-					q_lo++;
-				while (q_hi > q_lo && w0 + (q_hi - 1) * cs->stride_w >= W)
-					q_hi--;
-				for (int p = 0; p < P; p++, src += Q) {
-					int h = p * cs->stride_h - cs->pad_h + r * cs->dil_h;
-					if (h < 0 || h >= H)
-						continue;
-					float *dst = plane + (int64_t)h * W + w0;
-					if (cs->stride_w == 1) {
-						for (int q = q_lo; q < q_hi; q++)
-							dst[q] += src[q];
-					} else {
-						for (int q = q_lo; q < q_hi; q++)
-							dst[q * cs->stride_w] += src[q];
-					}
-				}
-			}
-		}
-	}
-}
-
-/* Swapped[k][i][:] <-> nchw[i][k][:], blocks of PQ floats. */
-static void swap_to_nchw(const struct conv_shape *cs, const struct conv_plan *pl, const float *swapped,
-			 float *nchw, int nb, int threads)
-{
-	const int64_t blocks = (int64_t)nb * cs->k;
-#pragma omp parallel for num_threads(threads) if (blocks * pl->pq > CPU_PARALLEL_MIN) schedule(static)
-	for (int64_t b = 0; b < blocks; b++) {
-		int64_t k = b / nb, i = b % nb;
-		memcpy(nchw + i * pl->kpq + k * pl->pq, swapped + b * pl->pq, sizeof(float) * (size_t)pl->pq);
-	}
-}
-
-static void swap_from_nchw(const struct conv_shape *cs, const struct conv_plan *pl, const float *nchw,
-			   float *swapped, int nb, int threads)
-{
-	const int64_t blocks = (int64_t)nb * cs->k;
-#pragma omp parallel for num_threads(threads) if (blocks * pl->pq > CPU_PARALLEL_MIN) schedule(static)
-	for (int64_t b = 0; b < blocks; b++) {
-		int64_t k = b / nb, i = b % nb;
-		memcpy(swapped + b * pl->pq, nchw + i * pl->kpq + k * pl->pq, sizeof(float) * (size_t)pl->pq);
-	}
-}
+/* Fixed GEMM blocks of the large-dW filter gradient. */
+#define GEMM_BLOCK_COLS 256
+#define GEMM_BLOCK_ROWS 64
 
 static int conv_threads(struct backend *be)
 {
@@ -205,148 +90,304 @@ static int conv_threads(struct backend *be)
 	return cpu->threads > 0 ? cpu->threads : 1;
 }
 
-/*
- * C = op(A)·op(B) + beta·C (row-major, alpha 1), with the larger of C's two
- * dimensions cut into fixed-size blocks shared out among the threads, each
- * block one single-threaded sgemm (OpenBLAS runs on one thread inside a
- * parallel region). The blocks depend only on the shape, so every element
- * is computed by the same call whatever the thread count: results are
- * bit-identical across thread counts, which OpenBLAS's own threading (and
- * its size-dependent kernel choice) does not promise. Blocks are small
- * enough that the conv shapes of LeNet to ResNet-18 all yield several.
- */
-#define GEMM_BLOCK_COLS 256
-#define GEMM_BLOCK_ROWS 64
-
-static void conv_gemm(int threads, bool ta, bool tb, int m, int n, int k, const float *a, int lda,
-		      const float *b, int ldb, float beta, float *c, int ldc)
+static void sgemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const float *a, int64_t lda, const float *b,
+		  int64_t ldb, float beta, float *c, int64_t ldc)
 {
-	const enum CBLAS_TRANSPOSE opa = ta ? CblasTrans : CblasNoTrans, opb = tb ? CblasTrans : CblasNoTrans;
+	cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, (int)m, (int)n,
+		    (int)k, 1.0f, a, (int)lda, b, (int)ldb, beta, c, (int)ldc);
+}
+
+/* ---- forward (and stride-1 backward data, which is a forward) ------------------ */
+
+/* Per-thread floats of any pass: the column block, and a group's output or
+ * gradient in [K, cols] (a single sample is read and written in place). */
+static int64_t block_thread_floats(const struct conv_shape *cs, const struct conv_tiling *t)
+{
+	return t->crs * t->cols + (t->group > 1 ? (int64_t)cs->k * t->cols : 0);
+}
+
+/* Y[blk] = W · col[blk], written to NCHW. */
+static void forward_block(const struct conv_shape *cs, const struct conv_tiling *t, const float *x, const float *w,
+			  float *y, struct conv_block bl, float *scratch)
+{
+	const int64_t ncols = bl.g * bl.len;
+	const float *col = scratch;
+	int64_t ldcol = ncols;
+	if (t->direct && bl.g == 1) {
+		col = x + bl.i0 * t->chw + bl.j0;
+		ldcol = t->pq;
+	} else {
+		im2col_block(cs, t, x, bl, scratch);
+	}
+	if (bl.g == 1) {
+		sgemm(false, false, cs->k, ncols, t->crs, w, t->crs, col, ldcol, 0.0f, y + bl.i0 * t->kpq + bl.j0, t->pq);
+	} else {
+		float *out = scratch + t->crs * t->cols;
+		sgemm(false, false, cs->k, ncols, t->crs, w, t->crs, col, ldcol, 0.0f, out, ncols);
+		block_to_nchw(t, cs->k, out, y, bl);
+	}
+}
+
+static void forward_pass(const struct conv_shape *cs, const float *x, const float *w, float *y, float *scratch,
+			 int threads)
+{
+	struct conv_tiling t = conv_tiling_make(cs, CONV_BLOCK_COLS, CONV_BLOCK_COLS_MAX, CONV_BLOCK_FLOATS, true);
+	const int64_t per_thread = block_thread_floats(cs, &t);
+#pragma omp parallel for num_threads(threads) if (threads > 1) schedule(static)
+	for (int64_t b = 0; b < t.nblocks; b++)
+		forward_block(cs, &t, x, w, y, conv_block_at(&t, cs->n, b), scratch + omp_get_thread_num() * per_thread);
+}
+
+/*
+ * Stride-1 backward data as a forward convolution: dx[c][h][w] =
+ * Σ_k,r,s dy[k][h - pad' + r·dil][w - pad' + s·dil] · W[k][c][R-1-r][S-1-s]
+ * with pad' = dil·(R-1) - pad, the same geometry read the other way.
+ */
+static struct conv_shape transposed_shape(const struct conv_shape *cs)
+{
+	return (struct conv_shape){
+		.n = cs->n, .c = cs->k, .h = cs->p, .w = cs->q, .k = cs->c, .r = cs->r, .s = cs->s,
+		.stride_h = 1, .stride_w = 1, .dil_h = cs->dil_h, .dil_w = cs->dil_w,
+		.pad_h = cs->dil_h * (cs->r - 1) - cs->pad_h, .pad_w = cs->dil_w * (cs->s - 1) - cs->pad_w,
+		.p = cs->h, .q = cs->w,
+	};
+}
+
+/* Stride 1, and no more output than input channels: the gather's column
+ * matrix (K·R·S rows) is then no taller than col2im's (C·R·S rows). */
+static bool backward_data_is_forward(const struct conv_shape *cs)
+{
+	return cs->stride_h == 1 && cs->stride_w == 1 && cs->k <= cs->c;
+}
+
+/* W'[c][k][r][s] = W[k][c][R-1-r][S-1-s]. */
+static void flip_transpose_weights(const struct conv_shape *cs, const float *w, float *wt, int threads)
+{
+	const int C = cs->c, K = cs->k, RS = cs->r * cs->s;
+	const int64_t n = (int64_t)C * K * RS;
+#pragma omp parallel for num_threads(threads) if (threads > 1 && n > CPU_PARALLEL_MIN) schedule(static)
+	for (int c = 0; c < C; c++)
+		for (int k = 0; k < K; k++) {
+			const float *src = w + ((int64_t)k * C + c) * RS;
+			float *dst = wt + ((int64_t)c * K + k) * RS;
+			for (int e = 0; e < RS; e++)
+				dst[e] = src[RS - 1 - e];
+		}
+}
+
+/* ---- backward data, strided: GEMM into whole samples' columns, then col2im ------ */
+
+static struct conv_tiling scatter_tiling(const struct conv_shape *cs)
+{
+	/* col2im scatters into overlapping windows: blocks hold whole samples. */
+	return conv_tiling_make(cs, CONV_BLOCK_COLS, CONV_BLOCK_COLS_MAX, CONV_BLOCK_FLOATS, false);
+}
+
+static void backward_data_block(const struct conv_shape *cs, const struct conv_tiling *t, const float *dy,
+				const float *w, float *dx, struct conv_block bl, float *scratch)
+{
+	const int64_t ncols = bl.g * bl.len;
+	float *col = scratch;
+	const float *g = dy + bl.i0 * t->kpq;
+	int64_t ldg = t->pq;
+	if (bl.g > 1) {
+		float *gb = scratch + t->crs * t->cols;
+		block_from_nchw(t, cs->k, dy, gb, bl);
+		g = gb;
+		ldg = ncols;
+	}
+	sgemm(true, false, t->crs, ncols, cs->k, w, t->crs, g, ldg, 0.0f, col, ncols);
+	col2im_block(cs, t, col, dx, bl);
+}
+
+/* ---- backward filter ---------------------------------------------------------- */
+
+static bool filter_is_split(const struct conv_shape *cs, const struct conv_tiling *t)
+{
+	return (int64_t)cs->k * FILTER_PARTS * 4 <= (int64_t)cs->n * t->pq;
+}
+
+static int filter_parts(const struct conv_tiling *t)
+{
+	return (int)TB_MIN((int64_t)FILTER_PARTS, t->nblocks);
+}
+
+/* part (+)= dY[blk] · col[blk]ᵀ */
+static void filter_block(const struct conv_shape *cs, const struct conv_tiling *t, const float *x, const float *dy,
+			 struct conv_block bl, bool first, float *part, float *scratch)
+{
+	const int64_t ncols = bl.g * bl.len;
+	const float *col = scratch;
+	int64_t ldcol = ncols;
+	if (t->direct && bl.g == 1) {
+		col = x + bl.i0 * t->chw + bl.j0;
+		ldcol = t->pq;
+	} else {
+		im2col_block(cs, t, x, bl, scratch);
+	}
+	const float *g = dy + bl.i0 * t->kpq + bl.j0;
+	int64_t ldg = t->pq;
+	if (bl.g > 1) {
+		float *gb = scratch + t->crs * t->cols;
+		block_from_nchw(t, cs->k, dy, gb, bl);
+		g = gb;
+		ldg = ncols;
+	}
+	sgemm(false, true, cs->k, t->crs, ncols, g, ldg, col, ldcol, first ? 0.0f : 1.0f, part, t->crs);
+}
+
+/* Small dW: FILTER_PARTS fixed runs of blocks into partial sums, then their sum in part order. */
+static void filter_pass_split(const struct conv_shape *cs, const struct conv_tiling *t, const float *x,
+			      const float *dy, float *dw, float *scratch, int threads)
+{
+	const int parts = filter_parts(t);
+	const int64_t n = (int64_t)cs->k * t->crs;
+	float *partial = scratch;
+	float *thread_scratch = scratch + parts * n;
+	const int64_t per_thread = block_thread_floats(cs, t);
+#pragma omp parallel num_threads(threads) if (threads > 1)
+	{
+		float *mine = thread_scratch + omp_get_thread_num() * per_thread;
+#pragma omp for schedule(static)
+		for (int p = 0; p < parts; p++) {
+			int64_t lo = t->nblocks * p / parts, hi = t->nblocks * (p + 1) / parts;
+			for (int64_t b = lo; b < hi; b++)
+				filter_block(cs, t, x, dy, conv_block_at(t, cs->n, b), b == lo, partial + p * n, mine);
+		}
+#pragma omp for schedule(static)
+		for (int64_t e = 0; e < n; e++) {
+			float v = partial[e];
+			for (int p = 1; p < parts; p++)
+				v += partial[p * n + e];
+			dw[e] = v;
+		}
+	}
+}
+
+/*
+ * C (+)= op(A)·op(B) with the larger of C's two dimensions cut into fixed
+ * blocks shared out among the threads, each block one single-threaded sgemm.
+ */
+static void blocked_gemm(int threads, bool ta, bool tb, int64_t m, int64_t n, int64_t k, const float *a,
+			 int64_t lda, const float *b, int64_t ldb, float beta, float *c, int64_t ldc)
+{
 	bool split_n = n >= m;
-	int extent = split_n ? n : m, block = split_n ? GEMM_BLOCK_COLS : GEMM_BLOCK_ROWS;
-	int nblocks = (extent + block - 1) / block;
-#pragma omp parallel for num_threads(threads) schedule(static)
-	for (int t = 0; t < nblocks; t++) {
-		int lo = t * block, len = TB_MIN(block, extent - lo);
+	int64_t extent = split_n ? n : m, block = split_n ? GEMM_BLOCK_COLS : GEMM_BLOCK_ROWS;
+	int64_t nblocks = (extent + block - 1) / block;
+#pragma omp parallel for num_threads(threads) if (threads > 1) schedule(static)
+	for (int64_t t = 0; t < nblocks; t++) {
+		int64_t lo = t * block, len = TB_MIN(block, extent - lo);
 		if (split_n)
-			cblas_sgemm(CblasRowMajor, opa, opb, m, len, k, 1.0f, a, lda,
-				    tb ? b + (int64_t)lo * ldb : b + lo, ldb, beta, c + lo, ldc);
+			sgemm(ta, tb, m, len, k, a, lda, tb ? b + lo * ldb : b + lo, ldb, beta, c + lo, ldc);
 		else
-			cblas_sgemm(CblasRowMajor, opa, opb, len, n, k, 1.0f, ta ? a + lo : a + (int64_t)lo * lda, lda,
-				    b, ldb, beta, c + (int64_t)lo * ldc, ldc);
+			sgemm(ta, tb, len, n, k, ta ? a + lo : a + lo * lda, lda, b, ldb, beta, c + lo * ldc, ldc);
 	}
 }
 
-/*
- * dW (+)= dY'[K, cols] · col[CRS, cols]^T for one chunk. Small dW: the
- * reduction is cut into FILTER_PARTS fixed slices, one single-threaded GEMM
- * each into `parts`, then summed pairwise in a fixed order — parallel
- * without the result depending on the thread count.
- */
-static void filter_gemm(int threads, const struct conv_shape *cs, const struct conv_plan *pl, const float *g,
-			const float *col, int64_t cols, bool first, float *dw, float *parts)
+/* Samples per chunk of the large-dW path. */
+static int filter_chunk(const struct conv_shape *cs, const struct conv_tiling *t)
 {
-	const int K = cs->k;
-	if (!pl->split_filter) {
-		conv_gemm(threads, false, true, K, (int)pl->crs, (int)cols, g, (int)cols, col, (int)cols,
-			  first ? 0.0f : 1.0f, dw, (int)pl->crs);
-		return;
-	}
-	const int64_t n = (int64_t)K * pl->crs, span = (cols + FILTER_PARTS - 1) / FILTER_PARTS;
-#pragma omp parallel for num_threads(threads) schedule(static)
-	for (int p = 0; p < FILTER_PARTS; p++) {
-		int64_t lo = p * span, len = TB_MIN(span, cols - lo);
-		float *out = parts + p * n;
-		if (len <= 0)
-			memset(out, 0, sizeof(float) * (size_t)n);
-		else
-			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, K, (int)pl->crs, (int)len, 1.0f, g + lo,
-				    (int)cols, col + lo, (int)cols, 0.0f, out, (int)pl->crs);
-	}
-	_Static_assert(FILTER_PARTS == 4, "the sum below is written for four parts");
-#pragma omp parallel for num_threads(threads) if (n > CPU_PARALLEL_MIN) schedule(static)
-	for (int64_t e = 0; e < n; e++) {
-		float v = (parts[e] + parts[n + e]) + (parts[2 * n + e] + parts[3 * n + e]);
-		dw[e] = first ? v : dw[e] + v;
+	return (int)TB_MAX(1, TB_MIN(CONV_COL_CAP / (t->crs * t->pq), (int64_t)cs->n));
+}
+
+/* Large dW: per chunk of samples, the whole column matrix and dY as [K, cols], then dW blocks. */
+static void filter_pass_blocked(const struct conv_shape *cs, const struct conv_tiling *t, const float *x,
+				const float *dy, float *dw, float *scratch, int threads)
+{
+	const int chunk = filter_chunk(cs, t);
+	float *col = scratch;
+	float *g = col + (int64_t)chunk * t->crs * t->pq;
+	for (int n0 = 0; n0 < cs->n; n0 += chunk) {
+		int nb = TB_MIN(chunk, cs->n - n0);
+		int64_t cols = nb * t->pq;
+		struct conv_block all = {.i0 = n0, .g = nb, .j0 = 0, .len = t->pq};
+		im2col_block_parallel(cs, t, x, all, col, threads);
+		layout_from_nchw_parallel(t, cs->k, dy, g, all, threads);
+		blocked_gemm(threads, false, true, cs->k, t->crs, cols, g, cols, col, cols, n0 == 0 ? 0.0f : 1.0f, dw,
+			     t->crs);
 	}
 }
 
+/* ---- scratch sizes and the table entries ------------------------------------------ */
+
+static int64_t forward_floats(const struct conv_shape *cs, int threads)
+{
+	struct conv_tiling t = conv_tiling_make(cs, CONV_BLOCK_COLS, CONV_BLOCK_COLS_MAX, CONV_BLOCK_FLOATS, true);
+	return threads * block_thread_floats(cs, &t);
+}
+
+static int64_t backward_data_floats(const struct conv_shape *cs, int threads)
+{
+	if (backward_data_is_forward(cs)) {
+		struct conv_shape ts = transposed_shape(cs);
+		return (int64_t)cs->k * cs->c * cs->r * cs->s + forward_floats(&ts, threads);
+	}
+	struct conv_tiling t = scatter_tiling(cs);
+	return threads * block_thread_floats(cs, &t);
+}
+
+static int64_t filter_floats(const struct conv_shape *cs, int threads)
+{
+	struct conv_tiling t = conv_tiling_make(cs, CONV_BLOCK_COLS, CONV_BLOCK_COLS_MAX, CONV_BLOCK_FLOATS, true);
+	if (filter_is_split(cs, &t))
+		return filter_parts(&t) * (int64_t)cs->k * t.crs + threads * block_thread_floats(cs, &t);
+	return (int64_t)filter_chunk(cs, &t) * (t.crs * t.pq + (int64_t)cs->k * t.pq);
+}
+
+static int64_t conv_scratch_floats(const struct conv_shape *cs, int threads)
+{
+	return TB_MAX(forward_floats(cs, threads), TB_MAX(backward_data_floats(cs, threads), filter_floats(cs, threads)));
+}
+
+/* Grows the backend's scratch for this shape now, so no call grows it later; the caller needs none. */
+static size_t cpu_conv2d_workspace(struct backend *be, const struct conv_shape *cs)
+{
+	TB_ASSERT(cs->p > 0 && cs->q > 0 && cs->n > 0);
+	cpu_scratch(be, (size_t)conv_scratch_floats(cs, conv_threads(be)));
+	return 0;
+}
+
+/* A workspace passed by the caller is not used: see the file header. */
 static void cpu_conv2d_forward(struct backend *be, const struct conv_shape *cs, const float *x, const float *w,
 			       float *y, void *workspace)
 {
-	struct conv_plan pl = conv_plan_make(cs);
+	(void)workspace;
 	int threads = conv_threads(be);
-	const int K = cs->k;
-	if (pl.direct) {
-		/* Y_n[K, HW] = W[K, C] · X_n[C, HW]: the input is its own column matrix. */
-		for (int i = 0; i < cs->n; i++)
-			conv_gemm(threads, false, false, K, (int)pl.pq, cs->c, w, cs->c, x + i * pl.chw, (int)pl.pq,
-				  0.0f, y + i * pl.kpq, (int)pl.pq);
-		return;
-	}
-	float *col = workspace;
-	float *swapped = col + (size_t)pl.chunk * pl.crs * pl.pq;
-	for (int n0 = 0; n0 < cs->n; n0 += pl.chunk) {
-		int nb = TB_MIN(pl.chunk, cs->n - n0);
-		int64_t cols = nb * pl.pq;
-		im2col(cs, &pl, x + n0 * pl.chw, nb, col, threads);
-		/* One sample: Y' is already NCHW, write it in place. */
-		float *dst = nb == 1 ? y + n0 * pl.kpq : swapped;
-		conv_gemm(threads, false, false, K, (int)cols, (int)pl.crs, w, (int)pl.crs, col, (int)cols, 0.0f, dst,
-			  (int)cols);
-		if (nb > 1)
-			swap_to_nchw(cs, &pl, swapped, y + n0 * pl.kpq, nb, threads);
-	}
+	forward_pass(cs, x, w, y, cpu_scratch(be, (size_t)forward_floats(cs, threads)), threads);
 }
 
 static void cpu_conv2d_backward_data(struct backend *be, const struct conv_shape *cs, const float *dy,
 				     const float *w, float *dx, void *workspace)
 {
-	struct conv_plan pl = conv_plan_make(cs);
+	(void)workspace;
 	int threads = conv_threads(be);
-	const int K = cs->k;
-	if (pl.direct) {
-		for (int i = 0; i < cs->n; i++)
-			conv_gemm(threads, true, false, cs->c, (int)pl.pq, K, w, cs->c, dy + i * pl.kpq, (int)pl.pq, 0.0f,
-				  dx + i * pl.chw, (int)pl.pq);
+	float *scratch = cpu_scratch(be, (size_t)backward_data_floats(cs, threads));
+	if (backward_data_is_forward(cs)) {
+		struct conv_shape ts = transposed_shape(cs);
+		float *wt = scratch;
+		flip_transpose_weights(cs, w, wt, threads);
+		forward_pass(&ts, dy, wt, dx, scratch + (int64_t)cs->k * cs->c * cs->r * cs->s, threads);
 		return;
 	}
-	float *col = workspace;
-	float *swapped = col + (size_t)pl.chunk * pl.crs * pl.pq;
-	for (int n0 = 0; n0 < cs->n; n0 += pl.chunk) {
-		int nb = TB_MIN(pl.chunk, cs->n - n0);
-		int64_t cols = nb * pl.pq;
-		const float *g = dy + n0 * pl.kpq;
-		if (nb > 1) {
-			swap_from_nchw(cs, &pl, g, swapped, nb, threads);
-			g = swapped;
-		}
-		conv_gemm(threads, true, false, (int)pl.crs, (int)cols, K, w, (int)pl.crs, g, (int)cols, 0.0f, col,
-			  (int)cols);
-		col2im(cs, &pl, col, nb, dx + n0 * pl.chw, threads);
-	}
+	struct conv_tiling t = scatter_tiling(cs);
+	const int64_t per_thread = block_thread_floats(cs, &t);
+#pragma omp parallel for num_threads(threads) if (threads > 1) schedule(static)
+	for (int64_t b = 0; b < t.nblocks; b++)
+		backward_data_block(cs, &t, dy, w, dx, conv_block_at(&t, cs->n, b),
+				    scratch + omp_get_thread_num() * per_thread);
 }
 
 static void cpu_conv2d_backward_filter(struct backend *be, const struct conv_shape *cs, const float *x,
 				       const float *dy, float *dw, void *workspace)
 {
-	struct conv_plan pl = conv_plan_make(cs);
+	(void)workspace;
 	int threads = conv_threads(be);
-	/* The direct 1×1 case goes through im2col too: there it is a layout copy
-	 * that turns a sum of per-sample products into one long reduction. */
-	float *col = workspace;
-	float *swapped = col + (size_t)pl.chunk * pl.crs * pl.pq;
-	float *parts = swapped + (size_t)pl.chunk * pl.kpq;
-	for (int n0 = 0; n0 < cs->n; n0 += pl.chunk) {
-		int nb = TB_MIN(pl.chunk, cs->n - n0);
-		im2col(cs, &pl, x + n0 * pl.chw, nb, col, threads);
-		const float *g = dy + n0 * pl.kpq;
-		if (nb > 1) {
-			swap_from_nchw(cs, &pl, g, swapped, nb, threads);
-			g = swapped;
-		}
-		filter_gemm(threads, cs, &pl, g, col, nb * pl.pq, n0 == 0, dw, parts);
-	}
+	float *scratch = cpu_scratch(be, (size_t)filter_floats(cs, threads));
+	struct conv_tiling t = conv_tiling_make(cs, CONV_BLOCK_COLS, CONV_BLOCK_COLS_MAX, CONV_BLOCK_FLOATS, true);
+	if (filter_is_split(cs, &t))
+		filter_pass_split(cs, &t, x, dy, dw, scratch, threads);
+	else
+		filter_pass_blocked(cs, &t, x, dy, dw, scratch, threads);
 }
 
 void cpu_conv_install(struct backend *be)

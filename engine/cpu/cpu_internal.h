@@ -9,7 +9,9 @@
 #include "backend.h"
 
 struct cpu_backend {
-	int threads;   /* OpenBLAS and OpenMP threads */
+	int threads;          /* OpenBLAS and OpenMP threads */
+	float *scratch;       /* convolution scratch shared by every layer (operations run one at a time) */
+	size_t scratch_floats;
 };
 
 /*
@@ -31,6 +33,8 @@ struct cpu_backend {
 /* Fill the convolution, batch-norm and pooling entries (cpu_conv.c; it calls
  * cpu_norm_pool_install from cpu_norm_pool.c for the last two). */
 void cpu_conv_install(struct backend *be);
+/* The backend's scratch, grown to at least `floats` (64-byte aligned; contents not kept across growth). */
+float *cpu_scratch(struct backend *be, size_t floats);
 void cpu_norm_pool_install(struct backend *be);
 
 #endif

@@ -2,7 +2,8 @@
  * test_conv.c — the CPU backend's convolution, batch-norm and pooling
  * operations against direct implementations written here in double
  * precision (forward, both backward passes, running statistics, padding,
- * stride, dilation, the 1×1 fast path and multi-chunk batches), plus
+ * stride, dilation, the 1×1 fast path, images cut into blocks, the gathered
+ * and the scattered input gradient, the blocked filter gradient), plus
  * finite-difference checks that the direct backward passes are the true
  * gradients. Layers, models and ResNet-18 are in test_conv_layers.c.
  */
@@ -182,8 +183,8 @@ static void test_conv_kernel_covers_image(void **state)
 	check_conv(CONV(2, 2, 3, 4, 3, 5, 5, 1, 1, 2, 2, 1, 1), 51);
 }
 
-/* Per-sample columns of 64·9·1024 floats exceed the chunk cap several times
- * over: the batch runs as more than one GEMM, and dW sums across chunks. */
+/* Per-sample columns of 64·9·1024 floats are cut into several blocks per
+ * image (one GEMM each), and dW sums its partial products across them. */
 static void test_conv_multi_chunk(void **state)
 {
 	(void)state;
@@ -195,6 +196,35 @@ static void test_conv_wide_filter(void **state)
 {
 	(void)state;
 	check_conv(CONV(2, 128, 5, 5, 256, 3, 3, 1, 1, 1, 1, 1, 1), 65); /* dW 256 × 1152 */
+}
+
+/* Stride-1 convolutions with no more output than input channels take their
+ * input gradient as a forward convolution with the flipped kernel: padded
+ * and dilated "same" shapes, unpadded, asymmetric, and padding larger than
+ * the kernel (a negative padding for the transposed pass). */
+static void test_conv_backward_data_as_forward(void **state)
+{
+	(void)state;
+	check_conv(CONV(2, 4, 9, 9, 3, 3, 3, 1, 1, 2, 2, 2, 2), 66);
+	check_conv(CONV(2, 4, 7, 6, 3, 3, 3, 1, 1, 0, 0, 1, 1), 67);
+	check_conv(CONV(2, 5, 7, 8, 4, 3, 2, 1, 1, 1, 0, 1, 1), 68);
+	check_conv(CONV(1, 3, 5, 5, 2, 3, 3, 1, 1, 3, 3, 1, 1), 69);
+}
+
+/* An image with more output pixels than a block holds is cut mid-row. */
+static void test_conv_sliced_strided(void **state)
+{
+	(void)state;
+	check_conv(CONV(2, 1, 70, 70, 2, 3, 3, 2, 2, 1, 1, 1, 1), 75);
+	check_conv(CONV(2, 2, 40, 40, 3, 3, 3, 1, 1, 1, 1, 1, 1), 76);
+}
+
+/* A filter gradient much larger than the batch's pixels takes the blocked
+ * path; a sample's column matrix over half the chunk cap makes it two chunks. */
+static void test_conv_filter_blocked_chunks(void **state)
+{
+	(void)state;
+	check_conv(CONV(2, 14564, 4, 4, 3, 3, 3, 1, 1, 1, 1, 1, 1), 77);
 }
 
 /* One conv shape's three outputs on a backend with `threads` threads. */
@@ -220,7 +250,9 @@ static void test_conv_thread_count_independent(void **state)
 		CONV(8, 1, 28, 28, 32, 3, 3, 1, 1, 1, 1, 1, 1),   /* cnn conv1 */
 		CONV(2, 128, 5, 5, 256, 3, 3, 1, 1, 1, 1, 1, 1),  /* wide: blocked filter gradient */
 		CONV(4, 64, 8, 8, 48, 1, 1, 1, 1, 0, 0, 1, 1),    /* direct 1×1 */
-		CONV(9, 64, 32, 32, 8, 3, 3, 1, 1, 1, 1, 1, 1),   /* several chunks */
+		CONV(9, 64, 32, 32, 8, 3, 3, 1, 1, 1, 1, 1, 1),   /* sliced images, gathered input gradient */
+		CONV(4, 16, 17, 17, 24, 3, 3, 2, 2, 1, 1, 1, 1),  /* strided: col2im over groups of samples */
+		CONV(2, 14564, 4, 4, 3, 3, 3, 1, 1, 1, 1, 1, 1),  /* blocked filter gradient in two chunks */
 	};
 	for (size_t t = 0; t < sizeof(shapes) / sizeof(shapes[0]); t++) {
 		struct conv_shape cs = shapes[t];
@@ -593,6 +625,9 @@ int main(void)
 		cmocka_unit_test(test_conv_kernel_covers_image),
 		cmocka_unit_test(test_conv_multi_chunk),
 		cmocka_unit_test(test_conv_wide_filter),
+		cmocka_unit_test(test_conv_backward_data_as_forward),
+		cmocka_unit_test(test_conv_sliced_strided),
+		cmocka_unit_test(test_conv_filter_blocked_chunks),
 		cmocka_unit_test(test_conv_reference_matches_finite_differences),
 		cmocka_unit_test(test_conv_thread_count_independent),
 		cmocka_unit_test(test_batchnorm2d),
