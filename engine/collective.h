@@ -39,6 +39,17 @@ struct collective {
 	void (*allreduce_sum)(struct collective *c, float *buf, int64_t n);
 	/* buf = root's buf on every rank. */
 	void (*broadcast)(struct collective *c, float *buf, int64_t n, int root);
+	/*
+	 * Optional (NULL where the implementation has no device queue, as the
+	 * CPU's): start buf's all-reduce after the work already issued on this
+	 * rank's backend and return at once; join makes the backend's later
+	 * work wait for every all-reduce started, without blocking the host.
+	 * Both from the thread that drives the rank's backend. On GPUs the
+	 * all-reduce of a bucket then overlaps the rest of backward on the
+	 * device, and no thread waits for it.
+	 */
+	void (*allreduce_start)(struct collective *c, float *buf, int64_t n);
+	void (*join)(struct collective *c);
 	void (*destroy)(struct collective *c);
 };
 

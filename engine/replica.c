@@ -3,14 +3,17 @@
  *
  * Gradient buckets: model_backward reports each top-level layer's gradient
  * range as soon as it is final; ranges are joined until a bucket holds
- * BUCKET_FLOATS, then handed to the replica's communication thread, which
- * all-reduces buckets in order while the compute thread carries on with
- * earlier layers. Every replica forms the same buckets in the same order
+ * BUCKET_FLOATS, then all-reduced while the compute thread carries on with
+ * earlier layers: a GPU collective (NCCL) queues it on its own stream
+ * behind the bucket's gradients and the optimizer waits for it on the
+ * device (allreduce_start/join, no thread waits); a CPU collective runs it
+ * on the replica's communication thread. Every replica forms the same buckets in the same order
  * (the model is identical), which is what a collective requires.
  *
  * Threads: the training thread runs replica 0 and drives replicas 1..N-1,
- * one thread each, through two barriers per step; each replica also owns a
- * communication thread. `lock` in struct replica_sync guards its queue.
+ * one thread each, through two barriers per step; with a CPU collective
+ * each replica also owns a communication thread. `lock` in struct
+ * replica_sync guards its queue.
  */
 #include "replica.h"
 
@@ -41,6 +44,7 @@ struct replica_sync {
 	int pending;                   /* buckets queued or being reduced */
 	bool quit;
 	int64_t lo, hi;                /* the bucket being gathered (compute thread only) */
+	bool threaded;                 /* comm_thread runs (collectives without a device queue) */
 };
 
 static void *comm_main(void *arg)
@@ -68,6 +72,13 @@ static void flush_bucket(struct replica_sync *s)
 {
 	if (s->hi == s->lo)
 		return;
+	struct collective *c = s->r->comm;
+	if (c->allreduce_start) {
+		/* A device queue (NCCL): queue it behind the bucket's gradients and carry on. */
+		c->allreduce_start(c, s->r->m->grads + s->lo, s->hi - s->lo);
+		s->lo = s->hi = 0;
+		return;
+	}
 	pthread_mutex_lock(&s->lock);
 	while (s->tail - s->head == QUEUE_MAX)
 		pthread_cond_wait(&s->changed, &s->lock);
@@ -97,6 +108,11 @@ static void on_grads_ready(void *ctx, int64_t offset, int64_t count)
 static void wait_all_reduced(struct replica_sync *s)
 {
 	flush_bucket(s);
+	struct collective *c = s->r->comm;
+	if (c->allreduce_start) {
+		c->join(c); /* the optimizer, issued next, waits on the device */
+		return;
+	}
 	pthread_mutex_lock(&s->lock);
 	while (s->pending > 0)
 		pthread_cond_wait(&s->changed, &s->lock);
@@ -111,6 +127,9 @@ static void sync_start(struct replica *r)
 	pthread_cond_init(&s->changed, NULL);
 	r->sync = s;
 	model_set_grads_hook(r->m, on_grads_ready, s);
+	if (r->comm->allreduce_start)
+		return; /* no thread needed: the device queues the collectives */
+	s->threaded = true;
 	if (pthread_create(&s->comm_thread, NULL, comm_main, s) != 0) {
 		fprintf(stderr, "trainbook: cannot start a communication thread\n");
 		abort();
@@ -126,7 +145,8 @@ static void sync_stop(struct replica *r)
 	s->quit = true;
 	pthread_cond_broadcast(&s->changed);
 	pthread_mutex_unlock(&s->lock);
-	pthread_join(s->comm_thread, NULL);
+	if (s->threaded)
+		pthread_join(s->comm_thread, NULL);
 	pthread_mutex_destroy(&s->lock);
 	pthread_cond_destroy(&s->changed);
 	free(s);

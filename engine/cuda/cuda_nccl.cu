@@ -12,19 +12,22 @@
  * lacks both symbols and backend.c says it was built without NCCL.
  *
  * What it is: per local rank, one communicator on its backend's device, a
- * non-blocking communication stream and one event. A collective waits on
+ * non-blocking communication stream and two events. A collective waits on
  * the device for the work already issued on the backend's compute stream
- * (event recorded there, cudaStreamWaitEvent on the comm stream), runs on
- * the comm stream and returns when it has finished, so whatever the caller
- * issues next on the compute stream (the optimizer) sees the sum. What it
+ * (event recorded there, cudaStreamWaitEvent on the comm stream) and runs
+ * on the comm stream. allreduce_sum/broadcast return when it has finished;
+ * allreduce_start returns at once and join makes the compute stream wait
+ * for the comm stream on the device — what replica.c uses during backward,
+ * so buckets are reduced while later layers' gradients are computed. What it
  * is not: bucketing, threads, or the decision when to reduce (replica.c).
  *
  * Threads: tb_cuda_nccl_open and destroy run on the training thread, which
  * drives every local rank, so communicator set-up and teardown are grouped
  * (ncclGroupStart/End) as NCCL requires of one thread with several GPUs.
- * allreduce_sum and broadcast run on the replica's communication thread,
- * one thread per handle; the CUDA current device is per thread, so each
- * call makes its rank's device current there (cuda_enter). NCCL calls that
+ * allreduce_start and join run on the replica's own thread; allreduce_sum
+ * and broadcast on whichever thread calls, one thread per handle. The CUDA
+ * current device is per thread, so each call makes its rank's device
+ * current there (cuda_enter). NCCL calls that
  * may switch devices are bracketed by a save/restore of the current
  * device, so cuda_enter's per-thread cache stays true.
  */
@@ -91,6 +94,7 @@ struct nccl_rank {
 	ncclComm_t comm;            /* destroyed with the clique */
 	cudaStream_t stream;        /* communication stream on `device` */
 	cudaEvent_t ready;          /* recorded on the compute stream: the gradients are issued */
+	cudaEvent_t done;           /* recorded on the comm stream by join: every started collective is issued */
 };
 
 static void nccl_errf(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -234,6 +238,33 @@ static void nccl_allreduce_sum(struct collective *c, float *buf, int64_t n)
 	nccl_wait(r, "ncclAllReduce");
 }
 
+/*
+ * The replica's own thread, as backward hands over a bucket: queue the
+ * all-reduce behind the bucket's gradients and return. A failure NCCL
+ * reports later (a dead peer) is caught by join's error check.
+ */
+static void nccl_allreduce_start(struct collective *c, float *buf, int64_t n)
+{
+	struct nccl_rank *r = (struct nccl_rank *)c->impl;
+	if (n <= 0)
+		return;
+	nccl_after_compute(r);
+	nccl_check(r, nccl.all_reduce(buf, buf, (size_t)n, ncclFloat32, ncclSum, r->comm, r->stream), "ncclAllReduce");
+}
+
+/* The replica's own thread, before the optimizer: the compute stream waits on the device. */
+static void nccl_join(struct collective *c)
+{
+	struct nccl_rank *r = (struct nccl_rank *)c->impl;
+	struct cuda_backend *cb = cuda_enter(r->be);
+	ncclResult_t async = ncclSuccess;
+	nccl_check(r, nccl.comm_get_async_error(r->comm, &async), "ncclCommGetAsyncError");
+	if (async != ncclSuccess && async != ncclInProgress)
+		nccl_check(r, async, "ncclAllReduce");
+	CUDA_CHECK(cudaEventRecord(r->done, r->stream));
+	CUDA_CHECK(cudaStreamWaitEvent(cb->stream, r->done, 0));
+}
+
 /* Communication thread (or the training thread before the replicas start). */
 static void nccl_broadcast(struct collective *c, float *buf, int64_t n, int root)
 {
@@ -284,6 +315,10 @@ static void nccl_rank_release(struct nccl_rank *r)
 	if (r->ready) {
 		cudaEventDestroy(r->ready);
 		r->ready = NULL;
+	}
+	if (r->done) {
+		cudaEventDestroy(r->done);
+		r->done = NULL;
 	}
 }
 
@@ -390,11 +425,19 @@ CUDA_EXPORT int tb_cuda_nccl_open(struct backend **bes, int n, int rank_base, in
 		r->pub.impl = r;
 		r->pub.allreduce_sum = nccl_allreduce_sum;
 		r->pub.broadcast = nccl_broadcast;
+		r->pub.allreduce_start = nccl_allreduce_start;
+		r->pub.join = nccl_join;
 		r->pub.destroy = nccl_destroy;
 		/* Non-blocking: the legacy default stream must not serialise the comm stream with anything. */
 		if ((e = cudaStreamCreateWithFlags(&r->stream, cudaStreamNonBlocking)) != cudaSuccess) {
 			r->stream = NULL;
 			nccl_errf(err, errlen, "cannot create a communication stream on CUDA device %d: %s", r->device,
+				  cudaGetErrorString(e));
+			goto fail;
+		}
+		if ((e = cudaEventCreateWithFlags(&r->done, cudaEventDisableTiming)) != cudaSuccess) {
+			r->done = NULL;
+			nccl_errf(err, errlen, "cannot create a CUDA event on device %d: %s", r->device,
 				  cudaGetErrorString(e));
 			goto fail;
 		}
