@@ -57,7 +57,12 @@ struct gpu_step {
 	int graph_n;
 	bool settled;             /* an eager full-size step ran since the last invalidation */
 	bool capturing;
-	uint64_t *counter_dev;    /* dropout counter read by replays */
+	/*
+	 * The per-step values the device reads, one upload a step:
+	 * {dropout counter (the step), epoch, first sample of the batch}.
+	 */
+	int64_t block[3];         /* host copy, filled by seek and begin */
+	int64_t *block_dev;       /* backend memory */
 
 	/* training data on the GPU */
 	struct tb_cuda_dataset *data;
@@ -68,7 +73,6 @@ struct gpu_step {
 	int64_t *order_host;      /* the current epoch's order (host copy for upload) */
 	int64_t *order_dev;       /* NULL: identity order */
 	int order_epoch;          /* epoch whose order is on the device, -1 none */
-	int64_t *cursor_dev;      /* {epoch, first} */
 };
 
 static bool env_off(const char *name)
@@ -119,10 +123,9 @@ struct gpu_step *gpu_step_new(struct backend *be, struct model *m, struct optim 
 	g->graphs = graphs && amp && !env_off("TRAINBOOK_CUDA_GRAPH") && g->fn.capture_begin && g->fn.capture_end &&
 		    g->fn.graph_launch && g->fn.graph_free && g->fn.set_dropout_counter;
 	g->device_clip = g->fp16 || g->graphs;
-	if (g->graphs) {
-		g->counter_dev = be->alloc(be, sizeof(uint64_t));
-		g->fn.set_dropout_counter(be, g->counter_dev);
-	}
+	g->block_dev = be->alloc(be, sizeof(g->block));
+	if (g->graphs)
+		g->fn.set_dropout_counter(be, (const uint64_t *)g->block_dev);
 	return g;
 }
 
@@ -142,11 +145,9 @@ void gpu_step_drop_data(struct gpu_step *g)
 		g->fn.dataset_free(g->be, g->data);
 	if (g->order_dev)
 		g->be->free(g->be, g->order_dev);
-	if (g->cursor_dev)
-		g->be->free(g->be, g->cursor_dev);
 	free(g->order_host);
 	g->data = NULL;
-	g->order_dev = g->cursor_dev = g->order_host = NULL;
+	g->order_dev = g->order_host = NULL;
 	g->order_epoch = -1;
 }
 
@@ -155,10 +156,9 @@ void gpu_step_free(struct gpu_step *g)
 	if (!g)
 		return;
 	drop_graph(g);
-	if (g->counter_dev) {
+	if (g->graphs)
 		g->fn.set_dropout_counter(g->be, NULL);
-		g->be->free(g->be, g->counter_dev);
-	}
+	g->be->free(g->be, g->block_dev);
 	if (g->amp)
 		g->fn.amp_free(g->be, g->amp);
 	gpu_step_drop_data(g);
@@ -212,7 +212,6 @@ bool gpu_step_use_data(struct gpu_step *g, const struct dataset *train, const st
 	g->shuffle = lo->shuffle;
 	g->seed = lo->seed;
 	g->n_train = train->n;
-	g->cursor_dev = g->be->alloc(g->be, 2 * sizeof(int64_t));
 	if (g->shuffle) {
 		g->order_host = tb_xmalloc((size_t)train->n * sizeof(int64_t));
 		g->order_dev = g->be->alloc(g->be, (size_t)train->n * sizeof(int64_t));
@@ -234,13 +233,13 @@ void gpu_step_seek(struct gpu_step *g, int epoch, int64_t first)
 		g->be->upload(g->be, g->order_dev, g->order_host, (size_t)g->n_train * sizeof(int64_t));
 		g->order_epoch = epoch;
 	}
-	int64_t cursor[2] = {epoch, first};
-	g->be->upload(g->be, g->cursor_dev, cursor, sizeof(cursor));
+	g->block[1] = epoch;
+	g->block[2] = first; /* uploaded with the step's counter by gpu_step_begin */
 }
 
 void gpu_step_load_batch(struct gpu_step *g, int n, float *x, int32_t *y)
 {
-	g->fn.data_batch(g->be, g->data, g->aug.nops ? &g->aug : NULL, g->order_dev, g->cursor_dev, n, x, y);
+	g->fn.data_batch(g->be, g->data, g->aug.nops ? &g->aug : NULL, g->order_dev, g->block_dev + 1, n, x, y);
 }
 
 /* ---- loss scaling and device-side optimizer scalars ------------------- */
@@ -253,9 +252,9 @@ void gpu_step_begin(struct gpu_step *g, int64_t step)
 		if (g->o->step > 0)
 			g->fn.amp_set_steps(g->be, g->amp, g->o->step); /* resumed */
 	}
-	if (g->counter_dev) {
-		uint64_t counter = (uint64_t)step;
-		g->be->upload(g->be, g->counter_dev, &counter, sizeof(counter));
+	if (g->graphs || g->data) {
+		g->block[0] = step;
+		g->be->upload(g->be, g->block_dev, g->block, sizeof(g->block));
 	}
 }
 

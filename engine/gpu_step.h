@@ -58,12 +58,12 @@ void gpu_step_drop_data(struct gpu_step *g);
 /* Features in use, for the run's events ("CUDA graph, data on the GPU, loss scaling"). */
 void gpu_step_describe(const struct gpu_step *g, char *buf, size_t len);
 
-/* Start of a step: the host-side uploads a replay needs (dropout counter). */
+/* Start of a step, after gpu_step_seek: one upload of what the device reads (dropout counter, batch cursor). */
 void gpu_step_begin(struct gpu_step *g, int64_t step);
 /* Gradient clipping and step counting happen on the device (optim_begin_step(host_clip = false)). */
 bool gpu_step_device_clip(const struct gpu_step *g);
 
-/* Position the next batch at sample `first` of `epoch`'s order (host side; outside any capture). */
+/* Position the next batch at sample `first` of `epoch`'s order (before gpu_step_begin, which uploads it). */
 void gpu_step_seek(struct gpu_step *g, int epoch, int64_t first);
 /* Assemble n samples from the position set by gpu_step_seek into x and y (device side). */
 void gpu_step_load_batch(struct gpu_step *g, int n, float *x, int32_t *y);

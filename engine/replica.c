@@ -218,9 +218,9 @@ static void replica_step(struct replica *r, const struct spec *spec, const struc
 	}
 	struct gpu_step *g = r->gpu;
 	if (g) {
-		gpu_step_begin(g, step);
 		if (n > 0 && !b->x)
 			gpu_step_seek(g, b->epoch, b->position * spec->data.batch_size + lo);
+		gpu_step_begin(g, step);
 	}
 	if (!gpu_step_device_clip(g)) {
 		step_body(r, spec, n, share, lr, false);
