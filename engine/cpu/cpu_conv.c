@@ -53,10 +53,10 @@
  * OpenBLAS runs single-threaded, where outside it would split the product
  * its own way and change the bits.
  */
-#include <cblas.h>
 #include <omp.h>
 #include <string.h>
 
+#include "cpu_gemm.h"
 #include "cpu_im2col.h"
 #include "cpu_internal.h"
 #include "tb.h"
@@ -90,52 +90,104 @@ static int conv_threads(struct backend *be)
 	return cpu->threads > 0 ? cpu->threads : 1;
 }
 
-static void sgemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const float *a, int64_t lda, const float *b,
-		  int64_t ldb, float beta, float *c, int64_t ldc)
+/* ---- scratch layout -------------------------------------------------------------- */
+
+/*
+ * A pass's scratch: shared pieces (packed weights, partial sums), then one
+ * area per thread (its column block, a group's [K, cols] output or
+ * gradient, packing space). Offsets in floats, each piece 64-byte aligned;
+ * the same function sizes the scratch and lays it out, so they agree.
+ */
+struct pass_layout {
+	int64_t apack, extra;               /* shared: the packed left operand; partial sums */
+	int64_t shared;                     /* floats of the shared pieces */
+	int64_t col, blk, tapack, bpack;    /* offsets inside a thread's area */
+	int64_t per_thread;
+};
+
+static int64_t take(int64_t *cursor, int64_t floats)
 {
-	cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, (int)m, (int)n,
-		    (int)k, 1.0f, a, (int)lda, b, (int)ldb, beta, c, (int)ldc);
+	int64_t at = *cursor;
+	*cursor += (floats + 15) / 16 * 16;
+	return at;
+}
+
+static struct pass_layout pass_layout_make(int64_t shared_a, int64_t extra, int64_t col, int64_t blk,
+					   int64_t thread_a, int64_t b)
+{
+	struct pass_layout l;
+	int64_t cur = 0;
+	l.apack = take(&cur, shared_a);
+	l.extra = take(&cur, extra);
+	l.shared = cur;
+	cur = 0;
+	l.col = take(&cur, col);
+	l.blk = take(&cur, blk);
+	l.tapack = take(&cur, thread_a);
+	l.bpack = take(&cur, b);
+	l.per_thread = cur;
+	return l;
+}
+
+static int64_t pass_floats(const struct pass_layout *l, int threads)
+{
+	return l->shared + threads * l->per_thread;
+}
+
+static float *thread_area(const struct pass_layout *l, float *scratch)
+{
+	return scratch + l->shared + omp_get_thread_num() * l->per_thread;
 }
 
 /* ---- forward (and stride-1 backward data, which is a forward) ------------------ */
 
-/* Per-thread floats of any pass: the column block, and a group's output or
- * gradient in [K, cols] (a single sample is read and written in place). */
-static int64_t block_thread_floats(const struct conv_shape *cs, const struct conv_tiling *t)
+static struct conv_tiling forward_tiling(const struct conv_shape *cs)
 {
-	return t->crs * t->cols + (t->group > 1 ? (int64_t)cs->k * t->cols : 0);
+	return conv_tiling_make(cs, CONV_BLOCK_COLS, CONV_BLOCK_COLS_MAX, CONV_BLOCK_FLOATS, true);
 }
 
-/* Y[blk] = W · col[blk], written to NCHW. */
-static void forward_block(const struct conv_shape *cs, const struct conv_tiling *t, const float *x, const float *w,
-			  float *y, struct conv_block bl, float *scratch)
+static struct pass_layout forward_layout(const struct conv_shape *cs, const struct conv_tiling *t)
+{
+	return pass_layout_make(cpu_gemm_a_floats(cs->k, t->crs), 0, t->crs * t->cols,
+				t->group > 1 ? (int64_t)cs->k * t->cols : 0, 0, cpu_gemm_b_floats(t->crs, t->cols));
+}
+
+/* Y[blk] = W · col[blk], written to NCHW (a group through the thread's [K, cols] buffer). */
+static void forward_block(const struct conv_shape *cs, const struct conv_tiling *t, const struct pass_layout *l,
+			  const struct cpu_gemm_a *w, const float *x, float *y, struct conv_block bl, float *area)
 {
 	const int64_t ncols = bl.g * bl.len;
-	const float *col = scratch;
+	const float *col = area + l->col;
 	int64_t ldcol = ncols;
 	if (t->direct && bl.g == 1) {
 		col = x + bl.i0 * t->chw + bl.j0;
 		ldcol = t->pq;
 	} else {
-		im2col_block(cs, t, x, bl, scratch);
+		im2col_block(cs, t, x, bl, area + l->col);
 	}
 	if (bl.g == 1) {
-		sgemm(false, false, cs->k, ncols, t->crs, w, t->crs, col, ldcol, 0.0f, y + bl.i0 * t->kpq + bl.j0, t->pq);
+		cpu_gemm(w, false, ncols, col, ldcol, false, y + bl.i0 * t->kpq + bl.j0, t->pq, area + l->bpack);
 	} else {
-		float *out = scratch + t->crs * t->cols;
-		sgemm(false, false, cs->k, ncols, t->crs, w, t->crs, col, ldcol, 0.0f, out, ncols);
-		block_to_nchw(t, cs->k, out, y, bl);
+		cpu_gemm(w, false, ncols, col, ldcol, false, area + l->blk, ncols, area + l->bpack);
+		block_to_nchw(t, cs->k, area + l->blk, y, bl);
 	}
 }
 
 static void forward_pass(const struct conv_shape *cs, const float *x, const float *w, float *y, float *scratch,
 			 int threads)
 {
-	struct conv_tiling t = conv_tiling_make(cs, CONV_BLOCK_COLS, CONV_BLOCK_COLS_MAX, CONV_BLOCK_FLOATS, true);
-	const int64_t per_thread = block_thread_floats(cs, &t);
-#pragma omp parallel for num_threads(threads) if (threads > 1) schedule(static)
-	for (int64_t b = 0; b < t.nblocks; b++)
-		forward_block(cs, &t, x, w, y, conv_block_at(&t, cs->n, b), scratch + omp_get_thread_num() * per_thread);
+	const struct conv_tiling t = forward_tiling(cs);
+	const struct pass_layout l = forward_layout(cs, &t);
+	struct cpu_gemm_a wa;
+	cpu_gemm_a_init(&wa, false, cs->k, t.crs, w, t.crs, scratch + l.apack);
+#pragma omp parallel num_threads(threads) if (threads > 1)
+	{
+		cpu_gemm_pack_a_team(&wa);
+		float *area = thread_area(&l, scratch);
+#pragma omp for schedule(static)
+		for (int64_t b = 0; b < t.nblocks; b++)
+			forward_block(cs, &t, &l, &wa, x, y, conv_block_at(&t, cs->n, b), area);
+	}
 }
 
 /*
@@ -183,21 +235,44 @@ static struct conv_tiling scatter_tiling(const struct conv_shape *cs)
 	return conv_tiling_make(cs, CONV_BLOCK_COLS, CONV_BLOCK_COLS_MAX, CONV_BLOCK_FLOATS, false);
 }
 
-static void backward_data_block(const struct conv_shape *cs, const struct conv_tiling *t, const float *dy,
-				const float *w, float *dx, struct conv_block bl, float *scratch)
+static struct pass_layout scatter_layout(const struct conv_shape *cs, const struct conv_tiling *t)
+{
+	return pass_layout_make(cpu_gemm_a_floats(t->crs, cs->k), 0, t->crs * t->cols,
+				t->group > 1 ? (int64_t)cs->k * t->cols : 0, 0, cpu_gemm_b_floats(cs->k, t->cols));
+}
+
+/* col[blk] = Wᵀ · dY[blk], then scattered into the block's samples of dx. */
+static void backward_data_block(const struct conv_shape *cs, const struct conv_tiling *t,
+				const struct pass_layout *l, const struct cpu_gemm_a *wt, const float *dy,
+				float *dx, struct conv_block bl, float *area)
 {
 	const int64_t ncols = bl.g * bl.len;
-	float *col = scratch;
 	const float *g = dy + bl.i0 * t->kpq;
 	int64_t ldg = t->pq;
 	if (bl.g > 1) {
-		float *gb = scratch + t->crs * t->cols;
-		block_from_nchw(t, cs->k, dy, gb, bl);
-		g = gb;
+		block_from_nchw(t, cs->k, dy, area + l->blk, bl);
+		g = area + l->blk;
 		ldg = ncols;
 	}
-	sgemm(true, false, t->crs, ncols, cs->k, w, t->crs, g, ldg, 0.0f, col, ncols);
-	col2im_block(cs, t, col, dx, bl);
+	cpu_gemm(wt, false, ncols, g, ldg, false, area + l->col, ncols, area + l->bpack);
+	col2im_block(cs, t, area + l->col, dx, bl);
+}
+
+static void scatter_pass(const struct conv_shape *cs, const float *dy, const float *w, float *dx, float *scratch,
+			 int threads)
+{
+	const struct conv_tiling t = scatter_tiling(cs);
+	const struct pass_layout l = scatter_layout(cs, &t);
+	struct cpu_gemm_a wt;
+	cpu_gemm_a_init(&wt, true, t.crs, cs->k, w, t.crs, scratch + l.apack);
+#pragma omp parallel num_threads(threads) if (threads > 1)
+	{
+		cpu_gemm_pack_a_team(&wt);
+		float *area = thread_area(&l, scratch);
+#pragma omp for schedule(static)
+		for (int64_t b = 0; b < t.nblocks; b++)
+			backward_data_block(cs, &t, &l, &wt, dy, dx, conv_block_at(&t, cs->n, b), area);
+	}
 }
 
 /* ---- backward filter ---------------------------------------------------------- */
@@ -212,47 +287,55 @@ static int filter_parts(const struct conv_tiling *t)
 	return (int)TB_MIN((int64_t)FILTER_PARTS, t->nblocks);
 }
 
+static struct pass_layout filter_split_layout(const struct conv_shape *cs, const struct conv_tiling *t)
+{
+	return pass_layout_make(0, filter_parts(t) * (int64_t)cs->k * t->crs, t->crs * t->cols,
+				t->group > 1 ? (int64_t)cs->k * t->cols : 0, cpu_gemm_a_floats(cs->k, t->cols),
+				cpu_gemm_b_floats(t->cols, t->crs));
+}
+
 /* part (+)= dY[blk] · col[blk]ᵀ */
-static void filter_block(const struct conv_shape *cs, const struct conv_tiling *t, const float *x, const float *dy,
-			 struct conv_block bl, bool first, float *part, float *scratch)
+static void filter_block(const struct conv_shape *cs, const struct conv_tiling *t, const struct pass_layout *l,
+			 const float *x, const float *dy, struct conv_block bl, bool first, float *part, float *area)
 {
 	const int64_t ncols = bl.g * bl.len;
-	const float *col = scratch;
+	const float *col = area + l->col;
 	int64_t ldcol = ncols;
 	if (t->direct && bl.g == 1) {
 		col = x + bl.i0 * t->chw + bl.j0;
 		ldcol = t->pq;
 	} else {
-		im2col_block(cs, t, x, bl, scratch);
+		im2col_block(cs, t, x, bl, area + l->col);
 	}
 	const float *g = dy + bl.i0 * t->kpq + bl.j0;
 	int64_t ldg = t->pq;
 	if (bl.g > 1) {
-		float *gb = scratch + t->crs * t->cols;
-		block_from_nchw(t, cs->k, dy, gb, bl);
-		g = gb;
+		block_from_nchw(t, cs->k, dy, area + l->blk, bl);
+		g = area + l->blk;
 		ldg = ncols;
 	}
-	sgemm(false, true, cs->k, t->crs, ncols, g, ldg, col, ldcol, first ? 0.0f : 1.0f, part, t->crs);
+	struct cpu_gemm_a ga;
+	cpu_gemm_a_init(&ga, false, cs->k, ncols, g, ldg, cpu_gemm_kernel_fits(t->crs) ? area + l->tapack : NULL);
+	cpu_gemm_pack_a(&ga);
+	cpu_gemm(&ga, true, t->crs, col, ldcol, !first, part, t->crs, area + l->bpack);
 }
 
 /* Small dW: FILTER_PARTS fixed runs of blocks into partial sums, then their sum in part order. */
 static void filter_pass_split(const struct conv_shape *cs, const struct conv_tiling *t, const float *x,
 			      const float *dy, float *dw, float *scratch, int threads)
 {
+	const struct pass_layout l = filter_split_layout(cs, t);
 	const int parts = filter_parts(t);
 	const int64_t n = (int64_t)cs->k * t->crs;
-	float *partial = scratch;
-	float *thread_scratch = scratch + parts * n;
-	const int64_t per_thread = block_thread_floats(cs, t);
+	float *partial = scratch + l.extra;
 #pragma omp parallel num_threads(threads) if (threads > 1)
 	{
-		float *mine = thread_scratch + omp_get_thread_num() * per_thread;
+		float *area = thread_area(&l, scratch);
 #pragma omp for schedule(static)
 		for (int p = 0; p < parts; p++) {
 			int64_t lo = t->nblocks * p / parts, hi = t->nblocks * (p + 1) / parts;
 			for (int64_t b = lo; b < hi; b++)
-				filter_block(cs, t, x, dy, conv_block_at(t, cs->n, b), b == lo, partial + p * n, mine);
+				filter_block(cs, t, &l, x, dy, conv_block_at(t, cs->n, b), b == lo, partial + p * n, area);
 		}
 #pragma omp for schedule(static)
 		for (int64_t e = 0; e < n; e++) {
@@ -264,47 +347,62 @@ static void filter_pass_split(const struct conv_shape *cs, const struct conv_til
 	}
 }
 
-/*
- * C (+)= op(A)·op(B) with the larger of C's two dimensions cut into fixed
- * blocks shared out among the threads, each block one single-threaded sgemm.
- */
-static void blocked_gemm(int threads, bool ta, bool tb, int64_t m, int64_t n, int64_t k, const float *a,
-			 int64_t lda, const float *b, int64_t ldb, float beta, float *c, int64_t ldc)
-{
-	bool split_n = n >= m;
-	int64_t extent = split_n ? n : m, block = split_n ? GEMM_BLOCK_COLS : GEMM_BLOCK_ROWS;
-	int64_t nblocks = (extent + block - 1) / block;
-#pragma omp parallel for num_threads(threads) if (threads > 1) schedule(static)
-	for (int64_t t = 0; t < nblocks; t++) {
-		int64_t lo = t * block, len = TB_MIN(block, extent - lo);
-		if (split_n)
-			sgemm(ta, tb, m, len, k, a, lda, tb ? b + lo * ldb : b + lo, ldb, beta, c + lo, ldc);
-		else
-			sgemm(ta, tb, len, n, k, ta ? a + lo : a + lo * lda, lda, b, ldb, beta, c + lo * ldc, ldc);
-	}
-}
-
 /* Samples per chunk of the large-dW path. */
 static int filter_chunk(const struct conv_shape *cs, const struct conv_tiling *t)
 {
 	return (int)TB_MAX(1, TB_MIN(CONV_COL_CAP / (t->crs * t->pq), (int64_t)cs->n));
 }
 
-/* Large dW: per chunk of samples, the whole column matrix and dY as [K, cols], then dW blocks. */
+/* The chunk's column matrix and dY as [K, cols] (in `extra`) and packed dY shared; packing space per thread. */
+static struct pass_layout filter_blocked_layout(const struct conv_shape *cs, const struct conv_tiling *t)
+{
+	const int64_t cols = (int64_t)filter_chunk(cs, t) * t->pq;
+	return pass_layout_make(cpu_gemm_a_floats(cs->k, cols), (t->crs + cs->k) * cols, 0, 0, 0,
+				cpu_gemm_b_floats(cols, t->crs));
+}
+
+/*
+ * Large dW: per chunk of samples, the whole column matrix and dY as [K,
+ * cols], then dW cut into fixed blocks of GEMM_BLOCK_COLS columns (or
+ * GEMM_BLOCK_ROWS rows when it is taller than wide), each a full reduction
+ * over the chunk by one thread.
+ */
 static void filter_pass_blocked(const struct conv_shape *cs, const struct conv_tiling *t, const float *x,
 				const float *dy, float *dw, float *scratch, int threads)
 {
+	const struct pass_layout l = filter_blocked_layout(cs, t);
 	const int chunk = filter_chunk(cs, t);
-	float *col = scratch;
+	const int64_t K = cs->k;
+	float *col = scratch + l.extra;
 	float *g = col + (int64_t)chunk * t->crs * t->pq;
+	const bool split_n = t->crs >= K;
+	const int64_t extent = split_n ? t->crs : K, block = split_n ? GEMM_BLOCK_COLS : GEMM_BLOCK_ROWS;
+	const int64_t nblocks = (extent + block - 1) / block;
 	for (int n0 = 0; n0 < cs->n; n0 += chunk) {
-		int nb = TB_MIN(chunk, cs->n - n0);
-		int64_t cols = nb * t->pq;
-		struct conv_block all = {.i0 = n0, .g = nb, .j0 = 0, .len = t->pq};
-		im2col_block_parallel(cs, t, x, all, col, threads);
-		layout_from_nchw_parallel(t, cs->k, dy, g, all, threads);
-		blocked_gemm(threads, false, true, cs->k, t->crs, cols, g, cols, col, cols, n0 == 0 ? 0.0f : 1.0f, dw,
-			     t->crs);
+		const int nb = TB_MIN(chunk, cs->n - n0);
+		const int64_t cols = nb * t->pq;
+		const struct conv_block all = {.i0 = n0, .g = nb, .j0 = 0, .len = t->pq};
+		struct cpu_gemm_a ga;
+		cpu_gemm_a_init(&ga, false, K, cols, g, cols, scratch + l.apack);
+#pragma omp parallel num_threads(threads) if (threads > 1)
+		{
+			im2col_block_team(cs, t, x, all, col);
+			layout_from_nchw_team(t, cs->k, dy, g, all);
+			cpu_gemm_pack_a_team(&ga);
+			float *area = thread_area(&l, scratch);
+#pragma omp for schedule(static)
+			for (int64_t b = 0; b < nblocks; b++) {
+				const int64_t lo = b * block, len = TB_MIN(block, extent - lo);
+				if (split_n) {
+					cpu_gemm(&ga, true, len, col + lo * cols, cols, n0 > 0, dw + lo, t->crs,
+						 area + l.bpack);
+				} else {
+					const struct cpu_gemm_a rows = cpu_gemm_a_rows(&ga, lo, len);
+					cpu_gemm(&rows, true, t->crs, col, cols, n0 > 0, dw + lo * t->crs, t->crs,
+						 area + l.bpack);
+				}
+			}
+		}
 	}
 }
 
@@ -312,26 +410,33 @@ static void filter_pass_blocked(const struct conv_shape *cs, const struct conv_t
 
 static int64_t forward_floats(const struct conv_shape *cs, int threads)
 {
-	struct conv_tiling t = conv_tiling_make(cs, CONV_BLOCK_COLS, CONV_BLOCK_COLS_MAX, CONV_BLOCK_FLOATS, true);
-	return threads * block_thread_floats(cs, &t);
+	const struct conv_tiling t = forward_tiling(cs);
+	const struct pass_layout l = forward_layout(cs, &t);
+	return pass_floats(&l, threads);
+}
+
+static int64_t flipped_weight_floats(const struct conv_shape *cs)
+{
+	return ((int64_t)cs->k * cs->c * cs->r * cs->s + 15) / 16 * 16;
 }
 
 static int64_t backward_data_floats(const struct conv_shape *cs, int threads)
 {
 	if (backward_data_is_forward(cs)) {
 		struct conv_shape ts = transposed_shape(cs);
-		return (int64_t)cs->k * cs->c * cs->r * cs->s + forward_floats(&ts, threads);
+		return flipped_weight_floats(cs) + forward_floats(&ts, threads);
 	}
-	struct conv_tiling t = scatter_tiling(cs);
-	return threads * block_thread_floats(cs, &t);
+	const struct conv_tiling t = scatter_tiling(cs);
+	const struct pass_layout l = scatter_layout(cs, &t);
+	return pass_floats(&l, threads);
 }
 
 static int64_t filter_floats(const struct conv_shape *cs, int threads)
 {
-	struct conv_tiling t = conv_tiling_make(cs, CONV_BLOCK_COLS, CONV_BLOCK_COLS_MAX, CONV_BLOCK_FLOATS, true);
-	if (filter_is_split(cs, &t))
-		return filter_parts(&t) * (int64_t)cs->k * t.crs + threads * block_thread_floats(cs, &t);
-	return (int64_t)filter_chunk(cs, &t) * (t.crs * t.pq + (int64_t)cs->k * t.pq);
+	const struct conv_tiling t = forward_tiling(cs);
+	const struct pass_layout l = filter_is_split(cs, &t) ? filter_split_layout(cs, &t)
+							     : filter_blocked_layout(cs, &t);
+	return pass_floats(&l, threads);
 }
 
 static int64_t conv_scratch_floats(const struct conv_shape *cs, int threads)
@@ -364,17 +469,11 @@ static void cpu_conv2d_backward_data(struct backend *be, const struct conv_shape
 	float *scratch = cpu_scratch(be, (size_t)backward_data_floats(cs, threads));
 	if (backward_data_is_forward(cs)) {
 		struct conv_shape ts = transposed_shape(cs);
-		float *wt = scratch;
-		flip_transpose_weights(cs, w, wt, threads);
-		forward_pass(&ts, dy, wt, dx, scratch + (int64_t)cs->k * cs->c * cs->r * cs->s, threads);
+		flip_transpose_weights(cs, w, scratch, threads);
+		forward_pass(&ts, dy, scratch, dx, scratch + flipped_weight_floats(cs), threads);
 		return;
 	}
-	struct conv_tiling t = scatter_tiling(cs);
-	const int64_t per_thread = block_thread_floats(cs, &t);
-#pragma omp parallel for num_threads(threads) if (threads > 1) schedule(static)
-	for (int64_t b = 0; b < t.nblocks; b++)
-		backward_data_block(cs, &t, dy, w, dx, conv_block_at(&t, cs->n, b),
-				    scratch + omp_get_thread_num() * per_thread);
+	scatter_pass(cs, dy, w, dx, scratch, threads);
 }
 
 static void cpu_conv2d_backward_filter(struct backend *be, const struct conv_shape *cs, const float *x,
@@ -383,7 +482,7 @@ static void cpu_conv2d_backward_filter(struct backend *be, const struct conv_sha
 	(void)workspace;
 	int threads = conv_threads(be);
 	float *scratch = cpu_scratch(be, (size_t)filter_floats(cs, threads));
-	struct conv_tiling t = conv_tiling_make(cs, CONV_BLOCK_COLS, CONV_BLOCK_COLS_MAX, CONV_BLOCK_FLOATS, true);
+	const struct conv_tiling t = forward_tiling(cs);
 	if (filter_is_split(cs, &t))
 		filter_pass_split(cs, &t, x, dy, dw, scratch, threads);
 	else

@@ -10,8 +10,9 @@
  * Determinism: every element is written by one thread; col2im sums each
  * input plane in (r, s, p, q) order.
  *
- * Threads: the *_parallel functions fan out with OpenMP; the others run on
- * the calling thread (one block is one thread's work).
+ * Threads: the *_team functions share their work out among the threads of
+ * the enclosing OpenMP region (all must call; they return together); the
+ * others run on the calling thread (one block is one thread's work).
  */
 #include "cpu_im2col.h"
 
@@ -193,11 +194,10 @@ void im2col_block(const struct conv_shape *cs, const struct conv_tiling *t, cons
 		im2col_rows(cs, t, x, bl, col, row);
 }
 
-void im2col_block_parallel(const struct conv_shape *cs, const struct conv_tiling *t, const float *x,
-			   struct conv_block bl, float *col, int threads)
+void im2col_block_team(const struct conv_shape *cs, const struct conv_tiling *t, const float *x,
+		       struct conv_block bl, float *col)
 {
-	const int64_t total = t->crs * bl.g * bl.len;
-#pragma omp parallel for num_threads(threads) if (threads > 1 && total > CPU_PARALLEL_MIN) schedule(static)
+#pragma omp for schedule(static)
 	for (int64_t row = 0; row < t->crs; row++)
 		im2col_rows(cs, t, x, bl, col, row);
 }
@@ -255,12 +255,10 @@ void block_from_nchw(const struct conv_tiling *t, int k, const float *nchw, floa
 			       sizeof(float) * (size_t)bl.len);
 }
 
-void layout_from_nchw_parallel(const struct conv_tiling *t, int k, const float *nchw, float *blk,
-			       struct conv_block bl, int threads)
+void layout_from_nchw_team(const struct conv_tiling *t, int k, const float *nchw, float *blk, struct conv_block bl)
 {
 	const int64_t pq = t->pq, ld = bl.g * bl.len, pieces = (int64_t)k * bl.g;
-#pragma omp parallel for num_threads(threads) if (threads > 1 && pieces * bl.len > CPU_PARALLEL_MIN) \
-	schedule(static)
+#pragma omp for schedule(static)
 	for (int64_t e = 0; e < pieces; e++) {
 		int64_t ch = e / bl.g, g = e % bl.g;
 		memcpy(blk + ch * ld + g * bl.len, nchw + (bl.i0 + g) * k * pq + ch * pq + bl.j0,

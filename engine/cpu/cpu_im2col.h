@@ -2,8 +2,9 @@
  * cpu_im2col.h — how a convolution pass is cut into blocks of output
  * pixels, and the copies between images and a block's column matrix
  * (cpu_im2col.c). Used by cpu_conv.c only.
- * Threads: the *_parallel functions fan out with OpenMP; the others run on
- * the calling thread (one block is one thread's work).
+ * Threads: the *_team functions share their work out among the threads of
+ * the enclosing OpenMP region (all must call); the others run on the calling
+ * thread (one block is one thread's work).
  */
 #ifndef TB_CPU_IM2COL_H
 #define TB_CPU_IM2COL_H
@@ -45,8 +46,8 @@ struct conv_block conv_block_at(const struct conv_tiling *t, int n, int64_t b);
 /* col[crs][g*len] ← the block's input windows (zeros outside the image). */
 void im2col_block(const struct conv_shape *cs, const struct conv_tiling *t, const float *x, struct conv_block bl,
 		  float *col);
-void im2col_block_parallel(const struct conv_shape *cs, const struct conv_tiling *t, const float *x,
-			   struct conv_block bl, float *col, int threads);
+void im2col_block_team(const struct conv_shape *cs, const struct conv_tiling *t, const float *x,
+		       struct conv_block bl, float *col);
 /* dx of the block's whole samples = the scatter-add of col (each plane summed in a fixed order). */
 void col2im_block(const struct conv_shape *cs, const struct conv_tiling *t, const float *col, float *dx,
 		  struct conv_block bl);
@@ -54,7 +55,6 @@ void col2im_block(const struct conv_shape *cs, const struct conv_tiling *t, cons
 /* Between NCHW ([n][k][pq]) and a block's [k][g*len] layout, for `k` channels. */
 void block_to_nchw(const struct conv_tiling *t, int k, const float *blk, float *nchw, struct conv_block bl);
 void block_from_nchw(const struct conv_tiling *t, int k, const float *nchw, float *blk, struct conv_block bl);
-void layout_from_nchw_parallel(const struct conv_tiling *t, int k, const float *nchw, float *blk,
-			       struct conv_block bl, int threads);
+void layout_from_nchw_team(const struct conv_tiling *t, int k, const float *nchw, float *blk, struct conv_block bl);
 
 #endif

@@ -18,6 +18,7 @@
 #include <cmocka.h>
 
 #include "backend.h"
+#include "cpu/cpu_gemm.h"
 #include "rng.h"
 
 static struct backend *be;
@@ -241,10 +242,8 @@ static void conv_outputs(int threads, const struct conv_shape *cs, const float *
 	b->destroy(b);
 }
 
-/* The same bits with 1 and 2 threads: blocks and partial sums follow the shape, not the thread count. */
-static void test_conv_thread_count_independent(void **state)
+static void conv_thread_count_check(void)
 {
-	(void)state;
 	const struct conv_shape shapes[] = {
 		CONV(16, 32, 14, 14, 64, 3, 3, 1, 1, 1, 1, 1, 1), /* cnn conv2: split filter gradient */
 		CONV(8, 1, 28, 28, 32, 3, 3, 1, 1, 1, 1, 1, 1),   /* cnn conv1 */
@@ -277,6 +276,33 @@ static void test_conv_thread_count_independent(void **state)
 		be->free(be, w);
 		be->free(be, dy);
 	}
+}
+
+/* The same bits with 1 and 2 threads: blocks and partial sums follow the
+ * shape, not the thread count — with the AVX-512 products and with OpenBLAS's. */
+static void test_conv_thread_count_independent(void **state)
+{
+	(void)state;
+	for (int openblas = 0; openblas < 2; openblas++) {
+		cpu_gemm_disable_kernel(openblas);
+		conv_thread_count_check();
+	}
+	cpu_gemm_disable_kernel(false);
+}
+
+/* CPUs without AVX-512 run every product on OpenBLAS: the same checks there. */
+static void test_conv_openblas_products(void **state)
+{
+	(void)state;
+	cpu_gemm_disable_kernel(true);
+	check_conv(CONV(2, 3, 7, 6, 4, 3, 3, 1, 1, 1, 1, 1, 1), 110);
+	check_conv(CONV(3, 2, 9, 8, 5, 3, 3, 2, 2, 0, 0, 1, 1), 111);
+	check_conv(CONV(2, 4, 9, 9, 3, 3, 3, 1, 1, 2, 2, 2, 2), 112);
+	check_conv(CONV(2, 4, 5, 5, 6, 1, 1, 1, 1, 0, 0, 1, 1), 113);
+	check_conv(CONV(9, 64, 32, 32, 8, 3, 3, 1, 1, 1, 1, 1, 1), 114);
+	check_conv(CONV(2, 128, 5, 5, 256, 3, 3, 1, 1, 1, 1, 1, 1), 115);
+	check_conv(CONV(2, 14564, 4, 4, 3, 3, 3, 1, 1, 1, 1, 1, 1), 116);
+	cpu_gemm_disable_kernel(false);
 }
 
 /* The direct loops above are the true gradients: central differences of
@@ -628,6 +654,7 @@ int main(void)
 		cmocka_unit_test(test_conv_backward_data_as_forward),
 		cmocka_unit_test(test_conv_sliced_strided),
 		cmocka_unit_test(test_conv_filter_blocked_chunks),
+		cmocka_unit_test(test_conv_openblas_products),
 		cmocka_unit_test(test_conv_reference_matches_finite_differences),
 		cmocka_unit_test(test_conv_thread_count_independent),
 		cmocka_unit_test(test_batchnorm2d),
