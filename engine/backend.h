@@ -100,6 +100,15 @@ struct backend {
 	void (*bias_grad)(struct backend *be, float *dbias, const float *dy, int rows, int cols, int spatial,
 			  bool accumulate);
 
+	/*
+	 * Optional (NULL when the backend has no fused form; layers then issue
+	 * gemm, bias_add and act_forward): y[batch, out] = act(x[batch, in] ·
+	 * w[out, in]ᵀ + bias[out]) in one call — cuBLASLt's epilogue on CUDA.
+	 * act is ACT_IDENTITY or ACT_RELU; bias may be NULL.
+	 */
+	void (*linear_forward)(struct backend *be, int batch, int out, int in, const float *x, const float *w,
+			       const float *bias, enum activation act, float *y);
+
 	/* --- element-wise --- */
 	void (*act_forward)(struct backend *be, enum activation act, float param,
 			    float *y, const float *x, int64_t n);

@@ -176,9 +176,13 @@ void layer_reserve(struct layer *l, struct model *m, int batch)
 {
 	struct backend *be = m->be;
 	if (!l->kind->is_view) {
-		if (l->y)
-			be->free(be, l->y);
-		l->y = be->alloc(be, (size_t)batch * shape_numel(l->out) * sizeof(float));
+		if (l->absorbed) {
+			l->y = NULL; /* an alias of the input, set by each forward */
+		} else {
+			if (l->y)
+				be->free(be, l->y);
+			l->y = be->alloc(be, (size_t)batch * shape_numel(l->out) * sizeof(float));
+		}
 		if (l->dx) {
 			be->free(be, l->dx);
 			l->dx = NULL;
@@ -192,6 +196,10 @@ void layer_reserve(struct layer *l, struct model *m, int batch)
 
 void layer_forward(struct layer *l, struct model *m, const float *x, int batch, bool training)
 {
+	if (l->absorbed) {
+		l->y = (float *)x; /* the layer before has applied this one */
+		return;
+	}
 	l->kind->forward(l, m, x, batch, training);
 }
 
@@ -205,7 +213,7 @@ void layer_destroy(struct layer *l, struct model *m)
 	if (!l->kind)
 		return;
 	if (m->be && !l->kind->is_view) {
-		if (l->y)
+		if (l->y && !l->absorbed)
 			m->be->free(m->be, l->y);
 		if (l->dx)
 			m->be->free(m->be, l->dx);

@@ -61,6 +61,7 @@ struct layer {
 	int64_t nparams;         /* trainable parameter count (for the layer table) */
 	int64_t weights_offset;  /* its parameters are model->weights[weights_offset, +nparams) */
 	int index;               /* position among all layers of the model, for seeds */
+	bool absorbed;           /* the layer before computes this one's forward (absorb_next): y aliases x */
 	float *y;                /* [batch, out] backend memory, owned by the model (or aliased) */
 	float *dx;               /* [batch, in] backend memory, owned by the model (or aliased) */
 	void *state;             /* kind-private, owned by the layer; freed by kind->destroy */
@@ -88,6 +89,15 @@ struct layer_kind {
 	void (*forward)(struct layer *l, struct model *m, const float *x, int batch, bool training);
 	/* From dy (gradient of l->y): write parameter gradients, and l->dx when l->need_dx. */
 	void (*backward)(struct layer *l, struct model *m, const float *x, const float *dy, int batch);
+	/*
+	 * Optional: take over `next`'s forward pass when the backend can do
+	 * both in one operation (a linear layer and the ReLU after it, as one
+	 * cuBLASLt call). On true the model marks `next` absorbed: its forward
+	 * only passes its input on, and its backward runs as usual on the
+	 * values this layer wrote — which must therefore equal what `next`'s
+	 * own forward would have produced.
+	 */
+	bool (*absorb_next)(struct layer *l, struct layer *next, struct model *m);
 	/* Composites: call fn on each child (depth + 1), recursively. NULL: no children. */
 	void (*visit_children)(const struct layer *l, int depth, layer_visit_fn fn, void *ctx);
 	/* Free l->state (and children). NULL: free(l->state). */

@@ -54,7 +54,8 @@ static const struct layer_kind flatten_kind = {
 /* ---- linear: y = x W^T + b ---------------------------------------------- */
 
 struct linear_state {
-	int weight, bias; /* parameter indices; bias -1 when off */
+	int weight, bias;    /* parameter indices; bias -1 when off */
+	enum activation act; /* applied in the same call when the next layer was absorbed (ACT_RELU) */
 };
 
 static int linear_build(struct layer *l, struct model *m, struct spec_errors *errs)
@@ -90,11 +91,18 @@ static void linear_forward(struct layer *l, struct model *m, const float *x, int
 	struct linear_state *st = l->state;
 	struct backend *be = m->be;
 	int in = l->in.d[0], out = l->out.d[0];
+	const float *bias = st->bias >= 0 ? model_param_data(m, st->bias) : NULL;
+	if (be->linear_forward) {
+		be->linear_forward(be, batch, out, in, x, model_param_data(m, st->weight), bias, st->act, l->y);
+		return;
+	}
 	be->gemm(be, false, true, batch, out, in, 1.0f, x, in, model_param_data(m, st->weight), in, 0.0f, l->y,
 		 out);
-	if (st->bias >= 0)
-		be->bias_add(be, l->y, model_param_data(m, st->bias), batch, out, 1);
+	if (bias)
+		be->bias_add(be, l->y, bias, batch, out, 1);
 }
+
+static bool linear_absorb_next(struct layer *l, struct layer *next, struct model *m); /* after the activations */
 
 static void linear_backward(struct layer *l, struct model *m, const float *x, const float *dy, int batch)
 {
@@ -117,6 +125,7 @@ static const struct layer_kind linear_kind = {
 	.init = linear_init,
 	.forward = linear_forward,
 	.backward = linear_backward,
+	.absorb_next = linear_absorb_next,
 };
 
 /* ---- activations ---------------------------------------------------------- */
@@ -169,6 +178,22 @@ ACT_KIND(tanh_kind, "tanh", "hyperbolic tangent (torch.nn.Tanh)", ACT_TANH, {0})
 ACT_KIND(sigmoid_kind, "sigmoid", "logistic function (torch.nn.Sigmoid)", ACT_SIGMOID, {0});
 ACT_KIND(leaky_relu_kind, "leaky_relu", "x or slope*x below 0 (torch.nn.LeakyReLU); {leaky_relu: 0.01}",
 	 ACT_LEAKY_RELU, {"slope", 0.01, 0, 1e6, false, false});
+
+/*
+ * A ReLU after a linear layer becomes the epilogue of its matrix product
+ * where the backend has one. The ReLU's backward then sees the rectified
+ * values as its input; their sign is the pre-activation's (max(x, 0) > 0
+ * exactly when x > 0), so its gradient is unchanged.
+ */
+static bool linear_absorb_next(struct layer *l, struct layer *next, struct model *m)
+{
+	struct linear_state *st = l->state;
+	if (!m->be->linear_forward || next->kind->forward != act_forward ||
+	    ((const struct act_kind *)next->kind)->act != ACT_RELU)
+		return false;
+	st->act = ACT_RELU;
+	return true;
+}
 
 /* ---- dropout ---------------------------------------------------------------- */
 

@@ -121,6 +121,12 @@ struct model *model_build(const struct spec_model *sm, struct shape input, int c
 	}
 	for (int i = 0; i < m->nlayers; i++)
 		m->layers[i].need_dx = i > 0;
+	/* Fuse neighbours the backend can run as one operation (linear + ReLU on a GPU). */
+	for (int i = 0; be && i + 1 < m->nlayers; i++) {
+		struct layer *l = &m->layers[i], *next = &m->layers[i + 1];
+		if (!l->absorbed && l->kind->absorb_next && l->kind->absorb_next(l, next, m))
+			next->absorbed = true;
+	}
 	free(expanded);
 	if (be)
 		seal(m);

@@ -8,8 +8,9 @@
  * matches the CPU to ~1e-6), tf32 uses COMPUTE_32F_FAST_TF32, bf16/fp16 use
  * COMPUTE_32F_FAST_16BF/16F — cuBLASLt rounds the fp32 operands to 16 bits
  * inside the kernel and accumulates in fp32, so the fp32 interface of
- * backend.h needs no conversion pass. What it is not: epilogue fusion
- * (backend.h's gemm has no bias/activation; see the report's proposal).
+ * backend.h needs no conversion pass. linear_forward uses the epilogue:
+ * bias and ReLU are applied to the fp32 accumulator before the result is
+ * stored, so a linear layer and the ReLU after it are one kernel.
  *
  * Threads: the backend's thread; the plan cache is per backend.
  */
@@ -23,6 +24,8 @@ struct gemm_key {
 	int m, n, k;
 	int lda, ldb, ldc;
 	int align_a, align_b, align_c; /* bytes, power of two ≤ 256 */
+	int epilogue;                  /* cublasLtEpilogue_t (CUBLASLT_EPILOGUE_DEFAULT: none) */
+	int align_bias;                /* bytes, 0 without a bias */
 };
 
 struct gemm_plan {
@@ -30,6 +33,7 @@ struct gemm_plan {
 	cublasLtMatmulDesc_t op;
 	cublasLtMatrixLayout_t la, lb, lc; /* column-major views: la describes `b`, lb describes `a` */
 	cublasLtMatmulAlgo_t algo;
+	bool usable;                       /* false: no algorithm has this epilogue here (the caller falls back) */
 };
 
 struct cuda_gemm_cache {
@@ -85,7 +89,7 @@ void cuda_gemm_cache_free(struct cuda_gemm_cache *c)
 }
 
 /* Ask the heuristic for the best algorithm of one compute type; false if none fits. */
-static bool gemm_plan_try(struct cuda_backend *cb, struct gemm_plan *p, cublasComputeType_t compute)
+static bool gemm_plan_try(struct cuda_backend *cb, struct gemm_plan *p, cublasComputeType_t compute, const void *bias)
 {
 	const struct gemm_key *k = &p->key;
 	gemm_plan_destroy(p);
@@ -97,6 +101,14 @@ static bool gemm_plan_try(struct cuda_backend *cb, struct gemm_plan *p, cublasCo
 	cublasOperation_t tb = k->trans_a ? CUBLAS_OP_T : CUBLAS_OP_N;
 	CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(p->op, CUBLASLT_MATMUL_DESC_TRANSA, &ta, sizeof(ta)));
 	CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(p->op, CUBLASLT_MATMUL_DESC_TRANSB, &tb, sizeof(tb)));
+	if (k->epilogue != CUBLASLT_EPILOGUE_DEFAULT) {
+		cublasLtEpilogue_t epi = (cublasLtEpilogue_t)k->epilogue;
+		CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(p->op, CUBLASLT_MATMUL_DESC_EPILOGUE, &epi, sizeof(epi)));
+		/* The heuristic reads the pointer's alignment; each call sets the pointer again. */
+		if (bias)
+			CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(p->op, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias,
+								    sizeof(bias)));
+	}
 	/* Stored shapes (rows × cols, column-major, before op'). */
 	uint64_t a_rows = k->trans_b ? (uint64_t)k->k : (uint64_t)k->n;
 	uint64_t a_cols = k->trans_b ? (uint64_t)k->n : (uint64_t)k->k;
@@ -131,8 +143,8 @@ static bool gemm_plan_try(struct cuda_backend *cb, struct gemm_plan *p, cublasCo
 	return true;
 }
 
-/* The plan for this key, made on first use. */
-static struct gemm_plan *gemm_plan_get(struct cuda_backend *cb, const struct gemm_key *key)
+/* The plan for this key, made on first use (usable false when no algorithm has its epilogue). */
+static struct gemm_plan *gemm_plan_get(struct cuda_backend *cb, const struct gemm_key *key, const void *bias)
 {
 	struct cuda_gemm_cache *c = cb->gemm;
 	if (!c) {
@@ -160,10 +172,30 @@ static struct gemm_plan *gemm_plan_get(struct cuda_backend *cb, const struct gem
 	p->key = *key;
 	/* Reduced precision may have no kernel for an odd shape or alignment;
 	 * fp32 always has one, and is never less accurate. */
-	if (!gemm_plan_try(cb, p, gemm_compute_type(cb->precision)) && !gemm_plan_try(cb, p, CUBLAS_COMPUTE_32F))
+	p->usable = gemm_plan_try(cb, p, gemm_compute_type(cb->precision), bias) ||
+		    gemm_plan_try(cb, p, CUBLAS_COMPUTE_32F, bias);
+	if (!p->usable && key->epilogue == CUBLASLT_EPILOGUE_DEFAULT)
 		cuda_fatal("cublasLtMatmulAlgoGetHeuristic", "no algorithm for this gemm shape", __FILE__, __LINE__);
 	c->last = c->count++;
 	return p;
+}
+
+static void gemm_key_init(struct gemm_key *key, bool trans_a, bool trans_b, int m, int n, int k, const float *a,
+			  int lda, const float *b, int ldb, const float *c, int ldc)
+{
+	memset(key, 0, sizeof(*key));
+	key->trans_a = trans_a;
+	key->trans_b = trans_b;
+	key->m = m;
+	key->n = n;
+	key->k = k;
+	key->lda = lda;
+	key->ldb = ldb;
+	key->ldc = ldc;
+	key->align_a = gemm_alignment(a);
+	key->align_b = gemm_alignment(b);
+	key->align_c = gemm_alignment(c);
+	key->epilogue = CUBLASLT_EPILOGUE_DEFAULT;
 }
 
 static void cuda_gemm(struct backend *be, bool trans_a, bool trans_b, int m, int n, int k, float alpha,
@@ -183,24 +215,48 @@ static void cuda_gemm(struct backend *be, bool trans_a, bool trans_b, int m, int
 		return;
 	}
 	struct gemm_key key;
-	memset(&key, 0, sizeof(key));
-	key.trans_a = trans_a;
-	key.trans_b = trans_b;
-	key.m = m;
-	key.n = n;
-	key.k = k;
-	key.lda = lda;
-	key.ldb = ldb;
-	key.ldc = ldc;
-	key.align_a = gemm_alignment(a);
-	key.align_b = gemm_alignment(b);
-	key.align_c = gemm_alignment(c);
-	struct gemm_plan *p = gemm_plan_get(cb, &key);
+	gemm_key_init(&key, trans_a, trans_b, m, n, k, a, lda, b, ldb, c, ldc);
+	struct gemm_plan *p = gemm_plan_get(cb, &key, NULL);
 	CUBLAS_CHECK(cublasLtMatmul(cb->lt, p->op, &alpha, b, p->la, a, p->lb, &beta, c, p->lc, c, p->lc, &p->algo,
+				    cb->lt_workspace, cb->lt_workspace_bytes, cb->stream));
+}
+
+/*
+ * y[batch, out] = act(x · wᵀ + bias) as one cuBLASLt call. In the
+ * column-major view y is D (out × batch), so the bias runs along D's rows,
+ * as the epilogue wants. Where no algorithm offers the epilogue for this
+ * shape and alignment, the three separate operations give the same result.
+ */
+static void cuda_linear_forward(struct backend *be, int batch, int out, int in, const float *x, const float *w,
+				const float *bias, enum activation act, float *y)
+{
+	struct cuda_backend *cb = cuda_enter(be);
+	if (batch <= 0 || out <= 0)
+		return;
+	bool relu = act == ACT_RELU;
+	struct gemm_key key;
+	gemm_key_init(&key, false, true, batch, out, in, x, in, w, in, y, out);
+	key.epilogue = bias ? (relu ? CUBLASLT_EPILOGUE_RELU_BIAS : CUBLASLT_EPILOGUE_BIAS)
+			    : (relu ? CUBLASLT_EPILOGUE_RELU : CUBLASLT_EPILOGUE_DEFAULT);
+	key.align_bias = bias ? gemm_alignment(bias) : 0;
+	struct gemm_plan *p = in > 0 ? gemm_plan_get(cb, &key, bias) : NULL;
+	if (!p || !p->usable) {
+		cuda_gemm(be, false, true, batch, out, in, 1.0f, x, in, w, in, 0.0f, y, out);
+		if (bias)
+			be->bias_add(be, y, bias, batch, out, 1);
+		if (act != ACT_IDENTITY)
+			be->act_forward(be, act, 0.0f, y, y, (int64_t)batch * out);
+		return;
+	}
+	if (bias)
+		CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(p->op, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof(bias)));
+	float alpha = 1.0f, beta = 0.0f;
+	CUBLAS_CHECK(cublasLtMatmul(cb->lt, p->op, &alpha, w, p->la, x, p->lb, &beta, y, p->lc, y, p->lc, &p->algo,
 				    cb->lt_workspace, cb->lt_workspace_bytes, cb->stream));
 }
 
 void cuda_gemm_install(struct backend *be)
 {
 	be->gemm = cuda_gemm;
+	be->linear_forward = cuda_linear_forward;
 }

@@ -193,6 +193,53 @@ static void check_gemm(struct parity *pt)
 	check_gemm_case(pt, false, false, 5, 3, 0, 1, 1.0f, 0.5f); /* empty product: C = beta C */
 }
 
+/*
+ * linear_forward (gemm with the bias and ReLU epilogue) against the CPU's
+ * three separate operations. `offset` shifts the bias by that many floats
+ * so an unaligned bias (the fallback path) is covered as well.
+ */
+static void check_linear_case(struct parity *pt, int batch, int out, int in, bool bias, enum activation act,
+			      int offset)
+{
+	if (!pt->gpu->linear_forward) {
+		parity_result(pt, "linear_forward", false, "the CUDA backend does not offer it");
+		return;
+	}
+	int64_t nx = (int64_t)batch * in, nw = (int64_t)out * in, ny = (int64_t)batch * out;
+	float *x = parity_rand(pt, nx, -1, 1), *w = parity_rand(pt, nw, -1, 1), *b = parity_rand(pt, out + offset, -1, 1);
+	float *y = parity_rand(pt, ny, -1, 1);
+	float *dx = parity_up(pt, x, (size_t)nx * 4), *dw = parity_up(pt, w, (size_t)nw * 4);
+	float *db = parity_up(pt, b, (size_t)(out + offset) * 4), *dy = parity_up(pt, y, (size_t)ny * 4);
+	pt->cpu->gemm(pt->cpu, false, true, batch, out, in, 1.0f, x, in, w, in, 0.0f, y, out);
+	if (bias)
+		pt->cpu->bias_add(pt->cpu, y, b + offset, batch, out, 1);
+	if (act != ACT_IDENTITY)
+		pt->cpu->act_forward(pt->cpu, act, 0.0f, y, y, ny);
+	pt->gpu->linear_forward(pt->gpu, batch, out, in, dx, dw, bias ? db + offset : NULL, act, dy);
+	float *got = parity_down(pt, dy, ny);
+	char op[96];
+	snprintf(op, sizeof(op), "linear_forward %dx%dx%d%s%s%s", batch, out, in, bias ? " +bias" : "",
+		 act == ACT_RELU ? " relu" : "", offset ? " (unaligned bias)" : "");
+	parity_check(pt, op, y, got, ny, pt->tol_dense);
+	free(x);
+	free(w);
+	free(b);
+	free(y);
+	free(got);
+	GPU_FREE(pt, dx);
+	GPU_FREE(pt, dw);
+	GPU_FREE(pt, db);
+	GPU_FREE(pt, dy);
+}
+
+static void check_linear(struct parity *pt)
+{
+	check_linear_case(pt, 64, 128, 784, true, ACT_RELU, 0); /* the MLP's hidden layer */
+	check_linear_case(pt, 64, 10, 128, true, ACT_IDENTITY, 0); /* its classifier */
+	check_linear_case(pt, 37, 53, 71, false, ACT_RELU, 0);
+	check_linear_case(pt, 37, 53, 71, true, ACT_RELU, 1);
+}
+
 /* ---- bias ------------------------------------------------------------------------- */
 
 static void check_bias(struct parity *pt)
@@ -512,6 +559,7 @@ void parity_dense_ops(struct parity *pt)
 {
 	check_memory(pt);
 	check_gemm(pt);
+	check_linear(pt);
 	check_bias(pt);
 	check_activations(pt);
 	check_dropout(pt);

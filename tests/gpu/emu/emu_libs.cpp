@@ -45,6 +45,8 @@ struct emu_lt {
 struct emu_lt_desc {
 	cublasComputeType_t compute;
 	cublasOperation_t ta, tb;
+	cublasLtEpilogue_t epilogue; /* 0 (never set) behaves as DEFAULT */
+	const float *bias;           /* one per row of D, for the BIAS epilogues */
 };
 struct emu_lt_layout {
 	uint64_t rows, cols;
@@ -90,12 +92,20 @@ cublasStatus_t cublasLtMatmulDescDestroy(cublasLtMatmulDesc_t d)
 cublasStatus_t cublasLtMatmulDescSetAttribute(cublasLtMatmulDesc_t d, cublasLtMatmulDescAttributes_t attr,
 					      const void *buf, size_t size)
 {
+	if (attr == CUBLASLT_MATMUL_DESC_BIAS_POINTER) {
+		if (size != sizeof(d->bias))
+			return CUBLAS_STATUS_INVALID_VALUE;
+		memcpy(&d->bias, buf, size);
+		return CUBLAS_STATUS_SUCCESS;
+	}
 	if (size != sizeof(cublasOperation_t))
 		return CUBLAS_STATUS_INVALID_VALUE;
 	if (attr == CUBLASLT_MATMUL_DESC_TRANSA)
 		memcpy(&d->ta, buf, size);
 	else if (attr == CUBLASLT_MATMUL_DESC_TRANSB)
 		memcpy(&d->tb, buf, size);
+	else if (attr == CUBLASLT_MATMUL_DESC_EPILOGUE)
+		memcpy(&d->epilogue, buf, size);
 	else
 		return CUBLAS_STATUS_INVALID_VALUE;
 	return CUBLAS_STATUS_SUCCESS;
@@ -200,6 +210,11 @@ cublasStatus_t cublasLtMatmul(cublasLtHandle_t, cublasLtMatmulDesc_t d, const vo
 	const float *pa = (const float *)A, *pb = (const float *)B, *pc = (const float *)C;
 	float *pd = (float *)D, al = *(const float *)alpha, be = *(const float *)beta;
 	cublasOperation_t ta = d->ta, tb = d->tb;
+	bool relu = d->epilogue == CUBLASLT_EPILOGUE_RELU || d->epilogue == CUBLASLT_EPILOGUE_RELU_BIAS;
+	const float *bias = d->epilogue == CUBLASLT_EPILOGUE_BIAS || d->epilogue == CUBLASLT_EPILOGUE_RELU_BIAS ? d->bias
+														  : NULL;
+	if ((d->epilogue == CUBLASLT_EPILOGUE_BIAS || d->epilogue == CUBLASLT_EPILOGUE_RELU_BIAS) && !bias)
+		emu_fatal("cublasLtMatmul: a BIAS epilogue without CUBLASLT_MATMUL_DESC_BIAS_POINTER");
 	uint64_t lda = a->ld, ldb = b->ld, ldc = c->ld, ldd = dl->ld;
 	emu_stream_work(stream, [=]() {
 		for (uint64_t j = 0; j < n; j++) {
@@ -211,7 +226,13 @@ cublasStatus_t cublasLtMatmul(cublasLtHandle_t, cublasLtMatmulDesc_t d, const vo
 					acc += (double)round_mantissa(x, keep) * round_mantissa(y, keep);
 				}
 				double old = be == 0 ? 0.0 : (double)be * pc[i + j * ldc];
-				pd[i + j * ldd] = (float)(al * acc + old);
+				/* The epilogue works on the fp32 result: bias along D's rows, then ReLU. */
+				float v = (float)(al * acc + old);
+				if (bias)
+					v += bias[i];
+				if (relu && !(v > 0))
+					v = 0;
+				pd[i + j * ldd] = v;
 			}
 		}
 	});
