@@ -343,17 +343,20 @@ static void cpu_sum_squares(struct backend *be, const float *x, int64_t n, float
 static void sgd_step(const struct optim_hyper *h, int64_t step, float lr, float clip, float *p, const float *g,
 		     float *buf, const uint8_t *decay_mask, int64_t n)
 {
+	const float momentum = h->momentum, keep = 1.0f - h->dampening;
+	const bool first = step == 1, nesterov = h->nesterov;
+	/* Selects, not branches, in the loop so it vectorises; each element stands
+	 * alone, so any split among threads gives the same bits. */
+#pragma omp parallel for if (n > CPU_PARALLEL_MIN) schedule(static)
 	for (int64_t i = 0; i < n; i++) {
 		float d = g[i] * clip;
 		float wd = (!decay_mask || decay_mask[i]) ? h->weight_decay : 0.0f;
-		if (wd != 0)
-			d += wd * p[i];
-		if (h->momentum != 0) {
-			if (step == 1)
-				buf[i] = d;
-			else
-				buf[i] = h->momentum * buf[i] + (1.0f - h->dampening) * d;
-			d = h->nesterov ? d + h->momentum * buf[i] : buf[i];
+		float decayed = d + wd * p[i];
+		d = wd != 0 ? decayed : d;
+		if (momentum != 0) {
+			float b = first ? d : momentum * buf[i] + keep * d;
+			buf[i] = b;
+			d = nesterov ? d + momentum * b : b;
 		}
 		p[i] -= lr * d;
 	}

@@ -184,7 +184,7 @@ static void forward_pass(const struct conv_shape *cs, const float *x, const floa
 	{
 		cpu_gemm_pack_a_team(&wa);
 		float *area = thread_area(&l, scratch);
-#pragma omp for schedule(static)
+#pragma omp for schedule(dynamic)
 		for (int64_t b = 0; b < t.nblocks; b++)
 			forward_block(cs, &t, &l, &wa, x, y, conv_block_at(&t, cs->n, b), area);
 	}
@@ -269,7 +269,7 @@ static void scatter_pass(const struct conv_shape *cs, const float *dy, const flo
 	{
 		cpu_gemm_pack_a_team(&wt);
 		float *area = thread_area(&l, scratch);
-#pragma omp for schedule(static)
+#pragma omp for schedule(dynamic)
 		for (int64_t b = 0; b < t.nblocks; b++)
 			backward_data_block(cs, &t, &l, &wt, dy, dx, conv_block_at(&t, cs->n, b), area);
 	}
@@ -331,7 +331,7 @@ static void filter_pass_split(const struct conv_shape *cs, const struct conv_til
 #pragma omp parallel num_threads(threads) if (threads > 1)
 	{
 		float *area = thread_area(&l, scratch);
-#pragma omp for schedule(static)
+#pragma omp for schedule(dynamic)
 		for (int p = 0; p < parts; p++) {
 			int64_t lo = t->nblocks * p / parts, hi = t->nblocks * (p + 1) / parts;
 			for (int64_t b = lo; b < hi; b++)
@@ -390,7 +390,7 @@ static void filter_pass_blocked(const struct conv_shape *cs, const struct conv_t
 			layout_from_nchw_team(t, cs->k, dy, g, all);
 			cpu_gemm_pack_a_team(&ga);
 			float *area = thread_area(&l, scratch);
-#pragma omp for schedule(static)
+#pragma omp for schedule(dynamic)
 			for (int64_t b = 0; b < nblocks; b++) {
 				const int64_t lo = b * block, len = TB_MIN(block, extent - lo);
 				if (split_n) {
