@@ -1,12 +1,13 @@
 /*
- * cpu_conv.c — 2-D convolution on the CPU: im2col + OpenBLAS sgemm over
+ * cpu_conv.c — 2-D convolution on the CPU: im2col + matrix products over
  * cache-sized column blocks, for the forward pass and both backward passes.
  *
  * What it is: the conv2d_* entries of the backend table (NCHW input, OIHW
  * weights, no bias — bias_add does that). What it is not: batch norm and
- * pooling (cpu_norm_pool.c), the column-matrix copies (cpu_im2col.c), or a
+ * pooling (cpu_norm_pool.c), the column-matrix copies (cpu_im2col.c), the
+ * products themselves (cpu_gemm.c: an AVX-512 kernel, or OpenBLAS), or a
  * Winograd convolution — im2col turns every convolution into matrix
- * products, which OpenBLAS runs near the machine's peak.
+ * products that run near the machine's peak.
  *
  * Blocks. A pass is cut into blocks of output pixels that depend only on
  * the shape: a slice of one sample's pixels (large images) or a group of
@@ -38,9 +39,11 @@
  * rows or columns, each a full reduction.
  *
  * Determinism: every output element is computed by one single-threaded
- * sgemm call whose shape depends only on the convolution's shape, or by a
- * copy or a sum in a fixed order. So results are bit-identical for any
- * thread count (test_conv.c checks 1 against 2 threads).
+ * product whose shape depends only on the convolution's shape, or by a
+ * copy or a sum in a fixed order; which thread takes which block (handed
+ * out dynamically, so a thread the OS parks holds up one block, not half a
+ * pass) changes nothing. So results are bit-identical for any thread count
+ * (test_conv.c checks 1 against 2 threads).
  *
  * Scratch: one buffer owned by the backend (cpu_scratch), shared by every
  * layer since operations run one at a time; conv2d_workspace grows it for
@@ -48,10 +51,10 @@
  * convolution scratch instead of one per layer (~290 MB for ResNet-18).
  *
  * Threads: called from the training thread; OpenMP fans out inside each
- * call and joins before it returns. With more than one thread every sgemm
- * is issued inside a parallel region, even a pass of one block: there
- * OpenBLAS runs single-threaded, where outside it would split the product
- * its own way and change the bits.
+ * call and joins before it returns. With more than one thread every
+ * product is issued inside a parallel region, even in a pass of one block:
+ * there OpenBLAS runs single-threaded, where outside it would split the
+ * product its own way and change the bits.
  */
 #include <omp.h>
 #include <string.h>
