@@ -62,6 +62,7 @@
 #include "cpu_gemm.h"
 #include "cpu_im2col.h"
 #include "cpu_internal.h"
+#include "cpu_winograd.h"
 #include "tb.h"
 
 /* Columns a block aims at: at least this many, so each sgemm amortises
@@ -179,6 +180,10 @@ static void forward_block(const struct conv_shape *cs, const struct conv_tiling 
 static void forward_pass(const struct conv_shape *cs, const float *x, const float *w, float *y, float *scratch,
 			 int threads)
 {
+	if (winograd_fits(cs)) {
+		winograd_forward(cs, x, w, y, scratch, threads);
+		return;
+	}
 	const struct conv_tiling t = forward_tiling(cs);
 	const struct pass_layout l = forward_layout(cs, &t);
 	struct cpu_gemm_a wa;
@@ -413,6 +418,8 @@ static void filter_pass_blocked(const struct conv_shape *cs, const struct conv_t
 
 static int64_t forward_floats(const struct conv_shape *cs, int threads)
 {
+	if (winograd_fits(cs))
+		return winograd_floats(cs, threads);
 	const struct conv_tiling t = forward_tiling(cs);
 	const struct pass_layout l = forward_layout(cs, &t);
 	return pass_floats(&l, threads);

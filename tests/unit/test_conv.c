@@ -212,6 +212,17 @@ static void test_conv_backward_data_as_forward(void **state)
 	check_conv(CONV(1, 3, 5, 5, 2, 3, 3, 1, 1, 3, 3, 1, 1), 69);
 }
 
+/* 3×3 padding-1 layers with 64+ input channels on 8×8+ images take
+ * Winograd's F(2×2, 3×3), forward and (no wider out than in) input
+ * gradient: odd and even sizes, blocks of tile rows across images. */
+static void test_conv_winograd(void **state)
+{
+	(void)state;
+	check_conv(CONV(2, 64, 9, 7, 64, 3, 3, 1, 1, 1, 1, 1, 1), 70);
+	check_conv(CONV(3, 64, 8, 8, 16, 3, 3, 1, 1, 1, 1, 1, 1), 71);
+	check_conv(CONV(2, 64, 24, 33, 16, 3, 3, 1, 1, 1, 1, 1, 1), 72);
+}
+
 /* An image with more output pixels than a block holds is cut mid-row. */
 static void test_conv_sliced_strided(void **state)
 {
@@ -252,6 +263,7 @@ static void conv_thread_count_check(void)
 		CONV(9, 64, 32, 32, 8, 3, 3, 1, 1, 1, 1, 1, 1),   /* sliced images, gathered input gradient */
 		CONV(4, 16, 17, 17, 24, 3, 3, 2, 2, 1, 1, 1, 1),  /* strided: col2im over groups of samples */
 		CONV(2, 14564, 4, 4, 3, 3, 3, 1, 1, 1, 1, 1, 1),  /* blocked filter gradient in two chunks */
+		CONV(4, 64, 11, 9, 64, 3, 3, 1, 1, 1, 1, 1, 1),   /* Winograd forward and input gradient */
 	};
 	for (size_t t = 0; t < sizeof(shapes) / sizeof(shapes[0]); t++) {
 		struct conv_shape cs = shapes[t];
@@ -652,6 +664,7 @@ int main(void)
 		cmocka_unit_test(test_conv_multi_chunk),
 		cmocka_unit_test(test_conv_wide_filter),
 		cmocka_unit_test(test_conv_backward_data_as_forward),
+		cmocka_unit_test(test_conv_winograd),
 		cmocka_unit_test(test_conv_sliced_strided),
 		cmocka_unit_test(test_conv_filter_blocked_chunks),
 		cmocka_unit_test(test_conv_openblas_products),
