@@ -96,7 +96,7 @@ static struct wino_plan wino_plan_make(const struct conv_shape *cs)
 	cur = 0;
 	pl.v = take(&cur, (int64_t)XI * cs->c * pl.tiles);
 	pl.m = take(&cur, (int64_t)XI * cs->k * pl.tiles);
-	pl.rowbuf = take(&cur, 8 * (int64_t)pl.row_floats);
+	pl.rowbuf = take(&cur, 10 * (int64_t)pl.row_floats); /* input_transform's rows; output_transform's 4·tw */
 	pl.bpack = take(&cur, cpu_gemm_b_floats(cs->c, pl.tiles));
 	pl.per_thread = cur;
 	return pl;
@@ -135,14 +135,16 @@ static void weight_transform(const struct conv_shape *cs, const float *w, float 
  * V[ξ][c][t] for the block's tiles: rows [row0, row0 + nrows) of the
  * batch's tile rows, all channels. One channel's tile row at a time: the
  * four input rows (zero outside the image) into `rb`, Bᵀ down the columns,
- * then B along the rows.
+ * then B along the rows from the even and odd columns split apart, so
+ * every loop runs over contiguous floats and vectorises.
  */
-static void input_transform(const struct conv_shape *cs, const struct wino_plan *pl, const float *x, int64_t row0,
-			    int nrows, float *v, float *rb)
+CPU_VECTOR_CLONES static void input_transform(const struct conv_shape *cs, const struct wino_plan *pl,
+					      const float *x, int64_t row0, int nrows, float *v, float *rb)
 {
 	const int H = cs->h, W = cs->w, tw = pl->tw, rf = pl->row_floats;
-	const int64_t hw = (int64_t)H * W, tiles = (int64_t)nrows * tw;
-	float *in = rb, *t = rb + 4 * rf; /* 4 padded input rows, 4 transformed rows */
+	const int64_t hw = (int64_t)H * W, tiles = (int64_t)nrows * tw, plane_v = (int64_t)cs->c * tiles;
+	/* 4 padded input rows, 4 transformed rows, their even and odd halves (tw + 1 each) */
+	float *in = rb, *t = rb + 4 * rf, *ev = rb + 8 * rf, *od = ev + rf;
 	for (int c = 0; c < cs->c; c++) {
 		for (int r = 0; r < nrows; r++) {
 			const int64_t gr = row0 + r;
@@ -164,53 +166,68 @@ static void input_transform(const struct conv_shape *cs, const struct wino_plan 
 			}
 			for (int i = 0; i < 4; i++) {
 				const float *s = t + i * rf;
-				float *o0 = v + ((int64_t)(4 * i) * cs->c + c) * tiles + (int64_t)r * tw;
-				float *o1 = o0 + (int64_t)cs->c * tiles, *o2 = o1 + (int64_t)cs->c * tiles;
-				float *o3 = o2 + (int64_t)cs->c * tiles;
+				for (int j = 0; j <= tw; j++) {
+					ev[j] = s[2 * j];
+					od[j] = s[2 * j + 1];
+				}
+				/* Tile j reads padded columns 2j..2j+3: ev[j], od[j], ev[j+1], od[j+1]. */
+				float *o0 = v + (int64_t)(4 * i) * plane_v + (int64_t)c * tiles + (int64_t)r * tw;
+				float *o1 = o0 + plane_v, *o2 = o1 + plane_v, *o3 = o2 + plane_v;
 				for (int j = 0; j < tw; j++) {
-					float s0 = s[2 * j], s1 = s[2 * j + 1], s2 = s[2 * j + 2], s3 = s[2 * j + 3];
-					o0[j] = s0 - s2;
-					o1[j] = s1 + s2;
-					o2[j] = s2 - s1;
-					o3[j] = s1 - s3;
+					o0[j] = ev[j] - ev[j + 1];
+					o1[j] = od[j] + ev[j + 1];
+					o2[j] = ev[j + 1] - od[j];
+					o3[j] = od[j] - od[j + 1];
 				}
 			}
 		}
 	}
 }
 
-/* y for the block's tiles from M[ξ][k][t]: Aᵀ down, A across, the last row/column dropped when odd. */
-static void output_transform(const struct conv_shape *cs, const struct wino_plan *pl, const float *m, int64_t row0,
-			     int nrows, float *y)
+/*
+ * y for the block's tiles from M[ξ][k][t]: Aᵀ down, A across, over a row
+ * of tiles at a time into the four corners' rows `q`, then interleaved into
+ * the image; the last row/column is dropped when the image's is odd.
+ */
+CPU_VECTOR_CLONES static void output_transform(const struct conv_shape *cs, const struct wino_plan *pl,
+					       const float *m, int64_t row0, int nrows, float *y, float *rb)
 {
 	const int P = cs->p, Q = cs->q, tw = pl->tw;
 	const int64_t pq = (int64_t)P * Q, tiles = (int64_t)nrows * tw, kt = (int64_t)cs->k * tiles;
+	float *q00 = rb, *q01 = q00 + tw, *q10 = q01 + tw, *q11 = q10 + tw;
 	for (int k = 0; k < cs->k; k++) {
-		const float *mk = m + (int64_t)k * tiles;
 		for (int r = 0; r < nrows; r++) {
+			const float *e = m + (int64_t)k * tiles + (int64_t)r * tw;
+			for (int j = 0; j < tw; j++) {
+				float s0[4], s1[4];
+				for (int col = 0; col < 4; col++) {
+					s0[col] = e[col * kt + j] + e[(4 + col) * kt + j] + e[(8 + col) * kt + j];
+					s1[col] = e[(4 + col) * kt + j] - e[(8 + col) * kt + j] - e[(12 + col) * kt + j];
+				}
+				q00[j] = s0[0] + s0[1] + s0[2];
+				q01[j] = s0[1] - s0[2] - s0[3];
+				q10[j] = s1[0] + s1[1] + s1[2];
+				q11[j] = s1[1] - s1[2] - s1[3];
+			}
 			const int64_t gr = row0 + r;
 			const int img = (int)(gr / pl->th), a = (int)(gr % pl->th);
 			float *out = y + (int64_t)img * cs->k * pq + (int64_t)k * pq + (int64_t)(2 * a) * Q;
-			const bool second_row = 2 * a + 1 < P;
-			for (int j = 0; j < tw; j++) {
-				const int64_t t = (int64_t)r * tw + j;
-				float e[XI];
-				for (int xi = 0; xi < XI; xi++)
-					e[xi] = mk[xi * kt + t];
-				float s0[4], s1[4];
-				for (int col = 0; col < 4; col++) {
-					s0[col] = e[col] + e[4 + col] + e[8 + col];
-					s1[col] = e[4 + col] - e[8 + col] - e[12 + col];
-				}
-				out[2 * j] = s0[0] + s0[1] + s0[2];
-				if (second_row)
-					out[Q + 2 * j] = s1[0] + s1[1] + s1[2];
-				if (2 * j + 1 < Q) {
-					out[2 * j + 1] = s0[1] - s0[2] - s0[3];
-					if (second_row)
-						out[Q + 2 * j + 1] = s1[1] - s1[2] - s1[3];
-				}
+			const int pairs = Q / 2;
+			for (int j = 0; j < pairs; j++) {
+				out[2 * j] = q00[j];
+				out[2 * j + 1] = q01[j];
 			}
+			if (Q % 2)
+				out[Q - 1] = q00[tw - 1];
+			if (2 * a + 1 >= P)
+				continue;
+			out += Q;
+			for (int j = 0; j < pairs; j++) {
+				out[2 * j] = q10[j];
+				out[2 * j + 1] = q11[j];
+			}
+			if (Q % 2)
+				out[Q - 1] = q10[tw - 1];
 		}
 	}
 }
@@ -244,7 +261,7 @@ void winograd_forward(const struct conv_shape *cs, const float *x, const float *
 			for (int xi = 0; xi < XI; xi++)
 				cpu_gemm(&ua[xi], false, tiles, v + (int64_t)xi * cs->c * tiles, tiles, false,
 					 m + (int64_t)xi * cs->k * tiles, tiles, area + pl.bpack);
-			output_transform(cs, &pl, m, row0, nrows, y);
+			output_transform(cs, &pl, m, row0, nrows, y, area + pl.rowbuf);
 		}
 	}
 }
