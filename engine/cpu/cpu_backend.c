@@ -15,6 +15,7 @@
 #include <omp.h>
 #include <string.h>
 
+#include "cpu_gemm.h"
 #include "cpu_internal.h"
 #include "optim.h"
 #include "rng.h"
@@ -70,12 +71,46 @@ static void cpu_sync(struct backend *be)
 	(void)be;
 }
 
-static void cpu_gemm(struct backend *be, bool trans_a, bool trans_b, int m, int n, int k, float alpha,
-		     const float *a, int lda, const float *b, int ldb, float beta, float *c, int ldc)
+/* Products this small stay one OpenBLAS call: packing and a parallel region would cost more. */
+#define GEMM_KERNEL_MIN_MACS ((int64_t)1 << 20)
+/* Columns of C per block of a linear layer's product (a multiple of the kernel's 32-column tile). */
+#define GEMM_BLOCK_COLS 64
+
+/*
+ * The linear layers' products. Where the AVX-512 kernel runs (cpu_gemm.c):
+ * A packed once, C cut into fixed blocks of columns shared out among the
+ * threads, so the bits do not depend on the thread count and the kernel
+ * runs at twice the width of OpenBLAS's AVX2 one. Otherwise, and for alpha
+ * ≠ 1, other betas or small products: OpenBLAS, threaded its own way.
+ */
+static void cpu_backend_gemm(struct backend *be, bool trans_a, bool trans_b, int m, int n, int k, float alpha,
+			     const float *a, int lda, const float *b, int ldb, float beta, float *c, int ldc)
 {
-	(void)be;
-	cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans,
-		    m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+	const struct cpu_backend *cpu = be->impl;
+	const int threads = cpu->threads > 0 ? cpu->threads : 1;
+	if (alpha != 1.0f || (beta != 0.0f && beta != 1.0f) || !cpu_gemm_kernel_fits(TB_MIN(n, GEMM_BLOCK_COLS)) ||
+	    (int64_t)m * n * k < GEMM_KERNEL_MIN_MACS) {
+		cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, m, n,
+			    k, alpha, a, lda, b, ldb, beta, c, ldc);
+		return;
+	}
+	const int64_t apack = (cpu_gemm_a_floats(m, k) + 15) / 16 * 16;
+	const int64_t bpack = (cpu_gemm_b_floats(k, GEMM_BLOCK_COLS) + 15) / 16 * 16;
+	float *scratch = cpu_scratch(be, (size_t)(apack + threads * bpack));
+	struct cpu_gemm_a ga;
+	cpu_gemm_a_init(&ga, trans_a, m, k, a, lda, scratch);
+	const int nblocks = (n + GEMM_BLOCK_COLS - 1) / GEMM_BLOCK_COLS;
+#pragma omp parallel num_threads(threads) if (threads > 1)
+	{
+		cpu_gemm_pack_a_team(&ga);
+		float *mine = scratch + apack + omp_get_thread_num() * bpack;
+#pragma omp for schedule(dynamic)
+		for (int blk = 0; blk < nblocks; blk++) {
+			const int lo = blk * GEMM_BLOCK_COLS, len = TB_MIN(GEMM_BLOCK_COLS, n - lo);
+			cpu_gemm(&ga, trans_b, len, trans_b ? b + (int64_t)lo * ldb : b + lo, ldb, beta != 0.0f, c + lo, ldc,
+				 mine);
+		}
+	}
 }
 
 static void cpu_bias_add(struct backend *be, float *y, const float *bias, int rows, int cols, int spatial)
@@ -426,7 +461,7 @@ struct backend *backend_cpu_new(int threads)
 	be->copy = cpu_memcpy;
 	be->fill = cpu_fill;
 	be->sync = cpu_sync;
-	be->gemm = cpu_gemm;
+	be->gemm = cpu_backend_gemm;
 	be->bias_add = cpu_bias_add;
 	be->bias_grad = cpu_bias_grad;
 	be->act_forward = cpu_act_forward;
