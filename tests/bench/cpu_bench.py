@@ -9,7 +9,13 @@ accuracy reached, for trainbook and for two PyTorch loops:
   - "torch tight loop": the fastest plain PyTorch loop (data pre-loaded as
     one tensor, batches by index slicing), to be fair to PyTorch.
 Ratios are trainbook / torch. Timing only: nothing here passes or fails.
-Writes a Markdown table to tests/bench/results/cpu-<date>.md.
+Writes a Markdown table to tests/bench/results/cpu-<date>.md (--out to
+choose), with the load average before and after and OPENBLAS_CORETYPE.
+
+On a shared machine single runs are noisy, two-thread runs above all (a
+thread the OS parks holds up every barrier): --repeat N runs each pair N
+times, trainbook and torch alternating, and reports medians and the range
+of the ratio. --models picks a subset (mlp, cnn, resnet18).
 """
 import argparse
 import datetime
@@ -17,6 +23,7 @@ import gzip
 import json
 import os
 import platform
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -119,43 +126,68 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--threads", default="1,2")
     ap.add_argument("--conv", action="store_true", help="also the CNN (Fashion-MNIST) and ResNet-18 (synthetic)")
+    ap.add_argument("--models", default=None,
+                    help="comma-separated subset of mlp,cnn,resnet18 (default: mlp, plus cnn,resnet18 with --conv)")
+    ap.add_argument("--repeat", type=int, default=1,
+                    help="run each pair this many times, alternating trainbook and torch, and report the medians")
+    ap.add_argument("--out", default=None, help="results file (default tests/bench/results/cpu-<date>.md)")
     args = ap.parse_args()
+    models_wanted = set((args.models or ("mlp,cnn,resnet18" if args.conv else "mlp")).split(","))
     data = fashion()
+    cnn_set = ("--set", "train.max_steps=300", "--set", "data.batch_size=64", "--set", "data.augment=[normalize]",
+               "--set", "optimizer={name: adam, lr: 1.0e-3}", "--set", "schedule=cosine")
+    # (name, [(torch loop, trainbook run, torch run)]): each run returns (img/s, accuracy).
+    pairs = {
+        "mlp": ("MLP 784-128-10, batch 64",
+                [(kind, lambda t: trainbook_epoch(os.path.join(ROOT, "examples/fashion-mlp.yaml"), t),
+                  lambda t, kind=kind: torch_epoch(mlp, data, 64, t, kind)) for kind in ("dataloader", "tight")]),
+        # The CNN with the same recipe on both sides: batch 64, Adam, cosine, no augmentation.
+        "cnn": ("CNN (cnn preset), batch 64, 300 steps",
+                [("tight", lambda t: trainbook_epoch(os.path.join(ROOT, "examples/fashion-cnn.yaml"), t, cnn_set),
+                  lambda t: torch_epoch(models.CNN, data, 64, t, "tight", max_steps=300))]),
+        "resnet18": ("ResNet-18, synthetic 3x32x32, batch 32, 30 steps",
+                     [("tight", lambda t: (trainbook_epoch(os.path.join(ROOT, "tests/bench/resnet18-synthetic.yaml"), t,
+                                                           ("--set", "train.max_steps=30"))[0], float("nan")),
+                       lambda t: (torch_resnet18_throughput(t), float("nan")))]),
+    }
+    load_before = os.getloadavg()
     rows = []
     for threads in [int(t) for t in args.threads.split(",")]:
-        tb_ips, tb_acc = trainbook_epoch(os.path.join(ROOT, "examples/fashion-mlp.yaml"), threads)
-        for kind in ("dataloader", "tight"):
-            ips, acc = torch_epoch(mlp, data, 64, threads, kind)
-            rows.append(("MLP 784-128-10, batch 64", threads, kind, tb_ips, tb_acc, ips, acc))
-        if args.conv:
-            # The CNN with the same recipe on both sides: batch 64, Adam, cosine, no augmentation.
-            spec = os.path.join(ROOT, "examples/fashion-cnn.yaml")
-            tb_ips, tb_acc = trainbook_epoch(spec, threads, ("--set", "train.max_steps=300", "--set", "data.batch_size=64",
-                                                             "--set", "data.augment=[normalize]",
-                                                             "--set", "optimizer={name: adam, lr: 1.0e-3}",
-                                                             "--set", "schedule=cosine"))
-            ips, acc = torch_epoch(models.CNN, data, 64, threads, "tight", max_steps=300)
-            rows.append(("CNN (cnn preset), batch 64, 300 steps", threads, "tight", tb_ips, tb_acc, ips, acc))
-            spec = os.path.join(ROOT, "tests/bench/resnet18-synthetic.yaml")
-            tb_ips, _ = trainbook_epoch(spec, threads, ("--set", "train.max_steps=30",))
-            ips = torch_resnet18_throughput(threads)
-            rows.append(("ResNet-18, synthetic 3x32x32, batch 32, 30 steps", threads, "tight", tb_ips, float("nan"),
-                         ips, float("nan")))
+        for key in ("mlp", "cnn", "resnet18"):
+            if key not in models_wanted:
+                continue
+            name, runs = pairs[key]
+            for kind, tb_run, torch_run in runs:
+                tb, th = [], []
+                for _ in range(args.repeat):  # interleaved, so a burst of load hits both sides
+                    tb.append(tb_run(threads))
+                    th.append(torch_run(threads))
+                ratio = statistics.median(a[0] / b[0] for a, b in zip(tb, th))
+                med = lambda runs, i: statistics.median(r[i] for r in runs)  # noqa: E731
+                rows.append((name, threads, kind, med(tb, 0), med(tb, 1), med(th, 0), med(th, 1), ratio,
+                             min(a[0] / b[0] for a, b in zip(tb, th)), max(a[0] / b[0] for a, b in zip(tb, th))))
+    load_after = os.getloadavg()
+    coretype = os.environ.get("OPENBLAS_CORETYPE", "auto-detected")
     lines = [f"# CPU training throughput, {platform.node()}, {datetime.date.today()}",
              "",
-             f"CPU: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; torch {torch.__version__}",
-             "One epoch of Fashion-MNIST each (accuracy = test accuracy after that epoch).",
+             f"CPU: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; torch {torch.__version__}; "
+             f"OpenBLAS kernels: {coretype}",
+             f"Load average (1/5/15 min) before: {load_before[0]:.2f} {load_before[1]:.2f} {load_before[2]:.2f}, "
+             f"after: {load_after[0]:.2f} {load_after[1]:.2f} {load_after[2]:.2f}",
+             "MLP: one epoch of Fashion-MNIST (accuracy = test accuracy after it); CNN: 300 steps.",
+             f"Each pair run {args.repeat}x, trainbook and torch alternating; medians, and the ratio's range.",
              "",
-             "| model | threads | torch loop | trainbook img/s | trainbook acc | torch img/s | torch acc | ratio |",
-             "|---|---|---|---|---|---|---|---|"]
-    for name, threads, kind, a, aacc, b, bacc in rows:
-        lines.append(f"| {name} | {threads} | {kind} | {a:,.0f} | {aacc:.4f} | {b:,.0f} | {bacc:.4f} | {a / b:.2f}x |")
+             "| model | threads | torch loop | trainbook img/s | trainbook acc | torch img/s | torch acc | ratio | ratio range |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for name, threads, kind, a, aacc, b, bacc, ratio, lo, hi in rows:
+        lines.append(f"| {name} | {threads} | {kind} | {a:,.0f} | {aacc:.4f} | {b:,.0f} | {bacc:.4f} | {ratio:.2f}x "
+                     f"| {lo:.2f}–{hi:.2f} |")
     text = "\n".join(lines) + "\n"
     print(text)
-    os.makedirs(os.path.join(ROOT, "tests/bench/results"), exist_ok=True)
-    with open(os.path.join(ROOT, f"tests/bench/results/cpu-{datetime.date.today()}.md"), "w") as f:
+    out = args.out or os.path.join(ROOT, f"tests/bench/results/cpu-{datetime.date.today()}.md")
+    os.makedirs(os.path.dirname(out), exist_ok=True)
+    with open(out, "w") as f:
         f.write(text)
-
 
 if __name__ == "__main__":
     main()
