@@ -93,8 +93,8 @@ static void valid_columns(const struct conv_shape *cs, int w0, int *q_lo, int *q
 #endif
 
 /* dst[0..len) ← tap (r, s) of `plane` for output pixels j0..j0+len, one output row at a time. */
-INLINE_COPIES static void im2col_pixels(const struct conv_shape *cs, const float *restrict plane, int r, int s, int64_t j0,
-			  int64_t len, float *restrict dst)
+INLINE_COPIES static void im2col_pixels(const struct conv_shape *cs, const float *restrict plane, int r, int s,
+					int64_t j0, int64_t len, float *restrict dst)
 {
 	const int H = cs->h, W = cs->w, Q = cs->q, sw = cs->stride_w;
 	const int w0 = s * cs->dil_w - cs->pad_w;

@@ -7,8 +7,10 @@
  * What it is: winograd_forward, used by cpu_conv.c for the forward pass
  * and — through the flipped, transposed kernel — the input gradient of the
  * shapes winograd_fits accepts. What it is not: the filter gradient (im2col
- * in cpu_conv.c), or the larger F(4×4, 3×3), whose transforms' constants
- * (up to 8) cost accuracy the parity tests do not allow.
+ * in cpu_conv.c: a Winograd version, summing 16 products per block of
+ * tiles into partials, measured no faster on ResNet-18's shapes), or the
+ * larger F(4×4, 3×3), whose transforms' constants (up to 8) cost accuracy
+ * the parity tests do not allow.
  *
  * With d a 4×4 input tile, g a 3×3 kernel and
  *   Bᵀ = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]
@@ -96,7 +98,8 @@ static struct wino_plan wino_plan_make(const struct conv_shape *cs)
 	cur = 0;
 	pl.v = take(&cur, (int64_t)XI * cs->c * pl.tiles);
 	pl.m = take(&cur, (int64_t)XI * cs->k * pl.tiles);
-	pl.rowbuf = take(&cur, 10 * (int64_t)pl.row_floats); /* input_transform's rows; output_transform's 4·tw */
+	/* input_transform's 10 padded rows, output_transform's 12 rows of tiles */
+	pl.rowbuf = take(&cur, 14 * (int64_t)pl.row_floats);
 	pl.bpack = take(&cur, cpu_gemm_b_floats(cs->c, pl.tiles));
 	pl.per_thread = cur;
 	return pl;
@@ -132,6 +135,56 @@ static void weight_transform(const struct conv_shape *cs, const float *w, float 
 }
 
 /*
+ * The row transforms' innermost loops, with every stream `restrict` so
+ * they vectorise (the compiler cannot tell 16 output planes apart).
+ * bt_row: B along a row, tile j reading padded columns 2j..2j+3, that is
+ * ev[j], od[j], ev[j+1], od[j+1].
+ */
+static inline void bt_row(int n, const float *restrict ev, const float *restrict od, float *restrict o0,
+			  float *restrict o1, float *restrict o2, float *restrict o3)
+{
+	for (int j = 0; j < n; j++) {
+		o0[j] = ev[j] - ev[j + 1];
+		o1[j] = od[j] + ev[j + 1];
+		o2[j] = ev[j + 1] - od[j];
+		o3[j] = od[j] - od[j + 1];
+	}
+}
+
+/* Bᵀ down the columns of four padded input rows. */
+static inline void bt_col(int n, const float *restrict d0, const float *restrict d1, const float *restrict d2,
+			  const float *restrict d3, float *restrict t0, float *restrict t1, float *restrict t2,
+			  float *restrict t3)
+{
+	for (int e = 0; e < n; e++) {
+		t0[e] = d0[e] - d2[e];
+		t1[e] = d1[e] + d2[e];
+		t2[e] = d2[e] - d1[e];
+		t3[e] = d1[e] - d3[e];
+	}
+}
+
+/* Aᵀ down one column of every tile of a row: s0 = e0 + e1 + e2, s1 = e1 - e2 - e3. */
+static inline void at_col(int n, const float *restrict e0, const float *restrict e1, const float *restrict e2,
+			  const float *restrict e3, float *restrict s0, float *restrict s1)
+{
+	for (int j = 0; j < n; j++) {
+		s0[j] = e0[j] + e1[j] + e2[j];
+		s1[j] = e1[j] - e2[j] - e3[j];
+	}
+}
+
+/* A across: (s0 + s1 + s2, s1 - s2 - s3) from a row's four columns. */
+static inline void at_row(int n, const float *restrict s0, const float *restrict s1, const float *restrict s2,
+			  const float *restrict s3, float *restrict y0, float *restrict y1)
+{
+	for (int j = 0; j < n; j++) {
+		y0[j] = s0[j] + s1[j] + s2[j];
+		y1[j] = s1[j] - s2[j] - s3[j];
+	}
+}
+
+/*
  * V[ξ][c][t] for the block's tiles: rows [row0, row0 + nrows) of the
  * batch's tile rows, all channels. One channel's tile row at a time: the
  * four input rows (zero outside the image) into `rb`, Bᵀ down the columns,
@@ -157,28 +210,15 @@ CPU_VECTOR_CLONES static void input_transform(const struct conv_shape *cs, const
 				if (h >= 0 && h < H)
 					memcpy(dst + 1, plane + (int64_t)h * W, sizeof(float) * (size_t)W);
 			}
-			for (int e = 0; e < rf; e++) {
-				float d0 = in[e], d1 = in[rf + e], d2 = in[2 * rf + e], d3 = in[3 * rf + e];
-				t[e] = d0 - d2;
-				t[rf + e] = d1 + d2;
-				t[2 * rf + e] = d2 - d1;
-				t[3 * rf + e] = d1 - d3;
-			}
+			bt_col(rf, in, in + rf, in + 2 * rf, in + 3 * rf, t, t + rf, t + 2 * rf, t + 3 * rf);
 			for (int i = 0; i < 4; i++) {
 				const float *s = t + i * rf;
 				for (int j = 0; j <= tw; j++) {
 					ev[j] = s[2 * j];
 					od[j] = s[2 * j + 1];
 				}
-				/* Tile j reads padded columns 2j..2j+3: ev[j], od[j], ev[j+1], od[j+1]. */
 				float *o0 = v + (int64_t)(4 * i) * plane_v + (int64_t)c * tiles + (int64_t)r * tw;
-				float *o1 = o0 + plane_v, *o2 = o1 + plane_v, *o3 = o2 + plane_v;
-				for (int j = 0; j < tw; j++) {
-					o0[j] = ev[j] - ev[j + 1];
-					o1[j] = od[j] + ev[j + 1];
-					o2[j] = ev[j + 1] - od[j];
-					o3[j] = od[j] - od[j + 1];
-				}
+				bt_row(tw, ev, od, o0, o0 + plane_v, o0 + 2 * plane_v, o0 + 3 * plane_v);
 			}
 		}
 	}
@@ -195,20 +235,15 @@ CPU_VECTOR_CLONES static void output_transform(const struct conv_shape *cs, cons
 	const int P = cs->p, Q = cs->q, tw = pl->tw;
 	const int64_t pq = (int64_t)P * Q, tiles = (int64_t)nrows * tw, kt = (int64_t)cs->k * tiles;
 	float *q00 = rb, *q01 = q00 + tw, *q10 = q01 + tw, *q11 = q10 + tw;
+	float *s0 = q11 + tw, *s1 = s0 + 4 * tw; /* Aᵀ M: two rows of four columns each */
 	for (int k = 0; k < cs->k; k++) {
 		for (int r = 0; r < nrows; r++) {
 			const float *e = m + (int64_t)k * tiles + (int64_t)r * tw;
-			for (int j = 0; j < tw; j++) {
-				float s0[4], s1[4];
-				for (int col = 0; col < 4; col++) {
-					s0[col] = e[col * kt + j] + e[(4 + col) * kt + j] + e[(8 + col) * kt + j];
-					s1[col] = e[(4 + col) * kt + j] - e[(8 + col) * kt + j] - e[(12 + col) * kt + j];
-				}
-				q00[j] = s0[0] + s0[1] + s0[2];
-				q01[j] = s0[1] - s0[2] - s0[3];
-				q10[j] = s1[0] + s1[1] + s1[2];
-				q11[j] = s1[1] - s1[2] - s1[3];
-			}
+			for (int col = 0; col < 4; col++)
+				at_col(tw, e + col * kt, e + (4 + col) * kt, e + (8 + col) * kt, e + (12 + col) * kt,
+				       s0 + col * tw, s1 + col * tw);
+			at_row(tw, s0, s0 + tw, s0 + 2 * tw, s0 + 3 * tw, q00, q01);
+			at_row(tw, s1, s1 + tw, s1 + 2 * tw, s1 + 3 * tw, q10, q11);
 			const int64_t gr = row0 + r;
 			const int img = (int)(gr / pl->th), a = (int)(gr % pl->th);
 			float *out = y + (int64_t)img * cs->k * pq + (int64_t)k * pq + (int64_t)(2 * a) * Q;

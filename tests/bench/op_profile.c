@@ -255,8 +255,8 @@ int main(int argc, char **argv)
 	int batch = atoi(argv[5]), threads = atoi(argv[6]), steps = atoi(argv[7]);
 	const int classes = 10;
 	char text[256];
-	snprintf(text, sizeof(text), "model: %s\ndata: {dataset: synthetic}\noptimizer: {name: sgd, lr: 0.01, momentum: 0.9}\n",
-		 preset);
+	snprintf(text, sizeof(text),
+		 "model: %s\ndata: {dataset: synthetic}\noptimizer: {name: sgd, lr: 0.01, momentum: 0.9}\n", preset);
 	struct spec *s = tb_xcalloc(1, sizeof(*s));
 	struct spec_errors errs = {0};
 	if (spec_parse(text, strlen(text), "p.yaml", NULL, 0, s, &errs) != 0) {
