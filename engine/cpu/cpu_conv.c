@@ -109,26 +109,19 @@ struct pass_layout {
 	int64_t per_thread;
 };
 
-static int64_t take(int64_t *cursor, int64_t floats)
-{
-	int64_t at = *cursor;
-	*cursor += (floats + 15) / 16 * 16;
-	return at;
-}
-
 static struct pass_layout pass_layout_make(int64_t shared_a, int64_t extra, int64_t col, int64_t blk,
 					   int64_t thread_a, int64_t b)
 {
 	struct pass_layout l;
 	int64_t cur = 0;
-	l.apack = take(&cur, shared_a);
-	l.extra = take(&cur, extra);
+	l.apack = cpu_take(&cur, shared_a);
+	l.extra = cpu_take(&cur, extra);
 	l.shared = cur;
 	cur = 0;
-	l.col = take(&cur, col);
-	l.blk = take(&cur, blk);
-	l.tapack = take(&cur, thread_a);
-	l.bpack = take(&cur, b);
+	l.col = cpu_take(&cur, col);
+	l.blk = cpu_take(&cur, blk);
+	l.tapack = cpu_take(&cur, thread_a);
+	l.bpack = cpu_take(&cur, b);
 	l.per_thread = cur;
 	return l;
 }

@@ -6,6 +6,8 @@
 #ifndef TB_CPU_INTERNAL_H
 #define TB_CPU_INTERNAL_H
 
+#include <stdint.h>
+
 #include "backend.h"
 
 struct cpu_backend {
@@ -26,6 +28,15 @@ struct cpu_backend {
 #else
 #define CPU_VECTOR_CLONES
 #endif
+
+/* Scratch layouts: the offset of a piece of `floats` at *cursor, which
+ * moves past it rounded to 16 floats, so every piece is 64-byte aligned. */
+static inline int64_t cpu_take(int64_t *cursor, int64_t floats)
+{
+	int64_t at = *cursor;
+	*cursor += (floats + 15) / 16 * 16;
+	return at;
+}
 
 /* Element counts below this run on one thread: spawning costs more than it saves. */
 #define CPU_PARALLEL_MIN 32768

@@ -72,13 +72,6 @@ struct wino_plan {
 	int64_t v, m, rowbuf, bpack, per_thread;
 };
 
-static int64_t take(int64_t *cursor, int64_t floats)
-{
-	int64_t at = *cursor;
-	*cursor += (floats + 15) / 16 * 16;
-	return at;
-}
-
 static struct wino_plan wino_plan_make(const struct conv_shape *cs)
 {
 	struct wino_plan pl;
@@ -91,16 +84,16 @@ static struct wino_plan wino_plan_make(const struct conv_shape *cs)
 	pl.tiles = (int64_t)TB_MIN((int64_t)pl.rows_per_block, pl.rows) * pl.tw;
 	pl.row_floats = cs->w + 3;
 	int64_t cur = 0;
-	pl.u = take(&cur, (int64_t)XI * cs->k * cs->c);
+	pl.u = cpu_take(&cur, (int64_t)XI * cs->k * cs->c);
 	pl.upack_each = (cpu_gemm_a_floats(cs->k, cs->c) + 15) / 16 * 16;
-	pl.upack = take(&cur, XI * pl.upack_each);
+	pl.upack = cpu_take(&cur, XI * pl.upack_each);
 	pl.shared = cur;
 	cur = 0;
-	pl.v = take(&cur, (int64_t)XI * cs->c * pl.tiles);
-	pl.m = take(&cur, (int64_t)XI * cs->k * pl.tiles);
+	pl.v = cpu_take(&cur, (int64_t)XI * cs->c * pl.tiles);
+	pl.m = cpu_take(&cur, (int64_t)XI * cs->k * pl.tiles);
 	/* input_transform's 10 padded rows, output_transform's 12 rows of tiles */
-	pl.rowbuf = take(&cur, 14 * (int64_t)pl.row_floats);
-	pl.bpack = take(&cur, cpu_gemm_b_floats(cs->c, pl.tiles));
+	pl.rowbuf = cpu_take(&cur, 14 * (int64_t)pl.row_floats);
+	pl.bpack = cpu_take(&cur, cpu_gemm_b_floats(cs->c, pl.tiles));
 	pl.per_thread = cur;
 	return pl;
 }
