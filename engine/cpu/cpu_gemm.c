@@ -1,17 +1,19 @@
 /*
- * cpu_gemm.c — the convolution's matrix products: an AVX-512 packed sgemm
- * where the CPU has AVX-512, OpenBLAS elsewhere.
+ * cpu_gemm.c — the matrix products of convolutions (cpu_conv.c,
+ * cpu_winograd.c) and linear layers (cpu_backend.c): an AVX-512 packed
+ * sgemm where the CPU has AVX-512, OpenBLAS elsewhere.
  *
- * What it is: C[m, n] (+)= A · op(B) for cpu_conv.c, single-threaded per
- * call (cpu_conv.c runs one call per block on each thread). Why not only
- * OpenBLAS: a pass multiplies the same weights by dozens of column blocks,
- * and OpenBLAS packs the weights again for every call; here they are
- * packed once per pass (cpu_gemm_pack_a). And OpenBLAS runs the AVX2
- * kernels wherever its CPU table says so (the OPENBLAS_CORETYPE=Haswell of
- * this project's build machines, or CPUs newer than Debian's 0.3.21) while
+ * What it is: C[m, n] (+)= A · op(B), single-threaded per call (callers
+ * run one call per block on each thread). Why not only OpenBLAS: a pass
+ * multiplies the same weights by dozens of column blocks, and OpenBLAS
+ * packs the weights again for every call; here they are packed once per
+ * pass (cpu_gemm_pack_a). And OpenBLAS runs its AVX2 kernels wherever it is
+ * told to or its CPU table says so (OPENBLAS_CORETYPE=Haswell, as set on
+ * this project's build machine, or CPUs newer than Debian's 0.3.21) while
  * the CPU executes AVX-512 at twice the width: on an AMD Zen 5 core this
- * kernel measured ~1.7× OpenBLAS-Haswell's GFLOP/s on ResNet-18's shapes.
- * What it is not: a general BLAS — row-major, alpha 1, beta 0 or 1.
+ * kernel measured 1.8-2× OpenBLAS-Haswell's GFLOP/s on ResNet-18's shapes
+ * (and ~1.1× OpenBLAS's own AVX-512 kernels). What it is not: a general
+ * BLAS — row-major, alpha 1, beta 0 or 1.
  *
  * The method is BLIS's: A in panels of MR rows, op(B) in panels of NR
  * columns over a slice of at most KC of the k dimension (so a B panel stays
@@ -31,7 +33,6 @@
 #include "cpu_gemm.h"
 
 #include <cblas.h>
-#include <string.h>
 
 #include "tb.h"
 

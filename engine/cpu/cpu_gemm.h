@@ -1,5 +1,5 @@
 /*
- * cpu_gemm.h — the matrix products of the CPU convolution (cpu_gemm.c):
+ * cpu_gemm.h — the matrix products of the CPU convolutions and linear layers (cpu_gemm.c):
  * C[m, n] (+)= A[m, k] · op(B)[k, n], row-major, single-threaded per call,
  * with the left operand packed once and reused by every block of a pass.
  * Threads: cpu_gemm_pack_a_team shares its work out among the threads of
