@@ -29,8 +29,7 @@ void cuda_fatal(const char *what, const char *detail, const char *file, int line
 	abort();
 }
 
-static void cuda_errf(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void cuda_errf(char *err, size_t errlen, const char *fmt, ...)
+void cuda_errf(char *err, size_t errlen, const char *fmt, ...)
 {
 	if (!err || !errlen)
 		return;

@@ -72,6 +72,8 @@ struct cuda_backend {
 
 /* ---- error checks: a failing CUDA call mid-step is unrecoverable ---------- */
 
+/* Format an error message into err (nothing when err is NULL or errlen 0). */
+CUDA_HIDDEN void cuda_errf(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 CUDA_HIDDEN __attribute__((noreturn)) void cuda_fatal(const char *what, const char *detail, const char *file,
 						      int line);
 

@@ -36,7 +36,6 @@
 #include <dlfcn.h>
 #include <pthread.h>
 #include <sched.h>
-#include <stdarg.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -97,17 +96,6 @@ struct nccl_rank {
 	cudaEvent_t done;           /* recorded on the comm stream by join: every started collective is issued */
 };
 
-static void nccl_errf(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void nccl_errf(char *err, size_t errlen, const char *fmt, ...)
-{
-	if (!err || !errlen)
-		return;
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 /* "<code's meaning>[: <NCCL's last message>]" for an NCCL result. */
 static void nccl_describe(ncclResult_t r, ncclComm_t comm, char *buf, size_t len)
 {
@@ -130,7 +118,7 @@ static int nccl_load(char *err, size_t errlen)
 	const char *path = env && *env ? env : "libnccl.so.2";
 	void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
 	if (!h) {
-		nccl_errf(err, errlen, "NCCL not found: %s (multi-GPU training needs NCCL 2: install it, e.g. "
+		cuda_errf(err, errlen, "NCCL not found: %s (multi-GPU training needs NCCL 2: install it, e.g. "
 				       "pip install nvidia-nccl-cu13, or set TRAINBOOK_NCCL_LIB to libnccl.so.2)",
 			  dlerror());
 		pthread_mutex_unlock(&nccl.lock);
@@ -157,7 +145,7 @@ static int nccl_load(char *err, size_t errlen)
 	for (size_t i = 0; i < sizeof(symbols) / sizeof(symbols[0]); i++) {
 		*symbols[i].slot = dlsym(h, symbols[i].name);
 		if (!*symbols[i].slot && symbols[i].required) {
-			nccl_errf(err, errlen, "%s does not export %s (trainbook needs NCCL 2.4 or newer)", path,
+			cuda_errf(err, errlen, "%s does not export %s (trainbook needs NCCL 2.4 or newer)", path,
 				  symbols[i].name);
 			for (size_t j = 0; j < sizeof(symbols) / sizeof(symbols[0]); j++)
 				*symbols[j].slot = NULL;
@@ -352,7 +340,7 @@ CUDA_EXPORT int tb_cuda_nccl_unique_id(void *id, char *err, size_t errlen)
 	if (r != ncclSuccess) {
 		char why[512];
 		nccl_describe(r, NULL, why, sizeof(why));
-		nccl_errf(err, errlen, "ncclGetUniqueId failed: %s", why);
+		cuda_errf(err, errlen, "ncclGetUniqueId failed: %s", why);
 		return -1;
 	}
 	memcpy(id, &u, NCCL_ID_BYTES);
@@ -363,19 +351,19 @@ CUDA_EXPORT int tb_cuda_nccl_unique_id(void *id, char *err, size_t errlen)
 static int nccl_check_layout(struct backend **bes, int n, int rank_base, int world, char *err, size_t errlen)
 {
 	if (n < 1 || world < 1 || rank_base < 0 || rank_base + n > world) {
-		nccl_errf(err, errlen, "cannot open NCCL ranks [%d, %d) of a world of %d", rank_base, rank_base + n,
+		cuda_errf(err, errlen, "cannot open NCCL ranks [%d, %d) of a world of %d", rank_base, rank_base + n,
 			  world);
 		return -1;
 	}
 	for (int i = 0; i < n; i++) {
 		if (!bes[i] || strcmp(bes[i]->name, "cuda") != 0) {
-			nccl_errf(err, errlen, "NCCL rank %d is not on a CUDA backend", rank_base + i);
+			cuda_errf(err, errlen, "NCCL rank %d is not on a CUDA backend", rank_base + i);
 			return -1;
 		}
 		for (int j = 0; j < i; j++) {
 			int dj = ((struct cuda_backend *)bes[j]->impl)->device;
 			if (dj == ((struct cuda_backend *)bes[i]->impl)->device) {
-				nccl_errf(err, errlen, "NCCL ranks %d and %d are both on CUDA device %d (one device per rank)",
+				cuda_errf(err, errlen, "NCCL ranks %d and %d are both on CUDA device %d (one device per rank)",
 					  rank_base + j, rank_base + i, dj);
 				return -1;
 			}
@@ -402,7 +390,7 @@ CUDA_EXPORT int tb_cuda_nccl_open(struct backend **bes, int n, int rank_base, in
 	if (!q || !ranks) {
 		free(q);
 		free(ranks);
-		nccl_errf(err, errlen, "out of host memory");
+		cuda_errf(err, errlen, "out of host memory");
 		return -1;
 	}
 	q->n = n;
@@ -431,19 +419,19 @@ CUDA_EXPORT int tb_cuda_nccl_open(struct backend **bes, int n, int rank_base, in
 		/* Non-blocking: the legacy default stream must not serialise the comm stream with anything. */
 		if ((e = cudaStreamCreateWithFlags(&r->stream, cudaStreamNonBlocking)) != cudaSuccess) {
 			r->stream = NULL;
-			nccl_errf(err, errlen, "cannot create a communication stream on CUDA device %d: %s", r->device,
+			cuda_errf(err, errlen, "cannot create a communication stream on CUDA device %d: %s", r->device,
 				  cudaGetErrorString(e));
 			goto fail;
 		}
 		if ((e = cudaEventCreateWithFlags(&r->done, cudaEventDisableTiming)) != cudaSuccess) {
 			r->done = NULL;
-			nccl_errf(err, errlen, "cannot create a CUDA event on device %d: %s", r->device,
+			cuda_errf(err, errlen, "cannot create a CUDA event on device %d: %s", r->device,
 				  cudaGetErrorString(e));
 			goto fail;
 		}
 		if ((e = cudaEventCreateWithFlags(&r->ready, cudaEventDisableTiming)) != cudaSuccess) {
 			r->ready = NULL;
-			nccl_errf(err, errlen, "cannot create a CUDA event on device %d: %s", r->device,
+			cuda_errf(err, errlen, "cannot create a CUDA event on device %d: %s", r->device,
 				  cudaGetErrorString(e));
 			goto fail;
 		}
@@ -464,7 +452,7 @@ CUDA_EXPORT int tb_cuda_nccl_open(struct backend **bes, int n, int rank_base, in
 	if (res != ncclSuccess) {
 		char why[512];
 		nccl_describe(res, NULL, why, sizeof(why));
-		nccl_errf(err, errlen, "NCCL %d.%d.%d could not open ranks %d..%d of %d: %s", nccl.version / 10000,
+		cuda_errf(err, errlen, "NCCL %d.%d.%d could not open ranks %d..%d of %d: %s", nccl.version / 10000,
 			  nccl.version / 100 % 100, nccl.version % 100, rank_base, rank_base + n - 1, world, why);
 		goto fail;
 	}
