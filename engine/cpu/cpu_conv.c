@@ -149,19 +149,31 @@ static struct pass_layout forward_layout(const struct conv_shape *cs, const stru
 				t->group > 1 ? (int64_t)cs->k * t->cols : 0, 0, cpu_gemm_b_floats(t->crs, t->cols));
 }
 
+/*
+ * The column matrix of a block: the input itself where a direct (1×1,
+ * stride 1, unpadded) convolution reads one sample, else im2col into the
+ * thread's area. *ldcol receives its row stride.
+ */
+static const float *block_columns(const struct conv_shape *cs, const struct conv_tiling *t,
+				  const struct pass_layout *l, const float *x, struct conv_block bl, float *area,
+				  int64_t *ldcol)
+{
+	if (t->direct && bl.g == 1) {
+		*ldcol = t->pq;
+		return x + bl.i0 * t->chw + bl.j0;
+	}
+	*ldcol = bl.g * bl.len;
+	im2col_block(cs, t, x, bl, area + l->col);
+	return area + l->col;
+}
+
 /* Y[blk] = W · col[blk], written to NCHW (a group through the thread's [K, cols] buffer). */
 static void forward_block(const struct conv_shape *cs, const struct conv_tiling *t, const struct pass_layout *l,
 			  const struct cpu_gemm_a *w, const float *x, float *y, struct conv_block bl, float *area)
 {
 	const int64_t ncols = bl.g * bl.len;
-	const float *col = area + l->col;
-	int64_t ldcol = ncols;
-	if (t->direct && bl.g == 1) {
-		col = x + bl.i0 * t->chw + bl.j0;
-		ldcol = t->pq;
-	} else {
-		im2col_block(cs, t, x, bl, area + l->col);
-	}
+	int64_t ldcol;
+	const float *col = block_columns(cs, t, l, x, bl, area, &ldcol);
 	if (bl.g == 1) {
 		cpu_gemm(w, false, ncols, col, ldcol, false, y + bl.i0 * t->kpq + bl.j0, t->pq, area + l->bpack);
 	} else {
@@ -300,14 +312,8 @@ static void filter_block(const struct conv_shape *cs, const struct conv_tiling *
 			 const float *x, const float *dy, struct conv_block bl, bool first, float *part, float *area)
 {
 	const int64_t ncols = bl.g * bl.len;
-	const float *col = area + l->col;
-	int64_t ldcol = ncols;
-	if (t->direct && bl.g == 1) {
-		col = x + bl.i0 * t->chw + bl.j0;
-		ldcol = t->pq;
-	} else {
-		im2col_block(cs, t, x, bl, area + l->col);
-	}
+	int64_t ldcol;
+	const float *col = block_columns(cs, t, l, x, bl, area, &ldcol);
 	const float *g = dy + bl.i0 * t->kpq + bl.j0;
 	int64_t ldg = t->pq;
 	if (bl.g > 1) {
