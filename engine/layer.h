@@ -57,7 +57,7 @@ struct layer {
 	struct spec_pos pos;     /* where the spec wrote it (for errors) */
 	struct shape in, out;
 	double arg[LAYER_ARGS_MAX]; /* resolved arguments, in the kind's table order */
-	bool need_dx;            /* false for the first layer: nothing consumes its input gradient */
+	bool need_dx;            /* some layer below learns (model.c plan_backward): dx is consumed */
 	int64_t nparams;         /* trainable parameter count (for the layer table) */
 	int64_t weights_offset;  /* its parameters are model->weights[weights_offset, +nparams) */
 	int index;               /* position among all layers of the model, for seeds */

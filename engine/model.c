@@ -82,6 +82,27 @@ static void seal(struct model *m)
 	m->sealed = true;
 }
 
+/*
+ * Which layers backward must visit: a layer's input gradient is needed
+ * only when a layer below it learns (or the caller wants the input's
+ * gradient), so the leading layers without parameters (flatten, dropout on
+ * the input) run no backward at all, and the first learning layer skips
+ * its input gradient, the largest product of an MLP's backward.
+ */
+static void plan_backward(struct model *m, bool input_grad)
+{
+	bool learns_below = input_grad;
+	m->backward_stop = m->nlayers;
+	for (int i = 0; i < m->nlayers; i++) {
+		struct layer *l = &m->layers[i];
+		l->need_dx = learns_below;
+		if ((learns_below || l->nparams) && m->backward_stop == m->nlayers)
+			m->backward_stop = i;
+		if (l->nparams)
+			learns_below = true;
+	}
+}
+
 struct model *model_build(const struct spec_model *sm, struct shape input, int classes, struct backend *be,
 			  struct spec_errors *errs)
 {
@@ -119,8 +140,7 @@ struct model *model_build(const struct spec_model *sm, struct shape input, int c
 			       shape_str(cur, buf, sizeof(buf)), classes, classes);
 		goto fail;
 	}
-	for (int i = 0; i < m->nlayers; i++)
-		m->layers[i].need_dx = i > 0;
+	plan_backward(m, false);
 	/* Fuse neighbours the backend can run as one operation (linear + ReLU on a GPU). */
 	for (int i = 0; be && i + 1 < m->nlayers; i++) {
 		struct layer *l = &m->layers[i], *next = &m->layers[i + 1];
@@ -171,8 +191,8 @@ void model_init(struct model *m, uint64_t seed)
 
 void model_want_input_grad(struct model *m, bool want)
 {
-	if (m->nlayers)
-		m->layers[0].need_dx = want;
+	TB_ASSERT(m->batch_cap == 0); /* input gradients are sized by model_reserve */
+	plan_backward(m, want);
 }
 
 void model_reserve(struct model *m, int batch)
@@ -199,7 +219,7 @@ const float *model_forward(struct model *m, const float *x, int batch, bool trai
 void model_backward(struct model *m, const float *x, const float *dlogits, int batch)
 {
 	const float *dy = dlogits;
-	for (int i = m->nlayers - 1; i >= 0; i--) {
+	for (int i = m->nlayers - 1; i >= m->backward_stop; i--) {
 		struct layer *l = &m->layers[i];
 		const float *in = i == 0 ? x : m->layers[i - 1].y;
 		layer_backward(l, m, in, dy, batch);

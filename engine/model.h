@@ -54,6 +54,7 @@ struct model {
 	float *grads;                    /* backend memory, same layout as weights */
 	float *buffers;                  /* backend memory (may be NULL when n_buffers == 0) */
 	int batch_cap;                   /* activations are allocated for this many samples */
+	int backward_stop;               /* model_backward visits layers [backward_stop, nlayers) */
 	int nlayers_total;               /* layers including children of composites */
 	uint64_t seed;                   /* run seed, for dropout masks */
 	uint64_t step;                   /* the current step, for dropout masks (set by the loop) */

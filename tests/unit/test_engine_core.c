@@ -178,6 +178,33 @@ static void test_model_names_shapes_and_counts(void **state)
 	model_free(m);
 }
 
+/* Backward skips what nothing consumes: layers below the first learning one
+ * run no backward, and that layer computes no input gradient. */
+static void test_model_backward_plan(void **state)
+{
+	(void)state;
+	struct spec_errors errs;
+	struct model *m = build("[flatten, {dropout: 0.1}, {linear: 16}, relu, {linear: 10}]", shape_chw(1, 4, 4), 10,
+				&errs);
+	assert_non_null(m);
+	assert_int_equal(m->backward_stop, 2);
+	const bool want[5] = {false, false, false, true, true};
+	for (int i = 0; i < 5; i++)
+		assert_int_equal(m->layers[i].need_dx, want[i]);
+	model_want_input_grad(m, true); /* gradient checks: every layer passes its gradient on */
+	assert_int_equal(m->backward_stop, 0);
+	for (int i = 0; i < 5; i++)
+		assert_true(m->layers[i].need_dx);
+	model_free(m);
+
+	m = build("[{conv2d: 4}, relu, flatten, {linear: 10}]", shape_chw(1, 4, 4), 10, &errs);
+	assert_non_null(m);
+	assert_int_equal(m->backward_stop, 0);
+	assert_false(m->layers[0].need_dx);
+	assert_true(m->layers[1].need_dx);
+	model_free(m);
+}
+
 static void expect_build_error(const char *model_yaml, struct shape in, int classes, const char *substring)
 {
 	struct spec_errors errs;
@@ -379,6 +406,7 @@ int main(void)
 		cmocka_unit_test(test_safetensors_rejects_hostile_files),
 		cmocka_unit_test(test_model_names_shapes_and_counts),
 		cmocka_unit_test(test_model_build_errors),
+		cmocka_unit_test(test_model_backward_plan),
 		cmocka_unit_test(test_schedules),
 		cmocka_unit_test(test_train_run_checkpoints_and_resumes),
 		cmocka_unit_test(test_checkpoint_rejects_other_model),
