@@ -68,22 +68,22 @@ void emu_run_grid(dim3 grid, dim3 block, const std::function<void()> &body);
 void emu_fatal(const char *what) __attribute__((noreturn));
 /* While a stream is being captured, work is recorded instead of run. */
 bool emu_capturing(void *stream);
-void emu_capture_add(void *stream, const std::function<void()> &work);
+void emu_capture_add(void *stream, const std::function<void()> &work, const char *name);
 /* Abort unless `stream` (NULL: the legacy stream) belongs to the calling thread's current device. */
 void emu_check_launch(void *stream);
 /* Library work on a stream (cuBLASLt, cuDNN): run now, or record it while the stream captures. */
-static inline void emu_stream_work(void *stream, const std::function<void()> &work)
+static inline void emu_stream_work(void *stream, const std::function<void()> &work, const char *name)
 {
 	if (emu_capturing(stream))
-		emu_capture_add(stream, work);
+		emu_capture_add(stream, work, name);
 	else
 		work();
 }
 
 #define __syncthreads() emu_syncthreads()
 
-template <typename K, typename... A> void emu_launch(K kernel, dim3 grid, dim3 block, size_t shmem, void *stream,
-						    A... args)
+template <typename K, typename... A> void emu_launch(K kernel, const char *name, dim3 grid, dim3 block, size_t shmem,
+						    void *stream, A... args)
 {
 	(void)shmem;
 	(void)stream;
@@ -91,7 +91,7 @@ template <typename K, typename... A> void emu_launch(K kernel, dim3 grid, dim3 b
 		emu_fatal("invalid launch configuration");
 	emu_check_launch(stream);
 	if (emu_capturing(stream)) {
-		emu_capture_add(stream, [=]() { emu_run_grid(grid, block, [=]() { kernel(args...); }); });
+		emu_capture_add(stream, [=]() { emu_run_grid(grid, block, [=]() { kernel(args...); }); }, name);
 		return;
 	}
 	emu_run_grid(grid, block, [=]() { kernel(args...); });

@@ -235,7 +235,7 @@ cublasStatus_t cublasLtMatmul(cublasLtHandle_t, cublasLtMatmulDesc_t d, const vo
 				pd[i + j * ldd] = v;
 			}
 		}
-	});
+	}, "cublasLtMatmul");
 	return CUBLAS_STATUS_SUCCESS;
 }
 
@@ -546,7 +546,8 @@ static cudnnStatus_t conv_call(cudnnHandle_t h, enum conv_dir dir, const void *a
 		});
 		for (int64_t i = 0; i < count(od); i++)
 			store(out, od->type, i, (float)(al * acc[i] + (be == 0 ? 0.0 : be * load(out, od->type, i))));
-	});
+	}, dir == CONV_FWD ? "cudnnConvolutionForward" : dir == CONV_BWD_DATA ? "cudnnConvolutionBackwardData"
+									: "cudnnConvolutionBackwardFilter");
 	return CUDNN_STATUS_SUCCESS;
 }
 

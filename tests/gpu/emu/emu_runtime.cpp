@@ -10,7 +10,9 @@
  */
 #include <ucontext.h>
 
+#include <algorithm>
 #include <mutex>
+#include <string>
 #include <unordered_map>
 #include <vector>
 
@@ -275,6 +277,7 @@ cudaError_t cudaMemGetInfo(size_t *free_bytes, size_t *total_bytes)
 
 struct emu_graph {
 	std::vector<std::function<void()>> work;
+	std::vector<const char *> names; /* what each node is, for EMU_TRACE */
 };
 struct emu_graph_exec {
 	std::vector<std::function<void()>> work;
@@ -324,9 +327,33 @@ bool emu_capturing(void *stream)
 	return stream && ((struct emu_stream *)stream)->capture;
 }
 
-void emu_capture_add(void *stream, const std::function<void()> &work)
+void emu_capture_add(void *stream, const std::function<void()> &work, const char *name)
 {
-	((struct emu_stream *)stream)->capture->work.push_back(work);
+	struct emu_graph *g = ((struct emu_stream *)stream)->capture;
+	g->work.push_back(work);
+	g->names.push_back(name);
+}
+
+/* EMU_TRACE=1: each instantiated graph's node count and nodes by name, on
+ * stderr. A node stands for one launch on a GPU, whose fixed cost (a few
+ * microseconds) is what bounds a small model's step. */
+static void trace_graph(const struct emu_graph *g)
+{
+	const char *v = getenv("EMU_TRACE");
+	if (!v || !*v || strcmp(v, "0") == 0)
+		return;
+	std::vector<std::pair<std::string, int>> tally;
+	for (const char *n : g->names) {
+		auto it = std::find_if(tally.begin(), tally.end(), [&](const auto &t) { return t.first == n; });
+		if (it == tally.end())
+			tally.emplace_back(n, 1);
+		else
+			it->second++;
+	}
+	fprintf(stderr, "emu: graph of %zu nodes:", g->names.size());
+	for (const auto &t : tally)
+		fprintf(stderr, " %s x%d", t.first.c_str(), t.second);
+	fprintf(stderr, "\n");
 }
 
 cudaError_t cudaStreamCreateWithFlags(cudaStream_t *s, unsigned)
@@ -363,7 +390,7 @@ cudaError_t cudaStreamWaitEvent(cudaStream_t s, cudaEvent_t e, unsigned flags)
 cudaError_t cudaMemsetAsync(void *p, int value, size_t bytes, cudaStream_t s)
 {
 	if (emu_capturing(s)) {
-		emu_capture_add(s, [=]() { memset(p, value, bytes); });
+		emu_capture_add(s, [=]() { memset(p, value, bytes); }, "cudaMemsetAsync");
 		return cudaSuccess;
 	}
 	memset(p, value, bytes);
@@ -376,7 +403,7 @@ cudaError_t cudaMemcpyAsync(void *dst, const void *src, size_t bytes, enum cudaM
 		/* Pageable host memory cannot be captured; device-to-device copies can. */
 		if (kind != cudaMemcpyDeviceToDevice)
 			return cudaErrorStreamCaptureUnsupported;
-		emu_capture_add(s, [=]() { memmove(dst, src, bytes); });
+		emu_capture_add(s, [=]() { memmove(dst, src, bytes); }, "cudaMemcpyAsync");
 		return cudaSuccess;
 	}
 	if ((char *)dst < (const char *)src + bytes && (const char *)src < (char *)dst + bytes)
@@ -412,6 +439,7 @@ cudaError_t cudaGraphInstantiate(cudaGraphExec_t *exec, cudaGraph_t graph, unsig
 {
 	*exec = new emu_graph_exec;
 	(*exec)->work = graph->work;
+	trace_graph(graph);
 	return cudaSuccess;
 }
 

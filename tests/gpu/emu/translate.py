@@ -1,6 +1,7 @@
 """Turn a .cu file into C++ for the CPU emulator: kernel launches
 `k<<<grid, block, shmem, stream>>>(args)` become
-`emu_launch(k, grid, block, shmem, stream, args)`; everything else is left
+`emu_launch(k, "k", grid, block, shmem, stream, args)` (the name for
+EMU_TRACE's graph listing); everything else is left
 to the macros of emu_cuda.h.
 
     translate.py IN.cu OUT.cpp
@@ -16,7 +17,7 @@ def repl(m):
     config = " ".join(m.group(2).split())
     if len(config.split(",")) < 4:
         sys.exit("%s: launch of %s needs explicit shared-memory and stream arguments" % (sys.argv[1], m.group(1)))
-    return "emu_launch(%s, %s%s" % (m.group(1), config, ")" if m.group(3) else ", ")
+    return "emu_launch(%s, \"%s\", %s%s" % (m.group(1), m.group(1), config, ")" if m.group(3) else ", ")
 
 
 out = launch.sub(repl, src)
