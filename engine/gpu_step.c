@@ -247,7 +247,7 @@ void gpu_step_load_batch(struct gpu_step *g, int n, float *x, int32_t *y)
 void gpu_step_begin(struct gpu_step *g, int64_t step)
 {
 	if (g->device_clip && !g->amp) {
-		struct tb_cuda_amp_config unit = {1.0f, 1.0f, 1.0f, 1 << 30};
+		struct tb_cuda_amp_config unit = {1.0f, 1.0f, 1.0f, 1 << 30, true};
 		g->amp = g->fn.amp_new(g->be, g->fp16 ? NULL : &unit);
 		if (g->o->step > 0)
 			g->fn.amp_set_steps(g->be, g->amp, g->o->step); /* resumed */

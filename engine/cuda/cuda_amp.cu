@@ -50,7 +50,7 @@ static __global__ void amp_update_kernel(struct amp_state *st, float *scalars, s
 {
 	float scale = st->scale;
 	double sumsq = st->sumsq;
-	if (!isfinite(sumsq)) {
+	if (!cfg.unscaled && !isfinite(sumsq)) {
 		scalars[CUDA_OPT_SKIP] = 1.0f;
 		st->skipped++;
 		st->scale = scale * cfg.backoff_factor;
@@ -124,7 +124,8 @@ CUDA_EXPORT void tb_cuda_amp_prepare(struct backend *be, struct tb_cuda_amp *a, 
 				     double grad_clip, float beta1, float beta2, float *scalars)
 {
 	struct cuda_backend *cb = cuda_enter(be);
-	be->sum_squares(be, grads, n, &a->state->sumsq);
+	if (!a->cfg.unscaled || grad_clip > 0)
+		be->sum_squares(be, grads, n, &a->state->sumsq); /* else sumsq stays 0: norm unused */
 	amp_update_kernel<<<1, 1, 0, cb->stream>>>(a->state, scalars, a->cfg, grad_clip, (double)beta1, (double)beta2);
 	CUDA_LAUNCHED();
 }

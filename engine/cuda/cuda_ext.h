@@ -25,6 +25,7 @@
 #ifndef TB_CUDA_EXT_H
 #define TB_CUDA_EXT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -58,13 +59,18 @@ struct tb_cuda_amp_config {
 	float growth_factor;   /* 2 */
 	float backoff_factor;  /* 0.5 */
 	int growth_interval;   /* 2000 clean steps between growths */
+	/* Scale fixed at 1 (fp32/tf32/bf16): the amp object only counts steps and clips, as
+	 * optim.c does on the host, so an inf/NaN gradient is applied, not skipped, and
+	 * the gradients are read only when clipping needs their norm. */
+	bool unscaled;
 };
 
 struct tb_cuda_amp_stats {
 	float scale;           /* the scale the next step will use */
 	int64_t steps;         /* optimizer steps taken (skipped ones not counted, as Adam's step) */
 	int64_t skipped;       /* steps skipped because a gradient was inf/NaN */
-	float grad_norm;       /* unscaled global gradient norm of the last clean step */
+	float grad_norm;       /* unscaled global gradient norm of the last clean step (0 when unscaled
+				  and not clipping: nothing needed it) */
 };
 
 struct tb_cuda_amp;
@@ -76,8 +82,8 @@ void tb_cuda_amp_free(struct backend *be, struct tb_cuda_amp *a);
 void tb_cuda_amp_scale_grad(struct backend *be, struct tb_cuda_amp *a, float *dlogits, int64_t n);
 /*
  * After backward and after the host has uploaded the step's scalars (lr):
- * one deterministic sum-of-squares pass over the n gradients; if it is not
- * finite the step is skipped (scalars[CUDA_OPT_SKIP] = 1) and the scale
+ * one deterministic sum-of-squares pass over the n gradients (skipped when
+ * unscaled and not clipping); if it is not finite the step is skipped (scalars[CUDA_OPT_SKIP] = 1) and the scale
  * backs off; otherwise scalars[OPT_CLIP] = min(1, clip/(norm+1e-6)) / scale
  * (norm of the unscaled gradients, clip 0 = off), scalars[CUDA_OPT_STEP],
  * scalars[OPT_BC1], scalars[OPT_BC2] come from the device's count of
