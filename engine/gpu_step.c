@@ -40,6 +40,10 @@ struct cuda_extras {
 	__typeof__(tb_cuda_dataset_new) *dataset_new;
 	__typeof__(tb_cuda_dataset_free) *dataset_free;
 	__typeof__(tb_cuda_data_batch) *data_batch;
+	__typeof__(tb_cuda_readback_new) *readback_new;
+	__typeof__(tb_cuda_readback_start) *readback_start;
+	__typeof__(tb_cuda_readback_poll) *readback_poll;
+	__typeof__(tb_cuda_readback_free) *readback_free;
 };
 
 struct gpu_step {
@@ -73,6 +77,10 @@ struct gpu_step {
 	int64_t *order_host;      /* the current epoch's order (host copy for upload) */
 	int64_t *order_dev;       /* NULL: identity order */
 	int order_epoch;          /* epoch whose order is on the device, -1 none */
+
+	/* metrics read back without a host sync: the stats pair lands in pinned memory */
+	struct tb_cuda_readback *stats_rb;
+	bool stats_pending;       /* a snapshot is on its way */
 };
 
 static bool env_off(const char *name)
@@ -98,6 +106,10 @@ static void load_extras(struct cuda_extras *fn)
 	LOOK(dataset_new, tb_cuda_dataset_new);
 	LOOK(dataset_free, tb_cuda_dataset_free);
 	LOOK(data_batch, tb_cuda_data_batch);
+	LOOK(readback_new, tb_cuda_readback_new);
+	LOOK(readback_start, tb_cuda_readback_start);
+	LOOK(readback_poll, tb_cuda_readback_poll);
+	LOOK(readback_free, tb_cuda_readback_free);
 #undef LOOK
 }
 
@@ -161,6 +173,8 @@ void gpu_step_free(struct gpu_step *g)
 	g->be->free(g->be, g->block_dev);
 	if (g->amp)
 		g->fn.amp_free(g->be, g->amp);
+	if (g->stats_rb)
+		g->fn.readback_free(g->be, g->stats_rb); /* waits for a snapshot in flight */
 	gpu_step_drop_data(g);
 	free(g);
 }
@@ -358,6 +372,41 @@ void gpu_step_invalidate(struct gpu_step *g)
 {
 	if (g)
 		drop_graph(g);
+}
+
+/* ---- metrics without a host sync --------------------------------------- */
+
+bool gpu_step_stats_start(struct gpu_step *g, float *stats_dev)
+{
+	if (!g || !g->fn.readback_new || !g->fn.readback_start || !g->fn.readback_poll || !g->fn.readback_free)
+		return false;
+	TB_ASSERT(!g->stats_pending);
+	if (!g->stats_rb)
+		g->stats_rb = g->fn.readback_new(g->be, 2 * sizeof(float));
+	/* Stream order: the copy takes the sums, then they restart from zero. */
+	g->fn.readback_start(g->be, g->stats_rb, stats_dev);
+	g->be->fill(g->be, stats_dev, 0.0f, 2);
+	g->stats_pending = true;
+	return true;
+}
+
+bool gpu_step_stats_landed(struct gpu_step *g)
+{
+	TB_ASSERT(g && g->stats_pending);
+	return g->fn.readback_poll(g->be, g->stats_rb) != NULL;
+}
+
+void gpu_step_stats_take(struct gpu_step *g, float out[2])
+{
+	TB_ASSERT(g && g->stats_pending);
+	const void *host = g->fn.readback_poll(g->be, g->stats_rb);
+	if (!host) {
+		g->be->sync(g->be);
+		host = g->fn.readback_poll(g->be, g->stats_rb);
+		TB_ASSERT(host);
+	}
+	memcpy(out, host, 2 * sizeof(float));
+	g->stats_pending = false;
 }
 
 void gpu_step_describe(const struct gpu_step *g, char *buf, size_t len)

@@ -92,6 +92,18 @@ void gpu_step_invalidate(struct gpu_step *g);
  */
 void gpu_step_settle(struct gpu_step *g);
 
+/*
+ * Metrics without a host sync: start copying the replica's stats pair
+ * (loss sum, correct count) into pinned memory behind the work queued so
+ * far, and zero it on the device for the next interval. False when the
+ * module cannot (the caller then reads synchronously). One snapshot at a
+ * time: `landed` says, without waiting, whether it has arrived; `take`
+ * returns it (waiting if need be) and ends it.
+ */
+bool gpu_step_stats_start(struct gpu_step *g, float *stats_dev);
+bool gpu_step_stats_landed(struct gpu_step *g);
+void gpu_step_stats_take(struct gpu_step *g, float out[2]);
+
 /* Loss-scaling statistics, false when there is no loss scaling. */
 bool gpu_step_amp_stats(struct gpu_step *g, double *scale, int64_t *skipped);
 

@@ -356,6 +356,33 @@ void replica_group_read_stats(struct replica_group *g, double *loss_sum, int64_t
 	}
 }
 
+bool replica_group_stats_start(struct replica_group *g)
+{
+	for (int i = 0; i < g->n; i++) {
+		if (!gpu_step_stats_start(g->r[i].gpu, g->r[i].stats_dev)) {
+			TB_ASSERT(i == 0); /* one module serves every replica: all can or none */
+			return false;
+		}
+	}
+	return true;
+}
+
+bool replica_group_stats_poll(struct replica_group *g, bool wait, double *loss_sum, int64_t *correct)
+{
+	for (int i = 0; !wait && i < g->n; i++)
+		if (!gpu_step_stats_landed(g->r[i].gpu))
+			return false;
+	*loss_sum = 0;
+	*correct = 0;
+	for (int i = 0; i < g->n; i++) {
+		float stats[2];
+		gpu_step_stats_take(g->r[i].gpu, stats);
+		*loss_sum += stats[0];
+		*correct += (int64_t)stats[1];
+	}
+	return true;
+}
+
 /* ---- opening and closing -------------------------------------------------- */
 
 static void device_for_rank(const char *base, const char *opened, int rank, char *out, size_t len)

@@ -84,6 +84,16 @@ void replica_group_step(struct replica_group *g, const struct spec *spec, const 
 bool replica_group_use_gpu_data(struct replica_group *g, const struct dataset *train, const struct spec_data *sd,
 				 const struct loader_options *lo, char *why, size_t whylen);
 
+/*
+ * Train metrics without a host sync (GPUs): snapshot every replica's stats
+ * pair into pinned memory behind the queued work and restart the sums;
+ * false when the backend cannot (read them with replica_group_read_stats).
+ * Poll gives the snapshot's totals once every replica's has landed (false
+ * while one is on its way; wait: block until they have).
+ */
+bool replica_group_stats_start(struct replica_group *g);
+bool replica_group_stats_poll(struct replica_group *g, bool wait, double *loss_sum, int64_t *correct);
+
 /* Before a checkpoint: the optimizer's host state as the devices kept it. */
 void replica_group_settle(struct replica_group *g);
 

@@ -5,7 +5,8 @@
  * loss/correct counts to a device-side stats pair), backward, optimizer.
  * Metrics are averaged over the steps since the last metric event; events
  * go out every `train.log_every` steps, or at most ~20 a second when that
- * is 0, so a fast run cannot flood the server.
+ * is 0, so a fast run cannot flood the server. On a GPU the sums come home
+ * without stopping the GPU (emit_train_metric).
  *
  * Everything random is a pure function of (seed, epoch, position, step),
  * so a run resumed from a checkpoint continues bit for bit.
@@ -31,7 +32,14 @@
 #include "tb.h"
 
 #define METRIC_INTERVAL 0.05 /* seconds between automatic metric events (≤ 20/s) */
+#define METRIC_LAG 0.25      /* seconds a GPU metric snapshot may take before the host waits for it */
 #define EVAL_SAMPLES 16      /* sample predictions per evaluation event */
+
+/* The steps a train metric covers, as the host counted them. */
+struct metric_interval {
+	int64_t step, samples;
+	double seconds;
+};
 
 struct trainer {
 	const struct spec *spec;
@@ -59,6 +67,10 @@ struct trainer {
 	bool quiet;                /* not process 0 of a multi-node run: no checkpoints, no output */
 	bool have_eval;
 	bool gpu_data;             /* the training set lives on the GPUs (gpu_step.h) */
+	bool async_metrics;        /* GPU: train metrics come home without a host sync */
+	bool metric_pending;       /* a snapshot of the device's sums is on its way ... */
+	struct metric_interval pending; /* ... covering these steps */
+	double pending_since;
 };
 
 static int mkdir_p(const char *path)
@@ -93,29 +105,78 @@ static void read_stats(struct trainer *t, double *loss_sum, int64_t *correct)
 	replica_group_read_stats(&t->group, loss_sum, correct);
 }
 
-static void emit_train_metric(struct trainer *t, int64_t step)
+static void send_train_metric(struct trainer *t, const struct metric_interval *iv, double loss_sum, int64_t correct)
 {
-	if (!t->cheap_sync) {
-		double loss;
-		int64_t correct;
-		read_stats(t, &loss, &correct);
-		t->acc_loss += loss;
-		t->acc_correct += correct;
-	}
-	double now = tb_now();
-	double elapsed = now - t->interval_start;
 	double values[4] = {
-		t->acc_loss / (double)t->acc_samples,
-		(double)t->acc_correct / (double)t->acc_samples,
-		schedule_lr(&t->sched, step - 1),
-		elapsed > 0 ? (double)t->acc_samples / elapsed : 0,
+		loss_sum / (double)iv->samples,
+		(double)correct / (double)iv->samples,
+		schedule_lr(&t->sched, iv->step - 1),
+		iv->seconds > 0 ? (double)iv->samples / iv->seconds : 0,
 	};
 	static const char *const names[4] = {"loss", "accuracy", "lr", "images_per_sec"};
-	events_metric(&t->ev, "train", step, (int)(step / t->steps_per_epoch), 4, names, values);
+	events_metric(&t->ev, "train", iv->step, (int)(iv->step / t->steps_per_epoch), 4, names, values);
 	t->last_loss = values[0];
+}
+
+/* End the interval since the last metric at `step`; the host's counts restart. */
+static struct metric_interval close_interval(struct trainer *t, int64_t step)
+{
+	double now = tb_now();
+	struct metric_interval iv = {step, t->acc_samples, now - t->interval_start};
 	t->acc_loss = 0;
 	t->acc_correct = t->acc_samples = t->acc_steps = 0;
 	t->interval_start = now;
+	return iv;
+}
+
+/* The snapshot on its way goes out once it has landed (wait: block until it has). */
+static void land_metric(struct trainer *t, bool wait)
+{
+	double loss;
+	int64_t correct;
+	if (t->metric_pending && replica_group_stats_poll(&t->group, wait, &loss, &correct)) {
+		t->metric_pending = false;
+		send_train_metric(t, &t->pending, loss, correct);
+	}
+}
+
+/*
+ * The train metric for the steps since the last one. The CPU counted them
+ * as they ran. A GPU keeps the sums on the device: mid-epoch they are sent
+ * home through pinned memory while the GPU carries on, and go out when
+ * they have landed, one interval later at most; a snapshot still on its
+ * way after METRIC_LAG seconds is waited for, so the host never runs far
+ * ahead of the GPU (images/s stays the GPU's rate). `now` (epoch end, last
+ * step, before evaluation): everything up to `step` goes out before return.
+ */
+static void emit_train_metric(struct trainer *t, int64_t step, bool now)
+{
+	if (t->cheap_sync) {
+		if (t->acc_samples == 0)
+			return;
+		double loss = t->acc_loss;
+		int64_t correct = t->acc_correct;
+		struct metric_interval iv = close_interval(t, step);
+		send_train_metric(t, &iv, loss, correct);
+		return;
+	}
+	land_metric(t, now || (t->metric_pending && tb_now() - t->pending_since > METRIC_LAG));
+	if (t->metric_pending || t->acc_samples == 0)
+		return; /* the device keeps summing until the last snapshot is home */
+	if (!now && t->async_metrics) {
+		if (replica_group_stats_start(&t->group)) {
+			t->pending = close_interval(t, step);
+			t->pending_since = tb_now();
+			t->metric_pending = true;
+			return;
+		}
+		t->async_metrics = false; /* the module cannot: read synchronously from now on */
+	}
+	double loss;
+	int64_t correct;
+	read_stats(t, &loss, &correct);
+	struct metric_interval iv = close_interval(t, step);
+	send_train_metric(t, &iv, loss, correct);
 }
 
 /* Evaluate on a split: metric event, confusion matrix and sample predictions. */
@@ -320,8 +381,7 @@ static enum train_result run_epochs(struct trainer *t)
 			/* End of epoch: the loader has moved on to the next one. */
 			t->cs.epoch++;
 			t->cs.position = 0;
-			if (t->acc_steps)
-				emit_train_metric(t, t->cs.step);
+			emit_train_metric(t, t->cs.step, true);
 			if (end_of_epoch(t, t->cs.epoch, false) < 0) {
 				result = TRAIN_FAILED;
 				break;
@@ -335,8 +395,9 @@ static enum train_result run_epochs(struct trainer *t)
 			break;
 		}
 		bool epoch_done = t->cs.position == t->steps_per_epoch;
-		if (metric_due(t) || epoch_done || t->cs.step == t->total_steps) {
-			emit_train_metric(t, t->cs.step);
+		bool last = t->cs.step == t->total_steps;
+		if (metric_due(t) || epoch_done || last) {
+			emit_train_metric(t, t->cs.step, epoch_done || last);
 			if (!isfinite(t->last_loss)) {
 				tb_fmt(t->reason, sizeof(t->reason), "diverged at step %lld (loss is not finite)",
 				       (long long)t->cs.step);
@@ -353,6 +414,7 @@ static enum train_result run_epochs(struct trainer *t)
 			break;
 		}
 		if (t->opt->stop && *t->opt->stop) {
+			emit_train_metric(t, t->cs.step, true); /* the curve ends where the run stopped */
 			if (epoch_done) {
 				t->cs.epoch++;
 				t->cs.position = 0;
@@ -399,6 +461,7 @@ static int setup(struct trainer *t)
 	t->be = t->r0->be;
 	t->m = t->r0->m;
 	t->cheap_sync = strcmp(t->be->name, "cpu") == 0;
+	t->async_metrics = !t->cheap_sync;
 	int batch = s->data.batch_size;
 	t->steps_per_epoch = loader_batches_per_epoch(train, batch, false);
 	if (t->steps_per_epoch < 1) {
