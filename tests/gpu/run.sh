@@ -22,15 +22,40 @@
 # build/gpu-pack.tar.xz; this script unpacks it when the engine does not
 # build here.
 # Environment: PYTHON (default python3), JOBS (make -j, default nproc),
-# BENCH_BUDGET (seconds for the PyTorch side, default 300), SKIP_BENCH=1.
+# BENCH_BUDGET (seconds for the PyTorch side, default 300), SKIP_BENCH=1,
+# STAGES (default "parity train cnn nccl bench"; the build always runs and
+# is incremental), STEP_TIMEOUT (seconds any one engine run may take,
+# default 300: a hung GPU fails its check instead of the whole script),
+# COPY_TO (a folder that gets run.log, the result table and a tarball of
+# build/gpu at exit, e.g. the device tool's $OUT).
+# A 10-minute limit per command fits two calls: STAGES="parity train cnn
+# nccl" first, then STAGES=bench on the same (warm) machine.
 cd "$(dirname "$0")/../.." || exit 2
 ROOT=$(pwd)
 PY=${PYTHON:-python3}
 JOBS=${JOBS:-$(nproc 2>/dev/null || echo 4)}
-OUT=build/gpu
-mkdir -p "$OUT"
+LOGS=build/gpu
+mkdir -p "$LOGS"
 START=$(date +%s)
 failures=0
+STAGES=" ${STAGES:-parity train cnn nccl bench} "
+[ "${SKIP_BENCH:-0}" = 1 ] && STAGES=${STAGES/ bench / }
+want() { case "$STAGES" in *" $1 "*) return 0 ;; esac; return 1; }
+STEP_TIMEOUT=${STEP_TIMEOUT:-300}
+limited() { timeout -k 10 "$STEP_TIMEOUT" "$@"; }
+RESULT=""
+TMP=$(mktemp -d)
+finish() {
+	if [ -n "${COPY_TO:-}" ] && mkdir -p "$COPY_TO"; then
+		cp "$LOGS/run.log" "$COPY_TO/" 2>/dev/null
+		[ -n "$RESULT" ] && [ -f "$RESULT" ] && cp "$RESULT" "$COPY_TO/"
+		tar -czf "$COPY_TO/gpu-logs.tar.gz" --exclude gpu/links -C build gpu 2>/dev/null
+	fi
+	rm -rf "$TMP"
+}
+trap finish EXIT
+exec > >(tee "$LOGS/run.log") 2>&1
+echo "stages:$STAGES(step timeout $STEP_TIMEOUT s)"
 
 pass() { echo "PASS $1"; }
 fail() { echo "FAIL $1: $2"; failures=$((failures + 1)); }
@@ -57,7 +82,7 @@ EXTRA_INC=""
 EXTRA_LIB=""
 LIBDIRS=""
 # Wheels ship only versioned sonames (libcudnn.so.9); the linker wants libcudnn.so.
-LINKS="$ROOT/$OUT/links"
+LINKS="$ROOT/$LOGS/links"
 mkdir -p "$LINKS"
 find_lib() { # $1 = library stem (libcudnn), $2 = header (cudnn.h)
 	local so hdr
@@ -111,20 +136,20 @@ export LD_LIBRARY_PATH="$CUDA_HOME/lib64${LIBDIRS}${LD_LIBRARY_PATH:+:$LD_LIBRAR
 
 # ---- 1. build ---------------------------------------------------------------------
 if make -j"$JOBS" CUDA_EXTRA_INC="$EXTRA_INC" CUDA_EXTRA_LIB="$EXTRA_LIB" build/libtrainbook-cuda.so \
-	>"$OUT/build-cuda.log" 2>&1; then
-	warnings=$(grep -ci "warning" "$OUT/build-cuda.log")
+	>"$LOGS/build-cuda.log" 2>&1; then
+	warnings=$(grep -ci "warning" "$LOGS/build-cuda.log")
 	if [ "$warnings" -eq 0 ]; then
 		pass "build libtrainbook-cuda.so (no warnings)"
 	else
-		fail "build libtrainbook-cuda.so" "$warnings warning lines (see $OUT/build-cuda.log)"
+		fail "build libtrainbook-cuda.so" "$warnings warning lines (see $LOGS/build-cuda.log)"
 	fi
 else
-	fail "build libtrainbook-cuda.so" "$(grep -m3 -i 'error' "$OUT/build-cuda.log" | tr '\n' ' ')"
+	fail "build libtrainbook-cuda.so" "$(grep -m3 -i 'error' "$LOGS/build-cuda.log" | tr '\n' ' ')"
 	exit 1
 fi
 ENGINE=""
 PACKED="" # set when the engine came from build/gpu-pack.tar.xz (tests/gpu/pack.sh)
-if make -j"$JOBS" build/trainbook-engine >"$OUT/build-engine.log" 2>&1; then
+if make -j"$JOBS" build/trainbook-engine >"$LOGS/build-engine.log" 2>&1; then
 	ENGINE=build/trainbook-engine
 	pass "build trainbook-engine"
 elif [ -f build/gpu-pack.tar.xz ] && tar -C build -xJf build/gpu-pack.tar.xz; then
@@ -134,75 +159,76 @@ elif [ -f build/gpu-pack.tar.xz ] && tar -C build -xJf build/gpu-pack.tar.xz; th
 	export LD_LIBRARY_PATH="$ROOT/$PACKED/lib:$LD_LIBRARY_PATH"
 	export TRAINBOOK_CUDA_LIB="$ROOT/build/libtrainbook-cuda.so"
 	if "$ENGINE" --help >/dev/null 2>&1; then
-		pass "trainbook-engine from build/gpu-pack.tar.xz (it does not build here: $(grep -m1 -iE 'error|cannot find' "$OUT/build-engine.log"))"
+		pass "trainbook-engine from build/gpu-pack.tar.xz (it does not build here: $(grep -m1 -iE 'error|cannot find' "$LOGS/build-engine.log"))"
 	else
 		fail "trainbook-engine from build/gpu-pack.tar.xz" "$("$ENGINE" --help 2>&1 | head -1)"
 		ENGINE=""
 	fi
 else
-	fail "build trainbook-engine" "$(grep -m2 -iE 'error|cannot find' "$OUT/build-engine.log" | tr '\n' ' ') (trajectories and the trainbook column need it; run tests/gpu/pack.sh on a Debian machine and carry build/gpu-pack.tar.xz)"
+	fail "build trainbook-engine" "$(grep -m2 -iE 'error|cannot find' "$LOGS/build-engine.log" | tr '\n' ' ') (trajectories and the trainbook column need it; run tests/gpu/pack.sh on a Debian machine and carry build/gpu-pack.tar.xz)"
 fi
 
 # The parity program: engine/cpu + rng + tb as the reference, the .so by dlopen.
 CBLAS_FLAGS="-I/usr/include/x86_64-linux-gnu/openblas-pthread"
 CBLAS_SRC=""
 CBLAS_LIB="-lopenblas"
-if ! echo 'int main(void){return 0;}' | cc -x c - $CBLAS_FLAGS -lopenblas -o "$OUT/cblas-probe" 2>/dev/null ||
+if ! echo 'int main(void){return 0;}' | cc -x c - $CBLAS_FLAGS -lopenblas -o "$LOGS/cblas-probe" 2>/dev/null ||
 	! echo '#include <cblas.h>' | cc -E -x c - $CBLAS_FLAGS >/dev/null 2>&1; then
 	echo "note: OpenBLAS missing, the CPU reference uses tests/gpu/cblas_naive.c"
 	CBLAS_FLAGS="-Itests/gpu/fallback"
 	CBLAS_SRC="tests/gpu/cblas_naive.c"
 	CBLAS_LIB=""
 fi
-if cc -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -O2 -fopenmp -I. -Iengine $CBLAS_FLAGS -o "$OUT/parity_ops" \
+if cc -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -O2 -fopenmp -I. -Iengine $CBLAS_FLAGS -o "$LOGS/parity_ops" \
 	tests/gpu/parity_*.c $CBLAS_SRC engine/cpu/*.c engine/rng.c engine/tb.c $CBLAS_LIB -lm -ldl \
-	>"$OUT/build-parity.log" 2>&1; then
+	>"$LOGS/build-parity.log" 2>&1; then
 	pass "build parity_ops"
 else
-	fail "build parity_ops" "$(head -3 "$OUT/build-parity.log" | tr '\n' ' ')"
+	fail "build parity_ops" "$(head -3 "$LOGS/build-parity.log" | tr '\n' ' ')"
 fi
 
 # ---- 2. op parity -------------------------------------------------------------------
-echo "== op parity (CPU reference vs CUDA), $(elapsed) s"
-PARITY="$OUT/parity_ops"
+want parity && echo "== op parity (CPU reference vs CUDA), $(elapsed) s"
+PARITY="$LOGS/parity_ops"
 [ -n "$PACKED" ] && PARITY="$PACKED/bin/parity_ops" # the OpenBLAS reference rather than the naive fallback
-if [ -x "$PARITY" ]; then
-	"$PARITY" --lib build/libtrainbook-cuda.so fp32 tf32 bf16 fp16 | tee "$OUT/parity.log"
+if ! want parity; then
+	echo "(stage parity not selected)"
+elif [ -x "$PARITY" ]; then
+	"$PARITY" --lib build/libtrainbook-cuda.so fp32 tf32 bf16 fp16 | tee "$LOGS/parity.log"
 	if [ "${PIPESTATUS[0]}" -eq 0 ]; then
-		pass "op parity ($(grep -c '^PASS' "$OUT/parity.log") checks)"
+		pass "op parity ($(grep -c '^PASS' "$LOGS/parity.log") checks)"
 	else
-		fail "op parity" "$(grep -c '^FAIL' "$OUT/parity.log") failing checks (see $OUT/parity.log)"
+		fail "op parity" "$(grep -c '^FAIL' "$LOGS/parity.log") failing checks (see $LOGS/parity.log)"
 	fi
 fi
 
 # GPU batches against the real CPU loader (needs the engine objects and their libraries).
-if [ -n "$PACKED" ]; then
+if ! want parity; then
+	:
+elif [ -n "$PACKED" ]; then
 	"$PACKED/bin/data_check" build/libtrainbook-cuda.so || failures=$((failures + 1))
 elif [ -n "$ENGINE" ]; then
 	OBJS=$(for f in engine/*.c engine/cpu/*.c; do echo "build/obj/${f%.c}.o"; done)
-	if cc -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -O2 -fopenmp -I. -Iengine $CBLAS_FLAGS -o "$OUT/data_check" \
-		tests/gpu/data_check.c $OBJS -lopenblas -lyaml -lz -lpng -ljpeg -lm -ldl -pthread >"$OUT/data-build.log" 2>&1; then
-		"$OUT/data_check" build/libtrainbook-cuda.so || failures=$((failures + 1))
+	if cc -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -O2 -fopenmp -I. -Iengine $CBLAS_FLAGS -o "$LOGS/data_check" \
+		tests/gpu/data_check.c $OBJS -lopenblas -lyaml -lz -lpng -ljpeg -lm -ldl -pthread >"$LOGS/data-build.log" 2>&1; then
+		"$LOGS/data_check" build/libtrainbook-cuda.so || failures=$((failures + 1))
 	else
-		fail "data_check build" "$(head -2 "$OUT/data-build.log" | tr '\n' ' ')"
+		fail "data_check build" "$(head -2 "$LOGS/data-build.log" | tr '\n' ' ')"
 	fi
 else
 	fail "data_check" "build/trainbook-engine did not build"
 fi
 
 # ---- 3. training trajectories, CPU vs CUDA ------------------------------------------
-echo "== trajectories (20 steps, CPU vs CUDA), $(elapsed) s"
-TMP=$(mktemp -d)
-trap 'rm -rf "$TMP"' EXIT
 trajectory() { # name spec precision tol [VAR=VALUE...]; the CPU run of a spec is made once and reused
 	local name=$1 spec=$2 prec=$3 tol=$4 base
 	local envs=("${@:5}")
 	base=$(basename "$spec" .yaml)
 	if [ ! -f "$TMP/$base-cpu.jsonl" ]; then
-		"$ENGINE" train "$spec" --json --out "$TMP/$base-cpu" --set train.device=cpu \
+		limited "$ENGINE" train "$spec" --json --out "$TMP/$base-cpu" --set train.device=cpu \
 			>"$TMP/$base-cpu.jsonl" 2>"$TMP/$base-cpu.err"
 	fi
-	env "${envs[@]}" "$ENGINE" train "$spec" --json --out "$TMP/$name-cuda" --set train.device=cuda \
+	limited env "${envs[@]}" "$ENGINE" train "$spec" --json --out "$TMP/$name-cuda" --set train.device=cuda \
 		--set train.precision="$prec" >"$TMP/$name-cuda.jsonl" 2>"$TMP/$name-cuda.err"
 	if grep -q "without graphs" "$TMP/$name-cuda.err"; then
 		fail "trajectory $name" "$(grep -m1 "without graphs" "$TMP/$name-cuda.err")"
@@ -213,7 +239,10 @@ trajectory() { # name spec precision tol [VAR=VALUE...]; the CPU run of a spec i
 		tail -n 2 "$TMP/$name-cuda.err" "$TMP/$name-cuda.jsonl" 2>/dev/null
 	fi
 }
-if [ -n "$ENGINE" ]; then
+if ! want train; then
+	echo "(stage train not selected)"
+elif [ -n "$ENGINE" ]; then
+	echo "== trajectories (20 steps, CPU vs CUDA), $(elapsed) s"
 	# fp32 runs may differ only by summation order; bf16 rounds every operand to 8 bits.
 	# By default a GPU run replays a captured step graph and keeps the data set on the GPU; -eager turns both off.
 	trajectory mlp-fp32 tests/gpu/specs/mlp.yaml fp32 1e-3
@@ -232,14 +261,16 @@ FASHION=${TRAINBOOK_FASHION_DIR:-}
 for d in /usr/share/datasets/fashion-mnist build/gpu-pack/fashion-mnist; do
 	[ -z "$FASHION" ] && [ -f "$d/train-images-idx3-ubyte.gz" ] && FASHION=$d
 done
-if [ -z "$ENGINE" ]; then
+if ! want cnn; then
+	echo "(stage cnn not selected)"
+elif [ -z "$ENGINE" ]; then
 	fail "fashion-cnn accuracy" "no trainbook-engine"
 elif [ -z "$FASHION" ]; then
 	fail "fashion-cnn accuracy" "Fashion-MNIST not found (set TRAINBOOK_FASHION_DIR, or carry build/gpu-pack.tar.xz)"
 else
 	echo "== fashion-cnn on the GPU, $(elapsed) s"
 	cnn_start=$(date +%s)
-	"$ENGINE" train examples/fashion-cnn.yaml --json --out "$TMP/fashion-cnn" --set train.device=cuda \
+	limited "$ENGINE" train examples/fashion-cnn.yaml --json --out "$TMP/fashion-cnn" --set train.device=cuda \
 		--set data.path="$FASHION" >"$TMP/fashion-cnn.jsonl" 2>"$TMP/fashion-cnn.err"
 	if ! "$PY" - "$TMP/fashion-cnn.jsonl" $(($(date +%s) - cnn_start)) <<'EOF'; then
 import json, sys
@@ -265,7 +296,7 @@ fi
 nccl_run() {
 	local name=$1 devices=$2
 	shift 2
-	env TRAINBOOK_CHECK_REPLICAS=1 "$@" "$ENGINE" train tests/gpu/specs/dp_mlp.yaml --json --out "$TMP/nccl-$name" \
+	limited env TRAINBOOK_CHECK_REPLICAS=1 "$@" "$ENGINE" train tests/gpu/specs/dp_mlp.yaml --json --out "$TMP/nccl-$name" \
 		--set train.device=cuda --set train.devices="$devices" >"$TMP/nccl-$name.jsonl" 2>"$TMP/nccl-$name.err"
 	local rc=$?
 	if [ $rc -ne 0 ] || ! grep -q '"status":"completed"' "$TMP/nccl-$name.jsonl"; then
@@ -280,7 +311,9 @@ nccl_compare() {
 		failures=$((failures + 1))
 }
 GPUS=$(nvidia-smi -L 2>/dev/null | grep -c '^GPU ')
-if [ -z "$ENGINE" ]; then
+if ! want nccl; then
+	echo "(stage nccl not selected)"
+elif [ -z "$ENGINE" ]; then
 	fail "nccl" "no trainbook-engine"
 elif ! nm -D build/libtrainbook-cuda.so 2>/dev/null | grep -q ' tb_cuda_nccl_open$'; then
 	fail "nccl" "libtrainbook-cuda.so was built without nccl.h (pip install nvidia-nccl-cu13, or NCCL's dev package)"
@@ -306,14 +339,14 @@ else
 fi
 
 # ---- 4. benchmark -------------------------------------------------------------------
-if [ "${SKIP_BENCH:-0}" = 1 ]; then
-	echo "SKIP_BENCH=1: benchmark not run"
-	echo "$failures failed"
+if ! want bench; then
+	echo "(stage bench not selected)"
+	echo "total $(elapsed) s; $failures failed"
 	[ "$failures" -eq 0 ]
 	exit
 fi
 echo "== benchmark, $(elapsed) s"
-TB_JSON="$OUT/trainbook-bench.json"
+TB_JSON="$LOGS/trainbook-bench.json"
 bench_trainbook() { # key spec batch [VAR=VALUE...]
 	local key=$1 spec=$2 batch=$3
 	local envs=("${@:4}")
@@ -321,7 +354,7 @@ bench_trainbook() { # key spec batch [VAR=VALUE...]
 		echo "\"$key\": {\"error\": \"trainbook-engine not built\"}"
 		return
 	fi
-	env "${envs[@]}" "$ENGINE" train "$spec" --json --out "$TMP/bench-$key" --set train.device=cuda \
+	limited env "${envs[@]}" "$ENGINE" train "$spec" --json --out "$TMP/bench-$key" --set train.device=cuda \
 		--set data.batch_size="$batch" >"$TMP/bench-$key.jsonl" 2>"$TMP/bench-$key.err"
 	"$PY" - "$key" "$TMP/bench-$key.jsonl" <<'EOF'
 import json, statistics, sys
