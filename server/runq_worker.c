@@ -30,13 +30,31 @@ extern char **environ;
 #define RUNQ_CHANGED_EVERY_MS 1000 /* progress-only run updates, at most this often */
 #define RUNQ_HUNG_GRACE_MS 10000   /* SIGTERM to SIGKILL for a hung worker */
 
+/*
+ * OpenMP threads for a CPU run when several may run side by side: an equal
+ * share of the cores (OpenBLAS and the engine's loops both read
+ * OMP_NUM_THREADS). Oversubscribed OpenMP threads spin at every barrier:
+ * one busy neighbour made a 2-thread CNN step 3.8x slower (12.5 -> 47 ms,
+ * tests/bench/results/cpu-2026-11-23-2.md). 0: leave the default (all
+ * cores), as with one CPU slot, a GPU run, or an OMP_NUM_THREADS the server
+ * was started with. A spec's train.threads still wins inside the worker.
+ */
+static int cpu_share(const struct runq *q, const struct runq_need *need)
+{
+	if (need->gpu || q->cfg.cpu_runs <= 1 || getenv("OMP_NUM_THREADS"))
+		return 0;
+	long cores = sysconf(_SC_NPROCESSORS_ONLN);
+	return cores / q->cfg.cpu_runs > 1 ? (int)(cores / q->cfg.cpu_runs) : 1;
+}
+
 /* Environment for the child, built before fork (setenv is not fork-safe). */
-static char **child_env(const int *gpus, int ngpus, char *cvd, size_t cvdlen)
+static char **child_env(const int *gpus, int ngpus, char *cvd, size_t cvdlen, int omp_threads, char *omp,
+			size_t omplen)
 {
 	size_t n = 0;
 	while (environ[n])
 		n++;
-	char **env = tb_xcalloc(n + 2, sizeof *env);
+	char **env = tb_xcalloc(n + 3, sizeof *env);
 	size_t k = 0;
 	for (size_t i = 0; i < n; i++)
 		if (strncmp(environ[i], "CUDA_VISIBLE_DEVICES=", 21))
@@ -47,6 +65,10 @@ static char **child_env(const int *gpus, int ngpus, char *cvd, size_t cvdlen)
 			off += (size_t)snprintf(cvd + off, cvdlen - off, "%s%d", i ? "," : "", gpus[i]);
 		env[k++] = cvd;
 	}
+	if (omp_threads > 0) {
+		snprintf(omp, omplen, "OMP_NUM_THREADS=%d", omp_threads);
+		env[k++] = omp;
+	}
 	env[k] = NULL;
 	return env;
 }
@@ -54,7 +76,7 @@ static char **child_env(const int *gpus, int ngpus, char *cvd, size_t cvdlen)
 int runq_spawn(struct runq *q, int64_t run, const struct runq_need *need, const int *gpus,
 	       const char *spec, const char *resume, char *err, size_t errlen)
 {
-	char dir[PATH_MAX], spec_path[PATH_MAX + 16], log_path[PATH_MAX + 16], cvd[128];
+	char dir[PATH_MAX], spec_path[PATH_MAX + 16], log_path[PATH_MAX + 16], cvd[128], omp[32];
 	runq_run_dir(q, run, dir, sizeof dir);
 	snprintf(spec_path, sizeof spec_path, "%s/spec.yaml", dir);
 	snprintf(log_path, sizeof log_path, "%s/worker.log", dir);
@@ -96,7 +118,8 @@ int runq_spawn(struct runq *q, int64_t run, const struct runq_need *need, const 
 	w->ngpus = need->gpu ? (need->gpu_index >= 0 ? 1 : need->ngpus) : 0;
 	memcpy(w->gpus, gpus, (size_t)w->ngpus * sizeof *gpus);
 	/* cuda:N keeps its own numbering; "cuda"/"auto" see only the GPUs we chose. */
-	env = child_env(w->gpus, need->gpu_index >= 0 ? 0 : w->ngpus, cvd, sizeof cvd);
+	env = child_env(w->gpus, need->gpu_index >= 0 ? 0 : w->ngpus, cvd, sizeof cvd, cpu_share(q, need), omp,
+			sizeof omp);
 	pid_t parent = getpid();
 	pid_t pid = fork();
 	if (pid < 0) {

@@ -15,6 +15,8 @@ TOKEN=itest-$$-token
 TMP=$(mktemp -d /tmp/tb-itest.XXXXXX)
 FAILED=0
 PIDS=""
+# The servers started here decide their workers' OpenMP threads themselves (worker_cpu_share).
+unset OMP_NUM_THREADS
 
 pass() { echo "PASS $1"; }
 fail() { echo "FAIL $1: $2"; FAILED=1; }
@@ -458,7 +460,7 @@ fi
 WSF="$TMP/ws-fake"
 if TRAINBOOK_WORKER_CMD="$HERE/fake_worker.sh" start_server fake "$WSF" --worker-timeout 2 --cpu-runs 4; then
 	PF=$PORT_fake
-	for mode in garbage array huge hang exit3 noreport; do
+	for mode in garbage array huge hang exit3 noreport threads; do
 		printf '# fake: %s\n' "$mode" | cat - "$TMP/small.yaml" >"$TMP/fake.yaml"
 		spec_json "$TMP/fake.yaml" >"$TMP/fake.json"
 		api POST "$PF" /api/runs --data-binary @"$TMP/fake.json" >/dev/null
@@ -479,6 +481,16 @@ if TRAINBOOK_WORKER_CMD="$HERE/fake_worker.sh" start_server fake "$WSF" --worker
 	done
 	api GET "$PF" /api/runs/$FR_exit3 >/dev/null
 	grep -q 'something broke' "$TMP/body" && pass worker_log_in_reason || fail worker_log_in_reason "stderr not in the reason"
+	# Four CPU slots: each run gets an equal share of the cores as its OpenMP threads.
+	share=$(($(getconf _NPROCESSORS_ONLN) / 4))
+	[ "$share" -ge 1 ] || share=1
+	if wait_status "$PF" "$FR_threads" failed 30 2>/dev/null; then
+		api GET "$PF" "/api/runs/$FR_threads" >/dev/null
+		grep -q "OMP_NUM_THREADS=$share\b" "$TMP/body" && pass worker_cpu_share ||
+			fail worker_cpu_share "want OMP_NUM_THREADS=$share in: $(jget "$TMP/body" "d['run']['reason']")"
+	else
+		fail worker_cpu_share "run $FR_threads did not fail"
+	fi
 	code=$(api GET "$PF" /api/status)
 	[ "$code" = 200 ] && pass server_survives_bad_workers || fail server_survives_bad_workers "HTTP $code"
 
