@@ -122,6 +122,9 @@ struct backend {
 				 const uint8_t *mask, int64_t n);
 	/* y = a + b (residual add); y may alias a or b. */
 	void (*add)(struct backend *be, float *y, const float *a, const float *b, int64_t n);
+	/* Optional (NULL: add, then act_forward): y = relu(a + b) in one pass, the end of a
+	 * residual block; y may alias a or b. */
+	void (*add_relu)(struct backend *be, float *y, const float *a, const float *b, int64_t n);
 	/* y = alpha * x + y */
 	void (*axpy)(struct backend *be, float alpha, const float *x, float *y, int64_t n);
 	void (*scale)(struct backend *be, float *x, float alpha, int64_t n);
@@ -187,6 +190,12 @@ struct backend {
 				   const float *x, const float *dy, const float *gamma,
 				   const float *save_mean, const float *save_invstd,
 				   float *dx, float *dgamma, float *dbeta);
+	/* Optional (NULL: batchnorm_forward, then act_forward): batchnorm_forward with
+	 * y = relu(the normalised value) written in the same pass (conv-bn-relu). */
+	void (*batchnorm_relu_forward)(struct backend *be, bool training, int n, int c, int spatial,
+				       float momentum, float eps, const float *x, const float *gamma,
+				       const float *beta, float *running_mean, float *running_var,
+				       float *save_mean, float *save_invstd, float *y);
 
 	/* --- pooling --- */
 	/* argmax (int32, backend memory, one per output) is kept for backward. */

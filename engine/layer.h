@@ -121,6 +121,8 @@ void layer_reserve(struct layer *l, struct model *m, int batch);
 void layer_forward(struct layer *l, struct model *m, const float *x, int batch, bool training);
 void layer_backward(struct layer *l, struct model *m, const float *x, const float *dy, int batch);
 void layer_destroy(struct layer *l, struct model *m);
+/* A plain ReLU layer: what a linear or batch-norm layer may absorb (absorb_next). */
+bool layer_is_relu(const struct layer *l);
 
 /* Uniform(-bound, bound) fill of parameter `index` (host RNG, then upload). */
 void layer_init_uniform(struct model *m, int index, float bound, struct rng *rng);

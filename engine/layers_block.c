@@ -87,6 +87,9 @@ static int block_build(struct layer *l, struct model *m, struct spec_errors *err
 	    (child_build(l, m, errs, CH_SC_CONV, "conv2d", "shortcut.0", l->in, conv_sc, 4) < 0 ||
 	     child_build(l, m, errs, CH_SC_BN, "batchnorm2d", "shortcut.1", c[CH_SC_CONV].out, NULL, 0) < 0))
 		return -1;
+	/* conv-bn-relu inside the block, as model_build fuses the top-level layers. */
+	if (m->be && c[CH_BN1].kind->absorb_next && c[CH_BN1].kind->absorb_next(&c[CH_BN1], &c[CH_RELU1], m))
+		c[CH_RELU1].absorbed = true;
 	l->out = c[CH_BN2].out;
 	return 0;
 }
@@ -131,8 +134,12 @@ static void block_forward(struct layer *l, struct model *m, const float *x, int 
 		shortcut = c[CH_SC_BN].y;
 	}
 	int64_t n = batch * shape_numel(l->out);
-	be->add(be, l->y, c[CH_BN2].y, shortcut, n);
-	be->act_forward(be, ACT_RELU, 0.0f, l->y, l->y, n);
+	if (be->add_relu) {
+		be->add_relu(be, l->y, c[CH_BN2].y, shortcut, n);
+	} else {
+		be->add(be, l->y, c[CH_BN2].y, shortcut, n);
+		be->act_forward(be, ACT_RELU, 0.0f, l->y, l->y, n);
+	}
 }
 
 static void block_backward(struct layer *l, struct model *m, const float *x, const float *dy, int batch)

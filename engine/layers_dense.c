@@ -173,6 +173,11 @@ static void act_backward(struct layer *l, struct model *m, const float *x, const
 	}
 
 ACT_KIND(relu_kind, "relu", "max(x, 0) (torch.nn.ReLU)", ACT_RELU, {0});
+bool layer_is_relu(const struct layer *l)
+{
+	return l->kind == &relu_kind.base;
+}
+
 ACT_KIND(gelu_kind, "gelu", "Gaussian error linear unit, exact erf form (torch.nn.GELU)", ACT_GELU, {0});
 ACT_KIND(tanh_kind, "tanh", "hyperbolic tangent (torch.nn.Tanh)", ACT_TANH, {0});
 ACT_KIND(sigmoid_kind, "sigmoid", "logistic function (torch.nn.Sigmoid)", ACT_SIGMOID, {0});
@@ -188,8 +193,7 @@ ACT_KIND(leaky_relu_kind, "leaky_relu", "x or slope*x below 0 (torch.nn.LeakyReL
 static bool linear_absorb_next(struct layer *l, struct layer *next, struct model *m)
 {
 	struct linear_state *st = l->state;
-	if (!m->be->linear_forward || next->kind->forward != act_forward ||
-	    ((const struct act_kind *)next->kind)->act != ACT_RELU)
+	if (!m->be->linear_forward || !layer_is_relu(next))
 		return false;
 	st->act = ACT_RELU;
 	return true;

@@ -30,6 +30,7 @@ struct bn_state {
 	float *scratch_dx;       /* backend memory [batch, in] when need_dx is false (the backend always writes dx) */
 	int batch_cap;           /* samples the per-batch buffers hold */
 	bool last_eval;          /* the last forward used running statistics */
+	bool relu;               /* the ReLU after it is absorbed: forward writes relu(y) */
 	/* Evaluation-mode backward only (fine-tuning with frozen statistics, parity tests): */
 	float *zeros, *ones;     /* backend memory [C] */
 	float *xhat;             /* backend memory [batch, in] */
@@ -106,10 +107,10 @@ static void bn_forward(struct layer *l, struct model *m, const float *x, int bat
 {
 	struct bn_state *st = l->state;
 	struct backend *be = m->be;
-	be->batchnorm_forward(be, training, batch, st->channels, st->spatial, (float)l->arg[BN_MOMENTUM],
-			      (float)l->arg[BN_EPS], x, model_param_data(m, st->weight),
-			      model_param_data(m, st->bias), model_param_data(m, st->running_mean),
-			      model_param_data(m, st->running_var), st->save_mean, st->save_invstd, l->y);
+	(st->relu ? be->batchnorm_relu_forward : be->batchnorm_forward)(
+		be, training, batch, st->channels, st->spatial, (float)l->arg[BN_MOMENTUM], (float)l->arg[BN_EPS], x,
+		model_param_data(m, st->weight), model_param_data(m, st->bias), model_param_data(m, st->running_mean),
+		model_param_data(m, st->running_var), st->save_mean, st->save_invstd, l->y);
 	/* Counted on the device so a captured step needs no host round trip. */
 	if (training)
 		be->axpy(be, 1.0f, st->one, model_param_data(m, st->count), 1);
@@ -161,6 +162,21 @@ static void bn_backward(struct layer *l, struct model *m, const float *x, const 
 			       model_param_grad(m, st->weight), model_param_grad(m, st->bias));
 }
 
+/*
+ * A ReLU after the batch norm is applied as its output is stored, where
+ * the backend can (one pass over the activations instead of two). The
+ * ReLU's backward then sees rectified values as its input, whose sign is
+ * the normalised value's; batch norm's own backward reads x, not y.
+ */
+static bool bn_absorb_next(struct layer *l, struct layer *next, struct model *m)
+{
+	struct bn_state *st = l->state;
+	if (!m->be->batchnorm_relu_forward || !layer_is_relu(next))
+		return false;
+	st->relu = true;
+	return true;
+}
+
 static void bn_destroy(struct layer *l, struct model *m)
 {
 	struct bn_state *st = l->state;
@@ -189,6 +205,7 @@ static void bn_destroy(struct layer *l, struct model *m)
 		.reserve = bn_reserve,                                                                  \
 		.forward = bn_forward,                                                                  \
 		.backward = bn_backward,                                                                \
+		.absorb_next = bn_absorb_next,                                                          \
 		.destroy = bn_destroy,                                                                  \
 	}
 

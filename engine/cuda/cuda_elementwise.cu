@@ -281,6 +281,15 @@ static __global__ void add_kernel(float *y, const float *a, const float *b, int6
 	y[i] = a[i] + b[i];
 }
 
+static __global__ void add_relu_kernel(float *y, const float *a, const float *b, int64_t n)
+{
+	GRID_STRIDE(i, n)
+	{
+		float v = a[i] + b[i];
+		y[i] = v > 0 ? v : 0;
+	}
+}
+
 static __global__ void axpy_kernel(float alpha, const float *x, float *y, int64_t n)
 {
 	/* Explicit roundings: no fused multiply-add, so the result is the CPU's bit for bit. */
@@ -300,6 +309,15 @@ static void cuda_add(struct backend *be, float *y, const float *a, const float *
 	if (n <= 0)
 		return;
 	add_kernel<<<cuda_grid(cb, n, CUDA_THREADS), CUDA_THREADS, 0, cb->stream>>>(y, a, b, n);
+	CUDA_LAUNCHED();
+}
+
+static void cuda_add_relu(struct backend *be, float *y, const float *a, const float *b, int64_t n)
+{
+	struct cuda_backend *cb = cuda_enter(be);
+	if (n <= 0)
+		return;
+	add_relu_kernel<<<cuda_grid(cb, n, CUDA_THREADS), CUDA_THREADS, 0, cb->stream>>>(y, a, b, n);
 	CUDA_LAUNCHED();
 }
 
@@ -330,6 +348,7 @@ void cuda_elementwise_install(struct backend *be)
 	be->dropout_forward = cuda_dropout_forward;
 	be->dropout_backward = cuda_dropout_backward;
 	be->add = cuda_add;
+	be->add_relu = cuda_add_relu;
 	be->axpy = cuda_axpy;
 	be->scale = cuda_scale;
 }

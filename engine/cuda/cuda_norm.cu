@@ -109,13 +109,15 @@ static __global__ void bn_eval_affine_kernel(int channels, float eps, const floa
 	affine[2 * c + 1] = __fsub_rn(beta ? beta[c] : 0.0f, __fmul_rn(running_mean[c], a));
 }
 
+/* relu: the ReLU after the batch norm, applied before the store (act_forward's x > 0 ? x : 0). */
 static __global__ void bn_affine_kernel(const float *x, float *y, const float *affine, int channels, int spatial,
-					int64_t total)
+					int64_t total, int relu)
 {
 	for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < total;
 	     i += (int64_t)gridDim.x * blockDim.x) {
 		int c = cuda_channel_of(i, spatial, channels);
-		y[i] = __fadd_rn(__fmul_rn(x[i], affine[2 * c]), affine[2 * c + 1]);
+		float v = __fadd_rn(__fmul_rn(x[i], affine[2 * c]), affine[2 * c + 1]);
+		y[i] = relu ? (v > 0 ? v : 0) : v;
 	}
 }
 
@@ -134,10 +136,9 @@ static int norm_splits(const struct cuda_backend *cb, int channels, int64_t coun
 	return (int)((count + *chunk - 1) / *chunk);
 }
 
-static void cuda_batchnorm_forward(struct backend *be, bool training, int n, int c, int spatial, float momentum,
-				   float eps, const float *x, const float *gamma, const float *beta,
-				   float *running_mean, float *running_var, float *save_mean, float *save_invstd,
-				   float *y)
+static void batchnorm_forward(struct backend *be, bool training, int n, int c, int spatial, float momentum,
+			      float eps, const float *x, const float *gamma, const float *beta, float *running_mean,
+			      float *running_var, float *save_mean, float *save_invstd, float *y, bool relu)
 {
 	struct cuda_backend *cb = cuda_enter(be);
 	int64_t count = (int64_t)n * spatial, total = count * c;
@@ -163,8 +164,26 @@ static void cuda_batchnorm_forward(struct backend *be, bool training, int n, int
 	}
 	CUDA_LAUNCHED();
 	bn_affine_kernel<<<cuda_grid(cb, total, CUDA_THREADS), CUDA_THREADS, 0, cb->stream>>>(x, y, affine, c,
-											   spatial, total);
+											   spatial, total, relu);
 	CUDA_LAUNCHED();
+}
+
+static void cuda_batchnorm_forward(struct backend *be, bool training, int n, int c, int spatial, float momentum,
+				   float eps, const float *x, const float *gamma, const float *beta,
+				   float *running_mean, float *running_var, float *save_mean, float *save_invstd,
+				   float *y)
+{
+	batchnorm_forward(be, training, n, c, spatial, momentum, eps, x, gamma, beta, running_mean, running_var,
+			  save_mean, save_invstd, y, false);
+}
+
+static void cuda_batchnorm_relu_forward(struct backend *be, bool training, int n, int c, int spatial,
+					float momentum, float eps, const float *x, const float *gamma,
+					const float *beta, float *running_mean, float *running_var, float *save_mean,
+					float *save_invstd, float *y)
+{
+	batchnorm_forward(be, training, n, c, spatial, momentum, eps, x, gamma, beta, running_mean, running_var,
+			  save_mean, save_invstd, y, true);
 }
 
 /* partial = (Σdy, Σdy·(x - mean)) over one chunk, in double as the CPU sums. */
@@ -257,5 +276,6 @@ static void cuda_batchnorm_backward(struct backend *be, int n, int c, int spatia
 void cuda_norm_install(struct backend *be)
 {
 	be->batchnorm_forward = cuda_batchnorm_forward;
+	be->batchnorm_relu_forward = cuda_batchnorm_relu_forward;
 	be->batchnorm_backward = cuda_batchnorm_backward;
 }

@@ -147,8 +147,28 @@ static void check_batchnorm_case(struct parity *pt, int n, int c, int spatial)
 	o_y = parity_down(pt, gy, total);
 	snprintf(op, sizeof(op), "batchnorm_forward eval n%d c%d spatial %d", n, c, spatial);
 	parity_check(pt, op, y, o_y, total, PARITY_TOL_FP32);
-
 	free(o_y);
+
+	/* The fused ReLU (conv-bn-relu): the CPU's normalised values, rectified. */
+	if (!pt->gpu->batchnorm_relu_forward) {
+		parity_result(pt, "batchnorm_relu_forward", false, "the CUDA backend does not offer it");
+	} else {
+		for (int training = 0; training <= 1; training++) {
+			/* Train mode's y does not depend on the running statistics these calls update. */
+			pt->cpu->batchnorm_forward(pt->cpu, training, n, c, spatial, 0.1f, 1e-5f, x, gamma, beta, rm, rv,
+						   sm, si, y);
+			for (int64_t i = 0; i < total; i++)
+				y[i] = y[i] > 0 ? y[i] : 0;
+			pt->gpu->batchnorm_relu_forward(pt->gpu, training, n, c, spatial, 0.1f, 1e-5f, gx, ggamma, gbeta,
+							grm, grv, gsm, gsi, gy);
+			o_y = parity_down(pt, gy, total);
+			snprintf(op, sizeof(op), "batchnorm_relu_forward %s n%d c%d spatial %d", training ? "train" : "eval",
+				 n, c, spatial);
+			parity_check(pt, op, y, o_y, total, PARITY_TOL_FP32);
+			free(o_y);
+		}
+	}
+
 	free(o_rm);
 	free(o_rv);
 	free(o_sm);

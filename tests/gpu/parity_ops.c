@@ -364,6 +364,16 @@ static void check_add_axpy_scale(struct parity *pt)
 	float *got = parity_down(pt, gy, n);
 	parity_check(pt, "add", y, got, n, PARITY_TOL_FP32);
 	free(got);
+	if (!pt->gpu->add_relu) {
+		parity_result(pt, "add_relu", false, "the CUDA backend does not offer it");
+	} else {
+		/* The end of a residual block: the CPU's add, then its ReLU. */
+		pt->gpu->add_relu(pt->gpu, gy, ga, gb, n);
+		pt->cpu->act_forward(pt->cpu, ACT_RELU, 0.0f, y, y, n);
+		got = parity_down(pt, gy, n);
+		parity_check(pt, "add_relu", y, got, n, PARITY_TOL_FP32);
+		free(got);
+	}
 	pt->cpu->add(pt->cpu, a, a, b, n); /* y aliases a */
 	pt->gpu->add(pt->gpu, ga, ga, gb, n);
 	got = parity_down(pt, ga, n);

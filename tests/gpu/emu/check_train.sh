@@ -44,6 +44,16 @@ optimizer: {name: sgd, lr: 0.05, momentum: 0.9, weight_decay: 5.0e-4}
 train:     {epochs: 2, seed: 2, log_every: 1, eval_every: 1}
 checkpoint: {every: 1, keep: 2, keep_best: false}
 EOF
+# Residual blocks, one with a projection shortcut: the fused bn+ReLU and add+ReLU inside them.
+cat >"$TMP/blocks.yaml" <<'EOF'
+data:      {dataset: synthetic, shape: [3, 8, 8], classes: 3, train_size: 48, test_size: 16, batch_size: 16}
+model:     [{conv2d: {out: 4, kernel: 3, padding: 1, bias: false}}, batchnorm2d, relu, {basic_block: {out: 4}},
+            {basic_block: {out: 8, stride: 2}}, flatten, {linear: 3}]
+loss:      cross_entropy
+optimizer: {name: sgd, lr: 0.05, momentum: 0.9}
+train:     {epochs: 2, seed: 3, log_every: 1, eval_every: 1}
+checkpoint: {every: 1, keep: 2, keep_best: false}
+EOF
 
 # run NAME SPEC DEVICE [VAR=VALUE...] [-- engine args]: events to $TMP/NAME.jsonl
 run() {
@@ -88,6 +98,9 @@ compare "emu train mlp: eager + host data vs CPU" mlp-cpu mlp-eager 1e-5
 run cnn-cpu "$TMP/cnn.yaml" cpu
 run cnn-gpu "$TMP/cnn.yaml" cuda
 compare "emu train cnn+bn: CUDA graph + GPU data vs CPU" cnn-cpu cnn-gpu 1e-4
+run blocks-cpu "$TMP/blocks.yaml" cpu
+run blocks-gpu "$TMP/blocks.yaml" cuda
+compare "emu train residual blocks: CUDA graph + GPU data vs CPU" blocks-cpu blocks-gpu 1e-4
 
 # 2. Test accuracy after each evaluation (the graph is dropped and re-captured around them).
 acc() { "$PY" -c 'import json,sys
