@@ -45,6 +45,7 @@ static __thread int cuda_thread_device = -1;
 struct cuda_backend *cuda_enter(struct backend *be)
 {
 	struct cuda_backend *cb = (struct cuda_backend *)be->impl;
+	cb->calls++;
 	if (cuda_thread_device != cb->device) {
 		CUDA_CHECK(cudaSetDevice(cb->device));
 		cuda_thread_device = cb->device;

@@ -347,7 +347,12 @@ static void cuda_conv2d_backward_data(struct backend *be, const struct conv_shap
 	CUDNN_CHECK(cudnnSetConvolutionMathType(p->conv, p->bwd_data.math));
 	cudnnConvolutionBwdDataAlgo_t algo = (cudnnConvolutionBwdDataAlgo_t)p->bwd_data.algo;
 	if (p->lowp) {
-		cuda_to_half(cb, b.y, dy, conv_y_count(cs));
+		/* A layer's backward-filter, the call just before, left dy's 16-bit copy in b.y. */
+		bool have_dy = cb->conv_dy_half.dy == dy && cb->conv_dy_half.plan == p &&
+			       cb->conv_dy_half.call + 1 == cb->calls;
+		cb->conv_dy_half.dy = NULL;
+		if (!have_dy)
+			cuda_to_half(cb, b.y, dy, conv_y_count(cs));
 		cuda_to_half(cb, b.w, w, conv_w_count(cs));
 		CUDNN_CHECK(cudnnConvolutionBackwardData(cb->dnn, &one, p->w, b.w, p->y, b.y, p->conv, algo, b.cudnn,
 							 p->bwd_data.workspace, &zero, p->x, b.x));
@@ -374,6 +379,11 @@ static void cuda_conv2d_backward_filter(struct backend *be, const struct conv_sh
 		CUDNN_CHECK(cudnnConvolutionBackwardFilter(cb->dnn, &one, p->x, b.x, p->y, b.y, p->conv, algo, b.cudnn,
 							   p->bwd_filter.workspace, &zero, p->w, b.w));
 		cuda_from_half(cb, dw, b.w, conv_w_count(cs));
+		/* b.y stays dy's copy until the next backend call; layers_conv.c makes that
+		 * call the same layer's backward-data, which then skips its conversion. */
+		cb->conv_dy_half.dy = dy;
+		cb->conv_dy_half.plan = p;
+		cb->conv_dy_half.call = cb->calls;
 	} else {
 		CUDNN_CHECK(cudnnConvolutionBackwardFilter(cb->dnn, &one, p->x, x, p->y, dy, p->conv, algo, b.cudnn,
 							   p->bwd_filter.workspace, &zero, p->w, dw));

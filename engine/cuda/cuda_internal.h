@@ -68,6 +68,14 @@ struct cuda_backend {
 	struct cuda_conv_cache *conv;   /* descriptors and timed algorithms per conv shape */
 	bool capturing;                 /* inside a CUDA-graph capture: no allocation, no sync */
 	const uint64_t *dropout_counter; /* device word dropout reads its counter from, or NULL (cuda_ext.h) */
+	uint64_t calls;                 /* backend entries so far (cuda_enter), to tell "the very next call" */
+	/* The 16-bit copy of dy a conv backward-filter left in scratch, for the backward-data
+	 * call of the same layer that follows it (cuda_conv.cu). */
+	struct {
+		const float *dy;
+		const void *plan;
+		uint64_t call;
+	} conv_dy_half;
 };
 
 /* ---- error checks: a failing CUDA call mid-step is unrecoverable ---------- */

@@ -10,7 +10,9 @@
 # column-major gemm mapping, workspace layout, precision plumbing and the
 # cuda_ext.h extras compute what the CPU reference computes. What it cannot:
 # anything about real GPUs (races, timing, how NVIDIA's libraries read their
-# arguments). Prints the parity program's PASS/FAIL lines; exit 1 on failure.
+# arguments). Precisions: the arguments, default fp32 and bf16 (the 16-bit
+# operand path: conversions, scratch layout, the reuse of a converted dy).
+# Prints the parity program's PASS/FAIL lines; exit 1 on failure.
 cd "$(dirname "$0")/../../.." || exit 2
 OUT=build/emu
 bash tests/gpu/emu/build.sh || exit 1
@@ -28,7 +30,9 @@ if ! cc -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -O2 -fopenmp -I. -Iengine $
 	echo "FAIL emu parity build: $(head -3 "$OUT/parity-build.log" | tr '\n' ' ')"
 	exit 1
 fi
-OMP_NUM_THREADS=${OMP_NUM_THREADS:-2} "$OUT/parity_ops" --lib "$OUT/libtrainbook-cuda-emu.so" "${@:-fp32}"
+precisions=("$@")
+[ ${#precisions[@]} -gt 0 ] || precisions=(fp32 bf16)
+OMP_NUM_THREADS=${OMP_NUM_THREADS:-2} "$OUT/parity_ops" --lib "$OUT/libtrainbook-cuda-emu.so" "${precisions[@]}"
 status=$?
 # The GPU batch kernel against the real CPU loader needs every engine object.
 if make build/trainbook-engine >"$OUT/engine-build.log" 2>&1; then
