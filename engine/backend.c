@@ -140,8 +140,11 @@ void backend_destroy(struct backend *be)
 void backend_device_name(struct backend *be, char *buf, size_t len)
 {
 	if (strcmp(be->name, "cpu") == 0) {
+		/* The threads say what the run may use: a share of the cores when runs sit side by side. */
 		long cores = sysconf(_SC_NPROCESSORS_ONLN);
-		tb_fmt(buf, len, "cpu (%ld cores)", cores);
+		int threads = backend_cpu_threads(be);
+		tb_fmt(buf, len, "cpu (%d thread%s, %ld core%s)", threads, threads == 1 ? "" : "s", cores,
+		       cores == 1 ? "" : "s");
 		return;
 	}
 	/* The backend's own device (cuda:1 is not cuda:0), when the module can say. */

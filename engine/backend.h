@@ -214,6 +214,8 @@ struct backend {
 
 /* The CPU backend (engine/cpu/). `threads` ≤ 0 means all cores. */
 struct backend *backend_cpu_new(int threads);
+/* The threads a CPU backend computes with (OpenBLAS and the engine's own loops). */
+int backend_cpu_threads(const struct backend *be);
 
 /*
  * Open a backend by device name: "cpu", "cuda", "cuda:N", "auto".
@@ -226,7 +228,7 @@ struct backend *backend_cpu_new(int threads);
 struct backend *backend_open(const char *device, const char *precision, int cpu_threads, char *note,
 			     size_t notelen, char *err, size_t errlen);
 
-/* Human-readable name of the device a backend runs on ("cpu (2 threads)", "NVIDIA H100 80GB HBM3"). */
+/* Human-readable name of the device a backend runs on ("cpu (2 threads, 4 cores)", "NVIDIA H100 80GB HBM3"). */
 void backend_device_name(struct backend *be, char *buf, size_t len);
 /*
  * A symbol of the loaded CUDA module (engine/cuda/cuda_ext.h lists the

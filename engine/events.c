@@ -54,8 +54,14 @@ void events_running(struct events *ev, const struct run_info *info)
 	if (ev->silent)
 		return;
 	if (!ev->json) {
-		human(ev, "training on %s (%s), %s; %lld parameters; %d epoch%s of %lld steps; %lld train / %lld test samples",
-		      info->device, info->device_name, info->precision, (long long)info->params, info->epochs,
+		/* "cpu (2 threads, 2 cores)" already says "cpu"; "cuda:1" still wants its GPU's name. */
+		char where[320];
+		if (strncmp(info->device_name, info->device, strlen(info->device)) == 0)
+			tb_fmt(where, sizeof(where), "%s", info->device_name);
+		else
+			tb_fmt(where, sizeof(where), "%s (%s)", info->device, info->device_name);
+		human(ev, "training on %s, %s; %lld parameters; %d epoch%s of %lld steps; %lld train / %lld test samples",
+		      where, info->precision, (long long)info->params, info->epochs,
 		      info->epochs == 1 ? "" : "s", (long long)info->steps_per_epoch, (long long)info->train_size,
 		      (long long)info->test_size);
 		if (info->note && *info->note)

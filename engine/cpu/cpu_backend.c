@@ -447,6 +447,11 @@ static void cpu_destroy(struct backend *be)
 	free(be);
 }
 
+int backend_cpu_threads(const struct backend *be)
+{
+	return ((const struct cpu_backend *)be->impl)->threads;
+}
+
 struct backend *backend_cpu_new(int threads)
 {
 	struct backend *be = tb_xcalloc(1, sizeof(*be));

@@ -27,7 +27,7 @@ import { estimateEta, fmtBytes, fmtDuration, fmtInt, fmtTime } from './format.js
 
 export const ACTIVE = new Set(['queued', 'running']);
 
-/* "cpu" and "cpu (2 cores)" say the same: show the longer one alone. */
+/* "cpu" and "cpu (2 threads, 2 cores)" say the same: show the longer one alone. */
 function deviceText(device, name) {
 	if (!name) return device || '';
 	if (!device || name.startsWith(device)) return name;
