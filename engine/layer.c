@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "model.h"
+#include "profile.h"
 #include "rng.h"
 #include "tb.h"
 
@@ -200,12 +201,16 @@ void layer_forward(struct layer *l, struct model *m, const float *x, int batch, 
 		l->y = (float *)x; /* the layer before has applied this one */
 		return;
 	}
+	profile_enter(m->profile, l->kind->name, PROFILE_FORWARD);
 	l->kind->forward(l, m, x, batch, training);
+	profile_leave(m->profile);
 }
 
 void layer_backward(struct layer *l, struct model *m, const float *x, const float *dy, int batch)
 {
+	profile_enter(m->profile, l->kind->name, PROFILE_BACKWARD);
 	l->kind->backward(l, m, x, dy, batch);
+	profile_leave(m->profile);
 }
 
 void layer_destroy(struct layer *l, struct model *m)

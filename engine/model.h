@@ -59,6 +59,7 @@ struct model {
 	uint64_t seed;                   /* run seed, for dropout masks */
 	uint64_t step;                   /* the current step, for dropout masks (set by the loop) */
 	bool sealed;                     /* parameters allocated; no more model_param_add */
+	struct profile *profile;         /* not owned; NULL unless TRAINBOOK_PROFILE (profile.h) */
 	model_grads_ready_fn grads_ready; /* data-parallel hook, may be NULL */
 	void *grads_ready_ctx;
 };

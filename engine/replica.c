@@ -25,6 +25,7 @@
 
 #include "dist.h"
 #include "gpu_step.h"
+#include "profile.h"
 #include "tb.h"
 
 #define BUCKET_FLOATS (1 << 20) /* 4 MiB: amortises a collective call, still overlaps with backward */
@@ -168,6 +169,7 @@ static void empty_backward(struct replica *r)
 static void forward_backward(struct replica *r, const struct spec *spec, int n, float share)
 {
 	const float *logits = model_forward(r->m, r->x_dev, n, true);
+	profile_enter(r->profile, "loss", PROFILE_OTHER);
 	if (strcmp(spec->loss.name, "mse") == 0)
 		r->be->mse(r->be, logits, r->y_dev, NULL, n, r->m->classes, share, r->dlogits, r->stats_dev);
 	else
@@ -175,6 +177,7 @@ static void forward_backward(struct replica *r, const struct spec *spec, int n, 
 				    r->dlogits, r->stats_dev, NULL);
 	if (r->gpu)
 		gpu_step_scale_loss_grad(r->gpu, r->dlogits, (int64_t)n * r->m->classes);
+	profile_leave(r->profile);
 	model_backward(r->m, r->x_dev, r->dlogits, n);
 }
 
@@ -189,32 +192,42 @@ static void step_body(struct replica *r, const struct spec *spec, int n, float s
 		      bool device_scalars)
 {
 	if (n > 0) {
-		if (r->gpu && gpu_step_has_data(r->gpu))
+		if (r->gpu && gpu_step_has_data(r->gpu)) {
+			profile_enter(r->profile, "batch (gather, augment)", PROFILE_OTHER);
 			gpu_step_load_batch(r->gpu, n, r->x_dev, r->y_dev);
+			profile_leave(r->profile);
+		}
 		forward_backward(r, spec, n, share);
 	} else {
 		empty_backward(r);
 	}
-	if (r->sync)
+	if (r->sync) {
+		profile_enter(r->profile, "gradient all-reduce (wait)", PROFILE_OTHER);
 		wait_all_reduced(r->sync);
+		profile_leave(r->profile);
+	}
+	profile_enter(r->profile, "optimizer", PROFILE_OTHER);
 	if (device_scalars) {
 		gpu_step_prepare_optim(r->gpu);
 		optim_apply(r->o, r->m);
 	} else {
 		optim_step(r->o, r->m, lr);
 	}
+	profile_leave(r->profile);
 }
 
-static void replica_step(struct replica *r, const struct spec *spec, const struct batch *b, int lo, int hi,
-			 int64_t step, double lr)
+static void run_step(struct replica *r, const struct spec *spec, const struct batch *b, int lo, int hi, int64_t step,
+		     double lr)
 {
 	int n = hi - lo;
 	size_t sample = (size_t)shape_numel(r->m->input);
 	float share = (float)n / (float)b->n;
 	r->m->step = (uint64_t)step;
 	if (n > 0 && b->x) {
+		profile_enter(r->profile, "batch (upload)", PROFILE_OTHER);
 		r->be->upload(r->be, r->x_dev, b->x + (size_t)lo * sample, (size_t)n * sample * sizeof(float));
 		r->be->upload(r->be, r->y_dev, b->y + lo, (size_t)n * sizeof(int32_t));
+		profile_leave(r->profile);
 	}
 	struct gpu_step *g = r->gpu;
 	if (g) {
@@ -239,6 +252,14 @@ static void replica_step(struct replica *r, const struct spec *spec, const struc
 	}
 	step_body(r, spec, n, share, lr, true);
 	gpu_step_ran_eager(g, full);
+}
+
+static void replica_step(struct replica *r, const struct spec *spec, const struct batch *b, int lo, int hi,
+			 int64_t step, double lr)
+{
+	profile_step_begin(r->profile);
+	run_step(r, spec, b, lo, hi, step, lr);
+	profile_step_end(r->profile);
 }
 
 /* ---- replica threads ---------------------------------------------------- */
@@ -420,7 +441,12 @@ static int open_replica(struct replica *r, const struct spec *spec, const char *
 	r->dlogits = r->be->alloc(r->be, (size_t)shard * classes * sizeof(float));
 	r->pred_dev = r->be->alloc(r->be, (size_t)shard * sizeof(int32_t));
 	r->stats_dev = r->be->alloc(r->be, 2 * sizeof(float));
-	r->gpu = gpu_step_new(r->be, r->m, r->o, spec, graphs);
+	/* A process's first replica stands for all when profiling; a profiled step runs eagerly (a
+	 * graph cannot be split into sections). */
+	if (r->rank % TB_MAX(spec->train.devices, 1) == 0)
+		r->profile = profile_new(r->be);
+	r->m->profile = r->profile;
+	r->gpu = gpu_step_new(r->be, r->m, r->o, spec, graphs && !r->profile);
 	return 0;
 }
 
@@ -437,6 +463,7 @@ static void close_replica(struct replica *r)
 		r->be->free(r->be, r->stats_dev);
 	}
 	gpu_step_free(r->gpu);
+	profile_free(r->profile);
 	optim_free(r->o);
 	model_free(r->m);
 	backend_destroy(r->be);

@@ -40,6 +40,7 @@ struct replica {
 	int32_t *pred_dev;        /* [shard cap] */
 	struct collective *comm;  /* not owned; NULL with one replica */
 	struct gpu_step *gpu;     /* owned; GPU-only step features (gpu_step.h), NULL on the CPU */
+	struct profile *profile;  /* owned; replica 0 with TRAINBOOK_PROFILE, else NULL (profile.h) */
 	void *sync;               /* bucket queue and threads (replica.c) */
 };
 

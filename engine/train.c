@@ -27,6 +27,7 @@
 #include "gpu_step.h"
 #include "model.h"
 #include "optim.h"
+#include "profile.h"
 #include "replica.h"
 #include "schedule.h"
 #include "tb.h"
@@ -530,6 +531,8 @@ static void summarize(struct trainer *t)
 	events_summary(&t->ev, t->cs.step, t->cs.epoch, seconds, ips, t->have_eval ? 2 : 0, names, values,
 		       t->cs.has_best ? "test.accuracy" : NULL, t->cs.best_value, t->cs.best_step,
 		       t->cheap_sync ? NULL : &device);
+	if (!t->quiet)
+		profile_report(t->r0->profile, stderr); /* TRAINBOOK_PROFILE: where the steps' time went */
 }
 
 enum train_result train_run(const struct spec *spec, const struct train_options *opt)

@@ -100,6 +100,17 @@ void tb_cuda_amp_read(struct backend *be, struct tb_cuda_amp *a, struct tb_cuda_
 /* ---- CUDA graphs and asynchronous read-back (cuda_graph.cu) ---------------------- */
 
 struct tb_cuda_graph;
+/*
+ * Timing marks (engine/profile.c): `capacity` CUDA events recorded on the
+ * backend's stream at chosen points; `between` gives the device time from
+ * mark a to mark b in milliseconds, waiting for b. Not inside a capture.
+ */
+struct tb_cuda_marks;
+struct tb_cuda_marks *tb_cuda_marks_new(struct backend *be, int capacity);
+void tb_cuda_marks_record(struct backend *be, struct tb_cuda_marks *m, int index);
+float tb_cuda_marks_between(struct backend *be, struct tb_cuda_marks *m, int a, int b);
+void tb_cuda_marks_free(struct backend *be, struct tb_cuda_marks *m);
+
 struct tb_cuda_readback;
 
 /*

@@ -11,6 +11,8 @@
  * train loop captures after one eager step and recaptures if the batch
  * shape changes.
  *
+ * Also the timing marks profile.c reads (events with timing on).
+ *
  * Threads: the backend's thread.
  */
 #include "cuda_ext.h"
@@ -153,4 +155,53 @@ CUDA_EXPORT void tb_cuda_readback_free(struct backend *be, struct tb_cuda_readba
 	cudaEventDestroy(r->done);
 	cudaFreeHost(r->host);
 	free(r);
+}
+
+/* ---- timing marks ---------------------------------------------------------------- */
+
+struct tb_cuda_marks {
+	int capacity;
+	cudaEvent_t *events;
+};
+
+CUDA_EXPORT struct tb_cuda_marks *tb_cuda_marks_new(struct backend *be, int capacity)
+{
+	cuda_enter(be);
+	struct tb_cuda_marks *m = (struct tb_cuda_marks *)calloc(1, sizeof(*m));
+	CUDA_ASSERT(m);
+	m->events = (cudaEvent_t *)calloc((size_t)capacity, sizeof(*m->events));
+	CUDA_ASSERT(m->events);
+	m->capacity = capacity;
+	for (int i = 0; i < capacity; i++)
+		CUDA_CHECK(cudaEventCreateWithFlags(&m->events[i], cudaEventDefault));
+	return m;
+}
+
+CUDA_EXPORT void tb_cuda_marks_record(struct backend *be, struct tb_cuda_marks *m, int index)
+{
+	struct cuda_backend *cb = cuda_enter(be);
+	cuda_not_capturing(cb, "tb_cuda_marks_record");
+	CUDA_ASSERT(index >= 0 && index < m->capacity);
+	CUDA_CHECK(cudaEventRecord(m->events[index], cb->stream));
+}
+
+CUDA_EXPORT float tb_cuda_marks_between(struct backend *be, struct tb_cuda_marks *m, int a, int b)
+{
+	cuda_enter(be);
+	CUDA_ASSERT(a >= 0 && b >= 0 && a < m->capacity && b < m->capacity);
+	CUDA_CHECK(cudaEventSynchronize(m->events[b]));
+	float ms = 0;
+	CUDA_CHECK(cudaEventElapsedTime(&ms, m->events[a], m->events[b]));
+	return ms;
+}
+
+CUDA_EXPORT void tb_cuda_marks_free(struct backend *be, struct tb_cuda_marks *m)
+{
+	if (!m)
+		return;
+	cuda_enter(be);
+	for (int i = 0; i < m->capacity; i++)
+		cudaEventDestroy(m->events[i]);
+	free(m->events);
+	free(m);
 }

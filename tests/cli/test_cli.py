@@ -254,6 +254,35 @@ def data_parallel_two_replicas_match_one_adam():
 
 
 @case
+def profile_reports_where_step_time_goes():
+    # TRAINBOOK_PROFILE=1: after the summary, a table of sections that partition the step,
+    # and the numbers of a run without it.
+    with tempfile.TemporaryDirectory() as d:
+        spec = write(d, "spec.yaml", RESUME_SPEC)
+        _, plain = train(spec, "--out", os.path.join(d, "a"), "--set", "train.max_steps=12")
+        r = subprocess.run([ENGINE, "train", spec, "--json", "--out", os.path.join(d, "b"), "--set",
+                            "train.max_steps=12"], capture_output=True, text=True,
+                           env=dict(os.environ, TRAINBOOK_PROFILE="1"))
+        assert r.returncode == 0, r.stderr[-400:]
+        profiled = [json.loads(line) for line in r.stdout.splitlines()]
+        assert train_losses(profiled) == train_losses(plain), "profiling changed the losses"
+        lines = r.stderr.splitlines()
+        head = [i for i, line in enumerate(lines) if line.startswith("profile: 10 steps after 2 warm-up")]
+        assert head, "no profile header for 10 counted steps in: " + r.stderr[-400:]
+        rows = {}
+        for line in lines[head[0] + 2:]:
+            if not line.startswith("  "):
+                break
+            name, calls, ms, share = line[:42].strip(), *line[42:].split()
+            rows[name] = (float(calls), float(ms), float(share.rstrip("%")))
+        for want, calls in (("linear forward", 2), ("linear backward", 2), ("gelu forward", 1),
+                            ("dropout backward", 1), ("loss", 1), ("optimizer", 1)):
+            assert want in rows and rows[want][0] == calls, f"row {want!r} with {calls} calls/step: {rows}"
+        total = sum(share for _, _, share in rows.values())
+        assert 99.0 <= total <= 101.0, f"the sections' shares add up to {total}%, not the whole step"
+
+
+@case
 def check_prints_layer_table():
     r = subprocess.run([ENGINE, "check", os.path.join(ROOT, "examples/fashion-mlp.yaml")], capture_output=True,
                        text=True)

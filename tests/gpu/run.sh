@@ -391,6 +391,19 @@ EOF
 	echo "}"
 } >"$TB_JSON"
 cat "$TB_JSON"
+# Where a step's time goes, per layer kind (eager steps timed by CUDA events): what the next
+# optimisation should aim at. Printed, and kept as build/gpu/profile-*.txt.
+if [ -n "$ENGINE" ]; then
+	while read -r name spec batch; do
+		echo "== profile $name, batch $batch"
+		limited env TRAINBOOK_PROFILE=1 "$ENGINE" train "$spec" --out "$TMP/profile-$name" --set train.device=cuda \
+			--set data.batch_size="$batch" --set train.max_steps=40 2>&1 >/dev/null |
+			sed -n '/^profile:/,$p' | tee "$LOGS/profile-$name.txt"
+	done <<'EOF'
+resnet18 tests/gpu/specs/bench_resnet18.yaml 128
+mlp tests/gpu/specs/bench_mlp.yaml 64
+EOF
+fi
 DEVICE_NAME=$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1 | tr -c 'A-Za-z0-9\n' '-' | tr -s '-')
 RESULT="tests/bench/results/gpu-${DEVICE_NAME:-unknown}-$(date +%Y-%m-%d).md"
 if "$PY" tests/bench/gpu_bench.py --trainbook "$TB_JSON" --out "$RESULT" --budget "${BENCH_BUDGET:-300}"; then

@@ -22,6 +22,7 @@
 #include "collective.h"
 #include "jsonw.h"
 #include "model.h"
+#include "profile.h"
 #include "safetensors.h"
 #include "schedule.h"
 #include "spec.h"
@@ -316,6 +317,52 @@ static void test_train_run_checkpoints_and_resumes(void **state)
 	assert_int_equal(access(ckpt, R_OK), 0);
 }
 
+/* TRAINBOOK_PROFILE: sections nest, time goes to the innermost, warm-up steps and work
+ * outside a step are not counted. (Only structure is asserted: timings are not tests.) */
+static void test_profile_sections(void **state)
+{
+	(void)state;
+	struct backend *be = backend_cpu_new(1);
+	unsetenv("TRAINBOOK_PROFILE");
+	assert_null(profile_new(be));
+	setenv("TRAINBOOK_PROFILE", "1", 1);
+	struct profile *p = profile_new(be);
+	unsetenv("TRAINBOOK_PROFILE");
+	assert_non_null(p);
+	profile_enter(p, "evaluation", PROFILE_FORWARD); /* outside a step: ignored */
+	profile_leave(p);
+	for (int step = 0; step < 5; step++) {
+		profile_step_begin(p);
+		profile_enter(p, "block", PROFILE_FORWARD);
+		for (int i = 0; i < 2; i++) {
+			profile_enter(p, "conv2d", PROFILE_FORWARD);
+			profile_leave(p);
+		}
+		profile_leave(p);
+		profile_enter(p, "conv2d", PROFILE_BACKWARD);
+		profile_leave(p);
+		profile_step_end(p);
+	}
+	FILE *f = tmpfile();
+	assert_non_null(f);
+	profile_report(p, f);
+	char text[4096];
+	size_t len = fread(text, 1, sizeof(text) - 1, (rewind(f), f));
+	text[len] = 0;
+	fclose(f);
+	if (!strstr(text, "profile: 3 steps after 2 warm-up"))
+		fail_msg("header: %s", text);
+	const char *rows[] = {"conv2d forward                                  2.0",
+			      "conv2d backward                                 1.0",
+			      "block forward                                   1.0"};
+	for (size_t i = 0; i < TB_ARRAY_LEN(rows); i++)
+		if (!strstr(text, rows[i]))
+			fail_msg("no row '%s' in:\n%s", rows[i], text);
+	assert_null(strstr(text, "evaluation"));
+	profile_free(p);
+	backend_destroy(be);
+}
+
 static void test_checkpoint_rejects_other_model(void **state)
 {
 	(void)state;
@@ -407,6 +454,7 @@ int main(void)
 		cmocka_unit_test(test_model_names_shapes_and_counts),
 		cmocka_unit_test(test_model_build_errors),
 		cmocka_unit_test(test_model_backward_plan),
+		cmocka_unit_test(test_profile_sections),
 		cmocka_unit_test(test_schedules),
 		cmocka_unit_test(test_train_run_checkpoints_and_resumes),
 		cmocka_unit_test(test_checkpoint_rejects_other_model),

@@ -149,4 +149,14 @@ else
 	echo "FAIL emu train mlp fp16: summary lacks loss_scale/skipped_steps: $(grep '"summary"' "$TMP/mlp-fp16.jsonl")"
 	fail=1
 fi
+# 5. TRAINBOOK_PROFILE: sections timed by CUDA events, eager steps, the same losses.
+run cnn-profiled "$TMP/cnn.yaml" cuda TRAINBOOK_PROFILE=1
+compare "emu train cnn+bn profiled (eager) vs CPU" cnn-cpu cnn-profiled 1e-4
+if grep -q "^profile: [0-9]* steps after 2 warm-up, .* (device time between CUDA events, no CUDA graph)" \
+	"$TMP/cnn-profiled.err" && grep -q "^  conv2d backward  *1.0 " "$TMP/cnn-profiled.err"; then
+	echo "PASS emu train cnn profiled: per-section device time reported"
+else
+	echo "FAIL emu train cnn profiled: no profile table in: $(tail -n 5 "$TMP/cnn-profiled.err" | tr '\n' '|')"
+	fail=1
+fi
 exit $fail

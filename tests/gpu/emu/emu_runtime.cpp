@@ -8,6 +8,7 @@
  * `__shared__` statics are never used by two grids at once; the memory
  * table has memory_lock.
  */
+#include <time.h>
 #include <ucontext.h>
 
 #include <algorithm>
@@ -287,7 +288,9 @@ struct emu_stream {
 	int device;                /* current when the stream was made */
 };
 struct emu_event {
-	int device; /* current when the event was made */
+	int device;      /* current when the event was made */
+	double recorded; /* host seconds at the last record: work runs when issued, so it is done by then */
+	bool timing;     /* made without cudaEventDisableTiming */
 };
 
 static thread_local int current_device; /* CUDA's current device is per host thread, 0 until set */
@@ -464,10 +467,19 @@ cudaError_t cudaGraphDestroy(cudaGraph_t graph)
 	return cudaSuccess;
 }
 
-cudaError_t cudaEventCreateWithFlags(cudaEvent_t *e, unsigned)
+cudaError_t cudaEventCreateWithFlags(cudaEvent_t *e, unsigned flags)
 {
 	*e = (cudaEvent_t)calloc(1, sizeof(struct emu_event));
 	(*e)->device = current_device;
+	(*e)->timing = !(flags & cudaEventDisableTiming);
+	return cudaSuccess;
+}
+
+cudaError_t cudaEventElapsedTime(float *ms, cudaEvent_t start, cudaEvent_t end)
+{
+	if (!start->timing || !end->timing)
+		return cudaErrorInvalidResourceHandle;
+	*ms = (float)((end->recorded - start->recorded) * 1e3);
 	return cudaSuccess;
 }
 
@@ -480,7 +492,12 @@ cudaError_t cudaEventDestroy(cudaEvent_t e)
 /* CUDA refuses an event and a stream of different devices. */
 cudaError_t cudaEventRecord(cudaEvent_t e, cudaStream_t s)
 {
-	return e->device == emu_stream_device(s) ? cudaSuccess : cudaErrorInvalidResourceHandle;
+	if (e->device != emu_stream_device(s))
+		return cudaErrorInvalidResourceHandle;
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	e->recorded = (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+	return cudaSuccess;
 }
 
 cudaError_t cudaEventQuery(cudaEvent_t)
