@@ -180,12 +180,14 @@ struct backend {
 	 * Training: uses batch statistics, writes save_mean / save_invstd (per
 	 * channel) for backward, and updates running_mean / running_var with
 	 * PyTorch's momentum rule (running = (1-m)*running + m*batch, unbiased
-	 * variance for the running estimate). Evaluation: uses running stats.
+	 * variance for the running estimate), and adds 1 to *batches
+	 * (num_batches_tracked; NULL: none) in the same kernel. Evaluation: uses
+	 * running stats.
 	 */
 	void (*batchnorm_forward)(struct backend *be, bool training, int n, int c, int spatial,
 				  float momentum, float eps, const float *x, const float *gamma,
 				  const float *beta, float *running_mean, float *running_var,
-				  float *save_mean, float *save_invstd, float *y);
+				  float *save_mean, float *save_invstd, float *y, float *batches);
 	void (*batchnorm_backward)(struct backend *be, int n, int c, int spatial,
 				   const float *x, const float *dy, const float *gamma,
 				   const float *save_mean, const float *save_invstd,
@@ -195,7 +197,7 @@ struct backend {
 	void (*batchnorm_relu_forward)(struct backend *be, bool training, int n, int c, int spatial,
 				       float momentum, float eps, const float *x, const float *gamma,
 				       const float *beta, float *running_mean, float *running_var,
-				       float *save_mean, float *save_invstd, float *y);
+				       float *save_mean, float *save_invstd, float *y, float *batches);
 
 	/* --- pooling --- */
 	/* argmax (int32, backend memory, one per output) is kept for backward. */

@@ -26,7 +26,6 @@ struct bn_state {
 	int channels, spatial;   /* C and H*W (1 for vectors) */
 	float *save_mean;        /* backend memory [C]: batch statistics of the last training forward */
 	float *save_invstd;      /* backend memory [C] */
-	float *one;              /* backend memory, 1.0f: the increment of num_batches_tracked */
 	float *scratch_dx;       /* backend memory [batch, in] when need_dx is false (the backend always writes dx) */
 	int batch_cap;           /* samples the per-batch buffers hold */
 	bool last_eval;          /* the last forward used running statistics */
@@ -87,8 +86,6 @@ static void bn_reserve(struct layer *l, struct model *m, int batch)
 	if (!st->save_mean) {
 		st->save_mean = be->alloc(be, (size_t)st->channels * sizeof(float));
 		st->save_invstd = be->alloc(be, (size_t)st->channels * sizeof(float));
-		st->one = be->alloc(be, sizeof(float));
-		be->fill(be, st->one, 1.0f, 1);
 	}
 	if (st->scratch_dx) {
 		be->free(be, st->scratch_dx);
@@ -110,10 +107,8 @@ static void bn_forward(struct layer *l, struct model *m, const float *x, int bat
 	(st->relu ? be->batchnorm_relu_forward : be->batchnorm_forward)(
 		be, training, batch, st->channels, st->spatial, (float)l->arg[BN_MOMENTUM], (float)l->arg[BN_EPS], x,
 		model_param_data(m, st->weight), model_param_data(m, st->bias), model_param_data(m, st->running_mean),
-		model_param_data(m, st->running_var), st->save_mean, st->save_invstd, l->y);
-	/* Counted on the device so a captured step needs no host round trip. */
-	if (training)
-		be->axpy(be, 1.0f, st->one, model_param_data(m, st->count), 1);
+		model_param_data(m, st->running_var), st->save_mean, st->save_invstd, l->y,
+		model_param_data(m, st->count)); /* counted on the device: a captured step needs no host round trip */
 	st->last_eval = !training;
 }
 
@@ -141,12 +136,12 @@ static void bn_backward_eval(struct layer *l, struct model *m, const float *x, c
 	float *gamma = model_param_data(m, st->weight), *rv = model_param_data(m, st->running_var);
 	float *dx = l->need_dx ? l->dx : st->scratch_dx;
 	be->batchnorm_forward(be, false, batch, c, st->spatial, 0.0f, eps, x, st->ones, st->zeros,
-			      model_param_data(m, st->running_mean), rv, st->save_mean, st->save_invstd, st->xhat);
+			      model_param_data(m, st->running_mean), rv, st->save_mean, st->save_invstd, st->xhat, NULL);
 	be->batchnorm_backward(be, batch, c, st->spatial, st->xhat, dy, st->ones, st->zeros, st->ones, dx,
 			       model_param_grad(m, st->weight), model_param_grad(m, st->bias));
 	if (l->need_dx)
 		be->batchnorm_forward(be, false, batch, c, st->spatial, 0.0f, eps, dy, gamma, st->zeros, st->zeros,
-				      rv, st->save_mean, st->save_invstd, l->dx);
+				      rv, st->save_mean, st->save_invstd, l->dx, NULL);
 }
 
 static void bn_backward(struct layer *l, struct model *m, const float *x, const float *dy, int batch)
@@ -185,7 +180,6 @@ static void bn_destroy(struct layer *l, struct model *m)
 		if (st->save_mean) {
 			be->free(be, st->save_mean);
 			be->free(be, st->save_invstd);
-			be->free(be, st->one);
 		}
 		float *bufs[] = {st->scratch_dx, st->zeros, st->ones, st->xhat};
 		for (size_t i = 0; i < TB_ARRAY_LEN(bufs); i++)

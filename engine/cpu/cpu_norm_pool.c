@@ -140,7 +140,7 @@ CPU_VECTOR_CLONES static void channel_input_grad(float *dx, const float *x, cons
 static void cpu_batchnorm_forward(struct backend *be, bool training, int n, int c, int spatial, float momentum,
 				  float eps, const float *x, const float *gamma, const float *beta,
 				  float *running_mean, float *running_var, float *save_mean, float *save_invstd,
-				  float *y)
+				  float *y, float *batches)
 {
 	const int64_t stride = (int64_t)c * spatial;
 	const int64_t count = (int64_t)n * spatial;
@@ -167,6 +167,8 @@ static void cpu_batchnorm_forward(struct backend *be, bool training, int n, int 
 		float a = g * invstd;
 		channel_affine(y + (int64_t)ch * spatial, xc, n, stride, spatial, a, bt - mean * a);
 	}
+	if (training && batches)
+		*batches += 1.0f;
 }
 
 /*

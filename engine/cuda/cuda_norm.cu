@@ -71,11 +71,13 @@ static __global__ void bn_stats_partial_kernel(const float *x, int channels, int
 static __global__ void bn_stats_final_kernel(const double *partial, int channels, int splits, int64_t count,
 					     float momentum, float eps, const float *gamma, const float *beta,
 					     float *running_mean, float *running_var, float *save_mean,
-					     float *save_invstd, float *affine)
+					     float *save_invstd, float *affine, float *batches)
 {
 	int c = blockIdx.x * blockDim.x + threadIdx.x;
 	if (c >= channels)
 		return;
+	if (c == 0 && batches)
+		*batches = __fadd_rn(*batches, 1.0f); /* num_batches_tracked, without a kernel of its own */
 	double sum = 0, sumsq = 0;
 	for (int j = 0; j < splits; j++) {
 		sum += partial[((int64_t)c * splits + j) * 2];
@@ -138,7 +140,7 @@ static int norm_splits(const struct cuda_backend *cb, int channels, int64_t coun
 
 static void batchnorm_forward(struct backend *be, bool training, int n, int c, int spatial, float momentum,
 			      float eps, const float *x, const float *gamma, const float *beta, float *running_mean,
-			      float *running_var, float *save_mean, float *save_invstd, float *y, bool relu)
+			      float *running_var, float *save_mean, float *save_invstd, float *y, float *batches, bool relu)
 {
 	struct cuda_backend *cb = cuda_enter(be);
 	int64_t count = (int64_t)n * spatial, total = count * c;
@@ -157,7 +159,7 @@ static void batchnorm_forward(struct backend *be, bool training, int n, int c, i
 		CUDA_LAUNCHED();
 		bn_stats_final_kernel<<<(c + 127) / 128, 128, 0, cb->stream>>>(partial, c, splits, count, momentum, eps,
 										gamma, beta, running_mean, running_var,
-										save_mean, save_invstd, affine);
+										save_mean, save_invstd, affine, batches);
 	} else {
 		bn_eval_affine_kernel<<<(c + 127) / 128, 128, 0, cb->stream>>>(c, eps, gamma, beta, running_mean,
 										running_var, affine);
@@ -171,19 +173,19 @@ static void batchnorm_forward(struct backend *be, bool training, int n, int c, i
 static void cuda_batchnorm_forward(struct backend *be, bool training, int n, int c, int spatial, float momentum,
 				   float eps, const float *x, const float *gamma, const float *beta,
 				   float *running_mean, float *running_var, float *save_mean, float *save_invstd,
-				   float *y)
+				   float *y, float *batches)
 {
 	batchnorm_forward(be, training, n, c, spatial, momentum, eps, x, gamma, beta, running_mean, running_var,
-			  save_mean, save_invstd, y, false);
+			  save_mean, save_invstd, y, batches, false);
 }
 
 static void cuda_batchnorm_relu_forward(struct backend *be, bool training, int n, int c, int spatial,
 					float momentum, float eps, const float *x, const float *gamma,
 					const float *beta, float *running_mean, float *running_var, float *save_mean,
-					float *save_invstd, float *y)
+					float *save_invstd, float *y, float *batches)
 {
 	batchnorm_forward(be, training, n, c, spatial, momentum, eps, x, gamma, beta, running_mean, running_var,
-			  save_mean, save_invstd, y, true);
+			  save_mean, save_invstd, y, batches, true);
 }
 
 /* partial = (Σdy, Σdy·(x - mean)) over one chunk, in double as the CPU sums. */

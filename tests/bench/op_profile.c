@@ -93,11 +93,12 @@ static void w_conv_bwd_filter(struct backend *be, const struct conv_shape *cs, c
 
 static void w_bn_fwd(struct backend *be, bool training, int n, int c, int spatial, float momentum, float eps,
 		     const float *x, const float *gamma, const float *beta, float *rm, float *rv, float *sm, float *si,
-		     float *y)
+		     float *y, float *batches)
 {
 	char k[96];
 	snprintf(k, sizeof(k), "bn fwd c%d hw%d", c, spatial);
-	TIMED(k, orig.batchnorm_forward(be, training, n, c, spatial, momentum, eps, x, gamma, beta, rm, rv, sm, si, y));
+	TIMED(k, orig.batchnorm_forward(be, training, n, c, spatial, momentum, eps, x, gamma, beta, rm, rv, sm, si, y,
+					batches));
 }
 
 static void w_bn_bwd(struct backend *be, int n, int c, int spatial, const float *x, const float *dy,

@@ -125,9 +125,18 @@ static void check_batchnorm_case(struct parity *pt, int n, int c, int spatial)
 	float *gdg = parity_up(pt, NULL, (size_t)c * 4), *gdb = parity_up(pt, NULL, (size_t)c * 4);
 	char op[96];
 
-	pt->cpu->batchnorm_forward(pt->cpu, true, n, c, spatial, 0.1f, 1e-5f, x, gamma, beta, rm, rv, sm, si, y);
+	/* num_batches_tracked goes up by one on both sides. */
+	float batches = 7.0f, *gbatches = parity_up(pt, &batches, 4);
+	pt->cpu->batchnorm_forward(pt->cpu, true, n, c, spatial, 0.1f, 1e-5f, x, gamma, beta, rm, rv, sm, si, y,
+				   &batches);
 	pt->gpu->batchnorm_forward(pt->gpu, true, n, c, spatial, 0.1f, 1e-5f, gx, ggamma, gbeta, grm, grv, gsm, gsi,
-				   gy);
+				   gy, gbatches);
+	float *o_batches = parity_down(pt, gbatches, 1);
+	snprintf(op, sizeof(op), "batchnorm_forward train counts the batch n%d c%d", n, c);
+	parity_result(pt, op, batches == 8.0f && *o_batches == 8.0f, "num_batches_tracked 7 -> cpu %g, gpu %g",
+		      batches, *o_batches);
+	free(o_batches);
+	GPU_FREE(pt, gbatches);
 	float *o_y = parity_down(pt, gy, total), *o_rm = parity_down(pt, grm, c), *o_rv = parity_down(pt, grv, c);
 	float *o_sm = parity_down(pt, gsm, c), *o_si = parity_down(pt, gsi, c);
 	double e = parity_err(y, o_y, total), e1 = parity_err(sm, o_sm, c);
@@ -149,9 +158,10 @@ static void check_batchnorm_case(struct parity *pt, int n, int c, int spatial)
 	parity_result(pt, op, e <= 1e-4 && e2 <= PARITY_TOL_FP32 && e3 <= PARITY_TOL_FP32,
 		      "dx err %.3g, dgamma err %.3g, dbeta err %.3g", e, e2, e3);
 
-	pt->cpu->batchnorm_forward(pt->cpu, false, n, c, spatial, 0.1f, 1e-5f, x, gamma, beta, rm, rv, sm, si, y);
+	pt->cpu->batchnorm_forward(pt->cpu, false, n, c, spatial, 0.1f, 1e-5f, x, gamma, beta, rm, rv, sm, si, y,
+				   NULL);
 	pt->gpu->batchnorm_forward(pt->gpu, false, n, c, spatial, 0.1f, 1e-5f, gx, ggamma, gbeta, grm, grv, gsm,
-				   gsi, gy);
+				   gsi, gy, NULL);
 	o_y = parity_down(pt, gy, total);
 	snprintf(op, sizeof(op), "batchnorm_forward eval n%d c%d spatial %d", n, c, spatial);
 	parity_check(pt, op, y, o_y, total, PARITY_TOL_FP32);
@@ -164,11 +174,11 @@ static void check_batchnorm_case(struct parity *pt, int n, int c, int spatial)
 		for (int training = 0; training <= 1; training++) {
 			/* Train mode's y does not depend on the running statistics these calls update. */
 			pt->cpu->batchnorm_forward(pt->cpu, training, n, c, spatial, 0.1f, 1e-5f, x, gamma, beta, rm, rv,
-						   sm, si, y);
+						   sm, si, y, NULL);
 			for (int64_t i = 0; i < total; i++)
 				y[i] = y[i] > 0 ? y[i] : 0;
 			pt->gpu->batchnorm_relu_forward(pt->gpu, training, n, c, spatial, 0.1f, 1e-5f, gx, ggamma, gbeta,
-							grm, grv, gsm, gsi, gy);
+							grm, grv, gsm, gsi, gy, NULL);
 			o_y = parity_down(pt, gy, total);
 			snprintf(op, sizeof(op), "batchnorm_relu_forward %s n%d c%d spatial %d", training ? "train" : "eval",
 				 n, c, spatial);

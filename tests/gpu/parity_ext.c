@@ -364,7 +364,7 @@ static void check_graph_libraries(struct parity *pt)
 	do {                                                                                                   \
 		g->conv2d_forward(g, &cs, gx, gw, gy, ws);                                                     \
 		g->batchnorm_forward(g, true, 8, 32, 144, 0.1f, 1e-5f, gy, NULL, NULL, stat, stat + 32,        \
-				     stat + 64, stat + 96, gz);                                               \
+				     stat + 64, stat + 96, gz, NULL);                                         \
 		g->act_forward(g, ACT_RELU, 0, gz, gz, ny);                                                    \
 		g->gemm(g, false, true, 8, 10, 32 * 144, 1.0f, gz, 32 * 144, gfw, 32 * 144, 0.0f, gout, 10);    \
 	} while (0)

@@ -404,7 +404,10 @@ static void check_batchnorm(struct bn_case bc, uint64_t seed)
 	double *wrm = calloc((size_t)bc.c, sizeof(double)), *wrv = calloc((size_t)bc.c, sizeof(double));
 	const float momentum = 0.1f, eps = 1e-5f;
 
-	be->batchnorm_forward(be, true, bc.n, bc.c, bc.spatial, momentum, eps, x, gamma, beta, rm, rv, sm, si, y);
+	float batches = 2.0f; /* num_batches_tracked: training adds one */
+	be->batchnorm_forward(be, true, bc.n, bc.c, bc.spatial, momentum, eps, x, gamma, beta, rm, rv, sm, si, y,
+			      &batches);
+	assert_true(batches == 3.0f);
 	be->batchnorm_backward(be, bc.n, bc.c, bc.spatial, x, dy, gamma, sm, si, dx, dg, db);
 	for (int ch = 0; ch < bc.c; ch++) {
 		double mean, var;
@@ -440,7 +443,9 @@ static void check_batchnorm(struct bn_case bc, uint64_t seed)
 	assert_close(rv, wrv, bc.c, 1e-5);
 
 	/* Evaluation normalises with the running statistics and leaves them alone. */
-	be->batchnorm_forward(be, false, bc.n, bc.c, bc.spatial, momentum, eps, x, gamma, beta, rm, rv, sm, si, y);
+	be->batchnorm_forward(be, false, bc.n, bc.c, bc.spatial, momentum, eps, x, gamma, beta, rm, rv, sm, si, y,
+			      &batches);
+	assert_true(batches == 3.0f); /* evaluation does not count */
 	for (int ch = 0; ch < bc.c; ch++)
 		for (int i = 0; i < bc.n; i++)
 			for (int k = 0; k < bc.spatial; k++) {
@@ -496,7 +501,7 @@ static void test_batchnorm_finite_differences(void **state)
 	float *sm = be->alloc(be, sizeof(float) * c), *si = be->alloc(be, sizeof(float) * c);
 	float *y = be->alloc(be, sizeof(float) * nx), *dx = be->alloc(be, sizeof(float) * nx);
 	float *dg = be->alloc(be, sizeof(float) * c), *db = be->alloc(be, sizeof(float) * c);
-	be->batchnorm_forward(be, true, n, c, spatial, 0.1f, 1e-5f, x, gamma, beta, rm, rv, sm, si, y);
+	be->batchnorm_forward(be, true, n, c, spatial, 0.1f, 1e-5f, x, gamma, beta, rm, rv, sm, si, y, NULL);
 	be->batchnorm_backward(be, n, c, spatial, x, g, gamma, sm, si, dx, dg, db);
 	const float eps = 1.0f / 256;
 	for (int t = 0; t < 2; t++) {
@@ -508,7 +513,7 @@ static void test_batchnorm_finite_differences(void **state)
 			for (int side = 0; side < 2; side++) {
 				v[i] = keep + (side ? -eps : eps);
 				be->batchnorm_forward(be, true, n, c, spatial, 0.1f, 1e-5f, x, gamma, beta, rm, rv, sm, si,
-						      y);
+						      y, NULL);
 				l[side] = 0;
 				for (int64_t j = 0; j < nx; j++)
 					l[side] += (double)y[j] * g[j];
