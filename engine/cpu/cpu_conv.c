@@ -182,6 +182,26 @@ static void forward_block(const struct conv_shape *cs, const struct conv_tiling 
 	}
 }
 
+/* One block of a pass whose weights are the packed gemm operand `a` (forward, backward-data). */
+typedef void (*gemm_block_fn)(const struct conv_shape *cs, const struct conv_tiling *t, const struct pass_layout *l,
+			      const struct cpu_gemm_a *a, const float *in, float *out, struct conv_block bl,
+			      float *area);
+
+/* The team packs `a` once, then takes output blocks as they come free (a busy core holds up no one). */
+static void run_gemm_blocks(const struct conv_shape *cs, const struct conv_tiling *t, const struct pass_layout *l,
+			    const struct cpu_gemm_a *a, const float *in, float *out, gemm_block_fn block, float *scratch,
+			    int threads)
+{
+#pragma omp parallel num_threads(threads) if (threads > 1)
+	{
+		cpu_gemm_pack_a_team(a);
+		float *area = thread_area(l, scratch);
+#pragma omp for schedule(dynamic)
+		for (int64_t b = 0; b < t->nblocks; b++)
+			block(cs, t, l, a, in, out, conv_block_at(t, cs->n, b), area);
+	}
+}
+
 static void forward_pass(const struct conv_shape *cs, const float *x, const float *w, float *y, float *scratch,
 			 int threads)
 {
@@ -193,14 +213,7 @@ static void forward_pass(const struct conv_shape *cs, const float *x, const floa
 	const struct pass_layout l = forward_layout(cs, &t);
 	struct cpu_gemm_a wa;
 	cpu_gemm_a_init(&wa, false, cs->k, t.crs, w, t.crs, scratch + l.apack);
-#pragma omp parallel num_threads(threads) if (threads > 1)
-	{
-		cpu_gemm_pack_a_team(&wa);
-		float *area = thread_area(&l, scratch);
-#pragma omp for schedule(dynamic)
-		for (int64_t b = 0; b < t.nblocks; b++)
-			forward_block(cs, &t, &l, &wa, x, y, conv_block_at(&t, cs->n, b), area);
-	}
+	run_gemm_blocks(cs, &t, &l, &wa, x, y, forward_block, scratch, threads);
 }
 
 /*
@@ -278,14 +291,7 @@ static void scatter_pass(const struct conv_shape *cs, const float *dy, const flo
 	const struct pass_layout l = scatter_layout(cs, &t);
 	struct cpu_gemm_a wt;
 	cpu_gemm_a_init(&wt, true, t.crs, cs->k, w, t.crs, scratch + l.apack);
-#pragma omp parallel num_threads(threads) if (threads > 1)
-	{
-		cpu_gemm_pack_a_team(&wt);
-		float *area = thread_area(&l, scratch);
-#pragma omp for schedule(dynamic)
-		for (int64_t b = 0; b < t.nblocks; b++)
-			backward_data_block(cs, &t, &l, &wt, dy, dx, conv_block_at(&t, cs->n, b), area);
-	}
+	run_gemm_blocks(cs, &t, &l, &wt, dy, dx, backward_data_block, scratch, threads);
 }
 
 /* ---- backward filter ---------------------------------------------------------- */
