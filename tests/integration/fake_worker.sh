@@ -13,6 +13,7 @@ huge) head -c 1100000 /dev/zero | tr '\0' 'x'; echo; sleep 30 ;;
 hang) sleep 600 ;;
 exit3) echo 'fake worker: something broke' >&2; exit 3 ;;
 threads) echo "fake worker: OMP_NUM_THREADS=${OMP_NUM_THREADS:-unset}" >&2; exit 3 ;;
+env) echo "fake worker: TRAINBOOK_TOKEN=${TRAINBOOK_TOKEN:-unset}" >&2; exit 3 ;;
 noreport) exit 0 ;;
 sleep)
 	i=0
