@@ -21,7 +21,7 @@ CFLAGS  += $(CSTD) $(WARN) $(OPT) $(INCLUDES) -pthread -fopenmp -fno-strict-alia
 DEPFLAGS = -MMD -MP
 
 ENGINE_LIBS = -fopenmp -L$(OPENBLAS_DIR) -Wl,-rpath,$(OPENBLAS_DIR) -lopenblas -lyaml -lz -lpng -ljpeg -lm -ldl -pthread
-SERVER_LIBS = -lmicrohttpd -lwebsockets -ljansson -lsqlite3
+SERVER_LIBS = -lmicrohttpd -lwebsockets -ljansson -lsqlite3 -lcrypto
 
 ENGINE_SRC := $(wildcard engine/*.c engine/cpu/*.c)
 SERVER_SRC := $(wildcard server/*.c)

@@ -23,6 +23,7 @@ struct runq;
 struct ws_server;
 struct sysmon;
 struct http_server;
+struct throttle;
 
 #define TB_SERVER_VERSION "0.1.0"
 
@@ -35,6 +36,7 @@ struct app {
 	struct ws_server *ws;        /* live feed */
 	struct sysmon *sysmon;       /* GPU / CPU / memory sampler */
 	struct http_server *http;    /* libmicrohttpd */
+	struct throttle *logins;     /* wrong tokens per client address (HTTP and WebSocket) */
 	char owner[64];              /* OS user name, owner of what this server creates */
 	char exe[PATH_MAX];          /* this binary, for spawning workers */
 	int64_t started;             /* unix time of start-up */

@@ -13,7 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/random.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <unistd.h>
 
 #include "util.h"
@@ -38,23 +39,25 @@ int auth_init(struct auth *a, const struct cfg *c, char *err, size_t errlen)
 	memset(a, 0, sizeof *a);
 	if (c->token[0]) {
 		srv_strlcpy(a->token, c->token, sizeof a->token);
-	} else {
-		unsigned char raw[24];
-		size_t got = 0;
-		while (got < sizeof raw) {
-			ssize_t n = getrandom(raw + got, sizeof raw - got, 0);
-			if (n < 0) {
-				if (errno == EINTR)
-					continue;
-				snprintf(err, errlen, "getrandom: %s", strerror(errno));
-				return -1;
-			}
-			got += (size_t)n;
-		}
-		for (size_t i = 0; i < sizeof raw; i++)
-			sprintf(a->token + 2 * i, "%02x", raw[i]);
+	} else if (srv_random_hex(a->token, 24) < 0) {
+		snprintf(err, errlen, "getrandom: %s", strerror(errno));
+		return -1;
 	}
 	a->token_len = strlen(a->token);
+	/* The cookie is derived from the token, not the token itself: it
+	 * survives a restart with the same token, dies with a new one, and is
+	 * 256 bits however short a token the user chose, so guessing it is
+	 * hopeless and it never needs the login throttle. */
+	static const char label[] = "trainbook session cookie v1";
+	unsigned char mac[EVP_MAX_MD_SIZE];
+	unsigned maclen = 0;
+	if (!HMAC(EVP_sha256(), a->token, (int)a->token_len, (const unsigned char *)label, sizeof label - 1,
+		  mac, &maclen) || maclen * 2 + 1 > sizeof a->session) {
+		snprintf(err, errlen, "cannot derive the session cookie (HMAC-SHA256)");
+		return -1;
+	}
+	for (unsigned i = 0; i < maclen; i++)
+		sprintf(a->session + 2 * i, "%02x", mac[i]);
 	add_host(a, "localhost");
 	add_host(a, "127.0.0.1");
 	add_host(a, "::1");
@@ -132,18 +135,27 @@ bool auth_cookie_value(const char *cookie_header, const char *name, char *out, s
 	return false;
 }
 
-bool auth_request_ok(const struct auth *a, const char *authorization, const char *cookie,
-		     const char *query_token)
+bool auth_session_ok(const struct auth *a, const char *cookie)
 {
+	char value[sizeof a->session + 1];
+	if (!cookie || !auth_cookie_value(cookie, AUTH_COOKIE_NAME, value, sizeof value))
+		return false;
+	size_t n = strlen(value), want = strlen(a->session);
+	volatile unsigned diff = (unsigned)(n ^ want);
+	for (size_t i = 0; i < want; i++)
+		diff |= (unsigned char)(i < n ? value[i] : 0) ^ (unsigned char)a->session[i];
+	return diff == 0;
+}
+
+enum auth_token auth_token_check(const struct auth *a, const char *authorization, const char *query_token)
+{
+	if (!authorization && !query_token)
+		return AUTH_NO_TOKEN;
 	if (authorization && header_token(a, authorization))
-		return true;
-	char value[CFG_TOKEN_MAX + 2];
-	if (cookie && auth_cookie_value(cookie, AUTH_COOKIE_NAME, value, sizeof value) &&
-	    auth_token_equal(a, value, strlen(value)))
-		return true;
+		return AUTH_TOKEN_OK;
 	if (query_token && auth_token_equal(a, query_token, strlen(query_token)))
-		return true;
-	return false;
+		return AUTH_TOKEN_OK;
+	return AUTH_TOKEN_WRONG;
 }
 
 /*

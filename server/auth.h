@@ -1,8 +1,8 @@
 /*
  * auth.h — who may talk to the server: the token (constant-time compare),
- * where a request may carry it (cookie, `Authorization: token …`,
- * `?token=`), and the Host / Origin checks that stop DNS rebinding and
- * cross-site requests.
+ * where a request may show it (`Authorization: token …`, `?token=`, the
+ * login form), the session cookie derived from it, and the Host / Origin
+ * checks that stop DNS rebinding and cross-site requests.
  *
  * What it is not: HTTP. Every function takes header values as plain
  * strings, so the libmicrohttpd routes and the libwebsockets feed apply the
@@ -24,6 +24,7 @@
 struct auth {
 	char token[CFG_TOKEN_MAX + 1];  /* the secret; never logged except in the start-up URL */
 	size_t token_len;
+	char session[65];               /* the cookie's value: hex HMAC-SHA256(token, label) */
 	char hosts[CFG_MAX_ALLOW_HOSTS + 8][256]; /* Host names accepted, lower case */
 	int nhosts;
 	bool any_host;                  /* allow-host = * */
@@ -42,12 +43,24 @@ int auth_init(struct auth *a, const struct cfg *c, char *err, size_t errlen);
 bool auth_token_equal(const struct auth *a, const char *candidate, size_t len);
 
 /*
- * Find the token a request carries, in this order: Authorization header
- * (`token X` or `Bearer X`), cookie `trainbook_token`, query `token`.
- * Any argument may be NULL. Returns true when one of them matches.
+ * The session cookie (`trainbook_token`, set after the token was shown
+ * once) holds a->session, never the token. True when the Cookie header
+ * carries it. A wrong or stale cookie is not a guess at the token, so the
+ * login throttle ignores it.
  */
-bool auth_request_ok(const struct auth *a, const char *authorization, const char *cookie,
-		     const char *query_token);
+bool auth_session_ok(const struct auth *a, const char *cookie_header);
+
+enum auth_token {
+	AUTH_NO_TOKEN = 0, /* the request shows no token */
+	AUTH_TOKEN_OK,     /* one of them is right */
+	AUTH_TOKEN_WRONG,  /* it shows a token and it is wrong: a failed login */
+};
+
+/*
+ * The token a request shows: Authorization header (`token X` or
+ * `Bearer X`) or query `token`. Either may be NULL.
+ */
+enum auth_token auth_token_check(const struct auth *a, const char *authorization, const char *query_token);
 
 /* Copy the value of cookie `name` out of a Cookie header; false if absent. */
 bool auth_cookie_value(const char *cookie_header, const char *name, char *out, size_t outlen);

@@ -7,6 +7,7 @@
  */
 #include "http.h"
 
+#include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,7 @@
 #include "app.h"
 #include "auth.h"
 #include "tb.h"
+#include "throttle.h"
 
 struct http_server {
 	struct MHD_Daemon *daemon;
@@ -97,14 +99,94 @@ const char *http_query(struct http_req *r, const char *name)
 	return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
 }
 
+/* Decimal digits only, optional leading '-', no spaces, no overflow. */
+static bool parse_int(const char *s, int64_t *out)
+{
+	const char *p = s;
+	bool neg = *p == '-';
+	if (neg)
+		p++;
+	if (!*p || strlen(p) > 19)
+		return false;
+	int64_t v = 0;
+	for (; *p; p++) {
+		if (*p < '0' || *p > '9')
+			return false;
+		int d = *p - '0';
+		if (v > (INT64_MAX - d) / 10)
+			return false;
+		v = v * 10 + d;
+	}
+	*out = neg ? -v : v;
+	return true;
+}
+
+int64_t http_query_int(struct http_req *r, const char *name, int64_t dflt)
+{
+	const char *v = http_query(r, name);
+	int64_t n;
+	return v && parse_int(v, &n) ? n : dflt;
+}
+
+struct int_check {
+	const struct http_int_param *params;
+	const struct http_int_param *bad; /* the first parameter that failed */
+	char value[32];
+};
+
+/* libmicrohttpd calls this for every query argument, repeated names included. */
+static enum MHD_Result check_int_arg(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+	(void)kind;
+	struct int_check *c = cls;
+	for (const struct http_int_param *p = c->params; p->name; p++) {
+		int64_t n;
+		if (strcmp(key, p->name))
+			continue;
+		if (!value || !parse_int(value, &n) || n < p->min || n > p->max) {
+			c->bad = p;
+			srv_strlcpy(c->value, value ? value : "", sizeof c->value);
+			return MHD_NO;
+		}
+	}
+	return MHD_YES;
+}
+
+const char *http_csp_nonce(struct http_req *r)
+{
+	if (!r->csp_nonce[0] && srv_random_hex(r->csp_nonce, 16) < 0)
+		r->csp_nonce[0] = '\0'; /* no nonce: styles fall back to files only */
+	return r->csp_nonce;
+}
+
+/*
+ * One policy for every answer. The page's code and styles are files of our
+ * own ('self'); the only inline styles allowed are <style> elements that
+ * carry this answer's nonce (the login form's, CodeMirror's rules), never
+ * style="…" attributes or inline script. img-src data: is for the stored
+ * chart PNGs of run cells. connect-src 'self' covers the ws:// feed on the
+ * same host and port (CSP level 3).
+ */
+static void add_csp(struct http_req *r, struct MHD_Response *resp)
+{
+	char csp[512], style[96] = "style-src 'self'";
+	if (r->csp_nonce[0])
+		snprintf(style, sizeof style, "style-src 'self' 'nonce-%s'", r->csp_nonce);
+	snprintf(csp, sizeof csp,
+		 "default-src 'self'; script-src 'self'; %s; img-src 'self' data:; connect-src 'self'; "
+		 "font-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'",
+		 style);
+	MHD_add_response_header(resp, "Content-Security-Policy", csp);
+}
+
 enum MHD_Result http_send(struct http_req *r, unsigned status, struct MHD_Response *resp)
 {
-	(void)r;
 	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
 	/* The start-up URL carries the token: no Referer to other sites. Not
 	 * no-referrer: under it Chromium sends Origin: null on form posts. */
 	MHD_add_response_header(resp, "Referrer-Policy", "same-origin");
 	MHD_add_response_header(resp, "X-Frame-Options", "DENY");
+	add_csp(r, resp);
 	enum MHD_Result rc = MHD_queue_response(r->conn, status, resp);
 	MHD_destroy_response(resp);
 	return rc;
@@ -179,6 +261,52 @@ static bool state_changing(const char *method)
 	return strcmp(method, "GET") && strcmp(method, "HEAD") && strcmp(method, "OPTIONS");
 }
 
+int http_login_wait(struct http_req *r)
+{
+	return throttle_wait_s(r->app->logins, r->client, srv_mono_ms());
+}
+
+void http_login_outcome(struct http_req *r, bool ok)
+{
+	if (ok)
+		throttle_succeeded(r->app->logins, r->client);
+	else
+		throttle_failed(r->app->logins, r->client, srv_mono_ms());
+}
+
+enum MHD_Result http_too_many(struct http_req *r, int wait_s)
+{
+	char msg[160], after[16];
+	snprintf(msg, sizeof msg, "too many wrong tokens from your address: try again in %d s", wait_s);
+	snprintf(after, sizeof after, "%d", wait_s);
+	json_t *body = json_pack("{s:s, s:s}", "error", "too_many_attempts", "message", msg);
+	char *text = json_dumps(body, JSON_COMPACT);
+	json_decref(body);
+	struct MHD_Response *resp = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
+	MHD_add_response_header(resp, "Content-Type", "application/json");
+	MHD_add_response_header(resp, "Cache-Control", "no-store");
+	MHD_add_response_header(resp, "Retry-After", after);
+	return http_send(r, 429, resp);
+}
+
+/*
+ * Fetch metadata (Sec-Fetch-Site, sent by every current browser): a state
+ * change started by another site, or by a sibling sub-domain, is refused
+ * even when its Origin could not be checked. "same-origin" is our page,
+ * "none" the user typing a URL; a missing header is curl or a script.
+ */
+static bool fetch_site_ok(const char *site)
+{
+	return !site || !strcmp(site, "same-origin") || !strcmp(site, "none");
+}
+
+/* Who is asking: the peer address as the throttle's key. */
+static void client_key(struct http_req *r)
+{
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	srv_addr_key(ci ? ci->client_addr : NULL, r->client, sizeof r->client);
+}
+
 /* First call for a request: everything that can be decided from the headers. */
 static enum MHD_Result first_call(struct http_server *h, struct http_req *r, const char *url,
 				  bool *answered)
@@ -204,10 +332,22 @@ static enum MHD_Result first_call(struct http_server *h, struct http_req *r, con
 		return http_error(r, 403, "forbidden",
 				  "Host '%s' is not this server (start it with --allow-host NAME to accept it)",
 				  host ? host : "");
-	if (state_changing(r->method) && !auth_origin_ok(http_header(r, "Origin"), host))
+	/* Any method: a cross-origin GET has no business here either, and our
+	 * own page's same-origin GETs carry no Origin at all. */
+	if (!auth_origin_ok(http_header(r, "Origin"), host))
 		return http_error(r, 403, "forbidden", "cross-origin request refused");
-	r->authorized = auth_request_ok(&app->auth, http_header(r, "Authorization"),
-					http_header(r, "Cookie"), NULL);
+	if (state_changing(r->method) && !fetch_site_ok(http_header(r, "Sec-Fetch-Site")))
+		return http_error(r, 403, "forbidden", "a request from another site may not change anything here");
+	client_key(r);
+	r->authorized = auth_session_ok(&app->auth, http_header(r, "Cookie"));
+	const char *authz = http_header(r, "Authorization");
+	if (!r->authorized && authz) {
+		int wait = http_login_wait(r);
+		if (wait)
+			return http_too_many(r, wait);
+		r->authorized = auth_token_check(&app->auth, authz, NULL) == AUTH_TOKEN_OK;
+		http_login_outcome(r, r->authorized);
+	}
 	bool known;
 	r->route = http_match(r->method, r->path, r->params, &r->nparams, &known);
 	bool api = !strncmp(r->path, "/api/", 5) || !strcmp(r->path, "/api");
@@ -218,6 +358,13 @@ static enum MHD_Result first_call(struct http_server *h, struct http_req *r, con
 		if (known)
 			return http_error(r, 405, "method_not_allowed", "%s is not allowed here", r->method);
 		return http_error(r, 404, "not_found", "no such route: %s", r->path);
+	}
+	if (r->route->ints) {
+		struct int_check c = {.params = r->route->ints};
+		MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, check_int_arg, &c);
+		if (c.bad)
+			return http_error(r, 400, "bad_request", "%s must be a whole number from %lld to %lld, not '%s'",
+					  c.bad->name, (long long)c.bad->min, (long long)c.bad->max, c.value);
 	}
 	const char *cl = http_header(r, "Content-Length");
 	if (cl && strtoull(cl, NULL, 10) > r->route->body_max)
@@ -276,6 +423,33 @@ static void completed_cb(void *cls, struct MHD_Connection *conn, void **con_cls,
 	*con_cls = NULL;
 }
 
+/*
+ * %XX decoding of the path and query, like libmicrohttpd's own, except
+ * that %00 becomes DEL (0x7f): a NUL would cut the C string short and
+ * "a.ipynb%00.txt" would name a.ipynb, whereas every path check refuses
+ * control characters outright.
+ */
+static size_t unescape(void *cls, struct MHD_Connection *conn, char *s)
+{
+	(void)cls;
+	(void)conn;
+	static const char hex[] = "0123456789abcdef";
+	char *w = s;
+	for (const char *p = s; *p; p++) {
+		const char *hi = p[0] == '%' && p[1] ? strchr(hex, tolower((unsigned char)p[1])) : NULL;
+		const char *lo = hi && p[2] ? strchr(hex, tolower((unsigned char)p[2])) : NULL;
+		if (hi && lo) {
+			int c = (int)((hi - hex) * 16 + (lo - hex));
+			*w++ = c ? (char)c : 0x7f;
+			p += 2;
+		} else {
+			*w++ = *p;
+		}
+	}
+	*w = '\0';
+	return (size_t)(w - s);
+}
+
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
 	(void)cls;
@@ -299,6 +473,7 @@ struct http_server *http_new(struct app *app, char *err, size_t errlen)
 	h->daemon = MHD_start_daemon(flags, 0, NULL, NULL, access_cb, h,
 				     MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
 				     MHD_OPTION_NOTIFY_COMPLETED, completed_cb, h,
+				     MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL,
 				     MHD_OPTION_CONNECTION_LIMIT, (unsigned)16384,
 				     MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120,
 				     MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(128 * 1024),

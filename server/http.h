@@ -16,6 +16,7 @@
 #include <microhttpd.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/socket.h>
 
 #include "util.h"
@@ -34,6 +35,12 @@ enum http_access {
 	HTTP_PAGE = 3,   /* the page: login form without the token */
 };
 
+/* A numeric query parameter a route takes: checked before its handler runs. */
+struct http_int_param {
+	const char *name;       /* NULL ends a list */
+	int64_t min, max;       /* accepted range, both included */
+};
+
 struct http_route {
 	const char *method;     /* GET POST PUT PATCH DELETE */
 	const char *pattern;    /* "/api/runs/{id}/events"; "{name*}" takes the rest */
@@ -41,6 +48,7 @@ struct http_route {
 	size_t body_max;        /* bytes accepted; 0 = no body */
 	http_handler handler;
 	const char *summary;    /* one line for --list-routes */
+	const struct http_int_param *ints; /* numeric query parameters; NULL = none */
 };
 
 extern const struct http_route http_routes[];
@@ -57,7 +65,9 @@ struct http_req {
 	struct srv_buf body;             /* up to route->body_max bytes */
 	bool too_large;
 	bool answered;                   /* an error was queued from the headers alone */
-	bool authorized;                 /* the request carried the token */
+	bool authorized;                 /* the request carried the session cookie or the token */
+	char csp_nonce[40];              /* "" until http_csp_nonce made one for this answer */
+	char client[64];                 /* srv_addr_key of the peer, the login throttle's key */
 };
 
 struct http_server *http_new(struct app *app, char *err, size_t errlen);
@@ -76,10 +86,29 @@ void http_print_routes(void *stdio_file);
 /* ---- helpers for handlers ---- */
 const char *http_header(struct http_req *r, const char *name);
 const char *http_query(struct http_req *r, const char *name);
+/* A numeric parameter of r->route->ints (already checked against its range), or dflt when absent. */
+int64_t http_query_int(struct http_req *r, const char *name, int64_t dflt);
+
+/*
+ * A fresh random nonce for this answer's Content-Security-Policy: the
+ * policy then allows <style nonce="…"> (the login form's, CodeMirror's).
+ * Valid for this request only.
+ */
+const char *http_csp_nonce(struct http_req *r);
+
+/*
+ * The login throttle for the request's client address: 0 when it may show
+ * a token now, else the seconds to wait. Record each token it showed with
+ * http_login_outcome (a wrong one costs a try, a right one clears them).
+ */
+int http_login_wait(struct http_req *r);
+void http_login_outcome(struct http_req *r, bool ok);
+/* 429 {"error":"too_many_attempts"} with Retry-After. */
+enum MHD_Result http_too_many(struct http_req *r, int wait_s);
 /* Parse the body as a JSON object; on failure replies 400 and returns NULL. */
 json_t *http_body_json(struct http_req *r, enum MHD_Result *reply);
 
-/* Queue `resp` with the common headers; destroys resp. */
+/* Queue `resp` with the common headers (nosniff, referrer, framing, CSP); destroys resp. */
 enum MHD_Result http_send(struct http_req *r, unsigned status, struct MHD_Response *resp);
 /* JSON reply; takes ownership of body (NULL = no body). */
 enum MHD_Result http_json(struct http_req *r, unsigned status, json_t *body);

@@ -21,6 +21,7 @@
 #include "util.h"
 
 #define NB_PATH_MAX 1024
+#define NB_NAME_MAX 255 /* bytes in one part of a path: the file system's NAME_MAX */
 #define NB_LIST_DEPTH 6
 
 static const char empty_notebook[] =
@@ -30,7 +31,11 @@ static const char empty_notebook[] =
 int nb_init(struct nb_store *nb, const char *workspace, struct store *store, const char *owner)
 {
 	memset(nb, 0, sizeof *nb);
+	nb->root_fd = -1;
 	if (!realpath(workspace, nb->root))
+		return NB_EIO;
+	nb->root_fd = open(nb->root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (nb->root_fd < 0)
 		return NB_EIO;
 	nb->store = store;
 	srv_strlcpy(nb->owner, owner ? owner : "", sizeof nb->owner);
@@ -40,6 +45,9 @@ int nb_init(struct nb_store *nb, const char *workspace, struct store *store, con
 
 void nb_free(struct nb_store *nb)
 {
+	if (nb->root_fd >= 0)
+		close(nb->root_fd);
+	nb->root_fd = -1;
 	pthread_mutex_destroy(&nb->lock);
 }
 
@@ -66,11 +74,21 @@ static int check_rel(const char *rel, char *err, size_t errlen)
 			return NB_EBADPATH;
 		}
 	}
+	/* A name that is not UTF-8 could be saved but never listed (JSON is UTF-8). */
+	if (!srv_utf8_valid(rel, n)) {
+		snprintf(err, errlen, "notebook paths must be UTF-8 text");
+		return NB_EBADPATH;
+	}
 	const char *c = rel;
 	while (*c) {
 		size_t len = strcspn(c, "/");
 		if (len == 0 || c[0] == '.') {
 			snprintf(err, errlen, "notebook paths may not hold empty, '.', '..' or hidden parts");
+			return NB_EBADPATH;
+		}
+		if (len > NB_NAME_MAX) {
+			snprintf(err, errlen, "a name in a notebook path is at most %d bytes (this one has %zu)",
+				 NB_NAME_MAX, len);
 			return NB_EBADPATH;
 		}
 		c += len;
@@ -84,52 +102,115 @@ static int check_rel(const char *rel, char *err, size_t errlen)
 	return NB_OK;
 }
 
-int nb_resolve(const struct nb_store *nb, const char *rel, bool must_exist, char *abs,
-	       size_t abslen, char *err, size_t errlen)
+/* Map the errno of a failed open below the workspace to a code and a message. */
+static int open_error(const char *rel, const char *what, char *err, size_t errlen)
+{
+	switch (errno) {
+	case ENOENT:
+	case ENOTDIR:
+		snprintf(err, errlen, "%s %s does not exist", what, rel);
+		return NB_ENOENT;
+	case EXDEV:
+		snprintf(err, errlen, "%s links outside the workspace", rel);
+		return NB_EBADPATH;
+	case ELOOP:
+		snprintf(err, errlen, "%s goes through too many symbolic links", rel);
+		return NB_EBADPATH;
+	case ENAMETOOLONG:
+		snprintf(err, errlen, "%s is too long a path", rel);
+		return NB_EBADPATH;
+	default:
+		snprintf(err, errlen, "%s: %s", rel, strerror(errno));
+		return NB_EIO;
+	}
+}
+
+/*
+ * Where an open fd really landed must be a visible place of the workspace:
+ * inside it, and no part below the root hidden. This is what keeps a link
+ * like db.ipynb -> .trainbook/trainbook.db from serving the database. The
+ * check is on the fd itself, so nothing can be swapped in after it.
+ */
+static int check_landing(const struct nb_store *nb, int fd, const char *rel, char *err, size_t errlen)
+{
+	char real[PATH_MAX];
+	if (srv_fd_path(fd, real, sizeof real) < 0) {
+		snprintf(err, errlen, "%s: cannot tell where it leads: %s", rel, strerror(errno));
+		return NB_EIO;
+	}
+	if (!srv_path_inside(nb->root, real)) {
+		snprintf(err, errlen, "%s links outside the workspace", rel);
+		return NB_EBADPATH;
+	}
+	for (const char *c = real + strlen(nb->root); *c; c++) {
+		if (c[0] == '/' && c[1] == '.') {
+			snprintf(err, errlen, "%s leads into a hidden folder or file (like .trainbook/)", rel);
+			return NB_EBADPATH;
+		}
+	}
+	return NB_OK;
+}
+
+/* Open an existing notebook for reading: checked path, visible landing, a regular file. */
+static int open_notebook(const struct nb_store *nb, const char *rel, int *fd_out, char *err, size_t errlen)
 {
 	int rc = check_rel(rel, err, errlen);
 	if (rc)
 		return rc;
-	char joined[PATH_MAX + NB_PATH_MAX], parent[PATH_MAX];
-	snprintf(joined, sizeof joined, "%s/%s", nb->root, rel);
-	char *slash = strrchr(joined, '/');
-	*slash = '\0';
-	if (!realpath(joined, parent)) {
-		snprintf(err, errlen, "folder of %s does not exist", rel);
-		return NB_ENOENT;
-	}
-	if (!srv_path_inside(nb->root, parent)) {
-		snprintf(err, errlen, "%s is outside the workspace", rel);
-		return NB_EBADPATH;
-	}
-	int n = snprintf(abs, abslen, "%s/%s", parent, slash + 1);
-	if (n < 0 || (size_t)n >= abslen) {
-		snprintf(err, errlen, "path too long");
-		return NB_EBADPATH;
-	}
+	/* O_NONBLOCK: a FIFO named x.ipynb must not hang the server in open(). */
+	int fd = srv_open_beneath(nb->root_fd, rel, O_RDONLY | O_NONBLOCK, 0);
+	if (fd < 0)
+		return open_error(rel, "notebook", err, errlen);
 	struct stat st;
-	if (lstat(abs, &st) < 0) {
-		if (must_exist) {
-			snprintf(err, errlen, "no notebook %s", rel);
-			return NB_ENOENT;
-		}
-		return NB_OK;
-	}
-	if (S_ISLNK(st.st_mode)) {
-		char target[PATH_MAX];
-		if (!realpath(abs, target) || !srv_path_inside(nb->root, target)) {
-			snprintf(err, errlen, "%s links outside the workspace", rel);
-			return NB_EBADPATH;
-		}
-		if (stat(target, &st) < 0) {
-			snprintf(err, errlen, "no notebook %s", rel);
-			return NB_ENOENT;
-		}
-	}
-	if (!S_ISREG(st.st_mode)) {
+	rc = check_landing(nb, fd, rel, err, errlen);
+	if (rc == NB_OK && (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))) {
 		snprintf(err, errlen, "%s is not a file", rel);
-		return NB_EBADPATH;
+		rc = NB_EBADPATH;
 	}
+	if (rc) {
+		close(fd);
+		return rc;
+	}
+	*fd_out = fd;
+	return NB_OK;
+}
+
+int nb_resolve(const struct nb_store *nb, const char *rel, bool must_exist, int *dirfd_out,
+	       const char **name_out, char *err, size_t errlen)
+{
+	int rc = check_rel(rel, err, errlen);
+	if (rc)
+		return rc;
+	const char *slash = strrchr(rel, '/');
+	char dir[NB_PATH_MAX];
+	snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - rel) : 1, slash ? rel : ".");
+	int dirfd = srv_open_beneath(nb->root_fd, dir, O_RDONLY | O_DIRECTORY, 0);
+	if (dirfd < 0)
+		return open_error(rel, "the folder of", err, errlen);
+	const char *name = slash ? slash + 1 : rel;
+	rc = check_landing(nb, dirfd, rel, err, errlen);
+	struct stat st;
+	if (rc == NB_OK && fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+		/* Something is there already: through any link it must be a
+		 * visible notebook, or nothing may read, replace or remove it. */
+		int fd = -1;
+		rc = open_notebook(nb, rel, &fd, err, errlen);
+		if (fd >= 0)
+			close(fd);
+		if (rc == NB_ENOENT) {
+			snprintf(err, errlen, "%s is a link to nothing", rel);
+			rc = NB_EBADPATH;
+		}
+	} else if (rc == NB_OK && must_exist) {
+		snprintf(err, errlen, "no notebook %s", rel);
+		rc = NB_ENOENT;
+	}
+	if (rc) {
+		close(dirfd);
+		return rc;
+	}
+	*dirfd_out = dirfd;
+	*name_out = name;
 	return NB_OK;
 }
 
@@ -163,10 +244,16 @@ static void list_dir(struct nb_store *nb, const char *abs, const char *rel, int 
 		size_t n = strlen(e->d_name);
 		if (n <= 6 || strcmp(e->d_name + n - 6, ".ipynb"))
 			continue;
+		/* Names the API would refuse are not listed either. */
+		if (check_rel(child_rel, NULL, 0) != NB_OK)
+			continue;
 		if (S_ISLNK(st.st_mode)) {
-			char target[PATH_MAX];
-			if (!realpath(child_abs, target) || !srv_path_inside(nb->root, target) ||
-			    stat(target, &st) < 0)
+			int fd = -1;
+			if (open_notebook(nb, child_rel, &fd, NULL, 0) != NB_OK)
+				continue;
+			int ok = fstat(fd, &st);
+			close(fd);
+			if (ok < 0)
 				continue;
 		}
 		if (!S_ISREG(st.st_mode))
@@ -211,17 +298,20 @@ json_t *nb_list(struct nb_store *nb)
 int nb_read(struct nb_store *nb, const char *rel, char **data, size_t *len,
 	    char etag[NB_ETAG_LEN], int64_t *mtime, char *err, size_t errlen)
 {
-	char abs[PATH_MAX];
-	int rc = nb_resolve(nb, rel, true, abs, sizeof abs, err, errlen);
+	int fd = -1;
+	int rc = open_notebook(nb, rel, &fd, err, errlen);
 	if (rc)
 		return rc;
-	if (srv_read_file(abs, NB_MAX_BYTES, data, len) < 0) {
-		snprintf(err, errlen, "%s: %s", rel, strerror(errno));
-		return errno == EFBIG ? NB_ETOOBIG : errno == ENOENT ? NB_ENOENT : NB_EIO;
-	}
-	nb_etag(*data, *len, etag);
 	struct stat st;
-	*mtime = stat(abs, &st) == 0 ? (int64_t)st.st_mtime : srv_unix_now();
+	*mtime = fstat(fd, &st) == 0 ? (int64_t)st.st_mtime : srv_unix_now();
+	if (srv_read_fd(fd, NB_MAX_BYTES, data, len) < 0) {
+		int e = errno;
+		close(fd);
+		snprintf(err, errlen, "%s: %s", rel, strerror(e));
+		return e == EFBIG ? NB_ETOOBIG : NB_EIO;
+	}
+	close(fd);
+	nb_etag(*data, *len, etag);
 	return NB_OK;
 }
 
@@ -276,10 +366,10 @@ int nb_validate(const char *data, size_t len, char *err, size_t errlen)
 	return rc;
 }
 
-static int write_checked(struct nb_store *nb, const char *rel, const char *abs, const char *data,
-			 size_t len, bool create, char *err, size_t errlen)
+static int write_checked(struct nb_store *nb, const char *rel, int dirfd, const char *name,
+			 const char *data, size_t len, bool create, char *err, size_t errlen)
 {
-	if (srv_write_atomic(abs, data, len, create) < 0) {
+	if (srv_write_atomic_at(dirfd, name, data, len, create) < 0) {
 		if (create && errno == EEXIST) {
 			snprintf(err, errlen, "%s exists already", rel);
 			return NB_EEXIST;
@@ -323,21 +413,21 @@ int nb_save(struct nb_store *nb, const char *rel, const char *data, size_t len,
 	int rc = check_body(data, len, err, errlen);
 	if (rc)
 		return rc;
-	char abs[PATH_MAX];
+	int dirfd = -1;
+	const char *name;
 	pthread_mutex_lock(&nb->lock);
-	rc = nb_resolve(nb, rel, false, abs, sizeof abs, err, errlen);
+	rc = nb_resolve(nb, rel, false, &dirfd, &name, err, errlen);
 	if (rc)
 		goto out;
 	if (if_match) {
-		char *cur;
+		char *cur, cur_etag[NB_ETAG_LEN];
 		size_t curlen;
-		char cur_etag[NB_ETAG_LEN];
-		if (srv_read_file(abs, NB_MAX_BYTES, &cur, &curlen) < 0) {
+		int64_t cur_mtime;
+		if (nb_read(nb, rel, &cur, &curlen, cur_etag, &cur_mtime, err, errlen) != NB_OK) {
 			snprintf(err, errlen, "%s changed on disk (it is gone)", rel);
 			rc = NB_ECONFLICT;
 			goto out;
 		}
-		nb_etag(cur, curlen, cur_etag);
 		free(cur);
 		if (!etag_matches(if_match, cur_etag)) {
 			snprintf(err, errlen, "%s was changed by someone else since you loaded it", rel);
@@ -345,13 +435,15 @@ int nb_save(struct nb_store *nb, const char *rel, const char *data, size_t len,
 			goto out;
 		}
 	}
-	rc = write_checked(nb, rel, abs, data, len, false, err, errlen);
+	rc = write_checked(nb, rel, dirfd, name, data, len, false, err, errlen);
 	if (rc == NB_OK) {
 		nb_etag(data, len, etag);
 		*mtime = srv_unix_now();
 	}
 out:
 	pthread_mutex_unlock(&nb->lock);
+	if (dirfd >= 0)
+		close(dirfd);
 	return rc;
 }
 
@@ -365,11 +457,14 @@ int nb_create(struct nb_store *nb, const char *rel, const char *data, size_t len
 	int rc = check_body(data, len, err, errlen);
 	if (rc)
 		return rc;
-	char abs[PATH_MAX];
+	int dirfd;
+	const char *name;
 	pthread_mutex_lock(&nb->lock);
-	rc = nb_resolve(nb, rel, false, abs, sizeof abs, err, errlen);
-	if (rc == NB_OK)
-		rc = write_checked(nb, rel, abs, data, len, true, err, errlen);
+	rc = nb_resolve(nb, rel, false, &dirfd, &name, err, errlen);
+	if (rc == NB_OK) {
+		rc = write_checked(nb, rel, dirfd, name, data, len, true, err, errlen);
+		close(dirfd);
+	}
 	pthread_mutex_unlock(&nb->lock);
 	if (rc == NB_OK)
 		nb_etag(data, len, etag);
@@ -378,12 +473,13 @@ int nb_create(struct nb_store *nb, const char *rel, const char *data, size_t len
 
 int nb_rename(struct nb_store *nb, const char *from, const char *to, char *err, size_t errlen)
 {
-	char src[PATH_MAX], dst[PATH_MAX];
+	int src_dir = -1, dst_dir = -1;
+	const char *src, *dst;
 	pthread_mutex_lock(&nb->lock);
-	int rc = nb_resolve(nb, from, true, src, sizeof src, err, errlen);
+	int rc = nb_resolve(nb, from, true, &src_dir, &src, err, errlen);
 	if (rc == NB_OK)
-		rc = nb_resolve(nb, to, false, dst, sizeof dst, err, errlen);
-	if (rc == NB_OK && renameat2(AT_FDCWD, src, AT_FDCWD, dst, RENAME_NOREPLACE) < 0) {
+		rc = nb_resolve(nb, to, false, &dst_dir, &dst, err, errlen);
+	if (rc == NB_OK && renameat2(src_dir, src, dst_dir, dst, RENAME_NOREPLACE) < 0) {
 		if (errno == EEXIST) {
 			snprintf(err, errlen, "%s exists already", to);
 			rc = NB_EEXIST;
@@ -395,18 +491,25 @@ int nb_rename(struct nb_store *nb, const char *from, const char *to, char *err, 
 	if (rc == NB_OK && nb->store)
 		store_notebook_rename(nb->store, from, to);
 	pthread_mutex_unlock(&nb->lock);
+	if (src_dir >= 0)
+		close(src_dir);
+	if (dst_dir >= 0)
+		close(dst_dir);
 	return rc;
 }
 
 int nb_delete(struct nb_store *nb, const char *rel, char *err, size_t errlen)
 {
-	char abs[PATH_MAX];
+	int dirfd = -1;
+	const char *name;
 	pthread_mutex_lock(&nb->lock);
-	int rc = nb_resolve(nb, rel, true, abs, sizeof abs, err, errlen);
-	if (rc == NB_OK && unlink(abs) < 0) {
+	int rc = nb_resolve(nb, rel, true, &dirfd, &name, err, errlen);
+	if (rc == NB_OK && unlinkat(dirfd, name, 0) < 0) {
 		snprintf(err, errlen, "cannot delete %s: %s", rel, strerror(errno));
 		rc = errno == ENOENT ? NB_ENOENT : NB_EIO;
 	}
+	if (dirfd >= 0)
+		close(dirfd);
 	if (rc == NB_OK && nb->store)
 		store_notebook_delete(nb->store, rel);
 	pthread_mutex_unlock(&nb->lock);

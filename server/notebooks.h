@@ -4,10 +4,13 @@
  * from examples, and pull a run cell's YAML out of a notebook.
  *
  * What it is: the only module that turns a user-given path into a file
- * name, so the rules live here: relative, '/'-separated, no '.' or '..' or
- * hidden components, ending in .ipynb, and after resolving symlinks still
- * inside the workspace. What it is not: HTTP (routes_notebooks.c maps the
- * NB_E* codes to statuses).
+ * name, so the rules live here: relative, '/'-separated UTF-8, no '.' or
+ * '..' or hidden components, no part over 255 bytes, ending in .ipynb, and
+ * after resolving symlinks still a visible place inside the workspace
+ * (never .trainbook/). Paths are opened below the workspace's directory fd
+ * with openat2(RESOLVE_BENEATH) and checked on the fd they opened, so a
+ * link swapped in between a check and a use cannot redirect it.
+ * What it is not: HTTP (routes_notebooks.c maps the NB_E* codes to statuses).
  *
  * Threads: any. nb->lock serialises writers so an If-Match check and the
  * write that follows it cannot interleave with another save.
@@ -41,6 +44,7 @@ enum nb_err {
 
 struct nb_store {
 	char root[PATH_MAX];   /* realpath of the workspace */
+	int root_fd;           /* O_PATH fd of root: every path is opened below it */
 	struct store *store;   /* owner records; may be NULL in tests */
 	char owner[64];        /* the OS user who owns what this server writes */
 	pthread_mutex_t lock;  /* held across check-then-write in save/create/rename/delete */
@@ -50,12 +54,15 @@ int nb_init(struct nb_store *nb, const char *workspace, struct store *store, con
 void nb_free(struct nb_store *nb);
 
 /*
- * Turn a workspace-relative notebook path into an absolute one whose parent
- * directory is inside the workspace. With must_exist the file must exist
- * (NB_ENOENT otherwise) and, if it is a symlink, point inside too.
+ * Where a workspace-relative notebook path lands: its folder, opened
+ * (O_RDONLY | O_DIRECTORY) in *dirfd for the caller to close, and its last
+ * part in *name (pointing into rel). The folder must be a visible place
+ * inside the workspace. Whatever already has that name must be, through
+ * any link, a visible regular file inside the workspace; with must_exist
+ * something must (NB_ENOENT otherwise).
  */
-int nb_resolve(const struct nb_store *nb, const char *rel, bool must_exist, char *abs,
-	       size_t abslen, char *err, size_t errlen);
+int nb_resolve(const struct nb_store *nb, const char *rel, bool must_exist, int *dirfd,
+	       const char **name, char *err, size_t errlen);
 
 /* {"notebooks":[{"path","name","modified","size","owner"}…]} sorted by path. */
 json_t *nb_list(struct nb_store *nb);

@@ -10,6 +10,8 @@
 
 #include "http.h"
 
+#define ROUTE_EVENTS_MAX 10000 /* events in one page of GET …/events */
+
 /* routes_status.c */
 enum MHD_Result route_status(struct http_req *r);
 enum MHD_Result route_system(struct http_req *r);

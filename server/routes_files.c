@@ -70,17 +70,29 @@ enum MHD_Result route_metrics_json(struct http_req *r)
 	return http_json(r, 200, store_metrics_json(r->app->store, id));
 }
 
-/* Resolve a recorded checkpoint path; false unless it is a file inside the run dir. */
-static bool inside_run(struct app *app, int64_t id, const char *path, char *real, size_t reallen)
+/*
+ * Open a recorded checkpoint for reading, or -1: it must be a regular file
+ * inside the run's folder. The recorded path only tells which file; the
+ * open itself is kept below the folder by the kernel (srv_open_beneath),
+ * so a link planted or swapped in the folder cannot lead out of it.
+ */
+static int open_checkpoint(struct app *app, int64_t id, const char *path, struct stat *st)
 {
-	char dir[PATH_MAX], real_dir[PATH_MAX], tmp[PATH_MAX];
+	char dir[PATH_MAX], real_dir[PATH_MAX], real[PATH_MAX];
 	app_run_dir(app, id, dir, sizeof dir);
-	if (!realpath(dir, real_dir) || !realpath(path, tmp) || !srv_path_inside(real_dir, tmp))
-		return false;
-	struct stat st;
-	if (stat(tmp, &st) < 0 || !S_ISREG(st.st_mode))
-		return false;
-	return srv_strlcpy(real, tmp, reallen);
+	if (!realpath(dir, real_dir) || !realpath(path, real) || !srv_path_inside(real_dir, real) ||
+	    !strcmp(real, real_dir))
+		return -1;
+	int dirfd = open(real_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (dirfd < 0)
+		return -1;
+	int fd = srv_open_beneath(dirfd, real + strlen(real_dir) + 1, O_RDONLY | O_NONBLOCK, 0);
+	close(dirfd);
+	if (fd >= 0 && (fstat(fd, st) < 0 || !S_ISREG(st->st_mode))) {
+		close(fd);
+		fd = -1;
+	}
+	return fd;
 }
 
 enum MHD_Result route_checkpoint_list(struct http_req *r)
@@ -92,12 +104,14 @@ enum MHD_Result route_checkpoint_list(struct http_req *r)
 	json_t *rows = store_checkpoints_json(r->app->store, id), *out = json_array();
 	size_t i;
 	json_t *row;
-	char real[PATH_MAX];
 	/* The worker prunes old checkpoints (keep: N); list what is still there. */
 	json_array_foreach(rows, i, row) {
 		const char *path = json_string_value(json_object_get(row, "path"));
-		if (!path || !inside_run(r->app, id, path, real, sizeof real))
+		struct stat st;
+		int fd = path ? open_checkpoint(r->app, id, path, &st) : -1;
+		if (fd < 0)
 			continue;
+		close(fd);
 		json_object_del(row, "path");
 		json_array_append(out, row);
 	}
@@ -112,17 +126,12 @@ enum MHD_Result route_checkpoint_get(struct http_req *r)
 	if (id < 0)
 		return reply;
 	const char *file = r->params[1];
-	char path[PATH_MAX], real[PATH_MAX];
-	if (store_checkpoint_path(r->app->store, id, file, path, sizeof path) < 0 ||
-	    !inside_run(r->app, id, path, real, sizeof real))
-		return http_error(r, 404, "not_found", "run %s has no checkpoint %s", r->params[0], file);
-	int fd = open(real, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	char path[PATH_MAX];
 	struct stat st;
-	if (fd < 0 || fstat(fd, &st) < 0) {
-		if (fd >= 0)
-			close(fd);
+	int fd = store_checkpoint_path(r->app->store, id, file, path, sizeof path) < 0
+			 ? -1 : open_checkpoint(r->app, id, path, &st);
+	if (fd < 0)
 		return http_error(r, 404, "not_found", "run %s has no checkpoint %s", r->params[0], file);
-	}
 	/* libmicrohttpd closes fd when the response is destroyed. */
 	struct MHD_Response *resp = MHD_create_response_from_fd((uint64_t)st.st_size, fd);
 	if (!resp) {
@@ -130,8 +139,8 @@ enum MHD_Result route_checkpoint_get(struct http_req *r)
 		return http_error(r, 500, "internal", "cannot send the file");
 	}
 	char disp[PATH_MAX + 64];
-	const char *base = strrchr(real, '/');
-	snprintf(disp, sizeof disp, "attachment; filename=\"%s\"", base ? base + 1 : real);
+	const char *base = strrchr(path, '/');
+	snprintf(disp, sizeof disp, "attachment; filename=\"%s\"", base ? base + 1 : path);
 	/* The name comes from the worker: keep it from breaking the header. */
 	for (char *p = disp + 22; *p && p[1]; p++)
 		if (*p == '"' || *p == '\\' || (unsigned char)*p < 0x20)

@@ -48,7 +48,7 @@ enum MHD_Result route_nb_get(struct http_req *r)
 	if (rc)
 		return nb_fail(r, rc, err);
 	const char *inm = http_header(r, "If-None-Match");
-	bool download = http_query(r, "download") && strcmp(http_query(r, "download"), "0");
+	bool download = http_query_int(r, "download", 0) == 1;
 	struct MHD_Response *resp;
 	unsigned status = 200;
 	if (inm && !strcmp(inm, etag) && !download) {

@@ -21,7 +21,6 @@
 
 #define RUNS_LIST_MAX 1000
 #define EVENTS_DEFAULT 1000
-#define EVENTS_MAX 10000
 
 int64_t route_run_id(struct http_req *r, enum MHD_Result *reply)
 {
@@ -235,18 +234,6 @@ static int append_event(void *ctx, int64_t seq, const char *json, size_t len)
 	return 0;
 }
 
-static int64_t query_int(struct http_req *r, const char *name, int64_t dflt, int64_t lo, int64_t hi)
-{
-	const char *v = http_query(r, name);
-	if (!v || !*v)
-		return dflt;
-	char *end;
-	long long n = strtoll(v, &end, 10);
-	if (*end || n < lo)
-		return lo;
-	return n > hi ? hi : n;
-}
-
 enum MHD_Result route_run_events(struct http_req *r)
 {
 	enum MHD_Result reply;
@@ -258,8 +245,9 @@ enum MHD_Result route_run_events(struct http_req *r)
 		return http_error(r, 404, "not_found", "no run %s", r->params[0]);
 	int64_t last = info.last_seq;
 	store_run_info_free(&info);
-	int64_t since = query_int(r, "since", 0, 0, INT64_MAX);
-	int limit = (int)query_int(r, "limit", EVENTS_DEFAULT, 1, EVENTS_MAX);
+	/* Both checked against the route table's ranges before we get here. */
+	int64_t since = http_query_int(r, "since", 0);
+	int limit = (int)http_query_int(r, "limit", EVENTS_DEFAULT);
 	struct srv_buf out = {0};
 	srv_buf_puts(&out, "{\"events\":[");
 	struct events_ctx ctx = {&out, r->params[0], 0};

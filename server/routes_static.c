@@ -77,12 +77,16 @@ static void html_escape(struct srv_buf *b, const char *s)
 	}
 }
 
-static enum MHD_Result login_page(struct http_req *r, unsigned status, const char *message)
+/* The login form; wait_s > 0 makes it the throttle's 429 with Retry-After. */
+static enum MHD_Result login_page_after(struct http_req *r, unsigned status, const char *message, int wait_s)
 {
 	struct srv_buf b = {0};
 	srv_buf_puts(&b, "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
 			 "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
-			 "<title>trainbook: log in</title><style>"
+			 "<title>trainbook: log in</title>");
+	/* The policy allows no inline style but one carrying this answer's nonce. */
+	srv_buf_printf(&b, "<style nonce=\"%s\">", http_csp_nonce(r));
+	srv_buf_puts(&b, ""
 			 "body{font:16px system-ui,sans-serif;background:#f5f5f4;color:#1c1917;"
 			 "display:flex;min-height:90vh;align-items:center;justify-content:center}"
 			 "form{background:#fff;padding:2rem;border-radius:8px;box-shadow:0 1px 4px #0002;"
@@ -101,16 +105,35 @@ static enum MHD_Result login_page(struct http_req *r, unsigned status, const cha
 			 "(the part after <code>?token=</code>).</p><label for=\"token\">Token</label>"
 			 "<input id=\"token\" name=\"token\" type=\"password\" autocomplete=\"current-password\" "
 			 "autofocus required><button type=\"submit\">Log in</button></form></body></html>\n");
-	enum MHD_Result rc = http_raw(r, status, "text/html; charset=utf-8", b.data, b.len);
-	srv_buf_free(&b);
-	return rc;
+	size_t len = b.len;
+	struct MHD_Response *resp = MHD_create_response_from_buffer(len, srv_buf_steal(&b), MHD_RESPMEM_MUST_FREE);
+	MHD_add_response_header(resp, "Content-Type", "text/html; charset=utf-8");
+	MHD_add_response_header(resp, "Cache-Control", "no-store");
+	if (wait_s > 0) {
+		char after[16];
+		snprintf(after, sizeof after, "%d", wait_s);
+		MHD_add_response_header(resp, "Retry-After", after);
+	}
+	return http_send(r, status, resp);
+}
+
+static enum MHD_Result login_page(struct http_req *r, unsigned status, const char *message)
+{
+	return login_page_after(r, status, message, 0);
+}
+
+static enum MHD_Result login_throttled(struct http_req *r, int wait_s)
+{
+	char msg[128];
+	snprintf(msg, sizeof msg, "Too many wrong tokens from your address. Try again in %d s.", wait_s);
+	return login_page_after(r, 429, msg, wait_s);
 }
 
 static void add_cookie(struct http_req *r, struct MHD_Response *resp)
 {
 	char cookie[512];
 	snprintf(cookie, sizeof cookie, "%s=%s; Path=%s; HttpOnly; SameSite=Strict; Max-Age=%d",
-		 AUTH_COOKIE_NAME, r->app->auth.token, r->app->cfg.base_url, COOKIE_MAX_AGE);
+		 AUTH_COOKIE_NAME, r->app->auth.session, r->app->cfg.base_url, COOKIE_MAX_AGE);
 	MHD_add_response_header(resp, "Set-Cookie", cookie);
 }
 
@@ -123,11 +146,14 @@ static enum MHD_Result redirect_with_cookie(struct http_req *r, unsigned status,
 	return http_send(r, status, resp);
 }
 
-/* Static paths: no empty, '.', '..' or hidden parts, no backslashes. */
+/* Static paths: no empty, '.', '..' or hidden parts, no backslashes or control characters. */
 static bool static_path_ok(const char *rel)
 {
 	if (!*rel || strchr(rel, '\\'))
 		return false;
+	for (const char *c = rel; *c; c++)
+		if ((unsigned char)*c < 0x20 || *c == 0x7f)
+			return false;
 	for (const char *c = rel; *c;) {
 		size_t len = strcspn(c, "/");
 		if (len == 0 || c[0] == '.')
@@ -139,16 +165,49 @@ static bool static_path_ok(const char *rel)
 	return true;
 }
 
-static enum MHD_Result serve_file(struct http_req *r, const char *rel)
+/*
+ * Open a file of the static root for reading: the kernel keeps the walk
+ * inside the root (srv_open_beneath), so a link out of it, or one swapped
+ * in after a check, cannot be followed. -1 when there is no such file.
+ */
+static int open_static(struct http_req *r, const char *rel, struct stat *st)
 {
 	const char *root = r->app->cfg.static_dir;
-	char joined[PATH_MAX * 2], real[PATH_MAX];
 	if (!root[0] || !static_path_ok(rel))
-		return http_error(r, 404, "not_found", "no such file");
-	snprintf(joined, sizeof joined, "%s/%s", root, rel);
+		return -1;
+	int dirfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (dirfd < 0)
+		return -1;
+	int fd = srv_open_beneath(dirfd, rel, O_RDONLY, 0);
+	close(dirfd);
+	if (fd >= 0 && (fstat(fd, st) < 0 || !S_ISREG(st->st_mode))) {
+		close(fd);
+		fd = -1;
+	}
+	return fd;
+}
+
+/*
+ * A page path a redirect may keep: a static path made only of letters,
+ * digits and "-._~/" — nothing a browser could read as another host.
+ */
+static bool redirect_path_ok(const char *rel)
+{
+	if (!*rel)
+		return true;
+	if (!static_path_ok(rel))
+		return false;
+	for (const char *c = rel; *c; c++)
+		if (!isalnum((unsigned char)*c) && !strchr("-._~/", *c))
+			return false;
+	return true;
+}
+
+static enum MHD_Result serve_file(struct http_req *r, const char *rel)
+{
 	struct stat st;
-	if (!realpath(joined, real) || !srv_path_inside(root, real) || stat(real, &st) < 0 ||
-	    !S_ISREG(st.st_mode))
+	int fd = open_static(r, rel, &st);
+	if (fd < 0)
 		return http_error(r, 404, "not_found", "no such file: %s", rel);
 	char etag[96];
 	snprintf(etag, sizeof etag, "\"%llx-%llx-%llx\"", (unsigned long long)st.st_mtim.tv_sec * 1000000000ull + (unsigned long long)st.st_mtim.tv_nsec,
@@ -157,23 +216,58 @@ static enum MHD_Result serve_file(struct http_req *r, const char *rel)
 	struct MHD_Response *resp;
 	unsigned status = 200;
 	if (inm && !strcmp(inm, etag)) {
+		close(fd);
 		resp = MHD_create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT);
 		status = 304;
 	} else {
-		int fd = open(real, O_RDONLY | O_CLOEXEC);
-		if (fd < 0)
-			return http_error(r, 404, "not_found", "no such file: %s", rel);
+		/* libmicrohttpd closes fd when the response is destroyed. */
 		resp = MHD_create_response_from_fd((uint64_t)st.st_size, fd);
 		if (!resp) {
 			close(fd);
 			return http_error(r, 500, "internal", "cannot send the file");
 		}
-		MHD_add_response_header(resp, "Content-Type", mime_for(real));
+		MHD_add_response_header(resp, "Content-Type", mime_for(rel));
 	}
 	MHD_add_response_header(resp, "ETag", etag);
 	/* Revalidate every time: cheap (304) and never a stale page after `make`. */
 	MHD_add_response_header(resp, "Cache-Control", "no-cache");
 	return http_send(r, status, resp);
+}
+
+#define NONCE_MARK "TRAINBOOK_CSP_NONCE"
+
+/*
+ * The entry page, with this answer's CSP nonce written where index.html
+ * says TRAINBOOK_CSP_NONCE (the page hands it to CodeMirror, whose
+ * <style> element needs it). Never cached: the nonce is new every time.
+ */
+static enum MHD_Result serve_entry(struct http_req *r)
+{
+	struct stat st;
+	int fd = open_static(r, "index.html", &st);
+	char *html;
+	size_t len;
+	if (fd < 0)
+		return http_error(r, 404, "not_found", "no such file: index.html");
+	int rc = srv_read_fd(fd, 1u << 20, &html, &len);
+	close(fd);
+	if (rc < 0)
+		return http_error(r, 500, "internal", "cannot read index.html");
+	const char *nonce = http_csp_nonce(r);
+	struct srv_buf b = {0};
+	const char *p = html, *mark;
+	while ((mark = strstr(p, NONCE_MARK))) {
+		srv_buf_append(&b, p, (size_t)(mark - p));
+		srv_buf_puts(&b, nonce);
+		p = mark + strlen(NONCE_MARK);
+	}
+	srv_buf_puts(&b, p);
+	free(html);
+	size_t out = b.len;
+	struct MHD_Response *resp = MHD_create_response_from_buffer(out, srv_buf_steal(&b), MHD_RESPMEM_MUST_FREE);
+	MHD_add_response_header(resp, "Content-Type", "text/html; charset=utf-8");
+	MHD_add_response_header(resp, "Cache-Control", "no-store");
+	return http_send(r, 200, resp);
 }
 
 static enum MHD_Result no_page(struct http_req *r)
@@ -193,11 +287,19 @@ enum MHD_Result route_page(struct http_req *r)
 		return http_error(r, 404, "not_found", "no such route: %s", path);
 	const char *token = http_query(r, "token");
 	if (token) {
-		if (!auth_token_equal(&r->app->auth, token, strlen(token)))
+		int wait = http_login_wait(r);
+		if (wait)
+			return login_throttled(r, wait);
+		bool ok = auth_token_check(&r->app->auth, NULL, token) == AUTH_TOKEN_OK;
+		http_login_outcome(r, ok);
+		if (!ok)
 			return login_page(r, 401, "That token is not right.");
-		/* Trade the URL token for a cookie and drop it from the address bar. */
+		/* Trade the URL token for a cookie and drop it from the address bar,
+		 * staying on this page path only when it is a plain one: anything
+		 * else ("//evil.example/", "/\\evil.example/") goes to the app's root,
+		 * so the redirect never leaves this origin. */
 		char to[PATH_MAX];
-		snprintf(to, sizeof to, "%s%s", r->app->cfg.base_url, path + 1);
+		snprintf(to, sizeof to, "%s%s", r->app->cfg.base_url, redirect_path_ok(path + 1) ? path + 1 : "");
 		return redirect_with_cookie(r, 302, to);
 	}
 	if (!strcmp(path, "/login"))
@@ -211,7 +313,7 @@ enum MHD_Result route_page(struct http_req *r)
 	snprintf(index, sizeof index, "%s/index.html", r->app->cfg.static_dir);
 	if (!r->app->cfg.static_dir[0] || access(index, R_OK) < 0)
 		return no_page(r);
-	return serve_file(r, "index.html");
+	return serve_entry(r);
 }
 
 static int hexval(int c)
@@ -253,6 +355,9 @@ static bool form_value(const char *body, size_t len, const char *name, char *out
 enum MHD_Result route_login(struct http_req *r)
 {
 	char token[CFG_TOKEN_MAX + 2];
+	int wait = http_login_wait(r);
+	if (wait)
+		return login_throttled(r, wait);
 	if (!form_value(r->body.data ? r->body.data : "", r->body.len, "token", token, sizeof token))
 		return login_page(r, 400, "Paste the token into the field.");
 	/* Pasting the whole start-up URL works too. */
@@ -263,8 +368,10 @@ enum MHD_Result route_login(struct http_req *r)
 	size_t n = strlen(t);
 	while (n && t[n - 1] == ' ')
 		n--;
-	if (!auth_token_equal(&r->app->auth, t, n)) {
-		srv_log("login: wrong token");
+	bool ok = auth_token_equal(&r->app->auth, t, n);
+	http_login_outcome(r, ok);
+	if (!ok) {
+		srv_log("login: wrong token from %s", r->client);
 		return login_page(r, 401, "That token is not right.");
 	}
 	return redirect_with_cookie(r, 303, r->app->cfg.base_url);

@@ -56,8 +56,10 @@ static char **child_env(const int *gpus, int ngpus, char *cvd, size_t cvdlen, in
 		n++;
 	char **env = tb_xcalloc(n + 3, sizeof *env);
 	size_t k = 0;
+	/* A worker runs whatever a spec asks for and its stderr ends up in a
+	 * run's reason: it has no business knowing the server's token. */
 	for (size_t i = 0; i < n; i++)
-		if (strncmp(environ[i], "CUDA_VISIBLE_DEVICES=", 21))
+		if (strncmp(environ[i], "CUDA_VISIBLE_DEVICES=", 21) && strncmp(environ[i], "TRAINBOOK_TOKEN=", 16))
 			env[k++] = environ[i];
 	if (ngpus > 0) {
 		size_t off = (size_t)snprintf(cvd, cvdlen, "CUDA_VISIBLE_DEVICES=");

@@ -33,6 +33,7 @@
 #include "store.h"
 #include "sysmon.h"
 #include "tb.h"
+#include "throttle.h"
 #include "util.h"
 #include "ws.h"
 
@@ -228,6 +229,8 @@ static void teardown(struct app *app)
 	app->runq = NULL;
 	ws_free(app->ws);
 	app->ws = NULL;
+	throttle_free(app->logins);
+	app->logins = NULL;
 	nb_free(&app->nb);
 	store_free(app->store);
 	app->store = NULL;
@@ -259,6 +262,11 @@ static int start(struct app *app, int stop_fd)
 		if (n > 0)
 			srv_log("new workspace: copied %d example notebook%s into examples/", n, n == 1 ? "" : "s");
 	}
+	/* Ten wrong tokens back to back, then one more every 2 s (30 a minute)
+	 * per client address: a typo never trips it, a guesser gets nowhere.
+	 * See docs/server.md for what this means behind a shared NAT. */
+	static const struct throttle_policy logins = {.burst = 10, .refill_ms = 2000, .slots = 4096};
+	app->logins = throttle_new(&logins);
 	struct sysmon_hooks sh = {.on_sample = on_sample, .run_of_pid = run_of_pid, .ctx = app};
 	app->sysmon = sysmon_new(&sh);
 	struct runq_config rc = {
@@ -270,7 +278,7 @@ static int start(struct app *app, int stop_fd)
 	struct runq_hooks rh = {.event = on_event, .run_changed = on_run_changed, .ctx = app};
 	int listen_fd = -1;
 	if (runq_new(&rc, app->store, &rh, &app->runq, err, sizeof err) < 0 ||
-	    !(app->ws = ws_new(&app->auth, app->store, app->cfg.base_url, err, sizeof err)) ||
+	    !(app->ws = ws_new(&app->auth, app->logins, app->store, app->cfg.base_url, err, sizeof err)) ||
 	    !(app->http = http_new(app, err, sizeof err)) ||
 	    (listen_fd = door_listen(app->cfg.ip, app->cfg.port, app->cfg.port_retries, &app->port, err,
 				     sizeof err)) < 0 ||

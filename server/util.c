@@ -6,13 +6,18 @@
  */
 #include "util.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <linux/openat2.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -127,41 +132,72 @@ static int write_all(int fd, const void *data, size_t len)
 	return 0;
 }
 
-static int fsync_parent(const char *path)
+int srv_random_bytes(void *buf, size_t n)
 {
-	char dir[4096];
-	if (!srv_strlcpy(dir, path, sizeof dir)) {
-		errno = ENAMETOOLONG;
-		return -1;
+	unsigned char *p = buf;
+	size_t got = 0;
+	while (got < n) {
+		ssize_t k = getrandom(p + got, n - got, 0);
+		if (k < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		got += (size_t)k;
 	}
-	char *slash = strrchr(dir, '/');
-	if (!slash)
-		strcpy(dir, ".");
-	else if (slash == dir)
-		dir[1] = '\0';
-	else
-		*slash = '\0';
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	int rc = fsync(fd);
-	close(fd);
-	return rc;
+	return 0;
 }
 
-int srv_write_atomic(const char *path, const void *data, size_t len, bool no_replace)
+int srv_random_hex(char *out, size_t nbytes)
 {
-	char tmp[4096];
-	const char *slash = strrchr(path, '/');
-	size_t dirlen = slash ? (size_t)(slash - path + 1) : 0;
-	/* The temp name starts with '.' so listings skip it if we die mid-write. */
-	int n = snprintf(tmp, sizeof tmp, "%.*s.%s.tmp-XXXXXX", (int)dirlen, path,
-			 slash ? slash + 1 : path);
-	if (n < 0 || (size_t)n >= sizeof tmp) {
+	unsigned char raw[64];
+	TB_ASSERT(nbytes <= sizeof raw);
+	if (srv_random_bytes(raw, nbytes) < 0)
+		return -1;
+	for (size_t i = 0; i < nbytes; i++)
+		sprintf(out + 2 * i, "%02x", raw[i]);
+	return 0;
+}
+
+int srv_open_beneath(int dirfd, const char *rel, int flags, unsigned mode)
+{
+	/* RESOLVE_BENEATH refuses '..' above dirfd, absolute paths and symlinks
+	 * that lead out, as the kernel walks the path: no window between a
+	 * check and the open. Magic links (/proc/self/fd/N) are never wanted. */
+	struct open_how how = {.flags = (unsigned long long)(flags | O_CLOEXEC),
+			       .mode = (flags & O_CREAT) ? mode : 0,
+			       .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS};
+	for (;;) {
+		long fd = syscall(SYS_openat2, dirfd, rel, &how, sizeof how);
+		if (fd >= 0 || errno != EINTR)
+			return (int)fd;
+		/* EAGAIN from openat2 means a rename raced the walk: try again. */
+	}
+}
+
+int srv_fd_path(int fd, char *out, size_t len)
+{
+	char link[64];
+	snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+	ssize_t n = readlink(link, out, len - 1);
+	if (n < 0)
+		return -1;
+	if ((size_t)n >= len - 1) {
 		errno = ENAMETOOLONG;
 		return -1;
 	}
-	int fd = mkostemp(tmp, O_CLOEXEC);
+	out[n] = '\0';
+	return 0;
+}
+
+int srv_write_atomic_at(int dirfd, const char *name, const void *data, size_t len, bool no_replace)
+{
+	/* A fixed-length temp name, so a name of NAME_MAX bytes can still be
+	 * saved; the leading '.' keeps listings from showing it if we die. */
+	char tmp[32] = ".tb-tmp-";
+	if (srv_random_hex(tmp + 8, 8) < 0)
+		return -1;
+	int fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return -1;
 	int saved;
@@ -174,41 +210,55 @@ int srv_write_atomic(const char *path, const void *data, size_t len, bool no_rep
 	fd = -1;
 	if (no_replace) {
 		/* link(2) fails with EEXIST instead of replacing: the create-only case. */
-		if (link(tmp, path) < 0)
+		if (linkat(dirfd, tmp, dirfd, name, 0) < 0)
 			goto fail;
-		unlink(tmp);
-	} else if (rename(tmp, path) < 0) {
+		unlinkat(dirfd, tmp, 0);
+	} else if (renameat(dirfd, tmp, dirfd, name) < 0) {
 		goto fail;
 	}
-	return fsync_parent(path);
+	return fsync(dirfd);
 fail:
 	saved = errno;
 	if (fd >= 0)
 		close(fd);
-	unlink(tmp);
+	unlinkat(dirfd, tmp, 0);
 	errno = saved;
 	return -1;
 }
 
-int srv_read_file(const char *path, size_t max, char **data, size_t *len)
+int srv_write_atomic(const char *path, const void *data, size_t len, bool no_replace)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	char dir[4096];
+	const char *slash = strrchr(path, '/');
+	if (!slash) {
+		strcpy(dir, ".");
+	} else if ((size_t)(slash - path) + 2 > sizeof dir) {
+		errno = ENAMETOOLONG;
 		return -1;
-	struct stat st;
-	if (fstat(fd, &st) < 0) {
-		int e = errno;
-		close(fd);
-		errno = e;
-		return -1;
+	} else {
+		memcpy(dir, path, (size_t)(slash - path) + 1);
+		dir[slash == path ? 1 : slash - path] = '\0';
 	}
+	int dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dirfd < 0)
+		return -1;
+	int rc = srv_write_atomic_at(dirfd, slash ? slash + 1 : path, data, len, no_replace);
+	int saved = errno;
+	close(dirfd);
+	errno = saved;
+	return rc;
+}
+
+int srv_read_fd(int fd, size_t max, char **data, size_t *len)
+{
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		return -1;
 	if (!S_ISREG(st.st_mode)) {
-		close(fd);
 		errno = EISDIR;
 		return -1;
 	}
 	if ((size_t)st.st_size > max) {
-		close(fd);
 		errno = EFBIG;
 		return -1;
 	}
@@ -218,7 +268,6 @@ int srv_read_file(const char *path, size_t max, char **data, size_t *len)
 		if (got + 1 >= cap) {
 			if (cap > max + 1) {
 				free(buf);
-				close(fd);
 				errno = EFBIG;
 				return -1;
 			}
@@ -231,7 +280,6 @@ int srv_read_file(const char *path, size_t max, char **data, size_t *len)
 				continue;
 			int e = errno;
 			free(buf);
-			close(fd);
 			errno = e;
 			return -1;
 		}
@@ -239,7 +287,6 @@ int srv_read_file(const char *path, size_t max, char **data, size_t *len)
 			break;
 		got += (size_t)n;
 	}
-	close(fd);
 	if (got > max) {
 		free(buf);
 		errno = EFBIG;
@@ -249,6 +296,75 @@ int srv_read_file(const char *path, size_t max, char **data, size_t *len)
 	*data = buf;
 	*len = got;
 	return 0;
+}
+
+int srv_read_file(const char *path, size_t max, char **data, size_t *len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	int rc = srv_read_fd(fd, max, data, len);
+	int saved = errno;
+	close(fd);
+	errno = saved;
+	return rc;
+}
+
+bool srv_utf8_valid(const char *s, size_t len)
+{
+	const unsigned char *p = (const unsigned char *)s, *end = p + len;
+	while (p < end) {
+		unsigned c = *p++;
+		if (c < 0x80)
+			continue;
+		int more;
+		unsigned cp, min;
+		if ((c & 0xe0) == 0xc0) {
+			more = 1, cp = c & 0x1f, min = 0x80;
+		} else if ((c & 0xf0) == 0xe0) {
+			more = 2, cp = c & 0x0f, min = 0x800;
+		} else if ((c & 0xf8) == 0xf0) {
+			more = 3, cp = c & 0x07, min = 0x10000;
+		} else {
+			return false; /* a continuation byte first, or 0xf8.. */
+		}
+		if (end - p < more)
+			return false;
+		for (int i = 0; i < more; i++) {
+			if ((p[i] & 0xc0) != 0x80)
+				return false;
+			cp = (cp << 6) | (p[i] & 0x3f);
+		}
+		p += more;
+		/* Overlong forms spell '/' or '.' in disguise; surrogates are not characters. */
+		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+			return false;
+	}
+	return true;
+}
+
+void srv_addr_key(const struct sockaddr *sa, char *out, size_t len)
+{
+	char text[INET6_ADDRSTRLEN];
+	if (sa && sa->sa_family == AF_INET) {
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, text, sizeof text);
+		snprintf(out, len, "%s", text);
+	} else if (sa && sa->sa_family == AF_INET6) {
+		const struct in6_addr *a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+		if (IN6_IS_ADDR_V4MAPPED(a)) {
+			inet_ntop(AF_INET, &a->s6_addr[12], text, sizeof text);
+			snprintf(out, len, "%s", text);
+			return;
+		}
+		/* One host usually holds a whole /64: count it as one client. */
+		struct in6_addr prefix;
+		memset(&prefix, 0, sizeof prefix);
+		memcpy(&prefix, a, 8);
+		inet_ntop(AF_INET6, &prefix, text, sizeof text);
+		snprintf(out, len, "%s/64", text);
+	} else {
+		snprintf(out, len, "local");
+	}
 }
 
 bool srv_path_inside(const char *root, const char *path)

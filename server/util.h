@@ -19,6 +19,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct sockaddr;
+
 /* A growable, always NUL-terminated byte buffer. Zero-initialise to start. */
 struct srv_buf {
 	char *data; /* NULL until the first append */
@@ -47,9 +49,37 @@ int64_t srv_mono_ms(void);
  * `no_replace` an existing target is left alone and errno is EEXIST.
  */
 int srv_write_atomic(const char *path, const void *data, size_t len, bool no_replace);
+/* The same inside an open directory (opened O_RDONLY, so it can be fsync'd). */
+int srv_write_atomic_at(int dirfd, const char *name, const void *data, size_t len, bool no_replace);
 
-/* Read at most `max` bytes of a file (EFBIG past that); NUL-terminated. */
+/* Read at most `max` bytes of a regular file (EFBIG past that); NUL-terminated. */
 int srv_read_file(const char *path, size_t max, char **data, size_t *len);
+int srv_read_fd(int fd, size_t max, char **data, size_t *len);
+
+/*
+ * openat2(dirfd, rel) that the kernel keeps below dirfd: '..' past it, an
+ * absolute path or a symlink leading out fail with EXDEV, as does any
+ * /proc magic link. Symlinks that stay below dirfd are followed. Returns
+ * the fd (O_CLOEXEC added) or -1 with errno.
+ */
+int srv_open_beneath(int dirfd, const char *rel, int flags, unsigned mode);
+/* Where an open fd really is (from /proc/self/fd): -1 with errno. */
+int srv_fd_path(int fd, char *out, size_t len);
+
+/* Strict UTF-8: no overlong forms, no surrogates, nothing past U+10FFFF. */
+bool srv_utf8_valid(const char *s, size_t len);
+
+/* Random bytes from getrandom; srv_random_hex writes 2*nbytes hex digits + NUL (nbytes <= 64). */
+int srv_random_bytes(void *buf, size_t n);
+int srv_random_hex(char *out, size_t nbytes);
+
+/*
+ * The client a socket address stands for, as a short string key: an IPv4
+ * address (also when IPv4-mapped), an IPv6 address's /64 (one host often
+ * holds the whole prefix), "local" for anything else. For per-client
+ * bounds (front door, login throttle).
+ */
+void srv_addr_key(const struct sockaddr *sa, char *out, size_t len);
 
 /* True when `path` equals `root` or lies below it (both already realpath'd). */
 bool srv_path_inside(const char *root, const char *path);

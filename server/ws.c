@@ -14,12 +14,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "auth.h"
 #include "feed.h"
 #include "store.h"
 #include "tb.h"
+#include "throttle.h"
 #include "util.h"
 
 _Static_assert(LWS_PRE <= FEED_HEADROOM, "feed messages need LWS_PRE bytes of headroom");
@@ -45,6 +47,7 @@ struct ws_session {
 
 struct ws_server {
 	const struct auth *auth;
+	struct throttle *logins;        /* shared with HTTP; locks itself */
 	struct store *store;
 	char path[300];                 /* base_url + "ws" */
 	struct lws_context *ctx;
@@ -71,8 +74,26 @@ static void header(struct lws *wsi, enum lws_token_indexes h, char *buf, int len
 		*out = buf;
 }
 
-/* The upgrade request must name /ws under our base and carry the token. */
-static bool allowed(struct ws_server *ws, struct lws *wsi)
+enum verdict { WS_ALLOWED, WS_REFUSED, WS_UNAUTHORIZED, WS_THROTTLED };
+
+/* The client's address as the login throttle's key. */
+static void client_key(struct lws *wsi, char *out, size_t len)
+{
+	struct sockaddr_storage sa;
+	socklen_t salen = sizeof sa;
+	int fd = lws_get_socket_fd(wsi);
+	if (fd < 0 || getpeername(fd, (struct sockaddr *)&sa, &salen) < 0)
+		srv_addr_key(NULL, out, len);
+	else
+		srv_addr_key((struct sockaddr *)&sa, out, len);
+}
+
+/*
+ * The upgrade request must name /ws under our base, pass the Host and
+ * Origin checks, and carry the session cookie or the token; a token it
+ * shows goes through the same login throttle as HTTP.
+ */
+static enum verdict check_upgrade(struct ws_server *ws, struct lws *wsi)
 {
 	char uri[512], host[256], origin[512], authz[512], cookie[2048], arg[300];
 	const char *u, *h, *o, *a, *c, *t;
@@ -83,13 +104,26 @@ static bool allowed(struct ws_server *ws, struct lws *wsi)
 	header(wsi, WSI_TOKEN_HTTP_COOKIE, cookie, sizeof cookie, &c);
 	t = lws_get_urlarg_by_name(wsi, "token=", arg, sizeof arg);
 	if (!u || strcmp(u, ws->path))
-		return false;
+		return WS_REFUSED;
 	if (!auth_host_ok(ws->auth, h) || !auth_origin_ok(o, h)) {
 		srv_log("ws: refused a connection with Host %s, Origin %s", h ? h : "(none)",
 			o ? o : "(none)");
-		return false;
+		return WS_REFUSED;
 	}
-	return auth_request_ok(ws->auth, a, c, t);
+	if (auth_session_ok(ws->auth, c))
+		return WS_ALLOWED;
+	if (!a && !t)
+		return WS_UNAUTHORIZED;
+	char key[64];
+	client_key(wsi, key, sizeof key);
+	if (throttle_wait_s(ws->logins, key, srv_mono_ms()))
+		return WS_THROTTLED;
+	if (auth_token_check(ws->auth, a, t) == AUTH_TOKEN_OK) {
+		throttle_succeeded(ws->logins, key);
+		return WS_ALLOWED;
+	}
+	throttle_failed(ws->logins, key, srv_mono_ms());
+	return WS_UNAUTHORIZED;
 }
 
 static void session_kick(struct ws_session *s)
@@ -210,18 +244,27 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 		if (ws)
 			drain_handoff(ws);
 		return 0;
-	case LWS_CALLBACK_HTTP:
+	case LWS_CALLBACK_HTTP: {
 		/* GET /ws without an Upgrade: this path speaks WebSocket only, and
 		 * like every token route it says 401 first to a caller without one. */
-		lws_return_http_status(wsi, allowed(ws, wsi) ? HTTP_STATUS_BAD_REQUEST : HTTP_STATUS_UNAUTHORIZED,
-				       NULL);
+		enum verdict v = check_upgrade(ws, wsi);
+		static const unsigned status[] = {
+			[WS_ALLOWED] = HTTP_STATUS_BAD_REQUEST, /* allowed, but this was no upgrade */
+			[WS_REFUSED] = HTTP_STATUS_FORBIDDEN,
+			[WS_UNAUTHORIZED] = HTTP_STATUS_UNAUTHORIZED,
+			[WS_THROTTLED] = 429,
+		};
+		lws_return_http_status(wsi, status[v], NULL);
 		return -1;
-	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
-		if (allowed(ws, wsi))
+	}
+	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION: {
+		enum verdict v = check_upgrade(ws, wsi);
+		if (v == WS_ALLOWED)
 			return 0;
-		/* Say why before closing, so clients see 403 rather than a reset. */
-		lws_return_http_status(wsi, HTTP_STATUS_FORBIDDEN, NULL);
+		/* Say why before closing, so clients see 403 (or 429) rather than a reset. */
+		lws_return_http_status(wsi, v == WS_THROTTLED ? 429 : HTTP_STATUS_FORBIDDEN, NULL);
 		return 1;
+	}
 	case LWS_CALLBACK_ESTABLISHED:
 		memset(s, 0, sizeof *s);
 		s->wsi = wsi;
@@ -268,11 +311,12 @@ static const lws_retry_bo_t retry = {
 	.secs_since_valid_hangup = 120,
 };
 
-struct ws_server *ws_new(const struct auth *auth, struct store *store, const char *base_url,
-			 char *err, size_t errlen)
+struct ws_server *ws_new(const struct auth *auth, struct throttle *logins, struct store *store,
+			 const char *base_url, char *err, size_t errlen)
 {
 	struct ws_server *ws = tb_xcalloc(1, sizeof *ws);
 	ws->auth = auth;
+	ws->logins = logins;
 	ws->store = store;
 	snprintf(ws->path, sizeof ws->path, "%sws", base_url);
 	pthread_mutex_init(&ws->lock, NULL);

@@ -19,10 +19,12 @@
 
 struct auth;
 struct store;
+struct throttle;
 struct ws_server;
 
-struct ws_server *ws_new(const struct auth *auth, struct store *store, const char *base_url,
-			 char *err, size_t errlen);
+/* `logins` is the login throttle shared with HTTP: a wrong ?token= on /ws costs a try too. */
+struct ws_server *ws_new(const struct auth *auth, struct throttle *logins, struct store *store,
+			 const char *base_url, char *err, size_t errlen);
 int ws_start(struct ws_server *ws);
 /* Stop the service thread and close every client. */
 void ws_free(struct ws_server *ws);

@@ -163,13 +163,14 @@ grep -q '^same' "$TMP/cmp" && pass route_table_listed || fail route_table_listed
 code=$(req GET "http://127.0.0.1:$P/api/nonexistent")
 [ "$code" = 401 ] && pass unknown_api_path_401 || fail unknown_api_path_401 "HTTP $code"
 
-# ?token= visit: cookie (HttpOnly, SameSite=Strict), redirect to the clean URL; the cookie works.
+# ?token= visit: cookie (HttpOnly, SameSite=Strict; a session value derived from the token,
+# not the token itself), redirect to the clean URL; the cookie works.
 code=$(req GET "http://127.0.0.1:$P/?token=$TOKEN")
 cookie=$(header Set-Cookie)
 loc=$(header Location)
-if [ "$code" = 302 ] && echo "$cookie" | grep -q "trainbook_token=$TOKEN" && echo "$cookie" | grep -q HttpOnly &&
-	echo "$cookie" | grep -q 'SameSite=Strict' && [ "$loc" = / ]; then
-	code=$(req GET "http://127.0.0.1:$P/api/status" -H "Cookie: trainbook_token=$TOKEN")
+if [ "$code" = 302 ] && echo "$cookie" | grep -q "trainbook_token=" && ! echo "$cookie" | grep -q "$TOKEN" &&
+	echo "$cookie" | grep -q HttpOnly && echo "$cookie" | grep -q 'SameSite=Strict' && [ "$loc" = / ]; then
+	code=$(req GET "http://127.0.0.1:$P/api/status" -H "Cookie: ${cookie%%;*}")
 	[ "$code" = 200 ] && pass token_visit_sets_cookie || fail token_visit_sets_cookie "cookie refused: HTTP $code"
 else
 	fail token_visit_sets_cookie "HTTP $code, Set-Cookie '$cookie', Location '$loc'"
@@ -179,7 +180,7 @@ code=$(req GET "http://127.0.0.1:$P/")
 if [ "$code" = 200 ] && grep -q 'name="token"' "$TMP/body" && grep -q 'action="/login"' "$TMP/body"; then
 	c1=$(req POST "http://127.0.0.1:$P/login" --data-urlencode "token=nope")
 	c2=$(req POST "http://127.0.0.1:$P/login" --data-urlencode "token=$TOKEN")
-	if [ "$c1" = 401 ] && [ "$c2" = 303 ] && header Set-Cookie | grep -q "trainbook_token=$TOKEN"; then
+	if [ "$c1" = 401 ] && [ "$c2" = 303 ] && header Set-Cookie | grep -q "trainbook_token="; then
 		pass login_page
 	else
 		fail login_page "wrong token: HTTP $c1, right token: HTTP $c2"
@@ -696,7 +697,7 @@ if start_server base "$TMP/ws-base" --base-url /tb/ --static "$TMP/static"; then
 	c2=$(req GET "http://127.0.0.1:$PB/tb/app/main.js" -H "If-None-Match: $et")
 	c3=$(req GET "http://127.0.0.1:$PB/tb/app/style.css")
 	ct3=$(header Content-Type)
-	c4=$(req GET "http://127.0.0.1:$PB/tb/" -H "Cookie: trainbook_token=$TOKEN")
+	c4=$(req GET "http://127.0.0.1:$PB/tb/" -H "Cookie: ${cookie%%;*}")
 	grep -q 'tb test page' "$TMP/body" && page=yes || page=no
 	[ "$c1" = 200 ] && echo "$ct" | grep -q '^text/javascript' && [ -n "$et" ] && [ "$c2" = 304 ] && [ "$c3" = 200 ] &&
 		echo "$ct3" | grep -q '^text/css' && [ "$c4" = 200 ] && [ $page = yes ] &&

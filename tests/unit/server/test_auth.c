@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <cmocka.h>
 
@@ -52,15 +53,30 @@ static void token_sources(void **state)
 {
 	(void)state;
 	struct auth a = make_auth("tok", NULL);
-	assert_true(auth_request_ok(&a, "token tok", NULL, NULL));
-	assert_true(auth_request_ok(&a, "Bearer tok", NULL, NULL));
-	assert_true(auth_request_ok(&a, "  token   tok  ", NULL, NULL));
-	assert_false(auth_request_ok(&a, "Basic tok", NULL, NULL));
-	assert_true(auth_request_ok(&a, NULL, "a=1; trainbook_token=tok; b=2", NULL));
-	assert_false(auth_request_ok(&a, NULL, "trainbook_token=tok2", NULL));
-	assert_false(auth_request_ok(&a, NULL, "xtrainbook_token=tok", NULL));
-	assert_true(auth_request_ok(&a, NULL, NULL, "tok"));
-	assert_false(auth_request_ok(&a, NULL, NULL, NULL));
+	assert_int_equal(auth_token_check(&a, "token tok", NULL), AUTH_TOKEN_OK);
+	assert_int_equal(auth_token_check(&a, "Bearer tok", NULL), AUTH_TOKEN_OK);
+	assert_int_equal(auth_token_check(&a, "  token   tok  ", NULL), AUTH_TOKEN_OK);
+	assert_int_equal(auth_token_check(&a, "Basic tok", NULL), AUTH_TOKEN_WRONG);
+	assert_int_equal(auth_token_check(&a, "token tok2", NULL), AUTH_TOKEN_WRONG);
+	assert_int_equal(auth_token_check(&a, NULL, "tok"), AUTH_TOKEN_OK);
+	assert_int_equal(auth_token_check(&a, NULL, "to"), AUTH_TOKEN_WRONG);
+	assert_int_equal(auth_token_check(&a, "token nope", "tok"), AUTH_TOKEN_OK);
+	assert_int_equal(auth_token_check(&a, NULL, NULL), AUTH_NO_TOKEN);
+	/* The cookie holds HMAC-SHA256(token, label), checked here against Python's hmac. */
+	static const char session[] = "248339a6ca66921179cf0209d4f160b907e6bda29263278429ae90c24e44b2e4";
+	assert_string_equal(a.session, session);
+	char cookie[160];
+	snprintf(cookie, sizeof cookie, "a=1; trainbook_token=%s; b=2", session);
+	assert_true(auth_session_ok(&a, cookie));
+	/* The token itself is not a session cookie, nor is a prefix of the right one. */
+	assert_false(auth_session_ok(&a, "trainbook_token=tok"));
+	snprintf(cookie, sizeof cookie, "trainbook_token=%.63s", session);
+	assert_false(auth_session_ok(&a, cookie));
+	snprintf(cookie, sizeof cookie, "xtrainbook_token=%s", session);
+	assert_false(auth_session_ok(&a, cookie));
+	assert_false(auth_session_ok(&a, NULL));
+	struct auth other = make_auth("tok2", NULL);
+	assert_string_not_equal(other.session, a.session);
 	char v[16];
 	assert_true(auth_cookie_value("x=1;y=22", "y", v, sizeof v));
 	assert_string_equal(v, "22");
