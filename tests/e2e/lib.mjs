@@ -99,9 +99,11 @@ export async function allEvents(api, runId, upTo = Infinity) {
 
 /*
  * Run named cases in order. A case may name others it needs; when one of
- * those failed it FAILs too (never skips), saying why.
+ * those failed it FAILs too (never skips), saying why. `check`, when
+ * given, runs after each case and may throw to fail it (the suite uses it
+ * for Content-Security-Policy violations the case caused).
  */
-export async function runCases(cases, { onFail } = {}) {
+export async function runCases(cases, { onFail, check } = {}) {
 	const failed = new Set();
 	let pass = 0;
 	let fail = 0;
@@ -115,7 +117,11 @@ export async function runCases(cases, { onFail } = {}) {
 		}
 		const t0 = Date.now();
 		try {
-			await c.fn();
+			try {
+				await c.fn();
+			} finally {
+				if (check) await check(c);
+			}
 			console.log(`PASS ${c.name} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
 			pass++;
 		} catch (e) {

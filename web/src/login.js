@@ -21,7 +21,12 @@ export function showLogin(root) {
 		e.preventDefault();
 		err.textContent = '';
 		try {
-			await fetch('login', { method: 'POST', body: new URLSearchParams({ token: input.value.trim() }), credentials: 'same-origin', redirect: 'manual' });
+			const posted = await fetch('login', { method: 'POST', body: new URLSearchParams({ token: input.value.trim() }), credentials: 'same-origin', redirect: 'manual' });
+			if (posted.status === 429) {
+				err.textContent = `Too many wrong tokens from this address. Try again in ${posted.headers.get('Retry-After') || 'a few'} s.`;
+				input.select();
+				return;
+			}
 			const check = await fetch('api/status', { credentials: 'same-origin' });
 			if (check.ok) {
 				location.reload();
