@@ -10,3 +10,5 @@ if [ -f tests/bench/server_bench.sh ]; then
 fi
 echo "== data loader"
 sh tests/bench/loader_bench.sh
+echo "== front door: /api/status while thousands of idle sockets are open"
+node tests/bench/frontdoor_idle.mjs --idle 4100
