@@ -83,16 +83,7 @@ static int open_checkpoint(struct app *app, int64_t id, const char *path, struct
 	if (!realpath(dir, real_dir) || !realpath(path, real) || !srv_path_inside(real_dir, real) ||
 	    !strcmp(real, real_dir))
 		return -1;
-	int dirfd = open(real_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (dirfd < 0)
-		return -1;
-	int fd = srv_open_beneath(dirfd, real + strlen(real_dir) + 1, O_RDONLY | O_NONBLOCK, 0);
-	close(dirfd);
-	if (fd >= 0 && (fstat(fd, st) < 0 || !S_ISREG(st->st_mode))) {
-		close(fd);
-		fd = -1;
-	}
-	return fd;
+	return srv_open_regular_beneath(real_dir, real + strlen(real_dir) + 1, st);
 }
 
 enum MHD_Result route_checkpoint_list(struct http_req *r)

@@ -175,16 +175,7 @@ static int open_static(struct http_req *r, const char *rel, struct stat *st)
 	const char *root = r->app->cfg.static_dir;
 	if (!root[0] || !static_path_ok(rel))
 		return -1;
-	int dirfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (dirfd < 0)
-		return -1;
-	int fd = srv_open_beneath(dirfd, rel, O_RDONLY, 0);
-	close(dirfd);
-	if (fd >= 0 && (fstat(fd, st) < 0 || !S_ISREG(st->st_mode))) {
-		close(fd);
-		fd = -1;
-	}
-	return fd;
+	return srv_open_regular_beneath(root, rel, st);
 }
 
 /*

@@ -175,6 +175,22 @@ int srv_open_beneath(int dirfd, const char *rel, int flags, unsigned mode)
 	}
 }
 
+int srv_open_regular_beneath(const char *root, const char *rel, struct stat *st)
+{
+	int dirfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (dirfd < 0)
+		return -1;
+	/* O_NONBLOCK: a FIFO under the root must not hang the caller in open(). */
+	int fd = srv_open_beneath(dirfd, rel, O_RDONLY | O_NONBLOCK, 0);
+	close(dirfd);
+	if (fd >= 0 && (fstat(fd, st) < 0 || !S_ISREG(st->st_mode))) {
+		close(fd);
+		errno = EISDIR;
+		fd = -1;
+	}
+	return fd;
+}
+
 int srv_fd_path(int fd, char *out, size_t len)
 {
 	char link[64];

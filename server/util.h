@@ -63,6 +63,9 @@ int srv_read_fd(int fd, size_t max, char **data, size_t *len);
  * the fd (O_CLOEXEC added) or -1 with errno.
  */
 int srv_open_beneath(int dirfd, const char *rel, int flags, unsigned mode);
+/* Open root/rel for reading that way, only if it is a regular file; fills *st. */
+struct stat;
+int srv_open_regular_beneath(const char *root, const char *rel, struct stat *st);
 /* Where an open fd really is (from /proc/self/fd): -1 with errno. */
 int srv_fd_path(int fd, char *out, size_t len);
 
