@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "tb.h"
@@ -134,26 +135,75 @@ fail:
 	return -1;
 }
 
-#define STORE_CHECKPOINT_MS 2000
+#define STORE_CHECKPOINT_MS 1000
+
+/*
+ * WAL upkeep. SQLite appends every commit to the WAL; a checkpoint copies
+ * the frames back into the database, and the next writer then starts the
+ * WAL over (truncating the file to journal_size_limit). Checkpoints fsync,
+ * so they run here, on a thread with its own connection, never on the
+ * commit path: every STORE_CHECKPOINT_MS, and at once when a commit leaves
+ * more than half of STORE_WAL_LIMIT in the WAL (wal_hook below).
+ *
+ * PASSIVE never blocks the writer, but under a steady stream of commits it
+ * may never find the WAL fully copied at the moment a writer starts, and
+ * the file keeps growing. So when the file is past STORE_WAL_LIMIT after a
+ * PASSIVE pass, the thread escalates to TRUNCATE, which waits (busy
+ * timeout) for the writer to finish its transaction, copies everything and
+ * truncates the file to zero. The writer waits at most that long once.
+ */
+static int64_t wal_bytes(const struct store *s)
+{
+	struct stat sb;
+	return stat(s->wal_path, &sb) == 0 ? (int64_t)sb.st_size : 0;
+}
 
 static void *checkpoint_main(void *arg)
 {
 	struct store *s = arg;
 	pthread_mutex_lock(&s->checkpoint_lock);
 	while (!s->checkpoint_stop) {
-		struct timespec until;
-		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_sec += STORE_CHECKPOINT_MS / 1000;
-		pthread_cond_timedwait(&s->checkpoint_wake, &s->checkpoint_lock, &until);
+		if (!s->checkpoint_due) {
+			struct timespec until;
+			clock_gettime(CLOCK_REALTIME, &until);
+			until.tv_sec += STORE_CHECKPOINT_MS / 1000;
+			pthread_cond_timedwait(&s->checkpoint_wake, &s->checkpoint_lock, &until);
+		}
 		if (s->checkpoint_stop)
 			break;
+		s->checkpoint_due = false;
 		pthread_mutex_unlock(&s->checkpoint_lock);
-		/* PASSIVE: copies what it can without blocking writers or readers. */
-		sqlite3_wal_checkpoint_v2(s->checkpoint_db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+		int log = 0, done = 0;
+		int rc = sqlite3_wal_checkpoint_v2(s->checkpoint_db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log,
+						   &done);
+		if ((rc == SQLITE_OK && done < log && wal_bytes(s) > STORE_WAL_LIMIT) ||
+		    wal_bytes(s) > STORE_WAL_LIMIT)
+			rc = sqlite3_wal_checkpoint_v2(s->checkpoint_db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL,
+						       NULL);
+		if (rc != SQLITE_OK && rc != SQLITE_BUSY)
+			srv_log_limited(&s->checkpoint_log, "store: WAL checkpoint: %s",
+					sqlite3_errmsg(s->checkpoint_db));
 		pthread_mutex_lock(&s->checkpoint_lock);
 	}
 	pthread_mutex_unlock(&s->checkpoint_lock);
 	return NULL;
+}
+
+/* After every commit on the main connection (its thread, s->lock held). */
+static int wal_hook(void *ctx, sqlite3 *db, const char *name, int frames)
+{
+	(void)db;
+	(void)name;
+	struct store *s = ctx;
+	if ((int64_t)frames * s->page_size > STORE_WAL_LIMIT / 2) {
+		pthread_mutex_lock(&s->checkpoint_lock);
+		if (!s->checkpoint_due) {
+			s->checkpoint_due = true;
+			pthread_cond_signal(&s->checkpoint_wake);
+		}
+		pthread_mutex_unlock(&s->checkpoint_lock);
+	}
+	return SQLITE_OK;
 }
 
 static void start_checkpointer(struct store *s, const char *path)
@@ -162,13 +212,26 @@ static void start_checkpointer(struct store *s, const char *path)
 	    SQLITE_OK)
 		goto fallback;
 	sqlite3_busy_timeout(s->checkpoint_db, 1000);
+	/*
+	 * A connection learns that the database is in WAL mode only when it
+	 * first reads it; until then sqlite3_wal_checkpoint_v2 (before SQLite
+	 * 3.42) returns SQLITE_OK and does nothing at all. This read is what
+	 * makes the checkpoints below real: without it the WAL grew by every
+	 * event for as long as the server ran.
+	 */
+	if (sqlite3_exec(s->checkpoint_db, "SELECT count(*) FROM sqlite_master", NULL, NULL, NULL) !=
+	    SQLITE_OK)
+		goto fallback;
 	if (pthread_create(&s->checkpoint_thread, NULL, checkpoint_main, s) != 0)
 		goto fallback;
 	s->checkpoint_started = true;
 	store_exec(s, "PRAGMA wal_autocheckpoint=0");
+	sqlite3_wal_hook(s->db, wal_hook, s);
 	return;
 fallback:
 	/* No thread: SQLite checkpoints on commit, as it does by default. */
+	srv_log("store: no checkpoint thread (%s); checkpointing on commit",
+		s->checkpoint_db ? sqlite3_errmsg(s->checkpoint_db) : "cannot open a second connection");
 	sqlite3_close(s->checkpoint_db);
 	s->checkpoint_db = NULL;
 }
@@ -182,6 +245,7 @@ static void stop_checkpointer(struct store *s)
 		pthread_mutex_unlock(&s->checkpoint_lock);
 		pthread_join(s->checkpoint_thread, NULL);
 		s->checkpoint_started = false;
+		sqlite3_wal_hook(s->db, NULL, NULL);
 	}
 	sqlite3_close(s->checkpoint_db);
 	s->checkpoint_db = NULL;
@@ -203,8 +267,11 @@ int store_open(const char *path, struct store **out, char *err, size_t errlen)
 	sqlite3_busy_timeout(s->db, 5000);
 	/* WAL + NORMAL: a crash of this process loses nothing committed; only an
 	 * OS crash may lose the last transactions, which is fine for metrics. */
-	if (store_exec(s, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
-			  " PRAGMA foreign_keys=ON;") < 0) {
+	char pragmas[160];
+	snprintf(pragmas, sizeof pragmas,
+		 "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;"
+		 " PRAGMA journal_size_limit=%lld;", (long long)STORE_WAL_LIMIT);
+	if (store_exec(s, pragmas) < 0) {
 		snprintf(err, errlen, "%s: %s", path, sqlite3_errmsg(s->db));
 		goto fail;
 	}
@@ -221,6 +288,12 @@ int store_open(const char *path, struct store **out, char *err, size_t errlen)
 		snprintf(err, errlen, "%s: %s", path, sqlite3_errmsg(s->db));
 		goto fail;
 	}
+	snprintf(s->wal_path, sizeof s->wal_path, "%s-wal", path);
+	s->page_size = 4096;
+	sqlite3_stmt *ps = store_prepare(s, "PRAGMA page_size");
+	if (ps && sqlite3_step(ps) == SQLITE_ROW)
+		s->page_size = sqlite3_column_int(ps, 0);
+	sqlite3_finalize(ps);
 	start_checkpointer(s, path);
 	*out = s;
 	return 0;

@@ -25,6 +25,13 @@ struct store;
 
 #define STORE_SCHEMA_VERSION 1
 
+/*
+ * The WAL file is truncated back to this size after each full checkpoint
+ * (PRAGMA journal_size_limit), and a checkpoint that cannot keep up is
+ * escalated before the file reaches 4x this (store.c, checkpoint_main).
+ */
+#define STORE_WAL_LIMIT (8ll << 20)
+
 /* Open (creating and migrating) the database file. */
 int store_open(const char *path, struct store **out, char *err, size_t errlen);
 void store_free(struct store *s);

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -200,6 +201,48 @@ static void notebook_owners(void **state)
 	assert_false(store_notebook_owner(f->s, "b.ipynb", owner, sizeof owner));
 }
 
+static long long file_size(const char *path)
+{
+	struct stat sb;
+	return stat(path, &sb) == 0 ? (long long)sb.st_size : 0;
+}
+
+/*
+ * The WAL is folded back into the database while the store stays open: a
+ * server left running must not fill its disk. Each event here is its own
+ * transaction (~4 pages), so 6,000 of them write ~100 MB of WAL frames;
+ * the file must stay far below that while appending and shrink to at most
+ * the size limit once the checkpointer has caught up.
+ */
+static void wal_stays_bounded(void **state)
+{
+	struct fixture *f = *state;
+	int64_t r = new_run(f->s);
+	char wal[160];
+	snprintf(wal, sizeof wal, "%s-wal", f->path);
+	long long peak = 0;
+	for (int i = 0; i < 6000; i++) {
+		char text[256];
+		snprintf(text, sizeof text, "{\"type\":\"metric\",\"step\":%d,\"epoch\":0,"
+			 "\"values\":{\"loss\":%d.5,\"accuracy\":0.25}}", i + 1, i);
+		append(f->s, r, text);
+		if (i % 100 == 0) {
+			long long size = file_size(wal);
+			peak = size > peak ? size : peak;
+		}
+	}
+	/* Wait (up to 20 s) for the checkpointer; nothing is asserted about time. */
+	for (int i = 0; i < 200 && file_size(wal) > STORE_WAL_LIMIT; i++)
+		usleep(100000);
+	assert_true(file_size(wal) <= STORE_WAL_LIMIT);
+	assert_true(peak <= 4 * STORE_WAL_LIMIT);
+	/* Nothing was lost on the way. */
+	struct store_run_info info;
+	assert_int_equal(store_run_info(f->s, r, &info), 0);
+	assert_int_equal(info.last_seq, 6000);
+	store_run_info_free(&info);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -208,6 +251,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(derived_state, setup, teardown),
 		cmocka_unit_test_setup_teardown(reopen_keeps_everything, setup, teardown),
 		cmocka_unit_test_setup_teardown(notebook_owners, setup, teardown),
+		cmocka_unit_test_setup_teardown(wal_stays_bounded, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
