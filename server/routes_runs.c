@@ -42,6 +42,8 @@ static enum MHD_Result runq_fail(struct http_req *r, int code, const char *err)
 		return http_error(r, 429, "queue_full", "%s", err);
 	case RUNQ_EINVALID:
 		return http_error(r, 400, "invalid_run", "%s", err);
+	case RUNQ_ENOSPACE:
+		return http_error(r, 507, "disk_full", "%s", err);
 	default:
 		return http_error(r, 500, "internal", "%s", err);
 	}

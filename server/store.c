@@ -47,7 +47,7 @@ int store_exec(struct store *s, const char *sql)
 {
 	char *msg = NULL;
 	if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
-		srv_log("store: %s", msg ? msg : sqlite3_errmsg(s->db));
+		srv_log_limited(&s->error_log, "store: %s", msg ? msg : sqlite3_errmsg(s->db));
 		sqlite3_free(msg);
 		return -1;
 	}

@@ -78,13 +78,35 @@ int store_run_delete(struct store *s, int64_t id);
 
 /* ---- events ---------------------------------------------------------------- */
 
+/* What appending can fail with; negative, 0 is success. */
+enum store_err {
+	STORE_OK = 0,
+	STORE_ENOENT = -1, /* the run does not exist (deleted) */
+	STORE_EFULL = -2,  /* the disk is full: nothing of the call was stored */
+	STORE_EIO = -3,    /* any other write failure: nothing of the call was stored */
+};
+
 /*
- * Append one event (a JSON object; `text` is its exact serialisation,
- * stored as is) to run `id` and give it the next sequence number. In the
- * same transaction: status events update the run's status, reason, device,
- * times and totals; metric events add a metric row and progress; checkpoint
- * events with a "path" add a checkpoint row; summary events set "best".
+ * Append events, each a JSON object whose exact serialisation is `text`
+ * (stored as is), and give each the next sequence number of its run, all
+ * in ONE transaction: a worker's burst of events costs one commit, not
+ * one each. In the same transaction: status events update the run's
+ * status, reason, device, times and totals; metric events add a metric row
+ * and progress; checkpoint events with a "path" add a checkpoint row;
+ * summary events set "best". An event of a run that no longer exists is
+ * skipped (its seq stays 0). On failure nothing is stored, every seq is 0,
+ * and the return value says why.
  */
+struct store_event {
+	int64_t run;
+	const char *text; /* borrowed for the call */
+	size_t len;
+	json_t *event;    /* borrowed: the parsed text */
+	int64_t seq;      /* out: the sequence number given, 0 when not stored */
+};
+int store_append_events(struct store *s, struct store_event *evs, size_t n);
+
+/* One event; STORE_ENOENT when its run is gone. */
 int store_append_event(struct store *s, int64_t id, const char *text, size_t len,
 		       json_t *event, int64_t *seq_out);
 

@@ -39,7 +39,7 @@ static int step_done(struct store *s, sqlite3_stmt *st)
 {
 	int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
 	if (rc < 0)
-		srv_log("store: %s", sqlite3_errmsg(s->db));
+		srv_log_limited(&s->error_log, "store: %s", sqlite3_errmsg(s->db));
 	return rc;
 }
 
@@ -156,52 +156,94 @@ static int apply_summary(struct store *s, int64_t id, json_t *ev)
 	return rc;
 }
 
-int store_append_event(struct store *s, int64_t id, const char *text, size_t len, json_t *event,
-		       int64_t *seq_out)
+/* What a failed write means for the caller; the message goes to the log (rate-limited). */
+static int write_error(struct store *s)
 {
-	const char *type = json_string_value(json_object_get(event, "type"));
+	int code = sqlite3_errcode(s->db);
+	srv_log_limited(&s->error_log, "store: cannot write: %s", sqlite3_errmsg(s->db));
+	return code == SQLITE_FULL ? STORE_EFULL : STORE_EIO;
+}
+
+/* One event inside the caller's transaction: its seq, the row, the derived rows. */
+static int append_one(struct store *s, struct store_event *e)
+{
+	const char *type = json_string_value(json_object_get(e->event, "type"));
 	if (!type)
 		type = "";
-	pthread_mutex_lock(&s->lock);
-	int rc = store_exec(s, "BEGIN IMMEDIATE");
-	if (rc < 0)
-		goto out;
+	e->seq = 0;
 	sqlite3_stmt *st = s->bump_seq;
 	sqlite3_reset(st);
-	sqlite3_bind_int64(st, 1, id);
-	if (sqlite3_step(st) != SQLITE_ROW) {
-		rc = -1; /* the run was deleted */
-		goto rollback;
+	sqlite3_bind_int64(st, 1, e->run);
+	int rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW) {
+		sqlite3_reset(st);
+		return rc == SQLITE_DONE ? 0 : -1; /* DONE: the run was deleted; skip the event */
 	}
 	int64_t seq = sqlite3_column_int64(st, 0);
 	sqlite3_reset(st);
 	st = s->append_event;
 	sqlite3_reset(st);
-	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_int64(st, 1, e->run);
 	sqlite3_bind_int64(st, 2, seq);
-	sqlite3_bind_text(st, 3, type, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_text(st, 4, text, (int)len, SQLITE_TRANSIENT);
-	if ((rc = step_done(s, st)) < 0)
-		goto rollback;
+	sqlite3_bind_text(st, 3, type, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, e->text, (int)e->len, SQLITE_STATIC);
+	if (step_done(s, st) < 0)
+		return -1;
 	if (!strcmp(type, "status"))
-		rc = apply_status(s, id, event);
+		rc = apply_status(s, e->run, e->event);
 	else if (!strcmp(type, "metric"))
-		rc = apply_metric(s, id, seq, event);
+		rc = apply_metric(s, e->run, seq, e->event);
 	else if (!strcmp(type, "checkpoint"))
-		rc = apply_checkpoint(s, id, event);
+		rc = apply_checkpoint(s, e->run, e->event);
 	else if (!strcmp(type, "summary"))
-		rc = apply_summary(s, id, event);
-	if (rc < 0)
-		goto rollback;
-	rc = store_exec(s, "COMMIT");
-	if (rc == 0 && seq_out)
-		*seq_out = seq;
+		rc = apply_summary(s, e->run, e->event);
+	else
+		rc = 0;
 	if (rc == 0)
+		e->seq = seq;
+	return rc;
+}
+
+int store_append_events(struct store *s, struct store_event *evs, size_t n)
+{
+	pthread_mutex_lock(&s->lock);
+	int rc = STORE_OK;
+	if (store_exec(s, "BEGIN IMMEDIATE") < 0) {
+		rc = write_error(s);
 		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (append_one(s, &evs[i]) < 0) {
+			rc = write_error(s);
+			goto rollback;
+		}
+	}
+	if (store_exec(s, "COMMIT") == 0)
+		goto out;
+	rc = write_error(s);
 rollback:
-	store_exec(s, "ROLLBACK");
+	/* SQLite may have rolled back already (a failed COMMIT on a full disk
+	 * does); a second ROLLBACK would only log "no transaction is active". */
+	if (!sqlite3_get_autocommit(s->db))
+		store_exec(s, "ROLLBACK");
+	for (size_t i = 0; i < n; i++)
+		evs[i].seq = 0;
 out:
+	/* The texts were bound without copying; let the statement forget them. */
+	sqlite3_clear_bindings(s->append_event);
 	pthread_mutex_unlock(&s->lock);
+	return rc;
+}
+
+int store_append_event(struct store *s, int64_t id, const char *text, size_t len, json_t *event,
+		       int64_t *seq_out)
+{
+	struct store_event e = {.run = id, .text = text, .len = len, .event = event};
+	int rc = store_append_events(s, &e, 1);
+	if (rc == STORE_OK && e.seq == 0)
+		rc = STORE_ENOENT;
+	if (rc == STORE_OK && seq_out)
+		*seq_out = e.seq;
 	return rc;
 }
 

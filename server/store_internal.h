@@ -16,7 +16,8 @@
 
 struct store {
 	sqlite3 *db;
-	pthread_mutex_t lock; /* guards db and every statement below */
+	pthread_mutex_t lock; /* guards db, error_log and every statement below */
+	struct srv_log_limit error_log; /* a full disk fails every write: log it once in a while */
 	/* WAL checkpoints (which fsync) run on a thread of their own with a
 	 * second connection, so committing an event never waits for the disk. */
 	sqlite3 *checkpoint_db;     /* checkpoint thread only */
