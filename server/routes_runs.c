@@ -166,9 +166,36 @@ out:
 	return reply;
 }
 
+static int64_t query_int(struct http_req *r, const char *name, int64_t dflt, int64_t lo, int64_t hi)
+{
+	const char *v = http_query(r, name);
+	if (!v || !*v)
+		return dflt;
+	char *end;
+	long long n = strtoll(v, &end, 10);
+	if (*end || n < lo)
+		return lo;
+	return n > hi ? hi : n;
+}
+
+/*
+ * Newest first, a page at a time: ?limit=N (default and most RUNS_LIST_MAX)
+ * &before=rK. "next" is the `before` of the next page, null on the last.
+ * Summaries only (no spec), so a page of 1,000 runs is a few hundred KB.
+ */
 enum MHD_Result route_run_list(struct http_req *r)
 {
-	return http_json(r, 200, json_pack("{s:o}", "runs", store_runs_json(r->app->store, RUNS_LIST_MAX)));
+	int limit = (int)query_int(r, "limit", RUNS_LIST_MAX, 1, RUNS_LIST_MAX);
+	const char *before_text = http_query(r, "before");
+	int64_t before = 0;
+	if (before_text && *before_text && (before = store_parse_run_id(before_text)) < 0)
+		return http_error(r, 400, "bad_request", "before must be a run id such as r12");
+	json_t *runs = store_runs_json(r->app->store, limit, before);
+	json_t *next = json_null();
+	size_t n = json_array_size(runs);
+	if (n == (size_t)limit && n > 0)
+		next = json_incref(json_object_get(json_array_get(runs, n - 1), "id"));
+	return http_json(r, 200, json_pack("{s:o, s:o}", "runs", runs, "next", next));
 }
 
 enum MHD_Result route_run_get(struct http_req *r)
@@ -237,17 +264,6 @@ static int append_event(void *ctx, int64_t seq, const char *json, size_t len)
 	return 0;
 }
 
-static int64_t query_int(struct http_req *r, const char *name, int64_t dflt, int64_t lo, int64_t hi)
-{
-	const char *v = http_query(r, name);
-	if (!v || !*v)
-		return dflt;
-	char *end;
-	long long n = strtoll(v, &end, 10);
-	if (*end || n < lo)
-		return lo;
-	return n > hi ? hi : n;
-}
 
 enum MHD_Result route_run_events(struct http_req *r)
 {

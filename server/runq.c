@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "spec.h"
+#include "spec_flat.h"
 #include "store.h"
 #include "tb.h"
 #include "util.h"
@@ -502,9 +503,14 @@ int runq_submit(struct runq *q, const struct runq_submit *sub, int64_t *id, char
 		rc = RUNQ_EFULL;
 		goto out;
 	}
+	json_t *params_json = spec_summary_params(spec, sub->spec_len);
+	char *params = json_dumps(params_json, JSON_COMPACT | JSON_REAL_PRECISION(10));
+	json_decref(params_json);
 	struct store_run_new r = {.name = name, .spec = spec, .notebook = sub->notebook,
-				  .cell = sub->cell, .owner = q->owner};
-	if (store_run_create(q->store, &r, id) < 0) {
+				  .cell = sub->cell, .owner = q->owner, .params = params};
+	int created = store_run_create(q->store, &r, id);
+	free(params);
+	if (created < 0) {
 		snprintf(err, errlen, "cannot record the run");
 		rc = RUNQ_EIO;
 		goto out;

@@ -23,7 +23,7 @@
 
 struct store;
 
-#define STORE_SCHEMA_VERSION 1
+#define STORE_SCHEMA_VERSION 2
 
 /*
  * The WAL file is truncated back to this size after each full checkpoint
@@ -44,6 +44,7 @@ struct store_run_new {
 	const char *notebook; /* workspace-relative path or NULL */
 	const char *cell;     /* cell id or NULL */
 	const char *owner;    /* OS user name */
+	const char *params;   /* JSON object of key hyperparameters (spec_summary_params) or NULL */
 };
 
 /* Insert a run with status "queued" and last_seq 0. */
@@ -61,10 +62,15 @@ struct store_run_info {
 int store_run_info(struct store *s, int64_t id, struct store_run_info *out); /* -1: no such run */
 void store_run_info_free(struct store_run_info *info);
 
-/* The run object of docs/api.md; NULL when there is no such run. */
+/* The run object of docs/api.md, spec included; NULL when there is no such run. */
 json_t *store_run_json(struct store *s, int64_t id);
-/* Up to `limit` runs, newest first. */
-json_t *store_runs_json(struct store *s, int limit);
+/*
+ * The same without the spec (a spec may be 1 MiB): what lists and the live
+ * feed carry. "params" holds a few key hyperparameters instead.
+ */
+json_t *store_run_summary_json(struct store *s, int64_t id);
+/* Up to `limit` run summaries with id < before (0 = from the newest), newest first. */
+json_t *store_runs_json(struct store *s, int limit, int64_t before);
 
 /* Runs in status `status`, oldest first; returns how many (≤ max). */
 int store_runs_with_status(struct store *s, const char *status, int64_t *ids, int max);
@@ -120,10 +126,22 @@ int store_events_foreach(struct store *s, int64_t id, int64_t since, int limit,
 
 /* ---- exports ----------------------------------------------------------------- */
 
-/* CSV `step,epoch,split,time,<metric>,…` with the union of metric names. */
-int store_metrics_csv(struct store *s, int64_t id, struct srv_buf *out);
-/* {"run":"rN","metrics":[…]} */
-json_t *store_metrics_json(struct store *s, int64_t id);
+/* The metric names a run has reported, in order of first appearance (export columns). */
+json_t *store_metric_names(struct store *s, int64_t id);
+
+/* One metric row; the pointers live until the callback returns. */
+struct store_metric_row {
+	int64_t seq;
+	bool has_step, has_epoch, has_time;
+	int64_t step, epoch;
+	double time;       /* seconds since the epoch, as the worker wrote it */
+	const char *split; /* "train" when the event named none */
+	const char *vals;  /* {"name": value, …} as JSON text */
+};
+typedef int (*store_metric_fn)(void *ctx, const struct store_metric_row *row);
+/* Metric rows of `id` with seq > after_seq, in order, at most limit; returns how many (or -1). */
+int store_metrics_foreach(struct store *s, int64_t id, int64_t after_seq, int limit, store_metric_fn cb,
+			  void *ctx);
 
 /* Checkpoint rows, oldest first, each with its absolute "path". */
 json_t *store_checkpoints_json(struct store *s, int64_t id);

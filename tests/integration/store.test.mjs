@@ -147,3 +147,77 @@ test('a full disk ends the run failed with the reason, keeps its events, and the
 	const check = execFileSync('sqlite3', [join(ws, '.trainbook/trainbook.db'), 'PRAGMA quick_check']).toString().trim();
 	assert.equal(check, 'ok');
 });
+
+// ---- listings carry summaries, not specs ------------------------------------------
+
+test('run lists and run messages carry a summary without the spec; pages with ?limit=&before=', async (t) => {
+	const { default: WebSocket } = await import('ws');
+	const h = await startServer(t, { env: { TRAINBOOK_WORKER_CMD: FAKE }, args: ['--cpu-runs', '4'] });
+	// A spec of ~600 KB: a comment pads it (comments are kept in the stored spec).
+	const big = `${fakeSpec('done')}optimizer: {name: sgd, lr: 0.05}\n# ${'x'.repeat(600000)}\n`;
+	const ws = new WebSocket(`ws://127.0.0.1:${h.port}/ws`, { headers: { Authorization: 'token ' + h.token } });
+	const runMsgs = [];
+	await new Promise((res, rej) => {
+		ws.on('open', res);
+		ws.on('error', rej);
+	});
+	ws.on('message', (m) => {
+		const msg = JSON.parse(m.toString());
+		if (msg.type === 'run') runMsgs.push({ msg, bytes: m.length });
+	});
+	ws.send(JSON.stringify({ type: 'subscribe_runs' }));
+	t.after(() => ws.close());
+	const ids = [];
+	for (let i = 0; i < 5; i++) ids.push(await submitRun(h, big));
+	for (const id of ids) await waitStatus(h, id, 'completed');
+
+	const list = await h.req('GET', 'api/runs');
+	assert.equal(list.status, 200);
+	assert.ok(list.text.length < 20000, `the list of 5 runs is ${list.text.length} bytes`);
+	assert.equal(list.json.runs.length, 5);
+	for (const r of list.json.runs) {
+		assert.equal(r.spec, undefined);
+		assert.equal(r.params['optimizer.lr'], 0.05);
+		assert.equal(r.params['optimizer.name'], 'sgd');
+		assert.equal(r.params['data.dataset'], 'synthetic');
+		assert.equal(r.status, 'completed');
+	}
+	assert.equal(list.json.next, null);
+	// The spec comes from the run itself.
+	const one = await h.api('GET', `api/runs/${ids[0]}`);
+	assert.equal(one.run.spec, big);
+	// Pages: newest first, `next` leads to the rest, nothing twice.
+	const p1 = await h.api('GET', 'api/runs?limit=2');
+	assert.deepEqual(p1.runs.map((r) => r.id), [ids[4], ids[3]]);
+	assert.equal(p1.next, ids[3]);
+	const p2 = await h.api('GET', `api/runs?limit=2&before=${p1.next}`);
+	assert.deepEqual(p2.runs.map((r) => r.id), [ids[2], ids[1]]);
+	const p3 = await h.api('GET', `api/runs?limit=2&before=${p2.next}`);
+	assert.deepEqual(p3.runs.map((r) => r.id), [ids[0]]);
+	assert.equal(p3.next, null);
+	assert.equal((await h.req('GET', 'api/runs?before=12')).status, 400);
+	// The feed's run messages are summaries too.
+	await waitFor(() => runMsgs.length >= 10, { what: 'run messages on the feed' });
+	for (const { msg, bytes } of runMsgs) {
+		assert.equal(msg.run.spec, undefined);
+		assert.ok(bytes < 4096, `a run message of ${bytes} bytes`);
+	}
+});
+
+test('a metrics export of more rows than a page streams every row once, in order', async (t) => {
+	const h = await startServer(t, {
+		env: { TRAINBOOK_WORKER_CMD: FAKE, FIREHOSE_EVENTS: '3000' }, args: ['--cpu-runs', '1'],
+	});
+	const id = await submitRun(h, fakeSpec('firehose'));
+	await waitStatus(h, id, 'completed');
+	const events = await allEvents(h, id);
+	const metrics = events.filter((e) => e.event.type === 'metric');
+	const csv = await h.req('GET', `api/runs/${id}/metrics.csv`);
+	assert.equal(csv.status, 200);
+	const lines = csv.text.trim().split('\n');
+	assert.equal(lines[0], 'step,epoch,split,time,loss');
+	assert.equal(lines.length, metrics.length + 1);
+	const json = await h.api('GET', `api/runs/${id}/metrics.json`);
+	assert.equal(json.metrics.length, metrics.length);
+	assert.deepEqual(json.metrics.map((m) => m.step), metrics.map((e) => e.event.step));
+});

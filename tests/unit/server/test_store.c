@@ -13,6 +13,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "server/export.h"
 #include "server/store.h"
 #include "server/util.h"
 
@@ -60,6 +61,55 @@ static int64_t append(struct store *s, int64_t run, const char *text)
 	assert_int_equal(store_append_event(s, run, text, strlen(text), ev, &seq), 0);
 	json_decref(ev);
 	return seq;
+}
+
+/* The whole export, read in small pieces as libmicrohttpd would. */
+static char *export_all(struct store *s, int64_t run, enum export_format format)
+{
+	struct export *e = export_new(s, run, format);
+	struct srv_buf out = {0};
+	char piece[7];
+	size_t n;
+	while ((n = export_read(e, piece, sizeof piece)) > 0)
+		srv_buf_append(&out, piece, n);
+	export_free(e);
+	srv_buf_puts(&out, "");
+	return srv_buf_steal(&out);
+}
+
+/*
+ * Exports of more rows than one page: every row once, in order, columns
+ * from names that first appear late, time with milliseconds.
+ */
+static void export_pages(void **state)
+{
+	struct fixture *f = *state;
+	int64_t r = new_run(f->s);
+	int rows = EXPORT_PAGE_ROWS * 2 + 7;
+	for (int i = 1; i <= rows; i++) {
+		char text[256];
+		snprintf(text, sizeof text, "{\"type\":\"metric\",\"step\":%d,\"epoch\":0,\"time\":1780000000.125,"
+			 "\"values\":{\"loss\":%d%s}}", i, i, i == rows ? ",\"late\":1" : "");
+		append(f->s, r, text);
+	}
+	char *csv = export_all(f->s, r, EXPORT_CSV);
+	assert_non_null(strstr(csv, "step,epoch,split,time,loss,late\n1,0,train,1780000000.125,1,\n"));
+	int lines = 0;
+	for (char *p = csv; *p; p++)
+		lines += *p == '\n';
+	assert_int_equal(lines, rows + 1);
+	free(csv);
+	char *text = export_all(f->s, r, EXPORT_JSON);
+	json_t *doc = json_loads(text, 0, NULL);
+	assert_non_null(doc);
+	json_t *metrics = json_object_get(doc, "metrics");
+	assert_int_equal(json_array_size(metrics), rows);
+	json_t *last = json_array_get(metrics, rows - 1);
+	assert_int_equal(json_integer_value(json_object_get(last, "step")), rows);
+	/* Milliseconds survive (JSON_REAL_PRECISION(10) used to round them away). */
+	assert_true(json_real_value(json_object_get(last, "time")) > 1780000000.1);
+	json_decref(doc);
+	free(text);
 }
 
 static void run_ids(void **state)
@@ -149,15 +199,17 @@ static void derived_state(void **state)
 	/* The file is not on disk, so there is nothing to resume from. */
 	assert_int_equal(store_last_checkpoint(f->s, r, path, sizeof path), -1);
 
-	struct srv_buf csv = {0};
-	assert_int_equal(store_metrics_csv(f->s, r, &csv), 0);
-	assert_string_equal(csv.data, "step,epoch,split,time,loss,accuracy,f1\n"
-				      "10,1,train,1.500,0.5,0.8,\n"
-				      "10,1,test,,0.6,,0.7\n");
-	srv_buf_free(&csv);
-	json_t *m = store_metrics_json(f->s, r);
+	char *csv = export_all(f->s, r, EXPORT_CSV);
+	assert_string_equal(csv, "step,epoch,split,time,loss,accuracy,f1\n"
+				 "10,1,train,1.500,0.5,0.8,\n"
+				 "10,1,test,,0.6,,0.7\n");
+	free(csv);
+	char *text = export_all(f->s, r, EXPORT_JSON);
+	json_t *m = json_loads(text, 0, NULL);
+	assert_non_null(m);
 	assert_int_equal(json_array_size(json_object_get(m, "metrics")), 2);
 	json_decref(m);
+	free(text);
 
 	/* Resume: queued again clears the end. */
 	append(f->s, r, "{\"type\":\"status\",\"status\":\"queued\"}");
@@ -181,7 +233,7 @@ static void reopen_keeps_everything(void **state)
 	char err[256];
 	assert_int_equal(store_open(f->path, &f->s, err, sizeof err), 0);
 	assert_int_equal(append(f->s, r, "{\"type\":\"log\",\"message\":\"after\"}"), 2);
-	json_t *list = store_runs_json(f->s, 10);
+	json_t *list = store_runs_json(f->s, 10, 0);
 	assert_int_equal(json_array_size(list), 1);
 	json_decref(list);
 }
@@ -252,6 +304,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(reopen_keeps_everything, setup, teardown),
 		cmocka_unit_test_setup_teardown(notebook_owners, setup, teardown),
 		cmocka_unit_test_setup_teardown(wal_stays_bounded, setup, teardown),
+		cmocka_unit_test_setup_teardown(export_pages, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
