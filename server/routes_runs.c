@@ -254,9 +254,14 @@ struct events_ctx {
 	int n;
 };
 
+/* An answer stops growing here (events may be up to 1 MiB each); the client pages on with since=. */
+#define EVENTS_BYTES_MAX (4u << 20)
+
 static int append_event(void *ctx, int64_t seq, const char *json, size_t len)
 {
 	struct events_ctx *e = ctx;
+	if (e->n > 0 && e->out->len + len > EVENTS_BYTES_MAX)
+		return 1;
 	srv_buf_printf(e->out, "%s{\"seq\":%" PRId64 ",\"run\":\"%s\",\"event\":", e->n++ ? "," : "", seq,
 		       e->rid);
 	srv_buf_append(e->out, json, len);

@@ -65,6 +65,10 @@ test('the WAL stays small while a run floods the store', async (t) => {
 	const events = await allEvents(h, id);
 	assertGapless(events);
 	assert.equal(events.filter((e) => e.event.type === 'log').length, 6000);
+	// One answer stops at ~4 MiB however large the limit; the client pages on.
+	const page = await h.req('GET', `api/runs/${id}/events?since=0&limit=10000`);
+	assert.ok(page.text.length <= (4 << 20) + 16384, `one page of events is ${page.text.length} bytes`);
+	assert.ok(page.json.events.length > 100 && page.json.events.length < 6000);
 	// STORE_WAL_LIMIT is 8 MiB; a checkpoint may lag one interval behind.
 	assert.ok(peak <= 32 << 20, `the WAL reached ${(peak / 1048576).toFixed(1)} MiB`);
 	await waitFor(() => !existsSync(wal) || statSync(wal).size <= 8 << 20, { what: 'the WAL to shrink to 8 MiB' });
