@@ -391,6 +391,8 @@ static void *supervisor_main(void *arg)
 			} else {
 				timeout = 50; /* pipe closed: the exit status follows shortly */
 			}
+			if (w->fold.last && timeout > RUNQ_FOLD_WAIT_MS)
+				timeout = RUNQ_FOLD_WAIT_MS; /* folded metrics go out when the rate allows */
 		}
 		pthread_mutex_unlock(&q->lock);
 

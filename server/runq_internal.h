@@ -15,6 +15,7 @@
 #include "util.h"
 
 #define RUNQ_MAX_GPUS 16
+#define RUNQ_FOLD_WAIT_MS 10 /* poll timeout while folded train metrics wait for the rate */
 
 /*
  * Train metric events a worker sent faster than RUNQ_METRICS_PER_S, folded

@@ -27,6 +27,9 @@
 extern char **environ;
 
 #define RUNQ_READ_CHUNK 65536
+/* Re-serialised events keep every digit the worker wrote: a Unix time with
+ * milliseconds needs 13 significant digits, and 10 rounded it to the second. */
+#define RUNQ_JSON_FLAGS (JSON_COMPACT | JSON_REAL_PRECISION(15))
 #define RUNQ_CHANGED_EVERY_MS 1000 /* progress-only run updates, at most this often */
 #define RUNQ_HUNG_GRACE_MS 10000   /* SIGTERM to SIGKILL for a hung worker */
 
@@ -307,7 +310,7 @@ void runq_fold_flush(struct runq *q, struct runq_worker *w)
 	json_object_set_new(ev, "thinned", json_pack("{s:I, s:o, s:o, s:o}", "events", (json_int_t)f->count,
 						     "from_step", f->from_step ? f->from_step : json_null(),
 						     "min", f->min, "max", f->max));
-	char *text = json_dumps(ev, JSON_COMPACT | JSON_REAL_PRECISION(10));
+	char *text = json_dumps(ev, RUNQ_JSON_FLAGS);
 	*f = (struct runq_fold){0};
 	if (!text) {
 		json_decref(ev);
@@ -392,7 +395,7 @@ static void handle_line(struct runq *q, struct runq_worker *w, char *line, size_
 			changed = true;
 		}
 	}
-	char *text = rewritten ? json_dumps(ev, JSON_COMPACT | JSON_REAL_PRECISION(10)) : copy_text(line, len);
+	char *text = rewritten ? json_dumps(ev, RUNQ_JSON_FLAGS) : copy_text(line, len);
 	if (!text) {
 		json_decref(ev);
 		return;

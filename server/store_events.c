@@ -85,7 +85,7 @@ static int apply_metric(struct store *s, int64_t id, int64_t seq, json_t *ev)
 	json_t *values = json_object_get(ev, "values");
 	if (!json_is_object(values))
 		return 0;
-	char *vals = json_dumps(values, JSON_COMPACT | JSON_REAL_PRECISION(10));
+	char *vals = json_dumps(values, JSON_COMPACT | JSON_REAL_PRECISION(15)); /* as the worker wrote them */
 	sqlite3_stmt *st = s->insert_metric;
 	sqlite3_reset(st);
 	sqlite3_bind_int64(st, 1, id);

@@ -42,6 +42,7 @@ test('a metric flood is thinned: last value, min/max and every evaluation kept',
 		assert.equal(th.max.loss, e.event.step);
 		assert.equal(th.min.loss, th.from_step);
 		assert.equal(e.event.step - th.from_step + 1, th.events);
+		assert.equal(e.event.time, 1780000000.123); // milliseconds survive re-serialisation
 	}
 	// Steps of stored train events increase: folding kept the order.
 	for (let i = 1; i < train.length; i++) assert.ok(train[i].event.step > train[i - 1].event.step);
