@@ -100,6 +100,10 @@ $(BUILD)/tests/server/test_%: tests/unit/server/test_%.c $(SERVER_ASAN_OBJ) $(EN
 
 unit: $(UNIT_BIN)
 
+# Keep the ASan objects: as intermediates of the pattern rules make would delete
+# them after each link, and every `make unit` would rebuild the whole tree.
+.SECONDARY: $(ENGINE_ASAN_OBJ) $(SERVER_ASAN_OBJ)
+
 # ---- the page (web/ → static/app/) -----------------------------------------
 web:
 	@if [ -f web/build.sh ]; then sh web/build.sh; fi

@@ -24,6 +24,7 @@
 static const struct http_int_param download_query[] = {{"download", 0, 1}, {NULL, 0, 0}};
 static const struct http_int_param events_query[] = {
 	{"since", 0, INT64_MAX}, {"limit", 1, ROUTE_EVENTS_MAX}, {NULL, 0, 0}};
+static const struct http_int_param runs_query[] = {{"limit", 1, ROUTE_RUNS_MAX}, {NULL, 0, 0}};
 
 const struct http_route http_routes[] = {
 	{"GET", "/api/status", HTTP_TOKEN, 0, route_status, "server version, run counts, workspace", NULL},
@@ -42,7 +43,8 @@ const struct http_route http_routes[] = {
 
 	{"POST", "/api/validate", HTTP_TOKEN, SPEC_BODY, route_validate, "check a spec, infer shapes", NULL},
 	{"POST", "/api/runs", HTTP_TOKEN, SPEC_BODY, route_run_create, "queue a run", NULL},
-	{"GET", "/api/runs", HTTP_TOKEN, 0, route_run_list, "list runs, newest first", NULL},
+	{"GET", "/api/runs", HTTP_TOKEN, 0, route_run_list,
+	 "list run summaries, newest first (?limit=&before=rN)", runs_query},
 	{"GET", "/api/runs/{id}", HTTP_TOKEN, 0, route_run_get, "one run", NULL},
 	{"DELETE", "/api/runs/{id}", HTTP_TOKEN, 0, route_run_delete, "delete a run and its files", NULL},
 	{"POST", "/api/runs/{id}/stop", HTTP_TOKEN, 4 * KiB, route_run_stop, "stop (checkpoint first)", NULL},

@@ -11,6 +11,7 @@
 #include "http.h"
 
 #define ROUTE_EVENTS_MAX 10000 /* events in one page of GET …/events */
+#define ROUTE_RUNS_MAX 1000    /* run summaries in one page of GET /api/runs */
 
 /* routes_status.c */
 enum MHD_Result route_status(struct http_req *r);

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "app.h"
+#include "export.h"
 #include "routes.h"
 #include "store.h"
 #include "util.h"
@@ -39,35 +40,52 @@ static int64_t existing_run(struct http_req *r, enum MHD_Result *reply)
 	return id;
 }
 
-enum MHD_Result route_metrics_csv(struct http_req *r)
+/* libmicrohttpd asks for the next part of the answer as the client reads it. */
+static ssize_t export_chunk(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	(void)pos;
+	size_t n = export_read(cls, buf, max);
+	return n ? (ssize_t)n : MHD_CONTENT_READER_END_OF_STREAM;
+}
+
+static void export_done(void *cls)
+{
+	export_free(cls);
+}
+
+/* Stream the metrics of the run in params[0]: a page of rows per chunk. */
+static enum MHD_Result send_metrics(struct http_req *r, enum export_format format)
 {
 	enum MHD_Result reply;
 	int64_t id = existing_run(r, &reply);
 	if (id < 0)
 		return reply;
-	struct srv_buf csv = {0};
-	if (store_metrics_csv(r->app->store, id, &csv) < 0) {
-		srv_buf_free(&csv);
-		return http_error(r, 500, "internal", "cannot read metrics");
+	struct export *e = export_new(r->app->store, id, format);
+	struct MHD_Response *resp =
+		MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64 * 1024, export_chunk, e, export_done);
+	if (!resp) {
+		export_free(e);
+		return http_error(r, 500, "internal", "cannot send the metrics");
 	}
-	size_t len = csv.len;
-	char *data = srv_buf_steal(&csv);
-	struct MHD_Response *resp = MHD_create_response_from_buffer(len, data, MHD_RESPMEM_MUST_FREE);
 	char disp[96];
-	snprintf(disp, sizeof disp, "attachment; filename=\"%s-metrics.csv\"", r->params[0]);
-	MHD_add_response_header(resp, "Content-Type", "text/csv; charset=utf-8");
-	MHD_add_response_header(resp, "Content-Disposition", disp);
+	snprintf(disp, sizeof disp, "attachment; filename=\"%s-metrics.%s\"", r->params[0],
+		 format == EXPORT_CSV ? "csv" : "json");
+	MHD_add_response_header(resp, "Content-Type",
+				format == EXPORT_CSV ? "text/csv; charset=utf-8" : "application/json");
+	if (format == EXPORT_CSV)
+		MHD_add_response_header(resp, "Content-Disposition", disp);
 	MHD_add_response_header(resp, "Cache-Control", "no-store");
 	return http_send(r, 200, resp);
 }
 
+enum MHD_Result route_metrics_csv(struct http_req *r)
+{
+	return send_metrics(r, EXPORT_CSV);
+}
+
 enum MHD_Result route_metrics_json(struct http_req *r)
 {
-	enum MHD_Result reply;
-	int64_t id = existing_run(r, &reply);
-	if (id < 0)
-		return reply;
-	return http_json(r, 200, store_metrics_json(r->app->store, id));
+	return send_metrics(r, EXPORT_JSON);
 }
 
 /*

@@ -19,7 +19,6 @@
 #include "store.h"
 #include "tb.h"
 
-#define RUNS_LIST_MAX 1000
 #define EVENTS_DEFAULT 1000
 
 int64_t route_run_id(struct http_req *r, enum MHD_Result *reply)
@@ -41,6 +40,8 @@ static enum MHD_Result runq_fail(struct http_req *r, int code, const char *err)
 		return http_error(r, 429, "queue_full", "%s", err);
 	case RUNQ_EINVALID:
 		return http_error(r, 400, "invalid_run", "%s", err);
+	case RUNQ_ENOSPACE:
+		return http_error(r, 507, "disk_full", "%s", err);
 	default:
 		return http_error(r, 500, "internal", "%s", err);
 	}
@@ -163,9 +164,24 @@ out:
 	return reply;
 }
 
+/*
+ * Newest first, a page at a time: ?limit=N (default and most ROUTE_RUNS_MAX)
+ * &before=rK. "next" is the `before` of the next page, null on the last.
+ * Summaries only (no spec), so a page of 1,000 runs is a few hundred KB.
+ */
 enum MHD_Result route_run_list(struct http_req *r)
 {
-	return http_json(r, 200, json_pack("{s:o}", "runs", store_runs_json(r->app->store, RUNS_LIST_MAX)));
+	int limit = (int)http_query_int(r, "limit", ROUTE_RUNS_MAX); /* ranged in the route table */
+	const char *before_text = http_query(r, "before");
+	int64_t before = 0;
+	if (before_text && *before_text && (before = store_parse_run_id(before_text)) < 0)
+		return http_error(r, 400, "bad_request", "before must be a run id such as r12");
+	json_t *runs = store_runs_json(r->app->store, limit, before);
+	json_t *next = json_null();
+	size_t n = json_array_size(runs);
+	if (n == (size_t)limit && n > 0)
+		next = json_incref(json_object_get(json_array_get(runs, n - 1), "id"));
+	return http_json(r, 200, json_pack("{s:o, s:o}", "runs", runs, "next", next));
 }
 
 enum MHD_Result route_run_get(struct http_req *r)
@@ -224,9 +240,14 @@ struct events_ctx {
 	int n;
 };
 
+/* An answer stops growing here (events may be up to 1 MiB each); the client pages on with since=. */
+#define EVENTS_BYTES_MAX (4u << 20)
+
 static int append_event(void *ctx, int64_t seq, const char *json, size_t len)
 {
 	struct events_ctx *e = ctx;
+	if (e->n > 0 && e->out->len + len > EVENTS_BYTES_MAX)
+		return 1;
 	srv_buf_printf(e->out, "%s{\"seq\":%" PRId64 ",\"run\":\"%s\",\"event\":", e->n++ ? "," : "", seq,
 		       e->rid);
 	srv_buf_append(e->out, json, len);

@@ -16,9 +16,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "spec.h"
+#include "spec_flat.h"
 #include "store.h"
 #include "tb.h"
 #include "util.h"
@@ -32,11 +34,127 @@ void runq_run_dir(const struct runq *q, int64_t run, char *buf, size_t len)
 	snprintf(buf, len, "%s/%s", q->runs_dir, rid);
 }
 
+/* ---- committing events ------------------------------------------------------ */
+
+void runq_pending_add(struct runq *q, struct runq_worker *w, char *text, size_t len, json_t *event,
+		      bool changed)
+{
+	if (q->npending == q->pending_cap) {
+		q->pending_cap = q->pending_cap ? 2 * q->pending_cap : 64;
+		q->pending = tb_xrealloc(q->pending, q->pending_cap * sizeof *q->pending);
+	}
+	q->pending[q->npending++] = (struct runq_pending){
+		.w = w, .run = w ? w->run : 0, .text = text, .len = len, .event = event, .changed = changed};
+}
+
+/*
+ * Why a batch: one commit per event wrote ~4 WAL pages per event (16 KB for
+ * a 200-byte metric) and capped a run at a few thousand events a second.
+ * Everything the supervisor read in one pass of its poll loop goes in one
+ * transaction instead, and nobody sees an event before it is committed, so
+ * a reconnecting client still finds in the store everything it was sent.
+ */
+void runq_flush(struct runq *q)
+{
+	size_t n = q->npending;
+	if (!n)
+		return;
+	struct store_event *evs = tb_xcalloc(n, sizeof *evs);
+	for (size_t i = 0; i < n; i++)
+		evs[i] = (struct store_event){.run = q->pending[i].run, .text = q->pending[i].text,
+					      .len = q->pending[i].len, .event = q->pending[i].event};
+	int rc = store_append_events(q->store, evs, n);
+	if (rc != STORE_OK)
+		runq_disk_trouble(q, rc);
+	for (size_t i = 0; i < n; i++) {
+		struct runq_pending *p = &q->pending[i];
+		if (rc != STORE_OK && p->w && !p->w->store_failed) {
+			/* Its events cannot be kept: end it rather than let it train unrecorded. */
+			p->w->store_failed = true;
+			snprintf(p->w->fail_reason, sizeof p->w->fail_reason, "%s", q->disk_reason);
+			kill(p->w->pid, SIGKILL);
+		}
+		if (evs[i].seq > 0 && q->hooks.event)
+			q->hooks.event(q->hooks.ctx, p->run, evs[i].seq, p->text, p->len);
+		if (evs[i].seq > 0 && p->changed && q->hooks.run_changed)
+			q->hooks.run_changed(q->hooks.ctx, p->run);
+		free(p->text);
+		json_decref(p->event);
+	}
+	q->npending = 0;
+	free(evs);
+}
+
+/* ---- a full disk ------------------------------------------------------------ */
+
+#define RUNQ_RESERVE_BYTES (4 << 20) /* freed when the disk fills, so final statuses fit */
+#define RUNQ_SPACE_CHECK_MS 2000
+
+/*
+ * The reserve is the room a full disk leaves for what must still be
+ * written: the final status of every run it ends. Without it those writes
+ * failed too and the runs stayed "running" with no worker behind them.
+ */
+static bool make_reserve(struct runq *q)
+{
+	int fd = open(q->reserve_path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return false;
+	int err = posix_fallocate(fd, 0, RUNQ_RESERVE_BYTES);
+	close(fd);
+	if (err) {
+		unlink(q->reserve_path);
+		return false;
+	}
+	return true;
+}
+
+void runq_disk_trouble(struct runq *q, int store_rc)
+{
+	if (!q->disk_full) {
+		q->disk_full = true;
+		unlink(q->reserve_path);
+		snprintf(q->disk_reason, sizeof q->disk_reason,
+			 store_rc == STORE_EFULL
+				 ? "disk full: the server could not store this run's events"
+				 : "the server could not store this run's events (a disk error; see the server log)");
+		srv_log("%s under %s: runs that send events now end as failed and new runs wait until "
+			"space returns", store_rc == STORE_EFULL ? "the disk is full" : "the store cannot be written",
+			q->workspace);
+	}
+	srv_log_limited(&q->disk_log, "store: still cannot write (%s)",
+			store_rc == STORE_EFULL ? "disk full" : "I/O error");
+	q->space_check_ms = srv_mono_ms() + RUNQ_SPACE_CHECK_MS;
+}
+
+/* Supervisor: leave disk-trouble mode once the reserve can be written again. */
+static void check_space(struct runq *q, int64_t now)
+{
+	if (!q->disk_full || now < q->space_check_ms)
+		return;
+	q->space_check_ms = now + RUNQ_SPACE_CHECK_MS;
+	if (!make_reserve(q))
+		return;
+	q->disk_full = false;
+	q->sched_dirty = true;
+	srv_log("space is back under %s: queued runs start again", q->workspace);
+}
+
+/* ---- server-made events ------------------------------------------------------ */
+
 int runq_emit(struct runq *q, int64_t run, json_t *event)
 {
+	runq_flush(q); /* what the run sent before comes first */
 	char *text = json_dumps(event, JSON_COMPACT | JSON_REAL_PRECISION(10));
+	if (!text)
+		return -1;
 	int64_t seq = 0;
-	int rc = text ? store_append_event(q->store, run, text, strlen(text), event, &seq) : -1;
+	int rc = store_append_event(q->store, run, text, strlen(text), event, &seq);
+	if (rc == STORE_EFULL || rc == STORE_EIO) {
+		/* The reserve is given up now, so this event (a final status) fits. */
+		runq_disk_trouble(q, rc);
+		rc = store_append_event(q->store, run, text, strlen(text), event, &seq);
+	}
 	if (rc == 0 && q->hooks.event)
 		q->hooks.event(q->hooks.ctx, run, seq, text, strlen(text));
 	free(text);
@@ -132,6 +250,10 @@ int runq_new(const struct runq_config *cfg, struct store *store, const struct ru
 		snprintf(err, errlen, "%s: %s", q->runs_dir, strerror(errno));
 		goto fail;
 	}
+	snprintf(q->reserve_path, sizeof q->reserve_path, "%s/.trainbook/reserve", q->workspace);
+	if (!make_reserve(q))
+		srv_log("warning: cannot reserve %d MiB in %s (%s): on a full disk, runs may be left "
+			"without a final status", RUNQ_RESERVE_BYTES >> 20, dot, strerror(errno));
 	if (pipe2(q->wake, O_CLOEXEC | O_NONBLOCK) < 0) {
 		snprintf(err, errlen, "pipe: %s", strerror(errno));
 		goto fail;
@@ -221,7 +343,7 @@ static bool pick_slots(struct runq *q, const struct runq_need *need, int *gpus)
 
 static void schedule(struct runq *q)
 {
-	if (!q->sched_dirty || q->stopping)
+	if (!q->sched_dirty || q->stopping || q->disk_full)
 		return;
 	q->sched_dirty = false;
 	int64_t *ids = tb_xmalloc(RUNQ_SCHED_BATCH * sizeof *ids);
@@ -269,6 +391,8 @@ static void *supervisor_main(void *arg)
 			} else {
 				timeout = 50; /* pipe closed: the exit status follows shortly */
 			}
+			if (w->fold.last && timeout > RUNQ_FOLD_WAIT_MS)
+				timeout = RUNQ_FOLD_WAIT_MS; /* folded metrics go out when the rate allows */
 		}
 		pthread_mutex_unlock(&q->lock);
 
@@ -285,6 +409,10 @@ static void *supervisor_main(void *arg)
 			if (fds[i].revents & (POLLIN | POLLHUP | POLLERR))
 				runq_worker_read(q, owners[i - 1]);
 		int64_t now = srv_mono_ms();
+		for (int i = 0; i < q->nworkers; i++)
+			runq_worker_fold_due(q, q->workers[i], now);
+		runq_flush(q);
+		check_space(q, now);
 		for (int i = 0; i < q->nworkers;) {
 			struct runq_worker *w = q->workers[i];
 			runq_worker_timers(q, w, now);
@@ -329,6 +457,7 @@ void runq_free(struct runq *q)
 		close(q->wake[0]);
 	if (q->wake[1] >= 0)
 		close(q->wake[1]);
+	free(q->pending);
 	pthread_mutex_destroy(&q->lock);
 	free(q);
 }
@@ -366,14 +495,24 @@ int runq_submit(struct runq *q, const struct runq_submit *sub, int64_t *id, char
 		rc = RUNQ_ESTATE;
 		goto out;
 	}
+	if (q->disk_full) {
+		snprintf(err, errlen, "the disk holding the workspace is full; free some space and try again");
+		rc = RUNQ_ENOSPACE;
+		goto out;
+	}
 	if (store_count_status(q->store, "queued") >= q->cfg.max_queued) {
 		snprintf(err, errlen, "%d runs are waiting already; stop some or wait", q->cfg.max_queued);
 		rc = RUNQ_EFULL;
 		goto out;
 	}
+	json_t *params_json = spec_summary_params(spec, sub->spec_len);
+	char *params = json_dumps(params_json, JSON_COMPACT | JSON_REAL_PRECISION(10));
+	json_decref(params_json);
 	struct store_run_new r = {.name = name, .spec = spec, .notebook = sub->notebook,
-				  .cell = sub->cell, .owner = q->owner};
-	if (store_run_create(q->store, &r, id) < 0) {
+				  .cell = sub->cell, .owner = q->owner, .params = params};
+	int created = store_run_create(q->store, &r, id);
+	free(params);
+	if (created < 0) {
 		snprintf(err, errlen, "cannot record the run");
 		rc = RUNQ_EIO;
 		goto out;
@@ -422,6 +561,9 @@ int runq_stop(struct runq *q, int64_t id, char *err, size_t errlen)
 			runq_worker_terminate(q, w);
 	} else if (!strcmp(status, "queued")) {
 		runq_emit_status(q, id, "stopped", "stopped before it started");
+	} else if (!w && !strcmp(status, "running")) {
+		/* Recorded as running, but no worker of ours runs it: say so and end it. */
+		runq_emit_status(q, id, "stopped", "stopped; the server had lost its worker");
 	} else {
 		snprintf(err, errlen, "run r%lld is %s, not running", (long long)id, status);
 		rc = RUNQ_ESTATE;
@@ -444,7 +586,7 @@ int runq_resume(struct runq *q, int64_t id, const char *checkpoint_file, char *e
 	 * resume is fine then, and the scheduler starts the run once it is
 	 * reaped (it skips runs that still have a worker). */
 	struct runq_worker *w = find_worker(q, id);
-	if ((w && !w->got_final) || !strcmp(status, "queued") || !strcmp(status, "running")) {
+	if ((w && !w->got_final) || !strcmp(status, "queued") || (w && !strcmp(status, "running"))) {
 		snprintf(err, errlen, "run r%lld is %s; it can resume once it has ended", (long long)id,
 			 status);
 		rc = RUNQ_ESTATE;

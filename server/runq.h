@@ -37,6 +37,7 @@ enum runq_err {
 	RUNQ_EFULL = -3,    /* too many runs waiting: 429 */
 	RUNQ_EINVALID = -4, /* the run cannot be placed (e.g. asks for a GPU there is not): 400 */
 	RUNQ_EIO = -5,      /* disk or store failure: 500 */
+	RUNQ_ENOSPACE = -6, /* the disk is full: 507 until space returns */
 };
 
 struct runq_hooks {

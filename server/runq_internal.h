@@ -12,8 +12,34 @@
 #include <sys/types.h>
 
 #include "runq.h"
+#include "util.h"
 
 #define RUNQ_MAX_GPUS 16
+#define RUNQ_FOLD_WAIT_MS 10 /* poll timeout while folded train metrics wait for the rate */
+
+/*
+ * Train metric events a worker sent faster than RUNQ_METRICS_PER_S, folded
+ * into one: the last event of the window, plus how many it stands for and
+ * each value's min and max over them ("thinned" in docs/api.md). Status,
+ * checkpoint, summary, log and evaluation (split ≠ train) events are never
+ * folded.
+ */
+struct runq_fold {
+	json_t *last;      /* the newest folded event, or NULL when nothing is folded */
+	json_t *min, *max; /* {name: value} over the folded events */
+	int64_t count;
+	json_t *from_step; /* step of the first folded event */
+};
+
+/* An event that waits for the next commit (runq_flush), in arrival order. */
+struct runq_pending {
+	struct runq_worker *w; /* the worker that sent it; NULL for server-made events */
+	int64_t run;
+	char *text;            /* owned */
+	size_t len;
+	json_t *event;         /* owned */
+	bool changed;          /* tell run_changed after the commit */
+};
 
 /* One live worker process. Every field is guarded by q->lock. */
 struct runq_worker {
@@ -30,6 +56,10 @@ struct runq_worker {
 	bool deleting;            /* the run is gone; discard output, remove the dir at exit */
 	bool garbage;             /* the worker wrote something that is not an event */
 	bool hung;                /* no event for worker_timeout seconds */
+	bool store_failed;        /* its events could not be stored (disk full): ended as failed */
+	struct runq_fold fold;    /* train metrics past the rate, waiting to go out as one */
+	double metric_tokens;     /* token bucket of train metric events (RUNQ_METRICS_PER_S) */
+	int64_t metric_tokens_ms; /* when the bucket was last topped up */
 	char fail_reason[512];    /* why the server ended it (garbage, hang), or "" */
 	struct runq_need need;
 	int gpus[RUNQ_MAX_GPUS];  /* GPU slots held */
@@ -57,6 +87,17 @@ struct runq {
 	int gpu_busy[RUNQ_MAX_GPUS]; /* runs on each GPU */
 	bool sched_dirty;         /* something changed that may let a queued run start */
 	bool stopping;            /* shutdown began: start nothing new */
+	struct runq_pending *pending; /* events read but not yet committed (runq_flush) */
+	size_t npending, pending_cap;
+	/* Disk trouble: the store could not be written. Runs whose events were
+	 * refused end as failed, nothing new starts, and the supervisor checks
+	 * for space every RUNQ_SPACE_CHECK_MS until the reserve file can be
+	 * written again. */
+	bool disk_full;
+	char disk_reason[256];
+	int64_t space_check_ms;
+	struct srv_log_limit disk_log;
+	char reserve_path[PATH_MAX]; /* <workspace>/.trainbook/reserve */
 };
 
 /* ---- runq_worker.c (caller holds q->lock) ---- */
@@ -71,10 +112,22 @@ int runq_worker_read(struct runq *q, struct runq_worker *w);
 bool runq_worker_reap(struct runq *q, struct runq_worker *w);
 /* Hang detection and SIGKILL deadlines. */
 void runq_worker_timers(struct runq *q, struct runq_worker *w, int64_t now_ms);
+/* Queue the folded train metrics once the rate allows another event. */
+void runq_worker_fold_due(struct runq *q, struct runq_worker *w, int64_t now_ms);
 /* SIGTERM now, SIGKILL after stop_timeout. */
 void runq_worker_terminate(struct runq *q, struct runq_worker *w);
 
-/* Store a server-made event (status, log) and publish it. */
+/* Queue a worker's event for the next commit; takes text and event. */
+void runq_pending_add(struct runq *q, struct runq_worker *w, char *text, size_t len, json_t *event,
+		      bool changed);
+/* Commit every queued event in one transaction, then publish them in order. */
+void runq_flush(struct runq *q);
+/* The store refused a write (STORE_EFULL / STORE_EIO): enter disk-trouble mode. */
+void runq_disk_trouble(struct runq *q, int store_rc);
+/* Train metrics folded so far for `w`, queued as one event (before any later event). */
+void runq_fold_flush(struct runq *q, struct runq_worker *w);
+
+/* Store a server-made event (status, log) and publish it (after what is queued). */
 int runq_emit(struct runq *q, int64_t run, json_t *event);
 int runq_emit_status(struct runq *q, int64_t run, const char *status, const char *reason);
 void runq_run_dir(const struct runq *q, int64_t run, char *buf, size_t len);

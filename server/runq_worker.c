@@ -27,6 +27,9 @@
 extern char **environ;
 
 #define RUNQ_READ_CHUNK 65536
+/* Re-serialised events keep every digit the worker wrote: a Unix time with
+ * milliseconds needs 13 significant digits, and 10 rounded it to the second. */
+#define RUNQ_JSON_FLAGS (JSON_COMPACT | JSON_REAL_PRECISION(15))
 #define RUNQ_CHANGED_EVERY_MS 1000 /* progress-only run updates, at most this often */
 #define RUNQ_HUNG_GRACE_MS 10000   /* SIGTERM to SIGKILL for a hung worker */
 
@@ -232,13 +235,124 @@ static void check_checkpoint_path(struct runq_worker *w, json_t *ev, bool *rewri
 	}
 }
 
+/* ---- train metrics past the rate ------------------------------------------- */
+
+/*
+ * With log_every: 1 a small model sends ~15,000 metric events a second;
+ * stored one by one that is gigabytes a day for one run, and a page that
+ * replays them stalls. The worker normally sends at most ~20 a second, so
+ * past RUNQ_METRICS_PER_S (with a burst of as many) train metrics are
+ * folded: the stored event is the window's last one, with the count it
+ * stands for and each value's min and max, so curves keep their extremes
+ * and their last point.
+ */
+#define RUNQ_METRICS_PER_S 50.0
+#define RUNQ_METRICS_BURST 50.0
+
+static bool is_train_metric(json_t *ev, const char *type)
+{
+	if (strcmp(type, "metric"))
+		return false;
+	const char *split = json_string_value(json_object_get(ev, "split"));
+	return !split || !strcmp(split, "train");
+}
+
+static bool take_token(struct runq_worker *w, int64_t now_ms)
+{
+	if (!w->metric_tokens_ms) {
+		w->metric_tokens = RUNQ_METRICS_BURST;
+	} else {
+		w->metric_tokens += (double)(now_ms - w->metric_tokens_ms) * RUNQ_METRICS_PER_S / 1000.0;
+		if (w->metric_tokens > RUNQ_METRICS_BURST)
+			w->metric_tokens = RUNQ_METRICS_BURST;
+	}
+	w->metric_tokens_ms = now_ms;
+	if (w->metric_tokens < 1.0)
+		return false;
+	w->metric_tokens -= 1.0;
+	return true;
+}
+
+static void fold_extreme(json_t *into, const char *key, json_t *v, bool want_min)
+{
+	json_t *have = json_object_get(into, key);
+	if (!have || (want_min ? json_number_value(v) < json_number_value(have)
+			       : json_number_value(v) > json_number_value(have)))
+		json_object_set(into, key, v);
+}
+
+/* Fold `ev` (taken) into w->fold. */
+static void fold_add(struct runq_worker *w, json_t *ev)
+{
+	struct runq_fold *f = &w->fold;
+	if (!f->last) {
+		f->min = json_object();
+		f->max = json_object();
+		f->from_step = json_incref(json_object_get(ev, "step"));
+	}
+	const char *key;
+	json_t *v;
+	json_object_foreach(json_object_get(ev, "values"), key, v) {
+		if (!json_is_number(v))
+			continue;
+		fold_extreme(f->min, key, v, true);
+		fold_extreme(f->max, key, v, false);
+	}
+	json_decref(f->last);
+	f->last = ev;
+	f->count++;
+}
+
+void runq_fold_flush(struct runq *q, struct runq_worker *w)
+{
+	struct runq_fold *f = &w->fold;
+	if (!f->last)
+		return;
+	json_t *ev = f->last;
+	json_object_set_new(ev, "thinned", json_pack("{s:I, s:o, s:o, s:o}", "events", (json_int_t)f->count,
+						     "from_step", f->from_step ? f->from_step : json_null(),
+						     "min", f->min, "max", f->max));
+	char *text = json_dumps(ev, RUNQ_JSON_FLAGS);
+	*f = (struct runq_fold){0};
+	if (!text) {
+		json_decref(ev);
+		return;
+	}
+	runq_pending_add(q, w, text, strlen(text), ev, false);
+}
+
+void runq_worker_fold_due(struct runq *q, struct runq_worker *w, int64_t now_ms)
+{
+	if (w->fold.last && take_token(w, now_ms))
+		runq_fold_flush(q, w);
+}
+
+static void fold_free(struct runq_fold *f)
+{
+	json_decref(f->last);
+	json_decref(f->min);
+	json_decref(f->max);
+	json_decref(f->from_step);
+	*f = (struct runq_fold){0};
+}
+
+/* ---- one line from the worker ------------------------------------------------- */
+
+static char *copy_text(const char *text, size_t len)
+{
+	char *c = tb_xmalloc(len + 1);
+	memcpy(c, text, len);
+	c[len] = '\0';
+	return c;
+}
+
 static void handle_line(struct runq *q, struct runq_worker *w, char *line, size_t len)
 {
 	while (len && (line[len - 1] == '\r' || line[len - 1] == ' ' || line[len - 1] == '\t'))
 		len--;
 	if (len == 0)
 		return;
-	if (w->deleting)
+	if (w->deleting || w->store_failed)
 		return;
 	json_error_t jerr;
 	json_t *ev = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
@@ -254,7 +368,18 @@ static void handle_line(struct runq *q, struct runq_worker *w, char *line, size_
 		json_decref(ev);
 		return;
 	}
-	w->last_event_ms = srv_mono_ms();
+	int64_t now = srv_mono_ms();
+	w->last_event_ms = now;
+	if (is_train_metric(ev, type)) {
+		if (w->fold.last && take_token(w, now))
+			runq_fold_flush(q, w);
+		if (w->fold.last || !take_token(w, now)) {
+			fold_add(w, ev);
+			return;
+		}
+	} else {
+		runq_fold_flush(q, w); /* keep the order: folded metrics came first */
+	}
 	bool rewritten = false, changed = false;
 	if (!strcmp(type, "checkpoint")) {
 		check_checkpoint_path(w, ev, &rewritten);
@@ -267,24 +392,17 @@ static void handle_line(struct runq *q, struct runq_worker *w, char *line, size_
 	} else if (!strcmp(type, "summary")) {
 		changed = true;
 	} else if (!strcmp(type, "metric")) {
-		int64_t now = srv_mono_ms();
 		if (now - w->changed_sent_ms >= RUNQ_CHANGED_EVERY_MS) {
 			w->changed_sent_ms = now;
 			changed = true;
 		}
 	}
-	char *text = rewritten ? json_dumps(ev, JSON_COMPACT | JSON_REAL_PRECISION(10)) : NULL;
-	const char *body = text ? text : line;
-	size_t body_len = text ? strlen(text) : len;
-	int64_t seq;
-	if (store_append_event(q->store, w->run, body, body_len, ev, &seq) == 0) {
-		if (q->hooks.event)
-			q->hooks.event(q->hooks.ctx, w->run, seq, body, body_len);
-		if (changed && q->hooks.run_changed)
-			q->hooks.run_changed(q->hooks.ctx, w->run);
+	char *text = rewritten ? json_dumps(ev, RUNQ_JSON_FLAGS) : copy_text(line, len);
+	if (!text) {
+		json_decref(ev);
+		return;
 	}
-	free(text);
-	json_decref(ev);
+	runq_pending_add(q, w, text, strlen(text), ev, changed);
 }
 
 int runq_worker_read(struct runq *q, struct runq_worker *w)
@@ -387,6 +505,8 @@ static void log_tail(const char *run_dir, char *out, size_t outlen)
 
 static void release(struct runq *q, struct runq_worker *w)
 {
+	runq_flush(q); /* nothing queued may outlive the worker it points at */
+	fold_free(&w->fold);
 	if (w->need.gpu)
 		for (int i = 0; i < w->ngpus; i++)
 			q->gpu_busy[w->gpus[i]]--;
@@ -416,7 +536,8 @@ bool runq_worker_reap(struct runq *q, struct runq_worker *w)
 		release(q, w);
 		return true;
 	}
-	if (w->garbage) {
+	runq_fold_flush(q, w); /* its last train metric is kept */
+	if (w->garbage || w->store_failed) {
 		status = "failed";
 		snprintf(reason, sizeof reason, "%s", w->fail_reason);
 	} else if (w->hung) {

@@ -155,7 +155,7 @@ static void on_run_changed(void *ctx, int64_t run)
 	struct app *app = ctx;
 	if (!app->ws)
 		return;
-	json_t *obj = store_run_json(app->store, run);
+	json_t *obj = store_run_summary_json(app->store, run);
 	if (!obj) {
 		char rid[32];
 		store_format_run_id(run, rid, sizeof rid);

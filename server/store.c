@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "tb.h"
@@ -40,13 +41,21 @@ static const char *const migrations[] = {
 	" time INTEGER NOT NULL, PRIMARY KEY(run, file)) WITHOUT ROWID;"
 	"CREATE TABLE notebooks(path TEXT PRIMARY KEY, owner TEXT NOT NULL,"
 	" created INTEGER NOT NULL, modified INTEGER NOT NULL);",
+	/* 2: run summaries carry a few hyperparameters instead of the whole spec;
+	 * metric names per run, so an export knows its columns without reading
+	 * every row first */
+	"ALTER TABLE runs ADD COLUMN params TEXT;"
+	"CREATE TABLE metric_names(run INTEGER NOT NULL, name TEXT NOT NULL, ord INTEGER NOT NULL,"
+	" PRIMARY KEY(run, name)) WITHOUT ROWID;"
+	"INSERT OR IGNORE INTO metric_names SELECT m.run, j.key, min(m.seq * 64 + j.id)"
+	" FROM metrics m, json_each(m.vals) j GROUP BY m.run, j.key;",
 };
 
 int store_exec(struct store *s, const char *sql)
 {
 	char *msg = NULL;
 	if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
-		srv_log("store: %s", msg ? msg : sqlite3_errmsg(s->db));
+		srv_log_limited(&s->error_log, "store: %s", msg ? msg : sqlite3_errmsg(s->db));
 		sqlite3_free(msg);
 		return -1;
 	}
@@ -134,26 +143,86 @@ fail:
 	return -1;
 }
 
-#define STORE_CHECKPOINT_MS 2000
+#define STORE_CHECKPOINT_MS 1000
+
+/*
+ * WAL upkeep. SQLite appends every commit to the WAL; a checkpoint copies
+ * the frames back into the database, and the next writer then starts the
+ * WAL over (truncating the file to journal_size_limit). Checkpoints fsync,
+ * so they run here, on a thread with its own connection, never on the
+ * commit path: every STORE_CHECKPOINT_MS, and at once when a commit leaves
+ * more than half of STORE_WAL_LIMIT in the WAL (wal_hook below).
+ *
+ * PASSIVE never blocks the writer, but under a steady stream of commits it
+ * may never find the WAL fully copied at the moment a writer starts, and
+ * the file keeps growing. So when the file is past STORE_WAL_LIMIT after a
+ * PASSIVE pass, the thread escalates to TRUNCATE, which waits (busy
+ * timeout) for the writer to finish its transaction, copies everything and
+ * truncates the file to zero. The writer waits at most that long once.
+ * wal_hook is the backstop when even that cannot keep up.
+ */
+static int64_t wal_bytes(const struct store *s)
+{
+	struct stat sb;
+	return stat(s->wal_path, &sb) == 0 ? (int64_t)sb.st_size : 0;
+}
 
 static void *checkpoint_main(void *arg)
 {
 	struct store *s = arg;
 	pthread_mutex_lock(&s->checkpoint_lock);
 	while (!s->checkpoint_stop) {
-		struct timespec until;
-		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_sec += STORE_CHECKPOINT_MS / 1000;
-		pthread_cond_timedwait(&s->checkpoint_wake, &s->checkpoint_lock, &until);
+		if (!s->checkpoint_due) {
+			struct timespec until;
+			clock_gettime(CLOCK_REALTIME, &until);
+			until.tv_sec += STORE_CHECKPOINT_MS / 1000;
+			pthread_cond_timedwait(&s->checkpoint_wake, &s->checkpoint_lock, &until);
+		}
 		if (s->checkpoint_stop)
 			break;
+		s->checkpoint_due = false;
 		pthread_mutex_unlock(&s->checkpoint_lock);
-		/* PASSIVE: copies what it can without blocking writers or readers. */
-		sqlite3_wal_checkpoint_v2(s->checkpoint_db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+		int log = 0, done = 0;
+		int rc = sqlite3_wal_checkpoint_v2(s->checkpoint_db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log,
+						   &done);
+		if ((rc == SQLITE_OK && done < log && wal_bytes(s) > STORE_WAL_LIMIT) ||
+		    wal_bytes(s) > STORE_WAL_LIMIT)
+			rc = sqlite3_wal_checkpoint_v2(s->checkpoint_db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL,
+						       NULL);
+		if (rc != SQLITE_OK && rc != SQLITE_BUSY)
+			srv_log_limited(&s->checkpoint_log, "store: WAL checkpoint: %s",
+					sqlite3_errmsg(s->checkpoint_db));
 		pthread_mutex_lock(&s->checkpoint_lock);
 	}
 	pthread_mutex_unlock(&s->checkpoint_lock);
 	return NULL;
+}
+
+/*
+ * After every commit on the main connection (its thread, s->lock held).
+ * The thread above does the work; but a writer committing in a tight loop
+ * can starve its TRUNCATE (SQLite's busy handler polls), so past twice the
+ * limit the writer folds the WAL back itself, as SQLite's own
+ * autocheckpoint would: it is the only writer and the only reader, so a
+ * PASSIVE pass here copies everything and the next commit starts the WAL
+ * over. That costs this one commit an fsync, only when the thread fell behind.
+ */
+static int wal_hook(void *ctx, sqlite3 *db, const char *name, int frames)
+{
+	struct store *s = ctx;
+	if ((int64_t)frames * s->page_size > 2 * STORE_WAL_LIMIT) {
+		sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+		return SQLITE_OK;
+	}
+	if ((int64_t)frames * s->page_size > STORE_WAL_LIMIT / 2) {
+		pthread_mutex_lock(&s->checkpoint_lock);
+		if (!s->checkpoint_due) {
+			s->checkpoint_due = true;
+			pthread_cond_signal(&s->checkpoint_wake);
+		}
+		pthread_mutex_unlock(&s->checkpoint_lock);
+	}
+	return SQLITE_OK;
 }
 
 static void start_checkpointer(struct store *s, const char *path)
@@ -162,13 +231,26 @@ static void start_checkpointer(struct store *s, const char *path)
 	    SQLITE_OK)
 		goto fallback;
 	sqlite3_busy_timeout(s->checkpoint_db, 1000);
+	/*
+	 * A connection learns that the database is in WAL mode only when it
+	 * first reads it; until then sqlite3_wal_checkpoint_v2 (before SQLite
+	 * 3.42) returns SQLITE_OK and does nothing at all. This read is what
+	 * makes the checkpoints below real: without it the WAL grew by every
+	 * event for as long as the server ran.
+	 */
+	if (sqlite3_exec(s->checkpoint_db, "SELECT count(*) FROM sqlite_master", NULL, NULL, NULL) !=
+	    SQLITE_OK)
+		goto fallback;
 	if (pthread_create(&s->checkpoint_thread, NULL, checkpoint_main, s) != 0)
 		goto fallback;
 	s->checkpoint_started = true;
 	store_exec(s, "PRAGMA wal_autocheckpoint=0");
+	sqlite3_wal_hook(s->db, wal_hook, s);
 	return;
 fallback:
 	/* No thread: SQLite checkpoints on commit, as it does by default. */
+	srv_log("store: no checkpoint thread (%s); checkpointing on commit",
+		s->checkpoint_db ? sqlite3_errmsg(s->checkpoint_db) : "cannot open a second connection");
 	sqlite3_close(s->checkpoint_db);
 	s->checkpoint_db = NULL;
 }
@@ -182,6 +264,7 @@ static void stop_checkpointer(struct store *s)
 		pthread_mutex_unlock(&s->checkpoint_lock);
 		pthread_join(s->checkpoint_thread, NULL);
 		s->checkpoint_started = false;
+		sqlite3_wal_hook(s->db, NULL, NULL);
 	}
 	sqlite3_close(s->checkpoint_db);
 	s->checkpoint_db = NULL;
@@ -203,8 +286,11 @@ int store_open(const char *path, struct store **out, char *err, size_t errlen)
 	sqlite3_busy_timeout(s->db, 5000);
 	/* WAL + NORMAL: a crash of this process loses nothing committed; only an
 	 * OS crash may lose the last transactions, which is fine for metrics. */
-	if (store_exec(s, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
-			  " PRAGMA foreign_keys=ON;") < 0) {
+	char pragmas[160];
+	snprintf(pragmas, sizeof pragmas,
+		 "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;"
+		 " PRAGMA journal_size_limit=%lld;", (long long)STORE_WAL_LIMIT);
+	if (store_exec(s, pragmas) < 0) {
 		snprintf(err, errlen, "%s: %s", path, sqlite3_errmsg(s->db));
 		goto fail;
 	}
@@ -217,10 +303,19 @@ int store_open(const char *path, struct store **out, char *err, size_t errlen)
 					    " VALUES(?,?,?,?,?,?,?)");
 	s->update_progress = store_prepare(s, "UPDATE runs SET step = coalesce(?, step),"
 					      " epoch = coalesce(?, epoch) WHERE id = ?");
-	if (!s->append_event || !s->bump_seq || !s->insert_metric || !s->update_progress) {
+	s->insert_metric_name = store_prepare(s, "INSERT OR IGNORE INTO metric_names(run, name, ord)"
+						 " VALUES(?,?,?)");
+	if (!s->append_event || !s->bump_seq || !s->insert_metric || !s->update_progress ||
+	    !s->insert_metric_name) {
 		snprintf(err, errlen, "%s: %s", path, sqlite3_errmsg(s->db));
 		goto fail;
 	}
+	snprintf(s->wal_path, sizeof s->wal_path, "%s-wal", path);
+	s->page_size = 4096;
+	sqlite3_stmt *ps = store_prepare(s, "PRAGMA page_size");
+	if (ps && sqlite3_step(ps) == SQLITE_ROW)
+		s->page_size = sqlite3_column_int(ps, 0);
+	sqlite3_finalize(ps);
 	start_checkpointer(s, path);
 	*out = s;
 	return 0;
@@ -240,6 +335,7 @@ void store_free(struct store *s)
 	sqlite3_finalize(s->bump_seq);
 	sqlite3_finalize(s->insert_metric);
 	sqlite3_finalize(s->update_progress);
+	sqlite3_finalize(s->insert_metric_name);
 	if (s->db) {
 		/* Fold the WAL back so the .db file alone is a complete copy. */
 		sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
@@ -282,7 +378,7 @@ int store_run_create(struct store *s, const struct store_run_new *r, int64_t *id
 	pthread_mutex_lock(&s->lock);
 	int rc = -1;
 	sqlite3_stmt *st = store_prepare(s, "INSERT INTO runs(name, status, notebook, cell, spec,"
-					    " created, owner) VALUES(?, 'queued', ?, ?, ?, ?, ?)");
+					    " created, owner, params) VALUES(?, 'queued', ?, ?, ?, ?, ?, ?)");
 	if (!st)
 		goto out;
 	sqlite3_bind_text(st, 1, r->name, -1, SQLITE_TRANSIENT);
@@ -291,6 +387,7 @@ int store_run_create(struct store *s, const struct store_run_new *r, int64_t *id
 	sqlite3_bind_text(st, 4, r->spec, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_int64(st, 5, srv_unix_now());
 	sqlite3_bind_text(st, 6, r->owner, -1, SQLITE_TRANSIENT);
+	bind_text_or_null(st, 7, r->params);
 	if (sqlite3_step(st) == SQLITE_DONE) {
 		*id = sqlite3_last_insert_rowid(s->db);
 		rc = 0;
@@ -337,9 +434,11 @@ void store_run_info_free(struct store_run_info *info)
 	info->resume = NULL;
 }
 
-#define RUN_COLUMNS                                                                       \
-	"id, name, status, reason, notebook, cell, spec, device, created, started, ended," \
-	" owner, last_seq, step, total_steps, epoch, epochs, best_metric, best_value"
+/* Column order is what run_row_json reads; spec stays last so a summary can leave it out. */
+#define RUN_SUMMARY_COLUMNS                                                                    \
+	"id, name, status, reason, notebook, cell, device, created, started, ended, owner,"      \
+	" last_seq, step, total_steps, epoch, epochs, best_metric, best_value, params"
+#define RUN_COLUMNS RUN_SUMMARY_COLUMNS ", spec"
 
 static json_t *col_text(sqlite3_stmt *st, int i)
 {
@@ -353,26 +452,38 @@ static json_t *col_int(sqlite3_stmt *st, int i)
 							 : json_integer(sqlite3_column_int64(st, i));
 }
 
-static json_t *run_row_json(sqlite3_stmt *st)
+static json_t *col_json(sqlite3_stmt *st, int i)
+{
+	const char *t = (const char *)sqlite3_column_text(st, i);
+	json_t *v = t ? json_loads(t, 0, NULL) : NULL;
+	return v ? v : json_object();
+}
+
+/* A row of RUN_SUMMARY_COLUMNS (and spec after them when `with_spec`). */
+static json_t *run_row_json(sqlite3_stmt *st, bool with_spec)
 {
 	char id[32];
 	store_format_run_id(sqlite3_column_int64(st, 0), id, sizeof id);
 	json_t *best = json_null();
-	if (sqlite3_column_type(st, 17) != SQLITE_NULL)
-		best = json_pack("{s:o, s:o}", "metric", col_text(st, 17), "value",
-				 sqlite3_column_type(st, 18) == SQLITE_NULL
+	if (sqlite3_column_type(st, 16) != SQLITE_NULL)
+		best = json_pack("{s:o, s:o}", "metric", col_text(st, 16), "value",
+				 sqlite3_column_type(st, 17) == SQLITE_NULL
 					 ? json_null()
-					 : json_real(sqlite3_column_double(st, 18)));
-	return json_pack("{s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:I,"
-			 " s:{s:o, s:o, s:o, s:o}, s:o}",
-			 "id", id, "name", col_text(st, 1), "status", col_text(st, 2),
-			 "reason", col_text(st, 3), "notebook", col_text(st, 4),
-			 "cell", col_text(st, 5), "spec", col_text(st, 6), "device", col_text(st, 7),
-			 "created", col_int(st, 8), "started", col_int(st, 9),
-			 "ended", col_int(st, 10), "owner", col_text(st, 11),
-			 "last_seq", (json_int_t)sqlite3_column_int64(st, 12),
-			 "progress", "step", col_int(st, 13), "total_steps", col_int(st, 14),
-			 "epoch", col_int(st, 15), "epochs", col_int(st, 16), "best", best);
+					 : json_real(sqlite3_column_double(st, 17)));
+	json_t *run = json_pack("{s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:I,"
+				" s:{s:o, s:o, s:o, s:o}, s:o, s:o}",
+				"id", id, "name", col_text(st, 1), "status", col_text(st, 2),
+				"reason", col_text(st, 3), "notebook", col_text(st, 4),
+				"cell", col_text(st, 5), "device", col_text(st, 6),
+				"created", col_int(st, 7), "started", col_int(st, 8),
+				"ended", col_int(st, 9), "owner", col_text(st, 10),
+				"last_seq", (json_int_t)sqlite3_column_int64(st, 11),
+				"progress", "step", col_int(st, 12), "total_steps", col_int(st, 13),
+				"epoch", col_int(st, 14), "epochs", col_int(st, 15), "best", best,
+				"params", col_json(st, 18));
+	if (with_spec)
+		json_object_set_new(run, "spec", col_text(st, 19));
+	return run;
 }
 
 json_t *store_run_json(struct store *s, int64_t id)
@@ -383,23 +494,40 @@ json_t *store_run_json(struct store *s, int64_t id)
 	if (st) {
 		sqlite3_bind_int64(st, 1, id);
 		if (sqlite3_step(st) == SQLITE_ROW)
-			run = run_row_json(st);
+			run = run_row_json(st, true);
 		store_release(s, st);
 	}
 	pthread_mutex_unlock(&s->lock);
 	return run;
 }
 
-json_t *store_runs_json(struct store *s, int limit)
+json_t *store_run_summary_json(struct store *s, int64_t id)
+{
+	pthread_mutex_lock(&s->lock);
+	json_t *run = NULL;
+	sqlite3_stmt *st = store_prepare_cached(s, "SELECT " RUN_SUMMARY_COLUMNS " FROM runs WHERE id = ?");
+	if (st) {
+		sqlite3_bind_int64(st, 1, id);
+		if (sqlite3_step(st) == SQLITE_ROW)
+			run = run_row_json(st, false);
+		store_release(s, st);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return run;
+}
+
+json_t *store_runs_json(struct store *s, int limit, int64_t before)
 {
 	json_t *list = json_array();
 	pthread_mutex_lock(&s->lock);
-	sqlite3_stmt *st = store_prepare(s, "SELECT " RUN_COLUMNS " FROM runs ORDER BY id DESC LIMIT ?");
+	sqlite3_stmt *st = store_prepare_cached(s, "SELECT " RUN_SUMMARY_COLUMNS " FROM runs"
+						   " WHERE id < ? ORDER BY id DESC LIMIT ?");
 	if (st) {
-		sqlite3_bind_int(st, 1, limit);
+		sqlite3_bind_int64(st, 1, before > 0 ? before : INT64_MAX);
+		sqlite3_bind_int(st, 2, limit);
 		while (sqlite3_step(st) == SQLITE_ROW)
-			json_array_append_new(list, run_row_json(st));
-		sqlite3_finalize(st);
+			json_array_append_new(list, run_row_json(st, false));
+		store_release(s, st);
 	}
 	pthread_mutex_unlock(&s->lock);
 	return list;
@@ -471,7 +599,7 @@ int store_run_set_resume(struct store *s, int64_t id, const char *checkpoint)
 
 int store_run_delete(struct store *s, int64_t id)
 {
-	static const char *const tables[] = {"events", "metrics", "checkpoints"};
+	static const char *const tables[] = {"events", "metrics", "metric_names", "checkpoints"};
 	pthread_mutex_lock(&s->lock);
 	int rc = store_exec(s, "BEGIN IMMEDIATE");
 	for (size_t i = 0; rc == 0 && i < TB_ARRAY_LEN(tables) + 1; i++) {

@@ -23,7 +23,14 @@
 
 struct store;
 
-#define STORE_SCHEMA_VERSION 1
+#define STORE_SCHEMA_VERSION 2
+
+/*
+ * The WAL file is truncated back to this size after each full checkpoint
+ * (PRAGMA journal_size_limit), and a checkpoint that cannot keep up is
+ * escalated before the file reaches 4x this (store.c, checkpoint_main).
+ */
+#define STORE_WAL_LIMIT (8ll << 20)
 
 /* Open (creating and migrating) the database file. */
 int store_open(const char *path, struct store **out, char *err, size_t errlen);
@@ -37,6 +44,7 @@ struct store_run_new {
 	const char *notebook; /* workspace-relative path or NULL */
 	const char *cell;     /* cell id or NULL */
 	const char *owner;    /* OS user name */
+	const char *params;   /* JSON object of key hyperparameters (spec_summary_params) or NULL */
 };
 
 /* Insert a run with status "queued" and last_seq 0. */
@@ -54,10 +62,15 @@ struct store_run_info {
 int store_run_info(struct store *s, int64_t id, struct store_run_info *out); /* -1: no such run */
 void store_run_info_free(struct store_run_info *info);
 
-/* The run object of docs/api.md; NULL when there is no such run. */
+/* The run object of docs/api.md, spec included; NULL when there is no such run. */
 json_t *store_run_json(struct store *s, int64_t id);
-/* Up to `limit` runs, newest first. */
-json_t *store_runs_json(struct store *s, int limit);
+/*
+ * The same without the spec (a spec may be 1 MiB): what lists and the live
+ * feed carry. "params" holds a few key hyperparameters instead.
+ */
+json_t *store_run_summary_json(struct store *s, int64_t id);
+/* Up to `limit` run summaries with id < before (0 = from the newest), newest first. */
+json_t *store_runs_json(struct store *s, int limit, int64_t before);
 
 /* Runs in status `status`, oldest first; returns how many (≤ max). */
 int store_runs_with_status(struct store *s, const char *status, int64_t *ids, int max);
@@ -71,13 +84,35 @@ int store_run_delete(struct store *s, int64_t id);
 
 /* ---- events ---------------------------------------------------------------- */
 
+/* What appending can fail with; negative, 0 is success. */
+enum store_err {
+	STORE_OK = 0,
+	STORE_ENOENT = -1, /* the run does not exist (deleted) */
+	STORE_EFULL = -2,  /* the disk is full: nothing of the call was stored */
+	STORE_EIO = -3,    /* any other write failure: nothing of the call was stored */
+};
+
 /*
- * Append one event (a JSON object; `text` is its exact serialisation,
- * stored as is) to run `id` and give it the next sequence number. In the
- * same transaction: status events update the run's status, reason, device,
- * times and totals; metric events add a metric row and progress; checkpoint
- * events with a "path" add a checkpoint row; summary events set "best".
+ * Append events, each a JSON object whose exact serialisation is `text`
+ * (stored as is), and give each the next sequence number of its run, all
+ * in ONE transaction: a worker's burst of events costs one commit, not
+ * one each. In the same transaction: status events update the run's
+ * status, reason, device, times and totals; metric events add a metric row
+ * and progress; checkpoint events with a "path" add a checkpoint row;
+ * summary events set "best". An event of a run that no longer exists is
+ * skipped (its seq stays 0). On failure nothing is stored, every seq is 0,
+ * and the return value says why.
  */
+struct store_event {
+	int64_t run;
+	const char *text; /* borrowed for the call */
+	size_t len;
+	json_t *event;    /* borrowed: the parsed text */
+	int64_t seq;      /* out: the sequence number given, 0 when not stored */
+};
+int store_append_events(struct store *s, struct store_event *evs, size_t n);
+
+/* One event; STORE_ENOENT when its run is gone. */
 int store_append_event(struct store *s, int64_t id, const char *text, size_t len,
 		       json_t *event, int64_t *seq_out);
 
@@ -91,10 +126,22 @@ int store_events_foreach(struct store *s, int64_t id, int64_t since, int limit,
 
 /* ---- exports ----------------------------------------------------------------- */
 
-/* CSV `step,epoch,split,time,<metric>,…` with the union of metric names. */
-int store_metrics_csv(struct store *s, int64_t id, struct srv_buf *out);
-/* {"run":"rN","metrics":[…]} */
-json_t *store_metrics_json(struct store *s, int64_t id);
+/* The metric names a run has reported, in order of first appearance (export columns). */
+json_t *store_metric_names(struct store *s, int64_t id);
+
+/* One metric row; the pointers live until the callback returns. */
+struct store_metric_row {
+	int64_t seq;
+	bool has_step, has_epoch, has_time;
+	int64_t step, epoch;
+	double time;       /* seconds since the epoch, as the worker wrote it */
+	const char *split; /* "train" when the event named none */
+	const char *vals;  /* {"name": value, …} as JSON text */
+};
+typedef int (*store_metric_fn)(void *ctx, const struct store_metric_row *row);
+/* Metric rows of `id` with seq > after_seq, in order, at most limit; returns how many (or -1). */
+int store_metrics_foreach(struct store *s, int64_t id, int64_t after_seq, int limit, store_metric_fn cb,
+			  void *ctx);
 
 /* Checkpoint rows, oldest first, each with its absolute "path". */
 json_t *store_checkpoints_json(struct store *s, int64_t id);

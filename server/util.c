@@ -104,6 +104,27 @@ void srv_log(const char *fmt, ...)
 	(void)w; /* nothing sensible to do when stderr is gone */
 }
 
+void srv_log_limited(struct srv_log_limit *lim, const char *fmt, ...)
+{
+	int64_t now = srv_mono_ms();
+	if (lim->last_ms && now - lim->last_ms < SRV_LOG_EVERY_MS) {
+		lim->suppressed++;
+		return;
+	}
+	char msg[900];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	if (lim->suppressed)
+		srv_log("%s (and %lld more like it in the last %lld s)", msg, (long long)lim->suppressed,
+			(long long)((now - lim->last_ms) / 1000));
+	else
+		srv_log("%s", msg);
+	lim->last_ms = now;
+	lim->suppressed = 0;
+}
+
 int64_t srv_unix_now(void)
 {
 	return (int64_t)time(NULL);

@@ -38,6 +38,19 @@ void srv_buf_free(struct srv_buf *b);
 /* "trainbook: <message>" on stderr with a time stamp; one write per line. */
 void srv_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/*
+ * srv_log for a condition that may repeat thousands of times a second (a
+ * full disk, a failing checkpoint): at most one line per SRV_LOG_EVERY_MS
+ * for each limiter, the next one saying how many were left out. The
+ * limiter belongs to one thread (or is guarded by its owner's lock).
+ */
+#define SRV_LOG_EVERY_MS 10000
+struct srv_log_limit {
+	int64_t last_ms;    /* when a line was last written; 0 = never */
+	int64_t suppressed; /* lines left out since */
+};
+void srv_log_limited(struct srv_log_limit *lim, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 /* Wall-clock seconds since the epoch and monotonic milliseconds. */
 int64_t srv_unix_now(void);
 int64_t srv_mono_ms(void);

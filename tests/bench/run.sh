@@ -8,6 +8,8 @@ if [ -f tests/bench/server_bench.sh ]; then
 	echo "== server: trainbook vs Jupyter"
 	sh tests/bench/server_bench.sh
 fi
+echo "== store: WAL size and write rate under event floods"
+node tests/bench/store_bench.mjs --events 1000000 --out "tests/bench/results/store-$(date +%F).md"
 echo "== data loader"
 sh tests/bench/loader_bench.sh
 echo "== front door: /api/status while thousands of idle sockets are open"

@@ -33,5 +33,23 @@ flood)
 		echo "{\"type\":\"log\",\"level\":\"info\",\"message\":\"$i $pad\"}"
 	done
 	echo '{"type":"status","status":"completed"}' ;;
+firehose)
+	# log_every: 1 on a tiny model: train metrics as fast as a pipe takes
+	# them (loss = step), an evaluation every 1000 steps, then the end.
+	awk -v n="${FIREHOSE_EVENTS:-20000}" 'BEGIN {
+		for (i = 1; i <= n; i++) {
+			printf "{\"type\":\"metric\",\"split\":\"train\",\"step\":%d,\"epoch\":0,\"time\":1780000000.123,\"values\":{\"loss\":%d}}\n", i, i
+			if (i % 1000 == 0)
+				printf "{\"type\":\"metric\",\"split\":\"test\",\"step\":%d,\"epoch\":0,\"values\":{\"loss\":%d}}\n", i, -i
+		}
+	}'
+	echo '{"type":"status","status":"completed"}' ;;
+logflood)
+	# Small log events (never thinned) as fast as a pipe takes them: the store's write path.
+	awk -v n="${FLOOD_EVENTS:-100000}" 'BEGIN {
+		for (i = 1; i <= n; i++)
+			printf "{\"type\":\"log\",\"level\":\"info\",\"message\":\"line %d of the flood\"}\n", i
+	}'
+	echo '{"type":"status","status":"completed"}' ;;
 *) echo '{"type":"status","status":"completed"}' ;;
 esac

@@ -39,10 +39,20 @@ export async function waitFor(fn, { timeout = 30000, interval = 100, what = 'con
 		(lastErr ? ` (last error: ${lastErr.message})` : last !== undefined ? ` (last: ${JSON.stringify(last)})` : ''));
 }
 
+/* Servers still running: killed when this test process exits, whatever failed. */
+const live = new Set();
+process.on('exit', () => {
+	for (const p of live) p.kill('SIGKILL');
+});
+
 /* A temporary folder removed when the case ends. */
 export function tempDir(t, prefix = 'tb-itest-') {
 	const dir = mkdtempSync(join(tmpdir(), prefix));
-	if (t) t.after(() => rmSync(dir, { recursive: true, force: true }));
+	if (t) t.after(() => {
+		try {
+			rmSync(dir, { recursive: true, force: true });
+		} catch { /* a mount point still busy: the OS cleans /tmp */ }
+	});
 	return dir;
 }
 
@@ -86,6 +96,8 @@ export async function startServer(t, opts = {}) {
 	// The server decides its workers' OpenMP threads itself (worker_cpu_share).
 	if (!opts.env || !('OMP_NUM_THREADS' in opts.env)) delete env.OMP_NUM_THREADS;
 	const proc = spawn(opts.bin || BIN, args, { stdio: ['ignore', out, out], env });
+	live.add(proc);
+	proc.on('exit', () => live.delete(proc));
 	let exited = null;
 	const exitPromise = new Promise((res) => proc.on('exit', (code, sig) => {
 		exited = `exited with ${code ?? sig}`;
