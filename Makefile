@@ -47,7 +47,7 @@ CUDA_SRC := $(wildcard engine/cuda/*.cu)
 CUDA_OBJ := $(CUDA_SRC:%.cu=$(BUILD)/obj/%.o)
 CUDA_LIB := $(if $(and $(NVCC),$(CUDA_SRC)),$(BUILD)/libtrainbook-cuda.so,)
 
-.PHONY: all run test bench deps deps-run deps-test clean engine-cli unit web format
+.PHONY: all run test bench soak deps deps-run deps-test clean engine-cli unit web format
 all: $(BUILD)/trainbook $(BUILD)/trainbook-engine $(CUDA_LIB) web
 
 # The full binary: engine commands + `serve`.
@@ -125,6 +125,12 @@ test: deps-test
 
 bench: deps-test all
 	sh tests/bench/run.sh
+
+# A server left running under load for SOAK_SECONDS (600): RSS, descriptors, WAL and
+# /api/status p99 per minute must stay flat; results in tests/bench/results/soak-<date>.md.
+soak: all
+	@sh tests/deps.sh bench
+	node tests/bench/soak.mjs --seconds $${SOAK_SECONDS:-600}
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h' '*.cu')

@@ -119,6 +119,10 @@ function follower(name, { reconnectMs = 0 } = {}) {
 	return {
 		name,
 		seen,
+		forget(run) {
+			seen.delete(run);
+			if (ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ type: 'unsubscribe', run }));
+		},
 		stop() {
 			closed = true;
 			if (timer) clearInterval(timer);
@@ -170,8 +174,9 @@ const runIds = [];
 					const old = runIds.shift();
 					const d = await h.req('DELETE', `api/runs/${old}`);
 					if (d.status !== 204) errors.api++;
-					watcher.seen.delete(old);
-					reconnector.seen.delete(old);
+					// A client follows at most 64 runs: let go of the deleted one.
+					watcher.forget(old);
+					reconnector.forget(old);
 				}
 			}
 		} catch {
@@ -201,7 +206,10 @@ for (const f of [watcher, reconnector]) {
 	for (const [run, seq] of f.seen) {
 		const r = await h.req('GET', `api/runs/${run}`);
 		if (r.status !== 200) continue; // deleted in the meantime
-		if (['completed', 'failed', 'stopped'].includes(r.json.run.status) && seq !== r.json.run.last_seq) incomplete++;
+		if (['completed', 'failed', 'stopped'].includes(r.json.run.status) && seq !== r.json.run.last_seq) {
+			incomplete++;
+			if (process.env.SOAK_DEBUG) console.log(f.name, run, 'seen', seq, 'last', r.json.run.last_seq, r.json.run.status);
+		}
 	}
 }
 watcher.stop();
