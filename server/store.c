@@ -486,34 +486,30 @@ static json_t *run_row_json(sqlite3_stmt *st, bool with_spec)
 	return run;
 }
 
-json_t *store_run_json(struct store *s, int64_t id)
+/* One run by a cached statement of RUN_COLUMNS or RUN_SUMMARY_COLUMNS. */
+static json_t *run_by_id(struct store *s, const char *literal_sql, int64_t id, bool with_spec)
 {
 	pthread_mutex_lock(&s->lock);
 	json_t *run = NULL;
-	sqlite3_stmt *st = store_prepare_cached(s, "SELECT " RUN_COLUMNS " FROM runs WHERE id = ?");
+	sqlite3_stmt *st = store_prepare_cached(s, literal_sql);
 	if (st) {
 		sqlite3_bind_int64(st, 1, id);
 		if (sqlite3_step(st) == SQLITE_ROW)
-			run = run_row_json(st, true);
+			run = run_row_json(st, with_spec);
 		store_release(s, st);
 	}
 	pthread_mutex_unlock(&s->lock);
 	return run;
 }
 
+json_t *store_run_json(struct store *s, int64_t id)
+{
+	return run_by_id(s, "SELECT " RUN_COLUMNS " FROM runs WHERE id = ?", id, true);
+}
+
 json_t *store_run_summary_json(struct store *s, int64_t id)
 {
-	pthread_mutex_lock(&s->lock);
-	json_t *run = NULL;
-	sqlite3_stmt *st = store_prepare_cached(s, "SELECT " RUN_SUMMARY_COLUMNS " FROM runs WHERE id = ?");
-	if (st) {
-		sqlite3_bind_int64(st, 1, id);
-		if (sqlite3_step(st) == SQLITE_ROW)
-			run = run_row_json(st, false);
-		store_release(s, st);
-	}
-	pthread_mutex_unlock(&s->lock);
-	return run;
+	return run_by_id(s, "SELECT " RUN_SUMMARY_COLUMNS " FROM runs WHERE id = ?", id, false);
 }
 
 json_t *store_runs_json(struct store *s, int limit, int64_t before)
