@@ -9,7 +9,7 @@
 
 #include <string.h>
 
-static const struct executor_kind *const kinds[] = {&executor_local};
+static const struct executor_kind *const kinds[] = {&executor_local, &executor_slurm};
 
 const struct executor_kind *executor_find(const char *name)
 {

@@ -99,7 +99,7 @@ struct executor {
 };
 
 extern const struct executor_kind executor_local;
-
+extern const struct executor_kind executor_slurm;
 
 /* The kind named `name`, or NULL; the settings parser and runq_new use it. */
 const struct executor_kind *executor_find(const char *name);

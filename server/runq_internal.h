@@ -77,6 +77,7 @@ struct runq_worker {
 	struct runq_fold fold;    /* train metrics past the rate, waiting to go out as one */
 	double metric_tokens;     /* token bucket of train metric events (RUNQ_METRICS_PER_S) */
 	int64_t metric_tokens_ms; /* when the bucket was last topped up */
+	int64_t clock_offset_ms;  /* dial-home workers: their event time minus our monotonic clock */
 	char fail_reason[512];    /* why the server ended it (garbage, hang), or "" */
 	struct runq_need need;
 	int gpus[RUNQ_MAX_GPUS];  /* GPU slots held */

@@ -190,11 +190,13 @@ static bool take_token(struct runq_worker *w, int64_t now_ms)
 	if (!w->metric_tokens_ms) {
 		w->metric_tokens = RUNQ_METRICS_BURST;
 	} else {
-		w->metric_tokens += (double)(now_ms - w->metric_tokens_ms) * RUNQ_METRICS_PER_S / 1000.0;
+		if (now_ms > w->metric_tokens_ms) /* a worker's clock may step back */
+			w->metric_tokens += (double)(now_ms - w->metric_tokens_ms) * RUNQ_METRICS_PER_S / 1000.0;
 		if (w->metric_tokens > RUNQ_METRICS_BURST)
 			w->metric_tokens = RUNQ_METRICS_BURST;
 	}
-	w->metric_tokens_ms = now_ms;
+	if (now_ms > w->metric_tokens_ms)
+		w->metric_tokens_ms = now_ms;
 	if (w->metric_tokens < 1.0)
 		return false;
 	w->metric_tokens -= 1.0;
@@ -252,7 +254,7 @@ void runq_fold_flush(struct runq *q, struct runq_worker *w)
 
 void runq_worker_fold_due(struct runq *q, struct runq_worker *w, int64_t now_ms)
 {
-	if (w->fold.last && take_token(w, now_ms))
+	if (w->fold.last && take_token(w, now_ms + w->clock_offset_ms))
 		runq_fold_flush(q, w);
 }
 
@@ -297,12 +299,20 @@ static void handle_line(struct runq *q, struct runq_worker *w, const char *line,
 		json_decref(ev);
 		return;
 	}
-	int64_t now = srv_mono_ms();
+	int64_t now = srv_mono_ms(), clock = now;
 	w->last_event_ms = now;
+	if (w->remote) {
+		/* A dial-home worker's events may arrive in a burst (resent after a
+		 * break or a server restart): their rate is the worker's own clock's. */
+		json_t *t = json_object_get(ev, "time");
+		if (json_is_number(t))
+			w->clock_offset_ms = (int64_t)(json_number_value(t) * 1000.0) - now;
+		clock = now + w->clock_offset_ms;
+	}
 	if (is_train_metric(ev, type)) {
-		if (w->fold.last && take_token(w, now))
+		if (w->fold.last && take_token(w, clock))
 			runq_fold_flush(q, w);
-		if (w->fold.last || !take_token(w, now)) {
+		if (w->fold.last || !take_token(w, clock)) {
 			fold_add(w, ev);
 			return;
 		}
