@@ -315,7 +315,10 @@ static int start(struct app *app, int stop_fd)
 		return 1;
 	}
 	struct door *door = door_new(listen_fd, app->http, app->ws, app->cfg.base_url);
-	if (sysmon_gpu_count(app->sysmon) == 0)
+	if (!strcmp(app->cfg.executor.kind, "slurm"))
+		srv_log("runs go to Slurm (up to %d jobs at once); workers report to %s", app->cfg.executor.max_jobs,
+			app->cfg.executor.report_url[0] ? app->cfg.executor.report_url : "this server");
+	else if (sysmon_gpu_count(app->sysmon) == 0)
 		srv_log("no GPU: runs use the CPU (%d at a time)", app->cfg.cpu_runs);
 	print_url(app);
 	door_run(door, stop_fd);

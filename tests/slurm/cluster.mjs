@@ -106,6 +106,15 @@ export async function startCluster({ killWait = 20 } = {}) {
 	};
 	const cluster = { dir, conf, env, node };
 	cluster.stop = async () => {
+		// Jobs outlive slurmd (their slurmstepd does not stop with it): end them first.
+		try {
+			execFileSync('scancel', ['--user=root', '--full'], { env, stdio: 'ignore' });
+			for (let i = 0; i < (killWait + 10) * 10; i++) {
+				const left = execFileSync('squeue', ['-h', '-o', '%i'], { env, encoding: 'utf8' }).trim();
+				if (!left) break;
+				await sleep(100);
+			}
+		} catch { /* the controller is gone already: nothing more to ask it */ }
 		for (const p of procs.reverse()) {
 			if (p.exitInfo) continue;
 			p.kill('SIGTERM');
