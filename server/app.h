@@ -43,7 +43,7 @@ struct app {
 	int port;                    /* the port actually bound */
 };
 
-/* <workspace>/.trainbook/runs/rN */
+/* <runs-dir>/rN (default <workspace>/.trainbook/runs/rN) */
 void app_run_dir(const struct app *app, int64_t run, char *buf, size_t len);
 
 #endif

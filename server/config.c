@@ -13,6 +13,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "executor.h"
+#include "runq.h"
 #include "util.h"
 
 void cfg_defaults(struct cfg *c)
@@ -30,6 +32,12 @@ void cfg_defaults(struct cfg *c)
 	c->stop_timeout = 120;
 	c->max_queued = 256;
 	c->seed = true;
+	strcpy(c->executor.kind, "local");
+	strcpy(c->executor.gres, "gpu:{devices}");
+	strcpy(c->executor.events, "http");
+	c->executor.max_jobs = 64;
+	c->executor.cpus_per_task = 2;
+	c->executor.poll_s = 5;
 }
 
 static int parse_int(const char *v, int lo, int hi, int *out)
@@ -87,6 +95,15 @@ static int set_base_url(struct cfg *c, const char *v)
 		return 0;                                                                 \
 	} while (0)
 
+#define COPY_EXEC(field)                                                                  \
+	do {                                                                              \
+		if (!srv_strlcpy(c->executor.field, value, sizeof c->executor.field)) {   \
+			snprintf(err, errlen, "%s: value too long", key);                 \
+			return -1;                                                        \
+		}                                                                         \
+		return 0;                                                                 \
+	} while (0)
+
 #define SET_INT(field, lo, hi)                                                            \
 	do {                                                                              \
 		if (parse_int(value, lo, hi, &c->field) < 0) {                            \
@@ -96,6 +113,60 @@ static int set_base_url(struct cfg *c, const char *v)
 		}                                                                         \
 		return 0;                                                                 \
 	} while (0)
+
+/* The slurm-* keys (docs/slurm.md). */
+static int set_slurm(struct cfg *c, const char *key, const char *value, char *err, size_t errlen)
+{
+	if (!strcmp(key, "slurm-partition"))
+		COPY_EXEC(partition);
+	if (!strcmp(key, "slurm-account"))
+		COPY_EXEC(account);
+	if (!strcmp(key, "slurm-qos"))
+		COPY_EXEC(qos);
+	if (!strcmp(key, "slurm-gres"))
+		COPY_EXEC(gres);
+	if (!strcmp(key, "slurm-time-limit"))
+		COPY_EXEC(time_limit);
+	if (!strcmp(key, "slurm-worker"))
+		COPY_EXEC(worker);
+	if (!strcmp(key, "slurm-report-url")) {
+		if (*value && strncmp(value, "http://", 7)) {
+			snprintf(err, errlen, "slurm-report-url: expected http://HOST:PORT/…, got '%s'", value);
+			return -1;
+		}
+		COPY_EXEC(report_url);
+	}
+	if (!strcmp(key, "slurm-events")) {
+		if (strcmp(value, "http") && strcmp(value, "file")) {
+			snprintf(err, errlen, "slurm-events: expected http or file, got '%s'", value);
+			return -1;
+		}
+		COPY_EXEC(events);
+	}
+	if (!strcmp(key, "slurm-extra-arg")) {
+		struct exec_config *e = &c->executor;
+		if (e->nextra_args >= CFG_MAX_EXTRA_ARGS) {
+			snprintf(err, errlen, "slurm-extra-arg: at most %d", CFG_MAX_EXTRA_ARGS);
+			return -1;
+		}
+		if (!srv_strlcpy(e->extra_args[e->nextra_args], value, sizeof e->extra_args[0])) {
+			snprintf(err, errlen, "slurm-extra-arg: value too long");
+			return -1;
+		}
+		e->nextra_args++;
+		return 0;
+	}
+	if (!strcmp(key, "slurm-max-jobs"))
+		SET_INT(executor.max_jobs, 1, RUNQ_MAX_WORKERS);
+	if (!strcmp(key, "slurm-gpus-per-node"))
+		SET_INT(executor.gpus_per_node, 0, 64);
+	if (!strcmp(key, "slurm-cpus-per-task"))
+		SET_INT(executor.cpus_per_task, 1, 1024);
+	if (!strcmp(key, "slurm-poll"))
+		SET_INT(executor.poll_s, 1, 3600);
+	snprintf(err, errlen, "unknown setting '%s'", key);
+	return -1;
+}
 
 int cfg_set(struct cfg *c, const char *key, const char *value, char *err, size_t errlen)
 {
@@ -139,6 +210,17 @@ int cfg_set(struct cfg *c, const char *key, const char *value, char *err, size_t
 		COPY_STR(examples_dir);
 	if (!strcmp(key, "worker-cmd"))
 		COPY_STR(worker_cmd);
+	if (!strcmp(key, "runs-dir"))
+		COPY_STR(runs_dir);
+	if (!strcmp(key, "executor")) {
+		if (!executor_find(value)) {
+			snprintf(err, errlen, "executor: expected one of %s, got '%s'", executor_names(), value);
+			return -1;
+		}
+		COPY_EXEC(kind);
+	}
+	if (!strncmp(key, "slurm-", 6))
+		return set_slurm(c, key, value, err, errlen);
 	if (!strcmp(key, "allow-host")) {
 		if (c->nallow_hosts >= CFG_MAX_ALLOW_HOSTS) {
 			snprintf(err, errlen, "allow-host: at most %d names", CFG_MAX_ALLOW_HOSTS);
@@ -246,6 +328,12 @@ int cfg_finish(struct cfg *c, const char *exe_path, char *err, size_t errlen)
 		return -1;
 	}
 	srv_strlcpy(c->workspace, real, sizeof c->workspace);
+	if (!c->runs_dir[0]) {
+		snprintf(c->runs_dir, sizeof c->runs_dir, "%s/.trainbook/runs", c->workspace);
+	} else if (c->runs_dir[0] != '/') {
+		snprintf(err, errlen, "runs-dir %s: expected an absolute path", c->runs_dir);
+		return -1;
+	}
 	if (c->static_dir[0] && realpath(c->static_dir, real))
 		srv_strlcpy(c->static_dir, real, sizeof c->static_dir);
 	return 0;
@@ -263,4 +351,16 @@ void cfg_print(const struct cfg *c, void *stdio_file)
 		c->seed ? "true" : "false");
 	for (int i = 0; i < c->nallow_hosts; i++)
 		fprintf(f, "allow-host = %s\n", c->allow_hosts[i]);
+	const struct exec_config *e = &c->executor;
+	fprintf(f, "runs-dir = %s\nexecutor = %s\n", c->runs_dir, e->kind);
+	if (strcmp(e->kind, "slurm"))
+		return;
+	fprintf(f, "slurm-partition = %s\nslurm-account = %s\nslurm-qos = %s\nslurm-gres = %s\n", e->partition,
+		e->account, e->qos, e->gres);
+	fprintf(f, "slurm-time-limit = %s\nslurm-worker = %s\nslurm-report-url = %s\nslurm-events = %s\n",
+		e->time_limit, e->worker, e->report_url, e->events);
+	fprintf(f, "slurm-max-jobs = %d\nslurm-gpus-per-node = %d\nslurm-cpus-per-task = %d\nslurm-poll = %d\n",
+		e->max_jobs, e->gpus_per_node, e->cpus_per_task, e->poll_s);
+	for (int i = 0; i < e->nextra_args; i++)
+		fprintf(f, "slurm-extra-arg = %s\n", e->extra_args[i]);
 }

@@ -19,6 +19,26 @@
 
 #define CFG_MAX_ALLOW_HOSTS 16
 #define CFG_TOKEN_MAX 128
+#define CFG_MAX_EXTRA_ARGS 16
+
+/* Where workers run (server/executor.h); the slurm-* keys matter only for kind slurm. */
+struct exec_config {
+	char kind[16];                     /* "local" (default) or "slurm" */
+	char partition[64];                /* sbatch --partition; "" = the cluster's default */
+	char account[64];                  /* sbatch --account; "" = the user's default */
+	char qos[64];                      /* sbatch --qos; "" = none */
+	char gres[128];                    /* --gres for GPU runs, "{devices}" = GPUs per task; default "gpu:{devices}" */
+	char time_limit[32];               /* sbatch --time; "" = the partition's limit */
+	char extra_args[CFG_MAX_EXTRA_ARGS][256]; /* more sbatch arguments, one per entry */
+	int nextra_args;
+	char worker[PATH_MAX];             /* engine binary on the compute nodes; "" = trainbook-engine beside this one */
+	char report_url[512];              /* where workers dial home; "" = http://<hostname>:<port><base-url> */
+	char events[8];                    /* "http" (workers POST events) or "file" (the server follows events.jsonl) */
+	int max_jobs;                      /* runs handed to Slurm at once, default 64 */
+	int gpus_per_node;                 /* GPUs a node has, for "device: auto" and admission; default 0 */
+	int cpus_per_task;                 /* sbatch --cpus-per-task; default 2 */
+	int poll_s;                        /* seconds between squeue polls, default 5 */
+};
 
 struct cfg {
 	char ip[64];                       /* address to bind, default 127.0.0.1 */
@@ -35,6 +55,9 @@ struct cfg {
 	char static_dir[PATH_MAX];         /* page files; "" = <exe dir>/../static */
 	char examples_dir[PATH_MAX];       /* seed notebooks; "" = <exe dir>/../examples */
 	char worker_cmd[PATH_MAX];         /* test hook: program run instead of "<exe> worker" */
+	char runs_dir[PATH_MAX];           /* run folders (checkpoints); "" = <workspace>/.trainbook/runs.
+					    * Under Slurm: a path every compute node sees */
+	struct exec_config executor;       /* local processes or Slurm jobs */
 	char allow_hosts[CFG_MAX_ALLOW_HOSTS][256]; /* extra Host names accepted ("*" = any) */
 	int nallow_hosts;
 	bool seed;                         /* copy examples into a new workspace, default true */

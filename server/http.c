@@ -80,13 +80,18 @@ const struct http_route *http_match(const char *method, const char *path, char *
 	return NULL;
 }
 
+const char *http_access_name(enum http_access a)
+{
+	static const char *const names[] = {"", "token", "public", "page", "secret"};
+	return (size_t)a < TB_ARRAY_LEN(names) ? names[a] : "";
+}
+
 void http_print_routes(void *stdio_file)
 {
 	FILE *f = stdio_file;
-	static const char *const access[] = {"", "token", "public", "page"};
 	for (size_t i = 0; i < http_nroutes; i++)
 		fprintf(f, "%-7s %-38s %-7s %s\n", http_routes[i].method, http_routes[i].pattern,
-			access[http_routes[i].access], http_routes[i].summary);
+			http_access_name(http_routes[i].access), http_routes[i].summary);
 }
 
 const char *http_header(struct http_req *r, const char *name)
@@ -307,6 +312,24 @@ static void client_key(struct http_req *r)
 	srv_addr_key(ci ? ci->client_addr : NULL, r->client, sizeof r->client);
 }
 
+/* What the route's row says of every request: numeric query parameters, body size. */
+static enum MHD_Result route_checks(struct http_req *r, bool *answered)
+{
+	*answered = true;
+	if (r->route->ints) {
+		struct int_check c = {.params = r->route->ints};
+		MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, check_int_arg, &c);
+		if (c.bad)
+			return http_error(r, 400, "bad_request", "%s must be a whole number from %lld to %lld, not '%s'",
+					  c.bad->name, (long long)c.bad->min, (long long)c.bad->max, c.value);
+	}
+	const char *cl = http_header(r, "Content-Length");
+	if (cl && strtoull(cl, NULL, 10) > r->route->body_max)
+		return http_error(r, 413, "too_large", "the body is limited to %zu bytes", r->route->body_max);
+	*answered = false;
+	return MHD_YES;
+}
+
 /* First call for a request: everything that can be decided from the headers. */
 static enum MHD_Result first_call(struct http_server *h, struct http_req *r, const char *url,
 				  bool *answered)
@@ -327,6 +350,11 @@ static enum MHD_Result first_call(struct http_server *h, struct http_req *r, con
 	r->path = tb_xmalloc(strlen(url) - blen + 2);
 	r->path[0] = '/';
 	strcpy(r->path + 1, url + blen);
+	bool known;
+	r->route = http_match(r->method, r->path, r->params, &r->nparams, &known);
+	client_key(r);
+	if (r->route && r->route->access == HTTP_RUN_SECRET)
+		return route_checks(r, answered); /* the handler checks the run's secret */
 	const char *host = http_header(r, "Host");
 	if (!auth_host_ok(&app->auth, host))
 		return http_error(r, 403, "forbidden",
@@ -338,7 +366,6 @@ static enum MHD_Result first_call(struct http_server *h, struct http_req *r, con
 		return http_error(r, 403, "forbidden", "cross-origin request refused");
 	if (state_changing(r->method) && !fetch_site_ok(http_header(r, "Sec-Fetch-Site")))
 		return http_error(r, 403, "forbidden", "a request from another site may not change anything here");
-	client_key(r);
 	r->authorized = auth_session_ok(&app->auth, http_header(r, "Cookie"));
 	const char *authz = http_header(r, "Authorization");
 	if (!r->authorized && authz) {
@@ -348,8 +375,6 @@ static enum MHD_Result first_call(struct http_server *h, struct http_req *r, con
 		r->authorized = auth_token_check(&app->auth, authz, NULL) == AUTH_TOKEN_OK;
 		http_login_outcome(r, r->authorized);
 	}
-	bool known;
-	r->route = http_match(r->method, r->path, r->params, &r->nparams, &known);
 	bool api = !strncmp(r->path, "/api/", 5) || !strcmp(r->path, "/api");
 	if ((api || (r->route && r->route->access == HTTP_TOKEN)) && !r->authorized)
 		return http_error(r, 401, "unauthorized",
@@ -359,18 +384,7 @@ static enum MHD_Result first_call(struct http_server *h, struct http_req *r, con
 			return http_error(r, 405, "method_not_allowed", "%s is not allowed here", r->method);
 		return http_error(r, 404, "not_found", "no such route: %s", r->path);
 	}
-	if (r->route->ints) {
-		struct int_check c = {.params = r->route->ints};
-		MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, check_int_arg, &c);
-		if (c.bad)
-			return http_error(r, 400, "bad_request", "%s must be a whole number from %lld to %lld, not '%s'",
-					  c.bad->name, (long long)c.bad->min, (long long)c.bad->max, c.value);
-	}
-	const char *cl = http_header(r, "Content-Length");
-	if (cl && strtoull(cl, NULL, 10) > r->route->body_max)
-		return http_error(r, 413, "too_large", "the body is limited to %zu bytes", r->route->body_max);
-	*answered = false;
-	return MHD_YES;
+	return route_checks(r, answered);
 }
 
 static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const char *url,

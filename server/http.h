@@ -33,7 +33,13 @@ enum http_access {
 	HTTP_TOKEN = 1,  /* needs the token (every /api/ route and /ws) */
 	HTTP_PUBLIC = 2, /* the login form and static files */
 	HTTP_PAGE = 3,   /* the page: login form without the token */
+	HTTP_RUN_SECRET = 4, /* a worker started by a cluster: its run's secret (X-Trainbook-Run-Secret),
+			      * checked by the handler; never the token, and no Host/Origin rules
+			      * (no browser sends it) */
 };
+
+/* "token", "public", "page", "secret": for --list-routes and GET /api/routes. */
+const char *http_access_name(enum http_access a);
 
 /* A numeric query parameter a route takes: checked before its handler runs. */
 struct http_int_param {

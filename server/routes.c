@@ -25,6 +25,7 @@ static const struct http_int_param download_query[] = {{"download", 0, 1}, {NULL
 static const struct http_int_param events_query[] = {
 	{"since", 0, INT64_MAX}, {"limit", 1, ROUTE_EVENTS_MAX}, {NULL, 0, 0}};
 static const struct http_int_param runs_query[] = {{"limit", 1, ROUTE_RUNS_MAX}, {NULL, 0, 0}};
+static const struct http_int_param worker_query[] = {{"first", 1, INT64_MAX}, {NULL, 0, 0}};
 
 const struct http_route http_routes[] = {
 	{"GET", "/api/status", HTTP_TOKEN, 0, route_status, "server version, run counts, workspace", NULL},
@@ -57,6 +58,11 @@ const struct http_route http_routes[] = {
 	{"GET", "/api/runs/{id}/checkpoints", HTTP_TOKEN, 0, route_checkpoint_list, "list checkpoints", NULL},
 	{"GET", "/api/runs/{id}/checkpoints/{file}", HTTP_TOKEN, 0, route_checkpoint_get,
 	 "download a checkpoint", NULL},
+
+	/* A worker a cluster started (executor slurm) sends its events home: one
+	 * run, its own secret, at most ~1 MiB of lines a request. */
+	{"POST", "/api/worker/runs/{id}/events", HTTP_RUN_SECRET, ROUTE_WORKER_BODY, route_worker_events,
+	 "a cluster worker's events (the run's secret, never the token)", worker_query},
 
 	/* Reaches libmicrohttpd only when a WebSocket upgrade arrives on a reused
 	 * keep-alive connection; the front door sends fresh ones to libwebsockets. */

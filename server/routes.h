@@ -1,7 +1,7 @@
 /*
  * routes.h — the handlers named in the route table (routes.c), one file
  * per group: routes_status.c, routes_notebooks.c, routes_runs.c,
- * routes_files.c, routes_static.c.
+ * routes_worker.c, routes_files.c, routes_static.c.
  *
  * Threads: every handler runs on libmicrohttpd's polling thread.
  */
@@ -12,6 +12,7 @@
 
 #define ROUTE_EVENTS_MAX 10000 /* events in one page of GET …/events */
 #define ROUTE_RUNS_MAX 1000    /* run summaries in one page of GET /api/runs */
+#define ROUTE_WORKER_BODY (2u << 20) /* event lines in one POST of a worker (one line ≤ 1 MiB fits) */
 
 /* routes_status.c */
 enum MHD_Result route_status(struct http_req *r);
@@ -35,6 +36,9 @@ enum MHD_Result route_run_stop(struct http_req *r);
 enum MHD_Result route_run_resume(struct http_req *r);
 enum MHD_Result route_run_delete(struct http_req *r);
 enum MHD_Result route_run_events(struct http_req *r);
+
+/* routes_worker.c */
+enum MHD_Result route_worker_events(struct http_req *r);
 
 /* routes_files.c */
 enum MHD_Result route_metrics_csv(struct http_req *r);

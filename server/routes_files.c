@@ -22,7 +22,7 @@
 
 void app_run_dir(const struct app *app, int64_t run, char *buf, size_t len)
 {
-	snprintf(buf, len, "%s/.trainbook/runs/r%" PRId64, app->cfg.workspace, run);
+	snprintf(buf, len, "%s/r%" PRId64, app->cfg.runs_dir, run);
 }
 
 /* The run must exist; 404 otherwise. */

@@ -36,12 +36,11 @@ enum MHD_Result route_system(struct http_req *r)
 
 enum MHD_Result route_routes(struct http_req *r)
 {
-	static const char *const access[] = {"", "token", "public", "page"};
 	json_t *list = json_array();
 	for (size_t i = 0; i < http_nroutes; i++)
 		json_array_append_new(list, json_pack("{s:s, s:s, s:s, s:s}", "method", http_routes[i].method,
 						      "path", http_routes[i].pattern,
-						      "access", access[http_routes[i].access],
+						      "access", http_access_name(http_routes[i].access),
 						      "summary", http_routes[i].summary));
 	return http_json(r, 200, json_pack("{s:o}", "routes", list));
 }

@@ -38,6 +38,9 @@ enum runq_err {
 	RUNQ_EINVALID = -4, /* the run cannot be placed (e.g. asks for a GPU there is not): 400 */
 	RUNQ_EIO = -5,      /* disk or store failure: 500 */
 	RUNQ_ENOSPACE = -6, /* the disk is full: 507 until space returns */
+	RUNQ_EDENIED = -7,  /* a worker showed the wrong secret: 403 */
+	RUNQ_EGAP = -8,     /* a worker sent events past a gap: 409, resend from what we have */
+	RUNQ_EGONE = -9,    /* the run has no worker any more (ended, deleted): 410, stop sending */
 };
 
 struct runq_hooks {
@@ -48,8 +51,12 @@ struct runq_hooks {
 	void *ctx;
 };
 
+struct exec_config;
+
 struct runq_config {
-	const char *workspace;  /* runs live in <workspace>/.trainbook/runs/<id>/ */
+	const char *workspace;  /* the store and notebooks live here */
+	const char *runs_dir;   /* runs live in <runs_dir>/<id>/; NULL = <workspace>/.trainbook/runs */
+	const struct exec_config *executor; /* where workers run (executor.h); NULL = local */
 	const char *exe;        /* this binary; workers are "<exe> worker …" */
 	const char *worker_cmd; /* test hook: run "<worker_cmd> SPEC --out DIR" instead; NULL/"" = off */
 	const char *owner;      /* recorded on every run */
@@ -83,6 +90,24 @@ int runq_stop(struct runq *q, int64_t id, char *err, size_t errlen);
 int runq_resume(struct runq *q, int64_t id, const char *checkpoint_file, char *err, size_t errlen);
 int runq_delete(struct runq *q, int64_t id, char *err, size_t errlen);
 
+/*
+ * Events a dial-home worker (executor slurm) sends: JSON lines numbered
+ * from `first` in the worker's own numbering. Lines already taken are
+ * skipped (a resend after a lost answer or a reconnect), so each event is
+ * stored once. On RUNQ_OK *have is how many of the worker's events are
+ * committed (it may forget those) and *taken how many the server holds
+ * (resend from taken + 1 after RUNQ_EGAP).
+ */
+int runq_worker_post(struct runq *q, int64_t run, const char *secret, int64_t first, const char *body,
+		     size_t len, int64_t *have, int64_t *taken, char *err, size_t errlen);
+
+/*
+ * Where dial-home workers send their events, "http://HOST:PORT/BASE/",
+ * known once the server has its port; a slurm-report-url setting wins.
+ * Call before runq_start.
+ */
+void runq_set_report_url(struct runq *q, const char *url);
+
 /* The run a worker pid belongs to, 0 for none (for GPU process lists). */
 int64_t runq_run_of_pid(struct runq *q, int pid);
 
@@ -95,6 +120,8 @@ struct runq_need {
 	bool gpu;
 	int gpu_index; /* -1 = any */
 	int ngpus;     /* GPUs wanted (train.devices), ≥ 1 when gpu */
+	int devices;   /* train.devices: GPUs, or CPU replicas (a core each) */
+	int nodes;     /* train.nodes: processes under a cluster launcher, one per node */
 };
 int runq_classify(const char *yaml, size_t len, int gpu_count, struct runq_need *need, char *err,
 		  size_t errlen);

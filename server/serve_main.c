@@ -55,6 +55,8 @@ static const struct option options[] = {
 	{"static", required_argument, NULL, 0},
 	{"examples", required_argument, NULL, 0},
 	{"allow-host", required_argument, NULL, 0},
+	{"runs-dir", required_argument, NULL, 0},
+	{"executor", required_argument, NULL, 0},
 	{"config", required_argument, NULL, 'c'},
 	{"no-seed", no_argument, NULL, OPT_NO_SEED},
 	{"list-routes", no_argument, NULL, OPT_LIST_ROUTES},
@@ -82,6 +84,9 @@ static void usage(FILE *out)
 		"      --worker-timeout S   a worker silent this long is stopped as hung (default 600)\n"
 		"      --stop-timeout S     SIGTERM to SIGKILL for a stopping worker (default 120)\n"
 		"      --max-queued N       runs waiting at most (default 256)\n"
+		"      --runs-dir DIR       run folders and checkpoints (default <workspace>/.trainbook/runs)\n"
+		"      --executor KIND      where workers run: local (default) or slurm (slurm-* settings\n"
+		"                           in the config file; docs/slurm.md)\n"
 		"      --static DIR         page files (default <binary dir>/../static)\n"
 		"      --examples DIR       notebooks copied into a new workspace (default <binary dir>/../examples)\n"
 		"      --no-seed            do not copy the examples into a new workspace\n"
@@ -236,6 +241,22 @@ static void teardown(struct app *app)
 	app->store = NULL;
 }
 
+/* Where workers on other machines reach us: the bound address, or this host's name for a wildcard. */
+static void set_report_url(struct app *app)
+{
+	const char *ip = app->cfg.ip;
+	char host[256], url[512];
+	if (!strcmp(ip, "0.0.0.0") || !strcmp(ip, "::")) {
+		if (gethostname(host, sizeof host) < 0)
+			snprintf(host, sizeof host, "localhost");
+		host[sizeof host - 1] = '\0';
+	} else {
+		snprintf(host, sizeof host, strchr(ip, ':') ? "[%s]" : "%s", ip);
+	}
+	snprintf(url, sizeof url, "http://%s:%d%s", host, app->port, app->cfg.base_url);
+	runq_set_report_url(app->runq, url);
+}
+
 static int start(struct app *app, int stop_fd)
 {
 	char err[1024], path[PATH_MAX + 64];
@@ -270,7 +291,8 @@ static int start(struct app *app, int stop_fd)
 	struct sysmon_hooks sh = {.on_sample = on_sample, .run_of_pid = run_of_pid, .ctx = app};
 	app->sysmon = sysmon_new(&sh);
 	struct runq_config rc = {
-		.workspace = app->cfg.workspace, .exe = app->exe, .worker_cmd = app->cfg.worker_cmd,
+		.workspace = app->cfg.workspace, .runs_dir = app->cfg.runs_dir, .executor = &app->cfg.executor,
+		.exe = app->exe, .worker_cmd = app->cfg.worker_cmd,
 		.owner = app->owner, .cpu_runs = app->cfg.cpu_runs,
 		.gpu_count = sysmon_gpu_count(app->sysmon), .gpu_runs = app->cfg.gpu_runs,
 		.worker_timeout = app->cfg.worker_timeout, .stop_timeout = app->cfg.stop_timeout,
@@ -282,6 +304,7 @@ static int start(struct app *app, int stop_fd)
 	    !(app->http = http_new(app, err, sizeof err)) ||
 	    (listen_fd = door_listen(app->cfg.ip, app->cfg.port, app->cfg.port_retries, &app->port, err,
 				     sizeof err)) < 0 ||
+	    (set_report_url(app), false) ||
 	    (ws_start(app->ws) < 0 && snprintf(err, sizeof err, "cannot start the feed thread")) ||
 	    (runq_start(app->runq) < 0 && snprintf(err, sizeof err, "cannot start the supervisor")) ||
 	    (sysmon_start(app->sysmon) < 0 && snprintf(err, sizeof err, "cannot start the sampler"))) {
@@ -292,7 +315,10 @@ static int start(struct app *app, int stop_fd)
 		return 1;
 	}
 	struct door *door = door_new(listen_fd, app->http, app->ws, app->cfg.base_url);
-	if (sysmon_gpu_count(app->sysmon) == 0)
+	if (!strcmp(app->cfg.executor.kind, "slurm"))
+		srv_log("runs go to Slurm (up to %d jobs at once); workers report to %s", app->cfg.executor.max_jobs,
+			app->cfg.executor.report_url[0] ? app->cfg.executor.report_url : "this server");
+	else if (sysmon_gpu_count(app->sysmon) == 0)
 		srv_log("no GPU: runs use the CPU (%d at a time)", app->cfg.cpu_runs);
 	print_url(app);
 	door_run(door, stop_fd);

@@ -49,6 +49,13 @@ static const char *const migrations[] = {
 	" PRIMARY KEY(run, name)) WITHOUT ROWID;"
 	"INSERT OR IGNORE INTO metric_names SELECT m.run, j.key, min(m.seq * 64 + j.id)"
 	" FROM metrics m, json_each(m.vals) j GROUP BY m.run, j.key;",
+	/* 3: executors whose workers outlive the server (Slurm): the job id, the
+	 * secret its worker dials home with, and how many of that worker's own
+	 * events are stored, so a re-attached worker's resent events are taken
+	 * once */
+	"ALTER TABLE runs ADD COLUMN job TEXT;"
+	"ALTER TABLE runs ADD COLUMN job_secret TEXT;"
+	"ALTER TABLE runs ADD COLUMN worker_seq INTEGER NOT NULL DEFAULT 0;",
 };
 
 int store_exec(struct store *s, const char *sql)
@@ -305,8 +312,9 @@ int store_open(const char *path, struct store **out, char *err, size_t errlen)
 					      " epoch = coalesce(?, epoch) WHERE id = ?");
 	s->insert_metric_name = store_prepare(s, "INSERT OR IGNORE INTO metric_names(run, name, ord)"
 						 " VALUES(?,?,?)");
+	s->set_worker_seq = store_prepare(s, "UPDATE runs SET worker_seq = max(worker_seq, ?) WHERE id = ?");
 	if (!s->append_event || !s->bump_seq || !s->insert_metric || !s->update_progress ||
-	    !s->insert_metric_name) {
+	    !s->insert_metric_name || !s->set_worker_seq) {
 		snprintf(err, errlen, "%s: %s", path, sqlite3_errmsg(s->db));
 		goto fail;
 	}
@@ -336,6 +344,7 @@ void store_free(struct store *s)
 	sqlite3_finalize(s->insert_metric);
 	sqlite3_finalize(s->update_progress);
 	sqlite3_finalize(s->insert_metric_name);
+	sqlite3_finalize(s->set_worker_seq);
 	if (s->db) {
 		/* Fold the WAL back so the .db file alone is a complete copy. */
 		sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
@@ -406,7 +415,7 @@ int store_run_info(struct store *s, int64_t id, struct store_run_info *out)
 	pthread_mutex_lock(&s->lock);
 	int rc = -1;
 	sqlite3_stmt *st = store_prepare_cached(s, "SELECT status, spec, last_seq, coalesce(worker_pid, 0),"
-					    " resume FROM runs WHERE id = ?");
+					    " resume, job, job_secret, worker_seq FROM runs WHERE id = ?");
 	if (!st)
 		goto out;
 	sqlite3_bind_int64(st, 1, id);
@@ -418,6 +427,11 @@ int store_run_info(struct store *s, int64_t id, struct store_run_info *out)
 		out->worker_pid = sqlite3_column_int(st, 3);
 		const char *resume = (const char *)sqlite3_column_text(st, 4);
 		out->resume = resume ? tb_xstrdup(resume) : NULL;
+		const char *job = (const char *)sqlite3_column_text(st, 5);
+		const char *secret = (const char *)sqlite3_column_text(st, 6);
+		srv_strlcpy(out->job, job ? job : "", sizeof out->job);
+		srv_strlcpy(out->job_secret, secret ? secret : "", sizeof out->job_secret);
+		out->worker_seq = sqlite3_column_int64(st, 7);
 		rc = 0;
 	}
 	store_release(s, st);
@@ -571,6 +585,29 @@ int store_run_set_pid(struct store *s, int64_t id, int pid)
 		else
 			sqlite3_bind_null(st, 1);
 		sqlite3_bind_int64(st, 2, id);
+		rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
+		store_release(s, st);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return rc;
+}
+
+int store_run_set_job(struct store *s, int64_t id, const char *job, const char *secret)
+{
+	pthread_mutex_lock(&s->lock);
+	int rc = -1;
+	sqlite3_stmt *st = store_prepare_cached(s, "UPDATE runs SET job = ?, job_secret = ?, worker_seq = 0"
+					    " WHERE id = ?");
+	if (st) {
+		if (job)
+			sqlite3_bind_text(st, 1, job, -1, SQLITE_TRANSIENT);
+		else
+			sqlite3_bind_null(st, 1);
+		if (secret)
+			sqlite3_bind_text(st, 2, secret, -1, SQLITE_TRANSIENT);
+		else
+			sqlite3_bind_null(st, 2);
+		sqlite3_bind_int64(st, 3, id);
 		rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
 		store_release(s, st);
 	}

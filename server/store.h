@@ -23,7 +23,7 @@
 
 struct store;
 
-#define STORE_SCHEMA_VERSION 2
+#define STORE_SCHEMA_VERSION 3
 
 /*
  * The WAL file is truncated back to this size after each full checkpoint
@@ -58,6 +58,9 @@ struct store_run_info {
 	int64_t last_seq;
 	int worker_pid;       /* 0 when none recorded */
 	char *resume;         /* checkpoint the next start resumes from, or NULL */
+	char job[32];         /* the executor's handle (a Slurm job id), "" for none */
+	char job_secret[65];  /* what that job's worker dials home with */
+	int64_t worker_seq;   /* that worker's events stored so far (its own numbering) */
 };
 int store_run_info(struct store *s, int64_t id, struct store_run_info *out); /* -1: no such run */
 void store_run_info_free(struct store_run_info *info);
@@ -77,6 +80,9 @@ int store_runs_with_status(struct store *s, const char *status, int64_t *ids, in
 int store_count_status(struct store *s, const char *status);
 
 int store_run_set_pid(struct store *s, int64_t id, int pid);
+/* The executor's handle of the run's current start (NULL = none) and the
+ * secret its worker dials home with; the worker's numbering starts again. */
+int store_run_set_job(struct store *s, int64_t id, const char *job, const char *secret);
 /* Checkpoint path the next start passes to --resume; NULL clears it. */
 int store_run_set_resume(struct store *s, int64_t id, const char *checkpoint);
 /* Remove the run and everything recorded about it. */
@@ -108,6 +114,7 @@ struct store_event {
 	const char *text; /* borrowed for the call */
 	size_t len;
 	json_t *event;    /* borrowed: the parsed text */
+	int64_t wseq;     /* > 0: the sending worker's own number; runs.worker_seq follows it */
 	int64_t seq;      /* out: the sequence number given, 0 when not stored */
 };
 int store_append_events(struct store *s, struct store_event *evs, size_t n);

@@ -34,6 +34,7 @@ struct store {
 	sqlite3_stmt *bump_seq;
 	sqlite3_stmt *insert_metric;
 	sqlite3_stmt *update_progress;
+	sqlite3_stmt *set_worker_seq;   /* runs.worker_seq of a dial-home worker's event */
 	sqlite3_stmt *insert_metric_name;
 	/* Statements of frequent reads (status, feed catch-up), prepared once. */
 	struct {

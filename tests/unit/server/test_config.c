@@ -107,11 +107,36 @@ static void file(void **state)
 	assert_int_equal(cfg_load_file(&c, "/nonexistent/tb.conf", err, sizeof err), -1);
 }
 
+/* The executor is picked from the registry; slurm-* settings are checked as they are read. */
+static void executor_settings(void **state)
+{
+	(void)state;
+	struct cfg c;
+	char err[256];
+	cfg_defaults(&c);
+	assert_string_equal(c.executor.kind, "local");
+	assert_int_equal(cfg_set(&c, "executor", "pbs", err, sizeof err), -1);
+	assert_non_null(strstr(err, "local, slurm"));
+	assert_int_equal(cfg_set(&c, "executor", "slurm", err, sizeof err), 0);
+	assert_string_equal(c.executor.kind, "slurm");
+	assert_int_equal(cfg_set(&c, "slurm-partition", "gpu", err, sizeof err), 0);
+	assert_string_equal(c.executor.partition, "gpu");
+	assert_int_equal(cfg_set(&c, "slurm-events", "carrier-pigeon", err, sizeof err), -1);
+	assert_int_equal(cfg_set(&c, "slurm-report-url", "ftp://x/", err, sizeof err), -1);
+	assert_int_equal(cfg_set(&c, "slurm-max-jobs", "0", err, sizeof err), -1);
+	assert_int_equal(cfg_set(&c, "slurm-extra-arg", "--constraint=h100", err, sizeof err), 0);
+	assert_int_equal(cfg_set(&c, "slurm-extra-arg", "--exclusive", err, sizeof err), 0);
+	assert_int_equal(c.executor.nextra_args, 2);
+	assert_string_equal(c.executor.extra_args[1], "--exclusive");
+	assert_int_equal(cfg_set(&c, "slurm-colour", "blue", err, sizeof err), -1);
+	assert_non_null(strstr(err, "unknown setting"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(defaults), cmocka_unit_test(setter), cmocka_unit_test(base_url),
-		cmocka_unit_test(file),
+		cmocka_unit_test(file), cmocka_unit_test(executor_settings),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
