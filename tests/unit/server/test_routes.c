@@ -72,7 +72,11 @@ static void matching(void **state)
 	free_params(p, n);
 }
 
-/* Every /api route and /ws needs the token; no two routes share method + pattern. */
+/*
+ * Every /api route and /ws needs the token, except the routes workers on a
+ * cluster dial home on (/api/worker/…), which need their run's secret and
+ * nothing else; no two routes share method + pattern.
+ */
 static void table_invariants(void **state)
 {
 	(void)state;
@@ -81,7 +85,9 @@ static void table_invariants(void **state)
 		const struct http_route *r = &http_routes[i];
 		assert_non_null(r->handler);
 		assert_non_null(r->summary);
-		if (!strncmp(r->pattern, "/api/", 5) || !strcmp(r->pattern, "/ws"))
+		bool worker = !strncmp(r->pattern, "/api/worker/", 12);
+		assert_int_equal(r->access == HTTP_RUN_SECRET, worker);
+		if ((!strncmp(r->pattern, "/api/", 5) && !worker) || !strcmp(r->pattern, "/ws"))
 			assert_int_equal(r->access, HTTP_TOKEN);
 		bool changes = strcmp(r->method, "GET") != 0;
 		if (!changes)
