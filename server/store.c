@@ -154,19 +154,26 @@ fail:
 
 /*
  * WAL upkeep. SQLite appends every commit to the WAL; a checkpoint copies
- * the frames back into the database, and the next writer then starts the
- * WAL over (truncating the file to journal_size_limit). Checkpoints fsync,
- * so they run here, on a thread with its own connection, never on the
- * commit path: every STORE_CHECKPOINT_MS, and at once when a commit leaves
- * more than half of STORE_WAL_LIMIT in the WAL (wal_hook below).
+ * the frames back into the database, and once a checkpoint has copied
+ * everything the next writer starts the WAL over (and truncates the file to
+ * journal_size_limit). Checkpoints fsync, so the routine ones run on a
+ * thread with its own connection, off the commit path: every
+ * STORE_CHECKPOINT_MS, and at once when a commit leaves more than half of
+ * STORE_WAL_LIMIT in the WAL (wal_hook).
  *
- * PASSIVE never blocks the writer, but under a steady stream of commits it
- * may never find the WAL fully copied at the moment a writer starts, and
- * the file keeps growing. So when the file is past STORE_WAL_LIMIT after a
- * PASSIVE pass, the thread escalates to TRUNCATE, which waits (busy
- * timeout) for the writer to finish its transaction, copies everything and
- * truncates the file to zero. The writer waits at most that long once.
- * wal_hook is the backstop when even that cannot keep up.
+ * That thread's PASSIVE pass never waits for the writer, so under a steady
+ * stream of commits it may never catch the WAL fully copied at the moment
+ * a writer starts, and the file would keep growing. The bound therefore
+ * comes from the writer itself: past STORE_WAL_LIMIT, the commit that
+ * crosses it runs a PASSIVE pass on the main connection, as SQLite's own
+ * autocheckpoint would. It is the only writer and the only reader there,
+ * so that pass copies everything and the next commit starts the WAL over:
+ * one fsync per STORE_WAL_LIMIT of events, and only when the thread fell
+ * behind. (A TRUNCATE from the thread was tried first: it waits for the
+ * write lock holding the checkpoint lock, and a busy writer starved it for
+ * its whole busy timeout while the WAL grew. It is used only when
+ * everything is copied already and the writer has gone quiet, with a short
+ * busy timeout, to cut a long file back.)
  */
 static int64_t wal_bytes(const struct store *s)
 {
@@ -189,11 +196,11 @@ static void *checkpoint_main(void *arg)
 			break;
 		s->checkpoint_due = false;
 		pthread_mutex_unlock(&s->checkpoint_lock);
-		int log = 0, done = 0;
-		int rc = sqlite3_wal_checkpoint_v2(s->checkpoint_db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log,
-						   &done);
-		if ((rc == SQLITE_OK && done < log && wal_bytes(s) > STORE_WAL_LIMIT) ||
-		    wal_bytes(s) > STORE_WAL_LIMIT)
+		int log = -1, done = -1;
+		int rc = sqlite3_wal_checkpoint_v2(s->checkpoint_db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &done);
+		/* All copied but the file still long (the writer has gone quiet since
+		 * it grew): cut it now rather than at the next commit. */
+		if (rc == SQLITE_OK && log == done && wal_bytes(s) > STORE_WAL_LIMIT)
 			rc = sqlite3_wal_checkpoint_v2(s->checkpoint_db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL,
 						       NULL);
 		if (rc != SQLITE_OK && rc != SQLITE_BUSY)
@@ -205,23 +212,15 @@ static void *checkpoint_main(void *arg)
 	return NULL;
 }
 
-/*
- * After every commit on the main connection (its thread, s->lock held).
- * The thread above does the work; but a writer committing in a tight loop
- * can starve its TRUNCATE (SQLite's busy handler polls), so past twice the
- * limit the writer folds the WAL back itself, as SQLite's own
- * autocheckpoint would: it is the only writer and the only reader, so a
- * PASSIVE pass here copies everything and the next commit starts the WAL
- * over. That costs this one commit an fsync, only when the thread fell behind.
- */
+/* After every commit on the main connection (its thread, s->lock held). */
 static int wal_hook(void *ctx, sqlite3 *db, const char *name, int frames)
 {
 	struct store *s = ctx;
-	if ((int64_t)frames * s->page_size > 2 * STORE_WAL_LIMIT) {
+	int64_t bytes = (int64_t)frames * s->page_size;
+	if (bytes > STORE_WAL_LIMIT) {
+		/* BUSY while the thread is mid-pass: the next commit tries again. */
 		sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
-		return SQLITE_OK;
-	}
-	if ((int64_t)frames * s->page_size > STORE_WAL_LIMIT / 2) {
+	} else if (bytes > STORE_WAL_LIMIT / 2) {
 		pthread_mutex_lock(&s->checkpoint_lock);
 		if (!s->checkpoint_due) {
 			s->checkpoint_due = true;
@@ -237,7 +236,7 @@ static void start_checkpointer(struct store *s, const char *path)
 	if (sqlite3_open_v2(path, &s->checkpoint_db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) !=
 	    SQLITE_OK)
 		goto fallback;
-	sqlite3_busy_timeout(s->checkpoint_db, 1000);
+	sqlite3_busy_timeout(s->checkpoint_db, 50); /* never hold the checkpoint lock long */
 	/*
 	 * A connection learns that the database is in WAL mode only when it
 	 * first reads it; until then sqlite3_wal_checkpoint_v2 (before SQLite
@@ -318,12 +317,12 @@ int store_open(const char *path, struct store **out, char *err, size_t errlen)
 		snprintf(err, errlen, "%s: %s", path, sqlite3_errmsg(s->db));
 		goto fail;
 	}
-	snprintf(s->wal_path, sizeof s->wal_path, "%s-wal", path);
 	s->page_size = 4096;
 	sqlite3_stmt *ps = store_prepare(s, "PRAGMA page_size");
 	if (ps && sqlite3_step(ps) == SQLITE_ROW)
 		s->page_size = sqlite3_column_int(ps, 0);
 	sqlite3_finalize(ps);
+	snprintf(s->wal_path, sizeof s->wal_path, "%s-wal", path);
 	start_checkpointer(s, path);
 	*out = s;
 	return 0;

@@ -26,9 +26,9 @@ struct store;
 #define STORE_SCHEMA_VERSION 3
 
 /*
- * The WAL file is truncated back to this size after each full checkpoint
- * (PRAGMA journal_size_limit), and a checkpoint that cannot keep up is
- * escalated before the file reaches 4x this (store.c, checkpoint_main).
+ * The WAL is folded back into the database before it holds more than this
+ * (plus one transaction), and the file is cut back to this size when it
+ * starts over (PRAGMA journal_size_limit); see store.c, "WAL upkeep".
  */
 #define STORE_WAL_LIMIT (8ll << 20)
 
