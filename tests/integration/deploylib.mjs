@@ -9,7 +9,6 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { openSync, readFileSync } from 'node:fs';
 import https from 'node:https';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { createRequire } from 'node:module';
 import { ROOT, tempDir, waitFor } from './fixture.mjs';
@@ -17,16 +16,7 @@ import { ROOT, tempDir, waitFor } from './fixture.mjs';
 const require = createRequire(join(ROOT, 'tests/integration/package.json'));
 
 /* A port nobody listens on now (the kernel's pick, released again). */
-export function freePort() {
-	return new Promise((resolve, reject) => {
-		const s = createServer();
-		s.once('error', reject);
-		s.listen(0, '127.0.0.1', () => {
-			const { port } = s.address();
-			s.close(() => resolve(port));
-		});
-	});
-}
+export { freePort } from '../e2e/lib.mjs';
 
 /* Processes still running: killed when this test process exits, whatever failed. */
 const live = new Set();
