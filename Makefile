@@ -2,6 +2,8 @@
 #
 #   make            build/trainbook (+ build/libtrainbook-cuda.so when nvcc is found; CUDA=0 skips)
 #   make run        install what running needs, build, serve the bundled example
+#   make install    the binaries, the CUDA module, the page, the examples, the server config and
+#                   the systemd unit under $(DESTDIR)$(PREFIX) (PREFIX=/usr/local) and /etc
 #   make test       install test packages, run every suite, end with "N passed, N failed"
 #   make bench      benchmarks beside PyTorch (tests/bench/)
 #   make deps       Debian packages for running (deps-test adds the test-only ones)
@@ -47,7 +49,7 @@ CUDA_SRC := $(wildcard engine/cuda/*.cu)
 CUDA_OBJ := $(CUDA_SRC:%.cu=$(BUILD)/obj/%.o)
 CUDA_LIB := $(if $(and $(NVCC),$(CUDA_SRC)),$(BUILD)/libtrainbook-cuda.so,)
 
-.PHONY: all run test bench soak deps deps-run deps-test clean engine-cli unit web format
+.PHONY: all run test bench soak deps deps-run deps-test clean engine-cli unit web format install uninstall
 all: $(BUILD)/trainbook $(BUILD)/trainbook-engine $(CUDA_LIB) web
 
 # The full binary: engine commands + `serve`.
@@ -107,6 +109,40 @@ unit: $(UNIT_BIN)
 # ---- the page (web/ → static/app/) -----------------------------------------
 web:
 	@if [ -f web/build.sh ]; then sh web/build.sh; fi
+
+# ---- install -----------------------------------------------------------------
+# The layout the binaries look for beside themselves (tb_find_beside_exe):
+# bin/trainbook finds ../lib/trainbook/libtrainbook-cuda.so and
+# ../share/trainbook/{static,examples}, as build/trainbook finds its
+# neighbours in the repository. The unit's ExecStart follows PREFIX; an
+# edited /etc/trainbook/trainbook.conf is kept (the new one lands beside it
+# as trainbook.conf.new). docs/server.md walks through a whole set-up.
+SYSCONFDIR ?= /etc
+UNITDIR    ?= $(PREFIX)/lib/systemd/system
+SHAREDIR    = $(DESTDIR)$(PREFIX)/share/trainbook
+CONFDIR     = $(DESTDIR)$(SYSCONFDIR)/trainbook
+# Not `install: all`: under `sudo make install` that would run npm as root.
+install: $(BUILD)/trainbook $(BUILD)/trainbook-engine $(CUDA_LIB)
+	@test -f static/app/app.js || { echo "make install: static/app/app.js is missing: run make first"; exit 1; }
+	install -d $(DESTDIR)$(PREFIX)/bin $(SHAREDIR) $(CONFDIR) $(DESTDIR)$(UNITDIR)
+	install -m 755 $(BUILD)/trainbook $(BUILD)/trainbook-engine $(DESTDIR)$(PREFIX)/bin/
+	$(if $(CUDA_LIB),install -d $(DESTDIR)$(PREFIX)/lib/trainbook && install -m 755 $(CUDA_LIB) $(DESTDIR)$(PREFIX)/lib/trainbook/)
+	rm -rf $(SHAREDIR)/static $(SHAREDIR)/examples
+	cp -R static $(SHAREDIR)/static
+	cp -R examples $(SHAREDIR)/examples
+	if [ -f $(CONFDIR)/trainbook.conf ] && ! cmp -s config/trainbook-server.conf $(CONFDIR)/trainbook.conf; then \
+		install -m 644 config/trainbook-server.conf $(CONFDIR)/trainbook.conf.new; \
+		echo "make install: kept $(CONFDIR)/trainbook.conf; the shipped one is trainbook.conf.new"; \
+	else install -m 644 config/trainbook-server.conf $(CONFDIR)/trainbook.conf; fi
+	sed 's|/usr/local/bin/|$(PREFIX)/bin/|; s|/etc/trainbook/|$(SYSCONFDIR)/trainbook/|' config/trainbook.service \
+		>$(DESTDIR)$(UNITDIR)/trainbook.service
+	chmod 644 $(DESTDIR)$(UNITDIR)/trainbook.service
+
+# Leaves /etc/trainbook (settings, the token) and every workspace alone.
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/trainbook $(DESTDIR)$(PREFIX)/bin/trainbook-engine
+	rm -f $(DESTDIR)$(UNITDIR)/trainbook.service
+	rm -rf $(DESTDIR)$(PREFIX)/lib/trainbook $(SHAREDIR)
 
 # ---- packages ----------------------------------------------------------------
 deps: deps-run

@@ -76,6 +76,12 @@ int auth_init(struct auth *a, const struct cfg *c, char *err, size_t errlen)
 		else
 			add_host(a, c->allow_hosts[i]);
 	}
+	/* cfg_set accepted only addresses inet_pton reads, so this cannot fail. */
+	for (int i = 0; i < c->ntrusted_proxies && a->nproxies < CFG_MAX_TRUSTED_PROXIES; i++) {
+		int fam = strchr(c->trusted_proxies[i], ':') ? AF_INET6 : AF_INET;
+		if (inet_pton(fam, c->trusted_proxies[i], a->proxies[a->nproxies].addr) == 1)
+			a->proxies[a->nproxies++].family = fam;
+	}
 	return 0;
 }
 
@@ -251,4 +257,34 @@ bool auth_origin_ok(const char *origin, const char *host)
 	if (!hport)
 		hport = default_port;
 	return !strcmp(oname, hname) && oport == hport;
+}
+
+static bool peer_trusted(const struct auth *a, const struct sockaddr *peer)
+{
+	int fam = AF_UNSPEC;
+	const unsigned char *addr = NULL;
+	if (peer && peer->sa_family == AF_INET) {
+		fam = AF_INET;
+		addr = (const unsigned char *)&((const struct sockaddr_in *)peer)->sin_addr;
+	} else if (peer && peer->sa_family == AF_INET6) {
+		const struct in6_addr *a6 = &((const struct sockaddr_in6 *)peer)->sin6_addr;
+		/* A socket bound to :: sees IPv4 clients as ::ffff:a.b.c.d. */
+		fam = IN6_IS_ADDR_V4MAPPED(a6) ? AF_INET : AF_INET6;
+		addr = fam == AF_INET ? a6->s6_addr + 12 : a6->s6_addr;
+	}
+	for (int i = 0; addr && i < a->nproxies; i++)
+		if (a->proxies[i].family == fam && !memcmp(a->proxies[i].addr, addr, fam == AF_INET ? 4 : 16))
+			return true;
+	return false;
+}
+
+bool auth_forwarded_https(const struct auth *a, const struct sockaddr *peer, const char *forwarded_proto)
+{
+	if (!forwarded_proto || !peer_trusted(a, peer))
+		return false;
+	const char *p = forwarded_proto;
+	while (*p == ' ' || *p == '\t')
+		p++;
+	size_t n = strcspn(p, ", \t");
+	return n == 5 && !strncasecmp(p, "https", 5);
 }

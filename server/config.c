@@ -6,6 +6,7 @@
  */
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
@@ -15,6 +16,7 @@
 
 #include "executor.h"
 #include "runq.h"
+#include "tb.h"
 #include "util.h"
 
 void cfg_defaults(struct cfg *c)
@@ -63,9 +65,9 @@ static int parse_bool(const char *v, bool *out)
 }
 
 /* "/", "x", "/x", "x/" all become "/x/": the page and cookies need the slashes. */
-static int set_base_url(struct cfg *c, const char *v)
+static int normalize_prefix(const char *v, char *out, size_t outlen)
 {
-	char buf[sizeof c->base_url];
+	char buf[256];
 	size_t n = 0;
 	buf[n++] = '/';
 	for (const char *p = v; *p; p++) {
@@ -80,10 +82,33 @@ static int set_base_url(struct cfg *c, const char *v)
 	if (buf[n - 1] != '/')
 		buf[n++] = '/';
 	buf[n] = '\0';
-	if (strstr(buf, "/../") || strstr(buf, "/./"))
+	if (strstr(buf, "/../") || strstr(buf, "/./") || n + 1 > outlen)
 		return -1;
-	memcpy(c->base_url, buf, n + 1);
+	memcpy(out, buf, n + 1);
 	return 0;
+}
+
+/*
+ * Where the path of a public URL starts: after "http(s)://" and a host
+ * (name, IPv4 or [IPv6], optional :port). NULL when the URL is not of
+ * that shape; the path itself is checked by normalize_prefix.
+ */
+static const char *public_url_path(const char *v)
+{
+	const char *p;
+	if (!strncmp(v, "https://", 8))
+		p = v + 8;
+	else if (!strncmp(v, "http://", 7))
+		p = v + 7;
+	else
+		return NULL;
+	const char *host = p;
+	while (*p && *p != '/') {
+		if (!isalnum((unsigned char)*p) && !strchr(".-:[]", *p))
+			return NULL;
+		p++;
+	}
+	return p > host ? p : NULL;
 }
 
 #define COPY_STR(field)                                                                   \
@@ -187,12 +212,23 @@ int cfg_set(struct cfg *c, const char *key, const char *value, char *err, size_t
 		}
 		COPY_STR(token);
 	}
+	if (!strcmp(key, "token-file"))
+		COPY_STR(token_file);
 	if (!strcmp(key, "base-url")) {
-		if (set_base_url(c, value) < 0) {
+		if (normalize_prefix(value, c->base_url, sizeof c->base_url) < 0) {
 			snprintf(err, errlen, "base-url: expected a path like /trainbook/, got '%s'", value);
 			return -1;
 		}
 		return 0;
+	}
+	if (!strcmp(key, "public-url")) {
+		char path[256];
+		const char *rest = public_url_path(value);
+		if (*value && (!rest || normalize_prefix(rest, path, sizeof path) < 0)) {
+			snprintf(err, errlen, "public-url: expected a URL like https://host/trainbook/, got '%s'", value);
+			return -1;
+		}
+		COPY_STR(public_url);
 	}
 	if (!strcmp(key, "cpu-runs"))
 		SET_INT(cpu_runs, 0, 256);
@@ -231,6 +267,19 @@ int cfg_set(struct cfg *c, const char *key, const char *value, char *err, size_t
 			return -1;
 		}
 		c->nallow_hosts++;
+		return 0;
+	}
+	if (!strcmp(key, "trusted-proxy")) {
+		unsigned char bin[16];
+		if (inet_pton(AF_INET, value, bin) != 1 && inet_pton(AF_INET6, value, bin) != 1) {
+			snprintf(err, errlen, "trusted-proxy: expected the proxy's IP address, got '%s'", value);
+			return -1;
+		}
+		if (c->ntrusted_proxies >= CFG_MAX_TRUSTED_PROXIES) {
+			snprintf(err, errlen, "trusted-proxy: at most %d addresses", CFG_MAX_TRUSTED_PROXIES);
+			return -1;
+		}
+		srv_strlcpy(c->trusted_proxies[c->ntrusted_proxies++], value, sizeof c->trusted_proxies[0]);
 		return 0;
 	}
 	if (!strcmp(key, "seed")) {
@@ -300,28 +349,44 @@ int cfg_load_file(struct cfg *c, const char *path, char *err, size_t errlen)
 	return rc;
 }
 
-/* <dir of exe>/../<name>, only when it exists. */
-static void beside_exe(const char *exe_path, const char *name, char *out, size_t outlen)
+/* The token from token-file: the file's text without surrounding white space. */
+static int read_token_file(struct cfg *c, char *err, size_t errlen)
 {
-	char dir[PATH_MAX];
-	if (!exe_path || !srv_strlcpy(dir, exe_path, sizeof dir))
-		return;
-	char *slash = strrchr(dir, '/');
-	if (!slash)
-		return;
-	*slash = '\0';
-	char cand[PATH_MAX + 64], real[PATH_MAX];
-	snprintf(cand, sizeof cand, "%s/../%s", dir, name);
-	if (realpath(cand, real))
-		srv_strlcpy(out, real, outlen);
+	if (c->token[0]) {
+		snprintf(err, errlen, "token-file %s: a token is set as well (token, --token or TRAINBOOK_TOKEN); keep one",
+			 c->token_file);
+		return -1;
+	}
+	char *data = NULL, msg[256];
+	size_t len = 0;
+	if (srv_read_file(c->token_file, 4096, &data, &len) < 0) {
+		snprintf(err, errlen, "token-file %s: %s", c->token_file,
+			 errno == EFBIG ? "longer than a token can be" : strerror(errno));
+		return -1;
+	}
+	char *t = trim(data);
+	int rc = 0;
+	if (!*t) {
+		snprintf(err, errlen, "token-file %s is empty", c->token_file);
+		rc = -1;
+	} else if (cfg_set(c, "token", t, msg, sizeof msg) < 0) {
+		snprintf(err, errlen, "token-file %s: %s", c->token_file, msg);
+		rc = -1;
+	}
+	free(data);
+	return rc;
 }
+
+/* Page files and examples in the build tree (<repo>/build/trainbook) or an installed prefix (<prefix>/bin/trainbook). */
+static const char *const static_places[] = {"../share/trainbook/static", "../static", NULL};
+static const char *const examples_places[] = {"../share/trainbook/examples", "../examples", NULL};
 
 int cfg_finish(struct cfg *c, const char *exe_path, char *err, size_t errlen)
 {
 	if (!c->static_dir[0])
-		beside_exe(exe_path, "static", c->static_dir, sizeof c->static_dir);
+		tb_find_beside_exe(exe_path, static_places, c->static_dir, sizeof c->static_dir);
 	if (!c->examples_dir[0])
-		beside_exe(exe_path, "examples", c->examples_dir, sizeof c->examples_dir);
+		tb_find_beside_exe(exe_path, examples_places, c->examples_dir, sizeof c->examples_dir);
 	char real[PATH_MAX];
 	if (!realpath(c->workspace, real)) {
 		snprintf(err, errlen, "workspace %s: %s", c->workspace, strerror(errno));
@@ -336,6 +401,24 @@ int cfg_finish(struct cfg *c, const char *exe_path, char *err, size_t errlen)
 	}
 	if (c->static_dir[0] && realpath(c->static_dir, real))
 		srv_strlcpy(c->static_dir, real, sizeof c->static_dir);
+	if (c->token_file[0] && realpath(c->token_file, real))
+		srv_strlcpy(c->token_file, real, sizeof c->token_file); /* the start-up line names it */
+	if (c->token_file[0] && read_token_file(c, err, errlen) < 0)
+		return -1;
+	if (c->public_url[0]) {
+		/* The proxy passes the prefix through unchanged (docs/server.md), so
+		 * the public path and base-url are one path: a mismatch would print
+		 * a URL that leads nowhere. */
+		const char *path = public_url_path(c->public_url);
+		char norm[256], url[sizeof c->public_url];
+		normalize_prefix(path, norm, sizeof norm);
+		if (strcmp(norm, c->base_url)) {
+			snprintf(err, errlen, "public-url %s: its path must be base-url (%s)", c->public_url, c->base_url);
+			return -1;
+		}
+		snprintf(url, sizeof url, "%.*s%s", (int)(path - c->public_url), c->public_url, c->base_url);
+		srv_strlcpy(c->public_url, url, sizeof c->public_url);
+	}
 	return 0;
 }
 
@@ -349,6 +432,7 @@ void cfg_print(const struct cfg *c, void *stdio_file)
 	fprintf(f, "stop-timeout = %d\nmax-queued = %d\nstatic = %s\nexamples = %s\nseed = %s\n",
 		c->stop_timeout, c->max_queued, c->static_dir, c->examples_dir,
 		c->seed ? "true" : "false");
+	fprintf(f, "public-url = %s\ntoken-file = %s\n", c->public_url, c->token_file);
 	for (int i = 0; i < c->nallow_hosts; i++)
 		fprintf(f, "allow-host = %s\n", c->allow_hosts[i]);
 	const struct exec_config *e = &c->executor;
@@ -363,4 +447,6 @@ void cfg_print(const struct cfg *c, void *stdio_file)
 		e->max_jobs, e->gpus_per_node, e->cpus_per_task, e->poll_s);
 	for (int i = 0; i < e->nextra_args; i++)
 		fprintf(f, "slurm-extra-arg = %s\n", e->extra_args[i]);
+	for (int i = 0; i < c->ntrusted_proxies; i++)
+		fprintf(f, "trusted-proxy = %s\n", c->trusted_proxies[i]);
 }

@@ -18,6 +18,7 @@
 #include <stddef.h>
 
 #define CFG_MAX_ALLOW_HOSTS 16
+#define CFG_MAX_TRUSTED_PROXIES 8
 #define CFG_TOKEN_MAX 128
 #define CFG_MAX_EXTRA_ARGS 16
 
@@ -46,7 +47,9 @@ struct cfg {
 	int port_retries;                  /* how many following ports to try when busy, default 50 */
 	char workspace[PATH_MAX];          /* notebooks and .trainbook/ live here; default cwd */
 	char token[CFG_TOKEN_MAX + 1];     /* fixed token; "" = random at start-up */
+	char token_file[PATH_MAX];         /* read the token from this file (cfg_finish); "" = none */
 	char base_url[256];                /* prefix the app lives under, "/" or "/x/" */
+	char public_url[512];              /* the URL people open behind a proxy, ending in base_url; "" = none */
 	int cpu_runs;                      /* runs on the CPU at once, default 1 */
 	int gpu_runs;                      /* runs per GPU at once, default 1 */
 	int worker_timeout;                /* seconds without an event before a worker is hung, default 600 */
@@ -60,6 +63,8 @@ struct cfg {
 	struct exec_config executor;       /* local processes or Slurm jobs */
 	char allow_hosts[CFG_MAX_ALLOW_HOSTS][256]; /* extra Host names accepted ("*" = any) */
 	int nallow_hosts;
+	char trusted_proxies[CFG_MAX_TRUSTED_PROXIES][64]; /* peers whose X-Forwarded-* we believe (IP addresses) */
+	int ntrusted_proxies;
 	bool seed;                         /* copy examples into a new workspace, default true */
 	bool list_routes;                  /* print the route table and exit */
 };
@@ -82,7 +87,10 @@ int cfg_load_file(struct cfg *c, const char *path, char *err, size_t errlen);
 
 /*
  * Finish after all sources are read: resolve static/examples relative to
- * the executable's directory when not given, make the workspace absolute.
+ * the executable's directory when not given (the build tree's
+ * <exe>/../static, or an installed <prefix>/share/trainbook/static), make
+ * the workspace absolute, read token-file, and check that public-url ends
+ * in base-url.
  */
 int cfg_finish(struct cfg *c, const char *exe_path, char *err, size_t errlen);
 

@@ -330,6 +330,13 @@ static enum MHD_Result route_checks(struct http_req *r, bool *answered)
 	return MHD_YES;
 }
 
+bool http_request_https(struct http_req *r)
+{
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	return auth_forwarded_https(&r->app->auth, ci ? ci->client_addr : NULL,
+				    http_header(r, "X-Forwarded-Proto"));
+}
+
 /* First call for a request: everything that can be decided from the headers. */
 static enum MHD_Result first_call(struct http_server *h, struct http_req *r, const char *url,
 				  bool *answered)

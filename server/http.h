@@ -111,6 +111,12 @@ int http_login_wait(struct http_req *r);
 void http_login_outcome(struct http_req *r, bool ok);
 /* 429 {"error":"too_many_attempts"} with Retry-After. */
 enum MHD_Result http_too_many(struct http_req *r, int wait_s);
+/*
+ * Whether the browser reached us over https (through a trusted proxy that
+ * says so: auth_forwarded_https). Cookies set in the answer get `Secure`
+ * when it is true.
+ */
+bool http_request_https(struct http_req *r);
 /* Parse the body as a JSON object; on failure replies 400 and returns NULL. */
 json_t *http_body_json(struct http_req *r, enum MHD_Result *reply);
 

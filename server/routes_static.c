@@ -132,8 +132,11 @@ static enum MHD_Result login_throttled(struct http_req *r, int wait_s)
 static void add_cookie(struct http_req *r, struct MHD_Response *resp)
 {
 	char cookie[512];
-	snprintf(cookie, sizeof cookie, "%s=%s; Path=%s; HttpOnly; SameSite=Strict; Max-Age=%d",
-		 AUTH_COOKIE_NAME, r->app->auth.session, r->app->cfg.base_url, COOKIE_MAX_AGE);
+	/* Secure only when the browser came over https: over plain http (an
+	 * SSH tunnel, localhost) a Secure cookie would be refused. */
+	snprintf(cookie, sizeof cookie, "%s=%s; Path=%s; HttpOnly; SameSite=Strict; Max-Age=%d%s",
+		 AUTH_COOKIE_NAME, r->app->auth.session, r->app->cfg.base_url, COOKIE_MAX_AGE,
+		 http_request_https(r) ? "; Secure" : "");
 	MHD_add_response_header(resp, "Set-Cookie", cookie);
 }
 

@@ -57,6 +57,9 @@ static const struct option options[] = {
 	{"allow-host", required_argument, NULL, 0},
 	{"runs-dir", required_argument, NULL, 0},
 	{"executor", required_argument, NULL, 0},
+	{"public-url", required_argument, NULL, 0},
+	{"token-file", required_argument, NULL, 0},
+	{"trusted-proxy", required_argument, NULL, 0},
 	{"config", required_argument, NULL, 'c'},
 	{"no-seed", no_argument, NULL, OPT_NO_SEED},
 	{"list-routes", no_argument, NULL, OPT_LIST_ROUTES},
@@ -77,8 +80,12 @@ static void usage(FILE *out)
 		"      --port-retries N     how many following ports to try (default 50)\n"
 		"  -w, --workspace DIR      notebooks and .trainbook/ records (default: current directory)\n"
 		"      --token TOKEN        fixed token (default: random; or TRAINBOOK_TOKEN)\n"
+		"      --token-file FILE    read the token from FILE (the start-up URL then leaves it out)\n"
 		"      --base-url PATH      serve under a prefix, e.g. /trainbook/ behind a proxy\n"
-		"      --allow-host NAME    accept this Host header too (repeatable; * = any)\n"
+		"      --public-url URL     the address people open behind a proxy (printed at start-up),\n"
+		"                           e.g. https://trainbook.example.org/trainbook/\n"
+		"      --allow-host NAME    accept this Host header too (repeatable; * = any, unsafe)\n"
+		"      --trusted-proxy ADDR believe X-Forwarded-Proto/-For from this address (repeatable)\n"
 		"      --cpu-runs N         runs on the CPU at once (default 1)\n"
 		"      --gpu-runs N         runs per GPU at once (default 1)\n"
 		"      --worker-timeout S   a worker silent this long is stopped as hung (default 600)\n"
@@ -189,6 +196,34 @@ static int64_t run_of_pid(void *ctx, int pid)
 
 /* ---- start-up ------------------------------------------------------------ */
 
+/*
+ * A workspace that does not exist yet is made, one level only: a service
+ * pointed at /var/lib/trainbook/notebooks starts on its first boot, while
+ * a typo several folders deep is reported instead of built. Exit status 2
+ * (a setting to fix) keeps systemd from restarting into the same error.
+ */
+static int make_workspace(const char *dir, char *err, size_t errlen)
+{
+	struct stat st;
+	if (stat(dir, &st) == 0) {
+		if (S_ISDIR(st.st_mode))
+			return 0;
+		snprintf(err, errlen, "workspace %s is not a folder", dir);
+		return -1;
+	}
+	if (errno != ENOENT) {
+		snprintf(err, errlen, "workspace %s: %s", dir, strerror(errno));
+		return -1;
+	}
+	if (mkdir(dir, 0700) < 0) {
+		snprintf(err, errlen, "workspace %s does not exist and cannot be made: %s%s", dir, strerror(errno),
+			 errno == ENOENT ? " (its parent folder is missing too; only the last level is made)" : "");
+		return -1;
+	}
+	srv_log("made the workspace %s", dir);
+	return 0;
+}
+
 static void find_owner(struct app *app)
 {
 	struct passwd *pw = getpwuid(getuid());
@@ -206,16 +241,32 @@ static void raise_fd_limit(void)
 	}
 }
 
+/*
+ * The start-up lines. Under systemd they land in the journal, so with a
+ * token-file the URL leaves the token out (docs/server.md). Behind a
+ * proxy the address people open is public-url; the local one is printed
+ * too, for checking the proxy_pass line.
+ */
 static void print_url(const struct app *app)
 {
 	const char *ip = app->cfg.ip;
 	const char *host = !strcmp(ip, "0.0.0.0") || !strcmp(ip, "::") ? "127.0.0.1" : ip;
 	bool v6 = strchr(host, ':') != NULL;
+	char local[512];
+	snprintf(local, sizeof local, "http://%s%s%s:%d%s", v6 ? "[" : "", host, v6 ? "]" : "", app->port,
+		 app->cfg.base_url);
 	printf("trainbook serve: workspace %s\n", app->cfg.workspace);
 	if (app->cfg.port && app->port != app->cfg.port)
 		printf("trainbook serve: port %d is busy, using %d\n", app->cfg.port, app->port);
-	printf("trainbook serve: open http://%s%s%s:%d%s?token=%s\n", v6 ? "[" : "", host, v6 ? "]" : "",
-	       app->port, app->cfg.base_url, app->auth.token);
+	const char *open = local;
+	if (app->cfg.public_url[0]) {
+		printf("trainbook serve: listening on %s (for the proxy)\n", local);
+		open = app->cfg.public_url;
+	}
+	if (app->cfg.token_file[0])
+		printf("trainbook serve: open %s with the token in %s\n", open, app->cfg.token_file);
+	else
+		printf("trainbook serve: open %s?token=%s\n", open, app->auth.token);
 	printf("trainbook serve: press Ctrl-C to stop (running workers checkpoint first)\n");
 	fflush(stdout);
 }
@@ -354,12 +405,15 @@ int serve_main(int argc, char **argv)
 		http_print_routes(stdout);
 		goto out;
 	}
-	ssize_t n = readlink("/proc/self/exe", app->exe, sizeof app->exe - 1);
-	if (n > 0)
-		app->exe[n] = '\0';
+	tb_self_exe(app->exe, sizeof app->exe);
+	if (action != OPT_PRINT_CONFIG && make_workspace(app->cfg.workspace, err, sizeof err) < 0) {
+		fprintf(stderr, "trainbook serve: %s\n", err);
+		rc = 2;
+		goto out;
+	}
 	if (cfg_finish(&app->cfg, app->exe, err, sizeof err) < 0) {
 		fprintf(stderr, "trainbook serve: %s\n", err);
-		rc = 1;
+		rc = 2; /* a setting to fix, like a bad flag */
 		goto out;
 	}
 	if (action == OPT_PRINT_CONFIG) {

@@ -14,11 +14,10 @@ import { tmpdir } from 'node:os';
 import { join, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execFileSync } from 'node:child_process';
-import { freePort, startServer, apiClient, waitFor, allEvents, runCases, sleep } from './lib.mjs';
+import { freePort, startServer, apiClient, waitFor, allEvents, runCases, sleep, launchChromium } from './lib.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const SHOTS = join(ROOT, 'tests/e2e/screenshots');
-const { chromium } = await import(join(ROOT, 'web/node_modules/playwright-core/index.mjs'));
 
 const TOKEN = 'e2e' + Math.random().toString(16).slice(2) + Date.now().toString(16);
 const work = mkdtempSync(join(tmpdir(), 'tb-e2e-'));
@@ -141,12 +140,7 @@ const cases = [
 			S.base = server.base;
 			S.api = apiClient(S.base, TOKEN);
 			const profile = join(work, 'chromium-profile');
-			ctx = await chromium.launchPersistentContext(profile, {
-				executablePath: '/usr/bin/chromium',
-				headless: true,
-				viewport: { width: 1360, height: 900 },
-				args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-			});
+			ctx = await launchChromium(profile);
 			S.page = ctx.pages()[0] || (await ctx.newPage());
 			S.page.on('pageerror', (e) => S.pageErrors.push(e.message));
 			// The page must work under the server's Content-Security-Policy: any

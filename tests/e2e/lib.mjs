@@ -4,6 +4,27 @@
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import { openSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+
+/*
+ * Debian's headless chromium through playwright-core (web/node_modules),
+ * with the flags this machine needs, as a persistent context in `profile`.
+ * `args` adds flags (e.g. --host-resolver-rules), `options` adds context
+ * options (e.g. ignoreHTTPSErrors for a self-signed certificate).
+ */
+export async function launchChromium(profile, { args = [], options = {} } = {}) {
+	const { chromium } = await import(join(ROOT, 'web/node_modules/playwright-core/index.mjs'));
+	return chromium.launchPersistentContext(profile, {
+		executablePath: '/usr/bin/chromium',
+		headless: true,
+		viewport: { width: 1360, height: 900 },
+		args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', ...args],
+		...options,
+	});
+}
 
 export function freePort() {
 	return new Promise((resolve, reject) => {

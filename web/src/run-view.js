@@ -186,12 +186,12 @@ export class RunView {
 	#renderHead() {
 		const r = this.run;
 		const info = this.info;
-		clear(this.statusEl).append(
+		clear(this.statusEl).append(...[ /* DOM append() writes a null child as the text "null" */
 			statusBadge(r.status),
 			h('span.run-id', { text: r.id }),
 			r.device || info.device ? h('span.device', { text: deviceText(info.device || r.device, info.device_name) }) : null,
 			info.precision ? h('span.muted', { text: info.precision }) : null,
-			r.started ? h('span.muted', { text: 'started ' + fmtTime(r.started) }) : null);
+			r.started ? h('span.muted', { text: 'started ' + fmtTime(r.started) }) : null].filter(Boolean));
 		const total = info.total_steps || (r.progress && r.progress.total_steps) || 0;
 		const step = this.step ?? (r.progress && r.progress.step) ?? 0;
 		const epochs = info.epochs || (r.progress && r.progress.epochs);

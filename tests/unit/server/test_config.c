@@ -132,11 +132,62 @@ static void executor_settings(void **state)
 	assert_non_null(strstr(err, "unknown setting"));
 }
 
+/* The proxy settings of issue 20: trusted-proxy, public-url, token-file. */
+static void proxy_settings(void **state)
+{
+	(void)state;
+	struct cfg c;
+	char err[256];
+	cfg_defaults(&c);
+	assert_int_equal(cfg_set(&c, "trusted-proxy", "127.0.0.1", err, sizeof err), 0);
+	assert_int_equal(cfg_set(&c, "trusted-proxy", "::1", err, sizeof err), 0);
+	assert_int_equal(c.ntrusted_proxies, 2);
+	assert_int_equal(cfg_set(&c, "trusted-proxy", "nginx.local", err, sizeof err), -1);
+	assert_non_null(strstr(err, "IP address"));
+	assert_int_equal(cfg_set(&c, "trusted-proxy", "10.0.0.0/8", err, sizeof err), -1);
+	assert_int_equal(cfg_set(&c, "public-url", "ftp://x/", err, sizeof err), -1);
+	assert_int_equal(cfg_set(&c, "public-url", "https:///trainbook/", err, sizeof err), -1);
+	assert_int_equal(cfg_set(&c, "public-url", "https://x/a b/", err, sizeof err), -1);
+	assert_int_equal(cfg_set(&c, "public-url", "https://x/?token=1", err, sizeof err), -1);
+
+	/* public-url's path must be base-url; the stored URL ends in it. */
+	char ws[] = "/tmp/tb-cfg-ws-XXXXXX";
+	assert_non_null(mkdtemp(ws));
+	assert_int_equal(cfg_set(&c, "workspace", ws, err, sizeof err), 0);
+	assert_int_equal(cfg_set(&c, "public-url", "https://nb.example.org:18443/trainbook", err, sizeof err), 0);
+	assert_int_equal(cfg_finish(&c, NULL, err, sizeof err), -1);
+	assert_non_null(strstr(err, "must be base-url"));
+	assert_int_equal(cfg_set(&c, "base-url", "/trainbook/", err, sizeof err), 0);
+	assert_int_equal(cfg_finish(&c, NULL, err, sizeof err), 0);
+	assert_string_equal(c.public_url, "https://nb.example.org:18443/trainbook/");
+
+	/* token-file: the token without the newline; not together with a token. */
+	char *p = write_temp("  s3cret-from-file\n\n");
+	assert_int_equal(cfg_set(&c, "token-file", p, err, sizeof err), 0);
+	assert_int_equal(cfg_finish(&c, NULL, err, sizeof err), 0);
+	assert_string_equal(c.token, "s3cret-from-file");
+	assert_int_equal(cfg_finish(&c, NULL, err, sizeof err), -1);
+	assert_non_null(strstr(err, "keep one"));
+	unlink(p);
+	free(p);
+	c.token[0] = '\0';
+	p = write_temp("\n");
+	assert_int_equal(cfg_set(&c, "token-file", p, err, sizeof err), 0);
+	assert_int_equal(cfg_finish(&c, NULL, err, sizeof err), -1);
+	assert_non_null(strstr(err, "is empty"));
+	unlink(p);
+	free(p);
+	assert_int_equal(cfg_set(&c, "token-file", "/nonexistent/token", err, sizeof err), 0);
+	assert_int_equal(cfg_finish(&c, NULL, err, sizeof err), -1);
+	assert_non_null(strstr(err, "/nonexistent/token"));
+	rmdir(ws);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(defaults), cmocka_unit_test(setter), cmocka_unit_test(base_url),
-		cmocka_unit_test(file), cmocka_unit_test(executor_settings),
+		cmocka_unit_test(file), cmocka_unit_test(executor_settings), cmocka_unit_test(proxy_settings),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
