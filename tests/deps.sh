@@ -5,7 +5,7 @@
 # packages (python3-torch is large, so `make run` never pulls it).
 set -e
 RUN_PKGS="build-essential pkg-config libopenblas-dev libopenblas-openmp-dev libyaml-dev zlib1g-dev libpng-dev libjpeg-dev
- libjansson-dev libmicrohttpd-dev libwebsockets-dev libssl-dev libsqlite3-dev dataset-fashion-mnist nodejs npm"
+ libjansson-dev libmicrohttpd-dev libwebsockets-dev libssl-dev libsqlite3-dev libargon2-dev dataset-fashion-mnist nodejs npm"
 TEST_PKGS="libcmocka-dev python3-torch python3-numpy python3-nbformat curl chromium sqlite3"
 BENCH_PKGS="wrk jupyter-notebook"
 
