@@ -30,6 +30,9 @@ void cfg_defaults(struct cfg *c)
 	c->stop_timeout = 120;
 	c->max_queued = 256;
 	c->seed = true;
+	c->session_idle = 8 * 3600;
+	c->session_max = 7 * 86400;
+	c->link_expiry = 7 * 86400;
 }
 
 static int parse_int(const char *v, int lo, int hi, int *out)
@@ -77,6 +80,61 @@ static int set_base_url(struct cfg *c, const char *v)
 	memcpy(c->base_url, buf, n + 1);
 	return 0;
 }
+
+static int add_data_root(struct cfg *c, const char *value, char *err, size_t errlen)
+{
+	if (c->ndata_roots >= CFG_MAX_DATA_ROOTS) {
+		snprintf(err, errlen, "data-root: at most %d folders", CFG_MAX_DATA_ROOTS);
+		return -1;
+	}
+	if (value[0] != '/') {
+		snprintf(err, errlen, "data-root: expected an absolute path, got '%s'", value);
+		return -1;
+	}
+	if (!srv_strlcpy(c->data_roots[c->ndata_roots], value, sizeof c->data_roots[0])) {
+		snprintf(err, errlen, "data-root: path too long");
+		return -1;
+	}
+	c->ndata_roots++;
+	return 0;
+}
+
+/* "a, b" → add_data_root each. */
+static int add_data_roots(struct cfg *c, const char *value, char *err, size_t errlen)
+{
+	char one[PATH_MAX];
+	for (const char *p = value; *p;) {
+		size_t n = strcspn(p, ",");
+		while (n && isspace((unsigned char)*p)) {
+			p++;
+			n--;
+		}
+		size_t len = n;
+		while (len && isspace((unsigned char)p[len - 1]))
+			len--;
+		if (len >= sizeof one) {
+			snprintf(err, errlen, "data-roots: path too long");
+			return -1;
+		}
+		memcpy(one, p, len);
+		one[len] = '\0';
+		if (len && add_data_root(c, one, err, errlen) < 0)
+			return -1;
+		p += n;
+		if (*p == ',')
+			p++;
+	}
+	return 0;
+}
+
+#define SET_BOOL(field)                                                                   \
+	do {                                                                              \
+		if (parse_bool(value, &c->field) < 0) {                                   \
+			snprintf(err, errlen, "%s: expected true or false, got '%s'", key, value); \
+			return -1;                                                        \
+		}                                                                         \
+		return 0;                                                                 \
+	} while (0)
 
 #define COPY_STR(field)                                                                   \
 	do {                                                                              \
@@ -151,13 +209,31 @@ int cfg_set(struct cfg *c, const char *key, const char *value, char *err, size_t
 		c->nallow_hosts++;
 		return 0;
 	}
-	if (!strcmp(key, "seed")) {
-		if (parse_bool(value, &c->seed) < 0) {
-			snprintf(err, errlen, "seed: expected true or false, got '%s'", value);
+	if (!strcmp(key, "seed"))
+		SET_BOOL(seed);
+	if (!strcmp(key, "accounts"))
+		SET_BOOL(accounts);
+	if (!strcmp(key, "secure-cookies"))
+		SET_BOOL(secure_cookies);
+	if (!strcmp(key, "user-separation"))
+		SET_BOOL(user_separation);
+	if (!strcmp(key, "session-idle"))
+		SET_INT(session_idle, 1, 86400 * 365);
+	if (!strcmp(key, "session-max"))
+		SET_INT(session_max, 1, 86400 * 365);
+	if (!strcmp(key, "link-expiry"))
+		SET_INT(link_expiry, 1, 86400 * 365);
+	if (!strcmp(key, "public-url")) {
+		if (strncmp(value, "http://", 7) && strncmp(value, "https://", 8)) {
+			snprintf(err, errlen, "public-url: expected http://… or https://…, got '%s'", value);
 			return -1;
 		}
-		return 0;
+		COPY_STR(public_url);
 	}
+	if (!strcmp(key, "data-root"))
+		return add_data_root(c, value, err, errlen);
+	if (!strcmp(key, "data-roots"))
+		return add_data_roots(c, value, err, errlen);
 	snprintf(err, errlen, "unknown setting '%s'", key);
 	return -1;
 }
@@ -194,14 +270,18 @@ int cfg_load_file(struct cfg *c, const char *path, char *err, size_t errlen)
 		char *s = trim(line);
 		if (!*s)
 			continue;
-		char *eq = strchr(s, '=');
-		if (!eq) {
+		/* `key = value` or `key: value`, whichever comes first (values may hold either). */
+		char *eq = s + strcspn(s, "=:");
+		if (!*eq) {
 			snprintf(err, errlen, "%s:%d: expected 'key = value'", path, lineno);
 			rc = -1;
 			break;
 		}
 		*eq = '\0';
 		char *key = trim(s), *value = trim(eq + 1);
+		for (char *k = key; *k; k++)
+			if (*k == '_')
+				*k = '-';
 		/* Quotes are optional; allow them so values with spaces read naturally. */
 		size_t vl = strlen(value);
 		if (vl >= 2 && value[0] == '"' && value[vl - 1] == '"') {
@@ -246,9 +326,33 @@ int cfg_finish(struct cfg *c, const char *exe_path, char *err, size_t errlen)
 		return -1;
 	}
 	srv_strlcpy(c->workspace, real, sizeof c->workspace);
+	for (int i = 0; i < c->ndata_roots; i++) {
+		if (!realpath(c->data_roots[i], real)) {
+			snprintf(err, errlen, "data-root %s: %s", c->data_roots[i], strerror(errno));
+			return -1;
+		}
+		srv_strlcpy(c->data_roots[i], real, sizeof c->data_roots[i]);
+	}
 	if (c->static_dir[0] && realpath(c->static_dir, real))
 		srv_strlcpy(c->static_dir, real, sizeof c->static_dir);
 	return 0;
+}
+
+void cfg_local_url(const struct cfg *c, int port, char *out, size_t len)
+{
+	const char *ip = c->ip;
+	const char *host = !strcmp(ip, "0.0.0.0") || !strcmp(ip, "::") ? "127.0.0.1" : ip;
+	bool v6 = strchr(host, ':') != NULL;
+	snprintf(out, len, "http://%s%s%s:%d%s", v6 ? "[" : "", host, v6 ? "]" : "", port, c->base_url);
+}
+
+void cfg_link_base(const struct cfg *c, int port, char *out, size_t len)
+{
+	size_t n = strlen(c->public_url);
+	if (n)
+		snprintf(out, len, "%s%s", c->public_url, c->public_url[n - 1] == '/' ? "" : "/");
+	else
+		cfg_local_url(c, port, out, len);
 }
 
 void cfg_print(const struct cfg *c, void *stdio_file)
@@ -263,4 +367,12 @@ void cfg_print(const struct cfg *c, void *stdio_file)
 		c->seed ? "true" : "false");
 	for (int i = 0; i < c->nallow_hosts; i++)
 		fprintf(f, "allow-host = %s\n", c->allow_hosts[i]);
+	fprintf(f, "accounts = %s\nsecure-cookies = %s\nuser-separation = %s\n", c->accounts ? "true" : "false",
+		c->secure_cookies ? "true" : "false", c->user_separation ? "true" : "false");
+	fprintf(f, "session-idle = %d\nsession-max = %d\nlink-expiry = %d\n", c->session_idle, c->session_max,
+		c->link_expiry);
+	if (c->public_url[0])
+		fprintf(f, "public-url = %s\n", c->public_url);
+	for (int i = 0; i < c->ndata_roots; i++)
+		fprintf(f, "data-root = %s\n", c->data_roots[i]);
 }

@@ -18,6 +18,7 @@
 #include <stddef.h>
 
 #define CFG_MAX_ALLOW_HOSTS 16
+#define CFG_MAX_DATA_ROOTS 16
 #define CFG_TOKEN_MAX 128
 
 struct cfg {
@@ -39,6 +40,16 @@ struct cfg {
 	int nallow_hosts;
 	bool seed;                         /* copy examples into a new workspace, default true */
 	bool list_routes;                  /* print the route table and exit */
+	/* classroom accounts (docs/classroom.md) */
+	bool accounts;                     /* users, roles and sessions instead of one token, default false */
+	bool secure_cookies;               /* mark cookies Secure (set it behind an https proxy), default false */
+	bool user_separation;              /* sandbox each worker (Landlock) to its run directory, default false */
+	int session_idle;                  /* seconds a session lives unused, default 28800 (8 h) */
+	int session_max;                   /* seconds a session lives at most, default 604800 (7 days) */
+	int link_expiry;                   /* seconds a one-time login link stays valid, default 604800 */
+	char public_url[512];              /* how users reach the server, for printed links; "" = http://ip:port/base */
+	char data_roots[CFG_MAX_DATA_ROOTS][PATH_MAX]; /* folders of course data students may read */
+	int ndata_roots;
 };
 
 /* Fill the defaults (workspace = current directory). */
@@ -52,16 +63,23 @@ void cfg_defaults(struct cfg *c);
 int cfg_set(struct cfg *c, const char *key, const char *value, char *err, size_t errlen);
 
 /*
- * Read a config file: `key = value` lines, `#` comments, blank lines.
- * Errors name the file and line.
+ * Read a config file: `key = value` (or `key: value`) lines, `#`
+ * comments, blank lines; `_` in a key reads as `-` (data_roots is
+ * data-roots). Errors name the file and line.
  */
 int cfg_load_file(struct cfg *c, const char *path, char *err, size_t errlen);
 
 /*
  * Finish after all sources are read: resolve static/examples relative to
- * the executable's directory when not given, make the workspace absolute.
+ * the executable's directory when not given, make the workspace and the
+ * data roots absolute (data roots must exist).
  */
 int cfg_finish(struct cfg *c, const char *exe_path, char *err, size_t errlen);
+
+/* http://ip:port<base> as a browser on this machine reaches the server (0.0.0.0 → 127.0.0.1). */
+void cfg_local_url(const struct cfg *c, int port, char *out, size_t len);
+/* Where login links point: public-url (with a final '/'), else cfg_local_url. */
+void cfg_link_base(const struct cfg *c, int port, char *out, size_t len);
 
 /* Print every key with its current value in config-file form. */
 void cfg_print(const struct cfg *c, void *stdio_file);

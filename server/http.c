@@ -16,6 +16,7 @@
 
 #include "app.h"
 #include "auth.h"
+#include "identity.h"
 #include "tb.h"
 #include "throttle.h"
 
@@ -80,13 +81,21 @@ const struct http_route *http_match(const char *method, const char *path, char *
 	return NULL;
 }
 
+const char *http_access_name(enum http_access a)
+{
+	static const char *const names[] = {"", "token", "public", "page"};
+	return (unsigned)a < TB_ARRAY_LEN(names) ? names[a] : "";
+}
+
 void http_print_routes(void *stdio_file)
 {
 	FILE *f = stdio_file;
-	static const char *const access[] = {"", "token", "public", "page"};
-	for (size_t i = 0; i < http_nroutes; i++)
-		fprintf(f, "%-7s %-38s %-7s %s\n", http_routes[i].method, http_routes[i].pattern,
-			access[http_routes[i].access], http_routes[i].summary);
+	for (size_t i = 0; i < http_nroutes; i++) {
+		const struct http_route *rt = &http_routes[i];
+		const char *rule = (unsigned)rt->rule < ACCESS_NRULES ? access_rules[rt->rule].name : "none";
+		fprintf(f, "%-7s %-38s %-7s %-15s %s\n", rt->method, rt->pattern, http_access_name(rt->access), rule,
+			rt->summary);
+	}
 }
 
 const char *http_header(struct http_req *r, const char *name)
@@ -240,6 +249,8 @@ enum MHD_Result http_error(struct http_req *r, unsigned status, const char *code
 
 json_t *http_body_json(struct http_req *r, enum MHD_Result *reply)
 {
+	if (json_is_object(r->body_json))
+		return json_incref(r->body_json); /* parsed already for the access rule */
 	json_error_t jerr;
 	json_t *j = r->body.len ? json_loadb(r->body.data, r->body.len, 0, &jerr) : NULL;
 	if (!json_is_object(j)) {
@@ -276,8 +287,13 @@ void http_login_outcome(struct http_req *r, bool ok)
 
 enum MHD_Result http_too_many(struct http_req *r, int wait_s)
 {
-	char msg[160], after[16];
-	snprintf(msg, sizeof msg, "too many wrong tokens from your address: try again in %d s", wait_s);
+	return http_too_many_what(r, wait_s, "too many wrong tokens from your address");
+}
+
+enum MHD_Result http_too_many_what(struct http_req *r, int wait_s, const char *what)
+{
+	char msg[200], after[16];
+	snprintf(msg, sizeof msg, "%s: try again in %d s", what, wait_s);
 	snprintf(after, sizeof after, "%d", wait_s);
 	json_t *body = json_pack("{s:s, s:s}", "error", "too_many_attempts", "message", msg);
 	char *text = json_dumps(body, JSON_COMPACT);
@@ -339,21 +355,24 @@ static enum MHD_Result first_call(struct http_server *h, struct http_req *r, con
 	if (state_changing(r->method) && !fetch_site_ok(http_header(r, "Sec-Fetch-Site")))
 		return http_error(r, 403, "forbidden", "a request from another site may not change anything here");
 	client_key(r);
-	r->authorized = auth_session_ok(&app->auth, http_header(r, "Cookie"));
-	const char *authz = http_header(r, "Authorization");
-	if (!r->authorized && authz) {
-		int wait = http_login_wait(r);
-		if (wait)
-			return http_too_many(r, wait);
-		r->authorized = auth_token_check(&app->auth, authz, NULL) == AUTH_TOKEN_OK;
-		http_login_outcome(r, r->authorized);
-	}
+	int wait = 0;
+	enum ident_result who = ident_check(&app->ident, http_header(r, "Cookie"), http_header(r, "Authorization"),
+					    NULL, r->client, &r->who, &wait);
+	if (who == IDENT_THROTTLED)
+		return http_too_many(r, wait);
+	r->authorized = who == IDENT_OK;
 	bool known;
 	r->route = http_match(r->method, r->path, r->params, &r->nparams, &known);
+	/* Every /api/ path needs a login but the few the table marks public (logging in itself). */
 	bool api = !strncmp(r->path, "/api/", 5) || !strcmp(r->path, "/api");
-	if ((api || (r->route && r->route->access == HTTP_TOKEN)) && !r->authorized)
+	bool public_api = api && r->route && r->route->access == HTTP_PUBLIC && !strncmp(r->route->pattern, "/api/", 5);
+	if (((api && !public_api) || (r->route && r->route->access == HTTP_TOKEN)) && !r->authorized) {
+		if (app->cfg.accounts)
+			return http_error(r, 401, "unauthorized",
+					  "log in first (scripts: Authorization: token <your API token>)");
 		return http_error(r, 401, "unauthorized",
 				  "this needs the token printed at start-up (Authorization: token …)");
+	}
 	if (!r->route) {
 		if (known)
 			return http_error(r, 405, "method_not_allowed", "%s is not allowed here", r->method);
@@ -366,11 +385,34 @@ static enum MHD_Result first_call(struct http_server *h, struct http_req *r, con
 			return http_error(r, 400, "bad_request", "%s must be a whole number from %lld to %lld, not '%s'",
 					  c.bad->name, (long long)c.bad->min, (long long)c.bad->max, c.value);
 	}
+	/* Who may touch what the URL names: decided here, never by the handler. */
+	struct access_verdict v;
+	if (!access_url(&app->access, &r->who, r->route->rule, r->params, r->nparams, &v))
+		return http_error(r, v.status, v.code, "%s", v.message);
 	const char *cl = http_header(r, "Content-Length");
 	if (cl && strtoull(cl, NULL, 10) > r->route->body_max)
 		return http_error(r, 413, "too_large", "the body is limited to %zu bytes", r->route->body_max);
 	*answered = false;
 	return MHD_YES;
+}
+
+/*
+ * Rules that name fields of the body (a notebook to create, copy or run)
+ * are decided once it is all in, still before the handler. The parsed
+ * body stays with the request, so the handler does not parse it again.
+ */
+static bool body_allowed(struct http_req *r, enum MHD_Result *reply)
+{
+	enum access_rule rule = r->route->rule;
+	if (rule <= ACCESS_NONE || rule >= ACCESS_NRULES || !access_rules[rule].reads_body || r->who.instructor)
+		return true;
+	if (r->body.len)
+		r->body_json = json_loadb(r->body.data, r->body.len, 0, NULL);
+	struct access_verdict v;
+	if (access_body(&r->app->access, &r->who, rule, r->body_json, &v))
+		return true;
+	*reply = http_error(r, v.status, v.code, "%s", v.message);
+	return false;
 }
 
 static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const char *url,
@@ -403,6 +445,9 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const c
 		return MHD_YES;
 	if (r->too_large)
 		return http_error(r, 413, "too_large", "the body is limited to %zu bytes", r->route->body_max);
+	enum MHD_Result reply;
+	if (!body_allowed(r, &reply))
+		return reply;
 	return r->route->handler(r);
 }
 
@@ -419,6 +464,7 @@ static void completed_cb(void *cls, struct MHD_Connection *conn, void **con_cls,
 		free(r->params[i]);
 	free(r->path);
 	srv_buf_free(&r->body);
+	json_decref(r->body_json);
 	free(r);
 	*con_cls = NULL;
 }

@@ -72,7 +72,11 @@ static void matching(void **state)
 	free_params(p, n);
 }
 
-/* Every /api route and /ws needs the token; no two routes share method + pattern. */
+/*
+ * Every /api route and /ws needs a login except logging in itself; every
+ * row names an access rule, "public" exactly when it needs no login; no
+ * two routes share method + pattern.
+ */
 static void table_invariants(void **state)
 {
 	(void)state;
@@ -81,8 +85,15 @@ static void table_invariants(void **state)
 		const struct http_route *r = &http_routes[i];
 		assert_non_null(r->handler);
 		assert_non_null(r->summary);
-		if (!strncmp(r->pattern, "/api/", 5) || !strcmp(r->pattern, "/ws"))
+		if ((!strncmp(r->pattern, "/api/", 5) && strcmp(r->pattern, "/api/login")) || !strcmp(r->pattern, "/ws"))
 			assert_int_equal(r->access, HTTP_TOKEN);
+		assert_true(r->rule > ACCESS_NONE && r->rule < ACCESS_NRULES);
+		assert_true((r->rule == ACCESS_PUBLIC) == (r->access != HTTP_TOKEN));
+		/* A rule about {id} or {path} needs a pattern that has one. */
+		if (r->rule == ACCESS_RUN || r->rule == ACCESS_TOKEN)
+			assert_non_null(strstr(r->pattern, "{id}"));
+		if (r->rule == ACCESS_NB_READ || r->rule == ACCESS_NB_WRITE || r->rule == ACCESS_NB_MOVE)
+			assert_non_null(strstr(r->pattern, "{path*}"));
 		bool changes = strcmp(r->method, "GET") != 0;
 		if (!changes)
 			assert_int_equal(r->body_max, 0);
