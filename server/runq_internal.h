@@ -104,7 +104,7 @@ struct runq {
 
 /* Start a worker for `run`; on success it is in q->workers and holds its slots. */
 int runq_spawn(struct runq *q, int64_t run, const struct runq_need *need, const int *gpus,
-	       const char *spec, const char *resume, char *err, size_t errlen);
+	       const char *spec, const char *resume, const char *owner, char *err, size_t errlen);
 /* Read what the worker wrote and store/publish each complete line:
  * 1 read something, 0 nothing there now, -1 end of output. */
 int runq_worker_read(struct runq *q, struct runq_worker *w);
