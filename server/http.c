@@ -3,16 +3,19 @@
  *
  * Threads: access_cb and completed_cb run on libmicrohttpd's polling
  * thread; http_add_connection on the front-door thread (libmicrohttpd
- * wakes its thread through its ITC for that).
+ * wakes its thread through its ITC for that); the slow-work pool's threads
+ * run only the jobs http_defer hands them and resume their connections.
  */
 #include "http.h"
 
 #include <ctype.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "app.h"
 #include "auth.h"
@@ -20,9 +23,24 @@
 #include "tb.h"
 #include "throttle.h"
 
+#define DEFER_THREADS_MAX 4
+
+struct defer_job {
+	struct http_req *r;
+	void (*fn)(void *ctx);
+	void *ctx;
+	struct defer_job *next;
+};
+
 struct http_server {
 	struct MHD_Daemon *daemon;
 	struct app *app;
+	pthread_t pool[DEFER_THREADS_MAX]; /* the slow-work pool (http_defer) */
+	int npool;
+	pthread_mutex_t lock;              /* guards the queue and stop */
+	pthread_cond_t wake;
+	struct defer_job *head, *tail;
+	bool stop;
 };
 
 static bool match_one(const char *pattern, const char *path, char **params, int *n)
@@ -267,6 +285,82 @@ json_t *http_body_json(struct http_req *r, enum MHD_Result *reply)
 	return j;
 }
 
+/* ---- slow work off the polling thread ------------------------------------ */
+
+/* A pool thread: run jobs until stopped and the queue is empty. */
+static void *defer_main(void *arg)
+{
+	struct http_server *h = arg;
+	pthread_mutex_lock(&h->lock);
+	for (;;) {
+		while (!h->head && !h->stop)
+			pthread_cond_wait(&h->wake, &h->lock);
+		struct defer_job *j = h->head;
+		if (!j)
+			break; /* stopping, nothing left */
+		h->head = j->next;
+		if (!h->head)
+			h->tail = NULL;
+		pthread_mutex_unlock(&h->lock);
+		j->fn(j->ctx);
+		j->r->deferred = false;
+		/* The handler runs again on the polling thread and answers. */
+		MHD_resume_connection(j->r->conn);
+		free(j);
+		pthread_mutex_lock(&h->lock);
+	}
+	pthread_mutex_unlock(&h->lock);
+	return NULL;
+}
+
+bool http_defer(struct http_req *r, void (*fn)(void *ctx), void *ctx)
+{
+	struct http_server *h = r->app->http;
+	if (!h || !h->npool) {
+		fn(ctx);
+		return false;
+	}
+	struct defer_job *j = tb_xcalloc(1, sizeof *j);
+	*j = (struct defer_job){.r = r, .fn = fn, .ctx = ctx};
+	r->deferred = true;
+	MHD_suspend_connection(r->conn);
+	pthread_mutex_lock(&h->lock);
+	if (h->tail)
+		h->tail->next = j;
+	else
+		h->head = j;
+	h->tail = j;
+	pthread_cond_signal(&h->wake);
+	pthread_mutex_unlock(&h->lock);
+	return true;
+}
+
+static void defer_start(struct http_server *h)
+{
+	pthread_mutex_init(&h->lock, NULL);
+	pthread_cond_init(&h->wake, NULL);
+	long cores = sysconf(_SC_NPROCESSORS_ONLN);
+	int want = cores < 1 ? 1 : cores > DEFER_THREADS_MAX ? DEFER_THREADS_MAX : (int)cores;
+	for (int i = 0; i < want; i++)
+		if (pthread_create(&h->pool[h->npool], NULL, defer_main, h) == 0)
+			h->npool++;
+	/* No threads: http_defer runs the work inline, as before the pool. */
+}
+
+/* Finish every queued job (each resumes its connection), then join the pool. */
+static void defer_stop(struct http_server *h)
+{
+	pthread_mutex_lock(&h->lock);
+	h->stop = true;
+	pthread_cond_broadcast(&h->wake);
+	pthread_mutex_unlock(&h->lock);
+	for (int i = 0; i < h->npool; i++)
+		pthread_join(h->pool[i], NULL);
+	h->npool = 0;
+	pthread_cond_destroy(&h->wake);
+	pthread_mutex_destroy(&h->lock);
+}
+
 static bool state_changing(const char *method)
 {
 	return strcmp(method, "GET") && strcmp(method, "HEAD") && strcmp(method, "OPTIONS");
@@ -406,7 +500,7 @@ static bool body_allowed(struct http_req *r, enum MHD_Result *reply)
 	enum access_rule rule = r->route->rule;
 	if (rule <= ACCESS_NONE || rule >= ACCESS_NRULES || !access_rules[rule].reads_body || r->who.instructor)
 		return true;
-	if (r->body.len)
+	if (r->body.len && !r->body_json) /* once: a deferred handler comes back through here */
 		r->body_json = json_loadb(r->body.data, r->body.len, 0, NULL);
 	struct access_verdict v;
 	if (access_body(&r->app->access, &r->who, rule, r->body_json, &v))
@@ -465,6 +559,8 @@ static void completed_cb(void *cls, struct MHD_Connection *conn, void **con_cls,
 	free(r->path);
 	srv_buf_free(&r->body);
 	json_decref(r->body_json);
+	if (r->defer_free)
+		r->defer_free(r->defer_ctx);
 	free(r);
 	*con_cls = NULL;
 }
@@ -515,7 +611,7 @@ struct http_server *http_new(struct app *app, char *err, size_t errlen)
 	 * (THREAD_PER_CONNECTION refuses EPOLL, and NO_LISTEN_SOCKET ignores
 	 * a thread pool, so one epoll thread serves HTTP.) */
 	unsigned flags = MHD_USE_NO_LISTEN_SOCKET | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
-			 MHD_USE_ITC | MHD_USE_ERROR_LOG;
+			 MHD_USE_ITC | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
 	h->daemon = MHD_start_daemon(flags, 0, NULL, NULL, access_cb, h,
 				     MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
 				     MHD_OPTION_NOTIFY_COMPLETED, completed_cb, h,
@@ -529,6 +625,7 @@ struct http_server *http_new(struct app *app, char *err, size_t errlen)
 		free(h);
 		return NULL;
 	}
+	defer_start(h);
 	return h;
 }
 
@@ -536,6 +633,8 @@ void http_free(struct http_server *h)
 {
 	if (!h)
 		return;
+	/* Suspended connections must be resumed before the daemon stops. */
+	defer_stop(h);
 	MHD_stop_daemon(h->daemon);
 	free(h);
 }

@@ -72,6 +72,10 @@ struct http_req {
 	bool authorized;                 /* the request carried a valid cookie, token or API token */
 	struct acct_who who;             /* who that is (single-user: the OS user, an instructor) */
 	json_t *body_json;               /* the body parsed for an access rule, kept for the handler */
+	/* Slow work (http_defer): the handler's state across the suspension. */
+	void *defer_ctx;                 /* the handler's, freed with defer_free when the request ends */
+	void (*defer_free)(void *ctx);
+	bool deferred;                   /* suspended now; the handler runs again once the work is done */
 	char csp_nonce[40];              /* "" until http_csp_nonce made one for this answer */
 	char client[64];                 /* srv_addr_key of the peer, the login throttle's key */
 };
@@ -114,6 +118,17 @@ void http_login_outcome(struct http_req *r, bool ok);
 /* 429 {"error":"too_many_attempts"} with Retry-After; `what` says what was wrong too often. */
 enum MHD_Result http_too_many(struct http_req *r, int wait_s);
 enum MHD_Result http_too_many_what(struct http_req *r, int wait_s, const char *what);
+/*
+ * Run fn(ctx) off libmicrohttpd's thread (argon2id takes ~45 ms a login;
+ * 60 logins at once must not stall everyone's page for seconds): the
+ * connection is suspended, a worker of a small pool (one per core, at most
+ * 4) runs fn, and the handler is called again, with r->deferred false,
+ * once it is done. Returns true when suspended (the handler returns
+ * MHD_YES at once), false when fn already ran inline (no pool). fn must
+ * not touch r: copy what it needs into ctx first.
+ */
+bool http_defer(struct http_req *r, void (*fn)(void *ctx), void *ctx);
+
 /* Parse the body as a JSON object (a new reference); on failure replies 400 and returns NULL. */
 json_t *http_body_json(struct http_req *r, enum MHD_Result *reply);
 

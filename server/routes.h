@@ -9,7 +9,9 @@
 #ifndef TB_SERVER_ROUTES_H
 #define TB_SERVER_ROUTES_H
 
+#include "config.h"
 #include "http.h"
+#include "secret.h"
 #include "store.h"
 
 #define ROUTE_EVENTS_MAX 10000 /* events in one page of GET …/events */
@@ -76,26 +78,39 @@ int64_t route_run_id(struct http_req *r, enum MHD_Result *reply);
 
 /* Shared by the login routes (routes_session.c): Set-Cookie for a session value, or to clear it (NULL). */
 void route_set_cookie(struct http_req *r, struct MHD_Response *resp, const char *value);
-/* Start a session for `u` (rotating out the one the request came with); cookie gets the value. */
-int route_session_begin(struct http_req *r, const struct store_user *u, const char *method, char *cookie);
 /* End the request's session (accounts) and close its feed connections. */
 void route_session_end(struct http_req *r);
 
 /*
  * One login attempt, for the API (JSON) and the form (HTML) alike:
  * accounts mode takes name + password or a one-time link, single-user mode
- * the token. Throttling, logging and starting the session are done here;
- * the caller only words the answer.
+ * the token. Throttling, logging and starting the session (the one the
+ * browser came with ends) are done here; the caller only words the answer.
  */
 enum route_login_outcome { ROUTE_LOGIN_OK, ROUTE_LOGIN_WRONG, ROUTE_LOGIN_THROTTLED, ROUTE_LOGIN_BAD, ROUTE_LOGIN_EIO };
 struct route_login {
+	/* in: copies of the request's parts, so the check may run on any thread */
+	struct app *app;
+	char client[64];                  /* the address's throttle key */
+	char agent[257];                  /* User-Agent, kept with the session */
+	char old_cookie[SECRET_HEX + 1];  /* the session the browser came with, or "" */
+	char name[STORE_NAME_MAX * 2], password[SECRET_PASSWORD_MAX + 1], link[256], token[CFG_TOKEN_MAX + 2];
+	bool has_name, has_password, has_link, has_token;
+	/* out */
 	enum route_login_outcome outcome;
-	int wait_s;                 /* THROTTLED: for Retry-After */
-	char message[300];          /* for the user, when not OK */
-	char cookie[SECRET_HEX];    /* OK: the session cookie's value */
-	struct store_user user;     /* OK, accounts mode: who logged in */
+	int wait_s;                       /* THROTTLED: for Retry-After */
+	char message[300];                /* for the user, when not OK */
+	char cookie[SECRET_HEX];          /* OK: the session cookie's value */
+	struct store_user user;           /* OK, accounts mode: who logged in */
 };
-void route_login_attempt(struct http_req *r, const char *name, const char *password, const char *link,
-			 const char *token, struct route_login *out);
+
+/*
+ * Start the attempt (fields may be NULL). It belongs to the request
+ * (r->defer_ctx). A password check goes to the slow-work pool: while
+ * r->deferred the handler returns MHD_YES, and it is called again with the
+ * outcome filled in. Otherwise the outcome is there at once.
+ */
+struct route_login *route_login_start(struct http_req *r, const char *name, const char *password, const char *link,
+				      const char *token);
 
 #endif

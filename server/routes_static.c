@@ -373,41 +373,46 @@ static bool form_value(const char *body, size_t len, const char *name, char *out
 enum MHD_Result route_login(struct http_req *r)
 {
 	struct app *app = r->app;
-	const char *body = r->body.data ? r->body.data : "";
-	char token[CFG_TOKEN_MAX + 2], name[STORE_NAME_MAX * 2], password[SECRET_PASSWORD_MAX + 1], link[256];
-	struct route_login l;
-	if (!app->cfg.accounts) {
-		int wait = http_login_wait(r);
-		if (wait)
-			return login_throttled(r, wait);
-		if (!form_value(body, r->body.len, "token", token, sizeof token))
-			return login_page(r, 400, "Paste the token into the field.");
-		/* Pasting the whole start-up URL works too. */
-		const char *t = strstr(token, "token=");
-		t = t ? t + 6 : token;
-		while (*t == ' ')
-			t++;
-		size_t n = strlen(t);
-		while (n && t[n - 1] == ' ')
-			n--;
-		memmove(token, t, n);
-		token[n] = '\0';
-		route_login_attempt(r, NULL, NULL, NULL, token, &l);
-	} else {
-		bool has_name = form_value(body, r->body.len, "name", name, sizeof name);
-		bool has_pw = form_value(body, r->body.len, "password", password, sizeof password);
-		bool has_link = form_value(body, r->body.len, "link", link, sizeof link);
-		route_login_attempt(r, has_name ? name : NULL, has_pw ? password : NULL, has_link ? link : NULL, NULL, &l);
+	struct route_login *l = r->defer_ctx;
+	if (!l) {
+		const char *body = r->body.data ? r->body.data : "";
+		char token[CFG_TOKEN_MAX + 2], name[STORE_NAME_MAX * 2], password[SECRET_PASSWORD_MAX + 1], link[256];
+		if (!app->cfg.accounts) {
+			int wait = http_login_wait(r);
+			if (wait)
+				return login_throttled(r, wait);
+			if (!form_value(body, r->body.len, "token", token, sizeof token))
+				return login_page(r, 400, "Paste the token into the field.");
+			/* Pasting the whole start-up URL works too. */
+			const char *t = strstr(token, "token=");
+			t = t ? t + 6 : token;
+			while (*t == ' ')
+				t++;
+			size_t n = strlen(t);
+			while (n && t[n - 1] == ' ')
+				n--;
+			memmove(token, t, n);
+			token[n] = '\0';
+			l = route_login_start(r, NULL, NULL, NULL, token);
+		} else {
+			bool has_name = form_value(body, r->body.len, "name", name, sizeof name);
+			bool has_pw = form_value(body, r->body.len, "password", password, sizeof password);
+			bool has_link = form_value(body, r->body.len, "link", link, sizeof link);
+			l = route_login_start(r, has_name ? name : NULL, has_pw ? password : NULL, has_link ? link : NULL,
+					      NULL);
+		}
 	}
-	switch (l.outcome) {
+	if (r->deferred)
+		return MHD_YES; /* the password is being checked; we are called again */
+	switch (l->outcome) {
 	case ROUTE_LOGIN_OK:
-		return redirect_with_cookie(r, 303, app->cfg.base_url, l.cookie);
+		return redirect_with_cookie(r, 303, app->cfg.base_url, l->cookie);
 	case ROUTE_LOGIN_THROTTLED:
-		return login_throttled_what(r, l.wait_s, l.message);
+		return login_throttled_what(r, l->wait_s, l->message);
 	case ROUTE_LOGIN_WRONG:
-		return login_page(r, 401, l.message);
+		return login_page(r, 401, l->message);
 	case ROUTE_LOGIN_BAD:
-		return login_page(r, 400, l.message);
+		return login_page(r, 400, l->message);
 	default:
 		return login_page(r, 500, "The server could not log you in (see its log).");
 	}
