@@ -97,34 +97,22 @@ static bool in_own_home(const struct acct_who *who, const char *path)
 
 /*
  * Paths are judged as written. notebooks.c refuses '.', '..', empty and
- * hidden parts and backslashes outright; refuse them here too, so a path
- * that one side reads differently from the other never passes.
+ * hidden parts and backslashes outright; refuse them here too
+ * (srv_path_plain), so a path that one side reads differently from the
+ * other never passes.
  */
-static bool plain_path(const char *path)
-{
-	for (const char *c = path; *c;) {
-		size_t len = strcspn(c, "/");
-		if (len == 0 || c[0] == '.')
-			return false;
-		c += len;
-		if (*c == '/')
-			c++;
-	}
-	return *path && !strchr(path, '\\');
-}
-
 bool access_nb_readable(const struct acct_who *who, const char *path)
 {
 	if (who->instructor)
 		return true;
-	return plain_path(path) && (in_own_home(who, path) || !strncmp(path, "course/", 7));
+	return srv_path_plain(path) && (in_own_home(who, path) || !strncmp(path, "course/", 7));
 }
 
 bool access_nb_writable(const struct acct_who *who, const char *path)
 {
 	if (who->instructor)
 		return true;
-	return plain_path(path) && in_own_home(who, path);
+	return srv_path_plain(path) && in_own_home(who, path);
 }
 
 bool access_nb_visible(const struct acct_who *who, const char *rel, bool is_dir)

@@ -64,7 +64,8 @@ bool acct_email_ok(const char *email, char *err, size_t errlen)
 	return ok;
 }
 
-void acct_link_url(const struct acct_policy *p, const char *secret, char *out, size_t outlen)
+/* <link_base>login?link=<secret> */
+static void link_url(const struct acct_policy *p, const char *secret, char *out, size_t outlen)
 {
 	snprintf(out, outlen, "%slogin?link=%s", p->link_base, secret);
 }
@@ -271,7 +272,7 @@ int acct_new_link(struct store *s, const struct acct_policy *p, int64_t user, ch
 	int64_t now = srv_unix_now();
 	if (store_link_create(s, hash, user, now, now + p->link_s) != STORE_OK)
 		return ACCT_EIO;
-	acct_link_url(p, secret, link, linklen);
+	link_url(p, secret, link, linklen);
 	return ACCT_OK;
 }
 

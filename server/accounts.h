@@ -54,9 +54,6 @@ bool acct_name_fold(const char *in, char *out, size_t outlen, char *err, size_t 
 /* Plausible e-mail address: one '@', no spaces or control characters, ≤ 254 bytes. "" is fine (none). */
 bool acct_email_ok(const char *email, char *err, size_t errlen);
 
-/* <link_base>login?link=<secret> */
-void acct_link_url(const struct acct_policy *p, const char *secret, char *out, size_t outlen);
-
 /* ---- creating users ---------------------------------------------------------- */
 
 struct acct_roster_row {

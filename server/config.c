@@ -298,6 +298,20 @@ int cfg_load_file(struct cfg *c, const char *path, char *err, size_t errlen)
 	return rc;
 }
 
+int cfg_load_files_named(struct cfg *c, int argc, char **argv, char *err, size_t errlen)
+{
+	for (int i = 1; i < argc; i++) {
+		const char *file = NULL;
+		if ((!strcmp(argv[i], "--config") || !strcmp(argv[i], "-c")) && i + 1 < argc)
+			file = argv[i + 1];
+		else if (!strncmp(argv[i], "--config=", 9))
+			file = argv[i] + 9;
+		if (file && cfg_load_file(c, file, err, errlen) < 0)
+			return -1;
+	}
+	return 0;
+}
+
 /* <dir of exe>/../<name>, only when it exists. */
 static void beside_exe(const char *exe_path, const char *name, char *out, size_t outlen)
 {

@@ -70,6 +70,13 @@ int cfg_set(struct cfg *c, const char *key, const char *value, char *err, size_t
 int cfg_load_file(struct cfg *c, const char *path, char *err, size_t errlen);
 
 /*
+ * Read every file that argv names with --config FILE, -c FILE or
+ * --config=FILE, in order: the first pass of a command whose flags then
+ * override the files.
+ */
+int cfg_load_files_named(struct cfg *c, int argc, char **argv, char *err, size_t errlen);
+
+/*
  * Finish after all sources are read: resolve static/examples relative to
  * the executable's directory when not given, make the workspace and the
  * data roots absolute (data roots must exist).

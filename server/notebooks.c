@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "access.h"
 #include "store.h"
 #include "tb.h"
 #include "util.h"
@@ -221,19 +222,6 @@ struct list_filter {
 	void *ctx;
 };
 
-/* users/<name>/…: <name> (into out); false elsewhere. */
-static bool home_of(const char *rel, char *out, size_t len)
-{
-	if (strncmp(rel, "users/", 6))
-		return false;
-	size_t n = strcspn(rel + 6, "/");
-	if (!n || !rel[6 + n] || n + 1 > len)
-		return false;
-	memcpy(out, rel + 6, n);
-	out[n] = '\0';
-	return true;
-}
-
 static void list_dir(struct nb_store *nb, const char *abs, const char *rel, int depth, json_t *out,
 		     const struct list_filter *f)
 {
@@ -278,7 +266,7 @@ static void list_dir(struct nb_store *nb, const char *abs, const char *rel, int 
 		if (!S_ISREG(st.st_mode))
 			continue;
 		char owner[64];
-		if (!home_of(child_rel, owner, sizeof owner) &&
+		if (!access_nb_home_owner(child_rel, owner, sizeof owner) &&
 		    (!nb->store || !store_notebook_owner(nb->store, child_rel, owner, sizeof owner)))
 			srv_strlcpy(owner, nb->owner, sizeof owner);
 		json_array_append_new(out, json_pack("{s:s, s:s, s:I, s:I, s:o}", "path", child_rel,

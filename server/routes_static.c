@@ -172,25 +172,6 @@ static enum MHD_Result redirect_with_cookie(struct http_req *r, unsigned status,
 	return http_send(r, status, resp);
 }
 
-/* Static paths: no empty, '.', '..' or hidden parts, no backslashes or control characters. */
-static bool static_path_ok(const char *rel)
-{
-	if (!*rel || strchr(rel, '\\'))
-		return false;
-	for (const char *c = rel; *c; c++)
-		if ((unsigned char)*c < 0x20 || *c == 0x7f)
-			return false;
-	for (const char *c = rel; *c;) {
-		size_t len = strcspn(c, "/");
-		if (len == 0 || c[0] == '.')
-			return false;
-		c += len;
-		if (*c == '/')
-			c++;
-	}
-	return true;
-}
-
 /*
  * Open a file of the static root for reading: the kernel keeps the walk
  * inside the root (srv_open_beneath), so a link out of it, or one swapped
@@ -199,7 +180,7 @@ static bool static_path_ok(const char *rel)
 static int open_static(struct http_req *r, const char *rel, struct stat *st)
 {
 	const char *root = r->app->cfg.static_dir;
-	if (!root[0] || !static_path_ok(rel))
+	if (!root[0] || !srv_path_plain(rel))
 		return -1;
 	return srv_open_regular_beneath(root, rel, st);
 }
@@ -212,7 +193,7 @@ static bool redirect_path_ok(const char *rel)
 {
 	if (!*rel)
 		return true;
-	if (!static_path_ok(rel))
+	if (!srv_path_plain(rel))
 		return false;
 	for (const char *c = rel; *c; c++)
 		if (!isalnum((unsigned char)*c) && !strchr("-._~/", *c))

@@ -48,15 +48,6 @@ void secret_hash(const char *secret, size_t len, char out[SECRET_HEX])
 	to_hex(md, 32, out);
 }
 
-bool secret_equal(const char *a, const char *b)
-{
-	size_t la = strlen(a), lb = strlen(b);
-	volatile unsigned diff = (unsigned)(la ^ lb);
-	for (size_t i = 0; i < lb; i++)
-		diff |= (unsigned char)(i < la ? a[i] : 0) ^ (unsigned char)b[i];
-	return diff == 0;
-}
-
 int secret_password_hash(const char *password, const struct secret_cost *cost, char phc[SECRET_PHC_MAX],
 			 char *err, size_t errlen)
 {

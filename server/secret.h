@@ -43,9 +43,6 @@ int secret_new(char out[SECRET_HEX]);
 /* SHA-256 of a secret's text, as 64 hex digits: what the store keeps. */
 void secret_hash(const char *secret, size_t len, char out[SECRET_HEX]);
 
-/* Compare two NUL-terminated strings in time that does not depend on where they differ. */
-bool secret_equal(const char *a, const char *b);
-
 /*
  * Hash a password with argon2id at `cost` and a fresh 16-byte salt into a
  * PHC string. -1 with a message (too short/long, no randomness, argon2

@@ -126,16 +126,9 @@ static int parse_options(struct app *app, int argc, char **argv, int *action)
 {
 	char err[512];
 	*action = 0;
-	for (int i = 1; i < argc; i++) {
-		const char *file = NULL;
-		if ((!strcmp(argv[i], "--config") || !strcmp(argv[i], "-c")) && i + 1 < argc)
-			file = argv[i + 1];
-		else if (!strncmp(argv[i], "--config=", 9))
-			file = argv[i] + 9;
-		if (file && cfg_load_file(&app->cfg, file, err, sizeof err) < 0) {
-			fprintf(stderr, "trainbook serve: %s\n", err);
-			return 2;
-		}
+	if (cfg_load_files_named(&app->cfg, argc, argv, err, sizeof err) < 0) {
+		fprintf(stderr, "trainbook serve: %s\n", err);
+		return 2;
 	}
 	optind = 1;
 	opterr = 1;

@@ -49,46 +49,111 @@ json_t *store_user_json(const struct store_user *u)
 			 "archived", time_or_null(u->archived));
 }
 
-static int step_done(struct store *s, sqlite3_stmt *st)
+/* A bound value: ?1, ?2, … of a statement, in order. */
+struct arg {
+	enum { A_NULL, A_INT, A_TEXT } kind;
+	int64_t i;
+	const char *t;
+};
+static inline struct arg text_arg(const char *v)
 {
-	int rc = sqlite3_step(st);
-	if (rc == SQLITE_DONE)
-		return STORE_OK;
-	srv_log_limited(&s->error_log, "store: %s", sqlite3_errmsg(s->db));
-	return rc == SQLITE_FULL ? STORE_EFULL : STORE_EIO;
+	return (struct arg){.kind = v ? A_TEXT : A_NULL, .t = v};
+}
+#define INT(v) ((struct arg){.kind = A_INT, .i = (v)})
+#define TEXT(v) text_arg(v) /* NULL binds NULL */
+#define ARGS(...) (const struct arg[]){__VA_ARGS__}, (int)(sizeof (const struct arg[]){__VA_ARGS__} / sizeof(struct arg))
+
+static void bind_args(sqlite3_stmt *st, const struct arg *args, int n)
+{
+	for (int i = 0; i < n; i++) {
+		if (args[i].kind == A_INT)
+			sqlite3_bind_int64(st, i + 1, args[i].i);
+		else if (args[i].kind == A_TEXT)
+			sqlite3_bind_text(st, i + 1, args[i].t, -1, SQLITE_TRANSIENT);
+		else
+			sqlite3_bind_null(st, i + 1);
+	}
 }
 
-int store_users_create(struct store *s, struct store_user_new *users, size_t n, size_t *bad)
+/*
+ * Run one statement that returns no rows, with `args` bound; the caller
+ * holds the lock. STORE_OK, STORE_EEXIST (a UNIQUE name or key), STORE_EFULL
+ * or STORE_EIO; *changes gets the rows it changed (may be NULL).
+ */
+static int run(struct store *s, const char *sql, const struct arg *args, int n, int *changes)
+{
+	sqlite3_stmt *st = store_prepare(s, sql);
+	if (!st)
+		return STORE_EIO;
+	bind_args(st, args, n);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_DONE) {
+		rc = STORE_OK;
+	} else {
+		int ext = sqlite3_extended_errcode(s->db);
+		srv_log_limited(&s->error_log, "store: %s", sqlite3_errmsg(s->db));
+		rc = ext == SQLITE_CONSTRAINT_UNIQUE || ext == SQLITE_CONSTRAINT_PRIMARYKEY ? STORE_EEXIST
+		     : rc == SQLITE_FULL					       ? STORE_EFULL
+										       : STORE_EIO;
+	}
+	if (changes)
+		*changes = sqlite3_changes(s->db);
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* The same taking the lock; STORE_ENOENT when `must_change` and no row changed. */
+static int run_locked(struct store *s, const char *sql, const struct arg *args, int n, bool must_change)
 {
 	pthread_mutex_lock(&s->lock);
-	int rc = store_exec(s, "BEGIN IMMEDIATE") < 0 ? STORE_EIO : STORE_OK;
-	sqlite3_stmt *st = rc ? NULL : store_prepare(s, "INSERT INTO users(name, email, role, created)"
-							" VALUES(?, ?, ?, strftime('%s', 'now'))");
-	if (!rc && !st)
-		rc = STORE_EIO;
-	for (size_t i = 0; rc == STORE_OK && i < n; i++) {
-		sqlite3_bind_text(st, 1, users[i].name, -1, SQLITE_STATIC);
-		if (users[i].email && users[i].email[0])
-			sqlite3_bind_text(st, 2, users[i].email, -1, SQLITE_STATIC);
-		else
-			sqlite3_bind_null(st, 2);
-		sqlite3_bind_text(st, 3, users[i].instructor ? "instructor" : "student", -1, SQLITE_STATIC);
-		int step = sqlite3_step(st);
-		if (step == SQLITE_DONE) {
-			users[i].id = sqlite3_last_insert_rowid(s->db);
-		} else {
-			rc = sqlite3_extended_errcode(s->db) == SQLITE_CONSTRAINT_UNIQUE ? STORE_EEXIST : STORE_EIO;
-			if (bad)
-				*bad = i;
-		}
-		sqlite3_reset(st);
-		sqlite3_clear_bindings(st);
-	}
-	sqlite3_finalize(st);
+	int changes = 0;
+	int rc = run(s, sql, args, n, &changes);
+	pthread_mutex_unlock(&s->lock);
+	return rc == STORE_OK && must_change && changes == 0 ? STORE_ENOENT : rc;
+}
+
+/* Statements in one transaction, in order; the caller holds the lock. */
+static int in_transaction(struct store *s, int (*body)(struct store *s, void *ctx), void *ctx)
+{
+	if (store_exec(s, "BEGIN IMMEDIATE") < 0)
+		return STORE_EIO;
+	int rc = body(s, ctx);
 	if (rc == STORE_OK && store_exec(s, "COMMIT") < 0)
 		rc = STORE_EIO;
 	if (rc != STORE_OK)
 		store_exec(s, "ROLLBACK");
+	return rc;
+}
+
+struct users_new {
+	struct store_user_new *users;
+	size_t n;
+	size_t *bad;
+};
+
+static int users_new_body(struct store *s, void *ctx)
+{
+	struct users_new *u = ctx;
+	for (size_t i = 0; i < u->n; i++) {
+		struct store_user_new *nu = &u->users[i];
+		int rc = run(s, "INSERT INTO users(name, email, role, created) VALUES(?, ?, ?, strftime('%s', 'now'))",
+			     ARGS(TEXT(nu->name), TEXT(nu->email && nu->email[0] ? nu->email : NULL),
+				  TEXT(nu->instructor ? "instructor" : "student")), NULL);
+		if (rc != STORE_OK) {
+			if (u->bad)
+				*u->bad = i;
+			return rc;
+		}
+		nu->id = sqlite3_last_insert_rowid(s->db);
+	}
+	return STORE_OK;
+}
+
+int store_users_create(struct store *s, struct store_user_new *users, size_t n, size_t *bad)
+{
+	struct users_new u = {users, n, bad};
+	pthread_mutex_lock(&s->lock);
+	int rc = in_transaction(s, users_new_body, &u);
 	pthread_mutex_unlock(&s->lock);
 	return rc;
 }
@@ -148,49 +213,26 @@ json_t *store_users_json(struct store *s)
 	return list;
 }
 
-/* UPDATE … WHERE id = ?1 with text ?2 (NULL allowed) or integer ?2; STORE_ENOENT when no row changed. */
-static int update_user(struct store *s, const char *sql, int64_t id, const char *text, int64_t num, bool is_text)
-{
-	pthread_mutex_lock(&s->lock);
-	int rc = STORE_EIO;
-	sqlite3_stmt *st = store_prepare(s, sql);
-	if (st) {
-		sqlite3_bind_int64(st, 1, id);
-		if (is_text && text)
-			sqlite3_bind_text(st, 2, text, -1, SQLITE_TRANSIENT);
-		else if (is_text)
-			sqlite3_bind_null(st, 2);
-		else
-			sqlite3_bind_int64(st, 2, num);
-		rc = step_done(s, st);
-		if (rc == STORE_OK && sqlite3_changes(s->db) == 0)
-			rc = STORE_ENOENT;
-		sqlite3_finalize(st);
-	}
-	pthread_mutex_unlock(&s->lock);
-	return rc;
-}
-
 int store_user_set_role(struct store *s, int64_t id, bool instructor)
 {
-	return update_user(s, "UPDATE users SET role = ?2 WHERE id = ?1", id,
-			   instructor ? "instructor" : "student", 0, true);
+	return run_locked(s, "UPDATE users SET role = ?2 WHERE id = ?1",
+			  ARGS(INT(id), TEXT(instructor ? "instructor" : "student")), true);
 }
 
 int store_user_set_email(struct store *s, int64_t id, const char *email)
 {
-	return update_user(s, "UPDATE users SET email = ?2 WHERE id = ?1", id, email && *email ? email : NULL, 0,
-			   true);
+	return run_locked(s, "UPDATE users SET email = ?2 WHERE id = ?1", ARGS(INT(id), TEXT(email && *email ? email : NULL)),
+			  true);
 }
 
 int store_user_set_password(struct store *s, int64_t id, const char *phc)
 {
-	return update_user(s, "UPDATE users SET password = ?2 WHERE id = ?1", id, phc, 0, true);
+	return run_locked(s, "UPDATE users SET password = ?2 WHERE id = ?1", ARGS(INT(id), TEXT(phc)), true);
 }
 
 int store_user_logged_in(struct store *s, int64_t id, int64_t now)
 {
-	return update_user(s, "UPDATE users SET last_login = ?2 WHERE id = ?1", id, NULL, now, false);
+	return run_locked(s, "UPDATE users SET last_login = ?2 WHERE id = ?1", ARGS(INT(id), INT(now)), true);
 }
 
 int store_user_password(struct store *s, const char *name, struct store_user *out, char *phc, size_t len)
@@ -213,22 +255,11 @@ int store_user_password(struct store *s, const char *name, struct store_user *ou
 	return rc;
 }
 
-/* Run a statement with ?1 = id and ?2 = now; the caller holds the lock. */
-static int exec_id_now(struct store *s, const char *sql, int64_t id, int64_t now, int *changes)
-{
-	sqlite3_stmt *st = store_prepare(s, sql);
-	if (!st)
-		return STORE_EIO;
-	sqlite3_bind_int64(st, 1, id);
-	sqlite3_bind_int64(st, 2, now);
-	int rc = step_done(s, st);
-	if (changes)
-		*changes = sqlite3_changes(s->db);
-	sqlite3_finalize(st);
-	return rc;
-}
+struct archive {
+	int64_t id, now;
+};
 
-int store_user_archive(struct store *s, int64_t id, int64_t now)
+static int archive_body(struct store *s, void *ctx)
 {
 	static const char *const steps[] = {
 		"UPDATE users SET archived = ?2, password = NULL WHERE id = ?1 AND archived IS NULL",
@@ -236,18 +267,23 @@ int store_user_archive(struct store *s, int64_t id, int64_t now)
 		"UPDATE api_tokens SET revoked = ?2 WHERE user = ?1 AND revoked IS NULL",
 		"UPDATE login_links SET used = ?2 WHERE user = ?1 AND used IS NULL",
 	};
-	pthread_mutex_lock(&s->lock);
-	int rc = store_exec(s, "BEGIN IMMEDIATE") < 0 ? STORE_EIO : STORE_OK;
-	for (size_t i = 0; rc == STORE_OK && i < TB_ARRAY_LEN(steps); i++) {
+	struct archive *a = ctx;
+	for (size_t i = 0; i < TB_ARRAY_LEN(steps); i++) {
 		int changes = 0;
-		rc = exec_id_now(s, steps[i], id, now, &changes);
-		if (rc == STORE_OK && i == 0 && changes == 0)
-			rc = STORE_ENOENT; /* no such user, or archived already */
+		int rc = run(s, steps[i], ARGS(INT(a->id), INT(a->now)), &changes);
+		if (rc != STORE_OK)
+			return rc;
+		if (i == 0 && changes == 0)
+			return STORE_ENOENT; /* no such user, or archived already */
 	}
-	if (rc == STORE_OK && store_exec(s, "COMMIT") < 0)
-		rc = STORE_EIO;
-	if (rc != STORE_OK)
-		store_exec(s, "ROLLBACK");
+	return STORE_OK;
+}
+
+int store_user_archive(struct store *s, int64_t id, int64_t now)
+{
+	struct archive a = {id, now};
+	pthread_mutex_lock(&s->lock);
+	int rc = in_transaction(s, archive_body, &a);
 	pthread_mutex_unlock(&s->lock);
 	return rc;
 }
@@ -256,25 +292,14 @@ int store_user_archive(struct store *s, int64_t id, int64_t now)
 
 int store_session_create(struct store *s, const struct store_session_new *n)
 {
-	pthread_mutex_lock(&s->lock);
-	int rc = STORE_EIO;
-	sqlite3_stmt *st = store_prepare(s, "INSERT INTO sessions(hash, user, method, created, last_seen, expires,"
-					    " address, user_agent) VALUES(?1, ?2, ?3, ?4, ?4, ?5, ?6, ?7)");
-	if (st) {
-		sqlite3_bind_text(st, 1, n->hash, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(st, 2, n->user);
-		sqlite3_bind_text(st, 3, n->method, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(st, 4, n->now);
-		sqlite3_bind_int64(st, 5, n->expires);
-		sqlite3_bind_text(st, 6, n->address ? n->address : "", -1, SQLITE_TRANSIENT);
-		/* A user agent is the client's to choose: keep a bounded prefix. */
-		sqlite3_bind_text(st, 7, n->user_agent ? n->user_agent : "",
-				  n->user_agent ? (int)strnlen(n->user_agent, 256) : 0, SQLITE_TRANSIENT);
-		rc = step_done(s, st);
-		sqlite3_finalize(st);
-	}
-	pthread_mutex_unlock(&s->lock);
-	return rc;
+	/* A user agent is the client's to choose: keep a bounded prefix. */
+	char agent[257];
+	srv_strlcpy(agent, n->user_agent ? n->user_agent : "", sizeof agent);
+	return run_locked(s, "INSERT INTO sessions(hash, user, method, created, last_seen, expires, address, user_agent)"
+			     " VALUES(?1, ?2, ?3, ?4, ?4, ?5, ?6, ?7)",
+			  ARGS(TEXT(n->hash), INT(n->user), TEXT(n->method), INT(n->now), INT(n->expires),
+			       TEXT(n->address ? n->address : ""), TEXT(agent)),
+			  false);
 }
 
 int store_session_user(struct store *s, const char *hash, int64_t now, int64_t idle_s, int64_t touch_s,
@@ -305,16 +330,8 @@ int store_session_user(struct store *s, const char *hash, int64_t now, int64_t i
 	store_release(s, st);
 	/* A write per request would cost a commit each; the idle clock only
 	 * needs to be right to within touch_s. */
-	if (rc == STORE_OK && now - last_seen >= touch_s) {
-		st = store_prepare_cached(s, "UPDATE sessions SET last_seen = ?2 WHERE hash = ?1");
-		if (st) {
-			sqlite3_bind_text(st, 1, hash, -1, SQLITE_TRANSIENT);
-			sqlite3_bind_int64(st, 2, now);
-			if (sqlite3_step(st) != SQLITE_DONE)
-				srv_log_limited(&s->error_log, "store: %s", sqlite3_errmsg(s->db));
-			store_release(s, st);
-		}
-	}
+	if (rc == STORE_OK && now - last_seen >= touch_s)
+		run(s, "UPDATE sessions SET last_seen = ?2 WHERE hash = ?1", ARGS(TEXT(hash), INT(now)), NULL);
 out:
 	pthread_mutex_unlock(&s->lock);
 	return rc;
@@ -322,39 +339,34 @@ out:
 
 int store_session_revoke(struct store *s, const char *hash, int64_t now)
 {
+	return run_locked(s, "UPDATE sessions SET revoked = ?2 WHERE hash = ?1 AND revoked IS NULL",
+			  ARGS(TEXT(hash), INT(now)), true);
+}
+
+/* Revoke with ?1 = a user, ?2 = now: how many rows, or -1. */
+static int revoke_all(struct store *s, const char *sql, int64_t user, int64_t now)
+{
 	pthread_mutex_lock(&s->lock);
-	int rc = STORE_EIO;
-	sqlite3_stmt *st = store_prepare(s, "UPDATE sessions SET revoked = ?2 WHERE hash = ?1 AND revoked IS NULL");
-	if (st) {
-		sqlite3_bind_text(st, 1, hash, -1, SQLITE_TRANSIENT);
-		sqlite3_bind_int64(st, 2, now);
-		rc = step_done(s, st);
-		if (rc == STORE_OK && sqlite3_changes(s->db) == 0)
-			rc = STORE_ENOENT;
-		sqlite3_finalize(st);
-	}
+	int changes = 0;
+	int rc = run(s, sql, ARGS(INT(user), INT(now)), &changes);
 	pthread_mutex_unlock(&s->lock);
-	return rc;
+	return rc == STORE_OK ? changes : -1;
 }
 
 int store_sessions_revoke_user(struct store *s, int64_t user, int64_t now)
 {
-	pthread_mutex_lock(&s->lock);
-	int changes = 0;
-	int rc = exec_id_now(s, "UPDATE sessions SET revoked = ?2 WHERE user = ?1 AND revoked IS NULL"
-				" AND expires > ?2", user, now, &changes);
-	pthread_mutex_unlock(&s->lock);
-	return rc == STORE_OK ? changes : -1;
+	return revoke_all(s, "UPDATE sessions SET revoked = ?2 WHERE user = ?1 AND revoked IS NULL AND expires > ?2", user,
+			  now);
 }
 
 int store_sessions_prune(struct store *s, int64_t now, int64_t keep_s)
 {
 	pthread_mutex_lock(&s->lock);
-	int rc = exec_id_now(s, "DELETE FROM sessions WHERE max(expires, coalesce(revoked, 0)) < ?2 - ?1",
-			     keep_s, now, NULL);
+	int rc = run(s, "DELETE FROM sessions WHERE max(expires, coalesce(revoked, 0)) < ?2 - ?1", ARGS(INT(keep_s), INT(now)),
+		     NULL);
 	if (rc == STORE_OK)
-		rc = exec_id_now(s, "DELETE FROM login_links WHERE max(expires, coalesce(used, 0)) < ?2 - ?1", keep_s,
-				 now, NULL);
+		rc = run(s, "DELETE FROM login_links WHERE max(expires, coalesce(used, 0)) < ?2 - ?1",
+			 ARGS(INT(keep_s), INT(now)), NULL);
 	pthread_mutex_unlock(&s->lock);
 	return rc;
 }
@@ -365,18 +377,10 @@ int store_token_create(struct store *s, const char *hash, int64_t user, const ch
 		       int64_t *id)
 {
 	pthread_mutex_lock(&s->lock);
-	int rc = STORE_EIO;
-	sqlite3_stmt *st = store_prepare(s, "INSERT INTO api_tokens(hash, user, name, created) VALUES(?, ?, ?, ?)");
-	if (st) {
-		sqlite3_bind_text(st, 1, hash, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(st, 2, user);
-		sqlite3_bind_text(st, 3, name, -1, SQLITE_TRANSIENT);
-		sqlite3_bind_int64(st, 4, now);
-		rc = step_done(s, st);
-		if (rc == STORE_OK)
-			*id = sqlite3_last_insert_rowid(s->db);
-		sqlite3_finalize(st);
-	}
+	int rc = run(s, "INSERT INTO api_tokens(hash, user, name, created) VALUES(?, ?, ?, ?)",
+		     ARGS(TEXT(hash), INT(user), TEXT(name), INT(now)), NULL);
+	if (rc == STORE_OK)
+		*id = sqlite3_last_insert_rowid(s->db);
 	pthread_mutex_unlock(&s->lock);
 	return rc;
 }
@@ -403,7 +407,7 @@ int store_token_user(struct store *s, const char *hash, int64_t now, int64_t tou
 	}
 	store_release(s, st);
 	if (rc == STORE_OK && now - last_used >= touch_s)
-		exec_id_now(s, "UPDATE api_tokens SET last_used = ?2 WHERE id = ?1", id, now, NULL);
+		run(s, "UPDATE api_tokens SET last_used = ?2 WHERE id = ?1", ARGS(INT(id), INT(now)), NULL);
 out:
 	pthread_mutex_unlock(&s->lock);
 	return rc;
@@ -450,48 +454,38 @@ int store_token_owner(struct store *s, int64_t id, int64_t *user)
 
 int store_token_revoke(struct store *s, int64_t id, int64_t now)
 {
-	pthread_mutex_lock(&s->lock);
-	int rc = exec_id_now(s, "UPDATE api_tokens SET revoked = ?2 WHERE id = ?1 AND revoked IS NULL", id, now,
-			     NULL);
-	pthread_mutex_unlock(&s->lock);
-	return rc;
+	return run_locked(s, "UPDATE api_tokens SET revoked = ?2 WHERE id = ?1 AND revoked IS NULL", ARGS(INT(id), INT(now)),
+			  false);
 }
 
 int store_tokens_revoke_user(struct store *s, int64_t user, int64_t now)
 {
-	pthread_mutex_lock(&s->lock);
-	int changes = 0;
-	int rc = exec_id_now(s, "UPDATE api_tokens SET revoked = ?2 WHERE user = ?1 AND revoked IS NULL", user, now,
-			     &changes);
-	pthread_mutex_unlock(&s->lock);
-	return rc == STORE_OK ? changes : -1;
+	return revoke_all(s, "UPDATE api_tokens SET revoked = ?2 WHERE user = ?1 AND revoked IS NULL", user, now);
 }
 
 /* ---- one-time login links -------------------------------------------------- */
 
+struct link_new {
+	const char *hash;
+	int64_t user, now, expires;
+};
+
+static int link_new_body(struct store *s, void *ctx)
+{
+	struct link_new *l = ctx;
+	int rc = run(s, "UPDATE login_links SET used = ?2 WHERE user = ?1 AND used IS NULL", ARGS(INT(l->user), INT(l->now)),
+		     NULL);
+	if (rc == STORE_OK)
+		rc = run(s, "INSERT INTO login_links(hash, user, created, expires) VALUES(?, ?, ?, ?)",
+			 ARGS(TEXT(l->hash), INT(l->user), INT(l->now), INT(l->expires)), NULL);
+	return rc;
+}
+
 int store_link_create(struct store *s, const char *hash, int64_t user, int64_t now, int64_t expires)
 {
+	struct link_new l = {hash, user, now, expires};
 	pthread_mutex_lock(&s->lock);
-	int rc = store_exec(s, "BEGIN IMMEDIATE") < 0 ? STORE_EIO : STORE_OK;
-	if (rc == STORE_OK)
-		rc = exec_id_now(s, "UPDATE login_links SET used = ?2 WHERE user = ?1 AND used IS NULL", user, now,
-				 NULL);
-	sqlite3_stmt *st = rc ? NULL : store_prepare(s, "INSERT INTO login_links(hash, user, created, expires)"
-							 " VALUES(?, ?, ?, ?)");
-	if (rc == STORE_OK && !st)
-		rc = STORE_EIO;
-	if (st) {
-		sqlite3_bind_text(st, 1, hash, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(st, 2, user);
-		sqlite3_bind_int64(st, 3, now);
-		sqlite3_bind_int64(st, 4, expires);
-		rc = step_done(s, st);
-		sqlite3_finalize(st);
-	}
-	if (rc == STORE_OK && store_exec(s, "COMMIT") < 0)
-		rc = STORE_EIO;
-	if (rc != STORE_OK)
-		store_exec(s, "ROLLBACK");
+	int rc = in_transaction(s, link_new_body, &l);
 	pthread_mutex_unlock(&s->lock);
 	return rc;
 }

@@ -65,16 +65,9 @@ static void usage(FILE *out)
 static int parse(struct users_opts *o, int argc, char **argv)
 {
 	char err[512];
-	for (int i = 1; i < argc; i++) {
-		const char *file = NULL;
-		if ((!strcmp(argv[i], "--config") || !strcmp(argv[i], "-c")) && i + 1 < argc)
-			file = argv[i + 1];
-		else if (!strncmp(argv[i], "--config=", 9))
-			file = argv[i] + 9;
-		if (file && cfg_load_file(&o->cfg, file, err, sizeof err) < 0) {
-			fprintf(stderr, "trainbook users: %s\n", err);
-			return 2;
-		}
+	if (cfg_load_files_named(&o->cfg, argc, argv, err, sizeof err) < 0) {
+		fprintf(stderr, "trainbook users: %s\n", err);
+		return 2;
 	}
 	for (int i = 2; i < argc; i++) {
 		const char *a = argv[i];
