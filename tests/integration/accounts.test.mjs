@@ -15,6 +15,18 @@ import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 
 import { join } from 'node:path';
 import { BIN, ROOT, PY, SPECS, startClassroom, startServer, submitRun, tempDir, usersCli, waitStatus, sleep } from './fixture.mjs';
 import { rawRequest } from './rawhttp.mjs';
+import WebSocket from 'ws';
+
+/* Open /ws with these headers; resolves to {closed: Promise of the close code} once open. */
+function openFeed(h, headers) {
+	return new Promise((resolve, reject) => {
+		const ws = new WebSocket(`ws://127.0.0.1:${h.port}/ws`, { headers });
+		const closed = new Promise((r) => ws.on('close', (code) => r(code)));
+		ws.on('open', () => resolve({ ws, closed }));
+		ws.on('unexpected-response', (req, res) => reject(new Error(`refused: ${res.statusCode}`)));
+		ws.on('error', reject);
+	});
+}
 
 const NB = (marker) => JSON.stringify({ cells: [{ id: 'c1', cell_type: 'code', metadata: { trainbook: { kind: 'run' } }, source: SPECS.small, outputs: [], execution_count: null }], metadata: { marker }, nbformat: 4, nbformat_minor: 5 });
 
@@ -75,6 +87,27 @@ test('--secure-cookies marks the cookie Secure', async (t) => {
 	setPassword(h, 'alice', 'alice-password');
 	const a = await h.login('alice', 'alice-password');
 	assert.match(a.setCookie, /; Secure$/);
+});
+
+test('logging out, a revoke and a role change close the live feed of that session or user', async (t) => {
+	const h = await startClassroom(t);
+	setPassword(h, 'alice', 'alice-password');
+	const a = await h.login('alice', 'alice-password');
+	const other = await h.login('alice', 'alice-password'); // a second browser of alice's
+	const f1 = await openFeed(h, { Cookie: a.cookie });
+	const f2 = await openFeed(h, { Cookie: other.cookie });
+	const fb = await openFeed(h, { Authorization: `token ${h.tokens.bob}` });
+	assert.equal((await withCookie(h, 'POST', 'api/logout', a.cookie)).status, 204);
+	await f1.closed; // this session's feed ends…
+	const still = await Promise.race([f2.closed.then(() => 'closed'), sleep(1000).then(() => 'open')]);
+	assert.equal(still, 'open', "logging out one browser closed alice's other one");
+	// …an instructor's revoke ends every feed of the user, API tokens' too.
+	await h.as('prof').api('POST', 'api/users/alice/revoke', {});
+	await f2.closed;
+	await h.as('prof').api('PATCH', 'api/users/bob', { role: 'instructor' });
+	await fb.closed;
+	// A session that ended cannot open a feed again.
+	await assert.rejects(openFeed(h, { Cookie: a.cookie }), /refused: 40[13]/);
 });
 
 test('sessions end after the idle time and after the absolute time', async (t) => {
@@ -424,4 +457,10 @@ test('--user-separation: a worker writes in its run directory and private TMPDIR
 	const tmpdir = /tmpdir=(\S+)/.exec(boxed.report)[1];
 	assert.ok(tmpdir.includes(`.trainbook/runs/${boxed.id}/tmp`), tmpdir);
 	assert.ok(existsSync(join(boxed.h.workspace, `.trainbook/runs/${boxed.id}/inside.txt`)));
+	// The real worker trains and checkpoints inside the sandbox.
+	const real = await startServer(t, { args: ['--user-separation'] });
+	const id = await submitRun(real, SPECS.small);
+	const run = await waitStatus(real, id, ['completed', 'failed'], 120000);
+	assert.equal(run.status, 'completed', run.reason);
+	assert.ok((await real.api('GET', `api/runs/${id}/checkpoints`)).checkpoints.length > 0);
 });
