@@ -399,10 +399,12 @@ int acct_token_who(struct store *s, const char *token, struct acct_who *out)
 		return ACCT_DENIED;
 	secret_hash(token, strlen(token), hash);
 	struct store_user u;
-	int rc = store_token_user(s, hash, srv_unix_now(), TOUCH_TOKEN_S, &u);
+	int64_t token_id = 0;
+	int rc = store_token_user(s, hash, srv_unix_now(), TOUCH_TOKEN_S, &u, &token_id);
 	if (rc != STORE_OK)
 		return rc == STORE_ENOENT ? ACCT_DENIED : ACCT_EIO;
 	who_from_user(&u, out);
+	out->token = token_id;
 	return ACCT_OK;
 }
 

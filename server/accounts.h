@@ -33,6 +33,7 @@ struct acct_who {
 	bool instructor;             /* sees and manages everything (single-user mode: always) */
 	char session[SECRET_HEX];    /* SHA-256 of the session cookie that authenticated it, or "" */
 	char method[16];             /* how that session began: "password", "link"; "" otherwise */
+	int64_t token;               /* the API token that authenticated it, or 0 */
 };
 
 /* How long things live and where links point. */

@@ -44,7 +44,7 @@ void route_session_end(struct http_req *r)
 		return;
 	store_session_revoke(r->app->store, r->who.session, srv_unix_now());
 	if (r->app->ws)
-		ws_disconnect(r->app->ws, 0, r->who.session);
+		ws_disconnect(r->app->ws, 0, r->who.session, 0);
 }
 
 /* 200 {"user":…} with the session cookie. */
@@ -83,7 +83,7 @@ static int session_begin(struct route_login *l, const char *method)
 		secret_hash(l->old_cookie, strlen(l->old_cookie), hash);
 		store_session_revoke(app->store, hash, srv_unix_now());
 		if (app->ws)
-			ws_disconnect(app->ws, 0, hash);
+			ws_disconnect(app->ws, 0, hash, 0);
 	}
 	return acct_session_start(app->store, &app->policy, &l->user, method, l->client, l->agent, l->cookie);
 }
@@ -417,5 +417,7 @@ enum MHD_Result route_me_token_revoke(struct http_req *r)
 	int64_t id = strtoll(r->params[0], NULL, 10);
 	if (store_token_revoke(r->app->store, id, srv_unix_now()) != STORE_OK)
 		return http_error(r, 500, "internal", "cannot revoke the token");
+	if (r->app->ws)
+		ws_disconnect(r->app->ws, 0, NULL, id); /* a script's feed ends with its token */
 	return http_json(r, 204, NULL);
 }

@@ -191,7 +191,7 @@ enum MHD_Result route_user_patch(struct http_req *r)
 			ok = store_user_set_email(app->store, u.id, json_string_value(email)) == STORE_OK;
 		/* A new role applies at once: sessions and feeds carry the old one. */
 		if (ok && role && (!strcmp(role, "instructor")) != u.instructor && app->ws)
-			ws_disconnect(app->ws, u.id, NULL);
+			ws_disconnect(app->ws, u.id, NULL, 0);
 		if (ok && store_user_by_id(app->store, u.id, &u) == STORE_OK)
 			reply = http_json(r, 200, json_pack("{s:o}", "user", store_user_json(&u)));
 		else
@@ -214,7 +214,7 @@ enum MHD_Result route_user_delete(struct http_req *r)
 	if (acct_archive(app->store, app->cfg.workspace, u.name, err, sizeof err) < 0)
 		return http_error(r, 500, "internal", "%s", err);
 	if (app->ws)
-		ws_disconnect(app->ws, u.id, NULL);
+		ws_disconnect(app->ws, u.id, NULL, 0);
 	srv_log("users: %s archived", u.name);
 	return http_json(r, 204, NULL);
 }
@@ -241,7 +241,7 @@ enum MHD_Result route_user_reset(struct http_req *r)
 	if (acct_reset(r->app->store, &r->app->policy, u.id, link, sizeof link) != ACCT_OK)
 		return http_error(r, 500, "internal", "cannot reset the login");
 	if (r->app->ws)
-		ws_disconnect(r->app->ws, u.id, NULL);
+		ws_disconnect(r->app->ws, u.id, NULL, 0);
 	return http_json(r, 201, json_pack("{s:s, s:s}", "name", u.name, "link", link));
 }
 
@@ -261,6 +261,6 @@ enum MHD_Result route_user_revoke(struct http_req *r)
 	if (sessions < 0 || ntokens < 0)
 		return http_error(r, 500, "internal", "the store could not record the change");
 	if (app->ws)
-		ws_disconnect(app->ws, u.id, NULL);
+		ws_disconnect(app->ws, u.id, NULL, 0);
 	return http_json(r, 200, json_pack("{s:i, s:i}", "sessions", sessions, "tokens", ntokens));
 }

@@ -229,8 +229,9 @@ int store_sessions_prune(struct store *s, int64_t now, int64_t keep_s);
 
 int store_token_create(struct store *s, const char *hash, int64_t user, const char *name, int64_t now,
 		       int64_t *id);
-/* The active user of an unrevoked token (last_used updated at most every touch_s). */
-int store_token_user(struct store *s, const char *hash, int64_t now, int64_t touch_s, struct store_user *out);
+/* The active user of an unrevoked token (last_used updated at most every touch_s), and the token's id. */
+int store_token_user(struct store *s, const char *hash, int64_t now, int64_t touch_s, struct store_user *out,
+		     int64_t *token_id);
 /* A user's tokens (id, name, created, last_used, revoked), newest first; never the secret. */
 json_t *store_tokens_json(struct store *s, int64_t user);
 /* The user a token id belongs to; STORE_ENOENT when there is none. */

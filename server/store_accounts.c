@@ -385,7 +385,8 @@ int store_token_create(struct store *s, const char *hash, int64_t user, const ch
 	return rc;
 }
 
-int store_token_user(struct store *s, const char *hash, int64_t now, int64_t touch_s, struct store_user *out)
+int store_token_user(struct store *s, const char *hash, int64_t now, int64_t touch_s, struct store_user *out,
+		     int64_t *token_id)
 {
 	pthread_mutex_lock(&s->lock);
 	int rc = STORE_EIO;
@@ -406,6 +407,8 @@ int store_token_user(struct store *s, const char *hash, int64_t now, int64_t tou
 		rc = STORE_OK;
 	}
 	store_release(s, st);
+	if (rc == STORE_OK)
+		*token_id = id;
 	if (rc == STORE_OK && now - last_used >= touch_s)
 		run(s, "UPDATE api_tokens SET last_used = ?2 WHERE id = ?1", ARGS(INT(id), INT(now)), NULL);
 out:

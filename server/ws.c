@@ -33,7 +33,7 @@ enum hub_kind { HUB_EVENT, HUB_RUN, HUB_SYSTEM, HUB_DISCONNECT };
 
 struct hub_item {
 	enum hub_kind kind;
-	struct feed_msg *msg;  /* HUB_DISCONNECT: run = the user (0 = any), text = the session hash or "" */
+	struct feed_msg *msg;  /* HUB_DISCONNECT: run = the user, seq = the API token, text = the session hash (0, 0, "" = none) */
 };
 
 struct ws_session {
@@ -175,7 +175,8 @@ static void system_views_free(struct system_views *views)
 static bool disconnects(const struct feed_msg *m, const struct acct_who *who)
 {
 	const char *session = feed_msg_text(m);
-	return (m->run && m->run == who->id) || (session[0] && !strcmp(session, who->session));
+	return (m->run && m->run == who->id) || (session[0] && !strcmp(session, who->session)) ||
+	       (m->seq && m->seq == who->token);
 }
 
 /* Move queued sockets and publications into lws, on the service thread. */
@@ -480,10 +481,10 @@ void ws_publish_run(struct ws_server *ws, const char *run_message_json, const ch
 	hub_push(ws, HUB_RUN, m);
 }
 
-void ws_disconnect(struct ws_server *ws, int64_t user, const char *session)
+void ws_disconnect(struct ws_server *ws, int64_t user, const char *session, int64_t token)
 {
 	const char *text = session ? session : "";
-	hub_push(ws, HUB_DISCONNECT, feed_msg_new(text, strlen(text), user, 0));
+	hub_push(ws, HUB_DISCONNECT, feed_msg_new(text, strlen(text), user, token));
 }
 
 void ws_publish_system(struct ws_server *ws, const char *system_json)

@@ -43,11 +43,12 @@ void ws_publish_run(struct ws_server *ws, const char *run_message_json, const ch
 void ws_publish_system(struct ws_server *ws, const char *system_json);
 
 /*
- * Close the feed connections of user `user` (when nonzero) or of the
- * session whose hash is `session` (when not NULL): after a logout, a
- * revoked session, a reset or a role change. Any thread.
+ * Close the feed connections of user `user` (when nonzero), of the
+ * session whose hash is `session` (when not NULL), or opened with API
+ * token `token` (when nonzero): after a logout, a revoked session or
+ * token, a reset or a role change. Any thread.
  */
-void ws_disconnect(struct ws_server *ws, int64_t user, const char *session);
+void ws_disconnect(struct ws_server *ws, int64_t user, const char *session, int64_t token);
 
 /* Connected feed clients (for /api/status and the bench). */
 int ws_client_count(const struct ws_server *ws);

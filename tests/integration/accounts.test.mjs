@@ -101,6 +101,12 @@ test('logging out, a revoke and a role change close the live feed of that sessio
 	await f1.closed; // this session's feed ends…
 	const still = await Promise.race([f2.closed.then(() => 'closed'), sleep(1000).then(() => 'open')]);
 	assert.equal(still, 'open', "logging out one browser closed alice's other one");
+	// A revoked API token: its script's feed ends, the browser's stays.
+	const tok = (await withCookie(h, 'POST', 'api/me/tokens', other.cookie, { json: { name: 'feed' } })).json;
+	const f3 = await openFeed(h, { Authorization: `token ${tok.token}` });
+	assert.equal((await withCookie(h, 'DELETE', `api/me/tokens/${tok.id}`, other.cookie)).status, 204);
+	await f3.closed;
+	assert.equal(await Promise.race([f2.closed.then(() => 'closed'), sleep(500).then(() => 'open')]), 'open');
 	// …an instructor's revoke ends every feed of the user, API tokens' too.
 	await h.as('prof').api('POST', 'api/users/alice/revoke', {});
 	await f2.closed;

@@ -289,6 +289,7 @@ static void tokens_and_archive(void **state)
 	struct acct_who who;
 	assert_int_equal(acct_token_who(f->s, token, &who), ACCT_OK);
 	assert_string_equal(who.name, "dave");
+	assert_int_equal(who.token, tid);
 	assert_string_equal(who.session, "");
 	json_t *list = store_tokens_json(f->s, id);
 	assert_int_equal(json_array_size(list), 1);
