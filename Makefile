@@ -23,7 +23,7 @@ CFLAGS  += $(CSTD) $(WARN) $(OPT) $(INCLUDES) -pthread -fopenmp -fno-strict-alia
 DEPFLAGS = -MMD -MP
 
 ENGINE_LIBS = -fopenmp -L$(OPENBLAS_DIR) -Wl,-rpath,$(OPENBLAS_DIR) -lopenblas -lyaml -lz -lpng -ljpeg -lm -ldl -pthread
-SERVER_LIBS = -lmicrohttpd -lwebsockets -ljansson -lsqlite3 -lcrypto
+SERVER_LIBS = -lmicrohttpd -lwebsockets -ljansson -lsqlite3 -lcrypto -largon2
 
 ENGINE_SRC := $(wildcard engine/*.c engine/cpu/*.c)
 SERVER_SRC := $(wildcard server/*.c)
@@ -82,7 +82,7 @@ $(BUILD)/libtrainbook-cuda.so: $(CUDA_OBJ)
 ASAN_FLAGS = $(CSTD) $(WARN) -O1 -g $(INCLUDES) -pthread -fsanitize=address,undefined \
              -fno-sanitize-recover=undefined -fno-omit-frame-pointer -fno-strict-aliasing -fopenmp
 ENGINE_ASAN_OBJ := $(ENGINE_SRC:%.c=$(BUILD)/asan/%.o)
-SERVER_ASAN_OBJ := $(filter-out $(BUILD)/asan/server/serve_main.o,$(SERVER_SRC:%.c=$(BUILD)/asan/%.o))
+SERVER_ASAN_OBJ := $(filter-out $(BUILD)/asan/server/serve_main.o $(BUILD)/asan/server/users_main.o,$(SERVER_SRC:%.c=$(BUILD)/asan/%.o))
 UNIT_ENGINE_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_SERVER_SRC := $(wildcard tests/unit/server/test_*.c)
 UNIT_BIN := $(UNIT_ENGINE_SRC:tests/unit/%.c=$(BUILD)/tests/%) \

@@ -99,7 +99,8 @@ bool auth_token_equal(const struct auth *a, const char *candidate, size_t len)
 	return diff == 0;
 }
 
-static bool header_token(const struct auth *a, const char *h)
+/* Where the credential of an Authorization header starts, and its length; NULL when none. */
+static const char *header_credential(const char *h, size_t *len)
 {
 	while (*h == ' ')
 		h++;
@@ -109,14 +110,33 @@ static bool header_token(const struct auth *a, const char *h)
 	else if (!strncasecmp(h, "bearer ", 7))
 		skip = 7;
 	else
-		return false;
+		return NULL;
 	h += skip;
 	while (*h == ' ')
 		h++;
 	size_t n = strlen(h);
 	while (n && h[n - 1] == ' ')
 		n--;
-	return auth_token_equal(a, h, n);
+	*len = n;
+	return h;
+}
+
+static bool header_token(const struct auth *a, const char *h)
+{
+	size_t n;
+	const char *t = header_credential(h, &n);
+	return t && auth_token_equal(a, t, n);
+}
+
+bool auth_header_token(const char *authorization, char *out, size_t outlen)
+{
+	size_t n;
+	const char *t = authorization ? header_credential(authorization, &n) : NULL;
+	if (!t || n == 0 || n + 1 > outlen)
+		return false;
+	memcpy(out, t, n);
+	out[n] = '\0';
+	return true;
 }
 
 bool auth_cookie_value(const char *cookie_header, const char *name, char *out, size_t outlen)
@@ -141,10 +161,10 @@ bool auth_cookie_value(const char *cookie_header, const char *name, char *out, s
 	return false;
 }
 
-bool auth_session_ok(const struct auth *a, const char *cookie)
+bool auth_session_ok(const struct auth *a, const char *cookie, const char *cookie_name)
 {
 	char value[sizeof a->session + 1];
-	if (!cookie || !auth_cookie_value(cookie, AUTH_COOKIE_NAME, value, sizeof value))
+	if (!cookie || !auth_cookie_value(cookie, cookie_name, value, sizeof value))
 		return false;
 	size_t n = strlen(value), want = strlen(a->session);
 	volatile unsigned diff = (unsigned)(n ^ want);

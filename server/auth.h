@@ -22,8 +22,6 @@
 
 struct sockaddr;
 
-#define AUTH_COOKIE_NAME "trainbook_token"
-
 struct auth {
 	char token[CFG_TOKEN_MAX + 1];  /* the secret; never logged except in the start-up URL */
 	size_t token_len;
@@ -51,12 +49,15 @@ int auth_init(struct auth *a, const struct cfg *c, char *err, size_t errlen);
 bool auth_token_equal(const struct auth *a, const char *candidate, size_t len);
 
 /*
- * The session cookie (`trainbook_token`, set after the token was shown
- * once) holds a->session, never the token. True when the Cookie header
- * carries it. A wrong or stale cookie is not a guess at the token, so the
- * login throttle ignores it.
+ * The session cookie (`cookie_name`, trainbook_token_<port>, set after the
+ * token was shown once) holds a->session, never the token. True when the
+ * Cookie header carries it. A wrong or stale cookie is not a guess at the
+ * token, so the login throttle ignores it.
  */
-bool auth_session_ok(const struct auth *a, const char *cookie_header);
+bool auth_session_ok(const struct auth *a, const char *cookie_header, const char *cookie_name);
+
+/* The credential of an Authorization header (`token X` or `Bearer X`) into out; false when none. */
+bool auth_header_token(const char *authorization, char *out, size_t outlen);
 
 enum auth_token {
 	AUTH_NO_TOKEN = 0, /* the request shows no token */

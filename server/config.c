@@ -34,6 +34,9 @@ void cfg_defaults(struct cfg *c)
 	c->stop_timeout = 120;
 	c->max_queued = 256;
 	c->seed = true;
+	c->session_idle = 8 * 3600;
+	c->session_max = 7 * 86400;
+	c->link_expiry = 7 * 86400;
 	strcpy(c->executor.kind, "local");
 	strcpy(c->executor.gres, "gpu:{devices}");
 	strcpy(c->executor.events, "http");
@@ -110,6 +113,61 @@ static const char *public_url_path(const char *v)
 	}
 	return p > host ? p : NULL;
 }
+
+static int add_data_root(struct cfg *c, const char *value, char *err, size_t errlen)
+{
+	if (c->ndata_roots >= CFG_MAX_DATA_ROOTS) {
+		snprintf(err, errlen, "data-root: at most %d folders", CFG_MAX_DATA_ROOTS);
+		return -1;
+	}
+	if (value[0] != '/') {
+		snprintf(err, errlen, "data-root: expected an absolute path, got '%s'", value);
+		return -1;
+	}
+	if (!srv_strlcpy(c->data_roots[c->ndata_roots], value, sizeof c->data_roots[0])) {
+		snprintf(err, errlen, "data-root: path too long");
+		return -1;
+	}
+	c->ndata_roots++;
+	return 0;
+}
+
+/* "a, b" → add_data_root each. */
+static int add_data_roots(struct cfg *c, const char *value, char *err, size_t errlen)
+{
+	char one[PATH_MAX];
+	for (const char *p = value; *p;) {
+		size_t n = strcspn(p, ",");
+		while (n && isspace((unsigned char)*p)) {
+			p++;
+			n--;
+		}
+		size_t len = n;
+		while (len && isspace((unsigned char)p[len - 1]))
+			len--;
+		if (len >= sizeof one) {
+			snprintf(err, errlen, "data-roots: path too long");
+			return -1;
+		}
+		memcpy(one, p, len);
+		one[len] = '\0';
+		if (len && add_data_root(c, one, err, errlen) < 0)
+			return -1;
+		p += n;
+		if (*p == ',')
+			p++;
+	}
+	return 0;
+}
+
+#define SET_BOOL(field)                                                                   \
+	do {                                                                              \
+		if (parse_bool(value, &c->field) < 0) {                                   \
+			snprintf(err, errlen, "%s: expected true or false, got '%s'", key, value); \
+			return -1;                                                        \
+		}                                                                         \
+		return 0;                                                                 \
+	} while (0)
 
 #define COPY_STR(field)                                                                   \
 	do {                                                                              \
@@ -282,13 +340,24 @@ int cfg_set(struct cfg *c, const char *key, const char *value, char *err, size_t
 		srv_strlcpy(c->trusted_proxies[c->ntrusted_proxies++], value, sizeof c->trusted_proxies[0]);
 		return 0;
 	}
-	if (!strcmp(key, "seed")) {
-		if (parse_bool(value, &c->seed) < 0) {
-			snprintf(err, errlen, "seed: expected true or false, got '%s'", value);
-			return -1;
-		}
-		return 0;
-	}
+	if (!strcmp(key, "seed"))
+		SET_BOOL(seed);
+	if (!strcmp(key, "accounts"))
+		SET_BOOL(accounts);
+	if (!strcmp(key, "secure-cookies"))
+		SET_BOOL(secure_cookies);
+	if (!strcmp(key, "user-separation"))
+		SET_BOOL(user_separation);
+	if (!strcmp(key, "session-idle"))
+		SET_INT(session_idle, 1, 86400 * 365);
+	if (!strcmp(key, "session-max"))
+		SET_INT(session_max, 1, 86400 * 365);
+	if (!strcmp(key, "link-expiry"))
+		SET_INT(link_expiry, 1, 86400 * 365);
+	if (!strcmp(key, "data-root"))
+		return add_data_root(c, value, err, errlen);
+	if (!strcmp(key, "data-roots"))
+		return add_data_roots(c, value, err, errlen);
 	snprintf(err, errlen, "unknown setting '%s'", key);
 	return -1;
 }
@@ -325,14 +394,18 @@ int cfg_load_file(struct cfg *c, const char *path, char *err, size_t errlen)
 		char *s = trim(line);
 		if (!*s)
 			continue;
-		char *eq = strchr(s, '=');
-		if (!eq) {
+		/* `key = value` or `key: value`, whichever comes first (values may hold either). */
+		char *eq = s + strcspn(s, "=:");
+		if (!*eq) {
 			snprintf(err, errlen, "%s:%d: expected 'key = value'", path, lineno);
 			rc = -1;
 			break;
 		}
 		*eq = '\0';
 		char *key = trim(s), *value = trim(eq + 1);
+		for (char *k = key; *k; k++)
+			if (*k == '_')
+				*k = '-';
 		/* Quotes are optional; allow them so values with spaces read naturally. */
 		size_t vl = strlen(value);
 		if (vl >= 2 && value[0] == '"' && value[vl - 1] == '"') {
@@ -347,6 +420,20 @@ int cfg_load_file(struct cfg *c, const char *path, char *err, size_t errlen)
 	}
 	fclose(f);
 	return rc;
+}
+
+int cfg_load_files_named(struct cfg *c, int argc, char **argv, char *err, size_t errlen)
+{
+	for (int i = 1; i < argc; i++) {
+		const char *file = NULL;
+		if ((!strcmp(argv[i], "--config") || !strcmp(argv[i], "-c")) && i + 1 < argc)
+			file = argv[i + 1];
+		else if (!strncmp(argv[i], "--config=", 9))
+			file = argv[i] + 9;
+		if (file && cfg_load_file(c, file, err, errlen) < 0)
+			return -1;
+	}
+	return 0;
 }
 
 /* The token from token-file: the file's text without surrounding white space. */
@@ -393,6 +480,13 @@ int cfg_finish(struct cfg *c, const char *exe_path, char *err, size_t errlen)
 		return -1;
 	}
 	srv_strlcpy(c->workspace, real, sizeof c->workspace);
+	for (int i = 0; i < c->ndata_roots; i++) {
+		if (!realpath(c->data_roots[i], real)) {
+			snprintf(err, errlen, "data-root %s: %s", c->data_roots[i], strerror(errno));
+			return -1;
+		}
+		srv_strlcpy(c->data_roots[i], real, sizeof c->data_roots[i]);
+	}
 	if (!c->runs_dir[0]) {
 		snprintf(c->runs_dir, sizeof c->runs_dir, "%s/.trainbook/runs", c->workspace);
 	} else if (c->runs_dir[0] != '/') {
@@ -422,6 +516,23 @@ int cfg_finish(struct cfg *c, const char *exe_path, char *err, size_t errlen)
 	return 0;
 }
 
+void cfg_local_url(const struct cfg *c, int port, char *out, size_t len)
+{
+	const char *ip = c->ip;
+	const char *host = !strcmp(ip, "0.0.0.0") || !strcmp(ip, "::") ? "127.0.0.1" : ip;
+	bool v6 = strchr(host, ':') != NULL;
+	snprintf(out, len, "http://%s%s%s:%d%s", v6 ? "[" : "", host, v6 ? "]" : "", port, c->base_url);
+}
+
+void cfg_link_base(const struct cfg *c, int port, char *out, size_t len)
+{
+	size_t n = strlen(c->public_url);
+	if (n)
+		snprintf(out, len, "%s%s", c->public_url, c->public_url[n - 1] == '/' ? "" : "/");
+	else
+		cfg_local_url(c, port, out, len);
+}
+
 void cfg_print(const struct cfg *c, void *stdio_file)
 {
 	FILE *f = stdio_file;
@@ -435,6 +546,14 @@ void cfg_print(const struct cfg *c, void *stdio_file)
 	fprintf(f, "public-url = %s\ntoken-file = %s\n", c->public_url, c->token_file);
 	for (int i = 0; i < c->nallow_hosts; i++)
 		fprintf(f, "allow-host = %s\n", c->allow_hosts[i]);
+	for (int i = 0; i < c->ntrusted_proxies; i++)
+		fprintf(f, "trusted-proxy = %s\n", c->trusted_proxies[i]);
+	fprintf(f, "accounts = %s\nsecure-cookies = %s\nuser-separation = %s\n", c->accounts ? "true" : "false",
+		c->secure_cookies ? "true" : "false", c->user_separation ? "true" : "false");
+	fprintf(f, "session-idle = %d\nsession-max = %d\nlink-expiry = %d\n", c->session_idle, c->session_max,
+		c->link_expiry);
+	for (int i = 0; i < c->ndata_roots; i++)
+		fprintf(f, "data-root = %s\n", c->data_roots[i]);
 	const struct exec_config *e = &c->executor;
 	fprintf(f, "runs-dir = %s\nexecutor = %s\n", c->runs_dir, e->kind);
 	if (strcmp(e->kind, "slurm"))
@@ -447,6 +566,4 @@ void cfg_print(const struct cfg *c, void *stdio_file)
 		e->max_jobs, e->gpus_per_node, e->cpus_per_task, e->poll_s);
 	for (int i = 0; i < e->nextra_args; i++)
 		fprintf(f, "slurm-extra-arg = %s\n", e->extra_args[i]);
-	for (int i = 0; i < c->ntrusted_proxies; i++)
-		fprintf(f, "trusted-proxy = %s\n", c->trusted_proxies[i]);
 }

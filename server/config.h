@@ -19,6 +19,7 @@
 
 #define CFG_MAX_ALLOW_HOSTS 16
 #define CFG_MAX_TRUSTED_PROXIES 8
+#define CFG_MAX_DATA_ROOTS 16
 #define CFG_TOKEN_MAX 128
 #define CFG_MAX_EXTRA_ARGS 16
 
@@ -66,6 +67,15 @@ struct cfg {
 	char trusted_proxies[CFG_MAX_TRUSTED_PROXIES][64]; /* peers whose X-Forwarded-* we believe (IP addresses) */
 	int ntrusted_proxies;
 	bool seed;                         /* copy examples into a new workspace, default true */
+	/* classroom accounts (docs/classroom.md) */
+	bool accounts;                     /* users, roles and sessions instead of one token, default false */
+	bool secure_cookies;               /* mark cookies Secure whatever the request came over, default false */
+	bool user_separation;              /* sandbox each worker (Landlock) to its run directory, default false */
+	int session_idle;                  /* seconds a session lives unused, default 28800 (8 h) */
+	int session_max;                   /* seconds a session lives at most, default 604800 (7 days) */
+	int link_expiry;                   /* seconds a one-time login link stays valid, default 604800 */
+	char data_roots[CFG_MAX_DATA_ROOTS][PATH_MAX]; /* folders of course data students may read */
+	int ndata_roots;
 	bool list_routes;                  /* print the route table and exit */
 };
 
@@ -80,19 +90,32 @@ void cfg_defaults(struct cfg *c);
 int cfg_set(struct cfg *c, const char *key, const char *value, char *err, size_t errlen);
 
 /*
- * Read a config file: `key = value` lines, `#` comments, blank lines.
- * Errors name the file and line.
+ * Read a config file: `key = value` (or `key: value`) lines, `#`
+ * comments, blank lines; `_` in a key reads as `-` (data_roots is
+ * data-roots). Errors name the file and line.
  */
 int cfg_load_file(struct cfg *c, const char *path, char *err, size_t errlen);
+
+/*
+ * Read every file that argv names with --config FILE, -c FILE or
+ * --config=FILE, in order: the first pass of a command whose flags then
+ * override the files.
+ */
+int cfg_load_files_named(struct cfg *c, int argc, char **argv, char *err, size_t errlen);
 
 /*
  * Finish after all sources are read: resolve static/examples relative to
  * the executable's directory when not given (the build tree's
  * <exe>/../static, or an installed <prefix>/share/trainbook/static), make
  * the workspace absolute, read token-file, and check that public-url ends
- * in base-url.
+ * in base-url; make the data roots absolute (they must exist).
  */
 int cfg_finish(struct cfg *c, const char *exe_path, char *err, size_t errlen);
+
+/* http://ip:port<base> as a browser on this machine reaches the server (0.0.0.0 → 127.0.0.1). */
+void cfg_local_url(const struct cfg *c, int port, char *out, size_t len);
+/* Where login links point: public-url (with a final '/'), else cfg_local_url. */
+void cfg_link_base(const struct cfg *c, int port, char *out, size_t len);
 
 /* Print every key with its current value in config-file form. */
 void cfg_print(const struct cfg *c, void *stdio_file);

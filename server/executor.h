@@ -37,6 +37,7 @@ struct exec_start {
 	const struct runq_need *need;
 	const int *gpus;              /* GPU indices the scheduler chose (executors that place GPUs) */
 	const char *secret;           /* per-start secret a dialing-home worker shows */
+	const char *owner;            /* the user it runs for (accounts), or NULL */
 };
 
 /* How a worker ended, as its executor saw it. */

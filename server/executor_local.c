@@ -18,10 +18,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "sandbox.h"
 #include "tb.h"
 
 extern char **environ;
@@ -43,29 +45,47 @@ static int cpu_share(const struct runq *q, const struct runq_need *need)
 	return cores / q->cfg.cpu_runs > 1 ? (int)(cores / q->cfg.cpu_runs) : 1;
 }
 
+/* Variables the server sets for a worker (the rest it inherits), as "NAME=value" strings. */
+struct child_vars {
+	char cvd[128];           /* CUDA_VISIBLE_DEVICES=… or "" */
+	char omp[32];            /* OMP_NUM_THREADS=… or "" */
+	char user[96];           /* TRAINBOOK_USER=<owner> (accounts) or "" */
+	char tmp[PATH_MAX + 16]; /* TMPDIR=<run dir>/tmp (--user-separation) or "" */
+};
+
+/* Whether an inherited variable is one the server replaces or withholds. */
+static bool replaced(const char *var, const struct child_vars *v)
+{
+	/* A worker runs whatever a spec asks for and its stderr ends up in a
+	 * run's reason: it has no business knowing the server's token. */
+	return !strncmp(var, "CUDA_VISIBLE_DEVICES=", 21) || !strncmp(var, "TRAINBOOK_TOKEN=", 16) ||
+	       (v->user[0] && !strncmp(var, "TRAINBOOK_USER=", 15)) || (v->tmp[0] && !strncmp(var, "TMPDIR=", 7));
+}
+
 /* Environment for the child, built before fork (setenv is not fork-safe). */
-static char **child_env(const int *gpus, int ngpus, char *cvd, size_t cvdlen, int omp_threads, char *omp,
-			size_t omplen)
+static char **child_env(const int *gpus, int ngpus, int omp_threads, struct child_vars *v)
 {
 	size_t n = 0;
 	while (environ[n])
 		n++;
-	char **env = tb_xcalloc(n + 3, sizeof *env);
+	char **env = tb_xcalloc(n + 5, sizeof *env);
 	size_t k = 0;
-	/* A worker runs whatever a spec asks for and its stderr ends up in a
-	 * run's reason: it has no business knowing the server's token. */
 	for (size_t i = 0; i < n; i++)
-		if (strncmp(environ[i], "CUDA_VISIBLE_DEVICES=", 21) && strncmp(environ[i], "TRAINBOOK_TOKEN=", 16))
+		if (!replaced(environ[i], v))
 			env[k++] = environ[i];
+	if (v->user[0])
+		env[k++] = v->user;
+	if (v->tmp[0])
+		env[k++] = v->tmp;
 	if (ngpus > 0) {
-		size_t off = (size_t)snprintf(cvd, cvdlen, "CUDA_VISIBLE_DEVICES=");
-		for (int i = 0; i < ngpus && off < cvdlen; i++)
-			off += (size_t)snprintf(cvd + off, cvdlen - off, "%s%d", i ? "," : "", gpus[i]);
-		env[k++] = cvd;
+		size_t off = (size_t)snprintf(v->cvd, sizeof v->cvd, "CUDA_VISIBLE_DEVICES=");
+		for (int i = 0; i < ngpus && off < sizeof v->cvd; i++)
+			off += (size_t)snprintf(v->cvd + off, sizeof v->cvd - off, "%s%d", i ? "," : "", gpus[i]);
+		env[k++] = v->cvd;
 	}
 	if (omp_threads > 0) {
-		snprintf(omp, omplen, "OMP_NUM_THREADS=%d", omp_threads);
-		env[k++] = omp;
+		snprintf(v->omp, sizeof v->omp, "OMP_NUM_THREADS=%d", omp_threads);
+		env[k++] = v->omp;
 	}
 	env[k] = NULL;
 	return env;
@@ -95,10 +115,24 @@ static int local_start(struct executor *ex, struct runq_worker *w, const struct 
 		       size_t errlen)
 {
 	struct runq *q = ex->q;
-	char log_path[PATH_MAX + 16], cvd[128], omp[32];
+	char log_path[PATH_MAX + 16];
+	struct child_vars vars = {0};
 	snprintf(log_path, sizeof log_path, "%s/worker.log", st->run_dir);
-	int pipefd[2] = {-1, -1}, log_fd = -1, null_fd = -1;
+	int pipefd[2] = {-1, -1}, log_fd = -1, null_fd = -1, sandbox_fd = -1;
 	char **env = NULL;
+	if (q->cfg.separation) {
+		/* The worker's private temp dir: the only place outside its
+		 * records where it may write, and inside its run dir anyway. */
+		snprintf(vars.tmp, sizeof vars.tmp, "TMPDIR=%s/tmp", st->run_dir);
+		if (mkdir(vars.tmp + 7, 0700) < 0 && errno != EEXIST) {
+			snprintf(err, errlen, "cannot create %s: %s", vars.tmp + 7, strerror(errno));
+			goto fail;
+		}
+		if ((sandbox_fd = sandbox_prepare(st->run_dir, err, errlen)) < 0)
+			goto fail;
+	}
+	if (q->cfg.accounts && st->owner)
+		snprintf(vars.user, sizeof vars.user, "TRAINBOOK_USER=%s", st->owner);
 	log_fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
 	null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	if (log_fd < 0 || null_fd < 0 || pipe2(pipefd, O_CLOEXEC) < 0) {
@@ -122,8 +156,7 @@ static int local_start(struct executor *ex, struct runq_worker *w, const struct 
 	}
 	argv[argc] = NULL;
 	/* cuda:N keeps its own numbering; "cuda"/"auto" see only the GPUs we chose. */
-	env = child_env(st->gpus, st->need->gpu_index >= 0 ? 0 : w->ngpus, cvd, sizeof cvd, cpu_share(q, st->need),
-			omp, sizeof omp);
+	env = child_env(st->gpus, st->need->gpu_index >= 0 ? 0 : w->ngpus, cpu_share(q, st->need), &vars);
 	pid_t parent = getpid();
 	pid_t pid = fork();
 	if (pid < 0) {
@@ -148,6 +181,15 @@ static int local_start(struct executor *ex, struct runq_worker *w, const struct 
 		dup2(null_fd, STDIN_FILENO);
 		dup2(pipefd[1], STDOUT_FILENO);
 		dup2(log_fd, STDERR_FILENO);
+		/* Accounts: relative data paths mean the workspace, as the checks read them. */
+		if (q->cfg.accounts && chdir(q->workspace) < 0)
+			_exit(126);
+		if (sandbox_fd >= 0 && sandbox_enter(sandbox_fd) < 0) {
+			static const char msg[] = "trainbook: cannot enter the worker's sandbox (Landlock)\n";
+			ssize_t n = write(STDERR_FILENO, msg, sizeof msg - 1);
+			(void)n;
+			_exit(126);
+		}
 		syscall(SYS_close_range, 3u, ~0u, 0u);
 		execve(argv[0], (char *const *)argv, env);
 		static const char msg[] = "trainbook: cannot execute the worker\n";
@@ -158,6 +200,8 @@ static int local_start(struct executor *ex, struct runq_worker *w, const struct 
 	close(pipefd[1]);
 	close(log_fd);
 	close(null_fd);
+	if (sandbox_fd >= 0)
+		close(sandbox_fd);
 	free(env);
 	fcntl(pipefd[0], F_SETFL, O_NONBLOCK);
 	w->pid = pid;
@@ -174,6 +218,8 @@ fail:
 		close(log_fd);
 	if (null_fd >= 0)
 		close(null_fd);
+	if (sandbox_fd >= 0)
+		close(sandbox_fd);
 	free(env);
 	return -1;
 }

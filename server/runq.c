@@ -433,7 +433,9 @@ static void schedule(struct runq *q)
 				  sizeof err) != RUNQ_OK) {
 			runq_emit_status(q, ids[i], "failed", err);
 		} else if (pick_slots(q, &need, gpus)) {
-			if (runq_spawn(q, ids[i], &need, gpus, info.spec, info.resume, err, sizeof err) < 0)
+			if (q->hooks.admit && q->hooks.admit(q->hooks.ctx, info.owner, info.spec, err, sizeof err) < 0)
+				runq_emit_status(q, ids[i], "failed", err);
+			else if (runq_spawn(q, ids[i], &need, gpus, info.spec, info.resume, info.owner, err, sizeof err) < 0)
 				runq_emit_status(q, ids[i], "failed", err);
 		}
 		store_run_info_free(&info);
@@ -592,7 +594,8 @@ int runq_submit(struct runq *q, const struct runq_submit *sub, int64_t *id, char
 	char *params = json_dumps(params_json, JSON_COMPACT | JSON_REAL_PRECISION(10));
 	json_decref(params_json);
 	struct store_run_new r = {.name = name, .spec = spec, .notebook = sub->notebook,
-				  .cell = sub->cell, .owner = q->owner, .params = params};
+				  .cell = sub->cell, .owner = sub->owner && *sub->owner ? sub->owner : q->owner,
+				  .params = params};
 	int created = store_run_create(q->store, &r, id);
 	free(params);
 	if (created < 0) {
@@ -630,6 +633,13 @@ static int run_status(struct runq *q, int64_t id, char *status, size_t len, char
 	srv_strlcpy(status, info.status, len);
 	store_run_info_free(&info);
 	return RUNQ_OK;
+}
+
+/* Its owner too (empty when there is no such run). */
+static void run_owner(struct runq *q, int64_t id, char *owner, size_t len)
+{
+	if (!store_run_owner(q->store, id, owner, len))
+		owner[0] = '\0';
 }
 
 int runq_stop(struct runq *q, int64_t id, char *err, size_t errlen)
@@ -705,8 +715,9 @@ out:
 
 int runq_delete(struct runq *q, int64_t id, char *err, size_t errlen)
 {
-	char status[16], dir[PATH_MAX];
+	char status[16], dir[PATH_MAX], owner[64];
 	pthread_mutex_lock(&q->lock);
+	run_owner(q, id, owner, sizeof owner);
 	int rc = run_status(q, id, status, sizeof status, err, errlen);
 	if (rc == RUNQ_OK) {
 		struct runq_worker *w = find_worker(q, id);
@@ -723,7 +734,9 @@ int runq_delete(struct runq *q, int64_t id, char *err, size_t errlen)
 		}
 	}
 	pthread_mutex_unlock(&q->lock);
-	if (rc == RUNQ_OK && q->hooks.run_changed)
+	if (rc == RUNQ_OK && q->hooks.run_deleted)
+		q->hooks.run_deleted(q->hooks.ctx, id, owner);
+	else if (rc == RUNQ_OK && q->hooks.run_changed)
 		q->hooks.run_changed(q->hooks.ctx, id);
 	return rc;
 }

@@ -46,8 +46,17 @@ enum runq_err {
 struct runq_hooks {
 	/* An event was stored as `seq` of `run`; json is the event object's text. */
 	void (*event)(void *ctx, int64_t run, int64_t seq, const char *json, size_t len);
-	/* A run's status or progress changed, or it was deleted. */
+	/* A run's status or progress changed, or it was deleted (when run_deleted is NULL). */
 	void (*run_changed)(void *ctx, int64_t run);
+	/* A run of `owner` was deleted (its records are gone already). */
+	void (*run_deleted)(void *ctx, int64_t run, const char *owner);
+	/*
+	 * May `owner` still run `spec` now? Asked right before a worker starts
+	 * (roles, data roots and the files themselves may have changed since
+	 * the run was queued). 0, or -1 with a reason the run fails with.
+	 * NULL = always.
+	 */
+	int (*admit)(void *ctx, const char *owner, const char *spec, char *err, size_t errlen);
 	void *ctx;
 };
 
@@ -66,6 +75,8 @@ struct runq_config {
 	int worker_timeout;     /* seconds without an event before a worker counts as hung */
 	int stop_timeout;       /* seconds between SIGTERM and SIGKILL */
 	int max_queued;         /* runs waiting at once */
+	bool accounts;          /* workers run in the workspace (relative data paths) and know their user */
+	bool separation;        /* sandbox workers: writes only in the run dir, private TMPDIR (sandbox.c) */
 };
 
 int runq_new(const struct runq_config *cfg, struct store *store, const struct runq_hooks *hooks,
@@ -82,6 +93,7 @@ struct runq_submit {
 	const char *name;     /* NULL = derived from the notebook or "run" */
 	const char *notebook; /* or NULL */
 	const char *cell;     /* or NULL */
+	const char *owner;    /* the user it runs for; NULL = the configured owner */
 };
 
 int runq_submit(struct runq *q, const struct runq_submit *sub, int64_t *id, char *err, size_t errlen);

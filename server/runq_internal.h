@@ -125,7 +125,7 @@ struct runq {
 
 /* Start a worker for `run` through q->ex; on success it is in q->workers and holds its slots. */
 int runq_spawn(struct runq *q, int64_t run, const struct runq_need *need, const int *gpus,
-	       const char *spec, const char *resume, char *err, size_t errlen);
+	       const char *spec, const char *resume, const char *owner, char *err, size_t errlen);
 /* After a restart: follow `run`'s still-live job (recorded handle and secret); true when adopted. */
 bool runq_reattach(struct runq *q, int64_t run, const char *job, const char *secret, int64_t wseq);
 /* Read what the worker wrote on its pipe and store/publish each complete line:

@@ -51,7 +51,7 @@ static struct runq_worker *worker_new(int64_t run)
 }
 
 int runq_spawn(struct runq *q, int64_t run, const struct runq_need *need, const int *gpus,
-	       const char *spec, const char *resume, char *err, size_t errlen)
+	       const char *spec, const char *resume, const char *owner, char *err, size_t errlen)
 {
 	char dir[PATH_MAX], spec_path[PATH_MAX + 16], events[PATH_MAX + 32];
 	runq_run_dir(q, run, dir, sizeof dir);
@@ -83,7 +83,7 @@ int runq_spawn(struct runq *q, int64_t run, const struct runq_need *need, const 
 		w->file_off = 0;
 	}
 	struct exec_start st = {.run = run, .run_dir = w->run_dir, .spec_path = spec_path, .resume = resume,
-				.need = need, .gpus = w->gpus, .secret = w->secret};
+				.need = need, .gpus = w->gpus, .secret = w->secret, .owner = owner};
 	if (q->ex.kind->start(&q->ex, w, &st, err, errlen) < 0)
 		goto fail;
 	hold_slots(q, w, +1);

@@ -56,6 +56,26 @@ static const char *const migrations[] = {
 	"ALTER TABLE runs ADD COLUMN job TEXT;"
 	"ALTER TABLE runs ADD COLUMN job_secret TEXT;"
 	"ALTER TABLE runs ADD COLUMN worker_seq INTEGER NOT NULL DEFAULT 0;",
+	/* 4: classroom accounts. Only hashes of secrets are kept: SHA-256 of
+	 * the random session, token and link secrets, argon2id (a PHC string
+	 * that records its parameters) of passwords. A deleted user is
+	 * archived, never removed: their runs keep naming them as owner, and
+	 * the name cannot be given to someone else. */
+	"CREATE TABLE users(id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL UNIQUE,"
+	" email TEXT, role TEXT NOT NULL CHECK(role IN ('instructor', 'student')),"
+	" password TEXT, created INTEGER NOT NULL, last_login INTEGER, archived INTEGER);"
+	"CREATE TABLE sessions(hash TEXT PRIMARY KEY, user INTEGER NOT NULL REFERENCES users(id),"
+	" method TEXT NOT NULL, created INTEGER NOT NULL, last_seen INTEGER NOT NULL,"
+	" expires INTEGER NOT NULL, address TEXT, user_agent TEXT, revoked INTEGER) WITHOUT ROWID;"
+	"CREATE INDEX sessions_user ON sessions(user);"
+	"CREATE TABLE api_tokens(id INTEGER PRIMARY KEY AUTOINCREMENT, hash TEXT NOT NULL UNIQUE,"
+	" user INTEGER NOT NULL REFERENCES users(id), name TEXT NOT NULL, created INTEGER NOT NULL,"
+	" last_used INTEGER, revoked INTEGER);"
+	"CREATE INDEX api_tokens_user ON api_tokens(user);"
+	"CREATE TABLE login_links(hash TEXT PRIMARY KEY, user INTEGER NOT NULL REFERENCES users(id),"
+	" created INTEGER NOT NULL, expires INTEGER NOT NULL, used INTEGER) WITHOUT ROWID;"
+	"CREATE INDEX login_links_user ON login_links(user);"
+	"CREATE INDEX runs_owner ON runs(owner, id);",
 };
 
 int store_exec(struct store *s, const char *sql)
@@ -414,7 +434,7 @@ int store_run_info(struct store *s, int64_t id, struct store_run_info *out)
 	pthread_mutex_lock(&s->lock);
 	int rc = -1;
 	sqlite3_stmt *st = store_prepare_cached(s, "SELECT status, spec, last_seq, coalesce(worker_pid, 0),"
-					    " resume, job, job_secret, worker_seq FROM runs WHERE id = ?");
+					    " resume, job, job_secret, worker_seq, owner FROM runs WHERE id = ?");
 	if (!st)
 		goto out;
 	sqlite3_bind_int64(st, 1, id);
@@ -431,6 +451,7 @@ int store_run_info(struct store *s, int64_t id, struct store_run_info *out)
 		srv_strlcpy(out->job, job ? job : "", sizeof out->job);
 		srv_strlcpy(out->job_secret, secret ? secret : "", sizeof out->job_secret);
 		out->worker_seq = sqlite3_column_int64(st, 7);
+		srv_strlcpy(out->owner, (const char *)sqlite3_column_text(st, 8), sizeof out->owner);
 		rc = 0;
 	}
 	store_release(s, st);
@@ -525,21 +546,45 @@ json_t *store_run_summary_json(struct store *s, int64_t id)
 	return run_by_id(s, "SELECT " RUN_SUMMARY_COLUMNS " FROM runs WHERE id = ?", id, false);
 }
 
-json_t *store_runs_json(struct store *s, int limit, int64_t before)
+json_t *store_runs_json(struct store *s, int limit, int64_t before, const char *owner)
 {
 	json_t *list = json_array();
 	pthread_mutex_lock(&s->lock);
-	sqlite3_stmt *st = store_prepare_cached(s, "SELECT " RUN_SUMMARY_COLUMNS " FROM runs"
-						   " WHERE id < ? ORDER BY id DESC LIMIT ?");
+	/* Two statements, not "owner = ?3 OR ?3 IS NULL": each keeps its own
+	 * index (the primary key, runs_owner) without a table scan. */
+	sqlite3_stmt *st = owner ? store_prepare_cached(s, "SELECT " RUN_SUMMARY_COLUMNS " FROM runs"
+							   " WHERE id < ? AND owner = ? ORDER BY id DESC LIMIT ?")
+				 : store_prepare_cached(s, "SELECT " RUN_SUMMARY_COLUMNS " FROM runs"
+							   " WHERE id < ? ORDER BY id DESC LIMIT ?");
 	if (st) {
-		sqlite3_bind_int64(st, 1, before > 0 ? before : INT64_MAX);
-		sqlite3_bind_int(st, 2, limit);
+		int i = 1;
+		sqlite3_bind_int64(st, i++, before > 0 ? before : INT64_MAX);
+		if (owner)
+			sqlite3_bind_text(st, i++, owner, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_int(st, i, limit);
 		while (sqlite3_step(st) == SQLITE_ROW)
 			json_array_append_new(list, run_row_json(st, false));
 		store_release(s, st);
 	}
 	pthread_mutex_unlock(&s->lock);
 	return list;
+}
+
+bool store_run_owner(struct store *s, int64_t id, char *owner, size_t len)
+{
+	bool found = false;
+	pthread_mutex_lock(&s->lock);
+	sqlite3_stmt *st = store_prepare_cached(s, "SELECT owner FROM runs WHERE id = ?");
+	if (st) {
+		sqlite3_bind_int64(st, 1, id);
+		if (sqlite3_step(st) == SQLITE_ROW) {
+			srv_strlcpy(owner, (const char *)sqlite3_column_text(st, 0), len);
+			found = true;
+		}
+		store_release(s, st);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return found;
 }
 
 int store_runs_with_status(struct store *s, const char *status, int64_t *ids, int max)

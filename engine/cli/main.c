@@ -24,6 +24,7 @@ static void usage(FILE *out)
 		"commands:\n"
 #ifdef TB_WITH_SERVER
 		"  serve [options]              serve the notebook page and API (trainbook serve --help)\n"
+		"  users <command> [options]    classroom accounts: add, import, token, … (trainbook users --help)\n"
 #endif
 		"  train SPEC [options]         train a model described by a YAML run spec\n"
 		"  check SPEC [--set k=v]       validate a spec and print its layer table\n"
@@ -50,6 +51,8 @@ int main(int argc, char **argv)
 #ifdef TB_WITH_SERVER
 	if (strcmp(cmd, "serve") == 0)
 		return serve_main(argc - 1, argv + 1);
+	if (strcmp(cmd, "users") == 0)
+		return users_main(argc - 1, argv + 1);
 #endif
 	if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
 		printf("trainbook %s\n", TB_VERSION);

@@ -170,7 +170,9 @@ const cases = [
 				throw new Error(`after posting the token the browser shows ${page.url()}: ${body}`);
 			}
 			const cookies = await ctx.cookies(S.base);
-			assert(cookies.some((c) => c.name === 'trainbook_token'), 'no trainbook_token cookie after logging in');
+			// Named by the port: two servers on one host keep separate logins.
+			const want = `trainbook_token_${new URL(S.base).port}`;
+			assert(cookies.some((c) => c.name === want), `no ${want} cookie after logging in`);
 		},
 	},
 	{

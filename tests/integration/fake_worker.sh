@@ -15,6 +15,12 @@ exit3) echo 'fake worker: something broke' >&2; exit 3 ;;
 threads) echo "fake worker: OMP_NUM_THREADS=${OMP_NUM_THREADS:-unset}" >&2; exit 3 ;;
 env) echo "fake worker: TRAINBOOK_TOKEN=${TRAINBOOK_TOKEN:-unset}" >&2; exit 3 ;;
 noreport) exit 0 ;;
+escape)
+	# --user-separation: what may this worker write? ($spec is <run dir>/spec.yaml)
+	dir=$(dirname "$spec")
+	can() { (echo x >"$1") 2>/dev/null && echo yes || echo no; }
+	echo "{\"type\":\"log\",\"level\":\"info\",\"message\":\"inside=$(can "$dir/inside.txt") outside=$(can "${ESCAPE_TARGET:-/tmp}/escape-$$.txt") tmp=$(can "${TMPDIR:-${ESCAPE_TARGET:-/tmp}}/t-$$.txt") tmpdir=${TMPDIR:-unset} workspace=$(can "$dir/../../../escape-$$.txt")\"}"
+	echo '{"type":"status","status":"completed"}' ;;
 sleep)
 	i=0
 	while [ $i -lt "${FAKE_STEPS:-20}" ]; do

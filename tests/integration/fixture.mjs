@@ -10,7 +10,7 @@
 //
 // What it is not: a client library for the page (tests/e2e/lib.mjs drives
 // the browser) — only what HTTP/WebSocket cases need.
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -81,6 +81,8 @@ export const SPECS = {
  *   api(method, path, json) → json, throwing on a non-2xx answer
  *   log() → the server's output so far
  *   kill(signal) → resolves when the process has exited
+ *   probeToken: the credential the readiness probe sends (accounts mode:
+ *              an API token; default the server's token)
  */
 export async function startServer(t, opts = {}) {
 	const workspace = opts.workspace || tempDir(t, 'tb-ws-');
@@ -150,7 +152,54 @@ export async function startServer(t, opts = {}) {
 		return r.json;
 	};
 	// Wait for the API too: the start-up line is printed just before serving.
-	await waitFor(async () => (await h.req('GET', 'api/status')).status === 200, { what: 'GET api/status' });
+	await waitFor(async () => (await h.req('GET', 'api/status', { token: opts.probeToken ?? true })).status === 200,
+		{ what: 'GET api/status' });
+	return h;
+}
+
+/* `trainbook users ARGS… --workspace WS`: its standard output (throws with stderr on failure). */
+export function usersCli(workspace, ...args) {
+	try {
+		return execFileSync(BIN, ['users', ...args, '--workspace', workspace], { encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'] });
+	} catch (e) {
+		throw new Error(`trainbook users ${args.join(' ')}: ${e.stderr || e.message}`);
+	}
+}
+
+/*
+ * A classroom server (--accounts) for test context `t`. `users` are
+ * [name, role?] pairs (role 'instructor' or student by default), made with
+ * `trainbook users add` before the server starts; each gets an API token.
+ * Resolves to startServer's handle plus:
+ *   tokens[name]                 the user's API token
+ *   as(name).req/api(…)          h.req / h.api with that user's token
+ *   login(name, password)        → {status, cookie ('name=value'), json} (POST api/login)
+ */
+export async function startClassroom(t, { users = [['prof', 'instructor'], ['alice'], ['bob']], args = [], env, workspace } = {}) {
+	workspace = workspace || tempDir(t, 'tb-ws-');
+	mkdirSync(workspace, { recursive: true });
+	const tokens = {};
+	for (const [name, role] of users) {
+		usersCli(workspace, 'add', name, ...(role === 'instructor' ? ['--instructor'] : []));
+		tokens[name] = usersCli(workspace, 'token', name).trim();
+	}
+	const first = users[0][0];
+	const h = await startServer(t, { workspace, args: ['--accounts', ...args], env, probeToken: tokens[first] });
+	h.tokens = tokens;
+	h.as = (name) => ({
+		req: (method, path, o = {}) => h.req(method, path, { ...o, token: name ? tokens[name] : false }),
+		api: async (method, path, json) => {
+			const r = await h.req(method, path, { json, token: tokens[name] });
+			if (r.status < 200 || r.status > 299)
+				throw new Error(`${name}: ${method} ${path}: HTTP ${r.status} ${r.text.slice(0, 300)}`);
+			return r.json;
+		},
+	});
+	h.login = async (name, password, headers = {}) => {
+		const r = await h.req('POST', 'api/login', { json: { name, password }, token: false, headers });
+		const set = r.headers.get('set-cookie') || '';
+		return { ...r, cookie: set.split(';')[0], setCookie: set };
+	};
 	return h;
 }
 

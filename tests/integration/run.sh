@@ -168,7 +168,7 @@ code=$(req GET "http://127.0.0.1:$P/api/nonexistent")
 code=$(req GET "http://127.0.0.1:$P/?token=$TOKEN")
 cookie=$(header Set-Cookie)
 loc=$(header Location)
-if [ "$code" = 302 ] && echo "$cookie" | grep -q "trainbook_token=" && ! echo "$cookie" | grep -q "$TOKEN" &&
+if [ "$code" = 302 ] && echo "$cookie" | grep -q "trainbook_token_$P=" && ! echo "$cookie" | grep -q "$TOKEN" &&
 	echo "$cookie" | grep -q HttpOnly && echo "$cookie" | grep -q 'SameSite=Strict' && [ "$loc" = / ]; then
 	code=$(req GET "http://127.0.0.1:$P/api/status" -H "Cookie: ${cookie%%;*}")
 	[ "$code" = 200 ] && pass token_visit_sets_cookie || fail token_visit_sets_cookie "cookie refused: HTTP $code"
@@ -180,7 +180,7 @@ code=$(req GET "http://127.0.0.1:$P/")
 if [ "$code" = 200 ] && grep -q 'name="token"' "$TMP/body" && grep -q 'action="/login"' "$TMP/body"; then
 	c1=$(req POST "http://127.0.0.1:$P/login" --data-urlencode "token=nope")
 	c2=$(req POST "http://127.0.0.1:$P/login" --data-urlencode "token=$TOKEN")
-	if [ "$c1" = 401 ] && [ "$c2" = 303 ] && header Set-Cookie | grep -q "trainbook_token="; then
+	if [ "$c1" = 401 ] && [ "$c2" = 303 ] && header Set-Cookie | grep -q "trainbook_token_$P="; then
 		pass login_page
 	else
 		fail login_page "wrong token: HTTP $c1, right token: HTTP $c2"

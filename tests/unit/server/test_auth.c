@@ -67,15 +67,22 @@ static void token_sources(void **state)
 	static const char session[] = "248339a6ca66921179cf0209d4f160b907e6bda29263278429ae90c24e44b2e4";
 	assert_string_equal(a.session, session);
 	char cookie[160];
-	snprintf(cookie, sizeof cookie, "a=1; trainbook_token=%s; b=2", session);
-	assert_true(auth_session_ok(&a, cookie));
+	snprintf(cookie, sizeof cookie, "a=1; trainbook_token_8888=%s; b=2", session);
+	assert_true(auth_session_ok(&a, cookie, "trainbook_token_8888"));
+	/* Another port's cookie is not this server's (two servers on one host keep separate logins). */
+	assert_false(auth_session_ok(&a, cookie, "trainbook_token_8889"));
 	/* The token itself is not a session cookie, nor is a prefix of the right one. */
-	assert_false(auth_session_ok(&a, "trainbook_token=tok"));
-	snprintf(cookie, sizeof cookie, "trainbook_token=%.63s", session);
-	assert_false(auth_session_ok(&a, cookie));
-	snprintf(cookie, sizeof cookie, "xtrainbook_token=%s", session);
-	assert_false(auth_session_ok(&a, cookie));
-	assert_false(auth_session_ok(&a, NULL));
+	assert_false(auth_session_ok(&a, "trainbook_token_8888=tok", "trainbook_token_8888"));
+	snprintf(cookie, sizeof cookie, "trainbook_token_8888=%.63s", session);
+	assert_false(auth_session_ok(&a, cookie, "trainbook_token_8888"));
+	snprintf(cookie, sizeof cookie, "xtrainbook_token_8888=%s", session);
+	assert_false(auth_session_ok(&a, cookie, "trainbook_token_8888"));
+	assert_false(auth_session_ok(&a, NULL, "trainbook_token_8888"));
+	char tok[16];
+	assert_true(auth_header_token("  Bearer  abc ", tok, sizeof tok));
+	assert_string_equal(tok, "abc");
+	assert_false(auth_header_token("Basic abc", tok, sizeof tok));
+	assert_false(auth_header_token("token 0123456789abcdefXYZ", tok, sizeof tok));
 	struct auth other = make_auth("tok2", NULL);
 	assert_string_not_equal(other.session, a.session);
 	char v[16];

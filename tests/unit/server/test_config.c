@@ -183,11 +183,48 @@ static void proxy_settings(void **state)
 	rmdir(ws);
 }
 
+/* The classroom keys, `key: value` lines, `_` in keys, data roots as a list. */
+static void accounts_keys(void **state)
+{
+	(void)state;
+	struct cfg c;
+	char err[256];
+	cfg_defaults(&c);
+	assert_false(c.accounts);
+	assert_int_equal(c.session_idle, 28800);
+	assert_int_equal(c.session_max, 604800);
+	char *p = write_temp("accounts: true\nsession_idle: 60\ndata_roots: /tmp, /\n"
+			     "public-url = https://lab.example/tb\nsecure-cookies = yes\n");
+	assert_int_equal(cfg_load_file(&c, p, err, sizeof err), 0);
+	assert_true(c.accounts);
+	assert_true(c.secure_cookies);
+	assert_int_equal(c.session_idle, 60);
+	assert_int_equal(c.ndata_roots, 2);
+	assert_string_equal(c.data_roots[0], "/tmp");
+	assert_string_equal(c.data_roots[1], "/");
+	char base[600];
+	cfg_link_base(&c, 8888, base, sizeof base);
+	assert_string_equal(base, "https://lab.example/tb/");
+	unlink(p);
+	free(p);
+	assert_int_equal(cfg_set(&c, "data-root", "relative/dir", err, sizeof err), -1);
+	assert_int_equal(cfg_set(&c, "public-url", "ftp://x", err, sizeof err), -1);
+	assert_int_equal(cfg_set(&c, "session-max", "0", err, sizeof err), -1);
+	cfg_defaults(&c);
+	cfg_link_base(&c, 9000, base, sizeof base);
+	assert_string_equal(base, "http://127.0.0.1:9000/");
+	/* A data root that does not exist stops the server at start-up. */
+	assert_int_equal(cfg_set(&c, "data-root", "/nonexistent/data", err, sizeof err), 0);
+	assert_int_equal(cfg_finish(&c, NULL, err, sizeof err), -1);
+	assert_non_null(strstr(err, "/nonexistent/data"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(defaults), cmocka_unit_test(setter), cmocka_unit_test(base_url),
 		cmocka_unit_test(file), cmocka_unit_test(executor_settings), cmocka_unit_test(proxy_settings),
+		cmocka_unit_test(accounts_keys),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -73,9 +73,10 @@ static void matching(void **state)
 }
 
 /*
- * Every /api route and /ws needs the token, except the routes workers on a
- * cluster dial home on (/api/worker/…), which need their run's secret and
- * nothing else; no two routes share method + pattern.
+ * Every /api route and /ws needs a login except logging in itself and the
+ * routes cluster workers dial home on (/api/worker/…), which take their
+ * run's secret and nothing else; every row names an access rule, "public"
+ * exactly when it needs no login at all; no two routes share method + pattern.
  */
 static void table_invariants(void **state)
 {
@@ -87,8 +88,17 @@ static void table_invariants(void **state)
 		assert_non_null(r->summary);
 		bool worker = !strncmp(r->pattern, "/api/worker/", 12);
 		assert_int_equal(r->access == HTTP_RUN_SECRET, worker);
-		if ((!strncmp(r->pattern, "/api/", 5) && !worker) || !strcmp(r->pattern, "/ws"))
+		assert_int_equal(r->rule == ACCESS_RUN_SECRET, worker);
+		if ((!strncmp(r->pattern, "/api/", 5) && strcmp(r->pattern, "/api/login") && !worker) ||
+		    !strcmp(r->pattern, "/ws"))
 			assert_int_equal(r->access, HTTP_TOKEN);
+		assert_true(r->rule > ACCESS_NONE && r->rule < ACCESS_NRULES);
+		assert_true((r->rule == ACCESS_PUBLIC) == (r->access != HTTP_TOKEN && !worker));
+		/* A rule about {id} or {path} needs a pattern that has one. */
+		if (r->rule == ACCESS_RUN || r->rule == ACCESS_TOKEN)
+			assert_non_null(strstr(r->pattern, "{id}"));
+		if (r->rule == ACCESS_NB_READ || r->rule == ACCESS_NB_WRITE || r->rule == ACCESS_NB_MOVE)
+			assert_non_null(strstr(r->pattern, "{path*}"));
 		bool changes = strcmp(r->method, "GET") != 0;
 		if (!changes)
 			assert_int_equal(r->body_max, 0);

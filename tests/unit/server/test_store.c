@@ -233,7 +233,7 @@ static void reopen_keeps_everything(void **state)
 	char err[256];
 	assert_int_equal(store_open(f->path, &f->s, err, sizeof err), 0);
 	assert_int_equal(append(f->s, r, "{\"type\":\"log\",\"message\":\"after\"}"), 2);
-	json_t *list = store_runs_json(f->s, 10, 0);
+	json_t *list = store_runs_json(f->s, 10, 0, NULL);
 	assert_int_equal(json_array_size(list), 1);
 	json_decref(list);
 }
