@@ -16,6 +16,7 @@ test('run_events_over_ws: a run\'s events arrive over /ws gapless, in order, as 
 	const r = await h.req('POST', 'api/runs', { json: { spec: SPECS.small } });
 	assert.equal(r.status, 201, r.text);
 	const id = r.json.run.id;
+	assert.ok(id, r.text);
 	const feed = await openFeed(t, h, { origin: h.origin });
 	feed.subscribe(id, 0);
 	await feed.until(statusEvent(id, 'completed'), { timeout: 120000, what: `run ${id} to complete on the feed` });
