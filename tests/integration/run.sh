@@ -30,5 +30,10 @@ if [ ! -d tests/integration/node_modules/ws ]; then
 fi
 [ -n "$(ls tests/integration/*.test.mjs 2>/dev/null)" ] || prereq "no tests/integration/*.test.mjs files"
 
+# Beside the PASS/FAIL lines, node's TAP output keeps each case's duration_ms:
+# the files run in parallel, so the time between two lines says little.
+mkdir -p build/test-logs
 exec node --test --test-concurrency="${TB_ITEST_CONCURRENCY:-3}" \
-	--test-reporter=./tests/web/reporter.mjs --test-reporter-destination=stdout "$@" tests/integration/*.test.mjs
+	--test-reporter=./tests/web/reporter.mjs --test-reporter-destination=stdout \
+	--test-reporter=tap --test-reporter-destination=build/test-logs/integration.tap \
+	"$@" tests/integration/*.test.mjs
