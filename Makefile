@@ -5,6 +5,7 @@
 #   make install    the binaries, the CUDA module, the page, the examples, the server config and
 #                   the systemd unit under $(DESTDIR)$(PREFIX) (PREFIX=/usr/local) and /etc
 #   make test       install test packages, run every suite, end with "N passed, N failed"
+#   make check      the fast suites only (CHECK_SUITES), for the edit-test loop
 #   make bench      benchmarks beside PyTorch (tests/bench/)
 #   make deps       Debian packages for running (deps-test adds the test-only ones)
 #
@@ -49,7 +50,7 @@ CUDA_SRC := $(wildcard engine/cuda/*.cu)
 CUDA_OBJ := $(CUDA_SRC:%.cu=$(BUILD)/obj/%.o)
 CUDA_LIB := $(if $(and $(NVCC),$(CUDA_SRC)),$(BUILD)/libtrainbook-cuda.so,)
 
-.PHONY: all run test bench soak deps deps-run deps-test clean engine-cli unit web format install uninstall
+.PHONY: all run test check bench soak deps deps-run deps-test clean engine-cli unit web format install uninstall
 all: $(BUILD)/trainbook $(BUILD)/trainbook-engine $(CUDA_LIB) web
 
 # The full binary: engine commands + `serve`.
@@ -158,6 +159,16 @@ run: deps-run all
 test: deps-test
 	$(MAKE) all unit
 	sh tests/run.sh
+
+# The suites that finish in minutes on a 2-core machine (230 s here with the
+# load at 12), for the edit-test loop; `make test` runs them all. Left out:
+# cli (trains Fashion-MNIST to its accuracy targets, most of make test's time)
+# and emu (the CUDA code on the CPU emulator, ~4 min). tests/run.sh prints
+# each suite's time.
+CHECK_SUITES ?= unit specs integration web parity e2e
+check: deps-test
+	$(MAKE) all unit
+	TB_SUITES="$(CHECK_SUITES)" sh tests/run.sh
 
 bench: deps-test all
 	sh tests/bench/run.sh
