@@ -9,6 +9,8 @@ import { fileURLToPath } from 'node:url';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
+const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+
 /*
  * Debian's headless chromium through playwright-core (web/node_modules),
  * with the flags this machine needs, as a persistent context in `profile`.
@@ -21,9 +23,18 @@ export async function launchChromium(profile, { args = [], options = {} } = {}) 
 		executablePath: '/usr/bin/chromium',
 		headless: true,
 		viewport: { width: 1360, height: 900 },
-		args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', ...args],
+		args: [...CHROMIUM_ARGS, ...args],
 		...options,
 	});
+}
+
+/*
+ * The same chromium as one browser for several people: each
+ * browser.newContext() has its own cookies (one session per person).
+ */
+export async function launchBrowser() {
+	const { chromium } = await import(join(ROOT, 'web/node_modules/playwright-core/index.mjs'));
+	return chromium.launch({ executablePath: '/usr/bin/chromium', headless: true, args: CHROMIUM_ARGS });
 }
 
 export function freePort() {
@@ -56,10 +67,14 @@ export async function waitFor(fn, { timeout = 30000, interval = 250, what = 'con
 	throw new Error(`timed out after ${timeout / 1000} s waiting for ${what}` + (lastErr ? ` (last error: ${lastErr.message})` : last !== undefined ? ` (last: ${JSON.stringify(last)})` : ''));
 }
 
-/* Start `trainbook serve`; resolves {proc, base, logPath} once /api/status answers. */
-export async function startServer({ bin, port, workspace, token, logPath, baseUrl = '/' }) {
+/*
+ * Start `trainbook serve`; resolves {proc, base, logPath} once /api/status
+ * answers. Accounts mode: no `token`, `args` ['--accounts'], and an API
+ * token of a user as `probeToken`.
+ */
+export async function startServer({ bin, port, workspace, token, logPath, baseUrl = '/', args: more = [], probeToken = token }) {
 	const out = openSync(logPath, 'w');
-	const args = ['serve', '--port', String(port), '--workspace', workspace, '--token', token];
+	const args = ['serve', '--port', String(port), '--workspace', workspace, ...(token ? ['--token', token] : []), ...more];
 	if (baseUrl !== '/') args.push('--base-url', baseUrl);
 	const proc = spawn(bin, args, { stdio: ['ignore', out, out] });
 	let exited = null;
@@ -67,7 +82,7 @@ export async function startServer({ bin, port, workspace, token, logPath, baseUr
 	const base = `http://127.0.0.1:${port}${baseUrl}`;
 	await waitFor(async () => {
 		if (exited) throw new Error(`server ${exited}: ${readFileSync(logPath, 'utf8').slice(-800)}`);
-		const r = await fetch(base + 'api/status', { headers: { Authorization: 'token ' + token } });
+		const r = await fetch(base + 'api/status', { headers: { Authorization: 'token ' + probeToken } });
 		return r.ok;
 	}, { timeout: 30000, what: 'the server to answer GET api/status' }).catch((e) => {
 		if (exited) throw new Error(`server ${exited}: ${readFileSync(logPath, 'utf8').slice(-800)}`);
