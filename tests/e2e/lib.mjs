@@ -3,7 +3,7 @@
 // and a tiny sequential case runner printing PASS/FAIL lines.
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
-import { openSync, readFileSync } from 'node:fs';
+import { existsSync, openSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -89,6 +89,18 @@ export async function startServer({ bin, port, workspace, token, logPath, baseUr
 		throw e;
 	});
 	return { proc, base, exitedRef: () => exited };
+}
+
+/* Stop a server from startServer: SIGTERM (running workers checkpoint), SIGKILL after 10 s. */
+export async function stopServer(server) {
+	server.proc.kill('SIGTERM');
+	await Promise.race([new Promise((r) => server.proc.once('exit', r)), sleep(10000)]);
+	if (!server.exitedRef()) server.proc.kill('SIGKILL');
+}
+
+/* A failed suite's epilogue: where the server log is, and its last lines. */
+export function logTail(logPath, lines = 15) {
+	return 'server log: ' + logPath + '\n' + (existsSync(logPath) ? readFileSync(logPath, 'utf8').split('\n').slice(-lines).join('\n') : '');
 }
 
 export function apiClient(base, token) {
