@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execFileSync } from 'node:child_process';
-import { freePort, startServer, apiClient, waitFor, allEvents, runCases, sleep, launchChromium } from './lib.mjs';
+import { freePort, startServer, apiClient, waitFor, allEvents, runCases, sleep, launchChromium, stopServer, logTail } from './lib.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const SHOTS = join(ROOT, 'tests/e2e/screenshots');
@@ -660,12 +660,8 @@ try {
 	});
 } finally {
 	if (ctx) await ctx.close().catch(() => {});
-	if (server) {
-		server.proc.kill('SIGTERM');
-		await Promise.race([new Promise((r) => server.proc.once('exit', r)), sleep(10000)]);
-		if (!server.exitedRef()) server.proc.kill('SIGKILL');
-	}
-	if (result.fail) console.error('server log: ' + serverLog + '\n' + (existsSync(serverLog) ? readFileSync(serverLog, 'utf8').split('\n').slice(-15).join('\n') : ''));
+	if (server) await stopServer(server);
+	if (result.fail) console.error(logTail(serverLog));
 	rmSync(work, { recursive: true, force: true });
 }
 console.log(`${result.pass} passed, ${result.fail} failed`);
