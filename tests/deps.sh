@@ -5,8 +5,10 @@
 # packages (python3-torch is large, so `make run` never pulls it).
 set -e
 RUN_PKGS="build-essential pkg-config libopenblas-dev libopenblas-openmp-dev libyaml-dev zlib1g-dev libpng-dev libjpeg-dev
- libjansson-dev libmicrohttpd-dev libwebsockets-dev libssl-dev libsqlite3-dev dataset-fashion-mnist nodejs npm"
-TEST_PKGS="libcmocka-dev python3-torch python3-numpy python3-nbformat curl chromium sqlite3 slurm-wlm munge"
+ libjansson-dev libmicrohttpd-dev libwebsockets-dev libssl-dev libsqlite3-dev libprotobuf-c-dev protobuf-c-compiler
+ dataset-fashion-mnist nodejs npm"
+TEST_PKGS="libcmocka-dev python3-torch python3-numpy python3-nbformat python3-onnx libjpeg-turbo-progs curl chromium sqlite3
+ slurm-wlm munge"
 BENCH_PKGS="wrk jupyter-notebook"
 
 case "${1:-run}" in
