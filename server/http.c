@@ -8,6 +8,7 @@
 #include "http.h"
 
 #include <ctype.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +23,10 @@
 struct http_server {
 	struct MHD_Daemon *daemon;
 	struct app *app;
+	pthread_mutex_t lock;
+	pthread_cond_t idle;  /* signalled when parked reaches 0 */
+	int parked;           /* requests between http_suspend and http_resume; under lock */
+	bool closing;         /* http_free has begun: parked work should give up; under lock */
 };
 
 static bool match_one(const char *pattern, const char *path, char **params, int *n)
@@ -261,6 +266,36 @@ json_t *http_body_json(struct http_req *r, enum MHD_Result *reply)
 	return j;
 }
 
+void http_suspend(struct http_req *r)
+{
+	struct http_server *h = r->app->http;
+	pthread_mutex_lock(&h->lock);
+	h->parked++;
+	pthread_mutex_unlock(&h->lock);
+	MHD_suspend_connection(r->conn);
+}
+
+void http_resume(struct http_req *r)
+{
+	/* Read what is needed first: once resumed, the request may end (and be freed) at once. */
+	struct http_server *h = r->app->http;
+	struct MHD_Connection *conn = r->conn;
+	pthread_mutex_lock(&h->lock);
+	MHD_resume_connection(conn);
+	if (--h->parked == 0)
+		pthread_cond_broadcast(&h->idle);
+	pthread_mutex_unlock(&h->lock);
+}
+
+bool http_closing(const struct http_req *r)
+{
+	struct http_server *h = r->app->http;
+	pthread_mutex_lock(&h->lock);
+	bool closing = h->closing;
+	pthread_mutex_unlock(&h->lock);
+	return closing;
+}
+
 static bool state_changing(const char *method)
 {
 	return strcmp(method, "GET") && strcmp(method, "HEAD") && strcmp(method, "OPTIONS");
@@ -429,6 +464,8 @@ static void completed_cb(void *cls, struct MHD_Connection *conn, void **con_cls,
 	struct http_req *r = *con_cls;
 	if (!r)
 		return;
+	if (r->job_free)
+		r->job_free(r->job);
 	for (int i = 0; i < r->nparams; i++)
 		free(r->params[i]);
 	free(r->path);
@@ -483,7 +520,9 @@ struct http_server *http_new(struct app *app, char *err, size_t errlen)
 	 * (THREAD_PER_CONNECTION refuses EPOLL, and NO_LISTEN_SOCKET ignores
 	 * a thread pool, so one epoll thread serves HTTP.) */
 	unsigned flags = MHD_USE_NO_LISTEN_SOCKET | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
-			 MHD_USE_ITC | MHD_USE_ERROR_LOG;
+			 MHD_USE_ITC | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
+	pthread_mutex_init(&h->lock, NULL);
+	pthread_cond_init(&h->idle, NULL);
 	h->daemon = MHD_start_daemon(flags, 0, NULL, NULL, access_cb, h,
 				     MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
 				     MHD_OPTION_NOTIFY_COMPLETED, completed_cb, h,
@@ -494,6 +533,8 @@ struct http_server *http_new(struct app *app, char *err, size_t errlen)
 				     MHD_OPTION_END);
 	if (!h->daemon) {
 		snprintf(err, errlen, "libmicrohttpd: cannot start");
+		pthread_mutex_destroy(&h->lock);
+		pthread_cond_destroy(&h->idle);
 		free(h);
 		return NULL;
 	}
@@ -504,7 +545,16 @@ void http_free(struct http_server *h)
 {
 	if (!h)
 		return;
+	/* libmicrohttpd must not close a parked request under its worker: tell
+	 * the work to give up and wait until each one has been resumed. */
+	pthread_mutex_lock(&h->lock);
+	h->closing = true;
+	while (h->parked > 0)
+		pthread_cond_wait(&h->idle, &h->lock);
+	pthread_mutex_unlock(&h->lock);
 	MHD_stop_daemon(h->daemon);
+	pthread_mutex_destroy(&h->lock);
+	pthread_cond_destroy(&h->idle);
 	free(h);
 }
 
