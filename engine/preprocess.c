@@ -68,7 +68,9 @@ static char *numbers_json(const float *v, int n)
 	for (int i = 0; i < n; i++)
 		jsonw_num(&w, v[i]);
 	jsonw_end_array(&w);
-	return jsonw_take(&w);
+	char *out = jsonw_take(&w);
+	jsonw_free(&w); /* take leaves a fresh empty buffer */
+	return out;
 }
 
 static void meta_add(struct preprocess_meta *m, const char *key, char *owned_value)
@@ -98,6 +100,7 @@ void preprocess_meta(const struct preprocess *p, struct preprocess_meta *m)
 		jsonw_str(&w, p->class_names[i]);
 	jsonw_end_array(&w);
 	meta_add(m, "trainbook.class_names", jsonw_take(&w));
+	jsonw_free(&w);
 }
 
 void preprocess_meta_free(struct preprocess_meta *m)
