@@ -17,14 +17,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "spawn.h"
 #include "tb.h"
-
-extern char **environ;
 
 /*
  * OpenMP threads for a CPU run when several may run side by side: an equal
@@ -43,32 +40,24 @@ static int cpu_share(const struct runq *q, const struct runq_need *need)
 	return cores / q->cfg.cpu_runs > 1 ? (int)(cores / q->cfg.cpu_runs) : 1;
 }
 
-/* Environment for the child, built before fork (setenv is not fork-safe). */
+/* Environment for the child: the GPUs it may see and its OpenMP threads (spawn_env). */
 static char **child_env(const int *gpus, int ngpus, char *cvd, size_t cvdlen, int omp_threads, char *omp,
 			size_t omplen)
 {
-	size_t n = 0;
-	while (environ[n])
-		n++;
-	char **env = tb_xcalloc(n + 3, sizeof *env);
-	size_t k = 0;
-	/* A worker runs whatever a spec asks for and its stderr ends up in a
-	 * run's reason: it has no business knowing the server's token. */
-	for (size_t i = 0; i < n; i++)
-		if (strncmp(environ[i], "CUDA_VISIBLE_DEVICES=", 21) && strncmp(environ[i], "TRAINBOOK_TOKEN=", 16))
-			env[k++] = environ[i];
+	static const char *const drop[] = {"CUDA_VISIBLE_DEVICES="};
+	const char *add[2];
+	int nadd = 0;
 	if (ngpus > 0) {
 		size_t off = (size_t)snprintf(cvd, cvdlen, "CUDA_VISIBLE_DEVICES=");
 		for (int i = 0; i < ngpus && off < cvdlen; i++)
 			off += (size_t)snprintf(cvd + off, cvdlen - off, "%s%d", i ? "," : "", gpus[i]);
-		env[k++] = cvd;
+		add[nadd++] = cvd;
 	}
 	if (omp_threads > 0) {
 		snprintf(omp, omplen, "OMP_NUM_THREADS=%d", omp_threads);
-		env[k++] = omp;
+		add[nadd++] = omp;
 	}
-	env[k] = NULL;
-	return env;
+	return spawn_env(drop, 1, add, nadd);
 }
 
 static int local_open(struct executor *ex, char *err, size_t errlen)
@@ -130,31 +119,8 @@ static int local_start(struct executor *ex, struct runq_worker *w, const struct 
 		snprintf(err, errlen, "fork: %s", strerror(errno));
 		goto fail;
 	}
-	if (pid == 0) {
-		sigset_t none;
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
-		struct sigaction dfl = {.sa_handler = SIG_DFL};
-		sigaction(SIGPIPE, &dfl, NULL);
-		sigaction(SIGTERM, &dfl, NULL);
-		sigaction(SIGINT, &dfl, NULL);
-		/* Die with the server: a kill -9 of it must not leave trainers behind. */
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (getppid() != parent)
-			_exit(1);
-		/* Own process group: Ctrl-C in the server's terminal reaches only the
-		 * server, which then stops workers in order (checkpoint first). */
-		setpgid(0, 0);
-		dup2(null_fd, STDIN_FILENO);
-		dup2(pipefd[1], STDOUT_FILENO);
-		dup2(log_fd, STDERR_FILENO);
-		syscall(SYS_close_range, 3u, ~0u, 0u);
-		execve(argv[0], (char *const *)argv, env);
-		static const char msg[] = "trainbook: cannot execute the worker\n";
-		ssize_t n = write(STDERR_FILENO, msg, sizeof msg - 1);
-		(void)n;
-		_exit(127);
-	}
+	if (pid == 0)
+		spawn_exec_child(parent, null_fd, pipefd[1], log_fd, argv, env);
 	close(pipefd[1]);
 	close(log_fd);
 	close(null_fd);

@@ -18,14 +18,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "spawn.h"
 #include "tb.h"
-
-extern char **environ;
 
 static void job_free(void *p)
 {
@@ -59,24 +56,6 @@ struct wjob *wjob_new(struct http_req *r, char *err, size_t errlen)
 	r->job = job;
 	r->job_free = job_free;
 	return job;
-}
-
-/* The server's environment without its token, with OMP_NUM_THREADS set when threads > 0. */
-static char **child_env(int threads, char *omp, size_t omplen)
-{
-	size_t n = 0;
-	while (environ[n])
-		n++;
-	char **env = tb_xcalloc(n + 2, sizeof *env);
-	size_t k = 0;
-	for (size_t i = 0; i < n; i++)
-		if (strncmp(environ[i], "TRAINBOOK_TOKEN=", 16) && (threads <= 0 || strncmp(environ[i], "OMP_NUM_THREADS=", 16)))
-			env[k++] = environ[i];
-	if (threads > 0) {
-		snprintf(omp, omplen, "OMP_NUM_THREADS=%d", threads);
-		env[k++] = omp;
-	}
-	return env;
 }
 
 static void keep_tail(struct wjob *job, const char *data, size_t n)
@@ -159,7 +138,10 @@ int wjob_start(struct wjob *job, const char *const *argv, int threads, size_t ou
 		snprintf(err, errlen, "cannot set up the worker's output: %s", strerror(errno));
 		goto fail;
 	}
-	char **env = child_env(threads, omp, sizeof omp);
+	/* OMP_NUM_THREADS: OpenBLAS and the engine's loops both read it. */
+	snprintf(omp, sizeof omp, "OMP_NUM_THREADS=%d", threads);
+	const char *const omp_var[] = {"OMP_NUM_THREADS="}, *add[] = {omp};
+	char **env = spawn_env(omp_var, threads > 0, add, threads > 0);
 	pid_t parent = getpid();
 	pid_t pid = fork();
 	if (pid < 0) {
@@ -167,28 +149,8 @@ int wjob_start(struct wjob *job, const char *const *argv, int threads, size_t ou
 		free(env);
 		goto fail;
 	}
-	if (pid == 0) {
-		sigset_t none;
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
-		struct sigaction dfl = {.sa_handler = SIG_DFL};
-		sigaction(SIGPIPE, &dfl, NULL);
-		sigaction(SIGTERM, &dfl, NULL);
-		sigaction(SIGINT, &dfl, NULL);
-		prctl(PR_SET_PDEATHSIG, SIGKILL); /* a killed server leaves no worker behind */
-		if (getppid() != parent)
-			_exit(1);
-		setpgid(0, 0);
-		dup2(null_fd, STDIN_FILENO);
-		dup2(out[1], STDOUT_FILENO);
-		dup2(errp[1], STDERR_FILENO);
-		syscall(SYS_close_range, 3u, ~0u, 0u);
-		execve(argv[0], (char *const *)argv, env);
-		static const char msg[] = "trainbook: cannot execute the worker\n";
-		ssize_t n = write(STDERR_FILENO, msg, sizeof msg - 1);
-		(void)n;
-		_exit(127);
-	}
+	if (pid == 0)
+		spawn_exec_child(parent, null_fd, out[1], errp[1], argv, env);
 	free(env);
 	close(out[1]);
 	close(errp[1]);
