@@ -72,8 +72,8 @@ as JSON base64, answered by a short-lived \`trainbook predict\` worker on one CP
 \`trainbook predict CKPT image.png --json\` alone. Model: decode + forward inside the worker.
 Goal: ≤ 200 ms for the MLP and CNN.
 
-| model | HTTP p50 \\| p95 | process p50 \\| p95 | model (p50) | GET model.onnx |
-|---|---|---|---|---|
+| model | HTTP p50 | HTTP p95 | process p50 | process p95 | model p50 | GET model.onnx |
+|---|---|---|---|---|---|---|
 ${rows.join('\n')}
 `;
 writeFileSync(OUT, text);

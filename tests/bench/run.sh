@@ -14,3 +14,5 @@ echo "== data loader"
 sh tests/bench/loader_bench.sh
 echo "== front door: /api/status while thousands of idle sockets are open"
 node tests/bench/frontdoor_idle.mjs --idle 4100
+echo "== predict: a short-lived worker per image, over HTTP and alone"
+node tests/bench/predict_bench.mjs --n 30
