@@ -247,8 +247,10 @@ static int from_meta(struct preprocess *p, const struct safetensors *st, const c
 		bad = "trainbook.input_kind";
 	else if (!names || (p->classes = count_strings(names)) < 1 || p->classes > PREPROCESS_MAX_CLASSES)
 		bad = "trainbook.class_names";
-	if (bad)
-		return tb_fmt(err, errlen, "%s: metadata %s is missing or malformed", path, bad), -1;
+	if (bad) {
+		tb_fmt(err, errlen, "%s: metadata %s is missing or malformed", path, bad);
+		return -1;
+	}
 	p->image = strcmp(kind, "image") == 0;
 	p->normalize = mean || std;
 	p->mean = tb_xcalloc((size_t)p->c, sizeof(float));
@@ -261,8 +263,10 @@ static int from_meta(struct preprocess *p, const struct safetensors *st, const c
 			bad = "trainbook.normalize_std";
 	if (!bad && !parse_strings(names, p->class_names, p->classes))
 		bad = "trainbook.class_names";
-	if (bad)
-		return tb_fmt(err, errlen, "%s: metadata %s is malformed", path, bad), -1;
+	if (bad) {
+		tb_fmt(err, errlen, "%s: metadata %s is malformed", path, bad);
+		return -1;
+	}
 	return 0;
 }
 
