@@ -19,18 +19,24 @@ WARN     = -Wall -Wextra -Werror -Wno-format-truncation
 CSTD     = -std=c11 -D_GNU_SOURCE
 OPT     ?= -O3 -march=x86-64-v2 -g
 OPENBLAS_DIR = /usr/lib/x86_64-linux-gnu/openblas-openmp
-INCLUDES = -I. -Iengine -I/usr/include/x86_64-linux-gnu/openblas-openmp
+INCLUDES = -I. -Iengine -I$(BUILD)/gen/onnx -I/usr/include/x86_64-linux-gnu/openblas-openmp
 CFLAGS  += $(CSTD) $(WARN) $(OPT) $(INCLUDES) -pthread -fopenmp -fno-strict-aliasing
 DEPFLAGS = -MMD -MP
 
-ENGINE_LIBS = -fopenmp -L$(OPENBLAS_DIR) -Wl,-rpath,$(OPENBLAS_DIR) -lopenblas -lyaml -lz -lpng -ljpeg -lm -ldl -pthread
+# libprotobuf-c (ONNX export) is linked statically: ~60 KiB, and the engine-only
+# binary keeps the runtime libraries it had, for GPU boxes without apt.
+ENGINE_LIBS = -fopenmp -L$(OPENBLAS_DIR) -Wl,-rpath,$(OPENBLAS_DIR) -lopenblas -lyaml -lz -lpng -ljpeg \
+              -l:libprotobuf-c.a -lm -ldl -pthread
 SERVER_LIBS = -lmicrohttpd -lwebsockets -ljansson -lsqlite3 -lcrypto -largon2
 
 ENGINE_SRC := $(wildcard engine/*.c engine/cpu/*.c)
 SERVER_SRC := $(wildcard server/*.c)
 CLI_SRC    := $(wildcard engine/cli/*.c)
 
-ENGINE_OBJ := $(ENGINE_SRC:%.c=$(BUILD)/obj/%.o)
+# ONNX's message types, compiled from its schema by protoc-c (never committed).
+ONNX_PROTO := third_party/onnx/onnx.proto
+ONNX_GEN   := $(BUILD)/gen/onnx/onnx.pb-c.c
+ENGINE_OBJ := $(ENGINE_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/onnx/onnx.pb-c.o
 SERVER_OBJ := $(SERVER_SRC:%.c=$(BUILD)/obj/%.o)
 CLI_OBJ    := $(filter-out $(BUILD)/obj/engine/cli/main.o,$(CLI_SRC:%.c=$(BUILD)/obj/%.o))
 
@@ -70,6 +76,17 @@ $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(DEPFLAGS) -c $< -o $@
 
+$(BUILD)/gen/onnx/onnx.pb-c.c $(BUILD)/gen/onnx/onnx.pb-c.h &: $(ONNX_PROTO)
+	@mkdir -p $(BUILD)/gen/onnx
+	protoc-c --c_out=$(BUILD)/gen/onnx -Ithird_party/onnx $(ONNX_PROTO)
+
+$(BUILD)/obj/gen/onnx/onnx.pb-c.o: $(ONNX_GEN)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+# Before the first build no .d file says who includes the generated header.
+$(BUILD)/obj/engine/onnx_export.o $(BUILD)/asan/engine/onnx_export.o: $(BUILD)/gen/onnx/onnx.pb-c.h
+
 $(BUILD)/obj/%.o: %.cu
 	@mkdir -p $(dir $@)
 	$(NVCC) $(NVCCFLAGS) -MMD -MP -c $< -o $@
@@ -82,7 +99,7 @@ $(BUILD)/libtrainbook-cuda.so: $(CUDA_OBJ)
 # ---- unit tests under AddressSanitizer + UBSan -----------------------------
 ASAN_FLAGS = $(CSTD) $(WARN) -O1 -g $(INCLUDES) -pthread -fsanitize=address,undefined \
              -fno-sanitize-recover=undefined -fno-omit-frame-pointer -fno-strict-aliasing -fopenmp
-ENGINE_ASAN_OBJ := $(ENGINE_SRC:%.c=$(BUILD)/asan/%.o)
+ENGINE_ASAN_OBJ := $(ENGINE_SRC:%.c=$(BUILD)/asan/%.o) $(BUILD)/asan/gen/onnx/onnx.pb-c.o
 SERVER_ASAN_OBJ := $(filter-out $(BUILD)/asan/server/serve_main.o $(BUILD)/asan/server/users_main.o,$(SERVER_SRC:%.c=$(BUILD)/asan/%.o))
 UNIT_ENGINE_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_SERVER_SRC := $(wildcard tests/unit/server/test_*.c)
@@ -92,6 +109,10 @@ UNIT_BIN := $(UNIT_ENGINE_SRC:tests/unit/%.c=$(BUILD)/tests/%) \
 $(BUILD)/asan/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ASAN_FLAGS) $(DEPFLAGS) -c $< -o $@
+
+$(BUILD)/asan/gen/onnx/onnx.pb-c.o: $(ONNX_GEN)
+	@mkdir -p $(dir $@)
+	$(CC) $(ASAN_FLAGS) -c $< -o $@
 
 $(BUILD)/tests/test_%: tests/unit/test_%.c $(ENGINE_ASAN_OBJ)
 	@mkdir -p $(dir $@)

@@ -37,10 +37,13 @@ struct http_server {
 	struct app *app;
 	pthread_t pool[DEFER_THREADS_MAX]; /* the slow-work pool (http_defer) */
 	int npool;
-	pthread_mutex_t lock;              /* guards the queue and stop */
-	pthread_cond_t wake;
-	struct defer_job *head, *tail;
-	bool stop;
+	pthread_mutex_t lock;              /* guards everything below */
+	pthread_cond_t wake;               /* the pool: a job came, or stop */
+	pthread_cond_t idle;               /* signalled when parked reaches 0 */
+	struct defer_job *head, *tail;     /* http_defer's queue */
+	bool stop;                         /* the pool ends once its queue is empty */
+	int parked;                        /* requests between http_suspend and http_resume */
+	bool closing;                      /* http_free has begun: parked work should give up */
 };
 
 static bool match_one(const char *pattern, const char *path, char **params, int *n)
@@ -285,7 +288,37 @@ json_t *http_body_json(struct http_req *r, enum MHD_Result *reply)
 	return j;
 }
 
-/* ---- slow work off the polling thread ------------------------------------ */
+/* ---- parked requests and slow work off the polling thread ---------------- */
+
+void http_suspend(struct http_req *r)
+{
+	struct http_server *h = r->app->http;
+	pthread_mutex_lock(&h->lock);
+	h->parked++;
+	pthread_mutex_unlock(&h->lock);
+	MHD_suspend_connection(r->conn);
+}
+
+void http_resume(struct http_req *r)
+{
+	/* Read what is needed first: once resumed, the request may end (and be freed) at once. */
+	struct http_server *h = r->app->http;
+	struct MHD_Connection *conn = r->conn;
+	pthread_mutex_lock(&h->lock);
+	MHD_resume_connection(conn);
+	if (--h->parked == 0)
+		pthread_cond_broadcast(&h->idle);
+	pthread_mutex_unlock(&h->lock);
+}
+
+bool http_closing(const struct http_req *r)
+{
+	struct http_server *h = r->app->http;
+	pthread_mutex_lock(&h->lock);
+	bool closing = h->closing;
+	pthread_mutex_unlock(&h->lock);
+	return closing;
+}
 
 /* A pool thread: run jobs until stopped and the queue is empty. */
 static void *defer_main(void *arg)
@@ -305,7 +338,7 @@ static void *defer_main(void *arg)
 		j->fn(j->ctx);
 		j->r->deferred = false;
 		/* The handler runs again on the polling thread and answers. */
-		MHD_resume_connection(j->r->conn);
+		http_resume(j->r);
 		free(j);
 		pthread_mutex_lock(&h->lock);
 	}
@@ -323,7 +356,7 @@ bool http_defer(struct http_req *r, void (*fn)(void *ctx), void *ctx)
 	struct defer_job *j = tb_xcalloc(1, sizeof *j);
 	*j = (struct defer_job){.r = r, .fn = fn, .ctx = ctx};
 	r->deferred = true;
-	MHD_suspend_connection(r->conn);
+	http_suspend(r);
 	pthread_mutex_lock(&h->lock);
 	if (h->tail)
 		h->tail->next = j;
@@ -337,8 +370,6 @@ bool http_defer(struct http_req *r, void (*fn)(void *ctx), void *ctx)
 
 static void defer_start(struct http_server *h)
 {
-	pthread_mutex_init(&h->lock, NULL);
-	pthread_cond_init(&h->wake, NULL);
 	long cores = sysconf(_SC_NPROCESSORS_ONLN);
 	int want = cores < 1 ? 1 : cores > DEFER_THREADS_MAX ? DEFER_THREADS_MAX : (int)cores;
 	for (int i = 0; i < want; i++)
@@ -357,8 +388,6 @@ static void defer_stop(struct http_server *h)
 	for (int i = 0; i < h->npool; i++)
 		pthread_join(h->pool[i], NULL);
 	h->npool = 0;
-	pthread_cond_destroy(&h->wake);
-	pthread_mutex_destroy(&h->lock);
 }
 
 static bool state_changing(const char *method)
@@ -570,6 +599,8 @@ static void completed_cb(void *cls, struct MHD_Connection *conn, void **con_cls,
 	struct http_req *r = *con_cls;
 	if (!r)
 		return;
+	if (r->job_free)
+		r->job_free(r->job);
 	for (int i = 0; i < r->nparams; i++)
 		free(r->params[i]);
 	free(r->path);
@@ -628,6 +659,9 @@ struct http_server *http_new(struct app *app, char *err, size_t errlen)
 	 * a thread pool, so one epoll thread serves HTTP.) */
 	unsigned flags = MHD_USE_NO_LISTEN_SOCKET | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
 			 MHD_USE_ITC | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
+	pthread_mutex_init(&h->lock, NULL);
+	pthread_cond_init(&h->wake, NULL);
+	pthread_cond_init(&h->idle, NULL);
 	h->daemon = MHD_start_daemon(flags, 0, NULL, NULL, access_cb, h,
 				     MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
 				     MHD_OPTION_NOTIFY_COMPLETED, completed_cb, h,
@@ -638,6 +672,9 @@ struct http_server *http_new(struct app *app, char *err, size_t errlen)
 				     MHD_OPTION_END);
 	if (!h->daemon) {
 		snprintf(err, errlen, "libmicrohttpd: cannot start");
+		pthread_mutex_destroy(&h->lock);
+		pthread_cond_destroy(&h->wake);
+		pthread_cond_destroy(&h->idle);
 		free(h);
 		return NULL;
 	}
@@ -649,9 +686,20 @@ void http_free(struct http_server *h)
 {
 	if (!h)
 		return;
-	/* Suspended connections must be resumed before the daemon stops. */
+	/* libmicrohttpd must not close a parked request under its worker: the
+	 * pool finishes its queue (each job resumes its request), the rest of
+	 * the parked work is told to give up, and we wait until every parked
+	 * request has been resumed. */
 	defer_stop(h);
+	pthread_mutex_lock(&h->lock);
+	h->closing = true;
+	while (h->parked > 0)
+		pthread_cond_wait(&h->idle, &h->lock);
+	pthread_mutex_unlock(&h->lock);
 	MHD_stop_daemon(h->daemon);
+	pthread_mutex_destroy(&h->lock);
+	pthread_cond_destroy(&h->wake);
+	pthread_cond_destroy(&h->idle);
 	free(h);
 }
 

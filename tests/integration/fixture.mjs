@@ -149,6 +149,11 @@ export async function startServer(t, opts = {}) {
 		if (json !== undefined) {
 			hdrs['Content-Type'] = 'application/json';
 			payload = JSON.stringify(json);
+		} else if (body instanceof FormData) {
+			// multipart/form-data as a browser would send it (boundary from the encoder).
+			const encoded = new Response(body);
+			hdrs['Content-Type'] = encoded.headers.get('content-type');
+			payload = Buffer.from(await encoded.arrayBuffer());
 		}
 		const fullPath = path.startsWith('/') ? path : prefix + path;
 		const r = await rawRequest(port, method, fullPath, hdrs, payload, chunked);
