@@ -39,6 +39,9 @@ static void fill_meta(struct st_meta *meta, char bufs[][32], const struct checkp
 	meta[n++] = (struct st_meta){"trainbook.position", bufs[2]};
 	meta[n++] = (struct st_meta){"trainbook.best_value", bufs[3]};
 	meta[n++] = (struct st_meta){"trainbook.best_step", bufs[4]};
+	snprintf(bufs[5], 32, "%d %d %d %d", cs->best_epoch, cs->bad_evals, cs->early_stopped ? 1 : 0,
+		 cs->stopped_epoch);
+	meta[n++] = (struct st_meta){"trainbook.early_stop", bufs[5]};
 	*nmeta = n;
 }
 
@@ -249,6 +252,12 @@ int checkpoint_load(const char *path, struct model *m, struct optim *o, struct c
 		cs->best_value = best ? strtod(best, NULL) : -1;
 		cs->has_best = cs->best_value >= 0;
 		cs->best_step = meta_int(&st, "trainbook.best_step");
+		const char *es = safetensors_meta(&st, "trainbook.early_stop");
+		int stopped = 0;
+		if (!es || sscanf(es, "%d %d %d %d", &cs->best_epoch, &cs->bad_evals, &stopped,
+				  &cs->stopped_epoch) != 4)
+			cs->best_epoch = cs->bad_evals = cs->stopped_epoch = 0; /* older checkpoints */
+		cs->early_stopped = stopped == 1;
 	}
 	rc = 0;
 out:

@@ -21,7 +21,7 @@ OUT=build/specs
 DRIVER=$OUT/parse_driver
 CLI=build/trainbook-engine
 SPEC_SRC="engine/spec.c engine/spec_node.c engine/spec_sections.c engine/spec_model.c
- engine/spec_augment.c engine/spec_override.c engine/tb.c"
+ engine/spec_augment.c engine/spec_override.c engine/spec_stopping.c engine/spec_sweep.c engine/tb.c"
 status=0
 mkdir -p "$OUT"
 

@@ -1,0 +1,127 @@
+"""Early stopping and sweeps from the command line, end to end: a run whose
+validation loss rises on purpose stops at the epoch the rule names, keeps the
+best checkpoint and only evaluates when resumed; `trainbook check` previews a
+sweep's trials; `trainbook sweep` runs them and ASHA stops the bad ones.
+Prints "PASS name" / "FAIL name: why" per case, like test_cli.py."""
+import json
+import os
+import random
+import struct
+import subprocess
+import sys
+import tempfile
+import traceback
+
+from test_cli import ENGINE, train, write
+
+CASES = []
+
+
+def case(fn):
+    CASES.append(fn)
+    return fn
+
+
+def noise_csv(d, rows=300, features=20, seed=1):
+    """Random features, random labels: nothing to learn, so a big model memorises
+    the training rows and its validation loss rises after the first epochs."""
+    r = random.Random(seed)
+    lines = [",".join(f"x{i}" for i in range(features)) + ",label"]
+    for _ in range(rows):
+        lines.append(",".join(f"{r.gauss(0, 1):.4f}" for _ in range(features)) + f",{r.randrange(2)}")
+    return write(d, "noise.csv", "\n".join(lines) + "\n")
+
+
+NOISE_SPEC = """data: {dataset: csv, path: %s, test_fraction: 0.2, validation: 0.25, batch_size: 16, workers: 1}
+model: [{linear: 256}, relu, {linear: 256}, relu, {linear: 2}]
+optimizer: {name: adam, lr: 0.01}
+train: {epochs: 30, seed: 0}
+checkpoint: {every: 1, keep: 50}
+"""
+
+
+def expected_stop(values, patience, min_delta=0.0):
+    """The rule, written again: (stop epoch, best epoch) for a minimised series."""
+    best, best_epoch, bad = None, 0, 0
+    for epoch, v in enumerate(values, 1):
+        if best is None or v < best - min_delta:
+            best, best_epoch, bad = v, epoch, 0
+        else:
+            bad += 1
+            if bad >= patience:
+                return epoch, best_epoch, best
+    return None, best_epoch, best
+
+
+def status_of(events):
+    st = [e for e in events if e["type"] == "status" and e["status"] != "running"]
+    assert len(st) == 1, st
+    return st[0]
+
+
+def st_meta(path):
+    with open(path, "rb") as f:
+        n = struct.unpack("<Q", f.read(8))[0]
+        return json.loads(f.read(n))["__metadata__"]
+
+
+@case
+def early_stop_ends_at_the_right_epoch_and_keeps_the_best():
+    with tempfile.TemporaryDirectory() as d:
+        spec = write(d, "es.yaml", NOISE_SPEC % noise_csv(d) +
+                     "early_stopping: {metric: validation.loss, mode: min, patience: 3, min_delta: 0.0}\n")
+        # Without early stopping the same run goes all 30 epochs: the series the rule sees.
+        _, full = train(spec, "--set", "early_stopping=~", "--out", os.path.join(d, "full"))
+        series = [e["values"]["loss"] for e in full if e["type"] == "metric" and e["split"] == "validation"]
+        assert len(series) == 30, len(series)
+        assert max(series[5:]) > min(series) + 0.1, f"the validation loss should rise: {series}"
+        stop, best_epoch, best = expected_stop(series, 3)
+        assert stop is not None and stop < 30, series
+
+        _, ev = train(spec, "--out", os.path.join(d, "es"))
+        st = status_of(ev)
+        assert st["status"] == "completed", st
+        want = f"early stopped at epoch {stop} (best validation.loss {best:.4g} at epoch {best_epoch})"
+        assert st["reason"] == want, (st["reason"], want)
+        vals = [e for e in ev if e["type"] == "metric" and e["split"] == "validation"]
+        assert [e["epoch"] for e in vals] == list(range(1, stop + 1)), [e["epoch"] for e in vals]
+        # best.safetensors is the epoch with the lowest validation loss
+        meta = st_meta(os.path.join(d, "es", "best.safetensors"))
+        best_step = next(e["step"] for e in vals if e["epoch"] == best_epoch)
+        assert int(meta["trainbook.step"]) == best_step, (meta["trainbook.step"], best_step)
+
+        # Resuming the early-stopped run evaluates and trains no further.
+        ckpts = sorted(f for f in os.listdir(os.path.join(d, "es")) if f.startswith("step-") and ".state." not in f)
+        _, again = train(spec, "--resume", os.path.join(d, "es", ckpts[-1]), "--out", os.path.join(d, "es"))
+        st = status_of(again)
+        assert st["status"] == "completed" and st["reason"].startswith(want) and "evaluated only" in st["reason"], st
+        assert not [e for e in again if e["type"] == "metric" and e["split"] == "train"], "resume trained"
+        assert [e for e in again if e["type"] == "metric" and e["split"] == "validation"], "resume did not evaluate"
+
+
+@case
+def early_stop_without_validation_split_watches_test_with_a_warning():
+    with tempfile.TemporaryDirectory() as d:
+        spec = write(d, "es.yaml", (NOISE_SPEC % noise_csv(d)).replace(" validation: 0.25,", "") +
+                     "early_stopping: {patience: 2}\n")
+        _, ev = train(spec, "--out", os.path.join(d, "o"))
+        warn = [e for e in ev if e["type"] == "log" and e["level"] == "warning"]
+        assert warn and "watching the test split" in warn[0]["message"], warn
+        st = status_of(ev)
+        assert st["reason"].startswith("early stopped at epoch") and "validation.loss" in st["reason"], st
+
+
+if __name__ == "__main__":
+    only = sys.argv[1:]
+    failed = 0
+    for fn in CASES:
+        if only and fn.__name__ not in only:
+            continue
+        try:
+            fn()
+            print(f"PASS cli.{fn.__name__}", flush=True)
+        except Exception as e:
+            failed += 1
+            print(f"FAIL cli.{fn.__name__}: {e}", flush=True)
+            traceback.print_exc(file=sys.stderr)
+    sys.exit(1 if failed else 0)
