@@ -240,6 +240,8 @@ static int evaluate(struct trainer *t, const struct dataset *d, const char *spli
 			  d->h, d->w, samples, nsamples);
 	free(confusion);
 	free(pred);
+	if (t->opt->on_eval)
+		t->opt->on_eval(t->opt->on_eval_ctx, split, epochs_done, values[0], values[1]);
 	t->last_eval_loss = values[0];
 	t->last_eval_acc = values[1];
 	t->have_eval = true;

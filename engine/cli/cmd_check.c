@@ -44,5 +44,6 @@ int cli_check(int argc, char **argv)
 		fprintf(stderr, "usage: trainbook check SPEC [--set key.path=value]...\n");
 		return 2;
 	}
-	return check_spec_print(argv[optind], overrides, noverrides, stdout);
+	int rc = check_spec_print(argv[optind], overrides, noverrides, stdout);
+	return rc ? rc : cli_sweep_preview(argv[optind], overrides, noverrides, stdout);
 }

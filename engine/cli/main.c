@@ -29,6 +29,7 @@ static void usage(FILE *out)
 		"  train SPEC [options]         train a model described by a YAML run spec\n"
 		"  check SPEC [--set k=v]       validate a spec and print its layer table\n"
 		"  worker SPEC --out DIR        train with JSON-lines events (what the server runs)\n"
+		"  sweep SPEC [--parallel N]    run the trials of a spec's sweep: section, ranked\n"
 		"  predict CKPT IMAGE...        classify PNG/JPEG images with a trained checkpoint\n"
 		"  export CKPT --onnx OUT       write a checkpoint's model as ONNX (opset 17)\n"
 		"  parity ...                   run one model step from given weights (tests only)\n"
@@ -54,6 +55,8 @@ int main(int argc, char **argv)
 		return cli_predict(argc - 1, argv + 1);
 	if (strcmp(cmd, "export") == 0)
 		return cli_export(argc - 1, argv + 1);
+	if (strcmp(cmd, "sweep") == 0)
+		return cli_sweep(argc - 1, argv + 1);
 #ifdef TB_WITH_SERVER
 	if (strcmp(cmd, "serve") == 0)
 		return serve_main(argc - 1, argv + 1);

@@ -111,6 +111,83 @@ def early_stop_without_validation_split_watches_test_with_a_warning():
         assert st["reason"].startswith("early stopped at epoch") and "validation.loss" in st["reason"], st
 
 
+SYNTH_SWEEP = """data: {dataset: synthetic, shape: [16], classes: 4, train_size: 512, test_size: 128, validation: 0.25, workers: 1}
+model: {preset: mlp, hidden: [32]}
+optimizer: {name: sgd, lr: 0.1}
+train: {epochs: 4, seed: 0}
+sweep:
+  method: grid
+  params:
+    optimizer.lr: {choice: [0.5, 1.0e-7]}
+    train.seed: {range: [0, 3]}
+  stop: {asha: {metric: validation.accuracy, mode: max, min_epochs: 1, reduction: 3}}
+"""
+
+
+def sweep(spec, *args):
+    r = subprocess.run([ENGINE, "sweep", spec, *args], capture_output=True, text=True, timeout=600)
+    rows = []
+    for line in r.stdout.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if line.startswith("| ") and cells[0].isdigit():
+            rows.append(cells)
+    return r, rows
+
+
+@case
+def check_previews_the_trials():
+    with tempfile.TemporaryDirectory() as d:
+        spec = write(d, "s.yaml", SYNTH_SWEEP)
+        r = subprocess.run([ENGINE, "check", spec], capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr
+        assert "sweep: grid search, 6 trials" in r.stdout, r.stdout
+        assert "ASHA on validation.accuracy (max), keep the top 1/3 at epochs 1, 3" in r.stdout, r.stdout
+        lines = [l.split() for l in r.stdout.splitlines() if l.strip()[:1].isdigit() and len(l.split()) == 3]
+        assert lines == [[str(i + 1), lr, str(seed)] for i, (lr, seed) in
+                         enumerate((lr, s) for lr in ("0.5", "1.0e-7") for s in range(3))], lines
+        # A value the spec refuses is reported at its swept key, with the trial.
+        bad = write(d, "bad.yaml", SYNTH_SWEEP.replace("[0.5, 1.0e-7]", "[0.5, -2]"))
+        r = subprocess.run([ENGINE, "check", bad], capture_output=True, text=True)
+        assert r.returncode == 2, r.stdout
+        assert f"{bad}:8:5: error: sweep.params.optimizer.lr: trial 4 sets -2: optimizer.lr: expected a positive number" \
+            in r.stderr, r.stderr
+
+
+@case
+def asha_stops_the_bad_learning_rates():
+    with tempfile.TemporaryDirectory() as d:
+        spec = write(d, "s.yaml", SYNTH_SWEEP)
+        for parallel in ("1", "2"):
+            out = os.path.join(d, "out" + parallel)
+            r, rows = sweep(spec, "--parallel", parallel, "--out", out)
+            assert r.returncode == 0, r.stderr[-800:]
+            assert len(rows) == 6, r.stdout
+            by_trial = {int(c[1]): c for c in rows}
+            for t in (4, 5, 6):  # lr 1e-7: nothing learnt after one epoch
+                assert by_trial[t][2] == "1.0e-7" and by_trial[t][-1] == "stopped by ASHA at epoch 1", by_trial[t]
+            assert by_trial[1][-1] == "completed" and by_trial[1][-2] == "4", by_trial[1]
+            assert rows[0][2] == "0.5", rows[0]  # ranked by validation accuracy, best first
+            accs = [float(c[4]) for c in rows]
+            assert accs == sorted(accs, reverse=True), accs
+            # a stopped trial ended at its rung with a checkpoint, like SIGTERM
+            ev = [json.loads(l) for l in open(os.path.join(out, "trial-004", "events.jsonl"))]
+            assert [e for e in ev if e["type"] == "status"][-1]["status"] == "stopped", ev[-1]
+            assert any(f.startswith("step-") for f in os.listdir(os.path.join(out, "trial-004")))
+            assert open(os.path.join(out, "results.md")).read().strip() in r.stdout
+
+
+@case
+def random_sweep_is_deterministic_for_a_seed():
+    with tempfile.TemporaryDirectory() as d:
+        text = SYNTH_SWEEP.replace("method: grid", "method: random\n  trials: 5\n  seed: 7").replace(
+            "{choice: [0.5, 1.0e-7]}", "{loguniform: [1.0e-4, 1.0]}")
+        spec = write(d, "s.yaml", text)
+        a = subprocess.run([ENGINE, "check", spec], capture_output=True, text=True).stdout
+        b = subprocess.run([ENGINE, "check", spec], capture_output=True, text=True).stdout
+        c = subprocess.run([ENGINE, "check", spec, "--set", "sweep.seed=8"], capture_output=True, text=True).stdout
+        assert "random search, 5 trials" in a and a == b and a != c, (a, c)
+
+
 if __name__ == "__main__":
     only = sys.argv[1:]
     failed = 0
