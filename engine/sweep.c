@@ -139,6 +139,20 @@ int sweep_check(const char *text, size_t len, const char *filename, const char *
 	return errs->count ? -1 : 0;
 }
 
+const char *sweep_metric(const struct spec *s, bool *maximize)
+{
+	if (s->sweep.asha.enabled) {
+		*maximize = s->sweep.asha.maximize;
+		return s->sweep.asha.metric;
+	}
+	if (s->early_stop.enabled) {
+		*maximize = s->early_stop.maximize;
+		return s->early_stop.metric;
+	}
+	*maximize = true;
+	return "validation.accuracy";
+}
+
 void sweep_preview_print(const struct spec_sweep *sw, int max_epochs, const struct sweep_trial *trials,
 			 int ntrials, FILE *out)
 {

@@ -17,6 +17,7 @@
 #ifndef TB_SWEEP_H
 #define TB_SWEEP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 
@@ -50,6 +51,13 @@ int sweep_trial_parse(const char *text, size_t len, const char *filename, const 
 int sweep_check(const char *text, size_t len, const char *filename, const char *const *base, int nbase,
 		const struct spec_sweep *sw, const struct sweep_trial *trials, int ntrials,
 		struct spec_errors *errs);
+
+/*
+ * The metric a sweep ranks its trials by: ASHA's, else early stopping's,
+ * else validation.accuracy (read from the test split when the spec has no
+ * validation split: early_stop_split).
+ */
+const char *sweep_metric(const struct spec *s, bool *maximize);
 
 /* The preview: one line about the search, then a table of trials × swept keys. */
 void sweep_preview_print(const struct spec_sweep *sw, int max_epochs, const struct sweep_trial *trials,

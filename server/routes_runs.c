@@ -18,6 +18,7 @@
 #include "routes.h"
 #include "runq.h"
 #include "store.h"
+#include "sweeps.h"
 #include "tb.h"
 
 #define EVENTS_DEFAULT 1000
@@ -174,6 +175,11 @@ enum MHD_Result route_run_create(struct http_req *r)
 		goto out;
 	}
 	json_decref(verdict);
+	if (sweeps_is_sweep(yaml, len)) {
+		reply = route_sweep_create(r, yaml, len, name, notebook && cell ? notebook : NULL,
+					   notebook && cell ? cell : NULL);
+		goto out;
+	}
 	struct runq_submit sub = {.spec = yaml, .spec_len = len, .name = name,
 				  .notebook = notebook && cell ? notebook : NULL,
 				  .cell = notebook && cell ? cell : NULL, .owner = r->who.name};

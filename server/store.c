@@ -76,6 +76,20 @@ static const char *const migrations[] = {
 	" created INTEGER NOT NULL, expires INTEGER NOT NULL, used INTEGER) WITHOUT ROWID;"
 	"CREATE INDEX login_links_user ON login_links(user);"
 	"CREATE INDEX runs_owner ON runs(owner, id);",
+	/* 5: sweeps (issue 17; keep this the last entry, renumbered when branches merge):
+	 * a sweep and its trials, each trial an ordinary run once queued; the
+	 * values each trial reached at each ASHA rung, so decisions survive a restart */
+	"CREATE TABLE sweeps(id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL, owner TEXT NOT NULL,"
+	" notebook TEXT, cell TEXT, spec TEXT NOT NULL, status TEXT NOT NULL, created INTEGER NOT NULL,"
+	" ended INTEGER, metric TEXT NOT NULL, split TEXT NOT NULL, maximize INTEGER NOT NULL,"
+	" parallel INTEGER NOT NULL, reduction INTEGER NOT NULL, rungs TEXT NOT NULL, params TEXT NOT NULL);"
+	"CREATE INDEX sweeps_owner ON sweeps(owner, id);"
+	"CREATE TABLE sweep_trials(sweep INTEGER NOT NULL, trial INTEGER NOT NULL, run INTEGER,"
+	" spec TEXT NOT NULL, vals TEXT NOT NULL, metric REAL, epochs INTEGER, asha_stopped INTEGER,"
+	" PRIMARY KEY(sweep, trial)) WITHOUT ROWID;"
+	"CREATE INDEX sweep_trials_run ON sweep_trials(run);"
+	"CREATE TABLE sweep_rungs(sweep INTEGER NOT NULL, epoch INTEGER NOT NULL, trial INTEGER NOT NULL,"
+	" value REAL, PRIMARY KEY(sweep, epoch, trial)) WITHOUT ROWID;",
 };
 
 int store_exec(struct store *s, const char *sql)

@@ -539,9 +539,7 @@ int cli_sweep(int argc, char **argv)
 		goto out;
 	}
 	const struct spec_sweep *sw = &s->sweep;
-	sc.metric = sw->asha.enabled ? sw->asha.metric : s->early_stop.enabled ? s->early_stop.metric
-									       : "validation.accuracy";
-	sc.maximize = sw->asha.enabled ? sw->asha.maximize : s->early_stop.enabled ? s->early_stop.maximize : true;
+	sc.metric = sweep_metric(s, &sc.maximize);
 	sc.has_validation = s->data.validation > 0;
 	asha_init(&sc.asha, &sw->asha, s->train.epochs);
 	sc.nrungs = sc.asha.nrungs;
