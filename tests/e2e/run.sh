@@ -19,4 +19,5 @@ fi
 status=0
 node tests/e2e/e2e.mjs || status=1
 node tests/e2e/classroom.mjs || status=1
+node tests/e2e/sweep.mjs || status=1
 exit $status

@@ -1,7 +1,7 @@
 /*
  * main.js — the page's entry: works out the base URL, creates the API
  * client, the live feed and the system monitor, draws the header with the
- * connection state, and routes by hash (#/, #/nb/<path>, #/runs, #/users)
+ * connection state, and routes by hash (#/, #/nb/<path>, #/runs, #/sweeps[/<id>], #/users)
  * so the server only ever serves index.html. In accounts mode (GET api/me
  * says so) the header also names the person, with their menu, and
  * instructors get the Users page; single-user mode looks as it always did.
@@ -14,6 +14,7 @@
 
 import './style.css';
 import './accounts.css';
+import './sweep.css';
 import { appBase, wsUrlFor } from './base.js';
 import { createApi } from './api.js';
 import { Feed } from './feed.js';
@@ -22,6 +23,7 @@ import { h, clear } from './dom.js';
 import { WorkspacePage } from './workspace.js';
 import { NotebookPage } from './notebook.js';
 import { RunsPage } from './runs.js';
+import { SweepPage, SweepsPage } from './sweep.js';
 import { UsersPage } from './users.js';
 import { showLogin, showAccountLogin } from './login.js';
 import { loadMe, AccountMenu } from './account.js';
@@ -65,7 +67,8 @@ const retryBtn = h('button.link', { type: 'button', text: 'retry now', hidden: t
 const connEl = h('div.conn', { role: 'status', 'aria-live': 'polite', 'data-state': 'connecting' }, h('span.dot', { 'aria-hidden': 'true' }), connText, retryBtn);
 const nav = h('nav', { 'aria-label': 'main' },
 	h('a', { href: '#/', 'data-route': 'workspace', text: 'Workspace' }),
-	h('a', { href: '#/runs', 'data-route': 'runs', text: 'Runs' }));
+	h('a', { href: '#/runs', 'data-route': 'runs', text: 'Runs' }),
+	h('a', { href: '#/sweeps', 'data-route': 'sweeps', text: 'Sweeps' }));
 const header = h('header.top', h('a.brand', { href: '#/', text: 'trainbook' }), nav, connEl);
 document.body.insertBefore(header, main);
 let account = null;
@@ -119,6 +122,12 @@ function route() {
 	} else if (raw.startsWith('/users')) {
 		name = 'users';
 		page = new UsersPage(main, ctx);
+	} else if (raw.startsWith('/sweeps/')) {
+		name = 'sweeps';
+		page = new SweepPage(main, ctx, decodeURIComponent(raw.slice(8)));
+	} else if (raw.startsWith('/sweeps')) {
+		name = 'sweeps';
+		page = new SweepsPage(main, ctx);
 	} else if (raw.startsWith('/runs')) {
 		name = 'runs';
 		const q = new URLSearchParams(raw.split('?')[1] || '');
