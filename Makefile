@@ -4,6 +4,7 @@
 #   make run        install what running needs, build, serve the bundled example
 #   make test       install test packages, run every suite, end with "N passed, N failed"
 #   make bench      benchmarks beside PyTorch (tests/bench/)
+#   make fuzz       build the libFuzzer targets (tests/fuzz/) and run each FUZZ_SECONDS (default 60)
 #   make deps       Debian packages for running (deps-test adds the test-only ones)
 #
 # Sources are picked up by wildcard so a new file in engine/, server/ or
@@ -47,7 +48,7 @@ CUDA_SRC := $(wildcard engine/cuda/*.cu)
 CUDA_OBJ := $(CUDA_SRC:%.cu=$(BUILD)/obj/%.o)
 CUDA_LIB := $(if $(and $(NVCC),$(CUDA_SRC)),$(BUILD)/libtrainbook-cuda.so,)
 
-.PHONY: all run test bench deps deps-run deps-test clean engine-cli unit web format
+.PHONY: all run test bench deps deps-run deps-test clean engine-cli unit web format fuzz fuzz-build fuzz-replay
 all: $(BUILD)/trainbook $(BUILD)/trainbook-engine $(CUDA_LIB) web
 
 # The full binary: engine commands + `serve`.
@@ -100,6 +101,40 @@ $(BUILD)/tests/server/test_%: tests/unit/server/test_%.c $(SERVER_ASAN_OBJ) $(EN
 
 unit: $(UNIT_BIN)
 
+# ---- fuzz targets (tests/fuzz/<target>/fuzz_<target>.c) ---------------------
+# Each target is built twice: with clang's libFuzzer for `make fuzz`, and
+# with the unit tests' gcc ASan+UBSan and a plain main() (replay_main.c)
+# that `make test` uses to replay every corpus and crash file once.
+FUZZ_TARGETS := $(notdir $(patsubst %/,%,$(dir $(wildcard tests/fuzz/*/fuzz_*.c))))
+FUZZ_COMMON  := tests/fuzz/fuzz.c tests/fuzz/fuzz_data.c
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 60
+# clang knows no -Wformat-truncation; -O1 keeps the fuzzer fast and the stacks readable.
+FUZZ_CFLAGS   = $(CSTD) $(filter-out -Wno-format-truncation,$(WARN)) -O1 -g $(INCLUDES) -Itests/fuzz \
+                -pthread -fopenmp -fno-strict-aliasing -fno-omit-frame-pointer \
+                -fsanitize=address,undefined -fno-sanitize-recover=undefined
+FUZZ_OBJ     := $(patsubst %.c,$(BUILD)/fuzz/obj/%.o,$(ENGINE_SRC) $(filter-out server/serve_main.c,$(SERVER_SRC)) $(FUZZ_COMMON))
+FUZZ_ASAN_COMMON := $(FUZZ_COMMON:%.c=$(BUILD)/asan/%.o)
+
+$(BUILD)/fuzz/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link $(DEPFLAGS) -c $< -o $@
+
+define FUZZ_TARGET_RULES
+$(BUILD)/fuzz/bin/$(1): tests/fuzz/$(1)/fuzz_$(1).c $(FUZZ_OBJ)
+	@mkdir -p $$(dir $$@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $$@ $$^ $(SERVER_LIBS) $(ENGINE_LIBS)
+$(BUILD)/fuzz/replay/$(1): tests/fuzz/$(1)/fuzz_$(1).c tests/fuzz/replay_main.c $(FUZZ_ASAN_COMMON) $(SERVER_ASAN_OBJ) $(ENGINE_ASAN_OBJ)
+	@mkdir -p $$(dir $$@)
+	$(CC) $(ASAN_FLAGS) -Itests/fuzz -o $$@ $$^ $(SERVER_LIBS) $(ENGINE_LIBS)
+endef
+$(foreach t,$(FUZZ_TARGETS),$(eval $(call FUZZ_TARGET_RULES,$(t))))
+
+fuzz-build: $(FUZZ_TARGETS:%=$(BUILD)/fuzz/bin/%)
+fuzz-replay: $(FUZZ_TARGETS:%=$(BUILD)/fuzz/replay/%)
+fuzz: deps-test fuzz-build
+	FUZZ_SECONDS=$(FUZZ_SECONDS) sh tests/fuzz/fuzz.sh $(FUZZ_TARGETS)
+
 # ---- the page (web/ → static/app/) -----------------------------------------
 web:
 	@if [ -f web/build.sh ]; then sh web/build.sh; fi
@@ -116,7 +151,7 @@ run: deps-run all
 	sh examples/run-example.sh
 
 test: deps-test
-	$(MAKE) all unit
+	$(MAKE) all unit fuzz-replay
 	sh tests/run.sh
 
 bench: deps-test all

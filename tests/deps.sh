@@ -2,11 +2,13 @@
 # tests/deps.sh run|test|bench — install the Debian packages trainbook needs,
 # only those missing, quietly when everything is there already.
 # `run` is what building and serving needs; `test` adds the test-only
-# packages (python3-torch is large, so `make run` never pulls it).
+# packages (python3-torch is large, so `make run` never pulls it; clang with
+# its libFuzzer runtime and OpenMP is what `make fuzz` builds with).
 set -e
 RUN_PKGS="build-essential pkg-config libopenblas-dev libopenblas-openmp-dev libyaml-dev zlib1g-dev libpng-dev libjpeg-dev
  libjansson-dev libmicrohttpd-dev libwebsockets-dev libsqlite3-dev dataset-fashion-mnist nodejs npm"
-TEST_PKGS="libcmocka-dev python3-torch python3-numpy python3-nbformat curl chromium"
+TEST_PKGS="libcmocka-dev python3-torch python3-numpy python3-nbformat curl chromium
+ clang libclang-rt-14-dev libomp-14-dev"
 BENCH_PKGS="wrk jupyter-notebook"
 
 case "${1:-run}" in
