@@ -11,9 +11,10 @@
  * request, struct MHD_Response keeps the reply for checking. Nothing in
  * the server changes for the harness.
  *
- * The world the handlers act on is real and rebuilt whenever a request
- * may have changed it (a state-changing method that did not fail), so
- * every input starts from the same one and a crash replays: a workspace
+ * The world the handlers act on is real and rebuilt after every request
+ * that changed it (a state-changing method that succeeded; one that was
+ * refused must leave it as it was, which is checked), so every input
+ * starts from the same one and a crash replays: a workspace
  * with one notebook (a run cell "c1", a markdown cell "m1"), a page
  * (index.html, app/main.js), the SQLite store with r1 (completed, with
  * metrics and a checkpoint file) and r2 (queued), and a run queue whose
@@ -31,7 +32,9 @@
  * healthy tmpfs: a 500 here is bad input turned into a server error); a
  * JSON reply parses; an error reply is {"error": code, "message": text}
  * (or the HTML login page); no header value carries a line break; every
- * event the run queue emits is a JSON object.
+ * event the run queue emits is a JSON object; after a state-changing
+ * request every stored run still reads back as JSON, and a refused one
+ * changed no run and no file of the workspace.
  *
  * FUZZ_TRACE=1 prints each request and the start of its reply to stderr.
  *
@@ -39,6 +42,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <jansson.h>
 #include <microhttpd.h>
 #include <stdio.h>
@@ -193,6 +197,7 @@ static const char seed_spec[] =
 
 static struct app app;
 static bool world_dirty = true;
+static uint64_t world_print; /* world_fingerprint() of the world as built */
 
 static void event_hook(void *ctx, int64_t run, int64_t seq, const char *json, size_t len)
 {
@@ -226,6 +231,8 @@ static void append(int64_t run, const char *text)
 		fuzz_fail("cannot append %s", text);
 	json_decref(ev);
 }
+
+static uint64_t world_fingerprint(void);
 
 static void world_build(void)
 {
@@ -292,6 +299,7 @@ static void world_build(void)
 	if (store_run_create(app.store, &r, &id) < 0 || id != 2)
 		fuzz_fail("store_run_create r2");
 	world_dirty = false;
+	world_print = world_fingerprint();
 }
 
 /* ---- one request --------------------------------------------------------------- */
@@ -366,6 +374,66 @@ static void check_reply(const struct http_route *route, const struct MHD_Connect
 	json_decref(j);
 }
 
+/* ---- what a refused request must leave alone ----------------------------------- */
+
+static uint64_t print_hash;
+
+static void print_mix(const void *data, size_t len)
+{
+	const unsigned char *p = data;
+	for (size_t i = 0; i < len; i++)
+		print_hash = (print_hash ^ p[i]) * 0x100000001b3ull; /* FNV-1a */
+}
+
+static int print_file(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)flag;
+	const char *name = path + ftw->base;
+	/* The database is compared through its contents below; its files
+	 * change size when the checkpoint thread folds the WAL back. */
+	if (!strncmp(name, "trainbook.db", 12))
+		return 0;
+	print_mix(path, strlen(path) + 1);
+	print_mix(&st->st_mode, sizeof st->st_mode);
+	print_mix(&st->st_size, sizeof st->st_size);
+	print_mix(&st->st_mtim, sizeof st->st_mtim);
+	return 0;
+}
+
+/* A hash of the runs (existence, status, last event) and of every file in
+ * the workspace (name, type, size, mtime). */
+static uint64_t world_fingerprint(void)
+{
+	print_hash = 0xcbf29ce484222325ull;
+	for (int64_t id = 1; id <= 16; id++) {
+		struct store_run_info info;
+		if (store_run_info(app.store, id, &info) < 0)
+			continue;
+		print_mix(&id, sizeof id);
+		print_mix(info.status, strlen(info.status));
+		print_mix(&info.last_seq, sizeof info.last_seq);
+		store_run_info_free(&info);
+	}
+	nftw(app.cfg.workspace, print_file, 16, FTW_PHYS);
+	return print_hash;
+}
+
+/* Every stored run must be listable and readable: a run the store holds
+ * but cannot turn into JSON answers 404 and vanishes from GET /api/runs. */
+static void check_runs(void)
+{
+	for (int64_t id = 1; id <= 16; id++) {
+		struct store_run_info info;
+		if (store_run_info(app.store, id, &info) < 0)
+			continue;
+		store_run_info_free(&info);
+		json_t *run = store_run_json(app.store, id);
+		if (!run)
+			fuzz_fail("run r%lld is stored but cannot be read back as JSON", (long long)id);
+		json_decref(run);
+	}
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (size < 1)
@@ -420,8 +488,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			fprintf(stderr, "%s %s -> %u %.200s\n", r.method, path, conn.status,
 				conn.body ? conn.body : "");
 		check_reply(r.route, &conn);
-		if (strcmp(r.method, "GET") && conn.status < 400)
-			world_dirty = true;
+		if (strcmp(r.method, "GET")) {
+			check_runs();
+			if (conn.status < 400)
+				world_dirty = true;
+			else if (world_fingerprint() != world_print)
+				fuzz_fail("%s %s answered %u but changed the workspace or the store",
+					  r.method, path, conn.status);
+		}
 	}
 	for (int i = 0; i < r.nparams; i++)
 		free(r.params[i]);
