@@ -46,16 +46,36 @@ static void check_split(const char *what, const struct dataset *d)
 	}
 }
 
+/* The specs a target uses (a handful of variants, the scratch path fixed),
+ * parsed once each: libyaml would otherwise take a good part of every run. */
+#define SPEC_CACHE 16
+static struct {
+	char *yaml;
+	struct spec spec;
+} spec_cache[SPEC_CACHE];
+
+static const struct spec *spec_get(const char *yaml)
+{
+	int i;
+	for (i = 0; i < SPEC_CACHE && spec_cache[i].yaml; i++)
+		if (!strcmp(spec_cache[i].yaml, yaml))
+			return &spec_cache[i].spec;
+	if (i == SPEC_CACHE)
+		fuzz_fail("more than %d spec variants", SPEC_CACHE);
+	static struct spec_errors errs;
+	if (spec_parse(yaml, strlen(yaml), "fuzz", NULL, 0, &spec_cache[i].spec, &errs) != 0)
+		fuzz_fail("the target's spec does not parse: %s\n%s", errs.list[0].message, yaml);
+	spec_cache[i].yaml = strdup(yaml);
+	return &spec_cache[i].spec;
+}
+
 void fuzz_data_run(const char *yaml)
 {
-	static struct spec s;
-	static struct spec_errors errs;
-	if (spec_parse(yaml, strlen(yaml), "fuzz", NULL, 0, &s, &errs) != 0)
-		return;
+	const struct spec *s = spec_get(yaml);
 	char err[1024] = "";
 	int c = 0, h = 0, w = 0, classes = 0;
 	bool trace = getenv("FUZZ_TRACE") != NULL;
-	int probed = data_probe(&s.data, &c, &h, &w, &classes, err, sizeof err) == 0;
+	int probed = data_probe(&s->data, &c, &h, &w, &classes, err, sizeof err) == 0;
 	if (trace)
 		fprintf(stderr, "probe: %s %d x %d x %d, %d classes\n", probed ? "ok" : err, c, h, w,
 			classes);
@@ -66,7 +86,7 @@ void fuzz_data_run(const char *yaml)
 
 	struct data_splits sp;
 	err[0] = '\0';
-	if (data_load(&s.data, 1, &sp, err, sizeof err) != 0) {
+	if (data_load(&s->data, 1, &sp, err, sizeof err) != 0) {
 		if (trace)
 			fprintf(stderr, "load: %s\n", err);
 		fuzz_check_message("data_load", err);
@@ -86,5 +106,4 @@ void fuzz_data_run(const char *yaml)
 				  sp.train.classes);
 		data_splits_free(&sp);
 	}
-	spec_free(&s);
 }

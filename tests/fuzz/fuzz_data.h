@@ -16,8 +16,8 @@
 #ifndef TB_TESTS_FUZZ_DATA_H
 #define TB_TESTS_FUZZ_DATA_H
 
-/* yaml is a whole spec (data + model); a spec that does not parse is
- * skipped (the spec target fuzzes the parser). */
+/* yaml is a whole spec (data + model) written by the target: it must
+ * parse (the spec target fuzzes the parser, not this). */
 void fuzz_data_run(const char *yaml);
 
 #endif

@@ -25,7 +25,7 @@ static const char *const image_options[] = {
 	"",
 	", shape: [1, 6, 5]",
 	", shape: [3, 4, 4]",
-	", test_fraction: 0.5",
+	", validation: 0.5",
 };
 
 static void put_image(const char *root, const char *cls, const char *stem,
