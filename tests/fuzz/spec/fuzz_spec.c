@@ -17,23 +17,7 @@
 
 #include "spec.h"
 #include "fuzz.h"
-
-static void clear_positions(struct spec *s)
-{
-	static const struct spec_pos zero;
-	s->data.pos = s->data.dataset_pos = s->data.path_pos = zero;
-	for (int i = 0; i < SPEC_MAX_AUGMENT; i++)
-		s->data.augment[i].pos = zero;
-	s->model.pos = zero;
-	for (int i = 0; i < SPEC_MAX_LAYERS; i++) {
-		struct spec_layer *l = &s->model.layers[i];
-		l->pos = l->value.pos = l->value.key_pos = zero;
-		for (int j = 0; j < SPEC_MAX_ARGS; j++)
-			l->args[j].pos = l->args[j].key_pos = zero;
-	}
-	s->loss.pos = s->optimizer.pos = s->schedule.pos = zero;
-	s->train.pos = s->checkpoint.pos = zero;
-}
+#include "tests/specs/spec_positions.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -67,9 +51,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		}
 		char *sa = a->source, *sb = b->source;
-		clear_positions(a);
-		clear_positions(b);
-		a->source = b->source = NULL;
+		spec_clear_positions(a);
+		spec_clear_positions(b);
 		if (memcmp(a, b, sizeof(*a))) {
 			fprintf(stderr, "source parses to a different spec:\n%s\n", sa);
 			abort();
