@@ -186,6 +186,11 @@ def http_seeds():
 
     j = lambda o: json.dumps(o).encode()
     req("status", "GET", "/api/status")
+    req("status-headers", "GET", "/api/status",
+        headers=b"Host: 127.0.0.1:8888\nOrigin: http://127.0.0.1:8888\n"
+                b"Authorization: token fuzz-token\nCookie: a=b; trainbook_token=fuzz-token")
+    req("status-ipv6", "GET", "/api/status",
+        headers=b"Host: [::1]:8888\nOrigin: http://[::1]:8888\nAuthorization: Bearer x")
     req("system", "GET", "/api/system")
     req("routes", "GET", "/api/routes")
     req("nb-list", "GET", "/api/notebooks")
