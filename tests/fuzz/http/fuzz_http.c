@@ -7,12 +7,13 @@
  * The Host, Origin and token checks (auth.c) run on the fuzzed headers
  * too, though every request then goes on as authorised.
  *
- * The seam: a handler sees libmicrohttpd only through six functions
- * (header and query lookup, making, decorating, queueing and destroying a
- * response). This file defines them, so the linker binds the handlers to
- * these instead of the library's: struct MHD_Connection is the fuzzed
- * request, struct MHD_Response keeps the reply for checking. Nothing in
- * the server changes for the harness.
+ * The seam: a handler sees libmicrohttpd only through a few functions
+ * (header and query lookup; making a response from a buffer, a file or a
+ * reader callback; decorating, queueing and destroying it). This file
+ * defines them, so the linker binds the handlers to these instead of the
+ * library's: struct MHD_Connection is the fuzzed request, struct
+ * MHD_Response keeps the reply for checking (a streamed one is read to
+ * its end). Nothing in the server changes for the harness.
  *
  * The world the handlers act on is real and rebuilt after every request
  * that changed it (a state-changing method that succeeded; one that was
@@ -79,14 +80,31 @@ struct MHD_Connection {
 	bool body_is_file;
 };
 
+#define FAKE_MAGIC 0x66616b65u /* "fake": a response this file made */
+#define FAKE_STREAM_MAX (64u << 20) /* a streamed reply read further is a runaway */
+
 struct MHD_Response {
+	unsigned magic;
 	char *data;
 	size_t len;
 	bool owned;              /* MUST_FREE / MUST_COPY: free on destroy */
 	int fd;                  /* from_fd responses; -1 otherwise */
+	MHD_ContentReaderCallback read;        /* from_callback responses; NULL otherwise */
+	MHD_ContentReaderFreeCallback read_free;
+	void *read_cls;
 	char *names[FAKE_MAX_HEADERS], *values[FAKE_MAX_HEADERS];
 	int nheaders;
 };
+
+/* A response from the real library reaching these fakes would be silent
+ * memory corruption: a handler that makes responses some other way needs
+ * its maker faked here too. */
+static struct MHD_Response *fake_response(struct MHD_Response *r, const char *fn)
+{
+	if (!r || r->magic != FAKE_MAGIC)
+		fuzz_fail("%s got a response the harness did not make: fake its maker too", fn);
+	return r;
+}
 
 const char *MHD_lookup_connection_value(struct MHD_Connection *c, enum MHD_ValueKind kind,
 					const char *key)
@@ -111,6 +129,7 @@ struct MHD_Response *MHD_create_response_from_buffer(size_t size, void *buffer,
 	struct MHD_Response *r = calloc(1, sizeof *r);
 	if (!r)
 		abort();
+	r->magic = FAKE_MAGIC;
 	r->fd = -1;
 	r->len = size;
 	if (mode == MHD_RESPMEM_MUST_COPY) {
@@ -135,8 +154,22 @@ struct MHD_Response *MHD_create_response_from_fd(size_t size, int fd)
 	return r;
 }
 
+struct MHD_Response *MHD_create_response_from_callback(uint64_t size, size_t block_size,
+						       MHD_ContentReaderCallback read, void *cls,
+						       MHD_ContentReaderFreeCallback read_free)
+{
+	(void)size;
+	(void)block_size;
+	struct MHD_Response *r = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+	r->read = read;
+	r->read_cls = cls;
+	r->read_free = read_free;
+	return r;
+}
+
 enum MHD_Result MHD_add_response_header(struct MHD_Response *r, const char *name, const char *value)
 {
+	fake_response(r, "MHD_add_response_header");
 	if (strpbrk(name, "\r\n") || strpbrk(value, "\r\n"))
 		fuzz_fail("header %s carries a line break: %s", name, value);
 	if (r->nheaders == FAKE_MAX_HEADERS)
@@ -150,6 +183,9 @@ void MHD_destroy_response(struct MHD_Response *r)
 {
 	if (!r)
 		return;
+	fake_response(r, "MHD_destroy_response");
+	if (r->read_free)
+		r->read_free(r->read_cls);
 	for (int i = 0; i < r->nheaders; i++) {
 		free(r->names[i]);
 		free(r->values[i]);
@@ -164,8 +200,9 @@ void MHD_destroy_response(struct MHD_Response *r)
 enum MHD_Result MHD_queue_response(struct MHD_Connection *c, unsigned int status,
 				   struct MHD_Response *r)
 {
-	if (!c || !r)
-		fuzz_fail("MHD_queue_response without a connection or response");
+	if (!c)
+		fuzz_fail("MHD_queue_response without a connection");
+	fake_response(r, "MHD_queue_response");
 	c->queued++;
 	c->status = status;
 	free(c->content_type);
@@ -181,6 +218,22 @@ enum MHD_Result MHD_queue_response(struct MHD_Connection *c, unsigned int status
 		abort();
 	if (c->body_len)
 		memcpy(c->body, r->data, c->body_len);
+	/* A streamed reply is read to its end here, as the library would
+	 * while sending it. */
+	for (size_t cap = c->body_len + 1; r->read;) {
+		if (c->body_len + 4096 + 1 > cap)
+			c->body = realloc(c->body, cap = 2 * cap + 4096);
+		if (!c->body)
+			abort();
+		ssize_t n = r->read(r->read_cls, c->body_len, c->body + c->body_len, 4096);
+		if (n == MHD_CONTENT_READER_END_OF_STREAM)
+			break;
+		if (n < 0 || n > 4096)
+			fuzz_fail("a streamed reply's reader returned %zd", n);
+		c->body_len += (size_t)n;
+		if (c->body_len > FAKE_STREAM_MAX)
+			fuzz_fail("a streamed reply runs past %u bytes", FAKE_STREAM_MAX);
+	}
 	c->body[c->body_len] = '\0';
 	return MHD_YES;
 }
