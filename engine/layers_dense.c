@@ -117,6 +117,13 @@ static void linear_backward(struct layer *l, struct model *m, const float *x, co
 			 l->dx, in);
 }
 
+static void linear_memory(const struct layer *l, bool need_dx, const struct backend_target *t, int batch,
+			  struct layer_memory *out)
+{
+	size_t scratch = backend_linear_scratch(t, batch, l->in.d[0], l->out.d[0], need_dx);
+	out->scratch = TB_MAX(out->scratch, (int64_t)scratch);
+}
+
 static const struct layer_kind linear_kind = {
 	.name = "linear",
 	.summary = "fully connected layer (torch.nn.Linear); {linear: OUT} or {linear: {out: N, bias: false}}",
@@ -126,6 +133,7 @@ static const struct layer_kind linear_kind = {
 	.forward = linear_forward,
 	.backward = linear_backward,
 	.absorb_next = linear_absorb_next,
+	.memory = linear_memory,
 };
 
 /* ---- activations ---------------------------------------------------------- */
@@ -223,6 +231,15 @@ static void dropout_reserve(struct layer *l, struct model *m, int batch)
 	st->mask = m->be->alloc(m->be, (size_t)batch * shape_numel(l->in));
 }
 
+/* The mask: one byte per value. */
+static void dropout_memory(const struct layer *l, bool need_dx, const struct backend_target *t, int batch,
+			   struct layer_memory *out)
+{
+	(void)need_dx;
+	(void)t;
+	out->kept += (int64_t)batch * shape_numel(l->in);
+}
+
 static void dropout_forward(struct layer *l, struct model *m, const float *x, int batch, bool training)
 {
 	struct dropout_state *st = l->state;
@@ -266,6 +283,7 @@ static const struct layer_kind dropout_kind = {
 	.args = {{"p", 0.5, 0, 0.999, false, false}},
 	.build = dropout_build,
 	.reserve = dropout_reserve,
+	.memory = dropout_memory,
 	.forward = dropout_forward,
 	.backward = dropout_backward,
 	.destroy = dropout_destroy,

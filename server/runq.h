@@ -58,6 +58,7 @@ struct runq_config {
 	int worker_timeout;     /* seconds without an event before a worker counts as hung */
 	int stop_timeout;       /* seconds between SIGTERM and SIGKILL */
 	int max_queued;         /* runs waiting at once */
+	int64_t worker_memory;  /* bytes a worker may use (TRAINBOOK_MEMORY_LIMIT); 0 = the machine's allowance */
 };
 
 int runq_new(const struct runq_config *cfg, struct store *store, const struct runq_hooks *hooks,

@@ -15,11 +15,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "memlimit.h"
 #include "store.h"
 #include "tb.h"
 #include "util.h"
@@ -47,17 +49,49 @@ static int cpu_share(const struct runq *q, const struct runq_need *need)
 	return cores / q->cfg.cpu_runs > 1 ? (int)(cores / q->cfg.cpu_runs) : 1;
 }
 
+/*
+ * The worker's memory: its budget (what memlimit.h's allocators and its
+ * start check hold it to) and, for CPU runs, RLIMIT_DATA as the backstop
+ * for what the budget does not see. RLIMIT_DATA limits private writable
+ * memory — malloc's heap and mmapped chunks, thread stacks, OpenBLAS's
+ * buffers — where RLIMIT_AS would also count the address space OpenMP and
+ * CUDA reserve and never touch. It leaves room for what is mapped but not
+ * budgeted: measured on a 2-thread worker, 300 MiB of such data at start
+ * (each thread's stack, OpenBLAS's 128 MiB buffer per thread, glibc's
+ * arenas), 440 MiB with device auto (the CUDA libraries' writable
+ * segments). Not for GPU runs: the CUDA driver maps device memory into the
+ * process (UVM), which RLIMIT_DATA would count as the worker's.
+ */
+struct worker_memory {
+	int64_t budget;        /* bytes; 0 = unknown (no /proc/meminfo): no limits */
+	rlim_t data_limit;     /* RLIM_INFINITY for GPU runs */
+};
+
+#define WORKER_DATA_SLACK ((int64_t)1 << 30)
+#define WORKER_DATA_PER_THREAD ((int64_t)256 << 20)
+
+static struct worker_memory worker_memory(const struct runq *q, const struct runq_need *need, int omp_threads)
+{
+	struct worker_memory wm = {.data_limit = RLIM_INFINITY};
+	wm.budget = memlimit_host_allowance(q->cfg.worker_memory);
+	if (!wm.budget || need->gpu)
+		return wm;
+	long threads = omp_threads > 0 ? omp_threads : sysconf(_SC_NPROCESSORS_ONLN);
+	wm.data_limit = (rlim_t)(wm.budget + WORKER_DATA_SLACK + TB_MAX(threads, 1) * WORKER_DATA_PER_THREAD);
+	return wm;
+}
+
 /* Environment for the child, built before fork (setenv is not fork-safe). */
 static char **child_env(const int *gpus, int ngpus, char *cvd, size_t cvdlen, int omp_threads, char *omp,
-			size_t omplen)
+			size_t omplen, int64_t budget, char *mem, size_t memlen)
 {
 	size_t n = 0;
 	while (environ[n])
 		n++;
-	char **env = tb_xcalloc(n + 3, sizeof *env);
+	char **env = tb_xcalloc(n + 4, sizeof *env);
 	size_t k = 0;
 	for (size_t i = 0; i < n; i++)
-		if (strncmp(environ[i], "CUDA_VISIBLE_DEVICES=", 21))
+		if (strncmp(environ[i], "CUDA_VISIBLE_DEVICES=", 21) && strncmp(environ[i], "TRAINBOOK_MEMORY_LIMIT=", 23))
 			env[k++] = environ[i];
 	if (ngpus > 0) {
 		size_t off = (size_t)snprintf(cvd, cvdlen, "CUDA_VISIBLE_DEVICES=");
@@ -69,6 +103,10 @@ static char **child_env(const int *gpus, int ngpus, char *cvd, size_t cvdlen, in
 		snprintf(omp, omplen, "OMP_NUM_THREADS=%d", omp_threads);
 		env[k++] = omp;
 	}
+	if (budget > 0) {
+		snprintf(mem, memlen, "TRAINBOOK_MEMORY_LIMIT=%lld", (long long)budget);
+		env[k++] = mem;
+	}
 	env[k] = NULL;
 	return env;
 }
@@ -76,7 +114,7 @@ static char **child_env(const int *gpus, int ngpus, char *cvd, size_t cvdlen, in
 int runq_spawn(struct runq *q, int64_t run, const struct runq_need *need, const int *gpus,
 	       const char *spec, const char *resume, char *err, size_t errlen)
 {
-	char dir[PATH_MAX], spec_path[PATH_MAX + 16], log_path[PATH_MAX + 16], cvd[128], omp[32];
+	char dir[PATH_MAX], spec_path[PATH_MAX + 16], log_path[PATH_MAX + 16], cvd[128], omp[32], mem[64];
 	runq_run_dir(q, run, dir, sizeof dir);
 	snprintf(spec_path, sizeof spec_path, "%s/spec.yaml", dir);
 	snprintf(log_path, sizeof log_path, "%s/worker.log", dir);
@@ -118,8 +156,10 @@ int runq_spawn(struct runq *q, int64_t run, const struct runq_need *need, const 
 	w->ngpus = need->gpu ? (need->gpu_index >= 0 ? 1 : need->ngpus) : 0;
 	memcpy(w->gpus, gpus, (size_t)w->ngpus * sizeof *gpus);
 	/* cuda:N keeps its own numbering; "cuda"/"auto" see only the GPUs we chose. */
-	env = child_env(w->gpus, need->gpu_index >= 0 ? 0 : w->ngpus, cvd, sizeof cvd, cpu_share(q, need), omp,
-			sizeof omp);
+	int omp_threads = cpu_share(q, need);
+	struct worker_memory wm = worker_memory(q, need, omp_threads);
+	env = child_env(w->gpus, need->gpu_index >= 0 ? 0 : w->ngpus, cvd, sizeof cvd, omp_threads, omp,
+			sizeof omp, wm.budget, mem, sizeof mem);
 	pid_t parent = getpid();
 	pid_t pid = fork();
 	if (pid < 0) {
@@ -141,6 +181,8 @@ int runq_spawn(struct runq *q, int64_t run, const struct runq_need *need, const 
 		/* Own process group: Ctrl-C in the server's terminal reaches only the
 		 * server, which then stops workers in order (checkpoint first). */
 		setpgid(0, 0);
+		if (wm.data_limit != RLIM_INFINITY)
+			setrlimit(RLIMIT_DATA, &(struct rlimit){wm.data_limit, wm.data_limit});
 		dup2(null_fd, STDIN_FILENO);
 		dup2(pipefd[1], STDOUT_FILENO);
 		dup2(log_fd, STDERR_FILENO);

@@ -51,6 +51,7 @@ static const struct option options[] = {
 	{"worker-timeout", required_argument, NULL, 0},
 	{"stop-timeout", required_argument, NULL, 0},
 	{"max-queued", required_argument, NULL, 0},
+	{"worker-memory", required_argument, NULL, 0},
 	{"static", required_argument, NULL, 0},
 	{"examples", required_argument, NULL, 0},
 	{"allow-host", required_argument, NULL, 0},
@@ -81,6 +82,9 @@ static void usage(FILE *out)
 		"      --worker-timeout S   a worker silent this long is stopped as hung (default 600)\n"
 		"      --stop-timeout S     SIGTERM to SIGKILL for a stopping worker (default 120)\n"
 		"      --max-queued N       runs waiting at most (default 256)\n"
+		"      --worker-memory SIZE memory one run may use, e.g. 8G (default: the machine's memory less\n"
+		"                           10%%, at least 512M); bigger runs are refused, workers end failed\n"
+		"                           \"out of memory\" rather than grow past it\n"
 		"      --static DIR         page files (default <binary dir>/../static)\n"
 		"      --examples DIR       notebooks copied into a new workspace (default <binary dir>/../examples)\n"
 		"      --no-seed            do not copy the examples into a new workspace\n"
@@ -266,7 +270,7 @@ static int start(struct app *app, int stop_fd)
 		.owner = app->owner, .cpu_runs = app->cfg.cpu_runs,
 		.gpu_count = sysmon_gpu_count(app->sysmon), .gpu_runs = app->cfg.gpu_runs,
 		.worker_timeout = app->cfg.worker_timeout, .stop_timeout = app->cfg.stop_timeout,
-		.max_queued = app->cfg.max_queued};
+		.max_queued = app->cfg.max_queued, .worker_memory = app->cfg.worker_memory};
 	struct runq_hooks rh = {.event = on_event, .run_changed = on_run_changed, .ctx = app};
 	int listen_fd = -1;
 	if (runq_new(&rc, app->store, &rh, &app->runq, err, sizeof err) < 0 ||

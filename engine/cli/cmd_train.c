@@ -5,7 +5,9 @@
  * worker: the server's child process: JSON-lines events on stdout
  *         (docs/api.md), nothing else on stdout.
  * Both: SIGINT/SIGTERM finish the current step, write a checkpoint and end
- * the run as "stopped"; a second signal ends the process at once.
+ * the run as "stopped" (while the data loads: at once, without one); a
+ * second signal ends the process at once. An allocation that does not fit
+ * ends the run "failed", out of memory (on_out_of_memory).
  *
  * Threads: main thread; signal handlers only set a flag.
  */
@@ -15,9 +17,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "checkpoint.h"
 #include "cli.h"
+#include "memlimit.h"
 #include "spec.h"
 #include "tb.h"
 #include "train.h"
@@ -26,6 +30,32 @@
 
 /* The one piece of process-global state: set from signal handlers, read by the loop. */
 static volatile sig_atomic_t stop_requested;
+/* Set once before training: the worker reports in JSON lines (for on_out_of_memory). */
+static bool events_json;
+
+/*
+ * An allocation that does not fit (tb.h's memory policy: the budget of
+ * memlimit.h, or malloc giving up) ends the run "failed" with the reason —
+ * "out of memory: the run needs ~X" — instead of SIGABRT. It runs on the
+ * thread that failed (a loader thread, the training thread) and calls
+ * nothing that allocates: the reason is formatted on the stack, and the
+ * line is written with stdout locked and flushed, so it cannot land inside
+ * an event another thread is writing.
+ */
+static void on_out_of_memory(size_t bytes)
+{
+	char reason[400], line[512];
+	memlimit_reason(reason, sizeof(reason), bytes);
+	int n = events_json ? snprintf(line, sizeof(line), "{\"type\":\"status\",\"status\":\"failed\",\"reason\":\"%s\"}\n", reason)
+			    : snprintf(line, sizeof(line), "trainbook: run failed: %s\n", reason);
+	n = n < 0 ? 0 : n >= (int)sizeof(line) ? (int)sizeof(line) - 1 : n;
+	FILE *out = events_json ? stdout : stderr;
+	flockfile(out);
+	fflush_unlocked(out);
+	ssize_t written = write(fileno(out), line, (size_t)n);
+	(void)written;
+	_exit(1);
+}
 
 static void on_stop_signal(int sig)
 {
@@ -151,6 +181,8 @@ int cli_train(int argc, char **argv)
 	if (!json)
 		fprintf(stderr, "checkpoints: %s/\n", out_dir);
 	install_signals();
+	events_json = json;
+	tb_set_memory_policy(&(struct tb_memory_policy){.admit = memlimit_admit, .fail = on_out_of_memory});
 	struct train_options opt = {
 		.out_dir = out_dir, .json = json, .events_out = stdout, .resume = resume, .stop = &stop_requested,
 	};
