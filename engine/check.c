@@ -211,6 +211,7 @@ static void layer_row(const struct layer *l, int depth, void *ctx)
 /* What each part is, for people (memest.h says the same for readers of the code). */
 static const char *const part_notes[MEMEST_NPARTS] = {
 	[MEMEST_BASELINE] = "the worker process (code, libraries, threads)",
+	[MEMEST_CONTEXT] = "the CUDA context, cuBLAS and cuDNN",
 	[MEMEST_PARAMETERS] = "weights and running statistics",
 	[MEMEST_GRADIENTS] = "one per weight",
 	[MEMEST_OPTIMIZER] = "momentum or Adam's moments",
@@ -227,18 +228,16 @@ static void memory_print(const struct checked *c, const struct memest_machine *m
 {
 	const struct memest *e = &c->mem;
 	char size[32], has[32], may[32];
-	fprintf(out, "\nestimated peak memory: %s", memlimit_format(e->total, size, sizeof(size)));
-	if (e->cuda)
-		fprintf(out, " (%s on each GPU, ", memlimit_format(e->device, size, sizeof(size)));
-	else
-		fprintf(out, " (");
+	fprintf(out, "\nestimated peak memory: %s (", memlimit_format(e->total, size, sizeof(size)));
+	if (e->cuda) {
+		fprintf(out, "%s on each GPU, ", memlimit_format(e->device, size, sizeof(size)));
+		fprintf(out, "%s on the host%s", memlimit_format(e->host, size, sizeof(size)),
+			machine->host_allowance > 0 ? "; " : "");
+	}
 	if (machine->host_allowance > 0)
-		fprintf(out, "%s on the host; this machine has %s, a run may use %s)\n",
-			memlimit_format(e->host, size, sizeof(size)),
-			memlimit_format(machine->host_total, has, sizeof(has)),
+		fprintf(out, "this machine has %s, a run may use %s", memlimit_format(machine->host_total, has, sizeof(has)),
 			memlimit_format(machine->host_allowance, may, sizeof(may)));
-	else
-		fprintf(out, "%s on the host)\n", memlimit_format(e->host, size, sizeof(size)));
+	fprintf(out, ")\n");
 	for (int p = 0; p < MEMEST_NPARTS; p++) {
 		if (!e->part[p])
 			continue;

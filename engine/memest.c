@@ -53,7 +53,8 @@
 #define MEMEST_PREFETCH 4
 
 static const char *const part_names[MEMEST_NPARTS] = {
-	[MEMEST_BASELINE] = "baseline",       [MEMEST_PARAMETERS] = "parameters",
+	[MEMEST_BASELINE] = "baseline",       [MEMEST_CONTEXT] = "context",
+	[MEMEST_PARAMETERS] = "parameters",
 	[MEMEST_GRADIENTS] = "gradients",     [MEMEST_OPTIMIZER] = "optimizer",
 	[MEMEST_ACTIVATIONS] = "activations", [MEMEST_WORKSPACE] = "workspace",
 	[MEMEST_DATA] = "data",               [MEMEST_DEVICE_DATA] = "device_data",
@@ -132,12 +133,65 @@ static int64_t loader_ring(const struct spec *s, int64_t sample_floats)
 	return (MEMEST_PREFETCH * bs + workers) * sample_floats * 4 + MEMEST_PREFETCH * bs * (4 + 8);
 }
 
+/*
+ * Past 2^60 bytes (1 EiB) the exact sums below could overflow int64 — a
+ * spec can ask for 2^31 samples per batch of a 4096×65535×65535 image — so
+ * a run that large is estimated in floating point first, by the same parts
+ * with generous factors, and reported capped: it is refused either way.
+ */
+#define MEMEST_CAP ((double)((int64_t)1 << 60))
+
+struct rough {
+	double activations;
+	int batch;
+};
+
+static void rough_layer(const struct layer *l, int depth, void *ctx)
+{
+	(void)depth;
+	struct rough *r = ctx;
+	/* y, dx and what a kind keeps (masks, argmax, saved copies) are each at most an in or out per sample. */
+	r->activations += 4.0 * 4.0 * r->batch * ((double)shape_numel(l->in) + (double)shape_numel(l->out));
+}
+
+/* True (and out filled, capped) when the run is beyond MEMEST_CAP. */
+static bool too_large(const struct spec *s, const struct data_info *di, const struct model *m, int batch,
+		      struct memest *out)
+{
+	struct rough r = {0, batch};
+	model_visit(m, rough_layer, &r);
+	double sample = (double)di->c * di->h * di->w;
+	double parts[MEMEST_NPARTS] = {0};
+	parts[MEMEST_PARAMETERS] = 4.0 * ((double)m->n_weights + (double)m->n_buffers) * TB_MAX(s->train.devices, 1);
+	parts[MEMEST_GRADIENTS] = parts[MEMEST_OPTIMIZER] = 2 * parts[MEMEST_PARAMETERS];
+	parts[MEMEST_ACTIVATIONS] = r.activations * TB_MAX(s->train.devices, 1);
+	parts[MEMEST_DATA] = ((double)di->train_n + (double)di->test_n) * (sample * 4 + 4) * 3;
+	parts[MEMEST_LOADER] = (double)batch * (sample + 1) * 4 * 16 + (double)di->classes * di->classes * 8 +
+			       (double)di->train_n * 8 * 4;
+	double total = 0;
+	for (int p = 0; p < MEMEST_NPARTS; p++)
+		total += parts[p];
+	if (total < MEMEST_CAP)
+		return false;
+	for (int p = 0; p < MEMEST_NPARTS; p++) {
+		out->part[p] = (int64_t)TB_MIN(parts[p], MEMEST_CAP);
+		out->host += out->part[p];
+	}
+	out->total = out->host;
+	out->biggest_layer = -1;
+	return true;
+}
+
 void memest_compute(const struct spec *s, const struct data_info *di, const struct model *m,
 		    const struct memest_machine *mach, struct memest *out)
 {
 	memset(out, 0, sizeof(*out));
 	int64_t *part = out->part;
 	out->cuda = run_on_cuda(s, mach);
+	if (too_large(s, di, m, TB_MAX(s->data.batch_size, 1), out)) {
+		out->cuda = false; /* all counted on the host: refused by any machine */
+		return;
+	}
 	int replicas = TB_MAX(s->train.devices, 1), batch = TB_MAX(s->data.batch_size, 1);
 	int threads = cpu_threads(s);
 	struct backend_target t = {
@@ -150,7 +204,7 @@ void memest_compute(const struct spec *s, const struct data_info *di, const stru
 
 	/* The model on each replica: replica 0 holds the whole batch (it also evaluates), the others
 	 * a shard. GPUs hold one replica each, so a GPU's share is replica 0's. */
-	int shard = (batch + replicas - 1) / replicas;
+	int shard = (int)(((int64_t)batch + replicas - 1) / replicas);
 	int copies = out->cuda ? 1 : replicas;
 	struct replica_cost first = replica_cost(m, &t, batch), rest = replica_cost(m, &t, shard);
 	part[MEMEST_PARAMETERS] = copies * (weights + buffers);
@@ -183,7 +237,7 @@ void memest_compute(const struct spec *s, const struct data_info *di, const stru
 	if (s->data.shuffle && steps_per_epoch > 0)
 		orders = TB_MIN(MEMEST_PREFETCH, (MEMEST_PREFETCH - 1) / steps_per_epoch + 2) * train_n * 8;
 	int64_t train_loader = gpu_data ? (s->data.shuffle ? train_n * 8 : 0) : loader_ring(s, sample) + orders;
-	int64_t eval = loader_ring(s, sample) + (int64_t)di->classes * di->classes * 8 + batch * 4;
+	int64_t eval = loader_ring(s, sample) + (int64_t)di->classes * di->classes * 8 + (int64_t)batch * 4;
 	bool eval_early = total_steps > steps_per_epoch && (s->train.eval_every > 0 || val > 0);
 	part[MEMEST_LOADER] = eval_early ? train_loader + eval : TB_MAX(train_loader, eval);
 
@@ -205,11 +259,11 @@ void memest_compute(const struct spec *s, const struct data_info *di, const stru
 	int64_t loading = process + part[MEMEST_DATA] + TB_MAX(di->reader_bytes + test_split, val_split);
 
 	if (out->cuda) {
-		enum memest_part device_parts[] = {MEMEST_PARAMETERS, MEMEST_GRADIENTS, MEMEST_OPTIMIZER,
-						   MEMEST_ACTIVATIONS, MEMEST_WORKSPACE, MEMEST_DEVICE_DATA};
+		enum memest_part device_parts[] = {MEMEST_CONTEXT,    MEMEST_PARAMETERS, MEMEST_GRADIENTS, MEMEST_OPTIMIZER,
+						   MEMEST_ACTIVATIONS, MEMEST_WORKSPACE,  MEMEST_DEVICE_DATA};
 		for (size_t i = 0; i < TB_ARRAY_LEN(device_parts); i++)
 			out->on_device[device_parts[i]] = true;
-		out->device = MEMEST_CUDA_CONTEXT_DEVICE;
+		part[MEMEST_CONTEXT] = MEMEST_CUDA_CONTEXT_DEVICE;
 	}
 	for (int p = 0; p < MEMEST_NPARTS; p++) {
 		if (out->on_device[p])

@@ -28,7 +28,8 @@
 #include "spec.h"
 
 enum memest_part {
-	MEMEST_BASELINE,    /* the worker process: code, libraries, threads (host); the CUDA context (device) */
+	MEMEST_BASELINE,    /* the worker process: code, libraries, threads */
+	MEMEST_CONTEXT,     /* CUDA: the context and the cuBLAS/cuDNN handles, on the GPU */
 	MEMEST_PARAMETERS,  /* weights and buffers (running statistics) */
 	MEMEST_GRADIENTS,
 	MEMEST_OPTIMIZER,   /* momentum, or Adam's two moments */

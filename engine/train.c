@@ -23,6 +23,7 @@
 #include "backend.h"
 #include "checkpoint.h"
 #include "data.h"
+#include "dist.h"
 #include "events.h"
 #include "gpu_step.h"
 #include "memest.h"
@@ -481,6 +482,10 @@ static int check_memory(struct trainer *t, struct memest_machine *mach)
 		}
 	}
 	memlimit_set(mach->host_allowance, est.host);
+	/* Process 0 of a multi-node run reports for all (setup silences the others later). */
+	struct dist_env d;
+	if (dist_env_detect(&d, NULL, 0) == 0 && d.rank > 0)
+		return 0;
 	char summary[400];
 	memest_summary(&est, 3, summary, sizeof(summary));
 	tb_fmt(msg, sizeof(msg), "loading the data; estimated peak memory %s", summary);
@@ -488,14 +493,19 @@ static int check_memory(struct trainer *t, struct memest_machine *mach)
 	return 0;
 }
 
-/* Once the device is open: a GPU's share of the estimate against its memory. */
+/*
+ * Once the device is open, the estimate for it: a GPU's share against its
+ * memory, or — device auto that found no GPU — the whole run against the
+ * host, which check_memory let pass while a GPU might still have taken the
+ * model.
+ */
 static int check_device_memory(struct trainer *t, struct memest_machine *mach)
 {
-	if (t->cheap_sync)
-		return 0; /* the CPU: check_memory saw it all */
+	if (t->cheap_sync && strcmp(t->spec->train.device, "auto") != 0)
+		return 0; /* the CPU by name: check_memory saw it all */
 	struct memest est;
-	mach->gpus = t->group.n;
-	mach->gpu_memory = (int64_t)backend_device_memory(t->be);
+	mach->gpus = t->cheap_sync ? 0 : t->group.n;
+	mach->gpu_memory = t->cheap_sync ? 0 : (int64_t)backend_device_memory(t->be);
 	if (memest_spec(t->spec, mach, &est, t->reason, sizeof(t->reason)) < 0 ||
 	    memest_fits(&est, mach, t->reason, sizeof(t->reason)) < 0)
 		return -1;

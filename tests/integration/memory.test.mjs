@@ -32,7 +32,7 @@ test('validate_memory: /api/validate returns the estimated peak memory, part by 
 	const m = v.memory;
 	assert.equal(m.device, 'cpu');
 	assert.equal(m.fits, true);
-	for (const part of ['baseline', 'parameters', 'gradients', 'optimizer', 'activations', 'workspace', 'data',
+	for (const part of ['baseline', 'context', 'parameters', 'gradients', 'optimizer', 'activations', 'workspace', 'data',
 		'loader', 'checkpoint', 'loading'])
 		assert.ok(Number.isInteger(m.parts[part]) && m.parts[part] >= 0, `part ${part}: ${m.parts[part]}`);
 	assert.equal(m.parts.parameters, (64 * 16 + 16 + 16 * 4 + 4) * 4, 'parameters of 64-16-4 in fp32');
@@ -145,7 +145,8 @@ test('gpu_memory: a GPU run is estimated for the GPU and checked against its mem
 	assert.equal(v.ok, true, JSON.stringify(v.errors));
 	assert.equal(v.memory.device, 'cuda');
 	assert.equal(v.memory.gpu_limit_bytes, 80 * 2 ** 30, 'the stand-in GPU has 80 GiB');
-	assert.ok(v.memory.device_parts.includes('parameters') && v.memory.device_parts.includes('activations'));
+	assert.ok(['context', 'parameters', 'activations'].every((p) => v.memory.device_parts.includes(p)), v.memory.device_parts);
+	assert.equal(Object.values(v.memory.parts).reduce((a, b) => a + b, 0), v.memory.total_bytes, 'the parts add up');
 	assert.ok(v.memory.device_bytes > 0 && v.memory.device_bytes + v.memory.host_bytes === v.memory.total_bytes);
 	// Batches of a million samples through 4096-wide layers: 16 GiB per activation, more than
 	// the GPU's 80 GiB in all, while the weights (68 MB) and the host's share stay small.

@@ -67,8 +67,10 @@ static struct spec *parse(const char *text)
 	struct spec_errors errs;
 	memset(&errs, 0, sizeof(errs));
 	assert_non_null(s);
-	if (spec_parse(text, strlen(text), "t.yaml", NULL, 0, s, &errs) != 0)
+	if (spec_parse(text, strlen(text), "t.yaml", NULL, 0, s, &errs) != 0) {
+		free(s);
 		fail_msg("spec does not parse: %s", errs.count ? errs.list[0].message : "?");
+	}
 	return s;
 }
 
@@ -224,6 +226,14 @@ static void cuda_parts_live_on_the_device(void **state)
 	assert_true(e.on_device[MEMEST_PARAMETERS] && e.on_device[MEMEST_ACTIVATIONS] && !e.on_device[MEMEST_DATA]);
 	assert_true(e.part[MEMEST_DEVICE_DATA] >= 1000 * (64 * 4 + 4)); /* the training set, on the GPU */
 	assert_int_equal(e.host + e.device, e.total);
+	int64_t sum = 0, on_gpu = 0;
+	for (int p = 0; p < MEMEST_NPARTS; p++) {
+		sum += e.part[p];
+		on_gpu += e.on_device[p] ? e.part[p] : 0;
+	}
+	assert_int_equal(sum, e.total);
+	assert_int_equal(on_gpu, e.device);
+	assert_true(e.on_device[MEMEST_CONTEXT] && e.part[MEMEST_CONTEXT] > 0);
 	assert_int_equal(memest_fits(&e, &gpu, msg, sizeof(msg)), 0);
 	gpu.gpu_memory = (int64_t)256 << 20;
 	assert_int_equal(memest_fits(&e, &gpu, msg, sizeof(msg)), -1);
@@ -246,6 +256,24 @@ static void too_big_is_refused_with_the_numbers(void **state)
 	assert_int_equal(memest_fits(&e, &small, msg, sizeof(msg)), -1);
 	if (!strstr(msg, "not enough memory: the run needs ~5.5 PiB (optimizer 1.8 PiB") ||
 	    !strstr(msg, "this machine has 24.0 GiB (a run may use 21.6 GiB)"))
+		fail_msg("%s", msg);
+	free_spec(s);
+}
+
+/* A run past 2^60 bytes is estimated without integer overflow (UBSan would stop the test) and refused. */
+static void absurd_sizes_do_not_overflow(void **state)
+{
+	(void)state;
+	struct spec *s = parse("data: {dataset: synthetic, shape: [1024, 1024, 1024], train_size: 1, test_size: 1,\n"
+			       "       batch_size: 2147483647}\n" /* 2^31 samples of 2^30 values: 2^63 bytes a batch */
+			       "model: [flatten, {linear: 10}]\ntrain: {device: cpu}\n");
+	struct memest_machine big = {.host_total = (int64_t)1 << 50, .host_allowance = (int64_t)1 << 49};
+	struct memest e;
+	char msg[512];
+	assert_int_equal(memest_spec(s, &big, &e, msg, sizeof(msg)), 0);
+	assert_true(e.total >= (int64_t)1 << 60);
+	assert_int_equal(memest_fits(&e, &big, msg, sizeof(msg)), -1);
+	if (!strstr(msg, " EiB"))
 		fail_msg("%s", msg);
 	free_spec(s);
 }
@@ -336,6 +364,7 @@ int main(void)
 		cmocka_unit_test(parts_follow_the_spec),
 		cmocka_unit_test(cuda_parts_live_on_the_device),
 		cmocka_unit_test(too_big_is_refused_with_the_numbers),
+		cmocka_unit_test(absurd_sizes_do_not_overflow),
 		cmocka_unit_test(sizes_print_and_parse),
 		cmocka_unit_test(over_budget_reaches_the_policy),
 	};
