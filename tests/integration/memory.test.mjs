@@ -8,7 +8,7 @@
 // libnvidia-ml.so.1). Each case starts its own server (fixture.mjs).
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { deflateSync } from 'node:zlib';
 import { test } from 'node:test';
@@ -124,6 +124,20 @@ test('stop_while_loading: a run shows running while its data loads, and stop end
 		return run.status === 'running' && /^loading the data; estimated peak memory/.test(run.reason || '') ? run : false;
 	}, { timeout: 20000, what: `run ${id} running with a loading reason` });
 	assert.ok(loading.started, 'a started time');
+	// The worker runs with its budget and, on the CPU, RLIMIT_DATA a little above it.
+	const limit = (await h.api('POST', 'api/validate', { spec: SLOW_LOAD })).memory.limit_bytes;
+	const pid = readdirSync('/proc').filter((p) => /^\d+$/.test(p)).find((p) => {
+		try {
+			return readFileSync(`/proc/${p}/cmdline`, 'utf8').includes(`${h.workspace}/.trainbook/runs/${id}/spec.yaml`);
+		} catch {
+			return false;
+		}
+	});
+	assert.ok(pid, 'the worker process');
+	const env = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
+	assert.ok(env.includes(`TRAINBOOK_MEMORY_LIMIT=${limit}`), 'TRAINBOOK_MEMORY_LIMIT is the limit validate reports');
+	const data = /^Max data size\s+(\d+)\s+(\d+)\s+bytes/m.exec(readFileSync(`/proc/${pid}/limits`, 'utf8'));
+	assert.ok(data && Number(data[1]) > limit && Number(data[1]) < limit + 2 ** 40, `RLIMIT_DATA ${data && data[1]}`);
 	const stopped = Date.now();
 	assert.equal((await h.req('POST', `api/runs/${id}/stop`)).status, 202);
 	const run = await waitStatus(h, id, ['stopped', 'failed', 'completed'], 10000);
