@@ -1,14 +1,9 @@
 /*
- * fuzz_sweep.c — a libFuzzer target for sweep specs (the sweep: section's
- * parser, the expansion into trials, the per-trial check and the preview),
- * run by hand like fuzz_spec.c; the always-on part is the template loop in
- * tests/unit/test_sweep.c:
- *
- *   clang -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -Iengine \
- *     engine/spec*.c engine/sweep.c engine/asha.c engine/rng.c engine/tb.c \
- *     tests/specs/fuzz_sweep.c -lyaml -lm -o build/fuzz_sweep
- *   mkdir -p build/fuzz-sweep && cp -r tests/specs/good examples build/fuzz-sweep/
- *   build/fuzz_sweep -max_total_time=300 -max_len=4096 build/fuzz-sweep
+ * fuzz_sweep.c — sweep specs: the sweep: section's parser (engine/spec_sweep.c,
+ * spec_stopping.c), the expansion into trials (engine/sweep.c), the per-trial
+ * check and the preview. Built and run by `make fuzz`, replayed by
+ * tests/fuzz/run.sh (fuzz.h); tests/unit/test_sweep.c keeps a deterministic
+ * template loop beside it.
  *
  * Input: YAML text. Properties: no crash, no leak; a grid's trial count is
  * the product of its keys' counts; expansion is the same twice; the check
@@ -21,10 +16,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz.h"
 #include "spec.h"
 #include "sweep.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
