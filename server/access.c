@@ -154,27 +154,18 @@ static bool check_one(const struct access_ctx *c, const struct acct_who *who, en
 		      const char *value, struct access_verdict *v)
 {
 	switch (what) {
-	case T_RUN: {
-		int64_t id = store_parse_run_id(value);
-		if (id < 0)
-			return true; /* not an id: the handler says 404 with the id's format */
-		char owner[STORE_NAME_MAX];
-		/* Missing and not yours answer alike, so ids tell nothing. */
-		if (!store_run_owner(c->store, id, owner, sizeof owner) ||
-		    (!who->instructor && strcmp(owner, who->name))) {
-			refuse(v, 404, "not_found", "no run %s", value);
-			return false;
-		}
-		return true;
-	}
+	case T_RUN:
 	case T_SWEEP: {
-		int64_t id = store_parse_sweep_id(value);
+		bool sweep = what == T_SWEEP;
+		int64_t id = sweep ? store_parse_sweep_id(value) : store_parse_run_id(value);
 		if (id < 0)
 			return true; /* not an id: the handler says 404 with the id's format */
 		char owner[STORE_NAME_MAX];
-		if (!store_sweep_owner(c->store, id, owner, sizeof owner) ||
-		    (!who->instructor && strcmp(owner, who->name))) {
-			refuse(v, 404, "not_found", "no sweep %s", value);
+		bool found = sweep ? store_sweep_owner(c->store, id, owner, sizeof owner)
+				   : store_run_owner(c->store, id, owner, sizeof owner);
+		/* Missing and not yours answer alike, so ids tell nothing. */
+		if (!found || (!who->instructor && strcmp(owner, who->name))) {
+			refuse(v, 404, "not_found", sweep ? "no sweep %s" : "no run %s", value);
 			return false;
 		}
 		return true;

@@ -10,9 +10,8 @@ import struct
 import subprocess
 import sys
 import tempfile
-import traceback
 
-from test_cli import ENGINE, train, write
+from test_cli import ENGINE, run_cases, train, write
 
 CASES = []
 
@@ -189,16 +188,4 @@ def random_sweep_is_deterministic_for_a_seed():
 
 
 if __name__ == "__main__":
-    only = sys.argv[1:]
-    failed = 0
-    for fn in CASES:
-        if only and fn.__name__ not in only:
-            continue
-        try:
-            fn()
-            print(f"PASS cli.{fn.__name__}", flush=True)
-        except Exception as e:
-            failed += 1
-            print(f"FAIL cli.{fn.__name__}: {e}", flush=True)
-            traceback.print_exc(file=sys.stderr)
-    sys.exit(1 if failed else 0)
+    sys.exit(run_cases(CASES, sys.argv[1:]))

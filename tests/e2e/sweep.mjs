@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort, startServer, apiClient, waitFor, runCases, sleep, launchChromium, stopServer, logTail } from './lib.mjs';
+import { sweepSpec } from '../lib/sweep-spec.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const SHOTS = join(ROOT, 'tests/e2e/screenshots');
@@ -22,17 +23,7 @@ const serverLog = join(ROOT, 'build/test-logs/e2e-sweep-server.log');
 const NB = 'sweep.ipynb';
 
 // Two good learning rates first, then two that learn nothing: ASHA stops those at epoch 1.
-const SPEC = `data: {dataset: synthetic, shape: [16], classes: 4, train_size: 2048, test_size: 128, validation: 0.25, workers: 1}
-model: {preset: mlp, hidden: [32]}
-optimizer: {name: sgd, lr: 0.1}
-train: {epochs: 4, seed: 0, device: cpu}
-sweep:
-  method: grid
-  parallel: 2
-  params:
-    optimizer.lr: {choice: [0.5, 0.3, 1.0e-7, 2.0e-7]}
-  stop: {asha: {metric: validation.accuracy, min_epochs: 1, reduction: 3}}
-`;
+const SPEC = sweepSpec({ lrs: ['0.5', '0.3', '1.0e-7', '2.0e-7'], trainSize: 2048 });
 const notebook = JSON.stringify({
 	cells: [{ id: 'sweep', cell_type: 'code', metadata: { trainbook: { kind: 'run' } }, source: SPEC, outputs: [], execution_count: null }],
 	metadata: {}, nbformat: 4, nbformat_minor: 5,

@@ -9,20 +9,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer, waitFor, waitStatus } from './fixture.mjs';
+import { sweepSpec } from '../lib/sweep-spec.mjs';
 
-// Good learning rates first: ASHA keeps the best at each rung, so the bad ones that come later stop.
-const SWEEP = `data: {dataset: synthetic, shape: [16], classes: 4, train_size: 512, test_size: 128, validation: 0.25, workers: 1}
-model: {preset: mlp, hidden: [32]}
-optimizer: {name: sgd, lr: 0.1}
-train: {epochs: 4, seed: 0, device: cpu}
-sweep:
-  method: grid
-  parallel: 2
-  params:
-    optimizer.lr: {choice: [0.5, 1.0e-7]}
-    train.seed: {range: [0, 3]}
-  stop: {asha: {metric: validation.accuracy, min_epochs: 1, reduction: 3}}
-`;
+const SWEEP = sweepSpec({ lrs: ['0.5', '1.0e-7'], seeds: 3 });
 
 const sweepOf = async (h, id) => (await h.api('GET', `api/sweeps/${id}`)).sweep;
 const ended = (s) => s.status !== 'running';
@@ -71,8 +60,7 @@ test('a sweep queues its trials as runs, parallel at a time, and ASHA stops the 
 });
 
 test('a sweep survives a restart and goes on; stopping it stops its trials', async (t) => {
-	const slow = SWEEP.replace('train_size: 512', 'train_size: 65536').replace('epochs: 4', 'epochs: 50')
-		.replace('parallel: 2', 'parallel: 1');
+	const slow = sweepSpec({ lrs: ['0.5', '1.0e-7'], seeds: 3, trainSize: 65536, epochs: 50, parallel: 1 });
 	const h = await startServer(t, { args: ['--cpu-runs', '2'] });
 	const id = (await h.api('POST', 'api/runs', { spec: slow, name: 'long' })).sweep.id;
 	const firstRun = (await sweepOf(h, id)).trial_list[0].run;
