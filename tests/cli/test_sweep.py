@@ -153,6 +153,17 @@ def check_previews_the_trials():
 
 
 @case
+def train_refuses_a_sweep_spec_and_sweep_needs_one():
+    with tempfile.TemporaryDirectory() as d:
+        spec = write(d, "s.yaml", SYNTH_SWEEP)
+        r = subprocess.run([ENGINE, "train", spec, "--out", os.path.join(d, "o")], capture_output=True, text=True)
+        assert r.returncode == 2 and "has a sweep: section: run it with trainbook sweep" in r.stderr, r.stderr
+        plain = write(d, "p.yaml", SYNTH_SWEEP.split("sweep:")[0])
+        r = subprocess.run([ENGINE, "sweep", plain], capture_output=True, text=True)
+        assert r.returncode == 2 and "has no sweep: section" in r.stderr, r.stderr
+
+
+@case
 def asha_stops_the_bad_learning_rates():
     with tempfile.TemporaryDirectory() as d:
         spec = write(d, "s.yaml", SYNTH_SWEEP)
