@@ -1,7 +1,8 @@
 /*
- * routes_files.c — what a run leaves behind: metrics as CSV or JSON and
- * its checkpoints (list and download). A checkpoint is served only when
- * its real path lies inside the run's directory.
+ * routes_files.c — what a run leaves behind: metrics as CSV or JSON, one
+ * metric as a series downsampled for drawing, and its checkpoints (list
+ * and download). A checkpoint is served only when its real path lies
+ * inside the run's directory.
  *
  * Threads: libmicrohttpd's polling thread.
  */
@@ -38,6 +39,58 @@ static int64_t existing_run(struct http_req *r, enum MHD_Result *reply)
 	}
 	store_run_info_free(&info);
 	return id;
+}
+
+/* A metric or split name as the worker writes them: [A-Za-z0-9_.-], 1 to max bytes. */
+static bool plain_name(const char *s, size_t max)
+{
+	size_t n = s ? strlen(s) : 0;
+	if (n == 0 || n > max)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= '0' && s[i] <= '9') ||
+		      s[i] == '_' || s[i] == '.' || s[i] == '-'))
+			return false;
+	return true;
+}
+
+#define SERIES_POINTS_DEFAULT 2000
+
+/*
+ * ?metric=loss&split=train&from=&to=&points=2000: the store's summary of
+ * that range (store_series_json). Reads at most a few thousand rows
+ * whatever the run's length, so it answers on this thread.
+ */
+enum MHD_Result route_run_series(struct http_req *r)
+{
+	enum MHD_Result reply;
+	int64_t id = route_run_id(r, &reply);
+	if (id < 0)
+		return reply;
+	const char *split = http_query(r, "split");
+	struct store_series_query q = {
+		.run = id,
+		.metric = http_query(r, "metric"),
+		.split = split ? split : "train",
+		.from = http_query_int(r, "from", -1), /* ranged ≥ 0 in the route table: -1 is "not given" */
+		.to = http_query_int(r, "to", -1),
+		.points = (int)http_query_int(r, "points", SERIES_POINTS_DEFAULT),
+	};
+	q.has_from = q.from >= 0;
+	q.has_to = q.to >= 0;
+	if (!plain_name(q.metric, 64))
+		return http_error(r, 400, "bad_request", "metric must be a name such as loss (letters, digits, _ . -)");
+	if (!plain_name(q.split, 32))
+		return http_error(r, 400, "bad_request", "split must be a name such as train or test");
+	if (q.has_from && q.has_to && q.to < q.from)
+		return http_error(r, 400, "bad_request", "to must not be below from");
+	size_t len;
+	char *json = store_series_json(r->app->store, &q, &len);
+	if (!json)
+		return http_error(r, 404, "not_found", "no run %s", r->params[0]);
+	reply = http_raw(r, 200, "application/json", json, len);
+	free(json);
+	return reply;
 }
 
 /* libmicrohttpd asks for the next part of the answer as the client reads it. */

@@ -161,6 +161,29 @@ int runq_emit(struct runq *q, int64_t run, json_t *event)
 	return rc;
 }
 
+json_t *runq_restore_event(const char *restore, const char *outcome)
+{
+	json_t *r = json_loads(restore, 0, NULL);
+	const char *status = json_string_value(json_object_get(r, "status"));
+	json_t *ev = json_pack("{s:s, s:s, s:s}", "type", "status", "status", status ? status : "completed",
+			       "evaluation", outcome);
+	json_t *reason = json_object_get(r, "reason");
+	if (json_is_string(reason))
+		json_object_set(ev, "reason", reason);
+	json_decref(r);
+	return ev;
+}
+
+int runq_emit_restore(struct runq *q, int64_t run, const char *restore, const char *outcome)
+{
+	json_t *ev = runq_restore_event(restore, outcome);
+	int rc = runq_emit(q, run, ev);
+	json_decref(ev);
+	if (q->hooks.run_changed)
+		q->hooks.run_changed(q->hooks.ctx, run);
+	return rc;
+}
+
 int runq_emit_status(struct runq *q, int64_t run, const char *status, const char *reason)
 {
 	json_t *ev = json_pack("{s:s, s:s}", "type", "status", "status", status);
@@ -298,15 +321,22 @@ int runq_start(struct runq *q)
 	int64_t ids[RUNQ_MAX_WORKERS * 4];
 	int n = store_runs_with_status(q->store, "running", ids, (int)TB_ARRAY_LEN(ids));
 	for (int i = 0; i < n; i++) {
-		struct store_run_info info;
+		struct store_run_info info = {0};
+		bool evaluating = false;
 		if (store_run_info(q->store, ids[i], &info) == 0) {
 			kill_leftover(q, ids[i], info.worker_pid);
-			store_run_info_free(&info);
+			evaluating = info.evaluate != NULL;
 		}
 		store_run_set_pid(q->store, ids[i], 0);
-		runq_emit_status(q, ids[i], "interrupted",
-				 "the server stopped while this run was running; resume it to continue "
-				 "from its last checkpoint");
+		if (evaluating) { /* only an evaluation was cut short: the run is as it was */
+			store_run_set_evaluate(q->store, ids[i], NULL);
+			runq_emit_restore(q, ids[i], info.evaluate, "interrupted: the server stopped");
+		} else {
+			runq_emit_status(q, ids[i], "interrupted",
+					 "the server stopped while this run was running; resume it to continue "
+					 "from its last checkpoint");
+		}
+		store_run_info_free(&info);
 	}
 	if (n)
 		srv_log("%d run%s marked interrupted", n, n == 1 ? "" : "s");
@@ -361,8 +391,13 @@ static void schedule(struct runq *q)
 				  sizeof err) != RUNQ_OK) {
 			runq_emit_status(q, ids[i], "failed", err);
 		} else if (pick_slots(q, &need, gpus)) {
-			if (runq_spawn(q, ids[i], &need, gpus, info.spec, info.resume, err, sizeof err) < 0)
-				runq_emit_status(q, ids[i], "failed", err);
+			if (runq_spawn(q, ids[i], &need, gpus, info.spec, info.resume, info.evaluate, err,
+				       sizeof err) < 0) {
+				if (info.evaluate) /* a failed evaluation leaves the run as it was */
+					runq_emit_restore(q, ids[i], info.evaluate, err);
+				else
+					runq_emit_status(q, ids[i], "failed", err);
+			}
 		}
 		store_run_info_free(&info);
 	}
@@ -477,18 +512,25 @@ int runq_submit(struct runq *q, const struct runq_submit *sub, int64_t *id, char
 	char *spec = tb_xmalloc(sub->spec_len + 1);
 	memcpy(spec, sub->spec, sub->spec_len);
 	spec[sub->spec_len] = '\0';
-	char name[128];
-	if (sub->name && *sub->name) {
-		srv_strlcpy(name, sub->name, sizeof name);
-	} else if (sub->notebook) {
+	/* A name people tell runs apart by: "fashion-mnist · cnn" (the notebook
+	 * and what the cell trains), or the data set's for a bare spec. */
+	char name[256], label[64], stem[160] = "";
+	spec_run_label(spec, sub->spec_len, label, sizeof label);
+	if (sub->notebook) {
 		const char *base = strrchr(sub->notebook, '/');
-		snprintf(name, sizeof name, "%s", base ? base + 1 : sub->notebook);
-		char *dot = strstr(name, ".ipynb");
+		snprintf(stem, sizeof stem, "%s", base ? base + 1 : sub->notebook);
+		char *dot = strstr(stem, ".ipynb");
 		if (dot)
 			*dot = '\0';
 	} else {
-		snprintf(name, sizeof name, "run");
+		spec_dataset(spec, sub->spec_len, stem, sizeof stem);
 	}
+	if (sub->name && *sub->name)
+		srv_strlcpy(name, sub->name, sizeof name);
+	else if (stem[0])
+		snprintf(name, sizeof name, "%s \xc2\xb7 %s", stem, label);
+	else
+		snprintf(name, sizeof name, "%s", label);
 	pthread_mutex_lock(&q->lock);
 	if (q->stopping) {
 		snprintf(err, errlen, "the server is shutting down");
@@ -555,10 +597,16 @@ int runq_stop(struct runq *q, int64_t id, char *err, size_t errlen)
 	pthread_mutex_lock(&q->lock);
 	int rc = run_status(q, id, status, sizeof status, err, errlen);
 	struct runq_worker *w = find_worker(q, id);
+	struct store_run_info info = {0};
 	if (rc) {
 	} else if (w && !w->got_final) {
 		if (!w->stop_requested)
 			runq_worker_terminate(q, w);
+	} else if (!strcmp(status, "queued") && store_run_info(q->store, id, &info) == 0 && info.evaluate) {
+		/* An evaluation that had not started: the run is as it was. */
+		store_run_set_evaluate(q->store, id, NULL);
+		store_run_set_resume(q->store, id, NULL);
+		runq_emit_restore(q, id, info.evaluate, "stopped before it started");
 	} else if (!strcmp(status, "queued")) {
 		runq_emit_status(q, id, "stopped", "stopped before it started");
 	} else if (!w && !strcmp(status, "running")) {
@@ -568,39 +616,58 @@ int runq_stop(struct runq *q, int64_t id, char *err, size_t errlen)
 		snprintf(err, errlen, "run r%lld is %s, not running", (long long)id, status);
 		rc = RUNQ_ESTATE;
 	}
+	store_run_info_free(&info);
 	pthread_mutex_unlock(&q->lock);
 	return rc;
+}
+
+/*
+ * A run may start again (resume, evaluate) once it has ended. A worker
+ * that already reported how it ended may still be exiting: that is fine,
+ * the scheduler starts the run once it is reaped (it skips runs that still
+ * have a worker). Caller holds q->lock.
+ */
+static int check_ended(struct runq *q, int64_t id, const char *what, char *status, size_t len, char *err,
+		       size_t errlen)
+{
+	int rc = run_status(q, id, status, len, err, errlen);
+	if (rc)
+		return rc;
+	struct runq_worker *w = find_worker(q, id);
+	if ((w && !w->got_final) || !strcmp(status, "queued") || (w && !strcmp(status, "running"))) {
+		snprintf(err, errlen, "run r%lld is %s; it can %s once it has ended", (long long)id, status, what);
+		return RUNQ_ESTATE;
+	}
+	return RUNQ_OK;
+}
+
+/* The path of checkpoint `file` of run `id`, only inside the run's directory. Caller holds q->lock. */
+static int find_checkpoint(struct runq *q, int64_t id, const char *file, char *ckpt, size_t len, char *err,
+			   size_t errlen)
+{
+	char dir[PATH_MAX], real[PATH_MAX];
+	runq_run_dir(q, id, dir, sizeof dir);
+	if (store_checkpoint_path(q->store, id, file, ckpt, len) < 0 || !realpath(ckpt, real) ||
+	    !srv_path_inside(dir, real)) {
+		snprintf(err, errlen, "run r%lld has no checkpoint %s", (long long)id, file);
+		return RUNQ_ENOENT;
+	}
+	return RUNQ_OK;
 }
 
 int runq_resume(struct runq *q, int64_t id, const char *checkpoint_file, char *err, size_t errlen)
 {
 	char status[16], ckpt[PATH_MAX] = "";
 	pthread_mutex_lock(&q->lock);
-	int rc = run_status(q, id, status, sizeof status, err, errlen);
+	/* A completed run may resume too: from its last checkpoint there is
+	 * nothing left to train and the worker ends at once (evaluating a
+	 * checkpoint is runq_evaluate). */
+	int rc = check_ended(q, id, "resume", status, sizeof status, err, errlen);
 	if (rc)
 		goto out;
-	/* A completed run may resume too: from its last checkpoint there is
-	 * nothing left to train, so the worker only evaluates (the page's
-	 * "Evaluate"). */
-	/* A worker that already reported how it ended may still be exiting:
-	 * resume is fine then, and the scheduler starts the run once it is
-	 * reaped (it skips runs that still have a worker). */
-	struct runq_worker *w = find_worker(q, id);
-	if ((w && !w->got_final) || !strcmp(status, "queued") || (w && !strcmp(status, "running"))) {
-		snprintf(err, errlen, "run r%lld is %s; it can resume once it has ended", (long long)id,
-			 status);
-		rc = RUNQ_ESTATE;
-		goto out;
-	}
 	if (checkpoint_file) {
-		char dir[PATH_MAX], real[PATH_MAX];
-		runq_run_dir(q, id, dir, sizeof dir);
-		if (store_checkpoint_path(q->store, id, checkpoint_file, ckpt, sizeof ckpt) < 0 ||
-		    !realpath(ckpt, real) || !srv_path_inside(dir, real)) {
-			snprintf(err, errlen, "run r%lld has no checkpoint %s", (long long)id, checkpoint_file);
-			rc = RUNQ_ENOENT;
+		if ((rc = find_checkpoint(q, id, checkpoint_file, ckpt, sizeof ckpt, err, errlen)))
 			goto out;
-		}
 	} else {
 		store_last_checkpoint(q->store, id, ckpt, sizeof ckpt); /* none: start over */
 	}
@@ -618,6 +685,53 @@ out:
 	if (rc == RUNQ_OK)
 		wake(q);
 	return rc;
+}
+
+int runq_evaluate(struct runq *q, int64_t id, const char *checkpoint_file, char *err, size_t errlen)
+{
+	char status[16], ckpt[PATH_MAX] = "";
+	pthread_mutex_lock(&q->lock);
+	struct store_run_info info = {0};
+	int rc = check_ended(q, id, "be evaluated", status, sizeof status, err, errlen);
+	if (rc)
+		goto out;
+	if (checkpoint_file) {
+		if ((rc = find_checkpoint(q, id, checkpoint_file, ckpt, sizeof ckpt, err, errlen)))
+			goto out;
+	} else if (store_last_checkpoint(q->store, id, ckpt, sizeof ckpt) < 0) {
+		snprintf(err, errlen, "run r%lld has no checkpoint to evaluate", (long long)id);
+		rc = RUNQ_ENOENT;
+		goto out;
+	}
+	/* What the run goes back to when the evaluation ends, however it ends. */
+	store_run_info(q->store, id, &info);
+	json_t *restore = json_pack("{s:s, s:o}", "status", status, "reason",
+				    info.reason ? json_string(info.reason) : json_null());
+	char *text = json_dumps(restore, JSON_COMPACT);
+	json_decref(restore);
+	store_run_set_resume(q->store, id, ckpt);
+	store_run_set_evaluate(q->store, id, text);
+	free(text);
+	const char *base = strrchr(ckpt, '/');
+	json_t *ev = json_pack("{s:s, s:s, s:s}", "type", "status", "status", "queued", "evaluate",
+			       base ? base + 1 : ckpt);
+	runq_emit(q, id, ev);
+	json_decref(ev);
+	if (q->hooks.run_changed)
+		q->hooks.run_changed(q->hooks.ctx, id);
+	q->sched_dirty = true;
+out:
+	store_run_info_free(&info);
+	pthread_mutex_unlock(&q->lock);
+	if (rc == RUNQ_OK)
+		wake(q);
+	return rc;
+}
+
+void runq_changed(struct runq *q, int64_t id)
+{
+	if (q->hooks.run_changed)
+		q->hooks.run_changed(q->hooks.ctx, id);
 }
 
 int runq_delete(struct runq *q, int64_t id, char *err, size_t errlen)

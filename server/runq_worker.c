@@ -79,7 +79,7 @@ static char **child_env(const int *gpus, int ngpus, char *cvd, size_t cvdlen, in
 }
 
 int runq_spawn(struct runq *q, int64_t run, const struct runq_need *need, const int *gpus,
-	       const char *spec, const char *resume, char *err, size_t errlen)
+	       const char *spec, const char *resume, const char *evaluate, char *err, size_t errlen)
 {
 	char dir[PATH_MAX], spec_path[PATH_MAX + 16], log_path[PATH_MAX + 16], cvd[128], omp[32];
 	runq_run_dir(q, run, dir, sizeof dir);
@@ -116,7 +116,8 @@ int runq_spawn(struct runq *q, int64_t run, const struct runq_need *need, const 
 	argv[argc++] = "--out";
 	argv[argc++] = w->run_dir;
 	if (resume) {
-		argv[argc++] = "--resume";
+		/* An evaluation loads the checkpoint, evaluates it and trains nothing. */
+		argv[argc++] = evaluate ? "--evaluate" : "--resume";
 		argv[argc++] = resume;
 	}
 	argv[argc] = NULL;
@@ -165,6 +166,7 @@ int runq_spawn(struct runq *q, int64_t run, const struct runq_need *need, const 
 	w->pid = pid;
 	w->out_fd = pipefd[0];
 	w->need = *need;
+	w->restore = evaluate ? tb_xstrdup(evaluate) : NULL;
 	w->last_event_ms = srv_mono_ms();
 	if (need->gpu)
 		for (int i = 0; i < w->ngpus; i++)
@@ -175,7 +177,7 @@ int runq_spawn(struct runq *q, int64_t run, const struct runq_need *need, const 
 	store_run_set_pid(q->store, run, pid);
 	store_run_set_resume(q->store, run, NULL);
 	srv_log("run r%lld: worker %d started%s%s", (long long)run, (int)pid,
-		resume ? " resuming from " : "", resume ? resume : "");
+		resume ? (evaluate ? " evaluating " : " resuming from ") : "", resume ? resume : "");
 	return 0;
 fail:
 	if (pipefd[0] >= 0)
@@ -386,8 +388,19 @@ static void handle_line(struct runq *q, struct runq_worker *w, char *line, size_
 		changed = true;
 	} else if (!strcmp(type, "status")) {
 		const char *st = json_string_value(json_object_get(ev, "status"));
-		if (st && (!strcmp(st, "completed") || !strcmp(st, "failed") || !strcmp(st, "stopped")))
+		if (st && (!strcmp(st, "completed") || !strcmp(st, "failed") || !strcmp(st, "stopped"))) {
 			w->got_final = true;
+			if (w->restore) {
+				/* The end of an evaluation is not the run's: it goes back to how it was. */
+				char outcome[600];
+				const char *why = json_string_value(json_object_get(ev, "reason"));
+				snprintf(outcome, sizeof outcome, "%s%s%s", st, why ? ": " : "", why ? why : "");
+				json_decref(ev);
+				ev = runq_restore_event(w->restore, outcome);
+				store_run_set_evaluate(q->store, w->run, NULL);
+				rewritten = true;
+			}
+		}
 		changed = true;
 	} else if (!strcmp(type, "summary")) {
 		changed = true;
@@ -515,6 +528,7 @@ static void release(struct runq *q, struct runq_worker *w)
 	if (w->out_fd >= 0)
 		close(w->out_fd);
 	free(w->line);
+	free(w->restore);
 	free(w);
 }
 
@@ -566,8 +580,14 @@ bool runq_worker_reap(struct runq *q, struct runq_worker *w)
 		else
 			snprintf(reason, sizeof reason, "the worker exited without reporting a final status");
 	}
-	if (status)
+	if (status && w->restore) {
+		char outcome[1100];
+		snprintf(outcome, sizeof outcome, "%s: %s", status, reason);
+		store_run_set_evaluate(q->store, w->run, NULL);
+		runq_emit_restore(q, w->run, w->restore, outcome);
+	} else if (status) {
 		runq_emit_status(q, w->run, status, reason);
+	}
 	store_run_set_pid(q->store, w->run, 0);
 	if (r > 0 && WIFSIGNALED(wstatus))
 		srv_log("run r%lld: worker %d ended by signal %d", (long long)w->run, (int)w->pid,

@@ -181,3 +181,39 @@ json_t *spec_summary_params(const char *yaml, size_t len)
 	json_decref(flat);
 	return out;
 }
+
+/* A short word: letters, digits and - _ . only, or "" */
+static bool word_like(const char *v)
+{
+	if (!v || !*v || strlen(v) > 40)
+		return false;
+	for (const char *p = v; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '-' ||
+		      *p == '_' || *p == '.'))
+			return false;
+	return true;
+}
+
+void spec_run_label(const char *yaml, size_t len, char *out, size_t outlen)
+{
+	json_t *flat = spec_flat(yaml, len);
+	const char *model = json_string_value(json_object_get(flat, "model"));
+	const char *preset = json_string_value(json_object_get(flat, "model.preset"));
+	if (word_like(preset))
+		snprintf(out, outlen, "%s", preset);
+	else if (word_like(model))
+		snprintf(out, outlen, "%s", model);
+	else if (model && model[0] == '[')
+		snprintf(out, outlen, "%s", strstr(model, "conv") ? "cnn" : "mlp");
+	else
+		snprintf(out, outlen, "model");
+	json_decref(flat);
+}
+
+void spec_dataset(const char *yaml, size_t len, char *out, size_t outlen)
+{
+	json_t *flat = spec_flat(yaml, len);
+	const char *v = json_string_value(json_object_get(flat, "data.dataset"));
+	snprintf(out, outlen, "%s", word_like(v) ? v : "");
+	json_decref(flat);
+}

@@ -49,6 +49,30 @@ static const char *const migrations[] = {
 	" PRIMARY KEY(run, name)) WITHOUT ROWID;"
 	"INSERT OR IGNORE INTO metric_names SELECT m.run, j.key, min(m.seq * 64 + j.id)"
 	" FROM metrics m, json_each(m.vals) j GROUP BY m.run, j.key;",
+	/* 3: what a researcher keeps about a run (notes, tags, archived); its
+	 * duration as the sum of its running segments (run_seconds, plus now -
+	 * running_since while it runs); an evaluation waiting to start (the
+	 * status to restore after it); a folded metric's window (thin); curve
+	 * summaries per level of a few raw points (series_tiles, store_series.c)
+	 * with series_ready = 0 on runs whose summaries are still to be built
+	 * (every run from before: store_open builds them); the index the series
+	 * route reads raw points through; and one that finds a run's other
+	 * events without reading its metrics. */
+	"ALTER TABLE runs ADD COLUMN notes TEXT;"
+	"ALTER TABLE runs ADD COLUMN tags TEXT;"
+	"ALTER TABLE runs ADD COLUMN archived INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE runs ADD COLUMN run_seconds REAL NOT NULL DEFAULT 0;"
+	"ALTER TABLE runs ADD COLUMN running_since REAL;"
+	"ALTER TABLE runs ADD COLUMN evaluate TEXT;"
+	"ALTER TABLE runs ADD COLUMN series_ready INTEGER NOT NULL DEFAULT 0;"
+	"UPDATE runs SET run_seconds = max(0, coalesce(ended, started) - started) WHERE started IS NOT NULL;"
+	"ALTER TABLE metrics ADD COLUMN thin TEXT;"
+	"CREATE INDEX metrics_series ON metrics(run, split, step);"
+	"CREATE INDEX events_other ON events(run, seq) WHERE type <> 'metric';"
+	"CREATE TABLE series_tiles(run INTEGER NOT NULL, split TEXT NOT NULL, metric TEXT NOT NULL,"
+	" level INTEGER NOT NULL, bucket INTEGER NOT NULL, n INTEGER NOT NULL, sum REAL NOT NULL,"
+	" lo REAL NOT NULL, hi REAL NOT NULL, first_step INTEGER NOT NULL, last_step INTEGER NOT NULL,"
+	" last_value REAL NOT NULL, PRIMARY KEY(run, split, metric, level, bucket)) WITHOUT ROWID;",
 };
 
 int store_exec(struct store *s, const char *sql)
@@ -299,8 +323,8 @@ int store_open(const char *path, struct store **out, char *err, size_t errlen)
 	s->append_event = store_prepare(s, "INSERT INTO events(run, seq, type, json) VALUES(?,?,?,?)");
 	s->bump_seq = store_prepare(s, "UPDATE runs SET last_seq = last_seq + 1 WHERE id = ?"
 				       " RETURNING last_seq");
-	s->insert_metric = store_prepare(s, "INSERT INTO metrics(run, seq, step, epoch, split, time, vals)"
-					    " VALUES(?,?,?,?,?,?,?)");
+	s->insert_metric = store_prepare(s, "INSERT INTO metrics(run, seq, step, epoch, split, time, vals, thin)"
+					    " VALUES(?,?,?,?,?,?,?,?)");
 	s->update_progress = store_prepare(s, "UPDATE runs SET step = coalesce(?, step),"
 					      " epoch = coalesce(?, epoch) WHERE id = ?");
 	s->insert_metric_name = store_prepare(s, "INSERT OR IGNORE INTO metric_names(run, name, ord)"
@@ -316,6 +340,8 @@ int store_open(const char *path, struct store **out, char *err, size_t errlen)
 	if (ps && sqlite3_step(ps) == SQLITE_ROW)
 		s->page_size = sqlite3_column_int(ps, 0);
 	sqlite3_finalize(ps);
+	if (store_series_build_pending(s) < 0)
+		srv_log("store: some curves will draw from their raw points only until rebuilt");
 	start_checkpointer(s, path);
 	*out = s;
 	return 0;
@@ -377,8 +403,10 @@ int store_run_create(struct store *s, const struct store_run_new *r, int64_t *id
 {
 	pthread_mutex_lock(&s->lock);
 	int rc = -1;
+	/* series_ready: its curve summaries are kept as its metrics arrive. */
 	sqlite3_stmt *st = store_prepare(s, "INSERT INTO runs(name, status, notebook, cell, spec,"
-					    " created, owner, params) VALUES(?, 'queued', ?, ?, ?, ?, ?, ?)");
+					    " created, owner, params, series_ready)"
+					    " VALUES(?, 'queued', ?, ?, ?, ?, ?, ?, 1)");
 	if (!st)
 		goto out;
 	sqlite3_bind_text(st, 1, r->name, -1, SQLITE_TRANSIENT);
@@ -406,7 +434,7 @@ int store_run_info(struct store *s, int64_t id, struct store_run_info *out)
 	pthread_mutex_lock(&s->lock);
 	int rc = -1;
 	sqlite3_stmt *st = store_prepare_cached(s, "SELECT status, spec, last_seq, coalesce(worker_pid, 0),"
-					    " resume FROM runs WHERE id = ?");
+					    " resume, evaluate, reason FROM runs WHERE id = ?");
 	if (!st)
 		goto out;
 	sqlite3_bind_int64(st, 1, id);
@@ -418,6 +446,10 @@ int store_run_info(struct store *s, int64_t id, struct store_run_info *out)
 		out->worker_pid = sqlite3_column_int(st, 3);
 		const char *resume = (const char *)sqlite3_column_text(st, 4);
 		out->resume = resume ? tb_xstrdup(resume) : NULL;
+		const char *evaluate = (const char *)sqlite3_column_text(st, 5);
+		out->evaluate = evaluate ? tb_xstrdup(evaluate) : NULL;
+		const char *reason = (const char *)sqlite3_column_text(st, 6);
+		out->reason = reason ? tb_xstrdup(reason) : NULL;
 		rc = 0;
 	}
 	store_release(s, st);
@@ -430,15 +462,30 @@ void store_run_info_free(struct store_run_info *info)
 {
 	free(info->spec);
 	free(info->resume);
+	free(info->evaluate);
+	free(info->reason);
 	info->spec = NULL;
 	info->resume = NULL;
+	info->evaluate = NULL;
+	info->reason = NULL;
 }
 
-/* Column order is what run_row_json reads; spec stays last so a summary can leave it out. */
-#define RUN_SUMMARY_COLUMNS                                                                    \
-	"id, name, status, reason, notebook, cell, device, created, started, ended, owner,"      \
-	" last_seq, step, total_steps, epoch, epochs, best_metric, best_value, params"
+/*
+ * Column order is what run_row_json reads; spec stays last so a summary
+ * can leave it out. ?9 is now (unix seconds, fractional): the duration of a
+ * running run counts its current segment up to the answer. queue_ahead is
+ * how many queued runs were queued before this one (the scheduler takes
+ * them oldest first).
+ */
+#define RUN_SUMMARY_COLUMNS                                                                         \
+	"id, name, status, reason, notebook, cell, device, created, started, ended, owner,"           \
+	" last_seq, step, total_steps, epoch, epochs, best_metric, best_value, params,"                \
+	" notes, tags, archived, run_seconds + CASE WHEN running_since IS NULL THEN 0"                 \
+	" ELSE max(0, ?9 - running_since) END, running_since,"                                        \
+	" CASE WHEN status = 'queued' THEN (SELECT count(*) FROM runs q WHERE q.status = 'queued'"   \
+	" AND q.id < runs.id) END"
 #define RUN_COLUMNS RUN_SUMMARY_COLUMNS ", spec"
+#define RUN_SPEC_COLUMN 25
 
 static json_t *col_text(sqlite3_stmt *st, int i)
 {
@@ -452,11 +499,16 @@ static json_t *col_int(sqlite3_stmt *st, int i)
 							 : json_integer(sqlite3_column_int64(st, i));
 }
 
-static json_t *col_json(sqlite3_stmt *st, int i)
+static json_t *col_json(sqlite3_stmt *st, int i, json_t *(*empty)(void))
 {
 	const char *t = (const char *)sqlite3_column_text(st, i);
 	json_t *v = t ? json_loads(t, 0, NULL) : NULL;
-	return v ? v : json_object();
+	return v ? v : empty();
+}
+
+static json_t *col_real(sqlite3_stmt *st, int i)
+{
+	return sqlite3_column_type(st, i) == SQLITE_NULL ? json_null() : json_real(sqlite3_column_double(st, i));
 }
 
 /* A row of RUN_SUMMARY_COLUMNS (and spec after them when `with_spec`). */
@@ -480,9 +532,15 @@ static json_t *run_row_json(sqlite3_stmt *st, bool with_spec)
 				"last_seq", (json_int_t)sqlite3_column_int64(st, 11),
 				"progress", "step", col_int(st, 12), "total_steps", col_int(st, 13),
 				"epoch", col_int(st, 14), "epochs", col_int(st, 15), "best", best,
-				"params", col_json(st, 18));
+				"params", col_json(st, 18, json_object));
+	json_object_set_new(run, "notes", col_text(st, 19));
+	json_object_set_new(run, "tags", col_json(st, 20, json_array));
+	json_object_set_new(run, "archived", json_boolean(sqlite3_column_int(st, 21)));
+	json_object_set_new(run, "seconds", col_real(st, 22));
+	json_object_set_new(run, "running_since", col_real(st, 23));
+	json_object_set_new(run, "queue_ahead", col_int(st, 24));
 	if (with_spec)
-		json_object_set_new(run, "spec", col_text(st, 19));
+		json_object_set_new(run, "spec", col_text(st, RUN_SPEC_COLUMN));
 	return run;
 }
 
@@ -490,9 +548,10 @@ json_t *store_run_json(struct store *s, int64_t id)
 {
 	pthread_mutex_lock(&s->lock);
 	json_t *run = NULL;
-	sqlite3_stmt *st = store_prepare_cached(s, "SELECT " RUN_COLUMNS " FROM runs WHERE id = ?");
+	sqlite3_stmt *st = store_prepare_cached(s, "SELECT " RUN_COLUMNS " FROM runs WHERE id = ?1");
 	if (st) {
 		sqlite3_bind_int64(st, 1, id);
+		sqlite3_bind_double(st, 9, srv_unix_now_f());
 		if (sqlite3_step(st) == SQLITE_ROW)
 			run = run_row_json(st, true);
 		store_release(s, st);
@@ -505,9 +564,10 @@ json_t *store_run_summary_json(struct store *s, int64_t id)
 {
 	pthread_mutex_lock(&s->lock);
 	json_t *run = NULL;
-	sqlite3_stmt *st = store_prepare_cached(s, "SELECT " RUN_SUMMARY_COLUMNS " FROM runs WHERE id = ?");
+	sqlite3_stmt *st = store_prepare_cached(s, "SELECT " RUN_SUMMARY_COLUMNS " FROM runs WHERE id = ?1");
 	if (st) {
 		sqlite3_bind_int64(st, 1, id);
+		sqlite3_bind_double(st, 9, srv_unix_now_f());
 		if (sqlite3_step(st) == SQLITE_ROW)
 			run = run_row_json(st, false);
 		store_release(s, st);
@@ -516,21 +576,47 @@ json_t *store_run_summary_json(struct store *s, int64_t id)
 	return run;
 }
 
-json_t *store_runs_json(struct store *s, int limit, int64_t before)
+json_t *store_runs_json(struct store *s, const struct store_runs_query *q)
 {
 	json_t *list = json_array();
 	pthread_mutex_lock(&s->lock);
-	sqlite3_stmt *st = store_prepare_cached(s, "SELECT " RUN_SUMMARY_COLUMNS " FROM runs"
-						   " WHERE id < ? ORDER BY id DESC LIMIT ?");
+	sqlite3_stmt *st = store_prepare_cached(s, "SELECT " RUN_COLUMNS " FROM runs WHERE id < ?1"
+						   " AND (?3 IS NULL OR notebook = ?3) AND (?4 IS NULL OR cell = ?4)"
+						   " ORDER BY id DESC LIMIT ?2");
 	if (st) {
-		sqlite3_bind_int64(st, 1, before > 0 ? before : INT64_MAX);
-		sqlite3_bind_int(st, 2, limit);
+		sqlite3_bind_int64(st, 1, q->before > 0 ? q->before : INT64_MAX);
+		sqlite3_bind_int(st, 2, q->limit);
+		bind_text_or_null(st, 3, q->notebook);
+		bind_text_or_null(st, 4, q->cell);
+		sqlite3_bind_double(st, 9, srv_unix_now_f());
 		while (sqlite3_step(st) == SQLITE_ROW)
-			json_array_append_new(list, run_row_json(st, false));
+			json_array_append_new(list, run_row_json(st, q->with_spec));
 		store_release(s, st);
 	}
 	pthread_mutex_unlock(&s->lock);
 	return list;
+}
+
+int store_run_edit(struct store *s, int64_t id, const struct store_run_edit *e)
+{
+	pthread_mutex_lock(&s->lock);
+	int rc = -1;
+	sqlite3_stmt *st = store_prepare(s, "UPDATE runs SET name = coalesce(?2, name),"
+					    " notes = CASE WHEN ?3 IS NULL THEN notes WHEN ?3 = '' THEN NULL ELSE ?3 END,"
+					    " tags = coalesce(?4, tags), archived = coalesce(?5, archived) WHERE id = ?1");
+	if (st) {
+		sqlite3_bind_int64(st, 1, id);
+		bind_text_or_null(st, 2, e->name);
+		bind_text_or_null(st, 3, e->notes);
+		bind_text_or_null(st, 4, e->tags);
+		if (e->archived >= 0)
+			sqlite3_bind_int(st, 5, e->archived);
+		if (sqlite3_step(st) == SQLITE_DONE && sqlite3_changes(s->db) == 1)
+			rc = 0;
+		sqlite3_finalize(st);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return rc;
 }
 
 int store_runs_with_status(struct store *s, const char *status, int64_t *ids, int max)
@@ -597,9 +683,24 @@ int store_run_set_resume(struct store *s, int64_t id, const char *checkpoint)
 	return rc;
 }
 
+int store_run_set_evaluate(struct store *s, int64_t id, const char *restore)
+{
+	pthread_mutex_lock(&s->lock);
+	int rc = -1;
+	sqlite3_stmt *st = store_prepare(s, "UPDATE runs SET evaluate = ? WHERE id = ?");
+	if (st) {
+		bind_text_or_null(st, 1, restore);
+		sqlite3_bind_int64(st, 2, id);
+		rc = sqlite3_step(st) == SQLITE_DONE && sqlite3_changes(s->db) == 1 ? 0 : -1;
+		sqlite3_finalize(st);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return rc;
+}
+
 int store_run_delete(struct store *s, int64_t id)
 {
-	static const char *const tables[] = {"events", "metrics", "metric_names", "checkpoints"};
+	static const char *const tables[] = {"events", "metrics", "metric_names", "checkpoints", "series_tiles"};
 	pthread_mutex_lock(&s->lock);
 	int rc = store_exec(s, "BEGIN IMMEDIATE");
 	for (size_t i = 0; rc == 0 && i < TB_ARRAY_LEN(tables) + 1; i++) {

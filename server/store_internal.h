@@ -39,7 +39,7 @@ struct store {
 	struct {
 		const char *sql;    /* a string literal: its address is the key */
 		sqlite3_stmt *st;
-	} cache[16];
+	} cache[32];
 	int ncache;
 };
 
@@ -53,5 +53,11 @@ sqlite3_stmt *store_prepare(struct store *s, const char *sql);
  */
 sqlite3_stmt *store_prepare_cached(struct store *s, const char *literal_sql);
 void store_release(struct store *s, sqlite3_stmt *st);
+
+/* store_series.c: the curve summaries of a metric event (inside the append transaction, lock held). */
+int store_series_add(struct store *s, int64_t run, const char *split, int64_t step, json_t *values,
+		     json_t *thinned);
+/* Build the summaries of every run that has none yet (store_open; takes the lock). */
+int store_series_build_pending(struct store *s);
 
 #endif

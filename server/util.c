@@ -130,6 +130,13 @@ int64_t srv_unix_now(void)
 	return (int64_t)time(NULL);
 }
 
+double srv_unix_now_f(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 int64_t srv_mono_ms(void)
 {
 	struct timespec ts;

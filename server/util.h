@@ -53,6 +53,8 @@ void srv_log_limited(struct srv_log_limit *lim, const char *fmt, ...) __attribut
 
 /* Wall-clock seconds since the epoch and monotonic milliseconds. */
 int64_t srv_unix_now(void);
+/* The same with the fraction of a second: run durations add up short segments. */
+double srv_unix_now_f(void);
 int64_t srv_mono_ms(void);
 
 /*

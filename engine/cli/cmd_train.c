@@ -51,15 +51,17 @@ static void usage(FILE *out, const char *cmd)
 	fprintf(out,
 		"usage: trainbook %s SPEC [options]\n"
 		"       trainbook %s --resume CHECKPOINT [options]\n"
+		"       trainbook %s --evaluate CHECKPOINT [SPEC] [options]\n"
 		"\n"
 		"  --set key.path=value   override a spec value (repeatable), e.g. --set train.epochs=1\n"
 		"  --out DIR              where checkpoints go (default runs/<spec name>-<date>)\n"
 		"  --json                 JSON-lines events on stdout instead of a progress bar\n"
 		"  --resume CHECKPOINT    continue a run from a step-*.safetensors checkpoint\n"
 		"                         (without SPEC, the spec stored in the checkpoint is used)\n"
+		"  --evaluate CHECKPOINT  evaluate a checkpoint on the test split and train nothing\n"
 		"\n"
 		"SIGINT/SIGTERM finish the current step, write a checkpoint and stop.\n",
-		cmd, cmd);
+		cmd, cmd, cmd);
 }
 
 static void default_out_dir(const char *spec_path, char *out, size_t len)
@@ -112,14 +114,15 @@ int cli_train(int argc, char **argv)
 	static const struct option options[] = {
 		{"set", required_argument, NULL, 's'},  {"out", required_argument, NULL, 'o'},
 		{"json", no_argument, NULL, 'j'},       {"resume", required_argument, NULL, 'r'},
-		{"help", no_argument, NULL, 'h'},       {NULL, 0, NULL, 0},
+		{"evaluate", required_argument, NULL, 'e'}, {"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
 	};
 	const char *overrides[MAX_OVERRIDES];
 	int noverrides = 0, c;
 	const char *out_dir = NULL, *resume = NULL;
-	bool json = worker;
+	bool json = worker, evaluate = false;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "s:o:jr:h", options, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "s:o:jr:e:h", options, NULL)) != -1) {
 		switch (c) {
 		case 's':
 			if (noverrides == MAX_OVERRIDES) {
@@ -131,6 +134,7 @@ int cli_train(int argc, char **argv)
 		case 'o': out_dir = optarg; break;
 		case 'j': json = true; break;
 		case 'r': resume = optarg; break;
+		case 'e': resume = optarg; evaluate = true; break;
 		case 'h': usage(stdout, argv[0]); return 0;
 		default: usage(stderr, argv[0]); return 2;
 		}
@@ -153,6 +157,7 @@ int cli_train(int argc, char **argv)
 	install_signals();
 	struct train_options opt = {
 		.out_dir = out_dir, .json = json, .events_out = stdout, .resume = resume, .stop = &stop_requested,
+		.evaluate_only = evaluate,
 	};
 	enum train_result r = train_run(&s, &opt);
 	spec_free(&s);

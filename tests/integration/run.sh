@@ -222,7 +222,7 @@ code=$(api GET "$P" /api/system)
 if [ "$code" = 200 ] && "$PY" -c "
 import json,sys; s=json.load(open(sys.argv[1]))
 assert isinstance(s['time'], int) and s['memory']['used'] > 0
-assert s['gpus'] or 'no NVIDIA GPU' in s['gpu_note']" "$TMP/body" 2>/dev/null; then
+assert s['gpus'] or 'NVIDIA' in s['gpu_note']" "$TMP/body" 2>/dev/null; then
 	pass system_stats
 else
 	fail system_stats "HTTP $code $(head -c 300 "$TMP/body")"

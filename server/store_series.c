@@ -1,0 +1,503 @@
+/*
+ * store_series.c — a metric's curve at any zoom without reading every
+ * point: summaries ("tiles") of the raw metric rows at eight levels, kept
+ * as metrics arrive, and the query that answers GET /api/runs/<id>/series
+ * from them (see store.h, store_series_json).
+ *
+ * A tile of level k holds the raw points of one split and metric whose
+ * steps fall in one window of 4^(k+1) steps (16, 64, … 262,144): how many
+ * (a folded event counts for the events it stands for), their sum, min
+ * and max (a folded event's window min and max included: docs/api.md
+ * "thinned"), the first step, and the last step with its value. A query
+ * for ~2,000 buckets over any range reads at most four tiles per bucket
+ * from the coarsest level that is fine enough (one million points drawn
+ * whole read ~4,000 rows, not 10^6), and the raw rows through the index
+ * metrics_series when the range is narrow enough for full resolution.
+ *
+ * What it is not: the raw record (metrics rows, store_events.c) or the
+ * drawing (web/src/curves.js). Tiles are derived data: store_open builds
+ * them for runs that have none yet (series_ready = 0: runs from before
+ * migration 3, or written into the database by another program).
+ *
+ * Threads: any; the public functions hold s->lock (store_series_add runs
+ * inside the caller's append transaction, which holds it).
+ */
+#include "store_internal.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tb.h"
+
+#define TILE_LEVELS 8
+/* Level k (1..TILE_LEVELS) spans 1 << tile_shift(k) steps. */
+static int tile_shift(int level)
+{
+	return 2 * level + 2;
+}
+
+struct tile {
+	int64_t n;         /* raw points (a folded event counts as its events) */
+	double sum;        /* of value × weight: the mean is sum / n */
+	double lo, hi;
+	int64_t first, last;
+	double last_value;
+};
+
+static void tile_merge(struct tile *into, const struct tile *t)
+{
+	if (into->n == 0) {
+		*into = *t;
+		return;
+	}
+	into->n += t->n;
+	into->sum += t->sum;
+	into->lo = fmin(into->lo, t->lo);
+	into->hi = fmax(into->hi, t->hi);
+	into->first = TB_MIN(into->first, t->first);
+	if (t->last >= into->last) { /* the later of equal steps wins: a resumed run redid them */
+		into->last = t->last;
+		into->last_value = t->last_value;
+	}
+}
+
+/* floor(step / 2^shift), for negative steps too. */
+static int64_t bucket_of(int64_t step, int shift)
+{
+	return step >= 0 ? step >> shift : -((-step - 1) >> shift) - 1;
+}
+
+/* One raw point: its value, the folded window's min/max and count when `thinned` says so. */
+static bool point_of(json_t *v, const char *key, json_t *thinned, int64_t step, struct tile *out)
+{
+	if (!json_is_number(v))
+		return false;
+	double x = json_number_value(v);
+	if (!isfinite(x))
+		return false;
+	*out = (struct tile){.n = 1, .lo = x, .hi = x, .first = step, .last = step, .last_value = x};
+	if (thinned) {
+		json_t *events = json_object_get(thinned, "events");
+		json_t *lo = json_object_get(json_object_get(thinned, "min"), key);
+		json_t *hi = json_object_get(json_object_get(thinned, "max"), key);
+		if (json_is_integer(events) && json_integer_value(events) > 1)
+			out->n = json_integer_value(events);
+		if (json_is_number(lo) && isfinite(json_number_value(lo)))
+			out->lo = fmin(x, json_number_value(lo));
+		if (json_is_number(hi) && isfinite(json_number_value(hi)))
+			out->hi = fmax(x, json_number_value(hi));
+	}
+	out->sum = x * (double)out->n;
+	return true;
+}
+
+static const char UPSERT_TILE[] =
+	"INSERT INTO series_tiles(run, split, metric, level, bucket, n, sum, lo, hi, first_step, last_step,"
+	" last_value) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
+	" ON CONFLICT(run, split, metric, level, bucket) DO UPDATE SET n = n + excluded.n,"
+	" sum = sum + excluded.sum, lo = min(lo, excluded.lo), hi = max(hi, excluded.hi),"
+	" first_step = min(first_step, excluded.first_step),"
+	" last_value = CASE WHEN excluded.last_step >= last_step THEN excluded.last_value ELSE last_value END,"
+	" last_step = max(last_step, excluded.last_step)";
+
+/* Add `t` to the tile (run, split, metric, level, bucket); caller holds the lock. */
+static int put_tile(struct store *s, int64_t run, const char *split, const char *metric, int level,
+		    int64_t bucket, const struct tile *t)
+{
+	sqlite3_stmt *st = store_prepare_cached(s, UPSERT_TILE);
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, run);
+	sqlite3_bind_text(st, 2, split, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, metric, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 4, level);
+	sqlite3_bind_int64(st, 5, bucket);
+	sqlite3_bind_int64(st, 6, t->n);
+	sqlite3_bind_double(st, 7, t->sum);
+	sqlite3_bind_double(st, 8, t->lo);
+	sqlite3_bind_double(st, 9, t->hi);
+	sqlite3_bind_int64(st, 10, t->first);
+	sqlite3_bind_int64(st, 11, t->last);
+	sqlite3_bind_double(st, 12, t->last_value);
+	int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
+	store_release(s, st);
+	return rc;
+}
+
+int store_series_add(struct store *s, int64_t run, const char *split, int64_t step, json_t *values,
+		     json_t *thinned)
+{
+	const char *key;
+	json_t *v;
+	json_object_foreach(values, key, v) {
+		struct tile t;
+		if (!point_of(v, key, thinned, step, &t))
+			continue;
+		for (int k = 1; k <= TILE_LEVELS; k++)
+			if (put_tile(s, run, split, key, k, bucket_of(step, tile_shift(k)), &t) < 0)
+				return -1;
+	}
+	return 0;
+}
+
+/* ---- building the tiles of a run from its metric rows ------------------------ */
+
+/* The open tile of each level for one metric while a split's rows stream by in step order. */
+struct builder_metric {
+	char *name;
+	struct tile open[TILE_LEVELS + 1];
+	int64_t bucket[TILE_LEVELS + 1];
+};
+
+struct builder {
+	struct store *s;
+	int64_t run;
+	char split[64];
+	struct builder_metric *m;
+	int n, cap;
+};
+
+static int builder_flush(struct builder *b)
+{
+	for (int i = 0; i < b->n; i++) {
+		struct builder_metric *m = &b->m[i];
+		for (int k = 1; k <= TILE_LEVELS; k++)
+			if (m->open[k].n && put_tile(b->s, b->run, b->split, m->name, k, m->bucket[k], &m->open[k]) < 0)
+				return -1;
+		free(m->name);
+	}
+	b->n = 0;
+	return 0;
+}
+
+static int builder_add(struct builder *b, const char *metric, const struct tile *t)
+{
+	struct builder_metric *m = NULL;
+	for (int i = 0; i < b->n && !m; i++)
+		if (!strcmp(b->m[i].name, metric))
+			m = &b->m[i];
+	if (!m) {
+		if (b->n == b->cap) {
+			b->cap = b->cap ? 2 * b->cap : 8;
+			b->m = tb_xrealloc(b->m, (size_t)b->cap * sizeof *b->m);
+		}
+		m = &b->m[b->n++];
+		*m = (struct builder_metric){.name = tb_xstrdup(metric)};
+	}
+	for (int k = 1; k <= TILE_LEVELS; k++) {
+		int64_t bucket = bucket_of(t->first, tile_shift(k));
+		if (m->open[k].n && m->bucket[k] != bucket) {
+			if (put_tile(b->s, b->run, b->split, m->name, k, m->bucket[k], &m->open[k]) < 0)
+				return -1;
+			m->open[k] = (struct tile){0};
+		}
+		m->bucket[k] = bucket;
+		tile_merge(&m->open[k], t);
+	}
+	return 0;
+}
+
+/* Tiles of one run from its metric rows, in one transaction; caller holds the lock. */
+static int build_run(struct store *s, int64_t run)
+{
+	if (store_exec(s, "BEGIN IMMEDIATE") < 0)
+		return -1;
+	struct builder b = {.s = s, .run = run};
+	int rc = -1;
+	sqlite3_stmt *del = store_prepare(s, "DELETE FROM series_tiles WHERE run = ?");
+	sqlite3_stmt *st = store_prepare(s, "SELECT split, step, vals, thin FROM metrics"
+					    " WHERE run = ? AND step IS NOT NULL ORDER BY split, step, seq");
+	sqlite3_stmt *done = store_prepare(s, "UPDATE runs SET series_ready = 1 WHERE id = ?");
+	if (!del || !st || !done)
+		goto out;
+	sqlite3_bind_int64(del, 1, run);
+	if (sqlite3_step(del) != SQLITE_DONE)
+		goto out;
+	sqlite3_bind_int64(st, 1, run);
+	int step_rc;
+	while ((step_rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *split = (const char *)sqlite3_column_text(st, 0);
+		split = split ? split : "train";
+		if (strcmp(split, b.split)) {
+			if (builder_flush(&b) < 0)
+				goto out;
+			srv_strlcpy(b.split, split, sizeof b.split);
+		}
+		int64_t step = sqlite3_column_int64(st, 1);
+		json_t *vals = json_loads((const char *)sqlite3_column_text(st, 2), 0, NULL);
+		const char *thin_text = (const char *)sqlite3_column_text(st, 3);
+		json_t *thin = thin_text ? json_loads(thin_text, 0, NULL) : NULL;
+		const char *key;
+		json_t *v;
+		int add_rc = 0;
+		json_object_foreach(vals, key, v) {
+			struct tile t;
+			if (add_rc == 0 && point_of(v, key, json_is_object(thin) ? thin : NULL, step, &t))
+				add_rc = builder_add(&b, key, &t);
+		}
+		json_decref(vals);
+		json_decref(thin);
+		if (add_rc < 0)
+			goto out;
+	}
+	if (step_rc != SQLITE_DONE || builder_flush(&b) < 0)
+		goto out;
+	sqlite3_bind_int64(done, 1, run);
+	rc = sqlite3_step(done) == SQLITE_DONE ? 0 : -1;
+out:
+	builder_flush(&b); /* frees what an error left */
+	free(b.m);
+	sqlite3_finalize(del);
+	sqlite3_finalize(st);
+	sqlite3_finalize(done);
+	if (rc == 0 && store_exec(s, "COMMIT") == 0)
+		return 0;
+	if (!sqlite3_get_autocommit(s->db))
+		store_exec(s, "ROLLBACK");
+	srv_log("store: cannot build the curve summaries of r%" PRId64 ": %s", run, sqlite3_errmsg(s->db));
+	return -1;
+}
+
+int store_series_build_pending(struct store *s)
+{
+	pthread_mutex_lock(&s->lock);
+	int64_t *ids = NULL;
+	int n = 0, cap = 0, failed = 0;
+	sqlite3_stmt *st = store_prepare(s, "SELECT id FROM runs WHERE series_ready = 0 ORDER BY id");
+	while (st && sqlite3_step(st) == SQLITE_ROW) {
+		if (n == cap) {
+			cap = cap ? 2 * cap : 64;
+			ids = tb_xrealloc(ids, (size_t)cap * sizeof *ids);
+		}
+		ids[n++] = sqlite3_column_int64(st, 0);
+	}
+	sqlite3_finalize(st);
+	if (n) {
+		srv_log("store: building the curve summaries of %d run%s (once)", n, n == 1 ? "" : "s");
+		double t0 = srv_unix_now_f();
+		for (int i = 0; i < n; i++)
+			failed += build_run(s, ids[i]) < 0;
+		srv_log("store: curve summaries built in %.1f s", srv_unix_now_f() - t0);
+	}
+	free(ids);
+	pthread_mutex_unlock(&s->lock);
+	return failed ? -1 : 0;
+}
+
+/* ---- the series query ---------------------------------------------------------- */
+
+/* Output buckets, in step order; each is the merge of what fell in it. */
+struct series_out {
+	struct tile *b;
+	int64_t *key; /* floor(step / width) of each bucket */
+	int n, cap;
+};
+
+static void out_add(struct series_out *o, int64_t key, const struct tile *t, bool replace)
+{
+	if (o->n && o->key[o->n - 1] == key) {
+		if (replace)
+			o->b[o->n - 1] = *t; /* exact: the later row of a repeated step stands alone */
+		else
+			tile_merge(&o->b[o->n - 1], t);
+		return;
+	}
+	if (o->n == o->cap) {
+		o->cap = o->cap ? 2 * o->cap : 256;
+		o->b = tb_xrealloc(o->b, (size_t)o->cap * sizeof *o->b);
+		o->key = tb_xrealloc(o->key, (size_t)o->cap * sizeof *o->key);
+	}
+	o->key[o->n] = key;
+	o->b[o->n++] = *t;
+}
+
+/* floor(a / w) for w > 0 */
+static int64_t floor_div(int64_t a, int64_t w)
+{
+	int64_t q = a / w;
+	return (a % w != 0 && a < 0) ? q - 1 : q;
+}
+
+/* '$."name"' for json_extract; false when the name cannot be quoted simply. */
+static bool json_path(char *buf, size_t len, const char *prefix, const char *name)
+{
+	if (strpbrk(name, "\"\\") || (size_t)snprintf(buf, len, "%s\"%s\"", prefix, name) >= len)
+		return false;
+	return true;
+}
+
+static int read_tiles(struct store *s, const struct store_series_query *q, int level, int64_t from, int64_t to,
+		      int64_t width, struct series_out *o)
+{
+	sqlite3_stmt *st = store_prepare_cached(s, "SELECT n, sum, lo, hi, first_step, last_step, last_value"
+						   " FROM series_tiles WHERE run = ? AND split = ? AND metric = ?"
+						   " AND level = ? AND bucket BETWEEN ? AND ? ORDER BY bucket");
+	if (!st)
+		return -1;
+	int shift = tile_shift(level);
+	sqlite3_bind_int64(st, 1, q->run);
+	sqlite3_bind_text(st, 2, q->split, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, q->metric, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 4, level);
+	sqlite3_bind_int64(st, 5, bucket_of(from, shift));
+	sqlite3_bind_int64(st, 6, bucket_of(to, shift));
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		struct tile t = {
+			.n = sqlite3_column_int64(st, 0), .sum = sqlite3_column_double(st, 1),
+			.lo = sqlite3_column_double(st, 2), .hi = sqlite3_column_double(st, 3),
+			.first = sqlite3_column_int64(st, 4), .last = sqlite3_column_int64(st, 5),
+			.last_value = sqlite3_column_double(st, 6),
+		};
+		/* width is a multiple of the tile's: a tile lies inside one output bucket */
+		out_add(o, floor_div(t.first, width), &t, false);
+	}
+	store_release(s, st);
+	return 0;
+}
+
+static int read_raw(struct store *s, const struct store_series_query *q, int64_t from, int64_t to, int64_t width,
+		    struct series_out *o)
+{
+	char value[160], lo[170], hi[170];
+	if (!json_path(value, sizeof value, "$.", q->metric) || !json_path(lo, sizeof lo, "$.min.", q->metric) ||
+	    !json_path(hi, sizeof hi, "$.max.", q->metric))
+		return 0;
+	sqlite3_stmt *st = store_prepare_cached(s, "SELECT step, json_extract(vals, ?3), json_extract(thin, ?4),"
+						   " json_extract(thin, ?5), json_extract(thin, '$.events')"
+						   " FROM metrics WHERE run = ?1 AND split = ?2"
+						   " AND step BETWEEN ?6 AND ?7 ORDER BY step, seq");
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, q->run);
+	sqlite3_bind_text(st, 2, q->split, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, value, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, lo, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 5, hi, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 6, from);
+	sqlite3_bind_int64(st, 7, to);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		int type = sqlite3_column_type(st, 1);
+		if (type != SQLITE_INTEGER && type != SQLITE_FLOAT)
+			continue;
+		double x = sqlite3_column_double(st, 1);
+		int64_t step = sqlite3_column_int64(st, 0);
+		struct tile t = {.n = 1, .lo = x, .hi = x, .first = step, .last = step, .last_value = x};
+		if (sqlite3_column_type(st, 2) != SQLITE_NULL)
+			t.lo = fmin(x, sqlite3_column_double(st, 2));
+		if (sqlite3_column_type(st, 3) != SQLITE_NULL)
+			t.hi = fmax(x, sqlite3_column_double(st, 3));
+		if (sqlite3_column_int64(st, 4) > 1)
+			t.n = sqlite3_column_int64(st, 4);
+		t.sum = x * (double)t.n;
+		out_add(o, floor_div(step, width), &t, width == 1);
+	}
+	store_release(s, st);
+	return 0;
+}
+
+static void put_string(struct srv_buf *b, const char *key, const char *v)
+{
+	json_t *j = json_string(v);
+	char *text = j ? json_dumps(j, JSON_ENCODE_ANY) : NULL;
+	srv_buf_printf(b, "\"%s\":%s,", key, text ? text : "null");
+	free(text);
+	json_decref(j);
+}
+
+/* "name":[…]: one field of every bucket. */
+enum series_field { F_STEP, F_VALUE, F_MEAN, F_MIN, F_MAX, F_COUNT };
+static void put_array(struct srv_buf *b, const char *name, const struct series_out *o, enum series_field f)
+{
+	srv_buf_printf(b, ",\"%s\":[", name);
+	for (int i = 0; i < o->n; i++) {
+		const struct tile *t = &o->b[i];
+		const char *sep = i ? "," : "";
+		switch (f) {
+		case F_STEP: srv_buf_printf(b, "%s%" PRId64, sep, t->last); break;
+		case F_COUNT: srv_buf_printf(b, "%s%" PRId64, sep, t->n); break;
+		case F_VALUE: srv_buf_printf(b, "%s%.9g", sep, t->last_value); break;
+		case F_MEAN: srv_buf_printf(b, "%s%.9g", sep, t->sum / (double)t->n); break;
+		case F_MIN: srv_buf_printf(b, "%s%.9g", sep, t->lo); break;
+		case F_MAX: srv_buf_printf(b, "%s%.9g", sep, t->hi); break;
+		}
+	}
+	srv_buf_puts(b, "]");
+}
+
+char *store_series_json(struct store *s, const struct store_series_query *q, size_t *len)
+{
+	struct series_out o = {0};
+	struct srv_buf b = {0};
+	int64_t last_seq = 0, lo = 0, hi = -1, from = 0, to = -1, width = 1;
+	int level = 0;
+	bool found = false;
+	pthread_mutex_lock(&s->lock);
+	bool tiles = false;
+	sqlite3_stmt *st = store_prepare_cached(s, "SELECT last_seq, series_ready FROM runs WHERE id = ?");
+	if (st) {
+		sqlite3_bind_int64(st, 1, q->run);
+		if (sqlite3_step(st) == SQLITE_ROW) {
+			found = true;
+			last_seq = sqlite3_column_int64(st, 0);
+			tiles = sqlite3_column_int(st, 1) != 0; /* else its summaries failed to build: read raw rows */
+		}
+		store_release(s, st);
+	}
+	st = found ? store_prepare_cached(s, "SELECT min(step), max(step) FROM metrics WHERE run = ? AND split = ?")
+		   : NULL;
+	if (st) {
+		sqlite3_bind_int64(st, 1, q->run);
+		sqlite3_bind_text(st, 2, q->split, -1, SQLITE_STATIC);
+		if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
+			lo = sqlite3_column_int64(st, 0);
+			hi = sqlite3_column_int64(st, 1);
+		}
+		store_release(s, st);
+	}
+	/* The range, inside the steps there are (so its width cannot overflow). */
+	from = q->has_from ? TB_MAX(q->from, lo) : lo;
+	to = q->has_to ? TB_MIN(q->to, hi) : hi;
+	if (found && to >= from) {
+		int64_t span = to - from + 1, points = q->points > 0 ? q->points : 1;
+		width = (span + points - 1) / points;
+		for (int k = TILE_LEVELS; tiles && k >= 1 && !level; k--)
+			if ((int64_t)1 << tile_shift(k) <= width)
+				level = k;
+		if (level) {
+			int64_t tile = (int64_t)1 << tile_shift(level);
+			width = (width + tile - 1) / tile * tile;
+			read_tiles(s, q, level, from, to, width, &o);
+		} else {
+			read_raw(s, q, from, to, width, &o);
+		}
+	}
+	pthread_mutex_unlock(&s->lock);
+	if (!found)
+		return NULL;
+	char rid[32];
+	store_format_run_id(q->run, rid, sizeof rid);
+	srv_buf_puts(&b, "{");
+	put_string(&b, "run", rid);
+	put_string(&b, "split", q->split);
+	put_string(&b, "metric", q->metric);
+	if (to >= from)
+		srv_buf_printf(&b, "\"from\":%" PRId64 ",\"to\":%" PRId64 ",", from, to);
+	else
+		srv_buf_puts(&b, "\"from\":null,\"to\":null,"); /* no points in this split */
+	srv_buf_printf(&b, "\"bucket\":%" PRId64 ",\"level\":%d,\"exact\":%s,\"last_seq\":%" PRId64, width,
+		       level, width == 1 ? "true" : "false", last_seq);
+	put_array(&b, "steps", &o, F_STEP);
+	put_array(&b, "values", &o, F_VALUE);
+	put_array(&b, "means", &o, F_MEAN);
+	put_array(&b, "mins", &o, F_MIN);
+	put_array(&b, "maxs", &o, F_MAX);
+	put_array(&b, "counts", &o, F_COUNT);
+	srv_buf_puts(&b, "}");
+	free(o.b);
+	free(o.key);
+	*len = b.len;
+	return srv_buf_steal(&b);
+}
