@@ -61,6 +61,8 @@ const struct http_route http_routes[] = {
 	 "stored events since a seq (&exclude=metric)", events_query},
 	{"GET", "/api/runs/{id}/series", HTTP_TOKEN, 0, route_run_series,
 	 "one metric downsampled for drawing (?metric=&split=&from=&to=&points=)", series_query},
+	{"GET", "/api/series", HTTP_TOKEN, 0, route_series,
+	 "the same metric of several runs (?runs=r1,r2&metric=…)", series_query},
 	{"GET", "/api/runs/{id}/metrics.csv", HTTP_TOKEN, 0, route_metrics_csv, "metrics as CSV", NULL},
 	{"GET", "/api/runs/{id}/metrics.json", HTTP_TOKEN, 0, route_metrics_json, "metrics as JSON", NULL},
 	{"GET", "/api/runs/{id}/checkpoints", HTTP_TOKEN, 0, route_checkpoint_list, "list checkpoints", NULL},

@@ -38,6 +38,7 @@ enum MHD_Result route_run_events(struct http_req *r);
 enum MHD_Result route_run_edit(struct http_req *r);
 enum MHD_Result route_run_evaluate(struct http_req *r);
 enum MHD_Result route_run_series(struct http_req *r);
+enum MHD_Result route_series(struct http_req *r);
 
 /* routes_files.c */
 enum MHD_Result route_metrics_csv(struct http_req *r);

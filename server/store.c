@@ -65,6 +65,7 @@ static const char *const migrations[] = {
 	"ALTER TABLE runs ADD COLUMN running_since REAL;"
 	"ALTER TABLE runs ADD COLUMN evaluate TEXT;"
 	"ALTER TABLE runs ADD COLUMN series_ready INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE runs ADD COLUMN steps_per_epoch INTEGER;"
 	"UPDATE runs SET run_seconds = max(0, coalesce(ended, started) - started) WHERE started IS NOT NULL;"
 	"ALTER TABLE metrics ADD COLUMN thin TEXT;"
 	"CREATE INDEX metrics_series ON metrics(run, split, step);"
@@ -72,7 +73,7 @@ static const char *const migrations[] = {
 	"CREATE TABLE series_tiles(run INTEGER NOT NULL, split TEXT NOT NULL, metric TEXT NOT NULL,"
 	" level INTEGER NOT NULL, bucket INTEGER NOT NULL, n INTEGER NOT NULL, sum REAL NOT NULL,"
 	" lo REAL NOT NULL, hi REAL NOT NULL, first_step INTEGER NOT NULL, last_step INTEGER NOT NULL,"
-	" last_value REAL NOT NULL, PRIMARY KEY(run, split, metric, level, bucket)) WITHOUT ROWID;",
+	" last_value REAL NOT NULL, last_time REAL, PRIMARY KEY(run, split, metric, level, bucket)) WITHOUT ROWID;",
 };
 
 int store_exec(struct store *s, const char *sql)
@@ -483,9 +484,9 @@ void store_run_info_free(struct store_run_info *info)
 	" notes, tags, archived, run_seconds + CASE WHEN running_since IS NULL THEN 0"                 \
 	" ELSE max(0, ?9 - running_since) END, running_since,"                                        \
 	" CASE WHEN status = 'queued' THEN (SELECT count(*) FROM runs q WHERE q.status = 'queued'"   \
-	" AND q.id < runs.id) END"
+	" AND q.id < runs.id) END, steps_per_epoch"
 #define RUN_COLUMNS RUN_SUMMARY_COLUMNS ", spec"
-#define RUN_SPEC_COLUMN 25
+#define RUN_SPEC_COLUMN 26
 
 static json_t *col_text(sqlite3_stmt *st, int i)
 {
@@ -523,7 +524,7 @@ static json_t *run_row_json(sqlite3_stmt *st, bool with_spec)
 					 ? json_null()
 					 : json_real(sqlite3_column_double(st, 17)));
 	json_t *run = json_pack("{s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:I,"
-				" s:{s:o, s:o, s:o, s:o}, s:o, s:o}",
+				" s:{s:o, s:o, s:o, s:o, s:o}, s:o, s:o}",
 				"id", id, "name", col_text(st, 1), "status", col_text(st, 2),
 				"reason", col_text(st, 3), "notebook", col_text(st, 4),
 				"cell", col_text(st, 5), "device", col_text(st, 6),
@@ -531,7 +532,8 @@ static json_t *run_row_json(sqlite3_stmt *st, bool with_spec)
 				"ended", col_int(st, 9), "owner", col_text(st, 10),
 				"last_seq", (json_int_t)sqlite3_column_int64(st, 11),
 				"progress", "step", col_int(st, 12), "total_steps", col_int(st, 13),
-				"epoch", col_int(st, 14), "epochs", col_int(st, 15), "best", best,
+				"epoch", col_int(st, 14), "epochs", col_int(st, 15),
+				"steps_per_epoch", col_int(st, 25), "best", best,
 				"params", col_json(st, 18, json_object));
 	json_object_set_new(run, "notes", col_text(st, 19));
 	json_object_set_new(run, "tags", col_json(st, 20, json_array));

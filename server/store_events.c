@@ -9,6 +9,7 @@
 #include "store_internal.h"
 
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,8 +64,8 @@ static int apply_status(struct store *s, int64_t id, json_t *ev)
 	else if (!strcmp(status, "running"))
 		sql = "UPDATE runs SET status = ?2, reason = ?3, started = coalesce(started, ?4),"
 		      " device = coalesce(?5, device), total_steps = coalesce(?6, total_steps),"
-		      " epochs = coalesce(?7, epochs), ended = NULL,"
-		      " running_since = coalesce(running_since, ?8) WHERE id = ?1";
+		      " epochs = coalesce(?7, epochs), steps_per_epoch = coalesce(?9, steps_per_epoch),"
+		      " ended = NULL, running_since = coalesce(running_since, ?8) WHERE id = ?1";
 	else
 		sql = "UPDATE runs SET status = ?2, reason = ?3, ended = ?4,"
 		      " run_seconds = run_seconds + CASE WHEN running_since IS NULL THEN 0"
@@ -81,6 +82,7 @@ static int apply_status(struct store *s, int64_t id, json_t *ev)
 		bind_json_text(st, 5, json_object_get(ev, "device"));
 		bind_json_int(st, 6, json_object_get(ev, "total_steps"));
 		bind_json_int(st, 7, json_object_get(ev, "epochs"));
+		bind_json_int(st, 9, json_object_get(ev, "steps_per_epoch"));
 	}
 	int rc = step_done(s, st);
 	sqlite3_finalize(st);
@@ -124,7 +126,8 @@ static int apply_metric(struct store *s, int64_t id, int64_t seq, json_t *ev)
 	json_t *step = json_object_get(ev, "step");
 	if (json_is_number(step) &&
 	    (rc = store_series_add(s, id, json_is_string(split) ? json_string_value(split) : "train",
-				   (int64_t)json_number_value(step), values, thinned)) < 0)
+				   (int64_t)json_number_value(step), json_is_number(t) ? json_number_value(t) : NAN,
+				   values, thinned)) < 0)
 		return rc;
 	/* New names become export columns, in order of first appearance. */
 	const char *key;

@@ -8,7 +8,8 @@
  * steps fall in one window of 4^(k+1) steps (16, 64, … 262,144): how many
  * (a folded event counts for the events it stands for), their sum, min
  * and max (a folded event's window min and max included: docs/api.md
- * "thinned"), the first step, and the last step with its value. A query
+ * "thinned"), the first step, and the last step with its value and wall
+ * time. A query
  * for ~2,000 buckets over any range reads at most four tiles per bucket
  * from the coarsest level that is fine enough (one million points drawn
  * whole read ~4,000 rows, not 10^6), and the raw rows through the index
@@ -45,6 +46,7 @@ struct tile {
 	double lo, hi;
 	int64_t first, last;
 	double last_value;
+	double last_time;  /* unix seconds of the last point; NaN when the worker sent none */
 };
 
 static void tile_merge(struct tile *into, const struct tile *t)
@@ -61,6 +63,7 @@ static void tile_merge(struct tile *into, const struct tile *t)
 	if (t->last >= into->last) { /* the later of equal steps wins: a resumed run redid them */
 		into->last = t->last;
 		into->last_value = t->last_value;
+		into->last_time = t->last_time;
 	}
 }
 
@@ -71,14 +74,14 @@ static int64_t bucket_of(int64_t step, int shift)
 }
 
 /* One raw point: its value, the folded window's min/max and count when `thinned` says so. */
-static bool point_of(json_t *v, const char *key, json_t *thinned, int64_t step, struct tile *out)
+static bool point_of(json_t *v, const char *key, json_t *thinned, int64_t step, double time, struct tile *out)
 {
 	if (!json_is_number(v))
 		return false;
 	double x = json_number_value(v);
 	if (!isfinite(x))
 		return false;
-	*out = (struct tile){.n = 1, .lo = x, .hi = x, .first = step, .last = step, .last_value = x};
+	*out = (struct tile){.n = 1, .lo = x, .hi = x, .first = step, .last = step, .last_value = x, .last_time = time};
 	if (thinned) {
 		json_t *events = json_object_get(thinned, "events");
 		json_t *lo = json_object_get(json_object_get(thinned, "min"), key);
@@ -96,11 +99,12 @@ static bool point_of(json_t *v, const char *key, json_t *thinned, int64_t step, 
 
 static const char UPSERT_TILE[] =
 	"INSERT INTO series_tiles(run, split, metric, level, bucket, n, sum, lo, hi, first_step, last_step,"
-	" last_value) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
+	" last_value, last_time) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
 	" ON CONFLICT(run, split, metric, level, bucket) DO UPDATE SET n = n + excluded.n,"
 	" sum = sum + excluded.sum, lo = min(lo, excluded.lo), hi = max(hi, excluded.hi),"
 	" first_step = min(first_step, excluded.first_step),"
 	" last_value = CASE WHEN excluded.last_step >= last_step THEN excluded.last_value ELSE last_value END,"
+	" last_time = CASE WHEN excluded.last_step >= last_step THEN excluded.last_time ELSE last_time END,"
 	" last_step = max(last_step, excluded.last_step)";
 
 /* Add `t` to the tile (run, split, metric, level, bucket); caller holds the lock. */
@@ -122,19 +126,23 @@ static int put_tile(struct store *s, int64_t run, const char *split, const char 
 	sqlite3_bind_int64(st, 10, t->first);
 	sqlite3_bind_int64(st, 11, t->last);
 	sqlite3_bind_double(st, 12, t->last_value);
+	if (isfinite(t->last_time))
+		sqlite3_bind_double(st, 13, t->last_time);
+	else
+		sqlite3_bind_null(st, 13);
 	int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
 	store_release(s, st);
 	return rc;
 }
 
-int store_series_add(struct store *s, int64_t run, const char *split, int64_t step, json_t *values,
-		     json_t *thinned)
+int store_series_add(struct store *s, int64_t run, const char *split, int64_t step, double time,
+		     json_t *values, json_t *thinned)
 {
 	const char *key;
 	json_t *v;
 	json_object_foreach(values, key, v) {
 		struct tile t;
-		if (!point_of(v, key, thinned, step, &t))
+		if (!point_of(v, key, thinned, step, time, &t))
 			continue;
 		for (int k = 1; k <= TILE_LEVELS; k++)
 			if (put_tile(s, run, split, key, k, bucket_of(step, tile_shift(k)), &t) < 0)
@@ -208,7 +216,7 @@ static int build_run(struct store *s, int64_t run)
 	struct builder b = {.s = s, .run = run};
 	int rc = -1;
 	sqlite3_stmt *del = store_prepare(s, "DELETE FROM series_tiles WHERE run = ?");
-	sqlite3_stmt *st = store_prepare(s, "SELECT split, step, vals, thin FROM metrics"
+	sqlite3_stmt *st = store_prepare(s, "SELECT split, step, vals, thin, time FROM metrics"
 					    " WHERE run = ? AND step IS NOT NULL ORDER BY split, step, seq");
 	sqlite3_stmt *done = store_prepare(s, "UPDATE runs SET series_ready = 1 WHERE id = ?");
 	if (!del || !st || !done)
@@ -227,6 +235,7 @@ static int build_run(struct store *s, int64_t run)
 			srv_strlcpy(b.split, split, sizeof b.split);
 		}
 		int64_t step = sqlite3_column_int64(st, 1);
+		double time = sqlite3_column_type(st, 4) == SQLITE_NULL ? NAN : sqlite3_column_double(st, 4);
 		json_t *vals = json_loads((const char *)sqlite3_column_text(st, 2), 0, NULL);
 		const char *thin_text = (const char *)sqlite3_column_text(st, 3);
 		json_t *thin = thin_text ? json_loads(thin_text, 0, NULL) : NULL;
@@ -235,7 +244,7 @@ static int build_run(struct store *s, int64_t run)
 		int add_rc = 0;
 		json_object_foreach(vals, key, v) {
 			struct tile t;
-			if (add_rc == 0 && point_of(v, key, json_is_object(thin) ? thin : NULL, step, &t))
+			if (add_rc == 0 && point_of(v, key, json_is_object(thin) ? thin : NULL, step, time, &t))
 				add_rc = builder_add(&b, key, &t);
 		}
 		json_decref(vals);
@@ -332,8 +341,8 @@ static bool json_path(char *buf, size_t len, const char *prefix, const char *nam
 static int read_tiles(struct store *s, const struct store_series_query *q, int level, int64_t from, int64_t to,
 		      int64_t width, struct series_out *o)
 {
-	sqlite3_stmt *st = store_prepare_cached(s, "SELECT n, sum, lo, hi, first_step, last_step, last_value"
-						   " FROM series_tiles WHERE run = ? AND split = ? AND metric = ?"
+	sqlite3_stmt *st = store_prepare_cached(s, "SELECT n, sum, lo, hi, first_step, last_step, last_value,"
+						   " last_time FROM series_tiles WHERE run = ? AND split = ? AND metric = ?"
 						   " AND level = ? AND bucket BETWEEN ? AND ? ORDER BY bucket");
 	if (!st)
 		return -1;
@@ -350,6 +359,7 @@ static int read_tiles(struct store *s, const struct store_series_query *q, int l
 			.lo = sqlite3_column_double(st, 2), .hi = sqlite3_column_double(st, 3),
 			.first = sqlite3_column_int64(st, 4), .last = sqlite3_column_int64(st, 5),
 			.last_value = sqlite3_column_double(st, 6),
+			.last_time = sqlite3_column_type(st, 7) == SQLITE_NULL ? NAN : sqlite3_column_double(st, 7),
 		};
 		/* width is a multiple of the tile's: a tile lies inside one output bucket */
 		out_add(o, floor_div(t.first, width), &t, false);
@@ -366,7 +376,7 @@ static int read_raw(struct store *s, const struct store_series_query *q, int64_t
 	    !json_path(hi, sizeof hi, "$.max.", q->metric))
 		return 0;
 	sqlite3_stmt *st = store_prepare_cached(s, "SELECT step, json_extract(vals, ?3), json_extract(thin, ?4),"
-						   " json_extract(thin, ?5), json_extract(thin, '$.events')"
+						   " json_extract(thin, ?5), json_extract(thin, '$.events'), time"
 						   " FROM metrics WHERE run = ?1 AND split = ?2"
 						   " AND step BETWEEN ?6 AND ?7 ORDER BY step, seq");
 	if (!st)
@@ -384,7 +394,8 @@ static int read_raw(struct store *s, const struct store_series_query *q, int64_t
 			continue;
 		double x = sqlite3_column_double(st, 1);
 		int64_t step = sqlite3_column_int64(st, 0);
-		struct tile t = {.n = 1, .lo = x, .hi = x, .first = step, .last = step, .last_value = x};
+		struct tile t = {.n = 1, .lo = x, .hi = x, .first = step, .last = step, .last_value = x,
+				 .last_time = sqlite3_column_type(st, 5) == SQLITE_NULL ? NAN : sqlite3_column_double(st, 5)};
 		if (sqlite3_column_type(st, 2) != SQLITE_NULL)
 			t.lo = fmin(x, sqlite3_column_double(st, 2));
 		if (sqlite3_column_type(st, 3) != SQLITE_NULL)
@@ -408,7 +419,7 @@ static void put_string(struct srv_buf *b, const char *key, const char *v)
 }
 
 /* "name":[…]: one field of every bucket. */
-enum series_field { F_STEP, F_VALUE, F_MEAN, F_MIN, F_MAX, F_COUNT };
+enum series_field { F_STEP, F_VALUE, F_MEAN, F_MIN, F_MAX, F_COUNT, F_TIME };
 static void put_array(struct srv_buf *b, const char *name, const struct series_out *o, enum series_field f)
 {
 	srv_buf_printf(b, ",\"%s\":[", name);
@@ -422,6 +433,12 @@ static void put_array(struct srv_buf *b, const char *name, const struct series_o
 		case F_MEAN: srv_buf_printf(b, "%s%.9g", sep, t->sum / (double)t->n); break;
 		case F_MIN: srv_buf_printf(b, "%s%.9g", sep, t->lo); break;
 		case F_MAX: srv_buf_printf(b, "%s%.9g", sep, t->hi); break;
+		case F_TIME:
+			if (isfinite(t->last_time))
+				srv_buf_printf(b, "%s%.3f", sep, t->last_time);
+			else
+				srv_buf_printf(b, "%snull", sep);
+			break;
 		}
 	}
 	srv_buf_puts(b, "]");
@@ -495,6 +512,7 @@ char *store_series_json(struct store *s, const struct store_series_query *q, siz
 	put_array(&b, "mins", &o, F_MIN);
 	put_array(&b, "maxs", &o, F_MAX);
 	put_array(&b, "counts", &o, F_COUNT);
+	put_array(&b, "times", &o, F_TIME);
 	srv_buf_puts(&b, "}");
 	free(o.b);
 	free(o.key);

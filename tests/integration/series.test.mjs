@@ -46,6 +46,17 @@ test('a downsampled series keeps every extreme, the last point and the count of 
 	}
 	// The answer knows the last seq it saw, so a page can follow the feed from there.
 	assert.equal(s.last_seq, (await h.api('GET', `api/runs/${id}`)).run.last_seq);
+	// Each bucket's last point carries its wall time (the x axis in "time" mode).
+	assert.equal(s.times.length, s.steps.length);
+	assert.ok(s.times.every((x) => x === 1780000000.123), JSON.stringify(s.times.slice(0, 3)));
+	// The same metric of several runs in one answer; a run that is gone says so.
+	const multi = await h.api('GET', `api/series?runs=${id},r77,${id}&metric=loss&points=100`);
+	assert.equal(multi.series.length, 3);
+	assert.deepEqual(multi.series[0], s);
+	assert.deepEqual(multi.series[1], { run: 'r77', error: 'not_found' });
+	assert.deepEqual(multi.series[2], s);
+	for (const q of ['runs=&metric=loss', 'metric=loss', 'runs=r1,x2&metric=loss', `runs=${Array.from({ length: 101 }, () => id).join(',')}&metric=loss`, 'runs=r1,,r2&metric=loss'])
+		assert.equal((await h.req('GET', `api/series?${q}`)).status, 400, q);
 	// Test points are few: each comes back on its own.
 	const test_ = await series(h, id, 'metric=loss&split=test');
 	assert.deepEqual(test_.steps, Array.from({ length: 20 }, (_, i) => (i + 1) * 1000));
