@@ -170,8 +170,9 @@ out:
  * Newest first, a page at a time: ?limit=N (default and most ROUTE_RUNS_MAX)
  * &before=rK. "next" is the `before` of the next page, null on the last.
  * Summaries only (no spec), so a page of 1,000 runs is a few hundred KB;
- * &hparams=1 adds each run's spec flattened ("optimizer.lr": 0.001, …) for
- * hyperparameter tables, &notebook=&cell= keeps one notebook's or cell's.
+ * &hparams=1 adds each run's spec flattened ("optimizer.lr": 0.001, …) and
+ * its metrics in a few numbers (last, min, max) for hyperparameter tables;
+ * &notebook=&cell= keeps one notebook's or cell's.
  */
 enum MHD_Result route_run_list(struct http_req *r)
 {
@@ -189,9 +190,12 @@ enum MHD_Result route_run_list(struct http_req *r)
 	json_t *run;
 	json_array_foreach(runs, i, run) {
 		const char *spec = json_string_value(json_object_get(run, "spec"));
-		if (spec)
-			json_object_set_new(run, "hparams", spec_flat(spec, strlen(spec)));
+		if (!spec)
+			continue;
+		json_object_set_new(run, "hparams", spec_flat(spec, strlen(spec)));
 		json_object_del(run, "spec");
+		int64_t id = store_parse_run_id(json_string_value(json_object_get(run, "id")));
+		json_object_set_new(run, "metrics", store_run_metrics_json(r->app->store, id));
 	}
 	json_t *next = json_null();
 	if (n == (size_t)q.limit && n > 0)

@@ -170,6 +170,11 @@ struct store_series_query {
 };
 /* The answer of GET /api/runs/<id>/series as JSON text (malloc'd), or NULL when there is no such run. */
 char *store_series_json(struct store *s, const struct store_series_query *q, size_t *len);
+/*
+ * Each metric of a run in a few numbers for tables: {"test/accuracy":
+ * {"last", "min", "max", "step" (of the last), "count"}}; {} for none.
+ */
+json_t *store_run_metrics_json(struct store *s, int64_t run);
 
 /* ---- exports ----------------------------------------------------------------- */
 

@@ -296,6 +296,49 @@ int store_series_build_pending(struct store *s)
 	return failed ? -1 : 0;
 }
 
+/* ---- a run's metrics in a few numbers ------------------------------------------ */
+
+json_t *store_run_metrics_json(struct store *s, int64_t run)
+{
+	json_t *out = json_object();
+	pthread_mutex_lock(&s->lock);
+	/* The coarsest tiles: a few per metric however long the run. */
+	sqlite3_stmt *st = store_prepare_cached(s, "SELECT split, metric, n, sum, lo, hi, first_step, last_step,"
+						   " last_value FROM series_tiles WHERE run = ? AND level = 8"
+						   " ORDER BY split, metric, bucket");
+	if (st) {
+		sqlite3_bind_int64(st, 1, run);
+		char key[200] = "";
+		struct tile acc = {0};
+		for (bool more = true; more;) {
+			more = sqlite3_step(st) == SQLITE_ROW;
+			char next[200] = "";
+			if (more)
+				snprintf(next, sizeof next, "%s/%s", (const char *)sqlite3_column_text(st, 0),
+					 (const char *)sqlite3_column_text(st, 1));
+			if (acc.n && strcmp(next, key)) {
+				json_object_set_new(out, key, json_pack("{s:f, s:f, s:f, s:I, s:I}", "last", acc.last_value,
+									"min", acc.lo, "max", acc.hi, "step",
+									(json_int_t)acc.last, "count", (json_int_t)acc.n));
+				acc = (struct tile){0};
+			}
+			if (!more)
+				break;
+			srv_strlcpy(key, next, sizeof key);
+			struct tile t = {
+				.n = sqlite3_column_int64(st, 2), .sum = sqlite3_column_double(st, 3),
+				.lo = sqlite3_column_double(st, 4), .hi = sqlite3_column_double(st, 5),
+				.first = sqlite3_column_int64(st, 6), .last = sqlite3_column_int64(st, 7),
+				.last_value = sqlite3_column_double(st, 8),
+			};
+			tile_merge(&acc, &t);
+		}
+		store_release(s, st);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return out;
+}
+
 /* ---- the series query ---------------------------------------------------------- */
 
 /* Output buckets, in step order; each is the merge of what fell in it. */
@@ -474,12 +517,16 @@ char *store_series_json(struct store *s, const struct store_series_query *q, siz
 		}
 		store_release(s, st);
 	}
-	/* The range, inside the steps there are (so its width cannot overflow). */
+	/* The range read: inside the steps there are. The bucket width comes
+	 * from the range asked for, so runs of different lengths asked for the
+	 * same range share one grid of buckets (a chart overlays them). */
 	from = q->has_from ? TB_MAX(q->from, lo) : lo;
 	to = q->has_to ? TB_MIN(q->to, hi) : hi;
 	if (found && to >= from) {
-		int64_t span = to - from + 1, points = q->points > 0 ? q->points : 1;
-		width = (span + points - 1) / points;
+		int64_t span = q->has_from && q->has_to ? q->to - q->from : to - from, points = q->points > 0 ? q->points : 1;
+		if (span < INT64_MAX)
+			span++;
+		width = span / points + (span % points != 0);
 		for (int k = TILE_LEVELS; tiles && k >= 1 && !level; k--)
 			if ((int64_t)1 << tile_shift(k) <= width)
 				level = k;

@@ -57,6 +57,10 @@ test('a downsampled series keeps every extreme, the last point and the count of 
 	assert.deepEqual(multi.series[2], s);
 	for (const q of ['runs=&metric=loss', 'metric=loss', 'runs=r1,x2&metric=loss', `runs=${Array.from({ length: 101 }, () => id).join(',')}&metric=loss`, 'runs=r1,,r2&metric=loss'])
 		assert.equal((await h.req('GET', `api/series?${q}`)).status, 400, q);
+	// The run list's hyperparameter view carries each metric in a few numbers.
+	const listed = (await h.api('GET', 'api/runs?hparams=1')).runs[0];
+	assert.deepEqual(listed.metrics['train/loss'], { last: N, min: 1, max: N, step: N, count: N });
+	assert.deepEqual(listed.metrics['test/loss'], { last: -N, min: -N, max: -1000, step: N, count: 20 });
 	// Test points are few: each comes back on its own.
 	const test_ = await series(h, id, 'metric=loss&split=test');
 	assert.deepEqual(test_.steps, Array.from({ length: 20 }, (_, i) => (i + 1) * 1000));
