@@ -28,7 +28,8 @@ static const struct http_int_param events_query[] = {
 static const struct http_int_param runs_query[] = {
 	{"limit", 1, ROUTE_RUNS_MAX}, {"hparams", 0, 1}, {NULL, 0, 0}};
 static const struct http_int_param series_query[] = {
-	{"from", 0, INT64_MAX}, {"to", 0, INT64_MAX}, {"points", 1, STORE_SERIES_POINTS_MAX}, {NULL, 0, 0}};
+	{"from", 0, INT64_MAX}, {"to", 0, INT64_MAX}, {"span", 1, INT64_MAX}, {"points", 1, STORE_SERIES_POINTS_MAX},
+	{NULL, 0, 0}};
 
 const struct http_route http_routes[] = {
 	{"GET", "/api/status", HTTP_TOKEN, 0, route_status, "server version, run counts, workspace", NULL},
@@ -60,7 +61,7 @@ const struct http_route http_routes[] = {
 	{"GET", "/api/runs/{id}/events", HTTP_TOKEN, 0, route_run_events,
 	 "stored events since a seq (&exclude=metric)", events_query},
 	{"GET", "/api/runs/{id}/series", HTTP_TOKEN, 0, route_run_series,
-	 "one metric downsampled for drawing (?metric=&split=&from=&to=&points=)", series_query},
+	 "one metric downsampled for drawing (?metric=&split=&from=&to=&span=&points=)", series_query},
 	{"GET", "/api/series", HTTP_TOKEN, 0, route_series,
 	 "the same metric of several runs (?runs=r1,r2&metric=…)", series_query},
 	{"GET", "/api/runs/{id}/metrics.csv", HTTP_TOKEN, 0, route_metrics_csv, "metrics as CSV", NULL},

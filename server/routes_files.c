@@ -66,6 +66,7 @@ static bool series_query(struct http_req *r, struct store_series_query *q, enum 
 		.split = split ? split : "train",
 		.from = http_query_int(r, "from", -1), /* ranged ≥ 0 in the route table: -1 is "not given" */
 		.to = http_query_int(r, "to", -1),
+		.span = http_query_int(r, "span", 0),
 		.points = (int)http_query_int(r, "points", SERIES_POINTS_DEFAULT),
 	};
 	q->has_from = q->from >= 0;
@@ -82,7 +83,7 @@ static bool series_query(struct http_req *r, struct store_series_query *q, enum 
 }
 
 /*
- * ?metric=loss&split=train&from=&to=&points=2000: the store's summary of
+ * ?metric=loss&split=train&from=&to=&span=&points=2000: the store's summary of
  * that range (store_series_json). Reads at most a few thousand rows
  * whatever the run's length, so it answers on this thread.
  */

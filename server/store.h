@@ -158,7 +158,10 @@ int store_events_foreach(struct store *s, int64_t id, int64_t since, int limit, 
  * window included) and its last point, so neither the extremes nor the
  * last point are ever lost. Buckets are `bucket` steps wide and aligned
  * to multiples of it; bucket 1 is every raw point as stored ("exact").
- * from/to default to the split's first and last step.
+ * from/to default to the split's first and last step. The width is what
+ * `points` buckets over `span` steps need (default: over from..to): runs
+ * of different lengths asked with one span share one grid, and a run's
+ * newest points are not cut off by a range fixed before they arrived.
  */
 #define STORE_SERIES_POINTS_MAX 20000
 struct store_series_query {
@@ -166,6 +169,7 @@ struct store_series_query {
 	const char *split, *metric;
 	bool has_from, has_to;
 	int64_t from, to;
+	int64_t span;        /* steps the buckets are sized for; 0 = to - from + 1 */
 	int points;          /* 1..STORE_SERIES_POINTS_MAX */
 };
 /* The answer of GET /api/runs/<id>/series as JSON text (malloc'd), or NULL when there is no such run. */

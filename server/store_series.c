@@ -518,14 +518,16 @@ char *store_series_json(struct store *s, const struct store_series_query *q, siz
 		store_release(s, st);
 	}
 	/* The range read: inside the steps there are. The bucket width comes
-	 * from the range asked for, so runs of different lengths asked for the
-	 * same range share one grid of buckets (a chart overlays them). */
+	 * from the span or the range asked for, so runs of different lengths
+	 * asked alike share one grid of buckets (a chart overlays them). */
 	from = q->has_from ? TB_MAX(q->from, lo) : lo;
 	to = q->has_to ? TB_MIN(q->to, hi) : hi;
 	if (found && to >= from) {
 		int64_t span = q->has_from && q->has_to ? q->to - q->from : to - from, points = q->points > 0 ? q->points : 1;
 		if (span < INT64_MAX)
 			span++;
+		if (q->span > 0)
+			span = q->span;
 		width = span / points + (span % points != 0);
 		for (int k = TILE_LEVELS; tiles && k >= 1 && !level; k--)
 			if ((int64_t)1 << tile_shift(k) <= width)

@@ -57,6 +57,12 @@ test('a downsampled series keeps every extreme, the last point and the count of 
 	assert.deepEqual(multi.series[2], s);
 	for (const q of ['runs=&metric=loss', 'metric=loss', 'runs=r1,x2&metric=loss', `runs=${Array.from({ length: 101 }, () => id).join(',')}&metric=loss`, 'runs=r1,,r2&metric=loss'])
 		assert.equal((await h.req('GET', `api/series?${q}`)).status, 400, q);
+	// Buckets sized for a span shared by runs of other lengths: one grid, and nothing cut off at the end.
+	const spanned = await series(h, id, `metric=loss&span=${4 * N}&points=100`);
+	assert.equal(spanned.bucket, 1024); // 80,000 / 100 = 800 → whole tiles of 256 steps
+	assert.equal(spanned.steps[spanned.steps.length - 1], N);
+	assert.equal(spanned.counts.reduce((a, b) => a + b, 0), N);
+	for (let i = 1; i < spanned.steps.length; i++) assert.ok(Math.floor(spanned.steps[i] / 1024) > Math.floor(spanned.steps[i - 1] / 1024), `buckets ${i - 1}, ${i} share a window`);
 	// The run list's hyperparameter view carries each metric in a few numbers.
 	const listed = (await h.api('GET', 'api/runs?hparams=1')).runs[0];
 	assert.deepEqual(listed.metrics['train/loss'], { last: N, min: 1, max: N, step: N, count: N });

@@ -1,7 +1,7 @@
 /*
  * main.js — the page's entry: works out the base URL, creates the API
  * client, the live feed and the system monitor, draws the header with the
- * connection state, and routes by hash (#/, #/nb/<path>, #/runs) so the
+ * connection state, and routes by hash (#/, #/nb/<path>, #/runs, #/run/<id>) so the
  * server only ever serves index.html.
  *
  * window.trainbook is a read-only look into the running page (feed, run
@@ -15,10 +15,11 @@ import { appBase, wsUrlFor } from './base.js';
 import { createApi } from './api.js';
 import { Feed } from './feed.js';
 import { SystemMonitor } from './system.js';
-import { h, clear } from './dom.js';
+import { h, fill } from './dom.js';
 import { WorkspacePage } from './workspace.js';
 import { NotebookPage } from './notebook.js';
 import { RunsPage } from './runs.js';
+import { RunPage } from './run-page.js';
 import { showLogin } from './login.js';
 
 const base = appBase(location.href);
@@ -87,6 +88,9 @@ function route() {
 		name = 'notebook';
 		const path = raw.slice(4).split('/').map(decodeURIComponent).join('/');
 		page = new NotebookPage(main, ctx, path);
+	} else if (raw.startsWith('/run/')) {
+		name = 'runs';
+		page = new RunPage(main, ctx, decodeURIComponent(raw.slice(5).split('?')[0]));
 	} else if (raw.startsWith('/runs')) {
 		name = 'runs';
 		const q = new URLSearchParams(raw.split('?')[1] || '');
@@ -98,7 +102,7 @@ function route() {
 	for (const a of nav.querySelectorAll('a')) a.toggleAttribute('aria-current', a.dataset.route === name);
 	document.body.dataset.route = name;
 	page.load().catch((e) => {
-		clear(main).append(h('div.banner.error', { role: 'alert', text: 'Something went wrong: ' + e.message }));
+		fill(main, h('div.banner.error', { role: 'alert', text: 'Something went wrong: ' + e.message }));
 	});
 }
 
