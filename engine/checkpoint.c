@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "jsonw.h"
 #include "model.h"
 #include "optim.h"
 #include "safetensors.h"
@@ -83,8 +84,96 @@ static int save_state(const char *path, const struct model *m, const struct opti
 	return rc;
 }
 
+static void shape_json(struct jsonw *w, struct shape s)
+{
+	jsonw_begin_array(w);
+	for (int i = 0; i < s.ndim; i++)
+		jsonw_int(w, s.d[i]);
+	jsonw_end_array(w);
+}
+
+static const char *channel_names(const struct shape *in)
+{
+	if (in->ndim < 3)
+		return "features";
+	return in->d[0] == 1 ? "grey" : in->d[0] == 3 ? "RGB" : "channels";
+}
+
+/* The metadata values of struct checkpoint_interop (malloc'd JSON texts). */
+static void interop_meta(const struct model *m, const struct checkpoint_interop *io, char **shape,
+			 char **preprocess, char **classes, char **module)
+{
+	struct jsonw w;
+	jsonw_init(&w);
+	shape_json(&w, m->input);
+	*shape = jsonw_take(&w);
+
+	jsonw_init(&w);
+	jsonw_begin_object(&w);
+	jsonw_kstr(&w, "layout", m->input.ndim < 3 ? "NF" : "NCHW");
+	jsonw_kstr(&w, "channels", channel_names(&m->input));
+	jsonw_knum(&w, "scale", io->scale > 0 ? io->scale : 1.0);
+	for (int k = 0; k < 2; k++) {
+		jsonw_key(&w, k ? "std" : "mean");
+		if (!io->nchannels) {
+			jsonw_null(&w);
+			continue;
+		}
+		jsonw_begin_array(&w);
+		for (int c = 0; c < io->nchannels; c++)
+			jsonw_num(&w, (k ? io->std : io->mean)[c]);
+		jsonw_end_array(&w);
+	}
+	jsonw_end_object(&w);
+	*preprocess = jsonw_take(&w);
+
+	jsonw_init(&w);
+	jsonw_begin_array(&w);
+	for (int i = 0; i < io->classes; i++) {
+		char fallback[16];
+		jsonw_str(&w, io->class_names && io->class_names[i] ? io->class_names[i] : tb_fmt(fallback, sizeof(fallback), "%d", i));
+	}
+	jsonw_end_array(&w);
+	*classes = jsonw_take(&w);
+
+	/* Each top-level layer with its resolved arguments, read from its kind's table. */
+	jsonw_init(&w);
+	jsonw_begin_object(&w);
+	jsonw_key(&w, "preset");
+	if (io->preset && io->preset[0])
+		jsonw_str(&w, io->preset);
+	else
+		jsonw_null(&w);
+	jsonw_key(&w, "layers");
+	jsonw_begin_array(&w);
+	for (int i = 0; i < m->nlayers; i++) {
+		const struct layer *l = &m->layers[i];
+		jsonw_begin_object(&w);
+		jsonw_kstr(&w, "name", l->name);
+		jsonw_kstr(&w, "type", l->kind->name);
+		jsonw_key(&w, "args");
+		jsonw_begin_object(&w);
+		for (int a = 0; a < LAYER_ARGS_MAX && l->kind->args[a].name; a++) {
+			if (l->kind->args[a].integer)
+				jsonw_kint(&w, l->kind->args[a].name, (int64_t)l->arg[a]);
+			else
+				jsonw_knum(&w, l->kind->args[a].name, l->arg[a]);
+		}
+		jsonw_end_object(&w);
+		jsonw_key(&w, "in");
+		shape_json(&w, l->in);
+		jsonw_key(&w, "out");
+		shape_json(&w, l->out);
+		jsonw_end_object(&w);
+	}
+	jsonw_end_array(&w);
+	jsonw_end_object(&w);
+	*module = jsonw_take(&w);
+}
+
 int64_t checkpoint_save(const char *path, struct model *m, const struct optim *o, const char *spec_source,
-			const struct checkpoint_state *cs, char *err, size_t errlen)
+			const struct checkpoint_state *cs, const struct checkpoint_interop *interop, char *err,
+			size_t errlen)
 {
 	char state_path[4096];
 	checkpoint_state_path(path, state_path, sizeof(state_path));
@@ -111,13 +200,25 @@ int64_t checkpoint_save(const char *path, struct model *m, const struct optim *o
 			entries[i].t = tensor_make(base + p->offset, TENSOR_F32, p->ndim, p->shape);
 		}
 	}
-	struct st_meta meta[8];
+	struct st_meta meta[16];
 	char bufs[8][32];
 	int nmeta = 0;
 	meta[nmeta++] = (struct st_meta){"format", "pt"};
 	meta[nmeta++] = (struct st_meta){"trainbook.spec", spec_source ? spec_source : ""};
 	fill_meta(meta, bufs, cs, &nmeta);
+	char *shape = NULL, *preprocess = NULL, *classes = NULL, *module = NULL;
+	if (interop) {
+		interop_meta(m, interop, &shape, &preprocess, &classes, &module);
+		meta[nmeta++] = (struct st_meta){"trainbook.input_shape", shape};
+		meta[nmeta++] = (struct st_meta){"trainbook.preprocess", preprocess};
+		meta[nmeta++] = (struct st_meta){"trainbook.classes", classes};
+		meta[nmeta++] = (struct st_meta){"trainbook.module", module};
+	}
 	int rc = safetensors_write(path, entries, m->nparams, meta, nmeta, err, errlen);
+	free(shape);
+	free(preprocess);
+	free(classes);
+	free(module);
 	free(weights);
 	free(buffers);
 	free(counts);
