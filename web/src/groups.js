@@ -27,9 +27,9 @@ export function groupKeyOf(run, by) {
 }
 
 /*
- * [{key, label, runs}] in the order their first run appears. For "seed"
- * groups the label names the runs' shared name (or the first run's id)
- * and how many seeds it averages.
+ * [{key, label, runs}] in the order their first run appears. A "seed"
+ * group is labelled with its first run's name (or id): its runs differ
+ * only in their seeds.
  */
 export function groupRuns(runs, by) {
 	const groups = new Map();
@@ -40,7 +40,7 @@ export function groupRuns(runs, by) {
 	}
 	return [...groups.values()].map((g) => {
 		let label = g.key;
-		if (by === 'seed') label = `${g.runs[0].name || g.runs[0].id} (${g.runs.length} seed${g.runs.length === 1 ? '' : 's'})`;
+		if (by === 'seed') label = g.runs[0].name || g.runs[0].id;
 		else if (by && by.startsWith('key:')) label = `${by.slice(4)} = ${g.key === '(not set)' ? g.key : JSON.parse(g.key)}`;
 		return { ...g, label: String(label) };
 	});

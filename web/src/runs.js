@@ -261,7 +261,7 @@ export class RunsPage {
 			const agg = aggregate(members, this.group.band);
 			const color = PALETTE[i % PALETTE.length];
 			const keep = (a) => (this.prefs.log ? a.map((v) => (v > 0 ? v : null)) : a);
-			lines.push({ label: `${g.label} (${g.runs.length})`, title: g.runs.map((r) => runLabel(r)).join(', '), color, xs: agg.x, ys: keep(agg.mean), lo: keep(agg.lo), hi: keep(agg.hi), width: 2 });
+			lines.push({ label: `${g.label} (${g.runs.length} run${g.runs.length === 1 ? '' : 's'})`, title: g.runs.map((r) => runLabel(r)).join(', '), color, xs: agg.x, ys: keep(agg.mean), lo: keep(agg.lo), hi: keep(agg.hi), width: 2 });
 		});
 		return lines;
 	}
