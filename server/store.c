@@ -73,7 +73,7 @@ static const char *const migrations[] = {
 	"CREATE TABLE series_tiles(run INTEGER NOT NULL, split TEXT NOT NULL, metric TEXT NOT NULL,"
 	" level INTEGER NOT NULL, bucket INTEGER NOT NULL, n INTEGER NOT NULL, sum REAL NOT NULL,"
 	" lo REAL NOT NULL, hi REAL NOT NULL, first_step INTEGER NOT NULL, last_step INTEGER NOT NULL,"
-	" last_value REAL NOT NULL, last_time REAL, PRIMARY KEY(run, split, metric, level, bucket)) WITHOUT ROWID;",
+	" last_value REAL NOT NULL, last_time REAL, PRIMARY KEY(run, level, split, metric, bucket)) WITHOUT ROWID;",
 };
 
 int store_exec(struct store *s, const char *sql)

@@ -100,7 +100,7 @@ static bool point_of(json_t *v, const char *key, json_t *thinned, int64_t step, 
 static const char UPSERT_TILE[] =
 	"INSERT INTO series_tiles(run, split, metric, level, bucket, n, sum, lo, hi, first_step, last_step,"
 	" last_value, last_time) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
-	" ON CONFLICT(run, split, metric, level, bucket) DO UPDATE SET n = n + excluded.n,"
+	" ON CONFLICT(run, level, split, metric, bucket) DO UPDATE SET n = n + excluded.n,"
 	" sum = sum + excluded.sum, lo = min(lo, excluded.lo), hi = max(hi, excluded.hi),"
 	" first_step = min(first_step, excluded.first_step),"
 	" last_value = CASE WHEN excluded.last_step >= last_step THEN excluded.last_value ELSE last_value END,"
@@ -302,7 +302,7 @@ json_t *store_run_metrics_json(struct store *s, int64_t run)
 {
 	json_t *out = json_object();
 	pthread_mutex_lock(&s->lock);
-	/* The coarsest tiles: a few per metric however long the run. */
+	/* The coarsest tiles: a few per metric however long the run (level follows run in the key). */
 	sqlite3_stmt *st = store_prepare_cached(s, "SELECT split, metric, n, sum, lo, hi, first_step, last_step,"
 						   " last_value FROM series_tiles WHERE run = ? AND level = 8"
 						   " ORDER BY split, metric, bucket");
@@ -461,9 +461,10 @@ static void put_string(struct srv_buf *b, const char *key, const char *v)
 	json_decref(j);
 }
 
-/* "name":[…]: one field of every bucket. */
+/* "name":[…]: one field of every bucket; times as seconds after t0. */
 enum series_field { F_STEP, F_VALUE, F_MEAN, F_MIN, F_MAX, F_COUNT, F_TIME };
-static void put_array(struct srv_buf *b, const char *name, const struct series_out *o, enum series_field f)
+static void put_array(struct srv_buf *b, const char *name, const struct series_out *o, enum series_field f,
+		      double t0)
 {
 	srv_buf_printf(b, ",\"%s\":[", name);
 	for (int i = 0; i < o->n; i++) {
@@ -472,15 +473,16 @@ static void put_array(struct srv_buf *b, const char *name, const struct series_o
 		switch (f) {
 		case F_STEP: srv_buf_printf(b, "%s%" PRId64, sep, t->last); break;
 		case F_COUNT: srv_buf_printf(b, "%s%" PRId64, sep, t->n); break;
-		case F_VALUE: srv_buf_printf(b, "%s%.9g", sep, t->last_value); break;
-		case F_MEAN: srv_buf_printf(b, "%s%.9g", sep, t->sum / (double)t->n); break;
-		case F_MIN: srv_buf_printf(b, "%s%.9g", sep, t->lo); break;
-		case F_MAX: srv_buf_printf(b, "%s%.9g", sep, t->hi); break;
+		case F_VALUE: srv_buf_puts(b, sep); srv_buf_double9(b, t->last_value); break;
+		case F_MEAN: srv_buf_puts(b, sep); srv_buf_double9(b, t->sum / (double)t->n); break;
+		case F_MIN: srv_buf_puts(b, sep); srv_buf_double9(b, t->lo); break;
+		case F_MAX: srv_buf_puts(b, sep); srv_buf_double9(b, t->hi); break;
 		case F_TIME:
+			srv_buf_puts(b, sep);
 			if (isfinite(t->last_time))
-				srv_buf_printf(b, "%s%.3f", sep, t->last_time);
+				srv_buf_double9(b, t->last_time - t0);
 			else
-				srv_buf_printf(b, "%snull", sep);
+				srv_buf_puts(b, "null");
 			break;
 		}
 	}
@@ -506,7 +508,10 @@ char *store_series_json(struct store *s, const struct store_series_query *q, siz
 		}
 		store_release(s, st);
 	}
-	st = found ? store_prepare_cached(s, "SELECT min(step), max(step) FROM metrics WHERE run = ? AND split = ?")
+	/* Two subqueries: SQLite finds a min() or a max() at one end of the
+	 * index, but both in one SELECT would walk the run's whole split. */
+	st = found ? store_prepare_cached(s, "SELECT (SELECT min(step) FROM metrics WHERE run = ?1 AND split = ?2),"
+					     " (SELECT max(step) FROM metrics WHERE run = ?1 AND split = ?2)")
 		   : NULL;
 	if (st) {
 		sqlite3_bind_int64(st, 1, q->run);
@@ -535,6 +540,9 @@ char *store_series_json(struct store *s, const struct store_series_query *q, siz
 		if (level) {
 			int64_t tile = (int64_t)1 << tile_shift(level);
 			width = (width + tile - 1) / tile * tile;
+			/* Rounded up, the width may be a coarser level's: read that one, a tile a bucket. */
+			while (level < TILE_LEVELS && width % ((int64_t)1 << tile_shift(level + 1)) == 0)
+				level++;
 			read_tiles(s, q, level, from, to, width, &o);
 		} else {
 			read_raw(s, q, from, to, width, &o);
@@ -555,13 +563,21 @@ char *store_series_json(struct store *s, const struct store_series_query *q, siz
 		srv_buf_puts(&b, "\"from\":null,\"to\":null,"); /* no points in this split */
 	srv_buf_printf(&b, "\"bucket\":%" PRId64 ",\"level\":%d,\"exact\":%s,\"last_seq\":%" PRId64, width,
 		       level, width == 1 ? "true" : "false", last_seq);
-	put_array(&b, "steps", &o, F_STEP);
-	put_array(&b, "values", &o, F_VALUE);
-	put_array(&b, "means", &o, F_MEAN);
-	put_array(&b, "mins", &o, F_MIN);
-	put_array(&b, "maxs", &o, F_MAX);
-	put_array(&b, "counts", &o, F_COUNT);
-	put_array(&b, "times", &o, F_TIME);
+	/* Times as offsets from a whole second: 9 digits keep the milliseconds of a week-long run. */
+	double t0 = INFINITY;
+	for (int i = 0; i < o.n; i++)
+		if (isfinite(o.b[i].last_time))
+			t0 = fmin(t0, floor(o.b[i].last_time));
+	if (!isfinite(t0))
+		t0 = 0;
+	srv_buf_printf(&b, ",\"t0\":%.0f", t0);
+	put_array(&b, "steps", &o, F_STEP, t0);
+	put_array(&b, "values", &o, F_VALUE, t0);
+	put_array(&b, "means", &o, F_MEAN, t0);
+	put_array(&b, "mins", &o, F_MIN, t0);
+	put_array(&b, "maxs", &o, F_MAX, t0);
+	put_array(&b, "counts", &o, F_COUNT, t0);
+	put_array(&b, "times", &o, F_TIME, t0);
 	srv_buf_puts(&b, "}");
 	free(o.b);
 	free(o.key);

@@ -33,6 +33,12 @@ void srv_buf_puts(struct srv_buf *b, const char *s);
 void srv_buf_printf(struct srv_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Hand the bytes to the caller (who frees them) and reset the buffer. */
 char *srv_buf_steal(struct srv_buf *b);
+/*
+ * Append a finite double as JSON with 9 significant digits, trailing zeros
+ * dropped ("0.125", "1780000000.05", "1.5e-07"): what printf's %.9g gives,
+ * several times faster, for answers of hundreds of thousands of numbers.
+ */
+void srv_buf_double9(struct srv_buf *b, double v);
 void srv_buf_free(struct srv_buf *b);
 
 /* "trainbook: <message>" on stderr with a time stamp; one write per line. */

@@ -33,7 +33,9 @@ export class Curve {
 		this.mins = (a.mins || this.values).slice();
 		this.maxs = (a.maxs || this.values).slice();
 		this.counts = (a.counts || this.values.map(() => 1)).slice();
-		this.times = (a.times || this.values.map(() => null)).slice();
+		/* the server sends times as seconds after t0 (docs/api.md) */
+		const t0 = a.t0 || 0;
+		this.times = (a.times || this.values.map(() => null)).map((t) => (t === null ? null : t0 + t));
 		this.bucket = a.bucket || 1;
 		const w = this.bucket;
 		const last = this.steps.length - 1;

@@ -45,7 +45,10 @@ export class RunsPage {
 			saved = JSON.parse(localStorage.getItem(GROUP_KEY) || '{}');
 		} catch { /* defaults */ }
 		this.group = { by: saved.by || '', band: saved.band === 'minmax' ? 'minmax' : 'std', metric: saved.metric || '' };
-		this.curves = new RunCurves({ api: ctx.api, feed: ctx.feed, onChange: () => this.#schedule() });
+		/* Charts here are a third of the page wide: about one bucket per pixel of the
+		   widest is plenty, and fifty overlaid runs then cost half the bytes. */
+		const points = Math.min(2000, Math.max(500, Math.round((window.innerWidth || 1400) * 0.75)));
+		this.curves = new RunCurves({ api: ctx.api, feed: ctx.feed, points, onChange: () => this.#schedule() });
 		this.frame = 0;
 
 		this.table = new RunsTable(h('div'), {
@@ -84,12 +87,15 @@ export class RunsPage {
 		this.pc = new ParallelCoords(pcBox, { onBrush: (ids) => this.#brush(ids) });
 		document.title = 'Runs — trainbook';
 		this.offRuns = ctx.feed.onRuns((run) => this.#runChanged(run));
-		this.offOpen = ctx.feed.onOpen(() => this.#reload());
+		/* after a reconnect (not the first connect) the list may have missed changes */
+		this.offOpen = ctx.feed.onOpen((feed) => {
+			if (feed.opens > 1) this.#reload();
+		});
 		ctx.debug.page = this;
 	}
 
 	async load() {
-		if (!(await this.#reload())) return;
+		if (!(await this.#reload(false))) return;
 		if (!this.wanted.size) for (const r of this.runs.filter((x) => !x.archived).slice(0, 3)) this.wanted.add(r.id);
 		await this.#apply();
 	}
@@ -104,8 +110,8 @@ export class RunsPage {
 		if (this.ctx.debug.page === this) this.ctx.debug.page = null;
 	}
 
-	/* The run list with each run's flattened spec and metric numbers. */
-	async #reload() {
+	/* The run list with each run's flattened spec and metric numbers; render: draw the table now. */
+	async #reload(render = true) {
 		try {
 			const list = (await this.ctx.api.get('api/runs?hparams=1')).runs || [];
 			this.runs = list.map((r) => received(r));
@@ -113,8 +119,10 @@ export class RunsPage {
 			if (e.status !== 401) this.table.root.append(h('p.error', { text: 'Cannot list runs: ' + e.message }));
 			return false;
 		}
-		this.#renderControls();
-		this.table.setRuns(this.runs);
+		if (render) {
+			this.#renderControls();
+			this.table.setRuns(this.runs);
+		}
 		return true;
 	}
 
@@ -152,11 +160,13 @@ export class RunsPage {
 			used.add(color);
 			this.follow.set(id, { color });
 		}
-		this.table.render();
+		/* the curves' requests go out first; the table and the axes are drawn while they travel */
+		const summaries = drawn.map((id) => this.runs.find((r) => r.id === id) || { id });
+		const loading = this.curves.load(summaries);
+		this.table.setRuns(this.runs);
 		this.#renderControls();
 		this.#updateParcoords();
-		const summaries = drawn.map((id) => this.runs.find((r) => r.id === id) || { id });
-		await this.curves.load(summaries);
+		await loading;
 	}
 
 	#brush(ids) {
