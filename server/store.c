@@ -356,6 +356,18 @@ void store_free(struct store *s)
 	if (!s)
 		return;
 	stop_checkpointer(s);
+	if (s->db && s->nbuffers) {
+		/* What live series buffered, so the next start need not rebuild their tiles. */
+		pthread_mutex_lock(&s->lock);
+		if (store_exec(s, "BEGIN IMMEDIATE") == 0) {
+			if (store_series_flush_run(s, 0) == 0)
+				store_exec(s, "COMMIT");
+			else
+				store_exec(s, "ROLLBACK");
+		}
+		pthread_mutex_unlock(&s->lock);
+	}
+	free(s->buffers);
 	for (int i = 0; i < s->ncache; i++)
 		sqlite3_finalize(s->cache[i].st);
 	sqlite3_finalize(s->append_event);
@@ -725,6 +737,8 @@ int store_run_delete(struct store *s, int64_t id)
 		rc = store_exec(s, "COMMIT");
 	else
 		store_exec(s, "ROLLBACK");
+	if (rc == 0)
+		store_series_forget(s, id);
 	pthread_mutex_unlock(&s->lock);
 	return rc;
 }

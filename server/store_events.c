@@ -86,6 +86,9 @@ static int apply_status(struct store *s, int64_t id, json_t *ev)
 	}
 	int rc = step_done(s, st);
 	sqlite3_finalize(st);
+	/* A run that ended writes what its curves buffered (a resume starts new windows). */
+	if (rc == 0 && strcmp(status, "queued") && strcmp(status, "running"))
+		rc = store_series_flush_run(s, id);
 	return rc;
 }
 
@@ -263,8 +266,14 @@ rollback:
 	 * does); a second ROLLBACK would only log "no transaction is active". */
 	if (!sqlite3_get_autocommit(s->db))
 		store_exec(s, "ROLLBACK");
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
 		evs[i].seq = 0;
+		/* Its buffered tiles may hold points that were just rolled back, and
+		 * deltas written in the transaction are gone: start those over.
+		 * (The coarse curve of such a run may miss a few points; the raw
+		 * rows and the zoomed-in curve do not.) */
+		store_series_forget(s, evs[i].run);
+	}
 out:
 	/* The texts were bound without copying; let the statement forget them. */
 	sqlite3_clear_bindings(s->append_event);

@@ -41,6 +41,10 @@ struct store {
 		sqlite3_stmt *st;
 	} cache[32];
 	int ncache;
+	/* The tiles each live series is filling, written out a window at a
+	 * time (store_series.c). Guarded by lock. */
+	struct series_buffer *buffers;
+	int nbuffers, cap_buffers;
 };
 
 /* Run `sql` (no results). Caller holds the lock. */
@@ -59,5 +63,9 @@ int store_series_add(struct store *s, int64_t run, const char *split, int64_t st
 		     json_t *values, json_t *thinned);
 /* Build the summaries of every run that has none yet (store_open; takes the lock). */
 int store_series_build_pending(struct store *s);
+/* Write out what run `run`'s series buffer (0: every run's) and forget it; lock held, inside a transaction. */
+int store_series_flush_run(struct store *s, int64_t run);
+/* Forget what run `run`'s series buffer (0: every run's) without writing it; lock held. */
+void store_series_forget(struct store *s, int64_t run);
 
 #endif

@@ -15,13 +15,24 @@
  * whole read ~4,000 rows, not 10^6), and the raw rows through the index
  * metrics_series when the range is narrow enough for full resolution.
  *
+ * Writing eight tiles per metric per event would make every commit touch
+ * eight more pages (the WAL grew four times as fast). So the tiles a
+ * series is filling sit in memory (struct series_buffer) and go to the
+ * table as one delta per level whenever the series moves to the next
+ * level-1 window (16 steps), when its run ends, and when the store
+ * closes; queries merge what is still buffered. A run that was running
+ * when the server died may have lost its buffer: store_open rebuilds the
+ * tiles of every run still marked running.
+ *
  * What it is not: the raw record (metrics rows, store_events.c) or the
  * drawing (web/src/curves.js). Tiles are derived data: store_open builds
  * them for runs that have none yet (series_ready = 0: runs from before
- * migration 3, or written into the database by another program).
+ * migration 3, written into the database by another program, or cut off
+ * by a crash).
  *
- * Threads: any; the public functions hold s->lock (store_series_add runs
- * inside the caller's append transaction, which holds it).
+ * Threads: any; the public functions hold s->lock (store_series_add and
+ * store_series_flush_run run inside the caller's append transaction, which
+ * holds it). The buffers are guarded by s->lock.
  */
 #include "store_internal.h"
 
@@ -135,20 +146,112 @@ static int put_tile(struct store *s, int64_t run, const char *split, const char 
 	return rc;
 }
 
+/* ---- the tiles a series is filling ----------------------------------------------- */
+
+/* What one series (run, split, metric) has added to its current tiles since they were last written. */
+struct series_buffer {
+	int64_t run;
+	char split[64], metric[64];
+	int64_t window;                    /* level-1 bucket of what is buffered */
+	struct tile delta[TILE_LEVELS + 1]; /* per level; n == 0: nothing */
+	int64_t bucket[TILE_LEVELS + 1];
+};
+
+#define SERIES_BUFFERS_MAX 4096 /* past this every buffer is written out */
+
+static struct series_buffer *find_buffer(struct store *s, int64_t run, const char *split, const char *metric)
+{
+	for (int i = 0; i < s->nbuffers; i++) {
+		struct series_buffer *b = &s->buffers[i];
+		if (b->run == run && !strcmp(b->metric, metric) && !strcmp(b->split, split))
+			return b;
+	}
+	return NULL;
+}
+
+static int flush_buffer(struct store *s, struct series_buffer *b)
+{
+	for (int k = 1; k <= TILE_LEVELS; k++) {
+		if (!b->delta[k].n)
+			continue;
+		if (put_tile(s, b->run, b->split, b->metric, k, b->bucket[k], &b->delta[k]) < 0)
+			return -1;
+		b->delta[k] = (struct tile){0};
+	}
+	return 0;
+}
+
+static void drop_buffer(struct store *s, int i)
+{
+	s->buffers[i] = s->buffers[--s->nbuffers];
+}
+
 int store_series_add(struct store *s, int64_t run, const char *split, int64_t step, double time,
 		     json_t *values, json_t *thinned)
 {
 	const char *key;
 	json_t *v;
+	if (strlen(split) >= sizeof ((struct series_buffer *)0)->split)
+		return 0; /* not a split a chart draws */
 	json_object_foreach(values, key, v) {
 		struct tile t;
-		if (!point_of(v, key, thinned, step, time, &t))
+		if (strlen(key) >= sizeof ((struct series_buffer *)0)->metric || !point_of(v, key, thinned, step, time, &t))
 			continue;
-		for (int k = 1; k <= TILE_LEVELS; k++)
-			if (put_tile(s, run, split, key, k, bucket_of(step, tile_shift(k)), &t) < 0)
+		struct series_buffer *b = find_buffer(s, run, split, key);
+		if (!b) {
+			if (s->nbuffers == SERIES_BUFFERS_MAX && store_series_flush_run(s, 0) < 0)
 				return -1;
+			if (s->nbuffers == s->cap_buffers) {
+				s->cap_buffers = s->cap_buffers ? 2 * s->cap_buffers : 16;
+				s->buffers = tb_xrealloc(s->buffers, (size_t)s->cap_buffers * sizeof *s->buffers);
+			}
+			b = &s->buffers[s->nbuffers++];
+			*b = (struct series_buffer){.run = run};
+			srv_strlcpy(b->split, split, sizeof b->split);
+			srv_strlcpy(b->metric, key, sizeof b->metric);
+		}
+		/* A new level-1 window: the buffered deltas go out (the coarser windows of one
+		 * level-1 window are all the same, so nothing buffered spans two tiles). */
+		int64_t window = bucket_of(step, tile_shift(1));
+		if (b->delta[1].n && window != b->window && flush_buffer(s, b) < 0)
+			return -1;
+		b->window = window;
+		for (int k = 1; k <= TILE_LEVELS; k++) {
+			b->bucket[k] = bucket_of(step, tile_shift(k));
+			tile_merge(&b->delta[k], &t);
+		}
 	}
 	return 0;
+}
+
+int store_series_flush_run(struct store *s, int64_t run)
+{
+	for (int i = s->nbuffers - 1; i >= 0; i--) {
+		if (run && s->buffers[i].run != run)
+			continue;
+		if (flush_buffer(s, &s->buffers[i]) < 0)
+			return -1;
+		drop_buffer(s, i);
+	}
+	return 0;
+}
+
+void store_series_forget(struct store *s, int64_t run)
+{
+	for (int i = s->nbuffers - 1; i >= 0; i--)
+		if (!run || s->buffers[i].run == run)
+			drop_buffer(s, i);
+}
+
+/* The buffered part of a series' tile at `level`, or NULL. */
+static const struct tile *buffered(struct store *s, int64_t run, const char *split, const char *metric, int level,
+				   int64_t *bucket)
+{
+	struct series_buffer *b = find_buffer(s, run, split, metric);
+	if (!b || !b->delta[level].n)
+		return NULL;
+	*bucket = b->bucket[level];
+	return &b->delta[level];
 }
 
 /* ---- building the tiles of a run from its metric rows ------------------------ */
@@ -211,6 +314,7 @@ static int builder_add(struct builder *b, const char *metric, const struct tile 
 /* Tiles of one run from its metric rows, in one transaction; caller holds the lock. */
 static int build_run(struct store *s, int64_t run)
 {
+	store_series_forget(s, run);
 	if (store_exec(s, "BEGIN IMMEDIATE") < 0)
 		return -1;
 	struct builder b = {.s = s, .run = run};
@@ -275,6 +379,8 @@ int store_series_build_pending(struct store *s)
 	pthread_mutex_lock(&s->lock);
 	int64_t *ids = NULL;
 	int n = 0, cap = 0, failed = 0;
+	/* A run still marked running lost what its series buffered when the server died. */
+	store_exec(s, "UPDATE runs SET series_ready = 0 WHERE status = 'running'");
 	sqlite3_stmt *st = store_prepare(s, "SELECT id FROM runs WHERE series_ready = 0 ORDER BY id");
 	while (st && sqlite3_step(st) == SQLITE_ROW) {
 		if (n == cap) {
@@ -298,6 +404,22 @@ int store_series_build_pending(struct store *s)
 
 /* ---- a run's metrics in a few numbers ------------------------------------------ */
 
+/* Merge tile `t` into out[key] = {"last", "min", "max", "step", "count"}. */
+static void add_metric_numbers(json_t *out, const char *key, const struct tile *t)
+{
+	json_t *have = json_object_get(out, key);
+	struct tile acc = {0};
+	if (have)
+		acc = (struct tile){
+			.n = json_integer_value(json_object_get(have, "count")), .lo = json_real_value(json_object_get(have, "min")),
+			.hi = json_real_value(json_object_get(have, "max")), .last = json_integer_value(json_object_get(have, "step")),
+			.first = json_integer_value(json_object_get(have, "step")), .last_value = json_real_value(json_object_get(have, "last")),
+		};
+	tile_merge(&acc, t);
+	json_object_set_new(out, key, json_pack("{s:f, s:f, s:f, s:I, s:I}", "last", acc.last_value, "min", acc.lo, "max",
+						acc.hi, "step", (json_int_t)acc.last, "count", (json_int_t)acc.n));
+}
+
 json_t *store_run_metrics_json(struct store *s, int64_t run)
 {
 	json_t *out = json_object();
@@ -308,32 +430,28 @@ json_t *store_run_metrics_json(struct store *s, int64_t run)
 						   " ORDER BY split, metric, bucket");
 	if (st) {
 		sqlite3_bind_int64(st, 1, run);
-		char key[200] = "";
-		struct tile acc = {0};
-		for (bool more = true; more;) {
-			more = sqlite3_step(st) == SQLITE_ROW;
-			char next[200] = "";
-			if (more)
-				snprintf(next, sizeof next, "%s/%s", (const char *)sqlite3_column_text(st, 0),
-					 (const char *)sqlite3_column_text(st, 1));
-			if (acc.n && strcmp(next, key)) {
-				json_object_set_new(out, key, json_pack("{s:f, s:f, s:f, s:I, s:I}", "last", acc.last_value,
-									"min", acc.lo, "max", acc.hi, "step",
-									(json_int_t)acc.last, "count", (json_int_t)acc.n));
-				acc = (struct tile){0};
-			}
-			if (!more)
-				break;
-			srv_strlcpy(key, next, sizeof key);
+		while (sqlite3_step(st) == SQLITE_ROW) {
+			char key[200];
+			snprintf(key, sizeof key, "%s/%s", (const char *)sqlite3_column_text(st, 0),
+				 (const char *)sqlite3_column_text(st, 1));
 			struct tile t = {
 				.n = sqlite3_column_int64(st, 2), .sum = sqlite3_column_double(st, 3),
 				.lo = sqlite3_column_double(st, 4), .hi = sqlite3_column_double(st, 5),
 				.first = sqlite3_column_int64(st, 6), .last = sqlite3_column_int64(st, 7),
 				.last_value = sqlite3_column_double(st, 8),
 			};
-			tile_merge(&acc, &t);
+			add_metric_numbers(out, key, &t);
 		}
 		store_release(s, st);
+	}
+	/* and what the run's series still buffer */
+	for (int i = 0; i < s->nbuffers; i++) {
+		const struct series_buffer *b = &s->buffers[i];
+		if (b->run != run || !b->delta[TILE_LEVELS].n)
+			continue;
+		char key[200];
+		snprintf(key, sizeof key, "%s/%s", b->split, b->metric);
+		add_metric_numbers(out, key, &b->delta[TILE_LEVELS]);
 	}
 	pthread_mutex_unlock(&s->lock);
 	return out;
@@ -364,6 +482,24 @@ static void out_add(struct series_out *o, int64_t key, const struct tile *t, boo
 	}
 	o->key[o->n] = key;
 	o->b[o->n++] = *t;
+}
+
+/* Merge `t` into the bucket `key` wherever it is in the (sorted) output, or insert it there. */
+static void out_insert(struct series_out *o, int64_t key, const struct tile *t)
+{
+	int i = o->n;
+	while (i > 0 && o->key[i - 1] > key)
+		i--;
+	if (i > 0 && o->key[i - 1] == key) {
+		tile_merge(&o->b[i - 1], t);
+		return;
+	}
+	out_add(o, key, t, false); /* grows the arrays; then moved into place */
+	struct tile moved = o->b[o->n - 1];
+	memmove(&o->b[i + 1], &o->b[i], (size_t)(o->n - 1 - i) * sizeof *o->b);
+	memmove(&o->key[i + 1], &o->key[i], (size_t)(o->n - 1 - i) * sizeof *o->key);
+	o->b[i] = moved;
+	o->key[i] = key;
 }
 
 /* floor(a / w) for w > 0 */
@@ -408,6 +544,12 @@ static int read_tiles(struct store *s, const struct store_series_query *q, int l
 		out_add(o, floor_div(t.first, width), &t, false);
 	}
 	store_release(s, st);
+	/* What the series still buffers belongs to its newest tile (or, after a resume that
+	 * went back, to an older one: merged where it falls). */
+	int64_t bucket;
+	const struct tile *d = buffered(s, q->run, q->split, q->metric, level, &bucket);
+	if (d && bucket >= bucket_of(from, shift) && bucket <= bucket_of(to, shift))
+		out_insert(o, floor_div(d->first, width), d);
 	return 0;
 }
 
