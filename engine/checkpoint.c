@@ -108,7 +108,6 @@ static void interop_meta(const struct model *m, const struct checkpoint_interop 
 	shape_json(&w, m->input);
 	*shape = jsonw_take(&w);
 
-	jsonw_init(&w);
 	jsonw_begin_object(&w);
 	jsonw_kstr(&w, "layout", m->input.ndim < 3 ? "NF" : "NCHW");
 	jsonw_kstr(&w, "channels", channel_names(&m->input));
@@ -127,7 +126,6 @@ static void interop_meta(const struct model *m, const struct checkpoint_interop 
 	jsonw_end_object(&w);
 	*preprocess = jsonw_take(&w);
 
-	jsonw_init(&w);
 	jsonw_begin_array(&w);
 	for (int i = 0; i < io->classes; i++) {
 		char fallback[16];
@@ -137,7 +135,6 @@ static void interop_meta(const struct model *m, const struct checkpoint_interop 
 	*classes = jsonw_take(&w);
 
 	/* Each top-level layer with its resolved arguments, read from its kind's table. */
-	jsonw_init(&w);
 	jsonw_begin_object(&w);
 	jsonw_key(&w, "preset");
 	if (io->preset && io->preset[0])
@@ -169,6 +166,7 @@ static void interop_meta(const struct model *m, const struct checkpoint_interop 
 	jsonw_end_array(&w);
 	jsonw_end_object(&w);
 	*module = jsonw_take(&w);
+	jsonw_free(&w); /* take starts a fresh buffer each time */
 }
 
 int64_t checkpoint_save(const char *path, struct model *m, const struct optim *o, const char *spec_source,
