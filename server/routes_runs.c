@@ -352,7 +352,9 @@ static bool body_checkpoint(struct http_req *r, json_t **body, const char **chec
 	return true;
 }
 
-enum MHD_Result route_run_resume(struct http_req *r)
+/* Resume and evaluate: the run in params[0] starts again from a checkpoint of the body. */
+typedef int (*checkpoint_action_fn)(struct runq *q, int64_t id, const char *checkpoint, char *err, size_t errlen);
+static enum MHD_Result checkpoint_action(struct http_req *r, checkpoint_action_fn action, unsigned status)
 {
 	enum MHD_Result reply;
 	int64_t id = route_run_id(r, &reply);
@@ -363,28 +365,21 @@ enum MHD_Result route_run_resume(struct http_req *r)
 	if (!body_checkpoint(r, &body, &checkpoint, &reply))
 		return reply;
 	char err[512];
-	int rc = runq_resume(r->app->runq, id, checkpoint, err, sizeof err);
-	reply = rc ? runq_fail(r, rc, err) : reply_run(r, 201, id);
+	int rc = action(r->app->runq, id, checkpoint, err, sizeof err);
+	reply = rc ? runq_fail(r, rc, err) : reply_run(r, status, id);
 	json_decref(body);
 	return reply;
+}
+
+enum MHD_Result route_run_resume(struct http_req *r)
+{
+	return checkpoint_action(r, runq_resume, 201);
 }
 
 /* POST {"checkpoint": file}: evaluate it on the test split, then the run is as it was. */
 enum MHD_Result route_run_evaluate(struct http_req *r)
 {
-	enum MHD_Result reply;
-	int64_t id = route_run_id(r, &reply);
-	if (id < 0)
-		return reply;
-	json_t *body;
-	const char *checkpoint;
-	if (!body_checkpoint(r, &body, &checkpoint, &reply))
-		return reply;
-	char err[512];
-	int rc = runq_evaluate(r->app->runq, id, checkpoint, err, sizeof err);
-	reply = rc ? runq_fail(r, rc, err) : reply_run(r, 202, id);
-	json_decref(body);
-	return reply;
+	return checkpoint_action(r, runq_evaluate, 202);
 }
 
 enum MHD_Result route_run_delete(struct http_req *r)

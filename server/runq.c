@@ -655,6 +655,19 @@ static int find_checkpoint(struct runq *q, int64_t id, const char *file, char *c
 	return RUNQ_OK;
 }
 
+/* The run waits for a slot again: {"status":"queued", <why>: checkpoint file or null}. Caller holds q->lock. */
+static void queue_again(struct runq *q, int64_t id, const char *why, const char *ckpt)
+{
+	json_t *ev = json_pack("{s:s, s:s}", "type", "status", "status", "queued");
+	const char *base = strrchr(ckpt, '/');
+	json_object_set_new(ev, why, ckpt[0] ? json_string(base ? base + 1 : ckpt) : json_null());
+	runq_emit(q, id, ev);
+	json_decref(ev);
+	if (q->hooks.run_changed)
+		q->hooks.run_changed(q->hooks.ctx, id);
+	q->sched_dirty = true;
+}
+
 int runq_resume(struct runq *q, int64_t id, const char *checkpoint_file, char *err, size_t errlen)
 {
 	char status[16], ckpt[PATH_MAX] = "";
@@ -672,14 +685,7 @@ int runq_resume(struct runq *q, int64_t id, const char *checkpoint_file, char *e
 		store_last_checkpoint(q->store, id, ckpt, sizeof ckpt); /* none: start over */
 	}
 	store_run_set_resume(q->store, id, ckpt[0] ? ckpt : NULL);
-	json_t *ev = json_pack("{s:s, s:s}", "type", "status", "status", "queued");
-	const char *base = strrchr(ckpt, '/');
-	json_object_set_new(ev, "resume", ckpt[0] ? json_string(base ? base + 1 : ckpt) : json_null());
-	runq_emit(q, id, ev);
-	json_decref(ev);
-	if (q->hooks.run_changed)
-		q->hooks.run_changed(q->hooks.ctx, id);
-	q->sched_dirty = true;
+	queue_again(q, id, "resume", ckpt);
 out:
 	pthread_mutex_unlock(&q->lock);
 	if (rc == RUNQ_OK)
@@ -712,14 +718,7 @@ int runq_evaluate(struct runq *q, int64_t id, const char *checkpoint_file, char 
 	store_run_set_resume(q->store, id, ckpt);
 	store_run_set_evaluate(q->store, id, text);
 	free(text);
-	const char *base = strrchr(ckpt, '/');
-	json_t *ev = json_pack("{s:s, s:s, s:s}", "type", "status", "status", "queued", "evaluate",
-			       base ? base + 1 : ckpt);
-	runq_emit(q, id, ev);
-	json_decref(ev);
-	if (q->hooks.run_changed)
-		q->hooks.run_changed(q->hooks.ctx, id);
-	q->sched_dirty = true;
+	queue_again(q, id, "evaluate", ckpt);
 out:
 	store_run_info_free(&info);
 	pthread_mutex_unlock(&q->lock);

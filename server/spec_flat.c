@@ -51,9 +51,26 @@ static json_t *scalar_json(const yaml_event_t *ev)
 	return json_string(v);
 }
 
-/* The source text from `start` to `end`, runs of white space folded to one space. */
+/*
+ * The byte offset of character `index` of the source: libyaml's marks
+ * count characters, and a comment with "→" before a value moves its bytes.
+ */
+static size_t byte_offset(const struct flat *f, size_t index)
+{
+	size_t i = 0;
+	for (size_t chars = 0; i < f->len && chars < index; chars++) {
+		i++;
+		while (i < f->len && ((unsigned char)f->src[i] & 0xC0) == 0x80)
+			i++; /* continuation bytes of the same character */
+	}
+	return i;
+}
+
+/* The source text from character `start` to `end`, runs of white space folded to one space. */
 static json_t *folded_text(const struct flat *f, size_t start, size_t end)
 {
+	start = byte_offset(f, start);
+	end = byte_offset(f, end);
 	char buf[FLAT_TEXT_MAX + 4];
 	size_t n = 0;
 	bool space = false;

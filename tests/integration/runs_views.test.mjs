@@ -26,12 +26,15 @@ test('a run cell\'s run is named after its notebook and what it trains, not the 
 	const h = await startServer(t, { env: { TRAINBOOK_WORKER_CMD: FAKE } });
 	writeWorkspaceFile(h, 'lab/fashion-mnist.ipynb', JSON.stringify(notebook([
 		['k3j9x0ab', 'data: {dataset: fashion-mnist, batch_size: 64}\nmodel: cnn\ntrain: {epochs: 1}\n'],
-		['q1w2e3r4', 'data: {dataset: fashion-mnist}\nmodel: [flatten, {linear: 32}, relu, {linear: 10}]\ntrain: {epochs: 1}\n'],
+		['q1w2e3r4', '# 784 → 32 → 10, a comment with arrows\ndata: {dataset: fashion-mnist}\nmodel: [flatten, {linear: 32}, relu, {linear: 10}]\ntrain: {epochs: 1}\n'],
 	])));
 	const a = await h.api('POST', 'api/runs', { notebook: 'lab/fashion-mnist.ipynb', cell: 'k3j9x0ab' });
 	const b = await h.api('POST', 'api/runs', { notebook: 'lab/fashion-mnist.ipynb', cell: 'q1w2e3r4' });
 	assert.equal(a.run.name, 'fashion-mnist · cnn');
 	assert.equal(b.run.name, 'fashion-mnist · mlp');
+	// the layer list as written, whatever came before it in the spec (libyaml counts characters, not bytes)
+	const hp = (await h.api('GET', 'api/runs?hparams=1')).runs.find((r) => r.id === b.run.id).hparams;
+	assert.equal(hp.model, '[flatten, {linear: 32}, relu, {linear: 10}]');
 	const c = await h.api('POST', 'api/runs', { spec: SPECS.small });
 	assert.equal(c.run.name, 'synthetic · mlp');
 	const d = await h.api('POST', 'api/runs', { spec: SPECS.small, name: 'my baseline' });

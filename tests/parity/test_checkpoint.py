@@ -24,19 +24,24 @@ def _idx(path, offset):
         return np.frombuffer(f.read(), np.uint8, offset=offset)
 
 
+def _train(d, spec_text):
+    """Train `spec_text` in folder d: (the last test metric event, the last checkpoint's path)."""
+    spec = os.path.join(d, "spec.yaml")
+    with open(spec, "w") as f:
+        f.write(spec_text)
+    r = subprocess.run([ENGINE, "train", spec, "--json", "--out", d], capture_output=True, text=True)
+    assert r.returncode == 0, f"train failed: {r.stderr.strip()}"
+    events = [json.loads(line) for line in r.stdout.splitlines()]
+    test = [e for e in events if e["type"] == "metric" and e["split"] == "test"][-1]
+    return test, [e for e in events if e["type"] == "checkpoint"][-1]["path"]
+
+
 def checkpoint_loads_into_torch_with_same_accuracy():
     with tempfile.TemporaryDirectory() as d:
-        spec = os.path.join(d, "mlp.yaml")
-        with open(spec, "w") as f:
-            f.write("data: {dataset: fashion-mnist, batch_size: 64}\n"
-                    "model: [flatten, {linear: 128}, relu, {linear: 10}]\n"
-                    "optimizer: {name: adam, lr: 1.0e-3}\n"
-                    "train: {epochs: 1, max_steps: 300, seed: 3}\n")
-        r = subprocess.run([ENGINE, "train", spec, "--json", "--out", d], capture_output=True, text=True)
-        assert r.returncode == 0, f"train failed: {r.stderr.strip()}"
-        events = [json.loads(line) for line in r.stdout.splitlines()]
-        test = [e for e in events if e["type"] == "metric" and e["split"] == "test"][-1]
-        ckpt = [e for e in events if e["type"] == "checkpoint"][-1]["path"]
+        test, ckpt = _train(d, "data: {dataset: fashion-mnist, batch_size: 64}\n"
+                               "model: [flatten, {linear: 128}, relu, {linear: 10}]\n"
+                               "optimizer: {name: adam, lr: 1.0e-3}\n"
+                               "train: {epochs: 1, max_steps: 300, seed: 3}\n")
         tensors, meta = st.load(ckpt)
         assert meta.get("format") == "pt", meta
         model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 128), torch.nn.ReLU(),
@@ -62,18 +67,11 @@ def checkpoint_metadata_rebuilds_module_and_preprocessing_in_torch():
     sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../examples"))
     import pytorch_load
     with tempfile.TemporaryDirectory() as d:
-        spec = os.path.join(d, "cnn.yaml")
-        with open(spec, "w") as f:
-            f.write("data: {dataset: fashion-mnist, batch_size: 64, augment: [normalize]}\n"
-                    "model: [{conv2d: {out: 8, kernel: 3, padding: 1}}, relu, {maxpool2d: 2},\n"
-                    "        {batchnorm2d: {}}, flatten, {dropout: 0.1}, {linear: 10}]\n"
-                    "optimizer: {name: adam, lr: 2.0e-3}\n"
-                    "train: {epochs: 1, max_steps: 200, seed: 5}\n")
-        r = subprocess.run([ENGINE, "train", spec, "--json", "--out", d], capture_output=True, text=True)
-        assert r.returncode == 0, f"train failed: {r.stderr.strip()}"
-        events = [json.loads(line) for line in r.stdout.splitlines()]
-        test = [e for e in events if e["type"] == "metric" and e["split"] == "test"][-1]
-        ckpt = [e for e in events if e["type"] == "checkpoint"][-1]["path"]
+        test, ckpt = _train(d, "data: {dataset: fashion-mnist, batch_size: 64, augment: [normalize]}\n"
+                               "model: [{conv2d: {out: 8, kernel: 3, padding: 1}}, relu, {maxpool2d: 2},\n"
+                               "        {batchnorm2d: {}}, flatten, {dropout: 0.1}, {linear: 10}]\n"
+                               "optimizer: {name: adam, lr: 2.0e-3}\n"
+                               "train: {epochs: 1, max_steps: 200, seed: 5}\n")
         model, meta = pytorch_load.load(ckpt)
         assert json.loads(meta["trainbook.input_shape"]) == [1, 28, 28], meta["trainbook.input_shape"]
         classes = json.loads(meta["trainbook.classes"])
