@@ -14,7 +14,10 @@ const runs = [
 test('"same spec but seed" puts runs together whatever their seeds', () => {
 	const g = groupRuns(runs, 'seed');
 	assert.deepEqual(g.map((x) => x.runs.map((r) => r.id)), [['r1', 'r2', 'r4'], ['r3']]);
-	assert.equal(g[0].label, 'mnist · mlp');
+	// labelled by what tells the groups apart, not by a run's name
+	assert.equal(g[0].label, 'optimizer.lr=0.001');
+	assert.equal(g[1].label, 'optimizer.lr=0.01');
+	assert.equal(groupRuns(runs.slice(0, 2), 'seed')[0].label, 'mnist · mlp'); // one group: its name
 	assert.equal(groupKeyOf(runs[0], 'seed'), groupKeyOf(runs[3], 'seed'));
 });
 

@@ -23,6 +23,9 @@ test('columns are the spec keys that differ (a missing key counts), then each me
 	// the user's choice wins over the defaults
 	const mine = visibleColumns(cols, { 'h:model': false, 'm:train/loss:max': true }).map((c) => c.id);
 	assert.ok(!mine.includes('h:model') && mine.includes('m:train/loss:max'));
+	// the keys that differ among the runs on the charts come first
+	const picked = tableColumns(runs, runs.slice(0, 2)).filter((c) => c.kind === 'hparam').map((c) => c.label);
+	assert.deepEqual(picked, ['optimizer.lr', 'model', 'train.precision', 'train.seed']);
 	assert.equal(lowerIsBetter('accuracy'), false);
 	assert.equal(lowerIsBetter('loss'), true);
 });

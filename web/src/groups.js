@@ -28,8 +28,9 @@ export function groupKeyOf(run, by) {
 
 /*
  * [{key, label, runs}] in the order their first run appears. A "seed"
- * group is labelled with its first run's name (or id): its runs differ
- * only in their seeds.
+ * group's runs differ only in their seeds: it is labelled with the spec
+ * values that tell it from the other groups ("optimizer.lr=0.01"), or its
+ * first run's name when nothing does.
  */
 export function groupRuns(runs, by) {
 	const groups = new Map();
@@ -40,10 +41,20 @@ export function groupRuns(runs, by) {
 	}
 	return [...groups.values()].map((g) => {
 		let label = g.key;
-		if (by === 'seed') label = g.runs[0].name || g.runs[0].id;
+		if (by === 'seed') label = seedGroupLabel(g, [...groups.values()]);
 		else if (by && by.startsWith('key:')) label = `${by.slice(4)} = ${g.key === '(not set)' ? g.key : JSON.parse(g.key)}`;
 		return { ...g, label: String(label) };
 	});
+}
+
+function seedGroupLabel(g, all) {
+	const hp = (r) => r.hparams || {};
+	const keys = new Set();
+	for (const other of all) for (const k of Object.keys({ ...hp(other.runs[0]), ...hp(g.runs[0]) })) keys.add(k);
+	const differ = [...keys].filter((k) => !/(^|\.)seed$/.test(k) && all.some((o) => JSON.stringify(hp(o.runs[0])[k]) !== JSON.stringify(hp(g.runs[0])[k]))).sort();
+	if (!differ.length) return g.runs[0].name || g.runs[0].id;
+	const shown = differ.slice(0, 3).map((k) => `${k}=${hp(g.runs[0])[k] ?? '—'}`).join(', ');
+	return differ.length > 3 ? shown + ', …' : shown;
 }
 
 /* y of a line (sorted xs) at x, interpolated; null outside its range or next to a gap. */

@@ -42,9 +42,11 @@ export function metricKeys(runs) {
 
 /*
  * Every column the table can show for these runs: {id, label, kind, get,
- * visible (by default)}. kind: text | number | status | duration | tags.
+ * visible (by default)}. kind: text | number | status | duration | tags |
+ * hparam. The spec keys that differ among the `picked` runs (those on the
+ * charts) come first: what the comparison is about.
  */
-export function tableColumns(runs) {
+export function tableColumns(runs, picked = []) {
 	const cols = [
 		{ id: 'name', label: 'name', kind: 'text', get: (r) => r.name || r.id, visible: true },
 		{ id: 'status', label: 'status', kind: 'status', get: (r) => r.status, visible: true },
@@ -52,7 +54,9 @@ export function tableColumns(runs) {
 		{ id: 'tags', label: 'tags', kind: 'tags', get: (r) => (r.tags || []).join(', '), visible: true },
 		{ id: 'notebook', label: 'notebook', kind: 'text', get: (r) => r.notebook || '', visible: false },
 	];
-	for (const k of differingKeys(runs)) {
+	const first = new Set(picked.length > 1 ? differingKeys(picked) : []);
+	const keys = differingKeys(runs).sort((a, b) => (first.has(b) ? 1 : 0) - (first.has(a) ? 1 : 0) || a.localeCompare(b));
+	for (const k of keys) {
 		cols.push({ id: 'h:' + k, label: k, kind: 'hparam', get: (r) => (r.hparams || {})[k], visible: true });
 	}
 	for (const m of metricKeys(runs)) {

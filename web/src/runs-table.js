@@ -96,7 +96,7 @@ export class RunsTable {
 	/* The rows and columns shown now (CSV, tests). */
 	view() {
 		const rows = filterRuns(this.runs, this.filters);
-		const all = tableColumns(rows);
+		const all = tableColumns(rows, rows.filter((r) => this.isSelected(r.id)));
 		const cols = visibleColumns(all, this.prefs.columns);
 		const sortCol = all.find((c) => c.id === this.prefs.sort);
 		return { rows: sortCol ? sortRuns(rows, sortCol, this.prefs.dir) : rows, cols, all };
