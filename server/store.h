@@ -1,8 +1,10 @@
 /*
  * store.h — the server's records in SQLite (WAL) under
  * <workspace>/.trainbook/trainbook.db: runs, their events with per-run
- * sequence numbers, metric rows parsed for export, checkpoints, and the
- * owner of each notebook. A schema_version table drives migrations.
+ * sequence numbers, metric rows parsed for export, summaries of those
+ * metrics for drawing curves at any zoom (store_series.c), checkpoints,
+ * and the owner of each notebook. A schema_version table drives
+ * migrations.
  *
  * What it is: the single source of truth a reconnecting client catches up
  * from; an event is committed here before anyone sees it. What it is not:

@@ -1,7 +1,7 @@
 /*
  * store_internal.h — the struct behind struct store, shared by store.c
- * (open, migrations, runs, notebooks) and store_events.c (events, metrics,
- * checkpoints). Not for other modules.
+ * (open, migrations, runs, notebooks), store_events.c (events, metrics,
+ * checkpoints) and store_series.c (curve summaries). Not for other modules.
  */
 #ifndef TB_SERVER_STORE_INTERNAL_H
 #define TB_SERVER_STORE_INTERNAL_H

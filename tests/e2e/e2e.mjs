@@ -347,11 +347,31 @@ const cases = [
 		fn: async () => {
 			const page = S.page;
 			const cell = page.locator(`.run-cell[data-cell-id="${S.mlpCell}"]`);
+			// zoom into the loss curve: the zoom stays while new points arrive
+			const zoom = await page.evaluate((id) => {
+				const view = [...window.trainbook.runViews].find((v) => v.runId === id);
+				const chart = view.charts.charts.loss;
+				const x = chart.data.x;
+				const range = [x[0], x[Math.max(1, Math.floor(x.length / 2))]];
+				chart.zoomTo(range);
+				chart.onZoom(range);
+				return { range, points: chart.points };
+			}, S.runId);
 			const item = cell.locator('li.ckpt').first();
 			await item.waitFor({ timeout: 240000 });
 			const file = await item.getAttribute('data-file');
 			const st = await pageRun(page, S.runId);
 			assert(st.status === 'running', `the run ended (${st.status}) before this check`);
+			const kept = await page.evaluate((id) => {
+				const view = [...window.trainbook.runViews].find((v) => v.runId === id);
+				const chart = view.charts.charts.loss;
+				const out = { zoom: chart.zoom, min: chart.u.scales.x.min, max: chart.u.scales.x.max, points: chart.points };
+				chart.zoomTo(null);
+				chart.onZoom(null);
+				return out;
+			}, S.runId);
+			assert(kept.points > zoom.points, `no new points while zoomed (${zoom.points} → ${kept.points})`);
+			assert(kept.zoom && kept.min === zoom.range[0] && kept.max === zoom.range[1], `the zoom moved while points arrived: ${JSON.stringify(kept)} vs ${JSON.stringify(zoom.range)}`);
 			const href = await item.locator('a', { hasText: 'Download' }).getAttribute('href');
 			assert(href && !href.startsWith('/') && !/^https?:/.test(href.replace(S.base, '')), `download link is not under the base: ${href}`);
 			const r = await S.api.raw(`api/runs/${S.runId}/checkpoints/${encodeURIComponent(file)}`);
