@@ -140,9 +140,9 @@ export class RunView {
 				const page = await this.ctx.api.get(`api/runs/${encodeURIComponent(this.runId)}/events?since=${since}&limit=${EVENTS_PAGE}&exclude=metric`);
 				const items = (page.events || []).filter((e) => e.seq <= upTo);
 				if (items.length) this.#onEvents(items, true);
+				/* an answer stops at ~4 MiB whatever the limit: page on until the record's last seq */
 				if (!page.events || !page.events.length || items.length < page.events.length) break;
 				since = page.events[page.events.length - 1].seq;
-				if (page.events.length < EVENTS_PAGE) break;
 			}
 		} catch {
 			/* the curves and the live feed still come */
