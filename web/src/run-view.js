@@ -186,7 +186,8 @@ export class RunView {
 			switch (event.type) {
 			case 'status':
 				if (event.status === 'running' || event.steps_per_epoch) this.info = { ...this.info, ...event };
-				this.run = { ...this.run, status: event.status, reason: event.reason ?? null };
+				/* a queued run waiting to evaluate a checkpoint says so (run-status.js) */
+				this.run = { ...this.run, status: event.status, reason: event.reason ?? null, evaluate: event.status === 'queued' ? event.evaluate || null : null };
 				if (event.status !== 'running') this.phase = null;
 				if (event.evaluation) this.evalOutcome = event.evaluation;
 				if (event.device) this.devicePanel.setDevice(event.device);
