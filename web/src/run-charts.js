@@ -19,7 +19,7 @@ import { LineChart, SPLIT_COLORS } from './chart.js';
 import { SPLITS, alignLines, curveXs } from './curves.js';
 import { emaSmooth, logSafe } from './smooth.js';
 
-export const GROUPS = [
+const GROUPS = [
 	{ name: 'loss', title: 'loss', metric: 'loss', splits: SPLITS, always: true },
 	{ name: 'accuracy', title: 'accuracy', metric: 'accuracy', splits: SPLITS, always: true },
 	{ name: 'lr', title: 'learning rate', metric: 'lr', splits: ['train'], smooth: false },
