@@ -52,12 +52,12 @@ static const char *const migrations[] = {
 	/* 3: what a researcher keeps about a run (notes, tags, archived); its
 	 * duration as the sum of its running segments (run_seconds, plus now -
 	 * running_since while it runs); an evaluation waiting to start (the
-	 * status to restore after it); a folded metric's window (thin); curve
-	 * summaries per level of a few raw points (series_tiles, store_series.c)
-	 * with series_ready = 0 on runs whose summaries are still to be built
-	 * (every run from before: store_open builds them); the index the series
-	 * route reads raw points through; and one that finds a run's other
-	 * events without reading its metrics. */
+	 * status to restore after it); steps per epoch; a folded metric's
+	 * window (thin); curve summaries per level of a few raw points
+	 * (series_tiles, store_series.c) with series_ready = 0 on runs whose
+	 * summaries are still to be built (every run from before: store_open
+	 * builds them); and an index that finds a run's other events without
+	 * reading its metrics. */
 	"ALTER TABLE runs ADD COLUMN notes TEXT;"
 	"ALTER TABLE runs ADD COLUMN tags TEXT;"
 	"ALTER TABLE runs ADD COLUMN archived INTEGER NOT NULL DEFAULT 0;"
@@ -68,12 +68,12 @@ static const char *const migrations[] = {
 	"ALTER TABLE runs ADD COLUMN steps_per_epoch INTEGER;"
 	"UPDATE runs SET run_seconds = max(0, coalesce(ended, started) - started) WHERE started IS NOT NULL;"
 	"ALTER TABLE metrics ADD COLUMN thin TEXT;"
-	"CREATE INDEX metrics_series ON metrics(run, split, step);"
 	"CREATE INDEX events_other ON events(run, seq) WHERE type <> 'metric';"
 	"CREATE TABLE series_tiles(run INTEGER NOT NULL, split TEXT NOT NULL, metric TEXT NOT NULL,"
 	" level INTEGER NOT NULL, bucket INTEGER NOT NULL, n INTEGER NOT NULL, sum REAL NOT NULL,"
 	" lo REAL NOT NULL, hi REAL NOT NULL, first_step INTEGER NOT NULL, last_step INTEGER NOT NULL,"
-	" last_value REAL NOT NULL, last_time REAL, PRIMARY KEY(run, level, split, metric, bucket)) WITHOUT ROWID;",
+	" last_value REAL NOT NULL, last_time REAL, first_seq INTEGER NOT NULL, last_seq INTEGER NOT NULL,"
+	" PRIMARY KEY(run, level, split, metric, bucket)) WITHOUT ROWID;",
 };
 
 int store_exec(struct store *s, const char *sql)

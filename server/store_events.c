@@ -128,7 +128,7 @@ static int apply_metric(struct store *s, int64_t id, int64_t seq, json_t *ev)
 		return rc;
 	json_t *step = json_object_get(ev, "step");
 	if (json_is_number(step) &&
-	    (rc = store_series_add(s, id, json_is_string(split) ? json_string_value(split) : "train",
+	    (rc = store_series_add(s, id, json_is_string(split) ? json_string_value(split) : "train", seq,
 				   (int64_t)json_number_value(step), json_is_number(t) ? json_number_value(t) : NAN,
 				   values, thinned)) < 0)
 		return rc;

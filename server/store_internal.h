@@ -59,7 +59,7 @@ sqlite3_stmt *store_prepare_cached(struct store *s, const char *literal_sql);
 void store_release(struct store *s, sqlite3_stmt *st);
 
 /* store_series.c: the curve summaries of a metric event (inside the append transaction, lock held). */
-int store_series_add(struct store *s, int64_t run, const char *split, int64_t step, double time,
+int store_series_add(struct store *s, int64_t run, const char *split, int64_t seq, int64_t step, double time,
 		     json_t *values, json_t *thinned);
 /* Build the summaries of every run that has none yet (store_open; takes the lock). */
 int store_series_build_pending(struct store *s);

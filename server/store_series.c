@@ -8,21 +8,22 @@
  * steps fall in one window of 4^(k+1) steps (16, 64, … 262,144): how many
  * (a folded event counts for the events it stands for), their sum, min
  * and max (a folded event's window min and max included: docs/api.md
- * "thinned"), the first step, and the last step with its value and wall
- * time. A query
- * for ~2,000 buckets over any range reads at most four tiles per bucket
- * from the coarsest level that is fine enough (one million points drawn
- * whole read ~4,000 rows, not 10^6), and the raw rows through the index
- * metrics_series when the range is narrow enough for full resolution.
+ * "thinned"), the first step, the last step with its value and wall time,
+ * and the first and last seq of those points. A query for ~2,000 buckets
+ * over any range reads at most four tiles per bucket from the coarsest
+ * level that is fine enough (one million points drawn whole read ~4,000
+ * rows, not 10^6); when the range is narrow enough for full resolution it
+ * reads the raw metric rows, found by the seqs of its level-1 tiles (the
+ * metrics table's own key: no second index to write on every event).
  *
  * Writing eight tiles per metric per event would make every commit touch
  * eight more pages (the WAL grew four times as fast). So the tiles a
  * series is filling sit in memory (struct series_buffer) and go to the
- * table as one delta per level whenever the series moves to the next
- * level-1 window (16 steps), when its run ends, and when the store
- * closes; queries merge what is still buffered. A run that was running
- * when the server died may have lost its buffer: store_open rebuilds the
- * tiles of every run still marked running.
+ * table as one delta per level when the series moves on to that level's
+ * next window (16 steps for level 1, 64 for level 2, …), when its run
+ * ends, and when the store closes; queries merge what is still buffered.
+ * A run that was running when the server died may have lost its buffer:
+ * store_open rebuilds the tiles of every run still marked running.
  *
  * What it is not: the raw record (metrics rows, store_events.c) or the
  * drawing (web/src/curves.js). Tiles are derived data: store_open builds
@@ -58,6 +59,7 @@ struct tile {
 	int64_t first, last;
 	double last_value;
 	double last_time;  /* unix seconds of the last point; NaN when the worker sent none */
+	int64_t first_seq, last_seq; /* of the metric rows it holds */
 };
 
 static void tile_merge(struct tile *into, const struct tile *t)
@@ -71,6 +73,8 @@ static void tile_merge(struct tile *into, const struct tile *t)
 	into->lo = fmin(into->lo, t->lo);
 	into->hi = fmax(into->hi, t->hi);
 	into->first = TB_MIN(into->first, t->first);
+	into->first_seq = TB_MIN(into->first_seq, t->first_seq);
+	into->last_seq = TB_MAX(into->last_seq, t->last_seq);
 	if (t->last >= into->last) { /* the later of equal steps wins: a resumed run redid them */
 		into->last = t->last;
 		into->last_value = t->last_value;
@@ -85,14 +89,16 @@ static int64_t bucket_of(int64_t step, int shift)
 }
 
 /* One raw point: its value, the folded window's min/max and count when `thinned` says so. */
-static bool point_of(json_t *v, const char *key, json_t *thinned, int64_t step, double time, struct tile *out)
+static bool point_of(json_t *v, const char *key, json_t *thinned, int64_t seq, int64_t step, double time,
+		     struct tile *out)
 {
 	if (!json_is_number(v))
 		return false;
 	double x = json_number_value(v);
 	if (!isfinite(x))
 		return false;
-	*out = (struct tile){.n = 1, .lo = x, .hi = x, .first = step, .last = step, .last_value = x, .last_time = time};
+	*out = (struct tile){.n = 1, .lo = x, .hi = x, .first = step, .last = step, .last_value = x, .last_time = time,
+			     .first_seq = seq, .last_seq = seq};
 	if (thinned) {
 		json_t *events = json_object_get(thinned, "events");
 		json_t *lo = json_object_get(json_object_get(thinned, "min"), key);
@@ -110,10 +116,11 @@ static bool point_of(json_t *v, const char *key, json_t *thinned, int64_t step, 
 
 static const char UPSERT_TILE[] =
 	"INSERT INTO series_tiles(run, split, metric, level, bucket, n, sum, lo, hi, first_step, last_step,"
-	" last_value, last_time) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
-	" ON CONFLICT(run, level, split, metric, bucket) DO UPDATE SET n = n + excluded.n,"
+	" last_value, last_time, first_seq, last_seq) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13,"
+	" ?14, ?15) ON CONFLICT(run, level, split, metric, bucket) DO UPDATE SET n = n + excluded.n,"
 	" sum = sum + excluded.sum, lo = min(lo, excluded.lo), hi = max(hi, excluded.hi),"
-	" first_step = min(first_step, excluded.first_step),"
+	" first_step = min(first_step, excluded.first_step), first_seq = min(first_seq, excluded.first_seq),"
+	" last_seq = max(last_seq, excluded.last_seq),"
 	" last_value = CASE WHEN excluded.last_step >= last_step THEN excluded.last_value ELSE last_value END,"
 	" last_time = CASE WHEN excluded.last_step >= last_step THEN excluded.last_time ELSE last_time END,"
 	" last_step = max(last_step, excluded.last_step)";
@@ -141,6 +148,8 @@ static int put_tile(struct store *s, int64_t run, const char *split, const char 
 		sqlite3_bind_double(st, 13, t->last_time);
 	else
 		sqlite3_bind_null(st, 13);
+	sqlite3_bind_int64(st, 14, t->first_seq);
+	sqlite3_bind_int64(st, 15, t->last_seq);
 	int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
 	store_release(s, st);
 	return rc;
@@ -152,7 +161,6 @@ static int put_tile(struct store *s, int64_t run, const char *split, const char 
 struct series_buffer {
 	int64_t run;
 	char split[64], metric[64];
-	int64_t window;                    /* level-1 bucket of what is buffered */
 	struct tile delta[TILE_LEVELS + 1]; /* per level; n == 0: nothing */
 	int64_t bucket[TILE_LEVELS + 1];
 };
@@ -186,7 +194,7 @@ static void drop_buffer(struct store *s, int i)
 	s->buffers[i] = s->buffers[--s->nbuffers];
 }
 
-int store_series_add(struct store *s, int64_t run, const char *split, int64_t step, double time,
+int store_series_add(struct store *s, int64_t run, const char *split, int64_t seq, int64_t step, double time,
 		     json_t *values, json_t *thinned)
 {
 	const char *key;
@@ -195,7 +203,8 @@ int store_series_add(struct store *s, int64_t run, const char *split, int64_t st
 		return 0; /* not a split a chart draws */
 	json_object_foreach(values, key, v) {
 		struct tile t;
-		if (strlen(key) >= sizeof ((struct series_buffer *)0)->metric || !point_of(v, key, thinned, step, time, &t))
+		if (strlen(key) >= sizeof ((struct series_buffer *)0)->metric ||
+		    !point_of(v, key, thinned, seq, step, time, &t))
 			continue;
 		struct series_buffer *b = find_buffer(s, run, split, key);
 		if (!b) {
@@ -210,14 +219,16 @@ int store_series_add(struct store *s, int64_t run, const char *split, int64_t st
 			srv_strlcpy(b->split, split, sizeof b->split);
 			srv_strlcpy(b->metric, key, sizeof b->metric);
 		}
-		/* A new level-1 window: the buffered deltas go out (the coarser windows of one
-		 * level-1 window are all the same, so nothing buffered spans two tiles). */
-		int64_t window = bucket_of(step, tile_shift(1));
-		if (b->delta[1].n && window != b->window && flush_buffer(s, b) < 0)
-			return -1;
-		b->window = window;
+		/* Each level's delta goes out when the series leaves its window: level 1
+		 * every 16 steps, level 2 every 64, … (a twelfth of a write per point). */
 		for (int k = 1; k <= TILE_LEVELS; k++) {
-			b->bucket[k] = bucket_of(step, tile_shift(k));
+			int64_t bucket = bucket_of(step, tile_shift(k));
+			if (b->delta[k].n && b->bucket[k] != bucket) {
+				if (put_tile(s, run, split, key, k, b->bucket[k], &b->delta[k]) < 0)
+					return -1;
+				b->delta[k] = (struct tile){0};
+			}
+			b->bucket[k] = bucket;
 			tile_merge(&b->delta[k], &t);
 		}
 	}
@@ -256,72 +267,21 @@ static const struct tile *buffered(struct store *s, int64_t run, const char *spl
 
 /* ---- building the tiles of a run from its metric rows ------------------------ */
 
-/* The open tile of each level for one metric while a split's rows stream by in step order. */
-struct builder_metric {
-	char *name;
-	struct tile open[TILE_LEVELS + 1];
-	int64_t bucket[TILE_LEVELS + 1];
-};
-
-struct builder {
-	struct store *s;
-	int64_t run;
-	char split[64];
-	struct builder_metric *m;
-	int n, cap;
-};
-
-static int builder_flush(struct builder *b)
-{
-	for (int i = 0; i < b->n; i++) {
-		struct builder_metric *m = &b->m[i];
-		for (int k = 1; k <= TILE_LEVELS; k++)
-			if (m->open[k].n && put_tile(b->s, b->run, b->split, m->name, k, m->bucket[k], &m->open[k]) < 0)
-				return -1;
-		free(m->name);
-	}
-	b->n = 0;
-	return 0;
-}
-
-static int builder_add(struct builder *b, const char *metric, const struct tile *t)
-{
-	struct builder_metric *m = NULL;
-	for (int i = 0; i < b->n && !m; i++)
-		if (!strcmp(b->m[i].name, metric))
-			m = &b->m[i];
-	if (!m) {
-		if (b->n == b->cap) {
-			b->cap = b->cap ? 2 * b->cap : 8;
-			b->m = tb_xrealloc(b->m, (size_t)b->cap * sizeof *b->m);
-		}
-		m = &b->m[b->n++];
-		*m = (struct builder_metric){.name = tb_xstrdup(metric)};
-	}
-	for (int k = 1; k <= TILE_LEVELS; k++) {
-		int64_t bucket = bucket_of(t->first, tile_shift(k));
-		if (m->open[k].n && m->bucket[k] != bucket) {
-			if (put_tile(b->s, b->run, b->split, m->name, k, m->bucket[k], &m->open[k]) < 0)
-				return -1;
-			m->open[k] = (struct tile){0};
-		}
-		m->bucket[k] = bucket;
-		tile_merge(&m->open[k], t);
-	}
-	return 0;
-}
-
-/* Tiles of one run from its metric rows, in one transaction; caller holds the lock. */
+/*
+ * Tiles of one run from its metric rows, in one transaction; caller holds
+ * the lock. The rows go through the same buffers as live points, in seq
+ * order (the table's key): a resumed run that went back to older steps
+ * reopens their tiles, and the upserts merge what it adds.
+ */
 static int build_run(struct store *s, int64_t run)
 {
 	store_series_forget(s, run);
 	if (store_exec(s, "BEGIN IMMEDIATE") < 0)
 		return -1;
-	struct builder b = {.s = s, .run = run};
 	int rc = -1;
 	sqlite3_stmt *del = store_prepare(s, "DELETE FROM series_tiles WHERE run = ?");
-	sqlite3_stmt *st = store_prepare(s, "SELECT split, step, vals, thin, time FROM metrics"
-					    " WHERE run = ? AND step IS NOT NULL ORDER BY split, step, seq");
+	sqlite3_stmt *st = store_prepare(s, "SELECT seq, split, step, vals, thin, time FROM metrics"
+					    " WHERE run = ? AND step IS NOT NULL ORDER BY seq");
 	sqlite3_stmt *done = store_prepare(s, "UPDATE runs SET series_ready = 1 WHERE id = ?");
 	if (!del || !st || !done)
 		goto out;
@@ -331,38 +291,23 @@ static int build_run(struct store *s, int64_t run)
 	sqlite3_bind_int64(st, 1, run);
 	int step_rc;
 	while ((step_rc = sqlite3_step(st)) == SQLITE_ROW) {
-		const char *split = (const char *)sqlite3_column_text(st, 0);
-		split = split ? split : "train";
-		if (strcmp(split, b.split)) {
-			if (builder_flush(&b) < 0)
-				goto out;
-			srv_strlcpy(b.split, split, sizeof b.split);
-		}
-		int64_t step = sqlite3_column_int64(st, 1);
-		double time = sqlite3_column_type(st, 4) == SQLITE_NULL ? NAN : sqlite3_column_double(st, 4);
-		json_t *vals = json_loads((const char *)sqlite3_column_text(st, 2), 0, NULL);
-		const char *thin_text = (const char *)sqlite3_column_text(st, 3);
+		const char *split = (const char *)sqlite3_column_text(st, 1);
+		json_t *vals = json_loads((const char *)sqlite3_column_text(st, 3), 0, NULL);
+		const char *thin_text = (const char *)sqlite3_column_text(st, 4);
 		json_t *thin = thin_text ? json_loads(thin_text, 0, NULL) : NULL;
-		const char *key;
-		json_t *v;
-		int add_rc = 0;
-		json_object_foreach(vals, key, v) {
-			struct tile t;
-			if (add_rc == 0 && point_of(v, key, json_is_object(thin) ? thin : NULL, step, time, &t))
-				add_rc = builder_add(&b, key, &t);
-		}
+		double time = sqlite3_column_type(st, 5) == SQLITE_NULL ? NAN : sqlite3_column_double(st, 5);
+		int add_rc = store_series_add(s, run, split ? split : "train", sqlite3_column_int64(st, 0),
+					      sqlite3_column_int64(st, 2), time, vals, json_is_object(thin) ? thin : NULL);
 		json_decref(vals);
 		json_decref(thin);
 		if (add_rc < 0)
 			goto out;
 	}
-	if (step_rc != SQLITE_DONE || builder_flush(&b) < 0)
+	if (step_rc != SQLITE_DONE || store_series_flush_run(s, run) < 0)
 		goto out;
 	sqlite3_bind_int64(done, 1, run);
 	rc = sqlite3_step(done) == SQLITE_DONE ? 0 : -1;
 out:
-	builder_flush(&b); /* frees what an error left */
-	free(b.m);
 	sqlite3_finalize(del);
 	sqlite3_finalize(st);
 	sqlite3_finalize(done);
@@ -370,6 +315,7 @@ out:
 		return 0;
 	if (!sqlite3_get_autocommit(s->db))
 		store_exec(s, "ROLLBACK");
+	store_series_forget(s, run);
 	srv_log("store: cannot build the curve summaries of r%" PRId64 ": %s", run, sqlite3_errmsg(s->db));
 	return -1;
 }
@@ -553,19 +499,94 @@ static int read_tiles(struct store *s, const struct store_series_query *q, int l
 	return 0;
 }
 
-static int read_raw(struct store *s, const struct store_series_query *q, int64_t from, int64_t to, int64_t width,
-		    struct series_out *o)
+/*
+ * The metric's first and last step: its coarsest tiles (a few rows) and
+ * what it buffers; without tiles (their build failed) a pass over the
+ * run's rows. lo > hi when it has none.
+ */
+static void step_range(struct store *s, const struct store_series_query *q, bool tiles, int64_t *lo, int64_t *hi)
+{
+	*lo = INT64_MAX;
+	*hi = INT64_MIN;
+	sqlite3_stmt *st = tiles ? store_prepare_cached(s, "SELECT min(first_step), max(last_step) FROM series_tiles"
+							   " WHERE run = ?1 AND level = 8 AND split = ?2 AND metric = ?3")
+				 : store_prepare_cached(s, "SELECT min(step), max(step) FROM metrics WHERE run = ?1"
+							   " AND split = ?2 AND json_type(vals, ?3) IS NOT NULL");
+	char path[160];
+	if (st && (tiles || json_path(path, sizeof path, "$.", q->metric))) {
+		sqlite3_bind_int64(st, 1, q->run);
+		sqlite3_bind_text(st, 2, q->split, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 3, tiles ? q->metric : path, -1, SQLITE_STATIC);
+		if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
+			*lo = sqlite3_column_int64(st, 0);
+			*hi = sqlite3_column_int64(st, 1);
+		}
+	}
+	if (st)
+		store_release(s, st);
+	int64_t bucket;
+	const struct tile *d = buffered(s, q->run, q->split, q->metric, TILE_LEVELS, &bucket);
+	if (d) {
+		*lo = TB_MIN(*lo, d->first);
+		*hi = TB_MAX(*hi, d->last);
+	}
+}
+
+/* The seqs of the metric rows with steps in [from, to]: from its level-1 tiles and what it buffers. */
+static void seq_range(struct store *s, const struct store_series_query *q, bool tiles, int64_t from, int64_t to,
+		      int64_t *first, int64_t *last)
+{
+	if (!tiles) {
+		*first = 0;
+		*last = INT64_MAX;
+		return;
+	}
+	*first = INT64_MAX;
+	*last = INT64_MIN;
+	sqlite3_stmt *st = store_prepare_cached(s, "SELECT min(first_seq), max(last_seq) FROM series_tiles"
+						   " WHERE run = ? AND level = 1 AND split = ? AND metric = ?"
+						   " AND bucket BETWEEN ? AND ?");
+	if (st) {
+		sqlite3_bind_int64(st, 1, q->run);
+		sqlite3_bind_text(st, 2, q->split, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 3, q->metric, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 4, bucket_of(from, tile_shift(1)));
+		sqlite3_bind_int64(st, 5, bucket_of(to, tile_shift(1)));
+		if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
+			*first = sqlite3_column_int64(st, 0);
+			*last = sqlite3_column_int64(st, 1);
+		}
+		store_release(s, st);
+	}
+	int64_t bucket;
+	const struct tile *d = buffered(s, q->run, q->split, q->metric, 1, &bucket);
+	if (d && bucket >= bucket_of(from, tile_shift(1)) && bucket <= bucket_of(to, tile_shift(1))) {
+		*first = TB_MIN(*first, d->first_seq);
+		*last = TB_MAX(*last, d->last_seq);
+	}
+}
+
+static int read_raw(struct store *s, const struct store_series_query *q, bool tiles, int64_t from, int64_t to,
+		    int64_t width, struct series_out *o)
 {
 	char value[160], lo[170], hi[170];
 	if (!json_path(value, sizeof value, "$.", q->metric) || !json_path(lo, sizeof lo, "$.min.", q->metric) ||
 	    !json_path(hi, sizeof hi, "$.max.", q->metric))
 		return 0;
+	int64_t first, last;
+	seq_range(s, q, tiles, from, to, &first, &last);
+	if (first > last)
+		return 0;
+	/* The rows by the table's key (run, seq); a resumed run's older steps may
+	 * come later in seq, so they are sorted by step (a few thousand rows). */
 	sqlite3_stmt *st = store_prepare_cached(s, "SELECT step, json_extract(vals, ?3), json_extract(thin, ?4),"
 						   " json_extract(thin, ?5), json_extract(thin, '$.events'), time"
-						   " FROM metrics WHERE run = ?1 AND split = ?2"
+						   " FROM metrics WHERE run = ?1 AND seq BETWEEN ?8 AND ?9 AND split = ?2"
 						   " AND step BETWEEN ?6 AND ?7 ORDER BY step, seq");
 	if (!st)
 		return -1;
+	sqlite3_bind_int64(st, 8, first);
+	sqlite3_bind_int64(st, 9, last);
 	sqlite3_bind_int64(st, 1, q->run);
 	sqlite3_bind_text(st, 2, q->split, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 3, value, -1, SQLITE_STATIC);
@@ -650,20 +671,8 @@ char *store_series_json(struct store *s, const struct store_series_query *q, siz
 		}
 		store_release(s, st);
 	}
-	/* Two subqueries: SQLite finds a min() or a max() at one end of the
-	 * index, but both in one SELECT would walk the run's whole split. */
-	st = found ? store_prepare_cached(s, "SELECT (SELECT min(step) FROM metrics WHERE run = ?1 AND split = ?2),"
-					     " (SELECT max(step) FROM metrics WHERE run = ?1 AND split = ?2)")
-		   : NULL;
-	if (st) {
-		sqlite3_bind_int64(st, 1, q->run);
-		sqlite3_bind_text(st, 2, q->split, -1, SQLITE_STATIC);
-		if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
-			lo = sqlite3_column_int64(st, 0);
-			hi = sqlite3_column_int64(st, 1);
-		}
-		store_release(s, st);
-	}
+	if (found)
+		step_range(s, q, tiles, &lo, &hi);
 	/* The range read: inside the steps there are. The bucket width comes
 	 * from the span or the range asked for, so runs of different lengths
 	 * asked alike share one grid of buckets (a chart overlays them). */
@@ -687,7 +696,7 @@ char *store_series_json(struct store *s, const struct store_series_query *q, siz
 				level++;
 			read_tiles(s, q, level, from, to, width, &o);
 		} else {
-			read_raw(s, q, from, to, width, &o);
+			read_raw(s, q, tiles, from, to, width, &o);
 		}
 	}
 	pthread_mutex_unlock(&s->lock);
