@@ -92,53 +92,18 @@ static void shape_json(struct jsonw *w, struct shape s)
 	jsonw_end_array(w);
 }
 
-static const char *channel_names(const struct shape *in)
-{
-	if (in->ndim < 3)
-		return "features";
-	return in->d[0] == 1 ? "grey" : in->d[0] == 3 ? "RGB" : "channels";
-}
-
-/* The metadata values of struct checkpoint_interop (malloc'd JSON texts). */
-static void interop_meta(const struct model *m, const struct checkpoint_interop *io, char **shape,
-			 char **preprocess, char **classes, char **module)
+/*
+ * trainbook.module (checkpoint.h): each top-level layer with its resolved
+ * arguments, read from its kind's table, and its shapes. malloc'd JSON.
+ */
+static char *module_json(const struct model *m)
 {
 	struct jsonw w;
 	jsonw_init(&w);
-	shape_json(&w, m->input);
-	*shape = jsonw_take(&w);
-
-	jsonw_begin_object(&w);
-	jsonw_kstr(&w, "layout", m->input.ndim < 3 ? "NF" : "NCHW");
-	jsonw_kstr(&w, "channels", channel_names(&m->input));
-	jsonw_knum(&w, "scale", io->scale > 0 ? io->scale : 1.0);
-	for (int k = 0; k < 2; k++) {
-		jsonw_key(&w, k ? "std" : "mean");
-		if (!io->nchannels) {
-			jsonw_null(&w);
-			continue;
-		}
-		jsonw_begin_array(&w);
-		for (int c = 0; c < io->nchannels; c++)
-			jsonw_num(&w, (k ? io->std : io->mean)[c]);
-		jsonw_end_array(&w);
-	}
-	jsonw_end_object(&w);
-	*preprocess = jsonw_take(&w);
-
-	jsonw_begin_array(&w);
-	for (int i = 0; i < io->classes; i++) {
-		char fallback[16];
-		jsonw_str(&w, io->class_names && io->class_names[i] ? io->class_names[i] : tb_fmt(fallback, sizeof(fallback), "%d", i));
-	}
-	jsonw_end_array(&w);
-	*classes = jsonw_take(&w);
-
-	/* Each top-level layer with its resolved arguments, read from its kind's table. */
 	jsonw_begin_object(&w);
 	jsonw_key(&w, "preset");
-	if (io->preset && io->preset[0])
-		jsonw_str(&w, io->preset);
+	if (m->preset[0])
+		jsonw_str(&w, m->preset);
 	else
 		jsonw_null(&w);
 	jsonw_key(&w, "layers");
@@ -165,12 +130,13 @@ static void interop_meta(const struct model *m, const struct checkpoint_interop 
 	}
 	jsonw_end_array(&w);
 	jsonw_end_object(&w);
-	*module = jsonw_take(&w);
-	jsonw_free(&w); /* take starts a fresh buffer each time */
+	char *out = jsonw_take(&w);
+	jsonw_free(&w); /* take starts a fresh buffer */
+	return out;
 }
 
 int64_t checkpoint_save(const char *path, struct model *m, const struct optim *o, const char *spec_source,
-			const struct checkpoint_state *cs, const struct checkpoint_interop *interop, char *err,
+			const struct st_meta *extra, int nextra, const struct checkpoint_state *cs, char *err,
 			size_t errlen)
 {
 	char state_path[4096];
@@ -198,25 +164,20 @@ int64_t checkpoint_save(const char *path, struct model *m, const struct optim *o
 			entries[i].t = tensor_make(base + p->offset, TENSOR_F32, p->ndim, p->shape);
 		}
 	}
-	struct st_meta meta[16];
+	/* format, spec, five progress keys, module, then extra */
+	struct st_meta *meta = tb_xcalloc(8 + (size_t)nextra, sizeof(*meta));
 	char bufs[8][32];
 	int nmeta = 0;
 	meta[nmeta++] = (struct st_meta){"format", "pt"};
 	meta[nmeta++] = (struct st_meta){"trainbook.spec", spec_source ? spec_source : ""};
 	fill_meta(meta, bufs, cs, &nmeta);
-	char *shape = NULL, *preprocess = NULL, *classes = NULL, *module = NULL;
-	if (interop) {
-		interop_meta(m, interop, &shape, &preprocess, &classes, &module);
-		meta[nmeta++] = (struct st_meta){"trainbook.input_shape", shape};
-		meta[nmeta++] = (struct st_meta){"trainbook.preprocess", preprocess};
-		meta[nmeta++] = (struct st_meta){"trainbook.classes", classes};
-		meta[nmeta++] = (struct st_meta){"trainbook.module", module};
-	}
+	char *module = module_json(m);
+	meta[nmeta++] = (struct st_meta){"trainbook.module", module};
+	for (int i = 0; i < nextra; i++)
+		meta[nmeta++] = extra[i];
 	int rc = safetensors_write(path, entries, m->nparams, meta, nmeta, err, errlen);
-	free(shape);
-	free(preprocess);
-	free(classes);
 	free(module);
+	free(meta);
 	free(weights);
 	free(buffers);
 	free(counts);

@@ -23,6 +23,7 @@
 struct model;
 struct optim;
 struct spec;
+struct st_meta;
 
 struct checkpoint_state {
 	int64_t step;       /* optimizer steps done */
@@ -34,30 +35,18 @@ struct checkpoint_state {
 };
 
 /*
- * What someone using the weights outside trainbook needs, written to the
- * weights file's metadata (README, "Using a checkpoint in PyTorch"):
- *   trainbook.input_shape  per-sample shape, "[1, 28, 28]" (C, H, W) or "[features]"
- *   trainbook.preprocess   {"layout": "NCHW", "channels": "grey"|"RGB"|…, "scale": 1/255 or 1,
- *                           "mean": [per channel] | null, "std": [...] | null}:
- *                          input = (pixels * scale - mean) / std, as trained
- *   trainbook.classes      ["T-shirt/top", …] (index = the model's output)
- *   trainbook.module       {"preset": "cnn" | null, "layers": [{"name", "type",
- *                           "args": {…}, "in": [...], "out": [...]}]}: the module,
- *                          layer by layer, to rebuild it (a layer list is an
- *                          nn.Sequential whose indices are the state_dict names)
+ * Write `path` (weights) and its state sidecar. Returns the weights file's
+ * size, or -1. The weights file's metadata holds the spec, the progress
+ * (trainbook.step, …), `extra` (nextra entries: the input preprocessing,
+ * preprocess.h) and, from the model itself,
+ *   trainbook.module  {"preset": "cnn" | null, "layers": [{"name", "type",
+ *                      "args": {…}, "in": [...], "out": [...]}]}: the module,
+ *                     layer by layer, to rebuild it outside trainbook (a layer
+ *                     list is an nn.Sequential whose indices are the
+ *                     state_dict names; examples/pytorch_load.py)
  */
-struct checkpoint_interop {
-	const char *preset;             /* model preset, or NULL / "" for a layer list */
-	const char *const *class_names; /* `classes` entries, or NULL */
-	int classes;
-	double scale;                   /* what the loader multiplies raw samples by (1/255 for bytes) */
-	int nchannels;                  /* normalised channels; 0 = no normalisation */
-	const float *mean, *std;        /* nchannels each, as computed for this run */
-};
-
-/* Write `path` (weights) and its state sidecar. Returns the weights file's size, or -1. interop may be NULL. */
 int64_t checkpoint_save(const char *path, struct model *m, const struct optim *o, const char *spec_source,
-			const struct checkpoint_state *cs, const struct checkpoint_interop *interop, char *err,
+			const struct st_meta *extra, int nextra, const struct checkpoint_state *cs, char *err,
 			size_t errlen);
 
 /* Restore weights and buffers (and optimizer state and progress when `o` is not NULL). */

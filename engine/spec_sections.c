@@ -294,6 +294,7 @@ static const struct spec_field train_fields[] = {
 	CHOICE(ST, precision, precisions, "precision"),
 	CUSTOM("device", train_device, 0),
 	INT(ST, devices, 1, 64, 0, 0),
+	INT(ST, nodes, 1, 1024, 0, 0),
 	{.key = "seed", .kind = SPEC_F_U64, .offset = offsetof(ST, seed), .pos_offset = -1},
 	CUSTOM("eval_every", train_eval_every, 0),
 	INT(ST, threads, 0, 1024, 0, 0),
@@ -309,6 +310,7 @@ static void train_defaults(void *p, int variant)
 	spec_copy_name(t->precision, sizeof(t->precision), "fp32");
 	spec_copy_name(t->device, sizeof(t->device), "auto");
 	t->devices = 1;
+	t->nodes = 1;
 	t->eval_every = 1;
 }
 

@@ -27,6 +27,7 @@
 #include "gpu_step.h"
 #include "model.h"
 #include "optim.h"
+#include "preprocess.h"
 #include "profile.h"
 #include "replica.h"
 #include "schedule.h"
@@ -55,11 +56,9 @@ struct trainer {
 	bool cheap_sync;          /* host reads are free (CPU): check the loss every step */
 	int64_t steps_per_epoch, total_steps;
 	struct checkpoint_state cs;
+	struct preprocess_meta input_meta; /* the model's input contract, in every checkpoint (preprocess.h) */
 	char out_dir[4096];
 	char reason[512];
-	/* What a checkpoint tells a PyTorch user (preprocessing, classes, module), set up once. */
-	struct checkpoint_interop interop;
-	struct loader_plan plan;    /* the train loader's: its normalisation as computed */
 	/* metric accumulation since the last train metric event */
 	double acc_loss;
 	int64_t acc_correct, acc_samples, acc_steps;
@@ -254,8 +253,6 @@ static int evaluate(struct trainer *t, const struct dataset *d, const char *spli
 	return 0;
 }
 
-static struct loader_options train_loader_options(const struct spec *s);
-
 static int save_checkpoint(struct trainer *t, const char *file, bool best)
 {
 	char path[4600], err[512];
@@ -263,7 +260,8 @@ static int save_checkpoint(struct trainer *t, const char *file, bool best)
 		return 0;
 	snprintf(path, sizeof(path), "%s/%s", t->out_dir, file);
 	replica_group_settle(&t->group);
-	int64_t bytes = checkpoint_save(path, t->m, t->r0->o, t->spec->source, &t->cs, &t->interop, err, sizeof(err));
+	int64_t bytes = checkpoint_save(path, t->m, t->r0->o, t->spec->source, t->input_meta.meta, t->input_meta.n,
+					&t->cs, err, sizeof(err));
 	if (bytes < 0) {
 		tb_fmt(t->reason, sizeof(t->reason), "cannot write checkpoint: %s", err);
 		return -1;
@@ -460,6 +458,13 @@ static int setup(struct trainer *t)
 		return -1;
 	}
 	const struct dataset *train = &t->data.train;
+	struct preprocess pre;
+	if (preprocess_from_data(&pre, train, &s->data, err, sizeof(err)) < 0) {
+		tb_fmt(t->reason, sizeof(t->reason), "%s", err);
+		return -1;
+	}
+	preprocess_meta(&pre, &t->input_meta);
+	preprocess_free(&pre);
 	struct shape input = train->h == 1 && train->w == 1 ? shape_vec(train->c) : shape_chw(train->c, train->h, train->w);
 	if (replica_group_open(&t->group, s, input, train->classes, note, sizeof(note), err, sizeof(err)) < 0) {
 		tb_fmt(t->reason, sizeof(t->reason), "%s", err);
@@ -493,28 +498,6 @@ static int setup(struct trainer *t)
 			return -1;
 		}
 	}
-	/* The normalisation the loader applies (explicit or from train statistics), for checkpoints. */
-	struct loader_options plan_opt = train_loader_options(s);
-	bool normalized = false;
-	const float *mean = t->plan.mean, *std = t->plan.std;
-	if (loader_describe(train, &s->data, &plan_opt, &t->plan, err, sizeof(err)) == 0) {
-		for (int i = 0; i < t->plan.nops; i++)
-			normalized |= t->plan.ops[i].kind == LOADER_NORMALIZE;
-	} else if (train->channel_mean) {
-		/* More channels than a plan holds: the statistics the loader uses are the train split's. */
-		normalized = true;
-		mean = train->channel_mean;
-		std = train->channel_std;
-	}
-	t->interop = (struct checkpoint_interop){
-		.preset = s->model.preset,
-		.class_names = (const char *const *)train->class_names,
-		.classes = t->m->classes,
-		.scale = train->storage == DATASET_U8 ? 1.0 / 255.0 : 1.0,
-		.nchannels = normalized ? train->c : 0,
-		.mean = mean,
-		.std = std,
-	};
 	snprintf(t->out_dir, sizeof(t->out_dir), "%s", t->opt->out_dir ? t->opt->out_dir : "runs/latest");
 	if (mkdir_p(t->out_dir) < 0) {
 		tb_fmt(t->reason, sizeof(t->reason), "cannot create %s: %s", t->out_dir, strerror(errno));
@@ -552,6 +535,7 @@ static void teardown(struct trainer *t)
 {
 	replica_group_close(&t->group);
 	data_splits_free(&t->data);
+	preprocess_meta_free(&t->input_meta);
 }
 
 static void summarize(struct trainer *t)

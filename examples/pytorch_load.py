@@ -8,10 +8,13 @@ IMAGES.npy: uint8 pictures as the data set stores them, N x C x H x W (or
 N x H x W for grey ones); LABELS.npy: N class indices. Without them it
 prints what the checkpoint says about itself.
 
-The metadata (README, "Using a checkpoint in PyTorch") is plain JSON in the
-safetensors header: trainbook.module (the layers), trainbook.preprocess
-(scale, per-channel mean and std as computed for the run, NCHW),
-trainbook.input_shape and trainbook.classes.
+The metadata (README, "Using a checkpoint in PyTorch") is plain strings in
+the safetensors header, the lists JSON: trainbook.module (the layers),
+trainbook.input_shape (C, H, W), trainbook.input_kind ("image": bytes / 255,
+or "features" as stored), trainbook.normalize_mean / normalize_std (per
+channel, as the run computed them; absent without normalisation) and
+trainbook.class_names: the keys `trainbook predict` and the ONNX export
+read too (engine/preprocess.h).
 """
 import json
 import struct
@@ -82,14 +85,22 @@ def build_module(meta):
         (l["name"], LAYERS[l["type"]](l["args"], l["in"], l["out"])) for l in spec["layers"]))
 
 
+def input_shape(meta):
+    """One sample's shape as the model takes it: [C, H, W], or [F] for tabular data (H = W = 1)."""
+    c, h, w = json.loads(meta["trainbook.input_shape"])
+    return [c] if h == 1 and w == 1 else [c, h, w]
+
+
 def preprocess(meta, pixels):
     """Raw samples (uint8 pictures, N x C x H x W) as the run's loader fed them to the model."""
-    p = json.loads(meta["trainbook.preprocess"])
-    shape = json.loads(meta["trainbook.input_shape"])
-    x = torch.from_numpy(np.array(pixels, dtype=np.float32)).reshape(-1, *shape) * p["scale"]
-    if p["mean"] is not None:
-        view = (1, -1, 1, 1) if p["layout"] == "NCHW" else (1, -1)
-        x = (x - torch.tensor(p["mean"]).view(view)) / torch.tensor(p["std"]).view(view)
+    shape = input_shape(meta)
+    scale = 1 / 255 if meta["trainbook.input_kind"] == "image" else 1.0
+    x = torch.from_numpy(np.array(pixels, dtype=np.float32)).reshape(-1, *shape) * scale
+    if "trainbook.normalize_mean" in meta:
+        view = (1, -1, 1, 1) if len(shape) == 3 else (1, -1)
+        mean = torch.tensor(json.loads(meta["trainbook.normalize_mean"])).view(view)
+        std = torch.tensor(json.loads(meta["trainbook.normalize_std"])).view(view)
+        x = (x - mean) / std
     return x
 
 
@@ -113,9 +124,10 @@ def score(model, meta, pixels, labels, batch=1000):
 
 if __name__ == "__main__":
     model, meta = load(sys.argv[1])
-    classes = json.loads(meta["trainbook.classes"])
-    print(f"input {meta['trainbook.input_shape']}, {len(classes)} classes: {', '.join(classes)}")
-    print(f"preprocess {meta['trainbook.preprocess']}")
+    classes = json.loads(meta["trainbook.class_names"])
+    print(f"input {meta['trainbook.input_shape']} ({meta['trainbook.input_kind']}), "
+          f"{len(classes)} classes: {', '.join(classes)}")
+    print(f"normalize mean {meta.get('trainbook.normalize_mean', 'none')}, std {meta.get('trainbook.normalize_std', 'none')}")
     print(model)
     if len(sys.argv) == 4:
         acc = score(model, meta, np.load(sys.argv[2]), np.load(sys.argv[3]))

@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "access.h"
 #include "store.h"
 #include "tb.h"
 #include "util.h"
@@ -216,7 +217,13 @@ int nb_resolve(const struct nb_store *nb, const char *rel, bool must_exist, int 
 
 /* ---- listing ------------------------------------------------------------ */
 
-static void list_dir(struct nb_store *nb, const char *abs, const char *rel, int depth, json_t *out)
+struct list_filter {
+	nb_visible_fn visible; /* NULL = everything */
+	void *ctx;
+};
+
+static void list_dir(struct nb_store *nb, const char *abs, const char *rel, int depth, json_t *out,
+		     const struct list_filter *f)
 {
 	DIR *d = opendir(abs);
 	if (!d)
@@ -237,15 +244,15 @@ static void list_dir(struct nb_store *nb, const char *abs, const char *rel, int 
 		if (lstat(child_abs, &st) < 0)
 			continue;
 		if (S_ISDIR(st.st_mode)) {
-			if (depth < NB_LIST_DEPTH)
-				list_dir(nb, child_abs, child_rel, depth + 1, out);
+			if (depth < NB_LIST_DEPTH && (!f->visible || f->visible(f->ctx, child_rel, true)))
+				list_dir(nb, child_abs, child_rel, depth + 1, out, f);
 			continue;
 		}
 		size_t n = strlen(e->d_name);
 		if (n <= 6 || strcmp(e->d_name + n - 6, ".ipynb"))
 			continue;
-		/* Names the API would refuse are not listed either. */
-		if (check_rel(child_rel, NULL, 0) != NB_OK)
+		/* Names the API would refuse are not listed either, nor what the caller may not read. */
+		if (check_rel(child_rel, NULL, 0) != NB_OK || (f->visible && !f->visible(f->ctx, child_rel, false)))
 			continue;
 		if (S_ISLNK(st.st_mode)) {
 			int fd = -1;
@@ -259,12 +266,14 @@ static void list_dir(struct nb_store *nb, const char *abs, const char *rel, int 
 		if (!S_ISREG(st.st_mode))
 			continue;
 		char owner[64];
-		if (!nb->store || !store_notebook_owner(nb->store, child_rel, owner, sizeof owner))
+		if (!access_nb_home_owner(child_rel, owner, sizeof owner) &&
+		    (!nb->store || !store_notebook_owner(nb->store, child_rel, owner, sizeof owner)))
 			srv_strlcpy(owner, nb->owner, sizeof owner);
-		json_array_append_new(out, json_pack("{s:s, s:s, s:I, s:I, s:s}", "path", child_rel,
+		json_array_append_new(out, json_pack("{s:s, s:s, s:I, s:I, s:o}", "path", child_rel,
 						     "name", e->d_name,
 						     "modified", (json_int_t)st.st_mtime,
-						     "size", (json_int_t)st.st_size, "owner", owner));
+						     "size", (json_int_t)st.st_size,
+						     "owner", owner[0] ? json_string(owner) : json_null()));
 	}
 	closedir(d);
 }
@@ -278,8 +287,14 @@ static int by_path(const void *a, const void *b)
 
 json_t *nb_list(struct nb_store *nb)
 {
+	return nb_list_visible(nb, NULL, NULL);
+}
+
+json_t *nb_list_visible(struct nb_store *nb, nb_visible_fn visible, void *ctx)
+{
 	json_t *items = json_array();
-	list_dir(nb, nb->root, "", 0, items);
+	struct list_filter f = {visible, ctx};
+	list_dir(nb, nb->root, "", 0, items, &f);
 	size_t n = json_array_size(items);
 	json_t **v = tb_xcalloc(n ? n : 1, sizeof *v);
 	for (size_t i = 0; i < n; i++)
@@ -367,7 +382,7 @@ int nb_validate(const char *data, size_t len, char *err, size_t errlen)
 }
 
 static int write_checked(struct nb_store *nb, const char *rel, int dirfd, const char *name,
-			 const char *data, size_t len, bool create, char *err, size_t errlen)
+			 const char *data, size_t len, bool create, const char *owner, char *err, size_t errlen)
 {
 	if (srv_write_atomic_at(dirfd, name, data, len, create) < 0) {
 		if (create && errno == EEXIST) {
@@ -378,7 +393,7 @@ static int write_checked(struct nb_store *nb, const char *rel, int dirfd, const 
 		return NB_EIO;
 	}
 	if (nb->store)
-		store_notebook_touch(nb->store, rel, nb->owner);
+		store_notebook_touch(nb->store, rel, owner ? owner : nb->owner);
 	return NB_OK;
 }
 
@@ -410,6 +425,12 @@ static int check_body(const char *data, size_t len, char *err, size_t errlen)
 int nb_save(struct nb_store *nb, const char *rel, const char *data, size_t len,
 	    const char *if_match, char etag[NB_ETAG_LEN], int64_t *mtime, char *err, size_t errlen)
 {
+	return nb_save_as(nb, rel, data, len, if_match, NULL, etag, mtime, err, errlen);
+}
+
+int nb_save_as(struct nb_store *nb, const char *rel, const char *data, size_t len, const char *if_match,
+	       const char *owner, char etag[NB_ETAG_LEN], int64_t *mtime, char *err, size_t errlen)
+{
 	int rc = check_body(data, len, err, errlen);
 	if (rc)
 		return rc;
@@ -435,7 +456,7 @@ int nb_save(struct nb_store *nb, const char *rel, const char *data, size_t len,
 			goto out;
 		}
 	}
-	rc = write_checked(nb, rel, dirfd, name, data, len, false, err, errlen);
+	rc = write_checked(nb, rel, dirfd, name, data, len, false, owner, err, errlen);
 	if (rc == NB_OK) {
 		nb_etag(data, len, etag);
 		*mtime = srv_unix_now();
@@ -450,6 +471,12 @@ out:
 int nb_create(struct nb_store *nb, const char *rel, const char *data, size_t len,
 	      char etag[NB_ETAG_LEN], char *err, size_t errlen)
 {
+	return nb_create_as(nb, rel, data, len, NULL, etag, err, errlen);
+}
+
+int nb_create_as(struct nb_store *nb, const char *rel, const char *data, size_t len, const char *owner,
+		 char etag[NB_ETAG_LEN], char *err, size_t errlen)
+{
 	if (!data) {
 		data = empty_notebook;
 		len = sizeof empty_notebook - 1;
@@ -462,7 +489,7 @@ int nb_create(struct nb_store *nb, const char *rel, const char *data, size_t len
 	pthread_mutex_lock(&nb->lock);
 	rc = nb_resolve(nb, rel, false, &dirfd, &name, err, errlen);
 	if (rc == NB_OK) {
-		rc = write_checked(nb, rel, dirfd, name, data, len, true, err, errlen);
+		rc = write_checked(nb, rel, dirfd, name, data, len, true, owner, err, errlen);
 		close(dirfd);
 	}
 	pthread_mutex_unlock(&nb->lock);
@@ -516,13 +543,66 @@ int nb_delete(struct nb_store *nb, const char *rel, char *err, size_t errlen)
 	return rc;
 }
 
+int nb_copy(struct nb_store *nb, const char *from, const char *to, const char *owner, char etag[NB_ETAG_LEN],
+	    char *err, size_t errlen)
+{
+	char *data, src_etag[NB_ETAG_LEN];
+	size_t len;
+	int64_t mtime;
+	int rc = nb_read(nb, from, &data, &len, src_etag, &mtime, err, errlen);
+	if (rc)
+		return rc;
+	json_error_t jerr;
+	json_t *doc = json_loadb(data, len, 0, &jerr);
+	free(data);
+	if (!json_is_object(doc) || !json_is_object(json_object_get(doc, "metadata"))) {
+		json_decref(doc);
+		snprintf(err, errlen, "%s is not a notebook that can be copied", from);
+		return NB_EINVALID;
+	}
+	json_t *meta = json_object_get(doc, "metadata");
+	json_t *tb = json_object_get(meta, "trainbook");
+	if (!json_is_object(tb)) {
+		tb = json_object();
+		json_object_set_new(meta, "trainbook", tb);
+	}
+	json_object_set_new(tb, "copied_from", json_pack("{s:s, s:s, s:I}", "path", from, "etag", src_etag, "time",
+							 (json_int_t)srv_unix_now()));
+	/* One-space indent and a final newline, as Jupyter writes them. */
+	char *text = json_dumps(doc, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
+	json_decref(doc);
+	if (!text) {
+		snprintf(err, errlen, "cannot write the copy of %s", from);
+		return NB_EIO;
+	}
+	size_t n = strlen(text);
+	text = tb_xrealloc(text, n + 2);
+	text[n++] = '\n';
+	text[n] = '\0';
+	rc = nb_create_as(nb, to, text, n, owner, etag, err, errlen);
+	free(text);
+	return rc;
+}
+
 int nb_seed(struct nb_store *nb, const char *examples_dir)
+{
+	return nb_seed_into(nb, examples_dir, "examples");
+}
+
+int nb_seed_into(struct nb_store *nb, const char *examples_dir, const char *dest)
 {
 	DIR *d = examples_dir && *examples_dir ? opendir(examples_dir) : NULL;
 	if (!d)
 		return 0;
 	char dest_dir[PATH_MAX + 16];
-	snprintf(dest_dir, sizeof dest_dir, "%s/examples", nb->root);
+	snprintf(dest_dir, sizeof dest_dir, "%s/%s", nb->root, dest);
+	/* course/examples needs course/ first; one level of parents is all a seed needs. */
+	const char *slash = strrchr(dest, '/');
+	if (slash) {
+		char parent[PATH_MAX + 16];
+		snprintf(parent, sizeof parent, "%s/%.*s", nb->root, (int)(slash - dest), dest);
+		mkdir(parent, 0755);
+	}
 	int copied = 0;
 	struct dirent *e;
 	char err[256];
@@ -530,9 +610,9 @@ int nb_seed(struct nb_store *nb, const char *examples_dir)
 		size_t n = strlen(e->d_name);
 		if (e->d_name[0] == '.' || n <= 6 || strcmp(e->d_name + n - 6, ".ipynb"))
 			continue;
-		char src[PATH_MAX + 256], rel[300];
+		char src[PATH_MAX + 256], rel[600];
 		snprintf(src, sizeof src, "%s/%s", examples_dir, e->d_name);
-		snprintf(rel, sizeof rel, "examples/%s", e->d_name);
+		snprintf(rel, sizeof rel, "%s/%s", dest, e->d_name);
 		char *data;
 		size_t len;
 		if (srv_read_file(src, NB_MAX_BYTES, &data, &len) < 0)

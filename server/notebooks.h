@@ -46,7 +46,7 @@ struct nb_store {
 	char root[PATH_MAX];   /* realpath of the workspace */
 	int root_fd;           /* O_PATH fd of root: every path is opened below it */
 	struct store *store;   /* owner records; may be NULL in tests */
-	char owner[64];        /* the OS user who owns what this server writes */
+	char owner[64];        /* who owns what is written without a named owner ("" = nobody) */
 	pthread_mutex_t lock;  /* held across check-then-write in save/create/rename/delete */
 };
 
@@ -66,6 +66,15 @@ int nb_resolve(const struct nb_store *nb, const char *rel, bool must_exist, int 
 
 /* {"notebooks":[{"path","name","modified","size","owner"}…]} sorted by path. */
 json_t *nb_list(struct nb_store *nb);
+/*
+ * The same, showing only what `visible` allows: a file when it says yes
+ * to its path, a folder's contents only when it says yes to the folder
+ * (is_dir), so a listing never walks into places the caller cannot read.
+ * The owner of a file under users/<name>/ is <name>; elsewhere the owner
+ * recorded when it was made, else nb->owner (null when that is "").
+ */
+typedef bool (*nb_visible_fn)(void *ctx, const char *rel, bool is_dir);
+json_t *nb_list_visible(struct nb_store *nb, nb_visible_fn visible, void *ctx);
 
 /* Read a notebook; etag is the quoted strong ETag of the bytes. */
 int nb_read(struct nb_store *nb, const char *rel, char **data, size_t *len,
@@ -82,6 +91,19 @@ int nb_save(struct nb_store *nb, const char *rel, const char *data, size_t len,
 /* Create a new notebook; NB_EEXIST if the path is taken. data NULL = empty notebook. */
 int nb_create(struct nb_store *nb, const char *rel, const char *data, size_t len,
 	      char etag[NB_ETAG_LEN], char *err, size_t errlen);
+/* The same recording `owner` (NULL = nb->owner) as the maker of a new file. */
+int nb_create_as(struct nb_store *nb, const char *rel, const char *data, size_t len, const char *owner,
+		 char etag[NB_ETAG_LEN], char *err, size_t errlen);
+int nb_save_as(struct nb_store *nb, const char *rel, const char *data, size_t len, const char *if_match,
+	       const char *owner, char etag[NB_ETAG_LEN], int64_t *mtime, char *err, size_t errlen);
+
+/*
+ * Copy notebook `from` to the new path `to` (NB_EEXIST if taken), made by
+ * `owner`. The copy records where it came from in its metadata:
+ * "trainbook": {"copied_from": {"path": from, "etag": …, "time": unix}}.
+ */
+int nb_copy(struct nb_store *nb, const char *from, const char *to, const char *owner, char etag[NB_ETAG_LEN],
+	    char *err, size_t errlen);
 
 int nb_rename(struct nb_store *nb, const char *from, const char *to, char *err, size_t errlen);
 int nb_delete(struct nb_store *nb, const char *rel, char *err, size_t errlen);
@@ -97,6 +119,8 @@ void nb_etag(const char *data, size_t len, char etag[NB_ETAG_LEN]);
  * left alone). Returns how many were copied, -1 on error.
  */
 int nb_seed(struct nb_store *nb, const char *examples_dir);
+/* The same into another workspace folder (accounts mode seeds course/examples/). */
+int nb_seed_into(struct nb_store *nb, const char *examples_dir, const char *dest);
 
 /*
  * The YAML source of the code cell with id `cell` (malloc'd), or NULL with

@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "access.h"
 #include "app.h"
 #include "export.h"
 #include "routes.h"
@@ -23,11 +24,10 @@
 
 void app_run_dir(const struct app *app, int64_t run, char *buf, size_t len)
 {
-	snprintf(buf, len, "%s/.trainbook/runs/r%" PRId64, app->cfg.workspace, run);
+	snprintf(buf, len, "%s/r%" PRId64, app->cfg.runs_dir, run);
 }
 
-/* The run must exist; 404 otherwise. */
-static int64_t existing_run(struct http_req *r, enum MHD_Result *reply)
+int64_t route_existing_run(struct http_req *r, enum MHD_Result *reply)
 {
 	int64_t id = route_run_id(r, reply);
 	if (id < 0)
@@ -107,7 +107,8 @@ enum MHD_Result route_run_series(struct http_req *r)
 /*
  * The same metric of several runs in one answer, ?runs=r1,r2,…: a chart
  * of fifty overlaid runs is one request, not fifty. {"series":[…]} in
- * the order asked, {"run":"r9","error":"not_found"} for a run that is gone.
+ * the order asked, {"run":"r9","error":"not_found"} for a run that is gone
+ * (or, in accounts mode, another student's).
  */
 enum MHD_Result route_series(struct http_req *r)
 {
@@ -133,12 +134,17 @@ enum MHD_Result route_series(struct http_req *r)
 	}
 	if (n == 0)
 		return http_error(r, 400, "bad_request", "runs must be 1 to %d run ids such as r1,r2", SERIES_RUNS_MAX);
+	/* The route's rule lets any user ask; another user's run answers as a missing one does. */
+	const char *only = access_list_owner(&r->who);
 	struct srv_buf out = {0};
 	srv_buf_puts(&out, "{\"series\":[");
 	for (int i = 0; i < n; i++) {
 		q.run = ids[i];
 		size_t len;
-		char *json = store_series_json(r->app->store, &q, &len);
+		char owner[STORE_NAME_MAX];
+		char *json = !only || (store_run_owner(r->app->store, ids[i], owner, sizeof owner) && !strcmp(owner, only))
+				     ? store_series_json(r->app->store, &q, &len)
+				     : NULL;
 		if (i)
 			srv_buf_puts(&out, ",");
 		if (json)
@@ -170,7 +176,7 @@ static void export_done(void *cls)
 static enum MHD_Result send_metrics(struct http_req *r, enum export_format format)
 {
 	enum MHD_Result reply;
-	int64_t id = existing_run(r, &reply);
+	int64_t id = route_existing_run(r, &reply);
 	if (id < 0)
 		return reply;
 	struct export *e = export_new(r->app->store, id, format);
@@ -202,12 +208,11 @@ enum MHD_Result route_metrics_json(struct http_req *r)
 }
 
 /*
- * Open a recorded checkpoint for reading, or -1: it must be a regular file
- * inside the run's folder. The recorded path only tells which file; the
- * open itself is kept below the folder by the kernel (srv_open_beneath),
- * so a link planted or swapped in the folder cannot lead out of it.
+ * The recorded path only tells which file; the open itself is kept below
+ * the folder by the kernel (srv_open_beneath), so a link planted or
+ * swapped in the folder cannot lead out of it.
  */
-static int open_checkpoint(struct app *app, int64_t id, const char *path, struct stat *st)
+int route_checkpoint_open(struct app *app, int64_t id, const char *path, struct stat *st)
 {
 	char dir[PATH_MAX], real_dir[PATH_MAX], real[PATH_MAX];
 	app_run_dir(app, id, dir, sizeof dir);
@@ -220,7 +225,7 @@ static int open_checkpoint(struct app *app, int64_t id, const char *path, struct
 enum MHD_Result route_checkpoint_list(struct http_req *r)
 {
 	enum MHD_Result reply;
-	int64_t id = existing_run(r, &reply);
+	int64_t id = route_existing_run(r, &reply);
 	if (id < 0)
 		return reply;
 	json_t *rows = store_checkpoints_json(r->app->store, id), *out = json_array();
@@ -230,7 +235,7 @@ enum MHD_Result route_checkpoint_list(struct http_req *r)
 	json_array_foreach(rows, i, row) {
 		const char *path = json_string_value(json_object_get(row, "path"));
 		struct stat st;
-		int fd = path ? open_checkpoint(r->app, id, path, &st) : -1;
+		int fd = path ? route_checkpoint_open(r->app, id, path, &st) : -1;
 		if (fd < 0)
 			continue;
 		close(fd);
@@ -244,14 +249,14 @@ enum MHD_Result route_checkpoint_list(struct http_req *r)
 enum MHD_Result route_checkpoint_get(struct http_req *r)
 {
 	enum MHD_Result reply;
-	int64_t id = existing_run(r, &reply);
+	int64_t id = route_existing_run(r, &reply);
 	if (id < 0)
 		return reply;
 	const char *file = r->params[1];
 	char path[PATH_MAX];
 	struct stat st;
 	int fd = store_checkpoint_path(r->app->store, id, file, path, sizeof path) < 0
-			 ? -1 : open_checkpoint(r->app, id, path, &st);
+			 ? -1 : route_checkpoint_open(r->app, id, path, &st);
 	if (fd < 0)
 		return http_error(r, 404, "not_found", "run %s has no checkpoint %s", r->params[0], file);
 	/* libmicrohttpd closes fd when the response is destroyed. */

@@ -1,7 +1,8 @@
 /*
  * routes_static.c — the page: static files from static/ with MIME types and
  * ETag revalidation (304), the ?token= first visit that turns into a
- * cookie, and the small login form for pasting the token.
+ * cookie, and the small login form: the token in single-user mode, name
+ * and password (or the button of a one-time link) with accounts.
  *
  * What it is not: the page itself (web/ builds static/; static/index.html
  * is its entry). Files are public like Jupyter's static files; the entry
@@ -22,8 +23,6 @@
 #include "auth.h"
 #include "routes.h"
 #include "util.h"
-
-#define COOKIE_MAX_AGE 2592000 /* 30 days; a new random token at restart voids it anyway */
 
 static const struct {
 	const char *ext;
@@ -77,6 +76,53 @@ static void html_escape(struct srv_buf *b, const char *s)
 	}
 }
 
+/*
+ * Accounts mode: a one-time link opened in the browser (GET login?link=…)
+ * shows one button that posts it. Opening the link must not use it up:
+ * mail scanners and chat previews fetch links before the student does.
+ * The page names whose link it is ("Log in as alice": an instructor trying
+ * a student's link, or a shared computer, shows who they would become);
+ * looking leaves the link unused. A link that would log nobody in says so
+ * at once and counts as a wrong one for the address, as posting it would;
+ * while the address is throttled nothing is looked up. Otherwise (and
+ * after a dead link) the name and password fields.
+ */
+static void account_fields(struct http_req *r, struct srv_buf *b)
+{
+	const char *link = http_query(r, "link");
+	if (link && *link && strlen(link) < 200) {
+		struct store_user u;
+		int rc = http_login_wait(r) ? ACCT_EIO : acct_link_peek(r->app->store, link, &u);
+		if (rc == ACCT_DENIED) {
+			http_login_outcome(r, false);
+			srv_buf_puts(b, "<p class=\"err\">" ACCT_LINK_DENIED_MESSAGE "</p>");
+		} else {
+			srv_buf_puts(b, "<p>This is ");
+			if (rc == ACCT_OK) {
+				srv_buf_puts(b, "the personal login link of <strong>");
+				html_escape(b, u.name);
+				srv_buf_puts(b, "</strong>");
+			} else {
+				srv_buf_puts(b, "your personal login link");
+			}
+			srv_buf_puts(b, ". It works once.</p><input type=\"hidden\" name=\"link\" value=\"");
+			html_escape(b, link);
+			srv_buf_puts(b, "\"><button type=\"submit\">Log in");
+			if (rc == ACCT_OK) {
+				srv_buf_puts(b, " as ");
+				html_escape(b, u.name);
+			}
+			srv_buf_puts(b, "</button>");
+			return;
+		}
+	}
+	srv_buf_puts(b, "<label for=\"name\">Name</label><input id=\"name\" name=\"name\" autocomplete=\"username\" "
+			"autocapitalize=\"none\" autofocus required><label for=\"password\">Password</label>"
+			"<input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\" "
+			"required><button type=\"submit\">Log in</button><p>No password yet? Open the login link your "
+			"instructor gave you.</p>");
+}
+
 /* The login form; wait_s > 0 makes it the throttle's 429 with Retry-After. */
 static enum MHD_Result login_page_after(struct http_req *r, unsigned status, const char *message, int wait_s)
 {
@@ -103,10 +149,14 @@ static enum MHD_Result login_page_after(struct http_req *r, unsigned status, con
 		html_escape(&b, message);
 		srv_buf_puts(&b, "</p>");
 	}
-	srv_buf_puts(&b, "<p>Paste the token that <code>trainbook serve</code> printed when it started "
-			 "(the part after <code>?token=</code>).</p><label for=\"token\">Token</label>"
-			 "<input id=\"token\" name=\"token\" type=\"password\" autocomplete=\"current-password\" "
-			 "autofocus required><button type=\"submit\">Log in</button></form></body></html>\n");
+	if (r->app->cfg.accounts)
+		account_fields(r, &b);
+	else
+		srv_buf_puts(&b, "<p>Paste the token that <code>trainbook serve</code> printed when it started "
+				 "(the part after <code>?token=</code>).</p><label for=\"token\">Token</label>"
+				 "<input id=\"token\" name=\"token\" type=\"password\" autocomplete=\"current-password\" "
+				 "autofocus required><button type=\"submit\">Log in</button>");
+	srv_buf_puts(&b, "</form></body></html>\n");
 	size_t len = b.len;
 	struct MHD_Response *resp = MHD_create_response_from_buffer(len, srv_buf_steal(&b), MHD_RESPMEM_MUST_FREE);
 	MHD_add_response_header(resp, "Content-Type", "text/html; charset=utf-8");
@@ -124,47 +174,28 @@ static enum MHD_Result login_page(struct http_req *r, unsigned status, const cha
 	return login_page_after(r, status, message, 0);
 }
 
-static enum MHD_Result login_throttled(struct http_req *r, int wait_s)
+static enum MHD_Result login_throttled_what(struct http_req *r, int wait_s, const char *what)
 {
-	char msg[128];
-	snprintf(msg, sizeof msg, "Too many wrong tokens from your address. Try again in %d s.", wait_s);
+	char msg[300];
+	snprintf(msg, sizeof msg, "%s. Try again in %d s.", what, wait_s);
+	if (msg[0] >= 'a' && msg[0] <= 'z')
+		msg[0] = (char)(msg[0] - 'a' + 'A');
 	return login_page_after(r, 429, msg, wait_s);
 }
 
-static void add_cookie(struct http_req *r, struct MHD_Response *resp)
+static enum MHD_Result login_throttled(struct http_req *r, int wait_s)
 {
-	char cookie[512];
-	snprintf(cookie, sizeof cookie, "%s=%s; Path=%s; HttpOnly; SameSite=Strict; Max-Age=%d",
-		 AUTH_COOKIE_NAME, r->app->auth.session, r->app->cfg.base_url, COOKIE_MAX_AGE);
-	MHD_add_response_header(resp, "Set-Cookie", cookie);
+	return login_throttled_what(r, wait_s, "Too many wrong tokens from your address");
 }
 
-static enum MHD_Result redirect_with_cookie(struct http_req *r, unsigned status, const char *to)
+/* Set-Cookie `value` (NULL: clear it) and send the browser to `to`. */
+static enum MHD_Result redirect_with_cookie(struct http_req *r, unsigned status, const char *to, const char *value)
 {
 	struct MHD_Response *resp = MHD_create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT);
-	add_cookie(r, resp);
+	route_set_cookie(r, resp, value);
 	MHD_add_response_header(resp, "Location", to);
 	MHD_add_response_header(resp, "Cache-Control", "no-store");
 	return http_send(r, status, resp);
-}
-
-/* Static paths: no empty, '.', '..' or hidden parts, no backslashes or control characters. */
-static bool static_path_ok(const char *rel)
-{
-	if (!*rel || strchr(rel, '\\'))
-		return false;
-	for (const char *c = rel; *c; c++)
-		if ((unsigned char)*c < 0x20 || *c == 0x7f)
-			return false;
-	for (const char *c = rel; *c;) {
-		size_t len = strcspn(c, "/");
-		if (len == 0 || c[0] == '.')
-			return false;
-		c += len;
-		if (*c == '/')
-			c++;
-	}
-	return true;
 }
 
 /*
@@ -175,7 +206,7 @@ static bool static_path_ok(const char *rel)
 static int open_static(struct http_req *r, const char *rel, struct stat *st)
 {
 	const char *root = r->app->cfg.static_dir;
-	if (!root[0] || !static_path_ok(rel))
+	if (!root[0] || !srv_path_plain(rel))
 		return -1;
 	return srv_open_regular_beneath(root, rel, st);
 }
@@ -188,7 +219,7 @@ static bool redirect_path_ok(const char *rel)
 {
 	if (!*rel)
 		return true;
-	if (!static_path_ok(rel))
+	if (!srv_path_plain(rel))
 		return false;
 	for (const char *c = rel; *c; c++)
 		if (!isalnum((unsigned char)*c) && !strchr("-._~/", *c))
@@ -278,7 +309,8 @@ enum MHD_Result route_page(struct http_req *r)
 	const char *path = r->path;
 	if (!strncmp(path, "/api/", 5))
 		return http_error(r, 404, "not_found", "no such route: %s", path);
-	const char *token = http_query(r, "token");
+	/* Accounts mode has no shared token: ?token= means nothing there. */
+	const char *token = r->app->cfg.accounts ? NULL : http_query(r, "token");
 	if (token) {
 		int wait = http_login_wait(r);
 		if (wait)
@@ -293,7 +325,7 @@ enum MHD_Result route_page(struct http_req *r)
 		 * so the redirect never leaves this origin. */
 		char to[PATH_MAX];
 		snprintf(to, sizeof to, "%s%s", r->app->cfg.base_url, redirect_path_ok(path + 1) ? path + 1 : "");
-		return redirect_with_cookie(r, 302, to);
+		return redirect_with_cookie(r, 302, to, r->app->auth.session);
 	}
 	if (!strcmp(path, "/login"))
 		return login_page(r, 200, NULL);
@@ -347,27 +379,58 @@ static bool form_value(const char *body, size_t len, const char *name, char *out
 
 enum MHD_Result route_login(struct http_req *r)
 {
-	char token[CFG_TOKEN_MAX + 2];
-	int wait = http_login_wait(r);
-	if (wait)
-		return login_throttled(r, wait);
-	if (!form_value(r->body.data ? r->body.data : "", r->body.len, "token", token, sizeof token))
-		return login_page(r, 400, "Paste the token into the field.");
-	/* Pasting the whole start-up URL works too. */
-	const char *t = strstr(token, "token=");
-	t = t ? t + 6 : token;
-	while (*t == ' ')
-		t++;
-	size_t n = strlen(t);
-	while (n && t[n - 1] == ' ')
-		n--;
-	bool ok = auth_token_equal(&r->app->auth, t, n);
-	http_login_outcome(r, ok);
-	if (!ok) {
-		srv_log("login: wrong token from %s", r->client);
-		return login_page(r, 401, "That token is not right.");
+	struct app *app = r->app;
+	struct route_login *l = r->defer_ctx;
+	if (!l) {
+		const char *body = r->body.data ? r->body.data : "";
+		char token[CFG_TOKEN_MAX + 2], name[STORE_NAME_MAX * 2], password[SECRET_PASSWORD_MAX + 1], link[256];
+		if (!app->cfg.accounts) {
+			int wait = http_login_wait(r);
+			if (wait)
+				return login_throttled(r, wait);
+			if (!form_value(body, r->body.len, "token", token, sizeof token))
+				return login_page(r, 400, "Paste the token into the field.");
+			/* Pasting the whole start-up URL works too. */
+			const char *t = strstr(token, "token=");
+			t = t ? t + 6 : token;
+			while (*t == ' ')
+				t++;
+			size_t n = strlen(t);
+			while (n && t[n - 1] == ' ')
+				n--;
+			memmove(token, t, n);
+			token[n] = '\0';
+			l = route_login_start(r, NULL, NULL, NULL, token);
+		} else {
+			bool has_name = form_value(body, r->body.len, "name", name, sizeof name);
+			bool has_pw = form_value(body, r->body.len, "password", password, sizeof password);
+			bool has_link = form_value(body, r->body.len, "link", link, sizeof link);
+			l = route_login_start(r, has_name ? name : NULL, has_pw ? password : NULL, has_link ? link : NULL,
+					      NULL);
+		}
 	}
-	return redirect_with_cookie(r, 303, r->app->cfg.base_url);
+	if (r->deferred)
+		return MHD_YES; /* the password is being checked; we are called again */
+	switch (l->outcome) {
+	case ROUTE_LOGIN_OK:
+		return redirect_with_cookie(r, 303, app->cfg.base_url, l->cookie);
+	case ROUTE_LOGIN_THROTTLED:
+		return login_throttled_what(r, l->wait_s, l->message);
+	case ROUTE_LOGIN_WRONG:
+		return login_page(r, 401, l->message);
+	case ROUTE_LOGIN_BAD:
+		return login_page(r, 400, l->message);
+	default:
+		return login_page(r, 500, "The server could not log you in (see its log).");
+	}
+}
+
+enum MHD_Result route_logout(struct http_req *r)
+{
+	/* A form post from our own page (Sec-Fetch-Site and Origin were checked); no login needed to leave. */
+	if (r->authorized)
+		route_session_end(r);
+	return redirect_with_cookie(r, 303, r->app->cfg.base_url, NULL);
 }
 
 enum MHD_Result route_ws_over_http(struct http_req *r)

@@ -26,6 +26,7 @@
 #include "util.h"
 
 #define RUNQ_SCHED_BATCH 256 /* queued runs looked at per scheduling pass */
+#define RUNQ_FOLLOW_MS 200   /* events files of workers that cannot dial home are read this often */
 
 void runq_run_dir(const struct runq *q, int64_t run, char *buf, size_t len)
 {
@@ -37,14 +38,14 @@ void runq_run_dir(const struct runq *q, int64_t run, char *buf, size_t len)
 /* ---- committing events ------------------------------------------------------ */
 
 void runq_pending_add(struct runq *q, struct runq_worker *w, char *text, size_t len, json_t *event,
-		      bool changed)
+		      bool changed, int64_t wseq)
 {
 	if (q->npending == q->pending_cap) {
 		q->pending_cap = q->pending_cap ? 2 * q->pending_cap : 64;
 		q->pending = tb_xrealloc(q->pending, q->pending_cap * sizeof *q->pending);
 	}
 	q->pending[q->npending++] = (struct runq_pending){
-		.w = w, .run = w ? w->run : 0, .text = text, .len = len, .event = event, .changed = changed};
+		.w = w, .run = w ? w->run : 0, .wseq = wseq, .text = text, .len = len, .event = event, .changed = changed};
 }
 
 /*
@@ -62,7 +63,8 @@ void runq_flush(struct runq *q)
 	struct store_event *evs = tb_xcalloc(n, sizeof *evs);
 	for (size_t i = 0; i < n; i++)
 		evs[i] = (struct store_event){.run = q->pending[i].run, .text = q->pending[i].text,
-					      .len = q->pending[i].len, .event = q->pending[i].event};
+					      .len = q->pending[i].len, .event = q->pending[i].event,
+					      .wseq = q->pending[i].wseq};
 	int rc = store_append_events(q->store, evs, n);
 	if (rc != STORE_OK)
 		runq_disk_trouble(q, rc);
@@ -72,8 +74,11 @@ void runq_flush(struct runq *q)
 			/* Its events cannot be kept: end it rather than let it train unrecorded. */
 			p->w->store_failed = true;
 			snprintf(p->w->fail_reason, sizeof p->w->fail_reason, "%s", q->disk_reason);
-			kill(p->w->pid, SIGKILL);
+			q->ex.kind->kill(&q->ex, p->w);
 		}
+		/* Committed: a dial-home worker may now forget it (the acknowledgement). */
+		if (rc == STORE_OK && p->w && p->wseq > p->w->wseq_done)
+			p->w->wseq_done = p->wseq;
 		if (evs[i].seq > 0 && q->hooks.event)
 			q->hooks.event(q->hooks.ctx, p->run, evs[i].seq, p->text, p->len);
 		if (evs[i].seq > 0 && p->changed && q->hooks.run_changed)
@@ -218,6 +223,8 @@ int runq_classify(const char *yaml, size_t len, int gpu_count, struct runq_need 
 	}
 	const char *dev = s->train.device;
 	int devices = s->train.devices > 0 ? s->train.devices : 1;
+	need->devices = devices;
+	need->nodes = s->train.nodes > 0 ? s->train.nodes : 1;
 	if (!strcmp(dev, "cpu")) {
 		need->gpu = false;
 	} else if (!strncmp(dev, "cuda", 4)) {
@@ -245,6 +252,28 @@ out:
 	return rc;
 }
 
+static int open_executor(struct runq *q, const struct exec_config *ec, char *err, size_t errlen)
+{
+	const char *kind = ec && ec->kind[0] ? ec->kind : "local";
+	q->ex.kind = executor_find(kind);
+	if (!q->ex.kind) {
+		snprintf(err, errlen, "executor: no kind '%s' (one of %s)", kind, executor_names());
+		return -1;
+	}
+	if (ec)
+		q->ex.cfg = *ec;
+	q->ex.q = q;
+	snprintf(q->events_file, sizeof q->events_file, "events.jsonl");
+	if (q->ex.kind->open(&q->ex, err, errlen) < 0) {
+		q->ex.kind = NULL;
+		return -1;
+	}
+	struct exec_capacity cap = q->ex.kind->capacity(&q->ex, q);
+	if (!cap.places_gpus)
+		q->cfg.gpu_count = cap.gpus; /* what a run may ask for, checked at submit */
+	return 0;
+}
+
 int runq_new(const struct runq_config *cfg, struct store *store, const struct runq_hooks *hooks,
 	     struct runq **out, char *err, size_t errlen)
 {
@@ -267,12 +296,18 @@ int runq_new(const struct runq_config *cfg, struct store *store, const struct ru
 		q->hooks = *hooks;
 	char dot[PATH_MAX + 16];
 	snprintf(dot, sizeof dot, "%s/.trainbook", q->workspace);
-	snprintf(q->runs_dir, sizeof q->runs_dir, "%s/.trainbook/runs", q->workspace);
+	if (cfg->runs_dir && *cfg->runs_dir)
+		srv_strlcpy(q->runs_dir, cfg->runs_dir, sizeof q->runs_dir);
+	else
+		snprintf(q->runs_dir, sizeof q->runs_dir, "%s/.trainbook/runs", q->workspace);
+	q->cfg.runs_dir = q->runs_dir;
 	if ((mkdir(dot, 0700) < 0 && errno != EEXIST) ||
 	    (mkdir(q->runs_dir, 0700) < 0 && errno != EEXIST)) {
 		snprintf(err, errlen, "%s: %s", q->runs_dir, strerror(errno));
 		goto fail;
 	}
+	if (open_executor(q, cfg->executor, err, errlen) < 0)
+		goto fail;
 	snprintf(q->reserve_path, sizeof q->reserve_path, "%s/.trainbook/reserve", q->workspace);
 	if (!make_reserve(q))
 		srv_log("warning: cannot reserve %d MiB in %s (%s): on a full disk, runs may be left "
@@ -315,12 +350,42 @@ static void kill_leftover(const struct runq *q, int64_t run, int pid)
 }
 
 static void *supervisor_main(void *arg);
+static struct runq_worker *find_worker(struct runq *q, int64_t run);
+
+/*
+ * Runs a previous server handed to an executor whose workers outlive it
+ * (Slurm): follow their jobs again. A queued run whose job is gone is
+ * submitted anew; a running one whose job cannot be found is interrupted
+ * below. Returns how many were re-attached.
+ */
+static int reattach_jobs(struct runq *q, const char *status, int64_t *ids, int max)
+{
+	int n = store_runs_with_status(q->store, status, ids, max), adopted = 0;
+	for (int i = 0; i < n; i++) {
+		struct store_run_info info;
+		if (store_run_info(q->store, ids[i], &info) < 0)
+			continue;
+		if (info.job[0]) {
+			if (runq_reattach(q, ids[i], info.job, info.job_secret, info.worker_seq, info.evaluate))
+				adopted++;
+			else if (!strcmp(status, "queued"))
+				store_run_set_job(q->store, ids[i], NULL, NULL);
+		}
+		store_run_info_free(&info);
+	}
+	return adopted;
+}
 
 int runq_start(struct runq *q)
 {
 	int64_t ids[RUNQ_MAX_WORKERS * 4];
-	int n = store_runs_with_status(q->store, "running", ids, (int)TB_ARRAY_LEN(ids));
+	pthread_mutex_lock(&q->lock);
+	int adopted = reattach_jobs(q, "running", ids, (int)TB_ARRAY_LEN(ids));
+	adopted += reattach_jobs(q, "queued", ids, (int)TB_ARRAY_LEN(ids));
+	int n = store_runs_with_status(q->store, "running", ids, (int)TB_ARRAY_LEN(ids)), lost = 0;
 	for (int i = 0; i < n; i++) {
+		if (find_worker(q, ids[i]))
+			continue;
 		struct store_run_info info = {0};
 		bool evaluating = false;
 		if (store_run_info(q->store, ids[i], &info) == 0) {
@@ -337,9 +402,13 @@ int runq_start(struct runq *q)
 					 "from its last checkpoint");
 		}
 		store_run_info_free(&info);
+		lost++;
 	}
-	if (n)
-		srv_log("%d run%s marked interrupted", n, n == 1 ? "" : "s");
+	pthread_mutex_unlock(&q->lock);
+	if (lost)
+		srv_log("%d run%s marked interrupted", lost, lost == 1 ? "" : "s");
+	if (adopted)
+		srv_log("%d run%s re-attached to %s jobs", adopted, adopted == 1 ? "" : "s", q->ex.kind->name);
 	if (pthread_create(&q->thread, NULL, supervisor_main, q) != 0)
 		return -1;
 	q->thread_started = true;
@@ -357,6 +426,9 @@ static struct runq_worker *find_worker(struct runq *q, int64_t run)
 /* Choose slots for `need`; false when none are free now. */
 static bool pick_slots(struct runq *q, const struct runq_need *need, int *gpus)
 {
+	struct exec_capacity cap = q->ex.kind->capacity(&q->ex, q);
+	if (!cap.places_gpus)
+		return q->nworkers < cap.jobs; /* the cluster's scheduler places it */
 	if (!need->gpu)
 		return q->cpu_busy < q->cfg.cpu_runs;
 	if (need->gpu_index >= 0) {
@@ -369,6 +441,17 @@ static bool pick_slots(struct runq *q, const struct runq_need *need, int *gpus)
 			if (q->gpu_busy[g] == load)
 				gpus[got++] = g;
 	return got == need->ngpus;
+}
+
+/* A queued run that cannot start fails; an evaluation that cannot start leaves the run as it was. */
+static void start_failed(struct runq *q, int64_t run, const char *evaluate, const char *err)
+{
+	if (evaluate) {
+		store_run_set_evaluate(q->store, run, NULL);
+		runq_emit_restore(q, run, evaluate, err);
+	} else {
+		runq_emit_status(q, run, "failed", err);
+	}
 }
 
 static void schedule(struct runq *q)
@@ -386,18 +469,16 @@ static void schedule(struct runq *q)
 			continue;
 		struct runq_need need;
 		char err[512];
-		int gpus[RUNQ_MAX_GPUS];
+		int gpus[RUNQ_MAX_GPUS] = {0};
 		if (runq_classify(info.spec, strlen(info.spec), q->cfg.gpu_count, &need, err,
 				  sizeof err) != RUNQ_OK) {
-			runq_emit_status(q, ids[i], "failed", err);
+			start_failed(q, ids[i], info.evaluate, err);
 		} else if (pick_slots(q, &need, gpus)) {
-			if (runq_spawn(q, ids[i], &need, gpus, info.spec, info.resume, info.evaluate, err,
-				       sizeof err) < 0) {
-				if (info.evaluate) /* a failed evaluation leaves the run as it was */
-					runq_emit_restore(q, ids[i], info.evaluate, err);
-				else
-					runq_emit_status(q, ids[i], "failed", err);
-			}
+			if (q->hooks.admit && q->hooks.admit(q->hooks.ctx, info.owner, info.spec, err, sizeof err) < 0)
+				start_failed(q, ids[i], info.evaluate, err);
+			else if (runq_spawn(q, ids[i], &need, gpus, info.spec, info.resume, info.evaluate, info.owner,
+					    err, sizeof err) < 0)
+				start_failed(q, ids[i], info.evaluate, err);
 		}
 		store_run_info_free(&info);
 	}
@@ -409,6 +490,8 @@ static void *supervisor_main(void *arg)
 	struct runq *q = arg;
 	struct pollfd *fds = tb_xcalloc(RUNQ_MAX_WORKERS + 1, sizeof *fds);
 	struct runq_worker **owners = tb_xcalloc(RUNQ_MAX_WORKERS, sizeof *owners);
+	/* Workers that cannot reach us over the network leave their events in the shared file. */
+	bool follow_files = q->ex.kind->dials_home && !strcmp(q->ex.cfg.events, "file");
 	for (;;) {
 		pthread_mutex_lock(&q->lock);
 		schedule(q);
@@ -423,6 +506,9 @@ static void *supervisor_main(void *arg)
 			if (w->out_fd >= 0) {
 				owners[nfds - 1] = w;
 				fds[nfds++] = (struct pollfd){.fd = w->out_fd, .events = POLLIN};
+			} else if (w->remote) {
+				if (follow_files && timeout > RUNQ_FOLLOW_MS)
+					timeout = RUNQ_FOLLOW_MS;
 			} else {
 				timeout = 50; /* pipe closed: the exit status follows shortly */
 			}
@@ -444,8 +530,12 @@ static void *supervisor_main(void *arg)
 			if (fds[i].revents & (POLLIN | POLLHUP | POLLERR))
 				runq_worker_read(q, owners[i - 1]);
 		int64_t now = srv_mono_ms();
-		for (int i = 0; i < q->nworkers; i++)
+		q->ex.kind->tick(&q->ex, q, now);
+		for (int i = 0; i < q->nworkers; i++) {
+			if (follow_files && q->workers[i]->remote)
+				runq_worker_follow_file(q, q->workers[i]);
 			runq_worker_fold_due(q, q->workers[i], now);
+		}
 		runq_flush(q);
 		check_space(q, now);
 		for (int i = 0; i < q->nworkers;) {
@@ -493,6 +583,8 @@ void runq_free(struct runq *q)
 	if (q->wake[1] >= 0)
 		close(q->wake[1]);
 	free(q->pending);
+	if (q->ex.kind)
+		q->ex.kind->close(&q->ex);
 	pthread_mutex_destroy(&q->lock);
 	free(q);
 }
@@ -551,7 +643,8 @@ int runq_submit(struct runq *q, const struct runq_submit *sub, int64_t *id, char
 	char *params = json_dumps(params_json, JSON_COMPACT | JSON_REAL_PRECISION(10));
 	json_decref(params_json);
 	struct store_run_new r = {.name = name, .spec = spec, .notebook = sub->notebook,
-				  .cell = sub->cell, .owner = q->owner, .params = params};
+				  .cell = sub->cell, .owner = sub->owner && *sub->owner ? sub->owner : q->owner,
+				  .params = params};
 	int created = store_run_create(q->store, &r, id);
 	free(params);
 	if (created < 0) {
@@ -589,6 +682,13 @@ static int run_status(struct runq *q, int64_t id, char *status, size_t len, char
 	srv_strlcpy(status, info.status, len);
 	store_run_info_free(&info);
 	return RUNQ_OK;
+}
+
+/* Its owner too (empty when there is no such run). */
+static void run_owner(struct runq *q, int64_t id, char *owner, size_t len)
+{
+	if (!store_run_owner(q->store, id, owner, len))
+		owner[0] = '\0';
 }
 
 int runq_stop(struct runq *q, int64_t id, char *err, size_t errlen)
@@ -735,8 +835,9 @@ void runq_changed(struct runq *q, int64_t id)
 
 int runq_delete(struct runq *q, int64_t id, char *err, size_t errlen)
 {
-	char status[16], dir[PATH_MAX];
+	char status[16], dir[PATH_MAX], owner[64];
 	pthread_mutex_lock(&q->lock);
+	run_owner(q, id, owner, sizeof owner);
 	int rc = run_status(q, id, status, sizeof status, err, errlen);
 	if (rc == RUNQ_OK) {
 		struct runq_worker *w = find_worker(q, id);
@@ -746,16 +847,28 @@ int runq_delete(struct runq *q, int64_t id, char *err, size_t errlen)
 		} else if (w) {
 			/* A deleted run needs no checkpoint: kill now, remove the dir at reap. */
 			w->deleting = true;
-			kill(w->pid, SIGKILL);
+			q->ex.kind->kill(&q->ex, w);
 		} else {
 			runq_run_dir(q, id, dir, sizeof dir);
 			srv_rmtree(dir);
 		}
 	}
 	pthread_mutex_unlock(&q->lock);
-	if (rc == RUNQ_OK && q->hooks.run_changed)
+	if (rc == RUNQ_OK && q->hooks.run_deleted)
+		q->hooks.run_deleted(q->hooks.ctx, id, owner);
+	else if (rc == RUNQ_OK && q->hooks.run_changed)
 		q->hooks.run_changed(q->hooks.ctx, id);
 	return rc;
+}
+
+void runq_set_report_url(struct runq *q, const char *url)
+{
+	struct exec_config *c = &q->ex.cfg;
+	if (!c->report_url[0])
+		srv_strlcpy(c->report_url, url, sizeof c->report_url);
+	size_t n = strlen(c->report_url);
+	if (n && c->report_url[n - 1] != '/' && n + 1 < sizeof c->report_url)
+		strcat(c->report_url, "/");
 }
 
 int64_t runq_run_of_pid(struct runq *q, int pid)
@@ -767,4 +880,54 @@ int64_t runq_run_of_pid(struct runq *q, int pid)
 			run = q->workers[i]->run;
 	pthread_mutex_unlock(&q->lock);
 	return run;
+}
+
+/* Constant time: how long a comparison takes must not tell how much of a guess was right. */
+static bool secret_equal(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	unsigned diff = la != lb;
+	for (size_t i = 0; i < la && i < lb; i++)
+		diff |= (unsigned char)a[i] ^ (unsigned char)b[i];
+	return diff == 0;
+}
+
+int runq_worker_post(struct runq *q, int64_t run, const char *secret, int64_t first, const char *body,
+		     size_t len, int64_t *have, int64_t *taken, char *err, size_t errlen)
+{
+	*have = *taken = 0;
+	pthread_mutex_lock(&q->lock);
+	int rc = RUNQ_OK;
+	struct runq_worker *w = find_worker(q, run);
+	if (!w || !w->remote || w->deleting) {
+		struct store_run_info info;
+		bool exists = store_run_info(q->store, run, &info) == 0;
+		bool denied = exists && (!secret || !info.job_secret[0] || !secret_equal(secret, info.job_secret));
+		if (exists)
+			store_run_info_free(&info);
+		/* A stranger learns nothing about which runs exist. */
+		rc = !exists || denied ? RUNQ_EDENIED : RUNQ_EGONE;
+		snprintf(err, errlen, rc == RUNQ_EGONE ? "run r%lld has ended; its worker may stop" : "wrong run or secret",
+			 (long long)run);
+		goto out;
+	}
+	if (!secret || !secret_equal(secret, w->secret)) {
+		snprintf(err, errlen, "wrong run or secret");
+		rc = RUNQ_EDENIED;
+		goto out;
+	}
+	if (runq_worker_take(q, w, first, body, len) < 0) {
+		snprintf(err, errlen, "events from %lld would leave a gap: the server has 1..%lld", (long long)first,
+			 (long long)w->wseq_in);
+		rc = RUNQ_EGAP;
+	}
+	w->file_off = -1; /* the events file is read again from the start when followed */
+	runq_flush(q);
+	*have = w->wseq_done;
+	*taken = w->wseq_in;
+	if (w->fold.last)
+		wake(q); /* folded metrics go out when the rate allows: the supervisor keeps time */
+out:
+	pthread_mutex_unlock(&q->lock);
+	return rc;
 }

@@ -1,13 +1,13 @@
 /*
- * store.c — opening and migrating the database, run rows and notebook
- * owners (see store.h). Events, metrics and checkpoints are in
- * store_events.c.
+ * store.c — opening and migrating the database, keeping its WAL short,
+ * and notebook owners (see store.h). Run rows are in store_runs.c; events,
+ * metrics and checkpoints in store_events.c; curve summaries in
+ * store_series.c; accounts in store_accounts.c.
  *
  * Threads: any; every public function holds s->lock for its whole body.
  */
 #include "store_internal.h"
 
-#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,7 +49,34 @@ static const char *const migrations[] = {
 	" PRIMARY KEY(run, name)) WITHOUT ROWID;"
 	"INSERT OR IGNORE INTO metric_names SELECT m.run, j.key, min(m.seq * 64 + j.id)"
 	" FROM metrics m, json_each(m.vals) j GROUP BY m.run, j.key;",
-	/* 3: what a researcher keeps about a run (notes, tags, archived); its
+	/* 3: executors whose workers outlive the server (Slurm): the job id, the
+	 * secret its worker dials home with, and how many of that worker's own
+	 * events are stored, so a re-attached worker's resent events are taken
+	 * once */
+	"ALTER TABLE runs ADD COLUMN job TEXT;"
+	"ALTER TABLE runs ADD COLUMN job_secret TEXT;"
+	"ALTER TABLE runs ADD COLUMN worker_seq INTEGER NOT NULL DEFAULT 0;",
+	/* 4: classroom accounts. Only hashes of secrets are kept: SHA-256 of
+	 * the random session, token and link secrets, argon2id (a PHC string
+	 * that records its parameters) of passwords. A deleted user is
+	 * archived, never removed: their runs keep naming them as owner, and
+	 * the name cannot be given to someone else. */
+	"CREATE TABLE users(id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL UNIQUE,"
+	" email TEXT, role TEXT NOT NULL CHECK(role IN ('instructor', 'student')),"
+	" password TEXT, created INTEGER NOT NULL, last_login INTEGER, archived INTEGER);"
+	"CREATE TABLE sessions(hash TEXT PRIMARY KEY, user INTEGER NOT NULL REFERENCES users(id),"
+	" method TEXT NOT NULL, created INTEGER NOT NULL, last_seen INTEGER NOT NULL,"
+	" expires INTEGER NOT NULL, address TEXT, user_agent TEXT, revoked INTEGER) WITHOUT ROWID;"
+	"CREATE INDEX sessions_user ON sessions(user);"
+	"CREATE TABLE api_tokens(id INTEGER PRIMARY KEY AUTOINCREMENT, hash TEXT NOT NULL UNIQUE,"
+	" user INTEGER NOT NULL REFERENCES users(id), name TEXT NOT NULL, created INTEGER NOT NULL,"
+	" last_used INTEGER, revoked INTEGER);"
+	"CREATE INDEX api_tokens_user ON api_tokens(user);"
+	"CREATE TABLE login_links(hash TEXT PRIMARY KEY, user INTEGER NOT NULL REFERENCES users(id),"
+	" created INTEGER NOT NULL, expires INTEGER NOT NULL, used INTEGER) WITHOUT ROWID;"
+	"CREATE INDEX login_links_user ON login_links(user);"
+	"CREATE INDEX runs_owner ON runs(owner, id);",
+	/* 5: what a researcher keeps about a run (notes, tags, archived); its
 	 * duration as the sum of its running segments (run_seconds, plus now -
 	 * running_since while it runs); an evaluation waiting to start (the
 	 * status to restore after it); steps per epoch; a folded metric's
@@ -172,19 +199,35 @@ fail:
 
 /*
  * WAL upkeep. SQLite appends every commit to the WAL; a checkpoint copies
- * the frames back into the database, and the next writer then starts the
- * WAL over (truncating the file to journal_size_limit). Checkpoints fsync,
- * so they run here, on a thread with its own connection, never on the
- * commit path: every STORE_CHECKPOINT_MS, and at once when a commit leaves
- * more than half of STORE_WAL_LIMIT in the WAL (wal_hook below).
+ * the frames back into the database, and once a checkpoint has copied
+ * everything the next writer starts the WAL over (and truncates the file to
+ * journal_size_limit). Checkpoints fsync, so the routine ones run on a
+ * thread with its own connection, off the commit path: every
+ * STORE_CHECKPOINT_MS, and at once when a commit leaves more than half of
+ * STORE_WAL_LIMIT in the WAL (wal_hook).
  *
- * PASSIVE never blocks the writer, but under a steady stream of commits it
- * may never find the WAL fully copied at the moment a writer starts, and
- * the file keeps growing. So when the file is past STORE_WAL_LIMIT after a
- * PASSIVE pass, the thread escalates to TRUNCATE, which waits (busy
- * timeout) for the writer to finish its transaction, copies everything and
- * truncates the file to zero. The writer waits at most that long once.
- * wal_hook is the backstop when even that cannot keep up.
+ * That thread's PASSIVE pass never waits for the writer, so under a steady
+ * stream of commits it may never catch the WAL fully copied at the moment
+ * a writer starts, and the file would keep growing. The bound therefore
+ * comes from the writer itself: past STORE_WAL_LIMIT, the commit that
+ * crosses it runs a PASSIVE pass on the main connection, as SQLite's own
+ * autocheckpoint would. It is the only writer and the only reader there,
+ * so that pass copies everything and the next commit starts the WAL over:
+ * one fsync per STORE_WAL_LIMIT of events, and only when the thread fell
+ * behind. (A TRUNCATE from the thread was tried first: it waits for the
+ * write lock holding the checkpoint lock, and a busy writer starved it for
+ * its whole busy timeout while the WAL grew. It is used only when
+ * everything is copied already and the writer has gone quiet, with a short
+ * busy timeout, to cut a long file back.)
+ *
+ * The writer's pass gets SQLITE_BUSY while the thread is mid-pass, and a
+ * pass of the thread can take seconds on a loaded disk while a flood of
+ * events keeps coming. So the two take turns on checkpoint_pass: below
+ * twice the limit the writer only tries it (and tries again at its next
+ * commit); past twice the limit it waits for the thread's pass to end, so
+ * the WAL never holds much more than 2 x STORE_WAL_LIMIT. (The thread's
+ * passes never wait for the writer: PASSIVE does not, and its TRUNCATE
+ * gives up after its 50 ms busy timeout.)
  */
 static int64_t wal_bytes(const struct store *s)
 {
@@ -207,13 +250,15 @@ static void *checkpoint_main(void *arg)
 			break;
 		s->checkpoint_due = false;
 		pthread_mutex_unlock(&s->checkpoint_lock);
-		int log = 0, done = 0;
-		int rc = sqlite3_wal_checkpoint_v2(s->checkpoint_db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log,
-						   &done);
-		if ((rc == SQLITE_OK && done < log && wal_bytes(s) > STORE_WAL_LIMIT) ||
-		    wal_bytes(s) > STORE_WAL_LIMIT)
+		int log = -1, done = -1;
+		pthread_mutex_lock(&s->checkpoint_pass);
+		int rc = sqlite3_wal_checkpoint_v2(s->checkpoint_db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &done);
+		/* All copied but the file still long (the writer has gone quiet since
+		 * it grew): cut it now rather than at the next commit. */
+		if (rc == SQLITE_OK && log == done && wal_bytes(s) > STORE_WAL_LIMIT)
 			rc = sqlite3_wal_checkpoint_v2(s->checkpoint_db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL,
 						       NULL);
+		pthread_mutex_unlock(&s->checkpoint_pass);
 		if (rc != SQLITE_OK && rc != SQLITE_BUSY)
 			srv_log_limited(&s->checkpoint_log, "store: WAL checkpoint: %s",
 					sqlite3_errmsg(s->checkpoint_db));
@@ -223,23 +268,19 @@ static void *checkpoint_main(void *arg)
 	return NULL;
 }
 
-/*
- * After every commit on the main connection (its thread, s->lock held).
- * The thread above does the work; but a writer committing in a tight loop
- * can starve its TRUNCATE (SQLite's busy handler polls), so past twice the
- * limit the writer folds the WAL back itself, as SQLite's own
- * autocheckpoint would: it is the only writer and the only reader, so a
- * PASSIVE pass here copies everything and the next commit starts the WAL
- * over. That costs this one commit an fsync, only when the thread fell behind.
- */
+/* After every commit on the main connection (its thread, s->lock held). */
 static int wal_hook(void *ctx, sqlite3 *db, const char *name, int frames)
 {
 	struct store *s = ctx;
-	if ((int64_t)frames * s->page_size > 2 * STORE_WAL_LIMIT) {
-		sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
-		return SQLITE_OK;
-	}
-	if ((int64_t)frames * s->page_size > STORE_WAL_LIMIT / 2) {
+	int64_t bytes = (int64_t)frames * s->page_size;
+	if (bytes > STORE_WAL_LIMIT) {
+		/* Past twice the limit, wait for the thread's pass; below, only if free. */
+		bool must = bytes > 2 * STORE_WAL_LIMIT;
+		if ((must ? pthread_mutex_lock(&s->checkpoint_pass) : pthread_mutex_trylock(&s->checkpoint_pass)) == 0) {
+			sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+			pthread_mutex_unlock(&s->checkpoint_pass);
+		}
+	} else if (bytes > STORE_WAL_LIMIT / 2) {
 		pthread_mutex_lock(&s->checkpoint_lock);
 		if (!s->checkpoint_due) {
 			s->checkpoint_due = true;
@@ -255,7 +296,7 @@ static void start_checkpointer(struct store *s, const char *path)
 	if (sqlite3_open_v2(path, &s->checkpoint_db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) !=
 	    SQLITE_OK)
 		goto fallback;
-	sqlite3_busy_timeout(s->checkpoint_db, 1000);
+	sqlite3_busy_timeout(s->checkpoint_db, 50); /* never hold the checkpoint lock long */
 	/*
 	 * A connection learns that the database is in WAL mode only when it
 	 * first reads it; until then sqlite3_wal_checkpoint_v2 (before SQLite
@@ -300,6 +341,7 @@ int store_open(const char *path, struct store **out, char *err, size_t errlen)
 	struct store *s = tb_xcalloc(1, sizeof *s);
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_mutex_init(&s->checkpoint_lock, NULL);
+	pthread_mutex_init(&s->checkpoint_pass, NULL);
 	pthread_cond_init(&s->checkpoint_wake, NULL);
 	*out = NULL;
 	/* NOMUTEX: our own lock serialises every use of the connection. */
@@ -330,17 +372,18 @@ int store_open(const char *path, struct store **out, char *err, size_t errlen)
 					      " epoch = coalesce(?, epoch) WHERE id = ?");
 	s->insert_metric_name = store_prepare(s, "INSERT OR IGNORE INTO metric_names(run, name, ord)"
 						 " VALUES(?,?,?)");
+	s->set_worker_seq = store_prepare(s, "UPDATE runs SET worker_seq = max(worker_seq, ?) WHERE id = ?");
 	if (!s->append_event || !s->bump_seq || !s->insert_metric || !s->update_progress ||
-	    !s->insert_metric_name) {
+	    !s->insert_metric_name || !s->set_worker_seq) {
 		snprintf(err, errlen, "%s: %s", path, sqlite3_errmsg(s->db));
 		goto fail;
 	}
-	snprintf(s->wal_path, sizeof s->wal_path, "%s-wal", path);
 	s->page_size = 4096;
 	sqlite3_stmt *ps = store_prepare(s, "PRAGMA page_size");
 	if (ps && sqlite3_step(ps) == SQLITE_ROW)
 		s->page_size = sqlite3_column_int(ps, 0);
 	sqlite3_finalize(ps);
+	snprintf(s->wal_path, sizeof s->wal_path, "%s-wal", path);
 	if (store_series_build_pending(s) < 0)
 		srv_log("store: some curves will draw from their raw points only until rebuilt");
 	start_checkpointer(s, path);
@@ -375,6 +418,7 @@ void store_free(struct store *s)
 	sqlite3_finalize(s->insert_metric);
 	sqlite3_finalize(s->update_progress);
 	sqlite3_finalize(s->insert_metric_name);
+	sqlite3_finalize(s->set_worker_seq);
 	if (s->db) {
 		/* Fold the WAL back so the .db file alone is a complete copy. */
 		sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
@@ -382,365 +426,9 @@ void store_free(struct store *s)
 	}
 	pthread_cond_destroy(&s->checkpoint_wake);
 	pthread_mutex_destroy(&s->checkpoint_lock);
+	pthread_mutex_destroy(&s->checkpoint_pass);
 	pthread_mutex_destroy(&s->lock);
 	free(s);
-}
-
-int64_t store_parse_run_id(const char *s)
-{
-	if (!s || s[0] != 'r' || !s[1])
-		return -1;
-	int64_t v = 0;
-	for (const char *p = s + 1; *p; p++) {
-		if (*p < '0' || *p > '9' || v > INT64_MAX / 10 - 10)
-			return -1;
-		v = v * 10 + (*p - '0');
-	}
-	return v > 0 ? v : -1;
-}
-
-void store_format_run_id(int64_t id, char *buf, size_t len)
-{
-	snprintf(buf, len, "r%" PRId64, id);
-}
-
-static void bind_text_or_null(sqlite3_stmt *st, int i, const char *v)
-{
-	if (v)
-		sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT);
-	else
-		sqlite3_bind_null(st, i);
-}
-
-int store_run_create(struct store *s, const struct store_run_new *r, int64_t *id)
-{
-	pthread_mutex_lock(&s->lock);
-	int rc = -1;
-	/* series_ready: its curve summaries are kept as its metrics arrive. */
-	sqlite3_stmt *st = store_prepare(s, "INSERT INTO runs(name, status, notebook, cell, spec,"
-					    " created, owner, params, series_ready)"
-					    " VALUES(?, 'queued', ?, ?, ?, ?, ?, ?, 1)");
-	if (!st)
-		goto out;
-	sqlite3_bind_text(st, 1, r->name, -1, SQLITE_TRANSIENT);
-	bind_text_or_null(st, 2, r->notebook);
-	bind_text_or_null(st, 3, r->cell);
-	sqlite3_bind_text(st, 4, r->spec, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_int64(st, 5, srv_unix_now());
-	sqlite3_bind_text(st, 6, r->owner, -1, SQLITE_TRANSIENT);
-	bind_text_or_null(st, 7, r->params);
-	if (sqlite3_step(st) == SQLITE_DONE) {
-		*id = sqlite3_last_insert_rowid(s->db);
-		rc = 0;
-	} else {
-		srv_log("store: cannot create run: %s", sqlite3_errmsg(s->db));
-	}
-	sqlite3_finalize(st);
-out:
-	pthread_mutex_unlock(&s->lock);
-	return rc;
-}
-
-int store_run_info(struct store *s, int64_t id, struct store_run_info *out)
-{
-	memset(out, 0, sizeof *out);
-	pthread_mutex_lock(&s->lock);
-	int rc = -1;
-	sqlite3_stmt *st = store_prepare_cached(s, "SELECT status, spec, last_seq, coalesce(worker_pid, 0),"
-					    " resume, evaluate, reason FROM runs WHERE id = ?");
-	if (!st)
-		goto out;
-	sqlite3_bind_int64(st, 1, id);
-	if (sqlite3_step(st) == SQLITE_ROW) {
-		out->id = id;
-		srv_strlcpy(out->status, (const char *)sqlite3_column_text(st, 0), sizeof out->status);
-		out->spec = tb_xstrdup((const char *)sqlite3_column_text(st, 1));
-		out->last_seq = sqlite3_column_int64(st, 2);
-		out->worker_pid = sqlite3_column_int(st, 3);
-		const char *resume = (const char *)sqlite3_column_text(st, 4);
-		out->resume = resume ? tb_xstrdup(resume) : NULL;
-		const char *evaluate = (const char *)sqlite3_column_text(st, 5);
-		out->evaluate = evaluate ? tb_xstrdup(evaluate) : NULL;
-		const char *reason = (const char *)sqlite3_column_text(st, 6);
-		out->reason = reason ? tb_xstrdup(reason) : NULL;
-		rc = 0;
-	}
-	store_release(s, st);
-out:
-	pthread_mutex_unlock(&s->lock);
-	return rc;
-}
-
-void store_run_info_free(struct store_run_info *info)
-{
-	free(info->spec);
-	free(info->resume);
-	free(info->evaluate);
-	free(info->reason);
-	info->spec = NULL;
-	info->resume = NULL;
-	info->evaluate = NULL;
-	info->reason = NULL;
-}
-
-/*
- * Column order is what run_row_json reads; spec stays last so a summary
- * can leave it out. ?9 is now (unix seconds, fractional): the duration of a
- * running run counts its current segment up to the answer. queue_ahead is
- * how many queued runs were queued before this one (the scheduler takes
- * them oldest first).
- */
-#define RUN_SUMMARY_COLUMNS                                                                         \
-	"id, name, status, reason, notebook, cell, device, created, started, ended, owner,"           \
-	" last_seq, step, total_steps, epoch, epochs, best_metric, best_value, params,"                \
-	" notes, tags, archived, run_seconds + CASE WHEN running_since IS NULL THEN 0"                 \
-	" ELSE max(0, ?9 - running_since) END, running_since,"                                        \
-	" CASE WHEN status = 'queued' THEN (SELECT count(*) FROM runs q WHERE q.status = 'queued'"   \
-	" AND q.id < runs.id) END, steps_per_epoch"
-#define RUN_COLUMNS RUN_SUMMARY_COLUMNS ", spec"
-#define RUN_SPEC_COLUMN 26
-
-static json_t *col_text(sqlite3_stmt *st, int i)
-{
-	const unsigned char *t = sqlite3_column_text(st, i);
-	return t ? json_string((const char *)t) : json_null();
-}
-
-static json_t *col_int(sqlite3_stmt *st, int i)
-{
-	return sqlite3_column_type(st, i) == SQLITE_NULL ? json_null()
-							 : json_integer(sqlite3_column_int64(st, i));
-}
-
-static json_t *col_json(sqlite3_stmt *st, int i, json_t *(*empty)(void))
-{
-	const char *t = (const char *)sqlite3_column_text(st, i);
-	json_t *v = t ? json_loads(t, 0, NULL) : NULL;
-	return v ? v : empty();
-}
-
-static json_t *col_real(sqlite3_stmt *st, int i)
-{
-	return sqlite3_column_type(st, i) == SQLITE_NULL ? json_null() : json_real(sqlite3_column_double(st, i));
-}
-
-/* A row of RUN_SUMMARY_COLUMNS (and spec after them when `with_spec`). */
-static json_t *run_row_json(sqlite3_stmt *st, bool with_spec)
-{
-	char id[32];
-	store_format_run_id(sqlite3_column_int64(st, 0), id, sizeof id);
-	json_t *best = json_null();
-	if (sqlite3_column_type(st, 16) != SQLITE_NULL)
-		best = json_pack("{s:o, s:o}", "metric", col_text(st, 16), "value",
-				 sqlite3_column_type(st, 17) == SQLITE_NULL
-					 ? json_null()
-					 : json_real(sqlite3_column_double(st, 17)));
-	json_t *run = json_pack("{s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:I,"
-				" s:{s:o, s:o, s:o, s:o, s:o}, s:o, s:o}",
-				"id", id, "name", col_text(st, 1), "status", col_text(st, 2),
-				"reason", col_text(st, 3), "notebook", col_text(st, 4),
-				"cell", col_text(st, 5), "device", col_text(st, 6),
-				"created", col_int(st, 7), "started", col_int(st, 8),
-				"ended", col_int(st, 9), "owner", col_text(st, 10),
-				"last_seq", (json_int_t)sqlite3_column_int64(st, 11),
-				"progress", "step", col_int(st, 12), "total_steps", col_int(st, 13),
-				"epoch", col_int(st, 14), "epochs", col_int(st, 15),
-				"steps_per_epoch", col_int(st, 25), "best", best,
-				"params", col_json(st, 18, json_object));
-	json_object_set_new(run, "notes", col_text(st, 19));
-	json_object_set_new(run, "tags", col_json(st, 20, json_array));
-	json_object_set_new(run, "archived", json_boolean(sqlite3_column_int(st, 21)));
-	json_object_set_new(run, "seconds", col_real(st, 22));
-	json_object_set_new(run, "running_since", col_real(st, 23));
-	json_object_set_new(run, "queue_ahead", col_int(st, 24));
-	if (with_spec)
-		json_object_set_new(run, "spec", col_text(st, RUN_SPEC_COLUMN));
-	return run;
-}
-
-json_t *store_run_json(struct store *s, int64_t id)
-{
-	pthread_mutex_lock(&s->lock);
-	json_t *run = NULL;
-	sqlite3_stmt *st = store_prepare_cached(s, "SELECT " RUN_COLUMNS " FROM runs WHERE id = ?1");
-	if (st) {
-		sqlite3_bind_int64(st, 1, id);
-		sqlite3_bind_double(st, 9, srv_unix_now_f());
-		if (sqlite3_step(st) == SQLITE_ROW)
-			run = run_row_json(st, true);
-		store_release(s, st);
-	}
-	pthread_mutex_unlock(&s->lock);
-	return run;
-}
-
-json_t *store_run_summary_json(struct store *s, int64_t id)
-{
-	pthread_mutex_lock(&s->lock);
-	json_t *run = NULL;
-	sqlite3_stmt *st = store_prepare_cached(s, "SELECT " RUN_SUMMARY_COLUMNS " FROM runs WHERE id = ?1");
-	if (st) {
-		sqlite3_bind_int64(st, 1, id);
-		sqlite3_bind_double(st, 9, srv_unix_now_f());
-		if (sqlite3_step(st) == SQLITE_ROW)
-			run = run_row_json(st, false);
-		store_release(s, st);
-	}
-	pthread_mutex_unlock(&s->lock);
-	return run;
-}
-
-json_t *store_runs_json(struct store *s, const struct store_runs_query *q)
-{
-	json_t *list = json_array();
-	pthread_mutex_lock(&s->lock);
-	sqlite3_stmt *st = store_prepare_cached(s, "SELECT " RUN_COLUMNS " FROM runs WHERE id < ?1"
-						   " AND (?3 IS NULL OR notebook = ?3) AND (?4 IS NULL OR cell = ?4)"
-						   " ORDER BY id DESC LIMIT ?2");
-	if (st) {
-		sqlite3_bind_int64(st, 1, q->before > 0 ? q->before : INT64_MAX);
-		sqlite3_bind_int(st, 2, q->limit);
-		bind_text_or_null(st, 3, q->notebook);
-		bind_text_or_null(st, 4, q->cell);
-		sqlite3_bind_double(st, 9, srv_unix_now_f());
-		while (sqlite3_step(st) == SQLITE_ROW)
-			json_array_append_new(list, run_row_json(st, q->with_spec));
-		store_release(s, st);
-	}
-	pthread_mutex_unlock(&s->lock);
-	return list;
-}
-
-int store_run_edit(struct store *s, int64_t id, const struct store_run_edit *e)
-{
-	pthread_mutex_lock(&s->lock);
-	int rc = -1;
-	sqlite3_stmt *st = store_prepare(s, "UPDATE runs SET name = coalesce(?2, name),"
-					    " notes = CASE WHEN ?3 IS NULL THEN notes WHEN ?3 = '' THEN NULL ELSE ?3 END,"
-					    " tags = coalesce(?4, tags), archived = coalesce(?5, archived) WHERE id = ?1");
-	if (st) {
-		sqlite3_bind_int64(st, 1, id);
-		bind_text_or_null(st, 2, e->name);
-		bind_text_or_null(st, 3, e->notes);
-		bind_text_or_null(st, 4, e->tags);
-		if (e->archived >= 0)
-			sqlite3_bind_int(st, 5, e->archived);
-		if (sqlite3_step(st) == SQLITE_DONE && sqlite3_changes(s->db) == 1)
-			rc = 0;
-		sqlite3_finalize(st);
-	}
-	pthread_mutex_unlock(&s->lock);
-	return rc;
-}
-
-int store_runs_with_status(struct store *s, const char *status, int64_t *ids, int max)
-{
-	int n = 0;
-	pthread_mutex_lock(&s->lock);
-	sqlite3_stmt *st = store_prepare_cached(s, "SELECT id FROM runs WHERE status = ? ORDER BY id LIMIT ?");
-	if (st) {
-		sqlite3_bind_text(st, 1, status, -1, SQLITE_STATIC);
-		sqlite3_bind_int(st, 2, max);
-		while (n < max && sqlite3_step(st) == SQLITE_ROW)
-			ids[n++] = sqlite3_column_int64(st, 0);
-		store_release(s, st);
-	}
-	pthread_mutex_unlock(&s->lock);
-	return n;
-}
-
-int store_count_status(struct store *s, const char *status)
-{
-	int n = 0;
-	pthread_mutex_lock(&s->lock);
-	sqlite3_stmt *st = store_prepare_cached(s, "SELECT count(*) FROM runs WHERE status = ?");
-	if (st) {
-		sqlite3_bind_text(st, 1, status, -1, SQLITE_STATIC);
-		if (sqlite3_step(st) == SQLITE_ROW)
-			n = sqlite3_column_int(st, 0);
-		store_release(s, st);
-	}
-	pthread_mutex_unlock(&s->lock);
-	return n;
-}
-
-int store_run_set_pid(struct store *s, int64_t id, int pid)
-{
-	pthread_mutex_lock(&s->lock);
-	int rc = -1;
-	sqlite3_stmt *st = store_prepare_cached(s, "UPDATE runs SET worker_pid = ? WHERE id = ?");
-	if (st) {
-		if (pid)
-			sqlite3_bind_int(st, 1, pid);
-		else
-			sqlite3_bind_null(st, 1);
-		sqlite3_bind_int64(st, 2, id);
-		rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
-		store_release(s, st);
-	}
-	pthread_mutex_unlock(&s->lock);
-	return rc;
-}
-
-int store_run_set_resume(struct store *s, int64_t id, const char *checkpoint)
-{
-	pthread_mutex_lock(&s->lock);
-	int rc = -1;
-	sqlite3_stmt *st = store_prepare(s, "UPDATE runs SET resume = ? WHERE id = ?");
-	if (st) {
-		bind_text_or_null(st, 1, checkpoint);
-		sqlite3_bind_int64(st, 2, id);
-		rc = sqlite3_step(st) == SQLITE_DONE && sqlite3_changes(s->db) == 1 ? 0 : -1;
-		sqlite3_finalize(st);
-	}
-	pthread_mutex_unlock(&s->lock);
-	return rc;
-}
-
-int store_run_set_evaluate(struct store *s, int64_t id, const char *restore)
-{
-	pthread_mutex_lock(&s->lock);
-	int rc = -1;
-	sqlite3_stmt *st = store_prepare(s, "UPDATE runs SET evaluate = ? WHERE id = ?");
-	if (st) {
-		bind_text_or_null(st, 1, restore);
-		sqlite3_bind_int64(st, 2, id);
-		rc = sqlite3_step(st) == SQLITE_DONE && sqlite3_changes(s->db) == 1 ? 0 : -1;
-		sqlite3_finalize(st);
-	}
-	pthread_mutex_unlock(&s->lock);
-	return rc;
-}
-
-int store_run_delete(struct store *s, int64_t id)
-{
-	static const char *const tables[] = {"events", "metrics", "metric_names", "checkpoints", "series_tiles"};
-	pthread_mutex_lock(&s->lock);
-	int rc = store_exec(s, "BEGIN IMMEDIATE");
-	for (size_t i = 0; rc == 0 && i < TB_ARRAY_LEN(tables) + 1; i++) {
-		char sql[96];
-		if (i < TB_ARRAY_LEN(tables))
-			snprintf(sql, sizeof sql, "DELETE FROM %s WHERE run = ?", tables[i]);
-		else
-			snprintf(sql, sizeof sql, "DELETE FROM runs WHERE id = ?");
-		sqlite3_stmt *st = store_prepare(s, sql);
-		if (!st) {
-			rc = -1;
-			break;
-		}
-		sqlite3_bind_int64(st, 1, id);
-		if (sqlite3_step(st) != SQLITE_DONE)
-			rc = -1;
-		sqlite3_finalize(st);
-	}
-	if (rc == 0)
-		rc = store_exec(s, "COMMIT");
-	else
-		store_exec(s, "ROLLBACK");
-	if (rc == 0)
-		store_series_forget(s, id);
-	pthread_mutex_unlock(&s->lock);
-	return rc;
 }
 
 /* ---- notebooks ------------------------------------------------------------ */

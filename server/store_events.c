@@ -239,6 +239,15 @@ static int append_one(struct store *s, struct store_event *e)
 		rc = apply_summary(s, e->run, e->event);
 	else
 		rc = 0;
+	if (rc == 0 && e->wseq > 0) {
+		/* In the same transaction as the event: after a crash the count and
+		 * the events agree, so a re-attached worker's resent ones are known. */
+		st = s->set_worker_seq;
+		sqlite3_reset(st);
+		sqlite3_bind_int64(st, 1, e->wseq);
+		sqlite3_bind_int64(st, 2, e->run);
+		rc = step_done(s, st);
+	}
 	if (rc == 0)
 		e->seq = seq;
 	return rc;

@@ -1,7 +1,8 @@
 /*
  * store_internal.h — the struct behind struct store, shared by store.c
- * (open, migrations, runs, notebooks), store_events.c (events, metrics,
- * checkpoints) and store_series.c (curve summaries). Not for other modules.
+ * (open, migrations, notebooks), store_runs.c (run rows), store_events.c
+ * (events, metrics, checkpoints), store_series.c (curve summaries) and
+ * store_accounts.c. Not for other modules.
  */
 #ifndef TB_SERVER_STORE_INTERNAL_H
 #define TB_SERVER_STORE_INTERNAL_H
@@ -25,6 +26,7 @@ struct store {
 	bool checkpoint_started;
 	pthread_mutex_t checkpoint_lock; /* guards checkpoint_stop and checkpoint_due */
 	pthread_cond_t checkpoint_wake;
+	pthread_mutex_t checkpoint_pass; /* held through a checkpoint pass, by the thread or the writer */
 	bool checkpoint_stop;
 	bool checkpoint_due;        /* a commit left the WAL more than half full */
 	struct srv_log_limit checkpoint_log; /* checkpoint thread only */
@@ -34,12 +36,13 @@ struct store {
 	sqlite3_stmt *bump_seq;
 	sqlite3_stmt *insert_metric;
 	sqlite3_stmt *update_progress;
+	sqlite3_stmt *set_worker_seq;   /* runs.worker_seq of a dial-home worker's event */
 	sqlite3_stmt *insert_metric_name;
 	/* Statements of frequent reads (status, feed catch-up), prepared once. */
 	struct {
 		const char *sql;    /* a string literal: its address is the key */
 		sqlite3_stmt *st;
-	} cache[32];
+	} cache[56];
 	int ncache;
 	/* The tiles each live series is filling, written out a window at a
 	 * time (store_series.c). Guarded by lock. */

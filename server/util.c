@@ -505,3 +505,21 @@ bool srv_strlcpy(char *dst, const char *src, size_t size)
 	memcpy(dst, src, n + 1);
 	return true;
 }
+
+bool srv_path_plain(const char *rel)
+{
+	if (!*rel || strchr(rel, '\\'))
+		return false;
+	for (const char *c = rel; *c; c++)
+		if ((unsigned char)*c < 0x20 || *c == 0x7f)
+			return false;
+	for (const char *c = rel; *c;) {
+		size_t len = strcspn(c, "/");
+		if (len == 0 || c[0] == '.')
+			return false;
+		c += len;
+		if (*c == '/')
+			c++;
+	}
+	return true;
+}

@@ -105,6 +105,13 @@ int srv_random_hex(char *out, size_t nbytes);
  */
 void srv_addr_key(const struct sockaddr *sa, char *out, size_t len);
 
+/*
+ * A relative path as users may write one: not empty, no empty, '.', '..'
+ * or hidden parts, no backslashes or control characters. (The static
+ * files and the access rules both judge paths by it.)
+ */
+bool srv_path_plain(const char *rel);
+
 /* True when `path` equals `root` or lies below it (both already realpath'd). */
 bool srv_path_inside(const char *root, const char *path);
 

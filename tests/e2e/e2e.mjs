@@ -17,11 +17,11 @@ import { tmpdir } from 'node:os';
 import { join, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execFileSync } from 'node:child_process';
-import { freePort, startServer, apiClient, waitFor, allEvents, runCases, sleep } from './lib.mjs';
+import { freePort, startServer, apiClient, waitFor, allEvents, runCases, sleep, launchChromium, stopServer, logTail } from './lib.mjs';
+import { fashionTestImages } from '../integration/images.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const SHOTS = join(ROOT, 'tests/e2e/screenshots');
-const { chromium } = await import(join(ROOT, 'web/node_modules/playwright-core/index.mjs'));
 
 const TOKEN = 'e2e' + Math.random().toString(16).slice(2) + Date.now().toString(16);
 const work = mkdtempSync(join(tmpdir(), 'tb-e2e-'));
@@ -162,12 +162,7 @@ const cases = [
 			S.base = server.base;
 			S.api = apiClient(S.base, TOKEN);
 			const profile = join(work, 'chromium-profile');
-			ctx = await chromium.launchPersistentContext(profile, {
-				executablePath: '/usr/bin/chromium',
-				headless: true,
-				viewport: { width: 1360, height: 900 },
-				args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-			});
+			ctx = await launchChromium(profile);
 			S.page = ctx.pages()[0] || (await ctx.newPage());
 			S.page.on('pageerror', (e) => S.pageErrors.push(e.message));
 			// The page must work under the server's Content-Security-Policy: any
@@ -200,7 +195,9 @@ const cases = [
 				throw new Error(`after posting the token the browser shows ${page.url()}: ${body}`);
 			}
 			const cookies = await ctx.cookies(S.base);
-			assert(cookies.some((c) => c.name === 'trainbook_token'), 'no trainbook_token cookie after logging in');
+			// Named by the port: two servers on one host keep separate logins.
+			const want = `trainbook_token_${new URL(S.base).port}`;
+			assert(cookies.some((c) => c.name === want), `no ${want} cookie after logging in`);
 		},
 	},
 	{
@@ -953,6 +950,41 @@ const cases = [
 		},
 	},
 	{
+		name: 'Predict on an uploaded PNG shows the top-5 bars and the image as the model saw it; ONNX downloads',
+		needs: ['an uploaded notebook runs to completion with evaluation and checkpoints'],
+		fn: async () => {
+			const page = S.page;
+			// on the run's own page (its cell may show a later run by now): the run view brings the panel there too
+			await page.goto(S.base + '#/run/' + S.shortRun);
+			const cell = page.locator(`.run-view[data-run="${S.shortRun}"]`);
+			const ckpt = cell.locator('li.ckpt').first();
+			await ckpt.waitFor({ timeout: 15000 });
+			const file = await ckpt.getAttribute('data-file');
+			await ckpt.locator('button', { hasText: 'Predict' }).click();
+			const panel = cell.locator('section.predict');
+			await panel.locator('h4', { hasText: `Predict with ${file}` }).waitFor({ timeout: 5000 });
+			const [img] = fashionTestImages(1);
+			await panel.locator('input[type=file]').setInputFiles({ name: 'ankle-boot.png', mimeType: 'image/png', buffer: img.png });
+			const bars = panel.locator('li.predict-bar');
+			await waitFor(async () => (await bars.count()) === 5, { timeout: 15000, what: 'five bars' });
+			const shown = await bars.evaluateAll((els) => els.map((e) => ({ cls: e.dataset.class, width: e.querySelector('.predict-fill').style.width })));
+			const api = await S.api.post(`api/runs/${S.shortRun}/predict`, { image: img.png.toString('base64'), checkpoint: file });
+			assert(JSON.stringify(shown.map((b) => b.cls)) === JSON.stringify(api.top.map((t) => t.class)), `the page shows ${shown.map((b) => b.cls)}, the API says ${api.top.map((t) => t.class)}`);
+			const widths = shown.map((b) => parseFloat(b.width));
+			assert(widths[0] > 0 && widths.every((w, i) => i === 0 || w <= widths[i - 1]), `bar widths ${widths}`);
+			const seen = await panel.locator('canvas.predict-seen').evaluate((c) => [c.width, c.height]);
+			assert(seen[0] === 28 && seen[1] === 28, `the seen image is ${seen}`);
+			// A test sample from the evaluation classifies too.
+			await panel.locator('button.predict-sample').first().click();
+			await panel.locator('.predict-list p', { hasText: 'test sample' }).waitFor({ timeout: 15000 });
+			await shot(page, 'predict.png');
+			const href = await ckpt.locator('a', { hasText: 'ONNX' }).getAttribute('href');
+			assert(href.endsWith(`/checkpoints/${encodeURIComponent(file)}/model.onnx`), `ONNX link ${href}`);
+			const r = await S.api.raw(`api/runs/${S.shortRun}/checkpoints/${encodeURIComponent(file)}/model.onnx`);
+			assert(r.status === 200 && (await r.arrayBuffer()).byteLength > 1000, `ONNX download: HTTP ${r.status}`);
+		},
+	},
+	{
 		name: 'the page raised no uncaught errors',
 		needs: ['server starts'],
 		fn: async () => {
@@ -976,12 +1008,8 @@ try {
 	});
 } finally {
 	if (ctx) await ctx.close().catch(() => {});
-	if (server) {
-		server.proc.kill('SIGTERM');
-		await Promise.race([new Promise((r) => server.proc.once('exit', r)), sleep(10000)]);
-		if (!server.exitedRef()) server.proc.kill('SIGKILL');
-	}
-	if (result.fail) console.error('server log: ' + serverLog + '\n' + (existsSync(serverLog) ? readFileSync(serverLog, 'utf8').split('\n').slice(-15).join('\n') : ''));
+	if (server) await stopServer(server);
+	if (result.fail) console.error(logTail(serverLog));
 	rmSync(work, { recursive: true, force: true });
 }
 console.log(`${result.pass} passed, ${result.fail} failed`);

@@ -62,3 +62,14 @@ test('fault 4 of issue 12: with 4,100 idle connections from many addresses a nor
 	const again = await rawRequest(h.port, 'GET', '/api/status', { headers: { Authorization: `token ${h.token}` } });
 	assert.equal(again.status, 200);
 });
+
+test('a burst of connections from one address that all speak at once is served (a class behind one NAT)', async (t) => {
+	const h = await startServer(t);
+	// 400 requests opened together from one address: more than the per-address
+	// cap, but none of them silent, so none may be closed.
+	const all = await Promise.all(Array.from({ length: 400 }, () =>
+		rawRequest(h.port, 'GET', '/api/status', { localAddress: '127.0.0.9', headers: { Authorization: `token ${h.token}` }, timeout: 60000 })
+			.then((r) => r.status, (e) => `error: ${e.message}`)));
+	const bad = all.filter((s) => s !== 200);
+	assert.equal(bad.length, 0, `${bad.length} of 400 failed: ${[...new Set(bad)].join(', ')}`);
+});

@@ -74,13 +74,14 @@ def checkpoint_metadata_rebuilds_module_and_preprocessing_in_torch():
                                "train: {epochs: 1, max_steps: 200, seed: 5}\n")
         model, meta = pytorch_load.load(ckpt)
         assert json.loads(meta["trainbook.input_shape"]) == [1, 28, 28], meta["trainbook.input_shape"]
-        classes = json.loads(meta["trainbook.classes"])
+        assert meta["trainbook.input_kind"] == "image" and meta["trainbook.channel_order"] == "gray", meta
+        classes = json.loads(meta["trainbook.class_names"])
         assert classes[0] == "T-shirt/top" and classes[9] == "Ankle boot" and len(classes) == 10, classes
-        pre = json.loads(meta["trainbook.preprocess"])
+        mean = json.loads(meta["trainbook.normalize_mean"])
+        std = json.loads(meta["trainbook.normalize_std"])
         pixels = _idx(FASHION + "train-images-idx3-ubyte.gz", 16).astype(np.float64) / 255
         # the mean/std recorded are the training split's, as the run computed them
-        assert abs(pre["mean"][0] - pixels.mean()) < 1e-4 and abs(pre["std"][0] - pixels.std()) < 1e-4, pre
-        assert pre["layout"] == "NCHW" and pre["channels"] == "grey" and abs(pre["scale"] * 255 - 1) < 1e-8, pre
+        assert abs(mean[0] - pixels.mean()) < 1e-4 and abs(std[0] - pixels.std()) < 1e-4, (mean, std)
         module = json.loads(meta["trainbook.module"])
         assert module["preset"] is None and [l["type"] for l in module["layers"]][:3] == ["conv2d", "relu", "maxpool2d"]
         x = _idx(FASHION + "t10k-images-idx3-ubyte.gz", 16).reshape(-1, 1, 28, 28)
@@ -89,7 +90,7 @@ def checkpoint_metadata_rebuilds_module_and_preprocessing_in_torch():
         reported = test["values"]["accuracy"]
         assert abs(acc - reported) <= 3e-4, f"torch accuracy {acc:.4f} != trainbook {reported:.4f}"
         # without the normalisation the same weights do worse: the metadata is what makes it right
-        raw = dict(meta, **{"trainbook.preprocess": json.dumps({**pre, "mean": None, "std": None})})
+        raw = {k: v for k, v in meta.items() if k not in ("trainbook.normalize_mean", "trainbook.normalize_std")}
         assert pytorch_load.score(model, raw, x, y) < acc - 0.02
 
 

@@ -58,3 +58,14 @@ test('CSV of what the table shows, quoted where needed', () => {
 	const csv = toCsv(runs.slice(0, 2), cols);
 	assert.equal(csv, 'run,name,model,test/accuracy final\nr1,fashion-mnist · mlp,"[flatten, {linear: 128}]",0.85\nr2,fashion-mnist · mlp,"[flatten, {linear: 128}]",\n');
 });
+
+test('an owner column after the name for instructors in accounts mode, and only then', () => {
+	const owned = runs.map((r, i) => ({ ...r, owner: ['alice', 'bob'][i % 2] }));
+	assert.ok(!tableColumns(owned).some((c) => c.id === 'owner'));
+	const cols = tableColumns(owned, [], { owners: true });
+	assert.deepEqual(cols.slice(0, 2).map((c) => c.id), ['name', 'owner']);
+	const owner = cols[1];
+	assert.ok(owner.visible);
+	assert.deepEqual(sortRuns(owned, owner, -1).map((r) => owner.get(r)), ['bob', 'alice', 'alice']);
+	assert.equal(toCsv(owned.slice(0, 2), [owner]), 'run,owner\nr1,alice\nr2,bob\n');
+});

@@ -44,11 +44,13 @@ export function metricKeys(runs) {
  * Every column the table can show for these runs: {id, label, kind, get,
  * visible (by default)}. kind: text | number | status | duration | tags |
  * hparam. The spec keys that differ among the `picked` runs (those on the
- * charts) come first: what the comparison is about.
+ * charts) come first: what the comparison is about. With `owners` (an
+ * instructor in accounts mode) an owner column follows the name.
  */
-export function tableColumns(runs, picked = []) {
+export function tableColumns(runs, picked = [], { owners = false } = {}) {
 	const cols = [
 		{ id: 'name', label: 'name', kind: 'text', get: (r) => r.name || r.id, visible: true },
+		...(owners ? [{ id: 'owner', label: 'owner', kind: 'text', get: (r) => r.owner || '', visible: true }] : []),
 		{ id: 'status', label: 'status', kind: 'status', get: (r) => r.status, visible: true },
 		{ id: 'duration', label: 'duration', kind: 'duration', get: (r) => runSeconds(r), visible: true },
 		{ id: 'tags', label: 'tags', kind: 'tags', get: (r) => (r.tags || []).join(', '), visible: true },

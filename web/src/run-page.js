@@ -3,6 +3,8 @@
  * (edited in place, saved with PATCH), archive and delete, the run view
  * (status, curves, checkpoints, evaluations), and the spec it ran, shown
  * read-only and highlighted, with a line diff against another run's spec.
+ * Instructors in accounts mode see whose run it is; a run that does not
+ * exist, or is someone else's (the server answers both alike), says so.
  *
  * What it is not: the run's live view (run-view.js) or the Runs table.
  *
@@ -14,6 +16,7 @@ import { createEditor } from './editor.js';
 import { RunView } from './run-view.js';
 import { diffLines } from './specdiff.js';
 import { deleteRun, editRun, setArchived } from './run-identity.js';
+import { showsOwners } from './owners.js';
 
 export class RunPage {
 	constructor(root, ctx, runId) {
@@ -21,6 +24,7 @@ export class RunPage {
 		this.ctx = ctx;
 		this.runId = runId;
 		this.run = null;
+		this.owners = showsOwners(ctx.me);
 		this.titleEl = h('h1.run-title', { text: runId });
 		this.metaEl = h('div.run-meta');
 		this.notesEl = h('p.run-notes');
@@ -29,7 +33,7 @@ export class RunPage {
 		this.diffSel = h('select', { 'aria-label': 'compare the spec with another run' });
 		this.diffSel.addEventListener('change', () => this.#diff());
 		this.diffEl = h('div.spec-diff', { 'aria-label': 'spec diff' });
-		fill(root, 
+		fill(root,
 			h('div.nb-head', h('a', { href: '#/runs', text: 'Runs' }), h('span', { text: ' / ' }), this.titleEl),
 			this.metaEl, this.notesEl, this.viewBox,
 			h('section.panel.run-spec', { 'aria-label': 'spec' },
@@ -46,7 +50,10 @@ export class RunPage {
 		try {
 			run = (await this.ctx.api.get(`api/runs/${encodeURIComponent(this.runId)}`)).run;
 		} catch (e) {
-			if (e.status !== 401) fill(this.root, h('div.banner.error', { role: 'alert' }, `Cannot open run ${this.runId}: ${e.message}. `, h('a', { href: '#/runs', text: 'Back to the runs' })));
+			if (e.status === 404) {
+				const why = this.ctx.me && this.ctx.me.accounts ? ' (it does not exist, or it is not yours to see)' : '';
+				fill(this.root, h('div.banner.error.run-missing', { role: 'alert' }, `Not found: no run ${this.runId}${why}. `, h('a', { href: '#/runs', text: 'Back to the runs' })));
+			} else if (e.status !== 401) fill(this.root, h('div.banner.error', { role: 'alert' }, `Cannot open run ${this.runId}: ${e.message}. `, h('a', { href: '#/runs', text: 'Back to the runs' })));
 			return;
 		}
 		this.#show(run);
@@ -71,8 +78,9 @@ export class RunPage {
 		this.run = run;
 		document.title = `${run.name || run.id} — trainbook`;
 		this.titleEl.textContent = `${run.name || run.id}`;
-		fill(this.metaEl, 
+		fill(this.metaEl,
 			h('span.run-id', { text: run.id }),
+			this.owners ? h('span.run-owner', { text: 'owner ' + (run.owner || '—') }) : null,
 			(run.tags || []).length ? h('span.tags', run.tags.map((t) => h('span.tag', { text: t }))) : h('span.muted', { text: 'no tags' }),
 			run.notebook ? h('a', { href: '#/nb/' + run.notebook.split('/').map(encodeURIComponent).join('/'), text: run.notebook + (run.cell ? ' / ' + run.cell : '') }) : null,
 			run.archived ? h('span.badge', { text: 'archived' }) : null,

@@ -3,8 +3,9 @@
  * about its run: name and status, a progress bar with ETA or the
  * evaluation's progress, Stop/Resume, the live curves, a small panel for
  * the run's device, checkpoints as they are written (download, resume
- * from, evaluate), the training's evaluation and each Evaluate action's
- * own result (confusion matrix, sample predictions), and the worker's log.
+ * from, evaluate; ONNX and Predict come from predict.js), the training's
+ * evaluation and each Evaluate action's own result (confusion matrix,
+ * sample predictions), and the worker's log.
  *
  * How it reads a run: the run record, then its events without the metrics
  * (GET …/events?exclude=metric: status, checkpoints, evaluations, logs),
@@ -21,6 +22,7 @@ import { RunCurves } from './run-curves.js';
 import { RunCharts } from './run-charts.js';
 import { SystemPanel } from './system.js';
 import { renderEvaluation } from './evaluation.js';
+import { PredictPanel } from './predict.js';
 import { snapshotPng } from './snapshot.js';
 import { summaryText } from './summary.js';
 import { chanceWarning, evaluationHeading, progressText, received } from './run-status.js';
@@ -90,6 +92,8 @@ export class RunView {
 		this.charts = new RunCharts(main, ctx.api, runId, this.curves, () => ({ stepsPerEpoch: this.#stepsPerEpoch(), t0: this.run.started || null }));
 		this.devicePanel = new SystemPanel(this.side, ctx.monitor, { device: null, title: 'Device' });
 		this.side.append(this.ckptEl);
+		this.predict = new PredictPanel(ctx.api, runId, () => this.evaluation);
+		this.root.insertBefore(this.predict.root, this.evalEl);
 		this.#renderHead();
 		this.#renderCheckpoints();
 
@@ -244,7 +248,7 @@ export class RunView {
 		const r = this.run;
 		const info = this.info;
 		this.nameEl.textContent = r.name || '';
-		fill(this.statusEl, 
+		fill(this.statusEl,
 			statusBadge(r.status),
 			h('a.run-id', { href: '#/run/' + encodeURIComponent(r.id), text: r.id, title: 'open the run\'s page' }),
 			r.name ? this.nameEl : null,
@@ -330,7 +334,8 @@ export class RunView {
 						type: 'button', text: 'Evaluate', disabled: this.active, 'aria-label': `evaluate ${c.file}`,
 						title: 'Scores this checkpoint on the test split; the run and its summary stay as they are',
 						onclick: () => this.evaluate(c.file),
-					}))));
+					}),
+					this.predict.actions(c.file))));
 		}
 		this.ckptEl.append(ul);
 	}

@@ -5,6 +5,8 @@
  * by text, tag, status and notebook (archived runs on request), columns
  * chosen in a menu and remembered, a checkbox per row to pick runs for the
  * curves, and per-row edit / archive / delete. Exports what it shows as CSV.
+ * With `owners` (an instructor in accounts mode) it has an owner column
+ * and the owner filter of owner-filter.js.
  *
  * What it is not: the rules (hparams.js) or the curves (runs.js).
  *
@@ -14,6 +16,7 @@
 import { h, clear, fill, statusBadge } from './dom.js';
 import { fmtDuration, fmtMetric } from './format.js';
 import { cellText, filterChoices, filterRuns, sortRuns, tableColumns, toCsv, visibleColumns } from './hparams.js';
+import { OwnerFilter } from './owner-filter.js';
 
 const PREFS_KEY = 'trainbook.runsTable';
 
@@ -37,9 +40,10 @@ function savePrefs(p) {
 export class RunsTable {
 	/*
 	 * hooks: {onSelect(ids, on), onEdit(run), onArchive(run, bool), onDelete(run)};
-	 * isSelected(id), colorOf(id) → the run's colour on the charts or null.
+	 * isSelected(id), colorOf(id) → the run's colour on the charts or null;
+	 * owners: show each run's owner and filter by it.
 	 */
-	constructor(parent, { hooks, isSelected, colorOf }) {
+	constructor(parent, { hooks, isSelected, colorOf, owners = false }) {
 		this.hooks = hooks;
 		this.isSelected = isSelected;
 		this.colorOf = colorOf;
@@ -68,6 +72,7 @@ export class RunsTable {
 			this.filters.archived = this.archivedBox.checked;
 			this.render();
 		});
+		this.ownerFilter = owners ? new OwnerFilter('runs', () => this.render()) : null;
 		this.columnsEl = h('div.column-choice');
 		this.countEl = h('span.muted.small');
 		this.csvBtn = h('button', { type: 'button', text: 'Export CSV', onclick: () => this.exportCsv() });
@@ -75,7 +80,7 @@ export class RunsTable {
 		this.body = h('tbody');
 		this.root = h('section.panel.runs-table-panel', { 'aria-label': 'runs' },
 			h('div.table-tools',
-				this.search, this.tagSel, this.statusSel, this.nbSel,
+				this.search, this.ownerFilter ? this.ownerFilter.el : null, this.tagSel, this.statusSel, this.nbSel,
 				h('label', this.archivedBox, h('span', { text: 'archived' })),
 				h('details.columns-menu', h('summary', { text: 'Columns' }), this.columnsEl),
 				this.csvBtn, this.countEl),
@@ -95,8 +100,9 @@ export class RunsTable {
 
 	/* The rows and columns shown now (CSV, tests). */
 	view() {
-		const rows = filterRuns(this.runs, this.filters);
-		const all = tableColumns(rows, rows.filter((r) => this.isSelected(r.id)));
+		const mine = this.ownerFilter ? this.ownerFilter.update(this.runs) : this.runs;
+		const rows = filterRuns(mine, this.filters);
+		const all = tableColumns(rows, rows.filter((r) => this.isSelected(r.id)), { owners: !!this.ownerFilter });
 		const cols = visibleColumns(all, this.prefs.columns);
 		const sortCol = all.find((c) => c.id === this.prefs.sort);
 		return { rows: sortCol ? sortRuns(rows, sortCol, this.prefs.dir) : rows, cols, all };
@@ -161,6 +167,7 @@ export class RunsTable {
 	#cell(c, r) {
 		const v = c.get(r);
 		if (c.id === 'name') return h('td.name', h('a', { href: '#/run/' + encodeURIComponent(r.id), text: v, title: r.notes || r.id }), h('span.muted.small', { text: ' ' + r.id }));
+		if (c.id === 'owner') return h('td.owner', { text: v || '—' });
 		if (c.kind === 'status') return h('td', statusBadge(v));
 		if (c.kind === 'duration') return h('td.num', { text: v === null ? '—' : fmtDuration(v) });
 		if (c.kind === 'tags') return h('td', (r.tags || []).map((t) => h('span.tag', { text: t })));

@@ -8,8 +8,11 @@
  * metric whose brushes narrow the picked runs down.
  *
  * The picked runs live in the hash (#/runs?ids=r1,r2) so a comparison can
- * be bookmarked. Curves are read as downsampled series and followed live
- * (run-curves.js); zooming a chart zooms them all and fetches finer points.
+ * be bookmarked; an id there that is not a run the person may see says so.
+ * Curves are read as downsampled series and followed live (run-curves.js);
+ * zooming a chart zooms them all and fetches finer points. Instructors in
+ * accounts mode see each run's owner (a table column, the legend) and can
+ * filter the table by it.
  * What it is not: a single run's view (run-view.js, run-page.js).
  *
  * Threads: the page's main thread.
@@ -26,6 +29,7 @@ import { aggregate, groupRuns } from './groups.js';
 import { differingKeys, metricKeys, lowerIsBetter } from './hparams.js';
 import { deleteRun, editRun, runLabel, setArchived } from './run-identity.js';
 import { received } from './run-status.js';
+import { showsOwners } from './owners.js';
 
 const METRICS = ['loss', 'accuracy', 'lr', 'images_per_sec'];
 const GROUP_KEY = 'trainbook.runsGroup';
@@ -50,8 +54,10 @@ export class RunsPage {
 		const points = Math.min(2000, Math.max(500, Math.round((window.innerWidth || 1400) * 0.75)));
 		this.curves = new RunCurves({ api: ctx.api, feed: ctx.feed, points, onChange: () => this.#schedule() });
 		this.frame = 0;
+		this.owners = showsOwners(ctx.me);
 
 		this.table = new RunsTable(h('div'), {
+			owners: this.owners,
 			hooks: {
 				onSelect: (list, on) => this.#select(list, on),
 				onEdit: (r) => this.#edit(r),
@@ -72,8 +78,10 @@ export class RunsPage {
 		this.pcMetric = h('select', { 'aria-label': 'metric of the parallel coordinates' });
 		this.pcMetric.addEventListener('change', () => this.#setGroup({ metric: this.pcMetric.value }));
 		const pcBox = h('div');
-		fill(root, 
+		this.missingEl = h('div');
+		fill(root,
 			h('h1', { text: 'Runs' }),
+			this.missingEl,
 			this.table.root,
 			h('section.panel.compare-main', { 'aria-label': 'overlaid curves' },
 				chartControls(this.prefs, (p) => {
@@ -96,7 +104,10 @@ export class RunsPage {
 
 	async load() {
 		if (!(await this.#reload(false))) return;
-		if (!this.wanted.size) for (const r of this.runs.filter((x) => !x.archived).slice(0, 3)) this.wanted.add(r.id);
+		const named = this.wanted.size > 0;
+		await this.#findWanted();
+		/* the newest three unarchived, unless the address named runs (then a missing one is not swapped for others) */
+		if (!named) for (const r of this.runs.filter((x) => !x.archived).slice(0, 3)) this.wanted.add(r.id);
 		await this.#apply();
 	}
 
@@ -113,8 +124,10 @@ export class RunsPage {
 	/* The run list with each run's flattened spec and metric numbers; render: draw the table now. */
 	async #reload(render = true) {
 		try {
-			const list = (await this.ctx.api.get('api/runs?hparams=1')).runs || [];
-			this.runs = list.map((r) => received(r));
+			const list = ((await this.ctx.api.get('api/runs?hparams=1')).runs || []).map((r) => received(r));
+			/* picked runs past the list's page were fetched one by one (#findWanted): keep them */
+			const older = this.runs.filter((r) => this.wanted.has(r.id) && !list.some((x) => x.id === r.id));
+			this.runs = [...list, ...older];
 		} catch (e) {
 			if (e.status !== 401) this.table.root.append(h('p.error', { text: 'Cannot list runs: ' + e.message }));
 			return false;
@@ -137,6 +150,27 @@ export class RunsPage {
 		else this.#reload(); /* a new run: fetch its hparams */
 		this.table.setRuns(this.runs);
 		this.#schedule();
+	}
+
+	/*
+	 * Ids from the address that the list lacks: an older run past the list's
+	 * page is fetched; one that does not exist — or is someone else's, which
+	 * the server answers the same way — is dropped with a note.
+	 */
+	async #findWanted() {
+		const gone = [];
+		for (const id of this.wanted) {
+			if (this.runs.some((r) => r.id === id)) continue;
+			try {
+				this.runs.push(received((await this.ctx.api.get('api/runs/' + encodeURIComponent(id))).run));
+			} catch (e) {
+				if (e.status === 401) return;
+				this.wanted.delete(id);
+				gone.push(e.status === 404 ? id : `${id} (${e.message})`);
+			}
+		}
+		clear(this.missingEl);
+		if (gone.length) this.missingEl.append(h('div.banner.error.run-missing', { role: 'alert', text: `Not found: no run ${gone.join(', ')}` + (this.ctx.me && this.ctx.me.accounts ? ' (it does not exist, or it is not yours to see).' : '.') }));
 	}
 
 	#select(ids, on) {
@@ -282,7 +316,7 @@ export class RunsPage {
 		if (!this.group.by) for (const id of ids) {
 			const run = this.runs.find((r) => r.id === id) || { id };
 			this.legendEl.append(h('span.legend-item', { title: runLabel(run) }, h('span.swatch', { style: `background:${this.follow.get(id).color}` }),
-				h('span', { text: run.name ? `${run.name} · ${id}` : id })));
+				h('span', { text: `${run.name ? `${run.name} · ${id}` : id}${this.owners && run.owner ? ' · ' + run.owner : ''}` })));
 		}
 		const present = new Set();
 		const all = [];
