@@ -741,11 +741,24 @@ static int check_ended(struct runq *q, int64_t id, const char *what, char *statu
 	return RUNQ_OK;
 }
 
-/* The path of checkpoint `file` of run `id`, only inside the run's directory. Caller holds q->lock. */
-static int find_checkpoint(struct runq *q, int64_t id, const char *file, char *ckpt, size_t len, char *err,
-			   size_t errlen)
+/*
+ * The path of checkpoint `file` of run `id`, only inside the run's
+ * directory; without a file, its newest checkpoint, or "" when it has none
+ * and that is fine (`required` false: resume starts over). Caller holds
+ * q->lock.
+ */
+static int pick_checkpoint(struct runq *q, int64_t id, const char *file, bool required, char *ckpt, size_t len,
+			   char *err, size_t errlen)
 {
 	char dir[PATH_MAX], real[PATH_MAX];
+	if (!file) {
+		ckpt[0] = '\0';
+		if (store_last_checkpoint(q->store, id, ckpt, len) < 0 && required) {
+			snprintf(err, errlen, "run r%lld has no checkpoint", (long long)id);
+			return RUNQ_ENOENT;
+		}
+		return RUNQ_OK;
+	}
 	runq_run_dir(q, id, dir, sizeof dir);
 	if (store_checkpoint_path(q->store, id, file, ckpt, len) < 0 || !realpath(ckpt, real) ||
 	    !srv_path_inside(dir, real)) {
@@ -776,14 +789,8 @@ int runq_resume(struct runq *q, int64_t id, const char *checkpoint_file, char *e
 	 * nothing left to train and the worker ends at once (evaluating a
 	 * checkpoint is runq_evaluate). */
 	int rc = check_ended(q, id, "resume", status, sizeof status, err, errlen);
-	if (rc)
+	if (rc || (rc = pick_checkpoint(q, id, checkpoint_file, false, ckpt, sizeof ckpt, err, errlen)))
 		goto out;
-	if (checkpoint_file) {
-		if ((rc = find_checkpoint(q, id, checkpoint_file, ckpt, sizeof ckpt, err, errlen)))
-			goto out;
-	} else {
-		store_last_checkpoint(q->store, id, ckpt, sizeof ckpt); /* none: start over */
-	}
 	store_run_set_resume(q->store, id, ckpt[0] ? ckpt : NULL);
 	queue_again(q, id, "resume", ckpt);
 out:
@@ -799,16 +806,8 @@ int runq_evaluate(struct runq *q, int64_t id, const char *checkpoint_file, char 
 	pthread_mutex_lock(&q->lock);
 	struct store_run_info info = {0};
 	int rc = check_ended(q, id, "be evaluated", status, sizeof status, err, errlen);
-	if (rc)
+	if (rc || (rc = pick_checkpoint(q, id, checkpoint_file, true, ckpt, sizeof ckpt, err, errlen)))
 		goto out;
-	if (checkpoint_file) {
-		if ((rc = find_checkpoint(q, id, checkpoint_file, ckpt, sizeof ckpt, err, errlen)))
-			goto out;
-	} else if (store_last_checkpoint(q->store, id, ckpt, sizeof ckpt) < 0) {
-		snprintf(err, errlen, "run r%lld has no checkpoint to evaluate", (long long)id);
-		rc = RUNQ_ENOENT;
-		goto out;
-	}
 	/* What the run goes back to when the evaluation ends, however it ends. */
 	store_run_info(q->store, id, &info);
 	json_t *restore = json_pack("{s:s, s:o}", "status", status, "reason",

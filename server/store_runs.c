@@ -364,13 +364,14 @@ int store_run_set_job(struct store *s, int64_t id, const char *job, const char *
 	return rc;
 }
 
-int store_run_set_resume(struct store *s, int64_t id, const char *checkpoint)
+/* One text column of one run (NULL clears it); -1 when there is no such run. */
+static int set_run_text(struct store *s, const char *sql, int64_t id, const char *value)
 {
 	pthread_mutex_lock(&s->lock);
 	int rc = -1;
-	sqlite3_stmt *st = store_prepare(s, "UPDATE runs SET resume = ? WHERE id = ?");
+	sqlite3_stmt *st = store_prepare(s, sql);
 	if (st) {
-		bind_text_or_null(st, 1, checkpoint);
+		bind_text_or_null(st, 1, value);
 		sqlite3_bind_int64(st, 2, id);
 		rc = sqlite3_step(st) == SQLITE_DONE && sqlite3_changes(s->db) == 1 ? 0 : -1;
 		sqlite3_finalize(st);
@@ -379,19 +380,14 @@ int store_run_set_resume(struct store *s, int64_t id, const char *checkpoint)
 	return rc;
 }
 
+int store_run_set_resume(struct store *s, int64_t id, const char *checkpoint)
+{
+	return set_run_text(s, "UPDATE runs SET resume = ? WHERE id = ?", id, checkpoint);
+}
+
 int store_run_set_evaluate(struct store *s, int64_t id, const char *restore)
 {
-	pthread_mutex_lock(&s->lock);
-	int rc = -1;
-	sqlite3_stmt *st = store_prepare(s, "UPDATE runs SET evaluate = ? WHERE id = ?");
-	if (st) {
-		bind_text_or_null(st, 1, restore);
-		sqlite3_bind_int64(st, 2, id);
-		rc = sqlite3_step(st) == SQLITE_DONE && sqlite3_changes(s->db) == 1 ? 0 : -1;
-		sqlite3_finalize(st);
-	}
-	pthread_mutex_unlock(&s->lock);
-	return rc;
+	return set_run_text(s, "UPDATE runs SET evaluate = ? WHERE id = ?", id, restore);
 }
 
 int store_run_delete(struct store *s, int64_t id)
