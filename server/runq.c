@@ -617,12 +617,19 @@ int runq_submit(struct runq *q, const struct runq_submit *sub, int64_t *id, char
 	} else {
 		spec_dataset(spec, sub->spec_len, stem, sizeof stem);
 	}
+	/* Each cut to its buffer at a character boundary: half a UTF-8
+	 * character is a name the store cannot turn into JSON, and the run
+	 * answered 404 and vanished from the list
+	 * (tests/fuzz/http/crashes/run-name-cut-mid-character*). */
+	srv_utf8_trim(stem);
+	srv_utf8_trim(label);
 	if (sub->name && *sub->name)
 		srv_strlcpy(name, sub->name, sizeof name);
 	else if (stem[0])
 		snprintf(name, sizeof name, "%s \xc2\xb7 %s", stem, label);
 	else
 		snprintf(name, sizeof name, "%s", label);
+	srv_utf8_trim(name);
 	pthread_mutex_lock(&q->lock);
 	if (q->stopping) {
 		snprintf(err, errlen, "the server is shutting down");

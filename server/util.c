@@ -435,6 +435,19 @@ bool srv_utf8_valid(const char *s, size_t len)
 	return true;
 }
 
+void srv_utf8_trim(char *s)
+{
+	size_t n = strlen(s), lead = n;
+	while (lead > 0 && n - lead < 3 && ((unsigned char)s[lead - 1] & 0xc0) == 0x80)
+		lead--;
+	if (lead == 0)
+		return;
+	unsigned c = (unsigned char)s[lead - 1];
+	size_t need = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc0 ? 2 : 1;
+	if (n - (lead - 1) < need)
+		s[lead - 1] = '\0';
+}
+
 void srv_addr_key(const struct sockaddr *sa, char *out, size_t len)
 {
 	char text[INET6_ADDRSTRLEN];

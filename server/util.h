@@ -92,6 +92,11 @@ int srv_fd_path(int fd, char *out, size_t len);
 
 /* Strict UTF-8: no overlong forms, no surrogates, nothing past U+10FFFF. */
 bool srv_utf8_valid(const char *s, size_t len);
+/*
+ * After a copy of UTF-8 text was cut to fit a buffer: drop a last character
+ * left incomplete, so the text stays valid (jansson refuses the rest).
+ */
+void srv_utf8_trim(char *s);
 
 /* Random bytes from getrandom; srv_random_hex writes 2*nbytes hex digits + NUL (nbytes <= 64). */
 int srv_random_bytes(void *buf, size_t n);

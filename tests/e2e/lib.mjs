@@ -6,6 +6,7 @@ import { createServer } from 'node:net';
 import { existsSync, openSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { sleep, waitFor as waitForEvery } from '../lib/wait.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -48,24 +49,10 @@ export function freePort() {
 	});
 }
 
-export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+export { sleep };
 
-/* Poll fn() until it returns a truthy value; throw `what` with the last value on timeout. */
-export async function waitFor(fn, { timeout = 30000, interval = 250, what = 'condition' } = {}) {
-	const end = Date.now() + timeout;
-	let last;
-	let lastErr;
-	while (Date.now() < end) {
-		try {
-			last = await fn();
-			if (last) return last;
-		} catch (e) {
-			lastErr = e;
-		}
-		await sleep(interval);
-	}
-	throw new Error(`timed out after ${timeout / 1000} s waiting for ${what}` + (lastErr ? ` (last error: ${lastErr.message})` : last !== undefined ? ` (last: ${JSON.stringify(last)})` : ''));
-}
+/* Poll fn() until it returns a truthy value (every 250 ms unless told). */
+export const waitFor = (fn, opts = {}) => waitForEvery(fn, { interval: 250, ...opts });
 
 /*
  * Start `trainbook serve`; resolves {proc, base, logPath} once /api/status

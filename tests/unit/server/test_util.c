@@ -1,6 +1,7 @@
 /*
  * test_util.c — server/util.c helpers that answers lean on: the short form
- * of a double in JSON (srv_buf_double9) against printf's %.9g.
+ * of a double in JSON (srv_buf_double9) against printf's %.9g, and text
+ * cut to a buffer staying valid UTF-8 (srv_utf8_trim).
  */
 #include <math.h>
 #include <setjmp.h>
@@ -48,10 +49,38 @@ static void double9_matches_printf(void **state)
 	}
 }
 
+static void utf8_trim_drops_a_cut_character_only(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *in, *out;
+	} cases[] = {
+		{"", ""}, {"abc", "abc"}, {"a\xc3\xa9", "a\xc3\xa9"}, {"a\xc3", "a"},
+		{"\xe2\x82\xac", "\xe2\x82\xac"}, {"x\xe2\x82", "x"}, {"x\xe2", "x"},
+		{"\xf0\x9f\x98\x80", "\xf0\x9f\x98\x80"}, {"y\xf0\x9f\x98", "y"}, {"\xc2\xb7 z", "\xc2\xb7 z"},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		char buf[16];
+		snprintf(buf, sizeof buf, "%s", cases[i].in);
+		srv_utf8_trim(buf);
+		assert_string_equal(buf, cases[i].out);
+		assert_true(srv_utf8_valid(buf, strlen(buf)));
+	}
+	/* Every cut of a run of two-byte characters, as a name buffer makes it. */
+	char name[256];
+	for (size_t size = 1; size <= sizeof name; size++) {
+		snprintf(name, size, "%s", "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9");
+		srv_utf8_trim(name);
+		assert_true(srv_utf8_valid(name, strlen(name)));
+		assert_int_equal(strlen(name) % 2, 0);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(double9_matches_printf),
+		cmocka_unit_test(utf8_trim_drops_a_cut_character_only),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
