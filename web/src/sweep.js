@@ -8,7 +8,7 @@
  * The view asks GET /api/sweeps/<id> again whenever the feed says one of
  * its trials' runs changed, and once a second while the sweep runs (a
  * pending trial has no run yet for the feed to name). What it is not: a
- * run's view (run-view.js); each trial links to its run on the Runs page.
+ * run's view (run-view.js); each trial links to its run's page (#/run/<id>).
  *
  * Threads: the page's main thread.
  */
@@ -87,7 +87,7 @@ function trialsTable(sweep) {
 		h('tbody', (sweep.trial_list || []).map((t) => h('tr', { 'data-trial': t.trial, class: t.trial === best ? 'best' : '' },
 			h('td', { text: String(t.trial) }),
 			(t.values || []).map((v) => h('td.mono', { text: v })),
-			h('td', t.run ? h('a', { href: `#/runs?ids=${t.run}`, text: t.run }) : '—'),
+			h('td', t.run ? h('a', { href: `#/run/${t.run}`, text: t.run }) : '—'),
 			h('td', statusBadge(t.status)),
 			h('td', { text: t.epochs ? String(t.epochs) : '—' }),
 			h('td.num', { text: fmtMetric(t.metric) }),
