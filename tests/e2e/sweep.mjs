@@ -23,7 +23,8 @@ const serverLog = join(ROOT, 'build/test-logs/e2e-sweep-server.log');
 const NB = 'sweep.ipynb';
 
 // Two good learning rates first, then two that learn nothing: ASHA stops those at epoch 1.
-const SPEC = sweepSpec({ lrs: ['0.5', '0.3', '1.0e-7', '2.0e-7'], trainSize: 2048 });
+// 64k samples: each trial trains for seconds, so the view is seen with live trials even on a fast machine.
+const SPEC = sweepSpec({ lrs: ['0.5', '0.3', '1.0e-7', '2.0e-7'], trainSize: 65536 });
 const notebook = JSON.stringify({
 	cells: [{ id: 'sweep', cell_type: 'code', metadata: { trainbook: { kind: 'run' } }, source: SPEC, outputs: [], execution_count: null }],
 	metadata: {}, nbformat: 4, nbformat_minor: 5,
@@ -78,6 +79,7 @@ const cases = [
 			await link.click();
 			await page.waitForSelector('table.sweep-trials tbody tr', { timeout: 15000 });
 			const v = await viewed(page);
+			S.seen = new Set(v.rows.map((r) => r[3]));
 			assert(v.rows.length === 4, `${v.rows.length} trial rows`);
 			assert(v.rows.map((r) => r[1]).join() === '0.5,0.3,1.0e-7,2.0e-7', `values ${v.rows.map((r) => r[1])}`);
 		},
@@ -87,7 +89,7 @@ const cases = [
 		needs: ['running a cell with a sweep: section starts a sweep and links to its view'],
 		fn: async () => {
 			const page = S.page;
-			const seen = new Set();
+			const seen = S.seen;
 			// Part way: a trial with a metric and a best-so-far line before the sweep has ended.
 			await waitFor(async () => {
 				const v = await viewed(page);
@@ -107,7 +109,11 @@ const cases = [
 				assert(row[2] === t.run && row[3] === t.status, `trial ${t.trial}: page ${row}, api ${t.run} ${t.status}`);
 				assert(row[6] === (t.asha_stopped_at ? `stopped at epoch ${t.asha_stopped_at}` : ''), `trial ${t.trial} ASHA: ${row[6]}`);
 			}
-			assert(done.stopped.sort().join() === '3,4', `stopped points ${done.stopped}`);
+			// The rung chart marks exactly the trials the server stopped: the two bad rates at least
+			// (a good one may lose to the other good one at the rung too: that is ASHA), never the first.
+			const stopped = api.trial_list.filter((t) => t.asha_stopped_at).map((t) => t.trial).join();
+			assert(done.stopped.sort().join() === stopped, `stopped points ${done.stopped}, the server stopped ${stopped}`);
+			assert(/3,4$/.test(stopped) && !stopped.startsWith('1'), `the server stopped trials ${stopped}`);
 			assert(done.best.includes(`trial ${api.best.trial}: optimizer.lr=${api.best.values[0]}`), `best line ${done.best}`);
 			await page.evaluate(() => window.scrollTo(0, 0));
 			await page.screenshot({ path: join(SHOTS, 'sweep.png'), fullPage: true });
