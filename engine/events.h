@@ -54,8 +54,6 @@ void events_evaluation(struct events *ev, const char *split, int epoch, int clas
 		       const char *const *class_names, const int64_t *confusion, int c, int h, int w,
 		       const struct eval_sample *samples, int nsamples);
 
-void events_log(struct events *ev, const char *level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
 /* Final status: "completed", "failed", "stopped" with an optional reason. */
 void events_end(struct events *ev, const char *status, const char *reason);
 

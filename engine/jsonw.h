@@ -27,7 +27,6 @@ void jsonw_init(struct jsonw *w);
 void jsonw_free(struct jsonw *w);
 /* Hand the buffer to the caller (malloc'd) and reset the writer. */
 char *jsonw_take(struct jsonw *w);
-void jsonw_reset(struct jsonw *w);
 
 void jsonw_begin_object(struct jsonw *w);
 void jsonw_end_object(struct jsonw *w);
@@ -43,8 +42,6 @@ void jsonw_int(struct jsonw *w, int64_t v);
 void jsonw_fixed(struct jsonw *w, double v, int decimals);
 void jsonw_bool(struct jsonw *w, bool v);
 void jsonw_null(struct jsonw *w);
-/* Raw, already valid JSON text as one value. */
-void jsonw_raw(struct jsonw *w, const char *json);
 
 /* Convenience: key + value. */
 void jsonw_kstr(struct jsonw *w, const char *key, const char *s);

@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "atomic_file.h"
 #include "store.h"
 #include "tb.h"
 #include "util.h"
@@ -279,7 +280,7 @@ int nb_validate(const char *data, size_t len, char *err, size_t errlen)
 static int write_checked(struct nb_store *nb, const char *rel, const char *abs, const char *data,
 			 size_t len, bool create, char *err, size_t errlen)
 {
-	if (srv_write_atomic(abs, data, len, create) < 0) {
+	if (atomic_write(abs, data, len, create, NULL, 0) < 0) {
 		if (create && errno == EEXIST) {
 			snprintf(err, errlen, "%s exists already", rel);
 			return NB_EEXIST;

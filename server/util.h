@@ -40,14 +40,6 @@ void srv_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int64_t srv_unix_now(void);
 int64_t srv_mono_ms(void);
 
-/*
- * Write `len` bytes to `path` so that a reader sees either the old or the
- * new file, never a mix, even after a power cut: temp file in the same
- * directory, fsync, rename over the target, fsync the directory. With
- * `no_replace` an existing target is left alone and errno is EEXIST.
- */
-int srv_write_atomic(const char *path, const void *data, size_t len, bool no_replace);
-
 /* Read at most `max` bytes of a file (EFBIG past that); NUL-terminated. */
 int srv_read_file(const char *path, size_t max, char **data, size_t *len);
 

@@ -15,8 +15,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <errno.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include "atomic_file.h"
 #include "backend.h"
 #include "checkpoint.h"
 #include "collective.h"
@@ -102,6 +106,62 @@ static void test_safetensors_round_trip(void **state)
 	assert_int_equal(((unsigned char *)t->t.data - st.bytes) % 8, 0);
 	assert_string_equal(safetensors_meta(&st, "trainbook.spec"), meta[0].value);
 	safetensors_free(&st);
+}
+
+/* Files in dir other than "." and "..": a left-over temporary file shows up here. */
+static int count_entries(const char *dir)
+{
+	DIR *d = opendir(dir);
+	assert_non_null(d);
+	int n = 0;
+	for (struct dirent *e; (e = readdir(d));)
+		n += strcmp(e->d_name, ".") && strcmp(e->d_name, "..");
+	closedir(d);
+	return n;
+}
+
+/* The one atomic write (engine and server): replace, create-only, and failure leaving nothing behind. */
+static void test_atomic_write(void **state)
+{
+	(void)state;
+	char dir[300], path[400], err[512];
+	snprintf(dir, sizeof(dir), "%s/atomic", tmpdir);
+	assert_int_equal(mkdir(dir, 0755), 0);
+	snprintf(path, sizeof(path), "%s/f.txt", dir);
+	assert_int_equal(atomic_write(path, "one", 3, false, err, sizeof(err)), 0);
+	assert_int_equal(atomic_write(path, "two!", 4, false, err, sizeof(err)), 0);
+	char *data = NULL;
+	size_t len = 0;
+	assert_int_equal(tb_read_file(path, &data, &len), 0);
+	assert_int_equal(len, 4);
+	assert_memory_equal(data, "two!", 4);
+	free(data);
+	struct stat st;
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0644);
+	/* Create-only refuses an existing file with EEXIST and keeps it. */
+	errno = 0;
+	assert_int_equal(atomic_write(path, "three", 5, true, err, sizeof(err)), -1);
+	assert_int_equal(errno, EEXIST);
+	assert_non_null(strstr(err, "f.txt"));
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_size, 4);
+	/* Renaming over a directory fails: the target stays, no temporary file is left. */
+	char sub[400];
+	snprintf(sub, sizeof(sub), "%s/d", dir);
+	assert_int_equal(mkdir(sub, 0755), 0);
+	snprintf(path, sizeof(path), "%s/x", sub);
+	assert_int_equal(mkdir(path, 0755), 0);
+	char inner[500];
+	snprintf(inner, sizeof(inner), "%s/y", path);
+	assert_int_equal(mkdir(inner, 0755), 0);
+	assert_int_equal(atomic_write(path, "z", 1, false, NULL, 0), -1);
+	assert_int_equal(count_entries(sub), 1);
+	assert_int_equal(count_entries(dir), 2);
+	/* A missing directory is an error naming the file. */
+	snprintf(path, sizeof(path), "%s/missing/f", dir);
+	assert_int_equal(atomic_write(path, "z", 1, false, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "missing"));
 }
 
 static void write_bytes(const char *path, const void *data, size_t n)
@@ -450,6 +510,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_jsonw_escapes_and_nests),
 		cmocka_unit_test(test_safetensors_round_trip),
+		cmocka_unit_test(test_atomic_write),
 		cmocka_unit_test(test_safetensors_rejects_hostile_files),
 		cmocka_unit_test(test_model_names_shapes_and_counts),
 		cmocka_unit_test(test_model_build_errors),
