@@ -100,6 +100,11 @@ $(BUILD)/tests/server/test_%: tests/unit/server/test_%.c $(SERVER_ASAN_OBJ) $(EN
 
 unit: $(UNIT_BIN)
 
+# The spec parser alone, for tests/specs/run.sh (it reads the engine's registries, so it links the engine).
+$(BUILD)/specs/parse_driver: tests/specs/parse_driver.c $(ENGINE_ASAN_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(ASAN_FLAGS) -o $@ $^ $(ENGINE_LIBS)
+
 # ---- the page (web/ → static/app/) -----------------------------------------
 web:
 	@if [ -f web/build.sh ]; then sh web/build.sh; fi

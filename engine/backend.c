@@ -18,9 +18,10 @@
 #include <unistd.h>
 
 #include "collective.h"
+#include "precision.h"
 #include "tb.h"
 
-typedef struct backend *(*cuda_new_fn)(int device, const char *precision, char *err, size_t errlen);
+typedef struct backend *(*cuda_new_fn)(int device, int precision, char *err, size_t errlen);
 typedef int (*cuda_count_fn)(char *err, size_t errlen);
 typedef int (*cuda_name_fn)(int device, char *name, size_t len);
 typedef size_t (*cuda_peak_fn)(struct backend *be);
@@ -83,18 +84,20 @@ static int load_cuda_module(char *err, size_t errlen)
 	return 0;
 }
 
-static struct backend *open_cpu(const char *precision, int threads, char *note, size_t notelen)
+static struct backend *open_cpu(int precision, int threads, char *note, size_t notelen)
 {
-	if (precision && *precision && strcmp(precision, "fp32") != 0)
-		tb_fmt(note, notelen, "the CPU computes in fp32 (precision %s applies to GPUs only)", precision);
+	if (precision != PRECISION_FP32)
+		tb_fmt(note, notelen, "the CPU computes in fp32 (precision %s applies to GPUs only)",
+		       precision_kinds[precision].spec.name);
 	return backend_cpu_new(threads);
 }
 
-struct backend *backend_open(const char *device, const char *precision, int cpu_threads, char *note,
+struct backend *backend_open(const char *device, int precision, int cpu_threads, char *note,
 			     size_t notelen, char *err, size_t errlen)
 {
 	if (note && notelen)
 		note[0] = 0;
+	TB_ASSERT(precision >= 0 && precision < PRECISION_KINDS);
 	if (!device || !*device || strcmp(device, "cpu") == 0)
 		return open_cpu(precision, cpu_threads, note, notelen);
 	bool is_auto = strcmp(device, "auto") == 0;
@@ -119,13 +122,13 @@ struct backend *backend_open(const char *device, const char *precision, int cpu_
 		       count == 1 ? "" : "s");
 		return NULL;
 	}
-	struct backend *be = cuda_module.backend_new(index, precision ? precision : "fp32", why, sizeof(why));
+	struct backend *be = cuda_module.backend_new(index, precision, why, sizeof(why));
 	if (be)
 		return be;
 no_gpu:
 	if (is_auto) {
 		tb_fmt(note, notelen, "running on the CPU: %s", why);
-		return open_cpu(precision, cpu_threads, NULL, 0);
+		return open_cpu(PRECISION_FP32, cpu_threads, NULL, 0);
 	}
 	tb_fmt(err, errlen, "device %s is not usable: %s", device, why);
 	return NULL;

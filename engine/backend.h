@@ -68,16 +68,18 @@ enum optim_scalar {
 	OPT_NSCALARS = 8,
 };
 
+#define OPTIM_HYPER_ARGS 8
+
 /* Hyper-parameters fixed for the whole run. */
 struct optim_hyper {
-	int kind;               /* OPTIM_SGD, OPTIM_ADAM, OPTIM_ADAMW (optim.h) */
-	float momentum, dampening, weight_decay;
-	bool nesterov;
-	float beta1, beta2, eps;
+	int kind;                     /* enum optim_kind_id (optim.h): which update rule */
+	float weight_decay;           /* every optimizer's */
+	float arg[OPTIM_HYPER_ARGS];  /* the kind's own keys, indexed by optim.h's enum for that kind */
 };
 
 struct backend {
 	const char *name;       /* "cpu", "cuda" */
+	int precision;          /* enum precision (precision.h) its products compute in; the CPU's is fp32 */
 	void *impl;             /* backend private state */
 
 	/* --- memory --- */
@@ -152,11 +154,12 @@ struct backend {
 	/* out[0] = sum of x[i]^2 (backend memory, float). */
 	void (*sum_squares)(struct backend *be, const float *x, int64_t n, float *out);
 	/*
-	 * One optimizer step over a flat parameter group, PyTorch's exact rules:
-	 * SGD (momentum, dampening, nesterov, L2 weight decay), Adam (L2 decay
-	 * added to the gradient), AdamW (decoupled decay p *= 1 - lr*wd).
-	 * `state` holds 1 (sgd momentum) or 2 (adam m, v) buffers of n floats,
-	 * laid out back to back. `step` is the 1-based step number (host);
+	 * One optimizer step over a flat parameter group, by the rule of
+	 * h->kind, each exactly as its PyTorch class (optim.c's rows say which):
+	 * a backend keeps one kernel per kind in a table indexed by h->kind and
+	 * asserts on a kind it has none for, so a new kind never runs another's
+	 * rule. `state` holds the kind's buffers (optim.h: nstate of n floats,
+	 * back to back, in its row's order). `step` is the 1-based step number (host);
 	 * `scalars` (backend memory) holds lr, bias corrections, clip factor.
 	 * Gradients are multiplied by scalars[OPT_CLIP] before use.
 	 * `decay_mask` (may be NULL: all decay) is 1 where weight decay applies.
@@ -222,12 +225,12 @@ int backend_cpu_threads(const struct backend *be);
 /*
  * Open a backend by device name: "cpu", "cuda", "cuda:N", "auto".
  * "auto" falls back to the CPU when no usable GPU exists, and says why in
- * `note`. `precision` is fp32|tf32|bf16|fp16; the CPU computes in fp32
- * and says so in `note` when asked for another. A CUDA device that cannot be used is an error naming the cause
+ * `note`. `precision` is an enum precision (precision.h); the CPU computes
+ * in fp32 and says so in `note` when asked for another. A CUDA device that cannot be used is an error naming the cause
  * (no driver, no device, libtrainbook-cuda.so missing). Returns NULL with
  * err filled on failure.
  */
-struct backend *backend_open(const char *device, const char *precision, int cpu_threads, char *note,
+struct backend *backend_open(const char *device, int precision, int cpu_threads, char *note,
 			     size_t notelen, char *err, size_t errlen);
 
 /* Human-readable name of the device a backend runs on ("cpu (2 threads, 4 cores)", "NVIDIA H100 80GB HBM3"). */

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "cuda/cuda_ext.h"
+#include "precision.h"
 #include "rng.h"
 #include "tb.h"
 
@@ -131,7 +132,7 @@ struct gpu_step *gpu_step_new(struct backend *be, struct model *m, struct optim 
 	g->order_epoch = -1;
 	load_extras(&g->fn);
 	bool amp = have_amp(&g->fn);
-	g->fp16 = amp && strcmp(spec->train.precision, "fp16") == 0;
+	g->fp16 = amp && precision_kinds[spec->train.precision_kind].loss_scaling;
 	g->graphs = graphs && amp && !env_off("TRAINBOOK_CUDA_GRAPH") && g->fn.capture_begin && g->fn.capture_end &&
 		    g->fn.graph_launch && g->fn.graph_free && g->fn.set_dropout_counter;
 	g->device_clip = g->fp16 || g->graphs;
@@ -287,9 +288,8 @@ void gpu_step_prepare_optim(struct gpu_step *g)
 {
 	if (!g->device_clip)
 		return;
-	const struct optim_hyper *h = &g->o->hyper;
-	g->fn.amp_prepare(g->be, g->amp, g->m->grads, g->m->n_weights, g->o->grad_clip, h->beta1, h->beta2,
-			  g->o->scalars);
+	g->fn.amp_prepare(g->be, g->amp, g->m->grads, g->m->n_weights, g->o->grad_clip, (float)g->o->beta1,
+			  (float)g->o->beta2, g->o->scalars);
 }
 
 void gpu_step_settle(struct gpu_step *g)

@@ -25,6 +25,7 @@
 
 #include "dist.h"
 #include "gpu_step.h"
+#include "loss.h"
 #include "profile.h"
 #include "tb.h"
 
@@ -170,11 +171,7 @@ static void forward_backward(struct replica *r, const struct spec *spec, int n, 
 {
 	const float *logits = model_forward(r->m, r->x_dev, n, true);
 	profile_enter(r->profile, "loss", PROFILE_OTHER);
-	if (strcmp(spec->loss.name, "mse") == 0)
-		r->be->mse(r->be, logits, r->y_dev, NULL, n, r->m->classes, share, r->dlogits, r->stats_dev);
-	else
-		r->be->softmax_xent(r->be, logits, r->y_dev, n, r->m->classes, (float)spec->loss.label_smoothing, share,
-				    r->dlogits, r->stats_dev, NULL);
+	loss_apply(r->be, &spec->loss, logits, r->y_dev, n, r->m->classes, share, r->dlogits, r->stats_dev, NULL);
 	if (r->gpu)
 		gpu_step_scale_loss_grad(r->gpu, r->dlogits, (int64_t)n * r->m->classes);
 	profile_leave(r->profile);
@@ -422,7 +419,7 @@ static int open_replica(struct replica *r, const struct spec *spec, const char *
 			struct shape input, int classes, int shard, bool graphs, char *note, size_t notelen, char *err,
 			size_t errlen)
 {
-	r->be = backend_open(device, spec->train.precision, threads, note, notelen, err, errlen);
+	r->be = backend_open(device, spec->train.precision_kind, threads, note, notelen, err, errlen);
 	if (!r->be)
 		return -1;
 	struct spec_errors errs;

@@ -9,5 +9,6 @@
 int cli_train(int argc, char **argv);   /* also `worker` (JSON events, for the server) */
 int cli_check(int argc, char **argv);
 int cli_parity(int argc, char **argv);
+int cli_reference(int argc, char **argv); /* the spec reference from the tables (README) */
 
 #endif

@@ -29,6 +29,7 @@ static void usage(FILE *out)
 		"  check SPEC [--set k=v]       validate a spec and print its layer table\n"
 		"  worker SPEC --out DIR        train with JSON-lines events (what the server runs)\n"
 		"  parity ...                   run one model step from given weights (tests only)\n"
+		"  reference [FILE.md]          print the spec reference (or fill FILE's reference block)\n"
 		"  version                      print the version\n"
 		"\n"
 		"trainbook train --help shows the training options.\n");
@@ -47,6 +48,8 @@ int main(int argc, char **argv)
 		return cli_check(argc - 1, argv + 1);
 	if (strcmp(cmd, "parity") == 0)
 		return cli_parity(argc - 1, argv + 1);
+	if (strcmp(cmd, "reference") == 0)
+		return cli_reference(argc - 1, argv + 1);
 #ifdef TB_WITH_SERVER
 	if (strcmp(cmd, "serve") == 0)
 		return serve_main(argc - 1, argv + 1);

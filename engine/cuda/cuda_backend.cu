@@ -20,8 +20,6 @@
 /* cuBLASLt workspace: NVIDIA suggests 32 MiB on Hopper for the best kernels. */
 #define CUDA_LT_WORKSPACE (32u << 20)
 
-static const char *const cuda_precision_names[] = {"fp32", "tf32", "bf16", "fp16"};
-
 void cuda_fatal(const char *what, const char *detail, const char *file, int line)
 {
 	fprintf(stderr, "trainbook: CUDA error at %s:%d: %s: %s\n", file, line, what, detail);
@@ -272,23 +270,13 @@ static void cuda_destroy(struct backend *be)
 	free(be);
 }
 
-static int cuda_precision_parse(const char *s)
-{
-	if (!s || !*s)
-		return CUDA_FP32;
-	for (int i = 0; i < (int)(sizeof(cuda_precision_names) / sizeof(cuda_precision_names[0])); i++)
-		if (strcmp(s, cuda_precision_names[i]) == 0)
-			return i;
-	return -1;
-}
-
 /*
  * Open device `device` for `precision`. Every failure a user can meet
  * (no driver, old driver, no device, index out of range, a device too old
  * for this build, a cuBLASLt or cuDNN that will not start) returns NULL
  * with one line in err; only broken invariants abort.
  */
-CUDA_EXPORT struct backend *tb_cuda_backend_new(int device, const char *precision, char *err, size_t errlen)
+CUDA_EXPORT struct backend *tb_cuda_backend_new(int device, int precision, char *err, size_t errlen)
 {
 	struct backend *be = NULL;
 	struct cuda_backend *cb = NULL;
@@ -298,9 +286,8 @@ CUDA_EXPORT struct backend *tb_cuda_backend_new(int device, const char *precisio
 	cudnnStatus_t ds;
 	int supports_pools = 0;
 
-	int prec = cuda_precision_parse(precision);
-	if (prec < 0) {
-		cuda_errf(err, errlen, "unknown precision '%s' (expected fp32, tf32, bf16 or fp16)", precision);
+	if (precision < 0 || precision >= PRECISION_KINDS) {
+		cuda_errf(err, errlen, "unknown precision %d (precision.h has %d)", precision, PRECISION_KINDS);
 		return NULL;
 	}
 	int count = cuda_probe(err, errlen);
@@ -329,8 +316,7 @@ CUDA_EXPORT struct backend *tb_cuda_backend_new(int device, const char *precisio
 		goto fail;
 	}
 	cb->device = device;
-	cb->precision = (enum cuda_precision)prec;
-	snprintf(cb->precision_name, sizeof(cb->precision_name), "%s", cuda_precision_names[prec]);
+	cb->precision = (enum precision)precision;
 	snprintf(cb->device_name, sizeof(cb->device_name), "%s", prop.name);
 	cb->sm_count = prop.multiProcessorCount;
 
@@ -389,6 +375,7 @@ CUDA_EXPORT struct backend *tb_cuda_backend_new(int device, const char *precisio
 	}
 
 	be->name = "cuda";
+	be->precision = precision;
 	be->impl = cb;
 	be->alloc = cuda_alloc;
 	be->free = cuda_free;
@@ -422,12 +409,6 @@ CUDA_EXPORT size_t tb_cuda_peak_memory(struct backend *be)
 	if (cudaMemPoolGetAttribute(cb->pool, cudaMemPoolAttrUsedMemHigh, &high) != cudaSuccess)
 		return 0;
 	return (size_t)high;
-}
-
-/* "fp32", "tf32", "bf16" or "fp16": what the worker reports in its events. */
-CUDA_EXPORT const char *tb_cuda_precision(struct backend *be)
-{
-	return ((struct cuda_backend *)be->impl)->precision_name;
 }
 
 CUDA_EXPORT const char *tb_cuda_backend_device_name(struct backend *be)

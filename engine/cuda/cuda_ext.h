@@ -47,8 +47,6 @@ enum cuda_optim_scalar {
 
 /* ---- report fields (cuda_backend.cu) ------------------------------------------- */
 
-/* "fp32", "tf32", "bf16" or "fp16". */
-const char *tb_cuda_precision(struct backend *be);
 /* This backend's device name (tb_cuda_device_name takes an index, this the backend). */
 const char *tb_cuda_backend_device_name(struct backend *be);
 

@@ -24,6 +24,7 @@
 
 extern "C" {
 #include "backend.h"
+#include "precision.h"
 }
 
 /* Symbols shared between the backend's files but not exported from the .so. */
@@ -31,13 +32,14 @@ extern "C" {
 /* The few C entry points the engine dlsyms. */
 #define CUDA_EXPORT extern "C" __attribute__((visibility("default")))
 
-/* How gemm and convolution compute; element-wise work is always fp32. */
-enum cuda_precision {
-	CUDA_FP32, /* IEEE fp32 products: no TF32 anywhere (cuBLAS COMPUTE_32F, cuDNN FMA math) */
-	CUDA_TF32, /* fp32 data, TF32 tensor-core products */
-	CUDA_BF16, /* operands rounded to bf16, fp32 accumulation and output */
-	CUDA_FP16, /* operands rounded to fp16, fp32 accumulation and output (loss scaling: cuda_amp.cu) */
-};
+/*
+ * How gemm and convolution compute is the run's enum precision
+ * (precision.h); element-wise work is always fp32:
+ *   PRECISION_FP32  IEEE fp32 products: no TF32 anywhere (cuBLAS COMPUTE_32F, cuDNN FMA math)
+ *   PRECISION_TF32  fp32 data, TF32 tensor-core products
+ *   PRECISION_BF16  operands rounded to bf16, fp32 accumulation and output
+ *   PRECISION_FP16  operands rounded to fp16, fp32 accumulation and output (loss scaling: cuda_amp.cu)
+ */
 
 /* Scratch slots: each op uses a slot at most once, and ops are serial on
  * the one stream, so a slot is free again when the next op starts. */
@@ -52,8 +54,7 @@ struct cuda_conv_cache; /* cuda_conv.cu */
 
 struct cuda_backend {
 	int device;                     /* CUDA device index */
-	enum cuda_precision precision;
-	char precision_name[8];         /* "fp32", "tf32", "bf16", "fp16" */
+	enum precision precision;       /* precision.h */
 	char device_name[256];
 	int sm_count;                   /* multiprocessors, for grid sizes */
 	cudaStream_t stream;            /* every operation runs here; never the default stream */

@@ -17,6 +17,7 @@
 #include "backend.h"
 #include "cuda/cuda_ext.h"
 #include "data.h"
+#include "precision.h"
 #include "rng.h"
 #include "tb.h"
 
@@ -24,7 +25,7 @@
 
 
 
-typedef struct backend *(*cuda_new_fn)(int, const char *, char *, size_t);
+typedef struct backend *(*cuda_new_fn)(int, int, char *, size_t);
 
 static int check_epochs(void *h, struct backend *g, const struct dataset *d, const struct spec_data *sd,
 			const struct tb_cuda_augment *aug, uint64_t seed, const char *name)
@@ -82,7 +83,7 @@ int main(int argc, char **argv)
 	void *h = dlopen(argc > 1 ? argv[1] : "build/libtrainbook-cuda.so", RTLD_NOW | RTLD_LOCAL);
 	cuda_new_fn backend_new = h ? (cuda_new_fn)dlsym(h, "tb_cuda_backend_new") : NULL;
 	char err[256] = "";
-	struct backend *g = backend_new ? backend_new(0, "fp32", err, sizeof(err)) : NULL;
+	struct backend *g = backend_new ? backend_new(0, PRECISION_FP32, err, sizeof(err)) : NULL;
 	if (!g) {
 		printf("FAIL data_check: %s\n", h ? err : dlerror());
 		return 1;
@@ -101,11 +102,13 @@ int main(int argc, char **argv)
 
 	uint64_t seed = 1234;
 	struct spec_data sd = {.naugment = 3, .nnormalize = 3};
-	snprintf(sd.augment[0].name, SPEC_NAME_MAX, "random_crop");
+	static const char *const steps[3] = {"random_crop", "hflip", "normalize"};
+	for (int i = 0; i < 3; i++) { /* as the parser leaves them: the row's index and name */
+		sd.augment[i].kind = spec_registry_find(&augment_registry, steps[i]);
+		snprintf(sd.augment[i].name, SPEC_NAME_MAX, "%s", steps[i]);
+	}
 	sd.augment[0].value = 3;
-	snprintf(sd.augment[1].name, SPEC_NAME_MAX, "hflip");
 	sd.augment[1].value = 0.5;
-	snprintf(sd.augment[2].name, SPEC_NAME_MAX, "normalize");
 	struct tb_cuda_augment aug = {.nops = 3, .aug_key = rng_hash(seed, LOADER_AUG_TAG, 2)};
 	aug.ops[0] = (struct tb_cuda_aug_op){.kind = TB_CUDA_AUG_CROP, .pad = 3};
 	aug.ops[1] = (struct tb_cuda_aug_op){.kind = TB_CUDA_AUG_HFLIP, .prob = 0.5f};

@@ -52,7 +52,7 @@ static void check_amp(struct parity *pt)
 	GPU_FREE(pt, gdl);
 
 	/* Adam through prepare on scaled gradients == CPU Adam on unscaled ones with the clip factor. */
-	struct optim_hyper h = {.kind = OPTIM_ADAM, .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f};
+	struct optim_hyper h = {.kind = OPTIM_ADAM, .arg = {[ADAM_BETA1] = 0.9f, [ADAM_BETA2] = 0.999f, [ADAM_EPS] = 1e-8f}};
 	int64_t n = 4099;
 	double clip = 0.5;
 	float *p = parity_rand(pt, n, -1, 1), *state = calloc((size_t)n * 2, sizeof(float));
@@ -75,7 +75,7 @@ static void check_amp(struct parity *pt)
 		up[OPT_LR] = 1e-3f;
 		up[OPT_CLIP] = 1.0f;
 		g->upload(g, gscalars, up, sizeof(up));
-		amp_prepare(g, amp, ggrad, n, clip, h.beta1, h.beta2, gscalars);
+		amp_prepare(g, amp, ggrad, n, clip, h.arg[ADAM_BETA1], h.arg[ADAM_BETA2], gscalars);
 		g->optim_step(g, &h, step, gscalars, gp, ggrad, gstate, NULL, n);
 		if (!poison) {
 			host_step++;
@@ -85,8 +85,8 @@ static void check_amp(struct parity *pt)
 			double norm = sqrt(ss), coef = clip / (norm + 1e-6);
 			float sc[OPT_NSCALARS] = {0};
 			sc[OPT_LR] = 1e-3f;
-			sc[OPT_BC1] = (float)(1.0 - pow(h.beta1, (double)host_step));
-			sc[OPT_BC2] = (float)(1.0 - pow(h.beta2, (double)host_step));
+			sc[OPT_BC1] = (float)(1.0 - pow(h.arg[ADAM_BETA1], (double)host_step));
+			sc[OPT_BC2] = (float)(1.0 - pow(h.arg[ADAM_BETA2], (double)host_step));
 			sc[OPT_CLIP] = coef < 1 ? (float)coef : 1.0f;
 			pt->cpu->optim_step(pt->cpu, &h, host_step, sc, p, gr, state, NULL, n);
 		}

@@ -24,9 +24,10 @@
 
 #include "optim.h"
 #include "parity.h"
+#include "precision.h"
 #include "tb.h"
 
-typedef struct backend *(*cuda_new_fn)(int, const char *, char *, size_t);
+typedef struct backend *(*cuda_new_fn)(int, int, char *, size_t);
 typedef size_t (*cuda_peak_fn)(struct backend *);
 
 /* ---- harness ---------------------------------------------------------------- */
@@ -520,7 +521,10 @@ static void check_sum_squares(struct parity *pt)
 static void check_optim(struct parity *pt, const char *name, struct optim_hyper h, bool masked)
 {
 	int64_t n = 50021;
-	int nstate = h.kind == OPTIM_SGD ? 1 : 2;
+	const struct optim_kind *k = &optim_kinds[h.kind];
+	int nstate = k->nstate(&h);
+	double beta1 = k->bias_key[0] >= 0 ? h.arg[k->bias_key[0]] : 0;
+	double beta2 = k->bias_key[1] >= 0 ? h.arg[k->bias_key[1]] : 0;
 	float *p = parity_rand(pt, n, -1, 1), *state = tb_xmalloc((size_t)n * nstate * 4);
 	memset(state, 0, (size_t)n * nstate * 4);
 	uint8_t *mask = NULL;
@@ -536,8 +540,8 @@ static void check_optim(struct parity *pt, const char *name, struct optim_hyper 
 		float *g = parity_rand(pt, n, -1, 1);
 		float scalars[OPT_NSCALARS] = {0};
 		scalars[OPT_LR] = 0.01f * (float)step;
-		scalars[OPT_BC1] = (float)(1.0 - pow(h.beta1, (double)step));
-		scalars[OPT_BC2] = (float)(1.0 - pow(h.beta2, (double)step));
+		scalars[OPT_BC1] = (float)(1.0 - pow(beta1, (double)step));
+		scalars[OPT_BC2] = (float)(1.0 - pow(beta2, (double)step));
 		scalars[OPT_CLIP] = step == 2 ? 0.5f : 1.0f;
 		pt->gpu->upload(pt->gpu, gscalars, scalars, sizeof(scalars));
 		pt->gpu->upload(pt->gpu, ggrad, g, (size_t)n * 4);
@@ -582,14 +586,16 @@ void parity_dense_ops(struct parity *pt)
 	check_mse(pt, 41, 10, true, true);
 	check_mse(pt, 41, 3, false, true);
 	check_sum_squares(pt);
-	struct optim_hyper sgd = {.kind = OPTIM_SGD, .momentum = 0.9f, .dampening = 0.1f, .weight_decay = 1e-3f};
+	struct optim_hyper sgd = {.kind = OPTIM_SGD, .weight_decay = 1e-3f,
+				  .arg = {[SGD_MOMENTUM] = 0.9f, [SGD_DAMPENING] = 0.1f}};
 	check_optim(pt, "sgd momentum dampening", sgd, true);
-	sgd.nesterov = true;
-	sgd.dampening = 0;
+	sgd.arg[SGD_NESTEROV] = 1;
+	sgd.arg[SGD_DAMPENING] = 0;
 	check_optim(pt, "sgd nesterov", sgd, false);
 	struct optim_hyper plain = {.kind = OPTIM_SGD};
 	check_optim(pt, "sgd plain", plain, false);
-	struct optim_hyper adam = {.kind = OPTIM_ADAM, .weight_decay = 1e-2f, .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f};
+	struct optim_hyper adam = {.kind = OPTIM_ADAM, .weight_decay = 1e-2f,
+				   .arg = {[ADAM_BETA1] = 0.9f, [ADAM_BETA2] = 0.999f, [ADAM_EPS] = 1e-8f}};
 	check_optim(pt, "adam", adam, true);
 	adam.kind = OPTIM_ADAMW;
 	check_optim(pt, "adamw", adam, true);
@@ -610,11 +616,11 @@ static double dense_tolerance(const char *prec)
 static void check_entry_errors(struct parity *pt, cuda_new_fn backend_new)
 {
 	char err[256] = "";
-	struct backend *be = backend_new(0, "fp64", err, sizeof(err));
+	struct backend *be = backend_new(0, PRECISION_KINDS + 5, err, sizeof(err));
 	bool ok = !be && strstr(err, "precision");
 	parity_result(pt, "entry: bad precision", ok, "\"%s\"", err);
 	err[0] = 0;
-	be = backend_new(1 << 20, "fp32", err, sizeof(err));
+	be = backend_new(1 << 20, PRECISION_FP32, err, sizeof(err));
 	ok = !be && strstr(err, "out of range");
 	parity_result(pt, "entry: bad device index", ok, "\"%s\"", err);
 }
@@ -663,7 +669,12 @@ int main(int argc, char **argv)
 		pt.prec = precs[i];
 		pt.tol_dense = dense_tolerance(precs[i]);
 		rng_seed(&pt.rng, seed + (uint64_t)i);
-		pt.gpu = backend_new(device, precs[i], err, sizeof(err));
+		int precision = 0;
+		while (precision < PRECISION_KINDS && strcmp(precision_kinds[precision].spec.name, precs[i]))
+			precision++;
+		pt.gpu = precision < PRECISION_KINDS ? backend_new(device, precision, err, sizeof(err)) : NULL;
+		if (precision == PRECISION_KINDS)
+			snprintf(err, sizeof(err), "unknown precision '%s'", precs[i]);
 		if (!pt.gpu) {
 			parity_result(&pt, "backend", false, "no CUDA backend: %s", err);
 			continue;

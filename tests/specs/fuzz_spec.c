@@ -3,8 +3,11 @@
  * `make test`; the deterministic mutation loop in tests/unit/test_spec.c is
  * the always-on part):
  *
- *   clang -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -Iengine \
- *     engine/spec*.c engine/tb.c tests/specs/fuzz_spec.c -lyaml -o build/fuzz_spec
+ *   clang -D_GNU_SOURCE -g -O1 -fopenmp -fsanitize=fuzzer,address,undefined -I. -Iengine \
+ *     -I/usr/include/x86_64-linux-gnu/openblas-openmp engine/*.c engine/cpu/*.c tests/specs/fuzz_spec.c \
+ *     -L/usr/lib/x86_64-linux-gnu/openblas-openmp -lopenblas -lyaml -lz -lpng -ljpeg -lm -ldl \
+ *     -o build/fuzz_spec
+ * (the parser reads the engine's registries, so the target links the engine).
  *   mkdir -p build/fuzz-corpus && cp -r tests/specs/bad tests/specs/good build/fuzz-corpus/
  *   build/fuzz_spec -max_total_time=300 -max_len=4096 build/fuzz-corpus
  *

@@ -289,34 +289,47 @@ static void test_model_build_errors(void **state)
 	expect_build_error("[flatten, linear]", shape_chw(1, 4, 4), 10, "missing argument 'out'");
 }
 
+/* A schedule of kind `name` with its registry row's defaults, as the parser would leave it. */
+static struct spec_schedule schedule_spec(const char *name, int64_t warmup_steps)
+{
+	struct spec_schedule sp = {.warmup_steps = warmup_steps};
+	sp.kind = spec_registry_find(&schedule_registry, name);
+	assert_true(sp.kind >= 0);
+	const struct spec_kind *k = spec_registry_kind(&schedule_registry, sp.kind);
+	for (int i = 0; i < SPEC_KIND_KEYS && k->keys[i].name; i++)
+		sp.arg[i] = k->keys[i].def;
+	snprintf(sp.name, sizeof(sp.name), "%s", name);
+	return sp;
+}
+
 static void test_schedules(void **state)
 {
 	(void)state;
-	struct spec_schedule sp = {.gamma = 0.1, .pct_start = 0.3, .div_factor = 25, .final_div_factor = 1e4};
 	struct schedule s;
-	snprintf(sp.name, sizeof(sp.name), "constant");
-	sp.warmup_steps = 10;
+	struct spec_schedule sp = schedule_spec("constant", 10);
 	schedule_init(&s, &sp, 0.1, 100, 10);
 	assert_float_equal(schedule_lr(&s, 0), 0.01, 1e-12);
 	assert_float_equal(schedule_lr(&s, 9), 0.1, 1e-12);
 	assert_float_equal(schedule_lr(&s, 50), 0.1, 1e-12);
-	snprintf(sp.name, sizeof(sp.name), "cosine");
+	sp = schedule_spec("cosine", 10);
 	schedule_init(&s, &sp, 0.1, 110, 10);
 	assert_float_equal(schedule_lr(&s, 10), 0.1, 1e-12);
 	assert_float_equal(schedule_lr(&s, 60), 0.05, 1e-12);
 	assert_true(schedule_lr(&s, 109) < 1e-3);
-	sp.warmup_steps = 0;
-	snprintf(sp.name, sizeof(sp.name), "step");
-	sp.step_size = 2;
+	sp = schedule_spec("step", 0);
+	sp.arg[spec_kind_key(spec_registry_kind(&schedule_registry, sp.kind), "step_size")] = 2;
 	schedule_init(&s, &sp, 1.0, 100, 10);
 	assert_float_equal(schedule_lr(&s, 19), 1.0, 1e-12);
 	assert_float_equal(schedule_lr(&s, 20), 0.1, 1e-12);
 	assert_float_equal(schedule_lr(&s, 45), 0.01, 1e-12);
-	snprintf(sp.name, sizeof(sp.name), "onecycle");
+	sp = schedule_spec("onecycle", 0);
 	schedule_init(&s, &sp, 1.0, 100, 10);
 	assert_float_equal(schedule_lr(&s, 0), 1.0 / 25, 1e-9);
 	assert_float_equal(schedule_lr(&s, 29), 1.0, 1e-9);
 	assert_float_equal(schedule_lr(&s, 99), 1.0 / 25 / 1e4, 1e-12);
+	sp = schedule_spec("linear", 0);
+	schedule_init(&s, &sp, 1.0, 100, 10);
+	assert_float_equal(schedule_lr(&s, 50), 0.5, 1e-12);
 }
 
 static const char *tiny_spec =

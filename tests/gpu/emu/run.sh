@@ -26,7 +26,7 @@ if ! echo '#include <cblas.h>' | cc -E -x c - $CBLAS_FLAGS >/dev/null 2>&1; then
 	CBLAS_LIB=""
 fi
 if ! cc -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -O2 -fopenmp -I. -Iengine $CBLAS_FLAGS -o "$OUT/parity_ops" \
-	tests/gpu/parity_*.c $CBLAS_SRC engine/cpu/*.c engine/rng.c engine/tb.c $CBLAS_LIB -lm -ldl 2>"$OUT/parity-build.log"; then
+	tests/gpu/parity_*.c $CBLAS_SRC engine/cpu/*.c engine/optim.c engine/precision.c engine/rng.c engine/tb.c $CBLAS_LIB -lm -ldl 2>"$OUT/parity-build.log"; then
 	echo "FAIL emu parity build: $(head -3 "$OUT/parity-build.log" | tr '\n' ' ')"
 	exit 1
 fi
