@@ -75,14 +75,17 @@ static int arg_accept(const struct layer_kind *kind, int i, const struct spec_ar
 		return -1;
 	}
 	double v = a->number;
+	char lo[40], hi[40], got[40];
+	tb_fmt_number(got, sizeof(got), v);
 	if (def->integer && v != floor(v)) {
-		spec_error_add(errs, a->pos, "%s: argument '%s' must be an integer, got %g", kind->name,
-			       def->name, v);
+		spec_error_add(errs, a->pos, "%s: argument '%s' must be an integer, got %s", kind->name,
+			       def->name, got);
 		return -1;
 	}
 	if (v < def->min || v > def->max) {
-		spec_error_add(errs, a->pos, "%s: argument '%s' must be between %g and %g, got %g", kind->name,
-			       def->name, def->min, def->max, v);
+		spec_error_add(errs, a->pos, "%s: argument '%s' must be between %s and %s, got %s", kind->name,
+			       def->name, tb_fmt_number(lo, sizeof(lo), def->min), tb_fmt_number(hi, sizeof(hi), def->max),
+			       got);
 		return -1;
 	}
 	*out = v;
