@@ -66,6 +66,20 @@ static const char *adam_state_name(const struct optim_hyper *h, int which)
 	[ADAM_EPS] = {.name = "eps", .type = SPEC_KEY_NUM, .def = 1e-8, .lo = 0, .hi = 1,                          \
 		      .range = SPEC_R_LO_OPEN | SPEC_R_SANITY, .doc = "added to the denominator"}
 
+/* ---- rmsprop: square_avg, then momentum_buffer (momentum > 0), then grad_avg (centered) ---- */
+
+static int rmsprop_nstate(const struct optim_hyper *h)
+{
+	return 1 + (h->arg[RMSPROP_MOMENTUM] > 0) + (h->arg[RMSPROP_CENTERED] != 0);
+}
+
+static const char *rmsprop_state_name(const struct optim_hyper *h, int which)
+{
+	if (which == 0)
+		return "square_avg";
+	return which == 1 && h->arg[RMSPROP_MOMENTUM] > 0 ? "momentum_buffer" : "grad_avg";
+}
+
 /* ---- the registry ------------------------------------------------------------ */
 
 const struct optim_kind optim_kinds[OPTIM_KINDS] = {
@@ -99,6 +113,22 @@ const struct optim_kind optim_kinds[OPTIM_KINDS] = {
 		.nstate = adam_nstate,
 		.state_name = adam_state_name,
 		.bias_key = {ADAM_BETA1, ADAM_BETA2},
+	},
+	[OPTIM_RMSPROP] = {
+		.spec = {.name = "rmsprop",
+			 .summary = "torch.optim.RMSprop: divide by a running root mean square of the gradient",
+			 .keys = {[RMSPROP_ALPHA] = {.name = "alpha", .type = SPEC_KEY_NUM, .def = 0.99, .lo = 0, .hi = 1,
+						     .doc = "decay of the squared gradient's running average"},
+				  [RMSPROP_EPS] = {.name = "eps", .type = SPEC_KEY_NUM, .def = 1e-8, .lo = 0, .hi = 1,
+						   .range = SPEC_R_LO_OPEN | SPEC_R_SANITY, .doc = "added to the denominator"},
+				  [RMSPROP_MOMENTUM] = {.name = "momentum", .type = SPEC_KEY_NUM, .lo = 0, .hi = 1,
+							.range = SPEC_R_HI_OPEN, .doc = "momentum factor (0 = none)"},
+				  [RMSPROP_CENTERED] = {.name = "centered", .type = SPEC_KEY_BOOL,
+							.doc = "subtract the gradient's running average (its variance)"},
+				  LR(0.01), WEIGHT_DECAY(0)}},
+		.nstate = rmsprop_nstate,
+		.state_name = rmsprop_state_name,
+		.bias_key = {-1, -1},
 	},
 };
 

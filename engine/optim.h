@@ -30,6 +30,7 @@ enum optim_kind_id {
 	OPTIM_SGD,
 	OPTIM_ADAM,
 	OPTIM_ADAMW,
+	OPTIM_RMSPROP,
 	OPTIM_KINDS
 };
 
@@ -40,6 +41,7 @@ enum optim_kind_id {
  */
 enum { SGD_MOMENTUM, SGD_DAMPENING, SGD_NESTEROV };
 enum { ADAM_BETAS, ADAM_BETA1, ADAM_BETA2, ADAM_EPS }; /* Adam and AdamW */
+enum { RMSPROP_ALPHA, RMSPROP_EPS, RMSPROP_MOMENTUM, RMSPROP_CENTERED };
 
 #define OPTIM_STATE_MAX 3 /* state buffers one kind may keep per parameter */
 

@@ -86,11 +86,46 @@ static void adamw_step(const struct optim_hyper *h, int64_t step, const float *s
 	adam_rule(h, scalars, p, g, state, decay_mask, n, true);
 }
 
+/* torch.optim.RMSprop (1.13 single-tensor formula); buffers as optim.c's row lays them out. */
+static void rmsprop_step(const struct optim_hyper *h, int64_t step, const float *scalars, float *p, const float *g,
+			 float *state, const uint8_t *decay_mask, int64_t n)
+{
+	(void)step;
+	const float lr = scalars[OPT_LR], clip = scalars[OPT_CLIP];
+	const float alpha = h->arg[RMSPROP_ALPHA], eps = h->arg[RMSPROP_EPS], momentum = h->arg[RMSPROP_MOMENTUM];
+	const float one_alpha = 1.0f - alpha;
+	const bool centered = h->arg[RMSPROP_CENTERED] != 0;
+	float *sq = state, *buf = momentum > 0 ? state + n : NULL, *ga = centered ? state + (buf ? 2 : 1) * n : NULL;
+#pragma omp parallel for if (n > CPU_PARALLEL_MIN) schedule(static)
+	for (int64_t i = 0; i < n; i++) {
+		float d = g[i] * clip;
+		float wd = decay_at(h, decay_mask, i);
+		if (wd != 0)
+			d = d + wd * p[i];
+		sq[i] = sq[i] * alpha + one_alpha * d * d;
+		float avg;
+		if (ga) {
+			ga[i] = ga[i] * alpha + one_alpha * d;
+			avg = sqrtf(sq[i] + -1.0f * ga[i] * ga[i]);
+		} else {
+			avg = sqrtf(sq[i]);
+		}
+		avg = avg + eps;
+		if (buf) {
+			buf[i] = buf[i] * momentum + d / avg;
+			p[i] = p[i] + -lr * buf[i];
+		} else {
+			p[i] = p[i] + -lr * d / avg;
+		}
+	}
+}
+
 /* One kernel per kind; a kind missing here is a NULL slot, and the step asserts on it. */
 static const cpu_optim_fn cpu_optim_kernels[OPTIM_KINDS] = {
 	[OPTIM_SGD] = sgd_step,
 	[OPTIM_ADAM] = adam_step,
 	[OPTIM_ADAMW] = adamw_step,
+	[OPTIM_RMSPROP] = rmsprop_step,
 };
 
 static void cpu_optim_step(struct backend *be, const struct optim_hyper *h, int64_t step, const float *scalars,

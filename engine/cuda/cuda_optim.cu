@@ -107,6 +107,42 @@ static __global__ void adam_kernel(struct optim_args h, const float *scalars, fl
 	}
 }
 
+/* torch.optim.RMSprop, as cpu_optim.c writes it; buf and ga are NULL when momentum is 0 / not centered. */
+static __global__ void rmsprop_kernel(struct optim_args h, const float *scalars, float *p, const float *g, float *sq,
+				      float *buf, float *ga, const uint8_t *decay_mask, int64_t n)
+{
+	if (scalars[CUDA_OPT_SKIP] != 0)
+		return;
+	float lr = scalars[OPT_LR], clip = scalars[OPT_CLIP];
+	float alpha = h.arg[RMSPROP_ALPHA], eps = h.arg[RMSPROP_EPS], momentum = h.arg[RMSPROP_MOMENTUM];
+	float one_alpha = __fsub_rn(1.0f, alpha);
+	GRID_STRIDE(i, n)
+	{
+		float d = mul(g[i], clip);
+		float wd = decay_at(h, decay_mask, i);
+		if (wd != 0)
+			d = add(d, mul(wd, p[i]));
+		float s = add(mul(sq[i], alpha), mul(mul(one_alpha, d), d));
+		sq[i] = s;
+		float avg;
+		if (ga) {
+			float a = add(mul(ga[i], alpha), mul(one_alpha, d));
+			ga[i] = a;
+			avg = __fsqrt_rn(add(s, mul(mul(-1.0f, a), a)));
+		} else {
+			avg = __fsqrt_rn(s);
+		}
+		avg = add(avg, eps);
+		if (buf) {
+			float b = add(mul(buf[i], momentum), __fdiv_rn(d, avg));
+			buf[i] = b;
+			p[i] = add(p[i], mul(-lr, b));
+		} else {
+			p[i] = add(p[i], __fdiv_rn(mul(-lr, d), avg));
+		}
+	}
+}
+
 /* One launcher per kind: state is the kind's buffers back to back (optim.h). */
 typedef void (*optim_launch_fn)(struct cuda_backend *cb, unsigned grid, const struct optim_args &a,
 				const float *scalars, float *p, const float *g, float *state, const uint8_t *mask,
@@ -130,6 +166,14 @@ static void launch_adamw(struct cuda_backend *cb, unsigned grid, const struct op
 	adam_kernel<<<grid, CUDA_THREADS, 0, cb->stream>>>(a, scalars, p, g, state, state + n, mask, n, true);
 }
 
+static void launch_rmsprop(struct cuda_backend *cb, unsigned grid, const struct optim_args &a, const float *scalars,
+			   float *p, const float *g, float *state, const uint8_t *mask, int64_t n)
+{
+	float *buf = a.arg[RMSPROP_MOMENTUM] > 0 ? state + n : NULL;
+	float *ga = a.arg[RMSPROP_CENTERED] != 0 ? state + (buf ? 2 : 1) * n : NULL;
+	rmsprop_kernel<<<grid, CUDA_THREADS, 0, cb->stream>>>(a, scalars, p, g, state, buf, ga, mask, n);
+}
+
 /* The kinds this backend has a kernel for; a kind missing here fails the step loudly. */
 static const struct {
 	int kind;
@@ -138,6 +182,7 @@ static const struct {
 	{OPTIM_SGD, launch_sgd},
 	{OPTIM_ADAM, launch_adam},
 	{OPTIM_ADAMW, launch_adamw},
+	{OPTIM_RMSPROP, launch_rmsprop},
 };
 
 static void cuda_optim_step(struct backend *be, const struct optim_hyper *h, int64_t step, const float *scalars,

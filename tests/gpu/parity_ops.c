@@ -599,6 +599,12 @@ void parity_dense_ops(struct parity *pt)
 	check_optim(pt, "adam", adam, true);
 	adam.kind = OPTIM_ADAMW;
 	check_optim(pt, "adamw", adam, true);
+	struct optim_hyper rms = {.kind = OPTIM_RMSPROP, .arg = {[RMSPROP_ALPHA] = 0.99f, [RMSPROP_EPS] = 1e-8f}};
+	check_optim(pt, "rmsprop", rms, false);
+	rms.weight_decay = 1e-2f;
+	rms.arg[RMSPROP_MOMENTUM] = 0.9f;
+	rms.arg[RMSPROP_CENTERED] = 1;
+	check_optim(pt, "rmsprop momentum centered", rms, true);
 }
 
 /* ---- main ---------------------------------------------------------------------------- */

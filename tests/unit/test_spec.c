@@ -385,7 +385,7 @@ static void test_errors(void **state)
 	expect_error("data:\nmodel: mlp\ntrain: {precision: bf8}\n", 3, 20, "unknown precision 'bf8'");
 	expect_error("data:\nmodel: mlp\ntrain: {device: cuda:x}\n", 3, 17, "cuda:N");
 	expect_error("data:\nmodel: mlp\ntrain: {device: gpu}\n", 3, 17, "did you mean 'cuda'?");
-	expect_error("data:\nmodel: mlp\noptimizer: rmsprop\n", 3, 12, "unknown optimizer 'rmsprop'");
+	expect_error("data:\nmodel: mlp\noptimizer: adagrad\n", 3, 12, "unknown optimizer 'adagrad'");
 	expect_error("data: {dataset: fmnist}\nmodel: mlp\n", 1, 17, "did you mean 'mnist'?");
 	expect_error("data:\nmodel: mlp\nloss: {label_smoothing: 1.5}\n", 3, 25, "[0, 1)");
 	expect_error("data: {validation: 1.0}\nmodel: mlp\n", 1, 20, "data.validation");
