@@ -50,18 +50,14 @@ CUDA_LIB := $(if $(and $(NVCC),$(CUDA_SRC)),$(BUILD)/libtrainbook-cuda.so,)
 .PHONY: all run test bench deps deps-run deps-test clean engine-cli unit web format
 all: $(BUILD)/trainbook $(BUILD)/trainbook-engine $(CUDA_LIB) web
 
-# The full binary: engine commands + `serve`.
-$(BUILD)/trainbook: $(BUILD)/obj/engine/cli/main-server.o $(CLI_OBJ) $(ENGINE_OBJ) $(SERVER_OBJ)
+# The full binary: engine commands + `serve` (its main is server/main.c, among SERVER_OBJ).
+$(BUILD)/trainbook: $(CLI_OBJ) $(ENGINE_OBJ) $(SERVER_OBJ)
 	$(CC) $(CFLAGS) -rdynamic -o $@ $^ $(SERVER_LIBS) $(ENGINE_LIBS)
 
-# The engine-only binary (train/check/worker): no web libraries, for GPU boxes without apt.
+# The engine-only binary (train/check/worker/...): no web libraries, for GPU boxes without apt.
 $(BUILD)/trainbook-engine: $(BUILD)/obj/engine/cli/main.o $(CLI_OBJ) $(ENGINE_OBJ)
 	$(CC) $(CFLAGS) -rdynamic -o $@ $^ $(ENGINE_LIBS)
 engine-cli: $(BUILD)/trainbook-engine $(CUDA_LIB)
-
-$(BUILD)/obj/engine/cli/main-server.o: engine/cli/main.c
-	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(DEPFLAGS) -DTB_WITH_SERVER=1 -c $< -o $@
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -80,7 +76,7 @@ $(BUILD)/libtrainbook-cuda.so: $(CUDA_OBJ)
 ASAN_FLAGS = $(CSTD) $(WARN) -O1 -g $(INCLUDES) -pthread -fsanitize=address,undefined \
              -fno-sanitize-recover=undefined -fno-omit-frame-pointer -fno-strict-aliasing -fopenmp
 ENGINE_ASAN_OBJ := $(ENGINE_SRC:%.c=$(BUILD)/asan/%.o)
-SERVER_ASAN_OBJ := $(filter-out $(BUILD)/asan/server/serve_main.o,$(SERVER_SRC:%.c=$(BUILD)/asan/%.o))
+SERVER_ASAN_OBJ := $(filter-out $(BUILD)/asan/server/serve_main.o $(BUILD)/asan/server/main.o,$(SERVER_SRC:%.c=$(BUILD)/asan/%.o))
 UNIT_ENGINE_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_SERVER_SRC := $(wildcard tests/unit/server/test_*.c)
 UNIT_BIN := $(UNIT_ENGINE_SRC:tests/unit/%.c=$(BUILD)/tests/%) \

@@ -17,14 +17,13 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "backend_ext.h"
 #include "collective.h"
 #include "precision.h"
 #include "tb.h"
 
 typedef struct backend *(*cuda_new_fn)(int device, int precision, char *err, size_t errlen);
 typedef int (*cuda_count_fn)(char *err, size_t errlen);
-typedef int (*cuda_name_fn)(int device, char *name, size_t len);
-typedef size_t (*cuda_peak_fn)(struct backend *be);
 typedef int (*nccl_id_fn)(void *id, char *err, size_t errlen);
 typedef int (*nccl_open_fn)(struct backend **bes, int n, int rank_base, int world, const void *id,
 			    struct collective **out, char *err, size_t errlen);
@@ -34,8 +33,6 @@ static struct {
 	void *handle;
 	cuda_new_fn backend_new;
 	cuda_count_fn device_count;
-	cuda_name_fn device_name;
-	cuda_peak_fn peak_memory;
 	nccl_id_fn nccl_unique_id;     /* may be NULL: built without NCCL support */
 	nccl_open_fn nccl_open;
 } cuda_module;
@@ -71,8 +68,6 @@ static int load_cuda_module(char *err, size_t errlen)
 	}
 	cuda_module.backend_new = (cuda_new_fn)dlsym(h, "tb_cuda_backend_new");
 	cuda_module.device_count = (cuda_count_fn)dlsym(h, "tb_cuda_device_count");
-	cuda_module.device_name = (cuda_name_fn)dlsym(h, "tb_cuda_device_name");
-	cuda_module.peak_memory = (cuda_peak_fn)dlsym(h, "tb_cuda_peak_memory");
 	cuda_module.nccl_unique_id = (nccl_id_fn)dlsym(h, "tb_cuda_nccl_unique_id");
 	cuda_module.nccl_open = (nccl_open_fn)dlsym(h, "tb_cuda_nccl_open");
 	if (!cuda_module.backend_new || !cuda_module.device_count) {
@@ -142,37 +137,12 @@ void backend_destroy(struct backend *be)
 
 void backend_device_name(struct backend *be, char *buf, size_t len)
 {
-	if (strcmp(be->name, "cpu") == 0) {
-		/* The threads say what the run may use: a share of the cores when runs sit side by side. */
-		long cores = sysconf(_SC_NPROCESSORS_ONLN);
-		int threads = backend_cpu_threads(be);
-		tb_fmt(buf, len, "cpu (%d thread%s, %ld core%s)", threads, threads == 1 ? "" : "s", cores,
-		       cores == 1 ? "" : "s");
-		return;
-	}
-	/* The backend's own device (cuda:1 is not cuda:0), when the module can say. */
-	const char *(*own_name)(struct backend *) =
-		(const char *(*)(struct backend *))backend_cuda_symbol("tb_cuda_backend_device_name");
-	const char *name = own_name ? own_name(be) : NULL;
-	if (name && *name) {
-		tb_fmt(buf, len, "%s", name);
-		return;
-	}
-	if (cuda_module.device_name && cuda_module.device_name(0, buf, len) == 0)
-		return;
-	tb_fmt(buf, len, "%s", be->name);
-}
-
-void *backend_cuda_symbol(const char *name)
-{
-	return cuda_module.handle ? dlsym(cuda_module.handle, name) : NULL;
+	be->describe(be, buf, len);
 }
 
 size_t backend_peak_memory(struct backend *be)
 {
-	if (strcmp(be->name, "cpu") == 0 || !cuda_module.peak_memory)
-		return 0;
-	return cuda_module.peak_memory(be);
+	return be->ext && be->ext->peak_memory ? be->ext->peak_memory(be) : 0;
 }
 
 int collective_nccl_unique_id(void *id, char *err, size_t errlen)

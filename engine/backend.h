@@ -32,6 +32,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct backend_ext;
+
 enum activation {
 	ACT_IDENTITY,
 	ACT_RELU,
@@ -78,9 +80,21 @@ struct optim_hyper {
 };
 
 struct backend {
-	const char *name;       /* "cpu", "cuda" */
+	const char *name;       /* "cpu", "cuda": for messages only, never compared */
 	int precision;          /* enum precision (precision.h) its products compute in; the CPU's is fp32 */
+	/*
+	 * Backend memory is host memory and every operation has finished when it
+	 * returns (the CPU): reading a result back costs nothing, so the loop may
+	 * sync every step, an in-process all-reduce can work on the buffers, and
+	 * wall-clock time measures the work.
+	 */
+	bool host_memory;
+	/* The optional extras (backend_ext.h): loss scaling, graphs, read-back, device data, timing. NULL: none. */
+	const struct backend_ext *ext;
 	void *impl;             /* backend private state */
+
+	/* The device in words: "cpu (2 threads, 4 cores)", "NVIDIA H100 80GB HBM3". */
+	void (*describe)(struct backend *be, char *buf, size_t len);
 
 	/* --- memory --- */
 	void *(*alloc)(struct backend *be, size_t bytes);         /* zeroed; aborts on OOM */
@@ -235,12 +249,7 @@ struct backend *backend_open(const char *device, int precision, int cpu_threads,
 
 /* Human-readable name of the device a backend runs on ("cpu (2 threads, 4 cores)", "NVIDIA H100 80GB HBM3"). */
 void backend_device_name(struct backend *be, char *buf, size_t len);
-/*
- * A symbol of the loaded CUDA module (engine/cuda/cuda_ext.h lists the
- * optional extras), NULL when the module is not loaded or lacks it.
- */
-void *backend_cuda_symbol(const char *name);
-/* Peak device memory in bytes, 0 when unknown (CPU). */
+/* Peak device memory in bytes, 0 when unknown (a backend without the extra: the CPU). */
 size_t backend_peak_memory(struct backend *be);
 
 void backend_destroy(struct backend *be);

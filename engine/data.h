@@ -157,7 +157,7 @@ struct loader_op {
 
 /*
  * What a loader with these options does to each sample, for a device that
- * repeats it bit for bit (the CUDA batch kernel, engine/cuda/cuda_ext.h):
+ * repeats it bit for bit (the CUDA batch kernel, engine/backend_ext.h):
  * the ops in order, per-channel mean/std when one normalises, and the key
  * the per-sample draws start from (loader.c documents the draws). The
  * epoch order is data_permutation(n, rng_hash(seed, epoch, 0)) when

@@ -403,9 +403,10 @@ bool replica_group_stats_poll(struct replica_group *g, bool wait, double *loss_s
 
 /* ---- opening and closing -------------------------------------------------- */
 
-static void device_for_rank(const char *base, const char *opened, int rank, char *out, size_t len)
+/* The device replica `rank` opens: the CPU again when replica 0 got a host-memory backend ("auto" without a GPU). */
+static void device_for_rank(const char *base, bool on_host, int rank, char *out, size_t len)
 {
-	if (strcmp(opened, "cpu") == 0) {
+	if (on_host) {
 		snprintf(out, len, "cpu");
 		return;
 	}
@@ -552,9 +553,9 @@ int replica_group_open(struct replica_group *g, const struct spec *spec, struct 
 		if (i == 0 && d.local_rank == 0)
 			snprintf(device, sizeof(device), "%s", spec->train.device);
 		else if (i == 0)
-			device_for_rank(spec->train.device, "cuda", d.local_rank * g->n, device, sizeof(device));
+			device_for_rank(spec->train.device, false, d.local_rank * g->n, device, sizeof(device));
 		else
-			device_for_rank(spec->train.device, g->r[0].be->name, d.local_rank * g->n + i, device, sizeof(device));
+			device_for_rank(spec->train.device, g->r[0].be->host_memory, d.local_rank * g->n + i, device, sizeof(device));
 		g->r[i].rank = g->rank_base + i;
 		int cap = i == 0 ? spec->data.batch_size : g->shard_cap;
 		/* Graphs record one device's stream; an all-reduce from another thread would escape them. */
@@ -563,7 +564,7 @@ int replica_group_open(struct replica_group *g, const struct spec *spec, struct 
 			goto fail;
 	}
 	if (collective) {
-		bool cpu = strcmp(g->r[0].be->name, "cpu") == 0;
+		bool cpu = g->r[0].be->host_memory; /* the in-process collective sums host buffers */
 		if (cpu && d.world > 1) {
 			tb_fmt(err, errlen, "a multi-process run (%s rank %d of %d) needs GPUs: the CPU collective works "
 					    "within one process only (use train.devices)", d.source, d.rank, d.world);

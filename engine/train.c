@@ -458,7 +458,7 @@ static int setup(struct trainer *t)
 	}
 	t->be = t->r0->be;
 	t->m = t->r0->m;
-	t->cheap_sync = strcmp(t->be->name, "cpu") == 0;
+	t->cheap_sync = t->be->host_memory;
 	t->async_metrics = !t->cheap_sync;
 	int batch = s->data.batch_size;
 	t->steps_per_epoch = loader_batches_per_epoch(train, batch, false);
@@ -494,7 +494,7 @@ static int setup(struct trainer *t)
 	char device_name[256];
 	backend_device_name(t->be, device_name, sizeof(device_name));
 	struct run_info info = {
-		.device = strcmp(t->be->name, "cpu") == 0 ? "cpu" : s->train.device,
+		.device = t->be->host_memory ? "cpu" : s->train.device,
 		.device_name = device_name,
 		.precision = precision_kinds[t->be->precision].spec.name,
 		.note = note,

@@ -14,6 +14,7 @@
 #include <math.h>
 #include <omp.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cpu_gemm.h"
 #include "cpu_internal.h"
@@ -395,6 +396,15 @@ int backend_cpu_threads(const struct backend *be)
 	return ((const struct cpu_backend *)be->impl)->threads;
 }
 
+/* The threads say what the run may use: a share of the cores when runs sit side by side. */
+static void cpu_describe(struct backend *be, char *buf, size_t len)
+{
+	long cores = sysconf(_SC_NPROCESSORS_ONLN);
+	int threads = backend_cpu_threads(be);
+	tb_fmt(buf, len, "cpu (%d thread%s, %ld core%s)", threads, threads == 1 ? "" : "s", cores,
+	       cores == 1 ? "" : "s");
+}
+
 struct backend *backend_cpu_new(int threads)
 {
 	struct backend *be = tb_xcalloc(1, sizeof(*be));
@@ -410,6 +420,8 @@ struct backend *backend_cpu_new(int threads)
 	}
 	be->name = "cpu";
 	be->precision = PRECISION_FP32; /* whatever the run asked for (backend_open says so) */
+	be->host_memory = true;
+	be->describe = cpu_describe; /* no be->ext: the CPU has none of backend_ext.h's extras */
 	be->impl = cpu;
 	be->alloc = cpu_alloc;
 	be->free = cpu_free;

@@ -226,7 +226,7 @@ static void cuda_act_backward(struct backend *be, enum activation act, float par
 
 /* ---- dropout ------------------------------------------------------------------------- */
 
-/* counter_dev, when set, replaces the host counter (graph replay, cuda_ext.h). */
+/* counter_dev, when set, replaces the host counter (graph replay, backend_ext.h). */
 static __global__ void dropout_forward_kernel(uint64_t seed, uint64_t counter, const uint64_t *counter_dev,
 					      uint64_t threshold, float keep_scale, float *y, uint8_t *mask,
 					      const float *x, int64_t n)

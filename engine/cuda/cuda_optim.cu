@@ -10,15 +10,15 @@
  * CPU-vs-GPU training trajectories diverge only through gemm/conv.
  *
  * Per-step values come from `scalars` in device memory (backend.h), plus
- * two slots this backend reads beyond the contract's four (cuda_ext.h):
- * scalars[CUDA_OPT_SKIP] ≠ 0 makes the step a no-op (fp16 overflow), and
- * scalars[CUDA_OPT_STEP] > 0 replaces the host `step` (a replayed CUDA
+ * two slots this backend reads beyond the contract's four (backend_ext.h):
+ * scalars[OPT_SKIP] ≠ 0 makes the step a no-op (fp16 overflow), and
+ * scalars[OPT_STEP] > 0 replaces the host `step` (a replayed CUDA
  * graph cannot see a host argument change). Both read 0 when the engine
  * uploads only the contract's scalars, which keeps the contract's meaning.
  *
  * Threads: the backend's thread; the kernel runs on the backend's stream.
  */
-#include "cuda_ext.h"
+#include "backend_ext.h"
 #include "cuda_internal.h"
 
 extern "C" {
@@ -53,12 +53,12 @@ static __device__ __forceinline__ float decay_at(const struct optim_args &h, con
 static __global__ void sgd_kernel(struct optim_args h, const float *scalars, float *p, const float *g, float *buf,
 				  const uint8_t *decay_mask, int64_t n)
 {
-	if (scalars[CUDA_OPT_SKIP] != 0)
+	if (scalars[OPT_SKIP] != 0)
 		return;
 	float lr = scalars[OPT_LR], clip = scalars[OPT_CLIP];
 	float momentum = h.arg[SGD_MOMENTUM], dampening = h.arg[SGD_DAMPENING];
 	bool nesterov = h.arg[SGD_NESTEROV] != 0;
-	float dev_step = scalars[CUDA_OPT_STEP];
+	float dev_step = scalars[OPT_STEP];
 	bool first = dev_step > 0 ? dev_step == 1.0f : h.host_step == 1;
 	GRID_STRIDE(i, n)
 	{
@@ -82,7 +82,7 @@ static __global__ void sgd_kernel(struct optim_args h, const float *scalars, flo
 static __global__ void adam_kernel(struct optim_args h, const float *scalars, float *p, const float *g, float *m,
 				   float *v, const uint8_t *decay_mask, int64_t n, bool decoupled)
 {
-	if (scalars[CUDA_OPT_SKIP] != 0)
+	if (scalars[OPT_SKIP] != 0)
 		return;
 	float lr = scalars[OPT_LR], clip = scalars[OPT_CLIP];
 	float step_size = __fdiv_rn(lr, scalars[OPT_BC1]);
@@ -111,7 +111,7 @@ static __global__ void adam_kernel(struct optim_args h, const float *scalars, fl
 static __global__ void rmsprop_kernel(struct optim_args h, const float *scalars, float *p, const float *g, float *sq,
 				      float *buf, float *ga, const uint8_t *decay_mask, int64_t n)
 {
-	if (scalars[CUDA_OPT_SKIP] != 0)
+	if (scalars[OPT_SKIP] != 0)
 		return;
 	float lr = scalars[OPT_LR], clip = scalars[OPT_CLIP];
 	float alpha = h.arg[RMSPROP_ALPHA], eps = h.arg[RMSPROP_EPS], momentum = h.arg[RMSPROP_MOMENTUM];

@@ -6,7 +6,7 @@
  *
  * What it is: the harness (parity.h) and the memory, dense, element-wise,
  * loss, reduction and optimizer checks; parity_conv.c adds convolution,
- * batch norm and pooling, parity_ext.c the cuda_ext.h extras. Every run
+ * batch norm and pooling, parity_ext.c the backend_ext.h extras. Every run
  * draws fresh inputs from a seed it prints, so a failure can be replayed
  * with --seed. Output: one "PASS|FAIL [precision] op: detail" line per
  * check, then a count; exit status 1 if anything failed (or no GPU).
@@ -22,13 +22,13 @@
 #include <string.h>
 #include <time.h>
 
+#include "backend_ext.h"
 #include "optim.h"
 #include "parity.h"
 #include "precision.h"
 #include "tb.h"
 
 typedef struct backend *(*cuda_new_fn)(int, int, char *, size_t);
-typedef size_t (*cuda_peak_fn)(struct backend *);
 
 /* ---- harness ---------------------------------------------------------------- */
 
@@ -662,12 +662,10 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	cuda_new_fn backend_new = (cuda_new_fn)dlsym(h, "tb_cuda_backend_new");
-	cuda_peak_fn peak = (cuda_peak_fn)dlsym(h, "tb_cuda_peak_memory");
-	if (!backend_new || !peak) {
-		parity_result(&pt, "load", false, "%s lacks tb_cuda_backend_new/tb_cuda_peak_memory", lib);
+	if (!backend_new) {
+		parity_result(&pt, "load", false, "%s lacks tb_cuda_backend_new", lib);
 		return 1;
 	}
-	pt.cuda_module = h;
 	pt.cpu = backend_cpu_new(0);
 	check_entry_errors(&pt, backend_new);
 	for (int i = 0; i < nprecs; i++) {
@@ -688,7 +686,7 @@ int main(int argc, char **argv)
 		parity_dense_ops(&pt);
 		parity_conv_ops(&pt);
 		parity_ext_ops(&pt);
-		size_t peak_bytes = peak(pt.gpu);
+		size_t peak_bytes = pt.gpu->ext && pt.gpu->ext->peak_memory ? pt.gpu->ext->peak_memory(pt.gpu) : 0;
 		parity_result(&pt, "peak memory", peak_bytes > 0, "%.1f MiB", (double)peak_bytes / 1048576.0);
 		pt.gpu->destroy(pt.gpu);
 		pt.gpu = NULL;

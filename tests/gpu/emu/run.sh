@@ -8,7 +8,7 @@
 #
 # What it proves: indexing, reductions (block and warp), the row-major to
 # column-major gemm mapping, workspace layout, precision plumbing and the
-# cuda_ext.h extras compute what the CPU reference computes. What it cannot:
+# backend_ext.h extras compute what the CPU reference computes. What it cannot:
 # anything about real GPUs (races, timing, how NVIDIA's libraries read their
 # arguments). Precisions: the arguments, default fp32 and bf16 (the 16-bit
 # operand path: conversions, scratch layout, the reuse of a converted dy).
