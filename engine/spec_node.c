@@ -308,11 +308,21 @@ static void expectation(double lo, double hi, unsigned range, bool integer, char
 	}
 }
 
+/* "path: expected <what the range allows>, got <got>" at `value`; returns false. */
+static bool refuse(struct spec_ctx *c, const char *path, const yaml_node_t *value, double lo, double hi,
+		   unsigned range, bool integer, const char *got)
+{
+	char want[96];
+	expectation(lo, hi, range, integer, want, sizeof(want));
+	spec_fail(c, value, "%s: expected %s, got %s", path, want, got);
+	return false;
+}
+
 /* Check d against the range: false after reporting at `value`. `got` is the value as written. */
 static bool in_range(struct spec_ctx *c, const char *path, const yaml_node_t *value, double d, double lo,
 		     double hi, unsigned range, bool integer, const char *got)
 {
-	char want[96], words[96];
+	char words[96];
 	bool low = (range & SPEC_R_LO_OPEN) ? d <= lo : d < lo;
 	bool high = (range & SPEC_R_HI_OPEN) ? d >= hi : d > hi;
 	if (!low && !high)
@@ -322,15 +332,13 @@ static bool in_range(struct spec_ctx *c, const char *path, const yaml_node_t *va
 		spec_fail(c, value, "%s: %s is too large (the range is %s)", path, got, words);
 		return false;
 	}
-	expectation(lo, hi, range, integer, want, sizeof(want));
-	spec_fail(c, value, "%s: expected %s, got %s", path, want, got);
-	return false;
+	return refuse(c, path, value, lo, hi, range, integer, got);
 }
 
 bool spec_read_int(struct spec_ctx *c, const char *path, const yaml_node_t *value, int64_t lo,
 		   int64_t hi, unsigned range, int64_t *out)
 {
-	char want[96], got[64];
+	char got[64];
 	int64_t v;
 	spec_describe(value, got, sizeof(got));
 	if (!spec_integer(value, &v)) {
@@ -338,9 +346,7 @@ bool spec_read_int(struct spec_ctx *c, const char *path, const yaml_node_t *valu
 		double d;
 		if (spec_number(value, &d) && d == floor(d))
 			return in_range(c, path, value, d, (double)lo, (double)hi, range, true, got);
-		expectation((double)lo, (double)hi, range, true, want, sizeof(want));
-		spec_fail(c, value, "%s: expected %s, got %s", path, want, got);
-		return false;
+		return refuse(c, path, value, (double)lo, (double)hi, range, true, got);
 	}
 	if (v < lo || v > hi) { /* decided in 64 bits; in_range only words it */
 		if (in_range(c, path, value, (double)v, (double)lo, (double)hi, range, true, got))
@@ -354,14 +360,11 @@ bool spec_read_int(struct spec_ctx *c, const char *path, const yaml_node_t *valu
 bool spec_read_number(struct spec_ctx *c, const char *path, const yaml_node_t *value, double lo,
 		      double hi, unsigned range, double *out)
 {
-	char want[96], got[64];
+	char got[64];
 	double d;
 	spec_describe(value, got, sizeof(got));
-	if (!spec_number(value, &d)) {
-		expectation(lo, hi, range, false, want, sizeof(want));
-		spec_fail(c, value, "%s: expected %s, got %s", path, want, got);
-		return false;
-	}
+	if (!spec_number(value, &d))
+		return refuse(c, path, value, lo, hi, range, false, got);
 	if (!in_range(c, path, value, d, lo, hi, range, false, got))
 		return false;
 	*out = d;
