@@ -47,7 +47,7 @@ CUDA_SRC := $(wildcard engine/cuda/*.cu)
 CUDA_OBJ := $(CUDA_SRC:%.cu=$(BUILD)/obj/%.o)
 CUDA_LIB := $(if $(and $(NVCC),$(CUDA_SRC)),$(BUILD)/libtrainbook-cuda.so,)
 
-.PHONY: all run test bench deps deps-run deps-test clean engine-cli unit web format
+.PHONY: all run test bench deps deps-run deps-test clean engine-cli unit web format format-check
 all: $(BUILD)/trainbook $(BUILD)/trainbook-engine $(CUDA_LIB) web
 
 # The full binary: engine commands + `serve` (its main is server/main.c, among SERVER_OBJ).
@@ -123,8 +123,11 @@ test: deps-test
 bench: deps-test all
 	sh tests/bench/run.sh
 
+# Format with the repository's .clang-format; `make format-check` is what tests/style/run.sh checks.
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h' '*.cu')
+format-check:
+	sh tests/style/run.sh
 
 clean:
 	rm -rf $(BUILD)

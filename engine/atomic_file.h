@@ -27,9 +27,9 @@
 
 /* A write in progress: open, write any number of times, then commit or abort. */
 struct atomic_file {
-	int fd;               /* the temporary file, -1 once closed */
-	const char *path;     /* the target, not owned: must outlive the write */
-	char tmp[PATH_MAX];   /* the temporary file's path */
+	int fd;             /* the temporary file, -1 once closed */
+	const char *path;   /* the target, not owned: must outlive the write */
+	char tmp[PATH_MAX]; /* the temporary file's path */
 };
 
 int atomic_file_open(struct atomic_file *f, const char *path, char *err, size_t errlen);

@@ -12,8 +12,8 @@ static void cross_entropy_apply(struct backend *be, const double *arg, const flo
 				int n, int classes, float grad_scale, float *dlogits, float *stats,
 				int32_t *predictions)
 {
-	be->softmax_xent(be, logits, labels, n, classes, (float)arg[XENT_LABEL_SMOOTHING], grad_scale, dlogits,
-			 stats, predictions);
+	be->softmax_xent(be, logits, labels, n, classes, (float)arg[XENT_LABEL_SMOOTHING], grad_scale, dlogits, stats,
+			 predictions);
 }
 
 /* Against one-hot labels; mse writes no predictions (the evaluation then has no confusion matrix). */
@@ -25,6 +25,8 @@ static void mse_apply(struct backend *be, const double *arg, const float *logits
 	be->mse(be, logits, labels, NULL, n, classes, grad_scale, dlogits, stats);
 }
 
+/* Rows laid out by hand, a key per line: clang-format 14 would give every field a line of its own. */
+/* clang-format off */
 static const struct loss_kind loss_kinds[] = {
 	{.spec = {.name = "cross_entropy",
 		  .summary = "torch.nn.CrossEntropyLoss on the logits (softmax inside), mean over the batch",
@@ -35,6 +37,7 @@ static const struct loss_kind loss_kinds[] = {
 	{.spec = {.name = "mse", .summary = "torch.nn.MSELoss against one-hot labels, mean over every output"},
 	 .apply = mse_apply},
 };
+/* clang-format on */
 
 const struct spec_registry loss_registry = {
 	"loss", "loss", loss_kinds, sizeof(loss_kinds[0]), (int)TB_ARRAY_LEN(loss_kinds),

@@ -16,8 +16,11 @@
 _Static_assert(SPEC_KIND_KEYS <= OPTIM_HYPER_ARGS, "optim_hyper.arg holds every key of a row");
 
 /* Every optimizer takes lr and weight_decay (the section's keys); a row gives its own defaults. */
+/* Rows laid out by hand, a key per line: clang-format 14 would give every field a line of its own. */
+/* clang-format off */
 #define LR(d) {.name = "lr", .type = SPEC_KEY_FIELD, .def = (d), .has_def = true}
 #define WEIGHT_DECAY(d) {.name = "weight_decay", .type = SPEC_KEY_FIELD, .def = (d), .has_def = true}
+/* clang-format on */
 
 /* ---- sgd ------------------------------------------------------------------ */
 
@@ -57,6 +60,8 @@ static const char *adam_state_name(const struct optim_hyper *h, int which)
 	return which == 0 ? "exp_avg" : "exp_avg_sq";
 }
 
+/* Rows laid out by hand, a key per line: clang-format 14 would give every field a line of its own. */
+/* clang-format off */
 #define ADAM_KEYS                                                                                                  \
 	[ADAM_BETAS] = {.name = "betas", .type = SPEC_KEY_PAIR, .doc = "[beta1, beta2] in one key"},              \
 	[ADAM_BETA1] = {.name = "beta1", .type = SPEC_KEY_NUM, .def = 0.9, .lo = 0, .hi = 1, .range = SPEC_R_HI_OPEN, \
@@ -65,6 +70,7 @@ static const char *adam_state_name(const struct optim_hyper *h, int which)
 			.range = SPEC_R_HI_OPEN, .doc = "decay of the squared gradient's running average"},       \
 	[ADAM_EPS] = {.name = "eps", .type = SPEC_KEY_NUM, .def = 1e-8, .lo = 0, .hi = 1,                          \
 		      .range = SPEC_R_LO_OPEN | SPEC_R_SANITY, .doc = "added to the denominator"}
+/* clang-format on */
 
 /* ---- rmsprop: square_avg, then momentum_buffer (momentum > 0), then grad_avg (centered) ---- */
 
@@ -82,6 +88,8 @@ static const char *rmsprop_state_name(const struct optim_hyper *h, int which)
 
 /* ---- the registry ------------------------------------------------------------ */
 
+/* Rows laid out by hand, a key per line: clang-format 14 would give every field a line of its own. */
+/* clang-format off */
 const struct optim_kind optim_kinds[OPTIM_KINDS] = {
 	[OPTIM_SGD] = {
 		.spec = {.name = "sgd",
@@ -131,6 +139,7 @@ const struct optim_kind optim_kinds[OPTIM_KINDS] = {
 		.bias_key = {-1, -1},
 	},
 };
+/* clang-format on */
 
 const struct spec_registry optim_registry = {
 	"optimizer", "optimizer", optim_kinds, sizeof(optim_kinds[0]), OPTIM_KINDS,

@@ -26,13 +26,7 @@
 #include "spec.h"
 
 /* A kind's identity: its row in optim_kinds[] and its kernel in each backend's table. */
-enum optim_kind_id {
-	OPTIM_SGD,
-	OPTIM_ADAM,
-	OPTIM_ADAMW,
-	OPTIM_RMSPROP,
-	OPTIM_KINDS
-};
+enum optim_kind_id { OPTIM_SGD, OPTIM_ADAM, OPTIM_ADAMW, OPTIM_RMSPROP, OPTIM_KINDS };
 
 /*
  * Each kind's own keys in its row's order: the index into
@@ -61,18 +55,18 @@ extern const struct spec_registry optim_registry;
 struct model;
 
 struct optim {
-	struct backend *be;       /* not owned */
+	struct backend *be; /* not owned */
 	const struct optim_kind *kind;
 	struct optim_hyper hyper;
-	double beta1, beta2;      /* the bias corrections' bases (0: none, the corrections are 1) */
-	double grad_clip;         /* max global norm, 0 = off */
-	int nstate;               /* state buffers per parameter (kind->nstate) */
-	int64_t n;                /* floats per buffer (= model->n_weights) */
-	float *state;             /* backend memory, nstate * n floats */
-	float *scalars;           /* backend memory, OPT_NSCALARS floats */
-	float *norm;              /* backend memory, 1 float (sum of squares for clipping) */
-	int64_t step;             /* steps taken, 1-based after the first step */
-	double last_grad_norm;    /* global gradient norm of the last step (when clipping) */
+	double beta1, beta2;   /* the bias corrections' bases (0: none, the corrections are 1) */
+	double grad_clip;      /* max global norm, 0 = off */
+	int nstate;            /* state buffers per parameter (kind->nstate) */
+	int64_t n;             /* floats per buffer (= model->n_weights) */
+	float *state;          /* backend memory, nstate * n floats */
+	float *scalars;        /* backend memory, OPT_NSCALARS floats */
+	float *norm;           /* backend memory, 1 float (sum of squares for clipping) */
+	int64_t step;          /* steps taken, 1-based after the first step */
+	double last_grad_norm; /* global gradient norm of the last step (when clipping) */
 };
 
 struct optim *optim_new(const struct spec_optimizer *so, struct backend *be, int64_t n);

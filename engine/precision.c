@@ -3,6 +3,8 @@
  */
 #include "precision.h"
 
+/* Rows laid out by hand, a key per line: clang-format 14 would give every field a line of its own. */
+/* clang-format off */
 const struct precision_kind precision_kinds[PRECISION_KINDS] = {
 	[PRECISION_FP32] = {.spec = {.name = "fp32", .summary = "float32 everywhere, no TF32 (comparable with the CPU bit for bit)"}},
 	[PRECISION_TF32] = {.spec = {.name = "tf32",
@@ -13,6 +15,7 @@ const struct precision_kind precision_kinds[PRECISION_KINDS] = {
 				     .summary = "float16 operands, fp32 master weights, dynamic loss scaling (GradScaler)"},
 			    .loss_scaling = true},
 };
+/* clang-format on */
 
 const struct spec_registry precision_registry = {
 	"precision", "precision", precision_kinds, sizeof(precision_kinds[0]), PRECISION_KINDS,

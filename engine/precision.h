@@ -17,13 +17,7 @@
 #include "spec.h"
 
 /* A precision's identity: its row in precision_kinds[] and what the CUDA module is opened with. */
-enum precision {
-	PRECISION_FP32,
-	PRECISION_TF32,
-	PRECISION_BF16,
-	PRECISION_FP16,
-	PRECISION_KINDS
-};
+enum precision { PRECISION_FP32, PRECISION_TF32, PRECISION_BF16, PRECISION_FP16, PRECISION_KINDS };
 
 struct precision_kind {
 	struct spec_kind spec; /* name, docs */

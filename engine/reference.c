@@ -88,8 +88,8 @@ static void field_default(const struct spec_section *s, const struct spec_field 
 		break;
 	case SPEC_F_CHOICE:
 		if (s->variant_field >= 0 && f == &s->fields[s->variant_field])
-			tb_fmt(buf, len, "%s", s->default_variant >= 0
-						       ? spec_registry_kind(f->registry, s->default_variant)->name
+			tb_fmt(buf, len, "%s",
+			       s->default_variant >= 0 ? spec_registry_kind(f->registry, s->default_variant)->name
 						       : "required");
 		else
 			tb_fmt(buf, len, "%s", *at ? at : "required");
@@ -228,8 +228,9 @@ static void layers(FILE *out)
 {
 	const char *names[64];
 	int n = layer_kind_names(names, 64);
-	fprintf(out, "\n**Layers** (`model: [...]`; `{layer: value}` sets the first argument, "
-		     "`{layer: {arg: value}}` any)\n\n| layer | what it is | arguments (default; range) |\n|---|---|---|\n");
+	fprintf(out,
+		"\n**Layers** (`model: [...]`; `{layer: value}` sets the first argument, "
+		"`{layer: {arg: value}}` any)\n\n| layer | what it is | arguments (default; range) |\n|---|---|---|\n");
 	for (int i = 0; i < n; i++) {
 		const struct layer_kind *k = layer_kind_find(names[i]);
 		fprintf(out, "| `%s` | %s | ", k->name, k->summary);

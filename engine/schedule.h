@@ -15,16 +15,16 @@
 
 struct schedule {
 	struct spec_schedule spec;
-	double base_lr;            /* optimizer lr */
-	int64_t total_steps;       /* steps of the whole run */
+	double base_lr;      /* optimizer lr */
+	int64_t total_steps; /* steps of the whole run */
 	int64_t steps_per_epoch;
 };
 
 struct schedule_kind {
-	struct spec_kind spec;     /* name, keys, docs */
+	struct spec_kind spec; /* name, keys, docs */
 	/* The rate for 0-based step `step` (past any warm-up the row does not handle itself). */
 	double (*lr)(const struct schedule *s, int64_t step);
-	bool own_warmup;           /* lr() covers the start itself: warmup_steps does not apply */
+	bool own_warmup; /* lr() covers the start itself: warmup_steps does not apply */
 };
 
 extern const struct spec_registry schedule_registry;

@@ -6,7 +6,7 @@
 set -e
 RUN_PKGS="build-essential pkg-config libopenblas-dev libopenblas-openmp-dev libyaml-dev zlib1g-dev libpng-dev libjpeg-dev
  libjansson-dev libmicrohttpd-dev libwebsockets-dev libsqlite3-dev dataset-fashion-mnist nodejs npm"
-TEST_PKGS="libcmocka-dev python3-torch python3-numpy python3-nbformat curl chromium"
+TEST_PKGS="libcmocka-dev python3-torch python3-numpy python3-nbformat curl chromium clang-format"
 BENCH_PKGS="wrk jupyter-notebook"
 
 case "${1:-run}" in

@@ -7,7 +7,7 @@
 # crashing suite can never look green. A suite whose prerequisites are
 # missing must FAIL, not skip.
 cd "$(dirname "$0")/.." || exit 2
-SUITES="${TB_SUITES:-unit specs cli parity emu integration web e2e}"
+SUITES="${TB_SUITES:-unit specs style cli parity emu integration web e2e}"
 pass=0
 fail=0
 mkdir -p build/test-logs

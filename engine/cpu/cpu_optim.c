@@ -17,8 +17,8 @@
 #include "optim.h"
 #include "tb.h"
 
-typedef void (*cpu_optim_fn)(const struct optim_hyper *h, int64_t step, const float *scalars, float *p,
-			     const float *g, float *state, const uint8_t *decay_mask, int64_t n);
+typedef void (*cpu_optim_fn)(const struct optim_hyper *h, int64_t step, const float *scalars, float *p, const float *g,
+			     float *state, const uint8_t *decay_mask, int64_t n);
 
 static float decay_at(const struct optim_hyper *h, const uint8_t *decay_mask, int64_t i)
 {

@@ -83,14 +83,16 @@ static void test_every_row_key_and_default_documented(void **state)
 				const struct spec_key *sk = &k->keys[j];
 				snprintf(key, sizeof(key), "`%s`", sk->name);
 				if (!strstr(line, key))
-					fail_msg("%s '%s': key '%s' is not in its README row", reg->what, k->name, sk->name);
+					fail_msg("%s '%s': key '%s' is not in its README row", reg->what, k->name,
+						 sk->name);
 				bool numeric = sk->type == SPEC_KEY_NUM || sk->type == SPEC_KEY_INT ||
 					       (sk->type == SPEC_KEY_FIELD && sk->has_def);
 				if (numeric && !sk->def_text && !sk->required) {
-					snprintf(key, sizeof(key), "`%s` (%s", sk->name, tb_fmt_number(def, sizeof(def), sk->def));
+					snprintf(key, sizeof(key), "`%s` (%s", sk->name,
+						 tb_fmt_number(def, sizeof(def), sk->def));
 					if (!strstr(line, key))
-						fail_msg("%s '%s': key '%s' lacks its default %s in the README", reg->what,
-							 k->name, sk->name, def);
+						fail_msg("%s '%s': key '%s' lacks its default %s in the README",
+							 reg->what, k->name, sk->name, def);
 				}
 			}
 		}
@@ -117,8 +119,8 @@ static void test_every_section_key_and_registry_documented(void **state)
 			while (r < reference_registry_count() && reference_registry(r) != f->registry)
 				r++;
 			if (r == reference_registry_count())
-				fail_msg("%s.%s chooses from the %s registry, which the reference leaves out", (*sp)->name,
-					 f->key, f->registry->what);
+				fail_msg("%s.%s chooses from the %s registry, which the reference leaves out",
+					 (*sp)->name, f->key, f->registry->what);
 		}
 	}
 	free(block);
@@ -170,8 +172,8 @@ static void test_registry_invariants(void **state)
 				while (f < s->nfields && strcmp(s->fields[f].key, k->keys[j].name))
 					f++;
 				if (f == s->nfields)
-					fail_msg("%s %s lists '%s', which the %s section does not have", reg->what, k->name,
-						 k->keys[j].name, s->name);
+					fail_msg("%s %s lists '%s', which the %s section does not have", reg->what,
+						 k->name, k->keys[j].name, s->name);
 			}
 		}
 	}
