@@ -4,7 +4,8 @@
  * The CUDA backend is a separate shared object (libtrainbook-cuda.so)
  * loaded with dlopen only when a run asks for a GPU, so the CPU path and
  * the server never need CUDA libraries installed. It is looked for beside
- * the running binary, or at $TRAINBOOK_CUDA_LIB.
+ * the running binary (the build tree), in ../lib/trainbook/ from it (an
+ * installed prefix: `make install`), or at $TRAINBOOK_CUDA_LIB.
  *
  * Threads: called once per run (or per replica) before training starts.
  */
@@ -37,6 +38,10 @@ static struct {
 	nccl_open_fn nccl_open;
 } cuda_module;
 
+/* Where the module is looked for beside the running binary: the build tree, then an installed prefix. */
+static const char *const cuda_module_places[] = {"libtrainbook-cuda.so", "../lib/trainbook/libtrainbook-cuda.so",
+						  NULL};
+
 static int load_cuda_module(char *err, size_t errlen)
 {
 	if (cuda_module.handle)
@@ -45,21 +50,20 @@ static int load_cuda_module(char *err, size_t errlen)
 	const char *env = getenv("TRAINBOOK_CUDA_LIB");
 	if (env && *env) {
 		snprintf(path, sizeof(path), "%s", env);
+		if (access(path, R_OK) != 0) {
+			tb_fmt(err, errlen, "TRAINBOOK_CUDA_LIB=%s not found", path);
+			return -1;
+		}
 	} else {
 		char exe[PATH_MAX];
-		ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-		if (n < 0)
-			n = 0;
-		exe[n] = 0;
-		char *slash = strrchr(exe, '/');
-		if (slash)
-			*slash = 0;
-		snprintf(path, sizeof(path), "%s/libtrainbook-cuda.so", n ? exe : ".");
-	}
-	if (access(path, R_OK) != 0) {
-		tb_fmt(err, errlen, "%s not found (trainbook was built without CUDA: install the CUDA toolkit and run make)",
-		       path);
-		return -1;
+		tb_self_exe(exe, sizeof exe);
+		if (!tb_find_beside_exe(exe, cuda_module_places, path, sizeof path)) {
+			tb_fmt(err, errlen,
+			       "libtrainbook-cuda.so not found beside %s or in ../lib/trainbook/ "
+			       "(trainbook was built without CUDA: install the CUDA toolkit and run make)",
+			       *exe ? exe : "the trainbook binary");
+			return -1;
+		}
 	}
 	void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
 	if (!h) {

@@ -332,9 +332,12 @@ static int data_wants_train_stats(const struct spec_data *spec)
 {
 	if (spec->nnormalize > 0)
 		return 0;
-	for (int i = 0; i < spec->naugment && i < SPEC_MAX_AUGMENT; i++)
-		if (strcmp(spec->augment[i].name, "normalize") == 0)
+	for (int i = 0; i < spec->naugment && i < SPEC_MAX_AUGMENT; i++) {
+		const struct augment_kind *k =
+			(const struct augment_kind *)spec_registry_kind(&augment_registry, spec->augment[i].kind);
+		if (k->op == LOADER_NORMALIZE)
 			return 1;
+	}
 	return 0;
 }
 

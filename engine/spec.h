@@ -235,6 +235,8 @@ struct spec_train {
 	int precision_kind;         /* that row's index */
 	char device[32];            /* auto (default) | cpu | cuda | cuda:N */
 	int devices;                /* data-parallel replicas, default 1 */
+	int nodes;                  /* processes under a cluster launcher, one per node (the server's
+				     * Slurm executor asks for this many); default 1 */
 	uint64_t seed;              /* default 0 */
 	int eval_every;             /* evaluate every N epochs, default 1; 0 = only at the end */
 	int threads;                /* CPU threads, 0 = all cores */

@@ -243,6 +243,7 @@ static const struct spec_field train_fields[] = {
 	CUSTOM("device", train_device, .type_text = "auto, cpu, cuda or cuda:N", .def_text = "auto",
 	       .doc = "auto: a GPU when there is one, else the CPU"),
 	INT(ST, devices, 1, 64, 0, .doc = "data-parallel replicas"),
+	INT(ST, nodes, 1, 1024, 0, .doc = "processes under a cluster launcher, one per node (the Slurm executor asks for this many)"),
 	{.key = "seed", .kind = SPEC_F_U64, .offset = offsetof(ST, seed),
 	 .type_text = "integer from 0 to 2^64 - 1", .doc = "every random stream derives from it"},
 	CUSTOM("eval_every", train_eval_every, .type_text = "integer from 0 to 100,000, or epoch", .def_text = "1",
@@ -260,6 +261,7 @@ static void train_defaults(void *p)
 	t->precision_kind = PRECISION_FP32;
 	spec_copy_name(t->device, sizeof(t->device), "auto");
 	t->devices = 1;
+	t->nodes = 1;
 	t->eval_every = 1;
 }
 

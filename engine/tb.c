@@ -5,9 +5,11 @@
 #include "tb.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 void tb_assert_fail(const char *cond, const char *file, int line)
 {
@@ -123,4 +125,29 @@ int tb_read_file(const char *path, char **data, size_t *len)
 	*data = buf;
 	*len = n;
 	return 0;
+}
+
+void tb_self_exe(char *out, size_t len)
+{
+	ssize_t n = len ? readlink("/proc/self/exe", out, len - 1) : -1;
+	if (n < 0)
+		n = 0;
+	if (len)
+		out[n] = 0;
+}
+
+bool tb_find_beside_exe(const char *exe, const char *const rel[], char *out, size_t len)
+{
+	const char *slash = exe ? strrchr(exe, '/') : NULL;
+	if (!slash)
+		return false;
+	for (; *rel; rel++) {
+		char cand[PATH_MAX], real[PATH_MAX];
+		int n = snprintf(cand, sizeof cand, "%.*s/%s", (int)(slash - exe), exe, *rel);
+		if (n < 0 || (size_t)n >= sizeof cand || !realpath(cand, real) || strlen(real) >= len)
+			continue;
+		memcpy(out, real, strlen(real) + 1);
+		return true;
+	}
+	return false;
 }

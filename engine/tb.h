@@ -12,6 +12,7 @@
 #define TB_TB_H
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -51,5 +52,19 @@ double tb_wall(void);
 
 /* Read a whole file into a malloc'd, NUL-terminated buffer; -1 and errno on failure. */
 int tb_read_file(const char *path, char **data, size_t *len);
+
+/* The running binary's path (/proc/self/exe) into out; "" when it cannot be read. */
+void tb_self_exe(char *out, size_t len);
+
+/*
+ * Files that ship with trainbook live in two layouts: the build tree
+ * (build/trainbook beside build/libtrainbook-cuda.so, static/ one level
+ * up) and an installed prefix (bin/trainbook, lib/trainbook/,
+ * share/trainbook/). `rel` lists the places to look, relative to the
+ * directory holding `exe`, NULL-terminated, best first. The first that
+ * exists goes to out as an absolute path; false (out untouched) when none
+ * does.
+ */
+bool tb_find_beside_exe(const char *exe, const char *const rel[], char *out, size_t len);
 
 #endif

@@ -14,8 +14,11 @@
 #include <limits.h>
 #include <stdint.h>
 
+#include "access.h"
+#include "accounts.h"
 #include "auth.h"
 #include "config.h"
+#include "identity.h"
 #include "notebooks.h"
 
 struct store;
@@ -23,6 +26,7 @@ struct runq;
 struct ws_server;
 struct sysmon;
 struct http_server;
+struct throttle;
 
 #define TB_SERVER_VERSION "0.1.0"
 
@@ -35,13 +39,18 @@ struct app {
 	struct ws_server *ws;        /* live feed */
 	struct sysmon *sysmon;       /* GPU / CPU / memory sampler */
 	struct http_server *http;    /* libmicrohttpd */
+	struct throttle *logins;     /* wrong tokens per client address (HTTP and WebSocket) */
+	struct throttle *account_logins; /* wrong passwords per account name (accounts mode) */
+	struct acct_policy policy;   /* session and link lifetimes, where links point */
+	struct ident ident;          /* who a request is (cookie, token, API token) */
+	struct access_ctx access;    /* what the access rules are decided against */
 	char owner[64];              /* OS user name, owner of what this server creates */
 	char exe[PATH_MAX];          /* this binary, for spawning workers */
 	int64_t started;             /* unix time of start-up */
 	int port;                    /* the port actually bound */
 };
 
-/* <workspace>/.trainbook/runs/rN */
+/* <runs-dir>/rN (default <workspace>/.trainbook/runs/rN) */
 void app_run_dir(const struct app *app, int64_t run, char *buf, size_t len);
 
 #endif

@@ -13,7 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/random.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <unistd.h>
 
 #include "util.h"
@@ -38,23 +39,25 @@ int auth_init(struct auth *a, const struct cfg *c, char *err, size_t errlen)
 	memset(a, 0, sizeof *a);
 	if (c->token[0]) {
 		srv_strlcpy(a->token, c->token, sizeof a->token);
-	} else {
-		unsigned char raw[24];
-		size_t got = 0;
-		while (got < sizeof raw) {
-			ssize_t n = getrandom(raw + got, sizeof raw - got, 0);
-			if (n < 0) {
-				if (errno == EINTR)
-					continue;
-				snprintf(err, errlen, "getrandom: %s", strerror(errno));
-				return -1;
-			}
-			got += (size_t)n;
-		}
-		for (size_t i = 0; i < sizeof raw; i++)
-			sprintf(a->token + 2 * i, "%02x", raw[i]);
+	} else if (srv_random_hex(a->token, 24) < 0) {
+		snprintf(err, errlen, "getrandom: %s", strerror(errno));
+		return -1;
 	}
 	a->token_len = strlen(a->token);
+	/* The cookie is derived from the token, not the token itself: it
+	 * survives a restart with the same token, dies with a new one, and is
+	 * 256 bits however short a token the user chose, so guessing it is
+	 * hopeless and it never needs the login throttle. */
+	static const char label[] = "trainbook session cookie v1";
+	unsigned char mac[EVP_MAX_MD_SIZE];
+	unsigned maclen = 0;
+	if (!HMAC(EVP_sha256(), a->token, (int)a->token_len, (const unsigned char *)label, sizeof label - 1,
+		  mac, &maclen) || maclen * 2 + 1 > sizeof a->session) {
+		snprintf(err, errlen, "cannot derive the session cookie (HMAC-SHA256)");
+		return -1;
+	}
+	for (unsigned i = 0; i < maclen; i++)
+		sprintf(a->session + 2 * i, "%02x", mac[i]);
 	add_host(a, "localhost");
 	add_host(a, "127.0.0.1");
 	add_host(a, "::1");
@@ -73,6 +76,12 @@ int auth_init(struct auth *a, const struct cfg *c, char *err, size_t errlen)
 		else
 			add_host(a, c->allow_hosts[i]);
 	}
+	/* cfg_set accepted only addresses inet_pton reads, so this cannot fail. */
+	for (int i = 0; i < c->ntrusted_proxies && a->nproxies < CFG_MAX_TRUSTED_PROXIES; i++) {
+		int fam = strchr(c->trusted_proxies[i], ':') ? AF_INET6 : AF_INET;
+		if (inet_pton(fam, c->trusted_proxies[i], a->proxies[a->nproxies].addr) == 1)
+			a->proxies[a->nproxies++].family = fam;
+	}
 	return 0;
 }
 
@@ -90,7 +99,8 @@ bool auth_token_equal(const struct auth *a, const char *candidate, size_t len)
 	return diff == 0;
 }
 
-static bool header_token(const struct auth *a, const char *h)
+/* Where the credential of an Authorization header starts, and its length; NULL when none. */
+static const char *header_credential(const char *h, size_t *len)
 {
 	while (*h == ' ')
 		h++;
@@ -100,14 +110,33 @@ static bool header_token(const struct auth *a, const char *h)
 	else if (!strncasecmp(h, "bearer ", 7))
 		skip = 7;
 	else
-		return false;
+		return NULL;
 	h += skip;
 	while (*h == ' ')
 		h++;
 	size_t n = strlen(h);
 	while (n && h[n - 1] == ' ')
 		n--;
-	return auth_token_equal(a, h, n);
+	*len = n;
+	return h;
+}
+
+static bool header_token(const struct auth *a, const char *h)
+{
+	size_t n;
+	const char *t = header_credential(h, &n);
+	return t && auth_token_equal(a, t, n);
+}
+
+bool auth_header_token(const char *authorization, char *out, size_t outlen)
+{
+	size_t n;
+	const char *t = authorization ? header_credential(authorization, &n) : NULL;
+	if (!t || n == 0 || n + 1 > outlen)
+		return false;
+	memcpy(out, t, n);
+	out[n] = '\0';
+	return true;
 }
 
 bool auth_cookie_value(const char *cookie_header, const char *name, char *out, size_t outlen)
@@ -132,18 +161,27 @@ bool auth_cookie_value(const char *cookie_header, const char *name, char *out, s
 	return false;
 }
 
-bool auth_request_ok(const struct auth *a, const char *authorization, const char *cookie,
-		     const char *query_token)
+bool auth_session_ok(const struct auth *a, const char *cookie, const char *cookie_name)
 {
+	char value[sizeof a->session + 1];
+	if (!cookie || !auth_cookie_value(cookie, cookie_name, value, sizeof value))
+		return false;
+	size_t n = strlen(value), want = strlen(a->session);
+	volatile unsigned diff = (unsigned)(n ^ want);
+	for (size_t i = 0; i < want; i++)
+		diff |= (unsigned char)(i < n ? value[i] : 0) ^ (unsigned char)a->session[i];
+	return diff == 0;
+}
+
+enum auth_token auth_token_check(const struct auth *a, const char *authorization, const char *query_token)
+{
+	if (!authorization && !query_token)
+		return AUTH_NO_TOKEN;
 	if (authorization && header_token(a, authorization))
-		return true;
-	char value[CFG_TOKEN_MAX + 2];
-	if (cookie && auth_cookie_value(cookie, AUTH_COOKIE_NAME, value, sizeof value) &&
-	    auth_token_equal(a, value, strlen(value)))
-		return true;
+		return AUTH_TOKEN_OK;
 	if (query_token && auth_token_equal(a, query_token, strlen(query_token)))
-		return true;
-	return false;
+		return AUTH_TOKEN_OK;
+	return AUTH_TOKEN_WRONG;
 }
 
 /*
@@ -239,4 +277,34 @@ bool auth_origin_ok(const char *origin, const char *host)
 	if (!hport)
 		hport = default_port;
 	return !strcmp(oname, hname) && oport == hport;
+}
+
+static bool peer_trusted(const struct auth *a, const struct sockaddr *peer)
+{
+	int fam = AF_UNSPEC;
+	const unsigned char *addr = NULL;
+	if (peer && peer->sa_family == AF_INET) {
+		fam = AF_INET;
+		addr = (const unsigned char *)&((const struct sockaddr_in *)peer)->sin_addr;
+	} else if (peer && peer->sa_family == AF_INET6) {
+		const struct in6_addr *a6 = &((const struct sockaddr_in6 *)peer)->sin6_addr;
+		/* A socket bound to :: sees IPv4 clients as ::ffff:a.b.c.d. */
+		fam = IN6_IS_ADDR_V4MAPPED(a6) ? AF_INET : AF_INET6;
+		addr = fam == AF_INET ? a6->s6_addr + 12 : a6->s6_addr;
+	}
+	for (int i = 0; addr && i < a->nproxies; i++)
+		if (a->proxies[i].family == fam && !memcmp(a->proxies[i].addr, addr, fam == AF_INET ? 4 : 16))
+			return true;
+	return false;
+}
+
+bool auth_forwarded_https(const struct auth *a, const struct sockaddr *peer, const char *forwarded_proto)
+{
+	if (!forwarded_proto || !peer_trusted(a, peer))
+		return false;
+	const char *p = forwarded_proto;
+	while (*p == ' ' || *p == '\t')
+		p++;
+	size_t n = strcspn(p, ", \t");
+	return n == 5 && !strncasecmp(p, "https", 5);
 }

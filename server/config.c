@@ -6,6 +6,7 @@
  */
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
@@ -13,6 +14,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "executor.h"
+#include "runq.h"
+#include "tb.h"
 #include "util.h"
 
 void cfg_defaults(struct cfg *c)
@@ -30,6 +34,15 @@ void cfg_defaults(struct cfg *c)
 	c->stop_timeout = 120;
 	c->max_queued = 256;
 	c->seed = true;
+	c->session_idle = 8 * 3600;
+	c->session_max = 7 * 86400;
+	c->link_expiry = 7 * 86400;
+	strcpy(c->executor.kind, "local");
+	strcpy(c->executor.gres, "gpu:{devices}");
+	strcpy(c->executor.events, "http");
+	c->executor.max_jobs = 64;
+	c->executor.cpus_per_task = 2;
+	c->executor.poll_s = 5;
 }
 
 static int parse_int(const char *v, int lo, int hi, int *out)
@@ -55,9 +68,9 @@ static int parse_bool(const char *v, bool *out)
 }
 
 /* "/", "x", "/x", "x/" all become "/x/": the page and cookies need the slashes. */
-static int set_base_url(struct cfg *c, const char *v)
+static int normalize_prefix(const char *v, char *out, size_t outlen)
 {
-	char buf[sizeof c->base_url];
+	char buf[256];
 	size_t n = 0;
 	buf[n++] = '/';
 	for (const char *p = v; *p; p++) {
@@ -72,15 +85,102 @@ static int set_base_url(struct cfg *c, const char *v)
 	if (buf[n - 1] != '/')
 		buf[n++] = '/';
 	buf[n] = '\0';
-	if (strstr(buf, "/../") || strstr(buf, "/./"))
+	if (strstr(buf, "/../") || strstr(buf, "/./") || n + 1 > outlen)
 		return -1;
-	memcpy(c->base_url, buf, n + 1);
+	memcpy(out, buf, n + 1);
 	return 0;
 }
+
+/*
+ * Where the path of a public URL starts: after "http(s)://" and a host
+ * (name, IPv4 or [IPv6], optional :port). NULL when the URL is not of
+ * that shape; the path itself is checked by normalize_prefix.
+ */
+static const char *public_url_path(const char *v)
+{
+	const char *p;
+	if (!strncmp(v, "https://", 8))
+		p = v + 8;
+	else if (!strncmp(v, "http://", 7))
+		p = v + 7;
+	else
+		return NULL;
+	const char *host = p;
+	while (*p && *p != '/') {
+		if (!isalnum((unsigned char)*p) && !strchr(".-:[]", *p))
+			return NULL;
+		p++;
+	}
+	return p > host ? p : NULL;
+}
+
+static int add_data_root(struct cfg *c, const char *value, char *err, size_t errlen)
+{
+	if (c->ndata_roots >= CFG_MAX_DATA_ROOTS) {
+		snprintf(err, errlen, "data-root: at most %d folders", CFG_MAX_DATA_ROOTS);
+		return -1;
+	}
+	if (value[0] != '/') {
+		snprintf(err, errlen, "data-root: expected an absolute path, got '%s'", value);
+		return -1;
+	}
+	if (!srv_strlcpy(c->data_roots[c->ndata_roots], value, sizeof c->data_roots[0])) {
+		snprintf(err, errlen, "data-root: path too long");
+		return -1;
+	}
+	c->ndata_roots++;
+	return 0;
+}
+
+/* "a, b" → add_data_root each. */
+static int add_data_roots(struct cfg *c, const char *value, char *err, size_t errlen)
+{
+	char one[PATH_MAX];
+	for (const char *p = value; *p;) {
+		size_t n = strcspn(p, ",");
+		while (n && isspace((unsigned char)*p)) {
+			p++;
+			n--;
+		}
+		size_t len = n;
+		while (len && isspace((unsigned char)p[len - 1]))
+			len--;
+		if (len >= sizeof one) {
+			snprintf(err, errlen, "data-roots: path too long");
+			return -1;
+		}
+		memcpy(one, p, len);
+		one[len] = '\0';
+		if (len && add_data_root(c, one, err, errlen) < 0)
+			return -1;
+		p += n;
+		if (*p == ',')
+			p++;
+	}
+	return 0;
+}
+
+#define SET_BOOL(field)                                                                   \
+	do {                                                                              \
+		if (parse_bool(value, &c->field) < 0) {                                   \
+			snprintf(err, errlen, "%s: expected true or false, got '%s'", key, value); \
+			return -1;                                                        \
+		}                                                                         \
+		return 0;                                                                 \
+	} while (0)
 
 #define COPY_STR(field)                                                                   \
 	do {                                                                              \
 		if (!srv_strlcpy(c->field, value, sizeof c->field)) {                     \
+			snprintf(err, errlen, "%s: value too long", key);                 \
+			return -1;                                                        \
+		}                                                                         \
+		return 0;                                                                 \
+	} while (0)
+
+#define COPY_EXEC(field)                                                                  \
+	do {                                                                              \
+		if (!srv_strlcpy(c->executor.field, value, sizeof c->executor.field)) {   \
 			snprintf(err, errlen, "%s: value too long", key);                 \
 			return -1;                                                        \
 		}                                                                         \
@@ -96,6 +196,60 @@ static int set_base_url(struct cfg *c, const char *v)
 		}                                                                         \
 		return 0;                                                                 \
 	} while (0)
+
+/* The slurm-* keys (docs/slurm.md). */
+static int set_slurm(struct cfg *c, const char *key, const char *value, char *err, size_t errlen)
+{
+	if (!strcmp(key, "slurm-partition"))
+		COPY_EXEC(partition);
+	if (!strcmp(key, "slurm-account"))
+		COPY_EXEC(account);
+	if (!strcmp(key, "slurm-qos"))
+		COPY_EXEC(qos);
+	if (!strcmp(key, "slurm-gres"))
+		COPY_EXEC(gres);
+	if (!strcmp(key, "slurm-time-limit"))
+		COPY_EXEC(time_limit);
+	if (!strcmp(key, "slurm-worker"))
+		COPY_EXEC(worker);
+	if (!strcmp(key, "slurm-report-url")) {
+		if (*value && strncmp(value, "http://", 7)) {
+			snprintf(err, errlen, "slurm-report-url: expected http://HOST:PORT/…, got '%s'", value);
+			return -1;
+		}
+		COPY_EXEC(report_url);
+	}
+	if (!strcmp(key, "slurm-events")) {
+		if (strcmp(value, "http") && strcmp(value, "file")) {
+			snprintf(err, errlen, "slurm-events: expected http or file, got '%s'", value);
+			return -1;
+		}
+		COPY_EXEC(events);
+	}
+	if (!strcmp(key, "slurm-extra-arg")) {
+		struct exec_config *e = &c->executor;
+		if (e->nextra_args >= CFG_MAX_EXTRA_ARGS) {
+			snprintf(err, errlen, "slurm-extra-arg: at most %d", CFG_MAX_EXTRA_ARGS);
+			return -1;
+		}
+		if (!srv_strlcpy(e->extra_args[e->nextra_args], value, sizeof e->extra_args[0])) {
+			snprintf(err, errlen, "slurm-extra-arg: value too long");
+			return -1;
+		}
+		e->nextra_args++;
+		return 0;
+	}
+	if (!strcmp(key, "slurm-max-jobs"))
+		SET_INT(executor.max_jobs, 1, RUNQ_MAX_WORKERS);
+	if (!strcmp(key, "slurm-gpus-per-node"))
+		SET_INT(executor.gpus_per_node, 0, 64);
+	if (!strcmp(key, "slurm-cpus-per-task"))
+		SET_INT(executor.cpus_per_task, 1, 1024);
+	if (!strcmp(key, "slurm-poll"))
+		SET_INT(executor.poll_s, 1, 3600);
+	snprintf(err, errlen, "unknown setting '%s'", key);
+	return -1;
+}
 
 int cfg_set(struct cfg *c, const char *key, const char *value, char *err, size_t errlen)
 {
@@ -116,12 +270,23 @@ int cfg_set(struct cfg *c, const char *key, const char *value, char *err, size_t
 		}
 		COPY_STR(token);
 	}
+	if (!strcmp(key, "token-file"))
+		COPY_STR(token_file);
 	if (!strcmp(key, "base-url")) {
-		if (set_base_url(c, value) < 0) {
+		if (normalize_prefix(value, c->base_url, sizeof c->base_url) < 0) {
 			snprintf(err, errlen, "base-url: expected a path like /trainbook/, got '%s'", value);
 			return -1;
 		}
 		return 0;
+	}
+	if (!strcmp(key, "public-url")) {
+		char path[256];
+		const char *rest = public_url_path(value);
+		if (*value && (!rest || normalize_prefix(rest, path, sizeof path) < 0)) {
+			snprintf(err, errlen, "public-url: expected a URL like https://host/trainbook/, got '%s'", value);
+			return -1;
+		}
+		COPY_STR(public_url);
 	}
 	if (!strcmp(key, "cpu-runs"))
 		SET_INT(cpu_runs, 0, 256);
@@ -139,6 +304,17 @@ int cfg_set(struct cfg *c, const char *key, const char *value, char *err, size_t
 		COPY_STR(examples_dir);
 	if (!strcmp(key, "worker-cmd"))
 		COPY_STR(worker_cmd);
+	if (!strcmp(key, "runs-dir"))
+		COPY_STR(runs_dir);
+	if (!strcmp(key, "executor")) {
+		if (!executor_find(value)) {
+			snprintf(err, errlen, "executor: expected one of %s, got '%s'", executor_names(), value);
+			return -1;
+		}
+		COPY_EXEC(kind);
+	}
+	if (!strncmp(key, "slurm-", 6))
+		return set_slurm(c, key, value, err, errlen);
 	if (!strcmp(key, "allow-host")) {
 		if (c->nallow_hosts >= CFG_MAX_ALLOW_HOSTS) {
 			snprintf(err, errlen, "allow-host: at most %d names", CFG_MAX_ALLOW_HOSTS);
@@ -151,13 +327,37 @@ int cfg_set(struct cfg *c, const char *key, const char *value, char *err, size_t
 		c->nallow_hosts++;
 		return 0;
 	}
-	if (!strcmp(key, "seed")) {
-		if (parse_bool(value, &c->seed) < 0) {
-			snprintf(err, errlen, "seed: expected true or false, got '%s'", value);
+	if (!strcmp(key, "trusted-proxy")) {
+		unsigned char bin[16];
+		if (inet_pton(AF_INET, value, bin) != 1 && inet_pton(AF_INET6, value, bin) != 1) {
+			snprintf(err, errlen, "trusted-proxy: expected the proxy's IP address, got '%s'", value);
 			return -1;
 		}
+		if (c->ntrusted_proxies >= CFG_MAX_TRUSTED_PROXIES) {
+			snprintf(err, errlen, "trusted-proxy: at most %d addresses", CFG_MAX_TRUSTED_PROXIES);
+			return -1;
+		}
+		srv_strlcpy(c->trusted_proxies[c->ntrusted_proxies++], value, sizeof c->trusted_proxies[0]);
 		return 0;
 	}
+	if (!strcmp(key, "seed"))
+		SET_BOOL(seed);
+	if (!strcmp(key, "accounts"))
+		SET_BOOL(accounts);
+	if (!strcmp(key, "secure-cookies"))
+		SET_BOOL(secure_cookies);
+	if (!strcmp(key, "user-separation"))
+		SET_BOOL(user_separation);
+	if (!strcmp(key, "session-idle"))
+		SET_INT(session_idle, 1, 86400 * 365);
+	if (!strcmp(key, "session-max"))
+		SET_INT(session_max, 1, 86400 * 365);
+	if (!strcmp(key, "link-expiry"))
+		SET_INT(link_expiry, 1, 86400 * 365);
+	if (!strcmp(key, "data-root"))
+		return add_data_root(c, value, err, errlen);
+	if (!strcmp(key, "data-roots"))
+		return add_data_roots(c, value, err, errlen);
 	snprintf(err, errlen, "unknown setting '%s'", key);
 	return -1;
 }
@@ -194,14 +394,18 @@ int cfg_load_file(struct cfg *c, const char *path, char *err, size_t errlen)
 		char *s = trim(line);
 		if (!*s)
 			continue;
-		char *eq = strchr(s, '=');
-		if (!eq) {
+		/* `key = value` or `key: value`, whichever comes first (values may hold either). */
+		char *eq = s + strcspn(s, "=:");
+		if (!*eq) {
 			snprintf(err, errlen, "%s:%d: expected 'key = value'", path, lineno);
 			rc = -1;
 			break;
 		}
 		*eq = '\0';
 		char *key = trim(s), *value = trim(eq + 1);
+		for (char *k = key; *k; k++)
+			if (*k == '_')
+				*k = '-';
 		/* Quotes are optional; allow them so values with spaces read naturally. */
 		size_t vl = strlen(value);
 		if (vl >= 2 && value[0] == '"' && value[vl - 1] == '"') {
@@ -218,37 +422,115 @@ int cfg_load_file(struct cfg *c, const char *path, char *err, size_t errlen)
 	return rc;
 }
 
-/* <dir of exe>/../<name>, only when it exists. */
-static void beside_exe(const char *exe_path, const char *name, char *out, size_t outlen)
+int cfg_load_files_named(struct cfg *c, int argc, char **argv, char *err, size_t errlen)
 {
-	char dir[PATH_MAX];
-	if (!exe_path || !srv_strlcpy(dir, exe_path, sizeof dir))
-		return;
-	char *slash = strrchr(dir, '/');
-	if (!slash)
-		return;
-	*slash = '\0';
-	char cand[PATH_MAX + 64], real[PATH_MAX];
-	snprintf(cand, sizeof cand, "%s/../%s", dir, name);
-	if (realpath(cand, real))
-		srv_strlcpy(out, real, outlen);
+	for (int i = 1; i < argc; i++) {
+		const char *file = NULL;
+		if ((!strcmp(argv[i], "--config") || !strcmp(argv[i], "-c")) && i + 1 < argc)
+			file = argv[i + 1];
+		else if (!strncmp(argv[i], "--config=", 9))
+			file = argv[i] + 9;
+		if (file && cfg_load_file(c, file, err, errlen) < 0)
+			return -1;
+	}
+	return 0;
 }
+
+/* The token from token-file: the file's text without surrounding white space. */
+static int read_token_file(struct cfg *c, char *err, size_t errlen)
+{
+	if (c->token[0]) {
+		snprintf(err, errlen, "token-file %s: a token is set as well (token, --token or TRAINBOOK_TOKEN); keep one",
+			 c->token_file);
+		return -1;
+	}
+	char *data = NULL, msg[256];
+	size_t len = 0;
+	if (srv_read_file(c->token_file, 4096, &data, &len) < 0) {
+		snprintf(err, errlen, "token-file %s: %s", c->token_file,
+			 errno == EFBIG ? "longer than a token can be" : strerror(errno));
+		return -1;
+	}
+	char *t = trim(data);
+	int rc = 0;
+	if (!*t) {
+		snprintf(err, errlen, "token-file %s is empty", c->token_file);
+		rc = -1;
+	} else if (cfg_set(c, "token", t, msg, sizeof msg) < 0) {
+		snprintf(err, errlen, "token-file %s: %s", c->token_file, msg);
+		rc = -1;
+	}
+	free(data);
+	return rc;
+}
+
+/* Page files and examples in the build tree (<repo>/build/trainbook) or an installed prefix (<prefix>/bin/trainbook). */
+static const char *const static_places[] = {"../share/trainbook/static", "../static", NULL};
+static const char *const examples_places[] = {"../share/trainbook/examples", "../examples", NULL};
 
 int cfg_finish(struct cfg *c, const char *exe_path, char *err, size_t errlen)
 {
 	if (!c->static_dir[0])
-		beside_exe(exe_path, "static", c->static_dir, sizeof c->static_dir);
+		tb_find_beside_exe(exe_path, static_places, c->static_dir, sizeof c->static_dir);
 	if (!c->examples_dir[0])
-		beside_exe(exe_path, "examples", c->examples_dir, sizeof c->examples_dir);
+		tb_find_beside_exe(exe_path, examples_places, c->examples_dir, sizeof c->examples_dir);
 	char real[PATH_MAX];
 	if (!realpath(c->workspace, real)) {
 		snprintf(err, errlen, "workspace %s: %s", c->workspace, strerror(errno));
 		return -1;
 	}
 	srv_strlcpy(c->workspace, real, sizeof c->workspace);
+	for (int i = 0; i < c->ndata_roots; i++) {
+		if (!realpath(c->data_roots[i], real)) {
+			snprintf(err, errlen, "data-root %s: %s", c->data_roots[i], strerror(errno));
+			return -1;
+		}
+		srv_strlcpy(c->data_roots[i], real, sizeof c->data_roots[i]);
+	}
+	if (!c->runs_dir[0]) {
+		snprintf(c->runs_dir, sizeof c->runs_dir, "%s/.trainbook/runs", c->workspace);
+	} else if (c->runs_dir[0] != '/') {
+		snprintf(err, errlen, "runs-dir %s: expected an absolute path", c->runs_dir);
+		return -1;
+	}
 	if (c->static_dir[0] && realpath(c->static_dir, real))
 		srv_strlcpy(c->static_dir, real, sizeof c->static_dir);
+	if (c->token_file[0] && realpath(c->token_file, real))
+		srv_strlcpy(c->token_file, real, sizeof c->token_file); /* the start-up line names it */
+	if (c->token_file[0] && read_token_file(c, err, errlen) < 0)
+		return -1;
+	if (c->public_url[0]) {
+		/* The proxy passes the prefix through unchanged (docs/server.md), so
+		 * the public path and base-url are one path: a mismatch would print
+		 * a URL that leads nowhere. */
+		const char *path = public_url_path(c->public_url);
+		char norm[256], url[sizeof c->public_url];
+		normalize_prefix(path, norm, sizeof norm);
+		if (strcmp(norm, c->base_url)) {
+			snprintf(err, errlen, "public-url %s: its path must be base-url (%s)", c->public_url, c->base_url);
+			return -1;
+		}
+		snprintf(url, sizeof url, "%.*s%s", (int)(path - c->public_url), c->public_url, c->base_url);
+		srv_strlcpy(c->public_url, url, sizeof c->public_url);
+	}
 	return 0;
+}
+
+void cfg_local_url(const struct cfg *c, int port, char *out, size_t len)
+{
+	const char *ip = c->ip;
+	const char *host = !strcmp(ip, "0.0.0.0") || !strcmp(ip, "::") ? "127.0.0.1" : ip;
+	bool v6 = strchr(host, ':') != NULL;
+	snprintf(out, len, "http://%s%s%s:%d%s", v6 ? "[" : "", host, v6 ? "]" : "", port, c->base_url);
+}
+
+void cfg_link_base(const struct cfg *c, int port, char *out, size_t len)
+{
+	size_t n = strlen(c->public_url);
+	if (n)
+		snprintf(out, len, "%s%s", c->public_url, c->public_url[n - 1] == '/' ? "" : "/");
+	else
+		cfg_local_url(c, port, out, len);
 }
 
 void cfg_print(const struct cfg *c, void *stdio_file)
@@ -261,6 +543,27 @@ void cfg_print(const struct cfg *c, void *stdio_file)
 	fprintf(f, "stop-timeout = %d\nmax-queued = %d\nstatic = %s\nexamples = %s\nseed = %s\n",
 		c->stop_timeout, c->max_queued, c->static_dir, c->examples_dir,
 		c->seed ? "true" : "false");
+	fprintf(f, "public-url = %s\ntoken-file = %s\n", c->public_url, c->token_file);
 	for (int i = 0; i < c->nallow_hosts; i++)
 		fprintf(f, "allow-host = %s\n", c->allow_hosts[i]);
+	for (int i = 0; i < c->ntrusted_proxies; i++)
+		fprintf(f, "trusted-proxy = %s\n", c->trusted_proxies[i]);
+	fprintf(f, "accounts = %s\nsecure-cookies = %s\nuser-separation = %s\n", c->accounts ? "true" : "false",
+		c->secure_cookies ? "true" : "false", c->user_separation ? "true" : "false");
+	fprintf(f, "session-idle = %d\nsession-max = %d\nlink-expiry = %d\n", c->session_idle, c->session_max,
+		c->link_expiry);
+	for (int i = 0; i < c->ndata_roots; i++)
+		fprintf(f, "data-root = %s\n", c->data_roots[i]);
+	const struct exec_config *e = &c->executor;
+	fprintf(f, "runs-dir = %s\nexecutor = %s\n", c->runs_dir, e->kind);
+	if (strcmp(e->kind, "slurm"))
+		return;
+	fprintf(f, "slurm-partition = %s\nslurm-account = %s\nslurm-qos = %s\nslurm-gres = %s\n", e->partition,
+		e->account, e->qos, e->gres);
+	fprintf(f, "slurm-time-limit = %s\nslurm-worker = %s\nslurm-report-url = %s\nslurm-events = %s\n",
+		e->time_limit, e->worker, e->report_url, e->events);
+	fprintf(f, "slurm-max-jobs = %d\nslurm-gpus-per-node = %d\nslurm-cpus-per-task = %d\nslurm-poll = %d\n",
+		e->max_jobs, e->gpus_per_node, e->cpus_per_task, e->poll_s);
+	for (int i = 0; i < e->nextra_args; i++)
+		fprintf(f, "slurm-extra-arg = %s\n", e->extra_args[i]);
 }

@@ -1,5 +1,6 @@
 /*
- * feed.c — per-client delivery rules of the live feed (see feed.h).
+ * feed.c — per-client delivery rules of the live feed and the access rule
+ * of each message type (see feed.h).
  *
  * Threads: the libwebsockets service thread only.
  */
@@ -11,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "access.h"
 #include "store.h"
 #include "tb.h"
 
@@ -21,6 +23,7 @@ struct feed_msg *feed_msg_new(const char *text, size_t len, int64_t run, int64_t
 {
 	struct feed_msg *m = tb_xmalloc(sizeof *m + FEED_HEADROOM + len + 1);
 	m->refs = 1;
+	m->owner[0] = '\0';
 	m->run = run;
 	m->seq = seq;
 	m->len = len;
@@ -37,6 +40,7 @@ struct feed_msg *feed_msg_event(int64_t run, int64_t seq, const char *json, size
 			 run, seq);
 	struct feed_msg *m = tb_xmalloc(sizeof *m + FEED_HEADROOM + (size_t)n + len + 2);
 	m->refs = 1;
+	m->owner[0] = '\0';
 	m->run = run;
 	m->seq = seq;
 	m->len = (size_t)n + len + 1;
@@ -54,9 +58,16 @@ void feed_msg_unref(struct feed_msg *m)
 		free(m);
 }
 
-void feed_client_init(struct feed_client *c)
+void feed_client_init(struct feed_client *c, const struct acct_who *who)
 {
 	memset(c, 0, sizeof *c);
+	c->who = *who;
+}
+
+/* May this client see what belongs to `owner`? */
+static bool sees(const struct feed_client *c, const char *owner)
+{
+	return c->who.instructor || !strcmp(owner, c->who.name);
 }
 
 void feed_client_free(struct feed_client *c)
@@ -168,7 +179,7 @@ int feed_on_event(struct feed_client *c, struct feed_msg *m)
 
 int feed_on_run(struct feed_client *c, struct feed_msg *m)
 {
-	if (!c->runs)
+	if (!c->runs || !sees(c, m->owner))
 		return 0;
 	if (c->count >= RING_MAX)
 		return -1;
@@ -181,6 +192,23 @@ void feed_on_system(struct feed_client *c, struct feed_msg *m)
 	/* A sample is replaced by the next one a second later: drop it when busy. */
 	if (c->system && !full(c))
 		push(c, m);
+}
+
+struct feed_msg *feed_system_view(const struct acct_who *who, struct feed_msg *all)
+{
+	/* Only GPU processes of runs carry an owner: without one there is nothing to hide. */
+	if (who->instructor || !strstr(feed_msg_text(all), "\"owner\":\"")) {
+		all->refs++;
+		return all;
+	}
+	json_t *msg = json_loadb(feed_msg_text(all), all->len, 0, NULL);
+	access_system_view(who, json_object_get(msg, "system"));
+	char *text = json_dumps(msg, JSON_COMPACT | JSON_REAL_PRECISION(4));
+	json_decref(msg);
+	struct feed_msg *m = feed_msg_new(text ? text : "{\"type\":\"system\",\"system\":{}}",
+					  text ? strlen(text) : 27, 0, 0);
+	free(text);
+	return m;
 }
 
 void feed_lost(struct feed_client *c)
@@ -221,57 +249,114 @@ void feed_fill(struct feed_client *c, struct store *store)
 	}
 }
 
+/* ---- client messages, one handler each ------------------------------------- */
+
+static int on_subscribe(struct feed_client *c, struct store *store, json_t *msg)
+{
+	const char *rid = json_string_value(json_object_get(msg, "run"));
+	int64_t run = store_parse_run_id(rid);
+	json_t *since = json_object_get(msg, "since");
+	struct store_run_info info;
+	struct feed_sub *s = find_sub(c, run);
+	char err[160];
+	if (run < 0)
+		return push_error(c, "subscribe needs \"run\": \"r<number>\"");
+	if (since && (!json_is_integer(since) || json_integer_value(since) < 0))
+		return push_error(c, "\"since\" must be a sequence number ≥ 0");
+	/* Someone else's run answers exactly as a missing one does. */
+	bool exists = store_run_info(store, run, &info) == 0;
+	bool allowed = exists && sees(c, info.owner);
+	if (exists)
+		store_run_info_free(&info);
+	if (!allowed) {
+		snprintf(err, sizeof err, "no run %s", rid);
+		return push_error(c, err);
+	}
+	if (!s && c->nsubs >= FEED_MAX_SUBS)
+		return push_error(c, "too many subscriptions");
+	if (!s)
+		s = &c->subs[c->nsubs++];
+	s->run = run;
+	s->cursor = since ? json_integer_value(since) : 0;
+	s->catching_up = true;
+	feed_fill(c, store);
+	return 0;
+}
+
+static int on_unsubscribe(struct feed_client *c, struct store *store, json_t *msg)
+{
+	(void)store;
+	struct feed_sub *s = find_sub(c, store_parse_run_id(json_string_value(json_object_get(msg, "run"))));
+	if (s)
+		remove_sub(c, s);
+	return 0;
+}
+
+static int on_system(struct feed_client *c, struct store *store, json_t *msg)
+{
+	(void)store;
+	c->system = !strcmp(json_string_value(json_object_get(msg, "type")), "subscribe_system");
+	return 0;
+}
+
+static int on_runs(struct feed_client *c, struct store *store, json_t *msg)
+{
+	(void)store;
+	c->runs = !strcmp(json_string_value(json_object_get(msg, "type")), "subscribe_runs");
+	return 0;
+}
+
+const char *const feed_rule_names[FEED_NRULES] = {
+	[FEED_RULE_NONE] = "none",
+	[FEED_RULE_ANY] = "any",
+	[FEED_RULE_RUN_OWNER] = "run-owner",
+	[FEED_RULE_OWN_RUNS] = "own-runs",
+	[FEED_RULE_REDACTED] = "redacted",
+};
+
+/*
+ * Every message type in both directions, with its rule. The rules are
+ * enforced where the messages are made: on_subscribe (run-owner),
+ * feed_on_run (own-runs), feed_system_view (redacted); events and resyncs
+ * only ever follow a subscription the rule let in.
+ */
+const struct feed_type feed_types[] = {
+	{"in", "subscribe", FEED_RULE_RUN_OWNER, "follow a run's events from a sequence number", on_subscribe},
+	{"in", "unsubscribe", FEED_RULE_ANY, "stop following a run", on_unsubscribe},
+	{"in", "subscribe_system", FEED_RULE_REDACTED, "a system sample every second", on_system},
+	{"in", "unsubscribe_system", FEED_RULE_ANY, "stop the system samples", on_system},
+	{"in", "subscribe_runs", FEED_RULE_OWN_RUNS, "a run message when a run changes", on_runs},
+	{"in", "unsubscribe_runs", FEED_RULE_ANY, "stop the run messages", on_runs},
+	{"out", "event", FEED_RULE_RUN_OWNER, "a stored event of a subscribed run", NULL},
+	{"out", "resync", FEED_RULE_RUN_OWNER, "a subscribed run fell behind: subscribe again", NULL},
+	{"out", "run", FEED_RULE_OWN_RUNS, "a run's summary after a change (or its deletion)", NULL},
+	{"out", "system", FEED_RULE_REDACTED, "GPU, CPU and memory use", NULL},
+	{"out", "error", FEED_RULE_ANY, "what was wrong with a client message", NULL},
+};
+const size_t feed_ntypes = sizeof feed_types / sizeof feed_types[0];
+
 int feed_handle(struct feed_client *c, struct store *store, const char *text, size_t len)
 {
 	if (len > FEED_IN_MAX)
 		return push_error(c, "message too long");
 	json_t *msg = json_loadb(text, len, 0, NULL);
 	const char *type = json_string_value(json_object_get(msg, "type"));
-	int rc = 0;
+	const struct feed_type *t = NULL;
+	for (size_t i = 0; type && i < feed_ntypes && !t; i++)
+		if (!strcmp(feed_types[i].dir, "in") && !strcmp(feed_types[i].type, type))
+			t = &feed_types[i];
+	int rc;
 	char err[160];
 	if (!type) {
 		rc = push_error(c, "expected a JSON object with a \"type\"");
-	} else if (!strcmp(type, "subscribe")) {
-		const char *rid = json_string_value(json_object_get(msg, "run"));
-		int64_t run = store_parse_run_id(rid);
-		json_t *since = json_object_get(msg, "since");
-		struct store_run_info info;
-		struct feed_sub *s = find_sub(c, run);
-		if (run < 0) {
-			rc = push_error(c, "subscribe needs \"run\": \"r<number>\"");
-		} else if (since && (!json_is_integer(since) || json_integer_value(since) < 0)) {
-			rc = push_error(c, "\"since\" must be a sequence number ≥ 0");
-		} else if (store_run_info(store, run, &info) < 0) {
-			snprintf(err, sizeof err, "no run %s", rid);
-			rc = push_error(c, err);
-		} else {
-			store_run_info_free(&info);
-			if (!s && c->nsubs >= FEED_MAX_SUBS) {
-				rc = push_error(c, "too many subscriptions");
-			} else {
-				if (!s)
-					s = &c->subs[c->nsubs++];
-				s->run = run;
-				s->cursor = since ? json_integer_value(since) : 0;
-				s->catching_up = true;
-				feed_fill(c, store);
-			}
-		}
-	} else if (!strcmp(type, "unsubscribe")) {
-		struct feed_sub *s = find_sub(c, store_parse_run_id(json_string_value(json_object_get(msg, "run"))));
-		if (s)
-			remove_sub(c, s);
-	} else if (!strcmp(type, "subscribe_system")) {
-		c->system = true;
-	} else if (!strcmp(type, "unsubscribe_system")) {
-		c->system = false;
-	} else if (!strcmp(type, "subscribe_runs")) {
-		c->runs = true;
-	} else if (!strcmp(type, "unsubscribe_runs")) {
-		c->runs = false;
-	} else {
+	} else if (!t || !t->handle) {
 		snprintf(err, sizeof err, "unknown message type \"%.40s\"", type);
 		rc = push_error(c, err);
+	} else if (t->rule <= FEED_RULE_NONE || t->rule >= FEED_NRULES) {
+		snprintf(err, sizeof err, "message type \"%.40s\" has no access rule (a server bug)", type);
+		rc = push_error(c, err);
+	} else {
+		rc = t->handle(c, store, msg);
 	}
 	json_decref(msg);
 	return rc;

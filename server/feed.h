@@ -23,7 +23,10 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <jansson.h>
 #include <stdint.h>
+
+#include "accounts.h"
 
 struct store;
 
@@ -38,6 +41,7 @@ struct feed_msg {
 	int refs;       /* one per queue holding it + the creator until it lets go */
 	int64_t run;    /* event messages: run and seq; 0 otherwise */
 	int64_t seq;
+	char owner[STORE_NAME_MAX]; /* run messages: the run's owner, who (and instructors) may see it */
 	size_t len;     /* bytes of text after the headroom */
 	char data[];    /* FEED_HEADROOM bytes, then the text */
 };
@@ -57,6 +61,33 @@ struct feed_sub {
 	bool catching_up;     /* read the store from cursor before taking live events */
 };
 
+/*
+ * The access rule of each message type, in both directions (docs/api.md
+ * "Live feed"). A type without a rule is refused (client messages) and
+ * fails the isolation sweep, which walks this table (--list-feed).
+ */
+enum feed_rule {
+	FEED_RULE_NONE = 0,   /* no rule written: refused */
+	FEED_RULE_ANY,        /* any signed-in user; it names nothing of anyone else's */
+	FEED_RULE_RUN_OWNER,  /* about one run: its owner or an instructor; others get the error of a missing run */
+	FEED_RULE_OWN_RUNS,   /* only runs the caller owns (instructors: every run) */
+	FEED_RULE_REDACTED,   /* to everyone, other users' runs unnamed (instructors see all) */
+	FEED_NRULES
+};
+extern const char *const feed_rule_names[FEED_NRULES];
+
+struct feed_client;
+struct feed_type {
+	const char *dir;      /* "in" (client → server) or "out" (server → client) */
+	const char *type;     /* the message's "type" */
+	enum feed_rule rule;
+	const char *summary;
+	/* in: handle the parsed message; 0, or -1 to close the client */
+	int (*handle)(struct feed_client *c, struct store *store, json_t *msg);
+};
+extern const struct feed_type feed_types[];
+extern const size_t feed_ntypes;
+
 struct feed_client {
 	struct feed_msg **ring;  /* grows by doubling up to FEED_QUEUE_MAX + FEED_CONTROL_MAX */
 	int cap, head, count;
@@ -66,9 +97,11 @@ struct feed_client {
 	bool system;             /* subscribe_system */
 	bool runs;               /* subscribe_runs */
 	int64_t overflows;       /* resyncs sent, for logs and tests */
+	struct acct_who who;     /* whose feed this is: what the rules are decided on */
 };
 
-void feed_client_init(struct feed_client *c);
+/* A client of `who` (single-user mode: the OS user, who sees everything). */
+void feed_client_init(struct feed_client *c, const struct acct_who *who);
 void feed_client_free(struct feed_client *c);
 
 /*
@@ -77,10 +110,22 @@ void feed_client_free(struct feed_client *c);
  */
 int feed_handle(struct feed_client *c, struct store *store, const char *text, size_t len);
 
-/* A live event / run change / system sample published to every client. */
+/*
+ * A live event / run change / system sample published to every client.
+ * Run messages reach a client only when m->owner is the client's user (or
+ * it is an instructor's); events only through a subscription, which the
+ * same rule let in.
+ */
 int feed_on_event(struct feed_client *c, struct feed_msg *m);
 int feed_on_run(struct feed_client *c, struct feed_msg *m);
 void feed_on_system(struct feed_client *c, struct feed_msg *m);
+
+/*
+ * The system message `who` gets for `all` (a new reference): `all` itself
+ * when it names no run of anyone else, else a copy with other users' GPU
+ * processes unnamed (access_system_view).
+ */
+struct feed_msg *feed_system_view(const struct acct_who *who, struct feed_msg *all);
 /* Publications were lost on the way (hub overflow): catch everything up from the store. */
 void feed_lost(struct feed_client *c);
 

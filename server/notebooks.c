@@ -16,12 +16,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "access.h"
 #include "atomic_file.h"
 #include "store.h"
 #include "tb.h"
 #include "util.h"
 
 #define NB_PATH_MAX 1024
+#define NB_NAME_MAX 255 /* bytes in one part of a path: the file system's NAME_MAX */
 #define NB_LIST_DEPTH 6
 
 static const char empty_notebook[] =
@@ -31,7 +33,11 @@ static const char empty_notebook[] =
 int nb_init(struct nb_store *nb, const char *workspace, struct store *store, const char *owner)
 {
 	memset(nb, 0, sizeof *nb);
+	nb->root_fd = -1;
 	if (!realpath(workspace, nb->root))
+		return NB_EIO;
+	nb->root_fd = open(nb->root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (nb->root_fd < 0)
 		return NB_EIO;
 	nb->store = store;
 	srv_strlcpy(nb->owner, owner ? owner : "", sizeof nb->owner);
@@ -41,6 +47,9 @@ int nb_init(struct nb_store *nb, const char *workspace, struct store *store, con
 
 void nb_free(struct nb_store *nb)
 {
+	if (nb->root_fd >= 0)
+		close(nb->root_fd);
+	nb->root_fd = -1;
 	pthread_mutex_destroy(&nb->lock);
 }
 
@@ -67,11 +76,21 @@ static int check_rel(const char *rel, char *err, size_t errlen)
 			return NB_EBADPATH;
 		}
 	}
+	/* A name that is not UTF-8 could be saved but never listed (JSON is UTF-8). */
+	if (!srv_utf8_valid(rel, n)) {
+		snprintf(err, errlen, "notebook paths must be UTF-8 text");
+		return NB_EBADPATH;
+	}
 	const char *c = rel;
 	while (*c) {
 		size_t len = strcspn(c, "/");
 		if (len == 0 || c[0] == '.') {
 			snprintf(err, errlen, "notebook paths may not hold empty, '.', '..' or hidden parts");
+			return NB_EBADPATH;
+		}
+		if (len > NB_NAME_MAX) {
+			snprintf(err, errlen, "a name in a notebook path is at most %d bytes (this one has %zu)",
+				 NB_NAME_MAX, len);
 			return NB_EBADPATH;
 		}
 		c += len;
@@ -85,58 +104,127 @@ static int check_rel(const char *rel, char *err, size_t errlen)
 	return NB_OK;
 }
 
-int nb_resolve(const struct nb_store *nb, const char *rel, bool must_exist, char *abs,
-	       size_t abslen, char *err, size_t errlen)
+/* Map the errno of a failed open below the workspace to a code and a message. */
+static int open_error(const char *rel, const char *what, char *err, size_t errlen)
+{
+	switch (errno) {
+	case ENOENT:
+	case ENOTDIR:
+		snprintf(err, errlen, "%s %s does not exist", what, rel);
+		return NB_ENOENT;
+	case EXDEV:
+		snprintf(err, errlen, "%s links outside the workspace", rel);
+		return NB_EBADPATH;
+	case ELOOP:
+		snprintf(err, errlen, "%s goes through too many symbolic links", rel);
+		return NB_EBADPATH;
+	case ENAMETOOLONG:
+		snprintf(err, errlen, "%s is too long a path", rel);
+		return NB_EBADPATH;
+	default:
+		snprintf(err, errlen, "%s: %s", rel, strerror(errno));
+		return NB_EIO;
+	}
+}
+
+/*
+ * Where an open fd really landed must be a visible place of the workspace:
+ * inside it, and no part below the root hidden. This is what keeps a link
+ * like db.ipynb -> .trainbook/trainbook.db from serving the database. The
+ * check is on the fd itself, so nothing can be swapped in after it.
+ */
+static int check_landing(const struct nb_store *nb, int fd, const char *rel, char *err, size_t errlen)
+{
+	char real[PATH_MAX];
+	if (srv_fd_path(fd, real, sizeof real) < 0) {
+		snprintf(err, errlen, "%s: cannot tell where it leads: %s", rel, strerror(errno));
+		return NB_EIO;
+	}
+	if (!srv_path_inside(nb->root, real)) {
+		snprintf(err, errlen, "%s links outside the workspace", rel);
+		return NB_EBADPATH;
+	}
+	for (const char *c = real + strlen(nb->root); *c; c++) {
+		if (c[0] == '/' && c[1] == '.') {
+			snprintf(err, errlen, "%s leads into a hidden folder or file (like .trainbook/)", rel);
+			return NB_EBADPATH;
+		}
+	}
+	return NB_OK;
+}
+
+/* Open an existing notebook for reading: checked path, visible landing, a regular file. */
+static int open_notebook(const struct nb_store *nb, const char *rel, int *fd_out, char *err, size_t errlen)
 {
 	int rc = check_rel(rel, err, errlen);
 	if (rc)
 		return rc;
-	char joined[PATH_MAX + NB_PATH_MAX], parent[PATH_MAX];
-	snprintf(joined, sizeof joined, "%s/%s", nb->root, rel);
-	char *slash = strrchr(joined, '/');
-	*slash = '\0';
-	if (!realpath(joined, parent)) {
-		snprintf(err, errlen, "folder of %s does not exist", rel);
-		return NB_ENOENT;
-	}
-	if (!srv_path_inside(nb->root, parent)) {
-		snprintf(err, errlen, "%s is outside the workspace", rel);
-		return NB_EBADPATH;
-	}
-	int n = snprintf(abs, abslen, "%s/%s", parent, slash + 1);
-	if (n < 0 || (size_t)n >= abslen) {
-		snprintf(err, errlen, "path too long");
-		return NB_EBADPATH;
-	}
+	/* O_NONBLOCK: a FIFO named x.ipynb must not hang the server in open(). */
+	int fd = srv_open_beneath(nb->root_fd, rel, O_RDONLY | O_NONBLOCK, 0);
+	if (fd < 0)
+		return open_error(rel, "notebook", err, errlen);
 	struct stat st;
-	if (lstat(abs, &st) < 0) {
-		if (must_exist) {
-			snprintf(err, errlen, "no notebook %s", rel);
-			return NB_ENOENT;
-		}
-		return NB_OK;
-	}
-	if (S_ISLNK(st.st_mode)) {
-		char target[PATH_MAX];
-		if (!realpath(abs, target) || !srv_path_inside(nb->root, target)) {
-			snprintf(err, errlen, "%s links outside the workspace", rel);
-			return NB_EBADPATH;
-		}
-		if (stat(target, &st) < 0) {
-			snprintf(err, errlen, "no notebook %s", rel);
-			return NB_ENOENT;
-		}
-	}
-	if (!S_ISREG(st.st_mode)) {
+	rc = check_landing(nb, fd, rel, err, errlen);
+	if (rc == NB_OK && (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))) {
 		snprintf(err, errlen, "%s is not a file", rel);
-		return NB_EBADPATH;
+		rc = NB_EBADPATH;
 	}
+	if (rc) {
+		close(fd);
+		return rc;
+	}
+	*fd_out = fd;
+	return NB_OK;
+}
+
+int nb_resolve(const struct nb_store *nb, const char *rel, bool must_exist, int *dirfd_out,
+	       const char **name_out, char *err, size_t errlen)
+{
+	int rc = check_rel(rel, err, errlen);
+	if (rc)
+		return rc;
+	const char *slash = strrchr(rel, '/');
+	char dir[NB_PATH_MAX];
+	snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - rel) : 1, slash ? rel : ".");
+	int dirfd = srv_open_beneath(nb->root_fd, dir, O_RDONLY | O_DIRECTORY, 0);
+	if (dirfd < 0)
+		return open_error(rel, "the folder of", err, errlen);
+	const char *name = slash ? slash + 1 : rel;
+	rc = check_landing(nb, dirfd, rel, err, errlen);
+	struct stat st;
+	if (rc == NB_OK && fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+		/* Something is there already: through any link it must be a
+		 * visible notebook, or nothing may read, replace or remove it. */
+		int fd = -1;
+		rc = open_notebook(nb, rel, &fd, err, errlen);
+		if (fd >= 0)
+			close(fd);
+		if (rc == NB_ENOENT) {
+			snprintf(err, errlen, "%s is a link to nothing", rel);
+			rc = NB_EBADPATH;
+		}
+	} else if (rc == NB_OK && must_exist) {
+		snprintf(err, errlen, "no notebook %s", rel);
+		rc = NB_ENOENT;
+	}
+	if (rc) {
+		close(dirfd);
+		return rc;
+	}
+	*dirfd_out = dirfd;
+	*name_out = name;
 	return NB_OK;
 }
 
 /* ---- listing ------------------------------------------------------------ */
 
-static void list_dir(struct nb_store *nb, const char *abs, const char *rel, int depth, json_t *out)
+struct list_filter {
+	nb_visible_fn visible; /* NULL = everything */
+	void *ctx;
+};
+
+static void list_dir(struct nb_store *nb, const char *abs, const char *rel, int depth, json_t *out,
+		     const struct list_filter *f)
 {
 	DIR *d = opendir(abs);
 	if (!d)
@@ -157,28 +245,36 @@ static void list_dir(struct nb_store *nb, const char *abs, const char *rel, int 
 		if (lstat(child_abs, &st) < 0)
 			continue;
 		if (S_ISDIR(st.st_mode)) {
-			if (depth < NB_LIST_DEPTH)
-				list_dir(nb, child_abs, child_rel, depth + 1, out);
+			if (depth < NB_LIST_DEPTH && (!f->visible || f->visible(f->ctx, child_rel, true)))
+				list_dir(nb, child_abs, child_rel, depth + 1, out, f);
 			continue;
 		}
 		size_t n = strlen(e->d_name);
 		if (n <= 6 || strcmp(e->d_name + n - 6, ".ipynb"))
 			continue;
+		/* Names the API would refuse are not listed either, nor what the caller may not read. */
+		if (check_rel(child_rel, NULL, 0) != NB_OK || (f->visible && !f->visible(f->ctx, child_rel, false)))
+			continue;
 		if (S_ISLNK(st.st_mode)) {
-			char target[PATH_MAX];
-			if (!realpath(child_abs, target) || !srv_path_inside(nb->root, target) ||
-			    stat(target, &st) < 0)
+			int fd = -1;
+			if (open_notebook(nb, child_rel, &fd, NULL, 0) != NB_OK)
+				continue;
+			int ok = fstat(fd, &st);
+			close(fd);
+			if (ok < 0)
 				continue;
 		}
 		if (!S_ISREG(st.st_mode))
 			continue;
 		char owner[64];
-		if (!nb->store || !store_notebook_owner(nb->store, child_rel, owner, sizeof owner))
+		if (!access_nb_home_owner(child_rel, owner, sizeof owner) &&
+		    (!nb->store || !store_notebook_owner(nb->store, child_rel, owner, sizeof owner)))
 			srv_strlcpy(owner, nb->owner, sizeof owner);
-		json_array_append_new(out, json_pack("{s:s, s:s, s:I, s:I, s:s}", "path", child_rel,
+		json_array_append_new(out, json_pack("{s:s, s:s, s:I, s:I, s:o}", "path", child_rel,
 						     "name", e->d_name,
 						     "modified", (json_int_t)st.st_mtime,
-						     "size", (json_int_t)st.st_size, "owner", owner));
+						     "size", (json_int_t)st.st_size,
+						     "owner", owner[0] ? json_string(owner) : json_null()));
 	}
 	closedir(d);
 }
@@ -192,8 +288,14 @@ static int by_path(const void *a, const void *b)
 
 json_t *nb_list(struct nb_store *nb)
 {
+	return nb_list_visible(nb, NULL, NULL);
+}
+
+json_t *nb_list_visible(struct nb_store *nb, nb_visible_fn visible, void *ctx)
+{
 	json_t *items = json_array();
-	list_dir(nb, nb->root, "", 0, items);
+	struct list_filter f = {visible, ctx};
+	list_dir(nb, nb->root, "", 0, items, &f);
 	size_t n = json_array_size(items);
 	json_t **v = tb_xcalloc(n ? n : 1, sizeof *v);
 	for (size_t i = 0; i < n; i++)
@@ -212,17 +314,20 @@ json_t *nb_list(struct nb_store *nb)
 int nb_read(struct nb_store *nb, const char *rel, char **data, size_t *len,
 	    char etag[NB_ETAG_LEN], int64_t *mtime, char *err, size_t errlen)
 {
-	char abs[PATH_MAX];
-	int rc = nb_resolve(nb, rel, true, abs, sizeof abs, err, errlen);
+	int fd = -1;
+	int rc = open_notebook(nb, rel, &fd, err, errlen);
 	if (rc)
 		return rc;
-	if (srv_read_file(abs, NB_MAX_BYTES, data, len) < 0) {
-		snprintf(err, errlen, "%s: %s", rel, strerror(errno));
-		return errno == EFBIG ? NB_ETOOBIG : errno == ENOENT ? NB_ENOENT : NB_EIO;
-	}
-	nb_etag(*data, *len, etag);
 	struct stat st;
-	*mtime = stat(abs, &st) == 0 ? (int64_t)st.st_mtime : srv_unix_now();
+	*mtime = fstat(fd, &st) == 0 ? (int64_t)st.st_mtime : srv_unix_now();
+	if (srv_read_fd(fd, NB_MAX_BYTES, data, len) < 0) {
+		int e = errno;
+		close(fd);
+		snprintf(err, errlen, "%s: %s", rel, strerror(e));
+		return e == EFBIG ? NB_ETOOBIG : NB_EIO;
+	}
+	close(fd);
+	nb_etag(*data, *len, etag);
 	return NB_OK;
 }
 
@@ -277,10 +382,10 @@ int nb_validate(const char *data, size_t len, char *err, size_t errlen)
 	return rc;
 }
 
-static int write_checked(struct nb_store *nb, const char *rel, const char *abs, const char *data,
-			 size_t len, bool create, char *err, size_t errlen)
+static int write_checked(struct nb_store *nb, const char *rel, int dirfd, const char *name,
+			 const char *data, size_t len, bool create, const char *owner, char *err, size_t errlen)
 {
-	if (atomic_write(abs, data, len, create, NULL, 0) < 0) {
+	if (atomic_write_at(dirfd, name, data, len, create, NULL, 0) < 0) {
 		if (create && errno == EEXIST) {
 			snprintf(err, errlen, "%s exists already", rel);
 			return NB_EEXIST;
@@ -289,7 +394,7 @@ static int write_checked(struct nb_store *nb, const char *rel, const char *abs, 
 		return NB_EIO;
 	}
 	if (nb->store)
-		store_notebook_touch(nb->store, rel, nb->owner);
+		store_notebook_touch(nb->store, rel, owner ? owner : nb->owner);
 	return NB_OK;
 }
 
@@ -321,24 +426,30 @@ static int check_body(const char *data, size_t len, char *err, size_t errlen)
 int nb_save(struct nb_store *nb, const char *rel, const char *data, size_t len,
 	    const char *if_match, char etag[NB_ETAG_LEN], int64_t *mtime, char *err, size_t errlen)
 {
+	return nb_save_as(nb, rel, data, len, if_match, NULL, etag, mtime, err, errlen);
+}
+
+int nb_save_as(struct nb_store *nb, const char *rel, const char *data, size_t len, const char *if_match,
+	       const char *owner, char etag[NB_ETAG_LEN], int64_t *mtime, char *err, size_t errlen)
+{
 	int rc = check_body(data, len, err, errlen);
 	if (rc)
 		return rc;
-	char abs[PATH_MAX];
+	int dirfd = -1;
+	const char *name;
 	pthread_mutex_lock(&nb->lock);
-	rc = nb_resolve(nb, rel, false, abs, sizeof abs, err, errlen);
+	rc = nb_resolve(nb, rel, false, &dirfd, &name, err, errlen);
 	if (rc)
 		goto out;
 	if (if_match) {
-		char *cur;
+		char *cur, cur_etag[NB_ETAG_LEN];
 		size_t curlen;
-		char cur_etag[NB_ETAG_LEN];
-		if (srv_read_file(abs, NB_MAX_BYTES, &cur, &curlen) < 0) {
+		int64_t cur_mtime;
+		if (nb_read(nb, rel, &cur, &curlen, cur_etag, &cur_mtime, err, errlen) != NB_OK) {
 			snprintf(err, errlen, "%s changed on disk (it is gone)", rel);
 			rc = NB_ECONFLICT;
 			goto out;
 		}
-		nb_etag(cur, curlen, cur_etag);
 		free(cur);
 		if (!etag_matches(if_match, cur_etag)) {
 			snprintf(err, errlen, "%s was changed by someone else since you loaded it", rel);
@@ -346,18 +457,26 @@ int nb_save(struct nb_store *nb, const char *rel, const char *data, size_t len,
 			goto out;
 		}
 	}
-	rc = write_checked(nb, rel, abs, data, len, false, err, errlen);
+	rc = write_checked(nb, rel, dirfd, name, data, len, false, owner, err, errlen);
 	if (rc == NB_OK) {
 		nb_etag(data, len, etag);
 		*mtime = srv_unix_now();
 	}
 out:
 	pthread_mutex_unlock(&nb->lock);
+	if (dirfd >= 0)
+		close(dirfd);
 	return rc;
 }
 
 int nb_create(struct nb_store *nb, const char *rel, const char *data, size_t len,
 	      char etag[NB_ETAG_LEN], char *err, size_t errlen)
+{
+	return nb_create_as(nb, rel, data, len, NULL, etag, err, errlen);
+}
+
+int nb_create_as(struct nb_store *nb, const char *rel, const char *data, size_t len, const char *owner,
+		 char etag[NB_ETAG_LEN], char *err, size_t errlen)
 {
 	if (!data) {
 		data = empty_notebook;
@@ -366,11 +485,14 @@ int nb_create(struct nb_store *nb, const char *rel, const char *data, size_t len
 	int rc = check_body(data, len, err, errlen);
 	if (rc)
 		return rc;
-	char abs[PATH_MAX];
+	int dirfd;
+	const char *name;
 	pthread_mutex_lock(&nb->lock);
-	rc = nb_resolve(nb, rel, false, abs, sizeof abs, err, errlen);
-	if (rc == NB_OK)
-		rc = write_checked(nb, rel, abs, data, len, true, err, errlen);
+	rc = nb_resolve(nb, rel, false, &dirfd, &name, err, errlen);
+	if (rc == NB_OK) {
+		rc = write_checked(nb, rel, dirfd, name, data, len, true, owner, err, errlen);
+		close(dirfd);
+	}
 	pthread_mutex_unlock(&nb->lock);
 	if (rc == NB_OK)
 		nb_etag(data, len, etag);
@@ -379,12 +501,13 @@ int nb_create(struct nb_store *nb, const char *rel, const char *data, size_t len
 
 int nb_rename(struct nb_store *nb, const char *from, const char *to, char *err, size_t errlen)
 {
-	char src[PATH_MAX], dst[PATH_MAX];
+	int src_dir = -1, dst_dir = -1;
+	const char *src, *dst;
 	pthread_mutex_lock(&nb->lock);
-	int rc = nb_resolve(nb, from, true, src, sizeof src, err, errlen);
+	int rc = nb_resolve(nb, from, true, &src_dir, &src, err, errlen);
 	if (rc == NB_OK)
-		rc = nb_resolve(nb, to, false, dst, sizeof dst, err, errlen);
-	if (rc == NB_OK && renameat2(AT_FDCWD, src, AT_FDCWD, dst, RENAME_NOREPLACE) < 0) {
+		rc = nb_resolve(nb, to, false, &dst_dir, &dst, err, errlen);
+	if (rc == NB_OK && renameat2(src_dir, src, dst_dir, dst, RENAME_NOREPLACE) < 0) {
 		if (errno == EEXIST) {
 			snprintf(err, errlen, "%s exists already", to);
 			rc = NB_EEXIST;
@@ -396,31 +519,91 @@ int nb_rename(struct nb_store *nb, const char *from, const char *to, char *err, 
 	if (rc == NB_OK && nb->store)
 		store_notebook_rename(nb->store, from, to);
 	pthread_mutex_unlock(&nb->lock);
+	if (src_dir >= 0)
+		close(src_dir);
+	if (dst_dir >= 0)
+		close(dst_dir);
 	return rc;
 }
 
 int nb_delete(struct nb_store *nb, const char *rel, char *err, size_t errlen)
 {
-	char abs[PATH_MAX];
+	int dirfd = -1;
+	const char *name;
 	pthread_mutex_lock(&nb->lock);
-	int rc = nb_resolve(nb, rel, true, abs, sizeof abs, err, errlen);
-	if (rc == NB_OK && unlink(abs) < 0) {
+	int rc = nb_resolve(nb, rel, true, &dirfd, &name, err, errlen);
+	if (rc == NB_OK && unlinkat(dirfd, name, 0) < 0) {
 		snprintf(err, errlen, "cannot delete %s: %s", rel, strerror(errno));
 		rc = errno == ENOENT ? NB_ENOENT : NB_EIO;
 	}
+	if (dirfd >= 0)
+		close(dirfd);
 	if (rc == NB_OK && nb->store)
 		store_notebook_delete(nb->store, rel);
 	pthread_mutex_unlock(&nb->lock);
 	return rc;
 }
 
+int nb_copy(struct nb_store *nb, const char *from, const char *to, const char *owner, char etag[NB_ETAG_LEN],
+	    char *err, size_t errlen)
+{
+	char *data, src_etag[NB_ETAG_LEN];
+	size_t len;
+	int64_t mtime;
+	int rc = nb_read(nb, from, &data, &len, src_etag, &mtime, err, errlen);
+	if (rc)
+		return rc;
+	json_error_t jerr;
+	json_t *doc = json_loadb(data, len, 0, &jerr);
+	free(data);
+	if (!json_is_object(doc) || !json_is_object(json_object_get(doc, "metadata"))) {
+		json_decref(doc);
+		snprintf(err, errlen, "%s is not a notebook that can be copied", from);
+		return NB_EINVALID;
+	}
+	json_t *meta = json_object_get(doc, "metadata");
+	json_t *tb = json_object_get(meta, "trainbook");
+	if (!json_is_object(tb)) {
+		tb = json_object();
+		json_object_set_new(meta, "trainbook", tb);
+	}
+	json_object_set_new(tb, "copied_from", json_pack("{s:s, s:s, s:I}", "path", from, "etag", src_etag, "time",
+							 (json_int_t)srv_unix_now()));
+	/* One-space indent and a final newline, as Jupyter writes them. */
+	char *text = json_dumps(doc, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
+	json_decref(doc);
+	if (!text) {
+		snprintf(err, errlen, "cannot write the copy of %s", from);
+		return NB_EIO;
+	}
+	size_t n = strlen(text);
+	text = tb_xrealloc(text, n + 2);
+	text[n++] = '\n';
+	text[n] = '\0';
+	rc = nb_create_as(nb, to, text, n, owner, etag, err, errlen);
+	free(text);
+	return rc;
+}
+
 int nb_seed(struct nb_store *nb, const char *examples_dir)
+{
+	return nb_seed_into(nb, examples_dir, "examples");
+}
+
+int nb_seed_into(struct nb_store *nb, const char *examples_dir, const char *dest)
 {
 	DIR *d = examples_dir && *examples_dir ? opendir(examples_dir) : NULL;
 	if (!d)
 		return 0;
 	char dest_dir[PATH_MAX + 16];
-	snprintf(dest_dir, sizeof dest_dir, "%s/examples", nb->root);
+	snprintf(dest_dir, sizeof dest_dir, "%s/%s", nb->root, dest);
+	/* course/examples needs course/ first; one level of parents is all a seed needs. */
+	const char *slash = strrchr(dest, '/');
+	if (slash) {
+		char parent[PATH_MAX + 16];
+		snprintf(parent, sizeof parent, "%s/%.*s", nb->root, (int)(slash - dest), dest);
+		mkdir(parent, 0755);
+	}
 	int copied = 0;
 	struct dirent *e;
 	char err[256];
@@ -428,9 +611,9 @@ int nb_seed(struct nb_store *nb, const char *examples_dir)
 		size_t n = strlen(e->d_name);
 		if (e->d_name[0] == '.' || n <= 6 || strcmp(e->d_name + n - 6, ".ipynb"))
 			continue;
-		char src[PATH_MAX + 256], rel[300];
+		char src[PATH_MAX + 256], rel[600];
 		snprintf(src, sizeof src, "%s/%s", examples_dir, e->d_name);
-		snprintf(rel, sizeof rel, "examples/%s", e->d_name);
+		snprintf(rel, sizeof rel, "%s/%s", dest, e->d_name);
 		char *data;
 		size_t len;
 		if (srv_read_file(src, NB_MAX_BYTES, &data, &len) < 0)

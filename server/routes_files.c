@@ -15,17 +15,17 @@
 #include <unistd.h>
 
 #include "app.h"
+#include "export.h"
 #include "routes.h"
 #include "store.h"
 #include "util.h"
 
 void app_run_dir(const struct app *app, int64_t run, char *buf, size_t len)
 {
-	snprintf(buf, len, "%s/.trainbook/runs/r%" PRId64, app->cfg.workspace, run);
+	snprintf(buf, len, "%s/r%" PRId64, app->cfg.runs_dir, run);
 }
 
-/* The run must exist; 404 otherwise. */
-static int64_t existing_run(struct http_req *r, enum MHD_Result *reply)
+int64_t route_existing_run(struct http_req *r, enum MHD_Result *reply)
 {
 	int64_t id = route_run_id(r, reply);
 	if (id < 0)
@@ -39,65 +39,86 @@ static int64_t existing_run(struct http_req *r, enum MHD_Result *reply)
 	return id;
 }
 
-enum MHD_Result route_metrics_csv(struct http_req *r)
+/* libmicrohttpd asks for the next part of the answer as the client reads it. */
+static ssize_t export_chunk(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	(void)pos;
+	size_t n = export_read(cls, buf, max);
+	return n ? (ssize_t)n : MHD_CONTENT_READER_END_OF_STREAM;
+}
+
+static void export_done(void *cls)
+{
+	export_free(cls);
+}
+
+/* Stream the metrics of the run in params[0]: a page of rows per chunk. */
+static enum MHD_Result send_metrics(struct http_req *r, enum export_format format)
 {
 	enum MHD_Result reply;
-	int64_t id = existing_run(r, &reply);
+	int64_t id = route_existing_run(r, &reply);
 	if (id < 0)
 		return reply;
-	struct srv_buf csv = {0};
-	if (store_metrics_csv(r->app->store, id, &csv) < 0) {
-		srv_buf_free(&csv);
-		return http_error(r, 500, "internal", "cannot read metrics");
+	struct export *e = export_new(r->app->store, id, format);
+	struct MHD_Response *resp =
+		MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64 * 1024, export_chunk, e, export_done);
+	if (!resp) {
+		export_free(e);
+		return http_error(r, 500, "internal", "cannot send the metrics");
 	}
-	size_t len = csv.len;
-	char *data = srv_buf_steal(&csv);
-	struct MHD_Response *resp = MHD_create_response_from_buffer(len, data, MHD_RESPMEM_MUST_FREE);
 	char disp[96];
-	snprintf(disp, sizeof disp, "attachment; filename=\"%s-metrics.csv\"", r->params[0]);
-	MHD_add_response_header(resp, "Content-Type", "text/csv; charset=utf-8");
-	MHD_add_response_header(resp, "Content-Disposition", disp);
+	snprintf(disp, sizeof disp, "attachment; filename=\"%s-metrics.%s\"", r->params[0],
+		 format == EXPORT_CSV ? "csv" : "json");
+	MHD_add_response_header(resp, "Content-Type",
+				format == EXPORT_CSV ? "text/csv; charset=utf-8" : "application/json");
+	if (format == EXPORT_CSV)
+		MHD_add_response_header(resp, "Content-Disposition", disp);
 	MHD_add_response_header(resp, "Cache-Control", "no-store");
 	return http_send(r, 200, resp);
 }
 
-enum MHD_Result route_metrics_json(struct http_req *r)
+enum MHD_Result route_metrics_csv(struct http_req *r)
 {
-	enum MHD_Result reply;
-	int64_t id = existing_run(r, &reply);
-	if (id < 0)
-		return reply;
-	return http_json(r, 200, store_metrics_json(r->app->store, id));
+	return send_metrics(r, EXPORT_CSV);
 }
 
-/* Resolve a recorded checkpoint path; false unless it is a file inside the run dir. */
-static bool inside_run(struct app *app, int64_t id, const char *path, char *real, size_t reallen)
+enum MHD_Result route_metrics_json(struct http_req *r)
 {
-	char dir[PATH_MAX], real_dir[PATH_MAX], tmp[PATH_MAX];
+	return send_metrics(r, EXPORT_JSON);
+}
+
+/*
+ * The recorded path only tells which file; the open itself is kept below
+ * the folder by the kernel (srv_open_beneath), so a link planted or
+ * swapped in the folder cannot lead out of it.
+ */
+int route_checkpoint_open(struct app *app, int64_t id, const char *path, struct stat *st)
+{
+	char dir[PATH_MAX], real_dir[PATH_MAX], real[PATH_MAX];
 	app_run_dir(app, id, dir, sizeof dir);
-	if (!realpath(dir, real_dir) || !realpath(path, tmp) || !srv_path_inside(real_dir, tmp))
-		return false;
-	struct stat st;
-	if (stat(tmp, &st) < 0 || !S_ISREG(st.st_mode))
-		return false;
-	return srv_strlcpy(real, tmp, reallen);
+	if (!realpath(dir, real_dir) || !realpath(path, real) || !srv_path_inside(real_dir, real) ||
+	    !strcmp(real, real_dir))
+		return -1;
+	return srv_open_regular_beneath(real_dir, real + strlen(real_dir) + 1, st);
 }
 
 enum MHD_Result route_checkpoint_list(struct http_req *r)
 {
 	enum MHD_Result reply;
-	int64_t id = existing_run(r, &reply);
+	int64_t id = route_existing_run(r, &reply);
 	if (id < 0)
 		return reply;
 	json_t *rows = store_checkpoints_json(r->app->store, id), *out = json_array();
 	size_t i;
 	json_t *row;
-	char real[PATH_MAX];
 	/* The worker prunes old checkpoints (keep: N); list what is still there. */
 	json_array_foreach(rows, i, row) {
 		const char *path = json_string_value(json_object_get(row, "path"));
-		if (!path || !inside_run(r->app, id, path, real, sizeof real))
+		struct stat st;
+		int fd = path ? route_checkpoint_open(r->app, id, path, &st) : -1;
+		if (fd < 0)
 			continue;
+		close(fd);
 		json_object_del(row, "path");
 		json_array_append(out, row);
 	}
@@ -108,21 +129,16 @@ enum MHD_Result route_checkpoint_list(struct http_req *r)
 enum MHD_Result route_checkpoint_get(struct http_req *r)
 {
 	enum MHD_Result reply;
-	int64_t id = existing_run(r, &reply);
+	int64_t id = route_existing_run(r, &reply);
 	if (id < 0)
 		return reply;
 	const char *file = r->params[1];
-	char path[PATH_MAX], real[PATH_MAX];
-	if (store_checkpoint_path(r->app->store, id, file, path, sizeof path) < 0 ||
-	    !inside_run(r->app, id, path, real, sizeof real))
-		return http_error(r, 404, "not_found", "run %s has no checkpoint %s", r->params[0], file);
-	int fd = open(real, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	char path[PATH_MAX];
 	struct stat st;
-	if (fd < 0 || fstat(fd, &st) < 0) {
-		if (fd >= 0)
-			close(fd);
+	int fd = store_checkpoint_path(r->app->store, id, file, path, sizeof path) < 0
+			 ? -1 : route_checkpoint_open(r->app, id, path, &st);
+	if (fd < 0)
 		return http_error(r, 404, "not_found", "run %s has no checkpoint %s", r->params[0], file);
-	}
 	/* libmicrohttpd closes fd when the response is destroyed. */
 	struct MHD_Response *resp = MHD_create_response_from_fd((uint64_t)st.st_size, fd);
 	if (!resp) {
@@ -130,8 +146,8 @@ enum MHD_Result route_checkpoint_get(struct http_req *r)
 		return http_error(r, 500, "internal", "cannot send the file");
 	}
 	char disp[PATH_MAX + 64];
-	const char *base = strrchr(real, '/');
-	snprintf(disp, sizeof disp, "attachment; filename=\"%s\"", base ? base + 1 : real);
+	const char *base = strrchr(path, '/');
+	snprintf(disp, sizeof disp, "attachment; filename=\"%s\"", base ? base + 1 : path);
 	/* The name comes from the worker: keep it from breaking the header. */
 	for (char *p = disp + 22; *p && p[1]; p++)
 		if (*p == '"' || *p == '\\' || (unsigned char)*p < 0x20)

@@ -1,7 +1,9 @@
 /*
  * routes_notebooks.c — /api/notebooks: list, read, download, create or
- * upload, save with If-Match, rename, delete. Paths and files are
+ * upload, save with If-Match, rename, delete, copy. Paths and files are
  * notebooks.c's business; this file maps its codes to HTTP statuses.
+ * Which paths a caller may touch is decided before a handler runs (the
+ * route table's rules, access.c); listings show only readable places.
  *
  * Threads: libmicrohttpd's polling thread.
  */
@@ -9,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "access.h"
 #include "app.h"
 #include "notebooks.h"
 #include "routes.h"
@@ -34,9 +37,17 @@ static enum MHD_Result nb_fail(struct http_req *r, int code, const char *err)
 	}
 }
 
+static bool visible(void *ctx, const char *rel, bool is_dir)
+{
+	return access_nb_visible(ctx, rel, is_dir);
+}
+
 enum MHD_Result route_nb_list(struct http_req *r)
 {
-	return http_json(r, 200, nb_list(&r->app->nb));
+	/* The route's rule lets any user list; the listing holds only what they may read. */
+	if (r->who.instructor)
+		return http_json(r, 200, nb_list(&r->app->nb));
+	return http_json(r, 200, nb_list_visible(&r->app->nb, visible, &r->who));
 }
 
 enum MHD_Result route_nb_get(struct http_req *r)
@@ -48,7 +59,7 @@ enum MHD_Result route_nb_get(struct http_req *r)
 	if (rc)
 		return nb_fail(r, rc, err);
 	const char *inm = http_header(r, "If-None-Match");
-	bool download = http_query(r, "download") && strcmp(http_query(r, "download"), "0");
+	bool download = http_query_int(r, "download", 0) == 1;
 	struct MHD_Response *resp;
 	unsigned status = 200;
 	if (inm && !strcmp(inm, etag) && !download) {
@@ -107,7 +118,7 @@ enum MHD_Result route_nb_create(struct http_req *r)
 		json_decref(body);
 		return http_error(r, 400, "bad_request", "\"content\" must be a notebook object or its text");
 	}
-	int rc = nb_create(&r->app->nb, path, text, len, etag, err, sizeof err);
+	int rc = nb_create_as(&r->app->nb, path, text, len, r->who.name, etag, err, sizeof err);
 	enum MHD_Result out;
 	if (rc) {
 		out = nb_fail(r, rc, err);
@@ -133,8 +144,8 @@ enum MHD_Result route_nb_save(struct http_req *r)
 {
 	char etag[NB_ETAG_LEN], err[512];
 	int64_t mtime;
-	int rc = nb_save(&r->app->nb, r->params[0], r->body.data ? r->body.data : "", r->body.len,
-			 http_header(r, "If-Match"), etag, &mtime, err, sizeof err);
+	int rc = nb_save_as(&r->app->nb, r->params[0], r->body.data ? r->body.data : "", r->body.len,
+			    http_header(r, "If-Match"), r->who.name, etag, &mtime, err, sizeof err);
 	if (rc)
 		return nb_fail(r, rc, err);
 	json_t *body = json_pack("{s:s, s:I}", "etag", etag, "modified", (json_int_t)mtime);
@@ -170,4 +181,44 @@ enum MHD_Result route_nb_delete(struct http_req *r)
 	char err[512];
 	int rc = nb_delete(&r->app->nb, r->params[0], err, sizeof err);
 	return rc ? nb_fail(r, rc, err) : http_json(r, 204, NULL);
+}
+
+/*
+ * Make a copy: a student takes course material into their home, an
+ * instructor publishes into course/. "to" defaults to the caller's home
+ * (accounts) or "<name>-copy.ipynb" beside the original.
+ */
+enum MHD_Result route_nb_copy(struct http_req *r)
+{
+	struct app *app = r->app;
+	enum MHD_Result reply;
+	json_t *body = http_body_json(r, &reply);
+	if (!body)
+		return reply;
+	const char *from = json_string_value(json_object_get(body, "from"));
+	const char *to = json_string_value(json_object_get(body, "to"));
+	char dflt[1200], err[512], etag[NB_ETAG_LEN];
+	if (!from || (json_object_get(body, "to") && !to)) {
+		json_decref(body);
+		return http_error(r, 400, "bad_request", "expected {\"from\": \"course/x.ipynb\", \"to\"?: \"…\"}");
+	}
+	const char *base = strrchr(from, '/');
+	base = base ? base + 1 : from;
+	if (app->cfg.accounts) {
+		/* Old accounts may predate their home; the copy needs it. */
+		acct_make_home(app->cfg.workspace, r->who.name, err, sizeof err);
+		if (!to) {
+			snprintf(dflt, sizeof dflt, "users/%s/%s", r->who.name, base);
+			to = dflt;
+		}
+	} else if (!to) {
+		size_t n = strlen(from);
+		snprintf(dflt, sizeof dflt, "%.*s-copy.ipynb", n > 6 ? (int)(n - 6) : (int)n, from);
+		to = dflt;
+	}
+	int rc = nb_copy(&app->nb, from, to, r->who.name, etag, err, sizeof err);
+	reply = rc ? nb_fail(r, rc, err)
+		   : http_json(r, 201, json_pack("{s:s, s:s, s:s}", "path", to, "etag", etag, "copied_from", from));
+	json_decref(body);
+	return reply;
 }

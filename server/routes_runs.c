@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "access.h"
 #include "app.h"
 #include "check.h"
 #include "notebooks.h"
@@ -19,9 +20,7 @@
 #include "store.h"
 #include "tb.h"
 
-#define RUNS_LIST_MAX 1000
 #define EVENTS_DEFAULT 1000
-#define EVENTS_MAX 10000
 
 int64_t route_run_id(struct http_req *r, enum MHD_Result *reply)
 {
@@ -42,6 +41,8 @@ static enum MHD_Result runq_fail(struct http_req *r, int code, const char *err)
 		return http_error(r, 429, "queue_full", "%s", err);
 	case RUNQ_EINVALID:
 		return http_error(r, 400, "invalid_run", "%s", err);
+	case RUNQ_ENOSPACE:
+		return http_error(r, 507, "disk_full", "%s", err);
 	default:
 		return http_error(r, 500, "internal", "%s", err);
 	}
@@ -71,6 +72,22 @@ static const char *body_spec(struct http_req *r, json_t *body, size_t *len, enum
 	return json_string_value(spec);
 }
 
+/*
+ * Where the spec's data may come from (accounts mode, access.c): NULL when
+ * it may read it, else the checker's {"ok":false,"errors":[…]} naming
+ * data.path. Checked before the data is probed, so a refused file is never
+ * opened and no error can quote what it holds.
+ */
+static json_t *data_refusal(struct http_req *r, const char *yaml, size_t len)
+{
+	char msg[600];
+	int line, column;
+	if (access_spec_data(&r->app->access, &r->who, yaml, len, msg, sizeof msg, &line, &column))
+		return NULL;
+	return json_pack("{s:b, s:[{s:i, s:i, s:s}]}", "ok", 0, "errors", "line", line, "column", column, "message",
+			 msg);
+}
+
 enum MHD_Result route_validate(struct http_req *r)
 {
 	enum MHD_Result reply;
@@ -79,7 +96,10 @@ enum MHD_Result route_validate(struct http_req *r)
 		return reply;
 	size_t len;
 	const char *spec = body_spec(r, body, &len, &reply);
-	if (spec) {
+	json_t *refused = spec ? data_refusal(r, spec, len) : NULL;
+	if (refused) {
+		reply = http_json(r, 200, refused);
+	} else if (spec) {
 		char *result = check_spec_json(spec, len, NULL, 0);
 		reply = http_raw(r, 200, "application/json", result, strlen(result));
 		free(result);
@@ -135,9 +155,12 @@ enum MHD_Result route_run_create(struct http_req *r)
 				   "expected {\"spec\": \"<yaml>\"} or {\"notebook\": …, \"cell\": …}");
 		goto out;
 	}
-	char *checked = check_spec_json(yaml, len, NULL, 0);
-	json_t *verdict = json_loads(checked, 0, NULL);
-	free(checked);
+	json_t *verdict = data_refusal(r, yaml, len);
+	if (!verdict) {
+		char *checked = check_spec_json(yaml, len, NULL, 0);
+		verdict = json_loads(checked, 0, NULL);
+		free(checked);
+	}
 	if (!json_is_true(json_object_get(verdict, "ok"))) {
 		json_t *errors = json_object_get(verdict, "errors");
 		json_t *first = json_array_get(errors, 0);
@@ -153,7 +176,7 @@ enum MHD_Result route_run_create(struct http_req *r)
 	json_decref(verdict);
 	struct runq_submit sub = {.spec = yaml, .spec_len = len, .name = name,
 				  .notebook = notebook && cell ? notebook : NULL,
-				  .cell = notebook && cell ? cell : NULL};
+				  .cell = notebook && cell ? cell : NULL, .owner = r->who.name};
 	int64_t id;
 	char err[512];
 	int rc = runq_submit(r->app->runq, &sub, &id, err, sizeof err);
@@ -164,9 +187,25 @@ out:
 	return reply;
 }
 
+/*
+ * Newest first, a page at a time: ?limit=N (default and most ROUTE_RUNS_MAX)
+ * &before=rK. "next" is the `before` of the next page, null on the last.
+ * Summaries only (no spec), so a page of 1,000 runs is a few hundred KB.
+ */
 enum MHD_Result route_run_list(struct http_req *r)
 {
-	return http_json(r, 200, json_pack("{s:o}", "runs", store_runs_json(r->app->store, RUNS_LIST_MAX)));
+	int limit = (int)http_query_int(r, "limit", ROUTE_RUNS_MAX); /* ranged in the route table */
+	const char *before_text = http_query(r, "before");
+	int64_t before = 0;
+	if (before_text && *before_text && (before = store_parse_run_id(before_text)) < 0)
+		return http_error(r, 400, "bad_request", "before must be a run id such as r12");
+	/* The route's rule lets any user list; students see their own runs only. */
+	json_t *runs = store_runs_json(r->app->store, limit, before, access_list_owner(&r->who));
+	json_t *next = json_null();
+	size_t n = json_array_size(runs);
+	if (n == (size_t)limit && n > 0)
+		next = json_incref(json_object_get(json_array_get(runs, n - 1), "id"));
+	return http_json(r, 200, json_pack("{s:o, s:o}", "runs", runs, "next", next));
 }
 
 enum MHD_Result route_run_get(struct http_req *r)
@@ -225,26 +264,19 @@ struct events_ctx {
 	int n;
 };
 
+/* An answer stops growing here (events may be up to 1 MiB each); the client pages on with since=. */
+#define EVENTS_BYTES_MAX (4u << 20)
+
 static int append_event(void *ctx, int64_t seq, const char *json, size_t len)
 {
 	struct events_ctx *e = ctx;
+	if (e->n > 0 && e->out->len + len > EVENTS_BYTES_MAX)
+		return 1;
 	srv_buf_printf(e->out, "%s{\"seq\":%" PRId64 ",\"run\":\"%s\",\"event\":", e->n++ ? "," : "", seq,
 		       e->rid);
 	srv_buf_append(e->out, json, len);
 	srv_buf_puts(e->out, "}");
 	return 0;
-}
-
-static int64_t query_int(struct http_req *r, const char *name, int64_t dflt, int64_t lo, int64_t hi)
-{
-	const char *v = http_query(r, name);
-	if (!v || !*v)
-		return dflt;
-	char *end;
-	long long n = strtoll(v, &end, 10);
-	if (*end || n < lo)
-		return lo;
-	return n > hi ? hi : n;
 }
 
 enum MHD_Result route_run_events(struct http_req *r)
@@ -258,8 +290,9 @@ enum MHD_Result route_run_events(struct http_req *r)
 		return http_error(r, 404, "not_found", "no run %s", r->params[0]);
 	int64_t last = info.last_seq;
 	store_run_info_free(&info);
-	int64_t since = query_int(r, "since", 0, 0, INT64_MAX);
-	int limit = (int)query_int(r, "limit", EVENTS_DEFAULT, 1, EVENTS_MAX);
+	/* Both checked against the route table's ranges before we get here. */
+	int64_t since = http_query_int(r, "since", 0);
+	int limit = (int)http_query_int(r, "limit", EVENTS_DEFAULT);
 	struct srv_buf out = {0};
 	srv_buf_puts(&out, "{\"events\":[");
 	struct events_ctx ctx = {&out, r->params[0], 0};

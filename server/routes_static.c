@@ -1,7 +1,8 @@
 /*
  * routes_static.c — the page: static files from static/ with MIME types and
  * ETag revalidation (304), the ?token= first visit that turns into a
- * cookie, and the small login form for pasting the token.
+ * cookie, and the small login form: the token in single-user mode, name
+ * and password (or the button of a one-time link) with accounts.
  *
  * What it is not: the page itself (web/ builds static/; static/index.html
  * is its entry). Files are public like Jupyter's static files; the entry
@@ -22,8 +23,6 @@
 #include "auth.h"
 #include "routes.h"
 #include "util.h"
-
-#define COOKIE_MAX_AGE 2592000 /* 30 days; a new random token at restart voids it anyway */
 
 static const struct {
 	const char *ext;
@@ -77,12 +76,63 @@ static void html_escape(struct srv_buf *b, const char *s)
 	}
 }
 
-static enum MHD_Result login_page(struct http_req *r, unsigned status, const char *message)
+/*
+ * Accounts mode: a one-time link opened in the browser (GET login?link=…)
+ * shows one button that posts it. Opening the link must not use it up:
+ * mail scanners and chat previews fetch links before the student does.
+ * The page names whose link it is ("Log in as alice": an instructor trying
+ * a student's link, or a shared computer, shows who they would become);
+ * looking leaves the link unused. A link that would log nobody in says so
+ * at once and counts as a wrong one for the address, as posting it would;
+ * while the address is throttled nothing is looked up. Otherwise (and
+ * after a dead link) the name and password fields.
+ */
+static void account_fields(struct http_req *r, struct srv_buf *b)
+{
+	const char *link = http_query(r, "link");
+	if (link && *link && strlen(link) < 200) {
+		struct store_user u;
+		int rc = http_login_wait(r) ? ACCT_EIO : acct_link_peek(r->app->store, link, &u);
+		if (rc == ACCT_DENIED) {
+			http_login_outcome(r, false);
+			srv_buf_puts(b, "<p class=\"err\">" ACCT_LINK_DENIED_MESSAGE "</p>");
+		} else {
+			srv_buf_puts(b, "<p>This is ");
+			if (rc == ACCT_OK) {
+				srv_buf_puts(b, "the personal login link of <strong>");
+				html_escape(b, u.name);
+				srv_buf_puts(b, "</strong>");
+			} else {
+				srv_buf_puts(b, "your personal login link");
+			}
+			srv_buf_puts(b, ". It works once.</p><input type=\"hidden\" name=\"link\" value=\"");
+			html_escape(b, link);
+			srv_buf_puts(b, "\"><button type=\"submit\">Log in");
+			if (rc == ACCT_OK) {
+				srv_buf_puts(b, " as ");
+				html_escape(b, u.name);
+			}
+			srv_buf_puts(b, "</button>");
+			return;
+		}
+	}
+	srv_buf_puts(b, "<label for=\"name\">Name</label><input id=\"name\" name=\"name\" autocomplete=\"username\" "
+			"autocapitalize=\"none\" autofocus required><label for=\"password\">Password</label>"
+			"<input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\" "
+			"required><button type=\"submit\">Log in</button><p>No password yet? Open the login link your "
+			"instructor gave you.</p>");
+}
+
+/* The login form; wait_s > 0 makes it the throttle's 429 with Retry-After. */
+static enum MHD_Result login_page_after(struct http_req *r, unsigned status, const char *message, int wait_s)
 {
 	struct srv_buf b = {0};
 	srv_buf_puts(&b, "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
 			 "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
-			 "<title>trainbook: log in</title><style>"
+			 "<title>trainbook: log in</title>");
+	/* The policy allows no inline style but one carrying this answer's nonce. */
+	srv_buf_printf(&b, "<style nonce=\"%s\">", http_csp_nonce(r));
+	srv_buf_puts(&b, ""
 			 "body{font:16px system-ui,sans-serif;background:#f5f5f4;color:#1c1917;"
 			 "display:flex;min-height:90vh;align-items:center;justify-content:center}"
 			 "form{background:#fff;padding:2rem;border-radius:8px;box-shadow:0 1px 4px #0002;"
@@ -97,58 +147,89 @@ static enum MHD_Result login_page(struct http_req *r, unsigned status, const cha
 		html_escape(&b, message);
 		srv_buf_puts(&b, "</p>");
 	}
-	srv_buf_puts(&b, "<p>Paste the token that <code>trainbook serve</code> printed when it started "
-			 "(the part after <code>?token=</code>).</p><label for=\"token\">Token</label>"
-			 "<input id=\"token\" name=\"token\" type=\"password\" autocomplete=\"current-password\" "
-			 "autofocus required><button type=\"submit\">Log in</button></form></body></html>\n");
-	enum MHD_Result rc = http_raw(r, status, "text/html; charset=utf-8", b.data, b.len);
-	srv_buf_free(&b);
-	return rc;
+	if (r->app->cfg.accounts)
+		account_fields(r, &b);
+	else
+		srv_buf_puts(&b, "<p>Paste the token that <code>trainbook serve</code> printed when it started "
+				 "(the part after <code>?token=</code>).</p><label for=\"token\">Token</label>"
+				 "<input id=\"token\" name=\"token\" type=\"password\" autocomplete=\"current-password\" "
+				 "autofocus required><button type=\"submit\">Log in</button>");
+	srv_buf_puts(&b, "</form></body></html>\n");
+	size_t len = b.len;
+	struct MHD_Response *resp = MHD_create_response_from_buffer(len, srv_buf_steal(&b), MHD_RESPMEM_MUST_FREE);
+	MHD_add_response_header(resp, "Content-Type", "text/html; charset=utf-8");
+	MHD_add_response_header(resp, "Cache-Control", "no-store");
+	if (wait_s > 0) {
+		char after[16];
+		snprintf(after, sizeof after, "%d", wait_s);
+		MHD_add_response_header(resp, "Retry-After", after);
+	}
+	return http_send(r, status, resp);
 }
 
-static void add_cookie(struct http_req *r, struct MHD_Response *resp)
+static enum MHD_Result login_page(struct http_req *r, unsigned status, const char *message)
 {
-	char cookie[512];
-	snprintf(cookie, sizeof cookie, "%s=%s; Path=%s; HttpOnly; SameSite=Strict; Max-Age=%d",
-		 AUTH_COOKIE_NAME, r->app->auth.token, r->app->cfg.base_url, COOKIE_MAX_AGE);
-	MHD_add_response_header(resp, "Set-Cookie", cookie);
+	return login_page_after(r, status, message, 0);
 }
 
-static enum MHD_Result redirect_with_cookie(struct http_req *r, unsigned status, const char *to)
+static enum MHD_Result login_throttled_what(struct http_req *r, int wait_s, const char *what)
+{
+	char msg[300];
+	snprintf(msg, sizeof msg, "%s. Try again in %d s.", what, wait_s);
+	if (msg[0] >= 'a' && msg[0] <= 'z')
+		msg[0] = (char)(msg[0] - 'a' + 'A');
+	return login_page_after(r, 429, msg, wait_s);
+}
+
+static enum MHD_Result login_throttled(struct http_req *r, int wait_s)
+{
+	return login_throttled_what(r, wait_s, "Too many wrong tokens from your address");
+}
+
+/* Set-Cookie `value` (NULL: clear it) and send the browser to `to`. */
+static enum MHD_Result redirect_with_cookie(struct http_req *r, unsigned status, const char *to, const char *value)
 {
 	struct MHD_Response *resp = MHD_create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT);
-	add_cookie(r, resp);
+	route_set_cookie(r, resp, value);
 	MHD_add_response_header(resp, "Location", to);
 	MHD_add_response_header(resp, "Cache-Control", "no-store");
 	return http_send(r, status, resp);
 }
 
-/* Static paths: no empty, '.', '..' or hidden parts, no backslashes. */
-static bool static_path_ok(const char *rel)
+/*
+ * Open a file of the static root for reading: the kernel keeps the walk
+ * inside the root (srv_open_beneath), so a link out of it, or one swapped
+ * in after a check, cannot be followed. -1 when there is no such file.
+ */
+static int open_static(struct http_req *r, const char *rel, struct stat *st)
 {
-	if (!*rel || strchr(rel, '\\'))
+	const char *root = r->app->cfg.static_dir;
+	if (!root[0] || !srv_path_plain(rel))
+		return -1;
+	return srv_open_regular_beneath(root, rel, st);
+}
+
+/*
+ * A page path a redirect may keep: a static path made only of letters,
+ * digits and "-._~/" — nothing a browser could read as another host.
+ */
+static bool redirect_path_ok(const char *rel)
+{
+	if (!*rel)
+		return true;
+	if (!srv_path_plain(rel))
 		return false;
-	for (const char *c = rel; *c;) {
-		size_t len = strcspn(c, "/");
-		if (len == 0 || c[0] == '.')
+	for (const char *c = rel; *c; c++)
+		if (!isalnum((unsigned char)*c) && !strchr("-._~/", *c))
 			return false;
-		c += len;
-		if (*c == '/')
-			c++;
-	}
 	return true;
 }
 
 static enum MHD_Result serve_file(struct http_req *r, const char *rel)
 {
-	const char *root = r->app->cfg.static_dir;
-	char joined[PATH_MAX * 2], real[PATH_MAX];
-	if (!root[0] || !static_path_ok(rel))
-		return http_error(r, 404, "not_found", "no such file");
-	snprintf(joined, sizeof joined, "%s/%s", root, rel);
 	struct stat st;
-	if (!realpath(joined, real) || !srv_path_inside(root, real) || stat(real, &st) < 0 ||
-	    !S_ISREG(st.st_mode))
+	int fd = open_static(r, rel, &st);
+	if (fd < 0)
 		return http_error(r, 404, "not_found", "no such file: %s", rel);
 	char etag[96];
 	snprintf(etag, sizeof etag, "\"%llx-%llx-%llx\"", (unsigned long long)st.st_mtim.tv_sec * 1000000000ull + (unsigned long long)st.st_mtim.tv_nsec,
@@ -157,23 +238,58 @@ static enum MHD_Result serve_file(struct http_req *r, const char *rel)
 	struct MHD_Response *resp;
 	unsigned status = 200;
 	if (inm && !strcmp(inm, etag)) {
+		close(fd);
 		resp = MHD_create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT);
 		status = 304;
 	} else {
-		int fd = open(real, O_RDONLY | O_CLOEXEC);
-		if (fd < 0)
-			return http_error(r, 404, "not_found", "no such file: %s", rel);
+		/* libmicrohttpd closes fd when the response is destroyed. */
 		resp = MHD_create_response_from_fd((uint64_t)st.st_size, fd);
 		if (!resp) {
 			close(fd);
 			return http_error(r, 500, "internal", "cannot send the file");
 		}
-		MHD_add_response_header(resp, "Content-Type", mime_for(real));
+		MHD_add_response_header(resp, "Content-Type", mime_for(rel));
 	}
 	MHD_add_response_header(resp, "ETag", etag);
 	/* Revalidate every time: cheap (304) and never a stale page after `make`. */
 	MHD_add_response_header(resp, "Cache-Control", "no-cache");
 	return http_send(r, status, resp);
+}
+
+#define NONCE_MARK "TRAINBOOK_CSP_NONCE"
+
+/*
+ * The entry page, with this answer's CSP nonce written where index.html
+ * says TRAINBOOK_CSP_NONCE (the page hands it to CodeMirror, whose
+ * <style> element needs it). Never cached: the nonce is new every time.
+ */
+static enum MHD_Result serve_entry(struct http_req *r)
+{
+	struct stat st;
+	int fd = open_static(r, "index.html", &st);
+	char *html;
+	size_t len;
+	if (fd < 0)
+		return http_error(r, 404, "not_found", "no such file: index.html");
+	int rc = srv_read_fd(fd, 1u << 20, &html, &len);
+	close(fd);
+	if (rc < 0)
+		return http_error(r, 500, "internal", "cannot read index.html");
+	const char *nonce = http_csp_nonce(r);
+	struct srv_buf b = {0};
+	const char *p = html, *mark;
+	while ((mark = strstr(p, NONCE_MARK))) {
+		srv_buf_append(&b, p, (size_t)(mark - p));
+		srv_buf_puts(&b, nonce);
+		p = mark + strlen(NONCE_MARK);
+	}
+	srv_buf_puts(&b, p);
+	free(html);
+	size_t out = b.len;
+	struct MHD_Response *resp = MHD_create_response_from_buffer(out, srv_buf_steal(&b), MHD_RESPMEM_MUST_FREE);
+	MHD_add_response_header(resp, "Content-Type", "text/html; charset=utf-8");
+	MHD_add_response_header(resp, "Cache-Control", "no-store");
+	return http_send(r, 200, resp);
 }
 
 static enum MHD_Result no_page(struct http_req *r)
@@ -191,14 +307,23 @@ enum MHD_Result route_page(struct http_req *r)
 	const char *path = r->path;
 	if (!strncmp(path, "/api/", 5))
 		return http_error(r, 404, "not_found", "no such route: %s", path);
-	const char *token = http_query(r, "token");
+	/* Accounts mode has no shared token: ?token= means nothing there. */
+	const char *token = r->app->cfg.accounts ? NULL : http_query(r, "token");
 	if (token) {
-		if (!auth_token_equal(&r->app->auth, token, strlen(token)))
+		int wait = http_login_wait(r);
+		if (wait)
+			return login_throttled(r, wait);
+		bool ok = auth_token_check(&r->app->auth, NULL, token) == AUTH_TOKEN_OK;
+		http_login_outcome(r, ok);
+		if (!ok)
 			return login_page(r, 401, "That token is not right.");
-		/* Trade the URL token for a cookie and drop it from the address bar. */
+		/* Trade the URL token for a cookie and drop it from the address bar,
+		 * staying on this page path only when it is a plain one: anything
+		 * else ("//evil.example/", "/\\evil.example/") goes to the app's root,
+		 * so the redirect never leaves this origin. */
 		char to[PATH_MAX];
-		snprintf(to, sizeof to, "%s%s", r->app->cfg.base_url, path + 1);
-		return redirect_with_cookie(r, 302, to);
+		snprintf(to, sizeof to, "%s%s", r->app->cfg.base_url, redirect_path_ok(path + 1) ? path + 1 : "");
+		return redirect_with_cookie(r, 302, to, r->app->auth.session);
 	}
 	if (!strcmp(path, "/login"))
 		return login_page(r, 200, NULL);
@@ -211,7 +336,7 @@ enum MHD_Result route_page(struct http_req *r)
 	snprintf(index, sizeof index, "%s/index.html", r->app->cfg.static_dir);
 	if (!r->app->cfg.static_dir[0] || access(index, R_OK) < 0)
 		return no_page(r);
-	return serve_file(r, "index.html");
+	return serve_entry(r);
 }
 
 static int hexval(int c)
@@ -252,22 +377,58 @@ static bool form_value(const char *body, size_t len, const char *name, char *out
 
 enum MHD_Result route_login(struct http_req *r)
 {
-	char token[CFG_TOKEN_MAX + 2];
-	if (!form_value(r->body.data ? r->body.data : "", r->body.len, "token", token, sizeof token))
-		return login_page(r, 400, "Paste the token into the field.");
-	/* Pasting the whole start-up URL works too. */
-	const char *t = strstr(token, "token=");
-	t = t ? t + 6 : token;
-	while (*t == ' ')
-		t++;
-	size_t n = strlen(t);
-	while (n && t[n - 1] == ' ')
-		n--;
-	if (!auth_token_equal(&r->app->auth, t, n)) {
-		srv_log("login: wrong token");
-		return login_page(r, 401, "That token is not right.");
+	struct app *app = r->app;
+	struct route_login *l = r->defer_ctx;
+	if (!l) {
+		const char *body = r->body.data ? r->body.data : "";
+		char token[CFG_TOKEN_MAX + 2], name[STORE_NAME_MAX * 2], password[SECRET_PASSWORD_MAX + 1], link[256];
+		if (!app->cfg.accounts) {
+			int wait = http_login_wait(r);
+			if (wait)
+				return login_throttled(r, wait);
+			if (!form_value(body, r->body.len, "token", token, sizeof token))
+				return login_page(r, 400, "Paste the token into the field.");
+			/* Pasting the whole start-up URL works too. */
+			const char *t = strstr(token, "token=");
+			t = t ? t + 6 : token;
+			while (*t == ' ')
+				t++;
+			size_t n = strlen(t);
+			while (n && t[n - 1] == ' ')
+				n--;
+			memmove(token, t, n);
+			token[n] = '\0';
+			l = route_login_start(r, NULL, NULL, NULL, token);
+		} else {
+			bool has_name = form_value(body, r->body.len, "name", name, sizeof name);
+			bool has_pw = form_value(body, r->body.len, "password", password, sizeof password);
+			bool has_link = form_value(body, r->body.len, "link", link, sizeof link);
+			l = route_login_start(r, has_name ? name : NULL, has_pw ? password : NULL, has_link ? link : NULL,
+					      NULL);
+		}
 	}
-	return redirect_with_cookie(r, 303, r->app->cfg.base_url);
+	if (r->deferred)
+		return MHD_YES; /* the password is being checked; we are called again */
+	switch (l->outcome) {
+	case ROUTE_LOGIN_OK:
+		return redirect_with_cookie(r, 303, app->cfg.base_url, l->cookie);
+	case ROUTE_LOGIN_THROTTLED:
+		return login_throttled_what(r, l->wait_s, l->message);
+	case ROUTE_LOGIN_WRONG:
+		return login_page(r, 401, l->message);
+	case ROUTE_LOGIN_BAD:
+		return login_page(r, 400, l->message);
+	default:
+		return login_page(r, 500, "The server could not log you in (see its log).");
+	}
+}
+
+enum MHD_Result route_logout(struct http_req *r)
+{
+	/* A form post from our own page (Sec-Fetch-Site and Origin were checked); no login needed to leave. */
+	if (r->authorized)
+		route_session_end(r);
+	return redirect_with_cookie(r, 303, r->app->cfg.base_url, NULL);
 }
 
 enum MHD_Result route_ws_over_http(struct http_req *r)

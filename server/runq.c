@@ -16,15 +16,18 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
-#include "spec.h"
 #include "atomic_file.h"
+#include "spec.h"
+#include "spec_flat.h"
 #include "store.h"
 #include "tb.h"
 #include "util.h"
 
 #define RUNQ_SCHED_BATCH 256 /* queued runs looked at per scheduling pass */
+#define RUNQ_FOLLOW_MS 200   /* events files of workers that cannot dial home are read this often */
 
 void runq_run_dir(const struct runq *q, int64_t run, char *buf, size_t len)
 {
@@ -33,11 +36,131 @@ void runq_run_dir(const struct runq *q, int64_t run, char *buf, size_t len)
 	snprintf(buf, len, "%s/%s", q->runs_dir, rid);
 }
 
+/* ---- committing events ------------------------------------------------------ */
+
+void runq_pending_add(struct runq *q, struct runq_worker *w, char *text, size_t len, json_t *event,
+		      bool changed, int64_t wseq)
+{
+	if (q->npending == q->pending_cap) {
+		q->pending_cap = q->pending_cap ? 2 * q->pending_cap : 64;
+		q->pending = tb_xrealloc(q->pending, q->pending_cap * sizeof *q->pending);
+	}
+	q->pending[q->npending++] = (struct runq_pending){
+		.w = w, .run = w ? w->run : 0, .wseq = wseq, .text = text, .len = len, .event = event, .changed = changed};
+}
+
+/*
+ * Why a batch: one commit per event wrote ~4 WAL pages per event (16 KB for
+ * a 200-byte metric) and capped a run at a few thousand events a second.
+ * Everything the supervisor read in one pass of its poll loop goes in one
+ * transaction instead, and nobody sees an event before it is committed, so
+ * a reconnecting client still finds in the store everything it was sent.
+ */
+void runq_flush(struct runq *q)
+{
+	size_t n = q->npending;
+	if (!n)
+		return;
+	struct store_event *evs = tb_xcalloc(n, sizeof *evs);
+	for (size_t i = 0; i < n; i++)
+		evs[i] = (struct store_event){.run = q->pending[i].run, .text = q->pending[i].text,
+					      .len = q->pending[i].len, .event = q->pending[i].event,
+					      .wseq = q->pending[i].wseq};
+	int rc = store_append_events(q->store, evs, n);
+	if (rc != STORE_OK)
+		runq_disk_trouble(q, rc);
+	for (size_t i = 0; i < n; i++) {
+		struct runq_pending *p = &q->pending[i];
+		if (rc != STORE_OK && p->w && !p->w->store_failed) {
+			/* Its events cannot be kept: end it rather than let it train unrecorded. */
+			p->w->store_failed = true;
+			snprintf(p->w->fail_reason, sizeof p->w->fail_reason, "%s", q->disk_reason);
+			q->ex.kind->kill(&q->ex, p->w);
+		}
+		/* Committed: a dial-home worker may now forget it (the acknowledgement). */
+		if (rc == STORE_OK && p->w && p->wseq > p->w->wseq_done)
+			p->w->wseq_done = p->wseq;
+		if (evs[i].seq > 0 && q->hooks.event)
+			q->hooks.event(q->hooks.ctx, p->run, evs[i].seq, p->text, p->len);
+		if (evs[i].seq > 0 && p->changed && q->hooks.run_changed)
+			q->hooks.run_changed(q->hooks.ctx, p->run);
+		free(p->text);
+		json_decref(p->event);
+	}
+	q->npending = 0;
+	free(evs);
+}
+
+/* ---- a full disk ------------------------------------------------------------ */
+
+#define RUNQ_RESERVE_BYTES (4 << 20) /* freed when the disk fills, so final statuses fit */
+#define RUNQ_SPACE_CHECK_MS 2000
+
+/*
+ * The reserve is the room a full disk leaves for what must still be
+ * written: the final status of every run it ends. Without it those writes
+ * failed too and the runs stayed "running" with no worker behind them.
+ */
+static bool make_reserve(struct runq *q)
+{
+	int fd = open(q->reserve_path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return false;
+	int err = posix_fallocate(fd, 0, RUNQ_RESERVE_BYTES);
+	close(fd);
+	if (err) {
+		unlink(q->reserve_path);
+		return false;
+	}
+	return true;
+}
+
+void runq_disk_trouble(struct runq *q, int store_rc)
+{
+	if (!q->disk_full) {
+		q->disk_full = true;
+		unlink(q->reserve_path);
+		snprintf(q->disk_reason, sizeof q->disk_reason,
+			 store_rc == STORE_EFULL
+				 ? "disk full: the server could not store this run's events"
+				 : "the server could not store this run's events (a disk error; see the server log)");
+		srv_log("%s under %s: runs that send events now end as failed and new runs wait until "
+			"space returns", store_rc == STORE_EFULL ? "the disk is full" : "the store cannot be written",
+			q->workspace);
+	}
+	srv_log_limited(&q->disk_log, "store: still cannot write (%s)",
+			store_rc == STORE_EFULL ? "disk full" : "I/O error");
+	q->space_check_ms = srv_mono_ms() + RUNQ_SPACE_CHECK_MS;
+}
+
+/* Supervisor: leave disk-trouble mode once the reserve can be written again. */
+static void check_space(struct runq *q, int64_t now)
+{
+	if (!q->disk_full || now < q->space_check_ms)
+		return;
+	q->space_check_ms = now + RUNQ_SPACE_CHECK_MS;
+	if (!make_reserve(q))
+		return;
+	q->disk_full = false;
+	q->sched_dirty = true;
+	srv_log("space is back under %s: queued runs start again", q->workspace);
+}
+
+/* ---- server-made events ------------------------------------------------------ */
+
 int runq_emit(struct runq *q, int64_t run, json_t *event)
 {
+	runq_flush(q); /* what the run sent before comes first */
 	char *text = json_dumps(event, JSON_COMPACT | JSON_REAL_PRECISION(10));
+	if (!text)
+		return -1;
 	int64_t seq = 0;
-	int rc = text ? store_append_event(q->store, run, text, strlen(text), event, &seq) : -1;
+	int rc = store_append_event(q->store, run, text, strlen(text), event, &seq);
+	if (rc == STORE_EFULL || rc == STORE_EIO) {
+		/* The reserve is given up now, so this event (a final status) fits. */
+		runq_disk_trouble(q, rc);
+		rc = store_append_event(q->store, run, text, strlen(text), event, &seq);
+	}
 	if (rc == 0 && q->hooks.event)
 		q->hooks.event(q->hooks.ctx, run, seq, text, strlen(text));
 	free(text);
@@ -78,6 +201,8 @@ int runq_classify(const char *yaml, size_t len, int gpu_count, struct runq_need 
 	}
 	const char *dev = s->train.device;
 	int devices = s->train.devices > 0 ? s->train.devices : 1;
+	need->devices = devices;
+	need->nodes = s->train.nodes > 0 ? s->train.nodes : 1;
 	if (!strcmp(dev, "cpu")) {
 		need->gpu = false;
 	} else if (!strncmp(dev, "cuda", 4)) {
@@ -105,6 +230,28 @@ out:
 	return rc;
 }
 
+static int open_executor(struct runq *q, const struct exec_config *ec, char *err, size_t errlen)
+{
+	const char *kind = ec && ec->kind[0] ? ec->kind : "local";
+	q->ex.kind = executor_find(kind);
+	if (!q->ex.kind) {
+		snprintf(err, errlen, "executor: no kind '%s' (one of %s)", kind, executor_names());
+		return -1;
+	}
+	if (ec)
+		q->ex.cfg = *ec;
+	q->ex.q = q;
+	snprintf(q->events_file, sizeof q->events_file, "events.jsonl");
+	if (q->ex.kind->open(&q->ex, err, errlen) < 0) {
+		q->ex.kind = NULL;
+		return -1;
+	}
+	struct exec_capacity cap = q->ex.kind->capacity(&q->ex, q);
+	if (!cap.places_gpus)
+		q->cfg.gpu_count = cap.gpus; /* what a run may ask for, checked at submit */
+	return 0;
+}
+
 int runq_new(const struct runq_config *cfg, struct store *store, const struct runq_hooks *hooks,
 	     struct runq **out, char *err, size_t errlen)
 {
@@ -127,12 +274,22 @@ int runq_new(const struct runq_config *cfg, struct store *store, const struct ru
 		q->hooks = *hooks;
 	char dot[PATH_MAX + 16];
 	snprintf(dot, sizeof dot, "%s/.trainbook", q->workspace);
-	snprintf(q->runs_dir, sizeof q->runs_dir, "%s/.trainbook/runs", q->workspace);
+	if (cfg->runs_dir && *cfg->runs_dir)
+		srv_strlcpy(q->runs_dir, cfg->runs_dir, sizeof q->runs_dir);
+	else
+		snprintf(q->runs_dir, sizeof q->runs_dir, "%s/.trainbook/runs", q->workspace);
+	q->cfg.runs_dir = q->runs_dir;
 	if ((mkdir(dot, 0700) < 0 && errno != EEXIST) ||
 	    (mkdir(q->runs_dir, 0700) < 0 && errno != EEXIST)) {
 		snprintf(err, errlen, "%s: %s", q->runs_dir, strerror(errno));
 		goto fail;
 	}
+	if (open_executor(q, cfg->executor, err, errlen) < 0)
+		goto fail;
+	snprintf(q->reserve_path, sizeof q->reserve_path, "%s/.trainbook/reserve", q->workspace);
+	if (!make_reserve(q))
+		srv_log("warning: cannot reserve %d MiB in %s (%s): on a full disk, runs may be left "
+			"without a final status", RUNQ_RESERVE_BYTES >> 20, dot, strerror(errno));
 	if (pipe2(q->wake, O_CLOEXEC | O_NONBLOCK) < 0) {
 		snprintf(err, errlen, "pipe: %s", strerror(errno));
 		goto fail;
@@ -171,12 +328,42 @@ static void kill_leftover(const struct runq *q, int64_t run, int pid)
 }
 
 static void *supervisor_main(void *arg);
+static struct runq_worker *find_worker(struct runq *q, int64_t run);
+
+/*
+ * Runs a previous server handed to an executor whose workers outlive it
+ * (Slurm): follow their jobs again. A queued run whose job is gone is
+ * submitted anew; a running one whose job cannot be found is interrupted
+ * below. Returns how many were re-attached.
+ */
+static int reattach_jobs(struct runq *q, const char *status, int64_t *ids, int max)
+{
+	int n = store_runs_with_status(q->store, status, ids, max), adopted = 0;
+	for (int i = 0; i < n; i++) {
+		struct store_run_info info;
+		if (store_run_info(q->store, ids[i], &info) < 0)
+			continue;
+		if (info.job[0]) {
+			if (runq_reattach(q, ids[i], info.job, info.job_secret, info.worker_seq))
+				adopted++;
+			else if (!strcmp(status, "queued"))
+				store_run_set_job(q->store, ids[i], NULL, NULL);
+		}
+		store_run_info_free(&info);
+	}
+	return adopted;
+}
 
 int runq_start(struct runq *q)
 {
 	int64_t ids[RUNQ_MAX_WORKERS * 4];
-	int n = store_runs_with_status(q->store, "running", ids, (int)TB_ARRAY_LEN(ids));
+	pthread_mutex_lock(&q->lock);
+	int adopted = reattach_jobs(q, "running", ids, (int)TB_ARRAY_LEN(ids));
+	adopted += reattach_jobs(q, "queued", ids, (int)TB_ARRAY_LEN(ids));
+	int n = store_runs_with_status(q->store, "running", ids, (int)TB_ARRAY_LEN(ids)), lost = 0;
 	for (int i = 0; i < n; i++) {
+		if (find_worker(q, ids[i]))
+			continue;
 		struct store_run_info info;
 		if (store_run_info(q->store, ids[i], &info) == 0) {
 			kill_leftover(q, ids[i], info.worker_pid);
@@ -186,9 +373,13 @@ int runq_start(struct runq *q)
 		runq_emit_status(q, ids[i], "interrupted",
 				 "the server stopped while this run was running; resume it to continue "
 				 "from its last checkpoint");
+		lost++;
 	}
-	if (n)
-		srv_log("%d run%s marked interrupted", n, n == 1 ? "" : "s");
+	pthread_mutex_unlock(&q->lock);
+	if (lost)
+		srv_log("%d run%s marked interrupted", lost, lost == 1 ? "" : "s");
+	if (adopted)
+		srv_log("%d run%s re-attached to %s jobs", adopted, adopted == 1 ? "" : "s", q->ex.kind->name);
 	if (pthread_create(&q->thread, NULL, supervisor_main, q) != 0)
 		return -1;
 	q->thread_started = true;
@@ -206,6 +397,9 @@ static struct runq_worker *find_worker(struct runq *q, int64_t run)
 /* Choose slots for `need`; false when none are free now. */
 static bool pick_slots(struct runq *q, const struct runq_need *need, int *gpus)
 {
+	struct exec_capacity cap = q->ex.kind->capacity(&q->ex, q);
+	if (!cap.places_gpus)
+		return q->nworkers < cap.jobs; /* the cluster's scheduler places it */
 	if (!need->gpu)
 		return q->cpu_busy < q->cfg.cpu_runs;
 	if (need->gpu_index >= 0) {
@@ -222,7 +416,7 @@ static bool pick_slots(struct runq *q, const struct runq_need *need, int *gpus)
 
 static void schedule(struct runq *q)
 {
-	if (!q->sched_dirty || q->stopping)
+	if (!q->sched_dirty || q->stopping || q->disk_full)
 		return;
 	q->sched_dirty = false;
 	int64_t *ids = tb_xmalloc(RUNQ_SCHED_BATCH * sizeof *ids);
@@ -235,12 +429,14 @@ static void schedule(struct runq *q)
 			continue;
 		struct runq_need need;
 		char err[512];
-		int gpus[RUNQ_MAX_GPUS];
+		int gpus[RUNQ_MAX_GPUS] = {0};
 		if (runq_classify(info.spec, strlen(info.spec), q->cfg.gpu_count, &need, err,
 				  sizeof err) != RUNQ_OK) {
 			runq_emit_status(q, ids[i], "failed", err);
 		} else if (pick_slots(q, &need, gpus)) {
-			if (runq_spawn(q, ids[i], &need, gpus, info.spec, info.resume, err, sizeof err) < 0)
+			if (q->hooks.admit && q->hooks.admit(q->hooks.ctx, info.owner, info.spec, err, sizeof err) < 0)
+				runq_emit_status(q, ids[i], "failed", err);
+			else if (runq_spawn(q, ids[i], &need, gpus, info.spec, info.resume, info.owner, err, sizeof err) < 0)
 				runq_emit_status(q, ids[i], "failed", err);
 		}
 		store_run_info_free(&info);
@@ -253,6 +449,8 @@ static void *supervisor_main(void *arg)
 	struct runq *q = arg;
 	struct pollfd *fds = tb_xcalloc(RUNQ_MAX_WORKERS + 1, sizeof *fds);
 	struct runq_worker **owners = tb_xcalloc(RUNQ_MAX_WORKERS, sizeof *owners);
+	/* Workers that cannot reach us over the network leave their events in the shared file. */
+	bool follow_files = q->ex.kind->dials_home && !strcmp(q->ex.cfg.events, "file");
 	for (;;) {
 		pthread_mutex_lock(&q->lock);
 		schedule(q);
@@ -267,9 +465,14 @@ static void *supervisor_main(void *arg)
 			if (w->out_fd >= 0) {
 				owners[nfds - 1] = w;
 				fds[nfds++] = (struct pollfd){.fd = w->out_fd, .events = POLLIN};
+			} else if (w->remote) {
+				if (follow_files && timeout > RUNQ_FOLLOW_MS)
+					timeout = RUNQ_FOLLOW_MS;
 			} else {
 				timeout = 50; /* pipe closed: the exit status follows shortly */
 			}
+			if (w->fold.last && timeout > RUNQ_FOLD_WAIT_MS)
+				timeout = RUNQ_FOLD_WAIT_MS; /* folded metrics go out when the rate allows */
 		}
 		pthread_mutex_unlock(&q->lock);
 
@@ -286,6 +489,14 @@ static void *supervisor_main(void *arg)
 			if (fds[i].revents & (POLLIN | POLLHUP | POLLERR))
 				runq_worker_read(q, owners[i - 1]);
 		int64_t now = srv_mono_ms();
+		q->ex.kind->tick(&q->ex, q, now);
+		for (int i = 0; i < q->nworkers; i++) {
+			if (follow_files && q->workers[i]->remote)
+				runq_worker_follow_file(q, q->workers[i]);
+			runq_worker_fold_due(q, q->workers[i], now);
+		}
+		runq_flush(q);
+		check_space(q, now);
 		for (int i = 0; i < q->nworkers;) {
 			struct runq_worker *w = q->workers[i];
 			runq_worker_timers(q, w, now);
@@ -330,6 +541,9 @@ void runq_free(struct runq *q)
 		close(q->wake[0]);
 	if (q->wake[1] >= 0)
 		close(q->wake[1]);
+	free(q->pending);
+	if (q->ex.kind)
+		q->ex.kind->close(&q->ex);
 	pthread_mutex_destroy(&q->lock);
 	free(q);
 }
@@ -367,14 +581,25 @@ int runq_submit(struct runq *q, const struct runq_submit *sub, int64_t *id, char
 		rc = RUNQ_ESTATE;
 		goto out;
 	}
+	if (q->disk_full) {
+		snprintf(err, errlen, "the disk holding the workspace is full; free some space and try again");
+		rc = RUNQ_ENOSPACE;
+		goto out;
+	}
 	if (store_count_status(q->store, "queued") >= q->cfg.max_queued) {
 		snprintf(err, errlen, "%d runs are waiting already; stop some or wait", q->cfg.max_queued);
 		rc = RUNQ_EFULL;
 		goto out;
 	}
+	json_t *params_json = spec_summary_params(spec, sub->spec_len);
+	char *params = json_dumps(params_json, JSON_COMPACT | JSON_REAL_PRECISION(10));
+	json_decref(params_json);
 	struct store_run_new r = {.name = name, .spec = spec, .notebook = sub->notebook,
-				  .cell = sub->cell, .owner = q->owner};
-	if (store_run_create(q->store, &r, id) < 0) {
+				  .cell = sub->cell, .owner = sub->owner && *sub->owner ? sub->owner : q->owner,
+				  .params = params};
+	int created = store_run_create(q->store, &r, id);
+	free(params);
+	if (created < 0) {
 		snprintf(err, errlen, "cannot record the run");
 		rc = RUNQ_EIO;
 		goto out;
@@ -411,6 +636,13 @@ static int run_status(struct runq *q, int64_t id, char *status, size_t len, char
 	return RUNQ_OK;
 }
 
+/* Its owner too (empty when there is no such run). */
+static void run_owner(struct runq *q, int64_t id, char *owner, size_t len)
+{
+	if (!store_run_owner(q->store, id, owner, len))
+		owner[0] = '\0';
+}
+
 int runq_stop(struct runq *q, int64_t id, char *err, size_t errlen)
 {
 	char status[16];
@@ -423,6 +655,9 @@ int runq_stop(struct runq *q, int64_t id, char *err, size_t errlen)
 			runq_worker_terminate(q, w);
 	} else if (!strcmp(status, "queued")) {
 		runq_emit_status(q, id, "stopped", "stopped before it started");
+	} else if (!w && !strcmp(status, "running")) {
+		/* Recorded as running, but no worker of ours runs it: say so and end it. */
+		runq_emit_status(q, id, "stopped", "stopped; the server had lost its worker");
 	} else {
 		snprintf(err, errlen, "run r%lld is %s, not running", (long long)id, status);
 		rc = RUNQ_ESTATE;
@@ -445,7 +680,7 @@ int runq_resume(struct runq *q, int64_t id, const char *checkpoint_file, char *e
 	 * resume is fine then, and the scheduler starts the run once it is
 	 * reaped (it skips runs that still have a worker). */
 	struct runq_worker *w = find_worker(q, id);
-	if ((w && !w->got_final) || !strcmp(status, "queued") || !strcmp(status, "running")) {
+	if ((w && !w->got_final) || !strcmp(status, "queued") || (w && !strcmp(status, "running"))) {
 		snprintf(err, errlen, "run r%lld is %s; it can resume once it has ended", (long long)id,
 			 status);
 		rc = RUNQ_ESTATE;
@@ -481,8 +716,9 @@ out:
 
 int runq_delete(struct runq *q, int64_t id, char *err, size_t errlen)
 {
-	char status[16], dir[PATH_MAX];
+	char status[16], dir[PATH_MAX], owner[64];
 	pthread_mutex_lock(&q->lock);
+	run_owner(q, id, owner, sizeof owner);
 	int rc = run_status(q, id, status, sizeof status, err, errlen);
 	if (rc == RUNQ_OK) {
 		struct runq_worker *w = find_worker(q, id);
@@ -492,16 +728,28 @@ int runq_delete(struct runq *q, int64_t id, char *err, size_t errlen)
 		} else if (w) {
 			/* A deleted run needs no checkpoint: kill now, remove the dir at reap. */
 			w->deleting = true;
-			kill(w->pid, SIGKILL);
+			q->ex.kind->kill(&q->ex, w);
 		} else {
 			runq_run_dir(q, id, dir, sizeof dir);
 			srv_rmtree(dir);
 		}
 	}
 	pthread_mutex_unlock(&q->lock);
-	if (rc == RUNQ_OK && q->hooks.run_changed)
+	if (rc == RUNQ_OK && q->hooks.run_deleted)
+		q->hooks.run_deleted(q->hooks.ctx, id, owner);
+	else if (rc == RUNQ_OK && q->hooks.run_changed)
 		q->hooks.run_changed(q->hooks.ctx, id);
 	return rc;
+}
+
+void runq_set_report_url(struct runq *q, const char *url)
+{
+	struct exec_config *c = &q->ex.cfg;
+	if (!c->report_url[0])
+		srv_strlcpy(c->report_url, url, sizeof c->report_url);
+	size_t n = strlen(c->report_url);
+	if (n && c->report_url[n - 1] != '/' && n + 1 < sizeof c->report_url)
+		strcat(c->report_url, "/");
 }
 
 int64_t runq_run_of_pid(struct runq *q, int pid)
@@ -513,4 +761,54 @@ int64_t runq_run_of_pid(struct runq *q, int pid)
 			run = q->workers[i]->run;
 	pthread_mutex_unlock(&q->lock);
 	return run;
+}
+
+/* Constant time: how long a comparison takes must not tell how much of a guess was right. */
+static bool secret_equal(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	unsigned diff = la != lb;
+	for (size_t i = 0; i < la && i < lb; i++)
+		diff |= (unsigned char)a[i] ^ (unsigned char)b[i];
+	return diff == 0;
+}
+
+int runq_worker_post(struct runq *q, int64_t run, const char *secret, int64_t first, const char *body,
+		     size_t len, int64_t *have, int64_t *taken, char *err, size_t errlen)
+{
+	*have = *taken = 0;
+	pthread_mutex_lock(&q->lock);
+	int rc = RUNQ_OK;
+	struct runq_worker *w = find_worker(q, run);
+	if (!w || !w->remote || w->deleting) {
+		struct store_run_info info;
+		bool exists = store_run_info(q->store, run, &info) == 0;
+		bool denied = exists && (!secret || !info.job_secret[0] || !secret_equal(secret, info.job_secret));
+		if (exists)
+			store_run_info_free(&info);
+		/* A stranger learns nothing about which runs exist. */
+		rc = !exists || denied ? RUNQ_EDENIED : RUNQ_EGONE;
+		snprintf(err, errlen, rc == RUNQ_EGONE ? "run r%lld has ended; its worker may stop" : "wrong run or secret",
+			 (long long)run);
+		goto out;
+	}
+	if (!secret || !secret_equal(secret, w->secret)) {
+		snprintf(err, errlen, "wrong run or secret");
+		rc = RUNQ_EDENIED;
+		goto out;
+	}
+	if (runq_worker_take(q, w, first, body, len) < 0) {
+		snprintf(err, errlen, "events from %lld would leave a gap: the server has 1..%lld", (long long)first,
+			 (long long)w->wseq_in);
+		rc = RUNQ_EGAP;
+	}
+	w->file_off = -1; /* the events file is read again from the start when followed */
+	runq_flush(q);
+	*have = w->wseq_done;
+	*taken = w->wseq_in;
+	if (w->fold.last)
+		wake(q); /* folded metrics go out when the rate allows: the supervisor keeps time */
+out:
+	pthread_mutex_unlock(&q->lock);
+	return rc;
 }

@@ -37,18 +37,35 @@ enum runq_err {
 	RUNQ_EFULL = -3,    /* too many runs waiting: 429 */
 	RUNQ_EINVALID = -4, /* the run cannot be placed (e.g. asks for a GPU there is not): 400 */
 	RUNQ_EIO = -5,      /* disk or store failure: 500 */
+	RUNQ_ENOSPACE = -6, /* the disk is full: 507 until space returns */
+	RUNQ_EDENIED = -7,  /* a worker showed the wrong secret: 403 */
+	RUNQ_EGAP = -8,     /* a worker sent events past a gap: 409, resend from what we have */
+	RUNQ_EGONE = -9,    /* the run has no worker any more (ended, deleted): 410, stop sending */
 };
 
 struct runq_hooks {
 	/* An event was stored as `seq` of `run`; json is the event object's text. */
 	void (*event)(void *ctx, int64_t run, int64_t seq, const char *json, size_t len);
-	/* A run's status or progress changed, or it was deleted. */
+	/* A run's status or progress changed, or it was deleted (when run_deleted is NULL). */
 	void (*run_changed)(void *ctx, int64_t run);
+	/* A run of `owner` was deleted (its records are gone already). */
+	void (*run_deleted)(void *ctx, int64_t run, const char *owner);
+	/*
+	 * May `owner` still run `spec` now? Asked right before a worker starts
+	 * (roles, data roots and the files themselves may have changed since
+	 * the run was queued). 0, or -1 with a reason the run fails with.
+	 * NULL = always.
+	 */
+	int (*admit)(void *ctx, const char *owner, const char *spec, char *err, size_t errlen);
 	void *ctx;
 };
 
+struct exec_config;
+
 struct runq_config {
-	const char *workspace;  /* runs live in <workspace>/.trainbook/runs/<id>/ */
+	const char *workspace;  /* the store and notebooks live here */
+	const char *runs_dir;   /* runs live in <runs_dir>/<id>/; NULL = <workspace>/.trainbook/runs */
+	const struct exec_config *executor; /* where workers run (executor.h); NULL = local */
 	const char *exe;        /* this binary; workers are "<exe> worker …" */
 	const char *worker_cmd; /* test hook: run "<worker_cmd> SPEC --out DIR" instead; NULL/"" = off */
 	const char *owner;      /* recorded on every run */
@@ -58,6 +75,8 @@ struct runq_config {
 	int worker_timeout;     /* seconds without an event before a worker counts as hung */
 	int stop_timeout;       /* seconds between SIGTERM and SIGKILL */
 	int max_queued;         /* runs waiting at once */
+	bool accounts;          /* workers run in the workspace (relative data paths) and know their user */
+	bool separation;        /* sandbox workers: writes only in the run dir, private TMPDIR (sandbox.c) */
 };
 
 int runq_new(const struct runq_config *cfg, struct store *store, const struct runq_hooks *hooks,
@@ -74,6 +93,7 @@ struct runq_submit {
 	const char *name;     /* NULL = derived from the notebook or "run" */
 	const char *notebook; /* or NULL */
 	const char *cell;     /* or NULL */
+	const char *owner;    /* the user it runs for; NULL = the configured owner */
 };
 
 int runq_submit(struct runq *q, const struct runq_submit *sub, int64_t *id, char *err, size_t errlen);
@@ -81,6 +101,24 @@ int runq_stop(struct runq *q, int64_t id, char *err, size_t errlen);
 /* checkpoint_file NULL = the newest checkpoint (or from scratch when there is none). */
 int runq_resume(struct runq *q, int64_t id, const char *checkpoint_file, char *err, size_t errlen);
 int runq_delete(struct runq *q, int64_t id, char *err, size_t errlen);
+
+/*
+ * Events a dial-home worker (executor slurm) sends: JSON lines numbered
+ * from `first` in the worker's own numbering. Lines already taken are
+ * skipped (a resend after a lost answer or a reconnect), so each event is
+ * stored once. On RUNQ_OK *have is how many of the worker's events are
+ * committed (it may forget those) and *taken how many the server holds
+ * (resend from taken + 1 after RUNQ_EGAP).
+ */
+int runq_worker_post(struct runq *q, int64_t run, const char *secret, int64_t first, const char *body,
+		     size_t len, int64_t *have, int64_t *taken, char *err, size_t errlen);
+
+/*
+ * Where dial-home workers send their events, "http://HOST:PORT/BASE/",
+ * known once the server has its port; a slurm-report-url setting wins.
+ * Call before runq_start.
+ */
+void runq_set_report_url(struct runq *q, const char *url);
 
 /* The run a worker pid belongs to, 0 for none (for GPU process lists). */
 int64_t runq_run_of_pid(struct runq *q, int pid);
@@ -94,6 +132,8 @@ struct runq_need {
 	bool gpu;
 	int gpu_index; /* -1 = any */
 	int ngpus;     /* GPUs wanted (train.devices), ≥ 1 when gpu */
+	int devices;   /* train.devices: GPUs, or CPU replicas (a core each) */
+	int nodes;     /* train.nodes: processes under a cluster launcher, one per node */
 };
 int runq_classify(const char *yaml, size_t len, int gpu_count, struct runq_need *need, char *err,
 		  size_t errlen);

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "tb.h"
@@ -40,13 +41,48 @@ static const char *const migrations[] = {
 	" time INTEGER NOT NULL, PRIMARY KEY(run, file)) WITHOUT ROWID;"
 	"CREATE TABLE notebooks(path TEXT PRIMARY KEY, owner TEXT NOT NULL,"
 	" created INTEGER NOT NULL, modified INTEGER NOT NULL);",
+	/* 2: run summaries carry a few hyperparameters instead of the whole spec;
+	 * metric names per run, so an export knows its columns without reading
+	 * every row first */
+	"ALTER TABLE runs ADD COLUMN params TEXT;"
+	"CREATE TABLE metric_names(run INTEGER NOT NULL, name TEXT NOT NULL, ord INTEGER NOT NULL,"
+	" PRIMARY KEY(run, name)) WITHOUT ROWID;"
+	"INSERT OR IGNORE INTO metric_names SELECT m.run, j.key, min(m.seq * 64 + j.id)"
+	" FROM metrics m, json_each(m.vals) j GROUP BY m.run, j.key;",
+	/* 3: executors whose workers outlive the server (Slurm): the job id, the
+	 * secret its worker dials home with, and how many of that worker's own
+	 * events are stored, so a re-attached worker's resent events are taken
+	 * once */
+	"ALTER TABLE runs ADD COLUMN job TEXT;"
+	"ALTER TABLE runs ADD COLUMN job_secret TEXT;"
+	"ALTER TABLE runs ADD COLUMN worker_seq INTEGER NOT NULL DEFAULT 0;",
+	/* 4: classroom accounts. Only hashes of secrets are kept: SHA-256 of
+	 * the random session, token and link secrets, argon2id (a PHC string
+	 * that records its parameters) of passwords. A deleted user is
+	 * archived, never removed: their runs keep naming them as owner, and
+	 * the name cannot be given to someone else. */
+	"CREATE TABLE users(id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL UNIQUE,"
+	" email TEXT, role TEXT NOT NULL CHECK(role IN ('instructor', 'student')),"
+	" password TEXT, created INTEGER NOT NULL, last_login INTEGER, archived INTEGER);"
+	"CREATE TABLE sessions(hash TEXT PRIMARY KEY, user INTEGER NOT NULL REFERENCES users(id),"
+	" method TEXT NOT NULL, created INTEGER NOT NULL, last_seen INTEGER NOT NULL,"
+	" expires INTEGER NOT NULL, address TEXT, user_agent TEXT, revoked INTEGER) WITHOUT ROWID;"
+	"CREATE INDEX sessions_user ON sessions(user);"
+	"CREATE TABLE api_tokens(id INTEGER PRIMARY KEY AUTOINCREMENT, hash TEXT NOT NULL UNIQUE,"
+	" user INTEGER NOT NULL REFERENCES users(id), name TEXT NOT NULL, created INTEGER NOT NULL,"
+	" last_used INTEGER, revoked INTEGER);"
+	"CREATE INDEX api_tokens_user ON api_tokens(user);"
+	"CREATE TABLE login_links(hash TEXT PRIMARY KEY, user INTEGER NOT NULL REFERENCES users(id),"
+	" created INTEGER NOT NULL, expires INTEGER NOT NULL, used INTEGER) WITHOUT ROWID;"
+	"CREATE INDEX login_links_user ON login_links(user);"
+	"CREATE INDEX runs_owner ON runs(owner, id);",
 };
 
 int store_exec(struct store *s, const char *sql)
 {
 	char *msg = NULL;
 	if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
-		srv_log("store: %s", msg ? msg : sqlite3_errmsg(s->db));
+		srv_log_limited(&s->error_log, "store: %s", msg ? msg : sqlite3_errmsg(s->db));
 		sqlite3_free(msg);
 		return -1;
 	}
@@ -134,26 +170,100 @@ fail:
 	return -1;
 }
 
-#define STORE_CHECKPOINT_MS 2000
+#define STORE_CHECKPOINT_MS 1000
+
+/*
+ * WAL upkeep. SQLite appends every commit to the WAL; a checkpoint copies
+ * the frames back into the database, and once a checkpoint has copied
+ * everything the next writer starts the WAL over (and truncates the file to
+ * journal_size_limit). Checkpoints fsync, so the routine ones run on a
+ * thread with its own connection, off the commit path: every
+ * STORE_CHECKPOINT_MS, and at once when a commit leaves more than half of
+ * STORE_WAL_LIMIT in the WAL (wal_hook).
+ *
+ * That thread's PASSIVE pass never waits for the writer, so under a steady
+ * stream of commits it may never catch the WAL fully copied at the moment
+ * a writer starts, and the file would keep growing. The bound therefore
+ * comes from the writer itself: past STORE_WAL_LIMIT, the commit that
+ * crosses it runs a PASSIVE pass on the main connection, as SQLite's own
+ * autocheckpoint would. It is the only writer and the only reader there,
+ * so that pass copies everything and the next commit starts the WAL over:
+ * one fsync per STORE_WAL_LIMIT of events, and only when the thread fell
+ * behind. (A TRUNCATE from the thread was tried first: it waits for the
+ * write lock holding the checkpoint lock, and a busy writer starved it for
+ * its whole busy timeout while the WAL grew. It is used only when
+ * everything is copied already and the writer has gone quiet, with a short
+ * busy timeout, to cut a long file back.)
+ *
+ * The writer's pass gets SQLITE_BUSY while the thread is mid-pass, and a
+ * pass of the thread can take seconds on a loaded disk while a flood of
+ * events keeps coming. So the two take turns on checkpoint_pass: below
+ * twice the limit the writer only tries it (and tries again at its next
+ * commit); past twice the limit it waits for the thread's pass to end, so
+ * the WAL never holds much more than 2 x STORE_WAL_LIMIT. (The thread's
+ * passes never wait for the writer: PASSIVE does not, and its TRUNCATE
+ * gives up after its 50 ms busy timeout.)
+ */
+static int64_t wal_bytes(const struct store *s)
+{
+	struct stat sb;
+	return stat(s->wal_path, &sb) == 0 ? (int64_t)sb.st_size : 0;
+}
 
 static void *checkpoint_main(void *arg)
 {
 	struct store *s = arg;
 	pthread_mutex_lock(&s->checkpoint_lock);
 	while (!s->checkpoint_stop) {
-		struct timespec until;
-		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_sec += STORE_CHECKPOINT_MS / 1000;
-		pthread_cond_timedwait(&s->checkpoint_wake, &s->checkpoint_lock, &until);
+		if (!s->checkpoint_due) {
+			struct timespec until;
+			clock_gettime(CLOCK_REALTIME, &until);
+			until.tv_sec += STORE_CHECKPOINT_MS / 1000;
+			pthread_cond_timedwait(&s->checkpoint_wake, &s->checkpoint_lock, &until);
+		}
 		if (s->checkpoint_stop)
 			break;
+		s->checkpoint_due = false;
 		pthread_mutex_unlock(&s->checkpoint_lock);
-		/* PASSIVE: copies what it can without blocking writers or readers. */
-		sqlite3_wal_checkpoint_v2(s->checkpoint_db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+		int log = -1, done = -1;
+		pthread_mutex_lock(&s->checkpoint_pass);
+		int rc = sqlite3_wal_checkpoint_v2(s->checkpoint_db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &done);
+		/* All copied but the file still long (the writer has gone quiet since
+		 * it grew): cut it now rather than at the next commit. */
+		if (rc == SQLITE_OK && log == done && wal_bytes(s) > STORE_WAL_LIMIT)
+			rc = sqlite3_wal_checkpoint_v2(s->checkpoint_db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL,
+						       NULL);
+		pthread_mutex_unlock(&s->checkpoint_pass);
+		if (rc != SQLITE_OK && rc != SQLITE_BUSY)
+			srv_log_limited(&s->checkpoint_log, "store: WAL checkpoint: %s",
+					sqlite3_errmsg(s->checkpoint_db));
 		pthread_mutex_lock(&s->checkpoint_lock);
 	}
 	pthread_mutex_unlock(&s->checkpoint_lock);
 	return NULL;
+}
+
+/* After every commit on the main connection (its thread, s->lock held). */
+static int wal_hook(void *ctx, sqlite3 *db, const char *name, int frames)
+{
+	struct store *s = ctx;
+	int64_t bytes = (int64_t)frames * s->page_size;
+	if (bytes > STORE_WAL_LIMIT) {
+		/* Past twice the limit, wait for the thread's pass; below, only if free. */
+		bool must = bytes > 2 * STORE_WAL_LIMIT;
+		if ((must ? pthread_mutex_lock(&s->checkpoint_pass) : pthread_mutex_trylock(&s->checkpoint_pass)) == 0) {
+			sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+			pthread_mutex_unlock(&s->checkpoint_pass);
+		}
+	} else if (bytes > STORE_WAL_LIMIT / 2) {
+		pthread_mutex_lock(&s->checkpoint_lock);
+		if (!s->checkpoint_due) {
+			s->checkpoint_due = true;
+			pthread_cond_signal(&s->checkpoint_wake);
+		}
+		pthread_mutex_unlock(&s->checkpoint_lock);
+	}
+	return SQLITE_OK;
 }
 
 static void start_checkpointer(struct store *s, const char *path)
@@ -161,14 +271,27 @@ static void start_checkpointer(struct store *s, const char *path)
 	if (sqlite3_open_v2(path, &s->checkpoint_db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) !=
 	    SQLITE_OK)
 		goto fallback;
-	sqlite3_busy_timeout(s->checkpoint_db, 1000);
+	sqlite3_busy_timeout(s->checkpoint_db, 50); /* never hold the checkpoint lock long */
+	/*
+	 * A connection learns that the database is in WAL mode only when it
+	 * first reads it; until then sqlite3_wal_checkpoint_v2 (before SQLite
+	 * 3.42) returns SQLITE_OK and does nothing at all. This read is what
+	 * makes the checkpoints below real: without it the WAL grew by every
+	 * event for as long as the server ran.
+	 */
+	if (sqlite3_exec(s->checkpoint_db, "SELECT count(*) FROM sqlite_master", NULL, NULL, NULL) !=
+	    SQLITE_OK)
+		goto fallback;
 	if (pthread_create(&s->checkpoint_thread, NULL, checkpoint_main, s) != 0)
 		goto fallback;
 	s->checkpoint_started = true;
 	store_exec(s, "PRAGMA wal_autocheckpoint=0");
+	sqlite3_wal_hook(s->db, wal_hook, s);
 	return;
 fallback:
 	/* No thread: SQLite checkpoints on commit, as it does by default. */
+	srv_log("store: no checkpoint thread (%s); checkpointing on commit",
+		s->checkpoint_db ? sqlite3_errmsg(s->checkpoint_db) : "cannot open a second connection");
 	sqlite3_close(s->checkpoint_db);
 	s->checkpoint_db = NULL;
 }
@@ -182,6 +305,7 @@ static void stop_checkpointer(struct store *s)
 		pthread_mutex_unlock(&s->checkpoint_lock);
 		pthread_join(s->checkpoint_thread, NULL);
 		s->checkpoint_started = false;
+		sqlite3_wal_hook(s->db, NULL, NULL);
 	}
 	sqlite3_close(s->checkpoint_db);
 	s->checkpoint_db = NULL;
@@ -192,6 +316,7 @@ int store_open(const char *path, struct store **out, char *err, size_t errlen)
 	struct store *s = tb_xcalloc(1, sizeof *s);
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_mutex_init(&s->checkpoint_lock, NULL);
+	pthread_mutex_init(&s->checkpoint_pass, NULL);
 	pthread_cond_init(&s->checkpoint_wake, NULL);
 	*out = NULL;
 	/* NOMUTEX: our own lock serialises every use of the connection. */
@@ -203,8 +328,11 @@ int store_open(const char *path, struct store **out, char *err, size_t errlen)
 	sqlite3_busy_timeout(s->db, 5000);
 	/* WAL + NORMAL: a crash of this process loses nothing committed; only an
 	 * OS crash may lose the last transactions, which is fine for metrics. */
-	if (store_exec(s, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
-			  " PRAGMA foreign_keys=ON;") < 0) {
+	char pragmas[160];
+	snprintf(pragmas, sizeof pragmas,
+		 "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;"
+		 " PRAGMA journal_size_limit=%lld;", (long long)STORE_WAL_LIMIT);
+	if (store_exec(s, pragmas) < 0) {
 		snprintf(err, errlen, "%s: %s", path, sqlite3_errmsg(s->db));
 		goto fail;
 	}
@@ -217,10 +345,20 @@ int store_open(const char *path, struct store **out, char *err, size_t errlen)
 					    " VALUES(?,?,?,?,?,?,?)");
 	s->update_progress = store_prepare(s, "UPDATE runs SET step = coalesce(?, step),"
 					      " epoch = coalesce(?, epoch) WHERE id = ?");
-	if (!s->append_event || !s->bump_seq || !s->insert_metric || !s->update_progress) {
+	s->insert_metric_name = store_prepare(s, "INSERT OR IGNORE INTO metric_names(run, name, ord)"
+						 " VALUES(?,?,?)");
+	s->set_worker_seq = store_prepare(s, "UPDATE runs SET worker_seq = max(worker_seq, ?) WHERE id = ?");
+	if (!s->append_event || !s->bump_seq || !s->insert_metric || !s->update_progress ||
+	    !s->insert_metric_name || !s->set_worker_seq) {
 		snprintf(err, errlen, "%s: %s", path, sqlite3_errmsg(s->db));
 		goto fail;
 	}
+	s->page_size = 4096;
+	sqlite3_stmt *ps = store_prepare(s, "PRAGMA page_size");
+	if (ps && sqlite3_step(ps) == SQLITE_ROW)
+		s->page_size = sqlite3_column_int(ps, 0);
+	sqlite3_finalize(ps);
+	snprintf(s->wal_path, sizeof s->wal_path, "%s-wal", path);
 	start_checkpointer(s, path);
 	*out = s;
 	return 0;
@@ -240,6 +378,8 @@ void store_free(struct store *s)
 	sqlite3_finalize(s->bump_seq);
 	sqlite3_finalize(s->insert_metric);
 	sqlite3_finalize(s->update_progress);
+	sqlite3_finalize(s->insert_metric_name);
+	sqlite3_finalize(s->set_worker_seq);
 	if (s->db) {
 		/* Fold the WAL back so the .db file alone is a complete copy. */
 		sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
@@ -247,6 +387,7 @@ void store_free(struct store *s)
 	}
 	pthread_cond_destroy(&s->checkpoint_wake);
 	pthread_mutex_destroy(&s->checkpoint_lock);
+	pthread_mutex_destroy(&s->checkpoint_pass);
 	pthread_mutex_destroy(&s->lock);
 	free(s);
 }
@@ -282,7 +423,7 @@ int store_run_create(struct store *s, const struct store_run_new *r, int64_t *id
 	pthread_mutex_lock(&s->lock);
 	int rc = -1;
 	sqlite3_stmt *st = store_prepare(s, "INSERT INTO runs(name, status, notebook, cell, spec,"
-					    " created, owner) VALUES(?, 'queued', ?, ?, ?, ?, ?)");
+					    " created, owner, params) VALUES(?, 'queued', ?, ?, ?, ?, ?, ?)");
 	if (!st)
 		goto out;
 	sqlite3_bind_text(st, 1, r->name, -1, SQLITE_TRANSIENT);
@@ -291,6 +432,7 @@ int store_run_create(struct store *s, const struct store_run_new *r, int64_t *id
 	sqlite3_bind_text(st, 4, r->spec, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_int64(st, 5, srv_unix_now());
 	sqlite3_bind_text(st, 6, r->owner, -1, SQLITE_TRANSIENT);
+	bind_text_or_null(st, 7, r->params);
 	if (sqlite3_step(st) == SQLITE_DONE) {
 		*id = sqlite3_last_insert_rowid(s->db);
 		rc = 0;
@@ -309,7 +451,7 @@ int store_run_info(struct store *s, int64_t id, struct store_run_info *out)
 	pthread_mutex_lock(&s->lock);
 	int rc = -1;
 	sqlite3_stmt *st = store_prepare_cached(s, "SELECT status, spec, last_seq, coalesce(worker_pid, 0),"
-					    " resume FROM runs WHERE id = ?");
+					    " resume, job, job_secret, worker_seq, owner FROM runs WHERE id = ?");
 	if (!st)
 		goto out;
 	sqlite3_bind_int64(st, 1, id);
@@ -321,6 +463,12 @@ int store_run_info(struct store *s, int64_t id, struct store_run_info *out)
 		out->worker_pid = sqlite3_column_int(st, 3);
 		const char *resume = (const char *)sqlite3_column_text(st, 4);
 		out->resume = resume ? tb_xstrdup(resume) : NULL;
+		const char *job = (const char *)sqlite3_column_text(st, 5);
+		const char *secret = (const char *)sqlite3_column_text(st, 6);
+		srv_strlcpy(out->job, job ? job : "", sizeof out->job);
+		srv_strlcpy(out->job_secret, secret ? secret : "", sizeof out->job_secret);
+		out->worker_seq = sqlite3_column_int64(st, 7);
+		srv_strlcpy(out->owner, (const char *)sqlite3_column_text(st, 8), sizeof out->owner);
 		rc = 0;
 	}
 	store_release(s, st);
@@ -337,9 +485,11 @@ void store_run_info_free(struct store_run_info *info)
 	info->resume = NULL;
 }
 
-#define RUN_COLUMNS                                                                       \
-	"id, name, status, reason, notebook, cell, spec, device, created, started, ended," \
-	" owner, last_seq, step, total_steps, epoch, epochs, best_metric, best_value"
+/* Column order is what run_row_json reads; spec stays last so a summary can leave it out. */
+#define RUN_SUMMARY_COLUMNS                                                                    \
+	"id, name, status, reason, notebook, cell, device, created, started, ended, owner,"      \
+	" last_seq, step, total_steps, epoch, epochs, best_metric, best_value, params"
+#define RUN_COLUMNS RUN_SUMMARY_COLUMNS ", spec"
 
 static json_t *col_text(sqlite3_stmt *st, int i)
 {
@@ -353,56 +503,105 @@ static json_t *col_int(sqlite3_stmt *st, int i)
 							 : json_integer(sqlite3_column_int64(st, i));
 }
 
-static json_t *run_row_json(sqlite3_stmt *st)
+static json_t *col_json(sqlite3_stmt *st, int i)
+{
+	const char *t = (const char *)sqlite3_column_text(st, i);
+	json_t *v = t ? json_loads(t, 0, NULL) : NULL;
+	return v ? v : json_object();
+}
+
+/* A row of RUN_SUMMARY_COLUMNS (and spec after them when `with_spec`). */
+static json_t *run_row_json(sqlite3_stmt *st, bool with_spec)
 {
 	char id[32];
 	store_format_run_id(sqlite3_column_int64(st, 0), id, sizeof id);
 	json_t *best = json_null();
-	if (sqlite3_column_type(st, 17) != SQLITE_NULL)
-		best = json_pack("{s:o, s:o}", "metric", col_text(st, 17), "value",
-				 sqlite3_column_type(st, 18) == SQLITE_NULL
+	if (sqlite3_column_type(st, 16) != SQLITE_NULL)
+		best = json_pack("{s:o, s:o}", "metric", col_text(st, 16), "value",
+				 sqlite3_column_type(st, 17) == SQLITE_NULL
 					 ? json_null()
-					 : json_real(sqlite3_column_double(st, 18)));
-	return json_pack("{s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:I,"
-			 " s:{s:o, s:o, s:o, s:o}, s:o}",
-			 "id", id, "name", col_text(st, 1), "status", col_text(st, 2),
-			 "reason", col_text(st, 3), "notebook", col_text(st, 4),
-			 "cell", col_text(st, 5), "spec", col_text(st, 6), "device", col_text(st, 7),
-			 "created", col_int(st, 8), "started", col_int(st, 9),
-			 "ended", col_int(st, 10), "owner", col_text(st, 11),
-			 "last_seq", (json_int_t)sqlite3_column_int64(st, 12),
-			 "progress", "step", col_int(st, 13), "total_steps", col_int(st, 14),
-			 "epoch", col_int(st, 15), "epochs", col_int(st, 16), "best", best);
+					 : json_real(sqlite3_column_double(st, 17)));
+	json_t *run = json_pack("{s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:I,"
+				" s:{s:o, s:o, s:o, s:o}, s:o, s:o}",
+				"id", id, "name", col_text(st, 1), "status", col_text(st, 2),
+				"reason", col_text(st, 3), "notebook", col_text(st, 4),
+				"cell", col_text(st, 5), "device", col_text(st, 6),
+				"created", col_int(st, 7), "started", col_int(st, 8),
+				"ended", col_int(st, 9), "owner", col_text(st, 10),
+				"last_seq", (json_int_t)sqlite3_column_int64(st, 11),
+				"progress", "step", col_int(st, 12), "total_steps", col_int(st, 13),
+				"epoch", col_int(st, 14), "epochs", col_int(st, 15), "best", best,
+				"params", col_json(st, 18));
+	if (with_spec)
+		json_object_set_new(run, "spec", col_text(st, 19));
+	return run;
 }
 
-json_t *store_run_json(struct store *s, int64_t id)
+/* One run by a cached statement of RUN_COLUMNS or RUN_SUMMARY_COLUMNS. */
+static json_t *run_by_id(struct store *s, const char *literal_sql, int64_t id, bool with_spec)
 {
 	pthread_mutex_lock(&s->lock);
 	json_t *run = NULL;
-	sqlite3_stmt *st = store_prepare_cached(s, "SELECT " RUN_COLUMNS " FROM runs WHERE id = ?");
+	sqlite3_stmt *st = store_prepare_cached(s, literal_sql);
 	if (st) {
 		sqlite3_bind_int64(st, 1, id);
 		if (sqlite3_step(st) == SQLITE_ROW)
-			run = run_row_json(st);
+			run = run_row_json(st, with_spec);
 		store_release(s, st);
 	}
 	pthread_mutex_unlock(&s->lock);
 	return run;
 }
 
-json_t *store_runs_json(struct store *s, int limit)
+json_t *store_run_json(struct store *s, int64_t id)
+{
+	return run_by_id(s, "SELECT " RUN_COLUMNS " FROM runs WHERE id = ?", id, true);
+}
+
+json_t *store_run_summary_json(struct store *s, int64_t id)
+{
+	return run_by_id(s, "SELECT " RUN_SUMMARY_COLUMNS " FROM runs WHERE id = ?", id, false);
+}
+
+json_t *store_runs_json(struct store *s, int limit, int64_t before, const char *owner)
 {
 	json_t *list = json_array();
 	pthread_mutex_lock(&s->lock);
-	sqlite3_stmt *st = store_prepare(s, "SELECT " RUN_COLUMNS " FROM runs ORDER BY id DESC LIMIT ?");
+	/* Two statements, not "owner = ?3 OR ?3 IS NULL": each keeps its own
+	 * index (the primary key, runs_owner) without a table scan. */
+	sqlite3_stmt *st = owner ? store_prepare_cached(s, "SELECT " RUN_SUMMARY_COLUMNS " FROM runs"
+							   " WHERE id < ? AND owner = ? ORDER BY id DESC LIMIT ?")
+				 : store_prepare_cached(s, "SELECT " RUN_SUMMARY_COLUMNS " FROM runs"
+							   " WHERE id < ? ORDER BY id DESC LIMIT ?");
 	if (st) {
-		sqlite3_bind_int(st, 1, limit);
+		int i = 1;
+		sqlite3_bind_int64(st, i++, before > 0 ? before : INT64_MAX);
+		if (owner)
+			sqlite3_bind_text(st, i++, owner, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_int(st, i, limit);
 		while (sqlite3_step(st) == SQLITE_ROW)
-			json_array_append_new(list, run_row_json(st));
-		sqlite3_finalize(st);
+			json_array_append_new(list, run_row_json(st, false));
+		store_release(s, st);
 	}
 	pthread_mutex_unlock(&s->lock);
 	return list;
+}
+
+bool store_run_owner(struct store *s, int64_t id, char *owner, size_t len)
+{
+	bool found = false;
+	pthread_mutex_lock(&s->lock);
+	sqlite3_stmt *st = store_prepare_cached(s, "SELECT owner FROM runs WHERE id = ?");
+	if (st) {
+		sqlite3_bind_int64(st, 1, id);
+		if (sqlite3_step(st) == SQLITE_ROW) {
+			srv_strlcpy(owner, (const char *)sqlite3_column_text(st, 0), len);
+			found = true;
+		}
+		store_release(s, st);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return found;
 }
 
 int store_runs_with_status(struct store *s, const char *status, int64_t *ids, int max)
@@ -454,6 +653,29 @@ int store_run_set_pid(struct store *s, int64_t id, int pid)
 	return rc;
 }
 
+int store_run_set_job(struct store *s, int64_t id, const char *job, const char *secret)
+{
+	pthread_mutex_lock(&s->lock);
+	int rc = -1;
+	sqlite3_stmt *st = store_prepare_cached(s, "UPDATE runs SET job = ?, job_secret = ?, worker_seq = 0"
+					    " WHERE id = ?");
+	if (st) {
+		if (job)
+			sqlite3_bind_text(st, 1, job, -1, SQLITE_TRANSIENT);
+		else
+			sqlite3_bind_null(st, 1);
+		if (secret)
+			sqlite3_bind_text(st, 2, secret, -1, SQLITE_TRANSIENT);
+		else
+			sqlite3_bind_null(st, 2);
+		sqlite3_bind_int64(st, 3, id);
+		rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
+		store_release(s, st);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return rc;
+}
+
 int store_run_set_resume(struct store *s, int64_t id, const char *checkpoint)
 {
 	pthread_mutex_lock(&s->lock);
@@ -471,7 +693,7 @@ int store_run_set_resume(struct store *s, int64_t id, const char *checkpoint)
 
 int store_run_delete(struct store *s, int64_t id)
 {
-	static const char *const tables[] = {"events", "metrics", "checkpoints"};
+	static const char *const tables[] = {"events", "metrics", "metric_names", "checkpoints"};
 	pthread_mutex_lock(&s->lock);
 	int rc = store_exec(s, "BEGIN IMMEDIATE");
 	for (size_t i = 0; rc == 0 && i < TB_ARRAY_LEN(tables) + 1; i++) {

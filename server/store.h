@@ -1,8 +1,10 @@
 /*
  * store.h — the server's records in SQLite (WAL) under
  * <workspace>/.trainbook/trainbook.db: runs, their events with per-run
- * sequence numbers, metric rows parsed for export, checkpoints, and the
- * owner of each notebook. A schema_version table drives migrations.
+ * sequence numbers, metric rows parsed for export, checkpoints, the
+ * owner of each notebook, and the classroom accounts (users, sessions, API
+ * tokens, one-time login links; store_accounts.c). A schema_version table
+ * drives migrations.
  *
  * What it is: the single source of truth a reconnecting client catches up
  * from; an event is committed here before anyone sees it. What it is not:
@@ -23,7 +25,14 @@
 
 struct store;
 
-#define STORE_SCHEMA_VERSION 1
+#define STORE_SCHEMA_VERSION 4
+
+/*
+ * The WAL is folded back into the database before it holds more than this
+ * (plus one transaction), and the file is cut back to this size when it
+ * starts over (PRAGMA journal_size_limit); see store.c, "WAL upkeep".
+ */
+#define STORE_WAL_LIMIT (8ll << 20)
 
 /* Open (creating and migrating) the database file. */
 int store_open(const char *path, struct store **out, char *err, size_t errlen);
@@ -37,6 +46,7 @@ struct store_run_new {
 	const char *notebook; /* workspace-relative path or NULL */
 	const char *cell;     /* cell id or NULL */
 	const char *owner;    /* OS user name */
+	const char *params;   /* JSON object of key hyperparameters (spec_summary_params) or NULL */
 };
 
 /* Insert a run with status "queued" and last_seq 0. */
@@ -50,20 +60,37 @@ struct store_run_info {
 	int64_t last_seq;
 	int worker_pid;       /* 0 when none recorded */
 	char *resume;         /* checkpoint the next start resumes from, or NULL */
+	char job[32];         /* the executor's handle (a Slurm job id), "" for none */
+	char job_secret[65];  /* what that job's worker dials home with */
+	int64_t worker_seq;   /* that worker's events stored so far (its own numbering) */
+	char owner[64];       /* the user who started it */
 };
 int store_run_info(struct store *s, int64_t id, struct store_run_info *out); /* -1: no such run */
 void store_run_info_free(struct store_run_info *info);
 
-/* The run object of docs/api.md; NULL when there is no such run. */
+/* The run object of docs/api.md, spec included; NULL when there is no such run. */
 json_t *store_run_json(struct store *s, int64_t id);
-/* Up to `limit` runs, newest first. */
-json_t *store_runs_json(struct store *s, int limit);
+/*
+ * The same without the spec (a spec may be 1 MiB): what lists and the live
+ * feed carry. "params" holds a few key hyperparameters instead.
+ */
+json_t *store_run_summary_json(struct store *s, int64_t id);
+/*
+ * Up to `limit` run summaries with id < before (0 = from the newest),
+ * newest first; only runs of `owner` unless it is NULL.
+ */
+json_t *store_runs_json(struct store *s, int limit, int64_t before, const char *owner);
+/* The owner of a run; false when there is no such run. */
+bool store_run_owner(struct store *s, int64_t id, char *owner, size_t len);
 
 /* Runs in status `status`, oldest first; returns how many (≤ max). */
 int store_runs_with_status(struct store *s, const char *status, int64_t *ids, int max);
 int store_count_status(struct store *s, const char *status);
 
 int store_run_set_pid(struct store *s, int64_t id, int pid);
+/* The executor's handle of the run's current start (NULL = none) and the
+ * secret its worker dials home with; the worker's numbering starts again. */
+int store_run_set_job(struct store *s, int64_t id, const char *job, const char *secret);
 /* Checkpoint path the next start passes to --resume; NULL clears it. */
 int store_run_set_resume(struct store *s, int64_t id, const char *checkpoint);
 /* Remove the run and everything recorded about it. */
@@ -71,13 +98,36 @@ int store_run_delete(struct store *s, int64_t id);
 
 /* ---- events ---------------------------------------------------------------- */
 
+/* What appending can fail with; negative, 0 is success. */
+enum store_err {
+	STORE_OK = 0,
+	STORE_ENOENT = -1, /* the run does not exist (deleted) */
+	STORE_EFULL = -2,  /* the disk is full: nothing of the call was stored */
+	STORE_EIO = -3,    /* any other write failure: nothing of the call was stored */
+};
+
 /*
- * Append one event (a JSON object; `text` is its exact serialisation,
- * stored as is) to run `id` and give it the next sequence number. In the
- * same transaction: status events update the run's status, reason, device,
- * times and totals; metric events add a metric row and progress; checkpoint
- * events with a "path" add a checkpoint row; summary events set "best".
+ * Append events, each a JSON object whose exact serialisation is `text`
+ * (stored as is), and give each the next sequence number of its run, all
+ * in ONE transaction: a worker's burst of events costs one commit, not
+ * one each. In the same transaction: status events update the run's
+ * status, reason, device, times and totals; metric events add a metric row
+ * and progress; checkpoint events with a "path" add a checkpoint row;
+ * summary events set "best". An event of a run that no longer exists is
+ * skipped (its seq stays 0). On failure nothing is stored, every seq is 0,
+ * and the return value says why.
  */
+struct store_event {
+	int64_t run;
+	const char *text; /* borrowed for the call */
+	size_t len;
+	json_t *event;    /* borrowed: the parsed text */
+	int64_t wseq;     /* > 0: the sending worker's own number; runs.worker_seq follows it */
+	int64_t seq;      /* out: the sequence number given, 0 when not stored */
+};
+int store_append_events(struct store *s, struct store_event *evs, size_t n);
+
+/* One event; STORE_ENOENT when its run is gone. */
 int store_append_event(struct store *s, int64_t id, const char *text, size_t len,
 		       json_t *event, int64_t *seq_out);
 
@@ -91,10 +141,22 @@ int store_events_foreach(struct store *s, int64_t id, int64_t since, int limit,
 
 /* ---- exports ----------------------------------------------------------------- */
 
-/* CSV `step,epoch,split,time,<metric>,…` with the union of metric names. */
-int store_metrics_csv(struct store *s, int64_t id, struct srv_buf *out);
-/* {"run":"rN","metrics":[…]} */
-json_t *store_metrics_json(struct store *s, int64_t id);
+/* The metric names a run has reported, in order of first appearance (export columns). */
+json_t *store_metric_names(struct store *s, int64_t id);
+
+/* One metric row; the pointers live until the callback returns. */
+struct store_metric_row {
+	int64_t seq;
+	bool has_step, has_epoch, has_time;
+	int64_t step, epoch;
+	double time;       /* seconds since the epoch, as the worker wrote it */
+	const char *split; /* "train" when the event named none */
+	const char *vals;  /* {"name": value, …} as JSON text */
+};
+typedef int (*store_metric_fn)(void *ctx, const struct store_metric_row *row);
+/* Metric rows of `id` with seq > after_seq, in order, at most limit; returns how many (or -1). */
+int store_metrics_foreach(struct store *s, int64_t id, int64_t after_seq, int limit, store_metric_fn cb,
+			  void *ctx);
 
 /* Checkpoint rows, oldest first, each with its absolute "path". */
 json_t *store_checkpoints_json(struct store *s, int64_t id);
@@ -109,6 +171,91 @@ int store_notebook_rename(struct store *s, const char *from, const char *to);
 int store_notebook_delete(struct store *s, const char *path);
 /* Owner of a notebook record, or false when it has none yet. */
 bool store_notebook_owner(struct store *s, const char *path, char *owner, size_t len);
+
+/* ---- accounts (store_accounts.c) ------------------------------------------ */
+
+#define STORE_NAME_MAX 64
+#define STORE_EEXIST (-4) /* the name is taken (also by an archived user) */
+
+struct store_user {
+	int64_t id;
+	char name[STORE_NAME_MAX];
+	char email[256];       /* "" when none */
+	bool instructor;
+	bool has_password;
+	int64_t created, last_login, archived; /* unix times; 0 = never / not archived */
+};
+
+/* A user as JSON: name, email, role, has_password, created, last_login, archived. */
+json_t *store_user_json(const struct store_user *u);
+
+/* Create users in ONE transaction: all or none (STORE_EEXIST names the first taken one in *bad). */
+struct store_user_new {
+	const char *name;
+	const char *email;     /* NULL or "" = none */
+	bool instructor;
+	int64_t id;            /* out */
+};
+int store_users_create(struct store *s, struct store_user_new *users, size_t n, size_t *bad);
+int store_user_get(struct store *s, const char *name, struct store_user *out); /* STORE_ENOENT */
+int store_user_by_id(struct store *s, int64_t id, struct store_user *out);
+/* Every user, archived ones too, by name. */
+json_t *store_users_json(struct store *s);
+int store_user_set_role(struct store *s, int64_t id, bool instructor);
+int store_user_set_email(struct store *s, int64_t id, const char *email);
+/* The argon2id PHC string, or NULL to remove the password. */
+int store_user_set_password(struct store *s, int64_t id, const char *phc);
+/* The stored PHC string of an active user; STORE_ENOENT when no such user or no password. */
+int store_user_password(struct store *s, const char *name, struct store_user *out, char *phc, size_t len);
+int store_user_logged_in(struct store *s, int64_t id, int64_t now);
+/* Mark archived and end every session, token and link of the user. */
+int store_user_archive(struct store *s, int64_t id, int64_t now);
+
+/* A session row; hash is the SHA-256 of the cookie value. */
+struct store_session_new {
+	const char *hash;
+	int64_t user;
+	const char *method;     /* "password", "link" */
+	int64_t now, expires;
+	const char *address, *user_agent;
+};
+int store_session_create(struct store *s, const struct store_session_new *n);
+/*
+ * The active user of a live session: not revoked, not past `expires`,
+ * seen within idle_s. last_seen is brought up to date when it is
+ * `touch_s` or more behind. STORE_ENOENT otherwise. *method gets the
+ * session's method (may be NULL).
+ */
+int store_session_user(struct store *s, const char *hash, int64_t now, int64_t idle_s, int64_t touch_s,
+		       struct store_user *out, char *method, size_t method_len);
+int store_session_revoke(struct store *s, const char *hash, int64_t now);
+/* Revoke every live session of a user; returns how many (or -1). */
+int store_sessions_revoke_user(struct store *s, int64_t user, int64_t now);
+/* Forget sessions and links that ended more than `keep_s` ago. */
+int store_sessions_prune(struct store *s, int64_t now, int64_t keep_s);
+
+int store_token_create(struct store *s, const char *hash, int64_t user, const char *name, int64_t now,
+		       int64_t *id);
+/* The active user of an unrevoked token (last_used updated at most every touch_s), and the token's id. */
+int store_token_user(struct store *s, const char *hash, int64_t now, int64_t touch_s, struct store_user *out,
+		     int64_t *token_id);
+/* A user's tokens (id, name, created, last_used, revoked), newest first; never the secret. */
+json_t *store_tokens_json(struct store *s, int64_t user);
+/* The user a token id belongs to; STORE_ENOENT when there is none. */
+int store_token_owner(struct store *s, int64_t id, int64_t *user);
+int store_token_revoke(struct store *s, int64_t id, int64_t now);
+int store_tokens_revoke_user(struct store *s, int64_t user, int64_t now);
+
+/* A new one-time login link; the user's earlier unused links stop working. */
+int store_link_create(struct store *s, const char *hash, int64_t user, int64_t now, int64_t expires);
+/*
+ * Use a link: marks it used in the same statement that checks it, so two
+ * requests racing with one link cannot both win. STORE_ENOENT when it is
+ * unknown, used, expired or its user archived.
+ */
+int store_link_use(struct store *s, const char *hash, int64_t now, struct store_user *out);
+/* Whose link it is, without using it (the page a link opens names them); as store_link_use otherwise. */
+int store_link_peek(struct store *s, const char *hash, int64_t now, struct store_user *out);
 
 /* "r12" <-> 12; parse returns -1 on anything else. */
 int64_t store_parse_run_id(const char *s);

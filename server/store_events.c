@@ -9,7 +9,6 @@
 #include "store_internal.h"
 
 #include <inttypes.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,7 +38,7 @@ static int step_done(struct store *s, sqlite3_stmt *st)
 {
 	int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
 	if (rc < 0)
-		srv_log("store: %s", sqlite3_errmsg(s->db));
+		srv_log_limited(&s->error_log, "store: %s", sqlite3_errmsg(s->db));
 	return rc;
 }
 
@@ -86,7 +85,7 @@ static int apply_metric(struct store *s, int64_t id, int64_t seq, json_t *ev)
 	json_t *values = json_object_get(ev, "values");
 	if (!json_is_object(values))
 		return 0;
-	char *vals = json_dumps(values, JSON_COMPACT | JSON_REAL_PRECISION(10));
+	char *vals = json_dumps(values, JSON_COMPACT | JSON_REAL_PRECISION(15)); /* as the worker wrote them */
 	sqlite3_stmt *st = s->insert_metric;
 	sqlite3_reset(st);
 	sqlite3_bind_int64(st, 1, id);
@@ -106,6 +105,20 @@ static int apply_metric(struct store *s, int64_t id, int64_t seq, json_t *ev)
 	free(vals);
 	if (rc < 0)
 		return rc;
+	/* New names become export columns, in order of first appearance. */
+	const char *key;
+	json_t *v;
+	int64_t k = 0;
+	json_object_foreach(values, key, v) {
+		st = s->insert_metric_name;
+		sqlite3_reset(st);
+		sqlite3_bind_int64(st, 1, id);
+		sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 3, seq * 64 + (k < 63 ? k++ : 63));
+		if ((rc = step_done(s, st)) < 0)
+			return rc;
+	}
+	sqlite3_clear_bindings(s->insert_metric_name);
 	/* Only training metrics move the progress bar; test metrics repeat the step. */
 	st = s->update_progress;
 	sqlite3_reset(st);
@@ -156,52 +169,103 @@ static int apply_summary(struct store *s, int64_t id, json_t *ev)
 	return rc;
 }
 
-int store_append_event(struct store *s, int64_t id, const char *text, size_t len, json_t *event,
-		       int64_t *seq_out)
+/* What a failed write means for the caller; the message goes to the log (rate-limited). */
+static int write_error(struct store *s)
 {
-	const char *type = json_string_value(json_object_get(event, "type"));
+	int code = sqlite3_errcode(s->db);
+	srv_log_limited(&s->error_log, "store: cannot write: %s", sqlite3_errmsg(s->db));
+	return code == SQLITE_FULL ? STORE_EFULL : STORE_EIO;
+}
+
+/* One event inside the caller's transaction: its seq, the row, the derived rows. */
+static int append_one(struct store *s, struct store_event *e)
+{
+	const char *type = json_string_value(json_object_get(e->event, "type"));
 	if (!type)
 		type = "";
-	pthread_mutex_lock(&s->lock);
-	int rc = store_exec(s, "BEGIN IMMEDIATE");
-	if (rc < 0)
-		goto out;
+	e->seq = 0;
 	sqlite3_stmt *st = s->bump_seq;
 	sqlite3_reset(st);
-	sqlite3_bind_int64(st, 1, id);
-	if (sqlite3_step(st) != SQLITE_ROW) {
-		rc = -1; /* the run was deleted */
-		goto rollback;
+	sqlite3_bind_int64(st, 1, e->run);
+	int rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW) {
+		sqlite3_reset(st);
+		return rc == SQLITE_DONE ? 0 : -1; /* DONE: the run was deleted; skip the event */
 	}
 	int64_t seq = sqlite3_column_int64(st, 0);
 	sqlite3_reset(st);
 	st = s->append_event;
 	sqlite3_reset(st);
-	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_int64(st, 1, e->run);
 	sqlite3_bind_int64(st, 2, seq);
-	sqlite3_bind_text(st, 3, type, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_text(st, 4, text, (int)len, SQLITE_TRANSIENT);
-	if ((rc = step_done(s, st)) < 0)
-		goto rollback;
+	sqlite3_bind_text(st, 3, type, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, e->text, (int)e->len, SQLITE_STATIC);
+	if (step_done(s, st) < 0)
+		return -1;
 	if (!strcmp(type, "status"))
-		rc = apply_status(s, id, event);
+		rc = apply_status(s, e->run, e->event);
 	else if (!strcmp(type, "metric"))
-		rc = apply_metric(s, id, seq, event);
+		rc = apply_metric(s, e->run, seq, e->event);
 	else if (!strcmp(type, "checkpoint"))
-		rc = apply_checkpoint(s, id, event);
+		rc = apply_checkpoint(s, e->run, e->event);
 	else if (!strcmp(type, "summary"))
-		rc = apply_summary(s, id, event);
-	if (rc < 0)
-		goto rollback;
-	rc = store_exec(s, "COMMIT");
-	if (rc == 0 && seq_out)
-		*seq_out = seq;
+		rc = apply_summary(s, e->run, e->event);
+	else
+		rc = 0;
+	if (rc == 0 && e->wseq > 0) {
+		/* In the same transaction as the event: after a crash the count and
+		 * the events agree, so a re-attached worker's resent ones are known. */
+		st = s->set_worker_seq;
+		sqlite3_reset(st);
+		sqlite3_bind_int64(st, 1, e->wseq);
+		sqlite3_bind_int64(st, 2, e->run);
+		rc = step_done(s, st);
+	}
 	if (rc == 0)
+		e->seq = seq;
+	return rc;
+}
+
+int store_append_events(struct store *s, struct store_event *evs, size_t n)
+{
+	pthread_mutex_lock(&s->lock);
+	int rc = STORE_OK;
+	if (store_exec(s, "BEGIN IMMEDIATE") < 0) {
+		rc = write_error(s);
 		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (append_one(s, &evs[i]) < 0) {
+			rc = write_error(s);
+			goto rollback;
+		}
+	}
+	if (store_exec(s, "COMMIT") == 0)
+		goto out;
+	rc = write_error(s);
 rollback:
-	store_exec(s, "ROLLBACK");
+	/* SQLite may have rolled back already (a failed COMMIT on a full disk
+	 * does); a second ROLLBACK would only log "no transaction is active". */
+	if (!sqlite3_get_autocommit(s->db))
+		store_exec(s, "ROLLBACK");
+	for (size_t i = 0; i < n; i++)
+		evs[i].seq = 0;
 out:
+	/* The texts were bound without copying; let the statement forget them. */
+	sqlite3_clear_bindings(s->append_event);
 	pthread_mutex_unlock(&s->lock);
+	return rc;
+}
+
+int store_append_event(struct store *s, int64_t id, const char *text, size_t len, json_t *event,
+		       int64_t *seq_out)
+{
+	struct store_event e = {.run = id, .text = text, .len = len, .event = event};
+	int rc = store_append_events(s, &e, 1);
+	if (rc == STORE_OK && e.seq == 0)
+		rc = STORE_ENOENT;
+	if (rc == STORE_OK && seq_out)
+		*seq_out = e.seq;
 	return rc;
 }
 
@@ -242,115 +306,54 @@ int store_events_foreach(struct store *s, int64_t id, int64_t since, int limit,
 
 /* ---- exports ------------------------------------------------------------ */
 
-#define METRIC_ROWS_MAX 1000000 /* one million rows is ~50 h of a run at 5 events/s */
-
-/* Append a CSV field, quoted when it holds a comma, quote or newline. */
-static void csv_field(struct srv_buf *out, const char *v)
+json_t *store_metric_names(struct store *s, int64_t id)
 {
-	if (!strpbrk(v, ",\"\n\r")) {
-		srv_buf_puts(out, v);
-		return;
-	}
-	srv_buf_puts(out, "\"");
-	for (const char *p = v; *p; p++) {
-		if (*p == '"')
-			srv_buf_puts(out, "\"\"");
-		else
-			srv_buf_append(out, p, 1);
-	}
-	srv_buf_puts(out, "\"");
-}
-
-int store_metrics_csv(struct store *s, int64_t id, struct srv_buf *out)
-{
-	json_t *doc = store_metrics_json(s, id);
-	if (!doc)
-		return -1;
-	json_t *rows = json_object_get(doc, "metrics");
-	/* Columns: the union of metric names, in order of first appearance. */
-	json_t *names = json_array(), *seen = json_object();
-	size_t i;
-	json_t *row;
-	json_array_foreach(rows, i, row) {
-		const char *key;
-		json_t *v;
-		json_object_foreach(json_object_get(row, "values"), key, v) {
-			if (!json_object_get(seen, key)) {
-				json_object_set_new(seen, key, json_true());
-				json_array_append_new(names, json_string(key));
-			}
-		}
-	}
-	srv_buf_puts(out, "step,epoch,split,time");
-	json_t *name;
-	size_t k;
-	json_array_foreach(names, k, name) {
-		srv_buf_puts(out, ",");
-		csv_field(out, json_string_value(name));
-	}
-	srv_buf_puts(out, "\n");
-	json_array_foreach(rows, i, row) {
-		json_t *step = json_object_get(row, "step"), *epoch = json_object_get(row, "epoch");
-		json_t *time = json_object_get(row, "time");
-		if (json_is_integer(step))
-			srv_buf_printf(out, "%" JSON_INTEGER_FORMAT, json_integer_value(step));
-		srv_buf_puts(out, ",");
-		if (json_is_integer(epoch))
-			srv_buf_printf(out, "%" JSON_INTEGER_FORMAT, json_integer_value(epoch));
-		srv_buf_puts(out, ",");
-		csv_field(out, json_string_value(json_object_get(row, "split")));
-		srv_buf_puts(out, ",");
-		if (json_is_number(time))
-			srv_buf_printf(out, "%.3f", json_number_value(time));
-		json_t *values = json_object_get(row, "values");
-		json_array_foreach(names, k, name) {
-			json_t *v = json_object_get(values, json_string_value(name));
-			srv_buf_puts(out, ",");
-			if (json_is_number(v) && isfinite(json_number_value(v)))
-				srv_buf_printf(out, "%.9g", json_number_value(v));
-			else if (json_is_integer(v))
-				srv_buf_printf(out, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
-		}
-		srv_buf_puts(out, "\n");
-	}
-	json_decref(names);
-	json_decref(seen);
-	json_decref(doc);
-	return 0;
-}
-
-json_t *store_metrics_json(struct store *s, int64_t id)
-{
-	char rid[32];
-	store_format_run_id(id, rid, sizeof rid);
-	json_t *rows = json_array();
+	json_t *names = json_array();
 	pthread_mutex_lock(&s->lock);
-	sqlite3_stmt *st = store_prepare(s, "SELECT step, epoch, split, time, vals FROM metrics"
-					    " WHERE run = ? ORDER BY seq LIMIT ?");
+	sqlite3_stmt *st = store_prepare_cached(s, "SELECT name FROM metric_names WHERE run = ? ORDER BY ord");
 	if (st) {
 		sqlite3_bind_int64(st, 1, id);
-		sqlite3_bind_int(st, 2, METRIC_ROWS_MAX);
-		while (sqlite3_step(st) == SQLITE_ROW) {
-			json_t *values = json_loads((const char *)sqlite3_column_text(st, 4), 0, NULL);
-			json_t *row = json_object();
-			json_object_set_new(row, "step", sqlite3_column_type(st, 0) == SQLITE_NULL
-								 ? json_null()
-								 : json_integer(sqlite3_column_int64(st, 0)));
-			json_object_set_new(row, "epoch", sqlite3_column_type(st, 1) == SQLITE_NULL
-								  ? json_null()
-								  : json_integer(sqlite3_column_int64(st, 1)));
-			json_object_set_new(row, "split",
-					    json_string((const char *)sqlite3_column_text(st, 2)));
-			json_object_set_new(row, "time", sqlite3_column_type(st, 3) == SQLITE_NULL
-								 ? json_null()
-								 : json_real(sqlite3_column_double(st, 3)));
-			json_object_set_new(row, "values", values ? values : json_object());
-			json_array_append_new(rows, row);
-		}
-		sqlite3_finalize(st);
+		while (sqlite3_step(st) == SQLITE_ROW)
+			json_array_append_new(names, json_string((const char *)sqlite3_column_text(st, 0)));
+		store_release(s, st);
 	}
 	pthread_mutex_unlock(&s->lock);
-	return json_pack("{s:s, s:o}", "run", rid, "metrics", rows);
+	return names;
+}
+
+int store_metrics_foreach(struct store *s, int64_t id, int64_t after_seq, int limit, store_metric_fn cb,
+			  void *ctx)
+{
+	int n = -1;
+	pthread_mutex_lock(&s->lock);
+	sqlite3_stmt *st = store_prepare_cached(s, "SELECT seq, step, epoch, split, time, vals FROM metrics"
+						   " WHERE run = ? AND seq > ? ORDER BY seq LIMIT ?");
+	if (st) {
+		sqlite3_bind_int64(st, 1, id);
+		sqlite3_bind_int64(st, 2, after_seq);
+		sqlite3_bind_int(st, 3, limit);
+		n = 0;
+		while (sqlite3_step(st) == SQLITE_ROW) {
+			const char *split = (const char *)sqlite3_column_text(st, 3);
+			struct store_metric_row row = {
+				.seq = sqlite3_column_int64(st, 0),
+				.has_step = sqlite3_column_type(st, 1) != SQLITE_NULL,
+				.step = sqlite3_column_int64(st, 1),
+				.has_epoch = sqlite3_column_type(st, 2) != SQLITE_NULL,
+				.epoch = sqlite3_column_int64(st, 2),
+				.split = split ? split : "train",
+				.has_time = sqlite3_column_type(st, 4) != SQLITE_NULL,
+				.time = sqlite3_column_double(st, 4),
+				.vals = (const char *)sqlite3_column_text(st, 5),
+			};
+			n++;
+			if (cb(ctx, &row) != 0)
+				break;
+		}
+		store_release(s, st);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return n;
 }
 
 json_t *store_checkpoints_json(struct store *s, int64_t id)

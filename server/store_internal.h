@@ -6,7 +6,9 @@
 #ifndef TB_SERVER_STORE_INTERNAL_H
 #define TB_SERVER_STORE_INTERNAL_H
 
+#include <limits.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdbool.h>
 #include <sqlite3.h>
 
@@ -14,24 +16,32 @@
 
 struct store {
 	sqlite3 *db;
-	pthread_mutex_t lock; /* guards db and every statement below */
+	pthread_mutex_t lock; /* guards db, error_log and every statement below */
+	struct srv_log_limit error_log; /* a full disk fails every write: log it once in a while */
 	/* WAL checkpoints (which fsync) run on a thread of their own with a
 	 * second connection, so committing an event never waits for the disk. */
 	sqlite3 *checkpoint_db;     /* checkpoint thread only */
 	pthread_t checkpoint_thread;
 	bool checkpoint_started;
-	pthread_mutex_t checkpoint_lock; /* guards checkpoint_stop */
+	pthread_mutex_t checkpoint_lock; /* guards checkpoint_stop and checkpoint_due */
 	pthread_cond_t checkpoint_wake;
+	pthread_mutex_t checkpoint_pass; /* held through a checkpoint pass, by the thread or the writer */
 	bool checkpoint_stop;
+	bool checkpoint_due;        /* a commit left the WAL more than half full */
+	struct srv_log_limit checkpoint_log; /* checkpoint thread only */
+	char wal_path[PATH_MAX];    /* set at open, read-only after */
+	int page_size;              /* set at open, read-only after */
 	sqlite3_stmt *append_event; /* prepared once: the hot path of every run */
 	sqlite3_stmt *bump_seq;
 	sqlite3_stmt *insert_metric;
 	sqlite3_stmt *update_progress;
+	sqlite3_stmt *set_worker_seq;   /* runs.worker_seq of a dial-home worker's event */
+	sqlite3_stmt *insert_metric_name;
 	/* Statements of frequent reads (status, feed catch-up), prepared once. */
 	struct {
 		const char *sql;    /* a string literal: its address is the key */
 		sqlite3_stmt *st;
-	} cache[16];
+	} cache[40];
 	int ncache;
 };
 

@@ -113,11 +113,15 @@ static json_t *gpu_json(struct sysmon *m, const struct gpumon_gpu *g)
 		for (int i = 0; i < g->nprocs; i++) {
 			const struct gpumon_proc *p = &g->procs[i];
 			int64_t run = m->hooks.run_of_pid ? m->hooks.run_of_pid(m->hooks.ctx, (int)p->pid) : 0;
-			char rid[32];
+			char rid[32], owner[64];
 			store_format_run_id(run, rid, sizeof rid);
-			json_array_append_new(procs, json_pack("{s:I, s:o, s:o}", "pid", (json_int_t)p->pid,
-							       "memory", OR_NULL(p->has_memory, json_integer((json_int_t)p->memory)),
-							       "run", run ? json_string(rid) : json_null()));
+			json_t *proc = json_pack("{s:I, s:o, s:o}", "pid", (json_int_t)p->pid,
+						 "memory", OR_NULL(p->has_memory, json_integer((json_int_t)p->memory)),
+						 "run", run ? json_string(rid) : json_null());
+			/* Whose run it is: what the feed hides from other students (access.c). */
+			if (run && m->hooks.owner_of_run && m->hooks.owner_of_run(m->hooks.ctx, run, owner, sizeof owner))
+				json_object_set_new(proc, "owner", json_string(owner));
+			json_array_append_new(procs, proc);
 		}
 	}
 	return json_pack("{s:i, s:s, s:o, s:o, s:o, s:o, s:o, s:o}", "index", g->index, "name", g->name,

@@ -14,6 +14,8 @@
 #ifndef TB_SERVER_SYSMON_H
 #define TB_SERVER_SYSMON_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct sysmon;
@@ -23,6 +25,8 @@ struct sysmon_hooks {
 	void (*on_sample)(void *ctx, const char *json);
 	/* Which run a GPU process belongs to; 0 for none. */
 	int64_t (*run_of_pid)(void *ctx, int pid);
+	/* Who started that run (into owner); false when unknown. NULL = owners are not named. */
+	bool (*owner_of_run)(void *ctx, int64_t run, char *owner, size_t len);
 	void *ctx;
 };
 

@@ -6,13 +6,18 @@
  */
 #include "util.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <linux/openat2.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -99,6 +104,27 @@ void srv_log(const char *fmt, ...)
 	(void)w; /* nothing sensible to do when stderr is gone */
 }
 
+void srv_log_limited(struct srv_log_limit *lim, const char *fmt, ...)
+{
+	int64_t now = srv_mono_ms();
+	if (lim->last_ms && now - lim->last_ms < SRV_LOG_EVERY_MS) {
+		lim->suppressed++;
+		return;
+	}
+	char msg[900];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	if (lim->suppressed)
+		srv_log("%s (and %lld more like it in the last %lld s)", msg, (long long)lim->suppressed,
+			(long long)((now - lim->last_ms) / 1000));
+	else
+		srv_log("%s", msg);
+	lim->last_ms = now;
+	lim->suppressed = 0;
+}
+
 int64_t srv_unix_now(void)
 {
 	return (int64_t)time(NULL);
@@ -111,25 +137,90 @@ int64_t srv_mono_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-int srv_read_file(const char *path, size_t max, char **data, size_t *len)
+int srv_random_bytes(void *buf, size_t n)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	unsigned char *p = buf;
+	size_t got = 0;
+	while (got < n) {
+		ssize_t k = getrandom(p + got, n - got, 0);
+		if (k < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		got += (size_t)k;
+	}
+	return 0;
+}
+
+int srv_random_hex(char *out, size_t nbytes)
+{
+	unsigned char raw[64];
+	TB_ASSERT(nbytes <= sizeof raw);
+	if (srv_random_bytes(raw, nbytes) < 0)
 		return -1;
-	struct stat st;
-	if (fstat(fd, &st) < 0) {
-		int e = errno;
+	for (size_t i = 0; i < nbytes; i++)
+		sprintf(out + 2 * i, "%02x", raw[i]);
+	return 0;
+}
+
+int srv_open_beneath(int dirfd, const char *rel, int flags, unsigned mode)
+{
+	/* RESOLVE_BENEATH refuses '..' above dirfd, absolute paths and symlinks
+	 * that lead out, as the kernel walks the path: no window between a
+	 * check and the open. Magic links (/proc/self/fd/N) are never wanted. */
+	struct open_how how = {.flags = (unsigned long long)(flags | O_CLOEXEC),
+			       .mode = (flags & O_CREAT) ? mode : 0,
+			       .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS};
+	for (;;) {
+		long fd = syscall(SYS_openat2, dirfd, rel, &how, sizeof how);
+		if (fd >= 0 || errno != EINTR)
+			return (int)fd;
+		/* EAGAIN from openat2 means a rename raced the walk: try again. */
+	}
+}
+
+int srv_open_regular_beneath(const char *root, const char *rel, struct stat *st)
+{
+	int dirfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (dirfd < 0)
+		return -1;
+	/* O_NONBLOCK: a FIFO under the root must not hang the caller in open(). */
+	int fd = srv_open_beneath(dirfd, rel, O_RDONLY | O_NONBLOCK, 0);
+	close(dirfd);
+	if (fd >= 0 && (fstat(fd, st) < 0 || !S_ISREG(st->st_mode))) {
 		close(fd);
-		errno = e;
+		errno = EISDIR;
+		fd = -1;
+	}
+	return fd;
+}
+
+int srv_fd_path(int fd, char *out, size_t len)
+{
+	char link[64];
+	snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+	ssize_t n = readlink(link, out, len - 1);
+	if (n < 0)
+		return -1;
+	if ((size_t)n >= len - 1) {
+		errno = ENAMETOOLONG;
 		return -1;
 	}
+	out[n] = '\0';
+	return 0;
+}
+
+int srv_read_fd(int fd, size_t max, char **data, size_t *len)
+{
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		return -1;
 	if (!S_ISREG(st.st_mode)) {
-		close(fd);
 		errno = EISDIR;
 		return -1;
 	}
 	if ((size_t)st.st_size > max) {
-		close(fd);
 		errno = EFBIG;
 		return -1;
 	}
@@ -139,7 +230,6 @@ int srv_read_file(const char *path, size_t max, char **data, size_t *len)
 		if (got + 1 >= cap) {
 			if (cap > max + 1) {
 				free(buf);
-				close(fd);
 				errno = EFBIG;
 				return -1;
 			}
@@ -152,7 +242,6 @@ int srv_read_file(const char *path, size_t max, char **data, size_t *len)
 				continue;
 			int e = errno;
 			free(buf);
-			close(fd);
 			errno = e;
 			return -1;
 		}
@@ -160,7 +249,6 @@ int srv_read_file(const char *path, size_t max, char **data, size_t *len)
 			break;
 		got += (size_t)n;
 	}
-	close(fd);
 	if (got > max) {
 		free(buf);
 		errno = EFBIG;
@@ -170,6 +258,75 @@ int srv_read_file(const char *path, size_t max, char **data, size_t *len)
 	*data = buf;
 	*len = got;
 	return 0;
+}
+
+int srv_read_file(const char *path, size_t max, char **data, size_t *len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	int rc = srv_read_fd(fd, max, data, len);
+	int saved = errno;
+	close(fd);
+	errno = saved;
+	return rc;
+}
+
+bool srv_utf8_valid(const char *s, size_t len)
+{
+	const unsigned char *p = (const unsigned char *)s, *end = p + len;
+	while (p < end) {
+		unsigned c = *p++;
+		if (c < 0x80)
+			continue;
+		int more;
+		unsigned cp, min;
+		if ((c & 0xe0) == 0xc0) {
+			more = 1, cp = c & 0x1f, min = 0x80;
+		} else if ((c & 0xf0) == 0xe0) {
+			more = 2, cp = c & 0x0f, min = 0x800;
+		} else if ((c & 0xf8) == 0xf0) {
+			more = 3, cp = c & 0x07, min = 0x10000;
+		} else {
+			return false; /* a continuation byte first, or 0xf8.. */
+		}
+		if (end - p < more)
+			return false;
+		for (int i = 0; i < more; i++) {
+			if ((p[i] & 0xc0) != 0x80)
+				return false;
+			cp = (cp << 6) | (p[i] & 0x3f);
+		}
+		p += more;
+		/* Overlong forms spell '/' or '.' in disguise; surrogates are not characters. */
+		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+			return false;
+	}
+	return true;
+}
+
+void srv_addr_key(const struct sockaddr *sa, char *out, size_t len)
+{
+	char text[INET6_ADDRSTRLEN];
+	if (sa && sa->sa_family == AF_INET) {
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, text, sizeof text);
+		snprintf(out, len, "%s", text);
+	} else if (sa && sa->sa_family == AF_INET6) {
+		const struct in6_addr *a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+		if (IN6_IS_ADDR_V4MAPPED(a)) {
+			inet_ntop(AF_INET, &a->s6_addr[12], text, sizeof text);
+			snprintf(out, len, "%s", text);
+			return;
+		}
+		/* One host usually holds a whole /64: count it as one client. */
+		struct in6_addr prefix;
+		memset(&prefix, 0, sizeof prefix);
+		memcpy(&prefix, a, 8);
+		inet_ntop(AF_INET6, &prefix, text, sizeof text);
+		snprintf(out, len, "%s/64", text);
+	} else {
+		snprintf(out, len, "local");
+	}
 }
 
 bool srv_path_inside(const char *root, const char *path)
@@ -216,5 +373,23 @@ bool srv_strlcpy(char *dst, const char *src, size_t size)
 		return false;
 	}
 	memcpy(dst, src, n + 1);
+	return true;
+}
+
+bool srv_path_plain(const char *rel)
+{
+	if (!*rel || strchr(rel, '\\'))
+		return false;
+	for (const char *c = rel; *c; c++)
+		if ((unsigned char)*c < 0x20 || *c == 0x7f)
+			return false;
+	for (const char *c = rel; *c;) {
+		size_t len = strcspn(c, "/");
+		if (len == 0 || c[0] == '.')
+			return false;
+		c += len;
+		if (*c == '/')
+			c++;
+	}
 	return true;
 }

@@ -1,7 +1,8 @@
 /*
  * util.h — small helpers shared by the server's modules: a growable byte
- * buffer, logging to stderr, durable file writes, path containment checks
- * and removal of a run directory.
+ * buffer, logging to stderr, opens that stay below a root, path
+ * containment checks and removal of a run directory. (Durable file writes
+ * are engine/atomic_file.h, one helper for the engine and the server.)
  *
  * What it is not: a general library. Allocation that aborts on
  * out-of-memory comes from the engine's tb.h (tb_xmalloc & co.); everything
@@ -18,6 +19,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+struct sockaddr;
 
 /* A growable, always NUL-terminated byte buffer. Zero-initialise to start. */
 struct srv_buf {
@@ -36,12 +39,61 @@ void srv_buf_free(struct srv_buf *b);
 /* "trainbook: <message>" on stderr with a time stamp; one write per line. */
 void srv_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/*
+ * srv_log for a condition that may repeat thousands of times a second (a
+ * full disk, a failing checkpoint): at most one line per SRV_LOG_EVERY_MS
+ * for each limiter, the next one saying how many were left out. The
+ * limiter belongs to one thread (or is guarded by its owner's lock).
+ */
+#define SRV_LOG_EVERY_MS 10000
+struct srv_log_limit {
+	int64_t last_ms;    /* when a line was last written; 0 = never */
+	int64_t suppressed; /* lines left out since */
+};
+void srv_log_limited(struct srv_log_limit *lim, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 /* Wall-clock seconds since the epoch and monotonic milliseconds. */
 int64_t srv_unix_now(void);
 int64_t srv_mono_ms(void);
 
-/* Read at most `max` bytes of a file (EFBIG past that); NUL-terminated. */
+/* Read at most `max` bytes of a regular file (EFBIG past that); NUL-terminated. */
 int srv_read_file(const char *path, size_t max, char **data, size_t *len);
+int srv_read_fd(int fd, size_t max, char **data, size_t *len);
+
+/*
+ * openat2(dirfd, rel) that the kernel keeps below dirfd: '..' past it, an
+ * absolute path or a symlink leading out fail with EXDEV, as does any
+ * /proc magic link. Symlinks that stay below dirfd are followed. Returns
+ * the fd (O_CLOEXEC added) or -1 with errno.
+ */
+int srv_open_beneath(int dirfd, const char *rel, int flags, unsigned mode);
+/* Open root/rel for reading that way, only if it is a regular file; fills *st. */
+struct stat;
+int srv_open_regular_beneath(const char *root, const char *rel, struct stat *st);
+/* Where an open fd really is (from /proc/self/fd): -1 with errno. */
+int srv_fd_path(int fd, char *out, size_t len);
+
+/* Strict UTF-8: no overlong forms, no surrogates, nothing past U+10FFFF. */
+bool srv_utf8_valid(const char *s, size_t len);
+
+/* Random bytes from getrandom; srv_random_hex writes 2*nbytes hex digits + NUL (nbytes <= 64). */
+int srv_random_bytes(void *buf, size_t n);
+int srv_random_hex(char *out, size_t nbytes);
+
+/*
+ * The client a socket address stands for, as a short string key: an IPv4
+ * address (also when IPv4-mapped), an IPv6 address's /64 (one host often
+ * holds the whole prefix), "local" for anything else. For per-client
+ * bounds (front door, login throttle).
+ */
+void srv_addr_key(const struct sockaddr *sa, char *out, size_t len);
+
+/*
+ * A relative path as users may write one: not empty, no empty, '.', '..'
+ * or hidden parts, no backslashes or control characters. (The static
+ * files and the access rules both judge paths by it.)
+ */
+bool srv_path_plain(const char *rel);
 
 /* True when `path` equals `root` or lies below it (both already realpath'd). */
 bool srv_path_inside(const char *root, const char *path);

@@ -14,10 +14,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "auth.h"
 #include "feed.h"
+#include "identity.h"
 #include "store.h"
 #include "tb.h"
 #include "util.h"
@@ -27,11 +29,11 @@ _Static_assert(LWS_PRE <= FEED_HEADROOM, "feed messages need LWS_PRE bytes of he
 #define HUB_MAX 65536   /* publications waiting for the service thread */
 #define ADOPT_MAX 4096  /* sockets waiting to be adopted */
 
-enum hub_kind { HUB_EVENT, HUB_RUN, HUB_SYSTEM };
+enum hub_kind { HUB_EVENT, HUB_RUN, HUB_SYSTEM, HUB_DISCONNECT };
 
 struct hub_item {
 	enum hub_kind kind;
-	struct feed_msg *msg;
+	struct feed_msg *msg;  /* HUB_DISCONNECT: run = the user, seq = the API token, text = the session hash (0, 0, "" = none) */
 };
 
 struct ws_session {
@@ -45,6 +47,7 @@ struct ws_session {
 
 struct ws_server {
 	const struct auth *auth;
+	const struct ident *ident;      /* read-only; its throttle and store lock themselves */
 	struct store *store;
 	char path[300];                 /* base_url + "ws" */
 	struct lws_context *ctx;
@@ -71,8 +74,27 @@ static void header(struct lws *wsi, enum lws_token_indexes h, char *buf, int len
 		*out = buf;
 }
 
-/* The upgrade request must name /ws under our base and carry the token. */
-static bool allowed(struct ws_server *ws, struct lws *wsi)
+enum verdict { WS_ALLOWED, WS_REFUSED, WS_UNAUTHORIZED, WS_THROTTLED };
+
+/* The client's address as the login throttle's key. */
+static void client_key(struct lws *wsi, char *out, size_t len)
+{
+	struct sockaddr_storage sa;
+	socklen_t salen = sizeof sa;
+	int fd = lws_get_socket_fd(wsi);
+	if (fd < 0 || getpeername(fd, (struct sockaddr *)&sa, &salen) < 0)
+		srv_addr_key(NULL, out, len);
+	else
+		srv_addr_key((struct sockaddr *)&sa, out, len);
+}
+
+/*
+ * The upgrade request must name /ws under our base, pass the Host and
+ * Origin checks, and carry a login (identity.c: the cookie, the token or
+ * an API token); a credential it shows goes through the same login
+ * throttle as HTTP. *who is whose feed it becomes.
+ */
+static enum verdict check_upgrade(struct ws_server *ws, struct lws *wsi, struct acct_who *who)
 {
 	char uri[512], host[256], origin[512], authz[512], cookie[2048], arg[300];
 	const char *u, *h, *o, *a, *c, *t;
@@ -83,13 +105,23 @@ static bool allowed(struct ws_server *ws, struct lws *wsi)
 	header(wsi, WSI_TOKEN_HTTP_COOKIE, cookie, sizeof cookie, &c);
 	t = lws_get_urlarg_by_name(wsi, "token=", arg, sizeof arg);
 	if (!u || strcmp(u, ws->path))
-		return false;
+		return WS_REFUSED;
 	if (!auth_host_ok(ws->auth, h) || !auth_origin_ok(o, h)) {
 		srv_log("ws: refused a connection with Host %s, Origin %s", h ? h : "(none)",
 			o ? o : "(none)");
-		return false;
+		return WS_REFUSED;
 	}
-	return auth_request_ok(ws->auth, a, c, t);
+	char key[64];
+	int wait;
+	client_key(wsi, key, sizeof key);
+	switch (ident_check(ws->ident, c, a, t, key, who, &wait)) {
+	case IDENT_OK:
+		return WS_ALLOWED;
+	case IDENT_THROTTLED:
+		return WS_THROTTLED;
+	default:
+		return WS_UNAUTHORIZED;
+	}
 }
 
 static void session_kick(struct ws_session *s)
@@ -101,6 +133,50 @@ static void session_kick(struct ws_session *s)
 static void session_close(struct ws_session *s)
 {
 	lws_set_timeout(s->wsi, PENDING_TIMEOUT_CLOSE_SEND, LWS_TO_KILL_ASYNC);
+}
+
+/*
+ * The system message each user gets, made once per sample and user: with
+ * 60 students that is at most 60 small JSON edits a second, and none when
+ * no GPU process belongs to a run (feed_system_view hands back `all`).
+ */
+struct system_views {
+	struct {
+		char name[STORE_NAME_MAX];
+		struct feed_msg *msg;
+	} *v;
+	int n, cap;
+};
+
+static struct feed_msg *system_view(struct system_views *views, const struct acct_who *who, struct feed_msg *all)
+{
+	if (who->instructor)
+		return all;
+	for (int i = 0; i < views->n; i++)
+		if (!strcmp(views->v[i].name, who->name))
+			return views->v[i].msg;
+	if (views->n == views->cap) {
+		views->cap = views->cap ? views->cap * 2 : 16;
+		views->v = tb_xrealloc(views->v, (size_t)views->cap * sizeof *views->v);
+	}
+	srv_strlcpy(views->v[views->n].name, who->name, sizeof views->v[views->n].name);
+	views->v[views->n].msg = feed_system_view(who, all);
+	return views->v[views->n++].msg;
+}
+
+static void system_views_free(struct system_views *views)
+{
+	for (int i = 0; i < views->n; i++)
+		feed_msg_unref(views->v[i].msg);
+	free(views->v);
+}
+
+/* Does a HUB_DISCONNECT item name this connection's user or session? */
+static bool disconnects(const struct feed_msg *m, const struct acct_who *who)
+{
+	const char *session = feed_msg_text(m);
+	return (m->run && m->run == who->id) || (session[0] && !strcmp(session, who->session)) ||
+	       (m->seq && m->seq == who->token);
 }
 
 /* Move queued sockets and publications into lws, on the service thread. */
@@ -128,6 +204,7 @@ static void drain_handoff(struct ws_server *ws)
 			srv_log("ws: could not adopt a connection"); /* lws closed it */
 	for (int i = 0; i < nhub; i++) {
 		struct hub_item *it = &items[i];
+		struct system_views views = {0};
 		for (struct ws_session *s = ws->sessions, *next; s; s = next) {
 			next = s->next;
 			int rc = 0;
@@ -139,14 +216,19 @@ static void drain_handoff(struct ws_server *ws)
 					feed_fill(&s->feed, ws->store);
 			} else if (it->kind == HUB_RUN) {
 				rc = feed_on_run(&s->feed, it->msg);
-			} else {
-				feed_on_system(&s->feed, it->msg);
+			} else if (it->kind == HUB_SYSTEM) {
+				if (s->feed.system)
+					feed_on_system(&s->feed, system_view(&views, &s->feed.who, it->msg));
+			} else if (disconnects(it->msg, &s->feed.who)) {
+				session_close(s);
+				continue;
 			}
 			if (rc < 0)
 				session_close(s);
 			else
 				session_kick(s);
 		}
+		system_views_free(&views);
 		feed_msg_unref(it->msg);
 	}
 	if (lost) {
@@ -210,28 +292,46 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 		if (ws)
 			drain_handoff(ws);
 		return 0;
-	case LWS_CALLBACK_HTTP:
+	case LWS_CALLBACK_HTTP: {
 		/* GET /ws without an Upgrade: this path speaks WebSocket only, and
 		 * like every token route it says 401 first to a caller without one. */
-		lws_return_http_status(wsi, allowed(ws, wsi) ? HTTP_STATUS_BAD_REQUEST : HTTP_STATUS_UNAUTHORIZED,
-				       NULL);
+		struct acct_who who;
+		enum verdict v = check_upgrade(ws, wsi, &who);
+		static const unsigned status[] = {
+			[WS_ALLOWED] = HTTP_STATUS_BAD_REQUEST, /* allowed, but this was no upgrade */
+			[WS_REFUSED] = HTTP_STATUS_FORBIDDEN,
+			[WS_UNAUTHORIZED] = HTTP_STATUS_UNAUTHORIZED,
+			[WS_THROTTLED] = 429,
+		};
+		lws_return_http_status(wsi, status[v], NULL);
 		return -1;
-	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
-		if (allowed(ws, wsi))
+	}
+	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION: {
+		struct acct_who who;
+		enum verdict v = check_upgrade(ws, wsi, &who);
+		if (v == WS_ALLOWED)
 			return 0;
-		/* Say why before closing, so clients see 403 rather than a reset. */
-		lws_return_http_status(wsi, HTTP_STATUS_FORBIDDEN, NULL);
+		/* Say why before closing, so clients see 403 (or 429) rather than a reset. */
+		lws_return_http_status(wsi, v == WS_THROTTLED ? 429 : HTTP_STATUS_FORBIDDEN, NULL);
 		return 1;
-	case LWS_CALLBACK_ESTABLISHED:
+	}
+	case LWS_CALLBACK_ESTABLISHED: {
+		/* The headers are still here: who this is was decided a moment ago
+		 * in FILTER_PROTOCOL_CONNECTION; ask again rather than carry it
+		 * across (a good credential costs no throttle). */
+		struct acct_who who;
 		memset(s, 0, sizeof *s);
+		if (check_upgrade(ws, wsi, &who) != WS_ALLOWED)
+			return -1;
 		s->wsi = wsi;
-		feed_client_init(&s->feed);
+		feed_client_init(&s->feed, &who);
 		s->next = ws->sessions;
 		if (ws->sessions)
 			ws->sessions->prev = s;
 		ws->sessions = s;
 		atomic_fetch_add(&ws->nclients, 1);
 		return 0;
+	}
 	case LWS_CALLBACK_RECEIVE:
 		receive(ws, s, in, len);
 		return 0;
@@ -268,11 +368,12 @@ static const lws_retry_bo_t retry = {
 	.secs_since_valid_hangup = 120,
 };
 
-struct ws_server *ws_new(const struct auth *auth, struct store *store, const char *base_url,
-			 char *err, size_t errlen)
+struct ws_server *ws_new(const struct auth *auth, const struct ident *ident, struct store *store,
+			 const char *base_url, char *err, size_t errlen)
 {
 	struct ws_server *ws = tb_xcalloc(1, sizeof *ws);
 	ws->auth = auth;
+	ws->ident = ident;
 	ws->store = store;
 	snprintf(ws->path, sizeof ws->path, "%sws", base_url);
 	pthread_mutex_init(&ws->lock, NULL);
@@ -373,9 +474,17 @@ void ws_publish_event(struct ws_server *ws, int64_t run, int64_t seq, const char
 	hub_push(ws, HUB_EVENT, feed_msg_event(run, seq, json, len));
 }
 
-void ws_publish_run(struct ws_server *ws, const char *run_message_json)
+void ws_publish_run(struct ws_server *ws, const char *run_message_json, const char *owner)
 {
-	hub_push(ws, HUB_RUN, feed_msg_new(run_message_json, strlen(run_message_json), 0, 0));
+	struct feed_msg *m = feed_msg_new(run_message_json, strlen(run_message_json), 0, 0);
+	srv_strlcpy(m->owner, owner ? owner : "", sizeof m->owner);
+	hub_push(ws, HUB_RUN, m);
+}
+
+void ws_disconnect(struct ws_server *ws, int64_t user, const char *session, int64_t token)
+{
+	const char *text = session ? session : "";
+	hub_push(ws, HUB_DISCONNECT, feed_msg_new(text, strlen(text), user, token));
 }
 
 void ws_publish_system(struct ws_server *ws, const char *system_json)

@@ -18,11 +18,17 @@
 #include <stdint.h>
 
 struct auth;
+struct ident;
 struct store;
 struct ws_server;
 
-struct ws_server *ws_new(const struct auth *auth, struct store *store, const char *base_url,
-			 char *err, size_t errlen);
+/*
+ * `auth` checks Host and Origin; `ident` says who a connection is (the
+ * same rules as HTTP, and its login throttle: a wrong ?token= on /ws costs
+ * a try too). Each connection's feed is then that user's (feed.c rules).
+ */
+struct ws_server *ws_new(const struct auth *auth, const struct ident *ident, struct store *store,
+			 const char *base_url, char *err, size_t errlen);
 int ws_start(struct ws_server *ws);
 /* Stop the service thread and close every client. */
 void ws_free(struct ws_server *ws);
@@ -32,8 +38,17 @@ void ws_adopt(struct ws_server *ws, int fd);
 
 /* Any thread; the text is copied. */
 void ws_publish_event(struct ws_server *ws, int64_t run, int64_t seq, const char *json, size_t len);
-void ws_publish_run(struct ws_server *ws, const char *run_message_json);
+/* A run message, shown to `owner` and to instructors only. */
+void ws_publish_run(struct ws_server *ws, const char *run_message_json, const char *owner);
 void ws_publish_system(struct ws_server *ws, const char *system_json);
+
+/*
+ * Close the feed connections of user `user` (when nonzero), of the
+ * session whose hash is `session` (when not NULL), or opened with API
+ * token `token` (when nonzero): after a logout, a revoked session or
+ * token, a reset or a role change. Any thread.
+ */
+void ws_disconnect(struct ws_server *ws, int64_t user, const char *session, int64_t token);
 
 /* Connected feed clients (for /api/status and the bench). */
 int ws_client_count(const struct ws_server *ws);

@@ -5,8 +5,13 @@
 # packages (python3-torch is large, so `make run` never pulls it).
 set -e
 RUN_PKGS="build-essential pkg-config libopenblas-dev libopenblas-openmp-dev libyaml-dev zlib1g-dev libpng-dev libjpeg-dev
- libjansson-dev libmicrohttpd-dev libwebsockets-dev libsqlite3-dev dataset-fashion-mnist nodejs npm"
-TEST_PKGS="libcmocka-dev python3-torch python3-numpy python3-nbformat curl chromium clang-format"
+ libjansson-dev libmicrohttpd-dev libwebsockets-dev libssl-dev libsqlite3-dev libargon2-dev libprotobuf-c-dev
+ protobuf-c-compiler dataset-fashion-mnist nodejs npm"
+# nginx-light, openssl, systemd: tests/integration/deploy.test.mjs and install.test.mjs run
+# their own nginx on free ports (Debian also starts the system one on port 80 where
+# services may start: `systemctl disable --now nginx` if it is not wanted).
+TEST_PKGS="libcmocka-dev python3-torch python3-numpy python3-nbformat python3-onnx libjpeg-turbo-progs curl chromium sqlite3
+ slurm-wlm munge nginx-light openssl systemd"
 BENCH_PKGS="wrk jupyter-notebook"
 
 case "${1:-run}" in

@@ -1,11 +1,11 @@
 /*
- * cli.h — the engine's subcommands (train, worker, check, parity,
- * reference) and the dispatcher both binaries share.
+ * cli.h — the engine's subcommands (train, worker, check, predict,
+ * export, parity, reference) and the dispatcher both binaries share.
  *
  * What it is: a table of commands and cli_main, which picks one by argv[1]
  * and prints the usage. build/trainbook-engine runs it with the engine's
- * commands only (engine/cli/main.c); build/trainbook adds `serve`, which
- * lives in server/ (server/main.c) — the engine never includes server/.
+ * commands only (engine/cli/main.c); build/trainbook adds `serve` and
+ * `users`, which live in server/ (server/main.c) — the engine never includes server/.
  *
  * Threads: the main thread.
  */
@@ -22,6 +22,8 @@ struct cli_command {
 int cli_train(int argc, char **argv); /* also `worker` (JSON events, for the server) */
 int cli_check(int argc, char **argv);
 int cli_parity(int argc, char **argv);
+int cli_predict(int argc, char **argv);   /* classify images with a checkpoint */
+int cli_export(int argc, char **argv);    /* a checkpoint as ONNX */
 int cli_reference(int argc, char **argv); /* the spec reference from the tables (README) */
 
 /*

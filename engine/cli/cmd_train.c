@@ -3,12 +3,15 @@
  *
  * train:  a person at a terminal: progress bar, readable lines, summary.
  * worker: the server's child process: JSON-lines events on stdout
- *         (docs/api.md), nothing else on stdout.
+ *         (docs/api.md), nothing else on stdout; or, started by a cluster
+ *         (the Slurm executor), events appended to --events-file and sent
+ *         home by report.c (--report URL with the run's --secret-file).
  * Both: SIGINT/SIGTERM finish the current step, write a checkpoint and end
  * the run as "stopped"; a second signal ends the process at once.
  *
  * Threads: main thread; signal handlers only set a flag.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -18,6 +21,8 @@
 
 #include "checkpoint.h"
 #include "cli.h"
+#include "dist.h"
+#include "report.h"
 #include "spec.h"
 #include "tb.h"
 #include "train.h"
@@ -27,11 +32,18 @@
 /* The one piece of process-global state: set from signal handlers, read by the loop. */
 static volatile sig_atomic_t stop_requested;
 
+/* Set before the handlers: a worker under a cluster launcher (--events-file). */
+static int cluster_worker;
+
 static void on_stop_signal(int sig)
 {
 	stop_requested = 1;
-	/* A second Ctrl-C should not wait for the checkpoint. */
-	signal(sig, SIG_DFL);
+	/* A second Ctrl-C should not wait for the checkpoint. Under Slurm, though,
+	 * srun forwards a time limit's SIGTERM and then sends its own at once:
+	 * there the checkpoint must still be written, and SIGKILL (KillWait
+	 * later) is the cluster's way to insist. */
+	if (!(cluster_worker && sig == SIGTERM))
+		signal(sig, SIG_DFL);
 }
 
 static void install_signals(void)
@@ -57,6 +69,11 @@ static void usage(FILE *out, const char *cmd)
 		"  --json                 JSON-lines events on stdout instead of a progress bar\n"
 		"  --resume CHECKPOINT    continue a run from a step-*.safetensors checkpoint\n"
 		"                         (without SPEC, the spec stored in the checkpoint is used)\n"
+		"  --events-file FILE     append the JSON-lines events to FILE instead of stdout\n"
+		"  --report URL           send the events in FILE to the server at URL as well\n"
+		"                         (what the Slurm executor starts; docs/slurm.md)\n"
+		"  --secret-file FILE     the run's secret for --report\n"
+		"  --report-drain S       at the end, wait up to S seconds for the server (default 120)\n"
 		"\n"
 		"SIGINT/SIGTERM finish the current step, write a checkpoint and stop.\n",
 		cmd, cmd);
@@ -106,17 +123,61 @@ static int load_spec(const char *spec_path, const char *resume, const char *cons
 	return rc;
 }
 
+/*
+ * Events to a file (and home through report.c). Only process 0 of a
+ * multi-process run reports; the others train silently (train.c) and
+ * leave the file alone.
+ */
+static int open_events(const char *path, const char *url, const char *secret_file, FILE **out,
+		       struct report **rep)
+{
+	struct dist_env d;
+	char err[512];
+	if (dist_env_detect(&d, err, sizeof(err)) < 0) {
+		fprintf(stderr, "trainbook: %s\n", err);
+		return -1;
+	}
+	if (d.rank != 0)
+		return 0;
+	*out = fopen(path, "a");
+	if (!*out) {
+		fprintf(stderr, "trainbook: %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	if (!url)
+		return 0;
+	char secret[128] = "";
+	FILE *f = fopen(secret_file, "r");
+	if (!f || !fgets(secret, sizeof(secret), f)) {
+		fprintf(stderr, "trainbook: %s: %s\n", secret_file, f ? "empty" : strerror(errno));
+		if (f)
+			fclose(f);
+		return -1;
+	}
+	fclose(f);
+	secret[strcspn(secret, "\r\n")] = 0;
+	*rep = report_start(url, secret, path, err, sizeof(err));
+	if (!*rep) {
+		fprintf(stderr, "trainbook: %s\n", err);
+		return -1;
+	}
+	return 0;
+}
+
 int cli_train(int argc, char **argv)
 {
 	bool worker = strcmp(argv[0], "worker") == 0;
 	static const struct option options[] = {
 		{"set", required_argument, NULL, 's'},  {"out", required_argument, NULL, 'o'},
 		{"json", no_argument, NULL, 'j'},       {"resume", required_argument, NULL, 'r'},
-		{"help", no_argument, NULL, 'h'},       {NULL, 0, NULL, 0},
+		{"help", no_argument, NULL, 'h'},       {"events-file", required_argument, NULL, 'E'},
+		{"report", required_argument, NULL, 'R'}, {"secret-file", required_argument, NULL, 'S'},
+		{"report-drain", required_argument, NULL, 'D'}, {NULL, 0, NULL, 0},
 	};
 	const char *overrides[MAX_OVERRIDES];
 	int noverrides = 0, c;
-	const char *out_dir = NULL, *resume = NULL;
+	const char *out_dir = NULL, *resume = NULL, *events_file = NULL, *report_url = NULL, *secret_file = NULL;
+	double drain_s = 120;
 	bool json = worker;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "s:o:jr:h", options, NULL)) != -1) {
@@ -131,6 +192,10 @@ int cli_train(int argc, char **argv)
 		case 'o': out_dir = optarg; break;
 		case 'j': json = true; break;
 		case 'r': resume = optarg; break;
+		case 'E': events_file = optarg; json = true; break;
+		case 'R': report_url = optarg; break;
+		case 'S': secret_file = optarg; break;
+		case 'D': drain_s = atof(optarg); break;
 		case 'h': usage(stdout, argv[0]); return 0;
 		default: usage(stderr, argv[0]); return 2;
 		}
@@ -138,6 +203,10 @@ int cli_train(int argc, char **argv)
 	const char *spec_path = optind < argc ? argv[optind] : NULL;
 	if (optind < argc - 1 || (!spec_path && !resume)) {
 		usage(stderr, argv[0]);
+		return 2;
+	}
+	if (report_url && (!events_file || !secret_file)) {
+		fprintf(stderr, "trainbook: --report needs --events-file and --secret-file\n");
 		return 2;
 	}
 	struct spec s;
@@ -150,12 +219,25 @@ int cli_train(int argc, char **argv)
 	}
 	if (!json)
 		fprintf(stderr, "checkpoints: %s/\n", out_dir);
+	cluster_worker = events_file != NULL;
 	install_signals();
+	FILE *events_out = stdout;
+	struct report *rep = NULL;
+	if (events_file && open_events(events_file, report_url, secret_file, &events_out, &rep) < 0) {
+		spec_free(&s);
+		return 2;
+	}
 	struct train_options opt = {
-		.out_dir = out_dir, .json = json, .events_out = stdout, .resume = resume, .stop = &stop_requested,
+		.out_dir = out_dir, .json = json, .events_out = events_out, .resume = resume, .stop = &stop_requested,
 	};
 	enum train_result r = train_run(&s, &opt);
 	spec_free(&s);
+	if (events_out != stdout)
+		fclose(events_out);
+	long unsent = report_finish(rep, drain_s);
+	if (unsent)
+		fprintf(stderr, "trainbook: %ld event%s not acknowledged by the server; they stay in %s\n", unsent,
+			unsent == 1 ? "" : "s", events_file);
 	switch (r) {
 	case TRAIN_COMPLETED:
 	case TRAIN_STOPPED: return 0;

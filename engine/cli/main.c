@@ -1,6 +1,6 @@
 /*
  * main.c — build/trainbook-engine: the engine's commands only (train,
- * worker, check, parity, reference), so a GPU box without the web
+ * worker, check, predict, export, parity, reference), so a GPU box without the web
  * libraries can still train. build/trainbook's main is server/main.c.
  */
 #include <stddef.h>

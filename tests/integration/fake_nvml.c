@@ -2,7 +2,7 @@
  * fake_nvml.c — a test-only stand-in for libnvidia-ml.so.1, so the
  * integration suite can check the server's NVML path (dlopen, the _v2
  * symbols, null for unreadable values, GPU process → run mapping, GPU
- * slots and CUDA_VISIBLE_DEVICES) on a machine without a GPU. run.sh
+ * slots and CUDA_VISIBLE_DEVICES) on a machine without a GPU. system.test.mjs
  * compiles it into a temp directory and starts the server with
  * LD_LIBRARY_PATH pointing there. One GPU: utilization 42 %, 1 GiB of
  * 80 GiB used, 250 W, temperature not supported; its compute processes

@@ -1,21 +1,17 @@
 /*
- * cell-markdown.js — a markdown cell: rendered with marked and sanitised
- * with DOMPurify (a notebook from elsewhere must not run script in the
- * page), edited in CodeMirror on double-click or Enter.
+ * cell-markdown.js — a markdown cell: rendered to safe HTML by markdown.js
+ * (a notebook from elsewhere must not run script in the page, restyle it
+ * or fake a form), edited in CodeMirror on double-click or Enter.
  *
- * What it is not: the notebook's keys and selection (notebook.js).
+ * What it is not: the notebook's keys and selection (notebook.js), or the
+ * sanitiser's rules (markdown.js).
  *
  * Threads: the page's main thread.
  */
 
-import { marked } from 'marked';
-import DOMPurify from 'dompurify';
 import { h, clear } from './dom.js';
 import { createEditor } from './editor.js';
-
-export function renderMarkdown(src) {
-	return DOMPurify.sanitize(marked.parse(src || '', { async: false, gfm: true }));
-}
+import { renderMarkdown } from './markdown.js';
 
 export class MarkdownCell {
 	constructor(page, cell) {
@@ -32,7 +28,7 @@ export class MarkdownCell {
 
 	render() {
 		const html = renderMarkdown(this.cell.source);
-		/* sanitised above: the only place the page sets innerHTML */
+		/* sanitised by markdown.js: the only place the page sets innerHTML */
 		this.rendered.innerHTML = html || '<p class="muted">Empty markdown cell — double-click or press Enter to write.</p>';
 		for (const a of this.rendered.querySelectorAll('a[href^="http"]')) {
 			a.target = '_blank';

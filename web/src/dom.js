@@ -11,7 +11,8 @@
 /*
  * h('button.primary', {onclick, 'aria-label': 'Run'}, 'Run') — tag with
  * optional .classes, attributes (on* are listeners, `text`, `html` is
- * never used with untrusted text), then children (strings or nodes).
+ * never used with untrusted text, `style` is set through el.style), then
+ * children (strings or nodes).
  */
 export function h(spec, attrs, ...children) {
 	const [tag, ...classes] = spec.split('.');
@@ -26,6 +27,8 @@ export function h(spec, attrs, ...children) {
 		if (k.startsWith('on') && typeof v === 'function') el.addEventListener(k.slice(2), v);
 		else if (k === 'text') el.textContent = v;
 		else if (k === 'class') el.className = v;
+		/* Through the CSSOM: the page's Content-Security-Policy refuses style="…" attributes. */
+		else if (k === 'style') el.style.cssText = String(v);
 		else if (k === 'value' || k === 'checked' || k === 'disabled' || k === 'selected') el[k] = v;
 		else el.setAttribute(k, v === true ? '' : String(v));
 	}

@@ -30,6 +30,17 @@ const highlight = HighlightStyle.define([
 ]);
 
 /*
+ * CodeMirror injects its rules in a <style> element; the page's
+ * Content-Security-Policy allows it only with the nonce the server wrote
+ * into index.html for this page load.
+ */
+function cspNonce() {
+	const meta = typeof document !== 'undefined' && document.querySelector('meta[name="trainbook-csp-nonce"]');
+	const nonce = meta ? meta.getAttribute('content') : '';
+	return nonce && nonce !== 'TRAINBOOK_CSP_NONCE' ? nonce : '';
+}
+
+/*
  * createEditor({parent, doc, lang: 'yaml'|'text', keys, onChange, validate, label})
  *   keys:     {run(view), runAndNext(view), escape(view), save(view)} — return true when handled
  *   validate: async (text) → [{line, column, message}] or null (no lint)
@@ -43,7 +54,9 @@ export function createEditor({ parent, doc, lang = 'text', keys = {}, onChange, 
 		{ key: 'Escape', run: bind(keys.escape) },
 		{ key: 'Mod-s', run: bind(keys.save), preventDefault: true },
 	]));
+	const nonce = cspNonce();
 	const extensions = [
+		...(nonce ? [EditorView.cspNonce.of(nonce)] : []),
 		jupyterKeys,
 		highlightSpecialChars(),
 		history(),

@@ -107,11 +107,124 @@ static void file(void **state)
 	assert_int_equal(cfg_load_file(&c, "/nonexistent/tb.conf", err, sizeof err), -1);
 }
 
+/* The executor is picked from the registry; slurm-* settings are checked as they are read. */
+static void executor_settings(void **state)
+{
+	(void)state;
+	struct cfg c;
+	char err[256];
+	cfg_defaults(&c);
+	assert_string_equal(c.executor.kind, "local");
+	assert_int_equal(cfg_set(&c, "executor", "pbs", err, sizeof err), -1);
+	assert_non_null(strstr(err, "local, slurm"));
+	assert_int_equal(cfg_set(&c, "executor", "slurm", err, sizeof err), 0);
+	assert_string_equal(c.executor.kind, "slurm");
+	assert_int_equal(cfg_set(&c, "slurm-partition", "gpu", err, sizeof err), 0);
+	assert_string_equal(c.executor.partition, "gpu");
+	assert_int_equal(cfg_set(&c, "slurm-events", "carrier-pigeon", err, sizeof err), -1);
+	assert_int_equal(cfg_set(&c, "slurm-report-url", "ftp://x/", err, sizeof err), -1);
+	assert_int_equal(cfg_set(&c, "slurm-max-jobs", "0", err, sizeof err), -1);
+	assert_int_equal(cfg_set(&c, "slurm-extra-arg", "--constraint=h100", err, sizeof err), 0);
+	assert_int_equal(cfg_set(&c, "slurm-extra-arg", "--exclusive", err, sizeof err), 0);
+	assert_int_equal(c.executor.nextra_args, 2);
+	assert_string_equal(c.executor.extra_args[1], "--exclusive");
+	assert_int_equal(cfg_set(&c, "slurm-colour", "blue", err, sizeof err), -1);
+	assert_non_null(strstr(err, "unknown setting"));
+}
+
+/* The proxy settings of issue 20: trusted-proxy, public-url, token-file. */
+static void proxy_settings(void **state)
+{
+	(void)state;
+	struct cfg c;
+	char err[256];
+	cfg_defaults(&c);
+	assert_int_equal(cfg_set(&c, "trusted-proxy", "127.0.0.1", err, sizeof err), 0);
+	assert_int_equal(cfg_set(&c, "trusted-proxy", "::1", err, sizeof err), 0);
+	assert_int_equal(c.ntrusted_proxies, 2);
+	assert_int_equal(cfg_set(&c, "trusted-proxy", "nginx.local", err, sizeof err), -1);
+	assert_non_null(strstr(err, "IP address"));
+	assert_int_equal(cfg_set(&c, "trusted-proxy", "10.0.0.0/8", err, sizeof err), -1);
+	assert_int_equal(cfg_set(&c, "public-url", "ftp://x/", err, sizeof err), -1);
+	assert_int_equal(cfg_set(&c, "public-url", "https:///trainbook/", err, sizeof err), -1);
+	assert_int_equal(cfg_set(&c, "public-url", "https://x/a b/", err, sizeof err), -1);
+	assert_int_equal(cfg_set(&c, "public-url", "https://x/?token=1", err, sizeof err), -1);
+
+	/* public-url's path must be base-url; the stored URL ends in it. */
+	char ws[] = "/tmp/tb-cfg-ws-XXXXXX";
+	assert_non_null(mkdtemp(ws));
+	assert_int_equal(cfg_set(&c, "workspace", ws, err, sizeof err), 0);
+	assert_int_equal(cfg_set(&c, "public-url", "https://nb.example.org:18443/trainbook", err, sizeof err), 0);
+	assert_int_equal(cfg_finish(&c, NULL, err, sizeof err), -1);
+	assert_non_null(strstr(err, "must be base-url"));
+	assert_int_equal(cfg_set(&c, "base-url", "/trainbook/", err, sizeof err), 0);
+	assert_int_equal(cfg_finish(&c, NULL, err, sizeof err), 0);
+	assert_string_equal(c.public_url, "https://nb.example.org:18443/trainbook/");
+
+	/* token-file: the token without the newline; not together with a token. */
+	char *p = write_temp("  s3cret-from-file\n\n");
+	assert_int_equal(cfg_set(&c, "token-file", p, err, sizeof err), 0);
+	assert_int_equal(cfg_finish(&c, NULL, err, sizeof err), 0);
+	assert_string_equal(c.token, "s3cret-from-file");
+	assert_int_equal(cfg_finish(&c, NULL, err, sizeof err), -1);
+	assert_non_null(strstr(err, "keep one"));
+	unlink(p);
+	free(p);
+	c.token[0] = '\0';
+	p = write_temp("\n");
+	assert_int_equal(cfg_set(&c, "token-file", p, err, sizeof err), 0);
+	assert_int_equal(cfg_finish(&c, NULL, err, sizeof err), -1);
+	assert_non_null(strstr(err, "is empty"));
+	unlink(p);
+	free(p);
+	assert_int_equal(cfg_set(&c, "token-file", "/nonexistent/token", err, sizeof err), 0);
+	assert_int_equal(cfg_finish(&c, NULL, err, sizeof err), -1);
+	assert_non_null(strstr(err, "/nonexistent/token"));
+	rmdir(ws);
+}
+
+/* The classroom keys, `key: value` lines, `_` in keys, data roots as a list. */
+static void accounts_keys(void **state)
+{
+	(void)state;
+	struct cfg c;
+	char err[256];
+	cfg_defaults(&c);
+	assert_false(c.accounts);
+	assert_int_equal(c.session_idle, 28800);
+	assert_int_equal(c.session_max, 604800);
+	char *p = write_temp("accounts: true\nsession_idle: 60\ndata_roots: /tmp, /\n"
+			     "public-url = https://lab.example/tb\nsecure-cookies = yes\n");
+	assert_int_equal(cfg_load_file(&c, p, err, sizeof err), 0);
+	assert_true(c.accounts);
+	assert_true(c.secure_cookies);
+	assert_int_equal(c.session_idle, 60);
+	assert_int_equal(c.ndata_roots, 2);
+	assert_string_equal(c.data_roots[0], "/tmp");
+	assert_string_equal(c.data_roots[1], "/");
+	char base[600];
+	cfg_link_base(&c, 8888, base, sizeof base);
+	assert_string_equal(base, "https://lab.example/tb/");
+	unlink(p);
+	free(p);
+	assert_int_equal(cfg_set(&c, "data-root", "relative/dir", err, sizeof err), -1);
+	assert_int_equal(cfg_set(&c, "public-url", "ftp://x", err, sizeof err), -1);
+	assert_int_equal(cfg_set(&c, "session-max", "0", err, sizeof err), -1);
+	cfg_defaults(&c);
+	cfg_link_base(&c, 9000, base, sizeof base);
+	assert_string_equal(base, "http://127.0.0.1:9000/");
+	/* A data root that does not exist stops the server at start-up. */
+	assert_int_equal(cfg_set(&c, "data-root", "/nonexistent/data", err, sizeof err), 0);
+	assert_int_equal(cfg_finish(&c, NULL, err, sizeof err), -1);
+	assert_non_null(strstr(err, "/nonexistent/data"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(defaults), cmocka_unit_test(setter), cmocka_unit_test(base_url),
-		cmocka_unit_test(file),
+		cmocka_unit_test(file), cmocka_unit_test(executor_settings), cmocka_unit_test(proxy_settings),
+		cmocka_unit_test(accounts_keys),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

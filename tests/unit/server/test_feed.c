@@ -34,7 +34,8 @@ static int setup(void **state)
 	assert_int_equal(store_open(path, &f->s, err, sizeof err), 0);
 	struct store_run_new r = {.name = "t", .spec = "x", .owner = "o"};
 	assert_int_equal(store_run_create(f->s, &r, &f->run), 0);
-	feed_client_init(&f->c);
+	struct acct_who owner = {.name = "o", .instructor = false};
+	feed_client_init(&f->c, &owner);
 	*state = f;
 	return 0;
 }
@@ -187,13 +188,97 @@ static void system_and_runs(void **state)
 	assert_int_equal(f->c.count, 1);
 	feed_msg_unref(sys);
 	struct feed_msg *run = feed_msg_new("{\"type\":\"run\"}", 14, 0, 0);
+	strcpy(run->owner, "o");
 	assert_int_equal(feed_on_run(&f->c, run), 0);
 	assert_int_equal(f->c.count, 1);
 	assert_int_equal(feed_handle(&f->c, f->s, "{\"type\":\"subscribe_runs\"}", 25), 0);
 	assert_int_equal(feed_on_run(&f->c, run), 0);
 	assert_int_equal(f->c.count, 2);
+	/* Another user's run: not for this student's feed; an instructor's gets it. */
+	strcpy(run->owner, "someone-else");
+	assert_int_equal(feed_on_run(&f->c, run), 0);
+	assert_int_equal(f->c.count, 2);
+	f->c.who.instructor = true;
+	assert_int_equal(feed_on_run(&f->c, run), 0);
+	assert_int_equal(f->c.count, 3);
 	feed_msg_unref(run); /* the queue still holds its own reference */
 	assert_string_equal(feed_msg_text(feed_peek(&f->c)), "{\"type\":\"system\"}");
+}
+
+/* Pop everything, returning the last error message text (or ""). */
+static const char *last_error(struct fixture *f, char *buf, size_t len)
+{
+	buf[0] = '\0';
+	struct feed_msg *m;
+	while ((m = feed_peek(&f->c))) {
+		json_t *j = json_loads(feed_msg_text(m), 0, NULL);
+		if (!strcmp(json_string_value(json_object_get(j, "type")), "error"))
+			snprintf(buf, len, "%s", json_string_value(json_object_get(j, "message")));
+		json_decref(j);
+		feed_pop(&f->c);
+	}
+	return buf;
+}
+
+/* subscribe to another user's run: the very error a missing run gets, and nothing queued. */
+static void foreign_run(void **state)
+{
+	struct fixture *f = *state;
+	struct store_run_new r = {.name = "theirs", .spec = "x", .owner = "other"};
+	int64_t theirs;
+	assert_int_equal(store_run_create(f->s, &r, &theirs), 0);
+	char msg[128], missing[200], foreign[200];
+	snprintf(msg, sizeof msg, "{\"type\":\"subscribe\",\"run\":\"r%lld\"}", (long long)theirs + 100);
+	assert_int_equal(feed_handle(&f->c, f->s, msg, strlen(msg)), 0);
+	last_error(f, missing, sizeof missing);
+	snprintf(msg, sizeof msg, "{\"type\":\"subscribe\",\"run\":\"r%lld\"}", (long long)theirs);
+	assert_int_equal(feed_handle(&f->c, f->s, msg, strlen(msg)), 0);
+	assert_int_equal(f->c.nsubs, 0);
+	last_error(f, foreign, sizeof foreign);
+	/* Same words, only the id differs. */
+	char expect[200];
+	snprintf(expect, sizeof expect, "no run r%lld", (long long)theirs);
+	assert_string_equal(foreign, expect);
+	snprintf(expect, sizeof expect, "no run r%lld", (long long)theirs + 100);
+	assert_string_equal(missing, expect);
+	/* An instructor follows it. */
+	f->c.who.instructor = true;
+	assert_int_equal(feed_handle(&f->c, f->s, msg, strlen(msg)), 0);
+	assert_int_equal(f->c.nsubs, 1);
+}
+
+/* Every message type has an access rule, and a client type a handler. */
+static void every_type_has_a_rule(void **state)
+{
+	(void)state;
+	assert_true(feed_ntypes >= 11);
+	for (size_t i = 0; i < feed_ntypes; i++) {
+		assert_true(feed_types[i].rule > FEED_RULE_NONE && feed_types[i].rule < FEED_NRULES);
+		assert_true(!strcmp(feed_types[i].dir, "in") == (feed_types[i].handle != NULL));
+	}
+}
+
+/* System samples: other users' GPU processes lose pid and run for a student. */
+static void system_redacted(void **state)
+{
+	struct fixture *f = *state;
+	const char *text = "{\"type\":\"system\",\"system\":{\"gpus\":[{\"index\":0,\"processes\":["
+			   "{\"pid\":11,\"memory\":5,\"run\":\"r1\",\"owner\":\"o\"},"
+			   "{\"pid\":22,\"memory\":7,\"run\":\"r2\",\"owner\":\"other\"}]}]}}";
+	struct feed_msg *all = feed_msg_new(text, strlen(text), 0, 0);
+	struct feed_msg *mine = feed_system_view(&f->c.who, all);
+	assert_ptr_not_equal(mine, all);
+	assert_null(strstr(feed_msg_text(mine), "r2"));
+	assert_null(strstr(feed_msg_text(mine), "other"));
+	assert_null(strstr(feed_msg_text(mine), "22"));
+	assert_non_null(strstr(feed_msg_text(mine), "\"r1\""));
+	assert_non_null(strstr(feed_msg_text(mine), "\"memory\":7"));
+	feed_msg_unref(mine);
+	struct acct_who ins = {.name = "prof", .instructor = true};
+	struct feed_msg *theirs = feed_system_view(&ins, all);
+	assert_ptr_equal(theirs, all);
+	feed_msg_unref(theirs);
+	feed_msg_unref(all);
 }
 
 static void bad_messages(void **state)
@@ -226,6 +311,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(big_backlog_in_pages, setup, teardown),
 		cmocka_unit_test_setup_teardown(overflow_resyncs, setup, teardown),
 		cmocka_unit_test_setup_teardown(system_and_runs, setup, teardown),
+		cmocka_unit_test_setup_teardown(foreign_run, setup, teardown),
+		cmocka_unit_test_setup_teardown(every_type_has_a_rule, setup, teardown),
+		cmocka_unit_test_setup_teardown(system_redacted, setup, teardown),
 		cmocka_unit_test_setup_teardown(bad_messages, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

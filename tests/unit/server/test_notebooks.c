@@ -14,6 +14,8 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include <jansson.h>
+
 #include "server/notebooks.h"
 #include "server/util.h"
 
@@ -49,17 +51,29 @@ static int teardown(void **state)
 	return 0;
 }
 
+/* nb_resolve's verdict on a path, closing the folder it opened. */
+static int resolve(struct nb_store *nb, const char *rel, bool must_exist)
+{
+	int dirfd;
+	const char *name;
+	char err[256];
+	int rc = nb_resolve(nb, rel, must_exist, &dirfd, &name, err, sizeof err);
+	if (rc == NB_OK)
+		close(dirfd);
+	return rc;
+}
+
 static void path_rules(void **state)
 {
 	struct fixture *f = *state;
-	char abs[4096], err[256], p[512];
+	char err[256], p[512];
 	const char *bad[] = {"../x.ipynb", "a/../../x.ipynb", "/etc/x.ipynb", ".hidden.ipynb", ".trainbook/x.ipynb",
 			     "a//b.ipynb", "./a.ipynb", "a.txt", ".ipynb", "dir/.ipynb", "a\\b.ipynb", "a\nb.ipynb", ""};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
-		assert_int_equal(nb_resolve(&f->nb, bad[i], false, abs, sizeof abs, err, sizeof err), NB_EBADPATH);
-	assert_int_equal(nb_resolve(&f->nb, "new.ipynb", false, abs, sizeof abs, err, sizeof err), NB_OK);
-	assert_int_equal(nb_resolve(&f->nb, "new.ipynb", true, abs, sizeof abs, err, sizeof err), NB_ENOENT);
-	assert_int_equal(nb_resolve(&f->nb, "nodir/new.ipynb", false, abs, sizeof abs, err, sizeof err), NB_ENOENT);
+		assert_int_equal(resolve(&f->nb, bad[i], false), NB_EBADPATH);
+	assert_int_equal(resolve(&f->nb, "new.ipynb", false), NB_OK);
+	assert_int_equal(resolve(&f->nb, "new.ipynb", true), NB_ENOENT);
+	assert_int_equal(resolve(&f->nb, "nodir/new.ipynb", false), NB_ENOENT);
 	/* Symlinks that lead out are refused, for files and folders. */
 	snprintf(p, sizeof p, "%s/secret.ipynb", f->outside);
 	FILE *fp = fopen(p, "w");
@@ -70,10 +84,10 @@ static void path_rules(void **state)
 	assert_int_equal(symlink(p, link), 0);
 	snprintf(link, sizeof link, "%s/outdir", f->root);
 	assert_int_equal(symlink(f->outside, link), 0);
-	assert_int_equal(nb_resolve(&f->nb, "out.ipynb", true, abs, sizeof abs, err, sizeof err), NB_EBADPATH);
-	assert_int_equal(nb_resolve(&f->nb, "outdir/secret.ipynb", true, abs, sizeof abs, err, sizeof err),
+	assert_int_equal(resolve(&f->nb, "out.ipynb", true), NB_EBADPATH);
+	assert_int_equal(resolve(&f->nb, "outdir/secret.ipynb", true),
 			 NB_EBADPATH);
-	assert_int_equal(nb_resolve(&f->nb, "outdir/new.ipynb", false, abs, sizeof abs, err, sizeof err),
+	assert_int_equal(resolve(&f->nb, "outdir/new.ipynb", false),
 			 NB_EBADPATH);
 	char etag[NB_ETAG_LEN];
 	assert_int_equal(nb_create(&f->nb, "outdir/new.ipynb", NULL, 0, etag, err, sizeof err), NB_EBADPATH);
@@ -83,7 +97,64 @@ static void path_rules(void **state)
 	assert_int_equal(nb_create(&f->nb, "real.ipynb", NULL, 0, etag, err, sizeof err), NB_OK);
 	snprintf(link, sizeof link, "%s/alias.ipynb", f->root);
 	assert_int_equal(symlink("real.ipynb", link), 0);
-	assert_int_equal(nb_resolve(&f->nb, "alias.ipynb", true, abs, sizeof abs, err, sizeof err), NB_OK);
+	assert_int_equal(resolve(&f->nb, "alias.ipynb", true), NB_OK);
+	/* A link that stays inside but lands in a hidden folder is refused for
+	 * every use (issue 12, fault 9: db.ipynb -> .trainbook/trainbook.db). */
+	snprintf(p, sizeof p, "%s/.trainbook", f->root);
+	assert_int_equal(mkdir(p, 0700), 0);
+	snprintf(p, sizeof p, "%s/.trainbook/trainbook.db", f->root);
+	fp = fopen(p, "w");
+	fputs(NB, fp);
+	fclose(fp);
+	snprintf(link, sizeof link, "%s/db.ipynb", f->root);
+	assert_int_equal(symlink(".trainbook/trainbook.db", link), 0);
+	snprintf(link, sizeof link, "%s/meta", f->root);
+	assert_int_equal(symlink(".trainbook", link), 0);
+	assert_int_equal(resolve(&f->nb, "db.ipynb", true), NB_EBADPATH);
+	assert_int_equal(resolve(&f->nb, "db.ipynb", false), NB_EBADPATH);
+	assert_int_equal(resolve(&f->nb, "meta/x.ipynb", false), NB_EBADPATH);
+	char *data;
+	size_t len;
+	int64_t mtime;
+	assert_int_equal(nb_read(&f->nb, "db.ipynb", &data, &len, etag, &mtime, err, sizeof err), NB_EBADPATH);
+	assert_non_null(strstr(err, "hidden"));
+	assert_int_equal(nb_save(&f->nb, "db.ipynb", NB, strlen(NB), NULL, etag, &mtime, err, sizeof err), NB_EBADPATH);
+	assert_int_equal(nb_delete(&f->nb, "db.ipynb", err, sizeof err), NB_EBADPATH);
+	assert_int_equal(nb_create(&f->nb, "meta/x.ipynb", NULL, 0, etag, err, sizeof err), NB_EBADPATH);
+	assert_int_equal(nb_rename(&f->nb, "real.ipynb", "meta/x.ipynb", err, sizeof err), NB_EBADPATH);
+	snprintf(p, sizeof p, "%s/.trainbook/x.ipynb", f->root);
+	assert_int_equal(access(p, F_OK), -1);
+	json_t *list = nb_list(&f->nb);
+	char *text = json_dumps(list, JSON_COMPACT);
+	assert_null(strstr(text, "db.ipynb"));
+	assert_null(strstr(text, "out.ipynb"));
+	assert_non_null(strstr(text, "alias.ipynb"));
+	free(text);
+	json_decref(list);
+	/* A FIFO named like a notebook must not hang a read. */
+	snprintf(p, sizeof p, "%s/fifo.ipynb", f->root);
+	assert_int_equal(mkfifo(p, 0600), 0);
+	assert_int_equal(nb_read(&f->nb, "fifo.ipynb", &data, &len, etag, &mtime, err, sizeof err), NB_EBADPATH);
+}
+
+/* Names: a part of 255 bytes is fine, 256 is a clear 400 (not ENAMETOOLONG); UTF-8 only. */
+static void names(void **state)
+{
+	struct fixture *f = *state;
+	char name[300], err[256], etag[NB_ETAG_LEN];
+	memset(name, 'a', 249);
+	strcpy(name + 249, ".ipynb"); /* 255 bytes */
+	assert_int_equal(nb_create(&f->nb, name, NULL, 0, etag, err, sizeof err), NB_OK);
+	memset(name, 'a', 250);
+	strcpy(name + 250, ".ipynb"); /* 256 bytes */
+	assert_int_equal(nb_create(&f->nb, name, NULL, 0, etag, err, sizeof err), NB_EBADPATH);
+	assert_non_null(strstr(err, "255"));
+	const char *bad[] = {"caf\xe9.ipynb", "\xff\xfe.ipynb", "\xc0\xae.ipynb", "\xed\xa0\x80.ipynb", "\xf4\x90\x80\x80.ipynb"};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		assert_int_equal(nb_create(&f->nb, bad[i], NULL, 0, etag, err, sizeof err), NB_EBADPATH);
+		assert_non_null(strstr(err, "UTF-8"));
+	}
+	assert_int_equal(nb_create(&f->nb, "caf\xc3\xa9-\xf0\x9f\x93\x93.ipynb", NULL, 0, etag, err, sizeof err), NB_OK);
 }
 
 static void save_conflicts(void **state)
@@ -188,6 +259,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(path_rules, setup, teardown),
+		cmocka_unit_test_setup_teardown(names, setup, teardown),
 		cmocka_unit_test_setup_teardown(save_conflicts, setup, teardown),
 		cmocka_unit_test_setup_teardown(rename_delete_list, setup, teardown),
 		cmocka_unit_test(validate_and_cells),

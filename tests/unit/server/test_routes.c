@@ -72,7 +72,12 @@ static void matching(void **state)
 	free_params(p, n);
 }
 
-/* Every /api route and /ws needs the token; no two routes share method + pattern. */
+/*
+ * Every /api route and /ws needs a login except logging in itself and the
+ * routes cluster workers dial home on (/api/worker/…), which take their
+ * run's secret and nothing else; every row names an access rule, "public"
+ * exactly when it needs no login at all; no two routes share method + pattern.
+ */
 static void table_invariants(void **state)
 {
 	(void)state;
@@ -81,8 +86,19 @@ static void table_invariants(void **state)
 		const struct http_route *r = &http_routes[i];
 		assert_non_null(r->handler);
 		assert_non_null(r->summary);
-		if (!strncmp(r->pattern, "/api/", 5) || !strcmp(r->pattern, "/ws"))
+		bool worker = !strncmp(r->pattern, "/api/worker/", 12);
+		assert_int_equal(r->access == HTTP_RUN_SECRET, worker);
+		assert_int_equal(r->rule == ACCESS_RUN_SECRET, worker);
+		if ((!strncmp(r->pattern, "/api/", 5) && strcmp(r->pattern, "/api/login") && !worker) ||
+		    !strcmp(r->pattern, "/ws"))
 			assert_int_equal(r->access, HTTP_TOKEN);
+		assert_true(r->rule > ACCESS_NONE && r->rule < ACCESS_NRULES);
+		assert_true((r->rule == ACCESS_PUBLIC) == (r->access != HTTP_TOKEN && !worker));
+		/* A rule about {id} or {path} needs a pattern that has one. */
+		if (r->rule == ACCESS_RUN || r->rule == ACCESS_TOKEN)
+			assert_non_null(strstr(r->pattern, "{id}"));
+		if (r->rule == ACCESS_NB_READ || r->rule == ACCESS_NB_WRITE || r->rule == ACCESS_NB_MOVE)
+			assert_non_null(strstr(r->pattern, "{path*}"));
 		bool changes = strcmp(r->method, "GET") != 0;
 		if (!changes)
 			assert_int_equal(r->body_max, 0);

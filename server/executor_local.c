@@ -1,0 +1,234 @@
+/*
+ * executor_local.c — the `local` executor: each worker is a child process
+ * of the server, its stdout on a pipe the supervisor reads and its stderr
+ * in worker.log; stop is SIGTERM, kill is SIGKILL, its end is waitpid.
+ * Workers die with the server (PR_SET_PDEATHSIG), so there is nothing to
+ * re-attach after a restart.
+ *
+ * Threads: the supervisor thread (start, ended) and API threads (stop,
+ * kill), all with q->lock held; start's child between fork and exec makes
+ * only async-signal-safe calls.
+ */
+#include "runq_internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "sandbox.h"
+#include "spawn.h"
+#include "tb.h"
+
+/*
+ * OpenMP threads for a CPU run when several may run side by side: an equal
+ * share of the cores (OpenBLAS and the engine's loops both read
+ * OMP_NUM_THREADS). Oversubscribed OpenMP threads spin at every barrier:
+ * one busy neighbour made a 2-thread CNN step 3.8x slower (12.5 -> 47 ms,
+ * tests/bench/results/cpu-2026-11-23-2.md). 0: leave the default (all
+ * cores), as with one CPU slot, a GPU run, or an OMP_NUM_THREADS the server
+ * was started with. A spec's train.threads still wins inside the worker.
+ */
+static int cpu_share(const struct runq *q, const struct runq_need *need)
+{
+	if (need->gpu || q->cfg.cpu_runs <= 1 || getenv("OMP_NUM_THREADS"))
+		return 0;
+	long cores = sysconf(_SC_NPROCESSORS_ONLN);
+	return cores / q->cfg.cpu_runs > 1 ? (int)(cores / q->cfg.cpu_runs) : 1;
+}
+
+/* Variables the server sets for a worker (the rest it inherits), as "NAME=value" strings. */
+struct child_vars {
+	char cvd[128];           /* CUDA_VISIBLE_DEVICES=… or "" */
+	char omp[32];            /* OMP_NUM_THREADS=… or "" */
+	char user[96];           /* TRAINBOOK_USER=<owner> (accounts) or "" */
+	char tmp[PATH_MAX + 16]; /* TMPDIR=<run dir>/tmp (--user-separation) or "" */
+};
+
+/* Environment for the child (spawn_env): the GPUs it may see, its OpenMP
+ * threads, and in accounts mode its user and private temp dir. */
+static char **child_env(const int *gpus, int ngpus, int omp_threads, struct child_vars *v)
+{
+	/* What we set replaces what the server inherited; the rest is kept. */
+	const char *drop[3] = {"CUDA_VISIBLE_DEVICES="}, *add[4];
+	int ndrop = 1, nadd = 0;
+	if (v->user[0]) {
+		drop[ndrop++] = "TRAINBOOK_USER=";
+		add[nadd++] = v->user;
+	}
+	if (v->tmp[0]) {
+		drop[ndrop++] = "TMPDIR=";
+		add[nadd++] = v->tmp;
+	}
+	if (ngpus > 0) {
+		size_t off = (size_t)snprintf(v->cvd, sizeof v->cvd, "CUDA_VISIBLE_DEVICES=");
+		for (int i = 0; i < ngpus && off < sizeof v->cvd; i++)
+			off += (size_t)snprintf(v->cvd + off, sizeof v->cvd - off, "%s%d", i ? "," : "", gpus[i]);
+		add[nadd++] = v->cvd;
+	}
+	if (omp_threads > 0) {
+		snprintf(v->omp, sizeof v->omp, "OMP_NUM_THREADS=%d", omp_threads);
+		add[nadd++] = v->omp;
+	}
+	return spawn_env(drop, ndrop, add, nadd);
+}
+
+static int local_open(struct executor *ex, char *err, size_t errlen)
+{
+	(void)ex;
+	(void)err;
+	(void)errlen;
+	return 0;
+}
+
+static void local_close(struct executor *ex)
+{
+	(void)ex;
+}
+
+static struct exec_capacity local_capacity(const struct executor *ex, const struct runq *q)
+{
+	(void)ex;
+	(void)q;
+	return (struct exec_capacity){.places_gpus = true};
+}
+
+static int local_start(struct executor *ex, struct runq_worker *w, const struct exec_start *st, char *err,
+		       size_t errlen)
+{
+	struct runq *q = ex->q;
+	char log_path[PATH_MAX + 16];
+	struct child_vars vars = {0};
+	snprintf(log_path, sizeof log_path, "%s/worker.log", st->run_dir);
+	int pipefd[2] = {-1, -1}, log_fd = -1, null_fd = -1, sandbox_fd = -1;
+	char **env = NULL;
+	if (q->cfg.separation) {
+		/* The worker's private temp dir: the only place outside its
+		 * records where it may write, and inside its run dir anyway. */
+		snprintf(vars.tmp, sizeof vars.tmp, "TMPDIR=%s/tmp", st->run_dir);
+		if (mkdir(vars.tmp + 7, 0700) < 0 && errno != EEXIST) {
+			snprintf(err, errlen, "cannot create %s: %s", vars.tmp + 7, strerror(errno));
+			goto fail;
+		}
+		if ((sandbox_fd = sandbox_prepare(st->run_dir, err, errlen)) < 0)
+			goto fail;
+	}
+	if (q->cfg.accounts && st->owner)
+		snprintf(vars.user, sizeof vars.user, "TRAINBOOK_USER=%s", st->owner);
+	log_fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (log_fd < 0 || null_fd < 0 || pipe2(pipefd, O_CLOEXEC) < 0) {
+		snprintf(err, errlen, "cannot set up the worker's output: %s", strerror(errno));
+		goto fail;
+	}
+	const char *argv[10];
+	int argc = 0;
+	if (q->worker_cmd[0]) {
+		argv[argc++] = q->worker_cmd;
+	} else {
+		argv[argc++] = q->exe;
+		argv[argc++] = "worker";
+	}
+	argv[argc++] = st->spec_path;
+	argv[argc++] = "--out";
+	argv[argc++] = st->run_dir;
+	if (st->resume) {
+		argv[argc++] = "--resume";
+		argv[argc++] = st->resume;
+	}
+	argv[argc] = NULL;
+	/* cuda:N keeps its own numbering; "cuda"/"auto" see only the GPUs we chose. */
+	env = child_env(st->gpus, st->need->gpu_index >= 0 ? 0 : w->ngpus, cpu_share(q, st->need), &vars);
+	pid_t parent = getpid();
+	pid_t pid = fork();
+	if (pid < 0) {
+		snprintf(err, errlen, "fork: %s", strerror(errno));
+		goto fail;
+	}
+	if (pid == 0)
+		spawn_exec_child(parent, null_fd, pipefd[1], log_fd, q->cfg.accounts ? q->workspace : NULL, sandbox_fd,
+				 argv, env);
+	close(pipefd[1]);
+	close(log_fd);
+	close(null_fd);
+	if (sandbox_fd >= 0)
+		close(sandbox_fd);
+	free(env);
+	fcntl(pipefd[0], F_SETFL, O_NONBLOCK);
+	w->pid = pid;
+	w->out_fd = pipefd[0];
+	srv_log("run r%lld: worker %d started%s%s", (long long)st->run, (int)pid, st->resume ? " resuming from " : "",
+		st->resume ? st->resume : "");
+	return 0;
+fail:
+	if (pipefd[0] >= 0)
+		close(pipefd[0]);
+	if (pipefd[1] >= 0)
+		close(pipefd[1]);
+	if (log_fd >= 0)
+		close(log_fd);
+	if (null_fd >= 0)
+		close(null_fd);
+	if (sandbox_fd >= 0)
+		close(sandbox_fd);
+	free(env);
+	return -1;
+}
+
+static void local_stop(struct executor *ex, struct runq_worker *w)
+{
+	(void)ex;
+	kill(w->pid, SIGTERM);
+}
+
+static void local_kill(struct executor *ex, struct runq_worker *w)
+{
+	(void)ex;
+	kill(w->pid, SIGKILL);
+}
+
+static void local_tick(struct executor *ex, struct runq *q, int64_t now_ms)
+{
+	(void)ex;
+	(void)q;
+	(void)now_ms;
+}
+
+static bool local_ended(struct executor *ex, struct runq_worker *w, struct exec_end *end)
+{
+	(void)ex;
+	int wstatus;
+	pid_t r = waitpid(w->pid, &wstatus, WNOHANG);
+	if (r == 0 || (r < 0 && errno == EINTR))
+		return false;
+	*end = (struct exec_end){.lost = r < 0};
+	if (r > 0 && WIFSIGNALED(wstatus)) {
+		end->signaled = true;
+		end->sig = WTERMSIG(wstatus);
+		srv_log("run r%lld: worker %d ended by signal %d", (long long)w->run, (int)w->pid, end->sig);
+	} else if (r > 0) {
+		end->code = WEXITSTATUS(wstatus);
+		srv_log("run r%lld: worker %d exited with code %d", (long long)w->run, (int)w->pid, end->code);
+	}
+	return true;
+}
+
+const struct executor_kind executor_local = {
+	.name = "local",
+	.summary = "worker processes on this machine, events on a pipe",
+	.dials_home = false,
+	.open = local_open,
+	.close = local_close,
+	.capacity = local_capacity,
+	.start = local_start,
+	.stop = local_stop,
+	.kill = local_kill,
+	.tick = local_tick,
+	.ended = local_ended,
+	.reattach = NULL,
+};
