@@ -7,6 +7,7 @@
 #   make test       install test packages, run every suite, end with "N passed, N failed"
 #   make check      the fast suites only (CHECK_SUITES), for the edit-test loop
 #   make bench      benchmarks beside PyTorch (tests/bench/)
+#   make fuzz       build the libFuzzer targets (tests/fuzz/) and run each FUZZ_SECONDS (default 60)
 #   make deps       Debian packages for running (deps-test adds the test-only ones)
 #
 # Sources are picked up by wildcard so a new file in engine/, server/ or
@@ -56,7 +57,7 @@ CUDA_SRC := $(wildcard engine/cuda/*.cu)
 CUDA_OBJ := $(CUDA_SRC:%.cu=$(BUILD)/obj/%.o)
 CUDA_LIB := $(if $(and $(NVCC),$(CUDA_SRC)),$(BUILD)/libtrainbook-cuda.so,)
 
-.PHONY: all run test check bench soak deps deps-run deps-test clean engine-cli unit web format format-check install uninstall
+.PHONY: all run test check bench soak deps deps-run deps-test clean engine-cli unit web format format-check install uninstall fuzz fuzz-build fuzz-replay
 all: $(BUILD)/trainbook $(BUILD)/trainbook-engine $(CUDA_LIB) web
 
 # The full binary: engine commands + `serve` (its main is server/main.c, among SERVER_OBJ).
@@ -130,6 +131,40 @@ $(BUILD)/specs/parse_driver: tests/specs/parse_driver.c $(ENGINE_ASAN_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(ASAN_FLAGS) -o $@ $^ $(ENGINE_LIBS)
 
+# ---- fuzz targets (tests/fuzz/<target>/fuzz_<target>.c) ---------------------
+# Each target is built twice: with clang's libFuzzer for `make fuzz`, and
+# with the unit tests' gcc ASan+UBSan and a plain main() (replay_main.c)
+# that `make test` uses to replay every corpus and crash file once.
+FUZZ_TARGETS := $(notdir $(patsubst %/,%,$(dir $(wildcard tests/fuzz/*/fuzz_*.c))))
+FUZZ_COMMON  := tests/fuzz/fuzz.c tests/fuzz/fuzz_data.c
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 60
+# clang knows no -Wformat-truncation; -O1 keeps the fuzzer fast and the stacks readable.
+FUZZ_CFLAGS   = $(CSTD) $(filter-out -Wno-format-truncation,$(WARN)) -O1 -g $(INCLUDES) -Itests/fuzz \
+                -pthread -fopenmp -fno-strict-aliasing -fno-omit-frame-pointer \
+                -fsanitize=address,undefined -fno-sanitize-recover=undefined
+FUZZ_OBJ     := $(patsubst %.c,$(BUILD)/fuzz/obj/%.o,$(ENGINE_SRC) $(filter-out server/serve_main.c server/main.c,$(SERVER_SRC)) $(FUZZ_COMMON))
+FUZZ_ASAN_COMMON := $(FUZZ_COMMON:%.c=$(BUILD)/asan/%.o)
+
+$(BUILD)/fuzz/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link $(DEPFLAGS) -c $< -o $@
+
+define FUZZ_TARGET_RULES
+$(BUILD)/fuzz/bin/$(1): tests/fuzz/$(1)/fuzz_$(1).c $(FUZZ_OBJ)
+	@mkdir -p $$(dir $$@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $$@ $$^ $(SERVER_LIBS) $(ENGINE_LIBS)
+$(BUILD)/fuzz/replay/$(1): tests/fuzz/$(1)/fuzz_$(1).c tests/fuzz/replay_main.c $(FUZZ_ASAN_COMMON) $(SERVER_ASAN_OBJ) $(ENGINE_ASAN_OBJ)
+	@mkdir -p $$(dir $$@)
+	$(CC) $(ASAN_FLAGS) -Itests/fuzz -o $$@ $$^ $(SERVER_LIBS) $(ENGINE_LIBS)
+endef
+$(foreach t,$(FUZZ_TARGETS),$(eval $(call FUZZ_TARGET_RULES,$(t))))
+
+fuzz-build: $(FUZZ_TARGETS:%=$(BUILD)/fuzz/bin/%)
+fuzz-replay: $(FUZZ_TARGETS:%=$(BUILD)/fuzz/replay/%)
+fuzz: deps-test fuzz-build
+	FUZZ_SECONDS=$(FUZZ_SECONDS) sh tests/fuzz/fuzz.sh $(FUZZ_TARGETS)
+
 # ---- the page (web/ → static/app/) -----------------------------------------
 web:
 	@if [ -f web/build.sh ]; then sh web/build.sh; fi
@@ -180,7 +215,7 @@ run: deps-run all
 	sh examples/run-example.sh
 
 test: deps-test
-	$(MAKE) all unit
+	$(MAKE) all unit fuzz-replay
 	sh tests/run.sh
 
 # The suites that finish in minutes on a 2-core machine (230 s here with the
@@ -188,9 +223,9 @@ test: deps-test
 # cli (trains Fashion-MNIST to its accuracy targets, most of make test's time)
 # and emu (the CUDA code on the CPU emulator, ~4 min). tests/run.sh prints
 # each suite's time.
-CHECK_SUITES ?= unit specs integration web parity e2e
+CHECK_SUITES ?= unit specs fuzz integration web parity e2e
 check: deps-test
-	$(MAKE) all unit
+	$(MAKE) all unit fuzz-replay
 	TB_SUITES="$(CHECK_SUITES)" sh tests/run.sh
 
 bench: deps-test all

@@ -1,7 +1,7 @@
 /*
  * backend_ext.h — what a backend may offer beyond backend.h: one typed
  * table of optional extras, struct backend_ext, reached through be->ext:
- * the peak-memory report, fp16/bf16 dynamic loss scaling, whole-step graph
+ * the peak- and total-memory reports, fp16/bf16 dynamic loss scaling, whole-step graph
  * capture, asynchronous metric read-back, training data kept on the device
  * with shuffling and augmentation there, and timing marks for the profiler.
  *
@@ -115,6 +115,8 @@ struct backend_ext {
 	/* --- report --- */
 	/* Most bytes of device memory this backend has held at once (weights, activations, scratch). */
 	size_t (*peak_memory)(struct backend *be);
+	/* The device's total memory in bytes, 0 when the driver will not say (the memory estimate's budget). */
+	size_t (*memory_total)(struct backend *be);
 
 	/* --- dynamic loss scaling --- */
 	/* cfg NULL: PyTorch's defaults (struct backend_amp_config). The state lives in device memory. */

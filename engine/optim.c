@@ -147,19 +147,32 @@ const struct spec_registry optim_registry = {
 
 /* ---- state and steps ------------------------------------------------------------ */
 
-struct optim *optim_new(const struct spec_optimizer *so, struct backend *be, int64_t n)
+/* The backend's view of the spec's optimizer: its row index and every key's value. */
+static struct optim_hyper hyper_of(const struct spec_optimizer *so)
 {
 	TB_ASSERT(so->kind >= 0 && so->kind < OPTIM_KINDS); /* the spec parser stored a row index */
+	struct optim_hyper h = {.kind = so->kind, .weight_decay = (float)so->weight_decay};
+	for (int i = 0; i < SPEC_KIND_KEYS; i++)
+		h.arg[i] = (float)so->arg[i];
+	return h;
+}
+
+int optim_state_count(const struct spec_optimizer *so)
+{
+	struct optim_hyper h = hyper_of(so);
+	return optim_kinds[so->kind].nstate(&h);
+}
+
+struct optim *optim_new(const struct spec_optimizer *so, struct backend *be, int64_t n)
+{
+	struct optim_hyper hyper = hyper_of(so);
 	const struct optim_kind *k = &optim_kinds[so->kind];
 	struct optim *o = tb_xcalloc(1, sizeof(*o));
 	o->be = be;
 	o->kind = k;
 	o->n = n;
 	o->grad_clip = so->grad_clip;
-	o->hyper.kind = so->kind;
-	o->hyper.weight_decay = (float)so->weight_decay;
-	for (int i = 0; i < SPEC_KIND_KEYS; i++)
-		o->hyper.arg[i] = (float)so->arg[i];
+	o->hyper = hyper;
 	o->beta1 = k->bias_key[0] >= 0 ? so->arg[k->bias_key[0]] : 0;
 	o->beta2 = k->bias_key[1] >= 0 ? so->arg[k->bias_key[1]] : 0;
 	o->nstate = k->nstate(&o->hyper);

@@ -69,6 +69,9 @@ struct optim {
 	double last_grad_norm; /* global gradient norm of the last step (when clipping) */
 };
 
+/* State buffers per parameter the spec's optimizer keeps (what optim_new allocates; the memory estimate). */
+int optim_state_count(const struct spec_optimizer *so);
+
 struct optim *optim_new(const struct spec_optimizer *so, struct backend *be, int64_t n);
 void optim_free(struct optim *o);
 

@@ -10,10 +10,12 @@ const struct precision_kind precision_kinds[PRECISION_KINDS] = {
 	[PRECISION_TF32] = {.spec = {.name = "tf32",
 				     .summary = "float32 storage, TF32 tensor-core matrix products and convolutions"}},
 	[PRECISION_BF16] = {.spec = {.name = "bf16",
-				     .summary = "bfloat16 operands for matrix products and convolutions, fp32 master weights"}},
+				     .summary = "bfloat16 operands for matrix products and convolutions, fp32 master weights"},
+			    .half_operands = true},
 	[PRECISION_FP16] = {.spec = {.name = "fp16",
 				     .summary = "float16 operands, fp32 master weights, dynamic loss scaling (GradScaler)"},
-			    .loss_scaling = true},
+			    .loss_scaling = true,
+			    .half_operands = true},
 };
 /* clang-format on */
 

@@ -22,6 +22,7 @@ enum precision { PRECISION_FP32, PRECISION_TF32, PRECISION_BF16, PRECISION_FP16,
 struct precision_kind {
 	struct spec_kind spec; /* name, docs */
 	bool loss_scaling;     /* gradients underflow without a dynamic loss scale (fp16) */
+	bool half_operands;    /* 16-bit copies of matrix-product and convolution operands (the memory estimate) */
 };
 
 extern const struct precision_kind precision_kinds[PRECISION_KINDS];

@@ -11,6 +11,7 @@
 #include <ctype.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -256,6 +257,24 @@ enum MHD_Result http_json(struct http_req *r, unsigned status, json_t *body)
 	return http_send(r, status, resp);
 }
 
+/* Length of the UTF-8 sequence at s as jansson accepts it (no overlong
+ * forms, surrogates or code points past U+10FFFF), 0 when invalid. */
+static size_t utf8_sequence(const unsigned char *s)
+{
+	static const uint32_t least[] = {0, 0, 0x80, 0x800, 0x10000};
+	size_t n = s[0] < 0x80 ? 1 : (s[0] & 0xe0) == 0xc0 ? 2 : (s[0] & 0xf0) == 0xe0 ? 3
+		 : (s[0] & 0xf8) == 0xf0 ? 4 : 0;
+	if (n <= 1)
+		return n;
+	uint32_t cp = s[0] & (0x7fu >> n);
+	for (size_t i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80) /* also stops at the terminating NUL */
+			return 0;
+		cp = cp << 6 | (s[i] & 0x3fu);
+	}
+	return cp < least[n] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff) ? 0 : n;
+}
+
 enum MHD_Result http_error(struct http_req *r, unsigned status, const char *code, const char *fmt, ...)
 {
 	char msg[512];
@@ -263,6 +282,17 @@ enum MHD_Result http_error(struct http_req *r, unsigned status, const char *code
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
+	/* Messages quote the request (a path parameter is any bytes) and the
+	 * 512-byte cut can split a character; jansson refuses invalid UTF-8,
+	 * which turned the error into an empty reply
+	 * (tests/fuzz/http/crashes/error-message-not-utf8). */
+	for (unsigned char *p = (unsigned char *)msg; *p;) {
+		size_t n = utf8_sequence(p);
+		if (n)
+			p += n;
+		else
+			*p++ = '?';
+	}
 	if (status >= 500)
 		srv_log("%s %s: %u %s", r->method, r->path ? r->path : "?", status, msg);
 	return http_json(r, status, json_pack("{s:s, s:s}", "error", code, "message", msg));

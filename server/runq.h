@@ -77,6 +77,7 @@ struct runq_config {
 	int max_queued;         /* runs waiting at once */
 	bool accounts;          /* workers run in the workspace (relative data paths) and know their user */
 	bool separation;        /* sandbox workers: writes only in the run dir, private TMPDIR (sandbox.c) */
+	int64_t worker_memory;  /* bytes a worker may use (TRAINBOOK_MEMORY_LIMIT); 0 = the machine's allowance */
 };
 
 int runq_new(const struct runq_config *cfg, struct store *store, const struct runq_hooks *hooks,

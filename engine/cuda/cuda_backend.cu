@@ -411,9 +411,20 @@ static size_t cuda_peak_memory(struct backend *be)
 	return (size_t)high;
 }
 
+/* The device's total memory (cudaMemGetInfo), 0 when the driver will not say: the memory estimate's budget. */
+static size_t cuda_memory_total(struct backend *be)
+{
+	size_t free_b = 0, total_b = 0;
+	if (cudaSetDevice(((struct cuda_backend *)be->impl)->device) != cudaSuccess ||
+	    cudaMemGetInfo(&free_b, &total_b) != cudaSuccess)
+		return 0;
+	return total_b;
+}
+
 /* Every extra of backend_ext.h; each CUDA backend's be->ext points here. */
 const struct backend_ext cuda_ext = {
 	cuda_peak_memory,
+	cuda_memory_total,
 	cuda_amp_new,
 	cuda_amp_free,
 	cuda_amp_scale_grad,
