@@ -70,6 +70,13 @@ static const char *adam_state_name(const struct optim_hyper *h, int which)
 			.range = SPEC_R_HI_OPEN, .doc = "decay of the squared gradient's running average"},       \
 	[ADAM_EPS] = {.name = "eps", .type = SPEC_KEY_NUM, .def = 1e-8, .lo = 0, .hi = 1,                          \
 		      .range = SPEC_R_LO_OPEN | SPEC_R_SANITY, .doc = "added to the denominator"}
+/* Adam and AdamW share keys, state and bias corrections; the kernels tell the weight decays apart by kind. */
+#define ADAM_ROW(name_, summary_, decay)                                                                           \
+	{                                                                                                          \
+		.spec = {.name = (name_), .summary = (summary_),                                                 \
+			 .keys = {ADAM_KEYS, LR(1e-3), WEIGHT_DECAY(decay)}},                                     \
+		.nstate = adam_nstate, .state_name = adam_state_name, .bias_key = {ADAM_BETA1, ADAM_BETA2},      \
+	}
 /* clang-format on */
 
 /* ---- rmsprop: square_avg, then momentum_buffer (momentum > 0), then grad_avg (centered) ---- */
@@ -106,22 +113,8 @@ const struct optim_kind optim_kinds[OPTIM_KINDS] = {
 		.state_name = sgd_state_name,
 		.bias_key = {-1, -1},
 	},
-	[OPTIM_ADAM] = {
-		.spec = {.name = "adam",
-			 .summary = "torch.optim.Adam: L2 weight decay added to the gradient",
-			 .keys = {ADAM_KEYS, LR(1e-3), WEIGHT_DECAY(0)}},
-		.nstate = adam_nstate,
-		.state_name = adam_state_name,
-		.bias_key = {ADAM_BETA1, ADAM_BETA2},
-	},
-	[OPTIM_ADAMW] = {
-		.spec = {.name = "adamw",
-			 .summary = "torch.optim.AdamW: decoupled weight decay (p *= 1 - lr * weight_decay)",
-			 .keys = {ADAM_KEYS, LR(1e-3), WEIGHT_DECAY(0.01)}},
-		.nstate = adam_nstate,
-		.state_name = adam_state_name,
-		.bias_key = {ADAM_BETA1, ADAM_BETA2},
-	},
+	[OPTIM_ADAM] = ADAM_ROW("adam", "torch.optim.Adam: L2 weight decay added to the gradient", 0),
+	[OPTIM_ADAMW] = ADAM_ROW("adamw", "torch.optim.AdamW: decoupled weight decay (p *= 1 - lr * weight_decay)", 0.01),
 	[OPTIM_RMSPROP] = {
 		.spec = {.name = "rmsprop",
 			 .summary = "torch.optim.RMSprop: divide by a running root mean square of the gradient",
