@@ -228,8 +228,8 @@ test: deps-test
 # load at 12), for the edit-test loop; `make test` runs them all. Left out:
 # cli (trains Fashion-MNIST to its accuracy targets, most of make test's time)
 # and emu (the CUDA code on the CPU emulator, ~4 min). tests/run.sh prints
-# each suite's time.
-CHECK_SUITES ?= unit specs fuzz integration web parity e2e
+# each suite's time. style (formatting, ~25 s) is in: a drifted file should fail before a push.
+CHECK_SUITES ?= unit specs style fuzz integration web parity e2e
 check: deps-test
 	$(MAKE) all unit fuzz-replay
 	TB_SUITES="$(CHECK_SUITES)" sh tests/run.sh
