@@ -34,6 +34,7 @@ struct exec_start {
 	const char *run_dir; /* realpath of the run's folder; spec.yaml is in it */
 	const char *spec_path;
 	const char *resume; /* checkpoint to resume from, or NULL */
+	bool evaluate;      /* only evaluate `resume` (--evaluate) and train nothing */
 	const struct runq_need *need;
 	const int *gpus;    /* GPU indices the scheduler chose (executors that place GPUs) */
 	const char *secret; /* per-start secret a dialing-home worker shows */

@@ -62,6 +62,10 @@ enum MHD_Result route_run_stop(struct http_req *r);
 enum MHD_Result route_run_resume(struct http_req *r);
 enum MHD_Result route_run_delete(struct http_req *r);
 enum MHD_Result route_run_events(struct http_req *r);
+enum MHD_Result route_run_edit(struct http_req *r);
+enum MHD_Result route_run_evaluate(struct http_req *r);
+enum MHD_Result route_run_series(struct http_req *r);
+enum MHD_Result route_series(struct http_req *r);
 
 /* routes_worker.c */
 enum MHD_Result route_worker_events(struct http_req *r);

@@ -52,7 +52,8 @@ static struct runq_worker *worker_new(int64_t run)
 }
 
 int runq_spawn(struct runq *q, int64_t run, const struct runq_need *need, const int *gpus,
-	       const char *spec, const char *resume, const char *owner, char *err, size_t errlen)
+	       const char *spec, const char *resume, const char *evaluate, const char *owner, char *err,
+	       size_t errlen)
 {
 	char dir[PATH_MAX], spec_path[PATH_MAX + 16], events[PATH_MAX + 32];
 	runq_run_dir(q, run, dir, sizeof dir);
@@ -83,11 +84,14 @@ int runq_spawn(struct runq *q, int64_t run, const struct runq_need *need, const 
 		}
 		w->file_off = 0;
 	}
+	/* An evaluation loads the checkpoint, evaluates it and trains nothing. */
 	struct exec_start st = {.run = run, .run_dir = w->run_dir, .spec_path = spec_path, .resume = resume,
-				.need = need, .gpus = w->gpus, .secret = w->secret, .owner = owner};
+				.evaluate = resume && evaluate, .need = need, .gpus = w->gpus, .secret = w->secret,
+				.owner = owner};
 	if (q->ex.kind->start(&q->ex, w, &st, err, errlen) < 0)
 		goto fail;
 	hold_slots(q, w, +1);
+	w->restore = evaluate ? tb_xstrdup(evaluate) : NULL;
 	q->workers[q->nworkers++] = w;
 	store_run_set_pid(q->store, run, w->pid);
 	store_run_set_job(q->store, run, w->job[0] ? w->job : NULL, w->remote ? w->secret : NULL);
@@ -98,7 +102,8 @@ fail:
 	return -1;
 }
 
-bool runq_reattach(struct runq *q, int64_t run, const char *job, const char *secret, int64_t wseq)
+bool runq_reattach(struct runq *q, int64_t run, const char *job, const char *secret, int64_t wseq,
+		   const char *evaluate)
 {
 	if (!q->ex.kind->reattach || q->nworkers >= RUNQ_MAX_WORKERS)
 		return false;
@@ -114,6 +119,7 @@ bool runq_reattach(struct runq *q, int64_t run, const char *job, const char *sec
 		return false;
 	}
 	hold_slots(q, w, +1);
+	w->restore = evaluate ? tb_xstrdup(evaluate) : NULL;
 	q->workers[q->nworkers++] = w;
 	srv_log("run r%lld: re-attached to job %s (events 1..%lld already stored)", (long long)run, w->job,
 		(long long)wseq);
@@ -329,6 +335,16 @@ static void handle_line(struct runq *q, struct runq_worker *w, const char *line,
 		if (st && (!strcmp(st, "completed") || !strcmp(st, "failed") || !strcmp(st, "stopped"))) {
 			w->got_final = true;
 			srv_strlcpy(w->final_status, st, sizeof w->final_status);
+			if (w->restore) {
+				/* The end of an evaluation is not the run's: it goes back to how it was. */
+				char outcome[600];
+				const char *why = json_string_value(json_object_get(ev, "reason"));
+				snprintf(outcome, sizeof outcome, "%s%s%s", st, why ? ": " : "", why ? why : "");
+				json_decref(ev);
+				ev = runq_restore_event(w->restore, outcome);
+				store_run_set_evaluate(q->store, w->run, NULL);
+				rewritten = true;
+			}
 		}
 		changed = true;
 	} else if (!strcmp(type, "summary")) {
@@ -542,6 +558,7 @@ static void release(struct runq *q, struct runq_worker *w)
 	if (w->out_fd >= 0)
 		close(w->out_fd);
 	free(w->line);
+	free(w->restore);
 	free(w);
 }
 
@@ -602,8 +619,14 @@ bool runq_worker_reap(struct runq *q, struct runq_worker *w)
 		else
 			snprintf(reason, sizeof reason, "the worker exited without reporting a final status");
 	}
-	if (status)
+	if (status && w->restore) {
+		char outcome[1100];
+		snprintf(outcome, sizeof outcome, "%s: %s", status, reason);
+		store_run_set_evaluate(q->store, w->run, NULL);
+		runq_emit_restore(q, w->run, w->restore, outcome);
+	} else if (status) {
 		runq_emit_status(q, w->run, status, reason);
+	}
 	store_run_set_pid(q->store, w->run, 0);
 	if (q->hooks.run_changed)
 		q->hooks.run_changed(q->hooks.ctx, w->run);

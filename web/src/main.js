@@ -1,9 +1,9 @@
 /*
  * main.js — the page's entry: works out the base URL, creates the API
  * client, the live feed and the system monitor, draws the header with the
- * connection state, and routes by hash (#/, #/nb/<path>, #/runs, #/users)
- * so the server only ever serves index.html. In accounts mode (GET api/me
- * says so) the header also names the person, with their menu, and
+ * connection state, and routes by hash (#/, #/nb/<path>, #/runs, #/run/<id>,
+ * #/users) so the server only ever serves index.html. In accounts mode (GET
+ * api/me says so) the header also names the person, with their menu, and
  * instructors get the Users page; single-user mode looks as it always did.
  *
  * window.trainbook is a read-only look into the running page (feed, run
@@ -18,10 +18,11 @@ import { appBase, wsUrlFor } from './base.js';
 import { createApi } from './api.js';
 import { Feed } from './feed.js';
 import { SystemMonitor } from './system.js';
-import { h, clear } from './dom.js';
+import { h, fill } from './dom.js';
 import { WorkspacePage } from './workspace.js';
 import { NotebookPage } from './notebook.js';
 import { RunsPage } from './runs.js';
+import { RunPage } from './run-page.js';
 import { UsersPage } from './users.js';
 import { showLogin, showAccountLogin } from './login.js';
 import { loadMe, AccountMenu } from './account.js';
@@ -116,6 +117,9 @@ function route() {
 		name = 'notebook';
 		const path = raw.slice(4).split('/').map(decodeURIComponent).join('/');
 		page = new NotebookPage(main, ctx, path);
+	} else if (raw.startsWith('/run/')) {
+		name = 'runs';
+		page = new RunPage(main, ctx, decodeURIComponent(raw.slice(5).split('?')[0]));
 	} else if (raw.startsWith('/users')) {
 		name = 'users';
 		page = new UsersPage(main, ctx);
@@ -130,7 +134,7 @@ function route() {
 	for (const a of nav.querySelectorAll('a')) a.toggleAttribute('aria-current', a.dataset.route === name);
 	document.body.dataset.route = name;
 	page.load().catch((e) => {
-		clear(main).append(h('div.banner.error', { role: 'alert', text: 'Something went wrong: ' + e.message }));
+		fill(main, h('div.banner.error', { role: 'alert', text: 'Something went wrong: ' + e.message }));
 	});
 }
 

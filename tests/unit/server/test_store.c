@@ -146,7 +146,7 @@ static void sequences_per_run(void **state)
 			assert_int_equal(append(f->s, b, "{\"type\":\"log\",\"message\":\"y\"}"), (i + 1) / 2);
 	}
 	int64_t seqs[16] = {0};
-	assert_int_equal(store_events_foreach(f->s, a, 2, 100, collect, seqs), 3);
+	assert_int_equal(store_events_foreach(f->s, a, 2, 100, false, collect, seqs), 3);
 	assert_int_equal(seqs[0], 3);
 	assert_int_equal(seqs[1], 3);
 	assert_int_equal(seqs[3], 5);
@@ -233,7 +233,7 @@ static void reopen_keeps_everything(void **state)
 	char err[256];
 	assert_int_equal(store_open(f->path, &f->s, err, sizeof err), 0);
 	assert_int_equal(append(f->s, r, "{\"type\":\"log\",\"message\":\"after\"}"), 2);
-	json_t *list = store_runs_json(f->s, 10, 0, NULL);
+	json_t *list = store_runs_json(f->s, &(struct store_runs_query){.limit = 10});
 	assert_int_equal(json_array_size(list), 1);
 	json_decref(list);
 }
