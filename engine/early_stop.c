@@ -30,11 +30,11 @@ double early_stop_value(const char *metric, const struct eval_results *r)
 	return validation ? r->validation[which] : r->test[which];
 }
 
-bool early_stop_observe(const struct spec_early_stop *cfg, struct checkpoint_state *cs, double value,
-			int epoch, int64_t step)
+bool early_stop_observe(const struct spec_early_stop *cfg, struct checkpoint_state *cs, double value, int epoch,
+			int64_t step)
 {
 	bool better = !cs->has_best || (cfg->maximize ? value > cs->best_value + cfg->min_delta
-						       : value < cs->best_value - cfg->min_delta);
+						      : value < cs->best_value - cfg->min_delta);
 	if (better) {
 		cs->has_best = true;
 		cs->best_value = value;
@@ -51,8 +51,7 @@ bool early_stop_observe(const struct spec_early_stop *cfg, struct checkpoint_sta
 	return false;
 }
 
-void early_stop_reason(const struct spec_early_stop *cfg, const struct checkpoint_state *cs, char *buf,
-		       size_t size)
+void early_stop_reason(const struct spec_early_stop *cfg, const struct checkpoint_state *cs, char *buf, size_t size)
 {
 	tb_fmt(buf, size, "early stopped at epoch %d (best %s %.4g at epoch %d)", cs->stopped_epoch, cfg->metric,
 	       cs->best_value, cs->best_epoch);

@@ -40,11 +40,10 @@ double early_stop_value(const char *metric, const struct eval_results *r);
  * cs->early_stopped once `patience` evaluations in a row brought no
  * improvement larger than min_delta.
  */
-bool early_stop_observe(const struct spec_early_stop *cfg, struct checkpoint_state *cs, double value,
-			int epoch, int64_t step);
+bool early_stop_observe(const struct spec_early_stop *cfg, struct checkpoint_state *cs, double value, int epoch,
+			int64_t step);
 
 /* "early stopped at epoch N (best validation.loss 0.4213 at epoch K)" */
-void early_stop_reason(const struct spec_early_stop *cfg, const struct checkpoint_state *cs, char *buf,
-		       size_t size);
+void early_stop_reason(const struct spec_early_stop *cfg, const struct checkpoint_state *cs, char *buf, size_t size);
 
 #endif

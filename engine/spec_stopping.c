@@ -19,42 +19,44 @@
 #include "tb.h"
 
 /* The evaluation metrics, as metric events name them (<split>.<value>), and the better way. */
-static const struct {
-	const char *name;
+struct watched_metric {
+	struct spec_kind spec;
 	bool maximize;
-} metrics[] = {
-	{"validation.loss", false},
-	{"validation.accuracy", true},
-	{"test.loss", false},
-	{"test.accuracy", true},
 };
-#define NMETRICS ((int)(sizeof(metrics) / sizeof(metrics[0])))
 
-void spec_metric_read(struct spec_ctx *c, const char *path, const yaml_node_t *metric,
-		      const yaml_node_t *mode, const char *fallback, char *dst, size_t size,
-		      bool *maximize)
+static const struct watched_metric metrics[] = {
+	{{.name = "validation.loss", .summary = "loss on the validation split (data.validation)"}, false},
+	{{.name = "validation.accuracy", .summary = "accuracy on the validation split"}, true},
+	{{.name = "test.loss", .summary = "loss on the test split"}, false},
+	{{.name = "test.accuracy", .summary = "accuracy on the test split"}, true},
+};
+static const struct spec_registry metric_registry = {
+	"metric", "metric", metrics, sizeof(metrics[0]), (int)TB_ARRAY_LEN(metrics),
+};
+
+static const struct spec_kind modes[] = {
+	{.name = "min", .summary = "lower is better"},
+	{.name = "max", .summary = "higher is better"},
+};
+static const struct spec_registry mode_registry = {"mode", "mode", modes, sizeof(modes[0]), 2};
+
+void spec_metric_read(struct spec_ctx *c, const char *path, const yaml_node_t *metric, const yaml_node_t *mode,
+		      const char *fallback, char *dst, size_t size, bool *maximize)
 {
-	static const char *const modes[] = {"min", "max", NULL};
-	const char *names[NMETRICS + 1];
 	char where[96], mode_name[8];
-	for (int i = 0; i < NMETRICS; i++)
-		names[i] = metrics[i].name;
-	names[NMETRICS] = NULL;
 	snprintf(where, sizeof(where), "%s.metric", path);
-	int m = -1;
+	int m;
 	if (metric) {
-		m = spec_read_choice(c, where, "metric", names, metric, dst, size);
+		m = spec_read_choice(c, where, &metric_registry, metric, dst, size);
 	} else {
-		for (int i = 0; i < NMETRICS; i++)
-			if (!strcmp(names[i], fallback))
-				m = i;
+		m = spec_registry_find(&metric_registry, fallback);
 		TB_ASSERT(m >= 0);
 		spec_copy_name(dst, size, fallback);
 	}
 	*maximize = m >= 0 && metrics[m].maximize;
 	if (mode) {
 		snprintf(where, sizeof(where), "%s.mode", path);
-		int k = spec_read_choice(c, where, "mode", modes, mode, mode_name, sizeof(mode_name));
+		int k = spec_read_choice(c, where, &mode_registry, mode, mode_name, sizeof(mode_name));
 		if (k >= 0)
 			*maximize = k == 1;
 	}
@@ -66,7 +68,6 @@ static const char *const early_keys[EF_COUNT] = {"metric", "mode", "patience", "
 void spec_early_stop_read(struct spec_ctx *c, const yaml_node_t *key, const yaml_node_t *value,
 			  struct spec_early_stop *es)
 {
-	static const struct spec_field min_delta = {.lo = 0, .range = SPEC_R_NO_HI};
 	yaml_node_t *values[EF_COUNT];
 	char got[64];
 	memset(es, 0, sizeof(*es));
@@ -77,20 +78,22 @@ void spec_early_stop_read(struct spec_ctx *c, const yaml_node_t *key, const yaml
 		return;
 	if (value->type != YAML_MAPPING_NODE) {
 		spec_describe(value, got, sizeof(got));
-		spec_fail(c, value, "expected a mapping for 'early_stopping' (for example {metric: "
-				    "validation.loss, patience: 3}), got %s", got);
+		spec_fail(c, value,
+			  "expected a mapping for 'early_stopping' (for example {metric: "
+			  "validation.loss, patience: 3}), got %s",
+			  got);
 		return;
 	}
 	es->enabled = true;
 	spec_mapping_read(c, "early_stopping", value, early_keys, EF_COUNT, values, NULL);
-	spec_metric_read(c, "early_stopping", values[EF_METRIC], values[EF_MODE], "validation.loss",
-			 es->metric, sizeof(es->metric), &es->maximize);
+	spec_metric_read(c, "early_stopping", values[EF_METRIC], values[EF_MODE], "validation.loss", es->metric,
+			 sizeof(es->metric), &es->maximize);
 	es->metric_pos = values[EF_METRIC] ? spec_node_pos(c, values[EF_METRIC]) : es->pos;
 	int64_t v;
 	if (values[EF_PATIENCE] &&
-	    spec_read_int(c, "early_stopping.patience", values[EF_PATIENCE], 1, 100000, false, &v))
+	    spec_read_int(c, "early_stopping.patience", values[EF_PATIENCE], 1, 100000, SPEC_R_SANITY, &v))
 		es->patience = (int)v;
 	if (values[EF_MIN_DELTA])
-		spec_read_number(c, "early_stopping.min_delta", values[EF_MIN_DELTA], &min_delta,
+		spec_read_number(c, "early_stopping.min_delta", values[EF_MIN_DELTA], 0, 1e6, SPEC_R_SANITY,
 				 &es->min_delta);
 }

@@ -55,8 +55,7 @@ static void flow_put(struct flow_buf *b, const char *s, size_t n)
 static bool plain_safe(const char *t)
 {
 	size_t n = strlen(t);
-	if (!n || strpbrk(t, ",[]{}:#\"'\\") || t[0] == ' ' || t[n - 1] == ' ' ||
-	    strchr("&*!|>%@`?", t[0]))
+	if (!n || strpbrk(t, ",[]{}:#\"'\\") || t[0] == ' ' || t[n - 1] == ' ' || strchr("&*!|>%@`?", t[0]))
 		return false;
 	return t[0] != '-' || (t[1] && t[1] != ' ');
 }
@@ -120,9 +119,8 @@ static const char *const param_keys[PF_N] = {"choice", "uniform", "loguniform", 
 
 static int seq_len(const yaml_node_t *n)
 {
-	return n && n->type == YAML_SEQUENCE_NODE
-		       ? (int)(n->data.sequence.items.top - n->data.sequence.items.start)
-		       : -1;
+	return n && n->type == YAML_SEQUENCE_NODE ? (int)(n->data.sequence.items.top - n->data.sequence.items.start)
+						  : -1;
 }
 
 static const yaml_node_t *seq_item(struct spec_ctx *c, const yaml_node_t *n, int i)
@@ -130,8 +128,7 @@ static const yaml_node_t *seq_item(struct spec_ctx *c, const yaml_node_t *n, int
 	return spec_node(c, n->data.sequence.items.start[i]);
 }
 
-static void read_choice(struct spec_ctx *c, const char *path, const yaml_node_t *v,
-			struct spec_sweep_param *p)
+static void read_choice(struct spec_ctx *c, const char *path, const yaml_node_t *v, struct spec_sweep_param *p)
 {
 	char got[64];
 	int n = seq_len(v);
@@ -139,8 +136,8 @@ static void read_choice(struct spec_ctx *c, const char *path, const yaml_node_t 
 		spec_describe(v, got, sizeof(got));
 		if (n >= 0)
 			snprintf(got, sizeof(got), "%d values", n);
-		spec_fail(c, v, "%s.choice: expected a list of 1 to %d values, got %s", path,
-			  SPEC_SWEEP_MAX_VALUES, got);
+		spec_fail(c, v, "%s.choice: expected a list of 1 to %d values, got %s", path, SPEC_SWEEP_MAX_VALUES,
+			  got);
 		return;
 	}
 	for (int i = 0; i < n; i++) {
@@ -149,8 +146,8 @@ static void read_choice(struct spec_ctx *c, const char *path, const yaml_node_t 
 		p->values[i][0] = '\0';
 		flow_node(c, &b, item);
 		if (b.overflow) {
-			spec_fail(c, item, "%s.choice: value %d is longer than %d characters as text",
-				  path, i + 1, SPEC_SWEEP_VALUE_MAX - 1);
+			spec_fail(c, item, "%s.choice: value %d is longer than %d characters as text", path, i + 1,
+				  SPEC_SWEEP_VALUE_MAX - 1);
 			return;
 		}
 	}
@@ -158,10 +155,9 @@ static void read_choice(struct spec_ctx *c, const char *path, const yaml_node_t 
 }
 
 /* [lo, hi] of uniform/loguniform, or [start, stop(, step)] of range. */
-static void read_bounds(struct spec_ctx *c, const char *path, const char *what,
-			const yaml_node_t *v, struct spec_sweep_param *p)
+static void read_bounds(struct spec_ctx *c, const char *path, const char *what, const yaml_node_t *v,
+			struct spec_sweep_param *p)
 {
-	static const struct spec_field any = {.lo = -INFINITY, .range = SPEC_R_NO_HI};
 	char where[128], got[64];
 	int n = seq_len(v);
 	bool range = p->dist == SPEC_DIST_RANGE;
@@ -179,10 +175,12 @@ static void read_bounds(struct spec_ctx *c, const char *path, const char *what,
 		const yaml_node_t *item = seq_item(c, v, i);
 		if (range) {
 			int64_t iv;
-			if (!spec_read_int(c, where, item, -1000000000, 1000000000, false, &iv))
+			if (!spec_read_int(c, where, item, -1000000000, 1000000000, 0, &iv))
 				return;
 			b[i] = (double)iv;
-		} else if (!spec_read_number(c, where, item, &any, &b[i])) {
+		} else if (!spec_number(item, &b[i])) {
+			spec_describe(item, got, sizeof(got));
+			spec_fail(c, item, "%s: expected a number, got %s", where, got);
 			return;
 		}
 	}
@@ -191,8 +189,8 @@ static void read_bounds(struct spec_ctx *c, const char *path, const char *what,
 	p->step = b[2];
 	if (range) {
 		if (p->step < 1 || p->hi <= p->lo) {
-			spec_fail(c, v, "%s: expected start < stop and step ≥ 1, got [%g, %g, %g]", where,
-				  p->lo, p->hi, p->step);
+			spec_fail(c, v, "%s: expected start < stop and step ≥ 1, got [%g, %g, %g]", where, p->lo, p->hi,
+				  p->step);
 			return;
 		}
 		double count = ceil((p->hi - p->lo) / p->step);
@@ -216,14 +214,14 @@ static bool path_ok(const char *s)
 	if (strlen(s) >= SPEC_NAME_MAX)
 		return false;
 	for (const char *p = s; *p; p++)
-		if (!(*p == '.' || *p == '_' || *p == '-' || (*p >= 'a' && *p <= 'z') ||
-		      (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9')))
+		if (!(*p == '.' || *p == '_' || *p == '-' || (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		      (*p >= '0' && *p <= '9')))
 			return false;
 	return strcmp(s, "sweep") && strncmp(s, "sweep.", 6);
 }
 
-static void read_param(struct spec_ctx *c, const yaml_node_t *key, const yaml_node_t *value,
-		       bool grid, struct spec_sweep_param *p)
+static void read_param(struct spec_ctx *c, const yaml_node_t *key, const yaml_node_t *value, bool grid,
+		       struct spec_sweep_param *p)
 {
 	yaml_node_t *v[PF_N];
 	char path[96], got[64];
@@ -232,16 +230,20 @@ static void read_param(struct spec_ctx *c, const yaml_node_t *key, const yaml_no
 	p->pos = spec_node_pos(c, key);
 	if (!path_ok(name)) {
 		spec_describe(key, got, sizeof(got));
-		spec_fail(c, key, "sweep.params: expected a key path such as optimizer.lr (not the "
-				  "sweep itself), got %s", got);
+		spec_fail(c, key,
+			  "sweep.params: expected a key path such as optimizer.lr (not the "
+			  "sweep itself), got %s",
+			  got);
 		return;
 	}
 	spec_copy_name(p->path, sizeof(p->path), name);
 	snprintf(path, sizeof(path), "sweep.params.%s", name);
 	if (value->type != YAML_MAPPING_NODE) {
 		spec_describe(value, got, sizeof(got));
-		spec_fail(c, value, "%s: expected {choice: [...]}, {uniform: [lo, hi]}, {loguniform: "
-				    "[lo, hi]} or {range: [start, stop]}, got %s", path, got);
+		spec_fail(c, value,
+			  "%s: expected {choice: [...]}, {uniform: [lo, hi]}, {loguniform: "
+			  "[lo, hi]} or {range: [start, stop]}, got %s",
+			  path, got);
 		return;
 	}
 	spec_mapping_read(c, path, value, param_keys, PF_N, v, NULL);
@@ -250,15 +252,19 @@ static void read_param(struct spec_ctx *c, const yaml_node_t *key, const yaml_no
 		if (!v[i])
 			continue;
 		if (found >= 0) {
-			spec_fail(c, v[i], "%s: give one of choice, uniform, loguniform or range, not "
-					   "both %s and %s", path, dist_names[found], dist_names[i]);
+			spec_fail(c, v[i],
+				  "%s: give one of choice, uniform, loguniform or range, not "
+				  "both %s and %s",
+				  path, dist_names[found], dist_names[i]);
 			return;
 		}
 		found = i;
 	}
 	if (found < 0) {
-		spec_fail(c, value, "%s: missing the distribution (choice, uniform, loguniform or "
-				    "range)", path);
+		spec_fail(c, value,
+			  "%s: missing the distribution (choice, uniform, loguniform or "
+			  "range)",
+			  path);
 		return;
 	}
 	p->dist = (enum spec_sweep_dist)found;
@@ -268,17 +274,18 @@ static void read_param(struct spec_ctx *c, const yaml_node_t *key, const yaml_no
 		read_bounds(c, path, dist_names[found], v[found], p);
 	bool continuous = found == PF_UNIFORM || found == PF_LOGUNIFORM;
 	if (v[PF_COUNT] && (!continuous || !grid)) {
-		spec_fail(c, v[PF_COUNT], "%s.count: only a grid search over uniform or loguniform "
-					  "takes a count", path);
+		spec_fail(c, v[PF_COUNT],
+			  "%s.count: only a grid search over uniform or loguniform "
+			  "takes a count",
+			  path);
 	} else if (v[PF_COUNT]) {
 		int64_t n;
 		char where[112];
 		snprintf(where, sizeof(where), "%s.count", path);
-		if (spec_read_int(c, where, v[PF_COUNT], 2, SPEC_SWEEP_MAX_TRIALS, false, &n))
+		if (spec_read_int(c, where, v[PF_COUNT], 2, SPEC_SWEEP_MAX_TRIALS, 0, &n))
 			p->count = (int)n;
 	} else if (continuous && grid) {
-		spec_fail(c, value, "%s: a grid search needs count: N points for %s", path,
-			  dist_names[found]);
+		spec_fail(c, value, "%s: a grid search needs count: N points for %s", path, dist_names[found]);
 	}
 	if (found == PF_CHOICE)
 		p->count = p->nvalues;
@@ -315,25 +322,28 @@ static void read_stop(struct spec_ctx *c, const yaml_node_t *value, struct spec_
 	}
 	a->enabled = true;
 	spec_mapping_read(c, "sweep.stop.asha", rule, asha_keys, AF_N, v, NULL);
-	spec_metric_read(c, "sweep.stop.asha", v[AF_METRIC], v[AF_MODE], "validation.accuracy",
-			 a->metric, sizeof(a->metric), &a->maximize);
+	spec_metric_read(c, "sweep.stop.asha", v[AF_METRIC], v[AF_MODE], "validation.accuracy", a->metric,
+			 sizeof(a->metric), &a->maximize);
 	if (v[AF_MIN_EPOCHS] &&
-	    spec_read_int(c, "sweep.stop.asha.min_epochs", v[AF_MIN_EPOCHS], 1, 100000, false, &n))
+	    spec_read_int(c, "sweep.stop.asha.min_epochs", v[AF_MIN_EPOCHS], 1, 100000, SPEC_R_SANITY, &n))
 		a->min_epochs = (int)n;
-	if (v[AF_REDUCTION] &&
-	    spec_read_int(c, "sweep.stop.asha.reduction", v[AF_REDUCTION], 2, 100, false, &n))
+	if (v[AF_REDUCTION] && spec_read_int(c, "sweep.stop.asha.reduction", v[AF_REDUCTION], 2, 100, 0, &n))
 		a->reduction = (int)n;
 }
 
 /* ---- the section ------------------------------------------------------------------ */
 
+static const struct spec_kind methods[] = {
+	{.name = "random", .summary = "`trials` draws, each from its own stream of the sweep's seed"},
+	{.name = "grid", .summary = "every combination, the last key varying fastest"},
+};
+static const struct spec_registry method_registry = {"method", "method", methods, sizeof(methods[0]), 2};
+
 enum { SWF_METHOD, SWF_TRIALS, SWF_PARALLEL, SWF_SEED, SWF_PARAMS, SWF_STOP, SWF_N };
 static const char *const sweep_keys[SWF_N] = {"method", "trials", "parallel", "seed", "params", "stop"};
 
-void spec_sweep_read(struct spec_ctx *c, const yaml_node_t *key, const yaml_node_t *value,
-		     struct spec_sweep *sw)
+void spec_sweep_read(struct spec_ctx *c, const yaml_node_t *key, const yaml_node_t *value, struct spec_sweep *sw)
 {
-	static const char *const methods[] = {"random", "grid", NULL};
 	yaml_node_t *v[SWF_N];
 	char got[64], method[16];
 	int64_t n;
@@ -349,19 +359,20 @@ void spec_sweep_read(struct spec_ctx *c, const yaml_node_t *key, const yaml_node
 		return;
 	if (value->type != YAML_MAPPING_NODE) {
 		spec_describe(value, got, sizeof(got));
-		spec_fail(c, value, "expected a mapping for 'sweep' (for example {method: grid, params: "
-				    "{optimizer.lr: {choice: [0.1, 0.01]}}}), got %s", got);
+		spec_fail(c, value,
+			  "expected a mapping for 'sweep' (for example {method: grid, params: "
+			  "{optimizer.lr: {choice: [0.1, 0.01]}}}), got %s",
+			  got);
 		return;
 	}
 	sw->enabled = true;
 	spec_mapping_read(c, "sweep", value, sweep_keys, SWF_N, v, NULL);
 	if (v[SWF_METHOD])
-		sw->grid = spec_read_choice(c, "sweep.method", "method", methods, v[SWF_METHOD], method,
+		sw->grid = spec_read_choice(c, "sweep.method", &method_registry, v[SWF_METHOD], method,
 					    sizeof(method)) == 1;
-	if (v[SWF_TRIALS] &&
-	    spec_read_int(c, "sweep.trials", v[SWF_TRIALS], 1, SPEC_SWEEP_MAX_TRIALS, false, &n))
+	if (v[SWF_TRIALS] && spec_read_int(c, "sweep.trials", v[SWF_TRIALS], 1, SPEC_SWEEP_MAX_TRIALS, 0, &n))
 		sw->trials = (int)n;
-	if (v[SWF_PARALLEL] && spec_read_int(c, "sweep.parallel", v[SWF_PARALLEL], 1, 64, false, &n))
+	if (v[SWF_PARALLEL] && spec_read_int(c, "sweep.parallel", v[SWF_PARALLEL], 1, 64, 0, &n))
 		sw->parallel = (int)n;
 	if (v[SWF_SEED] && !spec_unsigned(v[SWF_SEED], &sw->seed)) {
 		spec_describe(v[SWF_SEED], got, sizeof(got));
@@ -374,13 +385,14 @@ void spec_sweep_read(struct spec_ctx *c, const yaml_node_t *key, const yaml_node
 	if (!params || spec_is_null(params) || params->type != YAML_MAPPING_NODE ||
 	    params->data.mapping.pairs.top == params->data.mapping.pairs.start) {
 		spec_describe(params, got, sizeof(got));
-		spec_fail(c, params ? params : value, "sweep.params: expected a mapping of key paths to "
-						      "search spaces (optimizer.lr: {loguniform: [1.0e-4, "
-						      "1.0e-2]}), got %s", got);
+		spec_fail(c, params ? params : value,
+			  "sweep.params: expected a mapping of key paths to "
+			  "search spaces (optimizer.lr: {loguniform: [1.0e-4, "
+			  "1.0e-2]}), got %s",
+			  got);
 		return;
 	}
-	for (yaml_node_pair_t *p = params->data.mapping.pairs.start; p < params->data.mapping.pairs.top;
-	     p++) {
+	for (yaml_node_pair_t *p = params->data.mapping.pairs.start; p < params->data.mapping.pairs.top; p++) {
 		const yaml_node_t *k = spec_node(c, p->key);
 		if (sw->nparams == SPEC_SWEEP_MAX_PARAMS) {
 			spec_fail(c, k, "sweep.params: at most %d keys", SPEC_SWEEP_MAX_PARAMS);
@@ -404,13 +416,17 @@ void spec_sweep_read(struct spec_ctx *c, const yaml_node_t *key, const yaml_node
 	for (int i = 0; i < sw->nparams; i++)
 		product *= TB_MAX(sw->params[i].count, 1);
 	if (product > SPEC_SWEEP_MAX_TRIALS) {
-		spec_fail(c, params, "sweep.params: the grid has %.0f combinations, more than a sweep can "
-				     "run (%d)", product, SPEC_SWEEP_MAX_TRIALS);
+		spec_fail(c, params,
+			  "sweep.params: the grid has %.0f combinations, more than a sweep can "
+			  "run (%d)",
+			  product, SPEC_SWEEP_MAX_TRIALS);
 		return;
 	}
 	if (v[SWF_TRIALS] && sw->trials != (int)product) {
-		spec_fail(c, v[SWF_TRIALS], "sweep.trials: a grid runs every combination (%.0f here); "
-					    "leave trials out or use method: random", product);
+		spec_fail(c, v[SWF_TRIALS],
+			  "sweep.trials: a grid runs every combination (%.0f here); "
+			  "leave trials out or use method: random",
+			  product);
 		return;
 	}
 	sw->trials = (int)product;

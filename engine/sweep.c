@@ -27,27 +27,40 @@ static void grid_value(const struct spec_sweep_param *p, int k, char *out, size_
 {
 	double t = p->count > 1 ? (double)k / (p->count - 1) : 0;
 	switch (p->dist) {
-	case SPEC_DIST_CHOICE: tb_fmt(out, size, "%s", p->values[k]); break;
-	case SPEC_DIST_RANGE: tb_fmt(out, size, "%.0f", p->lo + k * p->step); break;
-	case SPEC_DIST_UNIFORM: tb_fmt(out, size, "%.6g", p->lo + t * (p->hi - p->lo)); break;
-	case SPEC_DIST_LOGUNIFORM: tb_fmt(out, size, "%.6g", exp(log(p->lo) + t * (log(p->hi) - log(p->lo)))); break;
+	case SPEC_DIST_CHOICE:
+		tb_fmt(out, size, "%s", p->values[k]);
+		break;
+	case SPEC_DIST_RANGE:
+		tb_fmt(out, size, "%.0f", p->lo + k * p->step);
+		break;
+	case SPEC_DIST_UNIFORM:
+		tb_fmt(out, size, "%.6g", p->lo + t * (p->hi - p->lo));
+		break;
+	case SPEC_DIST_LOGUNIFORM:
+		tb_fmt(out, size, "%.6g", exp(log(p->lo) + t * (log(p->hi) - log(p->lo))));
+		break;
 	}
 }
 
 /* A random value: its own stream per (seed, trial, param), so trials do not depend on each other. */
-static void random_value(const struct spec_sweep_param *p, uint64_t seed, int trial, int param, char *out,
-			 size_t size)
+static void random_value(const struct spec_sweep_param *p, uint64_t seed, int trial, int param, char *out, size_t size)
 {
 	struct rng r;
 	rng_seed(&r, rng_hash(rng_hash(seed, SWEEP_RNG_TAG, 0), (uint64_t)trial, (uint64_t)param));
 	double u = rng_uniform_double(&r);
 	switch (p->dist) {
-	case SPEC_DIST_CHOICE: tb_fmt(out, size, "%s", p->values[rng_below(&r, (uint64_t)p->nvalues)]); break;
+	case SPEC_DIST_CHOICE:
+		tb_fmt(out, size, "%s", p->values[rng_below(&r, (uint64_t)p->nvalues)]);
+		break;
 	case SPEC_DIST_RANGE:
 		tb_fmt(out, size, "%.0f", p->lo + (double)rng_below(&r, (uint64_t)p->count) * p->step);
 		break;
-	case SPEC_DIST_UNIFORM: tb_fmt(out, size, "%.6g", p->lo + u * (p->hi - p->lo)); break;
-	case SPEC_DIST_LOGUNIFORM: tb_fmt(out, size, "%.6g", exp(log(p->lo) + u * (log(p->hi) - log(p->lo)))); break;
+	case SPEC_DIST_UNIFORM:
+		tb_fmt(out, size, "%.6g", p->lo + u * (p->hi - p->lo));
+		break;
+	case SPEC_DIST_LOGUNIFORM:
+		tb_fmt(out, size, "%.6g", exp(log(p->lo) + u * (log(p->hi) - log(p->lo))));
+		break;
 	}
 }
 
@@ -77,8 +90,8 @@ int sweep_expand(const struct spec_sweep *sw, struct sweep_trial **out)
 	return n;
 }
 
-int sweep_trial_parse(const char *text, size_t len, const char *filename, const char *const *base,
-		      int nbase, const struct sweep_trial *trial, struct spec *out, struct spec_errors *errs)
+int sweep_trial_parse(const char *text, size_t len, const char *filename, const char *const *base, int nbase,
+		      const struct sweep_trial *trial, struct spec *out, struct spec_errors *errs)
 {
 	int n = nbase + 1 + trial->nparams;
 	const char **sets = tb_xcalloc((size_t)n, sizeof(*sets));
@@ -92,8 +105,7 @@ int sweep_trial_parse(const char *text, size_t len, const char *filename, const 
 }
 
 int sweep_check(const char *text, size_t len, const char *filename, const char *const *base, int nbase,
-		const struct spec_sweep *sw, const struct sweep_trial *trials, int ntrials,
-		struct spec_errors *errs)
+		const struct spec_sweep *sw, const struct sweep_trial *trials, int ntrials, struct spec_errors *errs)
 {
 	struct spec *s = tb_xmalloc(sizeof(*s));
 	struct spec_errors *e = tb_xmalloc(sizeof(*e));
@@ -127,8 +139,8 @@ int sweep_check(const char *text, size_t len, const char *filename, const char *
 			*from = '\0';
 		if (k >= 0) {
 			reported[k] = true;
-			spec_error_add(errs, sw->params[k].pos, "sweep.params.%s: trial %d sets %s: %s", sw->params[k].path,
-				       i + 1, trials[i].values[k], clean);
+			spec_error_add(errs, sw->params[k].pos, "sweep.params.%s: trial %d sets %s: %s",
+				       sw->params[k].path, i + 1, trials[i].values[k], clean);
 		} else {
 			spec_error_add(errs, sw->pos, "sweep: trial %d does not parse: %s", i + 1, clean);
 			break; /* not one key's fault: every trial would say the same */
@@ -153,11 +165,11 @@ const char *sweep_metric(const struct spec *s, bool *maximize)
 	return "validation.accuracy";
 }
 
-void sweep_preview_print(const struct spec_sweep *sw, int max_epochs, const struct sweep_trial *trials,
-			 int ntrials, FILE *out)
+void sweep_preview_print(const struct spec_sweep *sw, int max_epochs, const struct sweep_trial *trials, int ntrials,
+			 FILE *out)
 {
-	fprintf(out, "\nsweep: %s search, %d trial%s, %d at a time, seed %llu\n", sw->grid ? "grid" : "random",
-		ntrials, ntrials == 1 ? "" : "s", sw->parallel, (unsigned long long)sw->seed);
+	fprintf(out, "\nsweep: %s search, %d trial%s, %d at a time, seed %llu\n", sw->grid ? "grid" : "random", ntrials,
+		ntrials == 1 ? "" : "s", sw->parallel, (unsigned long long)sw->seed);
 	if (sw->asha.enabled) {
 		int rungs[ASHA_MAX_RUNGS];
 		int n = asha_rungs(&sw->asha, max_epochs, rungs, ASHA_MAX_RUNGS);

@@ -26,7 +26,7 @@
 #define SWEEP_OVERRIDE_MAX (SPEC_NAME_MAX + SPEC_SWEEP_VALUE_MAX + 2)
 
 struct sweep_trial {
-	int index;                                          /* 0-based; shown 1-based */
+	int index; /* 0-based; shown 1-based */
 	int nparams;
 	char values[SPEC_SWEEP_MAX_PARAMS][SPEC_SWEEP_VALUE_MAX]; /* as --set values: "0.00123", "[256, 128]" */
 	/* "sweep=~" then "path=value" per param: the overrides that make the trial's spec */
@@ -40,8 +40,8 @@ int sweep_expand(const struct spec_sweep *sw, struct sweep_trial **out);
  * The spec of one trial: `text` with the caller's overrides (the --set of
  * the command line) and then the trial's. Returns spec_parse's result.
  */
-int sweep_trial_parse(const char *text, size_t len, const char *filename, const char *const *base,
-		      int nbase, const struct sweep_trial *trial, struct spec *out, struct spec_errors *errs);
+int sweep_trial_parse(const char *text, size_t len, const char *filename, const char *const *base, int nbase,
+		      const struct sweep_trial *trial, struct spec *out, struct spec_errors *errs);
 
 /*
  * Parse every trial; a value the spec refuses is reported at its swept
@@ -49,8 +49,7 @@ int sweep_trial_parse(const char *text, size_t len, const char *filename, const 
  * once per key. Returns 0 when all trials parse, -1 with errs filled.
  */
 int sweep_check(const char *text, size_t len, const char *filename, const char *const *base, int nbase,
-		const struct spec_sweep *sw, const struct sweep_trial *trials, int ntrials,
-		struct spec_errors *errs);
+		const struct spec_sweep *sw, const struct sweep_trial *trials, int ntrials, struct spec_errors *errs);
 
 /*
  * The metric a sweep ranks its trials by: ASHA's, else early stopping's,
@@ -60,7 +59,7 @@ int sweep_check(const char *text, size_t len, const char *filename, const char *
 const char *sweep_metric(const struct spec *s, bool *maximize);
 
 /* The preview: one line about the search, then a table of trials × swept keys. */
-void sweep_preview_print(const struct spec_sweep *sw, int max_epochs, const struct sweep_trial *trials,
-			 int ntrials, FILE *out);
+void sweep_preview_print(const struct spec_sweep *sw, int max_epochs, const struct sweep_trial *trials, int ntrials,
+			 FILE *out);
 
 #endif

@@ -58,8 +58,8 @@ static int cpu_share(const struct runq *q, const struct runq_need *need)
  * process (UVM), which RLIMIT_DATA would count as the worker's.
  */
 struct worker_memory {
-	int64_t budget;        /* bytes; 0 = unknown (no /proc/meminfo): no limits */
-	rlim_t data_limit;     /* RLIM_INFINITY for GPU runs */
+	int64_t budget;    /* bytes; 0 = unknown (no /proc/meminfo): no limits */
+	rlim_t data_limit; /* RLIM_INFINITY for GPU runs */
 };
 
 #define WORKER_DATA_SLACK ((int64_t)1 << 30)

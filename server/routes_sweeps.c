@@ -36,15 +36,16 @@ static enum MHD_Result reply_sweep(struct http_req *r, unsigned status, int64_t 
 enum MHD_Result route_sweep_create(struct http_req *r, const char *yaml, size_t len, const char *name,
 				   const char *notebook, const char *cell)
 {
-	struct sweeps_new n = {.yaml = yaml, .len = len, .name = name, .notebook = notebook, .cell = cell,
-			       .owner = r->who.name};
+	struct sweeps_new n = {
+		.yaml = yaml, .len = len, .name = name, .notebook = notebook, .cell = cell, .owner = r->who.name};
 	int64_t id;
 	json_t *errors = NULL;
 	char err[512];
 	int rc = sweeps_create(r->app->sweeps, &n, &id, &errors, err, sizeof err);
 	if (rc == SWEEPS_EINVALID)
-		return http_json(r, 400, json_pack("{s:s, s:s, s:o}", "error", "invalid_spec", "message", err, "errors",
-						   errors ? errors : json_array()));
+		return http_json(r, 400,
+				 json_pack("{s:s, s:s, s:o}", "error", "invalid_spec", "message", err, "errors",
+					   errors ? errors : json_array()));
 	if (rc)
 		return http_error(r, 500, "internal", "%s", err);
 	return reply_sweep(r, 201, id);
@@ -53,7 +54,8 @@ enum MHD_Result route_sweep_create(struct http_req *r, const char *yaml, size_t 
 enum MHD_Result route_sweep_list(struct http_req *r)
 {
 	/* The route's rule lets any user list; students see their own sweeps only. */
-	return http_json(r, 200, json_pack("{s:o}", "sweeps", store_sweeps_json(r->app->store, access_list_owner(&r->who))));
+	return http_json(r, 200,
+			 json_pack("{s:o}", "sweeps", store_sweeps_json(r->app->store, access_list_owner(&r->who))));
 }
 
 enum MHD_Result route_sweep_get(struct http_req *r)

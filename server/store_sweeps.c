@@ -175,8 +175,9 @@ int store_sweeps_running(struct store *s, int64_t *ids, int max)
 
 int store_sweep_live_runs(struct store *s, int64_t id, int64_t *runs, int max)
 {
-	return ids_query(s, "SELECT r.id FROM sweep_trials t JOIN runs r ON r.id = t.run"
-			    " WHERE t.sweep = ? AND r.status IN ('queued', 'running') ORDER BY t.trial",
+	return ids_query(s,
+			 "SELECT r.id FROM sweep_trials t JOIN runs r ON r.id = t.run"
+			 " WHERE t.sweep = ? AND r.status IN ('queued', 'running') ORDER BY t.trial",
 			 id, true, runs, max);
 }
 
@@ -266,7 +267,8 @@ bool store_trial_of_run(struct store *s, int64_t run, int64_t *sweep, int *trial
 int store_trial_record(struct store *s, int64_t sweep, int trial, int epochs, double value)
 {
 	pthread_mutex_lock(&s->lock);
-	sqlite3_stmt *st = store_prepare(s, "UPDATE sweep_trials SET metric = ?, epochs = ? WHERE sweep = ? AND trial = ?");
+	sqlite3_stmt *st =
+		store_prepare(s, "UPDATE sweep_trials SET metric = ?, epochs = ? WHERE sweep = ? AND trial = ?");
 	int rc = -1;
 	if (st) {
 		if (isfinite(value)) /* a diverged trial has no value */
@@ -320,11 +322,11 @@ int store_trial_asha_stopped(struct store *s, int64_t sweep, int trial, int epoc
 
 /* ---- JSON ------------------------------------------------------------------------ */
 
-#define SWEEP_COLUMNS                                                                                     \
-	"id, name, owner, notebook, cell, status, created, ended, metric, split, maximize, parallel,"      \
-	" reduction, rungs, params,"                                                                       \
-	" (SELECT count(*) FROM sweep_trials WHERE sweep = w.id),"                                         \
-	" (SELECT count(*) FROM sweep_trials t JOIN runs r ON r.id = t.run WHERE t.sweep = w.id"           \
+#define SWEEP_COLUMNS                                                                                                  \
+	"id, name, owner, notebook, cell, status, created, ended, metric, split, maximize, parallel,"                  \
+	" reduction, rungs, params,"                                                                                   \
+	" (SELECT count(*) FROM sweep_trials WHERE sweep = w.id),"                                                     \
+	" (SELECT count(*) FROM sweep_trials t JOIN runs r ON r.id = t.run WHERE t.sweep = w.id"                       \
 	"   AND r.status NOT IN ('queued', 'running'))"
 
 static json_t *parsed_or_null(const char *text)
@@ -344,23 +346,24 @@ static json_t *sweep_row_json(sqlite3_stmt *st)
 			      sqlite3_column_int(st, 11), "reduction", sqlite3_column_int(st, 12), "rungs",
 			      parsed_or_null(col_text(st, 13)), "params", parsed_or_null(col_text(st, 14)), "trials",
 			      sqlite3_column_int(st, 15), "done", sqlite3_column_int(st, 16));
-	json_object_set_new(o, "notebook", sqlite3_column_type(st, 3) == SQLITE_NULL ? json_null()
-										 : json_string(col_text(st, 3)));
-	json_object_set_new(o, "cell", sqlite3_column_type(st, 4) == SQLITE_NULL ? json_null()
-									     : json_string(col_text(st, 4)));
-	json_object_set_new(o, "ended", sqlite3_column_type(st, 7) == SQLITE_NULL
-						? json_null()
-						: json_integer(sqlite3_column_int64(st, 7)));
+	json_object_set_new(o, "notebook",
+			    sqlite3_column_type(st, 3) == SQLITE_NULL ? json_null() : json_string(col_text(st, 3)));
+	json_object_set_new(o, "cell",
+			    sqlite3_column_type(st, 4) == SQLITE_NULL ? json_null() : json_string(col_text(st, 4)));
+	json_object_set_new(o, "ended",
+			    sqlite3_column_type(st, 7) == SQLITE_NULL ? json_null()
+								      : json_integer(sqlite3_column_int64(st, 7)));
 	return o;
 }
 
 /* The best trial so far of sweep `id` (lock held): {trial, run, value, epochs, values} or null. */
 static json_t *best_json(struct store *s, int64_t id, bool maximize)
 {
-	sqlite3_stmt *st = store_prepare(s, maximize ? "SELECT trial, run, metric, epochs, vals FROM sweep_trials"
-						       " WHERE sweep = ? AND metric IS NOT NULL ORDER BY metric DESC, trial LIMIT 1"
-						     : "SELECT trial, run, metric, epochs, vals FROM sweep_trials"
-						       " WHERE sweep = ? AND metric IS NOT NULL ORDER BY metric ASC, trial LIMIT 1");
+	sqlite3_stmt *st = store_prepare(
+		s, maximize ? "SELECT trial, run, metric, epochs, vals FROM sweep_trials"
+			      " WHERE sweep = ? AND metric IS NOT NULL ORDER BY metric DESC, trial LIMIT 1"
+			    : "SELECT trial, run, metric, epochs, vals FROM sweep_trials"
+			      " WHERE sweep = ? AND metric IS NOT NULL ORDER BY metric ASC, trial LIMIT 1");
 	json_t *best = json_null();
 	if (!st)
 		return best;
@@ -380,14 +383,16 @@ json_t *store_sweeps_json(struct store *s, const char *owner)
 {
 	json_t *list = json_array();
 	pthread_mutex_lock(&s->lock);
-	sqlite3_stmt *st = store_prepare(s, owner ? "SELECT " SWEEP_COLUMNS " FROM sweeps w WHERE owner = ? ORDER BY id DESC"
-						  : "SELECT " SWEEP_COLUMNS " FROM sweeps w ORDER BY id DESC");
+	sqlite3_stmt *st =
+		store_prepare(s, owner ? "SELECT " SWEEP_COLUMNS " FROM sweeps w WHERE owner = ? ORDER BY id DESC"
+				       : "SELECT " SWEEP_COLUMNS " FROM sweeps w ORDER BY id DESC");
 	if (st) {
 		if (owner)
 			sqlite3_bind_text(st, 1, owner, -1, SQLITE_TRANSIENT);
 		while (sqlite3_step(st) == SQLITE_ROW) {
 			json_t *o = sweep_row_json(st);
-			json_object_set_new(o, "best", best_json(s, sqlite3_column_int64(st, 0), sqlite3_column_int(st, 10)));
+			json_object_set_new(o, "best",
+					    best_json(s, sqlite3_column_int64(st, 0), sqlite3_column_int(st, 10)));
 			json_array_append_new(list, o);
 		}
 		sqlite3_finalize(st);
@@ -425,16 +430,20 @@ json_t *store_sweep_json(struct store *s, int64_t id)
 			bool queued = sqlite3_column_type(st, 1) != SQLITE_NULL;
 			json_t *t = json_pack("{s:i, s:o, s:s, s:o}", "trial", sqlite3_column_int(st, 0) + 1, "run",
 					      queued ? json_string(rid) : json_null(), "status",
-					      queued ? col_text(st, 2) : "pending", "values", parsed_or_null(col_text(st, 4)));
-			json_object_set_new(t, "reason", sqlite3_column_type(st, 3) == SQLITE_NULL ? json_null()
-												: json_string(col_text(st, 3)));
-			json_object_set_new(t, "metric", sqlite3_column_type(st, 5) == SQLITE_NULL
-								 ? json_null()
-								 : json_real(sqlite3_column_double(st, 5)));
+					      queued ? col_text(st, 2) : "pending", "values",
+					      parsed_or_null(col_text(st, 4)));
+			json_object_set_new(t, "reason",
+					    sqlite3_column_type(st, 3) == SQLITE_NULL ? json_null()
+										      : json_string(col_text(st, 3)));
+			json_object_set_new(t, "metric",
+					    sqlite3_column_type(st, 5) == SQLITE_NULL
+						    ? json_null()
+						    : json_real(sqlite3_column_double(st, 5)));
 			json_object_set_new(t, "epochs", json_integer(sqlite3_column_int(st, 6)));
-			json_object_set_new(t, "asha_stopped_at", sqlite3_column_type(st, 7) == SQLITE_NULL
-									  ? json_null()
-									  : json_integer(sqlite3_column_int(st, 7)));
+			json_object_set_new(t, "asha_stopped_at",
+					    sqlite3_column_type(st, 7) == SQLITE_NULL
+						    ? json_null()
+						    : json_integer(sqlite3_column_int(st, 7)));
 			json_object_set_new(t, "epoch", json_integer(sqlite3_column_int(st, 8)));
 			json_object_set_new(t, "total_epochs", json_integer(sqlite3_column_int(st, 9)));
 			json_array_append_new(trials, t);

@@ -33,7 +33,7 @@
 #include "tb.h"
 #include "util.h"
 
-#define SWEEPS_QUEUE_MAX 1024  /* evaluation events waiting for the thread; more are dropped (and logged) */
+#define SWEEPS_QUEUE_MAX 1024 /* evaluation events waiting for the thread; more are dropped (and logged) */
 #define SWEEPS_TICK_MS 1000
 #define SWEEPS_MAX_RUNNING 4096 /* running sweeps looked at per tick */
 
@@ -50,7 +50,7 @@ struct sweeps {
 	struct runq *runq;
 	pthread_t thread;
 	bool started;
-	pthread_mutex_t lock;        /* guards queue, head, count, stopping, dropped_log */
+	pthread_mutex_t lock; /* guards queue, head, count, stopping, dropped_log */
 	pthread_cond_t wake;
 	struct sweeps_eval queue[SWEEPS_QUEUE_MAX];
 	int head, count;
@@ -114,9 +114,12 @@ static void top_up(struct sweeps *sw, int64_t id)
 		char *spec = store_trial_spec(sw->store, id, st.next_trial);
 		char name[200], err[512];
 		snprintf(name, sizeof name, "%s #%d", st.name, st.next_trial + 1);
-		struct runq_submit sub = {.spec = spec ? spec : "", .spec_len = spec ? strlen(spec) : 0, .name = name,
+		struct runq_submit sub = {.spec = spec ? spec : "",
+					  .spec_len = spec ? strlen(spec) : 0,
+					  .name = name,
 					  .notebook = st.notebook[0] ? st.notebook : NULL,
-					  .cell = st.notebook[0] && st.cell[0] ? st.cell : NULL, .owner = st.owner};
+					  .cell = st.notebook[0] && st.cell[0] ? st.cell : NULL,
+					  .owner = st.owner};
 		int64_t run = 0;
 		int rc = spec ? runq_submit(sw->runq, &sub, &run, err, sizeof err) : RUNQ_EIO;
 		free(spec);
@@ -132,8 +135,7 @@ static void top_up(struct sweeps *sw, int64_t id)
 	}
 }
 
-int sweeps_create(struct sweeps *sw, const struct sweeps_new *n, int64_t *id, json_t **errors, char *err,
-		  size_t errlen)
+int sweeps_create(struct sweeps *sw, const struct sweeps_new *n, int64_t *id, json_t **errors, char *err, size_t errlen)
 {
 	struct spec *s = tb_xmalloc(sizeof *s);
 	struct spec *trial = tb_xmalloc(sizeof *trial);
@@ -169,7 +171,8 @@ int sweeps_create(struct sweeps *sw, const struct sweeps_new *n, int64_t *id, js
 	for (int j = 0; j < s->sweep.nparams; j++)
 		json_array_append_new(params, json_string(s->sweep.params[j].path));
 	int rung_epochs[ASHA_MAX_RUNGS];
-	int nrungs = s->sweep.asha.enabled ? asha_rungs(&s->sweep.asha, s->train.epochs, rung_epochs, ASHA_MAX_RUNGS) : 0;
+	int nrungs =
+		s->sweep.asha.enabled ? asha_rungs(&s->sweep.asha, s->train.epochs, rung_epochs, ASHA_MAX_RUNGS) : 0;
 	for (int k = 0; k < nrungs; k++)
 		json_array_append_new(rungs, json_integer(rung_epochs[k]));
 	char *params_text = json_dumps(params, JSON_COMPACT), *rungs_text = json_dumps(rungs, JSON_COMPACT);
@@ -178,11 +181,20 @@ int sweeps_create(struct sweeps *sw, const struct sweeps_new *n, int64_t *id, js
 	bool maximize;
 	const char *metric = sweep_metric(s, &maximize);
 	struct store_sweep_new sn = {
-		.name = n->name && *n->name ? n->name : "sweep", .owner = n->owner, .notebook = n->notebook,
-		.cell = n->cell, .spec = s->source, .metric = metric,
-		.split = early_stop_split(metric, s->data.validation > 0), .maximize = maximize,
-		.parallel = s->sweep.parallel, .reduction = s->sweep.asha.reduction, .rungs = rungs_text,
-		.params = params_text, .ntrials = ntrials, .trial_specs = (const char *const *)specs,
+		.name = n->name && *n->name ? n->name : "sweep",
+		.owner = n->owner,
+		.notebook = n->notebook,
+		.cell = n->cell,
+		.spec = s->source,
+		.metric = metric,
+		.split = early_stop_split(metric, s->data.validation > 0),
+		.maximize = maximize,
+		.parallel = s->sweep.parallel,
+		.reduction = s->sweep.asha.reduction,
+		.rungs = rungs_text,
+		.params = params_text,
+		.ntrials = ntrials,
+		.trial_specs = (const char *const *)specs,
 		.trial_vals = (const char *const *)vals,
 	};
 	pthread_mutex_lock(&sw->submit_lock);
@@ -260,7 +272,8 @@ void sweeps_on_event(struct sweeps *sw, int64_t run, const char *json, size_t le
 	int trial;
 	if (split && (!strcmp(split, "validation") || !strcmp(split, "test")) && json_is_object(values) &&
 	    store_trial_of_run(sw->store, run, &sweep, &trial)) {
-		struct sweeps_eval e = {.run = run, .epoch = (int)json_integer_value(json_object_get(ev, "epoch")),
+		struct sweeps_eval e = {.run = run,
+					.epoch = (int)json_integer_value(json_object_get(ev, "epoch")),
 					.loss = json_number_value(json_object_get(values, "loss")),
 					.accuracy = json_number_value(json_object_get(values, "accuracy"))};
 		srv_strlcpy(e.split, split, sizeof e.split);

@@ -65,26 +65,26 @@ struct trial_run {
 	const struct sweep_trial *trial;
 	enum trial_state state;
 	pid_t pid;
-	int from_child, to_child;   /* evaluation lines in; ASHA answers out */
-	char line[LINE_MAX_LEN];    /* a partial line from the child */
+	int from_child, to_child; /* evaluation lines in; ASHA answers out */
+	char line[LINE_MAX_LEN];  /* a partial line from the child */
 	size_t len;
-	int epochs;                 /* evaluations seen: epochs done at the last one */
+	int epochs; /* evaluations seen: epochs done at the last one */
 	double metric, test_accuracy;
 	bool have_metric;
-	int asha_stopped_at;        /* the rung epoch ASHA stopped it at, 0 = not stopped */
-	int exit_code;              /* train_result of the child, or -1 when it died */
+	int asha_stopped_at; /* the rung epoch ASHA stopped it at, 0 = not stopped */
+	int exit_code;       /* train_result of the child, or -1 when it died */
 	double started, seconds;
 };
 
 struct sweep_cli {
 	const struct spec *base;
-	const char *text;           /* the spec file's text */
+	const char *text; /* the spec file's text */
 	size_t len;
 	const char *path;
 	const char *const *overrides;
 	int noverrides;
 	char out_dir[512];
-	const char *metric;         /* the sweep's metric: ASHA's, early stopping's, or validation.accuracy */
+	const char *metric; /* the sweep's metric: ASHA's, early stopping's, or validation.accuracy */
 	bool maximize;
 	bool has_validation;
 	struct asha asha;
@@ -139,8 +139,12 @@ static _Noreturn void child_main(const struct sweep_cli *sc, struct trial_run *r
 	}
 	struct child_ctx ctx = {to_parent, from_parent, sc};
 	struct train_options opt = {
-		.out_dir = dir, .json = true, .events_out = ev, .stop = &stop_requested,
-		.on_eval = child_on_eval, .on_eval_ctx = &ctx,
+		.out_dir = dir,
+		.json = true,
+		.events_out = ev,
+		.stop = &stop_requested,
+		.on_eval = child_on_eval,
+		.on_eval_ctx = &ctx,
 	};
 	enum train_result res = train_run(s, &opt);
 	fclose(ev);
@@ -154,8 +158,8 @@ static void trial_label(const struct sweep_cli *sc, const struct sweep_trial *t,
 	size_t used = 0;
 	buf[0] = '\0';
 	for (int j = 0; j < t->nparams && used < size; j++)
-		used += (size_t)snprintf(buf + used, size - used, "%s%s=%s", j ? " " : "", sc->base->sweep.params[j].path,
-					 t->values[j]);
+		used += (size_t)snprintf(buf + used, size - used, "%s%s=%s", j ? " " : "",
+					 sc->base->sweep.params[j].path, t->values[j]);
 }
 
 static int trial_start(struct sweep_cli *sc, struct trial_run *r)
@@ -264,7 +268,7 @@ static void trial_read(struct sweep_cli *sc, struct trial_run *r)
 	fprintf(stderr, "trial %d/%d %s after %.0f s\n", r->trial->index + 1, sc->nruns,
 		r->exit_code == TRAIN_COMPLETED ? "completed"
 		: r->exit_code == TRAIN_STOPPED ? "stopped"
-						  : "failed",
+						: "failed",
 		r->seconds);
 }
 
@@ -338,7 +342,8 @@ static void sweep_loop(struct sweep_cli *sc, int parallel)
 	for (;;) {
 		while (!stop_requested && running < parallel && next < sc->nruns) {
 			if (trial_start(sc, &sc->runs[next]) < 0) {
-				fprintf(stderr, "trainbook sweep: cannot start trial %d: %s\n", next + 1, strerror(errno));
+				fprintf(stderr, "trainbook sweep: cannot start trial %d: %s\n", next + 1,
+					strerror(errno));
 				stop_requested = 1;
 				break;
 			}
@@ -473,8 +478,10 @@ static void usage(FILE *out)
 int cli_sweep(int argc, char **argv)
 {
 	static const struct option options[] = {
-		{"set", required_argument, NULL, 's'}, {"out", required_argument, NULL, 'o'},
-		{"parallel", required_argument, NULL, 'p'}, {"help", no_argument, NULL, 'h'},
+		{"set", required_argument, NULL, 's'},
+		{"out", required_argument, NULL, 'o'},
+		{"parallel", required_argument, NULL, 'p'},
+		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
 	const char *overrides[MAX_OVERRIDES], *out_dir = NULL;
@@ -489,7 +496,9 @@ int cli_sweep(int argc, char **argv)
 			}
 			overrides[noverrides++] = optarg;
 			break;
-		case 'o': out_dir = optarg; break;
+		case 'o':
+			out_dir = optarg;
+			break;
 		case 'p':
 			parallel = atoi(optarg);
 			if (parallel < 1 || parallel > 64) {
@@ -497,8 +506,12 @@ int cli_sweep(int argc, char **argv)
 				return 2;
 			}
 			break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
 		}
 	}
 	if (optind != argc - 1) {

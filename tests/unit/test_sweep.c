@@ -77,7 +77,8 @@ static void test_grid_counts_and_order(void **state)
 	/* every combination once */
 	for (int i = 0; i < n; i++)
 		for (int j = i + 1; j < n; j++)
-			assert_false(!strcmp(t[i].values[0], t[j].values[0]) && !strcmp(t[i].values[1], t[j].values[1]) &&
+			assert_false(!strcmp(t[i].values[0], t[j].values[0]) &&
+				     !strcmp(t[i].values[1], t[j].values[1]) &&
 				     !strcmp(t[i].values[2], t[j].values[2]));
 	/* and each trial is a valid spec with its values */
 	struct spec_errors errs;
@@ -188,7 +189,8 @@ static void test_section_errors(void **state)
 		{"sweep: {method: grid, params: {a: {range: [0, 1000]}, b: {range: [0, 2]}}}\n", 5, 31,
 		 "the grid has 2000 combinations"},
 		{"sweep: {params: {a.b: {choice: [1]}, a.b: {choice: [2]}}}\n", 5, 38, "duplicate key 'a.b'"},
-		{"sweep: {params: {a.b: {choice: [1]}}, stop: {asha: {metric: loss}}}\n", 5, 61, "unknown metric 'loss'"},
+		{"sweep: {params: {a.b: {choice: [1]}}, stop: {asha: {metric: loss}}}\n", 5, 61,
+		 "unknown metric 'loss'"},
 		{"sweep: {params: {a.b: {choice: [1]}}, stop: {hyperband: 1}}\n", 5, 46, "unknown key 'hyperband'"},
 	};
 	int wrong = 0;
@@ -223,7 +225,7 @@ static void test_asha_rule(void **state)
 	assert_false(asha_report(&a, 1, 0.55)); /* 5 seen, keep 1 */
 	assert_true(asha_report(&a, 1, 0.7));   /* 6 seen, keep 2: second best */
 	assert_false(asha_report(&a, 1, NAN));
-	assert_true(asha_report(&a, 2, 0.1));   /* not a rung */
+	assert_true(asha_report(&a, 2, 0.1)); /* not a rung */
 	assert_true(asha_report(&a, 3, 0.1));
 	asha_free(&a);
 	/* min mode: lower is better */
@@ -244,17 +246,45 @@ static void test_fuzz_template(void **state)
 {
 	(void)state;
 	static const char *const tokens[] = {
-		"1", "0", "-1", "3", "1.0e-3", "0.5", "x", "~", "[]", "[1]", "[1, 2]", "[0, 3]", "[0, 3, 2]",
-		"[1.0e-4, 1.0e-1]", "[[8], [16, 8]]", "{}", "{choice: [1, 2]}", "grid", "random", "\"q\"",
-		"[a, 'b c', \"d,e\"]", "[-5, 5]", "[1e400, 2]", "99999999999999999999", "{a: 1}", "[[]]",
-		"[0.1, {x: [1]}]", "validation.loss", "test.accuracy", "max", "min",
+		"1",
+		"0",
+		"-1",
+		"3",
+		"1.0e-3",
+		"0.5",
+		"x",
+		"~",
+		"[]",
+		"[1]",
+		"[1, 2]",
+		"[0, 3]",
+		"[0, 3, 2]",
+		"[1.0e-4, 1.0e-1]",
+		"[[8], [16, 8]]",
+		"{}",
+		"{choice: [1, 2]}",
+		"grid",
+		"random",
+		"\"q\"",
+		"[a, 'b c', \"d,e\"]",
+		"[-5, 5]",
+		"[1e400, 2]",
+		"99999999999999999999",
+		"{a: 1}",
+		"[[]]",
+		"[0.1, {x: [1]}]",
+		"validation.loss",
+		"test.accuracy",
+		"max",
+		"min",
 	};
-	static const char tmpl[] = "sweep:\n  method: %s\n  trials: %s\n  seed: %s\n  parallel: %s\n"
-				   "  params:\n    optimizer.lr: {%s: %s}\n    %s: {%s: %s}\n    train.epochs: {choice: [%s]}\n"
-				   "  stop: {asha: {metric: %s, mode: %s, min_epochs: %s, reduction: %s}}\n";
+	static const char tmpl[] =
+		"sweep:\n  method: %s\n  trials: %s\n  seed: %s\n  parallel: %s\n"
+		"  params:\n    optimizer.lr: {%s: %s}\n    %s: {%s: %s}\n    train.epochs: {choice: [%s]}\n"
+		"  stop: {asha: {metric: %s, mode: %s, min_epochs: %s, reduction: %s}}\n";
 	static const char *const dists[] = {"choice", "uniform", "loguniform", "range", "count", "x"};
-	static const char *const paths[] = {"model.hidden", "train.seed", "optimizer.weight_decay", "loss", "sweep.x",
-					    "a..b", "data.batch_size", "train.epochs"};
+	static const char *const paths[] = {"model.hidden", "train.seed", "optimizer.weight_decay", "loss",
+					    "sweep.x",      "a..b",       "data.batch_size",        "train.epochs"};
 	uint64_t r = 99;
 #define PICK(list) list[next_index(&r, sizeof(list) / sizeof(list[0]))]
 	int accepted = 0, checked = 0;
@@ -262,8 +292,20 @@ static void test_fuzz_template(void **state)
 	FILE *devnull = fopen("/dev/null", "w");
 	for (int iter = 0; iter < 1500; iter++) {
 		/* Each slot keeps a good value, or (one time in ten) takes any token. */
-		static const char *const good[14] = {"random", "4", "1", "2", "choice", "[1.0e-3, 0.1]", "train.seed",
-						     "range", "[0, 3]", "2", "validation.accuracy", "max", "1", "3"};
+		static const char *const good[14] = {"random",
+						     "4",
+						     "1",
+						     "2",
+						     "choice",
+						     "[1.0e-3, 0.1]",
+						     "train.seed",
+						     "range",
+						     "[0, 3]",
+						     "2",
+						     "validation.accuracy",
+						     "max",
+						     "1",
+						     "3"};
 		const char *v[14];
 		for (int k = 0; k < 14; k++) {
 			if (next_index(&r, 10))
@@ -290,8 +332,8 @@ static void test_fuzz_template(void **state)
 				assert_int_equal(n, product);
 			}
 			struct spec_errors errs;
-			checked += sweep_check(p.text, strlen(p.text), "t.yaml", NULL, 0, &p.s->sweep, t, n < 20 ? n : 20,
-					       &errs) == 0;
+			checked += sweep_check(p.text, strlen(p.text), "t.yaml", NULL, 0, &p.s->sweep, t,
+					       n < 20 ? n : 20, &errs) == 0;
 			sweep_preview_print(&p.s->sweep, p.s->train.epochs, t, n, devnull);
 			free(t);
 		}
