@@ -582,6 +582,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (int i = 0; i < r.nparams; i++)
 		free(r.params[i]);
 	srv_buf_free(&r.body);
+	/* What request_completed frees (http.c): a handler's parsed body and deferred state. */
+	json_decref(r.body_json);
+	if (r.job_free)
+		r.job_free(r.job);
+	if (r.defer_free)
+		r.defer_free(r.defer_ctx);
 	free(conn.content_type);
 	free(conn.body);
 	free(param_text);
