@@ -39,15 +39,16 @@ extern char **environ;
  */
 static int cpu_share(const struct runq *q, const struct runq_need *need)
 {
-	if (need->gpu || q->cfg.cpu_runs <= 1 || getenv("OMP_NUM_THREADS"))
+	if (need->gpu || q->cpu_slots <= 1 || getenv("OMP_NUM_THREADS"))
 		return 0;
 	long cores = sysconf(_SC_NPROCESSORS_ONLN);
-	return cores / q->cfg.cpu_runs > 1 ? (int)(cores / q->cfg.cpu_runs) : 1;
+	return cores / q->cpu_slots > 1 ? (int)(cores / q->cpu_slots) : 1;
 }
 
 /* Variables the server sets for a worker (the rest it inherits), as "NAME=value" strings. */
 struct child_vars {
-	char cvd[128];           /* CUDA_VISIBLE_DEVICES=… or "" */
+	char cvd[RUNQ_VISIBLE_MAX + 32]; /* CUDA_VISIBLE_DEVICES=… or "" */
+	char gpu_limit[64];      /* TRAINBOOK_GPU_MEMORY_LIMIT=<bytes> or "" */
 	char omp[32];            /* OMP_NUM_THREADS=… or "" */
 	char user[96];           /* TRAINBOOK_USER=<owner> (accounts) or "" */
 	char tmp[PATH_MAX + 16]; /* TMPDIR=<run dir>/tmp (--user-separation) or "" */
@@ -59,16 +60,24 @@ static bool replaced(const char *var, const struct child_vars *v)
 	/* A worker runs whatever a spec asks for and its stderr ends up in a
 	 * run's reason: it has no business knowing the server's token. */
 	return !strncmp(var, "CUDA_VISIBLE_DEVICES=", 21) || !strncmp(var, "TRAINBOOK_TOKEN=", 16) ||
+	       !strncmp(var, "TRAINBOOK_GPU_MEMORY_LIMIT=", 27) ||
 	       (v->user[0] && !strncmp(var, "TRAINBOOK_USER=", 15)) || (v->tmp[0] && !strncmp(var, "TMPDIR=", 7));
 }
 
-/* Environment for the child, built before fork (setenv is not fork-safe). */
-static char **child_env(const int *gpus, int ngpus, int omp_threads, struct child_vars *v)
+/*
+ * Environment for the child, built before fork (setenv is not fork-safe).
+ * visible: the GPUs it may see ("" = leave CUDA_VISIBLE_DEVICES alone, as
+ * for cuda:N, which keeps its own numbering). gpu_limit: the GPU memory it
+ * was placed with, per device (docs/gpu.md: the CUDA backend holds its
+ * allocations under TRAINBOOK_GPU_MEMORY_LIMIT, so a run past its estimate
+ * fails itself rather than its neighbours).
+ */
+static char **child_env(const char *visible, int64_t gpu_limit, int omp_threads, struct child_vars *v)
 {
 	size_t n = 0;
 	while (environ[n])
 		n++;
-	char **env = tb_xcalloc(n + 5, sizeof *env);
+	char **env = tb_xcalloc(n + 6, sizeof *env);
 	size_t k = 0;
 	for (size_t i = 0; i < n; i++)
 		if (!replaced(environ[i], v))
@@ -77,11 +86,13 @@ static char **child_env(const int *gpus, int ngpus, int omp_threads, struct chil
 		env[k++] = v->user;
 	if (v->tmp[0])
 		env[k++] = v->tmp;
-	if (ngpus > 0) {
-		size_t off = (size_t)snprintf(v->cvd, sizeof v->cvd, "CUDA_VISIBLE_DEVICES=");
-		for (int i = 0; i < ngpus && off < sizeof v->cvd; i++)
-			off += (size_t)snprintf(v->cvd + off, sizeof v->cvd - off, "%s%d", i ? "," : "", gpus[i]);
+	if (visible && *visible) {
+		snprintf(v->cvd, sizeof v->cvd, "CUDA_VISIBLE_DEVICES=%s", visible);
 		env[k++] = v->cvd;
+	}
+	if (gpu_limit > 0) {
+		snprintf(v->gpu_limit, sizeof v->gpu_limit, "TRAINBOOK_GPU_MEMORY_LIMIT=%lld", (long long)gpu_limit);
+		env[k++] = v->gpu_limit;
 	}
 	if (omp_threads > 0) {
 		snprintf(v->omp, sizeof v->omp, "OMP_NUM_THREADS=%d", omp_threads);
@@ -155,8 +166,8 @@ static int local_start(struct executor *ex, struct runq_worker *w, const struct 
 		argv[argc++] = st->resume;
 	}
 	argv[argc] = NULL;
-	/* cuda:N keeps its own numbering; "cuda"/"auto" see only the GPUs we chose. */
-	env = child_env(st->gpus, st->need->gpu_index >= 0 ? 0 : w->ngpus, cpu_share(q, st->need), &vars);
+	/* cuda:N keeps its own numbering (runq_sched.c leaves `visible` empty); "cuda"/"auto" see only the GPUs we chose. */
+	env = child_env(st->visible, st->need->gpu ? st->gpu_memory_limit : 0, cpu_share(q, st->need), &vars);
 	pid_t parent = getpid();
 	pid_t pid = fork();
 	if (pid < 0) {

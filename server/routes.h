@@ -2,7 +2,8 @@
  * routes.h — the handlers named in the route table (routes.c), one file
  * per group: routes_status.c, routes_session.c (login, logout, me),
  * routes_users.c (instructors manage users), routes_notebooks.c,
- * routes_runs.c, routes_worker.c (cluster workers dial home),
+ * routes_runs.c, routes_quota.c (quotas, lab sessions, extending a run),
+ * routes_worker.c (cluster workers dial home),
  * routes_files.c, routes_static.c.
  *
  * Threads: every handler runs on libmicrohttpd's polling thread.
@@ -62,6 +63,14 @@ enum MHD_Result route_run_stop(struct http_req *r);
 enum MHD_Result route_run_resume(struct http_req *r);
 enum MHD_Result route_run_delete(struct http_req *r);
 enum MHD_Result route_run_events(struct http_req *r);
+
+/* routes_quota.c */
+enum MHD_Result route_quota_mine(struct http_req *r);
+enum MHD_Result route_quotas(struct http_req *r);
+enum MHD_Result route_quotas_put(struct http_req *r);
+enum MHD_Result route_labs(struct http_req *r);
+enum MHD_Result route_labs_put(struct http_req *r);
+enum MHD_Result route_run_extend(struct http_req *r);
 
 /* routes_worker.c */
 enum MHD_Result route_worker_events(struct http_req *r);

@@ -39,6 +39,8 @@ static enum MHD_Result runq_fail(struct http_req *r, int code, const char *err)
 		return http_error(r, 409, "conflict", "%s", err);
 	case RUNQ_EFULL:
 		return http_error(r, 429, "queue_full", "%s", err);
+	case RUNQ_EQUOTA:
+		return http_error(r, 429, "quota", "%s", err);
 	case RUNQ_EINVALID:
 		return http_error(r, 400, "invalid_run", "%s", err);
 	case RUNQ_ENOSPACE:

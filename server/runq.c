@@ -1,6 +1,7 @@
 /*
- * runq.c — the queue, the scheduler and the supervisor loop (see runq.h);
- * what happens to one worker process is in runq_worker.c.
+ * runq.c — the queue, the supervisor loop and the API (see runq.h); which
+ * run starts where is runq_sched.c's (the scheduler's inputs and
+ * decisions), what happens to one worker process is runq_worker.c's.
  *
  * Threads: the supervisor thread runs supervisor_main; API functions run on
  * HTTP threads. Both hold q->lock while they touch workers or slots. Lock
@@ -19,13 +20,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "gpumon.h"
 #include "spec.h"
 #include "spec_flat.h"
 #include "store.h"
 #include "tb.h"
 #include "util.h"
 
-#define RUNQ_SCHED_BATCH 256 /* queued runs looked at per scheduling pass */
 #define RUNQ_FOLLOW_MS 200   /* events files of workers that cannot dial home are read this often */
 
 void runq_run_dir(const struct runq *q, int64_t run, char *buf, size_t len)
@@ -262,6 +263,13 @@ int runq_new(const struct runq_config *cfg, struct store *store, const struct ru
 	srv_strlcpy(q->worker_cmd, cfg->worker_cmd ? cfg->worker_cmd : "", sizeof q->worker_cmd);
 	srv_strlcpy(q->owner, cfg->owner ? cfg->owner : "", sizeof q->owner);
 	q->cfg = *cfg;
+	if (cfg->sched) {
+		q->sched = *cfg->sched;
+	} else {
+		q->sched.half_life = 3600;
+		quota_config_init(&q->sched.quotas);
+	}
+	q->cfg.sched = &q->sched;
 	q->cfg.workspace = q->workspace;
 	q->cfg.exe = q->exe;
 	q->cfg.worker_cmd = q->worker_cmd;
@@ -293,6 +301,8 @@ int runq_new(const struct runq_config *cfg, struct store *store, const struct ru
 		snprintf(err, errlen, "pipe: %s", strerror(errno));
 		goto fail;
 	}
+	q->devs = tb_xcalloc(RUNQ_MAX_GPUS, sizeof *q->devs);
+	runq_sched_init(q);
 	q->sched_dirty = true;
 	*out = q;
 	return 0;
@@ -327,7 +337,6 @@ static void kill_leftover(const struct runq *q, int64_t run, int pid)
 }
 
 static void *supervisor_main(void *arg);
-static struct runq_worker *find_worker(struct runq *q, int64_t run);
 
 /*
  * Runs a previous server handed to an executor whose workers outlive it
@@ -343,7 +352,7 @@ static int reattach_jobs(struct runq *q, const char *status, int64_t *ids, int m
 		if (store_run_info(q->store, ids[i], &info) < 0)
 			continue;
 		if (info.job[0]) {
-			if (runq_reattach(q, ids[i], info.job, info.job_secret, info.worker_seq))
+			if (runq_reattach(q, ids[i], info.job, info.job_secret, info.worker_seq, info.owner))
 				adopted++;
 			else if (!strcmp(status, "queued"))
 				store_run_set_job(q->store, ids[i], NULL, NULL);
@@ -361,7 +370,7 @@ int runq_start(struct runq *q)
 	adopted += reattach_jobs(q, "queued", ids, (int)TB_ARRAY_LEN(ids));
 	int n = store_runs_with_status(q->store, "running", ids, (int)TB_ARRAY_LEN(ids)), lost = 0;
 	for (int i = 0; i < n; i++) {
-		if (find_worker(q, ids[i]))
+		if (runq_find_worker(q, ids[i]))
 			continue;
 		struct store_run_info info;
 		if (store_run_info(q->store, ids[i], &info) == 0) {
@@ -385,62 +394,12 @@ int runq_start(struct runq *q)
 	return 0;
 }
 
-static struct runq_worker *find_worker(struct runq *q, int64_t run)
+struct runq_worker *runq_find_worker(struct runq *q, int64_t run)
 {
 	for (int i = 0; i < q->nworkers; i++)
 		if (q->workers[i]->run == run)
 			return q->workers[i];
 	return NULL;
-}
-
-/* Choose slots for `need`; false when none are free now. */
-static bool pick_slots(struct runq *q, const struct runq_need *need, int *gpus)
-{
-	struct exec_capacity cap = q->ex.kind->capacity(&q->ex, q);
-	if (!cap.places_gpus)
-		return q->nworkers < cap.jobs; /* the cluster's scheduler places it */
-	if (!need->gpu)
-		return q->cpu_busy < q->cfg.cpu_runs;
-	if (need->gpu_index >= 0) {
-		gpus[0] = need->gpu_index;
-		return q->gpu_busy[need->gpu_index] < q->cfg.gpu_runs;
-	}
-	int got = 0;
-	for (int load = 0; load < q->cfg.gpu_runs && got < need->ngpus; load++)
-		for (int g = 0; g < q->cfg.gpu_count && got < need->ngpus; g++)
-			if (q->gpu_busy[g] == load)
-				gpus[got++] = g;
-	return got == need->ngpus;
-}
-
-static void schedule(struct runq *q)
-{
-	if (!q->sched_dirty || q->stopping || q->disk_full)
-		return;
-	q->sched_dirty = false;
-	int64_t *ids = tb_xmalloc(RUNQ_SCHED_BATCH * sizeof *ids);
-	int n = store_runs_with_status(q->store, "queued", ids, RUNQ_SCHED_BATCH);
-	for (int i = 0; i < n && q->nworkers < RUNQ_MAX_WORKERS; i++) {
-		if (find_worker(q, ids[i]))
-			continue;
-		struct store_run_info info;
-		if (store_run_info(q->store, ids[i], &info) < 0)
-			continue;
-		struct runq_need need;
-		char err[512];
-		int gpus[RUNQ_MAX_GPUS] = {0};
-		if (runq_classify(info.spec, strlen(info.spec), q->cfg.gpu_count, &need, err,
-				  sizeof err) != RUNQ_OK) {
-			runq_emit_status(q, ids[i], "failed", err);
-		} else if (pick_slots(q, &need, gpus)) {
-			if (q->hooks.admit && q->hooks.admit(q->hooks.ctx, info.owner, info.spec, err, sizeof err) < 0)
-				runq_emit_status(q, ids[i], "failed", err);
-			else if (runq_spawn(q, ids[i], &need, gpus, info.spec, info.resume, info.owner, err, sizeof err) < 0)
-				runq_emit_status(q, ids[i], "failed", err);
-		}
-		store_run_info_free(&info);
-	}
-	free(ids);
 }
 
 static void *supervisor_main(void *arg)
@@ -452,7 +411,7 @@ static void *supervisor_main(void *arg)
 	bool follow_files = q->ex.kind->dials_home && !strcmp(q->ex.cfg.events, "file");
 	for (;;) {
 		pthread_mutex_lock(&q->lock);
-		schedule(q);
+		runq_schedule(q, srv_mono_ms());
 		if (q->stopping && q->nworkers == 0) {
 			pthread_mutex_unlock(&q->lock);
 			break;
@@ -489,6 +448,7 @@ static void *supervisor_main(void *arg)
 				runq_worker_read(q, owners[i - 1]);
 		int64_t now = srv_mono_ms();
 		q->ex.kind->tick(&q->ex, q, now);
+		runq_account(q, now);
 		for (int i = 0; i < q->nworkers; i++) {
 			if (follow_files && q->workers[i]->remote)
 				runq_worker_follow_file(q, q->workers[i]);
@@ -541,6 +501,7 @@ void runq_free(struct runq *q)
 	if (q->wake[1] >= 0)
 		close(q->wake[1]);
 	free(q->pending);
+	free(q->devs);
 	if (q->ex.kind)
 		q->ex.kind->close(&q->ex);
 	pthread_mutex_destroy(&q->lock);
@@ -585,17 +546,19 @@ int runq_submit(struct runq *q, const struct runq_submit *sub, int64_t *id, char
 		rc = RUNQ_ENOSPACE;
 		goto out;
 	}
+	const char *owner = sub->owner && *sub->owner ? sub->owner : q->owner;
 	if (store_count_status(q->store, "queued") >= q->cfg.max_queued) {
 		snprintf(err, errlen, "%d runs are waiting already; stop some or wait", q->cfg.max_queued);
 		rc = RUNQ_EFULL;
 		goto out;
 	}
+	if ((rc = runq_quota_check(q, owner, need.gpu, err, errlen)) != RUNQ_OK)
+		goto out;
 	json_t *params_json = spec_summary_params(spec, sub->spec_len);
 	char *params = json_dumps(params_json, JSON_COMPACT | JSON_REAL_PRECISION(10));
 	json_decref(params_json);
 	struct store_run_new r = {.name = name, .spec = spec, .notebook = sub->notebook,
-				  .cell = sub->cell, .owner = sub->owner && *sub->owner ? sub->owner : q->owner,
-				  .params = params};
+				  .cell = sub->cell, .owner = owner, .params = params};
 	int created = store_run_create(q->store, &r, id);
 	free(params);
 	if (created < 0) {
@@ -613,6 +576,7 @@ int runq_submit(struct runq *q, const struct runq_submit *sub, int64_t *id, char
 		rc = RUNQ_EIO;
 		goto out;
 	}
+	runq_record_need(q, *id, spec, sub->spec_len, &need);
 	runq_emit_status(q, *id, "queued", NULL);
 	q->sched_dirty = true;
 out:
@@ -647,7 +611,7 @@ int runq_stop(struct runq *q, int64_t id, char *err, size_t errlen)
 	char status[16];
 	pthread_mutex_lock(&q->lock);
 	int rc = run_status(q, id, status, sizeof status, err, errlen);
-	struct runq_worker *w = find_worker(q, id);
+	struct runq_worker *w = runq_find_worker(q, id);
 	if (rc) {
 	} else if (w && !w->got_final) {
 		if (!w->stop_requested)
@@ -678,12 +642,24 @@ int runq_resume(struct runq *q, int64_t id, const char *checkpoint_file, char *e
 	/* A worker that already reported how it ended may still be exiting:
 	 * resume is fine then, and the scheduler starts the run once it is
 	 * reaped (it skips runs that still have a worker). */
-	struct runq_worker *w = find_worker(q, id);
+	struct runq_worker *w = runq_find_worker(q, id);
 	if ((w && !w->got_final) || !strcmp(status, "queued") || (w && !strcmp(status, "running"))) {
 		snprintf(err, errlen, "run r%lld is %s; it can resume once it has ended", (long long)id,
 			 status);
 		rc = RUNQ_ESTATE;
 		goto out;
+	}
+	/* Back in the queue is a new submission as far as quotas go. */
+	struct store_run_info info;
+	if (store_run_info(q->store, id, &info) == 0) {
+		struct runq_need need;
+		char why[256];
+		bool gpu = runq_classify(info.spec, strlen(info.spec), q->cfg.gpu_count, &need, why, sizeof why) == RUNQ_OK &&
+			   need.gpu;
+		rc = runq_quota_check(q, info.owner, gpu, err, errlen);
+		store_run_info_free(&info);
+		if (rc != RUNQ_OK)
+			goto out;
 	}
 	if (checkpoint_file) {
 		char dir[PATH_MAX], real[PATH_MAX];
@@ -720,7 +696,7 @@ int runq_delete(struct runq *q, int64_t id, char *err, size_t errlen)
 	run_owner(q, id, owner, sizeof owner);
 	int rc = run_status(q, id, status, sizeof status, err, errlen);
 	if (rc == RUNQ_OK) {
-		struct runq_worker *w = find_worker(q, id);
+		struct runq_worker *w = runq_find_worker(q, id);
 		if (store_run_delete(q->store, id) < 0) {
 			snprintf(err, errlen, "cannot delete the records of r%lld", (long long)id);
 			rc = RUNQ_EIO;
@@ -739,6 +715,14 @@ int runq_delete(struct runq *q, int64_t id, char *err, size_t errlen)
 	else if (rc == RUNQ_OK && q->hooks.run_changed)
 		q->hooks.run_changed(q->hooks.ctx, id);
 	return rc;
+}
+
+void runq_reschedule(struct runq *q)
+{
+	pthread_mutex_lock(&q->lock);
+	q->sched_dirty = true;
+	pthread_mutex_unlock(&q->lock);
+	wake(q);
 }
 
 void runq_set_report_url(struct runq *q, const char *url)
@@ -778,7 +762,7 @@ int runq_worker_post(struct runq *q, int64_t run, const char *secret, int64_t fi
 	*have = *taken = 0;
 	pthread_mutex_lock(&q->lock);
 	int rc = RUNQ_OK;
-	struct runq_worker *w = find_worker(q, run);
+	struct runq_worker *w = runq_find_worker(q, run);
 	if (!w || !w->remote || w->deleting) {
 		struct store_run_info info;
 		bool exists = store_run_info(q->store, run, &info) == 0;

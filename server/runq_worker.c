@@ -31,26 +31,19 @@
 #define RUNQ_CHANGED_EVERY_MS 1000 /* progress-only run updates, at most this often */
 #define RUNQ_HUNG_GRACE_MS 10000   /* stop to kill for a hung worker */
 
-static void hold_slots(struct runq *q, struct runq_worker *w, int delta)
-{
-	if (w->need.gpu && w->ngpus && q->ex.kind->capacity(&q->ex, q).places_gpus)
-		for (int i = 0; i < w->ngpus; i++)
-			q->gpu_busy[w->gpus[i]] += delta;
-	else
-		q->cpu_busy += delta;
-}
-
-static struct runq_worker *worker_new(int64_t run)
+static struct runq_worker *worker_new(struct runq *q, int64_t run, const char *owner)
 {
 	struct runq_worker *w = tb_xcalloc(1, sizeof *w);
 	w->run = run;
 	w->out_fd = -1;
 	w->file_off = -1;
-	w->last_event_ms = srv_mono_ms();
+	w->last_event_ms = w->started_ms = w->acct_ms = w->usage_flushed_ms = srv_mono_ms();
+	srv_strlcpy(w->owner, owner && *owner ? owner : q->owner, sizeof w->owner);
+	w->limit_own = store_run_duration_limit(q->store, run);
 	return w;
 }
 
-int runq_spawn(struct runq *q, int64_t run, const struct runq_need *need, const int *gpus,
+int runq_spawn(struct runq *q, int64_t run, const struct runq_need *need, const struct runq_place *place,
 	       const char *spec, const char *resume, const char *owner, char *err, size_t errlen)
 {
 	char dir[PATH_MAX], spec_path[PATH_MAX + 16], events[PATH_MAX + 32];
@@ -62,15 +55,15 @@ int runq_spawn(struct runq *q, int64_t run, const struct runq_need *need, const 
 		snprintf(err, errlen, "cannot write %s: %s", spec_path, strerror(errno));
 		return -1;
 	}
-	struct runq_worker *w = worker_new(run);
+	struct runq_worker *w = worker_new(q, run, owner);
 	if (!realpath(dir, w->run_dir)) {
 		snprintf(err, errlen, "%s: %s", dir, strerror(errno));
 		goto fail;
 	}
 	w->need = *need;
-	w->ngpus = need->gpu ? (need->gpu_index >= 0 ? 1 : need->ngpus) : 0;
-	if (gpus)
-		memcpy(w->gpus, gpus, (size_t)w->ngpus * sizeof *gpus);
+	w->ngpus = place->ngpus;
+	memcpy(w->gpus, place->gpus, (size_t)w->ngpus * sizeof *w->gpus);
+	w->charge_bytes = place->charge_bytes;
 	if (q->ex.kind->dials_home) {
 		/* A fresh secret and a fresh event numbering for every start: a
 		 * worker left over from an earlier start can no longer report. */
@@ -83,10 +76,10 @@ int runq_spawn(struct runq *q, int64_t run, const struct runq_need *need, const 
 		w->file_off = 0;
 	}
 	struct exec_start st = {.run = run, .run_dir = w->run_dir, .spec_path = spec_path, .resume = resume,
-				.need = need, .gpus = w->gpus, .secret = w->secret, .owner = owner};
+				.need = need, .gpus = w->gpus, .visible = place->visible,
+				.gpu_memory_limit = place->charge_bytes, .secret = w->secret, .owner = owner};
 	if (q->ex.kind->start(&q->ex, w, &st, err, errlen) < 0)
 		goto fail;
-	hold_slots(q, w, +1);
 	q->workers[q->nworkers++] = w;
 	store_run_set_pid(q->store, run, w->pid);
 	store_run_set_job(q->store, run, w->job[0] ? w->job : NULL, w->remote ? w->secret : NULL);
@@ -97,13 +90,13 @@ fail:
 	return -1;
 }
 
-bool runq_reattach(struct runq *q, int64_t run, const char *job, const char *secret, int64_t wseq)
+bool runq_reattach(struct runq *q, int64_t run, const char *job, const char *secret, int64_t wseq, const char *owner)
 {
 	if (!q->ex.kind->reattach || q->nworkers >= RUNQ_MAX_WORKERS)
 		return false;
 	char dir[PATH_MAX];
 	runq_run_dir(q, run, dir, sizeof dir);
-	struct runq_worker *w = worker_new(run);
+	struct runq_worker *w = worker_new(q, run, owner);
 	srv_strlcpy(w->job, job, sizeof w->job);
 	srv_strlcpy(w->secret, secret ? secret : "", sizeof w->secret);
 	w->remote = q->ex.kind->dials_home;
@@ -112,7 +105,6 @@ bool runq_reattach(struct runq *q, int64_t run, const char *job, const char *sec
 		free(w);
 		return false;
 	}
-	hold_slots(q, w, +1);
 	q->workers[q->nworkers++] = w;
 	srv_log("run r%lld: re-attached to job %s (events 1..%lld already stored)", (long long)run, w->job,
 		(long long)wseq);
@@ -536,8 +528,8 @@ static void log_tail(const char *run_dir, char *out, size_t outlen)
 static void release(struct runq *q, struct runq_worker *w)
 {
 	runq_flush(q); /* nothing queued may outlive the worker it points at */
+	runq_account_flush(q, w, srv_mono_ms());
 	fold_free(&w->fold);
-	hold_slots(q, w, -1);
 	if (w->out_fd >= 0)
 		close(w->out_fd);
 	free(w->line);
@@ -568,11 +560,16 @@ bool runq_worker_reap(struct runq *q, struct runq_worker *w)
 	if (w->garbage || w->store_failed) {
 		status = "failed";
 		snprintf(reason, sizeof reason, "%s", w->fail_reason);
-	} else if (w->hung) {
+	} else if (w->hung || w->evicted) {
 		/* Even if it checkpointed and said "stopped" on SIGTERM: nobody
 		 * asked it to stop, and the reason is what the user needs. */
 		status = "failed";
 		snprintf(reason, sizeof reason, "%s", w->fail_reason);
+	} else if (w->limit_reason[0]) {
+		/* Its duration limit stopped it (after a checkpoint, as a stop
+		 * does): the reason names the limit, not the worker's "asked". */
+		status = "stopped";
+		snprintf(reason, sizeof reason, "%s", w->limit_reason);
 	} else if (end.status && !w->stop_requested && (!w->got_final || !strcmp(w->final_status, "stopped"))) {
 		/* The cluster ended it (time limit, scancel, node failure): the
 		 * worker may have checkpointed and said "stopped", but the reason

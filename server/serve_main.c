@@ -29,6 +29,7 @@
 #include "app.h"
 #include "feed.h"
 #include "frontdoor.h"
+#include "gpumon.h"
 #include "http.h"
 #include "runq.h"
 #include "sandbox.h"
@@ -253,6 +254,30 @@ static void on_sample(void *ctx, const char *json)
 		ws_publish_system(app->ws, json);
 }
 
+/* The places for GPU runs, as the sampler last read them (runq_sched.c packs runs into them). */
+static int gpu_devices(void *ctx, struct gpumon_device *out, int max)
+{
+	struct app *app = ctx;
+	return sysmon_devices(app->sysmon, out, max);
+}
+
+/*
+ * A run's estimated peak memory on one of its devices, for packing
+ * (sched.h); 0 = unknown, and the scheduler counts the run as its
+ * device's memory divided by --gpu-runs (or the CPU's by its runs). The
+ * engine's estimate (engine/memest.c, memest_spec: what `trainbook check`
+ * prints and /api/validate answers as "memory") is not merged yet: this is
+ * the one place to ask it once it is.
+ */
+static int64_t estimate_run_bytes(void *ctx, const char *spec, size_t len, bool gpu)
+{
+	(void)ctx;
+	(void)spec;
+	(void)len;
+	(void)gpu;
+	return 0;
+}
+
 static int64_t run_of_pid(void *ctx, int pid)
 {
 	struct app *app = ctx;
@@ -453,12 +478,13 @@ static int start(struct app *app, int stop_fd)
 		.workspace = app->cfg.workspace, .runs_dir = app->cfg.runs_dir, .executor = &app->cfg.executor,
 		.exe = app->exe, .worker_cmd = app->cfg.worker_cmd,
 		.owner = app->owner, .cpu_runs = app->cfg.cpu_runs,
-		.gpu_count = sysmon_gpu_count(app->sysmon), .gpu_runs = app->cfg.gpu_runs,
+		.gpu_count = sysmon_device_count(app->sysmon), .gpu_runs = app->cfg.gpu_runs,
 		.worker_timeout = app->cfg.worker_timeout, .stop_timeout = app->cfg.stop_timeout,
 		.max_queued = app->cfg.max_queued, .accounts = app->cfg.accounts,
-		.separation = app->cfg.user_separation};
+		.separation = app->cfg.user_separation, .sched = &app->cfg.sched};
 	struct runq_hooks rh = {.event = on_event, .run_changed = on_run_changed, .run_deleted = on_run_deleted,
-				.admit = app->cfg.accounts ? admit_run : NULL, .ctx = app};
+				.admit = app->cfg.accounts ? admit_run : NULL, .devices = gpu_devices,
+				.estimate = estimate_run_bytes, .ctx = app};
 	int listen_fd = -1;
 	bool ok = runq_new(&rc, app->store, &rh, &app->runq, err, sizeof err) == 0 &&
 		  (app->ws = ws_new(&app->auth, &app->ident, app->store, app->cfg.base_url, err, sizeof err)) &&
@@ -485,8 +511,10 @@ static int start(struct app *app, int stop_fd)
 	if (!strcmp(app->cfg.executor.kind, "slurm"))
 		srv_log("runs go to Slurm (up to %d jobs at once); workers report to %s", app->cfg.executor.max_jobs,
 			app->cfg.executor.report_url[0] ? app->cfg.executor.report_url : "this server");
-	else if (sysmon_gpu_count(app->sysmon) == 0)
+	else if (sysmon_gpu_count(app->sysmon) == 0 && app->cfg.cpu_runs != CFG_RUNS_AUTO)
 		srv_log("no GPU: runs use the CPU (%d at a time)", app->cfg.cpu_runs);
+	if (app->cfg.sched.fifo)
+		srv_log("sched = fifo: runs start first come, first served (no fair share)");
 	print_url(app);
 	door_run(door, stop_fd);
 	srv_log("shutting down");

@@ -76,6 +76,30 @@ static const char *const migrations[] = {
 	" created INTEGER NOT NULL, expires INTEGER NOT NULL, used INTEGER) WITHOUT ROWID;"
 	"CREATE INDEX login_links_user ON login_links(user);"
 	"CREATE INDEX runs_owner ON runs(owner, id);",
+	/* 5: the scheduler (sched.h, store_sched.c). A run keeps when it joined
+	 * the queue (FIFO within a user, and the order survives a restart),
+	 * what it needs (so a pass need not parse every waiting spec), its
+	 * estimated peak memory, the position and reason of its last pass, an
+	 * instructor's extension of its duration limit and the device-seconds
+	 * it used. Usage per user and local day (the minutes quotas), decayed
+	 * usage per user (fair share), quota overrides by role and user, and
+	 * settings such as the instructor's lab sessions. */
+	"ALTER TABLE runs ADD COLUMN queued_at INTEGER;"
+	"ALTER TABLE runs ADD COLUMN need_gpus INTEGER;"
+	"ALTER TABLE runs ADD COLUMN need_index INTEGER;"
+	"ALTER TABLE runs ADD COLUMN est_bytes INTEGER;"
+	"ALTER TABLE runs ADD COLUMN queue_position INTEGER;"
+	"ALTER TABLE runs ADD COLUMN queue_reason TEXT;"
+	"ALTER TABLE runs ADD COLUMN duration_limit INTEGER;"
+	"ALTER TABLE runs ADD COLUMN compute_s REAL NOT NULL DEFAULT 0;"
+	"UPDATE runs SET queued_at = created * 1000;"
+	"CREATE INDEX runs_queue ON runs(status, queued_at, id);"
+	"CREATE TABLE usage_days(user TEXT NOT NULL, day TEXT NOT NULL, gpu_s REAL NOT NULL DEFAULT 0,"
+	" cpu_s REAL NOT NULL DEFAULT 0, PRIMARY KEY(user, day)) WITHOUT ROWID;"
+	"CREATE TABLE usage_decayed(user TEXT PRIMARY KEY, gpu_s REAL NOT NULL, cpu_s REAL NOT NULL,"
+	" as_of INTEGER NOT NULL) WITHOUT ROWID;"
+	"CREATE TABLE quotas(subject TEXT PRIMARY KEY, limits TEXT NOT NULL) WITHOUT ROWID;"
+	"CREATE TABLE settings(key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;",
 };
 
 int store_exec(struct store *s, const char *sql)
@@ -406,7 +430,7 @@ int store_run_create(struct store *s, const struct store_run_new *r, int64_t *id
 	pthread_mutex_lock(&s->lock);
 	int rc = -1;
 	sqlite3_stmt *st = store_prepare(s, "INSERT INTO runs(name, status, notebook, cell, spec,"
-					    " created, owner, params) VALUES(?, 'queued', ?, ?, ?, ?, ?, ?)");
+					    " created, owner, params, queued_at) VALUES(?, 'queued', ?, ?, ?, ?, ?, ?, ?)");
 	if (!st)
 		goto out;
 	sqlite3_bind_text(st, 1, r->name, -1, SQLITE_TRANSIENT);
@@ -416,6 +440,7 @@ int store_run_create(struct store *s, const struct store_run_new *r, int64_t *id
 	sqlite3_bind_int64(st, 5, srv_unix_now());
 	sqlite3_bind_text(st, 6, r->owner, -1, SQLITE_TRANSIENT);
 	bind_text_or_null(st, 7, r->params);
+	sqlite3_bind_int64(st, 8, srv_unix_ms());
 	if (sqlite3_step(st) == SQLITE_DONE) {
 		*id = sqlite3_last_insert_rowid(s->db);
 		rc = 0;
@@ -471,7 +496,8 @@ void store_run_info_free(struct store_run_info *info)
 /* Column order is what run_row_json reads; spec stays last so a summary can leave it out. */
 #define RUN_SUMMARY_COLUMNS                                                                    \
 	"id, name, status, reason, notebook, cell, device, created, started, ended, owner,"      \
-	" last_seq, step, total_steps, epoch, epochs, best_metric, best_value, params"
+	" last_seq, step, total_steps, epoch, epochs, best_metric, best_value, params,"          \
+	" queue_position, queue_reason, compute_s, duration_limit, need_gpus, est_bytes"
 #define RUN_COLUMNS RUN_SUMMARY_COLUMNS ", spec"
 
 static json_t *col_text(sqlite3_stmt *st, int i)
@@ -515,8 +541,18 @@ static json_t *run_row_json(sqlite3_stmt *st, bool with_spec)
 				"progress", "step", col_int(st, 12), "total_steps", col_int(st, 13),
 				"epoch", col_int(st, 14), "epochs", col_int(st, 15), "best", best,
 				"params", col_json(st, 18));
+	/* Where a waiting run stands, as the scheduler's last pass put it (sched.h). */
+	json_t *queue = json_null();
+	if (sqlite3_column_type(st, 19) != SQLITE_NULL && !strcmp((const char *)sqlite3_column_text(st, 2), "queued"))
+		queue = json_pack("{s:I, s:o}", "position", (json_int_t)sqlite3_column_int64(st, 19), "reason",
+				  col_text(st, 20));
+	json_object_set_new(run, "queue", queue);
+	json_object_set_new(run, "compute_seconds", json_real(sqlite3_column_double(st, 21)));
+	json_object_set_new(run, "duration_limit", col_int(st, 22));
+	json_object_set_new(run, "gpus", col_int(st, 23));
+	json_object_set_new(run, "estimated_bytes", col_int(st, 24));
 	if (with_spec)
-		json_object_set_new(run, "spec", col_text(st, 19));
+		json_object_set_new(run, "spec", col_text(st, 25));
 	return run;
 }
 

@@ -54,22 +54,27 @@ static int apply_status(struct store *s, int64_t id, json_t *ev)
 		ok |= !strcmp(status, known[i]);
 	if (!ok)
 		return 0; /* a status we do not know stays in the event log only */
+	/* A run joins the back of the queue (queued_at: FIFO within a user,
+	 * kept across restarts); leaving the queue clears its position. */
 	const char *sql;
 	if (!strcmp(status, "queued"))
-		sql = "UPDATE runs SET status = ?2, reason = ?3, ended = NULL WHERE id = ?1";
+		sql = "UPDATE runs SET status = ?2, reason = ?3, ended = NULL, queued_at = ?4, queue_position = NULL,"
+		      " queue_reason = NULL WHERE id = ?1";
 	else if (!strcmp(status, "running"))
 		sql = "UPDATE runs SET status = ?2, reason = ?3, started = coalesce(started, ?4),"
 		      " device = coalesce(?5, device), total_steps = coalesce(?6, total_steps),"
-		      " epochs = coalesce(?7, epochs), ended = NULL WHERE id = ?1";
+		      " epochs = coalesce(?7, epochs), ended = NULL, queue_position = NULL, queue_reason = NULL"
+		      " WHERE id = ?1";
 	else
-		sql = "UPDATE runs SET status = ?2, reason = ?3, ended = ?4 WHERE id = ?1";
+		sql = "UPDATE runs SET status = ?2, reason = ?3, ended = ?4, queue_position = NULL, queue_reason = NULL"
+		      " WHERE id = ?1";
 	sqlite3_stmt *st = store_prepare(s, sql);
 	if (!st)
 		return -1;
 	sqlite3_bind_int64(st, 1, id);
 	sqlite3_bind_text(st, 2, status, -1, SQLITE_TRANSIENT);
 	bind_json_text(st, 3, json_object_get(ev, "reason"));
-	sqlite3_bind_int64(st, 4, srv_unix_now());
+	sqlite3_bind_int64(st, 4, !strcmp(status, "queued") ? srv_unix_ms() : srv_unix_now());
 	if (!strcmp(status, "running")) {
 		bind_json_text(st, 5, json_object_get(ev, "device"));
 		bind_json_int(st, 6, json_object_get(ev, "total_steps"));

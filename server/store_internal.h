@@ -40,7 +40,7 @@ struct store {
 	struct {
 		const char *sql;    /* a string literal: its address is the key */
 		sqlite3_stmt *st;
-	} cache[40];
+	} cache[64];
 	int ncache;
 };
 
