@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "app.h"
+#include "board.h"
 #include "feed.h"
 #include "frontdoor.h"
 #include "gpumon.h"
@@ -183,6 +184,15 @@ static void on_event(void *ctx, int64_t run, int64_t seq, const char *json, size
 	struct app *app = ctx;
 	if (app->ws)
 		ws_publish_event(app->ws, run, seq, json, len);
+	if (app->board)
+		board_on_event(app->board, run, json, len);
+}
+
+static void publish_board(void *ctx, const char *json, size_t len)
+{
+	struct app *app = ctx;
+	if (app->ws)
+		ws_publish_board(app->ws, json, len);
 }
 
 /* A run message for its owner (and instructors): the summary, or "deleted". */
@@ -209,6 +219,8 @@ static void on_run_changed(void *ctx, int64_t run)
 	if (!app->ws)
 		return;
 	json_t *obj = store_run_summary_json(app->store, run);
+	if (app->board)
+		board_on_run(app->board, run, obj);
 	const char *owner = json_string_value(json_object_get(obj, "owner"));
 	char copy[STORE_NAME_MAX];
 	srv_strlcpy(copy, owner ? owner : "", sizeof copy);
@@ -218,6 +230,8 @@ static void on_run_changed(void *ctx, int64_t run)
 static void on_run_deleted(void *ctx, int64_t run, const char *owner)
 {
 	struct app *app = ctx;
+	if (app->board)
+		board_on_run(app->board, run, NULL);
 	if (app->ws)
 		publish_run(app, deleted_json(run), owner);
 }
@@ -372,6 +386,8 @@ static void teardown(struct app *app)
 	app->sysmon = NULL;
 	runq_free(app->runq);
 	app->runq = NULL;
+	board_free(app->board); /* after its publishers, before the feed it publishes to */
+	app->board = NULL;
 	ws_free(app->ws);
 	app->ws = NULL;
 	throttle_free(app->logins);
@@ -471,6 +487,7 @@ static int start(struct app *app, int stop_fd)
 	app->ident = (struct ident){.accounts = app->cfg.accounts, .auth = &app->auth, .store = app->store,
 				    .policy = &app->policy, .logins = app->logins};
 	srv_strlcpy(app->ident.owner, app->owner, sizeof app->ident.owner);
+	app->board = board_new(app->store, publish_board, app);
 	struct sysmon_hooks sh = {.on_sample = on_sample, .run_of_pid = run_of_pid, .ctx = app,
 				  .owner_of_run = app->cfg.accounts ? owner_of_run : NULL};
 	app->sysmon = sysmon_new(&sh);
@@ -492,6 +509,7 @@ static int start(struct app *app, int stop_fd)
 		  (listen_fd = door_listen(app->cfg.ip, app->cfg.port, app->cfg.port_retries, &app->port, err,
 					   sizeof err)) >= 0;
 	if (ok) {
+		ws_set_board(app->ws, app->board);
 		/* Named by the port now bound, before anyone can connect: two
 		 * servers on one host keep separate logins. */
 		ident_cookie_name(app->port, app->ident.cookie_name, sizeof app->ident.cookie_name);
@@ -499,6 +517,7 @@ static int start(struct app *app, int stop_fd)
 		set_report_url(app);
 	}
 	if (!ok || (ws_start(app->ws) < 0 && snprintf(err, sizeof err, "cannot start the feed thread")) ||
+	    (board_start(app->board) < 0 && snprintf(err, sizeof err, "cannot start the board thread")) ||
 	    (runq_start(app->runq) < 0 && snprintf(err, sizeof err, "cannot start the supervisor")) ||
 	    (sysmon_start(app->sysmon) < 0 && snprintf(err, sizeof err, "cannot start the sampler"))) {
 		fprintf(stderr, "trainbook serve: %s\n", err);

@@ -158,6 +158,9 @@ typedef int (*store_metric_fn)(void *ctx, const struct store_metric_row *row);
 int store_metrics_foreach(struct store *s, int64_t id, int64_t after_seq, int limit, store_metric_fn cb,
 			  void *ctx);
 
+/* The last `limit` train metric rows of `id`, oldest first (the board's series at start-up). */
+int store_metrics_recent(struct store *s, int64_t id, int limit, store_metric_fn cb, void *ctx);
+
 /* Checkpoint rows, oldest first, each with its absolute "path". */
 json_t *store_checkpoints_json(struct store *s, int64_t id);
 int store_checkpoint_path(struct store *s, int64_t id, const char *file, char *path, size_t len);

@@ -326,6 +326,30 @@ json_t *store_metric_names(struct store *s, int64_t id)
 	return names;
 }
 
+/* Hand each row of st (seq, step, epoch, split, time, vals) to cb; returns how many. */
+static int each_metric_row(sqlite3_stmt *st, store_metric_fn cb, void *ctx)
+{
+	int n = 0;
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		const char *split = (const char *)sqlite3_column_text(st, 3);
+		struct store_metric_row row = {
+			.seq = sqlite3_column_int64(st, 0),
+			.has_step = sqlite3_column_type(st, 1) != SQLITE_NULL,
+			.step = sqlite3_column_int64(st, 1),
+			.has_epoch = sqlite3_column_type(st, 2) != SQLITE_NULL,
+			.epoch = sqlite3_column_int64(st, 2),
+			.split = split ? split : "train",
+			.has_time = sqlite3_column_type(st, 4) != SQLITE_NULL,
+			.time = sqlite3_column_double(st, 4),
+			.vals = (const char *)sqlite3_column_text(st, 5),
+		};
+		n++;
+		if (cb(ctx, &row) != 0)
+			break;
+	}
+	return n;
+}
+
 int store_metrics_foreach(struct store *s, int64_t id, int64_t after_seq, int limit, store_metric_fn cb,
 			  void *ctx)
 {
@@ -337,24 +361,24 @@ int store_metrics_foreach(struct store *s, int64_t id, int64_t after_seq, int li
 		sqlite3_bind_int64(st, 1, id);
 		sqlite3_bind_int64(st, 2, after_seq);
 		sqlite3_bind_int(st, 3, limit);
-		n = 0;
-		while (sqlite3_step(st) == SQLITE_ROW) {
-			const char *split = (const char *)sqlite3_column_text(st, 3);
-			struct store_metric_row row = {
-				.seq = sqlite3_column_int64(st, 0),
-				.has_step = sqlite3_column_type(st, 1) != SQLITE_NULL,
-				.step = sqlite3_column_int64(st, 1),
-				.has_epoch = sqlite3_column_type(st, 2) != SQLITE_NULL,
-				.epoch = sqlite3_column_int64(st, 2),
-				.split = split ? split : "train",
-				.has_time = sqlite3_column_type(st, 4) != SQLITE_NULL,
-				.time = sqlite3_column_double(st, 4),
-				.vals = (const char *)sqlite3_column_text(st, 5),
-			};
-			n++;
-			if (cb(ctx, &row) != 0)
-				break;
-		}
+		n = each_metric_row(st, cb, ctx);
+		store_release(s, st);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return n;
+}
+
+int store_metrics_recent(struct store *s, int64_t id, int limit, store_metric_fn cb, void *ctx)
+{
+	int n = -1;
+	pthread_mutex_lock(&s->lock);
+	sqlite3_stmt *st = store_prepare_cached(s, "SELECT * FROM (SELECT seq, step, epoch, split, time, vals FROM metrics"
+						   " WHERE run = ? AND coalesce(split, 'train') = 'train' ORDER BY seq DESC LIMIT ?)"
+						   " ORDER BY seq");
+	if (st) {
+		sqlite3_bind_int64(st, 1, id);
+		sqlite3_bind_int(st, 2, limit);
+		n = each_metric_row(st, cb, ctx);
 		store_release(s, st);
 	}
 	pthread_mutex_unlock(&s->lock);
