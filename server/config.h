@@ -20,7 +20,7 @@
 
 #include "labs.h"
 #include "quota.h"
-#include "sched.h"
+#include "scheduler.h"
 
 #define CFG_MAX_ALLOW_HOSTS 16
 #define CFG_MAX_TRUSTED_PROXIES 8
@@ -50,7 +50,7 @@ struct exec_config {
 #define CFG_RUNS_AUTO (-1)    /* cpu-runs = auto: one per core, as memory allows (runq_new decides) */
 #define CFG_RUNS_DEFAULT (-2) /* cpu-runs not given: 1, or auto with accounts (cfg_finish decides) */
 
-/* The scheduler's settings (sched.h; docs/classroom.md, "Scheduling"). */
+/* The scheduler's settings (scheduler.h; docs/classroom.md, "Scheduling"). */
 struct sched_config {
 	bool fifo;                         /* sched = fifo: first come, first served (for comparison); default fair */
 	bool instructors_first;            /* sched-instructors-first: their runs before students', default false */

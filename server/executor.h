@@ -6,7 +6,7 @@
  * its events on a pipe; executor_slurm.c: an sbatch job whose worker dials
  * home over HTTP).
  *
- * What it is not: the scheduler (sched.c decides which run starts where,
+ * What it is not: the scheduler (scheduler.c decides which run starts where,
  * through runq_sched.c; an executor only says how many it can take at
  * once, or that it places GPUs itself), or event
  * handling (runq_worker.c turns the lines a worker sends into stored

@@ -10,7 +10,7 @@
  * server: after a restart the runs are re-attached and their workers
  * reconnect. docs/slurm.md has the settings and the picture.
  *
- * What it is not: a scheduler. Which run goes to Slurm next is sched.c's
+ * What it is not: a scheduler. Which run goes to Slurm next is scheduler.c's
  * decision (fair share among our users, their quotas, at most
  * slurm-max-jobs handed over at once); placement on nodes and Slurm's own
  * fair share are Slurm's.

@@ -3,10 +3,10 @@
  * `lab-session = tue 14:00-16:00 exclusive alice,bob` and the JSON of
  * GET/PUT /api/lab-sessions {"day":"tue","start":"14:00","end":"16:00",
  * "mode":"exclusive","users":["alice","bob"]}. Both become struct
- * sched_lab, which the scheduler reads (sched.h: while a session is on,
+ * sched_lab, which the scheduler reads (scheduler.h: while a session is on,
  * its members' runs go first, or only theirs start).
  *
- * What it is not: deciding anything (sched.c) or storing them
+ * What it is not: deciding anything (scheduler.c) or storing them
  * (store_sched.c keeps the instructor's list).
  *
  * Threads: pure; any thread.
@@ -17,7 +17,7 @@
 #include <jansson.h>
 #include <stddef.h>
 
-#include "sched.h"
+#include "scheduler.h"
 
 #define LABS_MAX 64 /* sessions in the config file, and in the instructor's list */
 

@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sched.h"
+#include "scheduler.h"
 #include "tb.h"
 
 const struct quota_kind_info quota_kinds[QUOTA_NKINDS] = {

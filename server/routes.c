@@ -95,6 +95,8 @@ const struct http_route http_routes[] = {
 	{"DELETE", "/api/runs/{id}", HTTP_TOKEN, ACCESS_RUN, 0, route_run_delete, "delete a run and its files", NULL},
 	{"POST", "/api/runs/{id}/stop", HTTP_TOKEN, ACCESS_RUN, 4 * KiB, route_run_stop, "stop (checkpoint first)",
 	 NULL},
+	{"POST", "/api/runs/{id}/kill", HTTP_TOKEN, ACCESS_RUN, 4 * KiB, route_run_kill,
+	 "end a run now, without a checkpoint", NULL},
 	{"POST", "/api/runs/{id}/resume", HTTP_TOKEN, ACCESS_RUN, 4 * KiB, route_run_resume,
 	 "resume from a checkpoint", NULL},
 	{"POST", "/api/runs/{id}/extend", HTTP_TOKEN, ACCESS_INSTRUCTOR, 4 * KiB, route_run_extend,

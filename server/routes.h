@@ -60,6 +60,7 @@ enum MHD_Result route_run_create(struct http_req *r);
 enum MHD_Result route_run_list(struct http_req *r);
 enum MHD_Result route_run_get(struct http_req *r);
 enum MHD_Result route_run_stop(struct http_req *r);
+enum MHD_Result route_run_kill(struct http_req *r);
 enum MHD_Result route_run_resume(struct http_req *r);
 enum MHD_Result route_run_delete(struct http_req *r);
 enum MHD_Result route_run_events(struct http_req *r);

@@ -228,6 +228,17 @@ enum MHD_Result route_run_stop(struct http_req *r)
 	return rc ? runq_fail(r, rc, err) : reply_run(r, 202, id);
 }
 
+enum MHD_Result route_run_kill(struct http_req *r)
+{
+	enum MHD_Result reply;
+	int64_t id = route_run_id(r, &reply);
+	if (id < 0)
+		return reply;
+	char err[512];
+	int rc = runq_kill(r->app->runq, id, r->who.name, err, sizeof err);
+	return rc ? runq_fail(r, rc, err) : reply_run(r, 202, id);
+}
+
 enum MHD_Result route_run_resume(struct http_req *r)
 {
 	enum MHD_Result reply;

@@ -629,6 +629,35 @@ int runq_stop(struct runq *q, int64_t id, char *err, size_t errlen)
 	return rc;
 }
 
+int runq_kill(struct runq *q, int64_t id, const char *by, char *err, size_t errlen)
+{
+	char status[16];
+	pthread_mutex_lock(&q->lock);
+	int rc = run_status(q, id, status, sizeof status, err, errlen);
+	struct runq_worker *w = runq_find_worker(q, id);
+	if (rc) {
+	} else if (w && !w->got_final) {
+		/* No checkpoint: the worker is ended now. The reap records it as stopped with this reason. */
+		snprintf(w->fail_reason, sizeof w->fail_reason, "killed by %s (no checkpoint was written)", by);
+		w->stop_requested = true;
+		w->kill_at_ms = 0;
+		q->ex.kind->kill(&q->ex, w);
+	} else if (!strcmp(status, "queued")) {
+		char why[128];
+		snprintf(why, sizeof why, "killed by %s before it started", by);
+		runq_emit_status(q, id, "stopped", why);
+	} else if (!w && !strcmp(status, "running")) {
+		runq_emit_status(q, id, "stopped", "killed; the server had lost its worker");
+	} else {
+		snprintf(err, errlen, "run r%lld is %s, not running", (long long)id, status);
+		rc = RUNQ_ESTATE;
+	}
+	pthread_mutex_unlock(&q->lock);
+	if (rc == RUNQ_OK)
+		wake(q);
+	return rc;
+}
+
 int runq_resume(struct runq *q, int64_t id, const char *checkpoint_file, char *err, size_t errlen)
 {
 	char status[16], ckpt[PATH_MAX] = "";

@@ -1,6 +1,6 @@
 /*
  * runq.h — the run queue and worker supervisor: runs wait in the store as
- * "queued"; a supervisor thread asks the scheduler (sched.h, through
+ * "queued"; a supervisor thread asks the scheduler (scheduler.h, through
  * runq_sched.c) which of them start where — fair share by decayed usage,
  * packed onto GPUs by memory, held back by quotas and lab sessions — and
  * starts one worker per run, reads its JSON-lines events from a pipe,
@@ -115,6 +115,8 @@ struct runq_submit {
 
 int runq_submit(struct runq *q, const struct runq_submit *sub, int64_t *id, char *err, size_t errlen);
 int runq_stop(struct runq *q, int64_t id, char *err, size_t errlen);
+/* End it now, without a checkpoint (SIGKILL, scancel); `by` names who, for the reason. */
+int runq_kill(struct runq *q, int64_t id, const char *by, char *err, size_t errlen);
 /* checkpoint_file NULL = the newest checkpoint (or from scratch when there is none). */
 int runq_resume(struct runq *q, int64_t id, const char *checkpoint_file, char *err, size_t errlen);
 int runq_delete(struct runq *q, int64_t id, char *err, size_t errlen);

@@ -98,6 +98,7 @@ struct runq_worker {
 	int64_t limit_quota;      /* seconds: its owner's max_run_seconds as of the last pass, 0 = none */
 	char limit_reason[256];   /* it was stopped at its duration limit: the status reason */
 	bool evicted;             /* stopped for using more GPU memory than placed with (fail_reason says so) */
+	bool final_told;          /* its final status event already carries the reason above */
 };
 
 /* Where the scheduler put a run (runq_spawn). */

@@ -10,7 +10,7 @@
  * submission. The local executor and Slurm take the same decisions; for
  * Slurm the executor's capacity is one place with slurm-max-jobs slots.
  *
- * What it is not: the rules (sched.c, quota.c) or a worker's life
+ * What it is not: the rules (scheduler.c, quota.c) or a worker's life
  * (runq_worker.c).
  *
  * Threads: the supervisor thread (runq_schedule, runq_account) and API
@@ -546,8 +546,21 @@ static bool counts(const struct runq *q, const struct runq_worker *w)
 	return true;
 }
 
+/* Count w's device time up to now_ms. */
+static void count(struct runq *q, struct runq_worker *w, int64_t now_ms)
+{
+	if (now_ms > w->acct_ms && counts(q, w)) {
+		double dt = (double)(now_ms - w->acct_ms) / 1000.0;
+		w->usage_pending += dt * units(w);
+		w->ran_s += dt;
+	}
+	if (now_ms > w->acct_ms)
+		w->acct_ms = now_ms;
+}
+
 void runq_account_flush(struct runq *q, struct runq_worker *w, int64_t now_ms)
 {
+	count(q, w, now_ms);
 	w->usage_flushed_ms = now_ms;
 	if (w->usage_pending <= 0 || w->deleting)
 		return;
@@ -562,12 +575,7 @@ void runq_account(struct runq *q, int64_t now_ms)
 {
 	for (int i = 0; i < q->nworkers; i++) {
 		struct runq_worker *w = q->workers[i];
-		if (now_ms > w->acct_ms && counts(q, w)) {
-			double dt = (double)(now_ms - w->acct_ms) / 1000.0;
-			w->usage_pending += dt * units(w);
-			w->ran_s += dt;
-		}
-		w->acct_ms = now_ms;
+		count(q, w, now_ms);
 		if (now_ms - w->usage_flushed_ms >= RUNQ_USAGE_FLUSH_MS)
 			runq_account_flush(q, w, now_ms);
 		int64_t limit = w->limit_own > 0 ? w->limit_own : w->limit_quota;

@@ -318,8 +318,21 @@ static void handle_line(struct runq *q, struct runq_worker *w, const char *line,
 	} else if (!strcmp(type, "status")) {
 		const char *st = json_string_value(json_object_get(ev, "status"));
 		if (st && (!strcmp(st, "completed") || !strcmp(st, "failed") || !strcmp(st, "stopped"))) {
+			/* Stopped by the scheduler (a duration limit, memory over its
+			 * estimate): the recorded end says so from the first moment,
+			 * rather than "stopped at step N" until the worker is reaped. */
+			if (w->evicted && strcmp(st, "completed")) {
+				json_object_set_new(ev, "status", json_string("failed"));
+				json_object_set_new(ev, "reason", json_string(w->fail_reason));
+				rewritten = w->final_told = true;
+			} else if (w->limit_reason[0] && !strcmp(st, "stopped")) {
+				json_object_set_new(ev, "reason", json_string(w->limit_reason));
+				rewritten = w->final_told = true;
+			}
+			st = json_string_value(json_object_get(ev, "status"));
 			w->got_final = true;
 			srv_strlcpy(w->final_status, st, sizeof w->final_status);
+			runq_account_flush(q, w, now); /* its device time is recorded by the time its end is */
 		}
 		changed = true;
 	} else if (!strcmp(type, "summary")) {
@@ -557,15 +570,16 @@ bool runq_worker_reap(struct runq *q, struct runq_worker *w)
 		return true;
 	}
 	runq_fold_flush(q, w); /* its last train metric is kept */
+	runq_account_flush(q, w, srv_mono_ms()); /* its device time is in the store before its end is told */
 	if (w->garbage || w->store_failed) {
 		status = "failed";
 		snprintf(reason, sizeof reason, "%s", w->fail_reason);
-	} else if (w->hung || w->evicted) {
+	} else if (w->hung || (w->evicted && !w->final_told)) {
 		/* Even if it checkpointed and said "stopped" on SIGTERM: nobody
 		 * asked it to stop, and the reason is what the user needs. */
 		status = "failed";
 		snprintf(reason, sizeof reason, "%s", w->fail_reason);
-	} else if (w->limit_reason[0]) {
+	} else if (w->limit_reason[0] && !w->final_told) {
 		/* Its duration limit stopped it (after a checkpoint, as a stop
 		 * does): the reason names the limit, not the worker's "asked". */
 		status = "stopped";

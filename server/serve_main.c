@@ -277,7 +277,7 @@ static int gpu_devices(void *ctx, struct gpumon_device *out, int max)
 
 /*
  * A run's estimated peak memory on one of its devices, for packing
- * (sched.h); 0 = unknown, and the scheduler counts the run as its
+ * (scheduler.h); 0 = unknown, and the scheduler counts the run as its
  * device's memory divided by --gpu-runs (or the CPU's by its runs). The
  * engine's estimate (engine/memest.c, memest_spec: what `trainbook check`
  * prints and /api/validate answers as "memory") is not merged yet: this is

@@ -76,7 +76,7 @@ static const char *const migrations[] = {
 	" created INTEGER NOT NULL, expires INTEGER NOT NULL, used INTEGER) WITHOUT ROWID;"
 	"CREATE INDEX login_links_user ON login_links(user);"
 	"CREATE INDEX runs_owner ON runs(owner, id);",
-	/* 5: the scheduler (sched.h, store_sched.c). A run keeps when it joined
+	/* 5: the scheduler (scheduler.h, store_sched.c). A run keeps when it joined
 	 * the queue (FIFO within a user, and the order survives a restart),
 	 * what it needs (so a pass need not parse every waiting spec), its
 	 * estimated peak memory, the position and reason of its last pass, an
@@ -541,7 +541,7 @@ static json_t *run_row_json(sqlite3_stmt *st, bool with_spec)
 				"progress", "step", col_int(st, 12), "total_steps", col_int(st, 13),
 				"epoch", col_int(st, 14), "epochs", col_int(st, 15), "best", best,
 				"params", col_json(st, 18));
-	/* Where a waiting run stands, as the scheduler's last pass put it (sched.h). */
+	/* Where a waiting run stands, as the scheduler's last pass put it (scheduler.h). */
 	json_t *queue = json_null();
 	if (sqlite3_column_type(st, 19) != SQLITE_NULL && !strcmp((const char *)sqlite3_column_text(st, 2), "queued"))
 		queue = json_pack("{s:I, s:o}", "position", (json_int_t)sqlite3_column_int64(st, 19), "reason",

@@ -1,8 +1,9 @@
 /*
  * main.js — the page's entry: works out the base URL, creates the API
  * client, the live feed and the system monitor, draws the header with the
- * connection state, and routes by hash (#/, #/nb/<path>, #/runs) so the
- * server only ever serves index.html.
+ * connection state, and routes by hash (#/, #/nb/<path>, #/runs,
+ * #/run/<id>, #/board for instructors) so the server only ever serves
+ * index.html.
  *
  * window.trainbook is a read-only look into the running page (feed, run
  * views, current page) for the end-to-end tests and for curious people.
@@ -19,6 +20,8 @@ import { h, clear } from './dom.js';
 import { WorkspacePage } from './workspace.js';
 import { NotebookPage } from './notebook.js';
 import { RunsPage } from './runs.js';
+import { RunPage } from './run-page.js';
+import { BoardPage } from './board.js';
 import { showLogin } from './login.js';
 
 const base = appBase(location.href);
@@ -45,9 +48,15 @@ window.trainbook = { base, feed, api, runViews: ctx.registry, debug: ctx.debug, 
 const connText = h('span.conn-text', { text: 'connecting…' });
 const retryBtn = h('button.link', { type: 'button', text: 'retry now', hidden: true, onclick: () => feed.retryNow() });
 const connEl = h('div.conn', { role: 'status', 'aria-live': 'polite', 'data-state': 'connecting' }, h('span.dot', { 'aria-hidden': 'true' }), connText, retryBtn);
+/* The board is for instructors (the OS user, without accounts): its link shows once /api/me says so. */
+const boardLink = h('a', { href: '#/board', 'data-route': 'board', text: 'Board', hidden: true });
 const nav = h('nav', { 'aria-label': 'main' },
 	h('a', { href: '#/', 'data-route': 'workspace', text: 'Workspace' }),
-	h('a', { href: '#/runs', 'data-route': 'runs', text: 'Runs' }));
+	h('a', { href: '#/runs', 'data-route': 'runs', text: 'Runs' }),
+	boardLink);
+api.get('api/me').then((me) => {
+	boardLink.hidden = me.role !== 'instructor';
+}).catch(() => {});
 document.body.insertBefore(h('header.top', h('a.brand', { href: '#/', text: 'trainbook' }), nav, connEl), main);
 
 let countdown = null;
@@ -87,6 +96,12 @@ function route() {
 		name = 'notebook';
 		const path = raw.slice(4).split('/').map(decodeURIComponent).join('/');
 		page = new NotebookPage(main, ctx, path);
+	} else if (raw.startsWith('/run/')) {
+		name = 'run';
+		page = new RunPage(main, ctx, decodeURIComponent(raw.slice(5).split('?')[0]));
+	} else if (raw.startsWith('/board')) {
+		name = 'board';
+		page = new BoardPage(main, ctx);
 	} else if (raw.startsWith('/runs')) {
 		name = 'runs';
 		const q = new URLSearchParams(raw.split('?')[1] || '');

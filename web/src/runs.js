@@ -13,9 +13,25 @@ import { h, clear, statusBadge } from './dom.js';
 import { LineChart, PALETTE } from './chart.js';
 import { RunSeries, SPLITS } from './series.js';
 import { chartControls, loadPrefs, savePrefs, groupLines, toChartData } from './run-charts.js';
-import { fmtTime } from './format.js';
+import { fmtDuration, fmtTime } from './format.js';
 
 const METRICS = ['loss', 'accuracy', 'lr', 'images_per_sec'];
+
+/* "Your limits: 1 of 2 runs at once · GPU 12.5 of 120 min today": only the limits that are set. */
+export function quotaText(q) {
+	const l = q.limits || {};
+	const u = q.use || {};
+	const parts = [];
+	if (l.concurrent_runs !== null && l.concurrent_runs !== undefined) parts.push(`${u.running} of ${l.concurrent_runs} runs at once`);
+	if (l.queued_runs !== null && l.queued_runs !== undefined) parts.push(`${u.queued} of ${l.queued_runs} waiting`);
+	for (const [kind, when] of [['gpu', 'day'], ['gpu', 'week'], ['cpu', 'day'], ['cpu', 'week']]) {
+		const limit = l[`${kind}_minutes_per_${when}`];
+		if (limit !== null && limit !== undefined)
+			parts.push(`${kind.toUpperCase()} ${(u[`${kind}_minutes_per_${when}`] || 0).toFixed(1)} of ${limit} min ${when === 'day' ? 'today' : 'this week'}`);
+	}
+	if (l.max_run_seconds) parts.push(`runs stop after ${fmtDuration(l.max_run_seconds)}`);
+	return parts.length ? 'Your limits: ' + parts.join(' · ') : '';
+}
 
 export class RunsPage {
 	constructor(root, ctx, ids) {
@@ -29,8 +45,10 @@ export class RunsPage {
 		this.listEl = h('ul.run-picker', { 'aria-label': 'runs to compare' });
 		this.chartsEl = h('div.chart-grid.compare');
 		this.legendEl = h('div.run-legend', { 'aria-label': 'legend' });
+		this.quotaEl = h('p.muted.quota-line', { role: 'status' });
 		clear(root).append(
 			h('h1', { text: 'Runs' }),
+			this.quotaEl,
 			h('div.compare-layout',
 				h('aside.panel', h('h2', { text: 'Pick runs' }), this.listEl),
 				h('section.panel.compare-main', { 'aria-label': 'overlaid curves' },
@@ -51,6 +69,9 @@ export class RunsPage {
 	}
 
 	async load() {
+		this.ctx.api.get('api/quota').then((q) => {
+			this.quotaEl.textContent = quotaText(q);
+		}).catch(() => {});
 		try {
 			this.runs = (await this.ctx.api.get('api/runs')).runs || [];
 		} catch (e) {

@@ -1,5 +1,5 @@
 /*
- * test_sched.c — the pure scheduler (server/sched.c), quotas
+ * test_sched.c — the pure scheduler (server/scheduler.c), quotas
  * (server/quota.c) and lab sessions (server/labs.c) with a simulated clock
  * and emulated GPU memory: fair share against first come first served,
  * packing by memory, MIG instances as devices, a run over its estimate
@@ -18,7 +18,7 @@
 
 #include "server/labs.h"
 #include "server/quota.h"
-#include "server/sched.h"
+#include "server/scheduler.h"
 
 #define GiB ((int64_t)1 << 30)
 #define MiB ((int64_t)1 << 20)

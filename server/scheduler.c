@@ -1,5 +1,5 @@
 /*
- * sched.c — the pure scheduler (see sched.h for the rules).
+ * scheduler.c — the pure scheduler (see scheduler.h for the rules).
  *
  * One pass: account what runs now (device loads, memory, each user's
  * running runs), evict runs over their memory on a shared device, then
@@ -9,7 +9,7 @@
  *
  * Threads: pure; any thread.
  */
-#include "sched.h"
+#include "scheduler.h"
 
 #include <inttypes.h>
 #include <math.h>

@@ -1,5 +1,5 @@
 /*
- * sched.h — which queued runs start now, and why each other one waits:
+ * scheduler.h — which queued runs start now, and why each other one waits:
  * the scheduler of DESIGN.md ("Classroom and cluster"), a pure function of
  * (queue, usage, devices with their memory, quotas, lab sessions, clock)
  * → decisions. runq_sched.c gathers the inputs from the store, the
@@ -38,8 +38,8 @@
  *
  * Threads: pure; any thread.
  */
-#ifndef TB_SERVER_SCHED_H
-#define TB_SERVER_SCHED_H
+#ifndef TB_SERVER_SCHEDULER_H
+#define TB_SERVER_SCHEDULER_H
 
 #include <stdbool.h>
 #include <stddef.h>
