@@ -14,4 +14,7 @@ if [ -n "$missing" ]; then
 	echo "FAIL e2e: prerequisites missing:$missing"
 	exit 1
 fi
-exec node tests/e2e/e2e.mjs
+status=0
+node tests/e2e/e2e.mjs || status=1
+node tests/e2e/board.mjs || status=1
+exit $status

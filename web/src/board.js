@@ -159,7 +159,7 @@ export class BoardPage {
 	#makeRow(id) {
 		const td = (cls) => h('td' + (cls ? '.' + cls : ''));
 		const row = {
-			student: td('student'), run: td(), notebook: td('muted'), status: td('status'), progress: td('progress'),
+			student: td('student'), run: td(), notebook: td('muted'), status: td('status'), progress: td('board-progress'),
 			lossCell: td('spark-cell'), accCell: td('spark-cell'), best: td('num'), device: td('muted'), time: td('num'), actions: td('actions'),
 		};
 		row.loss = new Sparkline(row.lossCell, { label: 'loss', format: fmtMetric });
