@@ -32,6 +32,7 @@ struct brun {
 	json_t *summary;          /* the store's run summary; NULL until known */
 	bool summary_dirty;       /* the summary goes out with the next update */
 	bool metric_dirty;        /* a new train metric since the last update */
+	bool urgent;              /* it has ended: its last update goes out now, whatever the rate */
 	bool has_loss, has_acc;   /* the newest train metric's values */
 	double loss, acc;
 	int64_t step, epoch;
@@ -139,7 +140,13 @@ static struct brun *get(struct board *b, int64_t id)
 	return r;
 }
 
-/* r changed: due at once when its last update is old enough (the leading edge). */
+/* When r's next update may go: a second after its last, or now once it has ended. */
+static int64_t due_ms(const struct brun *r)
+{
+	return r->urgent ? 0 : r->sent_ms + BOARD_EVERY_MS;
+}
+
+/* r changed: due at once when its last update is old enough (the leading edge), or it ended. */
 static void mark(struct board *b, struct brun *r, bool summary)
 {
 	bool was = r->summary_dirty || r->metric_dirty;
@@ -147,11 +154,25 @@ static void mark(struct board *b, struct brun *r, bool summary)
 		r->summary_dirty = true;
 	else
 		r->metric_dirty = true;
-	if (was)
-		return;
-	b->ndirty++;
-	if (r->sent_ms + BOARD_EVERY_MS < b->wake_at)
+	if (!was)
+		b->ndirty++;
+	if (due_ms(r) < b->wake_at)
 		pthread_cond_signal(&b->wake);
+}
+
+/*
+ * A run that ended (or was deleted) says so at once: the row's last state
+ * and last point are news the instructor should not wait a second for, and
+ * a run ends once. Every other update keeps to one a second.
+ */
+static bool ended(const json_t *summary)
+{
+	static const char *const ends[] = {"completed", "failed", "stopped", "interrupted", "deleted"};
+	const char *st = json_string_value(json_object_get(summary, "status"));
+	for (size_t i = 0; st && i < TB_ARRAY_LEN(ends); i++)
+		if (!strcmp(st, ends[i]))
+			return true;
+	return false;
 }
 
 static bool number(json_t *v, double *out)
@@ -194,9 +215,12 @@ void board_on_run(struct board *b, int64_t run, const json_t *summary)
 {
 	pthread_mutex_lock(&b->lock);
 	struct brun *r = get(b, run);
+	bool was_ended = r->summary && ended(r->summary);
 	json_decref(r->summary);
 	/* A deleted run goes out once as {"id", "status": "deleted"} and is forgotten after that. */
 	r->summary = summary ? json_deep_copy(summary) : json_pack("{s:s}", "status", "deleted");
+	if (ended(r->summary) && !was_ended)
+		r->urgent = true;
 	mark(b, r, true);
 	pthread_mutex_unlock(&b->lock);
 }
@@ -252,7 +276,7 @@ static json_t *run_update(struct brun *r)
 		json_object_set_new(o, "epoch", json_integer(r->epoch));
 		json_object_set_new(o, "event_ms", event_ms(r));
 	}
-	r->summary_dirty = r->metric_dirty = false;
+	r->summary_dirty = r->metric_dirty = r->urgent = false;
 	return o;
 }
 
@@ -289,7 +313,7 @@ static void *ticker_main(void *arg)
 			struct brun *r = b->runs[i];
 			if (!r->summary_dirty && !r->metric_dirty)
 				continue;
-			int64_t due = r->sent_ms + BOARD_EVERY_MS;
+			int64_t due = due_ms(r);
 			if (due > now) {
 				if (due < next)
 					next = due;

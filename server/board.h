@@ -6,8 +6,9 @@
  * milliseconds: the board measures its lag from it). The feed's
  * `subscribe_board` (instructors only, feed.c) gets a snapshot of it all,
  * then `board` messages with what changed: at most one per run a second,
- * and at once when a run that was quiet for a second has news, so the
- * board trails a worker by one hop, not by a tick. 60 students' runs at
+ * at once when a run that was quiet for a second has news (so the board
+ * trails a worker by one hop, not by a tick), and at once when a run ends
+ * (its last state and point are not held back a second). 60 students' runs at
  * 20 metric events a second each become ≤ 60 small updates a second.
  *
  * What it is not: delivery (ws.c, feed.c) or storage. It learns of events

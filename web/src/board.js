@@ -12,8 +12,9 @@
  * minutes against their quota come from GET /api/quotas, every 10 s.
  *
  * window.trainbook.debug.boardLag holds, per drawn update with a new
- * point, how long after the worker made its event the row showed it (ms):
- * the simulated-class benchmark reads it.
+ * point, how long after the worker made its event the row showed it (ms),
+ * and boardRecvLag how long until the message arrived: the simulated-class
+ * benchmark reads them.
  *
  * Threads: the page's main thread.
  */
@@ -69,6 +70,7 @@ export class BoardPage {
 		document.title = 'Board — trainbook';
 		ctx.debug.page = this;
 		ctx.debug.boardLag = ctx.debug.boardLag || [];
+		ctx.debug.boardRecvLag = ctx.debug.boardRecvLag || [];
 		this.off = ctx.feed.onBoard((msg) => this.#onMessage(msg));
 	}
 
@@ -107,10 +109,16 @@ export class BoardPage {
 			for (const id of this.rows.keys()) this.dirty.add(id);
 			for (const id of this.model.runs.keys()) this.dirty.add(id);
 		} else {
+			const now = performance.timeOrigin + performance.now();
+			const recv = this.ctx.debug.boardRecvLag;
 			for (const [id, c] of changed) {
 				this.dirty.add(id);
-				if (c.points && c.eventMs) this.lagWanted.set(id, c.eventMs);
+				if (c.points && c.eventMs) {
+					this.lagWanted.set(id, c.eventMs);
+					recv.push(now - c.eventMs);
+				}
 			}
+			if (recv.length > LAG_KEEP) recv.splice(0, recv.length - LAG_KEEP);
 		}
 		this.#schedule();
 	}

@@ -147,15 +147,24 @@ static void updates_at_most_once_a_second(void **state)
 	assert_int_equal(json_integer_value(json_array_get(pt, 0)), 21);
 	assert_true(json_integer_value(json_object_get(j, "tick")) == 2);
 	json_decref(j);
-	/* A summary change and a deletion go out too. */
+	/* A summary change goes out at the run's next turn, a second after its last update. */
 	json_t *sum = json_pack("{s:s, s:s}", "id", "r2", "status", "running");
 	board_on_run(b, live, sum);
 	json_decref(sum);
 	assert_true(wait_sent(&s, 3, 3000));
 	assert_non_null(strstr(s.text[2], "\"status\":\"running\""));
-	board_on_run(b, old, NULL);
+	assert_true(s.at[2] - s.at[1] >= BOARD_EVERY_MS - 5);
+	/* Its end goes out at once: the row's last state is not held back. */
+	int64_t t1 = srv_mono_ms();
+	sum = json_pack("{s:s, s:s}", "id", "r2", "status", "completed");
+	board_on_run(b, live, sum);
+	json_decref(sum);
 	assert_true(wait_sent(&s, 4, 3000));
-	assert_non_null(strstr(s.text[3], "\"deleted\""));
+	assert_true(s.at[3] - t1 < 500 && s.at[3] - s.at[2] < BOARD_EVERY_MS);
+	assert_non_null(strstr(s.text[3], "\"status\":\"completed\""));
+	board_on_run(b, old, NULL);
+	assert_true(wait_sent(&s, 5, 3000));
+	assert_non_null(strstr(s.text[4], "\"deleted\""));
 	snap = board_snapshot(b);
 	assert_null(strstr(snap, "\"r1\""));
 	free(snap);
