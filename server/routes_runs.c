@@ -217,26 +217,26 @@ enum MHD_Result route_run_get(struct http_req *r)
 	return id < 0 ? reply : reply_run(r, 200, id);
 }
 
-enum MHD_Result route_run_stop(struct http_req *r)
+/* Stop (kill false: a checkpoint first) or kill run {id}; 202 with the run. */
+static enum MHD_Result end_run(struct http_req *r, bool kill)
 {
 	enum MHD_Result reply;
 	int64_t id = route_run_id(r, &reply);
 	if (id < 0)
 		return reply;
 	char err[512];
-	int rc = runq_stop(r->app->runq, id, err, sizeof err);
+	int rc = kill ? runq_kill(r->app->runq, id, r->who.name, err, sizeof err) : runq_stop(r->app->runq, id, err, sizeof err);
 	return rc ? runq_fail(r, rc, err) : reply_run(r, 202, id);
+}
+
+enum MHD_Result route_run_stop(struct http_req *r)
+{
+	return end_run(r, false);
 }
 
 enum MHD_Result route_run_kill(struct http_req *r)
 {
-	enum MHD_Result reply;
-	int64_t id = route_run_id(r, &reply);
-	if (id < 0)
-		return reply;
-	char err[512];
-	int rc = runq_kill(r->app->runq, id, r->who.name, err, sizeof err);
-	return rc ? runq_fail(r, rc, err) : reply_run(r, 202, id);
+	return end_run(r, true);
 }
 
 enum MHD_Result route_run_resume(struct http_req *r)

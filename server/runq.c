@@ -606,48 +606,33 @@ static void run_owner(struct runq *q, int64_t id, char *owner, size_t len)
 		owner[0] = '\0';
 }
 
-int runq_stop(struct runq *q, int64_t id, char *err, size_t errlen)
+/*
+ * End run `id`: with `by` NULL a stop (SIGTERM: the worker finishes its
+ * step and checkpoints), else a kill by that user (SIGKILL now, no
+ * checkpoint; the reap records it stopped with the reason).
+ */
+static int end_run(struct runq *q, int64_t id, const char *by, char *err, size_t errlen)
 {
-	char status[16];
+	char status[16], why[128];
 	pthread_mutex_lock(&q->lock);
 	int rc = run_status(q, id, status, sizeof status, err, errlen);
 	struct runq_worker *w = runq_find_worker(q, id);
 	if (rc) {
-	} else if (w && !w->got_final) {
-		if (!w->stop_requested)
-			runq_worker_terminate(q, w);
-	} else if (!strcmp(status, "queued")) {
-		runq_emit_status(q, id, "stopped", "stopped before it started");
-	} else if (!w && !strcmp(status, "running")) {
-		/* Recorded as running, but no worker of ours runs it: say so and end it. */
-		runq_emit_status(q, id, "stopped", "stopped; the server had lost its worker");
-	} else {
-		snprintf(err, errlen, "run r%lld is %s, not running", (long long)id, status);
-		rc = RUNQ_ESTATE;
-	}
-	pthread_mutex_unlock(&q->lock);
-	return rc;
-}
-
-int runq_kill(struct runq *q, int64_t id, const char *by, char *err, size_t errlen)
-{
-	char status[16];
-	pthread_mutex_lock(&q->lock);
-	int rc = run_status(q, id, status, sizeof status, err, errlen);
-	struct runq_worker *w = runq_find_worker(q, id);
-	if (rc) {
-	} else if (w && !w->got_final) {
-		/* No checkpoint: the worker is ended now. The reap records it as stopped with this reason. */
+	} else if (w && !w->got_final && by) {
 		snprintf(w->fail_reason, sizeof w->fail_reason, "killed by %s (no checkpoint was written)", by);
 		w->stop_requested = true;
 		w->kill_at_ms = 0;
 		q->ex.kind->kill(&q->ex, w);
+	} else if (w && !w->got_final) {
+		if (!w->stop_requested)
+			runq_worker_terminate(q, w);
 	} else if (!strcmp(status, "queued")) {
-		char why[128];
-		snprintf(why, sizeof why, "killed by %s before it started", by);
+		snprintf(why, sizeof why, by ? "killed by %s before it started" : "stopped before it started", by);
 		runq_emit_status(q, id, "stopped", why);
 	} else if (!w && !strcmp(status, "running")) {
-		runq_emit_status(q, id, "stopped", "killed; the server had lost its worker");
+		/* Recorded as running, but no worker of ours runs it: say so and end it. */
+		runq_emit_status(q, id, "stopped", by ? "killed; the server had lost its worker"
+						    : "stopped; the server had lost its worker");
 	} else {
 		snprintf(err, errlen, "run r%lld is %s, not running", (long long)id, status);
 		rc = RUNQ_ESTATE;
@@ -656,6 +641,16 @@ int runq_kill(struct runq *q, int64_t id, const char *by, char *err, size_t errl
 	if (rc == RUNQ_OK)
 		wake(q);
 	return rc;
+}
+
+int runq_stop(struct runq *q, int64_t id, char *err, size_t errlen)
+{
+	return end_run(q, id, NULL, err, errlen);
+}
+
+int runq_kill(struct runq *q, int64_t id, const char *by, char *err, size_t errlen)
+{
+	return end_run(q, id, by, err, errlen);
 }
 
 int runq_resume(struct runq *q, int64_t id, const char *checkpoint_file, char *err, size_t errlen)
