@@ -330,7 +330,9 @@ static void *ticker_main(void *arg)
 		if (runs) {
 			int64_t tick = ++b->tick;
 			pthread_mutex_unlock(&b->lock);
-			char *text = dump(json_pack("{s:s, s:I, s:o}", "type", "board", "tick", (json_int_t)tick, "runs", runs));
+			/* sent_ms: when it left, so a client can tell the server's share of its lag from the network's. */
+			char *text = dump(json_pack("{s:s, s:I, s:I, s:o}", "type", "board", "tick", (json_int_t)tick, "sent_ms",
+						    (json_int_t)srv_unix_ms(), "runs", runs));
 			if (text)
 				b->publish(b->ctx, text, strlen(text));
 			free(text);

@@ -13,8 +13,8 @@
  *
  * window.trainbook.debug.boardLag holds, per drawn update with a new
  * point, how long after the worker made its event the row showed it (ms),
- * and boardRecvLag how long until the message arrived: the simulated-class
- * benchmark reads them.
+ * boardRecvLag how long until the message arrived, and boardSentLag how
+ * long until the server sent it: the simulated-class benchmark reads them.
  *
  * Threads: the page's main thread.
  */
@@ -25,6 +25,7 @@ import { BoardModel, SORT_NAMES, ACTIVE, progressOf } from './board-model.js';
 import { fmtDuration, fmtMetric, fmtTime } from './format.js';
 
 const QUOTA_EVERY_MS = 10000;
+const SPARK = { width: 120, height: 28 }; /* table.board canvas.spark in style.css */
 const LAG_KEEP = 20000;
 
 /* "12.5 / 120 GPU min today" from a user's quota entry. */
@@ -71,6 +72,7 @@ export class BoardPage {
 		ctx.debug.page = this;
 		ctx.debug.boardLag = ctx.debug.boardLag || [];
 		ctx.debug.boardRecvLag = ctx.debug.boardRecvLag || [];
+		ctx.debug.boardSentLag = ctx.debug.boardSentLag || [];
 		this.off = ctx.feed.onBoard((msg) => this.#onMessage(msg));
 	}
 
@@ -110,15 +112,16 @@ export class BoardPage {
 			for (const id of this.model.runs.keys()) this.dirty.add(id);
 		} else {
 			const now = performance.timeOrigin + performance.now();
-			const recv = this.ctx.debug.boardRecvLag;
+			const { boardRecvLag: recv, boardSentLag: sent } = this.ctx.debug;
 			for (const [id, c] of changed) {
 				this.dirty.add(id);
 				if (c.points && c.eventMs) {
 					this.lagWanted.set(id, c.eventMs);
 					recv.push(now - c.eventMs);
+					if (msg.sent_ms) sent.push(msg.sent_ms - c.eventMs);
 				}
 			}
-			if (recv.length > LAG_KEEP) recv.splice(0, recv.length - LAG_KEEP);
+			for (const a of [recv, sent]) if (a.length > LAG_KEEP) a.splice(0, a.length - LAG_KEEP);
 		}
 		this.#schedule();
 	}
@@ -170,8 +173,8 @@ export class BoardPage {
 			student: td('student'), run: td(), notebook: td('muted'), status: td('status'), progress: td('board-progress'),
 			lossCell: td('spark-cell'), accCell: td('spark-cell'), best: td('num'), device: td('muted'), time: td('num'), actions: td('actions'),
 		};
-		row.loss = new Sparkline(row.lossCell, { label: 'loss', format: fmtMetric });
-		row.acc = new Sparkline(row.accCell, { label: 'accuracy', format: fmtMetric, max: 1 });
+		row.loss = new Sparkline(row.lossCell, { label: 'loss', format: fmtMetric, size: SPARK });
+		row.acc = new Sparkline(row.accCell, { label: 'accuracy', format: fmtMetric, max: 1, size: SPARK });
 		row.bar = h('progress', { max: '1', value: '0', 'aria-label': `progress of ${id}` });
 		row.pct = h('span.muted.small');
 		row.progress.append(row.bar, ' ', row.pct);
