@@ -56,6 +56,9 @@ static const struct option options[] = {
 	{"worker-timeout", required_argument, NULL, 0},
 	{"stop-timeout", required_argument, NULL, 0},
 	{"max-queued", required_argument, NULL, 0},
+	{"sched", required_argument, NULL, 0},
+	{"sched-half-life", required_argument, NULL, 0},
+	{"lab-session", required_argument, NULL, 0},
 	{"static", required_argument, NULL, 0},
 	{"examples", required_argument, NULL, 0},
 	{"allow-host", required_argument, NULL, 0},
@@ -98,8 +101,9 @@ static void usage(FILE *out)
 		"                           e.g. https://trainbook.example.org/trainbook/\n"
 		"      --allow-host NAME    accept this Host header too (repeatable; * = any, unsafe)\n"
 		"      --trusted-proxy ADDR believe X-Forwarded-Proto/-For from this address (repeatable)\n"
-		"      --cpu-runs N         runs on the CPU at once (default 1)\n"
-		"      --gpu-runs N         runs per GPU at once (default 1)\n"
+		"      --cpu-runs N|auto    runs on the CPU at once (default 1; auto, the default with\n"
+		"                           --accounts: one per core, as memory allows)\n"
+		"      --gpu-runs N         runs per GPU (or MIG instance) at once (default 1)\n"
 		"      --worker-timeout S   a worker silent this long is stopped as hung (default 600)\n"
 		"      --stop-timeout S     SIGTERM to SIGKILL for a stopping worker (default 120)\n"
 		"      --max-queued N       runs waiting at most (default 256)\n"
@@ -120,6 +124,11 @@ static void usage(FILE *out)
 		"      --data-root DIR      a folder of course data students' runs may read (repeatable)\n"
 		"      --secure-cookies     mark cookies Secure (behind an https proxy)\n"
 		"      --user-separation    sandbox each worker (Landlock): writes only in its run directory\n"
+		"      --sched fair|fifo    fair share by decayed usage (default), or first come first served\n"
+		"      --sched-half-life S  usage counts half after this long (default 1h)\n"
+		"      --lab-session \"DAY HH:MM-HH:MM [priority|exclusive] [users]\"\n"
+		"                           a weekly lab session (repeatable); quotas (quota-student-…),\n"
+		"                           gpu-memory-margin and more in the config file\n"
 		"\n"
 		"  -c, --config FILE        read `key = value` settings (keys are the long options); flags win\n"
 		"      --print-config       print the settings in config-file form and exit\n"
