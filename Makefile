@@ -7,6 +7,7 @@
 #   make test       install test packages, run every suite, end with "N passed, N failed"
 #   make check      the fast suites only (CHECK_SUITES), for the edit-test loop
 #   make bench      benchmarks beside PyTorch (tests/bench/)
+#   make fuzz       build the libFuzzer targets (tests/fuzz/) and run each FUZZ_SECONDS (default 60)
 #   make deps       Debian packages for running (deps-test adds the test-only ones)
 #
 # Sources are picked up by wildcard so a new file in engine/, server/ or
@@ -19,18 +20,24 @@ WARN     = -Wall -Wextra -Werror -Wno-format-truncation
 CSTD     = -std=c11 -D_GNU_SOURCE
 OPT     ?= -O3 -march=x86-64-v2 -g
 OPENBLAS_DIR = /usr/lib/x86_64-linux-gnu/openblas-openmp
-INCLUDES = -I. -Iengine -I/usr/include/x86_64-linux-gnu/openblas-openmp
+INCLUDES = -I. -Iengine -I$(BUILD)/gen/onnx -I/usr/include/x86_64-linux-gnu/openblas-openmp
 CFLAGS  += $(CSTD) $(WARN) $(OPT) $(INCLUDES) -pthread -fopenmp -fno-strict-aliasing
 DEPFLAGS = -MMD -MP
 
-ENGINE_LIBS = -fopenmp -L$(OPENBLAS_DIR) -Wl,-rpath,$(OPENBLAS_DIR) -lopenblas -lyaml -lz -lpng -ljpeg -lm -ldl -pthread
+# libprotobuf-c (ONNX export) is linked statically: ~60 KiB, and the engine-only
+# binary keeps the runtime libraries it had, for GPU boxes without apt.
+ENGINE_LIBS = -fopenmp -L$(OPENBLAS_DIR) -Wl,-rpath,$(OPENBLAS_DIR) -lopenblas -lyaml -lz -lpng -ljpeg \
+              -l:libprotobuf-c.a -lm -ldl -pthread
 SERVER_LIBS = -lmicrohttpd -lwebsockets -ljansson -lsqlite3 -lcrypto -largon2
 
 ENGINE_SRC := $(wildcard engine/*.c engine/cpu/*.c)
 SERVER_SRC := $(wildcard server/*.c)
 CLI_SRC    := $(wildcard engine/cli/*.c)
 
-ENGINE_OBJ := $(ENGINE_SRC:%.c=$(BUILD)/obj/%.o)
+# ONNX's message types, compiled from its schema by protoc-c (never committed).
+ONNX_PROTO := third_party/onnx/onnx.proto
+ONNX_GEN   := $(BUILD)/gen/onnx/onnx.pb-c.c
+ENGINE_OBJ := $(ENGINE_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/onnx/onnx.pb-c.o
 SERVER_OBJ := $(SERVER_SRC:%.c=$(BUILD)/obj/%.o)
 CLI_OBJ    := $(filter-out $(BUILD)/obj/engine/cli/main.o,$(CLI_SRC:%.c=$(BUILD)/obj/%.o))
 
@@ -50,7 +57,7 @@ CUDA_SRC := $(wildcard engine/cuda/*.cu)
 CUDA_OBJ := $(CUDA_SRC:%.cu=$(BUILD)/obj/%.o)
 CUDA_LIB := $(if $(and $(NVCC),$(CUDA_SRC)),$(BUILD)/libtrainbook-cuda.so,)
 
-.PHONY: all run test check bench soak deps deps-run deps-test clean engine-cli unit web format install uninstall
+.PHONY: all run test check bench soak deps deps-run deps-test clean engine-cli unit web format install uninstall fuzz fuzz-build fuzz-replay
 all: $(BUILD)/trainbook $(BUILD)/trainbook-engine $(CUDA_LIB) web
 
 # The full binary: engine commands + `serve`.
@@ -70,6 +77,17 @@ $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(DEPFLAGS) -c $< -o $@
 
+$(BUILD)/gen/onnx/onnx.pb-c.c $(BUILD)/gen/onnx/onnx.pb-c.h &: $(ONNX_PROTO)
+	@mkdir -p $(BUILD)/gen/onnx
+	protoc-c --c_out=$(BUILD)/gen/onnx -Ithird_party/onnx $(ONNX_PROTO)
+
+$(BUILD)/obj/gen/onnx/onnx.pb-c.o: $(ONNX_GEN)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+# Before the first build no .d file says who includes the generated header.
+$(BUILD)/obj/engine/onnx_export.o $(BUILD)/asan/engine/onnx_export.o: $(BUILD)/gen/onnx/onnx.pb-c.h
+
 $(BUILD)/obj/%.o: %.cu
 	@mkdir -p $(dir $@)
 	$(NVCC) $(NVCCFLAGS) -MMD -MP -c $< -o $@
@@ -82,7 +100,7 @@ $(BUILD)/libtrainbook-cuda.so: $(CUDA_OBJ)
 # ---- unit tests under AddressSanitizer + UBSan -----------------------------
 ASAN_FLAGS = $(CSTD) $(WARN) -O1 -g $(INCLUDES) -pthread -fsanitize=address,undefined \
              -fno-sanitize-recover=undefined -fno-omit-frame-pointer -fno-strict-aliasing -fopenmp
-ENGINE_ASAN_OBJ := $(ENGINE_SRC:%.c=$(BUILD)/asan/%.o)
+ENGINE_ASAN_OBJ := $(ENGINE_SRC:%.c=$(BUILD)/asan/%.o) $(BUILD)/asan/gen/onnx/onnx.pb-c.o
 SERVER_ASAN_OBJ := $(filter-out $(BUILD)/asan/server/serve_main.o $(BUILD)/asan/server/users_main.o,$(SERVER_SRC:%.c=$(BUILD)/asan/%.o))
 UNIT_ENGINE_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_SERVER_SRC := $(wildcard tests/unit/server/test_*.c)
@@ -92,6 +110,10 @@ UNIT_BIN := $(UNIT_ENGINE_SRC:tests/unit/%.c=$(BUILD)/tests/%) \
 $(BUILD)/asan/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ASAN_FLAGS) $(DEPFLAGS) -c $< -o $@
+
+$(BUILD)/asan/gen/onnx/onnx.pb-c.o: $(ONNX_GEN)
+	@mkdir -p $(dir $@)
+	$(CC) $(ASAN_FLAGS) -c $< -o $@
 
 $(BUILD)/tests/test_%: tests/unit/test_%.c $(ENGINE_ASAN_OBJ)
 	@mkdir -p $(dir $@)
@@ -106,6 +128,40 @@ unit: $(UNIT_BIN)
 # Keep the ASan objects: as intermediates of the pattern rules make would delete
 # them after each link, and every `make unit` would rebuild the whole tree.
 .SECONDARY: $(ENGINE_ASAN_OBJ) $(SERVER_ASAN_OBJ)
+
+# ---- fuzz targets (tests/fuzz/<target>/fuzz_<target>.c) ---------------------
+# Each target is built twice: with clang's libFuzzer for `make fuzz`, and
+# with the unit tests' gcc ASan+UBSan and a plain main() (replay_main.c)
+# that `make test` uses to replay every corpus and crash file once.
+FUZZ_TARGETS := $(notdir $(patsubst %/,%,$(dir $(wildcard tests/fuzz/*/fuzz_*.c))))
+FUZZ_COMMON  := tests/fuzz/fuzz.c tests/fuzz/fuzz_data.c
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 60
+# clang knows no -Wformat-truncation; -O1 keeps the fuzzer fast and the stacks readable.
+FUZZ_CFLAGS   = $(CSTD) $(filter-out -Wno-format-truncation,$(WARN)) -O1 -g $(INCLUDES) -Itests/fuzz \
+                -pthread -fopenmp -fno-strict-aliasing -fno-omit-frame-pointer \
+                -fsanitize=address,undefined -fno-sanitize-recover=undefined
+FUZZ_OBJ     := $(patsubst %.c,$(BUILD)/fuzz/obj/%.o,$(ENGINE_SRC) $(filter-out server/serve_main.c,$(SERVER_SRC)) $(FUZZ_COMMON))
+FUZZ_ASAN_COMMON := $(FUZZ_COMMON:%.c=$(BUILD)/asan/%.o)
+
+$(BUILD)/fuzz/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link $(DEPFLAGS) -c $< -o $@
+
+define FUZZ_TARGET_RULES
+$(BUILD)/fuzz/bin/$(1): tests/fuzz/$(1)/fuzz_$(1).c $(FUZZ_OBJ)
+	@mkdir -p $$(dir $$@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $$@ $$^ $(SERVER_LIBS) $(ENGINE_LIBS)
+$(BUILD)/fuzz/replay/$(1): tests/fuzz/$(1)/fuzz_$(1).c tests/fuzz/replay_main.c $(FUZZ_ASAN_COMMON) $(SERVER_ASAN_OBJ) $(ENGINE_ASAN_OBJ)
+	@mkdir -p $$(dir $$@)
+	$(CC) $(ASAN_FLAGS) -Itests/fuzz -o $$@ $$^ $(SERVER_LIBS) $(ENGINE_LIBS)
+endef
+$(foreach t,$(FUZZ_TARGETS),$(eval $(call FUZZ_TARGET_RULES,$(t))))
+
+fuzz-build: $(FUZZ_TARGETS:%=$(BUILD)/fuzz/bin/%)
+fuzz-replay: $(FUZZ_TARGETS:%=$(BUILD)/fuzz/replay/%)
+fuzz: deps-test fuzz-build
+	FUZZ_SECONDS=$(FUZZ_SECONDS) sh tests/fuzz/fuzz.sh $(FUZZ_TARGETS)
 
 # ---- the page (web/ → static/app/) -----------------------------------------
 web:
@@ -157,7 +213,7 @@ run: deps-run all
 	sh examples/run-example.sh
 
 test: deps-test
-	$(MAKE) all unit
+	$(MAKE) all unit fuzz-replay
 	sh tests/run.sh
 
 # The suites that finish in minutes on a 2-core machine (230 s here with the
@@ -165,9 +221,9 @@ test: deps-test
 # cli (trains Fashion-MNIST to its accuracy targets, most of make test's time)
 # and emu (the CUDA code on the CPU emulator, ~4 min). tests/run.sh prints
 # each suite's time.
-CHECK_SUITES ?= unit specs integration web parity e2e
+CHECK_SUITES ?= unit specs fuzz integration web parity e2e
 check: deps-test
-	$(MAKE) all unit
+	$(MAKE) all unit fuzz-replay
 	TB_SUITES="$(CHECK_SUITES)" sh tests/run.sh
 
 bench: deps-test all

@@ -84,7 +84,8 @@ static int save_state(const char *path, const struct model *m, const struct opti
 }
 
 int64_t checkpoint_save(const char *path, struct model *m, const struct optim *o, const char *spec_source,
-			const struct checkpoint_state *cs, char *err, size_t errlen)
+			const struct st_meta *extra, int nextra, const struct checkpoint_state *cs, char *err,
+			size_t errlen)
 {
 	char state_path[4096];
 	checkpoint_state_path(path, state_path, sizeof(state_path));
@@ -111,13 +112,16 @@ int64_t checkpoint_save(const char *path, struct model *m, const struct optim *o
 			entries[i].t = tensor_make(base + p->offset, TENSOR_F32, p->ndim, p->shape);
 		}
 	}
-	struct st_meta meta[8];
+	struct st_meta *meta = tb_xcalloc(8 + (size_t)nextra, sizeof(*meta));
 	char bufs[8][32];
 	int nmeta = 0;
 	meta[nmeta++] = (struct st_meta){"format", "pt"};
 	meta[nmeta++] = (struct st_meta){"trainbook.spec", spec_source ? spec_source : ""};
 	fill_meta(meta, bufs, cs, &nmeta);
+	for (int i = 0; i < nextra; i++)
+		meta[nmeta++] = extra[i];
 	int rc = safetensors_write(path, entries, m->nparams, meta, nmeta, err, errlen);
+	free(meta);
 	free(weights);
 	free(buffers);
 	free(counts);

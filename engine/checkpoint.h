@@ -23,6 +23,7 @@
 struct model;
 struct optim;
 struct spec;
+struct st_meta;
 
 struct checkpoint_state {
 	int64_t step;       /* optimizer steps done */
@@ -33,9 +34,14 @@ struct checkpoint_state {
 	int64_t best_step;
 };
 
-/* Write `path` (weights) and its state sidecar. Returns the weights file's size, or -1. */
+/*
+ * Write `path` (weights) and its state sidecar. `extra` adds nextra
+ * metadata entries to the weights file (the input preprocessing,
+ * preprocess.h). Returns the weights file's size, or -1.
+ */
 int64_t checkpoint_save(const char *path, struct model *m, const struct optim *o, const char *spec_source,
-			const struct checkpoint_state *cs, char *err, size_t errlen);
+			const struct st_meta *extra, int nextra, const struct checkpoint_state *cs, char *err,
+			size_t errlen);
 
 /* Restore weights and buffers (and optimizer state and progress when `o` is not NULL). */
 int checkpoint_load(const char *path, struct model *m, struct optim *o, struct checkpoint_state *cs, char *err,

@@ -86,6 +86,18 @@ void dataset_free(struct dataset *d);
  */
 void data_channel_stats(const struct dataset *d, float *mean, float *std);
 
+/*
+ * One image file (PNG or JPEG, sniffed from its bytes) as the image-folder
+ * reader stores a sample: converted to c channels (1 grayscale, 3 RGB;
+ * alpha composited on black) and resized bilinearly to h x w, written to
+ * out as c*h*w CHW bytes. A file whose header declares more than
+ * max_pixels pixels is refused before any pixel is decoded (decompression
+ * bombs). *src_w and *src_h get the file's own size. -1 with err for a
+ * file that is not a whole PNG or JPEG.
+ */
+int data_image_read(const char *path, int c, int h, int w, uint64_t max_pixels, uint8_t *out, int *src_w,
+		    int *src_h, char *err, size_t errlen);
+
 /* Per-sample size in floats (c*h*w). */
 static inline int64_t dataset_sample_size(const struct dataset *d)
 {
@@ -157,6 +169,14 @@ struct loader_plan {
 };
 int loader_describe(const struct dataset *d, const struct spec_data *aug, const struct loader_options *opt,
 		    struct loader_plan *out, char *err, size_t errlen);
+
+/*
+ * The normalisation an evaluation loader over `d` applies: 1 with mean and
+ * std (d->c floats each) filled, 0 when it does not normalise, -1 with err
+ * when the spec's normalize step is invalid for d.
+ */
+int loader_normalization(const struct dataset *d, const struct spec_data *aug, float *mean, float *std, char *err,
+			 size_t errlen);
 
 /* The epoch order a shuffling loader uses: perm = a permutation of 0..n-1 from `key`. */
 void data_permutation(int64_t *perm, int64_t n, uint64_t key);

@@ -240,6 +240,15 @@ static int csv_parse(const struct spec_data *spec, const char *path, int probe,
 				 "csv: %s not found or unreadable (set data.path to the train CSV "
 				 "file)",
 				 path);
+	/* Lines are C strings: a NUL byte would silently end the file there. */
+	const char *nul = memchr(t->text, 0, len);
+	if (nul) {
+		int64_t at = 1;
+		for (const char *c = t->text; c < nul; c++)
+			at += *c == '\n';
+		data_fail(err, errlen, "%s:%lld: a NUL byte: not a CSV text file", path, (long long)at);
+		goto fail;
+	}
 	char *cursor = t->text;
 	if (len >= 3 && memcmp(cursor, "\xef\xbb\xbf", 3) == 0)
 		cursor += 3; /* UTF-8 byte-order mark, as spreadsheet exports write */
@@ -287,6 +296,11 @@ static int csv_parse(const struct spec_data *spec, const char *path, int probe,
 		nf = csv_split(line, path, lineno, &fields, &cap, err, errlen);
 		if (nf < 0 || csv_add_row(t, fields, nf, names, lineno, probe, err, errlen))
 			goto fail;
+	}
+	if (t->rows == 0) {
+		/* Else probing would report 0 classes and check advise {linear: 0}. */
+		data_fail(err, errlen, "%s: no data rows below the header", path);
+		goto fail;
 	}
 	free(fields);
 	free(names);

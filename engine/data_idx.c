@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <zlib.h>
 
 #include "data_internal.h"
@@ -26,6 +27,9 @@
 /* gzread takes an unsigned int count; reading in 1 GiB pieces keeps every
  * call far from that limit whatever the file size. */
 #define IDX_READ_CHUNK (1u << 30)
+/* deflate's best case codes 258 bytes in 2 bits: no gzip file holds more
+ * than 1032 bytes of data per byte of its own. */
+#define IDX_MAX_INFLATE 1032u
 
 static const char *const idx_fashion_names[IDX_CLASSES] = {
 	"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
@@ -198,6 +202,31 @@ fail:
 	return NULL;
 }
 
+/*
+ * Can the file hold the `total` bytes its header announces? The header is
+ * read before the data, and allocating for a count that the file is far
+ * too small to hold would let a 20-byte file ask for gigabytes (found by
+ * tests/fuzz/idx). Plain files must be that long; gzip ones at least
+ * 1/IDX_MAX_INFLATE of it. Call after the header is read (gzdirect needs a
+ * read to know).
+ */
+static int idx_check_size(gzFile gz, const char *path, uint64_t total, char *err, size_t errlen)
+{
+	struct stat st;
+	if (stat(path, &st) != 0)
+		return 0; /* the read that follows reports it */
+	uint64_t size = (uint64_t)st.st_size;
+	if (gzdirect(gz) && total > size)
+		return data_fail(err, errlen, "%s: truncated: expected %llu bytes, got %llu", path,
+				 (unsigned long long)total, (unsigned long long)size);
+	if (!gzdirect(gz) && total / IDX_MAX_INFLATE > size)
+		return data_fail(err, errlen,
+				 "%s: truncated: expected %llu bytes, more than a gzip file of %llu "
+				 "bytes can hold",
+				 path, (unsigned long long)total, (unsigned long long)size);
+	return 0;
+}
+
 /* Read exactly `n` payload bytes after the header, then insist the file
  * ends there: extra bytes mean the header and the data disagree. */
 static int idx_read_payload(gzFile gz, const char *path, uint64_t header, void *buf, uint64_t n,
@@ -233,6 +262,9 @@ static int idx_load_split(const struct idx_source *src, const char *dir,
 		return -1;
 	char name[SPEC_NAME_MAX];
 	snprintf(name, sizeof(name), "%.40s/%s", src->dataset, split);
+	if (idx_check_size(gz, images_path, header + (uint64_t)idims[0] * idims[1] * idims[2], err,
+			   errlen))
+		goto fail;
 	if (data_dataset_alloc(d, name, DATASET_U8, idims[0], 1, (int)idims[1], (int)idims[2],
 			       IDX_CLASSES, images_path, err, errlen))
 		goto fail;
@@ -249,6 +281,8 @@ static int idx_load_split(const struct idx_source *src, const char *dir,
 			  ldims[0], images_path, idims[0]);
 		goto fail;
 	}
+	if (idx_check_size(gz, labels_path, header + ldims[0], err, errlen))
+		goto fail;
 	raw = tb_xmalloc(d->n ? (size_t)d->n : 1);
 	if (idx_read_payload(gz, labels_path, header, raw, ldims[0], err, errlen))
 		goto fail;

@@ -309,6 +309,27 @@ static void images_resize_chw(const uint8_t *src, int sw, int sh, int c, uint8_t
 	}
 }
 
+int data_image_read(const char *path, int c, int h, int w, uint64_t max_pixels, uint8_t *out, int *src_w,
+		    int *src_h, char *err, size_t errlen)
+{
+	int color;
+	if (c != 1 && c != 3)
+		return data_fail(err, errlen, "images have 1 (grayscale) or 3 (RGB) channels, not %d", c);
+	/* The header alone first: a small file may declare a huge image. */
+	if (images_decode(path, c, NULL, NULL, src_w, src_h, &color, err, errlen))
+		return -1;
+	if ((uint64_t)*src_w * (uint64_t)*src_h > max_pixels)
+		return data_fail(err, errlen, "%s: %d x %d pixels is more than the %llu accepted", path, *src_w,
+				 *src_h, (unsigned long long)max_pixels);
+	uint8_t *scratch = NULL;
+	size_t cap = 0;
+	int rc = images_decode(path, c, &scratch, &cap, src_w, src_h, &color, err, errlen);
+	if (rc == 0)
+		images_resize_chw(scratch, *src_w, *src_h, c, out, w, h);
+	free(scratch);
+	return rc;
+}
+
 /* ---- the data set ----------------------------------------------------- */
 
 /* Where the images live: separate train/test roots or one root to split. */

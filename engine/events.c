@@ -139,28 +139,6 @@ void events_checkpoint(struct events *ev, int64_t step, int epoch, const char *f
 	emit(ev, &w);
 }
 
-static void base64(struct jsonw *w, const uint8_t *data, size_t n)
-{
-	static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-	size_t outlen = 4 * ((n + 2) / 3);
-	char *out = tb_xmalloc(outlen + 1);
-	size_t o = 0;
-	for (size_t i = 0; i < n; i += 3) {
-		uint32_t v = (uint32_t)data[i] << 16;
-		if (i + 1 < n)
-			v |= (uint32_t)data[i + 1] << 8;
-		if (i + 2 < n)
-			v |= data[i + 2];
-		out[o++] = tbl[(v >> 18) & 63];
-		out[o++] = tbl[(v >> 12) & 63];
-		out[o++] = i + 1 < n ? tbl[(v >> 6) & 63] : '=';
-		out[o++] = i + 2 < n ? tbl[v & 63] : '=';
-	}
-	out[o] = 0;
-	jsonw_str(w, out);
-	free(out);
-}
-
 void events_evaluation(struct events *ev, const char *split, int epoch, int classes,
 		       const char *const *class_names, const int64_t *confusion, int c, int h, int w_,
 		       const struct eval_sample *samples, int nsamples)
@@ -204,7 +182,7 @@ void events_evaluation(struct events *ev, const char *split, int epoch, int clas
 			jsonw_int(&w, w_);
 			jsonw_end_array(&w);
 			jsonw_key(&w, "pixels");
-			base64(&w, samples[i].pixels, (size_t)c * h * w_);
+			jsonw_base64(&w, samples[i].pixels, (size_t)c * h * w_);
 		}
 		jsonw_end_object(&w);
 	}

@@ -200,3 +200,26 @@ void jsonw_kstr(struct jsonw *w, const char *key, const char *s) { jsonw_key(w, 
 void jsonw_knum(struct jsonw *w, const char *key, double v) { jsonw_key(w, key); jsonw_num(w, v); }
 void jsonw_kint(struct jsonw *w, const char *key, int64_t v) { jsonw_key(w, key); jsonw_int(w, v); }
 void jsonw_kbool(struct jsonw *w, const char *key, bool v) { jsonw_key(w, key); jsonw_bool(w, v); }
+
+void jsonw_base64(struct jsonw *w, const void *bytes, size_t n)
+{
+	const uint8_t *data = bytes;
+	static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	size_t outlen = 4 * ((n + 2) / 3);
+	char *out = tb_xmalloc(outlen + 1);
+	size_t o = 0;
+	for (size_t i = 0; i < n; i += 3) {
+		uint32_t v = (uint32_t)data[i] << 16;
+		if (i + 1 < n)
+			v |= (uint32_t)data[i + 1] << 8;
+		if (i + 2 < n)
+			v |= data[i + 2];
+		out[o++] = tbl[(v >> 18) & 63];
+		out[o++] = tbl[(v >> 12) & 63];
+		out[o++] = i + 1 < n ? tbl[(v >> 6) & 63] : '=';
+		out[o++] = i + 2 < n ? tbl[v & 63] : '=';
+	}
+	out[o] = 0;
+	jsonw_str(w, out);
+	free(out);
+}

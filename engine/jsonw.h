@@ -43,6 +43,8 @@ void jsonw_int(struct jsonw *w, int64_t v);
 void jsonw_fixed(struct jsonw *w, double v, int decimals);
 void jsonw_bool(struct jsonw *w, bool v);
 void jsonw_null(struct jsonw *w);
+/* Bytes as one base64 string value (standard alphabet, padded). */
+void jsonw_base64(struct jsonw *w, const void *bytes, size_t n);
 /* Raw, already valid JSON text as one value. */
 void jsonw_raw(struct jsonw *w, const char *json);
 

@@ -26,6 +26,7 @@
 #include "spec.h"
 
 struct model;
+struct onnx_graph;
 struct rng;
 
 /* Per-sample shape: a feature vector is {ndim 1, d = {F}}; an image {3, {C, H, W}}. */
@@ -98,6 +99,13 @@ struct layer_kind {
 	 * own forward would have produced.
 	 */
 	bool (*absorb_next)(struct layer *l, struct layer *next, struct model *m);
+	/*
+	 * Append this layer's evaluation-mode computation to an ONNX graph
+	 * (onnx_graph.h), reading tensor x; return the output tensor's name, or
+	 * NULL after onnx_fail. NULL slot: the kind cannot be exported, and
+	 * export refuses the model naming the layer.
+	 */
+	const char *(*onnx)(const struct layer *l, struct onnx_graph *g, const char *x);
 	/* Composites: call fn on each child (depth + 1), recursively. NULL: no children. */
 	void (*visit_children)(const struct layer *l, int depth, layer_visit_fn fn, void *ctx);
 	/* Free l->state (and children). NULL: free(l->state). */

@@ -22,6 +22,7 @@
 
 #include "layers_conv.h"
 #include "model.h"
+#include "onnx_graph.h"
 #include "tb.h"
 
 enum { BLOCK_OUT, BLOCK_STRIDE };
@@ -189,6 +190,24 @@ static void block_destroy(struct layer *l, struct model *m)
 	free(st);
 }
 
+/* The children's own nodes, wired as in block_forward, then Add and Relu. */
+static const char *block_onnx(const struct layer *l, struct onnx_graph *g, const char *x)
+{
+	const struct block_state *st = l->state;
+	const struct layer *c = st->child;
+	const char *y = x;
+	for (int i = CH_CONV1; i <= CH_BN2 && y; i++)
+		y = onnx_layer(g, &c[i], y);
+	const char *shortcut = x;
+	if (st->projection && y)
+		shortcut = onnx_layer(g, &c[CH_SC_BN], onnx_layer(g, &c[CH_SC_CONV], x));
+	char name[sizeof(l->name) + 8];
+	snprintf(name, sizeof(name), "%s.add", l->name);
+	const char *sum_in[2] = {y, shortcut};
+	const char *sum = y && shortcut ? onnx_node(g, "Add", name, sum_in, 2, NULL, 0) : NULL;
+	return sum ? onnx_node(g, "Relu", l->name, &sum, 1, NULL, 0) : NULL;
+}
+
 const struct layer_kind layer_kind_basic_block = {
 	.name = "basic_block",
 	.summary = "ResNet basic block: two 3×3 conv-bn with a residual shortcut (1×1 conv-bn when the shape "
@@ -201,4 +220,5 @@ const struct layer_kind layer_kind_basic_block = {
 	.backward = block_backward,
 	.visit_children = block_visit_children,
 	.destroy = block_destroy,
+	.onnx = block_onnx,
 };

@@ -18,6 +18,7 @@
 
 #include "layers_conv.h"
 #include "model.h"
+#include "onnx_graph.h"
 #include "rng.h"
 #include "tb.h"
 
@@ -123,6 +124,17 @@ static void conv2d_destroy(struct layer *l, struct model *m)
 	free(st);
 }
 
+static const char *conv2d_onnx(const struct layer *l, struct onnx_graph *g, const char *x)
+{
+	const struct conv2d_state *st = l->state;
+	const char *in[3] = {x, onnx_param(g, l, "weight"), st->bias >= 0 ? onnx_param(g, l, "bias") : NULL};
+	const struct onnx_attr attrs[] = {
+		ONNX_INTS2("kernel_shape", st->cs.r), ONNX_INTS2("strides", st->cs.stride_h),
+		ONNX_PADS("pads", st->cs.pad_h), ONNX_INTS2("dilations", st->cs.dil_h), ONNX_INT("group", 1),
+	};
+	return onnx_node(g, "Conv", l->name, in, st->bias >= 0 ? 3 : 2, attrs, (int)TB_ARRAY_LEN(attrs));
+}
+
 static const struct layer_kind conv2d_kind = {
 	.name = "conv2d",
 	.summary = "2-D convolution (torch.nn.Conv2d); {conv2d: OUT} or {conv2d: {out: 32, kernel: 3, padding: 1}}",
@@ -138,6 +150,7 @@ static const struct layer_kind conv2d_kind = {
 	.forward = conv2d_forward,
 	.backward = conv2d_backward,
 	.destroy = conv2d_destroy,
+	.onnx = conv2d_onnx,
 };
 
 /* ---- pooling ----------------------------------------------------------------- */
@@ -272,6 +285,34 @@ static void pool_destroy(struct layer *l, struct model *m)
 	free(st);
 }
 
+/* The window as built (stride already resolved); floor mode is ONNX's default ceil_mode 0. */
+static const char *pool_onnx(const struct layer *l, struct onnx_graph *g, const char *x, const char *op)
+{
+	const struct pool_state *st = l->state;
+	const struct onnx_attr attrs[] = {
+		ONNX_INTS2("kernel_shape", st->ps.kh), ONNX_INTS2("strides", st->ps.stride_h),
+		ONNX_PADS("pads", st->ps.pad_h), ONNX_INT("count_include_pad", 1),
+	};
+	/* count_include_pad is AveragePool's alone (MaxPool would reject it). */
+	int nattrs = strcmp(op, "AveragePool") == 0 ? 4 : 3;
+	return onnx_node(g, op, l->name, &x, 1, attrs, nattrs);
+}
+
+static const char *maxpool_onnx(const struct layer *l, struct onnx_graph *g, const char *x)
+{
+	return pool_onnx(l, g, x, "MaxPool");
+}
+
+static const char *avgpool_onnx(const struct layer *l, struct onnx_graph *g, const char *x)
+{
+	return pool_onnx(l, g, x, "AveragePool");
+}
+
+static const char *global_avgpool_onnx(const struct layer *l, struct onnx_graph *g, const char *x)
+{
+	return onnx_node(g, "GlobalAveragePool", l->name, &x, 1, NULL, 0);
+}
+
 /* Shared by maxpool2d and avgpool2d; stride 0 means "the kernel size", as PyTorch's stride=None. */
 #define POOL_ARGS {"kernel", 2, 1, 64, true, false}, {"stride", 0, 0, 64, true, false}, {"padding", 0, 0, 32, true, false}
 
@@ -284,6 +325,7 @@ static const struct layer_kind maxpool2d_kind = {
 	.forward = maxpool_forward,
 	.backward = maxpool_backward,
 	.destroy = pool_destroy,
+	.onnx = maxpool_onnx,
 };
 
 static const struct layer_kind avgpool2d_kind = {
@@ -294,6 +336,7 @@ static const struct layer_kind avgpool2d_kind = {
 	.forward = avgpool_forward,
 	.backward = avgpool_backward,
 	.destroy = pool_destroy,
+	.onnx = avgpool_onnx,
 };
 
 static const struct layer_kind global_avgpool_kind = {
@@ -303,6 +346,7 @@ static const struct layer_kind global_avgpool_kind = {
 	.forward = avgpool_forward,
 	.backward = avgpool_backward,
 	.destroy = pool_destroy,
+	.onnx = global_avgpool_onnx,
 };
 
 static const struct layer_kind adaptive_avgpool_kind = {
@@ -313,6 +357,7 @@ static const struct layer_kind adaptive_avgpool_kind = {
 	.forward = avgpool_forward,
 	.backward = avgpool_backward,
 	.destroy = pool_destroy,
+	.onnx = global_avgpool_onnx,
 };
 
 const struct layer_kind *const layer_kinds_conv[] = {

@@ -13,6 +13,7 @@
 
 #include "layer.h"
 #include "model.h"
+#include "onnx_graph.h"
 #include "rng.h"
 #include "tb.h"
 
@@ -42,6 +43,12 @@ static void flatten_backward(struct layer *l, struct model *m, const float *x, c
 	l->dx = (float *)dy;
 }
 
+static const char *flatten_onnx(const struct layer *l, struct onnx_graph *g, const char *x)
+{
+	const struct onnx_attr axis = ONNX_INT("axis", 1);
+	return onnx_node(g, "Flatten", l->name, &x, 1, &axis, 1);
+}
+
 static const struct layer_kind flatten_kind = {
 	.name = "flatten",
 	.summary = "reshape [C, H, W] to [C*H*W] (torch.nn.Flatten)",
@@ -49,6 +56,7 @@ static const struct layer_kind flatten_kind = {
 	.build = flatten_build,
 	.forward = flatten_forward,
 	.backward = flatten_backward,
+	.onnx = flatten_onnx,
 };
 
 /* ---- linear: y = x W^T + b ---------------------------------------------- */
@@ -117,6 +125,15 @@ static void linear_backward(struct layer *l, struct model *m, const float *x, co
 			 l->dx, in);
 }
 
+/* Gemm with the weight transposed: the [out, in] layout of torch.nn.Linear, as stored. */
+static const char *linear_onnx(const struct layer *l, struct onnx_graph *g, const char *x)
+{
+	const struct linear_state *st = l->state;
+	const char *in[3] = {x, onnx_param(g, l, "weight"), st->bias >= 0 ? onnx_param(g, l, "bias") : NULL};
+	const struct onnx_attr trans = ONNX_INT("transB", 1);
+	return onnx_node(g, "Gemm", l->name, in, st->bias >= 0 ? 3 : 2, &trans, 1);
+}
+
 static const struct layer_kind linear_kind = {
 	.name = "linear",
 	.summary = "fully connected layer (torch.nn.Linear); {linear: OUT} or {linear: {out: N, bias: false}}",
@@ -126,14 +143,17 @@ static const struct layer_kind linear_kind = {
 	.forward = linear_forward,
 	.backward = linear_backward,
 	.absorb_next = linear_absorb_next,
+	.onnx = linear_onnx,
 };
 
 /* ---- activations ---------------------------------------------------------- */
 
-/* An activation kind is a layer kind plus which function it applies. */
+/* An activation kind is a layer kind plus which function it applies, and
+ * the opset-17 operator that computes it (NULL: spelled out in act_onnx). */
 struct act_kind {
 	struct layer_kind base;
 	enum activation act;
+	const char *onnx_op;
 };
 
 static int act_build(struct layer *l, struct model *m, struct spec_errors *errs)
@@ -161,28 +181,61 @@ static void act_backward(struct layer *l, struct model *m, const float *x, const
 	m->be->act_backward(m->be, k->act, param, l->dx, dy, x, l->y, batch * shape_numel(l->in));
 }
 
-#define ACT_KIND(ident, kname, ksummary, kact, ...)                                                     \
+/*
+ * One operator, with the slope as LeakyRelu's alpha. GELU has no operator
+ * before opset 20: x * 0.5 * (1 + erf(x / sqrt(2))), the exact form the
+ * backends compute (torch.nn.GELU's default).
+ */
+static const char *act_onnx(const struct layer *l, struct onnx_graph *g, const char *x)
+{
+	const struct act_kind *k = (const struct act_kind *)l->kind;
+	if (k->onnx_op) {
+		const struct onnx_attr alpha = ONNX_FLOAT("alpha", l->arg[0]);
+		return onnx_node(g, k->onnx_op, l->name, &x, 1, &alpha, k->base.args[0].name ? 1 : 0);
+	}
+	char name[sizeof(l->name) + 16];
+	const float sqrt2 = 1.41421356237309504880f, half = 0.5f, one = 1.0f;
+	snprintf(name, sizeof(name), "%s.sqrt2", l->name);
+	const char *div_in[2] = {x, onnx_constant(g, name, &sqrt2, 0, NULL)};
+	snprintf(name, sizeof(name), "%s.div", l->name);
+	const char *erf_in = onnx_node(g, "Div", name, div_in, 2, NULL, 0);
+	snprintf(name, sizeof(name), "%s.erf", l->name);
+	const char *e = onnx_node(g, "Erf", name, &erf_in, 1, NULL, 0);
+	snprintf(name, sizeof(name), "%s.one", l->name);
+	const char *add_in[2] = {e, onnx_constant(g, name, &one, 0, NULL)};
+	snprintf(name, sizeof(name), "%s.add", l->name);
+	const char *mul_in[2] = {x, onnx_node(g, "Add", name, add_in, 2, NULL, 0)};
+	snprintf(name, sizeof(name), "%s.mul", l->name);
+	const char *m = onnx_node(g, "Mul", name, mul_in, 2, NULL, 0);
+	snprintf(name, sizeof(name), "%s.half", l->name);
+	const char *half_in[2] = {m, onnx_constant(g, name, &half, 0, NULL)};
+	return onnx_node(g, "Mul", l->name, half_in, 2, NULL, 0);
+}
+
+#define ACT_KIND(ident, kname, ksummary, kact, op, ...)                                                 \
 	static const struct act_kind ident = {                                                          \
 		.base = {.name = kname,                                                                 \
 			 .summary = ksummary,                                                           \
 			 .args = {__VA_ARGS__},                                                         \
 			 .build = act_build,                                                            \
 			 .forward = act_forward,                                                        \
-			 .backward = act_backward},                                                     \
+			 .backward = act_backward,                                                      \
+			 .onnx = act_onnx},                                                             \
 		.act = kact,                                                                            \
+		.onnx_op = op,                                                                          \
 	}
 
-ACT_KIND(relu_kind, "relu", "max(x, 0) (torch.nn.ReLU)", ACT_RELU, {0});
+ACT_KIND(relu_kind, "relu", "max(x, 0) (torch.nn.ReLU)", ACT_RELU, "Relu", {0});
 bool layer_is_relu(const struct layer *l)
 {
 	return l->kind == &relu_kind.base;
 }
 
-ACT_KIND(gelu_kind, "gelu", "Gaussian error linear unit, exact erf form (torch.nn.GELU)", ACT_GELU, {0});
-ACT_KIND(tanh_kind, "tanh", "hyperbolic tangent (torch.nn.Tanh)", ACT_TANH, {0});
-ACT_KIND(sigmoid_kind, "sigmoid", "logistic function (torch.nn.Sigmoid)", ACT_SIGMOID, {0});
+ACT_KIND(gelu_kind, "gelu", "Gaussian error linear unit, exact erf form (torch.nn.GELU)", ACT_GELU, NULL, {0});
+ACT_KIND(tanh_kind, "tanh", "hyperbolic tangent (torch.nn.Tanh)", ACT_TANH, "Tanh", {0});
+ACT_KIND(sigmoid_kind, "sigmoid", "logistic function (torch.nn.Sigmoid)", ACT_SIGMOID, "Sigmoid", {0});
 ACT_KIND(leaky_relu_kind, "leaky_relu", "x or slope*x below 0 (torch.nn.LeakyReLU); {leaky_relu: 0.01}",
-	 ACT_LEAKY_RELU, {"slope", 0.01, 0, 1e6, false, false});
+	 ACT_LEAKY_RELU, "LeakyRelu", {"slope", 0.01, 0, 1e6, false, false});
 
 /*
  * A ReLU after a linear layer becomes the epilogue of its matrix product
@@ -260,6 +313,12 @@ static void dropout_destroy(struct layer *l, struct model *m)
 	free(st);
 }
 
+/* Evaluation mode: the identity (what a PyTorch export of model.eval() writes too). */
+static const char *dropout_onnx(const struct layer *l, struct onnx_graph *g, const char *x)
+{
+	return onnx_node(g, "Identity", l->name, &x, 1, NULL, 0);
+}
+
 static const struct layer_kind dropout_kind = {
 	.name = "dropout",
 	.summary = "zero each value with probability p in training, scale the rest by 1/(1-p); {dropout: 0.5}",
@@ -269,6 +328,7 @@ static const struct layer_kind dropout_kind = {
 	.forward = dropout_forward,
 	.backward = dropout_backward,
 	.destroy = dropout_destroy,
+	.onnx = dropout_onnx,
 };
 
 const struct layer_kind *const layer_kinds_dense[] = {

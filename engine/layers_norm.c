@@ -17,6 +17,7 @@
 
 #include "layers_conv.h"
 #include "model.h"
+#include "onnx_graph.h"
 #include "tb.h"
 
 enum { BN_MOMENTUM, BN_EPS };
@@ -189,6 +190,18 @@ static void bn_destroy(struct layer *l, struct model *m)
 	free(st);
 }
 
+/*
+ * The evaluation form: running statistics, opset 17's BatchNormalization
+ * with training_mode 0 (its default). A vector [N, F] is its (N x C) case.
+ */
+static const char *bn_onnx(const struct layer *l, struct onnx_graph *g, const char *x)
+{
+	const char *in[5] = {x, onnx_param(g, l, "weight"), onnx_param(g, l, "bias"), onnx_param(g, l, "running_mean"),
+			     onnx_param(g, l, "running_var")};
+	const struct onnx_attr eps = ONNX_FLOAT("epsilon", l->arg[BN_EPS]);
+	return onnx_node(g, "BatchNormalization", l->name, in, 5, &eps, 1);
+}
+
 #define BN_KIND(ident, kname, ksummary)                                                                 \
 	const struct layer_kind ident = {                                                               \
 		.name = kname,                                                                          \
@@ -201,6 +214,7 @@ static void bn_destroy(struct layer *l, struct model *m)
 		.backward = bn_backward,                                                                \
 		.absorb_next = bn_absorb_next,                                                          \
 		.destroy = bn_destroy,                                                                  \
+		.onnx = bn_onnx,                                                                        \
 	}
 
 BN_KIND(layer_kind_batchnorm2d, "batchnorm2d",

@@ -492,6 +492,21 @@ int loader_describe(const struct dataset *d, const struct spec_data *aug, const 
 	return rc ? -1 : 0;
 }
 
+int loader_normalization(const struct dataset *d, const struct spec_data *aug, float *mean, float *std, char *err,
+			 size_t errlen)
+{
+	struct loader l = {.d = d};
+	int rc = loader_plan(&l, aug, 0, err, errlen);
+	if (rc == 0 && l.mean) {
+		memcpy(mean, l.mean, (size_t)d->c * sizeof(float));
+		memcpy(std, l.std, (size_t)d->c * sizeof(float));
+		rc = 1;
+	}
+	free(l.mean);
+	free(l.std);
+	return rc;
+}
+
 void loader_free(struct loader *l)
 {
 	if (!l)

@@ -27,6 +27,7 @@
 #include "gpu_step.h"
 #include "model.h"
 #include "optim.h"
+#include "preprocess.h"
 #include "profile.h"
 #include "replica.h"
 #include "schedule.h"
@@ -55,6 +56,7 @@ struct trainer {
 	bool cheap_sync;          /* host reads are free (CPU): check the loss every step */
 	int64_t steps_per_epoch, total_steps;
 	struct checkpoint_state cs;
+	struct preprocess_meta input_meta; /* the model's input contract, in every checkpoint (preprocess.h) */
 	char out_dir[4096];
 	char reason[512];
 	/* metric accumulation since the last train metric event */
@@ -251,7 +253,8 @@ static int save_checkpoint(struct trainer *t, const char *file, bool best)
 		return 0;
 	snprintf(path, sizeof(path), "%s/%s", t->out_dir, file);
 	replica_group_settle(&t->group);
-	int64_t bytes = checkpoint_save(path, t->m, t->r0->o, t->spec->source, &t->cs, err, sizeof(err));
+	int64_t bytes = checkpoint_save(path, t->m, t->r0->o, t->spec->source, t->input_meta.meta, t->input_meta.n,
+					&t->cs, err, sizeof(err));
 	if (bytes < 0) {
 		tb_fmt(t->reason, sizeof(t->reason), "cannot write checkpoint: %s", err);
 		return -1;
@@ -448,6 +451,13 @@ static int setup(struct trainer *t)
 		return -1;
 	}
 	const struct dataset *train = &t->data.train;
+	struct preprocess pre;
+	if (preprocess_from_data(&pre, train, &s->data, err, sizeof(err)) < 0) {
+		tb_fmt(t->reason, sizeof(t->reason), "%s", err);
+		return -1;
+	}
+	preprocess_meta(&pre, &t->input_meta);
+	preprocess_free(&pre);
 	struct shape input = train->h == 1 && train->w == 1 ? shape_vec(train->c) : shape_chw(train->c, train->h, train->w);
 	if (replica_group_open(&t->group, s, input, train->classes, note, sizeof(note), err, sizeof(err)) < 0) {
 		tb_fmt(t->reason, sizeof(t->reason), "%s", err);
@@ -518,6 +528,7 @@ static void teardown(struct trainer *t)
 {
 	replica_group_close(&t->group);
 	data_splits_free(&t->data);
+	preprocess_meta_free(&t->input_meta);
 }
 
 static void summarize(struct trainer *t)

@@ -335,14 +335,26 @@ int acct_password_check(struct store *s, const char *name, const char *password,
 	return ACCT_OK;
 }
 
-int acct_link_check(struct store *s, const char *secret, struct store_user *out)
+/* A link secret's user by `find` (store_link_use or store_link_peek). */
+static int link_secret(struct store *s, const char *secret, struct store_user *out,
+		       int (*find)(struct store *, const char *, int64_t, struct store_user *))
 {
 	char hash[SECRET_HEX];
 	if (strlen(secret) != SECRET_HEX - 1)
 		return ACCT_DENIED;
 	secret_hash(secret, strlen(secret), hash);
-	int rc = store_link_use(s, hash, srv_unix_now(), out);
+	int rc = find(s, hash, srv_unix_now(), out);
 	return rc == STORE_OK ? ACCT_OK : rc == STORE_ENOENT ? ACCT_DENIED : ACCT_EIO;
+}
+
+int acct_link_check(struct store *s, const char *secret, struct store_user *out)
+{
+	return link_secret(s, secret, out, store_link_use);
+}
+
+int acct_link_peek(struct store *s, const char *secret, struct store_user *out)
+{
+	return link_secret(s, secret, out, store_link_peek);
 }
 
 #define PRUNE_KEEP_S (30 * 86400) /* ended sessions and links are kept a month for the record */

@@ -25,6 +25,10 @@
 
 #define ACCT_ROSTER_MAX 2000   /* rows in one roster import */
 #define ACCT_LINK_MAX 1200     /* a printed login link */
+/* What a link that would log nobody in answers, wherever it is tried. */
+#define ACCT_LINK_DENIED_MESSAGE                                                                                       \
+	"This login link does not work (used already, expired or replaced by a newer one). "                           \
+	"Ask your instructor for a new one."
 
 /* Who is asking: what every access rule is decided on. */
 struct acct_who {
@@ -107,6 +111,8 @@ int acct_password_check(struct store *s, const char *name, const char *password,
 
 /* Use a one-time link secret (once: a second use is ACCT_DENIED). */
 int acct_link_check(struct store *s, const char *secret, struct store_user *out);
+/* Whose link a secret is, leaving it unused: ACCT_DENIED when it would not log anyone in. */
+int acct_link_peek(struct store *s, const char *secret, struct store_user *out);
 
 /*
  * Start a session for `u`: a fresh 256-bit secret for the cookie (into

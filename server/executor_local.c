@@ -17,16 +17,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "sandbox.h"
+#include "spawn.h"
 #include "tb.h"
-
-extern char **environ;
 
 /*
  * OpenMP threads for a CPU run when several may run side by side: an equal
@@ -54,52 +51,41 @@ struct child_vars {
 	char tmp[PATH_MAX + 16]; /* TMPDIR=<run dir>/tmp (--user-separation) or "" */
 };
 
-/* Whether an inherited variable is one the server replaces or withholds. */
-static bool replaced(const char *var, const struct child_vars *v)
-{
-	/* A worker runs whatever a spec asks for and its stderr ends up in a
-	 * run's reason: it has no business knowing the server's token. */
-	return !strncmp(var, "CUDA_VISIBLE_DEVICES=", 21) || !strncmp(var, "TRAINBOOK_TOKEN=", 16) ||
-	       !strncmp(var, "TRAINBOOK_GPU_MEMORY_LIMIT=", 27) ||
-	       (v->user[0] && !strncmp(var, "TRAINBOOK_USER=", 15)) || (v->tmp[0] && !strncmp(var, "TMPDIR=", 7));
-}
-
 /*
- * Environment for the child, built before fork (setenv is not fork-safe).
- * visible: the GPUs it may see ("" = leave CUDA_VISIBLE_DEVICES alone, as
- * for cuda:N, which keeps its own numbering). gpu_limit: the GPU memory it
- * was placed with, per device (docs/gpu.md: the CUDA backend holds its
- * allocations under TRAINBOOK_GPU_MEMORY_LIMIT, so a run past its estimate
- * fails itself rather than its neighbours).
+ * Environment for the child (spawn_env): the GPUs it may see, the GPU
+ * memory it was placed with, its OpenMP threads, and in accounts mode its
+ * user and private temp dir. visible: "" = leave CUDA_VISIBLE_DEVICES
+ * alone, as for cuda:N, which keeps its own numbering. gpu_limit: per
+ * device (docs/gpu.md: the CUDA backend holds its allocations under
+ * TRAINBOOK_GPU_MEMORY_LIMIT, so a run past its estimate fails itself
+ * rather than its neighbours).
  */
 static char **child_env(const char *visible, int64_t gpu_limit, int omp_threads, struct child_vars *v)
 {
-	size_t n = 0;
-	while (environ[n])
-		n++;
-	char **env = tb_xcalloc(n + 6, sizeof *env);
-	size_t k = 0;
-	for (size_t i = 0; i < n; i++)
-		if (!replaced(environ[i], v))
-			env[k++] = environ[i];
-	if (v->user[0])
-		env[k++] = v->user;
-	if (v->tmp[0])
-		env[k++] = v->tmp;
+	/* What we set replaces what the server inherited; the rest is kept. */
+	const char *drop[4] = {"CUDA_VISIBLE_DEVICES=", "TRAINBOOK_GPU_MEMORY_LIMIT="}, *add[5];
+	int ndrop = 2, nadd = 0;
+	if (v->user[0]) {
+		drop[ndrop++] = "TRAINBOOK_USER=";
+		add[nadd++] = v->user;
+	}
+	if (v->tmp[0]) {
+		drop[ndrop++] = "TMPDIR=";
+		add[nadd++] = v->tmp;
+	}
 	if (visible && *visible) {
 		snprintf(v->cvd, sizeof v->cvd, "CUDA_VISIBLE_DEVICES=%s", visible);
-		env[k++] = v->cvd;
+		add[nadd++] = v->cvd;
 	}
 	if (gpu_limit > 0) {
 		snprintf(v->gpu_limit, sizeof v->gpu_limit, "TRAINBOOK_GPU_MEMORY_LIMIT=%lld", (long long)gpu_limit);
-		env[k++] = v->gpu_limit;
+		add[nadd++] = v->gpu_limit;
 	}
 	if (omp_threads > 0) {
 		snprintf(v->omp, sizeof v->omp, "OMP_NUM_THREADS=%d", omp_threads);
-		env[k++] = v->omp;
+		add[nadd++] = v->omp;
 	}
-	env[k] = NULL;
-	return env;
+	return spawn_env(drop, ndrop, add, nadd);
 }
 
 static int local_open(struct executor *ex, char *err, size_t errlen)
@@ -174,40 +160,9 @@ static int local_start(struct executor *ex, struct runq_worker *w, const struct 
 		snprintf(err, errlen, "fork: %s", strerror(errno));
 		goto fail;
 	}
-	if (pid == 0) {
-		sigset_t none;
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
-		struct sigaction dfl = {.sa_handler = SIG_DFL};
-		sigaction(SIGPIPE, &dfl, NULL);
-		sigaction(SIGTERM, &dfl, NULL);
-		sigaction(SIGINT, &dfl, NULL);
-		/* Die with the server: a kill -9 of it must not leave trainers behind. */
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (getppid() != parent)
-			_exit(1);
-		/* Own process group: Ctrl-C in the server's terminal reaches only the
-		 * server, which then stops workers in order (checkpoint first). */
-		setpgid(0, 0);
-		dup2(null_fd, STDIN_FILENO);
-		dup2(pipefd[1], STDOUT_FILENO);
-		dup2(log_fd, STDERR_FILENO);
-		/* Accounts: relative data paths mean the workspace, as the checks read them. */
-		if (q->cfg.accounts && chdir(q->workspace) < 0)
-			_exit(126);
-		if (sandbox_fd >= 0 && sandbox_enter(sandbox_fd) < 0) {
-			static const char msg[] = "trainbook: cannot enter the worker's sandbox (Landlock)\n";
-			ssize_t n = write(STDERR_FILENO, msg, sizeof msg - 1);
-			(void)n;
-			_exit(126);
-		}
-		syscall(SYS_close_range, 3u, ~0u, 0u);
-		execve(argv[0], (char *const *)argv, env);
-		static const char msg[] = "trainbook: cannot execute the worker\n";
-		ssize_t n = write(STDERR_FILENO, msg, sizeof msg - 1);
-		(void)n;
-		_exit(127);
-	}
+	if (pid == 0)
+		spawn_exec_child(parent, null_fd, pipefd[1], log_fd, q->cfg.accounts ? q->workspace : NULL, sandbox_fd,
+				 argv, env);
 	close(pipefd[1]);
 	close(log_fd);
 	close(null_fd);

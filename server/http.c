@@ -11,6 +11,7 @@
 #include <ctype.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,10 +38,13 @@ struct http_server {
 	struct app *app;
 	pthread_t pool[DEFER_THREADS_MAX]; /* the slow-work pool (http_defer) */
 	int npool;
-	pthread_mutex_t lock;              /* guards the queue and stop */
-	pthread_cond_t wake;
-	struct defer_job *head, *tail;
-	bool stop;
+	pthread_mutex_t lock;              /* guards everything below */
+	pthread_cond_t wake;               /* the pool: a job came, or stop */
+	pthread_cond_t idle;               /* signalled when parked reaches 0 */
+	struct defer_job *head, *tail;     /* http_defer's queue */
+	bool stop;                         /* the pool ends once its queue is empty */
+	int parked;                        /* requests between http_suspend and http_resume */
+	bool closing;                      /* http_free has begun: parked work should give up */
 };
 
 static bool match_one(const char *pattern, const char *path, char **params, int *n)
@@ -253,6 +257,24 @@ enum MHD_Result http_json(struct http_req *r, unsigned status, json_t *body)
 	return http_send(r, status, resp);
 }
 
+/* Length of the UTF-8 sequence at s as jansson accepts it (no overlong
+ * forms, surrogates or code points past U+10FFFF), 0 when invalid. */
+static size_t utf8_sequence(const unsigned char *s)
+{
+	static const uint32_t least[] = {0, 0, 0x80, 0x800, 0x10000};
+	size_t n = s[0] < 0x80 ? 1 : (s[0] & 0xe0) == 0xc0 ? 2 : (s[0] & 0xf0) == 0xe0 ? 3
+		 : (s[0] & 0xf8) == 0xf0 ? 4 : 0;
+	if (n <= 1)
+		return n;
+	uint32_t cp = s[0] & (0x7fu >> n);
+	for (size_t i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80) /* also stops at the terminating NUL */
+			return 0;
+		cp = cp << 6 | (s[i] & 0x3fu);
+	}
+	return cp < least[n] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff) ? 0 : n;
+}
+
 enum MHD_Result http_error(struct http_req *r, unsigned status, const char *code, const char *fmt, ...)
 {
 	char msg[512];
@@ -260,6 +282,17 @@ enum MHD_Result http_error(struct http_req *r, unsigned status, const char *code
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
+	/* Messages quote the request (a path parameter is any bytes) and the
+	 * 512-byte cut can split a character; jansson refuses invalid UTF-8,
+	 * which turned the error into an empty reply
+	 * (tests/fuzz/http/crashes/error-message-not-utf8). */
+	for (unsigned char *p = (unsigned char *)msg; *p;) {
+		size_t n = utf8_sequence(p);
+		if (n)
+			p += n;
+		else
+			*p++ = '?';
+	}
 	if (status >= 500)
 		srv_log("%s %s: %u %s", r->method, r->path ? r->path : "?", status, msg);
 	return http_json(r, status, json_pack("{s:s, s:s}", "error", code, "message", msg));
@@ -285,7 +318,37 @@ json_t *http_body_json(struct http_req *r, enum MHD_Result *reply)
 	return j;
 }
 
-/* ---- slow work off the polling thread ------------------------------------ */
+/* ---- parked requests and slow work off the polling thread ---------------- */
+
+void http_suspend(struct http_req *r)
+{
+	struct http_server *h = r->app->http;
+	pthread_mutex_lock(&h->lock);
+	h->parked++;
+	pthread_mutex_unlock(&h->lock);
+	MHD_suspend_connection(r->conn);
+}
+
+void http_resume(struct http_req *r)
+{
+	/* Read what is needed first: once resumed, the request may end (and be freed) at once. */
+	struct http_server *h = r->app->http;
+	struct MHD_Connection *conn = r->conn;
+	pthread_mutex_lock(&h->lock);
+	MHD_resume_connection(conn);
+	if (--h->parked == 0)
+		pthread_cond_broadcast(&h->idle);
+	pthread_mutex_unlock(&h->lock);
+}
+
+bool http_closing(const struct http_req *r)
+{
+	struct http_server *h = r->app->http;
+	pthread_mutex_lock(&h->lock);
+	bool closing = h->closing;
+	pthread_mutex_unlock(&h->lock);
+	return closing;
+}
 
 /* A pool thread: run jobs until stopped and the queue is empty. */
 static void *defer_main(void *arg)
@@ -305,7 +368,7 @@ static void *defer_main(void *arg)
 		j->fn(j->ctx);
 		j->r->deferred = false;
 		/* The handler runs again on the polling thread and answers. */
-		MHD_resume_connection(j->r->conn);
+		http_resume(j->r);
 		free(j);
 		pthread_mutex_lock(&h->lock);
 	}
@@ -323,7 +386,7 @@ bool http_defer(struct http_req *r, void (*fn)(void *ctx), void *ctx)
 	struct defer_job *j = tb_xcalloc(1, sizeof *j);
 	*j = (struct defer_job){.r = r, .fn = fn, .ctx = ctx};
 	r->deferred = true;
-	MHD_suspend_connection(r->conn);
+	http_suspend(r);
 	pthread_mutex_lock(&h->lock);
 	if (h->tail)
 		h->tail->next = j;
@@ -337,8 +400,6 @@ bool http_defer(struct http_req *r, void (*fn)(void *ctx), void *ctx)
 
 static void defer_start(struct http_server *h)
 {
-	pthread_mutex_init(&h->lock, NULL);
-	pthread_cond_init(&h->wake, NULL);
 	long cores = sysconf(_SC_NPROCESSORS_ONLN);
 	int want = cores < 1 ? 1 : cores > DEFER_THREADS_MAX ? DEFER_THREADS_MAX : (int)cores;
 	for (int i = 0; i < want; i++)
@@ -357,8 +418,6 @@ static void defer_stop(struct http_server *h)
 	for (int i = 0; i < h->npool; i++)
 		pthread_join(h->pool[i], NULL);
 	h->npool = 0;
-	pthread_cond_destroy(&h->wake);
-	pthread_mutex_destroy(&h->lock);
 }
 
 static bool state_changing(const char *method)
@@ -570,6 +629,8 @@ static void completed_cb(void *cls, struct MHD_Connection *conn, void **con_cls,
 	struct http_req *r = *con_cls;
 	if (!r)
 		return;
+	if (r->job_free)
+		r->job_free(r->job);
 	for (int i = 0; i < r->nparams; i++)
 		free(r->params[i]);
 	free(r->path);
@@ -628,6 +689,9 @@ struct http_server *http_new(struct app *app, char *err, size_t errlen)
 	 * a thread pool, so one epoll thread serves HTTP.) */
 	unsigned flags = MHD_USE_NO_LISTEN_SOCKET | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
 			 MHD_USE_ITC | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
+	pthread_mutex_init(&h->lock, NULL);
+	pthread_cond_init(&h->wake, NULL);
+	pthread_cond_init(&h->idle, NULL);
 	h->daemon = MHD_start_daemon(flags, 0, NULL, NULL, access_cb, h,
 				     MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
 				     MHD_OPTION_NOTIFY_COMPLETED, completed_cb, h,
@@ -638,6 +702,9 @@ struct http_server *http_new(struct app *app, char *err, size_t errlen)
 				     MHD_OPTION_END);
 	if (!h->daemon) {
 		snprintf(err, errlen, "libmicrohttpd: cannot start");
+		pthread_mutex_destroy(&h->lock);
+		pthread_cond_destroy(&h->wake);
+		pthread_cond_destroy(&h->idle);
 		free(h);
 		return NULL;
 	}
@@ -649,9 +716,20 @@ void http_free(struct http_server *h)
 {
 	if (!h)
 		return;
-	/* Suspended connections must be resumed before the daemon stops. */
+	/* libmicrohttpd must not close a parked request under its worker: the
+	 * pool finishes its queue (each job resumes its request), the rest of
+	 * the parked work is told to give up, and we wait until every parked
+	 * request has been resumed. */
 	defer_stop(h);
+	pthread_mutex_lock(&h->lock);
+	h->closing = true;
+	while (h->parked > 0)
+		pthread_cond_wait(&h->idle, &h->lock);
+	pthread_mutex_unlock(&h->lock);
 	MHD_stop_daemon(h->daemon);
+	pthread_mutex_destroy(&h->lock);
+	pthread_cond_destroy(&h->wake);
+	pthread_cond_destroy(&h->idle);
 	free(h);
 }
 

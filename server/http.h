@@ -84,6 +84,8 @@ struct http_req {
 	bool deferred;                   /* suspended now; the handler runs again once the work is done */
 	char csp_nonce[40];              /* "" until http_csp_nonce made one for this answer */
 	char client[64];                 /* srv_addr_key of the peer, the login throttle's key */
+	void *job;                       /* a handler's state across http_suspend (a worker job); owned */
+	void (*job_free)(void *job);     /* called when the request ends */
 };
 
 struct http_server *http_new(struct app *app, char *err, size_t errlen);
@@ -137,9 +139,22 @@ enum MHD_Result http_too_many_what(struct http_req *r, int wait_s, const char *w
  * 4) runs fn, and the handler is called again, with r->deferred false,
  * once it is done. Returns true when suspended (the handler returns
  * MHD_YES at once), false when fn already ran inline (no pool). fn must
- * not touch r: copy what it needs into ctx first.
+ * not touch r: copy what it needs into ctx first. Built on http_suspend.
  */
 bool http_defer(struct http_req *r, void (*fn)(void *ctx), void *ctx);
+
+/*
+ * Park the request while something slow runs elsewhere (a worker process):
+ * the handler returns MHD_YES without answering, and after http_resume —
+ * callable from any thread, once — libmicrohttpd calls the handler again,
+ * which then finds its r->job done and answers. The request cannot end
+ * while parked, so whoever resumes may use r until http_resume and never
+ * after. http_free waits for every parked request to be resumed;
+ * http_closing tells the slow work to give up.
+ */
+void http_suspend(struct http_req *r);
+void http_resume(struct http_req *r);
+bool http_closing(const struct http_req *r);
 
 /* Parse the body as a JSON object (a new reference); on failure replies 400 and returns NULL. */
 json_t *http_body_json(struct http_req *r, enum MHD_Result *reply);

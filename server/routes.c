@@ -21,6 +21,8 @@
 #define SPEC_BODY (2 * MiB + 64 * KiB)
 /* 2,000 rows of name, e-mail and role. */
 #define ROSTER_BODY (1 * MiB)
+/* An image of at most 8 MiB, as base64 in JSON (4/3 of it) or a multipart part, with room for the rest. */
+#define PREDICT_BODY (11 * MiB)
 
 /* Numeric query parameters: the request is refused (400) before the handler
  * runs unless each is a whole number in range; handlers read them with
@@ -109,6 +111,10 @@ const struct http_route http_routes[] = {
 	 NULL},
 	{"GET", "/api/runs/{id}/checkpoints/{file}", HTTP_TOKEN, ACCESS_RUN, 0, route_checkpoint_get,
 	 "download a checkpoint", NULL},
+	{"GET", "/api/runs/{id}/checkpoints/{file}/model.onnx", HTTP_TOKEN, ACCESS_RUN, 0, route_checkpoint_onnx,
+	 "a checkpoint as ONNX (exported by a short-lived worker)", NULL},
+	{"POST", "/api/runs/{id}/predict", HTTP_TOKEN, ACCESS_RUN, PREDICT_BODY, route_run_predict,
+	 "classify a PNG/JPEG with a checkpoint (multipart or JSON base64)", NULL},
 
 	{"GET", "/api/quota", HTTP_TOKEN, ACCESS_USER, 0, route_quota_mine, "my quota limits and what I have used",
 	 NULL},

@@ -88,8 +88,21 @@ enum MHD_Result route_login(struct http_req *r);
 enum MHD_Result route_logout(struct http_req *r);
 enum MHD_Result route_ws_over_http(struct http_req *r);
 
+/* routes_predict.c */
+enum MHD_Result route_run_predict(struct http_req *r);
+enum MHD_Result route_checkpoint_onnx(struct http_req *r);
+
 /* Shared by the run routes: the run named by params[0], or a 404 reply. */
 int64_t route_run_id(struct http_req *r, enum MHD_Result *reply);
+/* The same, also answering 404 when no such run is stored (routes_files.c). */
+int64_t route_existing_run(struct http_req *r, enum MHD_Result *reply);
+/*
+ * Open a recorded checkpoint of run `id` for reading (routes_files.c), or
+ * -1: it must be a regular file inside the run's folder. Fills *st.
+ */
+struct app;
+struct stat;
+int route_checkpoint_open(struct app *app, int64_t id, const char *path, struct stat *st);
 
 /* Shared by the login routes (routes_session.c): Set-Cookie for a session value, or to clear it (NULL). */
 void route_set_cookie(struct http_req *r, struct MHD_Response *resp, const char *value);

@@ -25,8 +25,7 @@ void app_run_dir(const struct app *app, int64_t run, char *buf, size_t len)
 	snprintf(buf, len, "%s/r%" PRId64, app->cfg.runs_dir, run);
 }
 
-/* The run must exist; 404 otherwise. */
-static int64_t existing_run(struct http_req *r, enum MHD_Result *reply)
+int64_t route_existing_run(struct http_req *r, enum MHD_Result *reply)
 {
 	int64_t id = route_run_id(r, reply);
 	if (id < 0)
@@ -57,7 +56,7 @@ static void export_done(void *cls)
 static enum MHD_Result send_metrics(struct http_req *r, enum export_format format)
 {
 	enum MHD_Result reply;
-	int64_t id = existing_run(r, &reply);
+	int64_t id = route_existing_run(r, &reply);
 	if (id < 0)
 		return reply;
 	struct export *e = export_new(r->app->store, id, format);
@@ -89,12 +88,11 @@ enum MHD_Result route_metrics_json(struct http_req *r)
 }
 
 /*
- * Open a recorded checkpoint for reading, or -1: it must be a regular file
- * inside the run's folder. The recorded path only tells which file; the
- * open itself is kept below the folder by the kernel (srv_open_beneath),
- * so a link planted or swapped in the folder cannot lead out of it.
+ * The recorded path only tells which file; the open itself is kept below
+ * the folder by the kernel (srv_open_beneath), so a link planted or
+ * swapped in the folder cannot lead out of it.
  */
-static int open_checkpoint(struct app *app, int64_t id, const char *path, struct stat *st)
+int route_checkpoint_open(struct app *app, int64_t id, const char *path, struct stat *st)
 {
 	char dir[PATH_MAX], real_dir[PATH_MAX], real[PATH_MAX];
 	app_run_dir(app, id, dir, sizeof dir);
@@ -107,7 +105,7 @@ static int open_checkpoint(struct app *app, int64_t id, const char *path, struct
 enum MHD_Result route_checkpoint_list(struct http_req *r)
 {
 	enum MHD_Result reply;
-	int64_t id = existing_run(r, &reply);
+	int64_t id = route_existing_run(r, &reply);
 	if (id < 0)
 		return reply;
 	json_t *rows = store_checkpoints_json(r->app->store, id), *out = json_array();
@@ -117,7 +115,7 @@ enum MHD_Result route_checkpoint_list(struct http_req *r)
 	json_array_foreach(rows, i, row) {
 		const char *path = json_string_value(json_object_get(row, "path"));
 		struct stat st;
-		int fd = path ? open_checkpoint(r->app, id, path, &st) : -1;
+		int fd = path ? route_checkpoint_open(r->app, id, path, &st) : -1;
 		if (fd < 0)
 			continue;
 		close(fd);
@@ -131,14 +129,14 @@ enum MHD_Result route_checkpoint_list(struct http_req *r)
 enum MHD_Result route_checkpoint_get(struct http_req *r)
 {
 	enum MHD_Result reply;
-	int64_t id = existing_run(r, &reply);
+	int64_t id = route_existing_run(r, &reply);
 	if (id < 0)
 		return reply;
 	const char *file = r->params[1];
 	char path[PATH_MAX];
 	struct stat st;
 	int fd = store_checkpoint_path(r->app->store, id, file, path, sizeof path) < 0
-			 ? -1 : open_checkpoint(r->app, id, path, &st);
+			 ? -1 : route_checkpoint_open(r->app, id, path, &st);
 	if (fd < 0)
 		return http_error(r, 404, "not_found", "run %s has no checkpoint %s", r->params[0], file);
 	/* libmicrohttpd closes fd when the response is destroyed. */

@@ -171,9 +171,7 @@ static void link_login(struct route_login *l)
 	}
 	if (rc != ACCT_OK) {
 		throttle_failed(app->logins, l->client, srv_mono_ms());
-		outcome(l, ROUTE_LOGIN_WRONG, 0,
-			"This login link does not work (used already, expired or replaced by a newer one). "
-			"Ask your instructor for a new one.");
+		outcome(l, ROUTE_LOGIN_WRONG, 0, ACCT_LINK_DENIED_MESSAGE);
 		return;
 	}
 	if (session_begin(l, "link") != ACCT_OK)

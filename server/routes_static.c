@@ -80,17 +80,41 @@ static void html_escape(struct srv_buf *b, const char *s)
  * Accounts mode: a one-time link opened in the browser (GET login?link=…)
  * shows one button that posts it. Opening the link must not use it up:
  * mail scanners and chat previews fetch links before the student does.
- * Otherwise the name and password fields.
+ * The page names whose link it is ("Log in as alice": an instructor trying
+ * a student's link, or a shared computer, shows who they would become);
+ * looking leaves the link unused. A link that would log nobody in says so
+ * at once and counts as a wrong one for the address, as posting it would;
+ * while the address is throttled nothing is looked up. Otherwise (and
+ * after a dead link) the name and password fields.
  */
 static void account_fields(struct http_req *r, struct srv_buf *b)
 {
 	const char *link = http_query(r, "link");
 	if (link && *link && strlen(link) < 200) {
-		srv_buf_puts(b, "<p>This is your personal login link. It works once.</p>"
-				"<input type=\"hidden\" name=\"link\" value=\"");
-		html_escape(b, link);
-		srv_buf_puts(b, "\"><button type=\"submit\">Log in</button>");
-		return;
+		struct store_user u;
+		int rc = http_login_wait(r) ? ACCT_EIO : acct_link_peek(r->app->store, link, &u);
+		if (rc == ACCT_DENIED) {
+			http_login_outcome(r, false);
+			srv_buf_puts(b, "<p class=\"err\">" ACCT_LINK_DENIED_MESSAGE "</p>");
+		} else {
+			srv_buf_puts(b, "<p>This is ");
+			if (rc == ACCT_OK) {
+				srv_buf_puts(b, "the personal login link of <strong>");
+				html_escape(b, u.name);
+				srv_buf_puts(b, "</strong>");
+			} else {
+				srv_buf_puts(b, "your personal login link");
+			}
+			srv_buf_puts(b, ". It works once.</p><input type=\"hidden\" name=\"link\" value=\"");
+			html_escape(b, link);
+			srv_buf_puts(b, "\"><button type=\"submit\">Log in");
+			if (rc == ACCT_OK) {
+				srv_buf_puts(b, " as ");
+				html_escape(b, u.name);
+			}
+			srv_buf_puts(b, "</button>");
+			return;
+		}
 	}
 	srv_buf_puts(b, "<label for=\"name\">Name</label><input id=\"name\" name=\"name\" autocomplete=\"username\" "
 			"autocapitalize=\"none\" autofocus required><label for=\"password\">Password</label>"

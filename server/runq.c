@@ -524,17 +524,22 @@ int runq_submit(struct runq *q, const struct runq_submit *sub, int64_t *id, char
 	memcpy(spec, sub->spec, sub->spec_len);
 	spec[sub->spec_len] = '\0';
 	char name[128];
-	if (sub->name && *sub->name) {
-		srv_strlcpy(name, sub->name, sizeof name);
-	} else if (sub->notebook) {
+	bool from_notebook = !(sub->name && *sub->name) && sub->notebook;
+	const char *from = sub->name && *sub->name ? sub->name : "run";
+	if (from_notebook) {
 		const char *base = strrchr(sub->notebook, '/');
-		snprintf(name, sizeof name, "%s", base ? base + 1 : sub->notebook);
-		char *dot = strstr(name, ".ipynb");
-		if (dot)
-			*dot = '\0';
-	} else {
-		snprintf(name, sizeof name, "run");
+		from = base ? base + 1 : sub->notebook;
 	}
+	snprintf(name, sizeof name, "%s", from);
+	/* Cut at a character boundary: half a UTF-8 character is a name the
+	 * store cannot turn into JSON, and the run answered 404 and vanished
+	 * from the list (tests/fuzz/http/crashes/run-name-cut-mid-character). */
+	size_t n = strlen(name);
+	while (n > 0 && ((unsigned char)from[n] & 0xc0) == 0x80)
+		name[--n] = '\0';
+	char *dot = from_notebook ? strstr(name, ".ipynb") : NULL;
+	if (dot)
+		*dot = '\0';
 	pthread_mutex_lock(&q->lock);
 	if (q->stopping) {
 		snprintf(err, errlen, "the server is shutting down");

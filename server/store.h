@@ -257,6 +257,8 @@ int store_link_create(struct store *s, const char *hash, int64_t user, int64_t n
  * unknown, used, expired or its user archived.
  */
 int store_link_use(struct store *s, const char *hash, int64_t now, struct store_user *out);
+/* Whose link it is, without using it (the page a link opens names them); as store_link_use otherwise. */
+int store_link_peek(struct store *s, const char *hash, int64_t now, struct store_user *out);
 
 /* ---- scheduling: the queue, usage, quotas, settings (store_sched.c) ----- */
 

@@ -493,29 +493,40 @@ int store_link_create(struct store *s, const char *hash, int64_t user, int64_t n
 	return rc;
 }
 
-int store_link_use(struct store *s, const char *hash, int64_t now, struct store_user *out)
+/* The live link `hash`'s user through `sql` (?1 hash, ?2 now, one row: the user id). Lock held. */
+static int link_user(struct store *s, const char *sql, const char *hash, int64_t now, struct store_user *out)
 {
-	pthread_mutex_lock(&s->lock);
-	int rc = STORE_EIO;
-	/* Check and mark in one statement: of two requests with the same link
-	 * exactly one sees a row come back. */
-	sqlite3_stmt *st = store_prepare(s, "UPDATE login_links SET used = ?2 WHERE hash = ?1 AND used IS NULL"
-					    " AND expires > ?2 RETURNING user");
+	sqlite3_stmt *st = store_prepare(s, sql);
 	if (!st)
-		goto out;
+		return STORE_EIO;
 	sqlite3_bind_text(st, 1, hash, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_int64(st, 2, now);
 	int64_t user = 0;
-	rc = STORE_ENOENT;
 	if (sqlite3_step(st) == SQLITE_ROW)
 		user = sqlite3_column_int64(st, 0);
 	sqlite3_finalize(st);
-	if (user) {
-		rc = user_where(s, "SELECT " USER_COLUMNS " FROM users WHERE id = ?", NULL, user, out);
-		if (rc == STORE_OK && out->archived)
-			rc = STORE_ENOENT;
-	}
-out:
+	if (!user)
+		return STORE_ENOENT;
+	int rc = user_where(s, "SELECT " USER_COLUMNS " FROM users WHERE id = ?", NULL, user, out);
+	return rc == STORE_OK && out->archived ? STORE_ENOENT : rc;
+}
+
+int store_link_use(struct store *s, const char *hash, int64_t now, struct store_user *out)
+{
+	pthread_mutex_lock(&s->lock);
+	/* Check and mark in one statement: of two requests with the same link
+	 * exactly one sees a row come back. */
+	int rc = link_user(s, "UPDATE login_links SET used = ?2 WHERE hash = ?1 AND used IS NULL AND expires > ?2"
+			      " RETURNING user", hash, now, out);
+	pthread_mutex_unlock(&s->lock);
+	return rc;
+}
+
+int store_link_peek(struct store *s, const char *hash, int64_t now, struct store_user *out)
+{
+	pthread_mutex_lock(&s->lock);
+	int rc = link_user(s, "SELECT user FROM login_links WHERE hash = ?1 AND used IS NULL AND expires > ?2", hash,
+			   now, out);
 	pthread_mutex_unlock(&s->lock);
 	return rc;
 }

@@ -25,6 +25,7 @@ struct store {
 	bool checkpoint_started;
 	pthread_mutex_t checkpoint_lock; /* guards checkpoint_stop and checkpoint_due */
 	pthread_cond_t checkpoint_wake;
+	pthread_mutex_t checkpoint_pass; /* held through a checkpoint pass, by the thread or the writer */
 	bool checkpoint_stop;
 	bool checkpoint_due;        /* a commit left the WAL more than half full */
 	struct srv_log_limit checkpoint_log; /* checkpoint thread only */

@@ -2,14 +2,18 @@
 # tests/deps.sh run|test|bench — install the Debian packages trainbook needs,
 # only those missing, quietly when everything is there already.
 # `run` is what building and serving needs; `test` adds the test-only
-# packages (python3-torch is large, so `make run` never pulls it).
+# packages (python3-torch is large, so `make run` never pulls it; clang with
+# its libFuzzer runtime and OpenMP is what `make fuzz` builds with).
 set -e
 RUN_PKGS="build-essential pkg-config libopenblas-dev libopenblas-openmp-dev libyaml-dev zlib1g-dev libpng-dev libjpeg-dev
- libjansson-dev libmicrohttpd-dev libwebsockets-dev libssl-dev libsqlite3-dev libargon2-dev dataset-fashion-mnist nodejs npm"
+ libjansson-dev libmicrohttpd-dev libwebsockets-dev libssl-dev libsqlite3-dev libargon2-dev libprotobuf-c-dev
+ protobuf-c-compiler dataset-fashion-mnist nodejs npm"
 # nginx-light, openssl, systemd: tests/integration/deploy.test.mjs and install.test.mjs run
 # their own nginx on free ports (Debian also starts the system one on port 80 where
 # services may start: `systemctl disable --now nginx` if it is not wanted).
-TEST_PKGS="libcmocka-dev python3-torch python3-numpy python3-nbformat curl chromium sqlite3 slurm-wlm munge nginx-light openssl systemd"
+TEST_PKGS="libcmocka-dev python3-torch python3-numpy python3-nbformat python3-onnx libjpeg-turbo-progs curl chromium sqlite3
+ slurm-wlm munge nginx-light openssl systemd
+ clang libclang-rt-14-dev libomp-14-dev"
 BENCH_PKGS="wrk jupyter-notebook"
 
 case "${1:-run}" in

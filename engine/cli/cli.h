@@ -9,5 +9,7 @@
 int cli_train(int argc, char **argv);   /* also `worker` (JSON events, for the server) */
 int cli_check(int argc, char **argv);
 int cli_parity(int argc, char **argv);
+int cli_predict(int argc, char **argv); /* classify images with a checkpoint */
+int cli_export(int argc, char **argv);  /* a checkpoint as ONNX */
 
 #endif

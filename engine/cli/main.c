@@ -29,6 +29,8 @@ static void usage(FILE *out)
 		"  train SPEC [options]         train a model described by a YAML run spec\n"
 		"  check SPEC [--set k=v]       validate a spec and print its layer table\n"
 		"  worker SPEC --out DIR        train with JSON-lines events (what the server runs)\n"
+		"  predict CKPT IMAGE...        classify PNG/JPEG images with a trained checkpoint\n"
+		"  export CKPT --onnx OUT       write a checkpoint's model as ONNX (opset 17)\n"
 		"  parity ...                   run one model step from given weights (tests only)\n"
 		"  version                      print the version\n"
 		"\n"
@@ -48,6 +50,10 @@ int main(int argc, char **argv)
 		return cli_check(argc - 1, argv + 1);
 	if (strcmp(cmd, "parity") == 0)
 		return cli_parity(argc - 1, argv + 1);
+	if (strcmp(cmd, "predict") == 0)
+		return cli_predict(argc - 1, argv + 1);
+	if (strcmp(cmd, "export") == 0)
+		return cli_export(argc - 1, argv + 1);
 #ifdef TB_WITH_SERVER
 	if (strcmp(cmd, "serve") == 0)
 		return serve_main(argc - 1, argv + 1);

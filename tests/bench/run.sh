@@ -16,3 +16,5 @@ echo "== front door: /api/status while thousands of idle sockets are open"
 node tests/bench/frontdoor_idle.mjs --idle 4100
 echo "== accounts: a 60-student roster imported and 60 logins (argon2id)"
 node tests/bench/accounts_bench.mjs --students 60 --out "tests/bench/results/accounts-$(date +%F).md"
+echo "== predict: a short-lived worker per image, over HTTP and alone"
+node tests/bench/predict_bench.mjs --n 30

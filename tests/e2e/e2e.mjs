@@ -14,7 +14,8 @@ import { tmpdir } from 'node:os';
 import { join, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execFileSync } from 'node:child_process';
-import { freePort, startServer, apiClient, waitFor, allEvents, runCases, sleep, launchChromium } from './lib.mjs';
+import { freePort, startServer, apiClient, waitFor, allEvents, runCases, sleep, launchChromium, stopServer, logTail } from './lib.mjs';
+import { fashionTestImages } from '../integration/images.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const SHOTS = join(ROOT, 'tests/e2e/screenshots');
@@ -637,6 +638,40 @@ const cases = [
 		},
 	},
 	{
+		name: 'Predict on an uploaded PNG shows the top-5 bars and the image as the model saw it; ONNX downloads',
+		needs: ['an uploaded notebook runs to completion with evaluation and checkpoints'],
+		fn: async () => {
+			const page = S.page;
+			await openNotebook(page, SHORT);
+			const cell = page.locator('.run-cell[data-cell-id="short"]');
+			const ckpt = cell.locator('li.ckpt').first();
+			await ckpt.waitFor({ timeout: 15000 });
+			const file = await ckpt.getAttribute('data-file');
+			await ckpt.locator('button', { hasText: 'Predict' }).click();
+			const panel = cell.locator('section.predict');
+			await panel.locator('h4', { hasText: `Predict with ${file}` }).waitFor({ timeout: 5000 });
+			const [img] = fashionTestImages(1);
+			await panel.locator('input[type=file]').setInputFiles({ name: 'ankle-boot.png', mimeType: 'image/png', buffer: img.png });
+			const bars = panel.locator('li.predict-bar');
+			await waitFor(async () => (await bars.count()) === 5, { timeout: 15000, what: 'five bars' });
+			const shown = await bars.evaluateAll((els) => els.map((e) => ({ cls: e.dataset.class, width: e.querySelector('.predict-fill').style.width })));
+			const api = await S.api.post(`api/runs/${S.shortRun}/predict`, { image: img.png.toString('base64'), checkpoint: file });
+			assert(JSON.stringify(shown.map((b) => b.cls)) === JSON.stringify(api.top.map((t) => t.class)), `the page shows ${shown.map((b) => b.cls)}, the API says ${api.top.map((t) => t.class)}`);
+			const widths = shown.map((b) => parseFloat(b.width));
+			assert(widths[0] > 0 && widths.every((w, i) => i === 0 || w <= widths[i - 1]), `bar widths ${widths}`);
+			const seen = await panel.locator('canvas.predict-seen').evaluate((c) => [c.width, c.height]);
+			assert(seen[0] === 28 && seen[1] === 28, `the seen image is ${seen}`);
+			// A test sample from the evaluation classifies too.
+			await panel.locator('button.predict-sample').first().click();
+			await panel.locator('.predict-list p', { hasText: 'test sample' }).waitFor({ timeout: 15000 });
+			await shot(page, 'predict.png');
+			const href = await ckpt.locator('a', { hasText: 'ONNX' }).getAttribute('href');
+			assert(href.endsWith(`/checkpoints/${encodeURIComponent(file)}/model.onnx`), `ONNX link ${href}`);
+			const r = await S.api.raw(`api/runs/${S.shortRun}/checkpoints/${encodeURIComponent(file)}/model.onnx`);
+			assert(r.status === 200 && (await r.arrayBuffer()).byteLength > 1000, `ONNX download: HTTP ${r.status}`);
+		},
+	},
+	{
 		name: 'the page raised no uncaught errors',
 		needs: ['server starts'],
 		fn: async () => {
@@ -660,12 +695,8 @@ try {
 	});
 } finally {
 	if (ctx) await ctx.close().catch(() => {});
-	if (server) {
-		server.proc.kill('SIGTERM');
-		await Promise.race([new Promise((r) => server.proc.once('exit', r)), sleep(10000)]);
-		if (!server.exitedRef()) server.proc.kill('SIGKILL');
-	}
-	if (result.fail) console.error('server log: ' + serverLog + '\n' + (existsSync(serverLog) ? readFileSync(serverLog, 'utf8').split('\n').slice(-15).join('\n') : ''));
+	if (server) await stopServer(server);
+	if (result.fail) console.error(logTail(serverLog));
 	rmSync(work, { recursive: true, force: true });
 }
 console.log(`${result.pass} passed, ${result.fail} failed`);

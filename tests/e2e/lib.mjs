@@ -3,11 +3,14 @@
 // and a tiny sequential case runner printing PASS/FAIL lines.
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
-import { openSync, readFileSync } from 'node:fs';
+import { existsSync, openSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { sleep, waitFor as waitForEvery } from '../lib/wait.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+
+const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
 /*
  * Debian's headless chromium through playwright-core (web/node_modules),
@@ -21,9 +24,18 @@ export async function launchChromium(profile, { args = [], options = {} } = {}) 
 		executablePath: '/usr/bin/chromium',
 		headless: true,
 		viewport: { width: 1360, height: 900 },
-		args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', ...args],
+		args: [...CHROMIUM_ARGS, ...args],
 		...options,
 	});
+}
+
+/*
+ * The same chromium as one browser for several people: each
+ * browser.newContext() has its own cookies (one session per person).
+ */
+export async function launchBrowser() {
+	const { chromium } = await import(join(ROOT, 'web/node_modules/playwright-core/index.mjs'));
+	return chromium.launch({ executablePath: '/usr/bin/chromium', headless: true, args: CHROMIUM_ARGS });
 }
 
 export function freePort() {
@@ -37,29 +49,19 @@ export function freePort() {
 	});
 }
 
-export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+export { sleep };
 
-/* Poll fn() until it returns a truthy value; throw `what` with the last value on timeout. */
-export async function waitFor(fn, { timeout = 30000, interval = 250, what = 'condition' } = {}) {
-	const end = Date.now() + timeout;
-	let last;
-	let lastErr;
-	while (Date.now() < end) {
-		try {
-			last = await fn();
-			if (last) return last;
-		} catch (e) {
-			lastErr = e;
-		}
-		await sleep(interval);
-	}
-	throw new Error(`timed out after ${timeout / 1000} s waiting for ${what}` + (lastErr ? ` (last error: ${lastErr.message})` : last !== undefined ? ` (last: ${JSON.stringify(last)})` : ''));
-}
+/* Poll fn() until it returns a truthy value (every 250 ms unless told). */
+export const waitFor = (fn, opts = {}) => waitForEvery(fn, { interval: 250, ...opts });
 
-/* Start `trainbook serve`; resolves {proc, base, logPath} once /api/status answers. */
-export async function startServer({ bin, port, workspace, token, logPath, baseUrl = '/' }) {
+/*
+ * Start `trainbook serve`; resolves {proc, base, logPath} once /api/status
+ * answers. Accounts mode: no `token`, `args` ['--accounts'], and an API
+ * token of a user as `probeToken`.
+ */
+export async function startServer({ bin, port, workspace, token, logPath, baseUrl = '/', args: more = [], probeToken = token }) {
 	const out = openSync(logPath, 'w');
-	const args = ['serve', '--port', String(port), '--workspace', workspace, '--token', token];
+	const args = ['serve', '--port', String(port), '--workspace', workspace, ...(token ? ['--token', token] : []), ...more];
 	if (baseUrl !== '/') args.push('--base-url', baseUrl);
 	const proc = spawn(bin, args, { stdio: ['ignore', out, out] });
 	let exited = null;
@@ -67,13 +69,25 @@ export async function startServer({ bin, port, workspace, token, logPath, baseUr
 	const base = `http://127.0.0.1:${port}${baseUrl}`;
 	await waitFor(async () => {
 		if (exited) throw new Error(`server ${exited}: ${readFileSync(logPath, 'utf8').slice(-800)}`);
-		const r = await fetch(base + 'api/status', { headers: { Authorization: 'token ' + token } });
+		const r = await fetch(base + 'api/status', { headers: { Authorization: 'token ' + probeToken } });
 		return r.ok;
 	}, { timeout: 30000, what: 'the server to answer GET api/status' }).catch((e) => {
 		if (exited) throw new Error(`server ${exited}: ${readFileSync(logPath, 'utf8').slice(-800)}`);
 		throw e;
 	});
 	return { proc, base, exitedRef: () => exited };
+}
+
+/* Stop a server from startServer: SIGTERM (running workers checkpoint), SIGKILL after 10 s. */
+export async function stopServer(server) {
+	server.proc.kill('SIGTERM');
+	await Promise.race([new Promise((r) => server.proc.once('exit', r)), sleep(10000)]);
+	if (!server.exitedRef()) server.proc.kill('SIGKILL');
+}
+
+/* A failed suite's epilogue: where the server log is, and its last lines. */
+export function logTail(logPath, lines = 15) {
+	return 'server log: ' + logPath + '\n' + (existsSync(logPath) ? readFileSync(logPath, 'utf8').split('\n').slice(-lines).join('\n') : '');
 }
 
 export function apiClient(base, token) {

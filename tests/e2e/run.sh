@@ -1,7 +1,9 @@
 #!/bin/sh
 # End-to-end tests: the real server (build/trainbook serve) and the page in
-# Debian's headless chromium, driven by playwright-core (web/node_modules).
-# One line per case, "PASS …" or "FAIL …: why"; missing prerequisites FAIL.
+# Debian's headless chromium, driven by playwright-core (web/node_modules):
+# e2e.mjs (single-user mode), then classroom.mjs (--accounts: an instructor
+# and two students). One line per case, "PASS …" or "FAIL …: why"; missing
+# prerequisites FAIL; the exit status is non-zero when either file failed.
 cd "$(dirname "$0")/../.." || exit 2
 missing=""
 command -v node >/dev/null 2>&1 || missing="$missing node"
@@ -17,4 +19,5 @@ fi
 status=0
 node tests/e2e/e2e.mjs || status=1
 node tests/e2e/board.mjs || status=1
+node tests/e2e/classroom.mjs || status=1
 exit $status

@@ -24,9 +24,10 @@ cp build/trainbook-engine "$PACK/bin/"
 CBLAS="-I/usr/include/x86_64-linux-gnu/openblas-openmp -L/usr/lib/x86_64-linux-gnu/openblas-openmp"
 cc -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -O2 -fopenmp -I. -Iengine $CBLAS -o "$PACK/bin/parity_ops" \
 	tests/gpu/parity_*.c engine/cpu/*.c engine/rng.c engine/tb.c -lopenblas -lm -ldl
-OBJS=$(for f in engine/*.c engine/cpu/*.c; do echo "build/obj/${f%.c}.o"; done)
+# The engine's objects include its ONNX export: protoc-c's messages and libprotobuf-c with them.
+OBJS="$(for f in engine/*.c engine/cpu/*.c; do echo "build/obj/${f%.c}.o"; done) build/obj/gen/onnx/onnx.pb-c.o"
 cc -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -O2 -fopenmp -I. -Iengine $CBLAS -o "$PACK/bin/data_check" \
-	tests/gpu/data_check.c $OBJS -lopenblas -lyaml -lz -lpng -ljpeg -lm -ldl -pthread
+	tests/gpu/data_check.c $OBJS -lopenblas -lyaml -lz -lpng -ljpeg -l:libprotobuf-c.a -lm -ldl -pthread
 # Everything ldd resolves except glibc's own pieces, which the box has (newer).
 for bin in "$PACK"/bin/*; do
 	ldd "$bin" | awk '$3 ~ /^\// {print $3}'

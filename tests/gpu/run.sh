@@ -208,9 +208,10 @@ if ! want parity; then
 elif [ -n "$PACKED" ]; then
 	"$PACKED/bin/data_check" build/libtrainbook-cuda.so || failures=$((failures + 1))
 elif [ -n "$ENGINE" ]; then
-	OBJS=$(for f in engine/*.c engine/cpu/*.c; do echo "build/obj/${f%.c}.o"; done)
+	# The engine's objects include its ONNX export: protoc-c's messages and libprotobuf-c with them.
+	OBJS="$(for f in engine/*.c engine/cpu/*.c; do echo "build/obj/${f%.c}.o"; done) build/obj/gen/onnx/onnx.pb-c.o"
 	if cc -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -O2 -fopenmp -I. -Iengine $CBLAS_FLAGS -o "$LOGS/data_check" \
-		tests/gpu/data_check.c $OBJS -lopenblas -lyaml -lz -lpng -ljpeg -lm -ldl -pthread >"$LOGS/data-build.log" 2>&1; then
+		tests/gpu/data_check.c $OBJS -lopenblas -lyaml -lz -lpng -ljpeg -l:libprotobuf-c.a -lm -ldl -pthread >"$LOGS/data-build.log" 2>&1; then
 		"$LOGS/data_check" build/libtrainbook-cuda.so || failures=$((failures + 1))
 	else
 		fail "data_check build" "$(head -2 "$LOGS/data-build.log" | tr '\n' ' ')"

@@ -174,6 +174,9 @@ test('one-time login links: opening one does not use it, it works once, and expi
 	const page = await rawRequest(h.port, 'GET', path);
 	assert.equal(page.status, 200);
 	assert.match(page.text, /name="link" value="[0-9a-f]{64}"/);
+	// It names whose link it is, and looking twice uses nothing.
+	assert.match(page.text, /login link of <strong>alice<\/strong>/);
+	assert.match((await rawRequest(h.port, 'GET', path)).text, /<button type="submit">Log in as alice<\/button>/);
 	const first = await h.req('POST', 'api/login', { json: { link }, token: false });
 	assert.equal(first.status, 200, first.text);
 	assert.equal(first.json.user.name, 'alice');
@@ -182,6 +185,11 @@ test('one-time login links: opening one does not use it, it works once, and expi
 	const second = await h.req('POST', 'api/login', { json: { link }, token: false });
 	assert.equal(second.status, 401, 'a link worked twice');
 	assert.match(second.json.message, /used already, expired or replaced/);
+	// Opened again, the used link says so at once and offers the password form instead.
+	const used = await rawRequest(h.port, 'GET', path);
+	assert.match(used.text, /<p class="err">This login link does not work \(used already/);
+	assert.doesNotMatch(used.text, /name="link"|alice/);
+	assert.match(used.text, /name="password"/);
 	// Expiry: a fresh link, used after its 2 s.
 	const late = (await h.as('prof').api('POST', 'api/users/bob/link', {})).link;
 	await sleep(2500);
@@ -191,6 +199,19 @@ test('one-time login links: opening one does not use it, it works once, and expi
 	const secret = form.split('link=')[1];
 	const f = await rawRequest(h.port, 'POST', '/login', { headers: { 'Content-Type': 'application/x-www-form-urlencoded' }, body: `link=${secret}` });
 	assert.equal(f.status, 303, f.text);
+});
+
+test('a dead link opened counts as a wrong one for the address; while throttled, links are not looked up', async (t) => {
+	const h = await startClassroom(t);
+	const link = (await h.as('prof').api('POST', 'api/users/alice/link', {})).link; // before: a throttled address shows no token either
+	const dead = `/login?link=${'0'.repeat(64)}`;
+	for (let i = 0; i < 10; i++) assert.match((await rawRequest(h.port, 'GET', dead)).text, /does not work/);
+	const refused = await h.req('POST', 'api/login', { json: { link }, token: false });
+	assert.equal(refused.status, 429, refused.text);
+	assert.ok(Number(refused.headers.get('retry-after')) > 0, 'no Retry-After');
+	const page = await rawRequest(h.port, 'GET', link.slice(h.origin.length));
+	assert.match(page.text, /This is your personal login link\. It works once\./);
+	assert.doesNotMatch(page.text, /alice/, 'a throttled address learnt whose link it is');
 });
 
 test('a student sets a password after a link login; scripts use API tokens, not passwords', async (t) => {

@@ -19,6 +19,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
+import { sleep, waitFor as waitForEvery } from '../lib/wait.mjs';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const BIN = process.env.TRAINBOOK_BIN || join(ROOT, 'build/trainbook');
@@ -26,25 +27,10 @@ export const HERE = join(ROOT, 'tests/integration');
 /* The test-only misbehaving worker (TRAINBOOK_WORKER_CMD); "# fake: MODE" in the spec picks what it does. */
 export const FAKE_WORKER = join(HERE, 'fake_worker.sh');
 export const PY = '/usr/bin/python3';
-export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+export { sleep };
 
-/* Poll fn() until it returns a truthy value; throws naming `what` and the last value. */
-export async function waitFor(fn, { timeout = 30000, interval = 100, what = 'condition' } = {}) {
-	const end = Date.now() + timeout;
-	let last;
-	let lastErr;
-	while (Date.now() < end) {
-		try {
-			last = await fn();
-			if (last) return last;
-		} catch (e) {
-			lastErr = e;
-		}
-		await sleep(interval);
-	}
-	throw new Error(`timed out after ${timeout / 1000} s waiting for ${what}` +
-		(lastErr ? ` (last error: ${lastErr.message})` : last !== undefined ? ` (last: ${JSON.stringify(last)})` : ''));
-}
+/* Poll fn() until it returns a truthy value (every 100 ms unless told). */
+export const waitFor = (fn, opts = {}) => waitForEvery(fn, { interval: 100, ...opts });
 
 /* Servers still running: killed when this test process exits, whatever failed. */
 const live = new Set();
@@ -149,6 +135,11 @@ export async function startServer(t, opts = {}) {
 		if (json !== undefined) {
 			hdrs['Content-Type'] = 'application/json';
 			payload = JSON.stringify(json);
+		} else if (body instanceof FormData) {
+			// multipart/form-data as a browser would send it (boundary from the encoder).
+			const encoded = new Response(body);
+			hdrs['Content-Type'] = encoded.headers.get('content-type');
+			payload = Buffer.from(await encoded.arrayBuffer());
 		}
 		const fullPath = path.startsWith('/') ? path : prefix + path;
 		const r = await rawRequest(port, method, fullPath, hdrs, payload, chunked);

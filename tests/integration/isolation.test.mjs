@@ -25,7 +25,7 @@ import { rawWebSocket } from './rawhttp.mjs';
 
 const CPU_SPEC = 'data: {dataset: synthetic, shape: [1,8,8], classes: 4, train_size: 256, test_size: 64, batch_size: 32}\n' +
 	'model: [flatten, {linear: 16}, relu, {linear: 4}]\ntrain: {epochs: 2, device: cpu}\n';
-const LONG_SPEC = CPU_SPEC.replace('train_size: 256', 'train_size: 8192').replace('epochs: 2', 'epochs: 200');
+const LONG_SPEC = CPU_SPEC.replace('train_size: 256', 'train_size: 8192').replace('epochs: 2', 'epochs: 100000');
 const SECRET = 'alice-secret';
 const notebook = (marker, spec = CPU_SPEC) => JSON.stringify({
 	cells: [{ id: 'c1', cell_type: 'code', metadata: { trainbook: { kind: 'run' } }, source: `# ${marker}\n` + spec, outputs: [], execution_count: null }],

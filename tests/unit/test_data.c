@@ -217,6 +217,15 @@ static void test_idx_truncated(void **state)
 	fclose(f);
 	write_file(at("train-images-idx3-ubyte.gz"), gz, glen / 2);
 	expect_load_error(&s, "train-images-idx3-ubyte.gz", "truncated: expected 1416 bytes");
+	/* A header that claims more than the file can hold is refused before
+	 * anything is allocated for it (found by tests/fuzz/idx: a 20-byte
+	 * file asked for 12 GB): 2^32-1 images of 28 x 28 in a tiny gzip. */
+	b = idx_bytes(3, 0, 28, 28, &len);
+	memset(b + 4, 0xff, 4);
+	write_gz(at("train-images-idx3-ubyte.gz"), b, len);
+	free(b);
+	expect_load_error(&s, "train-images-idx3-ubyte.gz: truncated: expected 3367254359296 bytes",
+			  "more than a gzip file of");
 }
 
 static void test_idx_inconsistent(void **state)
@@ -357,6 +366,19 @@ static void test_csv_errors(void **state)
 	write_text(at("bad.csv"), "a,b\n1,\"unterminated\n");
 	s = spec_for("csv", at("bad.csv"));
 	expect_load_error(&s, ":2:3: unterminated quote", NULL);
+	/* Found by tests/fuzz/csv: a header without rows probed as 0 classes
+	 * (check then advised {linear: 0}), and a NUL byte silently ended the
+	 * file, dropping the rows after it. */
+	write_text(at("bad.csv"), "a,b\n");
+	snprintf(want, sizeof(want), "%s: no data rows below the header", at("bad.csv"));
+	expect_load_error(&s, want, NULL);
+	int c, h, w, k;
+	char err[512];
+	assert_int_equal(data_probe(&s, &c, &h, &w, &k, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "no data rows"));
+	write_file(at("bad.csv"), "a,b\n1,0\n2,1\0\n3,1\n", 17);
+	snprintf(want, sizeof(want), "%s:3: a NUL byte", at("bad.csv"));
+	expect_load_error(&s, want, NULL);
 }
 
 /* CIFAR-10 record i: label i % 10, pixels (i + k) & 255. */

@@ -20,6 +20,7 @@
 #include <cmocka.h>
 
 #include "spec.h"
+#include "tests/specs/spec_positions.h"
 
 static const char example[] =
 	"data:      {dataset: fashion-mnist, batch_size: 64, augment: [random_crop: 4, hflip]}\n"
@@ -465,24 +466,6 @@ static void test_suggest(void **state)
 
 /* ---- overrides and the stored source ----------------------------------------------- */
 
-static void clear_positions(struct spec *s)
-{
-	static const struct spec_pos zero;
-	s->data.pos = s->data.dataset_pos = s->data.path_pos = zero;
-	for (int i = 0; i < SPEC_MAX_AUGMENT; i++)
-		s->data.augment[i].pos = zero;
-	s->model.pos = zero;
-	for (int i = 0; i < SPEC_MAX_LAYERS; i++) {
-		struct spec_layer *l = &s->model.layers[i];
-		l->pos = l->value.pos = l->value.key_pos = zero;
-		for (int j = 0; j < SPEC_MAX_ARGS; j++)
-			l->args[j].pos = l->args[j].key_pos = zero;
-	}
-	s->loss.pos = s->optimizer.pos = s->schedule.pos = zero;
-	s->train.pos = s->checkpoint.pos = zero;
-	s->source = NULL;
-}
-
 /* spec->source parses back, without the overrides, to the same spec. */
 static void expect_round_trip(const struct parsed *p)
 {
@@ -495,8 +478,8 @@ static void expect_round_trip(const struct parsed *p)
 	struct spec *a = malloc(sizeof(*a)), *b = malloc(sizeof(*b));
 	memcpy(a, p->s, sizeof(*a));
 	memcpy(b, again.s, sizeof(*b));
-	clear_positions(a);
-	clear_positions(b);
+	spec_clear_positions(a);
+	spec_clear_positions(b);
 	assert_memory_equal(a, b, sizeof(*a));
 	free(a);
 	free(b);

@@ -12,13 +12,14 @@
 import { urlFor } from './base.js';
 
 export class ApiError extends Error {
-	constructor(status, body) {
+	constructor(status, body, retryAfter = null) {
 		const msg = (body && (body.message || body.error)) || `HTTP ${status}`;
 		super(msg);
 		this.status = status;
 		this.code = (body && body.error) || 'http_' + status;
 		this.errors = (body && body.errors) || null;
 		this.body = body;
+		this.retryAfter = retryAfter; /* seconds, from a 429's Retry-After */
 	}
 }
 
@@ -26,7 +27,8 @@ export function createApi(base, { onUnauthorized = () => {} } = {}) {
 	async function request(method, path, { body, headers = {}, full = false } = {}) {
 		const init = { method, headers: { Accept: 'application/json', ...headers }, credentials: 'same-origin' };
 		if (body !== undefined) {
-			init.headers['Content-Type'] = 'application/json';
+			/* JSON unless the caller says otherwise (a roster is text/csv) */
+			init.headers['Content-Type'] = headers['Content-Type'] || 'application/json';
 			init.body = typeof body === 'string' ? body : JSON.stringify(body);
 		}
 		let res;
@@ -49,7 +51,7 @@ export function createApi(base, { onUnauthorized = () => {} } = {}) {
 			onUnauthorized();
 			throw new ApiError(401, data);
 		}
-		if (!res.ok) throw new ApiError(res.status, data);
+		if (!res.ok) throw new ApiError(res.status, data, Number(res.headers.get('Retry-After')) || null);
 		return full ? { data, res } : data;
 	}
 	return {

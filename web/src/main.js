@@ -2,8 +2,11 @@
  * main.js — the page's entry: works out the base URL, creates the API
  * client, the live feed and the system monitor, draws the header with the
  * connection state, and routes by hash (#/, #/nb/<path>, #/runs,
- * #/run/<id>, #/board for instructors) so the server only ever serves
- * index.html.
+ * #/run/<id>, #/users and #/board for instructors) so the server only ever
+ * serves index.html. In accounts mode (GET api/me says so) the header also
+ * names the person, with their menu, and instructors get the Users page;
+ * single-user mode looks as it always did, but for the Board (its OS user
+ * is the instructor).
  *
  * window.trainbook is a read-only look into the running page (feed, run
  * views, current page) for the end-to-end tests and for curious people.
@@ -12,6 +15,7 @@
  */
 
 import './style.css';
+import './accounts.css';
 import { appBase, wsUrlFor } from './base.js';
 import { createApi } from './api.js';
 import { Feed } from './feed.js';
@@ -22,7 +26,9 @@ import { NotebookPage } from './notebook.js';
 import { RunsPage } from './runs.js';
 import { RunPage } from './run-page.js';
 import { BoardPage } from './board.js';
-import { showLogin } from './login.js';
+import { UsersPage } from './users.js';
+import { showLogin, showAccountLogin } from './login.js';
+import { loadMe, AccountMenu } from './account.js';
 
 const base = appBase(location.href);
 const main = document.getElementById('main') || document.body.appendChild(h('main', { id: 'main' }));
@@ -30,19 +36,32 @@ let loggedOut = false;
 
 const api = createApi(base, {
 	onUnauthorized: () => {
-		if (loggedOut) return;
-		loggedOut = true;
-		feed.stop();
-		if (page) page.destroy();
-		page = null;
-		connEl.hidden = true;
-		showLogin(main);
+		/* Before GET api/me answered the mode is unknown: the server's own login page knows it. */
+		if (!ctx.me) {
+			loggedOut = true;
+			location.assign(api.url('login'));
+		} else loggedOutShow(ctx.me.accounts ? 'Your session has ended (logged out elsewhere, ended by an instructor, or expired). Log in again.' : null);
 	},
 });
+
+/* Leave the app for a login form: accounts mode's name and password, or the token form. */
+function loggedOutShow(message) {
+	if (loggedOut) return;
+	loggedOut = true;
+	feed.stop();
+	if (page) page.destroy();
+	page = null;
+	connEl.hidden = true;
+	if (account) account.el.remove();
+	for (const el of document.querySelectorAll('.notice-bar')) el.remove();
+	if (ctx.me && ctx.me.accounts) showAccountLogin(main, { message });
+	else showLogin(main);
+}
+
 const feed = new Feed(wsUrlFor(base));
 const monitor = new SystemMonitor(api, feed);
-const ctx = { api, feed, monitor, registry: new Set(), debug: { page: null } };
-window.trainbook = { base, feed, api, runViews: ctx.registry, debug: ctx.debug, get page() { return ctx.debug.page; } };
+const ctx = { api, feed, monitor, me: null, registry: new Set(), debug: { page: null } };
+window.trainbook = { base, feed, api, runViews: ctx.registry, debug: ctx.debug, get page() { return ctx.debug.page; }, get me() { return ctx.me; } };
 
 /* ---- header: navigation and the connection state ---- */
 const connText = h('span.conn-text', { text: 'connecting…' });
@@ -54,10 +73,18 @@ const nav = h('nav', { 'aria-label': 'main' },
 	h('a', { href: '#/', 'data-route': 'workspace', text: 'Workspace' }),
 	h('a', { href: '#/runs', 'data-route': 'runs', text: 'Runs' }),
 	boardLink);
-api.get('api/me').then((me) => {
-	boardLink.hidden = me.role !== 'instructor';
-}).catch(() => {});
-document.body.insertBefore(h('header.top', h('a.brand', { href: '#/', text: 'trainbook' }), nav, connEl), main);
+const header = h('header.top', h('a.brand', { href: '#/', text: 'trainbook' }), nav, connEl);
+document.body.insertBefore(header, main);
+let account = null;
+
+/* Accounts mode: the Users page for instructors, the person's menu, a nudge to set a password. */
+function accountsHeader(me) {
+	if (me.role === 'instructor') nav.append(h('a', { href: '#/users', 'data-route': 'users', text: 'Users' }));
+	account = new AccountMenu(api, me, { onLogout: () => loggedOutShow('You have logged out.') });
+	header.append(account.el);
+	const nudge = account.passwordNudge();
+	if (nudge) header.after(nudge);
+}
 
 let countdown = null;
 let authProbe = 0;
@@ -102,6 +129,9 @@ function route() {
 	} else if (raw.startsWith('/board')) {
 		name = 'board';
 		page = new BoardPage(main, ctx);
+	} else if (raw.startsWith('/users')) {
+		name = 'users';
+		page = new UsersPage(main, ctx);
 	} else if (raw.startsWith('/runs')) {
 		name = 'runs';
 		const q = new URLSearchParams(raw.split('?')[1] || '');
@@ -119,4 +149,9 @@ function route() {
 
 window.addEventListener('hashchange', route);
 feed.start();
-route();
+loadMe(api).then((me) => {
+	ctx.me = me;
+	boardLink.hidden = !me || me.role !== 'instructor';
+	if (me && me.accounts) accountsHeader(me);
+	route();
+});

@@ -7,6 +7,9 @@
  *
  * Saving writes nbformat 4.5 (nbformat.js), with each run cell's live
  * result as display_data and its run id in the cell's metadata.
+ * A notebook the person may read but not write (a student's course
+ * material, in accounts mode) opens read-only: nothing is saved or run,
+ * and a banner offers a copy (course.js).
  * What it is not: a cell (cell-run.js, cell-markdown.js).
  *
  * Threads: the page's main thread.
@@ -18,6 +21,8 @@ import { notebookApiPath } from './base.js';
 import { MarkdownCell } from './cell-markdown.js';
 import { RunCell } from './cell-run.js';
 import { fmtTime } from './format.js';
+import { notebookPlace } from './owners.js';
+import { notebookNotes } from './course.js';
 
 const AUTOSAVE_MS = 1500;
 
@@ -47,6 +52,7 @@ export class NotebookPage {
 		this.root = root;
 		this.ctx = ctx;
 		this.path = path;
+		this.readOnly = !notebookPlace(ctx.me, path).writable;
 		this.cells = [];
 		this.selected = null;
 		this.mode = 'command';
@@ -87,7 +93,7 @@ export class NotebookPage {
 		for (const c of this.model.cells) this.cells.push(this.#component(c));
 		for (const c of this.cells) this.cellsEl.append(c.root);
 		if (this.cells.length) this.select(this.cells[0]);
-		this.#setState('saved');
+		this.#setState(this.readOnly ? 'readonly' : 'saved');
 		document.addEventListener('keydown', this.onKey);
 		window.addEventListener('beforeunload', this.onBeforeUnload);
 	}
@@ -112,6 +118,7 @@ export class NotebookPage {
 			this.stateEl);
 		clear(this.root).append(
 			h('div.nb-head', h('a', { href: '#/', text: 'Workspace' }), h('span', { text: ' / ' }), h('h1.nb-title', { text: this.path })),
+			...notebookNotes(this.ctx, this.path, this.model),
 			toolbar, this.bannerEl, this.cellsEl,
 			h('p.hint.muted', { text: 'Keys: Enter edit · Esc command mode · Shift+Enter run and move on · Ctrl+Enter run · A/B add above/below · D D delete · Z undo delete · M/Y markdown/run · Ctrl+S save' }));
 	}
@@ -174,6 +181,10 @@ export class NotebookPage {
 	}
 
 	async runCell(comp) {
+		if (comp instanceof RunCell && this.readOnly) {
+			toast('This notebook is read-only for you: make a copy to run it.', 'error');
+			return;
+		}
 		if (comp instanceof RunCell) {
 			if (!(await this.save())) {
 				toast('Save the notebook first (see the message above).', 'error');
@@ -300,6 +311,10 @@ export class NotebookPage {
 	}
 
 	markDirty() {
+		if (this.readOnly) {
+			this.#setState('readonly');
+			return;
+		}
 		this.dirty = true;
 		if (this.state !== 'conflict') this.#setState('unsaved');
 		clearTimeout(this.timer);
@@ -315,6 +330,7 @@ export class NotebookPage {
 			saving: 'Saving…',
 			conflict: 'Edit conflict — not saved',
 			error: 'Save failed' + (detail ? ': ' + detail : ''),
+			readonly: 'Read-only: changes are not saved',
 		}[state];
 		this.stateEl.textContent = text;
 		this.stateEl.dataset.state = state;
@@ -334,6 +350,7 @@ export class NotebookPage {
 	 * file on disk is this page's version. force: overwrite without If-Match.
 	 */
 	async save({ force = false } = {}) {
+		if (this.readOnly) return false;
 		clearTimeout(this.timer);
 		if (this.saving) await this.saving.catch(() => {});
 		if (!this.dirty && !force && this.state === 'saved') return true;

@@ -2,8 +2,8 @@
  * run-view.js — everything under a run cell about its run: status, a
  * progress bar with ETA, Stop/Resume, the live curves, a small panel for
  * the run's device, checkpoints as they are written (download, resume from,
- * evaluate), the evaluation (confusion matrix, sample predictions) and the
- * worker's log messages.
+ * evaluate; ONNX and Predict come from predict.js), the evaluation
+ * (confusion matrix, sample predictions) and the worker's log messages.
  *
  * What it is: one run followed through the feed (every event once, in seq
  * order, replayed from seq 1 on attach and resumed after reconnects). What
@@ -21,6 +21,7 @@ import { RunSeries, SPLITS } from './series.js';
 import { RunCharts } from './run-charts.js';
 import { SystemPanel } from './system.js';
 import { renderEvaluation } from './evaluation.js';
+import { PredictPanel } from './predict.js';
 import { snapshotPng } from './snapshot.js';
 import { summaryText } from './summary.js';
 import { estimateEta, fmtBytes, fmtDuration, fmtInt, fmtTime } from './format.js';
@@ -75,6 +76,8 @@ export class RunView {
 		this.charts = new RunCharts(main, ctx.api, runId);
 		this.devicePanel = new SystemPanel(this.side, ctx.monitor, { device: null, title: 'Device' });
 		this.side.append(this.ckptEl);
+		this.predict = new PredictPanel(ctx.api, runId, () => this.evaluation);
+		this.root.insertBefore(this.predict.root, this.evalEl);
 		this.#renderHead();
 		this.#renderCheckpoints();
 
@@ -266,7 +269,8 @@ export class RunView {
 						type: 'button', text: 'Evaluate', disabled: this.active, 'aria-label': `evaluate ${c.file}`,
 						title: 'Evaluates this checkpoint on the test set (resumes from it with the epochs unchanged, so nothing is left to train)',
 						onclick: () => this.resume(c.file),
-					}) : null)));
+					}) : null,
+					this.predict.actions(c.file))));
 		}
 		this.ckptEl.append(ul);
 	}

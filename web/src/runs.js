@@ -4,7 +4,9 @@
  * with a legend, the same smoothing / log / x-axis controls as a run cell.
  *
  * The chosen runs live in the hash (#/runs?ids=r1,r2) so a comparison can
- * be bookmarked. What it is not: a single run's view (run-view.js).
+ * be bookmarked; an id there that is not a run the person may see says so.
+ * Instructors in accounts mode see each run's owner and can filter by it.
+ * What it is not: a single run's view (run-view.js).
  *
  * Threads: the page's main thread.
  */
@@ -14,6 +16,8 @@ import { LineChart, PALETTE } from './chart.js';
 import { RunSeries, SPLITS } from './series.js';
 import { chartControls, loadPrefs, savePrefs, groupLines, toChartData } from './run-charts.js';
 import { fmtDuration, fmtTime } from './format.js';
+import { showsOwners } from './owners.js';
+import { OwnerFilter } from './owner-filter.js';
 
 const METRICS = ['loss', 'accuracy', 'lr', 'images_per_sec'];
 
@@ -46,11 +50,15 @@ export class RunsPage {
 		this.chartsEl = h('div.chart-grid.compare');
 		this.legendEl = h('div.run-legend', { 'aria-label': 'legend' });
 		this.quotaEl = h('p.muted.quota-line', { role: 'status' });
+		this.missingEl = h('div');
+		this.owners = showsOwners(ctx.me);
+		this.ownerFilter = new OwnerFilter('runs', () => this.#renderList());
 		clear(root).append(
 			h('h1', { text: 'Runs' }),
 			this.quotaEl,
+			this.missingEl,
 			h('div.compare-layout',
-				h('aside.panel', h('h2', { text: 'Pick runs' }), this.listEl),
+				h('aside.panel', h('h2', { text: 'Pick runs' }), this.owners ? this.ownerFilter.el : null, this.listEl),
 				h('section.panel.compare-main', { 'aria-label': 'overlaid curves' },
 					chartControls(this.prefs, (p) => {
 						savePrefs(p);
@@ -78,7 +86,10 @@ export class RunsPage {
 			if (e.status !== 401) this.listEl.append(h('li.error', { text: 'Cannot list runs: ' + e.message }));
 			return;
 		}
-		if (!this.wanted.size) for (const r of this.runs.slice(0, 3)) this.wanted.add(r.id);
+		const named = this.wanted.size > 0;
+		await this.#findWanted();
+		/* the newest three, unless the address named runs (then a missing one is not swapped for others) */
+		if (!named) for (const r of this.runs.slice(0, 3)) this.wanted.add(r.id);
 		this.#renderList();
 		for (const id of this.wanted) this.#follow(id);
 		this.#redraw();
@@ -92,6 +103,27 @@ export class RunsPage {
 		if (this.ctx.debug.page === this) this.ctx.debug.page = null;
 	}
 
+	/*
+	 * Ids from the address that the list lacks: an older run past the list's
+	 * page is fetched; one that does not exist — or is someone else's, which
+	 * the server answers the same way — is dropped with a note.
+	 */
+	async #findWanted() {
+		const gone = [];
+		for (const id of this.wanted) {
+			if (this.runs.some((r) => r.id === id)) continue;
+			try {
+				this.runs.push((await this.ctx.api.get('api/runs/' + encodeURIComponent(id))).run);
+			} catch (e) {
+				if (e.status === 401) return;
+				this.wanted.delete(id);
+				gone.push(e.status === 404 ? id : `${id} (${e.message})`);
+			}
+		}
+		clear(this.missingEl);
+		if (gone.length) this.missingEl.append(h('div.banner.error.run-missing', { role: 'alert', text: `Not found: no run ${gone.join(', ')}` + (this.ctx.me && this.ctx.me.accounts ? ' (it does not exist, or it is not yours to see).' : '.') }));
+	}
+
 	#color(id) {
 		const used = new Set([...this.follow.values()].map((f) => f.color));
 		return PALETTE.find((c) => !used.has(c)) || PALETTE[this.follow.size % PALETTE.length];
@@ -99,8 +131,9 @@ export class RunsPage {
 
 	#renderList() {
 		clear(this.listEl);
-		if (!this.runs.length) this.listEl.append(h('li.muted', { text: 'No runs yet.' }));
-		for (const r of this.runs) {
+		const runs = this.ownerFilter.update(this.runs);
+		if (!runs.length) this.listEl.append(h('li.muted', { text: this.runs.length ? 'None of this owner.' : 'No runs yet.' }));
+		for (const r of runs) {
 			const f = this.follow.get(r.id);
 			const box = h('input', { type: 'checkbox', checked: this.wanted.has(r.id), id: 'pick-' + r.id });
 			box.addEventListener('change', () => this.#toggle(r.id, box.checked));
@@ -109,6 +142,7 @@ export class RunsPage {
 				h('label', { for: 'pick-' + r.id },
 					h('span.swatch', { style: f ? `background:${f.color}` : 'visibility:hidden' }),
 					h('span.run-id', { text: r.id }), ' ', statusBadge(r.status),
+					this.owners ? h('span.run-owner', { text: ' ' + (r.owner || '—') }) : null,
 					h('span.muted.small', { text: ` ${r.notebook ? r.notebook.split('/').pop() + (r.cell ? '/' + r.cell : '') : r.name || ''} · ${fmtTime(r.created)}` }))));
 		}
 	}
@@ -152,7 +186,7 @@ export class RunsPage {
 		for (const id of ids) {
 			const run = this.runs.find((r) => r.id === id) || { id };
 			this.legendEl.append(h('span.legend-item', h('span.swatch', { style: `background:${this.follow.get(id).color}` }),
-				h('span', { text: `${id}${run.name ? ' · ' + run.name : ''}` })));
+				h('span', { text: `${id}${run.name ? ' · ' + run.name : ''}${this.owners && run.owner ? ' · ' + run.owner : ''}` })));
 		}
 		const present = new Set();
 		for (const split of SPLITS) for (const metric of METRICS) {

@@ -2,7 +2,9 @@
  * workspace.js — the workspace page: the notebooks (new, open, upload,
  * download, rename, delete with confirmation), the runs table kept live by
  * the feed (status, notebook/cell, device, started, duration, best metric)
- * and the system panel.
+ * and the system panel. In accounts mode an instructor's lists have an
+ * owner column and filter (owners.js), a student's course notebooks are
+ * read-only with "Make a copy" (course.js), and new notebooks go home.
  *
  * What it is not: a notebook or the runs comparison (notebook.js, runs.js).
  *
@@ -14,6 +16,9 @@ import { notebookApiPath } from './base.js';
 import { emptyNotebook, newCell, serializeNotebook } from './nbformat.js';
 import { SystemPanel } from './system.js';
 import { fmtBytes, fmtDuration, fmtTime, fmtMetric } from './format.js';
+import { showsOwners, homeOf, notebookPlace, placeNewNotebook } from './owners.js';
+import { OwnerFilter } from './owner-filter.js';
+import { makeCopy } from './course.js';
 
 const STARTER_SPEC = `data: {dataset: fashion-mnist, batch_size: 64}
 model: [flatten, {linear: 128}, relu, {linear: 10}]
@@ -37,7 +42,14 @@ export class WorkspacePage {
 		this.root = root;
 		this.ctx = ctx;
 		this.runs = new Map();
+		this.notebooks = [];
 		this.selected = new Set();
+		/* instructors in accounts mode: an owner column and filter on both lists */
+		this.owners = showsOwners(ctx.me);
+		this.nbOwner = new OwnerFilter('notebooks', () => this.#renderNotebooks());
+		this.runOwner = new OwnerFilter('runs', () => this.#renderRuns());
+		this.nbCols = ['name', this.owners && 'owner', 'modified', 'size', ''].filter((c) => c !== false);
+		this.runCols = ['', 'run', this.owners && 'owner', 'status', 'notebook / cell', 'device', 'started', 'duration', 'best'].filter((c) => c !== false);
 		this.nbBody = h('tbody');
 		this.runsBody = h('tbody');
 		this.upload = h('input', { type: 'file', accept: '.ipynb,application/x-ipynb+json,application/json', hidden: true, onchange: () => this.#upload() });
@@ -49,12 +61,14 @@ export class WorkspacePage {
 					h('div.toolbar',
 						h('button.primary', { type: 'button', text: 'New notebook', onclick: () => this.#create() }),
 						h('button', { type: 'button', text: 'Upload…', onclick: () => this.upload.click() }), this.upload,
-						h('button', { type: 'button', text: 'Refresh', onclick: () => this.loadNotebooks() }))),
-				h('table.list.notebooks', h('thead', h('tr', ['name', 'modified', 'size', ''].map((t) => h('th', { scope: 'col', text: t })))), this.nbBody)),
+						h('button', { type: 'button', text: 'Refresh', onclick: () => this.loadNotebooks() }),
+						this.owners ? this.nbOwner.el : null)),
+				h('table.list.notebooks', h('thead', h('tr', this.nbCols.map((t) => h('th', { scope: 'col', text: t })))), this.nbBody)),
 			h('section.panel', { 'aria-labelledby': 'runs-h' },
 				h('div.panel-head', h('h2', { id: 'runs-h', text: 'Runs' }),
-					h('div.toolbar', this.compareBtn = h('button', { type: 'button', text: 'Compare selected', disabled: true, onclick: () => this.#compare() }))),
-				h('table.list.runs', h('thead', h('tr', ['', 'run', 'status', 'notebook / cell', 'device', 'started', 'duration', 'best'].map((t) => h('th', { scope: 'col', text: t })))), this.runsBody)),
+					h('div.toolbar', this.owners ? this.runOwner.el : null,
+						this.compareBtn = h('button', { type: 'button', text: 'Compare selected', disabled: true, onclick: () => this.#compare() }))),
+				h('table.list.runs', h('thead', h('tr', this.runCols.map((t) => h('th', { scope: 'col', text: t })))), this.runsBody)),
 			sysBox);
 		document.title = 'Workspace — trainbook';
 		this.system = new SystemPanel(sysBox, ctx.monitor, { title: 'System' });
@@ -82,26 +96,38 @@ export class WorkspacePage {
 	}
 
 	async loadNotebooks() {
-		let list;
+		const cols = String(this.nbCols.length);
 		try {
-			list = (await this.ctx.api.get('api/notebooks')).notebooks || [];
+			this.notebooks = (await this.ctx.api.get('api/notebooks')).notebooks || [];
 		} catch (e) {
-			if (e.status !== 401) clear(this.nbBody).append(h('tr', h('td.error', { colspan: '4', text: 'Cannot list notebooks: ' + e.message })));
+			if (e.status !== 401) clear(this.nbBody).append(h('tr', h('td.error', { colspan: cols, text: 'Cannot list notebooks: ' + e.message })));
 			return;
 		}
-		list.sort((a, b) => a.path.localeCompare(b.path));
+		this.notebooks.sort((a, b) => a.path.localeCompare(b.path));
+		this.#renderNotebooks();
+	}
+
+	#renderNotebooks() {
+		const list = this.nbOwner.update(this.notebooks);
+		const me = this.ctx.me;
 		clear(this.nbBody);
-		if (!list.length) this.nbBody.append(h('tr', h('td.muted', { colspan: '4', text: 'No notebooks yet: create one or upload a .ipynb.' })));
+		if (!list.length) this.nbBody.append(h('tr', h('td.muted', { colspan: String(this.nbCols.length), text: this.notebooks.length ? 'None of this owner.' : 'No notebooks yet: create one or upload a .ipynb.' })));
 		for (const nb of list) {
 			const dir = nb.path.includes('/') ? nb.path.slice(0, nb.path.lastIndexOf('/') + 1) : '';
+			const { place, writable } = notebookPlace(me, nb.path);
+			const act = (text, what, fn, cls = '') => h('button' + cls, { type: 'button', text, 'aria-label': `${what} ${nb.path}`, onclick: fn });
 			this.nbBody.append(h('tr', { 'data-path': nb.path },
-				h('td', h('a.nb-link', { href: nbHref(nb.path) }, dir ? h('span.muted', { text: dir }) : null, nb.name || nb.path)),
+				h('td', h('a.nb-link', { href: nbHref(nb.path) }, dir ? h('span.muted', { text: dir }) : null, nb.name || nb.path),
+					writable ? null : h('span.badge.read-only', { text: place === 'course' ? 'course · read-only' : 'read-only' })),
+				this.owners ? h('td.owner', { text: nb.owner || '—' }) : null,
 				h('td', { text: fmtTime(nb.modified) }),
 				h('td', { text: fmtBytes(nb.size) }),
 				h('td.actions',
 					h('a.button', { href: this.ctx.api.url(notebookApiPath(nb.path) + '?download=1'), download: nb.name, text: 'Download', 'aria-label': `download ${nb.path}` }),
-					h('button', { type: 'button', text: 'Rename', 'aria-label': `rename ${nb.path}`, onclick: () => this.#rename(nb.path) }),
-					h('button.danger', { type: 'button', text: 'Delete', 'aria-label': `delete ${nb.path}`, onclick: () => this.#delete(nb.path) }))));
+					writable ? null : act('Make a copy', 'make a copy of', () => this.#copy(nb.path), '.primary'),
+					this.owners ? act('Copy…', 'copy', () => this.#copyTo(nb.path)) : null,
+					writable ? act('Rename', 'rename', () => this.#rename(nb.path)) : null,
+					writable ? act('Delete', 'delete', () => this.#delete(nb.path), '.danger') : null)));
 		}
 	}
 
@@ -111,14 +137,14 @@ export class WorkspacePage {
 			this.runs = new Map(list.map((r) => [r.id, r]));
 			this.#renderRuns();
 		} catch (e) {
-			if (e.status !== 401) clear(this.runsBody).append(h('tr', h('td.error', { colspan: '8', text: 'Cannot list runs: ' + e.message })));
+			if (e.status !== 401) clear(this.runsBody).append(h('tr', h('td.error', { colspan: String(this.runCols.length), text: 'Cannot list runs: ' + e.message })));
 		}
 	}
 
 	#renderRuns() {
-		const runs = [...this.runs.values()].sort((a, b) => (b.created || 0) - (a.created || 0));
+		const runs = this.runOwner.update([...this.runs.values()].sort((a, b) => (b.created || 0) - (a.created || 0)));
 		clear(this.runsBody);
-		if (!runs.length) this.runsBody.append(h('tr', h('td.muted', { colspan: '8', text: 'No runs yet: open a notebook and run a cell.' })));
+		if (!runs.length) this.runsBody.append(h('tr', h('td.muted', { colspan: String(this.runCols.length), text: this.runs.size ? 'None of this owner.' : 'No runs yet: open a notebook and run a cell.' })));
 		const now = Date.now() / 1000;
 		for (const r of runs) {
 			const box = h('input', { type: 'checkbox', checked: this.selected.has(r.id), 'aria-label': `select ${r.id} to compare` });
@@ -135,6 +161,7 @@ export class WorkspacePage {
 			this.runsBody.append(h('tr', { 'data-run': r.id },
 				h('td', box),
 				h('td', h('a', { href: '#/runs?ids=' + encodeURIComponent(r.id), text: r.id })),
+				this.owners ? h('td.owner', { text: r.owner || '—' }) : null,
 				h('td', statusBadge(r.status), r.status === 'running' ? h('span.muted', { text: prog }) : null),
 				h('td', where),
 				h('td', { text: r.device || '—' }),
@@ -149,9 +176,9 @@ export class WorkspacePage {
 	}
 
 	async #create() {
-		const name = await promptDialog('New notebook', 'File name (may include folders)', 'untitled.ipynb');
+		const name = await promptDialog('New notebook', 'File name (may include folders)', homeOf(this.ctx.me) + 'untitled.ipynb');
 		if (!name) return;
-		const path = withExt(name);
+		const path = placeNewNotebook(this.ctx.me, withExt(name));
 		const nb = emptyNotebook();
 		nb.cells.push(newCell('markdown', '# ' + path.split('/').pop().replace(/\.ipynb$/, '')), newCell('run', STARTER_SPEC));
 		try {
@@ -173,7 +200,7 @@ export class WorkspacePage {
 			toast(`${file.name} is not a notebook (not JSON: ${e.message}).`, 'error');
 			return;
 		}
-		let path = withExt(file.name);
+		let path = placeNewNotebook(this.ctx.me, withExt(file.name));
 		for (;;) {
 			try {
 				await this.ctx.api.post('api/notebooks', { path, content });
@@ -187,9 +214,23 @@ export class WorkspacePage {
 				}
 				const other = await promptDialog('Name taken', `${path} exists. Upload under another name:`, path.replace(/\.ipynb$/, '-1.ipynb'));
 				if (!other) return;
-				path = withExt(other);
+				path = placeNewNotebook(this.ctx.me, withExt(other));
 			}
 		}
+	}
+
+	/* A student's copy of course material, into their home; then open it. */
+	async #copy(path) {
+		const to = await makeCopy(this.ctx.api, this.ctx.me, path);
+		if (to) location.hash = nbHref(to);
+	}
+
+	/* An instructor's copy: publish into course/, or take course material home. */
+	async #copyTo(path) {
+		const name = path.split('/').pop();
+		const to = await promptDialog('Copy notebook', `Copy ${path} to`, path.startsWith('course/') ? homeOf(this.ctx.me) + name : 'course/' + name);
+		if (!to) return;
+		if (await makeCopy(this.ctx.api, this.ctx.me, path, withExt(to))) await this.loadNotebooks();
 	}
 
 	async #rename(path) {

@@ -36,9 +36,10 @@ OMP_NUM_THREADS=${OMP_NUM_THREADS:-2} "$OUT/parity_ops" --lib "$OUT/libtrainbook
 status=$?
 # The GPU batch kernel against the real CPU loader needs every engine object.
 if make build/trainbook-engine >"$OUT/engine-build.log" 2>&1; then
-	OBJS=$(for f in engine/*.c engine/cpu/*.c; do echo "build/obj/${f%.c}.o"; done)
+	# The engine's objects include its ONNX export: protoc-c's messages and libprotobuf-c with them.
+	OBJS="$(for f in engine/*.c engine/cpu/*.c; do echo "build/obj/${f%.c}.o"; done) build/obj/gen/onnx/onnx.pb-c.o"
 	if cc -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -O2 -fopenmp -I. -Iengine $CBLAS_FLAGS -o "$OUT/data_check" \
-		tests/gpu/data_check.c $OBJS -lopenblas -lyaml -lz -lpng -ljpeg -lm -ldl -pthread 2>"$OUT/data-build.log"; then
+		tests/gpu/data_check.c $OBJS -lopenblas -lyaml -lz -lpng -ljpeg -l:libprotobuf-c.a -lm -ldl -pthread 2>"$OUT/data-build.log"; then
 		"$OUT/data_check" "$OUT/libtrainbook-cuda-emu.so" || status=1
 	else
 		echo "FAIL emu data_check build: $(head -2 "$OUT/data-build.log" | tr '\n' ' ')"

@@ -210,10 +210,17 @@ static void links_once(void **state)
 	int64_t id = add(f, "bob", false, link, sizeof link);
 	const char *secret = strstr(link, "link=") + 5;
 	struct store_user u;
+	/* Looking names the user and uses nothing, however often. */
+	for (int i = 0; i < 2; i++) {
+		memset(&u, 0, sizeof u);
+		assert_int_equal(acct_link_peek(f->s, secret, &u), ACCT_OK);
+		assert_string_equal(u.name, "bob");
+	}
 	assert_int_equal(acct_link_check(f->s, secret, &u), ACCT_OK);
 	assert_int_equal(u.id, id);
-	/* Used twice: refused. */
+	/* Used twice: refused; and looking at a used one finds nobody. */
 	assert_int_equal(acct_link_check(f->s, secret, &u), ACCT_DENIED);
+	assert_int_equal(acct_link_peek(f->s, secret, &u), ACCT_DENIED);
 	/* A new link replaces an unused older one. */
 	char l1[ACCT_LINK_MAX], l2[ACCT_LINK_MAX];
 	assert_int_equal(acct_new_link(f->s, &f->p, id, l1, sizeof l1), ACCT_OK);
@@ -224,9 +231,11 @@ static void links_once(void **state)
 	f->p.link_s = 1;
 	assert_int_equal(acct_new_link(f->s, &f->p, id, l1, sizeof l1), ACCT_OK);
 	sleep(2);
+	assert_int_equal(acct_link_peek(f->s, strstr(l1, "link=") + 5, &u), ACCT_DENIED);
 	assert_int_equal(acct_link_check(f->s, strstr(l1, "link=") + 5, &u), ACCT_DENIED);
 	/* Garbage and the hash itself are not links. */
 	assert_int_equal(acct_link_check(f->s, "x", &u), ACCT_DENIED);
+	assert_int_equal(acct_link_peek(f->s, "x", &u), ACCT_DENIED);
 }
 
 static void sessions(void **state)

