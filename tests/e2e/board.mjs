@@ -5,7 +5,8 @@
 // board must show all three runs and keep them live: steps and sparklines
 // move, the third run waits with its place and reason, filters and sorts
 // work, a row opens the run's own view, and stop, extend and kill act on the
-// run. Screenshots go to tests/e2e/screenshots/board-*.png. One PASS/FAIL
+// run; the limits panel sets a student's override and a lab session.
+// Screenshots go to tests/e2e/screenshots/board-*.png. One PASS/FAIL
 // line per case; any Content-Security-Policy violation fails its case.
 import { spawn, execFileSync } from 'node:child_process';
 import { mkdtempSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
@@ -173,6 +174,53 @@ const cases = [
 			assert(r.reason === 'killed by prof (no checkpoint was written)', `reason: ${r.reason}`);
 			await waitFor(async () => /killed by prof/.test((await rowText(page, S.runs.s3)).status), { what: 'the reason on the board' });
 			await page.screenshot({ path: join(SHOTS, 'board-after.png'), fullPage: true });
+		},
+	},
+	{
+		name: 'limits and lab sessions from the board: a user\'s override refuses their next run; a session is saved',
+		needs: ['the instructor opens the board: every student\'s run, live, the third one queued with its reason'],
+		fn: async () => {
+			const page = S.page;
+			await page.click('details.limits summary');
+			await page.selectOption('details.limits select[aria-label="limits of"]', 'user:s2');
+			// A bad value is named in the panel and nothing is sent.
+			await page.fill('details.limits input[name=queued_runs]', 'lots');
+			await page.click('details.limits button:has-text("Save limits")');
+			await page.getByText('runs waiting: expected a number of runs or "none", got "lots"').waitFor({ timeout: 5000 });
+			assert(Object.keys((await api(S.tokens.prof, 'GET', 'api/quotas')).users.find((u) => u.user === 's2').override).length === 0,
+				'a bad form changed the override');
+			await page.fill('details.limits input[name=queued_runs]', '0');
+			await page.fill('details.limits input[name=max_run_seconds]', '1h30m');
+			await page.click('details.limits button:has-text("Save limits")');
+			await waitFor(async () => {
+				const u = (await api(S.tokens.prof, 'GET', 'api/quotas')).users.find((x) => x.user === 's2');
+				return u.override.queued_runs === 0 && u.limits.max_run_seconds === 5400;
+			}, { what: 's2\'s override stored' });
+			const refused = await fetch(S.base + 'api/runs', { method: 'POST', headers: { Authorization: 'token ' + S.tokens.s2, 'Content-Type': 'application/json' },
+				body: JSON.stringify({ spec: SPEC }) });
+			const body = await refused.json();
+			assert(refused.status === 429 && body.error === 'quota' && /queued runs/.test(body.message), `s2's run: ${refused.status} ${JSON.stringify(body)}`);
+			// Cleared again: an all-blank form.
+			await page.fill('details.limits input[name=queued_runs]', '');
+			await page.fill('details.limits input[name=max_run_seconds]', '');
+			await page.click('details.limits button:has-text("Save limits")');
+			await waitFor(async () => Object.keys((await api(S.tokens.prof, 'GET', 'api/quotas')).users.find((u) => u.user === 's2').override).length === 0,
+				{ what: 's2\'s override cleared' });
+			// A lab session: added, saved, read back by the API.
+			await page.click('details.limits button:has-text("Add a session")');
+			const row = page.locator('details.limits tr.session').last();
+			await row.locator('select[aria-label=day]').selectOption('thu');
+			await row.locator('input[aria-label=from]').fill('09:00');
+			await row.locator('input[aria-label=to]').fill('11:00');
+			await row.locator('select[aria-label=mode]').selectOption('exclusive');
+			await row.locator('input[aria-label=students]').fill('s1, s3');
+			await page.click('details.limits button:has-text("Save sessions")');
+			await waitFor(async () => {
+				const l = await api(S.tokens.prof, 'GET', 'api/lab-sessions');
+				return l.sessions.some((x) => x.day === 'thu' && x.start === '09:00' && x.end === '11:00' && x.mode === 'exclusive' &&
+					x.users.join() === 's1,s3' && x.source === 'instructor');
+			}, { what: 'the lab session stored' });
+			await page.screenshot({ path: join(SHOTS, 'board-limits.png'), fullPage: true });
 		},
 	},
 	{

@@ -4,7 +4,8 @@
  * the queue, progress, live loss and accuracy sparklines, best metric,
  * device, time used against the limits — filtered by student or notebook,
  * sorted by progress or metric, each row opening the run's view
- * (#/run/<id>) and offering stop, kill and extend.
+ * (#/run/<id>) and offering stop, kill and extend; above it, the limits
+ * and lab sessions an instructor sets (limits.js).
  *
  * It follows the feed's board subscription (instructors only): a snapshot,
  * then at most one update a second per run (server/board.c); rows are
@@ -23,6 +24,7 @@ import { h, clear, statusBadge, toast, confirmDialog, promptDialog } from './dom
 import { Sparkline } from './sparkline.js';
 import { BoardModel, SORT_NAMES, ACTIVE, progressOf } from './board-model.js';
 import { fmtDuration, fmtMetric, fmtTime } from './format.js';
+import { LimitsPanel } from './limits.js';
 
 const QUOTA_EVERY_MS = 10000;
 const SPARK = { width: 120, height: 28 }; /* table.board canvas.spark in style.css */
@@ -61,8 +63,10 @@ export class BoardPage {
 		sort.addEventListener('change', () => this.#setPref('sort', sort.value));
 		this.body = h('tbody');
 		this.empty = h('p.muted', { text: 'No runs yet.' });
+		this.limits = new LimitsPanel(ctx, () => this.#fetchQuotas());
 		clear(root).append(
 			h('h1', { text: 'Board' }),
+			this.limits.el,
 			h('div.board-controls', filter, status, sort, this.countsEl),
 			h('table.list.board', { 'aria-label': 'every student\'s runs' },
 				h('thead', h('tr', ['Student', 'Run', 'Notebook', 'Status', 'Progress', 'Loss', 'Accuracy', 'Best', 'Device', 'Time', ''].map((t) => h('th', { scope: 'col', text: t })))),
@@ -78,6 +82,7 @@ export class BoardPage {
 
 	async load() {
 		await this.#fetchQuotas();
+		await this.limits.load();
 		this.quotaTimer = setInterval(() => this.#fetchQuotas(), QUOTA_EVERY_MS);
 	}
 
