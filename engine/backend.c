@@ -44,29 +44,41 @@ static struct {
 static const char *const cuda_module_places[] = {"libtrainbook-cuda.so", "../lib/trainbook/libtrainbook-cuda.so",
 						  NULL};
 
+/* $TRAINBOOK_CUDA_LIB, or the first of cuda_module_places that exists; false (and err) when none does. */
+static bool cuda_module_path(char *path, size_t len, char *err, size_t errlen)
+{
+	const char *env = getenv("TRAINBOOK_CUDA_LIB");
+	if (env && *env) {
+		snprintf(path, len, "%s", env);
+		if (access(path, R_OK) == 0)
+			return true;
+		tb_fmt(err, errlen, "TRAINBOOK_CUDA_LIB=%s not found", path);
+		return false;
+	}
+	char exe[PATH_MAX];
+	tb_self_exe(exe, sizeof exe);
+	if (tb_find_beside_exe(exe, cuda_module_places, path, len))
+		return true;
+	tb_fmt(err, errlen,
+	       "libtrainbook-cuda.so not found beside %s or in ../lib/trainbook/ "
+	       "(trainbook was built without CUDA: install the CUDA toolkit and run make)",
+	       *exe ? exe : "the trainbook binary");
+	return false;
+}
+
+bool backend_cuda_module_present(void)
+{
+	char path[PATH_MAX], err[8];
+	return cuda_module_path(path, sizeof path, err, sizeof err);
+}
+
 static int load_cuda_module(char *err, size_t errlen)
 {
 	if (cuda_module.handle)
 		return 0;
 	char path[PATH_MAX];
-	const char *env = getenv("TRAINBOOK_CUDA_LIB");
-	if (env && *env) {
-		snprintf(path, sizeof(path), "%s", env);
-		if (access(path, R_OK) != 0) {
-			tb_fmt(err, errlen, "TRAINBOOK_CUDA_LIB=%s not found", path);
-			return -1;
-		}
-	} else {
-		char exe[PATH_MAX];
-		tb_self_exe(exe, sizeof exe);
-		if (!tb_find_beside_exe(exe, cuda_module_places, path, sizeof path)) {
-			tb_fmt(err, errlen,
-			       "libtrainbook-cuda.so not found beside %s or in ../lib/trainbook/ "
-			       "(trainbook was built without CUDA: install the CUDA toolkit and run make)",
-			       *exe ? exe : "the trainbook binary");
-			return -1;
-		}
-	}
+	if (!cuda_module_path(path, sizeof path, err, errlen))
+		return -1;
 	void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
 	if (!h) {
 		tb_fmt(err, errlen, "cannot load %s: %s", path, dlerror());
@@ -135,6 +147,44 @@ no_gpu:
 	return NULL;
 }
 
+/*
+ * The CUDA backend's convolution scratch (cuda_conv.cu) is cuDNN's
+ * workspace for the algorithms Find chose, then, in bf16/fp16, 16-bit
+ * copies of x, w and y. Which algorithms Find picks is only known on the
+ * GPU, so cuDNN's part is estimated as the larger of the fp32 input and
+ * output (what the implicit-GEMM and FFT algorithms that win on large
+ * layers ask for), capped where cuda_conv.cu caps tuning (1 GiB).
+ */
+#define CUDA_CONV_TUNE_MAX ((int64_t)1 << 30)
+
+static int64_t align256(int64_t bytes)
+{
+	return (bytes + 255) / 256 * 256;
+}
+
+size_t backend_conv2d_scratch(const struct backend_target *t, const struct conv_shape *cs)
+{
+	if (!t->cuda)
+		return backend_cpu_conv2d_scratch(cs, t->threads);
+	int64_t x = (int64_t)cs->n * cs->c * cs->h * cs->w, w = (int64_t)cs->k * cs->c * cs->r * cs->s;
+	int64_t y = (int64_t)cs->n * cs->k * cs->p * cs->q;
+	int64_t bytes = align256(TB_MIN(TB_MAX(x, y) * (int64_t)sizeof(float), CUDA_CONV_TUNE_MAX));
+	if (t->lowp)
+		bytes += align256(x * 2) + align256(w * 2) + align256(y * 2);
+	return (size_t)bytes;
+}
+
+/* cuBLASLt works in its fixed workspace (memest counts it once); the CPU packs operands in its scratch. */
+size_t backend_linear_scratch(const struct backend_target *t, int batch, int in, int out, bool need_dx)
+{
+	if (t->cuda)
+		return 0;
+	size_t forward = backend_cpu_gemm_scratch(batch, out, in, t->threads);
+	size_t weight_grad = backend_cpu_gemm_scratch(out, in, batch, t->threads);
+	size_t input_grad = need_dx ? backend_cpu_gemm_scratch(batch, in, out, t->threads) : 0;
+	return TB_MAX(forward, TB_MAX(weight_grad, input_grad));
+}
+
 void backend_destroy(struct backend *be)
 {
 	if (be)
@@ -174,6 +224,14 @@ size_t backend_peak_memory(struct backend *be)
 	if (strcmp(be->name, "cpu") == 0 || !cuda_module.peak_memory)
 		return 0;
 	return cuda_module.peak_memory(be);
+}
+
+size_t backend_device_memory(struct backend *be)
+{
+	if (strcmp(be->name, "cpu") == 0)
+		return 0;
+	size_t (*total)(struct backend *) = (size_t(*)(struct backend *))backend_cuda_symbol("tb_cuda_backend_memory_total");
+	return total ? total(be) : 0;
 }
 
 int collective_nccl_unique_id(void *id, char *err, size_t errlen)

@@ -214,6 +214,28 @@ struct backend {
 	void (*destroy)(struct backend *be);
 };
 
+/*
+ * A backend described without opening it, for memory estimates (memest.h):
+ * what decides the size of its scratch buffers.
+ */
+struct backend_target {
+	bool cuda;           /* the CUDA backend; else the CPU backend */
+	int threads;         /* CPU threads: the CPU scratch has one area per thread */
+	bool lowp;           /* CUDA bf16/fp16: convolutions copy their operands to 16 bits in scratch */
+};
+/*
+ * Bytes of the backend's one shared scratch buffer that the three passes of
+ * a convolution, or the products of a linear layer (forward [batch, in] ×
+ * [out, in]ᵀ, the weight gradient, and the input gradient when need_dx),
+ * need on `t`. The CPU sizes are the CPU backend's own (cpu_conv.c,
+ * cpu_backend.c); the CUDA ones are an estimate (backend.c says how).
+ */
+size_t backend_conv2d_scratch(const struct backend_target *t, const struct conv_shape *cs);
+size_t backend_linear_scratch(const struct backend_target *t, int batch, int in, int out, bool need_dx);
+/* The CPU backend's sizes behind the two above (engine/cpu/). */
+size_t backend_cpu_conv2d_scratch(const struct conv_shape *cs, int threads);
+size_t backend_cpu_gemm_scratch(int m, int n, int k, int threads);
+
 /* The CPU backend (engine/cpu/). `threads` ≤ 0 means all cores. */
 struct backend *backend_cpu_new(int threads);
 /* The threads a CPU backend computes with (OpenBLAS and the engine's own loops). */
@@ -237,8 +259,12 @@ void backend_device_name(struct backend *be, char *buf, size_t len);
  * optional extras), NULL when the module is not loaded or lacks it.
  */
 void *backend_cuda_symbol(const char *name);
+/* Whether the CUDA module exists (a device "auto" or "cuda" run loads it, and its libraries). */
+bool backend_cuda_module_present(void);
 /* Peak device memory in bytes, 0 when unknown (CPU). */
 size_t backend_peak_memory(struct backend *be);
+/* The device's total memory in bytes, 0 when unknown (the CPU: see memlimit.h). */
+size_t backend_device_memory(struct backend *be);
 
 void backend_destroy(struct backend *be);
 

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "memlimit.h"
 #include "rng.h"
 #include "tb.h"
 
@@ -65,6 +66,13 @@ int data_fail(char *err, size_t errlen, const char *fmt, ...)
 	return -1;
 }
 
+int data_stopped(const volatile sig_atomic_t *stop, char *err, size_t errlen)
+{
+	if (stop && *stop)
+		return data_fail(err, errlen, "stopped while loading the data");
+	return 0;
+}
+
 int data_join(char *dst, size_t len, const char *dir, const char *name)
 {
 	int n = snprintf(dst, len, "%s/%s", dir, name);
@@ -100,13 +108,16 @@ int data_dataset_alloc(struct dataset *d, const char *name, enum dataset_storage
 				 what, (long long)n, c, h, w);
 	/* Plain malloc, not tb_xmalloc: the size came from a file, so failure
 	 * is the user's bad header or too-small machine, not an engine bug. */
-	void *samples = malloc(bytes ? bytes : 1);
-	int32_t *labels = malloc(label_bytes ? label_bytes : 1);
+	bool fits = tb_admit(bytes + label_bytes);
+	void *samples = fits ? malloc(bytes ? bytes : 1) : NULL;
+	int32_t *labels = fits ? malloc(label_bytes ? label_bytes : 1) : NULL;
 	if (!samples || !labels) {
 		free(samples);
 		free(labels);
-		return data_fail(err, errlen, "%s: cannot allocate %zu bytes for %lld samples", what,
-				 bytes, (long long)n);
+		char why[256];
+		memlimit_reason(why, sizeof(why), bytes + label_bytes);
+		return data_fail(err, errlen, "%s (%s: %lld samples of %d x %d x %d)", why, what, (long long)n, c, h,
+				 w);
 	}
 	snprintf(d->name, sizeof(d->name), "%s", name);
 	d->n = n;
@@ -199,10 +210,9 @@ static void data_init_like(struct dataset *dst, const struct dataset *src, int64
 	/* The whole set was allocated already, so a part of it fits: failure
 	 * here really is out of memory. */
 	if (data_dataset_alloc(dst, src->name, src->storage, n, src->c, src->h, src->w,
-			       src->classes, src->name, err, sizeof(err)) != 0) {
-		fprintf(stderr, "trainbook: out of memory: %s\n", err);
-		abort();
-	}
+			       src->classes, src->name, err, sizeof(err)) != 0)
+		tb_out_of_memory((size_t)n * (size_t)dataset_sample_size(src) *
+				 (src->storage == DATASET_U8 ? 1 : sizeof(float)));
 	dst->class_names = data_class_names_copy((const char *const *)src->class_names,
 						 src->classes);
 	dst->channel_mean = data_floats_copy(src->channel_mean, src->c);
@@ -239,7 +249,8 @@ void data_split(struct dataset *whole, int64_t count, uint64_t key, struct datas
 	*part = p;
 }
 
-void data_channel_stats(const struct dataset *d, float *mean, float *std)
+/* data_channel_stats, giving up (-1) once *stop is set: one pass over a large set takes seconds. */
+static int channel_stats(const struct dataset *d, float *mean, float *std, const volatile sig_atomic_t *stop)
 {
 	int64_t plane = (int64_t)d->h * d->w;
 	int64_t count = d->n * plane;
@@ -248,12 +259,16 @@ void data_channel_stats(const struct dataset *d, float *mean, float *std)
 		std[ch] = 1.0f;
 	}
 	if (count == 0)
-		return;
+		return 0;
 	if (d->storage == DATASET_U8) {
 		/* A histogram per channel: one increment per byte, and the
 		 * moments then come exactly from 256 bins. */
 		uint64_t *hist = tb_xcalloc((size_t)d->c * 256, sizeof(uint64_t));
 		for (int64_t i = 0; i < d->n; i++) {
+			if (i % DATA_STOP_EVERY == 0 && stop && *stop) {
+				free(hist);
+				return -1;
+			}
 			const uint8_t *s = d->u8 + i * d->c * plane;
 			for (int ch = 0; ch < d->c; ch++) {
 				uint64_t *hc = hist + ch * 256;
@@ -275,13 +290,15 @@ void data_channel_stats(const struct dataset *d, float *mean, float *std)
 			std[ch] = s > 1e-12 ? (float)sqrt(s) : 1.0f;
 		}
 		free(hist);
-		return;
+		return 0;
 	}
 	for (int ch = 0; ch < d->c; ch++) {
 		/* Two passes (mean, then squared deviations) in double: the
 		 * one-pass sum-of-squares formula loses digits on large offsets. */
 		double sum = 0.0, var = 0.0;
 		for (int64_t i = 0; i < d->n; i++) {
+			if (i % DATA_STOP_EVERY == 0 && stop && *stop)
+				return -1;
 			const float *p = d->f32 + (i * d->c + ch) * plane;
 			for (int64_t k = 0; k < plane; k++)
 				sum += p[k];
@@ -296,6 +313,12 @@ void data_channel_stats(const struct dataset *d, float *mean, float *std)
 		mean[ch] = (float)m;
 		std[ch] = s > 1e-12 ? (float)sqrt(s) : 1.0f;
 	}
+	return 0;
+}
+
+void data_channel_stats(const struct dataset *d, float *mean, float *std)
+{
+	channel_stats(d, mean, std, NULL);
 }
 
 /* Does the spec ask for normalisation with statistics taken from data? */
@@ -327,6 +350,12 @@ static void data_name_split(struct dataset *d, const char *dataset, const char *
 int data_load(const struct spec_data *spec, uint64_t seed, struct data_splits *out, char *err,
 	      size_t errlen)
 {
+	return data_load_stoppable(spec, seed, NULL, out, err, errlen);
+}
+
+int data_load_stoppable(const struct spec_data *spec, uint64_t seed, const volatile sig_atomic_t *stop,
+			struct data_splits *out, char *err, size_t errlen)
+{
 	memset(out, 0, sizeof(*out));
 	const struct data_format *f = data_format_find(spec->dataset, err, errlen);
 	if (!f)
@@ -334,7 +363,7 @@ int data_load(const struct spec_data *spec, uint64_t seed, struct data_splits *o
 	if (spec->validation < 0.0 || spec->validation >= 1.0)
 		return data_fail(err, errlen, "data.validation must be in [0, 1), got %g",
 				 spec->validation);
-	if (f->load(spec, out, err, errlen) != 0)
+	if (f->load(spec, stop, out, err, errlen) != 0 || data_stopped(stop, err, errlen))
 		goto fail;
 	if (out->train.n < 1) {
 		data_fail(err, errlen, "%s: the train split is empty", spec->dataset);
@@ -369,7 +398,12 @@ int data_load(const struct spec_data *spec, uint64_t seed, struct data_splits *o
 	if (data_wants_train_stats(spec)) {
 		float *mean = tb_xmalloc((size_t)out->train.c * sizeof(float));
 		float *std = tb_xmalloc((size_t)out->train.c * sizeof(float));
-		data_channel_stats(&out->train, mean, std);
+		if (channel_stats(&out->train, mean, std, stop) < 0) {
+			free(mean);
+			free(std);
+			data_stopped(stop, err, errlen);
+			goto fail;
+		}
 		data_attach_stats(&out->train, mean, std);
 		data_attach_stats(&out->validation, mean, std);
 		data_attach_stats(&out->test, mean, std);
@@ -382,11 +416,11 @@ fail:
 	return -1;
 }
 
-int data_probe(const struct spec_data *spec, int *c, int *h, int *w, int *classes, char *err,
-	       size_t errlen)
+int data_probe(const struct spec_data *spec, struct data_info *out, char *err, size_t errlen)
 {
+	memset(out, 0, sizeof(*out));
 	const struct data_format *f = data_format_find(spec->dataset, err, errlen);
 	if (!f)
 		return -1;
-	return f->probe(spec, c, h, w, classes, err, errlen);
+	return f->probe(spec, out, err, errlen);
 }

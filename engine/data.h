@@ -19,6 +19,7 @@
 #ifndef TB_DATA_H
 #define TB_DATA_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -66,16 +67,37 @@ struct data_splits {
  */
 int data_load(const struct spec_data *spec, uint64_t seed, struct data_splits *out,
 	      char *err, size_t errlen);
+/*
+ * data_load that gives up when *stop becomes non-zero (a worker asked to
+ * stop while its data set loads): -1 with err "stopped while loading the
+ * data". The readers look at the flag between chunks of work (a block of
+ * samples, a file chunk, an image), so it answers within a fraction of a
+ * second. stop may be NULL.
+ */
+int data_load_stoppable(const struct spec_data *spec, uint64_t seed, const volatile sig_atomic_t *stop,
+			struct data_splits *out, char *err, size_t errlen);
 void data_splits_free(struct data_splits *s);
 
+/* What data_load would produce and what it holds while it loads. */
+struct data_info {
+	int c, h, w;              /* per-sample shape */
+	int classes;
+	enum dataset_storage storage;
+	int64_t train_n, test_n;  /* samples the reader makes, before data.validation is carved off train */
+	int64_t reader_bytes;     /* the reader's own buffers at their peak while loading (file text and
+				     parsed rows, a read or decode buffer, prototypes), freed when it is done */
+	bool test_carved;         /* the test split is carved off the train file (data_split copies it once
+				     more while splitting) */
+};
+
 /*
- * The per-sample shape and class count `data_load` would produce, found
- * cheaply (IDX/CIFAR headers, the CSV header line, the first image of an
- * image folder, the spec for synthetic) for shape inference while a user
- * types. Same error contract as data_load.
+ * What data_load would produce, found cheaply (IDX/CIFAR headers and file
+ * sizes, the parsed CSV without converting numbers, the list of an image
+ * folder and its first image, the spec for synthetic) for shape inference
+ * and the memory estimate while a user types. Same error contract as
+ * data_load.
  */
-int data_probe(const struct spec_data *spec, int *c, int *h, int *w, int *classes,
-	       char *err, size_t errlen);
+int data_probe(const struct spec_data *spec, struct data_info *out, char *err, size_t errlen);
 void dataset_free(struct dataset *d);
 
 /*

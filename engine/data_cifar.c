@@ -82,13 +82,17 @@ static int cifar_records(const char *path, int64_t *records, char *err, size_t e
 
 /* Read `records` records of one file into d starting at sample `first`. */
 static int cifar_read_batch(const char *path, int64_t records, struct dataset *d, int64_t first,
-			    uint8_t *chunk, char *err, size_t errlen)
+			    uint8_t *chunk, const volatile sig_atomic_t *stop, char *err, size_t errlen)
 {
 	FILE *f = fopen(path, "rb");
 	if (!f)
 		return data_fail(err, errlen, "%s: cannot open", path);
 	int64_t done = 0;
 	while (done < records) {
+		if (data_stopped(stop, err, errlen)) {
+			fclose(f);
+			return -1;
+		}
 		int64_t want = records - done;
 		if (want > CIFAR_CHUNK_RECORDS)
 			want = CIFAR_CHUNK_RECORDS;
@@ -121,7 +125,8 @@ static int cifar_read_batch(const char *path, int64_t records, struct dataset *d
 
 /* Load the listed batch files, concatenated, into one split. */
 static int cifar_load_split(const char *dir, const char *const *files, int nfiles,
-			    const char *split, struct dataset *d, char *err, size_t errlen)
+			    const char *split, const volatile sig_atomic_t *stop, struct dataset *d, char *err,
+			    size_t errlen)
 {
 	char path[DATA_PATH_MAX];
 	int64_t records[CIFAR_TRAIN_BATCHES] = {0}, total = 0;
@@ -142,7 +147,7 @@ static int cifar_load_split(const char *dir, const char *const *files, int nfile
 	int64_t first = 0;
 	for (int i = 0; i < nfiles; i++) {
 		data_join(path, sizeof(path), dir, files[i]);
-		if (cifar_read_batch(path, records[i], d, first, chunk, err, errlen))
+		if (cifar_read_batch(path, records[i], d, first, chunk, stop, err, errlen))
 			goto fail;
 		first += records[i];
 	}
@@ -187,25 +192,24 @@ static char **cifar_class_names(const char *dir)
 	return out;
 }
 
-int data_cifar_load(const struct spec_data *spec, struct data_splits *out, char *err,
-		    size_t errlen)
+int data_cifar_load(const struct spec_data *spec, const volatile sig_atomic_t *stop,
+		    struct data_splits *out, char *err, size_t errlen)
 {
 	char dir[DATA_PATH_MAX];
 	cifar_dir(spec, dir, sizeof(dir));
-	if (cifar_load_split(dir, cifar_train_files, CIFAR_TRAIN_BATCHES, "train", &out->train, err,
+	if (cifar_load_split(dir, cifar_train_files, CIFAR_TRAIN_BATCHES, "train", stop, &out->train, err,
 			     errlen) ||
-	    cifar_load_split(dir, &cifar_test_file, 1, "test", &out->test, err, errlen))
+	    cifar_load_split(dir, &cifar_test_file, 1, "test", stop, &out->test, err, errlen))
 		return -1;
 	out->train.class_names = cifar_class_names(dir);
 	out->test.class_names = cifar_class_names(dir);
 	return 0;
 }
 
-int data_cifar_probe(const struct spec_data *spec, int *c, int *h, int *w, int *classes,
-		     char *err, size_t errlen)
+int data_cifar_probe(const struct spec_data *spec, struct data_info *out, char *err, size_t errlen)
 {
 	char dir[DATA_PATH_MAX], path[DATA_PATH_MAX];
-	int64_t records;
+	int64_t records = 0, train = 0;
 	cifar_dir(spec, dir, sizeof(dir));
 	/* Sizes are a stat each: cheap enough to check all six files, which
 	 * catches a partial download while the user is still typing. */
@@ -214,10 +218,12 @@ int data_cifar_probe(const struct spec_data *spec, int *c, int *h, int *w, int *
 			  i < CIFAR_TRAIN_BATCHES ? cifar_train_files[i] : cifar_test_file);
 		if (cifar_records(path, &records, err, errlen))
 			return -1;
+		train += i < CIFAR_TRAIN_BATCHES ? records : 0;
 	}
-	*c = CIFAR_CHANNELS;
-	*h = CIFAR_SIDE;
-	*w = CIFAR_SIDE;
-	*classes = CIFAR_CLASSES;
+	*out = (struct data_info){
+		.c = CIFAR_CHANNELS, .h = CIFAR_SIDE, .w = CIFAR_SIDE, .classes = CIFAR_CLASSES,
+		.storage = DATASET_U8, .train_n = train, .test_n = records,
+		.reader_bytes = (int64_t)CIFAR_CHUNK_RECORDS * CIFAR_RECORD,
+	};
 	return 0;
 }

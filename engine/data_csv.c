@@ -39,6 +39,8 @@ struct csv_field {
 struct csv_table {
 	const char *path;
 	char *text;              /* the whole file; owned */
+	size_t text_len;
+	int64_t max_rows;        /* rows the arrays below were sized for (line ends + 1) */
 	int ncols;               /* fields per row */
 	int label_col;           /* 0-based */
 	int64_t rows;
@@ -225,7 +227,7 @@ static int csv_add_row(struct csv_table *t, struct csv_field *fields, int nf, ch
  * converted (probing wants the shape and the label set only).
  */
 static int csv_parse(const struct spec_data *spec, const char *path, int probe,
-		     struct csv_table *t, char *err, size_t errlen)
+		     const volatile sig_atomic_t *stop, struct csv_table *t, char *err, size_t errlen)
 {
 	struct csv_field *fields = NULL;
 	char **names = NULL; /* header names (pointers into t->text), for messages */
@@ -240,6 +242,7 @@ static int csv_parse(const struct spec_data *spec, const char *path, int probe,
 				 "csv: %s not found or unreadable (set data.path to the train CSV "
 				 "file)",
 				 path);
+	t->text_len = len;
 	/* Lines are C strings: a NUL byte would silently end the file there. */
 	const char *nul = memchr(t->text, 0, len);
 	if (nul) {
@@ -286,11 +289,14 @@ static int csv_parse(const struct spec_data *spec, const char *path, int probe,
 			  (long long)max_rows);
 		goto fail;
 	}
+	t->max_rows = max_rows;
 	t->labels = tb_xmalloc((size_t)max_rows * sizeof(*t->labels));
 	t->lines = tb_xmalloc((size_t)max_rows * sizeof(*t->lines));
 	if (!spec->header && csv_add_row(t, fields, nf, names, lineno, probe, err, errlen))
 		goto fail;
 	while ((line = csv_next_line(&cursor, &lineno))) {
+		if (lineno % DATA_STOP_EVERY == 0 && data_stopped(stop, err, errlen))
+			goto fail;
 		if (csv_blank(line))
 			continue;
 		nf = csv_split(line, path, lineno, &fields, &cap, err, errlen);
@@ -414,17 +420,17 @@ static int csv_to_dataset(const struct csv_table *t, const char *name, struct da
 }
 
 /* Parse train (and test, when data.test_path is set) tables. */
-static int csv_parse_all(const struct spec_data *spec, int probe, struct csv_table tables[2],
-			 int *ntables, char *err, size_t errlen)
+static int csv_parse_all(const struct spec_data *spec, int probe, const volatile sig_atomic_t *stop,
+			 struct csv_table tables[2], int *ntables, char *err, size_t errlen)
 {
 	if (!spec->path[0])
 		return data_fail(err, errlen, "csv: set data.path to the train CSV file");
-	if (csv_parse(spec, spec->path, probe, &tables[0], err, errlen))
+	if (csv_parse(spec, spec->path, probe, stop, &tables[0], err, errlen))
 		return -1;
 	*ntables = 1;
 	if (!spec->test_path[0])
 		return 0;
-	if (csv_parse(spec, spec->test_path, probe, &tables[1], err, errlen)) {
+	if (csv_parse(spec, spec->test_path, probe, stop, &tables[1], err, errlen)) {
 		csv_table_free(&tables[0]);
 		return -1;
 	}
@@ -439,7 +445,8 @@ static int csv_parse_all(const struct spec_data *spec, int probe, struct csv_tab
 	return 0;
 }
 
-int data_csv_load(const struct spec_data *spec, struct data_splits *out, char *err, size_t errlen)
+int data_csv_load(const struct spec_data *spec, const volatile sig_atomic_t *stop,
+		  struct data_splits *out, char *err, size_t errlen)
 {
 	struct csv_table tables[2];
 	int ntables = 0, classes = 0, rc = -1;
@@ -449,7 +456,7 @@ int data_csv_load(const struct spec_data *spec, struct data_splits *out, char *e
 	if (spec->test_fraction < 0.0 || spec->test_fraction >= 1.0)
 		return data_fail(err, errlen, "csv: data.test_fraction must be in [0, 1), got %g",
 				 spec->test_fraction);
-	if (csv_parse_all(spec, 0, tables, &ntables, err, errlen))
+	if (csv_parse_all(spec, 0, stop, tables, &ntables, err, errlen))
 		return -1;
 	for (int t = 0; t < ntables; t++)
 		if (csv_to_dataset(&tables[t], t ? "csv/test" : "csv/train", &sets[t], err, errlen))
@@ -482,26 +489,53 @@ done:
 	return rc;
 }
 
-int data_csv_probe(const struct spec_data *spec, int *c, int *h, int *w, int *classes, char *err,
-		   size_t errlen)
+/*
+ * What loading holds besides the samples, at its peak: each file's text,
+ * its parsed rows (features, label pointers, line numbers, sized for every
+ * line end) while the datasets are copied from them, and the sorted labels
+ * when labels are names.
+ */
+static int64_t csv_reader_bytes(const struct csv_table *tables, int ntables)
+{
+	int64_t bytes = 0, rows = 0;
+	for (int t = 0; t < ntables; t++) {
+		const struct csv_table *ct = &tables[t];
+		bytes += (int64_t)ct->text_len +
+			 ct->max_rows * ((int64_t)(ct->ncols - 1) * (int64_t)sizeof(float) + 2 * (int64_t)sizeof(int64_t));
+		rows += ct->rows;
+	}
+	return bytes + rows * (int64_t)sizeof(char *);
+}
+
+int data_csv_probe(const struct spec_data *spec, struct data_info *out, char *err, size_t errlen)
 {
 	struct csv_table tables[2];
-	int ntables = 0, rc = -1;
+	int ntables = 0, rc = -1, classes = 0;
 	char **names = NULL;
 	int32_t *labels[2] = {NULL, NULL};
-	if (csv_parse_all(spec, 1, tables, &ntables, err, errlen))
+	if (csv_parse_all(spec, 1, NULL, tables, &ntables, err, errlen))
 		return -1;
 	for (int t = 0; t < ntables; t++)
 		labels[t] = tb_xmalloc((size_t)(tables[t].rows ? tables[t].rows : 1) * sizeof(int32_t));
-	if (csv_classes(tables, ntables, labels, &names, classes, err, errlen))
+	if (csv_classes(tables, ntables, labels, &names, &classes, err, errlen))
 		goto done;
-	*c = tables[0].ncols - 1;
-	*h = 1;
-	*w = 1;
+	*out = (struct data_info){
+		.c = tables[0].ncols - 1, .h = 1, .w = 1, .classes = classes, .storage = DATASET_F32,
+		.reader_bytes = csv_reader_bytes(tables, ntables),
+	};
+	if (ntables == 2) {
+		out->train_n = tables[0].rows;
+		out->test_n = tables[1].rows;
+	} else {
+		/* As data_csv_load splits: a test_fraction of the file, the rest is train. */
+		out->test_n = (int64_t)((double)tables[0].rows * spec->test_fraction);
+		out->train_n = tables[0].rows - out->test_n;
+		out->test_carved = true;
+	}
 	rc = 0;
 done:
 	if (names)
-		for (int i = 0; i < *classes; i++)
+		for (int i = 0; i < classes; i++)
 			free(names[i]);
 	free(names);
 	for (int t = 0; t < ntables; t++) {

@@ -30,6 +30,12 @@
 /* deflate's best case codes 258 bytes in 2 bits: no gzip file holds more
  * than 1032 bytes of data per byte of its own. */
 #define IDX_MAX_INFLATE 1032u
+/* The payload is read in pieces this size with a look at the stop flag
+ * between them (a piece takes tens of milliseconds to inflate). */
+#define IDX_STOP_PIECE ((uint64_t)64 << 20)
+/* What zlib holds while reading: gzbuffer's input buffer, twice that for
+ * output, and the inflate window and state. */
+#define IDX_GZ_BYTES ((int64_t)3 << 17 | (int64_t)1 << 16)
 
 static const char *const idx_fashion_names[IDX_CLASSES] = {
 	"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
@@ -230,9 +236,18 @@ static int idx_check_size(gzFile gz, const char *path, uint64_t total, char *err
 /* Read exactly `n` payload bytes after the header, then insist the file
  * ends there: extra bytes mean the header and the data disagree. */
 static int idx_read_payload(gzFile gz, const char *path, uint64_t header, void *buf, uint64_t n,
-			    char *err, size_t errlen)
+			    const volatile sig_atomic_t *stop, char *err, size_t errlen)
 {
-	uint64_t got = idx_read(gz, buf, n);
+	uint64_t got = 0;
+	while (got < n) {
+		if (data_stopped(stop, err, errlen))
+			return -1;
+		uint64_t piece = n - got < IDX_STOP_PIECE ? n - got : IDX_STOP_PIECE;
+		uint64_t read = idx_read(gz, (char *)buf + got, piece);
+		got += read;
+		if (read < piece)
+			break;
+	}
 	if (got < n)
 		return idx_short(gz, path, header + n, header + got, err, errlen);
 	uint8_t extra;
@@ -244,8 +259,8 @@ static int idx_read_payload(gzFile gz, const char *path, uint64_t header, void *
 }
 
 static int idx_load_split(const struct idx_source *src, const char *dir,
-			  const struct idx_split_files *files, const char *split, struct dataset *d,
-			  char *err, size_t errlen)
+			  const struct idx_split_files *files, const char *split,
+			  const volatile sig_atomic_t *stop, struct dataset *d, char *err, size_t errlen)
 {
 	char images_path[DATA_PATH_MAX], labels_path[DATA_PATH_MAX];
 	gzFile gz = NULL;
@@ -269,7 +284,7 @@ static int idx_load_split(const struct idx_source *src, const char *dir,
 			       IDX_CLASSES, images_path, err, errlen))
 		goto fail;
 	if (idx_read_payload(gz, images_path, header,
-			     d->u8, (uint64_t)idims[0] * idims[1] * idims[2], err, errlen))
+			     d->u8, (uint64_t)idims[0] * idims[1] * idims[2], stop, err, errlen))
 		goto fail;
 	gzclose(gz);
 
@@ -284,7 +299,7 @@ static int idx_load_split(const struct idx_source *src, const char *dir,
 	if (idx_check_size(gz, labels_path, header + ldims[0], err, errlen))
 		goto fail;
 	raw = tb_xmalloc(d->n ? (size_t)d->n : 1);
-	if (idx_read_payload(gz, labels_path, header, raw, ldims[0], err, errlen))
+	if (idx_read_payload(gz, labels_path, header, raw, ldims[0], stop, err, errlen))
 		goto fail;
 	gzclose(gz);
 	gz = NULL;
@@ -307,12 +322,13 @@ fail:
 	return -1;
 }
 
-int data_idx_load(const struct spec_data *spec, struct data_splits *out, char *err, size_t errlen)
+int data_idx_load(const struct spec_data *spec, const volatile sig_atomic_t *stop,
+		  struct data_splits *out, char *err, size_t errlen)
 {
 	const struct idx_source *src = idx_source_find(spec->dataset);
 	const char *dir = idx_dir(spec, src);
-	if (idx_load_split(src, dir, &idx_train_files, "train", &out->train, err, errlen) ||
-	    idx_load_split(src, dir, &idx_test_files, "test", &out->test, err, errlen))
+	if (idx_load_split(src, dir, &idx_train_files, "train", stop, &out->train, err, errlen) ||
+	    idx_load_split(src, dir, &idx_test_files, "test", stop, &out->test, err, errlen))
 		return -1;
 	if (out->test.h != out->train.h || out->test.w != out->train.w)
 		return data_fail(err, errlen, "%s: test images are %d x %d but train images are %d x %d",
@@ -320,28 +336,36 @@ int data_idx_load(const struct spec_data *spec, struct data_splits *out, char *e
 	return 0;
 }
 
-int data_idx_probe(const struct spec_data *spec, int *c, int *h, int *w, int *classes, char *err,
-		   size_t errlen)
+/* The image count of one IDX images file, from its header. */
+static int idx_count(const char *path, uint32_t *dims, char *err, size_t errlen)
 {
-	const struct idx_source *src = idx_source_find(spec->dataset);
-	const char *dir = idx_dir(spec, src);
-	char path[DATA_PATH_MAX], other[DATA_PATH_MAX];
-	/* Missing files are what a user typing a spec most needs to hear
-	 * about, so check all four exist; only one header is read. */
-	if (idx_find(src, dir, idx_train_files.images, path, sizeof(path), err, errlen) ||
-	    idx_find(src, dir, idx_train_files.labels, other, sizeof(other), err, errlen) ||
-	    idx_find(src, dir, idx_test_files.images, other, sizeof(other), err, errlen) ||
-	    idx_find(src, dir, idx_test_files.labels, other, sizeof(other), err, errlen))
-		return -1;
-	uint32_t dims[3];
 	uint64_t header;
 	gzFile gz = idx_open(path, 3, dims, &header, err, errlen);
 	if (!gz)
 		return -1;
 	gzclose(gz);
-	*c = 1;
-	*h = (int)dims[1];
-	*w = (int)dims[2];
-	*classes = IDX_CLASSES;
+	return 0;
+}
+
+int data_idx_probe(const struct spec_data *spec, struct data_info *out, char *err, size_t errlen)
+{
+	const struct idx_source *src = idx_source_find(spec->dataset);
+	const char *dir = idx_dir(spec, src);
+	char path[DATA_PATH_MAX], test[DATA_PATH_MAX], other[DATA_PATH_MAX];
+	/* Missing files are what a user typing a spec most needs to hear
+	 * about, so check all four exist; the two image headers give the counts. */
+	if (idx_find(src, dir, idx_train_files.images, path, sizeof(path), err, errlen) ||
+	    idx_find(src, dir, idx_train_files.labels, other, sizeof(other), err, errlen) ||
+	    idx_find(src, dir, idx_test_files.images, test, sizeof(test), err, errlen) ||
+	    idx_find(src, dir, idx_test_files.labels, other, sizeof(other), err, errlen))
+		return -1;
+	uint32_t dims[3], test_dims[3];
+	if (idx_count(path, dims, err, errlen) || idx_count(test, test_dims, err, errlen))
+		return -1;
+	*out = (struct data_info){
+		.c = 1, .h = (int)dims[1], .w = (int)dims[2], .classes = IDX_CLASSES, .storage = DATASET_U8,
+		.train_n = dims[0], .test_n = test_dims[0],
+		.reader_bytes = (int64_t)dims[0] + IDX_GZ_BYTES, /* the labels as stored, then widened */
+	};
 	return 0;
 }

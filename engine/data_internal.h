@@ -25,33 +25,39 @@
 #define DATA_MAX_SIDE 65535
 #define DATA_MAX_CHANNELS 4096
 
-typedef int (*data_load_fn)(const struct spec_data *spec, struct data_splits *out, char *err,
-			    size_t errlen);
-typedef int (*data_probe_fn)(const struct spec_data *spec, int *c, int *h, int *w, int *classes,
-			     char *err, size_t errlen);
+/* A load function gives up with data_stopped's error once *stop (may be NULL) is set. */
+typedef int (*data_load_fn)(const struct spec_data *spec, const volatile sig_atomic_t *stop,
+			    struct data_splits *out, char *err, size_t errlen);
+/* A probe fills every field of *out (data.h). */
+typedef int (*data_probe_fn)(const struct spec_data *spec, struct data_info *out, char *err,
+			     size_t errlen);
 
-int data_idx_load(const struct spec_data *spec, struct data_splits *out, char *err, size_t errlen);
-int data_idx_probe(const struct spec_data *spec, int *c, int *h, int *w, int *classes, char *err,
-		   size_t errlen);
-int data_cifar_load(const struct spec_data *spec, struct data_splits *out, char *err,
-		    size_t errlen);
-int data_cifar_probe(const struct spec_data *spec, int *c, int *h, int *w, int *classes,
-		     char *err, size_t errlen);
-int data_csv_load(const struct spec_data *spec, struct data_splits *out, char *err, size_t errlen);
-int data_csv_probe(const struct spec_data *spec, int *c, int *h, int *w, int *classes, char *err,
-		   size_t errlen);
-int data_images_load(const struct spec_data *spec, struct data_splits *out, char *err,
-		     size_t errlen);
-int data_images_probe(const struct spec_data *spec, int *c, int *h, int *w, int *classes,
-		      char *err, size_t errlen);
-int data_synthetic_load(const struct spec_data *spec, struct data_splits *out, char *err,
-			size_t errlen);
-int data_synthetic_probe(const struct spec_data *spec, int *c, int *h, int *w, int *classes,
-			 char *err, size_t errlen);
+int data_idx_load(const struct spec_data *spec, const volatile sig_atomic_t *stop,
+		  struct data_splits *out, char *err, size_t errlen);
+int data_idx_probe(const struct spec_data *spec, struct data_info *out, char *err, size_t errlen);
+int data_cifar_load(const struct spec_data *spec, const volatile sig_atomic_t *stop,
+		    struct data_splits *out, char *err, size_t errlen);
+int data_cifar_probe(const struct spec_data *spec, struct data_info *out, char *err, size_t errlen);
+int data_csv_load(const struct spec_data *spec, const volatile sig_atomic_t *stop,
+		  struct data_splits *out, char *err, size_t errlen);
+int data_csv_probe(const struct spec_data *spec, struct data_info *out, char *err, size_t errlen);
+int data_images_load(const struct spec_data *spec, const volatile sig_atomic_t *stop,
+		     struct data_splits *out, char *err, size_t errlen);
+int data_images_probe(const struct spec_data *spec, struct data_info *out, char *err, size_t errlen);
+int data_synthetic_load(const struct spec_data *spec, const volatile sig_atomic_t *stop,
+			struct data_splits *out, char *err, size_t errlen);
+int data_synthetic_probe(const struct spec_data *spec, struct data_info *out, char *err,
+			 size_t errlen);
 
 /* Fill err (if non-NULL) printf-style and return -1, so a reader can say
  * `return data_fail(err, errlen, "...")`. */
 int data_fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* Samples (or lines, or records) a reader handles between looks at the stop flag. */
+#define DATA_STOP_EVERY 65536
+
+/* -1 with the "stopped" message when *stop is set (stop may be NULL), else 0. */
+int data_stopped(const volatile sig_atomic_t *stop, char *err, size_t errlen);
 
 /*
  * Set up `d` (zeroed first) with storage for n samples of c×h×w and n

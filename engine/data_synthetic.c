@@ -81,13 +81,18 @@ static int synth_params(const struct spec_data *spec, struct synth_params *p, ch
 /* Fill one split. Sample i is a pure function of (tag, i): its label and
  * noise come from a stream seeded by rng_hash(SYNTH_SEED, tag, i). */
 static int synth_fill(const struct synth_params *p, const float *prototypes, uint64_t tag,
-		      int64_t n, const char *name, struct dataset *d, char *err, size_t errlen)
+		      int64_t n, const char *name, const volatile sig_atomic_t *stop, struct dataset *d,
+		      char *err, size_t errlen)
 {
 	if (data_dataset_alloc(d, name, DATASET_F32, n, p->c, p->h, p->w, p->classes, name, err,
 			       errlen))
 		return -1;
 	int64_t features = dataset_sample_size(d);
 	for (int64_t i = 0; i < n; i++) {
+		if (i % DATA_STOP_EVERY == 0 && data_stopped(stop, err, errlen)) {
+			dataset_free(d);
+			return -1;
+		}
 		struct rng r;
 		rng_seed(&r, rng_hash(SYNTH_SEED, tag, (uint64_t)i));
 		int32_t label = (int32_t)rng_below(&r, (uint64_t)p->classes);
@@ -100,8 +105,8 @@ static int synth_fill(const struct synth_params *p, const float *prototypes, uin
 	return 0;
 }
 
-int data_synthetic_load(const struct spec_data *spec, struct data_splits *out, char *err,
-			size_t errlen)
+int data_synthetic_load(const struct spec_data *spec, const volatile sig_atomic_t *stop,
+			struct data_splits *out, char *err, size_t errlen)
 {
 	struct synth_params p;
 	if (synth_params(spec, &p, err, errlen))
@@ -124,10 +129,10 @@ int data_synthetic_load(const struct spec_data *spec, struct data_splits *out, c
 			prototypes[k * features + j] = rng_normal(&r);
 	}
 	int rc = -1;
-	if (synth_fill(&p, prototypes, SYNTH_TAG_TRAIN, p.train_size, "synthetic/train",
+	if (synth_fill(&p, prototypes, SYNTH_TAG_TRAIN, p.train_size, "synthetic/train", stop,
 		       &out->train, err, errlen) ||
-	    synth_fill(&p, prototypes, SYNTH_TAG_TEST, p.test_size, "synthetic/test", &out->test,
-		       err, errlen))
+	    synth_fill(&p, prototypes, SYNTH_TAG_TEST, p.test_size, "synthetic/test", stop,
+		       &out->test, err, errlen))
 		goto done;
 	rc = 0;
 done:
@@ -135,15 +140,16 @@ done:
 	return rc;
 }
 
-int data_synthetic_probe(const struct spec_data *spec, int *c, int *h, int *w, int *classes,
-			 char *err, size_t errlen)
+int data_synthetic_probe(const struct spec_data *spec, struct data_info *out, char *err,
+			 size_t errlen)
 {
 	struct synth_params p;
 	if (synth_params(spec, &p, err, errlen))
 		return -1;
-	*c = p.c;
-	*h = p.h;
-	*w = p.w;
-	*classes = p.classes;
+	*out = (struct data_info){
+		.c = p.c, .h = p.h, .w = p.w, .classes = p.classes, .storage = DATASET_F32,
+		.train_n = p.train_size, .test_n = p.test_size,
+		.reader_bytes = (int64_t)p.classes * p.c * p.h * p.w * (int64_t)sizeof(float), /* prototypes */
+	};
 	return 0;
 }

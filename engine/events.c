@@ -89,6 +89,22 @@ void events_running(struct events *ev, const struct run_info *info)
 	emit(ev, &w);
 }
 
+void events_loading(struct events *ev, const char *detail)
+{
+	if (ev->silent)
+		return;
+	if (!ev->json) {
+		human(ev, "%s", detail);
+		return;
+	}
+	struct jsonw w;
+	begin(&w, "status");
+	jsonw_kstr(&w, "status", "running");
+	jsonw_kstr(&w, "phase", "loading data");
+	jsonw_kstr(&w, "reason", detail);
+	emit(ev, &w);
+}
+
 void events_metric(struct events *ev, const char *split, int64_t step, int epoch, int n, const char *const *names,
 		   const double *values)
 {

@@ -37,6 +37,12 @@ struct run_info {
 	int64_t start_step;        /* > 0 when resuming */
 };
 void events_running(struct events *ev, const struct run_info *info);
+/*
+ * The worker has started and loads its data: status "running" with phase
+ * "loading data" and `detail` as the reason, before events_running, so a
+ * run that spends minutes loading shows as running, and why.
+ */
+void events_loading(struct events *ev, const char *detail);
 
 /* A metric event; names and values are parallel arrays. */
 void events_metric(struct events *ev, const char *split, int64_t step, int epoch, int n, const char *const *names,

@@ -195,6 +195,19 @@ void layer_reserve(struct layer *l, struct model *m, int batch)
 		l->kind->reserve(l, m, batch);
 }
 
+void layer_memory(const struct layer *l, bool need_dx, const struct backend_target *t, int batch,
+		  struct layer_memory *out)
+{
+	if (!l->kind->is_view) {
+		if (!l->absorbed)
+			out->kept += (int64_t)batch * shape_numel(l->out) * (int64_t)sizeof(float);
+		if (need_dx)
+			out->kept += (int64_t)batch * shape_numel(l->in) * (int64_t)sizeof(float);
+	}
+	if (l->kind->memory)
+		l->kind->memory(l, need_dx, t, batch, out);
+}
+
 void layer_forward(struct layer *l, struct model *m, const float *x, int batch, bool training)
 {
 	if (l->absorbed) {

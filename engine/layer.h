@@ -70,6 +70,13 @@ struct layer {
 
 typedef void (*layer_visit_fn)(const struct layer *l, int depth, void *ctx);
 
+/* What one layer holds while a batch trains, beyond its parameters (bytes). */
+struct layer_memory {
+	int64_t kept;        /* its own per-batch buffers: y, dx, and what `reserve` allocates */
+	int64_t scratch;     /* the backend's shared scratch its largest call needs; one buffer
+				serves every layer, so a model needs the maximum, not the sum */
+};
+
 struct layer_kind {
 	const char *name;
 	const char *summary;                 /* one line, for `trainbook layers` and docs */
@@ -106,6 +113,17 @@ struct layer_kind {
 	 * export refuses the model naming the layer.
 	 */
 	const char *(*onnx)(const struct layer *l, struct onnx_graph *g, const char *x);
+	/*
+	 * Optional: add to `out` what `reserve` allocates for `batch` samples
+	 * (masks, saved statistics, argmax indices, children's buffers) and
+	 * the scratch its calls ask of the backend `t`, as if the layer's
+	 * need_dx were `need_dx` — without allocating, for the memory estimate
+	 * (memest.c). y and dx are the generic part (layer_memory). Must agree
+	 * with reserve: tests/unit/test_memest.c counts a reserved model's
+	 * allocations against it. NULL: nothing beyond y and dx.
+	 */
+	void (*memory)(const struct layer *l, bool need_dx, const struct backend_target *t, int batch,
+		       struct layer_memory *out);
 	/* Composites: call fn on each child (depth + 1), recursively. NULL: no children. */
 	void (*visit_children)(const struct layer *l, int depth, layer_visit_fn fn, void *ctx);
 	/* Free l->state (and children). NULL: free(l->state). */
@@ -126,6 +144,11 @@ int layer_build(struct layer *l, struct model *m, const struct spec_layer *sl,
 		const char *name, struct shape in, struct spec_errors *errs);
 /* Allocate y/dx (unless a view) for `batch` samples, then kind->reserve. */
 void layer_reserve(struct layer *l, struct model *m, int batch);
+/* Add to `out` what layer_reserve would allocate with l->need_dx = need_dx (y, dx,
+ * then kind->memory) and the scratch its calls need on `t`. Works on a model built
+ * without a backend. */
+void layer_memory(const struct layer *l, bool need_dx, const struct backend_target *t, int batch,
+		  struct layer_memory *out);
 void layer_forward(struct layer *l, struct model *m, const float *x, int batch, bool training);
 void layer_backward(struct layer *l, struct model *m, const float *x, const float *dy, int batch);
 void layer_destroy(struct layer *l, struct model *m);

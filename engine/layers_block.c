@@ -104,18 +104,32 @@ static void block_init(struct layer *l, struct model *m, struct rng *rng)
 			st->child[i].kind->init(&st->child[i], m, rng);
 }
 
+/* Only the branches that read x pass a gradient out of the block. */
+static bool child_need_dx(int child, bool block_need_dx)
+{
+	return (child == CH_CONV1 || child == CH_SC_CONV) ? block_need_dx : true;
+}
+
 static void block_reserve(struct layer *l, struct model *m, int batch)
 {
 	struct block_state *st = l->state;
 	struct backend *be = m->be;
-	/* Only the branches that read x pass a gradient out of the block. */
 	for (int i = 0; i < st->nchild; i++)
-		st->child[i].need_dx = (i == CH_CONV1 || i == CH_SC_CONV) ? l->need_dx : true;
+		st->child[i].need_dx = child_need_dx(i, l->need_dx);
 	for (int i = 0; i < st->nchild; i++)
 		layer_reserve(&st->child[i], m, batch);
 	if (st->dsum)
 		be->free(be, st->dsum);
 	st->dsum = be->alloc(be, (size_t)batch * shape_numel(l->out) * sizeof(float));
+}
+
+static void block_memory(const struct layer *l, bool need_dx, const struct backend_target *t, int batch,
+			 struct layer_memory *out)
+{
+	const struct block_state *st = l->state;
+	for (int i = 0; i < st->nchild; i++)
+		layer_memory(&st->child[i], child_need_dx(i, need_dx), t, batch, out);
+	out->kept += (int64_t)batch * shape_numel(l->out) * (int64_t)sizeof(float); /* dsum */
 }
 
 static void block_forward(struct layer *l, struct model *m, const float *x, int batch, bool training)
@@ -216,6 +230,7 @@ const struct layer_kind layer_kind_basic_block = {
 	.build = block_build,
 	.init = block_init,
 	.reserve = block_reserve,
+	.memory = block_memory,
 	.forward = block_forward,
 	.backward = block_backward,
 	.visit_children = block_visit_children,

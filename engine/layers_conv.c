@@ -93,6 +93,15 @@ static void conv2d_reserve(struct layer *l, struct model *m, int batch)
 	st->workspace = bytes ? be->alloc(be, bytes) : NULL;
 }
 
+static void conv2d_memory(const struct layer *l, bool need_dx, const struct backend_target *t, int batch,
+			  struct layer_memory *out)
+{
+	(void)need_dx; /* reserve sizes the scratch for all three passes */
+	struct conv_shape cs = ((const struct conv2d_state *)l->state)->cs;
+	cs.n = batch;
+	out->scratch = TB_MAX(out->scratch, (int64_t)backend_conv2d_scratch(t, &cs));
+}
+
 static void conv2d_forward(struct layer *l, struct model *m, const float *x, int batch, bool training)
 {
 	(void)training;
@@ -147,6 +156,7 @@ static const struct layer_kind conv2d_kind = {
 	.build = conv2d_build,
 	.init = conv2d_init,
 	.reserve = conv2d_reserve,
+	.memory = conv2d_memory,
 	.forward = conv2d_forward,
 	.backward = conv2d_backward,
 	.destroy = conv2d_destroy,
@@ -241,6 +251,14 @@ static void maxpool_reserve(struct layer *l, struct model *m, int batch)
 	st->argmax = m->be->alloc(m->be, (size_t)batch * shape_numel(l->out) * sizeof(int32_t));
 }
 
+static void maxpool_memory(const struct layer *l, bool need_dx, const struct backend_target *t, int batch,
+			   struct layer_memory *out)
+{
+	(void)need_dx;
+	(void)t;
+	out->kept += (int64_t)batch * shape_numel(l->out) * (int64_t)sizeof(int32_t);
+}
+
 static void maxpool_forward(struct layer *l, struct model *m, const float *x, int batch, bool training)
 {
 	(void)training;
@@ -322,6 +340,7 @@ static const struct layer_kind maxpool2d_kind = {
 	.args = {POOL_ARGS},
 	.build = pool2d_build,
 	.reserve = maxpool_reserve,
+	.memory = maxpool_memory,
 	.forward = maxpool_forward,
 	.backward = maxpool_backward,
 	.destroy = pool_destroy,

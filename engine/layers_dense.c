@@ -134,6 +134,13 @@ static const char *linear_onnx(const struct layer *l, struct onnx_graph *g, cons
 	return onnx_node(g, "Gemm", l->name, in, st->bias >= 0 ? 3 : 2, &trans, 1);
 }
 
+static void linear_memory(const struct layer *l, bool need_dx, const struct backend_target *t, int batch,
+			  struct layer_memory *out)
+{
+	size_t scratch = backend_linear_scratch(t, batch, l->in.d[0], l->out.d[0], need_dx);
+	out->scratch = TB_MAX(out->scratch, (int64_t)scratch);
+}
+
 static const struct layer_kind linear_kind = {
 	.name = "linear",
 	.summary = "fully connected layer (torch.nn.Linear); {linear: OUT} or {linear: {out: N, bias: false}}",
@@ -144,6 +151,7 @@ static const struct layer_kind linear_kind = {
 	.backward = linear_backward,
 	.absorb_next = linear_absorb_next,
 	.onnx = linear_onnx,
+	.memory = linear_memory,
 };
 
 /* ---- activations ---------------------------------------------------------- */
@@ -276,6 +284,15 @@ static void dropout_reserve(struct layer *l, struct model *m, int batch)
 	st->mask = m->be->alloc(m->be, (size_t)batch * shape_numel(l->in));
 }
 
+/* The mask: one byte per value. */
+static void dropout_memory(const struct layer *l, bool need_dx, const struct backend_target *t, int batch,
+			   struct layer_memory *out)
+{
+	(void)need_dx;
+	(void)t;
+	out->kept += (int64_t)batch * shape_numel(l->in);
+}
+
 static void dropout_forward(struct layer *l, struct model *m, const float *x, int batch, bool training)
 {
 	struct dropout_state *st = l->state;
@@ -325,6 +342,7 @@ static const struct layer_kind dropout_kind = {
 	.args = {{"p", 0.5, 0, 0.999, false, false}},
 	.build = dropout_build,
 	.reserve = dropout_reserve,
+	.memory = dropout_memory,
 	.forward = dropout_forward,
 	.backward = dropout_backward,
 	.destroy = dropout_destroy,

@@ -101,6 +101,18 @@ static void bn_reserve(struct layer *l, struct model *m, int batch)
 	st->batch_cap = batch;
 }
 
+/* Training keeps the batch statistics, and a dx the backend writes even when nobody reads it. The
+ * evaluation-mode backward's buffers (fine-tuning with frozen statistics) are not a training cost. */
+static void bn_memory(const struct layer *l, bool need_dx, const struct backend_target *t, int batch,
+		      struct layer_memory *out)
+{
+	(void)t;
+	const struct bn_state *st = l->state;
+	out->kept += 2 * (int64_t)st->channels * (int64_t)sizeof(float);
+	if (!need_dx)
+		out->kept += (int64_t)batch * shape_numel(l->in) * (int64_t)sizeof(float);
+}
+
 static void bn_forward(struct layer *l, struct model *m, const float *x, int batch, bool training)
 {
 	struct bn_state *st = l->state;
@@ -210,6 +222,7 @@ static const char *bn_onnx(const struct layer *l, struct onnx_graph *g, const ch
 		.build = bn_build,                                                                      \
 		.init = bn_init,                                                                        \
 		.reserve = bn_reserve,                                                                  \
+		.memory = bn_memory,                                                                    \
 		.forward = bn_forward,                                                                  \
 		.backward = bn_backward,                                                                \
 		.absorb_next = bn_absorb_next,                                                          \

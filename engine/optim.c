@@ -22,6 +22,13 @@ int optim_kind_parse(const char *name)
 	return -1;
 }
 
+int optim_state_count(const struct spec_optimizer *so)
+{
+	int kind = optim_kind_parse(so->name);
+	TB_ASSERT(kind >= 0); /* the spec parser rejects unknown names */
+	return kind == OPTIM_SGD ? (so->momentum != 0 ? 1 : 0) : 2;
+}
+
 struct optim *optim_new(const struct spec_optimizer *so, struct backend *be, int64_t n)
 {
 	int kind = optim_kind_parse(so->name);
@@ -40,7 +47,7 @@ struct optim *optim_new(const struct spec_optimizer *so, struct backend *be, int
 		.beta2 = (float)so->beta2,
 		.eps = (float)so->eps,
 	};
-	o->nstate = kind == OPTIM_SGD ? (so->momentum != 0 ? 1 : 0) : 2;
+	o->nstate = optim_state_count(so);
 	if (o->nstate)
 		o->state = be->alloc(be, (size_t)o->nstate * n * sizeof(float));
 	o->scalars = be->alloc(be, OPT_NSCALARS * sizeof(float));

@@ -39,6 +39,9 @@ struct optim {
 /* Parse the optimizer name ("sgd", "adam", "adamw"); -1 when unknown. */
 int optim_kind_parse(const char *name);
 
+/* State buffers per parameter the spec's optimizer keeps (what optim_new allocates). */
+int optim_state_count(const struct spec_optimizer *so);
+
 struct optim *optim_new(const struct spec_optimizer *so, struct backend *be, int64_t n);
 void optim_free(struct optim *o);
 

@@ -1,6 +1,7 @@
 /*
  * tb.c — assertion reporting, aborting allocators and small utilities
- * shared by the whole engine. Thread-safe; no state.
+ * shared by the whole engine. Thread-safe; the only state is the memory
+ * policy, set once before threads start.
  */
 #include "tb.h"
 
@@ -16,33 +17,51 @@ void tb_assert_fail(const char *cond, const char *file, int line)
 	abort();
 }
 
-static void out_of_memory(size_t n)
+/* Written once before threads start (tb_set_memory_policy's contract), read-only after. */
+static struct tb_memory_policy memory_policy;
+
+void tb_set_memory_policy(const struct tb_memory_policy *policy)
 {
+	memory_policy = policy ? *policy : (struct tb_memory_policy){0};
+}
+
+bool tb_admit(size_t n)
+{
+	return n < TB_ADMIT_MIN || !memory_policy.admit || memory_policy.admit(n);
+}
+
+void tb_out_of_memory(size_t n)
+{
+	if (memory_policy.fail)
+		memory_policy.fail(n);
 	fprintf(stderr, "trainbook: out of memory allocating %zu bytes\n", n);
 	abort();
 }
 
 void *tb_xmalloc(size_t n)
 {
-	void *p = malloc(n ? n : 1);
+	void *p = tb_admit(n) ? malloc(n ? n : 1) : NULL;
 	if (!p)
-		out_of_memory(n);
+		tb_out_of_memory(n);
 	return p;
 }
 
 void *tb_xcalloc(size_t count, size_t size)
 {
-	void *p = calloc(count ? count : 1, size ? size : 1);
+	size_t n;
+	if (__builtin_mul_overflow(count, size, &n))
+		tb_out_of_memory(SIZE_MAX);
+	void *p = tb_admit(n) ? calloc(count ? count : 1, size ? size : 1) : NULL;
 	if (!p)
-		out_of_memory(count * size);
+		tb_out_of_memory(n);
 	return p;
 }
 
 void *tb_xrealloc(void *p, size_t n)
 {
-	void *q = realloc(p, n ? n : 1);
+	void *q = tb_admit(n) ? realloc(p, n ? n : 1) : NULL;
 	if (!q)
-		out_of_memory(n);
+		tb_out_of_memory(n);
 	return q;
 }
 

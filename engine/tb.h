@@ -4,7 +4,8 @@
  * bounded string formatting.
  *
  * The three error tiers of STYLE.md: a broken invariant is TB_ASSERT (a bug,
- * abort loudly); out of memory is tb_xmalloc & co. (abort with a message);
+ * abort loudly); out of memory is tb_xmalloc & co. (abort with a message,
+ * or what the program's memory policy does instead);
  * everything a user or the world can cause is a return code plus message,
  * never one of these.
  */
@@ -30,6 +31,25 @@
 
 _Noreturn void tb_assert_fail(const char *cond, const char *file, int line);
 
+/*
+ * Out of memory, for a program that wants more than an abort (the worker
+ * reports a failed run, engine/cli/cmd_train.c). admit: may an allocation
+ * of n ≥ TB_ADMIT_MIN bytes go ahead (a budget, memlimit.h)? fail: n bytes
+ * could not be had; report and end the process — it must not return.
+ * Either may be NULL. Set once, before any thread that allocates starts.
+ */
+struct tb_memory_policy {
+	bool (*admit)(size_t n);
+	void (*fail)(size_t n);
+};
+#define TB_ADMIT_MIN ((size_t)1 << 20)
+void tb_set_memory_policy(const struct tb_memory_policy *policy);
+/* The policy's verdict on n bytes (true without a policy, or below TB_ADMIT_MIN). */
+bool tb_admit(size_t n);
+/* n bytes could not be had: the policy's fail, else a message and abort. */
+_Noreturn void tb_out_of_memory(size_t n);
+
+/* Allocate or end the process through tb_out_of_memory; large requests ask tb_admit first. */
 void *tb_xmalloc(size_t n);
 void *tb_xcalloc(size_t count, size_t size);
 void *tb_xrealloc(void *p, size_t n);

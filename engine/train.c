@@ -23,8 +23,11 @@
 #include "backend.h"
 #include "checkpoint.h"
 #include "data.h"
+#include "dist.h"
 #include "events.h"
 #include "gpu_step.h"
+#include "memest.h"
+#include "memlimit.h"
 #include "model.h"
 #include "optim.h"
 #include "preprocess.h"
@@ -442,13 +445,90 @@ static enum train_result run_epochs(struct trainer *t)
 	return result;
 }
 
+/* setup's outcomes besides 0. */
+enum { SETUP_FAILED = -1, SETUP_STOPPED = -2 };
+
+static bool stop_asked(const struct trainer *t)
+{
+	return t->opt->stop && *t->opt->stop;
+}
+
+/*
+ * Before anything is loaded, the estimate (memest.h) against what this
+ * worker may use (the machine's allowance, or TRAINBOOK_MEMORY_LIMIT when
+ * smaller: the server's --worker-memory), so a run that cannot fit ends at once with the reason
+ * instead of dying half-way. Device `auto` may still land on a GPU, where
+ * the model is not in host memory: it is refused only when the host part
+ * fits neither way (the device part is checked once the GPU is open).
+ * Then the allocators' budget is set (tb_admit), and the loading event
+ * says what is happening and how much it will take.
+ */
+static int check_memory(struct trainer *t, struct memest_machine *mach)
+{
+	const struct spec *s = t->spec;
+	char msg[512];
+	struct memest est;
+	int64_t budget;
+	if (memlimit_env_budget(&budget, t->reason, sizeof(t->reason)) < 0)
+		return -1;
+	memest_machine_this(mach, budget);
+	if (memest_spec(s, mach, &est, t->reason, sizeof(t->reason)) < 0)
+		return -1;
+	if (memest_fits(&est, mach, msg, sizeof(msg)) < 0) {
+		struct memest_machine gpu = *mach;
+		struct memest on_gpu;
+		gpu.gpus = 1;
+		if (strcmp(s->train.device, "auto") != 0 || memest_spec(s, &gpu, &on_gpu, NULL, 0) < 0 ||
+		    memest_fits(&on_gpu, &gpu, NULL, 0) < 0) {
+			tb_fmt(t->reason, sizeof(t->reason), "%s", msg);
+			return -1;
+		}
+	}
+	memlimit_set(mach->host_allowance, est.host);
+	/* Process 0 of a multi-node run reports for all (setup silences the others later). */
+	struct dist_env d;
+	if (dist_env_detect(&d, NULL, 0) == 0 && d.rank > 0)
+		return 0;
+	char summary[400];
+	memest_summary(&est, 3, summary, sizeof(summary));
+	tb_fmt(msg, sizeof(msg), "loading the data; estimated peak memory %s", summary);
+	events_loading(&t->ev, msg);
+	return 0;
+}
+
+/*
+ * Once the device is open, the estimate for it: a GPU's share against its
+ * memory, or — device auto that found no GPU — the whole run against the
+ * host, which check_memory let pass while a GPU might still have taken the
+ * model.
+ */
+static int check_device_memory(struct trainer *t, struct memest_machine *mach)
+{
+	if (t->cheap_sync && strcmp(t->spec->train.device, "auto") != 0)
+		return 0; /* the CPU by name: check_memory saw it all */
+	struct memest est;
+	mach->gpus = t->cheap_sync ? 0 : t->group.n;
+	mach->gpu_memory = t->cheap_sync ? 0 : (int64_t)backend_device_memory(t->be);
+	if (memest_spec(t->spec, mach, &est, t->reason, sizeof(t->reason)) < 0 ||
+	    memest_fits(&est, mach, t->reason, sizeof(t->reason)) < 0)
+		return -1;
+	return 0;
+}
+
 static int setup(struct trainer *t)
 {
 	const struct spec *s = t->spec;
 	char err[512], note[512] = "";
-	if (data_load(&s->data, s->train.seed, &t->data, err, sizeof(err)) < 0) {
+	struct memest_machine mach;
+	if (check_memory(t, &mach) < 0)
+		return SETUP_FAILED;
+	if (data_load_stoppable(&s->data, s->train.seed, t->opt->stop, &t->data, err, sizeof(err)) < 0) {
+		if (stop_asked(t)) {
+			tb_fmt(t->reason, sizeof(t->reason), "stopped while loading the data, before any step");
+			return SETUP_STOPPED;
+		}
 		tb_fmt(t->reason, sizeof(t->reason), "%s", err);
-		return -1;
+		return SETUP_FAILED;
 	}
 	const struct dataset *train = &t->data.train;
 	struct preprocess pre;
@@ -473,6 +553,8 @@ static int setup(struct trainer *t)
 	t->m = t->r0->m;
 	t->cheap_sync = strcmp(t->be->name, "cpu") == 0;
 	t->async_metrics = !t->cheap_sync;
+	if (check_device_memory(t, &mach) < 0)
+		return SETUP_FAILED;
 	int batch = s->data.batch_size;
 	t->steps_per_epoch = loader_batches_per_epoch(train, batch, false);
 	if (t->steps_per_epoch < 1) {
@@ -551,16 +633,23 @@ enum train_result train_run(const struct spec *spec, const struct train_options 
 	struct trainer t = {.spec = spec, .opt = opt};
 	events_init(&t.ev, opt->json, opt->events_out ? opt->events_out : stdout);
 	enum train_result result;
-	if (setup(&t) < 0) {
+	int set_up = setup(&t);
+	if (set_up == SETUP_STOPPED) {
+		result = TRAIN_STOPPED;
+	} else if (set_up < 0) {
 		result = TRAIN_SETUP_ERROR;
 	} else if (t.cs.step >= t.total_steps) {
 		tb_fmt(t.reason, sizeof(t.reason), "nothing to do: the checkpoint is at step %lld of %lld",
 		       (long long)t.cs.step, (long long)t.total_steps);
 		result = TRAIN_COMPLETED;
+	} else if (stop_asked(&t)) {
+		/* Stopped while the model was built: no step ran, so no checkpoint to write. */
+		tb_fmt(t.reason, sizeof(t.reason), "stopped before its first step");
+		result = TRAIN_STOPPED;
 	} else {
 		result = run_epochs(&t);
 	}
-	if (result == TRAIN_COMPLETED || result == TRAIN_STOPPED)
+	if (set_up == 0 && (result == TRAIN_COMPLETED || result == TRAIN_STOPPED))
 		summarize(&t);
 	static const char *const status[] = {"completed", "stopped", "failed", "failed"};
 	events_end(&t.ev, status[result], t.reason);

@@ -15,9 +15,13 @@
 #include <unistd.h>
 
 #include "executor.h"
+#include "memlimit.h"
 #include "runq.h"
 #include "tb.h"
 #include "util.h"
+
+/* Smaller budgets would refuse even an empty run (the worker process alone holds 8-14 MiB). */
+#define CFG_WORKER_MEMORY_MIN ((int64_t)16 << 20)
 
 void cfg_defaults(struct cfg *c)
 {
@@ -362,6 +366,15 @@ int cfg_set(struct cfg *c, const char *key, const char *value, char *err, size_t
 		SET_INT(stop_timeout, 1, 86400);
 	if (!strcmp(key, "max-queued"))
 		SET_INT(max_queued, 1, 100000);
+	if (!strcmp(key, "worker-memory")) {
+		if (memlimit_parse_bytes(value, &c->worker_memory) < 0 ||
+		    (c->worker_memory && c->worker_memory < CFG_WORKER_MEMORY_MIN)) {
+			snprintf(err, errlen, "worker-memory: expected a size of at least 16M (e.g. 512M, 8G) or 0, got '%s'",
+				 value);
+			return -1;
+		}
+		return 0;
+	}
 	if (!strcmp(key, "static"))
 		COPY_STR(static_dir);
 	if (!strcmp(key, "examples"))
@@ -616,6 +629,7 @@ void cfg_print(const struct cfg *c, void *stdio_file)
 		c->stop_timeout, c->max_queued, c->static_dir, c->examples_dir,
 		c->seed ? "true" : "false");
 	fprintf(f, "public-url = %s\ntoken-file = %s\n", c->public_url, c->token_file);
+	fprintf(f, "worker-memory = %lld\n", (long long)c->worker_memory);
 	for (int i = 0; i < c->nallow_hosts; i++)
 		fprintf(f, "allow-host = %s\n", c->allow_hosts[i]);
 	for (int i = 0; i < c->ntrusted_proxies; i++)

@@ -77,6 +77,8 @@ struct cfg {
 	int worker_timeout;                /* seconds without an event before a worker is hung, default 600 */
 	int stop_timeout;                  /* seconds a stopping worker gets before SIGKILL, default 120 */
 	int max_queued;                    /* runs waiting for a slot, default 256 */
+	int64_t worker_memory;             /* bytes one worker may use, below the machine's allowance
+					      (memlimit.h); 0 = that allowance */
 	char static_dir[PATH_MAX];         /* page files; "" = <exe dir>/../static */
 	char examples_dir[PATH_MAX];       /* seed notebooks; "" = <exe dir>/../examples */
 	char worker_cmd[PATH_MAX];         /* test hook: program run instead of "<exe> worker" */

@@ -17,10 +17,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "memlimit.h"
 #include "sandbox.h"
 #include "spawn.h"
 #include "tb.h"
@@ -42,6 +44,38 @@ static int cpu_share(const struct runq *q, const struct runq_need *need)
 	return cores / q->cpu_slots > 1 ? (int)(cores / q->cpu_slots) : 1;
 }
 
+/*
+ * The worker's memory: its budget (what memlimit.h's allocators and its
+ * start check hold it to) and, for CPU runs, RLIMIT_DATA as the backstop
+ * for what the budget does not see. RLIMIT_DATA limits private writable
+ * memory — malloc's heap and mmapped chunks, thread stacks, OpenBLAS's
+ * buffers — where RLIMIT_AS would also count the address space OpenMP and
+ * CUDA reserve and never touch. It leaves room for what is mapped but not
+ * budgeted: measured on a 2-thread worker, 300 MiB of such data at start
+ * (each thread's stack, OpenBLAS's 128 MiB buffer per thread, glibc's
+ * arenas), 440 MiB with device auto (the CUDA libraries' writable
+ * segments). Not for GPU runs: the CUDA driver maps device memory into the
+ * process (UVM), which RLIMIT_DATA would count as the worker's.
+ */
+struct worker_memory {
+	int64_t budget;        /* bytes; 0 = unknown (no /proc/meminfo): no limits */
+	rlim_t data_limit;     /* RLIM_INFINITY for GPU runs */
+};
+
+#define WORKER_DATA_SLACK ((int64_t)1 << 30)
+#define WORKER_DATA_PER_THREAD ((int64_t)256 << 20)
+
+static struct worker_memory worker_memory(const struct runq *q, const struct runq_need *need, int omp_threads)
+{
+	struct worker_memory wm = {.data_limit = RLIM_INFINITY};
+	wm.budget = memlimit_host_allowance(q->cfg.worker_memory);
+	if (!wm.budget || need->gpu)
+		return wm;
+	long threads = omp_threads > 0 ? omp_threads : sysconf(_SC_NPROCESSORS_ONLN);
+	wm.data_limit = (rlim_t)(wm.budget + WORKER_DATA_SLACK + TB_MAX(threads, 1) * WORKER_DATA_PER_THREAD);
+	return wm;
+}
+
 /* Variables the server sets for a worker (the rest it inherits), as "NAME=value" strings. */
 struct child_vars {
 	char cvd[RUNQ_VISIBLE_MAX + 32]; /* CUDA_VISIBLE_DEVICES=… or "" */
@@ -49,22 +83,27 @@ struct child_vars {
 	char omp[32];            /* OMP_NUM_THREADS=… or "" */
 	char user[96];           /* TRAINBOOK_USER=<owner> (accounts) or "" */
 	char tmp[PATH_MAX + 16]; /* TMPDIR=<run dir>/tmp (--user-separation) or "" */
+	char mem[64];            /* TRAINBOOK_MEMORY_LIMIT=<bytes> or "" */
 };
 
 /*
  * Environment for the child (spawn_env): the GPUs it may see, the GPU
- * memory it was placed with, its OpenMP threads, and in accounts mode its
- * user and private temp dir. visible: "" = leave CUDA_VISIBLE_DEVICES
- * alone, as for cuda:N, which keeps its own numbering. gpu_limit: per
- * device (docs/gpu.md: the CUDA backend holds its allocations under
- * TRAINBOOK_GPU_MEMORY_LIMIT, so a run past its estimate fails itself
- * rather than its neighbours).
+ * memory it was placed with, its OpenMP threads and memory budget, and in
+ * accounts mode its user and private temp dir. visible: "" = leave
+ * CUDA_VISIBLE_DEVICES alone, as for cuda:N, which keeps its own
+ * numbering. gpu_limit: per device (docs/gpu.md: the CUDA backend is to
+ * hold its allocations under TRAINBOOK_GPU_MEMORY_LIMIT, so a run past its
+ * estimate fails itself rather than its neighbours).
  */
-static char **child_env(const char *visible, int64_t gpu_limit, int omp_threads, struct child_vars *v)
+static char **child_env(const char *visible, int64_t gpu_limit, int omp_threads, int64_t budget, struct child_vars *v)
 {
 	/* What we set replaces what the server inherited; the rest is kept. */
-	const char *drop[4] = {"CUDA_VISIBLE_DEVICES=", "TRAINBOOK_GPU_MEMORY_LIMIT="}, *add[5];
-	int ndrop = 2, nadd = 0;
+	const char *drop[5] = {"CUDA_VISIBLE_DEVICES=", "TRAINBOOK_GPU_MEMORY_LIMIT=", "TRAINBOOK_MEMORY_LIMIT="}, *add[6];
+	int ndrop = 3, nadd = 0;
+	if (budget > 0) {
+		snprintf(v->mem, sizeof v->mem, "TRAINBOOK_MEMORY_LIMIT=%lld", (long long)budget);
+		add[nadd++] = v->mem;
+	}
 	if (v->user[0]) {
 		drop[ndrop++] = "TRAINBOOK_USER=";
 		add[nadd++] = v->user;
@@ -153,16 +192,21 @@ static int local_start(struct executor *ex, struct runq_worker *w, const struct 
 	}
 	argv[argc] = NULL;
 	/* cuda:N keeps its own numbering (runq_sched.c leaves `visible` empty); "cuda"/"auto" see only the GPUs we chose. */
-	env = child_env(st->visible, st->need->gpu ? st->gpu_memory_limit : 0, cpu_share(q, st->need), &vars);
+	int omp_threads = cpu_share(q, st->need);
+	struct worker_memory wm = worker_memory(q, st->need, omp_threads);
+	env = child_env(st->visible, st->need->gpu ? st->gpu_memory_limit : 0, omp_threads, wm.budget, &vars);
 	pid_t parent = getpid();
 	pid_t pid = fork();
 	if (pid < 0) {
 		snprintf(err, errlen, "fork: %s", strerror(errno));
 		goto fail;
 	}
-	if (pid == 0)
+	if (pid == 0) {
+		if (wm.data_limit != RLIM_INFINITY)
+			setrlimit(RLIMIT_DATA, &(struct rlimit){wm.data_limit, wm.data_limit});
 		spawn_exec_child(parent, null_fd, pipefd[1], log_fd, q->cfg.accounts ? q->workspace : NULL, sandbox_fd,
 				 argv, env);
+	}
 	close(pipefd[1]);
 	close(log_fd);
 	close(null_fd);

@@ -14,10 +14,12 @@
 #include "access.h"
 #include "app.h"
 #include "check.h"
+#include "memest.h"
 #include "notebooks.h"
 #include "routes.h"
 #include "runq.h"
 #include "store.h"
+#include "sysmon.h"
 #include "tb.h"
 
 #define EVENTS_DEFAULT 1000
@@ -56,6 +58,21 @@ static enum MHD_Result reply_run(struct http_req *r, unsigned status, int64_t id
 	if (!run)
 		return http_error(r, 404, "not_found", "no run r%" PRId64, id);
 	return http_json(r, status, json_pack("{s:o}", "run", run));
+}
+
+/*
+ * The machine runs are checked against (memest.h): this host's allowance,
+ * or --worker-memory when smaller, and the GPUs NVML sees with the
+ * smallest one's memory — so validate refuses what the worker would.
+ */
+static char *check_on_this_server(struct http_req *r, const char *yaml, size_t len)
+{
+	struct app *app = r->app;
+	struct memest_machine mach;
+	memest_machine_this(&mach, app->cfg.worker_memory);
+	mach.gpus = sysmon_gpu_count(app->sysmon);
+	mach.gpu_memory = (int64_t)sysmon_gpu_memory(app->sysmon);
+	return check_spec_json(yaml, len, NULL, 0, &mach);
 }
 
 /* The "spec" string of a body, bounded; NULL after replying. */
@@ -102,7 +119,7 @@ enum MHD_Result route_validate(struct http_req *r)
 	if (refused) {
 		reply = http_json(r, 200, refused);
 	} else if (spec) {
-		char *result = check_spec_json(spec, len, NULL, 0);
+		char *result = check_on_this_server(r, spec, len);
 		reply = http_raw(r, 200, "application/json", result, strlen(result));
 		free(result);
 	}
@@ -159,7 +176,7 @@ enum MHD_Result route_run_create(struct http_req *r)
 	}
 	json_t *verdict = data_refusal(r, yaml, len);
 	if (!verdict) {
-		char *checked = check_spec_json(yaml, len, NULL, 0);
+		char *checked = check_on_this_server(r, yaml, len);
 		verdict = json_loads(checked, 0, NULL);
 		free(checked);
 	}

@@ -94,6 +94,7 @@ struct runq_config {
 	bool accounts;          /* workers run in the workspace (relative data paths) and know their user */
 	bool separation;        /* sandbox workers: writes only in the run dir, private TMPDIR (sandbox.c) */
 	const struct sched_config *sched; /* fair share, quotas, lab sessions (config.h); NULL = fair, none */
+	int64_t worker_memory;  /* bytes a worker may use (TRAINBOOK_MEMORY_LIMIT); 0 = the machine's allowance */
 };
 
 int runq_new(const struct runq_config *cfg, struct store *store, const struct runq_hooks *hooks,

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "gpumon.h"
+#include "memlimit.h"
 #include "store.h"
 #include "sysmon.h"
 #include "tb.h"
@@ -41,12 +42,10 @@
 void runq_sched_init(struct runq *q)
 {
 	long cores = sysconf(_SC_NPROCESSORS_ONLN);
-	char *info = NULL;
-	size_t len;
-	uint64_t total = 0, avail = 0;
-	if (srv_read_file("/proc/meminfo", 1 << 20, &info, &len) == 0 && sysmon_parse_meminfo(info, &total, &avail) == 0)
-		q->cpu_memory = (int64_t)(total - total / 10);
-	free(info);
+	int64_t total = 0, avail = 0;
+	/* What all CPU runs together may hold: the machine less the margin one run is admitted against. */
+	if (memlimit_machine(&total, &avail) == 0)
+		q->cpu_memory = memlimit_allowance(total);
 	if (q->cfg.cpu_runs != CFG_RUNS_AUTO) {
 		q->cpu_slots = q->cfg.cpu_runs;
 		return;

@@ -56,6 +56,7 @@ static const struct option options[] = {
 	{"worker-timeout", required_argument, NULL, 0},
 	{"stop-timeout", required_argument, NULL, 0},
 	{"max-queued", required_argument, NULL, 0},
+	{"worker-memory", required_argument, NULL, 0},
 	{"sched", required_argument, NULL, 0},
 	{"sched-half-life", required_argument, NULL, 0},
 	{"lab-session", required_argument, NULL, 0},
@@ -110,6 +111,9 @@ static void usage(FILE *out)
 		"      --runs-dir DIR       run folders and checkpoints (default <workspace>/.trainbook/runs)\n"
 		"      --executor KIND      where workers run: local (default) or slurm (slurm-* settings\n"
 		"                           in the config file; docs/slurm.md)\n"
+		"      --worker-memory SIZE memory one run may use, e.g. 8G (default: the machine's memory less\n"
+		"                           10%%, at least 512M); bigger runs are refused, workers end failed\n"
+		"                           \"out of memory\" rather than grow past it\n"
 		"      --static DIR         page files (default <binary dir>/../static)\n"
 		"      --examples DIR       notebooks copied into a new workspace (default <binary dir>/../examples)\n"
 		"      --no-seed            do not copy the examples into a new workspace\n"
@@ -507,6 +511,7 @@ static int start(struct app *app, int stop_fd)
 		.gpu_count = sysmon_device_count(app->sysmon), .gpu_runs = app->cfg.gpu_runs,
 		.worker_timeout = app->cfg.worker_timeout, .stop_timeout = app->cfg.stop_timeout,
 		.max_queued = app->cfg.max_queued, .accounts = app->cfg.accounts,
+		.worker_memory = app->cfg.worker_memory,
 		.separation = app->cfg.user_separation, .sched = &app->cfg.sched};
 	struct runq_hooks rh = {.event = on_event, .run_changed = on_run_changed, .run_deleted = on_run_deleted,
 				.admit = app->cfg.accounts ? admit_run : NULL, .devices = gpu_devices,

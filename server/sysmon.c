@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "gpumon.h"
+#include "memlimit.h"
 #include "store.h"
 #include "tb.h"
 #include "util.h"
@@ -33,20 +34,9 @@ struct sysmon {
 	char *latest;             /* JSON of the last sample */
 	struct gpumon_device *devices; /* places for runs in the last sample (gpumon_device_count of them) */
 	int ndevices;
+	uint64_t gpu_memory;      /* the smallest GPU's memory in the last sample, 0 = unknown */
 	bool stop;
 };
-
-int sysmon_parse_meminfo(const char *text, uint64_t *total, uint64_t *available)
-{
-	const char *t = strstr(text, "MemTotal:"), *a = strstr(text, "MemAvailable:");
-	unsigned long long kt, ka;
-	if (!t || !a || sscanf(t, "MemTotal: %llu", &kt) != 1 ||
-	    sscanf(a, "MemAvailable: %llu", &ka) != 1)
-		return -1;
-	*total = kt * 1024;
-	*available = ka * 1024;
-	return 0;
-}
 
 int sysmon_parse_stat(const char *text, uint64_t *busy, uint64_t *total)
 {
@@ -93,16 +83,10 @@ static json_t *cpu_json(struct sysmon *m)
 
 static json_t *memory_json(void)
 {
-	char *info = read_proc("/proc/meminfo");
-	uint64_t total, avail;
-	json_t *mem;
-	if (info && sysmon_parse_meminfo(info, &total, &avail) == 0)
-		mem = json_pack("{s:I, s:I}", "used", (json_int_t)(total - avail), "total",
-				(json_int_t)total);
-	else
-		mem = json_pack("{s:n, s:n}", "used", "total");
-	free(info);
-	return mem;
+	int64_t total, avail;
+	if (memlimit_machine(&total, &avail) == 0)
+		return json_pack("{s:I, s:I}", "used", (json_int_t)(total - avail), "total", (json_int_t)total);
+	return json_pack("{s:n, s:n}", "used", "total");
 }
 
 #define OR_NULL(has, make) ((has) ? (make) : json_null())
@@ -155,9 +139,14 @@ static void sample(struct sysmon *m)
 	sample_devices(m);
 	json_t *gpus = json_array();
 	struct gpumon_gpu *g = tb_xmalloc(sizeof *g);
-	for (int i = 0; i < gpumon_count(m->gpu); i++)
-		if (gpumon_read(m->gpu, i, g) == 0)
-			json_array_append_new(gpus, gpu_json(m, g));
+	uint64_t smallest = 0;
+	for (int i = 0; i < gpumon_count(m->gpu); i++) {
+		if (gpumon_read(m->gpu, i, g) != 0)
+			continue;
+		json_array_append_new(gpus, gpu_json(m, g));
+		if (g->has_memory && (!smallest || g->memory_total < smallest))
+			smallest = g->memory_total;
+	}
 	free(g);
 	json_t *doc = json_pack("{s:I, s:o, s:o, s:o, s:o}", "time", (json_int_t)srv_unix_now(),
 				"gpus", gpus, "gpu_note",
@@ -170,6 +159,7 @@ static void sample(struct sysmon *m)
 	pthread_mutex_lock(&m->lock);
 	free(m->latest);
 	m->latest = tb_xstrdup(text);
+	m->gpu_memory = smallest;
 	pthread_mutex_unlock(&m->lock);
 	if (m->hooks.on_sample)
 		m->hooks.on_sample(m->hooks.ctx, text);
@@ -255,6 +245,14 @@ int sysmon_devices(struct sysmon *m, struct gpumon_device *out, int max)
 		memcpy(out, m->devices, (size_t)n * sizeof *out);
 	pthread_mutex_unlock(&m->lock);
 	return n;
+}
+
+uint64_t sysmon_gpu_memory(struct sysmon *m)
+{
+	pthread_mutex_lock(&m->lock);
+	uint64_t bytes = m->gpu_memory;
+	pthread_mutex_unlock(&m->lock);
+	return bytes;
 }
 
 char *sysmon_json(struct sysmon *m)

@@ -41,11 +41,13 @@ int sysmon_gpu_count(const struct sysmon *m);
 struct gpumon_device;
 int sysmon_device_count(const struct sysmon *m);
 int sysmon_devices(struct sysmon *m, struct gpumon_device *out, int max);
+/* The smallest GPU's total memory in bytes from the last sample; 0 when unknown (for the
+ * memory check of a run, memest.h). */
+uint64_t sysmon_gpu_memory(struct sysmon *m);
 /* The latest sample as JSON text, malloc'd. */
 char *sysmon_json(struct sysmon *m);
 
-/* Parse /proc-format text (exposed for unit tests). */
-int sysmon_parse_meminfo(const char *text, uint64_t *total, uint64_t *available);
+/* Parse /proc/stat text (exposed for unit tests; /proc/meminfo is memlimit.h's). */
 int sysmon_parse_stat(const char *text, uint64_t *busy, uint64_t *total);
 
 #endif

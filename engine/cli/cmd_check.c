@@ -1,6 +1,7 @@
 /*
  * cmd_check.c — `trainbook check SPEC [--set key=value]...`: print the
- * layer table or the errors (file:line:column), exit 2 on error.
+ * layer table and the estimated peak memory, or the errors
+ * (file:line:column), exit 2 on error or when the run cannot fit.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -9,6 +10,8 @@
 
 #include "check.h"
 #include "cli.h"
+#include "memest.h"
+#include "memlimit.h"
 
 #define MAX_OVERRIDES 64
 
@@ -33,8 +36,10 @@ int cli_check(int argc, char **argv)
 			break;
 		case 'h':
 			printf("usage: trainbook check SPEC [--set key.path=value]...\n"
-			       "Validate a run spec and print the model's layers, output shapes and parameter counts.\n"
-			       "Exits 2 and prints file:line:column errors when the spec is not valid.\n");
+			       "Validate a run spec and print the model's layers, output shapes and parameter counts,\n"
+			       "and its estimated peak memory, part by part.\n"
+			       "Exits 2 and prints file:line:column errors when the spec is not valid or the run\n"
+			       "cannot fit this machine (TRAINBOOK_MEMORY_LIMIT=SIZE checks against less).\n");
 			return 0;
 		default:
 			return 2;
@@ -44,5 +49,14 @@ int cli_check(int argc, char **argv)
 		fprintf(stderr, "usage: trainbook check SPEC [--set key.path=value]...\n");
 		return 2;
 	}
-	return check_spec_print(argv[optind], overrides, noverrides, stdout);
+	/* The machine as a worker would see it: TRAINBOOK_MEMORY_LIMIT lowers what a run may use. */
+	int64_t budget;
+	char err[256];
+	if (memlimit_env_budget(&budget, err, sizeof(err)) < 0) {
+		fprintf(stderr, "trainbook check: %s\n", err);
+		return 2;
+	}
+	struct memest_machine machine;
+	memest_machine_this(&machine, budget);
+	return check_spec_print(argv[optind], overrides, noverrides, &machine, stdout);
 }

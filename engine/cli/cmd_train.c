@@ -7,7 +7,9 @@
  *         (the Slurm executor), events appended to --events-file and sent
  *         home by report.c (--report URL with the run's --secret-file).
  * Both: SIGINT/SIGTERM finish the current step, write a checkpoint and end
- * the run as "stopped"; a second signal ends the process at once.
+ * the run as "stopped" (while the data loads: at once, without one); a
+ * second signal ends the process at once. An allocation that does not fit
+ * ends the run "failed", out of memory (on_out_of_memory).
  *
  * Threads: main thread; signal handlers only set a flag.
  */
@@ -18,11 +20,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "checkpoint.h"
 #include "cli.h"
 #include "dist.h"
 #include "report.h"
+#include "memlimit.h"
 #include "spec.h"
 #include "tb.h"
 #include "train.h"
@@ -31,6 +35,34 @@
 
 /* The one piece of process-global state: set from signal handlers, read by the loop. */
 static volatile sig_atomic_t stop_requested;
+/* Set once before training: the worker reports in JSON lines, to oom_out
+ * (stdout, or a cluster worker's --events-file), for on_out_of_memory. */
+static bool events_json;
+static FILE *oom_out;
+
+/*
+ * An allocation that does not fit (tb.h's memory policy: the budget of
+ * memlimit.h, or malloc giving up) ends the run "failed" with the reason —
+ * "out of memory: the run needs ~X" — instead of SIGABRT. It runs on the
+ * thread that failed (a loader thread, the training thread) and calls
+ * nothing that allocates: the reason is formatted on the stack, and the
+ * line is written with stdout locked and flushed, so it cannot land inside
+ * an event another thread is writing.
+ */
+static void on_out_of_memory(size_t bytes)
+{
+	char reason[400], line[512];
+	memlimit_reason(reason, sizeof(reason), bytes);
+	int n = events_json ? snprintf(line, sizeof(line), "{\"type\":\"status\",\"status\":\"failed\",\"reason\":\"%s\"}\n", reason)
+			    : snprintf(line, sizeof(line), "trainbook: run failed: %s\n", reason);
+	n = n < 0 ? 0 : n >= (int)sizeof(line) ? (int)sizeof(line) - 1 : n;
+	FILE *out = oom_out ? oom_out : stderr;
+	flockfile(out);
+	fflush_unlocked(out);
+	ssize_t written = write(fileno(out), line, (size_t)n);
+	(void)written;
+	_exit(1);
+}
 
 /* Set before the handlers: a worker under a cluster launcher (--events-file). */
 static int cluster_worker;
@@ -227,6 +259,9 @@ int cli_train(int argc, char **argv)
 		spec_free(&s);
 		return 2;
 	}
+	events_json = json;
+	oom_out = json ? events_out : stderr;
+	tb_set_memory_policy(&(struct tb_memory_policy){.admit = memlimit_admit, .fail = on_out_of_memory});
 	struct train_options opt = {
 		.out_dir = out_dir, .json = json, .events_out = events_out, .resume = resume, .stop = &stop_requested,
 	};

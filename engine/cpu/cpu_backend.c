@@ -26,11 +26,9 @@ static void *cpu_alloc(struct backend *be, size_t bytes)
 	(void)be;
 	/* 64-byte alignment keeps AVX loads on one cache line; zeroed as the contract says. */
 	size_t rounded = (bytes + 63) & ~(size_t)63;
-	void *p = aligned_alloc(64, rounded ? rounded : 64);
-	if (!p) {
-		fprintf(stderr, "trainbook: out of memory allocating %zu bytes\n", bytes);
-		abort();
-	}
+	void *p = tb_admit(rounded) ? aligned_alloc(64, rounded ? rounded : 64) : NULL;
+	if (!p)
+		tb_out_of_memory(rounded);
 	memset(p, 0, rounded ? rounded : 64);
 	return p;
 }
@@ -50,11 +48,9 @@ float *cpu_scratch(struct backend *be, size_t floats)
 	if (floats > cpu->scratch_floats) {
 		free(cpu->scratch);
 		size_t bytes = (floats * sizeof(float) + 63) & ~(size_t)63;
-		cpu->scratch = aligned_alloc(64, bytes);
-		if (!cpu->scratch) {
-			fprintf(stderr, "trainbook: out of memory allocating %zu bytes of scratch\n", bytes);
-			abort();
-		}
+		cpu->scratch = tb_admit(bytes) ? aligned_alloc(64, bytes) : NULL;
+		if (!cpu->scratch)
+			tb_out_of_memory(bytes);
 		cpu->scratch_floats = floats;
 	}
 	return cpu->scratch;
@@ -91,19 +87,42 @@ static void cpu_sync(struct backend *be)
  * runs at twice the width of OpenBLAS's AVX2 one. Otherwise, and for alpha
  * ≠ 1, other betas or small products: OpenBLAS, threaded its own way.
  */
+static bool gemm_on_kernel(int m, int n, int k, float alpha, float beta)
+{
+	return alpha == 1.0f && (beta == 0.0f || beta == 1.0f) && cpu_gemm_kernel_fits(TB_MIN(n, GEMM_BLOCK_COLS)) &&
+	       (int64_t)m * n * k >= GEMM_KERNEL_MIN_MACS;
+}
+
+/* The kernel path's scratch: A packed once, then one B panel per thread. */
+static int64_t gemm_apack_floats(int m, int k)
+{
+	return (cpu_gemm_a_floats(m, k) + 15) / 16 * 16;
+}
+
+static int64_t gemm_bpack_floats(int k)
+{
+	return (cpu_gemm_b_floats(k, GEMM_BLOCK_COLS) + 15) / 16 * 16;
+}
+
+size_t backend_cpu_gemm_scratch(int m, int n, int k, int threads)
+{
+	if (!gemm_on_kernel(m, n, k, 1.0f, 0.0f))
+		return 0;
+	return (size_t)(gemm_apack_floats(m, k) + TB_MAX(threads, 1) * gemm_bpack_floats(k)) * sizeof(float);
+}
+
 static void cpu_backend_gemm(struct backend *be, bool trans_a, bool trans_b, int m, int n, int k, float alpha,
 			     const float *a, int lda, const float *b, int ldb, float beta, float *c, int ldc)
 {
 	const struct cpu_backend *cpu = be->impl;
 	const int threads = cpu->threads > 0 ? cpu->threads : 1;
-	if (alpha != 1.0f || (beta != 0.0f && beta != 1.0f) || !cpu_gemm_kernel_fits(TB_MIN(n, GEMM_BLOCK_COLS)) ||
-	    (int64_t)m * n * k < GEMM_KERNEL_MIN_MACS) {
+	if (!gemm_on_kernel(m, n, k, alpha, beta)) {
 		cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, m, n,
 			    k, alpha, a, lda, b, ldb, beta, c, ldc);
 		return;
 	}
-	const int64_t apack = (cpu_gemm_a_floats(m, k) + 15) / 16 * 16;
-	const int64_t bpack = (cpu_gemm_b_floats(k, GEMM_BLOCK_COLS) + 15) / 16 * 16;
+	const int64_t apack = gemm_apack_floats(m, k);
+	const int64_t bpack = gemm_bpack_floats(k);
 	float *scratch = cpu_scratch(be, (size_t)(apack + threads * bpack));
 	struct cpu_gemm_a ga;
 	cpu_gemm_a_init(&ga, trans_a, m, k, a, lda, scratch);

@@ -459,6 +459,11 @@ static int64_t conv_scratch_floats(const struct conv_shape *cs, int threads)
 	return TB_MAX(forward_floats(cs, threads), TB_MAX(backward_data_floats(cs, threads), filter_floats(cs, threads)));
 }
 
+size_t backend_cpu_conv2d_scratch(const struct conv_shape *cs, int threads)
+{
+	return (size_t)conv_scratch_floats(cs, TB_MAX(threads, 1)) * sizeof(float);
+}
+
 /* Grows the backend's scratch for this shape now, so no call grows it later; the caller needs none. */
 static size_t cpu_conv2d_workspace(struct backend *be, const struct conv_shape *cs)
 {

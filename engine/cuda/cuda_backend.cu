@@ -434,3 +434,12 @@ CUDA_EXPORT const char *tb_cuda_backend_device_name(struct backend *be)
 {
 	return ((struct cuda_backend *)be->impl)->device_name;
 }
+
+CUDA_EXPORT size_t tb_cuda_backend_memory_total(struct backend *be)
+{
+	size_t free_b = 0, total_b = 0;
+	if (cudaSetDevice(((struct cuda_backend *)be->impl)->device) != cudaSuccess ||
+	    cudaMemGetInfo(&free_b, &total_b) != cudaSuccess)
+		return 0;
+	return total_b;
+}

@@ -51,6 +51,8 @@ enum cuda_optim_scalar {
 const char *tb_cuda_precision(struct backend *be);
 /* This backend's device name (tb_cuda_device_name takes an index, this the backend). */
 const char *tb_cuda_backend_device_name(struct backend *be);
+/* Its device's total memory in bytes (cudaMemGetInfo), 0 when the driver will not say. */
+size_t tb_cuda_backend_memory_total(struct backend *be);
 
 /* ---- dynamic loss scaling, PyTorch GradScaler semantics (cuda_amp.cu) ----------- */
 

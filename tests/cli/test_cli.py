@@ -3,6 +3,7 @@ bit-identical resume, stop on SIGTERM with a checkpoint, divergence, events
 and errors. Prints "PASS name" / "FAIL name: why" per case."""
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -34,6 +35,11 @@ def final_test_accuracy(events):
     tests = [e for e in events if e["type"] == "metric" and e["split"] == "test"]
     assert tests, "no test metric event"
     return tests[-1]["values"]["accuracy"]
+
+
+def running_event(events):
+    """The status event that says the run trains (after the one that says it loads data)."""
+    return next(e for e in events if e["type"] == "status" and e["status"] == "running" and "phase" not in e)
 
 
 def write(d, name, text):
@@ -97,7 +103,8 @@ def cifar10_files_train_end_to_end():
         spec = write(d, "spec.yaml", f"data: {{dataset: cifar10, path: {d}, batch_size: 20, augment: [{{random_crop: 4}}, hflip]}}\n"
                                      "model: lenet5\noptimizer: {name: adam, lr: 0.003}\ntrain: {epochs: 3, seed: 1}\n")
         _, ev = train(spec, "--out", os.path.join(d, "out"))
-        assert ev[0]["train_size"] == 300 and ev[0]["test_size"] == 100, ev[0]
+        info = running_event(ev)
+        assert info["train_size"] == 300 and info["test_size"] == 100, info
         evals = [e for e in ev if e["type"] == "evaluation"]
         assert evals and evals[-1]["classes"][0] == "airplane" and len(evals[-1]["samples"]) > 0, evals[-1:]
         assert evals[-1]["samples"][0]["shape"] == [3, 32, 32]
@@ -184,8 +191,11 @@ def events_are_ordered_and_complete():
     with tempfile.TemporaryDirectory() as d:
         spec = write(d, "spec.yaml", RESUME_SPEC.replace("log_every: 1", "log_every: 0"))
         _, ev = train(spec, "--out", d)
+        # First the worker says it loads the data (and what it will take), then it runs.
         assert ev[0]["type"] == "status" and ev[0]["status"] == "running", ev[0]
-        assert ev[0]["total_steps"] == 60 and ev[0]["steps_per_epoch"] == 20, ev[0]
+        assert ev[0]["phase"] == "loading data" and "estimated peak memory" in ev[0]["reason"], ev[0]
+        assert ev[1]["type"] == "status" and ev[1]["status"] == "running" and "phase" not in ev[1], ev[1]
+        assert ev[1]["total_steps"] == 60 and ev[1]["steps_per_epoch"] == 20, ev[1]
         assert ev[-1] == {"type": "status", "status": "completed"}, ev[-1]
         assert ev[-2]["type"] == "summary" and ev[-2]["steps"] == 60, ev[-2]
         steps = [e["step"] for e in ev if e["type"] == "metric" and e["split"] == "train"]
@@ -289,6 +299,153 @@ def check_prints_layer_table():
     assert r.returncode == 0, r.stderr
     assert "total trainable parameters: 101,770" in r.stdout, r.stdout
     assert "[128]" in r.stdout
+
+
+# ---- memory: the estimate, refusing what cannot fit, the budget, stop while loading ----
+
+UNITS = {"bytes": 1, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30, "TiB": 1 << 40, "PiB": 1 << 50}
+
+
+def estimated_peak(spec, *sets):
+    """The total `trainbook check` prints ("estimated peak memory: 215 MiB (...)"), in bytes."""
+    args = [ENGINE, "check", spec]
+    for s in sets:
+        args += ["--set", s]
+    r = subprocess.run(args, capture_output=True, text=True)
+    assert r.returncode == 0, f"check {os.path.basename(spec)}: {r.stderr.strip()}"
+    line = next(l for l in r.stdout.splitlines() if l.startswith("estimated peak memory: "))
+    value, unit = line.split(": ", 1)[1].split()[:2]
+    return float(value) * UNITS[unit]
+
+
+def measured_worker(args):
+    """Run a worker; its exit code, stdout, stderr and peak RSS in bytes (getrusage ru_maxrss of
+    this one child, from wait4: RUSAGE_CHILDREN would mix in earlier children)."""
+    with tempfile.TemporaryFile() as err:
+        p = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=err)
+        out = p.stdout.read()
+        _, status, usage = os.wait4(p.pid, 0)
+        p.returncode = os.waitstatus_to_exitcode(status)
+        err.seek(0)
+        return p.returncode, out.decode(), err.read().decode(), usage.ru_maxrss * 1024
+
+
+@case
+def memory_estimate_within_25_percent_of_peak_rss():
+    # Every example runs as written (device auto: on this CPU-only machine the worker loads
+    # the CUDA module, looks for a GPU and trains on the CPU), cut to a few steps: every
+    # buffer is allocated by the first step, and the final evaluation and checkpoint follow.
+    # ResNet-18 reads CIFAR-10 from a small generated copy. The table goes to stderr.
+    with tempfile.TemporaryDirectory() as d:
+        os.makedirs(os.path.join(d, "cifar"))
+        write_cifar(os.path.join(d, "cifar"))
+        examples = sorted(f for f in os.listdir(os.path.join(ROOT, "examples")) if f.endswith(".yaml"))
+        assert "fashion-mlp.yaml" in examples and "resnet18-cifar10.yaml" in examples, examples
+        rows, bad = [], []
+        # On a machine with a GPU, auto would put the model in GPU memory, where RSS does not see it.
+        on_cpu = ["train.device=cpu"] if os.path.exists("/dev/nvidiactl") else []
+        for name in examples:
+            sets = ["train.max_steps=2", *on_cpu]
+            if name == "resnet18-cifar10.yaml":
+                sets.append("data.path=" + os.path.join(d, "cifar"))
+            spec = os.path.join(ROOT, "examples", name)
+            est = estimated_peak(spec, *sets)
+            args = [ENGINE, "worker", spec, "--out", os.path.join(d, name)]
+            for s in sets:
+                args += ["--set", s]
+            rc, stdout, stderr, rss = measured_worker(args)
+            assert rc == 0, f"{name}: worker exited {rc}: {stderr[-300:]}"
+            assert json.loads(stdout.splitlines()[-1])["status"] == "completed", name
+            rows.append((name, est, rss))
+        for name, est, rss in rows:
+            print(f"# {name:24s} estimate {est / 2**20:8.1f} MiB  measured {rss / 2**20:8.1f} MiB  "
+                  f"{(est - rss) / rss * 100:+5.1f}%", file=sys.stderr)
+            if not 0.75 * rss <= est <= 1.25 * rss:
+                bad.append(f"{name}: estimate {est / 2**20:.1f} MiB vs peak RSS {rss / 2**20:.1f} MiB")
+        assert not bad, "; ".join(bad)
+
+
+@case
+def check_refuses_what_cannot_fit():
+    with tempfile.TemporaryDirectory() as d:
+        spec = write(d, "big.yaml", "data: {dataset: synthetic, shape: [1, 4, 4]}\n"
+                                    "model: [flatten, {linear: 16000000}, {linear: 16000000}, {linear: 10}]\n")
+        r = subprocess.run([ENGINE, "check", spec], capture_output=True, text=True)
+        assert r.returncode == 2, f"check exited {r.returncode}: {r.stdout[-300:]}"
+        assert re.search(r"big.yaml:2:39: error: not enough memory: the run needs ~5\.5 PiB \(.*\), "
+                         r"this machine has [0-9.]+ [GT]iB \(a run may use [0-9.]+ [GT]iB\)", r.stderr), r.stderr
+        # The worker refuses it too, before it allocates anything (it used to abort on a 1 PB malloc).
+        r, ev = train(spec, "--out", d, check=False)
+        assert r.returncode == 2 and ev[-1]["status"] == "failed", (r.returncode, ev[-1:])
+        assert ev[-1]["reason"].startswith("not enough memory: the run needs ~5.5 PiB"), ev[-1]
+        # A budget below the estimate is refused the same way, naming it.
+        small = write(d, "small.yaml", "data: {dataset: synthetic, shape: [1, 28, 28], train_size: 60000}\n"
+                                       "model: mlp\ntrain: {device: cpu}\n")
+        env = dict(os.environ, TRAINBOOK_MEMORY_LIMIT="64M")
+        r = subprocess.run([ENGINE, "worker", small, "--out", d], capture_output=True, text=True, env=env)
+        last = json.loads(r.stdout.splitlines()[-1])
+        assert r.returncode == 2 and last["status"] == "failed", (r.returncode, last)
+        assert "not enough memory: the run needs ~" in last["reason"] and "a run may use 64.0 MiB" in last["reason"], last
+
+
+def write_png(path, w, h):
+    """An RGB PNG of zeros, written with zlib alone (a 6000×6000 one is ~100 KB on disk)."""
+    import struct
+    import zlib
+    raw = b"".join(b"\x00" + bytes(w * 3) for _ in range(h))
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    with open(path, "wb") as f:
+        f.write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0)) +
+                chunk(b"IDAT", zlib.compress(raw, 9)) + chunk(b"IEND", b""))
+
+
+@case
+def allocation_over_the_budget_fails_cleanly():
+    # The estimate sizes an image folder's decode buffer from its first image; a later
+    # 6000×6000 one needs 103 MiB more than estimated. With a 64 MiB budget that allocation
+    # must end the run "failed", out of memory with what it needs, not SIGABRT.
+    with tempfile.TemporaryDirectory() as d:
+        for cls in ("a", "b"):
+            os.makedirs(os.path.join(d, "imgs", cls))
+            for i in range(4):
+                write_png(os.path.join(d, "imgs", cls, f"{i}.png"), 8, 8)
+        write_png(os.path.join(d, "imgs", "b", "9-large.png"), 6000, 6000)
+        spec = write(d, "img.yaml", f"data: {{dataset: image-folder, path: {d}/imgs, shape: [3, 8, 8], batch_size: 4}}\n"
+                                    "model: [flatten, {linear: 2}]\ntrain: {device: cpu}\n")
+        env = dict(os.environ, TRAINBOOK_MEMORY_LIMIT="64M")
+        r = subprocess.run([ENGINE, "worker", spec, "--out", os.path.join(d, "out")], capture_output=True, text=True,
+                           env=env)
+        assert r.returncode == 1, f"worker exited {r.returncode} (a signal is negative): {r.stderr[-300:]}"
+        ev = [json.loads(line) for line in r.stdout.splitlines()]
+        assert ev[0].get("phase") == "loading data", ev[0]
+        assert ev[-1]["status"] == "failed", ev[-1]
+        assert re.match(r"out of memory: the run needs ~10[0-9] MiB \(.* this worker may use 64\.0 MiB\)$",
+                        ev[-1]["reason"]), ev[-1]
+
+
+@case
+def sigterm_while_loading_data_stops_at_once():
+    # 100 million values to generate: seconds of loading. SIGTERM then must end the run
+    # within a second, "stopped", without a step or a checkpoint (it used to load on,
+    # train a step and checkpoint, or be killed by the server after --stop-timeout).
+    with tempfile.TemporaryDirectory() as d:
+        spec = write(d, "load.yaml", "data: {dataset: synthetic, shape: [1, 16, 16], train_size: 400000, batch_size: 1}\n"
+                                     "model: [flatten, {linear: 10}]\ntrain: {device: cpu}\n")
+        out = os.path.join(d, "run")
+        p = subprocess.Popen([ENGINE, "worker", spec, "--out", out], stdout=subprocess.PIPE, text=True)
+        time.sleep(0.5)
+        sent = time.time()
+        p.send_signal(signal.SIGTERM)
+        events = [json.loads(line) for line in p.stdout]
+        rc = p.wait(timeout=60)
+        took = time.time() - sent
+        assert rc == 0, f"worker exited {rc}"
+        assert events and events[0].get("phase") == "loading data", events[:1]
+        assert events[-1] == {"type": "status", "status": "stopped",
+                              "reason": "stopped while loading the data, before any step"}, events[-1]
+        assert took < 1.5, f"the worker took {took:.1f} s to stop"
+        assert not os.path.exists(out) or not [f for f in os.listdir(out) if f.endswith(".safetensors")], out
 
 
 if __name__ == "__main__":

@@ -73,9 +73,10 @@ void fuzz_data_run(const char *yaml)
 {
 	const struct spec *s = spec_get(yaml);
 	char err[1024] = "";
-	int c = 0, h = 0, w = 0, classes = 0;
+	struct data_info info = {0};
 	bool trace = getenv("FUZZ_TRACE") != NULL;
-	int probed = data_probe(&s->data, &c, &h, &w, &classes, err, sizeof err) == 0;
+	int probed = data_probe(&s->data, &info, err, sizeof err) == 0;
+	int c = info.c, h = info.h, w = info.w, classes = info.classes;
 	if (trace)
 		fprintf(stderr, "probe: %s %d x %d x %d, %d classes\n", probed ? "ok" : err, c, h, w,
 			classes);
@@ -83,6 +84,9 @@ void fuzz_data_run(const char *yaml)
 		fuzz_check_message("data_probe", err);
 	else if (c < 1 || h < 1 || w < 1 || classes < 1)
 		fuzz_fail("data_probe: shape %d x %d x %d, %d classes", c, h, w, classes);
+	else if (info.train_n < 0 || info.test_n < 0 || info.reader_bytes < 0)
+		fuzz_fail("data_probe: %lld train, %lld test samples, %lld reader bytes", (long long)info.train_n,
+			  (long long)info.test_n, (long long)info.reader_bytes);
 
 	struct data_splits sp;
 	err[0] = '\0';

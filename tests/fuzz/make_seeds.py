@@ -249,9 +249,31 @@ def ws_seeds():
         msg({"type": "nope"}), b"\x00[1,2]", b"\x00not json", msg({"type": "subscribe", "run": "x"})]))
 
 
+def roster_seeds():
+    d = corpus("roster")
+    put(d, "plain", b"ada\nbob\ncarol\n")
+    put(d, "header", b"name,email,role\nada,ada@uni.example,student\nprof,p@uni.example,instructor\n")
+    put(d, "quoted", b'name,email\r\n"ada","ada@uni.example"\r\n\r\n"b""ob",\r\n')
+    put(d, "errors", b"name,email,role\nAda Lovelace,not-an-email,teacher\nada,,\nada,,\n")
+    put(d, "bom", b"\xef\xbb\xbfname\nzoe\n")
+
+
+def upload_seeds():
+    d = corpus("upload")
+    png = read(os.path.join(FUZZ, "images", "corpus", "seed-gray-png.bin"))[:200] if os.path.exists(
+        os.path.join(FUZZ, "images", "corpus", "seed-gray-png.bin")) else b"\x89PNG\r\n\x1a\n"
+    body = (b"--XyZ\r\nContent-Disposition: form-data; name=\"top\"\r\n\r\n3\r\n"
+            b"--XyZ\r\nContent-Disposition: form-data; name=\"image\"; filename=\"a.png\"\r\n"
+            b"Content-Type: image/png\r\n\r\n" + png + b"\r\n--XyZ--\r\n")
+    put(d, "multipart", b"XyZ" + SEP + body)
+    put(d, "quoted-boundary", b'"a b"' + SEP + body.replace(b"XyZ", b"a b"))
+    put(d, "base64", b"x" + SEP + b"data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAAAAAA6fptVAAAACklEQVR4nGNgAAAAAgABSK+kcQAAAABJRU5ErkJggg==")
+    put(d, "base64-spaces", b"x" + SEP + b"aGVs\nbG8g d29y bGQ")
+
+
 def main():
     for gen in (spec_seeds, notebook_seeds, safetensors_seeds, idx_seeds, cifar_seeds, csv_seeds,
-                image_seeds, http_seeds, ws_seeds):
+                image_seeds, http_seeds, ws_seeds, roster_seeds, upload_seeds):
         gen()
     total = 0
     for f in glob.glob(os.path.join(FUZZ, "*", "corpus", "*")):

@@ -153,9 +153,10 @@ static void test_fashion_mnist_real(void **state)
 	assert_int_equal(d.train.labels[0], 9);
 	assert_string_equal(d.train.class_names[9], "Ankle boot");
 	assert_string_equal(d.test.class_names[0], "T-shirt/top");
-	int c, h, w, k;
-	assert_int_equal(data_probe(&s, &c, &h, &w, &k, err, sizeof(err)), 0);
-	assert_true(c == 1 && h == 28 && w == 28 && k == 10);
+	struct data_info di;
+	assert_int_equal(data_probe(&s, &di, err, sizeof(err)), 0);
+	assert_true(di.c == 1 && di.h == 28 && di.w == 28 && di.classes == 10 && di.storage == DATASET_U8);
+	assert_true(di.train_n == d.train.n && di.test_n == d.test.n && !di.test_carved);
 	data_splits_free(&d);
 }
 
@@ -179,9 +180,10 @@ static void test_idx_gzip_and_plain(void **state)
 	assert_int_equal(d.test.u8[11 * 35 + 3], (uint8_t)(11 * 31 + 3));
 	assert_string_equal(d.train.class_names[7], "7");
 	data_splits_free(&d);
-	int c, h, w, k;
-	assert_int_equal(data_probe(&s, &c, &h, &w, &k, err, sizeof(err)), 0);
-	assert_true(c == 1 && h == 5 && w == 7 && k == 10);
+	struct data_info di;
+	assert_int_equal(data_probe(&s, &di, err, sizeof(err)), 0);
+	assert_true(di.c == 1 && di.h == 5 && di.w == 7 && di.classes == 10);
+	assert_true(di.train_n == 40 && di.test_n == 12); /* the counts in both images headers */
 }
 
 static void expect_load_error(const struct spec_data *s, const char *a, const char *b)
@@ -259,9 +261,9 @@ static void test_idx_missing(void **state)
 	struct spec_data s = spec_for("fashion-mnist", "/nonexistent/fmnist");
 	expect_load_error(&s, "/nonexistent/fmnist/train-images-idx3-ubyte.gz not found",
 			  "dataset-fashion-mnist");
-	int c, h, w, k;
+	struct data_info di;
 	char err[512];
-	assert_int_equal(data_probe(&s, &c, &h, &w, &k, err, sizeof(err)), -1);
+	assert_int_equal(data_probe(&s, &di, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "not found"));
 	s = spec_for("mnist", "/nonexistent/mnist");
 	expect_load_error(&s, "mnist: /nonexistent/mnist/train-images-idx3-ubyte.gz not found",
@@ -300,9 +302,10 @@ static void test_csv_header_names_and_string_labels(void **state)
 		assert_int_equal(d.test.labels[i], want_test[i]);
 	assert_true(d.test.f32[3] == 10.0f);
 	data_splits_free(&d);
-	int c, h, w, k;
-	assert_int_equal(data_probe(&s, &c, &h, &w, &k, err, sizeof(err)), 0);
-	assert_true(c == 2 && h == 1 && w == 1 && k == 4);
+	struct data_info di;
+	assert_int_equal(data_probe(&s, &di, err, sizeof(err)), 0);
+	assert_true(di.c == 2 && di.h == 1 && di.w == 1 && di.classes == 4 && di.storage == DATASET_F32);
+	assert_true(di.train_n == 4 && di.test_n == 2 && !di.test_carved && di.reader_bytes > 0);
 }
 
 static void test_csv_integer_labels_and_test_fraction(void **state)
@@ -372,9 +375,9 @@ static void test_csv_errors(void **state)
 	write_text(at("bad.csv"), "a,b\n");
 	snprintf(want, sizeof(want), "%s: no data rows below the header", at("bad.csv"));
 	expect_load_error(&s, want, NULL);
-	int c, h, w, k;
+	struct data_info info;
 	char err[512];
-	assert_int_equal(data_probe(&s, &c, &h, &w, &k, err, sizeof(err)), -1);
+	assert_int_equal(data_probe(&s, &info, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "no data rows"));
 	write_file(at("bad.csv"), "a,b\n1,0\n2,1\0\n3,1\n", 17);
 	snprintf(want, sizeof(want), "%s:3: a NUL byte", at("bad.csv"));
@@ -426,9 +429,10 @@ static void test_cifar_generated(void **state)
 	assert_int_equal(d.test.labels[3], 1003 % 10);
 	assert_string_equal(d.train.class_names[4], "a4");
 	data_splits_free(&d);
-	int c, h, w, k;
-	assert_int_equal(data_probe(&s, &c, &h, &w, &k, err, sizeof(err)), 0);
-	assert_true(c == 3 && h == 32 && w == 32 && k == 10);
+	struct data_info di;
+	assert_int_equal(data_probe(&s, &di, err, sizeof(err)), 0);
+	assert_true(di.c == 3 && di.h == 32 && di.w == 32 && di.classes == 10);
+	assert_true(di.train_n == 300 && di.test_n == 50); /* from the files' sizes */
 }
 
 static void test_cifar_bad_files(void **state)
@@ -550,10 +554,11 @@ static void test_image_folder(void **state)
 	assert_true(d.train.c == 1 && d.train.h == 4 && d.train.w == 4);
 	assert_true(abs(d.test.u8[16 + 5] - 29) <= 4); /* gray of (0,0,250) ≈ 0.0722·250 */
 	data_splits_free(&d);
-	int c, h, w, k;
+	struct data_info di;
 	memset(s.shape, 0, sizeof(s.shape)); /* shape from the first image */
-	assert_int_equal(data_probe(&s, &c, &h, &w, &k, err, sizeof(err)), 0);
-	assert_true(c == 3 && h == 8 && w == 8 && k == 2);
+	assert_int_equal(data_probe(&s, &di, err, sizeof(err)), 0);
+	assert_true(di.c == 3 && di.h == 8 && di.w == 8 && di.classes == 2);
+	assert_true(di.train_n == 3 && di.test_n == 2 && !di.test_carved); /* every image listed, notes.txt not */
 
 	/* Without train/ and test/, test_fraction of the images is held out. */
 	s = spec_for("image-folder", at("train"));
@@ -563,6 +568,9 @@ static void test_image_folder(void **state)
 		fail_msg("%s", err);
 	assert_int_equal(d.train.n + d.test.n, 3);
 	assert_int_equal(d.test.n, 1);
+	/* The probe counts the split as the load makes it, and says it copies while splitting. */
+	assert_int_equal(data_probe(&s, &di, err, sizeof(err)), 0);
+	assert_true(di.train_n == d.train.n && di.test_n == d.test.n && di.test_carved);
 	data_splits_free(&d);
 
 	write_text(at("train/dog/broken.png"), "\x89PNG\r\n\x1a\nnot really");
@@ -593,9 +601,11 @@ static void test_synthetic_shape(void **state)
 		assert_true(used[k] > 5);
 	/* A data set, not a random draw: the same for every run seed. */
 	assert_memory_equal(a.train.f32, b.train.f32, 100 * 60 * sizeof(float));
-	int c, h, w, k;
-	assert_int_equal(data_probe(&s, &c, &h, &w, &k, err, sizeof(err)), 0);
-	assert_true(c == 3 && h == 4 && w == 5 && k == 4);
+	struct data_info di;
+	assert_int_equal(data_probe(&s, &di, err, sizeof(err)), 0);
+	assert_true(di.c == 3 && di.h == 4 && di.w == 5 && di.classes == 4 && di.storage == DATASET_F32);
+	assert_true(di.train_n == 100 && di.test_n == 20);
+	assert_int_equal(di.reader_bytes, 4 * 60 * (int64_t)sizeof(float)); /* the class prototypes */
 	data_splits_free(&a);
 	data_splits_free(&b);
 }
@@ -611,6 +621,27 @@ static void first_features(const struct dataset *d, float *out)
 {
 	for (int64_t i = 0; i < d->n; i++)
 		out[i] = d->f32[i * dataset_sample_size(d)];
+}
+
+/* A stop flag set while loading ends every reader with the "stopped" error and nothing held. */
+static void test_load_stops(void **state)
+{
+	(void)state;
+	write_cifar_set();
+	struct spec_data specs[3] = {spec_for("synthetic", NULL), spec_for("fashion-mnist", NULL),
+				     spec_for("cifar10", tmp)};
+	specs[0].train_size = 200000; /* ~630 MB if it did not stop */
+	volatile sig_atomic_t stop = 1;
+	for (int i = 0; i < 3; i++) {
+		struct data_splits d;
+		char err[512] = "";
+		assert_int_equal(data_load_stoppable(&specs[i], 0, &stop, &d, err, sizeof(err)), -1);
+		if (!strstr(err, "stopped while loading the data"))
+			fail_msg("%s: %s", specs[i].dataset, err);
+		assert_int_equal(d.train.n, 0);
+		assert_null(d.train.u8);
+		assert_null(d.train.f32);
+	}
 }
 
 static void test_validation_split(void **state)
@@ -692,6 +723,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_cifar_bad_files, setup_tmp, teardown_tmp),
 		cmocka_unit_test_setup_teardown(test_image_folder, setup_tmp, teardown_tmp),
 		cmocka_unit_test(test_synthetic_shape),
+		cmocka_unit_test_setup_teardown(test_load_stops, setup_tmp, teardown_tmp),
 		cmocka_unit_test(test_validation_split),
 		cmocka_unit_test(test_train_stats_reach_every_split),
 	};

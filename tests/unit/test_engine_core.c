@@ -308,13 +308,20 @@ static void test_train_run_checkpoints_and_resumes(void **state)
 	snprintf(ckpt, sizeof(ckpt), "%s/step-000000012.safetensors", out2);
 	assert_int_equal(access(ckpt, R_OK), 0);
 
-	/* A stop request before the first step ends after one step with a checkpoint. */
+	/* A stop request before the first step (here: while the data loads) ends the run at
+	 * once: no step ran, so there is nothing to checkpoint, and the reason says so. */
 	volatile sig_atomic_t stop = 1;
 	char out3[300];
 	snprintf(out3, sizeof(out3), "%s/run3", tmpdir);
 	assert_int_equal(run_tiny(out3, NULL, events, &stop), TRAIN_STOPPED);
 	snprintf(ckpt, sizeof(ckpt), "%s/step-000000001.safetensors", out3);
-	assert_int_equal(access(ckpt, R_OK), 0);
+	assert_int_equal(access(ckpt, R_OK), -1);
+	char *text = NULL;
+	size_t len = 0;
+	assert_int_equal(tb_read_file(events, &text, &len), 0);
+	if (!strstr(text, "\"status\":\"stopped\",\"reason\":\"stopped while loading the data, before any step\""))
+		fail_msg("no stopped status in %s", text);
+	free(text);
 }
 
 /* TRAINBOOK_PROFILE: sections nest, time goes to the innermost, warm-up steps and work

@@ -16,7 +16,21 @@ import { h, clear, toast } from './dom.js';
 import { createEditor } from './editor.js';
 import { RunView } from './run-view.js';
 import { storedSummary } from './nbformat.js';
-import { fmtInt } from './format.js';
+import { fmtBytes, fmtInt } from './format.js';
+
+/* " · ~216 MiB of memory" (or per GPU and host) from /api/validate's estimate (docs/api.md, Memory). */
+function memoryText(m) {
+	if (!m) return '';
+	if (m.device === 'cuda') return ` · ~${fmtBytes(m.device_bytes)} per GPU, ${fmtBytes(m.host_bytes)} host memory`;
+	return ` · ~${fmtBytes(m.total_bytes)} of memory`;
+}
+
+/* The estimate's parts, largest first, for the summary's tooltip. */
+function memoryParts(m) {
+	if (!m || !m.parts) return '';
+	return 'estimated peak memory: ' + Object.entries(m.parts).filter(([, v]) => v > 0).sort((a, b) => b[1] - a[1])
+		.map(([k, v]) => `${k} ${fmtBytes(v)}`).join(', ');
+}
 
 export class RunCell {
 	constructor(page, cell) {
@@ -98,7 +112,7 @@ export class RunCell {
 			h('thead', h('tr', ['#', 'layer', 'output shape', 'parameters'].map((t) => h('th', { scope: 'col', text: t })))),
 			h('tbody', (r.layers || []).map((l) => h('tr',
 				h('td', { text: l.name }), h('td', { text: l.type }), h('td', { text: shape(l.output_shape) }), h('td.num', { text: fmtInt(l.params) })))));
-		this.summaryEl.append(h('details.layers-box', { open: (r.layers || []).length <= 12 }, h('summary', { text: `${(r.layers || []).length} layers, ${fmtInt(r.total_params)} parameters · input ${shape(r.input_shape)}${r.classes ? ' · ' + r.classes + ' classes' : ''}` }), table));
+		this.summaryEl.append(h('details.layers-box', { open: (r.layers || []).length <= 12 }, h('summary', { text: `${(r.layers || []).length} layers, ${fmtInt(r.total_params)} parameters · input ${shape(r.input_shape)}${r.classes ? ' · ' + r.classes + ' classes' : ''}${memoryText(r.memory)}`, title: memoryParts(r.memory) }), table));
 	}
 
 	/* A saved output from before (another machine, or the run is gone): show it as stored. */

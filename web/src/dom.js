@@ -44,6 +44,22 @@ function append(el, children) {
 	}
 }
 
+/* Make `el` a drop target for a file: it is marked .over while a file hovers, and onFile gets the first one dropped. */
+export function dropTarget(el, onFile) {
+	el.addEventListener('dragover', (e) => {
+		e.preventDefault();
+		el.classList.add('over');
+	});
+	el.addEventListener('dragleave', () => el.classList.remove('over'));
+	el.addEventListener('drop', (e) => {
+		e.preventDefault();
+		el.classList.remove('over');
+		const f = e.dataTransfer && e.dataTransfer.files[0];
+		if (f) onFile(f);
+	});
+	return el;
+}
+
 export function clear(el) {
 	while (el.firstChild) el.removeChild(el.firstChild);
 	return el;

@@ -14,7 +14,7 @@
  * Threads: the page's main thread.
  */
 
-import { h, clear } from './dom.js';
+import { h, clear, dropTarget } from './dom.js';
 import { sampleRGBA } from './evaldata.js';
 
 const TOP = 5;
@@ -65,16 +65,7 @@ export class PredictPanel {
 		this.fileInput = h('input', { type: 'file', accept: 'image/png,image/jpeg', 'aria-label': 'image to classify', onchange: () => this.#chosen(this.fileInput.files[0]) });
 		const drop = h('label.predict-drop', { title: 'PNG or JPEG, up to 8 MiB' },
 			h('span', { text: 'Drop a PNG or JPEG here, or choose one' }), this.fileInput);
-		drop.addEventListener('dragover', (e) => {
-			e.preventDefault();
-			drop.classList.add('over');
-		});
-		drop.addEventListener('dragleave', () => drop.classList.remove('over'));
-		drop.addEventListener('drop', (e) => {
-			e.preventDefault();
-			drop.classList.remove('over');
-			this.#chosen(e.dataTransfer.files[0]);
-		});
+		dropTarget(drop, (f) => this.#chosen(f));
 		this.resultEl = h('div.predict-result', { role: 'status', 'aria-live': 'polite' });
 		clear(this.root).append(
 			h('div.predict-head',

@@ -14,7 +14,7 @@
  * Threads: the page's main thread.
  */
 
-import { h, clear, toast, confirmDialog } from './dom.js';
+import { h, clear, toast, confirmDialog, dropTarget } from './dom.js';
 import { openDialog, field } from './dialog.js';
 import { copyText, downloadText } from './clipboard.js';
 import { rosterRows, linksCsv, userState, filterUsers } from './roster.js';
@@ -60,17 +60,7 @@ export class UsersPage {
 		const drop = h('div.roster-drop', { 'aria-label': 'roster file' },
 			h('p', 'Drop a roster CSV here, or ', h('button', { type: 'button', text: 'choose a file…', onclick: () => this.file.click() }), this.file),
 			h('p.muted.small', { text: 'Columns name[,email][,role]; a header line is optional; the role is student unless it says instructor. Every row is checked first: with one bad row nobody is added.' }));
-		drop.addEventListener('dragover', (e) => {
-			e.preventDefault();
-			drop.classList.add('over');
-		});
-		drop.addEventListener('dragleave', () => drop.classList.remove('over'));
-		drop.addEventListener('drop', (e) => {
-			e.preventDefault();
-			drop.classList.remove('over');
-			const f = e.dataTransfer && e.dataTransfer.files[0];
-			if (f) this.#chosen(f);
-		});
+		dropTarget(drop, (f) => this.#chosen(f));
 		const search = h('input', { type: 'search', placeholder: 'name or e-mail', 'aria-label': 'filter by name or e-mail', spellcheck: 'false' });
 		search.addEventListener('input', () => {
 			this.filter.text = search.value;
