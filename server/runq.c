@@ -540,6 +540,7 @@ int runq_submit(struct runq *q, const struct runq_submit *sub, int64_t *id, char
 	char *dot = from_notebook ? strstr(name, ".ipynb") : NULL;
 	if (dot)
 		*dot = '\0';
+	int64_t est = runq_estimate(q, spec, sub->spec_len, &need);
 	pthread_mutex_lock(&q->lock);
 	if (q->stopping) {
 		snprintf(err, errlen, "the server is shutting down");
@@ -581,7 +582,7 @@ int runq_submit(struct runq *q, const struct runq_submit *sub, int64_t *id, char
 		rc = RUNQ_EIO;
 		goto out;
 	}
-	runq_record_need(q, *id, spec, sub->spec_len, &need);
+	runq_record_need(q, *id, &need, est);
 	runq_emit_status(q, *id, "queued", NULL);
 	q->sched_dirty = true;
 out:

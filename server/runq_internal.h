@@ -187,8 +187,12 @@ void runq_account(struct runq *q, int64_t now_ms);
 void runq_account_flush(struct runq *q, struct runq_worker *w, int64_t now_ms);
 /* May `owner` queue a run (a GPU run when `gpu`)? RUNQ_OK or RUNQ_EQUOTA with the quota's words. */
 int runq_quota_check(struct runq *q, const char *owner, bool gpu, char *err, size_t errlen);
-/* What a run needs, as the scheduler keeps it (runs.need_gpus, need_index, est_bytes); returns the estimate. */
-int64_t runq_record_need(struct runq *q, int64_t run, const char *spec, size_t len, const struct runq_need *need);
+/* The engine's estimate of a spec's peak memory on one device of its kind (the hooks' estimate;
+ * 0 = unknown). Needs no lock: it may read the data's headers (a CSV, all of it), so callers make it
+ * before taking q->lock. */
+int64_t runq_estimate(struct runq *q, const char *spec, size_t len, const struct runq_need *need);
+/* What a run needs, as the scheduler keeps it (runs.need_gpus, need_index, est_bytes). */
+void runq_record_need(struct runq *q, int64_t run, const struct runq_need *need, int64_t est_bytes);
 
 /* ---- runq.c ---- */
 

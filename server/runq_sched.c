@@ -15,7 +15,8 @@
  *
  * Threads: the supervisor thread (runq_schedule, runq_account) and API
  * threads (runq_quota, runq_extend, runq_labs; runq_quota_check and
- * runq_record_need from runq_submit/resume), all with q->lock held.
+ * runq_record_need from runq_submit/resume), all with q->lock held but
+ * runq_estimate, which needs none.
  */
 #include "runq_internal.h"
 
@@ -183,11 +184,14 @@ int runq_quota_check(struct runq *q, const char *owner, bool gpu, char *err, siz
 	return quota_check_submit(&l, &u, gpu, &which, err, errlen) == 0 ? RUNQ_OK : RUNQ_EQUOTA;
 }
 
-int64_t runq_record_need(struct runq *q, int64_t run, const char *spec, size_t len, const struct runq_need *need)
+int64_t runq_estimate(struct runq *q, const char *spec, size_t len, const struct runq_need *need)
 {
-	int64_t est = q->hooks.estimate ? q->hooks.estimate(q->hooks.ctx, spec, len, need->gpu) : 0;
-	store_run_set_need(q->store, run, need->gpu ? need->ngpus : 0, need->gpu_index, est);
-	return est;
+	return q->hooks.estimate ? q->hooks.estimate(q->hooks.ctx, spec, len, need->gpu) : 0;
+}
+
+void runq_record_need(struct runq *q, int64_t run, const struct runq_need *need, int64_t est_bytes)
+{
+	store_run_set_need(q->store, run, need->gpu ? need->ngpus : 0, need->gpu_index, est_bytes);
 }
 
 /* ---- lab sessions ---------------------------------------------------------------- */
@@ -383,7 +387,9 @@ static bool row_need(struct runq *q, struct store_queued *row)
 	char err[512];
 	bool ok = runq_classify(info.spec, strlen(info.spec), q->cfg.gpu_count, &need, err, sizeof err) == RUNQ_OK;
 	if (ok) {
-		row->est_bytes = runq_record_need(q, row->id, info.spec, strlen(info.spec), &need);
+		/* Rare (rows from before the scheduler), so estimated here, under the lock. */
+		row->est_bytes = runq_estimate(q, info.spec, strlen(info.spec), &need);
+		runq_record_need(q, row->id, &need, row->est_bytes);
 		row->need_gpus = need.gpu ? need.ngpus : 0;
 		row->need_index = need.gpu_index;
 	} else {

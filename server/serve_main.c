@@ -32,8 +32,10 @@
 #include "frontdoor.h"
 #include "gpumon.h"
 #include "http.h"
+#include "memest.h"
 #include "runq.h"
 #include "sandbox.h"
+#include "spec.h"
 #include "store.h"
 #include "sysmon.h"
 #include "tb.h"
@@ -290,19 +292,34 @@ static int gpu_devices(void *ctx, struct gpumon_device *out, int max)
 
 /*
  * A run's estimated peak memory on one of its devices, for packing
- * (scheduler.h); 0 = unknown, and the scheduler counts the run as its
- * device's memory divided by --gpu-runs (or the CPU's by its runs). The
- * engine's estimate (engine/memest.c, memest_spec: what `trainbook check`
- * prints and /api/validate answers as "memory") is not merged yet: this is
- * the one place to ask it once it is.
+ * (scheduler.h): the engine's estimate (engine/memest.c, what `trainbook
+ * check` prints and /api/validate answers as "memory"), per GPU for a GPU
+ * run (its device bytes: the CUDA context, parameters, activations, the
+ * data on the GPU), in host memory for a CPU run. 0 = unknown (a spec the
+ * estimate cannot read: the scheduler charges such a run an equal share).
+ * Called once a run, when it is queued (the store keeps it).
  */
-static int64_t estimate_run_bytes(void *ctx, const char *spec, size_t len, bool gpu)
+static int64_t estimate_run_bytes(void *ctx, const char *yaml, size_t len, bool gpu)
 {
-	(void)ctx;
-	(void)spec;
-	(void)len;
-	(void)gpu;
-	return 0;
+	struct app *app = ctx;
+	struct spec s;
+	struct spec_errors errs = {0};
+	if (spec_parse(yaml, len, "<spec>", NULL, 0, &s, &errs) < 0)
+		return 0;
+	struct memest_machine mach;
+	memest_machine_this(&mach, app->cfg.worker_memory);
+	if (gpu) {
+		/* device auto means CUDA when the machine has a GPU; the run was placed on one */
+		mach.gpus = TB_MAX(sysmon_gpu_count(app->sysmon), 1);
+		mach.gpu_memory = (int64_t)sysmon_gpu_memory(app->sysmon);
+	}
+	struct memest e;
+	char err[256];
+	int rc = memest_spec(&s, &mach, &e, err, sizeof err);
+	spec_free(&s);
+	if (rc < 0)
+		return 0;
+	return gpu ? (e.cuda ? e.device : 0) : e.host;
 }
 
 static int64_t run_of_pid(void *ctx, int pid)

@@ -9,7 +9,9 @@
  * are the pids listed in the file named by $FAKE_NVML_PIDS.
  * With $FAKE_NVML_MIG=N (1..7) the GPU is in MIG mode, cut into N
  * instances of 80/N GiB named MIG-fake-0 … (their UUIDs), each reporting
- * the same processes (sched.test.mjs).
+ * the same processes (sched.test.mjs). $FAKE_NVML_MEMORY_MIB sets the
+ * GPU's memory (default 80 GiB), so packing by the engine's estimate can
+ * be filled by a few small runs.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -65,7 +67,9 @@ int nvmlDeviceGetUtilizationRates(nvmlDevice_t d, struct utilization *u)
 }
 int nvmlDeviceGetMemoryInfo(nvmlDevice_t d, struct memory *m)
 {
-	m->total = (80ULL << 30) / (d->index ? (unsigned)mig_count() : 1);
+	const char *mib = getenv("FAKE_NVML_MEMORY_MIB");
+	unsigned long long total = mib ? strtoull(mib, NULL, 10) << 20 : 80ULL << 30;
+	m->total = total / (d->index ? (unsigned)mig_count() : 1);
 	m->used = 1ULL << 30;
 	m->free = m->total - m->used;
 	return 0;

@@ -201,7 +201,7 @@ test('the board feed: instructors only, a snapshot then at most one update a sec
 	assert.ok(!student.messages.some((m) => m.type === 'board'), 'a student got board messages');
 });
 
-test('GPU packing through NVML: runs share a GPU by its slots with their memory limit; MIG instances are places of their own', T, async (t) => {
+test('GPU packing through NVML: runs share a GPU by its slots and by the engine\'s memory estimate, told their limit; MIG instances are places of their own', T, async (t) => {
 	const dir = tempDir(t, 'tb-nvml-');
 	execFileSync('cc', ['-shared', '-fPIC', '-O1', '-o', join(dir, 'libnvidia-ml.so.1'), join(HERE, 'fake_nvml.c')]);
 	const pidsFile = join(dir, 'pids');
@@ -210,19 +210,35 @@ test('GPU packing through NVML: runs share a GPU by its slots with their memory 
 	const envOf = (h, id) => Object.fromEntries(readFileSync(`/proc/${workerPids(h, id)[0]}/environ`, 'utf8').split('\0')
 		.filter(Boolean).map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)]));
 	const base = { TRAINBOOK_WORKER_CMD: FAKE_WORKER, FAKE_STEPS: '400', LD_LIBRARY_PATH: dir, FAKE_NVML_PIDS: pidsFile };
+	/* Three GPU runs of one user: the first two start; the third's place in the queue. */
+	const threeRuns = async (who) => {
+		const ids = [];
+		for (let i = 0; i < 3; i++) ids.push((await who.api('POST', 'api/runs', { spec: GPU })).run.id);
+		await waitStatus(who, ids[0], 'running', 20000);
+		await waitStatus(who, ids[1], 'running', 20000);
+		return { ids, q: await queueOf(who, ids[2]) };
+	};
 	// One 80 GiB GPU, two runs at once: both on GPU 0, each told its share; a third waits.
 	const h = await startClassroom(t, { args: ['--gpu-runs', '2'], env: base });
 	const alice = h.as('alice');
-	const ids = [];
-	for (let i = 0; i < 3; i++) ids.push((await alice.api('POST', 'api/runs', { spec: GPU })).run.id);
-	await waitStatus(alice, ids[0], 'running', 20000);
-	await waitStatus(alice, ids[1], 'running', 20000);
-	const q = await queueOf(alice, ids[2]);
+	const { ids, q } = await threeRuns(alice);
 	assert.equal(q.reason, `next in line; GPU 0 runs 2 of 2 at once (${ids[0]} and ${ids[1]})`);
 	const env = await waitFor(() => workerPids(h, ids[1]).length && envOf(h, ids[1]), { what: 'the worker environment' });
 	assert.equal(env.CUDA_VISIBLE_DEVICES, '0');
-	assert.equal(Number(env.TRAINBOOK_GPU_MEMORY_LIMIT), (80 * 2 ** 30 - 512 * 2 ** 20) / 2);
+	// Placed with the engine's estimate: what /api/validate answers for one GPU, recorded on the run.
+	const est = (await alice.api('POST', 'api/validate', { spec: GPU })).memory;
+	assert.equal(est.device, 'cuda');
+	assert.ok(est.device_bytes > 100 * 2 ** 20, `device_bytes ${est.device_bytes}`);
+	assert.equal((await alice.api('GET', `api/runs/${ids[1]}`)).run.estimated_bytes, est.device_bytes);
+	assert.equal(Number(env.TRAINBOOK_GPU_MEMORY_LIMIT), est.device_bytes);
 	await h.kill();
+	// Packing by that estimate: a GPU with room for two of these runs (beside NVML's 1 GiB in use
+	// and the 512 MiB margin) takes two though it has four slots; the third waits, saying why.
+	const mib = Math.ceil(1536 + (2.5 * est.device_bytes) / 2 ** 20);
+	const p = await startClassroom(t, { args: ['--gpu-runs', '4'], env: { ...base, FAKE_NVML_MEMORY_MIB: String(mib) } });
+	const { ids: packed, q: qp } = await threeRuns(p.as('alice'));
+	assert.match(qp.reason, new RegExp(`^next in line; GPU 0 shared by ${packed[0]} and ${packed[1]}, [0-9.]+ MiB free, yours needs [0-9.]+ MiB$`));
+	await p.kill();
 	// MIG: the GPU cut in two instances; two runs go one to each, named by UUID.
 	const m = await startClassroom(t, { args: ['--gpu-runs', '1'], env: { ...base, FAKE_NVML_MIG: '2' } });
 	const bob = m.as('bob');
@@ -232,7 +248,7 @@ test('GPU packing through NVML: runs share a GPU by its slots with their memory 
 	await waitStatus(bob, r2, 'running', 20000);
 	const seen = [r1, r2].map((id) => envOf(m, id).CUDA_VISIBLE_DEVICES).sort();
 	assert.deepEqual(seen, ['MIG-fake-0', 'MIG-fake-1']);
-	assert.equal(Number(envOf(m, r1).TRAINBOOK_GPU_MEMORY_LIMIT), 40 * 2 ** 30 - 512 * 2 ** 20);
+	assert.equal(Number(envOf(m, r1).TRAINBOOK_GPU_MEMORY_LIMIT), est.device_bytes);
 	const r3 = (await bob.api('POST', 'api/runs', { spec: GPU })).run.id;
 	const q3 = await queueOf(bob, r3);
 	assert.equal(q3.reason, 'next in line; all 2 GPUs are full');
