@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "scheduler.h"
+#include "memlimit.h"
 #include "tb.h"
 
 const struct quota_kind_info quota_kinds[QUOTA_NKINDS] = {
@@ -321,8 +321,8 @@ int quota_check_submit(const struct quota_limits *l, const struct quota_use *u, 
 	int64_t disk = v[QUOTA_CHECKPOINT_BYTES];
 	if (disk != QUOTA_NONE && u->checkpoint_bytes >= disk) {
 		char used[32], limit[32];
-		sched_fmt_bytes(u->checkpoint_bytes, used, sizeof used);
-		sched_fmt_bytes(disk, limit, sizeof limit);
+		memlimit_format(u->checkpoint_bytes, used, sizeof used);
+		memlimit_format(disk, limit, sizeof limit);
 		*which = QUOTA_CHECKPOINT_BYTES;
 		snprintf(msg, len, "quota checkpoint disk: your runs' checkpoints take %s, the limit is %s "
 			 "(delete runs you no longer need)", used, limit);

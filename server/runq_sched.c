@@ -56,7 +56,7 @@ void runq_sched_init(struct runq *q)
 		slots = q->cpu_memory / RUNQ_CPU_RUN_BYTES;
 	q->cpu_slots = slots > 0 ? (int)slots : 1;
 	char mem[32];
-	sched_fmt_bytes(q->cpu_memory, mem, sizeof mem);
+	memlimit_format(q->cpu_memory, mem, sizeof mem);
 	srv_log("cpu-runs auto: %d run%s at once on the CPU (%ld cores, %s of memory for runs)", q->cpu_slots,
 		q->cpu_slots == 1 ? "" : "s", cores, mem);
 }

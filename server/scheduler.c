@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "memlimit.h"
 #include "tb.h"
 
 #define IDS_KEPT 6 /* run ids a device remembers for reasons */
@@ -70,21 +71,6 @@ struct ctx {
 };
 
 /* ---- small helpers ------------------------------------------------------------ */
-
-void sched_fmt_bytes(int64_t bytes, char *buf, size_t len)
-{
-	static const char *const unit[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
-	double v = (double)(bytes < 0 ? 0 : bytes);
-	size_t u = 0;
-	while (v >= 1024.0 && u + 1 < TB_ARRAY_LEN(unit)) {
-		v /= 1024.0;
-		u++;
-	}
-	if (u == 0)
-		snprintf(buf, len, "%lld B", (long long)bytes);
-	else
-		snprintf(buf, len, v < 10.0 ? "%.1f %s" : "%.0f %s", v, unit[u]);
-}
 
 /* "r1", "r1 and r2", "r1, r2 and r3", "r1, r2, r3 and 2 more" */
 static void fmt_ids(const int64_t *ids, int n, int total, char *buf, size_t len)
@@ -482,8 +468,8 @@ static void room_words(const struct ctx *c, const struct sched_queued *q, char *
 	}
 	const struct sched_device *dv = &in->devices[best];
 	int64_t charge = charge_on(c, q, dv);
-	sched_fmt_bytes(avail(c, best), fr, sizeof fr);
-	sched_fmt_bytes(charge, need, sizeof need);
+	memlimit_format(avail(c, best), fr, sizeof fr);
+	memlimit_format(charge, need, sizeof need);
 	const char *counted = q->est_bytes > 0 ? "needs" : "counts as (no estimate)";
 	int want = q->ndevices > 0 ? q->ndevices : 1;
 	if (want > 1) {
@@ -584,9 +570,9 @@ static void evictions(struct ctx *c)
 			if (!total)
 				continue;
 			char used[32], charge[32], margin[32], ids[160];
-			sched_fmt_bytes(r->used_bytes, used, sizeof used);
-			sched_fmt_bytes(r->charge_bytes, charge, sizeof charge);
-			sched_fmt_bytes(in->policy.margin_bytes, margin, sizeof margin);
+			memlimit_format(r->used_bytes, used, sizeof used);
+			memlimit_format(r->charge_bytes, charge, sizeof charge);
+			memlimit_format(in->policy.margin_bytes, margin, sizeof margin);
 			fmt_ids(others, n, total, ids, sizeof ids);
 			struct sched_evict *e = &c->out->evicts[c->out->nevicts++];
 			e->id = r->id;

@@ -174,7 +174,4 @@ bool sched_lab_member(const struct sched_lab *lab, const char *user, bool instru
 /* value × 2^(−dt / half_life): usage `dt` seconds later. */
 double sched_decay(double value, double dt_s, double half_life_s);
 
-/* "3.1 GiB", "512 MiB", "12 KiB": for reasons and quota messages. */
-void sched_fmt_bytes(int64_t bytes, char *buf, size_t len);
-
 #endif

@@ -8,12 +8,12 @@
 // run; the limits panel sets a student's override and a lab session.
 // Screenshots go to tests/e2e/screenshots/board-*.png. One PASS/FAIL
 // line per case; any Content-Security-Policy violation fails its case.
-import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort, waitFor, runCases, sleep, launchChromium } from './lib.mjs';
+import { freePort, waitFor, runCases, sleep, launchChromium, startServer, stopServer, logTail, cspCheck } from './lib.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const BIN = join(ROOT, 'build/trainbook');
@@ -33,7 +33,7 @@ const SPEC = '# bench: events=6000 rate=10 delay=0\n' +
 
 const S = { csp: [], pageErrors: [], runs: {}, tokens: {} };
 let ctx = null;
-let proc = null;
+let server = null;
 
 function assert(cond, msg) {
 	if (!cond) throw new Error(msg);
@@ -80,11 +80,8 @@ const cases = [
 			S.tokens.prof = users('token', 'prof');
 			const conf = join(work, 'trainbook.conf');
 			writeFileSync(conf, 'quota-student-max-run-seconds = 10m\n');
-			const out = openSync(serverLog, 'w');
-			proc = spawn(BIN, ['serve', '--accounts', '--workspace', workspace, '--port', String(port), '--cpu-runs', '2', '--config', conf],
-				{ stdio: ['ignore', out, out], env: { ...process.env, TRAINBOOK_WORKER_CMD: join(ROOT, 'tests/bench/bench_worker.py') } });
-			await waitFor(async () => (await fetch(S.base + 'api/status', { headers: { Authorization: 'token ' + S.tokens.prof } })).ok,
-				{ what: 'the server' });
+			server = await startServer({ bin: BIN, port, workspace, logPath: serverLog, probeToken: S.tokens.prof,
+				args: ['--accounts', '--cpu-runs', '2', '--config', conf], env: { TRAINBOOK_WORKER_CMD: join(ROOT, 'tests/bench/bench_worker.py') } });
 		},
 	},
 	{
@@ -235,23 +232,15 @@ const cases = [
 let result = { pass: 0, fail: 1 };
 try {
 	result = await runCases(cases, {
-		check: async (c) => {
-			if (ctx) await sleep(200);
-			const seen = S.csp.splice(0);
-			if (seen.length) throw new Error(`Content-Security-Policy violations in ${c.name}: ${seen.slice(0, 3).join(' | ')}`);
-		},
+		check: cspCheck(S, () => ctx),
 		onFail: async (c) => {
 			if (S.page) await S.page.screenshot({ path: join(SHOTS, 'board-failed-' + c.name.replace(/[^a-z0-9]+/gi, '-').slice(0, 50) + '.png'), fullPage: true });
 		},
 	});
 } finally {
 	if (ctx) await ctx.close().catch(() => {});
-	if (proc) {
-		proc.kill('SIGTERM');
-		await Promise.race([new Promise((r) => proc.once('exit', r)), sleep(10000)]);
-		if (proc.exitCode === null) proc.kill('SIGKILL');
-	}
-	if (result.fail) console.error('server log: ' + serverLog + '\n' + (existsSync(serverLog) ? readFileSync(serverLog, 'utf8').split('\n').slice(-15).join('\n') : ''));
+	if (server) await stopServer(server);
+	if (result.fail) console.error(logTail(serverLog));
 	rmSync(work, { recursive: true, force: true });
 }
 console.log(`${result.pass} passed, ${result.fail} failed`);

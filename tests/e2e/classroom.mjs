@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os';
 import { join, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execFileSync } from 'node:child_process';
-import { freePort, startServer, waitFor, runCases, sleep, launchBrowser, stopServer, logTail } from './lib.mjs';
+import { freePort, startServer, waitFor, runCases, launchBrowser, stopServer, logTail, cspCheck } from './lib.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const BIN = join(ROOT, 'build/trainbook');
@@ -508,11 +508,7 @@ const cases = [
 let result = { pass: 0, fail: 1 };
 try {
 	result = await runCases(cases, {
-		check: async () => {
-			if (browser) await sleep(200);
-			const seen = S.csp.splice(0);
-			if (seen.length) throw new Error(`Content-Security-Policy violations: ${seen.slice(0, 3).join(' | ')}`);
-		},
+		check: cspCheck(S, () => browser),
 		onFail: async (c) => {
 			for (const [name, p] of Object.entries(people))
 				await p.page.screenshot({ path: join(SHOTS, `failed-classroom-${name}-` + c.name.replace(/^classroom: /, '').replace(/[^a-z0-9]+/gi, '-').slice(0, 50) + '.png'), fullPage: true }).catch(() => {});

@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execFileSync } from 'node:child_process';
-import { freePort, startServer, apiClient, waitFor, allEvents, runCases, sleep, launchChromium, stopServer, logTail } from './lib.mjs';
+import { freePort, startServer, apiClient, waitFor, allEvents, runCases, sleep, launchChromium, stopServer, logTail, cspCheck } from './lib.mjs';
 import { fashionTestImages } from '../integration/images.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -683,12 +683,7 @@ const cases = [
 let result = { pass: 0, fail: 1 };
 try {
 	result = await runCases(cases, {
-		check: async (c) => {
-			// Give late reports a moment, then fail the case on any violation it caused.
-			if (ctx) await sleep(200);
-			const seen = S.csp.splice(0);
-			if (seen.length && !c.cspExpected) throw new Error(`Content-Security-Policy violations: ${seen.slice(0, 3).join(' | ')}`);
-		},
+		check: cspCheck(S, () => ctx),
 		onFail: async (c) => {
 			if (S.page) await S.page.screenshot({ path: join(SHOTS, 'failed-' + c.name.replace(/[^a-z0-9]+/gi, '-').slice(0, 60) + '.png'), fullPage: true });
 		},
