@@ -13,7 +13,7 @@ import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort, waitFor, runCases, sleep, launchChromium, startServer, stopServer, logTail, cspCheck } from './lib.mjs';
+import { freePort, waitFor, sleep, launchChromium, startServer, stopServer, runSuite, noPageErrorsCase } from './lib.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const BIN = join(ROOT, 'build/trainbook');
@@ -220,28 +220,17 @@ const cases = [
 			await page.screenshot({ path: join(SHOTS, 'board-limits.png'), fullPage: true });
 		},
 	},
-	{
-		name: 'the page raised no uncaught errors',
-		needs: ['server starts with three students and an instructor'],
-		fn: async () => {
-			assert(S.pageErrors.length === 0, `uncaught errors: ${S.pageErrors.slice(0, 3).join(' | ')}`);
-		},
-	},
+	noPageErrorsCase('the page raised no uncaught errors', S, ['server starts with three students and an instructor']),
 ];
 
-let result = { pass: 0, fail: 1 };
-try {
-	result = await runCases(cases, {
-		check: cspCheck(S, () => ctx),
-		onFail: async (c) => {
-			if (S.page) await S.page.screenshot({ path: join(SHOTS, 'board-failed-' + c.name.replace(/[^a-z0-9]+/gi, '-').slice(0, 50) + '.png'), fullPage: true });
-		},
-	});
-} finally {
-	if (ctx) await ctx.close().catch(() => {});
-	if (server) await stopServer(server);
-	if (result.fail) console.error(logTail(serverLog));
-	rmSync(work, { recursive: true, force: true });
-}
-console.log(`${result.pass} passed, ${result.fail} failed`);
-process.exit(result.fail ? 1 : 0);
+await runSuite(cases, {
+	S, serverLog, live: () => ctx,
+	onFail: async (c) => {
+		if (S.page) await S.page.screenshot({ path: join(SHOTS, 'board-failed-' + c.name.replace(/[^a-z0-9]+/gi, '-').slice(0, 50) + '.png'), fullPage: true });
+	},
+	cleanup: async () => {
+		if (ctx) await ctx.close().catch(() => {});
+		if (server) await stopServer(server);
+		rmSync(work, { recursive: true, force: true });
+	},
+});

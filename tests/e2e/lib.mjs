@@ -100,6 +100,34 @@ export function cspCheck(S, live) {
 	};
 }
 
+/* The last case of a browser suite: the page(s) threw nothing uncaught (S.pageErrors, filled by the suite). */
+export function noPageErrorsCase(name, S, needs) {
+	return {
+		name, needs,
+		fn: async () => {
+			if (S.pageErrors.length) throw new Error(`uncaught errors: ${S.pageErrors.slice(0, 3).join(' | ')}`);
+		},
+	};
+}
+
+/*
+ * Run a browser suite and end the process: its cases (runCases with
+ * cspCheck after each, onFail on a failure), then cleanup() whatever
+ * happened, the server log's tail when a case failed, the "N passed, N
+ * failed" line and the exit status.
+ */
+export async function runSuite(cases, { S, live, onFail, cleanup, serverLog }) {
+	let result = { pass: 0, fail: 1 };
+	try {
+		result = await runCases(cases, { check: cspCheck(S, live), onFail });
+	} finally {
+		await cleanup();
+		if (result.fail) console.error(logTail(serverLog));
+	}
+	console.log(`${result.pass} passed, ${result.fail} failed`);
+	process.exit(result.fail ? 1 : 0);
+}
+
 /* A failed suite's epilogue: where the server log is, and its last lines. */
 export function logTail(logPath, lines = 15) {
 	return 'server log: ' + logPath + '\n' + (existsSync(logPath) ? readFileSync(logPath, 'utf8').split('\n').slice(-lines).join('\n') : '');
