@@ -141,12 +141,18 @@ FUZZ_SECONDS ?= 60
 FUZZ_CFLAGS   = $(CSTD) $(filter-out -Wno-format-truncation,$(WARN)) -O1 -g $(INCLUDES) -Itests/fuzz \
                 -pthread -fopenmp -fno-strict-aliasing -fno-omit-frame-pointer \
                 -fsanitize=address,undefined -fno-sanitize-recover=undefined
-FUZZ_OBJ     := $(patsubst %.c,$(BUILD)/fuzz/obj/%.o,$(ENGINE_SRC) $(filter-out server/serve_main.c,$(SERVER_SRC)) $(FUZZ_COMMON))
+FUZZ_OBJ     := $(patsubst %.c,$(BUILD)/fuzz/obj/%.o,$(ENGINE_SRC) $(filter-out server/serve_main.c,$(SERVER_SRC)) $(FUZZ_COMMON)) \
+                $(BUILD)/fuzz/obj/gen/onnx/onnx.pb-c.o
 FUZZ_ASAN_COMMON := $(FUZZ_COMMON:%.c=$(BUILD)/asan/%.o)
 
 $(BUILD)/fuzz/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link $(DEPFLAGS) -c $< -o $@
+
+$(BUILD)/fuzz/obj/gen/onnx/onnx.pb-c.o: $(ONNX_GEN)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+$(BUILD)/fuzz/obj/engine/onnx_export.o: $(BUILD)/gen/onnx/onnx.pb-c.h
 
 define FUZZ_TARGET_RULES
 $(BUILD)/fuzz/bin/$(1): tests/fuzz/$(1)/fuzz_$(1).c $(FUZZ_OBJ)

@@ -31,10 +31,11 @@ bool acct_name_ok(const char *name, char *err, size_t errlen)
 		char c = name[i];
 		ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
 	}
+	char shown[64];
 	if (!ok && err)
 		snprintf(err, errlen,
-			 "'%.40s' is not a user name: 1 to %d of a-z 0-9 . _ -, starting with a letter or digit", name,
-			 NAME_LEN_MAX);
+			 "'%s' is not a user name: 1 to %d of a-z 0-9 . _ -, starting with a letter or digit",
+			 srv_shown(name, 40, shown, sizeof shown), NAME_LEN_MAX);
 	return ok;
 }
 
@@ -42,7 +43,9 @@ bool acct_name_fold(const char *in, char *out, size_t outlen, char *err, size_t 
 {
 	size_t n = strlen(in);
 	if (n + 1 > outlen) {
-		snprintf(err, errlen, "'%.40s…' is too long for a user name (at most %d characters)", in, NAME_LEN_MAX);
+		char shown[64];
+		snprintf(err, errlen, "'%s' is too long for a user name (at most %d characters)",
+			 srv_shown(in, 40, shown, sizeof shown), NAME_LEN_MAX);
 		return false;
 	}
 	for (size_t i = 0; i <= n; i++)
@@ -59,8 +62,9 @@ bool acct_email_ok(const char *email, char *err, size_t errlen)
 	bool ok = n <= 254 && at && at != email && at[1] && !strchr(at + 1, '@');
 	for (const char *p = email; ok && *p; p++)
 		ok = (unsigned char)*p > 0x20 && *p != 0x7f && *p != ',' && *p != '"';
+	char shown[96];
 	if (!ok && err)
-		snprintf(err, errlen, "'%.60s' is not an e-mail address", email);
+		snprintf(err, errlen, "'%s' is not an e-mail address", srv_shown(email, 60, shown, sizeof shown));
 	return ok;
 }
 

@@ -387,6 +387,38 @@ bool srv_utf8_valid(const char *s, size_t len)
 	return true;
 }
 
+char *srv_shown(const char *s, size_t max, char *out, size_t outlen)
+{
+	static const char cut[] = "…";
+	size_t o = 0, n = strlen(s);
+	if (outlen == 0)
+		return out;
+	for (size_t i = 0; i < n;) {
+		size_t len = 1;
+		unsigned char c = (unsigned char)s[i];
+		if (c >= 0x80) {
+			len = (c & 0xe0) == 0xc0 ? 2 : (c & 0xf0) == 0xe0 ? 3 : (c & 0xf8) == 0xf0 ? 4 : 1;
+			if (len > n - i || !srv_utf8_valid(s + i, len))
+				len = 1;
+		}
+		bool plain = c >= 0x80 ? len > 1 : c >= 0x20 && c != 0x7f;
+		size_t need = plain ? len : 1;
+		if (i + len > max || o + need + sizeof cut > outlen) {
+			if (o + sizeof cut <= outlen)
+				memcpy(out + o, cut, sizeof cut - 1), o += sizeof cut - 1;
+			break;
+		}
+		if (plain)
+			memcpy(out + o, s + i, len);
+		else
+			out[o] = '?';
+		o += need;
+		i += len;
+	}
+	out[o] = '\0';
+	return out;
+}
+
 void srv_addr_key(const struct sockaddr *sa, char *out, size_t len)
 {
 	char text[INET6_ADDRSTRLEN];

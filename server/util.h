@@ -86,6 +86,13 @@ int srv_fd_path(int fd, char *out, size_t len);
 /* Strict UTF-8: no overlong forms, no surrogates, nothing past U+10FFFF. */
 bool srv_utf8_valid(const char *s, size_t len);
 
+/*
+ * `s` as it may be quoted in a one-line message: at most `max` bytes of it,
+ * cut between characters with "…" after, control characters and bytes
+ * that are not UTF-8 each written as '?'. Returns out.
+ */
+char *srv_shown(const char *s, size_t max, char *out, size_t outlen);
+
 /* Random bytes from getrandom; srv_random_hex writes 2*nbytes hex digits + NUL (nbytes <= 64). */
 int srv_random_bytes(void *buf, size_t n);
 int srv_random_hex(char *out, size_t nbytes);

@@ -83,6 +83,19 @@ static void names(void **state)
 	assert_true(acct_email_ok("a@b.org", err, sizeof err));
 	assert_false(acct_email_ok("a@b@c", err, sizeof err));
 	assert_false(acct_email_ok("a b@c", err, sizeof err));
+	/* Found by tests/fuzz/roster: a quoted roster field spanning lines, or
+	 * bytes that are not UTF-8, came back verbatim inside the message (the
+	 * preview shows one line per error; JSON cannot carry broken UTF-8). */
+	assert_false(acct_name_ok("bo\nb", err, sizeof err));
+	assert_null(strchr(err, '\n'));
+	assert_non_null(strstr(err, "'bo?b'"));
+	assert_false(acct_email_ok("a\xff\xfe@b\x01.org", err, sizeof err));
+	assert_true(srv_utf8_valid(err, strlen(err)));
+	assert_non_null(strstr(err, "'a??@b?.org'"));
+	assert_false(acct_name_ok("\xc3\xa9lodie-with-a-name-far-longer-than-forty-bytes", err, sizeof err));
+	assert_true(srv_utf8_valid(err, strlen(err)));
+	assert_non_null(strstr(err, "\xc3\xa9lodie"));
+	assert_non_null(strstr(err, "…'"));
 }
 
 static void roster(void **state)
