@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "jsonw.h"
 #include "model.h"
 #include "optim.h"
 #include "safetensors.h"
@@ -83,6 +84,57 @@ static int save_state(const char *path, const struct model *m, const struct opti
 	return rc;
 }
 
+static void shape_json(struct jsonw *w, struct shape s)
+{
+	jsonw_begin_array(w);
+	for (int i = 0; i < s.ndim; i++)
+		jsonw_int(w, s.d[i]);
+	jsonw_end_array(w);
+}
+
+/*
+ * trainbook.module (checkpoint.h): each top-level layer with its resolved
+ * arguments, read from its kind's table, and its shapes. malloc'd JSON.
+ */
+static char *module_json(const struct model *m)
+{
+	struct jsonw w;
+	jsonw_init(&w);
+	jsonw_begin_object(&w);
+	jsonw_key(&w, "preset");
+	if (m->preset[0])
+		jsonw_str(&w, m->preset);
+	else
+		jsonw_null(&w);
+	jsonw_key(&w, "layers");
+	jsonw_begin_array(&w);
+	for (int i = 0; i < m->nlayers; i++) {
+		const struct layer *l = &m->layers[i];
+		jsonw_begin_object(&w);
+		jsonw_kstr(&w, "name", l->name);
+		jsonw_kstr(&w, "type", l->kind->name);
+		jsonw_key(&w, "args");
+		jsonw_begin_object(&w);
+		for (int a = 0; a < LAYER_ARGS_MAX && l->kind->args[a].name; a++) {
+			if (l->kind->args[a].integer)
+				jsonw_kint(&w, l->kind->args[a].name, (int64_t)l->arg[a]);
+			else
+				jsonw_knum(&w, l->kind->args[a].name, l->arg[a]);
+		}
+		jsonw_end_object(&w);
+		jsonw_key(&w, "in");
+		shape_json(&w, l->in);
+		jsonw_key(&w, "out");
+		shape_json(&w, l->out);
+		jsonw_end_object(&w);
+	}
+	jsonw_end_array(&w);
+	jsonw_end_object(&w);
+	char *out = jsonw_take(&w);
+	jsonw_free(&w); /* take starts a fresh buffer */
+	return out;
+}
+
 int64_t checkpoint_save(const char *path, struct model *m, const struct optim *o, const char *spec_source,
 			const struct st_meta *extra, int nextra, const struct checkpoint_state *cs, char *err,
 			size_t errlen)
@@ -112,15 +164,19 @@ int64_t checkpoint_save(const char *path, struct model *m, const struct optim *o
 			entries[i].t = tensor_make(base + p->offset, TENSOR_F32, p->ndim, p->shape);
 		}
 	}
+	/* format, spec, five progress keys, module, then extra */
 	struct st_meta *meta = tb_xcalloc(8 + (size_t)nextra, sizeof(*meta));
 	char bufs[8][32];
 	int nmeta = 0;
 	meta[nmeta++] = (struct st_meta){"format", "pt"};
 	meta[nmeta++] = (struct st_meta){"trainbook.spec", spec_source ? spec_source : ""};
 	fill_meta(meta, bufs, cs, &nmeta);
+	char *module = module_json(m);
+	meta[nmeta++] = (struct st_meta){"trainbook.module", module};
 	for (int i = 0; i < nextra; i++)
 		meta[nmeta++] = extra[i];
 	int rc = safetensors_write(path, entries, m->nparams, meta, nmeta, err, errlen);
+	free(module);
 	free(meta);
 	free(weights);
 	free(buffers);

@@ -35,9 +35,15 @@ struct checkpoint_state {
 };
 
 /*
- * Write `path` (weights) and its state sidecar. `extra` adds nextra
- * metadata entries to the weights file (the input preprocessing,
- * preprocess.h). Returns the weights file's size, or -1.
+ * Write `path` (weights) and its state sidecar. Returns the weights file's
+ * size, or -1. The weights file's metadata holds the spec, the progress
+ * (trainbook.step, …), `extra` (nextra entries: the input preprocessing,
+ * preprocess.h) and, from the model itself,
+ *   trainbook.module  {"preset": "cnn" | null, "layers": [{"name", "type",
+ *                      "args": {…}, "in": [...], "out": [...]}]}: the module,
+ *                     layer by layer, to rebuild it outside trainbook (a layer
+ *                     list is an nn.Sequential whose indices are the
+ *                     state_dict names; examples/pytorch_load.py)
  */
 int64_t checkpoint_save(const char *path, struct model *m, const struct optim *o, const char *spec_source,
 			const struct st_meta *extra, int nextra, const struct checkpoint_state *cs, char *err,

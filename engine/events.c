@@ -125,6 +125,8 @@ void events_metric(struct events *ev, const char *split, int64_t step, int epoch
 	jsonw_kstr(&w, "split", split);
 	jsonw_kint(&w, "step", step);
 	jsonw_kint(&w, "epoch", epoch);
+	if (ev->checkpoint)
+		jsonw_kstr(&w, "checkpoint", ev->checkpoint);
 	jsonw_key(&w, "time");
 	jsonw_fixed(&w, tb_wall(), 3);
 	jsonw_key(&w, "values");
@@ -132,6 +134,19 @@ void events_metric(struct events *ev, const char *split, int64_t step, int epoch
 	for (int i = 0; i < n; i++)
 		jsonw_knum(&w, names[i], values[i]);
 	jsonw_end_object(&w);
+	emit(ev, &w);
+}
+
+void events_phase(struct events *ev, const char *phase, const char *split, int64_t done, int64_t total)
+{
+	if (ev->silent || !ev->json)
+		return;
+	struct jsonw w;
+	begin(&w, "phase");
+	jsonw_kstr(&w, "phase", phase);
+	jsonw_kstr(&w, "split", split);
+	jsonw_kint(&w, "done", done);
+	jsonw_kint(&w, "total", total);
 	emit(ev, &w);
 }
 
@@ -155,7 +170,7 @@ void events_checkpoint(struct events *ev, int64_t step, int epoch, const char *f
 	emit(ev, &w);
 }
 
-void events_evaluation(struct events *ev, const char *split, int epoch, int classes,
+void events_evaluation(struct events *ev, const char *split, int64_t step, int epoch, int classes,
 		       const char *const *class_names, const int64_t *confusion, int c, int h, int w_,
 		       const struct eval_sample *samples, int nsamples)
 {
@@ -166,7 +181,10 @@ void events_evaluation(struct events *ev, const char *split, int epoch, int clas
 	struct jsonw w;
 	begin(&w, "evaluation");
 	jsonw_kstr(&w, "split", split);
+	jsonw_kint(&w, "step", step);
 	jsonw_kint(&w, "epoch", epoch);
+	if (ev->checkpoint)
+		jsonw_kstr(&w, "checkpoint", ev->checkpoint);
 	jsonw_key(&w, "classes");
 	jsonw_begin_array(&w);
 	for (int i = 0; i < classes; i++) {

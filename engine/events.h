@@ -21,6 +21,7 @@ struct events {
 	FILE *out;
 	double last_progress; /* when the progress line was last redrawn */
 	double started;
+	const char *checkpoint; /* evaluating a checkpoint (--evaluate): named in its metric and evaluation events */
 };
 
 void events_init(struct events *ev, bool json, FILE *out);
@@ -56,11 +57,14 @@ struct eval_sample {
 	int label, predicted;
 	const uint8_t *pixels;    /* c*h*w bytes, or NULL */
 };
-void events_evaluation(struct events *ev, const char *split, int epoch, int classes,
+void events_evaluation(struct events *ev, const char *split, int64_t step, int epoch, int classes,
 		       const char *const *class_names, const int64_t *confusion, int c, int h, int w,
 		       const struct eval_sample *samples, int nsamples);
 
 void events_log(struct events *ev, const char *level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* What the run is doing besides training, e.g. "evaluating" `split`: done of total samples (JSON only). */
+void events_phase(struct events *ev, const char *phase, const char *split, int64_t done, int64_t total);
 
 /* Final status: "completed", "failed", "stopped" with an optional reason. */
 void events_end(struct events *ev, const char *status, const char *reason);

@@ -110,6 +110,7 @@ struct model *model_build(const struct spec_model *sm, struct shape input, int c
 	m->be = be;
 	m->input = input;
 	m->classes = classes;
+	snprintf(m->preset, sizeof(m->preset), "%s", sm->preset);
 	struct spec_layer *expanded = NULL;
 	const struct spec_layer *list = sm->layers;
 	int n = sm->nlayers;

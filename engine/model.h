@@ -44,6 +44,7 @@ struct model {
 	struct backend *be;              /* not owned */
 	struct shape input;              /* per-sample input shape */
 	int classes;
+	char preset[SPEC_NAME_MAX];      /* the spec's preset ("resnet18"), "" for a layer list */
 	int nlayers;
 	struct layer *layers;            /* top-level sequence, owned */
 	int nparams;

@@ -15,6 +15,8 @@
  *   trainbook.normalize_mean "[0.286]"      per channel; absent when the run did not normalise
  *   trainbook.normalize_std  "[0.353]"      then x = (x - mean) / std
  *   trainbook.class_names    "[\"T-shirt/top\", …]"
+ * (trainbook.module, the layers to rebuild the model from, is written by
+ * checkpoint.c from the model itself: checkpoint.h.)
  * A checkpoint written before these keys existed is read through its spec
  * instead: the data set is loaded as training loaded it (slow, and only
  * where the data set still is).

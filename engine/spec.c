@@ -162,6 +162,17 @@ static void syntax_error(const yaml_parser_t *p, const char *text, size_t len,
 					  "spaces only");
 		return;
 	}
+	/* libyaml's words for a "key:" where a plain value was expected: the
+	 * usual cause is a line indented deeper than its neighbours, or two
+	 * keys on one line. */
+	if (!strcmp(problem, "mapping values are not allowed in this context")) {
+		spec_error_add(errs, pos,
+			       "YAML syntax error: %s: a 'key:' where a value was expected; check the indentation of "
+			       "line %d (keys of one mapping line up, a nested mapping starts on its own, deeper "
+			       "lines) or write the value as {key: value}",
+			       problem, pos.line);
+		return;
+	}
 	if (p->context)
 		spec_error_add(errs, pos, "YAML syntax error: %s (%s at %d:%d)", problem, p->context,
 			       (int)p->context_mark.line + 1, (int)p->context_mark.column + 1);

@@ -210,6 +210,9 @@ static int evaluate(struct trainer *t, const struct dataset *d, const char *spli
 	t->be->fill(t->be, t->r0->stats_dev, 0.0f, 2);
 	struct batch b;
 	struct replica *r = t->r0;
+	/* The page shows "evaluating on test…" with progress instead of a silent ETA of 0 s. */
+	double shown = tb_now();
+	events_phase(&t->ev, "evaluating", split, 0, d->n);
 	while (loader_next(l, &b) == 0) {
 		size_t sample = (size_t)shape_numel(t->m->input);
 		r->be->upload(r->be, r->x_dev, b.x, (size_t)b.n * sample * sizeof(float));
@@ -228,6 +231,10 @@ static int evaluate(struct trainer *t, const struct dataset *d, const char *spli
 				right[nright++] = s;
 		}
 		seen += b.n;
+		if (tb_now() - shown >= 0.5) {
+			shown = tb_now();
+			events_phase(&t->ev, "evaluating", split, seen, d->n);
+		}
 	}
 	read_stats(t, &loss_sum, &correct);
 	loader_free(l);
@@ -238,7 +245,7 @@ static int evaluate(struct trainer *t, const struct dataset *d, const char *spli
 	double values[2] = {seen ? loss_sum / (double)seen : 0, seen ? (double)correct / (double)seen : 0};
 	static const char *const names[2] = {"loss", "accuracy"};
 	events_metric(&t->ev, split, t->cs.step, epochs_done, 2, names, values);
-	events_evaluation(&t->ev, split, epochs_done, classes, (const char *const *)d->class_names, confusion, d->c,
+	events_evaluation(&t->ev, split, t->cs.step, epochs_done, classes, (const char *const *)d->class_names, confusion, d->c,
 			  d->h, d->w, samples, nsamples);
 	free(confusion);
 	free(pred);
@@ -638,6 +645,16 @@ enum train_result train_run(const struct spec *spec, const struct train_options 
 		result = TRAIN_STOPPED;
 	} else if (set_up < 0) {
 		result = TRAIN_SETUP_ERROR;
+	} else if (opt->evaluate_only) {
+		/* Evaluate the checkpoint as it is; no summary, which is the training's. */
+		const char *base = strrchr(opt->resume, '/');
+		t.ev.checkpoint = base ? base + 1 : opt->resume;
+		double acc;
+		result = evaluate(&t, &t.data.test, "test", (int)t.cs.epoch, &acc) < 0 ? TRAIN_FAILED : TRAIN_COMPLETED;
+		t.ev.checkpoint = NULL;
+		events_end(&t.ev, result == TRAIN_COMPLETED ? "completed" : "failed", t.reason);
+		teardown(&t);
+		return result;
 	} else if (t.cs.step >= t.total_steps) {
 		tb_fmt(t.reason, sizeof(t.reason), "nothing to do: the checkpoint is at step %lld of %lld",
 		       (long long)t.cs.step, (long long)t.total_steps);

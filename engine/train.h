@@ -24,6 +24,7 @@ struct train_options {
 	bool json;                           /* JSON-lines events instead of human output */
 	FILE *events_out;                    /* where JSON events go (stdout) */
 	const char *resume;                  /* checkpoint to continue from, or NULL */
+	bool evaluate_only;                  /* load `resume`, evaluate it on the test split, train nothing */
 	volatile sig_atomic_t *stop;         /* set asynchronously: finish the step, checkpoint, stop */
 };
 

@@ -389,7 +389,7 @@ struct board *board_new(struct store *store, board_publish_fn publish, void *ctx
 	b->ctx = ctx;
 	pthread_mutex_init(&b->lock, NULL);
 	pthread_cond_init(&b->wake, NULL);
-	json_t *recent = store_runs_json(store, BOARD_SEED_RUNS, 0, NULL);
+	json_t *recent = store_runs_json(store, &(struct store_runs_query){.limit = BOARD_SEED_RUNS});
 	size_t i;
 	json_t *run;
 	/* Oldest first, so the board's id order is built by appending. */

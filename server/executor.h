@@ -35,6 +35,7 @@ struct exec_start {
 	const char *run_dir;          /* realpath of the run's folder; spec.yaml is in it */
 	const char *spec_path;
 	const char *resume;           /* checkpoint to resume from, or NULL */
+	bool evaluate;                /* only evaluate `resume` (--evaluate) and train nothing */
 	const struct runq_need *need;
 	const int *gpus;              /* GPU places the scheduler chose (executors that place GPUs) */
 	const char *visible;          /* CUDA_VISIBLE_DEVICES for them ("0,1", "MIG-…"); "" = leave it */

@@ -187,7 +187,7 @@ static int local_start(struct executor *ex, struct runq_worker *w, const struct 
 	argv[argc++] = "--out";
 	argv[argc++] = st->run_dir;
 	if (st->resume) {
-		argv[argc++] = "--resume";
+		argv[argc++] = st->evaluate ? "--evaluate" : "--resume";
 		argv[argc++] = st->resume;
 	}
 	argv[argc] = NULL;
@@ -216,8 +216,8 @@ static int local_start(struct executor *ex, struct runq_worker *w, const struct 
 	fcntl(pipefd[0], F_SETFL, O_NONBLOCK);
 	w->pid = pid;
 	w->out_fd = pipefd[0];
-	srv_log("run r%lld: worker %d started%s%s", (long long)st->run, (int)pid, st->resume ? " resuming from " : "",
-		st->resume ? st->resume : "");
+	srv_log("run r%lld: worker %d started%s%s", (long long)st->run, (int)pid,
+		st->resume ? (st->evaluate ? " evaluating " : " resuming from ") : "", st->resume ? st->resume : "");
 	return 0;
 fail:
 	if (pipefd[0] >= 0)

@@ -273,7 +273,7 @@ static int write_job_script(struct executor *ex, struct runq_worker *w, const st
 		sh_quote(&b, tmp);
 	}
 	if (st->resume) {
-		srv_buf_puts(&b, " --resume ");
+		srv_buf_puts(&b, st->evaluate ? " --evaluate " : " --resume ");
 		sh_quote(&b, st->resume);
 	}
 	/* cuda:N names a GPU of the server's; on a node Slurm picks the GPU. */
@@ -369,7 +369,7 @@ static int slurm_start(struct executor *ex, struct runq_worker *w, const struct 
 	free(out);
 	snprintf(w->job_state, sizeof w->job_state, "PENDING");
 	srv_log("run r%lld: Slurm job %s submitted%s%s", (long long)st->run, w->job,
-		st->resume ? " resuming from " : "", st->resume ? st->resume : "");
+		st->resume ? (st->evaluate ? " evaluating " : " resuming from ") : "", st->resume ? st->resume : "");
 	return 0;
 }
 

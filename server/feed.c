@@ -262,7 +262,7 @@ void feed_fill(struct feed_client *c, struct store *store)
 		if (room <= 0 || c->bytes >= FEED_QUEUE_BYTES / 2)
 			return;
 		struct fill_ctx f = {c, s};
-		int got = store_events_foreach(store, s->run, s->cursor, room, fill_one, &f);
+		int got = store_events_foreach(store, s->run, s->cursor, room, false, fill_one, &f);
 		if (got >= 0 && got < room && c->bytes < FEED_QUEUE_BYTES / 2)
 			s->catching_up = false; /* reached the end of what is stored */
 	}

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "tb.h"
+#include "util.h"
 
 typedef int nvml_return;              /* nvmlReturn_t; 0 = NVML_SUCCESS */
 typedef struct nvml_device *nvml_device; /* nvmlDevice_t, opaque */
@@ -125,7 +126,9 @@ struct gpumon *gpumon_open(char *note, size_t notelen)
 {
 	void *lib = dlopen("libnvidia-ml.so.1", RTLD_NOW | RTLD_LOCAL);
 	if (!lib) {
-		snprintf(note, notelen, "no NVIDIA GPU found (libnvidia-ml.so.1 not loadable)");
+		/* NVML ships with the driver: without it there is no driver (the log says which file). */
+		srv_log("gpu: %s: %s", "libnvidia-ml.so.1", dlerror());
+		snprintf(note, notelen, "no NVIDIA driver found");
 		return NULL;
 	}
 	struct gpumon *g = tb_xcalloc(1, sizeof *g);
@@ -146,12 +149,12 @@ struct gpumon *gpumon_open(char *note, size_t notelen)
 	*(void **)&g->get_mig_handle = sym(lib, "nvmlDeviceGetMigDeviceHandleByIndex", NULL);
 	*(void **)&g->get_uuid = sym(lib, "nvmlDeviceGetUUID", NULL);
 	if (!g->init || !g->shutdown || !g->get_count || !g->get_handle) {
-		snprintf(note, notelen, "no NVIDIA GPU found (libnvidia-ml.so.1 lacks nvmlInit_v2)");
+		snprintf(note, notelen, "the NVIDIA driver is too old (its NVML lacks nvmlInit_v2)");
 		goto fail;
 	}
 	nvml_return r = g->init();
 	if (r != NVML_SUCCESS) {
-		snprintf(note, notelen, "no NVIDIA GPU found (nvmlInit failed: %s)",
+		snprintf(note, notelen, "the NVIDIA driver did not start (%s)",
 			 g->error_string ? g->error_string(r) : "error");
 		goto fail;
 	}

@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "notebooks.h"
+#include "store.h"
 
 #define KiB 1024u
 #define MiB (1024u * 1024u)
@@ -30,7 +31,11 @@
 static const struct http_int_param download_query[] = {{"download", 0, 1}, {NULL, 0, 0}};
 static const struct http_int_param events_query[] = {
 	{"since", 0, INT64_MAX}, {"limit", 1, ROUTE_EVENTS_MAX}, {NULL, 0, 0}};
-static const struct http_int_param runs_query[] = {{"limit", 1, ROUTE_RUNS_MAX}, {NULL, 0, 0}};
+static const struct http_int_param runs_query[] = {
+	{"limit", 1, ROUTE_RUNS_MAX}, {"hparams", 0, 1}, {NULL, 0, 0}};
+static const struct http_int_param series_query[] = {
+	{"from", 0, INT64_MAX}, {"to", 0, INT64_MAX}, {"span", 1, INT64_MAX}, {"points", 1, STORE_SERIES_POINTS_MAX},
+	{NULL, 0, 0}};
 static const struct http_int_param worker_query[] = {{"first", 1, INT64_MAX}, {NULL, 0, 0}};
 
 /*
@@ -92,8 +97,11 @@ const struct http_route http_routes[] = {
 	 "check a spec, infer shapes (and where its data may come from)", NULL},
 	{"POST", "/api/runs", HTTP_TOKEN, ACCESS_RUN_NEW, SPEC_BODY, route_run_create, "queue a run", NULL},
 	{"GET", "/api/runs", HTTP_TOKEN, ACCESS_USER, 0, route_run_list,
-	 "list run summaries, newest first (?limit=&before=rN); students: their own", runs_query},
+	 "list run summaries, newest first (?limit=&before=rN&notebook=&cell=&hparams=1); students: their own",
+	 runs_query},
 	{"GET", "/api/runs/{id}", HTTP_TOKEN, ACCESS_RUN, 0, route_run_get, "one run", NULL},
+	{"PATCH", "/api/runs/{id}", HTTP_TOKEN, ACCESS_RUN, 80 * KiB, route_run_edit, "name, notes, tags, archived",
+	 NULL},
 	{"DELETE", "/api/runs/{id}", HTTP_TOKEN, ACCESS_RUN, 0, route_run_delete, "delete a run and its files", NULL},
 	{"POST", "/api/runs/{id}/stop", HTTP_TOKEN, ACCESS_RUN, 4 * KiB, route_run_stop, "stop (checkpoint first)",
 	 NULL},
@@ -101,10 +109,16 @@ const struct http_route http_routes[] = {
 	 "end a run now, without a checkpoint", NULL},
 	{"POST", "/api/runs/{id}/resume", HTTP_TOKEN, ACCESS_RUN, 4 * KiB, route_run_resume,
 	 "resume from a checkpoint", NULL},
+	{"POST", "/api/runs/{id}/evaluate", HTTP_TOKEN, ACCESS_RUN, 4 * KiB, route_run_evaluate,
+	 "evaluate a checkpoint on the test split", NULL},
 	{"POST", "/api/runs/{id}/extend", HTTP_TOKEN, ACCESS_INSTRUCTOR, 4 * KiB, route_run_extend,
 	 "raise a run's duration limit by {\"seconds\": N}", NULL},
-	{"GET", "/api/runs/{id}/events", HTTP_TOKEN, ACCESS_RUN, 0, route_run_events, "stored events since a seq",
-	 events_query},
+	{"GET", "/api/runs/{id}/events", HTTP_TOKEN, ACCESS_RUN, 0, route_run_events,
+	 "stored events since a seq (&exclude=metric)", events_query},
+	{"GET", "/api/runs/{id}/series", HTTP_TOKEN, ACCESS_RUN, 0, route_run_series,
+	 "one metric downsampled for drawing (?metric=&split=&from=&to=&span=&points=)", series_query},
+	{"GET", "/api/series", HTTP_TOKEN, ACCESS_USER, 0, route_series,
+	 "the same metric of several runs (?runs=r1,r2&metric=…); students: their own", series_query},
 	{"GET", "/api/runs/{id}/metrics.csv", HTTP_TOKEN, ACCESS_RUN, 0, route_metrics_csv, "metrics as CSV", NULL},
 	{"GET", "/api/runs/{id}/metrics.json", HTTP_TOKEN, ACCESS_RUN, 0, route_metrics_json, "metrics as JSON", NULL},
 	{"GET", "/api/runs/{id}/checkpoints", HTTP_TOKEN, ACCESS_RUN, 0, route_checkpoint_list, "list checkpoints",

@@ -64,6 +64,10 @@ enum MHD_Result route_run_kill(struct http_req *r);
 enum MHD_Result route_run_resume(struct http_req *r);
 enum MHD_Result route_run_delete(struct http_req *r);
 enum MHD_Result route_run_events(struct http_req *r);
+enum MHD_Result route_run_edit(struct http_req *r);
+enum MHD_Result route_run_evaluate(struct http_req *r);
+enum MHD_Result route_run_series(struct http_req *r);
+enum MHD_Result route_series(struct http_req *r);
 
 /* routes_quota.c */
 enum MHD_Result route_quota_mine(struct http_req *r);

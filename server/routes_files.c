@@ -1,7 +1,8 @@
 /*
- * routes_files.c — what a run leaves behind: metrics as CSV or JSON and
- * its checkpoints (list and download). A checkpoint is served only when
- * its real path lies inside the run's directory.
+ * routes_files.c — what a run leaves behind: metrics as CSV or JSON, one
+ * metric as a series downsampled for drawing, and its checkpoints (list
+ * and download). A checkpoint is served only when its real path lies
+ * inside the run's directory.
  *
  * Threads: libmicrohttpd's polling thread.
  */
@@ -14,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "access.h"
 #include "app.h"
 #include "export.h"
 #include "routes.h"
@@ -37,6 +39,124 @@ int64_t route_existing_run(struct http_req *r, enum MHD_Result *reply)
 	}
 	store_run_info_free(&info);
 	return id;
+}
+
+/* A metric or split name as the worker writes them: [A-Za-z0-9_.-], 1 to max bytes. */
+static bool plain_name(const char *s, size_t max)
+{
+	size_t n = s ? strlen(s) : 0;
+	if (n == 0 || n > max)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= '0' && s[i] <= '9') ||
+		      s[i] == '_' || s[i] == '.' || s[i] == '-'))
+			return false;
+	return true;
+}
+
+#define SERIES_POINTS_DEFAULT 2000
+#define SERIES_RUNS_MAX 100
+
+/* metric, split, from, to, points of a series request; false after replying 400. */
+static bool series_query(struct http_req *r, struct store_series_query *q, enum MHD_Result *reply)
+{
+	const char *split = http_query(r, "split");
+	*q = (struct store_series_query){
+		.metric = http_query(r, "metric"),
+		.split = split ? split : "train",
+		.from = http_query_int(r, "from", -1), /* ranged ≥ 0 in the route table: -1 is "not given" */
+		.to = http_query_int(r, "to", -1),
+		.span = http_query_int(r, "span", 0),
+		.points = (int)http_query_int(r, "points", SERIES_POINTS_DEFAULT),
+	};
+	q->has_from = q->from >= 0;
+	q->has_to = q->to >= 0;
+	if (!plain_name(q->metric, 64))
+		*reply = http_error(r, 400, "bad_request", "metric must be a name such as loss (letters, digits, _ . -)");
+	else if (!plain_name(q->split, 32))
+		*reply = http_error(r, 400, "bad_request", "split must be a name such as train or test");
+	else if (q->has_from && q->has_to && q->to < q->from)
+		*reply = http_error(r, 400, "bad_request", "to must not be below from");
+	else
+		return true;
+	return false;
+}
+
+/*
+ * ?metric=loss&split=train&from=&to=&span=&points=2000: the store's summary of
+ * that range (store_series_json). Reads at most a few thousand rows
+ * whatever the run's length, so it answers on this thread.
+ */
+enum MHD_Result route_run_series(struct http_req *r)
+{
+	enum MHD_Result reply;
+	struct store_series_query q;
+	int64_t id = route_run_id(r, &reply);
+	if (id < 0 || !series_query(r, &q, &reply))
+		return reply;
+	q.run = id;
+	size_t len;
+	char *json = store_series_json(r->app->store, &q, &len);
+	if (!json)
+		return http_error(r, 404, "not_found", "no run %s", r->params[0]);
+	reply = http_raw(r, 200, "application/json", json, len);
+	free(json);
+	return reply;
+}
+
+/*
+ * The same metric of several runs in one answer, ?runs=r1,r2,…: a chart
+ * of fifty overlaid runs is one request, not fifty. {"series":[…]} in
+ * the order asked, {"run":"r9","error":"not_found"} for a run that is gone
+ * (or, in accounts mode, another student's).
+ */
+enum MHD_Result route_series(struct http_req *r)
+{
+	enum MHD_Result reply;
+	struct store_series_query q;
+	if (!series_query(r, &q, &reply))
+		return reply;
+	const char *list = http_query(r, "runs");
+	int64_t ids[SERIES_RUNS_MAX];
+	int n = 0;
+	for (const char *p = list ? list : ""; *p;) {
+		const char *comma = strchr(p, ',');
+		size_t len = comma ? (size_t)(comma - p) : strlen(p);
+		char rid[32];
+		if (n == SERIES_RUNS_MAX || len == 0 || len >= sizeof rid)
+			return http_error(r, 400, "bad_request", "runs must be 1 to %d run ids such as r1,r2",
+					  SERIES_RUNS_MAX);
+		memcpy(rid, p, len);
+		rid[len] = '\0';
+		if ((ids[n++] = store_parse_run_id(rid)) < 0)
+			return http_error(r, 400, "bad_request", "%s is not a run id (run ids look like r12)", rid);
+		p += len + (comma != NULL);
+	}
+	if (n == 0)
+		return http_error(r, 400, "bad_request", "runs must be 1 to %d run ids such as r1,r2", SERIES_RUNS_MAX);
+	/* The route's rule lets any user ask; another user's run answers as a missing one does. */
+	const char *only = access_list_owner(&r->who);
+	struct srv_buf out = {0};
+	srv_buf_puts(&out, "{\"series\":[");
+	for (int i = 0; i < n; i++) {
+		q.run = ids[i];
+		size_t len;
+		char owner[STORE_NAME_MAX];
+		char *json = !only || (store_run_owner(r->app->store, ids[i], owner, sizeof owner) && !strcmp(owner, only))
+				     ? store_series_json(r->app->store, &q, &len)
+				     : NULL;
+		if (i)
+			srv_buf_puts(&out, ",");
+		if (json)
+			srv_buf_append(&out, json, len);
+		else
+			srv_buf_printf(&out, "{\"run\":\"r%" PRId64 "\",\"error\":\"not_found\"}", ids[i]);
+		free(json);
+	}
+	srv_buf_puts(&out, "]}");
+	reply = http_raw(r, 200, "application/json", out.data, out.len);
+	srv_buf_free(&out);
+	return reply;
 }
 
 /* libmicrohttpd asks for the next part of the answer as the client reads it. */

@@ -1,7 +1,8 @@
 /*
  * routes_runs.c — /api/validate and /api/runs: validate a spec with the
  * engine's checker, queue a run (from YAML or a notebook cell), list and
- * read runs, stop, resume, delete, and page through stored events.
+ * read runs, rename / annotate / tag / archive them, stop, resume,
+ * evaluate a checkpoint, delete, and page through stored events.
  *
  * Threads: libmicrohttpd's polling thread. check_spec_json is pure and
  * fast (it never reads a data set), so it runs inline.
@@ -18,6 +19,7 @@
 #include "notebooks.h"
 #include "routes.h"
 #include "runq.h"
+#include "spec_flat.h"
 #include "store.h"
 #include "sysmon.h"
 #include "tb.h"
@@ -209,22 +211,149 @@ out:
 /*
  * Newest first, a page at a time: ?limit=N (default and most ROUTE_RUNS_MAX)
  * &before=rK. "next" is the `before` of the next page, null on the last.
- * Summaries only (no spec), so a page of 1,000 runs is a few hundred KB.
+ * Summaries only (no spec), so a page of 1,000 runs is a few hundred KB;
+ * &hparams=1 adds each run's spec flattened ("optimizer.lr": 0.001, …) and
+ * its metrics in a few numbers (last, min, max) for hyperparameter tables;
+ * &notebook=&cell= keeps one notebook's or cell's.
  */
 enum MHD_Result route_run_list(struct http_req *r)
 {
-	int limit = (int)http_query_int(r, "limit", ROUTE_RUNS_MAX); /* ranged in the route table */
+	struct store_runs_query q = {
+		.limit = (int)http_query_int(r, "limit", ROUTE_RUNS_MAX), /* ranged in the route table */
+		.notebook = http_query(r, "notebook"),
+		.cell = http_query(r, "cell"),
+		.with_spec = http_query_int(r, "hparams", 0) == 1,
+	};
 	const char *before_text = http_query(r, "before");
-	int64_t before = 0;
-	if (before_text && *before_text && (before = store_parse_run_id(before_text)) < 0)
+	if (before_text && *before_text && (q.before = store_parse_run_id(before_text)) < 0)
 		return http_error(r, 400, "bad_request", "before must be a run id such as r12");
 	/* The route's rule lets any user list; students see their own runs only. */
-	json_t *runs = store_runs_json(r->app->store, limit, before, access_list_owner(&r->who));
+	q.owner = access_list_owner(&r->who);
+	json_t *runs = store_runs_json(r->app->store, &q);
+	size_t i, n = json_array_size(runs);
+	json_t *run;
+	json_array_foreach(runs, i, run) {
+		const char *spec = json_string_value(json_object_get(run, "spec"));
+		if (!spec)
+			continue;
+		json_object_set_new(run, "hparams", spec_flat(spec, strlen(spec)));
+		json_object_del(run, "spec");
+		int64_t id = store_parse_run_id(json_string_value(json_object_get(run, "id")));
+		json_object_set_new(run, "metrics", store_run_metrics_json(r->app->store, id));
+	}
 	json_t *next = json_null();
-	size_t n = json_array_size(runs);
-	if (n == (size_t)limit && n > 0)
+	if (n == (size_t)q.limit && n > 0)
 		next = json_incref(json_object_get(json_array_get(runs, n - 1), "id"));
 	return http_json(r, 200, json_pack("{s:o, s:o}", "runs", runs, "next", next));
+}
+
+/* Printable text of at most `max` bytes, no control characters unless `lines`. */
+static bool plain_text(const char *s, size_t max, bool lines)
+{
+	size_t n = strlen(s);
+	if (n > max)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if ((c < 0x20 && !(lines && (c == '\n' || c == '\t' || c == '\r'))) || c == 0x7f)
+			return false;
+	}
+	return true;
+}
+
+#define RUN_NAME_MAX 200
+#define RUN_NOTES_MAX (64 * 1024)
+#define RUN_TAGS_MAX 32
+#define RUN_TAG_MAX 64
+
+/* The tags of a PATCH body as a JSON array text without repeats (malloc'd), or NULL after replying. */
+static char *edit_tags(struct http_req *r, json_t *tags, enum MHD_Result *reply)
+{
+	if (!json_is_array(tags) || json_array_size(tags) > RUN_TAGS_MAX) {
+		*reply = http_error(r, 400, "bad_request", "tags must be an array of at most %d strings", RUN_TAGS_MAX);
+		return NULL;
+	}
+	json_t *out = json_array();
+	size_t i;
+	json_t *t;
+	json_array_foreach(tags, i, t) {
+		const char *v = json_string_value(t);
+		if (!v || !*v || !plain_text(v, RUN_TAG_MAX, false)) {
+			*reply = http_error(r, 400, "bad_request",
+					    "each tag must be a string of 1 to %d printable bytes", RUN_TAG_MAX);
+			json_decref(out);
+			return NULL;
+		}
+		bool seen = false;
+		for (size_t j = 0; j < json_array_size(out) && !seen; j++)
+			seen = !strcmp(json_string_value(json_array_get(out, j)), v);
+		if (!seen)
+			json_array_append_new(out, json_string(v));
+	}
+	char *text = json_dumps(out, JSON_COMPACT);
+	json_decref(out);
+	return text;
+}
+
+/* PATCH {"name", "notes", "tags", "archived"}: what a person keeps about a run. */
+enum MHD_Result route_run_edit(struct http_req *r)
+{
+	enum MHD_Result reply;
+	int64_t id = route_run_id(r, &reply);
+	if (id < 0)
+		return reply;
+	json_t *body = http_body_json(r, &reply);
+	if (!body)
+		return reply;
+	struct store_run_edit e = {.archived = -1};
+	char *tags = NULL;
+	const char *key;
+	json_t *v;
+	json_object_foreach(body, key, v) {
+		if (!strcmp(key, "name")) {
+			e.name = json_string_value(v);
+			if (!e.name || !*e.name || !plain_text(e.name, RUN_NAME_MAX, false)) {
+				reply = http_error(r, 400, "bad_request",
+						   "name must be a string of 1 to %d printable bytes", RUN_NAME_MAX);
+				goto out;
+			}
+		} else if (!strcmp(key, "notes")) {
+			e.notes = json_string_value(v);
+			if (!e.notes || !plain_text(e.notes, RUN_NOTES_MAX, true)) {
+				reply = http_error(r, 400, "bad_request", "notes must be text of at most %d bytes",
+						   RUN_NOTES_MAX);
+				goto out;
+			}
+		} else if (!strcmp(key, "tags")) {
+			if (!(tags = edit_tags(r, v, &reply)))
+				goto out;
+			e.tags = tags;
+		} else if (!strcmp(key, "archived")) {
+			if (!json_is_boolean(v)) {
+				reply = http_error(r, 400, "bad_request", "archived must be true or false");
+				goto out;
+			}
+			e.archived = json_is_true(v);
+		} else {
+			reply = http_error(r, 400, "bad_request",
+					   "unknown field \"%.64s\" (a run takes name, notes, tags, archived)", key);
+			goto out;
+		}
+	}
+	if (!e.name && !e.notes && !e.tags && e.archived < 0) {
+		reply = http_error(r, 400, "bad_request", "expected one of name, notes, tags, archived");
+		goto out;
+	}
+	if (store_run_edit(r->app->store, id, &e) < 0) {
+		reply = http_error(r, 404, "not_found", "no run %s", r->params[0]);
+		goto out;
+	}
+	runq_changed(r->app->runq, id);
+	reply = reply_run(r, 200, id);
+out:
+	free(tags);
+	json_decref(body);
+	return reply;
 }
 
 enum MHD_Result route_run_get(struct http_req *r)
@@ -256,25 +385,56 @@ enum MHD_Result route_run_kill(struct http_req *r)
 	return end_run(r, true);
 }
 
-enum MHD_Result route_run_resume(struct http_req *r)
+/* The optional "checkpoint" of a resume or evaluate body; false after replying. */
+static bool body_checkpoint(struct http_req *r, json_t **body, const char **checkpoint, enum MHD_Result *reply)
+{
+	*body = NULL;
+	*checkpoint = NULL;
+	if (!r->body.len)
+		return true;
+	*body = http_body_json(r, reply);
+	if (!*body)
+		return false;
+	json_t *c = json_object_get(*body, "checkpoint");
+	if (c && !json_is_string(c)) {
+		*reply = http_error(r, 400, "bad_request",
+				    "checkpoint must be a file name such as step-000938.safetensors");
+		json_decref(*body);
+		*body = NULL;
+		return false;
+	}
+	*checkpoint = json_string_value(c);
+	return true;
+}
+
+/* Resume and evaluate: the run in params[0] starts again from a checkpoint of the body. */
+typedef int (*checkpoint_action_fn)(struct runq *q, int64_t id, const char *checkpoint, char *err, size_t errlen);
+static enum MHD_Result checkpoint_action(struct http_req *r, checkpoint_action_fn action, unsigned status)
 {
 	enum MHD_Result reply;
 	int64_t id = route_run_id(r, &reply);
 	if (id < 0)
 		return reply;
-	json_t *body = NULL;
-	const char *checkpoint = NULL;
-	if (r->body.len) {
-		body = http_body_json(r, &reply);
-		if (!body)
-			return reply;
-		checkpoint = json_string_value(json_object_get(body, "checkpoint"));
-	}
+	json_t *body;
+	const char *checkpoint;
+	if (!body_checkpoint(r, &body, &checkpoint, &reply))
+		return reply;
 	char err[512];
-	int rc = runq_resume(r->app->runq, id, checkpoint, err, sizeof err);
-	reply = rc ? runq_fail(r, rc, err) : reply_run(r, 201, id);
+	int rc = action(r->app->runq, id, checkpoint, err, sizeof err);
+	reply = rc ? runq_fail(r, rc, err) : reply_run(r, status, id);
 	json_decref(body);
 	return reply;
+}
+
+enum MHD_Result route_run_resume(struct http_req *r)
+{
+	return checkpoint_action(r, runq_resume, 201);
+}
+
+/* POST {"checkpoint": file}: evaluate it on the test split, then the run is as it was. */
+enum MHD_Result route_run_evaluate(struct http_req *r)
+{
+	return checkpoint_action(r, runq_evaluate, 202);
 }
 
 enum MHD_Result route_run_delete(struct http_req *r)
@@ -323,10 +483,13 @@ enum MHD_Result route_run_events(struct http_req *r)
 	/* Both checked against the route table's ranges before we get here. */
 	int64_t since = http_query_int(r, "since", 0);
 	int limit = (int)http_query_int(r, "limit", EVENTS_DEFAULT);
+	const char *exclude = http_query(r, "exclude");
+	if (exclude && strcmp(exclude, "metric"))
+		return http_error(r, 400, "bad_request", "exclude takes only \"metric\"");
 	struct srv_buf out = {0};
 	srv_buf_puts(&out, "{\"events\":[");
 	struct events_ctx ctx = {&out, r->params[0], 0};
-	store_events_foreach(r->app->store, id, since, limit, append_event, &ctx);
+	store_events_foreach(r->app->store, id, since, limit, exclude != NULL, append_event, &ctx);
 	srv_buf_printf(&out, "],\"last_seq\":%" PRId64 "}", last);
 	reply = http_raw(r, 200, "application/json", out.data, out.len);
 	srv_buf_free(&out);

@@ -129,7 +129,9 @@ static enum MHD_Result login_page_after(struct http_req *r, unsigned status, con
 	struct srv_buf b = {0};
 	srv_buf_puts(&b, "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
 			 "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
-			 "<title>trainbook: log in</title>");
+			 "<title>trainbook: log in</title>"
+			 /* relative, like every URL of the page: it works under a --base-url prefix */
+			 "<link rel=\"icon\" href=\"favicon.svg\" type=\"image/svg+xml\">");
 	/* The policy allows no inline style but one carrying this answer's nonce. */
 	srv_buf_printf(&b, "<style nonce=\"%s\">", http_csp_nonce(r));
 	srv_buf_puts(&b, ""

@@ -167,6 +167,29 @@ int runq_emit(struct runq *q, int64_t run, json_t *event)
 	return rc;
 }
 
+json_t *runq_restore_event(const char *restore, const char *outcome)
+{
+	json_t *r = json_loads(restore, 0, NULL);
+	const char *status = json_string_value(json_object_get(r, "status"));
+	json_t *ev = json_pack("{s:s, s:s, s:s}", "type", "status", "status", status ? status : "completed",
+			       "evaluation", outcome);
+	json_t *reason = json_object_get(r, "reason");
+	if (json_is_string(reason))
+		json_object_set(ev, "reason", reason);
+	json_decref(r);
+	return ev;
+}
+
+int runq_emit_restore(struct runq *q, int64_t run, const char *restore, const char *outcome)
+{
+	json_t *ev = runq_restore_event(restore, outcome);
+	int rc = runq_emit(q, run, ev);
+	json_decref(ev);
+	if (q->hooks.run_changed)
+		q->hooks.run_changed(q->hooks.ctx, run);
+	return rc;
+}
+
 int runq_emit_status(struct runq *q, int64_t run, const char *status, const char *reason)
 {
 	json_t *ev = json_pack("{s:s, s:s}", "type", "status", "status", status);
@@ -352,7 +375,7 @@ static int reattach_jobs(struct runq *q, const char *status, int64_t *ids, int m
 		if (store_run_info(q->store, ids[i], &info) < 0)
 			continue;
 		if (info.job[0]) {
-			if (runq_reattach(q, ids[i], info.job, info.job_secret, info.worker_seq, info.owner))
+			if (runq_reattach(q, ids[i], info.job, info.job_secret, info.worker_seq, info.owner, info.evaluate))
 				adopted++;
 			else if (!strcmp(status, "queued"))
 				store_run_set_job(q->store, ids[i], NULL, NULL);
@@ -372,15 +395,22 @@ int runq_start(struct runq *q)
 	for (int i = 0; i < n; i++) {
 		if (runq_find_worker(q, ids[i]))
 			continue;
-		struct store_run_info info;
+		struct store_run_info info = {0};
+		bool evaluating = false;
 		if (store_run_info(q->store, ids[i], &info) == 0) {
 			kill_leftover(q, ids[i], info.worker_pid);
-			store_run_info_free(&info);
+			evaluating = info.evaluate != NULL;
 		}
 		store_run_set_pid(q->store, ids[i], 0);
-		runq_emit_status(q, ids[i], "interrupted",
-				 "the server stopped while this run was running; resume it to continue "
-				 "from its last checkpoint");
+		if (evaluating) { /* only an evaluation was cut short: the run is as it was */
+			store_run_set_evaluate(q->store, ids[i], NULL);
+			runq_emit_restore(q, ids[i], info.evaluate, "interrupted: the server stopped");
+		} else {
+			runq_emit_status(q, ids[i], "interrupted",
+					 "the server stopped while this run was running; resume it to continue "
+					 "from its last checkpoint");
+		}
+		store_run_info_free(&info);
 		lost++;
 	}
 	pthread_mutex_unlock(&q->lock);
@@ -400,6 +430,17 @@ struct runq_worker *runq_find_worker(struct runq *q, int64_t run)
 		if (q->workers[i]->run == run)
 			return q->workers[i];
 	return NULL;
+}
+
+/* A queued run that cannot start fails; an evaluation that cannot start leaves the run as it was. */
+void runq_start_failed(struct runq *q, int64_t run, const char *evaluate, const char *err)
+{
+	if (evaluate) {
+		store_run_set_evaluate(q->store, run, NULL);
+		runq_emit_restore(q, run, evaluate, err);
+	} else {
+		runq_emit_status(q, run, "failed", err);
+	}
 }
 
 static void *supervisor_main(void *arg)
@@ -523,23 +564,32 @@ int runq_submit(struct runq *q, const struct runq_submit *sub, int64_t *id, char
 	char *spec = tb_xmalloc(sub->spec_len + 1);
 	memcpy(spec, sub->spec, sub->spec_len);
 	spec[sub->spec_len] = '\0';
-	char name[128];
-	bool from_notebook = !(sub->name && *sub->name) && sub->notebook;
-	const char *from = sub->name && *sub->name ? sub->name : "run";
-	if (from_notebook) {
+	/* A name people tell runs apart by: "fashion-mnist · cnn" (the notebook
+	 * and what the cell trains), or the data set's for a bare spec. */
+	char name[256], label[64], stem[160] = "";
+	spec_run_label(spec, sub->spec_len, label, sizeof label);
+	if (sub->notebook) {
 		const char *base = strrchr(sub->notebook, '/');
-		from = base ? base + 1 : sub->notebook;
+		snprintf(stem, sizeof stem, "%s", base ? base + 1 : sub->notebook);
+		char *dot = strstr(stem, ".ipynb");
+		if (dot)
+			*dot = '\0';
+	} else {
+		spec_dataset(spec, sub->spec_len, stem, sizeof stem);
 	}
-	snprintf(name, sizeof name, "%s", from);
-	/* Cut at a character boundary: half a UTF-8 character is a name the
-	 * store cannot turn into JSON, and the run answered 404 and vanished
-	 * from the list (tests/fuzz/http/crashes/run-name-cut-mid-character). */
-	size_t n = strlen(name);
-	while (n > 0 && ((unsigned char)from[n] & 0xc0) == 0x80)
-		name[--n] = '\0';
-	char *dot = from_notebook ? strstr(name, ".ipynb") : NULL;
-	if (dot)
-		*dot = '\0';
+	/* Each cut to its buffer at a character boundary: half a UTF-8
+	 * character is a name the store cannot turn into JSON, and the run
+	 * answered 404 and vanished from the list
+	 * (tests/fuzz/http/crashes/run-name-cut-mid-character*). */
+	srv_utf8_trim(stem);
+	srv_utf8_trim(label);
+	if (sub->name && *sub->name)
+		srv_strlcpy(name, sub->name, sizeof name);
+	else if (stem[0])
+		snprintf(name, sizeof name, "%s \xc2\xb7 %s", stem, label);
+	else
+		snprintf(name, sizeof name, "%s", label);
+	srv_utf8_trim(name);
 	int64_t est = runq_estimate(q, spec, sub->spec_len, &need);
 	pthread_mutex_lock(&q->lock);
 	if (q->stopping) {
@@ -623,6 +673,7 @@ static int end_run(struct runq *q, int64_t id, const char *by, char *err, size_t
 	pthread_mutex_lock(&q->lock);
 	int rc = run_status(q, id, status, sizeof status, err, errlen);
 	struct runq_worker *w = runq_find_worker(q, id);
+	struct store_run_info info = {0};
 	if (rc) {
 	} else if (w && !w->got_final && by) {
 		snprintf(w->fail_reason, sizeof w->fail_reason, "killed by %s (no checkpoint was written)", by);
@@ -632,6 +683,11 @@ static int end_run(struct runq *q, int64_t id, const char *by, char *err, size_t
 	} else if (w && !w->got_final) {
 		if (!w->stop_requested)
 			runq_worker_terminate(q, w);
+	} else if (!strcmp(status, "queued") && store_run_info(q->store, id, &info) == 0 && info.evaluate) {
+		/* An evaluation that had not started: the run is as it was. */
+		store_run_set_evaluate(q->store, id, NULL);
+		store_run_set_resume(q->store, id, NULL);
+		runq_emit_restore(q, id, info.evaluate, "stopped before it started");
 	} else if (!strcmp(status, "queued")) {
 		snprintf(why, sizeof why, by ? "killed by %s before it started" : "stopped before it started", by);
 		runq_emit_status(q, id, "stopped", why);
@@ -643,6 +699,7 @@ static int end_run(struct runq *q, int64_t id, const char *by, char *err, size_t
 		snprintf(err, errlen, "run r%lld is %s, not running", (long long)id, status);
 		rc = RUNQ_ESTATE;
 	}
+	store_run_info_free(&info);
 	pthread_mutex_unlock(&q->lock);
 	if (rc == RUNQ_OK)
 		wake(q);
@@ -659,64 +716,127 @@ int runq_kill(struct runq *q, int64_t id, const char *by, char *err, size_t errl
 	return end_run(q, id, by, err, errlen);
 }
 
-int runq_resume(struct runq *q, int64_t id, const char *checkpoint_file, char *err, size_t errlen)
+/*
+ * A run may start again (resume, evaluate) once it has ended, and when its
+ * owner's quotas would let it be submitted now. A worker
+ * that already reported how it ended may still be exiting: that is fine,
+ * the scheduler starts the run once it is reaped (it skips runs that still
+ * have a worker). Caller holds q->lock.
+ */
+static int check_ended(struct runq *q, int64_t id, const char *what, char *status, size_t len, char *err,
+		       size_t errlen)
 {
-	char status[16], ckpt[PATH_MAX] = "";
-	pthread_mutex_lock(&q->lock);
-	int rc = run_status(q, id, status, sizeof status, err, errlen);
+	int rc = run_status(q, id, status, len, err, errlen);
 	if (rc)
-		goto out;
-	/* A completed run may resume too: from its last checkpoint there is
-	 * nothing left to train, so the worker only evaluates (the page's
-	 * "Evaluate"). */
-	/* A worker that already reported how it ended may still be exiting:
-	 * resume is fine then, and the scheduler starts the run once it is
-	 * reaped (it skips runs that still have a worker). */
+		return rc;
 	struct runq_worker *w = runq_find_worker(q, id);
 	if ((w && !w->got_final) || !strcmp(status, "queued") || (w && !strcmp(status, "running"))) {
-		snprintf(err, errlen, "run r%lld is %s; it can resume once it has ended", (long long)id,
-			 status);
-		rc = RUNQ_ESTATE;
-		goto out;
+		snprintf(err, errlen, "run r%lld is %s; it can %s once it has ended", (long long)id, status, what);
+		return RUNQ_ESTATE;
 	}
 	/* Back in the queue is a new submission as far as quotas go. */
 	struct store_run_info info;
 	if (store_run_info(q->store, id, &info) == 0) {
 		struct runq_need need;
 		char why[256];
-		bool gpu = runq_classify(info.spec, strlen(info.spec), q->cfg.gpu_count, &need, why, sizeof why) == RUNQ_OK &&
+		bool gpu = runq_classify(info.spec, strlen(info.spec), q->cfg.gpu_count, &need, why, sizeof why) ==
+				   RUNQ_OK &&
 			   need.gpu;
 		rc = runq_quota_check(q, info.owner, gpu, err, errlen);
 		store_run_info_free(&info);
-		if (rc != RUNQ_OK)
-			goto out;
 	}
-	if (checkpoint_file) {
-		char dir[PATH_MAX], real[PATH_MAX];
-		runq_run_dir(q, id, dir, sizeof dir);
-		if (store_checkpoint_path(q->store, id, checkpoint_file, ckpt, sizeof ckpt) < 0 ||
-		    !realpath(ckpt, real) || !srv_path_inside(dir, real)) {
-			snprintf(err, errlen, "run r%lld has no checkpoint %s", (long long)id, checkpoint_file);
-			rc = RUNQ_ENOENT;
-			goto out;
+	return rc;
+}
+
+/*
+ * The path of checkpoint `file` of run `id`, only inside the run's
+ * directory; without a file, its newest checkpoint, or "" when it has none
+ * and that is fine (`required` false: resume starts over). Caller holds
+ * q->lock.
+ */
+static int pick_checkpoint(struct runq *q, int64_t id, const char *file, bool required, char *ckpt, size_t len,
+			   char *err, size_t errlen)
+{
+	char dir[PATH_MAX], real[PATH_MAX];
+	if (!file) {
+		ckpt[0] = '\0';
+		if (store_last_checkpoint(q->store, id, ckpt, len) < 0 && required) {
+			snprintf(err, errlen, "run r%lld has no checkpoint", (long long)id);
+			return RUNQ_ENOENT;
 		}
-	} else {
-		store_last_checkpoint(q->store, id, ckpt, sizeof ckpt); /* none: start over */
+		return RUNQ_OK;
 	}
-	store_run_set_resume(q->store, id, ckpt[0] ? ckpt : NULL);
+	runq_run_dir(q, id, dir, sizeof dir);
+	if (store_checkpoint_path(q->store, id, file, ckpt, len) < 0 || !realpath(ckpt, real) ||
+	    !srv_path_inside(dir, real)) {
+		snprintf(err, errlen, "run r%lld has no checkpoint %s", (long long)id, file);
+		return RUNQ_ENOENT;
+	}
+	return RUNQ_OK;
+}
+
+/* The run waits for a slot again: {"status":"queued", <why>: checkpoint file or null}. Caller holds q->lock. */
+static void queue_again(struct runq *q, int64_t id, const char *why, const char *ckpt)
+{
 	json_t *ev = json_pack("{s:s, s:s}", "type", "status", "status", "queued");
 	const char *base = strrchr(ckpt, '/');
-	json_object_set_new(ev, "resume", ckpt[0] ? json_string(base ? base + 1 : ckpt) : json_null());
+	json_object_set_new(ev, why, ckpt[0] ? json_string(base ? base + 1 : ckpt) : json_null());
 	runq_emit(q, id, ev);
 	json_decref(ev);
 	if (q->hooks.run_changed)
 		q->hooks.run_changed(q->hooks.ctx, id);
 	q->sched_dirty = true;
+}
+
+int runq_resume(struct runq *q, int64_t id, const char *checkpoint_file, char *err, size_t errlen)
+{
+	char status[16], ckpt[PATH_MAX] = "";
+	pthread_mutex_lock(&q->lock);
+	/* A completed run may resume too: from its last checkpoint there is
+	 * nothing left to train and the worker ends at once (evaluating a
+	 * checkpoint is runq_evaluate). */
+	int rc = check_ended(q, id, "resume", status, sizeof status, err, errlen);
+	if (rc || (rc = pick_checkpoint(q, id, checkpoint_file, false, ckpt, sizeof ckpt, err, errlen)))
+		goto out;
+	store_run_set_resume(q->store, id, ckpt[0] ? ckpt : NULL);
+	queue_again(q, id, "resume", ckpt);
 out:
 	pthread_mutex_unlock(&q->lock);
 	if (rc == RUNQ_OK)
 		wake(q);
 	return rc;
+}
+
+int runq_evaluate(struct runq *q, int64_t id, const char *checkpoint_file, char *err, size_t errlen)
+{
+	char status[16], ckpt[PATH_MAX] = "";
+	pthread_mutex_lock(&q->lock);
+	struct store_run_info info = {0};
+	int rc = check_ended(q, id, "be evaluated", status, sizeof status, err, errlen);
+	if (rc || (rc = pick_checkpoint(q, id, checkpoint_file, true, ckpt, sizeof ckpt, err, errlen)))
+		goto out;
+	/* What the run goes back to when the evaluation ends, however it ends. */
+	store_run_info(q->store, id, &info);
+	json_t *restore = json_pack("{s:s, s:o}", "status", status, "reason",
+				    info.reason ? json_string(info.reason) : json_null());
+	char *text = json_dumps(restore, JSON_COMPACT);
+	json_decref(restore);
+	store_run_set_resume(q->store, id, ckpt);
+	store_run_set_evaluate(q->store, id, text);
+	free(text);
+	queue_again(q, id, "evaluate", ckpt);
+out:
+	store_run_info_free(&info);
+	pthread_mutex_unlock(&q->lock);
+	if (rc == RUNQ_OK)
+		wake(q);
+	return rc;
+}
+
+void runq_changed(struct runq *q, int64_t id)
+{
+	if (q->hooks.run_changed)
+		q->hooks.run_changed(q->hooks.ctx, id);
 }
 
 int runq_delete(struct runq *q, int64_t id, char *err, size_t errlen)

@@ -121,6 +121,16 @@ int runq_kill(struct runq *q, int64_t id, const char *by, char *err, size_t errl
 /* checkpoint_file NULL = the newest checkpoint (or from scratch when there is none). */
 int runq_resume(struct runq *q, int64_t id, const char *checkpoint_file, char *err, size_t errlen);
 int runq_delete(struct runq *q, int64_t id, char *err, size_t errlen);
+/*
+ * Evaluate a checkpoint of an ended run on its test split (checkpoint_file
+ * NULL = the newest). The run is queued and runs like a resume, but the
+ * worker only evaluates, and when it ends the run gets back the status and
+ * reason it had, whatever happened (the final status event says how the
+ * evaluation ended in "evaluation").
+ */
+int runq_evaluate(struct runq *q, int64_t id, const char *checkpoint_file, char *err, size_t errlen);
+/* A run's record changed outside the queue (a rename): tell the feed. */
+void runq_changed(struct runq *q, int64_t id);
 
 /*
  * Events a dial-home worker (executor slurm) sends: JSON lines numbered

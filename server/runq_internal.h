@@ -77,6 +77,8 @@ struct runq_worker {
 	bool garbage;             /* the worker wrote something that is not an event */
 	bool hung;                /* no event for worker_timeout seconds */
 	bool store_failed;        /* its events could not be stored (disk full): ended as failed */
+	char *restore;            /* an evaluation: the run's status to put back when it ends
+				   * (JSON text, owned; see store_run_info.evaluate), else NULL */
 	struct runq_fold fold;    /* train metrics past the rate, waiting to go out as one */
 	double metric_tokens;     /* token bucket of train metric events (RUNQ_METRICS_PER_S) */
 	int64_t metric_tokens_ms; /* when the bucket was last topped up */
@@ -152,11 +154,18 @@ struct runq {
 
 /* ---- runq_worker.c (caller holds q->lock) ---- */
 
-/* Start a worker for `run` through q->ex where `place` says; on success it is in q->workers. */
+/*
+ * Start a worker for `run` through q->ex where `place` says; on success it
+ * is in q->workers. `evaluate` (store_run_info.evaluate) makes it evaluate
+ * `resume` only, and is the status the run gets back when it ends.
+ */
 int runq_spawn(struct runq *q, int64_t run, const struct runq_need *need, const struct runq_place *place,
-	       const char *spec, const char *resume, const char *owner, char *err, size_t errlen);
-/* After a restart: follow `run`'s still-live job (recorded handle and secret); true when adopted. */
-bool runq_reattach(struct runq *q, int64_t run, const char *job, const char *secret, int64_t wseq, const char *owner);
+	       const char *spec, const char *resume, const char *evaluate, const char *owner, char *err,
+	       size_t errlen);
+/* After a restart: follow `run`'s still-live job (recorded handle and secret; `evaluate` as for
+ * runq_spawn); true when adopted. */
+bool runq_reattach(struct runq *q, int64_t run, const char *job, const char *secret, int64_t wseq,
+		   const char *owner, const char *evaluate);
 /* Read what the worker wrote on its pipe and store/publish each complete line:
  * 1 read something, 0 nothing there now, -1 end of output. */
 int runq_worker_read(struct runq *q, struct runq_worker *w);
@@ -212,6 +221,16 @@ void runq_fold_flush(struct runq *q, struct runq_worker *w);
 /* Store a server-made event (status, log) and publish it (after what is queued). */
 int runq_emit(struct runq *q, int64_t run, json_t *event);
 int runq_emit_status(struct runq *q, int64_t run, const char *status, const char *reason);
+/*
+ * The end of an evaluation: the status it had before (`restore`, JSON text
+ * {"status","reason"}) with "evaluation": how the evaluation ended.
+ * runq_restore_event builds the event (new reference); runq_emit_restore
+ * stores and publishes it.
+ */
+json_t *runq_restore_event(const char *restore, const char *outcome);
+int runq_emit_restore(struct runq *q, int64_t run, const char *restore, const char *outcome);
+/* A queued run that cannot start fails; an evaluation (`evaluate` non-NULL) that cannot start leaves the run as it was. */
+void runq_start_failed(struct runq *q, int64_t run, const char *evaluate, const char *err);
 void runq_run_dir(const struct runq *q, int64_t run, char *buf, size_t len);
 
 #endif

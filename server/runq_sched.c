@@ -393,7 +393,7 @@ static bool row_need(struct runq *q, struct store_queued *row)
 		row->need_gpus = need.gpu ? need.ngpus : 0;
 		row->need_index = need.gpu_index;
 	} else {
-		runq_emit_status(q, row->id, "failed", err);
+		runq_start_failed(q, row->id, info.evaluate, err);
 	}
 	store_run_info_free(&info);
 	return ok;
@@ -441,7 +441,7 @@ static void start_one(struct runq *q, struct pass *p, const struct sched_start *
 	struct runq_place place = {0};
 	char err[512];
 	if (runq_classify(info.spec, strlen(info.spec), q->cfg.gpu_count, &need, err, sizeof err) != RUNQ_OK) {
-		runq_emit_status(q, st->id, "failed", err);
+		runq_start_failed(q, st->id, info.evaluate, err);
 		goto out;
 	}
 	place.charge_bytes = st->charge_bytes;
@@ -456,9 +456,10 @@ static void start_one(struct runq *q, struct pass *p, const struct sched_start *
 		}
 	}
 	if (q->hooks.admit && q->hooks.admit(q->hooks.ctx, info.owner, info.spec, err, sizeof err) < 0)
-		runq_emit_status(q, st->id, "failed", err);
-	else if (runq_spawn(q, st->id, &need, &place, info.spec, info.resume, info.owner, err, sizeof err) < 0)
-		runq_emit_status(q, st->id, "failed", err);
+		runq_start_failed(q, st->id, info.evaluate, err);
+	else if (runq_spawn(q, st->id, &need, &place, info.spec, info.resume, info.evaluate, info.owner, err,
+			    sizeof err) < 0)
+		runq_start_failed(q, st->id, info.evaluate, err);
 out:
 	store_run_info_free(&info);
 }

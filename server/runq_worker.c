@@ -44,7 +44,8 @@ static struct runq_worker *worker_new(struct runq *q, int64_t run, const char *o
 }
 
 int runq_spawn(struct runq *q, int64_t run, const struct runq_need *need, const struct runq_place *place,
-	       const char *spec, const char *resume, const char *owner, char *err, size_t errlen)
+	       const char *spec, const char *resume, const char *evaluate, const char *owner, char *err,
+	       size_t errlen)
 {
 	char dir[PATH_MAX], spec_path[PATH_MAX + 16], events[PATH_MAX + 32];
 	runq_run_dir(q, run, dir, sizeof dir);
@@ -75,11 +76,13 @@ int runq_spawn(struct runq *q, int64_t run, const struct runq_need *need, const 
 		}
 		w->file_off = 0;
 	}
+	/* An evaluation loads the checkpoint, evaluates it and trains nothing. */
 	struct exec_start st = {.run = run, .run_dir = w->run_dir, .spec_path = spec_path, .resume = resume,
-				.need = need, .gpus = w->gpus, .visible = place->visible,
+				.evaluate = resume && evaluate, .need = need, .gpus = w->gpus, .visible = place->visible,
 				.gpu_memory_limit = place->charge_bytes, .secret = w->secret, .owner = owner};
 	if (q->ex.kind->start(&q->ex, w, &st, err, errlen) < 0)
 		goto fail;
+	w->restore = evaluate ? tb_xstrdup(evaluate) : NULL;
 	q->workers[q->nworkers++] = w;
 	store_run_set_pid(q->store, run, w->pid);
 	store_run_set_job(q->store, run, w->job[0] ? w->job : NULL, w->remote ? w->secret : NULL);
@@ -90,7 +93,8 @@ fail:
 	return -1;
 }
 
-bool runq_reattach(struct runq *q, int64_t run, const char *job, const char *secret, int64_t wseq, const char *owner)
+bool runq_reattach(struct runq *q, int64_t run, const char *job, const char *secret, int64_t wseq,
+		   const char *owner, const char *evaluate)
 {
 	if (!q->ex.kind->reattach || q->nworkers >= RUNQ_MAX_WORKERS)
 		return false;
@@ -105,6 +109,7 @@ bool runq_reattach(struct runq *q, int64_t run, const char *job, const char *sec
 		free(w);
 		return false;
 	}
+	w->restore = evaluate ? tb_xstrdup(evaluate) : NULL;
 	q->workers[q->nworkers++] = w;
 	srv_log("run r%lld: re-attached to job %s (events 1..%lld already stored)", (long long)run, w->job,
 		(long long)wseq);
@@ -333,6 +338,16 @@ static void handle_line(struct runq *q, struct runq_worker *w, const char *line,
 			w->got_final = true;
 			srv_strlcpy(w->final_status, st, sizeof w->final_status);
 			runq_account_flush(q, w, now); /* its device time is recorded by the time its end is */
+			if (w->restore) {
+				/* The end of an evaluation is not the run's: it goes back to how it was. */
+				char outcome[600];
+				const char *why = json_string_value(json_object_get(ev, "reason"));
+				snprintf(outcome, sizeof outcome, "%s%s%s", st, why ? ": " : "", why ? why : "");
+				json_decref(ev);
+				ev = runq_restore_event(w->restore, outcome);
+				store_run_set_evaluate(q->store, w->run, NULL);
+				rewritten = true;
+			}
 		}
 		changed = true;
 	} else if (!strcmp(type, "summary")) {
@@ -546,6 +561,7 @@ static void release(struct runq *q, struct runq_worker *w)
 	if (w->out_fd >= 0)
 		close(w->out_fd);
 	free(w->line);
+	free(w->restore);
 	free(w);
 }
 
@@ -612,8 +628,14 @@ bool runq_worker_reap(struct runq *q, struct runq_worker *w)
 		else
 			snprintf(reason, sizeof reason, "the worker exited without reporting a final status");
 	}
-	if (status)
+	if (status && w->restore) {
+		char outcome[1100];
+		snprintf(outcome, sizeof outcome, "%s: %s", status, reason);
+		store_run_set_evaluate(q->store, w->run, NULL);
+		runq_emit_restore(q, w->run, w->restore, outcome);
+	} else if (status) {
 		runq_emit_status(q, w->run, status, reason);
+	}
 	store_run_set_pid(q->store, w->run, 0);
 	if (q->hooks.run_changed)
 		q->hooks.run_changed(q->hooks.ctx, w->run);

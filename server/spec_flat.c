@@ -51,9 +51,26 @@ static json_t *scalar_json(const yaml_event_t *ev)
 	return json_string(v);
 }
 
-/* The source text from `start` to `end`, runs of white space folded to one space. */
+/*
+ * The byte offset of character `index` of the source: libyaml's marks
+ * count characters, and a comment with "→" before a value moves its bytes.
+ */
+static size_t byte_offset(const struct flat *f, size_t index)
+{
+	size_t i = 0;
+	for (size_t chars = 0; i < f->len && chars < index; chars++) {
+		i++;
+		while (i < f->len && ((unsigned char)f->src[i] & 0xC0) == 0x80)
+			i++; /* continuation bytes of the same character */
+	}
+	return i;
+}
+
+/* The source text from character `start` to `end`, runs of white space folded to one space. */
 static json_t *folded_text(const struct flat *f, size_t start, size_t end)
 {
+	start = byte_offset(f, start);
+	end = byte_offset(f, end);
 	char buf[FLAT_TEXT_MAX + 4];
 	size_t n = 0;
 	bool space = false;
@@ -180,4 +197,40 @@ json_t *spec_summary_params(const char *yaml, size_t len)
 	}
 	json_decref(flat);
 	return out;
+}
+
+/* A short word: letters, digits and - _ . only, or "" */
+static bool word_like(const char *v)
+{
+	if (!v || !*v || strlen(v) > 40)
+		return false;
+	for (const char *p = v; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '-' ||
+		      *p == '_' || *p == '.'))
+			return false;
+	return true;
+}
+
+void spec_run_label(const char *yaml, size_t len, char *out, size_t outlen)
+{
+	json_t *flat = spec_flat(yaml, len);
+	const char *model = json_string_value(json_object_get(flat, "model"));
+	const char *preset = json_string_value(json_object_get(flat, "model.preset"));
+	if (word_like(preset))
+		snprintf(out, outlen, "%s", preset);
+	else if (word_like(model))
+		snprintf(out, outlen, "%s", model);
+	else if (model && model[0] == '[')
+		snprintf(out, outlen, "%s", strstr(model, "conv") ? "cnn" : "mlp");
+	else
+		snprintf(out, outlen, "model");
+	json_decref(flat);
+}
+
+void spec_dataset(const char *yaml, size_t len, char *out, size_t outlen)
+{
+	json_t *flat = spec_flat(yaml, len);
+	const char *v = json_string_value(json_object_get(flat, "data.dataset"));
+	snprintf(out, outlen, "%s", word_like(v) ? v : "");
+	json_decref(flat);
 }

@@ -21,4 +21,13 @@ json_t *spec_flat(const char *yaml, size_t len);
 /* The few keys a run summary carries (dataset, model, optimizer, lr, batch size, …). New reference. */
 json_t *spec_summary_params(const char *yaml, size_t len);
 
+/*
+ * What a spec trains, in a word for a run's default name: the model preset
+ * ("cnn", "resnet18"), or for a layer list "cnn" when it has a convolution
+ * and "mlp" otherwise; "model" when the spec says nothing readable.
+ */
+void spec_run_label(const char *yaml, size_t len, char *out, size_t outlen);
+/* data.dataset, or "" when the spec names none. */
+void spec_dataset(const char *yaml, size_t len, char *out, size_t outlen);
+
 #endif

@@ -1,13 +1,13 @@
 /*
- * store.c — opening and migrating the database, run rows and notebook
- * owners (see store.h). Events, metrics and checkpoints are in
- * store_events.c.
+ * store.c — opening and migrating the database, keeping its WAL short,
+ * and notebook owners (see store.h). Run rows are in store_runs.c; events,
+ * metrics and checkpoints in store_events.c; curve summaries in
+ * store_series.c; accounts in store_accounts.c.
  *
  * Threads: any; every public function holds s->lock for its whole body.
  */
 #include "store_internal.h"
 
-#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -76,10 +76,31 @@ static const char *const migrations[] = {
 	" created INTEGER NOT NULL, expires INTEGER NOT NULL, used INTEGER) WITHOUT ROWID;"
 	"CREATE INDEX login_links_user ON login_links(user);"
 	"CREATE INDEX runs_owner ON runs(owner, id);",
-	/* 5: taken by branch runs-views (run notes, tags, curve summaries),
-	 * which is merged on its own: the lead gave the scheduler 6. Until
-	 * runs-views lands this one does nothing; it replaces this line. */
-	"",
+	/* 5: what a researcher keeps about a run (notes, tags, archived); its
+	 * duration as the sum of its running segments (run_seconds, plus now -
+	 * running_since while it runs); an evaluation waiting to start (the
+	 * status to restore after it); steps per epoch; a folded metric's
+	 * window (thin); curve summaries per level of a few raw points
+	 * (series_tiles, store_series.c) with series_ready = 0 on runs whose
+	 * summaries are still to be built (every run from before: store_open
+	 * builds them); and an index that finds a run's other events without
+	 * reading its metrics. */
+	"ALTER TABLE runs ADD COLUMN notes TEXT;"
+	"ALTER TABLE runs ADD COLUMN tags TEXT;"
+	"ALTER TABLE runs ADD COLUMN archived INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE runs ADD COLUMN run_seconds REAL NOT NULL DEFAULT 0;"
+	"ALTER TABLE runs ADD COLUMN running_since REAL;"
+	"ALTER TABLE runs ADD COLUMN evaluate TEXT;"
+	"ALTER TABLE runs ADD COLUMN series_ready INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE runs ADD COLUMN steps_per_epoch INTEGER;"
+	"UPDATE runs SET run_seconds = max(0, coalesce(ended, started) - started) WHERE started IS NOT NULL;"
+	"ALTER TABLE metrics ADD COLUMN thin TEXT;"
+	"CREATE INDEX events_other ON events(run, seq) WHERE type <> 'metric';"
+	"CREATE TABLE series_tiles(run INTEGER NOT NULL, split TEXT NOT NULL, metric TEXT NOT NULL,"
+	" level INTEGER NOT NULL, bucket INTEGER NOT NULL, n INTEGER NOT NULL, sum REAL NOT NULL,"
+	" lo REAL NOT NULL, hi REAL NOT NULL, first_step INTEGER NOT NULL, last_step INTEGER NOT NULL,"
+	" last_value REAL NOT NULL, last_time REAL, first_seq INTEGER NOT NULL, last_seq INTEGER NOT NULL,"
+	" PRIMARY KEY(run, level, split, metric, bucket)) WITHOUT ROWID;",
 	/* 6: the scheduler (scheduler.h, store_sched.c). A run keeps when it joined
 	 * the queue (FIFO within a user, and the order survives a restart),
 	 * what it needs (so a pass need not parse every waiting spec), its
@@ -105,6 +126,8 @@ static const char *const migrations[] = {
 	"CREATE TABLE quotas(subject TEXT PRIMARY KEY, limits TEXT NOT NULL) WITHOUT ROWID;"
 	"CREATE TABLE settings(key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;",
 };
+
+_Static_assert(TB_ARRAY_LEN(migrations) == STORE_SCHEMA_VERSION, "STORE_SCHEMA_VERSION is the number of migrations");
 
 int store_exec(struct store *s, const char *sql)
 {
@@ -369,8 +392,8 @@ int store_open(const char *path, struct store **out, char *err, size_t errlen)
 	s->append_event = store_prepare(s, "INSERT INTO events(run, seq, type, json) VALUES(?,?,?,?)");
 	s->bump_seq = store_prepare(s, "UPDATE runs SET last_seq = last_seq + 1 WHERE id = ?"
 				       " RETURNING last_seq");
-	s->insert_metric = store_prepare(s, "INSERT INTO metrics(run, seq, step, epoch, split, time, vals)"
-					    " VALUES(?,?,?,?,?,?,?)");
+	s->insert_metric = store_prepare(s, "INSERT INTO metrics(run, seq, step, epoch, split, time, vals, thin)"
+					    " VALUES(?,?,?,?,?,?,?,?)");
 	s->update_progress = store_prepare(s, "UPDATE runs SET step = coalesce(?, step),"
 					      " epoch = coalesce(?, epoch) WHERE id = ?");
 	s->insert_metric_name = store_prepare(s, "INSERT OR IGNORE INTO metric_names(run, name, ord)"
@@ -387,6 +410,8 @@ int store_open(const char *path, struct store **out, char *err, size_t errlen)
 		s->page_size = sqlite3_column_int(ps, 0);
 	sqlite3_finalize(ps);
 	snprintf(s->wal_path, sizeof s->wal_path, "%s-wal", path);
+	if (store_series_build_pending(s) < 0)
+		srv_log("store: some curves will draw from their raw points only until rebuilt");
 	start_checkpointer(s, path);
 	*out = s;
 	return 0;
@@ -400,6 +425,18 @@ void store_free(struct store *s)
 	if (!s)
 		return;
 	stop_checkpointer(s);
+	if (s->db && s->nbuffers) {
+		/* What live series buffered, so the next start need not rebuild their tiles. */
+		pthread_mutex_lock(&s->lock);
+		if (store_exec(s, "BEGIN IMMEDIATE") == 0) {
+			if (store_series_flush_run(s, 0) == 0)
+				store_exec(s, "COMMIT");
+			else
+				store_exec(s, "ROLLBACK");
+		}
+		pthread_mutex_unlock(&s->lock);
+	}
+	free(s->buffers);
 	for (int i = 0; i < s->ncache; i++)
 		sqlite3_finalize(s->cache[i].st);
 	sqlite3_finalize(s->append_event);
@@ -418,346 +455,6 @@ void store_free(struct store *s)
 	pthread_mutex_destroy(&s->checkpoint_pass);
 	pthread_mutex_destroy(&s->lock);
 	free(s);
-}
-
-int64_t store_parse_run_id(const char *s)
-{
-	if (!s || s[0] != 'r' || !s[1])
-		return -1;
-	int64_t v = 0;
-	for (const char *p = s + 1; *p; p++) {
-		if (*p < '0' || *p > '9' || v > INT64_MAX / 10 - 10)
-			return -1;
-		v = v * 10 + (*p - '0');
-	}
-	return v > 0 ? v : -1;
-}
-
-void store_format_run_id(int64_t id, char *buf, size_t len)
-{
-	snprintf(buf, len, "r%" PRId64, id);
-}
-
-static void bind_text_or_null(sqlite3_stmt *st, int i, const char *v)
-{
-	if (v)
-		sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT);
-	else
-		sqlite3_bind_null(st, i);
-}
-
-int store_run_create(struct store *s, const struct store_run_new *r, int64_t *id)
-{
-	pthread_mutex_lock(&s->lock);
-	int rc = -1;
-	sqlite3_stmt *st = store_prepare(s, "INSERT INTO runs(name, status, notebook, cell, spec,"
-					    " created, owner, params, queued_at) VALUES(?, 'queued', ?, ?, ?, ?, ?, ?, ?)");
-	if (!st)
-		goto out;
-	sqlite3_bind_text(st, 1, r->name, -1, SQLITE_TRANSIENT);
-	bind_text_or_null(st, 2, r->notebook);
-	bind_text_or_null(st, 3, r->cell);
-	sqlite3_bind_text(st, 4, r->spec, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_int64(st, 5, srv_unix_now());
-	sqlite3_bind_text(st, 6, r->owner, -1, SQLITE_TRANSIENT);
-	bind_text_or_null(st, 7, r->params);
-	sqlite3_bind_int64(st, 8, srv_unix_ms());
-	if (sqlite3_step(st) == SQLITE_DONE) {
-		*id = sqlite3_last_insert_rowid(s->db);
-		rc = 0;
-	} else {
-		srv_log("store: cannot create run: %s", sqlite3_errmsg(s->db));
-	}
-	sqlite3_finalize(st);
-out:
-	pthread_mutex_unlock(&s->lock);
-	return rc;
-}
-
-int store_run_info(struct store *s, int64_t id, struct store_run_info *out)
-{
-	memset(out, 0, sizeof *out);
-	pthread_mutex_lock(&s->lock);
-	int rc = -1;
-	sqlite3_stmt *st = store_prepare_cached(s, "SELECT status, spec, last_seq, coalesce(worker_pid, 0),"
-					    " resume, job, job_secret, worker_seq, owner FROM runs WHERE id = ?");
-	if (!st)
-		goto out;
-	sqlite3_bind_int64(st, 1, id);
-	if (sqlite3_step(st) == SQLITE_ROW) {
-		out->id = id;
-		srv_strlcpy(out->status, (const char *)sqlite3_column_text(st, 0), sizeof out->status);
-		out->spec = tb_xstrdup((const char *)sqlite3_column_text(st, 1));
-		out->last_seq = sqlite3_column_int64(st, 2);
-		out->worker_pid = sqlite3_column_int(st, 3);
-		const char *resume = (const char *)sqlite3_column_text(st, 4);
-		out->resume = resume ? tb_xstrdup(resume) : NULL;
-		const char *job = (const char *)sqlite3_column_text(st, 5);
-		const char *secret = (const char *)sqlite3_column_text(st, 6);
-		srv_strlcpy(out->job, job ? job : "", sizeof out->job);
-		srv_strlcpy(out->job_secret, secret ? secret : "", sizeof out->job_secret);
-		out->worker_seq = sqlite3_column_int64(st, 7);
-		srv_strlcpy(out->owner, (const char *)sqlite3_column_text(st, 8), sizeof out->owner);
-		rc = 0;
-	}
-	store_release(s, st);
-out:
-	pthread_mutex_unlock(&s->lock);
-	return rc;
-}
-
-void store_run_info_free(struct store_run_info *info)
-{
-	free(info->spec);
-	free(info->resume);
-	info->spec = NULL;
-	info->resume = NULL;
-}
-
-/* Column order is what run_row_json reads; spec stays last so a summary can leave it out. */
-#define RUN_SUMMARY_COLUMNS                                                                    \
-	"id, name, status, reason, notebook, cell, device, created, started, ended, owner,"      \
-	" last_seq, step, total_steps, epoch, epochs, best_metric, best_value, params,"          \
-	" queue_position, queue_reason, compute_s, duration_limit, need_gpus, est_bytes"
-#define RUN_COLUMNS RUN_SUMMARY_COLUMNS ", spec"
-
-static json_t *col_text(sqlite3_stmt *st, int i)
-{
-	const unsigned char *t = sqlite3_column_text(st, i);
-	return t ? json_string((const char *)t) : json_null();
-}
-
-static json_t *col_int(sqlite3_stmt *st, int i)
-{
-	return sqlite3_column_type(st, i) == SQLITE_NULL ? json_null()
-							 : json_integer(sqlite3_column_int64(st, i));
-}
-
-static json_t *col_json(sqlite3_stmt *st, int i)
-{
-	const char *t = (const char *)sqlite3_column_text(st, i);
-	json_t *v = t ? json_loads(t, 0, NULL) : NULL;
-	return v ? v : json_object();
-}
-
-/* A row of RUN_SUMMARY_COLUMNS (and spec after them when `with_spec`). */
-static json_t *run_row_json(sqlite3_stmt *st, bool with_spec)
-{
-	char id[32];
-	store_format_run_id(sqlite3_column_int64(st, 0), id, sizeof id);
-	json_t *best = json_null();
-	if (sqlite3_column_type(st, 16) != SQLITE_NULL)
-		best = json_pack("{s:o, s:o}", "metric", col_text(st, 16), "value",
-				 sqlite3_column_type(st, 17) == SQLITE_NULL
-					 ? json_null()
-					 : json_real(sqlite3_column_double(st, 17)));
-	json_t *run = json_pack("{s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:I,"
-				" s:{s:o, s:o, s:o, s:o}, s:o, s:o}",
-				"id", id, "name", col_text(st, 1), "status", col_text(st, 2),
-				"reason", col_text(st, 3), "notebook", col_text(st, 4),
-				"cell", col_text(st, 5), "device", col_text(st, 6),
-				"created", col_int(st, 7), "started", col_int(st, 8),
-				"ended", col_int(st, 9), "owner", col_text(st, 10),
-				"last_seq", (json_int_t)sqlite3_column_int64(st, 11),
-				"progress", "step", col_int(st, 12), "total_steps", col_int(st, 13),
-				"epoch", col_int(st, 14), "epochs", col_int(st, 15), "best", best,
-				"params", col_json(st, 18));
-	/* Where a waiting run stands, as the scheduler's last pass put it (scheduler.h). */
-	json_t *queue = json_null();
-	if (sqlite3_column_type(st, 19) != SQLITE_NULL && !strcmp((const char *)sqlite3_column_text(st, 2), "queued"))
-		queue = json_pack("{s:I, s:o}", "position", (json_int_t)sqlite3_column_int64(st, 19), "reason",
-				  col_text(st, 20));
-	json_object_set_new(run, "queue", queue);
-	json_object_set_new(run, "compute_seconds", json_real(sqlite3_column_double(st, 21)));
-	json_object_set_new(run, "duration_limit", col_int(st, 22));
-	json_object_set_new(run, "gpus", col_int(st, 23));
-	json_object_set_new(run, "estimated_bytes", col_int(st, 24));
-	if (with_spec)
-		json_object_set_new(run, "spec", col_text(st, 25));
-	return run;
-}
-
-/* One run by a cached statement of RUN_COLUMNS or RUN_SUMMARY_COLUMNS. */
-static json_t *run_by_id(struct store *s, const char *literal_sql, int64_t id, bool with_spec)
-{
-	pthread_mutex_lock(&s->lock);
-	json_t *run = NULL;
-	sqlite3_stmt *st = store_prepare_cached(s, literal_sql);
-	if (st) {
-		sqlite3_bind_int64(st, 1, id);
-		if (sqlite3_step(st) == SQLITE_ROW)
-			run = run_row_json(st, with_spec);
-		store_release(s, st);
-	}
-	pthread_mutex_unlock(&s->lock);
-	return run;
-}
-
-json_t *store_run_json(struct store *s, int64_t id)
-{
-	return run_by_id(s, "SELECT " RUN_COLUMNS " FROM runs WHERE id = ?", id, true);
-}
-
-json_t *store_run_summary_json(struct store *s, int64_t id)
-{
-	return run_by_id(s, "SELECT " RUN_SUMMARY_COLUMNS " FROM runs WHERE id = ?", id, false);
-}
-
-json_t *store_runs_json(struct store *s, int limit, int64_t before, const char *owner)
-{
-	json_t *list = json_array();
-	pthread_mutex_lock(&s->lock);
-	/* Two statements, not "owner = ?3 OR ?3 IS NULL": each keeps its own
-	 * index (the primary key, runs_owner) without a table scan. */
-	sqlite3_stmt *st = owner ? store_prepare_cached(s, "SELECT " RUN_SUMMARY_COLUMNS " FROM runs"
-							   " WHERE id < ? AND owner = ? ORDER BY id DESC LIMIT ?")
-				 : store_prepare_cached(s, "SELECT " RUN_SUMMARY_COLUMNS " FROM runs"
-							   " WHERE id < ? ORDER BY id DESC LIMIT ?");
-	if (st) {
-		int i = 1;
-		sqlite3_bind_int64(st, i++, before > 0 ? before : INT64_MAX);
-		if (owner)
-			sqlite3_bind_text(st, i++, owner, -1, SQLITE_TRANSIENT);
-		sqlite3_bind_int(st, i, limit);
-		while (sqlite3_step(st) == SQLITE_ROW)
-			json_array_append_new(list, run_row_json(st, false));
-		store_release(s, st);
-	}
-	pthread_mutex_unlock(&s->lock);
-	return list;
-}
-
-bool store_run_owner(struct store *s, int64_t id, char *owner, size_t len)
-{
-	bool found = false;
-	pthread_mutex_lock(&s->lock);
-	sqlite3_stmt *st = store_prepare_cached(s, "SELECT owner FROM runs WHERE id = ?");
-	if (st) {
-		sqlite3_bind_int64(st, 1, id);
-		if (sqlite3_step(st) == SQLITE_ROW) {
-			srv_strlcpy(owner, (const char *)sqlite3_column_text(st, 0), len);
-			found = true;
-		}
-		store_release(s, st);
-	}
-	pthread_mutex_unlock(&s->lock);
-	return found;
-}
-
-int store_runs_with_status(struct store *s, const char *status, int64_t *ids, int max)
-{
-	int n = 0;
-	pthread_mutex_lock(&s->lock);
-	sqlite3_stmt *st = store_prepare_cached(s, "SELECT id FROM runs WHERE status = ? ORDER BY id LIMIT ?");
-	if (st) {
-		sqlite3_bind_text(st, 1, status, -1, SQLITE_STATIC);
-		sqlite3_bind_int(st, 2, max);
-		while (n < max && sqlite3_step(st) == SQLITE_ROW)
-			ids[n++] = sqlite3_column_int64(st, 0);
-		store_release(s, st);
-	}
-	pthread_mutex_unlock(&s->lock);
-	return n;
-}
-
-int store_count_status(struct store *s, const char *status)
-{
-	int n = 0;
-	pthread_mutex_lock(&s->lock);
-	sqlite3_stmt *st = store_prepare_cached(s, "SELECT count(*) FROM runs WHERE status = ?");
-	if (st) {
-		sqlite3_bind_text(st, 1, status, -1, SQLITE_STATIC);
-		if (sqlite3_step(st) == SQLITE_ROW)
-			n = sqlite3_column_int(st, 0);
-		store_release(s, st);
-	}
-	pthread_mutex_unlock(&s->lock);
-	return n;
-}
-
-int store_run_set_pid(struct store *s, int64_t id, int pid)
-{
-	pthread_mutex_lock(&s->lock);
-	int rc = -1;
-	sqlite3_stmt *st = store_prepare_cached(s, "UPDATE runs SET worker_pid = ? WHERE id = ?");
-	if (st) {
-		if (pid)
-			sqlite3_bind_int(st, 1, pid);
-		else
-			sqlite3_bind_null(st, 1);
-		sqlite3_bind_int64(st, 2, id);
-		rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
-		store_release(s, st);
-	}
-	pthread_mutex_unlock(&s->lock);
-	return rc;
-}
-
-int store_run_set_job(struct store *s, int64_t id, const char *job, const char *secret)
-{
-	pthread_mutex_lock(&s->lock);
-	int rc = -1;
-	sqlite3_stmt *st = store_prepare_cached(s, "UPDATE runs SET job = ?, job_secret = ?, worker_seq = 0"
-					    " WHERE id = ?");
-	if (st) {
-		if (job)
-			sqlite3_bind_text(st, 1, job, -1, SQLITE_TRANSIENT);
-		else
-			sqlite3_bind_null(st, 1);
-		if (secret)
-			sqlite3_bind_text(st, 2, secret, -1, SQLITE_TRANSIENT);
-		else
-			sqlite3_bind_null(st, 2);
-		sqlite3_bind_int64(st, 3, id);
-		rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
-		store_release(s, st);
-	}
-	pthread_mutex_unlock(&s->lock);
-	return rc;
-}
-
-int store_run_set_resume(struct store *s, int64_t id, const char *checkpoint)
-{
-	pthread_mutex_lock(&s->lock);
-	int rc = -1;
-	sqlite3_stmt *st = store_prepare(s, "UPDATE runs SET resume = ? WHERE id = ?");
-	if (st) {
-		bind_text_or_null(st, 1, checkpoint);
-		sqlite3_bind_int64(st, 2, id);
-		rc = sqlite3_step(st) == SQLITE_DONE && sqlite3_changes(s->db) == 1 ? 0 : -1;
-		sqlite3_finalize(st);
-	}
-	pthread_mutex_unlock(&s->lock);
-	return rc;
-}
-
-int store_run_delete(struct store *s, int64_t id)
-{
-	static const char *const tables[] = {"events", "metrics", "metric_names", "checkpoints"};
-	pthread_mutex_lock(&s->lock);
-	int rc = store_exec(s, "BEGIN IMMEDIATE");
-	for (size_t i = 0; rc == 0 && i < TB_ARRAY_LEN(tables) + 1; i++) {
-		char sql[96];
-		if (i < TB_ARRAY_LEN(tables))
-			snprintf(sql, sizeof sql, "DELETE FROM %s WHERE run = ?", tables[i]);
-		else
-			snprintf(sql, sizeof sql, "DELETE FROM runs WHERE id = ?");
-		sqlite3_stmt *st = store_prepare(s, sql);
-		if (!st) {
-			rc = -1;
-			break;
-		}
-		sqlite3_bind_int64(st, 1, id);
-		if (sqlite3_step(st) != SQLITE_DONE)
-			rc = -1;
-		sqlite3_finalize(st);
-	}
-	if (rc == 0)
-		rc = store_exec(s, "COMMIT");
-	else
-		store_exec(s, "ROLLBACK");
-	pthread_mutex_unlock(&s->lock);
-	return rc;
 }
 
 /* ---- notebooks ------------------------------------------------------------ */

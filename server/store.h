@@ -1,10 +1,11 @@
 /*
  * store.h — the server's records in SQLite (WAL) under
  * <workspace>/.trainbook/trainbook.db: runs, their events with per-run
- * sequence numbers, metric rows parsed for export, checkpoints, the
- * owner of each notebook, and the classroom accounts (users, sessions, API
- * tokens, one-time login links; store_accounts.c). A schema_version table
- * drives migrations.
+ * sequence numbers, metric rows parsed for export, summaries of those
+ * metrics for drawing curves at any zoom (store_series.c), checkpoints,
+ * the owner of each notebook, and the classroom accounts (users, sessions,
+ * API tokens, one-time login links; store_accounts.c). A schema_version
+ * table drives migrations.
  *
  * What it is: the single source of truth a reconnecting client catches up
  * from; an event is committed here before anyone sees it. What it is not:
@@ -25,7 +26,7 @@
 
 struct store;
 
-#define STORE_SCHEMA_VERSION 5
+#define STORE_SCHEMA_VERSION 6
 
 /*
  * The WAL is folded back into the database before it holds more than this
@@ -60,6 +61,9 @@ struct store_run_info {
 	int64_t last_seq;
 	int worker_pid;       /* 0 when none recorded */
 	char *resume;         /* checkpoint the next start resumes from, or NULL */
+	char *evaluate;       /* set: the next start only evaluates `resume`, then restores this
+			       * {"status":…,"reason":…} (JSON text); NULL otherwise */
+	char *reason;         /* the run's reason, or NULL */
 	char job[32];         /* the executor's handle (a Slurm job id), "" for none */
 	char job_secret[65];  /* what that job's worker dials home with */
 	int64_t worker_seq;   /* that worker's events stored so far (its own numbering) */
@@ -75,13 +79,28 @@ json_t *store_run_json(struct store *s, int64_t id);
  * feed carry. "params" holds a few key hyperparameters instead.
  */
 json_t *store_run_summary_json(struct store *s, int64_t id);
-/*
- * Up to `limit` run summaries with id < before (0 = from the newest),
- * newest first; only runs of `owner` unless it is NULL.
- */
-json_t *store_runs_json(struct store *s, int limit, int64_t before, const char *owner);
+/* Which runs store_runs_json lists. */
+struct store_runs_query {
+	int limit;            /* at most this many */
+	int64_t before;       /* ids below this one (0 = from the newest) */
+	const char *owner;    /* only the runs of this user (NULL = anyone's) */
+	const char *notebook; /* only the runs of this notebook (NULL = any) */
+	const char *cell;     /* only the runs of this cell (NULL = any) */
+	bool with_spec;       /* add "spec" (the YAML) to each summary */
+};
+/* Run summaries, newest first. */
+json_t *store_runs_json(struct store *s, const struct store_runs_query *q);
 /* The owner of a run; false when there is no such run. */
 bool store_run_owner(struct store *s, int64_t id, char *owner, size_t len);
+
+/* What a person changes about a run (PATCH /api/runs/<id>); NULL / -1 = unchanged. */
+struct store_run_edit {
+	const char *name;
+	const char *notes;   /* "" clears */
+	const char *tags;    /* a JSON array of strings, as text */
+	int archived;        /* -1, 0 or 1 */
+};
+int store_run_edit(struct store *s, int64_t id, const struct store_run_edit *e); /* -1: no such run */
 
 /* Runs in status `status`, oldest first; returns how many (≤ max). */
 int store_runs_with_status(struct store *s, const char *status, int64_t *ids, int max);
@@ -93,6 +112,8 @@ int store_run_set_pid(struct store *s, int64_t id, int pid);
 int store_run_set_job(struct store *s, int64_t id, const char *job, const char *secret);
 /* Checkpoint path the next start passes to --resume; NULL clears it. */
 int store_run_set_resume(struct store *s, int64_t id, const char *checkpoint);
+/* The status to restore after an evaluation (JSON text, see store_run_info); NULL clears it. */
+int store_run_set_evaluate(struct store *s, int64_t id, const char *restore);
 /* Remove the run and everything recorded about it. */
 int store_run_delete(struct store *s, int64_t id);
 
@@ -134,10 +155,44 @@ int store_append_event(struct store *s, int64_t id, const char *text, size_t len
 /* Convenience for events the server writes itself: serialises and appends. */
 int store_append_json(struct store *s, int64_t id, json_t *event, int64_t *seq_out);
 
-/* Calls cb for each event of `id` with seq > since, in order, at most limit. */
+/*
+ * Calls cb for each event of `id` with seq > since, in order, at most
+ * limit; with skip_metrics, only the events that are not metrics (what a
+ * view needs besides the curves, which it reads as series).
+ */
 typedef int (*store_event_fn)(void *ctx, int64_t seq, const char *json, size_t len);
-int store_events_foreach(struct store *s, int64_t id, int64_t since, int limit,
+int store_events_foreach(struct store *s, int64_t id, int64_t since, int limit, bool skip_metrics,
 			 store_event_fn cb, void *ctx);
+
+/* ---- series (store_series.c) ------------------------------------------------ */
+
+/*
+ * One metric of one split as at most `points` buckets for drawing: each
+ * bucket its count of raw points, mean, min and max (a folded event's
+ * window included) and its last point, so neither the extremes nor the
+ * last point are ever lost. Buckets are `bucket` steps wide and aligned
+ * to multiples of it; bucket 1 is every raw point as stored ("exact").
+ * from/to default to the split's first and last step. The width is what
+ * `points` buckets over `span` steps need (default: over from..to): runs
+ * of different lengths asked with one span share one grid, and a run's
+ * newest points are not cut off by a range fixed before they arrived.
+ */
+#define STORE_SERIES_POINTS_MAX 20000
+struct store_series_query {
+	int64_t run;
+	const char *split, *metric;
+	bool has_from, has_to;
+	int64_t from, to;
+	int64_t span;        /* steps the buckets are sized for; 0 = to - from + 1 */
+	int points;          /* 1..STORE_SERIES_POINTS_MAX */
+};
+/* The answer of GET /api/runs/<id>/series as JSON text (malloc'd), or NULL when there is no such run. */
+char *store_series_json(struct store *s, const struct store_series_query *q, size_t *len);
+/*
+ * Each metric of a run in a few numbers for tables: {"test/accuracy":
+ * {"last", "min", "max", "step" (of the last), "count"}}; {} for none.
+ */
+json_t *store_run_metrics_json(struct store *s, int64_t run);
 
 /* ---- exports ----------------------------------------------------------------- */
 

@@ -9,6 +9,7 @@
 #include "store_internal.h"
 
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,7 +56,10 @@ static int apply_status(struct store *s, int64_t id, json_t *ev)
 	if (!ok)
 		return 0; /* a status we do not know stays in the event log only */
 	/* A run joins the back of the queue (queued_at: FIFO within a user,
-	 * kept across restarts); leaving the queue clears its position. */
+	 * kept across restarts); leaving the queue clears its position. A
+	 * run's duration is the sum of its running segments (a stopped and
+	 * resumed run does not count the time between): "running" opens one
+	 * at ?8 (now), any end closes it. */
 	const char *sql;
 	if (!strcmp(status, "queued"))
 		sql = "UPDATE runs SET status = ?2, reason = ?3, ended = NULL, queued_at = ?4, queue_position = NULL,"
@@ -63,11 +67,14 @@ static int apply_status(struct store *s, int64_t id, json_t *ev)
 	else if (!strcmp(status, "running"))
 		sql = "UPDATE runs SET status = ?2, reason = ?3, started = coalesce(started, ?4),"
 		      " device = coalesce(?5, device), total_steps = coalesce(?6, total_steps),"
-		      " epochs = coalesce(?7, epochs), ended = NULL, queue_position = NULL, queue_reason = NULL"
-		      " WHERE id = ?1";
+		      " epochs = coalesce(?7, epochs), steps_per_epoch = coalesce(?9, steps_per_epoch),"
+		      " ended = NULL, running_since = coalesce(running_since, ?8), queue_position = NULL,"
+		      " queue_reason = NULL WHERE id = ?1";
 	else
-		sql = "UPDATE runs SET status = ?2, reason = ?3, ended = ?4, queue_position = NULL, queue_reason = NULL"
-		      " WHERE id = ?1";
+		sql = "UPDATE runs SET status = ?2, reason = ?3, ended = ?4,"
+		      " run_seconds = run_seconds + CASE WHEN running_since IS NULL THEN 0"
+		      " ELSE max(0, ?8 - running_since) END, running_since = NULL, queue_position = NULL,"
+		      " queue_reason = NULL WHERE id = ?1";
 	sqlite3_stmt *st = store_prepare(s, sql);
 	if (!st)
 		return -1;
@@ -75,13 +82,18 @@ static int apply_status(struct store *s, int64_t id, json_t *ev)
 	sqlite3_bind_text(st, 2, status, -1, SQLITE_TRANSIENT);
 	bind_json_text(st, 3, json_object_get(ev, "reason"));
 	sqlite3_bind_int64(st, 4, !strcmp(status, "queued") ? srv_unix_ms() : srv_unix_now());
+	sqlite3_bind_double(st, 8, srv_unix_now_f());
 	if (!strcmp(status, "running")) {
 		bind_json_text(st, 5, json_object_get(ev, "device"));
 		bind_json_int(st, 6, json_object_get(ev, "total_steps"));
 		bind_json_int(st, 7, json_object_get(ev, "epochs"));
+		bind_json_int(st, 9, json_object_get(ev, "steps_per_epoch"));
 	}
 	int rc = step_done(s, st);
 	sqlite3_finalize(st);
+	/* A run that ended writes what its curves buffered (a resume starts new windows). */
+	if (rc == 0 && strcmp(status, "queued") && strcmp(status, "running"))
+		rc = store_series_flush_run(s, id);
 	return rc;
 }
 
@@ -90,7 +102,11 @@ static int apply_metric(struct store *s, int64_t id, int64_t seq, json_t *ev)
 	json_t *values = json_object_get(ev, "values");
 	if (!json_is_object(values))
 		return 0;
+	json_t *thinned = json_object_get(ev, "thinned");
+	if (!json_is_object(thinned))
+		thinned = NULL;
 	char *vals = json_dumps(values, JSON_COMPACT | JSON_REAL_PRECISION(15)); /* as the worker wrote them */
+	char *thin = thinned ? json_dumps(thinned, JSON_COMPACT | JSON_REAL_PRECISION(15)) : NULL;
 	sqlite3_stmt *st = s->insert_metric;
 	sqlite3_reset(st);
 	sqlite3_bind_int64(st, 1, id);
@@ -106,9 +122,20 @@ static int apply_metric(struct store *s, int64_t id, int64_t seq, json_t *ev)
 	else
 		sqlite3_bind_null(st, 6);
 	sqlite3_bind_text(st, 7, vals, -1, SQLITE_TRANSIENT);
+	if (thin)
+		sqlite3_bind_text(st, 8, thin, -1, SQLITE_TRANSIENT);
+	else
+		sqlite3_bind_null(st, 8);
 	int rc = step_done(s, st);
 	free(vals);
+	free(thin);
 	if (rc < 0)
+		return rc;
+	json_t *step = json_object_get(ev, "step");
+	if (json_is_number(step) &&
+	    (rc = store_series_add(s, id, json_is_string(split) ? json_string_value(split) : "train", seq,
+				   (int64_t)json_number_value(step), json_is_number(t) ? json_number_value(t) : NAN,
+				   values, thinned)) < 0)
 		return rc;
 	/* New names become export columns, in order of first appearance. */
 	const char *key;
@@ -253,8 +280,14 @@ rollback:
 	 * does); a second ROLLBACK would only log "no transaction is active". */
 	if (!sqlite3_get_autocommit(s->db))
 		store_exec(s, "ROLLBACK");
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
 		evs[i].seq = 0;
+		/* Its buffered tiles may hold points that were just rolled back, and
+		 * deltas written in the transaction are gone: start those over.
+		 * (The coarse curve of such a run may miss a few points; the raw
+		 * rows and the zoomed-in curve do not.) */
+		store_series_forget(s, evs[i].run);
+	}
 out:
 	/* The texts were bound without copying; let the statement forget them. */
 	sqlite3_clear_bindings(s->append_event);
@@ -284,13 +317,18 @@ int store_append_json(struct store *s, int64_t id, json_t *event, int64_t *seq_o
 	return rc;
 }
 
-int store_events_foreach(struct store *s, int64_t id, int64_t since, int limit,
+int store_events_foreach(struct store *s, int64_t id, int64_t since, int limit, bool skip_metrics,
 			 store_event_fn cb, void *ctx)
 {
 	pthread_mutex_lock(&s->lock);
 	int rc = -1;
-	sqlite3_stmt *st = store_prepare_cached(s, "SELECT seq, json FROM events WHERE run = ? AND seq > ?"
-					    " ORDER BY seq LIMIT ?");
+	/* The second reads the partial index events_other: a run's few other
+	 * events without a pass over its million metrics. */
+	sqlite3_stmt *st = skip_metrics ? store_prepare_cached(s, "SELECT seq, json FROM events WHERE run = ?"
+							   " AND seq > ? AND type <> 'metric'"
+							   " ORDER BY seq LIMIT ?")
+					: store_prepare_cached(s, "SELECT seq, json FROM events WHERE run = ? AND seq > ?"
+							   " ORDER BY seq LIMIT ?");
 	if (st) {
 		sqlite3_bind_int64(st, 1, id);
 		sqlite3_bind_int64(st, 2, since);

@@ -1,7 +1,8 @@
 /*
  * store_internal.h — the struct behind struct store, shared by store.c
- * (open, migrations, runs, notebooks) and store_events.c (events, metrics,
- * checkpoints). Not for other modules.
+ * (open, migrations, notebooks), store_runs.c (run rows), store_events.c
+ * (events, metrics, checkpoints), store_series.c (curve summaries) and
+ * store_accounts.c. Not for other modules.
  */
 #ifndef TB_SERVER_STORE_INTERNAL_H
 #define TB_SERVER_STORE_INTERNAL_H
@@ -41,8 +42,12 @@ struct store {
 	struct {
 		const char *sql;    /* a string literal: its address is the key */
 		sqlite3_stmt *st;
-	} cache[64];
+	} cache[80];
 	int ncache;
+	/* The tiles each live series is filling, written out a window at a
+	 * time (store_series.c). Guarded by lock. */
+	struct series_buffer *buffers;
+	int nbuffers, cap_buffers;
 };
 
 /* Run `sql` (no results). Caller holds the lock. */
@@ -55,5 +60,15 @@ sqlite3_stmt *store_prepare(struct store *s, const char *sql);
  */
 sqlite3_stmt *store_prepare_cached(struct store *s, const char *literal_sql);
 void store_release(struct store *s, sqlite3_stmt *st);
+
+/* store_series.c: the curve summaries of a metric event (inside the append transaction, lock held). */
+int store_series_add(struct store *s, int64_t run, const char *split, int64_t seq, int64_t step, double time,
+		     json_t *values, json_t *thinned);
+/* Build the summaries of every run that has none yet (store_open; takes the lock). */
+int store_series_build_pending(struct store *s);
+/* Write out what run `run`'s series buffer (0: every run's) and forget it; lock held, inside a transaction. */
+int store_series_flush_run(struct store *s, int64_t run);
+/* Forget what run `run`'s series buffer (0: every run's) without writing it; lock held. */
+void store_series_forget(struct store *s, int64_t run);
 
 #endif

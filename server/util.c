@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <linux/openat2.h>
+#include <math.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,6 +67,53 @@ void srv_buf_printf(struct srv_buf *b, const char *fmt, ...)
 	vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
 	va_end(ap);
 	b->len += (size_t)n;
+}
+
+void srv_buf_double9(struct srv_buf *b, double v)
+{
+	double a = fabs(v);
+	/* Outside 1e-4..1e15 (rare for metrics) printf decides the exponent form. */
+	if (!(a >= 1e-4 && a < 1e15)) {
+		if (v == 0)
+			srv_buf_puts(b, "0");
+		else
+			srv_buf_printf(b, "%.9g", v);
+		return;
+	}
+	int e = (int)floor(log10(a)); /* a = d.dddddddd × 10^e */
+	double scaled = a * pow(10, 8 - e);
+	uint64_t m = (uint64_t)llround(scaled);
+	if (m >= 1000000000u) { /* rounding carried into a tenth digit */
+		m = (m + 5) / 10;
+		e++;
+	} else if (m < 100000000u) { /* log10 fell just short */
+		m = (uint64_t)llround(a * pow(10, 9 - e));
+		e--;
+	}
+	char digits[16], out[48];
+	int nd = snprintf(digits, sizeof digits, "%llu", (unsigned long long)m);
+	while (nd > 1 && digits[nd - 1] == '0')
+		nd--; /* the trailing zeros of the 9 digits */
+	size_t n = 0;
+	if (v < 0)
+		out[n++] = '-';
+	if (e < 0) { /* 0.000ddd */
+		out[n++] = '0';
+		out[n++] = '.';
+		for (int z = -1; z > e; z--)
+			out[n++] = '0';
+		for (int i = 0; i < nd; i++)
+			out[n++] = digits[i];
+	} else {
+		for (int i = 0; i <= e; i++)
+			out[n++] = i < nd ? digits[i] : '0';
+		if (nd > e + 1) {
+			out[n++] = '.';
+			for (int i = e + 1; i < nd; i++)
+				out[n++] = digits[i];
+		}
+	}
+	srv_buf_append(b, out, n);
 }
 
 char *srv_buf_steal(struct srv_buf *b)
@@ -135,6 +183,13 @@ int64_t srv_unix_ms(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+double srv_unix_now_f(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 int64_t srv_mono_ms(void)
@@ -417,6 +472,19 @@ char *srv_shown(const char *s, size_t max, char *out, size_t outlen)
 	}
 	out[o] = '\0';
 	return out;
+}
+
+void srv_utf8_trim(char *s)
+{
+	size_t n = strlen(s), lead = n;
+	while (lead > 0 && n - lead < 3 && ((unsigned char)s[lead - 1] & 0xc0) == 0x80)
+		lead--;
+	if (lead == 0)
+		return;
+	unsigned c = (unsigned char)s[lead - 1];
+	size_t need = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc0 ? 2 : 1;
+	if (n - (lead - 1) < need)
+		s[lead - 1] = '\0';
 }
 
 void srv_addr_key(const struct sockaddr *sa, char *out, size_t len)

@@ -33,6 +33,12 @@ void srv_buf_puts(struct srv_buf *b, const char *s);
 void srv_buf_printf(struct srv_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Hand the bytes to the caller (who frees them) and reset the buffer. */
 char *srv_buf_steal(struct srv_buf *b);
+/*
+ * Append a finite double as JSON with 9 significant digits, trailing zeros
+ * dropped ("0.125", "1780000000.05", "1.5e-07"): what printf's %.9g gives,
+ * several times faster, for answers of hundreds of thousands of numbers.
+ */
+void srv_buf_double9(struct srv_buf *b, double v);
 void srv_buf_free(struct srv_buf *b);
 
 /* "trainbook: <message>" on stderr with a time stamp; one write per line. */
@@ -54,6 +60,8 @@ void srv_log_limited(struct srv_log_limit *lim, const char *fmt, ...) __attribut
 /* Wall-clock seconds (and milliseconds) since the epoch, and monotonic milliseconds. */
 int64_t srv_unix_now(void);
 int64_t srv_unix_ms(void);
+/* The same with the fraction of a second: run durations add up short segments. */
+double srv_unix_now_f(void);
 int64_t srv_mono_ms(void);
 
 /*
@@ -85,6 +93,11 @@ int srv_fd_path(int fd, char *out, size_t len);
 
 /* Strict UTF-8: no overlong forms, no surrogates, nothing past U+10FFFF. */
 bool srv_utf8_valid(const char *s, size_t len);
+/*
+ * After a copy of UTF-8 text was cut to fit a buffer: drop a last character
+ * left incomplete, so the text stays valid (jansson refuses the rest).
+ */
+void srv_utf8_trim(char *s);
 
 /*
  * `s` as it may be quoted in a one-line message: at most `max` bytes of it,

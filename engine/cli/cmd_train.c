@@ -95,12 +95,14 @@ static void usage(FILE *out, const char *cmd)
 	fprintf(out,
 		"usage: trainbook %s SPEC [options]\n"
 		"       trainbook %s --resume CHECKPOINT [options]\n"
+		"       trainbook %s --evaluate CHECKPOINT [SPEC] [options]\n"
 		"\n"
 		"  --set key.path=value   override a spec value (repeatable), e.g. --set train.epochs=1\n"
 		"  --out DIR              where checkpoints go (default runs/<spec name>-<date>)\n"
 		"  --json                 JSON-lines events on stdout instead of a progress bar\n"
 		"  --resume CHECKPOINT    continue a run from a step-*.safetensors checkpoint\n"
 		"                         (without SPEC, the spec stored in the checkpoint is used)\n"
+		"  --evaluate CHECKPOINT  evaluate a checkpoint on the test split and train nothing\n"
 		"  --events-file FILE     append the JSON-lines events to FILE instead of stdout\n"
 		"  --report URL           send the events in FILE to the server at URL as well\n"
 		"                         (what the Slurm executor starts; docs/slurm.md)\n"
@@ -108,7 +110,7 @@ static void usage(FILE *out, const char *cmd)
 		"  --report-drain S       at the end, wait up to S seconds for the server (default 120)\n"
 		"\n"
 		"SIGINT/SIGTERM finish the current step, write a checkpoint and stop.\n",
-		cmd, cmd);
+		cmd, cmd, cmd);
 }
 
 static void default_out_dir(const char *spec_path, char *out, size_t len)
@@ -202,17 +204,18 @@ int cli_train(int argc, char **argv)
 	static const struct option options[] = {
 		{"set", required_argument, NULL, 's'},  {"out", required_argument, NULL, 'o'},
 		{"json", no_argument, NULL, 'j'},       {"resume", required_argument, NULL, 'r'},
-		{"help", no_argument, NULL, 'h'},       {"events-file", required_argument, NULL, 'E'},
-		{"report", required_argument, NULL, 'R'}, {"secret-file", required_argument, NULL, 'S'},
-		{"report-drain", required_argument, NULL, 'D'}, {NULL, 0, NULL, 0},
+		{"evaluate", required_argument, NULL, 'e'}, {"help", no_argument, NULL, 'h'},
+		{"events-file", required_argument, NULL, 'E'}, {"report", required_argument, NULL, 'R'},
+		{"secret-file", required_argument, NULL, 'S'}, {"report-drain", required_argument, NULL, 'D'},
+		{NULL, 0, NULL, 0},
 	};
 	const char *overrides[MAX_OVERRIDES];
 	int noverrides = 0, c;
 	const char *out_dir = NULL, *resume = NULL, *events_file = NULL, *report_url = NULL, *secret_file = NULL;
 	double drain_s = 120;
-	bool json = worker;
+	bool json = worker, evaluate = false;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "s:o:jr:h", options, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "s:o:jr:e:h", options, NULL)) != -1) {
 		switch (c) {
 		case 's':
 			if (noverrides == MAX_OVERRIDES) {
@@ -224,6 +227,7 @@ int cli_train(int argc, char **argv)
 		case 'o': out_dir = optarg; break;
 		case 'j': json = true; break;
 		case 'r': resume = optarg; break;
+		case 'e': resume = optarg; evaluate = true; break;
 		case 'E': events_file = optarg; json = true; break;
 		case 'R': report_url = optarg; break;
 		case 'S': secret_file = optarg; break;
@@ -264,6 +268,7 @@ int cli_train(int argc, char **argv)
 	tb_set_memory_policy(&(struct tb_memory_policy){.admit = memlimit_admit, .fail = on_out_of_memory});
 	struct train_options opt = {
 		.out_dir = out_dir, .json = json, .events_out = events_out, .resume = resume, .stop = &stop_requested,
+		.evaluate_only = evaluate,
 	};
 	enum train_result r = train_run(&s, &opt);
 	spec_free(&s);

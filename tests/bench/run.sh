@@ -10,6 +10,12 @@ if [ -f tests/bench/server_bench.sh ]; then
 fi
 echo "== store: WAL size and write rate under event floods"
 node tests/bench/store_bench.mjs --events 1000000 --out "tests/bench/results/store-$(date +%F).md"
+echo "== curves: the Runs page on 50 runs of 1,000,000 points (and one run of 100,000 with its events)"
+mkdir -p build/bench
+node tests/bench/curves_bench.mjs --runs 1 --points 100000 --events --keep build/bench/curves-1x100k \
+	--label "1 x 100k" --out "tests/bench/results/curves-$(date +%F).md"
+node tests/bench/curves_bench.mjs --runs 50 --points 1000000 --keep build/bench/curves-50x1M \
+	--label "50 x 1M" --out "tests/bench/results/curves-$(date +%F).md"
 echo "== data loader"
 sh tests/bench/loader_bench.sh
 echo "== front door: /api/status while thousands of idle sockets are open"

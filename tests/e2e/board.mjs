@@ -130,7 +130,7 @@ const cases = [
 		},
 	},
 	{
-		name: 'filter by student or notebook, sort by progress, open a run\'s own view',
+		name: 'filter by student or notebook, sort by progress, open a run\'s own page (owner, place in line, kill)',
 		needs: ['the instructor opens the board: every student\'s run, live, the third one queued with its reason'],
 		fn: async () => {
 			const page = S.page;
@@ -142,14 +142,25 @@ const cases = [
 			await page.click(`table.board tr[data-run="${S.runs.s1}"] a`);
 			await page.waitForURL(new RegExp(`#/run/${S.runs.s1}$`));
 			await page.locator(`.run-view[data-run="${S.runs.s1}"] .badge.status-running`).waitFor({ timeout: 15000 });
-			await page.getByText('by s1').waitFor({ timeout: 15000 });
+			await page.locator('.run-meta .run-owner', { hasText: 'owner s1' }).waitFor({ timeout: 15000 });
+			await page.locator(`.run-meta button[aria-label="kill ${S.runs.s1}"]`).waitFor();
+			await page.goBack();
+			await page.locator('table.board').waitFor();
+			// The queued run's own page: its place in line and why it waits, and Kill.
+			await page.click(`table.board tr[data-run="${S.runs.s3}"] a`);
+			await page.waitForURL(new RegExp(`#/run/${S.runs.s3}$`));
+			const wait = page.locator(`.run-view[data-run="${S.runs.s3}"] .run-message.queue`);
+			await wait.waitFor({ timeout: 15000 });
+			const text = await wait.textContent();
+			assert(/^Waiting, place 1 in line: next in line; the CPU runs 2 of 2 at once/.test(text), `wait message: ${text}`);
+			await page.locator(`.run-meta button[aria-label="kill ${S.runs.s3}"]`).waitFor();
 			await page.goBack();
 			await page.locator('table.board').waitFor();
 		},
 	},
 	{
 		name: 'stop from the board starts the queued run; extend raises a limit; kill ends a run without a checkpoint',
-		needs: ['filter by student or notebook, sort by progress, open a run\'s own view'],
+		needs: ['filter by student or notebook, sort by progress, open a run\'s own page (owner, place in line, kill)'],
 		fn: async () => {
 			const page = S.page;
 			await page.click(`table.board tr[data-run="${S.runs.s1}"] button[aria-label="stop ${S.runs.s1}"]`);

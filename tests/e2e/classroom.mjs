@@ -310,12 +310,16 @@ const cases = [
 				const rows = await workspaceRuns(page);
 				assert(rows.length === 1 && rows[0].owner === null, `${name}'s workspace lists runs ${JSON.stringify(rows)}`);
 				await page.goto(S.base + '#/runs');
-				await page.locator(`.run-picker li[data-run="${S.runs[name]}"]`).waitFor({ timeout: 15000 });
-				assert(await page.locator(`.run-picker li[data-run="${S.runs[other]}"]`).count() === 0, `${name}'s Runs page lists ${other}'s run`);
+				await page.locator(`table.hparams tr[data-run="${S.runs[name]}"]`).waitFor({ timeout: 15000 });
+				assert(await page.locator(`table.hparams tr[data-run="${S.runs[other]}"]`).count() === 0, `${name}'s Runs page lists ${other}'s run`);
 				await page.goto(S.base + '#/runs?ids=' + S.runs[other]);
 				await page.locator(`.run-missing:has-text("no run ${S.runs[other]}")`).waitFor({ timeout: 15000 });
 				const legend = await page.locator('.run-legend').textContent();
 				assert(!legend.includes(S.runs[other]) && await page.locator('.run-legend .legend-item').count() === 0, `${name} charts runs: ${legend}`);
+				// the run's own page says the same, and shows nothing of it
+				await page.goto(S.base + '#/run/' + S.runs[other]);
+				await page.locator(`.run-missing:has-text("no run ${S.runs[other]}")`).waitFor({ timeout: 15000 });
+				assert(await page.locator('.run-view, .run-spec').count() === 0, `${name} sees parts of ${other}'s run page`);
 				const status = await page.evaluate((id) => fetch('api/runs/' + id).then((r) => r.status), S.runs[other]);
 				assert(status === 404, `${name} GET api/runs/${S.runs[other]}: HTTP ${status}`);
 				if (name === 'alice') await shot(page, 'student-not-found');
@@ -347,12 +351,21 @@ const cases = [
 			}, { what: 'the notebooks of bob only' });
 			await page.goto(S.base + '#/runs?ids=' + S.runs.alice + ',' + S.runs.bob);
 			for (const name of ['alice', 'bob']) {
-				const owner = await page.locator(`.run-picker li[data-run="${S.runs[name]}"] .run-owner`).textContent({ timeout: 15000 });
+				const owner = await page.locator(`table.hparams tr[data-run="${S.runs[name]}"] td.owner`).textContent({ timeout: 15000 });
 				assert(owner.trim() === name, `the Runs page labels ${S.runs[name]} as ${owner}`);
 			}
-			for (const name of ['alice', 'bob']) await page.locator('.run-legend .legend-item', { hasText: `${S.runs[name]} · week1 · ${name}` }).waitFor({ timeout: 15000 });
+			for (const name of ['alice', 'bob']) await page.locator('.run-legend .legend-item', { hasText: `${S.runs[name]} · ${name}` }).waitFor({ timeout: 15000 });
 			assert(await page.locator('.run-missing').count() === 0, 'the instructor is told a run is missing');
+			await page.locator('.runs-table-panel select[aria-label="show the runs of"]').selectOption('bob');
+			await waitFor(async () => {
+				const ids = await page.$$eval('table.hparams tbody tr[data-run]', (trs) => trs.map((t) => t.dataset.run));
+				return ids.length === 1 && ids[0] === S.runs.bob;
+			}, { what: 'the Runs table to show bob\'s run only' });
 			await shot(page, 'instructor-runs');
+			// a student's run page, opened by the instructor, names its owner
+			await page.goto(S.base + '#/run/' + S.runs.alice);
+			await page.locator('.run-meta .run-owner:has-text("alice")').waitFor({ timeout: 15000 });
+			await page.locator(`.run-view[data-run="${S.runs.alice}"]`).waitFor({ timeout: 15000 });
 		},
 	},
 	{

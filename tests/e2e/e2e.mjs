@@ -5,10 +5,13 @@
 // chromium through playwright-core, and checks what a person would see:
 // login, the workspace, the bundled example notebook, live validation,
 // a real training run's curve and checkpoints, reload and reconnect with no
-// missing point (compared with GET /api/runs/<id>/events), stop, the saved
-// .ipynb (validated by python3-nbformat), evaluation, the runs overlay, an
-// edit conflict, and notebook management. Screenshots go to
-// tests/e2e/screenshots/. One PASS/FAIL line per case.
+// missing point (the curve read as a series plus the live feed compared
+// with GET /api/runs/<id>/events), stop, the saved .ipynb (validated by
+// python3-nbformat), evaluation and the Evaluate action, the Runs page
+// (table, filters, columns, CSV, parallel coordinates, groups, overlay
+// with names), a run's page (spec, diff, name), an edit conflict, and
+// notebook management, plus the newcomer bugs of issue 16. Screenshots go
+// to tests/e2e/screenshots/. One PASS/FAIL line per case.
 import { mkdtempSync, mkdirSync, readFileSync, writeFileSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname, resolve } from 'node:path';
@@ -69,18 +72,25 @@ async function shot(page, name) {
 	await page.screenshot({ path: join(SHOTS, name), fullPage: true });
 }
 
-/* What the page has received for a run: seqs in order, train-loss steps, chart points. */
+/*
+ * What the page holds for a run: the seqs the live feed delivered (after
+ * `start`, where the history read as series ended), the train-loss curve's
+ * steps, chart points.
+ */
 function pageRun(page, runId) {
 	return page.evaluate((id) => {
 		const tb = window.trainbook;
 		const log = tb.feed.logOf(id);
 		const view = [...tb.runViews].find((v) => v.runId === id);
 		if (!log || !view) return null;
+		const curve = view.curves.get(id, 'train/loss');
 		return {
+			start: log.start,
 			seqs: log.events.map((e) => e.seq),
 			lastSeq: log.lastSeq,
-			contiguous: log.isContiguous(),
-			steps: view.series.get('train', 'loss', 'step').xs,
+			contiguous: log.isContiguous() && log.dropped === 0,
+			steps: curve ? curve.steps.slice() : [],
+			exact: curve ? curve.counts.every((n) => n === 1) : true,
 			chartPoints: view.charts.charts.loss.points,
 			status: view.run.status,
 			checkpoints: view.checkpoints.length,
@@ -88,16 +98,27 @@ function pageRun(page, runId) {
 	}, runId);
 }
 
-/* The page's view of a run must equal the server's record up to the page's last seq. */
+/*
+ * The page's view of a run must equal the server's record up to the page's
+ * last seq: every event the feed delivered is the server's, in order, and
+ * the curve (series read at load + live points) has every stored train-loss
+ * step once (steps a resumed run redid: the later training's).
+ */
 async function assertSameAsServer(api, runId, got) {
-	assert(got.contiguous, `page's seqs are not 1..${got.lastSeq}: ${JSON.stringify(got.seqs.slice(0, 20))}…`);
+	assert(got.contiguous, `page's seqs are not ${got.start + 1}..${got.lastSeq}: ${JSON.stringify(got.seqs.slice(0, 20))}…`);
 	const events = await allEvents(api, runId, got.lastSeq);
-	const serverSeqs = events.map((e) => e.seq);
-	assert(serverSeqs.length === got.seqs.length, `page has ${got.seqs.length} events, server has ${serverSeqs.length} up to seq ${got.lastSeq}`);
+	const serverSeqs = events.map((e) => e.seq).filter((q) => q > got.start);
+	assert(serverSeqs.length === got.seqs.length, `page has ${got.seqs.length} live events, server has ${serverSeqs.length} in ${got.start + 1}..${got.lastSeq}`);
 	for (let i = 0; i < serverSeqs.length; i++) assert(serverSeqs[i] === got.seqs[i], `seq mismatch at ${i}: page ${got.seqs[i]}, server ${serverSeqs[i]}`);
-	const serverSteps = events.filter((e) => e.event.type === 'metric' && (e.event.split || 'train') === 'train' && e.event.values && e.event.values.loss !== undefined).map((e) => e.event.step);
+	const serverSteps = [];
+	for (const e of events) {
+		if (e.event.type !== 'metric' || (e.event.split || 'train') !== 'train' || !e.event.values || e.event.values.loss === undefined) continue;
+		while (serverSteps.length && serverSteps[serverSteps.length - 1] >= e.event.step) serverSteps.pop();
+		serverSteps.push(e.event.step);
+	}
+	assert(got.exact, 'the curve of a short run is not at full resolution');
 	assert(JSON.stringify(serverSteps) === JSON.stringify(got.steps), `train-loss steps differ: page ${got.steps.length} points, server ${serverSteps.length}`);
-	return { events: serverSeqs.length, steps: serverSteps.length };
+	return { events: events.length, steps: serverSteps.length };
 }
 
 async function openNotebook(page, path) {
@@ -162,6 +183,9 @@ const cases = [
 			await page.goto(S.base);
 			const input = page.locator('input[name=token]');
 			await input.waitFor({ timeout: 15000 });
+			// newcomer bug 12: the login page had no favicon
+			const icon = await page.locator('link[rel=icon]').getAttribute('href');
+			assert(icon === 'favicon.svg', `login page icon: ${icon}`);
 			await input.fill(TOKEN);
 			await Promise.all([page.waitForNavigation({ timeout: 15000 }), input.press('Enter')]);
 			try {
@@ -187,6 +211,11 @@ const cases = [
 			const sys = await S.api.get('api/system');
 			if (sys.gpus && sys.gpus.length) await page.waitForSelector('.system-panel .gpu h4');
 			else await page.waitForSelector('.system-panel .gpu-note:has-text("No GPU")');
+			if (!(sys.gpus && sys.gpus.length)) {
+				// newcomer bug 12: the note says so in words, not with a library's file name
+				const note = await page.locator('.system-panel .gpu-note').first().textContent();
+				assert(!/\.so|libnvidia/.test(note) && (!/driver/.test(sys.gpu_note) || note.includes('no NVIDIA driver found')), `GPU note: ${note}`);
+			}
 			await page.waitForSelector('.conn[data-state=open]');
 		},
 	},
@@ -282,6 +311,8 @@ const cases = [
 				return r && r.lastSeq > before.lastSeq + 3 ? r : null;
 			}, { timeout: 60000, what: 'new events after the reload' });
 			assert(after.status === 'running', `run is ${after.status} after the reload`);
+			// the history came as a series, not as a replay of every event over the WebSocket
+			assert(after.start >= before.lastSeq, `after the reload the feed replayed from seq ${after.start}`);
 			const n = await assertSameAsServer(S.api, S.runId, after);
 			assert(n.steps >= before.steps.length, 'fewer points after the reload than before');
 		},
@@ -313,11 +344,31 @@ const cases = [
 		fn: async () => {
 			const page = S.page;
 			const cell = page.locator(`.run-cell[data-cell-id="${S.mlpCell}"]`);
+			// zoom into the loss curve: the zoom stays while new points arrive
+			const zoom = await page.evaluate((id) => {
+				const view = [...window.trainbook.runViews].find((v) => v.runId === id);
+				const chart = view.charts.charts.loss;
+				const x = chart.data.x;
+				const range = [x[0], x[Math.max(1, Math.floor(x.length / 2))]];
+				chart.zoomTo(range);
+				chart.onZoom(range);
+				return { range, points: chart.points };
+			}, S.runId);
 			const item = cell.locator('li.ckpt').first();
 			await item.waitFor({ timeout: 240000 });
 			const file = await item.getAttribute('data-file');
 			const st = await pageRun(page, S.runId);
 			assert(st.status === 'running', `the run ended (${st.status}) before this check`);
+			const kept = await page.evaluate((id) => {
+				const view = [...window.trainbook.runViews].find((v) => v.runId === id);
+				const chart = view.charts.charts.loss;
+				const out = { zoom: chart.zoom, min: chart.u.scales.x.min, max: chart.u.scales.x.max, points: chart.points };
+				chart.zoomTo(null);
+				chart.onZoom(null);
+				return out;
+			}, S.runId);
+			assert(kept.points > zoom.points, `no new points while zoomed (${zoom.points} → ${kept.points})`);
+			assert(kept.zoom && kept.min === zoom.range[0] && kept.max === zoom.range[1], `the zoom moved while points arrived: ${JSON.stringify(kept)} vs ${JSON.stringify(zoom.range)}`);
 			const href = await item.locator('a', { hasText: 'Download' }).getAttribute('href');
 			assert(href && !href.startsWith('/') && !/^https?:/.test(href.replace(S.base, '')), `download link is not under the base: ${href}`);
 			const r = await S.api.raw(`api/runs/${S.runId}/checkpoints/${encodeURIComponent(file)}`);
@@ -331,9 +382,12 @@ const cases = [
 			const page = S.page;
 			const cell = page.locator(`.run-cell[data-cell-id="${S.mlpCell}"]`);
 			await cell.locator(`button[aria-label="stop run ${S.runId}"]`).click();
+			await page.locator('.toast', { hasText: 'Stopping' }).waitFor({ timeout: 5000 });
 			await cell.locator('.run-status .badge:has-text("stopped")').waitFor({ timeout: 120000 });
 			const run = (await S.api.get(`api/runs/${S.runId}`)).run;
 			assert(run.status === 'stopped', `server says ${run.status}`);
+			// newcomer bug 12: "Stopping…" goes once the run has stopped
+			await waitFor(async () => (await page.locator('.toast', { hasText: 'Stopping' }).count()) === 0, { timeout: 1500, what: 'the Stopping toast to go' });
 			await cell.locator(`button[aria-label="resume run ${S.runId}"]`).waitFor();
 			const got = await pageRun(page, S.runId);
 			await assertSameAsServer(S.api, S.runId, got);
@@ -408,7 +462,16 @@ const cases = [
 			assert(cells === ev.event.confusion.length ** 2, `confusion table has ${cells} cells for ${ev.event.confusion.length} classes`);
 			assert(samples === (ev.event.samples || []).length, `${samples} samples drawn, event has ${(ev.event.samples || []).length}`);
 			await cell.locator('li.ckpt').first().waitFor({ timeout: 15000 });
-			await cell.locator('li.ckpt button', { hasText: 'Evaluate' }).first().waitFor({ timeout: 5000 });
+			// newcomer bug 2: Evaluate is offered on every checkpoint
+			await waitFor(async () => {
+				const n = await cell.locator('li.ckpt').count();
+				return n > 0 && (await cell.locator('li.ckpt button', { hasText: 'Evaluate' }).count()) === n;
+			}, { timeout: 15000, what: 'an Evaluate button on every checkpoint' });
+			// newcomer bug 7: max_steps 60 of 938 steps per epoch is epoch 0.06, not "epoch 0 / 1"
+			const progress = await cell.locator('.progress-text').textContent();
+			assert(/step 60 \/ 60 · epoch 0\.06 \/ 1/.test(progress), `progress text: ${progress}`);
+			const heading = await cell.locator('.run-eval h4').first().textContent();
+			assert(/at step 60 \(epoch 0\.06\)/.test(heading), `evaluation heading: ${heading}`);
 			const got = await pageRun(page, S.shortRun);
 			await assertSameAsServer(S.api, S.shortRun, got);
 			await waitSaved(page);
@@ -445,14 +508,267 @@ const cases = [
 			await page.goto(S.base + `#/runs?ids=${S.runId},${S.shortRun}`);
 			const chart = page.locator('figure[data-chart="train/loss"]');
 			await chart.waitFor({ timeout: 15000 });
+			const names = {};
+			for (const id of [S.runId, S.shortRun]) names[id] = (await S.api.get(`api/runs/${id}`)).run.name;
+			assert(names[S.runId] === 'fashion-mnist · mlp', `the example's run is named ${names[S.runId]}`);
 			await page.locator('.run-legend .legend-item', { hasText: S.runId }).waitFor();
 			await page.locator('.run-legend .legend-item', { hasText: S.shortRun }).waitFor();
 			const labels = await waitFor(async () => {
 				const l = await chart.locator('.chart-legend .legend-label').allTextContents();
 				return l.length === 2 ? l : null;
 			}, { timeout: 15000, what: 'two curves in the train loss chart' });
-			assert(labels.includes(S.runId) && labels.includes(S.shortRun), `legend: ${labels}`);
+			// the legend uses names; the tooltip adds the id
+			assert(labels.includes(names[S.runId]) && labels.includes(names[S.shortRun]), `legend: ${labels}`);
+			const tips = await chart.locator('.chart-legend .legend-item').evaluateAll((els) => els.map((e) => e.title));
+			assert(tips.some((t) => t.includes(S.runId)), `tooltips: ${tips}`);
 			await shot(page, 'runs.png');
+		},
+	},
+	{
+		name: 'Evaluate scores a checkpoint in its own block; the run and its summary stay (newcomer bug 2)',
+		needs: ['an uploaded notebook runs to completion with evaluation and checkpoints'],
+		fn: async () => {
+			const page = S.page;
+			await openNotebook(page, SHORT);
+			const cell = page.locator('.run-cell[data-cell-id="short"]');
+			const item = cell.locator('li.ckpt').first();
+			await item.waitFor({ timeout: 15000 });
+			const file = await item.getAttribute('data-file');
+			const before = (await allEvents(S.api, S.shortRun)).filter((e) => e.event.type === 'summary').length;
+			const took = await cell.locator('.progress-text').textContent();
+			await item.locator('button', { hasText: 'Evaluate' }).click();
+			const block = cell.locator(`.check-eval[data-checkpoint="${file}"]`);
+			await block.waitFor({ timeout: 120000 });
+			await block.locator('table.confusion').waitFor();
+			const h4 = await block.locator('h4').textContent();
+			assert(h4.includes(`Evaluation of ${file}`) && /accuracy/.test(h4), `block heading: ${h4}`);
+			await cell.locator('.run-status .badge:has-text("completed")').waitFor({ timeout: 60000 });
+			const after = (await allEvents(S.api, S.shortRun)).filter((e) => e.event.type === 'summary').length;
+			assert(after === before, `the evaluation wrote a summary (${before} → ${after})`);
+			assert((await S.api.get(`api/runs/${S.shortRun}`)).run.status === 'completed', 'the run is not completed after the evaluation');
+			// the training's own evaluation block is still there, apart from this one
+			await cell.locator('.run-eval .evaluation').first().waitFor();
+			assert(!/0 images\/s/.test(await cell.locator('.progress-text').textContent()), 'the header shows the evaluation as the training');
+			assert(took.startsWith('step 60'), took);
+			await waitSaved(page);
+		},
+	},
+	{
+		name: 'at 800 px wide a run view fits the page (newcomer bug 4)',
+		needs: ['an uploaded notebook runs to completion with evaluation and checkpoints'],
+		fn: async () => {
+			const page = S.page;
+			await page.setViewportSize({ width: 800, height: 900 });
+			try {
+				await openNotebook(page, SHORT);
+				await page.locator('.run-cell[data-cell-id="short"] table.confusion').first().waitFor({ timeout: 15000 });
+				await sleep(500);
+				const width = await page.evaluate(() => document.documentElement.scrollWidth);
+				await shot(page, 'notebook-800px.png');
+				assert(width <= 800, `the page is ${width} px wide at 800`);
+			} finally {
+				await page.setViewportSize({ width: 1360, height: 900 });
+			}
+		},
+	},
+	{
+		name: 'Shift+Enter on an invalid last cell adds and saves no empty cell (newcomer bug 9)',
+		needs: ['server starts'],
+		fn: async () => {
+			const page = S.page;
+			const path = 'e2e-invalid-last.ipynb';
+			await S.api.post('api/notebooks', { path, content: { cells: [
+				{ cell_type: 'code', id: 'bad', metadata: { trainbook: { kind: 'run' } }, execution_count: null, outputs: [], source: 'data: {dataset: synthetic}\nmodel: [flatten, {linaer: 4}]\n' },
+			], metadata: {}, nbformat: 4, nbformat_minor: 5 } });
+			await openNotebook(page, path);
+			const cell = page.locator('.run-cell[data-cell-id="bad"]');
+			await cell.locator('.spec-errors li').first().waitFor({ timeout: 15000 });
+			await cell.locator('.cm-content').click();
+			await page.keyboard.press('Shift+Enter');
+			await page.locator('.toast.error', { hasText: 'Cannot start the run' }).waitFor({ timeout: 15000 });
+			await sleep(2500); // longer than the autosave delay
+			assert((await page.locator('.cells > .cell').count()) === 1, 'a cell was appended after the refused run');
+			await waitSaved(page);
+			const saved = JSON.parse(readFileSync(join(workspace, path), 'utf8'));
+			assert(saved.cells.length === 1, `the saved notebook has ${saved.cells.length} cells`);
+		},
+	},
+	{
+		name: 'a queued run says how many runs are ahead of it, never "null" (newcomer bug 1)',
+		needs: ['server starts'],
+		fn: async () => {
+			const page = S.page;
+			const long = 'data: {dataset: synthetic, shape: [1,8,8], classes: 4, train_size: 8192, test_size: 64, batch_size: 32}\nmodel: [flatten, {linear: 64}, relu, {linear: 4}]\ntrain: {epochs: 200}\n';
+			const a = (await S.api.post('api/runs', { spec: long })).run.id;
+			const b = (await S.api.post('api/runs', { spec: long })).run.id;
+			try {
+				await waitFor(async () => (await S.api.get(`api/runs/${a}`)).run.status === 'running', { timeout: 60000, what: `${a} to run` });
+				// queue_ahead is the scheduler's place: null until its pass has placed the run.
+				const queued = await waitFor(async () => {
+					const r = (await S.api.get(`api/runs/${b}`)).run;
+					return r.status !== 'queued' || r.queue_ahead !== null ? r : false;
+				}, { what: `${b} placed in the queue` });
+				assert(queued.status === 'queued', `${b} is ${queued.status}`);
+				await page.goto(S.base + '#/run/' + b);
+				const head = page.locator('.run-head');
+				await head.locator('.progress-text', { hasText: 'queued' }).waitFor({ timeout: 15000 });
+				const text = await head.textContent();
+				assert(!/null|undefined/.test(text), `header: ${text}`);
+				const want = queued.queue_ahead === 0 ? 'queued — next to start' : `queued — ${queued.queue_ahead} run`;
+				assert(text.includes(want), `header says "${text}", expected "${want}"`);
+			} finally {
+				await S.api.post(`api/runs/${b}/stop`, {});
+				await S.api.post(`api/runs/${a}/stop`, {});
+				await waitFor(async () => (await S.api.get(`api/runs/${a}`)).run.status === 'stopped', { timeout: 60000, what: `${a} to stop` });
+			}
+		},
+	},
+	{
+		name: 'the Runs page: a table of what differs, filters, columns, CSV, parallel coordinates, a grouped band',
+		needs: ['server starts'],
+		fn: async () => {
+			const page = S.page;
+			const spec = (lr, seed) => `data: {dataset: synthetic, shape: [1,8,8], classes: 4, train_size: 512, test_size: 64, batch_size: 16}\nmodel: [flatten, {linear: 16}, relu, {linear: 4}]\noptimizer: {name: adam, lr: ${lr}}\ntrain: {epochs: 2, seed: ${seed}, log_every: 1}\n`;
+			const ids = [];
+			for (const lr of ['1.0e-3', '1.0e-2']) for (const seed of [0, 1, 2]) ids.push((await S.api.post('api/runs', { spec: spec(lr, seed), name: `sweep lr ${lr} seed ${seed}` })).run.id);
+			S.sweep = ids;
+			for (const id of ids) await waitFor(async () => (await S.api.get(`api/runs/${id}`)).run.status === 'completed', { timeout: 120000, what: `${id} to complete` });
+			for (const [i, id] of ids.entries()) await S.api.call('PATCH', `api/runs/${id}`, { tags: [i < 3 ? 'low-lr' : 'high-lr', 'sweep'] });
+			await page.goto(S.base + '#/runs?ids=' + ids.join(','));
+			const table = page.locator('table.hparams');
+			await table.locator(`tr[data-run="${ids[0]}"]`).waitFor({ timeout: 15000 });
+			// the columns are what differs among the listed runs, lr among them
+			const heads = await table.locator('thead th').allTextContents();
+			assert(heads.some((t) => t.startsWith('optimizer.lr')) && heads.some((t) => t.startsWith('train.seed')), `columns: ${heads}`);
+			// filter by tag and by text
+			await page.locator('select[aria-label="tag"]').selectOption('high-lr');
+			await waitFor(async () => (await table.locator('tbody tr[data-run]').count()) === 3, { what: 'three high-lr rows' });
+			await page.locator('select[aria-label="tag"]').selectOption('');
+			await page.locator('input[aria-label="filter runs"]').fill('optimizer.lr=0.01 train.seed=2');
+			await waitFor(async () => (await table.locator('tbody tr[data-run]').count()) === 1, { what: 'one row for the text filter' });
+			await page.locator('input[aria-label="filter runs"]').fill('');
+			// sort by lr, then hide a column; the choice survives a reload
+			await table.locator('th[data-column="h:optimizer.lr"] button').click();
+			await table.locator('th[data-column="h:optimizer.lr"][aria-sort="ascending"]').waitFor();
+			await page.locator('.columns-menu summary').click();
+			await page.locator('.column-choice input[data-column="tags"]').uncheck();
+			await page.locator('.columns-menu summary').click();
+			await page.reload();
+			await table.locator(`tr[data-run="${ids[0]}"]`).waitFor({ timeout: 15000 });
+			assert((await table.locator('th[data-column="tags"]').count()) === 0, 'the hidden column came back after a reload');
+			assert((await table.locator('th[data-column="h:optimizer.lr"][aria-sort="ascending"]').count()) === 1, 'the sort was forgotten');
+			// CSV of what is shown
+			const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Export CSV' }).click()]);
+			const csv = readFileSync(await download.path(), 'utf8').trim().split('\n');
+			assert(csv[0].startsWith('run,name,status') && csv[0].includes('optimizer.lr'), `CSV header: ${csv[0]}`);
+			assert(csv.length >= 7 && ids.every((id) => csv.some((l) => l.startsWith(id + ','))), `CSV has ${csv.length} lines`);
+			// the curves of the six, named; parallel coordinates of lr and seed against the test accuracy
+			await page.locator('figure[data-chart="train/loss"] canvas').first().waitFor({ timeout: 15000 });
+			await waitFor(() => page.evaluate(() => window.trainbook.page.pc.runs.length === 6 && window.trainbook.page.pc.dims.length >= 2), { what: 'parallel coordinates of six runs' });
+			await shot(page, 'runs-table.png');
+			await page.locator('.parcoords-panel').screenshot({ path: join(SHOTS, 'runs-parcoords.png') });
+			// brushing the lr axis keeps the three runs with the higher rate
+			const kept = await page.evaluate(() => {
+				const p = window.trainbook.page;
+				p.pc.setBrush('h:optimizer.lr', [0.9, 1]);
+				return p.pc.brushed();
+			});
+			assert(kept && kept.length === 3 && ids.slice(3).every((id) => kept.includes(id)), `brushed: ${JSON.stringify(kept)}`);
+			await waitFor(async () => (await table.locator('tr.brushed-out').count()) === 3, { what: 'three rows brushed out' });
+			await waitFor(() => page.evaluate(() => window.trainbook.page.follow.size === 3), { what: 'three runs drawn' });
+			await page.evaluate(() => window.trainbook.page.pc.setBrush('h:optimizer.lr', null));
+			// grouped "same spec but seed": two lines, each in a band
+			await page.locator('select[aria-label="group runs by"]').selectOption('seed');
+			const groups = await waitFor(async () => {
+				const g = await page.evaluate(() => {
+					const c = window.trainbook.page.charts.get('train/loss');
+					return c && c.data.series.map((x) => ({ label: x.label, band: !!x.lo && x.lo.some((v) => v !== null) }));
+				});
+				return g && g.length === 2 ? g : null;
+			}, { what: 'two grouped lines' });
+			assert(groups.every((g) => g.band && /\(3 runs\)$/.test(g.label)), JSON.stringify(groups));
+			await sleep(400);
+			await page.locator('.compare-main').screenshot({ path: join(SHOTS, 'runs-grouped.png') });
+			await shot(page, 'runs-page.png');
+			await page.locator('select[aria-label="group runs by"]').selectOption('');
+		},
+	},
+	{
+		name: 'a run is renamed, archived and deleted from the Runs page; its page shows the spec and a diff',
+		needs: ['the Runs page: a table of what differs, filters, columns, CSV, parallel coordinates, a grouped band'],
+		fn: async () => {
+			const page = S.page;
+			const [a, b] = S.sweep;
+			await page.goto(S.base + '#/runs?ids=' + a);
+			const row = page.locator(`table.hparams tr[data-run="${a}"]`);
+			await row.waitFor({ timeout: 15000 });
+			await row.locator(`button[aria-label="edit ${a}"]`).click();
+			await page.locator('dialog input[name="name"]').fill('best so far');
+			await page.locator('dialog textarea[name="notes"]').fill('lr 1e-3 looks right');
+			await page.locator('dialog button', { hasText: 'Save' }).click();
+			await row.locator('td.name a', { hasText: 'best so far' }).waitFor({ timeout: 10000 });
+			await page.locator('.run-legend .legend-item', { hasText: 'best so far' }).waitFor({ timeout: 10000 });
+			const saved = (await S.api.get(`api/runs/${a}`)).run;
+			assert(saved.name === 'best so far' && saved.notes === 'lr 1e-3 looks right', JSON.stringify(saved));
+			// the run's page: read-only highlighted spec, a diff against another run
+			await page.goto(S.base + '#/run/' + a);
+			await page.locator('.run-title', { hasText: 'best so far' }).waitFor({ timeout: 15000 });
+			await page.locator('.spec-view .cm-content', { hasText: 'optimizer' }).waitFor({ timeout: 15000 });
+			assert((await page.locator('.spec-view .cm-content').getAttribute('contenteditable')) === 'false', 'the spec is editable');
+			await page.locator('select[aria-label="compare the spec with another run"]').selectOption(S.sweep[3]);
+			await page.locator('.diff-line.del', { hasText: 'lr: 1.0e-3' }).waitFor({ timeout: 10000 });
+			await page.locator('.diff-line.add', { hasText: 'lr: 1.0e-2' }).waitFor();
+			await shot(page, 'run-page.png');
+			// archive hides it from the table unless asked; delete removes it
+			await page.goto(S.base + '#/runs');
+			await page.locator(`table.hparams tr[data-run="${b}"]`).waitFor({ timeout: 15000 });
+			await page.locator(`button[aria-label="archive ${b}"]`).click();
+			await waitFor(async () => (await page.locator(`table.hparams tr[data-run="${b}"]`).count()) === 0, { what: 'the archived run to leave the table' });
+			await page.locator('input[aria-label="show archived runs"]').check();
+			await page.locator(`table.hparams tr.archived[data-run="${b}"]`).waitFor();
+			await page.locator(`button[aria-label="delete ${b}"]`).click();
+			await page.locator('dialog button', { hasText: 'Delete' }).click();
+			await waitFor(async () => (await page.locator(`table.hparams tr[data-run="${b}"]`).count()) === 0, { what: 'the deleted run to leave the table' });
+			const gone = await S.api.raw(`api/runs/${b}`);
+			assert(gone.status === 404, `deleted run answers ${gone.status}`);
+		},
+	},
+	{
+		name: 'a run\'s duration is the same in its header and on the Workspace (newcomer bug 6)',
+		needs: ['Resume continues the stopped run from its checkpoint, on the same curve'],
+		fn: async () => {
+			const page = S.page;
+			await page.goto(S.base + '#/run/' + S.runId);
+			const took = await waitFor(async () => {
+				const t = await page.locator('.run-head .progress-text').textContent();
+				const m = / took ([\d:.]+ ?s?)$/.exec(t.trim());
+				return m ? m[1] : null;
+			}, { timeout: 15000, what: 'the run header to say how long it took' });
+			await page.goto(S.base + '#/');
+			const cellText = await page.locator(`table.runs tr[data-run="${S.runId}"] td`).nth(6).textContent();
+			assert(cellText === took, `Workspace says ${cellText}, the run's header ${took}`);
+			const run = (await S.api.get(`api/runs/${S.runId}`)).run;
+			assert(run.seconds < run.ended - run.started, `the duration counts the stopped time: ${run.seconds} s of ${run.ended - run.started} s`);
+		},
+	},
+	{
+		name: 'a cell lists its earlier runs under it, each openable (newcomer bug 11)',
+		needs: ['an uploaded notebook runs to completion with evaluation and checkpoints'],
+		fn: async () => {
+			const page = S.page;
+			await openNotebook(page, SHORT);
+			const cell = page.locator('.run-cell[data-cell-id="short"]');
+			await cell.locator('button[aria-label="run this cell"]').click();
+			await waitFor(async () => (await cell.locator('.run-view').getAttribute('data-run')) !== S.shortRun, { timeout: 15000, what: 'a new run of the cell' });
+			const newer = await cell.locator('.run-view').getAttribute('data-run');
+			const earlier = cell.locator('details.cell-runs');
+			await earlier.locator('summary', { hasText: 'Earlier runs of this cell (1)' }).waitFor({ timeout: 15000 });
+			await cell.locator(`button[aria-label="stop run ${newer}"]`).click().catch(() => {});
+			await earlier.locator('summary').click();
+			await earlier.locator(`a[href="#/run/${S.shortRun}"]`).click();
+			await page.locator('.run-title').waitFor({ timeout: 15000 });
+			assert(page.url().endsWith('#/run/' + S.shortRun), page.url());
+			await waitFor(async () => ['stopped', 'completed'].includes((await S.api.get(`api/runs/${newer}`)).run.status), { timeout: 120000, what: `${newer} to end` });
 		},
 	},
 	{
@@ -642,8 +958,9 @@ const cases = [
 		needs: ['an uploaded notebook runs to completion with evaluation and checkpoints'],
 		fn: async () => {
 			const page = S.page;
-			await openNotebook(page, SHORT);
-			const cell = page.locator('.run-cell[data-cell-id="short"]');
+			// on the run's own page (its cell may show a later run by now): the run view brings the panel there too
+			await page.goto(S.base + '#/run/' + S.shortRun);
+			const cell = page.locator(`.run-view[data-run="${S.shortRun}"]`);
 			const ckpt = cell.locator('li.ckpt').first();
 			await ckpt.waitFor({ timeout: 15000 });
 			const file = await ckpt.getAttribute('data-file');

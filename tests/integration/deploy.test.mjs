@@ -282,7 +282,7 @@ test('the page in Chromium through nginx: log in with the URL, the feed over wss
 	await page.waitForSelector('h1:has-text("Runs")');
 	const r = await proxied('POST', 'api/runs', { headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ spec: SPECS.small }) });
 	const id = (JSON.parse(r.text).run || JSON.parse(r.text)).id;
-	await page.waitForSelector(`li[data-run="${id}"] .status-completed`, { timeout: 60000 });
+	await page.waitForSelector(`table.hparams tr[data-run="${id}"] .status-completed`, { timeout: 60000 });
 	assert.deepEqual(problems, []);
 });
 

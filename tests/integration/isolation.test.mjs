@@ -152,8 +152,14 @@ test('isolation sweep: every route and every feed message type, for every role',
 			token = (await alice.api('POST', 'api/me/tokens', { name: 'to-revoke' })).id;
 		let name = 'alice';
 		if (rt.path.startsWith('/api/users/{name}') && role === 'prof' && ['DELETE', 'POST'].includes(rt.method)) name = 'carol';
+		// Routes whose answer depends on the query: asked about alice's run (lists: filtered to it).
+		const queries = {
+			'GET /api/runs': `?hparams=1&notebook=${encodeURIComponent(A.nb)}&cell=c1`,
+			'GET /api/series': `?runs=${run}&metric=loss`,
+			'GET /api/runs/{id}/series': '?metric=loss',
+		};
 		const path = rt.path.replace('{path*}', nb).replace('{id}', rt.path.startsWith('/api/me/tokens') ? String(token) : run)
-			.replace('{file}', A.checkpoint).replace('{name}', name).replace('{file*}', 'favicon.svg');
+			.replace('{file}', A.checkpoint).replace('{name}', name).replace('{file*}', 'favicon.svg') + (queries[key] || '');
 		const bodies = {
 			'POST /api/notebooks': { path: `users/alice/new-${role}.ipynb` },
 			'POST /api/notebooks/copy': { from: A.nb, to: `users/${home}/copy-${role}.ipynb` },
@@ -165,6 +171,7 @@ test('isolation sweep: every route and every feed message type, for every role',
 			'POST /api/me/tokens': { name: `sweep-${role}` },
 			'POST /api/users': { name: `made-by-${role}` },
 			'PATCH /api/users/{name}': { email: 'alice@uni.example' },
+			'PATCH /api/runs/{id}': { notes: `notes by ${role}`, tags: [role] },
 		};
 		if (key === 'PUT /api/notebooks/{path*}') return { path, body: notebook(SECRET) };
 		if (key === 'POST /api/users/import') return { path, body: `imported-by-${role}\n`, headers: { 'Content-Type': 'text/csv' } };
@@ -188,7 +195,16 @@ test('isolation sweep: every route and every feed message type, for every role',
 			if (want === 'allowed' && [401, 403, 404].includes(r.status)) bad.push(`${what} (expected to be allowed)`);
 			else if (typeof want === 'number' && r.status !== want) bad.push(`${what} (expected ${want})`);
 			else if (want === 'public' && r.status === 401 && /log in first/.test(r.text)) bad.push(`${what} (a public route asked for a login)`);
-			if (role === 'bob' && leak(r.text)) bad.push(`${what} (bob's answer shows alice's things)`);
+			const key = `${rt.method} ${rt.path}`;
+			if (key === 'GET /api/series') {
+				// Several runs in one answer: alice's run is answered, for bob, exactly as a run that does not exist.
+				const missing = await as(role).req('GET', `api/series?runs=r99999&metric=loss`);
+				const same = r.text.replaceAll(`"${A.run}"`, '"r99999"') === missing.text;
+				if (role === 'bob' && !same) bad.push(`${what} (not answered as a missing run: ${missing.text.slice(0, 120)})`);
+				if ((role === 'alice' || role === 'prof') && (same || !r.json?.series?.[0]?.values)) bad.push(`${what} (no series of alice's run)`);
+			} else if (role === 'bob' && leak(r.text)) bad.push(`${what} (bob's answer shows alice's things)`);
+			if (key === 'GET /api/runs' && (role === 'alice' || role === 'prof') && !r.json?.runs?.some((x) => x.id === A.run && x.hparams))
+				bad.push(`${what} (alice's run with its hparams is not listed)`);
 			if (role === 'alice' && rt.path === '/api/runs' && rt.method === 'POST' && r.json?.run) A.ownRun = r.json.run.id;
 		}
 	}

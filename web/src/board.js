@@ -20,11 +20,12 @@
  * Threads: the page's main thread.
  */
 
-import { h, clear, statusBadge, toast, confirmDialog, promptDialog } from './dom.js';
+import { h, clear, statusBadge, toast, promptDialog } from './dom.js';
 import { Sparkline } from './sparkline.js';
 import { BoardModel, SORT_NAMES, ACTIVE, progressOf } from './board-model.js';
 import { fmtDuration, fmtMetric, fmtTime } from './format.js';
 import { LimitsPanel } from './limits.js';
+import { killRun } from './run-identity.js';
 
 const QUOTA_EVERY_MS = 10000;
 const SPARK = { width: 120, height: 28 }; /* table.board canvas.spark in style.css */
@@ -185,8 +186,8 @@ export class BoardPage {
 		row.progress.append(row.bar, ' ', row.pct);
 		row.link = h('a', { href: '#/run/' + encodeURIComponent(id) });
 		row.run.append(row.link);
-		row.stop = h('button', { type: 'button', text: 'Stop', 'aria-label': `stop ${id}`, onclick: () => this.#act(id, 'stop') });
-		row.kill = h('button.danger', { type: 'button', text: 'Kill', 'aria-label': `kill ${id}`, onclick: () => this.#kill(id) });
+		row.stop = h('button', { type: 'button', text: 'Stop', 'aria-label': `stop ${id}`, onclick: () => this.#stop(id) });
+		row.kill = h('button.danger', { type: 'button', text: 'Kill', 'aria-label': `kill ${id}`, onclick: () => killRun(this.ctx.api, { id }) });
 		row.extend = h('button', { type: 'button', text: 'Extend', 'aria-label': `extend ${id}`, onclick: () => this.#extend(id) });
 		row.actions.append(row.stop, row.kill, row.extend);
 		row.tr = h('tr', { 'data-run': id }, row.student, row.run, row.notebook, row.status, row.progress, row.lossCell, row.accCell,
@@ -222,17 +223,13 @@ export class BoardPage {
 		row.kill.disabled = !active;
 	}
 
-	async #act(id, what) {
+	async #stop(id) {
 		try {
-			await this.ctx.api.post(`api/runs/${encodeURIComponent(id)}/${what}`, {});
-			toast(what === 'stop' ? `Stopping ${id}: it checkpoints first.` : `Killed ${id}.`);
+			await this.ctx.api.post(`api/runs/${encodeURIComponent(id)}/stop`, {});
+			toast(`Stopping ${id}: it checkpoints first.`);
 		} catch (e) {
-			toast(`Cannot ${what} ${id}: ${e.message}`, 'error');
+			toast(`Cannot stop ${id}: ${e.message}`, 'error');
 		}
-	}
-
-	async #kill(id) {
-		if (await confirmDialog('Kill', `End ${id} now, without a checkpoint? Stop lets it checkpoint first.`, 'Kill', true)) this.#act(id, 'kill');
 	}
 
 	async #extend(id) {

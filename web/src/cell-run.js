@@ -8,15 +8,18 @@
  * A run is started as {notebook, cell} after saving, so the server records
  * which cell it came from; the run id is kept in the cell's metadata
  * (trainbook.run_id) and re-attached when the notebook is opened again.
+ * The cell's earlier runs are listed under it, collapsed, each a link to
+ * its own page.
  *
  * Threads: the page's main thread.
  */
 
-import { h, clear, toast } from './dom.js';
+import { h, clear, fill, statusBadge, toast } from './dom.js';
 import { createEditor } from './editor.js';
 import { RunView } from './run-view.js';
 import { storedSummary } from './nbformat.js';
-import { fmtBytes, fmtInt } from './format.js';
+import { fmtBytes, fmtDuration, fmtInt, fmtTime, runSeconds } from './format.js';
+import { received } from './run-status.js';
 
 /* " · ~216 MiB of memory" (or per GPU and host) from /api/validate's estimate (docs/api.md, Memory). */
 function memoryText(m) {
@@ -42,11 +45,12 @@ export class RunCell {
 		this.editorBox = h('div.cell-editor');
 		this.summaryEl = h('div.model-summary', { 'aria-live': 'polite' });
 		this.outputEl = h('div.cell-output');
+		this.historyEl = h('details.cell-runs', { hidden: true });
 		this.root = h('div.cell.run-cell', { 'data-cell-id': cell.id, tabindex: '-1', role: 'group', 'aria-label': 'run cell' },
 			h('div.cell-gutter', { 'aria-hidden': 'true', text: 'run' }),
 			h('div.cell-content',
 				h('div.cell-bar', h('span.cell-kind', { text: 'run cell' }), this.runBtn),
-				this.editorBox, this.summaryEl, this.outputEl));
+				this.editorBox, this.summaryEl, this.outputEl, this.historyEl));
 		this.editor = createEditor({
 			parent: this.editorBox,
 			doc: cell.source,
@@ -62,6 +66,31 @@ export class RunCell {
 		});
 		if (cell.runId) this.attach(cell.runId);
 		else this.#showStored();
+		this.#loadHistory();
+	}
+
+	/* The cell's earlier runs (not the one shown above), newest first, collapsed. */
+	async #loadHistory() {
+		let runs;
+		try {
+			const q = `api/runs?limit=100&notebook=${encodeURIComponent(this.page.path)}&cell=${encodeURIComponent(this.cell.id)}`;
+			runs = ((await this.page.ctx.api.get(q)).runs || []).filter((r) => r.id !== this.cell.runId).map((r) => received(r));
+		} catch {
+			return;
+		}
+		const open = this.historyEl.open;
+		fill(this.historyEl, h('summary', { text: `Earlier runs of this cell (${runs.length})` }));
+		this.historyEl.hidden = !runs.length;
+		this.historyEl.open = open;
+		const ul = h('ul.cell-run-list');
+		for (const r of runs) {
+			const took = runSeconds(r);
+			ul.append(h('li', { 'data-run': r.id },
+				h('a', { href: '#/run/' + encodeURIComponent(r.id), text: r.id }), ' ', statusBadge(r.status),
+				h('span', { text: ` ${r.name || ''}` }),
+				h('span.muted.small', { text: ` · ${fmtTime(r.created)}${took !== null ? ' · ' + fmtDuration(took) : ''}${r.best ? ` · ${r.best.metric} ${Number(r.best.value.toPrecision(4))}` : ''}` })));
+		}
+		this.historyEl.append(ul);
 	}
 
 	edit() {
@@ -74,7 +103,7 @@ export class RunCell {
 	async validate(text) {
 		if (!text.trim()) {
 			/* a new, empty cell is not an error yet */
-			clear(this.summaryEl).append(h('p.muted', { text: 'Write a run spec in YAML: data, model, loss, optimizer, train.' }));
+			fill(this.summaryEl, h('p.muted', { text: 'Write a run spec in YAML: data, model, loss, optimizer, train.' }));
 			this.summaryEl.className = 'model-summary';
 			return [];
 		}
@@ -155,6 +184,7 @@ export class RunCell {
 			this.attach(r.run.id);
 			this.view.wasActive = true;
 			this.page.markDirty();
+			this.#loadHistory();
 			return true;
 		} catch (e) {
 			if (e.errors) this.#drawSummary({ ok: false, errors: e.errors });

@@ -65,6 +65,17 @@ export function clear(el) {
 	return el;
 }
 
+/*
+ * Replace an element's children, skipping null / false / undefined and
+ * flattening arrays as h() does. (The DOM's own append writes a null as
+ * the text "null": a queued run's header once read "r9 nullnullnull".)
+ */
+export function fill(el, ...children) {
+	clear(el);
+	append(el, children);
+	return el;
+}
+
 /* A modal <dialog>; resolves with the button's value or null on Esc. */
 function modal(title, body, buttons) {
 	return new Promise((resolve) => {
@@ -109,9 +120,36 @@ export async function promptDialog(title, label, value = '') {
 	return v === 'ok' ? input.value.trim() : null;
 }
 
+/*
+ * A form of a few fields: [{name, label, value, multiline, hint}] → {name:
+ * value} (trimmed), or null when cancelled.
+ */
+export async function formDialog(title, fields, okLabel = 'Save') {
+	const inputs = {};
+	const body = h('div.form-fields', fields.map((f) => {
+		const input = f.multiline
+			? h('textarea', { rows: '5', 'aria-label': f.label, name: f.name })
+			: h('input', { type: 'text', 'aria-label': f.label, name: f.name, spellcheck: 'false', autocomplete: 'off' });
+		input.value = f.value ?? '';
+		inputs[f.name] = input;
+		return h('label.field', h('span', { text: f.label }), input, f.hint ? h('span.muted.small', { text: f.hint }) : null);
+	}));
+	const v = await modal(title, body, [
+		{ label: 'Cancel', value: 'cancel' },
+		{ label: okLabel, value: 'ok', cls: 'primary' },
+	]);
+	if (v !== 'ok') return null;
+	const out = {};
+	for (const f of fields) out[f.name] = f.multiline ? inputs[f.name].value.replace(/\s+$/, '') : inputs[f.name].value.trim();
+	return out;
+}
+
 let toastBox = null;
 
-/* A short message at the bottom of the page; kind: info | error. */
+/*
+ * A short message at the bottom of the page; kind: info | error. Returns a
+ * function that takes it away early (a "Stopping…" once the run stopped).
+ */
 export function toast(message, kind = 'info', ms = 5000) {
 	if (!toastBox) {
 		toastBox = h('div.toasts', { role: 'status', 'aria-live': 'polite' });
@@ -119,7 +157,11 @@ export function toast(message, kind = 'info', ms = 5000) {
 	}
 	const t = h('div.toast.' + kind, { text: message });
 	toastBox.append(t);
-	setTimeout(() => t.remove(), ms);
+	const timer = setTimeout(() => t.remove(), ms);
+	return () => {
+		clearTimeout(timer);
+		t.remove();
+	};
 }
 
 /* Status badge for a run status. */

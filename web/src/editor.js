@@ -41,12 +41,13 @@ function cspNonce() {
 }
 
 /*
- * createEditor({parent, doc, lang: 'yaml'|'text', keys, onChange, validate, label})
+ * createEditor({parent, doc, lang: 'yaml'|'text', keys, onChange, validate, label, readOnly})
+ *   readOnly: shown highlighted, not editable (a run's spec: what it ran)
  *   keys:     {run(view), runAndNext(view), escape(view), save(view)} — return true when handled
  *   validate: async (text) → [{line, column, message}] or null (no lint)
  * Returns the EditorView.
  */
-export function createEditor({ parent, doc, lang = 'text', keys = {}, onChange, validate, label = 'cell editor', onFocus }) {
+export function createEditor({ parent, doc, lang = 'text', keys = {}, onChange, validate, label = 'cell editor', onFocus, readOnly = false }) {
 	const bind = (fn) => (view) => (fn ? fn(view) !== false : false);
 	const jupyterKeys = Prec.highest(keymap.of([
 		{ key: 'Shift-Enter', run: bind(keys.runAndNext) },
@@ -74,6 +75,7 @@ export function createEditor({ parent, doc, lang = 'text', keys = {}, onChange, 
 		}),
 	];
 	if (lang === 'yaml') extensions.push(yaml(), lineNumbers());
+	if (readOnly) extensions.push(EditorState.readOnly.of(true), EditorView.editable.of(false));
 	if (validate) {
 		extensions.push(lintGutter(), linter(async (view) => {
 			const text = view.state.doc.toString();

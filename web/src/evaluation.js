@@ -13,12 +13,13 @@ import { h } from './dom.js';
 import { confusionStats, sampleRGBA } from './evaldata.js';
 import { fmtInt } from './format.js';
 
-export function renderEvaluation(ev) {
+/* heading: the block's title (run-status.js evaluationHeading); the accuracy is added to it. */
+export function renderEvaluation(ev, heading = `Evaluation on ${ev.split || 'test'}`) {
 	const classes = ev.classes || [];
 	const name = (i) => classes[i] ?? String(i);
 	const root = h('section.evaluation', { 'aria-label': 'evaluation' });
 	const stats = ev.confusion && ev.confusion.length ? confusionStats(ev.confusion) : null;
-	root.append(h('h4', { text: `Evaluation on ${ev.split || 'test'}${ev.epoch !== undefined ? ', epoch ' + ev.epoch : ''}${stats && stats.accuracy !== null ? ` — accuracy ${(100 * stats.accuracy).toFixed(2)}% (${fmtInt(stats.correct)}/${fmtInt(stats.total)})` : ''}` }));
+	root.append(h('h4', { text: `${heading}${stats && stats.accuracy !== null ? ` — accuracy ${(100 * stats.accuracy).toFixed(2)}% (${fmtInt(stats.correct)}/${fmtInt(stats.total)})` : ''}` }));
 	const wrap = h('div.evaluation-body');
 	root.append(wrap);
 	if (stats) wrap.append(confusionTable(ev.confusion, stats, name));

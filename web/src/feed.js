@@ -80,19 +80,22 @@ export class Feed {
 	}
 
 	/*
-	 * Follow run `run`: `handler(items)` gets arrays of {seq, event}, first
-	 * everything already received, then new events as they come. Returns
-	 * the function that stops following.
+	 * Follow run `run` from after seq `since` (0: its whole history; a view
+	 * that read the history as series starts at the series' last seq):
+	 * `handler(items)` gets arrays of {seq, event}, first what was already
+	 * received after `since`, then new events as they come. Returns the
+	 * function that stops following.
 	 */
-	subscribeRun(run, handler) {
+	subscribeRun(run, handler, { since = 0 } = {}) {
 		let entry = this.logs.get(run);
 		if (!entry) {
-			entry = { log: new EventLog(run), handlers: new Set() };
+			entry = { log: new EventLog(run, since), handlers: new Set() };
 			this.logs.set(run, entry);
-			this.#send({ type: 'subscribe', run, since: 0 });
+			this.#send({ type: 'subscribe', run, since });
 		}
 		entry.handlers.add(handler);
-		if (entry.log.events.length) handler(entry.log.events.slice());
+		const had = entry.log.events.filter((e) => e.seq > since);
+		if (had.length) handler(had);
 		return () => {
 			entry.handlers.delete(handler);
 			if (entry.handlers.size === 0 && this.logs.get(run) === entry) {

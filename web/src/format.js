@@ -57,14 +57,76 @@ export function fmtMetric(v) {
 	return String(Number(v.toPrecision(4)));
 }
 
-/* Axis ticks: short, so "100,000" does not overflow the axis (100k). */
+/*
+ * Axis ticks, short whatever the size: 12k, 2.5M, 3G, then 1e12, 2.5e15
+ * (SI letters stop where people stop reading them), and 1e-4 for tiny ones.
+ */
 export function fmtAxis(v) {
 	if (v === null || v === undefined || !Number.isFinite(v)) return '';
 	const a = Math.abs(v);
-	if (a >= 1e9) return Number((v / 1e9).toPrecision(3)) + 'G';
-	if (a >= 1e6) return Number((v / 1e6).toPrecision(3)) + 'M';
-	if (a >= 1e4) return Number((v / 1e3).toPrecision(3)) + 'k';
-	return fmtMetric(v);
+	const short = (x) => String(Number(x.toPrecision(3)));
+	if (a >= 1e12) {
+		const [m, e] = v.toExponential(2).split('e');
+		return `${Number(m)}e${Number(e)}`;
+	}
+	if (a >= 1e9) return short(v / 1e9) + 'G';
+	if (a >= 1e6) return short(v / 1e6) + 'M';
+	if (a >= 1e4) return short(v / 1e3) + 'k';
+	if (a !== 0 && a < 1e-3) {
+		const [m, e] = v.toExponential(2).split('e');
+		return `${Number(m)}e${Number(e)}`;
+	}
+	return String(Number(v.toPrecision(4)));
+}
+
+/*
+ * The y range of a chart from its data's min and max: a little air around
+ * the curve, a flat curve shown as a line in the middle rather than at the
+ * edge of a made-up 0..2 (a constant accuracy of 1.0), and accuracies
+ * within 0..1. On a log axis only positive bounds.
+ */
+export function yRange(min, max, { metric = '', log = false } = {}) {
+	if (!Number.isFinite(min) || !Number.isFinite(max)) return log ? [0.1, 1] : [0, 1];
+	if (log) {
+		const lo = min > 0 ? min : 1e-9;
+		const hi = max > lo ? max : lo * 10;
+		return [lo / 1.2, hi * 1.2];
+	}
+	let lo = min;
+	let hi = max;
+	if (hi === lo) {
+		const pad = Math.abs(lo) * 0.1 || 1;
+		lo -= pad;
+		hi += pad;
+	} else {
+		const pad = (hi - lo) * 0.05;
+		lo -= pad;
+		hi += pad;
+	}
+	if (/accuracy/.test(metric)) {
+		lo = Math.max(0, lo);
+		hi = Math.min(1, hi);
+		if (hi <= lo) [lo, hi] = [Math.max(0, min - 0.05), Math.min(1, max + 0.05)];
+	}
+	return [lo, hi];
+}
+
+/*
+ * Seconds a run has run: the sum of its running segments (docs/api.md
+ * "seconds"), counting on from when the page received the answer while it
+ * runs. The one duration every view shows.
+ */
+export function runSeconds(run, now = Date.now() / 1000) {
+	if (!run || !Number.isFinite(run.seconds)) return null;
+	const live = run.status === 'running' && Number.isFinite(run.running_since) && Number.isFinite(run.received);
+	return run.seconds + (live ? Math.max(0, now - run.received) : 0);
+}
+
+/* An epoch count with its fraction when a run stops mid-epoch: 2, 0.06, 1.5. */
+export function fmtEpochs(v) {
+	if (v === null || v === undefined || !Number.isFinite(v)) return '—';
+	if (Number.isInteger(v)) return String(v);
+	return String(Number(v.toFixed(v < 1 ? 2 : 1)));
 }
 
 export function fmtPercent(v) {

@@ -15,7 +15,7 @@
  * Threads: the page's main thread.
  */
 
-import { h, clear } from './dom.js';
+import { h, fill } from './dom.js';
 
 export function showLogin(root) {
 	const input = h('input', { type: 'password', name: 'token', id: 'token', required: true, autocomplete: 'current-password', spellcheck: 'false', 'aria-describedby': 'token-help' });
@@ -44,7 +44,7 @@ export function showLogin(root) {
 		}
 		input.select();
 	});
-	clear(root).append(h('section.panel.login', { 'aria-labelledby': 'login-h' },
+	fill(root, h('section.panel.login', { 'aria-labelledby': 'login-h' },
 		h('h1', { id: 'login-h', text: 'Log in to trainbook' }),
 		h('p', { id: 'token-help' }, 'Paste the token that ', h('code', { text: 'trainbook serve' }),
 			' printed when it started (the part after ', h('code', { text: '?token=' }), ' in its URL), or open that URL directly.'),
@@ -111,7 +111,7 @@ export function showAccountLogin(root, { message = '' } = {}) {
 		}
 		button.disabled = false;
 	});
-	clear(root).append(h('section.panel.login.accounts', { 'aria-labelledby': 'login-h' },
+	fill(root, h('section.panel.login.accounts', { 'aria-labelledby': 'login-h' },
 		h('h1', { id: 'login-h', text: 'Log in to trainbook' }),
 		message ? h('p.notice', { text: message }) : null,
 		form, err,

@@ -20,7 +20,7 @@ import { appBase, wsUrlFor } from './base.js';
 import { createApi } from './api.js';
 import { Feed } from './feed.js';
 import { SystemMonitor } from './system.js';
-import { h, clear } from './dom.js';
+import { h, fill } from './dom.js';
 import { WorkspacePage } from './workspace.js';
 import { NotebookPage } from './notebook.js';
 import { RunsPage } from './runs.js';
@@ -124,7 +124,7 @@ function route() {
 		const path = raw.slice(4).split('/').map(decodeURIComponent).join('/');
 		page = new NotebookPage(main, ctx, path);
 	} else if (raw.startsWith('/run/')) {
-		name = 'run';
+		name = 'runs';
 		page = new RunPage(main, ctx, decodeURIComponent(raw.slice(5).split('?')[0]));
 	} else if (raw.startsWith('/board')) {
 		name = 'board';
@@ -143,7 +143,7 @@ function route() {
 	for (const a of nav.querySelectorAll('a')) a.toggleAttribute('aria-current', a.dataset.route === name);
 	document.body.dataset.route = name;
 	page.load().catch((e) => {
-		clear(main).append(h('div.banner.error', { role: 'alert', text: 'Something went wrong: ' + e.message }));
+		fill(main, h('div.banner.error', { role: 'alert', text: 'Something went wrong: ' + e.message }));
 	});
 }
 

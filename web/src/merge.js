@@ -8,18 +8,24 @@
  * dropped one). `offer` accepts the next expected seq, drops what it has,
  * parks early ones and reports a gap so the caller resubscribes from
  * `lastSeq`; parked events are released as soon as the hole is filled.
+ * A log may start after seq 0 (a view that read the history as series
+ * follows from the series' last seq), and keeps only the latest KEEP
+ * events for late subscribers: a run of hours must not fill the page.
  * What it is not: the WebSocket (feed.js) or the charts.
  *
  * Threads: pure; the page's main thread and node tests.
  */
 
 const MAX_PENDING = 20000; /* beyond this the replay will resend them anyway */
+const KEEP = 5000;
 
 export class EventLog {
-	constructor(run) {
+	constructor(run, start = 0) {
 		this.run = run;
-		this.lastSeq = 0;       /* highest seq accepted in order */
-		this.events = [];       /* [{seq, event}] accepted, in seq order */
+		this.start = start;     /* events up to this seq were read another way */
+		this.lastSeq = start;   /* highest seq accepted in order */
+		this.events = [];       /* [{seq, event}] accepted, in seq order (the latest KEEP) */
+		this.dropped = 0;       /* accepted but no longer kept */
 		this.pending = new Map(); /* seq → event, arrived ahead of a hole */
 		this.duplicates = 0;    /* counted for tests and the debug hook */
 	}
@@ -61,10 +67,11 @@ export class EventLog {
 		return { accepted, gap };
 	}
 
-	/* True when the seqs accepted are exactly 1..lastSeq (an invariant). */
+	/* True when the seqs accepted are exactly start+1..lastSeq (an invariant). */
 	isContiguous() {
-		for (let i = 0; i < this.events.length; i++) if (this.events[i].seq !== i + 1) return false;
-		return this.events.length === this.lastSeq;
+		const first = this.start + this.dropped;
+		for (let i = 0; i < this.events.length; i++) if (this.events[i].seq !== first + i + 1) return false;
+		return this.events.length + this.dropped === this.lastSeq - this.start;
 	}
 
 	#accept(seq, event, accepted) {
@@ -72,5 +79,10 @@ export class EventLog {
 		this.events.push(item);
 		this.lastSeq = seq;
 		accepted.push(item);
+		if (this.events.length > KEEP * 1.2) {
+			const n = this.events.length - KEEP;
+			this.events.splice(0, n);
+			this.dropped += n;
+		}
 	}
 }

@@ -15,7 +15,7 @@
  * Threads: the page's main thread.
  */
 
-import { h, clear, toast, confirmDialog } from './dom.js';
+import { h, clear, fill, toast, confirmDialog } from './dom.js';
 import { parseNotebook, serializeNotebook, newCell, runOutput } from './nbformat.js';
 import { notebookApiPath } from './base.js';
 import { MarkdownCell } from './cell-markdown.js';
@@ -78,14 +78,14 @@ export class NotebookPage {
 	async load() {
 		this.ctx.debug.page = this;
 		clear(this.bannerEl);
-		clear(this.root).append(h('p.muted', { text: `Opening ${this.path}…` }));
+		fill(this.root, h('p.muted', { text: `Opening ${this.path}…` }));
 		let data, res;
 		try {
 			({ data, res } = await this.ctx.api.get(notebookApiPath(this.path), { full: true }));
 			this.model = parseNotebook(data);
 		} catch (e) {
 			if (e.status === 401) return;
-			clear(this.root).append(h('div.banner.error', { role: 'alert' }, `Cannot open ${this.path}: ${e.message}. `, h('a', { href: '#/', text: 'Back to the workspace' })));
+			fill(this.root, h('div.banner.error', { role: 'alert' }, `Cannot open ${this.path}: ${e.message}. `, h('a', { href: '#/', text: 'Back to the workspace' })));
 			return;
 		}
 		this.etag = res.headers.get('ETag');
@@ -116,7 +116,7 @@ export class NotebookPage {
 			h('span.grow'),
 			h('a.button', { href: this.ctx.api.url(notebookApiPath(this.path) + '?download=1'), download: name, text: 'Download' }),
 			this.stateEl);
-		clear(this.root).append(
+		fill(this.root, 
 			h('div.nb-head', h('a', { href: '#/', text: 'Workspace' }), h('span', { text: ' / ' }), h('h1.nb-title', { text: this.path })),
 			...notebookNotes(this.ctx, this.path, this.model),
 			toolbar, this.bannerEl, this.cellsEl,
@@ -180,6 +180,7 @@ export class NotebookPage {
 		this.focusCell(comp, 'command', true);
 	}
 
+	/* Run a cell; true when it ran (a run cell's run was accepted). */
 	async runCell(comp) {
 		if (comp instanceof RunCell && this.readOnly) {
 			toast('This notebook is read-only for you: make a copy to run it.', 'error');
@@ -188,18 +189,24 @@ export class NotebookPage {
 		if (comp instanceof RunCell) {
 			if (!(await this.save())) {
 				toast('Save the notebook first (see the message above).', 'error');
-				return;
+				return false;
 			}
-			await comp.start();
-		} else comp.run();
+			return comp.start();
+		}
+		return comp.run() !== false;
 	}
 
 	async runAndNext(comp) {
 		comp.leave();
 		const i = this.cells.indexOf(comp);
 		if (i === this.cells.length - 1) {
+			/* Jupyter adds a cell below the last one, but only once this one ran:
+			   a refused spec stays where it is, without an empty cell saved after it. */
+			if (!(await this.runCell(comp))) {
+				this.focusCell(comp, 'command', true);
+				return;
+			}
 			const added = this.insert(comp instanceof MarkdownCell ? 'markdown' : 'run', 'below', true);
-			this.runCell(comp);
 			this.edit(added);
 			return;
 		}
@@ -392,7 +399,7 @@ export class NotebookPage {
 	}
 
 	#conflictBanner() {
-		clear(this.bannerEl).append(h('div.banner.conflict', { role: 'alert' },
+		fill(this.bannerEl, h('div.banner.conflict', { role: 'alert' },
 			h('strong', { text: 'Edit conflict: ' }),
 			`${this.path} was changed on disk after this page opened it (another tab or program saved it). Your changes are not saved yet. `,
 			h('button', { type: 'button', text: 'Reload from disk (drop my changes)', onclick: () => this.reload() }),

@@ -4,16 +4,19 @@
  * (smoothing, log scale, x by step/epoch/time) and links to the metrics
  * export routes (CSV, JSON).
  *
- * What it is: the glue from RunSeries to LineChart. The controls are the
- * same for every run on the page and remembered in localStorage.
- * What it is not: the run's header, checkpoints or evaluation (run-view.js).
+ * What it is: the glue from curves (run-curves.js) to LineChart, and the
+ * line building the Runs page shares (curveLines, toChartData). The
+ * controls are the same for every run on the page and remembered in
+ * localStorage; zooming one chart zooms the run's other charts and fetches
+ * their finer points. What it is not: the run's header, checkpoints or
+ * evaluation (run-view.js).
  *
  * Threads: the page's main thread.
  */
 
 import { h } from './dom.js';
 import { LineChart, SPLIT_COLORS } from './chart.js';
-import { SPLITS, alignSeries } from './series.js';
+import { SPLITS, alignLines, curveXs } from './curves.js';
 import { emaSmooth, logSafe } from './smooth.js';
 
 const GROUPS = [
@@ -66,36 +69,63 @@ export function chartControls(prefs, onChange, extra = []) {
 		h('label', h('span', { text: 'smoothing' }), smooth, smoothOut),
 		h('label', log, h('span', { text: 'log scale' })),
 		h('label', h('span', { text: 'x' }), xsel),
+		h('span.muted.small', { text: 'drag to zoom · double-click to zoom out' }),
 		extra);
 }
 
-/* The lines of one chart: per split, a faint raw curve behind a smoothed one. */
-export function groupLines(series, group, prefs, { label = (split) => split, color = (split) => SPLIT_COLORS[split] } = {}) {
-	const lines = [];
-	for (const split of group.splits) {
-		const { xs, ys } = series.get(split, group.metric, prefs.xMode);
-		if (!xs.length) continue;
-		const vals = prefs.log ? logSafe(ys) : ys;
-		const sparse = xs.length < SMOOTH_MIN_POINTS;
-		if (prefs.smoothing > 0 && group.smooth !== false && !sparse) {
-			lines.push({ label: label(split) + ' (raw)', color: color(split), faint: true, xs, ys: vals });
-			lines.push({ label: label(split), color: color(split), xs, ys: emaSmooth(vals, prefs.smoothing) });
-		} else {
-			lines.push({ label: label(split), color: color(split), xs, ys: vals, points: sparse });
-		}
+/*
+ * The lines of one curve: a faint raw line (with its min–max band when
+ * the points are downsampled) behind a smoothed one, or the raw line
+ * alone. xopts: {stepsPerEpoch, t0} for the x modes.
+ */
+export function curveLines(curve, { label, color, prefs, smooth = true, band = true, xopts = {}, title = label }) {
+	if (!curve || !curve.length) return [];
+	const xs = curveXs(curve, prefs.xMode, xopts);
+	const pick = (a) => (prefs.log ? logSafe(a) : a);
+	const downsampled = curve.counts.some((n) => n > 1);
+	const raw = { label: label + ' (raw)', color, xs, ys: pick(curve.values), title };
+	if (band && downsampled) {
+		raw.lo = pick(curve.mins);
+		raw.hi = pick(curve.maxs);
 	}
-	return lines;
+	const sparse = curve.length < SMOOTH_MIN_POINTS;
+	if (prefs.smoothing > 0 && smooth && !sparse) {
+		return [{ ...raw, faint: true }, { label, color, xs, ys: pick(emaSmooth(curve.means, prefs.smoothing, curve.counts)), title }];
+	}
+	return [{ ...raw, label, points: sparse }];
 }
 
+/* Lines → the chart's data (uPlot's shape, bands included). */
 export function toChartData(lines) {
-	const aligned = alignSeries(lines);
-	return { x: aligned.x, series: lines.map((l, i) => ({ label: l.label, color: l.color, faint: l.faint, points: l.points, values: aligned.ys[i] })) };
+	const a = alignLines(lines);
+	return {
+		x: a.x,
+		series: lines.map((l, i) => ({
+			label: l.label, title: l.title, color: l.color, faint: l.faint, points: l.points, width: l.width,
+			values: a.ys[i], lo: a.lo[i], hi: a.hi[i],
+		})),
+	};
+}
+
+/* [min, max] of the steps of these curves, the x range of charts that are not zoomed. */
+export function stepRange(curves) {
+	let lo = Infinity;
+	let hi = -Infinity;
+	for (const c of curves) {
+		if (!c || !c.length) continue;
+		lo = Math.min(lo, c.steps[0]);
+		hi = Math.max(hi, c.lastStep);
+	}
+	return Number.isFinite(lo) ? [Math.min(0, lo), hi] : null;
 }
 
 export class RunCharts {
-	constructor(parent, api, runId) {
+	/* curves: a RunCurves following this run; info(): {stepsPerEpoch, t0} for the x modes */
+	constructor(parent, api, runId, curves, info = () => ({})) {
 		this.prefs = loadPrefs();
-		this.series = null;
+		this.runId = runId;
+		this.curves = curves;
+		this.info = info;
 		this.grid = h('div.chart-grid');
 		const links = h('span.exports',
 			h('a', { href: api.url(`api/runs/${encodeURIComponent(runId)}/metrics.csv`), download: `${runId}-metrics.csv`, text: 'CSV' }),
@@ -108,12 +138,22 @@ export class RunCharts {
 			this.grid);
 		parent.append(this.root);
 		this.charts = {};
-		for (const g of GROUPS) this.charts[g.name] = new LineChart(this.grid, { title: g.title, syncKey: 'run-' + runId, name: g.name });
+		for (const g of GROUPS) this.charts[g.name] = new LineChart(this.grid, { title: g.title, syncKey: 'run-' + runId, name: g.name, onZoom: (r) => this.#zoom(g.name, r) });
 		this.frame = 0;
 	}
 
-	update(series) {
-		this.series = series;
+	/* One chart zoomed: the others follow, and finer points are fetched (steps; other x modes zoom what is loaded). */
+	#zoom(from, range) {
+		for (const [name, c] of Object.entries(this.charts)) if (name !== from) c.zoomTo(range);
+		if (this.prefs.xMode === 'step') this.curves.zoomTo(range);
+	}
+
+	/* The finer points of the last zoom are in (the benchmark waits for it). */
+	zoomSettled() {
+		return this.curves.settled();
+	}
+
+	update() {
 		if (!this.frame) this.frame = requestAnimationFrame(() => {
 			this.frame = 0;
 			this.refresh();
@@ -121,12 +161,22 @@ export class RunCharts {
 	}
 
 	refresh() {
-		if (!this.series) return;
+		const xopts = this.info();
+		const all = [];
+		for (const g of GROUPS) for (const split of g.splits) all.push(this.curves.get(this.runId, `${split}/${g.metric}`));
+		const range = stepRange(all);
 		for (const g of GROUPS) {
-			const lines = groupLines(this.series, g, this.prefs);
+			const lines = [];
+			for (const split of g.splits) {
+				const c = this.curves.get(this.runId, `${split}/${g.metric}`);
+				lines.push(...curveLines(c, { label: split, color: SPLIT_COLORS[split], prefs: this.prefs, smooth: g.smooth !== false, xopts }));
+			}
 			const chart = this.charts[g.name];
 			chart.root.hidden = !lines.length && !g.always;
-			chart.update(toChartData(lines), { log: this.prefs.log, xMode: this.prefs.xMode });
+			chart.update(toChartData(lines), {
+				log: this.prefs.log, xMode: this.prefs.xMode, metric: g.metric,
+				xRange: this.prefs.xMode === 'step' ? range : null,
+			});
 		}
 	}
 

@@ -10,24 +10,33 @@
  * values (null, NaN, ±Infinity) pass through unchanged and do not disturb
  * the average, so a diverged step stays visible.
  *
+ * It is applied per raw point even where the page holds downsampled
+ * buckets: with `counts`, value i is the mean of counts[i] raw points and
+ * moves the average as that many points would (last·wⁿ + (1−wⁿ)·mean). At
+ * full resolution that is the per-point average exactly; zoomed out it is
+ * the same curve rather than an average of whichever points were sampled,
+ * so zooming does not change its shape (tensorboard#6829).
+ *
  * Threads: pure.
  */
 
-export function emaSmooth(values, weight) {
+export function emaSmooth(values, weight, counts = null) {
 	if (!(weight > 0)) return values.slice();
-	const w = Math.min(weight, 0.999);
+	const lw = Math.log(Math.min(weight, 0.999));
 	const out = new Array(values.length);
 	let last = 0;
-	let n = 0;
+	let total = 0;
 	for (let i = 0; i < values.length; i++) {
 		const y = values[i];
 		if (y === null || y === undefined || !Number.isFinite(y)) {
 			out[i] = y === undefined ? null : y;
 			continue;
 		}
-		last = last * w + (1 - w) * y;
-		n++;
-		out[i] = last / (1 - Math.pow(w, n));
+		const n = counts && counts[i] > 0 ? counts[i] : 1;
+		const wn = Math.exp(lw * n);
+		last = last * wn + (1 - wn) * y;
+		total += n;
+		out[i] = last / (1 - Math.exp(lw * total));
 	}
 	return out;
 }

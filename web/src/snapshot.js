@@ -10,13 +10,14 @@
  * Threads: the page's main thread.
  */
 
-import { SPLITS } from './series.js';
+import { SPLITS } from './curves.js';
 import { SPLIT_COLORS } from './chart.js';
 import { fmtMetric } from './format.js';
 
 const W = 840;
 const H = 300;
 
+/* series.get(split, metric) → {xs, ys}: the curve's steps and values */
 export function snapshotPng(series, title) {
 	const canvas = document.createElement('canvas');
 	canvas.width = W;

@@ -9,7 +9,7 @@
  * Threads: pure.
  */
 
-import { fmtDuration, fmtMetric, fmtInt } from './format.js';
+import { fmtDuration, fmtMetric, fmtInt, runSeconds } from './format.js';
 
 /*
  * state: {run, info (status event: device, total_steps, epochs, params),
@@ -29,7 +29,9 @@ export function summaryText(state) {
 	const epochs = info.epochs || (run.progress && run.progress.epochs);
 	const epoch = sum ? sum.epochs : state.epoch;
 	if (epoch !== undefined && epoch !== null) parts.push(`epoch ${epoch}${epochs ? '/' + epochs : ''}`);
-	if (sum && Number.isFinite(sum.seconds)) parts.push(fmtDuration(sum.seconds));
+	/* the run's duration (its running segments), as every view shows it; the worker's own for old records */
+	const took = runSeconds(run) ?? (sum && Number.isFinite(sum.seconds) ? sum.seconds : null);
+	if (took !== null && run.status !== 'running' && run.status !== 'queued') parts.push(fmtDuration(took));
 	if (sum && Number.isFinite(sum.images_per_sec)) parts.push(`${fmtInt(sum.images_per_sec)} images/s`);
 	if (info.params) parts.push(`${fmtInt(info.params)} parameters`);
 	if (parts.length) lines.push(parts.join(', '));

@@ -10,7 +10,7 @@
  * Threads: the page's main thread.
  */
 
-import { h, clear } from './dom.js';
+import { h, clear, fill } from './dom.js';
 import { Sparkline } from './sparkline.js';
 import { fmtBytes, fmtPercent } from './format.js';
 
@@ -106,7 +106,7 @@ export class SystemPanel {
 		const m = this.monitor;
 		const s = m.latest;
 		if (!s) {
-			clear(this.body).append(h('p.muted', { text: m.error ? 'System readings unavailable: ' + m.error : 'Waiting for readings…' }));
+			fill(this.body, h('p.muted', { text: m.error ? 'System readings unavailable: ' + m.error : 'Waiting for readings…' }));
 			this.layout = '';
 			return;
 		}

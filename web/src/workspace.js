@@ -11,11 +11,12 @@
  * Threads: the page's main thread.
  */
 
-import { h, clear, toast, confirmDialog, promptDialog, statusBadge } from './dom.js';
+import { h, clear, fill, toast, confirmDialog, promptDialog, statusBadge } from './dom.js';
 import { notebookApiPath } from './base.js';
 import { emptyNotebook, newCell, serializeNotebook } from './nbformat.js';
 import { SystemPanel } from './system.js';
-import { fmtBytes, fmtDuration, fmtTime, fmtMetric } from './format.js';
+import { fmtBytes, fmtDuration, fmtTime, fmtMetric, runSeconds } from './format.js';
+import { received } from './run-status.js';
 import { showsOwners, homeOf, notebookPlace, placeNewNotebook } from './owners.js';
 import { OwnerFilter } from './owner-filter.js';
 import { makeCopy } from './course.js';
@@ -54,7 +55,7 @@ export class WorkspacePage {
 		this.runsBody = h('tbody');
 		this.upload = h('input', { type: 'file', accept: '.ipynb,application/x-ipynb+json,application/json', hidden: true, onchange: () => this.#upload() });
 		const sysBox = h('div');
-		clear(root).append(
+		fill(root, 
 			h('h1', { text: 'Workspace' }),
 			h('section.panel', { 'aria-labelledby': 'nb-h' },
 				h('div.panel-head', h('h2', { id: 'nb-h', text: 'Notebooks' }),
@@ -73,7 +74,8 @@ export class WorkspacePage {
 		document.title = 'Workspace — trainbook';
 		this.system = new SystemPanel(sysBox, ctx.monitor, { title: 'System' });
 		this.offRuns = ctx.feed.onRuns((run) => {
-			this.runs.set(run.id, { ...(this.runs.get(run.id) || {}), ...run });
+			if (run.status === 'deleted') this.runs.delete(run.id);
+			else this.runs.set(run.id, { ...(this.runs.get(run.id) || {}), ...received(run) });
 			this.#renderRuns();
 		});
 		this.offOpen = ctx.feed.onOpen(() => this.loadRuns());
@@ -100,7 +102,7 @@ export class WorkspacePage {
 		try {
 			this.notebooks = (await this.ctx.api.get('api/notebooks')).notebooks || [];
 		} catch (e) {
-			if (e.status !== 401) clear(this.nbBody).append(h('tr', h('td.error', { colspan: cols, text: 'Cannot list notebooks: ' + e.message })));
+			if (e.status !== 401) fill(this.nbBody, h('tr', h('td.error', { colspan: cols, text: 'Cannot list notebooks: ' + e.message })));
 			return;
 		}
 		this.notebooks.sort((a, b) => a.path.localeCompare(b.path));
@@ -134,10 +136,10 @@ export class WorkspacePage {
 	async loadRuns() {
 		try {
 			const list = (await this.ctx.api.get('api/runs')).runs || [];
-			this.runs = new Map(list.map((r) => [r.id, r]));
+			this.runs = new Map(list.map((r) => [r.id, received(r)]));
 			this.#renderRuns();
 		} catch (e) {
-			if (e.status !== 401) clear(this.runsBody).append(h('tr', h('td.error', { colspan: String(this.runCols.length), text: 'Cannot list runs: ' + e.message })));
+			if (e.status !== 401) fill(this.runsBody, h('tr', h('td.error', { colspan: String(this.runCols.length), text: 'Cannot list runs: ' + e.message })));
 		}
 	}
 
@@ -145,7 +147,6 @@ export class WorkspacePage {
 		const runs = this.runOwner.update([...this.runs.values()].sort((a, b) => (b.created || 0) - (a.created || 0)));
 		clear(this.runsBody);
 		if (!runs.length) this.runsBody.append(h('tr', h('td.muted', { colspan: String(this.runCols.length), text: this.runs.size ? 'None of this owner.' : 'No runs yet: open a notebook and run a cell.' })));
-		const now = Date.now() / 1000;
 		for (const r of runs) {
 			const box = h('input', { type: 'checkbox', checked: this.selected.has(r.id), 'aria-label': `select ${r.id} to compare` });
 			box.addEventListener('change', () => {
@@ -153,14 +154,14 @@ export class WorkspacePage {
 				else this.selected.delete(r.id);
 				this.compareBtn.disabled = this.selected.size === 0;
 			});
-			const dur = r.started ? (r.ended || (r.status === 'running' ? now : r.started)) - r.started : null;
+			const dur = runSeconds(r); /* its running segments, as the run's own header says */
 			const where = r.notebook
 				? h('a', { href: nbHref(r.notebook), text: r.notebook + (r.cell ? ' / ' + r.cell : '') })
 				: h('span.muted', { text: r.name || 'spec' });
 			const prog = r.progress && r.progress.total_steps ? ` ${Math.round((100 * r.progress.step) / r.progress.total_steps)}%` : '';
 			this.runsBody.append(h('tr', { 'data-run': r.id },
 				h('td', box),
-				h('td', h('a', { href: '#/runs?ids=' + encodeURIComponent(r.id), text: r.id })),
+				h('td', h('a', { href: '#/run/' + encodeURIComponent(r.id), text: r.id }), r.name ? h('span.muted.small', { text: ' ' + r.name }) : null),
 				this.owners ? h('td.owner', { text: r.owner || '—' }) : null,
 				h('td', statusBadge(r.status), r.status === 'running' ? h('span.muted', { text: prog }) : null),
 				h('td', where),

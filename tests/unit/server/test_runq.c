@@ -198,7 +198,7 @@ static void completes_in_order(void **state)
 	assert_true(json_integer_value(json_object_get(run, "last_seq")) > 7);
 	json_decref(run);
 	struct find fd = {last, false};
-	store_events_foreach(f->s, id, 7, 100, find_text, &fd);
+	store_events_foreach(f->s, id, 7, 100, false, find_text, &fd);
 	assert_true(fd.found); /* the worker was started with --resume <last checkpoint> */
 }
 
