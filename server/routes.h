@@ -98,6 +98,8 @@ enum MHD_Result route_checkpoint_onnx(struct http_req *r);
 
 /* Shared by the run routes: the run named by params[0], or a 404 reply. */
 int64_t route_run_id(struct http_req *r, enum MHD_Result *reply);
+/* The run of params[0] in *id and the request's JSON body (the caller's to free); NULL after a reply. */
+json_t *route_run_body(struct http_req *r, int64_t *id, enum MHD_Result *reply);
 /* The same, also answering 404 when no such run is stored (routes_files.c). */
 int64_t route_existing_run(struct http_req *r, enum MHD_Result *reply);
 /*

@@ -230,10 +230,8 @@ enum MHD_Result route_labs_put(struct http_req *r)
 enum MHD_Result route_run_extend(struct http_req *r)
 {
 	enum MHD_Result reply;
-	int64_t id = route_run_id(r, &reply);
-	if (id < 0)
-		return reply;
-	json_t *body = http_body_json(r, &reply);
+	int64_t id;
+	json_t *body = route_run_body(r, &id, &reply);
 	if (!body)
 		return reply;
 	json_t *s = json_object_get(body, "seconds");

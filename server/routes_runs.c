@@ -34,6 +34,12 @@ int64_t route_run_id(struct http_req *r, enum MHD_Result *reply)
 	return id;
 }
 
+json_t *route_run_body(struct http_req *r, int64_t *id, enum MHD_Result *reply)
+{
+	*id = route_run_id(r, reply);
+	return *id < 0 ? NULL : http_body_json(r, reply);
+}
+
 static enum MHD_Result runq_fail(struct http_req *r, int code, const char *err)
 {
 	switch (code) {
@@ -299,10 +305,8 @@ static char *edit_tags(struct http_req *r, json_t *tags, enum MHD_Result *reply)
 enum MHD_Result route_run_edit(struct http_req *r)
 {
 	enum MHD_Result reply;
-	int64_t id = route_run_id(r, &reply);
-	if (id < 0)
-		return reply;
-	json_t *body = http_body_json(r, &reply);
+	int64_t id;
+	json_t *body = route_run_body(r, &id, &reply);
 	if (!body)
 		return reply;
 	struct store_run_edit e = {.archived = -1};
