@@ -57,21 +57,17 @@ CUDA_SRC := $(wildcard engine/cuda/*.cu)
 CUDA_OBJ := $(CUDA_SRC:%.cu=$(BUILD)/obj/%.o)
 CUDA_LIB := $(if $(and $(NVCC),$(CUDA_SRC)),$(BUILD)/libtrainbook-cuda.so,)
 
-.PHONY: all run test check bench soak deps deps-run deps-test clean engine-cli unit web format install uninstall fuzz fuzz-build fuzz-replay
+.PHONY: all run test check bench soak deps deps-run deps-test clean engine-cli unit web format format-check install uninstall fuzz fuzz-build fuzz-replay
 all: $(BUILD)/trainbook $(BUILD)/trainbook-engine $(CUDA_LIB) web
 
-# The full binary: engine commands + `serve`.
-$(BUILD)/trainbook: $(BUILD)/obj/engine/cli/main-server.o $(CLI_OBJ) $(ENGINE_OBJ) $(SERVER_OBJ)
+# The full binary: engine commands + `serve` (its main is server/main.c, among SERVER_OBJ).
+$(BUILD)/trainbook: $(CLI_OBJ) $(ENGINE_OBJ) $(SERVER_OBJ)
 	$(CC) $(CFLAGS) -rdynamic -o $@ $^ $(SERVER_LIBS) $(ENGINE_LIBS)
 
-# The engine-only binary (train/check/worker): no web libraries, for GPU boxes without apt.
+# The engine-only binary (train/check/worker/...): no web libraries, for GPU boxes without apt.
 $(BUILD)/trainbook-engine: $(BUILD)/obj/engine/cli/main.o $(CLI_OBJ) $(ENGINE_OBJ)
 	$(CC) $(CFLAGS) -rdynamic -o $@ $^ $(ENGINE_LIBS)
 engine-cli: $(BUILD)/trainbook-engine $(CUDA_LIB)
-
-$(BUILD)/obj/engine/cli/main-server.o: engine/cli/main.c
-	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(DEPFLAGS) -DTB_WITH_SERVER=1 -c $< -o $@
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -101,7 +97,8 @@ $(BUILD)/libtrainbook-cuda.so: $(CUDA_OBJ)
 ASAN_FLAGS = $(CSTD) $(WARN) -O1 -g $(INCLUDES) -pthread -fsanitize=address,undefined \
              -fno-sanitize-recover=undefined -fno-omit-frame-pointer -fno-strict-aliasing -fopenmp
 ENGINE_ASAN_OBJ := $(ENGINE_SRC:%.c=$(BUILD)/asan/%.o) $(BUILD)/asan/gen/onnx/onnx.pb-c.o
-SERVER_ASAN_OBJ := $(filter-out $(BUILD)/asan/server/serve_main.o $(BUILD)/asan/server/users_main.o,$(SERVER_SRC:%.c=$(BUILD)/asan/%.o))
+# The three mains (the binary's, serve's and users') stay out of the test links.
+SERVER_ASAN_OBJ := $(filter-out $(BUILD)/asan/server/serve_main.o $(BUILD)/asan/server/users_main.o $(BUILD)/asan/server/main.o,$(SERVER_SRC:%.c=$(BUILD)/asan/%.o))
 UNIT_ENGINE_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_SERVER_SRC := $(wildcard tests/unit/server/test_*.c)
 UNIT_BIN := $(UNIT_ENGINE_SRC:tests/unit/%.c=$(BUILD)/tests/%) \
@@ -129,6 +126,11 @@ unit: $(UNIT_BIN)
 # them after each link, and every `make unit` would rebuild the whole tree.
 .SECONDARY: $(ENGINE_ASAN_OBJ) $(SERVER_ASAN_OBJ)
 
+# The spec parser alone, for tests/specs/run.sh (it reads the engine's registries, so it links the engine).
+$(BUILD)/specs/parse_driver: tests/specs/parse_driver.c $(ENGINE_ASAN_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(ASAN_FLAGS) -o $@ $^ $(ENGINE_LIBS)
+
 # ---- fuzz targets (tests/fuzz/<target>/fuzz_<target>.c) ---------------------
 # Each target is built twice: with clang's libFuzzer for `make fuzz`, and
 # with the unit tests' gcc ASan+UBSan and a plain main() (replay_main.c)
@@ -141,7 +143,7 @@ FUZZ_SECONDS ?= 60
 FUZZ_CFLAGS   = $(CSTD) $(filter-out -Wno-format-truncation,$(WARN)) -O1 -g $(INCLUDES) -Itests/fuzz \
                 -pthread -fopenmp -fno-strict-aliasing -fno-omit-frame-pointer \
                 -fsanitize=address,undefined -fno-sanitize-recover=undefined
-FUZZ_OBJ     := $(patsubst %.c,$(BUILD)/fuzz/obj/%.o,$(ENGINE_SRC) $(filter-out server/serve_main.c,$(SERVER_SRC)) $(FUZZ_COMMON)) \
+FUZZ_OBJ     := $(patsubst %.c,$(BUILD)/fuzz/obj/%.o,$(ENGINE_SRC) $(filter-out server/serve_main.c server/main.c,$(SERVER_SRC)) $(FUZZ_COMMON)) \
                 $(BUILD)/fuzz/obj/gen/onnx/onnx.pb-c.o
 FUZZ_ASAN_COMMON := $(FUZZ_COMMON:%.c=$(BUILD)/asan/%.o)
 
@@ -226,8 +228,8 @@ test: deps-test
 # load at 12), for the edit-test loop; `make test` runs them all. Left out:
 # cli (trains Fashion-MNIST to its accuracy targets, most of make test's time)
 # and emu (the CUDA code on the CPU emulator, ~4 min). tests/run.sh prints
-# each suite's time.
-CHECK_SUITES ?= unit specs fuzz integration web parity e2e
+# each suite's time. style (formatting, ~25 s) is in: a drifted file should fail before a push.
+CHECK_SUITES ?= unit specs style fuzz integration web parity e2e
 check: deps-test
 	$(MAKE) all unit fuzz-replay
 	TB_SUITES="$(CHECK_SUITES)" sh tests/run.sh
@@ -241,8 +243,11 @@ soak: all
 	@sh tests/deps.sh bench
 	node tests/bench/soak.mjs --seconds $${SOAK_SECONDS:-600}
 
+# Format with the repository's .clang-format; `make format-check` is what tests/style/run.sh checks.
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h' '*.cu')
+format-check:
+	sh tests/style/run.sh
 
 clean:
 	rm -rf $(BUILD)

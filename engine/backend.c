@@ -18,13 +18,13 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "backend_ext.h"
 #include "collective.h"
+#include "precision.h"
 #include "tb.h"
 
-typedef struct backend *(*cuda_new_fn)(int device, const char *precision, char *err, size_t errlen);
+typedef struct backend *(*cuda_new_fn)(int device, int precision, char *err, size_t errlen);
 typedef int (*cuda_count_fn)(char *err, size_t errlen);
-typedef int (*cuda_name_fn)(int device, char *name, size_t len);
-typedef size_t (*cuda_peak_fn)(struct backend *be);
 typedef int (*nccl_id_fn)(void *id, char *err, size_t errlen);
 typedef int (*nccl_open_fn)(struct backend **bes, int n, int rank_base, int world, const void *id,
 			    struct collective **out, char *err, size_t errlen);
@@ -34,8 +34,6 @@ static struct {
 	void *handle;
 	cuda_new_fn backend_new;
 	cuda_count_fn device_count;
-	cuda_name_fn device_name;
-	cuda_peak_fn peak_memory;
 	nccl_id_fn nccl_unique_id;     /* may be NULL: built without NCCL support */
 	nccl_open_fn nccl_open;
 } cuda_module;
@@ -86,8 +84,6 @@ static int load_cuda_module(char *err, size_t errlen)
 	}
 	cuda_module.backend_new = (cuda_new_fn)dlsym(h, "tb_cuda_backend_new");
 	cuda_module.device_count = (cuda_count_fn)dlsym(h, "tb_cuda_device_count");
-	cuda_module.device_name = (cuda_name_fn)dlsym(h, "tb_cuda_device_name");
-	cuda_module.peak_memory = (cuda_peak_fn)dlsym(h, "tb_cuda_peak_memory");
 	cuda_module.nccl_unique_id = (nccl_id_fn)dlsym(h, "tb_cuda_nccl_unique_id");
 	cuda_module.nccl_open = (nccl_open_fn)dlsym(h, "tb_cuda_nccl_open");
 	if (!cuda_module.backend_new || !cuda_module.device_count) {
@@ -99,18 +95,20 @@ static int load_cuda_module(char *err, size_t errlen)
 	return 0;
 }
 
-static struct backend *open_cpu(const char *precision, int threads, char *note, size_t notelen)
+static struct backend *open_cpu(int precision, int threads, char *note, size_t notelen)
 {
-	if (precision && *precision && strcmp(precision, "fp32") != 0)
-		tb_fmt(note, notelen, "the CPU computes in fp32 (precision %s applies to GPUs only)", precision);
+	if (precision != PRECISION_FP32)
+		tb_fmt(note, notelen, "the CPU computes in fp32 (precision %s applies to GPUs only)",
+		       precision_kinds[precision].spec.name);
 	return backend_cpu_new(threads);
 }
 
-struct backend *backend_open(const char *device, const char *precision, int cpu_threads, char *note,
+struct backend *backend_open(const char *device, int precision, int cpu_threads, char *note,
 			     size_t notelen, char *err, size_t errlen)
 {
 	if (note && notelen)
 		note[0] = 0;
+	TB_ASSERT(precision >= 0 && precision < PRECISION_KINDS);
 	if (!device || !*device || strcmp(device, "cpu") == 0)
 		return open_cpu(precision, cpu_threads, note, notelen);
 	bool is_auto = strcmp(device, "auto") == 0;
@@ -135,13 +133,13 @@ struct backend *backend_open(const char *device, const char *precision, int cpu_
 		       count == 1 ? "" : "s");
 		return NULL;
 	}
-	struct backend *be = cuda_module.backend_new(index, precision ? precision : "fp32", why, sizeof(why));
+	struct backend *be = cuda_module.backend_new(index, precision, why, sizeof(why));
 	if (be)
 		return be;
 no_gpu:
 	if (is_auto) {
 		tb_fmt(note, notelen, "running on the CPU: %s", why);
-		return open_cpu(precision, cpu_threads, NULL, 0);
+		return open_cpu(PRECISION_FP32, cpu_threads, NULL, 0);
 	}
 	tb_fmt(err, errlen, "device %s is not usable: %s", device, why);
 	return NULL;
@@ -193,45 +191,17 @@ void backend_destroy(struct backend *be)
 
 void backend_device_name(struct backend *be, char *buf, size_t len)
 {
-	if (strcmp(be->name, "cpu") == 0) {
-		/* The threads say what the run may use: a share of the cores when runs sit side by side. */
-		long cores = sysconf(_SC_NPROCESSORS_ONLN);
-		int threads = backend_cpu_threads(be);
-		tb_fmt(buf, len, "cpu (%d thread%s, %ld core%s)", threads, threads == 1 ? "" : "s", cores,
-		       cores == 1 ? "" : "s");
-		return;
-	}
-	/* The backend's own device (cuda:1 is not cuda:0), when the module can say. */
-	const char *(*own_name)(struct backend *) =
-		(const char *(*)(struct backend *))backend_cuda_symbol("tb_cuda_backend_device_name");
-	const char *name = own_name ? own_name(be) : NULL;
-	if (name && *name) {
-		tb_fmt(buf, len, "%s", name);
-		return;
-	}
-	if (cuda_module.device_name && cuda_module.device_name(0, buf, len) == 0)
-		return;
-	tb_fmt(buf, len, "%s", be->name);
-}
-
-void *backend_cuda_symbol(const char *name)
-{
-	return cuda_module.handle ? dlsym(cuda_module.handle, name) : NULL;
+	be->describe(be, buf, len);
 }
 
 size_t backend_peak_memory(struct backend *be)
 {
-	if (strcmp(be->name, "cpu") == 0 || !cuda_module.peak_memory)
-		return 0;
-	return cuda_module.peak_memory(be);
+	return be->ext && be->ext->peak_memory ? be->ext->peak_memory(be) : 0;
 }
 
 size_t backend_device_memory(struct backend *be)
 {
-	if (strcmp(be->name, "cpu") == 0)
-		return 0;
-	size_t (*total)(struct backend *) = (size_t(*)(struct backend *))backend_cuda_symbol("tb_cuda_backend_memory_total");
-	return total ? total(be) : 0;
+	return be->ext && be->ext->memory_total ? be->ext->memory_total(be) : 0;
 }
 
 int collective_nccl_unique_id(void *id, char *err, size_t errlen)

@@ -32,6 +32,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct backend_ext;
+
 enum activation {
 	ACT_IDENTITY,
 	ACT_RELU,
@@ -68,17 +70,31 @@ enum optim_scalar {
 	OPT_NSCALARS = 8,
 };
 
+#define OPTIM_HYPER_ARGS 8
+
 /* Hyper-parameters fixed for the whole run. */
 struct optim_hyper {
-	int kind;               /* OPTIM_SGD, OPTIM_ADAM, OPTIM_ADAMW (optim.h) */
-	float momentum, dampening, weight_decay;
-	bool nesterov;
-	float beta1, beta2, eps;
+	int kind;                     /* enum optim_kind_id (optim.h): which update rule */
+	float weight_decay;           /* every optimizer's */
+	float arg[OPTIM_HYPER_ARGS];  /* the kind's own keys, indexed by optim.h's enum for that kind */
 };
 
 struct backend {
-	const char *name;       /* "cpu", "cuda" */
+	const char *name;       /* "cpu", "cuda": for messages only, never compared */
+	int precision;          /* enum precision (precision.h) its products compute in; the CPU's is fp32 */
+	/*
+	 * Backend memory is host memory and every operation has finished when it
+	 * returns (the CPU): reading a result back costs nothing, so the loop may
+	 * sync every step, an in-process all-reduce can work on the buffers, and
+	 * wall-clock time measures the work.
+	 */
+	bool host_memory;
+	/* The optional extras (backend_ext.h): loss scaling, graphs, read-back, device data, timing. NULL: none. */
+	const struct backend_ext *ext;
 	void *impl;             /* backend private state */
+
+	/* The device in words: "cpu (2 threads, 4 cores)", "NVIDIA H100 80GB HBM3". */
+	void (*describe)(struct backend *be, char *buf, size_t len);
 
 	/* --- memory --- */
 	void *(*alloc)(struct backend *be, size_t bytes);         /* zeroed; aborts on OOM */
@@ -152,11 +168,12 @@ struct backend {
 	/* out[0] = sum of x[i]^2 (backend memory, float). */
 	void (*sum_squares)(struct backend *be, const float *x, int64_t n, float *out);
 	/*
-	 * One optimizer step over a flat parameter group, PyTorch's exact rules:
-	 * SGD (momentum, dampening, nesterov, L2 weight decay), Adam (L2 decay
-	 * added to the gradient), AdamW (decoupled decay p *= 1 - lr*wd).
-	 * `state` holds 1 (sgd momentum) or 2 (adam m, v) buffers of n floats,
-	 * laid out back to back. `step` is the 1-based step number (host);
+	 * One optimizer step over a flat parameter group, by the rule of
+	 * h->kind, each exactly as its PyTorch class (optim.c's rows say which):
+	 * a backend keeps one kernel per kind in a table indexed by h->kind and
+	 * asserts on a kind it has none for, so a new kind never runs another's
+	 * rule. `state` holds the kind's buffers (optim.h: nstate of n floats,
+	 * back to back, in its row's order). `step` is the 1-based step number (host);
 	 * `scalars` (backend memory) holds lr, bias corrections, clip factor.
 	 * Gradients are multiplied by scalars[OPT_CLIP] before use.
 	 * `decay_mask` (may be NULL: all decay) is 1 where weight decay applies.
@@ -244,26 +261,21 @@ int backend_cpu_threads(const struct backend *be);
 /*
  * Open a backend by device name: "cpu", "cuda", "cuda:N", "auto".
  * "auto" falls back to the CPU when no usable GPU exists, and says why in
- * `note`. `precision` is fp32|tf32|bf16|fp16; the CPU computes in fp32
- * and says so in `note` when asked for another. A CUDA device that cannot be used is an error naming the cause
+ * `note`. `precision` is an enum precision (precision.h); the CPU computes
+ * in fp32 and says so in `note` when asked for another. A CUDA device that cannot be used is an error naming the cause
  * (no driver, no device, libtrainbook-cuda.so missing). Returns NULL with
  * err filled on failure.
  */
-struct backend *backend_open(const char *device, const char *precision, int cpu_threads, char *note,
+struct backend *backend_open(const char *device, int precision, int cpu_threads, char *note,
 			     size_t notelen, char *err, size_t errlen);
 
 /* Human-readable name of the device a backend runs on ("cpu (2 threads, 4 cores)", "NVIDIA H100 80GB HBM3"). */
 void backend_device_name(struct backend *be, char *buf, size_t len);
-/*
- * A symbol of the loaded CUDA module (engine/cuda/cuda_ext.h lists the
- * optional extras), NULL when the module is not loaded or lacks it.
- */
-void *backend_cuda_symbol(const char *name);
 /* Whether the CUDA module exists (a device "auto" or "cuda" run loads it, and its libraries). */
 bool backend_cuda_module_present(void);
-/* Peak device memory in bytes, 0 when unknown (CPU). */
+/* Peak device memory in bytes, 0 when unknown (a backend without the extra: the CPU). */
 size_t backend_peak_memory(struct backend *be);
-/* The device's total memory in bytes, 0 when unknown (the CPU: see memlimit.h). */
+/* The device's total memory in bytes, 0 when unknown (a backend without the extra; the CPU: see memlimit.h). */
 size_t backend_device_memory(struct backend *be);
 
 void backend_destroy(struct backend *be);

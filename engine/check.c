@@ -235,14 +235,16 @@ static void memory_print(const struct checked *c, const struct memest_machine *m
 			machine->host_allowance > 0 ? "; " : "");
 	}
 	if (machine->host_allowance > 0)
-		fprintf(out, "this machine has %s, a run may use %s", memlimit_format(machine->host_total, has, sizeof(has)),
+		fprintf(out, "this machine has %s, a run may use %s",
+			memlimit_format(machine->host_total, has, sizeof(has)),
 			memlimit_format(machine->host_allowance, may, sizeof(may)));
 	fprintf(out, ")\n");
 	for (int p = 0; p < MEMEST_NPARTS; p++) {
 		if (!e->part[p])
 			continue;
-		fprintf(out, "  %-12s %10s  %s%s\n", memest_part_name(p), memlimit_format(e->part[p], size, sizeof(size)),
-			part_notes[p], e->on_device[p] ? " (GPU)" : "");
+		fprintf(out, "  %-12s %10s  %s%s\n", memest_part_name(p),
+			memlimit_format(e->part[p], size, sizeof(size)), part_notes[p],
+			e->on_device[p] ? " (GPU)" : "");
 	}
 }
 

@@ -379,15 +379,3 @@ void checkpoint_prune(const char *dir, int keep)
 	}
 	free(names);
 }
-
-int checkpoint_latest(const char *dir, char *out, size_t len)
-{
-	char **names = NULL;
-	int n = list_steps(dir, &names);
-	if (n > 0)
-		snprintf(out, len, "%s/%s", dir, names[n - 1]);
-	for (int i = 0; i < n; i++)
-		free(names[i]);
-	free(names);
-	return n > 0 ? 0 : -1;
-}

@@ -62,7 +62,4 @@ void checkpoint_state_path(const char *path, char *out, size_t len);
 /* Keep the newest `keep` step-*.safetensors files (and sidecars) in dir. */
 void checkpoint_prune(const char *dir, int keep);
 
-/* Path of the newest step-*.safetensors in dir, or -1 if none. */
-int checkpoint_latest(const char *dir, char *out, size_t len);
-
 #endif

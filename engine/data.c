@@ -6,7 +6,8 @@
  * What it is not: a file parser (each format has its own data_<fmt>.c) or
  * the batch loader (loader.c).
  *
- * Threads: caller's thread only; no globals besides the constant table.
+ * Threads: caller's thread only; no globals besides the constant table
+ * of data sets.
  */
 #include "data_internal.h"
 
@@ -26,33 +27,61 @@
  * 1 in `b`, a combination no epoch order uses. */
 #define DATA_VALIDATION_TAG 0x76616c6964617465ULL /* "validate" */
 
-struct data_format {
-	const char *name;      /* spec data.dataset */
-	data_load_fn load;
-	data_probe_fn probe;
-};
+/* Keys of the data section a row takes, with the row's default in words for the docs. */
+#define TAKES(key, text) {.name = key, .type = SPEC_KEY_FIELD, .def_text = text}
+#define PATH_REQUIRED(what) {.name = "path", .type = SPEC_KEY_FIELD, .required = "a path (" what ")", .doc = what}
 
-/* One row per accepted `data.dataset` value; both IDX data sets share a
- * reader that picks default paths and class names by name. */
-static const struct data_format data_formats[] = {
-	{"fashion-mnist", data_idx_load, data_idx_probe},
-	{"mnist", data_idx_load, data_idx_probe},
-	{"cifar10", data_cifar_load, data_cifar_probe},
-	{"csv", data_csv_load, data_csv_probe},
-	{"image-folder", data_images_load, data_images_probe},
-	{"synthetic", data_synthetic_load, data_synthetic_probe},
-};
-
-static const struct data_format *data_format_find(const char *name, char *err, size_t errlen)
+/* Synthetic samples are MNIST-sized unless a shape is given (the other sets' shape comes from their files). */
+static const char *synthetic_finish(struct spec *s, const bool *given, int *key, char *msg, size_t len)
 {
-	for (size_t i = 0; i < TB_ARRAY_LEN(data_formats); i++)
-		if (strcmp(data_formats[i].name, name) == 0)
-			return &data_formats[i];
-	data_fail(err, errlen,
-		  "unknown data set '%s' (known: fashion-mnist, mnist, cifar10, csv, "
-		  "image-folder, synthetic)",
-		  name);
+	(void)key;
+	(void)msg;
+	(void)len;
+	if (!given[0]) { /* key 0 of the row: shape */
+		s->data.shape[0] = 1;
+		s->data.shape[1] = 28;
+		s->data.shape[2] = 28;
+	}
 	return NULL;
+}
+
+/* One row per accepted `data.dataset` value; both IDX sets share a reader that finds its files through `source`. */
+static const struct data_set_kind data_set_kinds[] = {
+	{.spec = {.name = "fashion-mnist",
+		  .summary = "Fashion-MNIST: 28×28 grey images of 10 kinds of clothing, 60,000 + 10,000 (IDX files)",
+		  .keys = {TAKES("path", "/usr/share/datasets/fashion-mnist")}},
+	 .load = data_idx_load, .probe = data_idx_probe, .source = &data_idx_fashion_mnist},
+	{.spec = {.name = "mnist", .summary = "MNIST: 28×28 grey handwritten digits, 60,000 + 10,000 (IDX files)",
+		  .keys = {TAKES("path", "/usr/share/datasets/mnist")}},
+	 .load = data_idx_load, .probe = data_idx_probe, .source = &data_idx_mnist},
+	{.spec = {.name = "cifar10",
+		  .summary = "CIFAR-10: 32×32 colour images of 10 classes, 50,000 + 10,000 (the binary version)",
+		  .keys = {TAKES("path", "/usr/share/datasets/cifar10")}},
+	 .load = data_cifar_load, .probe = data_cifar_probe},
+	{.spec = {.name = "csv", .summary = "a table, one sample per row: numeric features and a label column",
+		  .keys = {PATH_REQUIRED("the CSV file"), TAKES("test_path", NULL), TAKES("test_fraction", NULL),
+			   TAKES("label_column", NULL), TAKES("header", NULL)}},
+	 .load = data_csv_load, .probe = data_csv_probe},
+	{.spec = {.name = "synthetic",
+		  .summary = "random samples with a learnable class structure, for tests and benchmarks (no files)",
+		  .keys = {TAKES("shape", "[1, 28, 28]"), TAKES("classes", NULL), TAKES("train_size", NULL),
+			   TAKES("test_size", NULL)},
+		  .finish = synthetic_finish},
+	 .load = data_synthetic_load, .probe = data_synthetic_probe},
+	{.spec = {.name = "image-folder", .summary = "one sub-folder of PNG/JPEG images per class (torchvision's ImageFolder)",
+		  .keys = {PATH_REQUIRED("a folder with one subfolder per class"),
+			   TAKES("shape", "each image's own size")}},
+	 .load = data_images_load, .probe = data_images_probe},
+};
+
+const struct spec_registry data_set_registry = {
+	"dataset", "data set", data_set_kinds, sizeof(data_set_kinds[0]), (int)TB_ARRAY_LEN(data_set_kinds),
+};
+
+const struct data_set_kind *data_kind(const struct spec_data *spec)
+{
+	TB_ASSERT(spec->kind >= 0 && spec->kind < data_set_registry.count);
+	return &data_set_kinds[spec->kind];
 }
 
 int data_fail(char *err, size_t errlen, const char *fmt, ...)
@@ -326,9 +355,12 @@ static int data_wants_train_stats(const struct spec_data *spec)
 {
 	if (spec->nnormalize > 0)
 		return 0;
-	for (int i = 0; i < spec->naugment && i < SPEC_MAX_AUGMENT; i++)
-		if (strcmp(spec->augment[i].name, "normalize") == 0)
+	for (int i = 0; i < spec->naugment && i < SPEC_MAX_AUGMENT; i++) {
+		const struct augment_kind *k =
+			(const struct augment_kind *)spec_registry_kind(&augment_registry, spec->augment[i].kind);
+		if (k->op == LOADER_NORMALIZE)
 			return 1;
+	}
 	return 0;
 }
 
@@ -357,9 +389,7 @@ int data_load_stoppable(const struct spec_data *spec, uint64_t seed, const volat
 			struct data_splits *out, char *err, size_t errlen)
 {
 	memset(out, 0, sizeof(*out));
-	const struct data_format *f = data_format_find(spec->dataset, err, errlen);
-	if (!f)
-		return -1;
+	const struct data_set_kind *f = data_kind(spec);
 	if (spec->validation < 0.0 || spec->validation >= 1.0)
 		return data_fail(err, errlen, "data.validation must be in [0, 1), got %g",
 				 spec->validation);
@@ -419,8 +449,5 @@ fail:
 int data_probe(const struct spec_data *spec, struct data_info *out, char *err, size_t errlen)
 {
 	memset(out, 0, sizeof(*out));
-	const struct data_format *f = data_format_find(spec->dataset, err, errlen);
-	if (!f)
-		return -1;
-	return f->probe(spec, out, err, errlen);
+	return data_kind(spec)->probe(spec, out, err, errlen);
 }

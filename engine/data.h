@@ -3,8 +3,9 @@
  * shuffled, augmented batches.
  *
  * What it is: loading (IDX with or without gzip, CSV, CIFAR-10 binary,
- * image folders, synthetic), train/validation/test splits, and a
- * prefetching loader. What it is not: anything about devices; a batch is
+ * image folders, synthetic — one data_set_registry row each), train/
+ * validation/test splits, and a prefetching loader with its augmentation
+ * steps (one augment_registry row each). What it is not: anything about devices; a batch is
  * host memory, the train loop uploads it.
  *
  * Determinism contract (resume is bit-identical): the order of epoch `e`
@@ -164,6 +165,21 @@ int loader_next(struct loader *l, struct batch *out);
 
 enum loader_op_kind { LOADER_CROP, LOADER_HFLIP, LOADER_NORMALIZE };
 
+/* The data sets a spec may name (data.dataset): rows in data.c, read by the parser and data_load. */
+extern const struct spec_registry data_set_registry;
+
+/*
+ * The augmentation steps a spec may list (data.augment): rows in loader.c.
+ * A row's first key is the step's value (`{random_crop: 4}`); a row whose
+ * keys are CHANNELS takes a mapping of them instead (normalize).
+ */
+struct augment_kind {
+	struct spec_kind spec;  /* name, keys, docs */
+	enum loader_op_kind op; /* what the loader (and the GPU batch kernel) does for it */
+	bool once;              /* may appear once in a list */
+};
+extern const struct spec_registry augment_registry;
+
 /* One step of the per-sample pipeline, in spec order. */
 struct loader_op {
 	enum loader_op_kind kind;
@@ -175,7 +191,7 @@ struct loader_op {
 
 /*
  * What a loader with these options does to each sample, for a device that
- * repeats it bit for bit (the CUDA batch kernel, engine/cuda/cuda_ext.h):
+ * repeats it bit for bit (the CUDA batch kernel, engine/backend_ext.h):
  * the ops in order, per-channel mean/std when one normalises, and the key
  * the per-sample draws start from (loader.c documents the draws). The
  * epoch order is data_permutation(n, rng_hash(seed, epoch, 0)) when

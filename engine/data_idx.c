@@ -55,16 +55,19 @@ struct idx_source {
 	const char *const *class_names;
 };
 
-static const struct idx_source idx_sources[] = {
-	{"fashion-mnist", "/usr/share/datasets/fashion-mnist",
-	 "install the Debian package dataset-fashion-mnist, or set data.path to a folder "
-	 "holding the four Fashion-MNIST IDX files",
-	 idx_fashion_names},
-	{"mnist", "/usr/share/datasets/mnist",
-	 "put the four MNIST IDX files (train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, "
-	 "t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz) in /usr/share/datasets/mnist, "
-	 "or set data.path",
-	 idx_digit_names},
+const struct idx_source data_idx_fashion_mnist = {
+	"fashion-mnist", "/usr/share/datasets/fashion-mnist",
+	"install the Debian package dataset-fashion-mnist, or set data.path to a folder "
+	"holding the four Fashion-MNIST IDX files",
+	idx_fashion_names,
+};
+
+const struct idx_source data_idx_mnist = {
+	"mnist", "/usr/share/datasets/mnist",
+	"put the four MNIST IDX files (train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, "
+	"t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz) in /usr/share/datasets/mnist, "
+	"or set data.path",
+	idx_digit_names,
 };
 
 /* The file stems of one split; both the official names and the dotted
@@ -84,13 +87,12 @@ static const struct idx_split_files idx_test_files = {
 	{"t10k-labels-idx1-ubyte", "t10k-labels.idx1-ubyte"},
 };
 
-static const struct idx_source *idx_source_find(const char *dataset)
+/* The source of the IDX set `spec` names: its data set row's. */
+static const struct idx_source *idx_source_of(const struct spec_data *spec)
 {
-	for (size_t i = 0; i < TB_ARRAY_LEN(idx_sources); i++)
-		if (strcmp(idx_sources[i].dataset, dataset) == 0)
-			return &idx_sources[i];
-	TB_ASSERT(!"data_idx called for a data set it does not know");
-	return NULL;
+	const struct idx_source *src = data_kind(spec)->source;
+	TB_ASSERT(src); /* only the IDX rows point here, and they carry one */
+	return src;
 }
 
 static const char *idx_dir(const struct spec_data *spec, const struct idx_source *src)
@@ -325,7 +327,7 @@ fail:
 int data_idx_load(const struct spec_data *spec, const volatile sig_atomic_t *stop,
 		  struct data_splits *out, char *err, size_t errlen)
 {
-	const struct idx_source *src = idx_source_find(spec->dataset);
+	const struct idx_source *src = idx_source_of(spec);
 	const char *dir = idx_dir(spec, src);
 	if (idx_load_split(src, dir, &idx_train_files, "train", stop, &out->train, err, errlen) ||
 	    idx_load_split(src, dir, &idx_test_files, "test", stop, &out->test, err, errlen))
@@ -349,7 +351,7 @@ static int idx_count(const char *path, uint32_t *dims, char *err, size_t errlen)
 
 int data_idx_probe(const struct spec_data *spec, struct data_info *out, char *err, size_t errlen)
 {
-	const struct idx_source *src = idx_source_find(spec->dataset);
+	const struct idx_source *src = idx_source_of(spec);
 	const char *dir = idx_dir(spec, src);
 	char path[DATA_PATH_MAX], test[DATA_PATH_MAX], other[DATA_PATH_MAX];
 	/* Missing files are what a user typing a spec most needs to hear

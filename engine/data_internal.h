@@ -49,6 +49,21 @@ int data_synthetic_load(const struct spec_data *spec, const volatile sig_atomic_
 int data_synthetic_probe(const struct spec_data *spec, struct data_info *out, char *err,
 			 size_t errlen);
 
+/* One data set a spec may name: its keys (the data section's keys it takes) and its reader. */
+struct data_set_kind {
+	struct spec_kind spec; /* name, docs, FIELD keys: the data section's keys it takes */
+	data_load_fn load;
+	data_probe_fn probe;
+	const void *source;    /* the reader's own description of this set (data_idx.c's struct idx_source), or NULL */
+};
+
+/* The row of the data set `spec` names (spec->kind, which the parser set). */
+const struct data_set_kind *data_kind(const struct spec_data *spec);
+
+/* The two IDX sets (data_idx.c): default folder, how to get them, class names. */
+struct idx_source;
+extern const struct idx_source data_idx_fashion_mnist, data_idx_mnist;
+
 /* Fill err (if non-NULL) printf-style and return -1, so a reader can say
  * `return data_fail(err, errlen, "...")`. */
 int data_fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

@@ -10,7 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "safetensors.h"
+#include "atomic_file.h"
 #include "tb.h"
 
 /* Read an integer variable; -1 when absent or malformed. */
@@ -61,7 +61,7 @@ int dist_rendezvous_file(const char *path, const struct dist_env *d, void *bytes
 			 char *err, size_t errlen)
 {
 	if (d->rank == 0)
-		return tb_write_atomic(path, bytes, len, err, errlen);
+		return atomic_write(path, bytes, len, false, err, errlen);
 	double deadline = tb_now() + timeout_s;
 	for (;;) {
 		struct stat st;

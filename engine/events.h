@@ -61,8 +61,6 @@ void events_evaluation(struct events *ev, const char *split, int64_t step, int e
 		       const char *const *class_names, const int64_t *confusion, int c, int h, int w,
 		       const struct eval_sample *samples, int nsamples);
 
-void events_log(struct events *ev, const char *level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
 /* What the run is doing besides training, e.g. "evaluating" `split`: done of total samples (JSON only). */
 void events_phase(struct events *ev, const char *phase, const char *split, int64_t done, int64_t total);
 

@@ -1,10 +1,11 @@
 /*
  * gpu_step.c — GPU-only parts of a training step (see gpu_step.h).
  *
- * The CUDA module's extras are looked up by name (backend_cuda_symbol) so
- * the engine links without CUDA and an older module simply offers less.
+ * The extras come from the backend's table (be->ext, backend_ext.h), so
+ * the engine links without CUDA and a backend that lacks one simply offers
+ * less.
  * Device-side optimizer scalars: whenever clipping must not read the
- * gradients on the host (fp16, or any graph), a tb_cuda_amp object runs
+ * gradients on the host (fp16, or any graph), a backend_amp object runs
  * after backward. For fp16 it is PyTorch's GradScaler; otherwise it is
  * configured with scale 1 and no growth, so it only computes the clip
  * factor, the step count and Adam's bias corrections on the device —
@@ -17,47 +18,26 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cuda/cuda_ext.h"
+#include "backend_ext.h"
+#include "precision.h"
 #include "rng.h"
 #include "tb.h"
 
 /* Training sets larger than this stay on the host (one copy per GPU replica). */
 #define GPU_DATA_MAX_BYTES ((int64_t)4 << 30)
 
-/* The module's extras; any may be NULL. */
-struct cuda_extras {
-	__typeof__(tb_cuda_amp_new) *amp_new;
-	__typeof__(tb_cuda_amp_free) *amp_free;
-	__typeof__(tb_cuda_amp_scale_grad) *amp_scale_grad;
-	__typeof__(tb_cuda_amp_prepare) *amp_prepare;
-	__typeof__(tb_cuda_amp_set_steps) *amp_set_steps;
-	__typeof__(tb_cuda_amp_read) *amp_read;
-	__typeof__(tb_cuda_capture_begin) *capture_begin;
-	__typeof__(tb_cuda_capture_end) *capture_end;
-	__typeof__(tb_cuda_graph_launch) *graph_launch;
-	__typeof__(tb_cuda_graph_free) *graph_free;
-	__typeof__(tb_cuda_set_dropout_counter) *set_dropout_counter;
-	__typeof__(tb_cuda_dataset_new) *dataset_new;
-	__typeof__(tb_cuda_dataset_free) *dataset_free;
-	__typeof__(tb_cuda_data_batch) *data_batch;
-	__typeof__(tb_cuda_readback_new) *readback_new;
-	__typeof__(tb_cuda_readback_start) *readback_start;
-	__typeof__(tb_cuda_readback_poll) *readback_poll;
-	__typeof__(tb_cuda_readback_free) *readback_free;
-};
-
 struct gpu_step {
 	struct backend *be;       /* not owned */
 	struct model *m;          /* not owned */
 	struct optim *o;          /* not owned */
-	struct cuda_extras fn;
+	const struct backend_ext *fn; /* be->ext; any slot may be NULL */
 	bool fp16;                /* dynamic loss scaling */
 	bool graphs;              /* capture allowed */
 	bool device_clip;         /* an amp object prepares the optimizer scalars */
-	struct tb_cuda_amp *amp;  /* created on the first step (after a resume has set o->step) */
+	struct backend_amp *amp;  /* created on the first step (after a resume has set o->step) */
 
 	/* the step graph */
-	struct tb_cuda_graph *graph;
+	struct backend_graph *graph;
 	int graph_n;
 	bool settled;             /* an eager full-size step ran since the last invalidation */
 	bool capturing;
@@ -69,8 +49,8 @@ struct gpu_step {
 	int64_t *block_dev;       /* backend memory */
 
 	/* training data on the GPU */
-	struct tb_cuda_dataset *data;
-	struct tb_cuda_augment aug;
+	struct backend_dataset *data;
+	struct backend_augment aug;
 	bool shuffle;
 	uint64_t seed;
 	int64_t n_train;
@@ -79,7 +59,7 @@ struct gpu_step {
 	int order_epoch;          /* epoch whose order is on the device, -1 none */
 
 	/* metrics read back without a host sync: the stats pair lands in pinned memory */
-	struct tb_cuda_readback *stats_rb;
+	struct backend_readback *stats_rb;
 	bool stats_pending;       /* a snapshot is on its way */
 };
 
@@ -89,31 +69,7 @@ static bool env_off(const char *name)
 	return v && strcmp(v, "0") == 0;
 }
 
-static void load_extras(struct cuda_extras *fn)
-{
-#define LOOK(field, sym) fn->field = (__typeof__(sym) *)backend_cuda_symbol(#sym)
-	LOOK(amp_new, tb_cuda_amp_new);
-	LOOK(amp_free, tb_cuda_amp_free);
-	LOOK(amp_scale_grad, tb_cuda_amp_scale_grad);
-	LOOK(amp_prepare, tb_cuda_amp_prepare);
-	LOOK(amp_set_steps, tb_cuda_amp_set_steps);
-	LOOK(amp_read, tb_cuda_amp_read);
-	LOOK(capture_begin, tb_cuda_capture_begin);
-	LOOK(capture_end, tb_cuda_capture_end);
-	LOOK(graph_launch, tb_cuda_graph_launch);
-	LOOK(graph_free, tb_cuda_graph_free);
-	LOOK(set_dropout_counter, tb_cuda_set_dropout_counter);
-	LOOK(dataset_new, tb_cuda_dataset_new);
-	LOOK(dataset_free, tb_cuda_dataset_free);
-	LOOK(data_batch, tb_cuda_data_batch);
-	LOOK(readback_new, tb_cuda_readback_new);
-	LOOK(readback_start, tb_cuda_readback_start);
-	LOOK(readback_poll, tb_cuda_readback_poll);
-	LOOK(readback_free, tb_cuda_readback_free);
-#undef LOOK
-}
-
-static bool have_amp(const struct cuda_extras *fn)
+static bool have_amp(const struct backend_ext *fn)
 {
 	return fn->amp_new && fn->amp_free && fn->amp_scale_grad && fn->amp_prepare && fn->amp_set_steps &&
 	       fn->amp_read;
@@ -122,29 +78,29 @@ static bool have_amp(const struct cuda_extras *fn)
 struct gpu_step *gpu_step_new(struct backend *be, struct model *m, struct optim *o, const struct spec *spec,
 			      bool graphs)
 {
-	if (strcmp(be->name, "cpu") == 0)
-		return NULL;
+	if (!be->ext)
+		return NULL; /* none of the extras: the plain backend.h step */
 	struct gpu_step *g = tb_xcalloc(1, sizeof(*g));
 	g->be = be;
 	g->m = m;
 	g->o = o;
 	g->order_epoch = -1;
-	load_extras(&g->fn);
-	bool amp = have_amp(&g->fn);
-	g->fp16 = amp && strcmp(spec->train.precision, "fp16") == 0;
-	g->graphs = graphs && amp && !env_off("TRAINBOOK_CUDA_GRAPH") && g->fn.capture_begin && g->fn.capture_end &&
-		    g->fn.graph_launch && g->fn.graph_free && g->fn.set_dropout_counter;
+	g->fn = be->ext;
+	bool amp = have_amp(g->fn);
+	g->fp16 = amp && precision_kinds[spec->train.precision_kind].loss_scaling;
+	g->graphs = graphs && amp && !env_off("TRAINBOOK_CUDA_GRAPH") && g->fn->capture_begin && g->fn->capture_end &&
+		    g->fn->graph_launch && g->fn->graph_free && g->fn->set_dropout_counter;
 	g->device_clip = g->fp16 || g->graphs;
 	g->block_dev = be->alloc(be, sizeof(g->block));
 	if (g->graphs)
-		g->fn.set_dropout_counter(be, (const uint64_t *)g->block_dev);
+		g->fn->set_dropout_counter(be, (const uint64_t *)g->block_dev);
 	return g;
 }
 
 static void drop_graph(struct gpu_step *g)
 {
 	if (g->graph)
-		g->fn.graph_free(g->be, g->graph);
+		g->fn->graph_free(g->be, g->graph);
 	g->graph = NULL;
 	g->settled = false;
 }
@@ -154,7 +110,7 @@ void gpu_step_drop_data(struct gpu_step *g)
 	if (!g)
 		return;
 	if (g->data)
-		g->fn.dataset_free(g->be, g->data);
+		g->fn->dataset_free(g->be, g->data);
 	if (g->order_dev)
 		g->be->free(g->be, g->order_dev);
 	free(g->order_host);
@@ -169,27 +125,27 @@ void gpu_step_free(struct gpu_step *g)
 		return;
 	drop_graph(g);
 	if (g->graphs)
-		g->fn.set_dropout_counter(g->be, NULL);
+		g->fn->set_dropout_counter(g->be, NULL);
 	g->be->free(g->be, g->block_dev);
 	if (g->amp)
-		g->fn.amp_free(g->be, g->amp);
+		g->fn->amp_free(g->be, g->amp);
 	if (g->stats_rb)
-		g->fn.readback_free(g->be, g->stats_rb); /* waits for a snapshot in flight */
+		g->fn->readback_free(g->be, g->stats_rb); /* waits for a snapshot in flight */
 	gpu_step_drop_data(g);
 	free(g);
 }
 
 /* ---- data on the GPU ---------------------------------------------------- */
 
-static bool plan_to_augment(const struct loader_plan *p, int channels, struct tb_cuda_augment *aug)
+static bool plan_to_augment(const struct loader_plan *p, int channels, struct backend_augment *aug)
 {
 	memset(aug, 0, sizeof(*aug));
-	if (p->nops > TB_CUDA_AUG_MAX || channels > TB_CUDA_AUG_MAX_CHANNELS)
+	if (p->nops > BACKEND_AUG_MAX || channels > BACKEND_AUG_MAX_CHANNELS)
 		return false;
-	static const int kinds[] = {[LOADER_CROP] = TB_CUDA_AUG_CROP, [LOADER_HFLIP] = TB_CUDA_AUG_HFLIP,
-				    [LOADER_NORMALIZE] = TB_CUDA_AUG_NORMALIZE};
+	static const int kinds[] = {[LOADER_CROP] = BACKEND_AUG_CROP, [LOADER_HFLIP] = BACKEND_AUG_HFLIP,
+				    [LOADER_NORMALIZE] = BACKEND_AUG_NORMALIZE};
 	for (int i = 0; i < p->nops; i++)
-		aug->ops[i] = (struct tb_cuda_aug_op){kinds[p->ops[i].kind], p->ops[i].pad, p->ops[i].prob};
+		aug->ops[i] = (struct backend_aug_op){kinds[p->ops[i].kind], p->ops[i].pad, p->ops[i].prob};
 	aug->nops = p->nops;
 	for (int c = 0; c < channels && c < LOADER_PLAN_MAX_CHANNELS; c++) {
 		aug->mean[c] = p->mean[c];
@@ -204,7 +160,7 @@ bool gpu_step_use_data(struct gpu_step *g, const struct dataset *train, const st
 {
 	if (why && whylen)
 		why[0] = 0;
-	if (!g || env_off("TRAINBOOK_GPU_DATA") || !g->fn.dataset_new || !g->fn.dataset_free || !g->fn.data_batch)
+	if (!g || env_off("TRAINBOOK_GPU_DATA") || !g->fn->dataset_new || !g->fn->dataset_free || !g->fn->data_batch)
 		return false;
 	int64_t bytes = train->n * dataset_sample_size(train) * (train->u8 ? 1 : (int64_t)sizeof(float));
 	if (bytes > GPU_DATA_MAX_BYTES) {
@@ -217,7 +173,7 @@ bool gpu_step_use_data(struct gpu_step *g, const struct dataset *train, const st
 		tb_fmt(why, whylen, "batches come from the host loader (%s)", err);
 		return false;
 	}
-	g->data = g->fn.dataset_new(g->be, train->u8, train->u8 ? NULL : train->f32, train->labels, train->n, train->c,
+	g->data = g->fn->dataset_new(g->be, train->u8, train->u8 ? NULL : train->f32, train->labels, train->n, train->c,
 				    train->h, train->w, err, sizeof(err));
 	if (!g->data) {
 		tb_fmt(why, whylen, "the training set stays on the host: %s", err);
@@ -253,7 +209,7 @@ void gpu_step_seek(struct gpu_step *g, int epoch, int64_t first)
 
 void gpu_step_load_batch(struct gpu_step *g, int n, float *x, int32_t *y)
 {
-	g->fn.data_batch(g->be, g->data, g->aug.nops ? &g->aug : NULL, g->order_dev, g->block_dev + 1, n, x, y);
+	g->fn->data_batch(g->be, g->data, g->aug.nops ? &g->aug : NULL, g->order_dev, g->block_dev + 1, n, x, y);
 }
 
 /* ---- loss scaling and device-side optimizer scalars ------------------- */
@@ -261,10 +217,10 @@ void gpu_step_load_batch(struct gpu_step *g, int n, float *x, int32_t *y)
 void gpu_step_begin(struct gpu_step *g, int64_t step)
 {
 	if (g->device_clip && !g->amp) {
-		struct tb_cuda_amp_config unit = {1.0f, 1.0f, 1.0f, 1 << 30, true};
-		g->amp = g->fn.amp_new(g->be, g->fp16 ? NULL : &unit);
+		struct backend_amp_config unit = {1.0f, 1.0f, 1.0f, 1 << 30, true};
+		g->amp = g->fn->amp_new(g->be, g->fp16 ? NULL : &unit);
 		if (g->o->step > 0)
-			g->fn.amp_set_steps(g->be, g->amp, g->o->step); /* resumed */
+			g->fn->amp_set_steps(g->be, g->amp, g->o->step); /* resumed */
 	}
 	if (g->graphs || g->data) {
 		g->block[0] = step;
@@ -280,24 +236,23 @@ bool gpu_step_device_clip(const struct gpu_step *g)
 void gpu_step_scale_loss_grad(struct gpu_step *g, float *dlogits, int64_t n)
 {
 	if (g->fp16)
-		g->fn.amp_scale_grad(g->be, g->amp, dlogits, n);
+		g->fn->amp_scale_grad(g->be, g->amp, dlogits, n);
 }
 
 void gpu_step_prepare_optim(struct gpu_step *g)
 {
 	if (!g->device_clip)
 		return;
-	const struct optim_hyper *h = &g->o->hyper;
-	g->fn.amp_prepare(g->be, g->amp, g->m->grads, g->m->n_weights, g->o->grad_clip, h->beta1, h->beta2,
-			  g->o->scalars);
+	g->fn->amp_prepare(g->be, g->amp, g->m->grads, g->m->n_weights, g->o->grad_clip, (float)g->o->beta1,
+			  (float)g->o->beta2, g->o->scalars);
 }
 
 void gpu_step_settle(struct gpu_step *g)
 {
 	if (!g || !g->amp)
 		return;
-	struct tb_cuda_amp_stats st;
-	g->fn.amp_read(g->be, g->amp, &st);
+	struct backend_amp_stats st;
+	g->fn->amp_read(g->be, g->amp, &st);
 	g->o->step = st.steps;
 	g->o->last_grad_norm = st.grad_norm;
 }
@@ -306,8 +261,8 @@ bool gpu_step_amp_stats(struct gpu_step *g, double *scale, int64_t *skipped)
 {
 	if (!g || !g->fp16 || !g->amp)
 		return false;
-	struct tb_cuda_amp_stats st;
-	g->fn.amp_read(g->be, g->amp, &st);
+	struct backend_amp_stats st;
+	g->fn->amp_read(g->be, g->amp, &st);
 	*scale = st.scale;
 	*skipped = st.skipped;
 	return true;
@@ -320,7 +275,7 @@ bool gpu_step_replay(struct gpu_step *g, int n)
 	if (!g->graph || g->graph_n != n)
 		return false;
 	char err[256];
-	if (g->fn.graph_launch(g->be, g->graph, err, sizeof(err)) < 0) {
+	if (g->fn->graph_launch(g->be, g->graph, err, sizeof(err)) < 0) {
 		fprintf(stderr, "trainbook: CUDA graph replay failed, continuing without graphs: %s\n", err);
 		drop_graph(g);
 		g->graphs = false;
@@ -338,7 +293,7 @@ bool gpu_step_capture_due(struct gpu_step *g, int n, bool full)
 bool gpu_step_capture_begin(struct gpu_step *g)
 {
 	char err[256];
-	if (g->fn.capture_begin(g->be, err, sizeof(err)) < 0) {
+	if (g->fn->capture_begin(g->be, err, sizeof(err)) < 0) {
 		fprintf(stderr, "trainbook: cannot capture a CUDA graph, continuing without graphs: %s\n", err);
 		g->graphs = false;
 		return false;
@@ -351,7 +306,7 @@ bool gpu_step_capture_end(struct gpu_step *g, int n)
 {
 	char err[256];
 	g->capturing = false;
-	g->graph = g->fn.capture_end(g->be, err, sizeof(err));
+	g->graph = g->fn->capture_end(g->be, err, sizeof(err));
 	if (!g->graph) {
 		fprintf(stderr, "trainbook: CUDA graph capture failed, continuing without graphs: %s\n", err);
 		g->graphs = false;
@@ -378,13 +333,13 @@ void gpu_step_invalidate(struct gpu_step *g)
 
 bool gpu_step_stats_start(struct gpu_step *g, float *stats_dev)
 {
-	if (!g || !g->fn.readback_new || !g->fn.readback_start || !g->fn.readback_poll || !g->fn.readback_free)
+	if (!g || !g->fn->readback_new || !g->fn->readback_start || !g->fn->readback_poll || !g->fn->readback_free)
 		return false;
 	TB_ASSERT(!g->stats_pending);
 	if (!g->stats_rb)
-		g->stats_rb = g->fn.readback_new(g->be, 2 * sizeof(float));
+		g->stats_rb = g->fn->readback_new(g->be, 2 * sizeof(float));
 	/* Stream order: the copy takes the sums, then they restart from zero. */
-	g->fn.readback_start(g->be, g->stats_rb, stats_dev);
+	g->fn->readback_start(g->be, g->stats_rb, stats_dev);
 	g->be->fill(g->be, stats_dev, 0.0f, 2);
 	g->stats_pending = true;
 	return true;
@@ -393,16 +348,16 @@ bool gpu_step_stats_start(struct gpu_step *g, float *stats_dev)
 bool gpu_step_stats_landed(struct gpu_step *g)
 {
 	TB_ASSERT(g && g->stats_pending);
-	return g->fn.readback_poll(g->be, g->stats_rb) != NULL;
+	return g->fn->readback_poll(g->be, g->stats_rb) != NULL;
 }
 
 void gpu_step_stats_take(struct gpu_step *g, float out[2])
 {
 	TB_ASSERT(g && g->stats_pending);
-	const void *host = g->fn.readback_poll(g->be, g->stats_rb);
+	const void *host = g->fn->readback_poll(g->be, g->stats_rb);
 	if (!host) {
 		g->be->sync(g->be);
-		host = g->fn.readback_poll(g->be, g->stats_rb);
+		host = g->fn->readback_poll(g->be, g->stats_rb);
 		TB_ASSERT(host);
 	}
 	memcpy(out, host, 2 * sizeof(float));

@@ -4,10 +4,10 @@
  * device, whole-step CUDA-graph replay, and training data kept on the GPU.
  *
  * What it is: one object per GPU replica that replica.c consults around
- * the plain backend.h step. Each feature comes from an optional symbol of
- * the CUDA module (engine/cuda/cuda_ext.h); a missing symbol, the CPU
- * backend, or a switch in the environment leaves that feature off and the
- * step is the plain one:
+ * the plain backend.h step. Each feature comes from the backend's table of
+ * extras (be->ext, backend_ext.h); a missing extra, a backend without the
+ * table (the CPU), or a switch in the environment leaves that feature off
+ * and the step is the plain one:
  *   TRAINBOOK_CUDA_GRAPH=0   never capture a graph
  *   TRAINBOOK_GPU_DATA=0     keep batches on the host (the loader's threads)
  * What it is not: the step itself (replica.c) or the epoch loop (train.c).
@@ -36,7 +36,7 @@
 struct gpu_step;
 
 /*
- * NULL for the CPU backend. `graphs`: the caller allows capture (one
+ * NULL for a backend without extras (the CPU). `graphs`: the caller allows capture (one
  * replica and static shapes). The spec's precision decides loss scaling.
  */
 struct gpu_step *gpu_step_new(struct backend *be, struct model *m, struct optim *o, const struct spec *spec,

@@ -90,8 +90,8 @@ enum inference_error inference_predict(struct inference *inf, const char *image,
 	const struct preprocess *p = &inf->pre;
 	memset(out, 0, sizeof(*out));
 	if (!p->image || (p->c != 1 && p->c != 3)) {
-		tb_fmt(err, errlen, "this model takes %s, not images", p->image ? "images of more than 3 channels"
-										 : "feature vectors (tabular data)");
+		tb_fmt(err, errlen, "this model takes %s, not images",
+		       p->image ? "images of more than 3 channels" : "feature vectors (tabular data)");
 		return INFERENCE_NOT_IMAGES;
 	}
 	size_t n = (size_t)p->c * p->h * p->w;

@@ -26,11 +26,11 @@ struct backend;
 struct model;
 
 struct inference {
-	struct spec spec;         /* from the checkpoint's metadata; owned */
-	struct preprocess pre;    /* owned */
-	struct backend *be;       /* CPU; owned */
-	struct model *m;          /* owned */
-	float *x;                 /* backend memory, one sample */
+	struct spec spec;      /* from the checkpoint's metadata; owned */
+	struct preprocess pre; /* owned */
+	struct backend *be;    /* CPU; owned */
+	struct model *m;       /* owned */
+	float *x;              /* backend memory, one sample */
 };
 
 /* Why inference_predict failed: the image (the caller's input) or anything else. */
@@ -42,10 +42,10 @@ void inference_close(struct inference *inf);
 
 struct prediction {
 	int classes;
-	float *logits;     /* classes; owned */
-	float *prob;       /* classes, softmax of the logits; owned */
-	uint8_t *seen;     /* c*h*w bytes, CHW: the image as the model saw it before scaling; owned */
-	int src_w, src_h;  /* the file's own size */
+	float *logits;    /* classes; owned */
+	float *prob;      /* classes, softmax of the logits; owned */
+	uint8_t *seen;    /* c*h*w bytes, CHW: the image as the model saw it before scaling; owned */
+	int src_w, src_h; /* the file's own size */
 };
 
 /* Classify one image file. On failure returns the kind of error with err filled. */

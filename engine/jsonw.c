@@ -25,15 +25,6 @@ void jsonw_free(struct jsonw *w)
 	w->len = w->cap = 0;
 }
 
-void jsonw_reset(struct jsonw *w)
-{
-	w->len = 0;
-	w->buf[0] = 0;
-	w->depth = 0;
-	w->after_key = false;
-	memset(w->need_comma, 0, sizeof(w->need_comma));
-}
-
 char *jsonw_take(struct jsonw *w)
 {
 	char *out = w->buf;
@@ -188,12 +179,6 @@ void jsonw_null(struct jsonw *w)
 {
 	before_value(w);
 	puts_(w, "null");
-}
-
-void jsonw_raw(struct jsonw *w, const char *json)
-{
-	before_value(w);
-	puts_(w, json);
 }
 
 void jsonw_kstr(struct jsonw *w, const char *key, const char *s) { jsonw_key(w, key); jsonw_str(w, s); }

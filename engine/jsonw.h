@@ -27,7 +27,6 @@ void jsonw_init(struct jsonw *w);
 void jsonw_free(struct jsonw *w);
 /* Hand the buffer to the caller (malloc'd) and reset the writer. */
 char *jsonw_take(struct jsonw *w);
-void jsonw_reset(struct jsonw *w);
 
 void jsonw_begin_object(struct jsonw *w);
 void jsonw_end_object(struct jsonw *w);
@@ -45,8 +44,6 @@ void jsonw_bool(struct jsonw *w, bool v);
 void jsonw_null(struct jsonw *w);
 /* Bytes as one base64 string value (standard alphabet, padded). */
 void jsonw_base64(struct jsonw *w, const void *bytes, size_t n);
-/* Raw, already valid JSON text as one value. */
-void jsonw_raw(struct jsonw *w, const char *json);
 
 /* Convenience: key + value. */
 void jsonw_kstr(struct jsonw *w, const char *key, const char *s);

@@ -64,28 +64,6 @@ static int arg_index(const struct layer_kind *kind, const char *name)
 	return -1;
 }
 
-/*
- * A bound as people write it: whole numbers with thousands separators
- * (16,777,216, not 1.67772e+07), anything else as %g.
- */
-static const char *bound_text(char *buf, size_t len, double v)
-{
-	if (v != floor(v) || fabs(v) >= 1e15)
-		return tb_fmt(buf, len, "%g", v);
-	char digits[24];
-	int n = snprintf(digits, sizeof(digits), "%.0f", fabs(v));
-	size_t o = 0;
-	if (v < 0 && o + 1 < len)
-		buf[o++] = '-';
-	for (int i = 0; i < n && o + 2 < len; i++) {
-		if (i > 0 && (n - i) % 3 == 0)
-			buf[o++] = ',';
-		buf[o++] = digits[i];
-	}
-	buf[o] = '\0';
-	return buf;
-}
-
 /* Check one value against its row; writes the error and returns -1 when it does not fit. */
 static int arg_accept(const struct layer_kind *kind, int i, const struct spec_arg *a, double *out,
 		      struct spec_errors *errs)
@@ -97,16 +75,17 @@ static int arg_accept(const struct layer_kind *kind, int i, const struct spec_ar
 		return -1;
 	}
 	double v = a->number;
+	char lo[40], hi[40], got[40];
+	tb_fmt_number(got, sizeof(got), v);
 	if (def->integer && v != floor(v)) {
-		spec_error_add(errs, a->pos, "%s: argument '%s' must be an integer, got %g", kind->name,
-			       def->name, v);
+		spec_error_add(errs, a->pos, "%s: argument '%s' must be an integer, got %s", kind->name,
+			       def->name, got);
 		return -1;
 	}
 	if (v < def->min || v > def->max) {
-		char lo[32], hi[32], got[32];
 		spec_error_add(errs, a->pos, "%s: argument '%s' must be between %s and %s, got %s", kind->name,
-			       def->name, bound_text(lo, sizeof(lo), def->min), bound_text(hi, sizeof(hi), def->max),
-			       bound_text(got, sizeof(got), v));
+			       def->name, tb_fmt_number(lo, sizeof(lo), def->min), tb_fmt_number(hi, sizeof(hi), def->max),
+			       got);
 		return -1;
 	}
 	*out = v;

@@ -79,7 +79,7 @@ struct layer_memory {
 
 struct layer_kind {
 	const char *name;
-	const char *summary;                 /* one line, for `trainbook layers` and docs */
+	const char *summary;                 /* one line, for `trainbook reference` (the README's layer table) */
 	struct layer_arg args[LAYER_ARGS_MAX]; /* name == NULL ends the table */
 	/* y and dx are views of x and dy (flatten): the model allocates neither. */
 	bool is_view;

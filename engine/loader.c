@@ -311,6 +311,31 @@ int loader_next(struct loader *l, struct batch *out)
 
 /* ---- set-up and tear-down --------------------------------------------- */
 
+/* ---- the augmentation registry -------------------------------------------- */
+
+static const struct augment_kind augment_kinds[] = {
+	{.spec = {.name = "random_crop",
+		  .summary = "pad with zeros on every side, then crop back at a random offset (torchvision RandomCrop)",
+		  .keys = {{.name = "padding", .type = SPEC_KEY_INT, .def = 4, .lo = 0, .hi = 64,
+			    .doc = "pixels of zero padding on each side"}}},
+	 .op = LOADER_CROP},
+	{.spec = {.name = "hflip", .summary = "mirror left to right at random (torchvision RandomHorizontalFlip)",
+		  .keys = {{.name = "p", .type = SPEC_KEY_NUM, .def = 0.5, .lo = 0, .hi = 1,
+			    .doc = "probability of a flip"}}},
+	 .op = LOADER_HFLIP},
+	{.spec = {.name = "normalize",
+		  .summary = "(x - mean) / std per channel (torchvision Normalize); last when not listed",
+		  .keys = {{.name = "mean", .type = SPEC_KEY_CHANNELS, .lo = -1e6, .hi = 1e6,
+			    .def_text = "the training split's", .doc = "one number, or one per channel"},
+			   {.name = "std", .type = SPEC_KEY_CHANNELS, .lo = 0, .hi = 1e6, .range = SPEC_R_LO_OPEN,
+			    .def_text = "the training split's", .doc = "one number, or one per channel"}}},
+	 .op = LOADER_NORMALIZE, .once = true},
+};
+
+const struct spec_registry augment_registry = {
+	"augmentation step", "step", augment_kinds, sizeof(augment_kinds[0]), (int)TB_ARRAY_LEN(augment_kinds),
+};
+
 /* Build the op list from the spec. Random ops only when augmenting;
  * normalisation whenever a spec is given (evaluation needs it too). */
 static int loader_plan(struct loader *l, const struct spec_data *aug, int augment, char *err,
@@ -320,31 +345,25 @@ static int loader_plan(struct loader *l, const struct spec_data *aug, int augmen
 	for (int i = 0; i < aug->naugment && i < SPEC_MAX_AUGMENT; i++) {
 		const struct spec_augment *a = &aug->augment[i];
 		struct loader_op op = {0};
-		if (strcmp(a->name, "random_crop") == 0) {
+		TB_ASSERT(a->kind >= 0 && a->kind < augment_registry.count); /* the parser stored a row index */
+		op.kind = augment_kinds[a->kind].op;
+		if (op.kind == LOADER_CROP) {
 			if (a->value < 0 || a->value > DATA_MAX_SIDE)
 				return data_fail(err, errlen, "random_crop: padding %g out of range",
 						 a->value);
-			op.kind = LOADER_CROP;
 			op.pad = (int)a->value;
 			if (!augment || op.pad == 0)
 				continue;
-		} else if (strcmp(a->name, "hflip") == 0) {
+		} else if (op.kind == LOADER_HFLIP) {
 			if (a->value < 0 || a->value > 1)
 				return data_fail(err, errlen,
 						 "hflip: probability %g is not in [0, 1]", a->value);
-			op.kind = LOADER_HFLIP;
 			/* 0 is what an `hflip` without a value leaves in a zeroed spec. */
 			op.prob = a->value > 0 ? (float)a->value : 0.5f;
 			if (!augment)
 				continue;
-		} else if (strcmp(a->name, "normalize") == 0) {
-			op.kind = LOADER_NORMALIZE;
-			normalize = 1;
 		} else {
-			return data_fail(err, errlen,
-					 "unknown augmentation '%s' (known: random_crop, hflip, "
-					 "normalize)",
-					 a->name);
+			normalize = 1;
 		}
 		l->ops[l->nops++] = op;
 		l->random |= op.kind != LOADER_NORMALIZE;

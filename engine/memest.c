@@ -38,12 +38,13 @@
 
 #include "memlimit.h"
 #include "optim.h"
+#include "precision.h"
 #include "tb.h"
 
 #define MIB ((int64_t)1 << 20)
-#define MEMEST_PROCESS_CPU (8 * MIB)        /* measured, see the header: while training */
-#define MEMEST_EXIT_CPU (14 * MIB)          /* ... and at exit */
-#define MEMEST_CUDA_LIBRARIES (150 * MIB)   /* measured: auto minus cpu while training */
+#define MEMEST_PROCESS_CPU (8 * MIB)           /* measured, see the header: while training */
+#define MEMEST_EXIT_CPU (14 * MIB)             /* ... and at exit */
+#define MEMEST_CUDA_LIBRARIES (150 * MIB)      /* measured: auto minus cpu while training */
 #define MEMEST_CUDA_LIBRARIES_EXIT (199 * MIB) /* ... and at exit */
 #define MEMEST_CUDA_CONTEXT_HOST (256 * MIB)   /* not measured here: see the header */
 #define MEMEST_CUDA_CONTEXT_DEVICE (512 * MIB) /* not measured here: see the header */
@@ -54,12 +55,11 @@
 
 static const char *const part_names[MEMEST_NPARTS] = {
 	[MEMEST_BASELINE] = "baseline",       [MEMEST_CONTEXT] = "context",
-	[MEMEST_PARAMETERS] = "parameters",
-	[MEMEST_GRADIENTS] = "gradients",     [MEMEST_OPTIMIZER] = "optimizer",
-	[MEMEST_ACTIVATIONS] = "activations", [MEMEST_WORKSPACE] = "workspace",
-	[MEMEST_DATA] = "data",               [MEMEST_DEVICE_DATA] = "device_data",
-	[MEMEST_LOADER] = "loader",           [MEMEST_CHECKPOINT] = "checkpoint",
-	[MEMEST_LOADING] = "loading",
+	[MEMEST_PARAMETERS] = "parameters",   [MEMEST_GRADIENTS] = "gradients",
+	[MEMEST_OPTIMIZER] = "optimizer",     [MEMEST_ACTIVATIONS] = "activations",
+	[MEMEST_WORKSPACE] = "workspace",     [MEMEST_DATA] = "data",
+	[MEMEST_DEVICE_DATA] = "device_data", [MEMEST_LOADER] = "loader",
+	[MEMEST_CHECKPOINT] = "checkpoint",   [MEMEST_LOADING] = "loading",
 };
 
 const char *memest_part_name(enum memest_part p)
@@ -197,7 +197,7 @@ void memest_compute(const struct spec *s, const struct data_info *di, const stru
 	struct backend_target t = {
 		.cuda = out->cuda,
 		.threads = TB_MAX(1, replicas > 1 ? threads / replicas : threads),
-		.lowp = strcmp(s->train.precision, "bf16") == 0 || strcmp(s->train.precision, "fp16") == 0,
+		.lowp = precision_kinds[s->train.precision_kind].half_operands,
 	};
 	int nstate = optim_state_count(&s->optimizer);
 	int64_t weights = model_param_count(m) * 4, buffers = m->n_buffers * 4;
@@ -212,8 +212,8 @@ void memest_compute(const struct spec *s, const struct data_info *di, const stru
 	part[MEMEST_OPTIMIZER] = copies * weights * nstate;
 	part[MEMEST_ACTIVATIONS] = first.activations + (copies - 1) * rest.activations;
 	/* One scratch per backend; on the CPU each replica has its own backend. */
-	part[MEMEST_WORKSPACE] = first.scratch + (copies - 1) * rest.scratch +
-				 (out->cuda ? MEMEST_CUBLASLT_WORKSPACE : 0);
+	part[MEMEST_WORKSPACE] =
+		first.scratch + (copies - 1) * rest.scratch + (out->cuda ? MEMEST_CUBLASLT_WORKSPACE : 0);
 	biggest_layer(m, nstate, out);
 
 	/* The data set as the loader stores it: u8 images or f32 rows, int32 labels. */
@@ -246,8 +246,8 @@ void memest_compute(const struct spec *s, const struct data_info *di, const stru
 
 	int64_t process = MEMEST_PROCESS_CPU;
 	bool module = out->cuda || (strcmp(s->train.device, "auto") == 0 && backend_cuda_module_present());
-	part[MEMEST_BASELINE] = process + (module ? MEMEST_CUDA_LIBRARIES : 0) +
-				(out->cuda ? MEMEST_CUDA_CONTEXT_HOST : 0);
+	part[MEMEST_BASELINE] =
+		process + (module ? MEMEST_CUDA_LIBRARIES : 0) + (out->cuda ? MEMEST_CUDA_CONTEXT_HOST : 0);
 	int64_t at_exit = MEMEST_EXIT_CPU + (module ? MEMEST_CUDA_LIBRARIES_EXIT : 0) +
 			  (out->cuda ? MEMEST_CUDA_CONTEXT_HOST : 0);
 
@@ -259,8 +259,9 @@ void memest_compute(const struct spec *s, const struct data_info *di, const stru
 	int64_t loading = process + part[MEMEST_DATA] + TB_MAX(di->reader_bytes + test_split, val_split);
 
 	if (out->cuda) {
-		enum memest_part device_parts[] = {MEMEST_CONTEXT,    MEMEST_PARAMETERS, MEMEST_GRADIENTS, MEMEST_OPTIMIZER,
-						   MEMEST_ACTIVATIONS, MEMEST_WORKSPACE,  MEMEST_DEVICE_DATA};
+		enum memest_part device_parts[] = {MEMEST_CONTEXT,    MEMEST_PARAMETERS,  MEMEST_GRADIENTS,
+						   MEMEST_OPTIMIZER,  MEMEST_ACTIVATIONS, MEMEST_WORKSPACE,
+						   MEMEST_DEVICE_DATA};
 		for (size_t i = 0; i < TB_ARRAY_LEN(device_parts); i++)
 			out->on_device[device_parts[i]] = true;
 		part[MEMEST_CONTEXT] = MEMEST_CUDA_CONTEXT_DEVICE;
@@ -282,8 +283,7 @@ void memest_compute(const struct spec *s, const struct data_info *di, const stru
 	out->total = out->host + out->device;
 }
 
-int memest_spec(const struct spec *s, const struct memest_machine *mach, struct memest *out, char *err,
-		size_t errlen)
+int memest_spec(const struct spec *s, const struct memest_machine *mach, struct memest *out, char *err, size_t errlen)
 {
 	struct data_info di;
 	if (data_probe(&s->data, &di, err, errlen) < 0)
@@ -292,7 +292,8 @@ int memest_spec(const struct spec *s, const struct memest_machine *mach, struct 
 	struct spec_errors *errs = tb_xcalloc(1, sizeof(*errs));
 	struct model *m = model_build(&s->model, input, di.classes, NULL, errs);
 	if (!m) {
-		tb_fmt(err, errlen, "%d:%d: %s", errs->list[0].pos.line, errs->list[0].pos.column, errs->list[0].message);
+		tb_fmt(err, errlen, "%d:%d: %s", errs->list[0].pos.line, errs->list[0].pos.column,
+		       errs->list[0].message);
 		free(errs);
 		return -1;
 	}
@@ -357,7 +358,7 @@ void memest_summary(const struct memest *e, int n, char *buf, size_t len)
 	}
 	char host[32], device[32];
 	largest_parts(e, true, n, device_parts, sizeof(device_parts));
-	tb_fmt(buf, len, "%s: %s on each GPU (%s) and %s on the host (%s)", memlimit_format(e->total, total, sizeof(total)),
-	       memlimit_format(e->device, device, sizeof(device)), device_parts,
-	       memlimit_format(e->host, host, sizeof(host)), parts);
+	tb_fmt(buf, len, "%s: %s on each GPU (%s) and %s on the host (%s)",
+	       memlimit_format(e->total, total, sizeof(total)), memlimit_format(e->device, device, sizeof(device)),
+	       device_parts, memlimit_format(e->host, host, sizeof(host)), parts);
 }

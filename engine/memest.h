@@ -28,11 +28,11 @@
 #include "spec.h"
 
 enum memest_part {
-	MEMEST_BASELINE,    /* the worker process: code, libraries, threads */
-	MEMEST_CONTEXT,     /* CUDA: the context and the cuBLAS/cuDNN handles, on the GPU */
-	MEMEST_PARAMETERS,  /* weights and buffers (running statistics) */
+	MEMEST_BASELINE,   /* the worker process: code, libraries, threads */
+	MEMEST_CONTEXT,    /* CUDA: the context and the cuBLAS/cuDNN handles, on the GPU */
+	MEMEST_PARAMETERS, /* weights and buffers (running statistics) */
 	MEMEST_GRADIENTS,
-	MEMEST_OPTIMIZER,   /* momentum, or Adam's two moments */
+	MEMEST_OPTIMIZER,   /* the optimizer's state buffers (its row's nstate): momentum, Adam's moments, ... */
 	MEMEST_ACTIVATIONS, /* what each layer keeps for backward, input gradients, the batch on the device */
 	MEMEST_WORKSPACE,   /* the backend's scratch: im2col, Winograd, packing (CPU); cuDNN, cuBLASLt (CUDA) */
 	MEMEST_DATA,        /* the data set in memory: train, validation, test */
@@ -81,8 +81,7 @@ void memest_compute(const struct spec *s, const struct data_info *di, const stru
  * before it loads anything. -1 with err when the spec's data or model is
  * not valid (the caller reports it as a spec error would be).
  */
-int memest_spec(const struct spec *s, const struct memest_machine *mach, struct memest *out, char *err,
-		size_t errlen);
+int memest_spec(const struct spec *s, const struct memest_machine *mach, struct memest *out, char *err, size_t errlen);
 
 /*
  * Does the estimate fit the machine? 0, or -1 with a sentence in msg:

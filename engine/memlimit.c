@@ -25,8 +25,8 @@ int memlimit_parse_meminfo(const char *text, int64_t *total, int64_t *available)
 {
 	const char *t = strstr(text, "MemTotal:"), *a = strstr(text, "MemAvailable:");
 	long long kt, ka;
-	if (!t || !a || sscanf(t, "MemTotal: %lld", &kt) != 1 || sscanf(a, "MemAvailable: %lld", &ka) != 1 ||
-	    kt < 0 || ka < 0)
+	if (!t || !a || sscanf(t, "MemTotal: %lld", &kt) != 1 || sscanf(a, "MemAvailable: %lld", &ka) != 1 || kt < 0 ||
+	    ka < 0)
 		return -1;
 	*total = (int64_t)kt * 1024;
 	*available = (int64_t)ka * 1024;
@@ -126,7 +126,8 @@ void memlimit_reason(char *buf, size_t len, size_t request)
 	memlimit_format(in_use, used, sizeof(used));
 	memlimit_format((int64_t)TB_MIN(request, (size_t)INT64_MAX / 2), asked, sizeof(asked));
 	if (budget_bytes)
-		snprintf(buf, len, "out of memory: the run needs ~%s (%s in use, %s more asked for; this worker may use %s)",
+		snprintf(buf, len,
+			 "out of memory: the run needs ~%s (%s in use, %s more asked for; this worker may use %s)",
 			 needs, used, asked, memlimit_format(budget_bytes, may, sizeof(may)));
 	else
 		snprintf(buf, len, "out of memory: the run needs ~%s (%s in use, %s more asked for)", needs, used,
@@ -141,11 +142,28 @@ int memlimit_parse_bytes(const char *text, int64_t *out)
 		return -1;
 	int shift = 0;
 	switch (*end) {
-	case 'K': case 'k': shift = 10; end++; break;
-	case 'M': case 'm': shift = 20; end++; break;
-	case 'G': case 'g': shift = 30; end++; break;
-	case 'T': case 't': shift = 40; end++; break;
-	default: break;
+	case 'K':
+	case 'k':
+		shift = 10;
+		end++;
+		break;
+	case 'M':
+	case 'm':
+		shift = 20;
+		end++;
+		break;
+	case 'G':
+	case 'g':
+		shift = 30;
+		end++;
+		break;
+	case 'T':
+	case 't':
+		shift = 40;
+		end++;
+		break;
+	default:
+		break;
 	}
 	if (*end == 'i' && shift)
 		end++;

@@ -110,7 +110,10 @@ int64_t model_param_count(const struct model *m);
  * depth is 0 for top-level layers. For the layer table. */
 void model_visit(const struct model *m, layer_visit_fn fn, void *ctx);
 
-/* Presets: expand `model: mlp|lenet5|cnn|resnet18` into a layer list. */
+/* The model presets a spec may name (`model: resnet18`): rows in model_presets.c. */
+extern const struct spec_registry model_preset_registry;
+
+/* Expand the preset the spec names (sm->kind) into a layer list. */
 int model_preset_expand(const struct spec_model *sm, struct shape input, int classes,
 			struct spec_layer **layers, int *nlayers, struct spec_errors *errs);
 

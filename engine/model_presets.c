@@ -1,6 +1,6 @@
 /*
  * model_presets.c — the named models (`model: mlp | lenet5 | cnn |
- * resnet18`) written out as layer lists, with the layer names of the
+ * resnet18`), one registry row each, written out as layer lists, with the layer names of the
  * matching PyTorch modules so their checkpoints load with
  * load_state_dict (the modules are spelled out in tests/parity/models.py
  * and the README).
@@ -135,36 +135,70 @@ static void preset_resnet18(int classes, struct layer_list *ll)
 	push_fmt(ll, "linear", "linear", "out=%d", classes, 0);
 }
 
-static const char *const preset_names[] = {"mlp", "lenet5", "cnn", "resnet18"};
+/* ---- the registry ------------------------------------------------------------- */
+
+struct model_preset {
+	struct spec_kind spec; /* name, docs, the model section's keys it takes */
+	bool images;           /* needs [C, H, W] input */
+	void (*expand)(const struct spec_model *sm, struct shape input, int classes, struct layer_list *ll);
+};
+
+static void expand_mlp(const struct spec_model *sm, struct shape input, int classes, struct layer_list *ll)
+{
+	(void)input;
+	preset_mlp(sm, classes, ll);
+}
+
+static void expand_lenet5(const struct spec_model *sm, struct shape input, int classes, struct layer_list *ll)
+{
+	(void)sm;
+	preset_lenet5(input, classes, ll);
+}
+
+static void expand_cnn(const struct spec_model *sm, struct shape input, int classes, struct layer_list *ll)
+{
+	(void)sm;
+	(void)input;
+	preset_cnn(classes, ll);
+}
+
+static void expand_resnet18(const struct spec_model *sm, struct shape input, int classes, struct layer_list *ll)
+{
+	(void)sm;
+	(void)input;
+	preset_resnet18(classes, ll);
+}
+
+static const struct model_preset model_presets[] = {
+	{.spec = {.name = "mlp",
+		  .summary = "flatten, then linear + relu (+ dropout) per hidden size, then linear to the classes",
+		  .keys = {{.name = "hidden", .type = SPEC_KEY_FIELD}, {.name = "dropout", .type = SPEC_KEY_FIELD}}},
+	 .expand = expand_mlp},
+	{.spec = {.name = "lenet5", .summary = "LeNet-5 with ReLU and max-pooling (28×28 inputs padded to the original 32×32)"},
+	 .images = true, .expand = expand_lenet5},
+	{.spec = {.name = "resnet18", .summary = "ResNet-18, CIFAR variant: 3×3 stem, no max-pool, 4 stages of 2 basic blocks"},
+	 .images = true, .expand = expand_resnet18},
+	{.spec = {.name = "cnn",
+		  .summary = "two conv-batchnorm-relu-maxpool blocks (32, 64 channels), linear 128, dropout 0.25, linear"},
+	 .images = true, .expand = expand_cnn},
+};
+
+const struct spec_registry model_preset_registry = {
+	"preset", "preset", model_presets, sizeof(model_presets[0]), (int)TB_ARRAY_LEN(model_presets),
+};
 
 int model_preset_expand(const struct spec_model *sm, struct shape input, int classes, struct spec_layer **layers,
 			int *nlayers, struct spec_errors *errs)
 {
+	TB_ASSERT(sm->kind >= 0 && sm->kind < model_preset_registry.count); /* the parser stored a row index */
+	const struct model_preset *p = &model_presets[sm->kind];
 	struct layer_list ll = {.pos = sm->pos};
-	if (strcmp(sm->preset, "mlp") == 0) {
-		preset_mlp(sm, classes, &ll);
-	} else if (strcmp(sm->preset, "lenet5") == 0 || strcmp(sm->preset, "cnn") == 0 ||
-		   strcmp(sm->preset, "resnet18") == 0) {
-		if (input.ndim != 3) {
-			spec_error_add(errs, sm->pos, "model '%s' needs image input [C, H, W], but the data is a feature vector",
-				       sm->preset);
-			return -1;
-		}
-		if (sm->preset[0] == 'l')
-			preset_lenet5(input, classes, &ll);
-		else if (sm->preset[0] == 'c')
-			preset_cnn(classes, &ll);
-		else
-			preset_resnet18(classes, &ll);
-	} else {
-		const char *hint = spec_suggest(sm->preset, preset_names, (int)TB_ARRAY_LEN(preset_names));
-		if (hint)
-			spec_error_add(errs, sm->pos, "unknown model '%s' (did you mean '%s'?)", sm->preset, hint);
-		else
-			spec_error_add(errs, sm->pos, "unknown model '%s' (expected mlp, lenet5, cnn, resnet18 or a list of layers)",
-				       sm->preset);
+	if (p->images && input.ndim != 3) {
+		spec_error_add(errs, sm->pos, "model '%s' needs image input [C, H, W], but the data is a feature vector",
+			       p->spec.name);
 		return -1;
 	}
+	p->expand(sm, input, classes, &ll);
 	*layers = ll.items;
 	*nlayers = ll.n;
 	return 0;

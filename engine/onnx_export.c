@@ -18,25 +18,25 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "atomic_file.h"
 #include "backend.h"
 #include "inference.h"
 #include "jsonw.h"
 #include "model.h"
 #include "onnx.pb-c.h"
 #include "onnx_graph.h"
-#include "safetensors.h"
 #include "tb.h"
 
 struct onnx_graph {
 	const struct model *m;
-	float *weights, *buffers;       /* host copies of the model's parameters; owned */
-	Onnx__NodeProto **nodes;        /* in execution order */
+	float *weights, *buffers; /* host copies of the model's parameters; owned */
+	Onnx__NodeProto **nodes;  /* in execution order */
 	size_t nnodes, cap_nodes;
 	Onnx__TensorProto **inits;
 	size_t ninits, cap_inits;
-	void **arena;                   /* every allocation above and below, freed together */
+	void **arena; /* every allocation above and below, freed together */
 	size_t narena, cap_arena;
-	char err[512];                  /* the first error; "" while none */
+	char err[512]; /* the first error; "" while none */
 };
 
 static void *g_alloc(struct onnx_graph *g, size_t size)
@@ -128,8 +128,8 @@ static Onnx__AttributeProto *make_attr(struct onnx_graph *g, const struct onnx_a
 	return p;
 }
 
-const char *onnx_node(struct onnx_graph *g, const char *op, const char *name, const char *const *inputs,
-		      int ninputs, const struct onnx_attr *attrs, int nattrs)
+const char *onnx_node(struct onnx_graph *g, const char *op, const char *name, const char *const *inputs, int ninputs,
+		      const struct onnx_attr *attrs, int nattrs)
 {
 	if (g->err[0])
 		return NULL;
@@ -350,7 +350,7 @@ int64_t onnx_export(const struct inference *inf, const char *path, char *err, si
 		goto out;
 	}
 	onnx__model_proto__pack(&model, buf);
-	if (tb_write_atomic(path, buf, bytes, err, errlen) == 0)
+	if (atomic_write(path, buf, bytes, false, err, errlen) == 0)
 		size = (int64_t)bytes;
 	free(buf);
 out:

@@ -45,7 +45,7 @@ struct onnx_attr {
 /* Two equal values (a square kernel, stride or dilation): [v, v]. */
 #define ONNX_INTS2(n, v) ((struct onnx_attr){.name = (n), .type = ONNX_ATTR_INTS, .nints = 2, .ints = {(v), (v)}})
 /* Padding on every side of an image: [top, left, bottom, right] all v. */
-#define ONNX_PADS(n, v) \
+#define ONNX_PADS(n, v)                                                                                                \
 	((struct onnx_attr){.name = (n), .type = ONNX_ATTR_INTS, .nints = 4, .ints = {(v), (v), (v), (v)}})
 
 /*
@@ -53,15 +53,14 @@ struct onnx_attr {
  * new tensor, named `name` (made unique with a suffix when taken). Returns
  * the output's name, owned by the graph; NULL when the graph already failed.
  */
-const char *onnx_node(struct onnx_graph *g, const char *op, const char *name, const char *const *inputs,
-		      int ninputs, const struct onnx_attr *attrs, int nattrs);
+const char *onnx_node(struct onnx_graph *g, const char *op, const char *name, const char *const *inputs, int ninputs,
+		      const struct onnx_attr *attrs, int nattrs);
 
 /* Parameter `<l->name>.<suffix>` of the model (weights or buffers) as an initializer; returns its name. */
 const char *onnx_param(struct onnx_graph *g, const struct layer *l, const char *suffix);
 
 /* A float constant of shape dims (copied) as an initializer named `name`. */
-const char *onnx_constant(struct onnx_graph *g, const char *name, const float *data, int ndim,
-			  const int64_t *dims);
+const char *onnx_constant(struct onnx_graph *g, const char *name, const float *data, int ndim, const int64_t *dims);
 
 /* Record the first error (printf-style) and return NULL, for `return onnx_fail(g, ...)`. */
 const char *onnx_fail(struct onnx_graph *g, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -31,8 +31,8 @@ static void default_names(struct preprocess *p)
 	}
 }
 
-int preprocess_from_data(struct preprocess *p, const struct dataset *train, const struct spec_data *spec,
-			 char *err, size_t errlen)
+int preprocess_from_data(struct preprocess *p, const struct dataset *train, const struct spec_data *spec, char *err,
+			 size_t errlen)
 {
 	memset(p, 0, sizeof(*p));
 	p->c = train->c;
@@ -232,8 +232,8 @@ static int count_strings(const char *s)
 	return n;
 }
 
-static int from_meta(struct preprocess *p, const struct safetensors *st, const char *shape, const char *path,
-		     char *err, size_t errlen)
+static int from_meta(struct preprocess *p, const struct safetensors *st, const char *shape, const char *path, char *err,
+		     size_t errlen)
 {
 	const char *kind = safetensors_meta(st, "trainbook.input_kind");
 	const char *mean = safetensors_meta(st, "trainbook.normalize_mean");
@@ -285,8 +285,8 @@ int preprocess_from_checkpoint(struct preprocess *p, const struct safetensors *s
 	struct data_splits data;
 	char why[512];
 	if (data_load(&spec->data, spec->train.seed, &data, why, sizeof(why)) < 0) {
-		tb_fmt(err, errlen, "%s records no input preprocessing and its data set cannot be loaded to find it: %s",
-		       path, why);
+		tb_fmt(err, errlen,
+		       "%s records no input preprocessing and its data set cannot be loaded to find it: %s", path, why);
 		return -1;
 	}
 	int rc = preprocess_from_data(p, &data.train, &spec->data, err, errlen);

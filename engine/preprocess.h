@@ -37,17 +37,17 @@ struct spec;
 struct spec_data;
 
 struct preprocess {
-	int c, h, w;          /* one sample's shape */
+	int c, h, w; /* one sample's shape */
 	int classes;
-	bool image;           /* uint8 pixels scaled by 1/255; false: float features as stored */
-	bool normalize;       /* then (x - mean[ch]) / std[ch] */
-	float *mean, *std;    /* c each when normalize; owned */
-	char **class_names;   /* classes entries ("0", "1", … when the data set names none); owned */
+	bool image;         /* uint8 pixels scaled by 1/255; false: float features as stored */
+	bool normalize;     /* then (x - mean[ch]) / std[ch] */
+	float *mean, *std;  /* c each when normalize; owned */
+	char **class_names; /* classes entries ("0", "1", … when the data set names none); owned */
 };
 
 /* What a run's evaluation loader does to samples of `train`'s data set (at training set-up). */
-int preprocess_from_data(struct preprocess *p, const struct dataset *train, const struct spec_data *spec,
-			 char *err, size_t errlen);
+int preprocess_from_data(struct preprocess *p, const struct dataset *train, const struct spec_data *spec, char *err,
+			 size_t errlen);
 
 /*
  * From a checkpoint: its metadata, or (no trainbook.input_shape) its spec,

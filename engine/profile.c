@@ -13,7 +13,7 @@
 #include <string.h>
 
 #include "backend.h"
-#include "cuda/cuda_ext.h"
+#include "backend_ext.h"
 #include "tb.h"
 
 #define PROFILE_MARKS 8192   /* marks one step may hold; a bigger step is left out (and said so) */
@@ -31,12 +31,10 @@ struct section {
 
 struct profile {
 	struct backend *be;
-	/* GPU: events through the CUDA module; NULL on the CPU */
-	struct tb_cuda_marks *marks;
-	__typeof__(tb_cuda_marks_record) *record;
-	__typeof__(tb_cuda_marks_between) *between;
-	__typeof__(tb_cuda_marks_free) *free_marks;
-	double *wall;            /* CPU: the clock at each mark */
+	/* a device's timing marks (backend_ext.h); NULL when operations are timed by the wall clock */
+	const struct backend_ext *ext;
+	struct backend_marks *marks;
+	double *wall;            /* without timing marks (the CPU): the clock at each mark */
 	int *owner;              /* section the time after each mark belongs to */
 	int nmarks;
 	bool active, overflow;
@@ -56,19 +54,18 @@ struct profile *profile_new(struct backend *be)
 	struct profile *p = tb_xcalloc(1, sizeof(*p));
 	p->be = be;
 	p->owner = tb_xcalloc(PROFILE_MARKS, sizeof(*p->owner));
-	if (strcmp(be->name, "cpu") != 0) {
-		__typeof__(tb_cuda_marks_new) *make = (__typeof__(tb_cuda_marks_new) *)backend_cuda_symbol("tb_cuda_marks_new");
-		p->record = (__typeof__(tb_cuda_marks_record) *)backend_cuda_symbol("tb_cuda_marks_record");
-		p->between = (__typeof__(tb_cuda_marks_between) *)backend_cuda_symbol("tb_cuda_marks_between");
-		p->free_marks = (__typeof__(tb_cuda_marks_free) *)backend_cuda_symbol("tb_cuda_marks_free");
-		if (!make || !p->record || !p->between || !p->free_marks) {
-			fprintf(stderr, "trainbook: TRAINBOOK_PROFILE: this CUDA module has no timing marks; not profiling\n");
-			profile_free(p);
-			return NULL;
-		}
-		p->marks = make(be, PROFILE_MARKS);
-	} else {
+	const struct backend_ext *x = be->ext;
+	if (be->host_memory) {
+		/* Operations have finished when they return: the wall clock measures them. */
 		p->wall = tb_xcalloc(PROFILE_MARKS, sizeof(*p->wall));
+	} else if (x && x->marks_new && x->marks_record && x->marks_between && x->marks_free) {
+		p->ext = x;
+		p->marks = x->marks_new(be, PROFILE_MARKS);
+	} else {
+		fprintf(stderr, "trainbook: TRAINBOOK_PROFILE: the %s backend has no timing marks; not profiling\n",
+			be->name);
+		profile_free(p);
+		return NULL;
 	}
 	return p;
 }
@@ -78,7 +75,7 @@ void profile_free(struct profile *p)
 	if (!p)
 		return;
 	if (p->marks)
-		p->free_marks(p->be, p->marks);
+		p->ext->marks_free(p->be, p->marks);
 	free(p->wall);
 	free(p->owner);
 	free(p);
@@ -103,7 +100,7 @@ static void mark(struct profile *p, int owner)
 		return;
 	}
 	if (p->marks)
-		p->record(p->be, p->marks, p->nmarks);
+		p->ext->marks_record(p->be, p->marks, p->nmarks);
 	else
 		p->wall[p->nmarks] = tb_now();
 	p->owner[p->nmarks++] = owner;
@@ -147,7 +144,7 @@ void profile_step_begin(struct profile *p)
 
 static double mark_gap(struct profile *p, int a, int b)
 {
-	return p->marks ? (double)p->between(p->be, p->marks, a, b) * 1e-3 : p->wall[b] - p->wall[a];
+	return p->marks ? (double)p->ext->marks_between(p->be, p->marks, a, b) * 1e-3 : p->wall[b] - p->wall[a];
 }
 
 void profile_step_end(struct profile *p)

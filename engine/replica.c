@@ -25,6 +25,7 @@
 
 #include "dist.h"
 #include "gpu_step.h"
+#include "loss.h"
 #include "profile.h"
 #include "tb.h"
 
@@ -170,11 +171,7 @@ static void forward_backward(struct replica *r, const struct spec *spec, int n, 
 {
 	const float *logits = model_forward(r->m, r->x_dev, n, true);
 	profile_enter(r->profile, "loss", PROFILE_OTHER);
-	if (strcmp(spec->loss.name, "mse") == 0)
-		r->be->mse(r->be, logits, r->y_dev, NULL, n, r->m->classes, share, r->dlogits, r->stats_dev);
-	else
-		r->be->softmax_xent(r->be, logits, r->y_dev, n, r->m->classes, (float)spec->loss.label_smoothing, share,
-				    r->dlogits, r->stats_dev, NULL);
+	loss_apply(r->be, &spec->loss, logits, r->y_dev, n, r->m->classes, share, r->dlogits, r->stats_dev, NULL);
 	if (r->gpu)
 		gpu_step_scale_loss_grad(r->gpu, r->dlogits, (int64_t)n * r->m->classes);
 	profile_leave(r->profile);
@@ -406,9 +403,10 @@ bool replica_group_stats_poll(struct replica_group *g, bool wait, double *loss_s
 
 /* ---- opening and closing -------------------------------------------------- */
 
-static void device_for_rank(const char *base, const char *opened, int rank, char *out, size_t len)
+/* The device replica `rank` opens: the CPU again when replica 0 got a host-memory backend ("auto" without a GPU). */
+static void device_for_rank(const char *base, bool on_host, int rank, char *out, size_t len)
 {
-	if (strcmp(opened, "cpu") == 0) {
+	if (on_host) {
 		snprintf(out, len, "cpu");
 		return;
 	}
@@ -422,7 +420,7 @@ static int open_replica(struct replica *r, const struct spec *spec, const char *
 			struct shape input, int classes, int shard, bool graphs, char *note, size_t notelen, char *err,
 			size_t errlen)
 {
-	r->be = backend_open(device, spec->train.precision, threads, note, notelen, err, errlen);
+	r->be = backend_open(device, spec->train.precision_kind, threads, note, notelen, err, errlen);
 	if (!r->be)
 		return -1;
 	struct spec_errors errs;
@@ -555,9 +553,9 @@ int replica_group_open(struct replica_group *g, const struct spec *spec, struct 
 		if (i == 0 && d.local_rank == 0)
 			snprintf(device, sizeof(device), "%s", spec->train.device);
 		else if (i == 0)
-			device_for_rank(spec->train.device, "cuda", d.local_rank * g->n, device, sizeof(device));
+			device_for_rank(spec->train.device, false, d.local_rank * g->n, device, sizeof(device));
 		else
-			device_for_rank(spec->train.device, g->r[0].be->name, d.local_rank * g->n + i, device, sizeof(device));
+			device_for_rank(spec->train.device, g->r[0].be->host_memory, d.local_rank * g->n + i, device, sizeof(device));
 		g->r[i].rank = g->rank_base + i;
 		int cap = i == 0 ? spec->data.batch_size : g->shard_cap;
 		/* Graphs record one device's stream; an all-reduce from another thread would escape them. */
@@ -566,7 +564,7 @@ int replica_group_open(struct replica_group *g, const struct spec *spec, struct 
 			goto fail;
 	}
 	if (collective) {
-		bool cpu = strcmp(g->r[0].be->name, "cpu") == 0;
+		bool cpu = g->r[0].be->host_memory; /* the in-process collective sums host buffers */
 		if (cpu && d.world > 1) {
 			tb_fmt(err, errlen, "a multi-process run (%s rank %d of %d) needs GPUs: the CPU collective works "
 					    "within one process only (use train.devices)", d.source, d.rank, d.world);

@@ -32,10 +32,10 @@
 
 #include "tb.h"
 
-#define REPORT_BATCH_MAX (1 << 20)   /* body bytes per request (a line may be up to 1 MiB: it goes alone) */
+#define REPORT_BATCH_MAX (1 << 20) /* body bytes per request (a line may be up to 1 MiB: it goes alone) */
 #define REPORT_LINE_MAX (1 << 20)
-#define REPORT_POLL_S 0.05           /* the events file is looked at this often: latency to the page */
-#define REPORT_IO_TIMEOUT_MS 15000   /* a request with no answer this long counts as a broken link */
+#define REPORT_POLL_S 0.05         /* the events file is looked at this often: latency to the page */
+#define REPORT_IO_TIMEOUT_MS 15000 /* a request with no answer this long counts as a broken link */
 #define REPORT_BACKOFF_MAX_S 2.0
 #define REPORT_REPLY_MAX 65536
 
@@ -45,17 +45,17 @@ struct report {
 	char events_path[4096];
 	pthread_t thread;
 	pthread_mutex_t lock;
-	bool finishing;          /* guarded by lock: the run is over, send the rest and stop */
-	double deadline;         /* guarded by lock: when finishing gives up */
+	bool finishing;  /* guarded by lock: the run is over, send the rest and stop */
+	double deadline; /* guarded by lock: when finishing gives up */
 	/* Sender thread only: */
-	int sock;                /* -1 when not connected */
-	int64_t acked;           /* lines the server committed */
-	int64_t next;            /* number of the next line to send */
-	int64_t next_off;        /* its offset in the file */
+	int sock;                   /* -1 when not connected */
+	int64_t acked;              /* lines the server committed */
+	int64_t next;               /* number of the next line to send */
+	int64_t next_off;           /* its offset in the file */
 	int64_t anchor, anchor_off; /* a line ≤ acked + 1 and its offset: where rewinds scan from */
-	bool gone;               /* the server said 410 or 403: nothing more to send */
+	bool gone;                  /* the server said 410 or 403: nothing more to send */
 	double backoff;
-	char *buf;               /* REPORT_BATCH_MAX + 1 */
+	char *buf; /* REPORT_BATCH_MAX + 1 */
 };
 
 /* ---- the URL ------------------------------------------------------------------ */
@@ -168,7 +168,8 @@ static int read_reply(struct report *r, char *reply, size_t cap, bool *close_aft
 		if (!end && (end = strstr(reply, "\r\n\r\n")) != NULL) {
 			const char *cl = strcasestr(reply, "\r\ncontent-length:");
 			size_t want = cl && cl < end ? strtoull(cl + 17, NULL, 10) : 0;
-			if (strcasestr(reply, "\r\nconnection: close") && strcasestr(reply, "\r\nconnection: close") < end)
+			if (strcasestr(reply, "\r\nconnection: close") &&
+			    strcasestr(reply, "\r\nconnection: close") < end)
 				*close_after = true;
 			size_t head = (size_t)(end - reply) + 4;
 			if (head + want >= cap)
@@ -343,8 +344,7 @@ static void *sender_main(void *arg)
 	return NULL;
 }
 
-struct report *report_start(const char *url, const char *secret, const char *events_path, char *err,
-			    size_t errlen)
+struct report *report_start(const char *url, const char *secret, const char *events_path, char *err, size_t errlen)
 {
 	struct report *r = tb_xcalloc(1, sizeof(*r));
 	r->sock = -1;

@@ -29,8 +29,7 @@ struct report;
  * (http://HOST:PORT/PATH) with `secret`. Returns NULL with err when the
  * URL cannot be used.
  */
-struct report *report_start(const char *url, const char *secret, const char *events_path, char *err,
-			    size_t errlen);
+struct report *report_start(const char *url, const char *secret, const char *events_path, char *err, size_t errlen);
 
 /*
  * Send what is left, waiting at most drain_s seconds for the server to

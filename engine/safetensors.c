@@ -9,85 +9,13 @@
 #include "safetensors.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
+#include "atomic_file.h"
 #include "jsonw.h"
 #include "tb.h"
-
-/* ---- atomic write ------------------------------------------------------- */
-
-static int write_all(int fd, const void *data, size_t len)
-{
-	const char *p = data;
-	while (len) {
-		ssize_t w = write(fd, p, len);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		p += w;
-		len -= (size_t)w;
-	}
-	return 0;
-}
-
-static void fsync_dir_of(const char *path)
-{
-	char *copy = tb_xstrdup(path);
-	int fd = open(dirname(copy), O_RDONLY | O_DIRECTORY);
-	if (fd >= 0) {
-		fsync(fd);
-		close(fd);
-	}
-	free(copy);
-}
-
-/* Temp file beside the target so rename() stays within one file system. */
-static int open_temp(const char *path, char *tmp, size_t tmplen, char *err, size_t errlen)
-{
-	snprintf(tmp, tmplen, "%s.tmp.%d", path, (int)getpid());
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0)
-		tb_fmt(err, errlen, "%s: cannot create: %s", tmp, strerror(errno));
-	return fd;
-}
-
-static int finish_temp(int fd, const char *tmp, const char *path, char *err, size_t errlen)
-{
-	if (fsync(fd) < 0 || close(fd) < 0) {
-		tb_fmt(err, errlen, "%s: cannot write: %s", tmp, strerror(errno));
-		unlink(tmp);
-		return -1;
-	}
-	if (rename(tmp, path) < 0) {
-		tb_fmt(err, errlen, "%s: cannot rename into place: %s", path, strerror(errno));
-		unlink(tmp);
-		return -1;
-	}
-	fsync_dir_of(path);
-	return 0;
-}
-
-int tb_write_atomic(const char *path, const void *data, size_t len, char *err, size_t errlen)
-{
-	char tmp[4096];
-	int fd = open_temp(path, tmp, sizeof(tmp), err, errlen);
-	if (fd < 0)
-		return -1;
-	if (write_all(fd, data, len) < 0) {
-		tb_fmt(err, errlen, "%s: cannot write: %s", tmp, strerror(errno));
-		close(fd);
-		unlink(tmp);
-		return -1;
-	}
-	return finish_temp(fd, tmp, path, err, errlen);
-}
 
 int safetensors_write(const char *path, const struct st_entry *entries, int n, const struct st_meta *meta,
 		      int nmeta, char *err, size_t errlen)
@@ -132,26 +60,16 @@ int safetensors_write(const char *path, const struct st_entry *entries, int n, c
 	memset(header + hlen, ' ', padded - hlen);
 	header[padded] = 0;
 
-	char tmp[4096];
-	int fd = open_temp(path, tmp, sizeof(tmp), err, errlen);
-	if (fd < 0) {
-		free(header);
-		return -1;
-	}
+	struct atomic_file f;
 	unsigned char lenbuf[8];
 	for (int i = 0; i < 8; i++)
 		lenbuf[i] = (unsigned char)((uint64_t)padded >> (8 * i));
-	int bad = write_all(fd, lenbuf, 8) < 0 || write_all(fd, header, padded) < 0;
+	int bad = atomic_file_open(&f, path, err, errlen) < 0 || atomic_file_write(&f, lenbuf, 8, err, errlen) < 0 ||
+		  atomic_file_write(&f, header, padded, err, errlen) < 0;
 	for (int i = 0; i < n && !bad; i++)
-		bad = write_all(fd, entries[i].t.data, tensor_nbytes(&entries[i].t)) < 0;
+		bad = atomic_file_write(&f, entries[i].t.data, tensor_nbytes(&entries[i].t), err, errlen) < 0;
 	free(header);
-	if (bad) {
-		tb_fmt(err, errlen, "%s: cannot write: %s", tmp, strerror(errno));
-		close(fd);
-		unlink(tmp);
-		return -1;
-	}
-	return finish_temp(fd, tmp, path, err, errlen);
+	return bad ? -1 : atomic_file_commit(&f, false, err, errlen);
 }
 
 /* ---- header parser --------------------------------------------------------- */

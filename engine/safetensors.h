@@ -4,8 +4,8 @@
  * header {name: {dtype, shape, data_offsets}, "__metadata__": {str: str}},
  * then the raw little-endian tensor bytes).
  *
- * What it is: the file format only, with atomic writes (temp file, fsync,
- * rename, fsync of the directory) and a validating reader that never
+ * What it is: the file format only, written atomically (atomic_file.h)
+ * and read by a validating reader that never
  * trusts offsets or shapes. What it is not: which tensors a checkpoint
  * holds (checkpoint.h).
  *
@@ -53,8 +53,5 @@ int safetensors_read(const char *path, struct safetensors *st, char *err, size_t
 const struct st_tensor *safetensors_find(const struct safetensors *st, const char *name);
 const char *safetensors_meta(const struct safetensors *st, const char *key);
 void safetensors_free(struct safetensors *st);
-
-/* Write `len` bytes to `path` atomically (used for sidecar files too). */
-int tb_write_atomic(const char *path, const void *data, size_t len, char *err, size_t errlen);
 
 #endif

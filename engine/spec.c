@@ -141,6 +141,57 @@ static struct spec_pos offset_pos(const char *text, size_t len, size_t offset)
 	return p;
 }
 
+/* Spaces before the first other character of the line that starts at `line`. */
+static int indent_of(const char *line, const char *end)
+{
+	int n = 0;
+	while (line + n < end && line[n] == ' ')
+		n++;
+	return n;
+}
+
+/*
+ * libyaml says "mapping values are not allowed in this context" when a
+ * `key: value` turns up where a plain value was expected. A newcomer has
+ * done one of two things: written a nested mapping on its parent's line
+ * (`model: relu: 3`) or indented a key deeper than its siblings. Say which,
+ * from the text around the colon at `mark`.
+ */
+static void colon_hint(const char *text, size_t len, yaml_mark_t mark, char *hint, size_t size)
+{
+	const char *end = text + len, *start = text;
+	for (size_t l = 0; l < mark.line && start < end; start++)
+		l += *start == '\n';
+	const char *colon = start;
+	for (size_t c = 0; c < mark.column && colon < end && *colon != '\n'; c++) /* characters, not bytes */
+		for (colon++; colon < end && ((unsigned char)*colon & 0xC0) == 0x80; colon++)
+			;
+	for (const char *q = start; q + 1 < colon; q++) {
+		if (q[0] == ':' && (q[1] == ' ' || q[1] == '\t')) {
+			tb_fmt(hint, size, "; a nested mapping cannot share its key's line: put it on the lines "
+					   "below, indented, or write it in braces ({key: value})");
+			return;
+		}
+	}
+	/* The nearest line above that holds something: the sibling the key should line up with. */
+	const char *prev = start;
+	while (prev > text) {
+		const char *line_end = prev - 1, *line = line_end;
+		while (line > text && line[-1] != '\n')
+			line--;
+		int ind = indent_of(line, line_end);
+		prev = line;
+		if (line + ind < line_end && line[ind] != '#') {
+			int mine = indent_of(start, end);
+			if (mine > ind)
+				tb_fmt(hint, size, "; this line is indented %d spaces but the line above it %d: keys of one "
+						   "mapping line up, and only a key ending in ':' takes an indented block",
+				       mine, ind);
+			return;
+		}
+	}
+}
+
 static void syntax_error(const yaml_parser_t *p, const char *text, size_t len,
 			 struct spec_errors *errs)
 {
@@ -162,22 +213,14 @@ static void syntax_error(const yaml_parser_t *p, const char *text, size_t len,
 					  "spaces only");
 		return;
 	}
-	/* libyaml's words for a "key:" where a plain value was expected: the
-	 * usual cause is a line indented deeper than its neighbours, or two
-	 * keys on one line. */
-	if (!strcmp(problem, "mapping values are not allowed in this context")) {
-		spec_error_add(errs, pos,
-			       "YAML syntax error: %s: a 'key:' where a value was expected; check the indentation of "
-			       "line %d (keys of one mapping line up, a nested mapping starts on its own, deeper "
-			       "lines) or write the value as {key: value}",
-			       problem, pos.line);
-		return;
-	}
+	char hint[160] = "";
+	if (!strcmp(problem, "mapping values are not allowed in this context"))
+		colon_hint(text, len, p->problem_mark, hint, sizeof(hint));
 	if (p->context)
-		spec_error_add(errs, pos, "YAML syntax error: %s (%s at %d:%d)", problem, p->context,
-			       (int)p->context_mark.line + 1, (int)p->context_mark.column + 1);
+		spec_error_add(errs, pos, "YAML syntax error: %s (%s at %d:%d)%s", problem, p->context,
+			       (int)p->context_mark.line + 1, (int)p->context_mark.column + 1, hint);
 	else
-		spec_error_add(errs, pos, "YAML syntax error: %s", problem);
+		spec_error_add(errs, pos, "YAML syntax error: %s%s", problem, hint);
 }
 
 /*

@@ -4,11 +4,14 @@
  * line:column.
  *
  * What it is: the parser's contract. It knows the sections (data, model,
- * loss, optimizer, schedule, train, checkpoint), their keys, types and
- * ranges, and fills defaults. It does NOT know what each layer type means:
- * a layer is kept as its type name plus raw arguments with positions, and
- * model.c checks those against the layer table (so a new layer needs no
- * parser change).
+ * loss, optimizer, schedule, train, checkpoint) and their own keys; the
+ * kinds a section chooses among (optimizers, losses, schedules, data sets,
+ * augmentation steps, precisions, model presets) and the keys each kind
+ * takes come from the extension points' registries (struct spec_registry
+ * below), so a new kind is a row there and no change here. It does NOT
+ * know what each layer type means: a layer is kept as its type name plus
+ * raw arguments with positions, and model.c checks those against the layer
+ * table (so a new layer needs no parser change either).
  *
  * Threads: pure functions, no globals; safe from any thread.
  */
@@ -25,6 +28,88 @@
 #define SPEC_MAX_ARGS 12
 #define SPEC_MAX_ERRORS 16
 #define SPEC_MAX_AUGMENT 8
+
+/* ---- registries: one table per extension point ----------------------------------
+ *
+ * An extension point (optimizers, losses, schedules, data sets, augmentation
+ * steps, precisions, model presets) is one table of rows. Each row is a
+ * struct of that point's own (optim.h's struct optim_kind, loss.h's, ...)
+ * that starts with a struct spec_kind: the name written in a spec, a docs
+ * line and the keys the kind takes with their defaults and ranges. The
+ * parser, --set, the error messages ("did you mean", "not used by") and
+ * `trainbook-engine reference` (the README's spec tables) read the rows
+ * through the point's struct spec_registry; the engine and the backends read
+ * the rest of the row. A parsed spec names its kinds by row index, so
+ * nothing after parsing compares names.
+ */
+
+/* Range flags of a key (and of a section's own numeric keys); the default is [lo, hi]. */
+#define SPEC_R_LO_OPEN 1u /* lo itself is refused */
+#define SPEC_R_HI_OPEN 2u /* hi itself is refused */
+/* hi is a sanity bound, not part of the meaning: below lo the message says
+ * "expected ... ≥ lo", above hi "too large (the range is ...)". */
+#define SPEC_R_SANITY 4u
+
+enum spec_key_type {
+	SPEC_KEY_NUM,      /* a number */
+	SPEC_KEY_INT,      /* an integer (held as a double: exact below 2^53) */
+	SPEC_KEY_BOOL,     /* true or false, held as 1 or 0 */
+	SPEC_KEY_PAIR,     /* [a, b], setting the two keys that follow it (Adam's betas) */
+	SPEC_KEY_CHANNELS, /* a number or a list of 1-4 numbers, one per channel (normalize) */
+	SPEC_KEY_FIELD,    /* one of the section's own keys (data.path, optimizer.lr) that this kind takes */
+};
+
+struct spec_key {
+	const char *name;
+	enum spec_key_type type;
+	double def;           /* default; a FIELD key's only when has_def */
+	double lo, hi;        /* the accepted range (flags in `range`) */
+	unsigned range;       /* SPEC_R_* */
+	bool has_def;         /* FIELD: this kind's own default for the section's key */
+	const char *required; /* non-NULL: the key must be given, and this says why ("a path (the CSV file)") */
+	const char *def_text; /* the default in words where it is not a number ("optimizer.lr") */
+	const char *doc;      /* one line for the docs */
+};
+
+#define SPEC_KIND_KEYS 8
+
+struct spec;
+
+struct spec_kind {
+	const char *name;                     /* as written in a spec */
+	const char *summary;                  /* one line for the docs: what it is, its PyTorch twin */
+	struct spec_key keys[SPEC_KIND_KEYS]; /* name NULL ends; values go to the section's arg[] in this order */
+	/*
+	 * Optional: after every key of the section is read, fill defaults that
+	 * depend on other keys or sections and check rules across keys. `s`
+	 * holds the sections parsed so far (document order: data, model, loss,
+	 * optimizer, schedule, train, checkpoint), this kind's section among
+	 * them; `given[i]` says whether key i was written. Returns NULL, or a
+	 * message written to msg with *key set to the key it is about (-1: the
+	 * kind's name).
+	 */
+	const char *(*finish)(struct spec *s, const bool *given, int *key, char *msg, size_t len);
+};
+
+struct spec_registry {
+	const char *what;  /* "optimizer": "unknown optimizer 'x'", "not used by optimizer adam" */
+	const char *noun;  /* "optimizer", "data set": "the csv data set needs a path" */
+	const void *rows;  /* the table: structs that each start with a struct spec_kind */
+	size_t stride;     /* sizeof one row */
+	int count;
+};
+
+static inline const struct spec_kind *spec_registry_kind(const struct spec_registry *r, int i)
+{
+	return (const struct spec_kind *)((const char *)r->rows + (size_t)i * r->stride);
+}
+
+/* Row index of `name`, or -1 (tools and tests; a parsed spec already holds the index). */
+int spec_registry_find(const struct spec_registry *r, const char *name);
+/* Index of the kind's key `name`, or -1. */
+int spec_kind_key(const struct spec_kind *k, const char *name);
+/* The value of key `name` of kind `kind` in `arg` (tests and tools); the key must exist. */
+double spec_kind_arg(const struct spec_registry *r, int kind, const double *arg, const char *name);
 
 /* A position in the YAML source, 1-based; {0,0} means "not in the source". */
 struct spec_pos {
@@ -70,7 +155,8 @@ struct spec_layer {
 };
 
 struct spec_model {
-	char preset[SPEC_NAME_MAX]; /* "mlp", "lenet5", "resnet18", "cnn", or "" for a layer list */
+	char preset[SPEC_NAME_MAX]; /* a model_preset_registry row's name (model.h), or "" for a layer list */
+	int kind;                   /* that row's index (meaningless for a layer list) */
 	struct spec_pos pos;
 	int nlayers;
 	struct spec_layer layers[SPEC_MAX_LAYERS];
@@ -82,13 +168,15 @@ struct spec_model {
 
 /* One augmentation step, in the order written. */
 struct spec_augment {
-	char name[SPEC_NAME_MAX]; /* "random_crop", "hflip", "normalize" */
-	double value;             /* random_crop: padding in pixels; hflip: probability (default 0.5) */
+	char name[SPEC_NAME_MAX]; /* an augment_registry row's name (data.h) */
+	int kind;                 /* that row's index */
+	double value;             /* the step's value (its row's first key): random_crop padding, hflip probability */
 	struct spec_pos pos;
 };
 
 struct spec_data {
-	char dataset[SPEC_NAME_MAX]; /* fashion-mnist | mnist | cifar10 | csv | synthetic | image-folder */
+	char dataset[SPEC_NAME_MAX]; /* a data_set_registry row's name (data.h) */
+	int kind;                    /* that row's index */
 	char path[SPEC_PATH_MAX];    /* directory (idx, cifar10, image-folder) or train file (csv); "" = dataset default */
 	char test_path[SPEC_PATH_MAX]; /* csv: test file; "" = split `test_fraction` off the train file */
 	int batch_size;              /* default 64 */
@@ -100,7 +188,7 @@ struct spec_data {
 	char label_column[SPEC_NAME_MAX]; /* header name or 0-based index as text; default: last column */
 	bool header;                 /* default true */
 	/* synthetic (also used to force a shape for image-folder) */
-	int shape[3];                /* C,H,W; default 1,28,28; tabular data uses {features,1,1} */
+	int shape[3];                /* C,H,W; {0,0,0} = the data set's own; tabular data uses {features,1,1} */
 	int classes;                 /* default 10 */
 	int64_t train_size;          /* default 1024 */
 	int64_t test_size;           /* default 256 */
@@ -116,40 +204,35 @@ struct spec_data {
 };
 
 struct spec_loss {
-	char name[SPEC_NAME_MAX];   /* cross_entropy (default) | mse */
-	double label_smoothing;     /* cross_entropy only, [0,1) */
+	char name[SPEC_NAME_MAX];   /* a loss_registry row's name (loss.h) */
+	int kind;                   /* that row's index */
+	double arg[SPEC_KIND_KEYS]; /* the kind's keys, in its row's order */
 	struct spec_pos pos;
 };
 
 struct spec_optimizer {
-	char name[SPEC_NAME_MAX];   /* sgd | adam (default) | adamw */
-	double lr;                  /* default 1e-3 (sgd: 0.01) */
-	double momentum;            /* sgd */
-	double dampening;           /* sgd */
-	bool nesterov;              /* sgd */
-	double weight_decay;        /* default 0 (adamw: 0.01, as PyTorch) */
-	double beta1, beta2, eps;   /* adam/adamw: 0.9, 0.999, 1e-8 */
+	char name[SPEC_NAME_MAX];   /* an optim_registry row's name (optim.h) */
+	int kind;                   /* that row's index */
+	double lr;                  /* every optimizer's; the default is the kind's */
+	double weight_decay;        /* every optimizer's; the default is the kind's */
 	double grad_clip;           /* global-norm clip, 0 = off */
+	double arg[SPEC_KIND_KEYS]; /* the kind's own keys, in its row's order */
 	struct spec_pos pos;
 };
 
 struct spec_schedule {
-	char name[SPEC_NAME_MAX];   /* constant (default) | step | cosine | onecycle | linear */
+	char name[SPEC_NAME_MAX];   /* a schedule_registry row's name (schedule.h) */
+	int kind;                   /* that row's index */
 	int64_t warmup_steps;       /* linear warm-up from 0 before the schedule, default 0 */
-	int64_t step_size;          /* step: decay every step_size *epochs* (PyTorch StepLR on epochs) */
-	double gamma;               /* step: factor, default 0.1 */
-	double min_lr;              /* cosine: eta_min, default 0 */
-	double max_lr;              /* onecycle: peak; default = optimizer lr */
-	double pct_start;           /* onecycle: default 0.3 */
-	double div_factor;          /* onecycle: default 25 */
-	double final_div_factor;    /* onecycle: default 1e4 */
+	double arg[SPEC_KIND_KEYS]; /* the kind's own keys, in its row's order */
 	struct spec_pos pos;
 };
 
 struct spec_train {
 	int epochs;                 /* default 1 */
 	int64_t max_steps;          /* stop after this many steps in total, 0 = no limit */
-	char precision[16];         /* fp32 (default) | tf32 | bf16 | fp16 */
+	char precision[16];         /* a precision_registry row's name (precision.h) */
+	int precision_kind;         /* that row's index */
 	char device[32];            /* auto (default) | cpu | cuda | cuda:N */
 	int devices;                /* data-parallel replicas, default 1 */
 	int nodes;                  /* processes under a cluster launcher, one per node (the server's

@@ -28,6 +28,7 @@ struct spec_ctx {
 	int noverrides;
 	int text_nodes;               /* node ids 1..text_nodes come from the YAML text */
 	int *override_first;          /* override k made node ids [first[k], first[k+1]); noverrides+1 entries */
+	struct spec *spec;            /* the sections read so far, for the kinds' finish() */
 };
 
 /* ---- nodes (spec_node.c) ---------------------------------------------- */
@@ -71,65 +72,71 @@ enum spec_field_kind {
 	SPEC_F_U64,    /* uint64_t */
 	SPEC_F_NUM,    /* double */
 	SPEC_F_BOOL,   /* bool */
-	SPEC_F_CHOICE, /* char[size], one of `choices` */
+	SPEC_F_CHOICE, /* char[size]: a row name of `registry`; the row index goes to index_offset */
 	SPEC_F_TEXT,   /* char[size], any scalar */
 	SPEC_F_CUSTOM, /* `custom` reads it */
 };
-
-/* Range flags for numbers and integers; the default is [lo, hi]. */
-#define SPEC_R_LO_OPEN 1u
-#define SPEC_R_HI_OPEN 2u
-#define SPEC_R_NO_HI 4u
 
 struct spec_field;
 typedef void (*spec_custom_fn)(struct spec_ctx *c, const char *path, const yaml_node_t *value,
 			       void *section);
 
+/* One of a section's own keys: where its value goes, its type and range, and its docs. */
 struct spec_field {
 	const char *key;
 	enum spec_field_kind kind;
 	size_t offset;              /* of the value in the section struct */
 	size_t size;                /* CHOICE/TEXT buffer size */
 	double lo, hi;
-	unsigned range;             /* SPEC_R_* */
-	const char *const *choices; /* CHOICE: NULL-terminated */
-	const char *what;           /* CHOICE: "optimizer" in "unknown optimizer 'x'" */
-	unsigned only;              /* bit v set: applies to variant v; 0 = to every variant */
+	unsigned range;             /* SPEC_R_* (spec.h) */
+	const struct spec_registry *registry; /* CHOICE: the rows to choose from */
+	size_t index_offset;        /* CHOICE: where the chosen row's index (int) goes */
+	bool per_kind;              /* applies only to the kinds whose row lists it as a FIELD key */
 	spec_custom_fn custom;
-	long pos_offset;            /* where to store the value's spec_pos, -1 = nowhere */
+	size_t pos_offset;          /* where to store the value's spec_pos, 0 = nowhere (no section starts with one) */
+	const char *type_text;      /* the docs' "type" column when the kind says too little ("[C, H, W]") */
+	const char *def_text;       /* the docs' default when the section's defaults() does not say it well */
+	const char *doc;            /* one line for the docs */
 };
 
 struct spec_section {
 	const char *name;           /* "optimizer", used as the message prefix */
 	const struct spec_field *fields;
 	int nfields;
-	int variant_field;          /* the field that picks the variant (name/dataset/preset), -1 none */
+	int variant_field;          /* the CHOICE field whose row adds keys (name/dataset/preset), -1 none */
 	int default_variant;        /* -1: the variant key is required */
 	const char *shorthand;      /* a bare scalar stands for this key; NULL: mapping only */
-	void (*defaults)(void *section, int variant); /* also writes the variant's name */
+	void (*defaults)(void *section); /* the section's own defaults, whatever the kind */
+	long arg_offset;            /* where the kind's own keys go (double[SPEC_KIND_KEYS]), -1: its kinds have none */
 };
 
 #define SPEC_MAX_FIELDS 24
 
 /*
  * Read one section (`value` may be NULL when the section is absent) into
- * `out`, defaults first. Returns the variant index (the default one when
- * the name was wrong, so callers can go on checking). present[i] (nfields
- * entries) gets field i's value node or NULL.
+ * `out`: the section's defaults, then the kind's (its row's defaults and
+ * its FIELD keys' own defaults), then every key written, each checked
+ * against the section's fields or the kind's row; then the row's finish().
+ * Returns the kind's index (the default one when the name was wrong, so
+ * callers can go on checking). present[i] (nfields entries) gets field i's
+ * value node or NULL.
  */
 int spec_section_read(struct spec_ctx *c, const struct spec_section *s, const yaml_node_t *key,
 		      const yaml_node_t *value, void *out, const yaml_node_t **present);
 
-/* Read a scalar that must be one of `choices` (NULL-terminated) into dst; index or -1. */
-int spec_read_choice(struct spec_ctx *c, const char *path, const char *what,
-		     const char *const *choices, const yaml_node_t *value, char *dst, size_t size);
+/* Read a scalar that must name a row of `r` into dst; the row index, or -1. */
+int spec_read_choice(struct spec_ctx *c, const char *path, const struct spec_registry *r,
+		     const yaml_node_t *value, char *dst, size_t size);
 
-/* Read an integer in [lo, hi] (messages say "an integer ≥ lo" when hi is the type's limit). */
+/* Read an integer in [lo, hi]; with SPEC_R_SANITY in `range` hi is a sanity bound (see spec.h). */
 bool spec_read_int(struct spec_ctx *c, const char *path, const yaml_node_t *value, int64_t lo,
-		   int64_t hi, bool hi_is_limit, int64_t *out);
-/* Read a number in the range of `f` (lo/hi/range). */
-bool spec_read_number(struct spec_ctx *c, const char *path, const yaml_node_t *value,
-		      const struct spec_field *f, double *out);
+		   int64_t hi, unsigned range, int64_t *out);
+/* Read a number in [lo, hi] with the SPEC_R_* flags of `range`. */
+bool spec_read_number(struct spec_ctx *c, const char *path, const yaml_node_t *value, double lo,
+		      double hi, unsigned range, double *out);
+/* Read a value against one key of a kind's row (NUM, INT or BOOL) into *out. */
+bool spec_read_key(struct spec_ctx *c, const char *path, const struct spec_key *k, const yaml_node_t *value,
+		   double *out);
 
 /* ---- sections, model, overrides ---------------------------------------------- */
 
@@ -143,6 +150,12 @@ void spec_augment_read(struct spec_ctx *c, const char *path, const yaml_node_t *
 		       void *data);
 /* The key a bare scalar stands for in a section (`loss: mse` = {name: mse}), or NULL. */
 const char *spec_section_shorthand(const char *section);
+/* Every section in document order, NULL-terminated (spec_sections.c; the docs walk them). */
+extern const struct spec_section *const spec_sections[];
+/* model: as a mapping (spec_model.c). */
+extern const struct spec_section spec_model_section;
+/* "1 to 100,000", "above 0, up to 1,000": a range in words, numbers in full (spec_node.c). */
+void spec_range_words(double lo, double hi, unsigned range, char *buf, size_t size);
 /* Apply --set overrides to c->doc (spec_override.c); fills c->override_first. */
 void spec_overrides_apply(struct spec_ctx *c);
 

@@ -16,9 +16,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "model.h"
 #include "spec_internal.h"
-
-static const char *const presets[] = {"mlp", "lenet5", "resnet18", "cnn", NULL};
 
 /* ---- the preset mapping ---------------------------------------------------- */
 
@@ -40,7 +39,7 @@ static void model_hidden(struct spec_ctx *c, const char *path, const yaml_node_t
 	for (int i = 0; i < n; i++) {
 		int64_t v;
 		if (!spec_read_int(c, path, spec_node(c, value->data.sequence.items.start[i]), 1,
-				   1 << 20, false, &v))
+				   1 << 20, SPEC_R_SANITY, &v))
 			return;
 		m->hidden[i] = (int)v;
 	}
@@ -49,23 +48,25 @@ static void model_hidden(struct spec_ctx *c, const char *path, const yaml_node_t
 
 static const struct spec_field model_fields[] = {
 	{.key = "preset", .kind = SPEC_F_CHOICE, .offset = offsetof(struct spec_model, preset),
-	 .size = SPEC_NAME_MAX, .choices = presets, .what = "preset", .pos_offset = -1},
-	/* Only the MLP preset has sizes to choose; the others are fixed architectures. */
-	{.key = "hidden", .kind = SPEC_F_CUSTOM, .custom = model_hidden, .only = 1u << 0,
-	 .pos_offset = -1},
+	 .size = SPEC_NAME_MAX, .registry = &model_preset_registry,
+	 .index_offset = offsetof(struct spec_model, kind), .doc = "the preset's name"},
+	/* Only the presets that list them take these (the others are fixed architectures). */
+	{.key = "hidden", .kind = SPEC_F_CUSTOM, .custom = model_hidden, .per_kind = true,
+	 .type_text = "list of 1-8 integers from 1 to 1,048,576", .def_text = "[128]",
+	 .doc = "sizes of the hidden layers"},
 	{.key = "dropout", .kind = SPEC_F_NUM, .offset = offsetof(struct spec_model, dropout),
-	 .lo = 0, .hi = 1, .range = SPEC_R_HI_OPEN, .only = 1u << 0, .pos_offset = -1},
+	 .lo = 0, .hi = 1, .range = SPEC_R_HI_OPEN, .per_kind = true,
+	 .doc = "dropout after each hidden layer"},
 };
 
-/* The model struct is cleared (and its position set) by the caller; only the preset is ours. */
-static void model_defaults(void *p, int variant)
+/* The model struct is cleared (and its position set) by the caller; the preset's name and index are written after. */
+static void model_defaults(void *p)
 {
-	struct spec_model *m = p;
-	spec_copy_name(m->preset, sizeof(m->preset), presets[variant]);
+	(void)p;
 }
 
-static const struct spec_section model_section = {
-	"model", model_fields, 3, 0, -1, NULL, model_defaults,
+const struct spec_section spec_model_section = {
+	"model", model_fields, 3, 0, -1, NULL, model_defaults, -1,
 };
 
 /* ---- the layer list --------------------------------------------------------- */
@@ -219,16 +220,24 @@ void spec_model_read(struct spec_ctx *c, const yaml_node_t *key, const yaml_node
 	const yaml_node_t *present[SPEC_MAX_FIELDS];
 	char got[64];
 	if (value->type == YAML_SCALAR_NODE && !spec_is_null(value)) {
-		spec_read_choice(c, "model", "preset", presets, value, m->preset, sizeof(m->preset));
+		int k = spec_read_choice(c, "model", &model_preset_registry, value, m->preset, sizeof(m->preset));
+		m->kind = k >= 0 ? k : 0;
 		return;
 	}
 	if (value->type == YAML_MAPPING_NODE) {
-		spec_section_read(c, &model_section, key, value, m, present);
+		spec_section_read(c, &spec_model_section, key, value, m, present);
 		return;
 	}
 	if (value->type != YAML_SEQUENCE_NODE) {
-		spec_fail(c, key, "model: expected a preset name (mlp, lenet5, resnet18, cnn) or a "
-				  "list of layers, got nothing");
+		const char *names[32];
+		char list[160];
+		int n = 0;
+		while (n < model_preset_registry.count && n < 32) {
+			names[n] = spec_registry_kind(&model_preset_registry, n)->name;
+			n++;
+		}
+		spec_join(names, n, list, sizeof(list));
+		spec_fail(c, key, "model: expected a preset name (%s) or a list of layers, got nothing", list);
 		return;
 	}
 	int index = 0;

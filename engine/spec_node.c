@@ -279,113 +279,239 @@ void spec_mapping_read(struct spec_ctx *c, const char *path, const yaml_node_t *
 
 /* ---- ranges ------------------------------------------------------------------ */
 
-static void int_expectation(int64_t lo, int64_t hi, bool hi_is_limit, char *buf, size_t size)
+/* "1 to 100,000", "0 to below 1", "above 0, up to 1,000": a range in words, numbers in full. */
+void spec_range_words(double lo, double hi, unsigned range, char *buf, size_t size)
 {
-	if (hi_is_limit)
-		snprintf(buf, size, "an integer ≥ %lld", (long long)lo);
-	else
-		snprintf(buf, size, "an integer in [%lld, %lld]", (long long)lo, (long long)hi);
+	char l[40], h[40];
+	tb_fmt_number(l, sizeof(l), lo);
+	tb_fmt_number(h, sizeof(h), hi);
+	bool lo_open = range & SPEC_R_LO_OPEN, hi_open = range & SPEC_R_HI_OPEN;
+	snprintf(buf, size, "%s%s%s%s", lo_open ? "above " : "", l,
+		 lo_open ? (hi_open ? ", below " : ", up to ") : (hi_open ? " to below " : " to "), h);
+}
+
+/* What a message says was expected: the lower bound alone when hi is only a sanity bound. */
+static void expectation(double lo, double hi, unsigned range, bool integer, char *buf, size_t size)
+{
+	char l[40], h[40];
+	bool lo_open = range & SPEC_R_LO_OPEN;
+	tb_fmt_number(l, sizeof(l), lo);
+	tb_fmt_number(h, sizeof(h), hi);
+	if (range & SPEC_R_SANITY) {
+		if (!integer && lo_open && lo == 0)
+			snprintf(buf, size, "a positive number");
+		else
+			snprintf(buf, size, "%s %s %s", integer ? "an integer" : "a number", lo_open ? ">" : "≥", l);
+	} else {
+		snprintf(buf, size, "%s in %c%s, %s%c", integer ? "an integer" : "a number", lo_open ? '(' : '[', l, h,
+			 (range & SPEC_R_HI_OPEN) ? ')' : ']');
+	}
+}
+
+/* "path: expected <what the range allows>, got <got>" at `value`; returns false. */
+static bool refuse(struct spec_ctx *c, const char *path, const yaml_node_t *value, double lo, double hi,
+		   unsigned range, bool integer, const char *got)
+{
+	char want[96];
+	expectation(lo, hi, range, integer, want, sizeof(want));
+	spec_fail(c, value, "%s: expected %s, got %s", path, want, got);
+	return false;
+}
+
+/* Check d against the range: false after reporting at `value`. `got` is the value as written. */
+static bool in_range(struct spec_ctx *c, const char *path, const yaml_node_t *value, double d, double lo,
+		     double hi, unsigned range, bool integer, const char *got)
+{
+	char words[96];
+	bool low = (range & SPEC_R_LO_OPEN) ? d <= lo : d < lo;
+	bool high = (range & SPEC_R_HI_OPEN) ? d >= hi : d > hi;
+	if (!low && !high)
+		return true;
+	if (high && (range & SPEC_R_SANITY)) {
+		spec_range_words(lo, hi, range, words, sizeof(words));
+		spec_fail(c, value, "%s: %s is too large (the range is %s)", path, got, words);
+		return false;
+	}
+	return refuse(c, path, value, lo, hi, range, integer, got);
 }
 
 bool spec_read_int(struct spec_ctx *c, const char *path, const yaml_node_t *value, int64_t lo,
-		   int64_t hi, bool hi_is_limit, int64_t *out)
+		   int64_t hi, unsigned range, int64_t *out)
 {
-	char want[64], got[64];
+	char got[64];
 	int64_t v;
-	int_expectation(lo, hi, hi_is_limit, want, sizeof(want));
+	spec_describe(value, got, sizeof(got));
 	if (!spec_integer(value, &v)) {
-		spec_describe(value, got, sizeof(got));
-		spec_fail(c, value, "%s: expected %s, got %s", path, want, got);
-		return false;
+		/* Digits too many for 64 bits are an integer all the same, and far too large. */
+		double d;
+		if (spec_number(value, &d) && d == floor(d))
+			return in_range(c, path, value, d, (double)lo, (double)hi, range, true, got);
+		return refuse(c, path, value, (double)lo, (double)hi, range, true, got);
 	}
-	if (v < lo || (v > hi && !hi_is_limit)) {
-		spec_fail(c, value, "%s: expected %s, got %lld", path, want, (long long)v);
-		return false;
-	}
-	if (v > hi) {
-		spec_fail(c, value, "%s: %lld is too large (at most %lld)", path, (long long)v,
-			  (long long)hi);
+	if (v < lo || v > hi) { /* decided in 64 bits; in_range only words it */
+		if (in_range(c, path, value, (double)v, (double)lo, (double)hi, range, true, got))
+			spec_fail(c, value, "%s: %s is out of range", path, got);
 		return false;
 	}
 	*out = v;
 	return true;
 }
 
-static void num_expectation(const struct spec_field *f, char *buf, size_t size)
+bool spec_read_number(struct spec_ctx *c, const char *path, const yaml_node_t *value, double lo,
+		      double hi, unsigned range, double *out)
 {
-	bool lo_open = f->range & SPEC_R_LO_OPEN;
-	if (f->range & SPEC_R_NO_HI) {
-		if (lo_open && f->lo == 0)
-			snprintf(buf, size, "a positive number");
-		else
-			snprintf(buf, size, "a number %s %g", lo_open ? ">" : "≥", f->lo);
-	} else {
-		snprintf(buf, size, "a number in %c%g, %g%c", lo_open ? '(' : '[', f->lo, f->hi,
-			 (f->range & SPEC_R_HI_OPEN) ? ')' : ']');
-	}
-}
-
-bool spec_read_number(struct spec_ctx *c, const char *path, const yaml_node_t *value,
-		      const struct spec_field *f, double *out)
-{
-	char want[64], got[64];
+	char got[64];
 	double d;
-	num_expectation(f, want, sizeof(want));
 	spec_describe(value, got, sizeof(got));
-	if (!spec_number(value, &d)) {
-		spec_fail(c, value, "%s: expected %s, got %s", path, want, got);
+	if (!spec_number(value, &d))
+		return refuse(c, path, value, lo, hi, range, false, got);
+	if (!in_range(c, path, value, d, lo, hi, range, false, got))
 		return false;
-	}
-	bool low = (f->range & SPEC_R_LO_OPEN) ? d <= f->lo : d < f->lo;
-	bool high = !(f->range & SPEC_R_NO_HI) && ((f->range & SPEC_R_HI_OPEN) ? d >= f->hi : d > f->hi);
-	if (low || high) {
-		spec_fail(c, value, "%s: expected %s, got %s", path, want, got);
-		return false;
-	}
 	*out = d;
 	return true;
 }
 
-int spec_read_choice(struct spec_ctx *c, const char *path, const char *what,
-		     const char *const *choices, const yaml_node_t *value, char *dst, size_t size)
+bool spec_read_key(struct spec_ctx *c, const char *path, const struct spec_key *k, const yaml_node_t *value,
+		   double *out)
+{
+	char got[64];
+	int64_t iv;
+	bool b;
+	switch (k->type) {
+	case SPEC_KEY_NUM:
+		return spec_read_number(c, path, value, k->lo, k->hi, k->range, out);
+	case SPEC_KEY_INT:
+		if (!spec_read_int(c, path, value, (int64_t)k->lo, (int64_t)k->hi, k->range, &iv))
+			return false;
+		*out = (double)iv;
+		return true;
+	case SPEC_KEY_BOOL:
+		if (!spec_bool(value, &b)) {
+			spec_describe(value, got, sizeof(got));
+			spec_fail(c, value, "%s: expected true or false, got %s", path, got);
+			return false;
+		}
+		*out = b;
+		return true;
+	default:
+		TB_ASSERT(!"spec_read_key: not a scalar key");
+		return false;
+	}
+}
+
+/* ---- registries ------------------------------------------------------------------ */
+
+int spec_registry_find(const struct spec_registry *r, const char *name)
+{
+	for (int i = 0; i < r->count; i++)
+		if (!strcmp(spec_registry_kind(r, i)->name, name))
+			return i;
+	return -1;
+}
+
+int spec_kind_key(const struct spec_kind *k, const char *name)
+{
+	for (int i = 0; i < SPEC_KIND_KEYS && k->keys[i].name; i++)
+		if (!strcmp(k->keys[i].name, name))
+			return i;
+	return -1;
+}
+
+double spec_kind_arg(const struct spec_registry *r, int kind, const double *arg, const char *name)
+{
+	int i = spec_kind_key(spec_registry_kind(r, kind), name);
+	TB_ASSERT(i >= 0);
+	return arg[i];
+}
+
+/* The registry's names, for "one of …" lists and did-you-mean. */
+static int kind_names(const struct spec_registry *r, const char **names, int max)
+{
+	int n = 0;
+	for (int i = 0; i < r->count && n < max; i++)
+		names[n++] = spec_registry_kind(r, i)->name;
+	return n;
+}
+
+int spec_read_choice(struct spec_ctx *c, const char *path, const struct spec_registry *r,
+		     const yaml_node_t *value, char *dst, size_t size)
 {
 	char list[160], got[64];
-	int n = 0;
-	while (choices[n])
-		n++;
-	spec_join(choices, n, list, sizeof(list));
+	const char *names[32];
+	int n = kind_names(r, names, 32);
+	spec_join(names, n, list, sizeof(list));
 	const char *t = spec_text(value);
 	if (!t || spec_is_null(value)) {
 		spec_describe(value, got, sizeof(got));
-		spec_fail(c, value, "%s: expected a %s name (one of %s), got %s", path, what, list, got);
+		spec_fail(c, value, "%s: expected a %s name (one of %s), got %s", path, r->what, list, got);
 		return -1;
 	}
-	for (int i = 0; i < n; i++) {
-		if (!strcmp(t, choices[i])) {
-			spec_copy_name(dst, size, choices[i]);
-			return i;
-		}
+	int i = spec_registry_find(r, t);
+	if (i >= 0) {
+		spec_copy_name(dst, size, names[i]);
+		return i;
 	}
-	const char *near = spec_suggest(t, choices, n);
+	const char *near = spec_suggest(t, names, n);
 	if (near)
 		spec_fail(c, value, "%s: unknown %s '%.40s' (did you mean '%s'?); expected one of %s",
-			  path, what, t, near, list);
+			  path, r->what, t, near, list);
 	else
-		spec_fail(c, value, "%s: unknown %s '%.40s'; expected one of %s", path, what, t, list);
+		spec_fail(c, value, "%s: unknown %s '%.40s'; expected one of %s", path, r->what, t, list);
 	return -1;
 }
 
 /* ---- sections ------------------------------------------------------------------ */
 
-static void only_list(const struct spec_section *s, unsigned mask, char *buf, size_t size)
+/* Index of the row's key `name` when the row takes it (a FIELD key for a section field). */
+static int kind_takes(const struct spec_kind *k, const char *name, bool field)
 {
-	const char *names[16];
+	int i = spec_kind_key(k, name);
+	return i >= 0 && (k->keys[i].type == SPEC_KEY_FIELD) == field ? i : -1;
+}
+
+/* "sgd, rmsprop": the kinds that take key `name`. */
+static void takers(const struct spec_registry *r, const char *name, bool field, char *buf, size_t size)
+{
+	const char *names[32];
 	int n = 0;
-	const char *const *choices = s->fields[s->variant_field].choices;
-	for (int v = 0; choices[v] && v < 16; v++)
-		if (mask & (1u << v))
-			names[n++] = choices[v];
+	for (int i = 0; i < r->count && n < 32; i++)
+		if (kind_takes(spec_registry_kind(r, i), name, field) >= 0)
+			names[n++] = spec_registry_kind(r, i)->name;
 	spec_join(names, n, buf, size);
+}
+
+/* The section's fields, then every kind key of its registry once: what a mapping may hold. */
+static int section_names(const struct spec_section *s, const char **names)
+{
+	int n = 0;
+	for (int i = 0; i < s->nfields; i++)
+		names[n++] = s->fields[i].key;
+	if (s->variant_field < 0)
+		return n;
+	const struct spec_registry *r = s->fields[s->variant_field].registry;
+	for (int v = 0; v < r->count; v++) {
+		const struct spec_kind *k = spec_registry_kind(r, v);
+		for (int i = 0; i < SPEC_KIND_KEYS && k->keys[i].name; i++) {
+			if (k->keys[i].type == SPEC_KEY_FIELD)
+				continue;
+			int j = 0;
+			while (j < n && strcmp(names[j], k->keys[i].name))
+				j++;
+			if (j == n) {
+				TB_ASSERT(n < SPEC_MAX_FIELDS);
+				names[n++] = k->keys[i].name;
+			}
+		}
+	}
+	return n;
+}
+
+static const struct spec_field *field_named(const struct spec_section *s, const char *key)
+{
+	for (int i = 0; i < s->nfields; i++)
+		if (!strcmp(s->fields[i].key, key))
+			return &s->fields[i];
+	return NULL;
 }
 
 static void field_read(struct spec_ctx *c, const struct spec_section *s, const struct spec_field *f,
@@ -397,15 +523,11 @@ static void field_read(struct spec_ctx *c, const struct spec_section *s, const s
 	snprintf(path, sizeof(path), "%s.%s", s->name, f->key);
 	switch (f->kind) {
 	case SPEC_F_INT:
-		if (spec_read_int(c, path, value, (int64_t)f->lo,
-				  (f->range & SPEC_R_NO_HI) ? INT_MAX : (int64_t)f->hi,
-				  f->range & SPEC_R_NO_HI, &iv))
+		if (spec_read_int(c, path, value, (int64_t)f->lo, (int64_t)f->hi, f->range, &iv))
 			*(int *)dst = (int)iv;
 		break;
 	case SPEC_F_I64:
-		if (spec_read_int(c, path, value, (int64_t)f->lo,
-				  (f->range & SPEC_R_NO_HI) ? INT64_MAX : (int64_t)f->hi,
-				  f->range & SPEC_R_NO_HI, &iv))
+		if (spec_read_int(c, path, value, (int64_t)f->lo, (int64_t)f->hi, f->range, &iv))
 			*(int64_t *)dst = iv;
 		break;
 	case SPEC_F_U64:
@@ -415,7 +537,7 @@ static void field_read(struct spec_ctx *c, const struct spec_section *s, const s
 		}
 		break;
 	case SPEC_F_NUM:
-		spec_read_number(c, path, value, f, (double *)dst);
+		spec_read_number(c, path, value, f->lo, f->hi, f->range, (double *)dst);
 		break;
 	case SPEC_F_BOOL:
 		if (!spec_bool(value, (bool *)dst)) {
@@ -423,9 +545,12 @@ static void field_read(struct spec_ctx *c, const struct spec_section *s, const s
 			spec_fail(c, value, "%s: expected true or false, got %s", path, got);
 		}
 		break;
-	case SPEC_F_CHOICE:
-		spec_read_choice(c, path, f->what, f->choices, value, dst, f->size);
+	case SPEC_F_CHOICE: {
+		int i = spec_read_choice(c, path, f->registry, value, dst, f->size);
+		if (i >= 0)
+			*(int *)(base + f->index_offset) = i;
 		break;
+	}
 	case SPEC_F_TEXT:
 		if (!spec_text(value) || spec_is_null(value)) {
 			spec_describe(value, got, sizeof(got));
@@ -440,7 +565,7 @@ static void field_read(struct spec_ctx *c, const struct spec_section *s, const s
 		f->custom(c, path, value, base);
 		break;
 	}
-	if (f->pos_offset >= 0)
+	if (f->pos_offset > 0)
 		*(struct spec_pos *)(base + f->pos_offset) = spec_node_pos(c, value);
 }
 
@@ -449,84 +574,176 @@ static void missing_variant(struct spec_ctx *c, const struct spec_section *s,
 {
 	const struct spec_field *vf = &s->fields[s->variant_field];
 	char list[160];
-	int n = 0;
-	while (vf->choices[n])
-		n++;
-	spec_join(vf->choices, n, list, sizeof(list));
+	const char *names[32];
+	spec_join(names, kind_names(vf->registry, names, 32), list, sizeof(list));
 	spec_fail(c, at, "%s: missing key '%s' (one of %s)", s->name, vf->key, list);
+}
+
+/* The section's defaults, then the kind's: its name and index, its keys' defaults. */
+static void section_defaults(const struct spec_section *s, void *out, int variant)
+{
+	char *base = out;
+	s->defaults(out);
+	if (s->variant_field < 0)
+		return;
+	const struct spec_field *vf = &s->fields[s->variant_field];
+	const struct spec_kind *k = spec_registry_kind(vf->registry, variant);
+	spec_copy_name(base + vf->offset, vf->size, k->name);
+	*(int *)(base + vf->index_offset) = variant;
+	double *arg = s->arg_offset >= 0 ? (double *)(base + s->arg_offset) : NULL;
+	for (int i = 0; i < SPEC_KIND_KEYS && k->keys[i].name; i++) {
+		const struct spec_key *key = &k->keys[i];
+		if (key->type != SPEC_KEY_FIELD) {
+			TB_ASSERT(arg); /* a kind with own keys needs a section with somewhere to put them */
+			arg[i] = key->def;
+			continue;
+		}
+		const struct spec_field *f = field_named(s, key->name);
+		TB_ASSERT(f); /* a FIELD key names one of the section's fields */
+		if (!key->has_def)
+			continue;
+		if (f->kind == SPEC_F_NUM)
+			*(double *)(base + f->offset) = key->def;
+		else if (f->kind == SPEC_F_INT)
+			*(int *)(base + f->offset) = (int)key->def;
+		else if (f->kind == SPEC_F_I64)
+			*(int64_t *)(base + f->offset) = (int64_t)key->def;
+		else if (f->kind == SPEC_F_BOOL)
+			*(bool *)(base + f->offset) = key->def != 0;
+		else
+			TB_ASSERT(!"a FIELD key's default needs a numeric field");
+	}
+}
+
+/* [a, b] into the two keys after the pair's; false after reporting. */
+static bool pair_read(struct spec_ctx *c, const char *path, const struct spec_kind *k, int i,
+		      const yaml_node_t *value, double *arg)
+{
+	char got[64];
+	if (value->type != YAML_SEQUENCE_NODE ||
+	    value->data.sequence.items.top - value->data.sequence.items.start != 2) {
+		spec_describe(value, got, sizeof(got));
+		spec_fail(c, value, "%s: expected two numbers [%s, %s], got %s", path, k->keys[i + 1].name,
+			  k->keys[i + 2].name, got);
+		return false;
+	}
+	double v[2];
+	for (int j = 0; j < 2; j++)
+		if (!spec_read_key(c, path, &k->keys[i + 1 + j], spec_node(c, value->data.sequence.items.start[j]),
+				   &v[j]))
+			return false;
+	arg[i + 1] = v[0];
+	arg[i + 2] = v[1];
+	return true;
 }
 
 int spec_section_read(struct spec_ctx *c, const struct spec_section *s, const yaml_node_t *key,
 		      const yaml_node_t *value, void *out, const yaml_node_t **present)
 {
 	const char *names[SPEC_MAX_FIELDS];
-	yaml_node_t *values[SPEC_MAX_FIELDS], *keys[SPEC_MAX_FIELDS];
+	yaml_node_t *values[SPEC_MAX_FIELDS] = {0}, *keys[SPEC_MAX_FIELDS] = {0};
 	const struct spec_field *vf = s->variant_field >= 0 ? &s->fields[s->variant_field] : NULL;
-	char got[64], list[160];
+	const struct spec_registry *reg = vf ? vf->registry : NULL;
+	char got[64], list[160], path[96], msg[200];
 	int variant = s->default_variant >= 0 ? s->default_variant : 0;
-	bool variant_known = true;
+	bool variant_known = true, mapping = false;
+	const yaml_node_t *variant_node = NULL;
+	int nnames = section_names(s, names);
 
-	for (int i = 0; i < s->nfields; i++) {
-		names[i] = s->fields[i].key;
+	for (int i = 0; i < s->nfields; i++)
 		present[i] = NULL;
-	}
 	if (!value || spec_is_null(value)) {
-		if (s->default_variant < 0)
+		if (vf && s->default_variant < 0) {
 			missing_variant(c, s, key);
-		s->defaults(out, variant);
-		return variant;
-	}
-	if (value->type == YAML_SCALAR_NODE && s->shorthand && vf) {
-		char dummy[SPEC_NAME_MAX]; /* defaults() writes the name of the variant chosen */
-		int v = spec_read_choice(c, s->name, vf->what, vf->choices, value, dummy, sizeof(dummy));
+			variant_known = false;
+		}
+	} else if (value->type == YAML_SCALAR_NODE && s->shorthand && vf) {
+		char dummy[SPEC_NAME_MAX]; /* section_defaults() writes the name of the kind chosen */
+		int v = spec_read_choice(c, s->name, reg, value, dummy, sizeof(dummy));
+		variant_known = v >= 0;
 		variant = v >= 0 ? v : variant;
-		s->defaults(out, variant);
-		present[s->variant_field] = value;
-		if (vf->pos_offset >= 0)
-			*(struct spec_pos *)((char *)out + vf->pos_offset) = spec_node_pos(c, value);
-		return variant;
-	}
-	if (value->type != YAML_MAPPING_NODE) {
+		variant_node = present[s->variant_field] = value;
+	} else if (value->type != YAML_MAPPING_NODE) {
 		spec_describe(value, got, sizeof(got));
 		spec_fail(c, value, "expected a mapping%s for '%s', got %s",
 			  s->shorthand ? " or a name" : "", s->name, got);
-		s->defaults(out, variant);
-		return variant;
-	}
-
-	spec_mapping_read(c, s->name, value, names, s->nfields, values, keys);
-	for (int i = 0; i < s->nfields; i++)
-		present[i] = values[i];
-	if (vf && values[s->variant_field]) {
-		char path[96], dummy[SPEC_NAME_MAX];
-		snprintf(path, sizeof(path), "%s.%s", s->name, vf->key);
-		int v = spec_read_choice(c, path, vf->what, vf->choices, values[s->variant_field],
-					 dummy, sizeof(dummy));
-		variant_known = v >= 0;
-		variant = v >= 0 ? v : variant;
-	} else if (vf && s->default_variant < 0) {
-		missing_variant(c, s, value);
 		variant_known = false;
+	} else {
+		mapping = true;
+		spec_mapping_read(c, s->name, value, names, nnames, values, keys);
+		for (int i = 0; i < s->nfields; i++)
+			present[i] = values[i];
+		if (vf && values[s->variant_field]) {
+			char dummy[SPEC_NAME_MAX];
+			snprintf(path, sizeof(path), "%s.%s", s->name, vf->key);
+			int v = spec_read_choice(c, path, reg, values[s->variant_field], dummy, sizeof(dummy));
+			variant_known = v >= 0;
+			variant = v >= 0 ? v : variant;
+			variant_node = values[s->variant_field];
+		} else if (vf && s->default_variant < 0) {
+			missing_variant(c, s, value);
+			variant_known = false;
+		}
 	}
-	s->defaults(out, variant);
-	if (vf && values[s->variant_field] && vf->pos_offset >= 0)
-		*(struct spec_pos *)((char *)out + vf->pos_offset) =
-			spec_node_pos(c, values[s->variant_field]);
+	section_defaults(s, out, variant);
+	if (vf && variant_node && vf->pos_offset > 0)
+		*(struct spec_pos *)((char *)out + vf->pos_offset) = spec_node_pos(c, variant_node);
+	const struct spec_kind *kind = reg ? spec_registry_kind(reg, variant) : NULL;
+	double *arg = s->arg_offset >= 0 ? (double *)((char *)out + s->arg_offset) : NULL;
+	bool given[SPEC_KIND_KEYS] = {false};
+	const yaml_node_t *key_node[SPEC_KIND_KEYS] = {NULL};
 
-	for (int i = 0; i < s->nfields; i++) {
-		const struct spec_field *f = &s->fields[i];
+	for (int i = 0; mapping && i < nnames; i++) {
 		if (!values[i] || i == s->variant_field)
 			continue;
-		if (f->only && !(f->only & (1u << variant))) {
-			/* With a misspelt name the variant is a guess; do not pile on. */
+		bool field = i < s->nfields;
+		int k = kind ? kind_takes(kind, names[i], field) : -1;
+		if (field && !s->fields[i].per_kind) {
+			field_read(c, s, &s->fields[i], values[i], out);
+		} else if (k < 0) {
+			/* With a misspelt name the kind is a guess; do not pile on. */
 			if (variant_known) {
-				only_list(s, f->only, list, sizeof(list));
-				spec_fail(c, keys[i], "%s.%s: not used by %s %s (only by %s)", s->name,
-					  f->key, vf->what, vf->choices[variant], list);
+				takers(reg, names[i], field, list, sizeof(list));
+				spec_fail(c, keys[i], "%s.%s: not used by %s %s (only by %s)", s->name, names[i],
+					  reg->what, kind->name, list);
 			}
 			continue;
+		} else if (field) {
+			field_read(c, s, &s->fields[i], values[i], out);
+		} else {
+			snprintf(path, sizeof(path), "%s.%s", s->name, names[i]);
+			if (kind->keys[k].type == SPEC_KEY_PAIR)
+				pair_read(c, path, kind, k, values[i], arg);
+			else
+				spec_read_key(c, path, &kind->keys[k], values[i], &arg[k]);
 		}
-		field_read(c, s, f, values[i], out);
+		if (k >= 0) {
+			given[k] = true;
+			key_node[k] = values[i];
+		}
+	}
+	if (!kind || !variant_known)
+		return variant;
+	const yaml_node_t *at = variant_node ? variant_node : value ? value : key;
+	for (int k = 0; k < SPEC_KIND_KEYS && kind->keys[k].name; k++) {
+		const struct spec_key *sk = &kind->keys[k];
+		if (sk->type == SPEC_KEY_PAIR && given[k] && (given[k + 1] || given[k + 2])) {
+			spec_fail(c, key_node[k], "%s.%s: give %s or %s/%s, not both", s->name, sk->name, sk->name,
+				  kind->keys[k + 1].name, kind->keys[k + 2].name);
+		} else if (sk->type == SPEC_KEY_PAIR && given[k]) {
+			given[k + 1] = given[k + 2] = true;
+		}
+		if (sk->required && !given[k])
+			spec_fail(c, at, "%s.%s: the %s %s needs %s", s->name, sk->name, kind->name, reg->noun,
+				  sk->required);
+	}
+	int about = -1;
+	if (kind->finish && kind->finish(c->spec, given, &about, msg, sizeof(msg))) {
+		if (about >= 0)
+			spec_fail(c, key_node[about] ? key_node[about] : at, "%s.%s: %s", s->name,
+				  kind->keys[about].name, msg);
+		else
+			spec_fail(c, at, "%s: %s", s->name, msg);
 	}
 	return variant;
 }

@@ -1,11 +1,14 @@
 /*
- * spec_sections.c — the spec's sections as tables: which keys each of data,
- * loss, optimizer, schedule, train and checkpoint takes, their types,
- * ranges and defaults, and the checks that span several keys.
+ * spec_sections.c — the spec's sections as tables: the keys each of data,
+ * loss, optimizer, schedule, train and checkpoint takes itself, their
+ * types, ranges, defaults and docs; the kinds a section chooses among and
+ * their own keys come from the registries (optim.h, loss.h, schedule.h,
+ * data.h, precision.h).
  *
- * What it is: the schema; adding a key is adding a table row. What it is
- * not: the reader (spec_node.c walks these tables), the model list
- * (spec_model.c) or data.augment (spec_augment.c).
+ * What it is: the schema; adding a section key is adding a table row,
+ * adding a kind is a row in its registry. What it is not: the reader
+ * (spec_node.c walks these tables), the model list (spec_model.c) or
+ * data.augment (spec_augment.c).
  *
  * Threads: tables are const; functions are pure over one parse context.
  */
@@ -14,33 +17,40 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <math.h>
+
+#include "data.h"
+#include "loss.h"
+#include "optim.h"
+#include "precision.h"
+#include "schedule.h"
 #include "spec_internal.h"
 
-/* One row per key; the key is the struct member's name unless said otherwise. */
-#define ROW(st, m, k, lo_, hi_, rg, only_)                                                  \
-	.key = #m, .kind = k, .offset = offsetof(st, m), .lo = lo_, .hi = hi_, .range = rg, \
-	.only = only_
-#define INT(st, m, lo_, hi_, rg, only_) {ROW(st, m, SPEC_F_INT, lo_, hi_, rg, only_), .pos_offset = -1}
-#define I64(st, m, lo_, only_) {ROW(st, m, SPEC_F_I64, lo_, 0, SPEC_R_NO_HI, only_), .pos_offset = -1}
-#define NUM(st, m, lo_, hi_, rg, only_) {ROW(st, m, SPEC_F_NUM, lo_, hi_, rg, only_), .pos_offset = -1}
-#define BOOL(st, m, only_) {ROW(st, m, SPEC_F_BOOL, 0, 0, 0, only_), .pos_offset = -1}
-#define TEXT(st, m, only_) \
-	{ROW(st, m, SPEC_F_TEXT, 0, 0, 0, only_), .size = sizeof(((st *)0)->m), .pos_offset = -1}
-#define CHOICE(st, m, list, what_) \
-	{ROW(st, m, SPEC_F_CHOICE, 0, 0, 0, 0), .size = sizeof(((st *)0)->m), .choices = list, \
-	 .what = what_, .pos_offset = -1}
-#define CUSTOM(k, fn, only_) {.key = k, .kind = SPEC_F_CUSTOM, .custom = fn, .only = only_, .pos_offset = -1}
-#define POSITIVE (SPEC_R_LO_OPEN | SPEC_R_NO_HI)
+/*
+ * One row per key; the key is the struct member's name. Bounds: every
+ * number has an upper bound. Where it is part of the meaning ([0, 1) for a
+ * fraction) the range is plain; where it only keeps a typo or a hostile
+ * spec from asking for years of training or terabytes of memory it is
+ * SPEC_R_SANITY, chosen far above what a real run uses (README's table
+ * lists them all).
+ */
+#define ROW(st, m, k, lo_, hi_, rg) \
+	.key = #m, .kind = k, .offset = offsetof(st, m), .lo = lo_, .hi = hi_, .range = rg
+#define INT(st, m, lo_, hi_, rg, ...) {ROW(st, m, SPEC_F_INT, lo_, hi_, rg), __VA_ARGS__}
+#define I64(st, m, lo_, hi_, ...) {ROW(st, m, SPEC_F_I64, lo_, hi_, SPEC_R_SANITY), __VA_ARGS__}
+#define NUM(st, m, lo_, hi_, rg, ...) {ROW(st, m, SPEC_F_NUM, lo_, hi_, rg), __VA_ARGS__}
+#define BOOL(st, m, ...) {ROW(st, m, SPEC_F_BOOL, 0, 0, 0), __VA_ARGS__}
+#define TEXT(st, m, ...) {ROW(st, m, SPEC_F_TEXT, 0, 0, 0), .size = sizeof(((st *)0)->m), __VA_ARGS__}
+#define CHOICE(st, m, reg, index, ...)                                                                 \
+	{ROW(st, m, SPEC_F_CHOICE, 0, 0, 0), .size = sizeof(((st *)0)->m), .registry = &(reg), \
+	 .index_offset = offsetof(st, index), __VA_ARGS__}
+#define CUSTOM(k, fn, ...) {.key = k, .kind = SPEC_F_CUSTOM, .custom = fn, __VA_ARGS__}
+#define SANE SPEC_R_SANITY
+#define POSITIVE (SPEC_R_LO_OPEN | SPEC_R_SANITY)
 #define UNIT_OPEN SPEC_R_HI_OPEN /* [0, 1) */
 #define NELEM(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
 /* ---- data ------------------------------------------------------------------- */
-
-static const char *const datasets[] = {"fashion-mnist", "mnist", "cifar10", "csv",
-				       "synthetic", "image-folder", NULL};
-enum { D_FASHION, D_MNIST, D_CIFAR, D_CSV, D_SYNTH, D_FOLDER };
-#define ONLY(v) (1u << (v))
-#define FILES (ONLY(D_FASHION) | ONLY(D_MNIST) | ONLY(D_CIFAR) | ONLY(D_CSV) | ONLY(D_FOLDER))
 
 static void data_shape(struct spec_ctx *c, const char *path, const yaml_node_t *value, void *section)
 {
@@ -60,7 +70,7 @@ static void data_shape(struct spec_ctx *c, const char *path, const yaml_node_t *
 	for (int i = 0; i < n; i++) {
 		int64_t v;
 		const yaml_node_t *item = spec_node(c, value->data.sequence.items.start[i]);
-		if (!spec_read_int(c, path, item, 1, 65536, false, &v))
+		if (!spec_read_int(c, path, item, 1, 65536, 0, &v))
 			return;
 		shape[i] = (int)v;
 	}
@@ -72,168 +82,103 @@ enum { DF_DATASET, DF_PATH, DF_TEST_PATH, DF_BATCH, DF_VALIDATION, DF_TEST_FRACT
        DF_AUGMENT };
 #define SD struct spec_data
 static const struct spec_field data_fields[] = {
-	[DF_DATASET] = {ROW(SD, dataset, SPEC_F_CHOICE, 0, 0, 0, 0), .size = SPEC_NAME_MAX,
-			.choices = datasets, .what = "dataset", .pos_offset = offsetof(SD, dataset_pos)},
-	[DF_PATH] = {ROW(SD, path, SPEC_F_TEXT, 0, 0, 0, FILES), .size = SPEC_PATH_MAX,
-		     .pos_offset = offsetof(SD, path_pos)},
-	[DF_TEST_PATH] = TEXT(SD, test_path, ONLY(D_CSV)),
-	[DF_BATCH] = INT(SD, batch_size, 1, 0, SPEC_R_NO_HI, 0),
-	[DF_VALIDATION] = NUM(SD, validation, 0, 1, UNIT_OPEN, 0),
-	[DF_TEST_FRACTION] = NUM(SD, test_fraction, 0, 1, UNIT_OPEN, ONLY(D_CSV)),
-	[DF_SHUFFLE] = BOOL(SD, shuffle, 0),
-	[DF_WORKERS] = INT(SD, workers, 1, 64, 0, 0),
-	[DF_LABEL] = TEXT(SD, label_column, ONLY(D_CSV)),
-	[DF_HEADER] = BOOL(SD, header, ONLY(D_CSV)),
-	[DF_SHAPE] = CUSTOM("shape", data_shape, ONLY(D_SYNTH) | ONLY(D_FOLDER)),
-	[DF_CLASSES] = INT(SD, classes, 2, 100000, 0, ONLY(D_SYNTH)),
-	[DF_TRAIN_SIZE] = I64(SD, train_size, 1, ONLY(D_SYNTH)),
-	[DF_TEST_SIZE] = I64(SD, test_size, 1, ONLY(D_SYNTH)),
-	[DF_AUGMENT] = CUSTOM("augment", spec_augment_read, 0),
+	[DF_DATASET] = CHOICE(SD, dataset, data_set_registry, kind, .pos_offset = offsetof(SD, dataset_pos),
+			      .doc = "the data set (table below)"),
+	[DF_PATH] = TEXT(SD, path, .per_kind = true, .pos_offset = offsetof(SD, path_pos),
+			 .def_text = "the data set's", .doc = "where the data set's files are"),
+	[DF_TEST_PATH] = TEXT(SD, test_path, .per_kind = true, .def_text = "none",
+			      .doc = "the test split's CSV file (else test_fraction of path)"),
+	[DF_BATCH] = INT(SD, batch_size, 1, 1 << 20, SANE, .doc = "samples per step (all replicas together)"),
+	[DF_VALIDATION] = NUM(SD, validation, 0, 1, UNIT_OPEN, .doc = "share of the training split held out for validation"),
+	[DF_TEST_FRACTION] = NUM(SD, test_fraction, 0, 1, UNIT_OPEN, .per_kind = true,
+				 .doc = "share of the CSV file used for testing when there is no test_path"),
+	[DF_SHUFFLE] = BOOL(SD, shuffle, .doc = "a new order every epoch"),
+	[DF_WORKERS] = INT(SD, workers, 1, 64, 0, .doc = "loader threads"),
+	[DF_LABEL] = TEXT(SD, label_column, .per_kind = true, .def_text = "the last column",
+			  .doc = "the label's column: its header name or 0-based index"),
+	[DF_HEADER] = BOOL(SD, header, .per_kind = true, .doc = "the first row names the columns"),
+	[DF_SHAPE] = CUSTOM("shape", data_shape, .per_kind = true,
+			    .type_text = "[C, H, W] or [features], each from 1 to 65,536", .def_text = "the data set's",
+			    .doc = "synthetic: the sample shape; image-folder: resize every image to it"),
+	[DF_CLASSES] = INT(SD, classes, 2, 100000, 0, .per_kind = true, .doc = "number of classes"),
+	[DF_TRAIN_SIZE] = I64(SD, train_size, 1, 10000000, .per_kind = true, .doc = "training samples"),
+	[DF_TEST_SIZE] = I64(SD, test_size, 1, 10000000, .per_kind = true, .doc = "test samples"),
+	[DF_AUGMENT] = CUSTOM("augment", spec_augment_read, .type_text = "list of steps (table below)",
+			      .def_text = "[]", .doc = "what the loader does to each training sample, in order"),
 };
 
-static void data_defaults(void *p, int variant)
+static void data_defaults(void *p)
 {
 	struct spec_data *d = p;
 	memset(d, 0, sizeof(*d));
-	spec_copy_name(d->dataset, sizeof(d->dataset), datasets[variant]);
 	d->batch_size = 64;
 	d->test_fraction = 0.2;
 	d->shuffle = true;
 	d->workers = 2;
 	d->header = true;
-	/* Only synthetic data needs a shape; elsewhere {0,0,0} means "from the files"
-	 * (image-folder resizes only when a shape is given). */
-	if (variant == D_SYNTH) {
-		d->shape[0] = 1;
-		d->shape[1] = 28;
-		d->shape[2] = 28;
-	}
 	d->classes = 10;
 	d->train_size = 1024;
 	d->test_size = 256;
 }
 
 static const struct spec_section data_section = {
-	"data", data_fields, NELEM(data_fields), DF_DATASET, D_FASHION, "dataset", data_defaults,
+	"data", data_fields, NELEM(data_fields), DF_DATASET, 0, "dataset", data_defaults, -1,
 };
 
 /* ---- loss ------------------------------------------------------------------- */
 
-static const char *const losses[] = {"cross_entropy", "mse", NULL};
 static const struct spec_field loss_fields[] = {
-	CHOICE(struct spec_loss, name, losses, "loss"),
-	NUM(struct spec_loss, label_smoothing, 0, 1, UNIT_OPEN, ONLY(0)),
+	CHOICE(struct spec_loss, name, loss_registry, kind, .doc = "the loss (table below)"),
 };
 
-static void loss_defaults(void *p, int variant)
+static void loss_defaults(void *p)
 {
-	struct spec_loss *l = p;
-	memset(l, 0, sizeof(*l));
-	spec_copy_name(l->name, sizeof(l->name), losses[variant]);
+	memset(p, 0, sizeof(struct spec_loss));
 }
 
 static const struct spec_section loss_section = {
-	"loss", loss_fields, NELEM(loss_fields), 0, 0, "name", loss_defaults,
+	"loss", loss_fields, NELEM(loss_fields), 0, 0, "name", loss_defaults, offsetof(struct spec_loss, arg),
 };
 
 /* ---- optimizer ------------------------------------------------------------------ */
 
-static const char *const optimizers[] = {"sgd", "adam", "adamw", NULL};
-enum { O_SGD, O_ADAM, O_ADAMW };
-#define ADAMS (ONLY(O_ADAM) | ONLY(O_ADAMW))
-
-static void optimizer_betas(struct spec_ctx *c, const char *path, const yaml_node_t *value,
-			    void *section)
-{
-	static const struct spec_field beta = {.lo = 0, .hi = 1, .range = UNIT_OPEN};
-	struct spec_optimizer *o = section;
-	char got[64];
-	if (value->type != YAML_SEQUENCE_NODE ||
-	    value->data.sequence.items.top - value->data.sequence.items.start != 2) {
-		spec_describe(value, got, sizeof(got));
-		spec_fail(c, value, "%s: expected two numbers [beta1, beta2], got %s", path, got);
-		return;
-	}
-	double b[2];
-	for (int i = 0; i < 2; i++)
-		if (!spec_read_number(c, path, spec_node(c, value->data.sequence.items.start[i]), &beta,
-				      &b[i]))
-			return;
-	o->beta1 = b[0];
-	o->beta2 = b[1];
-}
-
-enum { OF_NAME, OF_LR, OF_MOMENTUM, OF_DAMPENING, OF_NESTEROV, OF_WD, OF_BETA1, OF_BETA2,
-       OF_BETAS, OF_EPS, OF_CLIP };
 #define SO struct spec_optimizer
 static const struct spec_field optimizer_fields[] = {
-	[OF_NAME] = CHOICE(SO, name, optimizers, "optimizer"),
-	[OF_LR] = NUM(SO, lr, 0, 0, POSITIVE, 0),
-	[OF_MOMENTUM] = NUM(SO, momentum, 0, 1, UNIT_OPEN, ONLY(O_SGD)),
-	[OF_DAMPENING] = NUM(SO, dampening, 0, 1, 0, ONLY(O_SGD)),
-	[OF_NESTEROV] = BOOL(SO, nesterov, ONLY(O_SGD)),
-	[OF_WD] = NUM(SO, weight_decay, 0, 0, SPEC_R_NO_HI, 0),
-	[OF_BETA1] = NUM(SO, beta1, 0, 1, UNIT_OPEN, ADAMS),
-	[OF_BETA2] = NUM(SO, beta2, 0, 1, UNIT_OPEN, ADAMS),
-	[OF_BETAS] = CUSTOM("betas", optimizer_betas, ADAMS),
-	[OF_EPS] = NUM(SO, eps, 0, 0, POSITIVE, ADAMS),
-	[OF_CLIP] = NUM(SO, grad_clip, 0, 0, SPEC_R_NO_HI, 0),
+	CHOICE(SO, name, optim_registry, kind, .doc = "the optimizer (table below)"),
+	NUM(SO, lr, 0, 1000, POSITIVE, .def_text = "the optimizer's", .doc = "learning rate"),
+	NUM(SO, weight_decay, 0, 100, SANE, .def_text = "the optimizer's", .doc = "weight decay (L2, or decoupled for adamw)"),
+	NUM(SO, grad_clip, 0, 1e6, SANE, .doc = "clip the global gradient norm to this, as clip_grad_norm_ (0 = off)"),
 };
 
-static void optimizer_defaults(void *p, int variant)
+static void optimizer_defaults(void *p)
 {
-	struct spec_optimizer *o = p;
-	memset(o, 0, sizeof(*o));
-	spec_copy_name(o->name, sizeof(o->name), optimizers[variant]);
-	o->lr = variant == O_SGD ? 0.01 : 1e-3;
-	o->weight_decay = variant == O_ADAMW ? 0.01 : 0; /* PyTorch's defaults */
-	o->beta1 = 0.9;
-	o->beta2 = 0.999;
-	o->eps = 1e-8;
+	memset(p, 0, sizeof(SO));
 }
 
+/* The default optimizer is Adam: row OPTIM_ADAM of optim.c. */
 static const struct spec_section optimizer_section = {
-	"optimizer", optimizer_fields, NELEM(optimizer_fields), OF_NAME, O_ADAM, "name",
-	optimizer_defaults,
+	"optimizer", optimizer_fields, NELEM(optimizer_fields), 0, OPTIM_ADAM, "name", optimizer_defaults,
+	offsetof(SO, arg),
 };
 
 /* ---- schedule --------------------------------------------------------------------- */
 
-static const char *const schedules[] = {"constant", "step", "cosine", "onecycle", "linear", NULL};
-enum { S_CONSTANT, S_STEP, S_COSINE, S_ONECYCLE, S_LINEAR };
-enum { SF_NAME, SF_WARMUP, SF_STEP_SIZE, SF_GAMMA, SF_MIN_LR, SF_MAX_LR, SF_PCT, SF_DIV, SF_FINAL };
 #define SS struct spec_schedule
 static const struct spec_field schedule_fields[] = {
-	[SF_NAME] = CHOICE(SS, name, schedules, "schedule"),
-	[SF_WARMUP] = I64(SS, warmup_steps, 0, 0),
-	[SF_STEP_SIZE] = I64(SS, step_size, 1, ONLY(S_STEP)),
-	[SF_GAMMA] = NUM(SS, gamma, 0, 0, POSITIVE, ONLY(S_STEP)),
-	[SF_MIN_LR] = NUM(SS, min_lr, 0, 0, SPEC_R_NO_HI, ONLY(S_COSINE)),
-	[SF_MAX_LR] = NUM(SS, max_lr, 0, 0, POSITIVE, ONLY(S_ONECYCLE)),
-	[SF_PCT] = NUM(SS, pct_start, 0, 1, SPEC_R_LO_OPEN | SPEC_R_HI_OPEN, ONLY(S_ONECYCLE)),
-	[SF_DIV] = NUM(SS, div_factor, 0, 0, POSITIVE, ONLY(S_ONECYCLE)),
-	[SF_FINAL] = NUM(SS, final_div_factor, 0, 0, POSITIVE, ONLY(S_ONECYCLE)),
+	CHOICE(SS, name, schedule_registry, kind, .doc = "the schedule (table below)"),
+	I64(SS, warmup_steps, 0, 1000000000, .doc = "linear warm-up from 0 over this many steps first"),
 };
 
-static void schedule_defaults(void *p, int variant)
+static void schedule_defaults(void *p)
 {
-	struct spec_schedule *s = p;
-	memset(s, 0, sizeof(*s));
-	spec_copy_name(s->name, sizeof(s->name), schedules[variant]);
-	s->gamma = 0.1;
-	s->pct_start = 0.3;
-	s->div_factor = 25;
-	s->final_div_factor = 1e4;
+	memset(p, 0, sizeof(SS));
 }
 
 static const struct spec_section schedule_section = {
-	"schedule", schedule_fields, NELEM(schedule_fields), SF_NAME, S_CONSTANT, "name",
-	schedule_defaults,
+	"schedule", schedule_fields, NELEM(schedule_fields), 0, 0, "name", schedule_defaults, offsetof(SS, arg),
 };
 
 /* ---- train ------------------------------------------------------------------------ */
-
-static const char *const precisions[] = {"fp32", "tf32", "bf16", "fp16", NULL};
 
 static void train_device(struct spec_ctx *c, const char *path, const yaml_node_t *value,
 			 void *section)
@@ -261,6 +206,8 @@ static void train_device(struct spec_ctx *c, const char *path, const yaml_node_t
 		  near ? " (did you mean '" : "", near ? near : "", near ? "'?)" : "");
 }
 
+#define EPOCHS_MAX 100000
+
 /* `every: epoch` reads as 1, as in DESIGN.md's sketch. */
 static bool every_read(struct spec_ctx *c, const char *path, const yaml_node_t *value, int *out)
 {
@@ -270,12 +217,13 @@ static bool every_read(struct spec_ctx *c, const char *path, const yaml_node_t *
 		return true;
 	}
 	char got[64];
-	if (!spec_integer(value, &v)) {
+	double d;
+	if (!spec_integer(value, &v) && !(spec_number(value, &d) && d == floor(d))) {
 		spec_describe(value, got, sizeof(got));
 		spec_fail(c, value, "%s: expected an integer ≥ 0 (epochs) or 'epoch', got %s", path, got);
 		return false;
 	}
-	if (!spec_read_int(c, path, value, 0, 1000000, true, &v))
+	if (!spec_read_int(c, path, value, 0, EPOCHS_MAX, SANE, &v))
 		return false;
 	*out = (int)v;
 	return true;
@@ -289,25 +237,28 @@ static void train_eval_every(struct spec_ctx *c, const char *path, const yaml_no
 
 #define ST struct spec_train
 static const struct spec_field train_fields[] = {
-	INT(ST, epochs, 1, 0, SPEC_R_NO_HI, 0),
-	I64(ST, max_steps, 0, 0),
-	CHOICE(ST, precision, precisions, "precision"),
-	CUSTOM("device", train_device, 0),
-	INT(ST, devices, 1, 64, 0, 0),
-	INT(ST, nodes, 1, 1024, 0, 0),
-	{.key = "seed", .kind = SPEC_F_U64, .offset = offsetof(ST, seed), .pos_offset = -1},
-	CUSTOM("eval_every", train_eval_every, 0),
-	INT(ST, threads, 0, 1024, 0, 0),
-	INT(ST, log_every, 0, 0, SPEC_R_NO_HI, 0),
+	INT(ST, epochs, 1, EPOCHS_MAX, SANE, .doc = "passes over the training split"),
+	I64(ST, max_steps, 0, 1000000000000, .doc = "stop after this many steps in all (0 = no limit)"),
+	CHOICE(ST, precision, precision_registry, precision_kind, .doc = "the precision (table below); the CPU computes in fp32"),
+	CUSTOM("device", train_device, .type_text = "auto, cpu, cuda or cuda:N", .def_text = "auto",
+	       .doc = "auto: a GPU when there is one, else the CPU"),
+	INT(ST, devices, 1, 64, 0, .doc = "data-parallel replicas"),
+	INT(ST, nodes, 1, 1024, 0, .doc = "processes under a cluster launcher, one per node (the Slurm executor asks for this many)"),
+	{.key = "seed", .kind = SPEC_F_U64, .offset = offsetof(ST, seed),
+	 .type_text = "integer from 0 to 2^64 - 1", .doc = "every random stream derives from it"},
+	CUSTOM("eval_every", train_eval_every, .type_text = "integer from 0 to 100,000, or epoch", .def_text = "1",
+	       .doc = "evaluate every N epochs (0 = at the end only)"),
+	INT(ST, threads, 0, 256, SANE, .doc = "CPU threads (0 = every core)"),
+	INT(ST, log_every, 0, 1000000, SANE, .doc = "a metric event every N steps (0 = automatic, ≤ 20 a second)"),
 };
 
-static void train_defaults(void *p, int variant)
+static void train_defaults(void *p)
 {
 	struct spec_train *t = p;
-	(void)variant;
 	memset(t, 0, sizeof(*t));
 	t->epochs = 1;
-	spec_copy_name(t->precision, sizeof(t->precision), "fp32");
+	spec_copy_name(t->precision, sizeof(t->precision), precision_kinds[PRECISION_FP32].spec.name);
+	t->precision_kind = PRECISION_FP32;
 	spec_copy_name(t->device, sizeof(t->device), "auto");
 	t->devices = 1;
 	t->nodes = 1;
@@ -315,7 +266,7 @@ static void train_defaults(void *p, int variant)
 }
 
 static const struct spec_section train_section = {
-	"train", train_fields, NELEM(train_fields), -1, 0, NULL, train_defaults,
+	"train", train_fields, NELEM(train_fields), -1, 0, NULL, train_defaults, -1,
 };
 
 /* ---- checkpoint --------------------------------------------------------------------- */
@@ -328,16 +279,16 @@ static void checkpoint_every(struct spec_ctx *c, const char *path, const yaml_no
 
 #define SC struct spec_checkpoint
 static const struct spec_field checkpoint_fields[] = {
-	CUSTOM("every", checkpoint_every, 0),
-	I64(SC, every_steps, 0, 0),
-	INT(SC, keep, 1, 0, SPEC_R_NO_HI, 0),
-	BOOL(SC, keep_best, 0),
+	CUSTOM("every", checkpoint_every, .type_text = "integer from 0 to 100,000, or epoch", .def_text = "1",
+	       .doc = "a checkpoint every N epochs (0 = at the end only)"),
+	I64(SC, every_steps, 0, 1000000000000, .doc = "also one every N steps (0 = off)"),
+	INT(SC, keep, 1, 1000, SANE, .doc = "keep the newest N step checkpoints"),
+	BOOL(SC, keep_best, .doc = "also keep best.safetensors (best validation, else test, accuracy)"),
 };
 
-static void checkpoint_defaults(void *p, int variant)
+static void checkpoint_defaults(void *p)
 {
 	struct spec_checkpoint *k = p;
-	(void)variant;
 	memset(k, 0, sizeof(*k));
 	k->every = 1;
 	k->keep = 3;
@@ -345,7 +296,7 @@ static void checkpoint_defaults(void *p, int variant)
 }
 
 static const struct spec_section checkpoint_section = {
-	"checkpoint", checkpoint_fields, NELEM(checkpoint_fields), -1, 0, NULL, checkpoint_defaults,
+	"checkpoint", checkpoint_fields, NELEM(checkpoint_fields), -1, 0, NULL, checkpoint_defaults, -1,
 };
 
 /* ---- the whole document ---------------------------------------------------------------- */
@@ -379,40 +330,13 @@ static bool suggested(const struct spec_ctx *c, const yaml_node_t *root, const c
 	return false;
 }
 
-static void data_checks(struct spec_ctx *c, struct spec_data *d, int variant,
-			const yaml_node_t **present)
+/* Positions of keys a default stands for: errors about them point at `data:`. */
+static void data_positions(struct spec_data *d, const yaml_node_t **present)
 {
 	if (!present[DF_DATASET])
 		d->dataset_pos = d->pos;
 	if (!present[DF_PATH])
 		d->path_pos = d->dataset_pos; /* a missing default data set is reported there */
-	if ((variant == D_CSV || variant == D_FOLDER) && !d->path[0] && !present[DF_PATH])
-		spec_fail(c, present[DF_DATASET], "data.path: the %s data set needs a path (%s)",
-			  datasets[variant],
-			  variant == D_CSV ? "the CSV file" : "a folder with one subfolder per class");
-}
-
-static void optimizer_checks(struct spec_ctx *c, const struct spec_optimizer *o,
-			     const yaml_node_t **present)
-{
-	if (present[OF_BETAS] && (present[OF_BETA1] || present[OF_BETA2]))
-		spec_fail(c, present[OF_BETAS], "optimizer.betas: give betas or beta1/beta2, not both");
-	if (o->nesterov && (o->momentum <= 0 || o->dampening != 0))
-		spec_fail(c, present[OF_NESTEROV],
-			  "optimizer.nesterov: needs momentum > 0 and dampening 0 (as in PyTorch)");
-}
-
-static void schedule_checks(struct spec_ctx *c, struct spec_schedule *s, int variant,
-			    const struct spec_optimizer *o, const yaml_node_t **present)
-{
-	if (variant == S_STEP && !present[SF_STEP_SIZE])
-		spec_fail(c, present[SF_NAME],
-			  "schedule.step_size: the step schedule needs step_size (decay every N epochs)");
-	if (variant == S_COSINE && s->min_lr >= o->lr)
-		spec_fail(c, present[SF_MIN_LR], "schedule.min_lr: %g must be below optimizer.lr (%g)",
-			  s->min_lr, o->lr);
-	if (variant == S_ONECYCLE && !present[SF_MAX_LR])
-		s->max_lr = o->lr;
 }
 
 void spec_convert(struct spec_ctx *c, const yaml_node_t *root, struct spec *s)
@@ -428,9 +352,10 @@ void spec_convert(struct spec_ctx *c, const yaml_node_t *root, struct spec *s)
 				       i == T_DATA ? "data: {dataset: fashion-mnist}"
 						   : "model: [flatten, {linear: 10}]");
 
-	int v = spec_section_read(c, &data_section, keys[T_DATA], values[T_DATA], &s->data, present);
+	c->spec = s;
+	spec_section_read(c, &data_section, keys[T_DATA], values[T_DATA], &s->data, present);
 	s->data.pos = spec_node_pos(c, keys[T_DATA]);
-	data_checks(c, &s->data, v, present);
+	data_positions(&s->data, present);
 
 	memset(&s->model, 0, sizeof(s->model));
 	s->model.pos = spec_node_pos(c, keys[T_MODEL]);
@@ -443,12 +368,9 @@ void spec_convert(struct spec_ctx *c, const yaml_node_t *root, struct spec *s)
 	spec_section_read(c, &optimizer_section, keys[T_OPTIMIZER], values[T_OPTIMIZER],
 			  &s->optimizer, present);
 	s->optimizer.pos = spec_node_pos(c, keys[T_OPTIMIZER]);
-	optimizer_checks(c, &s->optimizer, present);
 
-	v = spec_section_read(c, &schedule_section, keys[T_SCHEDULE], values[T_SCHEDULE],
-			      &s->schedule, present);
+	spec_section_read(c, &schedule_section, keys[T_SCHEDULE], values[T_SCHEDULE], &s->schedule, present);
 	s->schedule.pos = spec_node_pos(c, keys[T_SCHEDULE]);
-	schedule_checks(c, &s->schedule, v, &s->optimizer, present);
 
 	spec_section_read(c, &train_section, keys[T_TRAIN], values[T_TRAIN], &s->train, present);
 	s->train.pos = spec_node_pos(c, keys[T_TRAIN]);
@@ -457,3 +379,8 @@ void spec_convert(struct spec_ctx *c, const yaml_node_t *root, struct spec *s)
 			  &s->checkpoint, present);
 	s->checkpoint.pos = spec_node_pos(c, keys[T_CHECKPOINT]);
 }
+
+const struct spec_section *const spec_sections[] = {
+	&data_section, &spec_model_section, &loss_section, &optimizer_section, &schedule_section, &train_section,
+	&checkpoint_section, NULL,
+};

@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <math.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -80,6 +81,25 @@ char *tb_fmt(char *dst, size_t len, const char *fmt, ...)
 	vsnprintf(dst, len, fmt, ap);
 	va_end(ap);
 	return dst;
+}
+
+char *tb_fmt_number(char *dst, size_t len, double v)
+{
+	/* 2^53: past it a double no longer holds every integer, so %g says it better. */
+	if (v != floor(v) || fabs(v) >= 9007199254740992.0)
+		return tb_fmt(dst, len, "%g", v);
+	char digits[32], out[48];
+	snprintf(digits, sizeof(digits), "%.0f", fabs(v));
+	size_t n = strlen(digits), k = 0;
+	if (v < 0)
+		out[k++] = '-';
+	for (size_t i = 0; i < n; i++) {
+		if (i && (n - i) % 3 == 0)
+			out[k++] = ',';
+		out[k++] = digits[i];
+	}
+	out[k] = 0;
+	return tb_fmt(dst, len, "%s", out);
 }
 
 double tb_now(void)

@@ -58,6 +58,13 @@ char *tb_xstrdup(const char *s);
 /* snprintf that never overflows and always terminates; returns dst. */
 char *tb_fmt(char *dst, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
+/*
+ * A number for people: an integer in full with thousands separators
+ * ("16,777,216", "-1,000"), anything else as %g ("0.001", "1e-08").
+ * Returns dst.
+ */
+char *tb_fmt_number(char *dst, size_t len, double v);
+
 /* Monotonic seconds. */
 double tb_now(void);
 /* Wall-clock seconds since the epoch (for event timestamps). */

@@ -1,11 +1,13 @@
 /*
  * tensor.h — a view of memory with a dtype, shape and strides.
  *
- * What it is: the description that travels with buffers across module
- * boundaries (checkpoints, parameter tables, data batches). What it is not:
- * an owner or an autograd node — memory belongs to the group it was carved
- * from (one allocation per tensor group, as in llm.c), and layers work on
- * raw backend pointers.
+ * What it is: the description of a buffer that safetensors files hold:
+ * what checkpoint.c writes and reads and what `trainbook-engine parity`
+ * exchanges with PyTorch. What it is not: an owner or an autograd node —
+ * memory belongs to the group it was carved from (one allocation per
+ * tensor group, as in llm.c) — nor what the rest of the engine passes
+ * around: parameter tables (model.h), data batches (data.h) and layers
+ * (raw backend pointers) have their own shapes.
  */
 #ifndef TB_TENSOR_H
 #define TB_TENSOR_H

@@ -26,10 +26,12 @@
 #include "dist.h"
 #include "events.h"
 #include "gpu_step.h"
+#include "loss.h"
 #include "memest.h"
 #include "memlimit.h"
 #include "model.h"
 #include "optim.h"
+#include "precision.h"
 #include "preprocess.h"
 #include "profile.h"
 #include "replica.h"
@@ -98,12 +100,7 @@ static int mkdir_p(const char *path)
 static void eval_loss(struct trainer *t, const float *logits, int n)
 {
 	struct replica *r = t->r0;
-	const struct spec_loss *loss = &t->spec->loss;
-	if (strcmp(loss->name, "mse") == 0)
-		r->be->mse(r->be, logits, r->y_dev, NULL, n, t->m->classes, 1.0f, NULL, r->stats_dev);
-	else
-		r->be->softmax_xent(r->be, logits, r->y_dev, n, t->m->classes, (float)loss->label_smoothing, 1.0f,
-				    NULL, r->stats_dev, r->pred_dev);
+	loss_apply(r->be, &t->spec->loss, logits, r->y_dev, n, t->m->classes, 1.0f, NULL, r->stats_dev, r->pred_dev);
 }
 
 static void read_stats(struct trainer *t, double *loss_sum, int64_t *correct)
@@ -558,7 +555,7 @@ static int setup(struct trainer *t)
 	}
 	t->be = t->r0->be;
 	t->m = t->r0->m;
-	t->cheap_sync = strcmp(t->be->name, "cpu") == 0;
+	t->cheap_sync = t->be->host_memory;
 	t->async_metrics = !t->cheap_sync;
 	if (check_device_memory(t, &mach) < 0)
 		return SETUP_FAILED;
@@ -596,9 +593,9 @@ static int setup(struct trainer *t)
 	char device_name[256];
 	backend_device_name(t->be, device_name, sizeof(device_name));
 	struct run_info info = {
-		.device = strcmp(t->be->name, "cpu") == 0 ? "cpu" : s->train.device,
+		.device = t->be->host_memory ? "cpu" : s->train.device,
 		.device_name = device_name,
-		.precision = t->cheap_sync ? "fp32" : s->train.precision,
+		.precision = precision_kinds[t->be->precision].spec.name,
 		.note = note,
 		.steps_per_epoch = t->steps_per_epoch,
 		.total_steps = t->total_steps,

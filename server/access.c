@@ -21,19 +21,25 @@ enum target { T_NONE, T_RUN, T_NB_READ, T_NB_WRITE, T_TOKEN };
 
 struct check {
 	enum target what;
-	int param;          /* index into the route's params, or -1 */
-	const char *field;  /* body field, when param < 0 */
-	bool optional;      /* the field may be absent */
+	int param;         /* index into the route's params, or -1 */
+	const char *field; /* body field, when param < 0 */
+	bool optional;     /* the field may be absent */
 };
 
 /* Signing in is the route's `access` column (http.h); a rule says what a signed-in caller may touch. */
 struct rule {
-	bool instructor;    /* instructors only */
+	bool instructor; /* instructors only */
 	struct check checks[2];
 };
 
-#define URL(t) {t, 0, NULL, false}
-#define BODY(t, f, opt) {t, -1, f, opt}
+#define URL(t)                                                                                                         \
+	{                                                                                                              \
+		t, 0, NULL, false                                                                                      \
+	}
+#define BODY(t, f, opt)                                                                                                \
+	{                                                                                                              \
+		t, -1, f, opt                                                                                          \
+	}
 
 /* The rules; access_rules below names and explains them in the same order. */
 static const struct rule rules[ACCESS_NRULES] = {
@@ -58,7 +64,8 @@ const struct access_rule_info access_rules[ACCESS_NRULES] = {
 	[ACCESS_USER] = {"user", "any signed-in user; lists hold only what the caller may see", false},
 	[ACCESS_INSTRUCTOR] = {"instructor", "instructors only (students: 403)", false},
 	[ACCESS_RUN] = {"run", "the owner of run {id}, or an instructor (others: 404, as for no such run)", false},
-	[ACCESS_NB_READ] = {"notebook-read", "{path} in the caller's home or course/, or an instructor (else 404)", false},
+	[ACCESS_NB_READ] = {"notebook-read", "{path} in the caller's home or course/, or an instructor (else 404)",
+			    false},
 	[ACCESS_NB_WRITE] = {"notebook-write", "{path} in the caller's home, or an instructor (else 404)", false},
 	[ACCESS_NB_MOVE] = {"notebook-move", "{path} and the body's \"path\" in the caller's home, or an instructor",
 			    true},
@@ -67,7 +74,8 @@ const struct access_rule_info access_rules[ACCESS_NRULES] = {
 			    "the body's \"from\" readable and its \"to\" (default: the caller's home) writable", true},
 	[ACCESS_RUN_NEW] = {"run-new", "any signed-in user; the body's \"notebook\", when given, readable", true},
 	[ACCESS_TOKEN] = {"own-token", "the caller's own API token {id} (else 404)", false},
-	[ACCESS_RUN_SECRET] = {"run-secret", "no login: run {id}'s worker, by the secret of its start (else 403)", false},
+	[ACCESS_RUN_SECRET] = {"run-secret", "no login: run {id}'s worker, by the secret of its start (else 403)",
+			       false},
 };
 
 /* ---- places ----------------------------------------------------------------- */
@@ -148,8 +156,8 @@ static void refuse(struct access_verdict *v, unsigned status, const char *code, 
 }
 
 /* One check against one value (a URL param or a body string). */
-static bool check_one(const struct access_ctx *c, const struct acct_who *who, enum target what,
-		      const char *value, struct access_verdict *v)
+static bool check_one(const struct access_ctx *c, const struct acct_who *who, enum target what, const char *value,
+		      struct access_verdict *v)
 {
 	switch (what) {
 	case T_RUN: {
@@ -204,8 +212,8 @@ static bool rule_base(const struct acct_who *who, enum access_rule rule, struct 
 	return true;
 }
 
-bool access_url(const struct access_ctx *c, const struct acct_who *who, enum access_rule rule,
-		char *const *params, int nparams, struct access_verdict *v)
+bool access_url(const struct access_ctx *c, const struct acct_who *who, enum access_rule rule, char *const *params,
+		int nparams, struct access_verdict *v)
 {
 	if (!rule_base(who, rule, v))
 		return false;
@@ -326,8 +334,8 @@ static bool data_place_ok(const struct access_ctx *c, const struct acct_who *who
 	return below(place, real);
 }
 
-bool access_spec_data(const struct access_ctx *c, const struct acct_who *who, const char *yaml, size_t len,
-		      char *msg, size_t msglen, int *line, int *column)
+bool access_spec_data(const struct access_ctx *c, const struct acct_who *who, const char *yaml, size_t len, char *msg,
+		      size_t msglen, int *line, int *column)
 {
 	*line = *column = 0;
 	if (!c->accounts)
@@ -352,8 +360,8 @@ bool access_spec_data(const struct access_ctx *c, const struct acct_who *who, co
 				snprintf(roots, sizeof roots, ", and the data roots (%s%s)", c->data_roots[0],
 					 c->ndata_roots > 1 ? ", …" : "");
 			if (who->instructor)
-				snprintf(msg, msglen, "%s %s is outside the workspace%s: runs may not read it", fields[i],
-					 values[i], c->ndata_roots ? " and the data roots" : "");
+				snprintf(msg, msglen, "%s %s is outside the workspace%s: runs may not read it",
+					 fields[i], values[i], c->ndata_roots ? " and the data roots" : "");
 			else
 				snprintf(msg, msglen,
 					 "%s %s is outside the folders your runs may read: your home users/%s/, "
@@ -378,8 +386,10 @@ void access_system_view(const struct acct_who *who, json_t *system)
 		return;
 	size_t i, k;
 	json_t *gpu, *proc;
-	json_array_foreach(json_object_get(system, "gpus"), i, gpu) {
-		json_array_foreach(json_object_get(gpu, "processes"), k, proc) {
+	json_array_foreach(json_object_get(system, "gpus"), i, gpu)
+	{
+		json_array_foreach(json_object_get(gpu, "processes"), k, proc)
+		{
 			const char *owner = json_string_value(json_object_get(proc, "owner"));
 			if (owner && !strcmp(owner, who->name))
 				continue;

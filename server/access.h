@@ -55,7 +55,7 @@ enum access_rule {
 struct access_rule_info {
 	const char *name;
 	const char *summary;
-	bool reads_body;   /* decided only once the body is in (fields of a JSON object) */
+	bool reads_body; /* decided only once the body is in (fields of a JSON object) */
 };
 extern const struct access_rule_info access_rules[ACCESS_NRULES];
 
@@ -63,14 +63,14 @@ extern const struct access_rule_info access_rules[ACCESS_NRULES];
 struct access_ctx {
 	bool accounts;
 	struct store *store;
-	const char *workspace;               /* realpath of the workspace */
-	const char (*data_roots)[PATH_MAX];  /* realpaths of the configured data roots */
+	const char *workspace;              /* realpath of the workspace */
+	const char (*data_roots)[PATH_MAX]; /* realpaths of the configured data roots */
 	int ndata_roots;
 };
 
 /* A refusal: the HTTP status and the error body's code and message. */
 struct access_verdict {
-	unsigned status;   /* 0 = allowed */
+	unsigned status; /* 0 = allowed */
 	const char *code;
 	char message[300];
 };
@@ -81,10 +81,10 @@ struct access_verdict {
  * an object: the handler then answers 400 itself). Returns true when
  * allowed; otherwise fills *v.
  */
-bool access_url(const struct access_ctx *c, const struct acct_who *who, enum access_rule rule,
-		char *const *params, int nparams, struct access_verdict *v);
-bool access_body(const struct access_ctx *c, const struct acct_who *who, enum access_rule rule,
-		 const json_t *body, struct access_verdict *v);
+bool access_url(const struct access_ctx *c, const struct acct_who *who, enum access_rule rule, char *const *params,
+		int nparams, struct access_verdict *v);
+bool access_body(const struct access_ctx *c, const struct acct_who *who, enum access_rule rule, const json_t *body,
+		 struct access_verdict *v);
 
 /* ---- places (notebook paths, workspace-relative) ---------------------------- */
 
@@ -110,8 +110,8 @@ const char *access_list_owner(const struct acct_who *who);
  * file outside exists. Returns true when allowed; otherwise a message
  * naming the field, and the field's line and column in the spec.
  */
-bool access_spec_data(const struct access_ctx *c, const struct acct_who *who, const char *yaml, size_t len,
-		      char *msg, size_t msglen, int *line, int *column);
+bool access_spec_data(const struct access_ctx *c, const struct acct_who *who, const char *yaml, size_t len, char *msg,
+		      size_t msglen, int *line, int *column);
 
 /*
  * /api/system and the feed's system messages for `who`: GPU processes of

@@ -84,8 +84,8 @@ static void link_url(const struct acct_policy *p, const char *secret, char *out,
  * bytes), *line advanced past its line breaks. Returns the number of
  * fields, 0 at the end, -1 on a field that is too long or a quote left open.
  */
-static int csv_record(const char *s, size_t len, size_t *pos, int *line, char f[CSV_FIELDS][CSV_FIELD_MAX],
-		      char *err, size_t errlen)
+static int csv_record(const char *s, size_t len, size_t *pos, int *line, char f[CSV_FIELDS][CSV_FIELD_MAX], char *err,
+		      size_t errlen)
 {
 	size_t i = *pos;
 	if (i >= len)
@@ -280,14 +280,14 @@ int acct_new_link(struct store *s, const struct acct_policy *p, int64_t user, ch
 	return ACCT_OK;
 }
 
-int acct_create_users(struct store *s, const char *workspace, const struct acct_policy *p,
-		      struct acct_roster_row *rows, size_t n, char *err, size_t errlen)
+int acct_create_users(struct store *s, const char *workspace, const struct acct_policy *p, struct acct_roster_row *rows,
+		      size_t n, char *err, size_t errlen)
 {
 	err[0] = '\0';
 	struct store_user_new *nu = tb_xcalloc(n ? n : 1, sizeof *nu);
 	for (size_t i = 0; i < n; i++)
-		nu[i] = (struct store_user_new){.name = rows[i].name, .email = rows[i].email,
-						.instructor = rows[i].instructor};
+		nu[i] = (struct store_user_new){
+			.name = rows[i].name, .email = rows[i].email, .instructor = rows[i].instructor};
 	size_t bad = 0;
 	int rc = store_users_create(s, nu, n, &bad);
 	if (rc == STORE_EEXIST) {
@@ -363,16 +363,21 @@ int acct_link_peek(struct store *s, const char *secret, struct store_user *out)
 
 #define PRUNE_KEEP_S (30 * 86400) /* ended sessions and links are kept a month for the record */
 
-int acct_session_start(struct store *s, const struct acct_policy *p, const struct store_user *u,
-		       const char *method, const char *address, const char *user_agent, char cookie[SECRET_HEX])
+int acct_session_start(struct store *s, const struct acct_policy *p, const struct store_user *u, const char *method,
+		       const char *address, const char *user_agent, char cookie[SECRET_HEX])
 {
 	char hash[SECRET_HEX];
 	if (secret_new(cookie) < 0)
 		return ACCT_EIO;
 	secret_hash(cookie, strlen(cookie), hash);
 	int64_t now = srv_unix_now();
-	struct store_session_new n = {.hash = hash, .user = u->id, .method = method, .now = now,
-				      .expires = now + p->max_s, .address = address, .user_agent = user_agent};
+	struct store_session_new n = {.hash = hash,
+				      .user = u->id,
+				      .method = method,
+				      .now = now,
+				      .expires = now + p->max_s,
+				      .address = address,
+				      .user_agent = user_agent};
 	if (store_session_create(s, &n) != STORE_OK)
 		return ACCT_EIO;
 	store_user_logged_in(s, u->id, now);
@@ -440,7 +445,8 @@ int acct_set_password(struct store *s, int64_t user, const char *password, char 
 
 int acct_reset(struct store *s, const struct acct_policy *p, int64_t user, char *link, size_t linklen)
 {
-	if (store_user_set_password(s, user, NULL) != STORE_OK || store_sessions_revoke_user(s, user, srv_unix_now()) < 0)
+	if (store_user_set_password(s, user, NULL) != STORE_OK ||
+	    store_sessions_revoke_user(s, user, srv_unix_now()) < 0)
 		return ACCT_EIO;
 	return acct_new_link(s, p, user, link, linklen);
 }

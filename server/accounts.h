@@ -23,8 +23,8 @@
 #include "secret.h"
 #include "store.h"
 
-#define ACCT_ROSTER_MAX 2000   /* rows in one roster import */
-#define ACCT_LINK_MAX 1200     /* a printed login link */
+#define ACCT_ROSTER_MAX 2000 /* rows in one roster import */
+#define ACCT_LINK_MAX 1200   /* a printed login link */
 /* What a link that would log nobody in answers, wherever it is tried. */
 #define ACCT_LINK_DENIED_MESSAGE                                                                                       \
 	"This login link does not work (used already, expired or replaced by a newer one). "                           \
@@ -32,20 +32,20 @@
 
 /* Who is asking: what every access rule is decided on. */
 struct acct_who {
-	int64_t id;                  /* users.id; 0 in single-user mode */
-	char name[STORE_NAME_MAX];   /* the owner recorded on what they make */
-	bool instructor;             /* sees and manages everything (single-user mode: always) */
-	char session[SECRET_HEX];    /* SHA-256 of the session cookie that authenticated it, or "" */
-	char method[16];             /* how that session began: "password", "link"; "" otherwise */
-	int64_t token;               /* the API token that authenticated it, or 0 */
+	int64_t id;                /* users.id; 0 in single-user mode */
+	char name[STORE_NAME_MAX]; /* the owner recorded on what they make */
+	bool instructor;           /* sees and manages everything (single-user mode: always) */
+	char session[SECRET_HEX];  /* SHA-256 of the session cookie that authenticated it, or "" */
+	char method[16];           /* how that session began: "password", "link"; "" otherwise */
+	int64_t token;             /* the API token that authenticated it, or 0 */
 };
 
 /* How long things live and where links point. */
 struct acct_policy {
-	int64_t idle_s;              /* a session unused this long ends */
-	int64_t max_s;               /* a session ends this long after login, used or not */
-	int64_t link_s;              /* a one-time link works this long */
-	char link_base[600];         /* links are <link_base>login?link=<secret>; ends in '/' */
+	int64_t idle_s;      /* a session unused this long ends */
+	int64_t max_s;       /* a session ends this long after login, used or not */
+	int64_t link_s;      /* a one-time link works this long */
+	char link_base[600]; /* links are <link_base>login?link=<secret>; ends in '/' */
 };
 
 /*
@@ -65,8 +65,8 @@ struct acct_roster_row {
 	char name[STORE_NAME_MAX];
 	char email[256];
 	bool instructor;
-	int line;                    /* in the CSV, for messages */
-	char link[ACCT_LINK_MAX];    /* out: the user's one-time login link */
+	int line;                 /* in the CSV, for messages */
+	char link[ACCT_LINK_MAX]; /* out: the user's one-time login link */
 };
 
 /*
@@ -85,8 +85,8 @@ struct acct_roster_row *acct_roster_parse(const char *csv, size_t len, size_t *n
  * users/<name>/ under `workspace`, and a one-time link each (into row.link).
  * 0, or -1 with a message.
  */
-int acct_create_users(struct store *s, const char *workspace, const struct acct_policy *p,
-		      struct acct_roster_row *rows, size_t n, char *err, size_t errlen);
+int acct_create_users(struct store *s, const char *workspace, const struct acct_policy *p, struct acct_roster_row *rows,
+		      size_t n, char *err, size_t errlen);
 
 /* name,email,role,link lines with a header: what the instructor mails or uploads to an LMS. */
 char *acct_roster_csv(const struct acct_roster_row *rows, size_t n);
@@ -98,8 +98,8 @@ int acct_make_home(const char *workspace, const char *name, char *err, size_t er
 
 enum acct_result {
 	ACCT_OK = 0,
-	ACCT_DENIED = -1,            /* wrong name/password, unknown/used/expired link */
-	ACCT_EIO = -2,               /* the store failed */
+	ACCT_DENIED = -1, /* wrong name/password, unknown/used/expired link */
+	ACCT_EIO = -2,    /* the store failed */
 };
 
 /*
@@ -118,8 +118,8 @@ int acct_link_peek(struct store *s, const char *secret, struct store_user *out);
  * Start a session for `u`: a fresh 256-bit secret for the cookie (into
  * cookie, never stored), its hash in the store, expiring after max_s.
  */
-int acct_session_start(struct store *s, const struct acct_policy *p, const struct store_user *u,
-		       const char *method, const char *address, const char *user_agent, char cookie[SECRET_HEX]);
+int acct_session_start(struct store *s, const struct acct_policy *p, const struct store_user *u, const char *method,
+		       const char *address, const char *user_agent, char cookie[SECRET_HEX]);
 
 /* Who a session cookie value or an API token stands for; ACCT_DENIED when nobody (now). */
 int acct_session_who(struct store *s, const struct acct_policy *p, const char *cookie, struct acct_who *out);

@@ -24,20 +24,20 @@
 #include "tb.h"
 #include "util.h"
 
-#define BOARD_SEED_RUNS 300  /* runs read from the store at start-up, newest first */
-#define BOARD_SEED_ROWS 960  /* train metric rows read per seeded run (its newest) */
+#define BOARD_SEED_RUNS 300 /* runs read from the store at start-up, newest first */
+#define BOARD_SEED_ROWS 960 /* train metric rows read per seeded run (its newest) */
 
 struct brun {
 	int64_t id;
-	json_t *summary;          /* the store's run summary; NULL until known */
-	bool summary_dirty;       /* the summary goes out with the next update */
-	bool metric_dirty;        /* a new train metric since the last update */
-	bool urgent;              /* it has ended: its last update goes out now, whatever the rate */
-	bool has_loss, has_acc;   /* the newest train metric's values */
+	json_t *summary;        /* the store's run summary; NULL until known */
+	bool summary_dirty;     /* the summary goes out with the next update */
+	bool metric_dirty;      /* a new train metric since the last update */
+	bool urgent;            /* it has ended: its last update goes out now, whatever the rate */
+	bool has_loss, has_acc; /* the newest train metric's values */
 	double loss, acc;
 	int64_t step, epoch;
-	double event_time;        /* the worker's clock of its newest event (unix s), 0 = none */
-	int64_t sent_ms;          /* monotonic: its last update; 0 = never */
+	double event_time; /* the worker's clock of its newest event (unix s), 0 = none */
+	int64_t sent_ms;   /* monotonic: its last update; 0 = never */
 	struct board_series loss_s, acc_s;
 };
 
@@ -48,14 +48,14 @@ struct board {
 	pthread_t thread;
 	bool started;
 
-	pthread_mutex_t lock;     /* guards everything below */
-	pthread_cond_t wake;      /* a run became due, or stop */
+	pthread_mutex_t lock; /* guards everything below */
+	pthread_cond_t wake;  /* a run became due, or stop */
 	bool stop;
-	struct brun **runs;       /* by id, ascending (ids only grow, so new runs append) */
+	struct brun **runs; /* by id, ascending (ids only grow, so new runs append) */
 	int nruns, cap;
 	int ndirty;
-	int64_t wake_at;          /* monotonic: when the ticker means to look again */
-	int64_t tick;             /* updates published so far: a snapshot says which it includes */
+	int64_t wake_at; /* monotonic: when the ticker means to look again */
+	int64_t tick;    /* updates published so far: a snapshot says which it includes */
 };
 
 /* ---- series ---------------------------------------------------------------------- */
@@ -246,8 +246,9 @@ static json_t *run_full(const struct brun *r)
 	json_t *o = json_object();
 	put_id(o, r->id);
 	json_object_set_new(o, "run", r->summary ? json_incref(r->summary) : json_null());
-	json_object_set_new(o, "series", json_pack("{s:o, s:o}", "loss", series_json(&r->loss_s), "accuracy",
-						  series_json(&r->acc_s)));
+	json_object_set_new(
+		o, "series",
+		json_pack("{s:o, s:o}", "loss", series_json(&r->loss_s), "accuracy", series_json(&r->acc_s)));
 	json_object_set_new(o, "step", json_integer(r->step));
 	json_object_set_new(o, "epoch", json_integer(r->epoch));
 	json_object_set_new(o, "event_ms", event_ms(r));
@@ -297,7 +298,8 @@ char *board_snapshot(struct board *b)
 			json_array_append_new(runs, run_full(b->runs[i]));
 	int64_t tick = b->tick;
 	pthread_mutex_unlock(&b->lock);
-	return dump(json_pack("{s:s, s:b, s:I, s:o}", "type", "board", "full", 1, "tick", (json_int_t)tick, "runs", runs));
+	return dump(
+		json_pack("{s:s, s:b, s:I, s:o}", "type", "board", "full", 1, "tick", (json_int_t)tick, "runs", runs));
 }
 
 /* ---- the ticker ----------------------------------------------------------------------- */
@@ -324,15 +326,16 @@ static void *ticker_main(void *arg)
 			json_array_append_new(runs, run_update(r));
 			r->sent_ms = now;
 			b->ndirty--;
-			if (r->summary && !strcmp(json_string_value(json_object_get(r->summary, "status")) ?: "", "deleted"))
+			if (r->summary &&
+			    !strcmp(json_string_value(json_object_get(r->summary, "status")) ?: "", "deleted"))
 				drop(b, i--);
 		}
 		if (runs) {
 			int64_t tick = ++b->tick;
 			pthread_mutex_unlock(&b->lock);
 			/* sent_ms: when it left, so a client can tell the server's share of its lag from the network's. */
-			char *text = dump(json_pack("{s:s, s:I, s:I, s:o}", "type", "board", "tick", (json_int_t)tick, "sent_ms",
-						    (json_int_t)srv_unix_ms(), "runs", runs));
+			char *text = dump(json_pack("{s:s, s:I, s:I, s:o}", "type", "board", "tick", (json_int_t)tick,
+						    "sent_ms", (json_int_t)srv_unix_ms(), "runs", runs));
 			if (text)
 				b->publish(b->ctx, text, strlen(text));
 			free(text);

@@ -29,9 +29,9 @@
 struct board;
 struct store;
 
-#define BOARD_POINTS 120     /* a series keeps at most this many points; past it every other goes */
-#define BOARD_MAX_RUNS 2000  /* runs followed at once; the oldest go first */
-#define BOARD_EVERY_MS 1000  /* one update per run at most this often */
+#define BOARD_POINTS 120    /* a series keeps at most this many points; past it every other goes */
+#define BOARD_MAX_RUNS 2000 /* runs followed at once; the oldest go first */
+#define BOARD_EVERY_MS 1000 /* one update per run at most this often */
 
 /* Called with a `board` message's text (the ticker thread, no lock held). */
 typedef void (*board_publish_fn)(void *ctx, const char *json, size_t len);

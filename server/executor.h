@@ -32,24 +32,24 @@ struct runq_need;
 /* What starting one run needs. */
 struct exec_start {
 	int64_t run;
-	const char *run_dir;          /* realpath of the run's folder; spec.yaml is in it */
+	const char *run_dir; /* realpath of the run's folder; spec.yaml is in it */
 	const char *spec_path;
-	const char *resume;           /* checkpoint to resume from, or NULL */
-	bool evaluate;                /* only evaluate `resume` (--evaluate) and train nothing */
+	const char *resume; /* checkpoint to resume from, or NULL */
+	bool evaluate;      /* only evaluate `resume` (--evaluate) and train nothing */
 	const struct runq_need *need;
-	const int *gpus;              /* GPU places the scheduler chose (executors that place GPUs) */
-	const char *visible;          /* CUDA_VISIBLE_DEVICES for them ("0,1", "MIG-…"); "" = leave it */
-	int64_t gpu_memory_limit;     /* GPU memory the run was placed with, per device; 0 = none known */
-	const char *secret;           /* per-start secret a dialing-home worker shows */
-	const char *owner;            /* the user it runs for (accounts), or NULL */
+	const int *gpus;          /* GPU places the scheduler chose (executors that place GPUs) */
+	const char *visible;      /* CUDA_VISIBLE_DEVICES for them ("0,1", "MIG-…"); "" = leave it */
+	int64_t gpu_memory_limit; /* GPU memory the run was placed with, per device; 0 = none known */
+	const char *secret;       /* per-start secret a dialing-home worker shows */
+	const char *owner;        /* the user it runs for (accounts), or NULL */
 };
 
 /* How a worker ended, as its executor saw it. */
 struct exec_end {
-	bool lost;                    /* its exit status could not be learnt */
-	bool signaled;                /* ended by signal `sig` */
+	bool lost;     /* its exit status could not be learnt */
+	bool signaled; /* ended by signal `sig` */
 	int sig;
-	int code;                     /* exit code when not signaled */
+	int code; /* exit code when not signaled */
 	/* The executor's verdict when the worker sent no final status:
 	 * "failed" or "interrupted" with `reason` in its own words; NULL = let
 	 * runq_worker.c word it from the fields above. */
@@ -59,17 +59,17 @@ struct exec_end {
 
 /* What the scheduler may place on an executor. */
 struct exec_capacity {
-	bool places_gpus;             /* true: the scheduler picks GPU indices (cpu_runs, gpu_runs);
+	bool places_gpus; /* true: the scheduler picks GPU indices (cpu_runs, gpu_runs);
 				       * false: the executor's own scheduler does, and at most `jobs`
 				       * runs are handed to it at once */
 	int jobs;
-	int gpus;                     /* !places_gpus: GPUs one run may ask for (a node's) */
+	int gpus; /* !places_gpus: GPUs one run may ask for (a node's) */
 };
 
 struct executor;
 
 struct executor_kind {
-	const char *name;             /* the `executor` setting's value */
+	const char *name; /* the `executor` setting's value */
 	const char *summary;
 	/* Workers send their events to POST /api/worker/runs/{id}/events (with
 	 * the per-start secret) instead of a pipe; they may outlive the server
@@ -80,8 +80,7 @@ struct executor_kind {
 	void (*close)(struct executor *ex);
 	struct exec_capacity (*capacity)(const struct executor *ex, const struct runq *q);
 	/* Start w's worker; fills w's handle (pid and pipe, or job id). */
-	int (*start)(struct executor *ex, struct runq_worker *w, const struct exec_start *st, char *err,
-		     size_t errlen);
+	int (*start)(struct executor *ex, struct runq_worker *w, const struct exec_start *st, char *err, size_t errlen);
 	/* Ask the worker to checkpoint and stop (SIGTERM). */
 	void (*stop)(struct executor *ex, struct runq_worker *w);
 	/* End it now (SIGKILL, scancel): the grace is over or the run is deleted. */
@@ -98,9 +97,9 @@ struct executor_kind {
 
 struct executor {
 	const struct executor_kind *kind;
-	struct runq *q;               /* the queue it serves */
-	struct exec_config cfg;       /* a copy of the settings */
-	void *priv;                   /* the kind's own state, owned by it */
+	struct runq *q;         /* the queue it serves */
+	struct exec_config cfg; /* a copy of the settings */
+	void *priv;             /* the kind's own state, owned by it */
 };
 
 extern const struct executor_kind executor_local;

@@ -58,8 +58,8 @@ static int cpu_share(const struct runq *q, const struct runq_need *need)
  * process (UVM), which RLIMIT_DATA would count as the worker's.
  */
 struct worker_memory {
-	int64_t budget;        /* bytes; 0 = unknown (no /proc/meminfo): no limits */
-	rlim_t data_limit;     /* RLIM_INFINITY for GPU runs */
+	int64_t budget;    /* bytes; 0 = unknown (no /proc/meminfo): no limits */
+	rlim_t data_limit; /* RLIM_INFINITY for GPU runs */
 };
 
 #define WORKER_DATA_SLACK ((int64_t)1 << 30)
@@ -79,11 +79,11 @@ static struct worker_memory worker_memory(const struct runq *q, const struct run
 /* Variables the server sets for a worker (the rest it inherits), as "NAME=value" strings. */
 struct child_vars {
 	char cvd[RUNQ_VISIBLE_MAX + 32]; /* CUDA_VISIBLE_DEVICES=… or "" */
-	char gpu_limit[64];      /* TRAINBOOK_GPU_MEMORY_LIMIT=<bytes> or "" */
-	char omp[32];            /* OMP_NUM_THREADS=… or "" */
-	char user[96];           /* TRAINBOOK_USER=<owner> (accounts) or "" */
-	char tmp[PATH_MAX + 16]; /* TMPDIR=<run dir>/tmp (--user-separation) or "" */
-	char mem[64];            /* TRAINBOOK_MEMORY_LIMIT=<bytes> or "" */
+	char gpu_limit[64];              /* TRAINBOOK_GPU_MEMORY_LIMIT=<bytes> or "" */
+	char omp[32];                    /* OMP_NUM_THREADS=… or "" */
+	char user[96];                   /* TRAINBOOK_USER=<owner> (accounts) or "" */
+	char tmp[PATH_MAX + 16];         /* TMPDIR=<run dir>/tmp (--user-separation) or "" */
+	char mem[64];                    /* TRAINBOOK_MEMORY_LIMIT=<bytes> or "" */
 };
 
 /*
@@ -98,7 +98,8 @@ struct child_vars {
 static char **child_env(const char *visible, int64_t gpu_limit, int omp_threads, int64_t budget, struct child_vars *v)
 {
 	/* What we set replaces what the server inherited; the rest is kept. */
-	const char *drop[5] = {"CUDA_VISIBLE_DEVICES=", "TRAINBOOK_GPU_MEMORY_LIMIT=", "TRAINBOOK_MEMORY_LIMIT="}, *add[6];
+	const char *drop[5] = {"CUDA_VISIBLE_DEVICES=", "TRAINBOOK_GPU_MEMORY_LIMIT=", "TRAINBOOK_MEMORY_LIMIT="},
+		   *add[6];
 	int ndrop = 3, nadd = 0;
 	if (budget > 0) {
 		snprintf(v->mem, sizeof v->mem, "TRAINBOOK_MEMORY_LIMIT=%lld", (long long)budget);

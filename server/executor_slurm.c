@@ -34,19 +34,20 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "atomic_file.h"
 #include "store.h"
 #include "tb.h"
 
 extern char **environ;
 
 #define SLURM_CMD_TIMEOUT_MS 30000
-#define SLURM_OUT_MAX (1u << 20)   /* output of one command we read */
+#define SLURM_OUT_MAX (1u << 20) /* output of one command we read */
 #define SLURM_MAX_ARGS (40 + CFG_MAX_EXTRA_ARGS)
 
 struct slurm {
-	char worker[PATH_MAX];       /* engine binary the job runs */
+	char worker[PATH_MAX]; /* engine binary the job runs */
 	int64_t next_poll_ms;
-	struct srv_log_limit log;    /* squeue failures, rate-limited */
+	struct srv_log_limit log; /* squeue failures, rate-limited */
 };
 
 /*
@@ -241,8 +242,8 @@ static void sh_quote(struct srv_buf *b, const char *text)
 }
 
 /* <run dir>/job.sh: what the job runs, readable by whoever debugs a run. */
-static int write_job_script(struct executor *ex, struct runq_worker *w, const struct exec_start *st,
-			    char *path, size_t pathlen)
+static int write_job_script(struct executor *ex, struct runq_worker *w, const struct exec_start *st, char *path,
+			    size_t pathlen)
 {
 	struct slurm *s = ex->priv;
 	const struct runq *q = ex->q;
@@ -281,7 +282,7 @@ static int write_job_script(struct executor *ex, struct runq_worker *w, const st
 		srv_buf_puts(&b, " --set train.device=cuda");
 	srv_buf_puts(&b, "\n");
 	snprintf(path, pathlen, "%s/job.sh", st->run_dir);
-	int rc = srv_write_atomic(path, b.data, b.len, false);
+	int rc = atomic_write(path, b.data, b.len, false, NULL, 0);
 	srv_buf_free(&b);
 	if (rc == 0)
 		rc = chmod(path, 0700);
@@ -299,8 +300,8 @@ static int slurm_start(struct executor *ex, struct runq_worker *w, const struct 
 		return -1;
 	}
 	snprintf(secret_path, sizeof secret_path, "%s/worker.secret", st->run_dir);
-	if (srv_write_atomic(secret_path, st->secret, strlen(st->secret), false) < 0 || chmod(secret_path, 0600) < 0 ||
-	    write_job_script(ex, w, st, script, sizeof script) < 0) {
+	if (atomic_write(secret_path, st->secret, strlen(st->secret), false, NULL, 0) < 0 ||
+	    chmod(secret_path, 0600) < 0 || write_job_script(ex, w, st, script, sizeof script) < 0) {
 		snprintf(err, errlen, "cannot write the job's files in %s: %s", st->run_dir, strerror(errno));
 		return -1;
 	}
@@ -564,7 +565,8 @@ static bool slurm_ended(struct executor *ex, struct runq_worker *w, struct exec_
 		end->status = "interrupted";
 		snprintf(end->reason, sizeof end->reason,
 			 "Slurm no longer knows job %s (last seen %s); resume the run to continue from its last "
-			 "checkpoint", w->job, w->job_state);
+			 "checkpoint",
+			 w->job, w->job_state);
 		return true;
 	}
 	int k = job_end_index(w->job_state);

@@ -15,13 +15,14 @@
 #include "tb.h"
 #include "util.h"
 
-struct export {
+struct export
+{
 	struct store *store;
 	int64_t run;
 	enum export_format format;
-	json_t *names;      /* CSV columns */
-	int64_t cursor;     /* seq of the last row formatted */
-	int rows;           /* rows formatted so far */
+	json_t *names;  /* CSV columns */
+	int64_t cursor; /* seq of the last row formatted */
+	int rows;       /* rows formatted so far */
 	bool head_done, tail_done;
 	struct srv_buf out; /* formatted, not yet read */
 	size_t out_pos;
@@ -67,7 +68,8 @@ static void csv_row(struct export *e, const struct store_metric_row *row)
 		srv_buf_printf(out, "%.3f", row->time);
 	json_t *values = json_loads(row->vals, 0, NULL), *name;
 	size_t k;
-	json_array_foreach(e->names, k, name) {
+	json_array_foreach(e->names, k, name)
+	{
 		srv_buf_puts(out, ",");
 		csv_number(out, json_object_get(values, json_string_value(name)));
 	}
@@ -134,7 +136,8 @@ static bool refill(struct export *e)
 			srv_buf_puts(&e->out, "step,epoch,split,time");
 			json_t *name;
 			size_t k;
-			json_array_foreach(e->names, k, name) {
+			json_array_foreach(e->names, k, name)
+			{
 				srv_buf_puts(&e->out, ",");
 				csv_field(&e->out, json_string_value(name));
 			}

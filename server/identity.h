@@ -32,23 +32,23 @@ struct store;
 struct throttle;
 
 struct ident {
-	bool accounts;                   /* --accounts */
-	const struct auth *auth;         /* single-user: the token and its cookie value */
-	struct store *store;             /* accounts: sessions and API tokens */
+	bool accounts;           /* --accounts */
+	const struct auth *auth; /* single-user: the token and its cookie value */
+	struct store *store;     /* accounts: sessions and API tokens */
 	const struct acct_policy *policy;
-	struct throttle *logins;         /* wrong credentials per client address */
-	char owner[STORE_NAME_MAX];      /* single-user: the OS user, owner of everything */
-	char cookie_name[48];            /* "trainbook_token_<port>"; set once the port is bound */
+	struct throttle *logins;    /* wrong credentials per client address */
+	char owner[STORE_NAME_MAX]; /* single-user: the OS user, owner of everything */
+	char cookie_name[48];       /* "trainbook_token_<port>"; set once the port is bound */
 };
 
 /* Per port, as Jupyter does: two servers on one host keep separate logins. */
 void ident_cookie_name(int port, char *out, size_t len);
 
 enum ident_result {
-	IDENT_NONE = 0,   /* no credential at all */
-	IDENT_OK,         /* *who is filled */
-	IDENT_WRONG,      /* a credential was shown and is wrong (counted against the address) */
-	IDENT_THROTTLED,  /* the address is over its budget: *wait_s seconds (nothing was compared) */
+	IDENT_NONE = 0,  /* no credential at all */
+	IDENT_OK,        /* *who is filled */
+	IDENT_WRONG,     /* a credential was shown and is wrong (counted against the address) */
+	IDENT_THROTTLED, /* the address is over its budget: *wait_s seconds (nothing was compared) */
 };
 
 /*

@@ -69,7 +69,8 @@ static int set_users(struct sched_lab *out, const char *list, char *err, size_t 
 static int finish(struct sched_lab *l, char *err, size_t errlen)
 {
 	if (l->start_min >= l->end_min) {
-		snprintf(err, errlen, "lab session: the end must come after the start on the same day "
+		snprintf(err, errlen,
+			 "lab session: the end must come after the start on the same day "
 			 "(a session past midnight is two sessions)");
 		return -1;
 	}
@@ -92,8 +93,10 @@ int labs_parse(const char *text, struct sched_lab *out, char *err, size_t errlen
 	int start = dash ? parse_clock(p, (size_t)(dash - p)) : -1;
 	int end = dash ? parse_clock(dash + 1, span - (size_t)(dash + 1 - p)) : -1;
 	if (day < 0 || start < 0 || end < 0) {
-		snprintf(err, errlen, "lab-session: expected 'DAY HH:MM-HH:MM [priority|exclusive] [user,user…]', "
-			 "e.g. 'tue 14:00-16:00 exclusive', got '%s'", text);
+		snprintf(err, errlen,
+			 "lab-session: expected 'DAY HH:MM-HH:MM [priority|exclusive] [user,user…]', "
+			 "e.g. 'tue 14:00-16:00 exclusive', got '%s'",
+			 text);
 		return -1;
 	}
 	out->weekday = day;
@@ -149,7 +152,8 @@ int labs_from_json(const json_t *j, struct sched_lab *out, char *err, size_t err
 	const char *mode = json_string_value(json_object_get(j, "mode"));
 	json_t *users = json_object_get(j, "users");
 	if (!json_is_object(j) || !day || !start || !end) {
-		snprintf(err, errlen, "a lab session is {\"day\": \"tue\", \"start\": \"14:00\", \"end\": \"16:00\", "
+		snprintf(err, errlen,
+			 "a lab session is {\"day\": \"tue\", \"start\": \"14:00\", \"end\": \"16:00\", "
 			 "\"mode\": \"priority\" or \"exclusive\", \"users\": [names] (optional)}");
 		return -1;
 	}
@@ -173,7 +177,8 @@ int labs_from_json(const json_t *j, struct sched_lab *out, char *err, size_t err
 		char list[sizeof out->users * 2] = "";
 		size_t off = 0, i;
 		json_t *u;
-		json_array_foreach(users, i, u) {
+		json_array_foreach(users, i, u)
+		{
 			const char *name = json_string_value(u);
 			if (!name || strchr(name, ',') || strchr(name, ' ') || !*name) {
 				snprintf(err, errlen, "lab session: users is a list of user names");
@@ -194,7 +199,9 @@ int labs_from_json(const json_t *j, struct sched_lab *out, char *err, size_t err
 int labs_list_from_json(const json_t *arr, struct sched_lab *out, int max, char *err, size_t errlen)
 {
 	if (!json_is_array(arr)) {
-		snprintf(err, errlen, "expected {\"sessions\": [ {\"day\": \"tue\", \"start\": \"14:00\", \"end\": \"16:00\"}, … ]}");
+		snprintf(
+			err, errlen,
+			"expected {\"sessions\": [ {\"day\": \"tue\", \"start\": \"14:00\", \"end\": \"16:00\"}, … ]}");
 		return -1;
 	}
 	if ((int)json_array_size(arr) > max) {
@@ -203,7 +210,8 @@ int labs_list_from_json(const json_t *arr, struct sched_lab *out, int max, char 
 	}
 	size_t i;
 	json_t *j;
-	json_array_foreach(arr, i, j) {
+	json_array_foreach(arr, i, j)
+	{
 		char msg[240];
 		if (labs_from_json(j, &out[i], msg, sizeof msg) < 0) {
 			snprintf(err, errlen, "sessions[%zu]: %s", i, msg);

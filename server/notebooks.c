@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "access.h"
+#include "atomic_file.h"
 #include "store.h"
 #include "tb.h"
 #include "util.h"
@@ -384,7 +385,7 @@ int nb_validate(const char *data, size_t len, char *err, size_t errlen)
 static int write_checked(struct nb_store *nb, const char *rel, int dirfd, const char *name,
 			 const char *data, size_t len, bool create, const char *owner, char *err, size_t errlen)
 {
-	if (srv_write_atomic_at(dirfd, name, data, len, create) < 0) {
+	if (atomic_write_at(dirfd, name, data, len, create, NULL, 0) < 0) {
 		if (create && errno == EEXIST) {
 			snprintf(err, errlen, "%s exists already", rel);
 			return NB_EEXIST;

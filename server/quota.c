@@ -96,12 +96,22 @@ int quota_parse_bytes(const char *text, int64_t *bytes)
 		end++;
 	double mult = 1;
 	switch (toupper((unsigned char)*end)) {
-	case 'K': mult = 1024.0; break;
-	case 'M': mult = 1024.0 * 1024; break;
-	case 'G': mult = 1024.0 * 1024 * 1024; break;
-	case 'T': mult = 1024.0 * 1024 * 1024 * 1024; break;
-	case '\0': break;
-	default: return -1;
+	case 'K':
+		mult = 1024.0;
+		break;
+	case 'M':
+		mult = 1024.0 * 1024;
+		break;
+	case 'G':
+		mult = 1024.0 * 1024 * 1024;
+		break;
+	case 'T':
+		mult = 1024.0 * 1024 * 1024 * 1024;
+		break;
+	case '\0':
+		break;
+	default:
+		return -1;
 	}
 	if (*end) {
 		end++;
@@ -176,13 +186,16 @@ int quota_cfg_set(struct quota_config *c, const char *key, const char *value, ch
 			kind = k;
 	}
 	if (role < 0 || kind < 0) {
-		snprintf(err, errlen, "unknown setting '%s' (quota keys are quota-student-… and quota-instructor-… "
-			 "followed by a kind such as gpu-minutes-per-day; docs/classroom.md)", key);
+		snprintf(err, errlen,
+			 "unknown setting '%s' (quota keys are quota-student-… and quota-instructor-… "
+			 "followed by a kind such as gpu-minutes-per-day; docs/classroom.md)",
+			 key);
 		return -1;
 	}
 	int64_t v;
 	if (parse_value(kind, value, &v) < 0) {
-		snprintf(err, errlen, "%s: expected %s or none, got '%s'", key, unit_help[quota_kinds[kind].unit], value);
+		snprintf(err, errlen, "%s: expected %s or none, got '%s'", key, unit_help[quota_kinds[kind].unit],
+			 value);
 		return -1;
 	}
 	c->role[role].v[kind] = v;
@@ -243,15 +256,19 @@ int quota_override_from_json(const json_t *obj, struct quota_override *o, char *
 	}
 	const char *key;
 	json_t *v;
-	json_object_foreach((json_t *)obj, key, v) {
+	json_object_foreach((json_t *)obj, key, v)
+	{
 		int kind = -1;
 		for (int k = 0; k < QUOTA_NKINDS; k++)
 			if (!strcmp(key, quota_kinds[k].key))
 				kind = k;
 		if (kind < 0) {
-			snprintf(err, errlen, "unknown quota \"%.60s\" (one of concurrent_runs, queued_runs, "
-				 "gpu_minutes_per_day, gpu_minutes_per_week, cpu_minutes_per_day, cpu_minutes_per_week, "
-				 "max_run_seconds, checkpoint_bytes)", key);
+			snprintf(
+				err, errlen,
+				"unknown quota \"%.60s\" (one of concurrent_runs, queued_runs, "
+				"gpu_minutes_per_day, gpu_minutes_per_week, cpu_minutes_per_day, cpu_minutes_per_week, "
+				"max_run_seconds, checkpoint_bytes)",
+				key);
 			return -1;
 		}
 		if (json_is_null(v)) {
@@ -290,8 +307,10 @@ int quota_check_submit(const struct quota_limits *l, const struct quota_use *u, 
 	const int64_t *v = l->v;
 	if (v[QUOTA_QUEUED_RUNS] != QUOTA_NONE && u->queued >= v[QUOTA_QUEUED_RUNS]) {
 		*which = QUOTA_QUEUED_RUNS;
-		snprintf(msg, len, "quota queued runs: you have %d run%s waiting, the limit is %" PRId64
-			 " (stop one, or wait until one starts)", u->queued, u->queued == 1 ? "" : "s", v[QUOTA_QUEUED_RUNS]);
+		snprintf(msg, len,
+			 "quota queued runs: you have %d run%s waiting, the limit is %" PRId64
+			 " (stop one, or wait until one starts)",
+			 u->queued, u->queued == 1 ? "" : "s", v[QUOTA_QUEUED_RUNS]);
 		return -1;
 	}
 	static const struct {
@@ -315,7 +334,8 @@ int quota_check_submit(const struct quota_limits *l, const struct quota_use *u, 
 		*which = minutes[i].kind;
 		snprintf(msg, len, "quota %s: you have used %.1f of your %" PRId64 " %s minutes %s (it resets %s)",
 			 quota_kinds[minutes[i].kind].words, used / 60.0, limit, gpu ? "GPU" : "CPU",
-			 minutes[i].week ? "this week" : "today", minutes[i].week ? "on Monday at 00:00" : "at midnight");
+			 minutes[i].week ? "this week" : "today",
+			 minutes[i].week ? "on Monday at 00:00" : "at midnight");
 		return -1;
 	}
 	int64_t disk = v[QUOTA_CHECKPOINT_BYTES];
@@ -324,8 +344,10 @@ int quota_check_submit(const struct quota_limits *l, const struct quota_use *u, 
 		memlimit_format(u->checkpoint_bytes, used, sizeof used);
 		memlimit_format(disk, limit, sizeof limit);
 		*which = QUOTA_CHECKPOINT_BYTES;
-		snprintf(msg, len, "quota checkpoint disk: your runs' checkpoints take %s, the limit is %s "
-			 "(delete runs you no longer need)", used, limit);
+		snprintf(msg, len,
+			 "quota checkpoint disk: your runs' checkpoints take %s, the limit is %s "
+			 "(delete runs you no longer need)",
+			 used, limit);
 		return -1;
 	}
 	return 0;
@@ -339,11 +361,14 @@ void quota_start_block(const struct quota_limits *l, const struct quota_use *u, 
 	double used_day = gpu ? u->gpu_s_day : u->cpu_s_day, used_week = gpu ? u->gpu_s_week : u->cpu_s_week;
 	const char *what = gpu ? "GPU" : "CPU";
 	if (minutes_reached(used_week, l->v[week]))
-		snprintf(msg, len, "your %s minutes for this week are used up (%.1f of %" PRId64
-			 "); it starts on Monday after 00:00", what, used_week / 60.0, l->v[week]);
+		snprintf(msg, len,
+			 "your %s minutes for this week are used up (%.1f of %" PRId64
+			 "); it starts on Monday after 00:00",
+			 what, used_week / 60.0, l->v[week]);
 	else if (minutes_reached(used_day, l->v[day]))
-		snprintf(msg, len, "your %s minutes for today are used up (%.1f of %" PRId64 "); it starts after midnight",
-			 what, used_day / 60.0, l->v[day]);
+		snprintf(msg, len,
+			 "your %s minutes for today are used up (%.1f of %" PRId64 "); it starts after midnight", what,
+			 used_day / 60.0, l->v[day]);
 }
 
 void quota_fmt_duration(int64_t s, char *buf, size_t len)

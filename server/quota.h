@@ -21,23 +21,23 @@
 #include <stdint.h>
 
 enum quota_kind {
-	QUOTA_CONCURRENT_RUNS,   /* runs running at once (the scheduler holds the rest) */
-	QUOTA_QUEUED_RUNS,       /* runs waiting at once (submission) */
-	QUOTA_GPU_MINUTES_DAY,   /* GPU-minutes since local midnight (submission, start) */
-	QUOTA_GPU_MINUTES_WEEK,  /* … since Monday 00:00 */
-	QUOTA_CPU_MINUTES_DAY,   /* minutes of CPU slots */
+	QUOTA_CONCURRENT_RUNS,  /* runs running at once (the scheduler holds the rest) */
+	QUOTA_QUEUED_RUNS,      /* runs waiting at once (submission) */
+	QUOTA_GPU_MINUTES_DAY,  /* GPU-minutes since local midnight (submission, start) */
+	QUOTA_GPU_MINUTES_WEEK, /* … since Monday 00:00 */
+	QUOTA_CPU_MINUTES_DAY,  /* minutes of CPU slots */
 	QUOTA_CPU_MINUTES_WEEK,
-	QUOTA_MAX_RUN_SECONDS,   /* how long one start of a run may train (runq stops it) */
-	QUOTA_CHECKPOINT_BYTES,  /* checkpoints kept by the user's runs (submission) */
+	QUOTA_MAX_RUN_SECONDS,  /* how long one start of a run may train (runq stops it) */
+	QUOTA_CHECKPOINT_BYTES, /* checkpoints kept by the user's runs (submission) */
 	QUOTA_NKINDS
 };
 
 enum quota_unit { QUOTA_UNIT_RUNS, QUOTA_UNIT_MINUTES, QUOTA_UNIT_SECONDS, QUOTA_UNIT_BYTES };
 
 struct quota_kind_info {
-	const char *key;       /* JSON key; the config key is quota-<role>-<key with '-' for '_'> */
+	const char *key; /* JSON key; the config key is quota-<role>-<key with '-' for '_'> */
 	enum quota_unit unit;
-	const char *words;     /* "GPU minutes per day": how messages name it */
+	const char *words; /* "GPU minutes per day": how messages name it */
 };
 extern const struct quota_kind_info quota_kinds[QUOTA_NKINDS];
 
@@ -86,8 +86,8 @@ int quota_override_from_json(const json_t *obj, struct quota_override *o, char *
 
 /* What a user is measured against, as of now. */
 struct quota_use {
-	int running, queued;                 /* runs */
-	double gpu_s_day, gpu_s_week;        /* device-seconds since local midnight / Monday */
+	int running, queued;          /* runs */
+	double gpu_s_day, gpu_s_week; /* device-seconds since local midnight / Monday */
 	double cpu_s_day, cpu_s_week;
 	int64_t checkpoint_bytes;
 };

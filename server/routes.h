@@ -16,8 +16,8 @@
 #include "secret.h"
 #include "store.h"
 
-#define ROUTE_EVENTS_MAX 10000 /* events in one page of GET …/events */
-#define ROUTE_RUNS_MAX 1000    /* run summaries in one page of GET /api/runs */
+#define ROUTE_EVENTS_MAX 10000       /* events in one page of GET …/events */
+#define ROUTE_RUNS_MAX 1000          /* run summaries in one page of GET /api/runs */
 #define ROUTE_WORKER_BODY (2u << 20) /* event lines in one POST of a worker (one line ≤ 1 MiB fits) */
 
 /* routes_status.c */
@@ -125,17 +125,17 @@ enum route_login_outcome { ROUTE_LOGIN_OK, ROUTE_LOGIN_WRONG, ROUTE_LOGIN_THROTT
 struct route_login {
 	/* in: copies of the request's parts, so the check may run on any thread */
 	struct app *app;
-	char client[64];                  /* the address's throttle key */
-	char agent[257];                  /* User-Agent, kept with the session */
-	char old_cookie[SECRET_HEX + 1];  /* the session the browser came with, or "" */
+	char client[64];                 /* the address's throttle key */
+	char agent[257];                 /* User-Agent, kept with the session */
+	char old_cookie[SECRET_HEX + 1]; /* the session the browser came with, or "" */
 	char name[STORE_NAME_MAX * 2], password[SECRET_PASSWORD_MAX + 1], link[256], token[CFG_TOKEN_MAX + 2];
 	bool has_name, has_password, has_link, has_token;
 	/* out */
 	enum route_login_outcome outcome;
-	int wait_s;                       /* THROTTLED: for Retry-After */
-	char message[300];                /* for the user, when not OK */
-	char cookie[SECRET_HEX];          /* OK: the session cookie's value */
-	struct store_user user;           /* OK, accounts mode: who logged in */
+	int wait_s;              /* THROTTLED: for Retry-After */
+	char message[300];       /* for the user, when not OK */
+	char cookie[SECRET_HEX]; /* OK: the session cookie's value */
+	struct store_user user;  /* OK, accounts mode: who logged in */
 };
 
 /*

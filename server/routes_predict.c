@@ -24,17 +24,18 @@
 #include <unistd.h>
 
 #include "app.h"
+#include "atomic_file.h"
 #include "routes.h"
 #include "store.h"
 #include "tb.h"
 #include "upload.h"
 #include "worker_job.h"
 
-#define PREDICT_IMAGE_MAX (8u << 20)   /* bytes of PNG or JPEG */
+#define PREDICT_IMAGE_MAX (8u << 20) /* bytes of PNG or JPEG */
 #define PREDICT_TOP_MAX 20
 #define PREDICT_TIMEOUT_MS 30000
-#define PREDICT_OUTPUT_MAX (4u << 20)  /* one JSON line: logits and the seen image */
-#define EXPORT_TIMEOUT_MS 300000       /* a large model on a busy machine */
+#define PREDICT_OUTPUT_MAX (4u << 20) /* one JSON line: logits and the seen image */
+#define EXPORT_TIMEOUT_MS 300000      /* a large model on a busy machine */
 #define EXPORT_OUTPUT_MAX (64u << 10)
 
 /* What the worker's exit code means for the client (cmd_predict.c / cmd_export.c). */
@@ -86,10 +87,10 @@ static bool is_png_or_jpeg(const unsigned char *b, size_t n)
 
 /* The image, checkpoint name and top-k of a predict request, from either body form. */
 struct predict_request {
-	unsigned char *image;   /* owned when from base64, else points into the body */
+	unsigned char *image; /* owned when from base64, else points into the body */
 	bool image_owned;
 	size_t len;
-	char checkpoint[256];   /* "" = default */
+	char checkpoint[256]; /* "" = default */
 	int top;
 };
 
@@ -129,15 +130,18 @@ static int read_json(struct http_req *r, struct predict_request *pr, enum MHD_Re
 	json_t *top = json_object_get(body, "top");
 	char err[256];
 	if (!json_is_string(image)) {
-		*reply = bad(r, "expected {\"image\": \"<base64 PNG or JPEG>\"} (or a multipart form with an image part)");
+		*reply = bad(r,
+			     "expected {\"image\": \"<base64 PNG or JPEG>\"} (or a multipart form with an image part)");
 	} else if (ckpt && !json_is_string(ckpt)) {
 		*reply = bad(r, "checkpoint must be a file name such as best.safetensors");
 	} else if (top && !json_is_integer(top)) {
 		*reply = bad(r, "top must be a whole number");
-	} else if (!(pr->image = upload_base64(json_string_value(image), PREDICT_IMAGE_MAX, &pr->len, err, sizeof err))) {
-		*reply = pr->len > PREDICT_IMAGE_MAX ? http_error(r, 413, "too_large", "the image is %zu bytes, more than %u",
-								 pr->len, PREDICT_IMAGE_MAX)
-						    : bad(r, err);
+	} else if (!(pr->image =
+			     upload_base64(json_string_value(image), PREDICT_IMAGE_MAX, &pr->len, err, sizeof err))) {
+		*reply = pr->len > PREDICT_IMAGE_MAX
+				 ? http_error(r, 413, "too_large", "the image is %zu bytes, more than %u", pr->len,
+					      PREDICT_IMAGE_MAX)
+				 : bad(r, err);
 	} else {
 		pr->image_owned = true;
 		if (ckpt)
@@ -165,15 +169,16 @@ static enum MHD_Result predict_start(struct http_req *r)
 	if (pr.len == 0) {
 		reply = bad(r, "the image is empty");
 	} else if (pr.len > PREDICT_IMAGE_MAX) {
-		reply = http_error(r, 413, "too_large", "the image is %zu bytes, more than %u", pr.len, PREDICT_IMAGE_MAX);
+		reply = http_error(r, 413, "too_large", "the image is %zu bytes, more than %u", pr.len,
+				   PREDICT_IMAGE_MAX);
 	} else if (!is_png_or_jpeg(pr.image, pr.len)) {
 		reply = bad(r, "the upload is not a PNG or JPEG image");
 	} else if (pr.top < 1 || pr.top > PREDICT_TOP_MAX) {
 		reply = http_error(r, 400, "bad_request", "top must be from 1 to %d", PREDICT_TOP_MAX);
 	} else if (find_checkpoint(r->app, id, pr.checkpoint[0] ? pr.checkpoint : NULL, path, sizeof path, name,
 				   sizeof name) < 0) {
-		reply = http_error(r, 404, "not_found", pr.checkpoint[0] ? "run %s has no checkpoint %s"
-									: "run %s has no checkpoint yet%s",
+		reply = http_error(r, 404, "not_found",
+				   pr.checkpoint[0] ? "run %s has no checkpoint %s" : "run %s has no checkpoint yet%s",
 				   r->params[0], pr.checkpoint);
 	} else if (!(job = wjob_new(r, err, sizeof err))) {
 		reply = http_error(r, 500, "internal", "%s", err);
@@ -182,9 +187,10 @@ static enum MHD_Result predict_start(struct http_req *r)
 		snprintf(image, sizeof image, "%s/image", job->dir);
 		snprintf(top, sizeof top, "%d", pr.top);
 		srv_strlcpy(job->label, name, sizeof job->label);
-		const char *argv[] = {r->app->exe, "predict", path, image, "--json", "--top", top, "--threads", "1", NULL};
+		const char *argv[] = {r->app->exe, "predict", path,        image, "--json",
+				      "--top",     top,       "--threads", "1",   NULL};
 		/* One thread: a single image is too small to share, and training runs keep the cores. */
-		if (srv_write_atomic(image, pr.image, pr.len, false) < 0)
+		if (atomic_write(image, pr.image, pr.len, false, NULL, 0) < 0)
 			reply = http_error(r, 500, "internal", "cannot store the upload: %s", strerror(errno));
 		else if (wjob_start(job, argv, 1, PREDICT_OUTPUT_MAX, PREDICT_TIMEOUT_MS, err, sizeof err) < 0)
 			reply = http_error(r, 500, "internal", "cannot start the worker: %s", err);
@@ -221,7 +227,8 @@ static bool job_failed(struct http_req *r, const struct wjob *job, const char *w
 	else if (job->too_much_output)
 		*reply = http_error(r, 500, "internal", "%s wrote more than %zu bytes", what, job->out_max);
 	else if (job->signal)
-		*reply = http_error(r, 500, "worker_crashed", "%s ended by signal %d: %s", what, job->signal, job->err_tail);
+		*reply = http_error(r, 500, "worker_crashed", "%s ended by signal %d: %s", what, job->signal,
+				    job->err_tail);
 	else
 		return false;
 	return true;
@@ -287,7 +294,8 @@ static enum MHD_Result onnx_start(struct http_req *r)
 	char out[PATH_MAX + 16];
 	snprintf(out, sizeof out, "%s/model.onnx", job->dir);
 	/* The download's name: r12-best.onnx. */
-	size_t stem = strlen(name) > 12 && !strcmp(name + strlen(name) - 12, ".safetensors") ? strlen(name) - 12 : strlen(name);
+	size_t stem = strlen(name) > 12 && !strcmp(name + strlen(name) - 12, ".safetensors") ? strlen(name) - 12
+											     : strlen(name);
 	snprintf(job->label, sizeof job->label, "%s-%.*s.onnx", r->params[0], (int)stem, name);
 	for (char *p = job->label; *p; p++)
 		if (*p == '"' || *p == '\\' || (unsigned char)*p < 0x20)

@@ -62,15 +62,17 @@ static json_t *quotas_json(struct app *app)
 		if (quota_override_from_json(over, &o, err, sizeof err) == 0)
 			quota_apply(&eff, &o);
 		json_object_set_new(roles, quota_role_names[k],
-				    json_pack("{s:o, s:o, s:o}", "config", quota_limits_json(&app->cfg.sched.quotas.role[k]),
-					      "override", over, "limits", quota_limits_json(&eff)));
+				    json_pack("{s:o, s:o, s:o}", "config",
+					      quota_limits_json(&app->cfg.sched.quotas.role[k]), "override", over,
+					      "limits", quota_limits_json(&eff)));
 	}
 	json_t *users = json_array();
 	if (app->cfg.accounts) {
 		json_t *all = store_users_json(app->store);
 		size_t i;
 		json_t *u;
-		json_array_foreach(all, i, u) {
+		json_array_foreach(all, i, u)
+		{
 			if (!json_is_null(json_object_get(u, "archived")))
 				continue;
 			const char *name = json_string_value(json_object_get(u, "name"));
@@ -139,7 +141,8 @@ enum MHD_Result route_quotas_put(struct http_req *r)
 	if (!body)
 		return reply;
 	json_t *roles = json_object_get(body, "roles"), *users = json_object_get(body, "users");
-	size_t n = (json_is_object(roles) ? json_object_size(roles) : 0) + (json_is_object(users) ? json_object_size(users) : 0);
+	size_t n = (json_is_object(roles) ? json_object_size(roles) : 0) +
+		   (json_is_object(users) ? json_object_size(users) : 0);
 	struct put_item *items = tb_xcalloc(n ? n : 1, sizeof *items);
 	size_t k = 0;
 	char err[400] = "";
@@ -151,12 +154,14 @@ enum MHD_Result route_quotas_put(struct http_req *r)
 	}
 	const char *key;
 	json_t *v;
-	json_object_foreach(roles, key, v) {
+	json_object_foreach(roles, key, v)
+	{
 		if (check_subject(r->app, true, key, v, &items[k++], err, sizeof err) < 0)
 			break;
 	}
 	if (!err[0])
-		json_object_foreach(users, key, v) {
+		json_object_foreach(users, key, v)
+		{
 			if (check_subject(r->app, false, key, v, &items[k++], err, sizeof err) < 0)
 				break;
 		}
@@ -238,7 +243,8 @@ enum MHD_Result route_run_extend(struct http_req *r)
 	int64_t seconds = json_is_integer(s) ? json_integer_value(s) : 0;
 	json_decref(body);
 	if (seconds < 1 || seconds > EXTEND_MAX_S)
-		return http_error(r, 400, "bad_request", "expected {\"seconds\": N}, N from 1 to %d (30 days)", EXTEND_MAX_S);
+		return http_error(r, 400, "bad_request", "expected {\"seconds\": N}, N from 1 to %d (30 days)",
+				  EXTEND_MAX_S);
 	int64_t limit = 0;
 	char err[300];
 	int rc = runq_extend(r->app->runq, id, seconds, &limit, err, sizeof err);

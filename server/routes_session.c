@@ -240,7 +240,8 @@ enum MHD_Result route_api_login(struct http_req *r)
 		return MHD_YES; /* the password is being checked; we are called again */
 	switch (l->outcome) {
 	case ROUTE_LOGIN_OK:
-		return logged_in(r, r->app->cfg.accounts ? store_user_json(&l->user) : single_user_json(r->app), l->cookie);
+		return logged_in(r, r->app->cfg.accounts ? store_user_json(&l->user) : single_user_json(r->app),
+				 l->cookie);
 	case ROUTE_LOGIN_THROTTLED:
 		return http_too_many_what(r, l->wait_s, l->message);
 	case ROUTE_LOGIN_WRONG:
@@ -293,10 +294,10 @@ static enum MHD_Result accounts_only(struct http_req *r)
 struct password_job {
 	struct app *app;
 	struct store_user user;
-	bool need_current;       /* a password exists and this session did not begin with a link */
+	bool need_current; /* a password exists and this session did not begin with a link */
 	bool has_current;
 	char password[SECRET_PASSWORD_MAX + 1], current[SECRET_PASSWORD_MAX + 1];
-	unsigned status;         /* out: 204, 400, 403, 429, 500 */
+	unsigned status; /* out: 204, 400, 403, 429, 500 */
 	int wait_s;
 	char message[200];
 };
@@ -407,7 +408,8 @@ enum MHD_Result route_me_token_new(struct http_req *r)
 	else if (acct_token_new(r->app->store, r->who.id, label, token, &id) != ACCT_OK)
 		reply = http_error(r, 500, "internal", "cannot record the token");
 	else
-		reply = http_json(r, 201, json_pack("{s:I, s:s, s:s}", "id", (json_int_t)id, "name", label, "token", token));
+		reply = http_json(r, 201,
+				  json_pack("{s:I, s:s, s:s}", "id", (json_int_t)id, "name", label, "token", token));
 	json_decref(body);
 	return reply;
 }

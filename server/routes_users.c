@@ -44,7 +44,8 @@ static int instructors(struct app *app)
 	size_t i;
 	json_t *u;
 	int n = 0;
-	json_array_foreach(users, i, u) {
+	json_array_foreach(users, i, u)
+	{
 		n += !strcmp(json_string_value(json_object_get(u, "role")), "instructor") &&
 		     json_is_null(json_object_get(u, "archived"));
 	}
@@ -110,11 +111,12 @@ enum MHD_Result route_user_create(struct http_req *r)
 		struct store_user u;
 		if (acct_create_users(app->store, app->cfg.workspace, &app->policy, &row, 1, err, sizeof err) < 0)
 			reply = strstr(err, "taken") ? http_error(r, 409, "exists", "the name %s is taken", row.name)
-						    : http_error(r, 500, "internal", "%s", err);
+						     : http_error(r, 500, "internal", "%s", err);
 		else if (store_user_get(app->store, row.name, &u) != STORE_OK)
 			reply = http_error(r, 500, "internal", "the store could not be read");
 		else
-			reply = http_json(r, 201, json_pack("{s:o, s:s}", "user", store_user_json(&u), "link", row.link));
+			reply = http_json(r, 201,
+					  json_pack("{s:o, s:s}", "user", store_user_json(&u), "link", row.link));
 	}
 	json_decref(body);
 	return reply;
@@ -127,8 +129,7 @@ enum MHD_Result route_users_import(struct http_req *r)
 		return accounts_only(r);
 	json_t *errors = json_array();
 	size_t n = 0;
-	struct acct_roster_row *rows =
-		acct_roster_parse(r->body.data ? r->body.data : "", r->body.len, &n, errors);
+	struct acct_roster_row *rows = acct_roster_parse(r->body.data ? r->body.data : "", r->body.len, &n, errors);
 	enum MHD_Result reply;
 	char err[400];
 	if (!rows) {
@@ -138,11 +139,12 @@ enum MHD_Result route_users_import(struct http_req *r)
 			 (int)json_integer_value(json_object_get(first, "line")),
 			 json_string_value(json_object_get(first, "message")),
 			 json_array_size(errors) > 1 ? " (and more)" : "");
-		reply = http_json(r, 400, json_pack("{s:s, s:s, s:O}", "error", "invalid_roster", "message", msg,
-						   "errors", errors));
+		reply = http_json(
+			r, 400,
+			json_pack("{s:s, s:s, s:O}", "error", "invalid_roster", "message", msg, "errors", errors));
 	} else if (acct_create_users(app->store, app->cfg.workspace, &app->policy, rows, n, err, sizeof err) < 0) {
 		reply = strstr(err, "taken") ? http_error(r, 409, "exists", "%s", err)
-					    : http_error(r, 500, "internal", "%s", err);
+					     : http_error(r, 500, "internal", "%s", err);
 	} else {
 		srv_log("users: %zu imported from a roster", n);
 		reply = created(r, rows, n);
@@ -182,7 +184,8 @@ enum MHD_Result route_user_patch(struct http_req *r)
 		   (!json_is_string(email) || !acct_email_ok(json_string_value(email), err, sizeof err))) {
 		reply = http_error(r, 400, "bad_request", "%s", json_is_string(email) ? err : "email must be text");
 	} else if (role && u.instructor && !strcmp(role, "student") && instructors(app) <= 1) {
-		reply = http_error(r, 409, "conflict", "%s is the last instructor; make someone else one first", u.name);
+		reply = http_error(r, 409, "conflict", "%s is the last instructor; make someone else one first",
+				   u.name);
 	} else {
 		bool ok = true;
 		if (role)

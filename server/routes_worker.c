@@ -37,8 +37,9 @@ enum MHD_Result route_worker_events(struct http_req *r)
 	if (rc == RUNQ_EGONE)
 		return http_error(r, 410, "gone", "%s", err);
 	if (rc == RUNQ_EGAP)
-		return http_json(r, 409, json_pack("{s:s, s:s, s:I}", "error", "gap", "message", err, "taken",
-						   (json_int_t)taken));
+		return http_json(
+			r, 409,
+			json_pack("{s:s, s:s, s:I}", "error", "gap", "message", err, "taken", (json_int_t)taken));
 	if (rc != RUNQ_OK)
 		return http_error(r, 500, "internal", "%s", err);
 	return http_json(r, 200, json_pack("{s:I, s:I}", "have", (json_int_t)have, "taken", (json_int_t)taken));

@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "atomic_file.h"
 #include "gpumon.h"
 #include "spec.h"
 #include "spec_flat.h"
@@ -626,7 +627,7 @@ int runq_submit(struct runq *q, const struct runq_submit *sub, int64_t *id, char
 	runq_run_dir(q, *id, dir, sizeof dir);
 	snprintf(path, sizeof path, "%s/spec.yaml", dir);
 	if ((mkdir(dir, 0700) < 0 && errno != EEXIST) ||
-	    srv_write_atomic(path, spec, sub->spec_len, false) < 0) {
+	    atomic_write(path, spec, sub->spec_len, false, NULL, 0) < 0) {
 		snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
 		store_run_delete(q->store, *id);
 		rc = RUNQ_EIO;

@@ -32,9 +32,9 @@
 #include "sysmon.h"
 #include "tb.h"
 
-#define RUNQ_SCHED_PERIOD_MS 5000  /* a pass at least this often: usage decays, sessions begin and end */
-#define RUNQ_SCHED_MAX 2048        /* queued runs one pass looks at (the oldest) */
-#define RUNQ_USAGE_FLUSH_MS 10000  /* device time goes to the store this often (and when a worker ends) */
+#define RUNQ_SCHED_PERIOD_MS 5000 /* a pass at least this often: usage decays, sessions begin and end */
+#define RUNQ_SCHED_MAX 2048       /* queued runs one pass looks at (the oldest) */
+#define RUNQ_USAGE_FLUSH_MS 10000 /* device time goes to the store this often (and when a worker ends) */
 /* What a CPU run is taken to need when none is estimated, for cpu-runs = auto. */
 #define RUNQ_CPU_RUN_BYTES ((int64_t)2 << 30)
 
@@ -233,11 +233,11 @@ int runq_labs(struct runq *q, struct sched_lab *out, int max, int *active)
 struct pass {
 	struct sched_input in;
 	struct sched_device dev[RUNQ_MAX_GPUS + 1];
-	int cpu_dev;                 /* index of the CPU in dev, or -1 */
+	int cpu_dev; /* index of the CPU in dev, or -1 */
 	bool cluster;
-	struct store_queued *rows;   /* the queue from the store */
+	struct store_queued *rows; /* the queue from the store */
 	int nrows;
-	int *row_of;                 /* queued index → rows index */
+	int *row_of; /* queued index → rows index */
 	struct sched_queued *queued;
 	struct sched_user *users;
 	struct quota_limits *limits; /* per user */
@@ -286,8 +286,8 @@ static int user_index(struct runq *q, struct pass *p, const char *name)
 	quota_start_block(&p->limits[i], &use, true, u->blocked[SCHED_POOL_GPU], sizeof u->blocked[0]);
 	quota_start_block(&p->limits[i], &use, false, u->blocked[SCHED_POOL_CPU], sizeof u->blocked[0]);
 	/* Slurm runs of either kind share one pool: a used-up GPU quota holds it first. */
-	memcpy(u->blocked[SCHED_POOL_CLUSTER], u->blocked[SCHED_POOL_GPU][0] ? u->blocked[SCHED_POOL_GPU]
-								  : u->blocked[SCHED_POOL_CPU],
+	memcpy(u->blocked[SCHED_POOL_CLUSTER],
+	       u->blocked[SCHED_POOL_GPU][0] ? u->blocked[SCHED_POOL_GPU] : u->blocked[SCHED_POOL_CPU],
 	       sizeof u->blocked[0]);
 	return i;
 }
@@ -299,8 +299,8 @@ static void gather_devices(struct runq *q, struct pass *p)
 	p->cpu_dev = -1;
 	if (!cap.places_gpus) {
 		p->cluster = true;
-		p->dev[n++] = (struct sched_device){.pool = SCHED_POOL_CLUSTER, .label = "Slurm", .slots = cap.jobs,
-						    .free_bytes = -1};
+		p->dev[n++] = (struct sched_device){
+			.pool = SCHED_POOL_CLUSTER, .label = "Slurm", .slots = cap.jobs, .free_bytes = -1};
 		p->in.ndevices = n;
 		return;
 	}
@@ -326,8 +326,11 @@ static void gather_devices(struct runq *q, struct pass *p)
 		}
 	}
 	p->cpu_dev = n;
-	p->dev[n++] = (struct sched_device){.pool = SCHED_POOL_CPU, .label = "the CPU", .slots = q->cpu_slots,
-					    .total_bytes = q->cpu_memory, .free_bytes = -1};
+	p->dev[n++] = (struct sched_device){.pool = SCHED_POOL_CPU,
+					    .label = "the CPU",
+					    .slots = q->cpu_slots,
+					    .total_bytes = q->cpu_memory,
+					    .free_bytes = -1};
 	p->in.ndevices = n;
 }
 
@@ -451,8 +454,8 @@ static void start_one(struct runq *q, struct pass *p, const struct sched_start *
 			int d = st->devices[k];
 			place.gpus[place.ngpus++] = d;
 			if (need.gpu_index < 0 && off < sizeof place.visible)
-				off += (size_t)snprintf(place.visible + off, sizeof place.visible - off, "%s%s", k ? "," : "",
-						        d < q->ndevs ? q->devs[d].visible : "");
+				off += (size_t)snprintf(place.visible + off, sizeof place.visible - off, "%s%s",
+							k ? "," : "", d < q->ndevs ? q->devs[d].visible : "");
 		}
 	}
 	if (q->hooks.admit && q->hooks.admit(q->hooks.ctx, info.owner, info.spec, err, sizeof err) < 0)
@@ -509,7 +512,8 @@ void runq_schedule(struct runq *q, int64_t now_ms)
 	p->in.now_ms = srv_unix_ms();
 	local_clock(p->in.now_ms, &p->lc);
 	p->in.utc_offset_s = p->lc.utc_offset;
-	p->in.policy = (struct sched_policy){.fifo = q->sched.fifo, .instructors_first = q->sched.instructors_first,
+	p->in.policy = (struct sched_policy){.fifo = q->sched.fifo,
+					     .instructors_first = q->sched.instructors_first,
 					     .margin_bytes = q->sched.gpu_margin,
 					     .backfill_wait_ms = (int64_t)q->sched.backfill_wait * 1000};
 	gather_devices(q, p);
@@ -573,7 +577,8 @@ void runq_account_flush(struct runq *q, struct runq_worker *w, int64_t now_ms)
 	struct local_clock lc;
 	int64_t now = srv_unix_ms();
 	local_clock(now, &lc);
-	if (store_usage_add(q->store, w->owner, w->run, w->need.gpu, w->usage_pending, now, lc.day, q->sched.half_life) == 0)
+	if (store_usage_add(q->store, w->owner, w->run, w->need.gpu, w->usage_pending, now, lc.day,
+			    q->sched.half_life) == 0)
 		w->usage_pending = 0;
 }
 
@@ -589,9 +594,10 @@ void runq_account(struct runq *q, int64_t now_ms)
 			char words[64];
 			quota_fmt_duration(limit, words, sizeof words);
 			snprintf(w->limit_reason, sizeof w->limit_reason,
-				 "stopped at its duration limit of %s%s; resume it to go on from its last checkpoint", words,
-				 w->limit_own > 0 ? " (as extended)" : " (an instructor can extend it)");
-			srv_log("run r%lld: duration limit of %s reached: checkpoint and stop", (long long)w->run, words);
+				 "stopped at its duration limit of %s%s; resume it to go on from its last checkpoint",
+				 words, w->limit_own > 0 ? " (as extended)" : " (an instructor can extend it)");
+			srv_log("run r%lld: duration limit of %s reached: checkpoint and stop", (long long)w->run,
+				words);
 			runq_worker_terminate(q, w);
 		}
 	}

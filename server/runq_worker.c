@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "atomic_file.h"
 #include "store.h"
 #include "tb.h"
 #include "util.h"
@@ -52,7 +53,7 @@ int runq_spawn(struct runq *q, int64_t run, const struct runq_need *need, const 
 	snprintf(spec_path, sizeof spec_path, "%s/spec.yaml", dir);
 	/* The run dir may have been removed by hand; the spec lives in the store. */
 	if ((mkdir(dir, 0700) < 0 && errno != EEXIST) ||
-	    srv_write_atomic(spec_path, spec, strlen(spec), false) < 0) {
+	    atomic_write(spec_path, spec, strlen(spec), false, NULL, 0) < 0) {
 		snprintf(err, errlen, "cannot write %s: %s", spec_path, strerror(errno));
 		return -1;
 	}

@@ -55,9 +55,9 @@ struct ll_path_beneath {
 #define FS_MAKE_FIFO (1ull << 10)
 #define FS_MAKE_BLOCK (1ull << 11)
 #define FS_MAKE_SYM (1ull << 12)
-#define FS_REFER (1ull << 13)      /* ABI 2 */
-#define FS_TRUNCATE (1ull << 14)   /* ABI 3 */
-#define FS_IOCTL_DEV (1ull << 15)  /* ABI 5 */
+#define FS_REFER (1ull << 13)           /* ABI 2 */
+#define FS_TRUNCATE (1ull << 14)        /* ABI 3 */
+#define FS_IOCTL_DEV (1ull << 15)       /* ABI 5 */
 #define SCOPE_ABSTRACT_UNIX (1ull << 0) /* ABI 6 */
 #define SCOPE_SIGNAL (1ull << 1)        /* ABI 6 */
 
@@ -68,9 +68,10 @@ int sandbox_abi(char *why, size_t whylen)
 {
 	long abi = syscall(SYS_landlock_create_ruleset, NULL, 0, LL_CREATE_RULESET_VERSION);
 	if (abi < 1) {
-		snprintf(why, whylen, "%s", errno == ENOSYS	   ? "this kernel has no Landlock (Linux 5.13 or newer)"
-					    : errno == EOPNOTSUPP ? "Landlock is turned off (boot with lsm=…,landlock)"
-								  : strerror(errno));
+		snprintf(why, whylen, "%s",
+			 errno == ENOSYS       ? "this kernel has no Landlock (Linux 5.13 or newer)"
+			 : errno == EOPNOTSUPP ? "Landlock is turned off (boot with lsm=…,landlock)"
+					       : strerror(errno));
 		return -1;
 	}
 	return (int)abi;

@@ -34,9 +34,9 @@ enum hold {
 };
 
 struct dev_state {
-	int load;            /* runs on it: running and started in this pass */
-	int64_t reserved;    /* Σ charge of those runs */
-	int64_t unmet;       /* Σ max(0, charge − used): memory they may still take that free_bytes does not show */
+	int load;         /* runs on it: running and started in this pass */
+	int64_t reserved; /* Σ charge of those runs */
+	int64_t unmet;    /* Σ max(0, charge − used): memory they may still take that free_bytes does not show */
 	int64_t ids[IDS_KEPT];
 	int nids;
 };
@@ -44,17 +44,17 @@ struct dev_state {
 struct user_state {
 	int64_t ids[IDS_KEPT]; /* its running and started runs, for reasons */
 	int nids;
-	int running;         /* runs running now, every pool */
-	int started;         /* runs started in this pass, every pool */
+	int running; /* runs running now, every pool */
+	int started; /* runs started in this pass, every pool */
 	int picks[SCHED_NPOOLS];
 	enum hold hold[SCHED_NPOOLS];
-	int head[SCHED_NPOOLS];   /* index into byTime where the scan for its next run goes on */
-	int first[SCHED_NPOOLS];  /* byTime index of its first waiting run (for "behind"), -1 */
+	int head[SCHED_NPOOLS];  /* index into byTime where the scan for its next run goes on */
+	int first[SCHED_NPOOLS]; /* byTime index of its first waiting run (for "behind"), -1 */
 };
 
 struct qstate {
 	bool started;
-	bool placed;         /* given a position (phase 2) */
+	bool placed; /* given a position (phase 2) */
 	enum hold hold;
 	int position;
 };
@@ -65,8 +65,8 @@ struct ctx {
 	struct dev_state *dev;
 	struct user_state *us;
 	struct qstate *qs;
-	int *by_time;        /* queued indices by (queued_ms, id) */
-	int lab;             /* lab session in force, -1 */
+	int *by_time;            /* queued indices by (queued_ms, id) */
+	int lab;                 /* lab session in force, -1 */
 	int drain[SCHED_NPOOLS]; /* queued index of the run others may not pass, -1 */
 };
 
@@ -213,7 +213,8 @@ static int best_user(struct ctx *c, enum sched_pool p, bool ordering)
 		else if (!better && key != best_key)
 			better = key < best_key;
 		else if (!better)
-			better = q->queued_ms < best_q->queued_ms || (q->queued_ms == best_q->queued_ms && q->id < best_q->id);
+			better = q->queued_ms < best_q->queued_ms ||
+				 (q->queued_ms == best_q->queued_ms && q->id < best_q->id);
 		if (better) {
 			best = u;
 			best_tier = tier;
@@ -377,7 +378,8 @@ static void fair_pool(struct ctx *c, enum sched_pool p)
 		}
 		c->us[u].hold[p] = h == HOLD_NONE ? HOLD_ROOM : h;
 		const struct sched_queued *q = &in->queued[qi];
-		if (h == HOLD_NONE && in->policy.backfill_wait_ms > 0 && in->now_ms - q->queued_ms >= in->policy.backfill_wait_ms)
+		if (h == HOLD_NONE && in->policy.backfill_wait_ms > 0 &&
+		    in->now_ms - q->queued_ms >= in->policy.backfill_wait_ms)
 			c->drain[p] = qi;
 	}
 }
@@ -462,7 +464,8 @@ static void room_words(const struct ctx *c, const struct sched_queued *q, char *
 			snprintf(buf, len, "%s runs %d of %d at once (%s)", in->devices[d].label, s->load,
 				 slots_of(&in->devices[d]), ids);
 		} else {
-			snprintf(buf, len, "all %d %s are full", candidates, q->pool == SCHED_POOL_GPU ? "GPUs" : "devices");
+			snprintf(buf, len, "all %d %s are full", candidates,
+				 q->pool == SCHED_POOL_GPU ? "GPUs" : "devices");
 		}
 		return;
 	}
@@ -473,8 +476,8 @@ static void room_words(const struct ctx *c, const struct sched_queued *q, char *
 	const char *counted = q->est_bytes > 0 ? "needs" : "counts as (no estimate)";
 	int want = q->ndevices > 0 ? q->ndevices : 1;
 	if (want > 1) {
-		snprintf(buf, len, "it needs %d GPUs with %s free each; %d of %d %s room now", want, need, with_slot, candidates,
-			 with_slot == 1 ? "has" : "have");
+		snprintf(buf, len, "it needs %d GPUs with %s free each; %d of %d %s room now", want, need, with_slot,
+			 candidates, with_slot == 1 ? "has" : "have");
 		return;
 	}
 	const struct dev_state *s = &c->dev[best];
@@ -509,8 +512,8 @@ static void wait_reason(struct ctx *c, int qi, char *buf, size_t len)
 	case HOLD_LAB: {
 		const struct sched_lab *l = &in->labs[c->lab];
 		fmt_lab(l, lab, sizeof lab);
-		snprintf(buf, len, "lab session %s: only its students' runs start until %02d:%02d", lab, l->end_min / 60,
-			 l->end_min % 60);
+		snprintf(buf, len, "lab session %s: only its students' runs start until %02d:%02d", lab,
+			 l->end_min / 60, l->end_min % 60);
 		return;
 	}
 	case HOLD_CONCURRENT: {
@@ -553,7 +556,8 @@ static void evictions(struct ctx *c)
 			continue;
 		for (int k = 0; k < r->ndevices; k++) {
 			int d = r->devices[k];
-			if (d < 0 || d >= in->ndevices || in->devices[d].total_bytes <= 0 || in->devices[d].pool != SCHED_POOL_GPU)
+			if (d < 0 || d >= in->ndevices || in->devices[d].total_bytes <= 0 ||
+			    in->devices[d].pool != SCHED_POOL_GPU)
 				continue;
 			if (r->used_bytes <= r->charge_bytes + in->policy.margin_bytes)
 				continue;
@@ -579,7 +583,8 @@ static void evictions(struct ctx *c)
 			snprintf(e->reason, sizeof e->reason,
 				 "it used %s of %s's memory, more than the %s it was placed with (plus a %s margin); "
 				 "stopped so that %s, sharing %s, keep%s their memory",
-				 used, in->devices[d].label, charge, margin, ids, in->devices[d].label, total == 1 ? "s" : "");
+				 used, in->devices[d].label, charge, margin, ids, in->devices[d].label,
+				 total == 1 ? "s" : "");
 			break;
 		}
 	}

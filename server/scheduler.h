@@ -46,8 +46,8 @@
 #include <stdint.h>
 
 #define SCHED_NAME_MAX 64
-#define SCHED_MAX_DEVICES 128    /* devices one input may list (GPUs, MIG instances, the CPU) */
-#define SCHED_RUN_DEVICES 16     /* devices one run may hold */
+#define SCHED_MAX_DEVICES 128 /* devices one input may list (GPUs, MIG instances, the CPU) */
+#define SCHED_RUN_DEVICES 16  /* devices one run may hold */
 #define SCHED_REASON_MAX 320
 #define SCHED_BLOCK_MAX 200
 /*
@@ -64,29 +64,29 @@ enum sched_pool { SCHED_POOL_CPU, SCHED_POOL_GPU, SCHED_POOL_CLUSTER, SCHED_NPOO
 /* A place runs go: the CPU, one GPU or MIG instance, or a cluster. */
 struct sched_device {
 	enum sched_pool pool;
-	char label[48];          /* how reasons name it: "the CPU", "GPU 0", "GPU 1 (MIG 2)", "Slurm" */
-	int slots;               /* runs on it at once at most (0: it takes none) */
-	int64_t total_bytes;     /* memory runs are packed into; 0 = unknown: slots alone decide */
-	int64_t free_bytes;      /* free now as measured (every process counted); -1 = not measured */
+	char label[48];      /* how reasons name it: "the CPU", "GPU 0", "GPU 1 (MIG 2)", "Slurm" */
+	int slots;           /* runs on it at once at most (0: it takes none) */
+	int64_t total_bytes; /* memory runs are packed into; 0 = unknown: slots alone decide */
+	int64_t free_bytes;  /* free now as measured (every process counted); -1 = not measured */
 };
 
 struct sched_user {
 	char name[SCHED_NAME_MAX];
 	bool instructor;
-	double usage[SCHED_NPOOLS];  /* decayed device-seconds as of the input's clock */
-	int max_running;             /* concurrent-runs quota (all pools); -1 = no limit */
+	double usage[SCHED_NPOOLS];                  /* decayed device-seconds as of the input's clock */
+	int max_running;                             /* concurrent-runs quota (all pools); -1 = no limit */
 	char blocked[SCHED_NPOOLS][SCHED_BLOCK_MAX]; /* non-empty: why none of the user's runs in that
 						      * pool may start now (a used-up quota) */
 };
 
 struct sched_queued {
 	int64_t id;
-	int user;                /* index into sched_input.users */
-	int64_t queued_ms;       /* when it (last) joined the queue; ties go by id */
+	int user;          /* index into sched_input.users */
+	int64_t queued_ms; /* when it (last) joined the queue; ties go by id */
 	enum sched_pool pool;
-	int ndevices;            /* devices it needs at once (GPUs); < 1 counts as 1 */
-	int pinned;              /* the device index it must have (cuda:N), or -1 */
-	int64_t est_bytes;       /* estimated peak memory per device; 0 = unknown */
+	int ndevices;      /* devices it needs at once (GPUs); < 1 counts as 1 */
+	int pinned;        /* the device index it must have (cuda:N), or -1 */
+	int64_t est_bytes; /* estimated peak memory per device; 0 = unknown */
 };
 
 struct sched_running {
@@ -95,32 +95,32 @@ struct sched_running {
 	enum sched_pool pool;
 	int devices[SCHED_RUN_DEVICES]; /* indices into sched_input.devices */
 	int ndevices;
-	int64_t charge_bytes;    /* the memory it was placed with, per device */
-	int64_t used_bytes;      /* measured now, per device (the most of its devices); -1 = not measured */
+	int64_t charge_bytes; /* the memory it was placed with, per device */
+	int64_t used_bytes;   /* measured now, per device (the most of its devices); -1 = not measured */
 };
 
 /* A weekly window of a lab: its students first, or only they. */
 struct sched_lab {
-	int weekday;             /* 0 = Sunday … 6 = Saturday, local time */
-	int start_min, end_min;  /* minutes after local midnight, start < end ≤ 1440 */
-	bool exclusive;          /* only members' runs start; else members go first */
-	char users[512];         /* members, comma-separated; "" = every student */
+	int weekday;            /* 0 = Sunday … 6 = Saturday, local time */
+	int start_min, end_min; /* minutes after local midnight, start < end ≤ 1440 */
+	bool exclusive;         /* only members' runs start; else members go first */
+	char users[512];        /* members, comma-separated; "" = every student */
 };
 
 struct sched_policy {
-	bool fifo;               /* first come, first served: no fair share, no classes */
-	bool instructors_first;  /* instructors' runs before students' (outside a lab's priority) */
-	int64_t margin_bytes;    /* kept free on every GPU with known memory (the CPU's total leaves its own) */
-	int64_t backfill_wait_ms;/* a run that has waited this long for room keeps the runs behind it
+	bool fifo;                /* first come, first served: no fair share, no classes */
+	bool instructors_first;   /* instructors' runs before students' (outside a lab's priority) */
+	int64_t margin_bytes;     /* kept free on every GPU with known memory (the CPU's total leaves its own) */
+	int64_t backfill_wait_ms; /* a run that has waited this long for room keeps the runs behind it
 				  * from passing it in its pool; 0 = they always may */
 };
 
 struct sched_input {
-	int64_t now_ms;          /* wall clock, unix milliseconds */
-	int utc_offset_s;        /* local time = UTC + this (lab sessions) */
+	int64_t now_ms;   /* wall clock, unix milliseconds */
+	int utc_offset_s; /* local time = UTC + this (lab sessions) */
 	struct sched_policy policy;
 	const struct sched_device *devices;
-	int ndevices;            /* ≤ SCHED_MAX_DEVICES */
+	int ndevices; /* ≤ SCHED_MAX_DEVICES */
 	const struct sched_user *users;
 	int nusers;
 	const struct sched_queued *queued;
@@ -135,12 +135,12 @@ struct sched_start {
 	int64_t id;
 	int devices[SCHED_RUN_DEVICES];
 	int ndevices;
-	int64_t charge_bytes;    /* per device: what it is placed with (its GPU memory limit) */
+	int64_t charge_bytes; /* per device: what it is placed with (its GPU memory limit) */
 };
 
 struct sched_wait {
 	int64_t id;
-	int position;            /* 1 = the next to start in its pool */
+	int position; /* 1 = the next to start in its pool */
 	char reason[SCHED_REASON_MAX];
 };
 
@@ -150,13 +150,13 @@ struct sched_evict {
 };
 
 struct sched_output {
-	struct sched_start *starts;  /* in the order to start them */
+	struct sched_start *starts; /* in the order to start them */
 	int nstarts;
-	struct sched_wait *waits;    /* every queued run not started, in input order */
+	struct sched_wait *waits; /* every queued run not started, in input order */
 	int nwaits;
 	struct sched_evict *evicts;
 	int nevicts;
-	int lab;                     /* the lab session in force (index into labs), or -1 */
+	int lab; /* the lab session in force (index into labs), or -1 */
 };
 
 /* Decide; out's arrays are allocated here (sched_output_free). */

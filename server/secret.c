@@ -48,8 +48,8 @@ void secret_hash(const char *secret, size_t len, char out[SECRET_HEX])
 	to_hex(md, 32, out);
 }
 
-int secret_password_hash(const char *password, const struct secret_cost *cost, char phc[SECRET_PHC_MAX],
-			 char *err, size_t errlen)
+int secret_password_hash(const char *password, const struct secret_cost *cost, char phc[SECRET_PHC_MAX], char *err,
+			 size_t errlen)
 {
 	size_t n = strlen(password);
 	if (n < SECRET_PASSWORD_MIN || n > SECRET_PASSWORD_MAX) {
@@ -61,8 +61,8 @@ int secret_password_hash(const char *password, const struct secret_cost *cost, c
 		snprintf(err, errlen, "the system has no randomness to give");
 		return -1;
 	}
-	int rc = argon2id_hash_encoded(cost->t, cost->m_kib, cost->p, password, n, salt, sizeof salt, HASH_BYTES,
-				       phc, SECRET_PHC_MAX);
+	int rc = argon2id_hash_encoded(cost->t, cost->m_kib, cost->p, password, n, salt, sizeof salt, HASH_BYTES, phc,
+				       SECRET_PHC_MAX);
 	if (rc != ARGON2_OK) {
 		snprintf(err, errlen, "argon2id: %s", argon2_error_message(rc));
 		return -1;

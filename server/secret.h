@@ -20,8 +20,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SECRET_HEX 65        /* 64 hex digits + NUL: a secret or its SHA-256 */
-#define SECRET_PHC_MAX 160   /* an argon2id PHC string with our salt and hash sizes */
+#define SECRET_HEX 65      /* 64 hex digits + NUL: a secret or its SHA-256 */
+#define SECRET_PHC_MAX 160 /* an argon2id PHC string with our salt and hash sizes */
 #define SECRET_PASSWORD_MIN 8
 #define SECRET_PASSWORD_MAX 1024
 
@@ -31,9 +31,9 @@
  * on this machine while an offline guesser pays 19 MiB per guess.
  */
 struct secret_cost {
-	uint32_t m_kib;   /* memory in KiB */
-	uint32_t t;       /* passes */
-	uint32_t p;       /* lanes */
+	uint32_t m_kib; /* memory in KiB */
+	uint32_t t;     /* passes */
+	uint32_t p;     /* lanes */
 };
 extern const struct secret_cost secret_default_cost;
 
@@ -48,8 +48,8 @@ void secret_hash(const char *secret, size_t len, char out[SECRET_HEX]);
  * PHC string. -1 with a message (too short/long, no randomness, argon2
  * refused).
  */
-int secret_password_hash(const char *password, const struct secret_cost *cost, char phc[SECRET_PHC_MAX],
-			 char *err, size_t errlen);
+int secret_password_hash(const char *password, const struct secret_cost *cost, char phc[SECRET_PHC_MAX], char *err,
+			 size_t errlen);
 
 /* True when `password` matches the PHC string (with the parameters it records). */
 bool secret_password_verify(const char *phc, const char *password);

@@ -18,7 +18,7 @@
 
 #include "util.h"
 
-#define FLAT_DEPTH 8     /* deeper mappings are kept as text */
+#define FLAT_DEPTH 8 /* deeper mappings are kept as text */
 #define FLAT_KEY_MAX 256
 #define FLAT_TEXT_MAX 512 /* a non-scalar value's folded text, at most */
 
@@ -128,8 +128,7 @@ static int flatten_mapping(struct flat *f, const char *prefix, int depth)
 			return -1;
 		}
 		char path[FLAT_KEY_MAX];
-		snprintf(path, sizeof path, "%s%s%s", prefix, *prefix ? "." : "",
-			 (const char *)key.data.scalar.value);
+		snprintf(path, sizeof path, "%s%s%s", prefix, *prefix ? "." : "", (const char *)key.data.scalar.value);
 		yaml_event_delete(&key);
 		yaml_event_t val;
 		if (!yaml_parser_parse(&f->parser, &val))
@@ -182,9 +181,9 @@ json_t *spec_flat(const char *yaml, size_t len)
 
 /* The keys a run list shows beside a run's name, in this order. */
 static const char *const summary_keys[] = {
-	"data.dataset", "model", "model.preset", "optimizer", "optimizer.name", "optimizer.lr",
-	"data.batch_size", "schedule", "schedule.name", "train.epochs", "train.max_steps",
-	"train.precision", "train.device", "train.seed",
+	"data.dataset",    "model",           "model.preset", "optimizer",     "optimizer.name",
+	"optimizer.lr",    "data.batch_size", "schedule",     "schedule.name", "train.epochs",
+	"train.max_steps", "train.precision", "train.device", "train.seed",
 };
 
 json_t *spec_summary_params(const char *yaml, size_t len)

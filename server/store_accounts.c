@@ -19,8 +19,9 @@
 
 #include "tb.h"
 
-#define USER_COLUMNS "id, name, coalesce(email, ''), role, password IS NOT NULL, created," \
-		     " coalesce(last_login, 0), coalesce(archived, 0)"
+#define USER_COLUMNS                                                                                                   \
+	"id, name, coalesce(email, ''), role, password IS NOT NULL, created,"                                          \
+	" coalesce(last_login, 0), coalesce(archived, 0)"
 
 static void read_user(sqlite3_stmt *st, int col, struct store_user *u)
 {
@@ -44,9 +45,9 @@ json_t *store_user_json(const struct store_user *u)
 {
 	return json_pack("{s:s, s:o, s:s, s:b, s:I, s:o, s:o}", "name", u->name, "email",
 			 u->email[0] ? json_string(u->email) : json_null(), "role",
-			 u->instructor ? "instructor" : "student", "has_password", u->has_password,
-			 "created", (json_int_t)u->created, "last_login", time_or_null(u->last_login),
-			 "archived", time_or_null(u->archived));
+			 u->instructor ? "instructor" : "student", "has_password", u->has_password, "created",
+			 (json_int_t)u->created, "last_login", time_or_null(u->last_login), "archived",
+			 time_or_null(u->archived));
 }
 
 /* A bound value: ?1, ?2, … of a statement, in order. */
@@ -61,7 +62,7 @@ static inline struct arg text_arg(const char *v)
 }
 #define INT(v) ((struct arg){.kind = A_INT, .i = (v)})
 #define TEXT(v) text_arg(v) /* NULL binds NULL */
-#define ARGS(...) (const struct arg[]){__VA_ARGS__}, (int)(sizeof (const struct arg[]){__VA_ARGS__} / sizeof(struct arg))
+#define ARGS(...) (const struct arg[]){__VA_ARGS__}, (int)(sizeof(const struct arg[]){__VA_ARGS__} / sizeof(struct arg))
 
 static void bind_args(sqlite3_stmt *st, const struct arg *args, int n)
 {
@@ -93,8 +94,8 @@ static int run(struct store *s, const char *sql, const struct arg *args, int n, 
 		int ext = sqlite3_extended_errcode(s->db);
 		srv_log_limited(&s->error_log, "store: %s", sqlite3_errmsg(s->db));
 		rc = ext == SQLITE_CONSTRAINT_UNIQUE || ext == SQLITE_CONSTRAINT_PRIMARYKEY ? STORE_EEXIST
-		     : rc == SQLITE_FULL					       ? STORE_EFULL
-										       : STORE_EIO;
+		     : rc == SQLITE_FULL                                                    ? STORE_EFULL
+											    : STORE_EIO;
 	}
 	if (changes)
 		*changes = sqlite3_changes(s->db);
@@ -138,7 +139,8 @@ static int users_new_body(struct store *s, void *ctx)
 		struct store_user_new *nu = &u->users[i];
 		int rc = run(s, "INSERT INTO users(name, email, role, created) VALUES(?, ?, ?, strftime('%s', 'now'))",
 			     ARGS(TEXT(nu->name), TEXT(nu->email && nu->email[0] ? nu->email : NULL),
-				  TEXT(nu->instructor ? "instructor" : "student")), NULL);
+				  TEXT(nu->instructor ? "instructor" : "student")),
+			     NULL);
 		if (rc != STORE_OK) {
 			if (u->bad)
 				*u->bad = i;
@@ -221,8 +223,8 @@ int store_user_set_role(struct store *s, int64_t id, bool instructor)
 
 int store_user_set_email(struct store *s, int64_t id, const char *email)
 {
-	return run_locked(s, "UPDATE users SET email = ?2 WHERE id = ?1", ARGS(INT(id), TEXT(email && *email ? email : NULL)),
-			  true);
+	return run_locked(s, "UPDATE users SET email = ?2 WHERE id = ?1",
+			  ARGS(INT(id), TEXT(email && *email ? email : NULL)), true);
 }
 
 int store_user_set_password(struct store *s, int64_t id, const char *phc)
@@ -295,8 +297,9 @@ int store_session_create(struct store *s, const struct store_session_new *n)
 	/* A user agent is the client's to choose: keep a bounded prefix. */
 	char agent[257];
 	srv_strlcpy(agent, n->user_agent ? n->user_agent : "", sizeof agent);
-	return run_locked(s, "INSERT INTO sessions(hash, user, method, created, last_seen, expires, address, user_agent)"
-			     " VALUES(?1, ?2, ?3, ?4, ?4, ?5, ?6, ?7)",
+	return run_locked(s,
+			  "INSERT INTO sessions(hash, user, method, created, last_seen, expires, address, user_agent)"
+			  " VALUES(?1, ?2, ?3, ?4, ?4, ?5, ?6, ?7)",
 			  ARGS(TEXT(n->hash), INT(n->user), TEXT(n->method), INT(n->now), INT(n->expires),
 			       TEXT(n->address ? n->address : ""), TEXT(agent)),
 			  false);
@@ -308,7 +311,8 @@ int store_session_user(struct store *s, const char *hash, int64_t now, int64_t i
 	pthread_mutex_lock(&s->lock);
 	int rc = STORE_EIO;
 	sqlite3_stmt *st = store_prepare_cached(
-		s, "SELECT s.last_seen, s.method, " "u.id, u.name, coalesce(u.email, ''), u.role, u.password IS NOT NULL,"
+		s, "SELECT s.last_seen, s.method, "
+		   "u.id, u.name, coalesce(u.email, ''), u.role, u.password IS NOT NULL,"
 		   " u.created, coalesce(u.last_login, 0), coalesce(u.archived, 0)"
 		   " FROM sessions s JOIN users u ON u.id = s.user"
 		   " WHERE s.hash = ?1 AND s.revoked IS NULL AND s.expires > ?2 AND s.last_seen > ?2 - ?3"
@@ -355,15 +359,15 @@ static int revoke_all(struct store *s, const char *sql, int64_t user, int64_t no
 
 int store_sessions_revoke_user(struct store *s, int64_t user, int64_t now)
 {
-	return revoke_all(s, "UPDATE sessions SET revoked = ?2 WHERE user = ?1 AND revoked IS NULL AND expires > ?2", user,
-			  now);
+	return revoke_all(s, "UPDATE sessions SET revoked = ?2 WHERE user = ?1 AND revoked IS NULL AND expires > ?2",
+			  user, now);
 }
 
 int store_sessions_prune(struct store *s, int64_t now, int64_t keep_s)
 {
 	pthread_mutex_lock(&s->lock);
-	int rc = run(s, "DELETE FROM sessions WHERE max(expires, coalesce(revoked, 0)) < ?2 - ?1", ARGS(INT(keep_s), INT(now)),
-		     NULL);
+	int rc = run(s, "DELETE FROM sessions WHERE max(expires, coalesce(revoked, 0)) < ?2 - ?1",
+		     ARGS(INT(keep_s), INT(now)), NULL);
 	if (rc == STORE_OK)
 		rc = run(s, "DELETE FROM login_links WHERE max(expires, coalesce(used, 0)) < ?2 - ?1",
 			 ARGS(INT(keep_s), INT(now)), NULL);
@@ -373,8 +377,7 @@ int store_sessions_prune(struct store *s, int64_t now, int64_t keep_s)
 
 /* ---- API tokens ------------------------------------------------------------- */
 
-int store_token_create(struct store *s, const char *hash, int64_t user, const char *name, int64_t now,
-		       int64_t *id)
+int store_token_create(struct store *s, const char *hash, int64_t user, const char *name, int64_t now, int64_t *id)
 {
 	pthread_mutex_lock(&s->lock);
 	int rc = run(s, "INSERT INTO api_tokens(hash, user, name, created) VALUES(?, ?, ?, ?)",
@@ -425,12 +428,12 @@ json_t *store_tokens_json(struct store *s, int64_t user)
 	if (st) {
 		sqlite3_bind_int64(st, 1, user);
 		while (sqlite3_step(st) == SQLITE_ROW)
-			json_array_append_new(
-				list, json_pack("{s:I, s:s, s:I, s:o, s:o}", "id", (json_int_t)sqlite3_column_int64(st, 0),
-						"name", (const char *)sqlite3_column_text(st, 1), "created",
-						(json_int_t)sqlite3_column_int64(st, 2), "last_used",
-						time_or_null(sqlite3_column_int64(st, 3)), "revoked",
-						time_or_null(sqlite3_column_int64(st, 4))));
+			json_array_append_new(list, json_pack("{s:I, s:s, s:I, s:o, s:o}", "id",
+							      (json_int_t)sqlite3_column_int64(st, 0), "name",
+							      (const char *)sqlite3_column_text(st, 1), "created",
+							      (json_int_t)sqlite3_column_int64(st, 2), "last_used",
+							      time_or_null(sqlite3_column_int64(st, 3)), "revoked",
+							      time_or_null(sqlite3_column_int64(st, 4))));
 		sqlite3_finalize(st);
 	}
 	pthread_mutex_unlock(&s->lock);
@@ -457,8 +460,8 @@ int store_token_owner(struct store *s, int64_t id, int64_t *user)
 
 int store_token_revoke(struct store *s, int64_t id, int64_t now)
 {
-	return run_locked(s, "UPDATE api_tokens SET revoked = ?2 WHERE id = ?1 AND revoked IS NULL", ARGS(INT(id), INT(now)),
-			  false);
+	return run_locked(s, "UPDATE api_tokens SET revoked = ?2 WHERE id = ?1 AND revoked IS NULL",
+			  ARGS(INT(id), INT(now)), false);
 }
 
 int store_tokens_revoke_user(struct store *s, int64_t user, int64_t now)
@@ -476,8 +479,8 @@ struct link_new {
 static int link_new_body(struct store *s, void *ctx)
 {
 	struct link_new *l = ctx;
-	int rc = run(s, "UPDATE login_links SET used = ?2 WHERE user = ?1 AND used IS NULL", ARGS(INT(l->user), INT(l->now)),
-		     NULL);
+	int rc = run(s, "UPDATE login_links SET used = ?2 WHERE user = ?1 AND used IS NULL",
+		     ARGS(INT(l->user), INT(l->now)), NULL);
 	if (rc == STORE_OK)
 		rc = run(s, "INSERT INTO login_links(hash, user, created, expires) VALUES(?, ?, ?, ?)",
 			 ARGS(TEXT(l->hash), INT(l->user), INT(l->now), INT(l->expires)), NULL);
@@ -516,8 +519,10 @@ int store_link_use(struct store *s, const char *hash, int64_t now, struct store_
 	pthread_mutex_lock(&s->lock);
 	/* Check and mark in one statement: of two requests with the same link
 	 * exactly one sees a row come back. */
-	int rc = link_user(s, "UPDATE login_links SET used = ?2 WHERE hash = ?1 AND used IS NULL AND expires > ?2"
-			      " RETURNING user", hash, now, out);
+	int rc = link_user(s,
+			   "UPDATE login_links SET used = ?2 WHERE hash = ?1 AND used IS NULL AND expires > ?2"
+			   " RETURNING user",
+			   hash, now, out);
 	pthread_mutex_unlock(&s->lock);
 	return rc;
 }

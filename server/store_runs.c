@@ -81,8 +81,8 @@ int store_run_info(struct store *s, int64_t id, struct store_run_info *out)
 	pthread_mutex_lock(&s->lock);
 	int rc = -1;
 	sqlite3_stmt *st = store_prepare_cached(s, "SELECT status, spec, last_seq, coalesce(worker_pid, 0),"
-					    " resume, evaluate, reason, job, job_secret, worker_seq, owner"
-					    " FROM runs WHERE id = ?");
+						   " resume, evaluate, reason, job, job_secret, worker_seq, owner"
+						   " FROM runs WHERE id = ?");
 	if (!st)
 		goto out;
 	sqlite3_bind_int64(st, 1, id);
@@ -132,12 +132,12 @@ void store_run_info_free(struct store_run_info *info)
  * (scheduler.h): fair share, not the order of arrival, so queue_ahead is
  * that position less one, and null until a pass has placed the run.
  */
-#define RUN_SUMMARY_COLUMNS                                                                         \
-	"id, name, status, reason, notebook, cell, device, created, started, ended, owner,"           \
-	" last_seq, step, total_steps, epoch, epochs, best_metric, best_value, params,"                \
-	" notes, tags, archived, run_seconds + CASE WHEN running_since IS NULL THEN 0"                 \
-	" ELSE max(0, ?9 - running_since) END, running_since,"                                        \
-	" CASE WHEN status = 'queued' THEN queue_position END, steps_per_epoch,"                      \
+#define RUN_SUMMARY_COLUMNS                                                                                            \
+	"id, name, status, reason, notebook, cell, device, created, started, ended, owner,"                            \
+	" last_seq, step, total_steps, epoch, epochs, best_metric, best_value, params,"                                \
+	" notes, tags, archived, run_seconds + CASE WHEN running_since IS NULL THEN 0"                                 \
+	" ELSE max(0, ?9 - running_since) END, running_since,"                                                         \
+	" CASE WHEN status = 'queued' THEN queue_position END, steps_per_epoch,"                                       \
 	" queue_reason, compute_s, duration_limit, need_gpus, est_bytes"
 #define RUN_COLUMNS RUN_SUMMARY_COLUMNS ", spec"
 #define RUN_SPEC_COLUMN 31
@@ -150,8 +150,7 @@ static json_t *col_text(sqlite3_stmt *st, int i)
 
 static json_t *col_int(sqlite3_stmt *st, int i)
 {
-	return sqlite3_column_type(st, i) == SQLITE_NULL ? json_null()
-							 : json_integer(sqlite3_column_int64(st, i));
+	return sqlite3_column_type(st, i) == SQLITE_NULL ? json_null() : json_integer(sqlite3_column_int64(st, i));
 }
 
 static json_t *col_json(sqlite3_stmt *st, int i, json_t *(*empty)(void))
@@ -174,21 +173,17 @@ static json_t *run_row_json(sqlite3_stmt *st, bool with_spec)
 	json_t *best = json_null();
 	if (sqlite3_column_type(st, 16) != SQLITE_NULL)
 		best = json_pack("{s:o, s:o}", "metric", col_text(st, 16), "value",
-				 sqlite3_column_type(st, 17) == SQLITE_NULL
-					 ? json_null()
-					 : json_real(sqlite3_column_double(st, 17)));
-	json_t *run = json_pack("{s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:I,"
-				" s:{s:o, s:o, s:o, s:o, s:o}, s:o, s:o}",
-				"id", id, "name", col_text(st, 1), "status", col_text(st, 2),
-				"reason", col_text(st, 3), "notebook", col_text(st, 4),
-				"cell", col_text(st, 5), "device", col_text(st, 6),
-				"created", col_int(st, 7), "started", col_int(st, 8),
-				"ended", col_int(st, 9), "owner", col_text(st, 10),
-				"last_seq", (json_int_t)sqlite3_column_int64(st, 11),
-				"progress", "step", col_int(st, 12), "total_steps", col_int(st, 13),
-				"epoch", col_int(st, 14), "epochs", col_int(st, 15),
-				"steps_per_epoch", col_int(st, 25), "best", best,
-				"params", col_json(st, 18, json_object));
+				 sqlite3_column_type(st, 17) == SQLITE_NULL ? json_null()
+									    : json_real(sqlite3_column_double(st, 17)));
+	json_t *run =
+		json_pack("{s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:I,"
+			  " s:{s:o, s:o, s:o, s:o, s:o}, s:o, s:o}",
+			  "id", id, "name", col_text(st, 1), "status", col_text(st, 2), "reason", col_text(st, 3),
+			  "notebook", col_text(st, 4), "cell", col_text(st, 5), "device", col_text(st, 6), "created",
+			  col_int(st, 7), "started", col_int(st, 8), "ended", col_int(st, 9), "owner", col_text(st, 10),
+			  "last_seq", (json_int_t)sqlite3_column_int64(st, 11), "progress", "step", col_int(st, 12),
+			  "total_steps", col_int(st, 13), "epoch", col_int(st, 14), "epochs", col_int(st, 15),
+			  "steps_per_epoch", col_int(st, 25), "best", best, "params", col_json(st, 18, json_object));
 	json_object_set_new(run, "notes", col_text(st, 19));
 	json_object_set_new(run, "tags", col_json(st, 20, json_array));
 	json_object_set_new(run, "archived", json_boolean(sqlite3_column_int(st, 21)));
@@ -245,13 +240,14 @@ json_t *store_runs_json(struct store *s, const struct store_runs_query *q)
 	pthread_mutex_lock(&s->lock);
 	/* Two statements, not "owner = ?5 OR ?5 IS NULL": each keeps its own
 	 * index (the primary key, runs_owner) without a table scan. */
-	sqlite3_stmt *st = q->owner ? store_prepare_cached(s, "SELECT " RUN_COLUMNS " FROM runs"
-							      " WHERE id < ?1 AND owner = ?5"
-							      " AND (?3 IS NULL OR notebook = ?3) AND (?4 IS NULL OR cell = ?4)"
-							      " ORDER BY id DESC LIMIT ?2")
-				    : store_prepare_cached(s, "SELECT " RUN_COLUMNS " FROM runs WHERE id < ?1"
-							      " AND (?3 IS NULL OR notebook = ?3) AND (?4 IS NULL OR cell = ?4)"
-							      " ORDER BY id DESC LIMIT ?2");
+	sqlite3_stmt *st =
+		q->owner ? store_prepare_cached(s, "SELECT " RUN_COLUMNS " FROM runs"
+						   " WHERE id < ?1 AND owner = ?5"
+						   " AND (?3 IS NULL OR notebook = ?3) AND (?4 IS NULL OR cell = ?4)"
+						   " ORDER BY id DESC LIMIT ?2")
+			 : store_prepare_cached(s, "SELECT " RUN_COLUMNS " FROM runs WHERE id < ?1"
+						   " AND (?3 IS NULL OR notebook = ?3) AND (?4 IS NULL OR cell = ?4)"
+						   " ORDER BY id DESC LIMIT ?2");
 	if (st) {
 		sqlite3_bind_int64(st, 1, q->before > 0 ? q->before : INT64_MAX);
 		sqlite3_bind_int(st, 2, q->limit);
@@ -272,9 +268,10 @@ int store_run_edit(struct store *s, int64_t id, const struct store_run_edit *e)
 {
 	pthread_mutex_lock(&s->lock);
 	int rc = -1;
-	sqlite3_stmt *st = store_prepare(s, "UPDATE runs SET name = coalesce(?2, name),"
-					    " notes = CASE WHEN ?3 IS NULL THEN notes WHEN ?3 = '' THEN NULL ELSE ?3 END,"
-					    " tags = coalesce(?4, tags), archived = coalesce(?5, archived) WHERE id = ?1");
+	sqlite3_stmt *st =
+		store_prepare(s, "UPDATE runs SET name = coalesce(?2, name),"
+				 " notes = CASE WHEN ?3 IS NULL THEN notes WHEN ?3 = '' THEN NULL ELSE ?3 END,"
+				 " tags = coalesce(?4, tags), archived = coalesce(?5, archived) WHERE id = ?1");
 	if (st) {
 		sqlite3_bind_int64(st, 1, id);
 		bind_text_or_null(st, 2, e->name);
@@ -361,7 +358,7 @@ int store_run_set_job(struct store *s, int64_t id, const char *job, const char *
 	pthread_mutex_lock(&s->lock);
 	int rc = -1;
 	sqlite3_stmt *st = store_prepare_cached(s, "UPDATE runs SET job = ?, job_secret = ?, worker_seq = 0"
-					    " WHERE id = ?");
+						   " WHERE id = ?");
 	if (st) {
 		if (job)
 			sqlite3_bind_text(st, 1, job, -1, SQLITE_TRANSIENT);

@@ -20,9 +20,9 @@ int store_queued_runs(struct store *s, struct store_queued *out, int max)
 	int n = 0;
 	pthread_mutex_lock(&s->lock);
 	sqlite3_stmt *st = store_prepare_cached(s, "SELECT id, owner, coalesce(queued_at, created * 1000), need_gpus,"
-					    " need_index, coalesce(est_bytes, 0), coalesce(queue_position, 0),"
-					    " coalesce(queue_reason, '') FROM runs WHERE status = 'queued'"
-					    " ORDER BY queued_at, id LIMIT ?");
+						   " need_index, coalesce(est_bytes, 0), coalesce(queue_position, 0),"
+						   " coalesce(queue_reason, '') FROM runs WHERE status = 'queued'"
+						   " ORDER BY queued_at, id LIMIT ?");
 	if (!st) {
 		n = -1;
 		goto out;
@@ -51,7 +51,8 @@ int store_run_set_need(struct store *s, int64_t id, int gpus, int index, int64_t
 {
 	pthread_mutex_lock(&s->lock);
 	int rc = -1;
-	sqlite3_stmt *st = store_prepare_cached(s, "UPDATE runs SET need_gpus = ?, need_index = ?, est_bytes = ? WHERE id = ?");
+	sqlite3_stmt *st =
+		store_prepare_cached(s, "UPDATE runs SET need_gpus = ?, need_index = ?, est_bytes = ? WHERE id = ?");
 	if (st) {
 		sqlite3_bind_int(st, 1, gpus);
 		sqlite3_bind_int(st, 2, index);
@@ -73,8 +74,9 @@ int store_set_queue(struct store *s, const struct store_queue_place *p, size_t n
 		return 0;
 	pthread_mutex_lock(&s->lock);
 	int rc = store_exec(s, "BEGIN IMMEDIATE");
-	sqlite3_stmt *st = rc ? NULL : store_prepare_cached(s, "UPDATE runs SET queue_position = ?, queue_reason = ?"
-							  " WHERE id = ? AND status = 'queued'");
+	sqlite3_stmt *st = rc ? NULL
+			      : store_prepare_cached(s, "UPDATE runs SET queue_position = ?, queue_reason = ?"
+							" WHERE id = ? AND status = 'queued'");
 	for (size_t i = 0; st && i < n; i++) {
 		sqlite3_reset(st);
 		if (p[i].position > 0)
@@ -167,8 +169,10 @@ int store_usage_add(struct store *s, const char *user, int64_t run, bool gpu, do
 		g += seconds;
 	else
 		c += seconds;
-	sqlite3_stmt *put = rc ? NULL : store_prepare_cached(s, "INSERT OR REPLACE INTO usage_decayed(user, gpu_s, cpu_s, as_of)"
-							   " VALUES(?, ?, ?, ?)");
+	sqlite3_stmt *put =
+		rc ? NULL
+		   : store_prepare_cached(s, "INSERT OR REPLACE INTO usage_decayed(user, gpu_s, cpu_s, as_of)"
+					     " VALUES(?, ?, ?, ?)");
 	if (put) {
 		sqlite3_bind_text(put, 1, user, -1, SQLITE_STATIC);
 		sqlite3_bind_double(put, 2, g);
@@ -179,8 +183,11 @@ int store_usage_add(struct store *s, const char *user, int64_t run, bool gpu, do
 	} else {
 		rc = -1;
 	}
-	sqlite3_stmt *days = rc ? NULL : store_prepare_cached(s, "INSERT INTO usage_days(user, day, gpu_s, cpu_s) VALUES(?1, ?2, ?3, ?4)"
-							    " ON CONFLICT(user, day) DO UPDATE SET gpu_s = gpu_s + ?3, cpu_s = cpu_s + ?4");
+	sqlite3_stmt *days =
+		rc ? NULL
+		   : store_prepare_cached(
+			     s, "INSERT INTO usage_days(user, day, gpu_s, cpu_s) VALUES(?1, ?2, ?3, ?4)"
+				" ON CONFLICT(user, day) DO UPDATE SET gpu_s = gpu_s + ?3, cpu_s = cpu_s + ?4");
 	if (days) {
 		sqlite3_bind_text(days, 1, user, -1, SQLITE_STATIC);
 		sqlite3_bind_text(days, 2, day, -1, SQLITE_STATIC);
@@ -191,7 +198,9 @@ int store_usage_add(struct store *s, const char *user, int64_t run, bool gpu, do
 	} else {
 		rc = -1;
 	}
-	sqlite3_stmt *runs = rc || run <= 0 ? NULL : store_prepare_cached(s, "UPDATE runs SET compute_s = compute_s + ? WHERE id = ?");
+	sqlite3_stmt *runs =
+		rc || run <= 0 ? NULL
+			       : store_prepare_cached(s, "UPDATE runs SET compute_s = compute_s + ? WHERE id = ?");
 	if (runs) {
 		sqlite3_bind_double(runs, 1, seconds);
 		sqlite3_bind_int64(runs, 2, run);
@@ -265,8 +274,9 @@ static int64_t one_int(struct store *s, const char *literal_sql, const char *a, 
 
 int64_t store_checkpoint_bytes(struct store *s, const char *user)
 {
-	return one_int(s, "SELECT coalesce(sum(c.bytes), 0) FROM checkpoints c JOIN runs r ON r.id = c.run WHERE r.owner = ?",
-		       user, NULL);
+	return one_int(
+		s, "SELECT coalesce(sum(c.bytes), 0) FROM checkpoints c JOIN runs r ON r.id = c.run WHERE r.owner = ?",
+		user, NULL);
 }
 
 int store_count_user_status(struct store *s, const char *user, const char *status)
@@ -314,8 +324,8 @@ char *store_quota_get(struct store *s, const char *subject)
 
 int store_quota_set(struct store *s, const char *subject, const char *json)
 {
-	return put_text(s, "INSERT OR REPLACE INTO quotas(subject, limits) VALUES(?, ?)", "DELETE FROM quotas WHERE subject = ?",
-			subject, json);
+	return put_text(s, "INSERT OR REPLACE INTO quotas(subject, limits) VALUES(?, ?)",
+			"DELETE FROM quotas WHERE subject = ?", subject, json);
 }
 
 json_t *store_quotas_json(struct store *s)
@@ -342,6 +352,6 @@ char *store_setting_get(struct store *s, const char *key)
 
 int store_setting_set(struct store *s, const char *key, const char *value)
 {
-	return put_text(s, "INSERT OR REPLACE INTO settings(key, value) VALUES(?, ?)", "DELETE FROM settings WHERE key = ?", key,
-			value);
+	return put_text(s, "INSERT OR REPLACE INTO settings(key, value) VALUES(?, ?)",
+			"DELETE FROM settings WHERE key = ?", key, value);
 }

@@ -53,12 +53,12 @@ static int tile_shift(int level)
 }
 
 struct tile {
-	int64_t n;         /* raw points (a folded event counts as its events) */
-	double sum;        /* of value × weight: the mean is sum / n */
+	int64_t n;  /* raw points (a folded event counts as its events) */
+	double sum; /* of value × weight: the mean is sum / n */
 	double lo, hi;
 	int64_t first, last;
 	double last_value;
-	double last_time;  /* unix seconds of the last point; NaN when the worker sent none */
+	double last_time;            /* unix seconds of the last point; NaN when the worker sent none */
 	int64_t first_seq, last_seq; /* of the metric rows it holds */
 };
 
@@ -97,8 +97,15 @@ static bool point_of(json_t *v, const char *key, json_t *thinned, int64_t seq, i
 	double x = json_number_value(v);
 	if (!isfinite(x))
 		return false;
-	*out = (struct tile){.n = 1, .lo = x, .hi = x, .first = step, .last = step, .last_value = x, .last_time = time,
-			     .first_seq = seq, .last_seq = seq};
+	*out = (struct tile){.n = 1,
+			     .lo = x,
+			     .hi = x,
+			     .first = step,
+			     .last = step,
+			     .last_value = x,
+			     .last_time = time,
+			     .first_seq = seq,
+			     .last_seq = seq};
 	if (thinned) {
 		json_t *events = json_object_get(thinned, "events");
 		json_t *lo = json_object_get(json_object_get(thinned, "min"), key);
@@ -126,8 +133,8 @@ static const char UPSERT_TILE[] =
 	" last_step = max(last_step, excluded.last_step)";
 
 /* Add `t` to the tile (run, split, metric, level, bucket); caller holds the lock. */
-static int put_tile(struct store *s, int64_t run, const char *split, const char *metric, int level,
-		    int64_t bucket, const struct tile *t)
+static int put_tile(struct store *s, int64_t run, const char *split, const char *metric, int level, int64_t bucket,
+		    const struct tile *t)
 {
 	sqlite3_stmt *st = store_prepare_cached(s, UPSERT_TILE);
 	if (!st)
@@ -199,11 +206,12 @@ int store_series_add(struct store *s, int64_t run, const char *split, int64_t se
 {
 	const char *key;
 	json_t *v;
-	if (strlen(split) >= sizeof ((struct series_buffer *)0)->split)
+	if (strlen(split) >= sizeof((struct series_buffer *)0)->split)
 		return 0; /* not a split a chart draws */
-	json_object_foreach(values, key, v) {
+	json_object_foreach(values, key, v)
+	{
 		struct tile t;
-		if (strlen(key) >= sizeof ((struct series_buffer *)0)->metric ||
+		if (strlen(key) >= sizeof((struct series_buffer *)0)->metric ||
 		    !point_of(v, key, thinned, seq, step, time, &t))
 			continue;
 		struct series_buffer *b = find_buffer(s, run, split, key);
@@ -296,8 +304,9 @@ static int build_run(struct store *s, int64_t run)
 		const char *thin_text = (const char *)sqlite3_column_text(st, 4);
 		json_t *thin = thin_text ? json_loads(thin_text, 0, NULL) : NULL;
 		double time = sqlite3_column_type(st, 5) == SQLITE_NULL ? NAN : sqlite3_column_double(st, 5);
-		int add_rc = store_series_add(s, run, split ? split : "train", sqlite3_column_int64(st, 0),
-					      sqlite3_column_int64(st, 2), time, vals, json_is_object(thin) ? thin : NULL);
+		int add_rc =
+			store_series_add(s, run, split ? split : "train", sqlite3_column_int64(st, 0),
+					 sqlite3_column_int64(st, 2), time, vals, json_is_object(thin) ? thin : NULL);
 		json_decref(vals);
 		json_decref(thin);
 		if (add_rc < 0)
@@ -357,13 +366,17 @@ static void add_metric_numbers(json_t *out, const char *key, const struct tile *
 	struct tile acc = {0};
 	if (have)
 		acc = (struct tile){
-			.n = json_integer_value(json_object_get(have, "count")), .lo = json_real_value(json_object_get(have, "min")),
-			.hi = json_real_value(json_object_get(have, "max")), .last = json_integer_value(json_object_get(have, "step")),
-			.first = json_integer_value(json_object_get(have, "step")), .last_value = json_real_value(json_object_get(have, "last")),
+			.n = json_integer_value(json_object_get(have, "count")),
+			.lo = json_real_value(json_object_get(have, "min")),
+			.hi = json_real_value(json_object_get(have, "max")),
+			.last = json_integer_value(json_object_get(have, "step")),
+			.first = json_integer_value(json_object_get(have, "step")),
+			.last_value = json_real_value(json_object_get(have, "last")),
 		};
 	tile_merge(&acc, t);
-	json_object_set_new(out, key, json_pack("{s:f, s:f, s:f, s:I, s:I}", "last", acc.last_value, "min", acc.lo, "max",
-						acc.hi, "step", (json_int_t)acc.last, "count", (json_int_t)acc.n));
+	json_object_set_new(out, key,
+			    json_pack("{s:f, s:f, s:f, s:I, s:I}", "last", acc.last_value, "min", acc.lo, "max", acc.hi,
+				      "step", (json_int_t)acc.last, "count", (json_int_t)acc.n));
 }
 
 json_t *store_run_metrics_json(struct store *s, int64_t run)
@@ -381,9 +394,12 @@ json_t *store_run_metrics_json(struct store *s, int64_t run)
 			snprintf(key, sizeof key, "%s/%s", (const char *)sqlite3_column_text(st, 0),
 				 (const char *)sqlite3_column_text(st, 1));
 			struct tile t = {
-				.n = sqlite3_column_int64(st, 2), .sum = sqlite3_column_double(st, 3),
-				.lo = sqlite3_column_double(st, 4), .hi = sqlite3_column_double(st, 5),
-				.first = sqlite3_column_int64(st, 6), .last = sqlite3_column_int64(st, 7),
+				.n = sqlite3_column_int64(st, 2),
+				.sum = sqlite3_column_double(st, 3),
+				.lo = sqlite3_column_double(st, 4),
+				.hi = sqlite3_column_double(st, 5),
+				.first = sqlite3_column_int64(st, 6),
+				.last = sqlite3_column_int64(st, 7),
 				.last_value = sqlite3_column_double(st, 8),
 			};
 			add_metric_numbers(out, key, &t);
@@ -466,9 +482,10 @@ static bool json_path(char *buf, size_t len, const char *prefix, const char *nam
 static int read_tiles(struct store *s, const struct store_series_query *q, int level, int64_t from, int64_t to,
 		      int64_t width, struct series_out *o)
 {
-	sqlite3_stmt *st = store_prepare_cached(s, "SELECT n, sum, lo, hi, first_step, last_step, last_value,"
-						   " last_time FROM series_tiles WHERE run = ? AND split = ? AND metric = ?"
-						   " AND level = ? AND bucket BETWEEN ? AND ? ORDER BY bucket");
+	sqlite3_stmt *st =
+		store_prepare_cached(s, "SELECT n, sum, lo, hi, first_step, last_step, last_value,"
+					" last_time FROM series_tiles WHERE run = ? AND split = ? AND metric = ?"
+					" AND level = ? AND bucket BETWEEN ? AND ? ORDER BY bucket");
 	if (!st)
 		return -1;
 	int shift = tile_shift(level);
@@ -480,9 +497,12 @@ static int read_tiles(struct store *s, const struct store_series_query *q, int l
 	sqlite3_bind_int64(st, 6, bucket_of(to, shift));
 	while (sqlite3_step(st) == SQLITE_ROW) {
 		struct tile t = {
-			.n = sqlite3_column_int64(st, 0), .sum = sqlite3_column_double(st, 1),
-			.lo = sqlite3_column_double(st, 2), .hi = sqlite3_column_double(st, 3),
-			.first = sqlite3_column_int64(st, 4), .last = sqlite3_column_int64(st, 5),
+			.n = sqlite3_column_int64(st, 0),
+			.sum = sqlite3_column_double(st, 1),
+			.lo = sqlite3_column_double(st, 2),
+			.hi = sqlite3_column_double(st, 3),
+			.first = sqlite3_column_int64(st, 4),
+			.last = sqlite3_column_int64(st, 5),
 			.last_value = sqlite3_column_double(st, 6),
 			.last_time = sqlite3_column_type(st, 7) == SQLITE_NULL ? NAN : sqlite3_column_double(st, 7),
 		};
@@ -508,10 +528,11 @@ static void step_range(struct store *s, const struct store_series_query *q, bool
 {
 	*lo = INT64_MAX;
 	*hi = INT64_MIN;
-	sqlite3_stmt *st = tiles ? store_prepare_cached(s, "SELECT min(first_step), max(last_step) FROM series_tiles"
-							   " WHERE run = ?1 AND level = 8 AND split = ?2 AND metric = ?3")
-				 : store_prepare_cached(s, "SELECT min(step), max(step) FROM metrics WHERE run = ?1"
-							   " AND split = ?2 AND json_type(vals, ?3) IS NOT NULL");
+	sqlite3_stmt *st =
+		tiles ? store_prepare_cached(s, "SELECT min(first_step), max(last_step) FROM series_tiles"
+						" WHERE run = ?1 AND level = 8 AND split = ?2 AND metric = ?3")
+		      : store_prepare_cached(s, "SELECT min(step), max(step) FROM metrics WHERE run = ?1"
+						" AND split = ?2 AND json_type(vals, ?3) IS NOT NULL");
 	char path[160];
 	if (st && (tiles || json_path(path, sizeof path, "$.", q->metric))) {
 		sqlite3_bind_int64(st, 1, q->run);
@@ -579,10 +600,11 @@ static int read_raw(struct store *s, const struct store_series_query *q, bool ti
 		return 0;
 	/* The rows by the table's key (run, seq); a resumed run's older steps may
 	 * come later in seq, so they are sorted by step (a few thousand rows). */
-	sqlite3_stmt *st = store_prepare_cached(s, "SELECT step, json_extract(vals, ?3), json_extract(thin, ?4),"
-						   " json_extract(thin, ?5), json_extract(thin, '$.events'), time"
-						   " FROM metrics WHERE run = ?1 AND seq BETWEEN ?8 AND ?9 AND split = ?2"
-						   " AND step BETWEEN ?6 AND ?7 ORDER BY step, seq");
+	sqlite3_stmt *st =
+		store_prepare_cached(s, "SELECT step, json_extract(vals, ?3), json_extract(thin, ?4),"
+					" json_extract(thin, ?5), json_extract(thin, '$.events'), time"
+					" FROM metrics WHERE run = ?1 AND seq BETWEEN ?8 AND ?9 AND split = ?2"
+					" AND step BETWEEN ?6 AND ?7 ORDER BY step, seq");
 	if (!st)
 		return -1;
 	sqlite3_bind_int64(st, 8, first);
@@ -600,8 +622,14 @@ static int read_raw(struct store *s, const struct store_series_query *q, bool ti
 			continue;
 		double x = sqlite3_column_double(st, 1);
 		int64_t step = sqlite3_column_int64(st, 0);
-		struct tile t = {.n = 1, .lo = x, .hi = x, .first = step, .last = step, .last_value = x,
-				 .last_time = sqlite3_column_type(st, 5) == SQLITE_NULL ? NAN : sqlite3_column_double(st, 5)};
+		struct tile t = {.n = 1,
+				 .lo = x,
+				 .hi = x,
+				 .first = step,
+				 .last = step,
+				 .last_value = x,
+				 .last_time = sqlite3_column_type(st, 5) == SQLITE_NULL ? NAN
+											: sqlite3_column_double(st, 5)};
 		if (sqlite3_column_type(st, 2) != SQLITE_NULL)
 			t.lo = fmin(x, sqlite3_column_double(st, 2));
 		if (sqlite3_column_type(st, 3) != SQLITE_NULL)
@@ -626,20 +654,35 @@ static void put_string(struct srv_buf *b, const char *key, const char *v)
 
 /* "name":[…]: one field of every bucket; times as seconds after t0. */
 enum series_field { F_STEP, F_VALUE, F_MEAN, F_MIN, F_MAX, F_COUNT, F_TIME };
-static void put_array(struct srv_buf *b, const char *name, const struct series_out *o, enum series_field f,
-		      double t0)
+static void put_array(struct srv_buf *b, const char *name, const struct series_out *o, enum series_field f, double t0)
 {
 	srv_buf_printf(b, ",\"%s\":[", name);
 	for (int i = 0; i < o->n; i++) {
 		const struct tile *t = &o->b[i];
 		const char *sep = i ? "," : "";
 		switch (f) {
-		case F_STEP: srv_buf_printf(b, "%s%" PRId64, sep, t->last); break;
-		case F_COUNT: srv_buf_printf(b, "%s%" PRId64, sep, t->n); break;
-		case F_VALUE: srv_buf_puts(b, sep); srv_buf_double9(b, t->last_value); break;
-		case F_MEAN: srv_buf_puts(b, sep); srv_buf_double9(b, t->sum / (double)t->n); break;
-		case F_MIN: srv_buf_puts(b, sep); srv_buf_double9(b, t->lo); break;
-		case F_MAX: srv_buf_puts(b, sep); srv_buf_double9(b, t->hi); break;
+		case F_STEP:
+			srv_buf_printf(b, "%s%" PRId64, sep, t->last);
+			break;
+		case F_COUNT:
+			srv_buf_printf(b, "%s%" PRId64, sep, t->n);
+			break;
+		case F_VALUE:
+			srv_buf_puts(b, sep);
+			srv_buf_double9(b, t->last_value);
+			break;
+		case F_MEAN:
+			srv_buf_puts(b, sep);
+			srv_buf_double9(b, t->sum / (double)t->n);
+			break;
+		case F_MIN:
+			srv_buf_puts(b, sep);
+			srv_buf_double9(b, t->lo);
+			break;
+		case F_MAX:
+			srv_buf_puts(b, sep);
+			srv_buf_double9(b, t->hi);
+			break;
 		case F_TIME:
 			srv_buf_puts(b, sep);
 			if (isfinite(t->last_time))
@@ -679,7 +722,8 @@ char *store_series_json(struct store *s, const struct store_series_query *q, siz
 	from = q->has_from ? TB_MAX(q->from, lo) : lo;
 	to = q->has_to ? TB_MIN(q->to, hi) : hi;
 	if (found && to >= from) {
-		int64_t span = q->has_from && q->has_to ? q->to - q->from : to - from, points = q->points > 0 ? q->points : 1;
+		int64_t span = q->has_from && q->has_to ? q->to - q->from : to - from,
+			points = q->points > 0 ? q->points : 1;
 		if (span < INT64_MAX)
 			span++;
 		if (q->span > 0)
@@ -712,8 +756,8 @@ char *store_series_json(struct store *s, const struct store_series_query *q, siz
 		srv_buf_printf(&b, "\"from\":%" PRId64 ",\"to\":%" PRId64 ",", from, to);
 	else
 		srv_buf_puts(&b, "\"from\":null,\"to\":null,"); /* no points in this split */
-	srv_buf_printf(&b, "\"bucket\":%" PRId64 ",\"level\":%d,\"exact\":%s,\"last_seq\":%" PRId64, width,
-		       level, width == 1 ? "true" : "false", last_seq);
+	srv_buf_printf(&b, "\"bucket\":%" PRId64 ",\"level\":%d,\"exact\":%s,\"last_seq\":%" PRId64, width, level,
+		       width == 1 ? "true" : "false", last_seq);
 	/* Times as offsets from a whole second: 9 digits keep the milliseconds of a week-long run. */
 	double t0 = INFINITY;
 	for (int i = 0; i < o.n; i++)

@@ -30,8 +30,8 @@ struct entry {
 
 struct throttle {
 	struct throttle_policy p;
-	pthread_mutex_t lock;       /* guards entries */
-	struct entry *entries;      /* p.slots of them */
+	pthread_mutex_t lock;  /* guards entries */
+	struct entry *entries; /* p.slots of them */
 };
 
 struct throttle *throttle_new(const struct throttle_policy *policy)

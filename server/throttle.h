@@ -19,9 +19,9 @@
 struct throttle;
 
 struct throttle_policy {
-	int burst;         /* failures allowed back to back */
-	int refill_ms;     /* one more allowed failure per this many ms */
-	int slots;         /* keys remembered at once (memory bound); a power of two */
+	int burst;     /* failures allowed back to back */
+	int refill_ms; /* one more allowed failure per this many ms */
+	int slots;     /* keys remembered at once (memory bound); a power of two */
 };
 
 struct throttle *throttle_new(const struct throttle_policy *policy);

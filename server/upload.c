@@ -74,7 +74,8 @@ int upload_multipart_part(const char *content_type, const char *body, size_t len
 {
 	char boundary[BOUNDARY_MAX + 1], delim[BOUNDARY_MAX + 5];
 	if (!upload_is_multipart(content_type) || !boundary_of(content_type, boundary)) {
-		snprintf(err, errlen, "Content-Type multipart/form-data needs a boundary of 1 to %d characters", BOUNDARY_MAX);
+		snprintf(err, errlen, "Content-Type multipart/form-data needs a boundary of 1 to %d characters",
+			 BOUNDARY_MAX);
 		return -1;
 	}
 	int dl = snprintf(delim, sizeof delim, "\r\n--%s", boundary);

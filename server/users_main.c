@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "accounts.h"
+#include "atomic_file.h"
 #include "config.h"
 #include "serve.h"
 #include "store.h"
@@ -27,13 +28,13 @@
 
 struct users_opts {
 	struct cfg cfg;
-	const char *args[4];      /* positional arguments after the command */
+	const char *args[4]; /* positional arguments after the command */
 	int nargs;
-	const char *email;        /* add --email */
-	bool instructor;          /* add --instructor */
-	bool tokens;              /* revoke --tokens */
-	const char *out;          /* import --out FILE */
-	const char *label;        /* token --name LABEL */
+	const char *email; /* add --email */
+	bool instructor;   /* add --instructor */
+	bool tokens;       /* revoke --tokens */
+	const char *out;   /* import --out FILE */
+	const char *label; /* token --name LABEL */
 };
 
 static void usage(FILE *out)
@@ -128,7 +129,7 @@ static struct store *open_store(const struct cfg *cfg)
 		/* The server seeds a new workspace with the examples; adding the
 		 * first instructor before it ever ran must not rob it of that. */
 		snprintf(path, sizeof path, "%s/.trainbook/%s", cfg->workspace, SERVE_FRESH_MARK);
-		srv_write_atomic(path, "", 0, false);
+		atomic_write(path, "", 0, false, NULL, 0);
 	} else if (errno != EEXIST) {
 		fprintf(stderr, "trainbook users: cannot create %s: %s\n", path, strerror(errno));
 		return NULL;
@@ -182,7 +183,7 @@ static int cmd_import(struct store *s, const struct users_opts *o, const struct 
 	} else {
 		char *out = acct_roster_csv(rows, n);
 		if (o->out) {
-			if (srv_write_atomic(o->out, out, strlen(out), false) < 0) {
+			if (atomic_write(o->out, out, strlen(out), false, NULL, 0) < 0) {
 				fprintf(stderr, "trainbook users: cannot write %s: %s\n", o->out, strerror(errno));
 				rc = 1;
 			} else {
@@ -204,7 +205,8 @@ static int cmd_list(struct store *s)
 	size_t i;
 	json_t *u;
 	printf("%-24s %-10s %-8s %-8s %s\n", "name", "role", "password", "state", "email");
-	json_array_foreach(users, i, u) {
+	json_array_foreach(users, i, u)
+	{
 		json_t *email = json_object_get(u, "email");
 		printf("%-24s %-10s %-8s %-8s %s\n", json_string_value(json_object_get(u, "name")),
 		       json_string_value(json_object_get(u, "role")),
@@ -352,8 +354,8 @@ int users_main(int argc, char **argv)
 		rc = 1;
 		goto out;
 	}
-	struct acct_policy p = {.idle_s = o->cfg.session_idle, .max_s = o->cfg.session_max,
-				.link_s = o->cfg.link_expiry};
+	struct acct_policy p = {
+		.idle_s = o->cfg.session_idle, .max_s = o->cfg.session_max, .link_s = o->cfg.link_expiry};
 	cfg_link_base(&o->cfg, o->cfg.port, p.link_base, sizeof p.link_base);
 	struct store *s = open_store(&o->cfg);
 	if (!s) {

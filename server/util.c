@@ -199,22 +199,6 @@ int64_t srv_mono_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static int write_all(int fd, const void *data, size_t len)
-{
-	const char *p = data;
-	while (len) {
-		ssize_t n = write(fd, p, len);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 int srv_random_bytes(void *buf, size_t n)
 {
 	unsigned char *p = buf;
@@ -287,65 +271,6 @@ int srv_fd_path(int fd, char *out, size_t len)
 	}
 	out[n] = '\0';
 	return 0;
-}
-
-int srv_write_atomic_at(int dirfd, const char *name, const void *data, size_t len, bool no_replace)
-{
-	/* A fixed-length temp name, so a name of NAME_MAX bytes can still be
-	 * saved; the leading '.' keeps listings from showing it if we die. */
-	char tmp[32] = ".tb-tmp-";
-	if (srv_random_hex(tmp + 8, 8) < 0)
-		return -1;
-	int fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
-	if (fd < 0)
-		return -1;
-	int saved;
-	if (fchmod(fd, 0644) < 0 || write_all(fd, data, len) < 0 || fsync(fd) < 0)
-		goto fail;
-	if (close(fd) < 0) {
-		fd = -1;
-		goto fail;
-	}
-	fd = -1;
-	if (no_replace) {
-		/* link(2) fails with EEXIST instead of replacing: the create-only case. */
-		if (linkat(dirfd, tmp, dirfd, name, 0) < 0)
-			goto fail;
-		unlinkat(dirfd, tmp, 0);
-	} else if (renameat(dirfd, tmp, dirfd, name) < 0) {
-		goto fail;
-	}
-	return fsync(dirfd);
-fail:
-	saved = errno;
-	if (fd >= 0)
-		close(fd);
-	unlinkat(dirfd, tmp, 0);
-	errno = saved;
-	return -1;
-}
-
-int srv_write_atomic(const char *path, const void *data, size_t len, bool no_replace)
-{
-	char dir[4096];
-	const char *slash = strrchr(path, '/');
-	if (!slash) {
-		strcpy(dir, ".");
-	} else if ((size_t)(slash - path) + 2 > sizeof dir) {
-		errno = ENAMETOOLONG;
-		return -1;
-	} else {
-		memcpy(dir, path, (size_t)(slash - path) + 1);
-		dir[slash == path ? 1 : slash - path] = '\0';
-	}
-	int dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dirfd < 0)
-		return -1;
-	int rc = srv_write_atomic_at(dirfd, slash ? slash + 1 : path, data, len, no_replace);
-	int saved = errno;
-	close(dirfd);
-	errno = saved;
-	return rc;
 }
 
 int srv_read_fd(int fd, size_t max, char **data, size_t *len)

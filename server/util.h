@@ -1,7 +1,8 @@
 /*
  * util.h — small helpers shared by the server's modules: a growable byte
- * buffer, logging to stderr, durable file writes, path containment checks
- * and removal of a run directory.
+ * buffer, logging to stderr, opens that stay below a root, path
+ * containment checks and removal of a run directory. (Durable file writes
+ * are engine/atomic_file.h, one helper for the engine and the server.)
  *
  * What it is not: a general library. Allocation that aborts on
  * out-of-memory comes from the engine's tb.h (tb_xmalloc & co.); everything
@@ -63,16 +64,6 @@ int64_t srv_unix_ms(void);
 /* The same with the fraction of a second: run durations add up short segments. */
 double srv_unix_now_f(void);
 int64_t srv_mono_ms(void);
-
-/*
- * Write `len` bytes to `path` so that a reader sees either the old or the
- * new file, never a mix, even after a power cut: temp file in the same
- * directory, fsync, rename over the target, fsync the directory. With
- * `no_replace` an existing target is left alone and errno is EEXIST.
- */
-int srv_write_atomic(const char *path, const void *data, size_t len, bool no_replace);
-/* The same inside an open directory (opened O_RDONLY, so it can be fsync'd). */
-int srv_write_atomic_at(int dirfd, const char *name, const void *data, size_t len, bool no_replace);
 
 /* Read at most `max` bytes of a regular file (EFBIG past that); NUL-terminated. */
 int srv_read_file(const char *path, size_t max, char **data, size_t *len);

@@ -174,7 +174,8 @@ int wjob_start(struct wjob *job, const char *const *argv, int threads, size_t ou
 		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
 			;
 		job->signal = SIGKILL;
-		snprintf(job->err_tail, sizeof job->err_tail, "cannot start a thread to watch the worker: %s", strerror(rc));
+		snprintf(job->err_tail, sizeof job->err_tail, "cannot start a thread to watch the worker: %s",
+			 strerror(rc));
 		http_resume(job->req);
 	}
 	return 0;

@@ -26,21 +26,21 @@
 #include "util.h"
 
 struct wjob {
-	char dir[PATH_MAX];       /* private temporary folder, removed with the job; "" = none */
+	char dir[PATH_MAX]; /* private temporary folder, removed with the job; "" = none */
 	pid_t pid;
-	int out_fd, err_fd;       /* the child's stdout and stderr; -1 once closed */
+	int out_fd, err_fd; /* the child's stdout and stderr; -1 once closed */
 	size_t out_max;
 	int timeout_ms;
 	int64_t started_ms;
 	/* Results, written by the job's thread before http_resume: */
-	struct srv_buf out;       /* stdout, at most out_max bytes */
-	char err_tail[1024];      /* the last bytes of stderr, NUL-terminated */
-	int exit_code;            /* -1 when it did not exit by itself */
-	int signal;               /* the signal that ended it, or 0 */
+	struct srv_buf out;  /* stdout, at most out_max bytes */
+	char err_tail[1024]; /* the last bytes of stderr, NUL-terminated */
+	int exit_code;       /* -1 when it did not exit by itself */
+	int signal;          /* the signal that ended it, or 0 */
 	bool timed_out, too_much_output, cancelled;
-	int64_t ms;               /* wall time from start to end */
-	struct http_req *req;     /* parked until the job ends */
-	char label[PATH_MAX];     /* the handler's own note for its answer (which checkpoint) */
+	int64_t ms;           /* wall time from start to end */
+	struct http_req *req; /* parked until the job ends */
+	char label[PATH_MAX]; /* the handler's own note for its answer (which checkpoint) */
 };
 
 /* A new job for request r, owned by r (r->job), with its temporary folder made. -1 with err. */

@@ -13,7 +13,7 @@
 # build/test-logs/<suite>.times has every output line with the seconds since
 # the suite started, to see where a slow suite spends its time.
 cd "$(dirname "$0")/.." || exit 2
-SUITES="${TB_SUITES:-unit specs fuzz cli parity onnx emu integration slurm web e2e}"
+SUITES="${TB_SUITES:-unit specs style fuzz cli parity onnx emu integration slurm web e2e}"
 pass=0
 fail=0
 table=""

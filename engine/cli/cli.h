@@ -1,15 +1,36 @@
 /*
- * cli.h — the `trainbook` subcommands that live in the engine (train,
- * worker, check, parity). `serve` lives in server/ and is linked only into
- * the full binary. Each returns the process exit code.
+ * cli.h — the engine's subcommands (train, worker, check, predict,
+ * export, parity, reference) and the dispatcher both binaries share.
+ *
+ * What it is: a table of commands and cli_main, which picks one by argv[1]
+ * and prints the usage. build/trainbook-engine runs it with the engine's
+ * commands only (engine/cli/main.c); build/trainbook adds `serve` and
+ * `users`, which live in server/ (server/main.c) — the engine never includes server/.
+ *
+ * Threads: the main thread.
  */
 #ifndef TB_CLI_H
 #define TB_CLI_H
 
-int cli_train(int argc, char **argv);   /* also `worker` (JSON events, for the server) */
+/* One subcommand: argv[0] is its name; it returns the process exit code. */
+struct cli_command {
+	const char *name;
+	int (*run)(int argc, char **argv);
+	const char *usage; /* its line in `trainbook help`: "train SPEC [options]   train a model ..." */
+};
+
+int cli_train(int argc, char **argv); /* also `worker` (JSON events, for the server) */
 int cli_check(int argc, char **argv);
 int cli_parity(int argc, char **argv);
-int cli_predict(int argc, char **argv); /* classify images with a checkpoint */
-int cli_export(int argc, char **argv);  /* a checkpoint as ONNX */
+int cli_predict(int argc, char **argv);   /* classify images with a checkpoint */
+int cli_export(int argc, char **argv);    /* a checkpoint as ONNX */
+int cli_reference(int argc, char **argv); /* the spec reference from the tables (README) */
+
+/*
+ * Run the command argv[1] names: one of `extra` (a table ending with a NULL
+ * name, or NULL) or of the engine's, or version/help. `program` names the
+ * binary in the usage text.
+ */
+int cli_main(const char *program, const struct cli_command *extra, int argc, char **argv);
 
 #endif

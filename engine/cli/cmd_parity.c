@@ -20,6 +20,7 @@
 #include "backend.h"
 #include "checkpoint.h"
 #include "cli.h"
+#include "loss.h"
 #include "model.h"
 #include "optim.h"
 #include "safetensors.h"
@@ -144,11 +145,7 @@ static int run_parity(const struct spec *s, const char *weights, struct parity_i
 		m->step = (uint64_t)step;
 		const float *logits = model_forward(m, x, io->n, !eval);
 		be->fill(be, stats, 0, 2);
-		if (strcmp(s->loss.name, "mse") == 0)
-			be->mse(be, logits, y, NULL, io->n, m->classes, 1.0f, dlogits, stats);
-		else
-			be->softmax_xent(be, logits, y, io->n, m->classes, (float)s->loss.label_smoothing, 1.0f, dlogits,
-					 stats, NULL);
+		loss_apply(be, &s->loss, logits, y, io->n, m->classes, 1.0f, dlogits, stats, NULL);
 		float st[2];
 		be->download(be, st, stats, sizeof(st));
 		losses[step] = st[0] / (float)io->n;

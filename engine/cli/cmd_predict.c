@@ -124,7 +124,8 @@ int cli_predict(int argc, char **argv)
 		case 'k':
 			topk = (int)strtol(optarg, &end, 10);
 			if (*end || topk < 1 || topk > PREDICT_TOP_MAX) {
-				fprintf(stderr, "trainbook predict: --top takes 1 to %d, not '%s'\n", PREDICT_TOP_MAX, optarg);
+				fprintf(stderr, "trainbook predict: --top takes 1 to %d, not '%s'\n", PREDICT_TOP_MAX,
+					optarg);
 				return PREDICT_USAGE;
 			}
 			break;
@@ -134,7 +135,8 @@ int cli_predict(int argc, char **argv)
 		case 't':
 			threads = (int)strtol(optarg, &end, 10);
 			if (*end || threads < 0 || threads > 1024) {
-				fprintf(stderr, "trainbook predict: --threads takes 0 (all cores) to 1024, not '%s'\n", optarg);
+				fprintf(stderr, "trainbook predict: --threads takes 0 (all cores) to 1024, not '%s'\n",
+					optarg);
 				return PREDICT_USAGE;
 			}
 			break;
@@ -165,7 +167,8 @@ int cli_predict(int argc, char **argv)
 		double ms = 1000.0 * (tb_now() - t0);
 		if (e != INFERENCE_OK) {
 			static const char *const codes[] = {"", "bad_image", "not_images", "failed"};
-			static const int exits[] = {PREDICT_OK, PREDICT_BAD_IMAGE, PREDICT_NOT_IMAGES, PREDICT_BAD_CHECKPOINT};
+			static const int exits[] = {PREDICT_OK, PREDICT_BAD_IMAGE, PREDICT_NOT_IMAGES,
+						    PREDICT_BAD_CHECKPOINT};
 			if (json)
 				print_json_error(argv[i], codes[e], err);
 			fprintf(stderr, "trainbook predict: %s\n", err);

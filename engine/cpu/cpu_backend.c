@@ -1,11 +1,11 @@
 /*
  * cpu_backend.c — the CPU backend: memory, OpenBLAS matrix products,
- * element-wise operations, fused losses and optimizer steps.
+ * element-wise operations and fused losses.
  *
  * What it is: the reference every other backend is checked against, so
  * each operation follows PyTorch's formula literally (same order of
  * operations where it matters for rounding). What it is not: convolution,
- * batch norm and pooling (cpu_conv.c).
+ * batch norm and pooling (cpu_conv.c) nor the optimizer kernels (cpu_optim.c).
  *
  * Threads: called from one training thread; OpenBLAS and OpenMP fan out
  * inside an operation and join before it returns.
@@ -14,10 +14,11 @@
 #include <math.h>
 #include <omp.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cpu_gemm.h"
 #include "cpu_internal.h"
-#include "optim.h"
+#include "precision.h"
 #include "rng.h"
 #include "tb.h"
 
@@ -401,63 +402,6 @@ static void cpu_sum_squares(struct backend *be, const float *x, int64_t n, float
 	out[0] = (float)acc;
 }
 
-/* torch.optim.SGD, single-tensor path: L2 decay, momentum buffer cloned from the first gradient. */
-static void sgd_step(const struct optim_hyper *h, int64_t step, float lr, float clip, float *p, const float *g,
-		     float *buf, const uint8_t *decay_mask, int64_t n)
-{
-	const float momentum = h->momentum, keep = 1.0f - h->dampening;
-	const bool first = step == 1, nesterov = h->nesterov;
-	/* Selects, not branches, in the loop so it vectorises; each element stands
-	 * alone, so any split among threads gives the same bits. */
-#pragma omp parallel for if (n > CPU_PARALLEL_MIN) schedule(static)
-	for (int64_t i = 0; i < n; i++) {
-		float d = g[i] * clip;
-		float wd = (!decay_mask || decay_mask[i]) ? h->weight_decay : 0.0f;
-		float decayed = d + wd * p[i];
-		d = wd != 0 ? decayed : d;
-		if (momentum != 0) {
-			float b = first ? d : momentum * buf[i] + keep * d;
-			buf[i] = b;
-			d = nesterov ? d + momentum * b : b;
-		}
-		p[i] -= lr * d;
-	}
-}
-
-/* torch.optim.Adam / AdamW (1.13 single-tensor formulas, non-amsgrad). */
-static void adam_step(const struct optim_hyper *h, const float *scalars, float *p, const float *g, float *m,
-		      float *v, const uint8_t *decay_mask, int64_t n)
-{
-	float lr = scalars[OPT_LR], clip = scalars[OPT_CLIP];
-	float step_size = lr / scalars[OPT_BC1];
-	float bc2_sqrt = sqrtf(scalars[OPT_BC2]);
-	float b1 = h->beta1, b2 = h->beta2, eps = h->eps;
-	bool decoupled = h->kind == OPTIM_ADAMW;
-#pragma omp parallel for if (n > CPU_PARALLEL_MIN) schedule(static)
-	for (int64_t i = 0; i < n; i++) {
-		float d = g[i] * clip;
-		float wd = (!decay_mask || decay_mask[i]) ? h->weight_decay : 0.0f;
-		if (decoupled)
-			p[i] *= 1.0f - lr * wd;
-		else if (wd != 0)
-			d += wd * p[i];
-		m[i] = m[i] * b1 + d * (1.0f - b1);
-		v[i] = v[i] * b2 + d * d * (1.0f - b2);
-		float denom = sqrtf(v[i]) / bc2_sqrt + eps;
-		p[i] += -step_size * (m[i] / denom);
-	}
-}
-
-static void cpu_optim_step(struct backend *be, const struct optim_hyper *h, int64_t step, const float *scalars,
-			   float *params, const float *grads, float *state, const uint8_t *decay_mask, int64_t n)
-{
-	(void)be;
-	if (h->kind == OPTIM_SGD)
-		sgd_step(h, step, scalars[OPT_LR], scalars[OPT_CLIP], params, grads, state, decay_mask, n);
-	else
-		adam_step(h, scalars, params, grads, state, state + n, decay_mask, n);
-}
-
 static void cpu_destroy(struct backend *be)
 {
 	struct cpu_backend *cpu = be->impl;
@@ -469,6 +413,15 @@ static void cpu_destroy(struct backend *be)
 int backend_cpu_threads(const struct backend *be)
 {
 	return ((const struct cpu_backend *)be->impl)->threads;
+}
+
+/* The threads say what the run may use: a share of the cores when runs sit side by side. */
+static void cpu_describe(struct backend *be, char *buf, size_t len)
+{
+	long cores = sysconf(_SC_NPROCESSORS_ONLN);
+	int threads = backend_cpu_threads(be);
+	tb_fmt(buf, len, "cpu (%d thread%s, %ld core%s)", threads, threads == 1 ? "" : "s", cores,
+	       cores == 1 ? "" : "s");
 }
 
 struct backend *backend_cpu_new(int threads)
@@ -485,6 +438,9 @@ struct backend *backend_cpu_new(int threads)
 		cpu->threads = openblas_get_num_threads();
 	}
 	be->name = "cpu";
+	be->precision = PRECISION_FP32; /* whatever the run asked for (backend_open says so) */
+	be->host_memory = true;
+	be->describe = cpu_describe; /* no be->ext: the CPU has none of backend_ext.h's extras */
 	be->impl = cpu;
 	be->alloc = cpu_alloc;
 	be->free = cpu_free;
@@ -506,8 +462,8 @@ struct backend *backend_cpu_new(int threads)
 	be->softmax_xent = cpu_softmax_xent;
 	be->mse = cpu_mse;
 	be->sum_squares = cpu_sum_squares;
-	be->optim_step = cpu_optim_step;
 	be->destroy = cpu_destroy;
 	cpu_conv_install(be);
+	cpu_optim_install(be);
 	return be;
 }

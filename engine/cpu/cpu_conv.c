@@ -5,9 +5,11 @@
  * What it is: the conv2d_* entries of the backend table (NCHW input, OIHW
  * weights, no bias — bias_add does that). What it is not: batch norm and
  * pooling (cpu_norm_pool.c), the column-matrix copies (cpu_im2col.c), the
- * products themselves (cpu_gemm.c: an AVX-512 kernel, or OpenBLAS), or a
- * Winograd convolution — im2col turns every convolution into matrix
- * products that run near the machine's peak.
+ * products themselves (cpu_gemm.c: an AVX-512 kernel, or OpenBLAS). The
+ * forward pass of a 3×3 stride-1 "same" convolution where Winograd pays
+ * (winograd_fits) is handed to cpu_winograd.c; every other pass, and every
+ * backward pass, is im2col + matrix products that run near the machine's
+ * peak.
  *
  * Blocks. A pass is cut into blocks of output pixels that depend only on
  * the shape: a slice of one sample's pixels (large images) or a group of

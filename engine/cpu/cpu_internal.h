@@ -47,5 +47,7 @@ void cpu_conv_install(struct backend *be);
 /* The backend's scratch, grown to at least `floats` (64-byte aligned; contents not kept across growth). */
 float *cpu_scratch(struct backend *be, size_t floats);
 void cpu_norm_pool_install(struct backend *be);
+/* The optimizer kernels, one per optim.h kind (cpu_optim.c). */
+void cpu_optim_install(struct backend *be);
 
 #endif

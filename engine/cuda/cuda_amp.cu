@@ -19,10 +19,10 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "cuda_ext.h"
+#include "backend_ext.h"
 #include "cuda_internal.h"
 
-/* Device-resident state; the host never touches it except through tb_cuda_amp_read. */
+/* Device-resident state; the host never touches it except through cuda_amp_read. */
 struct amp_state {
 	float scale;
 	int growth_tracker;
@@ -32,8 +32,8 @@ struct amp_state {
 	float sumsq;            /* written by sum_squares each step */
 };
 
-struct tb_cuda_amp {
-	struct tb_cuda_amp_config cfg;
+struct backend_amp {
+	struct backend_amp_config cfg;
 	struct amp_state *state; /* device memory */
 };
 
@@ -45,13 +45,13 @@ static __global__ void amp_scale_kernel(const struct amp_state *st, float *g, in
 }
 
 /* GradScaler.step + GradScaler.update in one thread. */
-static __global__ void amp_update_kernel(struct amp_state *st, float *scalars, struct tb_cuda_amp_config cfg,
+static __global__ void amp_update_kernel(struct amp_state *st, float *scalars, struct backend_amp_config cfg,
 					 double grad_clip, double beta1, double beta2)
 {
 	float scale = st->scale;
 	double sumsq = st->sumsq;
 	if (!cfg.unscaled && !isfinite(sumsq)) {
-		scalars[CUDA_OPT_SKIP] = 1.0f;
+		scalars[OPT_SKIP] = 1.0f;
 		st->skipped++;
 		st->scale = scale * cfg.backoff_factor;
 		st->growth_tracker = 0;
@@ -65,8 +65,8 @@ static __global__ void amp_update_kernel(struct amp_state *st, float *scalars, s
 		clip = coef < 1.0 ? coef : 1.0;
 	}
 	st->grad_norm = (float)norm;
-	scalars[CUDA_OPT_SKIP] = 0.0f;
-	scalars[CUDA_OPT_STEP] = (float)t;
+	scalars[OPT_SKIP] = 0.0f;
+	scalars[OPT_STEP] = (float)t;
 	scalars[OPT_CLIP] = (float)(clip / (double)scale);
 	scalars[OPT_BC1] = (float)(1.0 - pow(beta1, (double)t));
 	scalars[OPT_BC2] = (float)(1.0 - pow(beta2, (double)t));
@@ -80,10 +80,10 @@ static __global__ void amp_update_kernel(struct amp_state *st, float *scalars, s
 	st->growth_tracker = tracker;
 }
 
-CUDA_EXPORT struct tb_cuda_amp *tb_cuda_amp_new(struct backend *be, const struct tb_cuda_amp_config *cfg)
+CUDA_HIDDEN struct backend_amp *cuda_amp_new(struct backend *be, const struct backend_amp_config *cfg)
 {
 	struct cuda_backend *cb = cuda_enter(be);
-	struct tb_cuda_amp *a = (struct tb_cuda_amp *)calloc(1, sizeof(*a));
+	struct backend_amp *a = (struct backend_amp *)calloc(1, sizeof(*a));
 	CUDA_ASSERT(a);
 	if (cfg) {
 		a->cfg = *cfg;
@@ -103,7 +103,7 @@ CUDA_EXPORT struct tb_cuda_amp *tb_cuda_amp_new(struct backend *be, const struct
 	return a;
 }
 
-CUDA_EXPORT void tb_cuda_amp_free(struct backend *be, struct tb_cuda_amp *a)
+CUDA_HIDDEN void cuda_amp_free(struct backend *be, struct backend_amp *a)
 {
 	if (!a)
 		return;
@@ -111,7 +111,7 @@ CUDA_EXPORT void tb_cuda_amp_free(struct backend *be, struct tb_cuda_amp *a)
 	free(a);
 }
 
-CUDA_EXPORT void tb_cuda_amp_scale_grad(struct backend *be, struct tb_cuda_amp *a, float *dlogits, int64_t n)
+CUDA_HIDDEN void cuda_amp_scale_grad(struct backend *be, struct backend_amp *a, float *dlogits, int64_t n)
 {
 	struct cuda_backend *cb = cuda_enter(be);
 	if (n <= 0)
@@ -120,7 +120,7 @@ CUDA_EXPORT void tb_cuda_amp_scale_grad(struct backend *be, struct tb_cuda_amp *
 	CUDA_LAUNCHED();
 }
 
-CUDA_EXPORT void tb_cuda_amp_prepare(struct backend *be, struct tb_cuda_amp *a, const float *grads, int64_t n,
+CUDA_HIDDEN void cuda_amp_prepare(struct backend *be, struct backend_amp *a, const float *grads, int64_t n,
 				     double grad_clip, float beta1, float beta2, float *scalars)
 {
 	struct cuda_backend *cb = cuda_enter(be);
@@ -131,7 +131,7 @@ CUDA_EXPORT void tb_cuda_amp_prepare(struct backend *be, struct tb_cuda_amp *a, 
 }
 
 /* A resumed run continues Adam's step count from the checkpoint. */
-CUDA_EXPORT void tb_cuda_amp_set_steps(struct backend *be, struct tb_cuda_amp *a, int64_t steps)
+CUDA_HIDDEN void cuda_amp_set_steps(struct backend *be, struct backend_amp *a, int64_t steps)
 {
 	struct amp_state st;
 	be->download(be, &st, a->state, sizeof(st));
@@ -140,7 +140,7 @@ CUDA_EXPORT void tb_cuda_amp_set_steps(struct backend *be, struct tb_cuda_amp *a
 	be->sync(be); /* `st` is a stack variable */
 }
 
-CUDA_EXPORT void tb_cuda_amp_read(struct backend *be, struct tb_cuda_amp *a, struct tb_cuda_amp_stats *out)
+CUDA_HIDDEN void cuda_amp_read(struct backend *be, struct backend_amp *a, struct backend_amp_stats *out)
 {
 	struct amp_state st;
 	be->download(be, &st, a->state, sizeof(st));

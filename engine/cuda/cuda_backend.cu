@@ -3,9 +3,10 @@
  * discovery with errors that name the cause, one stream and one memory pool
  * per backend, cuBLASLt/cuDNN handles, scratch buffers, and the table.
  *
- * What it is: everything the engine's dlopen reaches (tb_cuda_backend_new,
- * tb_cuda_device_count, tb_cuda_device_name, tb_cuda_peak_memory) plus the
- * memory half of backend.h. What it is not: the compute operations — each
+ * What it is: the module's entry points the engine's dlopen reaches
+ * (tb_cuda_backend_new, tb_cuda_device_count; the NCCL pair lives in
+ * cuda_nccl.cu), the memory half of backend.h, and the backend_ext.h table
+ * of extras every CUDA backend points at. What it is not: the compute operations — each
  * group lives in its own file and installs itself (cuda_internal.h).
  *
  * Threads: one thread uses a backend at a time; the current CUDA device is
@@ -19,8 +20,6 @@
 
 /* cuBLASLt workspace: NVIDIA suggests 32 MiB on Hopper for the best kernels. */
 #define CUDA_LT_WORKSPACE (32u << 20)
-
-static const char *const cuda_precision_names[] = {"fp32", "tf32", "bf16", "fp16"};
 
 void cuda_fatal(const char *what, const char *detail, const char *file, int line)
 {
@@ -88,15 +87,6 @@ CUDA_EXPORT int tb_cuda_device_count(char *err, size_t errlen)
 	return cuda_probe(err, errlen);
 }
 
-CUDA_EXPORT int tb_cuda_device_name(int device, char *name, size_t len)
-{
-	cudaDeviceProp prop;
-	if (!name || !len || cudaGetDeviceProperties(&prop, device) != cudaSuccess)
-		return -1;
-	snprintf(name, len, "%s", prop.name);
-	return 0;
-}
-
 /* ---- memory --------------------------------------------------------------- */
 
 void cuda_not_capturing(const struct cuda_backend *cb, const char *what)
@@ -104,7 +94,7 @@ void cuda_not_capturing(const struct cuda_backend *cb, const char *what)
 	if (cb->capturing) {
 		fprintf(stderr,
 			"trainbook: %s inside a CUDA-graph capture: allocate, upload and read back outside "
-			"tb_cuda_capture_begin/end, and run one eager step first so scratch buffers and "
+			"cuda_capture_begin/end, and run one eager step first so scratch buffers and "
 			"convolution algorithms are settled\n",
 			what);
 		fflush(stderr);
@@ -265,21 +255,17 @@ static void cuda_release(struct cuda_backend *cb)
 	free(cb);
 }
 
+/* This backend's device by name ("NVIDIA H100 80GB HBM3"): cuda:1 is not cuda:0. */
+static void cuda_describe(struct backend *be, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s", ((struct cuda_backend *)be->impl)->device_name);
+}
+
 static void cuda_destroy(struct backend *be)
 {
 	struct cuda_backend *cb = cuda_enter(be);
 	cuda_release(cb);
 	free(be);
-}
-
-static int cuda_precision_parse(const char *s)
-{
-	if (!s || !*s)
-		return CUDA_FP32;
-	for (int i = 0; i < (int)(sizeof(cuda_precision_names) / sizeof(cuda_precision_names[0])); i++)
-		if (strcmp(s, cuda_precision_names[i]) == 0)
-			return i;
-	return -1;
 }
 
 /*
@@ -288,7 +274,7 @@ static int cuda_precision_parse(const char *s)
  * for this build, a cuBLASLt or cuDNN that will not start) returns NULL
  * with one line in err; only broken invariants abort.
  */
-CUDA_EXPORT struct backend *tb_cuda_backend_new(int device, const char *precision, char *err, size_t errlen)
+CUDA_EXPORT struct backend *tb_cuda_backend_new(int device, int precision, char *err, size_t errlen)
 {
 	struct backend *be = NULL;
 	struct cuda_backend *cb = NULL;
@@ -298,9 +284,8 @@ CUDA_EXPORT struct backend *tb_cuda_backend_new(int device, const char *precisio
 	cudnnStatus_t ds;
 	int supports_pools = 0;
 
-	int prec = cuda_precision_parse(precision);
-	if (prec < 0) {
-		cuda_errf(err, errlen, "unknown precision '%s' (expected fp32, tf32, bf16 or fp16)", precision);
+	if (precision < 0 || precision >= PRECISION_KINDS) {
+		cuda_errf(err, errlen, "unknown precision %d (precision.h has %d)", precision, PRECISION_KINDS);
 		return NULL;
 	}
 	int count = cuda_probe(err, errlen);
@@ -329,8 +314,7 @@ CUDA_EXPORT struct backend *tb_cuda_backend_new(int device, const char *precisio
 		goto fail;
 	}
 	cb->device = device;
-	cb->precision = (enum cuda_precision)prec;
-	snprintf(cb->precision_name, sizeof(cb->precision_name), "%s", cuda_precision_names[prec]);
+	cb->precision = (enum precision)precision;
 	snprintf(cb->device_name, sizeof(cb->device_name), "%s", prop.name);
 	cb->sm_count = prop.multiProcessorCount;
 
@@ -389,6 +373,9 @@ CUDA_EXPORT struct backend *tb_cuda_backend_new(int device, const char *precisio
 	}
 
 	be->name = "cuda";
+	be->precision = precision;
+	be->ext = &cuda_ext;
+	be->describe = cuda_describe;
 	be->impl = cb;
 	be->alloc = cuda_alloc;
 	be->free = cuda_free;
@@ -415,7 +402,7 @@ fail:
 }
 
 /* Most bytes this backend's pool has handed out at once (weights, activations, scratch). */
-CUDA_EXPORT size_t tb_cuda_peak_memory(struct backend *be)
+static size_t cuda_peak_memory(struct backend *be)
 {
 	struct cuda_backend *cb = cuda_enter(be);
 	uint64_t high = 0;
@@ -424,18 +411,8 @@ CUDA_EXPORT size_t tb_cuda_peak_memory(struct backend *be)
 	return (size_t)high;
 }
 
-/* "fp32", "tf32", "bf16" or "fp16": what the worker reports in its events. */
-CUDA_EXPORT const char *tb_cuda_precision(struct backend *be)
-{
-	return ((struct cuda_backend *)be->impl)->precision_name;
-}
-
-CUDA_EXPORT const char *tb_cuda_backend_device_name(struct backend *be)
-{
-	return ((struct cuda_backend *)be->impl)->device_name;
-}
-
-CUDA_EXPORT size_t tb_cuda_backend_memory_total(struct backend *be)
+/* The device's total memory (cudaMemGetInfo), 0 when the driver will not say: the memory estimate's budget. */
+static size_t cuda_memory_total(struct backend *be)
 {
 	size_t free_b = 0, total_b = 0;
 	if (cudaSetDevice(((struct cuda_backend *)be->impl)->device) != cudaSuccess ||
@@ -443,3 +420,31 @@ CUDA_EXPORT size_t tb_cuda_backend_memory_total(struct backend *be)
 		return 0;
 	return total_b;
 }
+
+/* Every extra of backend_ext.h; each CUDA backend's be->ext points here. */
+const struct backend_ext cuda_ext = {
+	cuda_peak_memory,
+	cuda_memory_total,
+	cuda_amp_new,
+	cuda_amp_free,
+	cuda_amp_scale_grad,
+	cuda_amp_prepare,
+	cuda_amp_set_steps,
+	cuda_amp_read,
+	cuda_capture_begin,
+	cuda_capture_end,
+	cuda_graph_launch,
+	cuda_graph_free,
+	cuda_set_dropout_counter,
+	cuda_readback_new,
+	cuda_readback_start,
+	cuda_readback_poll,
+	cuda_readback_free,
+	cuda_dataset_new,
+	cuda_dataset_free,
+	cuda_data_batch,
+	cuda_marks_new,
+	cuda_marks_record,
+	cuda_marks_between,
+	cuda_marks_free,
+};

@@ -98,7 +98,7 @@ void cuda_conv_cache_free(struct cuda_conv_cache *c)
 /* Which Find results the precision allows: fp32 must never see TF32. */
 static bool conv_math_ok(const struct cuda_backend *cb, const struct conv_plan *p, cudnnMathType_t m)
 {
-	if (cb->precision == CUDA_FP32 && !p->lowp)
+	if (cb->precision == PRECISION_FP32 && !p->lowp)
 		return m == CUDNN_FMA_MATH;
 	return true;
 }
@@ -106,7 +106,7 @@ static bool conv_math_ok(const struct cuda_backend *cb, const struct conv_plan *
 static void conv_describe(struct cuda_backend *cb, struct conv_plan *p)
 {
 	const struct conv_shape *cs = &p->cs;
-	cudnnDataType_t dt = !p->lowp ? CUDNN_DATA_FLOAT : cb->precision == CUDA_BF16 ? CUDNN_DATA_BFLOAT16
+	cudnnDataType_t dt = !p->lowp ? CUDNN_DATA_FLOAT : cb->precision == PRECISION_BF16 ? CUDNN_DATA_BFLOAT16
 										       : CUDNN_DATA_HALF;
 	CUDNN_CHECK(cudnnSetTensor4dDescriptor(p->x, CUDNN_TENSOR_NCHW, dt, cs->n, cs->c, cs->h, cs->w));
 	CUDNN_CHECK(cudnnSetTensor4dDescriptor(p->y, CUDNN_TENSOR_NCHW, dt, cs->n, cs->k, cs->p, cs->q));
@@ -114,7 +114,7 @@ static void conv_describe(struct cuda_backend *cb, struct conv_plan *p)
 	CUDNN_CHECK(cudnnSetConvolution2dDescriptor(p->conv, cs->pad_h, cs->pad_w, cs->stride_h, cs->stride_w,
 						    cs->dil_h, cs->dil_w, CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT));
 	/* What Find may consider; each result then carries its own math type. */
-	CUDNN_CHECK(cudnnSetConvolutionMathType(p->conv, cb->precision == CUDA_FP32 && !p->lowp ? CUDNN_FMA_MATH
+	CUDNN_CHECK(cudnnSetConvolutionMathType(p->conv, cb->precision == PRECISION_FP32 && !p->lowp ? CUDNN_FMA_MATH
 											       : CUDNN_TENSOR_OP_MATH));
 }
 
@@ -232,7 +232,7 @@ static struct conv_plan *conv_plan_new(struct cuda_backend *cb, const struct con
 	CUDNN_CHECK(cudnnCreateTensorDescriptor(&p->y));
 	CUDNN_CHECK(cudnnCreateFilterDescriptor(&p->w));
 	CUDNN_CHECK(cudnnCreateConvolutionDescriptor(&p->conv));
-	p->lowp = cb->precision == CUDA_BF16 || cb->precision == CUDA_FP16;
+	p->lowp = cb->precision == PRECISION_BF16 || cb->precision == PRECISION_FP16;
 	conv_describe(cb, p);
 	if (!conv_tune(cb, p)) {
 		if (p->lowp) {

@@ -21,11 +21,11 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "cuda_ext.h"
+#include "backend_ext.h"
 #include "cuda_internal.h"
 #include "cuda_rng.cuh"
 
-struct tb_cuda_dataset {
+struct backend_dataset {
 	int64_t n;
 	int c, h, w;
 	uint8_t *u8;     /* device, n*c*h*w, or NULL */
@@ -42,7 +42,7 @@ struct data_args {
 	const int32_t *labels;
 	const int64_t *order;
 	const int64_t *cursor;
-	struct tb_cuda_augment aug; /* nops 0: conversion only */
+	struct backend_augment aug; /* nops 0: conversion only */
 };
 
 static __global__ void data_batch_kernel(struct data_args a, float *x, int32_t *y)
@@ -60,16 +60,16 @@ static __global__ void data_batch_kernel(struct data_args a, float *x, int32_t *
 		int64_t idx = a.order ? a.order[start + b] : start + b;
 
 		/* The sample's draws, in op order, as loader_sample makes them. */
-		int dy[TB_CUDA_AUG_MAX], dx[TB_CUDA_AUG_MAX];
-		bool flip[TB_CUDA_AUG_MAX];
+		int dy[BACKEND_AUG_MAX], dx[BACKEND_AUG_MAX];
+		bool flip[BACKEND_AUG_MAX];
 		uint64_t state = cuda_rng_seed(cuda_rng_hash(a.aug.aug_key, epoch, (uint64_t)idx));
 		for (int k = 0; k < a.aug.nops; k++) {
-			const struct tb_cuda_aug_op *op = &a.aug.ops[k];
+			const struct backend_aug_op *op = &a.aug.ops[k];
 			flip[k] = false;
-			if (op->kind == TB_CUDA_AUG_CROP) {
+			if (op->kind == BACKEND_AUG_CROP) {
 				dy[k] = (int)cuda_rng_below(&state, 2 * (uint64_t)op->pad + 1);
 				dx[k] = (int)cuda_rng_below(&state, 2 * (uint64_t)op->pad + 1);
-			} else if (op->kind == TB_CUDA_AUG_HFLIP) {
+			} else if (op->kind == BACKEND_AUG_HFLIP) {
 				flip[k] = cuda_rng_uniform(&state) < op->prob;
 			}
 		}
@@ -77,10 +77,10 @@ static __global__ void data_batch_kernel(struct data_args a, float *x, int32_t *
 		int sy = py, sx = px, first_value_op = 0;
 		bool padded = false;
 		for (int k = a.aug.nops - 1; k >= 0 && !padded; k--) {
-			const struct tb_cuda_aug_op *op = &a.aug.ops[k];
-			if (op->kind == TB_CUDA_AUG_HFLIP && flip[k]) {
+			const struct backend_aug_op *op = &a.aug.ops[k];
+			if (op->kind == BACKEND_AUG_HFLIP && flip[k]) {
 				sx = a.w - 1 - sx;
-			} else if (op->kind == TB_CUDA_AUG_CROP) {
+			} else if (op->kind == BACKEND_AUG_CROP) {
 				sy += dy[k] - op->pad;
 				sx += dx[k] - op->pad;
 				if (sy < 0 || sy >= a.h || sx < 0 || sx >= a.w) {
@@ -95,7 +95,7 @@ static __global__ void data_batch_kernel(struct data_args a, float *x, int32_t *
 			v = a.u8 ? (float)a.u8[src] / 255.0f : a.f32[src];
 		}
 		for (int k = first_value_op; k < a.aug.nops; k++)
-			if (a.aug.ops[k].kind == TB_CUDA_AUG_NORMALIZE)
+			if (a.aug.ops[k].kind == BACKEND_AUG_NORMALIZE)
 				v = __fdiv_rn(__fsub_rn(v, a.aug.mean[ch]), a.aug.std[ch]);
 		x[i] = v;
 		if (within == 0)
@@ -103,15 +103,15 @@ static __global__ void data_batch_kernel(struct data_args a, float *x, int32_t *
 	}
 }
 
-CUDA_EXPORT struct tb_cuda_dataset *tb_cuda_dataset_new(struct backend *be, const uint8_t *u8, const float *f32,
+CUDA_HIDDEN struct backend_dataset *cuda_dataset_new(struct backend *be, const uint8_t *u8, const float *f32,
 							const int32_t *labels, int64_t n, int c, int h, int w,
 							char *err, size_t errlen)
 {
 	struct cuda_backend *cb = cuda_enter(be);
-	if ((!u8) == (!f32) || !labels || n < 1 || c < 1 || h < 1 || w < 1 || c > TB_CUDA_AUG_MAX_CHANNELS) {
+	if ((!u8) == (!f32) || !labels || n < 1 || c < 1 || h < 1 || w < 1 || c > BACKEND_AUG_MAX_CHANNELS) {
 		if (err && errlen)
 			snprintf(err, errlen, "GPU data set: need u8 or f32 samples, labels, n ≥ 1 and 1..%d channels",
-				 TB_CUDA_AUG_MAX_CHANNELS);
+				 BACKEND_AUG_MAX_CHANNELS);
 		return NULL;
 	}
 	size_t values = (size_t)n * c * h * w;
@@ -125,7 +125,7 @@ CUDA_EXPORT struct tb_cuda_dataset *tb_cuda_dataset_new(struct backend *be, cons
 				 free_b >> 20, cb->device_name);
 		return NULL;
 	}
-	struct tb_cuda_dataset *d = (struct tb_cuda_dataset *)calloc(1, sizeof(*d));
+	struct backend_dataset *d = (struct backend_dataset *)calloc(1, sizeof(*d));
 	CUDA_ASSERT(d);
 	d->n = n;
 	d->c = c;
@@ -143,7 +143,7 @@ CUDA_EXPORT struct tb_cuda_dataset *tb_cuda_dataset_new(struct backend *be, cons
 	return d;
 }
 
-CUDA_EXPORT void tb_cuda_dataset_free(struct backend *be, struct tb_cuda_dataset *d)
+CUDA_HIDDEN void cuda_dataset_free(struct backend *be, struct backend_dataset *d)
 {
 	if (!d)
 		return;
@@ -155,8 +155,8 @@ CUDA_EXPORT void tb_cuda_dataset_free(struct backend *be, struct tb_cuda_dataset
 	free(d);
 }
 
-CUDA_EXPORT void tb_cuda_data_batch(struct backend *be, const struct tb_cuda_dataset *d,
-				    const struct tb_cuda_augment *aug, const int64_t *order_dev,
+CUDA_HIDDEN void cuda_data_batch(struct backend *be, const struct backend_dataset *d,
+				    const struct backend_augment *aug, const int64_t *order_dev,
 				    const int64_t *cursor_dev, int batch, float *x, int32_t *y)
 {
 	struct cuda_backend *cb = cuda_enter(be);
@@ -175,7 +175,7 @@ CUDA_EXPORT void tb_cuda_data_batch(struct backend *be, const struct tb_cuda_dat
 	a.order = order_dev;
 	a.cursor = cursor_dev;
 	if (aug) {
-		CUDA_ASSERT(aug->nops >= 0 && aug->nops <= TB_CUDA_AUG_MAX);
+		CUDA_ASSERT(aug->nops >= 0 && aug->nops <= BACKEND_AUG_MAX);
 		a.aug = *aug;
 	}
 	int64_t total = (int64_t)batch * d->c * d->h * d->w;

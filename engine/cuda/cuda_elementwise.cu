@@ -61,11 +61,11 @@ static __global__ void from_fp16_kernel(float *dst, const __half *src, int64_t n
 
 void cuda_to_half(struct cuda_backend *cb, void *dst, const float *src, int64_t n)
 {
-	CUDA_ASSERT(cb->precision == CUDA_BF16 || cb->precision == CUDA_FP16);
+	CUDA_ASSERT(cb->precision == PRECISION_BF16 || cb->precision == PRECISION_FP16);
 	if (n <= 0)
 		return;
 	unsigned grid = cuda_grid(cb, n, CUDA_THREADS);
-	if (cb->precision == CUDA_BF16)
+	if (cb->precision == PRECISION_BF16)
 		to_bf16_kernel<<<grid, CUDA_THREADS, 0, cb->stream>>>((__nv_bfloat16 *)dst, src, n);
 	else
 		to_fp16_kernel<<<grid, CUDA_THREADS, 0, cb->stream>>>((__half *)dst, src, n);
@@ -74,11 +74,11 @@ void cuda_to_half(struct cuda_backend *cb, void *dst, const float *src, int64_t 
 
 void cuda_from_half(struct cuda_backend *cb, float *dst, const void *src, int64_t n)
 {
-	CUDA_ASSERT(cb->precision == CUDA_BF16 || cb->precision == CUDA_FP16);
+	CUDA_ASSERT(cb->precision == PRECISION_BF16 || cb->precision == PRECISION_FP16);
 	if (n <= 0)
 		return;
 	unsigned grid = cuda_grid(cb, n, CUDA_THREADS);
-	if (cb->precision == CUDA_BF16)
+	if (cb->precision == PRECISION_BF16)
 		from_bf16_kernel<<<grid, CUDA_THREADS, 0, cb->stream>>>(dst, (const __nv_bfloat16 *)src, n);
 	else
 		from_fp16_kernel<<<grid, CUDA_THREADS, 0, cb->stream>>>(dst, (const __half *)src, n);
@@ -226,7 +226,7 @@ static void cuda_act_backward(struct backend *be, enum activation act, float par
 
 /* ---- dropout ------------------------------------------------------------------------- */
 
-/* counter_dev, when set, replaces the host counter (graph replay, cuda_ext.h). */
+/* counter_dev, when set, replaces the host counter (graph replay, backend_ext.h). */
 static __global__ void dropout_forward_kernel(uint64_t seed, uint64_t counter, const uint64_t *counter_dev,
 					      uint64_t threshold, float keep_scale, float *y, uint8_t *mask,
 					      const float *x, int64_t n)

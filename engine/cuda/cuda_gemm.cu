@@ -51,16 +51,17 @@ static int gemm_alignment(const void *p)
 	return a;
 }
 
-static cublasComputeType_t gemm_compute_type(enum cuda_precision p)
+static cublasComputeType_t gemm_compute_type(enum precision p)
 {
 	switch (p) {
-	case CUDA_TF32:
+	case PRECISION_TF32:
 		return CUBLAS_COMPUTE_32F_FAST_TF32;
-	case CUDA_BF16:
+	case PRECISION_BF16:
 		return CUBLAS_COMPUTE_32F_FAST_16BF;
-	case CUDA_FP16:
+	case PRECISION_FP16:
 		return CUBLAS_COMPUTE_32F_FAST_16F;
-	case CUDA_FP32:
+	case PRECISION_FP32:
+	case PRECISION_KINDS: /* a count, not a precision: tb_cuda_backend_new refuses it */
 		break;
 	}
 	return CUBLAS_COMPUTE_32F;

@@ -15,15 +15,15 @@
  *
  * Threads: the backend's thread.
  */
-#include "cuda_ext.h"
+#include "backend_ext.h"
 #include "cuda_internal.h"
 
-struct tb_cuda_graph {
+struct backend_graph {
 	cudaGraph_t graph;
 	cudaGraphExec_t exec;
 };
 
-struct tb_cuda_readback {
+struct backend_readback {
 	void *host;         /* pinned, `bytes` */
 	size_t bytes;
 	cudaEvent_t done;
@@ -37,7 +37,7 @@ static int graph_err(char *err, size_t errlen, const char *what, cudaError_t e)
 	return -1;
 }
 
-CUDA_EXPORT int tb_cuda_capture_begin(struct backend *be, char *err, size_t errlen)
+CUDA_HIDDEN int cuda_capture_begin(struct backend *be, char *err, size_t errlen)
 {
 	struct cuda_backend *cb = cuda_enter(be);
 	if (cb->capturing) {
@@ -52,7 +52,7 @@ CUDA_EXPORT int tb_cuda_capture_begin(struct backend *be, char *err, size_t errl
 	return 0;
 }
 
-CUDA_EXPORT struct tb_cuda_graph *tb_cuda_capture_end(struct backend *be, char *err, size_t errlen)
+CUDA_HIDDEN struct backend_graph *cuda_capture_end(struct backend *be, char *err, size_t errlen)
 {
 	struct cuda_backend *cb = cuda_enter(be);
 	if (!cb->capturing) {
@@ -70,7 +70,7 @@ CUDA_EXPORT struct tb_cuda_graph *tb_cuda_capture_end(struct backend *be, char *
 		cudaGetLastError();
 		return NULL;
 	}
-	struct tb_cuda_graph *g = (struct tb_cuda_graph *)calloc(1, sizeof(*g));
+	struct backend_graph *g = (struct backend_graph *)calloc(1, sizeof(*g));
 	CUDA_ASSERT(g);
 	g->graph = graph;
 	e = cudaGraphInstantiate(&g->exec, graph, 0);
@@ -84,14 +84,14 @@ CUDA_EXPORT struct tb_cuda_graph *tb_cuda_capture_end(struct backend *be, char *
 	return g;
 }
 
-CUDA_EXPORT int tb_cuda_graph_launch(struct backend *be, struct tb_cuda_graph *g, char *err, size_t errlen)
+CUDA_HIDDEN int cuda_graph_launch(struct backend *be, struct backend_graph *g, char *err, size_t errlen)
 {
 	struct cuda_backend *cb = cuda_enter(be);
 	cudaError_t e = cudaGraphLaunch(g->exec, cb->stream);
 	return e == cudaSuccess ? 0 : graph_err(err, errlen, "cudaGraphLaunch", e);
 }
 
-CUDA_EXPORT void tb_cuda_graph_free(struct backend *be, struct tb_cuda_graph *g)
+CUDA_HIDDEN void cuda_graph_free(struct backend *be, struct backend_graph *g)
 {
 	if (!g)
 		return;
@@ -103,7 +103,7 @@ CUDA_EXPORT void tb_cuda_graph_free(struct backend *be, struct tb_cuda_graph *g)
 	free(g);
 }
 
-CUDA_EXPORT void tb_cuda_set_dropout_counter(struct backend *be, const uint64_t *counter_dev)
+CUDA_HIDDEN void cuda_set_dropout_counter(struct backend *be, const uint64_t *counter_dev)
 {
 	struct cuda_backend *cb = cuda_enter(be);
 	cb->dropout_counter = counter_dev;
@@ -111,10 +111,10 @@ CUDA_EXPORT void tb_cuda_set_dropout_counter(struct backend *be, const uint64_t 
 
 /* ---- read-back ------------------------------------------------------------------ */
 
-CUDA_EXPORT struct tb_cuda_readback *tb_cuda_readback_new(struct backend *be, size_t bytes)
+CUDA_HIDDEN struct backend_readback *cuda_readback_new(struct backend *be, size_t bytes)
 {
 	cuda_enter(be);
-	struct tb_cuda_readback *r = (struct tb_cuda_readback *)calloc(1, sizeof(*r));
+	struct backend_readback *r = (struct backend_readback *)calloc(1, sizeof(*r));
 	CUDA_ASSERT(r);
 	r->bytes = bytes;
 	CUDA_CHECK(cudaMallocHost(&r->host, bytes ? bytes : 1));
@@ -122,10 +122,10 @@ CUDA_EXPORT struct tb_cuda_readback *tb_cuda_readback_new(struct backend *be, si
 	return r;
 }
 
-CUDA_EXPORT void tb_cuda_readback_start(struct backend *be, struct tb_cuda_readback *r, const void *src)
+CUDA_HIDDEN void cuda_readback_start(struct backend *be, struct backend_readback *r, const void *src)
 {
 	struct cuda_backend *cb = cuda_enter(be);
-	cuda_not_capturing(cb, "tb_cuda_readback_start");
+	cuda_not_capturing(cb, "cuda_readback_start");
 	/* Pinned destination: the copy is truly asynchronous and the host goes on. */
 	if (r->bytes)
 		CUDA_CHECK(cudaMemcpyAsync(r->host, src, r->bytes, cudaMemcpyDeviceToHost, cb->stream));
@@ -133,7 +133,7 @@ CUDA_EXPORT void tb_cuda_readback_start(struct backend *be, struct tb_cuda_readb
 	r->started = true;
 }
 
-CUDA_EXPORT const void *tb_cuda_readback_poll(struct backend *be, struct tb_cuda_readback *r)
+CUDA_HIDDEN const void *cuda_readback_poll(struct backend *be, struct backend_readback *r)
 {
 	cuda_enter(be);
 	if (!r->started)
@@ -145,7 +145,7 @@ CUDA_EXPORT const void *tb_cuda_readback_poll(struct backend *be, struct tb_cuda
 	return r->host;
 }
 
-CUDA_EXPORT void tb_cuda_readback_free(struct backend *be, struct tb_cuda_readback *r)
+CUDA_HIDDEN void cuda_readback_free(struct backend *be, struct backend_readback *r)
 {
 	if (!r)
 		return;
@@ -159,15 +159,15 @@ CUDA_EXPORT void tb_cuda_readback_free(struct backend *be, struct tb_cuda_readba
 
 /* ---- timing marks ---------------------------------------------------------------- */
 
-struct tb_cuda_marks {
+struct backend_marks {
 	int capacity;
 	cudaEvent_t *events;
 };
 
-CUDA_EXPORT struct tb_cuda_marks *tb_cuda_marks_new(struct backend *be, int capacity)
+CUDA_HIDDEN struct backend_marks *cuda_marks_new(struct backend *be, int capacity)
 {
 	cuda_enter(be);
-	struct tb_cuda_marks *m = (struct tb_cuda_marks *)calloc(1, sizeof(*m));
+	struct backend_marks *m = (struct backend_marks *)calloc(1, sizeof(*m));
 	CUDA_ASSERT(m);
 	m->events = (cudaEvent_t *)calloc((size_t)capacity, sizeof(*m->events));
 	CUDA_ASSERT(m->events);
@@ -177,15 +177,15 @@ CUDA_EXPORT struct tb_cuda_marks *tb_cuda_marks_new(struct backend *be, int capa
 	return m;
 }
 
-CUDA_EXPORT void tb_cuda_marks_record(struct backend *be, struct tb_cuda_marks *m, int index)
+CUDA_HIDDEN void cuda_marks_record(struct backend *be, struct backend_marks *m, int index)
 {
 	struct cuda_backend *cb = cuda_enter(be);
-	cuda_not_capturing(cb, "tb_cuda_marks_record");
+	cuda_not_capturing(cb, "cuda_marks_record");
 	CUDA_ASSERT(index >= 0 && index < m->capacity);
 	CUDA_CHECK(cudaEventRecord(m->events[index], cb->stream));
 }
 
-CUDA_EXPORT float tb_cuda_marks_between(struct backend *be, struct tb_cuda_marks *m, int a, int b)
+CUDA_HIDDEN float cuda_marks_between(struct backend *be, struct backend_marks *m, int a, int b)
 {
 	cuda_enter(be);
 	CUDA_ASSERT(a >= 0 && b >= 0 && a < m->capacity && b < m->capacity);
@@ -195,7 +195,7 @@ CUDA_EXPORT float tb_cuda_marks_between(struct backend *be, struct tb_cuda_marks
 	return ms;
 }
 
-CUDA_EXPORT void tb_cuda_marks_free(struct backend *be, struct tb_cuda_marks *m)
+CUDA_HIDDEN void cuda_marks_free(struct backend *be, struct backend_marks *m)
 {
 	if (!m)
 		return;

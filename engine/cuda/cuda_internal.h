@@ -5,8 +5,9 @@
  * the installers that fill the operation table by group.
  *
  * What it is not: an interface for the engine. The engine sees only
- * backend.h and the tb_cuda_* functions exported from cuda_backend.cu and
- * cuda_ext.h; every symbol declared here is hidden in the shared object.
+ * backend.h, the backend_ext.h table each backend points at, and the
+ * tb_cuda_* entry points exported from cuda_backend.cu and cuda_nccl.cu;
+ * every symbol declared here is hidden in the shared object.
  *
  * Threads: a backend is used by one thread at a time (backend.h). The
  * CUDA current device is per host thread, so every operation starts with
@@ -24,6 +25,8 @@
 
 extern "C" {
 #include "backend.h"
+#include "backend_ext.h"
+#include "precision.h"
 }
 
 /* Symbols shared between the backend's files but not exported from the .so. */
@@ -31,13 +34,14 @@ extern "C" {
 /* The few C entry points the engine dlsyms. */
 #define CUDA_EXPORT extern "C" __attribute__((visibility("default")))
 
-/* How gemm and convolution compute; element-wise work is always fp32. */
-enum cuda_precision {
-	CUDA_FP32, /* IEEE fp32 products: no TF32 anywhere (cuBLAS COMPUTE_32F, cuDNN FMA math) */
-	CUDA_TF32, /* fp32 data, TF32 tensor-core products */
-	CUDA_BF16, /* operands rounded to bf16, fp32 accumulation and output */
-	CUDA_FP16, /* operands rounded to fp16, fp32 accumulation and output (loss scaling: cuda_amp.cu) */
-};
+/*
+ * How gemm and convolution compute is the run's enum precision
+ * (precision.h); element-wise work is always fp32:
+ *   PRECISION_FP32  IEEE fp32 products: no TF32 anywhere (cuBLAS COMPUTE_32F, cuDNN FMA math)
+ *   PRECISION_TF32  fp32 data, TF32 tensor-core products
+ *   PRECISION_BF16  operands rounded to bf16, fp32 accumulation and output
+ *   PRECISION_FP16  operands rounded to fp16, fp32 accumulation and output (loss scaling: cuda_amp.cu)
+ */
 
 /* Scratch slots: each op uses a slot at most once, and ops are serial on
  * the one stream, so a slot is free again when the next op starts. */
@@ -52,8 +56,7 @@ struct cuda_conv_cache; /* cuda_conv.cu */
 
 struct cuda_backend {
 	int device;                     /* CUDA device index */
-	enum cuda_precision precision;
-	char precision_name[8];         /* "fp32", "tf32", "bf16", "fp16" */
+	enum precision precision;       /* precision.h */
 	char device_name[256];
 	int sm_count;                   /* multiprocessors, for grid sizes */
 	cudaStream_t stream;            /* every operation runs here; never the default stream */
@@ -67,7 +70,7 @@ struct cuda_backend {
 	struct cuda_gemm_cache *gemm;   /* plans per gemm shape */
 	struct cuda_conv_cache *conv;   /* descriptors and timed algorithms per conv shape */
 	bool capturing;                 /* inside a CUDA-graph capture: no allocation, no sync */
-	const uint64_t *dropout_counter; /* device word dropout reads its counter from, or NULL (cuda_ext.h) */
+	const uint64_t *dropout_counter; /* device word dropout reads its counter from, or NULL (backend_ext.h) */
 	uint64_t calls;                 /* backend entries so far (cuda_enter), to tell "the very next call" */
 	/* The 16-bit copy of dy a conv backward-filter left in scratch, for the backward-data
 	 * call of the same layer that follows it (cuda_conv.cu). */
@@ -175,6 +178,39 @@ static inline size_t cuda_align256(size_t bytes)
 {
 	return (bytes + 255) & ~(size_t)255;
 }
+
+/* ---- the extras (backend_ext.h): each file's, gathered into cuda_ext ------------ */
+/* The table every CUDA backend's be->ext points at (cuda_backend.cu). */
+CUDA_HIDDEN extern const struct backend_ext cuda_ext;
+/* cuda_amp.cu */
+CUDA_HIDDEN struct backend_amp *cuda_amp_new(struct backend *be, const struct backend_amp_config *cfg);
+CUDA_HIDDEN void cuda_amp_free(struct backend *be, struct backend_amp *a);
+CUDA_HIDDEN void cuda_amp_scale_grad(struct backend *be, struct backend_amp *a, float *dlogits, int64_t n);
+CUDA_HIDDEN void cuda_amp_prepare(struct backend *be, struct backend_amp *a, const float *grads, int64_t n,
+				  double grad_clip, float beta1, float beta2, float *scalars);
+CUDA_HIDDEN void cuda_amp_set_steps(struct backend *be, struct backend_amp *a, int64_t steps);
+CUDA_HIDDEN void cuda_amp_read(struct backend *be, struct backend_amp *a, struct backend_amp_stats *out);
+/* cuda_graph.cu */
+CUDA_HIDDEN int cuda_capture_begin(struct backend *be, char *err, size_t errlen);
+CUDA_HIDDEN struct backend_graph *cuda_capture_end(struct backend *be, char *err, size_t errlen);
+CUDA_HIDDEN int cuda_graph_launch(struct backend *be, struct backend_graph *g, char *err, size_t errlen);
+CUDA_HIDDEN void cuda_graph_free(struct backend *be, struct backend_graph *g);
+CUDA_HIDDEN void cuda_set_dropout_counter(struct backend *be, const uint64_t *counter_dev);
+CUDA_HIDDEN struct backend_readback *cuda_readback_new(struct backend *be, size_t bytes);
+CUDA_HIDDEN void cuda_readback_start(struct backend *be, struct backend_readback *r, const void *src);
+CUDA_HIDDEN const void *cuda_readback_poll(struct backend *be, struct backend_readback *r);
+CUDA_HIDDEN void cuda_readback_free(struct backend *be, struct backend_readback *r);
+CUDA_HIDDEN struct backend_marks *cuda_marks_new(struct backend *be, int capacity);
+CUDA_HIDDEN void cuda_marks_record(struct backend *be, struct backend_marks *m, int index);
+CUDA_HIDDEN float cuda_marks_between(struct backend *be, struct backend_marks *m, int a, int b);
+CUDA_HIDDEN void cuda_marks_free(struct backend *be, struct backend_marks *m);
+/* cuda_data.cu */
+CUDA_HIDDEN struct backend_dataset *cuda_dataset_new(struct backend *be, const uint8_t *u8, const float *f32,
+						     const int32_t *labels, int64_t n, int c, int h, int w, char *err,
+						     size_t errlen);
+CUDA_HIDDEN void cuda_dataset_free(struct backend *be, struct backend_dataset *d);
+CUDA_HIDDEN void cuda_data_batch(struct backend *be, const struct backend_dataset *d, const struct backend_augment *aug,
+				 const int64_t *order_dev, const int64_t *cursor_dev, int batch, float *x, int32_t *y);
 
 /* ---- installers: each file fills its group of backend.h entries ------------- */
 CUDA_HIDDEN void cuda_elementwise_install(struct backend *be);  /* cuda_elementwise.cu */

@@ -356,7 +356,7 @@ static int nccl_check_layout(struct backend **bes, int n, int rank_base, int wor
 		return -1;
 	}
 	for (int i = 0; i < n; i++) {
-		if (!bes[i] || strcmp(bes[i]->name, "cuda") != 0) {
+		if (!bes[i] || bes[i]->ext != &cuda_ext) { /* ours: the table only this module fills */
 			cuda_errf(err, errlen, "NCCL rank %d is not on a CUDA backend", rank_base + i);
 			return -1;
 		}

@@ -30,8 +30,8 @@ static void check_split(const char *what, const struct dataset *d)
 		fuzz_fail("%s: %lld samples without storage", what, (long long)d->n);
 	for (int64_t i = 0; i < d->n; i++)
 		if (d->labels[i] < 0 || d->labels[i] >= d->classes)
-			fuzz_fail("%s: label %d of sample %lld is outside 0..%d", what, d->labels[i],
-				  (long long)i, d->classes - 1);
+			fuzz_fail("%s: label %d of sample %lld is outside 0..%d", what, d->labels[i], (long long)i,
+				  d->classes - 1);
 	if (d->storage == DATASET_F32) {
 		int64_t total = d->n * dataset_sample_size(d);
 		for (int64_t i = 0; i < total; i++)
@@ -78,8 +78,7 @@ void fuzz_data_run(const char *yaml)
 	int probed = data_probe(&s->data, &info, err, sizeof err) == 0;
 	int c = info.c, h = info.h, w = info.w, classes = info.classes;
 	if (trace)
-		fprintf(stderr, "probe: %s %d x %d x %d, %d classes\n", probed ? "ok" : err, c, h, w,
-			classes);
+		fprintf(stderr, "probe: %s %d x %d x %d, %d classes\n", probed ? "ok" : err, c, h, w, classes);
 	if (!probed)
 		fuzz_check_message("data_probe", err);
 	else if (c < 1 || h < 1 || w < 1 || classes < 1)
@@ -103,11 +102,9 @@ void fuzz_data_run(const char *yaml)
 		check_split("train", &sp.train);
 		check_split("validation", &sp.validation);
 		check_split("test", &sp.test);
-		if (probed && (c != sp.train.c || h != sp.train.h || w != sp.train.w ||
-			       classes != sp.train.classes))
-			fuzz_fail("data_probe says %d x %d x %d, %d classes; data_load %d x %d x %d, %d",
-				  c, h, w, classes, sp.train.c, sp.train.h, sp.train.w,
-				  sp.train.classes);
+		if (probed && (c != sp.train.c || h != sp.train.h || w != sp.train.w || classes != sp.train.classes))
+			fuzz_fail("data_probe says %d x %d x %d, %d classes; data_load %d x %d x %d, %d", c, h, w,
+				  classes, sp.train.c, sp.train.h, sp.train.w, sp.train.classes);
 		data_splits_free(&sp);
 	}
 }

@@ -33,16 +33,14 @@ static int write_png(const char *dir, const char *name, int w, int h, png_uint_3
 		cmap[i] = (unsigned char)(i * 20);
 	char path[1024];
 	snprintf(path, sizeof path, "%s/%s", dir, name);
-	int ok = png_image_write_to_file(&img, path, 0, px, 0,
-					 format & PNG_FORMAT_FLAG_COLORMAP ? cmap : NULL);
+	int ok = png_image_write_to_file(&img, path, 0, px, 0, format & PNG_FORMAT_FLAG_COLORMAP ? cmap : NULL);
 	free(px);
 	if (!ok)
 		fprintf(stderr, "%s: %s\n", path, img.message);
 	return ok ? 0 : -1;
 }
 
-static int write_jpeg(const char *dir, const char *name, int w, int h, int components,
-		      int progressive)
+static int write_jpeg(const char *dir, const char *name, int w, int h, int components, int progressive)
 {
 	char path[1024];
 	snprintf(path, sizeof path, "%s/%s", dir, name);
@@ -84,13 +82,10 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	const char *d = argv[1];
-	int rc = write_png(d, "gray.png", 4, 4, PNG_FORMAT_GRAY) |
-		 write_png(d, "rgb.png", 5, 3, PNG_FORMAT_RGB) |
+	int rc = write_png(d, "gray.png", 4, 4, PNG_FORMAT_GRAY) | write_png(d, "rgb.png", 5, 3, PNG_FORMAT_RGB) |
 		 write_png(d, "rgba.png", 3, 3, PNG_FORMAT_RGBA) |
 		 write_png(d, "cmap.png", 4, 2, PNG_FORMAT_RGB_COLORMAP) |
-		 write_png(d, "gray16.png", 2, 3, PNG_FORMAT_LINEAR_Y) |
-		 write_jpeg(d, "gray.jpg", 8, 8, 1, 0) |
-		 write_jpeg(d, "rgb.jpg", 9, 7, 3, 0) |
-		 write_jpeg(d, "progressive.jpg", 16, 8, 3, 1);
+		 write_png(d, "gray16.png", 2, 3, PNG_FORMAT_LINEAR_Y) | write_jpeg(d, "gray.jpg", 8, 8, 1, 0) |
+		 write_jpeg(d, "rgb.jpg", 9, 7, 3, 0) | write_jpeg(d, "progressive.jpg", 16, 8, 3, 1);
 	return rc ? 1 : 0;
 }

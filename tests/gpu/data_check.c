@@ -1,5 +1,5 @@
 /*
- * data_check.c — the GPU batch kernel (tb_cuda_data_batch) against the
+ * data_check.c — the GPU batch kernel (be->ext->data_batch) against the
  * engine's real CPU loader (engine/loader.c), not a reimplementation:
  * same data set, seed, epoch and augmentation spec, batch by batch, bit
  * for bit. Links every engine object (so it builds only where
@@ -15,8 +15,9 @@
 #include <string.h>
 
 #include "backend.h"
-#include "cuda/cuda_ext.h"
+#include "backend_ext.h"
 #include "data.h"
+#include "precision.h"
 #include "rng.h"
 #include "tb.h"
 
@@ -24,20 +25,24 @@
 
 
 
-typedef struct backend *(*cuda_new_fn)(int, const char *, char *, size_t);
+typedef struct backend *(*cuda_new_fn)(int, int, char *, size_t);
 
-static int check_epochs(void *h, struct backend *g, const struct dataset *d, const struct spec_data *sd,
-			const struct tb_cuda_augment *aug, uint64_t seed, const char *name)
+static int check_epochs(struct backend *g, const struct dataset *d, const struct spec_data *sd,
+			const struct backend_augment *aug, uint64_t seed, const char *name)
 {
-	__typeof__(tb_cuda_dataset_new) *ds_new = (__typeof__(tb_cuda_dataset_new) *)dlsym(h, "tb_cuda_dataset_new");
-	__typeof__(tb_cuda_data_batch) *batch_fn = (__typeof__(tb_cuda_data_batch) *)dlsym(h, "tb_cuda_data_batch");
-	__typeof__(tb_cuda_dataset_free) *ds_free = (__typeof__(tb_cuda_dataset_free) *)dlsym(h, "tb_cuda_dataset_free");
+	__typeof__(((struct backend_ext *)0)->dataset_new) ds_new = g->ext ? g->ext->dataset_new : NULL;
+	__typeof__(((struct backend_ext *)0)->data_batch) batch_fn = g->ext ? g->ext->data_batch : NULL;
+	__typeof__(((struct backend_ext *)0)->dataset_free) ds_free = g->ext ? g->ext->dataset_free : NULL;
 	char err[256];
 	int bs = 16;
+	if (!ds_new || !batch_fn || !ds_free) {
+		printf("FAIL %s: the CUDA backend has no device-data extras (be->ext)\n", name);
+		return 1;
+	}
 	struct loader_options lo = {.batch_size = bs, .shuffle = true, .drop_last = true, .augment = true,
 				    .workers = 2, .prefetch = 2, .seed = seed};
 	struct loader *l = loader_new(d, sd, &lo, 0, 0, err, sizeof(err));
-	struct tb_cuda_dataset *gd = ds_new(g, d->u8, d->f32, d->labels, d->n, d->c, d->h, d->w, err, sizeof(err));
+	struct backend_dataset *gd = ds_new(g, d->u8, d->f32, d->labels, d->n, d->c, d->h, d->w, err, sizeof(err));
 	if (!l || !gd) {
 		printf("FAIL %s: %s\n", name, err);
 		return 1;
@@ -82,7 +87,7 @@ int main(int argc, char **argv)
 	void *h = dlopen(argc > 1 ? argv[1] : "build/libtrainbook-cuda.so", RTLD_NOW | RTLD_LOCAL);
 	cuda_new_fn backend_new = h ? (cuda_new_fn)dlsym(h, "tb_cuda_backend_new") : NULL;
 	char err[256] = "";
-	struct backend *g = backend_new ? backend_new(0, "fp32", err, sizeof(err)) : NULL;
+	struct backend *g = backend_new ? backend_new(0, PRECISION_FP32, err, sizeof(err)) : NULL;
 	if (!g) {
 		printf("FAIL data_check: %s\n", h ? err : dlerror());
 		return 1;
@@ -101,20 +106,22 @@ int main(int argc, char **argv)
 
 	uint64_t seed = 1234;
 	struct spec_data sd = {.naugment = 3, .nnormalize = 3};
-	snprintf(sd.augment[0].name, SPEC_NAME_MAX, "random_crop");
+	static const char *const steps[3] = {"random_crop", "hflip", "normalize"};
+	for (int i = 0; i < 3; i++) { /* as the parser leaves them: the row's index and name */
+		sd.augment[i].kind = spec_registry_find(&augment_registry, steps[i]);
+		snprintf(sd.augment[i].name, SPEC_NAME_MAX, "%s", steps[i]);
+	}
 	sd.augment[0].value = 3;
-	snprintf(sd.augment[1].name, SPEC_NAME_MAX, "hflip");
 	sd.augment[1].value = 0.5;
-	snprintf(sd.augment[2].name, SPEC_NAME_MAX, "normalize");
-	struct tb_cuda_augment aug = {.nops = 3, .aug_key = rng_hash(seed, LOADER_AUG_TAG, 2)};
-	aug.ops[0] = (struct tb_cuda_aug_op){.kind = TB_CUDA_AUG_CROP, .pad = 3};
-	aug.ops[1] = (struct tb_cuda_aug_op){.kind = TB_CUDA_AUG_HFLIP, .prob = 0.5f};
-	aug.ops[2] = (struct tb_cuda_aug_op){.kind = TB_CUDA_AUG_NORMALIZE};
+	struct backend_augment aug = {.nops = 3, .aug_key = rng_hash(seed, LOADER_AUG_TAG, 2)};
+	aug.ops[0] = (struct backend_aug_op){.kind = BACKEND_AUG_CROP, .pad = 3};
+	aug.ops[1] = (struct backend_aug_op){.kind = BACKEND_AUG_HFLIP, .prob = 0.5f};
+	aug.ops[2] = (struct backend_aug_op){.kind = BACKEND_AUG_NORMALIZE};
 	for (int c = 0; c < 3; c++) {
 		sd.mean[c] = aug.mean[c] = 0.45f + 0.01f * c;
 		sd.std[c] = aug.std[c] = 0.22f + 0.02f * c;
 	}
-	int failed = check_epochs(h, g, &d, &sd, &aug, seed, "data_batch vs loader: crop 3, hflip, normalize");
+	int failed = check_epochs(g, &d, &sd, &aug, seed, "data_batch vs loader: crop 3, hflip, normalize");
 	free(d.u8);
 	free(d.labels);
 	g->destroy(g);

@@ -22,7 +22,6 @@
 struct parity {
 	struct backend *cpu;
 	struct backend *gpu;
-	void *cuda_module;   /* dlopen handle of libtrainbook-cuda.so (for cuda_ext.h symbols) */
 	const char *prec;    /* "fp32", "tf32", "bf16", "fp16" */
 	double tol_dense;    /* gemm/conv: 1e-4 fp32, 1e-3 tf32, 1e-2 bf16/fp16 */
 	struct rng rng;

@@ -1,43 +1,42 @@
 /*
  * parity_ext.c — checks of what libtrainbook-cuda.so offers beyond
- * backend.h (engine/cuda/cuda_ext.h): loss scaling against the CPU
+ * backend.h (its be->ext table, engine/backend_ext.h): loss scaling against the CPU
  * optimizer on unscaled gradients, graph capture and replay against eager
  * execution, dropout with a device counter, asynchronous read-back, and
  * GPU batches against a host reimplementation of loader.c's documented
- * draws. Symbols are looked up with dlsym, so a library without them
- * reports FAIL lines rather than failing to load. Threads: main thread.
+ * draws. A missing extra (a NULL slot) reports a FAIL line rather than
+ * crashing. Threads: main thread.
  */
-#include <dlfcn.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "cuda/cuda_ext.h"
+#include "backend_ext.h"
 #include "optim.h"
 #include "parity.h"
 #include "tb.h"
 
 #define GPU_FREE(pt, p) (pt)->gpu->free((pt)->gpu, (p))
-/* A typed pointer to the library's `name`, or NULL. */
-#define EXT(pt, name) ((__typeof__(name) *)dlsym((pt)->cuda_module, #name))
+/* One extra of the GPU backend's table (backend_ext.h), NULL when it lacks the table or the slot. */
+#define EXT(pt, slot) ((pt)->gpu->ext ? (pt)->gpu->ext->slot : NULL)
 
 /* ---- loss scaling -------------------------------------------------------------- */
 
 static void check_amp(struct parity *pt)
 {
-	__typeof__(tb_cuda_amp_new) *amp_new = EXT(pt, tb_cuda_amp_new);
-	__typeof__(tb_cuda_amp_free) *amp_free = EXT(pt, tb_cuda_amp_free);
-	__typeof__(tb_cuda_amp_scale_grad) *amp_scale = EXT(pt, tb_cuda_amp_scale_grad);
-	__typeof__(tb_cuda_amp_prepare) *amp_prepare = EXT(pt, tb_cuda_amp_prepare);
-	__typeof__(tb_cuda_amp_read) *amp_read = EXT(pt, tb_cuda_amp_read);
+	__typeof__(((struct backend_ext *)0)->amp_new) amp_new = EXT(pt, amp_new);
+	__typeof__(((struct backend_ext *)0)->amp_free) amp_free = EXT(pt, amp_free);
+	__typeof__(((struct backend_ext *)0)->amp_scale_grad) amp_scale = EXT(pt, amp_scale_grad);
+	__typeof__(((struct backend_ext *)0)->amp_prepare) amp_prepare = EXT(pt, amp_prepare);
+	__typeof__(((struct backend_ext *)0)->amp_read) amp_read = EXT(pt, amp_read);
 	if (!amp_new || !amp_free || !amp_scale || !amp_prepare || !amp_read) {
-		parity_result(pt, "amp", false, "tb_cuda_amp_* not exported");
+		parity_result(pt, "amp", false, "amp_* missing from be->ext");
 		return;
 	}
 	struct backend *g = pt->gpu;
-	struct tb_cuda_amp_config cfg = {.init_scale = 1024.0f, .growth_factor = 2.0f, .backoff_factor = 0.5f,
+	struct backend_amp_config cfg = {.init_scale = 1024.0f, .growth_factor = 2.0f, .backoff_factor = 0.5f,
 					 .growth_interval = 2};
-	struct tb_cuda_amp *amp = amp_new(g, &cfg);
+	struct backend_amp *amp = amp_new(g, &cfg);
 
 	/* scale_grad multiplies by the device-side scale. */
 	int64_t nl = 1000;
@@ -52,7 +51,7 @@ static void check_amp(struct parity *pt)
 	GPU_FREE(pt, gdl);
 
 	/* Adam through prepare on scaled gradients == CPU Adam on unscaled ones with the clip factor. */
-	struct optim_hyper h = {.kind = OPTIM_ADAM, .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f};
+	struct optim_hyper h = {.kind = OPTIM_ADAM, .arg = {[ADAM_BETA1] = 0.9f, [ADAM_BETA2] = 0.999f, [ADAM_EPS] = 1e-8f}};
 	int64_t n = 4099;
 	double clip = 0.5;
 	float *p = parity_rand(pt, n, -1, 1), *state = calloc((size_t)n * 2, sizeof(float));
@@ -75,7 +74,7 @@ static void check_amp(struct parity *pt)
 		up[OPT_LR] = 1e-3f;
 		up[OPT_CLIP] = 1.0f;
 		g->upload(g, gscalars, up, sizeof(up));
-		amp_prepare(g, amp, ggrad, n, clip, h.beta1, h.beta2, gscalars);
+		amp_prepare(g, amp, ggrad, n, clip, h.arg[ADAM_BETA1], h.arg[ADAM_BETA2], gscalars);
 		g->optim_step(g, &h, step, gscalars, gp, ggrad, gstate, NULL, n);
 		if (!poison) {
 			host_step++;
@@ -85,15 +84,15 @@ static void check_amp(struct parity *pt)
 			double norm = sqrt(ss), coef = clip / (norm + 1e-6);
 			float sc[OPT_NSCALARS] = {0};
 			sc[OPT_LR] = 1e-3f;
-			sc[OPT_BC1] = (float)(1.0 - pow(h.beta1, (double)host_step));
-			sc[OPT_BC2] = (float)(1.0 - pow(h.beta2, (double)host_step));
+			sc[OPT_BC1] = (float)(1.0 - pow(h.arg[ADAM_BETA1], (double)host_step));
+			sc[OPT_BC2] = (float)(1.0 - pow(h.arg[ADAM_BETA2], (double)host_step));
 			sc[OPT_CLIP] = coef < 1 ? (float)coef : 1.0f;
 			pt->cpu->optim_step(pt->cpu, &h, host_step, sc, p, gr, state, NULL, n);
 		}
 		/* GradScaler: halve on overflow, double after growth_interval clean steps. */
 		int clean_run = step < 3 ? step : step - 3;
 		scale = poison ? scale * 0.5f : (clean_run % 2 == 0 ? scale * 2.0f : scale);
-		struct tb_cuda_amp_stats st;
+		struct backend_amp_stats st;
 		amp_read(g, amp, &st);
 		if (st.scale != scale || st.steps != host_step || st.skipped != (step >= 3)) {
 			ok = false;
@@ -122,17 +121,17 @@ static void check_amp(struct parity *pt)
 
 static void check_graph(struct parity *pt)
 {
-	__typeof__(tb_cuda_capture_begin) *begin = EXT(pt, tb_cuda_capture_begin);
-	__typeof__(tb_cuda_capture_end) *end = EXT(pt, tb_cuda_capture_end);
-	__typeof__(tb_cuda_graph_launch) *launch = EXT(pt, tb_cuda_graph_launch);
-	__typeof__(tb_cuda_graph_free) *gfree = EXT(pt, tb_cuda_graph_free);
-	__typeof__(tb_cuda_set_dropout_counter) *set_counter = EXT(pt, tb_cuda_set_dropout_counter);
-	__typeof__(tb_cuda_readback_new) *rb_new = EXT(pt, tb_cuda_readback_new);
-	__typeof__(tb_cuda_readback_start) *rb_start = EXT(pt, tb_cuda_readback_start);
-	__typeof__(tb_cuda_readback_poll) *rb_poll = EXT(pt, tb_cuda_readback_poll);
-	__typeof__(tb_cuda_readback_free) *rb_free = EXT(pt, tb_cuda_readback_free);
+	__typeof__(((struct backend_ext *)0)->capture_begin) begin = EXT(pt, capture_begin);
+	__typeof__(((struct backend_ext *)0)->capture_end) end = EXT(pt, capture_end);
+	__typeof__(((struct backend_ext *)0)->graph_launch) launch = EXT(pt, graph_launch);
+	__typeof__(((struct backend_ext *)0)->graph_free) gfree = EXT(pt, graph_free);
+	__typeof__(((struct backend_ext *)0)->set_dropout_counter) set_counter = EXT(pt, set_dropout_counter);
+	__typeof__(((struct backend_ext *)0)->readback_new) rb_new = EXT(pt, readback_new);
+	__typeof__(((struct backend_ext *)0)->readback_start) rb_start = EXT(pt, readback_start);
+	__typeof__(((struct backend_ext *)0)->readback_poll) rb_poll = EXT(pt, readback_poll);
+	__typeof__(((struct backend_ext *)0)->readback_free) rb_free = EXT(pt, readback_free);
 	if (!begin || !end || !launch || !gfree || !set_counter || !rb_new || !rb_start || !rb_poll || !rb_free) {
-		parity_result(pt, "graph", false, "tb_cuda_capture_*/graph_*/readback_* not exported");
+		parity_result(pt, "graph", false, "capture_*/graph_*/readback_* missing from be->ext");
 		return;
 	}
 	struct backend *g = pt->gpu, *c = pt->cpu;
@@ -157,7 +156,7 @@ static void check_graph(struct parity *pt)
 	uint64_t step = 1;
 	g->upload(g, gcounter, &step, 8);
 	int rc = begin(g, err, sizeof(err));
-	struct tb_cuda_graph *graph = NULL;
+	struct backend_graph *graph = NULL;
 	if (rc == 0) {
 		g->dropout_forward(g, 0.25f, seed, 12345 /* ignored: the device counter wins */, gy, gmask, gx, n);
 		g->softmax_xent(g, gy, glabels, rows, classes, 0.0f, 1.0f, gdz, gstats, NULL);
@@ -184,7 +183,7 @@ static void check_graph(struct parity *pt)
 	}
 	set_counter(g, NULL);
 
-	struct tb_cuda_readback *rb = rb_new(g, 8);
+	struct backend_readback *rb = rb_new(g, 8);
 	bool early = rb_poll(g, rb) == NULL; /* nothing started yet */
 	rb_start(g, rb, gstats);
 	g->sync(g);
@@ -214,7 +213,7 @@ static void check_graph(struct parity *pt)
 
 /* loader.c's per-sample pipeline, from its documented draws, as whole-image passes. */
 static void host_sample(const uint8_t *u8, const float *f32, int64_t idx, int c, int h, int w,
-			const struct tb_cuda_augment *aug, uint64_t epoch, float *out)
+			const struct backend_augment *aug, uint64_t epoch, float *out)
 {
 	int64_t size = (int64_t)c * h * w;
 	for (int64_t k = 0; k < size; k++)
@@ -223,8 +222,8 @@ static void host_sample(const uint8_t *u8, const float *f32, int64_t idx, int c,
 	rng_seed(&r, rng_hash(aug->aug_key, epoch, (uint64_t)idx));
 	float *tmp = malloc((size_t)size * 4);
 	for (int k = 0; k < aug->nops; k++) {
-		const struct tb_cuda_aug_op *op = &aug->ops[k];
-		if (op->kind == TB_CUDA_AUG_CROP) {
+		const struct backend_aug_op *op = &aug->ops[k];
+		if (op->kind == BACKEND_AUG_CROP) {
 			int dy = (int)rng_below(&r, 2 * (uint64_t)op->pad + 1);
 			int dx = (int)rng_below(&r, 2 * (uint64_t)op->pad + 1);
 			for (int ch = 0; ch < c; ch++)
@@ -235,7 +234,7 @@ static void host_sample(const uint8_t *u8, const float *f32, int64_t idx, int c,
 						tmp[((int64_t)ch * h + yy) * w + xx] = in ? out[((int64_t)ch * h + sy) * w + sx] : 0.0f;
 					}
 			memcpy(out, tmp, (size_t)size * 4);
-		} else if (op->kind == TB_CUDA_AUG_HFLIP) {
+		} else if (op->kind == BACKEND_AUG_HFLIP) {
 			if (rng_uniform(&r) < op->prob)
 				for (int64_t row = 0; row < (int64_t)c * h; row++)
 					for (int a = 0, b = w - 1; a < b; a++, b--) {
@@ -252,13 +251,13 @@ static void host_sample(const uint8_t *u8, const float *f32, int64_t idx, int c,
 	free(tmp);
 }
 
-static void check_data_case(struct parity *pt, bool use_u8, const struct tb_cuda_augment *aug, const char *name)
+static void check_data_case(struct parity *pt, bool use_u8, const struct backend_augment *aug, const char *name)
 {
-	__typeof__(tb_cuda_dataset_new) *ds_new = EXT(pt, tb_cuda_dataset_new);
-	__typeof__(tb_cuda_dataset_free) *ds_free = EXT(pt, tb_cuda_dataset_free);
-	__typeof__(tb_cuda_data_batch) *batch_fn = EXT(pt, tb_cuda_data_batch);
+	__typeof__(((struct backend_ext *)0)->dataset_new) ds_new = EXT(pt, dataset_new);
+	__typeof__(((struct backend_ext *)0)->dataset_free) ds_free = EXT(pt, dataset_free);
+	__typeof__(((struct backend_ext *)0)->data_batch) batch_fn = EXT(pt, data_batch);
 	if (!ds_new || !ds_free || !batch_fn) {
-		parity_result(pt, "data", false, "tb_cuda_dataset_*/tb_cuda_data_batch not exported");
+		parity_result(pt, "data", false, "dataset_*/data_batch missing from be->ext");
 		return;
 	}
 	int64_t n = 40;
@@ -279,14 +278,14 @@ static void check_data_case(struct parity *pt, bool use_u8, const struct tb_cuda
 		order[i] = order[j];
 		order[j] = t;
 	}
-	static const struct tb_cuda_augment none = {.nops = 0};
-	const struct tb_cuda_augment *host_aug = aug ? aug : &none;
+	static const struct backend_augment none = {.nops = 0};
+	const struct backend_augment *host_aug = aug ? aug : &none;
 	int64_t cursor[2] = {7, 23}; /* epoch 7, positions 23..33 of the order */
 	char err[256] = "";
-	struct tb_cuda_dataset *d = ds_new(pt->gpu, use_u8 ? u8 : NULL, use_u8 ? NULL : f32, labels, n, c, h, w, err,
+	struct backend_dataset *d = ds_new(pt->gpu, use_u8 ? u8 : NULL, use_u8 ? NULL : f32, labels, n, c, h, w, err,
 					   sizeof(err));
 	if (!d) {
-		parity_result(pt, name, false, "tb_cuda_dataset_new: %s", err);
+		parity_result(pt, name, false, "dataset_new: %s", err);
 		goto out;
 	}
 	int64_t *gorder = parity_up(pt, order, (size_t)n * 8), *gcursor = parity_up(pt, cursor, sizeof(cursor));
@@ -321,19 +320,19 @@ out:
 
 static void check_data(struct parity *pt)
 {
-	struct tb_cuda_augment aug = {.nops = 3, .aug_key = rng_next_u64(&pt->rng)};
-	aug.ops[0] = (struct tb_cuda_aug_op){.kind = TB_CUDA_AUG_CROP, .pad = 2};
-	aug.ops[1] = (struct tb_cuda_aug_op){.kind = TB_CUDA_AUG_HFLIP, .prob = 0.5f};
-	aug.ops[2] = (struct tb_cuda_aug_op){.kind = TB_CUDA_AUG_NORMALIZE};
+	struct backend_augment aug = {.nops = 3, .aug_key = rng_next_u64(&pt->rng)};
+	aug.ops[0] = (struct backend_aug_op){.kind = BACKEND_AUG_CROP, .pad = 2};
+	aug.ops[1] = (struct backend_aug_op){.kind = BACKEND_AUG_HFLIP, .prob = 0.5f};
+	aug.ops[2] = (struct backend_aug_op){.kind = BACKEND_AUG_NORMALIZE};
 	for (int ch = 0; ch < 3; ch++) {
 		aug.mean[ch] = 0.4f + 0.05f * ch;
 		aug.std[ch] = 0.2f + 0.03f * ch;
 	}
 	check_data_case(pt, true, &aug, "data_batch u8 crop+hflip+normalize");
 	/* Normalising before the crop leaves the crop's zero padding unnormalised. */
-	aug.ops[0] = (struct tb_cuda_aug_op){.kind = TB_CUDA_AUG_NORMALIZE};
-	aug.ops[1] = (struct tb_cuda_aug_op){.kind = TB_CUDA_AUG_CROP, .pad = 3};
-	aug.ops[2] = (struct tb_cuda_aug_op){.kind = TB_CUDA_AUG_HFLIP, .prob = 0.7f};
+	aug.ops[0] = (struct backend_aug_op){.kind = BACKEND_AUG_NORMALIZE};
+	aug.ops[1] = (struct backend_aug_op){.kind = BACKEND_AUG_CROP, .pad = 3};
+	aug.ops[2] = (struct backend_aug_op){.kind = BACKEND_AUG_HFLIP, .prob = 0.7f};
 	check_data_case(pt, false, &aug, "data_batch f32 normalize+crop+hflip");
 	check_data_case(pt, true, NULL, "data_batch u8 no augmentation");
 }
@@ -341,10 +340,10 @@ static void check_data(struct parity *pt)
 /* Library calls inside a capture: conv (cuDNN), batch norm, gemm (cuBLASLt) replayed == eager. */
 static void check_graph_libraries(struct parity *pt)
 {
-	__typeof__(tb_cuda_capture_begin) *begin = EXT(pt, tb_cuda_capture_begin);
-	__typeof__(tb_cuda_capture_end) *end = EXT(pt, tb_cuda_capture_end);
-	__typeof__(tb_cuda_graph_launch) *launch = EXT(pt, tb_cuda_graph_launch);
-	__typeof__(tb_cuda_graph_free) *gfree = EXT(pt, tb_cuda_graph_free);
+	__typeof__(((struct backend_ext *)0)->capture_begin) begin = EXT(pt, capture_begin);
+	__typeof__(((struct backend_ext *)0)->capture_end) end = EXT(pt, capture_end);
+	__typeof__(((struct backend_ext *)0)->graph_launch) launch = EXT(pt, graph_launch);
+	__typeof__(((struct backend_ext *)0)->graph_free) gfree = EXT(pt, graph_free);
 	if (!begin || !end || !launch || !gfree)
 		return; /* reported by check_graph */
 	struct backend *g = pt->gpu;
@@ -372,7 +371,7 @@ static void check_graph_libraries(struct parity *pt)
 	float *eager = parity_down(pt, gout, nfc);
 	g->fill(g, gout, 0.0f, nfc);
 	char err[256] = "";
-	struct tb_cuda_graph *graph = NULL;
+	struct backend_graph *graph = NULL;
 	if (begin(g, err, sizeof(err)) == 0) {
 		STEP_OPS();
 		graph = end(g, err, sizeof(err));
@@ -400,8 +399,8 @@ static void check_graph_libraries(struct parity *pt)
 
 void parity_ext_ops(struct parity *pt)
 {
-	if (!pt->cuda_module) {
-		parity_result(pt, "cuda_ext", false, "no library handle");
+	if (!pt->gpu->ext) {
+		parity_result(pt, "backend_ext", false, "the GPU backend has no table of extras (be->ext)");
 		return;
 	}
 	check_amp(pt);

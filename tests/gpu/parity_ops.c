@@ -6,7 +6,7 @@
  *
  * What it is: the harness (parity.h) and the memory, dense, element-wise,
  * loss, reduction and optimizer checks; parity_conv.c adds convolution,
- * batch norm and pooling, parity_ext.c the cuda_ext.h extras. Every run
+ * batch norm and pooling, parity_ext.c the backend_ext.h extras. Every run
  * draws fresh inputs from a seed it prints, so a failure can be replayed
  * with --seed. Output: one "PASS|FAIL [precision] op: detail" line per
  * check, then a count; exit status 1 if anything failed (or no GPU).
@@ -22,12 +22,13 @@
 #include <string.h>
 #include <time.h>
 
+#include "backend_ext.h"
 #include "optim.h"
 #include "parity.h"
+#include "precision.h"
 #include "tb.h"
 
-typedef struct backend *(*cuda_new_fn)(int, const char *, char *, size_t);
-typedef size_t (*cuda_peak_fn)(struct backend *);
+typedef struct backend *(*cuda_new_fn)(int, int, char *, size_t);
 
 /* ---- harness ---------------------------------------------------------------- */
 
@@ -520,7 +521,10 @@ static void check_sum_squares(struct parity *pt)
 static void check_optim(struct parity *pt, const char *name, struct optim_hyper h, bool masked)
 {
 	int64_t n = 50021;
-	int nstate = h.kind == OPTIM_SGD ? 1 : 2;
+	const struct optim_kind *k = &optim_kinds[h.kind];
+	int nstate = k->nstate(&h);
+	double beta1 = k->bias_key[0] >= 0 ? h.arg[k->bias_key[0]] : 0;
+	double beta2 = k->bias_key[1] >= 0 ? h.arg[k->bias_key[1]] : 0;
 	float *p = parity_rand(pt, n, -1, 1), *state = tb_xmalloc((size_t)n * nstate * 4);
 	memset(state, 0, (size_t)n * nstate * 4);
 	uint8_t *mask = NULL;
@@ -536,8 +540,8 @@ static void check_optim(struct parity *pt, const char *name, struct optim_hyper 
 		float *g = parity_rand(pt, n, -1, 1);
 		float scalars[OPT_NSCALARS] = {0};
 		scalars[OPT_LR] = 0.01f * (float)step;
-		scalars[OPT_BC1] = (float)(1.0 - pow(h.beta1, (double)step));
-		scalars[OPT_BC2] = (float)(1.0 - pow(h.beta2, (double)step));
+		scalars[OPT_BC1] = (float)(1.0 - pow(beta1, (double)step));
+		scalars[OPT_BC2] = (float)(1.0 - pow(beta2, (double)step));
 		scalars[OPT_CLIP] = step == 2 ? 0.5f : 1.0f;
 		pt->gpu->upload(pt->gpu, gscalars, scalars, sizeof(scalars));
 		pt->gpu->upload(pt->gpu, ggrad, g, (size_t)n * 4);
@@ -582,17 +586,25 @@ void parity_dense_ops(struct parity *pt)
 	check_mse(pt, 41, 10, true, true);
 	check_mse(pt, 41, 3, false, true);
 	check_sum_squares(pt);
-	struct optim_hyper sgd = {.kind = OPTIM_SGD, .momentum = 0.9f, .dampening = 0.1f, .weight_decay = 1e-3f};
+	struct optim_hyper sgd = {.kind = OPTIM_SGD, .weight_decay = 1e-3f,
+				  .arg = {[SGD_MOMENTUM] = 0.9f, [SGD_DAMPENING] = 0.1f}};
 	check_optim(pt, "sgd momentum dampening", sgd, true);
-	sgd.nesterov = true;
-	sgd.dampening = 0;
+	sgd.arg[SGD_NESTEROV] = 1;
+	sgd.arg[SGD_DAMPENING] = 0;
 	check_optim(pt, "sgd nesterov", sgd, false);
 	struct optim_hyper plain = {.kind = OPTIM_SGD};
 	check_optim(pt, "sgd plain", plain, false);
-	struct optim_hyper adam = {.kind = OPTIM_ADAM, .weight_decay = 1e-2f, .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f};
+	struct optim_hyper adam = {.kind = OPTIM_ADAM, .weight_decay = 1e-2f,
+				   .arg = {[ADAM_BETA1] = 0.9f, [ADAM_BETA2] = 0.999f, [ADAM_EPS] = 1e-8f}};
 	check_optim(pt, "adam", adam, true);
 	adam.kind = OPTIM_ADAMW;
 	check_optim(pt, "adamw", adam, true);
+	struct optim_hyper rms = {.kind = OPTIM_RMSPROP, .arg = {[RMSPROP_ALPHA] = 0.99f, [RMSPROP_EPS] = 1e-8f}};
+	check_optim(pt, "rmsprop", rms, false);
+	rms.weight_decay = 1e-2f;
+	rms.arg[RMSPROP_MOMENTUM] = 0.9f;
+	rms.arg[RMSPROP_CENTERED] = 1;
+	check_optim(pt, "rmsprop momentum centered", rms, true);
 }
 
 /* ---- main ---------------------------------------------------------------------------- */
@@ -610,11 +622,11 @@ static double dense_tolerance(const char *prec)
 static void check_entry_errors(struct parity *pt, cuda_new_fn backend_new)
 {
 	char err[256] = "";
-	struct backend *be = backend_new(0, "fp64", err, sizeof(err));
+	struct backend *be = backend_new(0, PRECISION_KINDS + 5, err, sizeof(err));
 	bool ok = !be && strstr(err, "precision");
 	parity_result(pt, "entry: bad precision", ok, "\"%s\"", err);
 	err[0] = 0;
-	be = backend_new(1 << 20, "fp32", err, sizeof(err));
+	be = backend_new(1 << 20, PRECISION_FP32, err, sizeof(err));
 	ok = !be && strstr(err, "out of range");
 	parity_result(pt, "entry: bad device index", ok, "\"%s\"", err);
 }
@@ -650,12 +662,10 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	cuda_new_fn backend_new = (cuda_new_fn)dlsym(h, "tb_cuda_backend_new");
-	cuda_peak_fn peak = (cuda_peak_fn)dlsym(h, "tb_cuda_peak_memory");
-	if (!backend_new || !peak) {
-		parity_result(&pt, "load", false, "%s lacks tb_cuda_backend_new/tb_cuda_peak_memory", lib);
+	if (!backend_new) {
+		parity_result(&pt, "load", false, "%s lacks tb_cuda_backend_new", lib);
 		return 1;
 	}
-	pt.cuda_module = h;
 	pt.cpu = backend_cpu_new(0);
 	check_entry_errors(&pt, backend_new);
 	for (int i = 0; i < nprecs; i++) {
@@ -663,7 +673,12 @@ int main(int argc, char **argv)
 		pt.prec = precs[i];
 		pt.tol_dense = dense_tolerance(precs[i]);
 		rng_seed(&pt.rng, seed + (uint64_t)i);
-		pt.gpu = backend_new(device, precs[i], err, sizeof(err));
+		int precision = 0;
+		while (precision < PRECISION_KINDS && strcmp(precision_kinds[precision].spec.name, precs[i]))
+			precision++;
+		pt.gpu = precision < PRECISION_KINDS ? backend_new(device, precision, err, sizeof(err)) : NULL;
+		if (precision == PRECISION_KINDS)
+			snprintf(err, sizeof(err), "unknown precision '%s'", precs[i]);
 		if (!pt.gpu) {
 			parity_result(&pt, "backend", false, "no CUDA backend: %s", err);
 			continue;
@@ -671,7 +686,7 @@ int main(int argc, char **argv)
 		parity_dense_ops(&pt);
 		parity_conv_ops(&pt);
 		parity_ext_ops(&pt);
-		size_t peak_bytes = peak(pt.gpu);
+		size_t peak_bytes = pt.gpu->ext && pt.gpu->ext->peak_memory ? pt.gpu->ext->peak_memory(pt.gpu) : 0;
 		parity_result(&pt, "peak memory", peak_bytes > 0, "%.1f MiB", (double)peak_bytes / 1048576.0);
 		pt.gpu->destroy(pt.gpu);
 		pt.gpu = NULL;

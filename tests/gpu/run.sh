@@ -180,7 +180,7 @@ if ! echo 'int main(void){return 0;}' | cc -x c - $CBLAS_FLAGS -lopenblas -o "$L
 	CBLAS_LIB=""
 fi
 if cc -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -O2 -fopenmp -I. -Iengine $CBLAS_FLAGS -o "$LOGS/parity_ops" \
-	tests/gpu/parity_*.c $CBLAS_SRC engine/cpu/*.c engine/rng.c engine/tb.c $CBLAS_LIB -lm -ldl \
+	tests/gpu/parity_*.c $CBLAS_SRC engine/cpu/*.c engine/optim.c engine/precision.c engine/rng.c engine/tb.c $CBLAS_LIB -lm -ldl \
 	>"$LOGS/build-parity.log" 2>&1; then
 	pass "build parity_ops"
 else

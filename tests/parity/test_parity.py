@@ -140,7 +140,8 @@ def check(what, got, want, tol):
 
 
 def make_optimizer(name, params, **kw):
-    return {"sgd": torch.optim.SGD, "adam": torch.optim.Adam, "adamw": torch.optim.AdamW}[name](params, **kw)
+    return {"sgd": torch.optim.SGD, "adam": torch.optim.Adam, "adamw": torch.optim.AdamW,
+            "rmsprop": torch.optim.RMSprop}[name](params, **kw)
 
 
 def torch_run(module, x, y, steps, loss_fn, opt=None, sched=None, clip=None, eval_mode=False):
@@ -277,6 +278,18 @@ def adam_weight_decay_trajectory():
 @case
 def adamw_trajectory():
     trajectory("adamw", "{name: adamw, lr: 0.001, weight_decay: 0.1}", {"lr": 1e-3, "weight_decay": 0.1})
+
+
+@case
+def rmsprop_trajectory():
+    trajectory("rmsprop", "{name: rmsprop, lr: 0.001}", {"lr": 1e-3})
+
+
+@case
+def rmsprop_momentum_centered_weight_decay_trajectory():
+    trajectory("rmsprop", "{name: rmsprop, lr: 0.001, alpha: 0.9, eps: 1.0e-6, momentum: 0.8, centered: true,"
+               " weight_decay: 0.01}",
+               {"lr": 1e-3, "alpha": 0.9, "eps": 1e-6, "momentum": 0.8, "centered": True, "weight_decay": 0.01})
 
 
 @case

@@ -4,7 +4,7 @@
  * "file:line:col: error: message", exit 2 when any file failed, else 0.
  *
  * What it is: a test harness built by tests/specs/run.sh under ASan+UBSan
- * against engine/spec*.c only. What it is not: `trainbook check` (the
+ * against the engine (the parser reads its registries). What it is not: `trainbook check` (the
  * lead's CLI adds data and model checks on top).
  *
  * Threads: one.

@@ -15,8 +15,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <errno.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include "atomic_file.h"
 #include "backend.h"
 #include "checkpoint.h"
 #include "collective.h"
@@ -102,6 +106,62 @@ static void test_safetensors_round_trip(void **state)
 	assert_int_equal(((unsigned char *)t->t.data - st.bytes) % 8, 0);
 	assert_string_equal(safetensors_meta(&st, "trainbook.spec"), meta[0].value);
 	safetensors_free(&st);
+}
+
+/* Files in dir other than "." and "..": a left-over temporary file shows up here. */
+static int count_entries(const char *dir)
+{
+	DIR *d = opendir(dir);
+	assert_non_null(d);
+	int n = 0;
+	for (struct dirent *e; (e = readdir(d));)
+		n += strcmp(e->d_name, ".") && strcmp(e->d_name, "..");
+	closedir(d);
+	return n;
+}
+
+/* The one atomic write (engine and server): replace, create-only, and failure leaving nothing behind. */
+static void test_atomic_write(void **state)
+{
+	(void)state;
+	char dir[300], path[400], err[512];
+	snprintf(dir, sizeof(dir), "%s/atomic", tmpdir);
+	assert_int_equal(mkdir(dir, 0755), 0);
+	snprintf(path, sizeof(path), "%s/f.txt", dir);
+	assert_int_equal(atomic_write(path, "one", 3, false, err, sizeof(err)), 0);
+	assert_int_equal(atomic_write(path, "two!", 4, false, err, sizeof(err)), 0);
+	char *data = NULL;
+	size_t len = 0;
+	assert_int_equal(tb_read_file(path, &data, &len), 0);
+	assert_int_equal(len, 4);
+	assert_memory_equal(data, "two!", 4);
+	free(data);
+	struct stat st;
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0644);
+	/* Create-only refuses an existing file with EEXIST and keeps it. */
+	errno = 0;
+	assert_int_equal(atomic_write(path, "three", 5, true, err, sizeof(err)), -1);
+	assert_int_equal(errno, EEXIST);
+	assert_non_null(strstr(err, "f.txt"));
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_size, 4);
+	/* Renaming over a directory fails: the target stays, no temporary file is left. */
+	char sub[400];
+	snprintf(sub, sizeof(sub), "%s/d", dir);
+	assert_int_equal(mkdir(sub, 0755), 0);
+	snprintf(path, sizeof(path), "%s/x", sub);
+	assert_int_equal(mkdir(path, 0755), 0);
+	char inner[500];
+	snprintf(inner, sizeof(inner), "%s/y", path);
+	assert_int_equal(mkdir(inner, 0755), 0);
+	assert_int_equal(atomic_write(path, "z", 1, false, NULL, 0), -1);
+	assert_int_equal(count_entries(sub), 1);
+	assert_int_equal(count_entries(dir), 2);
+	/* A missing directory is an error naming the file. */
+	snprintf(path, sizeof(path), "%s/missing/f", dir);
+	assert_int_equal(atomic_write(path, "z", 1, false, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "missing"));
 }
 
 static void write_bytes(const char *path, const void *data, size_t n)
@@ -229,34 +289,47 @@ static void test_model_build_errors(void **state)
 	expect_build_error("[flatten, linear]", shape_chw(1, 4, 4), 10, "missing argument 'out'");
 }
 
+/* A schedule of kind `name` with its registry row's defaults, as the parser would leave it. */
+static struct spec_schedule schedule_spec(const char *name, int64_t warmup_steps)
+{
+	struct spec_schedule sp = {.warmup_steps = warmup_steps};
+	sp.kind = spec_registry_find(&schedule_registry, name);
+	assert_true(sp.kind >= 0);
+	const struct spec_kind *k = spec_registry_kind(&schedule_registry, sp.kind);
+	for (int i = 0; i < SPEC_KIND_KEYS && k->keys[i].name; i++)
+		sp.arg[i] = k->keys[i].def;
+	snprintf(sp.name, sizeof(sp.name), "%s", name);
+	return sp;
+}
+
 static void test_schedules(void **state)
 {
 	(void)state;
-	struct spec_schedule sp = {.gamma = 0.1, .pct_start = 0.3, .div_factor = 25, .final_div_factor = 1e4};
 	struct schedule s;
-	snprintf(sp.name, sizeof(sp.name), "constant");
-	sp.warmup_steps = 10;
+	struct spec_schedule sp = schedule_spec("constant", 10);
 	schedule_init(&s, &sp, 0.1, 100, 10);
 	assert_float_equal(schedule_lr(&s, 0), 0.01, 1e-12);
 	assert_float_equal(schedule_lr(&s, 9), 0.1, 1e-12);
 	assert_float_equal(schedule_lr(&s, 50), 0.1, 1e-12);
-	snprintf(sp.name, sizeof(sp.name), "cosine");
+	sp = schedule_spec("cosine", 10);
 	schedule_init(&s, &sp, 0.1, 110, 10);
 	assert_float_equal(schedule_lr(&s, 10), 0.1, 1e-12);
 	assert_float_equal(schedule_lr(&s, 60), 0.05, 1e-12);
 	assert_true(schedule_lr(&s, 109) < 1e-3);
-	sp.warmup_steps = 0;
-	snprintf(sp.name, sizeof(sp.name), "step");
-	sp.step_size = 2;
+	sp = schedule_spec("step", 0);
+	sp.arg[spec_kind_key(spec_registry_kind(&schedule_registry, sp.kind), "step_size")] = 2;
 	schedule_init(&s, &sp, 1.0, 100, 10);
 	assert_float_equal(schedule_lr(&s, 19), 1.0, 1e-12);
 	assert_float_equal(schedule_lr(&s, 20), 0.1, 1e-12);
 	assert_float_equal(schedule_lr(&s, 45), 0.01, 1e-12);
-	snprintf(sp.name, sizeof(sp.name), "onecycle");
+	sp = schedule_spec("onecycle", 0);
 	schedule_init(&s, &sp, 1.0, 100, 10);
 	assert_float_equal(schedule_lr(&s, 0), 1.0 / 25, 1e-9);
 	assert_float_equal(schedule_lr(&s, 29), 1.0, 1e-9);
 	assert_float_equal(schedule_lr(&s, 99), 1.0 / 25 / 1e4, 1e-12);
+	sp = schedule_spec("linear", 0);
+	schedule_init(&s, &sp, 1.0, 100, 10);
+	assert_float_equal(schedule_lr(&s, 50), 0.5, 1e-12);
 }
 
 static const char *tiny_spec =
@@ -457,6 +530,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_jsonw_escapes_and_nests),
 		cmocka_unit_test(test_safetensors_round_trip),
+		cmocka_unit_test(test_atomic_write),
 		cmocka_unit_test(test_safetensors_rejects_hostile_files),
 		cmocka_unit_test(test_model_names_shapes_and_counts),
 		cmocka_unit_test(test_model_build_errors),

@@ -51,7 +51,8 @@ static void every_kind_exports(void **state)
 		const struct layer_kind *k = layer_kind_find(names[i]);
 		assert_non_null(k);
 		if (!k->onnx)
-			fail_msg("layer kind %s has no onnx slot: `trainbook export` would refuse every model using it", names[i]);
+			fail_msg("layer kind %s has no onnx slot: `trainbook export` would refuse every model using it",
+				 names[i]);
 	}
 }
 
@@ -80,8 +81,15 @@ static void metadata_round_trip(void **state)
 	(void)state;
 	char *names[3] = {"cat", "Ankle \"boot\" \\ é", "日本"};
 	float mean[3] = {0.4914f, 0.4822f, 0.4465f}, std[3] = {0.247f, 0.2435f, 0.2616f};
-	struct preprocess in = {.c = 3, .h = 32, .w = 32, .classes = 3, .image = true, .normalize = true,
-				.mean = mean, .std = std, .class_names = names};
+	struct preprocess in = {.c = 3,
+				.h = 32,
+				.w = 32,
+				.classes = 3,
+				.image = true,
+				.normalize = true,
+				.mean = mean,
+				.std = std,
+				.class_names = names};
 	struct preprocess_meta m;
 	preprocess_meta(&in, &m);
 	char path[128], err[512];
@@ -183,10 +191,8 @@ static void image_size_refused_first(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(every_kind_exports),
-		cmocka_unit_test(metadata_round_trip),
-		cmocka_unit_test(malformed_metadata),
-		cmocka_unit_test(pixels_as_the_loader),
+		cmocka_unit_test(every_kind_exports),       cmocka_unit_test(metadata_round_trip),
+		cmocka_unit_test(malformed_metadata),       cmocka_unit_test(pixels_as_the_loader),
 		cmocka_unit_test(image_size_refused_first),
 	};
 	return cmocka_run_group_tests(tests, make_tmpdir, remove_tmpdir);

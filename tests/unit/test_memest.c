@@ -34,9 +34,9 @@
 
 /* ---- a CPU backend that counts what alloc hands out --------------------- */
 
-static struct backend *cpu;      /* the real one */
-static struct backend counting;  /* its table with alloc wrapped */
-static int64_t allocated;        /* bytes asked of counting.alloc */
+static struct backend *cpu;     /* the real one */
+static struct backend counting; /* its table with alloc wrapped */
+static int64_t allocated;       /* bytes asked of counting.alloc */
 
 static void *count_alloc(struct backend *be, size_t bytes)
 {
@@ -148,9 +148,10 @@ static void layer_memory_matches_reserve(void **state)
 			    shape_chw(1, 16, 16), 64);
 	/* Convolutions (im2col and Winograd shapes), batchnorm2d with and without a dx to
 	 * pass on, max pooling's argmax, average pooling. */
-	expect_layers_agree("[{conv2d: {out: 8, padding: 1, bias: false}}, batchnorm2d, relu, {maxpool2d: 2}, "
-			    "{conv2d: {out: 16, kernel: 5, stride: 2, padding: 2}}, {avgpool2d: 2}, flatten, {linear: 10}]",
-			    shape_chw(3, 16, 16), 16);
+	expect_layers_agree(
+		"[{conv2d: {out: 8, padding: 1, bias: false}}, batchnorm2d, relu, {maxpool2d: 2}, "
+		"{conv2d: {out: 16, kernel: 5, stride: 2, padding: 2}}, {avgpool2d: 2}, flatten, {linear: 10}]",
+		shape_chw(3, 16, 16), 16);
 	/* Residual blocks: children (a projection shortcut in the second), their dx rule, dsum. */
 	expect_layers_agree("[{conv2d: {out: 8, padding: 1}}, {basic_block: 8}, {basic_block: {out: 16, stride: 2}}, "
 			    "global_avgpool, flatten, {linear: 10}]",
@@ -172,7 +173,8 @@ static void estimate(const char *text, struct memest *out)
 	free_spec(s);
 }
 
-#define MLP_DATA "data: {dataset: synthetic, shape: [1, 8, 8], classes: 10, train_size: 1000, test_size: 200, batch_size: 50}\n"
+#define MLP_DATA                                                                                                       \
+	"data: {dataset: synthetic, shape: [1, 8, 8], classes: 10, train_size: 1000, test_size: 200, batch_size: 50}\n"
 #define MLP_MODEL "model: [flatten, {linear: 100}, relu, {linear: 10}]\n"
 #define MLP_WEIGHTS ((64 * 100 + 100 + 100 * 10 + 10) * 4)
 
@@ -181,7 +183,8 @@ static void parts_follow_the_spec(void **state)
 	(void)state;
 	struct memest sgd, momentum, adam, two, val;
 	estimate(MLP_DATA MLP_MODEL "optimizer: {name: sgd, lr: 0.1}\ntrain: {device: cpu}\n", &sgd);
-	estimate(MLP_DATA MLP_MODEL "optimizer: {name: sgd, lr: 0.1, momentum: 0.9}\ntrain: {device: cpu}\n", &momentum);
+	estimate(MLP_DATA MLP_MODEL "optimizer: {name: sgd, lr: 0.1, momentum: 0.9}\ntrain: {device: cpu}\n",
+		 &momentum);
 	estimate(MLP_DATA MLP_MODEL "optimizer: {name: adamw}\ntrain: {device: cpu}\n", &adam);
 	assert_false(sgd.cuda);
 	assert_int_equal(sgd.part[MEMEST_PARAMETERS], MLP_WEIGHTS);
@@ -206,8 +209,10 @@ static void parts_follow_the_spec(void **state)
 
 	/* A validation split copies the train set while it splits: with 20 MB of data, loading
 	 * is the peak, and the estimate holds the data twice. */
-	estimate("data: {dataset: synthetic, shape: [1, 8, 8], train_size: 80000, test_size: 10, validation: 0.1}\n"
-		 MLP_MODEL "train: {device: cpu}\n", &val);
+	estimate(
+		"data: {dataset: synthetic, shape: [1, 8, 8], train_size: 80000, test_size: 10, validation: 0.1}\n" MLP_MODEL
+		"train: {device: cpu}\n",
+		&val);
 	assert_true(val.part[MEMEST_LOADING] > 0);
 	assert_true(val.total >= 2 * (int64_t)80000 * (64 * 4 + 4));
 }
@@ -217,8 +222,10 @@ static void cuda_parts_live_on_the_device(void **state)
 	(void)state;
 	struct spec *s = parse(MLP_DATA "model: [flatten, {linear: 100}, relu, {linear: 10}]\n"
 					"train: {device: auto, precision: bf16}\n");
-	struct memest_machine gpu = {.host_total = (int64_t)64 << 30, .host_allowance = (int64_t)60 << 30,
-				     .gpus = 1, .gpu_memory = (int64_t)80 << 30};
+	struct memest_machine gpu = {.host_total = (int64_t)64 << 30,
+				     .host_allowance = (int64_t)60 << 30,
+				     .gpus = 1,
+				     .gpu_memory = (int64_t)80 << 30};
 	struct memest e;
 	char msg[512];
 	assert_int_equal(memest_spec(s, &gpu, &e, msg, sizeof(msg)), 0);
@@ -242,40 +249,47 @@ static void cuda_parts_live_on_the_device(void **state)
 	free_spec(s);
 }
 
+/* Estimate s (then free it) for `mach`: it must be refused with a message holding both texts. */
+static struct memest expect_refused(struct spec *s, const struct memest_machine *mach, const char *text1,
+				    const char *text2)
+{
+	struct memest e;
+	char msg[512];
+	assert_int_equal(memest_spec(s, mach, &e, msg, sizeof(msg)), 0);
+	assert_int_equal(memest_fits(&e, mach, msg, sizeof(msg)), -1);
+	if (!strstr(msg, text1) || !strstr(msg, text2))
+		fail_msg("%s", msg);
+	free_spec(s);
+	return e;
+}
+
 static void too_big_is_refused_with_the_numbers(void **state)
 {
 	(void)state;
 	struct spec *s = parse("data: {dataset: synthetic, shape: [1, 4, 4]}\n"
 			       "model: [flatten, {linear: 16000000}, {linear: 16000000}, {linear: 10}]\n"
 			       "train: {device: cpu}\n");
-	struct memest_machine small = {.host_total = (int64_t)24 << 30, .host_allowance = memlimit_allowance((int64_t)24 << 30)};
-	struct memest e;
-	char msg[512];
-	assert_int_equal(memest_spec(s, &small, &e, msg, sizeof(msg)), 0);
+	struct memest_machine small = {.host_total = (int64_t)24 << 30,
+				       .host_allowance = memlimit_allowance((int64_t)24 << 30)};
+	struct memest e = expect_refused(s, &small, "not enough memory: the run needs ~5.5 PiB (optimizer 1.8 PiB",
+					 "this machine has 24.0 GiB (a run may use 21.6 GiB)");
 	assert_int_equal(e.biggest_layer, 2); /* 16e6 × 16e6 weights */
-	assert_int_equal(memest_fits(&e, &small, msg, sizeof(msg)), -1);
-	if (!strstr(msg, "not enough memory: the run needs ~5.5 PiB (optimizer 1.8 PiB") ||
-	    !strstr(msg, "this machine has 24.0 GiB (a run may use 21.6 GiB)"))
-		fail_msg("%s", msg);
-	free_spec(s);
 }
 
 /* A run past 2^60 bytes is estimated without integer overflow (UBSan would stop the test) and refused. */
 static void absurd_sizes_do_not_overflow(void **state)
 {
 	(void)state;
-	struct spec *s = parse("data: {dataset: synthetic, shape: [1024, 1024, 1024], train_size: 1, test_size: 1,\n"
-			       "       batch_size: 2147483647}\n" /* 2^31 samples of 2^30 values: 2^63 bytes a batch */
-			       "model: [flatten, {linear: 10}]\ntrain: {device: cpu}\n");
+	/* Every size within its spec bound (batch ≤ 2^20, a synthetic set ≤ 2^31 values), yet the
+	 * convolution's output is 2^20 samples × 2^16 channels × 2^29 pixels: 2^67 bytes. */
+	struct spec *s = parse("data: {dataset: synthetic, shape: [1, 32768, 16384], train_size: 1, test_size: 1,\n"
+			       "       batch_size: 1048576}\n"
+			       "model: [{conv2d: {out: 65536, kernel: 3, padding: 1}}, global_avgpool, flatten,\n"
+			       "        {linear: 10}]\n"
+			       "train: {device: cpu}\n");
 	struct memest_machine big = {.host_total = (int64_t)1 << 50, .host_allowance = (int64_t)1 << 49};
-	struct memest e;
-	char msg[512];
-	assert_int_equal(memest_spec(s, &big, &e, msg, sizeof(msg)), 0);
+	struct memest e = expect_refused(s, &big, " EiB", " EiB");
 	assert_true(e.total >= (int64_t)1 << 60);
-	assert_int_equal(memest_fits(&e, &big, msg, sizeof(msg)), -1);
-	if (!strstr(msg, " EiB"))
-		fail_msg("%s", msg);
-	free_spec(s);
 }
 
 /* ---- sizes and the budget ------------------------------------------------ */
@@ -300,7 +314,8 @@ static void sizes_print_and_parse(void **state)
 	assert_int_equal(memlimit_parse_bytes("", &v), -1);
 	int64_t total, avail;
 	assert_int_equal(memlimit_parse_meminfo("MemTotal:       1000 kB\nMemFree: 10 kB\nMemAvailable:    250 kB\n",
-						&total, &avail), 0);
+						&total, &avail),
+			 0);
 	assert_int_equal(total, 1024000);
 	assert_int_equal(avail, 256000);
 	assert_int_equal(memlimit_parse_meminfo("MemTotal: 5 kB\n", &total, &avail), -1);

@@ -74,24 +74,24 @@ struct MHD_Connection {
 	int nheaders;
 	const char *arg_names[FAKE_MAX_VALUES], *arg_values[FAKE_MAX_VALUES];
 	int nargs;
-	int queued;              /* replies queued: must end at exactly 1 */
+	int queued; /* replies queued: must end at exactly 1 */
 	unsigned status;
-	char *content_type;      /* of the queued reply; owned */
-	char *body;              /* a NUL-terminated copy of its buffer body; owned */
+	char *content_type; /* of the queued reply; owned */
+	char *body;         /* a NUL-terminated copy of its buffer body; owned */
 	size_t body_len;
 	bool body_is_file;
 };
 
-#define FAKE_MAGIC 0x66616b65u /* "fake": a response this file made */
+#define FAKE_MAGIC 0x66616b65u      /* "fake": a response this file made */
 #define FAKE_STREAM_MAX (64u << 20) /* a streamed reply read further is a runaway */
 
 struct MHD_Response {
 	unsigned magic;
 	char *data;
 	size_t len;
-	bool owned;              /* MUST_FREE / MUST_COPY: free on destroy */
-	int fd;                  /* from_fd responses; -1 otherwise */
-	MHD_ContentReaderCallback read;        /* from_callback responses; NULL otherwise */
+	bool owned;                     /* MUST_FREE / MUST_COPY: free on destroy */
+	int fd;                         /* from_fd responses; -1 otherwise */
+	MHD_ContentReaderCallback read; /* from_callback responses; NULL otherwise */
 	MHD_ContentReaderFreeCallback read_free;
 	void *read_cls;
 	char *names[FAKE_MAX_HEADERS], *values[FAKE_MAX_HEADERS];
@@ -108,8 +108,7 @@ static struct MHD_Response *fake_response(struct MHD_Response *r, const char *fn
 	return r;
 }
 
-const char *MHD_lookup_connection_value(struct MHD_Connection *c, enum MHD_ValueKind kind,
-					const char *key)
+const char *MHD_lookup_connection_value(struct MHD_Connection *c, enum MHD_ValueKind kind, const char *key)
 {
 	if (!c || !key)
 		return NULL;
@@ -125,8 +124,7 @@ const char *MHD_lookup_connection_value(struct MHD_Connection *c, enum MHD_Value
 	return NULL;
 }
 
-struct MHD_Response *MHD_create_response_from_buffer(size_t size, void *buffer,
-						     enum MHD_ResponseMemoryMode mode)
+struct MHD_Response *MHD_create_response_from_buffer(size_t size, void *buffer, enum MHD_ResponseMemoryMode mode)
 {
 	struct MHD_Response *r = calloc(1, sizeof *r);
 	if (!r)
@@ -156,9 +154,8 @@ struct MHD_Response *MHD_create_response_from_fd(size_t size, int fd)
 	return r;
 }
 
-struct MHD_Response *MHD_create_response_from_callback(uint64_t size, size_t block_size,
-						       MHD_ContentReaderCallback read, void *cls,
-						       MHD_ContentReaderFreeCallback read_free)
+struct MHD_Response *MHD_create_response_from_callback(uint64_t size, size_t block_size, MHD_ContentReaderCallback read,
+						       void *cls, MHD_ContentReaderFreeCallback read_free)
 {
 	(void)size;
 	(void)block_size;
@@ -199,8 +196,7 @@ void MHD_destroy_response(struct MHD_Response *r)
 	free(r);
 }
 
-enum MHD_Result MHD_queue_response(struct MHD_Connection *c, unsigned int status,
-				   struct MHD_Response *r)
+enum MHD_Result MHD_queue_response(struct MHD_Connection *c, unsigned int status, struct MHD_Response *r)
 {
 	if (!c)
 		fuzz_fail("MHD_queue_response without a connection");
@@ -262,8 +258,7 @@ static void event_hook(void *ctx, int64_t run, int64_t seq, const char *json, si
 	(void)ctx;
 	json_t *j = json_loadb(json, len, 0, NULL);
 	if (!json_is_object(j))
-		fuzz_fail("run r%lld event %lld is not a JSON object: %.200s", (long long)run,
-			  (long long)seq, json);
+		fuzz_fail("run r%lld event %lld is not a JSON object: %.200s", (long long)run, (long long)seq, json);
 	json_decref(j);
 }
 
@@ -322,8 +317,12 @@ static void world_build(void)
 		fuzz_fail("store_open: %s", err);
 	if (nb_init(&app.nb, dir, app.store, app.owner) != NB_OK)
 		fuzz_fail("nb_init %s", dir);
-	struct runq_config rc = {.workspace = dir, .exe = "/nonexistent/trainbook", .owner = app.owner,
-				 .cpu_runs = 1, .worker_timeout = 600, .stop_timeout = 1,
+	struct runq_config rc = {.workspace = dir,
+				 .exe = "/nonexistent/trainbook",
+				 .owner = app.owner,
+				 .cpu_runs = 1,
+				 .worker_timeout = 600,
+				 .stop_timeout = 1,
 				 .max_queued = 4};
 	struct runq_hooks hooks = {.event = event_hook, .run_changed = run_changed_hook};
 	if (runq_new(&rc, app.store, &hooks, &app.runq, err, sizeof err) < 0)
@@ -341,8 +340,8 @@ static void world_build(void)
 	}
 
 	/* r1: a finished run with metrics and a checkpoint; r2: queued. */
-	struct store_run_new r = {.name = "seed", .spec = seed_spec, .notebook = "nb.ipynb",
-				  .cell = "c1", .owner = app.owner};
+	struct store_run_new r = {
+		.name = "seed", .spec = seed_spec, .notebook = "nb.ipynb", .cell = "c1", .owner = app.owner};
 	int64_t id;
 	if (store_run_create(app.store, &r, &id) < 0 || id != 1)
 		fuzz_fail("store_run_create r1");
@@ -406,8 +405,7 @@ static void fill_pattern(const char *pattern, char **values, int nvalues, char *
 
 static bool status_documented(unsigned s)
 {
-	static const unsigned ok[] = {200, 201, 202, 204, 302, 303, 304, 400, 401, 403,
-				      404, 405, 409, 412, 413, 429};
+	static const unsigned ok[] = {200, 201, 202, 204, 302, 303, 304, 400, 401, 403, 404, 405, 409, 412, 413, 429};
 	for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++)
 		if (s == ok[i])
 			return true;
@@ -424,19 +422,17 @@ static void check_reply(const struct http_route *route, const struct MHD_Connect
 	bool json = c->content_type && !strncmp(c->content_type, "application/json", 16);
 	bool html = c->content_type && !strncmp(c->content_type, "text/html", 9);
 	if (c->status >= 400 && !html && !json)
-		fuzz_fail("%s %s: error %u is not JSON (Content-Type %s): %.300s", route->method, what,
-			  c->status, c->content_type ? c->content_type : "none", c->body);
+		fuzz_fail("%s %s: error %u is not JSON (Content-Type %s): %.300s", route->method, what, c->status,
+			  c->content_type ? c->content_type : "none", c->body);
 	if (!json || c->body_is_file)
 		return;
 	json_error_t jerr;
 	json_t *j = json_loadb(c->body, c->body_len, 0, &jerr);
 	if (!j)
-		fuzz_fail("%s %s: the JSON reply does not parse (%s): %.300s", route->method, what,
-			  jerr.text, c->body);
-	if (c->status >= 400 && (!json_is_string(json_object_get(j, "error")) ||
-				 !json_is_string(json_object_get(j, "message"))))
-		fuzz_fail("%s %s: error %u without error and message: %.300s", route->method, what,
-			  c->status, c->body);
+		fuzz_fail("%s %s: the JSON reply does not parse (%s): %.300s", route->method, what, jerr.text, c->body);
+	if (c->status >= 400 &&
+	    (!json_is_string(json_object_get(j, "error")) || !json_is_string(json_object_get(j, "message"))))
+		fuzz_fail("%s %s: error %u without error and message: %.300s", route->method, what, c->status, c->body);
 	json_decref(j);
 }
 
@@ -517,8 +513,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char *query = nparts > 2 ? fuzz_strdup(&parts[2]) : NULL;
 	char *headers = nparts > 3 ? fuzz_strdup(&parts[3]) : NULL;
 	char *values[HTTP_MAX_PARAMS], path[4096];
-	fill_pattern(chosen->pattern, values, cut(param_text, '\n', values, HTTP_MAX_PARAMS), path,
-		     sizeof path);
+	fill_pattern(chosen->pattern, values, cut(param_text, '\n', values, HTTP_MAX_PARAMS), path, sizeof path);
 
 	struct MHD_Connection conn = {0};
 	char *pieces[FAKE_MAX_VALUES];
@@ -576,8 +571,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if (conn.status < 400)
 				world_dirty = true;
 			else if (world_fingerprint() != world_print)
-				fuzz_fail("%s %s answered %u but changed the workspace or the store",
-					  r.method, path, conn.status);
+				fuzz_fail("%s %s answered %u but changed the workspace or the store", r.method, path,
+					  conn.status);
 		}
 	}
 	for (int i = 0; i < r.nparams; i++)

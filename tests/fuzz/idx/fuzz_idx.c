@@ -18,8 +18,10 @@
 #include "fuzz_data.h"
 
 static const char *const idx_names[4] = {
-	"train-images-idx3-ubyte", "train-labels-idx1-ubyte",
-	"t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte",
+	"train-images-idx3-ubyte",
+	"train-labels-idx1-ubyte",
+	"t10k-images-idx3-ubyte",
+	"t10k-labels-idx1-ubyte",
 };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

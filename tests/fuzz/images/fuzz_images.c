@@ -28,8 +28,7 @@ static const char *const image_options[] = {
 	", validation: 0.5",
 };
 
-static void put_image(const char *root, const char *cls, const char *stem,
-		      const struct fuzz_part *p)
+static void put_image(const char *root, const char *cls, const char *stem, const struct fuzz_part *p)
 {
 	char dir[512], name[64];
 	fuzz_path(dir, sizeof dir, root, cls);

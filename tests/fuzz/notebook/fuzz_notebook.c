@@ -36,7 +36,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		fuzz_fail("a notebook that validates is not JSON");
 	size_t i;
 	json_t *cell;
-	json_array_foreach(json_object_get(nb, "cells"), i, cell) {
+	json_array_foreach(json_object_get(nb, "cells"), i, cell)
+	{
 		const char *id = json_string_value(json_object_get(cell, "id"));
 		if (!id)
 			continue;

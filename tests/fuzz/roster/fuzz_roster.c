@@ -23,7 +23,8 @@ static void check_errors(const json_t *errors)
 {
 	size_t i;
 	const json_t *e;
-	json_array_foreach(errors, i, e) {
+	json_array_foreach(errors, i, e)
+	{
 		json_int_t line = json_integer_value(json_object_get(e, "line"));
 		if (line < 1)
 			fuzz_fail("roster error %zu: line %lld", i, (long long)line);

@@ -32,10 +32,9 @@
 #include "spec.h"
 
 /* The model make_seeds.sh trains for a step to write the seed checkpoints. */
-static const char model_spec[] =
-	"data: {dataset: synthetic, shape: [1, 4, 4], classes: 3}\n"
-	"model: [{conv2d: {out: 2, kernel: 3}}, batchnorm, relu, flatten, {linear: 3}]\n"
-	"optimizer: {name: adam}\n";
+static const char model_spec[] = "data: {dataset: synthetic, shape: [1, 4, 4], classes: 3}\n"
+				 "model: [{conv2d: {out: 2, kernel: 3}}, batchnorm, relu, flatten, {linear: 3}]\n"
+				 "optimizer: {name: adam}\n";
 
 struct fuzz_model {
 	struct spec spec;

@@ -1,5 +1,6 @@
 /*
- * fuzz_spec.c — the spec parser (engine/spec*.c) and --set overrides.
+ * fuzz_spec.c — the spec parser (engine/spec*.c, reading the engine's
+ * registries) and --set overrides.
  * Built and run by `make fuzz`, replayed by tests/fuzz/run.sh (fuzz.h);
  * tests/unit/test_spec.c keeps a deterministic mutation loop beside it.
  *

@@ -30,8 +30,8 @@ static void check_multipart(const char *type, const char *body, size_t len)
 		if (rc < 0)
 			fuzz_check_message("multipart", err);
 		else if (rc == 1 && (part.data < body || part.len > len || part.data + part.len > body + len))
-			fuzz_fail("multipart: part '%s' (%zu bytes) lies outside the %zu-byte body", names[i],
-				  part.len, len);
+			fuzz_fail("multipart: part '%s' (%zu bytes) lies outside the %zu-byte body", names[i], part.len,
+				  len);
 	}
 }
 

@@ -8,7 +8,7 @@
 #
 # What it proves: indexing, reductions (block and warp), the row-major to
 # column-major gemm mapping, workspace layout, precision plumbing and the
-# cuda_ext.h extras compute what the CPU reference computes. What it cannot:
+# backend_ext.h extras compute what the CPU reference computes. What it cannot:
 # anything about real GPUs (races, timing, how NVIDIA's libraries read their
 # arguments). Precisions: the arguments, default fp32 and bf16 (the 16-bit
 # operand path: conversions, scratch layout, the reuse of a converted dy).
@@ -26,7 +26,7 @@ if ! echo '#include <cblas.h>' | cc -E -x c - $CBLAS_FLAGS >/dev/null 2>&1; then
 	CBLAS_LIB=""
 fi
 if ! cc -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -O2 -fopenmp -I. -Iengine $CBLAS_FLAGS -o "$OUT/parity_ops" \
-	tests/gpu/parity_*.c $CBLAS_SRC engine/cpu/*.c engine/rng.c engine/tb.c $CBLAS_LIB -lm -ldl 2>"$OUT/parity-build.log"; then
+	tests/gpu/parity_*.c $CBLAS_SRC engine/cpu/*.c engine/optim.c engine/precision.c engine/rng.c engine/tb.c $CBLAS_LIB -lm -ldl 2>"$OUT/parity-build.log"; then
 	echo "FAIL emu parity build: $(head -3 "$OUT/parity-build.log" | tr '\n' ' ')"
 	exit 1
 fi

@@ -16,14 +16,15 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "engine/atomic_file.h"
 #include "server/access.h"
 #include "server/store.h"
 #include "server/util.h"
 
 struct fixture {
-	char dir[64];      /* the workspace */
-	char data[64];     /* a data root */
-	char outside[64];  /* neither */
+	char dir[64];     /* the workspace */
+	char data[64];    /* a data root */
+	char outside[64]; /* neither */
 	char db[128];
 	struct store *s;
 	struct access_ctx c;
@@ -39,7 +40,7 @@ static void touch(const char *dir, const char *rel)
 {
 	char path[PATH_MAX];
 	snprintf(path, sizeof path, "%s/%s", dir, rel);
-	assert_int_equal(srv_write_atomic(path, "a,b\n1,2\n", 8, false), 0);
+	assert_int_equal(atomic_write(path, "a,b\n1,2\n", 8, false, NULL, 0), 0);
 }
 
 static int setup(void **state)
@@ -65,8 +66,8 @@ static int setup(void **state)
 	snprintf(f->db, sizeof f->db, "%s/.trainbook/db", f->dir);
 	assert_int_equal(store_open(f->db, &f->s, err, sizeof err), 0);
 	srv_strlcpy(f->roots[0], f->data, sizeof f->roots[0]);
-	f->c = (struct access_ctx){.accounts = true, .store = f->s, .workspace = f->dir, .data_roots = f->roots,
-				   .ndata_roots = 1};
+	f->c = (struct access_ctx){
+		.accounts = true, .store = f->s, .workspace = f->dir, .data_roots = f->roots, .ndata_roots = 1};
 	/* Users 1, 2, 3 as the whos above say (tokens and sessions refer to them). */
 	struct store_user_new users[] = {{.name = "alice"}, {.name = "bob"}, {.name = "prof", .instructor = true}};
 	assert_int_equal(store_users_create(f->s, users, 3, NULL), STORE_OK);
@@ -186,8 +187,8 @@ static void route_rules(void **state)
 static bool data_ok(struct fixture *f, const struct acct_who *who, const char *path, char *msg, size_t len)
 {
 	char spec[1024];
-	snprintf(spec, sizeof spec,
-		 "data: {dataset: csv, path: \"%s\"}\nmodel: [{linear: 2}]\ntrain: {epochs: 1}\n", path);
+	snprintf(spec, sizeof spec, "data: {dataset: csv, path: \"%s\"}\nmodel: [{linear: 2}]\ntrain: {epochs: 1}\n",
+		 path);
 	int line, column;
 	msg[0] = '\0';
 	bool ok = access_spec_data(&f->c, who, spec, strlen(spec), msg, len, &line, &column);
@@ -246,16 +247,18 @@ static void data_paths(void **state)
 static void system_view(void **state)
 {
 	(void)state;
-	json_t *sys = json_loads("{\"gpus\":[{\"processes\":[{\"pid\":1,\"memory\":2,\"run\":\"r1\",\"owner\":\"alice\"},"
-				 "{\"pid\":3,\"memory\":4,\"run\":null}]}]}", 0, NULL);
+	json_t *sys =
+		json_loads("{\"gpus\":[{\"processes\":[{\"pid\":1,\"memory\":2,\"run\":\"r1\",\"owner\":\"alice\"},"
+			   "{\"pid\":3,\"memory\":4,\"run\":null}]}]}",
+			   0, NULL);
 	access_system_view(&bob, sys);
 	json_t *procs = json_object_get(json_array_get(json_object_get(sys, "gpus"), 0), "processes");
 	assert_true(json_is_null(json_object_get(json_array_get(procs, 0), "run")));
 	assert_true(json_is_null(json_object_get(json_array_get(procs, 0), "pid")));
 	assert_int_equal(json_integer_value(json_object_get(json_array_get(procs, 0), "memory")), 2);
 	json_decref(sys);
-	sys = json_loads("{\"gpus\":[{\"processes\":[{\"pid\":1,\"memory\":2,\"run\":\"r1\",\"owner\":\"alice\"}]}]}", 0,
-			 NULL);
+	sys = json_loads("{\"gpus\":[{\"processes\":[{\"pid\":1,\"memory\":2,\"run\":\"r1\",\"owner\":\"alice\"}]}]}",
+			 0, NULL);
 	access_system_view(&alice, sys);
 	procs = json_object_get(json_array_get(json_object_get(sys, "gpus"), 0), "processes");
 	assert_string_equal(json_string_value(json_object_get(json_array_get(procs, 0), "run")), "r1");

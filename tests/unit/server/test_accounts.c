@@ -16,6 +16,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "engine/atomic_file.h"
 #include "server/accounts.h"
 #include "server/secret.h"
 #include "server/store.h"
@@ -329,7 +330,7 @@ static void tokens_and_archive(void **state)
 	assert_int_equal(acct_token_new(f->s, id, "again", token, &tid), ACCT_OK);
 	char path[160], err[256];
 	snprintf(path, sizeof path, "%s/users/dave/nb.ipynb", f->dir);
-	assert_int_equal(srv_write_atomic(path, "{}", 2, false), 0);
+	assert_int_equal(atomic_write(path, "{}", 2, false, NULL, 0), 0);
 	assert_int_equal(acct_archive(f->s, f->dir, "dave", err, sizeof err), 0);
 	assert_int_equal(acct_token_who(f->s, token, &who), ACCT_DENIED);
 	struct stat st;

@@ -22,7 +22,7 @@
 struct sent {
 	pthread_mutex_t lock;
 	int n;
-	int64_t at[64];   /* monotonic ms */
+	int64_t at[64]; /* monotonic ms */
 	char *text[64];
 };
 
@@ -78,8 +78,10 @@ static void series_thins_keeping_the_newest(void **state)
 static char *metric(int64_t step, double loss, double time)
 {
 	char *t = malloc(200);
-	snprintf(t, 200, "{\"type\":\"metric\",\"split\":\"train\",\"step\":%lld,\"epoch\":0,\"time\":%.3f,"
-		 "\"values\":{\"loss\":%g,\"accuracy\":0.5}}", (long long)step, time, loss);
+	snprintf(t, 200,
+		 "{\"type\":\"metric\",\"split\":\"train\",\"step\":%lld,\"epoch\":0,\"time\":%.3f,"
+		 "\"values\":{\"loss\":%g,\"accuracy\":0.5}}",
+		 (long long)step, time, loss);
 	return t;
 }
 

@@ -242,7 +242,8 @@ static void fifo_order_and_backfill(void **state)
 	assert_false(started(w, big));
 	assert_true(started(w, small));
 	(void)g;
-	assert_string_equal(waiting(w, big)->reason, "next in line; GPU 0 shared by r2, 14.0 GiB free, yours needs 20.0 GiB");
+	assert_string_equal(waiting(w, big)->reason,
+			    "next in line; GPU 0 shared by r2, 14.0 GiB free, yours needs 20.0 GiB");
 	world_free(w);
 }
 
@@ -296,7 +297,8 @@ static void packs_by_memory(void **state)
 	decide(w);
 	assert_false(started(w, three));
 	assert_true(started(w, one));
-	assert_string_equal(waiting(w, three)->reason, "next in line; GPU 0 shared by r1, r2 and r6, 512 MiB free, yours needs 3.0 GiB");
+	assert_string_equal(waiting(w, three)->reason,
+			    "next in line; GPU 0 shared by r1, r2 and r6, 512 MiB free, yours needs 3.0 GiB");
 	world_free(w);
 }
 
@@ -311,8 +313,10 @@ static void no_estimate_takes_a_share(void **state)
 	/* The CPU: its memory known, its slots what count without estimates. */
 	add_device(w, SCHED_POOL_CPU, "the CPU", 2, 7 * GiB);
 	int u = add_user(w, "alice", false);
-	int64_t a = queue(w, u, SCHED_POOL_GPU, 0), b = queue(w, u, SCHED_POOL_GPU, 0), c = queue(w, u, SCHED_POOL_GPU, 0);
-	int64_t x = queue(w, u, SCHED_POOL_CPU, 0), y = queue(w, u, SCHED_POOL_CPU, 0), z = queue(w, u, SCHED_POOL_CPU, 0);
+	int64_t a = queue(w, u, SCHED_POOL_GPU, 0), b = queue(w, u, SCHED_POOL_GPU, 0),
+		c = queue(w, u, SCHED_POOL_GPU, 0);
+	int64_t x = queue(w, u, SCHED_POOL_CPU, 0), y = queue(w, u, SCHED_POOL_CPU, 0),
+		z = queue(w, u, SCHED_POOL_CPU, 0);
 	decide(w);
 	assert_true(started(w, a) && started(w, b));
 	assert_int_equal(w->out.starts[0].charge_bytes, (16 * GiB - 512 * MiB) / 2);
@@ -400,9 +404,10 @@ static void over_estimate_spares_neighbours(void **state)
 		decide(w);
 		for (int i = 0; i < w->out.nevicts; i++) {
 			assert_int_equal(w->out.evicts[i].id, greedy);
-			assert_string_equal(w->out.evicts[i].reason,
-					    "it used 6.0 GiB of GPU 0's memory, more than the 5.0 GiB it was placed with "
-					    "(plus a 512 MiB margin); stopped so that r1 and r2, sharing GPU 0, keep their memory");
+			assert_string_equal(
+				w->out.evicts[i].reason,
+				"it used 6.0 GiB of GPU 0's memory, more than the 5.0 GiB it was placed with "
+				"(plus a 512 MiB margin); stopped so that r1 and r2, sharing GPU 0, keep their memory");
 			evicted = true;
 		}
 	}
@@ -501,7 +506,9 @@ static void quota_submit_boundaries(void **state)
 	u.queued = 10;
 	assert_int_equal(quota_check_submit(&l, &u, false, &which, msg, sizeof msg), -1);
 	assert_int_equal(which, QUOTA_QUEUED_RUNS);
-	assert_string_equal(msg, "quota queued runs: you have 10 runs waiting, the limit is 10 (stop one, or wait until one starts)");
+	assert_string_equal(
+		msg,
+		"quota queued runs: you have 10 runs waiting, the limit is 10 (stop one, or wait until one starts)");
 	l.v[QUOTA_QUEUED_RUNS] = 0;
 	u.queued = 0;
 	assert_int_equal(quota_check_submit(&l, &u, false, &which, msg, sizeof msg), -1);
@@ -513,7 +520,9 @@ static void quota_submit_boundaries(void **state)
 	u.gpu_s_day = 120 * 60;
 	assert_int_equal(quota_check_submit(&l, &u, true, &which, msg, sizeof msg), -1);
 	assert_int_equal(which, QUOTA_GPU_MINUTES_DAY);
-	assert_string_equal(msg, "quota GPU minutes per day: you have used 120.0 of your 120 GPU minutes today (it resets at midnight)");
+	assert_string_equal(
+		msg,
+		"quota GPU minutes per day: you have used 120.0 of your 120 GPU minutes today (it resets at midnight)");
 	assert_int_equal(quota_check_submit(&l, &u, false, &which, msg, sizeof msg), 0);
 	char block[200];
 	quota_start_block(&l, &u, true, block, sizeof block);
@@ -537,7 +546,9 @@ static void quota_submit_boundaries(void **state)
 	u.checkpoint_bytes = 5 * GiB;
 	assert_int_equal(quota_check_submit(&l, &u, true, &which, msg, sizeof msg), -1);
 	assert_int_equal(which, QUOTA_CHECKPOINT_BYTES);
-	assert_string_equal(msg, "quota checkpoint disk: your runs' checkpoints take 5.0 GiB, the limit is 5.0 GiB (delete runs you no longer need)");
+	assert_string_equal(
+		msg,
+		"quota checkpoint disk: your runs' checkpoints take 5.0 GiB, the limit is 5.0 GiB (delete runs you no longer need)");
 }
 
 static void quota_config_and_overrides(void **state)
@@ -663,7 +674,8 @@ static void lab_session_priority_and_exclusive(void **state)
 	decide(w);
 	assert_true(started(w, alices));
 	assert_false(started(w, bobs) || started(w, profs));
-	assert_string_equal(waiting(w, bobs)->reason, "lab session Tue 12:00–14:00: only its students' runs start until 14:00");
+	assert_string_equal(waiting(w, bobs)->reason,
+			    "lab session Tue 12:00–14:00: only its students' runs start until 14:00");
 	/* After the session everyone's runs start. */
 	w->in.now_ms += 2 * 3600 * 1000;
 	decide(w);

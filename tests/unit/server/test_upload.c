@@ -47,8 +47,8 @@ static void quoted_boundary_and_preamble(void **state)
 				   "content-disposition: form-data; name=\"image\"\r\n\r\nxyz\r\n--a b--";
 	struct upload_part p;
 	char err[128];
-	assert_int_equal(upload_multipart_part("Multipart/Form-Data; charset=x; boundary=\"a b\"", body, sizeof body - 1,
-					       "image", &p, err, sizeof err),
+	assert_int_equal(upload_multipart_part("Multipart/Form-Data; charset=x; boundary=\"a b\"", body,
+					       sizeof body - 1, "image", &p, err, sizeof err),
 			 1);
 	assert_int_equal(p.len, 3);
 	assert_memory_equal(p.data, "xyz", 3);
@@ -63,11 +63,12 @@ static void refuses_malformed(void **state)
 	assert_int_equal(upload_multipart_part(ct, unclosed, sizeof unclosed - 1, "image", &p, err, sizeof err), -1);
 	assert_non_null(strstr(err, "malformed"));
 	static const char no_headers_end[] = "--XyZ\r\nContent-Disposition: form-data; name=\"image\"\r\n";
-	assert_int_equal(upload_multipart_part(ct, no_headers_end, sizeof no_headers_end - 1, "image", &p, err, sizeof err),
-			 -1);
+	assert_int_equal(
+		upload_multipart_part(ct, no_headers_end, sizeof no_headers_end - 1, "image", &p, err, sizeof err), -1);
 	assert_int_equal(upload_multipart_part("multipart/form-data", "", 0, "image", &p, err, sizeof err), -1);
 	assert_non_null(strstr(err, "boundary"));
-	assert_int_equal(upload_multipart_part("application/json; boundary=XyZ", "", 0, "image", &p, err, sizeof err), -1);
+	assert_int_equal(upload_multipart_part("application/json; boundary=XyZ", "", 0, "image", &p, err, sizeof err),
+			 -1);
 	assert_int_equal(upload_multipart_part(ct, "", 0, "image", &p, err, sizeof err), -1);
 }
 

@@ -26,9 +26,27 @@ static void format(double v, char *out, size_t len)
 static void double9_matches_printf(void **state)
 {
 	(void)state;
-	static const double cases[] = {0, 1, -1, 0.5, 0.125, 2.302585093, 1e-4, 0.00012345678912, 123456789,
-				       1234567891, 99999999.95, 0.999999999, 0.9999999996, 1780000000.05, 1e14,
-				       999999999999999.0, 1e15, 3.5e-9, -7.25e20, 42.000000001, 0.30000000000000004};
+	static const double cases[] = {0,
+				       1,
+				       -1,
+				       0.5,
+				       0.125,
+				       2.302585093,
+				       1e-4,
+				       0.00012345678912,
+				       123456789,
+				       1234567891,
+				       99999999.95,
+				       0.999999999,
+				       0.9999999996,
+				       1780000000.05,
+				       1e14,
+				       999999999999999.0,
+				       1e15,
+				       3.5e-9,
+				       -7.25e20,
+				       42.000000001,
+				       0.30000000000000004};
 	char got[64], want[64];
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		format(cases[i], got, sizeof got);
@@ -55,9 +73,16 @@ static void utf8_trim_drops_a_cut_character_only(void **state)
 	static const struct {
 		const char *in, *out;
 	} cases[] = {
-		{"", ""}, {"abc", "abc"}, {"a\xc3\xa9", "a\xc3\xa9"}, {"a\xc3", "a"},
-		{"\xe2\x82\xac", "\xe2\x82\xac"}, {"x\xe2\x82", "x"}, {"x\xe2", "x"},
-		{"\xf0\x9f\x98\x80", "\xf0\x9f\x98\x80"}, {"y\xf0\x9f\x98", "y"}, {"\xc2\xb7 z", "\xc2\xb7 z"},
+		{"", ""},
+		{"abc", "abc"},
+		{"a\xc3\xa9", "a\xc3\xa9"},
+		{"a\xc3", "a"},
+		{"\xe2\x82\xac", "\xe2\x82\xac"},
+		{"x\xe2\x82", "x"},
+		{"x\xe2", "x"},
+		{"\xf0\x9f\x98\x80", "\xf0\x9f\x98\x80"},
+		{"y\xf0\x9f\x98", "y"},
+		{"\xc2\xb7 z", "\xc2\xb7 z"},
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		char buf[16];
