@@ -25,6 +25,7 @@ struct store;
 struct runq;
 struct ws_server;
 struct sysmon;
+struct board;
 struct http_server;
 struct throttle;
 
@@ -37,6 +38,7 @@ struct app {
 	struct nb_store nb;          /* notebooks in the workspace */
 	struct runq *runq;           /* queue and workers */
 	struct ws_server *ws;        /* live feed */
+	struct board *board;         /* the instructor board's summaries (board.h) */
 	struct sysmon *sysmon;       /* GPU / CPU / memory sampler */
 	struct http_server *http;    /* libmicrohttpd */
 	struct throttle *logins;     /* wrong tokens per client address (HTTP and WebSocket) */

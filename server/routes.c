@@ -105,10 +105,14 @@ const struct http_route http_routes[] = {
 	{"DELETE", "/api/runs/{id}", HTTP_TOKEN, ACCESS_RUN, 0, route_run_delete, "delete a run and its files", NULL},
 	{"POST", "/api/runs/{id}/stop", HTTP_TOKEN, ACCESS_RUN, 4 * KiB, route_run_stop, "stop (checkpoint first)",
 	 NULL},
+	{"POST", "/api/runs/{id}/kill", HTTP_TOKEN, ACCESS_RUN, 4 * KiB, route_run_kill,
+	 "end a run now, without a checkpoint", NULL},
 	{"POST", "/api/runs/{id}/resume", HTTP_TOKEN, ACCESS_RUN, 4 * KiB, route_run_resume,
 	 "resume from a checkpoint", NULL},
 	{"POST", "/api/runs/{id}/evaluate", HTTP_TOKEN, ACCESS_RUN, 4 * KiB, route_run_evaluate,
 	 "evaluate a checkpoint on the test split", NULL},
+	{"POST", "/api/runs/{id}/extend", HTTP_TOKEN, ACCESS_INSTRUCTOR, 4 * KiB, route_run_extend,
+	 "raise a run's duration limit by {\"seconds\": N}", NULL},
 	{"GET", "/api/runs/{id}/events", HTTP_TOKEN, ACCESS_RUN, 0, route_run_events,
 	 "stored events since a seq (&exclude=metric)", events_query},
 	{"GET", "/api/runs/{id}/series", HTTP_TOKEN, ACCESS_RUN, 0, route_run_series,
@@ -125,6 +129,17 @@ const struct http_route http_routes[] = {
 	 "a checkpoint as ONNX (exported by a short-lived worker)", NULL},
 	{"POST", "/api/runs/{id}/predict", HTTP_TOKEN, ACCESS_RUN, PREDICT_BODY, route_run_predict,
 	 "classify a PNG/JPEG with a checkpoint (multipart or JSON base64)", NULL},
+
+	{"GET", "/api/quota", HTTP_TOKEN, ACCESS_USER, 0, route_quota_mine, "my quota limits and what I have used",
+	 NULL},
+	{"GET", "/api/quotas", HTTP_TOKEN, ACCESS_INSTRUCTOR, 0, route_quotas,
+	 "limits per role and every user's limits and use", NULL},
+	{"PUT", "/api/quotas", HTTP_TOKEN, ACCESS_INSTRUCTOR, 64 * KiB, route_quotas_put,
+	 "set limits for roles and users ({} clears an override)", NULL},
+	{"GET", "/api/lab-sessions", HTTP_TOKEN, ACCESS_USER, 0, route_labs, "weekly lab sessions and the one on now",
+	 NULL},
+	{"PUT", "/api/lab-sessions", HTTP_TOKEN, ACCESS_INSTRUCTOR, 64 * KiB, route_labs_put,
+	 "replace the instructor's lab sessions", NULL},
 
 	/* A worker a cluster started (executor slurm) sends its events home: one
 	 * run, its own secret, at most ~1 MiB of lines a request. */
