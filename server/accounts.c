@@ -214,7 +214,9 @@ struct acct_roster_row *acct_roster_parse(const char *csv, size_t len, size_t *n
 		if (!strcasecmp(role, "instructor")) {
 			r->instructor = true;
 		} else if (role[0] && strcasecmp(role, "student")) {
-			snprintf(msg, sizeof msg, "role '%.40s' is neither student nor instructor", role);
+			char shown[64];
+			snprintf(msg, sizeof msg, "role '%s' is neither student nor instructor",
+				 srv_shown(role, 40, shown, sizeof shown));
 			roster_error(errors, at, msg);
 			continue;
 		}

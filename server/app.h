@@ -26,6 +26,7 @@ struct runq;
 struct sweeps;
 struct ws_server;
 struct sysmon;
+struct board;
 struct http_server;
 struct throttle;
 
@@ -39,6 +40,7 @@ struct app {
 	struct runq *runq;           /* queue and workers */
 	struct sweeps *sweeps;       /* sweeps: their trials go through runq */
 	struct ws_server *ws;        /* live feed */
+	struct board *board;         /* the instructor board's summaries (board.h) */
 	struct sysmon *sysmon;       /* GPU / CPU / memory sampler */
 	struct http_server *http;    /* libmicrohttpd */
 	struct throttle *logins;     /* wrong tokens per client address (HTTP and WebSocket) */

@@ -32,7 +32,7 @@ void cfg_defaults(struct cfg *c)
 	if (!getcwd(c->workspace, sizeof c->workspace))
 		strcpy(c->workspace, ".");
 	strcpy(c->base_url, "/");
-	c->cpu_runs = 1;
+	c->cpu_runs = CFG_RUNS_DEFAULT;
 	c->gpu_runs = 1;
 	c->worker_timeout = 600;
 	c->stop_timeout = 120;
@@ -47,6 +47,9 @@ void cfg_defaults(struct cfg *c)
 	c->executor.max_jobs = 64;
 	c->executor.cpus_per_task = 2;
 	c->executor.poll_s = 5;
+	c->sched.half_life = 3600;
+	c->sched.gpu_margin = (int64_t)512 << 20;
+	quota_config_init(&c->sched.quotas);
 }
 
 static int parse_int(const char *v, int lo, int hi, int *out)
@@ -255,6 +258,58 @@ static int set_slurm(struct cfg *c, const char *key, const char *value, char *er
 	return -1;
 }
 
+/* The scheduler's keys (sched-*, gpu-memory-margin, lab-session); 0 handled, 1 not ours, -1 error. */
+static int set_sched(struct cfg *c, const char *key, const char *value, char *err, size_t errlen)
+{
+	struct sched_config *sc = &c->sched;
+	int64_t v;
+	if (!strcmp(key, "sched")) {
+		if (strcmp(value, "fair") && strcmp(value, "fifo")) {
+			snprintf(err, errlen, "sched: expected fair or fifo, got '%s'", value);
+			return -1;
+		}
+		sc->fifo = !strcmp(value, "fifo");
+		return 0;
+	}
+	if (!strcmp(key, "sched-instructors-first")) {
+		if (parse_bool(value, &sc->instructors_first) < 0) {
+			snprintf(err, errlen, "%s: expected true or false, got '%s'", key, value);
+			return -1;
+		}
+		return 0;
+	}
+	if (!strcmp(key, "sched-half-life") || !strcmp(key, "sched-backfill-wait")) {
+		bool half = !strcmp(key, "sched-half-life");
+		if (quota_parse_duration(value, &v) < 0 || v > 30 * 86400 || (half && v < 1)) {
+			snprintf(err, errlen, "%s: expected a duration such as 3600, 30m or 1h%s, got '%s'", key,
+				 half ? "" : " (0 = off)", value);
+			return -1;
+		}
+		*(half ? &sc->half_life : &sc->backfill_wait) = (int)v;
+		return 0;
+	}
+	if (!strcmp(key, "gpu-memory-margin")) {
+		if (quota_parse_bytes(value, &v) < 0) {
+			snprintf(err, errlen, "%s: expected a size such as 512M or 1G, got '%s'", key, value);
+			return -1;
+		}
+		sc->gpu_margin = v;
+		return 0;
+	}
+	if (!strcmp(key, "lab-session")) {
+		if (sc->nlabs >= LABS_MAX) {
+			snprintf(err, errlen, "lab-session: at most %d", LABS_MAX);
+			return -1;
+		}
+		if (labs_parse(value, &sc->labs[sc->nlabs], err, errlen) < 0)
+			return -1;
+		sc->nlabs++;
+		return 0;
+	}
+	int q = quota_cfg_set(&sc->quotas, key, value, err, errlen);
+	return q < 0 ? -1 : q > 0 ? 0 : 1;
+}
+
 int cfg_set(struct cfg *c, const char *key, const char *value, char *err, size_t errlen)
 {
 	if (!strcmp(key, "ip"))
@@ -292,8 +347,17 @@ int cfg_set(struct cfg *c, const char *key, const char *value, char *err, size_t
 		}
 		COPY_STR(public_url);
 	}
-	if (!strcmp(key, "cpu-runs"))
-		SET_INT(cpu_runs, 0, 256);
+	if (!strcmp(key, "cpu-runs")) {
+		if (!strcmp(value, "auto")) {
+			c->cpu_runs = CFG_RUNS_AUTO;
+			return 0;
+		}
+		if (parse_int(value, 0, 256, &c->cpu_runs) < 0) {
+			snprintf(err, errlen, "cpu-runs: expected auto or a number from 0 to 256, got '%s'", value);
+			return -1;
+		}
+		return 0;
+	}
 	if (!strcmp(key, "gpu-runs"))
 		SET_INT(gpu_runs, 0, 64);
 	if (!strcmp(key, "worker-timeout"))
@@ -371,6 +435,9 @@ int cfg_set(struct cfg *c, const char *key, const char *value, char *err, size_t
 		return add_data_root(c, value, err, errlen);
 	if (!strcmp(key, "data-roots"))
 		return add_data_roots(c, value, err, errlen);
+	int rc = set_sched(c, key, value, err, errlen);
+	if (rc <= 0)
+		return rc;
 	snprintf(err, errlen, "unknown setting '%s'", key);
 	return -1;
 }
@@ -483,6 +550,9 @@ static const char *const examples_places[] = {"../share/trainbook/examples", "..
 
 int cfg_finish(struct cfg *c, const char *exe_path, char *err, size_t errlen)
 {
+	/* A lab server shares the cores out by default; a personal one runs one thing at a time, as always. */
+	if (c->cpu_runs == CFG_RUNS_DEFAULT)
+		c->cpu_runs = c->accounts ? CFG_RUNS_AUTO : 1;
 	if (!c->static_dir[0])
 		tb_find_beside_exe(exe_path, static_places, c->static_dir, sizeof c->static_dir);
 	if (!c->examples_dir[0])
@@ -551,8 +621,10 @@ void cfg_print(const struct cfg *c, void *stdio_file)
 	FILE *f = stdio_file;
 	fprintf(f, "ip = %s\nport = %d\nport-retries = %d\nworkspace = %s\n", c->ip, c->port,
 		c->port_retries, c->workspace);
-	fprintf(f, "base-url = %s\ncpu-runs = %d\ngpu-runs = %d\nworker-timeout = %d\n", c->base_url,
-		c->cpu_runs, c->gpu_runs, c->worker_timeout);
+	char runs[16];
+	snprintf(runs, sizeof runs, "%d", c->cpu_runs);
+	fprintf(f, "base-url = %s\ncpu-runs = %s\ngpu-runs = %d\nworker-timeout = %d\n", c->base_url,
+		c->cpu_runs == CFG_RUNS_AUTO ? "auto" : runs, c->gpu_runs, c->worker_timeout);
 	fprintf(f, "stop-timeout = %d\nmax-queued = %d\nstatic = %s\nexamples = %s\nseed = %s\n",
 		c->stop_timeout, c->max_queued, c->static_dir, c->examples_dir,
 		c->seed ? "true" : "false");
@@ -568,6 +640,16 @@ void cfg_print(const struct cfg *c, void *stdio_file)
 		c->link_expiry);
 	for (int i = 0; i < c->ndata_roots; i++)
 		fprintf(f, "data-root = %s\n", c->data_roots[i]);
+	const struct sched_config *sc = &c->sched;
+	fprintf(f, "sched = %s\nsched-instructors-first = %s\nsched-half-life = %d\nsched-backfill-wait = %d\n",
+		sc->fifo ? "fifo" : "fair", sc->instructors_first ? "true" : "false", sc->half_life, sc->backfill_wait);
+	fprintf(f, "gpu-memory-margin = %lld\n", (long long)sc->gpu_margin);
+	for (int i = 0; i < sc->nlabs; i++) {
+		char line[700];
+		labs_format(&sc->labs[i], line, sizeof line);
+		fprintf(f, "lab-session = %s\n", line);
+	}
+	quota_cfg_print(&sc->quotas, f);
 	const struct exec_config *e = &c->executor;
 	fprintf(f, "runs-dir = %s\nexecutor = %s\n", c->runs_dir, e->kind);
 	if (strcmp(e->kind, "slurm"))

@@ -18,6 +18,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "labs.h"
+#include "quota.h"
+#include "scheduler.h"
+
 #define CFG_MAX_ALLOW_HOSTS 16
 #define CFG_MAX_TRUSTED_PROXIES 8
 #define CFG_MAX_DATA_ROOTS 16
@@ -43,6 +47,22 @@ struct exec_config {
 	int poll_s;                        /* seconds between squeue polls, default 5 */
 };
 
+#define CFG_RUNS_AUTO (-1)    /* cpu-runs = auto: one per core, as memory allows (runq_new decides) */
+#define CFG_RUNS_DEFAULT (-2) /* cpu-runs not given: 1, or auto with accounts (cfg_finish decides) */
+
+/* The scheduler's settings (scheduler.h; docs/classroom.md, "Scheduling"). */
+struct sched_config {
+	bool fifo;                         /* sched = fifo: first come, first served (for comparison); default fair */
+	bool instructors_first;            /* sched-instructors-first: their runs before students', default false */
+	int half_life;                     /* sched-half-life: seconds for usage to halve, default 3600 */
+	int backfill_wait;                 /* sched-backfill-wait: seconds a run waits for room before runs
+					    * behind it may no longer pass it; default 0 = never */
+	int64_t gpu_margin;                /* gpu-memory-margin: bytes kept free on each GPU, default 512 MiB */
+	struct sched_lab labs[LABS_MAX];   /* lab-session lines */
+	int nlabs;
+	struct quota_config quotas;        /* quota-<role>-<kind> limits */
+};
+
 struct cfg {
 	char ip[64];                       /* address to bind, default 127.0.0.1 */
 	int port;                          /* first port to try, default 8888 */
@@ -52,7 +72,7 @@ struct cfg {
 	char token_file[PATH_MAX];         /* read the token from this file (cfg_finish); "" = none */
 	char base_url[256];                /* prefix the app lives under, "/" or "/x/" */
 	char public_url[512];              /* the URL people open behind a proxy, ending in base_url; "" = none */
-	int cpu_runs;                      /* runs on the CPU at once, default 1 */
+	int cpu_runs;                      /* runs on the CPU at once, or CFG_RUNS_AUTO; default 1 (auto with accounts) */
 	int gpu_runs;                      /* runs per GPU at once, default 1 */
 	int worker_timeout;                /* seconds without an event before a worker is hung, default 600 */
 	int stop_timeout;                  /* seconds a stopping worker gets before SIGKILL, default 120 */
@@ -65,6 +85,7 @@ struct cfg {
 	char runs_dir[PATH_MAX];           /* run folders (checkpoints); "" = <workspace>/.trainbook/runs.
 					    * Under Slurm: a path every compute node sees */
 	struct exec_config executor;       /* local processes or Slurm jobs */
+	struct sched_config sched;         /* fair share, quotas, lab sessions */
 	char allow_hosts[CFG_MAX_ALLOW_HOSTS][256]; /* extra Host names accepted ("*" = any) */
 	int nallow_hosts;
 	char trusted_proxies[CFG_MAX_TRUSTED_PROXIES][64]; /* peers whose X-Forwarded-* we believe (IP addresses) */

@@ -6,8 +6,9 @@
  * its events on a pipe; executor_slurm.c: an sbatch job whose worker dials
  * home over HTTP).
  *
- * What it is not: the scheduler (runq.c's schedule() decides which run
- * starts; an executor only says how many it can take at once), or event
+ * What it is not: the scheduler (scheduler.c decides which run starts where,
+ * through runq_sched.c; an executor only says how many it can take at
+ * once, or that it places GPUs itself), or event
  * handling (runq_worker.c turns the lines a worker sends into stored
  * events, whichever way they arrive).
  *
@@ -36,9 +37,11 @@ struct exec_start {
 	const char *resume; /* checkpoint to resume from, or NULL */
 	bool evaluate;      /* only evaluate `resume` (--evaluate) and train nothing */
 	const struct runq_need *need;
-	const int *gpus;    /* GPU indices the scheduler chose (executors that place GPUs) */
-	const char *secret; /* per-start secret a dialing-home worker shows */
-	const char *owner;  /* the user it runs for (accounts), or NULL */
+	const int *gpus;          /* GPU places the scheduler chose (executors that place GPUs) */
+	const char *visible;      /* CUDA_VISIBLE_DEVICES for them ("0,1", "MIG-…"); "" = leave it */
+	int64_t gpu_memory_limit; /* GPU memory the run was placed with, per device; 0 = none known */
+	const char *secret;       /* per-start secret a dialing-home worker shows */
+	const char *owner;        /* the user it runs for (accounts), or NULL */
 };
 
 /* How a worker ended, as its executor saw it. */

@@ -38,10 +38,10 @@
  */
 static int cpu_share(const struct runq *q, const struct runq_need *need)
 {
-	if (need->gpu || q->cfg.cpu_runs <= 1 || getenv("OMP_NUM_THREADS"))
+	if (need->gpu || q->cpu_slots <= 1 || getenv("OMP_NUM_THREADS"))
 		return 0;
 	long cores = sysconf(_SC_NPROCESSORS_ONLN);
-	return cores / q->cfg.cpu_runs > 1 ? (int)(cores / q->cfg.cpu_runs) : 1;
+	return cores / q->cpu_slots > 1 ? (int)(cores / q->cpu_slots) : 1;
 }
 
 /*
@@ -78,21 +78,29 @@ static struct worker_memory worker_memory(const struct runq *q, const struct run
 
 /* Variables the server sets for a worker (the rest it inherits), as "NAME=value" strings. */
 struct child_vars {
-	char cvd[128];           /* CUDA_VISIBLE_DEVICES=… or "" */
-	char omp[32];            /* OMP_NUM_THREADS=… or "" */
-	char user[96];           /* TRAINBOOK_USER=<owner> (accounts) or "" */
-	char tmp[PATH_MAX + 16]; /* TMPDIR=<run dir>/tmp (--user-separation) or "" */
-	char mem[64];            /* TRAINBOOK_MEMORY_LIMIT=<bytes> or "" */
+	char cvd[RUNQ_VISIBLE_MAX + 32]; /* CUDA_VISIBLE_DEVICES=… or "" */
+	char gpu_limit[64];              /* TRAINBOOK_GPU_MEMORY_LIMIT=<bytes> or "" */
+	char omp[32];                    /* OMP_NUM_THREADS=… or "" */
+	char user[96];                   /* TRAINBOOK_USER=<owner> (accounts) or "" */
+	char tmp[PATH_MAX + 16];         /* TMPDIR=<run dir>/tmp (--user-separation) or "" */
+	char mem[64];                    /* TRAINBOOK_MEMORY_LIMIT=<bytes> or "" */
 };
 
-/* Environment for the child (spawn_env): the GPUs it may see, its OpenMP
- * threads and memory budget, and in accounts mode its user and private
- * temp dir. */
-static char **child_env(const int *gpus, int ngpus, int omp_threads, int64_t budget, struct child_vars *v)
+/*
+ * Environment for the child (spawn_env): the GPUs it may see, the GPU
+ * memory it was placed with, its OpenMP threads and memory budget, and in
+ * accounts mode its user and private temp dir. visible: "" = leave
+ * CUDA_VISIBLE_DEVICES alone, as for cuda:N, which keeps its own
+ * numbering. gpu_limit: per device (docs/gpu.md: the CUDA backend is to
+ * hold its allocations under TRAINBOOK_GPU_MEMORY_LIMIT, so a run past its
+ * estimate fails itself rather than its neighbours).
+ */
+static char **child_env(const char *visible, int64_t gpu_limit, int omp_threads, int64_t budget, struct child_vars *v)
 {
 	/* What we set replaces what the server inherited; the rest is kept. */
-	const char *drop[4] = {"CUDA_VISIBLE_DEVICES=", "TRAINBOOK_MEMORY_LIMIT="}, *add[5];
-	int ndrop = 2, nadd = 0;
+	const char *drop[5] = {"CUDA_VISIBLE_DEVICES=", "TRAINBOOK_GPU_MEMORY_LIMIT=", "TRAINBOOK_MEMORY_LIMIT="},
+		   *add[6];
+	int ndrop = 3, nadd = 0;
 	if (budget > 0) {
 		snprintf(v->mem, sizeof v->mem, "TRAINBOOK_MEMORY_LIMIT=%lld", (long long)budget);
 		add[nadd++] = v->mem;
@@ -105,11 +113,13 @@ static char **child_env(const int *gpus, int ngpus, int omp_threads, int64_t bud
 		drop[ndrop++] = "TMPDIR=";
 		add[nadd++] = v->tmp;
 	}
-	if (ngpus > 0) {
-		size_t off = (size_t)snprintf(v->cvd, sizeof v->cvd, "CUDA_VISIBLE_DEVICES=");
-		for (int i = 0; i < ngpus && off < sizeof v->cvd; i++)
-			off += (size_t)snprintf(v->cvd + off, sizeof v->cvd - off, "%s%d", i ? "," : "", gpus[i]);
+	if (visible && *visible) {
+		snprintf(v->cvd, sizeof v->cvd, "CUDA_VISIBLE_DEVICES=%s", visible);
 		add[nadd++] = v->cvd;
+	}
+	if (gpu_limit > 0) {
+		snprintf(v->gpu_limit, sizeof v->gpu_limit, "TRAINBOOK_GPU_MEMORY_LIMIT=%lld", (long long)gpu_limit);
+		add[nadd++] = v->gpu_limit;
 	}
 	if (omp_threads > 0) {
 		snprintf(v->omp, sizeof v->omp, "OMP_NUM_THREADS=%d", omp_threads);
@@ -182,10 +192,10 @@ static int local_start(struct executor *ex, struct runq_worker *w, const struct 
 		argv[argc++] = st->resume;
 	}
 	argv[argc] = NULL;
-	/* cuda:N keeps its own numbering; "cuda"/"auto" see only the GPUs we chose. */
+	/* cuda:N keeps its own numbering (runq_sched.c leaves `visible` empty); "cuda"/"auto" see only the GPUs we chose. */
 	int omp_threads = cpu_share(q, st->need);
 	struct worker_memory wm = worker_memory(q, st->need, omp_threads);
-	env = child_env(st->gpus, st->need->gpu_index >= 0 ? 0 : w->ngpus, omp_threads, wm.budget, &vars);
+	env = child_env(st->visible, st->need->gpu ? st->gpu_memory_limit : 0, omp_threads, wm.budget, &vars);
 	pid_t parent = getpid();
 	pid_t pid = fork();
 	if (pid < 0) {

@@ -10,8 +10,10 @@
  * server: after a restart the runs are re-attached and their workers
  * reconnect. docs/slurm.md has the settings and the picture.
  *
- * What it is not: a scheduler. Which run goes to Slurm next is runq.c's
- * schedule(); placement, fair share among users and limits are Slurm's.
+ * What it is not: a scheduler. Which run goes to Slurm next is scheduler.c's
+ * decision (fair share among our users, their quotas, at most
+ * slurm-max-jobs handed over at once); placement on nodes and Slurm's own
+ * fair share are Slurm's.
  *
  * Threads: the supervisor thread (start, tick, ended, reattach) and API
  * threads (stop, kill), all with q->lock held. Every Slurm command runs to

@@ -194,6 +194,25 @@ void feed_on_system(struct feed_client *c, struct feed_msg *m)
 		push(c, m);
 }
 
+void feed_on_board(struct feed_client *c, struct feed_msg *m)
+{
+	if (!c->board || !c->who.instructor)
+		return;
+	if (c->board_due || full(c)) {
+		c->board_due = true; /* what it missed is in the next snapshot */
+		return;
+	}
+	push(c, m);
+}
+
+void feed_board_snapshot(struct feed_client *c, struct feed_msg *snapshot)
+{
+	if (!c->board || !c->who.instructor || !c->board_due || c->count >= FEED_QUEUE_MAX / 2)
+		return;
+	push(c, snapshot);
+	c->board_due = false;
+}
+
 struct feed_msg *feed_system_view(const struct acct_who *who, struct feed_msg *all)
 {
 	/* Only GPU processes of runs carry an owner: without one there is nothing to hide. */
@@ -306,19 +325,30 @@ static int on_runs(struct feed_client *c, struct store *store, json_t *msg)
 	return 0;
 }
 
+/* The snapshot follows from ws.c, which holds the board (feed_board_snapshot). */
+static int on_board(struct feed_client *c, struct store *store, json_t *msg)
+{
+	(void)store;
+	c->board = !strcmp(json_string_value(json_object_get(msg, "type")), "subscribe_board");
+	c->board_due = c->board;
+	return 0;
+}
+
 const char *const feed_rule_names[FEED_NRULES] = {
 	[FEED_RULE_NONE] = "none",
 	[FEED_RULE_ANY] = "any",
 	[FEED_RULE_RUN_OWNER] = "run-owner",
 	[FEED_RULE_OWN_RUNS] = "own-runs",
 	[FEED_RULE_REDACTED] = "redacted",
+	[FEED_RULE_INSTRUCTOR] = "instructor",
 };
 
 /*
  * Every message type in both directions, with its rule. The rules are
  * enforced where the messages are made: on_subscribe (run-owner),
- * feed_on_run (own-runs), feed_system_view (redacted); events and resyncs
- * only ever follow a subscription the rule let in.
+ * feed_on_run (own-runs), feed_system_view (redacted), feed_handle and
+ * feed_on_board (instructor); events and resyncs only ever follow a
+ * subscription the rule let in.
  */
 const struct feed_type feed_types[] = {
 	{"in", "subscribe", FEED_RULE_RUN_OWNER, "follow a run's events from a sequence number", on_subscribe},
@@ -327,10 +357,13 @@ const struct feed_type feed_types[] = {
 	{"in", "unsubscribe_system", FEED_RULE_ANY, "stop the system samples", on_system},
 	{"in", "subscribe_runs", FEED_RULE_OWN_RUNS, "a run message when a run changes", on_runs},
 	{"in", "unsubscribe_runs", FEED_RULE_ANY, "stop the run messages", on_runs},
+	{"in", "subscribe_board", FEED_RULE_INSTRUCTOR, "the instructor board: a snapshot, then updates", on_board},
+	{"in", "unsubscribe_board", FEED_RULE_ANY, "stop the board updates", on_board},
 	{"out", "event", FEED_RULE_RUN_OWNER, "a stored event of a subscribed run", NULL},
 	{"out", "resync", FEED_RULE_RUN_OWNER, "a subscribed run fell behind: subscribe again", NULL},
 	{"out", "run", FEED_RULE_OWN_RUNS, "a run's summary after a change (or its deletion)", NULL},
 	{"out", "system", FEED_RULE_REDACTED, "GPU, CPU and memory use", NULL},
+	{"out", "board", FEED_RULE_INSTRUCTOR, "every run's summary and sparkline points, ≤ 1 a second per run", NULL},
 	{"out", "error", FEED_RULE_ANY, "what was wrong with a client message", NULL},
 };
 const size_t feed_ntypes = sizeof feed_types / sizeof feed_types[0];
@@ -354,6 +387,9 @@ int feed_handle(struct feed_client *c, struct store *store, const char *text, si
 		rc = push_error(c, err);
 	} else if (t->rule <= FEED_RULE_NONE || t->rule >= FEED_NRULES) {
 		snprintf(err, sizeof err, "message type \"%.40s\" has no access rule (a server bug)", type);
+		rc = push_error(c, err);
+	} else if (t->rule == FEED_RULE_INSTRUCTOR && !c->who.instructor) {
+		snprintf(err, sizeof err, "only instructors may send \"%.40s\"", type);
 		rc = push_error(c, err);
 	} else {
 		rc = t->handle(c, store, msg);

@@ -72,6 +72,7 @@ enum feed_rule {
 	FEED_RULE_RUN_OWNER,  /* about one run: its owner or an instructor; others get the error of a missing run */
 	FEED_RULE_OWN_RUNS,   /* only runs the caller owns (instructors: every run) */
 	FEED_RULE_REDACTED,   /* to everyone, other users' runs unnamed (instructors see all) */
+	FEED_RULE_INSTRUCTOR, /* instructors only (the board: every student's runs); students get an error */
 	FEED_NRULES
 };
 extern const char *const feed_rule_names[FEED_NRULES];
@@ -96,6 +97,8 @@ struct feed_client {
 	int nsubs;
 	bool system;             /* subscribe_system */
 	bool runs;               /* subscribe_runs */
+	bool board;              /* subscribe_board (instructors) */
+	bool board_due;          /* owes a board snapshot: just subscribed, or updates were dropped */
 	int64_t overflows;       /* resyncs sent, for logs and tests */
 	struct acct_who who;     /* whose feed this is: what the rules are decided on */
 };
@@ -119,6 +122,13 @@ int feed_handle(struct feed_client *c, struct store *store, const char *text, si
 int feed_on_event(struct feed_client *c, struct feed_msg *m);
 int feed_on_run(struct feed_client *c, struct feed_msg *m);
 void feed_on_system(struct feed_client *c, struct feed_msg *m);
+/*
+ * A board update (board.h) for board subscribers. A client too busy to
+ * take it skips it and is owed a fresh snapshot instead (board_due).
+ */
+void feed_on_board(struct feed_client *c, struct feed_msg *m);
+/* Queue a board snapshot for a client that is owed one, when it has room. */
+void feed_board_snapshot(struct feed_client *c, struct feed_msg *snapshot);
 
 /*
  * The system message `who` gets for `all` (a new reference): `all` itself

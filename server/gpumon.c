@@ -20,6 +20,8 @@ typedef struct nvml_device *nvml_device; /* nvmlDevice_t, opaque */
 #define NVML_SUCCESS 0
 #define NVML_ERROR_INSUFFICIENT_SIZE 7
 #define NVML_TEMPERATURE_GPU 0
+#define NVML_DEVICE_MIG_ENABLE 1
+#define NVML_UUID_LEN 96
 
 struct nvml_utilization { /* nvmlUtilization_t */
 	unsigned gpu;
@@ -39,10 +41,19 @@ struct nvml_process_v2 { /* nvmlProcessInfo_v2_t, taken by ..._v2 below */
 	unsigned compute_instance_id;
 };
 
+/* A place for runs (gpumon_device): a GPU's handle, or a MIG instance's. */
+struct place {
+	nvml_device handle;
+	int gpu, mig;
+	char visible[NVML_UUID_LEN];
+};
+
 struct gpumon {
 	void *lib;
 	int count;
 	nvml_device devices[GPUMON_MAX_GPUS];
+	int nplaces;
+	struct place places[GPUMON_MAX_DEVICES];
 	nvml_return (*init)(void);
 	nvml_return (*shutdown)(void);
 	nvml_return (*get_count)(unsigned *);
@@ -53,6 +64,10 @@ struct gpumon {
 	nvml_return (*get_temperature)(nvml_device, int, unsigned *);
 	nvml_return (*get_power)(nvml_device, unsigned *);
 	nvml_return (*get_processes)(nvml_device, unsigned *, struct nvml_process_v2 *);
+	nvml_return (*get_mig_mode)(nvml_device, unsigned *current, unsigned *pending);
+	nvml_return (*get_max_mig)(nvml_device, unsigned *);
+	nvml_return (*get_mig_handle)(nvml_device, unsigned, nvml_device *);
+	nvml_return (*get_uuid)(nvml_device, char *, unsigned);
 	const char *(*error_string)(nvml_return);
 };
 
@@ -61,6 +76,50 @@ static void *sym(void *lib, const char *v2, const char *v1)
 {
 	void *p = v2 ? dlsym(lib, v2) : NULL;
 	return p ? p : (v1 ? dlsym(lib, v1) : NULL);
+}
+
+static void add_place(struct gpumon *g, nvml_device h, int gpu, int mig, const char *visible)
+{
+	if (g->nplaces >= GPUMON_MAX_DEVICES)
+		return;
+	struct place *p = &g->places[g->nplaces++];
+	p->handle = h;
+	p->gpu = gpu;
+	p->mig = mig;
+	snprintf(p->visible, sizeof p->visible, "%s", visible);
+}
+
+/*
+ * A GPU in MIG mode runs nothing itself: its instances do, each named by
+ * its UUID in CUDA_VISIBLE_DEVICES (what NVML's GetUUID answers for a MIG
+ * handle, "MIG-…", since driver R470). An instance without a UUID cannot
+ * be named, so it is left out.
+ */
+static void find_places(struct gpumon *g)
+{
+	for (int i = 0; i < g->count; i++) {
+		nvml_device d = g->devices[i];
+		if (!d)
+			continue;
+		unsigned current = 0, pending = 0, max = 0;
+		bool mig = g->get_mig_mode && g->get_max_mig && g->get_mig_handle && g->get_uuid &&
+			   g->get_mig_mode(d, &current, &pending) == NVML_SUCCESS && current == NVML_DEVICE_MIG_ENABLE &&
+			   g->get_max_mig(d, &max) == NVML_SUCCESS;
+		if (!mig) {
+			char index[16];
+			snprintf(index, sizeof index, "%d", i);
+			add_place(g, d, i, -1, index);
+			continue;
+		}
+		for (unsigned k = 0; k < max; k++) {
+			nvml_device h;
+			char uuid[NVML_UUID_LEN];
+			if (g->get_mig_handle(d, k, &h) != NVML_SUCCESS || g->get_uuid(h, uuid, sizeof uuid) != NVML_SUCCESS)
+				continue;
+			uuid[sizeof uuid - 1] = '\0';
+			add_place(g, h, i, (int)k, uuid);
+		}
+	}
 }
 
 struct gpumon *gpumon_open(char *note, size_t notelen)
@@ -85,6 +144,10 @@ struct gpumon *gpumon_open(char *note, size_t notelen)
 	*(void **)&g->get_power = sym(lib, "nvmlDeviceGetPowerUsage", NULL);
 	*(void **)&g->get_processes = sym(lib, "nvmlDeviceGetComputeRunningProcesses_v2", NULL);
 	*(void **)&g->error_string = sym(lib, "nvmlErrorString", NULL);
+	*(void **)&g->get_mig_mode = sym(lib, "nvmlDeviceGetMigMode", NULL);
+	*(void **)&g->get_max_mig = sym(lib, "nvmlDeviceGetMaxMigDeviceCount", NULL);
+	*(void **)&g->get_mig_handle = sym(lib, "nvmlDeviceGetMigDeviceHandleByIndex", NULL);
+	*(void **)&g->get_uuid = sym(lib, "nvmlDeviceGetUUID", NULL);
 	if (!g->init || !g->shutdown || !g->get_count || !g->get_handle) {
 		snprintf(note, notelen, "the NVIDIA driver is too old (its NVML lacks nvmlInit_v2)");
 		goto fail;
@@ -107,12 +170,36 @@ struct gpumon *gpumon_open(char *note, size_t notelen)
 		if (g->get_handle(i, &g->devices[i]) != NVML_SUCCESS)
 			g->devices[i] = NULL;
 	g->count = (int)count;
+	find_places(g);
 	note[0] = '\0';
 	return g;
 fail:
 	dlclose(lib);
 	free(g);
 	return NULL;
+}
+
+/* A handle's compute processes into procs (at most GPUMON_MAX_PROCS); false when NVML cannot tell. */
+static bool read_processes(struct gpumon *g, nvml_device d, struct gpumon_proc *out, int *nout)
+{
+	*nout = 0;
+	if (!g->get_processes)
+		return false;
+	struct nvml_process_v2 procs[GPUMON_MAX_PROCS];
+	unsigned n = GPUMON_MAX_PROCS;
+	nvml_return r = g->get_processes(d, &n, procs);
+	/* INSUFFICIENT_SIZE: more than we keep; the array is still filled. */
+	if (r != NVML_SUCCESS && r != NVML_ERROR_INSUFFICIENT_SIZE)
+		return false;
+	if (n > GPUMON_MAX_PROCS)
+		n = GPUMON_MAX_PROCS;
+	for (unsigned k = 0; k < n; k++) {
+		out[k].pid = procs[k].pid;
+		out[k].has_memory = procs[k].used_gpu_memory != ~0ULL;
+		out[k].memory = procs[k].used_gpu_memory;
+	}
+	*nout = (int)n;
+	return true;
 }
 
 int gpumon_count(const struct gpumon *g)
@@ -150,23 +237,35 @@ int gpumon_read(struct gpumon *g, int i, struct gpumon_gpu *out)
 		out->has_power = true;
 		out->power = mw / 1000.0;
 	}
-	if (g->get_processes) {
-		struct nvml_process_v2 procs[GPUMON_MAX_PROCS];
-		unsigned n = GPUMON_MAX_PROCS;
-		nvml_return r = g->get_processes(d, &n, procs);
-		/* INSUFFICIENT_SIZE: more than we keep; the array is still filled. */
-		if (r == NVML_SUCCESS || r == NVML_ERROR_INSUFFICIENT_SIZE) {
-			out->has_processes = true;
-			if (n > GPUMON_MAX_PROCS)
-				n = GPUMON_MAX_PROCS;
-			for (unsigned k = 0; k < n; k++) {
-				out->procs[k].pid = procs[k].pid;
-				out->procs[k].has_memory = procs[k].used_gpu_memory != ~0ULL;
-				out->procs[k].memory = procs[k].used_gpu_memory;
-			}
-			out->nprocs = (int)n;
-		}
+	out->has_processes = read_processes(g, d, out->procs, &out->nprocs);
+	return 0;
+}
+
+int gpumon_device_count(const struct gpumon *g)
+{
+	return g ? g->nplaces : 0;
+}
+
+int gpumon_read_device(struct gpumon *g, int i, struct gpumon_device *out)
+{
+	memset(out, 0, sizeof *out);
+	if (!g || i < 0 || i >= g->nplaces)
+		return -1;
+	const struct place *p = &g->places[i];
+	out->gpu = p->gpu;
+	out->mig = p->mig;
+	if (p->mig >= 0)
+		snprintf(out->label, sizeof out->label, "GPU %d (MIG %d)", p->gpu, p->mig);
+	else
+		snprintf(out->label, sizeof out->label, "GPU %d", p->gpu);
+	snprintf(out->visible, sizeof out->visible, "%s", p->visible);
+	struct nvml_memory m;
+	if (g->get_memory && g->get_memory(p->handle, &m) == NVML_SUCCESS) {
+		out->has_memory = true;
+		out->memory_total = m.total;
+		out->memory_free = m.free;
 	}
+	out->has_processes = read_processes(g, p->handle, out->procs, &out->nprocs);
 	return 0;
 }
 

@@ -2,7 +2,8 @@
  * routes.h — the handlers named in the route table (routes.c), one file
  * per group: routes_status.c, routes_session.c (login, logout, me),
  * routes_users.c (instructors manage users), routes_notebooks.c,
- * routes_runs.c, routes_worker.c (cluster workers dial home),
+ * routes_runs.c, routes_quota.c (quotas, lab sessions, extending a run),
+ * routes_worker.c (cluster workers dial home),
  * routes_files.c, routes_static.c.
  *
  * Threads: every handler runs on libmicrohttpd's polling thread.
@@ -59,6 +60,7 @@ enum MHD_Result route_run_create(struct http_req *r);
 enum MHD_Result route_run_list(struct http_req *r);
 enum MHD_Result route_run_get(struct http_req *r);
 enum MHD_Result route_run_stop(struct http_req *r);
+enum MHD_Result route_run_kill(struct http_req *r);
 enum MHD_Result route_run_resume(struct http_req *r);
 enum MHD_Result route_run_delete(struct http_req *r);
 enum MHD_Result route_run_events(struct http_req *r);
@@ -66,6 +68,14 @@ enum MHD_Result route_run_edit(struct http_req *r);
 enum MHD_Result route_run_evaluate(struct http_req *r);
 enum MHD_Result route_run_series(struct http_req *r);
 enum MHD_Result route_series(struct http_req *r);
+
+/* routes_quota.c */
+enum MHD_Result route_quota_mine(struct http_req *r);
+enum MHD_Result route_quotas(struct http_req *r);
+enum MHD_Result route_quotas_put(struct http_req *r);
+enum MHD_Result route_labs(struct http_req *r);
+enum MHD_Result route_labs_put(struct http_req *r);
+enum MHD_Result route_run_extend(struct http_req *r);
 
 /* routes_sweeps.c */
 enum MHD_Result route_sweep_list(struct http_req *r);
@@ -96,6 +106,8 @@ enum MHD_Result route_checkpoint_onnx(struct http_req *r);
 
 /* Shared by the run routes: the run named by params[0], or a 404 reply. */
 int64_t route_run_id(struct http_req *r, enum MHD_Result *reply);
+/* The run of params[0] in *id and the request's JSON body (the caller's to free); NULL after a reply. */
+json_t *route_run_body(struct http_req *r, int64_t *id, enum MHD_Result *reply);
 /* The same, also answering 404 when no such run is stored (routes_files.c). */
 int64_t route_existing_run(struct http_req *r, enum MHD_Result *reply);
 /*

@@ -35,6 +35,12 @@ int64_t route_run_id(struct http_req *r, enum MHD_Result *reply)
 	return id;
 }
 
+json_t *route_run_body(struct http_req *r, int64_t *id, enum MHD_Result *reply)
+{
+	*id = route_run_id(r, reply);
+	return *id < 0 ? NULL : http_body_json(r, reply);
+}
+
 static enum MHD_Result runq_fail(struct http_req *r, int code, const char *err)
 {
 	switch (code) {
@@ -44,6 +50,8 @@ static enum MHD_Result runq_fail(struct http_req *r, int code, const char *err)
 		return http_error(r, 409, "conflict", "%s", err);
 	case RUNQ_EFULL:
 		return http_error(r, 429, "queue_full", "%s", err);
+	case RUNQ_EQUOTA:
+		return http_error(r, 429, "quota", "%s", err);
 	case RUNQ_EINVALID:
 		return http_error(r, 400, "invalid_run", "%s", err);
 	case RUNQ_ENOSPACE:
@@ -303,10 +311,8 @@ static char *edit_tags(struct http_req *r, json_t *tags, enum MHD_Result *reply)
 enum MHD_Result route_run_edit(struct http_req *r)
 {
 	enum MHD_Result reply;
-	int64_t id = route_run_id(r, &reply);
-	if (id < 0)
-		return reply;
-	json_t *body = http_body_json(r, &reply);
+	int64_t id;
+	json_t *body = route_run_body(r, &id, &reply);
 	if (!body)
 		return reply;
 	struct store_run_edit e = {.archived = -1};
@@ -367,15 +373,26 @@ enum MHD_Result route_run_get(struct http_req *r)
 	return id < 0 ? reply : reply_run(r, 200, id);
 }
 
-enum MHD_Result route_run_stop(struct http_req *r)
+/* Stop (kill false: a checkpoint first) or kill run {id}; 202 with the run. */
+static enum MHD_Result end_run(struct http_req *r, bool kill)
 {
 	enum MHD_Result reply;
 	int64_t id = route_run_id(r, &reply);
 	if (id < 0)
 		return reply;
 	char err[512];
-	int rc = runq_stop(r->app->runq, id, err, sizeof err);
+	int rc = kill ? runq_kill(r->app->runq, id, r->who.name, err, sizeof err) : runq_stop(r->app->runq, id, err, sizeof err);
 	return rc ? runq_fail(r, rc, err) : reply_run(r, 202, id);
+}
+
+enum MHD_Result route_run_stop(struct http_req *r)
+{
+	return end_run(r, false);
+}
+
+enum MHD_Result route_run_kill(struct http_req *r)
+{
+	return end_run(r, true);
 }
 
 /* The optional "checkpoint" of a resume or evaluate body; false after replying. */

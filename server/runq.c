@@ -1,6 +1,7 @@
 /*
- * runq.c — the queue, the scheduler and the supervisor loop (see runq.h);
- * what happens to one worker process is in runq_worker.c.
+ * runq.c — the queue, the supervisor loop and the API (see runq.h); which
+ * run starts where is runq_sched.c's (the scheduler's inputs and
+ * decisions), what happens to one worker process is runq_worker.c's.
  *
  * Threads: the supervisor thread runs supervisor_main; API functions run on
  * HTTP threads. Both hold q->lock while they touch workers or slots. Lock
@@ -20,13 +21,13 @@
 #include <unistd.h>
 
 #include "atomic_file.h"
+#include "gpumon.h"
 #include "spec.h"
 #include "spec_flat.h"
 #include "store.h"
 #include "tb.h"
 #include "util.h"
 
-#define RUNQ_SCHED_BATCH 256 /* queued runs looked at per scheduling pass */
 #define RUNQ_FOLLOW_MS 200   /* events files of workers that cannot dial home are read this often */
 
 void runq_run_dir(const struct runq *q, int64_t run, char *buf, size_t len)
@@ -286,6 +287,13 @@ int runq_new(const struct runq_config *cfg, struct store *store, const struct ru
 	srv_strlcpy(q->worker_cmd, cfg->worker_cmd ? cfg->worker_cmd : "", sizeof q->worker_cmd);
 	srv_strlcpy(q->owner, cfg->owner ? cfg->owner : "", sizeof q->owner);
 	q->cfg = *cfg;
+	if (cfg->sched) {
+		q->sched = *cfg->sched;
+	} else {
+		q->sched.half_life = 3600;
+		quota_config_init(&q->sched.quotas);
+	}
+	q->cfg.sched = &q->sched;
 	q->cfg.workspace = q->workspace;
 	q->cfg.exe = q->exe;
 	q->cfg.worker_cmd = q->worker_cmd;
@@ -317,6 +325,8 @@ int runq_new(const struct runq_config *cfg, struct store *store, const struct ru
 		snprintf(err, errlen, "pipe: %s", strerror(errno));
 		goto fail;
 	}
+	q->devs = tb_xcalloc(RUNQ_MAX_GPUS, sizeof *q->devs);
+	runq_sched_init(q);
 	q->sched_dirty = true;
 	*out = q;
 	return 0;
@@ -351,7 +361,6 @@ static void kill_leftover(const struct runq *q, int64_t run, int pid)
 }
 
 static void *supervisor_main(void *arg);
-static struct runq_worker *find_worker(struct runq *q, int64_t run);
 
 /*
  * Runs a previous server handed to an executor whose workers outlive it
@@ -367,7 +376,7 @@ static int reattach_jobs(struct runq *q, const char *status, int64_t *ids, int m
 		if (store_run_info(q->store, ids[i], &info) < 0)
 			continue;
 		if (info.job[0]) {
-			if (runq_reattach(q, ids[i], info.job, info.job_secret, info.worker_seq, info.evaluate))
+			if (runq_reattach(q, ids[i], info.job, info.job_secret, info.worker_seq, info.owner, info.evaluate))
 				adopted++;
 			else if (!strcmp(status, "queued"))
 				store_run_set_job(q->store, ids[i], NULL, NULL);
@@ -385,7 +394,7 @@ int runq_start(struct runq *q)
 	adopted += reattach_jobs(q, "queued", ids, (int)TB_ARRAY_LEN(ids));
 	int n = store_runs_with_status(q->store, "running", ids, (int)TB_ARRAY_LEN(ids)), lost = 0;
 	for (int i = 0; i < n; i++) {
-		if (find_worker(q, ids[i]))
+		if (runq_find_worker(q, ids[i]))
 			continue;
 		struct store_run_info info = {0};
 		bool evaluating = false;
@@ -416,7 +425,7 @@ int runq_start(struct runq *q)
 	return 0;
 }
 
-static struct runq_worker *find_worker(struct runq *q, int64_t run)
+struct runq_worker *runq_find_worker(struct runq *q, int64_t run)
 {
 	for (int i = 0; i < q->nworkers; i++)
 		if (q->workers[i]->run == run)
@@ -424,28 +433,8 @@ static struct runq_worker *find_worker(struct runq *q, int64_t run)
 	return NULL;
 }
 
-/* Choose slots for `need`; false when none are free now. */
-static bool pick_slots(struct runq *q, const struct runq_need *need, int *gpus)
-{
-	struct exec_capacity cap = q->ex.kind->capacity(&q->ex, q);
-	if (!cap.places_gpus)
-		return q->nworkers < cap.jobs; /* the cluster's scheduler places it */
-	if (!need->gpu)
-		return q->cpu_busy < q->cfg.cpu_runs;
-	if (need->gpu_index >= 0) {
-		gpus[0] = need->gpu_index;
-		return q->gpu_busy[need->gpu_index] < q->cfg.gpu_runs;
-	}
-	int got = 0;
-	for (int load = 0; load < q->cfg.gpu_runs && got < need->ngpus; load++)
-		for (int g = 0; g < q->cfg.gpu_count && got < need->ngpus; g++)
-			if (q->gpu_busy[g] == load)
-				gpus[got++] = g;
-	return got == need->ngpus;
-}
-
 /* A queued run that cannot start fails; an evaluation that cannot start leaves the run as it was. */
-static void start_failed(struct runq *q, int64_t run, const char *evaluate, const char *err)
+void runq_start_failed(struct runq *q, int64_t run, const char *evaluate, const char *err)
 {
 	if (evaluate) {
 		store_run_set_evaluate(q->store, run, NULL);
@@ -453,37 +442,6 @@ static void start_failed(struct runq *q, int64_t run, const char *evaluate, cons
 	} else {
 		runq_emit_status(q, run, "failed", err);
 	}
-}
-
-static void schedule(struct runq *q)
-{
-	if (!q->sched_dirty || q->stopping || q->disk_full)
-		return;
-	q->sched_dirty = false;
-	int64_t *ids = tb_xmalloc(RUNQ_SCHED_BATCH * sizeof *ids);
-	int n = store_runs_with_status(q->store, "queued", ids, RUNQ_SCHED_BATCH);
-	for (int i = 0; i < n && q->nworkers < RUNQ_MAX_WORKERS; i++) {
-		if (find_worker(q, ids[i]))
-			continue;
-		struct store_run_info info;
-		if (store_run_info(q->store, ids[i], &info) < 0)
-			continue;
-		struct runq_need need;
-		char err[512];
-		int gpus[RUNQ_MAX_GPUS] = {0};
-		if (runq_classify(info.spec, strlen(info.spec), q->cfg.gpu_count, &need, err,
-				  sizeof err) != RUNQ_OK) {
-			start_failed(q, ids[i], info.evaluate, err);
-		} else if (pick_slots(q, &need, gpus)) {
-			if (q->hooks.admit && q->hooks.admit(q->hooks.ctx, info.owner, info.spec, err, sizeof err) < 0)
-				start_failed(q, ids[i], info.evaluate, err);
-			else if (runq_spawn(q, ids[i], &need, gpus, info.spec, info.resume, info.evaluate, info.owner,
-					    err, sizeof err) < 0)
-				start_failed(q, ids[i], info.evaluate, err);
-		}
-		store_run_info_free(&info);
-	}
-	free(ids);
 }
 
 static void *supervisor_main(void *arg)
@@ -495,7 +453,7 @@ static void *supervisor_main(void *arg)
 	bool follow_files = q->ex.kind->dials_home && !strcmp(q->ex.cfg.events, "file");
 	for (;;) {
 		pthread_mutex_lock(&q->lock);
-		schedule(q);
+		runq_schedule(q, srv_mono_ms());
 		if (q->stopping && q->nworkers == 0) {
 			pthread_mutex_unlock(&q->lock);
 			break;
@@ -532,6 +490,7 @@ static void *supervisor_main(void *arg)
 				runq_worker_read(q, owners[i - 1]);
 		int64_t now = srv_mono_ms();
 		q->ex.kind->tick(&q->ex, q, now);
+		runq_account(q, now);
 		for (int i = 0; i < q->nworkers; i++) {
 			if (follow_files && q->workers[i]->remote)
 				runq_worker_follow_file(q, q->workers[i]);
@@ -584,6 +543,7 @@ void runq_free(struct runq *q)
 	if (q->wake[1] >= 0)
 		close(q->wake[1]);
 	free(q->pending);
+	free(q->devs);
 	if (q->ex.kind)
 		q->ex.kind->close(&q->ex);
 	pthread_mutex_destroy(&q->lock);
@@ -631,6 +591,7 @@ int runq_submit(struct runq *q, const struct runq_submit *sub, int64_t *id, char
 	else
 		snprintf(name, sizeof name, "%s", label);
 	srv_utf8_trim(name);
+	int64_t est = runq_estimate(q, spec, sub->spec_len, &need);
 	pthread_mutex_lock(&q->lock);
 	if (q->stopping) {
 		snprintf(err, errlen, "the server is shutting down");
@@ -642,17 +603,19 @@ int runq_submit(struct runq *q, const struct runq_submit *sub, int64_t *id, char
 		rc = RUNQ_ENOSPACE;
 		goto out;
 	}
+	const char *owner = sub->owner && *sub->owner ? sub->owner : q->owner;
 	if (store_count_status(q->store, "queued") >= q->cfg.max_queued) {
 		snprintf(err, errlen, "%d runs are waiting already; stop some or wait", q->cfg.max_queued);
 		rc = RUNQ_EFULL;
 		goto out;
 	}
+	if ((rc = runq_quota_check(q, owner, need.gpu, err, errlen)) != RUNQ_OK)
+		goto out;
 	json_t *params_json = spec_summary_params(spec, sub->spec_len);
 	char *params = json_dumps(params_json, JSON_COMPACT | JSON_REAL_PRECISION(10));
 	json_decref(params_json);
 	struct store_run_new r = {.name = name, .spec = spec, .notebook = sub->notebook,
-				  .cell = sub->cell, .owner = sub->owner && *sub->owner ? sub->owner : q->owner,
-				  .params = params};
+				  .cell = sub->cell, .owner = owner, .params = params};
 	int created = store_run_create(q->store, &r, id);
 	free(params);
 	if (created < 0) {
@@ -670,6 +633,7 @@ int runq_submit(struct runq *q, const struct runq_submit *sub, int64_t *id, char
 		rc = RUNQ_EIO;
 		goto out;
 	}
+	runq_record_need(q, *id, &need, est);
 	runq_emit_status(q, *id, "queued", NULL);
 	q->sched_dirty = true;
 out:
@@ -699,14 +663,24 @@ static void run_owner(struct runq *q, int64_t id, char *owner, size_t len)
 		owner[0] = '\0';
 }
 
-int runq_stop(struct runq *q, int64_t id, char *err, size_t errlen)
+/*
+ * End run `id`: with `by` NULL a stop (SIGTERM: the worker finishes its
+ * step and checkpoints), else a kill by that user (SIGKILL now, no
+ * checkpoint; the reap records it stopped with the reason).
+ */
+static int end_run(struct runq *q, int64_t id, const char *by, char *err, size_t errlen)
 {
-	char status[16];
+	char status[16], why[128];
 	pthread_mutex_lock(&q->lock);
 	int rc = run_status(q, id, status, sizeof status, err, errlen);
-	struct runq_worker *w = find_worker(q, id);
+	struct runq_worker *w = runq_find_worker(q, id);
 	struct store_run_info info = {0};
 	if (rc) {
+	} else if (w && !w->got_final && by) {
+		snprintf(w->fail_reason, sizeof w->fail_reason, "killed by %s (no checkpoint was written)", by);
+		w->stop_requested = true;
+		w->kill_at_ms = 0;
+		q->ex.kind->kill(&q->ex, w);
 	} else if (w && !w->got_final) {
 		if (!w->stop_requested)
 			runq_worker_terminate(q, w);
@@ -716,21 +690,36 @@ int runq_stop(struct runq *q, int64_t id, char *err, size_t errlen)
 		store_run_set_resume(q->store, id, NULL);
 		runq_emit_restore(q, id, info.evaluate, "stopped before it started");
 	} else if (!strcmp(status, "queued")) {
-		runq_emit_status(q, id, "stopped", "stopped before it started");
+		snprintf(why, sizeof why, by ? "killed by %s before it started" : "stopped before it started", by);
+		runq_emit_status(q, id, "stopped", why);
 	} else if (!w && !strcmp(status, "running")) {
 		/* Recorded as running, but no worker of ours runs it: say so and end it. */
-		runq_emit_status(q, id, "stopped", "stopped; the server had lost its worker");
+		runq_emit_status(q, id, "stopped", by ? "killed; the server had lost its worker"
+						    : "stopped; the server had lost its worker");
 	} else {
 		snprintf(err, errlen, "run r%lld is %s, not running", (long long)id, status);
 		rc = RUNQ_ESTATE;
 	}
 	store_run_info_free(&info);
 	pthread_mutex_unlock(&q->lock);
+	if (rc == RUNQ_OK)
+		wake(q);
 	return rc;
 }
 
+int runq_stop(struct runq *q, int64_t id, char *err, size_t errlen)
+{
+	return end_run(q, id, NULL, err, errlen);
+}
+
+int runq_kill(struct runq *q, int64_t id, const char *by, char *err, size_t errlen)
+{
+	return end_run(q, id, by, err, errlen);
+}
+
 /*
- * A run may start again (resume, evaluate) once it has ended. A worker
+ * A run may start again (resume, evaluate) once it has ended, and when its
+ * owner's quotas would let it be submitted now. A worker
  * that already reported how it ended may still be exiting: that is fine,
  * the scheduler starts the run once it is reaped (it skips runs that still
  * have a worker). Caller holds q->lock.
@@ -741,12 +730,23 @@ static int check_ended(struct runq *q, int64_t id, const char *what, char *statu
 	int rc = run_status(q, id, status, len, err, errlen);
 	if (rc)
 		return rc;
-	struct runq_worker *w = find_worker(q, id);
+	struct runq_worker *w = runq_find_worker(q, id);
 	if ((w && !w->got_final) || !strcmp(status, "queued") || (w && !strcmp(status, "running"))) {
 		snprintf(err, errlen, "run r%lld is %s; it can %s once it has ended", (long long)id, status, what);
 		return RUNQ_ESTATE;
 	}
-	return RUNQ_OK;
+	/* Back in the queue is a new submission as far as quotas go. */
+	struct store_run_info info;
+	if (store_run_info(q->store, id, &info) == 0) {
+		struct runq_need need;
+		char why[256];
+		bool gpu = runq_classify(info.spec, strlen(info.spec), q->cfg.gpu_count, &need, why, sizeof why) ==
+				   RUNQ_OK &&
+			   need.gpu;
+		rc = runq_quota_check(q, info.owner, gpu, err, errlen);
+		store_run_info_free(&info);
+	}
+	return rc;
 }
 
 /*
@@ -847,7 +847,7 @@ int runq_delete(struct runq *q, int64_t id, char *err, size_t errlen)
 	run_owner(q, id, owner, sizeof owner);
 	int rc = run_status(q, id, status, sizeof status, err, errlen);
 	if (rc == RUNQ_OK) {
-		struct runq_worker *w = find_worker(q, id);
+		struct runq_worker *w = runq_find_worker(q, id);
 		if (store_run_delete(q->store, id) < 0) {
 			snprintf(err, errlen, "cannot delete the records of r%lld", (long long)id);
 			rc = RUNQ_EIO;
@@ -866,6 +866,14 @@ int runq_delete(struct runq *q, int64_t id, char *err, size_t errlen)
 	else if (rc == RUNQ_OK && q->hooks.run_changed)
 		q->hooks.run_changed(q->hooks.ctx, id);
 	return rc;
+}
+
+void runq_reschedule(struct runq *q)
+{
+	pthread_mutex_lock(&q->lock);
+	q->sched_dirty = true;
+	pthread_mutex_unlock(&q->lock);
+	wake(q);
 }
 
 void runq_set_report_url(struct runq *q, const char *url)
@@ -905,7 +913,7 @@ int runq_worker_post(struct runq *q, int64_t run, const char *secret, int64_t fi
 	*have = *taken = 0;
 	pthread_mutex_lock(&q->lock);
 	int rc = RUNQ_OK;
-	struct runq_worker *w = find_worker(q, run);
+	struct runq_worker *w = runq_find_worker(q, run);
 	if (!w || !w->remote || w->deleting) {
 		struct store_run_info info;
 		bool exists = store_run_info(q->store, run, &info) == 0;

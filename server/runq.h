@@ -1,13 +1,17 @@
 /*
  * runq.h — the run queue and worker supervisor: runs wait in the store as
- * "queued"; a supervisor thread starts one worker process per run when a
- * slot is free (one run per GPU, --cpu-runs CPU runs), reads its JSON-lines
- * events from a pipe, stores each with its sequence number and hands it to
- * the feed, and turns every way a worker can end (final status, crash,
- * hang, garbage, stop, server shutdown) into a recorded run status.
+ * "queued"; a supervisor thread asks the scheduler (scheduler.h, through
+ * runq_sched.c) which of them start where — fair share by decayed usage,
+ * packed onto GPUs by memory, held back by quotas and lab sessions — and
+ * starts one worker per run, reads its JSON-lines events from a pipe,
+ * stores each with its sequence number and hands it to the feed, counts
+ * the device time it uses, stops it at its duration limit, and turns every
+ * way a worker can end (final status, crash, hang, garbage, stop, server
+ * shutdown) into a recorded run status.
  *
  * What it is not: HTTP or WebSocket. Routes call runq_submit/stop/resume/
- * delete; the feed learns of events through struct runq_hooks.
+ * delete/extend and read quotas; the feed learns of events through struct
+ * runq_hooks.
  *
  * Threads: the supervisor thread owns the worker processes and their pipes;
  * the public functions may be called from any thread and take q->lock.
@@ -25,8 +29,10 @@
 
 struct store;
 struct runq;
+struct gpumon_device;
 
 #define RUNQ_LINE_MAX (1u << 20) /* one event line; a longer one is garbage */
+#define RUNQ_MAX_GPUS 64         /* places for runs: GPUs or MIG instances */
 #define RUNQ_MAX_WORKERS 256
 #define RUNQ_SPEC_MAX (1u << 20)
 
@@ -41,6 +47,7 @@ enum runq_err {
 	RUNQ_EDENIED = -7,  /* a worker showed the wrong secret: 403 */
 	RUNQ_EGAP = -8,     /* a worker sent events past a gap: 409, resend from what we have */
 	RUNQ_EGONE = -9,    /* the run has no worker any more (ended, deleted): 410, stop sending */
+	RUNQ_EQUOTA = -10,  /* a quota of the owner is reached (quota.h): 429 "quota" */
 };
 
 struct runq_hooks {
@@ -57,10 +64,19 @@ struct runq_hooks {
 	 * NULL = always.
 	 */
 	int (*admit)(void *ctx, const char *owner, const char *spec, char *err, size_t errlen);
+	/*
+	 * The places for GPU runs — GPUs or MIG instances, with their memory
+	 * and processes as NVML last read them (gpumon.h) — into out; returns
+	 * how many. NULL = gpu_count GPUs of unknown memory.
+	 */
+	int (*devices)(void *ctx, struct gpumon_device *out, int max);
+	/* A spec's estimated peak memory on one device of its kind, bytes; 0 = unknown. NULL = unknown. */
+	int64_t (*estimate)(void *ctx, const char *spec, size_t len, bool gpu);
 	void *ctx;
 };
 
 struct exec_config;
+struct sched_config;
 
 struct runq_config {
 	const char *workspace;  /* the store and notebooks live here */
@@ -69,7 +85,7 @@ struct runq_config {
 	const char *exe;        /* this binary; workers are "<exe> worker …" */
 	const char *worker_cmd; /* test hook: run "<worker_cmd> SPEC --out DIR" instead; NULL/"" = off */
 	const char *owner;      /* recorded on every run */
-	int cpu_runs;           /* CPU slots */
+	int cpu_runs;           /* CPU slots; CFG_RUNS_AUTO (-1): one per core, as memory allows */
 	int gpu_count;          /* GPUs NVML sees */
 	int gpu_runs;           /* runs per GPU */
 	int worker_timeout;     /* seconds without an event before a worker counts as hung */
@@ -77,6 +93,7 @@ struct runq_config {
 	int max_queued;         /* runs waiting at once */
 	bool accounts;          /* workers run in the workspace (relative data paths) and know their user */
 	bool separation;        /* sandbox workers: writes only in the run dir, private TMPDIR (sandbox.c) */
+	const struct sched_config *sched; /* fair share, quotas, lab sessions (config.h); NULL = fair, none */
 	int64_t worker_memory;  /* bytes a worker may use (TRAINBOOK_MEMORY_LIMIT); 0 = the machine's allowance */
 };
 
@@ -99,6 +116,8 @@ struct runq_submit {
 
 int runq_submit(struct runq *q, const struct runq_submit *sub, int64_t *id, char *err, size_t errlen);
 int runq_stop(struct runq *q, int64_t id, char *err, size_t errlen);
+/* End it now, without a checkpoint (SIGKILL, scancel); `by` names who, for the reason. */
+int runq_kill(struct runq *q, int64_t id, const char *by, char *err, size_t errlen);
 /* checkpoint_file NULL = the newest checkpoint (or from scratch when there is none). */
 int runq_resume(struct runq *q, int64_t id, const char *checkpoint_file, char *err, size_t errlen);
 int runq_delete(struct runq *q, int64_t id, char *err, size_t errlen);
@@ -133,6 +152,23 @@ void runq_set_report_url(struct runq *q, const char *url);
 
 /* The run a worker pid belongs to, 0 for none (for GPU process lists). */
 int64_t runq_run_of_pid(struct runq *q, int pid);
+
+/*
+ * Raise run `id`'s duration limit by `seconds` (an instructor's "extend"):
+ * from its current limit (the run's own, or its owner's quota), or from
+ * now when it has none. *limit gets the new limit in seconds.
+ */
+int runq_extend(struct runq *q, int64_t id, int64_t seconds, int64_t *limit, char *err, size_t errlen);
+
+/* A user's quota limits (config, then the role's and the user's overrides) and use now. */
+struct quota_limits;
+struct quota_use;
+int runq_quota(struct runq *q, const char *user, struct quota_limits *limits, struct quota_use *use);
+/* The lab sessions (the config file's, then the instructor's), and the one in force now (or -1). */
+struct sched_lab;
+int runq_labs(struct runq *q, struct sched_lab *out, int max, int *active);
+/* The instructor's lab sessions are in the store: read them again at the next pass. */
+void runq_reschedule(struct runq *q);
 
 /*
  * Which slot a spec needs: parses train.device and train.devices with the

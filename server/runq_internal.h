@@ -1,7 +1,9 @@
 /*
- * runq_internal.h — state shared by runq.c (queue, scheduler, API),
- * runq_worker.c (one worker's events and end, whatever runs it) and the
- * executors (executor_local.c, executor_slurm.c). Not for other modules.
+ * runq_internal.h — state shared by runq.c (queue, supervisor, API),
+ * runq_sched.c (the scheduler's inputs and decisions, usage, duration
+ * limits, quotas), runq_worker.c (one worker's events and end, whatever
+ * runs it) and the executors (executor_local.c, executor_slurm.c). Not for
+ * other modules.
  */
 #ifndef TB_SERVER_RUNQ_INTERNAL_H
 #define TB_SERVER_RUNQ_INTERNAL_H
@@ -11,11 +13,12 @@
 #include <pthread.h>
 #include <sys/types.h>
 
+#include "config.h"
 #include "executor.h"
 #include "runq.h"
 #include "util.h"
 
-#define RUNQ_MAX_GPUS 16
+#define RUNQ_VISIBLE_MAX 512 /* CUDA_VISIBLE_DEVICES of one worker */
 #define RUNQ_FOLD_WAIT_MS 10 /* poll timeout while folded train metrics wait for the rate */
 
 /*
@@ -82,9 +85,30 @@ struct runq_worker {
 	int64_t clock_offset_ms;  /* dial-home workers: their event time minus our monotonic clock */
 	char fail_reason[512];    /* why the server ended it (garbage, hang), or "" */
 	struct runq_need need;
-	int gpus[RUNQ_MAX_GPUS];  /* GPU slots held */
+	int gpus[RUNQ_MAX_GPUS];  /* the places it holds (indices into the scheduler's GPU devices) */
 	int ngpus;
 	char run_dir[PATH_MAX];   /* realpath of <workspace>/.trainbook/runs/<id> */
+	/* Scheduling (runq_sched.c): */
+	char owner[64];           /* whose run: usage, quotas */
+	int64_t charge_bytes;     /* memory it was placed with per device (TRAINBOOK_GPU_MEMORY_LIMIT) */
+	int64_t started_ms;       /* monotonic: its duration limit counts from here */
+	int64_t acct_ms;          /* monotonic: device time counted up to here */
+	double usage_pending;     /* device-seconds not in the store yet */
+	double ran_s;             /* seconds it has been running (its duration limit's clock) */
+	int64_t usage_flushed_ms; /* monotonic: when they last went to the store */
+	int64_t limit_own;        /* seconds: an instructor's extension (runs.duration_limit), 0 = none */
+	int64_t limit_quota;      /* seconds: its owner's max_run_seconds as of the last pass, 0 = none */
+	char limit_reason[256];   /* it was stopped at its duration limit: the status reason */
+	bool evicted;             /* stopped for using more GPU memory than placed with (fail_reason says so) */
+	bool final_told;          /* its final status event already carries the reason above */
+};
+
+/* Where the scheduler put a run (runq_spawn). */
+struct runq_place {
+	int gpus[RUNQ_MAX_GPUS];  /* scheduler GPU device indices; none for a CPU or cluster run */
+	int ngpus;
+	char visible[RUNQ_VISIBLE_MAX]; /* CUDA_VISIBLE_DEVICES for it, "" = leave the variable alone */
+	int64_t charge_bytes;     /* GPU memory it may use, per device; 0 = no limit known */
 };
 
 struct runq {
@@ -103,12 +127,17 @@ struct runq {
 	struct executor ex;       /* local or slurm; set up in runq_new, read-only after */
 	char events_file[16];     /* "events.jsonl" in a run dir: what dial-home workers append */
 
+	struct sched_config sched; /* a copy of cfg.sched (fair share, quotas, lab sessions); read-only */
+	int cpu_slots;            /* CPU runs at once: cpu_runs, or what "auto" came to */
+	int64_t cpu_memory;       /* bytes CPU runs are packed into (the host's less 10%); 0 = unknown */
+
 	pthread_mutex_t lock;     /* guards everything below and every runq_worker */
 	struct runq_worker *workers[RUNQ_MAX_WORKERS];
 	int nworkers;
-	int cpu_busy;             /* CPU slots in use */
-	int gpu_busy[RUNQ_MAX_GPUS]; /* runs on each GPU */
 	bool sched_dirty;         /* something changed that may let a queued run start */
+	int64_t sched_next_ms;    /* monotonic: the next pass even when nothing changed (usage, clock) */
+	struct gpumon_device *devs; /* the GPU places as last read (hooks.devices), RUNQ_MAX_GPUS of room */
+	int ndevs;
 	bool stopping;            /* shutdown began: start nothing new */
 	struct runq_pending *pending; /* events read but not yet committed (runq_flush) */
 	size_t npending, pending_cap;
@@ -126,17 +155,17 @@ struct runq {
 /* ---- runq_worker.c (caller holds q->lock) ---- */
 
 /*
- * Start a worker for `run` through q->ex; on success it is in q->workers and
- * holds its slots. `evaluate` (store_run_info.evaluate) makes it evaluate
+ * Start a worker for `run` through q->ex where `place` says; on success it
+ * is in q->workers. `evaluate` (store_run_info.evaluate) makes it evaluate
  * `resume` only, and is the status the run gets back when it ends.
  */
-int runq_spawn(struct runq *q, int64_t run, const struct runq_need *need, const int *gpus,
+int runq_spawn(struct runq *q, int64_t run, const struct runq_need *need, const struct runq_place *place,
 	       const char *spec, const char *resume, const char *evaluate, const char *owner, char *err,
 	       size_t errlen);
 /* After a restart: follow `run`'s still-live job (recorded handle and secret; `evaluate` as for
  * runq_spawn); true when adopted. */
 bool runq_reattach(struct runq *q, int64_t run, const char *job, const char *secret, int64_t wseq,
-		   const char *evaluate);
+		   const char *owner, const char *evaluate);
 /* Read what the worker wrote on its pipe and store/publish each complete line:
  * 1 read something, 0 nothing there now, -1 end of output. */
 int runq_worker_read(struct runq *q, struct runq_worker *w);
@@ -154,6 +183,29 @@ void runq_worker_fold_due(struct runq *q, struct runq_worker *w, int64_t now_ms)
 void runq_worker_terminate(struct runq *q, struct runq_worker *w);
 /* Read new complete lines of the run's events.jsonl (dial-home workers). */
 void runq_worker_follow_file(struct runq *q, struct runq_worker *w);
+
+/* ---- runq_sched.c (caller holds q->lock) ---- */
+
+/* Resolve cpu-runs auto and the CPU's memory (runq_new). */
+void runq_sched_init(struct runq *q);
+/* A scheduling pass when something changed or the period is up: start, evict, place the rest. */
+void runq_schedule(struct runq *q, int64_t now_ms);
+/* Count device time of the workers, send it to the store now and then; stop those past their limit. */
+void runq_account(struct runq *q, int64_t now_ms);
+/* Send w's uncounted device time to the store (before it is released). */
+void runq_account_flush(struct runq *q, struct runq_worker *w, int64_t now_ms);
+/* May `owner` queue a run (a GPU run when `gpu`)? RUNQ_OK or RUNQ_EQUOTA with the quota's words. */
+int runq_quota_check(struct runq *q, const char *owner, bool gpu, char *err, size_t errlen);
+/* The engine's estimate of a spec's peak memory on one device of its kind (the hooks' estimate;
+ * 0 = unknown). Needs no lock: it may read the data's headers (a CSV, all of it), so callers make it
+ * before taking q->lock. */
+int64_t runq_estimate(struct runq *q, const char *spec, size_t len, const struct runq_need *need);
+/* What a run needs, as the scheduler keeps it (runs.need_gpus, need_index, est_bytes). */
+void runq_record_need(struct runq *q, int64_t run, const struct runq_need *need, int64_t est_bytes);
+
+/* ---- runq.c ---- */
+
+struct runq_worker *runq_find_worker(struct runq *q, int64_t run);
 
 /* Queue a worker's event for the next commit; takes text and event. wseq:
  * the worker's number for it (dial-home workers; 0 = none). */
@@ -177,6 +229,8 @@ int runq_emit_status(struct runq *q, int64_t run, const char *status, const char
  */
 json_t *runq_restore_event(const char *restore, const char *outcome);
 int runq_emit_restore(struct runq *q, int64_t run, const char *restore, const char *outcome);
+/* A queued run that cannot start fails; an evaluation (`evaluate` non-NULL) that cannot start leaves the run as it was. */
+void runq_start_failed(struct runq *q, int64_t run, const char *evaluate, const char *err);
 void runq_run_dir(const struct runq *q, int64_t run, char *buf, size_t len);
 
 #endif

@@ -32,26 +32,19 @@
 #define RUNQ_CHANGED_EVERY_MS 1000 /* progress-only run updates, at most this often */
 #define RUNQ_HUNG_GRACE_MS 10000   /* stop to kill for a hung worker */
 
-static void hold_slots(struct runq *q, struct runq_worker *w, int delta)
-{
-	if (w->need.gpu && w->ngpus && q->ex.kind->capacity(&q->ex, q).places_gpus)
-		for (int i = 0; i < w->ngpus; i++)
-			q->gpu_busy[w->gpus[i]] += delta;
-	else
-		q->cpu_busy += delta;
-}
-
-static struct runq_worker *worker_new(int64_t run)
+static struct runq_worker *worker_new(struct runq *q, int64_t run, const char *owner)
 {
 	struct runq_worker *w = tb_xcalloc(1, sizeof *w);
 	w->run = run;
 	w->out_fd = -1;
 	w->file_off = -1;
-	w->last_event_ms = srv_mono_ms();
+	w->last_event_ms = w->started_ms = w->acct_ms = w->usage_flushed_ms = srv_mono_ms();
+	srv_strlcpy(w->owner, owner && *owner ? owner : q->owner, sizeof w->owner);
+	w->limit_own = store_run_duration_limit(q->store, run);
 	return w;
 }
 
-int runq_spawn(struct runq *q, int64_t run, const struct runq_need *need, const int *gpus,
+int runq_spawn(struct runq *q, int64_t run, const struct runq_need *need, const struct runq_place *place,
 	       const char *spec, const char *resume, const char *evaluate, const char *owner, char *err,
 	       size_t errlen)
 {
@@ -64,15 +57,15 @@ int runq_spawn(struct runq *q, int64_t run, const struct runq_need *need, const 
 		snprintf(err, errlen, "cannot write %s: %s", spec_path, strerror(errno));
 		return -1;
 	}
-	struct runq_worker *w = worker_new(run);
+	struct runq_worker *w = worker_new(q, run, owner);
 	if (!realpath(dir, w->run_dir)) {
 		snprintf(err, errlen, "%s: %s", dir, strerror(errno));
 		goto fail;
 	}
 	w->need = *need;
-	w->ngpus = need->gpu ? (need->gpu_index >= 0 ? 1 : need->ngpus) : 0;
-	if (gpus)
-		memcpy(w->gpus, gpus, (size_t)w->ngpus * sizeof *gpus);
+	w->ngpus = place->ngpus;
+	memcpy(w->gpus, place->gpus, (size_t)w->ngpus * sizeof *w->gpus);
+	w->charge_bytes = place->charge_bytes;
 	if (q->ex.kind->dials_home) {
 		/* A fresh secret and a fresh event numbering for every start: a
 		 * worker left over from an earlier start can no longer report. */
@@ -86,11 +79,10 @@ int runq_spawn(struct runq *q, int64_t run, const struct runq_need *need, const 
 	}
 	/* An evaluation loads the checkpoint, evaluates it and trains nothing. */
 	struct exec_start st = {.run = run, .run_dir = w->run_dir, .spec_path = spec_path, .resume = resume,
-				.evaluate = resume && evaluate, .need = need, .gpus = w->gpus, .secret = w->secret,
-				.owner = owner};
+				.evaluate = resume && evaluate, .need = need, .gpus = w->gpus, .visible = place->visible,
+				.gpu_memory_limit = place->charge_bytes, .secret = w->secret, .owner = owner};
 	if (q->ex.kind->start(&q->ex, w, &st, err, errlen) < 0)
 		goto fail;
-	hold_slots(q, w, +1);
 	w->restore = evaluate ? tb_xstrdup(evaluate) : NULL;
 	q->workers[q->nworkers++] = w;
 	store_run_set_pid(q->store, run, w->pid);
@@ -103,13 +95,13 @@ fail:
 }
 
 bool runq_reattach(struct runq *q, int64_t run, const char *job, const char *secret, int64_t wseq,
-		   const char *evaluate)
+		   const char *owner, const char *evaluate)
 {
 	if (!q->ex.kind->reattach || q->nworkers >= RUNQ_MAX_WORKERS)
 		return false;
 	char dir[PATH_MAX];
 	runq_run_dir(q, run, dir, sizeof dir);
-	struct runq_worker *w = worker_new(run);
+	struct runq_worker *w = worker_new(q, run, owner);
 	srv_strlcpy(w->job, job, sizeof w->job);
 	srv_strlcpy(w->secret, secret ? secret : "", sizeof w->secret);
 	w->remote = q->ex.kind->dials_home;
@@ -118,7 +110,6 @@ bool runq_reattach(struct runq *q, int64_t run, const char *job, const char *sec
 		free(w);
 		return false;
 	}
-	hold_slots(q, w, +1);
 	w->restore = evaluate ? tb_xstrdup(evaluate) : NULL;
 	q->workers[q->nworkers++] = w;
 	srv_log("run r%lld: re-attached to job %s (events 1..%lld already stored)", (long long)run, w->job,
@@ -333,8 +324,21 @@ static void handle_line(struct runq *q, struct runq_worker *w, const char *line,
 	} else if (!strcmp(type, "status")) {
 		const char *st = json_string_value(json_object_get(ev, "status"));
 		if (st && (!strcmp(st, "completed") || !strcmp(st, "failed") || !strcmp(st, "stopped"))) {
+			/* Stopped by the scheduler (a duration limit, memory over its
+			 * estimate): the recorded end says so from the first moment,
+			 * rather than "stopped at step N" until the worker is reaped. */
+			if (w->evicted && strcmp(st, "completed")) {
+				json_object_set_new(ev, "status", json_string("failed"));
+				json_object_set_new(ev, "reason", json_string(w->fail_reason));
+				rewritten = w->final_told = true;
+			} else if (w->limit_reason[0] && !strcmp(st, "stopped")) {
+				json_object_set_new(ev, "reason", json_string(w->limit_reason));
+				rewritten = w->final_told = true;
+			}
+			st = json_string_value(json_object_get(ev, "status"));
 			w->got_final = true;
 			srv_strlcpy(w->final_status, st, sizeof w->final_status);
+			runq_account_flush(q, w, now); /* its device time is recorded by the time its end is */
 			if (w->restore) {
 				/* The end of an evaluation is not the run's: it goes back to how it was. */
 				char outcome[600];
@@ -553,8 +557,8 @@ static void log_tail(const char *run_dir, char *out, size_t outlen)
 static void release(struct runq *q, struct runq_worker *w)
 {
 	runq_flush(q); /* nothing queued may outlive the worker it points at */
+	runq_account_flush(q, w, srv_mono_ms());
 	fold_free(&w->fold);
-	hold_slots(q, w, -1);
 	if (w->out_fd >= 0)
 		close(w->out_fd);
 	free(w->line);
@@ -583,14 +587,20 @@ bool runq_worker_reap(struct runq *q, struct runq_worker *w)
 		return true;
 	}
 	runq_fold_flush(q, w); /* its last train metric is kept */
+	runq_account_flush(q, w, srv_mono_ms()); /* its device time is in the store before its end is told */
 	if (w->garbage || w->store_failed) {
 		status = "failed";
 		snprintf(reason, sizeof reason, "%s", w->fail_reason);
-	} else if (w->hung) {
+	} else if (w->hung || (w->evicted && !w->final_told)) {
 		/* Even if it checkpointed and said "stopped" on SIGTERM: nobody
 		 * asked it to stop, and the reason is what the user needs. */
 		status = "failed";
 		snprintf(reason, sizeof reason, "%s", w->fail_reason);
+	} else if (w->limit_reason[0] && !w->final_told) {
+		/* Its duration limit stopped it (after a checkpoint, as a stop
+		 * does): the reason names the limit, not the worker's "asked". */
+		status = "stopped";
+		snprintf(reason, sizeof reason, "%s", w->limit_reason);
 	} else if (end.status && !w->stop_requested && (!w->got_final || !strcmp(w->final_status, "stopped"))) {
 		/* The cluster ended it (time limit, scancel, node failure): the
 		 * worker may have checkpointed and said "stopped", but the reason

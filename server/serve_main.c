@@ -27,11 +27,15 @@
 #include <unistd.h>
 
 #include "app.h"
+#include "board.h"
 #include "feed.h"
 #include "frontdoor.h"
+#include "gpumon.h"
 #include "http.h"
+#include "memest.h"
 #include "runq.h"
 #include "sandbox.h"
+#include "spec.h"
 #include "store.h"
 #include "sweeps.h"
 #include "sysmon.h"
@@ -56,6 +60,9 @@ static const struct option options[] = {
 	{"stop-timeout", required_argument, NULL, 0},
 	{"max-queued", required_argument, NULL, 0},
 	{"worker-memory", required_argument, NULL, 0},
+	{"sched", required_argument, NULL, 0},
+	{"sched-half-life", required_argument, NULL, 0},
+	{"lab-session", required_argument, NULL, 0},
 	{"static", required_argument, NULL, 0},
 	{"examples", required_argument, NULL, 0},
 	{"allow-host", required_argument, NULL, 0},
@@ -98,8 +105,9 @@ static void usage(FILE *out)
 		"                           e.g. https://trainbook.example.org/trainbook/\n"
 		"      --allow-host NAME    accept this Host header too (repeatable; * = any, unsafe)\n"
 		"      --trusted-proxy ADDR believe X-Forwarded-Proto/-For from this address (repeatable)\n"
-		"      --cpu-runs N         runs on the CPU at once (default 1)\n"
-		"      --gpu-runs N         runs per GPU at once (default 1)\n"
+		"      --cpu-runs N|auto    runs on the CPU at once (default 1; auto, the default with\n"
+		"                           --accounts: one per core, as memory allows)\n"
+		"      --gpu-runs N         runs per GPU (or MIG instance) at once (default 1)\n"
 		"      --worker-timeout S   a worker silent this long is stopped as hung (default 600)\n"
 		"      --stop-timeout S     SIGTERM to SIGKILL for a stopping worker (default 120)\n"
 		"      --max-queued N       runs waiting at most (default 256)\n"
@@ -123,6 +131,11 @@ static void usage(FILE *out)
 		"      --data-root DIR      a folder of course data students' runs may read (repeatable)\n"
 		"      --secure-cookies     mark cookies Secure (behind an https proxy)\n"
 		"      --user-separation    sandbox each worker (Landlock): writes only in its run directory\n"
+		"      --sched fair|fifo    fair share by decayed usage (default), or first come first served\n"
+		"      --sched-half-life S  usage counts half after this long (default 1h)\n"
+		"      --lab-session \"DAY HH:MM-HH:MM [priority|exclusive] [users]\"\n"
+		"                           a weekly lab session (repeatable); quotas (quota-student-…),\n"
+		"                           gpu-memory-margin and more in the config file\n"
 		"\n"
 		"  -c, --config FILE        read `key = value` settings (keys are the long options); flags win\n"
 		"      --print-config       print the settings in config-file form and exit\n"
@@ -188,6 +201,15 @@ static void on_event(void *ctx, int64_t run, int64_t seq, const char *json, size
 	if (app->ws)
 		ws_publish_event(app->ws, run, seq, json, len);
 	sweeps_on_event(app->sweeps, run, json, len);
+	if (app->board)
+		board_on_event(app->board, run, json, len);
+}
+
+static void publish_board(void *ctx, const char *json, size_t len)
+{
+	struct app *app = ctx;
+	if (app->ws)
+		ws_publish_board(app->ws, json, len);
 }
 
 /* A run message for its owner (and instructors): the summary, or "deleted". */
@@ -214,6 +236,8 @@ static void on_run_changed(void *ctx, int64_t run)
 	if (!app->ws)
 		return;
 	json_t *obj = store_run_summary_json(app->store, run);
+	if (app->board)
+		board_on_run(app->board, run, obj);
 	const char *owner = json_string_value(json_object_get(obj, "owner"));
 	char copy[STORE_NAME_MAX];
 	srv_strlcpy(copy, owner ? owner : "", sizeof copy);
@@ -223,6 +247,8 @@ static void on_run_changed(void *ctx, int64_t run)
 static void on_run_deleted(void *ctx, int64_t run, const char *owner)
 {
 	struct app *app = ctx;
+	if (app->board)
+		board_on_run(app->board, run, NULL);
 	if (app->ws)
 		publish_run(app, deleted_json(run), owner);
 }
@@ -257,6 +283,45 @@ static void on_sample(void *ctx, const char *json)
 	struct app *app = ctx;
 	if (app->ws)
 		ws_publish_system(app->ws, json);
+}
+
+/* The places for GPU runs, as the sampler last read them (runq_sched.c packs runs into them). */
+static int gpu_devices(void *ctx, struct gpumon_device *out, int max)
+{
+	struct app *app = ctx;
+	return sysmon_devices(app->sysmon, out, max);
+}
+
+/*
+ * A run's estimated peak memory on one of its devices, for packing
+ * (scheduler.h): the engine's estimate (engine/memest.c, what `trainbook
+ * check` prints and /api/validate answers as "memory"), per GPU for a GPU
+ * run (its device bytes: the CUDA context, parameters, activations, the
+ * data on the GPU), in host memory for a CPU run. 0 = unknown (a spec the
+ * estimate cannot read: the scheduler charges such a run an equal share).
+ * Called once a run, when it is queued (the store keeps it).
+ */
+static int64_t estimate_run_bytes(void *ctx, const char *yaml, size_t len, bool gpu)
+{
+	struct app *app = ctx;
+	struct spec s;
+	struct spec_errors errs = {0};
+	if (spec_parse(yaml, len, "<spec>", NULL, 0, &s, &errs) < 0)
+		return 0;
+	struct memest_machine mach;
+	memest_machine_this(&mach, app->cfg.worker_memory);
+	if (gpu) {
+		/* device auto means CUDA when the machine has a GPU; the run was placed on one */
+		mach.gpus = TB_MAX(sysmon_gpu_count(app->sysmon), 1);
+		mach.gpu_memory = (int64_t)sysmon_gpu_memory(app->sysmon);
+	}
+	struct memest e;
+	char err[256];
+	int rc = memest_spec(&s, &mach, &e, err, sizeof err);
+	spec_free(&s);
+	if (rc < 0)
+		return 0;
+	return gpu ? (e.cuda ? e.device : 0) : e.host;
 }
 
 static int64_t run_of_pid(void *ctx, int pid)
@@ -356,6 +421,8 @@ static void teardown(struct app *app)
 	app->runq = NULL;
 	sweeps_free(app->sweeps);
 	app->sweeps = NULL;
+	board_free(app->board); /* after its publishers, before the feed it publishes to */
+	app->board = NULL;
 	ws_free(app->ws);
 	app->ws = NULL;
 	throttle_free(app->logins);
@@ -455,6 +522,7 @@ static int start(struct app *app, int stop_fd)
 	app->ident = (struct ident){.accounts = app->cfg.accounts, .auth = &app->auth, .store = app->store,
 				    .policy = &app->policy, .logins = app->logins};
 	srv_strlcpy(app->ident.owner, app->owner, sizeof app->ident.owner);
+	app->board = board_new(app->store, publish_board, app);
 	struct sysmon_hooks sh = {.on_sample = on_sample, .run_of_pid = run_of_pid, .ctx = app,
 				  .owner_of_run = app->cfg.accounts ? owner_of_run : NULL};
 	app->sysmon = sysmon_new(&sh);
@@ -462,13 +530,14 @@ static int start(struct app *app, int stop_fd)
 		.workspace = app->cfg.workspace, .runs_dir = app->cfg.runs_dir, .executor = &app->cfg.executor,
 		.exe = app->exe, .worker_cmd = app->cfg.worker_cmd,
 		.owner = app->owner, .cpu_runs = app->cfg.cpu_runs,
-		.gpu_count = sysmon_gpu_count(app->sysmon), .gpu_runs = app->cfg.gpu_runs,
+		.gpu_count = sysmon_device_count(app->sysmon), .gpu_runs = app->cfg.gpu_runs,
 		.worker_timeout = app->cfg.worker_timeout, .stop_timeout = app->cfg.stop_timeout,
 		.max_queued = app->cfg.max_queued, .accounts = app->cfg.accounts,
 		.worker_memory = app->cfg.worker_memory,
-		.separation = app->cfg.user_separation};
+		.separation = app->cfg.user_separation, .sched = &app->cfg.sched};
 	struct runq_hooks rh = {.event = on_event, .run_changed = on_run_changed, .run_deleted = on_run_deleted,
-				.admit = app->cfg.accounts ? admit_run : NULL, .ctx = app};
+				.admit = app->cfg.accounts ? admit_run : NULL, .devices = gpu_devices,
+				.estimate = estimate_run_bytes, .ctx = app};
 	int listen_fd = -1;
 	bool ok = runq_new(&rc, app->store, &rh, &app->runq, err, sizeof err) == 0 &&
 		  (app->sweeps = sweeps_new(app->store, app->runq)) &&
@@ -477,6 +546,7 @@ static int start(struct app *app, int stop_fd)
 		  (listen_fd = door_listen(app->cfg.ip, app->cfg.port, app->cfg.port_retries, &app->port, err,
 					   sizeof err)) >= 0;
 	if (ok) {
+		ws_set_board(app->ws, app->board);
 		/* Named by the port now bound, before anyone can connect: two
 		 * servers on one host keep separate logins. */
 		ident_cookie_name(app->port, app->ident.cookie_name, sizeof app->ident.cookie_name);
@@ -484,6 +554,7 @@ static int start(struct app *app, int stop_fd)
 		set_report_url(app);
 	}
 	if (!ok || (ws_start(app->ws) < 0 && snprintf(err, sizeof err, "cannot start the feed thread")) ||
+	    (board_start(app->board) < 0 && snprintf(err, sizeof err, "cannot start the board thread")) ||
 	    (runq_start(app->runq) < 0 && snprintf(err, sizeof err, "cannot start the supervisor")) ||
 	    (sweeps_start(app->sweeps) < 0 && snprintf(err, sizeof err, "cannot start the sweeps thread")) ||
 	    (sysmon_start(app->sysmon) < 0 && snprintf(err, sizeof err, "cannot start the sampler"))) {
@@ -497,8 +568,10 @@ static int start(struct app *app, int stop_fd)
 	if (!strcmp(app->cfg.executor.kind, "slurm"))
 		srv_log("runs go to Slurm (up to %d jobs at once); workers report to %s", app->cfg.executor.max_jobs,
 			app->cfg.executor.report_url[0] ? app->cfg.executor.report_url : "this server");
-	else if (sysmon_gpu_count(app->sysmon) == 0)
+	else if (sysmon_gpu_count(app->sysmon) == 0 && app->cfg.cpu_runs != CFG_RUNS_AUTO)
 		srv_log("no GPU: runs use the CPU (%d at a time)", app->cfg.cpu_runs);
+	if (app->cfg.sched.fifo)
+		srv_log("sched = fifo: runs start first come, first served (no fair share)");
 	print_url(app);
 	door_run(door, stop_fd);
 	srv_log("shutting down");

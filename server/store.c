@@ -101,7 +101,31 @@ static const char *const migrations[] = {
 	" lo REAL NOT NULL, hi REAL NOT NULL, first_step INTEGER NOT NULL, last_step INTEGER NOT NULL,"
 	" last_value REAL NOT NULL, last_time REAL, first_seq INTEGER NOT NULL, last_seq INTEGER NOT NULL,"
 	" PRIMARY KEY(run, level, split, metric, bucket)) WITHOUT ROWID;",
-	/* 6: sweeps (issue 17; keep this the last entry, renumbered when branches merge):
+	/* 6: the scheduler (scheduler.h, store_sched.c). A run keeps when it joined
+	 * the queue (FIFO within a user, and the order survives a restart),
+	 * what it needs (so a pass need not parse every waiting spec), its
+	 * estimated peak memory, the position and reason of its last pass, an
+	 * instructor's extension of its duration limit and the device-seconds
+	 * it used. Usage per user and local day (the minutes quotas), decayed
+	 * usage per user (fair share), quota overrides by role and user, and
+	 * settings such as the instructor's lab sessions. */
+	"ALTER TABLE runs ADD COLUMN queued_at INTEGER;"
+	"ALTER TABLE runs ADD COLUMN need_gpus INTEGER;"
+	"ALTER TABLE runs ADD COLUMN need_index INTEGER;"
+	"ALTER TABLE runs ADD COLUMN est_bytes INTEGER;"
+	"ALTER TABLE runs ADD COLUMN queue_position INTEGER;"
+	"ALTER TABLE runs ADD COLUMN queue_reason TEXT;"
+	"ALTER TABLE runs ADD COLUMN duration_limit INTEGER;"
+	"ALTER TABLE runs ADD COLUMN compute_s REAL NOT NULL DEFAULT 0;"
+	"UPDATE runs SET queued_at = created * 1000;"
+	"CREATE INDEX runs_queue ON runs(status, queued_at, id);"
+	"CREATE TABLE usage_days(user TEXT NOT NULL, day TEXT NOT NULL, gpu_s REAL NOT NULL DEFAULT 0,"
+	" cpu_s REAL NOT NULL DEFAULT 0, PRIMARY KEY(user, day)) WITHOUT ROWID;"
+	"CREATE TABLE usage_decayed(user TEXT PRIMARY KEY, gpu_s REAL NOT NULL, cpu_s REAL NOT NULL,"
+	" as_of INTEGER NOT NULL) WITHOUT ROWID;"
+	"CREATE TABLE quotas(subject TEXT PRIMARY KEY, limits TEXT NOT NULL) WITHOUT ROWID;"
+	"CREATE TABLE settings(key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;",
+	/* 7: sweeps (issue 17; keep this the last entry, renumbered when branches merge):
 	 * a sweep and its trials, each trial an ordinary run once queued; the
 	 * values each trial reached at each ASHA rung, so decisions survive a restart */
 	"CREATE TABLE sweeps(id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL, owner TEXT NOT NULL,"
@@ -116,6 +140,8 @@ static const char *const migrations[] = {
 	"CREATE TABLE sweep_rungs(sweep INTEGER NOT NULL, epoch INTEGER NOT NULL, trial INTEGER NOT NULL,"
 	" value REAL, PRIMARY KEY(sweep, epoch, trial)) WITHOUT ROWID;",
 };
+
+_Static_assert(TB_ARRAY_LEN(migrations) == STORE_SCHEMA_VERSION, "STORE_SCHEMA_VERSION is the number of migrations");
 
 int store_exec(struct store *s, const char *sql)
 {

@@ -27,7 +27,7 @@
 
 struct store;
 
-#define STORE_SCHEMA_VERSION 6
+#define STORE_SCHEMA_VERSION 7
 
 /*
  * The WAL is folded back into the database before it holds more than this
@@ -214,6 +214,9 @@ typedef int (*store_metric_fn)(void *ctx, const struct store_metric_row *row);
 int store_metrics_foreach(struct store *s, int64_t id, int64_t after_seq, int limit, store_metric_fn cb,
 			  void *ctx);
 
+/* The last `limit` train metric rows of `id`, oldest first (the board's series at start-up). */
+int store_metrics_recent(struct store *s, int64_t id, int limit, store_metric_fn cb, void *ctx);
+
 /* Checkpoint rows, oldest first, each with its absolute "path". */
 json_t *store_checkpoints_json(struct store *s, int64_t id);
 int store_checkpoint_path(struct store *s, int64_t id, const char *file, char *path, size_t len);
@@ -312,6 +315,68 @@ int store_link_create(struct store *s, const char *hash, int64_t user, int64_t n
 int store_link_use(struct store *s, const char *hash, int64_t now, struct store_user *out);
 /* Whose link it is, without using it (the page a link opens names them); as store_link_use otherwise. */
 int store_link_peek(struct store *s, const char *hash, int64_t now, struct store_user *out);
+
+/* ---- scheduling: the queue, usage, quotas, settings (store_sched.c) ----- */
+
+/* A waiting run as a scheduling pass reads it. */
+struct store_queued {
+	int64_t id;
+	char owner[STORE_NAME_MAX];
+	int64_t queued_ms;    /* when it (last) joined the queue, unix ms */
+	bool need_known;      /* false: the columns below were never filled (store_run_set_need) */
+	int need_gpus;        /* 0 = a CPU run */
+	int need_index;       /* cuda:N, or -1 */
+	int64_t est_bytes;    /* estimated peak memory; 0 = unknown */
+	int position;         /* where the last pass put it (0 = not yet) … */
+	char reason[320];     /* … and why it waits (SCHED_REASON_MAX) */
+};
+/* Queued runs in queue order (queued_at, id): at most max; returns how many (or -1). */
+int store_queued_runs(struct store *s, struct store_queued *out, int max);
+/* What a run needs, recorded at submission (or when a pass first reads it). */
+int store_run_set_need(struct store *s, int64_t id, int gpus, int index, int64_t est_bytes);
+
+/* A waiting run's place as the last pass decided it (reason NULL and position 0 clear it). */
+struct store_queue_place {
+	int64_t id;
+	int position;
+	const char *reason;
+};
+/* All in one transaction; only runs still queued are touched. */
+int store_set_queue(struct store *s, const struct store_queue_place *p, size_t n);
+
+/* An instructor's extension of a run's duration limit, seconds; 0 = none (the quota's). */
+int store_run_set_duration_limit(struct store *s, int64_t id, int64_t seconds);
+int64_t store_run_duration_limit(struct store *s, int64_t id);
+
+/* Use of one user, for the quotas and for fair share. */
+struct store_usage {
+	double gpu_decayed, cpu_decayed; /* device-seconds, decayed to `now` */
+	double gpu_day, cpu_day;         /* since the start of `day` (local) */
+	double gpu_week, cpu_week;       /* since the start of `week` (local Monday) */
+};
+/*
+ * Add `seconds` of device time (GPU when `gpu`) to `user` on local day
+ * `day` ("2026-12-08"), to the decayed total (decayed first to now_ms with
+ * half_life_s) and to run `run`'s own count, in one transaction.
+ */
+int store_usage_add(struct store *s, const char *user, int64_t run, bool gpu, double seconds, int64_t now_ms,
+		    const char *day, double half_life_s);
+int store_usage_get(struct store *s, const char *user, int64_t now_ms, double half_life_s, const char *day,
+		    const char *week, struct store_usage *out);
+/* Bytes of checkpoints the user's runs keep. */
+int64_t store_checkpoint_bytes(struct store *s, const char *user);
+/* The user's runs in `status`. */
+int store_count_user_status(struct store *s, const char *user, const char *status);
+
+/* Quota overrides (quota.h), as JSON text, by subject "role:student" or "user:alice". */
+char *store_quota_get(struct store *s, const char *subject);             /* NULL: none */
+int store_quota_set(struct store *s, const char *subject, const char *json); /* NULL removes */
+/* Every override: {subject: limits object}. */
+json_t *store_quotas_json(struct store *s);
+
+/* Small settings kept for the instructor (e.g. "lab_sessions": a JSON list). */
+char *store_setting_get(struct store *s, const char *key);               /* NULL: unset */
+int store_setting_set(struct store *s, const char *key, const char *value);
 
 /* "r12" <-> 12; parse returns -1 on anything else. */
 /* ---- sweeps (store_sweeps.c) -------------------------------------------------- */

@@ -55,28 +55,33 @@ static int apply_status(struct store *s, int64_t id, json_t *ev)
 		ok |= !strcmp(status, known[i]);
 	if (!ok)
 		return 0; /* a status we do not know stays in the event log only */
-	/* A run's duration is the sum of its running segments (a stopped and
+	/* A run joins the back of the queue (queued_at: FIFO within a user,
+	 * kept across restarts); leaving the queue clears its position. A
+	 * run's duration is the sum of its running segments (a stopped and
 	 * resumed run does not count the time between): "running" opens one
 	 * at ?8 (now), any end closes it. */
 	const char *sql;
 	if (!strcmp(status, "queued"))
-		sql = "UPDATE runs SET status = ?2, reason = ?3, ended = NULL WHERE id = ?1";
+		sql = "UPDATE runs SET status = ?2, reason = ?3, ended = NULL, queued_at = ?4, queue_position = NULL,"
+		      " queue_reason = NULL WHERE id = ?1";
 	else if (!strcmp(status, "running"))
 		sql = "UPDATE runs SET status = ?2, reason = ?3, started = coalesce(started, ?4),"
 		      " device = coalesce(?5, device), total_steps = coalesce(?6, total_steps),"
 		      " epochs = coalesce(?7, epochs), steps_per_epoch = coalesce(?9, steps_per_epoch),"
-		      " ended = NULL, running_since = coalesce(running_since, ?8) WHERE id = ?1";
+		      " ended = NULL, running_since = coalesce(running_since, ?8), queue_position = NULL,"
+		      " queue_reason = NULL WHERE id = ?1";
 	else
 		sql = "UPDATE runs SET status = ?2, reason = ?3, ended = ?4,"
 		      " run_seconds = run_seconds + CASE WHEN running_since IS NULL THEN 0"
-		      " ELSE max(0, ?8 - running_since) END, running_since = NULL WHERE id = ?1";
+		      " ELSE max(0, ?8 - running_since) END, running_since = NULL, queue_position = NULL,"
+		      " queue_reason = NULL WHERE id = ?1";
 	sqlite3_stmt *st = store_prepare(s, sql);
 	if (!st)
 		return -1;
 	sqlite3_bind_int64(st, 1, id);
 	sqlite3_bind_text(st, 2, status, -1, SQLITE_TRANSIENT);
 	bind_json_text(st, 3, json_object_get(ev, "reason"));
-	sqlite3_bind_int64(st, 4, srv_unix_now());
+	sqlite3_bind_int64(st, 4, !strcmp(status, "queued") ? srv_unix_ms() : srv_unix_now());
 	sqlite3_bind_double(st, 8, srv_unix_now_f());
 	if (!strcmp(status, "running")) {
 		bind_json_text(st, 5, json_object_get(ev, "device"));
@@ -359,6 +364,30 @@ json_t *store_metric_names(struct store *s, int64_t id)
 	return names;
 }
 
+/* Hand each row of st (seq, step, epoch, split, time, vals) to cb; returns how many. */
+static int each_metric_row(sqlite3_stmt *st, store_metric_fn cb, void *ctx)
+{
+	int n = 0;
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		const char *split = (const char *)sqlite3_column_text(st, 3);
+		struct store_metric_row row = {
+			.seq = sqlite3_column_int64(st, 0),
+			.has_step = sqlite3_column_type(st, 1) != SQLITE_NULL,
+			.step = sqlite3_column_int64(st, 1),
+			.has_epoch = sqlite3_column_type(st, 2) != SQLITE_NULL,
+			.epoch = sqlite3_column_int64(st, 2),
+			.split = split ? split : "train",
+			.has_time = sqlite3_column_type(st, 4) != SQLITE_NULL,
+			.time = sqlite3_column_double(st, 4),
+			.vals = (const char *)sqlite3_column_text(st, 5),
+		};
+		n++;
+		if (cb(ctx, &row) != 0)
+			break;
+	}
+	return n;
+}
+
 int store_metrics_foreach(struct store *s, int64_t id, int64_t after_seq, int limit, store_metric_fn cb,
 			  void *ctx)
 {
@@ -370,24 +399,24 @@ int store_metrics_foreach(struct store *s, int64_t id, int64_t after_seq, int li
 		sqlite3_bind_int64(st, 1, id);
 		sqlite3_bind_int64(st, 2, after_seq);
 		sqlite3_bind_int(st, 3, limit);
-		n = 0;
-		while (sqlite3_step(st) == SQLITE_ROW) {
-			const char *split = (const char *)sqlite3_column_text(st, 3);
-			struct store_metric_row row = {
-				.seq = sqlite3_column_int64(st, 0),
-				.has_step = sqlite3_column_type(st, 1) != SQLITE_NULL,
-				.step = sqlite3_column_int64(st, 1),
-				.has_epoch = sqlite3_column_type(st, 2) != SQLITE_NULL,
-				.epoch = sqlite3_column_int64(st, 2),
-				.split = split ? split : "train",
-				.has_time = sqlite3_column_type(st, 4) != SQLITE_NULL,
-				.time = sqlite3_column_double(st, 4),
-				.vals = (const char *)sqlite3_column_text(st, 5),
-			};
-			n++;
-			if (cb(ctx, &row) != 0)
-				break;
-		}
+		n = each_metric_row(st, cb, ctx);
+		store_release(s, st);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return n;
+}
+
+int store_metrics_recent(struct store *s, int64_t id, int limit, store_metric_fn cb, void *ctx)
+{
+	int n = -1;
+	pthread_mutex_lock(&s->lock);
+	sqlite3_stmt *st = store_prepare_cached(s, "SELECT * FROM (SELECT seq, step, epoch, split, time, vals FROM metrics"
+						   " WHERE run = ? AND coalesce(split, 'train') = 'train' ORDER BY seq DESC LIMIT ?)"
+						   " ORDER BY seq");
+	if (st) {
+		sqlite3_bind_int64(st, 1, id);
+		sqlite3_bind_int(st, 2, limit);
+		n = each_metric_row(st, cb, ctx);
 		store_release(s, st);
 	}
 	pthread_mutex_unlock(&s->lock);

@@ -42,7 +42,7 @@ struct store {
 	struct {
 		const char *sql;    /* a string literal: its address is the key */
 		sqlite3_stmt *st;
-	} cache[56];
+	} cache[80];
 	int ncache;
 	/* The tiles each live series is filling, written out a window at a
 	 * time (store_series.c). Guarded by lock. */

@@ -48,10 +48,11 @@ int store_run_create(struct store *s, const struct store_run_new *r, int64_t *id
 {
 	pthread_mutex_lock(&s->lock);
 	int rc = -1;
-	/* series_ready: its curve summaries are kept as its metrics arrive. */
+	/* series_ready: its curve summaries are kept as its metrics arrive;
+	 * queued_at (ms): where it joins the scheduler's queue. */
 	sqlite3_stmt *st = store_prepare(s, "INSERT INTO runs(name, status, notebook, cell, spec,"
-					    " created, owner, params, series_ready)"
-					    " VALUES(?, 'queued', ?, ?, ?, ?, ?, ?, 1)");
+					    " created, owner, params, series_ready, queued_at)"
+					    " VALUES(?, 'queued', ?, ?, ?, ?, ?, ?, 1, ?)");
 	if (!st)
 		goto out;
 	sqlite3_bind_text(st, 1, r->name, -1, SQLITE_TRANSIENT);
@@ -61,6 +62,7 @@ int store_run_create(struct store *s, const struct store_run_new *r, int64_t *id
 	sqlite3_bind_int64(st, 5, srv_unix_now());
 	sqlite3_bind_text(st, 6, r->owner, -1, SQLITE_TRANSIENT);
 	bind_text_or_null(st, 7, r->params);
+	sqlite3_bind_int64(st, 8, srv_unix_ms());
 	if (sqlite3_step(st) == SQLITE_DONE) {
 		*id = sqlite3_last_insert_rowid(s->db);
 		rc = 0;
@@ -125,19 +127,20 @@ void store_run_info_free(struct store_run_info *info)
 /*
  * Column order is what run_row_json reads; spec stays last so a summary
  * can leave it out. ?9 is now (unix seconds, fractional): the duration of a
- * running run counts its current segment up to the answer. queue_ahead is
- * how many queued runs were queued before this one (the scheduler takes
- * them oldest first).
+ * running run counts its current segment up to the answer. A queued run's
+ * place (queue_position, queue_reason) is the scheduler's last pass
+ * (scheduler.h): fair share, not the order of arrival, so queue_ahead is
+ * that position less one, and null until a pass has placed the run.
  */
 #define RUN_SUMMARY_COLUMNS                                                                                            \
 	"id, name, status, reason, notebook, cell, device, created, started, ended, owner,"                            \
 	" last_seq, step, total_steps, epoch, epochs, best_metric, best_value, params,"                                \
 	" notes, tags, archived, run_seconds + CASE WHEN running_since IS NULL THEN 0"                                 \
 	" ELSE max(0, ?9 - running_since) END, running_since,"                                                         \
-	" CASE WHEN status = 'queued' THEN (SELECT count(*) FROM runs q WHERE q.status = 'queued'"                     \
-	" AND q.id < runs.id) END, steps_per_epoch"
+	" CASE WHEN status = 'queued' THEN queue_position END, steps_per_epoch,"                                       \
+	" queue_reason, compute_s, duration_limit, need_gpus, est_bytes"
 #define RUN_COLUMNS RUN_SUMMARY_COLUMNS ", spec"
-#define RUN_SPEC_COLUMN 26
+#define RUN_SPEC_COLUMN 31
 
 static json_t *col_text(sqlite3_stmt *st, int i)
 {
@@ -186,7 +189,19 @@ static json_t *run_row_json(sqlite3_stmt *st, bool with_spec)
 	json_object_set_new(run, "archived", json_boolean(sqlite3_column_int(st, 21)));
 	json_object_set_new(run, "seconds", col_real(st, 22));
 	json_object_set_new(run, "running_since", col_real(st, 23));
-	json_object_set_new(run, "queue_ahead", col_int(st, 24));
+	/* Where a waiting run stands, as the scheduler's last pass put it. */
+	json_t *queue = json_null(), *ahead = json_null();
+	if (sqlite3_column_type(st, 24) != SQLITE_NULL) {
+		int64_t position = sqlite3_column_int64(st, 24);
+		queue = json_pack("{s:I, s:o}", "position", (json_int_t)position, "reason", col_text(st, 26));
+		ahead = json_integer(position > 0 ? position - 1 : 0);
+	}
+	json_object_set_new(run, "queue_ahead", ahead);
+	json_object_set_new(run, "queue", queue);
+	json_object_set_new(run, "compute_seconds", json_real(sqlite3_column_double(st, 27)));
+	json_object_set_new(run, "duration_limit", col_int(st, 28));
+	json_object_set_new(run, "gpus", col_int(st, 29));
+	json_object_set_new(run, "estimated_bytes", col_int(st, 30));
 	if (with_spec)
 		json_object_set_new(run, "spec", col_text(st, RUN_SPEC_COLUMN));
 	return run;

@@ -32,6 +32,8 @@ struct sysmon {
 	pthread_mutex_t lock;     /* guards latest and stop */
 	pthread_cond_t wake;      /* signalled on stop, so free does not wait a second */
 	char *latest;             /* JSON of the last sample */
+	struct gpumon_device *devices; /* places for runs in the last sample (gpumon_device_count of them) */
+	int ndevices;
 	uint64_t gpu_memory;      /* the smallest GPU's memory in the last sample, 0 = unknown */
 	bool stop;
 };
@@ -116,8 +118,25 @@ static json_t *gpu_json(struct sysmon *m, const struct gpumon_gpu *g)
 			 "power", OR_NULL(g->has_power, json_real(g->power)), "processes", procs);
 }
 
+/* The places for runs, memory and processes, for the scheduler (sysmon_devices). */
+static void sample_devices(struct sysmon *m)
+{
+	int n = gpumon_device_count(m->gpu);
+	if (!n)
+		return;
+	struct gpumon_device *d = tb_xcalloc((size_t)n, sizeof *d);
+	for (int i = 0; i < n; i++)
+		gpumon_read_device(m->gpu, i, &d[i]);
+	pthread_mutex_lock(&m->lock);
+	free(m->devices);
+	m->devices = d;
+	m->ndevices = n;
+	pthread_mutex_unlock(&m->lock);
+}
+
 static void sample(struct sysmon *m)
 {
+	sample_devices(m);
 	json_t *gpus = json_array();
 	struct gpumon_gpu *g = tb_xmalloc(sizeof *g);
 	uint64_t smallest = 0;
@@ -202,6 +221,7 @@ void sysmon_free(struct sysmon *m)
 	}
 	gpumon_close(m->gpu);
 	free(m->latest);
+	free(m->devices);
 	pthread_cond_destroy(&m->wake);
 	pthread_mutex_destroy(&m->lock);
 	free(m);
@@ -210,6 +230,21 @@ void sysmon_free(struct sysmon *m)
 int sysmon_gpu_count(const struct sysmon *m)
 {
 	return gpumon_count(m->gpu);
+}
+
+int sysmon_device_count(const struct sysmon *m)
+{
+	return gpumon_device_count(m->gpu);
+}
+
+int sysmon_devices(struct sysmon *m, struct gpumon_device *out, int max)
+{
+	pthread_mutex_lock(&m->lock);
+	int n = m->ndevices < max ? m->ndevices : max;
+	if (n > 0)
+		memcpy(out, m->devices, (size_t)n * sizeof *out);
+	pthread_mutex_unlock(&m->lock);
+	return n;
 }
 
 uint64_t sysmon_gpu_memory(struct sysmon *m)

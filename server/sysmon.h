@@ -9,7 +9,8 @@
  * only tells it how many GPUs there are).
  *
  * Threads: sysmon_new/start/free on the main thread; the sampler thread
- * calls on_sample and run_of_pid; sysmon_json from any thread.
+ * calls on_sample and run_of_pid; sysmon_json and sysmon_devices from any
+ * thread (they copy under m->lock, which is never held across a hook).
  */
 #ifndef TB_SERVER_SYSMON_H
 #define TB_SERVER_SYSMON_H
@@ -36,6 +37,10 @@ int sysmon_start(struct sysmon *m);
 void sysmon_free(struct sysmon *m); /* stops the thread */
 
 int sysmon_gpu_count(const struct sysmon *m);
+/* Places for runs (GPUs, or their MIG instances: gpumon.h), and the last sample of them (into out). */
+struct gpumon_device;
+int sysmon_device_count(const struct sysmon *m);
+int sysmon_devices(struct sysmon *m, struct gpumon_device *out, int max);
 /* The smallest GPU's total memory in bytes from the last sample; 0 when unknown (for the
  * memory check of a run, memest.h). */
 uint64_t sysmon_gpu_memory(struct sysmon *m);

@@ -178,6 +178,13 @@ int64_t srv_unix_now(void)
 	return (int64_t)time(NULL);
 }
 
+int64_t srv_unix_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 double srv_unix_now_f(void)
 {
 	struct timespec ts;

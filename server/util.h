@@ -58,8 +58,9 @@ struct srv_log_limit {
 };
 void srv_log_limited(struct srv_log_limit *lim, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* Wall-clock seconds since the epoch and monotonic milliseconds. */
+/* Wall-clock seconds (and milliseconds) since the epoch, and monotonic milliseconds. */
 int64_t srv_unix_now(void);
+int64_t srv_unix_ms(void);
 /* The same with the fraction of a second: run durations add up short segments. */
 double srv_unix_now_f(void);
 int64_t srv_mono_ms(void);

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "auth.h"
+#include "board.h"
 #include "feed.h"
 #include "identity.h"
 #include "store.h"
@@ -29,7 +30,7 @@ _Static_assert(LWS_PRE <= FEED_HEADROOM, "feed messages need LWS_PRE bytes of he
 #define HUB_MAX 65536   /* publications waiting for the service thread */
 #define ADOPT_MAX 4096  /* sockets waiting to be adopted */
 
-enum hub_kind { HUB_EVENT, HUB_RUN, HUB_SYSTEM, HUB_DISCONNECT };
+enum hub_kind { HUB_EVENT, HUB_RUN, HUB_SYSTEM, HUB_BOARD, HUB_DISCONNECT };
 
 struct hub_item {
 	enum hub_kind kind;
@@ -49,6 +50,7 @@ struct ws_server {
 	const struct auth *auth;
 	const struct ident *ident;      /* read-only; its throttle and store lock themselves */
 	struct store *store;
+	struct board *board;            /* board snapshots (set before the thread starts); may be NULL */
 	char path[300];                 /* base_url + "ws" */
 	struct lws_context *ctx;
 	struct lws_vhost *vhost;
@@ -62,6 +64,7 @@ struct ws_server {
 	struct hub_item *hub;           /* HUB_MAX slots */
 	int nhub;
 	bool hub_lost;                  /* an event was dropped: clients must catch up */
+	bool board_lost;                /* a board update was dropped: board clients need a snapshot */
 	int *adopt;                     /* ADOPT_MAX fds */
 	int nadopt;
 };
@@ -124,6 +127,20 @@ static enum verdict check_upgrade(struct ws_server *ws, struct lws *wsi, struct 
 	}
 }
 
+/* A board subscriber owed a snapshot gets one once it has room (one snapshot per call). */
+static void board_catch_up(struct ws_server *ws, struct ws_session *s, struct feed_msg **snapshot)
+{
+	if (!ws->board || !s->feed.board || !s->feed.board_due || s->feed.count >= FEED_QUEUE_MAX / 2)
+		return;
+	if (!*snapshot) {
+		static const char empty[] = "{\"type\":\"board\",\"full\":true,\"runs\":[]}";
+		char *text = board_snapshot(ws->board);
+		*snapshot = feed_msg_new(text ? text : empty, text ? strlen(text) : sizeof empty - 1, 0, 0);
+		free(text);
+	}
+	feed_board_snapshot(&s->feed, *snapshot);
+}
+
 static void session_kick(struct ws_session *s)
 {
 	if (feed_peek(&s->feed))
@@ -184,7 +201,7 @@ static void drain_handoff(struct ws_server *ws)
 {
 	pthread_mutex_lock(&ws->lock);
 	int nadopt = ws->nadopt, nhub = ws->nhub;
-	bool lost = ws->hub_lost;
+	bool lost = ws->hub_lost, board_lost = ws->board_lost;
 	int *fds = NULL;
 	struct hub_item *items = NULL;
 	if (nadopt) {
@@ -196,7 +213,7 @@ static void drain_handoff(struct ws_server *ws)
 		memcpy(items, ws->hub, (size_t)nhub * sizeof *items);
 	}
 	ws->nadopt = ws->nhub = 0;
-	ws->hub_lost = false;
+	ws->hub_lost = ws->board_lost = false;
 	pthread_mutex_unlock(&ws->lock);
 
 	for (int i = 0; i < nadopt; i++)
@@ -219,6 +236,8 @@ static void drain_handoff(struct ws_server *ws)
 			} else if (it->kind == HUB_SYSTEM) {
 				if (s->feed.system)
 					feed_on_system(&s->feed, system_view(&views, &s->feed.who, it->msg));
+			} else if (it->kind == HUB_BOARD) {
+				feed_on_board(&s->feed, it->msg);
 			} else if (disconnects(it->msg, &s->feed.who)) {
 				session_close(s);
 				continue;
@@ -238,6 +257,15 @@ static void drain_handoff(struct ws_server *ws)
 			session_kick(s);
 		}
 	}
+	if (board_lost) {
+		struct feed_msg *snapshot = NULL;
+		for (struct ws_session *s = ws->sessions; s; s = s->next) {
+			s->feed.board_due = s->feed.board;
+			board_catch_up(ws, s, &snapshot);
+			session_kick(s);
+		}
+		feed_msg_unref(snapshot);
+	}
 	free(fds);
 	free(items);
 }
@@ -253,6 +281,9 @@ static int write_one(struct ws_server *ws, struct ws_session *s)
 	feed_pop(&s->feed);
 	if (s->feed.count < FEED_QUEUE_MAX / 2)
 		feed_fill(&s->feed, ws->store);
+	struct feed_msg *snapshot = NULL;
+	board_catch_up(ws, s, &snapshot);
+	feed_msg_unref(snapshot);
 	session_kick(s);
 	return 0;
 }
@@ -276,6 +307,9 @@ static void receive(struct ws_server *ws, struct ws_session *s, const void *in, 
 	s->rx = NULL;
 	s->rxlen = 0;
 	s->rx_too_long = false;
+	struct feed_msg *snapshot = NULL;
+	board_catch_up(ws, s, &snapshot);
+	feed_msg_unref(snapshot);
 	if (rc < 0)
 		session_close(s);
 	else
@@ -463,6 +497,8 @@ static void hub_push(struct ws_server *ws, enum hub_kind kind, struct feed_msg *
 		m = NULL;
 	} else if (kind == HUB_EVENT) {
 		ws->hub_lost = true; /* stored already; clients re-read it from the store */
+	} else if (kind == HUB_BOARD) {
+		ws->board_lost = true; /* the next snapshot has it */
 	}
 	pthread_mutex_unlock(&ws->lock);
 	feed_msg_unref(m);
@@ -479,6 +515,16 @@ void ws_publish_run(struct ws_server *ws, const char *run_message_json, const ch
 	struct feed_msg *m = feed_msg_new(run_message_json, strlen(run_message_json), 0, 0);
 	srv_strlcpy(m->owner, owner ? owner : "", sizeof m->owner);
 	hub_push(ws, HUB_RUN, m);
+}
+
+void ws_publish_board(struct ws_server *ws, const char *json, size_t len)
+{
+	hub_push(ws, HUB_BOARD, feed_msg_new(json, len, 0, 0));
+}
+
+void ws_set_board(struct ws_server *ws, struct board *board)
+{
+	ws->board = board;
 }
 
 void ws_disconnect(struct ws_server *ws, int64_t user, const char *session, int64_t token)

@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 struct auth;
+struct board;
 struct ident;
 struct store;
 struct ws_server;
@@ -41,6 +42,10 @@ void ws_publish_event(struct ws_server *ws, int64_t run, int64_t seq, const char
 /* A run message, shown to `owner` and to instructors only. */
 void ws_publish_run(struct ws_server *ws, const char *run_message_json, const char *owner);
 void ws_publish_system(struct ws_server *ws, const char *system_json);
+/* A board update (board.h's text) for the board's subscribers. Any thread. */
+void ws_publish_board(struct ws_server *ws, const char *json, size_t len);
+/* Where board snapshots come from; before ws_start. */
+void ws_set_board(struct ws_server *ws, struct board *board);
 
 /*
  * Close the feed connections of user `user` (when nonzero), of the

@@ -23,7 +23,7 @@ out.flush()
 time.sleep(delay)
 for i in range(1, n + 1):
     out.write(json.dumps({"type": "metric", "split": "train", "step": i, "epoch": 0,
-                          "time": time.time(), "values": {"loss": 1.0 / i}}) + "\n")
+                          "time": time.time(), "values": {"loss": 1.0 / i, "accuracy": 1.0 - 1.0 / (i + 1)}}) + "\n")
     out.flush()
     time.sleep(1.0 / rate)
 out.write('{"type":"status","status":"completed"}\n')

@@ -24,3 +24,5 @@ echo "== accounts: a 60-student roster imported and 60 logins (argon2id)"
 node tests/bench/accounts_bench.mjs --students 60 --out "tests/bench/results/accounts-$(date +%F).md"
 echo "== predict: a short-lived worker per image, over HTTP and alone"
 node tests/bench/predict_bench.mjs --n 30
+echo "== a simulated class: 60 students, fair share beside FIFO, the board in Chromium"
+node tests/bench/class_bench.mjs --out "tests/bench/results/class-$(date +%F).md"

@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os';
 import { join, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execFileSync } from 'node:child_process';
-import { freePort, startServer, waitFor, runCases, sleep, launchBrowser, stopServer, logTail } from './lib.mjs';
+import { freePort, startServer, waitFor, launchBrowser, stopServer, runSuite, noPageErrorsCase } from './lib.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const BIN = join(ROOT, 'build/trainbook');
@@ -509,33 +509,18 @@ const cases = [
 			await page.waitForSelector('header .account-name:has-text("alice")', { timeout: 15000 });
 		},
 	},
-	{
-		name: 'classroom: the pages raised no uncaught errors',
-		needs: ['classroom: server starts with an instructor made on the command line'],
-		fn: async () => {
-			assert(S.pageErrors.length === 0, `uncaught errors: ${S.pageErrors.slice(0, 3).join(' | ')}`);
-		},
-	},
+	noPageErrorsCase('classroom: the pages raised no uncaught errors', S, ['classroom: server starts with an instructor made on the command line']),
 ];
 
-let result = { pass: 0, fail: 1 };
-try {
-	result = await runCases(cases, {
-		check: async () => {
-			if (browser) await sleep(200);
-			const seen = S.csp.splice(0);
-			if (seen.length) throw new Error(`Content-Security-Policy violations: ${seen.slice(0, 3).join(' | ')}`);
-		},
-		onFail: async (c) => {
-			for (const [name, p] of Object.entries(people))
-				await p.page.screenshot({ path: join(SHOTS, `failed-classroom-${name}-` + c.name.replace(/^classroom: /, '').replace(/[^a-z0-9]+/gi, '-').slice(0, 50) + '.png'), fullPage: true }).catch(() => {});
-		},
-	});
-} finally {
-	if (browser) await browser.close().catch(() => {});
-	if (server) await stopServer(server);
-	if (result.fail) console.error(logTail(serverLog));
-	rmSync(work, { recursive: true, force: true });
-}
-console.log(`${result.pass} passed, ${result.fail} failed`);
-process.exit(result.fail ? 1 : 0);
+await runSuite(cases, {
+	S, serverLog, live: () => browser,
+	onFail: async (c) => {
+		for (const [name, p] of Object.entries(people))
+			await p.page.screenshot({ path: join(SHOTS, `failed-classroom-${name}-` + c.name.replace(/^classroom: /, '').replace(/[^a-z0-9]+/gi, '-').slice(0, 50) + '.png'), fullPage: true }).catch(() => {});
+	},
+	cleanup: async () => {
+		if (browser) await browser.close().catch(() => {});
+		if (server) await stopServer(server);
+		rmSync(work, { recursive: true, force: true });
+	},
+});

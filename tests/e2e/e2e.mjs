@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os';
 import { join, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execFileSync } from 'node:child_process';
-import { freePort, startServer, apiClient, waitFor, allEvents, runCases, sleep, launchChromium, stopServer, logTail } from './lib.mjs';
+import { freePort, startServer, apiClient, waitFor, allEvents, sleep, launchChromium, stopServer, runSuite, noPageErrorsCase } from './lib.mjs';
 import { fashionTestImages } from '../integration/images.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -603,7 +603,11 @@ const cases = [
 			const b = (await S.api.post('api/runs', { spec: long })).run.id;
 			try {
 				await waitFor(async () => (await S.api.get(`api/runs/${a}`)).run.status === 'running', { timeout: 60000, what: `${a} to run` });
-				const queued = (await S.api.get(`api/runs/${b}`)).run;
+				// queue_ahead is the scheduler's place: null until its pass has placed the run.
+				const queued = await waitFor(async () => {
+					const r = (await S.api.get(`api/runs/${b}`)).run;
+					return r.status !== 'queued' || r.queue_ahead !== null ? r : false;
+				}, { what: `${b} placed in the queue` });
 				assert(queued.status === 'queued', `${b} is ${queued.status}`);
 				await page.goto(S.base + '#/run/' + b);
 				const head = page.locator('.run-head');
@@ -984,33 +988,17 @@ const cases = [
 			assert(r.status === 200 && (await r.arrayBuffer()).byteLength > 1000, `ONNX download: HTTP ${r.status}`);
 		},
 	},
-	{
-		name: 'the page raised no uncaught errors',
-		needs: ['server starts'],
-		fn: async () => {
-			assert(S.pageErrors.length === 0, `uncaught errors: ${S.pageErrors.slice(0, 3).join(' | ')}`);
-		},
-	},
+	noPageErrorsCase('the page raised no uncaught errors', S, ['server starts']),
 ];
 
-let result = { pass: 0, fail: 1 };
-try {
-	result = await runCases(cases, {
-		check: async (c) => {
-			// Give late reports a moment, then fail the case on any violation it caused.
-			if (ctx) await sleep(200);
-			const seen = S.csp.splice(0);
-			if (seen.length && !c.cspExpected) throw new Error(`Content-Security-Policy violations: ${seen.slice(0, 3).join(' | ')}`);
-		},
-		onFail: async (c) => {
-			if (S.page) await S.page.screenshot({ path: join(SHOTS, 'failed-' + c.name.replace(/[^a-z0-9]+/gi, '-').slice(0, 60) + '.png'), fullPage: true });
-		},
-	});
-} finally {
-	if (ctx) await ctx.close().catch(() => {});
-	if (server) await stopServer(server);
-	if (result.fail) console.error(logTail(serverLog));
-	rmSync(work, { recursive: true, force: true });
-}
-console.log(`${result.pass} passed, ${result.fail} failed`);
-process.exit(result.fail ? 1 : 0);
+await runSuite(cases, {
+	S, serverLog, live: () => ctx,
+	onFail: async (c) => {
+		if (S.page) await S.page.screenshot({ path: join(SHOTS, 'failed-' + c.name.replace(/[^a-z0-9]+/gi, '-').slice(0, 60) + '.png'), fullPage: true });
+	},
+	cleanup: async () => {
+		if (ctx) await ctx.close().catch(() => {});
+		if (server) await stopServer(server);
+		rmSync(work, { recursive: true, force: true });
+	},
+});

@@ -57,13 +57,13 @@ export const waitFor = (fn, opts = {}) => waitForEvery(fn, { interval: 250, ...o
 /*
  * Start `trainbook serve`; resolves {proc, base, logPath} once /api/status
  * answers. Accounts mode: no `token`, `args` ['--accounts'], and an API
- * token of a user as `probeToken`.
+ * token of a user as `probeToken`. `env`: variables added to the server's.
  */
-export async function startServer({ bin, port, workspace, token, logPath, baseUrl = '/', args: more = [], probeToken = token }) {
+export async function startServer({ bin, port, workspace, token, logPath, baseUrl = '/', args: more = [], probeToken = token, env = {} }) {
 	const out = openSync(logPath, 'w');
 	const args = ['serve', '--port', String(port), '--workspace', workspace, ...(token ? ['--token', token] : []), ...more];
 	if (baseUrl !== '/') args.push('--base-url', baseUrl);
-	const proc = spawn(bin, args, { stdio: ['ignore', out, out] });
+	const proc = spawn(bin, args, { stdio: ['ignore', out, out], env: { ...process.env, ...env } });
 	let exited = null;
 	proc.on('exit', (code, sig) => (exited = `exited with ${code ?? sig}`));
 	const base = `http://127.0.0.1:${port}${baseUrl}`;
@@ -83,6 +83,49 @@ export async function stopServer(server) {
 	server.proc.kill('SIGTERM');
 	await Promise.race([new Promise((r) => server.proc.once('exit', r)), sleep(10000)]);
 	if (!server.exitedRef()) server.proc.kill('SIGKILL');
+}
+
+/*
+ * runCases' `check` for a browser suite: after each case a moment for late
+ * reports (while `live()` says a browser is open), then any
+ * Content-Security-Policy violation the case caused (collected into
+ * S.csp by the suite's console listener) fails it, unless the case is
+ * marked cspExpected.
+ */
+export function cspCheck(S, live) {
+	return async (c) => {
+		if (live()) await sleep(200);
+		const seen = S.csp.splice(0);
+		if (seen.length && !c.cspExpected) throw new Error(`Content-Security-Policy violations: ${seen.slice(0, 3).join(' | ')}`);
+	};
+}
+
+/* The last case of a browser suite: the page(s) threw nothing uncaught (S.pageErrors, filled by the suite). */
+export function noPageErrorsCase(name, S, needs) {
+	return {
+		name, needs,
+		fn: async () => {
+			if (S.pageErrors.length) throw new Error(`uncaught errors: ${S.pageErrors.slice(0, 3).join(' | ')}`);
+		},
+	};
+}
+
+/*
+ * Run a browser suite and end the process: its cases (runCases with
+ * cspCheck after each, onFail on a failure), then cleanup() whatever
+ * happened, the server log's tail when a case failed, the "N passed, N
+ * failed" line and the exit status.
+ */
+export async function runSuite(cases, { S, live, onFail, cleanup, serverLog }) {
+	let result = { pass: 0, fail: 1 };
+	try {
+		result = await runCases(cases, { check: cspCheck(S, live), onFail });
+	} finally {
+		await cleanup();
+		if (result.fail) console.error(logTail(serverLog));
+	}
+	console.log(`${result.pass} passed, ${result.fail} failed`);
+	process.exit(result.fail ? 1 : 0);
 }
 
 /* A failed suite's epilogue: where the server log is, and its last lines. */

@@ -19,6 +19,7 @@ if [ -n "$missing" ]; then
 fi
 status=0
 node tests/e2e/e2e.mjs || status=1
+node tests/e2e/board.mjs || status=1
 node tests/e2e/classroom.mjs || status=1
 node tests/e2e/sweep.mjs || status=1
 exit $status

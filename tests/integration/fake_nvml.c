@@ -7,6 +7,11 @@
  * LD_LIBRARY_PATH pointing there. One GPU: utilization 42 %, 1 GiB of
  * 80 GiB used, 250 W, temperature not supported; its compute processes
  * are the pids listed in the file named by $FAKE_NVML_PIDS.
+ * With $FAKE_NVML_MIG=N (1..7) the GPU is in MIG mode, cut into N
+ * instances of 80/N GiB named MIG-fake-0 … (their UUIDs), each reporting
+ * the same processes (sched.test.mjs). $FAKE_NVML_MEMORY_MIB sets the
+ * GPU's memory (default 80 GiB), so packing by the engine's estimate can
+ * be filled by a few small runs.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,8 +19,15 @@
 
 typedef struct fake_device *nvmlDevice_t;
 static struct fake_device {
-	int index;
-} gpu0;
+	int index; /* 0 = the GPU, 1 + k = MIG instance k */
+} gpu0, migs[7] = {{1}, {2}, {3}, {4}, {5}, {6}, {7}};
+
+static int mig_count(void)
+{
+	const char *v = getenv("FAKE_NVML_MIG");
+	int n = v ? atoi(v) : 0;
+	return n < 0 ? 0 : n > 7 ? 7 : n;
+}
 
 struct utilization {
 	unsigned gpu, memory;
@@ -55,8 +67,9 @@ int nvmlDeviceGetUtilizationRates(nvmlDevice_t d, struct utilization *u)
 }
 int nvmlDeviceGetMemoryInfo(nvmlDevice_t d, struct memory *m)
 {
-	(void)d;
-	m->total = 80ULL << 30;
+	const char *mib = getenv("FAKE_NVML_MEMORY_MIB");
+	unsigned long long total = mib ? strtoull(mib, NULL, 10) << 20 : 80ULL << 30;
+	m->total = total / (d->index ? (unsigned)mig_count() : 1);
 	m->used = 1ULL << 30;
 	m->free = m->total - m->used;
 	return 0;
@@ -90,5 +103,34 @@ int nvmlDeviceGetComputeRunningProcesses_v2(nvmlDevice_t d, unsigned *count, str
 	if (f)
 		fclose(f);
 	*count = n;
+	return 0;
+}
+
+int nvmlDeviceGetMigMode(nvmlDevice_t d, unsigned *current, unsigned *pending)
+{
+	if (d->index)
+		return 3; /* an instance has no MIG mode of its own */
+	*current = *pending = mig_count() > 0;
+	return 0;
+}
+int nvmlDeviceGetMaxMigDeviceCount(nvmlDevice_t d, unsigned *n)
+{
+	(void)d;
+	*n = 7;
+	return 0;
+}
+int nvmlDeviceGetMigDeviceHandleByIndex(nvmlDevice_t d, unsigned i, nvmlDevice_t *out)
+{
+	if (d->index || (int)i >= mig_count())
+		return 6; /* NVML_ERROR_NOT_FOUND: no instance at that index */
+	*out = &migs[i];
+	return 0;
+}
+int nvmlDeviceGetUUID(nvmlDevice_t d, char *uuid, unsigned len)
+{
+	if (d->index)
+		snprintf(uuid, len, "MIG-fake-%d", d->index - 1);
+	else
+		snprintf(uuid, len, "GPU-fake-0");
 	return 0;
 }

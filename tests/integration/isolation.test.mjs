@@ -49,7 +49,7 @@ const EXPECT = {
 	'run-secret': { bob: 403, alice: 403, prof: 403, anonymous: 403 },
 	sweep: { bob: 404, alice: 'allowed', prof: 'allowed', anonymous: 401 },
 };
-const FEED_EXPECT = ['any', 'run-owner', 'own-runs', 'redacted'];
+const FEED_EXPECT = ['any', 'run-owner', 'own-runs', 'redacted', 'instructor'];
 const ROLES = ['bob', 'anonymous', 'alice', 'prof']; // refusals first: they change nothing
 
 /* A WebSocket feed client with a token (or none). */
@@ -257,6 +257,17 @@ test('isolation sweep: every route and every feed message type, for every role',
 				}
 			} else if (f.rule === 'own-runs') {
 				// A change to alice's run (a stop later) and to bob's (a new run): each sees what is theirs.
+			} else if (f.rule === 'instructor') {
+				// The board (every student's runs): an error for students, a snapshot naming alice's run for prof.
+				if (role === 'prof') {
+					const snap = await c.until((m, i) => i >= before && m.type === 'board' && m.full, `prof's ${f.type} snapshot`)
+						.catch((e) => (bad.push(`prof: ${f.type}: ${e.message}`), null));
+					if (snap && !snap.runs.some((r) => r.id === live && r.run?.owner === 'alice')) bad.push(`prof's board snapshot lacks alice's live run`);
+				} else {
+					const err = await c.until((m, i) => i >= before && m.type === 'error', `${role}'s error for ${f.type}`)
+						.catch((e) => (bad.push(`${role}: ${f.type}: ${e.message}`), null));
+					if (err && !/only instructors/.test(err.message)) bad.push(`${role}: ${f.type} answered "${err.message}"`);
+				}
 			} else if (f.rule === 'redacted') {
 				const sys = await c.until((m, i) => i >= before && m.type === 'system' && m.system.gpus[0]?.processes?.length, `${role}'s system sample with the GPU process`)
 					.catch((e) => (bad.push(`${role}: ${f.type}: ${e.message}`), null));

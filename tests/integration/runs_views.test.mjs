@@ -129,11 +129,16 @@ test('a queued run says how many runs are ahead of it', async (t) => {
 	await waitStatus(h, a, 'running');
 	const b = await submitRun(h, fakeSpec('sleep'));
 	const c = await submitRun(h, fakeSpec('sleep'));
+	// The scheduler's pass places them (queue.position; queue_ahead is one less).
+	const rc = await waitFor(async () => {
+		const r = (await h.api('GET', `api/runs/${c}`)).run;
+		return r.queue_ahead !== null ? r : false;
+	}, { what: `${c} placed in the queue` });
 	const rb = (await h.api('GET', `api/runs/${b}`)).run;
-	const rc = (await h.api('GET', `api/runs/${c}`)).run;
 	assert.equal(rb.status, 'queued');
 	assert.equal(rb.queue_ahead, 0);
 	assert.equal(rc.queue_ahead, 1);
+	assert.equal(rc.queue.position, 2);
 	assert.equal((await h.api('GET', `api/runs/${a}`)).run.queue_ahead, null);
 	await h.api('POST', `api/runs/${b}/stop`);
 	await waitFor(async () => (await h.api('GET', `api/runs/${c}`)).run.queue_ahead === 0, { what: 'r3 to move up' });

@@ -37,6 +37,7 @@ export class Feed {
 		this.resyncFrom = new Map(); /* run id → seq we last resubscribed from (one request per hole) */
 		this.systemHandlers = new Set();
 		this.runHandlers = new Set();
+		this.boardHandlers = new Set();
 		this.stateHandlers = new Set();
 		this.openHandlers = new Set();
 		this.opens = 0;         /* successful connects; more than one means we reconnected */
@@ -122,6 +123,19 @@ export class Feed {
 		return () => this.runHandlers.delete(fn);
 	}
 
+	/*
+	 * The instructor board: `fn(msg)` gets a snapshot ({full: true}) after
+	 * every (re)connect, then the updates (docs/api.md, "board").
+	 */
+	onBoard(fn) {
+		this.boardHandlers.add(fn);
+		if (this.boardHandlers.size === 1) this.#send({ type: 'subscribe_board' });
+		return () => {
+			this.boardHandlers.delete(fn);
+			if (!this.boardHandlers.size) this.#send({ type: 'unsubscribe_board' });
+		};
+	}
+
 	#setState(s) {
 		this.state = s;
 		for (const fn of this.stateHandlers) fn(s, this);
@@ -146,6 +160,7 @@ export class Feed {
 			for (const [run, entry] of this.logs) this.#send({ type: 'subscribe', run, since: entry.log.lastSeq });
 			if (this.systemHandlers.size) this.#send({ type: 'subscribe_system' });
 			if (this.runHandlers.size) this.#send({ type: 'subscribe_runs' });
+			if (this.boardHandlers.size) this.#send({ type: 'subscribe_board' });
 			for (const fn of this.openHandlers) fn(this);
 		};
 		ws.onmessage = (m) => {
@@ -210,6 +225,9 @@ export class Feed {
 			break;
 		case 'run':
 			for (const h of this.runHandlers) h(msg.run);
+			break;
+		case 'board':
+			for (const h of this.boardHandlers) h(msg);
 			break;
 		case 'error':
 			if (globalThis.console) console.warn('trainbook feed:', msg.message);

@@ -1,11 +1,12 @@
 /*
  * main.js — the page's entry: works out the base URL, creates the API
  * client, the live feed and the system monitor, draws the header with the
- * connection state, and routes by hash (#/, #/nb/<path>, #/runs, #/run/<id>,
- * #/sweeps[/<id>], #/users) so the server only ever serves index.html. In
- * accounts mode (GET api/me says so) the header also names the person, with
- * their menu, and instructors get the Users page; single-user mode looks as
- * it always did.
+ * connection state, and routes by hash (#/, #/nb/<path>, #/runs,
+ * #/run/<id>, #/sweeps[/<id>], #/users and #/board for instructors) so the
+ * server only ever serves index.html. In accounts mode (GET api/me says so)
+ * the header also names the person, with their menu, and instructors get the
+ * Users page; single-user mode looks as it always did, but for the Board
+ * (its OS user is the instructor).
  *
  * window.trainbook is a read-only look into the running page (feed, run
  * views, current page) for the end-to-end tests and for curious people.
@@ -26,6 +27,7 @@ import { NotebookPage } from './notebook.js';
 import { RunsPage } from './runs.js';
 import { SweepPage, SweepsPage } from './sweep.js';
 import { RunPage } from './run-page.js';
+import { BoardPage } from './board.js';
 import { UsersPage } from './users.js';
 import { showLogin, showAccountLogin } from './login.js';
 import { loadMe, AccountMenu } from './account.js';
@@ -67,10 +69,13 @@ window.trainbook = { base, feed, api, runViews: ctx.registry, debug: ctx.debug, 
 const connText = h('span.conn-text', { text: 'connecting…' });
 const retryBtn = h('button.link', { type: 'button', text: 'retry now', hidden: true, onclick: () => feed.retryNow() });
 const connEl = h('div.conn', { role: 'status', 'aria-live': 'polite', 'data-state': 'connecting' }, h('span.dot', { 'aria-hidden': 'true' }), connText, retryBtn);
+/* The board is for instructors (the OS user, without accounts): its link shows once /api/me says so. */
+const boardLink = h('a', { href: '#/board', 'data-route': 'board', text: 'Board', hidden: true });
 const nav = h('nav', { 'aria-label': 'main' },
 	h('a', { href: '#/', 'data-route': 'workspace', text: 'Workspace' }),
 	h('a', { href: '#/runs', 'data-route': 'runs', text: 'Runs' }),
-	h('a', { href: '#/sweeps', 'data-route': 'sweeps', text: 'Sweeps' }));
+	h('a', { href: '#/sweeps', 'data-route': 'sweeps', text: 'Sweeps' }),
+	boardLink);
 const header = h('header.top', h('a.brand', { href: '#/', text: 'trainbook' }), nav, connEl);
 document.body.insertBefore(header, main);
 let account = null;
@@ -124,6 +129,9 @@ function route() {
 	} else if (raw.startsWith('/run/')) {
 		name = 'runs';
 		page = new RunPage(main, ctx, decodeURIComponent(raw.slice(5).split('?')[0]));
+	} else if (raw.startsWith('/board')) {
+		name = 'board';
+		page = new BoardPage(main, ctx);
 	} else if (raw.startsWith('/users')) {
 		name = 'users';
 		page = new UsersPage(main, ctx);
@@ -152,6 +160,7 @@ window.addEventListener('hashchange', route);
 feed.start();
 loadMe(api).then((me) => {
 	ctx.me = me;
+	boardLink.hidden = !me || me.role !== 'instructor';
 	if (me && me.accounts) accountsHeader(me);
 	route();
 });

@@ -1,8 +1,8 @@
 /*
  * run-identity.js — telling runs apart: a run's name, notes and tags,
- * edited in a dialog and saved with PATCH api/runs/<id>; archive and
- * delete with confirmation. The run view, the run page and the Runs
- * table share these.
+ * edited in a dialog and saved with PATCH api/runs/<id>; archive, delete
+ * and kill with confirmation. The run view, the run page, the Runs table
+ * and the instructor board share these.
  *
  * What it is not: the run's record (the server keeps it and tells every
  * page through the feed's `run` messages).
@@ -64,6 +64,19 @@ export async function deleteRun(api, run) {
 		return true;
 	} catch (e) {
 		toast(`Cannot delete ${run.id}: ${e.message}`, 'error');
+		return false;
+	}
+}
+
+/* Kill after confirming (SIGKILL, no checkpoint: stop is the gentle way); the run's record follows on the feed. */
+export async function killRun(api, run) {
+	if (!(await confirmDialog('Kill', `End ${run.id} now, without a checkpoint? Stop lets it checkpoint first.`, 'Kill', true))) return false;
+	try {
+		await api.post(`api/runs/${encodeURIComponent(run.id)}/kill`, {});
+		toast(`Killed ${run.id}.`);
+		return true;
+	} catch (e) {
+		toast(`Cannot kill ${run.id}: ${e.message}`, 'error');
 		return false;
 	}
 }

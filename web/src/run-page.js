@@ -1,10 +1,12 @@
 /*
  * run-page.js — one run's own page (#/run/<id>): its name, tags and notes
- * (edited in place, saved with PATCH), archive and delete, the run view
- * (status, curves, checkpoints, evaluations), and the spec it ran, shown
+ * (edited in place, saved with PATCH), archive and delete, kill while it
+ * is queued or running, the run view (status, place in the queue and why
+ * it waits, curves, checkpoints, evaluations), and the spec it ran, shown
  * read-only and highlighted, with a line diff against another run's spec.
  * Instructors in accounts mode see whose run it is; a run that does not
  * exist, or is someone else's (the server answers both alike), says so.
+ * The instructor board's rows open it.
  *
  * What it is not: the run's live view (run-view.js) or the Runs table.
  *
@@ -15,7 +17,8 @@ import { h, clear, fill } from './dom.js';
 import { createEditor } from './editor.js';
 import { RunView } from './run-view.js';
 import { diffLines } from './specdiff.js';
-import { deleteRun, editRun, setArchived } from './run-identity.js';
+import { deleteRun, editRun, killRun, setArchived } from './run-identity.js';
+import { ACTIVE } from './run-view.js';
 import { showsOwners } from './owners.js';
 
 export class RunPage {
@@ -86,6 +89,7 @@ export class RunPage {
 			run.archived ? h('span.badge', { text: 'archived' }) : null,
 			h('button', { type: 'button', text: 'Edit name, tags, notes', onclick: () => this.#edit() }),
 			h('button', { type: 'button', text: run.archived ? 'Restore' : 'Archive', onclick: () => this.#archive() }),
+			ACTIVE.has(run.status) ? h('button.danger', { type: 'button', text: 'Kill', 'aria-label': `kill ${run.id}`, onclick: () => killRun(this.ctx.api, run) }) : null,
 			h('button.danger', { type: 'button', text: 'Delete', onclick: () => this.#delete() }));
 		this.notesEl.textContent = run.notes || '';
 		this.notesEl.hidden = !run.notes;

@@ -272,7 +272,11 @@ export class RunView {
 		this.resumeBtn.hidden = !['stopped', 'failed', 'interrupted'].includes(r.status);
 		const failed = r.status === 'failed' || r.status === 'interrupted';
 		const lastErr = [...this.logs].reverse().find((l) => l.level === 'error');
-		if (failed || r.reason) {
+		if (r.status === 'queued' && r.queue) {
+			/* Where it stands and why, as the scheduler's last pass put it (updated by run messages). */
+			this.messageEl.textContent = `Waiting, place ${r.queue.position} in line: ${r.queue.reason}`;
+			this.messageEl.className = 'run-message queue';
+		} else if (failed || r.reason) {
 			const why = failed ? `${r.status}${r.reason ? ': ' + r.reason : ''}${lastErr && lastErr.message !== r.reason ? ' — ' + lastErr.message : ''}` : r.reason;
 			this.messageEl.textContent = why;
 			this.messageEl.className = 'run-message' + (failed ? ' error' : '');

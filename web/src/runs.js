@@ -29,10 +29,27 @@ import { aggregate, groupRuns } from './groups.js';
 import { differingKeys, metricKeys, lowerIsBetter } from './hparams.js';
 import { deleteRun, editRun, runLabel, setArchived } from './run-identity.js';
 import { received } from './run-status.js';
+import { fmtDuration } from './format.js';
 import { showsOwners } from './owners.js';
 
 const METRICS = ['loss', 'accuracy', 'lr', 'images_per_sec'];
 const GROUP_KEY = 'trainbook.runsGroup';
+
+/* "Your limits: 1 of 2 runs at once · GPU 12.5 of 120 min today": only the limits that are set. */
+export function quotaText(q) {
+	const l = q.limits || {};
+	const u = q.use || {};
+	const parts = [];
+	if (l.concurrent_runs !== null && l.concurrent_runs !== undefined) parts.push(`${u.running} of ${l.concurrent_runs} runs at once`);
+	if (l.queued_runs !== null && l.queued_runs !== undefined) parts.push(`${u.queued} of ${l.queued_runs} waiting`);
+	for (const [kind, when] of [['gpu', 'day'], ['gpu', 'week'], ['cpu', 'day'], ['cpu', 'week']]) {
+		const limit = l[`${kind}_minutes_per_${when}`];
+		if (limit !== null && limit !== undefined)
+			parts.push(`${kind.toUpperCase()} ${(u[`${kind}_minutes_per_${when}`] || 0).toFixed(1)} of ${limit} min ${when === 'day' ? 'today' : 'this week'}`);
+	}
+	if (l.max_run_seconds) parts.push(`runs stop after ${fmtDuration(l.max_run_seconds)}`);
+	return parts.length ? 'Your limits: ' + parts.join(' · ') : '';
+}
 
 export class RunsPage {
 	constructor(root, ctx, ids) {
@@ -69,6 +86,7 @@ export class RunsPage {
 		});
 		this.chartsEl = h('div.chart-grid.compare');
 		this.legendEl = h('div.run-legend', { 'aria-label': 'legend' });
+		this.quotaEl = h('p.muted.quota-line', { role: 'status' });
 		this.groupSel = h('select', { 'aria-label': 'group runs by' });
 		this.groupSel.addEventListener('change', () => this.#setGroup({ by: this.groupSel.value }));
 		this.bandSel = h('select', { 'aria-label': 'group band' },
@@ -81,6 +99,7 @@ export class RunsPage {
 		this.missingEl = h('div');
 		fill(root,
 			h('h1', { text: 'Runs' }),
+			this.quotaEl,
 			this.missingEl,
 			this.table.root,
 			h('section.panel.compare-main', { 'aria-label': 'overlaid curves' },
@@ -103,6 +122,9 @@ export class RunsPage {
 	}
 
 	async load() {
+		this.ctx.api.get('api/quota').then((q) => {
+			this.quotaEl.textContent = quotaText(q);
+		}).catch(() => {});
 		if (!(await this.#reload(false))) return;
 		const named = this.wanted.size > 0;
 		await this.#findWanted();

@@ -13,11 +13,17 @@ import { h } from './dom.js';
 import { cssVar } from './chart.js';
 
 export class Sparkline {
-	/* format(v) → text; max: fixed top of the scale (100 for %), or null to fit the data */
-	constructor(parent, { label, format = String, max = null, min = 0 }) {
+	/*
+	 * format(v) → text; max: fixed top of the scale (100 for %), or null to
+	 * fit the data. size: {width, height} in CSS pixels when the canvas's
+	 * size is fixed by the page (the board's 60+ rows): then drawing never
+	 * asks the layout for it, which would make every row's redraw a reflow.
+	 */
+	constructor(parent, { label, format = String, max = null, min = 0, size = null }) {
 		this.format = format;
 		this.max = max;
 		this.min = min;
+		this.size = size;
 		this.canvas = h('canvas.spark', { width: 120, height: 28, 'aria-hidden': 'true' });
 		this.valueEl = h('span.spark-value', { text: '…' });
 		this.root = h('div.spark-card', { role: 'group', 'aria-label': label },
@@ -36,8 +42,8 @@ export class Sparkline {
 	#draw(values) {
 		const c = this.canvas;
 		const dpr = window.devicePixelRatio || 1;
-		const w = c.clientWidth || 120;
-		const hgt = c.clientHeight || 28;
+		const w = this.size ? this.size.width : c.clientWidth || 120;
+		const hgt = this.size ? this.size.height : c.clientHeight || 28;
 		if (c.width !== Math.round(w * dpr)) {
 			c.width = Math.round(w * dpr);
 			c.height = Math.round(hgt * dpr);

@@ -152,6 +152,11 @@ static void roster(void **state)
 	assert_int_equal(store_user_get(f->s, "henry", &u), STORE_ENOENT);
 	free(rows);
 	json_decref(errors);
+	/* Found by tests/fuzz/roster: a role quoted over two lines came back in the message whole. */
+	errors = json_array();
+	assert_null(acct_roster_parse("ada,,\"stu\ndent\"\n", 16, &n, errors));
+	assert_null(strchr(json_string_value(json_object_get(json_array_get(errors, 0), "message")), '\n'));
+	json_decref(errors);
 }
 
 /* 60 rows, header-less, in one transaction. */

@@ -21,10 +21,54 @@ static void defaults(void **state)
 	cfg_defaults(&c);
 	assert_string_equal(c.ip, "127.0.0.1");
 	assert_int_equal(c.port, 8888);
-	assert_int_equal(c.cpu_runs, 1);
 	assert_int_equal(c.worker_timeout, 600);
 	assert_string_equal(c.base_url, "/");
 	assert_true(c.seed);
+	/* cpu-runs: one at a time for one person, shared out by the cores on a lab server. */
+	char err[256];
+	assert_int_equal(cfg_finish(&c, "/nonexistent/bin/trainbook", err, sizeof err), 0);
+	assert_int_equal(c.cpu_runs, 1);
+	cfg_defaults(&c);
+	assert_int_equal(cfg_set(&c, "accounts", "true", err, sizeof err), 0);
+	assert_int_equal(cfg_finish(&c, "/nonexistent/bin/trainbook", err, sizeof err), 0);
+	assert_int_equal(c.cpu_runs, CFG_RUNS_AUTO);
+	cfg_defaults(&c);
+	assert_int_equal(cfg_set(&c, "accounts", "true", err, sizeof err), 0);
+	assert_int_equal(cfg_set(&c, "cpu-runs", "3", err, sizeof err), 0);
+	assert_int_equal(cfg_finish(&c, "/nonexistent/bin/trainbook", err, sizeof err), 0);
+	assert_int_equal(c.cpu_runs, 3);
+	/* The scheduler's defaults. */
+	assert_false(c.sched.fifo);
+	assert_int_equal(c.sched.half_life, 3600);
+	assert_int_equal(c.sched.gpu_margin, 512 << 20);
+	assert_int_equal(c.sched.quotas.role[QUOTA_STUDENT].v[QUOTA_GPU_MINUTES_DAY], QUOTA_NONE);
+}
+
+static void sched_keys(void **state)
+{
+	(void)state;
+	struct cfg c;
+	char err[256];
+	cfg_defaults(&c);
+	assert_int_equal(cfg_set(&c, "sched", "fifo", err, sizeof err), 0);
+	assert_true(c.sched.fifo);
+	assert_int_equal(cfg_set(&c, "sched", "lottery", err, sizeof err), -1);
+	assert_non_null(strstr(err, "expected fair or fifo"));
+	assert_int_equal(cfg_set(&c, "sched-half-life", "30m", err, sizeof err), 0);
+	assert_int_equal(c.sched.half_life, 1800);
+	assert_int_equal(cfg_set(&c, "sched-half-life", "0", err, sizeof err), -1);
+	assert_int_equal(cfg_set(&c, "gpu-memory-margin", "1G", err, sizeof err), 0);
+	assert_int_equal(c.sched.gpu_margin, 1 << 30);
+	assert_int_equal(cfg_set(&c, "cpu-runs", "auto", err, sizeof err), 0);
+	assert_int_equal(c.cpu_runs, CFG_RUNS_AUTO);
+	assert_int_equal(cfg_set(&c, "cpu-runs", "many", err, sizeof err), -1);
+	assert_int_equal(cfg_set(&c, "lab-session", "tue 14:00-16:00 exclusive", err, sizeof err), 0);
+	assert_int_equal(c.sched.nlabs, 1);
+	assert_int_equal(cfg_set(&c, "lab-session", "tue 16:00-14:00", err, sizeof err), -1);
+	assert_int_equal(cfg_set(&c, "quota-student-concurrent-runs", "2", err, sizeof err), 0);
+	assert_int_equal(c.sched.quotas.role[QUOTA_STUDENT].v[QUOTA_CONCURRENT_RUNS], 2);
+	assert_int_equal(cfg_set(&c, "quota-student-colour", "2", err, sizeof err), -1);
+	assert_non_null(strstr(err, "unknown setting 'quota-student-colour'"));
 }
 
 static void setter(void **state)
@@ -222,7 +266,7 @@ static void accounts_keys(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(defaults), cmocka_unit_test(setter), cmocka_unit_test(base_url),
+		cmocka_unit_test(defaults), cmocka_unit_test(sched_keys), cmocka_unit_test(setter), cmocka_unit_test(base_url),
 		cmocka_unit_test(file), cmocka_unit_test(executor_settings), cmocka_unit_test(proxy_settings),
 		cmocka_unit_test(accounts_keys),
 	};

@@ -247,6 +247,53 @@ static void foreign_run(void **state)
 	assert_int_equal(f->c.nsubs, 1);
 }
 
+/*
+ * The board: a student asking for it gets an error and no board messages;
+ * an instructor gets the snapshot, then updates; one too busy to take an
+ * update skips it and is owed a snapshot again.
+ */
+static void board_is_for_instructors(void **state)
+{
+	struct fixture *f = *state;
+	char err[200];
+	struct feed_msg *up = feed_msg_new("{\"type\":\"board\",\"runs\":[]}", 26, 0, 0);
+	struct feed_msg *snap = feed_msg_new("{\"type\":\"board\",\"full\":true}", 28, 0, 0);
+	assert_int_equal(feed_handle(&f->c, f->s, "{\"type\":\"subscribe_board\"}", 26), 0);
+	assert_string_equal(last_error(f, err, sizeof err), "only instructors may send \"subscribe_board\"");
+	assert_false(f->c.board);
+	feed_on_board(&f->c, up);
+	feed_board_snapshot(&f->c, snap);
+	assert_int_equal(f->c.count, 0);
+	/* An instructor's feed. */
+	f->c.who.instructor = true;
+	assert_int_equal(feed_handle(&f->c, f->s, "{\"type\":\"subscribe_board\"}", 26), 0);
+	assert_true(f->c.board && f->c.board_due);
+	feed_on_board(&f->c, up); /* before the snapshot: skipped, the snapshot has it */
+	assert_int_equal(f->c.count, 0);
+	feed_board_snapshot(&f->c, snap);
+	feed_on_board(&f->c, up);
+	assert_int_equal(f->c.count, 2);
+	assert_string_equal(feed_msg_text(feed_peek(&f->c)), "{\"type\":\"board\",\"full\":true}");
+	/* A full queue drops updates and owes a snapshot. */
+	while (f->c.count < FEED_QUEUE_MAX)
+		feed_on_board(&f->c, up);
+	feed_on_board(&f->c, up);
+	assert_true(f->c.board_due);
+	assert_int_equal(f->c.count, FEED_QUEUE_MAX);
+	feed_board_snapshot(&f->c, snap); /* no room yet */
+	assert_true(f->c.board_due);
+	while (f->c.count)
+		feed_pop(&f->c);
+	feed_board_snapshot(&f->c, snap);
+	assert_false(f->c.board_due);
+	assert_int_equal(f->c.count, 1);
+	assert_int_equal(feed_handle(&f->c, f->s, "{\"type\":\"unsubscribe_board\"}", 28), 0);
+	feed_on_board(&f->c, up);
+	assert_int_equal(f->c.count, 1);
+	feed_msg_unref(up);
+	feed_msg_unref(snap);
+}
+
 /* Every message type has an access rule, and a client type a handler. */
 static void every_type_has_a_rule(void **state)
 {
@@ -313,6 +360,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(system_and_runs, setup, teardown),
 		cmocka_unit_test_setup_teardown(foreign_run, setup, teardown),
 		cmocka_unit_test_setup_teardown(every_type_has_a_rule, setup, teardown),
+		cmocka_unit_test_setup_teardown(board_is_for_instructors, setup, teardown),
 		cmocka_unit_test_setup_teardown(system_redacted, setup, teardown),
 		cmocka_unit_test_setup_teardown(bad_messages, setup, teardown),
 	};

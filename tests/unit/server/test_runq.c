@@ -268,6 +268,88 @@ static void queue_bound_and_slots(void **state)
 	teardown((void **)&f);
 }
 
+/* Positions of runs ids[0..n) once the scheduler has placed them all (0 = never placed). */
+static bool queue_positions(struct fixture *f, const int64_t *ids, int n, int *pos)
+{
+	for (int tries = 0; tries < 500; tries++) {
+		int placed = 0;
+		for (int i = 0; i < n; i++) {
+			json_t *run = store_run_json(f->s, ids[i]);
+			json_t *q = json_object_get(run, "queue");
+			pos[i] = json_is_object(q) ? (int)json_integer_value(json_object_get(q, "position")) : 0;
+			placed += pos[i] > 0;
+			json_decref(run);
+		}
+		if (placed == n)
+			return true;
+		usleep(20000);
+	}
+	return false;
+}
+
+static int64_t submit_as(struct fixture *f, const char *owner)
+{
+	char err[256];
+	struct runq_submit sub = {.spec = SPEC, .spec_len = strlen(SPEC), .owner = owner};
+	int64_t id = 0;
+	assert_int_equal(runq_submit(f->q, &sub, &id, err, sizeof err), RUNQ_OK);
+	return id;
+}
+
+/*
+ * No CPU slot, so everything waits: four users' runs get positions, fair
+ * share interleaving them; a server restart (queue and store closed and
+ * opened again) keeps the order and every position.
+ */
+static void restart_keeps_queue_order(void **state)
+{
+	(void)state;
+	struct fixture *f = make(0, 16);
+	const char *owners[] = {"alice", "alice", "alice", "bob", "carol", "bob"};
+	int64_t ids[6];
+	for (int i = 0; i < 6; i++)
+		ids[i] = submit_as(f, owners[i]);
+	int before[6], after[6];
+	assert_true(queue_positions(f, ids, 6, before));
+	/* Alice's first, Bob's first, Carol's, then the second ones: a fair share of places. */
+	assert_int_equal(before[0], 1);
+	assert_int_equal(before[3], 2);
+	assert_int_equal(before[4], 3);
+	assert_int_equal(before[1], 4);
+	assert_int_equal(before[5], 5);
+	assert_int_equal(before[2], 6);
+	json_t *run = store_run_json(f->s, ids[2]);
+	assert_string_equal(json_string_value(json_object_get(json_object_get(run, "queue"), "reason")),
+			    "5 ahead of you (yours start in the order you queued them)");
+	json_decref(run);
+	struct store_queued rows[8];
+	assert_int_equal(store_queued_runs(f->s, rows, 8), 6);
+	runq_free(f->q);
+	store_free(f->s);
+	/* The positions are cleared so that only a pass after the restart can set them again. */
+	char path[128], err[256];
+	snprintf(path, sizeof path, "%s/db", f->dir);
+	assert_int_equal(store_open(path, &f->s, err, sizeof err), 0);
+	struct store_queue_place clear[6];
+	for (int i = 0; i < 6; i++)
+		clear[i] = (struct store_queue_place){.id = ids[i], .position = 0, .reason = NULL};
+	assert_int_equal(store_set_queue(f->s, clear, 6), 0);
+	struct runq_config cfg = {.workspace = f->dir, .exe = "/nonexistent", .worker_cmd = f->cmd, .owner = "tester",
+				  .cpu_runs = 0, .gpu_runs = 1, .worker_timeout = 30, .stop_timeout = 5, .max_queued = 16};
+	struct runq_hooks hooks = {.event = on_event, .run_changed = on_changed, .ctx = f};
+	assert_int_equal(runq_new(&cfg, f->s, &hooks, &f->q, err, sizeof err), 0);
+	assert_int_equal(runq_start(f->q), 0);
+	assert_true(queue_positions(f, ids, 6, after));
+	assert_memory_equal(before, after, sizeof before);
+	struct store_queued again[8];
+	assert_int_equal(store_queued_runs(f->s, again, 8), 6);
+	for (int i = 0; i < 6; i++) {
+		assert_int_equal(again[i].id, rows[i].id);
+		assert_int_equal(again[i].queued_ms, rows[i].queued_ms);
+	}
+	teardown((void **)&f);
+}
+
 static void shutdown_stops_workers(void **state)
 {
 	struct fixture *f = *state;
@@ -308,6 +390,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(failures_have_reasons, setup, teardown),
 		cmocka_unit_test_setup_teardown(stop_and_delete, setup, teardown),
 		cmocka_unit_test(queue_bound_and_slots),
+		cmocka_unit_test(restart_keeps_queue_order),
 		cmocka_unit_test_setup_teardown(shutdown_stops_workers, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
+#include <sqlite3.h>
 
 #include "server/export.h"
 #include "server/store.h"
@@ -297,6 +298,50 @@ static void wal_stays_bounded(void **state)
 	store_run_info_free(&info);
 }
 
+/* One integer a query on the database file answers (the store closed meanwhile). */
+static int64_t query_int(const char *path, const char *sql)
+{
+	sqlite3 *db = NULL;
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	sqlite3_stmt *st = NULL;
+	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	int64_t v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return v;
+}
+
+/*
+ * Migrations 5 (runs-views: notes, tags, curve summaries) and 6 (the
+ * scheduler: queue places, usage, quotas) both ran, in that order, and the
+ * version recorded is STORE_SCHEMA_VERSION; a database from a newer
+ * trainbook is refused, naming both versions.
+ */
+static void schema_version_and_migrations(void **state)
+{
+	struct fixture *f = *state;
+	int64_t id = new_run(f->s);
+	store_free(f->s);
+	f->s = NULL;
+	assert_int_equal(STORE_SCHEMA_VERSION, 6);
+	assert_int_equal(query_int(f->path, "SELECT version FROM schema_version"), STORE_SCHEMA_VERSION);
+	assert_int_equal(query_int(f->path, "SELECT count(*) FROM series_tiles"), 0);
+	assert_int_equal(query_int(f->path, "SELECT count(*) FROM usage_days"), 0);
+	char sql[160];
+	snprintf(sql, sizeof sql, "SELECT archived + coalesce(queue_position, 0) + (queued_at > 0) FROM runs WHERE id = %lld",
+		 (long long)id);
+	assert_int_equal(query_int(f->path, sql), 1);
+	sqlite3 *db = NULL;
+	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "UPDATE schema_version SET version = 7", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	char err[256] = "";
+	assert_int_not_equal(store_open(f->path, &f->s, err, sizeof err), 0);
+	assert_null(f->s);
+	assert_string_equal(err, "database schema version 7 is newer than this trainbook (6)");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -304,6 +349,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(sequences_per_run, setup, teardown),
 		cmocka_unit_test_setup_teardown(derived_state, setup, teardown),
 		cmocka_unit_test_setup_teardown(reopen_keeps_everything, setup, teardown),
+		cmocka_unit_test_setup_teardown(schema_version_and_migrations, setup, teardown),
 		cmocka_unit_test_setup_teardown(notebook_owners, setup, teardown),
 		cmocka_unit_test_setup_teardown(wal_stays_bounded, setup, teardown),
 		cmocka_unit_test_setup_teardown(export_pages, setup, teardown),
