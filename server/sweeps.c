@@ -123,8 +123,10 @@ static void top_up(struct sweeps *sw, int64_t id)
 		int64_t run = 0;
 		int rc = spec ? runq_submit(sw->runq, &sub, &run, err, sizeof err) : RUNQ_EIO;
 		free(spec);
-		if (rc == RUNQ_EFULL || rc == RUNQ_ENOSPACE)
-			return; /* the queue is full or the disk: the next tick tries again */
+		/* The queue, the disk or one of the owner's quotas is full for now: the next tick tries again,
+		 * so a sweep waits its turn like any of the owner's runs. */
+		if (rc == RUNQ_EFULL || rc == RUNQ_ENOSPACE || rc == RUNQ_EQUOTA)
+			return;
 		if (rc) {
 			srv_log("sweep s%" PRId64 ": trial %d cannot be queued (%s): the sweep fails", id,
 				st.next_trial + 1, spec ? err : "no spec stored");
