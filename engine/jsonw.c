@@ -1,6 +1,8 @@
 /*
  * jsonw.c — the JSON writer (see jsonw.h). Strings are escaped per RFC
- * 8259; bytes ≥ 0x80 pass through (the engine writes UTF-8 or ASCII).
+ * 8259; UTF-8 passes through, and a byte that is not part of a UTF-8
+ * character (a name cut mid-character, a file's Latin-1) is written as
+ * U+FFFD, so what the engine writes is always JSON a reader accepts.
  */
 #include "jsonw.h"
 
@@ -100,6 +102,15 @@ static void escaped(struct jsonw *w, const char *s, size_t n)
 			if (c < 0x20) {
 				snprintf(ubuf, sizeof(ubuf), "\\u%04x", c);
 				esc = ubuf;
+			} else if (c >= 0x80) {
+				int len = tb_utf8_char(s + i, n - i);
+				if (len == 0) {
+					esc = "\\ufffd";
+				} else {
+					run += (size_t)len;
+					i += (size_t)len - 1;
+					continue;
+				}
 			}
 		}
 		if (esc) {

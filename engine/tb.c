@@ -170,3 +170,33 @@ bool tb_find_beside_exe(const char *exe, const char *const rel[], char *out, siz
 	}
 	return false;
 }
+
+int tb_utf8_char(const char *s, size_t avail)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	if (avail == 0)
+		return 0;
+	unsigned c = p[0], cp, min;
+	int more;
+	if (c < 0x80)
+		return 1;
+	if ((c & 0xe0) == 0xc0)
+		more = 1, cp = c & 0x1f, min = 0x80;
+	else if ((c & 0xf0) == 0xe0)
+		more = 2, cp = c & 0x0f, min = 0x800;
+	else if ((c & 0xf8) == 0xf0)
+		more = 3, cp = c & 0x07, min = 0x10000;
+	else
+		return 0; /* a continuation byte first, or 0xf8.. */
+	if (avail < (size_t)more + 1)
+		return 0;
+	for (int i = 1; i <= more; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (p[i] & 0x3f);
+	}
+	/* Overlong forms spell '/' or '.' in disguise; surrogates are not characters. */
+	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return more + 1;
+}

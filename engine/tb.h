@@ -65,6 +65,13 @@ char *tb_fmt(char *dst, size_t len, const char *fmt, ...) __attribute__((format(
  */
 char *tb_fmt_number(char *dst, size_t len, double v);
 
+/*
+ * The length of the UTF-8 character starting at s (1 to 4), or 0 when the
+ * bytes there are not one (strict: no overlong forms, no surrogates,
+ * nothing past U+10FFFF, not cut off by `avail`).
+ */
+int tb_utf8_char(const char *s, size_t avail);
+
 /* Monotonic seconds. */
 double tb_now(void);
 /* Wall-clock seconds since the epoch (for event timestamps). */

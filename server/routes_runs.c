@@ -196,8 +196,8 @@ enum MHD_Result route_run_create(struct http_req *r)
 		snprintf(msg, sizeof msg, "the spec is invalid: %s%s",
 			 json_string_value(json_object_get(first, "message")) ?: "see errors",
 			 json_array_size(errors) > 1 ? " (and more)" : "");
-		reply = http_json(r, 400, json_pack("{s:s, s:s, s:O}", "error", "invalid_spec", "message", msg,
-						   "errors", errors ? errors : json_array()));
+		reply = http_json(r, 400, json_pack("{s:s, s:s, s:o}", "error", "invalid_spec", "message", msg,
+						   "errors", errors ? json_incref(errors) : json_array()));
 		json_decref(verdict);
 		goto out;
 	}

@@ -336,33 +336,11 @@ int srv_read_file(const char *path, size_t max, char **data, size_t *len)
 
 bool srv_utf8_valid(const char *s, size_t len)
 {
-	const unsigned char *p = (const unsigned char *)s, *end = p + len;
-	while (p < end) {
-		unsigned c = *p++;
-		if (c < 0x80)
-			continue;
-		int more;
-		unsigned cp, min;
-		if ((c & 0xe0) == 0xc0) {
-			more = 1, cp = c & 0x1f, min = 0x80;
-		} else if ((c & 0xf0) == 0xe0) {
-			more = 2, cp = c & 0x0f, min = 0x800;
-		} else if ((c & 0xf8) == 0xf0) {
-			more = 3, cp = c & 0x07, min = 0x10000;
-		} else {
-			return false; /* a continuation byte first, or 0xf8.. */
-		}
-		if (end - p < more)
+	for (size_t i = 0; i < len;) {
+		int n = tb_utf8_char(s + i, len - i);
+		if (n == 0)
 			return false;
-		for (int i = 0; i < more; i++) {
-			if ((p[i] & 0xc0) != 0x80)
-				return false;
-			cp = (cp << 6) | (p[i] & 0x3f);
-		}
-		p += more;
-		/* Overlong forms spell '/' or '.' in disguise; surrogates are not characters. */
-		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-			return false;
+		i += (size_t)n;
 	}
 	return true;
 }
@@ -377,9 +355,8 @@ char *srv_shown(const char *s, size_t max, char *out, size_t outlen)
 		size_t len = 1;
 		unsigned char c = (unsigned char)s[i];
 		if (c >= 0x80) {
-			len = (c & 0xe0) == 0xc0 ? 2 : (c & 0xf0) == 0xe0 ? 3 : (c & 0xf8) == 0xf0 ? 4 : 1;
-			if (len > n - i || !srv_utf8_valid(s + i, len))
-				len = 1;
+			int k = tb_utf8_char(s + i, n - i);
+			len = k ? (size_t)k : 1;
 		}
 		bool plain = c >= 0x80 ? len > 1 : c >= 0x20 && c != 0x7f;
 		size_t need = plain ? len : 1;

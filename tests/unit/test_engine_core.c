@@ -69,6 +69,22 @@ static void test_jsonw_escapes_and_nests(void **state)
 	jsonw_free(&w);
 }
 
+/* Found by tests/fuzz/http: a spec message cut mid-character made check's JSON unreadable. */
+static void test_jsonw_keeps_output_utf8(void **state)
+{
+	(void)state;
+	struct jsonw w;
+	jsonw_init(&w);
+	jsonw_begin_array(&w);
+	jsonw_str(&w, "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80");      /* é, €, an emoji: kept */
+	jsonw_str(&w, "cut \xc3");                                       /* half of é */
+	jsonw_str(&w, "\xff\xc0\xaf \xed\xa0\x80");                        /* never UTF-8, overlong '/', a surrogate */
+	jsonw_end_array(&w);
+	assert_string_equal(w.buf, "[\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\",\"cut \\ufffd\","
+				   "\"\\ufffd\\ufffd\\ufffd \\ufffd\\ufffd\\ufffd\"]");
+	jsonw_free(&w);
+}
+
 static struct spec parse_or_fail(const char *yaml)
 {
 	struct spec s;
@@ -529,6 +545,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_jsonw_escapes_and_nests),
+		cmocka_unit_test(test_jsonw_keeps_output_utf8),
 		cmocka_unit_test(test_safetensors_round_trip),
 		cmocka_unit_test(test_atomic_write),
 		cmocka_unit_test(test_safetensors_rejects_hostile_files),
