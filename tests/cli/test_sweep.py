@@ -175,7 +175,10 @@ def asha_stops_the_bad_learning_rates():
             by_trial = {int(c[1]): c for c in rows}
             for t in (4, 5, 6):  # lr 1e-7: nothing learnt after one epoch
                 assert by_trial[t][2] == "1.0e-7" and by_trial[t][-1] == "stopped by ASHA at epoch 1", by_trial[t]
-            assert by_trial[1][-1] == "completed" and by_trial[1][-2] == "4", by_trial[1]
+            # One after another, trial 1 is alone at its rungs; two at a time, trials 1 and 2 race
+            # to the rung and either may lose it to the other. A good rate always goes the distance.
+            good = [by_trial[1]] if parallel == "1" else [c for c in rows if c[2] == "0.5" and "ASHA" not in c[-1]]
+            assert good and all(c[-1] == "completed" and c[-2] == "4" for c in good), rows
             assert rows[0][2] == "0.5", rows[0]  # ranked by validation accuracy, best first
             accs = [float(c[4]) for c in rows]
             assert accs == sorted(accs, reverse=True), accs

@@ -46,9 +46,10 @@ test('a sweep queues its trials as runs, parallel at a time, and ASHA stops the 
 	}
 	for (const tr of trials.filter((x) => x.values[0] === '1.0e-7'))
 		assert.equal(tr.asha_stopped_at, 1, `bad trial ${tr.trial} should stop at the first rung: ${JSON.stringify(tr)}`);
-	assert.equal(trials[0].asha_stopped_at, null);
-	assert.equal(trials[0].status, 'completed');
-	assert.equal(trials[0].epochs, 4);
+	// Trials 1 and 2 run side by side, so either may reach a rung first and lose it to the other;
+	// a good rate always goes the distance.
+	const finished = trials.filter((x) => x.values[0] === '0.5' && !x.asha_stopped_at);
+	assert.ok(finished.length >= 1 && finished.every((x) => x.status === 'completed' && x.epochs === 4), JSON.stringify(trials));
 	assert.equal(done.best.values[0], '0.5');
 	assert.ok(done.best.value > 0.8, JSON.stringify(done.best));
 	assert.ok(done.rung_values.filter((v) => v.epoch === 1).length >= 6, JSON.stringify(done.rung_values));
