@@ -27,6 +27,9 @@ void checkpoint_state_path(const char *path, char *out, size_t len)
 		snprintf(out, len, "%s.state%s", path, ext);
 }
 
+/* The progress keys fill_meta writes: step, epoch, position, best value and step, early stopping. */
+#define PROGRESS_META 6
+
 static void fill_meta(struct st_meta *meta, char bufs[][32], const struct checkpoint_state *cs, int *nmeta)
 {
 	int n = *nmeta;
@@ -40,6 +43,9 @@ static void fill_meta(struct st_meta *meta, char bufs[][32], const struct checkp
 	meta[n++] = (struct st_meta){"trainbook.position", bufs[2]};
 	meta[n++] = (struct st_meta){"trainbook.best_value", bufs[3]};
 	meta[n++] = (struct st_meta){"trainbook.best_step", bufs[4]};
+	snprintf(bufs[5], 32, "%d %d %d %d", cs->best_epoch, cs->bad_evals, cs->early_stopped ? 1 : 0,
+		 cs->stopped_epoch);
+	meta[n++] = (struct st_meta){"trainbook.early_stop", bufs[5]};
 	*nmeta = n;
 }
 
@@ -70,8 +76,8 @@ static int save_state(const char *path, const struct model *m, const struct opti
 			e++;
 		}
 	}
-	struct st_meta meta[8];
-	char bufs[8][32];
+	struct st_meta meta[1 + PROGRESS_META];
+	char bufs[PROGRESS_META][32];
 	int nmeta = 0;
 	char stepbuf[32];
 	snprintf(stepbuf, sizeof(stepbuf), "%" PRId64, o ? o->step : 0);
@@ -164,9 +170,9 @@ int64_t checkpoint_save(const char *path, struct model *m, const struct optim *o
 			entries[i].t = tensor_make(base + p->offset, TENSOR_F32, p->ndim, p->shape);
 		}
 	}
-	/* format, spec, five progress keys, module, then extra */
-	struct st_meta *meta = tb_xcalloc(8 + (size_t)nextra, sizeof(*meta));
-	char bufs[8][32];
+	/* format, spec, the progress keys, module, then extra */
+	struct st_meta *meta = tb_xcalloc(3 + PROGRESS_META + (size_t)nextra, sizeof(*meta));
+	char bufs[PROGRESS_META][32];
 	int nmeta = 0;
 	meta[nmeta++] = (struct st_meta){"format", "pt"};
 	meta[nmeta++] = (struct st_meta){"trainbook.spec", spec_source ? spec_source : ""};
@@ -305,6 +311,12 @@ int checkpoint_load(const char *path, struct model *m, struct optim *o, struct c
 		cs->best_value = best ? strtod(best, NULL) : -1;
 		cs->has_best = cs->best_value >= 0;
 		cs->best_step = meta_int(&st, "trainbook.best_step");
+		const char *es = safetensors_meta(&st, "trainbook.early_stop");
+		int stopped = 0;
+		if (!es || sscanf(es, "%d %d %d %d", &cs->best_epoch, &cs->bad_evals, &stopped,
+				  &cs->stopped_epoch) != 4)
+			cs->best_epoch = cs->bad_evals = cs->stopped_epoch = 0; /* older checkpoints */
+		cs->early_stopped = stopped == 1;
 	}
 	rc = 0;
 out:

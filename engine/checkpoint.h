@@ -30,8 +30,13 @@ struct checkpoint_state {
 	int epoch;          /* epoch in progress, 0-based */
 	int64_t position;   /* batches of that epoch already consumed */
 	bool has_best;
-	double best_value;  /* best evaluation accuracy so far */
+	double best_value;  /* best evaluation accuracy so far (with early stopping: its metric) */
 	int64_t best_step;
+	/* early stopping (early_stop.h), so a resumed run counts on where it was */
+	int best_epoch;     /* epochs done at the best evaluation */
+	int bad_evals;      /* evaluations since the best */
+	bool early_stopped; /* the run ended early: resuming it only evaluates */
+	int stopped_epoch;
 };
 
 /*

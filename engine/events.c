@@ -224,6 +224,27 @@ void events_evaluation(struct events *ev, const char *split, int64_t step, int e
 	emit(ev, &w);
 }
 
+void events_log(struct events *ev, const char *level, const char *fmt, ...)
+{
+	if (ev->silent)
+		return;
+	char msg[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (!ev->json) {
+		bool info = strcmp(level, "info") == 0;
+		human(ev, "%s%s%s", info ? "" : level, info ? "" : ": ", msg);
+		return;
+	}
+	struct jsonw w;
+	begin(&w, "log");
+	jsonw_kstr(&w, "level", level);
+	jsonw_kstr(&w, "message", msg);
+	emit(ev, &w);
+}
+
 void events_end(struct events *ev, const char *status, const char *reason)
 {
 	if (ev->silent)

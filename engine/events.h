@@ -64,6 +64,9 @@ void events_evaluation(struct events *ev, const char *split, int64_t step, int e
 /* What the run is doing besides training, e.g. "evaluating" `split`: done of total samples (JSON only). */
 void events_phase(struct events *ev, const char *phase, const char *split, int64_t done, int64_t total);
 
+/* A log line: level "info" or "warning" (early stopping without a validation split, train.c). */
+void events_log(struct events *ev, const char *level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 /* Final status: "completed", "failed", "stopped" with an optional reason. */
 void events_end(struct events *ev, const char *status, const char *reason);
 

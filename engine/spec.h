@@ -4,11 +4,12 @@
  * line:column.
  *
  * What it is: the parser's contract. It knows the sections (data, model,
- * loss, optimizer, schedule, train, checkpoint) and their own keys; the
- * kinds a section chooses among (optimizers, losses, schedules, data sets,
- * augmentation steps, precisions, model presets) and the keys each kind
- * takes come from the extension points' registries (struct spec_registry
- * below), so a new kind is a row there and no change here. It does NOT
+ * loss, optimizer, schedule, train, checkpoint, early_stopping, sweep) and
+ * their own keys; the kinds a section chooses among (optimizers, losses,
+ * schedules, data sets, augmentation steps, precisions, model presets) and
+ * the keys each kind takes come from the extension points' registries
+ * (struct spec_registry below), so a new kind is a row there and no change
+ * here. It does NOT
  * know what each layer type means: a layer is kept as its type name plus
  * raw arguments with positions, and model.c checks those against the layer
  * table (so a new layer needs no parser change either).
@@ -252,6 +253,67 @@ struct spec_checkpoint {
 	struct spec_pos pos;
 };
 
+/*
+ * early_stopping: end the run when an evaluation metric stops improving
+ * (engine/early_stop.c). Metric names are those of metric events:
+ * <split>.<value>, for the evaluation splits (validation, test).
+ */
+struct spec_early_stop {
+	bool enabled;               /* the section is present */
+	char metric[SPEC_NAME_MAX]; /* default validation.loss */
+	bool maximize;              /* mode: max; default: min for a loss, max for an accuracy */
+	int patience;               /* evaluations without improvement before the run ends, default 3 */
+	double min_delta;           /* an improvement beats the best by more than this, default 0 */
+	struct spec_pos pos;        /* of the `early_stopping:` key */
+	struct spec_pos metric_pos;
+};
+
+#define SPEC_SWEEP_MAX_PARAMS 8
+#define SPEC_SWEEP_MAX_VALUES 32
+#define SPEC_SWEEP_VALUE_MAX 96
+#define SPEC_SWEEP_MAX_TRIALS 1000
+
+enum spec_sweep_dist {
+	SPEC_DIST_CHOICE,     /* one of `values`, as written */
+	SPEC_DIST_UNIFORM,    /* a number in [lo, hi] */
+	SPEC_DIST_LOGUNIFORM, /* a number in [lo, hi], uniform in log space */
+	SPEC_DIST_RANGE,      /* an integer lo, lo+step, … below hi (Python's range) */
+};
+
+/* One swept key: `optimizer.lr: {loguniform: [1.0e-4, 1.0e-2]}`. */
+struct spec_sweep_param {
+	char path[SPEC_NAME_MAX];   /* a --set key path, e.g. "model.hidden" */
+	enum spec_sweep_dist dist;
+	double lo, hi, step;        /* uniform/loguniform bounds; range start, stop, step */
+	int count;                  /* grid points of a uniform/loguniform in a grid search */
+	int nvalues;                /* choice: the values as YAML flow text ("[256, 128]", "0.1") */
+	char values[SPEC_SWEEP_MAX_VALUES][SPEC_SWEEP_VALUE_MAX];
+	struct spec_pos pos;        /* of the key, where a bad trial value is reported */
+};
+
+/* sweep.stop.asha: asynchronous successive halving (engine/asha.c). */
+struct spec_asha {
+	bool enabled;
+	char metric[SPEC_NAME_MAX]; /* default validation.accuracy */
+	bool maximize;
+	int min_epochs;             /* the first rung, default 1 */
+	int reduction;              /* keep the top 1/reduction at each rung, default 3 */
+	struct spec_pos pos;
+};
+
+/* sweep: the spec becomes a family of trials (engine/sweep.c expands them). */
+struct spec_sweep {
+	bool enabled;               /* the section is present (and not null: trials set sweep=~) */
+	bool grid;                  /* method: grid (every combination) | random (default) */
+	int trials;                 /* random: draws, default 10; grid: the product of the counts */
+	int parallel;               /* trials at once, default 1 */
+	uint64_t seed;              /* default 0 */
+	int nparams;
+	struct spec_sweep_param params[SPEC_SWEEP_MAX_PARAMS];
+	struct spec_asha asha;
+	struct spec_pos pos;        /* of the `sweep:` key */
+};
+
 struct spec {
 	struct spec_data data;
 	struct spec_model model;
@@ -260,6 +322,8 @@ struct spec {
 	struct spec_schedule schedule;
 	struct spec_train train;
 	struct spec_checkpoint checkpoint;
+	struct spec_early_stop early_stop;
+	struct spec_sweep sweep;
 	char *source;               /* the YAML text after overrides, malloc'd, owned; for checkpoints */
 };
 

@@ -156,6 +156,20 @@ extern const struct spec_section *const spec_sections[];
 extern const struct spec_section spec_model_section;
 /* "1 to 100,000", "above 0, up to 1,000": a range in words, numbers in full (spec_node.c). */
 void spec_range_words(double lo, double hi, unsigned range, char *buf, size_t size);
+/* early_stopping (spec_stopping.c); `value` NULL or null: disabled. */
+void spec_early_stop_read(struct spec_ctx *c, const yaml_node_t *key, const yaml_node_t *value,
+			  struct spec_early_stop *es);
+/*
+ * A watched metric (`metric:` and `mode:` of early_stopping and sweep.stop.asha):
+ * one of the evaluation metrics, with mode min|max defaulting by the metric.
+ * `metric` NULL gives `fallback`. path prefixes messages ("early_stopping").
+ */
+void spec_metric_read(struct spec_ctx *c, const char *path, const yaml_node_t *metric,
+		      const yaml_node_t *mode, const char *fallback, char *dst, size_t size,
+		      bool *maximize);
+/* sweep (spec_sweep.c); `value` NULL or null: not a sweep. */
+void spec_sweep_read(struct spec_ctx *c, const yaml_node_t *key, const yaml_node_t *value,
+		     struct spec_sweep *sw);
 /* Apply --set overrides to c->doc (spec_override.c); fills c->override_first. */
 void spec_overrides_apply(struct spec_ctx *c);
 

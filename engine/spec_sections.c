@@ -7,8 +7,9 @@
  *
  * What it is: the schema; adding a section key is adding a table row,
  * adding a kind is a row in its registry. What it is not: the reader
- * (spec_node.c walks these tables), the model list (spec_model.c) or
- * data.augment (spec_augment.c).
+ * (spec_node.c walks these tables), the model list (spec_model.c),
+ * data.augment (spec_augment.c), early_stopping (spec_stopping.c) or sweep
+ * (spec_sweep.c).
  *
  * Threads: tables are const; functions are pure over one parse context.
  */
@@ -313,9 +314,10 @@ const char *spec_section_shorthand(const char *section)
 	return NULL;
 }
 
-enum { T_DATA, T_MODEL, T_LOSS, T_OPTIMIZER, T_SCHEDULE, T_TRAIN, T_CHECKPOINT, T_COUNT };
-static const char *const top_names[] = {"data", "model", "loss", "optimizer",
-					"schedule", "train", "checkpoint"};
+enum { T_DATA, T_MODEL, T_LOSS, T_OPTIMIZER, T_SCHEDULE, T_TRAIN, T_CHECKPOINT, T_EARLY_STOP,
+       T_SWEEP, T_COUNT };
+static const char *const top_names[] = {"data", "model", "loss", "optimizer", "schedule",
+					"train", "checkpoint", "early_stopping", "sweep"};
 
 /* A missing section that a misspelt key already points at needs no second error. */
 static bool suggested(const struct spec_ctx *c, const yaml_node_t *root, const char *section)
@@ -378,6 +380,9 @@ void spec_convert(struct spec_ctx *c, const yaml_node_t *root, struct spec *s)
 	spec_section_read(c, &checkpoint_section, keys[T_CHECKPOINT], values[T_CHECKPOINT],
 			  &s->checkpoint, present);
 	s->checkpoint.pos = spec_node_pos(c, keys[T_CHECKPOINT]);
+
+	spec_early_stop_read(c, keys[T_EARLY_STOP], values[T_EARLY_STOP], &s->early_stop);
+	spec_sweep_read(c, keys[T_SWEEP], values[T_SWEEP], &s->sweep);
 }
 
 const struct spec_section *const spec_sections[] = {

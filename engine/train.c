@@ -24,6 +24,7 @@
 #include "checkpoint.h"
 #include "data.h"
 #include "dist.h"
+#include "early_stop.h"
 #include "events.h"
 #include "gpu_step.h"
 #include "loss.h"
@@ -246,6 +247,8 @@ static int evaluate(struct trainer *t, const struct dataset *d, const char *spli
 			  d->h, d->w, samples, nsamples);
 	free(confusion);
 	free(pred);
+	if (t->opt->on_eval)
+		t->opt->on_eval(t->opt->on_eval_ctx, split, epochs_done, values[0], values[1]);
 	t->last_eval_loss = values[0];
 	t->last_eval_acc = values[1];
 	t->have_eval = true;
@@ -284,28 +287,54 @@ static int checkpoint_step(struct trainer *t, bool best)
 	return 0;
 }
 
-/* End of an epoch: evaluate when due, checkpoint when due. */
+/* Evaluate on the validation split (when there is one) and the test split. */
+static int evaluate_splits(struct trainer *t, int epochs_done, struct eval_results *r)
+{
+	double acc;
+	r->has_validation = t->data.validation.n > 0;
+	if (r->has_validation) {
+		if (evaluate(t, &t->data.validation, "validation", epochs_done, &acc) < 0)
+			return -1;
+		r->validation[0] = t->last_eval_loss;
+		r->validation[1] = t->last_eval_acc;
+	}
+	if (evaluate(t, &t->data.test, "test", epochs_done, &acc) < 0)
+		return -1;
+	r->test[0] = t->last_eval_loss;
+	r->test[1] = t->last_eval_acc;
+	return 0;
+}
+
+/*
+ * End of an epoch: evaluate when due, checkpoint when due. The best
+ * checkpoint is the best accuracy (validation, else test), or with early
+ * stopping the best value of its metric; an early stop checkpoints too.
+ */
 static int end_of_epoch(struct trainer *t, int epochs_done, bool last)
 {
 	const struct spec *s = t->spec;
 	bool eval_due = last || (s->train.eval_every > 0 && epochs_done % s->train.eval_every == 0);
 	bool best = false;
 	if (eval_due) {
-		double acc = 0, test_acc = 0;
-		if (t->data.validation.n > 0 && evaluate(t, &t->data.validation, "validation", epochs_done, &acc) < 0)
+		struct eval_results r;
+		if (evaluate_splits(t, epochs_done, &r) < 0)
 			return -1;
-		if (evaluate(t, &t->data.test, "test", epochs_done, &test_acc) < 0)
-			return -1;
-		if (t->data.validation.n == 0)
-			acc = test_acc;
-		if (!t->cs.has_best || acc > t->cs.best_value) {
-			t->cs.has_best = true;
-			t->cs.best_value = acc;
-			t->cs.best_step = t->cs.step;
-			best = true;
+		if (s->early_stop.enabled) {
+			best = early_stop_observe(&s->early_stop, &t->cs, early_stop_value(s->early_stop.metric, &r),
+						  epochs_done, t->cs.step);
+		} else {
+			double acc = r.has_validation ? r.validation[1] : r.test[1];
+			if (!t->cs.has_best || acc > t->cs.best_value) {
+				t->cs.has_best = true;
+				t->cs.best_value = acc;
+				t->cs.best_step = t->cs.step;
+				t->cs.best_epoch = epochs_done;
+				best = true;
+			}
 		}
 	}
-	bool ckpt_due = last || (s->checkpoint.every > 0 && epochs_done % s->checkpoint.every == 0);
+	bool ckpt_due = last || t->cs.early_stopped ||
+			(s->checkpoint.every > 0 && epochs_done % s->checkpoint.every == 0);
 	if (ckpt_due || best)
 		return checkpoint_step(t, best);
 	return 0;
@@ -397,6 +426,10 @@ static enum train_result run_epochs(struct trainer *t)
 				result = TRAIN_FAILED;
 				break;
 			}
+			if (t->cs.early_stopped) {
+				early_stop_reason(&s->early_stop, &t->cs, t->reason, sizeof(t->reason));
+				break;
+			}
 			continue;
 		}
 		if (train_step(t, &b) < 0) {
@@ -437,7 +470,7 @@ static enum train_result run_epochs(struct trainer *t)
 		}
 	}
 	loader_free(l);
-	if (result == TRAIN_COMPLETED) {
+	if (result == TRAIN_COMPLETED && !t->cs.early_stopped) {
 		/* The last epoch's end (or max_steps) gets the final evaluation and checkpoint. */
 		if (t->cs.position == t->steps_per_epoch) {
 			t->cs.epoch++;
@@ -607,6 +640,10 @@ static int setup(struct trainer *t)
 		.start_step = t->cs.step,
 	};
 	events_running(&t->ev, &info);
+	if (s->early_stop.enabled && t->data.validation.n == 0 && strncmp(s->early_stop.metric, "validation.", 11) == 0)
+		events_log(&t->ev, "warning",
+			   "early_stopping watches %s but there is no validation split (data.validation); "
+			   "watching the test split instead", s->early_stop.metric);
 	return 0;
 }
 
@@ -619,6 +656,7 @@ static void teardown(struct trainer *t)
 
 static void summarize(struct trainer *t)
 {
+	const struct spec_early_stop *es = &t->spec->early_stop;
 	const char *names[2] = {"test.loss", "test.accuracy"};
 	double values[2] = {t->last_eval_loss, t->last_eval_acc};
 	double seconds = tb_now() - t->ev.started;
@@ -626,7 +664,7 @@ static void summarize(struct trainer *t)
 	struct device_summary device = {.peak_memory_bytes = (int64_t)backend_peak_memory(t->be)};
 	device.loss_scaling = gpu_step_amp_stats(t->r0->gpu, &device.loss_scale, &device.skipped_steps);
 	events_summary(&t->ev, t->cs.step, t->cs.epoch, seconds, ips, t->have_eval ? 2 : 0, names, values,
-		       t->cs.has_best ? "test.accuracy" : NULL, t->cs.best_value, t->cs.best_step,
+		       t->cs.has_best ? (es->enabled ? es->metric : "test.accuracy") : NULL, t->cs.best_value, t->cs.best_step,
 		       t->cheap_sync ? NULL : &device);
 	if (!t->quiet)
 		profile_report(t->r0->profile, stderr); /* TRAINBOOK_PROFILE: where the steps' time went */
@@ -652,6 +690,13 @@ enum train_result train_run(const struct spec *spec, const struct train_options 
 		events_end(&t.ev, result == TRAIN_COMPLETED ? "completed" : "failed", t.reason);
 		teardown(&t);
 		return result;
+	} else if (t.cs.early_stopped) {
+		/* The run had ended: report how the checkpoint does, train no further. */
+		struct eval_results r;
+		early_stop_reason(&spec->early_stop, &t.cs, t.reason, sizeof(t.reason));
+		size_t used = strlen(t.reason);
+		tb_fmt(t.reason + used, sizeof(t.reason) - used, "; resumed: evaluated only");
+		result = evaluate_splits(&t, t.cs.epoch, &r) < 0 ? TRAIN_FAILED : TRAIN_COMPLETED;
 	} else if (t.cs.step >= t.total_steps) {
 		tb_fmt(t.reason, sizeof(t.reason), "nothing to do: the checkpoint is at step %lld of %lld",
 		       (long long)t.cs.step, (long long)t.total_steps);

@@ -26,6 +26,9 @@ struct train_options {
 	const char *resume;                  /* checkpoint to continue from, or NULL */
 	bool evaluate_only;                  /* load `resume`, evaluate it on the test split, train nothing */
 	volatile sig_atomic_t *stop;         /* set asynchronously: finish the step, checkpoint, stop */
+	/* After each evaluation, or NULL: how `trainbook sweep` follows its trials (cli/cmd_sweep.c). */
+	void (*on_eval)(void *ctx, const char *split, int epochs_done, double loss, double accuracy);
+	void *on_eval_ctx;
 };
 
 enum train_result {

@@ -17,7 +17,7 @@
 #include "util.h"
 
 /* What a rule looks at: a {param} of the URL or a field of the JSON body. */
-enum target { T_NONE, T_RUN, T_NB_READ, T_NB_WRITE, T_TOKEN };
+enum target { T_NONE, T_RUN, T_NB_READ, T_NB_WRITE, T_TOKEN, T_SWEEP };
 
 struct check {
 	enum target what;
@@ -56,6 +56,7 @@ static const struct rule rules[ACCESS_NRULES] = {
 	[ACCESS_RUN_NEW] = {.checks = {BODY(T_NB_READ, "notebook", true)}},
 	[ACCESS_TOKEN] = {.checks = {URL(T_TOKEN)}},
 	[ACCESS_RUN_SECRET] = {0}, /* http.c hands these to the handler before any login */
+	[ACCESS_SWEEP] = {.checks = {URL(T_SWEEP)}},
 };
 
 const struct access_rule_info access_rules[ACCESS_NRULES] = {
@@ -76,6 +77,8 @@ const struct access_rule_info access_rules[ACCESS_NRULES] = {
 	[ACCESS_TOKEN] = {"own-token", "the caller's own API token {id} (else 404)", false},
 	[ACCESS_RUN_SECRET] = {"run-secret", "no login: run {id}'s worker, by the secret of its start (else 403)",
 			       false},
+	[ACCESS_SWEEP] = {"sweep", "the owner of sweep {id}, or an instructor (others: 404, as for no such sweep)",
+			  false},
 };
 
 /* ---- places ----------------------------------------------------------------- */
@@ -160,15 +163,18 @@ static bool check_one(const struct access_ctx *c, const struct acct_who *who, en
 		      struct access_verdict *v)
 {
 	switch (what) {
-	case T_RUN: {
-		int64_t id = store_parse_run_id(value);
+	case T_RUN:
+	case T_SWEEP: {
+		bool sweep = what == T_SWEEP;
+		int64_t id = sweep ? store_parse_sweep_id(value) : store_parse_run_id(value);
 		if (id < 0)
 			return true; /* not an id: the handler says 404 with the id's format */
 		char owner[STORE_NAME_MAX];
+		bool found = sweep ? store_sweep_owner(c->store, id, owner, sizeof owner)
+				   : store_run_owner(c->store, id, owner, sizeof owner);
 		/* Missing and not yours answer alike, so ids tell nothing. */
-		if (!store_run_owner(c->store, id, owner, sizeof owner) ||
-		    (!who->instructor && strcmp(owner, who->name))) {
-			refuse(v, 404, "not_found", "no run %s", value);
+		if (!found || (!who->instructor && strcmp(owner, who->name))) {
+			refuse(v, 404, "not_found", sweep ? "no sweep %s" : "no run %s", value);
 			return false;
 		}
 		return true;

@@ -11,7 +11,7 @@
  *   course/…         published by instructors: every user reads it;
  *   anything else    (examples/, archive/, …) instructors only.
  * A run, its events, metrics (exports) and checkpoints belong to the user
- * who started it. Instructors see and manage everything, each item
+ * who started it, and so does a sweep (its trials are runs of that user). Instructors see and manage everything, each item
  * labelled with its owner. Another user's resource answers 404, exactly
  * as a missing one does, so nothing tells a student what others have.
  *
@@ -48,6 +48,7 @@ enum access_rule {
 	ACCESS_RUN_NEW,    /* any user; the body's "notebook", when given, readable */
 	ACCESS_TOKEN,      /* the caller's own API token {id} (instructors too: tokens are personal) */
 	ACCESS_RUN_SECRET, /* no login: run {id}'s own worker on a cluster, by the secret of its start (handler) */
+	ACCESS_SWEEP,      /* the owner of sweep {id}, or an instructor */
 	ACCESS_NRULES
 };
 

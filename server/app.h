@@ -23,6 +23,7 @@
 
 struct store;
 struct runq;
+struct sweeps;
 struct ws_server;
 struct sysmon;
 struct board;
@@ -37,6 +38,7 @@ struct app {
 	struct store *store;         /* <workspace>/.trainbook/trainbook.db */
 	struct nb_store nb;          /* notebooks in the workspace */
 	struct runq *runq;           /* queue and workers */
+	struct sweeps *sweeps;       /* sweeps: their trials go through runq */
 	struct ws_server *ws;        /* live feed */
 	struct board *board;         /* the instructor board's summaries (board.h) */
 	struct sysmon *sysmon;       /* GPU / CPU / memory sampler */

@@ -95,7 +95,8 @@ const struct http_route http_routes[] = {
 
 	{"POST", "/api/validate", HTTP_TOKEN, ACCESS_USER, SPEC_BODY, route_validate,
 	 "check a spec, infer shapes (and where its data may come from)", NULL},
-	{"POST", "/api/runs", HTTP_TOKEN, ACCESS_RUN_NEW, SPEC_BODY, route_run_create, "queue a run", NULL},
+	{"POST", "/api/runs", HTTP_TOKEN, ACCESS_RUN_NEW, SPEC_BODY, route_run_create,
+	 "queue a run (a spec with a sweep: section queues a sweep: {\"sweep\": …})", NULL},
 	{"GET", "/api/runs", HTTP_TOKEN, ACCESS_USER, 0, route_run_list,
 	 "list run summaries, newest first (?limit=&before=rN&notebook=&cell=&hparams=1); students: their own",
 	 runs_query},
@@ -140,6 +141,12 @@ const struct http_route http_routes[] = {
 	 NULL},
 	{"PUT", "/api/lab-sessions", HTTP_TOKEN, ACCESS_INSTRUCTOR, 64 * KiB, route_labs_put,
 	 "replace the instructor's lab sessions", NULL},
+	{"GET", "/api/sweeps", HTTP_TOKEN, ACCESS_USER, 0, route_sweep_list,
+	 "list sweeps, newest first, with the best trial so far; students: their own", NULL},
+	{"GET", "/api/sweeps/{id}", HTTP_TOKEN, ACCESS_SWEEP, 0, route_sweep_get,
+	 "one sweep: trials (values, run, status, metric), best so far, ASHA rungs", NULL},
+	{"POST", "/api/sweeps/{id}/stop", HTTP_TOKEN, ACCESS_SWEEP, 4 * KiB, route_sweep_stop,
+	 "stop a sweep: no more trials, its queued and running ones stopped", NULL},
 
 	/* A worker a cluster started (executor slurm) sends its events home: one
 	 * run, its own secret, at most ~1 MiB of lines a request. */

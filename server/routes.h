@@ -77,6 +77,14 @@ enum MHD_Result route_labs(struct http_req *r);
 enum MHD_Result route_labs_put(struct http_req *r);
 enum MHD_Result route_run_extend(struct http_req *r);
 
+/* routes_sweeps.c */
+enum MHD_Result route_sweep_list(struct http_req *r);
+enum MHD_Result route_sweep_get(struct http_req *r);
+enum MHD_Result route_sweep_stop(struct http_req *r);
+/* POST /api/runs with a spec that has a sweep: section (routes_runs.c hands it over). */
+enum MHD_Result route_sweep_create(struct http_req *r, const char *yaml, size_t len, const char *name,
+				   const char *notebook, const char *cell);
+
 /* routes_worker.c */
 enum MHD_Result route_worker_events(struct http_req *r);
 

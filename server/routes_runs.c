@@ -21,6 +21,7 @@
 #include "runq.h"
 #include "spec_flat.h"
 #include "store.h"
+#include "sweeps.h"
 #include "sysmon.h"
 #include "tb.h"
 
@@ -201,6 +202,11 @@ enum MHD_Result route_run_create(struct http_req *r)
 		goto out;
 	}
 	json_decref(verdict);
+	if (sweeps_is_sweep(yaml, len)) {
+		reply = route_sweep_create(r, yaml, len, name, notebook && cell ? notebook : NULL,
+					   notebook && cell ? cell : NULL);
+		goto out;
+	}
 	struct runq_submit sub = {.spec = yaml, .spec_len = len, .name = name,
 				  .notebook = notebook && cell ? notebook : NULL,
 				  .cell = notebook && cell ? cell : NULL, .owner = r->who.name};

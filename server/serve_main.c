@@ -37,6 +37,7 @@
 #include "sandbox.h"
 #include "spec.h"
 #include "store.h"
+#include "sweeps.h"
 #include "sysmon.h"
 #include "tb.h"
 #include "throttle.h"
@@ -199,6 +200,7 @@ static void on_event(void *ctx, int64_t run, int64_t seq, const char *json, size
 	struct app *app = ctx;
 	if (app->ws)
 		ws_publish_event(app->ws, run, seq, json, len);
+	sweeps_on_event(app->sweeps, run, json, len);
 	if (app->board)
 		board_on_event(app->board, run, json, len);
 }
@@ -414,8 +416,11 @@ static void teardown(struct app *app)
 	app->http = NULL;
 	sysmon_free(app->sysmon);
 	app->sysmon = NULL;
+	sweeps_shutdown(app->sweeps); /* it queues and stops runs: before the queue goes */
 	runq_free(app->runq);
 	app->runq = NULL;
+	sweeps_free(app->sweeps);
+	app->sweeps = NULL;
 	board_free(app->board); /* after its publishers, before the feed it publishes to */
 	app->board = NULL;
 	ws_free(app->ws);
@@ -535,6 +540,7 @@ static int start(struct app *app, int stop_fd)
 				.estimate = estimate_run_bytes, .ctx = app};
 	int listen_fd = -1;
 	bool ok = runq_new(&rc, app->store, &rh, &app->runq, err, sizeof err) == 0 &&
+		  (app->sweeps = sweeps_new(app->store, app->runq)) &&
 		  (app->ws = ws_new(&app->auth, &app->ident, app->store, app->cfg.base_url, err, sizeof err)) &&
 		  (app->http = http_new(app, err, sizeof err)) &&
 		  (listen_fd = door_listen(app->cfg.ip, app->cfg.port, app->cfg.port_retries, &app->port, err,
@@ -550,6 +556,7 @@ static int start(struct app *app, int stop_fd)
 	if (!ok || (ws_start(app->ws) < 0 && snprintf(err, sizeof err, "cannot start the feed thread")) ||
 	    (board_start(app->board) < 0 && snprintf(err, sizeof err, "cannot start the board thread")) ||
 	    (runq_start(app->runq) < 0 && snprintf(err, sizeof err, "cannot start the supervisor")) ||
+	    (sweeps_start(app->sweeps) < 0 && snprintf(err, sizeof err, "cannot start the sweeps thread")) ||
 	    (sysmon_start(app->sysmon) < 0 && snprintf(err, sizeof err, "cannot start the sampler"))) {
 		fprintf(stderr, "trainbook serve: %s\n", err);
 		if (listen_fd >= 0)

@@ -125,6 +125,20 @@ static const char *const migrations[] = {
 	" as_of INTEGER NOT NULL) WITHOUT ROWID;"
 	"CREATE TABLE quotas(subject TEXT PRIMARY KEY, limits TEXT NOT NULL) WITHOUT ROWID;"
 	"CREATE TABLE settings(key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;",
+	/* 7: sweeps (issue 17; keep this the last entry, renumbered when branches merge):
+	 * a sweep and its trials, each trial an ordinary run once queued; the
+	 * values each trial reached at each ASHA rung, so decisions survive a restart */
+	"CREATE TABLE sweeps(id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL, owner TEXT NOT NULL,"
+	" notebook TEXT, cell TEXT, spec TEXT NOT NULL, status TEXT NOT NULL, created INTEGER NOT NULL,"
+	" ended INTEGER, metric TEXT NOT NULL, split TEXT NOT NULL, maximize INTEGER NOT NULL,"
+	" parallel INTEGER NOT NULL, reduction INTEGER NOT NULL, rungs TEXT NOT NULL, params TEXT NOT NULL);"
+	"CREATE INDEX sweeps_owner ON sweeps(owner, id);"
+	"CREATE TABLE sweep_trials(sweep INTEGER NOT NULL, trial INTEGER NOT NULL, run INTEGER,"
+	" spec TEXT NOT NULL, vals TEXT NOT NULL, metric REAL, epochs INTEGER, asha_stopped INTEGER,"
+	" PRIMARY KEY(sweep, trial)) WITHOUT ROWID;"
+	"CREATE INDEX sweep_trials_run ON sweep_trials(run);"
+	"CREATE TABLE sweep_rungs(sweep INTEGER NOT NULL, epoch INTEGER NOT NULL, trial INTEGER NOT NULL,"
+	" value REAL, PRIMARY KEY(sweep, epoch, trial)) WITHOUT ROWID;",
 };
 
 _Static_assert(TB_ARRAY_LEN(migrations) == STORE_SCHEMA_VERSION, "STORE_SCHEMA_VERSION is the number of migrations");

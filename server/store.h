@@ -18,6 +18,7 @@
 #define TB_SERVER_STORE_H
 
 #include <jansson.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -26,7 +27,7 @@
 
 struct store;
 
-#define STORE_SCHEMA_VERSION 6
+#define STORE_SCHEMA_VERSION 7
 
 /*
  * The WAL is folded back into the database before it holds more than this
@@ -378,6 +379,60 @@ char *store_setting_get(struct store *s, const char *key);               /* NULL
 int store_setting_set(struct store *s, const char *key, const char *value);
 
 /* "r12" <-> 12; parse returns -1 on anything else. */
+/* ---- sweeps (store_sweeps.c) -------------------------------------------------- */
+
+struct store_sweep_new {
+	const char *name, *owner, *notebook, *cell; /* notebook/cell may be NULL */
+	const char *spec;          /* the sweep's YAML as written */
+	const char *metric;        /* validation.accuracy, … (engine/sweep.h sweep_metric) */
+	const char *split;         /* the split the metric is read from */
+	bool maximize;
+	int parallel, reduction;
+	const char *rungs;         /* JSON array of rung epochs ("[]" without ASHA) */
+	const char *params;        /* JSON array of the swept key paths */
+	int ntrials;
+	const char *const *trial_specs; /* each trial's YAML */
+	const char *const *trial_vals;  /* each trial's values, JSON array parallel to params */
+};
+int store_sweep_create(struct store *s, const struct store_sweep_new *n, int64_t *id);
+bool store_sweep_owner(struct store *s, int64_t id, char *owner, size_t len);
+int store_sweep_set_status(struct store *s, int64_t id, const char *status); /* ended set unless running */
+/* Sweeps with status running (ids, up to max). */
+int store_sweeps_running(struct store *s, int64_t *ids, int max);
+
+/* What the sweeps thread needs of a sweep and its trials' runs. */
+struct store_sweep_state {
+	char status[16], split[16], metric[64];
+	bool maximize;
+	int parallel, reduction;
+	int rungs[16];             /* ASHA rung epochs */
+	int nrungs;
+	int ntrials;
+	int active;                /* trials whose run is queued or running */
+	int pending;               /* trials not queued yet */
+	int next_trial;            /* the first pending one, -1 for none */
+	char owner[STORE_NAME_MAX], name[128];
+	char notebook[PATH_MAX], cell[64];
+};
+int store_sweep_state(struct store *s, int64_t id, struct store_sweep_state *out); /* -1: no such sweep */
+/* The YAML of a trial (malloc'd), or NULL. */
+char *store_trial_spec(struct store *s, int64_t sweep, int trial);
+int store_trial_set_run(struct store *s, int64_t sweep, int trial, int64_t run);
+/* The (sweep, trial) a run belongs to; false for runs of no sweep. */
+bool store_trial_of_run(struct store *s, int64_t run, int64_t *sweep, int *trial);
+/* Runs of the trials of sweep `id` that are queued or running (ids, up to max). */
+int store_sweep_live_runs(struct store *s, int64_t id, int64_t *runs, int max);
+/* A trial's latest value of the sweep's metric at `epochs` epochs. */
+int store_trial_record(struct store *s, int64_t sweep, int trial, int epochs, double value);
+/* Record `value` at rung `epoch`; fills values (all recorded there, this one included), returns their count. */
+int store_rung_add(struct store *s, int64_t sweep, int epoch, int trial, double value, double *values, int max);
+int store_trial_asha_stopped(struct store *s, int64_t sweep, int trial, int epoch);
+/* GET /api/sweeps: summaries, newest first; owner NULL = everyone's. */
+json_t *store_sweeps_json(struct store *s, const char *owner);
+/* GET /api/sweeps/<id>: the summary, its trials with their runs' status, the rungs. NULL: no such sweep. */
+json_t *store_sweep_json(struct store *s, int64_t id);
+int64_t store_parse_sweep_id(const char *s); /* "s12" → 12, -1 when not one */
+
 int64_t store_parse_run_id(const char *s);
 void store_format_run_id(int64_t id, char *buf, size_t len);
 

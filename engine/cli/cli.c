@@ -12,6 +12,7 @@ static const struct cli_command cli_commands[] = {
 	{"train", cli_train, "train SPEC [options]         train a model described by a YAML run spec"},
 	{"check", cli_check, "check SPEC [--set k=v]       validate a spec and print its layer table"},
 	{"worker", cli_train, "worker SPEC --out DIR        train with JSON-lines events (what the server runs)"},
+	{"sweep", cli_sweep, "sweep SPEC [--parallel N]    run the trials of a spec's sweep: section, ranked"},
 	{"predict", cli_predict, "predict CKPT IMAGE...        classify PNG/JPEG images with a trained checkpoint"},
 	{"export", cli_export, "export CKPT --onnx OUT       write a checkpoint's model as ONNX (opset 17)"},
 	{"parity", cli_parity, "parity ...                   run one model step from given weights (tests only)"},

@@ -25,6 +25,9 @@ int cli_parity(int argc, char **argv);
 int cli_predict(int argc, char **argv);   /* classify images with a checkpoint */
 int cli_export(int argc, char **argv);    /* a checkpoint as ONNX */
 int cli_reference(int argc, char **argv); /* the spec reference from the tables (README) */
+int cli_sweep(int argc, char **argv);     /* run a spec's sweep: trials */
+/* `trainbook check`'s trial table for a spec with a sweep: section; 0 without one, 2 on errors. */
+int cli_sweep_preview(const char *path, const char *const *overrides, int noverrides, void *stdio_file);
 
 /*
  * Run the command argv[1] names: one of `extra` (a table ending with a NULL

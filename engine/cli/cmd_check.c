@@ -58,5 +58,6 @@ int cli_check(int argc, char **argv)
 	}
 	struct memest_machine machine;
 	memest_machine_this(&machine, budget);
-	return check_spec_print(argv[optind], overrides, noverrides, &machine, stdout);
+	int rc = check_spec_print(argv[optind], overrides, noverrides, &machine, stdout);
+	return rc ? rc : cli_sweep_preview(argv[optind], overrides, noverrides, stdout);
 }

@@ -248,6 +248,12 @@ int cli_train(int argc, char **argv)
 	struct spec s;
 	if (load_spec(spec_path, resume, overrides, noverrides, &s) < 0)
 		return 2;
+	if (s.sweep.enabled) {
+		fprintf(stderr, "%s: error: the spec has a sweep: section: run it with trainbook sweep "
+				"(or add --set sweep=null to train it as one run)\n", spec_path ? spec_path : resume);
+		spec_free(&s);
+		return 2;
+	}
 	char dir[512];
 	if (!out_dir) {
 		default_out_dir(spec_path, dir, sizeof(dir));

@@ -1,9 +1,10 @@
 #!/bin/sh
 # End-to-end tests: the real server (build/trainbook serve) and the page in
 # Debian's headless chromium, driven by playwright-core (web/node_modules):
-# e2e.mjs (single-user mode), then classroom.mjs (--accounts: an instructor
-# and two students). One line per case, "PASS …" or "FAIL …: why"; missing
-# prerequisites FAIL; the exit status is non-zero when either file failed.
+# e2e.mjs (single-user mode), classroom.mjs (--accounts: an instructor
+# and two students), then sweep.mjs (a 4-trial sweep and its view). One line
+# per case, "PASS …" or "FAIL …: why"; missing prerequisites FAIL; the exit
+# status is non-zero when any file failed.
 cd "$(dirname "$0")/../.." || exit 2
 missing=""
 command -v node >/dev/null 2>&1 || missing="$missing node"
@@ -20,4 +21,5 @@ status=0
 node tests/e2e/e2e.mjs || status=1
 node tests/e2e/board.mjs || status=1
 node tests/e2e/classroom.mjs || status=1
+node tests/e2e/sweep.mjs || status=1
 exit $status

@@ -60,6 +60,22 @@ def spec_seeds():
     put(d, "set-list", mlp + b"\x00SET" + b"data.augment=[hflip]\x01optimizer.lr=-1")
 
 
+def sweep_seeds():
+    d = corpus("sweep")
+    for path in sorted([os.path.join(ROOT, "examples", "fashion-mlp-sweep.yaml")] +
+                       glob.glob(os.path.join(ROOT, "tests", "specs", "bad", "sweep_*.yaml")) +
+                       glob.glob(os.path.join(ROOT, "tests", "specs", "bad", "early_stop_*.yaml"))):
+        put(d, os.path.basename(path)[:-5], read(path))
+    base = b"data: {dataset: synthetic, shape: [8], classes: 3}\nmodel: {preset: mlp, hidden: [16]}\ntrain: {epochs: 9}\n"
+    put(d, "random-every-dist", base + b"sweep:\n  trials: 5\n  seed: 7\n  params:\n"
+        b"    optimizer.lr: {loguniform: [1.0e-5, 1.0e-1]}\n    optimizer.weight_decay: {uniform: [0, 0.5]}\n"
+        b"    train.seed: {range: [10, 13]}\n    model.hidden: {choice: [[8], [32, 16]]}\n"
+        b"  stop: {asha: {metric: validation.loss, mode: min, min_epochs: 1, reduction: 3}}\n")
+    put(d, "grid-counts", base + b"sweep: {method: grid, parallel: 2, params: {optimizer.lr: "
+        b"{uniform: [0.1, 0.5], count: 3}, train.seed: {range: [0, 5, 2]}}}\n"
+        b"early_stopping: {metric: validation.accuracy, patience: 2, min_delta: 0.01}\n")
+
+
 def notebook_seeds():
     d = corpus("notebook")
     put(d, "example", read(os.path.join(ROOT, "examples", "fashion-mnist.ipynb")))
@@ -272,7 +288,7 @@ def upload_seeds():
 
 
 def main():
-    for gen in (spec_seeds, notebook_seeds, safetensors_seeds, idx_seeds, cifar_seeds, csv_seeds,
+    for gen in (spec_seeds, sweep_seeds, notebook_seeds, safetensors_seeds, idx_seeds, cifar_seeds, csv_seeds,
                 image_seeds, http_seeds, ws_seeds, roster_seeds, upload_seeds):
         gen()
     total = 0

@@ -47,6 +47,7 @@ const EXPECT = {
 	'own-token': { bob: 404, alice: 'allowed', prof: 404, anonymous: 401 },
 	// A cluster worker's route: only its run's secret counts, never a login, not even the owner's.
 	'run-secret': { bob: 403, alice: 403, prof: 403, anonymous: 403 },
+	sweep: { bob: 404, alice: 'allowed', prof: 'allowed', anonymous: 401 },
 };
 const FEED_EXPECT = ['any', 'run-owner', 'own-runs', 'redacted', 'instructor'];
 const ROLES = ['bob', 'anonymous', 'alice', 'prof']; // refusals first: they change nothing
@@ -108,11 +109,15 @@ test('isolation sweep: every route and every feed message type, for every role',
 	const A = { nb: 'users/alice/work.ipynb' };
 	A.run = (await alice.api('POST', 'api/runs', { notebook: A.nb, cell: 'c1', name: `${SECRET}-run` })).run.id;
 	const bobRun = (await bob.api('POST', 'api/runs', { spec: CPU_SPEC, name: 'bobs-run' })).run.id;
+	const sweepSpec = (marker) => `# ${marker}\n${CPU_SPEC}sweep: {params: {optimizer.lr: {choice: [0.01]}}}\n`;
+	A.sweep = (await alice.api('POST', 'api/runs', { spec: sweepSpec(SECRET), name: `${SECRET}-sweep` })).sweep.id;
+	const bobSweep = (await bob.api('POST', 'api/runs', { spec: sweepSpec('bob'), name: 'bobs-sweep' })).sweep.id;
 	const done = await waitStatus({ api: (m, p) => alice.api(m, p) }, A.run, ['completed', 'failed'], 120000);
 	assert.equal(done.status, 'completed', done.reason);
 	A.checkpoint = (await alice.api('GET', `api/runs/${A.run}/checkpoints`)).checkpoints.at(-1).file; // the newest: kept
 	A.token = (await alice.api('GET', 'api/me/tokens')).tokens[0].id;
-	const leak = (text) => text.includes(SECRET) || text.includes(`"${A.run}"`) || text.includes(`/${A.run}/`);
+	const leak = (text) => text.includes(SECRET) || text.includes(`"${A.run}"`) || text.includes(`/${A.run}/`) ||
+		text.includes(`"${A.sweep}"`);
 	const bad = [];
 
 	// ---- the tables, as the server reports them ------------------------------------------------------
@@ -130,6 +135,11 @@ test('isolation sweep: every route and every feed message type, for every role',
 	const profRuns = (await prof.api('GET', 'api/runs')).runs;
 	if (!profRuns.some((x) => x.id === bobRun && x.owner === 'bob') || !profRuns.some((x) => x.owner === 'alice'))
 		bad.push(`prof's run list lacks someone's runs: ${profRuns.map((x) => `${x.id}:${x.owner}`)}`);
+	const bobSweeps = (await bob.api('GET', 'api/sweeps')).sweeps;
+	if (bobSweeps.map((x) => x.id).join() !== bobSweep) bad.push(`bob's sweep list: ${bobSweeps.map((x) => `${x.id}:${x.owner}`)}`);
+	const profSweeps = (await prof.api('GET', 'api/sweeps')).sweeps;
+	if (!profSweeps.some((x) => x.id === A.sweep && x.owner === 'alice') || !profSweeps.some((x) => x.id === bobSweep))
+		bad.push(`prof's sweep list lacks someone's sweeps: ${profSweeps.map((x) => `${x.id}:${x.owner}`)}`);
 
 	// ---- one request per route and role -----------------------------------------------------------
 	let scratch = 0;
@@ -158,7 +168,8 @@ test('isolation sweep: every route and every feed message type, for every role',
 			'GET /api/series': `?runs=${run}&metric=loss`,
 			'GET /api/runs/{id}/series': '?metric=loss',
 		};
-		const path = rt.path.replace('{path*}', nb).replace('{id}', rt.path.startsWith('/api/me/tokens') ? String(token) : run)
+		const id = rt.path.startsWith('/api/me/tokens') ? String(token) : rt.path.startsWith('/api/sweeps') ? A.sweep : run;
+		const path = rt.path.replace('{path*}', nb).replace('{id}', id)
 			.replace('{file}', A.checkpoint).replace('{name}', name).replace('{file*}', 'favicon.svg') + (queries[key] || '');
 		const bodies = {
 			'POST /api/notebooks': { path: `users/alice/new-${role}.ipynb` },
@@ -275,7 +286,9 @@ test('isolation sweep: every route and every feed message type, for every role',
 	await waitStatus({ api: (m, p) => bob.api(m, p) }, bobLive, ['completed', 'failed'], 120000);
 	await sleep(500);
 	const runMsgs = (role) => clients[role].messages.filter((m) => m.type === 'run').map((m) => m.run.id);
-	if (!runMsgs('bob').includes(bobLive) || runMsgs('bob').some((id) => id !== bobLive && id !== bobRun)) bad.push(`bob's run messages: ${runMsgs('bob')}`);
+	const bobTrials = (await bob.api('GET', `api/sweeps/${bobSweep}`)).sweep.trial_list.map((x) => x.run); // his own runs too
+	if (!runMsgs('bob').includes(bobLive) || runMsgs('bob').some((id) => id !== bobLive && id !== bobRun && !bobTrials.includes(id)))
+		bad.push(`bob's run messages: ${runMsgs('bob')}`);
 	if (!runMsgs('alice').includes(live) || runMsgs('alice').includes(bobLive)) bad.push(`alice's run messages: ${runMsgs('alice')}`);
 	if (!runMsgs('prof').includes(live) || !runMsgs('prof').includes(bobLive)) bad.push(`prof's run messages: ${runMsgs('prof')}`);
 	// Server → client types: bob got none of them about alice's runs.

@@ -24,6 +24,9 @@ static inline void spec_clear_positions(struct spec *s)
 	}
 	s->loss.pos = s->optimizer.pos = s->schedule.pos = zero;
 	s->train.pos = s->checkpoint.pos = zero;
+	s->early_stop.pos = s->early_stop.metric_pos = s->sweep.pos = s->sweep.asha.pos = zero;
+	for (int i = 0; i < SPEC_SWEEP_MAX_PARAMS; i++)
+		s->sweep.params[i].pos = zero;
 	s->source = NULL;
 }
 

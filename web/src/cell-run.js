@@ -181,6 +181,12 @@ export class RunCell {
 		this.runBtn.disabled = true;
 		try {
 			const r = await this.page.ctx.api.post('api/runs', { notebook: this.page.path, cell: this.cell.id });
+			if (r.sweep) { /* a spec with a sweep: section runs as a sweep, followed on its own page */
+				clear(this.outputEl).append(h('p.sweep-link', 'Sweep ', h('a', { href: `#/sweeps/${r.sweep.id}`, text: r.sweep.id }),
+					` started: ${r.sweep.trials} trials, ${r.sweep.parallel} at a time.`));
+				toast(`Sweep ${r.sweep.id} started with ${r.sweep.trials} trials`);
+				return true;
+			}
 			this.attach(r.run.id);
 			this.view.wasActive = true;
 			this.page.markDirty();

@@ -2,11 +2,11 @@
  * main.js — the page's entry: works out the base URL, creates the API
  * client, the live feed and the system monitor, draws the header with the
  * connection state, and routes by hash (#/, #/nb/<path>, #/runs,
- * #/run/<id>, #/users and #/board for instructors) so the server only ever
- * serves index.html. In accounts mode (GET api/me says so) the header also
- * names the person, with their menu, and instructors get the Users page;
- * single-user mode looks as it always did, but for the Board (its OS user
- * is the instructor).
+ * #/run/<id>, #/sweeps[/<id>], #/users and #/board for instructors) so the
+ * server only ever serves index.html. In accounts mode (GET api/me says so)
+ * the header also names the person, with their menu, and instructors get the
+ * Users page; single-user mode looks as it always did, but for the Board
+ * (its OS user is the instructor).
  *
  * window.trainbook is a read-only look into the running page (feed, run
  * views, current page) for the end-to-end tests and for curious people.
@@ -16,6 +16,7 @@
 
 import './style.css';
 import './accounts.css';
+import './sweep.css';
 import { appBase, wsUrlFor } from './base.js';
 import { createApi } from './api.js';
 import { Feed } from './feed.js';
@@ -24,6 +25,7 @@ import { h, fill } from './dom.js';
 import { WorkspacePage } from './workspace.js';
 import { NotebookPage } from './notebook.js';
 import { RunsPage } from './runs.js';
+import { SweepPage, SweepsPage } from './sweep.js';
 import { RunPage } from './run-page.js';
 import { BoardPage } from './board.js';
 import { UsersPage } from './users.js';
@@ -72,6 +74,7 @@ const boardLink = h('a', { href: '#/board', 'data-route': 'board', text: 'Board'
 const nav = h('nav', { 'aria-label': 'main' },
 	h('a', { href: '#/', 'data-route': 'workspace', text: 'Workspace' }),
 	h('a', { href: '#/runs', 'data-route': 'runs', text: 'Runs' }),
+	h('a', { href: '#/sweeps', 'data-route': 'sweeps', text: 'Sweeps' }),
 	boardLink);
 const header = h('header.top', h('a.brand', { href: '#/', text: 'trainbook' }), nav, connEl);
 document.body.insertBefore(header, main);
@@ -132,6 +135,12 @@ function route() {
 	} else if (raw.startsWith('/users')) {
 		name = 'users';
 		page = new UsersPage(main, ctx);
+	} else if (raw.startsWith('/sweeps/')) {
+		name = 'sweeps';
+		page = new SweepPage(main, ctx, decodeURIComponent(raw.slice(8)));
+	} else if (raw.startsWith('/sweeps')) {
+		name = 'sweeps';
+		page = new SweepsPage(main, ctx);
 	} else if (raw.startsWith('/runs')) {
 		name = 'runs';
 		const q = new URLSearchParams(raw.split('?')[1] || '');

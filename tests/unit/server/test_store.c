@@ -313,8 +313,8 @@ static int64_t query_int(const char *path, const char *sql)
 }
 
 /*
- * Migrations 5 (runs-views: notes, tags, curve summaries) and 6 (the
- * scheduler: queue places, usage, quotas) both ran, in that order, and the
+ * Migrations 5 (runs-views: notes, tags, curve summaries), 6 (the
+ * scheduler: queue places, usage, quotas) and 7 (sweeps) ran, in that order, and the
  * version recorded is STORE_SCHEMA_VERSION; a database from a newer
  * trainbook is refused, naming both versions.
  */
@@ -324,22 +324,23 @@ static void schema_version_and_migrations(void **state)
 	int64_t id = new_run(f->s);
 	store_free(f->s);
 	f->s = NULL;
-	assert_int_equal(STORE_SCHEMA_VERSION, 6);
+	assert_int_equal(STORE_SCHEMA_VERSION, 7);
 	assert_int_equal(query_int(f->path, "SELECT version FROM schema_version"), STORE_SCHEMA_VERSION);
 	assert_int_equal(query_int(f->path, "SELECT count(*) FROM series_tiles"), 0);
 	assert_int_equal(query_int(f->path, "SELECT count(*) FROM usage_days"), 0);
+	assert_int_equal(query_int(f->path, "SELECT count(*) FROM sweeps JOIN sweep_trials ON sweep = sweeps.id"), 0);
 	char sql[160];
 	snprintf(sql, sizeof sql, "SELECT archived + coalesce(queue_position, 0) + (queued_at > 0) FROM runs WHERE id = %lld",
 		 (long long)id);
 	assert_int_equal(query_int(f->path, sql), 1);
 	sqlite3 *db = NULL;
 	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(db, "UPDATE schema_version SET version = 7", NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "UPDATE schema_version SET version = 8", NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(db);
 	char err[256] = "";
 	assert_int_not_equal(store_open(f->path, &f->s, err, sizeof err), 0);
 	assert_null(f->s);
-	assert_string_equal(err, "database schema version 7 is newer than this trainbook (6)");
+	assert_string_equal(err, "database schema version 8 is newer than this trainbook (7)");
 }
 
 int main(void)
