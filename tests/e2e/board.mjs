@@ -152,7 +152,10 @@ const cases = [
 			const wait = page.locator(`.run-view[data-run="${S.runs.s3}"] .run-message.queue`);
 			await wait.waitFor({ timeout: 15000 });
 			const text = await wait.textContent();
-			assert(/^Waiting, place 1 in line: next in line; the CPU runs 2 of 2 at once/.test(text), `wait message: ${text}`);
+			assert(/^Waiting: next in line; the CPU runs 2 of 2 at once/.test(text), `wait message: ${text}`);
+			// Its place is said once, in the progress line, not again in the message.
+			const progress = await page.locator(`.run-view[data-run="${S.runs.s3}"] .progress-text`).textContent();
+			assert(!/place \d+ in line/.test(text) && /next to start|ahead of it/.test(progress), `progress: ${progress}, message: ${text}`);
 			await page.locator(`.run-meta button[aria-label="kill ${S.runs.s3}"]`).waitFor();
 			await page.goBack();
 			await page.locator('table.board').waitFor();

@@ -273,8 +273,9 @@ export class RunView {
 		const failed = r.status === 'failed' || r.status === 'interrupted';
 		const lastErr = [...this.logs].reverse().find((l) => l.level === 'error');
 		if (r.status === 'queued' && r.queue) {
-			/* Where it stands and why, as the scheduler's last pass put it (updated by run messages). */
-			this.messageEl.textContent = `Waiting, place ${r.queue.position} in line: ${r.queue.reason}`;
+			/* Why it waits, as the scheduler's last pass put it (updated by run messages); its
+			 * place in line is already in the progress line above ("1 run ahead of it"). */
+			this.messageEl.textContent = `Waiting: ${r.queue.reason}`;
 			this.messageEl.className = 'run-message queue';
 		} else if (failed || r.reason) {
 			const why = failed ? `${r.status}${r.reason ? ': ' + r.reason : ''}${lastErr && lastErr.message !== r.reason ? ' — ' + lastErr.message : ''}` : r.reason;
