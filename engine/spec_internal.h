@@ -45,6 +45,12 @@ const char *spec_text(const yaml_node_t *n);    /* scalar value, NULL for collec
 bool spec_is_plain(const yaml_node_t *n);       /* a plain scalar (quoted ones are strings) */
 /* "a mapping", "a sequence", "nothing", 12, "text" (quoted, shortened) — for "got …". */
 void spec_describe(const yaml_node_t *n, char *buf, size_t size);
+/*
+ * An optional section whose value must be a mapping (early_stopping:,
+ * sweep:): true for a mapping; false when it is absent or null, and false
+ * with an error quoting `example` for anything else.
+ */
+bool spec_section_is_mapping(struct spec_ctx *c, const char *name, const yaml_node_t *value, const char *example);
 bool spec_number(const yaml_node_t *n, double *out);
 bool spec_integer(const yaml_node_t *n, int64_t *out);
 bool spec_unsigned(const yaml_node_t *n, uint64_t *out);

@@ -747,3 +747,15 @@ int spec_section_read(struct spec_ctx *c, const struct spec_section *s, const ya
 	}
 	return variant;
 }
+
+bool spec_section_is_mapping(struct spec_ctx *c, const char *name, const yaml_node_t *value, const char *example)
+{
+	if (!value || spec_is_null(value))
+		return false;
+	if (value->type == YAML_MAPPING_NODE)
+		return true;
+	char got[64];
+	spec_describe(value, got, sizeof(got));
+	spec_fail(c, value, "expected a mapping for '%s' (for example %s), got %s", name, example, got);
+	return false;
+}

@@ -69,21 +69,12 @@ void spec_early_stop_read(struct spec_ctx *c, const yaml_node_t *key, const yaml
 			  struct spec_early_stop *es)
 {
 	yaml_node_t *values[EF_COUNT];
-	char got[64];
 	memset(es, 0, sizeof(*es));
 	es->patience = 3;
 	spec_copy_name(es->metric, sizeof(es->metric), "validation.loss");
 	es->pos = spec_node_pos(c, key);
-	if (!value || spec_is_null(value))
+	if (!spec_section_is_mapping(c, "early_stopping", value, "{metric: validation.loss, patience: 3}"))
 		return;
-	if (value->type != YAML_MAPPING_NODE) {
-		spec_describe(value, got, sizeof(got));
-		spec_fail(c, value,
-			  "expected a mapping for 'early_stopping' (for example {metric: "
-			  "validation.loss, patience: 3}), got %s",
-			  got);
-		return;
-	}
 	es->enabled = true;
 	spec_mapping_read(c, "early_stopping", value, early_keys, EF_COUNT, values, NULL);
 	spec_metric_read(c, "early_stopping", values[EF_METRIC], values[EF_MODE], "validation.loss", es->metric,

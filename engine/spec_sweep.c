@@ -355,16 +355,9 @@ void spec_sweep_read(struct spec_ctx *c, const yaml_node_t *key, const yaml_node
 	spec_copy_name(sw->asha.metric, sizeof(sw->asha.metric), "validation.accuracy");
 	sw->asha.maximize = true;
 	sw->pos = spec_node_pos(c, key);
-	if (!value || spec_is_null(value))
+	if (!spec_section_is_mapping(c, "sweep", value,
+				     "{method: grid, params: {optimizer.lr: {choice: [0.1, 0.01]}}}"))
 		return;
-	if (value->type != YAML_MAPPING_NODE) {
-		spec_describe(value, got, sizeof(got));
-		spec_fail(c, value,
-			  "expected a mapping for 'sweep' (for example {method: grid, params: "
-			  "{optimizer.lr: {choice: [0.1, 0.01]}}}), got %s",
-			  got);
-		return;
-	}
 	sw->enabled = true;
 	spec_mapping_read(c, "sweep", value, sweep_keys, SWF_N, v, NULL);
 	if (v[SWF_METHOD])
