@@ -24,6 +24,7 @@
 #include "store.h"
 #include "tb.h"
 #include "util.h"
+#include "ws_guard.h"
 
 _Static_assert(LWS_PRE <= FEED_HEADROOM, "feed messages need LWS_PRE bytes of headroom");
 
@@ -216,9 +217,16 @@ static void drain_handoff(struct ws_server *ws)
 	ws->hub_lost = ws->board_lost = false;
 	pthread_mutex_unlock(&ws->lock);
 
-	for (int i = 0; i < nadopt; i++)
-		if (!lws_adopt_socket_vhost(ws->vhost, fds[i]))
+	for (int i = 0; i < nadopt; i++) {
+		/* Follow the client's frames from its first byte (ws_guard.h):
+		 * one the guard cannot follow is not served. */
+		if (ws_guard_watch(fds[i]) < 0) {
+			srv_log("ws: descriptor %d is beyond the frame guard; connection closed", fds[i]);
+			close(fds[i]);
+		} else if (!lws_adopt_socket_vhost(ws->vhost, fds[i])) {
 			srv_log("ws: could not adopt a connection"); /* lws closed it */
+		}
+	}
 	for (int i = 0; i < nhub; i++) {
 		struct hub_item *it = &items[i];
 		struct system_views views = {0};
@@ -358,6 +366,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 		if (check_upgrade(ws, wsi, &who) != WS_ALLOWED)
 			return -1;
 		s->wsi = wsi;
+		ws_guard_established(lws_get_socket_fd(wsi), wsi);
 		feed_client_init(&s->feed, &who);
 		s->next = ws->sessions;
 		if (ws->sessions)

@@ -287,9 +287,39 @@ def upload_seeds():
     put(d, "base64-spaces", b"x" + SEP + b"aGVs\nbG8g d29y bGQ")
 
 
+def wsguard_seeds():
+    """A feed client's bytes: the upgrade request, then frames of each length form."""
+    d = corpus("wsguard")
+    req = (b"GET /ws HTTP/1.1\r\nHost: 127.0.0.1:8888\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+           b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+
+    def frame(opcode, payload, masked=True):
+        n = len(payload)
+        m = 0x80 if masked else 0
+        if n < 126:
+            head = bytes([0x80 | opcode, m | n])
+        elif n < 65536:
+            head = bytes([0x80 | opcode, m | 126]) + struct.pack(">H", n)
+        else:
+            head = bytes([0x80 | opcode, m | 127]) + struct.pack(">Q", n)
+        if not masked:
+            return head + payload
+        key = b"\x37\xfa\x21\x3d"
+        return head + key + bytes(b ^ key[i & 3] for i, b in enumerate(payload))
+
+    sub = json.dumps({"type": "subscribe", "run": "r1", "since": 0}).encode()
+    put(d, "masked", req + frame(1, sub) + frame(9, b"hi") + frame(1, b"x" * 300) + frame(8, b"\x03\xe8"))
+    # The 64-bit length form, here for a short payload (a sender may; the guard must follow it).
+    put(d, "masked-64bit-length", req + bytes([0x82, 0x80 | 127]) + struct.pack(">Q", 10) + b"\x01\x02\x03\x04" + b"\0" * 10
+        + frame(1, b"{}"))
+    put(d, "unmasked-text", req + frame(1, sub) + frame(1, sub, masked=False))
+    put(d, "unmasked-ping", req + frame(9, b"", masked=False))
+    put(d, "unmasked-pipelined", req + frame(1, b"{}", masked=False))
+
+
 def main():
     for gen in (spec_seeds, sweep_seeds, notebook_seeds, safetensors_seeds, idx_seeds, cifar_seeds, csv_seeds,
-                image_seeds, http_seeds, ws_seeds, roster_seeds, upload_seeds):
+                image_seeds, http_seeds, ws_seeds, wsguard_seeds, roster_seeds, upload_seeds):
         gen()
     total = 0
     for f in glob.glob(os.path.join(FUZZ, "*", "corpus", "*")):

@@ -150,12 +150,18 @@ export function rawWebSocket(port, path, { token, headers = {} } = {}) {
 	});
 }
 
-/* One WebSocket text frame, masked (as RFC 6455 requires of clients) or not. */
-export function textFrame(text, masked) {
+/* One WebSocket frame (opcode 1 text, 9 ping, ...), masked (as RFC 6455 requires of clients) or not. */
+export function wsFrame(opcode, text, masked) {
 	const payload = Buffer.from(text);
-	const head = payload.length < 126 ? Buffer.from([0x81, (masked ? 0x80 : 0) | payload.length])
-		: Buffer.from([0x81, (masked ? 0x80 : 0) | 126, payload.length >> 8, payload.length & 0xff]);
+	const m = masked ? 0x80 : 0;
+	const head = payload.length < 126 ? Buffer.from([0x80 | opcode, m | payload.length])
+		: Buffer.from([0x80 | opcode, m | 126, payload.length >> 8, payload.length & 0xff]);
 	if (!masked) return Buffer.concat([head, payload]);
 	const key = Buffer.from([0x37, 0xfa, 0x21, 0x3d]);
 	return Buffer.concat([head, key, Buffer.from(payload.map((b, i) => b ^ key[i & 3]))]);
+}
+
+/* One WebSocket text frame. */
+export function textFrame(text, masked) {
+	return wsFrame(1, text, masked);
 }

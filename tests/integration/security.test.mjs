@@ -9,11 +9,9 @@
 // notebook paths, symlinks that leave the workspace, checkpoint names
 // outside the run's records, and the 401 sweep over the route table.
 //
-// Not here: unmasked WebSocket frames from a client (fault 10) are still
-// accepted, because libwebsockets 4.1.6 does not check the mask bit on the
-// server side and gives the callback no way to see it (newer libwebsockets
-// closes with 1002 "client unmasked"). tests/integration/ws_unmasked_probe.mjs
-// shows it; it exits 1 until that is fixed, and is not part of the suite.
+// Unmasked WebSocket frames from a client (fault 10) are refused by
+// server/ws_guard.c, which libwebsockets 4.1.6 needs beside it (it does not
+// check the mask bit on the server side); the last case here pins that down.
 //
 //   node --test tests/integration/security.test.mjs
 import { test } from 'node:test';
@@ -21,7 +19,8 @@ import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, existsSync, symlinkSync, writeFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { startServer, submitRun, waitStatus, waitFor, sleep, tempDir, SPECS, ROOT } from './fixture.mjs';
-import { rawRequest, rawWebSocket, textFrame, listRoutes, samplePath } from './rawhttp.mjs';
+import { rawRequest, rawWebSocket, textFrame, wsFrame, listRoutes, samplePath } from './rawhttp.mjs';
+import net from 'node:net';
 
 const EMPTY_NB = JSON.stringify({ cells: [], metadata: {}, nbformat: 4, nbformat_minor: 5 });
 const isRedirect = (s) => s >= 300 && s < 400;
@@ -330,4 +329,54 @@ test('fault 10 of issue 12: long, non-UTF-8 and malformed names and numbers are 
 	for (const q of ['since=0', 'since=3&limit=1', 'limit=10000', '']) assert.equal((await h.req('GET', `api/runs/${id}/events?${q}`)).status, 200, q);
 	for (const q of ['download=2', 'download=yes']) assert.equal((await h.req('GET', `api/notebooks/ok.ipynb?${q}`)).status, 400, q);
 	assert.equal((await h.req('GET', 'api/notebooks/ok.ipynb?download=0')).status, 200);
+});
+
+test('fault 10 of issue 12: a client frame without the mask bit closes the feed with 1002 before it is read (RFC 6455 5.1)', async (t) => {
+	const h = await startServer(t);
+	const bogus = '{"type":"bogus"}';
+	const answers = (ws) => ws.frames.filter((f) => f.opcode === 1).length;
+	const open = async () => {
+		const ws = await rawWebSocket(h.port, '/ws', { token: h.token });
+		t.after(() => ws.sock.destroy());
+		return ws;
+	};
+	// Masked frames are answered: one in the 16-bit length form, and one
+	// that arrives a byte at a time.
+	const ok = await open();
+	ok.sock.write(wsFrame(1, JSON.stringify({ type: 'bogus', pad: 'x'.repeat(300) }), true));
+	for (const b of textFrame(bogus, true)) {
+		ok.sock.write(Buffer.from([b]));
+		await sleep(2);
+	}
+	await waitFor(() => answers(ok) === 2, { timeout: 10000, what: 'answers to two masked frames' });
+	// An unmasked text frame, and an unmasked ping, after a masked frame:
+	// closed with 1002 and never handled.
+	for (const opcode of [1, 9]) {
+		const bad = await open();
+		bad.sock.write(textFrame(bogus, true));
+		await waitFor(() => answers(bad) === 1, { timeout: 10000, what: 'the answer to the masked frame' });
+		bad.sock.write(wsFrame(opcode, opcode === 1 ? bogus : 'ping', false));
+		const closed = await Promise.race([bad.closed, sleep(5000).then(() => 'still open')]);
+		assert.deepEqual(closed, { code: 1002, reason: 'unmasked frame' }, `opcode ${opcode}`);
+		assert.equal(answers(bad), 1, `opcode ${opcode}: the unmasked frame was handled`);
+		assert.ok(!bad.frames.some((f) => f.opcode === 10), 'the unmasked ping was answered');
+	}
+	// One sent in the same packet as the upgrade request is never read either.
+	const sock = net.connect({ port: h.port, host: '127.0.0.1' });
+	t.after(() => sock.destroy());
+	let got = Buffer.alloc(0);
+	sock.on('data', (d) => (got = Buffer.concat([got, d])));
+	const ended = new Promise((r) => sock.on('close', r));
+	sock.on('error', () => {});
+	sock.on('connect', () => sock.write(Buffer.concat([Buffer.from([`GET /ws HTTP/1.1`, `Host: 127.0.0.1:${h.port}`, 'Upgrade: websocket',
+		'Connection: Upgrade', 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==', 'Sec-WebSocket-Version: 13',
+		`Authorization: token ${h.token}`].join('\r\n') + '\r\n\r\n'), textFrame(bogus, false)])));
+	assert.notEqual(await Promise.race([ended, sleep(5000).then(() => 'still open')]), 'still open', 'the connection stayed open');
+	assert.ok(!got.toString('latin1').includes('"type":"error"'), `the pipelined unmasked frame was handled: ${got.toString('latin1')}`);
+	// The feed goes on serving everyone else.
+	const after = await open();
+	after.sock.write(textFrame(bogus, true));
+	await waitFor(() => answers(after) === 1, { timeout: 10000, what: 'an answer on a new connection' });
+	assert.equal(answers(ok), 2);
+	assert.match(readFileSync(h.logPath, 'utf8'), /unmasked frame/);
 });
