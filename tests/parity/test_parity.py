@@ -15,6 +15,7 @@ and these compound over steps.
 
 Prints one "PASS name" / "FAIL name: why" line per case.
 """
+import copy
 import os
 import subprocess
 import sys
@@ -190,6 +191,13 @@ def compare_pass(name_layers, in_shape, classes, batch=8, loss="cross_entropy", 
 
 
 MLP = [("flatten", {}), ("linear", {"out": 32}), ("relu", {}), ("linear", {"out": 10})]
+# The optimizer and schedule trajectories train a smooth model: with ReLU, a
+# hidden unit whose input crosses 0 at a rounding error's distance takes
+# the other branch in one of the two runs, and 20 steps of Adam carry that
+# into a 2% difference in its weights (PARITY_SEED=59 did, one seed in 150).
+# That is the kink, not the optimizer; ReLU's own gradients are compared
+# per pass above.
+SMOOTH_MLP = [("flatten", {}), ("linear", {"out": 32}), ("tanh", {}), ("linear", {"out": 10})]
 
 
 @case
@@ -230,21 +238,48 @@ def mse_loss():
     compare_pass([("linear", {"out": 16}), ("sigmoid", {}), ("linear", {"out": 6})], (9,), 6, loss="mse")
 
 
+def check_trajectory(what, got, runs, tol):
+    """runs: PyTorch's float32 run, its float64 run, then float32 runs whose inputs moved by an ulp.
+    `got` passes within tol of the first, or no further from the float64 trajectory than twice the
+    furthest float32 run. A trajectory can magnify rounding: Adam and RMSprop divide a gradient by
+    its own running size, so where one hovers near zero, or in RMSprop's first large steps, an ulp
+    can grow into 1e-3 (PARITY_SEED=24's rmsprop: PyTorch's float32 run lands 1e-5 from float64, the
+    same run with inputs an ulp apart up to 1.5e-3, ours 2.5e-4). Any float32 implementation strays
+    that far; a wrong formula strays further, on every seed."""
+    want, exact, others = runs[0], runs[1], runs[2:]
+    e = rel_err(got, want)
+    if e <= tol:
+        return
+    ours = rel_err(got, exact)
+    floor = max(rel_err(r, exact) for r in [want] + others)
+    if not ours <= 2 * floor:
+        raise AssertionError(f"{what}: relative error {e:.3g} > {tol:g}; from PyTorch's float64 run {ours:.3g},"
+                             f" where its float32 runs are up to {floor:.3g}")
+
+
 def trajectory(opt_name, opt_yaml, torch_kw, steps=20, sched_yaml="constant", make_sched=None, clip=None,
                tol=1e-4, layers=None, in_shape=(1, 8, 8), classes=10, batch=16):
-    module, model_yaml, _ = build_pair(layers or MLP, in_shape)
+    module, model_yaml, _ = build_pair(layers or SMOOTH_MLP, in_shape)
+    start = copy.deepcopy(module)
     x = rng.standard_normal((batch,) + tuple(in_shape)).astype(np.float32)
     y = rng.integers(0, classes, batch)
     if clip:
         opt_yaml = opt_yaml[:-1] + f", grad_clip: {clip}}}"
     spec = spec_text(model_yaml, in_shape, classes, optimizer=opt_yaml, schedule=sched_yaml)
     out = run_engine(spec, module, x, y, steps=steps)
-    opt = make_optimizer(opt_name, module.parameters(), **torch_kw)
-    sched = make_sched(opt) if make_sched else None
-    _, losses = torch_run(module, x, y, steps, torch.nn.functional.cross_entropy, opt, sched, clip)
-    check("loss trajectory", out["loss"], losses, tol)
-    for n, p in module.named_parameters():
-        check(f"param {n} after {steps} steps", out["param." + n], p.detach().numpy(), tol)
+    ulp = np.random.default_rng(SEED + 1)  # its own stream: the cases' inputs stay as they were
+    variants = [(torch.float32, x), (torch.float64, x.astype(np.float64))] + [
+        (torch.float32, (x * (1 + ulp.choice([-1, 1], x.shape) * 2.0 ** -23)).astype(np.float32)) for _ in range(3)]
+    losses, params = [], []
+    for dtype, inputs in variants:
+        m = copy.deepcopy(start).to(dtype)
+        opt = make_optimizer(opt_name, m.parameters(), **torch_kw)
+        sched = make_sched(opt) if make_sched else None
+        losses.append(torch_run(m, inputs, y, steps, torch.nn.functional.cross_entropy, opt, sched, clip)[1])
+        params.append({n: p.detach().double().numpy() for n, p in m.named_parameters()})
+    check_trajectory("loss trajectory", out["loss"], losses, tol)
+    for n in params[0]:
+        check_trajectory(f"param {n} after {steps} steps", out["param." + n], [p[n] for p in params], tol)
 
 
 @case
