@@ -7,7 +7,8 @@
 #   make test       install test packages, run every suite, end with "N passed, N failed"
 #   make check      the fast suites only (CHECK_SUITES), for the edit-test loop
 #   make bench      benchmarks beside PyTorch (tests/bench/)
-#   make fuzz       build the libFuzzer targets (tests/fuzz/) and run each FUZZ_SECONDS (default 60)
+#   make fuzz       build the libFuzzer targets (tests/fuzz/) and run each FUZZ_SECONDS (default 60),
+#                   or to FUZZ_RUNS executions within that
 #   make deps       Debian packages for running (deps-test adds the test-only ones)
 #
 # Sources are picked up by wildcard so a new file in engine/, server/ or
@@ -139,6 +140,7 @@ FUZZ_TARGETS := $(notdir $(patsubst %/,%,$(dir $(wildcard tests/fuzz/*/fuzz_*.c)
 FUZZ_COMMON  := tests/fuzz/fuzz.c tests/fuzz/fuzz_data.c
 FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 60
+FUZZ_RUNS    ?=
 # clang knows no -Wformat-truncation; -O1 keeps the fuzzer fast and the stacks readable.
 FUZZ_CFLAGS   = $(CSTD) $(filter-out -Wno-format-truncation,$(WARN)) -O1 -g $(INCLUDES) -Itests/fuzz \
                 -pthread -fopenmp -fno-strict-aliasing -fno-omit-frame-pointer \
@@ -169,7 +171,7 @@ $(foreach t,$(FUZZ_TARGETS),$(eval $(call FUZZ_TARGET_RULES,$(t))))
 fuzz-build: $(FUZZ_TARGETS:%=$(BUILD)/fuzz/bin/%)
 fuzz-replay: $(FUZZ_TARGETS:%=$(BUILD)/fuzz/replay/%)
 fuzz: deps-test fuzz-build
-	FUZZ_SECONDS=$(FUZZ_SECONDS) sh tests/fuzz/fuzz.sh $(FUZZ_TARGETS)
+	FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_RUNS=$(FUZZ_RUNS) sh tests/fuzz/fuzz.sh $(FUZZ_TARGETS)
 
 # ---- the page (web/ → static/app/) -----------------------------------------
 web:

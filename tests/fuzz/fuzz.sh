@@ -13,7 +13,9 @@
 # from then on. libFuzzer stops a target at its first crash; the others
 # still run. Exit status: 1 when any target crashed.
 #
-# FUZZ_SECONDS (default 60), FUZZ_JOBS (default 1: parallel workers per
+# FUZZ_SECONDS (default 60), FUZZ_RUNS (stop a target after this many
+# executions, FUZZ_SECONDS still capping it: FUZZ_RUNS=10000000 is the
+# issue's goal per target), FUZZ_JOBS (default 1: parallel workers per
 # target), FUZZ_ARGS (extra libFuzzer flags) tune it. The machines this
 # runs on are shared: run it under nice.
 cd "$(dirname "$0")/../.." || exit 2
@@ -53,6 +55,7 @@ for t in "$@"; do
 		-max_total_time="$SECONDS_EACH" -max_len="$(max_len "$t")" -timeout=25 \
 		-rss_limit_mb=3072 -print_final_stats=1 -artifact_prefix="$crashes/" \
 		$( [ "$JOBS" -gt 1 ] && echo "-fork=$JOBS -ignore_crashes=0" ) \
+		${FUZZ_RUNS:+-runs=$FUZZ_RUNS} \
 		${FUZZ_ARGS:-} >"$log" 2>&1
 	rc=$?
 	took=$(( $(date +%s) - start ))
