@@ -133,6 +133,24 @@ const cases = [
 		},
 	},
 	{
+		name: 'back in the notebook, after a reload too, the cell still links to its sweep and says how it ended',
+		needs: ['the sweeps list shows the sweep with its best trial'],
+		fn: async () => {
+			const page = S.page;
+			for (const reload of [false, true]) {
+				await page.goto(`${S.base}#/nb/${NB}`);
+				if (reload) await page.reload();
+				const line = page.locator('.run-cell p.sweep-link');
+				await waitFor(async () => /completed, 4 of 4 trials done/.test((await line.textContent().catch(() => '')) || ''),
+					{ timeout: 15000, what: `the cell's sweep line${reload ? ' after a reload' : ''}` });
+				assert((await line.locator('a').textContent()).trim() === S.sweep, `the link names ${await line.locator('a').textContent()}`);
+			}
+			const nb = await S.api.get(`api/notebooks/${NB}`);
+			const meta = (nb.content || nb).cells[0].metadata.trainbook;
+			assert(meta.sweep_id === S.sweep && !meta.run_id, `saved metadata ${JSON.stringify(meta)}`);
+		},
+	},
+	{
 		name: 'the page raised no uncaught errors',
 		needs: ['server starts and the page opens'],
 		fn: async () => {

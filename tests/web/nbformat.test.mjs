@@ -99,6 +99,31 @@ test('clearing a run id removes it from the metadata', () => {
 	assert.deepEqual(out.cells[0].metadata.trainbook, { kind: 'run' });
 });
 
+test('a cell that started a sweep keeps its sweep id through a save and a reload, and a run replaces it', () => {
+	const model = emptyNotebook();
+	const run = newCell('run', 'sweep: {params: {optimizer.lr: [0.1, 0.01]}}');
+	run.sweepId = 's4';
+	model.cells.push(run);
+	const out = serializeNotebook(model);
+	assert.deepEqual(out.cells[0].metadata.trainbook, { kind: 'run', sweep_id: 's4' });
+	assert.equal(nbformatValidate(out), '');
+	const back = parseNotebook(JSON.stringify(out));
+	assert.equal(back.cells[0].sweepId, 's4');
+	assert.equal(back.cells[0].runId, null);
+	// A later run of the cell is what it shows: the sweep id goes.
+	back.cells[0].runId = 'r9';
+	assert.deepEqual(serializeNotebook(back).cells[0].metadata.trainbook, { kind: 'run', run_id: 'r9' });
+	// Both in a file written by hand: the run wins, as the page shows it.
+	const both = parseNotebook({ nbformat: 4, nbformat_minor: 5, metadata: {},
+		cells: [{ cell_type: 'code', id: 'c1', metadata: { trainbook: { kind: 'run', run_id: 'r1', sweep_id: 's1' } }, source: '', outputs: [], execution_count: null }] });
+	assert.equal(both.cells[0].runId, 'r1');
+	assert.equal(both.cells[0].sweepId, null);
+	// Only run cells carry one.
+	const md = parseNotebook({ nbformat: 4, nbformat_minor: 5, metadata: {},
+		cells: [{ cell_type: 'markdown', id: 'm1', metadata: { trainbook: { sweep_id: 's1' } }, source: '' }] });
+	assert.equal(md.cells[0].sweepId, null);
+});
+
 test('the validator rejects a broken notebook (so the checks above can fail)', () => {
 	const bad = serializeNotebook(parseNotebook({ nbformat: 4, nbformat_minor: 5, metadata: {}, cells: [] }));
 	bad.cells.push({ cell_type: 'code', source: 'x' }); // no metadata, outputs, id

@@ -65,6 +65,7 @@ export class RunCell {
 			onFocus: () => page.focusCell(this, 'edit'),
 		});
 		if (cell.runId) this.attach(cell.runId);
+		else if (cell.sweepId) this.#showSweep(cell.sweepId);
 		else this.#showStored();
 		this.#loadHistory();
 	}
@@ -144,6 +145,22 @@ export class RunCell {
 		this.summaryEl.append(h('details.layers-box', { open: (r.layers || []).length <= 12 }, h('summary', { text: `${(r.layers || []).length} layers, ${fmtInt(r.total_params)} parameters · input ${shape(r.input_shape)}${r.classes ? ' · ' + r.classes + ' classes' : ''}${memoryText(r.memory)}`, title: memoryParts(r.memory) }), table));
 	}
 
+	/* The sweep this cell started: a link to its view, with how far it has got. */
+	async #showSweep(id, started = null) {
+		const line = h('p.sweep-link', 'Sweep ', h('a', { href: `#/sweeps/${encodeURIComponent(id)}`, text: id }));
+		clear(this.outputEl).append(line);
+		if (started) {
+			line.append(` started: ${started.trials} trials, ${started.parallel} at a time.`);
+			return;
+		}
+		try {
+			const s = (await this.page.ctx.api.get(`api/sweeps/${encodeURIComponent(id)}`)).sweep;
+			line.append(`: ${s.status}, ${s.done} of ${s.trials} trials done.`);
+		} catch (e) {
+			line.append(e.status === 404 ? ': no longer on this server.' : `: ${e.message}`);
+		}
+	}
+
 	/* A saved output from before (another machine, or the run is gone): show it as stored. */
 	#showStored() {
 		const out = (this.cell.outputs || []).find((o) => o.output_type === 'display_data' && o.data);
@@ -159,6 +176,7 @@ export class RunCell {
 		if (this.view) this.view.destroy();
 		clear(this.outputEl);
 		this.cell.runId = runId;
+		this.cell.sweepId = null;
 		this.view = new RunView(this.outputEl, this.page.ctx, runId, {
 			onFinished: () => this.page.markDirty(),
 			onResumed: () => this.page.markDirty(),
@@ -182,8 +200,12 @@ export class RunCell {
 		try {
 			const r = await this.page.ctx.api.post('api/runs', { notebook: this.page.path, cell: this.cell.id });
 			if (r.sweep) { /* a spec with a sweep: section runs as a sweep, followed on its own page */
-				clear(this.outputEl).append(h('p.sweep-link', 'Sweep ', h('a', { href: `#/sweeps/${r.sweep.id}`, text: r.sweep.id }),
-					` started: ${r.sweep.trials} trials, ${r.sweep.parallel} at a time.`));
+				if (this.view) this.view.destroy();
+				this.view = null;
+				this.cell.runId = null;
+				this.cell.sweepId = r.sweep.id; /* saved with the notebook: the link outlives a reload */
+				this.#showSweep(r.sweep.id, r.sweep);
+				this.page.markDirty();
 				toast(`Sweep ${r.sweep.id} started with ${r.sweep.trials} trials`);
 				return true;
 			}

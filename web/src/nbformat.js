@@ -57,13 +57,14 @@ function defaultMetadata(meta) {
 
 /* A new cell of the page's model. kind: "run" | "markdown". */
 export function newCell(kind, source = '', taken = new Set()) {
-	return { id: newCellId(taken), kind, source, metadata: {}, outputs: [], runId: null, extra: {} };
+	return { id: newCellId(taken), kind, source, metadata: {}, outputs: [], runId: null, sweepId: null, extra: {} };
 }
 
 /*
  * Parse notebook JSON (object or text) into {nbformat, nbformat_minor,
  * metadata, cells}. Each cell: {id, kind, source, metadata, outputs,
- * runId, extra}; `kind` is "markdown", "run", "code" (a non-trainbook code
+ * runId, sweepId, extra} (a run cell's last run, or the sweep it started
+ * instead: metadata.trainbook.run_id / sweep_id); `kind` is "markdown", "run", "code" (a non-trainbook code
  * cell, kept read-only) or "raw"; `extra` holds fields the page does not
  * use (attachments, execution_count) so they survive a save.
  */
@@ -81,7 +82,8 @@ export function parseNotebook(input) {
 		const cellId = typeof id === 'string' && ID_RE.test(id) && !taken.has(id) ? id : newCellId(taken);
 		taken.add(cellId);
 		const runId = kind === 'run' && tb && typeof tb.run_id === 'string' ? tb.run_id : null;
-		return { id: cellId, kind, source: joinSource(source), metadata: meta, outputs: Array.isArray(outputs) ? outputs : [], runId, extra: rest };
+		const sweepId = kind === 'run' && !runId && tb && typeof tb.sweep_id === 'string' ? tb.sweep_id : null;
+		return { id: cellId, kind, source: joinSource(source), metadata: meta, outputs: Array.isArray(outputs) ? outputs : [], runId, sweepId, extra: rest };
 	});
 	return { nbformat: 4, nbformat_minor: 5, metadata: defaultMetadata(nb.metadata || {}), cells };
 }
@@ -111,6 +113,8 @@ export function serializeNotebook(model, outputsFor = () => null) {
 			const tb = { ...(metadata.trainbook || {}), kind: 'run' };
 			if (c.runId) tb.run_id = c.runId;
 			else delete tb.run_id;
+			if (c.sweepId && !c.runId) tb.sweep_id = c.sweepId;
+			else delete tb.sweep_id;
 			metadata.trainbook = tb;
 			const fresh = outputsFor(c);
 			if (fresh) outputs = fresh;

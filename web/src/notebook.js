@@ -270,7 +270,7 @@ export class NotebookPage {
 	convert(kind) {
 		const c = this.selected;
 		if (!c || c.cell.kind === kind || !(c instanceof RunCell || c instanceof MarkdownCell)) return;
-		const cell = { ...c.cell, kind, outputs: [], runId: null, metadata: { ...c.cell.metadata } };
+		const cell = { ...c.cell, kind, outputs: [], runId: null, sweepId: null, metadata: { ...c.cell.metadata } };
 		delete cell.metadata.trainbook;
 		const i = this.cells.indexOf(c);
 		const comp = this.#component(cell);
