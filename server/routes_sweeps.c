@@ -30,6 +30,10 @@ static enum MHD_Result reply_sweep(struct http_req *r, unsigned status, int64_t 
 	json_t *sweep = store_sweep_json(r->app->store, id);
 	if (!sweep)
 		return http_error(r, 404, "not_found", "no sweep s%" PRId64, id);
+	char why[256];
+	if (!strcmp(json_string_value(json_object_get(sweep, "status")), "running") &&
+	    sweeps_waiting(r->app->sweeps, id, why, sizeof why))
+		json_object_set_new(sweep, "waiting", json_string(why));
 	return http_json(r, status, json_pack("{s:o}", "sweep", sweep));
 }
 

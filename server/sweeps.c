@@ -45,17 +45,25 @@ struct sweeps_eval {
 	double loss, accuracy;
 };
 
+/* A running sweep whose next trial the queue, the disk or a quota holds back, and why. */
+struct sweeps_waiting {
+	int64_t id;
+	char why[256];
+};
+
 struct sweeps {
 	struct store *store;
 	struct runq *runq;
 	pthread_t thread;
 	bool started;
-	pthread_mutex_t lock; /* guards queue, head, count, stopping, dropped_log */
+	pthread_mutex_t lock; /* guards queue, head, count, stopping, dropped_log, waiting, nwaiting */
 	pthread_cond_t wake;
 	struct sweeps_eval queue[SWEEPS_QUEUE_MAX];
 	int head, count;
 	bool stopping;
 	struct srv_log_limit dropped_log;
+	struct sweeps_waiting *waiting; /* nwaiting of them, in no order */
+	int nwaiting, waiting_cap;
 	pthread_mutex_t submit_lock; /* held while trials are queued or a sweep stopped: one decision at a time */
 };
 
@@ -94,6 +102,43 @@ static json_t *errors_json(const struct spec_errors *e)
 
 /* ---- queuing trials --------------------------------------------------------------- */
 
+/* Remember why sweep `id` cannot queue its next trial now, or (why NULL) that it can. */
+static void set_waiting(struct sweeps *sw, int64_t id, const char *why)
+{
+	pthread_mutex_lock(&sw->lock);
+	int i = 0;
+	while (i < sw->nwaiting && sw->waiting[i].id != id)
+		i++;
+	if (why) {
+		if (i == sw->nwaiting) {
+			if (sw->nwaiting == sw->waiting_cap) {
+				sw->waiting_cap = sw->waiting_cap ? 2 * sw->waiting_cap : 16;
+				sw->waiting = tb_xrealloc(sw->waiting, (size_t)sw->waiting_cap * sizeof *sw->waiting);
+			}
+			sw->waiting[sw->nwaiting++].id = id;
+		}
+		srv_strlcpy(sw->waiting[i].why, why, sizeof sw->waiting[i].why);
+	} else if (i < sw->nwaiting) {
+		sw->waiting[i] = sw->waiting[--sw->nwaiting];
+	}
+	pthread_mutex_unlock(&sw->lock);
+}
+
+bool sweeps_waiting(struct sweeps *sw, int64_t id, char *why, size_t len)
+{
+	if (!sw)
+		return false;
+	bool found = false;
+	pthread_mutex_lock(&sw->lock);
+	for (int i = 0; i < sw->nwaiting && !found; i++)
+		if (sw->waiting[i].id == id) {
+			srv_strlcpy(why, sw->waiting[i].why, len);
+			found = true;
+		}
+	pthread_mutex_unlock(&sw->lock);
+	return found;
+}
+
 /*
  * Bring sweep `id` up to `parallel` live trials; mark it completed when
  * nothing is pending or live. Caller holds submit_lock.
@@ -102,15 +147,20 @@ static void top_up(struct sweeps *sw, int64_t id)
 {
 	struct store_sweep_state st;
 	for (;;) {
-		if (store_sweep_state(sw->store, id, &st) < 0 || strcmp(st.status, "running"))
+		if (store_sweep_state(sw->store, id, &st) < 0 || strcmp(st.status, "running")) {
+			set_waiting(sw, id, NULL);
 			return;
+		}
 		if (st.pending == 0 && st.active == 0) {
 			store_sweep_set_status(sw->store, id, "completed");
+			set_waiting(sw, id, NULL);
 			srv_log("sweep s%" PRId64 " completed (%d trials)", id, st.ntrials);
 			return;
 		}
-		if (st.active >= st.parallel || st.next_trial < 0)
+		if (st.active >= st.parallel || st.next_trial < 0) {
+			set_waiting(sw, id, NULL); /* its own trials fill its places */
 			return;
+		}
 		char *spec = store_trial_spec(sw->store, id, st.next_trial);
 		char name[200], err[512];
 		snprintf(name, sizeof name, "%s #%d", st.name, st.next_trial + 1);
@@ -124,9 +174,12 @@ static void top_up(struct sweeps *sw, int64_t id)
 		int rc = spec ? runq_submit(sw->runq, &sub, &run, err, sizeof err) : RUNQ_EIO;
 		free(spec);
 		/* The queue, the disk or one of the owner's quotas is full for now: the next tick tries again,
-		 * so a sweep waits its turn like any of the owner's runs. */
-		if (rc == RUNQ_EFULL || rc == RUNQ_ENOSPACE || rc == RUNQ_EQUOTA)
+		 * so a sweep waits its turn like any of the owner's runs, and says why as a queued run does. */
+		if (rc == RUNQ_EFULL || rc == RUNQ_ENOSPACE || rc == RUNQ_EQUOTA) {
+			set_waiting(sw, id, err);
 			return;
+		}
+		set_waiting(sw, id, NULL);
 		if (rc) {
 			srv_log("sweep s%" PRId64 ": trial %d cannot be queued (%s): the sweep fails", id,
 				st.next_trial + 1, spec ? err : "no spec stored");
@@ -248,6 +301,7 @@ int sweeps_stop(struct sweeps *sw, int64_t id, char *err, size_t errlen)
 		snprintf(err, errlen, "cannot record the stop");
 		rc = SWEEPS_EIO;
 	} else {
+		set_waiting(sw, id, NULL);
 		int64_t runs[256];
 		int n = store_sweep_live_runs(sw->store, id, runs, 256);
 		char why[256];
@@ -396,5 +450,6 @@ void sweeps_free(struct sweeps *sw)
 	pthread_cond_destroy(&sw->wake);
 	pthread_mutex_destroy(&sw->lock);
 	pthread_mutex_destroy(&sw->submit_lock);
+	free(sw->waiting);
 	free(sw);
 }

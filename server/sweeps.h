@@ -66,6 +66,13 @@ int sweeps_create(struct sweeps *sw, const struct sweeps_new *n, int64_t *id, js
 /* Stop a sweep: no trial is queued any more, queued and running trials are stopped. */
 int sweeps_stop(struct sweeps *sw, int64_t id, char *err, size_t errlen);
 
+/*
+ * Why running sweep `id` cannot queue its next trial now (the queue, the
+ * disk or one of its owner's quotas is full: the runq's message), copied to
+ * why; false when nothing holds it back. Any thread; sw may be NULL.
+ */
+bool sweeps_waiting(struct sweeps *sw, int64_t id, char *why, size_t len);
+
 /* The runq event hook's tap (any thread, runq lock held): evaluation events of trials go to the sweeps thread. */
 void sweeps_on_event(struct sweeps *sw, int64_t run, const char *json, size_t len);
 

@@ -8,7 +8,9 @@
 //   node --test tests/integration/sweeps.test.mjs
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, waitFor, waitStatus } from './fixture.mjs';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { startServer, tempDir, waitFor, waitStatus } from './fixture.mjs';
 import { sweepSpec } from '../lib/sweep-spec.mjs';
 
 const SWEEP = sweepSpec({ lrs: ['0.5', '1.0e-7'], seeds: 3 });
@@ -109,4 +111,30 @@ test('a trial value the spec refuses is a 400 naming the swept key; unknown swee
 	assert.equal((await h.req('GET', 'api/sweeps/s99')).status, 404);
 	assert.equal((await h.req('GET', 'api/sweeps/x')).status, 404);
 	assert.equal((await h.req('POST', 'api/sweeps/s99/stop', { json: {} })).status, 404);
+});
+
+test('a sweep its owner\'s quota holds back says why, and goes on once the quota allows', async (t) => {
+	const conf = join(tempDir(t, 'tb-conf-'), 'trainbook.conf');
+	writeFileSync(conf, 'cpu-runs = 0\nquota-instructor-queued-runs = 1\n'); // nothing starts; one run may wait
+	const h = await startServer(t, { args: ['--config', conf] });
+	const created = await h.api('POST', 'api/runs', { spec: SWEEP, name: 'held' });
+	const id = created.sweep.id;
+	assert.equal(created.sweep.trial_list.filter((x) => x.run).length, 1, 'the quota lets one trial in');
+	const held = await waitFor(async () => {
+		const s = await sweepOf(h, id);
+		return s.waiting && s;
+	}, { timeout: 10000, what: 'the sweep to say why it waits' });
+	assert.equal(held.status, 'running');
+	assert.equal(held.waiting, 'quota queued runs: you have 1 run waiting, the limit is 1 (stop one, or wait until one starts)');
+	// The owner (single-user mode: an instructor) lifts the limit: the next tick queues the second trial.
+	const put = await h.req('PUT', 'api/quotas', { json: { roles: { instructor: { queued_runs: 5 } } } });
+	assert.equal(put.status, 200, put.text);
+	const freed = await waitFor(async () => {
+		const s = await sweepOf(h, id);
+		return s.trial_list.filter((x) => x.run).length === 2 && s;
+	}, { timeout: 10000, what: 'the second trial to be queued' });
+	assert.equal(freed.waiting, undefined, 'still says it waits');
+	// A stopped sweep waits for nothing.
+	assert.equal((await h.req('POST', `api/sweeps/${id}/stop`, { json: {} })).status, 202);
+	assert.equal((await sweepOf(h, id)).waiting, undefined);
 });

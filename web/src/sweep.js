@@ -143,7 +143,8 @@ export class SweepPage {
 		const stop = h('button', { type: 'button', text: 'Stop sweep', disabled: s.status !== 'running', onclick: () => this.#stop() });
 		clear(this.headEl).append(
 			h('div', h('strong', { text: s.name }), ' ', statusBadge(s.status),
-				h('span.muted', { text: ` · ${s.done} of ${s.trials} trials done · ${s.parallel} at a time · ${s.metric} (${s.maximize ? 'max' : 'min'}) · ${fmtTime(s.created)}` })),
+				h('span.muted', { text: ` · ${s.done} of ${s.trials} trials done · ${s.parallel} at a time · ${s.metric} (${s.maximize ? 'max' : 'min'}) · ${fmtTime(s.created)}` }),
+				s.waiting ? h('p.sweep-waiting', { text: `Waiting: ${s.waiting}` }) : null),
 			stop);
 		this.bestEl.textContent = bestText(s);
 		clear(this.tableEl).append(trialsTable(s));
