@@ -116,6 +116,14 @@ const cases = [
 			assert(done.stopped.sort().join() === stopped, `stopped points ${done.stopped}, the server stopped ${stopped}`);
 			assert(/3,4$/.test(stopped) && !stopped.startsWith('1,2'), `the server stopped trials ${stopped}`);
 			assert(done.best.includes(`trial ${api.best.trial}: optimizer.lr=${api.best.values[0]}`), `best line ${done.best}`);
+			// The trials' parallel coordinates: brushing the metric axis's top keeps the best trials' rows.
+			const box = await page.locator('section[aria-label=trials] canvas.parcoords-canvas').boundingBox();
+			assert(box && box.width > 100, 'no parallel coordinates of the trials');
+			const kept = await page.evaluate(() => {
+				window.trainbook.page.pc.setBrush('metric', [0.5, 1]); // the upper half of the metric's axis
+				return [...document.querySelectorAll('table.sweep-trials tbody tr')].filter((tr) => !tr.hidden).map((tr) => tr.dataset.trial);
+			});
+			assert(kept.length >= 1 && kept.length < 4 && kept.includes(String(api.best.trial)), `rows kept by the brush: ${kept}`);
 			await page.evaluate(() => window.scrollTo(0, 0));
 			await page.screenshot({ path: join(SHOTS, 'sweep.png'), fullPage: true });
 		},

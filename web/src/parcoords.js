@@ -20,9 +20,10 @@ import { axisScale, inBrushes } from './parcoords-scale.js';
 const PAD = { top: 28, bottom: 22, left: 40, right: 40 };
 
 export class ParallelCoords {
-	/* onBrush(ids of the runs inside every brush, or null when nothing is brushed) */
-	constructor(parent, { onBrush = () => {}, height = 260 } = {}) {
+	/* onBrush(ids of the runs inside every brush, or null when nothing is brushed); noun: what a line is, for the hints */
+	constructor(parent, { onBrush = () => {}, height = 260, noun = 'runs' } = {}) {
 		this.onBrush = onBrush;
+		this.noun = noun;
 		this.height = height;
 		this.canvas = h('canvas.parcoords-canvas', { role: 'img', 'aria-label': 'parallel coordinates of the selected runs' });
 		this.note = h('p.muted.small');
@@ -60,8 +61,8 @@ export class ParallelCoords {
 		for (const d of dims) this.scales[d.id] = axisScale(runs.map((r) => d.get(r)), { key: d.key || d.label });
 		for (const id of Object.keys(this.brushes)) if (!this.scales[id]) delete this.brushes[id];
 		this.note.textContent = runs.length < 2 || dims.length < 2
-			? 'Select two or more runs with settings that differ to compare them here.'
-			: 'Drag along an axis to keep only the runs in that range; double-click the axis to clear it.';
+			? `Select two or more ${this.noun} with settings that differ to compare them here.`
+			: `Drag along an axis to keep only the ${this.noun} in that range; double-click the axis to clear it.`;
 		this.draw();
 	}
 

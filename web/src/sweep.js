@@ -1,9 +1,11 @@
 /*
  * sweep.js — the sweeps pages: #/sweeps lists the caller's sweeps (their
- * best trial so far), #/sweeps/<id> shows one: the best so far, the trials
- * table (one column per swept key, the run's status and the metric, which
- * trials ASHA stopped and where), the ASHA rung chart (each trial's value
- * at each rung, stopped ones marked) and a Stop button.
+ * best trial so far), #/sweeps/<id> shows one: the best so far, the
+ * trials' parallel coordinates (the runs page's, parcoords.js: an axis per
+ * swept key and one for the metric; brushing an axis keeps those trials in
+ * the table), the trials table (one column per swept key, the run's status
+ * and the metric, which trials ASHA stopped and where), the ASHA rung chart
+ * (each trial's value at each rung, stopped ones marked) and a Stop button.
  *
  * The view asks GET /api/sweeps/<id> again whenever the feed says one of
  * its trials' runs changed, and once a second while the sweep runs (a
@@ -15,6 +17,9 @@
 
 import { h, clear, statusBadge, toast } from './dom.js';
 import { fmtMetric, fmtTime } from './format.js';
+import { PALETTE } from './chart.js';
+import { ParallelCoords } from './parcoords.js';
+import { bestText, rungPoints, trialAxes } from './sweep-model.js';
 
 const POLL_MS = 1000;
 const SVG = 'http://www.w3.org/2000/svg';
@@ -24,27 +29,6 @@ function svg(tag, attrs = {}, ...children) {
 	for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, String(v));
 	for (const c of children) if (c) el.append(c);
 	return el;
-}
-
-/* "best validation.accuracy 0.8812 (trial 3: optimizer.lr=1.0e-3, model.hidden=[512])" */
-export function bestText(sweep) {
-	const b = sweep.best;
-	if (!b) return 'no trial has been evaluated yet';
-	const values = (sweep.params || []).map((p, i) => `${p}=${b.values[i]}`).join(', ');
-	return `best ${sweep.metric} ${fmtMetric(b.value)} (trial ${b.trial}: ${values})`;
-}
-
-/*
- * The rung chart's points: one per value recorded at a rung, x = the rung's
- * index, y = the value; `stopped` when ASHA stopped that trial at that rung.
- * Pure, for the node tests.
- */
-export function rungPoints(sweep) {
-	const stoppedAt = new Map((sweep.trial_list || []).map((t) => [t.trial, t.asha_stopped_at]));
-	const index = new Map((sweep.rungs || []).map((e, i) => [e, i]));
-	return (sweep.rung_values || []).filter((v) => index.has(v.epoch) && Number.isFinite(v.value)).map((v) => ({
-		rung: index.get(v.epoch), epoch: v.epoch, trial: v.trial, value: v.value, stopped: stoppedAt.get(v.trial) === v.epoch,
-	}));
 }
 
 function rungChart(sweep) {
@@ -80,6 +64,9 @@ function rungChart(sweep) {
 	return el;
 }
 
+/* A trial's line: its own colour, grey once ASHA stopped it. */
+const trialColor = (l) => (l.trial.asha_stopped_at ? '#9a9a9a' : PALETTE[(l.trial.trial - 1) % PALETTE.length]);
+
 function trialsTable(sweep) {
 	const best = sweep.best ? sweep.best.trial : 0;
 	return h('table.list.sweep-trials',
@@ -106,11 +93,13 @@ export class SweepPage {
 		this.bestEl = h('p.sweep-best', { 'aria-live': 'polite' });
 		this.tableEl = h('div');
 		this.chartEl = h('div');
+		const pcBox = h('div');
 		clear(root).append(h('h1', { text: `Sweep ${id}` }),
 			h('section.panel', { 'aria-label': 'sweep' }, this.headEl, this.bestEl),
-			h('section.panel', { 'aria-label': 'trials' }, h('h2', { text: 'Trials' }), this.tableEl),
+			h('section.panel', { 'aria-label': 'trials' }, h('h2', { text: 'Trials' }), pcBox, this.tableEl),
 			h('section.panel', { 'aria-label': 'ASHA rungs' }, h('h2', { text: 'ASHA rungs' }), this.chartEl));
 		document.title = `Sweep ${id} — trainbook`;
+		this.pc = new ParallelCoords(pcBox, { onBrush: (ids) => this.#brush(ids), noun: 'trials' });
 		/* A trial's run changed: read the sweep again. */
 		this.offRuns = ctx.feed.onRuns((run) => {
 			if (this.sweep && (this.sweep.trial_list || []).some((t) => t.run === run.id)) this.refresh();
@@ -147,8 +136,16 @@ export class SweepPage {
 				s.waiting ? h('p.sweep-waiting', { text: `Waiting: ${s.waiting}` }) : null),
 			stop);
 		this.bestEl.textContent = bestText(s);
+		const { lines, dims } = trialAxes(s);
+		this.pc.update(lines, dims, trialColor);
 		clear(this.tableEl).append(trialsTable(s));
+		this.#brush(this.pc.brushed());
 		clear(this.chartEl).append(rungChart(s));
+	}
+
+	/* Keep the table's rows of the trials inside every brushed range (all when nothing is brushed). */
+	#brush(ids) {
+		for (const tr of this.tableEl.querySelectorAll('tbody tr')) tr.hidden = !!ids && !ids.includes(`t${tr.dataset.trial}`);
 	}
 
 	async #stop() {
@@ -163,6 +160,7 @@ export class SweepPage {
 	destroy() {
 		clearInterval(this.timer);
 		this.offRuns();
+		this.pc.destroy();
 	}
 }
 
