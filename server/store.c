@@ -1,6 +1,7 @@
 /*
  * store.c — opening and migrating the database, keeping its WAL short,
- * and notebook owners (see store.h). Run rows are in store_runs.c; events,
+ * notebook owners (see store.h), and the statement helpers of
+ * store_internal.h. Run rows are in store_runs.c; events,
  * metrics and checkpoints in store_events.c; curve summaries in
  * store_series.c; accounts in store_accounts.c.
  *
@@ -191,6 +192,62 @@ void store_release(struct store *s, sqlite3_stmt *st)
 		}
 	}
 	sqlite3_finalize(st);
+}
+
+void store_bind(sqlite3_stmt *st, const struct store_arg *args, int n)
+{
+	for (int i = 0; i < n; i++) {
+		if (args[i].kind == STORE_ARG_INT)
+			sqlite3_bind_int64(st, i + 1, args[i].i);
+		else if (args[i].kind == STORE_ARG_REAL)
+			sqlite3_bind_double(st, i + 1, args[i].r);
+		else if (args[i].kind == STORE_ARG_TEXT)
+			sqlite3_bind_text(st, i + 1, args[i].t, -1, SQLITE_TRANSIENT);
+		else
+			sqlite3_bind_null(st, i + 1);
+	}
+}
+
+/* store_write on a statement from either prepare (NULL: it failed); gives the statement back. */
+static int write_statement(struct store *s, sqlite3_stmt *st, const struct store_arg *args, int n, int *changes)
+{
+	if (!st)
+		return STORE_EIO;
+	store_bind(st, args, n);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_DONE) {
+		rc = STORE_OK;
+	} else {
+		int ext = sqlite3_extended_errcode(s->db);
+		srv_log_limited(&s->error_log, "store: %s", sqlite3_errmsg(s->db));
+		rc = ext == SQLITE_CONSTRAINT_UNIQUE || ext == SQLITE_CONSTRAINT_PRIMARYKEY ? STORE_EEXIST
+		     : rc == SQLITE_FULL                                                    ? STORE_EFULL
+											    : STORE_EIO;
+	}
+	if (changes)
+		*changes = sqlite3_changes(s->db);
+	store_release(s, st); /* finalizes one that is not cached */
+	return rc;
+}
+
+int store_write(struct store *s, const char *sql, const struct store_arg *args, int n, int *changes)
+{
+	return write_statement(s, store_prepare(s, sql), args, n, changes);
+}
+
+int store_write_cached(struct store *s, const char *literal_sql, const struct store_arg *args, int n, int *changes)
+{
+	return write_statement(s, store_prepare_cached(s, literal_sql), args, n, changes);
+}
+
+int store_write_locked(struct store *s, const char *sql, const struct store_arg *args, int n, int flags)
+{
+	pthread_mutex_lock(&s->lock);
+	int changes = 0;
+	int rc = flags & STORE_WRITE_CACHED ? store_write_cached(s, sql, args, n, &changes)
+					    : store_write(s, sql, args, n, &changes);
+	pthread_mutex_unlock(&s->lock);
+	return rc == STORE_OK && (flags & STORE_WRITE_ONE_ROW) && changes == 0 ? STORE_ENOENT : rc;
 }
 
 static int schema_version(struct store *s)
