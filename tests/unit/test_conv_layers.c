@@ -22,22 +22,7 @@
 #include "model.h"
 #include "rng.h"
 #include "spec.h"
-
-static struct backend *be;
-
-static int setup(void **state)
-{
-	(void)state;
-	be = backend_cpu_new(2);
-	return be ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	be->destroy(be);
-	return 0;
-}
+#include "tests/unit/cpu_fixture.h"
 
 /* Build `model: <yaml>` for samples of shape `in`; NULL with errs filled on a model error. */
 static struct model *build(const char *yaml, struct shape in, int classes, struct backend *b, struct spec_errors *errs)
