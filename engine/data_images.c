@@ -274,6 +274,20 @@ static int images_decode(const char *path, int channels, uint8_t **buf, size_t *
 }
 
 /*
+ * The two source pixels (along one axis of `n`) that output pixel `i` lies
+ * between, and the weight of the second: half-pixel centres, edges clamped.
+ */
+static void resize_taps(int i, float scale, int n, int *lo, int *hi, float *w)
+{
+	float f = ((float)i + 0.5f) * scale - 0.5f;
+	if (f < 0)
+		f = 0;
+	*lo = (int)f;
+	*hi = *lo + 1 < n ? *lo + 1 : n - 1;
+	*w = f - (float)*lo;
+}
+
+/*
  * Resize an interleaved HWC image to the CHW output with bilinear
  * interpolation, half-pixel centres, edges clamped. Same-size images are
  * a pure transpose, so no value changes when no resize was asked for.
@@ -283,19 +297,13 @@ static void images_resize_chw(const uint8_t *src, int sw, int sh, int c, uint8_t
 {
 	float sx_scale = (float)sw / (float)dw, sy_scale = (float)sh / (float)dh;
 	for (int y = 0; y < dh; y++) {
-		float fy = ((float)y + 0.5f) * sy_scale - 0.5f;
-		if (fy < 0)
-			fy = 0;
-		int y0 = (int)fy;
-		int y1 = y0 + 1 < sh ? y0 + 1 : sh - 1;
-		float wy = fy - (float)y0;
+		int y0, y1;
+		float wy;
+		resize_taps(y, sy_scale, sh, &y0, &y1, &wy);
 		for (int x = 0; x < dw; x++) {
-			float fx = ((float)x + 0.5f) * sx_scale - 0.5f;
-			if (fx < 0)
-				fx = 0;
-			int x0 = (int)fx;
-			int x1 = x0 + 1 < sw ? x0 + 1 : sw - 1;
-			float wx = fx - (float)x0;
+			int x0, x1;
+			float wx;
+			resize_taps(x, sx_scale, sw, &x0, &x1, &wx);
 			for (int ch = 0; ch < c; ch++) {
 				float a = src[((size_t)y0 * sw + x0) * c + ch];
 				float b = src[((size_t)y0 * sw + x1) * c + ch];
