@@ -208,12 +208,29 @@ void store_bind(sqlite3_stmt *st, const struct store_arg *args, int n)
 	}
 }
 
-/* store_write on a statement from either prepare (NULL: it failed); gives the statement back. */
-static int write_statement(struct store *s, sqlite3_stmt *st, const struct store_arg *args, int n, int *changes)
+/* st (NULL: its prepare failed) with args bound. */
+static sqlite3_stmt *bound(sqlite3_stmt *st, const struct store_arg *args, int n)
+{
+	if (st)
+		store_bind(st, args, n);
+	return st;
+}
+
+sqlite3_stmt *store_query(struct store *s, const char *sql, const struct store_arg *args, int n)
+{
+	return bound(store_prepare(s, sql), args, n);
+}
+
+sqlite3_stmt *store_query_cached(struct store *s, const char *literal_sql, const struct store_arg *args, int n)
+{
+	return bound(store_prepare_cached(s, literal_sql), args, n);
+}
+
+/* store_write on a bound statement from store_query or _cached (NULL: it failed); gives the statement back. */
+static int write_statement(struct store *s, sqlite3_stmt *st, int *changes)
 {
 	if (!st)
 		return STORE_EIO;
-	store_bind(st, args, n);
 	int rc = sqlite3_step(st);
 	if (rc == SQLITE_DONE) {
 		rc = STORE_OK;
@@ -232,12 +249,12 @@ static int write_statement(struct store *s, sqlite3_stmt *st, const struct store
 
 int store_write(struct store *s, const char *sql, const struct store_arg *args, int n, int *changes)
 {
-	return write_statement(s, store_prepare(s, sql), args, n, changes);
+	return write_statement(s, store_query(s, sql, args, n), changes);
 }
 
 int store_write_cached(struct store *s, const char *literal_sql, const struct store_arg *args, int n, int *changes)
 {
-	return write_statement(s, store_prepare_cached(s, literal_sql), args, n, changes);
+	return write_statement(s, store_query_cached(s, literal_sql, args, n), changes);
 }
 
 int store_write_locked(struct store *s, const char *sql, const struct store_arg *args, int n, int flags)
@@ -530,51 +547,34 @@ void store_free(struct store *s)
 
 /* ---- notebooks ------------------------------------------------------------ */
 
-static int exec_bound(struct store *s, const char *sql, const char *a, const char *b, int64_t n)
-{
-	pthread_mutex_lock(&s->lock);
-	int rc = -1;
-	sqlite3_stmt *st = store_prepare(s, sql);
-	if (st) {
-		sqlite3_bind_text(st, 1, a, -1, SQLITE_STATIC);
-		if (b)
-			sqlite3_bind_text(st, 2, b, -1, SQLITE_STATIC);
-		if (n)
-			sqlite3_bind_int64(st, 3, n);
-		rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
-		sqlite3_finalize(st);
-	}
-	pthread_mutex_unlock(&s->lock);
-	return rc;
-}
-
 int store_notebook_touch(struct store *s, const char *path, const char *owner)
 {
-	return exec_bound(s,
-			  "INSERT INTO notebooks(path, owner, created, modified) VALUES(?1, ?2, ?3, ?3)"
-			  " ON CONFLICT(path) DO UPDATE SET modified = excluded.modified",
-			  path, owner, srv_unix_now());
+	int rc = store_write_locked(s,
+				    "INSERT INTO notebooks(path, owner, created, modified) VALUES(?1, ?2, ?3, ?3)"
+				    " ON CONFLICT(path) DO UPDATE SET modified = excluded.modified",
+				    ARGS(TEXT(path), TEXT(owner), INT(srv_unix_now())), 0);
+	return rc == STORE_OK ? 0 : -1;
 }
 
 int store_notebook_rename(struct store *s, const char *from, const char *to)
 {
 	/* The target may hold a stale record of a file deleted behind our back. */
-	exec_bound(s, "DELETE FROM notebooks WHERE path = ?1", to, NULL, 0);
-	return exec_bound(s, "UPDATE notebooks SET path = ?2 WHERE path = ?1", from, to, 0);
+	store_write_locked(s, "DELETE FROM notebooks WHERE path = ?1", ARGS(TEXT(to)), 0);
+	int rc = store_write_locked(s, "UPDATE notebooks SET path = ?2 WHERE path = ?1", ARGS(TEXT(from), TEXT(to)), 0);
+	return rc == STORE_OK ? 0 : -1;
 }
 
 int store_notebook_delete(struct store *s, const char *path)
 {
-	return exec_bound(s, "DELETE FROM notebooks WHERE path = ?1", path, NULL, 0);
+	return store_write_locked(s, "DELETE FROM notebooks WHERE path = ?1", ARGS(TEXT(path)), 0) == STORE_OK ? 0 : -1;
 }
 
 bool store_notebook_owner(struct store *s, const char *path, char *owner, size_t len)
 {
 	bool found = false;
 	pthread_mutex_lock(&s->lock);
-	sqlite3_stmt *st = store_prepare(s, "SELECT owner FROM notebooks WHERE path = ?");
+	sqlite3_stmt *st = store_query(s, "SELECT owner FROM notebooks WHERE path = ?", ARGS(TEXT(path)));
 	if (st) {
-		sqlite3_bind_text(st, 1, path, -1, SQLITE_STATIC);
 		if (sqlite3_step(st) == SQLITE_ROW) {
 			srv_strlcpy(owner, (const char *)sqlite3_column_text(st, 0), len);
 			found = true;

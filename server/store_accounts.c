@@ -181,10 +181,11 @@ int store_user_password(struct store *s, const char *name, struct store_user *ou
 {
 	pthread_mutex_lock(&s->lock);
 	int rc = STORE_EIO;
-	sqlite3_stmt *st = store_prepare_cached(s, "SELECT " USER_COLUMNS ", password FROM users"
-						   " WHERE name = ? AND archived IS NULL AND password IS NOT NULL");
+	sqlite3_stmt *st = store_query_cached(s,
+					      "SELECT " USER_COLUMNS ", password FROM users"
+					      " WHERE name = ? AND archived IS NULL AND password IS NOT NULL",
+					      ARGS(TEXT(name)));
 	if (st) {
-		sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
 		rc = STORE_ENOENT;
 		if (sqlite3_step(st) == SQLITE_ROW) {
 			read_user(st, 0, out);
@@ -364,10 +365,11 @@ json_t *store_tokens_json(struct store *s, int64_t user)
 {
 	json_t *list = json_array();
 	pthread_mutex_lock(&s->lock);
-	sqlite3_stmt *st = store_prepare(s, "SELECT id, name, created, coalesce(last_used, 0), coalesce(revoked, 0)"
-					    " FROM api_tokens WHERE user = ? ORDER BY id DESC");
+	sqlite3_stmt *st = store_query(s,
+				       "SELECT id, name, created, coalesce(last_used, 0), coalesce(revoked, 0)"
+				       " FROM api_tokens WHERE user = ? ORDER BY id DESC",
+				       ARGS(INT(user)));
 	if (st) {
-		sqlite3_bind_int64(st, 1, user);
 		while (sqlite3_step(st) == SQLITE_ROW)
 			json_array_append_new(list, json_pack("{s:I, s:s, s:I, s:o, s:o}", "id",
 							      (json_int_t)sqlite3_column_int64(st, 0), "name",
@@ -385,9 +387,8 @@ int store_token_owner(struct store *s, int64_t id, int64_t *user)
 {
 	pthread_mutex_lock(&s->lock);
 	int rc = STORE_EIO;
-	sqlite3_stmt *st = store_prepare(s, "SELECT user FROM api_tokens WHERE id = ?");
+	sqlite3_stmt *st = store_query(s, "SELECT user FROM api_tokens WHERE id = ?", ARGS(INT(id)));
 	if (st) {
-		sqlite3_bind_int64(st, 1, id);
 		rc = STORE_ENOENT;
 		if (sqlite3_step(st) == SQLITE_ROW) {
 			*user = sqlite3_column_int64(st, 0);
@@ -440,11 +441,9 @@ int store_link_create(struct store *s, const char *hash, int64_t user, int64_t n
 /* The live link `hash`'s user through `sql` (?1 hash, ?2 now, one row: the user id). Lock held. */
 static int link_user(struct store *s, const char *sql, const char *hash, int64_t now, struct store_user *out)
 {
-	sqlite3_stmt *st = store_prepare(s, sql);
+	sqlite3_stmt *st = store_query(s, sql, ARGS(TEXT(hash), INT(now)));
 	if (!st)
 		return STORE_EIO;
-	sqlite3_bind_text(st, 1, hash, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_int64(st, 2, now);
 	int64_t user = 0;
 	if (sqlite3_step(st) == SQLITE_ROW)
 		user = sqlite3_column_int64(st, 0);

@@ -316,9 +316,9 @@ json_t *store_metric_names(struct store *s, int64_t id)
 {
 	json_t *names = json_array();
 	pthread_mutex_lock(&s->lock);
-	sqlite3_stmt *st = store_prepare_cached(s, "SELECT name FROM metric_names WHERE run = ? ORDER BY ord");
+	sqlite3_stmt *st =
+		store_query_cached(s, "SELECT name FROM metric_names WHERE run = ? ORDER BY ord", ARGS(INT(id)));
 	if (st) {
-		sqlite3_bind_int64(st, 1, id);
 		while (sqlite3_step(st) == SQLITE_ROW)
 			json_array_append_new(names, json_string((const char *)sqlite3_column_text(st, 0)));
 		store_release(s, st);
@@ -356,12 +356,11 @@ int store_metrics_foreach(struct store *s, int64_t id, int64_t after_seq, int li
 {
 	int n = -1;
 	pthread_mutex_lock(&s->lock);
-	sqlite3_stmt *st = store_prepare_cached(s, "SELECT seq, step, epoch, split, time, vals FROM metrics"
-						   " WHERE run = ? AND seq > ? ORDER BY seq LIMIT ?");
+	sqlite3_stmt *st = store_query_cached(s,
+					      "SELECT seq, step, epoch, split, time, vals FROM metrics"
+					      " WHERE run = ? AND seq > ? ORDER BY seq LIMIT ?",
+					      ARGS(INT(id), INT(after_seq), INT(limit)));
 	if (st) {
-		sqlite3_bind_int64(st, 1, id);
-		sqlite3_bind_int64(st, 2, after_seq);
-		sqlite3_bind_int(st, 3, limit);
 		n = each_metric_row(st, cb, ctx);
 		store_release(s, st);
 	}
@@ -373,12 +372,13 @@ int store_metrics_recent(struct store *s, int64_t id, int limit, store_metric_fn
 {
 	int n = -1;
 	pthread_mutex_lock(&s->lock);
-	sqlite3_stmt *st = store_prepare_cached(s, "SELECT * FROM (SELECT seq, step, epoch, split, time, vals FROM metrics"
-						   " WHERE run = ? AND coalesce(split, 'train') = 'train' ORDER BY seq DESC LIMIT ?)"
-						   " ORDER BY seq");
+	sqlite3_stmt *st =
+		store_query_cached(s,
+				   "SELECT * FROM (SELECT seq, step, epoch, split, time, vals FROM metrics"
+				   " WHERE run = ? AND coalesce(split, 'train') = 'train' ORDER BY seq DESC LIMIT ?)"
+				   " ORDER BY seq",
+				   ARGS(INT(id), INT(limit)));
 	if (st) {
-		sqlite3_bind_int64(st, 1, id);
-		sqlite3_bind_int(st, 2, limit);
 		n = each_metric_row(st, cb, ctx);
 		store_release(s, st);
 	}
@@ -390,10 +390,11 @@ json_t *store_checkpoints_json(struct store *s, int64_t id)
 {
 	json_t *list = json_array();
 	pthread_mutex_lock(&s->lock);
-	sqlite3_stmt *st = store_prepare(s, "SELECT file, path, step, epoch, bytes, best, time"
-					    " FROM checkpoints WHERE run = ? ORDER BY time, step");
+	sqlite3_stmt *st = store_query(s,
+				       "SELECT file, path, step, epoch, bytes, best, time"
+				       " FROM checkpoints WHERE run = ? ORDER BY time, step",
+				       ARGS(INT(id)));
 	if (st) {
-		sqlite3_bind_int64(st, 1, id);
 		while (sqlite3_step(st) == SQLITE_ROW) {
 			json_t *c = json_pack("{s:s, s:s, s:I, s:I, s:I, s:b, s:I}",
 					      "file", (const char *)sqlite3_column_text(st, 0),
@@ -416,10 +417,9 @@ int store_checkpoint_path(struct store *s, int64_t id, const char *file, char *p
 {
 	int rc = -1;
 	pthread_mutex_lock(&s->lock);
-	sqlite3_stmt *st = store_prepare_cached(s, "SELECT path FROM checkpoints WHERE run = ? AND file = ?");
+	sqlite3_stmt *st = store_query_cached(s, "SELECT path FROM checkpoints WHERE run = ? AND file = ?",
+					      ARGS(INT(id), TEXT(file)));
 	if (st) {
-		sqlite3_bind_int64(st, 1, id);
-		sqlite3_bind_text(st, 2, file, -1, SQLITE_STATIC);
 		if (sqlite3_step(st) == SQLITE_ROW &&
 		    srv_strlcpy(path, (const char *)sqlite3_column_text(st, 0), len))
 			rc = 0;
@@ -435,10 +435,11 @@ int store_last_checkpoint(struct store *s, int64_t id, char *path, size_t len)
 	pthread_mutex_lock(&s->lock);
 	/* Highest step first, a step file before best.safetensors of the same
 	 * step; the worker prunes old files (keep: N), so skip missing ones. */
-	sqlite3_stmt *st = store_prepare(s, "SELECT path FROM checkpoints WHERE run = ?"
-					    " ORDER BY step DESC, file LIKE 'best%', time DESC");
+	sqlite3_stmt *st = store_query(s,
+				       "SELECT path FROM checkpoints WHERE run = ?"
+				       " ORDER BY step DESC, file LIKE 'best%', time DESC",
+				       ARGS(INT(id)));
 	if (st) {
-		sqlite3_bind_int64(st, 1, id);
 		while (sqlite3_step(st) == SQLITE_ROW) {
 			const char *p = (const char *)sqlite3_column_text(st, 0);
 			struct stat sb;

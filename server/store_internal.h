@@ -89,6 +89,14 @@ static inline struct store_arg store_text_arg(const char *v)
 void store_bind(sqlite3_stmt *st, const struct store_arg *args, int n);
 
 /*
+ * A statement that returns rows, with `args` bound: prepared for `sql`, or
+ * once for a string literal read often (_cached). NULL when it cannot be
+ * prepared. The caller holds the lock and finalizes it (a cached one: store_release).
+ */
+sqlite3_stmt *store_query(struct store *s, const char *sql, const struct store_arg *args, int n);
+sqlite3_stmt *store_query_cached(struct store *s, const char *literal_sql, const struct store_arg *args, int n);
+
+/*
  * Run one statement that returns no rows, with `args` bound; the caller
  * holds the lock. STORE_OK, STORE_EEXIST (a UNIQUE name or key), STORE_EFULL
  * or STORE_EIO; *changes gets the rows it changed (may be NULL).

@@ -67,12 +67,13 @@ int store_run_info(struct store *s, int64_t id, struct store_run_info *out)
 	memset(out, 0, sizeof *out);
 	pthread_mutex_lock(&s->lock);
 	int rc = -1;
-	sqlite3_stmt *st = store_prepare_cached(s, "SELECT status, spec, last_seq, coalesce(worker_pid, 0),"
-						   " resume, evaluate, reason, job, job_secret, worker_seq, owner"
-						   " FROM runs WHERE id = ?");
+	sqlite3_stmt *st = store_query_cached(s,
+					      "SELECT status, spec, last_seq, coalesce(worker_pid, 0),"
+					      " resume, evaluate, reason, job, job_secret, worker_seq, owner"
+					      " FROM runs WHERE id = ?",
+					      ARGS(INT(id)));
 	if (!st)
 		goto out;
-	sqlite3_bind_int64(st, 1, id);
 	if (sqlite3_step(st) == SQLITE_ROW) {
 		out->id = id;
 		srv_strlcpy(out->status, (const char *)sqlite3_column_text(st, 0), sizeof out->status);
@@ -199,9 +200,8 @@ static json_t *run_by_id(struct store *s, const char *literal_sql, int64_t id, b
 {
 	pthread_mutex_lock(&s->lock);
 	json_t *run = NULL;
-	sqlite3_stmt *st = store_prepare_cached(s, literal_sql);
+	sqlite3_stmt *st = store_query_cached(s, literal_sql, ARGS(INT(id)));
 	if (st) {
-		sqlite3_bind_int64(st, 1, id);
 		sqlite3_bind_double(st, 9, srv_unix_now_f());
 		if (sqlite3_step(st) == SQLITE_ROW)
 			run = run_row_json(st, with_spec);
@@ -267,9 +267,8 @@ bool store_run_owner(struct store *s, int64_t id, char *owner, size_t len)
 {
 	bool found = false;
 	pthread_mutex_lock(&s->lock);
-	sqlite3_stmt *st = store_prepare_cached(s, "SELECT owner FROM runs WHERE id = ?");
+	sqlite3_stmt *st = store_query_cached(s, "SELECT owner FROM runs WHERE id = ?", ARGS(INT(id)));
 	if (st) {
-		sqlite3_bind_int64(st, 1, id);
 		if (sqlite3_step(st) == SQLITE_ROW) {
 			srv_strlcpy(owner, (const char *)sqlite3_column_text(st, 0), len);
 			found = true;
@@ -284,10 +283,9 @@ int store_runs_with_status(struct store *s, const char *status, int64_t *ids, in
 {
 	int n = 0;
 	pthread_mutex_lock(&s->lock);
-	sqlite3_stmt *st = store_prepare_cached(s, "SELECT id FROM runs WHERE status = ? ORDER BY id LIMIT ?");
+	sqlite3_stmt *st = store_query_cached(s, "SELECT id FROM runs WHERE status = ? ORDER BY id LIMIT ?",
+					      ARGS(TEXT(status), INT(max)));
 	if (st) {
-		sqlite3_bind_text(st, 1, status, -1, SQLITE_STATIC);
-		sqlite3_bind_int(st, 2, max);
 		while (n < max && sqlite3_step(st) == SQLITE_ROW)
 			ids[n++] = sqlite3_column_int64(st, 0);
 		store_release(s, st);
@@ -300,9 +298,8 @@ int store_count_status(struct store *s, const char *status)
 {
 	int n = 0;
 	pthread_mutex_lock(&s->lock);
-	sqlite3_stmt *st = store_prepare_cached(s, "SELECT count(*) FROM runs WHERE status = ?");
+	sqlite3_stmt *st = store_query_cached(s, "SELECT count(*) FROM runs WHERE status = ?", ARGS(TEXT(status)));
 	if (st) {
-		sqlite3_bind_text(st, 1, status, -1, SQLITE_STATIC);
 		if (sqlite3_step(st) == SQLITE_ROW)
 			n = sqlite3_column_int(st, 0);
 		store_release(s, st);

@@ -19,15 +19,16 @@ int store_queued_runs(struct store *s, struct store_queued *out, int max)
 {
 	int n = 0;
 	pthread_mutex_lock(&s->lock);
-	sqlite3_stmt *st = store_prepare_cached(s, "SELECT id, owner, coalesce(queued_at, created * 1000), need_gpus,"
-						   " need_index, coalesce(est_bytes, 0), coalesce(queue_position, 0),"
-						   " coalesce(queue_reason, '') FROM runs WHERE status = 'queued'"
-						   " ORDER BY queued_at, id LIMIT ?");
+	sqlite3_stmt *st = store_query_cached(s,
+					      "SELECT id, owner, coalesce(queued_at, created * 1000), need_gpus,"
+					      " need_index, coalesce(est_bytes, 0), coalesce(queue_position, 0),"
+					      " coalesce(queue_reason, '') FROM runs WHERE status = 'queued'"
+					      " ORDER BY queued_at, id LIMIT ?",
+					      ARGS(INT(max)));
 	if (!st) {
 		n = -1;
 		goto out;
 	}
-	sqlite3_bind_int(st, 1, max);
 	while (n < max && sqlite3_step(st) == SQLITE_ROW) {
 		struct store_queued *q = &out[n++];
 		memset(q, 0, sizeof *q);
@@ -87,9 +88,9 @@ int64_t store_run_duration_limit(struct store *s, int64_t id)
 {
 	int64_t v = 0;
 	pthread_mutex_lock(&s->lock);
-	sqlite3_stmt *st = store_prepare_cached(s, "SELECT coalesce(duration_limit, 0) FROM runs WHERE id = ?");
+	sqlite3_stmt *st =
+		store_query_cached(s, "SELECT coalesce(duration_limit, 0) FROM runs WHERE id = ?", ARGS(INT(id)));
 	if (st) {
-		sqlite3_bind_int64(st, 1, id);
 		if (sqlite3_step(st) == SQLITE_ROW)
 			v = sqlite3_column_int64(st, 0);
 		store_release(s, st);
@@ -104,10 +105,10 @@ int64_t store_run_duration_limit(struct store *s, int64_t id)
 static int decayed_usage(struct store *s, const char *user, int64_t now_ms, double half_life_s, double *gpu,
 			 double *cpu)
 {
-	sqlite3_stmt *st = store_prepare_cached(s, "SELECT gpu_s, cpu_s, as_of FROM usage_decayed WHERE user = ?");
+	sqlite3_stmt *st =
+		store_query_cached(s, "SELECT gpu_s, cpu_s, as_of FROM usage_decayed WHERE user = ?", ARGS(TEXT(user)));
 	if (!st)
 		return -1;
-	sqlite3_bind_text(st, 1, user, -1, SQLITE_STATIC);
 	if (sqlite3_step(st) == SQLITE_ROW) {
 		double dt = (double)(now_ms - sqlite3_column_int64(st, 2)) / 1000.0;
 		double f = dt > 0 && half_life_s > 0 ? exp2(-dt / half_life_s) : 1.0;
@@ -189,11 +190,9 @@ static int64_t one_int(struct store *s, const char *literal_sql, const char *a, 
 {
 	int64_t v = 0;
 	pthread_mutex_lock(&s->lock);
-	sqlite3_stmt *st = store_prepare_cached(s, literal_sql);
+	sqlite3_stmt *st =
+		store_query_cached(s, literal_sql, ARGS(TEXT(a), TEXT(b))); /* b: NULL where there is no ?2 */
 	if (st) {
-		sqlite3_bind_text(st, 1, a, -1, SQLITE_STATIC);
-		if (b)
-			sqlite3_bind_text(st, 2, b, -1, SQLITE_STATIC);
 		if (sqlite3_step(st) == SQLITE_ROW)
 			v = sqlite3_column_int64(st, 0);
 		store_release(s, st);
@@ -220,9 +219,8 @@ static char *get_text(struct store *s, const char *literal_sql, const char *key)
 {
 	char *v = NULL;
 	pthread_mutex_lock(&s->lock);
-	sqlite3_stmt *st = store_prepare_cached(s, literal_sql);
+	sqlite3_stmt *st = store_query_cached(s, literal_sql, ARGS(TEXT(key)));
 	if (st) {
-		sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
 		if (sqlite3_step(st) == SQLITE_ROW)
 			v = tb_xstrdup((const char *)sqlite3_column_text(st, 0));
 		store_release(s, st);

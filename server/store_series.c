@@ -381,11 +381,12 @@ json_t *store_run_metrics_json(struct store *s, int64_t run)
 	json_t *out = json_object();
 	pthread_mutex_lock(&s->lock);
 	/* The coarsest tiles: a few per metric however long the run (level follows run in the key). */
-	sqlite3_stmt *st = store_prepare_cached(s, "SELECT split, metric, n, sum, lo, hi, first_step, last_step,"
-						   " last_value FROM series_tiles WHERE run = ? AND level = 8"
-						   " ORDER BY split, metric, bucket");
+	sqlite3_stmt *st = store_query_cached(s,
+					      "SELECT split, metric, n, sum, lo, hi, first_step, last_step,"
+					      " last_value FROM series_tiles WHERE run = ? AND level = 8"
+					      " ORDER BY split, metric, bucket",
+					      ARGS(INT(run)));
 	if (st) {
-		sqlite3_bind_int64(st, 1, run);
 		while (sqlite3_step(st) == SQLITE_ROW) {
 			char key[200];
 			snprintf(key, sizeof key, "%s/%s", (const char *)sqlite3_column_text(st, 0),
@@ -545,15 +546,14 @@ static void seq_range(struct store *s, const struct store_series_query *q, bool 
 	}
 	*first = INT64_MAX;
 	*last = INT64_MIN;
-	sqlite3_stmt *st = store_prepare_cached(s, "SELECT min(first_seq), max(last_seq) FROM series_tiles"
-						   " WHERE run = ? AND level = 1 AND split = ? AND metric = ?"
-						   " AND bucket BETWEEN ? AND ?");
+	sqlite3_stmt *st =
+		store_query_cached(s,
+				   "SELECT min(first_seq), max(last_seq) FROM series_tiles"
+				   " WHERE run = ? AND level = 1 AND split = ? AND metric = ?"
+				   " AND bucket BETWEEN ? AND ?",
+				   ARGS(INT(q->run), TEXT(q->split), TEXT(q->metric),
+					INT(bucket_of(from, tile_shift(1))), INT(bucket_of(to, tile_shift(1)))));
 	if (st) {
-		sqlite3_bind_int64(st, 1, q->run);
-		sqlite3_bind_text(st, 2, q->split, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 3, q->metric, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(st, 4, bucket_of(from, tile_shift(1)));
-		sqlite3_bind_int64(st, 5, bucket_of(to, tile_shift(1)));
 		if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
 			*first = sqlite3_column_int64(st, 0);
 			*last = sqlite3_column_int64(st, 1);
@@ -685,9 +685,9 @@ char *store_series_json(struct store *s, const struct store_series_query *q, siz
 	bool found = false;
 	pthread_mutex_lock(&s->lock);
 	bool tiles = false;
-	sqlite3_stmt *st = store_prepare_cached(s, "SELECT last_seq, series_ready FROM runs WHERE id = ?");
+	sqlite3_stmt *st =
+		store_query_cached(s, "SELECT last_seq, series_ready FROM runs WHERE id = ?", ARGS(INT(q->run)));
 	if (st) {
-		sqlite3_bind_int64(st, 1, q->run);
 		if (sqlite3_step(st) == SQLITE_ROW) {
 			found = true;
 			last_seq = sqlite3_column_int64(st, 0);

@@ -68,9 +68,8 @@ bool store_sweep_owner(struct store *s, int64_t id, char *owner, size_t len)
 {
 	bool found = false;
 	pthread_mutex_lock(&s->lock);
-	sqlite3_stmt *st = store_prepare(s, "SELECT owner FROM sweeps WHERE id = ?");
+	sqlite3_stmt *st = store_query(s, "SELECT owner FROM sweeps WHERE id = ?", ARGS(INT(id)));
 	if (st) {
-		sqlite3_bind_int64(st, 1, id);
 		if (sqlite3_step(st) == SQLITE_ROW) {
 			srv_strlcpy(owner, col_text(st, 0), len);
 			found = true;
@@ -168,10 +167,9 @@ char *store_trial_spec(struct store *s, int64_t sweep, int trial)
 {
 	char *spec = NULL;
 	pthread_mutex_lock(&s->lock);
-	sqlite3_stmt *st = store_prepare(s, "SELECT spec FROM sweep_trials WHERE sweep = ? AND trial = ?");
+	sqlite3_stmt *st = store_query(s, "SELECT spec FROM sweep_trials WHERE sweep = ? AND trial = ?",
+				       ARGS(INT(sweep), INT(trial)));
 	if (st) {
-		sqlite3_bind_int64(st, 1, sweep);
-		sqlite3_bind_int(st, 2, trial);
 		if (sqlite3_step(st) == SQLITE_ROW)
 			spec = tb_xstrdup(col_text(st, 0));
 		sqlite3_finalize(st);
@@ -191,9 +189,8 @@ bool store_trial_of_run(struct store *s, int64_t run, int64_t *sweep, int *trial
 {
 	bool found = false;
 	pthread_mutex_lock(&s->lock);
-	sqlite3_stmt *st = store_prepare(s, "SELECT sweep, trial FROM sweep_trials WHERE run = ?");
+	sqlite3_stmt *st = store_query(s, "SELECT sweep, trial FROM sweep_trials WHERE run = ?", ARGS(INT(run)));
 	if (st) {
-		sqlite3_bind_int64(st, 1, run);
 		if (sqlite3_step(st) == SQLITE_ROW) {
 			*sweep = sqlite3_column_int64(st, 0);
 			*trial = sqlite3_column_int(st, 1);
@@ -325,10 +322,9 @@ json_t *store_sweep_json(struct store *s, int64_t id)
 {
 	json_t *o = NULL;
 	pthread_mutex_lock(&s->lock);
-	sqlite3_stmt *st = store_prepare(s, "SELECT " SWEEP_COLUMNS " FROM sweeps w WHERE id = ?");
+	sqlite3_stmt *st = store_query(s, "SELECT " SWEEP_COLUMNS " FROM sweeps w WHERE id = ?", ARGS(INT(id)));
 	if (!st)
 		goto out;
-	sqlite3_bind_int64(st, 1, id);
 	bool maximize = false;
 	if (sqlite3_step(st) == SQLITE_ROW) {
 		o = sweep_row_json(st);
@@ -339,11 +335,12 @@ json_t *store_sweep_json(struct store *s, int64_t id)
 		goto out;
 	json_object_set_new(o, "best", best_json(s, id, maximize));
 	json_t *trials = json_array();
-	st = store_prepare(s, "SELECT t.trial, t.run, r.status, r.reason, t.vals, t.metric, t.epochs, t.asha_stopped,"
-			      " r.epoch, r.epochs FROM sweep_trials t LEFT JOIN runs r ON r.id = t.run"
-			      " WHERE t.sweep = ? ORDER BY t.trial");
+	st = store_query(s,
+			 "SELECT t.trial, t.run, r.status, r.reason, t.vals, t.metric, t.epochs, t.asha_stopped,"
+			 " r.epoch, r.epochs FROM sweep_trials t LEFT JOIN runs r ON r.id = t.run"
+			 " WHERE t.sweep = ? ORDER BY t.trial",
+			 ARGS(INT(id)));
 	if (st) {
-		sqlite3_bind_int64(st, 1, id);
 		while (sqlite3_step(st) == SQLITE_ROW) {
 			char rid[32];
 			snprintf(rid, sizeof rid, "r%" PRId64, (int64_t)sqlite3_column_int64(st, 1));
@@ -372,9 +369,9 @@ json_t *store_sweep_json(struct store *s, int64_t id)
 	}
 	json_object_set_new(o, "trial_list", trials);
 	json_t *rungs = json_array();
-	st = store_prepare(s, "SELECT epoch, trial, value FROM sweep_rungs WHERE sweep = ? ORDER BY epoch, trial");
+	st = store_query(s, "SELECT epoch, trial, value FROM sweep_rungs WHERE sweep = ? ORDER BY epoch, trial",
+			 ARGS(INT(id)));
 	if (st) {
-		sqlite3_bind_int64(st, 1, id);
 		while (sqlite3_step(st) == SQLITE_ROW)
 			json_array_append_new(rungs, json_pack("{s:i, s:i, s:o}", "epoch", sqlite3_column_int(st, 0),
 							       "trial", sqlite3_column_int(st, 1) + 1, "value",
