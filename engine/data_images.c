@@ -462,29 +462,47 @@ static int images_load_list(const struct images_list *l, const char *name, int c
 	return 0;
 }
 
+/*
+ * What loading and probing both start from: the folder's layout, the
+ * train (and test) file lists and the samples' shape. 0, or -1 with `err`
+ * set and nothing left to free.
+ */
+static int images_prepare(const struct spec_data *spec, struct images_layout *lay, struct images_list *train,
+			  struct images_list *test, int *c, int *h, int *w, char *err, size_t errlen)
+{
+	*train = (struct images_list){0};
+	*test = (struct images_list){0};
+	if (images_layout(spec, lay, err, errlen))
+		return -1;
+	if (images_collect(lay->train_root, lay->classes, lay->nclasses, train, err, errlen) ||
+	    (lay->has_test && images_collect(lay->test_root, lay->classes, lay->nclasses, test, err, errlen)))
+		goto fail;
+	if (train->n == 0) {
+		data_fail(err, errlen, "image-folder: no .png or .jpg images under %s", lay->train_root);
+		goto fail;
+	}
+	if (images_shape(spec, train, c, h, w, err, errlen))
+		goto fail;
+	return 0;
+fail:
+	images_list_free(train);
+	images_list_free(test);
+	images_layout_free(lay);
+	return -1;
+}
+
 int data_images_load(const struct spec_data *spec, const volatile sig_atomic_t *stop,
 		     struct data_splits *out, char *err, size_t errlen)
 {
 	struct images_layout lay;
-	struct images_list train = {0}, test = {0};
+	struct images_list train, test;
 	int c, h, w, rc = -1;
 	if (spec->test_fraction < 0.0 || spec->test_fraction >= 1.0)
 		return data_fail(err, errlen,
 				 "image-folder: data.test_fraction must be in [0, 1), got %g",
 				 spec->test_fraction);
-	if (images_layout(spec, &lay, err, errlen))
+	if (images_prepare(spec, &lay, &train, &test, &c, &h, &w, err, errlen))
 		return -1;
-	if (images_collect(lay.train_root, lay.classes, lay.nclasses, &train, err, errlen) ||
-	    (lay.has_test &&
-	     images_collect(lay.test_root, lay.classes, lay.nclasses, &test, err, errlen)))
-		goto done;
-	if (train.n == 0) {
-		data_fail(err, errlen, "image-folder: no .png or .jpg images under %s",
-			  lay.train_root);
-		goto done;
-	}
-	if (images_shape(spec, &train, &c, &h, &w, err, errlen))
-		goto done;
 	if (images_load_list(&train, "image-folder/train", c, h, w, &lay, stop, &out->train, err,
 			     errlen))
 		goto done;
@@ -523,19 +541,10 @@ static int64_t images_list_bytes(const struct images_list *l)
 int data_images_probe(const struct spec_data *spec, struct data_info *out, char *err, size_t errlen)
 {
 	struct images_layout lay;
-	struct images_list train = {0}, test = {0};
+	struct images_list train, test;
 	int rc = -1, c, h, w;
-	if (images_layout(spec, &lay, err, errlen))
+	if (images_prepare(spec, &lay, &train, &test, &c, &h, &w, err, errlen))
 		return -1;
-	if (images_collect(lay.train_root, lay.classes, lay.nclasses, &train, err, errlen) ||
-	    (lay.has_test && images_collect(lay.test_root, lay.classes, lay.nclasses, &test, err, errlen)))
-		goto done;
-	if (train.n == 0) {
-		data_fail(err, errlen, "image-folder: no .png or .jpg images under %s", lay.train_root);
-		goto done;
-	}
-	if (images_shape(spec, &train, &c, &h, &w, err, errlen))
-		goto done;
 	/* The decode buffer grows to the largest image; the first stands for them. */
 	int sw, sh, color;
 	if (images_decode(train.paths[0], 0, NULL, NULL, &sw, &sh, &color, err, errlen))
