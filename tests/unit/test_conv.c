@@ -22,16 +22,6 @@
 #include "rng.h"
 #include "tests/unit/cpu_fixture.h"
 
-static float *random_floats(int64_t n, uint64_t seed)
-{
-	struct rng r;
-	rng_seed(&r, seed);
-	float *p = be->alloc(be, (size_t)n * sizeof(float));
-	for (int64_t i = 0; i < n; i++)
-		p[i] = rng_uniform(&r) * 2.0f - 1.0f;
-	return p;
-}
-
 /* |got - want| ≤ rtol · max(|want|, max|want| / 10) for every element. */
 static void assert_close(const float *got, const double *want, int64_t n, double rtol)
 {
