@@ -267,6 +267,34 @@ int store_write_locked(struct store *s, const char *sql, const struct store_arg 
 	return rc == STORE_OK && (flags & STORE_WRITE_ONE_ROW) && changes == 0 ? STORE_ENOENT : rc;
 }
 
+int64_t store_read_int(struct store *s, const char *literal_sql, const struct store_arg *args, int n)
+{
+	int64_t v = 0;
+	pthread_mutex_lock(&s->lock);
+	sqlite3_stmt *st = store_query_cached(s, literal_sql, args, n);
+	if (st) {
+		if (sqlite3_step(st) == SQLITE_ROW)
+			v = sqlite3_column_int64(st, 0);
+		store_release(s, st);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return v;
+}
+
+int store_read_ids(struct store *s, const char *literal_sql, const struct store_arg *args, int n, int64_t *ids, int max)
+{
+	int count = 0;
+	pthread_mutex_lock(&s->lock);
+	sqlite3_stmt *st = store_query_cached(s, literal_sql, args, n);
+	if (st) {
+		while (count < max && sqlite3_step(st) == SQLITE_ROW)
+			ids[count++] = sqlite3_column_int64(st, 0);
+		store_release(s, st);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return count;
+}
+
 static int schema_version(struct store *s)
 {
 	sqlite3_stmt *st = store_prepare(s, "SELECT version FROM schema_version");

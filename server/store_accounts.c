@@ -101,13 +101,9 @@ int store_users_create(struct store *s, struct store_user_new *users, size_t n, 
 /* One user by a text or integer key; the caller holds the lock. */
 static int user_where(struct store *s, const char *sql, const char *name, int64_t id, struct store_user *out)
 {
-	sqlite3_stmt *st = store_prepare_cached(s, sql);
+	sqlite3_stmt *st = store_query_cached(s, sql, ARGS(name ? TEXT(name) : INT(id)));
 	if (!st)
 		return STORE_EIO;
-	if (name)
-		sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
-	else
-		sqlite3_bind_int64(st, 1, id);
 	int rc = STORE_ENOENT;
 	if (sqlite3_step(st) == SQLITE_ROW) {
 		read_user(st, 0, out);
@@ -252,18 +248,17 @@ int store_session_user(struct store *s, const char *hash, int64_t now, int64_t i
 {
 	pthread_mutex_lock(&s->lock);
 	int rc = STORE_EIO;
-	sqlite3_stmt *st = store_prepare_cached(
-		s, "SELECT s.last_seen, s.method, "
-		   "u.id, u.name, coalesce(u.email, ''), u.role, u.password IS NOT NULL,"
-		   " u.created, coalesce(u.last_login, 0), coalesce(u.archived, 0)"
-		   " FROM sessions s JOIN users u ON u.id = s.user"
-		   " WHERE s.hash = ?1 AND s.revoked IS NULL AND s.expires > ?2 AND s.last_seen > ?2 - ?3"
-		   " AND u.archived IS NULL");
+	sqlite3_stmt *st = store_query_cached(
+		s,
+		"SELECT s.last_seen, s.method, "
+		"u.id, u.name, coalesce(u.email, ''), u.role, u.password IS NOT NULL,"
+		" u.created, coalesce(u.last_login, 0), coalesce(u.archived, 0)"
+		" FROM sessions s JOIN users u ON u.id = s.user"
+		" WHERE s.hash = ?1 AND s.revoked IS NULL AND s.expires > ?2 AND s.last_seen > ?2 - ?3"
+		" AND u.archived IS NULL",
+		ARGS(TEXT(hash), INT(now), INT(idle_s)));
 	if (!st)
 		goto out;
-	sqlite3_bind_text(st, 1, hash, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_int64(st, 2, now);
-	sqlite3_bind_int64(st, 3, idle_s);
 	rc = STORE_ENOENT;
 	int64_t last_seen = 0;
 	if (sqlite3_step(st) == SQLITE_ROW) {
@@ -335,14 +330,15 @@ int store_token_user(struct store *s, const char *hash, int64_t now, int64_t tou
 {
 	pthread_mutex_lock(&s->lock);
 	int rc = STORE_EIO;
-	sqlite3_stmt *st = store_prepare_cached(
-		s, "SELECT t.id, coalesce(t.last_used, 0), u.id, u.name, coalesce(u.email, ''), u.role,"
-		   " u.password IS NOT NULL, u.created, coalesce(u.last_login, 0), coalesce(u.archived, 0)"
-		   " FROM api_tokens t JOIN users u ON u.id = t.user"
-		   " WHERE t.hash = ? AND t.revoked IS NULL AND u.archived IS NULL");
+	sqlite3_stmt *st = store_query_cached(
+		s,
+		"SELECT t.id, coalesce(t.last_used, 0), u.id, u.name, coalesce(u.email, ''), u.role,"
+		" u.password IS NOT NULL, u.created, coalesce(u.last_login, 0), coalesce(u.archived, 0)"
+		" FROM api_tokens t JOIN users u ON u.id = t.user"
+		" WHERE t.hash = ? AND t.revoked IS NULL AND u.archived IS NULL",
+		ARGS(TEXT(hash)));
 	if (!st)
 		goto out;
-	sqlite3_bind_text(st, 1, hash, -1, SQLITE_TRANSIENT);
 	rc = STORE_ENOENT;
 	int64_t id = 0, last_used = 0;
 	if (sqlite3_step(st) == SQLITE_ROW) {

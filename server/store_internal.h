@@ -112,6 +112,12 @@ enum store_write_flags {
 /* store_write (or _cached) taking the lock for it. */
 int store_write_locked(struct store *s, const char *sql, const struct store_arg *args, int n, int flags);
 
+/* Reads of one integer column, taking the lock: the first row's value (0 when none)... */
+int64_t store_read_int(struct store *s, const char *literal_sql, const struct store_arg *args, int n);
+/* ...and every row's, up to max, into ids: how many. */
+int store_read_ids(struct store *s, const char *literal_sql, const struct store_arg *args, int n, int64_t *ids,
+		   int max);
+
 /* store_series.c: the curve summaries of a metric event (inside the append transaction, lock held). */
 int store_series_add(struct store *s, int64_t run, const char *split, int64_t seq, int64_t step, double time,
 		     json_t *values, json_t *thinned);

@@ -281,31 +281,13 @@ bool store_run_owner(struct store *s, int64_t id, char *owner, size_t len)
 
 int store_runs_with_status(struct store *s, const char *status, int64_t *ids, int max)
 {
-	int n = 0;
-	pthread_mutex_lock(&s->lock);
-	sqlite3_stmt *st = store_query_cached(s, "SELECT id FROM runs WHERE status = ? ORDER BY id LIMIT ?",
-					      ARGS(TEXT(status), INT(max)));
-	if (st) {
-		while (n < max && sqlite3_step(st) == SQLITE_ROW)
-			ids[n++] = sqlite3_column_int64(st, 0);
-		store_release(s, st);
-	}
-	pthread_mutex_unlock(&s->lock);
-	return n;
+	return store_read_ids(s, "SELECT id FROM runs WHERE status = ? ORDER BY id LIMIT ?",
+			      ARGS(TEXT(status), INT(max)), ids, max);
 }
 
 int store_count_status(struct store *s, const char *status)
 {
-	int n = 0;
-	pthread_mutex_lock(&s->lock);
-	sqlite3_stmt *st = store_query_cached(s, "SELECT count(*) FROM runs WHERE status = ?", ARGS(TEXT(status)));
-	if (st) {
-		if (sqlite3_step(st) == SQLITE_ROW)
-			n = sqlite3_column_int(st, 0);
-		store_release(s, st);
-	}
-	pthread_mutex_unlock(&s->lock);
-	return n;
+	return (int)store_read_int(s, "SELECT count(*) FROM runs WHERE status = ?", ARGS(TEXT(status)));
 }
 
 int store_run_set_pid(struct store *s, int64_t id, int pid)

@@ -86,17 +86,7 @@ int store_run_set_duration_limit(struct store *s, int64_t id, int64_t seconds)
 
 int64_t store_run_duration_limit(struct store *s, int64_t id)
 {
-	int64_t v = 0;
-	pthread_mutex_lock(&s->lock);
-	sqlite3_stmt *st =
-		store_query_cached(s, "SELECT coalesce(duration_limit, 0) FROM runs WHERE id = ?", ARGS(INT(id)));
-	if (st) {
-		if (sqlite3_step(st) == SQLITE_ROW)
-			v = sqlite3_column_int64(st, 0);
-		store_release(s, st);
-	}
-	pthread_mutex_unlock(&s->lock);
-	return v;
+	return store_read_int(s, "SELECT coalesce(duration_limit, 0) FROM runs WHERE id = ?", ARGS(INT(id)));
 }
 
 /* ---- usage ------------------------------------------------------------------------ */
@@ -186,31 +176,17 @@ out:
 	return rc;
 }
 
-static int64_t one_int(struct store *s, const char *literal_sql, const char *a, const char *b)
-{
-	int64_t v = 0;
-	pthread_mutex_lock(&s->lock);
-	sqlite3_stmt *st =
-		store_query_cached(s, literal_sql, ARGS(TEXT(a), TEXT(b))); /* b: NULL where there is no ?2 */
-	if (st) {
-		if (sqlite3_step(st) == SQLITE_ROW)
-			v = sqlite3_column_int64(st, 0);
-		store_release(s, st);
-	}
-	pthread_mutex_unlock(&s->lock);
-	return v;
-}
-
 int64_t store_checkpoint_bytes(struct store *s, const char *user)
 {
-	return one_int(
+	return store_read_int(
 		s, "SELECT coalesce(sum(c.bytes), 0) FROM checkpoints c JOIN runs r ON r.id = c.run WHERE r.owner = ?",
-		user, NULL);
+		ARGS(TEXT(user)));
 }
 
 int store_count_user_status(struct store *s, const char *user, const char *status)
 {
-	return (int)one_int(s, "SELECT count(*) FROM runs WHERE owner = ? AND status = ?", user, status);
+	return (int)store_read_int(s, "SELECT count(*) FROM runs WHERE owner = ? AND status = ?",
+				   ARGS(TEXT(user), TEXT(status)));
 }
 
 /* ---- quotas and settings ------------------------------------------------------------- */

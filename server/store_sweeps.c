@@ -89,34 +89,17 @@ int store_sweep_set_status(struct store *s, int64_t id, const char *status)
 	return rc == STORE_OK ? 0 : -1;
 }
 
-/* Ids from a one-column query with up to one int64 parameter. */
-static int ids_query(struct store *s, const char *sql, int64_t param, bool bind, int64_t *ids, int max)
-{
-	int n = 0;
-	pthread_mutex_lock(&s->lock);
-	sqlite3_stmt *st = store_prepare(s, sql);
-	if (st) {
-		if (bind)
-			sqlite3_bind_int64(st, 1, param);
-		while (n < max && sqlite3_step(st) == SQLITE_ROW)
-			ids[n++] = sqlite3_column_int64(st, 0);
-		sqlite3_finalize(st);
-	}
-	pthread_mutex_unlock(&s->lock);
-	return n;
-}
-
 int store_sweeps_running(struct store *s, int64_t *ids, int max)
 {
-	return ids_query(s, "SELECT id FROM sweeps WHERE status = 'running' ORDER BY id", 0, false, ids, max);
+	return store_read_ids(s, "SELECT id FROM sweeps WHERE status = 'running' ORDER BY id", NULL, 0, ids, max);
 }
 
 int store_sweep_live_runs(struct store *s, int64_t id, int64_t *runs, int max)
 {
-	return ids_query(s,
-			 "SELECT r.id FROM sweep_trials t JOIN runs r ON r.id = t.run"
-			 " WHERE t.sweep = ? AND r.status IN ('queued', 'running') ORDER BY t.trial",
-			 id, true, runs, max);
+	return store_read_ids(s,
+			      "SELECT r.id FROM sweep_trials t JOIN runs r ON r.id = t.run"
+			      " WHERE t.sweep = ? AND r.status IN ('queued', 'running') ORDER BY t.trial",
+			      ARGS(INT(id)), runs, max);
 }
 
 int store_sweep_state(struct store *s, int64_t id, struct store_sweep_state *out)
