@@ -462,52 +462,58 @@ static int images_load_list(const struct images_list *l, const char *name, int c
 	return 0;
 }
 
-/*
- * What loading and probing both start from: the folder's layout, the
- * train (and test) file lists and the samples' shape. 0, or -1 with `err`
- * set and nothing left to free.
- */
-static int images_prepare(const struct spec_data *spec, struct images_layout *lay, struct images_list *train,
-			  struct images_list *test, int *c, int *h, int *w, char *err, size_t errlen)
+/* A folder as loading and probing both start from it: its layout, train (and test) file lists, the samples' shape. */
+struct images_folder {
+	struct images_layout lay;
+	struct images_list train, test;
+	int c, h, w;
+};
+
+static void images_folder_close(struct images_folder *f)
 {
-	*train = (struct images_list){0};
-	*test = (struct images_list){0};
-	if (images_layout(spec, lay, err, errlen))
+	images_list_free(&f->train);
+	images_list_free(&f->test);
+	images_layout_free(&f->lay);
+}
+
+/* 0, or -1 with `err` set and nothing left to close. */
+static int images_folder_open(const struct spec_data *spec, struct images_folder *f, char *err, size_t errlen)
+{
+	f->train = (struct images_list){0};
+	f->test = (struct images_list){0};
+	if (images_layout(spec, &f->lay, err, errlen))
 		return -1;
-	if (images_collect(lay->train_root, lay->classes, lay->nclasses, train, err, errlen) ||
-	    (lay->has_test && images_collect(lay->test_root, lay->classes, lay->nclasses, test, err, errlen)))
+	const struct images_layout *lay = &f->lay;
+	if (images_collect(lay->train_root, lay->classes, lay->nclasses, &f->train, err, errlen) ||
+	    (lay->has_test && images_collect(lay->test_root, lay->classes, lay->nclasses, &f->test, err, errlen)))
 		goto fail;
-	if (train->n == 0) {
+	if (f->train.n == 0) {
 		data_fail(err, errlen, "image-folder: no .png or .jpg images under %s", lay->train_root);
 		goto fail;
 	}
-	if (images_shape(spec, train, c, h, w, err, errlen))
+	if (images_shape(spec, &f->train, &f->c, &f->h, &f->w, err, errlen))
 		goto fail;
 	return 0;
 fail:
-	images_list_free(train);
-	images_list_free(test);
-	images_layout_free(lay);
+	images_folder_close(f);
 	return -1;
 }
 
 int data_images_load(const struct spec_data *spec, const volatile sig_atomic_t *stop,
 		     struct data_splits *out, char *err, size_t errlen)
 {
-	struct images_layout lay;
-	struct images_list train, test;
-	int c, h, w, rc = -1;
+	struct images_folder f;
+	int rc = -1;
 	if (spec->test_fraction < 0.0 || spec->test_fraction >= 1.0)
 		return data_fail(err, errlen,
 				 "image-folder: data.test_fraction must be in [0, 1), got %g",
 				 spec->test_fraction);
-	if (images_prepare(spec, &lay, &train, &test, &c, &h, &w, err, errlen))
+	if (images_folder_open(spec, &f, err, errlen))
 		return -1;
-	if (images_load_list(&train, "image-folder/train", c, h, w, &lay, stop, &out->train, err,
-			     errlen))
+	if (images_load_list(&f.train, "image-folder/train", f.c, f.h, f.w, &f.lay, stop, &out->train, err, errlen))
 		goto done;
-	if (lay.has_test) {
-		if (images_load_list(&test, "image-folder/test", c, h, w, &lay, stop, &out->test, err,
+	if (f.lay.has_test) {
+		if (images_load_list(&f.test, "image-folder/test", f.c, f.h, f.w, &f.lay, stop, &out->test, err,
 				     errlen))
 			goto done;
 	} else {
@@ -518,9 +524,7 @@ int data_images_load(const struct spec_data *spec, const volatile sig_atomic_t *
 	}
 	rc = 0;
 done:
-	images_list_free(&train);
-	images_list_free(&test);
-	images_layout_free(&lay);
+	images_folder_close(&f);
 	return rc;
 }
 
@@ -540,31 +544,32 @@ static int64_t images_list_bytes(const struct images_list *l)
  */
 int data_images_probe(const struct spec_data *spec, struct data_info *out, char *err, size_t errlen)
 {
-	struct images_layout lay;
-	struct images_list train, test;
-	int rc = -1, c, h, w;
-	if (images_prepare(spec, &lay, &train, &test, &c, &h, &w, err, errlen))
+	struct images_folder f;
+	int rc = -1;
+	if (images_folder_open(spec, &f, err, errlen))
 		return -1;
 	/* The decode buffer grows to the largest image; the first stands for them. */
 	int sw, sh, color;
-	if (images_decode(train.paths[0], 0, NULL, NULL, &sw, &sh, &color, err, errlen))
+	if (images_decode(f.train.paths[0], 0, NULL, NULL, &sw, &sh, &color, err, errlen))
 		goto done;
 	*out = (struct data_info){
-		.c = c, .h = h, .w = w, .classes = lay.nclasses, .storage = DATASET_U8,
-		.reader_bytes = images_list_bytes(&train) + images_list_bytes(&test) + (int64_t)sw * sh * c,
+		.c = f.c,
+		.h = f.h,
+		.w = f.w,
+		.classes = f.lay.nclasses,
+		.storage = DATASET_U8,
+		.reader_bytes = images_list_bytes(&f.train) + images_list_bytes(&f.test) + (int64_t)sw * sh * f.c,
 	};
-	if (lay.has_test) {
-		out->train_n = train.n;
-		out->test_n = test.n;
+	if (f.lay.has_test) {
+		out->train_n = f.train.n;
+		out->test_n = f.test.n;
 	} else {
-		out->test_n = (int64_t)((double)train.n * spec->test_fraction);
-		out->train_n = train.n - out->test_n;
+		out->test_n = (int64_t)((double)f.train.n * spec->test_fraction);
+		out->train_n = f.train.n - out->test_n;
 		out->test_carved = true;
 	}
 	rc = 0;
 done:
-	images_list_free(&train);
-	images_list_free(&test);
-	images_layout_free(&lay);
+	images_folder_close(&f);
 	return rc;
 }
