@@ -274,6 +274,20 @@ static int images_decode(const char *path, int channels, uint8_t **buf, size_t *
 }
 
 /*
+ * The two source pixels (along one axis of `n`) that output pixel `i` lies
+ * between, and the weight of the second: half-pixel centres, edges clamped.
+ */
+static void resize_taps(int i, float scale, int n, int *lo, int *hi, float *w)
+{
+	float f = ((float)i + 0.5f) * scale - 0.5f;
+	if (f < 0)
+		f = 0;
+	*lo = (int)f;
+	*hi = *lo + 1 < n ? *lo + 1 : n - 1;
+	*w = f - (float)*lo;
+}
+
+/*
  * Resize an interleaved HWC image to the CHW output with bilinear
  * interpolation, half-pixel centres, edges clamped. Same-size images are
  * a pure transpose, so no value changes when no resize was asked for.
@@ -283,19 +297,13 @@ static void images_resize_chw(const uint8_t *src, int sw, int sh, int c, uint8_t
 {
 	float sx_scale = (float)sw / (float)dw, sy_scale = (float)sh / (float)dh;
 	for (int y = 0; y < dh; y++) {
-		float fy = ((float)y + 0.5f) * sy_scale - 0.5f;
-		if (fy < 0)
-			fy = 0;
-		int y0 = (int)fy;
-		int y1 = y0 + 1 < sh ? y0 + 1 : sh - 1;
-		float wy = fy - (float)y0;
+		int y0, y1;
+		float wy;
+		resize_taps(y, sy_scale, sh, &y0, &y1, &wy);
 		for (int x = 0; x < dw; x++) {
-			float fx = ((float)x + 0.5f) * sx_scale - 0.5f;
-			if (fx < 0)
-				fx = 0;
-			int x0 = (int)fx;
-			int x1 = x0 + 1 < sw ? x0 + 1 : sw - 1;
-			float wx = fx - (float)x0;
+			int x0, x1;
+			float wx;
+			resize_taps(x, sx_scale, sw, &x0, &x1, &wx);
 			for (int ch = 0; ch < c; ch++) {
 				float a = src[((size_t)y0 * sw + x0) * c + ch];
 				float b = src[((size_t)y0 * sw + x1) * c + ch];
@@ -454,34 +462,58 @@ static int images_load_list(const struct images_list *l, const char *name, int c
 	return 0;
 }
 
+/* A folder as loading and probing both start from it: its layout, train (and test) file lists, the samples' shape. */
+struct images_folder {
+	struct images_layout lay;
+	struct images_list train, test;
+	int c, h, w;
+};
+
+static void images_folder_close(struct images_folder *f)
+{
+	images_list_free(&f->train);
+	images_list_free(&f->test);
+	images_layout_free(&f->lay);
+}
+
+/* 0, or -1 with `err` set and nothing left to close. */
+static int images_folder_open(const struct spec_data *spec, struct images_folder *f, char *err, size_t errlen)
+{
+	f->train = (struct images_list){0};
+	f->test = (struct images_list){0};
+	if (images_layout(spec, &f->lay, err, errlen))
+		return -1;
+	const struct images_layout *lay = &f->lay;
+	if (images_collect(lay->train_root, lay->classes, lay->nclasses, &f->train, err, errlen) ||
+	    (lay->has_test && images_collect(lay->test_root, lay->classes, lay->nclasses, &f->test, err, errlen)))
+		goto fail;
+	if (f->train.n == 0) {
+		data_fail(err, errlen, "image-folder: no .png or .jpg images under %s", lay->train_root);
+		goto fail;
+	}
+	if (images_shape(spec, &f->train, &f->c, &f->h, &f->w, err, errlen))
+		goto fail;
+	return 0;
+fail:
+	images_folder_close(f);
+	return -1;
+}
+
 int data_images_load(const struct spec_data *spec, const volatile sig_atomic_t *stop,
 		     struct data_splits *out, char *err, size_t errlen)
 {
-	struct images_layout lay;
-	struct images_list train = {0}, test = {0};
-	int c, h, w, rc = -1;
+	struct images_folder f;
+	int rc = -1;
 	if (spec->test_fraction < 0.0 || spec->test_fraction >= 1.0)
 		return data_fail(err, errlen,
 				 "image-folder: data.test_fraction must be in [0, 1), got %g",
 				 spec->test_fraction);
-	if (images_layout(spec, &lay, err, errlen))
+	if (images_folder_open(spec, &f, err, errlen))
 		return -1;
-	if (images_collect(lay.train_root, lay.classes, lay.nclasses, &train, err, errlen) ||
-	    (lay.has_test &&
-	     images_collect(lay.test_root, lay.classes, lay.nclasses, &test, err, errlen)))
+	if (images_load_list(&f.train, "image-folder/train", f.c, f.h, f.w, &f.lay, stop, &out->train, err, errlen))
 		goto done;
-	if (train.n == 0) {
-		data_fail(err, errlen, "image-folder: no .png or .jpg images under %s",
-			  lay.train_root);
-		goto done;
-	}
-	if (images_shape(spec, &train, &c, &h, &w, err, errlen))
-		goto done;
-	if (images_load_list(&train, "image-folder/train", c, h, w, &lay, stop, &out->train, err,
-			     errlen))
-		goto done;
-	if (lay.has_test) {
-		if (images_load_list(&test, "image-folder/test", c, h, w, &lay, stop, &out->test, err,
+	if (f.lay.has_test) {
+		if (images_load_list(&f.test, "image-folder/test", f.c, f.h, f.w, &f.lay, stop, &out->test, err,
 				     errlen))
 			goto done;
 	} else {
@@ -492,9 +524,7 @@ int data_images_load(const struct spec_data *spec, const volatile sig_atomic_t *
 	}
 	rc = 0;
 done:
-	images_list_free(&train);
-	images_list_free(&test);
-	images_layout_free(&lay);
+	images_folder_close(&f);
 	return rc;
 }
 
@@ -514,40 +544,32 @@ static int64_t images_list_bytes(const struct images_list *l)
  */
 int data_images_probe(const struct spec_data *spec, struct data_info *out, char *err, size_t errlen)
 {
-	struct images_layout lay;
-	struct images_list train = {0}, test = {0};
-	int rc = -1, c, h, w;
-	if (images_layout(spec, &lay, err, errlen))
+	struct images_folder f;
+	int rc = -1;
+	if (images_folder_open(spec, &f, err, errlen))
 		return -1;
-	if (images_collect(lay.train_root, lay.classes, lay.nclasses, &train, err, errlen) ||
-	    (lay.has_test && images_collect(lay.test_root, lay.classes, lay.nclasses, &test, err, errlen)))
-		goto done;
-	if (train.n == 0) {
-		data_fail(err, errlen, "image-folder: no .png or .jpg images under %s", lay.train_root);
-		goto done;
-	}
-	if (images_shape(spec, &train, &c, &h, &w, err, errlen))
-		goto done;
 	/* The decode buffer grows to the largest image; the first stands for them. */
 	int sw, sh, color;
-	if (images_decode(train.paths[0], 0, NULL, NULL, &sw, &sh, &color, err, errlen))
+	if (images_decode(f.train.paths[0], 0, NULL, NULL, &sw, &sh, &color, err, errlen))
 		goto done;
 	*out = (struct data_info){
-		.c = c, .h = h, .w = w, .classes = lay.nclasses, .storage = DATASET_U8,
-		.reader_bytes = images_list_bytes(&train) + images_list_bytes(&test) + (int64_t)sw * sh * c,
+		.c = f.c,
+		.h = f.h,
+		.w = f.w,
+		.classes = f.lay.nclasses,
+		.storage = DATASET_U8,
+		.reader_bytes = images_list_bytes(&f.train) + images_list_bytes(&f.test) + (int64_t)sw * sh * f.c,
 	};
-	if (lay.has_test) {
-		out->train_n = train.n;
-		out->test_n = test.n;
+	if (f.lay.has_test) {
+		out->train_n = f.train.n;
+		out->test_n = f.test.n;
 	} else {
-		out->test_n = (int64_t)((double)train.n * spec->test_fraction);
-		out->train_n = train.n - out->test_n;
+		out->test_n = (int64_t)((double)f.train.n * spec->test_fraction);
+		out->train_n = f.train.n - out->test_n;
 		out->test_carved = true;
 	}
 	rc = 0;
 done:
-	images_list_free(&train);
-	images_list_free(&test);
-	images_layout_free(&lay);
+	images_folder_close(&f);
 	return rc;
 }

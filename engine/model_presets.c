@@ -79,16 +79,29 @@ static void preset_mlp(const struct spec_model *sm, int classes, struct layer_li
 #undef NEXT_NAME
 }
 
+/* conv{i} [→ bn{i}] → relu{i} → pool{i} (2×2 max-pool): a stage of LeNet-5 and of the small CNN. */
+static void push_conv_stage(struct layer_list *ll, int i, const char *conv_args, bool batchnorm)
+{
+	char name[16];
+	snprintf(name, sizeof(name), "conv%d", i);
+	push(ll, "conv2d", name, conv_args);
+	if (batchnorm) {
+		snprintf(name, sizeof(name), "bn%d", i);
+		push(ll, "batchnorm2d", name, "");
+	}
+	snprintf(name, sizeof(name), "relu%d", i);
+	push(ll, "relu", name, "");
+	snprintf(name, sizeof(name), "pool%d", i);
+	push(ll, "maxpool2d", name, "kernel=2");
+}
+
 /* LeNet-5 (ReLU, max-pool); 28×28 inputs get padding 2 so the shapes match the 32×32 original. */
 static void preset_lenet5(struct shape input, int classes, struct layer_list *ll)
 {
-	int pad = input.ndim == 3 && input.d[1] < 32 ? 2 : 0;
-	push_fmt(ll, "conv2d", "conv1", "out=%d kernel=5 padding=%d", 6, pad);
-	push(ll, "relu", "relu1", "");
-	push(ll, "maxpool2d", "pool1", "kernel=2");
-	push(ll, "conv2d", "conv2", "out=16 kernel=5");
-	push(ll, "relu", "relu2", "");
-	push(ll, "maxpool2d", "pool2", "kernel=2");
+	char conv1[64];
+	snprintf(conv1, sizeof(conv1), "out=6 kernel=5 padding=%d", input.ndim == 3 && input.d[1] < 32 ? 2 : 0);
+	push_conv_stage(ll, 1, conv1, false);
+	push_conv_stage(ll, 2, "out=16 kernel=5", false);
 	push(ll, "flatten", "flatten", "");
 	push(ll, "linear", "fc1", "out=120");
 	push(ll, "relu", "relu3", "");
@@ -100,14 +113,8 @@ static void preset_lenet5(struct shape input, int classes, struct layer_list *ll
 /* A small two-block CNN for (Fashion-)MNIST: conv-bn-relu-pool twice, then two linear layers. */
 static void preset_cnn(int classes, struct layer_list *ll)
 {
-	push(ll, "conv2d", "conv1", "out=32 kernel=3 padding=1 bias=0");
-	push(ll, "batchnorm2d", "bn1", "");
-	push(ll, "relu", "relu1", "");
-	push(ll, "maxpool2d", "pool1", "kernel=2");
-	push(ll, "conv2d", "conv2", "out=64 kernel=3 padding=1 bias=0");
-	push(ll, "batchnorm2d", "bn2", "");
-	push(ll, "relu", "relu2", "");
-	push(ll, "maxpool2d", "pool2", "kernel=2");
+	push_conv_stage(ll, 1, "out=32 kernel=3 padding=1 bias=0", true);
+	push_conv_stage(ll, 2, "out=64 kernel=3 padding=1 bias=0", true);
 	push(ll, "flatten", "flatten", "");
 	push(ll, "linear", "fc1", "out=128");
 	push(ll, "relu", "relu3", "");

@@ -423,13 +423,8 @@ void board_free(struct board *b)
 {
 	if (!b)
 		return;
-	if (b->started) {
-		pthread_mutex_lock(&b->lock);
-		b->stop = true;
-		pthread_cond_signal(&b->wake);
-		pthread_mutex_unlock(&b->lock);
-		pthread_join(b->thread, NULL);
-	}
+	if (b->started)
+		srv_thread_stop(b->thread, &b->lock, &b->wake, &b->stop);
 	for (int i = 0; i < b->nruns; i++) {
 		json_decref(b->runs[i]->summary);
 		free(b->runs[i]);

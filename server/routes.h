@@ -108,6 +108,10 @@ enum MHD_Result route_checkpoint_onnx(struct http_req *r);
 int64_t route_run_id(struct http_req *r, enum MHD_Result *reply);
 /* The run of params[0] in *id and the request's JSON body (the caller's to free); NULL after a reply. */
 json_t *route_run_body(struct http_req *r, int64_t *id, enum MHD_Result *reply);
+/* The answer to a runq error: 404, 409, 429, 400 or 507 as the code says, else 500 with `err`. */
+enum MHD_Result route_runq_fail(struct http_req *r, int code, const char *err);
+/* {"run": …} of run `id` with `status`, or 404 when it is not stored. */
+enum MHD_Result route_reply_run(struct http_req *r, unsigned status, int64_t id);
 /* The same, also answering 404 when no such run is stored (routes_files.c). */
 int64_t route_existing_run(struct http_req *r, enum MHD_Result *reply);
 /*

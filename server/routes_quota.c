@@ -10,7 +10,6 @@
  *
  * Threads: libmicrohttpd's polling thread.
  */
-#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -248,14 +247,5 @@ enum MHD_Result route_run_extend(struct http_req *r)
 	int64_t limit = 0;
 	char err[300];
 	int rc = runq_extend(r->app->runq, id, seconds, &limit, err, sizeof err);
-	if (rc == RUNQ_ENOENT)
-		return http_error(r, 404, "not_found", "%s", err);
-	if (rc == RUNQ_ESTATE)
-		return http_error(r, 409, "conflict", "%s", err);
-	if (rc)
-		return http_error(r, 500, "internal", "%s", err);
-	json_t *run = store_run_json(r->app->store, id);
-	if (!run)
-		return http_error(r, 404, "not_found", "no run r%" PRId64, id);
-	return http_json(r, 200, json_pack("{s:o}", "run", run));
+	return rc ? route_runq_fail(r, rc, err) : route_reply_run(r, 200, id);
 }

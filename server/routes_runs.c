@@ -41,27 +41,25 @@ json_t *route_run_body(struct http_req *r, int64_t *id, enum MHD_Result *reply)
 	return *id < 0 ? NULL : http_body_json(r, reply);
 }
 
-static enum MHD_Result runq_fail(struct http_req *r, int code, const char *err)
+/* The answer to each runq error a run route can meet; any other is a 500. */
+static const struct {
+	int code;
+	unsigned status;
+	const char *error;
+} runq_errors[] = {
+	{RUNQ_ENOENT, 404, "not_found"}, {RUNQ_ESTATE, 409, "conflict"},      {RUNQ_EFULL, 429, "queue_full"},
+	{RUNQ_EQUOTA, 429, "quota"},     {RUNQ_EINVALID, 400, "invalid_run"}, {RUNQ_ENOSPACE, 507, "disk_full"},
+};
+
+enum MHD_Result route_runq_fail(struct http_req *r, int code, const char *err)
 {
-	switch (code) {
-	case RUNQ_ENOENT:
-		return http_error(r, 404, "not_found", "%s", err);
-	case RUNQ_ESTATE:
-		return http_error(r, 409, "conflict", "%s", err);
-	case RUNQ_EFULL:
-		return http_error(r, 429, "queue_full", "%s", err);
-	case RUNQ_EQUOTA:
-		return http_error(r, 429, "quota", "%s", err);
-	case RUNQ_EINVALID:
-		return http_error(r, 400, "invalid_run", "%s", err);
-	case RUNQ_ENOSPACE:
-		return http_error(r, 507, "disk_full", "%s", err);
-	default:
-		return http_error(r, 500, "internal", "%s", err);
-	}
+	for (size_t i = 0; i < TB_ARRAY_LEN(runq_errors); i++)
+		if (runq_errors[i].code == code)
+			return http_error(r, runq_errors[i].status, runq_errors[i].error, "%s", err);
+	return http_error(r, 500, "internal", "%s", err);
 }
 
-static enum MHD_Result reply_run(struct http_req *r, unsigned status, int64_t id)
+enum MHD_Result route_reply_run(struct http_req *r, unsigned status, int64_t id)
 {
 	json_t *run = store_run_json(r->app->store, id);
 	if (!run)
@@ -213,7 +211,7 @@ enum MHD_Result route_run_create(struct http_req *r)
 	int64_t id;
 	char err[512];
 	int rc = runq_submit(r->app->runq, &sub, &id, err, sizeof err);
-	reply = rc ? runq_fail(r, rc, err) : reply_run(r, 201, id);
+	reply = rc ? route_runq_fail(r, rc, err) : route_reply_run(r, 201, id);
 out:
 	free(yaml);
 	json_decref(body);
@@ -359,7 +357,7 @@ enum MHD_Result route_run_edit(struct http_req *r)
 		goto out;
 	}
 	runq_changed(r->app->runq, id);
-	reply = reply_run(r, 200, id);
+	reply = route_reply_run(r, 200, id);
 out:
 	free(tags);
 	json_decref(body);
@@ -370,7 +368,7 @@ enum MHD_Result route_run_get(struct http_req *r)
 {
 	enum MHD_Result reply;
 	int64_t id = route_run_id(r, &reply);
-	return id < 0 ? reply : reply_run(r, 200, id);
+	return id < 0 ? reply : route_reply_run(r, 200, id);
 }
 
 /* Stop (kill false: a checkpoint first) or kill run {id}; 202 with the run. */
@@ -382,7 +380,7 @@ static enum MHD_Result end_run(struct http_req *r, bool kill)
 		return reply;
 	char err[512];
 	int rc = kill ? runq_kill(r->app->runq, id, r->who.name, err, sizeof err) : runq_stop(r->app->runq, id, err, sizeof err);
-	return rc ? runq_fail(r, rc, err) : reply_run(r, 202, id);
+	return rc ? route_runq_fail(r, rc, err) : route_reply_run(r, 202, id);
 }
 
 enum MHD_Result route_run_stop(struct http_req *r)
@@ -431,7 +429,7 @@ static enum MHD_Result checkpoint_action(struct http_req *r, checkpoint_action_f
 		return reply;
 	char err[512];
 	int rc = action(r->app->runq, id, checkpoint, err, sizeof err);
-	reply = rc ? runq_fail(r, rc, err) : reply_run(r, status, id);
+	reply = rc ? route_runq_fail(r, rc, err) : route_reply_run(r, status, id);
 	json_decref(body);
 	return reply;
 }
@@ -455,7 +453,7 @@ enum MHD_Result route_run_delete(struct http_req *r)
 		return reply;
 	char err[512];
 	int rc = runq_delete(r->app->runq, id, err, sizeof err);
-	return rc ? runq_fail(r, rc, err) : http_json(r, 204, NULL);
+	return rc ? route_runq_fail(r, rc, err) : http_json(r, 204, NULL);
 }
 
 struct events_ctx {

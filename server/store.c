@@ -1,6 +1,7 @@
 /*
  * store.c — opening and migrating the database, keeping its WAL short,
- * and notebook owners (see store.h). Run rows are in store_runs.c; events,
+ * notebook owners (see store.h), and the statement helpers of
+ * store_internal.h. Run rows are in store_runs.c; events,
  * metrics and checkpoints in store_events.c; curve summaries in
  * store_series.c; accounts in store_accounts.c.
  *
@@ -191,6 +192,107 @@ void store_release(struct store *s, sqlite3_stmt *st)
 		}
 	}
 	sqlite3_finalize(st);
+}
+
+void store_bind(sqlite3_stmt *st, const struct store_arg *args, int n)
+{
+	for (int i = 0; i < n; i++) {
+		if (args[i].kind == STORE_ARG_INT)
+			sqlite3_bind_int64(st, i + 1, args[i].i);
+		else if (args[i].kind == STORE_ARG_REAL)
+			sqlite3_bind_double(st, i + 1, args[i].r);
+		else if (args[i].kind == STORE_ARG_TEXT)
+			sqlite3_bind_text(st, i + 1, args[i].t, -1, SQLITE_TRANSIENT);
+		else
+			sqlite3_bind_null(st, i + 1);
+	}
+}
+
+/* st (NULL: its prepare failed) with args bound. */
+static sqlite3_stmt *bound(sqlite3_stmt *st, const struct store_arg *args, int n)
+{
+	if (st)
+		store_bind(st, args, n);
+	return st;
+}
+
+sqlite3_stmt *store_query(struct store *s, const char *sql, const struct store_arg *args, int n)
+{
+	return bound(store_prepare(s, sql), args, n);
+}
+
+sqlite3_stmt *store_query_cached(struct store *s, const char *literal_sql, const struct store_arg *args, int n)
+{
+	return bound(store_prepare_cached(s, literal_sql), args, n);
+}
+
+/* store_write on a bound statement from store_query or _cached (NULL: it failed); gives the statement back. */
+static int write_statement(struct store *s, sqlite3_stmt *st, int *changes)
+{
+	if (!st)
+		return STORE_EIO;
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_DONE) {
+		rc = STORE_OK;
+	} else {
+		int ext = sqlite3_extended_errcode(s->db);
+		srv_log_limited(&s->error_log, "store: %s", sqlite3_errmsg(s->db));
+		rc = ext == SQLITE_CONSTRAINT_UNIQUE || ext == SQLITE_CONSTRAINT_PRIMARYKEY ? STORE_EEXIST
+		     : rc == SQLITE_FULL                                                    ? STORE_EFULL
+											    : STORE_EIO;
+	}
+	if (changes)
+		*changes = sqlite3_changes(s->db);
+	store_release(s, st); /* finalizes one that is not cached */
+	return rc;
+}
+
+int store_write(struct store *s, const char *sql, const struct store_arg *args, int n, int *changes)
+{
+	return write_statement(s, store_query(s, sql, args, n), changes);
+}
+
+int store_write_cached(struct store *s, const char *literal_sql, const struct store_arg *args, int n, int *changes)
+{
+	return write_statement(s, store_query_cached(s, literal_sql, args, n), changes);
+}
+
+int store_write_locked(struct store *s, const char *sql, const struct store_arg *args, int n, int flags)
+{
+	pthread_mutex_lock(&s->lock);
+	int changes = 0;
+	int rc = flags & STORE_WRITE_CACHED ? store_write_cached(s, sql, args, n, &changes)
+					    : store_write(s, sql, args, n, &changes);
+	pthread_mutex_unlock(&s->lock);
+	return rc == STORE_OK && (flags & STORE_WRITE_ONE_ROW) && changes == 0 ? STORE_ENOENT : rc;
+}
+
+int64_t store_read_int(struct store *s, const char *literal_sql, const struct store_arg *args, int n)
+{
+	int64_t v = 0;
+	pthread_mutex_lock(&s->lock);
+	sqlite3_stmt *st = store_query_cached(s, literal_sql, args, n);
+	if (st) {
+		if (sqlite3_step(st) == SQLITE_ROW)
+			v = sqlite3_column_int64(st, 0);
+		store_release(s, st);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return v;
+}
+
+int store_read_ids(struct store *s, const char *literal_sql, const struct store_arg *args, int n, int64_t *ids, int max)
+{
+	int count = 0;
+	pthread_mutex_lock(&s->lock);
+	sqlite3_stmt *st = store_query_cached(s, literal_sql, args, n);
+	if (st) {
+		while (count < max && sqlite3_step(st) == SQLITE_ROW)
+			ids[count++] = sqlite3_column_int64(st, 0);
+		store_release(s, st);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return count;
 }
 
 static int schema_version(struct store *s)
@@ -473,51 +575,34 @@ void store_free(struct store *s)
 
 /* ---- notebooks ------------------------------------------------------------ */
 
-static int exec_bound(struct store *s, const char *sql, const char *a, const char *b, int64_t n)
-{
-	pthread_mutex_lock(&s->lock);
-	int rc = -1;
-	sqlite3_stmt *st = store_prepare(s, sql);
-	if (st) {
-		sqlite3_bind_text(st, 1, a, -1, SQLITE_STATIC);
-		if (b)
-			sqlite3_bind_text(st, 2, b, -1, SQLITE_STATIC);
-		if (n)
-			sqlite3_bind_int64(st, 3, n);
-		rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
-		sqlite3_finalize(st);
-	}
-	pthread_mutex_unlock(&s->lock);
-	return rc;
-}
-
 int store_notebook_touch(struct store *s, const char *path, const char *owner)
 {
-	return exec_bound(s,
-			  "INSERT INTO notebooks(path, owner, created, modified) VALUES(?1, ?2, ?3, ?3)"
-			  " ON CONFLICT(path) DO UPDATE SET modified = excluded.modified",
-			  path, owner, srv_unix_now());
+	int rc = store_write_locked(s,
+				    "INSERT INTO notebooks(path, owner, created, modified) VALUES(?1, ?2, ?3, ?3)"
+				    " ON CONFLICT(path) DO UPDATE SET modified = excluded.modified",
+				    ARGS(TEXT(path), TEXT(owner), INT(srv_unix_now())), 0);
+	return rc == STORE_OK ? 0 : -1;
 }
 
 int store_notebook_rename(struct store *s, const char *from, const char *to)
 {
 	/* The target may hold a stale record of a file deleted behind our back. */
-	exec_bound(s, "DELETE FROM notebooks WHERE path = ?1", to, NULL, 0);
-	return exec_bound(s, "UPDATE notebooks SET path = ?2 WHERE path = ?1", from, to, 0);
+	store_write_locked(s, "DELETE FROM notebooks WHERE path = ?1", ARGS(TEXT(to)), 0);
+	int rc = store_write_locked(s, "UPDATE notebooks SET path = ?2 WHERE path = ?1", ARGS(TEXT(from), TEXT(to)), 0);
+	return rc == STORE_OK ? 0 : -1;
 }
 
 int store_notebook_delete(struct store *s, const char *path)
 {
-	return exec_bound(s, "DELETE FROM notebooks WHERE path = ?1", path, NULL, 0);
+	return store_write_locked(s, "DELETE FROM notebooks WHERE path = ?1", ARGS(TEXT(path)), 0) == STORE_OK ? 0 : -1;
 }
 
 bool store_notebook_owner(struct store *s, const char *path, char *owner, size_t len)
 {
 	bool found = false;
 	pthread_mutex_lock(&s->lock);
-	sqlite3_stmt *st = store_prepare(s, "SELECT owner FROM notebooks WHERE path = ?");
+	sqlite3_stmt *st = store_query(s, "SELECT owner FROM notebooks WHERE path = ?", ARGS(TEXT(path)));
 	if (st) {
-		sqlite3_bind_text(st, 1, path, -1, SQLITE_STATIC);
 		if (sqlite3_step(st) == SQLITE_ROW) {
 			srv_strlcpy(owner, (const char *)sqlite3_column_text(st, 0), len);
 			found = true;

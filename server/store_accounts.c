@@ -50,69 +50,6 @@ json_t *store_user_json(const struct store_user *u)
 			 time_or_null(u->archived));
 }
 
-/* A bound value: ?1, ?2, … of a statement, in order. */
-struct arg {
-	enum { A_NULL, A_INT, A_TEXT } kind;
-	int64_t i;
-	const char *t;
-};
-static inline struct arg text_arg(const char *v)
-{
-	return (struct arg){.kind = v ? A_TEXT : A_NULL, .t = v};
-}
-#define INT(v) ((struct arg){.kind = A_INT, .i = (v)})
-#define TEXT(v) text_arg(v) /* NULL binds NULL */
-#define ARGS(...) (const struct arg[]){__VA_ARGS__}, (int)(sizeof(const struct arg[]){__VA_ARGS__} / sizeof(struct arg))
-
-static void bind_args(sqlite3_stmt *st, const struct arg *args, int n)
-{
-	for (int i = 0; i < n; i++) {
-		if (args[i].kind == A_INT)
-			sqlite3_bind_int64(st, i + 1, args[i].i);
-		else if (args[i].kind == A_TEXT)
-			sqlite3_bind_text(st, i + 1, args[i].t, -1, SQLITE_TRANSIENT);
-		else
-			sqlite3_bind_null(st, i + 1);
-	}
-}
-
-/*
- * Run one statement that returns no rows, with `args` bound; the caller
- * holds the lock. STORE_OK, STORE_EEXIST (a UNIQUE name or key), STORE_EFULL
- * or STORE_EIO; *changes gets the rows it changed (may be NULL).
- */
-static int run(struct store *s, const char *sql, const struct arg *args, int n, int *changes)
-{
-	sqlite3_stmt *st = store_prepare(s, sql);
-	if (!st)
-		return STORE_EIO;
-	bind_args(st, args, n);
-	int rc = sqlite3_step(st);
-	if (rc == SQLITE_DONE) {
-		rc = STORE_OK;
-	} else {
-		int ext = sqlite3_extended_errcode(s->db);
-		srv_log_limited(&s->error_log, "store: %s", sqlite3_errmsg(s->db));
-		rc = ext == SQLITE_CONSTRAINT_UNIQUE || ext == SQLITE_CONSTRAINT_PRIMARYKEY ? STORE_EEXIST
-		     : rc == SQLITE_FULL                                                    ? STORE_EFULL
-											    : STORE_EIO;
-	}
-	if (changes)
-		*changes = sqlite3_changes(s->db);
-	sqlite3_finalize(st);
-	return rc;
-}
-
-/* The same taking the lock; STORE_ENOENT when `must_change` and no row changed. */
-static int run_locked(struct store *s, const char *sql, const struct arg *args, int n, bool must_change)
-{
-	pthread_mutex_lock(&s->lock);
-	int changes = 0;
-	int rc = run(s, sql, args, n, &changes);
-	pthread_mutex_unlock(&s->lock);
-	return rc == STORE_OK && must_change && changes == 0 ? STORE_ENOENT : rc;
-}
-
 /* Statements in one transaction, in order; the caller holds the lock. */
 static int in_transaction(struct store *s, int (*body)(struct store *s, void *ctx), void *ctx)
 {
@@ -137,10 +74,11 @@ static int users_new_body(struct store *s, void *ctx)
 	struct users_new *u = ctx;
 	for (size_t i = 0; i < u->n; i++) {
 		struct store_user_new *nu = &u->users[i];
-		int rc = run(s, "INSERT INTO users(name, email, role, created) VALUES(?, ?, ?, strftime('%s', 'now'))",
-			     ARGS(TEXT(nu->name), TEXT(nu->email && nu->email[0] ? nu->email : NULL),
-				  TEXT(nu->instructor ? "instructor" : "student")),
-			     NULL);
+		int rc = store_write(
+			s, "INSERT INTO users(name, email, role, created) VALUES(?, ?, ?, strftime('%s', 'now'))",
+			ARGS(TEXT(nu->name), TEXT(nu->email && nu->email[0] ? nu->email : NULL),
+			     TEXT(nu->instructor ? "instructor" : "student")),
+			NULL);
 		if (rc != STORE_OK) {
 			if (u->bad)
 				*u->bad = i;
@@ -163,13 +101,9 @@ int store_users_create(struct store *s, struct store_user_new *users, size_t n, 
 /* One user by a text or integer key; the caller holds the lock. */
 static int user_where(struct store *s, const char *sql, const char *name, int64_t id, struct store_user *out)
 {
-	sqlite3_stmt *st = store_prepare_cached(s, sql);
+	sqlite3_stmt *st = store_query_cached(s, sql, ARGS(name ? TEXT(name) : INT(id)));
 	if (!st)
 		return STORE_EIO;
-	if (name)
-		sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
-	else
-		sqlite3_bind_int64(st, 1, id);
 	int rc = STORE_ENOENT;
 	if (sqlite3_step(st) == SQLITE_ROW) {
 		read_user(st, 0, out);
@@ -217,34 +151,37 @@ json_t *store_users_json(struct store *s)
 
 int store_user_set_role(struct store *s, int64_t id, bool instructor)
 {
-	return run_locked(s, "UPDATE users SET role = ?2 WHERE id = ?1",
-			  ARGS(INT(id), TEXT(instructor ? "instructor" : "student")), true);
+	return store_write_locked(s, "UPDATE users SET role = ?2 WHERE id = ?1",
+				  ARGS(INT(id), TEXT(instructor ? "instructor" : "student")), STORE_WRITE_ONE_ROW);
 }
 
 int store_user_set_email(struct store *s, int64_t id, const char *email)
 {
-	return run_locked(s, "UPDATE users SET email = ?2 WHERE id = ?1",
-			  ARGS(INT(id), TEXT(email && *email ? email : NULL)), true);
+	return store_write_locked(s, "UPDATE users SET email = ?2 WHERE id = ?1",
+				  ARGS(INT(id), TEXT(email && *email ? email : NULL)), STORE_WRITE_ONE_ROW);
 }
 
 int store_user_set_password(struct store *s, int64_t id, const char *phc)
 {
-	return run_locked(s, "UPDATE users SET password = ?2 WHERE id = ?1", ARGS(INT(id), TEXT(phc)), true);
+	return store_write_locked(s, "UPDATE users SET password = ?2 WHERE id = ?1", ARGS(INT(id), TEXT(phc)),
+				  STORE_WRITE_ONE_ROW);
 }
 
 int store_user_logged_in(struct store *s, int64_t id, int64_t now)
 {
-	return run_locked(s, "UPDATE users SET last_login = ?2 WHERE id = ?1", ARGS(INT(id), INT(now)), true);
+	return store_write_locked(s, "UPDATE users SET last_login = ?2 WHERE id = ?1", ARGS(INT(id), INT(now)),
+				  STORE_WRITE_ONE_ROW);
 }
 
 int store_user_password(struct store *s, const char *name, struct store_user *out, char *phc, size_t len)
 {
 	pthread_mutex_lock(&s->lock);
 	int rc = STORE_EIO;
-	sqlite3_stmt *st = store_prepare_cached(s, "SELECT " USER_COLUMNS ", password FROM users"
-						   " WHERE name = ? AND archived IS NULL AND password IS NOT NULL");
+	sqlite3_stmt *st = store_query_cached(s,
+					      "SELECT " USER_COLUMNS ", password FROM users"
+					      " WHERE name = ? AND archived IS NULL AND password IS NOT NULL",
+					      ARGS(TEXT(name)));
 	if (st) {
-		sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
 		rc = STORE_ENOENT;
 		if (sqlite3_step(st) == SQLITE_ROW) {
 			read_user(st, 0, out);
@@ -272,7 +209,7 @@ static int archive_body(struct store *s, void *ctx)
 	struct archive *a = ctx;
 	for (size_t i = 0; i < TB_ARRAY_LEN(steps); i++) {
 		int changes = 0;
-		int rc = run(s, steps[i], ARGS(INT(a->id), INT(a->now)), &changes);
+		int rc = store_write(s, steps[i], ARGS(INT(a->id), INT(a->now)), &changes);
 		if (rc != STORE_OK)
 			return rc;
 		if (i == 0 && changes == 0)
@@ -297,12 +234,13 @@ int store_session_create(struct store *s, const struct store_session_new *n)
 	/* A user agent is the client's to choose: keep a bounded prefix. */
 	char agent[257];
 	srv_strlcpy(agent, n->user_agent ? n->user_agent : "", sizeof agent);
-	return run_locked(s,
-			  "INSERT INTO sessions(hash, user, method, created, last_seen, expires, address, user_agent)"
-			  " VALUES(?1, ?2, ?3, ?4, ?4, ?5, ?6, ?7)",
-			  ARGS(TEXT(n->hash), INT(n->user), TEXT(n->method), INT(n->now), INT(n->expires),
-			       TEXT(n->address ? n->address : ""), TEXT(agent)),
-			  false);
+	return store_write_locked(
+		s,
+		"INSERT INTO sessions(hash, user, method, created, last_seen, expires, address, user_agent)"
+		" VALUES(?1, ?2, ?3, ?4, ?4, ?5, ?6, ?7)",
+		ARGS(TEXT(n->hash), INT(n->user), TEXT(n->method), INT(n->now), INT(n->expires),
+		     TEXT(n->address ? n->address : ""), TEXT(agent)),
+		0);
 }
 
 int store_session_user(struct store *s, const char *hash, int64_t now, int64_t idle_s, int64_t touch_s,
@@ -310,18 +248,17 @@ int store_session_user(struct store *s, const char *hash, int64_t now, int64_t i
 {
 	pthread_mutex_lock(&s->lock);
 	int rc = STORE_EIO;
-	sqlite3_stmt *st = store_prepare_cached(
-		s, "SELECT s.last_seen, s.method, "
-		   "u.id, u.name, coalesce(u.email, ''), u.role, u.password IS NOT NULL,"
-		   " u.created, coalesce(u.last_login, 0), coalesce(u.archived, 0)"
-		   " FROM sessions s JOIN users u ON u.id = s.user"
-		   " WHERE s.hash = ?1 AND s.revoked IS NULL AND s.expires > ?2 AND s.last_seen > ?2 - ?3"
-		   " AND u.archived IS NULL");
+	sqlite3_stmt *st = store_query_cached(
+		s,
+		"SELECT s.last_seen, s.method, "
+		"u.id, u.name, coalesce(u.email, ''), u.role, u.password IS NOT NULL,"
+		" u.created, coalesce(u.last_login, 0), coalesce(u.archived, 0)"
+		" FROM sessions s JOIN users u ON u.id = s.user"
+		" WHERE s.hash = ?1 AND s.revoked IS NULL AND s.expires > ?2 AND s.last_seen > ?2 - ?3"
+		" AND u.archived IS NULL",
+		ARGS(TEXT(hash), INT(now), INT(idle_s)));
 	if (!st)
 		goto out;
-	sqlite3_bind_text(st, 1, hash, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_int64(st, 2, now);
-	sqlite3_bind_int64(st, 3, idle_s);
 	rc = STORE_ENOENT;
 	int64_t last_seen = 0;
 	if (sqlite3_step(st) == SQLITE_ROW) {
@@ -335,7 +272,7 @@ int store_session_user(struct store *s, const char *hash, int64_t now, int64_t i
 	/* A write per request would cost a commit each; the idle clock only
 	 * needs to be right to within touch_s. */
 	if (rc == STORE_OK && now - last_seen >= touch_s)
-		run(s, "UPDATE sessions SET last_seen = ?2 WHERE hash = ?1", ARGS(TEXT(hash), INT(now)), NULL);
+		store_write(s, "UPDATE sessions SET last_seen = ?2 WHERE hash = ?1", ARGS(TEXT(hash), INT(now)), NULL);
 out:
 	pthread_mutex_unlock(&s->lock);
 	return rc;
@@ -343,8 +280,8 @@ out:
 
 int store_session_revoke(struct store *s, const char *hash, int64_t now)
 {
-	return run_locked(s, "UPDATE sessions SET revoked = ?2 WHERE hash = ?1 AND revoked IS NULL",
-			  ARGS(TEXT(hash), INT(now)), true);
+	return store_write_locked(s, "UPDATE sessions SET revoked = ?2 WHERE hash = ?1 AND revoked IS NULL",
+				  ARGS(TEXT(hash), INT(now)), STORE_WRITE_ONE_ROW);
 }
 
 /* Revoke with ?1 = a user, ?2 = now: how many rows, or -1. */
@@ -352,7 +289,7 @@ static int revoke_all(struct store *s, const char *sql, int64_t user, int64_t no
 {
 	pthread_mutex_lock(&s->lock);
 	int changes = 0;
-	int rc = run(s, sql, ARGS(INT(user), INT(now)), &changes);
+	int rc = store_write(s, sql, ARGS(INT(user), INT(now)), &changes);
 	pthread_mutex_unlock(&s->lock);
 	return rc == STORE_OK ? changes : -1;
 }
@@ -366,11 +303,11 @@ int store_sessions_revoke_user(struct store *s, int64_t user, int64_t now)
 int store_sessions_prune(struct store *s, int64_t now, int64_t keep_s)
 {
 	pthread_mutex_lock(&s->lock);
-	int rc = run(s, "DELETE FROM sessions WHERE max(expires, coalesce(revoked, 0)) < ?2 - ?1",
-		     ARGS(INT(keep_s), INT(now)), NULL);
+	int rc = store_write(s, "DELETE FROM sessions WHERE max(expires, coalesce(revoked, 0)) < ?2 - ?1",
+			     ARGS(INT(keep_s), INT(now)), NULL);
 	if (rc == STORE_OK)
-		rc = run(s, "DELETE FROM login_links WHERE max(expires, coalesce(used, 0)) < ?2 - ?1",
-			 ARGS(INT(keep_s), INT(now)), NULL);
+		rc = store_write(s, "DELETE FROM login_links WHERE max(expires, coalesce(used, 0)) < ?2 - ?1",
+				 ARGS(INT(keep_s), INT(now)), NULL);
 	pthread_mutex_unlock(&s->lock);
 	return rc;
 }
@@ -380,8 +317,8 @@ int store_sessions_prune(struct store *s, int64_t now, int64_t keep_s)
 int store_token_create(struct store *s, const char *hash, int64_t user, const char *name, int64_t now, int64_t *id)
 {
 	pthread_mutex_lock(&s->lock);
-	int rc = run(s, "INSERT INTO api_tokens(hash, user, name, created) VALUES(?, ?, ?, ?)",
-		     ARGS(TEXT(hash), INT(user), TEXT(name), INT(now)), NULL);
+	int rc = store_write(s, "INSERT INTO api_tokens(hash, user, name, created) VALUES(?, ?, ?, ?)",
+			     ARGS(TEXT(hash), INT(user), TEXT(name), INT(now)), NULL);
 	if (rc == STORE_OK)
 		*id = sqlite3_last_insert_rowid(s->db);
 	pthread_mutex_unlock(&s->lock);
@@ -393,14 +330,15 @@ int store_token_user(struct store *s, const char *hash, int64_t now, int64_t tou
 {
 	pthread_mutex_lock(&s->lock);
 	int rc = STORE_EIO;
-	sqlite3_stmt *st = store_prepare_cached(
-		s, "SELECT t.id, coalesce(t.last_used, 0), u.id, u.name, coalesce(u.email, ''), u.role,"
-		   " u.password IS NOT NULL, u.created, coalesce(u.last_login, 0), coalesce(u.archived, 0)"
-		   " FROM api_tokens t JOIN users u ON u.id = t.user"
-		   " WHERE t.hash = ? AND t.revoked IS NULL AND u.archived IS NULL");
+	sqlite3_stmt *st = store_query_cached(
+		s,
+		"SELECT t.id, coalesce(t.last_used, 0), u.id, u.name, coalesce(u.email, ''), u.role,"
+		" u.password IS NOT NULL, u.created, coalesce(u.last_login, 0), coalesce(u.archived, 0)"
+		" FROM api_tokens t JOIN users u ON u.id = t.user"
+		" WHERE t.hash = ? AND t.revoked IS NULL AND u.archived IS NULL",
+		ARGS(TEXT(hash)));
 	if (!st)
 		goto out;
-	sqlite3_bind_text(st, 1, hash, -1, SQLITE_TRANSIENT);
 	rc = STORE_ENOENT;
 	int64_t id = 0, last_used = 0;
 	if (sqlite3_step(st) == SQLITE_ROW) {
@@ -413,7 +351,7 @@ int store_token_user(struct store *s, const char *hash, int64_t now, int64_t tou
 	if (rc == STORE_OK)
 		*token_id = id;
 	if (rc == STORE_OK && now - last_used >= touch_s)
-		run(s, "UPDATE api_tokens SET last_used = ?2 WHERE id = ?1", ARGS(INT(id), INT(now)), NULL);
+		store_write(s, "UPDATE api_tokens SET last_used = ?2 WHERE id = ?1", ARGS(INT(id), INT(now)), NULL);
 out:
 	pthread_mutex_unlock(&s->lock);
 	return rc;
@@ -423,10 +361,11 @@ json_t *store_tokens_json(struct store *s, int64_t user)
 {
 	json_t *list = json_array();
 	pthread_mutex_lock(&s->lock);
-	sqlite3_stmt *st = store_prepare(s, "SELECT id, name, created, coalesce(last_used, 0), coalesce(revoked, 0)"
-					    " FROM api_tokens WHERE user = ? ORDER BY id DESC");
+	sqlite3_stmt *st = store_query(s,
+				       "SELECT id, name, created, coalesce(last_used, 0), coalesce(revoked, 0)"
+				       " FROM api_tokens WHERE user = ? ORDER BY id DESC",
+				       ARGS(INT(user)));
 	if (st) {
-		sqlite3_bind_int64(st, 1, user);
 		while (sqlite3_step(st) == SQLITE_ROW)
 			json_array_append_new(list, json_pack("{s:I, s:s, s:I, s:o, s:o}", "id",
 							      (json_int_t)sqlite3_column_int64(st, 0), "name",
@@ -444,9 +383,8 @@ int store_token_owner(struct store *s, int64_t id, int64_t *user)
 {
 	pthread_mutex_lock(&s->lock);
 	int rc = STORE_EIO;
-	sqlite3_stmt *st = store_prepare(s, "SELECT user FROM api_tokens WHERE id = ?");
+	sqlite3_stmt *st = store_query(s, "SELECT user FROM api_tokens WHERE id = ?", ARGS(INT(id)));
 	if (st) {
-		sqlite3_bind_int64(st, 1, id);
 		rc = STORE_ENOENT;
 		if (sqlite3_step(st) == SQLITE_ROW) {
 			*user = sqlite3_column_int64(st, 0);
@@ -460,8 +398,8 @@ int store_token_owner(struct store *s, int64_t id, int64_t *user)
 
 int store_token_revoke(struct store *s, int64_t id, int64_t now)
 {
-	return run_locked(s, "UPDATE api_tokens SET revoked = ?2 WHERE id = ?1 AND revoked IS NULL",
-			  ARGS(INT(id), INT(now)), false);
+	return store_write_locked(s, "UPDATE api_tokens SET revoked = ?2 WHERE id = ?1 AND revoked IS NULL",
+				  ARGS(INT(id), INT(now)), 0);
 }
 
 int store_tokens_revoke_user(struct store *s, int64_t user, int64_t now)
@@ -479,11 +417,11 @@ struct link_new {
 static int link_new_body(struct store *s, void *ctx)
 {
 	struct link_new *l = ctx;
-	int rc = run(s, "UPDATE login_links SET used = ?2 WHERE user = ?1 AND used IS NULL",
-		     ARGS(INT(l->user), INT(l->now)), NULL);
+	int rc = store_write(s, "UPDATE login_links SET used = ?2 WHERE user = ?1 AND used IS NULL",
+			     ARGS(INT(l->user), INT(l->now)), NULL);
 	if (rc == STORE_OK)
-		rc = run(s, "INSERT INTO login_links(hash, user, created, expires) VALUES(?, ?, ?, ?)",
-			 ARGS(TEXT(l->hash), INT(l->user), INT(l->now), INT(l->expires)), NULL);
+		rc = store_write(s, "INSERT INTO login_links(hash, user, created, expires) VALUES(?, ?, ?, ?)",
+				 ARGS(TEXT(l->hash), INT(l->user), INT(l->now), INT(l->expires)), NULL);
 	return rc;
 }
 
@@ -499,11 +437,9 @@ int store_link_create(struct store *s, const char *hash, int64_t user, int64_t n
 /* The live link `hash`'s user through `sql` (?1 hash, ?2 now, one row: the user id). Lock held. */
 static int link_user(struct store *s, const char *sql, const char *hash, int64_t now, struct store_user *out)
 {
-	sqlite3_stmt *st = store_prepare(s, sql);
+	sqlite3_stmt *st = store_query(s, sql, ARGS(TEXT(hash), INT(now)));
 	if (!st)
 		return STORE_EIO;
-	sqlite3_bind_text(st, 1, hash, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_int64(st, 2, now);
 	int64_t user = 0;
 	if (sqlite3_step(st) == SQLITE_ROW)
 		user = sqlite3_column_int64(st, 0);

@@ -17,22 +17,18 @@
 
 #include "tb.h"
 
-static void bind_json_int(sqlite3_stmt *st, int i, json_t *v)
+/* An event's number as an integer argument (a real is truncated); anything else binds NULL. */
+static struct store_arg json_int_arg(json_t *v)
 {
 	if (json_is_integer(v))
-		sqlite3_bind_int64(st, i, json_integer_value(v));
-	else if (json_is_real(v))
-		sqlite3_bind_int64(st, i, (int64_t)json_real_value(v));
-	else
-		sqlite3_bind_null(st, i);
+		return INT(json_integer_value(v));
+	return json_is_real(v) ? INT((int64_t)json_real_value(v)) : NULL_ARG;
 }
 
-static void bind_json_text(sqlite3_stmt *st, int i, json_t *v)
+/* An event's string as a text argument; anything else binds NULL. */
+static struct store_arg json_text_arg(json_t *v)
 {
-	if (json_is_string(v))
-		sqlite3_bind_text(st, i, json_string_value(v), -1, SQLITE_TRANSIENT);
-	else
-		sqlite3_bind_null(st, i);
+	return TEXT(json_string_value(v));
 }
 
 static int step_done(struct store *s, sqlite3_stmt *st)
@@ -75,24 +71,17 @@ static int apply_status(struct store *s, int64_t id, json_t *ev)
 		      " run_seconds = run_seconds + CASE WHEN running_since IS NULL THEN 0"
 		      " ELSE max(0, ?8 - running_since) END, running_since = NULL, queue_position = NULL,"
 		      " queue_reason = NULL WHERE id = ?1";
-	sqlite3_stmt *st = store_prepare(s, sql);
-	if (!st)
-		return -1;
-	sqlite3_bind_int64(st, 1, id);
-	sqlite3_bind_text(st, 2, status, -1, SQLITE_TRANSIENT);
-	bind_json_text(st, 3, json_object_get(ev, "reason"));
-	sqlite3_bind_int64(st, 4, !strcmp(status, "queued") ? srv_unix_ms() : srv_unix_now());
-	sqlite3_bind_double(st, 8, srv_unix_now_f());
-	if (!strcmp(status, "running")) {
-		bind_json_text(st, 5, json_object_get(ev, "device"));
-		bind_json_int(st, 6, json_object_get(ev, "total_steps"));
-		bind_json_int(st, 7, json_object_get(ev, "epochs"));
-		bind_json_int(st, 9, json_object_get(ev, "steps_per_epoch"));
-	}
-	int rc = step_done(s, st);
-	sqlite3_finalize(st);
+	/* All nine values go to each statement: one ignores those it does not name. */
+	int rc = store_write(s, sql,
+			     ARGS(INT(id), TEXT(status), json_text_arg(json_object_get(ev, "reason")),
+				  INT(!strcmp(status, "queued") ? srv_unix_ms() : srv_unix_now()),
+				  json_text_arg(json_object_get(ev, "device")),
+				  json_int_arg(json_object_get(ev, "total_steps")),
+				  json_int_arg(json_object_get(ev, "epochs")), REAL(srv_unix_now_f()),
+				  json_int_arg(json_object_get(ev, "steps_per_epoch"))),
+			     NULL);
 	/* A run that ended writes what its curves buffered (a resume starts new windows). */
-	if (rc == 0 && strcmp(status, "queued") && strcmp(status, "running"))
+	if (rc == STORE_OK && strcmp(status, "queued") && strcmp(status, "running"))
 		rc = store_series_flush_run(s, id);
 	return rc;
 }
@@ -107,25 +96,14 @@ static int apply_metric(struct store *s, int64_t id, int64_t seq, json_t *ev)
 		thinned = NULL;
 	char *vals = json_dumps(values, JSON_COMPACT | JSON_REAL_PRECISION(15)); /* as the worker wrote them */
 	char *thin = thinned ? json_dumps(thinned, JSON_COMPACT | JSON_REAL_PRECISION(15)) : NULL;
+	json_t *split = json_object_get(ev, "split");
+	json_t *t = json_object_get(ev, "time");
 	sqlite3_stmt *st = s->insert_metric;
 	sqlite3_reset(st);
-	sqlite3_bind_int64(st, 1, id);
-	sqlite3_bind_int64(st, 2, seq);
-	bind_json_int(st, 3, json_object_get(ev, "step"));
-	bind_json_int(st, 4, json_object_get(ev, "epoch"));
-	json_t *split = json_object_get(ev, "split");
-	sqlite3_bind_text(st, 5, json_is_string(split) ? json_string_value(split) : "train", -1,
-			  SQLITE_TRANSIENT);
-	json_t *t = json_object_get(ev, "time");
-	if (json_is_number(t))
-		sqlite3_bind_double(st, 6, json_number_value(t));
-	else
-		sqlite3_bind_null(st, 6);
-	sqlite3_bind_text(st, 7, vals, -1, SQLITE_TRANSIENT);
-	if (thin)
-		sqlite3_bind_text(st, 8, thin, -1, SQLITE_TRANSIENT);
-	else
-		sqlite3_bind_null(st, 8);
+	store_bind(st, ARGS(INT(id), INT(seq), json_int_arg(json_object_get(ev, "step")),
+			    json_int_arg(json_object_get(ev, "epoch")),
+			    TEXT(json_is_string(split) ? json_string_value(split) : "train"),
+			    json_is_number(t) ? REAL(json_number_value(t)) : NULL_ARG, TEXT(vals), TEXT(thin)));
 	int rc = step_done(s, st);
 	free(vals);
 	free(thin);
@@ -141,7 +119,8 @@ static int apply_metric(struct store *s, int64_t id, int64_t seq, json_t *ev)
 	const char *key;
 	json_t *v;
 	int64_t k = 0;
-	json_object_foreach(values, key, v) {
+	json_object_foreach(values, key, v)
+	{
 		st = s->insert_metric_name;
 		sqlite3_reset(st);
 		sqlite3_bind_int64(st, 1, id);
@@ -154,9 +133,8 @@ static int apply_metric(struct store *s, int64_t id, int64_t seq, json_t *ev)
 	/* Only training metrics move the progress bar; test metrics repeat the step. */
 	st = s->update_progress;
 	sqlite3_reset(st);
-	bind_json_int(st, 1, json_object_get(ev, "step"));
-	bind_json_int(st, 2, json_object_get(ev, "epoch"));
-	sqlite3_bind_int64(st, 3, id);
+	store_bind(st, ARGS(json_int_arg(json_object_get(ev, "step")), json_int_arg(json_object_get(ev, "epoch")),
+			    INT(id)));
 	return step_done(s, st);
 }
 
@@ -166,21 +144,13 @@ static int apply_checkpoint(struct store *s, int64_t id, json_t *ev)
 	const char *path = json_string_value(json_object_get(ev, "path"));
 	if (!file || !path)
 		return 0; /* runq strips "path" when it points outside the run dir */
-	sqlite3_stmt *st = store_prepare(s, "INSERT OR REPLACE INTO checkpoints(run, file, path, step,"
-					    " epoch, bytes, best, time) VALUES(?,?,?,?,?,?,?,?)");
-	if (!st)
-		return -1;
-	sqlite3_bind_int64(st, 1, id);
-	sqlite3_bind_text(st, 2, file, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_text(st, 3, path, -1, SQLITE_TRANSIENT);
-	bind_json_int(st, 4, json_object_get(ev, "step"));
-	bind_json_int(st, 5, json_object_get(ev, "epoch"));
-	bind_json_int(st, 6, json_object_get(ev, "bytes"));
-	sqlite3_bind_int(st, 7, json_is_true(json_object_get(ev, "best")));
-	sqlite3_bind_int64(st, 8, srv_unix_now());
-	int rc = step_done(s, st);
-	sqlite3_finalize(st);
-	return rc;
+	return store_write(s,
+			   "INSERT OR REPLACE INTO checkpoints(run, file, path, step, epoch, bytes, best, time)"
+			   " VALUES(?,?,?,?,?,?,?,?)",
+			   ARGS(INT(id), TEXT(file), TEXT(path), json_int_arg(json_object_get(ev, "step")),
+				json_int_arg(json_object_get(ev, "epoch")), json_int_arg(json_object_get(ev, "bytes")),
+				INT(json_is_true(json_object_get(ev, "best"))), INT(srv_unix_now())),
+			   NULL);
 }
 
 static int apply_summary(struct store *s, int64_t id, json_t *ev)
@@ -190,15 +160,8 @@ static int apply_summary(struct store *s, int64_t id, json_t *ev)
 	json_t *value = json_object_get(best, "value");
 	if (!metric || !json_is_number(value))
 		return 0;
-	sqlite3_stmt *st = store_prepare(s, "UPDATE runs SET best_metric = ?, best_value = ? WHERE id = ?");
-	if (!st)
-		return -1;
-	sqlite3_bind_text(st, 1, metric, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_double(st, 2, json_number_value(value));
-	sqlite3_bind_int64(st, 3, id);
-	int rc = step_done(s, st);
-	sqlite3_finalize(st);
-	return rc;
+	return store_write(s, "UPDATE runs SET best_metric = ?, best_value = ? WHERE id = ?",
+			   ARGS(TEXT(metric), REAL(json_number_value(value)), INT(id)), NULL);
 }
 
 /* What a failed write means for the caller; the message goes to the log (rate-limited). */
@@ -353,9 +316,9 @@ json_t *store_metric_names(struct store *s, int64_t id)
 {
 	json_t *names = json_array();
 	pthread_mutex_lock(&s->lock);
-	sqlite3_stmt *st = store_prepare_cached(s, "SELECT name FROM metric_names WHERE run = ? ORDER BY ord");
+	sqlite3_stmt *st =
+		store_query_cached(s, "SELECT name FROM metric_names WHERE run = ? ORDER BY ord", ARGS(INT(id)));
 	if (st) {
-		sqlite3_bind_int64(st, 1, id);
 		while (sqlite3_step(st) == SQLITE_ROW)
 			json_array_append_new(names, json_string((const char *)sqlite3_column_text(st, 0)));
 		store_release(s, st);
@@ -393,12 +356,11 @@ int store_metrics_foreach(struct store *s, int64_t id, int64_t after_seq, int li
 {
 	int n = -1;
 	pthread_mutex_lock(&s->lock);
-	sqlite3_stmt *st = store_prepare_cached(s, "SELECT seq, step, epoch, split, time, vals FROM metrics"
-						   " WHERE run = ? AND seq > ? ORDER BY seq LIMIT ?");
+	sqlite3_stmt *st = store_query_cached(s,
+					      "SELECT seq, step, epoch, split, time, vals FROM metrics"
+					      " WHERE run = ? AND seq > ? ORDER BY seq LIMIT ?",
+					      ARGS(INT(id), INT(after_seq), INT(limit)));
 	if (st) {
-		sqlite3_bind_int64(st, 1, id);
-		sqlite3_bind_int64(st, 2, after_seq);
-		sqlite3_bind_int(st, 3, limit);
 		n = each_metric_row(st, cb, ctx);
 		store_release(s, st);
 	}
@@ -410,12 +372,13 @@ int store_metrics_recent(struct store *s, int64_t id, int limit, store_metric_fn
 {
 	int n = -1;
 	pthread_mutex_lock(&s->lock);
-	sqlite3_stmt *st = store_prepare_cached(s, "SELECT * FROM (SELECT seq, step, epoch, split, time, vals FROM metrics"
-						   " WHERE run = ? AND coalesce(split, 'train') = 'train' ORDER BY seq DESC LIMIT ?)"
-						   " ORDER BY seq");
+	sqlite3_stmt *st =
+		store_query_cached(s,
+				   "SELECT * FROM (SELECT seq, step, epoch, split, time, vals FROM metrics"
+				   " WHERE run = ? AND coalesce(split, 'train') = 'train' ORDER BY seq DESC LIMIT ?)"
+				   " ORDER BY seq",
+				   ARGS(INT(id), INT(limit)));
 	if (st) {
-		sqlite3_bind_int64(st, 1, id);
-		sqlite3_bind_int(st, 2, limit);
 		n = each_metric_row(st, cb, ctx);
 		store_release(s, st);
 	}
@@ -427,10 +390,11 @@ json_t *store_checkpoints_json(struct store *s, int64_t id)
 {
 	json_t *list = json_array();
 	pthread_mutex_lock(&s->lock);
-	sqlite3_stmt *st = store_prepare(s, "SELECT file, path, step, epoch, bytes, best, time"
-					    " FROM checkpoints WHERE run = ? ORDER BY time, step");
+	sqlite3_stmt *st = store_query(s,
+				       "SELECT file, path, step, epoch, bytes, best, time"
+				       " FROM checkpoints WHERE run = ? ORDER BY time, step",
+				       ARGS(INT(id)));
 	if (st) {
-		sqlite3_bind_int64(st, 1, id);
 		while (sqlite3_step(st) == SQLITE_ROW) {
 			json_t *c = json_pack("{s:s, s:s, s:I, s:I, s:I, s:b, s:I}",
 					      "file", (const char *)sqlite3_column_text(st, 0),
@@ -453,10 +417,9 @@ int store_checkpoint_path(struct store *s, int64_t id, const char *file, char *p
 {
 	int rc = -1;
 	pthread_mutex_lock(&s->lock);
-	sqlite3_stmt *st = store_prepare_cached(s, "SELECT path FROM checkpoints WHERE run = ? AND file = ?");
+	sqlite3_stmt *st = store_query_cached(s, "SELECT path FROM checkpoints WHERE run = ? AND file = ?",
+					      ARGS(INT(id), TEXT(file)));
 	if (st) {
-		sqlite3_bind_int64(st, 1, id);
-		sqlite3_bind_text(st, 2, file, -1, SQLITE_STATIC);
 		if (sqlite3_step(st) == SQLITE_ROW &&
 		    srv_strlcpy(path, (const char *)sqlite3_column_text(st, 0), len))
 			rc = 0;
@@ -472,10 +435,11 @@ int store_last_checkpoint(struct store *s, int64_t id, char *path, size_t len)
 	pthread_mutex_lock(&s->lock);
 	/* Highest step first, a step file before best.safetensors of the same
 	 * step; the worker prunes old files (keep: N), so skip missing ones. */
-	sqlite3_stmt *st = store_prepare(s, "SELECT path FROM checkpoints WHERE run = ?"
-					    " ORDER BY step DESC, file LIKE 'best%', time DESC");
+	sqlite3_stmt *st = store_query(s,
+				       "SELECT path FROM checkpoints WHERE run = ?"
+				       " ORDER BY step DESC, file LIKE 'best%', time DESC",
+				       ARGS(INT(id)));
 	if (st) {
-		sqlite3_bind_int64(st, 1, id);
 		while (sqlite3_step(st) == SQLITE_ROW) {
 			const char *p = (const char *)sqlite3_column_text(st, 0);
 			struct stat sb;

@@ -2,7 +2,8 @@
  * store_internal.h — the struct behind struct store, shared by store.c
  * (open, migrations, notebooks), store_runs.c (run rows), store_events.c
  * (events, metrics, checkpoints), store_series.c (curve summaries) and
- * store_accounts.c. Not for other modules.
+ * store_accounts.c, and the statement helpers they all use (prepare, a
+ * typed write: store_write). Not for other modules.
  */
 #ifndef TB_SERVER_STORE_INTERNAL_H
 #define TB_SERVER_STORE_INTERNAL_H
@@ -60,6 +61,62 @@ sqlite3_stmt *store_prepare(struct store *s, const char *sql);
  */
 sqlite3_stmt *store_prepare_cached(struct store *s, const char *literal_sql);
 void store_release(struct store *s, sqlite3_stmt *st);
+
+/*
+ * A bound value: ?1, ?2, … of a statement, in order. Written
+ * ARGS(INT(id), TEXT(name), REAL(x), NULL_ARG) where a function takes
+ * `const struct store_arg *args, int n`; TEXT(NULL) binds NULL.
+ */
+struct store_arg {
+	enum { STORE_ARG_NULL, STORE_ARG_INT, STORE_ARG_REAL, STORE_ARG_TEXT } kind;
+	int64_t i;
+	double r;
+	const char *t;
+};
+static inline struct store_arg store_text_arg(const char *v)
+{
+	return (struct store_arg){.kind = v ? STORE_ARG_TEXT : STORE_ARG_NULL, .t = v};
+}
+#define INT(v) ((struct store_arg){.kind = STORE_ARG_INT, .i = (v)})
+#define REAL(v) ((struct store_arg){.kind = STORE_ARG_REAL, .r = (v)})
+#define TEXT(v) store_text_arg(v)
+#define NULL_ARG ((struct store_arg){.kind = STORE_ARG_NULL})
+#define ARGS(...)                                                                                                      \
+	(const struct store_arg[]){__VA_ARGS__},                                                                       \
+		(int)(sizeof(const struct store_arg[]){__VA_ARGS__} / sizeof(struct store_arg))
+
+/* Bind args to ?1..?n of st; a value past the statement's last parameter is ignored. */
+void store_bind(sqlite3_stmt *st, const struct store_arg *args, int n);
+
+/*
+ * A statement that returns rows, with `args` bound: prepared for `sql`, or
+ * once for a string literal read often (_cached). NULL when it cannot be
+ * prepared. The caller holds the lock and finalizes it (a cached one: store_release).
+ */
+sqlite3_stmt *store_query(struct store *s, const char *sql, const struct store_arg *args, int n);
+sqlite3_stmt *store_query_cached(struct store *s, const char *literal_sql, const struct store_arg *args, int n);
+
+/*
+ * Run one statement that returns no rows, with `args` bound; the caller
+ * holds the lock. STORE_OK, STORE_EEXIST (a UNIQUE name or key), STORE_EFULL
+ * or STORE_EIO; *changes gets the rows it changed (may be NULL).
+ */
+int store_write(struct store *s, const char *sql, const struct store_arg *args, int n, int *changes);
+/* The same for a string literal written often: its statement is prepared once (store_prepare_cached). */
+int store_write_cached(struct store *s, const char *literal_sql, const struct store_arg *args, int n, int *changes);
+
+enum store_write_flags {
+	STORE_WRITE_CACHED = 1,  /* sql is a string literal written often: store_write_cached */
+	STORE_WRITE_ONE_ROW = 2, /* STORE_ENOENT when it changed no row (an UPDATE of a row that is gone) */
+};
+/* store_write (or _cached) taking the lock for it. */
+int store_write_locked(struct store *s, const char *sql, const struct store_arg *args, int n, int flags);
+
+/* Reads of one integer column, taking the lock: the first row's value (0 when none)... */
+int64_t store_read_int(struct store *s, const char *literal_sql, const struct store_arg *args, int n);
+/* ...and every row's, up to max, into ids: how many. */
+int store_read_ids(struct store *s, const char *literal_sql, const struct store_arg *args, int n, int64_t *ids,
+		   int max);
 
 /* store_series.c: the curve summaries of a metric event (inside the append transaction, lock held). */
 int store_series_add(struct store *s, int64_t run, const char *split, int64_t seq, int64_t step, double time,

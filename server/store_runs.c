@@ -47,32 +47,19 @@ static void bind_text_or_null(sqlite3_stmt *st, int i, const char *v)
 int store_run_create(struct store *s, const struct store_run_new *r, int64_t *id)
 {
 	pthread_mutex_lock(&s->lock);
-	int rc = -1;
 	/* series_ready: its curve summaries are kept as its metrics arrive;
 	 * queued_at (ms): where it joins the scheduler's queue. */
-	sqlite3_stmt *st = store_prepare(s, "INSERT INTO runs(name, status, notebook, cell, spec,"
-					    " created, owner, params, series_ready, queued_at)"
-					    " VALUES(?, 'queued', ?, ?, ?, ?, ?, ?, 1, ?)");
-	if (!st)
-		goto out;
-	sqlite3_bind_text(st, 1, r->name, -1, SQLITE_TRANSIENT);
-	bind_text_or_null(st, 2, r->notebook);
-	bind_text_or_null(st, 3, r->cell);
-	sqlite3_bind_text(st, 4, r->spec, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_int64(st, 5, srv_unix_now());
-	sqlite3_bind_text(st, 6, r->owner, -1, SQLITE_TRANSIENT);
-	bind_text_or_null(st, 7, r->params);
-	sqlite3_bind_int64(st, 8, srv_unix_ms());
-	if (sqlite3_step(st) == SQLITE_DONE) {
+	int rc =
+		store_write(s,
+			    "INSERT INTO runs(name, status, notebook, cell, spec, created, owner, params, series_ready,"
+			    " queued_at) VALUES(?, 'queued', ?, ?, ?, ?, ?, ?, 1, ?)",
+			    ARGS(TEXT(r->name), TEXT(r->notebook), TEXT(r->cell), TEXT(r->spec), INT(srv_unix_now()),
+				 TEXT(r->owner), TEXT(r->params), INT(srv_unix_ms())),
+			    NULL);
+	if (rc == STORE_OK)
 		*id = sqlite3_last_insert_rowid(s->db);
-		rc = 0;
-	} else {
-		srv_log("store: cannot create run: %s", sqlite3_errmsg(s->db));
-	}
-	sqlite3_finalize(st);
-out:
 	pthread_mutex_unlock(&s->lock);
-	return rc;
+	return rc == STORE_OK ? 0 : -1;
 }
 
 int store_run_info(struct store *s, int64_t id, struct store_run_info *out)
@@ -80,12 +67,13 @@ int store_run_info(struct store *s, int64_t id, struct store_run_info *out)
 	memset(out, 0, sizeof *out);
 	pthread_mutex_lock(&s->lock);
 	int rc = -1;
-	sqlite3_stmt *st = store_prepare_cached(s, "SELECT status, spec, last_seq, coalesce(worker_pid, 0),"
-						   " resume, evaluate, reason, job, job_secret, worker_seq, owner"
-						   " FROM runs WHERE id = ?");
+	sqlite3_stmt *st = store_query_cached(s,
+					      "SELECT status, spec, last_seq, coalesce(worker_pid, 0),"
+					      " resume, evaluate, reason, job, job_secret, worker_seq, owner"
+					      " FROM runs WHERE id = ?",
+					      ARGS(INT(id)));
 	if (!st)
 		goto out;
-	sqlite3_bind_int64(st, 1, id);
 	if (sqlite3_step(st) == SQLITE_ROW) {
 		out->id = id;
 		srv_strlcpy(out->status, (const char *)sqlite3_column_text(st, 0), sizeof out->status);
@@ -212,9 +200,8 @@ static json_t *run_by_id(struct store *s, const char *literal_sql, int64_t id, b
 {
 	pthread_mutex_lock(&s->lock);
 	json_t *run = NULL;
-	sqlite3_stmt *st = store_prepare_cached(s, literal_sql);
+	sqlite3_stmt *st = store_query_cached(s, literal_sql, ARGS(INT(id)));
 	if (st) {
-		sqlite3_bind_int64(st, 1, id);
 		sqlite3_bind_double(st, 9, srv_unix_now_f());
 		if (sqlite3_step(st) == SQLITE_ROW)
 			run = run_row_json(st, with_spec);
@@ -266,34 +253,22 @@ json_t *store_runs_json(struct store *s, const struct store_runs_query *q)
 
 int store_run_edit(struct store *s, int64_t id, const struct store_run_edit *e)
 {
-	pthread_mutex_lock(&s->lock);
-	int rc = -1;
-	sqlite3_stmt *st =
-		store_prepare(s, "UPDATE runs SET name = coalesce(?2, name),"
-				 " notes = CASE WHEN ?3 IS NULL THEN notes WHEN ?3 = '' THEN NULL ELSE ?3 END,"
-				 " tags = coalesce(?4, tags), archived = coalesce(?5, archived) WHERE id = ?1");
-	if (st) {
-		sqlite3_bind_int64(st, 1, id);
-		bind_text_or_null(st, 2, e->name);
-		bind_text_or_null(st, 3, e->notes);
-		bind_text_or_null(st, 4, e->tags);
-		if (e->archived >= 0)
-			sqlite3_bind_int(st, 5, e->archived);
-		if (sqlite3_step(st) == SQLITE_DONE && sqlite3_changes(s->db) == 1)
-			rc = 0;
-		sqlite3_finalize(st);
-	}
-	pthread_mutex_unlock(&s->lock);
-	return rc;
+	int rc = store_write_locked(s,
+				    "UPDATE runs SET name = coalesce(?2, name),"
+				    " notes = CASE WHEN ?3 IS NULL THEN notes WHEN ?3 = '' THEN NULL ELSE ?3 END,"
+				    " tags = coalesce(?4, tags), archived = coalesce(?5, archived) WHERE id = ?1",
+				    ARGS(INT(id), TEXT(e->name), TEXT(e->notes), TEXT(e->tags),
+					 e->archived >= 0 ? INT(e->archived) : NULL_ARG),
+				    STORE_WRITE_ONE_ROW);
+	return rc == STORE_OK ? 0 : -1;
 }
 
 bool store_run_owner(struct store *s, int64_t id, char *owner, size_t len)
 {
 	bool found = false;
 	pthread_mutex_lock(&s->lock);
-	sqlite3_stmt *st = store_prepare_cached(s, "SELECT owner FROM runs WHERE id = ?");
+	sqlite3_stmt *st = store_query_cached(s, "SELECT owner FROM runs WHERE id = ?", ARGS(INT(id)));
 	if (st) {
-		sqlite3_bind_int64(st, 1, id);
 		if (sqlite3_step(st) == SQLITE_ROW) {
 			srv_strlcpy(owner, (const char *)sqlite3_column_text(st, 0), len);
 			found = true;
@@ -306,90 +281,33 @@ bool store_run_owner(struct store *s, int64_t id, char *owner, size_t len)
 
 int store_runs_with_status(struct store *s, const char *status, int64_t *ids, int max)
 {
-	int n = 0;
-	pthread_mutex_lock(&s->lock);
-	sqlite3_stmt *st = store_prepare_cached(s, "SELECT id FROM runs WHERE status = ? ORDER BY id LIMIT ?");
-	if (st) {
-		sqlite3_bind_text(st, 1, status, -1, SQLITE_STATIC);
-		sqlite3_bind_int(st, 2, max);
-		while (n < max && sqlite3_step(st) == SQLITE_ROW)
-			ids[n++] = sqlite3_column_int64(st, 0);
-		store_release(s, st);
-	}
-	pthread_mutex_unlock(&s->lock);
-	return n;
+	return store_read_ids(s, "SELECT id FROM runs WHERE status = ? ORDER BY id LIMIT ?",
+			      ARGS(TEXT(status), INT(max)), ids, max);
 }
 
 int store_count_status(struct store *s, const char *status)
 {
-	int n = 0;
-	pthread_mutex_lock(&s->lock);
-	sqlite3_stmt *st = store_prepare_cached(s, "SELECT count(*) FROM runs WHERE status = ?");
-	if (st) {
-		sqlite3_bind_text(st, 1, status, -1, SQLITE_STATIC);
-		if (sqlite3_step(st) == SQLITE_ROW)
-			n = sqlite3_column_int(st, 0);
-		store_release(s, st);
-	}
-	pthread_mutex_unlock(&s->lock);
-	return n;
+	return (int)store_read_int(s, "SELECT count(*) FROM runs WHERE status = ?", ARGS(TEXT(status)));
 }
 
 int store_run_set_pid(struct store *s, int64_t id, int pid)
 {
-	pthread_mutex_lock(&s->lock);
-	int rc = -1;
-	sqlite3_stmt *st = store_prepare_cached(s, "UPDATE runs SET worker_pid = ? WHERE id = ?");
-	if (st) {
-		if (pid)
-			sqlite3_bind_int(st, 1, pid);
-		else
-			sqlite3_bind_null(st, 1);
-		sqlite3_bind_int64(st, 2, id);
-		rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
-		store_release(s, st);
-	}
-	pthread_mutex_unlock(&s->lock);
-	return rc;
+	int rc = store_write_locked(s, "UPDATE runs SET worker_pid = ? WHERE id = ?",
+				    ARGS(pid ? INT(pid) : NULL_ARG, INT(id)), STORE_WRITE_CACHED);
+	return rc == STORE_OK ? 0 : -1;
 }
 
 int store_run_set_job(struct store *s, int64_t id, const char *job, const char *secret)
 {
-	pthread_mutex_lock(&s->lock);
-	int rc = -1;
-	sqlite3_stmt *st = store_prepare_cached(s, "UPDATE runs SET job = ?, job_secret = ?, worker_seq = 0"
-						   " WHERE id = ?");
-	if (st) {
-		if (job)
-			sqlite3_bind_text(st, 1, job, -1, SQLITE_TRANSIENT);
-		else
-			sqlite3_bind_null(st, 1);
-		if (secret)
-			sqlite3_bind_text(st, 2, secret, -1, SQLITE_TRANSIENT);
-		else
-			sqlite3_bind_null(st, 2);
-		sqlite3_bind_int64(st, 3, id);
-		rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
-		store_release(s, st);
-	}
-	pthread_mutex_unlock(&s->lock);
-	return rc;
+	int rc = store_write_locked(s, "UPDATE runs SET job = ?, job_secret = ?, worker_seq = 0 WHERE id = ?",
+				    ARGS(TEXT(job), TEXT(secret), INT(id)), STORE_WRITE_CACHED);
+	return rc == STORE_OK ? 0 : -1;
 }
 
 /* One text column of one run (NULL clears it); -1 when there is no such run. */
 static int set_run_text(struct store *s, const char *sql, int64_t id, const char *value)
 {
-	pthread_mutex_lock(&s->lock);
-	int rc = -1;
-	sqlite3_stmt *st = store_prepare(s, sql);
-	if (st) {
-		bind_text_or_null(st, 1, value);
-		sqlite3_bind_int64(st, 2, id);
-		rc = sqlite3_step(st) == SQLITE_DONE && sqlite3_changes(s->db) == 1 ? 0 : -1;
-		sqlite3_finalize(st);
-	}
-	pthread_mutex_unlock(&s->lock);
-	return rc;
+	return store_write_locked(s, sql, ARGS(TEXT(value), INT(id)), STORE_WRITE_ONE_ROW) == STORE_OK ? 0 : -1;
 }
 
 int store_run_set_resume(struct store *s, int64_t id, const char *checkpoint)
@@ -413,15 +331,8 @@ int store_run_delete(struct store *s, int64_t id)
 			snprintf(sql, sizeof sql, "DELETE FROM %s WHERE run = ?", tables[i]);
 		else
 			snprintf(sql, sizeof sql, "DELETE FROM runs WHERE id = ?");
-		sqlite3_stmt *st = store_prepare(s, sql);
-		if (!st) {
+		if (store_write(s, sql, ARGS(INT(id)), NULL) != STORE_OK)
 			rc = -1;
-			break;
-		}
-		sqlite3_bind_int64(st, 1, id);
-		if (sqlite3_step(st) != SQLITE_DONE)
-			rc = -1;
-		sqlite3_finalize(st);
 	}
 	if (rc == 0)
 		rc = store_exec(s, "COMMIT");

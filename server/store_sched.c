@@ -19,15 +19,16 @@ int store_queued_runs(struct store *s, struct store_queued *out, int max)
 {
 	int n = 0;
 	pthread_mutex_lock(&s->lock);
-	sqlite3_stmt *st = store_prepare_cached(s, "SELECT id, owner, coalesce(queued_at, created * 1000), need_gpus,"
-						   " need_index, coalesce(est_bytes, 0), coalesce(queue_position, 0),"
-						   " coalesce(queue_reason, '') FROM runs WHERE status = 'queued'"
-						   " ORDER BY queued_at, id LIMIT ?");
+	sqlite3_stmt *st = store_query_cached(s,
+					      "SELECT id, owner, coalesce(queued_at, created * 1000), need_gpus,"
+					      " need_index, coalesce(est_bytes, 0), coalesce(queue_position, 0),"
+					      " coalesce(queue_reason, '') FROM runs WHERE status = 'queued'"
+					      " ORDER BY queued_at, id LIMIT ?",
+					      ARGS(INT(max)));
 	if (!st) {
 		n = -1;
 		goto out;
 	}
-	sqlite3_bind_int(st, 1, max);
 	while (n < max && sqlite3_step(st) == SQLITE_ROW) {
 		struct store_queued *q = &out[n++];
 		memset(q, 0, sizeof *q);
@@ -49,23 +50,10 @@ out:
 
 int store_run_set_need(struct store *s, int64_t id, int gpus, int index, int64_t est_bytes)
 {
-	pthread_mutex_lock(&s->lock);
-	int rc = -1;
-	sqlite3_stmt *st =
-		store_prepare_cached(s, "UPDATE runs SET need_gpus = ?, need_index = ?, est_bytes = ? WHERE id = ?");
-	if (st) {
-		sqlite3_bind_int(st, 1, gpus);
-		sqlite3_bind_int(st, 2, index);
-		if (est_bytes > 0)
-			sqlite3_bind_int64(st, 3, est_bytes);
-		else
-			sqlite3_bind_null(st, 3);
-		sqlite3_bind_int64(st, 4, id);
-		rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
-		store_release(s, st);
-	}
-	pthread_mutex_unlock(&s->lock);
-	return rc;
+	int rc = store_write_locked(s, "UPDATE runs SET need_gpus = ?, need_index = ?, est_bytes = ? WHERE id = ?",
+				    ARGS(INT(gpus), INT(index), est_bytes > 0 ? INT(est_bytes) : NULL_ARG, INT(id)),
+				    STORE_WRITE_CACHED);
+	return rc == STORE_OK ? 0 : -1;
 }
 
 int store_set_queue(struct store *s, const struct store_queue_place *p, size_t n)
@@ -74,73 +62,51 @@ int store_set_queue(struct store *s, const struct store_queue_place *p, size_t n
 		return 0;
 	pthread_mutex_lock(&s->lock);
 	int rc = store_exec(s, "BEGIN IMMEDIATE");
-	sqlite3_stmt *st = rc ? NULL
-			      : store_prepare_cached(s, "UPDATE runs SET queue_position = ?, queue_reason = ?"
-							" WHERE id = ? AND status = 'queued'");
-	for (size_t i = 0; st && i < n; i++) {
-		sqlite3_reset(st);
-		if (p[i].position > 0)
-			sqlite3_bind_int(st, 1, p[i].position);
-		else
-			sqlite3_bind_null(st, 1);
-		if (p[i].reason)
-			sqlite3_bind_text(st, 2, p[i].reason, -1, SQLITE_STATIC);
-		else
-			sqlite3_bind_null(st, 2);
-		sqlite3_bind_int64(st, 3, p[i].id);
-		if (sqlite3_step(st) != SQLITE_DONE)
+	for (size_t i = 0; rc == 0 && i < n; i++)
+		if (store_write_cached(
+			    s,
+			    "UPDATE runs SET queue_position = ?, queue_reason = ? WHERE id = ? AND status = 'queued'",
+			    ARGS(p[i].position > 0 ? INT(p[i].position) : NULL_ARG, TEXT(p[i].reason), INT(p[i].id)),
+			    NULL) != STORE_OK)
 			rc = -1;
-	}
-	if (st)
-		store_release(s, st);
-	if (rc == 0 && st)
+	if (rc == 0)
 		rc = store_exec(s, "COMMIT");
 	else if (!sqlite3_get_autocommit(s->db))
 		store_exec(s, "ROLLBACK");
 	pthread_mutex_unlock(&s->lock);
-	return st ? rc : -1;
+	return rc;
 }
 
 int store_run_set_duration_limit(struct store *s, int64_t id, int64_t seconds)
 {
-	pthread_mutex_lock(&s->lock);
-	int rc = -1;
-	sqlite3_stmt *st = store_prepare(s, "UPDATE runs SET duration_limit = ? WHERE id = ?");
-	if (st) {
-		if (seconds > 0)
-			sqlite3_bind_int64(st, 1, seconds);
-		else
-			sqlite3_bind_null(st, 1);
-		sqlite3_bind_int64(st, 2, id);
-		rc = sqlite3_step(st) == SQLITE_DONE && sqlite3_changes(s->db) == 1 ? 0 : -1;
-		sqlite3_finalize(st);
-	}
-	pthread_mutex_unlock(&s->lock);
-	return rc;
+	int rc = store_write_locked(s, "UPDATE runs SET duration_limit = ? WHERE id = ?",
+				    ARGS(seconds > 0 ? INT(seconds) : NULL_ARG, INT(id)), STORE_WRITE_ONE_ROW);
+	return rc == STORE_OK ? 0 : -1;
 }
 
 int64_t store_run_duration_limit(struct store *s, int64_t id)
 {
-	int64_t v = 0;
-	pthread_mutex_lock(&s->lock);
-	sqlite3_stmt *st = store_prepare_cached(s, "SELECT coalesce(duration_limit, 0) FROM runs WHERE id = ?");
-	if (st) {
-		sqlite3_bind_int64(st, 1, id);
-		if (sqlite3_step(st) == SQLITE_ROW)
-			v = sqlite3_column_int64(st, 0);
-		store_release(s, st);
-	}
-	pthread_mutex_unlock(&s->lock);
-	return v;
+	return store_read_int(s, "SELECT coalesce(duration_limit, 0) FROM runs WHERE id = ?", ARGS(INT(id)));
 }
 
 /* ---- usage ------------------------------------------------------------------------ */
 
-static int step_or_fail(sqlite3_stmt *st)
+/* A user's decayed GPU and CPU seconds as of now_ms (0 when none); lock held. 0 or -1. */
+static int decayed_usage(struct store *s, const char *user, int64_t now_ms, double half_life_s, double *gpu,
+			 double *cpu)
 {
-	int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
-	sqlite3_reset(st);
-	return rc;
+	sqlite3_stmt *st =
+		store_query_cached(s, "SELECT gpu_s, cpu_s, as_of FROM usage_decayed WHERE user = ?", ARGS(TEXT(user)));
+	if (!st)
+		return -1;
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		double dt = (double)(now_ms - sqlite3_column_int64(st, 2)) / 1000.0;
+		double f = dt > 0 && half_life_s > 0 ? exp2(-dt / half_life_s) : 1.0;
+		*gpu = sqlite3_column_double(st, 0) * f;
+		*cpu = sqlite3_column_double(st, 1) * f;
+	}
+	store_release(s, st);
+	return 0;
 }
 
 int store_usage_add(struct store *s, const char *user, int64_t run, bool gpu, double seconds, int64_t now_ms,
@@ -151,69 +117,32 @@ int store_usage_add(struct store *s, const char *user, int64_t run, bool gpu, do
 	if (rc)
 		goto out;
 	/* Decay what is there to now, then add: one row per user, exact at any half-life. */
-	sqlite3_stmt *get = store_prepare_cached(s, "SELECT gpu_s, cpu_s, as_of FROM usage_decayed WHERE user = ?");
 	double g = 0, c = 0;
-	if (!get) {
-		rc = -1;
-	} else {
-		sqlite3_bind_text(get, 1, user, -1, SQLITE_STATIC);
-		if (sqlite3_step(get) == SQLITE_ROW) {
-			double dt = (double)(now_ms - sqlite3_column_int64(get, 2)) / 1000.0;
-			double f = dt > 0 && half_life_s > 0 ? exp2(-dt / half_life_s) : 1.0;
-			g = sqlite3_column_double(get, 0) * f;
-			c = sqlite3_column_double(get, 1) * f;
-		}
-		store_release(s, get);
-	}
+	rc = decayed_usage(s, user, now_ms, half_life_s, &g, &c);
 	if (gpu)
 		g += seconds;
 	else
 		c += seconds;
-	sqlite3_stmt *put =
-		rc ? NULL
-		   : store_prepare_cached(s, "INSERT OR REPLACE INTO usage_decayed(user, gpu_s, cpu_s, as_of)"
-					     " VALUES(?, ?, ?, ?)");
-	if (put) {
-		sqlite3_bind_text(put, 1, user, -1, SQLITE_STATIC);
-		sqlite3_bind_double(put, 2, g);
-		sqlite3_bind_double(put, 3, c);
-		sqlite3_bind_int64(put, 4, now_ms);
-		rc = step_or_fail(put);
-		store_release(s, put);
-	} else {
-		rc = -1;
-	}
-	sqlite3_stmt *days =
-		rc ? NULL
-		   : store_prepare_cached(
-			     s, "INSERT INTO usage_days(user, day, gpu_s, cpu_s) VALUES(?1, ?2, ?3, ?4)"
-				" ON CONFLICT(user, day) DO UPDATE SET gpu_s = gpu_s + ?3, cpu_s = cpu_s + ?4");
-	if (days) {
-		sqlite3_bind_text(days, 1, user, -1, SQLITE_STATIC);
-		sqlite3_bind_text(days, 2, day, -1, SQLITE_STATIC);
-		sqlite3_bind_double(days, 3, gpu ? seconds : 0);
-		sqlite3_bind_double(days, 4, gpu ? 0 : seconds);
-		rc = step_or_fail(days);
-		store_release(s, days);
-	} else {
-		rc = -1;
-	}
-	sqlite3_stmt *runs =
-		rc || run <= 0 ? NULL
-			       : store_prepare_cached(s, "UPDATE runs SET compute_s = compute_s + ? WHERE id = ?");
-	if (runs) {
-		sqlite3_bind_double(runs, 1, seconds);
-		sqlite3_bind_int64(runs, 2, run);
-		rc = step_or_fail(runs);
-		store_release(s, runs);
-	}
+	if (rc == 0)
+		rc = store_write_cached(
+			s, "INSERT OR REPLACE INTO usage_decayed(user, gpu_s, cpu_s, as_of) VALUES(?, ?, ?, ?)",
+			ARGS(TEXT(user), REAL(g), REAL(c), INT(now_ms)), NULL);
+	if (rc == 0)
+		rc = store_write_cached(s,
+					"INSERT INTO usage_days(user, day, gpu_s, cpu_s) VALUES(?1, ?2, ?3, ?4)"
+					" ON CONFLICT(user, day) DO UPDATE SET gpu_s = gpu_s + ?3, cpu_s = cpu_s + ?4",
+					ARGS(TEXT(user), TEXT(day), REAL(gpu ? seconds : 0), REAL(gpu ? 0 : seconds)),
+					NULL);
+	if (rc == 0 && run > 0)
+		rc = store_write_cached(s, "UPDATE runs SET compute_s = compute_s + ? WHERE id = ?",
+					ARGS(REAL(seconds), INT(run)), NULL);
 	if (rc == 0)
 		rc = store_exec(s, "COMMIT");
 	else if (!sqlite3_get_autocommit(s->db))
 		store_exec(s, "ROLLBACK");
 out:
 	pthread_mutex_unlock(&s->lock);
-	return rc;
+	return rc < 0 ? -1 : 0;
 }
 
 int store_usage_get(struct store *s, const char *user, int64_t now_ms, double half_life_s, const char *day,
@@ -222,21 +151,13 @@ int store_usage_get(struct store *s, const char *user, int64_t now_ms, double ha
 	memset(out, 0, sizeof *out);
 	pthread_mutex_lock(&s->lock);
 	int rc = -1;
-	sqlite3_stmt *st = store_prepare_cached(s, "SELECT gpu_s, cpu_s, as_of FROM usage_decayed WHERE user = ?");
-	if (!st)
+	if (decayed_usage(s, user, now_ms, half_life_s, &out->gpu_decayed, &out->cpu_decayed) < 0)
 		goto out;
-	sqlite3_bind_text(st, 1, user, -1, SQLITE_STATIC);
-	if (sqlite3_step(st) == SQLITE_ROW) {
-		double dt = (double)(now_ms - sqlite3_column_int64(st, 2)) / 1000.0;
-		double f = dt > 0 && half_life_s > 0 ? exp2(-dt / half_life_s) : 1.0;
-		out->gpu_decayed = sqlite3_column_double(st, 0) * f;
-		out->cpu_decayed = sqlite3_column_double(st, 1) * f;
-	}
-	store_release(s, st);
 	/* Days are "YYYY-MM-DD": text order is date order. */
-	st = store_prepare_cached(s, "SELECT coalesce(sum(CASE WHEN day = ?2 THEN gpu_s END), 0),"
-				     " coalesce(sum(CASE WHEN day = ?2 THEN cpu_s END), 0), coalesce(sum(gpu_s), 0),"
-				     " coalesce(sum(cpu_s), 0) FROM usage_days WHERE user = ?1 AND day >= ?3");
+	sqlite3_stmt *st =
+		store_prepare_cached(s, "SELECT coalesce(sum(CASE WHEN day = ?2 THEN gpu_s END), 0),"
+					" coalesce(sum(CASE WHEN day = ?2 THEN cpu_s END), 0), coalesce(sum(gpu_s), 0),"
+					" coalesce(sum(cpu_s), 0) FROM usage_days WHERE user = ?1 AND day >= ?3");
 	if (!st)
 		goto out;
 	sqlite3_bind_text(st, 1, user, -1, SQLITE_STATIC);
@@ -255,33 +176,17 @@ out:
 	return rc;
 }
 
-static int64_t one_int(struct store *s, const char *literal_sql, const char *a, const char *b)
-{
-	int64_t v = 0;
-	pthread_mutex_lock(&s->lock);
-	sqlite3_stmt *st = store_prepare_cached(s, literal_sql);
-	if (st) {
-		sqlite3_bind_text(st, 1, a, -1, SQLITE_STATIC);
-		if (b)
-			sqlite3_bind_text(st, 2, b, -1, SQLITE_STATIC);
-		if (sqlite3_step(st) == SQLITE_ROW)
-			v = sqlite3_column_int64(st, 0);
-		store_release(s, st);
-	}
-	pthread_mutex_unlock(&s->lock);
-	return v;
-}
-
 int64_t store_checkpoint_bytes(struct store *s, const char *user)
 {
-	return one_int(
+	return store_read_int(
 		s, "SELECT coalesce(sum(c.bytes), 0) FROM checkpoints c JOIN runs r ON r.id = c.run WHERE r.owner = ?",
-		user, NULL);
+		ARGS(TEXT(user)));
 }
 
 int store_count_user_status(struct store *s, const char *user, const char *status)
 {
-	return (int)one_int(s, "SELECT count(*) FROM runs WHERE owner = ? AND status = ?", user, status);
+	return (int)store_read_int(s, "SELECT count(*) FROM runs WHERE owner = ? AND status = ?",
+				   ARGS(TEXT(user), TEXT(status)));
 }
 
 /* ---- quotas and settings ------------------------------------------------------------- */
@@ -290,9 +195,8 @@ static char *get_text(struct store *s, const char *literal_sql, const char *key)
 {
 	char *v = NULL;
 	pthread_mutex_lock(&s->lock);
-	sqlite3_stmt *st = store_prepare_cached(s, literal_sql);
+	sqlite3_stmt *st = store_query_cached(s, literal_sql, ARGS(TEXT(key)));
 	if (st) {
-		sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
 		if (sqlite3_step(st) == SQLITE_ROW)
 			v = tb_xstrdup((const char *)sqlite3_column_text(st, 0));
 		store_release(s, st);
@@ -303,18 +207,9 @@ static char *get_text(struct store *s, const char *literal_sql, const char *key)
 
 static int put_text(struct store *s, const char *upsert, const char *del, const char *key, const char *value)
 {
-	pthread_mutex_lock(&s->lock);
-	int rc = -1;
-	sqlite3_stmt *st = store_prepare(s, value ? upsert : del);
-	if (st) {
-		sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-		if (value)
-			sqlite3_bind_text(st, 2, value, -1, SQLITE_STATIC);
-		rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
-		sqlite3_finalize(st);
-	}
-	pthread_mutex_unlock(&s->lock);
-	return rc;
+	int rc = value ? store_write_locked(s, upsert, ARGS(TEXT(key), TEXT(value)), 0)
+		       : store_write_locked(s, del, ARGS(TEXT(key)), 0);
+	return rc == STORE_OK ? 0 : -1;
 }
 
 char *store_quota_get(struct store *s, const char *subject)

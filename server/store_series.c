@@ -62,6 +62,20 @@ struct tile {
 	int64_t first_seq, last_seq; /* of the metric rows it holds */
 };
 
+/* The columns n, sum, lo, hi, first_step, last_step, last_value of a series_tiles row, from `col` on. */
+static struct tile tile_from_row(sqlite3_stmt *st, int col)
+{
+	return (struct tile){
+		.n = sqlite3_column_int64(st, col),
+		.sum = sqlite3_column_double(st, col + 1),
+		.lo = sqlite3_column_double(st, col + 2),
+		.hi = sqlite3_column_double(st, col + 3),
+		.first = sqlite3_column_int64(st, col + 4),
+		.last = sqlite3_column_int64(st, col + 5),
+		.last_value = sqlite3_column_double(st, col + 6),
+	};
+}
+
 static void tile_merge(struct tile *into, const struct tile *t)
 {
 	if (into->n == 0) {
@@ -136,30 +150,13 @@ static const char UPSERT_TILE[] =
 static int put_tile(struct store *s, int64_t run, const char *split, const char *metric, int level, int64_t bucket,
 		    const struct tile *t)
 {
-	sqlite3_stmt *st = store_prepare_cached(s, UPSERT_TILE);
-	if (!st)
-		return -1;
-	sqlite3_bind_int64(st, 1, run);
-	sqlite3_bind_text(st, 2, split, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, metric, -1, SQLITE_STATIC);
-	sqlite3_bind_int(st, 4, level);
-	sqlite3_bind_int64(st, 5, bucket);
-	sqlite3_bind_int64(st, 6, t->n);
-	sqlite3_bind_double(st, 7, t->sum);
-	sqlite3_bind_double(st, 8, t->lo);
-	sqlite3_bind_double(st, 9, t->hi);
-	sqlite3_bind_int64(st, 10, t->first);
-	sqlite3_bind_int64(st, 11, t->last);
-	sqlite3_bind_double(st, 12, t->last_value);
-	if (isfinite(t->last_time))
-		sqlite3_bind_double(st, 13, t->last_time);
-	else
-		sqlite3_bind_null(st, 13);
-	sqlite3_bind_int64(st, 14, t->first_seq);
-	sqlite3_bind_int64(st, 15, t->last_seq);
-	int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
-	store_release(s, st);
-	return rc;
+	int rc = store_write_cached(s, UPSERT_TILE,
+				    ARGS(INT(run), TEXT(split), TEXT(metric), INT(level), INT(bucket), INT(t->n),
+					 REAL(t->sum), REAL(t->lo), REAL(t->hi), INT(t->first), INT(t->last),
+					 REAL(t->last_value), isfinite(t->last_time) ? REAL(t->last_time) : NULL_ARG,
+					 INT(t->first_seq), INT(t->last_seq)),
+				    NULL);
+	return rc == STORE_OK ? 0 : -1;
 }
 
 /* ---- the tiles a series is filling ----------------------------------------------- */
@@ -384,24 +381,17 @@ json_t *store_run_metrics_json(struct store *s, int64_t run)
 	json_t *out = json_object();
 	pthread_mutex_lock(&s->lock);
 	/* The coarsest tiles: a few per metric however long the run (level follows run in the key). */
-	sqlite3_stmt *st = store_prepare_cached(s, "SELECT split, metric, n, sum, lo, hi, first_step, last_step,"
-						   " last_value FROM series_tiles WHERE run = ? AND level = 8"
-						   " ORDER BY split, metric, bucket");
+	sqlite3_stmt *st = store_query_cached(s,
+					      "SELECT split, metric, n, sum, lo, hi, first_step, last_step,"
+					      " last_value FROM series_tiles WHERE run = ? AND level = 8"
+					      " ORDER BY split, metric, bucket",
+					      ARGS(INT(run)));
 	if (st) {
-		sqlite3_bind_int64(st, 1, run);
 		while (sqlite3_step(st) == SQLITE_ROW) {
 			char key[200];
 			snprintf(key, sizeof key, "%s/%s", (const char *)sqlite3_column_text(st, 0),
 				 (const char *)sqlite3_column_text(st, 1));
-			struct tile t = {
-				.n = sqlite3_column_int64(st, 2),
-				.sum = sqlite3_column_double(st, 3),
-				.lo = sqlite3_column_double(st, 4),
-				.hi = sqlite3_column_double(st, 5),
-				.first = sqlite3_column_int64(st, 6),
-				.last = sqlite3_column_int64(st, 7),
-				.last_value = sqlite3_column_double(st, 8),
-			};
+			struct tile t = tile_from_row(st, 2);
 			add_metric_numbers(out, key, &t);
 		}
 		store_release(s, st);
@@ -496,16 +486,8 @@ static int read_tiles(struct store *s, const struct store_series_query *q, int l
 	sqlite3_bind_int64(st, 5, bucket_of(from, shift));
 	sqlite3_bind_int64(st, 6, bucket_of(to, shift));
 	while (sqlite3_step(st) == SQLITE_ROW) {
-		struct tile t = {
-			.n = sqlite3_column_int64(st, 0),
-			.sum = sqlite3_column_double(st, 1),
-			.lo = sqlite3_column_double(st, 2),
-			.hi = sqlite3_column_double(st, 3),
-			.first = sqlite3_column_int64(st, 4),
-			.last = sqlite3_column_int64(st, 5),
-			.last_value = sqlite3_column_double(st, 6),
-			.last_time = sqlite3_column_type(st, 7) == SQLITE_NULL ? NAN : sqlite3_column_double(st, 7),
-		};
+		struct tile t = tile_from_row(st, 0);
+		t.last_time = sqlite3_column_type(st, 7) == SQLITE_NULL ? NAN : sqlite3_column_double(st, 7);
 		/* width is a multiple of the tile's: a tile lies inside one output bucket */
 		out_add(o, floor_div(t.first, width), &t, false);
 	}
@@ -564,15 +546,14 @@ static void seq_range(struct store *s, const struct store_series_query *q, bool 
 	}
 	*first = INT64_MAX;
 	*last = INT64_MIN;
-	sqlite3_stmt *st = store_prepare_cached(s, "SELECT min(first_seq), max(last_seq) FROM series_tiles"
-						   " WHERE run = ? AND level = 1 AND split = ? AND metric = ?"
-						   " AND bucket BETWEEN ? AND ?");
+	sqlite3_stmt *st =
+		store_query_cached(s,
+				   "SELECT min(first_seq), max(last_seq) FROM series_tiles"
+				   " WHERE run = ? AND level = 1 AND split = ? AND metric = ?"
+				   " AND bucket BETWEEN ? AND ?",
+				   ARGS(INT(q->run), TEXT(q->split), TEXT(q->metric),
+					INT(bucket_of(from, tile_shift(1))), INT(bucket_of(to, tile_shift(1)))));
 	if (st) {
-		sqlite3_bind_int64(st, 1, q->run);
-		sqlite3_bind_text(st, 2, q->split, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 3, q->metric, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(st, 4, bucket_of(from, tile_shift(1)));
-		sqlite3_bind_int64(st, 5, bucket_of(to, tile_shift(1)));
 		if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
 			*first = sqlite3_column_int64(st, 0);
 			*last = sqlite3_column_int64(st, 1);
@@ -704,9 +685,9 @@ char *store_series_json(struct store *s, const struct store_series_query *q, siz
 	bool found = false;
 	pthread_mutex_lock(&s->lock);
 	bool tiles = false;
-	sqlite3_stmt *st = store_prepare_cached(s, "SELECT last_seq, series_ready FROM runs WHERE id = ?");
+	sqlite3_stmt *st =
+		store_query_cached(s, "SELECT last_seq, series_ready FROM runs WHERE id = ?", ARGS(INT(q->run)));
 	if (st) {
-		sqlite3_bind_int64(st, 1, q->run);
 		if (sqlite3_step(st) == SQLITE_ROW) {
 			found = true;
 			last_seq = sqlite3_column_int64(st, 0);

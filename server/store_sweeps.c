@@ -22,14 +22,6 @@
 
 #include "tb.h"
 
-static void bind_text_or_null(sqlite3_stmt *st, int i, const char *v)
-{
-	if (v)
-		sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT);
-	else
-		sqlite3_bind_null(st, i);
-}
-
 static const char *col_text(sqlite3_stmt *st, int i)
 {
 	const char *t = (const char *)sqlite3_column_text(st, i);
@@ -48,81 +40,36 @@ int64_t store_parse_sweep_id(const char *s)
 
 int store_sweep_create(struct store *s, const struct store_sweep_new *n, int64_t *id)
 {
-	int rc = -1;
 	pthread_mutex_lock(&s->lock);
-	if (store_exec(s, "BEGIN IMMEDIATE") < 0)
-		goto out;
-	sqlite3_stmt *st = store_prepare(s, "INSERT INTO sweeps(name, owner, notebook, cell, spec, status, created,"
-					    " metric, split, maximize, parallel, reduction, rungs, params)"
-					    " VALUES(?, ?, ?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?)");
-	if (!st)
-		goto rollback;
-	int i = 1;
-	sqlite3_bind_text(st, i++, n->name, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_text(st, i++, n->owner, -1, SQLITE_TRANSIENT);
-	bind_text_or_null(st, i++, n->notebook);
-	bind_text_or_null(st, i++, n->cell);
-	sqlite3_bind_text(st, i++, n->spec, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_int64(st, i++, (int64_t)time(NULL));
-	sqlite3_bind_text(st, i++, n->metric, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_text(st, i++, n->split, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_int(st, i++, n->maximize);
-	sqlite3_bind_int(st, i++, n->parallel);
-	sqlite3_bind_int(st, i++, n->reduction);
-	sqlite3_bind_text(st, i++, n->rungs, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_text(st, i++, n->params, -1, SQLITE_TRANSIENT);
-	bool ok = sqlite3_step(st) == SQLITE_DONE;
-	sqlite3_finalize(st);
-	if (!ok)
-		goto rollback;
-	*id = sqlite3_last_insert_rowid(s->db);
-	st = store_prepare(s, "INSERT INTO sweep_trials(sweep, trial, spec, vals) VALUES(?, ?, ?, ?)");
-	if (!st)
-		goto rollback;
-	for (int t = 0; t < n->ntrials && ok; t++) {
-		sqlite3_bind_int64(st, 1, *id);
-		sqlite3_bind_int(st, 2, t);
-		sqlite3_bind_text(st, 3, n->trial_specs[t], -1, SQLITE_TRANSIENT);
-		sqlite3_bind_text(st, 4, n->trial_vals[t], -1, SQLITE_TRANSIENT);
-		ok = sqlite3_step(st) == SQLITE_DONE;
-		sqlite3_reset(st);
-	}
-	sqlite3_finalize(st);
-	if (ok && store_exec(s, "COMMIT") == 0) {
-		rc = 0;
-		goto out;
-	}
-rollback:
-	store_exec(s, "ROLLBACK");
-out:
+	int rc = store_exec(s, "BEGIN IMMEDIATE") < 0 ? STORE_EIO : STORE_OK;
+	if (rc == STORE_OK)
+		rc = store_write(s,
+				 "INSERT INTO sweeps(name, owner, notebook, cell, spec, status, created, metric, split,"
+				 " maximize, parallel, reduction, rungs, params)"
+				 " VALUES(?, ?, ?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?)",
+				 ARGS(TEXT(n->name), TEXT(n->owner), TEXT(n->notebook), TEXT(n->cell), TEXT(n->spec),
+				      INT((int64_t)time(NULL)), TEXT(n->metric), TEXT(n->split), INT(n->maximize),
+				      INT(n->parallel), INT(n->reduction), TEXT(n->rungs), TEXT(n->params)),
+				 NULL);
+	if (rc == STORE_OK)
+		*id = sqlite3_last_insert_rowid(s->db);
+	for (int t = 0; rc == STORE_OK && t < n->ntrials; t++)
+		rc = store_write(s, "INSERT INTO sweep_trials(sweep, trial, spec, vals) VALUES(?, ?, ?, ?)",
+				 ARGS(INT(*id), INT(t), TEXT(n->trial_specs[t]), TEXT(n->trial_vals[t])), NULL);
+	if (rc == STORE_OK && store_exec(s, "COMMIT") < 0)
+		rc = STORE_EIO;
+	if (rc != STORE_OK)
+		store_exec(s, "ROLLBACK");
 	pthread_mutex_unlock(&s->lock);
-	return rc;
-}
-
-/* One statement with an int64 and optional int binding, stepped to its end; 0 or -1. */
-static int exec_bound(struct store *s, const char *sql, int64_t a, int64_t b, int64_t c, int nbind)
-{
-	pthread_mutex_lock(&s->lock);
-	sqlite3_stmt *st = store_prepare(s, sql);
-	int rc = -1;
-	if (st) {
-		int64_t v[3] = {a, b, c};
-		for (int i = 0; i < nbind; i++)
-			sqlite3_bind_int64(st, i + 1, v[i]);
-		rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
-		sqlite3_finalize(st);
-	}
-	pthread_mutex_unlock(&s->lock);
-	return rc;
+	return rc == STORE_OK ? 0 : -1;
 }
 
 bool store_sweep_owner(struct store *s, int64_t id, char *owner, size_t len)
 {
 	bool found = false;
 	pthread_mutex_lock(&s->lock);
-	sqlite3_stmt *st = store_prepare(s, "SELECT owner FROM sweeps WHERE id = ?");
+	sqlite3_stmt *st = store_query(s, "SELECT owner FROM sweeps WHERE id = ?", ARGS(INT(id)));
 	if (st) {
-		sqlite3_bind_int64(st, 1, id);
 		if (sqlite3_step(st) == SQLITE_ROW) {
 			srv_strlcpy(owner, col_text(st, 0), len);
 			found = true;
@@ -135,50 +82,24 @@ bool store_sweep_owner(struct store *s, int64_t id, char *owner, size_t len)
 
 int store_sweep_set_status(struct store *s, int64_t id, const char *status)
 {
-	pthread_mutex_lock(&s->lock);
-	sqlite3_stmt *st = store_prepare(s, "UPDATE sweeps SET status = ?, ended = CASE WHEN ? = 'running' THEN NULL"
-					    " ELSE ? END WHERE id = ?");
-	int rc = -1;
-	if (st) {
-		sqlite3_bind_text(st, 1, status, -1, SQLITE_TRANSIENT);
-		sqlite3_bind_text(st, 2, status, -1, SQLITE_TRANSIENT);
-		sqlite3_bind_int64(st, 3, (int64_t)time(NULL));
-		sqlite3_bind_int64(st, 4, id);
-		rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
-		sqlite3_finalize(st);
-	}
-	pthread_mutex_unlock(&s->lock);
-	return rc;
-}
-
-/* Ids from a one-column query with up to one int64 parameter. */
-static int ids_query(struct store *s, const char *sql, int64_t param, bool bind, int64_t *ids, int max)
-{
-	int n = 0;
-	pthread_mutex_lock(&s->lock);
-	sqlite3_stmt *st = store_prepare(s, sql);
-	if (st) {
-		if (bind)
-			sqlite3_bind_int64(st, 1, param);
-		while (n < max && sqlite3_step(st) == SQLITE_ROW)
-			ids[n++] = sqlite3_column_int64(st, 0);
-		sqlite3_finalize(st);
-	}
-	pthread_mutex_unlock(&s->lock);
-	return n;
+	int rc = store_write_locked(s,
+				    "UPDATE sweeps SET status = ?1, ended = CASE WHEN ?1 = 'running' THEN NULL"
+				    " ELSE ?2 END WHERE id = ?3",
+				    ARGS(TEXT(status), INT((int64_t)time(NULL)), INT(id)), 0);
+	return rc == STORE_OK ? 0 : -1;
 }
 
 int store_sweeps_running(struct store *s, int64_t *ids, int max)
 {
-	return ids_query(s, "SELECT id FROM sweeps WHERE status = 'running' ORDER BY id", 0, false, ids, max);
+	return store_read_ids(s, "SELECT id FROM sweeps WHERE status = 'running' ORDER BY id", NULL, 0, ids, max);
 }
 
 int store_sweep_live_runs(struct store *s, int64_t id, int64_t *runs, int max)
 {
-	return ids_query(s,
-			 "SELECT r.id FROM sweep_trials t JOIN runs r ON r.id = t.run"
-			 " WHERE t.sweep = ? AND r.status IN ('queued', 'running') ORDER BY t.trial",
-			 id, true, runs, max);
+	return store_read_ids(s,
+			      "SELECT r.id FROM sweep_trials t JOIN runs r ON r.id = t.run"
+			      " WHERE t.sweep = ? AND r.status IN ('queued', 'running') ORDER BY t.trial",
+			      ARGS(INT(id)), runs, max);
 }
 
 int store_sweep_state(struct store *s, int64_t id, struct store_sweep_state *out)
@@ -229,10 +150,9 @@ char *store_trial_spec(struct store *s, int64_t sweep, int trial)
 {
 	char *spec = NULL;
 	pthread_mutex_lock(&s->lock);
-	sqlite3_stmt *st = store_prepare(s, "SELECT spec FROM sweep_trials WHERE sweep = ? AND trial = ?");
+	sqlite3_stmt *st = store_query(s, "SELECT spec FROM sweep_trials WHERE sweep = ? AND trial = ?",
+				       ARGS(INT(sweep), INT(trial)));
 	if (st) {
-		sqlite3_bind_int64(st, 1, sweep);
-		sqlite3_bind_int(st, 2, trial);
 		if (sqlite3_step(st) == SQLITE_ROW)
 			spec = tb_xstrdup(col_text(st, 0));
 		sqlite3_finalize(st);
@@ -243,16 +163,17 @@ char *store_trial_spec(struct store *s, int64_t sweep, int trial)
 
 int store_trial_set_run(struct store *s, int64_t sweep, int trial, int64_t run)
 {
-	return exec_bound(s, "UPDATE sweep_trials SET run = ?3 WHERE sweep = ?1 AND trial = ?2", sweep, trial, run, 3);
+	int rc = store_write_locked(s, "UPDATE sweep_trials SET run = ?3 WHERE sweep = ?1 AND trial = ?2",
+				    ARGS(INT(sweep), INT(trial), INT(run)), 0);
+	return rc == STORE_OK ? 0 : -1;
 }
 
 bool store_trial_of_run(struct store *s, int64_t run, int64_t *sweep, int *trial)
 {
 	bool found = false;
 	pthread_mutex_lock(&s->lock);
-	sqlite3_stmt *st = store_prepare(s, "SELECT sweep, trial FROM sweep_trials WHERE run = ?");
+	sqlite3_stmt *st = store_query(s, "SELECT sweep, trial FROM sweep_trials WHERE run = ?", ARGS(INT(run)));
 	if (st) {
-		sqlite3_bind_int64(st, 1, run);
 		if (sqlite3_step(st) == SQLITE_ROW) {
 			*sweep = sqlite3_column_int64(st, 0);
 			*trial = sqlite3_column_int(st, 1);
@@ -266,43 +187,21 @@ bool store_trial_of_run(struct store *s, int64_t run, int64_t *sweep, int *trial
 
 int store_trial_record(struct store *s, int64_t sweep, int trial, int epochs, double value)
 {
-	pthread_mutex_lock(&s->lock);
-	sqlite3_stmt *st =
-		store_prepare(s, "UPDATE sweep_trials SET metric = ?, epochs = ? WHERE sweep = ? AND trial = ?");
-	int rc = -1;
-	if (st) {
-		if (isfinite(value)) /* a diverged trial has no value */
-			sqlite3_bind_double(st, 1, value);
-		else
-			sqlite3_bind_null(st, 1);
-		sqlite3_bind_int(st, 2, epochs);
-		sqlite3_bind_int64(st, 3, sweep);
-		sqlite3_bind_int(st, 4, trial);
-		rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
-		sqlite3_finalize(st);
-	}
-	pthread_mutex_unlock(&s->lock);
-	return rc;
+	int rc = store_write_locked(s, "UPDATE sweep_trials SET metric = ?, epochs = ? WHERE sweep = ? AND trial = ?",
+				    ARGS(isfinite(value) ? REAL(value) : NULL_ARG, /* a diverged trial has no value */
+					 INT(epochs), INT(sweep), INT(trial)),
+				    0);
+	return rc == STORE_OK ? 0 : -1;
 }
 
 int store_rung_add(struct store *s, int64_t sweep, int epoch, int trial, double value, double *values, int max)
 {
 	int n = 0;
 	pthread_mutex_lock(&s->lock);
-	sqlite3_stmt *st = store_prepare(s, "INSERT OR REPLACE INTO sweep_rungs(sweep, epoch, trial, value)"
-					    " VALUES(?, ?, ?, ?)");
-	if (st) {
-		sqlite3_bind_int64(st, 1, sweep);
-		sqlite3_bind_int(st, 2, epoch);
-		sqlite3_bind_int(st, 3, trial);
-		if (isfinite(value))
-			sqlite3_bind_double(st, 4, value);
-		else
-			sqlite3_bind_null(st, 4);
-		bool ok = sqlite3_step(st) == SQLITE_DONE;
-		sqlite3_finalize(st);
-		st = ok ? store_prepare(s, "SELECT value FROM sweep_rungs WHERE sweep = ? AND epoch = ?") : NULL;
-	}
+	int rc = store_write(s, "INSERT OR REPLACE INTO sweep_rungs(sweep, epoch, trial, value) VALUES(?, ?, ?, ?)",
+			     ARGS(INT(sweep), INT(epoch), INT(trial), isfinite(value) ? REAL(value) : NULL_ARG), NULL);
+	sqlite3_stmt *st =
+		rc == STORE_OK ? store_prepare(s, "SELECT value FROM sweep_rungs WHERE sweep = ? AND epoch = ?") : NULL;
 	if (st) {
 		sqlite3_bind_int64(st, 1, sweep);
 		sqlite3_bind_int(st, 2, epoch);
@@ -316,8 +215,9 @@ int store_rung_add(struct store *s, int64_t sweep, int epoch, int trial, double 
 
 int store_trial_asha_stopped(struct store *s, int64_t sweep, int trial, int epoch)
 {
-	return exec_bound(s, "UPDATE sweep_trials SET asha_stopped = ?3 WHERE sweep = ?1 AND trial = ?2", sweep, trial,
-			  epoch, 3);
+	int rc = store_write_locked(s, "UPDATE sweep_trials SET asha_stopped = ?3 WHERE sweep = ?1 AND trial = ?2",
+				    ARGS(INT(sweep), INT(trial), INT(epoch)), 0);
+	return rc == STORE_OK ? 0 : -1;
 }
 
 /* ---- JSON ------------------------------------------------------------------------ */
@@ -405,10 +305,9 @@ json_t *store_sweep_json(struct store *s, int64_t id)
 {
 	json_t *o = NULL;
 	pthread_mutex_lock(&s->lock);
-	sqlite3_stmt *st = store_prepare(s, "SELECT " SWEEP_COLUMNS " FROM sweeps w WHERE id = ?");
+	sqlite3_stmt *st = store_query(s, "SELECT " SWEEP_COLUMNS " FROM sweeps w WHERE id = ?", ARGS(INT(id)));
 	if (!st)
 		goto out;
-	sqlite3_bind_int64(st, 1, id);
 	bool maximize = false;
 	if (sqlite3_step(st) == SQLITE_ROW) {
 		o = sweep_row_json(st);
@@ -419,11 +318,12 @@ json_t *store_sweep_json(struct store *s, int64_t id)
 		goto out;
 	json_object_set_new(o, "best", best_json(s, id, maximize));
 	json_t *trials = json_array();
-	st = store_prepare(s, "SELECT t.trial, t.run, r.status, r.reason, t.vals, t.metric, t.epochs, t.asha_stopped,"
-			      " r.epoch, r.epochs FROM sweep_trials t LEFT JOIN runs r ON r.id = t.run"
-			      " WHERE t.sweep = ? ORDER BY t.trial");
+	st = store_query(s,
+			 "SELECT t.trial, t.run, r.status, r.reason, t.vals, t.metric, t.epochs, t.asha_stopped,"
+			 " r.epoch, r.epochs FROM sweep_trials t LEFT JOIN runs r ON r.id = t.run"
+			 " WHERE t.sweep = ? ORDER BY t.trial",
+			 ARGS(INT(id)));
 	if (st) {
-		sqlite3_bind_int64(st, 1, id);
 		while (sqlite3_step(st) == SQLITE_ROW) {
 			char rid[32];
 			snprintf(rid, sizeof rid, "r%" PRId64, (int64_t)sqlite3_column_int64(st, 1));
@@ -452,9 +352,9 @@ json_t *store_sweep_json(struct store *s, int64_t id)
 	}
 	json_object_set_new(o, "trial_list", trials);
 	json_t *rungs = json_array();
-	st = store_prepare(s, "SELECT epoch, trial, value FROM sweep_rungs WHERE sweep = ? ORDER BY epoch, trial");
+	st = store_query(s, "SELECT epoch, trial, value FROM sweep_rungs WHERE sweep = ? ORDER BY epoch, trial",
+			 ARGS(INT(id)));
 	if (st) {
-		sqlite3_bind_int64(st, 1, id);
 		while (sqlite3_step(st) == SQLITE_ROW)
 			json_array_append_new(rungs, json_pack("{s:i, s:i, s:o}", "epoch", sqlite3_column_int(st, 0),
 							       "trial", sqlite3_column_int(st, 1) + 1, "value",

@@ -434,11 +434,7 @@ void sweeps_shutdown(struct sweeps *sw)
 {
 	if (!sw || !sw->started)
 		return;
-	pthread_mutex_lock(&sw->lock);
-	sw->stopping = true;
-	pthread_cond_signal(&sw->wake);
-	pthread_mutex_unlock(&sw->lock);
-	pthread_join(sw->thread, NULL);
+	srv_thread_stop(sw->thread, &sw->lock, &sw->wake, &sw->stopping);
 	sw->started = false;
 }
 

@@ -212,13 +212,8 @@ void sysmon_free(struct sysmon *m)
 {
 	if (!m)
 		return;
-	if (m->started) {
-		pthread_mutex_lock(&m->lock);
-		m->stop = true;
-		pthread_cond_signal(&m->wake);
-		pthread_mutex_unlock(&m->lock);
-		pthread_join(m->thread, NULL);
-	}
+	if (m->started)
+		srv_thread_stop(m->thread, &m->lock, &m->wake, &m->stop);
 	gpumon_close(m->gpu);
 	free(m->latest);
 	free(m->devices);

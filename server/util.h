@@ -15,6 +15,7 @@
 #ifndef TB_SERVER_UTIL_H
 #define TB_SERVER_UTIL_H
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -121,6 +122,12 @@ bool srv_path_inside(const char *root, const char *path);
 
 /* Remove a directory tree without following symlinks. */
 int srv_rmtree(const char *path);
+
+/*
+ * Stop a module's background thread: set *stop under `lock`, wake the
+ * thread (it waits on `wake` with that lock), and join it.
+ */
+void srv_thread_stop(pthread_t thread, pthread_mutex_t *lock, pthread_cond_t *wake, bool *stop);
 
 /* 64-bit FNV-1a, for ETags (not for security). */
 uint64_t srv_fnv1a64(const void *data, size_t len, uint64_t seed);

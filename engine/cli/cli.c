@@ -41,6 +41,16 @@ static const struct cli_command *find(const struct cli_command *table, const cha
 	return NULL;
 }
 
+bool cli_add_override(const char *program, const char **overrides, int *n, const char *value)
+{
+	if (*n == CLI_MAX_OVERRIDES) {
+		fprintf(stderr, "%s: at most %d --set options\n", program, CLI_MAX_OVERRIDES);
+		return false;
+	}
+	overrides[(*n)++] = value;
+	return true;
+}
+
 int cli_main(const char *program, const struct cli_command *extra, int argc, char **argv)
 {
 	if (argc < 2) {

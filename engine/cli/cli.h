@@ -12,6 +12,8 @@
 #ifndef TB_CLI_H
 #define TB_CLI_H
 
+#include <stdbool.h>
+
 /* One subcommand: argv[0] is its name; it returns the process exit code. */
 struct cli_command {
 	const char *name;
@@ -28,6 +30,15 @@ int cli_reference(int argc, char **argv); /* the spec reference from the tables 
 int cli_sweep(int argc, char **argv);     /* run a spec's sweep: trials */
 /* `trainbook check`'s trial table for a spec with a sweep: section; 0 without one, 2 on errors. */
 int cli_sweep_preview(const char *path, const char *const *overrides, int noverrides, void *stdio_file);
+
+/* The --set key.path=value options a command takes, at most. */
+#define CLI_MAX_OVERRIDES 64
+
+/*
+ * Keep one --set value in overrides[*n]; false, with "<program>: at most 64
+ * --set options" on stderr, when it is one too many.
+ */
+bool cli_add_override(const char *program, const char **overrides, int *n, const char *value);
 
 /*
  * Run the command argv[1] names: one of `extra` (a table ending with a NULL

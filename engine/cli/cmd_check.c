@@ -13,8 +13,6 @@
 #include "memest.h"
 #include "memlimit.h"
 
-#define MAX_OVERRIDES 64
-
 int cli_check(int argc, char **argv)
 {
 	static const struct option options[] = {
@@ -22,17 +20,14 @@ int cli_check(int argc, char **argv)
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
-	const char *overrides[MAX_OVERRIDES];
+	const char *overrides[CLI_MAX_OVERRIDES];
 	int noverrides = 0, c;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "s:h", options, NULL)) != -1) {
 		switch (c) {
 		case 's':
-			if (noverrides == MAX_OVERRIDES) {
-				fprintf(stderr, "trainbook check: at most %d --set options\n", MAX_OVERRIDES);
+			if (!cli_add_override("trainbook check", overrides, &noverrides, optarg))
 				return 2;
-			}
-			overrides[noverrides++] = optarg;
 			break;
 		case 'h':
 			printf("usage: trainbook check SPEC [--set key.path=value]...\n"

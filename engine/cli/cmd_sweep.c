@@ -37,7 +37,6 @@
 #include "tb.h"
 #include "train.h"
 
-#define MAX_OVERRIDES 64
 #define LINE_MAX_LEN 256
 
 static volatile sig_atomic_t stop_requested; /* parent: stop the sweep; child: stop the trial */
@@ -484,17 +483,14 @@ int cli_sweep(int argc, char **argv)
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
-	const char *overrides[MAX_OVERRIDES], *out_dir = NULL;
+	const char *overrides[CLI_MAX_OVERRIDES], *out_dir = NULL;
 	int noverrides = 0, parallel = 0, c;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "s:o:p:h", options, NULL)) != -1) {
 		switch (c) {
 		case 's':
-			if (noverrides == MAX_OVERRIDES) {
-				fprintf(stderr, "trainbook sweep: at most %d --set options\n", MAX_OVERRIDES);
+			if (!cli_add_override("trainbook sweep", overrides, &noverrides, optarg))
 				return 2;
-			}
-			overrides[noverrides++] = optarg;
 			break;
 		case 'o':
 			out_dir = optarg;

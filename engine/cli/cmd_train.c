@@ -31,8 +31,6 @@
 #include "tb.h"
 #include "train.h"
 
-#define MAX_OVERRIDES 64
-
 /* The one piece of process-global state: set from signal handlers, read by the loop. */
 static volatile sig_atomic_t stop_requested;
 /* Set once before training: the worker reports in JSON lines, to oom_out
@@ -209,7 +207,7 @@ int cli_train(int argc, char **argv)
 		{"secret-file", required_argument, NULL, 'S'}, {"report-drain", required_argument, NULL, 'D'},
 		{NULL, 0, NULL, 0},
 	};
-	const char *overrides[MAX_OVERRIDES];
+	const char *overrides[CLI_MAX_OVERRIDES];
 	int noverrides = 0, c;
 	const char *out_dir = NULL, *resume = NULL, *events_file = NULL, *report_url = NULL, *secret_file = NULL;
 	double drain_s = 120;
@@ -218,11 +216,8 @@ int cli_train(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "s:o:jr:e:h", options, NULL)) != -1) {
 		switch (c) {
 		case 's':
-			if (noverrides == MAX_OVERRIDES) {
-				fprintf(stderr, "trainbook: at most %d --set options\n", MAX_OVERRIDES);
+			if (!cli_add_override("trainbook", overrides, &noverrides, optarg))
 				return 2;
-			}
-			overrides[noverrides++] = optarg;
 			break;
 		case 'o': out_dir = optarg; break;
 		case 'j': json = true; break;

@@ -15,20 +15,10 @@
 import { writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { startClassroom } from '../integration/fixture.mjs';
+import { option, context } from './lib.mjs';
 
-const argv = process.argv.slice(2);
-const opt = (name, dflt) => {
-	const i = argv.indexOf('--' + name);
-	return i >= 0 ? argv[i + 1] : dflt;
-};
-const N = Number(opt('students', 60));
-const OUT = opt('out', '');
-
-/* A stand-in for node:test's context: collects clean-ups. */
-function context() {
-	const hooks = [];
-	return { after: (fn) => hooks.push(fn), done: async () => { for (const fn of hooks.reverse()) await fn(); } };
-}
+const N = Number(option('students', 60));
+const OUT = option('out', '');
 
 const t = context();
 const rows = [];

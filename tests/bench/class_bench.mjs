@@ -28,21 +28,17 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { launchChromium } from '../e2e/lib.mjs';
 import { BIN, sleep, startClassroom, tempDir, waitFor } from '../integration/fixture.mjs';
+import { option, percentile } from './lib.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const WebSocket = createRequire(join(ROOT, 'tests/integration/package.json'))('ws');
-const argv = process.argv.slice(2);
-const opt = (name, dflt) => {
-	const i = argv.indexOf('--' + name);
-	return i >= 0 ? argv[i + 1] : dflt;
-};
-const N = Number(opt('students', 60));
-const RUNS = Number(opt('runs', 3));
-const WINDOW_S = Number(opt('window', 120));
-const SLOTS = Number(opt('slots', 6));
-const RUN_S = Number(opt('run-seconds', 6));
-const MODES = opt('modes', 'fair,fifo').split(',');
-const OUT = opt('out', '');
+const N = Number(option('students', 60));
+const RUNS = Number(option('runs', 3));
+const WINDOW_S = Number(option('window', 120));
+const SLOTS = Number(option('slots', 6));
+const RUN_S = Number(option('run-seconds', 6));
+const MODES = option('modes', 'fair,fifo').split(',');
+const OUT = option('out', '');
 const RATE = 10;
 const SPEC = `# bench: events=${RUN_S * RATE} rate=${RATE} delay=0\n` +
 	'data: {dataset: synthetic, shape: [1,4,4], classes: 2, train_size: 64, test_size: 16, batch_size: 8}\n' +
@@ -74,12 +70,7 @@ function rng(seed) {
 	};
 }
 
-const pct = (xs, p) => {
-	if (!xs.length) return NaN;
-	const s = [...xs].sort((a, b) => a - b);
-	return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
-};
-const median = (xs) => pct(xs, 50);
+const median = (xs) => percentile(xs, 50);
 const jain = (xs) => {
 	const sum = xs.reduce((a, b) => a + b, 0), sq = xs.reduce((a, b) => a + b * b, 0);
 	return sq ? (sum * sum) / (xs.length * sq) : NaN;
@@ -184,8 +175,8 @@ async function oneMode(mode) {
 			mode, runs: runs.length, failed, wall,
 			waitMedian: median(firstWait), waitMax: Math.max(...firstWait),
 			jain: jain(inWindow), served: inWindow.filter((x) => x > 0).length,
-			lagP50: pct(lag, 50), lagP99: pct(lag, 99), lagN: lag.length,
-			recvP50: pct(recvLag, 50), recvP99: pct(recvLag, 99), sentP50: pct(sentLag, 50), sentP99: pct(sentLag, 99),
+			lagP50: percentile(lag, 50), lagP99: percentile(lag, 99), lagN: lag.length,
+			recvP50: percentile(recvLag, 50), recvP99: percentile(recvLag, 99), sentP50: percentile(sentLag, 50), sentP99: percentile(sentLag, 99),
 			cpu: (100 * (after.cpu - before.cpu)) / wall, rss: rssPeak,
 		};
 	} finally {

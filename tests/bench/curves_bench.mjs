@@ -28,26 +28,18 @@ import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSyn
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { ROOT, startServer, sleep } from '../integration/fixture.mjs';
+import { option, context } from './lib.mjs';
 
 const argv = process.argv.slice(2);
-const opt = (name, dflt) => {
-	const i = argv.indexOf('--' + name);
-	return i >= 0 ? argv[i + 1] : dflt;
-};
-const RUNS = Number(opt('runs', 50));
-const POINTS = Number(opt('points', 1000000));
+const RUNS = Number(option('runs', 50));
+const POINTS = Number(option('points', 1000000));
 const EVENTS = argv.includes('--events');
-const BIN = resolve(opt('bin', join(ROOT, 'build/trainbook')));
-const LABEL = opt('label', BIN);
-const OUT = opt('out', '');
-const KEEP = opt('keep', '');
+const BIN = resolve(option('bin', join(ROOT, 'build/trainbook')));
+const LABEL = option('label', BIN);
+const OUT = option('out', '');
+const KEEP = option('keep', '');
 const TESTS = 10; /* test evaluations per run */
 const { chromium } = await import(join(ROOT, 'web/node_modules/playwright-core/index.mjs'));
-
-function context() {
-	const hooks = [];
-	return { after: (fn) => hooks.push(fn), done: async () => { for (const fn of hooks.reverse()) await fn(); } };
-}
 
 const SPEC = (r) => `data: {dataset: synthetic, shape: [1,8,8], classes: 4, train_size: 256, batch_size: 32}
 model: [flatten, {linear: ${16 << (r % 3)}}, relu, {linear: 4}]

@@ -18,16 +18,12 @@ import { connect } from 'node:net';
 import { join } from 'node:path';
 import WebSocket from '../integration/node_modules/ws/index.js';
 import { ROOT, startServer, sleep } from '../integration/fixture.mjs';
+import { option } from './lib.mjs';
 
-const argv = process.argv.slice(2);
-const opt = (name, dflt) => {
-	const i = argv.indexOf('--' + name);
-	return i >= 0 ? argv[i + 1] : dflt;
-};
-const SECONDS = Number(opt('seconds', process.env.SOAK_SECONDS || 600));
-const SLICE = Number(opt('slice', 60));
-const CLIENTS = Number(opt('clients', 1000));
-const OUT = opt('out', join(ROOT, `tests/bench/results/soak-${new Date().toISOString().slice(0, 10)}.md`));
+const SECONDS = Number(option('seconds', process.env.SOAK_SECONDS || 600));
+const SLICE = Number(option('slice', 60));
+const CLIENTS = Number(option('clients', 1000));
+const OUT = option('out', join(ROOT, `tests/bench/results/soak-${new Date().toISOString().slice(0, 10)}.md`));
 
 const hooks = [];
 const t = { after: (fn) => hooks.push(fn) };

@@ -17,30 +17,15 @@ import { existsSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import WebSocket from '../integration/node_modules/ws/index.js';
 import { ROOT, BIN, startServer, submitRun, waitStatus, sleep } from '../integration/fixture.mjs';
+import { option, context, percentile } from './lib.mjs';
 
-const argv = process.argv.slice(2);
-const opt = (name, dflt) => {
-	const i = argv.indexOf('--' + name);
-	return i >= 0 ? argv[i + 1] : dflt;
-};
-const N = Number(opt('events', 1000000));
-const BASELINE = opt('baseline', '');
-const OUT = opt('out', '');
+const N = Number(option('events', 1000000));
+const BASELINE = option('baseline', '');
+const OUT = option('out', '');
 const FAKE = join(ROOT, 'tests/integration/fake_worker.sh');
 const MiB = 1048576;
 
-/* A stand-in for node:test's context: collects clean-ups. */
-function context() {
-	const hooks = [];
-	return { after: (fn) => hooks.push(fn), done: async () => { for (const fn of hooks.reverse()) await fn(); } };
-}
-
 const fileSize = (p) => (existsSync(p) ? statSync(p).size : 0);
-const pct = (xs, p) => {
-	if (!xs.length) return NaN;
-	const s = [...xs].sort((a, b) => a - b);
-	return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
-};
 
 async function scenario(name, { bin = BIN, env = {}, spec }) {
 	const t = context();
@@ -81,8 +66,8 @@ async function scenario(name, { bin = BIN, env = {}, spec }) {
 			name, status: run.status, seconds: secs.toFixed(1), stored: run.last_seq,
 			per_s: Math.round(run.last_seq / secs), wal_peak_mib: (peak / MiB).toFixed(1),
 			db_mib: (fileSize(db) / MiB).toFixed(1), wal_end_mib: (fileSize(db + '-wal') / MiB).toFixed(1),
-			feed_p50_ms: lat.length ? pct(lat, 50).toFixed(0) : '-', feed_p99_ms: lat.length ? pct(lat, 99).toFixed(0) : '-',
-			thinned_p99_ms: latThinned.length ? pct(latThinned, 99).toFixed(0) : '-',
+			feed_p50_ms: lat.length ? percentile(lat, 50).toFixed(0) : '-', feed_p99_ms: lat.length ? percentile(lat, 99).toFixed(0) : '-',
+			thinned_p99_ms: latThinned.length ? percentile(latThinned, 99).toFixed(0) : '-',
 			received, quick_check: check,
 		};
 		console.log(JSON.stringify(row));
@@ -99,7 +84,7 @@ checkpoint: {every: 0}
 `;
 const fakeSpec = 'data: {dataset: synthetic}\nmodel: [flatten, {linear: 10}]\n# fake: logflood\n';
 
-const only = opt('only', '');
+const only = option('only', '');
 const rows = [];
 rows.push(await scenario(`worker, ${N} steps, log_every: 1`, { spec: workerSpec(N) }));
 rows.push(await scenario(`log events x ${N}`, { env: { TRAINBOOK_WORKER_CMD: FAKE, FLOOD_EVENTS: String(N) }, spec: fakeSpec }));

@@ -49,33 +49,29 @@ def write(d, name, text):
     return path
 
 
+def example_reaches(example, floor, *args):
+    """Train examples/<example>.yaml (with `args`): its last test accuracy is `floor` or more."""
+    with tempfile.TemporaryDirectory() as d:
+        t = time.time()
+        _, ev = train(os.path.join(ROOT, "examples", example + ".yaml"), *args, "--out", d)
+        acc = final_test_accuracy(ev)
+        assert acc >= floor, f"test accuracy {acc:.4f} < {floor}"
+        print(f"# {' '.join([example, *args])}: test accuracy {acc:.4f} in {time.time() - t:.0f} s", file=sys.stderr)
+
+
 @case
 def fashion_mlp_one_epoch_reaches_084():
-    with tempfile.TemporaryDirectory() as d:
-        _, ev = train(os.path.join(ROOT, "examples/fashion-mlp.yaml"), "--set", "train.epochs=1", "--out", d)
-        acc = final_test_accuracy(ev)
-        assert acc >= 0.84, f"test accuracy {acc:.4f} < 0.84"
-        print(f"# fashion-mlp 1 epoch: test accuracy {acc:.4f}", file=sys.stderr)
+    example_reaches("fashion-mlp", 0.84, "--set", "train.epochs=1")
 
 
 @case
 def fashion_mlp_long_reaches_0885():
-    with tempfile.TemporaryDirectory() as d:
-        t = time.time()
-        _, ev = train(os.path.join(ROOT, "examples/fashion-mlp-long.yaml"), "--out", d)
-        acc = final_test_accuracy(ev)
-        assert acc >= 0.885, f"test accuracy {acc:.4f} < 0.885"
-        print(f"# fashion-mlp-long: test accuracy {acc:.4f} in {time.time() - t:.0f} s", file=sys.stderr)
+    example_reaches("fashion-mlp-long", 0.885)
 
 
 @case
 def fashion_cnn_reaches_0925():
-    with tempfile.TemporaryDirectory() as d:
-        t = time.time()
-        _, ev = train(os.path.join(ROOT, "examples/fashion-cnn.yaml"), "--out", d)
-        acc = final_test_accuracy(ev)
-        assert acc >= 0.925, f"test accuracy {acc:.4f} < 0.925"
-        print(f"# fashion-cnn: test accuracy {acc:.4f} in {time.time() - t:.0f} s", file=sys.stderr)
+    example_reaches("fashion-cnn", 0.925)
 
 
 def write_cifar(d, n_train=300, n_test=100, truncate=False):

@@ -9,21 +9,11 @@
 // Screenshots go to tests/e2e/screenshots/board-*.png. One PASS/FAIL
 // line per case; any Content-Security-Policy violation fails its case.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, dirname, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { freePort, waitFor, sleep, launchChromium, startServer, stopServer, runSuite, noPageErrorsCase } from './lib.mjs';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ROOT, BIN, SHOTS, e2ePlaces, failureShot, cleanUp, freePort, waitFor, sleep, launchChromium, startServer, runSuite, noPageErrorsCase } from './lib.mjs';
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-const BIN = join(ROOT, 'build/trainbook');
-const SHOTS = join(ROOT, 'tests/e2e/screenshots');
-const work = mkdtempSync(join(tmpdir(), 'tb-e2e-board-'));
-const workspace = join(work, 'ws');
-mkdirSync(workspace);
-mkdirSync(SHOTS, { recursive: true });
-mkdirSync(join(ROOT, 'build/test-logs'), { recursive: true });
-const serverLog = join(ROOT, 'build/test-logs/e2e-board-server.log');
+const { work, workspace, serverLog } = e2ePlaces('board');
 const STUDENTS = ['s1', 's2', 's3'];
 const PASSWORD = 'board-prof-secret';
 /* 6000 events at 10 a second: each run trains ten minutes unless stopped. */
@@ -239,12 +229,6 @@ const cases = [
 
 await runSuite(cases, {
 	S, serverLog, live: () => ctx,
-	onFail: async (c) => {
-		if (S.page) await S.page.screenshot({ path: join(SHOTS, 'board-failed-' + c.name.replace(/[^a-z0-9]+/gi, '-').slice(0, 50) + '.png'), fullPage: true });
-	},
-	cleanup: async () => {
-		if (ctx) await ctx.close().catch(() => {});
-		if (server) await stopServer(server);
-		rmSync(work, { recursive: true, force: true });
-	},
+	onFail: (c) => failureShot(S.page, 'board-failed-', c.name),
+	cleanup: () => cleanUp(ctx, server, work),
 });

@@ -12,22 +12,12 @@
 // passwords. Screenshots go to tests/e2e/screenshots/classroom-*.png.
 // One PASS/FAIL line per case; any Content-Security-Policy violation fails
 // the case that caused it.
-import { mkdtempSync, mkdirSync, readFileSync, rmSync, existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, dirname, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { readFileSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { freePort, startServer, waitFor, launchBrowser, stopServer, runSuite, noPageErrorsCase } from './lib.mjs';
+import { BIN, SHOTS, e2ePlaces, failureShot, cleanUp, freePort, startServer, waitFor, launchBrowser, runSuite, noPageErrorsCase } from './lib.mjs';
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-const BIN = join(ROOT, 'build/trainbook');
-const SHOTS = join(ROOT, 'tests/e2e/screenshots');
-const work = mkdtempSync(join(tmpdir(), 'tb-e2e-class-'));
-const workspace = join(work, 'ws');
-mkdirSync(workspace);
-mkdirSync(SHOTS, { recursive: true });
-mkdirSync(join(ROOT, 'build/test-logs'), { recursive: true });
-const serverLog = join(ROOT, 'build/test-logs/e2e-classroom-server.log');
+const { work, workspace, serverLog } = e2ePlaces('classroom');
 
 const COURSE_NB = 'course/week1.ipynb';
 const SPEC = 'data: {dataset: synthetic, shape: [1,4,4], classes: 2, train_size: 64, test_size: 16, batch_size: 8}\nmodel: [flatten, {linear: 8}, relu, {linear: 2}]\ntrain: {epochs: 2, seed: 0}\n';
@@ -516,11 +506,7 @@ await runSuite(cases, {
 	S, serverLog, live: () => browser,
 	onFail: async (c) => {
 		for (const [name, p] of Object.entries(people))
-			await p.page.screenshot({ path: join(SHOTS, `failed-classroom-${name}-` + c.name.replace(/^classroom: /, '').replace(/[^a-z0-9]+/gi, '-').slice(0, 50) + '.png'), fullPage: true }).catch(() => {});
+			await failureShot(p.page, `failed-classroom-${name}-`, c.name.replace(/^classroom: /, ''));
 	},
-	cleanup: async () => {
-		if (browser) await browser.close().catch(() => {});
-		if (server) await stopServer(server);
-		rmSync(work, { recursive: true, force: true });
-	},
+	cleanup: () => cleanUp(browser, server, work),
 });

@@ -12,24 +12,14 @@
 // with names), a run's page (spec, diff, name), an edit conflict, and
 // notebook management, plus the newcomer bugs of issue 16. Screenshots go
 // to tests/e2e/screenshots/. One PASS/FAIL line per case.
-import { mkdtempSync, mkdirSync, readFileSync, writeFileSync, rmSync, existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, dirname, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { freePort, startServer, apiClient, waitFor, allEvents, sleep, launchChromium, stopServer, runSuite, noPageErrorsCase } from './lib.mjs';
+import { BIN, SHOTS, e2ePlaces, randomToken, failureShot, cleanUp, freePort, startServer, apiClient, waitFor, allEvents, sleep, launchChromium, runSuite, noPageErrorsCase } from './lib.mjs';
 import { fashionTestImages } from '../integration/images.mjs';
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-const SHOTS = join(ROOT, 'tests/e2e/screenshots');
-
-const TOKEN = 'e2e' + Math.random().toString(16).slice(2) + Date.now().toString(16);
-const work = mkdtempSync(join(tmpdir(), 'tb-e2e-'));
-const workspace = join(work, 'ws');
-mkdirSync(workspace);
-mkdirSync(SHOTS, { recursive: true });
-mkdirSync(join(ROOT, 'build/test-logs'), { recursive: true });
-const serverLog = join(ROOT, 'build/test-logs/e2e-server.log');
+const TOKEN = randomToken();
+const { work, workspace, serverLog } = e2ePlaces('');
 const EXAMPLE = 'examples/fashion-mnist.ipynb';
 const SHORT = 'e2e-short.ipynb';
 
@@ -156,9 +146,8 @@ const cases = [
 	{
 		name: 'server starts',
 		fn: async () => {
-			const bin = join(ROOT, 'build/trainbook');
 			const port = await freePort();
-			server = await startServer({ bin, port, workspace, token: TOKEN, logPath: serverLog });
+			server = await startServer({ bin: BIN, port, workspace, token: TOKEN, logPath: serverLog });
 			S.base = server.base;
 			S.api = apiClient(S.base, TOKEN);
 			const profile = join(work, 'chromium-profile');
@@ -871,7 +860,7 @@ const cases = [
 			const ws2 = join(work, 'ws-prefix');
 			mkdirSync(ws2);
 			const port = await freePort();
-			const other = await startServer({ bin: join(ROOT, 'build/trainbook'), port, workspace: ws2, token: TOKEN, logPath: serverLog + '.prefix', baseUrl: '/tb/' });
+			const other = await startServer({ bin: BIN, port, workspace: ws2, token: TOKEN, logPath: serverLog + '.prefix', baseUrl: '/tb/' });
 			const page = await ctx.newPage();
 			const outside = [];
 			page.on('request', (r) => {
@@ -993,12 +982,6 @@ const cases = [
 
 await runSuite(cases, {
 	S, serverLog, live: () => ctx,
-	onFail: async (c) => {
-		if (S.page) await S.page.screenshot({ path: join(SHOTS, 'failed-' + c.name.replace(/[^a-z0-9]+/gi, '-').slice(0, 60) + '.png'), fullPage: true });
-	},
-	cleanup: async () => {
-		if (ctx) await ctx.close().catch(() => {});
-		if (server) await stopServer(server);
-		rmSync(work, { recursive: true, force: true });
-	},
+	onFail: (c) => failureShot(S.page, 'failed-', c.name),
+	cleanup: () => cleanUp(ctx, server, work),
 });

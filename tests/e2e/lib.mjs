@@ -3,12 +3,46 @@
 // and a tiny sequential case runner printing PASS/FAIL lines.
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
-import { existsSync, openSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { sleep, waitFor as waitForEvery } from '../lib/wait.mjs';
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+export const BIN = join(ROOT, 'build/trainbook');
+export const SHOTS = join(ROOT, 'tests/e2e/screenshots');
+
+/*
+ * Where one e2e file works: a fresh temporary folder `work` with the
+ * server's workspace in it, the screenshot folder, and the server log
+ * build/test-logs/e2e-<name>-server.log (e2e-server.log without a name).
+ */
+export function e2ePlaces(name) {
+	const work = mkdtempSync(join(tmpdir(), name ? `tb-e2e-${name}-` : 'tb-e2e-'));
+	const workspace = join(work, 'ws');
+	mkdirSync(workspace);
+	mkdirSync(SHOTS, { recursive: true });
+	mkdirSync(join(ROOT, 'build/test-logs'), { recursive: true });
+	return { work, workspace, serverLog: join(ROOT, `build/test-logs/e2e${name ? '-' + name : ''}-server.log`) };
+}
+
+/* A single-user token no other run of the suite shares. */
+export function randomToken() {
+	return 'e2e' + Math.random().toString(16).slice(2) + Date.now().toString(16);
+}
+
+/* A failed case's screenshot: SHOTS/<prefix><the case name as a file name>.png (a page that is gone is skipped). */
+export async function failureShot(page, prefix, caseName) {
+	if (page) await page.screenshot({ path: join(SHOTS, prefix + caseName.replace(/[^a-z0-9]+/gi, '-').slice(0, 60) + '.png'), fullPage: true }).catch(() => {});
+}
+
+/* The end of every e2e file: the browser (or context) closed, the server stopped, `work` removed. */
+export async function cleanUp(browser, server, work) {
+	if (browser) await browser.close().catch(() => {});
+	if (server) await stopServer(server);
+	rmSync(work, { recursive: true, force: true });
+}
 
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 

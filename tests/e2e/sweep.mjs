@@ -4,22 +4,12 @@
 // runs, statuses and metric values, the best-so-far line appears, the ASHA
 // rung chart gets a point per trial and marks the stopped ones — and ends
 // showing what GET /api/sweeps/<id> says. One PASS/FAIL line per case.
-import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, dirname, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { freePort, startServer, apiClient, waitFor, runCases, sleep, launchChromium, stopServer, logTail } from './lib.mjs';
+import { join } from 'node:path';
+import { BIN, SHOTS, e2ePlaces, randomToken, failureShot, cleanUp, freePort, startServer, apiClient, waitFor, runCases, sleep, launchChromium, logTail } from './lib.mjs';
 import { sweepSpec } from '../lib/sweep-spec.mjs';
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-const SHOTS = join(ROOT, 'tests/e2e/screenshots');
-const TOKEN = 'e2e' + Math.random().toString(16).slice(2) + Date.now().toString(16);
-const work = mkdtempSync(join(tmpdir(), 'tb-e2e-sweep-'));
-const workspace = join(work, 'ws');
-mkdirSync(workspace);
-mkdirSync(SHOTS, { recursive: true });
-mkdirSync(join(ROOT, 'build/test-logs'), { recursive: true });
-const serverLog = join(ROOT, 'build/test-logs/e2e-sweep-server.log');
+const TOKEN = randomToken();
+const { work, workspace, serverLog } = e2ePlaces('sweep');
 const NB = 'sweep.ipynb';
 
 // Two good learning rates first, then two that learn nothing: ASHA stops those at epoch 1.
@@ -52,7 +42,7 @@ const cases = [
 		name: 'server starts and the page opens',
 		fn: async () => {
 			const port = await freePort();
-			server = await startServer({ bin: join(ROOT, 'build/trainbook'), port, workspace, token: TOKEN, logPath: serverLog, args: ['--cpu-runs', '2'] });
+			server = await startServer({ bin: BIN, port, workspace, token: TOKEN, logPath: serverLog, args: ['--cpu-runs', '2'] });
 			S.base = server.base;
 			S.api = apiClient(S.base, TOKEN);
 			await S.api.post('api/notebooks', { path: NB, content: notebook });
@@ -170,15 +160,11 @@ const cases = [
 let result = { pass: 0, fail: 1 };
 try {
 	result = await runCases(cases, {
-		onFail: async (c) => {
-			if (S.page) await S.page.screenshot({ path: join(SHOTS, 'failed-' + c.name.replace(/[^a-z0-9]+/gi, '-').slice(0, 60) + '.png'), fullPage: true });
-		},
+		onFail: (c) => failureShot(S.page, 'failed-', c.name),
 	});
 } finally {
-	if (ctx) await ctx.close().catch(() => {});
-	if (server) await stopServer(server);
 	if (result.fail) console.error(logTail(serverLog));
-	rmSync(work, { recursive: true, force: true });
+	await cleanUp(ctx, server, work);
 }
 await sleep(0);
 console.log(`${result.pass} passed, ${result.fail} failed`);

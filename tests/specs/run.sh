@@ -54,6 +54,17 @@ mismatch() {
 	}' "$1" "$2"
 }
 
+# Case $1: spec $2 was run into output $3 with exit code $4; a broken spec exits 2 with its expect lines.
+expect_errors() {
+	if [ "$4" -ne 2 ]; then
+		fail "$1" "exit $4, expected 2: $(head -n 1 "$3")"
+	elif why=$(mismatch "$2" "$3") && [ -n "$why" ]; then
+		fail "$1" "$why"
+	else
+		pass "$1"
+	fi
+}
+
 sanitizer_report() {
 	grep -E -m1 'AddressSanitizer|LeakSanitizer|UndefinedBehaviorSanitizer|runtime error:' "$1"
 }
@@ -85,12 +96,8 @@ for f in tests/specs/bad/*.yaml; do
 	elif [ "$stage" = model ]; then
 		if [ "$rc" -eq 0 ] && [ ! -s "$o" ]; then pass "parse/$name"
 		else fail "parse/$name" "a model-stage spec must parse; exit $rc: $(head -n 1 "$o")"; fi
-	elif [ "$rc" -ne 2 ]; then
-		fail "parse/$name" "exit $rc, expected 2: $(head -n 1 "$o")"
-	elif why=$(mismatch "$f" "$o") && [ -n "$why" ]; then
-		fail "parse/$name" "$why"
 	else
-		pass "parse/$name"
+		expect_errors "parse/$name" "$f" "$o" "$rc"
 	fi
 done
 [ "$nbad" -ge 24 ] || fail "specs/count" "only $nbad broken specs in tests/specs/bad (want at least 24)"
@@ -133,14 +140,7 @@ for f in tests/specs/bad/*.yaml; do
 	name=$(basename "$f" .yaml)
 	o="$OUT/check-$name.out"
 	timeout 60 "$CLI" check "$f" >"$o" 2>&1
-	rc=$?
-	if [ "$rc" -ne 2 ]; then
-		fail "check/$name" "exit $rc, expected 2: $(head -n 1 "$o")"
-	elif why=$(mismatch "$f" "$o") && [ -n "$why" ]; then
-		fail "check/$name" "$why"
-	else
-		pass "check/$name"
-	fi
+	expect_errors "check/$name" "$f" "$o" $?
 done
 for f in tests/specs/good/*.yaml; do
 	[ -f "$f" ] || continue

@@ -20,32 +20,7 @@
 #include "backend.h"
 #include "cpu/cpu_gemm.h"
 #include "rng.h"
-
-static struct backend *be;
-
-static int setup(void **state)
-{
-	(void)state;
-	be = backend_cpu_new(2);
-	return be ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	be->destroy(be);
-	return 0;
-}
-
-static float *random_floats(int64_t n, uint64_t seed)
-{
-	struct rng r;
-	rng_seed(&r, seed);
-	float *p = be->alloc(be, (size_t)n * sizeof(float));
-	for (int64_t i = 0; i < n; i++)
-		p[i] = rng_uniform(&r) * 2.0f - 1.0f;
-	return p;
-}
+#include "tests/unit/cpu_fixture.h"
 
 /* |got - want| ≤ rtol · max(|want|, max|want| / 10) for every element. */
 static void assert_close(const float *got, const double *want, int64_t n, double rtol)
@@ -149,94 +124,55 @@ static void check_conv(struct conv_shape cs, uint64_t seed)
 	((struct conv_shape){.n = N, .c = C, .h = H, .w = W, .k = K, .r = R, .s = S, .stride_h = SH,      \
 			     .stride_w = SW, .pad_h = PH, .pad_w = PW, .dil_h = DH, .dil_w = DW})
 
-static void test_conv_3x3_padded(void **state)
-{
-	(void)state;
-	check_conv(CONV(2, 3, 7, 6, 4, 3, 3, 1, 1, 1, 1, 1, 1), 10);
-}
+/* One convolution checked against the direct loops above: its shape and the seed of its inputs. */
+struct conv_case {
+	const char *name;
+	struct conv_shape shape;
+	uint64_t seed;
+};
 
-static void test_conv_strided(void **state)
-{
-	(void)state;
-	check_conv(CONV(3, 2, 9, 8, 5, 3, 3, 2, 2, 0, 0, 1, 1), 20);
-	check_conv(CONV(2, 3, 10, 9, 4, 3, 3, 2, 3, 1, 2, 1, 1), 21);
-}
+static const struct conv_case conv_cases[] = {
+	{"conv_3x3_padded", CONV(2, 3, 7, 6, 4, 3, 3, 1, 1, 1, 1, 1, 1), 10},
+	{"conv_strided", CONV(3, 2, 9, 8, 5, 3, 3, 2, 2, 0, 0, 1, 1), 20},
+	{"conv_strided_uneven", CONV(2, 3, 10, 9, 4, 3, 3, 2, 3, 1, 2, 1, 1), 21},
+	{"conv_dilated", CONV(2, 2, 9, 9, 3, 3, 3, 1, 1, 2, 2, 2, 2), 30},
+	{"conv_dilated_uneven", CONV(1, 3, 11, 10, 2, 3, 2, 2, 1, 1, 0, 3, 2), 31},
+	{"conv_1x1_direct", CONV(2, 4, 5, 5, 6, 1, 1, 1, 1, 0, 0, 1, 1), 40},   /* direct path, no im2col */
+	{"conv_1x1_shortcut", CONV(2, 4, 6, 6, 3, 1, 1, 2, 2, 0, 0, 1, 1), 41}, /* ResNet shortcut */
+	{"conv_1x1_padded", CONV(2, 4, 5, 5, 3, 1, 1, 1, 1, 1, 1, 1, 1), 42},   /* padded 1×1 goes through im2col */
+	{"conv_kernel_covers_image", CONV(1, 1, 5, 5, 2, 5, 5, 1, 1, 0, 0, 1, 1), 50},
+	{"conv_kernel_covers_padded_image", CONV(2, 2, 3, 4, 3, 5, 5, 1, 1, 2, 2, 1, 1), 51},
+	/* Per-sample columns of 64·9·1024 floats are cut into several blocks per
+	 * image (one GEMM each), and dW sums its partial products across them. */
+	{"conv_multi_chunk", CONV(9, 64, 32, 32, 8, 3, 3, 1, 1, 1, 1, 1, 1), 60},
+	/* A filter gradient above the split threshold takes the column-blocked path (dW 256 × 1152). */
+	{"conv_wide_filter", CONV(2, 128, 5, 5, 256, 3, 3, 1, 1, 1, 1, 1, 1), 65},
+	/* Stride-1 convolutions with no more output than input channels take their
+	 * input gradient as a forward convolution with the flipped kernel: padded
+	 * and dilated "same" shapes, unpadded, asymmetric, and padding larger than
+	 * the kernel (a negative padding for the transposed pass). */
+	{"conv_backward_data_as_forward_same", CONV(2, 4, 9, 9, 3, 3, 3, 1, 1, 2, 2, 2, 2), 66},
+	{"conv_backward_data_as_forward_unpadded", CONV(2, 4, 7, 6, 3, 3, 3, 1, 1, 0, 0, 1, 1), 67},
+	{"conv_backward_data_as_forward_asymmetric", CONV(2, 5, 7, 8, 4, 3, 2, 1, 1, 1, 0, 1, 1), 68},
+	{"conv_backward_data_as_forward_wide_padding", CONV(1, 3, 5, 5, 2, 3, 3, 1, 1, 3, 3, 1, 1), 69},
+	/* 3×3 padding-1 layers with 64+ input channels on 8×8+ images take
+	 * Winograd's F(2×2, 3×3), forward and (no wider out than in) input
+	 * gradient: odd and even sizes, blocks of tile rows across images. */
+	{"conv_winograd_odd", CONV(2, 64, 9, 7, 64, 3, 3, 1, 1, 1, 1, 1, 1), 70},
+	{"conv_winograd_even", CONV(3, 64, 8, 8, 16, 3, 3, 1, 1, 1, 1, 1, 1), 71},
+	{"conv_winograd_tile_rows", CONV(2, 64, 24, 33, 16, 3, 3, 1, 1, 1, 1, 1, 1), 72},
+	/* An image with more output pixels than a block holds is cut mid-row. */
+	{"conv_sliced_strided", CONV(2, 1, 70, 70, 2, 3, 3, 2, 2, 1, 1, 1, 1), 75},
+	{"conv_sliced", CONV(2, 2, 40, 40, 3, 3, 3, 1, 1, 1, 1, 1, 1), 76},
+	/* A filter gradient much larger than the batch's pixels takes the blocked
+	 * path; a sample's column matrix over half the chunk cap makes it two chunks. */
+	{"conv_filter_blocked_chunks", CONV(2, 14564, 4, 4, 3, 3, 3, 1, 1, 1, 1, 1, 1), 77},
+};
 
-static void test_conv_dilated(void **state)
+static void test_conv_case(void **state)
 {
-	(void)state;
-	check_conv(CONV(2, 2, 9, 9, 3, 3, 3, 1, 1, 2, 2, 2, 2), 30);
-	check_conv(CONV(1, 3, 11, 10, 2, 3, 2, 2, 1, 1, 0, 3, 2), 31);
-}
-
-static void test_conv_1x1(void **state)
-{
-	(void)state;
-	check_conv(CONV(2, 4, 5, 5, 6, 1, 1, 1, 1, 0, 0, 1, 1), 40); /* direct path, no im2col */
-	check_conv(CONV(2, 4, 6, 6, 3, 1, 1, 2, 2, 0, 0, 1, 1), 41); /* ResNet shortcut */
-	check_conv(CONV(2, 4, 5, 5, 3, 1, 1, 1, 1, 1, 1, 1, 1), 42); /* padded 1×1 goes through im2col */
-}
-
-static void test_conv_kernel_covers_image(void **state)
-{
-	(void)state;
-	check_conv(CONV(1, 1, 5, 5, 2, 5, 5, 1, 1, 0, 0, 1, 1), 50);
-	check_conv(CONV(2, 2, 3, 4, 3, 5, 5, 1, 1, 2, 2, 1, 1), 51);
-}
-
-/* Per-sample columns of 64·9·1024 floats are cut into several blocks per
- * image (one GEMM each), and dW sums its partial products across them. */
-static void test_conv_multi_chunk(void **state)
-{
-	(void)state;
-	check_conv(CONV(9, 64, 32, 32, 8, 3, 3, 1, 1, 1, 1, 1, 1), 60);
-}
-
-/* A filter gradient above the split threshold takes the column-blocked path. */
-static void test_conv_wide_filter(void **state)
-{
-	(void)state;
-	check_conv(CONV(2, 128, 5, 5, 256, 3, 3, 1, 1, 1, 1, 1, 1), 65); /* dW 256 × 1152 */
-}
-
-/* Stride-1 convolutions with no more output than input channels take their
- * input gradient as a forward convolution with the flipped kernel: padded
- * and dilated "same" shapes, unpadded, asymmetric, and padding larger than
- * the kernel (a negative padding for the transposed pass). */
-static void test_conv_backward_data_as_forward(void **state)
-{
-	(void)state;
-	check_conv(CONV(2, 4, 9, 9, 3, 3, 3, 1, 1, 2, 2, 2, 2), 66);
-	check_conv(CONV(2, 4, 7, 6, 3, 3, 3, 1, 1, 0, 0, 1, 1), 67);
-	check_conv(CONV(2, 5, 7, 8, 4, 3, 2, 1, 1, 1, 0, 1, 1), 68);
-	check_conv(CONV(1, 3, 5, 5, 2, 3, 3, 1, 1, 3, 3, 1, 1), 69);
-}
-
-/* 3×3 padding-1 layers with 64+ input channels on 8×8+ images take
- * Winograd's F(2×2, 3×3), forward and (no wider out than in) input
- * gradient: odd and even sizes, blocks of tile rows across images. */
-static void test_conv_winograd(void **state)
-{
-	(void)state;
-	check_conv(CONV(2, 64, 9, 7, 64, 3, 3, 1, 1, 1, 1, 1, 1), 70);
-	check_conv(CONV(3, 64, 8, 8, 16, 3, 3, 1, 1, 1, 1, 1, 1), 71);
-	check_conv(CONV(2, 64, 24, 33, 16, 3, 3, 1, 1, 1, 1, 1, 1), 72);
-}
-
-/* An image with more output pixels than a block holds is cut mid-row. */
-static void test_conv_sliced_strided(void **state)
-{
-	(void)state;
-	check_conv(CONV(2, 1, 70, 70, 2, 3, 3, 2, 2, 1, 1, 1, 1), 75);
-	check_conv(CONV(2, 2, 40, 40, 3, 3, 3, 1, 1, 1, 1, 1, 1), 76);
-}
-
-/* A filter gradient much larger than the batch's pixels takes the blocked
- * path; a sample's column matrix over half the chunk cap makes it two chunks. */
-static void test_conv_filter_blocked_chunks(void **state)
-{
-	(void)state;
-	check_conv(CONV(2, 14564, 4, 4, 3, 3, 3, 1, 1, 1, 1, 1, 1), 77);
+	const struct conv_case *c = *state;
+	check_conv(c->shape, c->seed);
 }
 
 /* One conv shape's three outputs on a backend with `threads` threads. */
@@ -660,18 +596,7 @@ static void test_maxpool_ties_and_nan(void **state)
 
 int main(void)
 {
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_conv_3x3_padded),
-		cmocka_unit_test(test_conv_strided),
-		cmocka_unit_test(test_conv_dilated),
-		cmocka_unit_test(test_conv_1x1),
-		cmocka_unit_test(test_conv_kernel_covers_image),
-		cmocka_unit_test(test_conv_multi_chunk),
-		cmocka_unit_test(test_conv_wide_filter),
-		cmocka_unit_test(test_conv_backward_data_as_forward),
-		cmocka_unit_test(test_conv_winograd),
-		cmocka_unit_test(test_conv_sliced_strided),
-		cmocka_unit_test(test_conv_filter_blocked_chunks),
+	const struct CMUnitTest others[] = {
 		cmocka_unit_test(test_conv_openblas_products),
 		cmocka_unit_test(test_conv_reference_matches_finite_differences),
 		cmocka_unit_test(test_conv_thread_count_independent),
@@ -685,5 +610,13 @@ int main(void)
 		cmocka_unit_test(test_pool_large_parallel),
 		cmocka_unit_test(test_maxpool_ties_and_nan),
 	};
+	/* A test per row of conv_cases (its state is the row), then the others. */
+	enum { NCASES = sizeof conv_cases / sizeof conv_cases[0], NOTHERS = sizeof others / sizeof others[0] };
+	struct CMUnitTest tests[NCASES + NOTHERS];
+	for (int i = 0; i < NCASES; i++)
+		tests[i] = (struct CMUnitTest){.name = conv_cases[i].name,
+					       .test_func = test_conv_case,
+					       .initial_state = (void *)&conv_cases[i]};
+	memcpy(tests + NCASES, others, sizeof others);
 	return cmocka_run_group_tests_name("conv", tests, setup, teardown);
 }

@@ -22,22 +22,7 @@
 #include "model.h"
 #include "rng.h"
 #include "spec.h"
-
-static struct backend *be;
-
-static int setup(void **state)
-{
-	(void)state;
-	be = backend_cpu_new(2);
-	return be ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	be->destroy(be);
-	return 0;
-}
+#include "tests/unit/cpu_fixture.h"
 
 /* Build `model: <yaml>` for samples of shape `in`; NULL with errs filled on a model error. */
 static struct model *build(const char *yaml, struct shape in, int classes, struct backend *b, struct spec_errors *errs)
@@ -193,16 +178,6 @@ static void test_lenet5_and_cnn_parameters(void **state)
 	model_free(m);
 }
 
-static float *random_host(int64_t n, uint64_t seed)
-{
-	struct rng r;
-	rng_seed(&r, seed);
-	float *p = be->alloc(be, (size_t)n * sizeof(float));
-	for (int64_t i = 0; i < n; i++)
-		p[i] = rng_uniform(&r) * 2.0f - 1.0f;
-	return p;
-}
-
 /* L = Σ logits · g, in double. */
 static double model_loss(struct model *m, const float *x, const float *g, int batch, bool training)
 {
@@ -278,9 +253,9 @@ static void check_model_gradients(const char *yaml, struct shape in, int classes
 	model_want_input_grad(m, true);
 	model_reserve(m, batch);
 	int64_t nx = batch * shape_numel(in);
-	float *x = random_host(nx, 300), *g = random_host((int64_t)batch * classes, 301);
+	float *x = random_floats(nx, 300), *g = random_floats((int64_t)batch * classes, 301);
 	if (!training) {
-		float *other = random_host(nx, 302);
+		float *other = random_floats(nx, 302);
 		for (int64_t i = 0; i < nx; i++)
 			other[i] = other[i] * 3.0f + 0.5f; /* statistics unlike x's */
 		model_forward(m, other, batch, true);
@@ -358,7 +333,7 @@ static void test_batchnorm_layer_statistics(void **state)
 				   be);
 	model_init(m, 1);
 	model_reserve(m, 4);
-	float *x = random_host(4 * 8, 400);
+	float *x = random_floats(4 * 8, 400);
 	float *count = model_param_data(m, model_param_find(m, "0.num_batches_tracked"));
 	float *rmean = model_param_data(m, model_param_find(m, "0.running_mean"));
 	float *rvar = model_param_data(m, model_param_find(m, "0.running_var"));
@@ -400,7 +375,7 @@ static void test_cnn_steps_are_reproducible(void **state)
 	assert_memory_equal(a->weights, b->weights, sizeof(float) * (size_t)a->n_weights);
 	model_reserve(a, batch);
 	model_reserve(b, batch);
-	float *x = random_host(batch * 784, 500), *g = random_host(batch * 10, 501);
+	float *x = random_floats(batch * 784, 500), *g = random_floats(batch * 10, 501);
 	const float *ya = model_forward(a, x, batch, true);
 	const float *yb = model_forward(b, x, batch, true);
 	assert_memory_equal(ya, yb, sizeof(float) * batch * 10);
@@ -422,7 +397,7 @@ static void test_resnet18_runs(void **state)
 	struct model *m = build_ok("resnet18", shape_chw(3, 16, 16), 10, be);
 	model_init(m, 3);
 	model_reserve(m, batch);
-	float *x = random_host(batch * 3 * 256, 600), *g = random_host(batch * 10, 601);
+	float *x = random_floats(batch * 3 * 256, 600), *g = random_floats(batch * 10, 601);
 	const float *y = model_forward(m, x, batch, true);
 	for (int i = 0; i < batch * 10; i++)
 		assert_true(isfinite(y[i]));

@@ -6,7 +6,6 @@
  * here with libpng and libjpeg; synthetic data; the validation split.
  * The loader has its own file, test_loader.c.
  */
-#include <ftw.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -23,35 +22,14 @@
 #include <zlib.h>
 
 #include "data.h"
-
-static char tmp[256];
-
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st, (void)flag, (void)ftw;
-	return remove(path);
-}
-
-static int setup_tmp(void **state)
-{
-	(void)state;
-	snprintf(tmp, sizeof(tmp), "/tmp/tb_test_data_XXXXXX");
-	return mkdtemp(tmp) ? 0 : -1;
-}
-
-static int teardown_tmp(void **state)
-{
-	(void)state;
-	nftw(tmp, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-	return 0;
-}
+#include "tests/unit/tmpdir.h"
 
 static const char *at(const char *name)
 {
 	static char buf[4][512];
 	static int next;
 	char *p = buf[next++ % 4];
-	snprintf(p, 512, "%s/%s", tmp, name);
+	snprintf(p, 512, "%s/%s", tmpdir, name);
 	return p;
 }
 
@@ -166,7 +144,7 @@ static void test_idx_gzip_and_plain(void **state)
 {
 	(void)state;
 	write_idx_set(40, 12);
-	struct spec_data s = spec_for("mnist", tmp);
+	struct spec_data s = spec_for("mnist", tmpdir);
 	struct data_splits d;
 	char err[512] = "";
 	if (data_load(&s, 0, &d, err, sizeof(err)) != 0)
@@ -206,7 +184,7 @@ static void test_idx_truncated(void **state)
 	size_t len;
 	uint8_t *b = idx_bytes(3, 12, 5, 7, &len);
 	write_file(at("t10k-images-idx3-ubyte"), b, 100);
-	struct spec_data s = spec_for("mnist", tmp);
+	struct spec_data s = spec_for("mnist", tmpdir);
 	expect_load_error(&s, "t10k-images-idx3-ubyte: truncated: expected 436 bytes, got 100",
 			  NULL);
 	/* A cut gzip stream: what decompressed is less than the header says. */
@@ -236,7 +214,7 @@ static void test_idx_inconsistent(void **state)
 {
 	(void)state;
 	write_idx_set(40, 12);
-	struct spec_data s = spec_for("mnist", tmp);
+	struct spec_data s = spec_for("mnist", tmpdir);
 	size_t len;
 	uint8_t *b = idx_bytes(1, 11, 0, 0, &len); /* 11 labels for 12 images */
 	write_file(at("t10k-labels-idx1-ubyte"), b, len);
@@ -415,7 +393,7 @@ static void test_cifar_generated(void **state)
 	(void)state;
 	write_cifar_set();
 	write_text(at("batches.meta.txt"), "a0\na1\na2\na3\na4\na5\na6\na7\na8\na9\n\n");
-	struct spec_data s = spec_for("cifar10", tmp);
+	struct spec_data s = spec_for("cifar10", tmpdir);
 	struct data_splits d;
 	char err[512] = "";
 	if (data_load(&s, 0, &d, err, sizeof(err)) != 0)
@@ -441,7 +419,7 @@ static void test_cifar_bad_files(void **state)
 {
 	(void)state;
 	write_cifar_set();
-	struct spec_data s = spec_for("cifar10", tmp);
+	struct spec_data s = spec_for("cifar10", tmpdir);
 	/* Cut mid-record: the size gives it away. */
 	uint8_t junk[3073 * 2 + 1000];
 	memset(junk, 1, sizeof(junk));
@@ -521,7 +499,7 @@ static void test_image_folder(void **state)
 	write_text(at("train/dog/notes.txt"), "not an image");
 	write_jpeg(at("test/dog/y.JPEG"), 16, 16, 0, 0, 250);
 	write_png(at("test/cat/z.png"), 8, 8, 90, 90, 90);
-	struct spec_data s = spec_for("image-folder", tmp);
+	struct spec_data s = spec_for("image-folder", tmpdir);
 	s.shape[0] = 3, s.shape[1] = 8, s.shape[2] = 8;
 	struct data_splits d;
 	char err[512] = "";
@@ -631,7 +609,7 @@ static void test_load_stops(void **state)
 	(void)state;
 	write_cifar_set();
 	struct spec_data specs[3] = {spec_for("synthetic", NULL), spec_for("fashion-mnist", NULL),
-				     spec_for("cifar10", tmp)};
+				     spec_for("cifar10", tmpdir)};
 	specs[0].train_size = 200000; /* ~630 MB if it did not stop */
 	volatile sig_atomic_t stop = 1;
 	for (int i = 0; i < 3; i++) {
@@ -713,20 +691,18 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_fashion_mnist_real),
-		cmocka_unit_test_setup_teardown(test_idx_gzip_and_plain, setup_tmp, teardown_tmp),
-		cmocka_unit_test_setup_teardown(test_idx_truncated, setup_tmp, teardown_tmp),
-		cmocka_unit_test_setup_teardown(test_idx_inconsistent, setup_tmp, teardown_tmp),
+		cmocka_unit_test_setup_teardown(test_idx_gzip_and_plain, make_tmpdir, remove_tmpdir),
+		cmocka_unit_test_setup_teardown(test_idx_truncated, make_tmpdir, remove_tmpdir),
+		cmocka_unit_test_setup_teardown(test_idx_inconsistent, make_tmpdir, remove_tmpdir),
 		cmocka_unit_test(test_idx_missing),
-		cmocka_unit_test_setup_teardown(test_csv_header_names_and_string_labels, setup_tmp,
-						teardown_tmp),
-		cmocka_unit_test_setup_teardown(test_csv_integer_labels_and_test_fraction,
-						setup_tmp, teardown_tmp),
-		cmocka_unit_test_setup_teardown(test_csv_errors, setup_tmp, teardown_tmp),
-		cmocka_unit_test_setup_teardown(test_cifar_generated, setup_tmp, teardown_tmp),
-		cmocka_unit_test_setup_teardown(test_cifar_bad_files, setup_tmp, teardown_tmp),
-		cmocka_unit_test_setup_teardown(test_image_folder, setup_tmp, teardown_tmp),
+		cmocka_unit_test_setup_teardown(test_csv_header_names_and_string_labels, make_tmpdir, remove_tmpdir),
+		cmocka_unit_test_setup_teardown(test_csv_integer_labels_and_test_fraction, make_tmpdir, remove_tmpdir),
+		cmocka_unit_test_setup_teardown(test_csv_errors, make_tmpdir, remove_tmpdir),
+		cmocka_unit_test_setup_teardown(test_cifar_generated, make_tmpdir, remove_tmpdir),
+		cmocka_unit_test_setup_teardown(test_cifar_bad_files, make_tmpdir, remove_tmpdir),
+		cmocka_unit_test_setup_teardown(test_image_folder, make_tmpdir, remove_tmpdir),
 		cmocka_unit_test(test_synthetic_shape),
-		cmocka_unit_test_setup_teardown(test_load_stops, setup_tmp, teardown_tmp),
+		cmocka_unit_test_setup_teardown(test_load_stops, make_tmpdir, remove_tmpdir),
 		cmocka_unit_test(test_validation_split),
 		cmocka_unit_test(test_train_stats_reach_every_split),
 	};

@@ -32,23 +32,7 @@
 #include "spec.h"
 #include "tb.h"
 #include "train.h"
-
-static char tmpdir[256];
-
-static int make_tmpdir(void **state)
-{
-	(void)state;
-	snprintf(tmpdir, sizeof(tmpdir), "/tmp/tb-core-XXXXXX");
-	return mkdtemp(tmpdir) ? 0 : -1;
-}
-
-static int remove_tmpdir(void **state)
-{
-	(void)state;
-	char cmd[300];
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
-	return system(cmd) == 0 ? 0 : -1;
-}
+#include "tests/unit/tmpdir.h"
 
 static void test_jsonw_escapes_and_nests(void **state)
 {
@@ -318,34 +302,37 @@ static struct spec_schedule schedule_spec(const char *name, int64_t warmup_steps
 	return sp;
 }
 
+/* A schedule (its defaults, step_size where given) from base_lr over total steps of 10 per epoch, and its rate at some steps. */
+static const struct schedule_case {
+	const char *name;
+	int64_t warmup, total;
+	double base_lr, step_size;
+	int n;
+	struct {
+		int64_t step;
+		double lr, tol;
+	} at[3];
+} schedule_cases[] = {
+	{"constant", 10, 100, 0.1, 0, 3, {{0, 0.01, 1e-12}, {9, 0.1, 1e-12}, {50, 0.1, 1e-12}}},
+	{"cosine", 10, 110, 0.1, 0, 3, {{10, 0.1, 1e-12}, {60, 0.05, 1e-12}, {109, 0, 1e-3}}}, /* near 0 at the end */
+	{"step", 0, 100, 1.0, 2, 3, {{19, 1.0, 1e-12}, {20, 0.1, 1e-12}, {45, 0.01, 1e-12}}},
+	{"onecycle", 0, 100, 1.0, 0, 3, {{0, 1.0 / 25, 1e-9}, {29, 1.0, 1e-9}, {99, 1.0 / 25 / 1e4, 1e-12}}},
+	{"linear", 0, 100, 1.0, 0, 1, {{50, 0.5, 1e-12}}},
+};
+
 static void test_schedules(void **state)
 {
 	(void)state;
-	struct schedule s;
-	struct spec_schedule sp = schedule_spec("constant", 10);
-	schedule_init(&s, &sp, 0.1, 100, 10);
-	assert_float_equal(schedule_lr(&s, 0), 0.01, 1e-12);
-	assert_float_equal(schedule_lr(&s, 9), 0.1, 1e-12);
-	assert_float_equal(schedule_lr(&s, 50), 0.1, 1e-12);
-	sp = schedule_spec("cosine", 10);
-	schedule_init(&s, &sp, 0.1, 110, 10);
-	assert_float_equal(schedule_lr(&s, 10), 0.1, 1e-12);
-	assert_float_equal(schedule_lr(&s, 60), 0.05, 1e-12);
-	assert_true(schedule_lr(&s, 109) < 1e-3);
-	sp = schedule_spec("step", 0);
-	sp.arg[spec_kind_key(spec_registry_kind(&schedule_registry, sp.kind), "step_size")] = 2;
-	schedule_init(&s, &sp, 1.0, 100, 10);
-	assert_float_equal(schedule_lr(&s, 19), 1.0, 1e-12);
-	assert_float_equal(schedule_lr(&s, 20), 0.1, 1e-12);
-	assert_float_equal(schedule_lr(&s, 45), 0.01, 1e-12);
-	sp = schedule_spec("onecycle", 0);
-	schedule_init(&s, &sp, 1.0, 100, 10);
-	assert_float_equal(schedule_lr(&s, 0), 1.0 / 25, 1e-9);
-	assert_float_equal(schedule_lr(&s, 29), 1.0, 1e-9);
-	assert_float_equal(schedule_lr(&s, 99), 1.0 / 25 / 1e4, 1e-12);
-	sp = schedule_spec("linear", 0);
-	schedule_init(&s, &sp, 1.0, 100, 10);
-	assert_float_equal(schedule_lr(&s, 50), 0.5, 1e-12);
+	for (size_t i = 0; i < sizeof schedule_cases / sizeof schedule_cases[0]; i++) {
+		const struct schedule_case *c = &schedule_cases[i];
+		struct spec_schedule sp = schedule_spec(c->name, c->warmup);
+		if (c->step_size > 0)
+			sp.arg[spec_kind_key(spec_registry_kind(&schedule_registry, sp.kind), "step_size")] = c->step_size;
+		struct schedule s;
+		schedule_init(&s, &sp, c->base_lr, c->total, 10);
+		for (int k = 0; k < c->n; k++)
+			assert_float_equal(schedule_lr(&s, c->at[k].step), c->at[k].lr, c->at[k].tol);
+	}
 }
 
 static const char *tiny_spec =

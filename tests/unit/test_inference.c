@@ -23,23 +23,7 @@
 #include "preprocess.h"
 #include "safetensors.h"
 #include "spec.h"
-
-static char tmpdir[64];
-
-static int make_tmpdir(void **state)
-{
-	(void)state;
-	snprintf(tmpdir, sizeof(tmpdir), "/tmp/tb-infer-XXXXXX");
-	return mkdtemp(tmpdir) ? 0 : -1;
-}
-
-static int remove_tmpdir(void **state)
-{
-	(void)state;
-	char cmd[128];
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
-	return system(cmd) == 0 ? 0 : -1;
-}
+#include "tests/unit/tmpdir.h"
 
 static void every_kind_exports(void **state)
 {

@@ -21,6 +21,7 @@
 #include "server/secret.h"
 #include "server/store.h"
 #include "server/util.h"
+#include "tests/unit/server/temp_store.h"
 
 struct fixture {
 	char dir[64];
@@ -31,11 +32,7 @@ struct fixture {
 static int setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof *f);
-	strcpy(f->dir, "/tmp/tb-acct-XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
-	char path[128], err[256];
-	snprintf(path, sizeof path, "%s/db", f->dir);
-	assert_int_equal(store_open(path, &f->s, err, sizeof err), 0);
+	f->s = temp_store_open(f->dir, sizeof f->dir, "acct");
 	f->p = (struct acct_policy){.idle_s = 3600, .max_s = 86400, .link_s = 600};
 	snprintf(f->p.link_base, sizeof f->p.link_base, "http://127.0.0.1:1/");
 	*state = f;
@@ -45,8 +42,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct fixture *f = *state;
-	store_free(f->s);
-	srv_rmtree(f->dir);
+	temp_store_close(f->s, f->dir);
 	free(f);
 	return 0;
 }

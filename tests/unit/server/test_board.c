@@ -18,6 +18,7 @@
 #include "server/board.h"
 #include "server/store.h"
 #include "server/util.h"
+#include "tests/unit/server/temp_store.h"
 
 struct sent {
 	pthread_mutex_t lock;
@@ -88,11 +89,8 @@ static char *metric(int64_t step, double loss, double time)
 static void updates_at_most_once_a_second(void **state)
 {
 	(void)state;
-	char dir[] = "/tmp/tb-board-XXXXXX", path[64], err[256];
-	assert_non_null(mkdtemp(dir));
-	snprintf(path, sizeof path, "%s/db", dir);
-	struct store *st;
-	assert_int_equal(store_open(path, &st, err, sizeof err), 0);
+	char dir[64];
+	struct store *st = temp_store_open(dir, sizeof dir, "board");
 	/* A run with metrics before the server started: the snapshot has its series. */
 	struct store_run_new r = {.name = "old", .spec = "x", .owner = "alice"};
 	int64_t old, live;
@@ -173,8 +171,7 @@ static void updates_at_most_once_a_second(void **state)
 	board_free(b);
 	for (int i = 0; i < s.n; i++)
 		free(s.text[i]);
-	store_free(st);
-	srv_rmtree(dir);
+	temp_store_close(st, dir);
 }
 
 int main(void)

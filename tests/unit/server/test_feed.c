@@ -16,6 +16,7 @@
 #include "server/feed.h"
 #include "server/store.h"
 #include "server/util.h"
+#include "tests/unit/server/temp_store.h"
 
 struct fixture {
 	char dir[64];
@@ -27,11 +28,7 @@ struct fixture {
 static int setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof *f);
-	strcpy(f->dir, "/tmp/tb-feed-XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
-	char path[128], err[256];
-	snprintf(path, sizeof path, "%s/db", f->dir);
-	assert_int_equal(store_open(path, &f->s, err, sizeof err), 0);
+	f->s = temp_store_open(f->dir, sizeof f->dir, "feed");
 	struct store_run_new r = {.name = "t", .spec = "x", .owner = "o"};
 	assert_int_equal(store_run_create(f->s, &r, &f->run), 0);
 	struct acct_who owner = {.name = "o", .instructor = false};
@@ -44,8 +41,7 @@ static int teardown(void **state)
 {
 	struct fixture *f = *state;
 	feed_client_free(&f->c);
-	store_free(f->s);
-	srv_rmtree(f->dir);
+	temp_store_close(f->s, f->dir);
 	free(f);
 	return 0;
 }

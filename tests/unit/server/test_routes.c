@@ -19,31 +19,41 @@ static void free_params(char **p, int n)
 		free(p[i]);
 }
 
+/* A request the matcher must route: the pattern it finds, how many parameters, and the last one. */
+static const struct match_case {
+	const char *method, *path, *pattern;
+	int nparams;
+	const char *last;
+} matches[] = {
+	{"GET", "/api/runs/r7/events", "/api/runs/{id}/events", 1, "r7"},
+	{"PUT", "/api/notebooks/a/b/c.ipynb", "/api/notebooks/{path*}", 1, "a/b/c.ipynb"},
+	{"GET", "/api/runs/r7/checkpoints/step-1.safetensors", "/api/runs/{id}/checkpoints/{file}", 2,
+	 "step-1.safetensors"},
+	/* Unknown GET paths fall to the static-file route, which answers 404 for api/. */
+	{"GET", "/api/runs/r7/nothing", "/{file*}", 1, "api/runs/r7/nothing"},
+	{"GET", "/", "/", 0, NULL},
+	{"GET", "/app/main.js", "/{file*}", 1, "app/main.js"},
+};
+
 static void matching(void **state)
 {
 	(void)state;
 	char *p[HTTP_MAX_PARAMS];
 	int n;
 	bool known;
-	const struct http_route *r = http_match("GET", "/api/runs/r7/events", p, &n, &known);
-	assert_non_null(r);
-	assert_string_equal(r->pattern, "/api/runs/{id}/events");
-	assert_int_equal(n, 1);
-	assert_string_equal(p[0], "r7");
-	free_params(p, n);
+	for (size_t i = 0; i < sizeof matches / sizeof matches[0]; i++) {
+		const struct match_case *c = &matches[i];
+		const struct http_route *r = http_match(c->method, c->path, p, &n, &known);
+		assert_non_null(r);
+		assert_string_equal(r->pattern, c->pattern);
+		assert_int_equal(n, c->nparams);
+		if (c->last)
+			assert_string_equal(p[n - 1], c->last);
+		free_params(p, n);
+	}
 
-	r = http_match("PUT", "/api/notebooks/a/b/c.ipynb", p, &n, &known);
-	assert_non_null(r);
-	assert_string_equal(p[0], "a/b/c.ipynb");
-	free_params(p, n);
-
-	r = http_match("GET", "/api/runs/r7/checkpoints/step-1.safetensors", p, &n, &known);
-	assert_non_null(r);
-	assert_int_equal(n, 2);
-	assert_string_equal(p[1], "step-1.safetensors");
-	free_params(p, n);
-
-	r = http_match("HEAD", "/api/status", p, &n, &known);
+	/* HEAD is answered by the GET route. */
+	const struct http_route *r = http_match("HEAD", "/api/status", p, &n, &known);
 	assert_non_null(r);
 	assert_string_equal(r->method, "GET");
 
@@ -53,23 +63,10 @@ static void matching(void **state)
 	assert_true(known);
 	assert_int_equal(n, 0);
 
-	/* Unknown GET paths fall to the static-file route, which answers 404 for api/. */
-	r = http_match("GET", "/api/runs/r7/nothing", p, &n, &known);
-	assert_non_null(r);
-	assert_string_equal(r->pattern, "/{file*}");
-	free_params(p, n);
 	r = http_match("GET", "/api/runs//events", p, &n, &known);
 	assert_true(r == NULL || strcmp(r->pattern, "/api/runs/{id}/events") != 0);
 	if (r)
 		free_params(p, n);
-
-	r = http_match("GET", "/", p, &n, &known);
-	assert_non_null(r);
-	assert_string_equal(r->pattern, "/");
-	r = http_match("GET", "/app/main.js", p, &n, &known);
-	assert_non_null(r);
-	assert_string_equal(p[0], "app/main.js");
-	free_params(p, n);
 }
 
 /*

@@ -19,6 +19,7 @@
 #include "server/runq.h"
 #include "server/store.h"
 #include "server/util.h"
+#include "tests/unit/server/temp_store.h"
 
 #define SPEC "data: {dataset: synthetic, shape: [1,8,8], classes: 4, train_size: 64, test_size: 16}\n" \
 	     "model: [flatten, {linear: 4}]\ntrain: {epochs: 1, device: cpu}\n"
@@ -77,17 +78,14 @@ static void on_changed(void *ctx, int64_t run)
 static struct fixture *make(int cpu_runs, int max_queued)
 {
 	struct fixture *f = calloc(1, sizeof *f);
-	strcpy(f->dir, "/tmp/tb-runq-XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
+	f->s = temp_store_open(f->dir, sizeof f->dir, "runq");
 	pthread_mutex_init(&f->lock, NULL);
 	snprintf(f->cmd, sizeof f->cmd, "%s/fake-worker.sh", f->dir);
 	FILE *fp = fopen(f->cmd, "w");
 	fputs(script, fp);
 	fclose(fp);
 	chmod(f->cmd, 0755);
-	char path[128], err[256];
-	snprintf(path, sizeof path, "%s/db", f->dir);
-	assert_int_equal(store_open(path, &f->s, err, sizeof err), 0);
+	char err[256];
 	struct runq_config cfg = {.workspace = f->dir, .exe = "/nonexistent", .worker_cmd = f->cmd,
 				  .owner = "tester", .cpu_runs = cpu_runs, .gpu_count = 0, .gpu_runs = 1,
 				  .worker_timeout = 30, .stop_timeout = 5, .max_queued = max_queued};
@@ -107,8 +105,7 @@ static int teardown(void **state)
 {
 	struct fixture *f = *state;
 	runq_free(f->q);
-	store_free(f->s);
-	srv_rmtree(f->dir);
+	temp_store_close(f->s, f->dir);
 	pthread_mutex_destroy(&f->lock);
 	free(f);
 	return 0;

@@ -17,6 +17,7 @@
 #include "server/export.h"
 #include "server/store.h"
 #include "server/util.h"
+#include "tests/unit/server/temp_store.h"
 
 struct fixture {
 	char dir[64];
@@ -27,11 +28,8 @@ struct fixture {
 static int setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof *f);
-	strcpy(f->dir, "/tmp/tb-store-XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
-	snprintf(f->path, sizeof f->path, "%s/trainbook.db", f->dir);
-	char err[256];
-	assert_int_equal(store_open(f->path, &f->s, err, sizeof err), 0);
+	f->s = temp_store_open(f->dir, sizeof f->dir, "store");
+	snprintf(f->path, sizeof f->path, "%s/db", f->dir); /* to reopen it */
 	*state = f;
 	return 0;
 }
@@ -39,8 +37,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct fixture *f = *state;
-	store_free(f->s);
-	srv_rmtree(f->dir);
+	temp_store_close(f->s, f->dir);
 	free(f);
 	return 0;
 }
