@@ -62,6 +62,7 @@
 #include "server/throttle.h"
 #include "server/runq.h"
 #include "server/store.h"
+#include "server/sweeps.h"
 #include "server/sysmon.h"
 
 #define FAKE_MAX_VALUES 16
@@ -270,7 +271,9 @@ static void run_changed_hook(void *ctx, int64_t run)
 
 static void world_free(void)
 {
+	sweeps_free(app.sweeps); /* never started: no thread to stop */
 	runq_free(app.runq);
+	app.sweeps = NULL;
 	nb_free(&app.nb);
 	store_free(app.store);
 	app.runq = NULL;
@@ -327,6 +330,7 @@ static void world_build(void)
 	struct runq_hooks hooks = {.event = event_hook, .run_changed = run_changed_hook};
 	if (runq_new(&rc, app.store, &hooks, &app.runq, err, sizeof err) < 0)
 		fuzz_fail("runq_new: %s", err);
+	app.sweeps = sweeps_new(app.store, app.runq); /* as serve_main.c makes it; its thread is never started */
 	app.access = (struct access_ctx){.accounts = false, .store = app.store, .workspace = app.cfg.workspace};
 	if (!app.logins) {
 		static const struct throttle_policy logins = {.burst = 10, .refill_ms = 2000, .slots = 64};
