@@ -200,11 +200,11 @@ int store_rung_add(struct store *s, int64_t sweep, int epoch, int trial, double 
 	pthread_mutex_lock(&s->lock);
 	int rc = store_write(s, "INSERT OR REPLACE INTO sweep_rungs(sweep, epoch, trial, value) VALUES(?, ?, ?, ?)",
 			     ARGS(INT(sweep), INT(epoch), INT(trial), isfinite(value) ? REAL(value) : NULL_ARG), NULL);
-	sqlite3_stmt *st =
-		rc == STORE_OK ? store_prepare(s, "SELECT value FROM sweep_rungs WHERE sweep = ? AND epoch = ?") : NULL;
+	sqlite3_stmt *st = rc == STORE_OK
+				   ? store_query(s, "SELECT value FROM sweep_rungs WHERE sweep = ? AND epoch = ?",
+						 ARGS(INT(sweep), INT(epoch)))
+				   : NULL;
 	if (st) {
-		sqlite3_bind_int64(st, 1, sweep);
-		sqlite3_bind_int(st, 2, epoch);
 		while (n < max && sqlite3_step(st) == SQLITE_ROW)
 			values[n++] = sqlite3_column_type(st, 0) == SQLITE_NULL ? NAN : sqlite3_column_double(st, 0);
 		sqlite3_finalize(st);
