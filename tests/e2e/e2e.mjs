@@ -65,7 +65,8 @@ async function shot(page, name) {
 /*
  * What the page holds for a run: the seqs the live feed delivered (after
  * `start`, where the history read as series ended), the train-loss curve's
- * steps, chart points.
+ * steps, chart points; `loading` while the series are still being read
+ * (live events wait in a buffer until they are in).
  */
 function pageRun(page, runId) {
 	return page.evaluate((id) => {
@@ -74,7 +75,9 @@ function pageRun(page, runId) {
 		const view = [...tb.runViews].find((v) => v.runId === id);
 		if (!log || !view) return null;
 		const curve = view.curves.get(id, 'train/loss');
+		const curves = view.curves.runs.get(id);
 		return {
+			loading: !curves || !!curves.buffer,
 			start: log.start,
 			seqs: log.events.map((e) => e.seq),
 			lastSeq: log.lastSeq,
@@ -297,8 +300,9 @@ const cases = [
 			await page.waitForSelector(`.run-view[data-run="${S.runId}"]`, { timeout: 15000 });
 			const after = await waitFor(async () => {
 				const r = await pageRun(page, S.runId);
-				return r && r.lastSeq > before.lastSeq + 3 ? r : null;
-			}, { timeout: 60000, what: 'new events after the reload' });
+				/* live events buffer while the series load: wait for both */
+				return r && !r.loading && r.lastSeq > before.lastSeq + 3 ? r : null;
+			}, { timeout: 60000, what: 'the series and new events after the reload' });
 			assert(after.status === 'running', `run is ${after.status} after the reload`);
 			// the history came as a series, not as a replay of every event over the WebSocket
 			assert(after.start >= before.lastSeq, `after the reload the feed replayed from seq ${after.start}`);
