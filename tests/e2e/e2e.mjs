@@ -488,7 +488,7 @@ const cases = [
 			const got = await waitFor(async () => {
 				const r = await pageRun(page, S.shortRun);
 				const last = (await S.api.get(`api/runs/${S.shortRun}`)).run.last_seq;
-				return r && r.lastSeq === last ? r : null;
+				return r && !r.loading && r.lastSeq === last ? r : null;
 			}, { timeout: 15000, what: 'the whole run replayed' });
 			await assertSameAsServer(S.api, S.shortRun, got);
 		},
