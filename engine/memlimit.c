@@ -65,6 +65,15 @@ int64_t memlimit_host_allowance(int64_t budget)
 	return memlimit_with_budget(memlimit_machine(&total, &available) == 0 ? memlimit_allowance(total) : 0, budget);
 }
 
+int64_t memlimit_packed(int64_t allowance, int64_t placed)
+{
+	if (placed <= 0)
+		return allowance;
+	int64_t slack = TB_MAX(placed / 4, MEMLIMIT_PACKED_SLACK);
+	int64_t packed = placed > INT64_MAX - slack ? INT64_MAX : placed + slack;
+	return memlimit_with_budget(allowance, packed);
+}
+
 int memlimit_env_budget(int64_t *budget, char *err, size_t errlen)
 {
 	const char *env = getenv("TRAINBOOK_MEMORY_LIMIT");

@@ -41,6 +41,16 @@ int64_t memlimit_with_budget(int64_t allowance, int64_t budget);
 /* memlimit_with_budget(memlimit_allowance of this machine, budget); 0 when neither is known. */
 int64_t memlimit_host_allowance(int64_t budget);
 /*
+ * What a run placed beside others with `placed` bytes (its estimate, or
+ * an equal share without one) may use: that and a quarter more, at least
+ * MEMLIMIT_PACKED_SLACK more — the estimate's error on the examples is
+ * within ±25% — and never more than `allowance`. A run that outgrows its
+ * estimate then fails itself instead of crowding its neighbours into the
+ * kernel's OOM killer. `allowance` when placed is 0 (not known).
+ */
+#define MEMLIMIT_PACKED_SLACK ((int64_t)128 << 20)
+int64_t memlimit_packed(int64_t allowance, int64_t placed);
+/*
  * TRAINBOOK_MEMORY_LIMIT, the budget a server gives its workers (or a
  * person sets): *budget = its bytes, or 0 when unset. -1 with err when it
  * is not a size.

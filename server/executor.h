@@ -37,11 +37,11 @@ struct exec_start {
 	const char *resume; /* checkpoint to resume from, or NULL */
 	bool evaluate;      /* only evaluate `resume` (--evaluate) and train nothing */
 	const struct runq_need *need;
-	const int *gpus;          /* GPU places the scheduler chose (executors that place GPUs) */
-	const char *visible;      /* CUDA_VISIBLE_DEVICES for them ("0,1", "MIG-…"); "" = leave it */
-	int64_t gpu_memory_limit; /* GPU memory the run was placed with, per device; 0 = none known */
-	const char *secret;       /* per-start secret a dialing-home worker shows */
-	const char *owner;        /* the user it runs for (accounts), or NULL */
+	const int *gpus;      /* GPU places the scheduler chose (executors that place GPUs) */
+	const char *visible;  /* CUDA_VISIBLE_DEVICES for them ("0,1", "MIG-…"); "" = leave it */
+	int64_t placed_bytes; /* memory the run was placed with: per GPU, or on the CPU; 0 = none known */
+	const char *secret;   /* per-start secret a dialing-home worker shows */
+	const char *owner;    /* the user it runs for (accounts), or NULL */
 };
 
 /* How a worker ended, as its executor saw it. */

@@ -47,7 +47,11 @@ static int cpu_share(const struct runq *q, const struct runq_need *need)
 /*
  * The worker's memory: its budget (what memlimit.h's allocators and its
  * start check hold it to) and, for CPU runs, RLIMIT_DATA as the backstop
- * for what the budget does not see. RLIMIT_DATA limits private writable
+ * for what the budget does not see. A CPU run that may share the CPU
+ * (cpu-runs above 1) is budgeted what it was placed with and a quarter
+ * more (memlimit_packed), so one that outgrows its estimate fails itself
+ * rather than its neighbours; alone, it may use the machine's allowance
+ * (both no more than --worker-memory). RLIMIT_DATA limits private writable
  * memory — malloc's heap and mmapped chunks, thread stacks, OpenBLAS's
  * buffers — where RLIMIT_AS would also count the address space OpenMP and
  * CUDA reserve and never touch. It leaves room for what is mapped but not
@@ -65,12 +69,14 @@ struct worker_memory {
 #define WORKER_DATA_SLACK ((int64_t)1 << 30)
 #define WORKER_DATA_PER_THREAD ((int64_t)256 << 20)
 
-static struct worker_memory worker_memory(const struct runq *q, const struct runq_need *need, int omp_threads)
+static struct worker_memory worker_memory(const struct runq *q, const struct exec_start *st, int omp_threads)
 {
 	struct worker_memory wm = {.data_limit = RLIM_INFINITY};
 	wm.budget = memlimit_host_allowance(q->cfg.worker_memory);
-	if (!wm.budget || need->gpu)
+	if (!wm.budget || st->need->gpu)
 		return wm;
+	if (q->cpu_slots > 1)
+		wm.budget = memlimit_packed(wm.budget, st->placed_bytes);
 	long threads = omp_threads > 0 ? omp_threads : sysconf(_SC_NPROCESSORS_ONLN);
 	wm.data_limit = (rlim_t)(wm.budget + WORKER_DATA_SLACK + TB_MAX(threads, 1) * WORKER_DATA_PER_THREAD);
 	return wm;
@@ -194,8 +200,8 @@ static int local_start(struct executor *ex, struct runq_worker *w, const struct 
 	argv[argc] = NULL;
 	/* cuda:N keeps its own numbering (runq_sched.c leaves `visible` empty); "cuda"/"auto" see only the GPUs we chose. */
 	int omp_threads = cpu_share(q, st->need);
-	struct worker_memory wm = worker_memory(q, st->need, omp_threads);
-	env = child_env(st->visible, st->need->gpu ? st->gpu_memory_limit : 0, omp_threads, wm.budget, &vars);
+	struct worker_memory wm = worker_memory(q, st, omp_threads);
+	env = child_env(st->visible, st->need->gpu ? st->placed_bytes : 0, omp_threads, wm.budget, &vars);
 	pid_t parent = getpid();
 	pid_t pid = fork();
 	if (pid < 0) {

@@ -80,7 +80,7 @@ int runq_spawn(struct runq *q, int64_t run, const struct runq_need *need, const 
 	/* An evaluation loads the checkpoint, evaluates it and trains nothing. */
 	struct exec_start st = {.run = run, .run_dir = w->run_dir, .spec_path = spec_path, .resume = resume,
 				.evaluate = resume && evaluate, .need = need, .gpus = w->gpus, .visible = place->visible,
-				.gpu_memory_limit = place->charge_bytes, .secret = w->secret, .owner = owner};
+				.placed_bytes = place->charge_bytes, .secret = w->secret, .owner = owner};
 	if (q->ex.kind->start(&q->ex, w, &st, err, errlen) < 0)
 		goto fail;
 	w->restore = evaluate ? tb_xstrdup(evaluate) : NULL;

@@ -4,8 +4,9 @@
 // estimate and the limit; --worker-memory lowers that limit and a worker
 // whose real use outgrows it ends "failed", out of memory; a run shows as
 // running while its data loads and stop ends it then, long before
-// --stop-timeout; GPU runs are checked against the GPU's memory (a stand-in
-// libnvidia-ml.so.1). Each case starts its own server (fixture.mjs).
+// --stop-timeout; beside other CPU runs a worker may use what it was placed
+// with and a quarter more; GPU runs are checked against the GPU's memory (a
+// stand-in libnvidia-ml.so.1). Each case starts its own server (fixture.mjs).
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
@@ -89,6 +90,36 @@ function writePng(path, w, h) {
 		chunk('IHDR', ihdr), chunk('IDAT', deflateSync(raw, { level: 9 })), chunk('IEND', Buffer.alloc(0))]));
 }
 
+/*
+ * An image folder whose first image is 8×8 and a later one size×size: the
+ * estimate sizes the decode buffer from the first, so the run fits a budget
+ * its load then outgrows. Returns the spec.
+ */
+function outgrowingImages(t, size) {
+	const dir = tempDir(t, 'tb-imgs-');
+	for (const cls of ['a', 'b']) {
+		mkdirSync(join(dir, cls));
+		for (let i = 0; i < 4; i++) writePng(join(dir, cls, `${i}.png`), 8, 8);
+	}
+	writePng(join(dir, 'b', '9-large.png'), size, size);
+	return `data: {dataset: image-folder, path: ${dir}, shape: [3, 8, 8], batch_size: 4}\n` +
+		'model: [flatten, {linear: 2}]\ntrain: {device: cpu}\n';
+}
+
+/* The pid of run `id`'s worker, found by its spec's path on its command line; null when none runs. */
+function workerPid(h, id) {
+	for (const p of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+		try {
+			if (readFileSync(`/proc/${p}/cmdline`, 'utf8').includes(`${h.workspace}/.trainbook/runs/${id}/spec.yaml`)) return p;
+		} catch {
+			/* gone meanwhile */
+		}
+	}
+	return null;
+}
+
+const workerEnv = (pid) => readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
+
 test('worker_memory: --worker-memory refuses bigger runs, and a worker that outgrows it ends failed', T, async (t) => {
 	const h = await startServer(t, { args: ['--worker-memory', '64M'] });
 	// 60,000 images of 784 floats: ~190 MiB of data, more than 64 MiB.
@@ -98,21 +129,51 @@ test('worker_memory: --worker-memory refuses bigger runs, and a worker that outg
 	assert.match(v.errors[0].message, /^not enough memory: the run needs ~1[89][0-9] MiB .*\(a run may use 64\.0 MiB\)$/);
 	assert.equal(v.memory.limit_bytes, 64 << 20);
 
-	// An image folder whose first image is 8×8 and a later one 6000×6000: the estimate sizes
-	// the decode buffer from the first, so it fits the budget; the load does not.
-	const dir = tempDir(t, 'tb-imgs-');
-	for (const cls of ['a', 'b']) {
-		mkdirSync(join(dir, cls));
-		for (let i = 0; i < 4; i++) writePng(join(dir, cls, `${i}.png`), 8, 8);
-	}
-	writePng(join(dir, 'b', '9-large.png'), 6000, 6000);
-	const spec = `data: {dataset: image-folder, path: ${dir}, shape: [3, 8, 8], batch_size: 4}\n` +
-		'model: [flatten, {linear: 2}]\ntrain: {device: cpu}\n';
+	// A 6000×6000 image the estimate does not see: it fits the budget; the load does not.
+	const spec = outgrowingImages(t, 6000);
 	assert.equal((await h.api('POST', 'api/validate', { spec })).ok, true, 'the estimate fits 64 MiB');
 	const id = await submitRun(h, spec);
 	const run = await waitStatus(h, id, ['failed', 'completed', 'stopped'], 60000);
 	assert.equal(run.status, 'failed', JSON.stringify(run));
 	assert.match(run.reason, /^out of memory: the run needs ~10[0-9] MiB \(.* this worker may use 64\.0 MiB\)$/);
+});
+
+/* memlimit_format's way: "135 MiB", "1.5 GiB". */
+function sizeText(bytes) {
+	const units = ['bytes', 'KiB', 'MiB', 'GiB', 'TiB'];
+	let v = bytes;
+	let u = 0;
+	while (v >= 1024 && u + 1 < units.length) {
+		v /= 1024;
+		u++;
+	}
+	return u === 0 ? `${bytes} bytes` : `${v < 99.95 ? v.toFixed(1) : v.toFixed(0)} ${units[u]}`;
+}
+
+/* What a worker placed with `est` bytes beside other CPU runs may use (memlimit_packed). */
+const packed = (est, allowance) => Math.min(allowance, est + Math.max(Math.floor(est / 4), 128 * 2 ** 20));
+
+test('packed_share: beside other CPU runs a worker may use what it was placed with and a quarter more; one that outgrows it fails itself', T, async (t) => {
+	const h = await startServer(t, { args: ['--cpu-runs', '2'] });
+	const allowance = (await h.api('POST', 'api/validate', { spec: SLOW_LOAD })).memory.limit_bytes;
+	const slow = await submitRun(h, SLOW_LOAD);
+	await waitStatus(h, slow, 'running', 20000);
+	const est = (await h.api('GET', `api/runs/${slow}`)).run.estimated_bytes;
+	assert.ok(est > 0, `the run was placed with its estimate: ${est}`);
+	const env = workerEnv(await waitFor(() => workerPid(h, slow), { what: 'the worker process' }));
+	assert.ok(env.includes(`TRAINBOOK_MEMORY_LIMIT=${packed(est, allowance)}`),
+		`TRAINBOOK_MEMORY_LIMIT is ${env.find((e) => e.startsWith('TRAINBOOK_MEMORY_LIMIT='))}, placed with ${est}, the machine allows ${allowance}`);
+	assert.equal((await h.req('POST', `api/runs/${slow}/stop`)).status, 202);
+	await waitStatus(h, slow, ['stopped', 'failed', 'completed'], 20000);
+	// An 8000×8000 image the estimate does not see: alone on the CPU the run would fit the
+	// machine; beside others it fails at its share, saying so.
+	const spec = outgrowingImages(t, 8000);
+	const id = await submitRun(h, spec);
+	const run = await waitStatus(h, id, ['failed', 'completed', 'stopped'], 60000);
+	assert.equal(run.status, 'failed', JSON.stringify(run));
+	const share = sizeText(packed(run.estimated_bytes, allowance));
+	assert.ok(run.reason.startsWith('out of memory: the run needs ~') && run.reason.endsWith(`this worker may use ${share})`),
+		`${run.reason} (placed with ${run.estimated_bytes}: may use ${share})`);
 });
 
 test('stop_while_loading: a run shows running while its data loads, and stop ends it at once', T, async (t) => {
@@ -126,15 +187,9 @@ test('stop_while_loading: a run shows running while its data loads, and stop end
 	assert.ok(loading.started, 'a started time');
 	// The worker runs with its budget and, on the CPU, RLIMIT_DATA a little above it.
 	const limit = (await h.api('POST', 'api/validate', { spec: SLOW_LOAD })).memory.limit_bytes;
-	const pid = readdirSync('/proc').filter((p) => /^\d+$/.test(p)).find((p) => {
-		try {
-			return readFileSync(`/proc/${p}/cmdline`, 'utf8').includes(`${h.workspace}/.trainbook/runs/${id}/spec.yaml`);
-		} catch {
-			return false;
-		}
-	});
+	const pid = workerPid(h, id);
 	assert.ok(pid, 'the worker process');
-	const env = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
+	const env = workerEnv(pid);
 	assert.ok(env.includes(`TRAINBOOK_MEMORY_LIMIT=${limit}`), 'TRAINBOOK_MEMORY_LIMIT is the limit validate reports');
 	const data = /^Max data size\s+(\d+)\s+(\d+)\s+bytes/m.exec(readFileSync(`/proc/${pid}/limits`, 'utf8'));
 	assert.ok(data && Number(data[1]) > limit && Number(data[1]) < limit + 2 ** 40, `RLIMIT_DATA ${data && data[1]}`);

@@ -327,6 +327,19 @@ static void sizes_print_and_parse(void **state)
 	assert_int_equal(memlimit_with_budget((int64_t)8 << 30, 0), (int64_t)8 << 30);
 }
 
+/* A run placed beside others: its placement and a quarter more (at least 128 MiB), within the allowance. */
+static void packed_runs_may_use_their_placement_and_a_quarter(void **state)
+{
+	(void)state;
+	const int64_t gib = (int64_t)1 << 30, mib = (int64_t)1 << 20;
+	assert_int_equal(memlimit_packed(20 * gib, 4 * gib), 5 * gib);
+	assert_int_equal(memlimit_packed(20 * gib, 100 * mib), 228 * mib);
+	assert_int_equal(memlimit_packed(20 * gib, 18 * gib), 20 * gib);
+	assert_int_equal(memlimit_packed(20 * gib, 0), 20 * gib);
+	assert_int_equal(memlimit_packed(0, 4 * gib), 5 * gib);
+	assert_int_equal(memlimit_packed(20 * gib, INT64_MAX - 1), 20 * gib);
+}
+
 static void on_fail_exit_42(size_t n)
 {
 	char reason[400];
@@ -381,6 +394,7 @@ int main(void)
 		cmocka_unit_test(too_big_is_refused_with_the_numbers),
 		cmocka_unit_test(absurd_sizes_do_not_overflow),
 		cmocka_unit_test(sizes_print_and_parse),
+		cmocka_unit_test(packed_runs_may_use_their_placement_and_a_quarter),
 		cmocka_unit_test(over_budget_reaches_the_policy),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
