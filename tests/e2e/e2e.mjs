@@ -352,15 +352,16 @@ const cases = [
 			const file = await item.getAttribute('data-file');
 			const st = await pageRun(page, S.runId);
 			assert(st.status === 'running', `the run ended (${st.status}) before this check`);
-			const kept = await page.evaluate((id) => {
+			// the checkpoint may be listed at once: wait for points to arrive under the zoom
+			const kept = await waitFor(() => page.evaluate(({ id, before }) => {
 				const view = [...window.trainbook.runViews].find((v) => v.runId === id);
 				const chart = view.charts.charts.loss;
+				if (chart.points <= before) return null;
 				const out = { zoom: chart.zoom, min: chart.u.scales.x.min, max: chart.u.scales.x.max, points: chart.points };
 				chart.zoomTo(null);
 				chart.onZoom(null);
 				return out;
-			}, S.runId);
-			assert(kept.points > zoom.points, `no new points while zoomed (${zoom.points} → ${kept.points})`);
+			}, { id: S.runId, before: zoom.points }), { timeout: 30000, what: `new points while zoomed (${zoom.points} so far)` });
 			assert(kept.zoom && kept.min === zoom.range[0] && kept.max === zoom.range[1], `the zoom moved while points arrived: ${JSON.stringify(kept)} vs ${JSON.stringify(zoom.range)}`);
 			const href = await item.locator('a', { hasText: 'Download' }).getAttribute('href');
 			assert(href && !href.startsWith('/') && !/^https?:/.test(href.replace(S.base, '')), `download link is not under the base: ${href}`);
@@ -375,8 +376,15 @@ const cases = [
 			const page = S.page;
 			const cell = page.locator(`.run-cell[data-cell-id="${S.mlpCell}"]`);
 			await cell.locator(`button[aria-label="stop run ${S.runId}"]`).click();
-			await page.locator('.toast', { hasText: 'Stopping' }).waitFor({ timeout: 5000 });
-			await cell.locator('.run-status .badge:has-text("stopped")').waitFor({ timeout: 120000 });
+			// "Stopping…" while the worker finishes its step; a run whose stopped status
+			// arrives before the answer to the click has nothing left to say it for
+			const stopping = page.locator('.toast', { hasText: 'Stopping' });
+			const stoppedBadge = cell.locator('.run-status .badge:has-text("stopped")');
+			await waitFor(async () => (await stopping.count()) > 0 || (await stoppedBadge.count()) > 0,
+				{ timeout: 5000, what: 'a Stopping toast, or the run stopped already' });
+			const refused = page.locator('.toast.error', { hasText: 'Cannot stop' });
+			if (await refused.count()) assert(false, await refused.first().textContent());
+			await stoppedBadge.waitFor({ timeout: 120000 });
 			const run = (await S.api.get(`api/runs/${S.runId}`)).run;
 			assert(run.status === 'stopped', `server says ${run.status}`);
 			// newcomer bug 12: "Stopping…" goes once the run has stopped
