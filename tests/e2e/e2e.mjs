@@ -388,7 +388,7 @@ const cases = [
 			const run = (await S.api.get(`api/runs/${S.runId}`)).run;
 			assert(run.status === 'stopped', `server says ${run.status}`);
 			// newcomer bug 12: "Stopping…" goes once the run has stopped
-			await waitFor(async () => (await page.locator('.toast', { hasText: 'Stopping' }).count()) === 0, { timeout: 1500, what: 'the Stopping toast to go' });
+			await waitFor(async () => (await stopping.count()) === 0, { timeout: 1500, what: 'the Stopping toast to go' });
 			await cell.locator(`button[aria-label="resume run ${S.runId}"]`).waitFor();
 			const got = await pageRun(page, S.runId);
 			await assertSameAsServer(S.api, S.runId, got);

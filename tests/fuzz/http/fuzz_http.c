@@ -272,8 +272,8 @@ static void run_changed_hook(void *ctx, int64_t run)
 static void world_free(void)
 {
 	sweeps_free(app.sweeps); /* never started: no thread to stop */
-	runq_free(app.runq);
 	app.sweeps = NULL;
+	runq_free(app.runq);
 	nb_free(&app.nb);
 	store_free(app.store);
 	app.runq = NULL;
